@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * L2 switching for bridge networks, at tc. Frames move between the member
+ * ports of one network only: the FDB is keyed by network and floods walk
+ * that network's own member list, so nothing can cross into another
+ * network whatever its destination MAC says.
+ *
+ * The uplink is both a wire (frames to and from LAN hosts) and the host's
+ * own interface. Frames the fabric hands to it carry KVB_MARK_FABRIC so the
+ * uplink's programs pass them on instead of switching them again.
+ */
+#ifndef KVB_BRIDGE_H
+#define KVB_BRIDGE_H
+
+#include <linux/pkt_cls.h>
+#include "fdb.h"
+#include "stats.h"
+
+/* Deliver a copy of the frame to every member except skip. */
+static __always_inline void flood(struct __sk_buff *skb,
+				  const struct kvb_net *net, __u32 skip,
+				  int include_uplink)
+{
+	__u32 n = net->nports, len = skb->len;
+
+	skb->mark = KVB_MARK_FABRIC;
+	for (__u32 i = 0; i < KVB_MAX_NET_PORTS; i++) {
+		__u32 ifx;
+
+		if (i >= n)
+			break;
+		ifx = net->ports[i];
+		if (!ifx || ifx == skip)
+			continue;
+		if (ifx == net->uplink && !include_uplink)
+			continue;
+		if (bpf_clone_redirect(skb, ifx, 0) == 0)
+			count_tx(ifx, len);
+	}
+	skb->mark = 0;
+}
+
+/* Hand a copy to the host's stack, as if it had arrived on the uplink. */
+static __always_inline void to_host_copy(struct __sk_buff *skb,
+					 const struct kvb_net *net)
+{
+	skb->mark = KVB_MARK_FABRIC;
+	bpf_clone_redirect(skb, net->uplink, BPF_F_INGRESS);
+	skb->mark = 0;
+}
+
+static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
+				       __u64 flags)
+{
+	skb->mark = KVB_MARK_FABRIC;
+	count_tx(ifindex, skb->len);
+	return bpf_redirect(ifindex, flags);
+}
+
+/* A frame from a guest port. */
+static __always_inline int bridge_from_guest(struct __sk_buff *skb,
+					     const struct kvb_net *net,
+					     const struct ethhdr *eth)
+{
+	__u8 dst[ETH_ALEN];
+	__u32 out;
+
+	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
+	if (mac_is_multicast(dst)) {
+		if (net->uplink)
+			to_host_copy(skb, net);
+		flood(skb, net, skb->ifindex, 1);
+		return TC_ACT_SHOT;	/* consumed: every copy is out */
+	}
+	if (net->uplink && mac_equal(dst, net->uplink_mac))
+		return redirect_to(skb, net->uplink, BPF_F_INGRESS);
+
+	out = fdb_lookup(net->id, dst);
+	if (out == skb->ifindex)
+		return DROP(KVB_DROP_REFLECT);
+	if (out)
+		return redirect_to(skb, out, 0);
+	flood(skb, net, skb->ifindex, 1);
+	return TC_ACT_SHOT;
+}
+
+/*
+ * A frame from the LAN on the uplink. What is not for a guest continues
+ * into the host's stack, which owns the NIC.
+ */
+static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
+					      const struct kvb_net *net,
+					      const struct ethhdr *eth)
+{
+	__u8 dst[ETH_ALEN];
+	__u32 out;
+
+	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
+	if (mac_is_multicast(dst)) {
+		flood(skb, net, skb->ifindex, 0);
+		return TC_ACT_OK;
+	}
+	if (mac_equal(dst, net->uplink_mac))
+		return TC_ACT_OK;
+	out = fdb_lookup(net->id, dst);
+	if (out == skb->ifindex)
+		return TC_ACT_OK;	/* LAN to LAN: not ours to switch */
+	if (out)
+		return redirect_to(skb, out, 0);
+	flood(skb, net, skb->ifindex, 0);
+	return TC_ACT_OK;
+}
+
+/* The host's own frame leaving through the uplink. */
+static __always_inline int bridge_from_host(struct __sk_buff *skb,
+					    const struct kvb_net *net,
+					    const struct ethhdr *eth)
+{
+	__u8 dst[ETH_ALEN];
+	__u32 out;
+
+	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
+	if (mac_is_multicast(dst)) {
+		flood(skb, net, skb->ifindex, 0);
+		return TC_ACT_OK;	/* and on to the wire */
+	}
+	out = fdb_lookup(net->id, dst);
+	if (out && out != skb->ifindex)
+		return redirect_to(skb, out, 0);
+	return TC_ACT_OK;
+}
+
+#endif /* KVB_BRIDGE_H */

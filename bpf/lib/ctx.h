@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One view of a packet for both hooks. Policy code reads a struct kvb_pkt
+ * and never touches xdp_md or __sk_buff, so XDP and tc run the same checks
+ * and cannot disagree. The two constructors are the only places that know
+ * the difference between the hooks.
+ */
+#ifndef KVB_CTX_H
+#define KVB_CTX_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+/* Bytes of headers tc wants in the linear area: Ethernet + IPv6 + TCP max. */
+#define KVB_PULL_LEN 134
+
+struct kvb_pkt {
+	void *data;
+	void *data_end;
+	__u32 len;		/* whole frame, including non-linear parts */
+	__u32 gso_size;		/* 0 unless a GSO super-frame (tc only) */
+	__u32 ifindex;		/* device the hook runs on */
+	__u8 vlan_stripped;	/* tag already moved to metadata (tc only) */
+	__u8 is_xdp;
+	__u16 pad;
+};
+
+static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
+					     struct xdp_md *ctx)
+{
+	p->data = (void *)(long)ctx->data;
+	p->data_end = (void *)(long)ctx->data_end;
+	p->len = (__u32)(p->data_end - p->data);
+	p->gso_size = 0;
+	p->ifindex = ctx->ingress_ifindex;
+	p->vlan_stripped = 0;
+	p->is_xdp = 1;
+	p->pad = 0;
+}
+
+/*
+ * tc sees taps' GSO frames with only part of the headers linear; pull what
+ * the parser needs once, here, so every later bounds check is against real
+ * header bytes. A pull failure leaves the frame as it was: the parser then
+ * finds it short and the caller drops it with a reason.
+ */
+static __always_inline void kvb_pkt_from_skb(struct kvb_pkt *p,
+					     struct __sk_buff *skb)
+{
+	__u32 want = skb->len < KVB_PULL_LEN ? skb->len : KVB_PULL_LEN;
+
+	if ((__u32)(skb->data_end - skb->data) < want)
+		bpf_skb_pull_data(skb, want);
+	p->data = (void *)(long)skb->data;
+	p->data_end = (void *)(long)skb->data_end;
+	p->len = skb->len;
+	p->gso_size = skb->gso_size;
+	p->ifindex = skb->ifindex;
+	p->vlan_stripped = skb->vlan_present ? 1 : 0;
+	p->is_xdp = 0;
+	p->pad = 0;
+}
+
+#endif /* KVB_CTX_H */

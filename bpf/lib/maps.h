@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The pinned maps, as BPF sees them. Every entry object includes this file,
+ * so the XDP and tc objects share one set of maps by name under the
+ * loader's pin root. Layouts come from maps/kvb_maps.h.
+ */
+#ifndef KVB_BPF_MAPS_H
+#define KVB_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "kvb_maps.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_NETS);
+	__type(key, __u32);
+	__type(value, struct kvb_net);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_net_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct kvb_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_port_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_FDB);
+	__type(key, struct kvb_fdb_key);
+	__type(value, struct kvb_fdb_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_fdb_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct kvb_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_stats_v1 SEC(".maps");
+
+#endif /* KVB_BPF_MAPS_H */

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tc entry points: the authoritative datapath (DESIGN.md, contract 1).
+ * kvb_tc_ingress runs on every attached device; kvb_tc_egress on uplinks
+ * only, to switch the host's own frames to guests.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/ctx.h"
+#include "lib/maps.h"
+#include "lib/policy.h"
+#include "lib/stats.h"
+#include "lib/bridge.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("tc")
+int kvb_tc_ingress(struct __sk_buff *skb)
+{
+	struct kvb_stats *st;
+	struct kvb_port *port;
+	struct kvb_net *net;
+	struct kvb_frame f;
+	struct kvb_pkt p;
+	__u32 ifindex = skb->ifindex;
+	int ret;
+
+	/* Our own copy re-entering the host stack through the uplink. */
+	if (skb->mark == KVB_MARK_FABRIC) {
+		skb->mark = 0;
+		return TC_ACT_OK;
+	}
+	port = bpf_map_lookup_elem(&kvb_port_v1, &ifindex);
+	if (!port)
+		return TC_ACT_OK;	/* not (or no longer) ours */
+	st = stats_of(ifindex);
+	count_rx(st, skb->len);
+
+	net = bpf_map_lookup_elem(&kvb_net_v1, &port->net_id);
+	if (!net) {
+		ret = DROP(KVB_DROP_NO_NET);
+		goto out;
+	}
+	kvb_pkt_from_skb(&p, skb);
+	ret = kvb_admit(&p, net->mtu, &f);
+	if (IS_DROP(ret))
+		goto out;
+
+	fdb_learn(net->id, f.eth->h_source, ifindex, st);
+	if (port->role == KVB_PORT_UPLINK)
+		ret = bridge_from_uplink(skb, net, f.eth);
+	else
+		ret = bridge_from_guest(skb, net, f.eth);
+out:
+	if (IS_DROP(ret)) {
+		count_drop(st, ret);
+		return TC_ACT_SHOT;
+	}
+	return ret;
+}
+
+SEC("tc")
+int kvb_tc_egress(struct __sk_buff *skb)
+{
+	struct kvb_port *port;
+	struct kvb_net *net;
+	struct ethhdr *eth;
+	struct hdr_cursor c;
+	__u32 ifindex = skb->ifindex;
+
+	/* Already switched by the fabric: on to the wire. */
+	if (skb->mark == KVB_MARK_FABRIC) {
+		skb->mark = 0;
+		return TC_ACT_OK;
+	}
+	port = bpf_map_lookup_elem(&kvb_port_v1, &ifindex);
+	if (!port || port->role != KVB_PORT_UPLINK)
+		return TC_ACT_OK;
+	net = bpf_map_lookup_elem(&kvb_net_v1, &port->net_id);
+	if (!net)
+		return TC_ACT_OK;
+
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	eth = CURSOR_TAKE(&c, struct ethhdr);
+	if (!eth)
+		return TC_ACT_OK;
+	return bridge_from_host(skb, net, eth);
+}

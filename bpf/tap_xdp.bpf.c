@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * XDP entry point: an accelerator, never the only enforcement point
+ * (DESIGN.md, contract 2). It drops early what admission rejects on every
+ * hook (runts, tagged frames, invalid sources, broken L3 headers) and passes
+ * everything else to tc. It forwards nothing: XDP_REDIRECT into a tap loses
+ * the virtio-net checksum state, and a veth uplink's frames may still carry
+ * CHECKSUM_PARTIAL, so no redirect here is provably correct yet.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/ctx.h"
+#include "lib/maps.h"
+#include "lib/policy.h"
+#include "lib/stats.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("xdp")
+int kvb_xdp(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct kvb_port *port;
+	struct kvb_frame f;
+	struct kvb_pkt p;
+	int ret;
+
+	port = bpf_map_lookup_elem(&kvb_port_v1, &ifindex);
+	if (!port)
+		return XDP_PASS;
+	kvb_pkt_from_xdp(&p, ctx);
+	ret = kvb_admit(&p, 0, &f);
+	if (IS_DROP(ret)) {
+		count_drop(stats_of(ifindex), ret);
+		return XDP_DROP;
+	}
+	return XDP_PASS;
+}

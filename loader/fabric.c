@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pinned fabric: a bpffs directory holding the maps and programs. The
+ * first command on a new directory loads the BPF objects, which pin their
+ * maps by name there; later commands only open the pins. Nothing here
+ * keeps running: the kernel holds the state.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kvmbpf.h"
+#include "tap.skel.h"
+#include "tap_xdp.skel.h"
+
+#define PIN_TC_INGRESS "prog_tc_ingress"
+#define PIN_TC_EGRESS "prog_tc_egress"
+#define PIN_XDP "prog_xdp"
+
+static int ensure_bpffs(const char *dir)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
+		mkdir("/sys/fs/bpf", 0700);
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+			return err("cannot mount bpffs on /sys/fs/bpf: %s",
+				   strerror(errno));
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return err("cannot create %s: %s", dir, strerror(errno));
+	if (statfs(dir, &st) || st.f_type != BPF_FS_MAGIC)
+		return err("%s is not on a bpffs mount", dir);
+	return 0;
+}
+
+/*
+ * A pin named kvb_*_vN with N other than ours means another layout: refuse
+ * rather than misread it.
+ */
+static int check_layout(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return err("cannot read %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		const char *v;
+
+		if (strncmp(de->d_name, "kvb_", 4))
+			continue;
+		v = strrchr(de->d_name, '_');
+		if (v && strcmp(v, KVB_LAYOUT_SUFFIX)) {
+			ret = err("%s/%s has map layout %s, this build uses %s: "
+				  "detach with the matching kvmbpf version, or "
+				  "'rm -r %s' once no port uses it",
+				  dir, de->d_name, v + 1, KVB_LAYOUT_SUFFIX + 1,
+				  dir);
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int pin_prog(const char *dir, struct bpf_program *prog,
+		    const char *name)
+{
+	char path[512];
+	int ret;
+
+	if (pin_path(path, sizeof(path), dir, name))
+		return -ENAMETOOLONG;
+	ret = bpf_program__pin(prog, path);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* Load both objects; libbpf creates or reuses the pinned maps by name. */
+static int load_programs(const char *dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir);
+	struct kvb_tap_xdp *xs = NULL;
+	struct kvb_tap *ts = NULL;
+	int ret;
+
+	ts = kvb_tap__open_opts(&oo);
+	xs = kvb_tap_xdp__open_opts(&oo);
+	if (!ts || !xs) {
+		ret = -errno;
+		goto out;
+	}
+	ret = kvb_tap__load(ts);
+	if (!ret)
+		ret = kvb_tap_xdp__load(xs);
+	if (ret)
+		goto out;
+	ret = pin_prog(dir, ts->progs.kvb_tc_ingress, PIN_TC_INGRESS);
+	if (!ret)
+		ret = pin_prog(dir, ts->progs.kvb_tc_egress, PIN_TC_EGRESS);
+	if (!ret)
+		ret = pin_prog(dir, xs->progs.kvb_xdp, PIN_XDP);
+out:
+	kvb_tap__destroy(ts);
+	kvb_tap_xdp__destroy(xs);
+	if (ret)
+		err("loading the BPF programs into %s failed: %s", dir,
+		    strerror(-ret));
+	return ret;
+}
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[512];
+
+	if (pin_path(path, sizeof(path), dir, name))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+int fabric_open(struct fabric *fb, const char *dir)
+{
+	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
+		       &fb->prog_tc_ingress, &fb->prog_tc_egress,
+		       &fb->prog_xdp };
+	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
+				KVB_MAP_STATS, PIN_TC_INGRESS, PIN_TC_EGRESS,
+				PIN_XDP };
+	int ret;
+
+	memset(fb, 0, sizeof(*fb));
+	fb->lock_fd = -1;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		*fds[i] = -1;
+	if (snprintf(fb->dir, sizeof(fb->dir), "%s", dir) >=
+	    (int)sizeof(fb->dir))
+		return err("bpffs directory name too long: %s", dir);
+	if (ensure_bpffs(dir) || check_layout(dir))
+		return -1;
+
+	/* One command at a time changes a fabric. */
+	fb->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fb->lock_fd < 0 || flock(fb->lock_fd, LOCK_EX))
+		return err("cannot lock %s: %s", dir, strerror(errno));
+
+	if (open_pin(dir, PIN_XDP) < 0 && load_programs(dir))
+		goto fail;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		*fds[i] = open_pin(dir, names[i]);
+		if (*fds[i] < 0) {
+			err("cannot open %s/%s: %s", dir, names[i],
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	ret = -1;
+	fabric_close(fb);
+	return ret;
+}
+
+void fabric_close(struct fabric *fb)
+{
+	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
+		       &fb->prog_tc_ingress, &fb->prog_tc_egress,
+		       &fb->prog_xdp, &fb->lock_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+struct fabric *fab(void)
+{
+	static struct fabric fb;
+	static bool opened;
+
+	if (!opened) {
+		if (fabric_open(&fb, opts.bpffs))
+			exit(1);
+		opened = true;
+	}
+	return &fb;
+}
+
+int net_get(struct fabric *fb, __u32 id, struct kvb_net *out)
+{
+	return bpf_map_lookup_elem(fb->net_fd, &id, out) ? -ENOENT : 0;
+}
+
+int net_put(struct fabric *fb, const struct kvb_net *net)
+{
+	return bpf_map_update_elem(fb->net_fd, &net->id, net, BPF_ANY) ? -errno
+								       : 0;
+}
+
+int net_find(struct fabric *fb, const char *name, struct kvb_net *out)
+{
+	__u32 key, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fb->net_fd, prev, &key)) {
+		prev = &key;
+		if (!net_get(fb, key, out) &&
+		    !strncmp(out->name, name, KVB_NAME_LEN))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out)
+{
+	return bpf_map_lookup_elem(fb->port_fd, &ifindex, out) ? -ENOENT : 0;
+}
+
+int port_find_by_name(struct fabric *fb, const char *name,
+		      struct kvb_port *out)
+{
+	__u32 key, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		prev = &key;
+		if (!port_get(fb, key, out) &&
+		    !strncmp(out->name, name, KVB_NAME_LEN))
+			return 0;
+	}
+	return -ENOENT;
+}

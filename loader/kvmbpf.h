@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Declarations shared by the kvmbpf CLI's object files. */
+#ifndef KVMBPF_H
+#define KVMBPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "kvb_maps.h"
+#include "json.h"
+
+#define KVMBPF_VERSION "0.1.0"
+#define KVB_DEFAULT_BPFFS "/sys/fs/bpf/kvmbpf"
+
+/* Global options, set once by main() from the command line. */
+struct kvb_opts {
+	bool json;
+	bool pretty;
+	const char *bpffs;	/* pin directory */
+};
+extern struct kvb_opts opts;
+
+/* Everything a command needs of the pinned fabric. */
+struct fabric {
+	char dir[256];
+	int lock_fd;
+	int net_fd, port_fd, fdb_fd, stats_fd;
+	int prog_tc_ingress, prog_tc_egress, prog_xdp;
+};
+
+/* "kvmbpf: " + message + newline on stderr; returns 1 for `return err(...)` */
+int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* fabric.c */
+int fabric_open(struct fabric *fb, const char *dir);
+void fabric_close(struct fabric *fb);
+struct fabric *fab(void);	/* the CLI's fabric, opened on first use */
+int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
+int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);
+int net_put(struct fabric *fb, const struct kvb_net *net);
+int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
+int port_find_by_name(struct fabric *fb, const char *name,
+		      struct kvb_port *out);
+
+/* port.c: also used by `net add ... uplink` and `net del` */
+int port_attach(struct fabric *fb, const char *cmd, const char *dev,
+		__u32 net_id, __u32 role, const __u8 *mac, bool xdp);
+int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
+void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
+
+/* link.c: programs on devices */
+int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
+void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
+int xdp_attach(struct fabric *fb, __u32 ifindex);
+void xdp_detach(struct fabric *fb, __u32 ifindex);
+int dev_get_mac(const char *dev, __u8 mac[6]);
+int dev_set_promisc(const char *dev, bool on);
+
+/* util.c */
+int parse_mac(const char *s, __u8 mac[6]);
+void fmt_mac(const __u8 *mac, char buf[18]);
+int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+const char *net_type_name(__u32 type);
+int net_type_parse(const char *s, __u32 *type);
+const char *drop_name(unsigned int reason);
+const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
+bool is_help(const char *arg);
+
+/* Command tables: OBJECT COMMAND dispatch, bpftool style. */
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+int dispatch(const char *obj, const struct cmd *cmds, int argc, char **argv,
+	     int (*help)(void));
+
+int do_net(int argc, char **argv);
+int do_attach(int argc, char **argv);
+int do_detach(int argc, char **argv);
+int do_port(int argc, char **argv);
+int do_fdb(int argc, char **argv);
+int do_stats(int argc, char **argv);
+
+#endif

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Programs on devices. tc programs go through libbpf's bpf_tc_* API (no tcx
+ * in Debian's libbpf 1.1); the tc filter holds the program, so it outlives
+ * this process. XDP goes through a bpf_link pinned in the fabric directory,
+ * which likewise outlives us and is what detach destroys.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kvmbpf.h"
+
+/* Our filter's handle and priority on every clsact hook we use. */
+#define KVB_TC_HANDLE 0x6b76
+#define KVB_TC_PRIO 1
+
+int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KVB_TC_HANDLE,
+		    .priority = KVB_TC_PRIO, .flags = BPF_TC_F_REPLACE);
+	int ret;
+
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	if (!ret && created)
+		*created = true;
+	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	to.prog_fd = egress ? fb->prog_tc_egress : fb->prog_tc_ingress;
+	return bpf_tc_attach(&hook, &to);
+}
+
+void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KVB_TC_HANDLE,
+		    .priority = KVB_TC_PRIO);
+
+	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	bpf_tc_detach(&hook, &to);
+	if (destroy_clsact) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+}
+
+static int xdp_pin_path(struct fabric *fb, __u32 ifindex, char *buf,
+			size_t len)
+{
+	int n = snprintf(buf, len, "%s/link_xdp_%u", fb->dir, ifindex);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int xdp_attach(struct fabric *fb, __u32 ifindex)
+{
+	char path[512];
+	int fd, ret;
+
+	ret = xdp_pin_path(fb, ifindex, path, sizeof(path));
+	if (ret)
+		return ret;
+	/* Native where the driver has it (tun, veth, most NICs), else generic. */
+	fd = bpf_link_create(fb->prog_xdp, (int)ifindex, BPF_XDP, NULL);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_pin(fd, path) ? -errno : 0;
+	if (ret)
+		bpf_link_detach(fd);
+	close(fd);
+	return ret;
+}
+
+void xdp_detach(struct fabric *fb, __u32 ifindex)
+{
+	char path[512];
+	int fd;
+
+	if (xdp_pin_path(fb, ifindex, path, sizeof(path)))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(path);
+}
+
+static int ifreq_ioctl(const char *dev, unsigned long req, struct ifreq *ifr)
+{
+	int fd, ret;
+
+	if (strlen(dev) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strncpy(ifr->ifr_name, dev, IFNAMSIZ - 1);
+	ret = ioctl(fd, req, ifr) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int dev_get_mac(const char *dev, __u8 mac[6])
+{
+	struct ifreq ifr = {};
+	int ret = ifreq_ioctl(dev, SIOCGIFHWADDR, &ifr);
+
+	if (!ret)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return ret;
+}
+
+/*
+ * An uplink receives frames for the guests' MACs, not only its own: it
+ * must be promiscuous while it is part of a network.
+ */
+int dev_set_promisc(const char *dev, bool on)
+{
+	struct ifreq ifr = {};
+	int ret = ifreq_ioctl(dev, SIOCGIFFLAGS, &ifr);
+
+	if (ret)
+		return ret;
+	if (on)
+		ifr.ifr_flags |= IFF_PROMISC;
+	else
+		ifr.ifr_flags &= ~IFF_PROMISC;
+	return ifreq_ioctl(dev, SIOCSIFFLAGS, &ifr);
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kvmbpf [-j|--json] [-p|--pretty] [--bpffs DIR] OBJECT COMMAND [ARGS]
+ *
+ * Every command changes or reads the pinned maps and exits; the datapath
+ * keeps running in the kernel without any process.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "kvmbpf.h"
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"Usage: kvmbpf [OPTIONS] OBJECT COMMAND [ARGS]\n"
+		"\n"
+		"OBJECT COMMAND:\n"
+		"  net add NAME type bridge [uplink DEV] [mtu N]\n"
+		"  net add NAME type internal [mtu N]\n"
+		"  net del NAME\n"
+		"  net show [NAME]\n"
+		"  attach DEV net NAME [mac MAC] [xdp on|off]\n"
+		"  detach DEV\n"
+		"  port show [DEV]\n"
+		"  fdb show [net NAME]\n"
+		"  stats [DEV]\n"
+		"\n"
+		"OPTIONS:\n"
+		"  -j, --json        JSON output\n"
+		"  -p, --pretty      indented JSON output (implies -j)\n"
+		"      --bpffs DIR   pin directory (env KVMBPF_BPFFS),\n"
+		"                    default %s\n"
+		"  -h, --help        this help; 'kvmbpf OBJECT help' for one object\n"
+		"  -V, --version     print the version\n"
+		"\n"
+		"Limits: %d networks, %d ports per network, %d ports in all,\n"
+		"%d MAC table entries.\n",
+		KVB_DEFAULT_BPFFS, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS,
+		KVB_MAX_PORTS, KVB_MAX_FDB);
+	return 0;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	/* libbpf's own warnings only with KVMBPF_DEBUG set */
+	if (level == LIBBPF_DEBUG || !getenv("KVMBPF_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static const struct cmd objects[] = {
+	{ "net", do_net },
+	{ "attach", do_attach },
+	{ "detach", do_detach },
+	{ "port", do_port },
+	{ "fdb", do_fdb },
+	{ "stats", do_stats },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("KVMBPF_BPFFS");
+	int c;
+
+	if (env && *env)
+		opts.bpffs = env;
+	/* '+': stop at the first non-option, which is the OBJECT */
+	while ((c = getopt_long(argc, argv, "+jphV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opts.json = true;
+			break;
+		case 'p':
+			opts.json = opts.pretty = true;
+			break;
+		case 'b':
+			opts.bpffs = optarg;
+			break;
+		case 'h':
+			return usage();
+		case 'V':
+			printf("kvmbpf %s (map layout v%d)\n", KVMBPF_VERSION,
+			       KVB_LAYOUT_VERSION);
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	libbpf_set_print(libbpf_quiet);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage();
+		return 2;
+	}
+	return dispatch("kvmbpf", objects, argc, argv, usage);
+}

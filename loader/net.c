@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/* Networks: `net add`, `net del`, `net show`. */
+#include <ctype.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+#define KVB_DEFAULT_MTU 1500
+
+static int net_help(void)
+{
+	fprintf(stderr,
+		"Usage: kvmbpf net add NAME type bridge [uplink DEV] [mtu N]\n"
+		"       kvmbpf net add NAME type internal [mtu N]\n"
+		"       kvmbpf net del NAME\n"
+		"       kvmbpf net show [NAME]\n"
+		"\n"
+		"  bridge    guests switch with each other; with an uplink,\n"
+		"            also with the LAN behind host NIC DEV and with\n"
+		"            the host itself\n"
+		"  internal  guests reach each other and nothing else\n"
+		"  NAME: 1-15 characters of [A-Za-z0-9_.-]; MTU: 68-65535,\n"
+		"  default %d.\n"
+		"Limits: %d networks, %d ports per network.\n",
+		KVB_DEFAULT_MTU, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
+	return 0;
+}
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n >= KVB_NAME_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return 0;
+	return 1;
+}
+
+static int alloc_id(struct fabric *fb, __u32 *id)
+{
+	struct kvb_net tmp;
+
+	for (__u32 i = 1; i < KVB_MAX_NETS; i++) {
+		if (net_get(fb, i, &tmp)) {
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int net_add(int argc, char **argv)
+{
+	const char *name, *uplink = NULL;
+	struct kvb_net net = {}, tmp;
+	struct fabric *fb;
+	__u32 type = KVB_NET_NONE, mtu = KVB_DEFAULT_MTU;
+
+	if (argc < 1)
+		return err("net add: missing NAME");
+	name = argv[0];
+	if (!valid_name(name))
+		return err("net add: name '%s': use 1-%d characters of "
+			   "[A-Za-z0-9_.-]", name, KVB_NAME_LEN - 1);
+	for (int i = 1; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			return err("net add: %s needs a value", k);
+		if (!strcmp(k, "type")) {
+			if (net_type_parse(v, &type))
+				return err("net add: type %s: expected bridge, "
+					   "internal, nat or routed", v);
+		} else if (!strcmp(k, "uplink")) {
+			uplink = v;
+		} else if (!strcmp(k, "mtu")) {
+			if (parse_u32(v, 68, 65535, &mtu))
+				return err("net add: mtu %s: expected 68-65535",
+					   v);
+		} else {
+			return err("net add: unknown keyword '%s'", k);
+		}
+	}
+	if (type == KVB_NET_NONE)
+		return err("net add: missing 'type bridge|internal|nat|routed'");
+	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED)
+		return err("net add: type %s is not implemented yet",
+			   net_type_name(type));
+	if (uplink && type != KVB_NET_BRIDGE)
+		return err("net add: uplink: only bridge networks have one");
+	if (uplink && !if_nametoindex(uplink))
+		return err("net add: uplink %s: no such device", uplink);
+
+	fb = fab();
+	if (!net_find(fb, name, &tmp))
+		return err("net add: network %s already exists", name);
+	if (alloc_id(fb, &net.id))
+		return err("net add: too many networks (%d)", KVB_MAX_NETS - 1);
+	snprintf(net.name, sizeof(net.name), "%s", name);
+	net.type = type;
+	net.mtu = mtu;
+	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_NOEXIST))
+		return err("net add: %s: cannot create: %s", name,
+			   strerror(errno));
+	if (uplink && port_attach(fb, "net add", uplink, net.id,
+				  KVB_PORT_UPLINK, NULL, true)) {
+		bpf_map_delete_elem(fb->net_fd, &net.id);
+		return 1;
+	}
+	return 0;
+}
+
+/* Detach every port, forget the MACs, then the network itself. */
+static int net_remove(struct fabric *fb, const struct kvb_net *net)
+{
+	struct kvb_net cur = *net;
+	int ret = 0;
+
+	while (cur.nports > 0) {
+		struct kvb_port p;
+		__u32 ifx = cur.ports[cur.nports - 1];
+
+		if (!port_get(fb, ifx, &p))
+			ret |= port_detach(fb, "net del", &p);
+		if (net_get(fb, net->id, &cur))
+			break;
+		/* a member with no port entry: drop it from the list */
+		if (cur.nports && cur.ports[cur.nports - 1] == ifx) {
+			cur.ports[--cur.nports] = 0;
+			net_put(fb, &cur);
+		}
+	}
+	fdb_purge(fb, 0, net->id);
+	if (bpf_map_delete_elem(fb->net_fd, &net->id))
+		return err("net del: %s: %s", net->name, strerror(errno));
+	return ret;
+}
+
+static int net_del(int argc, char **argv)
+{
+	struct kvb_net net;
+
+	if (argc != 1)
+		return err("net del: expected exactly one NAME");
+	if (net_find(fab(), argv[0], &net))
+		return err("net del: network %s does not exist", argv[0]);
+	return net_remove(fab(), &net);
+}
+
+static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
+{
+	char up[16] = "", ifn[16];
+	struct kvb_port p;
+
+	if (n->uplink)
+		ifname_of(n->uplink, port_get(fb, n->uplink, &p) ? NULL : &p,
+			  up);
+	if (w) {
+		jw_obj_begin(w);
+		jw_kstr(w, "name", n->name);
+		jw_kuint(w, "id", n->id);
+		jw_kstr(w, "type", net_type_name(n->type));
+		jw_kstr(w, "uplink", n->uplink ? up : NULL);
+		jw_kuint(w, "mtu", n->mtu);
+		jw_key(w, "ports");
+		jw_arr_begin(w);
+		for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)
+			jw_str(w, ifname_of(n->ports[i],
+					    port_get(fb, n->ports[i], &p) ? NULL
+									 : &p,
+					    ifn));
+		jw_arr_end(w);
+		jw_obj_end(w);
+		return;
+	}
+	printf("%-15s id %-3u type %-8s mtu %-5u uplink %-15s ports", n->name,
+	       n->id, net_type_name(n->type), n->mtu, n->uplink ? up : "-");
+	for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)
+		printf(" %s", ifname_of(n->ports[i],
+					port_get(fb, n->ports[i], &p) ? NULL : &p,
+					ifn));
+	printf("\n");
+}
+
+static int net_show(int argc, char **argv)
+{
+	struct jw *w = NULL;
+	struct kvb_net net;
+	struct fabric *fb;
+
+	if (argc > 1)
+		return err("net show: unexpected argument '%s'", argv[1]);
+	fb = fab();
+	if (argc == 1 && net_find(fb, argv[0], &net))
+		return err("net show: network %s does not exist", argv[0]);
+	if (opts.json) {
+		w = jw_new(stdout, opts.pretty);
+		jw_arr_begin(w);
+	}
+	if (argc == 1) {
+		show_net(w, fb, &net);
+	} else {
+		/* in id order, so output is stable */
+		for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+			if (!net_get(fb, id, &net))
+				show_net(w, fb, &net);
+	}
+	if (w) {
+		jw_arr_end(w);
+		jw_free(w);
+	}
+	return 0;
+}
+
+int do_net(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "add", net_add },
+		{ "del", net_del },
+		{ "show", net_show },
+		{ "list", net_show },
+		{ NULL, NULL },
+	};
+
+	return dispatch("net", cmds, argc, argv, net_help);
+}

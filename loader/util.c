@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmbpf.h"
+
+struct kvb_opts opts = { .bpffs = KVB_DEFAULT_BPFFS };
+
+int err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kvmbpf: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int parse_mac(const char *s, __u8 mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &tail) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (__u8)b[i];
+	/* A port's own address must be a unicast, non-zero one. */
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+void fmt_mac(const __u8 *m, char buf[18])
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+		 m[3], m[4], m[5]);
+}
+
+int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = (__u32)v;
+	return 0;
+}
+
+static const char *const type_names[KVB_NET_TYPE_MAX] = {
+	[KVB_NET_NONE] = "none",
+	[KVB_NET_BRIDGE] = "bridge",
+	[KVB_NET_NAT] = "nat",
+	[KVB_NET_INTERNAL] = "internal",
+	[KVB_NET_ROUTED] = "routed",
+};
+
+const char *net_type_name(__u32 type)
+{
+	return type < KVB_NET_TYPE_MAX ? type_names[type] : "unknown";
+}
+
+int net_type_parse(const char *s, __u32 *type)
+{
+	for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++) {
+		if (!strcmp(s, type_names[t])) {
+			*type = t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+#define KVB_DROP_NAME(name, str, help) [KVB_DROP_##name] = str,
+static const char *const drop_names[KVB_DROP_MAX] = {
+	KVB_DROP_REASONS(KVB_DROP_NAME)
+};
+
+const char *drop_name(unsigned int reason)
+{
+	return reason < KVB_DROP_MAX ? drop_names[reason] : "unknown";
+}
+
+/* The device's current name, or the name recorded at attach if it is gone. */
+const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16])
+{
+	if (if_indextoname(ifindex, buf))
+		return buf;
+	if (p) {
+		snprintf(buf, 16, "%s", p->name);
+		return buf;
+	}
+	snprintf(buf, 16, "if%u", ifindex);
+	return buf;
+}
+
+bool is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||
+	       !strcmp(arg, "--help");
+}
+
+int dispatch(const char *obj, const struct cmd *cmds, int argc, char **argv,
+	     int (*help)(void))
+{
+	if (argc < 1 || is_help(argv[0])) {
+		help();
+		return argc < 1 ? 1 : 0;
+	}
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(argv[0], c->name)) {
+			if (argc > 1 && is_help(argv[1])) {
+				help();
+				return 0;
+			}
+			return c->fn(argc - 1, argv + 1);
+		}
+	}
+	return err("%s: unknown command '%s' (try 'kvmbpf %s help')", obj,
+		   argv[0], obj);
+}

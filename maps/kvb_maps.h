@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * The one definition of everything the BPF datapath and the kvmbpf loader
+ * share: map value layouts, limits and enums. Both sides include this file;
+ * nothing here may be declared a second time anywhere else.
+ *
+ * Layout rules: fixed-width types only, explicit padding, no implicit holes,
+ * so that the byte layout is the same for clang -target bpf and for gcc on
+ * the host. Any change to a struct below bumps KVB_LAYOUT_VERSION, which is
+ * part of every pinned map's name: an old fabric is then detected, never
+ * misread.
+ */
+#ifndef KVB_MAPS_H
+#define KVB_MAPS_H
+
+#include <linux/types.h>
+
+#define KVB_LAYOUT_VERSION 1
+#define KVB_LAYOUT_SUFFIX "_v1"
+
+/* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
+#define KVB_MAP_NET "kvb_net" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_PORT "kvb_port" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_FDB "kvb_fdb" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_STATS "kvb_stats" KVB_LAYOUT_SUFFIX
+
+/* Limits. The loader prints them in --help; the maps are sized by them. */
+#define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
+#define KVB_MAX_PORTS 1024	/* attached devices on one host */
+#define KVB_MAX_NET_PORTS 64	/* devices in one network (flood list) */
+#define KVB_MAX_FDB 65536	/* MAC table entries, all networks */
+#define KVB_NAME_LEN 16		/* network and device names, with NUL */
+
+#define KVB_FDB_AGE_NS (300ULL * 1000000000ULL) /* learned entry lifetime */
+#define KVB_FDB_REFRESH_NS (1000000000ULL)	/* rewrite a hit at most 1/s */
+
+/*
+ * skb->mark value the datapath puts on frames it hands to an uplink (to the
+ * wire or to the host stack), so that the uplink's own programs let them
+ * through instead of switching them a second time. Cleared before the frame
+ * leaves the fabric.
+ */
+#define KVB_MARK_FABRIC 0x6b766200U /* "kvb\0" */
+
+enum kvb_net_type {
+	KVB_NET_NONE = 0,
+	KVB_NET_BRIDGE = 1,
+	KVB_NET_NAT = 2,
+	KVB_NET_INTERNAL = 3,
+	KVB_NET_ROUTED = 4,
+	KVB_NET_TYPE_MAX,
+};
+
+enum kvb_port_role {
+	KVB_PORT_GUEST = 0,	/* a guest's tap (or a veth standing in for it) */
+	KVB_PORT_UPLINK = 1,	/* a host NIC joined to a bridge network */
+};
+
+enum kvb_port_flags {
+	KVB_PORT_F_OWN_CLSACT = 1 << 0,	/* kvmbpf created the clsact qdisc */
+	KVB_PORT_F_XDP = 1 << 1,	/* XDP program attached via a pinned link */
+	KVB_PORT_F_PROMISC = 1 << 2,	/* kvmbpf turned promiscuous mode on */
+};
+
+/*
+ * Named drop reasons: X(ENUM_SUFFIX, "cli-name", "what it means"). The enum
+ * indexes kvb_stats.drop[]; the loader prints the names from the same list.
+ */
+#define KVB_DROP_REASONS(X)						\
+	X(RUNT, "runt", "shorter than an Ethernet header")		\
+	X(VLAN, "vlan-tagged", "802.1Q/802.1ad tag: VLANs not supported") \
+	X(SRC_MAC, "src-mac-invalid", "multicast, broadcast or zero source MAC") \
+	X(TRUNC_L3, "l3-malformed", "IPv4/IPv6/ARP header short or invalid") \
+	X(MTU, "mtu-exceeded", "larger than the network's MTU")		\
+	X(NO_NET, "no-network", "port's network does not exist")	\
+	X(REFLECT, "reflect", "destination is the port it came from")
+
+#define KVB_DROP_ENUM(name, str, help) KVB_DROP_##name,
+enum kvb_drop {
+	KVB_DROP_REASONS(KVB_DROP_ENUM)
+	KVB_DROP_MAX,
+};
+#undef KVB_DROP_ENUM
+
+/* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
+#define KVB_DROP_SLOTS 32
+_Static_assert(KVB_DROP_MAX <= KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS");
+
+/* kvb_net_v1: HASH, key __u32 network id. */
+struct kvb_net {
+	char name[KVB_NAME_LEN];
+	__u32 id;
+	__u32 type;		/* enum kvb_net_type */
+	__u32 mtu;		/* L3 MTU; frames above mtu + 14 are dropped */
+	__u32 uplink;		/* ifindex of the uplink port, 0 = none */
+	__u8 uplink_mac[6];	/* the host's own address on the uplink */
+	__u16 nports;		/* valid entries in ports[] */
+	__u32 ports[KVB_MAX_NET_PORTS]; /* member ifindexes, uplink included */
+};
+
+/* kvb_port_v1: HASH, key __u32 ifindex. */
+struct kvb_port {
+	char name[KVB_NAME_LEN];	/* device name at attach time */
+	__u32 ifindex;
+	__u32 net_id;
+	__u32 role;		/* enum kvb_port_role */
+	__u32 flags;		/* enum kvb_port_flags */
+	__u8 mac[6];		/* configured MAC (static FDB entry), or zero */
+	__u16 pad;
+};
+
+/* kvb_fdb_v1: HASH, key struct kvb_fdb_key. */
+struct kvb_fdb_key {
+	__u32 net_id;
+	__u8 mac[6];
+	__u16 pad;
+};
+
+enum kvb_fdb_flags {
+	KVB_FDB_F_STATIC = 1 << 0,	/* configured, never ages, never moves */
+};
+
+struct kvb_fdb_entry {
+	__u32 ifindex;
+	__u32 flags;		/* enum kvb_fdb_flags */
+	__u64 seen_ns;		/* bpf_ktime_get_ns() of the last refresh */
+};
+
+/* kvb_stats_v1: PERCPU_HASH, key __u32 ifindex. */
+struct kvb_stats {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 learn_fail;	/* MAC not learned: FDB full (frame still flooded) */
+	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
+};
+
+#endif /* KVB_MAPS_H */

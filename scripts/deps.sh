@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install every Debian package that building, the demo and the tests need.
+# Idempotent: when everything is present it only asks dpkg and exits.
+set -euo pipefail
+
+PKGS=(
+	make gcc clang llvm pkg-config
+	libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool
+	iproute2 ethtool netcat-openbsd tcpdump python3-scapy iperf3
+	qemu-system-x86 busybox-static cpio kmod
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bpffs: the fabric and the tests pin everything below /sys/fs/bpf.
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
