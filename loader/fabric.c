@@ -39,8 +39,15 @@ static int ensure_bpffs(const char *dir)
 			return err("cannot mount bpffs on /sys/fs/bpf: %s",
 				   strerror(errno));
 	}
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		/* bpffs refuses names with a dot: say so instead of EPERM */
+		const char *base = strrchr(dir, '/');
+
+		if (errno == EPERM && strchr(base ? base : dir, '.'))
+			return err("cannot create %s: bpffs names may not "
+				   "contain '.'", dir);
 		return err("cannot create %s: %s", dir, strerror(errno));
+	}
 	if (statfs(dir, &st) || st.f_type != BPF_FS_MAGIC)
 		return err("%s is not on a bpffs mount", dir);
 	return 0;

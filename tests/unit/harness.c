@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "unit.h"
+
+int unit_failed;
+
+void frame_raw(struct frame *f, const __u8 *dst, const __u8 *src,
+	       __u16 proto, __u32 l3_bytes)
+{
+	struct ethhdr *eth = (struct ethhdr *)f->buf;
+
+	memset(f->buf, 0, sizeof(f->buf));
+	memcpy(eth->h_dest, dst, 6);
+	memcpy(eth->h_source, src, 6);
+	eth->h_proto = htons(proto);
+	f->len = (__u32)sizeof(*eth) + l3_bytes;
+}
+
+void frame_udp4(struct frame *f, const __u8 *dst, const __u8 *src,
+		__u32 payload)
+{
+	struct iphdr *ip = (struct iphdr *)(f->buf + ETH_HLEN);
+	struct udphdr *uh = (struct udphdr *)(ip + 1);
+	__u32 l3 = (__u32)(sizeof(*ip) + sizeof(*uh)) + payload;
+
+	frame_raw(f, dst, src, ETH_P_IP, l3);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->tot_len = htons((__u16)l3);
+	ip->saddr = htonl(0x0a000001);
+	ip->daddr = htonl(0x0a000002);
+	uh->source = htons(1000);
+	uh->dest = htons(2000);
+	uh->len = htons((__u16)(sizeof(*uh) + payload));
+}
+
+static int run_skb(int prog_fd, __u32 ifindex, const struct frame *f,
+		   __u32 gso_size)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .gso_size = gso_size,
+				 .gso_segs = gso_size ? 2 : 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o)) {
+		if (getenv("KVB_UNIT_DEBUG"))
+			fprintf(stderr, "test_run skb len %u: %s\n", f->len, strerror(errno));
+		return -1;
+	}
+	return (int)o.retval;
+}
+
+int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f)
+{
+	return run_skb(fb->prog_tc_ingress, ifindex, f, 0);
+}
+
+int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
+	       __u32 gso_size)
+{
+	return run_skb(fb->prog_tc_ingress, ifindex, f, gso_size);
+}
+
+int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f)
+{
+	return run_skb(fb->prog_tc_egress, ifindex, f, 0);
+}
+
+int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f)
+{
+	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(fb->prog_xdp, &o))
+		return -1;
+	return (int)o.retval;
+}
+
+struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kvb_stats *pc = calloc((size_t)ncpu, sizeof(*pc)), sum = {};
+
+	if (pc && !bpf_map_lookup_elem(fb->stats_fd, &ifindex, pc)) {
+		for (int c = 0; c < ncpu; c++) {
+			sum.rx_packets += pc[c].rx_packets;
+			sum.tx_packets += pc[c].tx_packets;
+			sum.learn_fail += pc[c].learn_fail;
+			for (int r = 0; r < KVB_DROP_MAX; r++)
+				sum.drop[r] += pc[c].drop[r];
+		}
+	}
+	free(pc);
+	return sum;
+}
+
+bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
+	       struct kvb_fdb_entry *e)
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+
+	memcpy(k.mac, mac, 6);
+	return !bpf_map_lookup_elem(fb->fdb_fd, &k, e);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit-test harness: BPF_PROG_RUN on crafted frames against a fabric loaded
+ * into a private bpffs directory, in a private network namespace whose
+ * dummy devices stand in for ports. Results are TAP-like lines
+ * ("PASS name" / "FAIL name: why") that tests/run.sh counts.
+ */
+#ifndef KVB_UNIT_H
+#define KVB_UNIT_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kvmbpf.h"
+
+extern int unit_failed;
+
+#define CHECK(cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			printf("FAIL %s: ", __func__);			\
+			printf(__VA_ARGS__);				\
+			printf(" (%s:%d)\n", __FILE__, __LINE__);	\
+			unit_failed = 1;				\
+			return;						\
+		}							\
+	} while (0)
+
+struct frame {
+	__u8 buf[2048];
+	__u32 len;
+};
+
+/* Frame builders: Ethernet + IPv4/UDP with a payload, or raw bytes. */
+void frame_udp4(struct frame *f, const __u8 *dst, const __u8 *src,
+		__u32 payload);
+void frame_raw(struct frame *f, const __u8 *dst, const __u8 *src,
+	       __u16 proto, __u32 l3_bytes);
+
+/* Run the tc ingress / tc egress / XDP program on a frame "arriving" on
+ * ifindex; returns the program's return value, or -1 if the run failed. */
+int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f);
+int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
+	       __u32 gso_size);
+int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f);
+int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f);
+
+/* Summed per-CPU counters of a port. */
+struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex);
+/* The FDB entry for mac in net; false when absent. */
+bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
+	       struct kvb_fdb_entry *e);
+
+#endif
