@@ -32,7 +32,12 @@ LDLIBS := -lbpf -lelf -lz
 .SECONDARY:
 .PHONY: all deps demo test unit netns guest bench clean help
 
-all: $(BUILD)/kvmbpf $(UNIT_BIN)
+TOOLS := $(BUILD)/sendraw
+
+all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS)
+
+$(BUILD)/sendraw: tests/tools/sendraw.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@
 
 $(BUILD) $(BUILD)/loader:
 	mkdir -p $@

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The kvmbpf command: errors, JSON, idempotence, and that detach / net del
+# leave no program, filter, pin or promiscuous flag behind.
+source "$(dirname "$0")/lib.sh"
+
+# expect_err NAME PATTERN CMD...: non-zero exit and a one-line message
+expect_err() {
+	local name=$1 pat=$2 out rc; shift 2
+	out=$("$@" 2>&1 >/dev/null); rc=$?
+	if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
+	   printf '%s' "$out" | grep -q "^kvmbpf: .*$pat"; then
+		pass "$name"
+	else
+		fail "$name: exit $rc, stderr '$out' (want /$pat/)"
+	fi
+}
+
+netns_add "$T-a"
+guest_link "$T-a" "$T-a"
+netns_add "$T-b"
+guest_link "$T-b" "$T-b"
+netns_add "$T-lan"
+ip link add "$T-up" type veth peer name eth0 netns "$T-lan"
+LINK_LIST+=("$T-up")
+ip link set "$T-up" up
+
+check "version" kvmbpf --version
+check "help" kvmbpf --help
+check "net help" kvmbpf net help
+expect_err "no object" "unknown command" kvmbpf frobnicate
+expect_err "unknown net command" "unknown command 'frob'" kvmbpf net frob
+expect_err "bad type" "type moo" kvmbpf net add n1 type moo
+expect_err "missing type" "missing 'type" kvmbpf net add n1
+expect_err "bad name" "name 'a/b'" kvmbpf net add a/b type bridge
+expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
+expect_err "missing uplink device" "uplink nosuchdev0: no such device" \
+	kvmbpf net add n1 type bridge uplink nosuchdev0
+expect_err "uplink on internal" "only bridge" \
+	kvmbpf net add n1 type internal uplink "$T-up"
+check "net add" kvmbpf net add n1 type bridge uplink "$T-up" mtu 1400
+expect_err "duplicate name" "network n1 already exists" kvmbpf net add n1 type bridge
+check "second net" kvmbpf net add n2 type internal
+expect_err "attach unknown network" "network nonet does not exist" \
+	kvmbpf attach "$T-a" net nonet
+expect_err "attach missing device" "device nosuchdev0: no such device" \
+	kvmbpf attach nosuchdev0 net n1
+expect_err "attach bad mac" "mac 01:00:00:00:00:01" \
+	kvmbpf attach "$T-a" net n1 mac 01:00:00:00:00:01
+expect_err "attach bad mac text" "mac zz" kvmbpf attach "$T-a" net n1 mac zz
+check "attach" kvmbpf attach "$T-a" net n1 mac 52:54:00:aa:00:01
+expect_err "attach twice" "already attached to network n1" \
+	kvmbpf attach "$T-a" net n1
+expect_err "attach to another net" "already attached to network n1" \
+	kvmbpf attach "$T-a" net n2
+expect_err "static MAC taken" "already the static address" \
+	kvmbpf attach "$T-b" net n1 mac 52:54:00:aa:00:01
+check "attach second" kvmbpf attach "$T-b" net n1
+expect_err "detach unattached" "not attached" kvmbpf detach "$T-lan"
+expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
+
+check "net show -j" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j net show | python3 -c '
+import json, sys
+n = {x[\"name\"]: x for x in json.load(sys.stdin)}
+a = n[\"n1\"]
+assert a[\"type\"] == \"bridge\" and a[\"mtu\"] == 1400, a
+assert a[\"uplink\"] == \"$T-up\", a
+assert sorted(a[\"ports\"]) == sorted([\"$T-up\", \"$T-a\", \"$T-b\"]), a
+assert n[\"n2\"][\"type\"] == \"internal\" and n[\"n2\"][\"uplink\"] is None
+assert isinstance(a[\"id\"], int)'" "$ROOT/build/kvmbpf"
+check "port show -j" sh -c "
+	\"\${0}\" --bpffs $BPFFS -p port show $T-a | python3 -c '
+import json, sys
+p = json.load(sys.stdin)[0]
+assert p[\"net\"] == \"n1\" and p[\"mac\"] == \"52:54:00:aa:00:01\", p'" "$ROOT/build/kvmbpf"
+check "fdb show has the static entry" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j fdb show net n1 | python3 -c '
+import json, sys
+e = [x for x in json.load(sys.stdin) if x[\"mac\"] == \"52:54:00:aa:00:01\"]
+assert e and e[0][\"static\"] and e[0][\"dev\"] == \"$T-a\", e'" "$ROOT/build/kvmbpf"
+check "stats -j names every drop reason" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j stats $T-a | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+for r in (\"runt\", \"vlan-tagged\", \"mtu-exceeded\", \"l3-malformed\"):
+    assert r in s[\"drop_reasons\"], r'" "$ROOT/build/kvmbpf"
+check "bpftool shows BTF field names" sh -c \
+	"bpftool map dump pinned $BPFFS/kvb_port_v1 | grep -q '\"net_id\"'"
+check "uplink is promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
+check "XDP attached" sh -c "ip link show $T-a | grep -q xdp"
+check "tc filter attached" sh -c "tc filter show dev $T-a ingress | grep -q kvb_tc_ingress"
+
+# Clean removal.
+bidx=$(cat /sys/class/net/"$T-b"/ifindex)
+check "attach: link pin present" test -e "$BPFFS/link_xdp_$bidx"
+check "detach" kvmbpf detach "$T-b"
+check_not "detach: no XDP left" sh -c "ip link show $T-b | grep -q xdp"
+check_not "detach: no clsact left" sh -c "tc qdisc show dev $T-b | grep -q clsact"
+check_not "detach: no link pin left" test -e "$BPFFS/link_xdp_$bidx"
+check "net del" kvmbpf net del n1
+check_not "net del: no XDP left" sh -c "ip link show $T-a | grep -q xdp"
+check_not "net del: no clsact on ports" sh -c "tc qdisc show dev $T-a | grep -q clsact"
+check_not "net del: no clsact on uplink" sh -c "tc qdisc show dev $T-up | grep -q clsact"
+check_not "net del: uplink not promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
+check_not "net del: no link pins" sh -c "ls $BPFFS | grep -q link_xdp"
+check "net del: port map empty" sh -c \
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v1)\" = '[]' ]"
+check "net del: fdb empty" sh -c \
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_fdb_v1)\" = '[]' ]"
+expect_err "net del twice" "network n1 does not exist" kvmbpf net del n1
+
+# A tap that vanished while attached is cleaned up by name.
+check "attach to n2" kvmbpf attach "$T-a" net n2
+ip link del "$T-a"
+check "detach a vanished device" kvmbpf detach "$T-a"
+check "vanished device forgotten" sh -c \
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v1)\" = '[]' ]"
+
+# A fabric directory of another layout version is refused, not misread.
+mkdir -p "$BPFFS"_old
+bpftool map create "$BPFFS"_old/kvb_net_v0 type hash key 4 value 4 entries 1 name kvb_net_v0
+expect_err "old layout refused" "layout v0" "$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old net show
+rm -rf "$BPFFS"_old
+finish

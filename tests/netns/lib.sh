@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for namespace tests: unique names, cleanup on any exit,
+# and PASS/FAIL reporting. Source it; do not run it.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# Short and unique: interface names are at most 15 characters.
+T=kt$(printf '%05d' $((RANDOM % 100000)))
+BPFFS=/sys/fs/bpf/kvbt_$T
+K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
+NS_LIST=()
+LINK_LIST=()
+FAILS=0
+
+kvmbpf() { "${K[@]}" "$@"; }
+
+cleanup() {
+	local n l
+	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for l in "${LINK_LIST[@]}"; do ip link del "$l" 2>/dev/null; done
+	rm -rf "$BPFFS"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+
+# check NAME CMD...: PASS when CMD succeeds
+check() {
+	local name=$1; shift
+	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name: '$*' failed"; fi
+}
+
+# check_not NAME CMD...: PASS when CMD fails
+check_not() {
+	local name=$1; shift
+	if "$@" >/dev/null 2>&1; then fail "$name: '$*' succeeded"; else pass "$name"; fi
+}
+
+# netns NAME: create a namespace with loopback up
+netns_add() {
+	ip netns add "$1" && NS_LIST+=("$1") && ip -n "$1" link set lo up
+}
+
+# guest NS HOSTDEV: a veth pair, HOSTDEV in the root namespace (the "tap"),
+# eth0 inside NS (the guest's NIC).
+guest_link() {
+	local ns=$1 dev=$2
+	ip link add "$dev" type veth peer name eth0 netns "$ns" || return 1
+	LINK_LIST+=("$dev")
+	ip link set "$dev" up && ip -n "$ns" link set eth0 up
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+ping4() { in_ns "$1" ping -n -c 1 -W 2 "$2"; }
+ping6() { in_ns "$1" ping -6 -n -c 1 -W 2 "$2"; }
+
+# A port's summed counter from `kvmbpf -j stats DEV`: stat DEV FIELD
+stat() {
+	kvmbpf -j stats "$1" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+f = sys.argv[1]
+print(s["drop_reasons"][f] if f in s["drop_reasons"] else s[f])' "$2"
+}
+
+# Transfer SIZE MiB of random data from NS1 to NS2 (listening on ADDR) by
+# TCP and compare sha256 at both ends.
+tcp_sha() {
+	local from=$1 to=$2 addr=$3 mib=$4 port=$((20000 + RANDOM % 20000))
+	local src out want got
+	src=$(mktemp) out=$(mktemp)
+	head -c "${mib}M" /dev/urandom >"$src"
+	want=$(sha256sum <"$src" | cut -d' ' -f1)
+	in_ns "$to" timeout 60 nc -l -N "$addr" "$port" >"$out" &
+	local lpid=$!
+	local i
+	for i in $(seq 50); do
+		in_ns "$to" ss -Hltn "sport = :$port" | grep -q . && break
+		sleep 0.1
+	done
+	in_ns "$from" timeout 60 nc -N "$addr" "$port" <"$src"
+	wait "$lpid"
+	got=$(sha256sum <"$out" | cut -d' ' -f1)
+	rm -f "$src" "$out"
+	[ "$want" = "$got" ]
+}
+
+# ICMP echo requests a namespace's kernel has received
+icmp_in_echos() {
+	in_ns "$1" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["InEchos"] }' /proc/net/snmp
+}
+
+finish() {
+	[ "$FAILS" -eq 0 ]
+}
