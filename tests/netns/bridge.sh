@@ -5,15 +5,15 @@
 # network "other" holds two guests in the SAME IP subnet, so any leak
 # between the networks would show up as working traffic.
 #
-#   root ns:  $T-up (uplink, 10.77.0.1)   $T-g1..3 (lan)   $T-o1..2 (other)
-#   $T-lan:   eth0 10.77.0.2              $T-g1..3: eth0 10.77.0.11..13
-#                                         $T-o1..2: eth0 10.77.0.21..22
+#   root ns:  $T-up (uplink, 10.91.0.1)   $T-g1..3 (lan)   $T-o1..2 (other)
+#   $T-lan:   eth0 10.91.0.2              $T-g1..3: eth0 10.91.0.11..13
+#                                         $T-o1..2: eth0 10.91.0.21..22
 #
 # Run in three modes: guest offloads on with XDP, offloads on with TSO
 # (XDP off: a veth peer loses TSO while XDP is attached), offloads off.
 source "$(dirname "$0")/lib.sh"
 
-G1MAC=52:54:00:77:00:11
+G1MAC=52:54:00:91:00:11
 
 setup() {
 	local xdp=$1 offload=$2 i
@@ -22,18 +22,18 @@ setup() {
 	LINK_LIST+=("$T-up")
 	ip link set "$T-up" up
 	ip -n "$T-lan" link set eth0 up
-	ip -n "$T-lan" addr add 10.77.0.2/24 dev eth0
-	ip -n "$T-lan" -6 addr add fd77::2/64 dev eth0 nodad
-	ip addr add 10.77.0.1/24 dev "$T-up"
-	ip -6 addr add fd77::1/64 dev "$T-up" nodad
+	ip -n "$T-lan" addr add 10.91.0.2/24 dev eth0
+	ip -n "$T-lan" -6 addr add fd91::2/64 dev eth0 nodad
+	ip addr add 10.91.0.1/24 dev "$T-up"
+	ip -6 addr add fd91::1/64 dev "$T-up" nodad
 
 	kvmbpf net add lan type bridge uplink "$T-up" || return 1
 	kvmbpf net add other type bridge || return 1
 	for i in 1 2 3; do
 		netns_add "$T-g$i"
 		guest_link "$T-g$i" "$T-g$i"
-		ip -n "$T-g$i" addr add 10.77.0.1$i/24 dev eth0
-		ip -n "$T-g$i" -6 addr add fd77::1$i/64 dev eth0 nodad
+		ip -n "$T-g$i" addr add 10.91.0.1$i/24 dev eth0
+		ip -n "$T-g$i" -6 addr add fd91::1$i/64 dev eth0 nodad
 	done
 	ip -n "$T-g1" link set eth0 address $G1MAC
 	kvmbpf attach "$T-g1" net lan mac $G1MAC xdp "$xdp" || return 1
@@ -42,7 +42,7 @@ setup() {
 	for i in 1 2; do
 		netns_add "$T-o$i"
 		guest_link "$T-o$i" "$T-o$i"
-		ip -n "$T-o$i" addr add 10.77.0.2$i/24 dev eth0
+		ip -n "$T-o$i" addr add 10.91.0.2$i/24 dev eth0
 		kvmbpf attach "$T-o$i" net other xdp "$xdp" || return 1
 	done
 	for i in g1 g2 g3 o1 o2; do
@@ -74,34 +74,34 @@ scenario() {
 			sh -c "ip netns exec $T-g1 ethtool -k eth0 | grep -q '^tcp-segmentation-offload: on'"
 	fi
 
-	check "$m: guest to guest IPv4" ping4 "$T-g1" 10.77.0.12
-	check "$m: guest to guest IPv6" ping6 "$T-g2" fd77::13
-	check "$m: guest to LAN IPv4" ping4 "$T-g1" 10.77.0.2
-	check "$m: LAN to guest IPv6" ping6 "$T-lan" fd77::12
-	check "$m: host to guest" ping -n -c 1 -W 2 10.77.0.13
-	check "$m: guest to host" ping4 "$T-g2" 10.77.0.1
-	check "$m: host to guest IPv6" ping -6 -n -c 1 -W 2 fd77::11
-	check "$m: other network works inside" ping4 "$T-o1" 10.77.0.22
+	check "$m: guest to guest IPv4" ping4 "$T-g1" 10.91.0.12
+	check "$m: guest to guest IPv6" ping6 "$T-g2" fd91::13
+	check "$m: guest to LAN IPv4" ping4 "$T-g1" 10.91.0.2
+	check "$m: LAN to guest IPv6" ping6 "$T-lan" fd91::12
+	check "$m: host to guest" ping -n -c 1 -W 2 10.91.0.13
+	check "$m: guest to host" ping4 "$T-g2" 10.91.0.1
+	check "$m: host to guest IPv6" ping -6 -n -c 1 -W 2 fd91::11
+	check "$m: other network works inside" ping4 "$T-o1" 10.91.0.22
 	check "$m: UDP guest to LAN" sh -c "
-		ip netns exec $T-lan timeout 5 nc -u -l -W 1 10.77.0.2 7777 > /tmp/$T.udp &
-		sleep 0.3; echo hello-udp | ip netns exec $T-g3 nc -u -w 1 10.77.0.2 7777
+		ip netns exec $T-lan timeout 5 nc -u -l -W 1 10.91.0.2 7777 > /tmp/$T.udp &
+		sleep 0.3; echo hello-udp | ip netns exec $T-g3 nc -u -w 1 10.91.0.2 7777
 		wait; grep -q hello-udp /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
 	check "$m: no kvmbpf process while traffic flows" sh -c '! pgrep -x kvmbpf'
 
 	local size=100
-	check "$m: TCP ${size} MiB guest to guest, sha256" tcp_sha "$T-g1" "$T-g2" 10.77.0.12 $size
-	check "$m: TCP ${size} MiB guest to LAN, sha256" tcp_sha "$T-g2" "$T-lan" 10.77.0.2 $size
-	check "$m: TCP ${size} MiB LAN to guest, sha256" tcp_sha "$T-lan" "$T-g3" 10.77.0.13 $size
+	check "$m: TCP ${size} MiB guest to guest, sha256" tcp_sha "$T-g1" "$T-g2" 10.91.0.12 $size
+	check "$m: TCP ${size} MiB guest to LAN, sha256" tcp_sha "$T-g2" "$T-lan" 10.91.0.2 $size
+	check "$m: TCP ${size} MiB LAN to guest, sha256" tcp_sha "$T-lan" "$T-g3" 10.91.0.13 $size
 
 	# Isolation: the other network shares the subnet but must not connect.
-	check_not "$m: other network cannot reach lan guest" ping4 "$T-o1" 10.77.0.11
-	check_not "$m: lan guest cannot reach other network" ping4 "$T-g2" 10.77.0.21
+	check_not "$m: other network cannot reach lan guest" ping4 "$T-o1" 10.91.0.11
+	check_not "$m: lan guest cannot reach other network" ping4 "$T-g2" 10.91.0.21
 	# A guest of "other" that knows lan-g1's MAC and forges frames to it:
 	# if anything reached g1, its kernel would count the echo request.
 	local e0 e1
 	e0=$(icmp_in_echos "$T-g1")
-	in_ns "$T-o1" ip neigh replace 10.77.0.11 lladdr $G1MAC dev eth0
-	in_ns "$T-o1" ping -n -c 3 -i 0.2 -W 1 10.77.0.11 >/dev/null 2>&1
+	in_ns "$T-o1" ip neigh replace 10.91.0.11 lladdr $G1MAC dev eth0
+	in_ns "$T-o1" ping -n -c 3 -i 0.2 -W 1 10.91.0.11 >/dev/null 2>&1
 	e1=$(icmp_in_echos "$T-g1")
 	if [ "$e1" = "$e0" ]; then
 		pass "$m: forged destination MAC does not cross networks"
@@ -116,7 +116,7 @@ scenario() {
 	local d0 d1
 	d0=$(stat "$T-g1" mtu-exceeded)
 	check_not "$m: frame above network MTU not delivered" \
-		in_ns "$T-g1" ping -n -c 1 -W 1 -M do -s 2000 10.77.0.12
+		in_ns "$T-g1" ping -n -c 1 -W 1 -M do -s 2000 10.91.0.12
 	d1=$(stat "$T-g1" mtu-exceeded)
 	[ "$d1" -gt "$d0" ] && pass "$m: mtu-exceeded counted" ||
 		fail "$m: mtu-exceeded not counted ($d0 -> $d1)"
@@ -132,7 +132,7 @@ scenario() {
 	d1=$(stat "$T-g2" vlan-tagged)
 	[ "$d1" -ge $((d0 + 3)) ] && pass "$m: VLAN-tagged frames dropped and counted" ||
 		fail "$m: vlan-tagged not counted ($d0 -> $d1, want +3)"
-	check "$m: datapath unharmed after bad frames" ping4 "$T-g2" 10.77.0.11
+	check "$m: datapath unharmed after bad frames" ping4 "$T-g2" 10.91.0.11
 
 	teardown
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `make demo`'s script, under unique names: every cell of its reachability
+# matrix is what the network types promise.
+source "$(dirname "$0")/lib.sh"
+
+export KVB_DEMO_PREFIX=$T
+trap 'bash "$ROOT/scripts/demo.sh" down; cleanup' EXIT
+out=$(bash "$ROOT/scripts/demo.sh" 2>&1)
+matrix=$(echo "$out" | sed -n '/^Who reaches/,/^$/p')
+echo "$matrix"
+
+# expected: host, g1-3, lan see each other; o1<->o2; i1<->i2; nothing else
+want() {
+	case "$1:$2" in
+	host:o*|host:i*|o*:host|i*:host) echo - ;;
+	[gl]*:[ghl]*|host:[gl]*) echo yes ;;
+	o*:o*|i*:i*) echo yes ;;
+	*) echo - ;;
+	esac
+}
+cols=$(echo "$matrix" | grep '^      host')
+read -r -a names <<<"$cols"
+for from in "${names[@]}"; do
+	row=$(echo "$matrix" | grep "^$from ")
+	read -r -a cells <<<"$row"
+	for i in "${!names[@]}"; do
+		to=${names[$i]}
+		[ "$from" = "$to" ] && continue
+		got=${cells[$((i + 1))]:-?}
+		exp=$(want "$from" "$to")
+		if [ "$got" = "$exp" ]; then
+			pass "demo: $from -> $to: $got"
+		else
+			fail "demo: $from -> $to: got '$got', want '$exp'"
+		fi
+	done
+done
+[ "${#names[@]}" -eq 9 ] || fail "demo: matrix has ${#names[@]} columns, want 9"
+finish
