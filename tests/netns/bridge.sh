@@ -132,6 +132,16 @@ scenario() {
 	d1=$(stat "$T-g2" vlan-tagged)
 	[ "$d1" -ge $((d0 + 3)) ] && pass "$m: VLAN-tagged frames dropped and counted" ||
 		fail "$m: vlan-tagged not counted ($d0 -> $d1, want +3)"
+	# Truncated and inconsistent IPv4 headers on the real tc path.
+	local hdr
+	hdr="$(echo $G1MAC | tr -d :)$(echo "$g2mac" | tr -d :)0800"
+	d0=$(stat "$T-g2" l3-malformed)
+	in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "${hdr}45000014"		# 4 bytes of IPv4
+	in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "${hdr}4400001c0001000040010000000000000000000000000000000000000000"	# IHL 4
+	in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "${hdr}450005dc000100004001000000000000000000000000"		# tot_len 1500 in a short frame
+	d1=$(stat "$T-g2" l3-malformed)
+	[ "$d1" -ge $((d0 + 3)) ] && pass "$m: truncated IPv4 headers dropped and counted" ||
+		fail "$m: l3-malformed not counted ($d0 -> $d1, want +3)"
 	check "$m: datapath unharmed after bad frames" ping4 "$T-g2" 10.91.0.11
 
 	teardown
