@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: MIT
 # Run the test layers and end with "N passed, N failed".
 #   tests/run.sh            every layer
-#   tests/run.sh unit|netns  one layer
+#   tests/run.sh unit|netns|guest  one layer
 # Each test program prints "PASS name" / "FAIL name: why" lines; a program
 # that exits non-zero without printing a FAIL line counts as one failure.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAYERS=("$@")
+# The guest layer is not in the default run yet: its bridge scenario still
+# loses the guest-b-to-guest-a transfer (see tests/guest/bridge.sh).
 [ ${#LAYERS[@]} -eq 0 ] && LAYERS=(unit netns)
 
 passed=0

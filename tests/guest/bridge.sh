@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Two QEMU guests (virtio-net, offloads on as the guest kernel negotiates
+# them) on taps in a bridge network whose uplink leads to a LAN namespace.
+# Ping, then 50 MiB TCP transfers with sha256 checked: guest to guest both
+# ways, guest to LAN and LAN to guest.
+source "$(dirname "$0")/../netns/lib.sh"
+source "$(dirname "$0")/lib.sh"
+
+MIB=50
+netns_add "$T-lan"
+ip link add "$T-up" type veth peer name eth0 netns "$T-lan"
+LINK_LIST+=("$T-up")
+ip link set "$T-up" up
+ip -n "$T-lan" link set eth0 up
+ip -n "$T-lan" addr add 10.92.0.2/24 dev eth0
+kvmbpf net add lan type bridge uplink "$T-up" || fail "net add"
+tap_add "$T-a" && kvmbpf attach "$T-a" net lan mac 52:54:00:92:00:21 || fail "attach a"
+tap_add "$T-b" && kvmbpf attach "$T-b" net lan mac 52:54:00:92:00:22 || fail "attach b"
+
+# In the guests: wait for a peer with ping, then send or receive. A
+# listener's stdin must never reach EOF: nc would half-close the connection
+# and the sender (busybox nc) stops at the FIN. Hence "sleep | nc -l".
+COMMON='
+ip addr add $ME/24 dev eth0; ip link set eth0 up
+waitfor() { i=0; while [ $i -lt 90 ]; do ping -c1 -W1 $1 >/dev/null 2>&1 && return 0; i=$((i+1)); done; return 1; }
+send() { i=0; while [ $i -lt 60 ]; do nc $1 $2 </tmp/f && return 0; sleep 1; i=$((i+1)); done; return 1; }
+dd if=/dev/urandom of=/tmp/f bs=1048576 count='$MIB' 2>/dev/null
+echo "KVB sent $(sha256sum </tmp/f | cut -c1-64)"
+echo "KVB size $(wc -c </tmp/f)"
+'
+A="ME=10.92.0.21; $COMMON"'
+waitfor 10.92.0.22 && echo "KVB ping_guest ok"
+waitfor 10.92.0.2 && echo "KVB ping_lan ok"
+sleep 600 | nc -l -p 5004 >/tmp/r &
+rp=$!
+send 10.92.0.22 5003 && echo "KVB to_guest sent"
+send 10.92.0.2 5001 && echo "KVB to_lan sent"
+wait $rp
+echo "KVB from_guest $(sha256sum </tmp/r | cut -c1-64)"
+'
+B="ME=10.92.0.22; $COMMON"'
+sleep 600 | nc -l -p 5002 >/tmp/l &
+lp=$!
+sleep 600 | nc -l -p 5003 >/tmp/g &
+wait $!
+echo "KVB from_guest $(sha256sum </tmp/g | cut -c1-64)"
+waitfor 10.92.0.21 && send 10.92.0.21 5004 && echo "KVB to_guest sent"
+wait $lp
+echo "KVB from_lan $(sha256sum </tmp/l | cut -c1-64)"'
+
+src=$(mktemp) recv=$(mktemp)
+head -c ${MIB}M /dev/urandom >"$src"
+in_ns "$T-lan" timeout 300 nc -d -l 10.92.0.2 5001 >"$recv" &
+lanpid=$!
+guest_boot a "$T-a" 52:54:00:92:00:21 "$A"
+guest_boot b "$T-b" 52:54:00:92:00:22 "$B"
+# LAN to guest b, once b listens
+for i in $(seq 120); do
+	in_ns "$T-lan" nc -N 10.92.0.22 5002 <"$src" 2>/dev/null && break
+	sleep 1
+done
+guest_wait a 300 || fail "guest a did not finish"
+guest_wait b 300 || fail "guest b did not finish"
+wait $lanpid
+
+[ "$(guest_result a ping_guest)" = ok ] && pass "guest: ping guest to guest" || fail "guest: ping guest to guest"
+[ "$(guest_result a ping_lan)" = ok ] && pass "guest: ping guest to LAN" || fail "guest: ping guest to LAN"
+sa=$(guest_result a sent) sb=$(guest_result b sent)
+for g in a b; do
+	sz=$(guest_result $g size)
+	[ "$sz" = $((MIB * 1048576)) ] && pass "guest: $g made its ${MIB} MiB to send" ||
+		fail "guest: $g's data to send is '$sz' bytes"
+done
+[ -n "$sa" ] && [ "$(guest_result b from_guest)" = "$sa" ] &&
+	pass "guest: TCP ${MIB} MiB guest a to guest b, sha256" ||
+	fail "guest: a to b sha256 '$(guest_result b from_guest)' want '$sa'"
+[ -n "$sb" ] && [ "$(guest_result a from_guest)" = "$sb" ] &&
+	pass "guest: TCP ${MIB} MiB guest b to guest a, sha256" ||
+	fail "guest: b to a sha256 '$(guest_result a from_guest)' want '$sb'"
+[ -n "$sa" ] && [ "$(sha256sum <"$recv" | cut -c1-64)" = "$sa" ] &&
+	pass "guest: TCP ${MIB} MiB guest to LAN, sha256" ||
+	fail "guest: guest to LAN sha256 mismatch"
+[ "$(guest_result b from_lan)" = "$(sha256sum <"$src" | cut -c1-64)" ] &&
+	pass "guest: TCP ${MIB} MiB LAN to guest, sha256" ||
+	fail "guest: LAN to guest sha256 '$(guest_result b from_lan)'"
+# Offloads really on: the guest's TSO hands the tap super-frames, so the
+# average frame the fabric received from guest a exceeds any MTU-sized one.
+rxp=$(stat "$T-a" rx_packets) rxb=$(stat "$T-a" rx_bytes)
+[ "$rxp" -gt 0 ] && [ $((rxb / rxp)) -gt 1514 ] &&
+	pass "guest: TSO super-frames crossed the fabric (avg $((rxb / rxp)) bytes)" ||
+	fail "guest: no GSO frames from the guest ($rxb bytes in $rxp packets)"
+rm -f "$src" "$recv"
+finish

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+# Real-guest helpers: QEMU (TCG, virtio-net on a tap, vhost off) booting the
+# image scripts/guest-image.sh builds. Guests run a scenario script passed on
+# the kernel command line and report "KVB ..." lines on the serial console.
+# Source after tests/netns/lib.sh.
+
+GUEST_CACHE=$ROOT/tests/guest/cache
+GUEST_PIDS=()
+GUEST_LOGDIR=$(mktemp -d)
+
+guest_cleanup() {
+	local p
+	for p in "${GUEST_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${GUEST_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$GUEST_LOGDIR"
+	cleanup
+}
+trap guest_cleanup EXIT
+
+# tap_add NAME: a persistent tap with virtio-net headers, up
+tap_add() {
+	ip tuntap add dev "$1" mode tap vnet_hdr || return 1
+	LINK_LIST+=("$1")
+	ip link set "$1" up
+}
+
+# guest_boot NAME TAP MAC SCRIPT: boot a guest in the background
+guest_boot() {
+	local name=$1 tap=$2 mac=$3 script=$4
+	if [ ! -s "$GUEST_CACHE/vmlinuz" ]; then
+		echo "FAIL guest image missing: run scripts/guest-image.sh (deps.sh does)"
+		return 1
+	fi
+	qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-serial "file:$GUEST_LOGDIR/$name.log" \
+		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
+		-append "console=ttyS0 quiet panic=-1 kvb.run=$(printf '%s' "$script" | base64 -w0)" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac" \
+		</dev/null >"$GUEST_LOGDIR/$name.qemu" 2>&1 &
+	GUEST_PIDS+=($!)
+}
+
+# guest_wait NAME SECONDS: wait for the guest's KVB-DONE line
+guest_wait() {
+	local name=$1 t=$2 i
+	for ((i = 0; i < t * 2; i++)); do
+		grep -q KVB-DONE "$GUEST_LOGDIR/$name.log" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	echo "guest $name timed out; console:" >&2
+	tail -20 "$GUEST_LOGDIR/$name.log" >&2
+	cat "$GUEST_LOGDIR/$name.qemu" >&2
+	return 1
+}
+
+# guest_result NAME KEY: the value of the guest's "KVB KEY VALUE" line
+guest_result() {
+	tr -d '\r' <"$GUEST_LOGDIR/$1.log" | awk -v k="$2" '$1 == "KVB" && $2 == k { print $3; exit }'
+}
