@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,4 +255,13 @@ int port_find_by_name(struct fabric *fb, const char *name,
 			return 0;
 	}
 	return -ENOENT;
+}
+
+int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out)
+{
+	__u32 ifindex = if_nametoindex(dev);
+
+	if (ifindex && !port_get(fb, ifindex, out))
+		return 0;
+	return port_find_by_name(fb, dev, out);
 }

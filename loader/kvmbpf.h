@@ -42,6 +42,8 @@ int net_put(struct fabric *fb, const struct kvb_net *net);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
 int port_find_by_name(struct fabric *fb, const char *name,
 		      struct kvb_port *out);
+/* DEV by its current name, else by the name recorded at attach (gone) */
+int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out);
 
 /* port.c: also used by `net add ... uplink` and `net del` */
 int port_attach(struct fabric *fb, const char *cmd, const char *dev,

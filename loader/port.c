@@ -305,15 +305,12 @@ int do_attach(int argc, char **argv)
 int do_detach(int argc, char **argv)
 {
 	struct kvb_port p;
-	__u32 ifindex;
 
 	if (argc < 1 || is_help(argv[0]))
 		return port_help() || argc < 1;
 	if (argc > 1)
 		return err("detach: unexpected argument '%s'", argv[1]);
-	ifindex = if_nametoindex(argv[0]);
-	if (!(ifindex && !port_get(fab(), ifindex, &p)) &&
-	    port_find_by_name(fab(), argv[0], &p))
+	if (port_resolve(fab(), argv[0], &p))
 		return err("detach: device %s is not attached", argv[0]);
 	if (p.role == KVB_PORT_UPLINK)
 		return err("detach: %s is the uplink of its network: change "
@@ -360,14 +357,8 @@ static int port_show(int argc, char **argv)
 	if (argc > 1)
 		return err("port show: unexpected argument '%s'", argv[1]);
 	fb = fab();
-	if (argc == 1) {
-		__u32 ifindex = if_nametoindex(argv[0]);
-
-		if (!(ifindex && !port_get(fb, ifindex, &p)) &&
-		    port_find_by_name(fb, argv[0], &p))
-			return err("port show: device %s is not attached",
-				   argv[0]);
-	}
+	if (argc == 1 && port_resolve(fb, argv[0], &p))
+		return err("port show: device %s is not attached", argv[0]);
 	if (opts.json) {
 		w = jw_new(stdout, opts.pretty);
 		jw_arr_begin(w);

@@ -101,13 +101,8 @@ int do_stats(int argc, char **argv)
 	if (argc > 1)
 		return err("stats: unexpected argument '%s'", argv[1]);
 	fb = fab();
-	if (argc == 1) {
-		__u32 ifindex = if_nametoindex(argv[0]);
-
-		if (!(ifindex && !port_get(fb, ifindex, &p)) &&
-		    port_find_by_name(fb, argv[0], &p))
-			return err("stats: device %s is not attached", argv[0]);
-	}
+	if (argc == 1 && port_resolve(fb, argv[0], &p))
+		return err("stats: device %s is not attached", argv[0]);
 	if (opts.json) {
 		w = jw_new(stdout, opts.pretty);
 		jw_arr_begin(w);

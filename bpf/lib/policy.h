@@ -21,6 +21,25 @@ struct kvb_frame {
 	__u32 hdr_len;		/* L3 + L4 header bytes (TCP/UDP), for GSO */
 };
 
+/*
+ * Add the L4 header size of a GSO frame (TCP: its data offset; UDP: 8) to
+ * f->hdr_len, so the segment size can be checked against the MTU.
+ */
+static __always_inline int add_gso_l4_len(struct hdr_cursor *c, __u8 proto,
+					  struct kvb_frame *f)
+{
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = CURSOR_TAKE(c, struct tcphdr);
+
+		if (!th || th->doff < 5)
+			return DROP(KVB_DROP_TRUNC_L3);
+		f->hdr_len += th->doff * 4;
+	} else {
+		f->hdr_len += sizeof(struct udphdr);
+	}
+	return 0;
+}
+
 static __always_inline int check_ipv4(struct hdr_cursor *c,
 				      const struct kvb_pkt *p,
 				      struct kvb_frame *f)
@@ -42,16 +61,7 @@ static __always_inline int check_ipv4(struct hdr_cursor *c,
 	/* GSO: each segment is headers + gso_size; find the L4 header size. */
 	if (!cursor_take(c, ihl - sizeof(*ip)))
 		return DROP(KVB_DROP_TRUNC_L3);
-	if (ip->protocol == IPPROTO_TCP) {
-		struct tcphdr *th = CURSOR_TAKE(c, struct tcphdr);
-
-		if (!th || th->doff < 5)
-			return DROP(KVB_DROP_TRUNC_L3);
-		f->hdr_len += th->doff * 4;
-	} else {
-		f->hdr_len += sizeof(struct udphdr);
-	}
-	return 0;
+	return add_gso_l4_len(c, ip->protocol, f);
 }
 
 static __always_inline int check_ipv6(struct hdr_cursor *c,
@@ -72,16 +82,7 @@ static __always_inline int check_ipv6(struct hdr_cursor *c,
 	f->hdr_len = sizeof(*ip6);
 	if (!p->gso_size)
 		return 0;
-	if (ip6->nexthdr == IPPROTO_TCP) {
-		struct tcphdr *th = CURSOR_TAKE(c, struct tcphdr);
-
-		if (!th || th->doff < 5)
-			return DROP(KVB_DROP_TRUNC_L3);
-		f->hdr_len += th->doff * 4;
-	} else {
-		f->hdr_len += sizeof(struct udphdr);
-	}
-	return 0;
+	return add_gso_l4_len(c, ip6->nexthdr, f);
 }
 
 static __always_inline int check_arp(struct hdr_cursor *c,
