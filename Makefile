@@ -68,15 +68,9 @@ test: deps
 	$(MAKE) all
 	bash tests/run.sh
 
-unit netns: deps
+unit netns guest: deps
 	$(MAKE) all
 	bash tests/run.sh $@
-
-# not yet part of `make test`: see tests/guest/bridge.sh
-guest: deps
-	$(MAKE) all
-	bash scripts/guest-image.sh
-	bash tests/run.sh guest
 
 bench: deps
 	$(MAKE) all

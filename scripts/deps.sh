@@ -33,3 +33,7 @@ fi
 if ! mountpoint -q /sys/fs/bpf; then
 	mount -t bpf bpf /sys/fs/bpf
 fi
+
+# The real-guest tests' kernel and initramfs, built once into an ignored
+# cache (tests/guest/cache) from Debian's packages.
+bash "$(dirname "$0")/guest-image.sh"

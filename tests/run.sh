@@ -9,9 +9,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAYERS=("$@")
-# The guest layer is not in the default run yet: its bridge scenario still
-# loses the guest-b-to-guest-a transfer (see tests/guest/bridge.sh).
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(unit netns)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(unit netns guest)
 
 passed=0
 failed=0

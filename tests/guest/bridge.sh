@@ -19,11 +19,12 @@ tap_add "$T-a" && kvmbpf attach "$T-a" net lan mac 52:54:00:92:00:21 || fail "at
 tap_add "$T-b" && kvmbpf attach "$T-b" net lan mac 52:54:00:92:00:22 || fail "attach b"
 
 # In the guests: wait for a peer with ping, then send or receive. A
-# listener's stdin must never reach EOF: nc would half-close the connection
-# and the sender (busybox nc) stops at the FIN. Hence "sleep | nc -l".
+# listener hands the connection to `cat` (nc -e): busybox nc would otherwise
+# half-close on its own stdin's EOF, and the sender stops at that FIN.
 COMMON='
 ip addr add $ME/24 dev eth0; ip link set eth0 up
 waitfor() { i=0; while [ $i -lt 90 ]; do ping -c1 -W1 $1 >/dev/null 2>&1 && return 0; i=$((i+1)); done; return 1; }
+recv() { printf '"'"'#!/bin/sh\ncat >%s\n'"'"' $2 >/tmp/recv$1.sh; chmod +x /tmp/recv$1.sh; nc -l -p $1 -e /tmp/recv$1.sh; }
 send() { i=0; while [ $i -lt 60 ]; do nc $1 $2 </tmp/f && return 0; sleep 1; i=$((i+1)); done; return 1; }
 dd if=/dev/urandom of=/tmp/f bs=1048576 count='$MIB' 2>/dev/null
 echo "KVB sent $(sha256sum </tmp/f | cut -c1-64)"
@@ -32,7 +33,7 @@ echo "KVB size $(wc -c </tmp/f)"
 A="ME=10.92.0.21; $COMMON"'
 waitfor 10.92.0.22 && echo "KVB ping_guest ok"
 waitfor 10.92.0.2 && echo "KVB ping_lan ok"
-sleep 600 | nc -l -p 5004 >/tmp/r &
+recv 5004 /tmp/r &
 rp=$!
 send 10.92.0.22 5003 && echo "KVB to_guest sent"
 send 10.92.0.2 5001 && echo "KVB to_lan sent"
@@ -40,9 +41,9 @@ wait $rp
 echo "KVB from_guest $(sha256sum </tmp/r | cut -c1-64)"
 '
 B="ME=10.92.0.22; $COMMON"'
-sleep 600 | nc -l -p 5002 >/tmp/l &
+recv 5002 /tmp/l &
 lp=$!
-sleep 600 | nc -l -p 5003 >/tmp/g &
+recv 5003 /tmp/g &
 wait $!
 echo "KVB from_guest $(sha256sum </tmp/g | cut -c1-64)"
 waitfor 10.92.0.21 && send 10.92.0.21 5004 && echo "KVB to_guest sent"
@@ -60,8 +61,8 @@ for i in $(seq 120); do
 	in_ns "$T-lan" nc -N 10.92.0.22 5002 <"$src" 2>/dev/null && break
 	sleep 1
 done
-guest_wait a 300 || fail "guest a did not finish"
-guest_wait b 300 || fail "guest b did not finish"
+guest_wait a 180 || fail "guest a did not finish"
+guest_wait b 180 || fail "guest b did not finish"
 wait $lanpid
 
 [ "$(guest_result a ping_guest)" = ok ] && pass "guest: ping guest to guest" || fail "guest: ping guest to guest"
