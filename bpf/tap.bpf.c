@@ -13,6 +13,18 @@
 #include "lib/policy.h"
 #include "lib/stats.h"
 #include "lib/bridge.h"
+#include "lib/guard.h"
+#include "lib/dhcp.h"
+
+/* spoofcheck without a configured MAC: the first source MAC seen is it */
+static __always_inline void pin_mac(struct kvb_port *port, const __u8 *src)
+{
+	if (!(port->flags & KVB_PORT_F_SPOOFCHECK) ||
+	    port->role != KVB_PORT_GUEST || !mac_is_zero(port->mac))
+		return;
+	__builtin_memcpy(port->mac, src, ETH_ALEN);
+	port->flags |= KVB_PORT_F_MAC_PINNED;
+}
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -32,13 +44,13 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v1, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
 	if (!port)
 		return TC_ACT_OK;	/* not (or no longer) ours */
 	st = stats_of(ifindex);
 	count_rx(st, skb->len);
 
-	net = bpf_map_lookup_elem(&kvb_net_v1, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v2, &port->net_id);
 	if (!net) {
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
@@ -47,6 +59,12 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))
 		goto out;
+	pin_mac(port, f.eth->h_source);
+	ret = kvb_guard(port, ifindex, &f);
+	if (IS_DROP(ret))
+		goto out;
+	if (f.l4_ok && f.l4_proto == IPPROTO_UDP && f.sport == 67)
+		dhcp_snoop(skb, net, &f, (__u32)(f.l4.pos - p.data));
 
 	fdb_learn(net->id, f.eth->h_source, ifindex, st);
 	if (port->role == KVB_PORT_UPLINK)
@@ -75,10 +93,10 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v1, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
 	if (!port || port->role != KVB_PORT_UPLINK)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v1, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v2, &port->net_id);
 	if (!net)
 		return TC_ACT_OK;
 

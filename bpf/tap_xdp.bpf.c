@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * XDP entry point: an accelerator, never the only enforcement point
- * (DESIGN.md, contract 2). It drops early what admission rejects on every
- * hook (runts, tagged frames, invalid sources, broken L3 headers) and passes
- * everything else to tc. It forwards nothing: XDP_REDIRECT into a tap loses
+ * (DESIGN.md, contract 2). It drops early what admission and the port guard
+ * reject on every hook (runts, tagged frames, invalid sources, broken
+ * headers, spoofed identities) and passes everything else to tc. It forwards nothing: XDP_REDIRECT into a tap loses
  * the virtio-net checksum state, and a veth uplink's frames may still carry
  * CHECKSUM_PARTIAL, so no redirect here is provably correct yet.
  */
@@ -14,6 +14,7 @@
 #include "lib/maps.h"
 #include "lib/policy.h"
 #include "lib/stats.h"
+#include "lib/guard.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -26,11 +27,13 @@ int kvb_xdp(struct xdp_md *ctx)
 	struct kvb_pkt p;
 	int ret;
 
-	port = bpf_map_lookup_elem(&kvb_port_v1, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
 	if (!port)
 		return XDP_PASS;
 	kvb_pkt_from_xdp(&p, ctx);
 	ret = kvb_admit(&p, 0, &f);
+	if (!IS_DROP(ret))
+		ret = kvb_guard(port, ifindex, &f);
 	if (IS_DROP(ret)) {
 		count_drop(stats_of(ifindex), ret);
 		return XDP_DROP;

@@ -25,7 +25,7 @@ extern struct kvb_opts opts;
 struct fabric {
 	char dir[256];
 	int lock_fd;
-	int net_fd, port_fd, fdb_fd, stats_fd;
+	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -45,9 +45,19 @@ int port_find_by_name(struct fabric *fb, const char *name,
 /* DEV by its current name, else by the name recorded at attach (gone) */
 int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out);
 
+/* A port's settings, as attach and port set take them. */
+struct port_opts {
+	const __u8 *mac;	/* NULL: none (pinned from the first frame) */
+	bool xdp;
+	bool spoofcheck;
+	bool isolated;
+	int naddrs;		/* -1: leave the address list alone */
+	struct kvb_addr_key addrs[KVB_MAX_PORT_ADDRS];
+};
+
 /* port.c: also used by `net add ... uplink` and `net del` */
 int port_attach(struct fabric *fb, const char *cmd, const char *dev,
-		__u32 net_id, __u32 role, const __u8 *mac, bool xdp);
+		__u32 net_id, __u32 role, const struct port_opts *o);
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
 
@@ -61,6 +71,9 @@ int dev_set_promisc(const char *dev, bool on);
 
 /* util.c */
 int parse_mac(const char *s, __u8 mac[6]);
+int parse_addr(const char *s, struct kvb_addr_key *k);
+void fmt_addr(const struct kvb_addr_key *k, char buf[64]);
+int parse_onoff(const char *s, bool *v);
 void fmt_mac(const __u8 *mac, char buf[18]);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 const char *net_type_name(__u32 type);

@@ -110,7 +110,9 @@ static int net_add(int argc, char **argv)
 		return err("net add: %s: cannot create: %s", name,
 			   strerror(errno));
 	if (uplink && port_attach(fb, "net add", uplink, net.id,
-				  KVB_PORT_UPLINK, NULL, true)) {
+				  KVB_PORT_UPLINK,
+				  &(struct port_opts){ .xdp = true,
+						       .naddrs = -1 })) {
 		bpf_map_delete_elem(fb->net_fd, &net.id);
 		return 1;
 	}

@@ -19,18 +19,38 @@
 static int port_help(void)
 {
 	fprintf(stderr,
-		"Usage: kvmbpf attach DEV net NAME [mac MAC] [xdp on|off]\n"
+		"Usage: kvmbpf attach DEV net NAME [mac MAC] [ip ADDR]...\n"
+		"                     [spoofcheck on|off] [isolated on|off]\n"
+		"                     [xdp on|off]\n"
+		"       kvmbpf port set DEV [mac MAC] [ip ADDR]... [ip none]\n"
+		"                     [spoofcheck on|off] [isolated on|off]\n"
 		"       kvmbpf detach DEV\n"
 		"       kvmbpf port show [DEV]\n"
 		"\n"
-		"  attach  join tap (or veth) DEV to network NAME. MAC, when\n"
-		"          given, is the guest's address: a static FDB entry\n"
-		"          that never ages or moves. xdp on (default) adds the\n"
-		"          XDP accelerator; tc always enforces policy.\n"
+		"  attach  join tap (or veth) DEV to network NAME.\n"
+		"  mac     the guest's MAC: a static FDB entry that never ages\n"
+		"          or moves. Without it, spoofcheck pins the first\n"
+		"          source MAC the port sends.\n"
+		"  ip      an IPv4 or IPv6 address the guest may send from\n"
+		"          (repeat; 'port set ... ip' replaces the list, 'ip\n"
+		"          none' empties it). With none of a family, that family\n"
+		"          is not checked until a DHCP ACK to the guest teaches\n"
+		"          the fabric its address.\n"
+		"  spoofcheck  on (default): the guest sends only from its MAC\n"
+		"          and addresses (plus its MAC-derived IPv6 link-local,\n"
+		"          and :: / 0.0.0.0 for DAD and DHCP discovery), ARP and\n"
+		"          ND must match them, and it may not send DHCP server\n"
+		"          messages, router advertisements or redirects. off:\n"
+		"          a trusted appliance (a router VM).\n"
+		"  isolated  on: the port reaches the uplink and the host but\n"
+		"          no other guest of its network. Default off.\n"
+		"  xdp     on (default) adds the XDP accelerator; tc always\n"
+		"          enforces policy.\n"
 		"  detach  remove DEV from its network; also cleans up after a\n"
 		"          device that no longer exists.\n"
-		"Limits: %d ports per network, %d ports in all.\n",
-		KVB_MAX_NET_PORTS, KVB_MAX_PORTS);
+		"Limits: %d ports per network, %d ports in all, %d addresses\n"
+		"per port.\n",
+		KVB_MAX_NET_PORTS, KVB_MAX_PORTS, KVB_MAX_PORT_ADDRS);
 	return 0;
 }
 
@@ -64,6 +84,67 @@ void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id)
 		}
 		prev = &key;
 	}
+}
+
+/* Remove every address of ifindex (flags 0: all, else only those flags). */
+static void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
+{
+	struct kvb_addr_key key, next, *prev = NULL;
+	struct kvb_addr a;
+
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &next)) {
+		key = next;
+		if (key.ifindex == ifindex &&
+		    !bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
+		    (!flags || (a.flags & flags))) {
+			bpf_map_delete_elem(fb->addr_fd, &key);
+			prev = NULL;
+			continue;
+		}
+		prev = &key;
+	}
+}
+
+/* Count ifindex's addresses per family into the port's n_ip4 / n_ip6. */
+static void addr_count(struct fabric *fb, struct kvb_port *p)
+{
+	struct kvb_addr_key key, *prev = NULL;
+
+	p->n_ip4 = p->n_ip6 = 0;
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		prev = &key;
+		if (key.ifindex != p->ifindex)
+			continue;
+		if (key.family == 4)
+			p->n_ip4++;
+		else
+			p->n_ip6++;
+	}
+}
+
+/* Replace the port's configured addresses with o's (learned ones stay). */
+static int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+		    const struct port_opts *o)
+{
+	struct kvb_addr a = { .flags = KVB_ADDR_F_STATIC };
+
+	if (o->naddrs < 0)
+		return 0;
+	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
+	for (int i = 0; i < o->naddrs; i++) {
+		struct kvb_addr_key k = o->addrs[i];
+		char buf[64];
+
+		k.ifindex = p->ifindex;
+		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
+			fmt_addr(&k, buf);
+			return err("%s: %s: ip %s: %s (address table holds %d)",
+				   cmd, p->name, buf, strerror(errno),
+				   KVB_MAX_ADDRS);
+		}
+	}
+	addr_count(fb, p);
+	return 0;
 }
 
 static void net_member_remove(struct kvb_net *net, __u32 ifindex)
@@ -109,14 +190,17 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 		xdp_detach(fb, p->ifindex);
 	}
 	fdb_purge(fb, p->ifindex, 0);
+	addr_purge(fb, p->ifindex, 0);
 	bpf_map_delete_elem(fb->stats_fd, &p->ifindex);
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);
 	return 0;
 }
 
 int port_attach(struct fabric *fb, const char *cmd, const char *dev,
-		__u32 net_id, __u32 role, const __u8 *mac, bool xdp)
+		__u32 net_id, __u32 role, const struct port_opts *o)
 {
+	const __u8 *mac = o->mac;
+	bool xdp = o->xdp;
 	struct kvb_port port = {}, old;
 	struct kvb_stats *zero = NULL;
 	struct kvb_net net;
@@ -166,6 +250,16 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	port.role = role;
 	if (mac)
 		memcpy(port.mac, mac, 6);
+	if (role == KVB_PORT_GUEST && o->spoofcheck)
+		port.flags |= KVB_PORT_F_SPOOFCHECK;
+	if (role == KVB_PORT_GUEST && o->isolated)
+		port.flags |= KVB_PORT_F_ISOLATED;
+	/* stale entries of an earlier device with this ifindex go first */
+	addr_purge(fb, ifindex, 0);
+	if (addr_set(fb, cmd, &port, o)) {
+		addr_purge(fb, ifindex, 0);
+		return 1;
+	}
 
 	ncpu = libbpf_num_possible_cpus();
 	zero = calloc((size_t)ncpu, sizeof(*zero));
@@ -262,44 +356,130 @@ fail:
 	return 1;
 }
 
-/* attach DEV net NAME [mac MAC] [xdp on|off] */
+/*
+ * The keywords attach and port set share. net (attach only) is returned in
+ * *netname when netname is not NULL; xdp is attach only too.
+ */
+static int parse_port_opts(const char *cmd, int argc, char **argv,
+			   struct port_opts *o, __u8 mac[6],
+			   const char **netname)
+{
+	for (int i = 0; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool on;
+
+		if (!v)
+			return err("%s: %s needs a value", cmd, k);
+		if (!strcmp(k, "net") && netname) {
+			*netname = v;
+		} else if (!strcmp(k, "mac")) {
+			if (parse_mac(v, mac))
+				return err("%s: mac %s: not a unicast MAC address "
+					   "(xx:xx:xx:xx:xx:xx)", cmd, v);
+			o->mac = mac;
+		} else if (!strcmp(k, "ip")) {
+			if (o->naddrs < 0)
+				o->naddrs = 0;
+			if (!strcmp(v, "none"))
+				continue;
+			if (o->naddrs >= KVB_MAX_PORT_ADDRS)
+				return err("%s: more than %d addresses", cmd,
+					   KVB_MAX_PORT_ADDRS);
+			if (parse_addr(v, &o->addrs[o->naddrs]))
+				return err("%s: ip %s: not a unicast IPv4 or IPv6 "
+					   "address", cmd, v);
+			o->naddrs++;
+		} else if (!strcmp(k, "spoofcheck") || !strcmp(k, "isolated") ||
+			   (!strcmp(k, "xdp") && netname)) {
+			if (parse_onoff(v, &on))
+				return err("%s: %s %s: expected on or off", cmd, k,
+					   v);
+			if (k[0] == 's')
+				o->spoofcheck = on;
+			else if (k[0] == 'i')
+				o->isolated = on;
+			else
+				o->xdp = on;
+		} else {
+			return err("%s: unknown keyword '%s'", cmd, k);
+		}
+	}
+	return 0;
+}
+
+/* attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off] ... */
 int do_attach(int argc, char **argv)
 {
-	const char *dev, *netname = NULL;
-	__u8 mac[6];
-	bool have_mac = false, xdp = true;
+	struct port_opts o = { .xdp = true, .spoofcheck = true, .naddrs = -1 };
+	const char *netname = NULL;
 	struct kvb_net net;
+	__u8 mac[6];
 
 	if (argc < 1 || is_help(argv[0]))
 		return port_help() || argc < 1;
-	dev = argv[0];
-	for (int i = 1; i < argc; i += 2) {
-		if (i + 1 >= argc)
-			return err("attach: %s needs a value", argv[i]);
-		if (!strcmp(argv[i], "net")) {
-			netname = argv[i + 1];
-		} else if (!strcmp(argv[i], "mac")) {
-			if (parse_mac(argv[i + 1], mac))
-				return err("attach: mac %s: not a unicast MAC "
-					   "address (xx:xx:xx:xx:xx:xx)",
-					   argv[i + 1]);
-			have_mac = true;
-		} else if (!strcmp(argv[i], "xdp")) {
-			if (strcmp(argv[i + 1], "on") &&
-			    strcmp(argv[i + 1], "off"))
-				return err("attach: xdp %s: expected on or off",
-					   argv[i + 1]);
-			xdp = !strcmp(argv[i + 1], "on");
-		} else {
-			return err("attach: unknown keyword '%s'", argv[i]);
-		}
-	}
+	if (parse_port_opts("attach", argc - 1, argv + 1, &o, mac, &netname))
+		return 1;
 	if (!netname)
 		return err("attach: missing 'net NAME'");
 	if (net_find(fab(), netname, &net))
 		return err("attach: network %s does not exist", netname);
-	return port_attach(fab(), "attach", dev, net.id, KVB_PORT_GUEST,
-			   have_mac ? mac : NULL, xdp);
+	return port_attach(fab(), "attach", argv[0], net.id, KVB_PORT_GUEST, &o);
+}
+
+/* port set DEV ...: change a port's identity without detaching it. */
+static int port_set(int argc, char **argv)
+{
+	struct port_opts o = { .naddrs = -1 };
+	struct kvb_port p, old;
+	struct fabric *fb;
+	__u8 mac[6];
+
+	if (argc < 2)
+		return err("port set: expected DEV and at least one setting");
+	fb = fab();
+	if (port_resolve(fb, argv[0], &p))
+		return err("port set: device %s is not attached", argv[0]);
+	if (p.role != KVB_PORT_GUEST)
+		return err("port set: %s is an uplink: it has no guest identity",
+			   argv[0]);
+	o.spoofcheck = p.flags & KVB_PORT_F_SPOOFCHECK;
+	o.isolated = p.flags & KVB_PORT_F_ISOLATED;
+	if (parse_port_opts("port set", argc - 1, argv + 1, &o, mac, NULL))
+		return 1;
+	old = p;
+	if (o.mac) {
+		struct kvb_fdb_key k = { .net_id = p.net_id };
+		struct kvb_fdb_entry e = { .ifindex = p.ifindex,
+					   .flags = KVB_FDB_F_STATIC };
+
+		memcpy(k.mac, o.mac, 6);
+		if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
+		    (e.flags & KVB_FDB_F_STATIC) && e.ifindex != p.ifindex)
+			return err("port set: mac %s is already the static "
+				   "address of another port", argv[2]);
+		e.ifindex = p.ifindex;
+		e.flags = KVB_FDB_F_STATIC;
+		if (bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY))
+			return err("port set: %s: cannot add static FDB entry: %s",
+				   p.name, strerror(errno));
+		/* the old static entry goes, unless it is the same MAC */
+		if (memcmp(old.mac, o.mac, 6) && !(old.flags & KVB_PORT_F_MAC_PINNED)) {
+			memcpy(k.mac, old.mac, 6);
+			bpf_map_delete_elem(fb->fdb_fd, &k);
+		}
+		memcpy(p.mac, o.mac, 6);
+		p.flags &= ~KVB_PORT_F_MAC_PINNED;
+	}
+	p.flags &= ~(KVB_PORT_F_SPOOFCHECK | KVB_PORT_F_ISOLATED);
+	if (o.spoofcheck)
+		p.flags |= KVB_PORT_F_SPOOFCHECK;
+	if (o.isolated)
+		p.flags |= KVB_PORT_F_ISOLATED;
+	if (addr_set(fb, "port set", &p, &o))
+		return 1;
+	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
+		return err("port set: %s: %s", p.name, strerror(errno));
+	return 0;
 }
 
 int do_detach(int argc, char **argv)
@@ -322,11 +502,14 @@ static void show_port(struct jw *w, struct fabric *fb,
 		      const struct kvb_port *p)
 {
 	char ifn[16], macbuf[18] = "";
+	struct kvb_addr_key key, *prev = NULL;
 	struct kvb_net net;
 	const char *netname = net_get(fb, p->net_id, &net) ? "?" : net.name;
 	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
 		       p->mac[4] | p->mac[5];
 	const char *role = p->role == KVB_PORT_UPLINK ? "uplink" : "guest";
+	bool spoof = p->flags & KVB_PORT_F_SPOOFCHECK;
+	bool iso = p->flags & KVB_PORT_F_ISOLATED;
 
 	ifname_of(p->ifindex, p, ifn);
 	if (has_mac)
@@ -338,13 +521,47 @@ static void show_port(struct jw *w, struct fabric *fb,
 		jw_kstr(w, "net", netname);
 		jw_kstr(w, "role", role);
 		jw_kstr(w, "mac", has_mac ? macbuf : NULL);
+		jw_kbool(w, "mac_pinned", p->flags & KVB_PORT_F_MAC_PINNED);
+		jw_kbool(w, "spoofcheck", spoof);
+		jw_kbool(w, "isolated", iso);
 		jw_kbool(w, "xdp", p->flags & KVB_PORT_F_XDP);
-		jw_obj_end(w);
-		return;
+		jw_key(w, "addresses");
+		jw_arr_begin(w);
+	} else {
+		printf("%-15s ifindex %-5u net %-15s role %-6s mac %-17s%s "
+		       "spoofcheck %s isolated %s xdp %s", ifn, p->ifindex,
+		       netname, role, has_mac ? macbuf : "-",
+		       p->flags & KVB_PORT_F_MAC_PINNED ? " (pinned)" : "",
+		       spoof ? "on" : "off", iso ? "on" : "off",
+		       p->flags & KVB_PORT_F_XDP ? "on" : "off");
 	}
-	printf("%-15s ifindex %-5u net %-15s role %-6s mac %-17s xdp %s\n", ifn,
-	       p->ifindex, netname, role, has_mac ? macbuf : "-",
-	       p->flags & KVB_PORT_F_XDP ? "on" : "off");
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		struct kvb_addr a;
+		char buf[64];
+		const char *how;
+
+		prev = &key;
+		if (key.ifindex != p->ifindex ||
+		    bpf_map_lookup_elem(fb->addr_fd, &key, &a))
+			continue;
+		fmt_addr(&key, buf);
+		how = a.flags & KVB_ADDR_F_DHCP ? "dhcp" : "static";
+		if (w) {
+			jw_obj_begin(w);
+			jw_kstr(w, "ip", buf);
+			jw_kstr(w, "source", how);
+			jw_obj_end(w);
+		} else {
+			printf(" ip %s%s", buf, a.flags & KVB_ADDR_F_DHCP ?
+					     "(dhcp)" : "");
+		}
+	}
+	if (w) {
+		jw_arr_end(w);
+		jw_obj_end(w);
+	} else {
+		printf("\n");
+	}
 }
 
 static int port_show(int argc, char **argv)
@@ -384,6 +601,7 @@ int do_port(int argc, char **argv)
 	static const struct cmd cmds[] = {
 		{ "show", port_show },
 		{ "list", port_show },
+		{ "set", port_set },
 		{ NULL, NULL },
 	};
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -34,6 +35,45 @@ int parse_mac(const char *s, __u8 mac[6])
 		mac[i] = (__u8)b[i];
 	/* A port's own address must be a unicast, non-zero one. */
 	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+/* An IPv4 or IPv6 unicast address a guest may own. */
+int parse_addr(const char *s, struct kvb_addr_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (inet_pton(AF_INET, s, k->addr) == 1) {
+		__u8 *a = k->addr;
+
+		k->family = 4;
+		if (!(a[0] | a[1] | a[2] | a[3]) || a[0] >= 224)
+			return -EINVAL;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, k->addr) == 1) {
+		static const __u8 zero[16];
+
+		k->family = 6;
+		if (!memcmp(k->addr, zero, 16) || k->addr[0] == 0xff)
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void fmt_addr(const struct kvb_addr_key *k, char buf[64])
+{
+	inet_ntop(k->family == 4 ? AF_INET : AF_INET6, k->addr, buf, 64);
+}
+
+int parse_onoff(const char *s, bool *v)
+{
+	if (!strcmp(s, "on"))
+		*v = true;
+	else if (!strcmp(s, "off"))
+		*v = false;
+	else
 		return -EINVAL;
 	return 0;
 }

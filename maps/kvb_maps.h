@@ -15,14 +15,15 @@
 
 #include <linux/types.h>
 
-#define KVB_LAYOUT_VERSION 1
-#define KVB_LAYOUT_SUFFIX "_v1"
+#define KVB_LAYOUT_VERSION 2
+#define KVB_LAYOUT_SUFFIX "_v2"
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_PORT "kvb_port" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_FDB "kvb_fdb" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_STATS "kvb_stats" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_ADDR "kvb_addr" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -30,6 +31,8 @@
 #define KVB_MAX_NET_PORTS 64	/* devices in one network (flood list) */
 #define KVB_MAX_FDB 65536	/* MAC table entries, all networks */
 #define KVB_NAME_LEN 16		/* network and device names, with NUL */
+#define KVB_MAX_ADDRS 8192	/* guest addresses (kvb_addr), all ports */
+#define KVB_MAX_PORT_ADDRS 16	/* configured addresses per port */
 
 #define KVB_FDB_AGE_NS (300ULL * 1000000000ULL) /* learned entry lifetime */
 #define KVB_FDB_REFRESH_NS (1000000000ULL)	/* rewrite a hit at most 1/s */
@@ -60,6 +63,9 @@ enum kvb_port_flags {
 	KVB_PORT_F_OWN_CLSACT = 1 << 0,	/* kvmbpf created the clsact qdisc */
 	KVB_PORT_F_XDP = 1 << 1,	/* XDP program attached via a pinned link */
 	KVB_PORT_F_PROMISC = 1 << 2,	/* kvmbpf turned promiscuous mode on */
+	KVB_PORT_F_SPOOFCHECK = 1 << 3,	/* enforce the port's MAC and addresses */
+	KVB_PORT_F_ISOLATED = 1 << 4,	/* reaches the uplink only, no other port */
+	KVB_PORT_F_MAC_PINNED = 1 << 5,	/* mac[] taken from the first frame */
 };
 
 /*
@@ -73,7 +79,18 @@ enum kvb_port_flags {
 	X(TRUNC_L3, "l3-malformed", "IPv4/IPv6/ARP header short or invalid") \
 	X(MTU, "mtu-exceeded", "larger than the network's MTU")		\
 	X(NO_NET, "no-network", "port's network does not exist")	\
-	X(REFLECT, "reflect", "destination is the port it came from")
+	X(REFLECT, "reflect", "destination is the port it came from")	\
+	X(L4, "l4-malformed", "TCP/UDP/ICMP header short or invalid")	\
+	X(IP_OPTIONS, "ip-options", "IPv4 options other than Router Alert") \
+	X(IP6_EXT, "ipv6-ext-header", "IPv6 extension chain too long, short or RH0") \
+	X(FRAG, "frag-overlap", "IPv4 fragment overlapping the TCP header") \
+	X(SPOOF_MAC, "spoof-mac", "source MAC is not the port's")	\
+	X(SPOOF_IP, "spoof-ip", "source IP is not one of the port's")	\
+	X(SPOOF_ARP, "spoof-arp", "ARP sender MAC or IP is not the port's") \
+	X(SPOOF_ND, "spoof-nd", "ND link-layer option or target not the port's") \
+	X(SPOOF_DHCP, "spoof-dhcp-server", "guest sent a DHCP server message") \
+	X(SPOOF_RA, "spoof-router-msg", "guest sent a router advertisement or redirect") \
+	X(ISOLATED, "isolated", "port isolation: guest to guest refused")
 
 #define KVB_DROP_ENUM(name, str, help) KVB_DROP_##name,
 enum kvb_drop {
@@ -86,7 +103,7 @@ enum kvb_drop {
 #define KVB_DROP_SLOTS 32
 _Static_assert(KVB_DROP_MAX <= KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS");
 
-/* kvb_net_v1: HASH, key __u32 network id. */
+/* kvb_net_v2: HASH, key __u32 network id. */
 struct kvb_net {
 	char name[KVB_NAME_LEN];
 	__u32 id;
@@ -98,18 +115,44 @@ struct kvb_net {
 	__u32 ports[KVB_MAX_NET_PORTS]; /* member ifindexes, uplink included */
 };
 
-/* kvb_port_v1: HASH, key __u32 ifindex. */
+/* kvb_port_v2: HASH, key __u32 ifindex. */
 struct kvb_port {
 	char name[KVB_NAME_LEN];	/* device name at attach time */
 	__u32 ifindex;
 	__u32 net_id;
 	__u32 role;		/* enum kvb_port_role */
 	__u32 flags;		/* enum kvb_port_flags */
-	__u8 mac[6];		/* configured MAC (static FDB entry), or zero */
+	__u8 mac[6];		/* the guest's MAC (static FDB entry), or zero */
 	__u16 pad;
+	__u32 n_ip4;		/* IPv4 addresses in kvb_addr (configured, DHCP) */
+	__u32 n_ip6;		/* IPv6 addresses in kvb_addr */
 };
 
-/* kvb_fdb_v1: HASH, key struct kvb_fdb_key. */
+/*
+ * kvb_addr_v2: HASH, the addresses a guest may send from. With spoofcheck
+ * on, a port with at least one address of a family is held to them; a port
+ * with none of a family is not checked in that family until the fabric
+ * learns one (from a DHCP ACK delivered to the port).
+ */
+struct kvb_addr_key {
+	__u32 ifindex;
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[3];
+	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
+};
+
+enum kvb_addr_flags {
+	KVB_ADDR_F_STATIC = 1 << 0,	/* given with 'ip ADDR' */
+	KVB_ADDR_F_DHCP = 1 << 1,	/* learned from a DHCP ACK */
+};
+
+struct kvb_addr {
+	__u32 flags;		/* enum kvb_addr_flags */
+	__u32 pad;
+	__u64 learned_ns;	/* bpf_ktime_get_ns() when learned, 0 if static */
+};
+
+/* kvb_fdb_v2: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {
 	__u32 net_id;
 	__u8 mac[6];
@@ -126,7 +169,7 @@ struct kvb_fdb_entry {
 	__u64 seen_ns;		/* bpf_ktime_get_ns() of the last refresh */
 };
 
-/* kvb_stats_v1: PERCPU_HASH, key __u32 ifindex. */
+/* kvb_stats_v2: PERCPU_HASH, key __u32 ifindex. */
 struct kvb_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;

@@ -111,7 +111,7 @@ Look around:
   ${K[*]} net show
   ${K[*]} stats
   ${K[*]} fdb show
-  bpftool map dump pinned $BPFFS/kvb_fdb_v1
+  bpftool map dump pinned $BPFFS/kvb_fdb_v2
 Remove the demo: bash scripts/demo.sh down
 EOT
 }

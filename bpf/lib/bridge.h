@@ -16,10 +16,24 @@
 #include "fdb.h"
 #include "stats.h"
 
-/* Deliver a copy of the frame to every member except skip. */
+/* Port isolation: may a guest frame go from one guest port to another? */
+static __always_inline int guests_may_talk(__u32 from, __u32 to)
+{
+	struct kvb_port *a = bpf_map_lookup_elem(&kvb_port_v2, &from);
+	struct kvb_port *b = bpf_map_lookup_elem(&kvb_port_v2, &to);
+
+	if (!a || !b || a->role != KVB_PORT_GUEST || b->role != KVB_PORT_GUEST)
+		return 1;
+	return !((a->flags | b->flags) & KVB_PORT_F_ISOLATED);
+}
+
+/*
+ * Deliver a copy of the frame to every member except skip; from_guest
+ * applies port isolation between guest ports.
+ */
 static __always_inline void flood(struct __sk_buff *skb,
 				  const struct kvb_net *net, __u32 skip,
-				  int include_uplink)
+				  int include_uplink, int from_guest)
 {
 	__u32 n = net->nports, len = skb->len;
 
@@ -33,6 +47,9 @@ static __always_inline void flood(struct __sk_buff *skb,
 		if (!ifx || ifx == skip)
 			continue;
 		if (ifx == net->uplink && !include_uplink)
+			continue;
+		if (from_guest && ifx != net->uplink &&
+		    !guests_may_talk(skip, ifx))
 			continue;
 		if (bpf_clone_redirect(skb, ifx, 0) == 0)
 			count_tx(ifx, len);
@@ -69,7 +86,7 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 	if (mac_is_multicast(dst)) {
 		if (net->uplink)
 			to_host_copy(skb, net);
-		flood(skb, net, skb->ifindex, 1);
+		flood(skb, net, skb->ifindex, 1, 1);
 		return TC_ACT_SHOT;	/* consumed: every copy is out */
 	}
 	if (net->uplink && mac_equal(dst, net->uplink_mac))
@@ -78,9 +95,11 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
 		return DROP(KVB_DROP_REFLECT);
+	if (out && out != net->uplink && !guests_may_talk(skb->ifindex, out))
+		return DROP(KVB_DROP_ISOLATED);
 	if (out)
 		return redirect_to(skb, out, 0);
-	flood(skb, net, skb->ifindex, 1);
+	flood(skb, net, skb->ifindex, 1, 1);
 	return TC_ACT_SHOT;
 }
 
@@ -97,7 +116,7 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 
 	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
 	if (mac_is_multicast(dst)) {
-		flood(skb, net, skb->ifindex, 0);
+		flood(skb, net, skb->ifindex, 0, 0);
 		return TC_ACT_OK;
 	}
 	if (mac_equal(dst, net->uplink_mac))
@@ -107,7 +126,7 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 		return TC_ACT_OK;	/* LAN to LAN: not ours to switch */
 	if (out)
 		return redirect_to(skb, out, 0);
-	flood(skb, net, skb->ifindex, 0);
+	flood(skb, net, skb->ifindex, 0, 0);
 	return TC_ACT_OK;
 }
 
@@ -121,7 +140,7 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 
 	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
 	if (mac_is_multicast(dst)) {
-		flood(skb, net, skb->ifindex, 0);
+		flood(skb, net, skb->ifindex, 0, 0);
 		return TC_ACT_OK;	/* and on to the wire */
 	}
 	out = fdb_lookup(net->id, dst);

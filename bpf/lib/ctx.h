@@ -11,8 +11,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-/* Bytes of headers tc wants in the linear area: Ethernet + IPv6 + TCP max. */
-#define KVB_PULL_LEN 134
+/* Bytes tc wants linear: Ethernet, IPv6 with extension headers, L4, ND. */
+#define KVB_PULL_LEN 256
 
 struct kvb_pkt {
 	void *data;

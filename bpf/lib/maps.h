@@ -17,7 +17,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_net);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_net_v1 SEC(".maps");
+} kvb_net_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -25,7 +25,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_port_v1 SEC(".maps");
+} kvb_port_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -33,7 +33,7 @@ struct {
 	__type(key, struct kvb_fdb_key);
 	__type(value, struct kvb_fdb_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_fdb_v1 SEC(".maps");
+} kvb_fdb_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -41,6 +41,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_stats_v1 SEC(".maps");
+} kvb_stats_v2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_ADDRS);
+	__type(key, struct kvb_addr_key);
+	__type(value, struct kvb_addr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_addr_v2 SEC(".maps");
 
 #endif /* KVB_BPF_MAPS_H */

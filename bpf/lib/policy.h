@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Frame admission: the checks every frame entering the fabric passes,
- * whatever the network type. Compiled into both the XDP and the tc entry
- * objects; XDP drops what fails here, tc drops it too if XDP was bypassed
- * (generic path, or no XDP at all), so the verdict never depends on the hook.
+ * whatever the network type and the port. Compiled into both the XDP and
+ * the tc entry objects; XDP drops what fails here, tc drops it too if XDP
+ * was bypassed (generic path, or no XDP at all), so the verdict never
+ * depends on the hook.
+ *
+ * Headers are checked down to L4 so that nothing malformed reaches a guest
+ * or, later, the NAT and routing code: truncated or inconsistent IPv4/IPv6/
+ * ARP headers, IPv4 options other than Router Alert (IGMP needs it), IPv6
+ * extension chains that are too long or carry a type 0 routing header,
+ * TCP/UDP/ICMP headers that are short or lie about their length, ICMP
+ * errors too short to quote the packet they are about, and IPv4 fragments
+ * that would overlap the TCP header (RFC 1858).
  */
 #ifndef KVB_POLICY_H
 #define KVB_POLICY_H
@@ -12,31 +21,116 @@
 #include "parse.h"
 #include "drop.h"
 
-/* What admission learned about a frame, for the forwarding code. */
+#define KVB_IP6_MAX_EXT 6	/* extension headers walked before giving up */
+#define IPOPT_RA_ 148		/* Router Alert */
+/* ICMP types (linux/icmp.h drags in libc headers a BPF build lacks) */
+#define ICMP_DEST_UNREACH_ 3
+#define ICMP_SOURCE_QUENCH_ 4
+#define ICMP_TIME_EXCEEDED_ 11
+#define ICMP_PARAMETERPROB_ 12
+
+/* What admission learned about a frame, for the guard and forwarding code. */
 struct kvb_frame {
 	struct ethhdr *eth;
+	struct kvb_arp *arp;	/* ARP header, when proto is ARP */
+	struct hdr_cursor l4;	/* at the L4 header, when l4_ok */
 	__u16 proto;		/* host order EtherType */
-	__u16 l3_off;		/* offset of the L3 header from data */
+	__u8 l4_proto;		/* IPPROTO_* of the L4 header (IPv4/IPv6) */
+	__u8 l4_ok;		/* an L4 header is present and checked */
+	__u8 icmp_type;		/* ICMP or ICMPv6 type, when l4_ok */
+	__u8 pad[3];
+	__u16 sport, dport;	/* host order, TCP/UDP when l4_ok */
 	__u32 l3_len;		/* L3 packet length claimed by its header */
-	__u32 hdr_len;		/* L3 + L4 header bytes (TCP/UDP), for GSO */
+	__u32 hdr_len;		/* L3 + L4 header bytes, for GSO segments */
+	__u32 l4_len;		/* bytes from the L4 header to the L3 end */
+	__be32 saddr4;
+	__u8 saddr6[16];
 };
 
-/*
- * Add the L4 header size of a GSO frame (TCP: its data offset; UDP: 8) to
- * f->hdr_len, so the segment size can be checked against the MTU.
- */
-static __always_inline int add_gso_l4_len(struct hdr_cursor *c, __u8 proto,
-					  struct kvb_frame *f)
+/* ICMPv4 types that quote the offending packet. */
+static __always_inline int icmp4_is_error(__u8 type)
 {
-	if (proto == IPPROTO_TCP) {
+	return type == ICMP_DEST_UNREACH_ || type == ICMP_TIME_EXCEEDED_ ||
+	       type == ICMP_PARAMETERPROB_ || type == ICMP_SOURCE_QUENCH_;
+}
+
+/*
+ * Check the L4 header at the cursor. len is what the L3 header says follows
+ * (the whole rest for an unfragmented packet, this fragment's part if the
+ * first fragment of several). inner_min is the quote an ICMP error must at
+ * least carry (an IP header plus 8 bytes).
+ */
+static __always_inline int check_l4(struct hdr_cursor *c, __u8 proto,
+				    __u32 len, int fragmented, __u32 inner_min,
+				    struct kvb_frame *f)
+{
+	f->l4 = *c;
+	f->l4_proto = proto;
+	f->l4_len = len;
+	switch (proto) {
+	case IPPROTO_TCP: {
 		struct tcphdr *th = CURSOR_TAKE(c, struct tcphdr);
 
-		if (!th || th->doff < 5)
-			return DROP(KVB_DROP_TRUNC_L3);
+		if (!th || th->doff < 5 || th->doff * 4 > len)
+			return DROP(KVB_DROP_L4);
+		f->sport = bpf_ntohs(th->source);
+		f->dport = bpf_ntohs(th->dest);
 		f->hdr_len += th->doff * 4;
-	} else {
-		f->hdr_len += sizeof(struct udphdr);
+		break;
 	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = CURSOR_TAKE(c, struct udphdr);
+		__u32 ulen;
+
+		if (!uh || len < sizeof(*uh))
+			return DROP(KVB_DROP_L4);
+		ulen = bpf_ntohs(uh->len);
+		/* 0 is allowed for UDP-GSO super-frames' headers */
+		if (!fragmented && ulen && (ulen < sizeof(*uh) || ulen > len))
+			return DROP(KVB_DROP_L4);
+		f->sport = bpf_ntohs(uh->source);
+		f->dport = bpf_ntohs(uh->dest);
+		f->hdr_len += sizeof(*uh);
+		break;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: {
+		__u8 *type = cursor_take(c, 4);
+
+		if (!type || len < 8)
+			return DROP(KVB_DROP_L4);
+		f->icmp_type = *type;
+		if (!fragmented && inner_min &&
+		    ((proto == IPPROTO_ICMP && icmp4_is_error(*type)) ||
+		     (proto == IPPROTO_ICMPV6 && *type < 128)) &&
+		    len < 8 + inner_min)
+			return DROP(KVB_DROP_L4);
+		*c = f->l4;
+		break;
+	}
+	default:
+		return 0;	/* other protocols are the guests' business */
+	}
+	f->l4_ok = 1;
+	*c = f->l4;
+	return 0;
+}
+
+/* IPv4 options: none, or exactly Router Alert (IGMP sends it). */
+static __always_inline int check_ipv4_options(struct hdr_cursor *c,
+					      __u32 optlen)
+{
+	__u8 *opt;
+
+	if (!optlen)
+		return 0;
+	if (optlen != 4)
+		return DROP(KVB_DROP_IP_OPTIONS);
+	opt = cursor_take(c, 4);
+	if (!opt)
+		return DROP(KVB_DROP_TRUNC_L3);
+	if (opt[0] != IPOPT_RA_ || opt[1] != 4)
+		return DROP(KVB_DROP_IP_OPTIONS);
 	return 0;
 }
 
@@ -45,7 +139,8 @@ static __always_inline int check_ipv4(struct hdr_cursor *c,
 				      struct kvb_frame *f)
 {
 	struct iphdr *ip = CURSOR_TAKE(c, struct iphdr);
-	__u32 ihl, tot;
+	__u32 ihl, tot, frag;
+	int ret;
 
 	if (!ip)
 		return DROP(KVB_DROP_TRUNC_L3);
@@ -54,22 +149,37 @@ static __always_inline int check_ipv4(struct hdr_cursor *c,
 	if (ip->version != 4 || ihl < sizeof(*ip) || tot < ihl ||
 	    tot > p->len - ETH_HLEN)
 		return DROP(KVB_DROP_TRUNC_L3);
+	ret = check_ipv4_options(c, ihl - sizeof(*ip));
+	if (ret)
+		return ret;
 	f->l3_len = tot;
 	f->hdr_len = ihl;
-	if (!p->gso_size)
+	f->saddr4 = ip->saddr;
+	f->l4_proto = ip->protocol;
+	frag = bpf_ntohs(ip->frag_off);
+	if (frag & 0x1fff) {
+		/* a later fragment: no L4 header; offset 1 overlaps TCP's */
+		if ((frag & 0x1fff) == 1 && ip->protocol == IPPROTO_TCP)
+			return DROP(KVB_DROP_FRAG);
 		return 0;
-	/* GSO: each segment is headers + gso_size; find the L4 header size. */
-	if (!cursor_take(c, ihl - sizeof(*ip)))
-		return DROP(KVB_DROP_TRUNC_L3);
-	return add_gso_l4_len(c, ip->protocol, f);
+	}
+	return check_l4(c, ip->protocol, tot - ihl, frag & 0x2000,
+			sizeof(struct iphdr) + 8, f);
 }
 
+/*
+ * Walk the IPv6 extension headers to the L4 header. A chain longer than
+ * KVB_IP6_MAX_EXT, a header cut short, or a type 0 routing header is
+ * dropped; a non-first fragment has no L4 header to check.
+ */
 static __always_inline int check_ipv6(struct hdr_cursor *c,
 				      const struct kvb_pkt *p,
 				      struct kvb_frame *f)
 {
 	struct ipv6hdr *ip6 = CURSOR_TAKE(c, struct ipv6hdr);
-	__u32 plen;
+	__u32 plen, seen = sizeof(*ip6);
+	int fragmented = 0;
+	__u8 nh;
 
 	if (!ip6)
 		return DROP(KVB_DROP_TRUNC_L3);
@@ -79,10 +189,43 @@ static __always_inline int check_ipv6(struct hdr_cursor *c,
 	    plen + sizeof(*ip6) > p->len - ETH_HLEN)
 		return DROP(KVB_DROP_TRUNC_L3);
 	f->l3_len = plen + sizeof(*ip6);
-	f->hdr_len = sizeof(*ip6);
-	if (!p->gso_size)
-		return 0;
-	return add_gso_l4_len(c, ip6->nexthdr, f);
+	__builtin_memcpy(f->saddr6, &ip6->saddr, 16);
+	nh = ip6->nexthdr;
+
+	for (int i = 0; i < KVB_IP6_MAX_EXT; i++) {
+		__u8 *h;
+		__u32 hlen;
+
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
+		    nh != IPPROTO_FRAGMENT && nh != IPPROTO_DSTOPTS) {
+			f->hdr_len = seen;
+			return check_l4(c, nh, f->l3_len - seen, fragmented,
+					sizeof(struct ipv6hdr) + 8, f);
+		}
+		h = cursor_take(c, 8);
+		if (!h)
+			return DROP(KVB_DROP_IP6_EXT);
+		if (nh == IPPROTO_FRAGMENT) {
+			hlen = 8;
+			fragmented = 1;
+			if ((h[2] << 8 | h[3]) & 0xfff8) {
+				f->l4_proto = h[0];
+				f->hdr_len = seen + 8;
+				return 0; /* later fragment: no L4 header */
+			}
+		} else {
+			hlen = (h[1] + 1) * 8;
+			if (nh == IPPROTO_ROUTING && h[2] == 0)
+				return DROP(KVB_DROP_IP6_EXT); /* RH0 */
+			if (hlen > 64 || !cursor_take(c, hlen - 8))
+				return DROP(KVB_DROP_IP6_EXT);
+		}
+		seen += hlen;
+		if (seen > f->l3_len)
+			return DROP(KVB_DROP_IP6_EXT);
+		nh = h[0];
+	}
+	return DROP(KVB_DROP_IP6_EXT);
 }
 
 static __always_inline int check_arp(struct hdr_cursor *c,
@@ -94,6 +237,7 @@ static __always_inline int check_arp(struct hdr_cursor *c,
 	    arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != ETH_ALEN ||
 	    arp->plen != 4)
 		return DROP(KVB_DROP_TRUNC_L3);
+	f->arp = arp;
 	f->l3_len = sizeof(*arp);
 	f->hdr_len = sizeof(*arp);
 	return 0;
@@ -111,14 +255,13 @@ static __always_inline int kvb_admit(const struct kvb_pkt *p, __u32 mtu,
 	struct ethhdr *eth;
 	int ret = 0;
 
+	__builtin_memset(f, 0, sizeof(*f));
 	eth = CURSOR_TAKE(&c, struct ethhdr);
 	if (!eth || p->len < ETH_HLEN)
 		return DROP(KVB_DROP_RUNT);
 	f->eth = eth;
 	f->proto = bpf_ntohs(eth->h_proto);
-	f->l3_off = ETH_HLEN;
 	f->l3_len = p->len - ETH_HLEN;
-	f->hdr_len = 0;
 
 	if (p->vlan_stripped || f->proto == ETH_P_8021Q_ ||
 	    f->proto == ETH_P_8021AD_)

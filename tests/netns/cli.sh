@@ -86,7 +86,7 @@ s = json.load(sys.stdin)[0]
 for r in (\"runt\", \"vlan-tagged\", \"mtu-exceeded\", \"l3-malformed\"):
     assert r in s[\"drop_reasons\"], r'" "$ROOT/build/kvmbpf"
 check "bpftool shows BTF field names" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_port_v1 | grep -q '\"net_id\"'"
+	"bpftool map dump pinned $BPFFS/kvb_port_v2 | grep -q '\"net_id\"'"
 check "uplink is promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
 check "XDP attached" sh -c "ip link show $T-a | grep -q xdp"
 check "tc filter attached" sh -c "tc filter show dev $T-a ingress | grep -q kvb_tc_ingress"
@@ -105,9 +105,9 @@ check_not "net del: no clsact on uplink" sh -c "tc qdisc show dev $T-up | grep -
 check_not "net del: uplink not promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
 check_not "net del: no link pins" sh -c "ls $BPFFS | grep -q link_xdp"
 check "net del: port map empty" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v1)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v2)\" = '[]' ]"
 check "net del: fdb empty" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_fdb_v1)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_fdb_v2)\" = '[]' ]"
 expect_err "net del twice" "network n1 does not exist" kvmbpf net del n1
 
 # A tap that vanished while attached is cleaned up by name.
@@ -115,11 +115,11 @@ check "attach to n2" kvmbpf attach "$T-a" net n2
 ip link del "$T-a"
 check "detach a vanished device" kvmbpf detach "$T-a"
 check "vanished device forgotten" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v1)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v2)\" = '[]' ]"
 
 # A fabric directory of another layout version is refused, not misread.
 mkdir -p "$BPFFS"_old
-bpftool map create "$BPFFS"_old/kvb_net_v0 type hash key 4 value 4 entries 1 name kvb_net_v0
-expect_err "old layout refused" "layout v0" "$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old net show
+bpftool map create "$BPFFS"_old/kvb_net_v1 type hash key 4 value 4 entries 1 name kvb_net_v1
+expect_err "old layout refused" "layout v1" "$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old net show
 rm -rf "$BPFFS"_old
 finish

@@ -549,13 +549,17 @@ int main(void)
 		remove_dir(dir);
 		return 1;
 	}
+	/* spoofcheck off here: these tests are about switching */
+	struct port_opts plain = { .xdp = true, .naddrs = -1 };
+	struct port_opts g1 = { .xdp = true, .naddrs = -1, .mac = G1 };
+
 	if (add_net(fb, NET_A, "a") || add_net(fb, NET_B, "b") ||
-	    port_attach(fb, "unit", "kg1", NET_A, KVB_PORT_GUEST, G1, true) ||
-	    port_attach(fb, "unit", "kg2", NET_A, KVB_PORT_GUEST, NULL, true) ||
-	    port_attach(fb, "unit", "kg3", NET_A, KVB_PORT_GUEST, NULL, true) ||
-	    port_attach(fb, "unit", "kup", NET_A, KVB_PORT_UPLINK, NULL, true) ||
-	    port_attach(fb, "unit", "kh1", NET_B, KVB_PORT_GUEST, NULL, true) ||
-	    port_attach(fb, "unit", "kh2", NET_B, KVB_PORT_GUEST, NULL, true) ||
+	    port_attach(fb, "unit", "kg1", NET_A, KVB_PORT_GUEST, &g1) ||
+	    port_attach(fb, "unit", "kg2", NET_A, KVB_PORT_GUEST, &plain) ||
+	    port_attach(fb, "unit", "kg3", NET_A, KVB_PORT_GUEST, &plain) ||
+	    port_attach(fb, "unit", "kup", NET_A, KVB_PORT_UPLINK, &plain) ||
+	    port_attach(fb, "unit", "kh1", NET_B, KVB_PORT_GUEST, &plain) ||
+	    port_attach(fb, "unit", "kh2", NET_B, KVB_PORT_GUEST, &plain) ||
 	    dev_get_mac("kup", upmac)) {
 		printf("FAIL unit setup: cannot build the test networks\n");
 		fabric_close(fb);

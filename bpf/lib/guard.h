@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Port identity (spoofcheck): a guest sends only as itself. Runs on frames
+ * from guest ports with KVB_PORT_F_SPOOFCHECK, in both hooks, after
+ * admission has checked the headers it reads.
+ *
+ * - source MAC is the port's MAC (configured, or pinned from the first
+ *   frame by tc; until then not checked);
+ * - IPv4/IPv6 source is one of the port's addresses (kvb_addr), or its
+ *   MAC-derived IPv6 link-local, or unspecified for DHCP discovery and
+ *   duplicate-address detection only; a port with no address of a family
+ *   is not checked in that family (see struct kvb_addr);
+ * - ARP and ND carry the port's MAC and addresses;
+ * - no DHCP/DHCPv6 server messages, router advertisements or redirects.
+ * RARP (QEMU's announcement after live migration) passes the MAC check.
+ */
+#ifndef KVB_GUARD_H
+#define KVB_GUARD_H
+
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+
+#define ETH_P_RARP_ 0x8035
+#define ND_ROUTER_SOLICIT_ 133
+#define ND_ROUTER_ADVERT_ 134
+#define ND_NEIGHBOR_SOLICIT_ 135
+#define ND_NEIGHBOR_ADVERT_ 136
+#define ND_REDIRECT_ 137
+#define MLD2_REPORT_ 143
+#define ND_OPT_MAX 3		/* ND options examined */
+
+static __always_inline int addr_known(__u32 ifindex, __u8 family,
+				      const void *addr, __u32 len)
+{
+	struct kvb_addr_key k = { .ifindex = ifindex, .family = family };
+
+	__builtin_memcpy(k.addr, addr, len);
+	return bpf_map_lookup_elem(&kvb_addr_v2, &k) != NULL;
+}
+
+/* fe80::/64 with the modified EUI-64 interface id of mac */
+static __always_inline int ip6_is_mac_ll(const __u8 *a, const __u8 *mac)
+{
+	return a[0] == 0xfe && a[1] == 0x80 && !(a[2] | a[3] | a[4] | a[5] |
+						 a[6] | a[7]) &&
+	       a[8] == (mac[0] ^ 2) && a[9] == mac[1] && a[10] == mac[2] &&
+	       a[11] == 0xff && a[12] == 0xfe && a[13] == mac[3] &&
+	       a[14] == mac[4] && a[15] == mac[5];
+}
+
+static __always_inline int ip6_is_unspec(const __u8 *a)
+{
+	__u8 x = 0;
+
+	for (int i = 0; i < 16; i++)
+		x |= a[i];
+	return !x;
+}
+
+static __always_inline int ip6_is_own(const struct kvb_port *port,
+				      __u32 ifindex, const __u8 *a,
+				      const __u8 *mac)
+{
+	return !port->n_ip6 || ip6_is_mac_ll(a, mac) ||
+	       addr_known(ifindex, 6, a, 16);
+}
+
+/* NS/NA: link-layer options carry our MAC, NA targets are ours. */
+static __always_inline int guard_nd(const struct kvb_port *port,
+				    __u32 ifindex, const struct kvb_frame *f,
+				    const __u8 *mac)
+{
+	struct hdr_cursor c = f->l4;
+	__u8 *hdr, *target;
+
+	hdr = cursor_take(&c, 8);
+	target = cursor_take(&c, 16);
+	if (!hdr || !target)
+		return DROP(KVB_DROP_L4);
+	if (f->icmp_type == ND_NEIGHBOR_ADVERT_ &&
+	    !ip6_is_own(port, ifindex, target, mac))
+		return DROP(KVB_DROP_SPOOF_ND);
+	for (int i = 0; i < ND_OPT_MAX; i++) {
+		__u8 *opt = cursor_take(&c, 8);
+
+		if (!opt || !opt[1])
+			break;
+		if ((opt[0] == 1 || opt[0] == 2) && !mac_equal(opt + 2, mac))
+			return DROP(KVB_DROP_SPOOF_ND);
+		if (opt[1] > 1 && !cursor_take(&c, (opt[1] - 1) * 8 & 0x3f8))
+			break;
+	}
+	return 0;
+}
+
+static __always_inline int guard_ipv6(const struct kvb_port *port,
+				      __u32 ifindex, const struct kvb_frame *f,
+				      const __u8 *mac)
+{
+	int icmp6 = f->l4_ok && f->l4_proto == IPPROTO_ICMPV6;
+
+	if (icmp6 && (f->icmp_type == ND_ROUTER_ADVERT_ ||
+		      f->icmp_type == ND_REDIRECT_))
+		return DROP(KVB_DROP_SPOOF_RA);
+	if (f->l4_ok && f->l4_proto == IPPROTO_UDP && f->sport == 547)
+		return DROP(KVB_DROP_SPOOF_DHCP);
+	if (ip6_is_unspec(f->saddr6)) {
+		/* DAD probes and the MLD reports sent while probing */
+		if (icmp6 && (f->icmp_type == ND_NEIGHBOR_SOLICIT_ ||
+			      f->icmp_type == MLD2_REPORT_ ||
+			      f->icmp_type == ND_ROUTER_SOLICIT_))
+			return 0;
+		return DROP(KVB_DROP_SPOOF_IP);
+	}
+	if (!ip6_is_own(port, ifindex, f->saddr6, mac))
+		return DROP(KVB_DROP_SPOOF_IP);
+	if (icmp6 && (f->icmp_type == ND_NEIGHBOR_SOLICIT_ ||
+		      f->icmp_type == ND_NEIGHBOR_ADVERT_))
+		return guard_nd(port, ifindex, f, mac);
+	return 0;
+}
+
+static __always_inline int guard_ipv4(const struct kvb_port *port,
+				      __u32 ifindex, const struct kvb_frame *f)
+{
+	int udp = f->l4_ok && f->l4_proto == IPPROTO_UDP;
+
+	if (udp && f->sport == 67)
+		return DROP(KVB_DROP_SPOOF_DHCP);
+	if (!f->saddr4)
+		return udp && f->sport == 68 && f->dport == 67 ?
+			       0 : DROP(KVB_DROP_SPOOF_IP);
+	if (port->n_ip4 && !addr_known(ifindex, 4, &f->saddr4, 4))
+		return DROP(KVB_DROP_SPOOF_IP);
+	return 0;
+}
+
+static __always_inline int guard_arp(const struct kvb_port *port,
+				     __u32 ifindex, const struct kvb_frame *f,
+				     const __u8 *mac)
+{
+	struct kvb_arp *arp = f->arp;
+	__be32 spa;
+
+	if (!arp || !mac_equal(arp->sha, mac))
+		return DROP(KVB_DROP_SPOOF_ARP);
+	spa = arp->spa;
+	/* 0.0.0.0 is an address probe (RFC 5227) */
+	if (spa && port->n_ip4 && !addr_known(ifindex, 4, &spa, 4))
+		return DROP(KVB_DROP_SPOOF_ARP);
+	return 0;
+}
+
+static __always_inline int kvb_guard(const struct kvb_port *port,
+				     __u32 ifindex, const struct kvb_frame *f)
+{
+	const __u8 *mac = f->eth->h_source;
+
+	if (!(port->flags & KVB_PORT_F_SPOOFCHECK) ||
+	    port->role != KVB_PORT_GUEST)
+		return 0;
+	if (!mac_is_zero(port->mac) && !mac_equal(mac, port->mac))
+		return DROP(KVB_DROP_SPOOF_MAC);
+	switch (f->proto) {
+	case ETH_P_ARP:
+		return guard_arp(port, ifindex, f, mac);
+	case ETH_P_IP:
+		return guard_ipv4(port, ifindex, f);
+	case ETH_P_IPV6:
+		return guard_ipv6(port, ifindex, f, mac);
+	}
+	return 0;
+}
+
+#endif /* KVB_GUARD_H */
