@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -14,6 +15,23 @@
 #include "unit.h"
 
 int unit_failed;
+__u32 unit_uplink;
+__u8 unit_upmac[6];
+
+int add_veth(const char *name, __u32 *ifindex)
+{
+	char cmd[128];
+
+	/* veth, not dummy: the test kernel may lack the dummy module */
+	snprintf(cmd, sizeof(cmd), "ip link add %s type veth peer name %sp && "
+		 "ip link set %s up && ip link set %sp up", name, name, name,
+		 name);
+	if (system(cmd))
+		return -1;
+	*ifindex = if_nametoindex(name);
+	return *ifindex ? 0 : -1;
+}
+
 
 void frame_raw(struct frame *f, const __u8 *dst, const __u8 *src,
 	       __u16 proto, __u32 l3_bytes)
@@ -45,6 +63,40 @@ void frame_udp4(struct frame *f, const __u8 *dst, const __u8 *src,
 	uh->source = htons(1000);
 	uh->dest = htons(2000);
 	uh->len = htons((__u16)(sizeof(*uh) + payload));
+}
+
+void frame_ip4(struct frame *f, const __u8 *dst, const __u8 *src,
+	       __u32 saddr_be, __u8 proto, const void *l4, __u32 l4_len)
+{
+	struct iphdr *ip = (struct iphdr *)(f->buf + ETH_HLEN);
+
+	frame_raw(f, dst, src, ETH_P_IP, (__u32)sizeof(*ip) + l4_len);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = proto;
+	ip->tot_len = htons((__u16)(sizeof(*ip) + l4_len));
+	ip->saddr = saddr_be;
+	ip->daddr = htonl(0x0a0000fe);
+	memcpy(ip + 1, l4, l4_len);
+}
+
+void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
+	       const __u8 *saddr, __u8 nexthdr, const void *payload,
+	       __u32 plen)
+{
+	__u8 *ip6 = f->buf + ETH_HLEN;
+
+	frame_raw(f, dst, src, ETH_P_IPV6, 40 + plen);
+	ip6[0] = 0x60;
+	ip6[4] = (__u8)(plen >> 8);
+	ip6[5] = (__u8)plen;
+	ip6[6] = nexthdr;
+	ip6[7] = 255;
+	memcpy(ip6 + 8, saddr, 16);
+	ip6[24] = 0xfd;	/* destination fd00::fe */
+	ip6[39] = 0xfe;
+	memcpy(ip6 + 40, payload, plen);
 }
 
 static int run_skb(int prog_fd, __u32 ifindex, const struct frame *f,

@@ -39,7 +39,7 @@ static const __u8 MCAST_SRC[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
 static const __u8 ZERO[6];
 
 static __u32 kg1, kg2, kg3, kup, kh1, kh2, kfree;
-static __u8 upmac[6];
+#define upmac unit_upmac
 static const __u32 NET_A = 1, NET_B = 2;
 
 static __u64 tx(struct fabric *fb, __u32 ifx)
@@ -473,20 +473,6 @@ static void t_full_fdb_counts_and_still_forwards(struct fabric *fb)
 	      "full table not counted");
 }
 
-static int add_veth(const char *name, __u32 *ifindex)
-{
-	char cmd[128];
-
-	/* veth, not dummy: the test kernel may lack the dummy module */
-	snprintf(cmd, sizeof(cmd), "ip link add %s type veth peer name %sp && "
-		 "ip link set %s up && ip link set %sp up", name, name, name,
-		 name);
-	if (system(cmd))
-		return -1;
-	*ifindex = if_nametoindex(name);
-	return *ifindex ? 0 : -1;
-}
-
 static int add_net(struct fabric *fb, __u32 id, const char *name)
 {
 	struct kvb_net n = { .id = id, .type = KVB_NET_BRIDGE, .mtu = 1500 };
@@ -511,16 +497,6 @@ static void remove_dir(const char *dir)
 		closedir(d);
 	rmdir(dir);
 }
-
-#define RUN(t)								\
-	do {								\
-		unit_failed = 0;					\
-		t(fb);							\
-		if (unit_failed)					\
-			nfail++;					\
-		else							\
-			printf("PASS %s\n", #t);			\
-	} while (0)
 
 int main(void)
 {
@@ -588,6 +564,9 @@ int main(void)
 	RUN(t_unattached_device_untouched);
 	RUN(t_xdp_passes_valid_frames);
 	RUN(t_full_fdb_counts_and_still_forwards);
+
+	unit_uplink = kup;
+	nfail += guard_tests(fb);
 
 	fabric_close(fb);
 	remove_dir(dir);

@@ -15,6 +15,23 @@
 #include "kvmbpf.h"
 
 extern int unit_failed;
+extern __u32 unit_uplink;	/* network a's uplink */
+extern __u8 unit_upmac[6];	/* its MAC: the host's */
+
+#define RUN(t)								\
+	do {								\
+		unit_failed = 0;					\
+		t(fb);							\
+		if (unit_failed)					\
+			nfail++;					\
+		else							\
+			printf("PASS %s\n", #t);			\
+	} while (0)
+
+/* a veth pair NAME / NAMEp, both up; *ifindex is NAME's */
+int add_veth(const char *name, __u32 *ifindex);
+/* test_guard.c: port identity and admission tests; returns failures */
+int guard_tests(struct fabric *fb);
 
 #define CHECK(cond, ...)						\
 	do {								\
@@ -37,6 +54,13 @@ void frame_udp4(struct frame *f, const __u8 *dst, const __u8 *src,
 		__u32 payload);
 void frame_raw(struct frame *f, const __u8 *dst, const __u8 *src,
 	       __u16 proto, __u32 l3_bytes);
+
+/* IPv4 (IHL 5) or IPv6 packet with the given L4 bytes behind the header. */
+void frame_ip4(struct frame *f, const __u8 *dst, const __u8 *src,
+	       __u32 saddr_be, __u8 proto, const void *l4, __u32 l4_len);
+void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
+	       const __u8 *saddr, __u8 nexthdr, const void *payload,
+	       __u32 plen);
 
 /* Run the tc ingress / tc egress / XDP program on a frame "arriving" on
  * ifindex; returns the program's return value, or -1 if the run failed. */

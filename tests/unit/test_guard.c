@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Port identity and deep admission, by BPF_PROG_RUN. Ports in network a
+ * (id 1, built by test_bridge.c's main, uplink unit_uplink):
+ *
+ *   kv1  spoofcheck, mac V1, ip 10.0.0.1 and fd00::1
+ *   kv2  spoofcheck, no mac (pinned from its first frame), no address
+ *   ki1, ki2  isolated, spoofcheck off
+ *
+ * A verdict is asserted on both hooks wherever both see the frame, through
+ * the drop counter of the named reason.
+ */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "unit.h"
+
+static const __u8 V1[6] = { 0x52, 0x54, 0, 0, 0xc, 1 };
+static const __u8 V2[6] = { 0x52, 0x54, 0, 0, 0xc, 2 };
+static const __u8 EVIL[6] = { 0x52, 0x54, 0, 0, 0xe, 0xe };
+static const __u8 I1[6] = { 0x52, 0x54, 0, 0, 0xd, 1 };
+static const __u8 I2[6] = { 0x52, 0x54, 0, 0, 0xd, 2 };
+static const __u8 BC[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const __u8 PEER[6] = { 0x02, 0, 0, 0, 0xc, 0xff };
+static const __u8 ADDR6[16] = { 0xfd, [15] = 1 };
+static const __u8 OTHER6[16] = { 0xfd, [15] = 9 };
+static const __u8 UNSPEC6[16];
+/* fe80::5054:ff:fe00:c01, the modified EUI-64 of V1 */
+static const __u8 LL6[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
+			      0xfe, 0x00, 0x0c, 0x01 };
+#define A4(a, b, c, d) htonl((__u32)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+static __u32 kv1, kv2, ki1, ki2;
+static struct fabric *F;
+
+static __u64 dropped(__u32 ifx, enum kvb_drop r)
+{
+	return port_stats(F, ifx).drop[r];
+}
+
+static __u64 delivered(__u32 ifx)
+{
+	return port_stats(F, ifx).tx_packets;
+}
+
+/* Sum of all drop counters of a port */
+static __u64 all_drops(__u32 ifx)
+{
+	struct kvb_stats s = port_stats(F, ifx);
+	__u64 n = 0;
+
+	for (int r = 0; r < KVB_DROP_MAX; r++)
+		n += s.drop[r];
+	return n;
+}
+
+/*
+ * The frame from port ifx is dropped for reason r: by XDP (if it is not
+ * refused to BPF_PROG_RUN) and by tc, each counted.
+ */
+static int drops_as(__u32 ifx, const struct frame *f, enum kvb_drop r,
+		    const char *what)
+{
+	__u64 d0 = dropped(ifx, r);
+	int x = run_xdp(F, ifx, f), t = run_tc(F, ifx, f);
+
+	if (x == XDP_DROP && t == TC_ACT_SHOT && dropped(ifx, r) == d0 + 2)
+		return 1;
+	printf("FAIL %s: xdp %d tc %d, %s +%llu (want XDP_DROP, TC_ACT_SHOT, "
+	       "+2)\n", what, x, t, drop_name(r), dropped(ifx, r) - d0);
+	unit_failed = 1;
+	return 0;
+}
+
+/* The frame from port ifx passes both hooks: no drop of any reason. */
+static int passes(__u32 ifx, const struct frame *f, const char *what)
+{
+	__u64 d0 = all_drops(ifx);
+	int x = run_xdp(F, ifx, f), t = run_tc(F, ifx, f);
+
+	if (x == XDP_PASS && (t == TC_ACT_REDIRECT || t == TC_ACT_SHOT) &&
+	    all_drops(ifx) == d0)
+		return 1;
+	printf("FAIL %s: xdp %d tc %d, drops +%llu (want it through)\n", what,
+	       x, t, all_drops(ifx) - d0);
+	unit_failed = 1;
+	return 0;
+}
+
+static void udp(__u8 *l4, __u16 sport, __u16 dport, __u16 len)
+{
+	memset(l4, 0, len);
+	l4[0] = (__u8)(sport >> 8), l4[1] = (__u8)sport;
+	l4[2] = (__u8)(dport >> 8), l4[3] = (__u8)dport;
+	l4[4] = (__u8)(len >> 8), l4[5] = (__u8)len;
+}
+
+static void arp(struct frame *f, const __u8 *src, const __u8 *sha, __u32 spa)
+{
+	__u8 *a = f->buf + ETH_HLEN;
+
+	frame_raw(f, BC, src, ETH_P_ARP, 28);
+	a[1] = 1, a[2] = 8, a[4] = 6, a[5] = 4, a[7] = 1;
+	memcpy(a + 8, sha, 6);
+	memcpy(a + 14, &spa, 4);
+}
+
+static void t_spoof_source_mac(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, EVIL, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_MAC, "other source MAC");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	passes(kv1, &f, "own MAC and address");
+}
+
+static void t_spoof_ipv4(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+	__u8 l4[300];
+
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 9), IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "foreign IPv4 source");
+	frame_ip4(&f, PEER, V1, 0, IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "0.0.0.0 outside DHCP");
+	udp(l4, 68, 67, 300);
+	frame_ip4(&f, BC, V1, 0, IPPROTO_UDP, l4, 300);
+	passes(kv1, &f, "DHCP discover from 0.0.0.0");
+	udp(l4, 67, 68, 300);
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "guest DHCP server");
+}
+
+static void t_spoof_arp(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+
+	arp(&f, V1, EVIL, A4(10, 0, 0, 1));
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ARP, "ARP with forged sender MAC");
+	arp(&f, V1, V1, A4(10, 0, 0, 7));
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ARP, "ARP with forged sender IP");
+	arp(&f, V1, V1, A4(10, 0, 0, 1));
+	passes(kv1, &f, "gratuitous ARP of own address");
+	arp(&f, V1, V1, 0);
+	passes(kv1, &f, "ARP probe from 0.0.0.0");
+	frame_raw(&f, BC, V1, 0x8035, 28);	/* RARP announcement */
+	memcpy(f.buf + ETH_HLEN + 8, V1, 6);
+	passes(kv1, &f, "RARP announcement of own MAC");
+}
+
+static void t_spoof_ipv6(struct fabric *fb __attribute__((unused)))
+{
+	__u8 p[64] = { 128 };	/* echo request */
+	struct frame f;
+
+	frame_ip6(&f, PEER, V1, OTHER6, IPPROTO_ICMPV6, p, 8);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "foreign IPv6 source");
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_ICMPV6, p, 8);
+	passes(kv1, &f, "own IPv6 source");
+	frame_ip6(&f, PEER, V1, LL6, IPPROTO_ICMPV6, p, 8);
+	passes(kv1, &f, "MAC-derived link-local");
+	frame_ip6(&f, PEER, V1, UNSPEC6, IPPROTO_ICMPV6, p, 8);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, ":: outside DAD");
+	memset(p, 0, sizeof(p));
+	p[0] = 135;	/* DAD neighbour solicitation, no options */
+	memcpy(p + 8, ADDR6, 16);
+	frame_ip6(&f, BC, V1, UNSPEC6, IPPROTO_ICMPV6, p, 24);
+	passes(kv1, &f, "DAD probe from ::");
+	p[0] = 134;	/* router advertisement */
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_RA, "guest router advertisement");
+	p[0] = 137;	/* redirect */
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 40);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_RA, "guest redirect");
+	memset(p, 0, sizeof(p));
+	udp(p, 547, 546, 16);	/* DHCPv6 server */
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_UDP, p, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "guest DHCPv6 server");
+}
+
+static void t_spoof_nd(struct fabric *fb __attribute__((unused)))
+{
+	__u8 p[40] = { 136 };	/* neighbour advertisement */
+	struct frame f;
+
+	memcpy(p + 8, OTHER6, 16);
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 24);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "NA for someone else's address");
+	memcpy(p + 8, ADDR6, 16);
+	p[24] = 2, p[25] = 1;	/* target link-layer option */
+	memcpy(p + 26, EVIL, 6);
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 32);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "NA with forged link-layer option");
+	memcpy(p + 26, V1, 6);
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 32);
+	passes(kv1, &f, "NA for own address");
+	p[0] = 135, p[24] = 1;	/* NS with a source link-layer option */
+	memcpy(p + 26, EVIL, 6);
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 32);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "NS with forged source option");
+}
+
+static void t_mac_pinned_from_first_frame(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, V2, A4(10, 0, 0, 2), IPPROTO_UDP, l4, 16);
+	CHECK(run_tc(F, kv2, &f) >= 0, "first frame");
+	CHECK(!port_get(F, kv2, &p) && !memcmp(p.mac, V2, 6) &&
+	      (p.flags & KVB_PORT_F_MAC_PINNED), "MAC not pinned");
+	frame_ip4(&f, PEER, EVIL, A4(10, 0, 0, 2), IPPROTO_UDP, l4, 16);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_MAC, "second MAC after pinning");
+	/* no address configured: any source until one is known */
+	frame_ip4(&f, PEER, V2, A4(10, 9, 9, 9), IPPROTO_UDP, l4, 16);
+	passes(kv2, &f, "unchecked IPv4 without a known address");
+}
+
+/* A DHCP ACK the fabric forwards teaches it the client's address. */
+static void t_dhcp_snooping(struct fabric *fb __attribute__((unused)))
+{
+	__u8 m[8 + 300] = { 0 };
+	struct kvb_addr_key k = { .ifindex = kv2, .family = 4 };
+	struct kvb_addr a;
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[16];
+	__u32 yi = A4(10, 0, 0, 50);
+
+	udp(m, 67, 68, sizeof(m));
+	m[8] = 2;				/* BOOTREPLY */
+	memcpy(m + 8 + 16, &yi, 4);		/* yiaddr */
+	memcpy(m + 8 + 28, V2, 6);		/* chaddr */
+	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
+	m[8 + 239] = 0x63;
+	m[8 + 240] = 0;				/* a pad option first */
+	m[8 + 241] = 53, m[8 + 242] = 1, m[8 + 243] = 5; /* DHCPACK */
+	m[8 + 244] = 255;
+	frame_ip4(&f, V2, PEER, A4(10, 0, 0, 254), IPPROTO_UDP, m, sizeof(m));
+	CHECK(run_tc(F, unit_uplink, &f) == TC_ACT_REDIRECT,
+	      "ACK not delivered to kv2");
+	memcpy(k.addr, &yi, 4);
+	CHECK(!bpf_map_lookup_elem(F->addr_fd, &k, &a) &&
+	      (a.flags & KVB_ADDR_F_DHCP), "leased address not learned");
+	CHECK(!port_get(F, kv2, &p) && p.n_ip4 == 1, "n_ip4 %u", p.n_ip4);
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, V2, A4(10, 0, 0, 51), IPPROTO_UDP, l4, 16);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "source other than the lease");
+	frame_ip4(&f, PEER, V2, yi, IPPROTO_UDP, l4, 16);
+	passes(kv2, &f, "source is the lease");
+}
+
+static void t_isolated_ports(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+	__u8 l4[16];
+	__u64 t1, t2, tu;
+	int ret;
+
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, BC, I2, A4(10, 0, 0, 32), IPPROTO_UDP, l4, 16);
+	run_tc(F, ki2, &f);	/* I2 learned behind ki2 */
+	frame_ip4(&f, I2, I1, A4(10, 0, 0, 31), IPPROTO_UDP, l4, 16);
+	t2 = delivered(ki2);
+	ret = run_tc(F, ki1, &f);
+	CHECK(ret == TC_ACT_SHOT && delivered(ki2) == t2 &&
+	      dropped(ki1, KVB_DROP_ISOLATED) > 0,
+	      "isolated guest reached another guest (verdict %d)", ret);
+	frame_ip4(&f, unit_upmac, I1, A4(10, 0, 0, 31), IPPROTO_UDP, l4, 16);
+	CHECK(run_tc(F, ki1, &f) == TC_ACT_REDIRECT, "host unreachable");
+	frame_ip4(&f, BC, I1, A4(10, 0, 0, 31), IPPROTO_UDP, l4, 16);
+	t1 = delivered(kv1), t2 = delivered(ki2), tu = delivered(unit_uplink);
+	run_tc(F, ki1, &f);
+	CHECK(delivered(kv1) == t1 && delivered(ki2) == t2,
+	      "isolated broadcast reached a guest");
+	CHECK(delivered(unit_uplink) == tu + 1, "broadcast missed the uplink");
+	/* and nobody else reaches an isolated port either */
+	frame_ip4(&f, I2, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	t2 = delivered(ki2);
+	run_tc(F, kv1, &f);
+	CHECK(delivered(ki2) == t2, "a guest reached an isolated port");
+}
+
+static void t_l4_admission(struct fabric *fb __attribute__((unused)))
+{
+	__u8 l4[64] = { 0 };
+	struct frame f;
+
+	l4[12] = 4 << 4;	/* TCP data offset 4 */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_TCP, l4, 20);
+	drops_as(kv1, &f, KVB_DROP_L4, "TCP data offset 4");
+	l4[12] = 15 << 4;	/* data offset past the packet */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_TCP, l4, 20);
+	drops_as(kv1, &f, KVB_DROP_L4, "TCP data offset 15 in 20 bytes");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_TCP, l4, 12);
+	drops_as(kv1, &f, KVB_DROP_L4, "TCP header cut");
+	udp(l4, 1, 2, 16);
+	l4[5] = 40;		/* UDP length beyond the packet */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_L4, "UDP length too large");
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 3;		/* port unreachable quoting only 8 bytes */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_ICMP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_L4, "ICMP error with a truncated quote");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_ICMP, l4, 36);
+	passes(kv1, &f, "ICMP error quoting IP header + 8");
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 1;		/* ICMPv6 unreachable, quote too short */
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_ICMPV6, l4, 24);
+	drops_as(kv1, &f, KVB_DROP_L4, "ICMPv6 error with a truncated quote");
+}
+
+static void t_ipv4_options_and_fragments(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+	struct iphdr *ip = (struct iphdr *)(f.buf + ETH_HLEN);
+	__u8 body[64] = { 0 };
+
+	/* options: NOP x4 is refused, Router Alert alone is fine */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_IGMP, body, 12);
+	ip->ihl = 6;
+	ip->tot_len = htons(32);
+	memcpy((__u8 *)(ip + 1), "\x01\x01\x01\x01", 4);
+	drops_as(kv1, &f, KVB_DROP_IP_OPTIONS, "IPv4 NOP options");
+	memcpy((__u8 *)(ip + 1), "\x94\x04\x00\x00", 4);
+	passes(kv1, &f, "IGMP with Router Alert");
+	/* fragment offset 1 (8 bytes) overlaps the TCP header */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_TCP, body, 16);
+	ip->frag_off = htons(1);
+	drops_as(kv1, &f, KVB_DROP_FRAG, "TCP fragment at offset 8");
+	/* a later fragment carries no L4 header and is fine */
+	ip->frag_off = htons(185);
+	passes(kv1, &f, "TCP fragment at offset 1480");
+	/* a first fragment too short for the TCP header (RFC 1858) */
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_TCP, body, 8);
+	ip->frag_off = htons(0x2000);
+	drops_as(kv1, &f, KVB_DROP_L4, "tiny first TCP fragment");
+}
+
+static void t_ipv6_extension_chains(struct fabric *fb __attribute__((unused)))
+{
+	__u8 p[128] = { 0 };
+	struct frame f;
+
+	/* seven hop-by-hop-style headers: longer than the fabric walks */
+	for (int i = 0; i < 7; i++)
+		p[i * 8] = IPPROTO_DSTOPTS;
+	p[6 * 8] = IPPROTO_NONE;
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_DSTOPTS, p, 56);
+	drops_as(kv1, &f, KVB_DROP_IP6_EXT, "7 extension headers");
+	/* type 0 routing header */
+	memset(p, 0, sizeof(p));
+	p[0] = IPPROTO_NONE, p[1] = 0, p[2] = 0;
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_ROUTING, p, 8);
+	drops_as(kv1, &f, KVB_DROP_IP6_EXT, "RH0");
+	/* an extension header claiming more than the packet */
+	p[0] = IPPROTO_NONE, p[1] = 4;
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_DSTOPTS, p, 16);
+	drops_as(kv1, &f, KVB_DROP_IP6_EXT, "extension header past the end");
+	/* hop-by-hop + fragment (later fragment) + data: fine */
+	memset(p, 0, sizeof(p));
+	p[0] = IPPROTO_FRAGMENT;
+	p[8] = IPPROTO_TCP, p[10] = 0x05, p[11] = 0xc8;	/* offset 185 */
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_HOPOPTS, p, 40);
+	passes(kv1, &f, "hop-by-hop + later fragment");
+}
+
+static void t_spoofcheck_off_is_trusted(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+	__u8 l4[300];
+
+	udp(l4, 67, 68, 300);
+	frame_ip4(&f, BC, EVIL, A4(192, 168, 9, 9), IPPROTO_UDP, l4, 300);
+	passes(ki1, &f, "appliance port sends anything");
+}
+
+int guard_tests(struct fabric *fb)
+{
+	struct port_opts v1 = { .xdp = true, .spoofcheck = true, .mac = V1,
+				.naddrs = 2 };
+	struct port_opts v2 = { .xdp = true, .spoofcheck = true, .naddrs = -1 };
+	struct port_opts iso = { .xdp = true, .isolated = true, .naddrs = -1 };
+	int nfail = 0;
+
+	F = fb;
+	if (parse_addr("10.0.0.1", &v1.addrs[0]) ||
+	    parse_addr("fd00::1", &v1.addrs[1]) || add_veth("kv1", &kv1) ||
+	    add_veth("kv2", &kv2) || add_veth("ki1", &ki1) ||
+	    add_veth("ki2", &ki2) ||
+	    port_attach(fb, "unit", "kv1", 1, KVB_PORT_GUEST, &v1) ||
+	    port_attach(fb, "unit", "kv2", 1, KVB_PORT_GUEST, &v2) ||
+	    port_attach(fb, "unit", "ki1", 1, KVB_PORT_GUEST, &iso) ||
+	    port_attach(fb, "unit", "ki2", 1, KVB_PORT_GUEST, &iso)) {
+		printf("FAIL guard setup: cannot attach the guard test ports\n");
+		return 1;
+	}
+	RUN(t_spoof_source_mac);
+	RUN(t_spoof_ipv4);
+	RUN(t_spoof_arp);
+	RUN(t_spoof_ipv6);
+	RUN(t_spoof_nd);
+	RUN(t_mac_pinned_from_first_frame);
+	RUN(t_dhcp_snooping);
+	RUN(t_isolated_ports);
+	RUN(t_l4_admission);
+	RUN(t_ipv4_options_and_fragments);
+	RUN(t_ipv6_extension_chains);
+	RUN(t_spoofcheck_off_is_trusted);
+	return nfail;
+}
