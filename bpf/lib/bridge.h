@@ -51,7 +51,8 @@ static __always_inline void flood(struct __sk_buff *skb,
 		if (from_guest && ifx != net->uplink &&
 		    !guests_may_talk(skip, ifx))
 			continue;
-		if (bpf_clone_redirect(skb, ifx, 0) == 0)
+		/* >= 0: handed to the device (which may still drop it) */
+		if (bpf_clone_redirect(skb, ifx, 0) >= 0)
 			count_tx(ifx, len);
 	}
 	skb->mark = 0;

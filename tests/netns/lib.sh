@@ -14,6 +14,10 @@ FAILS=0
 
 kvmbpf() { "${K[@]}" "$@"; }
 
+# Debian's python3 (deps.sh installs it): a pyenv shim costs 0.4 s a call.
+PY=/usr/bin/python3
+[ -x "$PY" ] || { echo "FAIL setup: $PY missing (run scripts/deps.sh)"; exit 1; }
+
 cleanup() {
 	local n l
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
@@ -59,7 +63,7 @@ ping6() { in_ns "$1" ping -6 -n -c 1 -W 2 "$2"; }
 
 # A port's summed counter from `kvmbpf -j stats DEV`: stat DEV FIELD
 stat() {
-	kvmbpf -j stats "$1" | python3 -c '
+	kvmbpf -j stats "$1" | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)[0]
 f = sys.argv[1]
