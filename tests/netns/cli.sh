@@ -55,12 +55,31 @@ expect_err "attach to another net" "already attached to network n1" \
 	kvmbpf attach "$T-a" net n2
 expect_err "static MAC taken" "already the static address" \
 	kvmbpf attach "$T-b" net n1 mac 52:54:00:aa:00:01
-check "attach second" kvmbpf attach "$T-b" net n1
+expect_err "attach bad ip" "ip 10.0.0.300" \
+	kvmbpf attach "$T-b" net n1 ip 10.0.0.300
+expect_err "attach multicast ip" "ip 224.0.0.1" \
+	kvmbpf attach "$T-b" net n1 ip 224.0.0.1
+expect_err "attach bad spoofcheck" "spoofcheck maybe: expected on or off" \
+	kvmbpf attach "$T-b" net n1 spoofcheck maybe
+check "attach second" kvmbpf attach "$T-b" net n1 ip 10.9.0.2 ip fd09::2 isolated on
+check "port show -j has identity" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j port show $T-b | $PY -c '
+import json, sys
+p = json.load(sys.stdin)[0]
+assert p[\"spoofcheck\"] is True and p[\"isolated\"] is True, p
+ips = sorted(a[\"ip\"] for a in p[\"addresses\"])
+assert ips == [\"10.9.0.2\", \"fd09::2\"], ips'" "$ROOT/build/kvmbpf"
+check "bpftool shows kvb_addr with BTF" sh -c \
+	"bpftool map dump pinned $BPFFS/kvb_addr_v2 | grep -q '\"family\": 6'"
+expect_err "port set on the uplink" "uplink" kvmbpf port set "$T-up" isolated on
+expect_err "port set unknown device" "not attached" kvmbpf port set nosuchdev0 isolated on
+expect_err "port set nothing" "expected DEV and at least one setting" kvmbpf port set "$T-b"
+expect_err "port set bad keyword" "unknown keyword 'colour'" kvmbpf port set "$T-b" colour red
 expect_err "detach unattached" "not attached" kvmbpf detach "$T-lan"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
 
 check "net show -j" sh -c "
-	\"\${0}\" --bpffs $BPFFS -j net show | python3 -c '
+	\"\${0}\" --bpffs $BPFFS -j net show | $PY -c '
 import json, sys
 n = {x[\"name\"]: x for x in json.load(sys.stdin)}
 a = n[\"n1\"]
@@ -70,17 +89,17 @@ assert sorted(a[\"ports\"]) == sorted([\"$T-up\", \"$T-a\", \"$T-b\"]), a
 assert n[\"n2\"][\"type\"] == \"internal\" and n[\"n2\"][\"uplink\"] is None
 assert isinstance(a[\"id\"], int)'" "$ROOT/build/kvmbpf"
 check "port show -j" sh -c "
-	\"\${0}\" --bpffs $BPFFS -p port show $T-a | python3 -c '
+	\"\${0}\" --bpffs $BPFFS -p port show $T-a | $PY -c '
 import json, sys
 p = json.load(sys.stdin)[0]
 assert p[\"net\"] == \"n1\" and p[\"mac\"] == \"52:54:00:aa:00:01\", p'" "$ROOT/build/kvmbpf"
 check "fdb show has the static entry" sh -c "
-	\"\${0}\" --bpffs $BPFFS -j fdb show net n1 | python3 -c '
+	\"\${0}\" --bpffs $BPFFS -j fdb show net n1 | $PY -c '
 import json, sys
 e = [x for x in json.load(sys.stdin) if x[\"mac\"] == \"52:54:00:aa:00:01\"]
 assert e and e[0][\"static\"] and e[0][\"dev\"] == \"$T-a\", e'" "$ROOT/build/kvmbpf"
 check "stats -j names every drop reason" sh -c "
-	\"\${0}\" --bpffs $BPFFS -j stats $T-a | python3 -c '
+	\"\${0}\" --bpffs $BPFFS -j stats $T-a | $PY -c '
 import json, sys
 s = json.load(sys.stdin)[0]
 for r in (\"runt\", \"vlan-tagged\", \"mtu-exceeded\", \"l3-malformed\"):
@@ -108,6 +127,8 @@ check "net del: port map empty" sh -c \
 	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v2)\" = '[]' ]"
 check "net del: fdb empty" sh -c \
 	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_fdb_v2)\" = '[]' ]"
+check "net del: address table empty" sh -c \
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_addr_v2)\" = '[]' ]"
 expect_err "net del twice" "network n1 does not exist" kvmbpf net del n1
 
 # A tap that vanished while attached is cleaned up by name.
