@@ -77,6 +77,9 @@ def cases(A, a4, a6, V, O):
         # other networks
         ("forged-dst-other-network", "deliver-flood", eth(O, A, 0x0800, ok_udp)),
         ("broadcast", "deliver-flood", eth(BC, A, 0x0800, ok_udp)),
+        ("multicast", "deliver-flood",
+         eth(mac("01:00:5e:00:00:fb"), A, 0x0800,
+             ip4(a4, "224.0.0.251", 17, udp(5353, 5353, b"x" * 20)))),
         # tags
         ("8021q-tagged", "vlan-tagged",
          eth(V, A, 0x8100, struct.pack("!HH", 5, 0x0800) + ok_udp)),
