@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -92,20 +93,58 @@ static int pin_path(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Pin prog as name, replacing an older pin (we hold the fabric lock). */
 static int pin_prog(const char *dir, struct bpf_program *prog,
 		    const char *name)
 {
 	char path[512];
-	int ret;
 
 	if (pin_path(path, sizeof(path), dir, name))
 		return -ENAMETOOLONG;
-	ret = bpf_program__pin(prog, path);
-	return ret == -EEXIST ? 0 : ret;
+	unlink(path);
+	return bpf_program__pin(prog, path);
 }
 
-/* Load both objects; libbpf creates or reuses the pinned maps by name. */
-static int load_programs(const char *dir)
+/* FNV-1a over the BPF objects this loader embeds: "which build". */
+__u64 fabric_build_hash(void)
+{
+	const unsigned char *objs[2];
+	size_t lens[2];
+	__u64 h = 1469598103934665603ULL;
+
+	objs[0] = kvb_tap__elf_bytes(&lens[0]);
+	objs[1] = kvb_tap_xdp__elf_bytes(&lens[1]);
+	for (int o = 0; o < 2; o++)
+		for (size_t i = 0; i < lens[o]; i++)
+			h = (h ^ objs[o][i]) * 1099511628211ULL;
+	return h;
+}
+
+static void write_meta(const char *dir)
+{
+	struct kvb_meta m = { .build_hash = fabric_build_hash(),
+			      .loaded_at = (__u64)time(NULL) };
+	char path[512];
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(m.version, sizeof(m.version), "%s", KVMBPF_VERSION);
+	if (pin_path(path, sizeof(path), dir, KVB_MAP_META))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_map_update_elem(fd, &zero, &m, BPF_ANY);
+		close(fd);
+	}
+}
+
+/*
+ * Load both objects; libbpf creates or reuses the pinned maps by name, so
+ * a reload (upgrade) keeps every map and its contents. The new programs
+ * replace the pinned ones; devices keep running the old ones until they
+ * are swapped (see do_upgrade).
+ */
+int fabric_load_programs(const char *dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir);
 	struct kvb_tap_xdp *xs = NULL;
@@ -134,6 +173,8 @@ out:
 	if (ret)
 		err("loading the BPF programs into %s failed: %s", dir,
 		    strerror(-ret));
+	else
+		write_meta(dir);
 	return ret;
 }
 
@@ -146,14 +187,31 @@ static int open_pin(const char *dir, const char *name)
 	return bpf_obj_get(path);
 }
 
+/* Reopen the pinned programs (after a reload). */
+int fabric_reopen_progs(struct fabric *fb)
+{
+	int *fds[] = { &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp };
+	const char *names[] = { PIN_TC_INGRESS, PIN_TC_EGRESS, PIN_XDP };
+
+	for (size_t i = 0; i < 3; i++) {
+		int fd = open_pin(fb->dir, names[i]);
+
+		if (fd < 0)
+			return -errno;
+		close(*fds[i]);
+		*fds[i] = fd;
+	}
+	return 0;
+}
+
 int fabric_open(struct fabric *fb, const char *dir)
 {
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
-		       &fb->addr_fd, &fb->prog_tc_ingress, &fb->prog_tc_egress,
-		       &fb->prog_xdp };
+		       &fb->addr_fd, &fb->meta_fd, &fb->prog_tc_ingress,
+		       &fb->prog_tc_egress, &fb->prog_xdp };
 	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
-				KVB_MAP_STATS, KVB_MAP_ADDR, PIN_TC_INGRESS,
-				PIN_TC_EGRESS, PIN_XDP };
+				KVB_MAP_STATS, KVB_MAP_ADDR, KVB_MAP_META,
+				PIN_TC_INGRESS, PIN_TC_EGRESS, PIN_XDP };
 	int ret;
 
 	memset(fb, 0, sizeof(*fb));
@@ -171,7 +229,10 @@ int fabric_open(struct fabric *fb, const char *dir)
 	if (fb->lock_fd < 0 || flock(fb->lock_fd, LOCK_EX))
 		return err("cannot lock %s: %s", dir, strerror(errno));
 
-	if (open_pin(dir, PIN_XDP) < 0 && load_programs(dir))
+	ret = open_pin(dir, PIN_XDP);
+	if (ret >= 0)
+		close(ret);
+	else if (fabric_load_programs(dir))
 		goto fail;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		*fds[i] = open_pin(dir, names[i]);
@@ -191,8 +252,8 @@ fail:
 void fabric_close(struct fabric *fb)
 {
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
-		       &fb->addr_fd, &fb->prog_tc_ingress, &fb->prog_tc_egress,
-		       &fb->prog_xdp, &fb->lock_fd };
+		       &fb->addr_fd, &fb->meta_fd, &fb->prog_tc_ingress,
+		       &fb->prog_tc_egress, &fb->prog_xdp, &fb->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -210,6 +271,8 @@ struct fabric *fab(void)
 		if (fabric_open(&fb, opts.bpffs))
 			exit(1);
 		opened = true;
+		/* devices that went away since the last command */
+		fabric_gc(&fb, false);
 	}
 	return &fb;
 }

@@ -25,7 +25,7 @@ extern struct kvb_opts opts;
 struct fabric {
 	char dir[256];
 	int lock_fd;
-	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd;
+	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -36,6 +36,9 @@ int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fabric_open(struct fabric *fb, const char *dir);
 void fabric_close(struct fabric *fb);
 struct fabric *fab(void);	/* the CLI's fabric, opened on first use */
+int fabric_load_programs(const char *dir);
+int fabric_reopen_progs(struct fabric *fb);
+__u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);
 int net_put(struct fabric *fb, const struct kvb_net *net);
@@ -61,10 +64,22 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
 
+/* lifecycle.c */
+int fabric_gc(struct fabric *fb, bool verbose);
+int net_remove(struct fabric *fb, const struct kvb_net *net);
+int do_upgrade(int argc, char **argv);
+int do_gc(int argc, char **argv);
+int do_reset(int argc, char **argv);
+int do_save(int argc, char **argv);
+int do_load(int argc, char **argv);
+int do_monitor(int argc, char **argv);
+
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
 int xdp_attach(struct fabric *fb, __u32 ifindex);
+int xdp_update(struct fabric *fb, __u32 ifindex);
+bool tc_present(__u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);
 int dev_set_promisc(const char *dev, bool on);

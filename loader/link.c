@@ -82,6 +82,34 @@ int xdp_attach(struct fabric *fb, __u32 ifindex)
 	return ret;
 }
 
+/* Swap the program behind the pinned XDP link: atomic, no packet lost. */
+int xdp_update(struct fabric *fb, __u32 ifindex)
+{
+	char path[512];
+	int fd, ret;
+
+	ret = xdp_pin_path(fb, ifindex, path, sizeof(path));
+	if (ret)
+		return ret;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_link_update(fd, fb->prog_xdp, NULL) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Is our tc ingress filter on the device? (identity of an attached port) */
+bool tc_present(__u32 ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KVB_TC_HANDLE,
+		    .priority = KVB_TC_PRIO);
+
+	return bpf_tc_query(&hook, &to) == 0;
+}
+
 void xdp_detach(struct fabric *fb, __u32 ifindex)
 {
 	char path[512];

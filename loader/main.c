@@ -24,11 +24,20 @@ static int usage(void)
 		"  net add NAME type internal [mtu N]\n"
 		"  net del NAME\n"
 		"  net show [NAME]\n"
-		"  attach DEV net NAME [mac MAC] [xdp on|off]\n"
+		"  attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off]\n"
+		"             [isolated on|off] [xdp on|off]\n"
+		"  port set DEV [mac MAC] [ip ADDR]... [ip none]\n"
+		"             [spoofcheck on|off] [isolated on|off]\n"
 		"  detach DEV\n"
 		"  port show [DEV]\n"
 		"  fdb show [net NAME]\n"
 		"  stats [DEV]\n"
+		"  upgrade [force]   swap this build's programs in on every\n"
+		"                    device, keeping every map\n"
+		"  gc                forget ports whose device went away\n"
+		"  reset             remove every network, port and pin\n"
+		"  save              print the configuration (for load)\n"
+		"  load FILE         apply a saved configuration ('-': stdin)\n"
 		"\n"
 		"OPTIONS:\n"
 		"  -j, --json        JSON output\n"
@@ -61,6 +70,11 @@ static const struct cmd objects[] = {
 	{ "port", do_port },
 	{ "fdb", do_fdb },
 	{ "stats", do_stats },
+	{ "upgrade", do_upgrade },
+	{ "gc", do_gc },
+	{ "reset", do_reset },
+	{ "save", do_save },
+	{ "load", do_load },
 	{ NULL, NULL },
 };
 

@@ -120,7 +120,7 @@ static int net_add(int argc, char **argv)
 }
 
 /* Detach every port, forget the MACs, then the network itself. */
-static int net_remove(struct fabric *fb, const struct kvb_net *net)
+int net_remove(struct fabric *fb, const struct kvb_net *net)
 {
 	struct kvb_net cur = *net;
 	int ret = 0;

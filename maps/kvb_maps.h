@@ -24,6 +24,7 @@
 #define KVB_MAP_FDB "kvb_fdb" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_STATS "kvb_stats" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_ADDR "kvb_addr" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_META "kvb_meta" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -177,6 +178,13 @@ struct kvb_stats {
 	__u64 tx_bytes;
 	__u64 learn_fail;	/* MAC not learned: FDB full (frame still flooded) */
 	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
+};
+
+/* kvb_meta_v2: ARRAY of one, key 0: which build's programs are attached. */
+struct kvb_meta {
+	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
+	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
+	char version[16];	/* kvmbpf version that loaded them */
 };
 
 #endif /* KVB_MAPS_H */

@@ -51,4 +51,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_addr_v2 SEC(".maps");
 
+/* Written by the loader only; here so that it is pinned with BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvb_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_meta_v2 SEC(".maps");
+
 #endif /* KVB_BPF_MAPS_H */

@@ -131,12 +131,17 @@ check "net del: address table empty" sh -c \
 	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_addr_v2)\" = '[]' ]"
 expect_err "net del twice" "network n1 does not exist" kvmbpf net del n1
 
-# A tap that vanished while attached is cleaned up by name.
+# A tap that vanished while attached is forgotten by the next command.
 check "attach to n2" kvmbpf attach "$T-a" net n2
 ip link del "$T-a"
-check "detach a vanished device" kvmbpf detach "$T-a"
+check "vanished device: still in the map until a command runs" sh -c \
+	"bpftool -j map dump pinned $BPFFS/kvb_port_v2 | grep -q '\"$T-a\"'"
+check "any command collects it" kvmbpf net show
 check "vanished device forgotten" sh -c \
 	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v2)\" = '[]' ]"
+check "and gone from its network" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n2 | grep -q '\"ports\":\[\]'"
+expect_err "detach a collected device" "not attached" kvmbpf detach "$T-a"
 
 # A fabric directory of another layout version is refused, not misread.
 mkdir -p "$BPFFS"_old

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Living with a fabric: gc of vanished devices, reset, upgrade in place,
+ * save and load.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+/*
+ * A port is stale when its device is gone, or when the device now at its
+ * ifindex does not carry our tc filter: a new device that reuses the
+ * ifindex must never inherit the old port's MACs, addresses or counters.
+ */
+int fabric_gc(struct fabric *fb, bool verbose)
+{
+	__u32 key, *prev = NULL;
+	struct kvb_port p;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		char name[IF_NAMESIZE];
+		bool gone;
+
+		if (port_get(fb, key, &p)) {
+			prev = &key;
+			continue;
+		}
+		gone = !if_indextoname(key, name);
+		if (!gone && tc_present(key)) {
+			prev = &key;
+			continue;
+		}
+		if (verbose)
+			printf("gc: %s (ifindex %u): %s\n", p.name, key,
+			       gone ? "device gone" :
+				      "ifindex reused by another device");
+		if (gone)
+			port_detach(fb, "gc", &p);
+		else {
+			/* not ours any more: forget it, touch nothing on it */
+			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC);
+			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
+			xdp_detach(fb, key);
+			p.flags &= ~KVB_PORT_F_XDP;
+			port_detach(fb, "gc", &p);
+		}
+		n++;
+		prev = NULL;	/* the map changed under the iteration */
+	}
+	return n;
+}
+
+int do_gc(int argc, char **argv)
+{
+	(void)argv;
+	if (argc)
+		return err("gc: takes no arguments");
+	/* fab() already collected; say what it found by running again */
+	printf("%d stale ports removed\n", fabric_gc(fab(), true));
+	return 0;
+}
+
+int do_reset(int argc, char **argv)
+{
+	struct fabric *fb;
+	struct kvb_net net;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	(void)argv;
+	if (argc)
+		return err("reset: takes no arguments");
+	fb = fab();
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (!net_get(fb, id, &net))
+			ret |= net_remove(fb, &net);
+	fabric_close(fb);
+	d = opendir(opts.bpffs);
+	while (d && (de = readdir(d))) {
+		char path[512];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", opts.bpffs, de->d_name);
+		if (unlink(path))
+			ret = err("reset: %s: %s", path, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	if (rmdir(opts.bpffs))
+		ret = err("reset: %s: %s", opts.bpffs, strerror(errno));
+	return ret;
+}
+
+/*
+ * Upgrade: load this build's programs against the pinned maps (reused, so
+ * MACs, addresses and counters stay), then swap them in on every device:
+ * tc with BPF_TC_F_REPLACE on our handle, XDP with bpf_link_update. Both
+ * swaps are atomic; no packet sees a device without a program.
+ */
+int do_upgrade(int argc, char **argv)
+{
+	struct kvb_meta m = { 0 };
+	struct fabric *fb;
+	struct kvb_port p;
+	__u32 key, *prev = NULL, zero = 0;
+	bool force = argc == 1 && !strcmp(argv[0], "force");
+	int n = 0, ret = 0;
+
+	if (argc > 1 || (argc == 1 && !force))
+		return err("upgrade: expected [force]");
+	fb = fab();
+	bpf_map_lookup_elem(fb->meta_fd, &zero, &m);
+	if (m.build_hash == fabric_build_hash() && !force) {
+		printf("programs are current (kvmbpf %s)\n", m.version);
+		return 0;
+	}
+	if (fabric_load_programs(fb->dir) || fabric_reopen_progs(fb))
+		return err("upgrade: the new programs did not load; the old "
+			   "ones keep running");
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		int r;
+
+		prev = &key;
+		if (port_get(fb, key, &p))
+			continue;
+		r = tc_attach(fb, key, false, NULL);
+		if (!r && p.role == KVB_PORT_UPLINK)
+			r = tc_attach(fb, key, true, NULL);
+		if (!r && (p.flags & KVB_PORT_F_XDP))
+			r = xdp_update(fb, key);
+		if (r)
+			ret = err("upgrade: %s: %s", p.name, strerror(-r));
+		else
+			n++;
+	}
+	printf("upgraded %d ports to kvmbpf %s\n", n, KVMBPF_VERSION);
+	return ret;
+}
+
+/* The canonical lines describing a network and a port, as load reads. */
+static void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
+		     size_t len)
+{
+	char up[16];
+	struct kvb_port p;
+	int w = snprintf(buf, len, "net add %s type %s", n->name,
+			 net_type_name(n->type));
+
+	if (n->uplink && (size_t)w < len)
+		w += snprintf(buf + w, len - (size_t)w, " uplink %s",
+			      ifname_of(n->uplink,
+					port_get(fb, n->uplink, &p) ? NULL : &p,
+					up));
+	if ((size_t)w < len)
+		snprintf(buf + w, len - (size_t)w, " mtu %u", n->mtu);
+}
+
+static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
+		      size_t len)
+{
+	struct kvb_addr_key key, *prev = NULL;
+	struct kvb_net n;
+	char ifn[16];
+	int w;
+
+	if (net_get(fb, p->net_id, &n))
+		snprintf(n.name, sizeof(n.name), "?");
+	w = snprintf(buf, len, "attach %s net %s", ifname_of(p->ifindex, p, ifn),
+		     n.name);
+	if (!(p->flags & KVB_PORT_F_MAC_PINNED) &&
+	    (p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] | p->mac[4] |
+	     p->mac[5])) {
+		char m[18];
+
+		fmt_mac(p->mac, m);
+		w += snprintf(buf + w, len - (size_t)w, " mac %s", m);
+	}
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		struct kvb_addr a;
+		char ip[64];
+
+		prev = &key;
+		if (key.ifindex != p->ifindex ||
+		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
+		    !(a.flags & KVB_ADDR_F_STATIC) || (size_t)w >= len)
+			continue;
+		fmt_addr(&key, ip);
+		w += snprintf(buf + w, len - (size_t)w, " ip %s", ip);
+	}
+	if ((size_t)w < len)
+		snprintf(buf + w, len - (size_t)w,
+			 " spoofcheck %s isolated %s xdp %s",
+			 p->flags & KVB_PORT_F_SPOOFCHECK ? "on" : "off",
+			 p->flags & KVB_PORT_F_ISOLATED ? "on" : "off",
+			 p->flags & KVB_PORT_F_XDP ? "on" : "off");
+}
+
+int do_save(int argc, char **argv)
+{
+	struct fabric *fb;
+	struct kvb_net n;
+	char line[2048];
+	time_t now = time(NULL);
+
+	(void)argv;
+	if (argc)
+		return err("save: takes no arguments (it writes to stdout)");
+	fb = fab();
+	printf("# kvmbpf %s configuration (map layout v%d), saved %s",
+	       KVMBPF_VERSION, KVB_LAYOUT_VERSION, ctime(&now));
+	printf("# restore with: kvmbpf load FILE\n");
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (net_get(fb, id, &n))
+			continue;
+		net_line(fb, &n, line, sizeof(line));
+		printf("%s\n", line);
+	}
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (net_get(fb, id, &n))
+			continue;
+		for (__u16 i = 0; i < n.nports && i < KVB_MAX_NET_PORTS; i++) {
+			struct kvb_port p;
+
+			if (port_get(fb, n.ports[i], &p) ||
+			    p.role != KVB_PORT_GUEST)
+				continue;
+			port_line(fb, &p, line, sizeof(line));
+			printf("%s\n", line);
+		}
+	}
+	return 0;
+}
+
+#define LOAD_MAX_WORDS 64
+
+/*
+ * load FILE: apply a saved configuration. Lines already in effect are
+ * skipped; a network that exists with other settings is an error; a guest
+ * device that does not exist (yet: at boot, before its VM starts) is
+ * skipped with a note, so that its hook (qemu-ifup, libvirt) attaches it.
+ */
+int do_load(int argc, char **argv)
+{
+	char line[2048], canon[2048];
+	int lineno = 0, ret = 0, applied = 0, skipped = 0;
+	struct fabric *fb;
+	FILE *f;
+
+	if (argc != 1)
+		return err("load: expected FILE");
+	f = strcmp(argv[0], "-") ? fopen(argv[0], "r") : stdin;
+	if (!f)
+		return err("load: %s: %s", argv[0], strerror(errno));
+	fb = fab();
+	while (fgets(line, sizeof(line), f)) {
+		char *words[LOAD_MAX_WORDS], *save, *w, copy[2048];
+		int nw = 0;
+
+		lineno++;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(copy, sizeof(copy), "%s", line);
+		for (w = strtok_r(copy, " \t", &save); w && nw < LOAD_MAX_WORDS;
+		     w = strtok_r(NULL, " \t", &save))
+			words[nw++] = w;
+		if (!nw || words[0][0] == '#')
+			continue;
+		if (nw >= 3 && !strcmp(words[0], "net") &&
+		    !strcmp(words[1], "add")) {
+			struct kvb_net n;
+
+			if (!net_find(fb, words[2], &n)) {
+				net_line(fb, &n, canon, sizeof(canon));
+				if (strcmp(canon, line)) {
+					ret = err("load: line %d: network %s "
+						  "exists as '%s'", lineno,
+						  words[2], canon);
+					break;
+				}
+				skipped++;
+				continue;
+			}
+			if (do_net(nw - 1, words + 1)) {
+				ret = err("load: line %d failed: %s", lineno,
+					  line);
+				break;
+			}
+		} else if (nw >= 2 && !strcmp(words[0], "attach")) {
+			struct kvb_port p;
+
+			if (!if_nametoindex(words[1])) {
+				fprintf(stderr, "kvmbpf: load: line %d: %s: no "
+					"such device yet, skipped\n", lineno,
+					words[1]);
+				skipped++;
+				continue;
+			}
+			if (!port_resolve(fb, words[1], &p)) {
+				port_line(fb, &p, canon, sizeof(canon));
+				if (strcmp(canon, line)) {
+					ret = err("load: line %d: %s is attached "
+						  "as '%s'", lineno, words[1],
+						  canon);
+					break;
+				}
+				skipped++;
+				continue;
+			}
+			if (do_attach(nw - 1, words + 1)) {
+				ret = err("load: line %d failed: %s", lineno,
+					  line);
+				break;
+			}
+		} else {
+			ret = err("load: line %d: expected 'net add' or "
+				  "'attach': %s", lineno, line);
+			break;
+		}
+		applied++;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!ret)
+		printf("%d applied, %d already in effect or skipped\n", applied,
+		       skipped);
+	return ret;
+}
