@@ -83,6 +83,7 @@ bool tc_present(__u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);
 int dev_set_promisc(const char *dev, bool on);
+void dev_quiet_ipv6(const char *dev);
 
 /* util.c */
 int parse_mac(const char *s, __u8 mac[6]);

@@ -167,3 +167,22 @@ int dev_set_promisc(const char *dev, bool on)
 		ifr.ifr_flags &= ~IFF_PROMISC;
 	return ifreq_ioctl(dev, SIOCSIFFLAGS, &ifr);
 }
+
+/*
+ * The host has no business on a guest's tap: no router solicitations, MLD
+ * or DAD from the host's own IPv6 into the guest's network (libvirt does
+ * the same for its taps). Best effort: IPv6 may be off altogether.
+ */
+void dev_quiet_ipv6(const char *dev)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 dev);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+}

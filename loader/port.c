@@ -295,6 +295,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 
+	if (role == KVB_PORT_GUEST)
+		dev_quiet_ipv6(dev);
 	ret = tc_attach(fb, ifindex, false, &created);
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;

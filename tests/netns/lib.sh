@@ -53,6 +53,8 @@ guest_link() {
 	local ns=$1 dev=$2
 	ip link add "$dev" type veth peer name eth0 netns "$ns" || return 1
 	LINK_LIST+=("$dev")
+	# like a tap under libvirt: the host's own IPv6 stays off the port
+	sysctl -qw net.ipv6.conf."$dev".disable_ipv6=1
 	ip link set "$dev" up && ip -n "$ns" link set eth0 up
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * sendraw IFACE HEX [COUNT]: write one crafted Ethernet frame (given as hex,
- * separators ignored) COUNT times onto IFACE through an AF_PACKET socket.
+ * sendraw IFACE HEX [COUNT] [GAP_US]: write one crafted Ethernet frame (given
+ * as hex, separators ignored) COUNT times onto IFACE through an AF_PACKET
+ * socket, GAP_US microseconds apart (a steady stream).
  * sendraw --tap TAP HEX [COUNT] [GSO_SIZE]: write it into tap device TAP as
  * a guest would, behind a virtio-net header; with GSO_SIZE, the header asks
  * for TCPv4 segmentation with checksum offload (a TSO super-frame).
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 			perror("sendraw: sendto");
 			return 1;
 		}
+		if (argc > 4)
+			usleep((useconds_t)atoi(argv[4]));
 	}
 	close(fd);
 	return 0;

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Lifecycle: upgrade in place under a steady stream (every frame arrives,
+# maps kept), ifindex reuse never inherits state, save/load round trip,
+# the systemd unit's command, and reset leaving nothing behind.
+source "$(dirname "$0")/lib.sh"
+
+quiet() { in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; }
+M1=52:54:00:95:00:01 M2=52:54:00:95:00:02
+kvmbpf net add lan type bridge || fail "net add"
+for i in 1 2; do
+	netns_add "$T-g$i" && quiet "$T-g$i"
+	guest_link "$T-g$i" "$T-g$i"
+done
+ip -n "$T-g1" link set eth0 address $M1
+ip -n "$T-g2" link set eth0 address $M2
+kvmbpf attach "$T-g1" net lan mac $M1 ip 10.95.0.1 || fail "attach g1"
+kvmbpf attach "$T-g2" net lan || fail "attach g2"
+frame="$(echo $M2 | tr -d :)$(echo $M1 | tr -d :)88b5$(printf 'ab%.0s' {1..46})"
+back="$(echo $M1 | tr -d :)$(echo $M2 | tr -d :)88b5$(printf 'cd%.0s' {1..46})"
+in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "$back"	# learn M2 on g2
+
+tc_id() { tc filter show dev "$1" ingress | sed -n 's/.* id \([0-9]*\).*/\1/p' | head -1; }
+xdp_id() { ip -d link show "$1" | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -1; }
+fdb() { kvmbpf -j fdb show | "$PY" -c 'import json,sys; print(sorted((e["mac"], e["dev"], e["static"]) for e in json.load(sys.stdin)))'; }
+rx() { in_ns "$1" cat /sys/class/net/eth0/statistics/rx_packets; }
+
+# --- upgrade under a steady stream -----------------------------------------
+N=60000
+tc0=$(tc_id "$T-g1") xdp0=$(xdp_id "$T-g1") fdb0=$(fdb) rx0=$(rx "$T-g2")
+in_ns "$T-g1" "$ROOT/build/sendraw" eth0 "$frame" $N 20 &
+spid=$!
+sleep 0.3
+ups=0
+for i in 1 2 3; do kvmbpf upgrade force >/dev/null && ups=$((ups + 1)); done
+if kill -0 $spid 2>/dev/null; then
+	pass "upgrade: three upgrades happened while the stream ran"
+else
+	fail "upgrade: the stream ended before the upgrades did (too fast a machine?)"
+fi
+wait $spid
+[ "$ups" = 3 ] && pass "upgrade: 3 upgrades succeeded" || fail "upgrade: $ups of 3 succeeded"
+got=$(( $(rx "$T-g2") - rx0 ))
+[ "$got" = $N ] && pass "upgrade: all $N frames arrived" ||
+	fail "upgrade: $got of $N frames arrived"
+[ -n "$tc0" ] && [ "$(tc_id "$T-g1")" != "$tc0" ] && pass "upgrade: tc program replaced" ||
+	fail "upgrade: tc program id $tc0 -> $(tc_id "$T-g1")"
+[ -n "$xdp0" ] && [ "$(xdp_id "$T-g1")" != "$xdp0" ] && pass "upgrade: XDP program replaced" ||
+	fail "upgrade: xdp program id $xdp0 -> $(xdp_id "$T-g1")"
+[ "$(fdb)" = "$fdb0" ] && pass "upgrade: MAC table kept" || fail "upgrade: MAC table changed: $fdb0 -> $(fdb)"
+check "upgrade: addresses kept" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show $T-g1 | grep -q 10.95.0.1"
+check "upgrade without force: already current" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS upgrade | grep -q 'programs are current'"
+check "meta map names the build" sh -c "bpftool map dump pinned $BPFFS/kvb_meta_v2 | grep -q build_hash"
+
+# --- a new device reusing an ifindex inherits nothing -----------------------
+netns_add "$T-g3"
+guest_link "$T-g3" "$T-g3"
+kvmbpf attach "$T-g3" net lan ip 10.95.0.3 || fail "attach g3"
+in_ns "$T-g3" "$ROOT/build/sendraw" eth0 "ffffffffffff5254009500038 8b5$(printf '00%.0s' {1..46})" 2>/dev/null
+idx=$(cat /sys/class/net/"$T-g3"/ifindex)
+ip link del "$T-g3"
+ip link add "$T-r" index "$idx" type veth peer name "$T-rp"
+LINK_LIST+=("$T-r")
+[ "$(cat /sys/class/net/"$T-r"/ifindex)" = "$idx" ] && pass "reuse: new device got ifindex $idx" ||
+	fail "reuse: could not reuse ifindex $idx"
+check "reuse: any command collects the old port" kvmbpf port show
+check_not "reuse: no port for the new device" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show | grep -q '\"ifindex\":$idx'"
+check_not "reuse: no MAC entry points at it" sh -c \
+	"bpftool -j map dump pinned $BPFFS/kvb_fdb_v2 | grep -q '\"ifindex\": $idx,'"
+check_not "reuse: no address of the old port" sh -c \
+	"bpftool map dump pinned $BPFFS/kvb_addr_v2 | grep -q '\"ifindex\": $idx,'"
+check_not "reuse: not in the network's flood list" sh -c \
+	"bpftool map dump pinned $BPFFS/kvb_net_v2 | grep -qw $idx"
+
+# --- save / load -------------------------------------------------------------
+kvmbpf port set "$T-g2" isolated on
+kvmbpf net add other type internal mtu 1400
+saved=$(mktemp)
+kvmbpf save >"$saved"
+check "save: has the networks" grep -q "^net add other type internal mtu 1400$" "$saved"
+check "save: has the ports" grep -q "^attach $T-g1 net lan mac $M1 ip 10.95.0.1 spoofcheck on isolated off xdp on$" "$saved"
+check "load: already in effect is a no-op" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS load $saved | grep -q '^0 applied'"
+kvmbpf reset
+check "reset: directory gone" test ! -e "$BPFFS"
+check_not "reset: no tc filter left" sh -c "tc filter show dev $T-g1 ingress | grep -q kvb"
+check_not "reset: no XDP left" sh -c "ip link show $T-g1 | grep -q xdp"
+# the systemd unit's command, pointed at this test's file and pin directory
+cmd=$(sed -n 's/^ExecStart=//p' "$ROOT/scripts/kvmbpf.service")
+cmd=${cmd/\/usr\/local\/sbin\/kvmbpf/"$ROOT/build/kvmbpf" --bpffs $BPFFS}
+cmd=${cmd/\/etc\/kvmbpf\/kvmbpf.conf/$saved}
+check "the systemd unit's ExecStart restores the saved file" $cmd
+again=$(mktemp)
+kvmbpf save >"$again"
+check "load: the restored fabric saves the same" bash -c \
+	"diff <(grep -v '^#' $saved) <(grep -v '^#' $again)"
+ip link del "$T-g2"
+LINK_LIST=("${LINK_LIST[@]/$T-g2}")
+kvmbpf reset
+check "load: a missing tap is skipped, not fatal" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS load $saved 2>&1 | grep -q '$T-g2: no such device yet, skipped'"
+check "load: the rest was applied" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS port show $T-g1 | grep -q 10.95.0.1"
+bad=$(mktemp)
+echo "net add other type bridge mtu 1500" >"$bad"
+load_refuses() {
+	local out
+	out=$("$ROOT/build/kvmbpf" --bpffs "$BPFFS" load "$bad" 2>&1) && return 1
+	echo "$out" | grep -q "network other exists as 'net add other type internal mtu 1400'"
+}
+check "load: a conflicting network is an error" load_refuses
+rm -f "$saved" "$again" "$bad"
+kvmbpf reset
+check "reset again: nothing left" test ! -e "$BPFFS"
+finish
