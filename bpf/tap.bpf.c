@@ -15,6 +15,7 @@
 #include "lib/bridge.h"
 #include "lib/guard.h"
 #include "lib/dhcp.h"
+#include "lib/monitor.h"
 
 /* spoofcheck without a configured MAC: the first source MAC seen is it */
 static __always_inline void pin_mac(struct kvb_port *port, const __u8 *src)
@@ -73,7 +74,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		ret = bridge_from_guest(skb, net, f.eth);
 out:
 	if (IS_DROP(ret)) {
-		count_drop(st, ret);
+		report_drop(skb, 0, ifindex, skb->len, st, ret);
 		return TC_ACT_SHOT;
 	}
 	return ret;

@@ -15,6 +15,7 @@
 #include "lib/policy.h"
 #include "lib/stats.h"
 #include "lib/guard.h"
+#include "lib/monitor.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -35,7 +36,7 @@ int kvb_xdp(struct xdp_md *ctx)
 	if (!IS_DROP(ret))
 		ret = kvb_guard(port, ifindex, &f);
 	if (IS_DROP(ret)) {
-		count_drop(stats_of(ifindex), ret);
+		report_drop(ctx, 1, ifindex, p.len, stats_of(ifindex), ret);
 		return XDP_DROP;
 	}
 	return XDP_PASS;

@@ -38,6 +38,7 @@ static int usage(void)
 		"  reset             remove every network, port and pin\n"
 		"  save              print the configuration (for load)\n"
 		"  load FILE         apply a saved configuration ('-': stdin)\n"
+		"  monitor [DEV] [drops] [count N]   stream dropped frames\n"
 		"\n"
 		"OPTIONS:\n"
 		"  -j, --json        JSON output\n"
@@ -75,6 +76,7 @@ static const struct cmd objects[] = {
 	{ "reset", do_reset },
 	{ "save", do_save },
 	{ "load", do_load },
+	{ "monitor", do_monitor },
 	{ NULL, NULL },
 };
 

@@ -25,6 +25,8 @@
 #define KVB_MAP_STATS "kvb_stats" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_ADDR "kvb_addr" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_META "kvb_meta" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_MON "kvb_mon" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_EVENTS "kvb_events" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -185,6 +187,30 @@ struct kvb_meta {
 	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
 	char version[16];	/* kvmbpf version that loaded them */
+};
+
+/*
+ * kvb_mon_v2: ARRAY of one, key 0. A monitor sets until_ns a little ahead
+ * and keeps pushing it; while bpf_ktime_get_ns() < until_ns, every drop is
+ * also reported into kvb_events_v2 (a ring buffer). With nobody listening
+ * a drop costs one lookup and a clock read more, and nothing else does.
+ */
+struct kvb_mon {
+	__u64 until_ns;
+};
+
+#define KVB_EVENT_BYTES 96	/* leading frame bytes carried (96/74/54/42/34/14) */
+#define KVB_EVENTS_SIZE (256 * 1024)
+
+struct kvb_event {
+	__u64 ts_ns;
+	__u32 ifindex;
+	__u32 reason;		/* enum kvb_drop */
+	__u32 len;		/* whole frame */
+	__u16 caplen;		/* bytes valid in data[] */
+	__u8 hook;		/* 0 tc, 1 XDP */
+	__u8 pad;
+	__u8 data[KVB_EVENT_BYTES];
 };
 
 #endif /* KVB_MAPS_H */

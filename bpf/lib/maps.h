@@ -60,4 +60,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_meta_v2 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvb_mon);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_mon_v2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, KVB_EVENTS_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_events_v2 SEC(".maps");
+
 #endif /* KVB_BPF_MAPS_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `monitor [DEV] [drops] [count N]`: a live stream of dropped frames with
+ * port, reason and headers, from the kvb_events ring buffer. Events flow
+ * only while a monitor keeps kvb_mon.until_ns ahead of the clock; a killed
+ * monitor stops them within KVB_MON_LEASE_NS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kvmbpf.h"
+
+#define KVB_MON_LEASE_NS (2ULL * 1000000000ULL)
+
+static volatile sig_atomic_t stop;
+
+struct mon_ctx {
+	struct fabric *fb;
+	struct jw *w;
+	__u32 ifindex;		/* 0: every port */
+	long left;		/* events still to print, -1: forever */
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static void set_lease(struct fabric *fb, __u64 until)
+{
+	struct kvb_mon m = { .until_ns = until };
+	__u32 zero = 0;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_MON);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_map_update_elem(fd, &zero, &m, BPF_ANY);
+		close(fd);
+	}
+}
+
+/* Headers of the captured bytes, as far as they go. */
+struct hdrs {
+	char src[18], dst[18], ip_src[64], ip_dst[64];
+	unsigned int ethertype, proto, sport, dport;
+	bool ip, l4;
+};
+
+static void decode(const struct kvb_event *e, struct hdrs *h)
+{
+	const __u8 *d = e->data, *l3 = d + 14;
+	unsigned int cap = e->caplen, off;
+
+	memset(h, 0, sizeof(*h));
+	if (cap < 14)
+		return;
+	fmt_mac(d + 6, h->src);
+	fmt_mac(d, h->dst);
+	h->ethertype = (unsigned int)(d[12] << 8 | d[13]);
+	if (h->ethertype == ETH_P_IP && cap >= 34) {
+		inet_ntop(AF_INET, l3 + 12, h->ip_src, sizeof(h->ip_src));
+		inet_ntop(AF_INET, l3 + 16, h->ip_dst, sizeof(h->ip_dst));
+		h->proto = l3[9];
+		h->ip = true;
+		off = 14 + (l3[0] & 0xf) * 4u;
+	} else if (h->ethertype == ETH_P_IPV6 && cap >= 54) {
+		inet_ntop(AF_INET6, l3 + 8, h->ip_src, sizeof(h->ip_src));
+		inet_ntop(AF_INET6, l3 + 24, h->ip_dst, sizeof(h->ip_dst));
+		h->proto = l3[6];
+		h->ip = true;
+		off = 54;
+	} else {
+		return;
+	}
+	if ((h->proto == 6 || h->proto == 17) && off + 4 <= cap) {
+		h->sport = (unsigned int)(d[off] << 8 | d[off + 1]);
+		h->dport = (unsigned int)(d[off + 2] << 8 | d[off + 3]);
+		h->l4 = true;
+	}
+}
+
+static int on_event(void *arg, void *data, size_t size)
+{
+	struct mon_ctx *mc = arg;
+	const struct kvb_event *e = data;
+	struct kvb_port p;
+	char ifn[16], hex[2 * KVB_EVENT_BYTES + 1];
+	struct hdrs h;
+
+	if (size < sizeof(*e) || (mc->ifindex && e->ifindex != mc->ifindex) ||
+	    !mc->left)
+		return 0;
+	ifname_of(e->ifindex, port_get(mc->fb, e->ifindex, &p) ? NULL : &p,
+		  ifn);
+	decode(e, &h);
+	for (unsigned int i = 0; i < e->caplen && i < KVB_EVENT_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", e->data[i]);
+	hex[2 * (e->caplen < KVB_EVENT_BYTES ? e->caplen : KVB_EVENT_BYTES)] = 0;
+	if (mc->w) {
+		struct jw *w = mc->w;
+
+		jw_obj_begin(w);
+		jw_kstr(w, "dev", ifn);
+		jw_kstr(w, "reason", drop_name(e->reason));
+		jw_kstr(w, "hook", e->hook ? "xdp" : "tc");
+		jw_kuint(w, "len", e->len);
+		if (e->caplen >= 14) {
+			jw_kstr(w, "src_mac", h.src);
+			jw_kstr(w, "dst_mac", h.dst);
+			jw_kuint(w, "ethertype", h.ethertype);
+		}
+		if (h.ip) {
+			jw_kstr(w, "src", h.ip_src);
+			jw_kstr(w, "dst", h.ip_dst);
+			jw_kuint(w, "proto", h.proto);
+		}
+		if (h.l4) {
+			jw_kuint(w, "sport", h.sport);
+			jw_kuint(w, "dport", h.dport);
+		}
+		jw_kstr(w, "head", hex);
+		jw_obj_end(w);
+		jw_free(w);	/* one JSON object per line */
+		mc->w = jw_new(stdout, opts.pretty);
+	} else {
+		printf("%-15s %-18s %-3s len %-5u", ifn, drop_name(e->reason),
+		       e->hook ? "xdp" : "tc", e->len);
+		if (e->caplen >= 14)
+			printf(" %s > %s type 0x%04x", h.src, h.dst, h.ethertype);
+		if (h.ip)
+			printf(" %s > %s proto %u", h.ip_src, h.ip_dst, h.proto);
+		if (h.l4)
+			printf(" ports %u > %u", h.sport, h.dport);
+		printf("\n");
+	}
+	fflush(stdout);
+	if (mc->left > 0)
+		mc->left--;
+	return 0;
+}
+
+static int monitor_help(void)
+{
+	fprintf(stderr,
+		"Usage: kvmbpf monitor [DEV] [drops] [count N]\n"
+		"\n"
+		"  Stream dropped frames (every port, or DEV's) with reason and\n"
+		"  headers until interrupted, or until N have been shown. With\n"
+		"  -j, one JSON object per line. Costs nothing when no monitor\n"
+		"  runs.\n");
+	return 0;
+}
+
+int do_monitor(int argc, char **argv)
+{
+	struct mon_ctx mc = { .left = -1 };
+	struct ring_buffer *rb;
+	struct sigaction sa = { .sa_handler = on_signal };
+	char path[512];
+	int fd, i = 0;
+	__u64 next = 0;
+
+	if (argc && is_help(argv[0]))
+		return monitor_help();
+	mc.fb = fab();
+	if (i < argc && strcmp(argv[i], "drops") && strcmp(argv[i], "count")) {
+		struct kvb_port p;
+
+		if (port_resolve(mc.fb, argv[i], &p))
+			return err("monitor: device %s is not attached", argv[i]);
+		mc.ifindex = p.ifindex;
+		i++;
+	}
+	if (i < argc && !strcmp(argv[i], "drops"))
+		i++;
+	if (i + 1 < argc && !strcmp(argv[i], "count")) {
+		__u32 n;
+
+		if (parse_u32(argv[i + 1], 1, 1000000000, &n))
+			return err("monitor: count %s: expected a positive number",
+				   argv[i + 1]);
+		mc.left = n;
+		i += 2;
+	}
+	if (i < argc)
+		return err("monitor: unexpected argument '%s'", argv[i]);
+
+	snprintf(path, sizeof(path), "%s/%s", mc.fb->dir, KVB_MAP_EVENTS);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return err("monitor: %s: %s", path, strerror(errno));
+	rb = ring_buffer__new(fd, on_event, &mc, NULL);
+	if (!rb)
+		return err("monitor: cannot open the event ring: %s",
+			   strerror(errno));
+	if (opts.json)
+		mc.w = jw_new(stdout, opts.pretty);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	/* the other commands must not wait for us: the lock is not ours now */
+	if (mc.fb->lock_fd >= 0) {
+		close(mc.fb->lock_fd);
+		mc.fb->lock_fd = -1;
+	}
+	if (!opts.json)
+		fprintf(stderr, "kvmbpf: monitoring drops, ^C to stop\n");
+	while (!stop && mc.left) {
+		__u64 now = mono_ns();
+
+		if (now >= next) {
+			set_lease(mc.fb, now + KVB_MON_LEASE_NS);
+			next = now + KVB_MON_LEASE_NS / 4;
+		}
+		if (ring_buffer__poll(rb, 100) < 0 && errno != EINTR)
+			break;
+	}
+	set_lease(mc.fb, 0);
+	ring_buffer__free(rb);
+	close(fd);
+	if (mc.w) {
+		/* the writer holds an empty pending line; drop it quietly */
+		free(mc.w);
+	}
+	return 0;
+}

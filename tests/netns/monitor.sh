@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# kvmbpf monitor: drops stream with port, reason and headers while a
+# monitor runs, and stop being reported once it is gone.
+source "$(dirname "$0")/lib.sh"
+
+M=52:54:00:96:00:01
+kvmbpf net add lan type bridge || fail "net add"
+ip tuntap add dev "$T-t" mode tap vnet_hdr && LINK_LIST+=("$T-t")
+ip link set "$T-t" up
+kvmbpf attach "$T-t" net lan mac $M ip 10.96.0.1 || fail "attach"
+spoof=$(cd "$ROOT/tests/tools" && "$PY" -c "
+import craft
+print(craft.eth(craft.mac('ff:ff:ff:ff:ff:ff'), craft.mac('$M'), 0x0800,
+      craft.ip4('10.96.0.66', '10.96.0.2', 17, craft.udp(1234, 53, b'x'))).hex())")
+tagged="ffffffffffff$(echo $M | tr -d :)81000005080045000014000000004011000000000000000000000000"
+
+out=$(mktemp)
+timeout 20 "${K[@]}" -j monitor "$T-t" drops count 2 >"$out" &
+mpid=$!
+# wait until the monitor holds its lease (kvb_mon until_ns set)
+for i in $(seq 100); do
+	bpftool map dump pinned "$BPFFS/kvb_mon_v2" | grep -q '"until_ns": [1-9]' && break
+	sleep 0.05
+done
+"$ROOT/build/sendraw" --tap "$T-t" "$spoof"
+"$ROOT/build/sendraw" --tap "$T-t" "$tagged"
+wait $mpid
+rc=$?
+[ $rc = 0 ] && pass "monitor: exits after count 2" || fail "monitor: exit status $rc"
+check "monitor: spoof event with port, reason, addresses, ports" "$PY" -c "
+import json
+ev = [json.loads(l) for l in open('$out') if l.strip()]
+e = ev[0]
+assert e['dev'] == '$T-t' and e['reason'] == 'spoof-ip', e
+assert e['src'] == '10.96.0.66' and e['dst'] == '10.96.0.2', e
+assert e['proto'] == 17 and e['sport'] == 1234 and e['dport'] == 53, e
+assert e['src_mac'] == '$M' and e['head'].startswith('ffffffffffff'), e"
+check "monitor: second event is the VLAN drop" "$PY" -c "
+import json
+ev = [json.loads(l) for l in open('$out') if l.strip()]
+assert len(ev) == 2 and ev[1]['reason'] == 'vlan-tagged', ev"
+check "monitor: lease released on exit" sh -c \
+	"bpftool map dump pinned $BPFFS/kvb_mon_v2 | grep -q '\"until_ns\": 0'"
+# With nobody listening, drops are counted and nothing is queued.
+"$ROOT/build/sendraw" --tap "$T-t" "$spoof"
+timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &
+mpid=$!
+for i in $(seq 100); do
+	bpftool map dump pinned "$BPFFS/kvb_mon_v2" | grep -q '"until_ns": [1-9]' && break
+	sleep 0.05
+done
+"$ROOT/build/sendraw" --tap "$T-t" "$tagged"
+wait $mpid
+check "monitor: a drop while nobody listened was not queued" "$PY" -c "
+import json
+ev = [json.loads(l) for l in open('$out') if l.strip()]
+assert len(ev) == 1 and ev[0]['reason'] == 'vlan-tagged', ev"
+[ "$(stat "$T-t" spoof-ip)" = 2 ] && pass "monitor: drops still counted" ||
+	fail "monitor: spoof-ip count $(stat "$T-t" spoof-ip), want 2"
+rm -f "$out"
+finish
