@@ -30,7 +30,10 @@ LDLIBS := -lbpf -lelf -lz
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit netns guest bench clean help
+.PHONY: all deps demo test unit netns guest bench clean help install
+
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 TOOLS := $(BUILD)/sendraw
 
@@ -76,6 +79,15 @@ bench: deps
 	$(MAKE) all
 	bash scripts/bench/run.sh
 
+# The command, QEMU scripts, libvirt hook (as an example: libvirt has one
+# qemu hook, so it is not installed over an existing one) and systemd unit.
+install: all
+	install -D -m 0755 $(BUILD)/kvmbpf $(DESTDIR)$(PREFIX)/sbin/kvmbpf
+	install -D -m 0755 scripts/qemu-ifup $(DESTDIR)$(PREFIX)/libexec/kvmbpf/qemu-ifup
+	install -D -m 0755 scripts/qemu-ifdown $(DESTDIR)$(PREFIX)/libexec/kvmbpf/qemu-ifdown
+	install -D -m 0755 scripts/libvirt-hook-qemu $(DESTDIR)$(PREFIX)/libexec/kvmbpf/libvirt-hook-qemu
+	install -D -m 0644 scripts/kvmbpf.service $(DESTDIR)/etc/systemd/system/kvmbpf.service
+
 clean:
 	rm -rf $(BUILD)
 
@@ -84,3 +96,4 @@ help:
 	@echo "make demo    install dependencies, build, run the namespace demo"
 	@echo "make test    install dependencies, build, run every test"
 	@echo "make unit|netns|guest   one test layer"
+	@echo "make install  kvmbpf, QEMU scripts, libvirt hook, systemd unit"

@@ -24,9 +24,14 @@ tap_add() {
 	ip link set "$1" up
 }
 
-# guest_boot NAME TAP MAC SCRIPT: boot a guest in the background
+# guest_boot NAME TAP MAC SCRIPT: boot a guest on an existing tap
 guest_boot() {
-	local name=$1 tap=$2 mac=$3 script=$4
+	guest_boot_netdev "$1" "tap,id=n0,ifname=$2,script=no,downscript=no,vhost=off" "$3" "$4"
+}
+
+# guest_boot_netdev NAME NETDEV MAC SCRIPT: boot a guest in the background
+guest_boot_netdev() {
+	local name=$1 netdev=$2 mac=$3 script=$4
 	if [ ! -s "$GUEST_CACHE/vmlinuz" ]; then
 		echo "FAIL guest image missing: run scripts/guest-image.sh (deps.sh does)"
 		return 1
@@ -36,10 +41,20 @@ guest_boot() {
 		-serial "file:$GUEST_LOGDIR/$name.log" \
 		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
 		-append "console=ttyS0 quiet panic=-1 kvb.run=$(printf '%s' "$script" | base64 -w0)" \
-		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off" \
+		-netdev "$netdev" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac" \
 		</dev/null >"$GUEST_LOGDIR/$name.qemu" 2>&1 &
 	GUEST_PIDS+=($!)
+}
+
+# guest_exit NAME: wait for the guest's QEMU to end (it powers off)
+guest_exit() {
+	local i pid=${GUEST_PIDS[-1]}
+	for ((i = 0; i < 60; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.5
+	done
+	return 1
 }
 
 # guest_wait NAME SECONDS: wait for the guest's KVB-DONE line
@@ -55,7 +70,17 @@ guest_wait() {
 	return 1
 }
 
+# guest_wait_key NAME KEY SECONDS: wait for the guest's "KVB KEY ..." line
+guest_wait_key() {
+	local i
+	for ((i = 0; i < $3 * 2; i++)); do
+		[ -n "$(guest_result "$1" "$2")" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
 # guest_result NAME KEY: the value of the guest's "KVB KEY VALUE" line
 guest_result() {
-	tr -d '\r' <"$GUEST_LOGDIR/$1.log" | awk -v k="$2" '$1 == "KVB" && $2 == k { print $3; exit }'
+	tr -d '\r' <"$GUEST_LOGDIR/$1.log" 2>/dev/null | awk -v k="$2" '$1 == "KVB" && $2 == k { print $3; exit }'
 }

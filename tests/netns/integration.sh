@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# QEMU's tap scripts and the libvirt hook, called exactly as QEMU and
+# libvirt call them; and `make install`.
+source "$(dirname "$0")/lib.sh"
+
+export KVMBPF="$ROOT/build/kvmbpf" KVMBPF_BPFFS="$BPFFS"
+kvmbpf net add lan type bridge || fail "net add lan"
+kvmbpf net add other type internal || fail "net add other"
+for t in q l1 l2 l3; do
+	ip tuntap add dev "$T-$t" mode tap vnet_hdr && LINK_LIST+=("$T-$t")
+done
+
+# --- qemu-ifup / qemu-ifdown --------------------------------------------------
+check_not "qemu-ifup: no network is an error" env -u KVMBPF_NET "$ROOT/scripts/qemu-ifup" "$T-q"
+check "qemu-ifup TAP (QEMU's call)" env KVMBPF_NET=lan \
+	KVMBPF_ATTACH_ARGS="mac 52:54:00:97:00:01 ip 10.97.0.1" "$ROOT/scripts/qemu-ifup" "$T-q"
+check "qemu-ifup: attached with its MAC and address" sh -c \
+	"\"$KVMBPF\" -j port show $T-q | grep -q '\"net\":\"lan\",\"role\":\"guest\",\"mac\":\"52:54:00:97:00:01\".*10.97.0.1'"
+check "qemu-ifup: tap is up" sh -c "ip link show $T-q | grep -q ',UP'"
+check "qemu-ifdown TAP" "$ROOT/scripts/qemu-ifdown" "$T-q"
+check_not "qemu-ifdown: detached" "$KVMBPF" port show "$T-q"
+check "qemu-ifdown: twice is fine" "$ROOT/scripts/qemu-ifdown" "$T-q"
+
+# --- libvirt hook ---------------------------------------------------------------
+xml=$(mktemp)
+cat >"$xml" <<EOX
+<domain type='kvm'>
+  <name>$T-vm</name>
+  <description>test domain
+kvmbpf-net: other</description>
+  <metadata>
+    <kvmbpf:ports xmlns:kvmbpf="https://kvmbpf.dev/xmlns/1">
+      <kvmbpf:port mac="52:54:00:97:00:11" net="lan" ip="10.97.0.11 fd97::11" isolated="on"/>
+    </kvmbpf:ports>
+  </metadata>
+  <devices>
+    <interface type='ethernet'>
+      <mac address='52:54:00:97:00:11'/>
+      <target dev='$T-l1' managed='no'/>
+      <model type='virtio'/>
+    </interface>
+    <interface type='ethernet'>
+      <mac address='52:54:00:97:00:12'/>
+      <target dev='$T-l2' managed='no'/>
+      <model type='virtio'/>
+    </interface>
+    <interface type='network'>
+      <mac address='52:54:00:97:00:13'/>
+      <source network='default'/>
+      <target dev='$T-l3'/>
+    </interface>
+  </devices>
+</domain>
+EOX
+hook="$ROOT/scripts/libvirt-hook-qemu"
+check "hook: prepare is a no-op" sh -c "'$hook' $T-vm prepare begin - < $xml"
+check_not "hook: nothing attached at prepare" "$KVMBPF" port show "$T-l1"
+check "hook: started" sh -c "'$hook' $T-vm started begin - < $xml"
+check "hook: metadata port attached by MAC" "$PY" -c "
+import json, subprocess
+p = json.loads(subprocess.check_output(['$KVMBPF', '-j', 'port', 'show', '$T-l1']))[0]
+assert p['net'] == 'lan' and p['mac'] == '52:54:00:97:00:11', p
+assert p['isolated'] is True and p['spoofcheck'] is True, p
+assert sorted(a['ip'] for a in p['addresses']) == ['10.97.0.11', 'fd97::11'], p"
+check "hook: description network for the other interface" sh -c \
+	"\"$KVMBPF\" -j port show $T-l2 | grep -q '\"net\":\"other\",\"role\":\"guest\",\"mac\":\"52:54:00:97:00:12\"'"
+check_not "hook: non-ethernet interfaces left alone" "$KVMBPF" port show "$T-l3"
+check "hook: stopped" sh -c "'$hook' $T-vm stopped end - < $xml"
+check_not "hook: detached l1" "$KVMBPF" port show "$T-l1"
+check_not "hook: detached l2" "$KVMBPF" port show "$T-l2"
+check "hook: release after stopped is fine" sh -c "'$hook' $T-vm release end - < $xml"
+rm -f "$xml"
+
+# --- make install ----------------------------------------------------------------
+dest=$(mktemp -d)
+check "make install DESTDIR" make -s -C "$ROOT" install DESTDIR="$dest"
+for f in usr/local/sbin/kvmbpf usr/local/libexec/kvmbpf/qemu-ifup \
+	usr/local/libexec/kvmbpf/qemu-ifdown usr/local/libexec/kvmbpf/libvirt-hook-qemu; do
+	check "installed $f" test -x "$dest/$f"
+done
+check "installed the systemd unit" test -f "$dest/etc/systemd/system/kvmbpf.service"
+rm -rf "$dest"
+finish
