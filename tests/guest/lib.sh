@@ -82,5 +82,5 @@ guest_wait_key() {
 
 # guest_result NAME KEY: the value of the guest's "KVB KEY VALUE" line
 guest_result() {
-	tr -d '\r' <"$GUEST_LOGDIR/$1.log" 2>/dev/null | awk -v k="$2" '$1 == "KVB" && $2 == k { print $3; exit }'
+	tr -d '\r' 2>/dev/null <"$GUEST_LOGDIR/$1.log" | awk -v k="$2" '$1 == "KVB" && $2 == k { print $3; exit }'
 }
