@@ -75,7 +75,12 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 out:
 	if (IS_DROP(ret)) {
 		report_drop(skb, 0, ifindex, skb->len, st, ret);
-		return TC_ACT_SHOT;
+		/*
+		 * The uplink is the host's own NIC: what the fabric refuses to
+		 * switch to guests (VLAN-tagged, jumbo, odd) is still the
+		 * host's traffic, so it goes on to the host's stack.
+		 */
+		return port->role == KVB_PORT_UPLINK ? TC_ACT_OK : TC_ACT_SHOT;
 	}
 	return ret;
 }

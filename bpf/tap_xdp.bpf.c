@@ -29,7 +29,8 @@ int kvb_xdp(struct xdp_md *ctx)
 	int ret;
 
 	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
-	if (!port)
+	/* an uplink's frames may be the host's own: tc decides and counts */
+	if (!port || port->role == KVB_PORT_UPLINK)
 		return XDP_PASS;
 	kvb_pkt_from_xdp(&p, ctx);
 	ret = kvb_admit(&p, 0, &f);

@@ -361,6 +361,29 @@ static void t_uplink_broadcast_reaches_guests_and_host(struct fabric *fb)
 	CHECK(b.h1 == a.h1 && b.h2 == a.h2, "LAN broadcast reached network b");
 }
 
+/* What the fabric will not switch from the LAN is still the host's. */
+static void t_uplink_refusals_reach_the_host(struct fabric *fb)
+{
+	struct frame f;
+	struct txs a = txs(fb), b;
+	__u64 v0 = drops(fb, kup, KVB_DROP_VLAN), m0 = drops(fb, kup, KVB_DROP_MTU);
+	int ret;
+
+	frame_raw(&f, upmac, M2, 0x8100, 46);
+	ret = run_xdp(fb, kup, &f);
+	CHECK(ret == XDP_PASS, "XDP verdict %d on an uplink VLAN frame", ret);
+	ret = run_tc(fb, kup, &f);
+	CHECK(ret == TC_ACT_OK, "tc verdict %d, want the host stack", ret);
+	CHECK(drops(fb, kup, KVB_DROP_VLAN) == v0 + 1, "not counted");
+	frame_udp4(&f, upmac, M2, 1800);	/* a jumbo frame for the host */
+	ret = run_tc(fb, kup, &f);
+	CHECK(ret == TC_ACT_OK && drops(fb, kup, KVB_DROP_MTU) == m0 + 1,
+	      "jumbo for the host: verdict %d", ret);
+	b = txs(fb);
+	CHECK(b.g1 == a.g1 && b.g2 == a.g2 && b.g3 == a.g3,
+	      "a refused LAN frame reached a guest");
+}
+
 static void t_guest_to_host(struct fabric *fb)
 {
 	struct frame f;
@@ -558,6 +581,7 @@ int main(void)
 	RUN(t_padded_minimum_frame_passes);
 	RUN(t_uplink_frame_for_host);
 	RUN(t_uplink_broadcast_reaches_guests_and_host);
+	RUN(t_uplink_refusals_reach_the_host);
 	RUN(t_guest_to_host);
 	RUN(t_host_egress_switches_to_guests);
 	RUN(t_fabric_marked_frames_pass_uplink);
