@@ -35,12 +35,22 @@ LDLIBS := -lbpf -lelf -lz
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-TOOLS := $(BUILD)/sendraw
+TOOLS := $(BUILD)/sendraw $(BUILD)/kvbbench
 
 all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS)
 
 $(BUILD)/sendraw: tests/tools/sendraw.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@
+
+# benchmark tools (scripts/bench): built with everything, run by `make bench`
+$(BUILD)/bench.bpf.o: scripts/bench/bpf/bench.bpf.c | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench.skel.h: $(BUILD)/bench.bpf.o
+	$(BPFTOOL) gen skeleton $< name kvbb > $@
+
+$(BUILD)/kvbbench: scripts/bench/kvbbench.c $(BUILD)/bench.skel.h
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(BUILD) $(BUILD)/loader:
 	mkdir -p $@

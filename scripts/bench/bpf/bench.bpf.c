@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark helpers, not part of the fabric:
+ *  - kvbb_gen: an XDP packet generator for BPF_PROG_RUN with
+ *    BPF_F_TEST_XDP_LIVE_FRAMES: spreads frames over `flows` flows by
+ *    rewriting the UDP source port and the source MAC's last byte, XDP_TX;
+ *  - kvbb_sink: counts what arrives (per CPU) and drops it;
+ *  - kvbb_ceil: the bare redirect_map ceiling (one devmap slot);
+ *  - kvbb_empty_tc / kvbb_empty_xdp: empty programs, the per-path baseline.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 flows = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} kvbb_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} kvbb_tx SEC(".maps");
+
+SEC("xdp")
+int kvbb_gen(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *uh = (void *)(ip + 1);
+	__u32 zero = 0, f;
+	__u64 *n = bpf_map_lookup_elem(&kvbb_cnt, &zero);
+
+	if (!n || (void *)(uh + 1) > end)
+		return XDP_ABORTED;
+	f = flows > 1 ? (__u32)(*n % flows) : 0;
+	(*n)++;
+	/* UDP checksum 0 (none): the rewrite keeps the frame valid */
+	uh->source = bpf_htons((__u16)(10000 + f));
+	eth->h_source[4] = (__u8)(f >> 8);
+	eth->h_source[5] = (__u8)f;
+	return XDP_TX;
+}
+
+SEC("xdp")
+int kvbb_sink(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&kvbb_cnt, &zero);
+
+	(void)ctx;
+	if (n)
+		(*n)++;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int kvbb_ceil(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return bpf_redirect_map(&kvbb_tx, 0, 0);
+}
+
+SEC("tc")
+int kvbb_empty_tc(struct __sk_buff *skb)
+{
+	(void)skb;
+	return TC_ACT_OK;
+}
+
+SEC("xdp")
+int kvbb_empty_xdp(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_PASS;
+}

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kvbbench: the benchmark's own tools (run by scripts/bench/run.sh).
+ *
+ *   gen IFACE DSTMAC SRCMAC FLOWS COUNT   live-frame generator on IFACE
+ *   sink IFACE                            count and drop what arrives;
+ *                                         prints the counter map's id
+ *   count MAP_ID                          print the sink's count
+ *   ceil IN OUT                           bare redirect_map IN -> OUT
+ *   cost PROG_PIN|empty-tc|empty-xdp IFINDEX HEX REPEAT [xdp]
+ *                                         ns per run of a program
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench.skel.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_mac(const char *s, unsigned char *m)
+{
+	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2],
+		      &m[3], &m[4], &m[5]) == 6 ? 0 : -1;
+}
+
+static int hex(const char *s, unsigned char *out, int max)
+{
+	int n = 0;
+
+	for (; s[0] && s[1] && n < max; s += 2)
+		sscanf(s, "%2hhx", &out[n++]);
+	return n;
+}
+
+/* 60-byte Ethernet/IPv4/UDP frame, as in DESIGN.md's figures. */
+static int frame60(unsigned char *f, const unsigned char *dst,
+		   const unsigned char *src)
+{
+	unsigned int sum = 0;
+
+	memset(f, 0, 60);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[17] = 46;		/* tot_len 46 */
+	f[22] = 64;		/* ttl */
+	f[23] = 17;		/* UDP */
+	f[26] = 10, f[27] = 98, f[28] = 0, f[29] = 1;
+	f[30] = 10, f[31] = 98, f[32] = 0, f[33] = 2;
+	for (int i = 14; i < 34; i += 2)
+		sum += (unsigned int)(f[i] << 8 | f[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	f[24] = (unsigned char)(sum >> 8), f[25] = (unsigned char)sum;
+	f[34] = 0x27, f[35] = 0x10;	/* sport 10000 */
+	f[36] = 0x4e, f[37] = 0x20;	/* dport 20000 */
+	f[39] = 26;			/* UDP length 26, checksum 0 */
+	return 60;
+}
+
+static int gen(char **argv)
+{
+	unsigned char f[60], dst[6], src[6];
+	struct kvbb *s;
+	struct xdp_md ctx = { .data_end = 60 };
+	unsigned int ifindex = if_nametoindex(argv[0]);
+	long count = atol(argv[4]);
+	double t0, t1;
+	int ret;
+
+	if (!ifindex || parse_mac(argv[1], dst) || parse_mac(argv[2], src))
+		return fprintf(stderr, "gen: bad arguments\n"), 2;
+	ctx.ingress_ifindex = ifindex;
+	s = kvbb__open();
+	if (!s)
+		return 1;
+	s->rodata->flows = (unsigned int)atoi(argv[3]);
+	if (kvbb__load(s))
+		return fprintf(stderr, "gen: load failed\n"), 1;
+	frame60(f, dst, src);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = 60,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .repeat = (unsigned int)count,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+	t0 = now();
+	ret = bpf_prog_test_run_opts(bpf_program__fd(s->progs.kvbb_gen), &o);
+	t1 = now();
+	if (ret)
+		return fprintf(stderr, "gen: test_run: %s\n", strerror(errno)), 1;
+	printf("%ld %.6f\n", count, t1 - t0);
+	kvbb__destroy(s);
+	return 0;
+}
+
+static int sink(char **argv)
+{
+	unsigned int ifindex = if_nametoindex(argv[0]);
+	struct kvbb *s = kvbb__open_and_load();
+
+	if (!ifindex || !s)
+		return 1;
+	if (bpf_xdp_attach((int)ifindex, bpf_program__fd(s->progs.kvbb_sink),
+			   XDP_FLAGS_DRV_MODE, NULL))
+		return fprintf(stderr, "sink: attach: %s\n", strerror(errno)), 1;
+	/* no pin: `ip netns exec` hides /sys/fs/bpf; the attached program
+	 * keeps the map alive and its id finds it */
+	{
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_map__fd(s->maps.kvbb_cnt), &info,
+					   &len))
+			return 1;
+		printf("%u\n", info.id);
+	}
+	return 0;
+}
+
+static int count(char **argv)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map_get_fd_by_id((__u32)atoi(argv[0]));
+	unsigned long long *v = calloc((size_t)ncpu, sizeof(*v)), sum = 0;
+	unsigned int zero = 0;
+
+	if (fd < 0 || !v || bpf_map_lookup_elem(fd, &zero, v))
+		return 1;
+	for (int c = 0; c < ncpu; c++)
+		sum += v[c];
+	printf("%llu\n", sum);
+	return 0;
+}
+
+static int ceil_(char **argv)
+{
+	unsigned int in = if_nametoindex(argv[0]), out = if_nametoindex(argv[1]);
+	struct kvbb *s = kvbb__open_and_load();
+	unsigned int zero = 0;
+
+	if (!in || !out || !s)
+		return 1;
+	if (bpf_map__update_elem(s->maps.kvbb_tx, &zero, 4, &out, 4, 0) ||
+	    bpf_xdp_attach((int)in, bpf_program__fd(s->progs.kvbb_ceil),
+			   XDP_FLAGS_DRV_MODE, NULL))
+		return fprintf(stderr, "ceil: %s\n", strerror(errno)), 1;
+	return 0;
+}
+
+static int cost(int argc, char **argv)
+{
+	unsigned char f[2048];
+	int n = hex(argv[2], f, sizeof(f)), fd, xdp = argc > 4;
+	unsigned int ifindex = (unsigned int)atoi(argv[1]);
+	unsigned int repeat = (unsigned int)atoi(argv[3]);
+	struct kvbb *s = NULL;
+	struct __sk_buff skb = { .ifindex = ifindex };
+	struct xdp_md xm = { .data_end = (unsigned int)n,
+			     .ingress_ifindex = ifindex };
+
+	if (!strncmp(argv[0], "empty-", 6)) {
+		s = kvbb__open_and_load();
+		if (!s)
+			return 1;
+		fd = bpf_program__fd(xdp ? s->progs.kvbb_empty_xdp :
+					   s->progs.kvbb_empty_tc);
+	} else {
+		fd = bpf_obj_get(argv[0]);
+	}
+	if (fd < 0)
+		return fprintf(stderr, "cost: %s: %s\n", argv[0], strerror(errno)), 1;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+		    .data_size_in = (unsigned int)n, .repeat = repeat);
+	if (xdp) {
+		o.ctx_in = &xm;
+		o.ctx_size_in = sizeof(xm);
+	} else {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	if (bpf_prog_test_run_opts(fd, &o))
+		return fprintf(stderr, "cost: test_run: %s\n", strerror(errno)), 1;
+	printf("%u %u\n", o.duration, o.retval);
+	kvbb__destroy(s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	libbpf_set_print(NULL);
+	if (argc >= 7 && !strcmp(argv[1], "gen"))
+		return gen(argv + 2);
+	if (argc >= 3 && !strcmp(argv[1], "sink"))
+		return sink(argv + 2);
+	if (argc >= 3 && !strcmp(argv[1], "count"))
+		return count(argv + 2);
+	if (argc >= 4 && !strcmp(argv[1], "ceil"))
+		return ceil_(argv + 2);
+	if (argc >= 6 && !strcmp(argv[1], "cost"))
+		return cost(argc - 2, argv + 2);
+	fprintf(stderr, "usage: see the comment at the top of kvbbench.c\n");
+	return 2;
+}

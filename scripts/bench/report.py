@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Turn scripts/bench/run.sh's raw lines into the table, JSON, chart and
+docs/BENCHMARKS.md. Usage: report.py RAW OUTDIR DOCSDIR"""
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+raw, out, docs = sys.argv[1:4]
+data = {}
+for line in open(raw):
+    kind, name, value = line.split()
+    data.setdefault(kind, {}).setdefault(name, []).append(float(value))
+
+
+def stat(v):
+    return {"median": statistics.median(v), "min": min(v), "max": max(v),
+            "runs": len(v)}
+
+
+res = {k: {n: stat(v) for n, v in d.items()} for k, d in data.items()}
+cost, sw, tcp = res.get("cost", {}), res.get("switch", {}), res.get("tcp", {})
+
+
+def med(d, k):
+    return d[k]["median"] if k in d else float("nan")
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+rows = []
+lines = ["| figure | median | spread (min-max) | ratio | against |",
+         "|---|---|---|---|---|"]
+
+
+def row(name, d, key, unit, scale, base_key=None, base_d=None, against=""):
+    if key not in d:
+        return
+    s = d[key]
+    r = ratio(s["median"], med(base_d or d, base_key)) if base_key else None
+    lines.append("| %s | %.2f %s | %.2f-%.2f | %s | %s |" % (
+        name, s["median"] / scale, unit, s["min"] / scale, s["max"] / scale,
+        "%.2fx" % r if r is not None else "", against))
+    rows.append({"figure": name, "median": s["median"] / scale, "unit": unit,
+                 "min": s["min"] / scale, "max": s["max"] / scale,
+                 "ratio": r, "against": against})
+
+
+for k, label in [("tc-unicast", "tc: known unicast"), ("tc-flood", "tc: broadcast to 1 port"),
+                 ("tc-drop-vlan", "tc: drop (VLAN)")]:
+    row("cost " + label, cost, k, "ns", 1, "empty-tc", None, "empty tc program")
+for k, label in [("xdp-pass", "XDP: admit and pass"), ("xdp-drop-vlan", "XDP: drop (VLAN)")]:
+    row("cost " + label, cost, k, "ns", 1, "empty-xdp", None, "empty XDP program")
+for f in ("1", "1000"):
+    row("switching, %s flow(s): Linux bridge" % f, sw, "bridge/" + f, "Mpps", 1e6)
+    row("switching, %s flow(s): kvmbpf" % f, sw, "kvmbpf/" + f, "Mpps", 1e6,
+        "bridge/" + f, None, "Linux bridge")
+    row("switching, %s flow(s): kvmbpf, tc only" % f, sw, "kvmbpf-tc/" + f,
+        "Mpps", 1e6, "bridge/" + f, None, "Linux bridge")
+    row("switching, %s flow(s): redirect_map ceiling" % f, sw, "ceiling/" + f,
+        "Mpps", 1e6)
+    if "kvmbpf/" + f in sw and "ceiling/" + f in sw:
+        lines.append("| switching, %s flow(s): kvmbpf / ceiling | | | %.2fx | redirect_map |"
+                     % (f, ratio(med(sw, "kvmbpf/" + f), med(sw, "ceiling/" + f))))
+row("switching, 1000 flows, 64k MACs learned: kvmbpf", sw,
+    "kvmbpf-64k-macs/1000", "Mpps", 1e6, "kvmbpf/1000", None, "empty table")
+row("TCP (iperf3): Linux bridge", tcp, "bridge", "Gbit/s", 1e9)
+row("TCP (iperf3): kvmbpf", tcp, "kvmbpf", "Gbit/s", 1e9, "bridge", None, "Linux bridge")
+row("TCP (iperf3): kvmbpf, tc only", tcp, "kvmbpf-tc", "Gbit/s", 1e9, "bridge", None,
+    "Linux bridge")
+mem = res.get("memory", {}).get("kvmbpf-maps", {}).get("median")
+if mem:
+    lines.append("| memory of all kvmbpf maps (64k MACs) | %.1f MiB | | | |" % (mem / 2**20))
+
+table = "\n".join(lines)
+print(table)
+os.makedirs(out, exist_ok=True)
+machine = {
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "kernel": platform.release(), "cpus": os.cpu_count(),
+    "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                 if l.startswith("model name")), "?"),
+}
+json.dump({"machine": machine, "results": res, "table": rows},
+          open(os.path.join(out, "results.json"), "w"), indent=2)
+
+# chart: switching Mpps per configuration, 1 and 1000 flows
+dat = os.path.join(out, "switch.dat")
+with open(dat, "w") as f:
+    for cfg, label in [("bridge", "Linux-bridge"), ("kvmbpf", "kvmbpf"),
+                       ("kvmbpf-tc", "kvmbpf-tc-only"), ("ceiling", "redirect_map")]:
+        f.write("%s %.3f %.3f\n" % (label, med(sw, cfg + "/1") / 1e6,
+                                     med(sw, cfg + "/1000") / 1e6))
+png = os.path.join(docs, "bench.png")
+os.makedirs(docs, exist_ok=True)
+subprocess.run(["gnuplot"], input="""
+set terminal png size 900,500 noenhanced
+set output '%s'
+set title 'Guest-to-guest switching, 60-byte UDP, median of runs (Mpps at the receiver)'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel 'Mpps'
+set yrange [0:*]
+set key top left
+plot '%s' using 2:xtic(1) title '1 flow', '' using 3 title '1000 flows'
+""" % (png, dat), text=True, check=True)
+
+md = """# Benchmarks
+
+Measured by `make bench` (`scripts/bench/run.sh`) on %(date)s: %(cpus)d
+vCPUs (%(cpu)s), kernel %(kernel)s. Every figure is the median of the runs
+with the spread, and every ratio is against the kernel's own equivalent
+measured in the same run on the same topology: two network namespaces
+joined through veth pairs, a generator (`kvbbench gen`, XDP with
+`BPF_F_TEST_XDP_LIVE_FRAMES`, 60-byte UDP) in one, an XDP sink counting
+arrivals in the other. Raw numbers: `build/bench/results.json`.
+
+![switching](bench.png)
+
+%(table)s
+
+## What the numbers say
+
+- **Switching: %(sw_ratio).2fx the Linux bridge, %(ceil_ratio).2fx the
+  bare redirect_map ceiling** (1000 flows). kvmbpf forwards in tc
+  (DESIGN.md: tc is authoritative; XDP may forward only what is provably
+  correct, and an `XDP_REDIRECT` between taps loses the virtio-net checksum
+  state, so kvmbpf's XDP only admits and passes). Every frame therefore
+  becomes an skb at the ingress veth, as with the bridge, while the ceiling
+  never builds one. The program itself costs %(uni).0f ns for a known
+  unicast frame (section 1), a small part of the per-packet budget: the
+  limit is the skb path. The issue's targets (3x the bridge, 0.8x the
+  ceiling) need forwarding in XDP for the frames where it is provably safe
+  (from NICs; from guests whose checksums are complete); not done yet.
+- **XDP on veth takes the guest's TSO.** The veth driver turns off GSO on
+  a peer whose partner runs XDP, so with XDP on, a namespace guest
+  segments in software; in this run TCP reached %(tcp_x).2fx the bridge
+  with XDP on and %(tcp_tc).2fx with tc alone (this machine is noisy: see
+  the spreads). Taps, the real case, keep TSO with XDP attached; the guest
+  tests check that TSO super-frames cross the fabric.
+- **64k learned MACs**: %(big).2fx the empty table's rate (hash lookups,
+  one per frame; the table is 8 MiB with everything else, section 6).
+- The broadcast cost in section 1 includes the kernel transmitting the
+  clone (BPF_PROG_RUN executes `bpf_clone_redirect`).
+- Not measured yet: routing and NAT (items 3, 4, 5 and 1M tracked
+  connections): those network types do not exist yet.
+""" % dict(machine, table=table,
+           sw_ratio=ratio(med(sw, "kvmbpf/1000"), med(sw, "bridge/1000")),
+           ceil_ratio=ratio(med(sw, "kvmbpf/1000"), med(sw, "ceiling/1000")),
+           uni=med(cost, "tc-unicast"),
+           tcp_x=ratio(med(tcp, "kvmbpf"), med(tcp, "bridge")),
+           tcp_tc=ratio(med(tcp, "kvmbpf-tc"), med(tcp, "bridge")),
+           big=ratio(med(sw, "kvmbpf-64k-macs/1000"), med(sw, "kvmbpf/1000")))
+open(os.path.join(docs, "BENCHMARKS.md"), "w").write(md)
+print("\nwrote %s, %s, %s" % (os.path.join(out, "results.json"), png,
+                              os.path.join(docs, "BENCHMARKS.md")))
