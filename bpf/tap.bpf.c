@@ -16,6 +16,7 @@
 #include "lib/guard.h"
 #include "lib/dhcp.h"
 #include "lib/monitor.h"
+#include "lib/nat.h"
 
 /* spoofcheck without a configured MAC: the first source MAC seen is it */
 static __always_inline void pin_mac(struct kvb_port *port, const __u8 *src)
@@ -37,7 +38,8 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	struct kvb_net *net;
 	struct kvb_frame f;
 	struct kvb_pkt p;
-	__u32 ifindex = skb->ifindex;
+	__u32 ifindex = skb->ifindex, l4off;
+	__u8 dst[ETH_ALEN];
 	int ret;
 
 	/* Our own copy re-entering the host stack through the uplink. */
@@ -45,13 +47,15 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v3, &ifindex);
 	if (!port)
 		return TC_ACT_OK;	/* not (or no longer) ours */
+	if (port->role == KVB_PORT_WAN)
+		return nat_from_wan(skb);	/* the host's NIC: replies only */
 	st = stats_of(ifindex);
 	count_rx(st, skb->len);
 
-	net = bpf_map_lookup_elem(&kvb_net_v2, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v3, &port->net_id);
 	if (!net) {
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
@@ -60,18 +64,28 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))
 		goto out;
+	l4off = f.l4_ok ? (__u32)(f.l4.pos - p.data) : 0;
+	/* the switch needs only the destination; NAT may rewrite the frame */
+	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
 	pin_mac(port, f.eth->h_source);
 	ret = kvb_guard(port, ifindex, &f);
 	if (IS_DROP(ret))
 		goto out;
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP && f.sport == 67)
-		dhcp_snoop(skb, net, &f, (__u32)(f.l4.pos - p.data));
+		dhcp_snoop(skb, net, &f, l4off);
 
 	fdb_learn(net->id, f.eth->h_source, ifindex, st);
+	if (net->type == KVB_NET_NAT && port->role == KVB_PORT_GUEST) {
+		ret = nat_from_guest(skb, net, &f, l4off);
+		if (ret != NAT_CONTINUE)
+			goto out;
+	}
 	if (port->role == KVB_PORT_UPLINK)
-		ret = bridge_from_uplink(skb, net, f.eth);
+		ret = bridge_from_uplink(skb, net, dst);
+	else if (port->role == KVB_PORT_GATEWAY)
+		ret = bridge_from_gateway(skb, net, dst);
 	else
-		ret = bridge_from_guest(skb, net, f.eth);
+		ret = bridge_from_guest(skb, net, dst);
 out:
 	if (IS_DROP(ret)) {
 		report_drop(skb, 0, ifindex, skb->len, st, ret);
@@ -99,10 +113,10 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v3, &ifindex);
 	if (!port || port->role != KVB_PORT_UPLINK)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v2, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v3, &port->net_id);
 	if (!net)
 		return TC_ACT_OK;
 
@@ -111,5 +125,10 @@ int kvb_tc_egress(struct __sk_buff *skb)
 	eth = CURSOR_TAKE(&c, struct ethhdr);
 	if (!eth)
 		return TC_ACT_OK;
-	return bridge_from_host(skb, net, eth);
+	{
+		__u8 dst[ETH_ALEN];
+
+		__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
+		return bridge_from_host(skb, net, dst);
+	}
 }

@@ -28,9 +28,9 @@ int kvb_xdp(struct xdp_md *ctx)
 	struct kvb_pkt p;
 	int ret;
 
-	port = bpf_map_lookup_elem(&kvb_port_v2, &ifindex);
-	/* an uplink's frames may be the host's own: tc decides and counts */
-	if (!port || port->role == KVB_PORT_UPLINK)
+	port = bpf_map_lookup_elem(&kvb_port_v3, &ifindex);
+	/* uplink, gateway and WAN frames may be the host's: tc decides */
+	if (!port || port->role != KVB_PORT_GUEST)
 		return XDP_PASS;
 	kvb_pkt_from_xdp(&p, ctx);
 	ret = kvb_admit(&p, 0, &f);

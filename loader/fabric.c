@@ -207,11 +207,12 @@ int fabric_reopen_progs(struct fabric *fb)
 int fabric_open(struct fabric *fb, const char *dir)
 {
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
-		       &fb->addr_fd, &fb->meta_fd, &fb->prog_tc_ingress,
-		       &fb->prog_tc_egress, &fb->prog_xdp };
+		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd,
+		       &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp };
 	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
 				KVB_MAP_STATS, KVB_MAP_ADDR, KVB_MAP_META,
-				PIN_TC_INGRESS, PIN_TC_EGRESS, PIN_XDP };
+				KVB_MAP_CT, PIN_TC_INGRESS, PIN_TC_EGRESS,
+				PIN_XDP };
 	int ret;
 
 	memset(fb, 0, sizeof(*fb));
@@ -252,8 +253,9 @@ fail:
 void fabric_close(struct fabric *fb)
 {
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
-		       &fb->addr_fd, &fb->meta_fd, &fb->prog_tc_ingress,
-		       &fb->prog_tc_egress, &fb->prog_xdp, &fb->lock_fd };
+		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd,
+		       &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp,
+		       &fb->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

@@ -25,7 +25,7 @@ extern struct kvb_opts opts;
 struct fabric {
 	char dir[256];
 	int lock_fd;
-	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd;
+	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -73,6 +73,17 @@ int do_reset(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_load(int argc, char **argv);
 int do_monitor(int argc, char **argv);
+
+/* nat.c */
+void nat_ifnames(__u32 id, char host[16], char port[16]);
+__be32 dev_ipv4(const char *dev);
+int default_route_dev(char dev[16]);
+int nat_gateway_create(struct fabric *fb, struct kvb_net *net, int prefix);
+void nat_gateway_delete(__u32 id);
+int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
+void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
+int ct_flush_net(struct fabric *fb, __u32 net_id);
+int do_ct(int argc, char **argv);
 
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);

@@ -3,6 +3,7 @@
  * Living with a fabric: gc of vanished devices, reset, upgrade in place,
  * save and load.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
@@ -158,11 +159,21 @@ static void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 	int w = snprintf(buf, len, "net add %s type %s", n->name,
 			 net_type_name(n->type));
 
-	if (n->uplink && (size_t)w < len)
+	if (n->type == KVB_NET_NAT && (size_t)w < len) {
+		char a[16], g[16];
+
+		inet_ntop(AF_INET, &n->subnet, a, sizeof(a));
+		inet_ntop(AF_INET, &n->gw_ip, g, sizeof(g));
+		w += snprintf(buf + w, len - (size_t)w,
+			      " subnet %s/%d gateway %s wan %s", a,
+			      __builtin_popcount(ntohl(n->netmask)), g,
+			      ifname_of(n->wan, NULL, up));
+	} else if (n->uplink && (size_t)w < len) {
 		w += snprintf(buf + w, len - (size_t)w, " uplink %s",
 			      ifname_of(n->uplink,
 					port_get(fb, n->uplink, &p) ? NULL : &p,
 					up));
+	}
 	if ((size_t)w < len)
 		snprintf(buf + w, len - (size_t)w, " mtu %u", n->mtu);
 }

@@ -22,6 +22,7 @@ static int usage(void)
 		"OBJECT COMMAND:\n"
 		"  net add NAME type bridge [uplink DEV] [mtu N]\n"
 		"  net add NAME type internal [mtu N]\n"
+		"  net add NAME type nat subnet CIDR [gateway ADDR] [wan DEV] [mtu N]\n"
 		"  net del NAME\n"
 		"  net show [NAME]\n"
 		"  attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off]\n"
@@ -31,6 +32,7 @@ static int usage(void)
 		"  detach DEV\n"
 		"  port show [DEV]\n"
 		"  fdb show [net NAME]\n"
+		"  ct show|flush [net NAME]\n"
 		"  stats [DEV]\n"
 		"  upgrade [force]   swap this build's programs in on every\n"
 		"                    device, keeping every map\n"
@@ -77,6 +79,7 @@ static const struct cmd objects[] = {
 	{ "save", do_save },
 	{ "load", do_load },
 	{ "monitor", do_monitor },
+	{ "ct", do_ct },
 	{ NULL, NULL },
 };
 

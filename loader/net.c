@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Networks: `net add`, `net del`, `net show`. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
@@ -17,6 +18,8 @@ static int net_help(void)
 	fprintf(stderr,
 		"Usage: kvmbpf net add NAME type bridge [uplink DEV] [mtu N]\n"
 		"       kvmbpf net add NAME type internal [mtu N]\n"
+		"       kvmbpf net add NAME type nat subnet CIDR [gateway ADDR]\n"
+		"                      [wan DEV] [mtu N]\n"
 		"       kvmbpf net del NAME\n"
 		"       kvmbpf net show [NAME]\n"
 		"\n"
@@ -24,6 +27,11 @@ static int net_help(void)
 		"            also with the LAN behind host NIC DEV and with\n"
 		"            the host itself\n"
 		"  internal  guests reach each other and nothing else\n"
+		"  nat       a private IPv4 subnet; the gateway address (default:\n"
+		"            the first host address) lives on host interface\n"
+		"            kvbgwID; guests reach the outside through WAN DEV\n"
+		"            (default: the default route's device) with its\n"
+		"            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
 		"  NAME: 1-15 characters of [A-Za-z0-9_.-]; MTU: 68-65535,\n"
 		"  default %d.\n"
 		"Limits: %d networks, %d ports per network.\n",
@@ -56,12 +64,34 @@ static int alloc_id(struct fabric *fb, __u32 *id)
 	return -ENOSPC;
 }
 
+/* a.b.c.d/len with no host bits set */
+static int parse_subnet(const char *s, __be32 *net, __be32 *mask, int *len)
+{
+	char buf[32], *slash;
+	__u32 l;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	if (inet_pton(AF_INET, buf, net) != 1 || parse_u32(slash + 1, 8, 30, &l))
+		return -EINVAL;
+	*mask = htonl(~0U << (32 - l));
+	*len = (int)l;
+	return (*net & ~*mask) ? -EINVAL : 0;
+}
+
 static int net_add(int argc, char **argv)
 {
-	const char *name, *uplink = NULL;
+	const char *name, *uplink = NULL, *subnet = NULL, *gateway = NULL;
+	const char *wan = NULL;
 	struct kvb_net net = {}, tmp;
 	struct fabric *fb;
 	__u32 type = KVB_NET_NONE, mtu = KVB_DEFAULT_MTU;
+	char wanbuf[16];
+	int prefix = 0;
 
 	if (argc < 1)
 		return err("net add: missing NAME");
@@ -80,6 +110,17 @@ static int net_add(int argc, char **argv)
 					   "internal, nat or routed", v);
 		} else if (!strcmp(k, "uplink")) {
 			uplink = v;
+		} else if (!strcmp(k, "subnet")) {
+			subnet = v;
+		} else if (!strcmp(k, "gateway")) {
+			gateway = v;
+		} else if (!strcmp(k, "wan")) {
+			wan = v;
+		} else if (!strcmp(k, "dhcp")) {
+			if (strcmp(v, "off"))
+				return err("net add: dhcp %s: DHCP is not "
+					   "implemented yet; use 'dhcp off' and "
+					   "static addresses", v);
 		} else if (!strcmp(k, "mtu")) {
 			if (parse_u32(v, 68, 65535, &mtu))
 				return err("net add: mtu %s: expected 68-65535",
@@ -90,11 +131,43 @@ static int net_add(int argc, char **argv)
 	}
 	if (type == KVB_NET_NONE)
 		return err("net add: missing 'type bridge|internal|nat|routed'");
-	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED)
+	if (type == KVB_NET_ROUTED)
 		return err("net add: type %s is not implemented yet",
 			   net_type_name(type));
 	if (uplink && type != KVB_NET_BRIDGE)
 		return err("net add: uplink: only bridge networks have one");
+	if ((subnet || gateway || wan) && type != KVB_NET_NAT)
+		return err("net add: subnet, gateway and wan are for nat networks");
+	if (type == KVB_NET_NAT) {
+		if (!subnet)
+			return err("net add: nat: missing 'subnet CIDR'");
+		if (parse_subnet(subnet, &net.subnet, &net.netmask, &prefix))
+			return err("net add: subnet %s: expected a.b.c.d/8-30 "
+				   "with no host bits", subnet);
+		if (gateway) {
+			if (inet_pton(AF_INET, gateway, &net.gw_ip) != 1 ||
+			    (net.gw_ip & net.netmask) != net.subnet ||
+			    net.gw_ip == net.subnet ||
+			    net.gw_ip == (net.subnet | ~net.netmask))
+				return err("net add: gateway %s: not a host "
+					   "address of %s", gateway, subnet);
+		} else {
+			net.gw_ip = htonl(ntohl(net.subnet) + 1);
+		}
+		if (!wan) {
+			if (default_route_dev(wanbuf))
+				return err("net add: no default route: name the "
+					   "WAN device with 'wan DEV'");
+			wan = wanbuf;
+		}
+		net.wan = if_nametoindex(wan);
+		if (!net.wan)
+			return err("net add: wan %s: no such device", wan);
+		net.nat_ip = dev_ipv4(wan);
+		if (!net.nat_ip)
+			return err("net add: wan %s has no IPv4 address to "
+				   "translate to", wan);
+	}
 	if (uplink && !if_nametoindex(uplink))
 		return err("net add: uplink %s: no such device", uplink);
 
@@ -115,6 +188,16 @@ static int net_add(int argc, char **argv)
 						       .naddrs = -1 })) {
 		bpf_map_delete_elem(fb->net_fd, &net.id);
 		return 1;
+	}
+	if (type == KVB_NET_NAT) {
+		if (nat_wan_attach(fb, wan, net.id) ||
+		    nat_gateway_create(fb, &net, prefix)) {
+			struct kvb_net cur;
+
+			if (!net_get(fb, net.id, &cur))
+				net_remove(fb, &cur);
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -140,6 +223,11 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		}
 	}
 	fdb_purge(fb, 0, net->id);
+	if (net->type == KVB_NET_NAT) {
+		ct_flush_net(fb, net->id);
+		nat_gateway_delete(net->id);
+		nat_wan_release(fb, net->wan, net->id);
+	}
 	if (bpf_map_delete_elem(fb->net_fd, &net->id))
 		return err("net del: %s: %s", net->name, strerror(errno));
 	return ret;
@@ -171,6 +259,27 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 		jw_kstr(w, "type", net_type_name(n->type));
 		jw_kstr(w, "uplink", n->uplink ? up : NULL);
 		jw_kuint(w, "mtu", n->mtu);
+		if (n->type == KVB_NET_NAT) {
+			char a[16], b[16], gh[16], gp[16], wn[16];
+
+			inet_ntop(AF_INET, &n->subnet, a, sizeof(a));
+			snprintf(b, sizeof(b), "/%d",
+				 __builtin_popcount(ntohl(n->netmask)));
+			jw_key(w, "subnet");
+			{
+				char cidr[40];
+
+				snprintf(cidr, sizeof(cidr), "%s%s", a, b);
+				jw_str(w, cidr);
+			}
+			inet_ntop(AF_INET, &n->gw_ip, a, sizeof(a));
+			jw_kstr(w, "gateway", a);
+			nat_ifnames(n->id, gh, gp);
+			jw_kstr(w, "interface", gh);
+			jw_kstr(w, "wan", ifname_of(n->wan, NULL, wn));
+			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
+			jw_kstr(w, "nat_address", a);
+		}
 		jw_key(w, "ports");
 		jw_arr_begin(w);
 		for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)

@@ -346,6 +346,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		net.uplink = ifindex;
 		if (dev_get_mac(dev, net.uplink_mac))
 			memset(net.uplink_mac, 0, 6);
+	} else if (role == KVB_PORT_GATEWAY) {
+		net.uplink = ifindex;	/* uplink_mac: the host end's, set */
 	}
 	if (net_put(fb, &net)) {
 		err("%s: %s: cannot update network %s: %s", cmd, dev, net.name,
@@ -442,8 +444,8 @@ static int port_set(int argc, char **argv)
 	if (port_resolve(fb, argv[0], &p))
 		return err("port set: device %s is not attached", argv[0]);
 	if (p.role != KVB_PORT_GUEST)
-		return err("port set: %s is an uplink: it has no guest identity",
-			   argv[0]);
+		return err("port set: %s is an uplink, gateway or WAN port: it "
+			   "has no guest identity", argv[0]);
 	o.spoofcheck = p.flags & KVB_PORT_F_SPOOFCHECK;
 	o.isolated = p.flags & KVB_PORT_F_ISOLATED;
 	if (parse_port_opts("port set", argc - 1, argv + 1, &o, mac, NULL))
@@ -494,9 +496,11 @@ int do_detach(int argc, char **argv)
 		return err("detach: unexpected argument '%s'", argv[1]);
 	if (port_resolve(fab(), argv[0], &p))
 		return err("detach: device %s is not attached", argv[0]);
-	if (p.role == KVB_PORT_UPLINK)
-		return err("detach: %s is the uplink of its network: change "
-			   "the network instead ('net del')", argv[0]);
+	if (p.role != KVB_PORT_GUEST)
+		return err("detach: %s is the %s of a network: change the "
+			   "network instead ('net del')", argv[0],
+			   p.role == KVB_PORT_UPLINK ? "uplink" :
+			   p.role == KVB_PORT_WAN ? "WAN device" : "gateway");
 	return port_detach(fab(), "detach", &p);
 }
 
@@ -509,7 +513,9 @@ static void show_port(struct jw *w, struct fabric *fb,
 	const char *netname = net_get(fb, p->net_id, &net) ? "?" : net.name;
 	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
 		       p->mac[4] | p->mac[5];
-	const char *role = p->role == KVB_PORT_UPLINK ? "uplink" : "guest";
+	const char *role = p->role == KVB_PORT_UPLINK ? "uplink" :
+			   p->role == KVB_PORT_GATEWAY ? "gateway" :
+			   p->role == KVB_PORT_WAN ? "wan" : "guest";
 	bool spoof = p->flags & KVB_PORT_F_SPOOFCHECK;
 	bool iso = p->flags & KVB_PORT_F_ISOLATED;
 

@@ -15,8 +15,8 @@
 
 #include <linux/types.h>
 
-#define KVB_LAYOUT_VERSION 2
-#define KVB_LAYOUT_SUFFIX "_v2"
+#define KVB_LAYOUT_VERSION 3
+#define KVB_LAYOUT_SUFFIX "_v3"
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net" KVB_LAYOUT_SUFFIX
@@ -26,6 +26,7 @@
 #define KVB_MAP_ADDR "kvb_addr" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_META "kvb_meta" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_MON "kvb_mon" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_CT "kvb_ct" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_EVENTS "kvb_events" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
@@ -60,6 +61,8 @@ enum kvb_net_type {
 enum kvb_port_role {
 	KVB_PORT_GUEST = 0,	/* a guest's tap (or a veth standing in for it) */
 	KVB_PORT_UPLINK = 1,	/* a host NIC joined to a bridge network */
+	KVB_PORT_GATEWAY = 2,	/* fabric end of a nat network's host veth */
+	KVB_PORT_WAN = 3,	/* host NIC that carries translated flows */
 };
 
 enum kvb_port_flags {
@@ -93,7 +96,13 @@ enum kvb_port_flags {
 	X(SPOOF_ND, "spoof-nd", "ND link-layer option or target not the port's") \
 	X(SPOOF_DHCP, "spoof-dhcp-server", "guest sent a DHCP server message") \
 	X(SPOOF_RA, "spoof-router-msg", "guest sent a router advertisement or redirect") \
-	X(ISOLATED, "isolated", "port isolation: guest to guest refused")
+	X(ISOLATED, "isolated", "port isolation: guest to guest refused") \
+	X(NAT_NO_ROUTE, "nat-no-route", "no route, or not via the WAN device") \
+	X(NAT_FULL, "nat-table-full", "connection table full: new flow refused") \
+	X(NAT_PORTS, "nat-ports-exhausted", "no free port for this destination") \
+	X(NAT_FRAG, "nat-fragment", "IPv4 fragment of a translated protocol") \
+	X(NAT_PROTO, "nat-protocol", "protocol NAT does not translate") \
+	X(TTL, "ttl-exceeded", "TTL ran out at the gateway")
 
 #define KVB_DROP_ENUM(name, str, help) KVB_DROP_##name,
 enum kvb_drop {
@@ -106,7 +115,7 @@ enum kvb_drop {
 #define KVB_DROP_SLOTS 32
 _Static_assert(KVB_DROP_MAX <= KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS");
 
-/* kvb_net_v2: HASH, key __u32 network id. */
+/* kvb_net_v3: HASH, key __u32 network id. */
 struct kvb_net {
 	char name[KVB_NAME_LEN];
 	__u32 id;
@@ -116,9 +125,17 @@ struct kvb_net {
 	__u8 uplink_mac[6];	/* the host's own address on the uplink */
 	__u16 nports;		/* valid entries in ports[] */
 	__u32 ports[KVB_MAX_NET_PORTS]; /* member ifindexes, uplink included */
+	/* nat networks: the uplink is the gateway port, uplink_mac the MAC
+	 * of the host interface that holds gw_ip */
+	__be32 subnet;		/* network address */
+	__be32 netmask;
+	__be32 gw_ip;		/* the gateway, on the host interface */
+	__be32 nat_ip;		/* the WAN device's address: translated source */
+	__u32 gw_host;		/* ifindex of that host interface */
+	__u32 wan;		/* ifindex of the WAN device */
 };
 
-/* kvb_port_v2: HASH, key __u32 ifindex. */
+/* kvb_port_v3: HASH, key __u32 ifindex. */
 struct kvb_port {
 	char name[KVB_NAME_LEN];	/* device name at attach time */
 	__u32 ifindex;
@@ -132,7 +149,7 @@ struct kvb_port {
 };
 
 /*
- * kvb_addr_v2: HASH, the addresses a guest may send from. With spoofcheck
+ * kvb_addr_v3: HASH, the addresses a guest may send from. With spoofcheck
  * on, a port with at least one address of a family is held to them; a port
  * with none of a family is not checked in that family until the fabric
  * learns one (from a DHCP ACK delivered to the port).
@@ -155,7 +172,7 @@ struct kvb_addr {
 	__u64 learned_ns;	/* bpf_ktime_get_ns() when learned, 0 if static */
 };
 
-/* kvb_fdb_v2: HASH, key struct kvb_fdb_key. */
+/* kvb_fdb_v3: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {
 	__u32 net_id;
 	__u8 mac[6];
@@ -172,7 +189,7 @@ struct kvb_fdb_entry {
 	__u64 seen_ns;		/* bpf_ktime_get_ns() of the last refresh */
 };
 
-/* kvb_stats_v2: PERCPU_HASH, key __u32 ifindex. */
+/* kvb_stats_v3: PERCPU_HASH, key __u32 ifindex. */
 struct kvb_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;
@@ -182,7 +199,7 @@ struct kvb_stats {
 	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
 };
 
-/* kvb_meta_v2: ARRAY of one, key 0: which build's programs are attached. */
+/* kvb_meta_v3: ARRAY of one, key 0: which build's programs are attached. */
 struct kvb_meta {
 	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
@@ -190,9 +207,9 @@ struct kvb_meta {
 };
 
 /*
- * kvb_mon_v2: ARRAY of one, key 0. A monitor sets until_ns a little ahead
+ * kvb_mon_v3: ARRAY of one, key 0. A monitor sets until_ns a little ahead
  * and keeps pushing it; while bpf_ktime_get_ns() < until_ns, every drop is
- * also reported into kvb_events_v2 (a ring buffer). With nobody listening
+ * also reported into kvb_events_v3 (a ring buffer). With nobody listening
  * a drop costs one lookup and a clock read more, and nothing else does.
  */
 struct kvb_mon {
@@ -212,5 +229,51 @@ struct kvb_event {
 	__u8 pad;
 	__u8 data[KVB_EVENT_BYTES];
 };
+
+/*
+ * kvb_ct_v3: HASH, the NAT connection table. Each flow has two entries:
+ * dir 0 keyed by the guest's tuple (guest -> remote), holding the
+ * translated source; dir 1 keyed by the reply tuple (remote -> nat_ip),
+ * holding the guest's address. ICMP echo uses the identifier as port.
+ */
+#define KVB_MAX_CT 262144	/* entries: two per flow */
+#define KVB_NAT_PORT_MIN 32768
+#define KVB_NAT_PORT_SPAN 28232	/* 32768..60999, as the kernel's range */
+#define KVB_NAT_PORT_TRIES 32	/* ports probed for a new flow */
+
+struct kvb_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir;		/* 0 original, 1 reply */
+	__u16 pad;
+};
+
+enum kvb_ct_state {
+	KVB_CT_NEW = 0,		/* seen one way only */
+	KVB_CT_ESTABLISHED = 1,	/* seen both ways */
+	KVB_CT_CLOSING = 2,	/* TCP FIN or RST seen */
+};
+
+struct kvb_ct {
+	__be32 addr;		/* dir 0: nat_ip; dir 1: guest address */
+	__be16 port;		/* dir 0: nat port; dir 1: guest port */
+	__u8 state;		/* enum kvb_ct_state */
+	__u8 pad;
+	__u32 net_id;
+	__u32 guest_ifindex;	/* the guest's port */
+	__u8 guest_mac[6];
+	__u16 pad2;
+	__u64 last_ns;		/* bpf_ktime_get_ns() of the last packet */
+	__u64 packets;
+};
+
+/* Idle timeouts, seconds (fixed for now). */
+#define KVB_CT_TCP_EST_S 7440
+#define KVB_CT_TCP_OTHER_S 120
+#define KVB_CT_UDP_S 180
+#define KVB_CT_ICMP_S 30
 
 #endif /* KVB_MAPS_H */

@@ -111,7 +111,7 @@ Look around:
   ${K[*]} net show
   ${K[*]} stats
   ${K[*]} fdb show
-  bpftool map dump pinned $BPFFS/kvb_fdb_v2
+  bpftool map dump pinned $BPFFS/kvb_fdb_v3
 Remove the demo: bash scripts/demo.sh down
 EOT
 }

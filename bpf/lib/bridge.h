@@ -19,8 +19,8 @@
 /* Port isolation: may a guest frame go from one guest port to another? */
 static __always_inline int guests_may_talk(__u32 from, __u32 to)
 {
-	struct kvb_port *a = bpf_map_lookup_elem(&kvb_port_v2, &from);
-	struct kvb_port *b = bpf_map_lookup_elem(&kvb_port_v2, &to);
+	struct kvb_port *a = bpf_map_lookup_elem(&kvb_port_v3, &from);
+	struct kvb_port *b = bpf_map_lookup_elem(&kvb_port_v3, &to);
 
 	if (!a || !b || a->role != KVB_PORT_GUEST || b->role != KVB_PORT_GUEST)
 		return 1;
@@ -78,20 +78,22 @@ static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
 /* A frame from a guest port. */
 static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 					     const struct kvb_net *net,
-					     const struct ethhdr *eth)
+					     const __u8 *dst)
 {
-	__u8 dst[ETH_ALEN];
 	__u32 out;
 
-	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
 	if (mac_is_multicast(dst)) {
-		if (net->uplink)
+		/* a bridge's host sits on the uplink NIC itself; a nat
+		 * network's host is behind the gateway port, which the
+		 * flood reaches anyway */
+		if (net->uplink && net->type == KVB_NET_BRIDGE)
 			to_host_copy(skb, net);
 		flood(skb, net, skb->ifindex, 1, 1);
 		return TC_ACT_SHOT;	/* consumed: every copy is out */
 	}
 	if (net->uplink && mac_equal(dst, net->uplink_mac))
-		return redirect_to(skb, net->uplink, BPF_F_INGRESS);
+		return redirect_to(skb, net->uplink,
+				   net->type == KVB_NET_BRIDGE ? BPF_F_INGRESS : 0);
 
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
@@ -110,12 +112,10 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
  */
 static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 					      const struct kvb_net *net,
-					      const struct ethhdr *eth)
+					      const __u8 *dst)
 {
-	__u8 dst[ETH_ALEN];
 	__u32 out;
 
-	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
 	if (mac_is_multicast(dst)) {
 		flood(skb, net, skb->ifindex, 0, 0);
 		return TC_ACT_OK;
@@ -131,15 +131,30 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 	return TC_ACT_OK;
 }
 
+/*
+ * The host's frame from a nat network's gateway interface: only guests are
+ * behind the gateway port, so what is not for one of them ends here.
+ */
+static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
+					       const struct kvb_net *net,
+					       const __u8 *dst)
+{
+	__u32 out;
+
+	out = mac_is_multicast(dst) ? 0 : fdb_lookup(net->id, dst);
+	if (out && out != skb->ifindex)
+		return redirect_to(skb, out, 0);
+	flood(skb, net, skb->ifindex, 0, 0);
+	return TC_ACT_SHOT;
+}
+
 /* The host's own frame leaving through the uplink. */
 static __always_inline int bridge_from_host(struct __sk_buff *skb,
 					    const struct kvb_net *net,
-					    const struct ethhdr *eth)
+					    const __u8 *dst)
 {
-	__u8 dst[ETH_ALEN];
 	__u32 out;
 
-	__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
 	if (mac_is_multicast(dst)) {
 		flood(skb, net, skb->ifindex, 0, 0);
 		return TC_ACT_OK;	/* and on to the wire */

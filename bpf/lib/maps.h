@@ -17,7 +17,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_net);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_net_v2 SEC(".maps");
+} kvb_net_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -25,7 +25,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_port_v2 SEC(".maps");
+} kvb_port_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -33,7 +33,7 @@ struct {
 	__type(key, struct kvb_fdb_key);
 	__type(value, struct kvb_fdb_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_fdb_v2 SEC(".maps");
+} kvb_fdb_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -41,7 +41,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_stats_v2 SEC(".maps");
+} kvb_stats_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -49,7 +49,15 @@ struct {
 	__type(key, struct kvb_addr_key);
 	__type(value, struct kvb_addr);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_addr_v2 SEC(".maps");
+} kvb_addr_v3 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_CT);
+	__type(key, struct kvb_ct_key);
+	__type(value, struct kvb_ct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_ct_v3 SEC(".maps");
 
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
@@ -58,7 +66,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_meta);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_meta_v2 SEC(".maps");
+} kvb_meta_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -66,12 +74,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_mon);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_mon_v2 SEC(".maps");
+} kvb_mon_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, KVB_EVENTS_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_events_v2 SEC(".maps");
+} kvb_events_v3 SEC(".maps");
 
 #endif /* KVB_BPF_MAPS_H */

@@ -20,6 +20,8 @@ PY=/usr/bin/python3
 
 cleanup() {
 	local n l
+	# the fabric's own host interfaces (nat gateways) go with a reset
+	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
 	for l in "${LINK_LIST[@]}"; do ip link del "$l" 2>/dev/null; done
 	rm -rf "$BPFFS"

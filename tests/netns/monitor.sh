@@ -20,7 +20,7 @@ timeout 20 "${K[@]}" -j monitor "$T-t" drops count 2 >"$out" &
 mpid=$!
 # wait until the monitor holds its lease (kvb_mon until_ns set)
 for i in $(seq 100); do
-	bpftool map dump pinned "$BPFFS/kvb_mon_v2" | grep -q '"until_ns": [1-9]' && break
+	bpftool map dump pinned "$BPFFS/kvb_mon_v3" | grep -q '"until_ns": [1-9]' && break
 	sleep 0.05
 done
 "$ROOT/build/sendraw" --tap "$T-t" "$spoof"
@@ -41,13 +41,13 @@ import json
 ev = [json.loads(l) for l in open('$out') if l.strip()]
 assert len(ev) == 2 and ev[1]['reason'] == 'vlan-tagged', ev"
 check "monitor: lease released on exit" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_mon_v2 | grep -q '\"until_ns\": 0'"
+	"bpftool map dump pinned $BPFFS/kvb_mon_v3 | grep -q '\"until_ns\": 0'"
 # With nobody listening, drops are counted and nothing is queued.
 "$ROOT/build/sendraw" --tap "$T-t" "$spoof"
 timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &
 mpid=$!
 for i in $(seq 100); do
-	bpftool map dump pinned "$BPFFS/kvb_mon_v2" | grep -q '"until_ns": [1-9]' && break
+	bpftool map dump pinned "$BPFFS/kvb_mon_v3" | grep -q '"until_ns": [1-9]' && break
 	sleep 0.05
 done
 "$ROOT/build/sendraw" --tap "$T-t" "$tagged"

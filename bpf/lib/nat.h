@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * NAT networks (tc only): the gateway's ARP and ICMP echo answered here,
+ * source NAT with connection tracking for TCP, UDP and ICMP echo towards
+ * the WAN device the FIB names, and the reverse translation of replies
+ * arriving on that device. All rewriting goes through bpf_skb_store_bytes
+ * and the csum helpers, which keep CHECKSUM_PARTIAL/GSO frames right.
+ */
+#ifndef KVB_NAT_H
+#define KVB_NAT_H
+
+#include <linux/pkt_cls.h>
+#include "maps.h"
+#include "policy.h"
+#include "stats.h"
+
+#define NAT_CONTINUE 0x7fff	/* not NAT's business: switch it */
+#define E2BIG_ 7
+#define ENOMEM_ 12
+#define EEXIST_ 17
+#define AF_INET_ 2
+#define ETH_OFF_DST 0
+#define ETH_OFF_SRC 6
+#define IP_OFF (ETH_HLEN)
+#define IP_OFF_TTL (IP_OFF + 8)
+#define IP_OFF_CSUM (IP_OFF + 10)
+#define IP_OFF_SADDR (IP_OFF + 12)
+#define IP_OFF_DADDR (IP_OFF + 16)
+
+/*
+ * Per-CPU scratch for NAT's large temporaries: the tc program inlines all
+ * its paths into one stack frame, and 512 bytes do not hold them all.
+ */
+struct nat_scratch {
+	struct bpf_fib_lookup fib;
+	struct kvb_ct orig;
+	struct kvb_ct reply;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_scratch);
+} kvb_nat_tmp SEC(".maps");
+
+static __always_inline struct nat_scratch *nat_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
+}
+
+static __always_inline __u64 ct_timeout_ns(__u8 proto, __u8 state)
+{
+	__u64 s = KVB_CT_UDP_S;
+
+	if (proto == IPPROTO_TCP)
+		s = state == KVB_CT_ESTABLISHED ? KVB_CT_TCP_EST_S :
+						  KVB_CT_TCP_OTHER_S;
+	else if (proto == IPPROTO_ICMP)
+		s = KVB_CT_ICMP_S;
+	return s * 1000000000ULL;
+}
+
+/*
+ * Another CPU may have refreshed last_ns after this one read the clock:
+ * then now < last_ns, and an unsigned difference would call a live flow
+ * expired (and the host would reset it). Only a flow idle for longer than
+ * its timeout is expired.
+ */
+static __always_inline int ct_expired(const struct kvb_ct *ct, __u8 proto,
+				      __u64 now)
+{
+	__u64 last = ct->last_ns;
+
+	return now > last && now - last > ct_timeout_ns(proto, ct->state);
+}
+
+/* Offset of the L4 checksum, or -1 when there is none to fix. */
+static __always_inline int l4_csum_off(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return 16;
+	case IPPROTO_UDP:
+		return 6;
+	case IPPROTO_ICMP:
+		return 2;
+	}
+	return -1;
+}
+
+/* Replace a 4-byte address at off, fixing the IP and L4 checksums. */
+static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 off,
+					__be32 from, __be32 to, __u8 proto,
+					__u32 l4off)
+{
+	int csum = l4_csum_off(proto);
+
+	if (proto != IPPROTO_ICMP && csum >= 0 &&
+	    bpf_l4_csum_replace(skb, l4off + (__u32)csum, from, to,
+				BPF_F_PSEUDO_HDR | 4 |
+				(proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+		return -1;
+	if (bpf_l3_csum_replace(skb, IP_OFF_CSUM, from, to, 4))
+		return -1;
+	return (int)bpf_skb_store_bytes(skb, off, &to, 4, 0);
+}
+
+/* Replace a port (or ICMP id) at l4off + poff, fixing the L4 checksum. */
+static __always_inline int rewrite_port(struct __sk_buff *skb, __u32 l4off,
+					__u32 poff, __be16 from, __be16 to,
+					__u8 proto)
+{
+	int csum = l4_csum_off(proto);
+
+	if (csum >= 0 &&
+	    bpf_l4_csum_replace(skb, l4off + (__u32)csum, from, to,
+				2 | (proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+		return -1;
+	return (int)bpf_skb_store_bytes(skb, l4off + poff, &to, 2, 0);
+}
+
+/* TTL - 1 at the gateway; 0 when it ran out. */
+static __always_inline int dec_ttl(struct __sk_buff *skb, __u8 proto)
+{
+	__u8 ttl;
+	__be16 old, new;
+
+	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, &ttl, 1) || ttl <= 1)
+		return 0;
+	old = bpf_htons((__u16)(ttl << 8 | proto));
+	ttl--;
+	new = bpf_htons((__u16)(ttl << 8 | proto));
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, old, new, 2);
+	bpf_skb_store_bytes(skb, IP_OFF_TTL, &ttl, 1, 0);
+	return 1;
+}
+
+/* ARP request for the gateway: turned around into the reply. */
+static __always_inline int nat_arp_gw(struct __sk_buff *skb,
+				      const struct kvb_net *net,
+				      const struct kvb_frame *f)
+{
+	struct kvb_arp *a = f->arp;
+	__u8 sha[ETH_ALEN];
+	__be16 op = bpf_htons(2);
+	__be32 spa, gw = net->gw_ip;
+
+	if (!a || a->op != bpf_htons(1) || a->tpa != net->gw_ip)
+		return NAT_CONTINUE;
+	__builtin_memcpy(sha, a->sha, ETH_ALEN);
+	spa = a->spa;
+	bpf_skb_store_bytes(skb, ETH_OFF_DST, sha, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_HLEN + 6, &op, 2, 0);
+	bpf_skb_store_bytes(skb, ETH_HLEN + 8, net->uplink_mac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_HLEN + 14, &gw, 4, 0);
+	bpf_skb_store_bytes(skb, ETH_HLEN + 18, sha, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_HLEN + 24, &spa, 4, 0);
+	count_tx(skb->ifindex, skb->len);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* ICMP echo request to the gateway: answered from here. */
+static __always_inline int nat_ping_gw(struct __sk_buff *skb,
+				       const struct kvb_net *net,
+				       const struct kvb_frame *f, __u32 l4off)
+{
+	__u8 mac[ETH_ALEN];
+	__be32 src = f->saddr4, gw = net->gw_ip;
+
+	__builtin_memcpy(mac, f->eth->h_source, ETH_ALEN);
+	bpf_l4_csum_replace(skb, l4off + 2, bpf_htons(8 << 8), 0, 2);
+	bpf_skb_store_bytes(skb, l4off, &(__u8){ 0 }, 1, 0);
+	/* swapping the addresses keeps the IP checksum */
+	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &gw, 4, 0);
+	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &src, 4, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+	count_tx(skb->ifindex, skb->len);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c, __be16 d)
+{
+	__u32 h = a * 2654435761U ^ b * 2246822519U ^ ((__u32)c << 16 | d);
+
+	return h ^ (h >> 15);
+}
+
+/*
+ * Find or create the flow's translation. Returns the NAT port (network
+ * order) in *nport, or a drop code. Two CPUs creating the same flow end
+ * with one entry: the reply key is claimed with BPF_NOEXIST first, then
+ * the original key; the loser gives its reply key back and uses the
+ * winner's.
+ */
+static __always_inline int ct_out(struct nat_scratch *t,
+				  const struct kvb_net *net, __u32 ifindex,
+				  const __u8 *gmac, struct kvb_ct_key *ok,
+				  __be16 *nport)
+{
+	struct kvb_ct_key rk = { .saddr = ok->daddr, .daddr = net->nat_ip,
+				 .sport = ok->dport, .proto = ok->proto,
+				 .dir = 1 };
+	struct kvb_ct *o = &t->orig, *r = &t->reply;
+	__u64 now = bpf_ktime_get_ns();
+	struct kvb_ct *ct;
+	__u32 h;
+	long err;
+
+	__builtin_memset(o, 0, sizeof(*o));
+	__builtin_memset(r, 0, sizeof(*r));
+	o->addr = net->nat_ip;
+	o->net_id = r->net_id = net->id;
+	o->guest_ifindex = r->guest_ifindex = ifindex;
+	r->addr = ok->saddr;
+	r->port = ok->sport;
+
+	ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
+	if (ct && !ct_expired(ct, ok->proto, now)) {
+		ct->last_ns = now;
+		ct->packets++;
+		*nport = ct->port;
+		return 0;
+	}
+	if (ct) {	/* expired: its reply key goes with it */
+		rk.dport = ct->port;
+		bpf_map_delete_elem(&kvb_ct_v3, &rk);
+		bpf_map_delete_elem(&kvb_ct_v3, ok);
+	}
+	__builtin_memcpy(o->guest_mac, gmac, ETH_ALEN);
+	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
+	o->last_ns = r->last_ns = now;
+	o->packets = 1;
+	h = flow_hash(ok->saddr, ok->daddr, ok->sport, ok->dport);
+	for (__u32 i = 0; i < KVB_NAT_PORT_TRIES; i++) {
+		__u16 p = (__u16)(KVB_NAT_PORT_MIN +
+				  (h + i * 7919U) % KVB_NAT_PORT_SPAN);
+
+		if (ok->proto == IPPROTO_ICMP)
+			rk.sport = 0;	/* echo replies carry only the id */
+		rk.dport = bpf_htons(p);
+		err = bpf_map_update_elem(&kvb_ct_v3, &rk, r, BPF_NOEXIST);
+		if (err == -E2BIG_ || err == -ENOMEM_)
+			return DROP(KVB_DROP_NAT_FULL);
+		if (err)
+			continue;	/* port taken for this destination */
+		o->port = rk.dport;
+		err = bpf_map_update_elem(&kvb_ct_v3, ok, o, BPF_NOEXIST);
+		if (!err) {
+			*nport = rk.dport;
+			return 0;
+		}
+		bpf_map_delete_elem(&kvb_ct_v3, &rk);
+		if (err != -EEXIST_)
+			return DROP(KVB_DROP_NAT_FULL);
+		ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);	/* lost a race */
+		if (!ct)
+			return DROP(KVB_DROP_NAT_FULL);
+		*nport = ct->port;
+		return 0;
+	}
+	return DROP(KVB_DROP_NAT_PORTS);
+}
+
+/*
+ * A frame from a guest of a nat network. Returns NAT_CONTINUE for what the
+ * switch handles (other guests, the host), a verdict, or a drop code.
+ */
+static __always_inline int nat_from_guest(struct __sk_buff *skb,
+					  const struct kvb_net *net,
+					  const struct kvb_frame *f,
+					  __u32 l4off)
+{
+	struct kvb_ct_key ok = { .proto = f->l4_proto };
+	struct nat_scratch *t = nat_scratch();
+	struct bpf_fib_lookup *fib;
+	__u8 gmac[ETH_ALEN];
+	__be32 daddr;
+	__be16 nport, frag;
+	__u16 poff = 0;
+	int ret;
+
+	if (f->proto == ETH_P_ARP)
+		return nat_arp_gw(skb, net, f);
+	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
+		return NAT_CONTINUE;
+	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4) ||
+	    bpf_skb_load_bytes(skb, IP_OFF + 6, &frag, 2))
+		return DROP(KVB_DROP_TRUNC_L3);
+	if (daddr == net->gw_ip) {
+		if (f->l4_ok && f->l4_proto == IPPROTO_ICMP && f->icmp_type == 8)
+			return nat_ping_gw(skb, net, f, l4off);
+		return NAT_CONTINUE;	/* the host's services */
+	}
+	if ((daddr & net->netmask) == net->subnet)
+		return NAT_CONTINUE;
+	if (frag & bpf_htons(0x3fff))
+		return DROP(KVB_DROP_NAT_FRAG);
+	if (!f->l4_ok)
+		return DROP(KVB_DROP_NAT_PROTO);
+	ok.saddr = f->saddr4;
+	ok.daddr = daddr;
+	switch (f->l4_proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		ok.sport = bpf_htons(f->sport);
+		ok.dport = bpf_htons(f->dport);
+		break;
+	case IPPROTO_ICMP:
+		if (f->icmp_type != 8)
+			return DROP(KVB_DROP_NAT_PROTO);
+		if (bpf_skb_load_bytes(skb, l4off + 4, &ok.sport, 2))
+			return DROP(KVB_DROP_L4);
+		poff = 4;
+		break;
+	default:
+		return DROP(KVB_DROP_NAT_PROTO);
+	}
+
+	if (!t)
+		return DROP(KVB_DROP_NAT_FULL);
+	fib = &t->fib;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET_;
+	fib->l4_protocol = f->l4_proto;
+	fib->tot_len = (__u16)f->l3_len;
+	fib->ipv4_src = f->saddr4;
+	fib->ipv4_dst = daddr;
+	fib->ifindex = net->gw_host;
+	__builtin_memcpy(gmac, f->eth->h_source, ETH_ALEN);
+	ret = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
+	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || fib->ifindex != net->wan)
+		return DROP(KVB_DROP_NAT_NO_ROUTE);
+
+	ret = ct_out(t, net, skb->ifindex, gmac, &ok, &nport);
+	if (IS_DROP(ret))
+		return ret;
+	if (!dec_ttl(skb, f->l4_proto))
+		return DROP(KVB_DROP_TTL);
+	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, net->nat_ip, ok.proto,
+			 l4off) ||
+	    rewrite_port(skb, l4off, poff, ok.sport, nport, ok.proto))
+		return DROP(KVB_DROP_L4);
+	skb->mark = 0;
+	count_tx(net->wan, skb->len);
+	return bpf_redirect_neigh(net->wan, NULL, 0, 0);
+}
+
+/*
+ * A frame arriving on a WAN device: replies of translated flows go back to
+ * their guest; everything else is the host's and passes untouched.
+ */
+static __always_inline int nat_from_wan(struct __sk_buff *skb)
+{
+	struct kvb_ct_key rk = { .dir = 1 };
+	struct hdr_cursor c = { .pos = (void *)(long)skb->data,
+				.end = (void *)(long)skb->data_end };
+	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
+	__u32 l4off, poff = 0;
+	struct kvb_ct *ct;
+	struct kvb_net *net;
+	struct iphdr *ip;
+	__be16 *ports;
+	__u64 now;
+
+	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	ip = CURSOR_TAKE(&c, struct iphdr);
+	if (!ip || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff)))
+		return TC_ACT_OK;
+	l4off = ETH_HLEN + ip->ihl * 4;
+	if (ip->ihl != 5)
+		return TC_ACT_OK;	/* options: the host's problem */
+	ports = cursor_take(&c, 8);
+	if (!ports)
+		return TC_ACT_OK;
+	rk.saddr = ip->saddr;
+	rk.daddr = ip->daddr;
+	rk.proto = ip->protocol;
+	switch (ip->protocol) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		rk.sport = ports[0];
+		rk.dport = ports[1];
+		break;
+	case IPPROTO_ICMP:
+		if (((__u8 *)ports)[0] != 0)	/* echo reply only */
+			return TC_ACT_OK;
+		rk.dport = ports[2];
+		poff = 4;
+		break;
+	default:
+		return TC_ACT_OK;
+	}
+	ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
+	now = bpf_ktime_get_ns();
+	if (!ct || ct_expired(ct, rk.proto, now))
+		return TC_ACT_OK;
+	net = bpf_map_lookup_elem(&kvb_net_v3, &ct->net_id);
+	if (!net)
+		return TC_ACT_OK;
+	ct->last_ns = now;
+	ct->packets++;
+	if (ct->state == KVB_CT_NEW)
+		ct->state = KVB_CT_ESTABLISHED;
+	{
+		/* the original direction learns the flow is established */
+		struct kvb_ct_key okey = { .saddr = ct->addr, .daddr = rk.saddr,
+					   .sport = ct->port, .dport = rk.sport,
+					   .proto = rk.proto };
+		struct kvb_ct *o;
+
+		if (rk.proto == IPPROTO_ICMP)
+			okey.dport = 0;
+		o = bpf_map_lookup_elem(&kvb_ct_v3, &okey);
+		if (o)
+			o->state = KVB_CT_ESTABLISHED;
+	}
+	{
+		__u8 gmac[ETH_ALEN];
+		__be32 gaddr = ct->addr;
+		__be16 gport = ct->port;
+		__be16 old = rk.dport;
+		__u32 out = ct->guest_ifindex;
+
+		__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
+		if (!dec_ttl(skb, rk.proto))
+			return TC_ACT_OK;	/* the host answers time exceeded */
+		if (rewrite_addr(skb, IP_OFF_DADDR, rk.daddr, gaddr, rk.proto,
+				 l4off) ||
+		    rewrite_port(skb, l4off, poff ? poff : 2, old, gport,
+				 rk.proto))
+			return TC_ACT_SHOT;
+		bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
+		bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+		count_tx(out, skb->len);
+		return bpf_redirect(out, 0);
+	}
+}
+
+#endif /* KVB_NAT_H */

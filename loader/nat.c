@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NAT networks on the host side: the gateway interface (a veth pair whose
+ * host end holds the gateway address and whose other end is the network's
+ * gateway port), the WAN device's tc hook, and `ct show` / `ct flush`.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kvmbpf.h"
+
+/* ip(8) with a fixed argument vector, no shell; 0 on success. */
+static int run_ip(const char *const argv[])
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		int null = open("/dev/null", 0);
+
+		if (null >= 0)
+			dup2(null, 2);
+		execvp("ip", (char *const *)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+}
+
+static void write_sysctl(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(v, f);
+		fclose(f);
+	}
+}
+
+/*
+ * Interface names: kvbgwID / kvbgpID for the default fabric; other pin
+ * directories (tests, several fabrics) add a hash of the directory, so two
+ * fabrics never fight over a name: kvbXXXXgID / kvbXXXXpID.
+ */
+void nat_ifnames(__u32 id, char host[16], char port[16])
+{
+	__u32 h = 2166136261U;
+
+	if (!strcmp(opts.bpffs, KVB_DEFAULT_BPFFS)) {
+		snprintf(host, 16, "kvbgw%u", id);
+		snprintf(port, 16, "kvbgp%u", id);
+		return;
+	}
+	for (const char *c = opts.bpffs; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619U;
+	snprintf(host, 16, "kvb%04xg%u", h & 0xffff, id);
+	snprintf(port, 16, "kvb%04xp%u", h & 0xffff, id);
+}
+
+/* The first IPv4 address of dev, or 0. */
+__be32 dev_ipv4(const char *dev)
+{
+	struct ifaddrs *ifa, *i;
+	__be32 a = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    !strcmp(i->ifa_name, dev)) {
+			a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+			break;
+		}
+	freeifaddrs(ifa);
+	return a;
+}
+
+/* The device of the IPv4 default route, from /proc/net/route. */
+int default_route_dev(char dev[16])
+{
+	FILE *f = fopen("/proc/net/route", "r");
+	char line[256], name[16];
+	unsigned int dst, flags;
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%15s %x %*x %x", name, &dst, &flags) == 3 &&
+		    dst == 0 && (flags & 1)) {
+			snprintf(dev, 16, "%s", name);
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Create the gateway interface pair for network id with the gateway
+ * address; attach its fabric end as the gateway port.
+ */
+int nat_gateway_create(struct fabric *fb, struct kvb_net *net, int prefix)
+{
+	char host[16], port[16], addr[32];
+	struct in_addr gw = { .s_addr = net->gw_ip };
+	char fwd[128];
+	int ret;
+
+	nat_ifnames(net->id, host, port);
+	snprintf(addr, sizeof(addr), "%s/%d", inet_ntoa(gw), prefix);
+	{
+		const char *add[] = { "ip", "link", "add", host, "type", "veth",
+				      "peer", "name", port, NULL };
+		const char *ad[] = { "ip", "addr", "add", addr, "dev", host, NULL };
+		const char *up1[] = { "ip", "link", "set", host, "up", NULL };
+		const char *up2[] = { "ip", "link", "set", port, "up", NULL };
+
+		if (run_ip(add))
+			return err("net add: cannot create the gateway interface "
+				   "%s (ip link add failed)", host);
+		if (run_ip(ad) || run_ip(up1) || run_ip(up2)) {
+			nat_gateway_delete(net->id);
+			return err("net add: cannot configure %s with %s", host,
+				   addr);
+		}
+	}
+	/* bpf_fib_lookup asks the input device, the gateway interface, to
+	 * forward; this enables forwarding on it alone, not host-wide */
+	snprintf(fwd, sizeof(fwd), "/proc/sys/net/ipv4/conf/%s/forwarding",
+		 host);
+	write_sysctl(fwd, "1");
+	net->gw_host = if_nametoindex(host);
+	if (dev_get_mac(host, net->uplink_mac) || !net->gw_host) {
+		nat_gateway_delete(net->id);
+		return err("net add: %s vanished", host);
+	}
+	if (net_put(fb, net)) {
+		nat_gateway_delete(net->id);
+		return err("net add: cannot update the network: %s",
+			   strerror(errno));
+	}
+	ret = port_attach(fb, "net add", port, net->id, KVB_PORT_GATEWAY,
+			  &(struct port_opts){ .naddrs = -1 });
+	if (ret)
+		nat_gateway_delete(net->id);
+	return ret;
+}
+
+void nat_gateway_delete(__u32 id)
+{
+	char host[16], port[16];
+	const char *del[] = { "ip", "link", "del", host, NULL };
+
+	nat_ifnames(id, host, port);
+	run_ip(del);
+}
+
+/* Hook the WAN device (shared by every nat network that uses it). */
+int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
+{
+	struct kvb_port p = { .role = KVB_PORT_WAN, .net_id = net_id };
+	struct kvb_stats *zero;
+	bool created = false;
+	__u32 ifindex = if_nametoindex(dev);
+	int ncpu = libbpf_num_possible_cpus(), ret;
+
+	if (!ifindex)
+		return err("net add: wan %s: no such device", dev);
+	if (!port_get(fb, ifindex, &p)) {
+		if (p.role != KVB_PORT_WAN)
+			return err("net add: wan %s is already a port of another "
+				   "network", dev);
+		return 0;
+	}
+	snprintf(p.name, sizeof(p.name), "%s", dev);
+	p.ifindex = ifindex;
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		return err("net add: out of memory");
+	bpf_map_update_elem(fb->stats_fd, &ifindex, zero, BPF_ANY);
+	free(zero);
+	ret = tc_attach(fb, ifindex, false, &created);
+	if (created)
+		p.flags |= KVB_PORT_F_OWN_CLSACT;
+	if (!ret && bpf_map_update_elem(fb->port_fd, &ifindex, &p, BPF_ANY))
+		ret = -errno;
+	if (ret) {
+		tc_detach(ifindex, false, created);
+		bpf_map_delete_elem(fb->stats_fd, &ifindex);
+		return err("net add: wan %s: cannot attach: %s", dev,
+			   strerror(-ret));
+	}
+	return 0;
+}
+
+/* After net del: unhook the WAN device unless another network uses it. */
+void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
+{
+	struct kvb_net n;
+	struct kvb_port p;
+
+	if (!wan || port_get(fb, wan, &p) || p.role != KVB_PORT_WAN)
+		return;
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (id == net_id || net_get(fb, id, &n) ||
+		    n.type != KVB_NET_NAT || n.wan != wan)
+			continue;
+		p.net_id = id;	/* hand it over */
+		bpf_map_update_elem(fb->port_fd, &wan, &p, BPF_EXIST);
+		return;
+	}
+	port_detach(fb, "net del", &p);
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static const char *proto_name(__u8 p)
+{
+	return p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 ? "icmp" : "?";
+}
+
+static const char *state_name(__u8 s)
+{
+	return s == KVB_CT_ESTABLISHED ? "established" :
+	       s == KVB_CT_CLOSING ? "closing" : "new";
+}
+
+static int ct_help(void)
+{
+	fprintf(stderr,
+		"Usage: kvmbpf ct show [net NAME]\n"
+		"       kvmbpf ct flush [net NAME]\n"
+		"\n"
+		"  Tracked NAT flows: protocol, original and translated tuples,\n"
+		"  state, idle age. Limit: %d flows.\n",
+		KVB_MAX_CT / 2);
+	return 0;
+}
+
+static int ct_filter(int argc, char **argv, const char *cmd, __u32 *net_id)
+{
+	struct kvb_net n;
+
+	*net_id = 0;
+	if (!argc)
+		return 0;
+	if (argc != 2 || strcmp(argv[0], "net"))
+		return err("ct %s: expected [net NAME]", cmd);
+	if (net_find(fab(), argv[1], &n))
+		return err("ct %s: network %s does not exist", cmd, argv[1]);
+	*net_id = n.id;
+	return 0;
+}
+
+static int ct_show(int argc, char **argv)
+{
+	struct kvb_ct_key k, *prev = NULL;
+	struct jw *w = NULL;
+	struct fabric *fb;
+	__u32 net_id;
+	__u64 now = mono_ns();
+
+	if (ct_filter(argc, argv, "show", &net_id))
+		return 1;
+	fb = fab();
+	if (opts.json) {
+		w = jw_new(stdout, opts.pretty);
+		jw_arr_begin(w);
+	}
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
+		char g[16], r[16], n[16];
+		struct kvb_net net;
+		struct kvb_ct ct;
+		unsigned int gport, rport, nport;
+
+		prev = &k;
+		if (k.dir || bpf_map_lookup_elem(fb->ct_fd, &k, &ct) ||
+		    (net_id && ct.net_id != net_id))
+			continue;
+		inet_ntop(AF_INET, &k.saddr, g, sizeof(g));
+		inet_ntop(AF_INET, &k.daddr, r, sizeof(r));
+		inet_ntop(AF_INET, &ct.addr, n, sizeof(n));
+		gport = ntohs(k.sport), rport = ntohs(k.dport);
+		nport = ntohs(ct.port);
+		if (net_get(fb, ct.net_id, &net))
+			snprintf(net.name, sizeof(net.name), "#%u", ct.net_id);
+		if (w) {
+			jw_obj_begin(w);
+			jw_kstr(w, "net", net.name);
+			jw_kstr(w, "proto", proto_name(k.proto));
+			jw_kstr(w, "src", g);
+			jw_kuint(w, "sport", gport);
+			jw_kstr(w, "dst", r);
+			jw_kuint(w, "dport", rport);
+			jw_kstr(w, "nat_src", n);
+			jw_kuint(w, "nat_sport", nport);
+			jw_kstr(w, "state", state_name(ct.state));
+			jw_kuint(w, "age", (now - ct.last_ns) / 1000000000ULL);
+			jw_kuint(w, "packets", ct.packets);
+			jw_obj_end(w);
+		} else {
+			printf("%-4s %s:%u -> %s:%u as %s:%u %s age %llus net %s\n",
+			       proto_name(k.proto), g, gport, r, rport, n, nport,
+			       state_name(ct.state),
+			       (unsigned long long)((now - ct.last_ns) / 1000000000ULL),
+			       net.name);
+		}
+	}
+	if (w) {
+		jw_arr_end(w);
+		jw_free(w);
+	}
+	return 0;
+}
+
+/* Delete the flows of net_id (0: all); both directions of each. */
+int ct_flush_net(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_ct_key k, next, *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &next)) {
+		struct kvb_ct ct;
+
+		k = next;
+		if (!bpf_map_lookup_elem(fb->ct_fd, &k, &ct) &&
+		    (!net_id || ct.net_id == net_id)) {
+			bpf_map_delete_elem(fb->ct_fd, &k);
+			n += !k.dir;
+			prev = NULL;
+			continue;
+		}
+		prev = &k;
+	}
+	return n;
+}
+
+static int ct_flush(int argc, char **argv)
+{
+	__u32 net_id;
+
+	if (ct_filter(argc, argv, "flush", &net_id))
+		return 1;
+	printf("%d flows flushed\n", ct_flush_net(fab(), net_id));
+	return 0;
+}
+
+int do_ct(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "show", ct_show },
+		{ "list", ct_show },
+		{ "flush", ct_flush },
+		{ NULL, NULL },
+	};
+
+	return dispatch("ct", cmds, argc, argv, ct_help);
+}

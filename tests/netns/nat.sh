@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# NAT networks end to end (what exists so far: gateway ARP/ping in BPF,
+# source NAT with connection tracking for TCP, UDP and ICMP echo, the host
+# reaching its guests). A WAN namespace sits behind a host veth that
+# carries the route; guests use static addresses.
+#
+#   root ns: $T-w 10.99.2.1/24 (WAN device)    $T-wan ns: eth0 10.99.2.2/24
+#   nat "n": subnet 192.168.78.0/24, gateway .1 on kvbgwID, guests .11 .12
+source "$(dirname "$0")/lib.sh"
+
+rules_before=$( (nft list ruleset; iptables-save | grep -v '^#') 2>&1)
+netns_add "$T-wan"
+ip link add "$T-w" type veth peer name eth0 netns "$T-wan"
+LINK_LIST+=("$T-w")
+ip addr add 10.99.2.1/24 dev "$T-w"
+ip link set "$T-w" up
+ip -n "$T-wan" addr add 10.99.2.2/24 dev eth0
+ip -n "$T-wan" link set eth0 up
+
+check "net add nat" kvmbpf net add n type nat subnet 192.168.78.0/24 wan "$T-w"
+info=$(kvmbpf -j net show n)
+gw_if=$(echo "$info" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+check "net show -j reports the gateway interface" sh -c "echo '$info' | grep -q '\"interface\":\"$gw_if\".*\"nat_address\":\"10.99.2.1\"'"
+check "the gateway address lives on it" sh -c "ip -4 addr show $gw_if | grep -q 192.168.78.1/24"
+for i in 1 2; do
+	netns_add "$T-g$i"
+	guest_link "$T-g$i" "$T-g$i"
+	ip -n "$T-g$i" addr add 192.168.78.1$i/24 dev eth0
+	ip -n "$T-g$i" route add default via 192.168.78.1
+	kvmbpf attach "$T-g$i" net n ip 192.168.78.1$i || fail "attach g$i"
+done
+
+check "guest pings the gateway" ping4 "$T-g1" 192.168.78.1
+check "guest reaches guest" ping4 "$T-g1" 192.168.78.12
+check "host reaches the guest" ping -n -c 1 -W 2 192.168.78.11
+check "guest pings the WAN" ping4 "$T-g1" 10.99.2.2
+check "TCP 100 MiB guest to WAN, sha256" tcp_sha "$T-g1" "$T-wan" 10.99.2.2 100
+check "UDP guest to WAN" sh -c "
+	ip netns exec $T-wan timeout 5 nc -u -l -W 1 10.99.2.2 7777 > /tmp/$T.udp &
+	sleep 0.3; echo hello-nat | ip netns exec $T-g2 nc -u -w 1 10.99.2.2 7777
+	wait; grep -q hello-nat /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
+peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.99.2.2', 8088)); s.listen(1)
+c, a = s.accept(); print(a[0]); c.close()" & sleep 0.5
+	in_ns "$T-g1" timeout 5 "$PY" -c "
+import socket; socket.create_connection(('10.99.2.2', 8088), timeout=3).close()"; wait)
+[ "$peer" = 10.99.2.1 ] && pass "the WAN sees only the host's address" ||
+	fail "the WAN saw '$peer'"
+check "ct show -j: translated, established flows" "$PY" -c "
+import json, subprocess
+ct = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'ct', 'show', 'net', 'n']))
+assert any(c['proto'] == 'tcp' and c['src'] == '192.168.78.11' and c['nat_src'] == '10.99.2.1'
+           and c['state'] == 'established' for c in ct), ct
+assert any(c['proto'] == 'icmp' for c in ct), ct"
+# Nothing from the WAN reaches a guest by itself, even with a route.
+in_ns "$T-wan" ip route add 192.168.78.0/24 via 10.99.2.1
+e0=$(icmp_in_echos "$T-g1")
+check_not "the WAN cannot reach a guest" ping4 "$T-wan" 192.168.78.11
+[ "$(icmp_in_echos "$T-g1")" = "$e0" ] && pass "no echo request reached the guest" ||
+	fail "the guest received echo requests from the WAN"
+check "ct flush" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS ct flush net n | grep -q 'flows flushed'"
+check "ct show empty after flush" sh -c "[ \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j ct show)\" = '[]' ]"
+check "a new flow after the flush" ping4 "$T-g2" 10.99.2.2
+rules_after=$( (nft list ruleset; iptables-save | grep -v '^#') 2>&1)
+[ "$rules_before" = "$rules_after" ] && pass "nft and iptables rules unchanged" ||
+	fail "the fabric changed the nft/iptables rules"
+check "net del" kvmbpf net del n
+check_not "net del removed the gateway interface" ip link show "$gw_if"
+check_not "net del unhooked the WAN device" sh -c "tc filter show dev $T-w ingress | grep -q kvb"
+check "net del emptied the connection table" sh -c \
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_ct_v3)\" = '[]' ]"
+finish
