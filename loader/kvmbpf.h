@@ -85,6 +85,12 @@ void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
 int do_ct(int argc, char **argv);
 
+/* dhcp.c: dnsmasq for nat networks */
+int dhcp_start(struct fabric *fb, const struct kvb_net *net, int prefix);
+void dhcp_stop(const struct kvb_net *net);
+void dhcp_sync(struct fabric *fb, __u32 net_id);
+bool dhcp_running(const struct kvb_net *net);
+
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);

@@ -165,9 +165,10 @@ static void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 		inet_ntop(AF_INET, &n->subnet, a, sizeof(a));
 		inet_ntop(AF_INET, &n->gw_ip, g, sizeof(g));
 		w += snprintf(buf + w, len - (size_t)w,
-			      " subnet %s/%d gateway %s wan %s", a,
+			      " subnet %s/%d gateway %s wan %s dhcp %s", a,
 			      __builtin_popcount(ntohl(n->netmask)), g,
-			      ifname_of(n->wan, NULL, up));
+			      ifname_of(n->wan, NULL, up),
+			      n->flags & KVB_NET_F_DHCP ? "on" : "off");
 	} else if (n->uplink && (size_t)w < len) {
 		w += snprintf(buf + w, len - (size_t)w, " uplink %s",
 			      ifname_of(n->uplink,

@@ -19,7 +19,7 @@ static int net_help(void)
 		"Usage: kvmbpf net add NAME type bridge [uplink DEV] [mtu N]\n"
 		"       kvmbpf net add NAME type internal [mtu N]\n"
 		"       kvmbpf net add NAME type nat subnet CIDR [gateway ADDR]\n"
-		"                      [wan DEV] [mtu N]\n"
+		"                      [wan DEV] [dhcp on|off] [mtu N]\n"
 		"       kvmbpf net del NAME\n"
 		"       kvmbpf net show [NAME]\n"
 		"\n"
@@ -27,7 +27,10 @@ static int net_help(void)
 		"            also with the LAN behind host NIC DEV and with\n"
 		"            the host itself\n"
 		"  internal  guests reach each other and nothing else\n"
-		"  nat       a private IPv4 subnet; the gateway address (default:\n"
+		"  nat       a private IPv4 subnet; dhcp on (default) runs\n"
+		"            dnsmasq on the gateway interface (leases, router,\n"
+		"            DNS; a port's mac + ip is its static lease);\n"
+		"            the gateway address (default:\n"
 		"            the first host address) lives on host interface\n"
 		"            kvbgwID; guests reach the outside through WAN DEV\n"
 		"            (default: the default route's device) with its\n"
@@ -92,6 +95,7 @@ static int net_add(int argc, char **argv)
 	__u32 type = KVB_NET_NONE, mtu = KVB_DEFAULT_MTU;
 	char wanbuf[16];
 	int prefix = 0;
+	bool dhcp = true;
 
 	if (argc < 1)
 		return err("net add: missing NAME");
@@ -117,10 +121,9 @@ static int net_add(int argc, char **argv)
 		} else if (!strcmp(k, "wan")) {
 			wan = v;
 		} else if (!strcmp(k, "dhcp")) {
-			if (strcmp(v, "off"))
-				return err("net add: dhcp %s: DHCP is not "
-					   "implemented yet; use 'dhcp off' and "
-					   "static addresses", v);
+			if (parse_onoff(v, &dhcp))
+				return err("net add: dhcp %s: expected on or off",
+					   v);
 		} else if (!strcmp(k, "mtu")) {
 			if (parse_u32(v, 68, 65535, &mtu))
 				return err("net add: mtu %s: expected 68-65535",
@@ -136,7 +139,7 @@ static int net_add(int argc, char **argv)
 			   net_type_name(type));
 	if (uplink && type != KVB_NET_BRIDGE)
 		return err("net add: uplink: only bridge networks have one");
-	if ((subnet || gateway || wan) && type != KVB_NET_NAT)
+	if ((subnet || gateway || wan || !dhcp) && type != KVB_NET_NAT)
 		return err("net add: subnet, gateway and wan are for nat networks");
 	if (type == KVB_NET_NAT) {
 		if (!subnet)
@@ -163,6 +166,8 @@ static int net_add(int argc, char **argv)
 		net.wan = if_nametoindex(wan);
 		if (!net.wan)
 			return err("net add: wan %s: no such device", wan);
+		if (dhcp)
+			net.flags |= KVB_NET_F_DHCP;
 		net.nat_ip = dev_ipv4(wan);
 		if (!net.nat_ip)
 			return err("net add: wan %s has no IPv4 address to "
@@ -191,7 +196,8 @@ static int net_add(int argc, char **argv)
 	}
 	if (type == KVB_NET_NAT) {
 		if (nat_wan_attach(fb, wan, net.id) ||
-		    nat_gateway_create(fb, &net, prefix)) {
+		    nat_gateway_create(fb, &net, prefix) ||
+		    (dhcp && dhcp_start(fb, &net, prefix))) {
 			struct kvb_net cur;
 
 			if (!net_get(fb, net.id, &cur))
@@ -224,6 +230,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	}
 	fdb_purge(fb, 0, net->id);
 	if (net->type == KVB_NET_NAT) {
+		dhcp_stop(net);
 		ct_flush_net(fb, net->id);
 		nat_gateway_delete(net->id);
 		nat_wan_release(fb, net->wan, net->id);
@@ -279,6 +286,9 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			jw_kstr(w, "wan", ifname_of(n->wan, NULL, wn));
 			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
 			jw_kstr(w, "nat_address", a);
+			jw_kbool(w, "dhcp", n->flags & KVB_NET_F_DHCP);
+			if (n->flags & KVB_NET_F_DHCP)
+				jw_kbool(w, "dhcp_running", dhcp_running(n));
 		}
 		jw_key(w, "ports");
 		jw_arr_begin(w);

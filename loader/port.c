@@ -193,6 +193,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	addr_purge(fb, p->ifindex, 0);
 	bpf_map_delete_elem(fb->stats_fd, &p->ifindex);
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);
+	dhcp_sync(fb, p->net_id);
 	return 0;
 }
 
@@ -354,6 +355,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		    strerror(errno));
 		goto fail;
 	}
+	dhcp_sync(fb, net_id);
 	return 0;
 fail:
 	port_detach(fb, cmd, &port);
@@ -483,6 +485,7 @@ static int port_set(int argc, char **argv)
 		return 1;
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
 		return err("port set: %s: %s", p.name, strerror(errno));
+	dhcp_sync(fb, p.net_id);
 	return 0;
 }
 

@@ -133,6 +133,11 @@ struct kvb_net {
 	__be32 nat_ip;		/* the WAN device's address: translated source */
 	__u32 gw_host;		/* ifindex of that host interface */
 	__u32 wan;		/* ifindex of the WAN device */
+	__u32 flags;		/* enum kvb_net_flags */
+};
+
+enum kvb_net_flags {
+	KVB_NET_F_DHCP = 1 << 0,	/* kvmbpf runs a DHCP server (dnsmasq) */
 };
 
 /* kvb_port_v3: HASH, key __u32 ifindex. */

@@ -61,6 +61,39 @@ e0=$(icmp_in_echos "$T-g1")
 check_not "the WAN cannot reach a guest" ping4 "$T-wan" 192.168.78.11
 [ "$(icmp_in_echos "$T-g1")" = "$e0" ] && pass "no echo request reached the guest" ||
 	fail "the guest received echo requests from the WAN"
+# DHCP: dnsmasq on the gateway interface; a dynamic and a static lease.
+cat >"/tmp/$T.udhcpc" <<'EOS'
+#!/bin/sh
+[ "$1" = bound ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+[ -n "$router" ] && ip route add default via "${router%% *}"
+echo "$ip $router $dns" > "/tmp/$(ip netns identify)-lease"
+exit 0
+EOS
+chmod +x "/tmp/$T.udhcpc"
+check "net show -j: dnsmasq runs" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"dhcp\":true,\"dhcp_running\":true'"
+for i in 3 4; do
+	netns_add "$T-g$i"
+	guest_link "$T-g$i" "$T-g$i"
+done
+ip -n "$T-g4" link set eth0 address 52:54:00:78:00:50
+kvmbpf attach "$T-g3" net n || fail "attach g3"
+kvmbpf attach "$T-g4" net n mac 52:54:00:78:00:50 ip 192.168.78.50 || fail "attach g4"
+for i in 3 4; do
+	check "DHCP: guest $i gets a lease (busybox udhcpc)" \
+		in_ns "$T-g$i" timeout 20 busybox udhcpc -i eth0 -n -q -f -t 10 -T 1 -s "/tmp/$T.udhcpc"
+done
+lease3=$(cat "/tmp/$T-g3-lease" 2>/dev/null)
+case $lease3 in
+192.168.78.*" 192.168.78.1 192.168.78.1") pass "DHCP: address, router and DNS ($lease3)" ;;
+*) fail "DHCP: lease '$lease3'" ;;
+esac
+check "DHCP: the static lease is the port's ip" grep -q "^192.168.78.50 " "/tmp/$T-g4-lease"
+check "DHCP: the leased guest reaches the WAN" ping4 "$T-g3" 10.99.2.2
+check "DHCP: the fabric learned the lease for spoofcheck" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show $T-g3 | grep -q '\"source\":\"dhcp\"'"
+rm -f "/tmp/$T.udhcpc" "/tmp/$T-g3-lease" "/tmp/$T-g4-lease"
 check "ct flush" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS ct flush net n | grep -q 'flows flushed'"
 check "ct show empty after flush" sh -c "[ \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j ct show)\" = '[]' ]"
 check "a new flow after the flush" ping4 "$T-g2" 10.99.2.2
@@ -68,6 +101,7 @@ rules_after=$( (nft list ruleset; iptables-save | grep -v '^#') 2>&1)
 [ "$rules_before" = "$rules_after" ] && pass "nft and iptables rules unchanged" ||
 	fail "the fabric changed the nft/iptables rules"
 check "net del" kvmbpf net del n
+check_not "net del stopped dnsmasq" pgrep -f "dnsmasq.*--interface=$gw_if"
 check_not "net del removed the gateway interface" ip link show "$gw_if"
 check_not "net del unhooked the WAN device" sh -c "tc filter show dev $T-w ingress | grep -q kvb"
 check "net del emptied the connection table" sh -c \

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DHCP for nat networks: kvmbpf runs dnsmasq on the network's gateway
+ * interface (a well-kept server, rather than answering DHCP in BPF: leases,
+ * renewals, options and DNS are dnsmasq's job and it does them right).
+ * dnsmasq daemonizes; kvmbpf starts it at `net add`, stops it at `net del`
+ * and rewrites its static leases (ports with a MAC and an IPv4 address)
+ * whenever a port of the network changes, then sends it SIGHUP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+#define KVB_RUN_DIR "/run/kvmbpf"
+
+static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
+		      size_t len)
+{
+	char host[16], port[16];
+
+	nat_ifnames(net->id, host, port);
+	snprintf(buf, len, "%s/%s.%s", KVB_RUN_DIR, host, ext);
+}
+
+/* Static leases: every port of the network with a MAC and an IPv4. */
+static int write_hosts(struct fabric *fb, const struct kvb_net *net)
+{
+	struct kvb_addr_key key, *prev = NULL;
+	char path[256], tmp[272];
+	FILE *f;
+
+	dhcp_path(net, "hosts", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		struct kvb_addr a;
+		struct kvb_port p;
+		char mac[18], ip[64];
+
+		prev = &key;
+		if (key.family != 4 || port_get(fb, key.ifindex, &p) ||
+		    p.net_id != net->id ||
+		    (p.flags & KVB_PORT_F_MAC_PINNED) ||
+		    !(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] |
+		      p.mac[5]) ||
+		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
+		    !(a.flags & KVB_ADDR_F_STATIC))
+			continue;
+		fmt_mac(p.mac, mac);
+		fmt_addr(&key, ip);
+		fprintf(f, "%s,%s\n", mac, ip);
+	}
+	fclose(f);
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static pid_t read_pid(const struct kvb_net *net)
+{
+	char path[256];
+	FILE *f;
+	int pid = 0;
+
+	dhcp_path(net, "pid", path, sizeof(path));
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return pid > 0 && !kill(pid, 0) ? pid : 0;
+}
+
+int dhcp_start(struct fabric *fb, const struct kvb_net *net, int prefix)
+{
+	char host[16], port[16], range[96], router[48], dns[48];
+	char pidf[256], hosts[256], leases[256], ifarg[40];
+	__u32 first = ntohl(net->subnet) + 2, last = ntohl(net->subnet | ~net->netmask) - 1;
+	struct in_addr a;
+	char lo[16], hi[16], gw[16], mask[16];
+	pid_t pid;
+	int status, ret;
+
+	if (access("/usr/sbin/dnsmasq", X_OK))
+		return err("net add: dhcp on needs dnsmasq (apt-get install "
+			   "dnsmasq-base), or say 'dhcp off'");
+	mkdir(KVB_RUN_DIR, 0755);
+	ret = write_hosts(fb, net);
+	if (ret)
+		return err("net add: %s: %s", KVB_RUN_DIR, strerror(-ret));
+	nat_ifnames(net->id, host, port);
+	a.s_addr = htonl(first);
+	snprintf(lo, sizeof(lo), "%s", inet_ntoa(a));
+	a.s_addr = htonl(last);
+	snprintf(hi, sizeof(hi), "%s", inet_ntoa(a));
+	a.s_addr = net->gw_ip;
+	snprintf(gw, sizeof(gw), "%s", inet_ntoa(a));
+	a.s_addr = net->netmask;
+	snprintf(mask, sizeof(mask), "%s", inet_ntoa(a));
+	(void)prefix;
+	snprintf(range, sizeof(range), "--dhcp-range=%s,%s,%s,1h", lo, hi, mask);
+	snprintf(router, sizeof(router), "--dhcp-option=3,%s", gw);
+	snprintf(dns, sizeof(dns), "--dhcp-option=6,%s", gw);
+	snprintf(ifarg, sizeof(ifarg), "--interface=%s", host);
+	dhcp_path(net, "pid", pidf, sizeof(pidf));
+	dhcp_path(net, "hosts", hosts, sizeof(hosts));
+	dhcp_path(net, "leases", leases, sizeof(leases));
+	{
+		char pidarg[280], hostarg[280], leasearg[280];
+		const char *argv[] = {
+			"dnsmasq", "--conf-file=/dev/null", "--bind-interfaces",
+			ifarg, "--except-interface=lo", range, router, dns,
+			"--dhcp-authoritative", "--dhcp-no-override",
+			pidarg, hostarg, leasearg, "--log-facility=/dev/null",
+			NULL,
+		};
+
+		snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", pidf);
+		snprintf(hostarg, sizeof(hostarg), "--dhcp-hostsfile=%s", hosts);
+		snprintf(leasearg, sizeof(leasearg), "--dhcp-leasefile=%s",
+			 leases);
+		pid = fork();
+		if (pid < 0)
+			return err("net add: fork: %s", strerror(errno));
+		if (!pid) {
+			execv("/usr/sbin/dnsmasq", (char *const *)argv);
+			_exit(127);
+		}
+		/* dnsmasq forks into the background once it listens */
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			return err("net add: dnsmasq on %s did not start", host);
+	}
+	return 0;
+}
+
+void dhcp_stop(const struct kvb_net *net)
+{
+	const char *exts[] = { "pid", "hosts", "leases" };
+	pid_t pid = read_pid(net);
+	char path[256];
+
+	if (pid) {
+		kill(pid, SIGTERM);
+		for (int i = 0; i < 50 && !kill(pid, 0); i++)
+			usleep(10000);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		dhcp_path(net, exts[i], path, sizeof(path));
+		unlink(path);
+	}
+}
+
+/* A port of net_id changed: refresh the static leases. */
+void dhcp_sync(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_net net;
+	pid_t pid;
+
+	if (net_get(fb, net_id, &net) || net.type != KVB_NET_NAT ||
+	    !(net.flags & KVB_NET_F_DHCP))
+		return;
+	if (write_hosts(fb, &net))
+		return;
+	pid = read_pid(&net);
+	if (pid)
+		kill(pid, SIGHUP);
+}
+
+bool dhcp_running(const struct kvb_net *net)
+{
+	return read_pid(net) != 0;
+}
