@@ -8,6 +8,9 @@
 #                   host on the uplink (10.77.0.1), guests g1..g3 (.11-.13)
 #   bridge "other"  guests o1, o2 in the same subnet (.21, .22), no uplink
 #   internal "iso"  guests i1, i2 (10.66.0.1, .2): each other and nothing else
+#   nat "natnet"    guests n1, n2 (192.168.55.11, .12) behind source NAT to a
+#                   "wan" namespace (10.55.0.2) through host veth P-w
+#                   (10.55.0.1); the WAN never reaches them
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,12 +18,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 P=${KVB_DEMO_PREFIX:-kvbdemo}
 BPFFS=/sys/fs/bpf/kvmbpf_${P//-/_}
 K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
-NODES=(g1 g2 g3 o1 o2 i1 i2 lan)
+NODES=(g1 g2 g3 o1 o2 i1 i2 n1 n2 lan wan)
 
 down() {
 	local n
 	for n in "${NODES[@]}"; do ip netns del "$P-$n" 2>/dev/null; done
-	for n in "${NODES[@]}" up; do ip link del "$P-$n" 2>/dev/null; done
+	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
+	for n in "${NODES[@]}" up w; do ip link del "$P-$n" 2>/dev/null; done
 	rm -rf "$BPFFS"
 }
 
@@ -29,7 +33,9 @@ addr_of() {
 	g*) echo 10.77.0.1${1#g} ;;
 	o*) echo 10.77.0.2${1#o} ;;
 	i*) echo 10.66.0.${1#i} ;;
+	n*) echo 192.168.55.1${1#n} ;;
 	lan) echo 10.77.0.2 ;;
+	wan) echo 10.55.0.2 ;;
 	host) echo 10.77.0.1 ;;
 	esac
 }
@@ -43,6 +49,7 @@ guest() { # NODE NET
 	ip -n "$P-$n" link set eth0 up
 	a=$(addr_of "$n")
 	ip -n "$P-$n" addr add "$a/24" dev eth0
+	[ "$net" = natnet ] && ip -n "$P-$n" route add default via 192.168.55.1
 	"${K[@]}" attach "$P-$n" net "$net"
 }
 
@@ -60,9 +67,18 @@ up() {
 	"${K[@]}" net add lan type bridge uplink "$P-up" || exit 1
 	"${K[@]}" net add other type bridge || exit 1
 	"${K[@]}" net add iso type internal || exit 1
+	ip netns add "$P-wan"
+	ip -n "$P-wan" link set lo up
+	ip link add "$P-w" type veth peer name eth0 netns "$P-wan"
+	ip addr add 10.55.0.1/24 dev "$P-w"
+	ip link set "$P-w" up
+	ip -n "$P-wan" addr add 10.55.0.2/24 dev eth0
+	ip -n "$P-wan" link set eth0 up
+	"${K[@]}" net add natnet type nat subnet 192.168.55.0/24 wan "$P-w" || exit 1
 	for n in g1 g2 g3; do guest "$n" lan; done
 	for n in o1 o2; do guest "$n" other; done
 	for n in i1 i2; do guest "$n" iso; done
+	for n in n1 n2; do guest "$n" natnet; done
 }
 
 reach() { # FROM TO -> exit status
@@ -106,11 +122,14 @@ matrix() {
 lan (bridge, uplink to the "lan" namespace): g1-g3, the LAN and the host
   reach each other. other (bridge, same subnet, no uplink): o1 and o2 reach
   only each other. iso (internal): i1 and i2 reach only each other.
+natnet (nat): n1 and n2 reach each other, the host and the WAN namespace
+  (which sees only the host's 10.55.0.1); nothing reaches them from the WAN.
 
 Look around:
   ${K[*]} net show
   ${K[*]} stats
   ${K[*]} fdb show
+  ${K[*]} ct show
   bpftool map dump pinned $BPFFS/kvb_fdb_v3
 Remove the demo: bash scripts/demo.sh down
 EOT

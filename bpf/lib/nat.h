@@ -333,6 +333,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	fib->ifindex = net->gw_host;
 	__builtin_memcpy(gmac, f->eth->h_source, ETH_ALEN);
 	ret = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return NAT_CONTINUE;	/* one of the host's own addresses */
 	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
 	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || fib->ifindex != net->wan)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);

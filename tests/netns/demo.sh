@@ -10,11 +10,14 @@ out=$(bash "$ROOT/scripts/demo.sh" 2>&1)
 matrix=$(echo "$out" | sed -n '/^Who reaches/,/^$/p')
 echo "$matrix"
 
-# expected: host, g1-3, lan see each other; o1<->o2; i1<->i2; nothing else
+# expected: host, g1-3, lan see each other; o1<->o2; i1<->i2; n1<->n2,
+# n* -> host and wan, host -> n*; nothing else (the WAN reaches nobody)
 want() {
 	case "$1:$2" in
+	n*:n*|n*:host|n*:wan|host:n*) echo yes ;;
+	host:wan) echo yes ;;	# the host's own route
 	host:o*|host:i*|o*:host|i*:host) echo - ;;
-	[gl]*:[ghl]*|host:[gl]*) echo yes ;;
+	g*:[ghl]*|lan:[ghl]*|host:[gl]*) echo yes ;;
 	o*:o*|i*:i*) echo yes ;;
 	*) echo - ;;
 	esac
@@ -36,5 +39,5 @@ for from in "${names[@]}"; do
 		fi
 	done
 done
-[ "${#names[@]}" -eq 9 ] || fail "demo: matrix has ${#names[@]} columns, want 9"
+[ "${#names[@]}" -eq 12 ] || fail "demo: matrix has ${#names[@]} columns, want 12"
 finish

@@ -35,6 +35,7 @@ check "guest pings the gateway" ping4 "$T-g1" 192.168.78.1
 check "guest reaches guest" ping4 "$T-g1" 192.168.78.12
 check "host reaches the guest" ping -n -c 1 -W 2 192.168.78.11
 check "guest pings the WAN" ping4 "$T-g1" 10.99.2.2
+check "guest reaches the host's other addresses (local, not translated)" ping4 "$T-g1" 10.99.2.1
 check "TCP 100 MiB guest to WAN, sha256" tcp_sha "$T-g1" "$T-wan" 10.99.2.2 100
 check "UDP guest to WAN" sh -c "
 	ip netns exec $T-wan timeout 5 nc -u -l -W 1 10.99.2.2 7777 > /tmp/$T.udp &
