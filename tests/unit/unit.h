@@ -32,6 +32,8 @@ extern __u8 unit_upmac[6];	/* its MAC: the host's */
 int add_veth(const char *name, __u32 *ifindex);
 /* test_guard.c: port identity and admission tests; returns failures */
 int guard_tests(struct fabric *fb);
+/* test_nat.c: translation, checksums, gateway answers, table full */
+int nat_tests(struct fabric *fb);
 
 #define CHECK(cond, ...)						\
 	do {								\
