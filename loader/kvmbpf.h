@@ -84,6 +84,8 @@ int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
 int do_ct(int argc, char **argv);
+int do_forward(int argc, char **argv);
+void fwd_purge(struct fabric *fb, __u32 net_id);
 
 /* dhcp.c: dnsmasq for nat networks */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net, int prefix);

@@ -33,6 +33,9 @@ static int usage(void)
 		"  port show [DEV]\n"
 		"  fdb show [net NAME]\n"
 		"  ct show|flush [net NAME]\n"
+		"  forward add NET proto tcp|udp port P[-Q] to ADDR[:PORT]\n"
+		"  forward del NET proto tcp|udp port P[-Q]\n"
+		"  forward show [NET]\n"
 		"  stats [DEV]\n"
 		"  upgrade [force]   swap this build's programs in on every\n"
 		"                    device, keeping every map\n"
@@ -80,6 +83,7 @@ static const struct cmd objects[] = {
 	{ "load", do_load },
 	{ "monitor", do_monitor },
 	{ "ct", do_ct },
+	{ "forward", do_forward },
 	{ NULL, NULL },
 };
 

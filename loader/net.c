@@ -231,6 +231,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	fdb_purge(fb, 0, net->id);
 	if (net->type == KVB_NET_NAT) {
 		dhcp_stop(net);
+		fwd_purge(fb, net->id);
 		ct_flush_net(fb, net->id);
 		nat_gateway_delete(net->id);
 		nat_wan_release(fb, net->wan, net->id);

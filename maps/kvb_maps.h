@@ -27,6 +27,7 @@
 #define KVB_MAP_META "kvb_meta" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_MON "kvb_mon" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_CT "kvb_ct" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_FWD "kvb_fwd" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_EVENTS "kvb_events" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
@@ -273,6 +274,30 @@ struct kvb_ct {
 	__u16 pad2;
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last packet */
 	__u64 packets;
+};
+
+/*
+ * kvb_fwd_v3: HASH, port forwards of nat networks: a connection from the
+ * WAN to nat address:port (no tracked flow yet) goes to a guest.
+ */
+#define KVB_MAX_FWD 4096
+#define KVB_MAX_FWD_RANGE 1024	/* ports in one 'forward add' */
+
+struct kvb_fwd_key {
+	__be32 addr;		/* the nat network's WAN address */
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct kvb_fwd {
+	__be32 to_addr;		/* the guest */
+	__be16 to_port;
+	__u16 pad;
+	__u32 net_id;
+	__u32 ifindex;		/* the guest's port */
+	__u8 mac[6];		/* the guest's MAC */
+	__u16 pad2;
 };
 
 /* Idle timeouts, seconds (fixed for now). */

@@ -59,6 +59,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_ct_v3 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_FWD);
+	__type(key, struct kvb_fwd_key);
+	__type(value, struct kvb_fwd);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_fwd_v3 SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

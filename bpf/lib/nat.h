@@ -354,8 +354,55 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 }
 
 /*
+ * A new connection from the WAN to a forwarded port: track it as if the
+ * guest had opened it (both keys), so replies and later packets take the
+ * ordinary paths. Returns 0 when a forward applied.
+ */
+static __always_inline int ct_forward(struct kvb_ct_key *rk)
+{
+	struct kvb_fwd_key fk = { .addr = rk->daddr, .port = rk->dport,
+				  .proto = rk->proto };
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_ct_key okey;
+	struct kvb_fwd *fw;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
+		return -1;
+	fw = bpf_map_lookup_elem(&kvb_fwd_v3, &fk);
+	if (!fw || !t)
+		return -1;
+	__builtin_memset(&t->orig, 0, sizeof(t->orig));
+	__builtin_memset(&t->reply, 0, sizeof(t->reply));
+	t->reply.addr = fw->to_addr;
+	t->reply.port = fw->to_port;
+	t->orig.addr = rk->daddr;
+	t->orig.port = rk->dport;
+	t->orig.net_id = t->reply.net_id = fw->net_id;
+	t->orig.guest_ifindex = t->reply.guest_ifindex = fw->ifindex;
+	__builtin_memcpy(t->orig.guest_mac, fw->mac, ETH_ALEN);
+	__builtin_memcpy(t->reply.guest_mac, fw->mac, ETH_ALEN);
+	t->orig.last_ns = t->reply.last_ns = now;
+	okey.saddr = fw->to_addr;
+	okey.daddr = rk->saddr;
+	okey.sport = fw->to_port;
+	okey.dport = rk->sport;
+	okey.proto = rk->proto;
+	okey.dir = 0;
+	okey.pad = 0;
+	if (bpf_map_update_elem(&kvb_ct_v3, rk, &t->reply, BPF_NOEXIST))
+		return -1;
+	if (bpf_map_update_elem(&kvb_ct_v3, &okey, &t->orig, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&kvb_ct_v3, rk);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A frame arriving on a WAN device: replies of translated flows go back to
- * their guest; everything else is the host's and passes untouched.
+ * their guest, new connections to a forwarded port go to theirs;
+ * everything else is the host's and passes untouched.
  */
 static __always_inline int nat_from_wan(struct __sk_buff *skb)
 {
@@ -401,6 +448,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	}
 	ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
 	now = bpf_ktime_get_ns();
+	if (!ct && !ct_forward(&rk))
+		ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
 	if (!ct || ct_expired(ct, rk.proto, now))
 		return TC_ACT_OK;
 	net = bpf_map_lookup_elem(&kvb_net_v3, &ct->net_id);

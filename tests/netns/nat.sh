@@ -95,6 +95,34 @@ check "DHCP: the leased guest reaches the WAN" ping4 "$T-g3" 10.99.2.2
 check "DHCP: the fabric learned the lease for spoofcheck" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show $T-g3 | grep -q '\"source\":\"dhcp\"'"
 rm -f "/tmp/$T.udhcpc" "/tmp/$T-g3-lease" "/tmp/$T-g4-lease"
+# Port forwards: from the WAN to the host's address and port, into a guest.
+check_not "forward to an address no guest owns is refused" \
+	kvmbpf forward add n proto tcp port 8080 to 192.168.78.99
+check "forward add" kvmbpf forward add n proto tcp port 8080-8081 to 192.168.78.11:80
+check "forward show -j" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j forward show n | \
+	grep -q '\"port\":8080,\"to\":\"192.168.78.11\",\"to_port\":80'"
+fwd_peer() { # PORT GUEST_PORT: the peer address the guest's server saw, or nothing
+	in_ns "$T-g1" timeout 6 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.settimeout(4); s.bind(('0.0.0.0', $2)); s.listen(1)
+try:
+    c, a = s.accept(); c.sendall(b'hello-forward'); c.close(); print(a[0])
+except OSError:
+    pass" & sleep 0.5
+	in_ns "$T-wan" timeout 5 "$PY" -c "
+import socket
+c = socket.create_connection(('10.99.2.1', $1), timeout=3)
+assert c.recv(64) == b'hello-forward'" >/dev/null 2>&1
+	wait
+}
+[ "$(fwd_peer 8080 80)" = 10.99.2.2 ] && pass "forward: the WAN reaches the guest, which sees the WAN's address" ||
+	fail "forward: WAN to 10.99.2.1:8080 did not reach the guest"
+[ "$(fwd_peer 8081 81)" = 10.99.2.2 ] && pass "forward: 8081 goes to port 81 (ranges map one to one)" ||
+	fail "forward: port 8081 did not reach the guest"
+check "forward del" kvmbpf forward del n proto tcp port 8080-8081
+[ -z "$(fwd_peer 8080 80)" ] && pass "forward del: the WAN no longer gets in" ||
+	fail "forward del: the guest still got a connection"
 check "ct flush" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS ct flush net n | grep -q 'flows flushed'"
 check "ct show empty after flush" sh -c "[ \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j ct show)\" = '[]' ]"
 check "a new flow after the flush" ping4 "$T-g2" 10.99.2.2
