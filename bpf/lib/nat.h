@@ -353,6 +353,111 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	return bpf_redirect_neigh(net->wan, NULL, 0, 0);
 }
 
+#define ICMP_INNER (ETH_HLEN + 20 + 8)	/* quoted IP header, outer IHL 5 */
+
+/* Replace 2 or 4 bytes at off; the ICMP checksum (at 36) follows. */
+static __always_inline void icmp_inner_store(struct __sk_buff *skb, __u32 off,
+					     const void *from, const void *to,
+					     __u32 size)
+{
+	if (size == 4)
+		bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, *(__be32 *)from,
+				    *(__be32 *)to, 4);
+	else
+		bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, *(__be16 *)from,
+				    *(__be16 *)to, 2);
+	bpf_skb_store_bytes(skb, off, to, size, 0);
+}
+
+/*
+ * An ICMP error about a translated flow (port unreachable, fragmentation
+ * needed, time exceeded...): it quotes the packet as it left, from the
+ * WAN address and NAT port. Send it to the guest with the quote turned
+ * back into the guest's own packet, every checksum kept right (outer IP,
+ * ICMP over the quote, the quoted IP header, a quoted UDP checksum), so
+ * path-MTU discovery and error reporting work behind the NAT.
+ */
+static __always_inline int nat_icmp_error(struct __sk_buff *skb,
+					  struct hdr_cursor *c,
+					  const struct iphdr *outer)
+{
+	struct kvb_ct_key rk = { .dir = 1 };
+	__be32 gaddr, nat_ip = outer->daddr, odaddr = outer->daddr;
+	__be16 gport, nport, oldc, newc;
+	struct iphdr *in;
+	__be16 *ports;
+	struct kvb_ct *ct;
+	struct kvb_net *net;
+	__u8 gmac[ETH_ALEN], proto;
+	__u32 out;
+
+	in = CURSOR_TAKE(c, struct iphdr);
+	if (!in || in->ihl != 5 || in->saddr != nat_ip)
+		return TC_ACT_OK;
+	ports = cursor_take(c, 8);
+	if (!ports)
+		return TC_ACT_OK;
+	proto = in->protocol;
+	rk.saddr = in->daddr;
+	rk.daddr = in->saddr;
+	rk.proto = proto;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		rk.sport = ports[1];
+		rk.dport = ports[0];
+		nport = ports[0];
+	} else if (proto == IPPROTO_ICMP) {
+		rk.dport = ports[2];	/* our echo's identifier */
+		nport = ports[2];
+	} else {
+		return TC_ACT_OK;
+	}
+	ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
+	if (!ct)
+		return TC_ACT_OK;
+	net = bpf_map_lookup_elem(&kvb_net_v3, &ct->net_id);
+	if (!net)
+		return TC_ACT_OK;
+	gaddr = ct->addr;
+	gport = ct->port;
+	out = ct->guest_ifindex;
+	__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
+	oldc = in->check;
+
+	/* outer destination: IP checksum only (ICMP has no pseudo header) */
+	if (!dec_ttl(skb, IPPROTO_ICMP))
+		return TC_ACT_OK;
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, odaddr, gaddr, 4);
+	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &gaddr, 4, 0);
+	/* the quoted source address, and the quoted header's checksum */
+	icmp_inner_store(skb, ICMP_INNER + 12, &nat_ip, &gaddr, 4);
+	bpf_l3_csum_replace(skb, ICMP_INNER + 10, nat_ip, gaddr, 4);
+	if (bpf_skb_load_bytes(skb, ICMP_INNER + 10, &newc, 2))
+		return TC_ACT_SHOT;
+	bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, oldc, newc, 2);
+	/* the quoted port (or echo id), and a quoted UDP checksum */
+	if (proto == IPPROTO_UDP) {
+		__be16 uc0, uc1;
+
+		if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &uc0, 2))
+			return TC_ACT_SHOT;
+		if (uc0) {
+			bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, nat_ip,
+					    gaddr, 4);
+			bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, nport,
+					    gport, 2);
+			if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &uc1, 2))
+				return TC_ACT_SHOT;
+			bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, uc0, uc1, 2);
+		}
+	}
+	icmp_inner_store(skb, ICMP_INNER + 20 + (proto == IPPROTO_ICMP ? 4 : 0),
+			 &nport, &gport, 2);
+	bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+	count_tx(out, skb->len);
+	return bpf_redirect(out, 0);
+}
+
 /*
  * A new connection from the WAN to a forwarded port: track it as if the
  * guest had opened it (both keys), so replies and later packets take the
@@ -437,12 +542,21 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		rk.sport = ports[0];
 		rk.dport = ports[1];
 		break;
-	case IPPROTO_ICMP:
-		if (((__u8 *)ports)[0] != 0)	/* echo reply only */
+	case IPPROTO_ICMP: {
+		__u8 type = ((__u8 *)ports)[0];
+
+		if (type == 3 || type == 11 || type == 12) {
+			struct hdr_cursor ic = { .pos = (void *)ports + 8,
+						 .end = c.end };
+
+			return nat_icmp_error(skb, &ic, ip);
+		}
+		if (type != 0)	/* echo reply */
 			return TC_ACT_OK;
 		rk.dport = ports[2];
 		poff = 4;
 		break;
+	}
 	default:
 		return TC_ACT_OK;
 	}

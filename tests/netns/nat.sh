@@ -41,6 +41,16 @@ check "UDP guest to WAN" sh -c "
 	ip netns exec $T-wan timeout 5 nc -u -l -W 1 10.99.2.2 7777 > /tmp/$T.udp &
 	sleep 0.3; echo hello-nat | ip netns exec $T-g2 nc -u -w 1 10.99.2.2 7777
 	wait; grep -q hello-nat /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
+check "UDP to a closed WAN port: the guest gets port unreachable" in_ns "$T-g1" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.connect(('10.99.2.2', 9))
+s.send(b'x')
+try:
+    s.recv(16)
+except ConnectionRefusedError:
+    raise SystemExit(0)
+raise SystemExit(1)"
 peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

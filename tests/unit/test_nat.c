@@ -268,6 +268,39 @@ static void t_nat_untracked_wan_traffic_is_the_hosts(struct fabric *fb __attribu
 	CHECK(!memcmp(in.buf, out.buf, in.len), "untracked frame modified");
 }
 
+/* An ICMP error about a translated flow reaches the guest, quote undone. */
+static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)))
+{
+	struct frame in, out, err, res;
+	__u8 body[8 + 28];
+	int ret;
+
+	guest_frame(&in, IPPROTO_UDP, 40020, 53, 16);
+	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "flow not created");
+	/* port unreachable from the remote, quoting the packet it got */
+	memset(body, 0, sizeof(body));
+	body[0] = 3, body[1] = 3;
+	memcpy(body + 8, out.buf + 14, 28);
+	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
+		  sizeof(body));
+	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
+	finish(&err);
+	ret = run_out(kw, &err, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
+	CHECK(res.buf[14 + 16] == 192 && res.buf[14 + 19] == 11,
+	      "outer destination is not the guest");
+	CHECK(!memcmp(res.buf + 42 + 12, in.buf + 14 + 12, 4),
+	      "quoted source is not the guest's");
+	CHECK(get16(res.buf + 62) == 40020, "quoted port %u, want 40020",
+	      get16(res.buf + 62));
+	CHECK(!memcmp(res.buf + 62 + 6, in.buf + 34 + 6, 2),
+	      "quoted UDP checksum is not the guest's original");
+	CHECK(!ip_csum_check(res.buf), "outer IP checksum");
+	CHECK(!l4_csum_check(res.buf), "ICMP checksum");
+	CHECK(!fold(sum16(res.buf + 42, 20, 0)), "quoted IP checksum");
+	CHECK(!memcmp(res.buf, N1, 6), "not to the guest's MAC");
+}
+
 /* A full table refuses new flows, counted, and keeps serving live ones. */
 static void t_nat_table_full(struct fabric *fb)
 {
@@ -337,6 +370,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_same_flow_same_port);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
+	RUN(t_nat_icmp_error_translated);
 	RUN(t_nat_table_full);
 	nat_gateway_delete(NET_NAT);
 	return nfail;
