@@ -83,6 +83,8 @@ void nat_gateway_delete(__u32 id);
 int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
+void ct_recount(struct fabric *fb, __u32 net_id);
+__u64 ct_count(struct fabric *fb, __u32 net_id);
 int do_ct(int argc, char **argv);
 int do_forward(int argc, char **argv);
 void fwd_purge(struct fabric *fb, __u32 net_id);

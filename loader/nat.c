@@ -355,6 +355,52 @@ int ct_flush_net(struct fabric *fb, __u32 net_id)
 		}
 		prev = &k;
 	}
+	if (net_id)
+		ct_recount(fb, net_id);
+	else
+		for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+			ct_recount(fb, id);
+	return n;
+}
+
+static int ctcnt_fd(struct fabric *fb)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_CTCNT);
+	return bpf_obj_get(path);
+}
+
+/* Set the network's flow count to what the table holds for it. */
+void ct_recount(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_ct_key k, *prev = NULL;
+	__u64 n = 0;
+	int fd = ctcnt_fd(fb);
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
+		struct kvb_ct ct;
+
+		prev = &k;
+		if (!k.dir && !bpf_map_lookup_elem(fb->ct_fd, &k, &ct) &&
+		    ct.net_id == net_id)
+			n++;
+	}
+	bpf_map_update_elem(fd, &net_id, &n, BPF_ANY);
+	close(fd);
+}
+
+__u64 ct_count(struct fabric *fb, __u32 net_id)
+{
+	__u64 n = 0;
+	int fd = ctcnt_fd(fb);
+
+	if (fd >= 0) {
+		bpf_map_lookup_elem(fd, &net_id, &n);
+		close(fd);
+	}
 	return n;
 }
 

@@ -20,6 +20,8 @@ static int net_help(void)
 		"       kvmbpf net add NAME type internal [mtu N]\n"
 		"       kvmbpf net add NAME type nat subnet CIDR [gateway ADDR]\n"
 		"                      [wan DEV] [dhcp on|off] [mtu N]\n"
+		"       kvmbpf net set NAME [ct-max N]\n"
+		"                      [ct-timeout tcp-established|tcp|udp|icmp SECONDS]...\n"
 		"       kvmbpf net del NAME\n"
 		"       kvmbpf net show [NAME]\n"
 		"\n"
@@ -187,6 +189,8 @@ static int net_add(int argc, char **argv)
 	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_NOEXIST))
 		return err("net add: %s: cannot create: %s", name,
 			   strerror(errno));
+	if (type == KVB_NET_NAT)
+		ct_recount(fb, net.id);	/* a reused id starts at its real count */
 	if (uplink && port_attach(fb, "net add", uplink, net.id,
 				  KVB_PORT_UPLINK,
 				  &(struct port_opts){ .xdp = true,
@@ -241,6 +245,66 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	return ret;
 }
 
+static const char *const timeout_names[4] = {
+	[KVB_CT_T_TCP_EST] = "tcp-established",
+	[KVB_CT_T_TCP] = "tcp",
+	[KVB_CT_T_UDP] = "udp",
+	[KVB_CT_T_ICMP] = "icmp",
+};
+static const __u32 timeout_defaults[4] = {
+	[KVB_CT_T_TCP_EST] = KVB_CT_TCP_EST_S,
+	[KVB_CT_T_TCP] = KVB_CT_TCP_OTHER_S,
+	[KVB_CT_T_UDP] = KVB_CT_UDP_S,
+	[KVB_CT_T_ICMP] = KVB_CT_ICMP_S,
+};
+
+/* net set NAME ct-timeout KIND SECONDS | ct-max N ... (nat networks) */
+static int net_set(int argc, char **argv)
+{
+	struct kvb_net net;
+	struct fabric *fb;
+
+	if (argc < 3)
+		return err("net set: expected NAME and settings");
+	fb = fab();
+	if (net_find(fb, argv[0], &net))
+		return err("net set: network %s does not exist", argv[0]);
+	if (net.type != KVB_NET_NAT)
+		return err("net set: %s: ct-timeout and ct-max are for nat "
+			   "networks", argv[0]);
+	for (int i = 1; i < argc;) {
+		if (!strcmp(argv[i], "ct-max") && i + 1 < argc) {
+			if (parse_u32(argv[i + 1], 1, KVB_MAX_CT / 2, &net.ct_max))
+				return err("net set: ct-max %s: expected 1-%d",
+					   argv[i + 1], KVB_MAX_CT / 2);
+			i += 2;
+		} else if (!strcmp(argv[i], "ct-timeout") && i + 2 < argc) {
+			int t = -1;
+			__u32 secs;
+
+			for (int k = 0; k < 4; k++)
+				if (!strcmp(argv[i + 1], timeout_names[k]))
+					t = k;
+			if (t < 0)
+				return err("net set: ct-timeout %s: expected "
+					   "tcp-established, tcp, udp or icmp",
+					   argv[i + 1]);
+			if (parse_u32(argv[i + 2], 1, 864000, &secs))
+				return err("net set: ct-timeout %s %s: expected "
+					   "1-864000 seconds", argv[i + 1],
+					   argv[i + 2]);
+			net.ct_timeout[t] = secs;
+			i += 3;
+		} else {
+			return err("net set: unknown or incomplete setting '%s'",
+				   argv[i]);
+		}
+	}
+	if (net_put(fb, &net))
+		return err("net set: %s: %s", net.name, strerror(errno));
+	return 0;
+}
+
 static int net_del(int argc, char **argv)
 {
 	struct kvb_net net;
@@ -290,6 +354,16 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			jw_kbool(w, "dhcp", n->flags & KVB_NET_F_DHCP);
 			if (n->flags & KVB_NET_F_DHCP)
 				jw_kbool(w, "dhcp_running", dhcp_running(n));
+			jw_kuint(w, "ct_count", ct_count(fb, n->id));
+			jw_kuint(w, "ct_max", n->ct_max ? n->ct_max : KVB_MAX_CT / 2);
+			jw_key(w, "ct_timeouts");
+			jw_obj_begin(w);
+			for (int k = 0; k < 4; k++)
+				jw_kuint(w, timeout_names[k],
+					 n->ct_timeout[k] ? n->ct_timeout[k] :
+							    timeout_defaults[k]);
+			jw_obj_end(w);
+
 		}
 		jw_key(w, "ports");
 		jw_arr_begin(w);
@@ -346,6 +420,7 @@ int do_net(int argc, char **argv)
 	static const struct cmd cmds[] = {
 		{ "add", net_add },
 		{ "del", net_del },
+		{ "set", net_set },
 		{ "show", net_show },
 		{ "list", net_show },
 		{ NULL, NULL },

@@ -28,6 +28,7 @@
 #define KVB_MAP_MON "kvb_mon" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_CT "kvb_ct" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_FWD "kvb_fwd" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_CTCNT "kvb_ctcnt" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_EVENTS "kvb_events" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
@@ -135,6 +136,15 @@ struct kvb_net {
 	__u32 gw_host;		/* ifindex of that host interface */
 	__u32 wan;		/* ifindex of the WAN device */
 	__u32 flags;		/* enum kvb_net_flags */
+	__u32 ct_max;		/* flows allowed at once, 0: the table's size */
+	__u32 ct_timeout[4];	/* seconds by enum kvb_ct_timeout, 0: default */
+};
+
+enum kvb_ct_timeout {
+	KVB_CT_T_TCP_EST = 0,	/* TCP, established */
+	KVB_CT_T_TCP = 1,	/* TCP, opening or closing */
+	KVB_CT_T_UDP = 2,
+	KVB_CT_T_ICMP = 3,
 };
 
 enum kvb_net_flags {
@@ -300,7 +310,12 @@ struct kvb_fwd {
 	__u16 pad2;
 };
 
-/* Idle timeouts, seconds (fixed for now). */
+/*
+ * kvb_ctcnt_v3: ARRAY indexed by network id, __u64 flows currently tracked
+ * (created by the datapath, counted down on expiry and by ct flush).
+ */
+
+/* Default idle timeouts, seconds; `net set NAME ct-timeout` overrides. */
 #define KVB_CT_TCP_EST_S 7440
 #define KVB_CT_TCP_OTHER_S 120
 #define KVB_CT_UDP_S 180

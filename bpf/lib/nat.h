@@ -51,16 +51,30 @@ static __always_inline struct nat_scratch *nat_scratch(void)
 	return bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
 }
 
-static __always_inline __u64 ct_timeout_ns(__u8 proto, __u8 state)
+static __always_inline __u64 ct_timeout_ns(const struct kvb_net *net,
+					   __u8 proto, __u8 state)
 {
+	__u32 t = KVB_CT_T_UDP;
 	__u64 s = KVB_CT_UDP_S;
 
-	if (proto == IPPROTO_TCP)
-		s = state == KVB_CT_ESTABLISHED ? KVB_CT_TCP_EST_S :
-						  KVB_CT_TCP_OTHER_S;
-	else if (proto == IPPROTO_ICMP)
+	if (proto == IPPROTO_TCP && state == KVB_CT_ESTABLISHED) {
+		t = KVB_CT_T_TCP_EST;
+		s = KVB_CT_TCP_EST_S;
+	} else if (proto == IPPROTO_TCP) {
+		t = KVB_CT_T_TCP;
+		s = KVB_CT_TCP_OTHER_S;
+	} else if (proto == IPPROTO_ICMP) {
+		t = KVB_CT_T_ICMP;
 		s = KVB_CT_ICMP_S;
+	}
+	if (net && net->ct_timeout[t & 3])
+		s = net->ct_timeout[t & 3];
 	return s * 1000000000ULL;
+}
+
+static __always_inline __u64 *ct_counter(__u32 net_id)
+{
+	return bpf_map_lookup_elem(&kvb_ctcnt_v3, &net_id);
 }
 
 /*
@@ -69,12 +83,13 @@ static __always_inline __u64 ct_timeout_ns(__u8 proto, __u8 state)
  * expired (and the host would reset it). Only a flow idle for longer than
  * its timeout is expired.
  */
-static __always_inline int ct_expired(const struct kvb_ct *ct, __u8 proto,
+static __always_inline int ct_expired(const struct kvb_net *net,
+				      const struct kvb_ct *ct, __u8 proto,
 				      __u64 now)
 {
 	__u64 last = ct->last_ns;
 
-	return now > last && now - last > ct_timeout_ns(proto, ct->state);
+	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
 }
 
 /* Offset of the L4 checksum, or -1 when there is none to fix. */
@@ -219,8 +234,10 @@ static __always_inline int ct_out(struct nat_scratch *t,
 	r->addr = ok->saddr;
 	r->port = ok->sport;
 
+	__u64 *cnt = ct_counter(net->id);
+
 	ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
-	if (ct && !ct_expired(ct, ok->proto, now)) {
+	if (ct && !ct_expired(net, ct, ok->proto, now)) {
 		ct->last_ns = now;
 		ct->packets++;
 		*nport = ct->port;
@@ -229,8 +246,12 @@ static __always_inline int ct_out(struct nat_scratch *t,
 	if (ct) {	/* expired: its reply key goes with it */
 		rk.dport = ct->port;
 		bpf_map_delete_elem(&kvb_ct_v3, &rk);
-		bpf_map_delete_elem(&kvb_ct_v3, ok);
+		if (!bpf_map_delete_elem(&kvb_ct_v3, ok) && cnt && *cnt)
+			__sync_fetch_and_add(cnt, -1);
 	}
+	/* a live flow is never evicted: a full network refuses new ones */
+	if (cnt && net->ct_max && *cnt >= net->ct_max)
+		return DROP(KVB_DROP_NAT_FULL);
 	__builtin_memcpy(o->guest_mac, gmac, ETH_ALEN);
 	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
 	o->last_ns = r->last_ns = now;
@@ -251,6 +272,8 @@ static __always_inline int ct_out(struct nat_scratch *t,
 		o->port = rk.dport;
 		err = bpf_map_update_elem(&kvb_ct_v3, ok, o, BPF_NOEXIST);
 		if (!err) {
+			if (cnt)
+				__sync_fetch_and_add(cnt, 1);
 			*nport = rk.dport;
 			return 0;
 		}
@@ -477,6 +500,13 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	fw = bpf_map_lookup_elem(&kvb_fwd_v3, &fk);
 	if (!fw || !t)
 		return -1;
+	{
+		struct kvb_net *n = bpf_map_lookup_elem(&kvb_net_v3, &fw->net_id);
+		__u64 *cnt = ct_counter(fw->net_id);
+
+		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
+			return -1;
+	}
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	t->reply.addr = fw->to_addr;
@@ -500,6 +530,12 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	if (bpf_map_update_elem(&kvb_ct_v3, &okey, &t->orig, BPF_NOEXIST)) {
 		bpf_map_delete_elem(&kvb_ct_v3, rk);
 		return -1;
+	}
+	{
+		__u64 *cnt = ct_counter(fw->net_id);
+
+		if (cnt)
+			__sync_fetch_and_add(cnt, 1);
 	}
 	return 0;
 }
@@ -564,10 +600,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	now = bpf_ktime_get_ns();
 	if (!ct && !ct_forward(&rk))
 		ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
-	if (!ct || ct_expired(ct, rk.proto, now))
+	if (!ct)
 		return TC_ACT_OK;
 	net = bpf_map_lookup_elem(&kvb_net_v3, &ct->net_id);
-	if (!net)
+	if (!net || ct_expired(net, ct, rk.proto, now))
 		return TC_ACT_OK;
 	ct->last_ns = now;
 	ct->packets++;

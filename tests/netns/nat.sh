@@ -133,6 +133,15 @@ assert c.recv(64) == b'hello-forward'" >/dev/null 2>&1
 check "forward del" kvmbpf forward del n proto tcp port 8080-8081
 [ -z "$(fwd_peer 8080 80)" ] && pass "forward del: the WAN no longer gets in" ||
 	fail "forward del: the guest still got a connection"
+check "net set ct-timeout and ct-max" kvmbpf net set n ct-timeout udp 30 ct-timeout tcp-established 600 ct-max 5000
+check "net show -j: NAT limits" "$PY" -c "
+import json, subprocess
+n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'n']))[0]
+assert n['ct_max'] == 5000 and n['ct_timeouts']['udp'] == 30, n
+assert n['ct_timeouts']['tcp-established'] == 600 and n['ct_timeouts']['icmp'] == 30, n
+assert n['ct_count'] >= 1, n"
+check_not "net set: bad timeout kind" kvmbpf net set n ct-timeout sctp 10
+check_not "net set: ct-max 0" kvmbpf net set n ct-max 0
 check "ct flush" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS ct flush net n | grep -q 'flows flushed'"
 check "ct show empty after flush" sh -c "[ \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j ct show)\" = '[]' ]"
 check "a new flow after the flush" ping4 "$T-g2" 10.99.2.2

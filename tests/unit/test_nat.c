@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -301,6 +302,71 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 	CHECK(!memcmp(res.buf, N1, 6), "not to the guest's MAC");
 }
 
+/* ct-max: a network at its limit refuses new flows, keeps live ones. */
+static void t_nat_ct_max(struct fabric *fb)
+{
+	struct frame in, out;
+	__u64 d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL];
+	struct kvb_net n;
+	int ret;
+
+	CHECK(!net_get(fb, NET_NAT, &n), "net");
+	n.ct_max = (__u32)ct_count(fb, NET_NAT) + 1;
+	CHECK(!net_put(fb, &n), "set ct-max");
+	guest_frame(&in, IPPROTO_UDP, 40030, 53, 16);
+	ret = run_out(kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "flow within ct-max: verdict %d", ret);
+	guest_frame(&in, IPPROTO_UDP, 40031, 53, 16);
+	ret = run_out(kn1, &in, &out);
+	n.ct_max = 0;
+	net_put(fb, &n);
+	CHECK(ret == TC_ACT_SHOT, "flow beyond ct-max: verdict %d", ret);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL] == d0 + 1,
+	      "not counted");
+	guest_frame(&in, IPPROTO_UDP, 40030, 53, 16);
+	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "live flow refused");
+}
+
+/* An idle flow past its (settable) timeout no longer lets replies in. */
+static void t_nat_timeout(struct fabric *fb)
+{
+	struct kvb_ct_key k = { .proto = IPPROTO_UDP, .dir = 1 };
+	struct frame in, out, back, res;
+	struct kvb_ct ct;
+	struct kvb_net n;
+	struct timespec ts;
+	int ret;
+
+	guest_frame(&in, IPPROTO_UDP, 40040, 53, 16);
+	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "flow");
+	k.saddr = inet_addr("10.200.0.2");
+	k.daddr = natnet.nat_ip;
+	k.sport = htons(53);
+	memcpy(&k.dport, out.buf + 34, 2);
+	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &k, &ct), "reply entry");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* idle for 10 s: within the default 180 s UDP timeout */
+	ct.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
+		     10000000000ULL;
+	bpf_map_update_elem(fb->ct_fd, &k, &ct, BPF_EXIST);
+	back = out;
+	memcpy(back.buf + 14 + 12, out.buf + 14 + 16, 4);
+	memcpy(back.buf + 14 + 16, out.buf + 14 + 12, 4);
+	memcpy(back.buf + 34, out.buf + 36, 2);
+	memcpy(back.buf + 36, out.buf + 34, 2);
+	finish(&back);
+	CHECK(run_out(kw, &back, &res) == TC_ACT_REDIRECT,
+	      "reply within the timeout not translated");
+	bpf_map_update_elem(fb->ct_fd, &k, &ct, BPF_EXIST);
+	CHECK(!net_get(fb, NET_NAT, &n), "net");
+	n.ct_timeout[KVB_CT_T_UDP] = 5;	/* now 10 s idle is too long */
+	net_put(fb, &n);
+	ret = run_out(kw, &back, &res);
+	n.ct_timeout[KVB_CT_T_UDP] = 0;
+	net_put(fb, &n);
+	CHECK(ret == TC_ACT_OK, "reply to an expired flow: verdict %d", ret);
+}
+
 /* A full table refuses new flows, counted, and keeps serving live ones. */
 static void t_nat_table_full(struct fabric *fb)
 {
@@ -371,6 +437,8 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
+	RUN(t_nat_ct_max);
+	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
 	nat_gateway_delete(NET_NAT);
 	return nfail;
