@@ -49,8 +49,15 @@ guest() { # NODE NET
 	ip -n "$P-$n" link set eth0 up
 	a=$(addr_of "$n")
 	ip -n "$P-$n" addr add "$a/24" dev eth0
-	[ "$net" = natnet ] && ip -n "$P-$n" route add default via 192.168.55.1
-	"${K[@]}" attach "$P-$n" net "$net"
+	if [ "$net" = natnet ]; then
+		# a known MAC and address: port forwards need both
+		local mac=52:54:00:55:00:1${n#n}
+		ip -n "$P-$n" link set eth0 address $mac
+		ip -n "$P-$n" route add default via 192.168.55.1
+		"${K[@]}" attach "$P-$n" net "$net" mac $mac ip "$a"
+	else
+		"${K[@]}" attach "$P-$n" net "$net"
+	fi
 }
 
 up() {
@@ -79,6 +86,7 @@ up() {
 	for n in o1 o2; do guest "$n" other; done
 	for n in i1 i2; do guest "$n" iso; done
 	for n in n1 n2; do guest "$n" natnet; done
+	"${K[@]}" forward add natnet proto tcp port 8080 to 192.168.55.11:80
 }
 
 reach() { # FROM TO -> exit status
@@ -117,19 +125,29 @@ matrix() {
 		echo
 	done
 	rm -rf "$dir"
+	# the port forward: the WAN connects to the host's 10.55.0.1:8080
+	ip netns exec "$P-n1" timeout 5 nc -l -N 192.168.55.11 80 <<<"hello from n1" >/dev/null 2>&1 &
+	sleep 0.3
+	local got
+	got=$(ip netns exec "$P-wan" timeout 3 nc -N 10.55.0.1 8080 </dev/null 2>/dev/null)
+	wait
+	echo
+	echo "Port forward wan -> 10.55.0.1:8080 -> n1:80: ${got:-nothing came back}"
 	cat <<EOT
 
 lan (bridge, uplink to the "lan" namespace): g1-g3, the LAN and the host
   reach each other. other (bridge, same subnet, no uplink): o1 and o2 reach
   only each other. iso (internal): i1 and i2 reach only each other.
 natnet (nat): n1 and n2 reach each other, the host and the WAN namespace
-  (which sees only the host's 10.55.0.1); nothing reaches them from the WAN.
+  (which sees only the host's 10.55.0.1); from the WAN, only the port
+  forward 10.55.0.1:8080 -> n1:80 gets in.
 
 Look around:
   ${K[*]} net show
   ${K[*]} stats
   ${K[*]} fdb show
   ${K[*]} ct show
+  ${K[*]} forward show
   bpftool map dump pinned $BPFFS/kvb_fdb_v3
 Remove the demo: bash scripts/demo.sh down
 EOT

@@ -39,5 +39,7 @@ for from in "${names[@]}"; do
 		fi
 	done
 done
+echo "$out" | grep -q "^Port forward wan -> 10.55.0.1:8080 -> n1:80: hello from n1$" &&
+	pass "demo: the port forward answers" || fail "demo: the port forward did not answer"
 [ "${#names[@]}" -eq 12 ] || fail "demo: matrix has ${#names[@]} columns, want 12"
 finish
