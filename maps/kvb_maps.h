@@ -284,6 +284,15 @@ struct kvb_ct {
 	__u16 pad2;
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last packet */
 	__u64 packets;
+	/*
+	 * hairpin flows (a guest to its own network's WAN address and a
+	 * forwarded port) rewrite both ends: addr/port is the new source,
+	 * addr2/port2 the new destination, guest_* where it goes.
+	 */
+	__be32 addr2;
+	__be16 port2;
+	__u8 hairpin;
+	__u8 pad3;
 };
 
 /*

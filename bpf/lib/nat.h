@@ -289,6 +289,120 @@ static __always_inline int ct_out(struct nat_scratch *t,
 	return DROP(KVB_DROP_NAT_PORTS);
 }
 
+/* Rewrite source and destination of a TCP/UDP packet and send it on. */
+static __always_inline int hairpin_send(struct __sk_buff *skb,
+					const struct kvb_net *net,
+					const struct kvb_ct_key *k,
+					const struct kvb_ct *ct, __u32 l4off)
+{
+	__be32 saddr = ct->addr, daddr = ct->addr2;
+	__be16 sport = ct->port, dport = ct->port2;
+	__u32 out = ct->guest_ifindex;
+	__u8 mac[ETH_ALEN];
+
+	__builtin_memcpy(mac, ct->guest_mac, ETH_ALEN);
+	if (!dec_ttl(skb, k->proto))
+		return DROP(KVB_DROP_TTL);
+	if (rewrite_addr(skb, IP_OFF_SADDR, k->saddr, saddr, k->proto, l4off) ||
+	    rewrite_addr(skb, IP_OFF_DADDR, k->daddr, daddr, k->proto, l4off) ||
+	    rewrite_port(skb, l4off, 0, k->sport, sport, k->proto) ||
+	    rewrite_port(skb, l4off, 2, k->dport, dport, k->proto))
+		return DROP(KVB_DROP_L4);
+	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+	count_tx(out, skb->len);
+	return bpf_redirect(out, 0);
+}
+
+/*
+ * Hairpin: guest A to its network's WAN address on a forwarded port
+ * reaches the forward's guest B, from the gateway's address (so that B
+ * answers through the fabric, not straight to A); B's answers go back to
+ * A from the WAN address and port A asked for.
+ */
+static __always_inline int nat_hairpin(struct __sk_buff *skb,
+				       const struct kvb_net *net,
+				       const struct kvb_frame *f,
+				       struct kvb_ct_key *ok, __u32 l4off)
+{
+	struct kvb_fwd_key fk = { .addr = ok->daddr, .port = ok->dport,
+				  .proto = ok->proto };
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_ct_key rk = { .daddr = net->gw_ip, .proto = ok->proto,
+				 .dir = 1 };
+	struct kvb_ct *ct;
+	struct kvb_fwd *fw;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 h;
+
+	__u64 *cnt = ct_counter(net->id);
+
+	ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
+	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now)) {
+		ct->last_ns = now;
+		ct->packets++;
+		return hairpin_send(skb, net, ok, ct, l4off);
+	}
+	if (ct) {	/* expired: both keys go */
+		rk.saddr = ct->addr2;
+		rk.sport = ct->port2;
+		rk.dport = ct->port;
+		bpf_map_delete_elem(&kvb_ct_v3, &rk);
+		if (!bpf_map_delete_elem(&kvb_ct_v3, ok) && cnt && *cnt)
+			__sync_fetch_and_add(cnt, -1);
+	}
+	fw = bpf_map_lookup_elem(&kvb_fwd_v3, &fk);
+	if (!fw || fw->net_id != net->id)
+		return NAT_CONTINUE;	/* the host's own port */
+	if (!t || (cnt && net->ct_max && *cnt >= net->ct_max))
+		return DROP(KVB_DROP_NAT_FULL);
+	__builtin_memset(&t->orig, 0, sizeof(t->orig));
+	__builtin_memset(&t->reply, 0, sizeof(t->reply));
+	/* A -> B, from the gateway */
+	t->orig.addr = net->gw_ip;
+	t->orig.addr2 = fw->to_addr;
+	t->orig.port2 = fw->to_port;
+	t->orig.guest_ifindex = fw->ifindex;
+	__builtin_memcpy(t->orig.guest_mac, fw->mac, ETH_ALEN);
+	/* B -> A, from the WAN address A asked for */
+	t->reply.addr = ok->daddr;
+	t->reply.port = ok->dport;
+	t->reply.addr2 = ok->saddr;
+	t->reply.port2 = ok->sport;
+	t->reply.guest_ifindex = skb->ifindex;
+	__builtin_memcpy(t->reply.guest_mac, f->eth->h_source, ETH_ALEN);
+	t->orig.net_id = t->reply.net_id = net->id;
+	t->orig.hairpin = t->reply.hairpin = 1;
+	t->orig.last_ns = t->reply.last_ns = now;
+	rk.saddr = fw->to_addr;
+	rk.sport = fw->to_port;
+	h = flow_hash(ok->saddr, ok->daddr, ok->sport, ok->dport);
+	for (__u32 i = 0; i < KVB_NAT_PORT_TRIES; i++) {
+		__u16 p = (__u16)(KVB_NAT_PORT_MIN +
+				  (h + i * 7919U) % KVB_NAT_PORT_SPAN);
+		long err;
+
+		rk.dport = bpf_htons(p);
+		err = bpf_map_update_elem(&kvb_ct_v3, &rk, &t->reply, BPF_NOEXIST);
+		if (err == -E2BIG_ || err == -ENOMEM_)
+			return DROP(KVB_DROP_NAT_FULL);
+		if (err)
+			continue;
+		t->orig.port = rk.dport;
+		if (bpf_map_update_elem(&kvb_ct_v3, ok, &t->orig, BPF_NOEXIST)) {
+			bpf_map_delete_elem(&kvb_ct_v3, &rk);
+			return DROP(KVB_DROP_NAT_FULL);
+		}
+		if (cnt)
+			__sync_fetch_and_add(cnt, 1);
+		ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
+		if (!ct)
+			return DROP(KVB_DROP_NAT_FULL);
+		return hairpin_send(skb, net, ok, ct, l4off);
+	}
+	return DROP(KVB_DROP_NAT_PORTS);
+}
+
 /*
  * A frame from a guest of a nat network. Returns NAT_CONTINUE for what the
  * switch handles (other guests, the host), a verdict, or a drop code.
@@ -314,6 +428,26 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_OFF + 6, &frag, 2))
 		return DROP(KVB_DROP_TRUNC_L3);
+	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
+			 f->l4_proto == IPPROTO_UDP) &&
+	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
+		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
+					 .sport = bpf_htons(f->sport),
+					 .dport = bpf_htons(f->dport),
+					 .proto = f->l4_proto,
+					 .dir = daddr == net->gw_ip };
+		struct kvb_ct *h;
+
+		if (daddr == net->nat_ip)
+			return nat_hairpin(skb, net, f, &hk, l4off);
+		h = bpf_map_lookup_elem(&kvb_ct_v3, &hk);
+		if (h && h->hairpin &&	/* B answering a hairpinned A */
+		    !ct_expired(net, h, hk.proto, bpf_ktime_get_ns())) {
+			h->last_ns = bpf_ktime_get_ns();
+			h->packets++;
+			return hairpin_send(skb, net, &hk, h, l4off);
+		}
+	}
 	if (daddr == net->gw_ip) {
 		if (f->l4_ok && f->l4_proto == IPPROTO_ICMP && f->icmp_type == 8)
 			return nat_ping_gw(skb, net, f, l4off);

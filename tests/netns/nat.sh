@@ -130,6 +130,23 @@ assert c.recv(64) == b'hello-forward'" >/dev/null 2>&1
 	fail "forward: WAN to 10.99.2.1:8080 did not reach the guest"
 [ "$(fwd_peer 8081 81)" = 10.99.2.2 ] && pass "forward: 8081 goes to port 81 (ranges map one to one)" ||
 	fail "forward: port 8081 did not reach the guest"
+hairpin_peer() { # the peer address g1's server saw when g2 used the forward
+	in_ns "$T-g1" timeout 6 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.settimeout(4); s.bind(('0.0.0.0', 80)); s.listen(1)
+try:
+    c, a = s.accept(); c.sendall(b'hello-hairpin'); c.close(); print(a[0])
+except OSError:
+    pass" & sleep 0.5
+	in_ns "$T-g2" timeout 5 "$PY" -c "
+import socket
+c = socket.create_connection(('10.99.2.1', 8080), timeout=3)
+assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
+	wait
+}
+[ "$(hairpin_peer)" = 192.168.78.1 ] && pass "hairpin: a guest reaches the forward's guest through the WAN address" ||
+	fail "hairpin: g2 to 10.99.2.1:8080 did not reach g1"
 check "forward del" kvmbpf forward del n proto tcp port 8080-8081
 [ -z "$(fwd_peer 8080 80)" ] && pass "forward del: the WAN no longer gets in" ||
 	fail "forward del: the guest still got a connection"
