@@ -198,6 +198,40 @@ static __always_inline int nat_ping_gw(struct __sk_buff *skb,
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+#define TCP_FIN_ 0x01
+#define TCP_RST_ 0x04
+
+/* A FIN or RST puts the flow (both keys) on the short TCP timeout. */
+static __always_inline void ct_tcp_flags(struct __sk_buff *skb, __u32 l4off,
+					 const struct kvb_ct_key *k)
+{
+	struct kvb_ct_key other = { .proto = IPPROTO_TCP, .dir = !k->dir };
+	struct kvb_ct *a, *b;
+	__u8 flags;
+
+	if (bpf_skb_load_bytes(skb, l4off + 13, &flags, 1) ||
+	    !(flags & (TCP_FIN_ | TCP_RST_)))
+		return;
+	a = bpf_map_lookup_elem(&kvb_ct_v3, k);
+	if (!a)
+		return;
+	a->state = KVB_CT_CLOSING;
+	if (k->dir) {	/* a reply key: the original is the guest's tuple */
+		other.saddr = a->addr;
+		other.daddr = k->saddr;
+		other.sport = a->port;
+		other.dport = k->sport;
+	} else {	/* the original: the reply is keyed on the remote */
+		other.saddr = k->daddr;
+		other.daddr = a->addr;
+		other.sport = k->dport;
+		other.dport = a->port;
+	}
+	b = bpf_map_lookup_elem(&kvb_ct_v3, &other);
+	if (b)
+		b->state = KVB_CT_CLOSING;
+}
+
 static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c, __be16 d)
 {
 	__u32 h = a * 2654435761U ^ b * 2246822519U ^ ((__u32)c << 16 | d);
@@ -499,6 +533,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	ret = ct_out(t, net, skb->ifindex, gmac, &ok, &nport);
 	if (IS_DROP(ret))
 		return ret;
+	if (ok.proto == IPPROTO_TCP)
+		ct_tcp_flags(skb, l4off, &ok);
 	if (!dec_ttl(skb, f->l4_proto))
 		return DROP(KVB_DROP_TTL);
 	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, net->nat_ip, ok.proto,
@@ -743,7 +779,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ct->packets++;
 	if (ct->state == KVB_CT_NEW)
 		ct->state = KVB_CT_ESTABLISHED;
-	{
+	if (ct->state == KVB_CT_ESTABLISHED) {
 		/* the original direction learns the flow is established */
 		struct kvb_ct_key okey = { .saddr = ct->addr, .daddr = rk.saddr,
 					   .sport = ct->port, .dport = rk.sport,
@@ -753,9 +789,11 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		if (rk.proto == IPPROTO_ICMP)
 			okey.dport = 0;
 		o = bpf_map_lookup_elem(&kvb_ct_v3, &okey);
-		if (o)
+		if (o && o->state == KVB_CT_NEW)
 			o->state = KVB_CT_ESTABLISHED;
 	}
+	if (rk.proto == IPPROTO_TCP)
+		ct_tcp_flags(skb, l4off, &rk);
 	{
 		__u8 gmac[ETH_ALEN];
 		__be32 gaddr = ct->addr;

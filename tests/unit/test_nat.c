@@ -302,6 +302,39 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 	CHECK(!memcmp(res.buf, N1, 6), "not to the guest's MAC");
 }
 
+/* TCP: a reply makes the flow established; a FIN puts it on closing. */
+static void t_nat_tcp_states(struct fabric *fb)
+{
+	struct kvb_ct_key ok = { .proto = IPPROTO_TCP };
+	struct frame in, out, back, res;
+	struct kvb_ct ct;
+
+	guest_frame(&in, IPPROTO_TCP, 40050, 443, 0);
+	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
+	ok.saddr = inet_addr("192.168.90.11");
+	ok.daddr = inet_addr("10.200.0.2");
+	ok.sport = htons(40050);
+	ok.dport = htons(443);
+	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) && ct.state == KVB_CT_NEW,
+	      "new flow state %u", ct.state);
+	back = out;
+	memcpy(back.buf + 14 + 12, out.buf + 14 + 16, 4);
+	memcpy(back.buf + 14 + 16, out.buf + 14 + 12, 4);
+	memcpy(back.buf + 34, out.buf + 36, 2);
+	memcpy(back.buf + 36, out.buf + 34, 2);
+	back.buf[34 + 13] = 0x12;	/* SYN-ACK */
+	finish(&back);
+	CHECK(run_out(kw, &back, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
+	      ct.state == KVB_CT_ESTABLISHED, "after the reply: state %u",
+	      ct.state);
+	in.buf[34 + 13] = 0x11;	/* FIN-ACK from the guest */
+	finish(&in);
+	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
+	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
+	      ct.state == KVB_CT_CLOSING, "after FIN: state %u", ct.state);
+}
+
 /* ct-max: a network at its limit refuses new flows, keeps live ones. */
 static void t_nat_ct_max(struct fabric *fb)
 {
@@ -437,6 +470,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
+	RUN(t_nat_tcp_states);
 	RUN(t_nat_ct_max);
 	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
