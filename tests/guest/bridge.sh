@@ -8,12 +8,7 @@ source "$(dirname "$0")/../netns/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
 MIB=50
-netns_add "$T-lan"
-ip link add "$T-up" type veth peer name eth0 netns "$T-lan"
-LINK_LIST+=("$T-up")
-ip link set "$T-up" up
-ip -n "$T-lan" link set eth0 up
-ip -n "$T-lan" addr add 10.92.0.2/24 dev eth0
+behind "$T-up" "$T-lan" 10.92.0.2/24
 kvmbpf net add lan type bridge uplink "$T-up" || fail "net add"
 tap_add "$T-a" && kvmbpf attach "$T-a" net lan mac 52:54:00:92:00:21 || fail "attach a"
 tap_add "$T-b" && kvmbpf attach "$T-b" net lan mac 52:54:00:92:00:22 || fail "attach b"

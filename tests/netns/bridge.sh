@@ -17,14 +17,8 @@ G1MAC=52:54:00:91:00:11
 
 setup() {
 	local xdp=$1 offload=$2 i
-	netns_add "$T-lan"
-	ip link add "$T-up" type veth peer name eth0 netns "$T-lan"
-	LINK_LIST+=("$T-up")
-	ip link set "$T-up" up
-	ip -n "$T-lan" link set eth0 up
-	ip -n "$T-lan" addr add 10.91.0.2/24 dev eth0
+	behind "$T-up" "$T-lan" 10.91.0.2/24 10.91.0.1/24
 	ip -n "$T-lan" -6 addr add fd91::2/64 dev eth0 nodad
-	ip addr add 10.91.0.1/24 dev "$T-up"
 	ip -6 addr add fd91::1/64 dev "$T-up" nodad
 
 	kvmbpf net add lan type bridge uplink "$T-up" || return 1

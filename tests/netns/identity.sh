@@ -9,13 +9,7 @@
 #   iso (internal): $T-i1 10.94.0.51, $T-i2 10.94.0.52 (+ fd94::51/52)
 source "$(dirname "$0")/lib.sh"
 
-netns_add "$T-lan"
-ip link add "$T-up" type veth peer name eth0 netns "$T-lan"
-LINK_LIST+=("$T-up")
-ip link set "$T-up" up
-ip -n "$T-lan" link set eth0 up
-ip -n "$T-lan" addr add 10.94.0.2/24 dev eth0
-ip addr add 10.94.0.1/24 dev "$T-up"
+behind "$T-up" "$T-lan" 10.94.0.2/24 10.94.0.1/24
 kvmbpf net add lan type bridge uplink "$T-up" || fail "net add lan"
 kvmbpf net add iso type internal || fail "net add iso"
 

@@ -62,6 +62,20 @@ guest_link() {
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# behind DEV NS ADDR/LEN [HOSTADDR/LEN]: a namespace NS (a LAN, a WAN) whose
+# eth0 has ADDR, reached from the root namespace through veth DEV (up),
+# which gets HOSTADDR when given.
+behind() {
+	local dev=$1 ns=$2 addr=$3 host=${4:-}
+	netns_add "$ns" || return 1
+	ip link add "$dev" type veth peer name eth0 netns "$ns" || return 1
+	LINK_LIST+=("$dev")
+	[ -n "$host" ] && ip addr add "$host" dev "$dev"
+	ip link set "$dev" up
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" addr add "$addr" dev eth0
+}
+
 ping4() { in_ns "$1" ping -n -c 1 -W 2 "$2"; }
 ping6() { in_ns "$1" ping -6 -n -c 1 -W 2 "$2"; }
 

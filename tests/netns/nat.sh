@@ -10,13 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 rules_before=$( (nft list ruleset; iptables-save | grep -v '^#') 2>&1)
-netns_add "$T-wan"
-ip link add "$T-w" type veth peer name eth0 netns "$T-wan"
-LINK_LIST+=("$T-w")
-ip addr add 10.99.2.1/24 dev "$T-w"
-ip link set "$T-w" up
-ip -n "$T-wan" addr add 10.99.2.2/24 dev eth0
-ip -n "$T-wan" link set eth0 up
+behind "$T-w" "$T-wan" 10.99.2.2/24 10.99.2.1/24
 
 check "net add nat" kvmbpf net add n type nat subnet 192.168.78.0/24 wan "$T-w"
 info=$(kvmbpf -j net show n)
