@@ -82,7 +82,7 @@ static pid_t read_pid(const struct kvb_net *net)
 	return pid > 0 && !kill(pid, 0) ? pid : 0;
 }
 
-int dhcp_start(struct fabric *fb, const struct kvb_net *net, int prefix)
+int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 {
 	char host[16], port[16], range[96], router[48], dns[48];
 	char pidf[256], hosts[256], leases[256], ifarg[40];
@@ -108,7 +108,6 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net, int prefix)
 	snprintf(gw, sizeof(gw), "%s", inet_ntoa(a));
 	a.s_addr = net->netmask;
 	snprintf(mask, sizeof(mask), "%s", inet_ntoa(a));
-	(void)prefix;
 	snprintf(range, sizeof(range), "--dhcp-range=%s,%s,%s,1h", lo, hi, mask);
 	snprintf(router, sizeof(router), "--dhcp-option=3,%s", gw);
 	snprintf(dns, sizeof(dns), "--dhcp-option=6,%s", gw);

@@ -207,12 +207,14 @@ int fabric_reopen_progs(struct fabric *fb)
 int fabric_open(struct fabric *fb, const char *dir)
 {
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
-		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd,
+		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
+		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd,
 		       &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp };
 	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
 				KVB_MAP_STATS, KVB_MAP_ADDR, KVB_MAP_META,
-				KVB_MAP_CT, PIN_TC_INGRESS, PIN_TC_EGRESS,
-				PIN_XDP };
+				KVB_MAP_CT, KVB_MAP_FWD, KVB_MAP_CTCNT,
+				KVB_MAP_MON, KVB_MAP_EVENTS, PIN_TC_INGRESS,
+				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
 
 	memset(fb, 0, sizeof(*fb));
@@ -253,7 +255,8 @@ fail:
 void fabric_close(struct fabric *fb)
 {
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
-		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd,
+		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
+		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd,
 		       &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp,
 		       &fb->lock_fd };
 
@@ -277,6 +280,47 @@ struct fabric *fab(void)
 		fabric_gc(&fb, false);
 	}
 	return &fb;
+}
+
+/*
+ * Delete every entry of the map behind fd for which match() holds, and
+ * return how many went. The keys are collected first and deleted after:
+ * deleting while walking a hash map would restart the walk each time.
+ */
+int map_delete_where(int fd, size_t key_size, size_t value_size,
+		     bool (*match)(const void *key, const void *value,
+				   void *arg),
+		     void *arg)
+{
+	unsigned char *keys = NULL, *key, *val = malloc(value_size);
+	size_t n = 0, cap = 0;
+	int deleted = 0;
+
+	key = malloc(key_size);
+	if (!key || !val)
+		goto out;
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, key);
+	     prev = key) {
+		if (bpf_map_lookup_elem(fd, key, val) || !match(key, val, arg))
+			continue;
+		if (n == cap) {
+			unsigned char *k;
+
+			cap = cap ? 2 * cap : 64;
+			k = realloc(keys, cap * key_size);
+			if (!k)
+				break;
+			keys = k;
+		}
+		memcpy(keys + n++ * key_size, key, key_size);
+	}
+	for (size_t i = 0; i < n; i++)
+		deleted += !bpf_map_delete_elem(fd, keys + i * key_size);
+out:
+	free(keys);
+	free(key);
+	free(val);
+	return deleted;
 }
 
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out)

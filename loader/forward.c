@@ -33,14 +33,6 @@ static int fwd_help(void)
 	return 0;
 }
 
-static int fd_fwd(struct fabric *fb)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_FWD);
-	return bpf_obj_get(path);
-}
-
 static int parse_range(const char *s, __u32 *lo, __u32 *hi)
 {
 	char buf[32], *dash;
@@ -152,9 +144,7 @@ static int fwd_add(int argc, char **argv)
 	if (!(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]))
 		return err("forward add: the MAC of %s (%s) is not known yet",
 			   ip, p.name);
-	fd = fd_fwd(fb);
-	if (fd < 0)
-		return err("forward add: %s", strerror(errno));
+	fd = fb->fwd_fd;
 	for (__u32 port = a.lo; port <= a.hi; port++) {
 		struct kvb_fwd_key k = { .addr = a.net.nat_ip,
 					 .port = htons((__u16)port),
@@ -175,7 +165,6 @@ static int fwd_add(int argc, char **argv)
 			break;
 		}
 	}
-	close(fd);
 	return ret;
 }
 
@@ -186,9 +175,7 @@ static int fwd_del(int argc, char **argv)
 
 	if (parse_fwd("del", argc, argv, false, &a))
 		return 1;
-	fd = fd_fwd(fab());
-	if (fd < 0)
-		return err("forward del: %s", strerror(errno));
+	fd = fab()->fwd_fd;
 	for (__u32 port = a.lo; port <= a.hi; port++) {
 		struct kvb_fwd_key k = { .addr = a.net.nat_ip,
 					 .port = htons((__u16)port),
@@ -196,32 +183,22 @@ static int fwd_del(int argc, char **argv)
 
 		missing += bpf_map_delete_elem(fd, &k) != 0;
 	}
-	close(fd);
 	if (missing == (int)(a.hi - a.lo + 1))
 		return err("forward del: no such forward in %s", a.net.name);
 	return 0;
 }
 
+static bool fwd_match(const void *key, const void *value, void *arg)
+{
+	(void)key;
+	return ((const struct kvb_fwd *)value)->net_id == *(const __u32 *)arg;
+}
+
 /* Remove every forward of net_id (net del). */
 void fwd_purge(struct fabric *fb, __u32 net_id)
 {
-	struct kvb_fwd_key k, next, *prev = NULL;
-	int fd = fd_fwd(fb);
-
-	if (fd < 0)
-		return;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct kvb_fwd v;
-
-		k = next;
-		if (!bpf_map_lookup_elem(fd, &k, &v) && v.net_id == net_id) {
-			bpf_map_delete_elem(fd, &k);
-			prev = NULL;
-			continue;
-		}
-		prev = &k;
-	}
-	close(fd);
+	map_delete_where(fb->fwd_fd, sizeof(struct kvb_fwd_key),
+			 sizeof(struct kvb_fwd), fwd_match, &net_id);
 }
 
 static int fwd_show(int argc, char **argv)
@@ -237,9 +214,7 @@ static int fwd_show(int argc, char **argv)
 	fb = fab();
 	if (argc && net_find(fb, argv[0], &filter))
 		return err("forward show: network %s does not exist", argv[0]);
-	fd = fd_fwd(fb);
-	if (fd < 0)
-		return err("forward show: %s", strerror(errno));
+	fd = fb->fwd_fd;
 	if (opts.json) {
 		w = jw_new(stdout, opts.pretty);
 		jw_arr_begin(w);
@@ -271,7 +246,6 @@ static int fwd_show(int argc, char **argv)
 			       to, ntohs(v.to_port));
 		}
 	}
-	close(fd);
 	if (w) {
 		jw_arr_end(w);
 		jw_free(w);

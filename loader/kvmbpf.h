@@ -26,6 +26,7 @@ struct fabric {
 	char dir[256];
 	int lock_fd;
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
+	int fwd_fd, ctcnt_fd, mon_fd, events_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -45,6 +46,10 @@ int net_put(struct fabric *fb, const struct kvb_net *net);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
 int port_find_by_name(struct fabric *fb, const char *name,
 		      struct kvb_port *out);
+int map_delete_where(int fd, size_t key_size, size_t value_size,
+		     bool (*match)(const void *key, const void *value,
+				   void *arg),
+		     void *arg);
 /* DEV by its current name, else by the name recorded at attach (gone) */
 int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out);
 
@@ -83,14 +88,14 @@ void nat_gateway_delete(__u32 id);
 int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
-void ct_recount(struct fabric *fb, __u32 net_id);
+void ct_recount(struct fabric *fb);
 __u64 ct_count(struct fabric *fb, __u32 net_id);
 int do_ct(int argc, char **argv);
 int do_forward(int argc, char **argv);
 void fwd_purge(struct fabric *fb, __u32 net_id);
 
 /* dhcp.c: dnsmasq for nat networks */
-int dhcp_start(struct fabric *fb, const struct kvb_net *net, int prefix);
+int dhcp_start(struct fabric *fb, const struct kvb_net *net);
 void dhcp_stop(const struct kvb_net *net);
 void dhcp_sync(struct fabric *fb, __u32 net_id);
 bool dhcp_running(const struct kvb_net *net);

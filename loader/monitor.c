@@ -50,15 +50,8 @@ static void set_lease(struct fabric *fb, __u64 until)
 {
 	struct kvb_mon m = { .until_ns = until };
 	__u32 zero = 0;
-	char path[512];
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_MON);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		bpf_map_update_elem(fd, &zero, &m, BPF_ANY);
-		close(fd);
-	}
+	bpf_map_update_elem(fb->mon_fd, &zero, &m, BPF_ANY);
 }
 
 /* Headers of the captured bytes, as far as they go. */
@@ -178,8 +171,7 @@ int do_monitor(int argc, char **argv)
 	struct mon_ctx mc = { .left = -1 };
 	struct ring_buffer *rb;
 	struct sigaction sa = { .sa_handler = on_signal };
-	char path[512];
-	int fd, i = 0;
+	int i = 0;
 	__u64 next = 0;
 
 	if (argc && is_help(argv[0]))
@@ -207,11 +199,7 @@ int do_monitor(int argc, char **argv)
 	if (i < argc)
 		return err("monitor: unexpected argument '%s'", argv[i]);
 
-	snprintf(path, sizeof(path), "%s/%s", mc.fb->dir, KVB_MAP_EVENTS);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return err("monitor: %s: %s", path, strerror(errno));
-	rb = ring_buffer__new(fd, on_event, &mc, NULL);
+	rb = ring_buffer__new(mc.fb->events_fd, on_event, &mc, NULL);
 	if (!rb)
 		return err("monitor: cannot open the event ring: %s",
 			   strerror(errno));
@@ -239,7 +227,6 @@ int do_monitor(int argc, char **argv)
 	}
 	set_lease(mc.fb, 0);
 	ring_buffer__free(rb);
-	close(fd);
 	if (mc.w) {
 		/* the writer holds an empty pending line; drop it quietly */
 		free(mc.w);

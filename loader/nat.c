@@ -336,71 +336,49 @@ static int ct_show(int argc, char **argv)
 	return 0;
 }
 
+static bool ct_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_ct *ct = value;
+	__u32 net_id = *(const __u32 *)arg;
+
+	(void)key;
+	return !net_id || ct->net_id == net_id;
+}
+
 /* Delete the flows of net_id (0: all); both directions of each. */
 int ct_flush_net(struct fabric *fb, __u32 net_id)
 {
-	struct kvb_ct_key k, next, *prev = NULL;
-	int n = 0;
+	int n = map_delete_where(fb->ct_fd, sizeof(struct kvb_ct_key),
+				 sizeof(struct kvb_ct), ct_match, &net_id);
 
-	while (!bpf_map_get_next_key(fb->ct_fd, prev, &next)) {
-		struct kvb_ct ct;
-
-		k = next;
-		if (!bpf_map_lookup_elem(fb->ct_fd, &k, &ct) &&
-		    (!net_id || ct.net_id == net_id)) {
-			bpf_map_delete_elem(fb->ct_fd, &k);
-			n += !k.dir;
-			prev = NULL;
-			continue;
-		}
-		prev = &k;
-	}
-	if (net_id)
-		ct_recount(fb, net_id);
-	else
-		for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-			ct_recount(fb, id);
-	return n;
+	ct_recount(fb);
+	return n / 2;	/* two keys a flow */
 }
 
-static int ctcnt_fd(struct fabric *fb)
+/* Set every network's flow count to what the table holds, in one pass. */
+void ct_recount(struct fabric *fb)
 {
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_CTCNT);
-	return bpf_obj_get(path);
-}
-
-/* Set the network's flow count to what the table holds for it. */
-void ct_recount(struct fabric *fb, __u32 net_id)
-{
+	static __u64 n[KVB_MAX_NETS];
 	struct kvb_ct_key k, *prev = NULL;
-	__u64 n = 0;
-	int fd = ctcnt_fd(fb);
 
-	if (fd < 0)
-		return;
+	memset(n, 0, sizeof(n));
 	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
 		struct kvb_ct ct;
 
 		prev = &k;
 		if (!k.dir && !bpf_map_lookup_elem(fb->ct_fd, &k, &ct) &&
-		    ct.net_id == net_id)
-			n++;
+		    ct.net_id < KVB_MAX_NETS)
+			n[ct.net_id]++;
 	}
-	bpf_map_update_elem(fd, &net_id, &n, BPF_ANY);
-	close(fd);
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		bpf_map_update_elem(fb->ctcnt_fd, &id, &n[id], BPF_ANY);
 }
 
 __u64 ct_count(struct fabric *fb, __u32 net_id)
 {
 	__u64 n = 0;
-	int fd = ctcnt_fd(fb);
 
-	if (fd >= 0) {
-		bpf_map_lookup_elem(fd, &net_id, &n);
-		close(fd);
-	}
+	bpf_map_lookup_elem(fb->ctcnt_fd, &net_id, &n);
 	return n;
 }
 

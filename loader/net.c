@@ -190,7 +190,7 @@ static int net_add(int argc, char **argv)
 		return err("net add: %s: cannot create: %s", name,
 			   strerror(errno));
 	if (type == KVB_NET_NAT)
-		ct_recount(fb, net.id);	/* a reused id starts at its real count */
+		ct_recount(fb);	/* a reused id starts at its real count */
 	if (uplink && port_attach(fb, "net add", uplink, net.id,
 				  KVB_PORT_UPLINK,
 				  &(struct port_opts){ .xdp = true,
@@ -201,7 +201,7 @@ static int net_add(int argc, char **argv)
 	if (type == KVB_NET_NAT) {
 		if (nat_wan_attach(fb, wan, net.id) ||
 		    nat_gateway_create(fb, &net, prefix) ||
-		    (dhcp && dhcp_start(fb, &net, prefix))) {
+		    (dhcp && dhcp_start(fb, &net))) {
 			struct kvb_net cur;
 
 			if (!net_get(fb, net.id, &cur))

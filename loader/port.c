@@ -66,43 +66,45 @@ static int count_ports(struct fabric *fb)
 	return n;
 }
 
+struct purge {
+	__u32 ifindex, net_id, flags;
+};
+
+static bool fdb_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_fdb_key *k = key;
+	const struct kvb_fdb_entry *e = value;
+	const struct purge *p = arg;
+
+	return (p->ifindex && e->ifindex == p->ifindex) ||
+	       (p->net_id && k->net_id == p->net_id);
+}
+
 /* Remove every FDB entry that points at ifindex, or belongs to net_id. */
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id)
 {
-	struct kvb_fdb_key key, next, *prev = NULL;
-	struct kvb_fdb_entry e;
+	struct purge p = { .ifindex = ifindex, .net_id = net_id };
 
-	while (!bpf_map_get_next_key(fb->fdb_fd, prev, &next)) {
-		key = next;
-		if (!bpf_map_lookup_elem(fb->fdb_fd, &key, &e) &&
-		    ((ifindex && e.ifindex == ifindex) ||
-		     (net_id && key.net_id == net_id))) {
-			bpf_map_delete_elem(fb->fdb_fd, &key);
-			/* deleted: restart from the beginning to stay valid */
-			prev = NULL;
-			continue;
-		}
-		prev = &key;
-	}
+	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
+			 sizeof(struct kvb_fdb_entry), fdb_match, &p);
+}
+
+static bool addr_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_addr_key *k = key;
+	const struct kvb_addr *a = value;
+	const struct purge *p = arg;
+
+	return k->ifindex == p->ifindex && (!p->flags || (a->flags & p->flags));
 }
 
 /* Remove every address of ifindex (flags 0: all, else only those flags). */
 static void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
 {
-	struct kvb_addr_key key, next, *prev = NULL;
-	struct kvb_addr a;
+	struct purge p = { .ifindex = ifindex, .flags = flags };
 
-	while (!bpf_map_get_next_key(fb->addr_fd, prev, &next)) {
-		key = next;
-		if (key.ifindex == ifindex &&
-		    !bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
-		    (!flags || (a.flags & flags))) {
-			bpf_map_delete_elem(fb->addr_fd, &key);
-			prev = NULL;
-			continue;
-		}
-		prev = &key;
-	}
+	map_delete_where(fb->addr_fd, sizeof(struct kvb_addr_key),
+			 sizeof(struct kvb_addr), addr_match, &p);
 }
 
 /* Count ifindex's addresses per family into the port's n_ip4 / n_ip6. */

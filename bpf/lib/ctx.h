@@ -21,8 +21,7 @@ struct kvb_pkt {
 	__u32 gso_size;		/* 0 unless a GSO super-frame (tc only) */
 	__u32 ifindex;		/* device the hook runs on */
 	__u8 vlan_stripped;	/* tag already moved to metadata (tc only) */
-	__u8 is_xdp;
-	__u16 pad;
+	__u8 pad[3];
 };
 
 static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
@@ -34,8 +33,6 @@ static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
 	p->gso_size = 0;
 	p->ifindex = ctx->ingress_ifindex;
 	p->vlan_stripped = 0;
-	p->is_xdp = 1;
-	p->pad = 0;
 }
 
 /*
@@ -57,8 +54,6 @@ static __always_inline void kvb_pkt_from_skb(struct kvb_pkt *p,
 	p->gso_size = skb->gso_size;
 	p->ifindex = skb->ifindex;
 	p->vlan_stripped = skb->vlan_present ? 1 : 0;
-	p->is_xdp = 0;
-	p->pad = 0;
 }
 
 #endif /* KVB_CTX_H */

@@ -105,7 +105,6 @@ static __always_inline int check_l4(struct hdr_cursor *c, __u8 proto,
 		     (proto == IPPROTO_ICMPV6 && *type < 128)) &&
 		    len < 8 + inner_min)
 			return DROP(KVB_DROP_L4);
-		*c = f->l4;
 		break;
 	}
 	default:

@@ -15,14 +15,19 @@ print(craft.eth(craft.mac('ff:ff:ff:ff:ff:ff'), craft.mac('$M'), 0x0800,
       craft.ip4('10.96.0.66', '10.96.0.2', 17, craft.udp(1234, 53, b'x'))).hex())")
 tagged="ffffffffffff$(echo $M | tr -d :)81000005080045000014000000004011000000000000000000000000"
 
+# wait until a monitor holds its lease (kvb_mon until_ns set)
+await_lease() {
+	local i
+	for i in $(seq 100); do
+		bpftool map dump pinned "$BPFFS/kvb_mon_v3" | grep -q '"until_ns": [1-9]' && return
+		sleep 0.05
+	done
+}
+
 out=$(mktemp)
 timeout 20 "${K[@]}" -j monitor "$T-t" drops count 2 >"$out" &
 mpid=$!
-# wait until the monitor holds its lease (kvb_mon until_ns set)
-for i in $(seq 100); do
-	bpftool map dump pinned "$BPFFS/kvb_mon_v3" | grep -q '"until_ns": [1-9]' && break
-	sleep 0.05
-done
+await_lease
 "$ROOT/build/sendraw" --tap "$T-t" "$spoof"
 "$ROOT/build/sendraw" --tap "$T-t" "$tagged"
 wait $mpid
@@ -46,10 +51,7 @@ check "monitor: lease released on exit" sh -c \
 "$ROOT/build/sendraw" --tap "$T-t" "$spoof"
 timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &
 mpid=$!
-for i in $(seq 100); do
-	bpftool map dump pinned "$BPFFS/kvb_mon_v3" | grep -q '"until_ns": [1-9]' && break
-	sleep 0.05
-done
+await_lease
 "$ROOT/build/sendraw" --tap "$T-t" "$tagged"
 wait $mpid
 check "monitor: a drop while nobody listened was not queued" "$PY" -c "
