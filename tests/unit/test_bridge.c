@@ -536,7 +536,15 @@ int main(void)
 		return 1;
 	}
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/kvbunit_%d", getpid());
-	if (system("ip link set lo up") || add_veth("kg1", &kg1) ||
+	/*
+	 * No IPv6 in the test namespace: the veth peers' router solicitations
+	 * and MLD reports would otherwise reach the ports in the background
+	 * and be switched (and learned, and counted) between a test's frame
+	 * and its assertions.
+	 */
+	if (system("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+		   "net.ipv6.conf.default.disable_ipv6=1") ||
+	    system("ip link set lo up") || add_veth("kg1", &kg1) ||
 	    add_veth("kg2", &kg2) || add_veth("kg3", &kg3) ||
 	    add_veth("kup", &kup) || add_veth("kh1", &kh1) ||
 	    add_veth("kh2", &kh2) || add_veth("kfree", &kfree)) {
