@@ -17,6 +17,7 @@
 #include "lib/dhcp.h"
 #include "lib/monitor.h"
 #include "lib/nat.h"
+#include "lib/route.h"
 
 /* spoofcheck without a configured MAC: the first source MAC seen is it */
 static __always_inline void pin_mac(struct kvb_port *port, const __u8 *src)
@@ -47,15 +48,18 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v3, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v4, &ifindex);
 	if (!port)
 		return TC_ACT_OK;	/* not (or no longer) ours */
-	if (port->role == KVB_PORT_WAN)
-		return nat_from_wan(skb);	/* the host's NIC: replies only */
+	if (port->role == KVB_PORT_WAN) {
+		/* the host's NIC: routed networks' traffic, NAT replies */
+		ret = route_from_wan(skb, ifindex);
+		return ret != ROUTE_CONTINUE ? ret : nat_from_wan(skb);
+	}
 	st = stats_of(ifindex);
 	count_rx(st, skb->len);
 
-	net = bpf_map_lookup_elem(&kvb_net_v3, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v4, &port->net_id);
 	if (!net) {
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
@@ -68,13 +72,19 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	/* the switch needs only the destination; NAT may rewrite the frame */
 	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
 	pin_mac(port, f.eth->h_source);
-	ret = kvb_guard(port, ifindex, &f);
+	ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret))
 		goto out;
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP && f.sport == 67)
 		dhcp_snoop(skb, net, &f, l4off);
 
 	fdb_learn(net->id, f.eth->h_source, ifindex, st);
+	if ((net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) &&
+	    port->role == KVB_PORT_GUEST) {
+		ret = route_from_guest(skb, ifindex, net, &f, l4off, dst);
+		if (ret != ROUTE_CONTINUE)
+			goto out;
+	}
 	if (net->type == KVB_NET_NAT && port->role == KVB_PORT_GUEST) {
 		ret = nat_from_guest(skb, net, &f, l4off);
 		if (ret != NAT_CONTINUE)
@@ -113,10 +123,10 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v3, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v4, &ifindex);
 	if (!port || port->role != KVB_PORT_UPLINK)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v3, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v4, &port->net_id);
 	if (!net)
 		return TC_ACT_OK;
 

@@ -24,18 +24,22 @@ int kvb_xdp(struct xdp_md *ctx)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct kvb_port *port;
+	struct kvb_net *net;
 	struct kvb_frame f;
 	struct kvb_pkt p;
 	int ret;
 
-	port = bpf_map_lookup_elem(&kvb_port_v3, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port_v4, &ifindex);
 	/* uplink, gateway and WAN frames may be the host's: tc decides */
 	if (!port || port->role != KVB_PORT_GUEST)
 		return XDP_PASS;
+	net = bpf_map_lookup_elem(&kvb_net_v4, &port->net_id);
+	if (!net)
+		return XDP_PASS;	/* tc counts it */
 	kvb_pkt_from_xdp(&p, ctx);
 	ret = kvb_admit(&p, 0, &f);
 	if (!IS_DROP(ret))
-		ret = kvb_guard(port, ifindex, &f);
+		ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret)) {
 		report_drop(ctx, 1, ifindex, p.len, stats_of(ifindex), ret);
 		return XDP_DROP;

@@ -144,6 +144,54 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	return 0;
 }
 
+/*
+ * Router advertisements for a routed network with IPv6: BPF answers every
+ * router solicitation at once; dnsmasq (RA only: no DHCP, no DNS) repeats
+ * the advertisement so guests keep their default route and addresses
+ * past the lifetimes.
+ */
+int ra_start(const struct kvb_net *net)
+{
+	char host[16], port[16], ifarg[40], range[64], param[80], pidarg[280];
+	char pidf[256];
+	pid_t pid;
+	int status;
+
+	if (access("/usr/sbin/dnsmasq", X_OK))
+		return err("net add: router advertisements need dnsmasq "
+			   "(apt-get install dnsmasq-base)");
+	mkdir(KVB_RUN_DIR, 0755);
+	nat_ifnames(net->id, host, port);
+	snprintf(ifarg, sizeof(ifarg), "--interface=%s", host);
+	snprintf(range, sizeof(range), "--dhcp-range=::,constructor:%s,ra-only",
+		 host);
+	snprintf(param, sizeof(param), "--ra-param=%s,mtu:%u,60,1800", host,
+		 net->mtu);
+	dhcp_path(net, "pid", pidf, sizeof(pidf));
+	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", pidf);
+	{
+		const char *argv[] = {
+			"dnsmasq", "--conf-file=/dev/null", "--bind-interfaces",
+			ifarg, "--except-interface=lo", "--port=0",
+			"--enable-ra", range, param, pidarg,
+			"--log-facility=/dev/null", NULL,
+		};
+
+		pid = fork();
+		if (pid < 0)
+			return err("net add: fork: %s", strerror(errno));
+		if (!pid) {
+			execv("/usr/sbin/dnsmasq", (char *const *)argv);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			return err("net add: dnsmasq (router advertisements) on "
+				   "%s did not start", host);
+	}
+	return 0;
+}
+
 void dhcp_stop(const struct kvb_net *net)
 {
 	const char *exts[] = { "pid", "hosts", "leases" };

@@ -26,7 +26,7 @@ struct fabric {
 	char dir[256];
 	int lock_fd;
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
-	int fwd_fd, ctcnt_fd, mon_fd, events_fd;
+	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -83,7 +83,7 @@ int do_monitor(int argc, char **argv);
 void nat_ifnames(__u32 id, char host[16], char port[16]);
 __be32 dev_ipv4(const char *dev);
 int default_route_dev(char dev[16]);
-int nat_gateway_create(struct fabric *fb, struct kvb_net *net, int prefix);
+int nat_gateway_create(struct fabric *fb, struct kvb_net *net);
 void nat_gateway_delete(__u32 id);
 int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
@@ -91,12 +91,25 @@ int ct_flush_net(struct fabric *fb, __u32 net_id);
 void ct_recount(struct fabric *fb);
 __u64 ct_count(struct fabric *fb, __u32 net_id);
 int do_ct(int argc, char **argv);
+
+/* routed.c */
+int subnet_parse(const char *s, struct kvb_subnet *sn);
+int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw);
+int subnets_check(struct fabric *fb, const struct kvb_subnet *sn, int n);
+void subnet_fmt(const struct kvb_subnet *sn, bool gw, char *buf, size_t len);
+int routes_put(struct fabric *fb, const struct kvb_net *net);
+void routes_del(struct fabric *fb, const struct kvb_net *net);
+bool net_peered(const struct kvb_net *n, __u32 id);
+int net_peer(int argc, char **argv);
+int net_unpeer(int argc, char **argv);
+void peers_forget(struct fabric *fb, __u32 id);
 int do_forward(int argc, char **argv);
 void fwd_purge(struct fabric *fb, __u32 net_id);
 
 /* dhcp.c: dnsmasq for nat networks */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net);
 void dhcp_stop(const struct kvb_net *net);
+int ra_start(const struct kvb_net *net);
 void dhcp_sync(struct fabric *fb, __u32 net_id);
 bool dhcp_running(const struct kvb_net *net);
 

@@ -113,45 +113,80 @@ int default_route_dev(char dev[16])
 }
 
 /*
- * Create the gateway interface pair for network id with the gateway
- * address; attach its fabric end as the gateway port.
+ * Create the gateway interface pair for a nat or routed network: the host
+ * end holds every subnet's gateway address (IPv6 with its EUI-64
+ * link-local, the router address guests learn from RAs), forwards, and
+ * has the network's MTU; the fabric end becomes the gateway port.
  */
-int nat_gateway_create(struct fabric *fb, struct kvb_net *net, int prefix)
+int nat_gateway_create(struct fabric *fb, struct kvb_net *net)
 {
-	char host[16], port[16], addr[32];
-	struct in_addr gw = { .s_addr = net->gw_ip };
-	char fwd[128];
+	char host[16], port[16], path[128], mtu[16];
+	bool v6 = false;
 	int ret;
 
 	nat_ifnames(net->id, host, port);
-	snprintf(addr, sizeof(addr), "%s/%d", inet_ntoa(gw), prefix);
+	snprintf(mtu, sizeof(mtu), "%u", net->mtu);
+	for (__u32 i = 0; i < net->nsubnets; i++)
+		v6 |= net->subnets[i].family == 6;
 	{
-		const char *add[] = { "ip", "link", "add", host, "type", "veth",
-				      "peer", "name", port, NULL };
-		const char *ad[] = { "ip", "addr", "add", addr, "dev", host, NULL };
-		const char *up1[] = { "ip", "link", "set", host, "up", NULL };
-		const char *up2[] = { "ip", "link", "set", port, "up", NULL };
+		const char *add[] = { "ip", "link", "add", host, "mtu", mtu,
+				      "type", "veth", "peer", "name", port,
+				      "mtu", mtu, NULL };
+		const char *eui[] = { "ip", "link", "set", host, "addrgenmode",
+				      "eui64", NULL };
 
 		if (run_ip(add))
 			return err("net add: cannot create the gateway interface "
 				   "%s (ip link add failed)", host);
-		if (run_ip(ad) || run_ip(up1) || run_ip(up2)) {
+		if (v6) {
+			const char *knobs[][2] = { { "disable_ipv6", "0" },
+						   { "accept_ra", "0" },
+						   { "forwarding", "1" } };
+
+			for (size_t k = 0; k < 3; k++) {
+				snprintf(path, sizeof(path),
+					 "/proc/sys/net/ipv6/conf/%s/%s", host,
+					 knobs[k][0]);
+				write_sysctl(path, knobs[k][1]);
+			}
+			run_ip(eui);
+		}
+	}
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		char gw[64], addr[80];
+		const char *ad[] = { "ip", "addr", "add", addr, "dev", host,
+				     "nodad", NULL };
+
+		subnet_fmt(&net->subnets[i], true, gw, sizeof(gw));
+		snprintf(addr, sizeof(addr), "%s/%u", gw,
+			 net->subnets[i].prefixlen);
+		if (net->subnets[i].family == 4)
+			ad[6] = NULL;
+		if (run_ip(ad)) {
 			nat_gateway_delete(net->id);
-			return err("net add: cannot configure %s with %s", host,
-				   addr);
+			return err("net add: cannot put %s on %s", addr, host);
+		}
+	}
+	{
+		const char *up1[] = { "ip", "link", "set", host, "up", NULL };
+		const char *up2[] = { "ip", "link", "set", port, "up", NULL };
+
+		if (run_ip(up1) || run_ip(up2)) {
+			nat_gateway_delete(net->id);
+			return err("net add: cannot bring %s up", host);
 		}
 	}
 	/* bpf_fib_lookup asks the input device, the gateway interface, to
 	 * forward; this enables forwarding on it alone, not host-wide */
-	snprintf(fwd, sizeof(fwd), "/proc/sys/net/ipv4/conf/%s/forwarding",
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
 		 host);
-	write_sysctl(fwd, "1");
+	write_sysctl(path, "1");
 	net->gw_host = if_nametoindex(host);
 	if (dev_get_mac(host, net->uplink_mac) || !net->gw_host) {
 		nat_gateway_delete(net->id);
 		return err("net add: %s vanished", host);
 	}
-	if (net_put(fb, net)) {
+	if (net_put(fb, net) || routes_put(fb, net)) {
 		nat_gateway_delete(net->id);
 		return err("net add: cannot update the network: %s",
 			   strerror(errno));
@@ -220,7 +255,8 @@ void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
 		return;
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (id == net_id || net_get(fb, id, &n) ||
-		    n.type != KVB_NET_NAT || n.wan != wan)
+		    (n.type != KVB_NET_NAT && n.type != KVB_NET_ROUTED) ||
+		    n.wan != wan)
 			continue;
 		p.net_id = id;	/* hand it over */
 		bpf_map_update_elem(fb->port_fd, &wan, &p, BPF_EXIST);

@@ -20,6 +20,10 @@ static int net_help(void)
 		"       kvmbpf net add NAME type internal [mtu N]\n"
 		"       kvmbpf net add NAME type nat subnet CIDR [gateway ADDR]\n"
 		"                      [wan DEV] [dhcp on|off] [mtu N]\n"
+		"       kvmbpf net add NAME type routed subnet CIDR [subnet CIDR]...\n"
+		"                      [gateway ADDR]... [wan DEV] [mtu N]\n"
+		"       kvmbpf net peer NAME1 NAME2\n"
+		"       kvmbpf net unpeer NAME1 NAME2\n"
 		"       kvmbpf net set NAME [ct-max N]\n"
 		"                      [ct-timeout tcp-established|tcp|udp|icmp SECONDS]...\n"
 		"       kvmbpf net del NAME\n"
@@ -37,10 +41,21 @@ static int net_help(void)
 		"            kvbgwID; guests reach the outside through WAN DEV\n"
 		"            (default: the default route's device) with its\n"
 		"            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
+		"  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
+		"            NAT where the host's FIB says; gateways (default:\n"
+		"            each subnet's first address) on kvbgwID, answered\n"
+		"            ARP/ND and router advertisements (SLAAC on /64s)\n"
+		"            in BPF; 'wan DEV': the outside's traffic to the\n"
+		"            subnets arriving on DEV is routed in BPF too\n"
+		"  peer      route between two routed/nat networks (unpeered\n"
+		"            networks never reach each other); a routed network\n"
+		"            peered with a nat one reaches the outside through\n"
+		"            that network's translation (IPv4)\n"
 		"  NAME: 1-15 characters of [A-Za-z0-9_.-]; MTU: 68-65535,\n"
 		"  default %d.\n"
 		"Limits: %d networks, %d ports per network.\n",
-		KVB_DEFAULT_MTU, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
+		KVB_MAX_SUBNETS, KVB_DEFAULT_MTU, KVB_MAX_NETS - 1,
+		KVB_MAX_NET_PORTS);
 	return 0;
 }
 
@@ -69,35 +84,16 @@ static int alloc_id(struct fabric *fb, __u32 *id)
 	return -ENOSPC;
 }
 
-/* a.b.c.d/len with no host bits set */
-static int parse_subnet(const char *s, __be32 *net, __be32 *mask, int *len)
-{
-	char buf[32], *slash;
-	__u32 l;
-
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		return -EINVAL;
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = 0;
-	if (inet_pton(AF_INET, buf, net) != 1 || parse_u32(slash + 1, 8, 30, &l))
-		return -EINVAL;
-	*mask = htonl(~0U << (32 - l));
-	*len = (int)l;
-	return (*net & ~*mask) ? -EINVAL : 0;
-}
-
 static int net_add(int argc, char **argv)
 {
-	const char *name, *uplink = NULL, *subnet = NULL, *gateway = NULL;
-	const char *wan = NULL;
+	const char *name, *uplink = NULL, *wan = NULL, *dhcp_arg = NULL;
+	char *gws[KVB_MAX_SUBNETS];
 	struct kvb_net net = {}, tmp;
 	struct fabric *fb;
 	__u32 type = KVB_NET_NONE, mtu = KVB_DEFAULT_MTU;
 	char wanbuf[16];
-	int prefix = 0;
-	bool dhcp = true;
+	int ngw = 0;
+	bool dhcp = true, v6 = false;
 
 	if (argc < 1)
 		return err("net add: missing NAME");
@@ -117,12 +113,23 @@ static int net_add(int argc, char **argv)
 		} else if (!strcmp(k, "uplink")) {
 			uplink = v;
 		} else if (!strcmp(k, "subnet")) {
-			subnet = v;
+			if (net.nsubnets == KVB_MAX_SUBNETS)
+				return err("net add: at most %d subnets",
+					   KVB_MAX_SUBNETS);
+			if (subnet_parse(v, &net.subnets[net.nsubnets]))
+				return err("net add: subnet %s: expected "
+					   "a.b.c.d/8-30 or an IPv6 prefix "
+					   "/16-126, with no host bits", v);
+			v6 |= net.subnets[net.nsubnets++].family == 6;
 		} else if (!strcmp(k, "gateway")) {
-			gateway = v;
+			if (ngw == KVB_MAX_SUBNETS)
+				return err("net add: at most %d gateways",
+					   KVB_MAX_SUBNETS);
+			gws[ngw++] = argv[i + 1];
 		} else if (!strcmp(k, "wan")) {
 			wan = v;
 		} else if (!strcmp(k, "dhcp")) {
+			dhcp_arg = v;
 			if (parse_onoff(v, &dhcp))
 				return err("net add: dhcp %s: expected on or off",
 					   v);
@@ -136,38 +143,35 @@ static int net_add(int argc, char **argv)
 	}
 	if (type == KVB_NET_NONE)
 		return err("net add: missing 'type bridge|internal|nat|routed'");
-	if (type == KVB_NET_ROUTED)
-		return err("net add: type %s is not implemented yet",
-			   net_type_name(type));
 	if (uplink && type != KVB_NET_BRIDGE)
 		return err("net add: uplink: only bridge networks have one");
-	if ((subnet || gateway || wan || !dhcp) && type != KVB_NET_NAT)
-		return err("net add: subnet, gateway and wan are for nat networks");
+	if ((net.nsubnets || ngw || wan) && type != KVB_NET_NAT &&
+	    type != KVB_NET_ROUTED)
+		return err("net add: subnet, gateway and wan are for nat and "
+			   "routed networks");
+	if (dhcp_arg && type != KVB_NET_NAT)
+		return err("net add: dhcp is for nat networks");
+	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
+		if (!net.nsubnets)
+			return err("net add: %s: missing 'subnet CIDR'",
+				   net_type_name(type));
+		if (subnets_gateways(net.subnets, (int)net.nsubnets, gws, ngw))
+			return 1;
+	}
 	if (type == KVB_NET_NAT) {
-		if (!subnet)
-			return err("net add: nat: missing 'subnet CIDR'");
-		if (parse_subnet(subnet, &net.subnet, &net.netmask, &prefix))
-			return err("net add: subnet %s: expected a.b.c.d/8-30 "
-				   "with no host bits", subnet);
-		if (gateway) {
-			if (inet_pton(AF_INET, gateway, &net.gw_ip) != 1 ||
-			    (net.gw_ip & net.netmask) != net.subnet ||
-			    net.gw_ip == net.subnet ||
-			    net.gw_ip == (net.subnet | ~net.netmask))
-				return err("net add: gateway %s: not a host "
-					   "address of %s", gateway, subnet);
-		} else {
-			net.gw_ip = htonl(ntohl(net.subnet) + 1);
-		}
+		struct kvb_subnet *sn = &net.subnets[0];
+
+		if (net.nsubnets != 1 || sn->family != 4)
+			return err("net add: nat: exactly one IPv4 subnet");
+		memcpy(&net.subnet, sn->addr, 4);
+		memcpy(&net.gw_ip, sn->gw, 4);
+		net.netmask = htonl(~0U << (32 - sn->prefixlen));
 		if (!wan) {
 			if (default_route_dev(wanbuf))
 				return err("net add: no default route: name the "
 					   "WAN device with 'wan DEV'");
 			wan = wanbuf;
 		}
-		net.wan = if_nametoindex(wan);
-		if (!net.wan)
-			return err("net add: wan %s: no such device", wan);
 		if (dhcp)
 			net.flags |= KVB_NET_F_DHCP;
 		net.nat_ip = dev_ipv4(wan);
@@ -175,12 +179,19 @@ static int net_add(int argc, char **argv)
 			return err("net add: wan %s has no IPv4 address to "
 				   "translate to", wan);
 	}
+	if (wan) {
+		net.wan = if_nametoindex(wan);
+		if (!net.wan)
+			return err("net add: wan %s: no such device", wan);
+	}
 	if (uplink && !if_nametoindex(uplink))
 		return err("net add: uplink %s: no such device", uplink);
 
 	fb = fab();
 	if (!net_find(fb, name, &tmp))
 		return err("net add: network %s already exists", name);
+	if (subnets_check(fb, net.subnets, (int)net.nsubnets))
+		return 1;
 	if (alloc_id(fb, &net.id))
 		return err("net add: too many networks (%d)", KVB_MAX_NETS - 1);
 	snprintf(net.name, sizeof(net.name), "%s", name);
@@ -198,10 +209,11 @@ static int net_add(int argc, char **argv)
 		bpf_map_delete_elem(fb->net_fd, &net.id);
 		return 1;
 	}
-	if (type == KVB_NET_NAT) {
-		if (nat_wan_attach(fb, wan, net.id) ||
-		    nat_gateway_create(fb, &net, prefix) ||
-		    (dhcp && dhcp_start(fb, &net))) {
+	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
+		if ((wan && nat_wan_attach(fb, wan, net.id)) ||
+		    nat_gateway_create(fb, &net) ||
+		    (type == KVB_NET_NAT && dhcp && dhcp_start(fb, &net)) ||
+		    (type == KVB_NET_ROUTED && v6 && ra_start(&net))) {
 			struct kvb_net cur;
 
 			if (!net_get(fb, net.id, &cur))
@@ -233,10 +245,12 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		}
 	}
 	fdb_purge(fb, 0, net->id);
-	if (net->type == KVB_NET_NAT) {
+	if (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) {
 		dhcp_stop(net);
 		fwd_purge(fb, net->id);
 		ct_flush_net(fb, net->id);
+		routes_del(fb, net);
+		peers_forget(fb, net->id);
 		nat_gateway_delete(net->id);
 		nat_wan_release(fb, net->wan, net->id);
 	}
@@ -316,6 +330,44 @@ static int net_del(int argc, char **argv)
 	return net_remove(fab(), &net);
 }
 
+static void show_routed(struct jw *w, const struct kvb_net *n)
+{
+	char a[64], gh[16], gp[16], wn[16];
+
+	jw_key(w, "subnets");
+	jw_arr_begin(w);
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		subnet_fmt(&n->subnets[i], false, a, sizeof(a));
+		jw_str(w, a);
+	}
+	jw_arr_end(w);
+	jw_key(w, "gateways");
+	jw_arr_begin(w);
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		subnet_fmt(&n->subnets[i], true, a, sizeof(a));
+		jw_str(w, a);
+	}
+	jw_arr_end(w);
+	nat_ifnames(n->id, gh, gp);
+	jw_kstr(w, "interface", gh);
+	jw_kstr(w, "wan", n->wan ? ifname_of(n->wan, NULL, wn) : NULL);
+	jw_kbool(w, "ra_running", dhcp_running(n));
+}
+
+static void show_peers(struct jw *w, struct fabric *fb, const struct kvb_net *n)
+{
+	struct kvb_net p;
+
+	jw_key(w, "peers");
+	jw_arr_begin(w);
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (net_peered(n, id) && !net_get(fb, id, &p))
+			jw_str(w, p.name);
+	jw_arr_end(w);
+	if (n->via_nat && !net_get(fb, n->via_nat, &p))
+		jw_kstr(w, "via_nat", p.name);
+}
+
 static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 {
 	char up[16] = "", ifn[16];
@@ -365,6 +417,10 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			jw_obj_end(w);
 
 		}
+		if (n->type == KVB_NET_ROUTED)
+			show_routed(w, n);
+		if (n->type == KVB_NET_ROUTED || n->type == KVB_NET_NAT)
+			show_peers(w, fb, n);
 		jw_key(w, "ports");
 		jw_arr_begin(w);
 		for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)
@@ -421,6 +477,8 @@ int do_net(int argc, char **argv)
 		{ "add", net_add },
 		{ "del", net_del },
 		{ "set", net_set },
+		{ "peer", net_peer },
+		{ "unpeer", net_unpeer },
 		{ "show", net_show },
 		{ "list", net_show },
 		{ NULL, NULL },

@@ -15,8 +15,8 @@
 
 #include <linux/types.h>
 
-#define KVB_LAYOUT_VERSION 3
-#define KVB_LAYOUT_SUFFIX "_v3"
+#define KVB_LAYOUT_VERSION 4
+#define KVB_LAYOUT_SUFFIX "_v4"
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net" KVB_LAYOUT_SUFFIX
@@ -30,6 +30,7 @@
 #define KVB_MAP_FWD "kvb_fwd" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_CTCNT "kvb_ctcnt" KVB_LAYOUT_SUFFIX
 #define KVB_MAP_EVENTS "kvb_events" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_ROUTE "kvb_route" KVB_LAYOUT_SUFFIX
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -39,6 +40,8 @@
 #define KVB_NAME_LEN 16		/* network and device names, with NUL */
 #define KVB_MAX_ADDRS 8192	/* guest addresses (kvb_addr), all ports */
 #define KVB_MAX_PORT_ADDRS 16	/* configured addresses per port */
+#define KVB_MAX_SUBNETS 4	/* IPv4 and IPv6 subnets of one network */
+#define KVB_MAX_ROUTES 1024	/* kvb_route entries: subnets, all networks */
 
 #define KVB_FDB_AGE_NS (300ULL * 1000000000ULL) /* learned entry lifetime */
 #define KVB_FDB_REFRESH_NS (1000000000ULL)	/* rewrite a hit at most 1/s */
@@ -104,7 +107,10 @@ enum kvb_port_flags {
 	X(NAT_PORTS, "nat-ports-exhausted", "no free port for this destination") \
 	X(NAT_FRAG, "nat-fragment", "IPv4 fragment of a translated protocol") \
 	X(NAT_PROTO, "nat-protocol", "protocol NAT does not translate") \
-	X(TTL, "ttl-exceeded", "TTL ran out at the gateway")
+	X(TTL, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP sent)") \
+	X(NOT_PEERED, "not-peered", "destination network is not peered with this one") \
+	X(NO_ROUTE, "no-route", "no route to the destination, or not one guests may use") \
+	X(TOO_BIG, "too-big", "larger than the next hop's MTU (ICMP sent)")
 
 #define KVB_DROP_ENUM(name, str, help) KVB_DROP_##name,
 enum kvb_drop {
@@ -117,7 +123,15 @@ enum kvb_drop {
 #define KVB_DROP_SLOTS 32
 _Static_assert(KVB_DROP_MAX <= KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS");
 
-/* kvb_net_v3: HASH, key __u32 network id. */
+struct kvb_subnet {
+	__u8 family;		/* 4 or 6 */
+	__u8 prefixlen;
+	__u16 pad;
+	__u8 addr[16];		/* network address; IPv4 in the first 4 bytes */
+	__u8 gw[16];		/* the gateway's address in it */
+};
+
+/* kvb_net_v4: HASH, key __u32 network id. */
 struct kvb_net {
 	char name[KVB_NAME_LEN];
 	__u32 id;
@@ -138,6 +152,18 @@ struct kvb_net {
 	__u32 flags;		/* enum kvb_net_flags */
 	__u32 ct_max;		/* flows allowed at once, 0: the table's size */
 	__u32 ct_timeout[4];	/* seconds by enum kvb_ct_timeout, 0: default */
+	/*
+	 * nat and routed networks: their subnets (a nat network's IPv4 one
+	 * is subnets[0] too) with the gateway address of each, which the
+	 * host interface gw_host holds; and the networks packets may be
+	 * routed to (`net peer`), a bitmap of network ids.
+	 */
+	__u32 nsubnets;
+	struct kvb_subnet subnets[KVB_MAX_SUBNETS];
+	__u64 peers[KVB_MAX_NETS / 64];
+	__u32 via_nat;		/* routed: a peered nat network carries its
+				 * IPv4 to the outside (translated), 0: routed */
+	__u32 pad2;
 };
 
 enum kvb_ct_timeout {
@@ -151,7 +177,7 @@ enum kvb_net_flags {
 	KVB_NET_F_DHCP = 1 << 0,	/* kvmbpf runs a DHCP server (dnsmasq) */
 };
 
-/* kvb_port_v3: HASH, key __u32 ifindex. */
+/* kvb_port_v4: HASH, key __u32 ifindex. */
 struct kvb_port {
 	char name[KVB_NAME_LEN];	/* device name at attach time */
 	__u32 ifindex;
@@ -165,7 +191,7 @@ struct kvb_port {
 };
 
 /*
- * kvb_addr_v3: HASH, the addresses a guest may send from. With spoofcheck
+ * kvb_addr_v4: HASH, the addresses a guest may send from. With spoofcheck
  * on, a port with at least one address of a family is held to them; a port
  * with none of a family is not checked in that family until the fabric
  * learns one (from a DHCP ACK delivered to the port).
@@ -188,7 +214,7 @@ struct kvb_addr {
 	__u64 learned_ns;	/* bpf_ktime_get_ns() when learned, 0 if static */
 };
 
-/* kvb_fdb_v3: HASH, key struct kvb_fdb_key. */
+/* kvb_fdb_v4: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {
 	__u32 net_id;
 	__u8 mac[6];
@@ -205,7 +231,7 @@ struct kvb_fdb_entry {
 	__u64 seen_ns;		/* bpf_ktime_get_ns() of the last refresh */
 };
 
-/* kvb_stats_v3: PERCPU_HASH, key __u32 ifindex. */
+/* kvb_stats_v4: PERCPU_HASH, key __u32 ifindex. */
 struct kvb_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;
@@ -215,7 +241,7 @@ struct kvb_stats {
 	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
 };
 
-/* kvb_meta_v3: ARRAY of one, key 0: which build's programs are attached. */
+/* kvb_meta_v4: ARRAY of one, key 0: which build's programs are attached. */
 struct kvb_meta {
 	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
@@ -223,9 +249,9 @@ struct kvb_meta {
 };
 
 /*
- * kvb_mon_v3: ARRAY of one, key 0. A monitor sets until_ns a little ahead
+ * kvb_mon_v4: ARRAY of one, key 0. A monitor sets until_ns a little ahead
  * and keeps pushing it; while bpf_ktime_get_ns() < until_ns, every drop is
- * also reported into kvb_events_v3 (a ring buffer). With nobody listening
+ * also reported into kvb_events_v4 (a ring buffer). With nobody listening
  * a drop costs one lookup and a clock read more, and nothing else does.
  */
 struct kvb_mon {
@@ -247,7 +273,7 @@ struct kvb_event {
 };
 
 /*
- * kvb_ct_v3: HASH, the NAT connection table. Each flow has two entries:
+ * kvb_ct_v4: HASH, the NAT connection table. Each flow has two entries:
  * dir 0 keyed by the guest's tuple (guest -> remote), holding the
  * translated source; dir 1 keyed by the reply tuple (remote -> nat_ip),
  * holding the guest's address. ICMP echo uses the identifier as port.
@@ -296,7 +322,7 @@ struct kvb_ct {
 };
 
 /*
- * kvb_fwd_v3: HASH, port forwards of nat networks: a connection from the
+ * kvb_fwd_v4: HASH, port forwards of nat networks: a connection from the
  * WAN to nat address:port (no tracked flow yet) goes to a guest.
  */
 #define KVB_MAX_FWD 4096
@@ -320,9 +346,23 @@ struct kvb_fwd {
 };
 
 /*
- * kvb_ctcnt_v3: ARRAY indexed by network id, __u64 flows currently tracked
+ * kvb_ctcnt_v4: ARRAY indexed by network id, __u64 flows currently tracked
  * (created by the datapath, counted down on expiry and by ct flush).
  */
+
+/*
+ * kvb_route_v4: LPM_TRIE, which network a destination address belongs to.
+ * IPv4 keys are IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix length + 96).
+ */
+struct kvb_route_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct kvb_route {
+	__u32 net_id;
+	__u32 gw_host;		/* that network's host interface */
+};
 
 /* Default idle timeouts, seconds; `net set NAME ct-timeout` overrides. */
 #define KVB_CT_TCP_EST_S 7440

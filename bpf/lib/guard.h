@@ -9,7 +9,9 @@
  * - IPv4/IPv6 source is one of the port's addresses (kvb_addr), or its
  *   MAC-derived IPv6 link-local, or unspecified for DHCP discovery and
  *   duplicate-address detection only; a port with no address of a family
- *   is not checked in that family (see struct kvb_addr);
+ *   is not checked in that family (see struct kvb_addr), except on a
+ *   routed network: there it sends IPv4 from the network's subnets and
+ *   IPv6 from its SLAAC (EUI-64) address in one of the network's /64s;
  * - ARP and ND carry the port's MAC and addresses;
  * - no DHCP/DHCPv6 server messages, router advertisements or redirects.
  * RARP (QEMU's announcement after live migration) passes the MAC check.
@@ -20,6 +22,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
+#include "subnet.h"
 
 #define ETH_P_RARP_ 0x8035
 #define ND_ROUTER_SOLICIT_ 133
@@ -36,7 +39,7 @@ static __always_inline int addr_known(__u32 ifindex, __u8 family,
 	struct kvb_addr_key k = { .ifindex = ifindex, .family = family };
 
 	__builtin_memcpy(k.addr, addr, len);
-	return bpf_map_lookup_elem(&kvb_addr_v3, &k) != NULL;
+	return bpf_map_lookup_elem(&kvb_addr_v4, &k) != NULL;
 }
 
 /* fe80::/64 with the modified EUI-64 interface id of mac */
@@ -58,17 +61,58 @@ static __always_inline int ip6_is_unspec(const __u8 *a)
 	return !x;
 }
 
+/* a: prefix of one of net's IPv6 /64s with the EUI-64 id of mac */
+static __always_inline int ip6_is_slaac(const struct kvb_net *net,
+					const __u8 *a, const __u8 *mac)
+{
+	if (a[8] != (mac[0] ^ 2) || a[9] != mac[1] || a[10] != mac[2] ||
+	    a[11] != 0xff || a[12] != 0xfe || a[13] != mac[3] ||
+	    a[14] != mac[4] || a[15] != mac[5])
+		return 0;
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+
+		if (i >= net->nsubnets)
+			break;
+		if (s->family == 6 && s->prefixlen == 64 &&
+		    *(const __u64 *)s->addr == *(const __u64 *)a)
+			return 1;
+	}
+	return 0;
+}
+
+/* a (IPv4) in one of net's IPv4 subnets */
+static __always_inline int ip4_in_net(const struct kvb_net *net, __be32 a)
+{
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+		__u32 plen = s->prefixlen & 31, sub;
+
+		if (i >= net->nsubnets)
+			break;
+		__builtin_memcpy(&sub, s->addr, 4);
+		if (s->family == 4 &&
+		    !((bpf_ntohl(a) ^ bpf_ntohl(sub)) >> (32 - plen)))
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline int ip6_is_own(const struct kvb_port *port,
+				      const struct kvb_net *net,
 				      __u32 ifindex, const __u8 *a,
 				      const __u8 *mac)
 {
-	return !port->n_ip6 || ip6_is_mac_ll(a, mac) ||
-	       addr_known(ifindex, 6, a, 16);
+	if (ip6_is_mac_ll(a, mac))
+		return 1;
+	if (!port->n_ip6)
+		return net->type != KVB_NET_ROUTED || ip6_is_slaac(net, a, mac);
+	return addr_known(ifindex, 6, a, 16);
 }
 
 /* NS/NA: link-layer options carry our MAC, NA targets are ours. */
 static __always_inline int guard_nd(const struct kvb_port *port,
-				    __u32 ifindex, const struct kvb_frame *f,
+				    const struct kvb_net *net, __u32 ifindex, const struct kvb_frame *f,
 				    const __u8 *mac)
 {
 	struct hdr_cursor c = f->l4;
@@ -79,7 +123,7 @@ static __always_inline int guard_nd(const struct kvb_port *port,
 	if (!hdr || !target)
 		return DROP(KVB_DROP_L4);
 	if (f->icmp_type == ND_NEIGHBOR_ADVERT_ &&
-	    !ip6_is_own(port, ifindex, target, mac))
+	    !ip6_is_own(port, net, ifindex, target, mac))
 		return DROP(KVB_DROP_SPOOF_ND);
 	for (int i = 0; i < ND_OPT_MAX; i++) {
 		__u8 *opt = cursor_take(&c, 8);
@@ -95,7 +139,7 @@ static __always_inline int guard_nd(const struct kvb_port *port,
 }
 
 static __always_inline int guard_ipv6(const struct kvb_port *port,
-				      __u32 ifindex, const struct kvb_frame *f,
+				      const struct kvb_net *net, __u32 ifindex, const struct kvb_frame *f,
 				      const __u8 *mac)
 {
 	int icmp6 = f->l4_ok && f->l4_proto == IPPROTO_ICMPV6;
@@ -113,16 +157,17 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 			return 0;
 		return DROP(KVB_DROP_SPOOF_IP);
 	}
-	if (!ip6_is_own(port, ifindex, f->saddr6, mac))
+	if (!ip6_is_own(port, net, ifindex, f->saddr6, mac))
 		return DROP(KVB_DROP_SPOOF_IP);
 	if (icmp6 && (f->icmp_type == ND_NEIGHBOR_SOLICIT_ ||
 		      f->icmp_type == ND_NEIGHBOR_ADVERT_))
-		return guard_nd(port, ifindex, f, mac);
+		return guard_nd(port, net, ifindex, f, mac);
 	return 0;
 }
 
 static __always_inline int guard_ipv4(const struct kvb_port *port,
-				      __u32 ifindex, const struct kvb_frame *f)
+				      const struct kvb_net *net, __u32 ifindex,
+				      const struct kvb_frame *f)
 {
 	int udp = f->l4_ok && f->l4_proto == IPPROTO_UDP;
 
@@ -131,7 +176,8 @@ static __always_inline int guard_ipv4(const struct kvb_port *port,
 	if (!f->saddr4)
 		return udp && f->sport == 68 && f->dport == 67 ?
 			       0 : DROP(KVB_DROP_SPOOF_IP);
-	if (port->n_ip4 && !addr_known(ifindex, 4, &f->saddr4, 4))
+	if (port->n_ip4 ? !addr_known(ifindex, 4, &f->saddr4, 4) :
+			  net->type == KVB_NET_ROUTED && !ip4_in_net(net, f->saddr4))
 		return DROP(KVB_DROP_SPOOF_IP);
 	return 0;
 }
@@ -153,7 +199,8 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 }
 
 static __always_inline int kvb_guard(const struct kvb_port *port,
-				     __u32 ifindex, const struct kvb_frame *f)
+				     const struct kvb_net *net, __u32 ifindex,
+				     const struct kvb_frame *f)
 {
 	const __u8 *mac = f->eth->h_source;
 
@@ -166,9 +213,9 @@ static __always_inline int kvb_guard(const struct kvb_port *port,
 	case ETH_P_ARP:
 		return guard_arp(port, ifindex, f, mac);
 	case ETH_P_IP:
-		return guard_ipv4(port, ifindex, f);
+		return guard_ipv4(port, net, ifindex, f);
 	case ETH_P_IPV6:
-		return guard_ipv6(port, ifindex, f, mac);
+		return guard_ipv6(port, net, ifindex, f, mac);
 	}
 	return 0;
 }

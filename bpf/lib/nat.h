@@ -13,8 +13,19 @@
 #include "maps.h"
 #include "policy.h"
 #include "stats.h"
+#include "subnet.h"
 
 #define NAT_CONTINUE 0x7fff	/* not NAT's business: switch it */
+
+/*
+ * A redirect helper's result as one of two constants: the verifier then
+ * knows a rewritten frame never comes back as NAT_CONTINUE (its packet
+ * pointers are gone by then).
+ */
+static __always_inline int redirected(long ret)
+{
+	return ret == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+}
 #define E2BIG_ 7
 #define ENOMEM_ 12
 #define EEXIST_ 17
@@ -74,7 +85,7 @@ static __always_inline __u64 ct_timeout_ns(const struct kvb_net *net,
 
 static __always_inline __u64 *ct_counter(__u32 net_id)
 {
-	return bpf_map_lookup_elem(&kvb_ctcnt_v3, &net_id);
+	return bpf_map_lookup_elem(&kvb_ctcnt_v4, &net_id);
 }
 
 /*
@@ -153,7 +164,7 @@ static __always_inline int dec_ttl(struct __sk_buff *skb, __u8 proto)
 	return 1;
 }
 
-/* ARP request for the gateway: turned around into the reply. */
+/* ARP request for a gateway address: turned around into the reply. */
 static __always_inline int nat_arp_gw(struct __sk_buff *skb,
 				      const struct kvb_net *net,
 				      const struct kvb_frame *f)
@@ -161,9 +172,12 @@ static __always_inline int nat_arp_gw(struct __sk_buff *skb,
 	struct kvb_arp *a = f->arp;
 	__u8 sha[ETH_ALEN];
 	__be16 op = bpf_htons(2);
-	__be32 spa, gw = net->gw_ip;
+	__be32 spa, gw;
 
-	if (!a || a->op != bpf_htons(1) || a->tpa != net->gw_ip)
+	if (!a || a->op != bpf_htons(1))
+		return NAT_CONTINUE;
+	gw = a->tpa;
+	if (!net_is_gw(net, 4, (const __u8 *)&gw))
 		return NAT_CONTINUE;
 	__builtin_memcpy(sha, a->sha, ETH_ALEN);
 	spa = a->spa;
@@ -175,16 +189,17 @@ static __always_inline int nat_arp_gw(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, ETH_HLEN + 18, sha, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_HLEN + 24, &spa, 4, 0);
 	count_tx(skb->ifindex, skb->len);
-	return bpf_redirect(skb->ifindex, 0);
+	return redirected(bpf_redirect(skb->ifindex, 0));
 }
 
-/* ICMP echo request to the gateway: answered from here. */
+/* ICMP echo request to a gateway address gw: answered from here. */
 static __always_inline int nat_ping_gw(struct __sk_buff *skb,
 				       const struct kvb_net *net,
-				       const struct kvb_frame *f, __u32 l4off)
+				       const struct kvb_frame *f, __u32 l4off,
+				       __be32 gw)
 {
 	__u8 mac[ETH_ALEN];
-	__be32 src = f->saddr4, gw = net->gw_ip;
+	__be32 src = f->saddr4;
 
 	__builtin_memcpy(mac, f->eth->h_source, ETH_ALEN);
 	bpf_l4_csum_replace(skb, l4off + 2, bpf_htons(8 << 8), 0, 2);
@@ -195,7 +210,7 @@ static __always_inline int nat_ping_gw(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(skb->ifindex, skb->len);
-	return bpf_redirect(skb->ifindex, 0);
+	return redirected(bpf_redirect(skb->ifindex, 0));
 }
 
 #define TCP_FIN_ 0x01
@@ -212,7 +227,7 @@ static __always_inline void ct_tcp_flags(struct __sk_buff *skb, __u32 l4off,
 	if (bpf_skb_load_bytes(skb, l4off + 13, &flags, 1) ||
 	    !(flags & (TCP_FIN_ | TCP_RST_)))
 		return;
-	a = bpf_map_lookup_elem(&kvb_ct_v3, k);
+	a = bpf_map_lookup_elem(&kvb_ct_v4, k);
 	if (!a)
 		return;
 	a->state = KVB_CT_CLOSING;
@@ -227,7 +242,7 @@ static __always_inline void ct_tcp_flags(struct __sk_buff *skb, __u32 l4off,
 		other.sport = k->dport;
 		other.dport = a->port;
 	}
-	b = bpf_map_lookup_elem(&kvb_ct_v3, &other);
+	b = bpf_map_lookup_elem(&kvb_ct_v4, &other);
 	if (b)
 		b->state = KVB_CT_CLOSING;
 }
@@ -270,7 +285,7 @@ static __always_inline int ct_out(struct nat_scratch *t,
 
 	__u64 *cnt = ct_counter(net->id);
 
-	ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
+	ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);
 	if (ct && !ct_expired(net, ct, ok->proto, now)) {
 		ct->last_ns = now;
 		ct->packets++;
@@ -279,8 +294,8 @@ static __always_inline int ct_out(struct nat_scratch *t,
 	}
 	if (ct) {	/* expired: its reply key goes with it */
 		rk.dport = ct->port;
-		bpf_map_delete_elem(&kvb_ct_v3, &rk);
-		if (!bpf_map_delete_elem(&kvb_ct_v3, ok) && cnt && *cnt)
+		bpf_map_delete_elem(&kvb_ct_v4, &rk);
+		if (!bpf_map_delete_elem(&kvb_ct_v4, ok) && cnt && *cnt)
 			__sync_fetch_and_add(cnt, -1);
 	}
 	/* a live flow is never evicted: a full network refuses new ones */
@@ -298,23 +313,23 @@ static __always_inline int ct_out(struct nat_scratch *t,
 		if (ok->proto == IPPROTO_ICMP)
 			rk.sport = 0;	/* echo replies carry only the id */
 		rk.dport = bpf_htons(p);
-		err = bpf_map_update_elem(&kvb_ct_v3, &rk, r, BPF_NOEXIST);
+		err = bpf_map_update_elem(&kvb_ct_v4, &rk, r, BPF_NOEXIST);
 		if (err == -E2BIG_ || err == -ENOMEM_)
 			return DROP(KVB_DROP_NAT_FULL);
 		if (err)
 			continue;	/* port taken for this destination */
 		o->port = rk.dport;
-		err = bpf_map_update_elem(&kvb_ct_v3, ok, o, BPF_NOEXIST);
+		err = bpf_map_update_elem(&kvb_ct_v4, ok, o, BPF_NOEXIST);
 		if (!err) {
 			if (cnt)
 				__sync_fetch_and_add(cnt, 1);
 			*nport = rk.dport;
 			return 0;
 		}
-		bpf_map_delete_elem(&kvb_ct_v3, &rk);
+		bpf_map_delete_elem(&kvb_ct_v4, &rk);
 		if (err != -EEXIST_)
 			return DROP(KVB_DROP_NAT_FULL);
-		ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);	/* lost a race */
+		ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);	/* lost a race */
 		if (!ct)
 			return DROP(KVB_DROP_NAT_FULL);
 		*nport = ct->port;
@@ -345,7 +360,7 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(out, skb->len);
-	return bpf_redirect(out, 0);
+	return redirected(bpf_redirect(out, 0));
 }
 
 /*
@@ -371,7 +386,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 
 	__u64 *cnt = ct_counter(net->id);
 
-	ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
+	ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);
 	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now)) {
 		ct->last_ns = now;
 		ct->packets++;
@@ -381,11 +396,11 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 		rk.saddr = ct->addr2;
 		rk.sport = ct->port2;
 		rk.dport = ct->port;
-		bpf_map_delete_elem(&kvb_ct_v3, &rk);
-		if (!bpf_map_delete_elem(&kvb_ct_v3, ok) && cnt && *cnt)
+		bpf_map_delete_elem(&kvb_ct_v4, &rk);
+		if (!bpf_map_delete_elem(&kvb_ct_v4, ok) && cnt && *cnt)
 			__sync_fetch_and_add(cnt, -1);
 	}
-	fw = bpf_map_lookup_elem(&kvb_fwd_v3, &fk);
+	fw = bpf_map_lookup_elem(&kvb_fwd_v4, &fk);
 	if (!fw || fw->net_id != net->id)
 		return NAT_CONTINUE;	/* the host's own port */
 	if (!t || (cnt && net->ct_max && *cnt >= net->ct_max))
@@ -417,19 +432,19 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 		long err;
 
 		rk.dport = bpf_htons(p);
-		err = bpf_map_update_elem(&kvb_ct_v3, &rk, &t->reply, BPF_NOEXIST);
+		err = bpf_map_update_elem(&kvb_ct_v4, &rk, &t->reply, BPF_NOEXIST);
 		if (err == -E2BIG_ || err == -ENOMEM_)
 			return DROP(KVB_DROP_NAT_FULL);
 		if (err)
 			continue;
 		t->orig.port = rk.dport;
-		if (bpf_map_update_elem(&kvb_ct_v3, ok, &t->orig, BPF_NOEXIST)) {
-			bpf_map_delete_elem(&kvb_ct_v3, &rk);
+		if (bpf_map_update_elem(&kvb_ct_v4, ok, &t->orig, BPF_NOEXIST)) {
+			bpf_map_delete_elem(&kvb_ct_v4, &rk);
 			return DROP(KVB_DROP_NAT_FULL);
 		}
 		if (cnt)
 			__sync_fetch_and_add(cnt, 1);
-		ct = bpf_map_lookup_elem(&kvb_ct_v3, ok);
+		ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);
 		if (!ct)
 			return DROP(KVB_DROP_NAT_FULL);
 		return hairpin_send(skb, net, ok, ct, l4off);
@@ -438,13 +453,13 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 }
 
 /*
- * A frame from a guest of a nat network. Returns NAT_CONTINUE for what the
- * switch handles (other guests, the host), a verdict, or a drop code.
+ * Source NAT of a guest's IPv4 packet to the outside through net's WAN
+ * device (the guest may sit on a routed network behind net). Returns a
+ * verdict or a drop code.
  */
-static __always_inline int nat_from_guest(struct __sk_buff *skb,
-					  const struct kvb_net *net,
-					  const struct kvb_frame *f,
-					  __u32 l4off)
+static __always_inline int nat_snat(struct __sk_buff *skb,
+				    const struct kvb_net *net,
+				    const struct kvb_frame *f, __u32 l4off)
 {
 	struct kvb_ct_key ok = { .proto = f->l4_proto };
 	struct nat_scratch *t = nat_scratch();
@@ -455,40 +470,9 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	__u16 poff = 0;
 	int ret;
 
-	if (f->proto == ETH_P_ARP)
-		return nat_arp_gw(skb, net, f);
-	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
-		return NAT_CONTINUE;
 	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_OFF + 6, &frag, 2))
 		return DROP(KVB_DROP_TRUNC_L3);
-	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
-			 f->l4_proto == IPPROTO_UDP) &&
-	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
-		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
-					 .sport = bpf_htons(f->sport),
-					 .dport = bpf_htons(f->dport),
-					 .proto = f->l4_proto,
-					 .dir = daddr == net->gw_ip };
-		struct kvb_ct *h;
-
-		if (daddr == net->nat_ip)
-			return nat_hairpin(skb, net, f, &hk, l4off);
-		h = bpf_map_lookup_elem(&kvb_ct_v3, &hk);
-		if (h && h->hairpin &&	/* B answering a hairpinned A */
-		    !ct_expired(net, h, hk.proto, bpf_ktime_get_ns())) {
-			h->last_ns = bpf_ktime_get_ns();
-			h->packets++;
-			return hairpin_send(skb, net, &hk, h, l4off);
-		}
-	}
-	if (daddr == net->gw_ip) {
-		if (f->l4_ok && f->l4_proto == IPPROTO_ICMP && f->icmp_type == 8)
-			return nat_ping_gw(skb, net, f, l4off);
-		return NAT_CONTINUE;	/* the host's services */
-	}
-	if ((daddr & net->netmask) == net->subnet)
-		return NAT_CONTINUE;
 	if (frag & bpf_htons(0x3fff))
 		return DROP(KVB_DROP_NAT_FRAG);
 	if (!f->l4_ok)
@@ -543,7 +527,53 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 		return DROP(KVB_DROP_L4);
 	skb->mark = 0;
 	count_tx(net->wan, skb->len);
-	return bpf_redirect_neigh(net->wan, NULL, 0, 0);
+	return redirected(bpf_redirect_neigh(net->wan, NULL, 0, 0));
+}
+
+
+/*
+ * A frame from a guest of a nat network. Returns NAT_CONTINUE for what the
+ * switch handles (other guests, the host), a verdict, or a drop code.
+ */
+static __always_inline int nat_from_guest(struct __sk_buff *skb,
+					  const struct kvb_net *net,
+					  const struct kvb_frame *f,
+					  __u32 l4off)
+{
+	__be32 daddr;
+
+	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
+		return NAT_CONTINUE;
+	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4))
+		return DROP(KVB_DROP_TRUNC_L3);
+	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
+			 f->l4_proto == IPPROTO_UDP) &&
+	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
+		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
+					 .sport = bpf_htons(f->sport),
+					 .dport = bpf_htons(f->dport),
+					 .proto = f->l4_proto,
+					 .dir = daddr == net->gw_ip };
+		struct kvb_ct *h;
+
+		if (daddr == net->nat_ip)
+			return nat_hairpin(skb, net, f, &hk, l4off);
+		h = bpf_map_lookup_elem(&kvb_ct_v4, &hk);
+		if (h && h->hairpin &&	/* B answering a hairpinned A */
+		    !ct_expired(net, h, hk.proto, bpf_ktime_get_ns())) {
+			h->last_ns = bpf_ktime_get_ns();
+			h->packets++;
+			return hairpin_send(skb, net, &hk, h, l4off);
+		}
+	}
+	if (daddr == net->gw_ip) {
+		if (f->l4_ok && f->l4_proto == IPPROTO_ICMP && f->icmp_type == 8)
+			return nat_ping_gw(skb, net, f, l4off, daddr);
+		return NAT_CONTINUE;	/* the host's services */
+	}
+	if ((daddr & net->netmask) == net->subnet)
+		return NAT_CONTINUE;
+	return nat_snat(skb, net, f, l4off);
 }
 
 #define ICMP_INNER (ETH_HLEN + 20 + 8)	/* quoted IP header, outer IHL 5 */
@@ -604,10 +634,10 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	} else {
 		return TC_ACT_OK;
 	}
-	ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
+	ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
 	if (!ct)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v3, &ct->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v4, &ct->net_id);
 	if (!net)
 		return TC_ACT_OK;
 	gaddr = ct->addr;
@@ -648,7 +678,7 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(out, skb->len);
-	return bpf_redirect(out, 0);
+	return redirected(bpf_redirect(out, 0));
 }
 
 /*
@@ -667,11 +697,11 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 
 	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
 		return -1;
-	fw = bpf_map_lookup_elem(&kvb_fwd_v3, &fk);
+	fw = bpf_map_lookup_elem(&kvb_fwd_v4, &fk);
 	if (!fw || !t)
 		return -1;
 	{
-		struct kvb_net *n = bpf_map_lookup_elem(&kvb_net_v3, &fw->net_id);
+		struct kvb_net *n = bpf_map_lookup_elem(&kvb_net_v4, &fw->net_id);
 		__u64 *cnt = ct_counter(fw->net_id);
 
 		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
@@ -695,10 +725,10 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	okey.proto = rk->proto;
 	okey.dir = 0;
 	okey.pad = 0;
-	if (bpf_map_update_elem(&kvb_ct_v3, rk, &t->reply, BPF_NOEXIST))
+	if (bpf_map_update_elem(&kvb_ct_v4, rk, &t->reply, BPF_NOEXIST))
 		return -1;
-	if (bpf_map_update_elem(&kvb_ct_v3, &okey, &t->orig, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&kvb_ct_v3, rk);
+	if (bpf_map_update_elem(&kvb_ct_v4, &okey, &t->orig, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&kvb_ct_v4, rk);
 		return -1;
 	}
 	{
@@ -766,13 +796,13 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	default:
 		return TC_ACT_OK;
 	}
-	ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
+	ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
 	now = bpf_ktime_get_ns();
 	if (!ct && !ct_forward(&rk))
-		ct = bpf_map_lookup_elem(&kvb_ct_v3, &rk);
+		ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
 	if (!ct)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v3, &ct->net_id);
+	net = bpf_map_lookup_elem(&kvb_net_v4, &ct->net_id);
 	if (!net || ct_expired(net, ct, rk.proto, now))
 		return TC_ACT_OK;
 	ct->last_ns = now;
@@ -788,7 +818,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 
 		if (rk.proto == IPPROTO_ICMP)
 			okey.dport = 0;
-		o = bpf_map_lookup_elem(&kvb_ct_v3, &okey);
+		o = bpf_map_lookup_elem(&kvb_ct_v4, &okey);
 		if (o && o->state == KVB_CT_NEW)
 			o->state = KVB_CT_ESTABLISHED;
 	}
@@ -812,7 +842,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
 		bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 		count_tx(out, skb->len);
-		return bpf_redirect(out, 0);
+		return redirected(bpf_redirect(out, 0));
 	}
 }
 

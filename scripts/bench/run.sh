@@ -115,7 +115,7 @@ val = " ".join(map(str, list(ifx.to_bytes(4, "little")) + [0] * 4 +
 with open("/tmp/kvb_fdb_batch", "w") as f:
     for i in range(65000):
         key = [1, 0, 0, 0, 0x06, 0, 0, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0, 0]
-        f.write("map update pinned %s/kvb_fdb_v3 key %s value %s\n" % (
+        f.write("map update pinned %s/kvb_fdb_v4 key %s value %s\n" % (
             d, " ".join(map(str, key)), val))
 subprocess.run(["bpftool", "batch", "file", "/tmp/kvb_fdb_batch"],
                check=True, stdout=subprocess.DEVNULL)

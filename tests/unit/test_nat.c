@@ -446,6 +446,9 @@ int nat_tests(struct fabric *fb)
 	natnet.netmask = inet_addr("255.255.255.0");
 	natnet.gw_ip = inet_addr("192.168.90.1");
 	natnet.nat_ip = inet_addr("10.200.0.1");
+	natnet.nsubnets = 1;
+	subnet_parse("192.168.90.0/24", &natnet.subnets[0]);
+	subnets_gateways(natnet.subnets, 1, NULL, 0);
 	if (add_veth("kw", &kw) || add_veth("kn1", &kn1) ||
 	    system("ip addr add 10.200.0.1/24 dev kw && "
 		   "ip neigh add 10.200.0.2 lladdr 02:00:00:00:00:fe dev kw") ||
@@ -455,7 +458,7 @@ int nat_tests(struct fabric *fb)
 	}
 	natnet.wan = kw;
 	if (net_put(fb, &natnet) || nat_wan_attach(fb, "kw", NET_NAT) ||
-	    nat_gateway_create(fb, &natnet, 24) ||
+	    nat_gateway_create(fb, &natnet) ||
 	    net_get(fb, NET_NAT, &natnet) ||
 	    port_attach(fb, "unit", "kn1", NET_NAT, KVB_PORT_GUEST, &g) ||
 	    net_get(fb, NET_NAT, &natnet)) {

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Subnets and routes of nat and routed networks, and joining networks:
+ * `net peer` / `net unpeer`. A network's subnets go into the route table
+ * (kvb_route, an LPM trie the datapath asks which network a destination
+ * belongs to); peering sets a bit in both networks' peers[] bitmaps.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+/* a.b.c.d/8-30 or an IPv6 prefix /16-126, with no host bits set */
+int subnet_parse(const char *s, struct kvb_subnet *sn)
+{
+	char buf[64], *slash;
+	__u32 len;
+	int v6;
+
+	memset(sn, 0, sizeof(*sn));
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	v6 = strchr(buf, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, sn->addr) != 1 ||
+	    parse_u32(slash + 1, v6 ? 16 : 8, v6 ? 126 : 30, &len))
+		return -EINVAL;
+	sn->family = v6 ? 6 : 4;
+	sn->prefixlen = (__u8)len;
+	for (__u32 bit = len; bit < (v6 ? 128U : 32U); bit++)
+		if (sn->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return -EINVAL;
+	return 0;
+}
+
+static bool in_subnet(const struct kvb_subnet *sn, const __u8 *a)
+{
+	for (__u32 bit = 0; bit < sn->prefixlen; bit++)
+		if ((sn->addr[bit / 8] ^ a[bit / 8]) & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+/* Is a the network address or (IPv4) the broadcast of sn? */
+static bool is_edge(const struct kvb_subnet *sn, const __u8 *a)
+{
+	__u32 bits = sn->family == 4 ? 32 : 128;
+	bool all0 = true, all1 = true;
+
+	for (__u32 bit = sn->prefixlen; bit < bits; bit++) {
+		bool b = a[bit / 8] & (0x80 >> (bit % 8));
+
+		all0 &= !b;
+		all1 &= b;
+	}
+	return all0 || (sn->family == 4 && all1);
+}
+
+/*
+ * Give each subnet its gateway: one of gws (text) inside it, else its
+ * first host address. A gateway inside no subnet is an error.
+ */
+int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw)
+{
+	for (int i = 0; i < n; i++) {
+		memcpy(sn[i].gw, sn[i].addr, 16);
+		sn[i].gw[sn[i].family == 4 ? 3 : 15] |= 1;
+	}
+	for (int g = 0; g < ngw; g++) {
+		__u8 a[16] = {};
+		int v6 = strchr(gws[g], ':') != NULL, hit = 0;
+
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, gws[g], a) != 1)
+			return err("net add: gateway %s: not an address", gws[g]);
+		for (int i = 0; i < n; i++) {
+			if (sn[i].family != (v6 ? 6 : 4) || !in_subnet(&sn[i], a))
+				continue;
+			if (is_edge(&sn[i], a))
+				return err("net add: gateway %s: not a host "
+					   "address of its subnet", gws[g]);
+			memcpy(sn[i].gw, a, 16);
+			hit = 1;
+		}
+		if (!hit)
+			return err("net add: gateway %s is in none of the "
+				   "subnets", gws[g]);
+	}
+	return 0;
+}
+
+void subnet_fmt(const struct kvb_subnet *sn, bool gw, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(sn->family == 4 ? AF_INET : AF_INET6, gw ? sn->gw : sn->addr,
+		  a, sizeof(a));
+	if (gw)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%u", a, sn->prefixlen);
+}
+
+static void route_key(const struct kvb_subnet *sn, struct kvb_route_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (sn->family == 4) {
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, sn->addr, 4);
+		k->prefixlen = 96U + sn->prefixlen;
+	} else {
+		memcpy(k->addr, sn->addr, 16);
+		k->prefixlen = sn->prefixlen;
+	}
+}
+
+/*
+ * Would a subnet overlap one of another network's? Two networks of the
+ * fabric never claim the same addresses.
+ */
+int subnets_check(struct fabric *fb, const struct kvb_subnet *sn, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct kvb_route_key k;
+		struct kvb_route r;
+		struct kvb_net other;
+		char a[64];
+
+		route_key(&sn[i], &k);
+		k.prefixlen = 128;	/* its first address in an existing one */
+		if (!bpf_map_lookup_elem(fb->route_fd, &k, &r) &&
+		    !net_get(fb, r.net_id, &other)) {
+			subnet_fmt(&sn[i], false, a, sizeof(a));
+			return err("net add: subnet %s overlaps network %s", a,
+				   other.name);
+		}
+		for (int j = 0; j < i; j++)
+			if (sn[j].family == sn[i].family &&
+			    (in_subnet(&sn[j], sn[i].addr) ||
+			     in_subnet(&sn[i], sn[j].addr))) {
+				subnet_fmt(&sn[i], false, a, sizeof(a));
+				return err("net add: subnet %s given twice", a);
+			}
+	}
+	/* an existing, larger subnet inside one of ours */
+	{
+		struct kvb_route_key key, *prev = NULL;
+
+		while (!bpf_map_get_next_key(fb->route_fd, prev, &key)) {
+			struct kvb_route r;
+			struct kvb_net other;
+
+			prev = &key;
+			for (int i = 0; i < n; i++) {
+				struct kvb_route_key mine;
+
+				route_key(&sn[i], &mine);
+				if (key.prefixlen < mine.prefixlen)
+					continue;
+				struct kvb_subnet s = { .prefixlen = (__u8)mine.prefixlen,
+							.family = 6 };
+
+				memcpy(s.addr, mine.addr, 16);
+				if (in_subnet(&s, key.addr) &&
+				    !bpf_map_lookup_elem(fb->route_fd, &key, &r) &&
+				    !net_get(fb, r.net_id, &other)) {
+					char a[64];
+
+					subnet_fmt(&sn[i], false, a, sizeof(a));
+					return err("net add: subnet %s overlaps "
+						   "network %s", a, other.name);
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int routes_put(struct fabric *fb, const struct kvb_net *net)
+{
+	struct kvb_route r = { .net_id = net->id, .gw_host = net->gw_host };
+
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		struct kvb_route_key k;
+
+		route_key(&net->subnets[i], &k);
+		if (bpf_map_update_elem(fb->route_fd, &k, &r, BPF_ANY))
+			return err("net add: %s: route table: %s", net->name,
+				   strerror(errno));
+	}
+	return 0;
+}
+
+void routes_del(struct fabric *fb, const struct kvb_net *net)
+{
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		struct kvb_route_key k;
+		struct kvb_route r;
+
+		route_key(&net->subnets[i], &k);
+		if (!bpf_map_lookup_elem(fb->route_fd, &k, &r) &&
+		    r.net_id == net->id)
+			bpf_map_delete_elem(fb->route_fd, &k);
+	}
+}
+
+static void peer_bit(struct kvb_net *n, __u32 id, bool on)
+{
+	__u64 m = 1ULL << (id % 64);
+
+	if (on)
+		n->peers[id / 64] |= m;
+	else
+		n->peers[id / 64] &= ~m;
+}
+
+bool net_peered(const struct kvb_net *n, __u32 id)
+{
+	return n->peers[id / 64] >> (id % 64) & 1;
+}
+
+/* Join (on) or part two networks; both are rewritten. */
+static int peer_set(struct fabric *fb, const char *cmd, const char *n1,
+		    const char *n2, bool on)
+{
+	struct kvb_net a, b;
+
+	if (net_find(fb, n1, &a))
+		return err("net %s: network %s does not exist", cmd, n1);
+	if (net_find(fb, n2, &b))
+		return err("net %s: network %s does not exist", cmd, n2);
+	if (a.id == b.id)
+		return err("net %s: a network is always joined to itself", cmd);
+	if (on) {
+		for (int i = 0; i < 2; i++) {
+			const struct kvb_net *n = i ? &b : &a;
+
+			if (n->type != KVB_NET_ROUTED && n->type != KVB_NET_NAT)
+				return err("net peer: %s is a %s network: only "
+					   "routed and nat networks have a "
+					   "gateway to route through", n->name,
+					   net_type_name(n->type));
+		}
+		if (net_peered(&a, b.id))
+			return 0;
+	} else if (!net_peered(&a, b.id)) {
+		return err("net unpeer: %s and %s are not peered", n1, n2);
+	}
+	/* a routed network peered with a nat one goes out through it */
+	for (int i = 0; i < 2; i++) {
+		struct kvb_net *r = i ? &b : &a, *n = i ? &a : &b;
+
+		if (r->type != KVB_NET_ROUTED || n->type != KVB_NET_NAT)
+			continue;
+		if (on && r->via_nat && r->via_nat != n->id)
+			return err("net peer: %s already reaches the outside "
+				   "through another nat network", r->name);
+		r->via_nat = on ? n->id : 0;
+	}
+	peer_bit(&a, b.id, on);
+	peer_bit(&b, a.id, on);
+	if (net_put(fb, &a) || net_put(fb, &b))
+		return err("net %s: %s", cmd, strerror(errno));
+	return 0;
+}
+
+int net_peer(int argc, char **argv)
+{
+	if (argc != 2)
+		return err("net peer: expected NAME1 NAME2");
+	return peer_set(fab(), "peer", argv[0], argv[1], true);
+}
+
+int net_unpeer(int argc, char **argv)
+{
+	if (argc != 2)
+		return err("net unpeer: expected NAME1 NAME2");
+	return peer_set(fab(), "unpeer", argv[0], argv[1], false);
+}
+
+/* net del: no network stays peered with (or behind) the one leaving. */
+void peers_forget(struct fabric *fb, __u32 id)
+{
+	struct kvb_net n;
+
+	for (__u32 i = 1; i < KVB_MAX_NETS; i++) {
+		if (i == id || net_get(fb, i, &n) || !net_peered(&n, id))
+			continue;
+		peer_bit(&n, id, false);
+		if (n.via_nat == id)
+			n.via_nat = 0;
+		net_put(fb, &n);
+	}
+}

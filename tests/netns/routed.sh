@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Routed networks end to end, IPv4 and IPv6: SLAAC from the BPF router
+# advertisement, routing between peered networks and refusal between
+# unpeered ones, the host both ways, a WAN namespace by routing (no NAT)
+# with its return route, PMTU discovery into a narrower network, TTL and
+# hop-limit expiry answered, and a routed segment behind a nat network.
+#
+#   r1 10.71.1.0/24 fd71:1::/64  g1 (.11, SLAAC) g2 (.12)     wan $T-w
+#   r2 10.71.2.0/24 fd71:2::/64  mtu 1400  g3 (.11, SLAAC)    peered with r1
+#   r3 10.71.3.0/24 fd71:3::/64  g4 (.11)                     not peered
+#   n  nat 192.168.79.0/24 (wan $T-w) peered with r4 10.71.4.0/24, g5 (.11)
+#   $T-wan ns: 10.99.3.2/24 fd99:3::2/64, routes to 10.71.0.0/16, fd71::/16
+source "$(dirname "$0")/lib.sh"
+
+behind "$T-w" "$T-wan" 10.99.3.2/24 10.99.3.1/24
+sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0
+ip addr add fd99:3::1/64 dev "$T-w" nodad
+ip -n "$T-wan" addr add fd99:3::2/64 dev eth0 nodad
+in_ns "$T-wan" ip route add 10.71.0.0/16 via 10.99.3.1
+in_ns "$T-wan" ip route add fd71::/16 via fd99:3::1
+
+check "net add routed, two subnets" kvmbpf net add r1 type routed \
+	subnet 10.71.1.0/24 subnet fd71:1::/64 wan "$T-w"
+check "net add routed, mtu 1400" kvmbpf net add r2 type routed \
+	subnet 10.71.2.0/24 subnet fd71:2::/64 gateway fd71:2::fe mtu 1400
+check "net add routed (unpeered)" kvmbpf net add r3 type routed \
+	subnet 10.71.3.0/24 subnet fd71:3::/64
+check_not "an overlapping subnet is refused" kvmbpf net add rx type routed \
+	subnet 10.71.0.0/16
+check_not "a gateway outside every subnet is refused" kvmbpf net add rx \
+	type routed subnet 10.72.0.0/24 gateway 10.73.0.1
+check_not "peering an internal network is refused" sh -c \
+	"$ROOT/build/kvmbpf --bpffs $BPFFS net add iso type internal &&
+	 $ROOT/build/kvmbpf --bpffs $BPFFS net peer r1 iso"
+check "net show -j: subnets, gateways, interface" "$PY" -c "
+import json, subprocess
+n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'r2']))[0]
+assert n['subnets'] == ['10.71.2.0/24', 'fd71:2::/64'], n
+assert n['gateways'] == ['10.71.2.1', 'fd71:2::fe'], n
+assert n['mtu'] == 1400 and n['ra_running'], n"
+r1if=$(kvmbpf -j net show r1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+check "the gateway addresses live on the host interface" sh -c \
+	"ip addr show $r1if | grep -q 10.71.1.1/24 && ip addr show $r1if | grep -q fd71:1::1/64"
+
+# guest NS DEV NET ADDR4: a namespace guest with a static IPv4 address and
+# IPv6 left to SLAAC
+guest() {
+	netns_add "$1"
+	guest_link "$1" "$2"
+	in_ns "$1" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	ip -n "$1" addr add "$4/24" dev eth0
+	ip -n "$1" route add default via "${4%.*}.1"
+	kvmbpf attach "$2" net "$3" || fail "attach $2"
+	# a fresh RS now that the port is attached
+	ip -n "$1" link set eth0 down && ip -n "$1" link set eth0 up
+	ip -n "$1" route replace default via "${4%.*}.1"
+}
+guest "$T-g1" "$T-g1" r1 10.71.1.11
+guest "$T-g2" "$T-g2" r1 10.71.1.12
+guest "$T-g3" "$T-g3" r2 10.71.2.11
+guest "$T-g4" "$T-g4" r3 10.71.3.11
+
+# addr6 NS: the SLAAC (global) address of eth0, waiting up to 5 s
+addr6() {
+	local i a
+	for i in $(seq 50); do
+		a=$(in_ns "$1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+		[ -n "$a" ] && { echo "$a"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+a1=$(addr6 "$T-g1"); a2=$(addr6 "$T-g2"); a3=$(addr6 "$T-g3"); a4=$(addr6 "$T-g4")
+mac1=$(ip -n "$T-g1" link show eth0 | awk '/ether/ {print $2}')
+want1=$("$PY" -c "
+import ipaddress, sys
+m = [int(x, 16) for x in '$mac1'.split(':')]
+iid = bytes([m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+print(ipaddress.IPv6Address(ipaddress.IPv6Address('fd71:1::').packed[:8] + iid))")
+[ "$a1" = "$want1" ] && pass "SLAAC: g1 configured $a1 from the RA" ||
+	fail "SLAAC: g1 has '$a1', expected $want1"
+check "SLAAC: a default route via the gateway's link-local" sh -c \
+	"ip -n $T-g1 -6 route show default | grep -q 'via fe80::'"
+check "the RA carries the network's MTU (r2: 1400)" sh -c \
+	"[ \"\$(ip netns exec $T-g3 cat /proc/sys/net/ipv6/conf/eth0/mtu)\" = 1400 ]"
+
+check "g1 pings its gateway (IPv4, BPF)" ping4 "$T-g1" 10.71.1.1
+check "g1 pings its gateway (IPv6)" ping6 "$T-g1" fd71:1::1
+check "g1 reaches g2 (IPv4)" ping4 "$T-g1" 10.71.1.12
+check "g1 reaches g2 (IPv6)" ping6 "$T-g1" "$a2"
+check_not "r1 and r2 unpeered: g1 cannot reach g3" ping4 "$T-g1" 10.71.2.11
+check "net peer r1 r2" kvmbpf net peer r1 r2
+check "peered: g1 reaches g3 (IPv4)" ping4 "$T-g1" 10.71.2.11
+check "peered: g1 reaches g3 (IPv6)" ping6 "$T-g1" "$a3"
+check "peered: g3 reaches g2 (IPv6)" ping6 "$T-g3" "$a2"
+check "peered: TCP g1 -> g3 (IPv4, 4 MiB, sha256, PMTU 1400)" tcp_sha "$T-g1" "$T-g3" 10.71.2.11 4
+check "peered: TCP g3 -> g1 (IPv6, 4 MiB, sha256)" tcp_sha "$T-g3" "$T-g1" "$a1" 4
+check "peered: TCP g1 -> g3 (IPv6, 4 MiB, sha256, PMTU 1400)" tcp_sha "$T-g1" "$T-g3" "$a3" 4
+np0=$(stat "$T-g1" not-peered)
+check_not "unpeered r3: g1 cannot reach g4 (IPv4)" ping4 "$T-g1" 10.71.3.11
+check_not "unpeered r3: g1 cannot reach g4 (IPv6)" ping6 "$T-g1" "$a4"
+check_not "unpeered r3: g4 cannot reach g1" ping4 "$T-g4" 10.71.1.11
+[ "$(stat "$T-g1" not-peered)" -ge $((np0 + 2)) ] && pass "refusals counted as not-peered" ||
+	fail "not-peered: $np0 -> $(stat "$T-g1" not-peered)"
+check "net unpeer r1 r2: isolated again" sh -c \
+	"$ROOT/build/kvmbpf --bpffs $BPFFS net unpeer r1 r2 &&
+	 ! ip netns exec $T-g1 ping -n -c 1 -W 1 10.71.2.11 &&
+	 $ROOT/build/kvmbpf --bpffs $BPFFS net peer r1 r2"
+
+check "host reaches g1 (IPv4)" ping -n -c 1 -W 2 10.71.1.11
+check "host reaches g1 (IPv6)" ping -6 -n -c 1 -W 2 "$a1"
+check "g1 reaches the host's other address" ping4 "$T-g1" 10.99.3.1
+
+# PMTU: r2 is narrower; the gateway answers too-big in BPF
+out=$(in_ns "$T-g1" ping -n -c 1 -W 2 -M do -s 1472 10.71.2.11 2>&1)
+echo "$out" | grep -q "mtu = 1400\|mtu=1400" && pass "frag needed from the gateway (mtu 1400)" ||
+	fail "no frag-needed: $out"
+out=$(in_ns "$T-g1" ping -6 -n -c 1 -W 2 -M do -s 1452 "$a3" 2>&1)
+echo "$out" | grep -qi "mtu = 1400\|mtu=1400\|too big" && pass "packet too big from the gateway (IPv6)" ||
+	fail "no packet-too-big: $out"
+check "after PMTU discovery, full-size pings fit" in_ns "$T-g1" ping -n -c 1 -W 2 -s 1372 -M do 10.71.2.11
+
+# TTL / hop limit
+out=$(in_ns "$T-g1" ping -n -c 1 -W 2 -t 1 10.71.2.11 2>&1)
+echo "$out" | grep -q "From 10.71.1.1.*Time to live exceeded" && pass "TTL expiry answered by the gateway" ||
+	fail "no time exceeded: $out"
+out=$(in_ns "$T-g1" ping -6 -n -c 1 -W 2 -t 1 "$a3" 2>&1)
+echo "$out" | grep -qi "From fd71:1::1.*Time exceeded" && pass "hop-limit expiry answered (IPv6)" ||
+	fail "no ICMPv6 time exceeded: $out"
+[ "$(stat "$T-g1" ttl-exceeded)" -ge 2 ] && pass "expiries counted as ttl-exceeded" ||
+	fail "ttl-exceeded not counted"
+
+# The outside, by routing (no NAT), and back through the WAN device
+check "g1 reaches the WAN (IPv4)" ping4 "$T-g1" 10.99.3.2
+check "g1 reaches the WAN (IPv6)" ping6 "$T-g1" fd99:3::2
+check "the WAN reaches g1 by its route (IPv4)" ping4 "$T-wan" 10.71.1.11
+check "the WAN reaches g1 by its route (IPv6)" ping6 "$T-wan" "$a1"
+peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.99.3.2', 8089)); s.listen(1)
+c, a = s.accept(); print(a[0]); c.close()" & sleep 0.5
+	in_ns "$T-g1" timeout 5 "$PY" -c "
+import socket; socket.create_connection(('10.99.3.2', 8089), timeout=3).close()"; wait)
+[ "$peer" = 10.71.1.11 ] && pass "the WAN sees the guest's own address" ||
+	fail "the WAN saw '$peer'"
+check "TCP g1 -> WAN (IPv6, 4 MiB, sha256)" tcp_sha "$T-g1" "$T-wan" fd99:3::2 4
+check "TCP WAN -> g1 (IPv4, 4 MiB, sha256)" tcp_sha "$T-wan" "$T-g1" 10.71.1.11 4
+
+# A private routed segment behind a nat network: out translated, not in
+check "net add nat n, routed r4, peer them" sh -c "
+	$ROOT/build/kvmbpf --bpffs $BPFFS net add n type nat subnet 192.168.79.0/24 wan $T-w dhcp off &&
+	$ROOT/build/kvmbpf --bpffs $BPFFS net add r4 type routed subnet 10.71.4.0/24 &&
+	$ROOT/build/kvmbpf --bpffs $BPFFS net peer r4 n"
+guest "$T-g5" "$T-g5" r4 10.71.4.11
+check "behind nat: g5 reaches the WAN" ping4 "$T-g5" 10.99.3.2
+peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.99.3.2', 8090)); s.listen(1)
+c, a = s.accept(); print(a[0]); c.close()" & sleep 0.5
+	in_ns "$T-g5" timeout 5 "$PY" -c "
+import socket; socket.create_connection(('10.99.3.2', 8090), timeout=3).close()"; wait)
+[ "$peer" = 10.99.3.1 ] && pass "behind nat: the WAN sees the translated address" ||
+	fail "behind nat: the WAN saw '$peer'"
+check_not "behind nat: the WAN cannot reach g5" ping4 "$T-wan" 10.71.4.11
+
+# Identity: a routed guest sends only from its network's addresses
+check_not "spoofed IPv4 source outside the subnets is dropped" sh -c "
+	ip -n $T-g2 addr add 10.71.9.9/32 dev eth0 &&
+	ip netns exec $T-g2 ping -n -c 1 -W 1 -I 10.71.9.9 10.71.1.1"
+[ "$(stat "$T-g2" spoof-ip)" -ge 1 ] && pass "counted as spoof-ip" || fail "spoof-ip not counted"
+
+check "net del removes the peering and the routes (the subnet is free)" sh -c "
+	$ROOT/build/kvmbpf --bpffs $BPFFS net del r2 &&
+	! $ROOT/build/kvmbpf --bpffs $BPFFS -j net show r1 | grep -q '\"r2\"' &&
+	$ROOT/build/kvmbpf --bpffs $BPFFS net add r2b type routed subnet 10.71.2.0/24"
+finish
