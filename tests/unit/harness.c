@@ -116,6 +116,57 @@ static int run_skb(int prog_fd, __u32 ifindex, const struct frame *f,
 	return (int)o.retval;
 }
 
+__u32 sum16(const __u8 *p, __u32 len, __u32 sum)
+{
+	for (__u32 i = 0; i + 1 < len; i += 2)
+		sum += (__u32)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (__u32)(p[len - 1] << 8);
+	return sum;
+}
+
+__u16 csum_fold16(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* Checksums over a frame as a receiver would verify them: 0 when right. */
+__u16 ip_csum_check(const __u8 *f)
+{
+	return csum_fold16(sum16(f + 14, (f[14] & 0xf) * 4u, 0));
+}
+
+__u16 l4_csum_check(const __u8 *f)
+{
+	const __u8 *ip = f + 14;
+	__u32 ihl = (ip[0] & 0xf) * 4u, tot = (__u32)(ip[2] << 8 | ip[3]);
+	__u32 len = tot - ihl, sum = 0;
+
+	if (ip[9] != IPPROTO_ICMP) {
+		sum = sum16(ip + 12, 8, 0);
+		sum += ip[9] + len;
+	}
+	return csum_fold16(sum16(ip + ihl, len, sum));
+}
+
+/* Like run_tc, and the frame as the program left it in *out. */
+int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
+	       struct frame *out)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
+		    .data_size_in = in->len, .data_out = out->buf,
+		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &o))
+		return -1;
+	out->len = o.data_size_out;
+	return (int)o.retval;
+}
+
 int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
 	return run_skb(fb->prog_tc_ingress, ifindex, f, 0);

@@ -600,6 +600,7 @@ int main(void)
 	unit_uplink = kup;
 	nfail += guard_tests(fb);
 	nfail += nat_tests(fb);
+	nfail += route_tests(fb);
 
 	fabric_close(fb);
 	remove_dir(dir);

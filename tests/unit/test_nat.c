@@ -30,41 +30,6 @@ static __u32 kn1, kw;
 static struct kvb_net natnet;
 static struct fabric *F;
 
-static __u32 sum16(const __u8 *p, __u32 len, __u32 sum)
-{
-	for (__u32 i = 0; i + 1 < len; i += 2)
-		sum += (__u32)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (__u32)(p[len - 1] << 8);
-	return sum;
-}
-
-static __u16 fold(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
-/* Checksums over a frame as a receiver would verify them: 0 when right. */
-static __u16 ip_csum_check(const __u8 *f)
-{
-	return fold(sum16(f + 14, (f[14] & 0xf) * 4u, 0));
-}
-
-static __u16 l4_csum_check(const __u8 *f)
-{
-	const __u8 *ip = f + 14;
-	__u32 ihl = (ip[0] & 0xf) * 4u, tot = (__u32)(ip[2] << 8 | ip[3]);
-	__u32 len = tot - ihl, sum = 0;
-
-	if (ip[9] != IPPROTO_ICMP) {
-		sum = sum16(ip + 12, 8, 0);
-		sum += ip[9] + len;
-	}
-	return fold(sum16(ip + ihl, len, sum));
-}
-
 /* Fill in correct checksums, as a sending stack would. */
 static void finish(struct frame *f)
 {
@@ -80,20 +45,6 @@ static void finish(struct frame *f)
 	l4[off] = l4[off + 1] = 0;
 	c = l4_csum_check(f->buf);
 	l4[off] = (__u8)(c >> 8), l4[off + 1] = (__u8)c;
-}
-
-static int run_out(__u32 ifindex, const struct frame *in, struct frame *out)
-{
-	struct __sk_buff ctx = { .ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
-		    .data_size_in = in->len, .data_out = out->buf,
-		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(F->prog_tc_ingress, &o))
-		return -1;
-	out->len = o.data_size_out;
-	return (int)o.retval;
 }
 
 static void guest_frame(struct frame *f, __u8 proto, __u16 sport,
@@ -142,7 +93,7 @@ static void roundtrip(__u8 proto, __u16 sport, __u16 dport, int zero_udp)
 	guest_frame(&in, proto, sport, dport, 16);
 	if (zero_udp)
 		in.buf[14 + 20 + 6] = in.buf[14 + 20 + 7] = 0;
-	ret = run_out(kn1, &in, &out);
+	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT, "proto %u: verdict %d", proto, ret);
 	CHECK(!memcmp(out.buf + 14 + 12, &natnet.nat_ip, 4),
 	      "proto %u: source not translated", proto);
@@ -177,7 +128,7 @@ static void roundtrip(__u8 proto, __u16 sport, __u16 dport, int zero_udp)
 
 		back.buf[24] = (__u8)(c >> 8), back.buf[25] = (__u8)c;
 	}
-	ret = run_out(kw, &back, &res);
+	ret = run_tc_out(F, kw, &back, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "proto %u reply: verdict %d", proto, ret);
 	CHECK(res.buf[14 + 16] == 192 && res.buf[14 + 19] == 11,
 	      "reply not sent to the guest's address");
@@ -215,8 +166,8 @@ static void t_nat_same_flow_same_port(struct fabric *fb __attribute__((unused)))
 	struct frame in, a, b;
 
 	guest_frame(&in, IPPROTO_UDP, 40003, 53, 16);
-	CHECK(run_out(kn1, &in, &a) == TC_ACT_REDIRECT, "first");
-	CHECK(run_out(kn1, &in, &b) == TC_ACT_REDIRECT, "second");
+	CHECK(run_tc_out(F, kn1, &in, &a) == TC_ACT_REDIRECT, "first");
+	CHECK(run_tc_out(F, kn1, &in, &b) == TC_ACT_REDIRECT, "second");
 	CHECK(get16(a.buf + 34) == get16(b.buf + 34),
 	      "one flow got two ports (%u, %u)", get16(a.buf + 34),
 	      get16(b.buf + 34));
@@ -238,7 +189,7 @@ static void t_nat_gateway_arp_and_ping(struct fabric *fb __attribute__((unused))
 	memcpy(a + 8, N1, 6);
 	memcpy(a + 14, &me, 4);
 	memcpy(a + 24, &gw, 4);
-	ret = run_out(kn1, &in, &out);
+	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT, "ARP verdict %d", ret);
 	CHECK(out.buf[14 + 7] == 2 && !memcmp(out.buf + 14 + 8,
 					      natnet.uplink_mac, 6) &&
@@ -247,7 +198,7 @@ static void t_nat_gateway_arp_and_ping(struct fabric *fb __attribute__((unused))
 	frame_ip4(&in, natnet.uplink_mac, N1, me, IPPROTO_ICMP, l4, 16);
 	memcpy(in.buf + 14 + 16, &gw, 4);
 	finish(&in);
-	ret = run_out(kn1, &in, &out);
+	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT && out.buf[34] == 0, "no echo reply");
 	CHECK(!memcmp(out.buf + 14 + 12, &gw, 4) && !memcmp(out.buf + 14 + 16, &me, 4),
 	      "echo reply addresses");
@@ -265,7 +216,7 @@ static void t_nat_untracked_wan_traffic_is_the_hosts(struct fabric *fb __attribu
 	frame_ip4(&in, N1, N1, inet_addr("10.200.0.2"), IPPROTO_UDP, l4, 8);
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	finish(&in);
-	CHECK(run_out(kw, &in, &out) == TC_ACT_OK, "untracked reply not passed");
+	CHECK(run_tc_out(F, kw, &in, &out) == TC_ACT_OK, "untracked reply not passed");
 	CHECK(!memcmp(in.buf, out.buf, in.len), "untracked frame modified");
 }
 
@@ -277,7 +228,7 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 	int ret;
 
 	guest_frame(&in, IPPROTO_UDP, 40020, 53, 16);
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "flow not created");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "flow not created");
 	/* port unreachable from the remote, quoting the packet it got */
 	memset(body, 0, sizeof(body));
 	body[0] = 3, body[1] = 3;
@@ -286,7 +237,7 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 		  sizeof(body));
 	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
 	finish(&err);
-	ret = run_out(kw, &err, &res);
+	ret = run_tc_out(F, kw, &err, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
 	CHECK(res.buf[14 + 16] == 192 && res.buf[14 + 19] == 11,
 	      "outer destination is not the guest");
@@ -298,7 +249,7 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 	      "quoted UDP checksum is not the guest's original");
 	CHECK(!ip_csum_check(res.buf), "outer IP checksum");
 	CHECK(!l4_csum_check(res.buf), "ICMP checksum");
-	CHECK(!fold(sum16(res.buf + 42, 20, 0)), "quoted IP checksum");
+	CHECK(!csum_fold16(sum16(res.buf + 42, 20, 0)), "quoted IP checksum");
 	CHECK(!memcmp(res.buf, N1, 6), "not to the guest's MAC");
 }
 
@@ -310,7 +261,7 @@ static void t_nat_tcp_states(struct fabric *fb)
 	struct kvb_ct ct;
 
 	guest_frame(&in, IPPROTO_TCP, 40050, 443, 0);
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
 	ok.saddr = inet_addr("192.168.90.11");
 	ok.daddr = inet_addr("10.200.0.2");
 	ok.sport = htons(40050);
@@ -324,13 +275,13 @@ static void t_nat_tcp_states(struct fabric *fb)
 	memcpy(back.buf + 36, out.buf + 34, 2);
 	back.buf[34 + 13] = 0x12;	/* SYN-ACK */
 	finish(&back);
-	CHECK(run_out(kw, &back, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	CHECK(run_tc_out(F, kw, &back, &res) == TC_ACT_REDIRECT, "SYN-ACK");
 	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
 	      ct.state == KVB_CT_ESTABLISHED, "after the reply: state %u",
 	      ct.state);
 	in.buf[34 + 13] = 0x11;	/* FIN-ACK from the guest */
 	finish(&in);
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
 	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
 	      ct.state == KVB_CT_CLOSING, "after FIN: state %u", ct.state);
 }
@@ -347,17 +298,17 @@ static void t_nat_ct_max(struct fabric *fb)
 	n.ct_max = (__u32)ct_count(fb, NET_NAT) + 1;
 	CHECK(!net_put(fb, &n), "set ct-max");
 	guest_frame(&in, IPPROTO_UDP, 40030, 53, 16);
-	ret = run_out(kn1, &in, &out);
+	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT, "flow within ct-max: verdict %d", ret);
 	guest_frame(&in, IPPROTO_UDP, 40031, 53, 16);
-	ret = run_out(kn1, &in, &out);
+	ret = run_tc_out(F, kn1, &in, &out);
 	n.ct_max = 0;
 	net_put(fb, &n);
 	CHECK(ret == TC_ACT_SHOT, "flow beyond ct-max: verdict %d", ret);
 	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL] == d0 + 1,
 	      "not counted");
 	guest_frame(&in, IPPROTO_UDP, 40030, 53, 16);
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "live flow refused");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow refused");
 }
 
 /* An idle flow past its (settable) timeout no longer lets replies in. */
@@ -371,7 +322,7 @@ static void t_nat_timeout(struct fabric *fb)
 	int ret;
 
 	guest_frame(&in, IPPROTO_UDP, 40040, 53, 16);
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "flow");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "flow");
 	k.saddr = inet_addr("10.200.0.2");
 	k.daddr = natnet.nat_ip;
 	k.sport = htons(53);
@@ -388,13 +339,13 @@ static void t_nat_timeout(struct fabric *fb)
 	memcpy(back.buf + 34, out.buf + 36, 2);
 	memcpy(back.buf + 36, out.buf + 34, 2);
 	finish(&back);
-	CHECK(run_out(kw, &back, &res) == TC_ACT_REDIRECT,
+	CHECK(run_tc_out(F, kw, &back, &res) == TC_ACT_REDIRECT,
 	      "reply within the timeout not translated");
 	bpf_map_update_elem(fb->ct_fd, &k, &ct, BPF_EXIST);
 	CHECK(!net_get(fb, NET_NAT, &n), "net");
 	n.ct_timeout[KVB_CT_T_UDP] = 5;	/* now 10 s idle is too long */
 	net_put(fb, &n);
-	ret = run_out(kw, &back, &res);
+	ret = run_tc_out(F, kw, &back, &res);
 	n.ct_timeout[KVB_CT_T_UDP] = 0;
 	net_put(fb, &n);
 	CHECK(ret == TC_ACT_OK, "reply to an expired flow: verdict %d", ret);
@@ -411,7 +362,7 @@ static void t_nat_table_full(struct fabric *fb)
 	int ret;
 
 	guest_frame(&in, IPPROTO_UDP, 40010, 53, 16);
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "live flow");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow");
 	for (__u32 i = 0; i < KVB_MAX_CT; i++) {
 		k.saddr = i;
 		if (!bpf_map_update_elem(fb->ct_fd, &k, &v, BPF_NOEXIST))
@@ -419,7 +370,7 @@ static void t_nat_table_full(struct fabric *fb)
 	}
 	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL];
 	guest_frame(&in, IPPROTO_UDP, 40011, 53, 16);
-	ret = run_out(kn1, &in, &out);
+	ret = run_tc_out(F, kn1, &in, &out);
 	ct_flush_net(fb, 999);
 	CHECK(n > 0, "could not fill the table");
 	CHECK(ret == TC_ACT_SHOT, "new flow in a full table: verdict %d", ret);
@@ -428,7 +379,7 @@ static void t_nat_table_full(struct fabric *fb)
 	guest_frame(&in, IPPROTO_UDP, 40010, 53, 16);
 	/* the live flow kept its entries (checked before the flush above
 	 * by the same lookups the datapath makes) */
-	CHECK(run_out(kn1, &in, &out) == TC_ACT_REDIRECT, "live flow lost");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow lost");
 }
 
 int nat_tests(struct fabric *fb)

@@ -34,6 +34,8 @@ int add_veth(const char *name, __u32 *ifindex);
 int guard_tests(struct fabric *fb);
 /* test_nat.c: translation, checksums, gateway answers, table full */
 int nat_tests(struct fabric *fb);
+/* test_route.c: routing decisions, ND/RA answers, ICMP errors */
+int route_tests(struct fabric *fb);
 
 #define CHECK(cond, ...)						\
 	do {								\
@@ -67,10 +69,21 @@ void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
 /* Run the tc ingress / tc egress / XDP program on a frame "arriving" on
  * ifindex; returns the program's return value, or -1 if the run failed. */
 int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f);
+int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
+	       struct frame *out);
 int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	       __u32 gso_size);
 int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f);
 int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f);
+
+/* Internet checksums, as a receiver verifies them (0 when right):
+ * sum16 accumulates big-endian 16-bit words; csum_fold16 folds and
+ * complements; ip_csum_check / l4_csum_check check an IPv4 frame's
+ * header and its TCP/UDP/ICMP checksum. */
+__u32 sum16(const __u8 *p, __u32 len, __u32 sum);
+__u16 csum_fold16(__u32 sum);
+__u16 ip_csum_check(const __u8 *f);
+__u16 l4_csum_check(const __u8 *f);
 
 /* Summed per-CPU counters of a port. */
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex);

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Routing by BPF_PROG_RUN: the decision (into a peered network, refused
+ * into an unpeered one), the TTL/hop limit, and every frame the gateway
+ * builds itself (neighbour advertisement, router advertisement, ICMP time
+ * exceeded and fragmentation needed, ICMPv6 time exceeded), each checked
+ * field by field with its checksum recomputed from scratch.
+ *
+ *   net 5 "ra": 10.75.0.0/24 fd75::/64, guest kr1 (mac R1)  peered with 6
+ *   net 6 "rb": 10.76.0.0/24 fd76::/64 mtu 1400, guest kr2 (mac R2),
+ *                whose addresses .11 / fd76::11 the host's neighbour
+ *                table knows (static entries on rb's host interface)
+ *   net 7 "rc": 10.77.0.0/24, not peered
+ */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "unit.h"
+
+static const __u8 R1[6] = { 0x52, 0x54, 0, 0, 0x75, 1 };
+static const __u8 R2[6] = { 0x52, 0x54, 0, 0, 0x76, 1 };
+static struct kvb_net na, nb, nc;
+static __u32 kr1, kr2;
+
+static int make_net(struct fabric *fb, struct kvb_net *n, __u32 id,
+		    const char *name, const char *s4, const char *s6,
+		    __u32 mtu)
+{
+	memset(n, 0, sizeof(*n));
+	n->id = id;
+	n->type = KVB_NET_ROUTED;
+	n->mtu = mtu;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	if (subnet_parse(s4, &n->subnets[n->nsubnets++]) ||
+	    (s6 && subnet_parse(s6, &n->subnets[n->nsubnets++])) ||
+	    subnets_gateways(n->subnets, (int)n->nsubnets, NULL, 0))
+		return -1;
+	return net_put(fb, n) || nat_gateway_create(fb, n) ||
+	       net_get(fb, id, n);
+}
+
+/* Ethernet + IPv4 (TTL ttl, DF) + UDP with payload bytes, checksummed. */
+static void udp4(struct frame *f, const __u8 *dmac, const char *src,
+		 const char *dst, __u8 ttl, __u32 payload)
+{
+	__u8 *ip = f->buf + 14, *udp = ip + 20;
+	__u32 tot = 20 + 8 + payload;
+	__u16 c;
+
+	memset(f->buf, 0, sizeof(f->buf));
+	memcpy(f->buf, dmac, 6);
+	memcpy(f->buf + 6, R1, 6);
+	f->buf[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (__u8)(tot >> 8), ip[3] = (__u8)tot;
+	ip[6] = 0x40;	/* DF */
+	ip[8] = ttl;
+	ip[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	udp[0] = 0x9c, udp[1] = 0x40;	/* 40000 */
+	udp[3] = 53;
+	udp[4] = (__u8)((8 + payload) >> 8), udp[5] = (__u8)(8 + payload);
+	for (__u32 i = 0; i < payload; i++)
+		udp[8 + i] = (__u8)i;
+	f->len = 14 + tot;
+	c = ip_csum_check(f->buf);
+	ip[10] = (__u8)(c >> 8), ip[11] = (__u8)c;
+	c = l4_csum_check(f->buf);
+	udp[6] = (__u8)(c >> 8), udp[7] = (__u8)c;
+}
+
+/* Ethernet + IPv6 (hop limit hops) + nh/payload as given. */
+static void ip6(struct frame *f, const __u8 *dmac, const char *src,
+		const char *dst, __u8 hops, __u8 nh, const __u8 *l4,
+		__u32 len)
+{
+	__u8 *ip = f->buf + 14;
+
+	memset(f->buf, 0, sizeof(f->buf));
+	memcpy(f->buf, dmac, 6);
+	memcpy(f->buf + 6, R1, 6);
+	f->buf[12] = 0x86, f->buf[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[4] = (__u8)(len >> 8), ip[5] = (__u8)len;
+	ip[6] = nh;
+	ip[7] = hops;
+	inet_pton(AF_INET6, src, ip + 8);
+	inet_pton(AF_INET6, dst, ip + 24);
+	memcpy(ip + 40, l4, len);
+	f->len = 14 + 40 + len;
+}
+
+/* The ICMPv6 (or UDP over IPv6) checksum of a frame: 0 when right. */
+static __u16 csum6_check(const __u8 *f)
+{
+	const __u8 *ip = f + 14;
+	__u32 len = (__u32)(ip[4] << 8 | ip[5]);
+	__u32 sum = sum16(ip + 8, 32, 0) + len + ip[6];
+
+	return csum_fold16(sum16(ip + 40, len, sum));
+}
+
+static void set_csum6(struct frame *f, __u32 off)
+{
+	__u16 c;
+
+	f->buf[off] = f->buf[off + 1] = 0;
+	c = csum6_check(f->buf);
+	f->buf[off] = (__u8)(c >> 8), f->buf[off + 1] = (__u8)c;
+}
+
+static void t_route_into_peered_network(struct fabric *fb)
+{
+	struct frame in, out;
+	int ret;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.76.0.11", 64, 32);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(!memcmp(out.buf, R2, 6), "not to the guest's MAC");
+	CHECK(!memcmp(out.buf + 6, nb.uplink_mac, 6),
+	      "not from the destination network's gateway MAC");
+	CHECK(out.buf[14 + 8] == 63, "TTL %u, want 63", out.buf[14 + 8]);
+	CHECK(!ip_csum_check(out.buf), "IP checksum wrong");
+	CHECK(!l4_csum_check(out.buf), "UDP checksum wrong");
+}
+
+static void t_route_into_peered_network_ipv6(struct fabric *fb)
+{
+	__u8 udp[16] = { 0x9c, 0x40, 0, 53, 0, 16 };
+	struct frame in, out;
+	int ret;
+
+	ip6(&in, na.uplink_mac, "fd75::11", "fd76::11", 64, IPPROTO_UDP, udp,
+	    sizeof(udp));
+	set_csum6(&in, 14 + 40 + 6);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(!memcmp(out.buf, R2, 6), "not to the guest's MAC");
+	CHECK(out.buf[14 + 7] == 63, "hop limit %u", out.buf[14 + 7]);
+	CHECK(!csum6_check(out.buf), "UDP checksum wrong");
+}
+
+static void t_route_unpeered_refused(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kr1).drop[KVB_DROP_NOT_PEERED];
+	struct frame in, out;
+	int ret;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.77.0.11", 64, 32);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT, "verdict %d", ret);
+	CHECK(port_stats(fb, kr1).drop[KVB_DROP_NOT_PEERED] == d0 + 1,
+	      "not-peered not counted");
+}
+
+static void t_route_ttl_exceeded(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kr1).drop[KVB_DROP_TTL];
+	struct frame in, out;
+	__u8 *ip = out.buf + 14, *icmp = ip + 20;
+	char src[16], dst[16];
+	int ret;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.76.0.11", 1, 200);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(!memcmp(out.buf, R1, 6) && !memcmp(out.buf + 6, na.uplink_mac, 6),
+	      "not gateway -> sender");
+	inet_ntop(AF_INET, ip + 12, src, sizeof(src));
+	inet_ntop(AF_INET, ip + 16, dst, sizeof(dst));
+	CHECK(!strcmp(src, "10.75.0.1") && !strcmp(dst, "10.75.0.11"),
+	      "%s -> %s", src, dst);
+	CHECK(ip[9] == IPPROTO_ICMP && icmp[0] == 11 && icmp[1] == 0,
+	      "not time exceeded: proto %u type %u", ip[9], icmp[0]);
+	CHECK(out.len == 14 + 20 + 8 + 128, "length %u (quote of 128)", out.len);
+	CHECK((ip[2] << 8 | ip[3]) == 20 + 8 + 128, "IP total length");
+	CHECK(!memcmp(icmp + 8, in.buf + 14, 128), "quote is not the packet");
+	CHECK(!ip_csum_check(out.buf), "IP checksum wrong");
+	CHECK(!l4_csum_check(out.buf), "ICMP checksum wrong");
+	CHECK(port_stats(fb, kr1).drop[KVB_DROP_TTL] == d0 + 1,
+	      "ttl-exceeded not counted");
+}
+
+static void t_route_frag_needed(struct fabric *fb)
+{
+	struct frame in, out;
+	__u8 *icmp = out.buf + 14 + 20;
+	int ret;
+
+	/* 1450 bytes into rb (mtu 1400), DF set */
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.76.0.11", 64, 1450 - 28);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(icmp[0] == 3 && icmp[1] == 4, "type %u code %u", icmp[0], icmp[1]);
+	CHECK((icmp[6] << 8 | icmp[7]) == 1400, "next-hop MTU %u",
+	      icmp[6] << 8 | icmp[7]);
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf),
+	      "checksums wrong");
+}
+
+static void t_route_hop_limit_exceeded_ipv6(struct fabric *fb)
+{
+	__u8 udp[72] = { 0x9c, 0x40, 0, 53, 0, 72 };
+	struct frame in, out;
+	__u8 *ip = out.buf + 14;
+	char src[64];
+	int ret;
+
+	ip6(&in, na.uplink_mac, "fd75::11", "fd76::11", 1, IPPROTO_UDP, udp,
+	    sizeof(udp));
+	set_csum6(&in, 14 + 40 + 6);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	inet_ntop(AF_INET6, ip + 8, src, sizeof(src));
+	CHECK(!strcmp(src, "fd75::1"), "from %s", src);
+	CHECK(ip[6] == IPPROTO_ICMPV6 && ip[40] == 3 && ip[41] == 0,
+	      "not ICMPv6 time exceeded");
+	CHECK(out.len == 14 + 48 + 112, "length %u (whole packet quoted)",
+	      out.len);
+	CHECK(!memcmp(ip + 48, in.buf + 14, 112), "quote is not the packet");
+	CHECK(!csum6_check(out.buf), "ICMPv6 checksum wrong");
+}
+
+static void t_route_neighbour_advert_for_gateway(struct fabric *fb)
+{
+	__u8 ns[32] = { 135 }, mc[6] = { 0x33, 0x33, 0xff, 0, 0, 1 };
+	struct frame in, out;
+	__u8 *ip = out.buf + 14, *na6 = ip + 40, want[16];
+	char src[64], dst[64];
+	int ret;
+
+	inet_pton(AF_INET6, "fd75::1", ns + 8);
+	ns[24] = 1, ns[25] = 1;	/* source link-layer address */
+	memcpy(ns + 26, R1, 6);
+	ip6(&in, mc, "fd75::11", "ff02::1:ff00:1", 255, IPPROTO_ICMPV6, ns,
+	    sizeof(ns));
+	set_csum6(&in, 14 + 42);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(!memcmp(out.buf, R1, 6), "not to the soliciting guest");
+	inet_ntop(AF_INET6, ip + 8, src, sizeof(src));
+	inet_ntop(AF_INET6, ip + 24, dst, sizeof(dst));
+	CHECK(!strcmp(src, "fd75::1") && !strcmp(dst, "fd75::11"), "%s -> %s",
+	      src, dst);
+	CHECK(ip[7] == 255, "hop limit %u", ip[7]);
+	CHECK(na6[0] == 136 && na6[4] == 0xe0, "type %u flags %#x", na6[0],
+	      na6[4]);
+	inet_pton(AF_INET6, "fd75::1", want);
+	CHECK(!memcmp(na6 + 8, want, 16), "target");
+	CHECK(na6[24] == 2 && na6[25] == 1 && !memcmp(na6 + 26, na.uplink_mac, 6),
+	      "target link-layer option is not the gateway MAC");
+	CHECK(!csum6_check(out.buf), "ICMPv6 checksum wrong");
+	/* a guest's address is not the gateway's to answer */
+	inet_pton(AF_INET6, "fd75::12", ns + 8);
+	ip6(&in, mc, "fd75::11", "ff02::1:ff00:12", 255, IPPROTO_ICMPV6, ns,
+	    sizeof(ns));
+	set_csum6(&in, 14 + 42);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret != TC_ACT_REDIRECT || memcmp(out.buf, R1, 6),
+	      "answered an NS for a guest's address");
+}
+
+static void t_route_router_advert(struct fabric *fb)
+{
+	__u8 rs[16] = { 133 }, mc[6] = { 0x33, 0x33, 0, 0, 0, 2 };
+	struct frame in, out;
+	__u8 *ip = out.buf + 14, *ra = ip + 40, ll[16] = { 0xfe, 0x80 };
+	__u8 prefix[16];
+	int ret;
+
+	rs[8] = 1, rs[9] = 1;
+	memcpy(rs + 10, R1, 6);
+	ip6(&in, mc, "fe80::5054:ff:fe00:7501", "ff02::2", 255,
+	    IPPROTO_ICMPV6, rs, sizeof(rs));
+	set_csum6(&in, 14 + 42);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	ll[8] = na.uplink_mac[0] ^ 2, ll[9] = na.uplink_mac[1];
+	ll[10] = na.uplink_mac[2], ll[11] = 0xff, ll[12] = 0xfe;
+	memcpy(ll + 13, na.uplink_mac + 3, 3);
+	CHECK(!memcmp(ip + 8, ll, 16), "not from the gateway's link-local");
+	CHECK(ra[0] == 134 && ra[4] == 64 && (ra[6] << 8 | ra[7]) == 1800,
+	      "type %u hop limit %u lifetime %u", ra[0], ra[4],
+	      ra[6] << 8 | ra[7]);
+	CHECK(ra[16] == 1 && !memcmp(ra + 18, na.uplink_mac, 6),
+	      "source link-layer option");
+	CHECK(ra[24] == 5 && (__u32)(ra[28] << 24 | ra[29] << 16 | ra[30] << 8 |
+				     ra[31]) == na.mtu, "MTU option");
+	inet_pton(AF_INET6, "fd75::", prefix);
+	CHECK(ra[32] == 3 && ra[34] == 64 && ra[35] == 0xc0 &&
+	      !memcmp(ra + 48, prefix, 16), "prefix option (fd75::/64, L+A)");
+	CHECK(out.len == 14 + 40 + 64, "length %u: one prefix", out.len);
+	CHECK(!csum6_check(out.buf), "ICMPv6 checksum wrong");
+}
+
+int route_tests(struct fabric *fb)
+{
+	struct port_opts g1 = { .naddrs = 0, .mac = R1 };
+	struct port_opts g2 = { .naddrs = 0, .mac = R2 };
+	char host[16], port[16], cmd[256];
+	int nfail = 0;
+
+	if (add_veth("kr1", &kr1) || add_veth("kr2", &kr2) ||
+	    make_net(fb, &na, 5, "ra", "10.75.0.0/24", "fd75::/64", 1500) ||
+	    make_net(fb, &nb, 6, "rb", "10.76.0.0/24", "fd76::/64", 1400) ||
+	    make_net(fb, &nc, 7, "rc", "10.77.0.0/24", NULL, 1500) ||
+	    port_attach(fb, "unit", "kr1", 5, KVB_PORT_GUEST, &g1) ||
+	    port_attach(fb, "unit", "kr2", 6, KVB_PORT_GUEST, &g2)) {
+		printf("FAIL route setup: networks\n");
+		return 1;
+	}
+	nat_ifnames(6, host, port);
+	snprintf(cmd, sizeof(cmd),
+		 "ip neigh add 10.76.0.11 lladdr 52:54:00:00:76:01 dev %s && "
+		 "ip -6 neigh add fd76::11 lladdr 52:54:00:00:76:01 dev %s",
+		 host, host);
+	if (system(cmd)) {
+		printf("FAIL route setup: neighbours\n");
+		return 1;
+	}
+	na.peers[0] |= 1ULL << 6;
+	nb.peers[0] |= 1ULL << 5;
+	if (net_put(fb, &na) || net_put(fb, &nb) || net_get(fb, 5, &na) ||
+	    net_get(fb, 6, &nb)) {
+		printf("FAIL route setup: peering\n");
+		return 1;
+	}
+	RUN(t_route_into_peered_network);
+	RUN(t_route_into_peered_network_ipv6);
+	RUN(t_route_unpeered_refused);
+	RUN(t_route_ttl_exceeded);
+	RUN(t_route_frag_needed);
+	RUN(t_route_hop_limit_exceeded_ipv6);
+	RUN(t_route_neighbour_advert_for_gateway);
+	RUN(t_route_router_advert);
+	for (__u32 id = 5; id <= 7; id++)
+		nat_gateway_delete(id);
+	return nfail;
+}
