@@ -169,6 +169,18 @@ static void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 			      __builtin_popcount(ntohl(n->netmask)), g,
 			      ifname_of(n->wan, NULL, up),
 			      n->flags & KVB_NET_F_DHCP ? "on" : "off");
+	} else if (n->type == KVB_NET_ROUTED && (size_t)w < len) {
+		char a[64];
+
+		for (int gw = 0; gw < 2; gw++)
+			for (__u32 i = 0; i < n->nsubnets && (size_t)w < len; i++) {
+				subnet_fmt(&n->subnets[i], gw, a, sizeof(a));
+				w += snprintf(buf + w, len - (size_t)w, " %s %s",
+					      gw ? "gateway" : "subnet", a);
+			}
+		if (n->wan && (size_t)w < len)
+			w += snprintf(buf + w, len - (size_t)w, " wan %s",
+				      ifname_of(n->wan, NULL, up));
 	} else if (n->uplink && (size_t)w < len) {
 		w += snprintf(buf + w, len - (size_t)w, " uplink %s",
 			      ifname_of(n->uplink,
@@ -240,6 +252,15 @@ int do_save(int argc, char **argv)
 		printf("%s\n", line);
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		struct kvb_net o;
+
+		if (net_get(fb, id, &n))
+			continue;
+		for (__u32 j = id + 1; j < KVB_MAX_NETS; j++)
+			if (net_peered(&n, j) && !net_get(fb, j, &o))
+				printf("net peer %s %s\n", n.name, o.name);
+	}
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n))
 			continue;
 		for (__u16 i = 0; i < n.nports && i < KVB_MAX_NET_PORTS; i++) {
@@ -308,6 +329,20 @@ int do_load(int argc, char **argv)
 					  line);
 				break;
 			}
+		} else if (nw == 4 && !strcmp(words[0], "net") &&
+			   !strcmp(words[1], "peer")) {
+			struct kvb_net a, b;
+
+			if (!net_find(fb, words[2], &a) &&
+			    !net_find(fb, words[3], &b) && net_peered(&a, b.id)) {
+				skipped++;
+				continue;
+			}
+			if (do_net(nw - 1, words + 1)) {
+				ret = err("load: line %d failed: %s", lineno,
+					  line);
+				break;
+			}
 		} else if (nw >= 2 && !strcmp(words[0], "attach")) {
 			struct kvb_port p;
 
@@ -335,8 +370,8 @@ int do_load(int argc, char **argv)
 				break;
 			}
 		} else {
-			ret = err("load: line %d: expected 'net add' or "
-				  "'attach': %s", lineno, line);
+			ret = err("load: line %d: expected 'net add', 'net "
+				  "peer' or 'attach': %s", lineno, line);
 			break;
 		}
 		applied++;

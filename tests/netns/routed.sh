@@ -172,6 +172,19 @@ check_not "spoofed IPv4 source outside the subnets is dropped" sh -c "
 	ip netns exec $T-g2 ping -n -c 1 -W 1 -I 10.71.9.9 10.71.1.1"
 [ "$(stat "$T-g2" spoof-ip)" -ge 1 ] && pass "counted as spoof-ip" || fail "spoof-ip not counted"
 
+# save / load keeps subnets, gateways, the WAN device and the peerings
+saved=$(mktemp) again=$(mktemp)
+kvmbpf save >"$saved"
+check "save: a routed network's line" grep -q \
+	"^net add r2 type routed subnet 10.71.2.0/24 subnet fd71:2::/64 gateway 10.71.2.1 gateway fd71:2::fe mtu 1400$" "$saved"
+check "save: the peerings" sh -c "grep -q '^net peer r1 r2$' $saved && grep -q '^net peer n r4$' $saved"
+check "reset, load: the same configuration" bash -c "
+	$ROOT/build/kvmbpf --bpffs $BPFFS reset && $ROOT/build/kvmbpf --bpffs $BPFFS load $saved >/dev/null &&
+	$ROOT/build/kvmbpf --bpffs $BPFFS save | grep -v '^#' | diff - <(grep -v '^#' $saved)"
+ip -n "$T-g1" neigh flush all
+check "reset, load: g1 reaches g3 again (the gateway has a new MAC)" ping4 "$T-g1" 10.71.2.11
+rm -f "$saved" "$again"
+
 check "net del removes the peering and the routes (the subnet is free)" sh -c "
 	$ROOT/build/kvmbpf --bpffs $BPFFS net del r2 &&
 	! $ROOT/build/kvmbpf --bpffs $BPFFS -j net show r1 | grep -q '\"r2\"' &&
