@@ -11,6 +11,10 @@
 #   nat "natnet"    guests n1, n2 (192.168.55.11, .12) behind source NAT to a
 #                   "wan" namespace (10.55.0.2) through host veth P-w
 #                   (10.55.0.1); the WAN never reaches them
+#   routed "rt"     dual stack 10.88.1.0/24 + fd88:1::/64, guest r1 (.11 and
+#                   its SLAAC address), peered with routed "rt2" (10.88.2.0/24
+#                   + fd88:2::/64, guest r2); both routed, without NAT, to
+#                   and from the WAN namespace, which has a route back
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 P=${KVB_DEMO_PREFIX:-kvbdemo}
 BPFFS=/sys/fs/bpf/kvmbpf_${P//-/_}
 K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
-NODES=(g1 g2 g3 o1 o2 i1 i2 n1 n2 lan wan)
+NODES=(g1 g2 g3 o1 o2 i1 i2 n1 n2 r1 r2 lan wan)
 
 down() {
 	local n
@@ -34,6 +38,7 @@ addr_of() {
 	o*) echo 10.77.0.2${1#o} ;;
 	i*) echo 10.66.0.${1#i} ;;
 	n*) echo 192.168.55.1${1#n} ;;
+	r*) echo 10.88.${1#r}.11 ;;
 	lan) echo 10.77.0.2 ;;
 	wan) echo 10.55.0.2 ;;
 	host) echo 10.77.0.1 ;;
@@ -55,6 +60,13 @@ guest() { # NODE NET
 		ip -n "$P-$n" link set eth0 address $mac
 		ip -n "$P-$n" route add default via 192.168.55.1
 		"${K[@]}" attach "$P-$n" net "$net" mac $mac ip "$a"
+	elif [ "$net" = rt ] || [ "$net" = rt2 ]; then
+		ip -n "$P-$n" route add default via "${a%.*}.1"
+		"${K[@]}" attach "$P-$n" net "$net"
+		# IPv6 comes from the fabric's router advertisement (SLAAC)
+		ip -n "$P-$n" link set eth0 down
+		ip -n "$P-$n" link set eth0 up
+		ip -n "$P-$n" route replace default via "${a%.*}.1"
 	else
 		"${K[@]}" attach "$P-$n" net "$net"
 	fi
@@ -82,10 +94,18 @@ up() {
 	ip -n "$P-wan" addr add 10.55.0.2/24 dev eth0
 	ip -n "$P-wan" link set eth0 up
 	"${K[@]}" net add natnet type nat subnet 192.168.55.0/24 wan "$P-w" || exit 1
+	"${K[@]}" net add rt type routed subnet 10.88.1.0/24 subnet fd88:1::/64 \
+		wan "$P-w" || exit 1
+	"${K[@]}" net add rt2 type routed subnet 10.88.2.0/24 subnet fd88:2::/64 \
+		wan "$P-w" || exit 1
+	"${K[@]}" net peer rt rt2 || exit 1
+	ip -n "$P-wan" route add 10.88.0.0/16 via 10.55.0.1
 	for n in g1 g2 g3; do guest "$n" lan; done
 	for n in o1 o2; do guest "$n" other; done
 	for n in i1 i2; do guest "$n" iso; done
 	for n in n1 n2; do guest "$n" natnet; done
+	guest r1 rt
+	guest r2 rt2
 	"${K[@]}" forward add natnet proto tcp port 8080 to 192.168.55.11:80
 }
 
@@ -133,6 +153,17 @@ matrix() {
 	wait
 	echo
 	echo "Port forward wan -> 10.55.0.1:8080 -> n1:80: ${got:-nothing came back}"
+	local a2 i
+	for i in $(seq 50); do
+		a2=$(ip -n "$P-r2" -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1)
+		[ -n "$a2" ] && break
+		sleep 0.1
+	done
+	if [ -n "$a2" ] && ip netns exec "$P-r1" ping -6 -n -c 1 -W 1 "$a2" >/dev/null 2>&1; then
+		echo "IPv6 r1 -> r2 ($a2, SLAAC): yes"
+	else
+		echo "IPv6 r1 -> r2 (${a2:-no SLAAC address}): -"
+	fi
 	cat <<EOT
 
 lan (bridge, uplink to the "lan" namespace): g1-g3, the LAN and the host
@@ -141,6 +172,9 @@ lan (bridge, uplink to the "lan" namespace): g1-g3, the LAN and the host
 natnet (nat): n1 and n2 reach each other, the host and the WAN namespace
   (which sees only the host's 10.55.0.1); from the WAN, only the port
   forward 10.55.0.1:8080 -> n1:80 gets in.
+rt, rt2 (routed, peered, dual stack): r1 and r2 reach each other, the host
+  and the WAN by routing (their own addresses, no NAT), and the WAN, which
+  has a route to 10.88.0.0/16, reaches them; nobody else does.
 
 Look around:
   ${K[*]} net show
