@@ -112,6 +112,17 @@ check "host reaches g1 (IPv4)" ping -n -c 1 -W 2 10.71.1.11
 check "host reaches g1 (IPv6)" ping -6 -n -c 1 -W 2 "$a1"
 check "g1 reaches the host's other address" ping4 "$T-g1" 10.99.3.1
 
+# One guest on two networks (a port each): g4's namespace gets a second
+# NIC on r1, and reaches both sides without r1 and r3 being peered.
+ip link add "$T-g4b" type veth peer name eth1 netns "$T-g4" && LINK_LIST+=("$T-g4b")
+sysctl -qw net.ipv6.conf."$T-g4b".disable_ipv6=1
+ip link set "$T-g4b" up && ip -n "$T-g4" link set eth1 up
+ip -n "$T-g4" addr add 10.71.1.44/24 dev eth1
+check "a guest on two networks: attach its second NIC" kvmbpf attach "$T-g4b" net r1
+check "a guest on two networks reaches r1's guests" ping4 "$T-g4" 10.71.1.11
+check "... and r3's gateway" ping4 "$T-g4" 10.71.3.1
+check_not "... without joining r1 and r3 (g1 still cannot reach g4)" ping4 "$T-g1" 10.71.3.11
+
 # PMTU: r2 is narrower; the gateway answers too-big in BPF
 out=$(in_ns "$T-g1" ping -n -c 1 -W 2 -M do -s 1472 10.71.2.11 2>&1)
 echo "$out" | grep -q "mtu = 1400\|mtu=1400" && pass "frag needed from the gateway (mtu 1400)" ||
