@@ -82,6 +82,25 @@ static pid_t read_pid(const struct kvb_net *net)
 	return pid > 0 && !kill(pid, 0) ? pid : 0;
 }
 
+/* Run dnsmasq with argv; 0 once it has forked into the background. */
+static int dnsmasq_run(const char *const argv[])
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		execv("/usr/sbin/dnsmasq", (char *const *)argv);
+		_exit(127);
+	}
+	/* dnsmasq forks into the background once it listens */
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		return -EIO;
+	return 0;
+}
+
 int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 {
 	char host[16], port[16], range[96], router[48], dns[48];
@@ -89,8 +108,7 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	__u32 first = ntohl(net->subnet) + 2, last = ntohl(net->subnet | ~net->netmask) - 1;
 	struct in_addr a;
 	char lo[16], hi[16], gw[16], mask[16];
-	pid_t pid;
-	int status, ret;
+	int ret;
 
 	if (access("/usr/sbin/dnsmasq", X_OK))
 		return err("net add: dhcp on needs dnsmasq (apt-get install "
@@ -129,16 +147,7 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 		snprintf(hostarg, sizeof(hostarg), "--dhcp-hostsfile=%s", hosts);
 		snprintf(leasearg, sizeof(leasearg), "--dhcp-leasefile=%s",
 			 leases);
-		pid = fork();
-		if (pid < 0)
-			return err("net add: fork: %s", strerror(errno));
-		if (!pid) {
-			execv("/usr/sbin/dnsmasq", (char *const *)argv);
-			_exit(127);
-		}
-		/* dnsmasq forks into the background once it listens */
-		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status))
+		if (dnsmasq_run(argv))
 			return err("net add: dnsmasq on %s did not start", host);
 	}
 	return 0;
@@ -154,8 +163,6 @@ int ra_start(const struct kvb_net *net)
 {
 	char host[16], port[16], ifarg[40], range[64], param[80], pidarg[280];
 	char pidf[256];
-	pid_t pid;
-	int status;
 
 	if (access("/usr/sbin/dnsmasq", X_OK))
 		return err("net add: router advertisements need dnsmasq "
@@ -177,15 +184,7 @@ int ra_start(const struct kvb_net *net)
 			"--log-facility=/dev/null", NULL,
 		};
 
-		pid = fork();
-		if (pid < 0)
-			return err("net add: fork: %s", strerror(errno));
-		if (!pid) {
-			execv("/usr/sbin/dnsmasq", (char *const *)argv);
-			_exit(127);
-		}
-		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status))
+		if (dnsmasq_run(argv))
 			return err("net add: dnsmasq (router advertisements) on "
 				   "%s did not start", host);
 	}

@@ -110,6 +110,20 @@ tcp_sha() {
 	[ "$want" = "$got" ]
 }
 
+# seen_from LISTENNS ADDR PORT FROMNS: the source address a TCP listener on
+# ADDR:PORT in LISTENNS sees when FROMNS connects to it (NAT or not)
+seen_from() {
+	in_ns "$1" timeout 10 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$2', $3)); s.listen(1)
+c, a = s.accept(); print(a[0]); c.close()" &
+	sleep 0.5
+	in_ns "$4" timeout 5 "$PY" -c "
+import socket; socket.create_connection(('$2', $3), timeout=3).close()"
+	wait
+}
+
 # ICMP echo requests a namespace's kernel has received
 icmp_in_echos() {
 	in_ns "$1" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["InEchos"] }' /proc/net/snmp

@@ -45,13 +45,7 @@ try:
 except ConnectionRefusedError:
     raise SystemExit(0)
 raise SystemExit(1)"
-peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.99.2.2', 8088)); s.listen(1)
-c, a = s.accept(); print(a[0]); c.close()" & sleep 0.5
-	in_ns "$T-g1" timeout 5 "$PY" -c "
-import socket; socket.create_connection(('10.99.2.2', 8088), timeout=3).close()"; wait)
+peer=$(seen_from "$T-wan" 10.99.2.2 8088 "$T-g1")
 [ "$peer" = 10.99.2.1 ] && pass "the WAN sees only the host's address" ||
 	fail "the WAN saw '$peer'"
 check "ct show -j: translated flows, finished TCP ones closing" "$PY" -c "

@@ -147,13 +147,7 @@ check "g1 reaches the WAN (IPv4)" ping4 "$T-g1" 10.99.3.2
 check "g1 reaches the WAN (IPv6)" ping6 "$T-g1" fd99:3::2
 check "the WAN reaches g1 by its route (IPv4)" ping4 "$T-wan" 10.71.1.11
 check "the WAN reaches g1 by its route (IPv6)" ping6 "$T-wan" "$a1"
-peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.99.3.2', 8089)); s.listen(1)
-c, a = s.accept(); print(a[0]); c.close()" & sleep 0.5
-	in_ns "$T-g1" timeout 5 "$PY" -c "
-import socket; socket.create_connection(('10.99.3.2', 8089), timeout=3).close()"; wait)
+peer=$(seen_from "$T-wan" 10.99.3.2 8089 "$T-g1")
 [ "$peer" = 10.71.1.11 ] && pass "the WAN sees the guest's own address" ||
 	fail "the WAN saw '$peer'"
 check "TCP g1 -> WAN (IPv6, 4 MiB, sha256)" tcp_sha "$T-g1" "$T-wan" fd99:3::2 4
@@ -166,13 +160,7 @@ check "net add nat n, routed r4, peer them" sh -c "
 	$ROOT/build/kvmbpf --bpffs $BPFFS net peer r4 n"
 guest "$T-g5" "$T-g5" r4 10.71.4.11
 check "behind nat: g5 reaches the WAN" ping4 "$T-g5" 10.99.3.2
-peer=$(in_ns "$T-wan" timeout 10 "$PY" -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.99.3.2', 8090)); s.listen(1)
-c, a = s.accept(); print(a[0]); c.close()" & sleep 0.5
-	in_ns "$T-g5" timeout 5 "$PY" -c "
-import socket; socket.create_connection(('10.99.3.2', 8090), timeout=3).close()"; wait)
+peer=$(seen_from "$T-wan" 10.99.3.2 8090 "$T-g5")
 [ "$peer" = 10.99.3.1 ] && pass "behind nat: the WAN sees the translated address" ||
 	fail "behind nat: the WAN saw '$peer'"
 check_not "behind nat: the WAN cannot reach g5" ping4 "$T-wan" 10.71.4.11
