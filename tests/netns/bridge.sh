@@ -81,7 +81,7 @@ scenario() {
 		sleep 0.3; echo hello-udp | ip netns exec $T-g3 nc -u -w 1 10.91.0.2 7777
 		wait; grep -q hello-udp /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
 	# no daemon: nothing of this fabric runs (other fabrics on the host may)
-	check "$m: no kvmbpf process while traffic flows" sh -c "! pgrep -f -- '--bpffs $BPFFS'"
+	check_not "$m: no kvmbpf process while traffic flows" pgrep -f -- "[-]-bpffs $BPFFS"
 
 	local size=100
 	check "$m: TCP ${size} MiB guest to guest, sha256" tcp_sha "$T-g1" "$T-g2" 10.91.0.12 $size
