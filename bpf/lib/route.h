@@ -408,6 +408,8 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		return route_error(skb, ifindex, src, family, dst->mtu);
 	ret = fib_ask(skb, fib, family, saddr, daddr,
 		      skb->gso_size ? 0 : l3_len, gw_host);
+	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return ROUTE_CONTINUE;	/* the host's own address there */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return route_error(skb, ifindex, src, family, fib->mtu_result);
 	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&

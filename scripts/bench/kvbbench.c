@@ -2,7 +2,11 @@
 /*
  * kvbbench: the benchmark's own tools (run by scripts/bench/run.sh).
  *
- *   gen IFACE DSTMAC SRCMAC FLOWS COUNT   live-frame generator on IFACE
+ *   gen IFACE DSTMAC SRCMAC FLOWS COUNT [SRCIP DSTIP [onemac]]
+ *                                         live-frame generator on IFACE
+ *                                         (default 10.98.0.1 -> 10.98.0.2;
+ *                                         flows differ in source port and
+ *                                         MAC, or port only with onemac)
  *   sink IFACE                            count and drop what arrives;
  *                                         prints the counter map's id
  *   count MAP_ID                          print the sink's count
@@ -50,7 +54,8 @@ static int hex(const char *s, unsigned char *out, int max)
 
 /* 60-byte Ethernet/IPv4/UDP frame, as in DESIGN.md's figures. */
 static int frame60(unsigned char *f, const unsigned char *dst,
-		   const unsigned char *src)
+		   const unsigned char *src, const unsigned char *sip,
+		   const unsigned char *dip)
 {
 	unsigned int sum = 0;
 
@@ -62,8 +67,8 @@ static int frame60(unsigned char *f, const unsigned char *dst,
 	f[17] = 46;		/* tot_len 46 */
 	f[22] = 64;		/* ttl */
 	f[23] = 17;		/* UDP */
-	f[26] = 10, f[27] = 98, f[28] = 0, f[29] = 1;
-	f[30] = 10, f[31] = 98, f[32] = 0, f[33] = 2;
+	memcpy(f + 26, sip, 4);
+	memcpy(f + 30, dip, 4);
 	for (int i = 14; i < 34; i += 2)
 		sum += (unsigned int)(f[i] << 8 | f[i + 1]);
 	while (sum >> 16)
@@ -79,6 +84,7 @@ static int frame60(unsigned char *f, const unsigned char *dst,
 static int gen(char **argv)
 {
 	unsigned char f[60], dst[6], src[6];
+	unsigned char sip[4] = { 10, 98, 0, 1 }, dip[4] = { 10, 98, 0, 2 };
 	struct kvbb *s;
 	struct xdp_md ctx = { .data_end = 60 };
 	unsigned int ifindex = if_nametoindex(argv[0]);
@@ -86,16 +92,21 @@ static int gen(char **argv)
 	double t0, t1;
 	int ret;
 
-	if (!ifindex || parse_mac(argv[1], dst) || parse_mac(argv[2], src))
+	if (!ifindex || parse_mac(argv[1], dst) || parse_mac(argv[2], src) ||
+	    (argv[5] && (inet_pton(AF_INET, argv[5], sip) != 1 || !argv[6] ||
+			 inet_pton(AF_INET, argv[6], dip) != 1)))
 		return fprintf(stderr, "gen: bad arguments\n"), 2;
 	ctx.ingress_ifindex = ifindex;
 	s = kvbb__open();
 	if (!s)
 		return 1;
 	s->rodata->flows = (unsigned int)atoi(argv[3]);
+	s->rodata->one_mac = argv[5] && argv[6] && argv[7] &&
+			     !strcmp(argv[7], "onemac");
+	frame60(f, dst, src, sip, dip);
+	memcpy((void *)s->rodata->tmpl, f, 42);
 	if (kvbb__load(s))
 		return fprintf(stderr, "gen: load failed\n"), 1;
-	frame60(f, dst, src);
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = 60,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
 		    .repeat = (unsigned int)count,

@@ -11,8 +11,12 @@
 #   6. the same with 64k learned MACs in the table, and the maps' memory;
 #   7. TCP throughput (iperf3, offloads on): kvmbpf (XDP on, tc alone) vs
 #      Linux bridge.
-# Routed and NAT figures (3, 4, 5, 1M connections) wait for those network
-# types. The generator is kvbbench's XDP program run with
+#   3. routed between two networks, 1 and 1000 flows: kvmbpf vs kernel IP
+#      forwarding;
+#   4. NAT, established flows, 1 and 65,536 flows: kvmbpf vs kernel
+#      forwarding plus nft masquerade.
+# Not yet: 5 (new connections per second) and 1M tracked connections. The
+# generator is kvbbench's XDP program run with
 # BPF_F_TEST_XDP_LIVE_FRAMES in the sender's namespace; packets per second
 # are counted at the receiver (an XDP sink), not at the sender.
 #
@@ -45,6 +49,8 @@ cleanup() {
 	ip link del "$T-a" 2>/dev/null
 	ip link del "$T-b" 2>/dev/null
 	ip link del "$T-br" 2>/dev/null
+	nft delete table ip "kvbbench_$T" 2>/dev/null
+	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	rm -rf "$BPFFS"
 }
 trap cleanup EXIT
@@ -90,13 +96,71 @@ setup() { # bridge | kvmbpf | kvmbpf-tc | ceiling
 	sleep 1	# let STP-less bridge ports and carriers settle
 }
 
-# rate CONFIG FLOWS: receiver pps of one run
+# Two subnets: the sender 10.98.0.1 behind 10.98.0.254, the receiver
+# 10.97.0.2 behind 10.97.0.254, routed (kernel forwarding, kernel plus nft
+# masquerade, kvmbpf routed, kvmbpf nat). GWMAC: where the sender sends.
+setup_l3() { # fwd | nft-masq | kvmbpf-routed[-tc] | kvmbpf-nat[-tc]
+	local gif x=on
+	case $1 in *-tc) x=off ;; esac
+	topo
+	ip -n "$T-s" route add default via 10.98.0.254 2>/dev/null
+	ip -n "$T-d" addr flush dev eth0
+	ip -n "$T-d" addr add 10.97.0.2/24 dev eth0
+	case $1 in
+	fwd | nft-masq)
+		ip addr add 10.98.0.254/24 dev "$T-a"
+		ip addr add 10.97.0.254/24 dev "$T-b"
+		sysctl -qw net.ipv4.conf."$T-a".forwarding=1 net.ipv4.conf."$T-b".forwarding=1
+		ip neigh replace 10.97.0.2 lladdr $DST dev "$T-b"
+		GWMAC=$(cat /sys/class/net/"$T-a"/address)
+		if [ "$1" = nft-masq ]; then
+			nft add table ip "kvbbench_$T"
+			nft add chain ip "kvbbench_$T" post '{ type nat hook postrouting priority 100; }'
+			nft add rule ip "kvbbench_$T" post oifname "$T-b" masquerade
+		fi
+		;;
+	kvmbpf-routed | kvmbpf-routed-tc)
+		"${K[@]}" net add ra type routed subnet 10.98.0.0/24 gateway 10.98.0.254 >/dev/null
+		"${K[@]}" net add rb type routed subnet 10.97.0.0/24 gateway 10.97.0.254 >/dev/null
+		"${K[@]}" net peer ra rb
+		"${K[@]}" attach "$T-a" net ra spoofcheck off xdp $x
+		"${K[@]}" attach "$T-b" net rb mac $DST spoofcheck off xdp $x
+		gif=$("${K[@]}" -j net show rb | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+		ip neigh replace 10.97.0.2 lladdr $DST dev "$gif"
+		gif=$("${K[@]}" -j net show ra | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+		GWMAC=$(cat /sys/class/net/"$gif"/address)
+		;;
+	kvmbpf-nat | kvmbpf-nat-tc)
+		ip addr add 10.97.0.254/24 dev "$T-b"
+		ip neigh replace 10.97.0.2 lladdr $DST dev "$T-b"
+		"${K[@]}" net add n type nat subnet 10.98.0.0/24 gateway 10.98.0.254 \
+			wan "$T-b" dhcp off >/dev/null
+		"${K[@]}" attach "$T-a" net n spoofcheck off xdp $x
+		gif=$("${K[@]}" -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+		GWMAC=$(cat /sys/class/net/"$gif"/address)
+		;;
+	esac
+	sleep 1
+}
+
+# rate CONFIG FLOWS [NEW]: receiver pps of one run (switching: to DST
+# directly; after setup_l3, RATE_L3=1: through the gateway to 10.97.0.2,
+# one sender MAC, flows by source port). The warm-up sends every flow
+# twice, so NAT measures established flows; with NEW, no warm-up and one
+# packet per flow: every packet opens a connection.
 rate() {
-	local id c0 c1 line n t
+	local id c0 c1 line n t dmac=$DST ips=() warm=1000 count=$PKTS
+	if [ "${RATE_L3:-0}" = 1 ]; then
+		dmac=$GWMAC
+		ips=(10.98.0.1 10.97.0.2 onemac)
+		warm=$(($2 * 2 > 1000 ? $2 * 2 : 1000))
+	fi
+	[ -n "${3:-}" ] && warm=0 count=$2
 	id=$(ip netns exec "$T-d" "$B" sink eth0) || return 1
-	ip netns exec "$T-s" "$B" gen eth0 $DST $SRC "$2" 1000 >/dev/null
+	[ "$warm" -gt 0 ] &&
+		ip netns exec "$T-s" "$B" gen eth0 "$dmac" $SRC "$2" "$warm" "${ips[@]}" >/dev/null
 	c0=$("$B" count "$id")
-	line=$(ip netns exec "$T-s" "$B" gen eth0 $DST $SRC "$2" "$PKTS") || return 1
+	line=$(ip netns exec "$T-s" "$B" gen eth0 "$dmac" $SRC "$2" "$count" "${ips[@]}") || return 1
 	c1=$("$B" count "$id")
 	t=${line#* }
 	ip -n "$T-d" link set eth0 xdp off
@@ -149,6 +213,47 @@ for flows in 1 1000; do
 		done
 	done
 done
+
+# cost_l3 NAME: the tc program's cost for the routed/NAT frame (section 1)
+cost_l3() {
+	local ia hex
+	ia=$(cat /sys/class/net/"$T-a"/ifindex)
+	hex=$(cd "$ROOT/tests/tools" && "$PY" -c "import craft; print(craft.eth(craft.mac('$GWMAC'), craft.mac('$SRC'), 0x0800, craft.ip4('10.98.0.1', '10.97.0.2', 17, craft.udp(1, 2, b'x' * 18))).hex())")
+	"$B" cost "$BPFFS/prog_tc_ingress" "$ia" "$hex" 20000 >/dev/null	# warm: flow, neighbour
+	for r in $(seq "$RUNS"); do
+		record cost "$1" "$("$B" cost "$BPFFS/prog_tc_ingress" "$ia" "$hex" 200000 | cut -d' ' -f1)"
+	done
+}
+
+echo "== 3. routed between two networks, 60-byte UDP (Mpps at the receiver)"
+RATE_L3=1
+for flows in 1 1000; do
+	for cfg in fwd kvmbpf-routed kvmbpf-routed-tc; do
+		setup_l3 $cfg
+		for r in $(seq "$RUNS"); do record route "$cfg/$flows" "$(rate $cfg $flows)"; done
+	done
+done
+setup_l3 kvmbpf-routed-tc
+cost_l3 tc-routed
+
+echo "== 4. NAT, established flows, 60-byte UDP (Mpps at the receiver)"
+for flows in 1 65536; do
+	for cfg in nft-masq kvmbpf-nat kvmbpf-nat-tc; do
+		setup_l3 $cfg
+		for r in $(seq "$RUNS"); do record nat "$cfg/$flows" "$(rate $cfg $flows)"; done
+	done
+done
+setup_l3 kvmbpf-nat-tc
+cost_l3 tc-nat-established
+
+echo "== 5. NAT, new connections (one packet each, 100,000 per run; per second)"
+for cfg in nft-masq kvmbpf-nat-tc; do
+	for r in $(seq "$RUNS"); do
+		setup_l3 $cfg	# a fresh device: no flow left from the last run
+		record newconn "$cfg" "$(rate $cfg 100000 new)"
+	done
+done
+RATE_L3=0
 
 echo "== 6. scale: 64k learned MACs"
 setup kvmbpf

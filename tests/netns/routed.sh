@@ -93,6 +93,7 @@ check_not "r1 and r2 unpeered: g1 cannot reach g3" ping4 "$T-g1" 10.71.2.11
 check "net peer r1 r2" kvmbpf net peer r1 r2
 check "peered: g1 reaches g3 (IPv4)" ping4 "$T-g1" 10.71.2.11
 check "peered: g1 reaches g3 (IPv6)" ping6 "$T-g1" "$a3"
+check "peered: g1 reaches the host's address in r2" ping4 "$T-g1" 10.71.2.1
 check "peered: g3 reaches g2 (IPv6)" ping6 "$T-g3" "$a2"
 check "peered: TCP g1 -> g3 (IPv4, 4 MiB, sha256, PMTU 1400)" tcp_sha "$T-g1" "$T-g3" 10.71.2.11 4
 check "peered: TCP g3 -> g1 (IPv6, 4 MiB, sha256)" tcp_sha "$T-g3" "$T-g1" "$a1" 4

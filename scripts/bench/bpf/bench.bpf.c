@@ -3,7 +3,11 @@
  * Benchmark helpers, not part of the fabric:
  *  - kvbb_gen: an XDP packet generator for BPF_PROG_RUN with
  *    BPF_F_TEST_XDP_LIVE_FRAMES: spreads frames over `flows` flows by
- *    rewriting the UDP source port and the source MAC's last byte, XDP_TX;
+ *    rewriting the UDP source port and (unless one_mac) the source MAC's
+ *    last two bytes, XDP_TX.
+ *    Live frames are recycled pages that keep what the path did to them
+ *    (a router's TTL decrement, NAT's rewritten source), so every frame
+ *    is first rewritten from the template `tmpl` (its first 42 bytes);
  *  - kvbb_sink: counts what arrives (per CPU) and drops it;
  *  - kvbb_ceil: the bare redirect_map ceiling (one devmap slot);
  *  - kvbb_empty_tc / kvbb_empty_xdp: empty programs, the per-path baseline.
@@ -19,6 +23,8 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 flows = 1;
+const volatile __u8 tmpl[42];
+const volatile __u32 one_mac;	/* flows differ by port only (one guest) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -46,12 +52,17 @@ int kvbb_gen(struct xdp_md *ctx)
 
 	if (!n || (void *)(uh + 1) > end)
 		return XDP_ABORTED;
+	/* volatile reads: the loader fills tmpl in, clang must not fold it */
+	for (int i = 0; i < 42; i++)
+		((__u8 *)data)[i] = tmpl[i];
 	f = flows > 1 ? (__u32)(*n % flows) : 0;
 	(*n)++;
 	/* UDP checksum 0 (none): the rewrite keeps the frame valid */
 	uh->source = bpf_htons((__u16)(10000 + f));
-	eth->h_source[4] = (__u8)(f >> 8);
-	eth->h_source[5] = (__u8)f;
+	if (!one_mac) {
+		eth->h_source[4] = (__u8)(f >> 8);
+		eth->h_source[5] = (__u8)f;
+	}
 	return XDP_TX;
 }
 
