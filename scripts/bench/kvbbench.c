@@ -11,8 +11,13 @@
  *                                         prints the counter map's id
  *   count MAP_ID                          print the sink's count
  *   ceil IN OUT                           bare redirect_map IN -> OUT
- *   cost PROG_PIN|empty-tc|empty-xdp IFINDEX HEX REPEAT [xdp]
- *                                         ns per run of a program
+ *   cost PROG_PIN|empty-tc|empty-xdp IFINDEX HEX REPEAT [xdp|each]
+ *                                         ns per run of a program; each:
+ *                                         REPEAT runs on a fresh copy of
+ *                                         the frame (for programs that
+ *                                         rewrite it: one run would
+ *                                         otherwise see the last one's
+ *                                         output), the median
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -175,10 +180,19 @@ static int ceil_(char **argv)
 	return 0;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int cost(int argc, char **argv)
 {
 	unsigned char f[2048];
-	int n = hex(argv[2], f, sizeof(f)), fd, xdp = argc > 4;
+	int n = hex(argv[2], f, sizeof(f)), fd;
+	int xdp = argc > 4 && !strcmp(argv[4], "xdp");
+	int each = argc > 4 && !strcmp(argv[4], "each");
 	unsigned int ifindex = (unsigned int)atoi(argv[1]);
 	unsigned int repeat = (unsigned int)atoi(argv[3]);
 	struct kvbb *s = NULL;
@@ -206,8 +220,24 @@ static int cost(int argc, char **argv)
 		o.ctx_in = &skb;
 		o.ctx_size_in = sizeof(skb);
 	}
-	if (bpf_prog_test_run_opts(fd, &o))
+	if (each) {
+		unsigned int *d = calloc(repeat, sizeof(*d));
+
+		o.repeat = 1;
+		for (unsigned int i = 0; d && i < repeat; i++) {
+			if (bpf_prog_test_run_opts(fd, &o))
+				return fprintf(stderr, "cost: test_run: %s\n",
+					       strerror(errno)), 1;
+			d[i] = o.duration;
+		}
+		if (!d)
+			return 1;
+		qsort(d, repeat, sizeof(*d), cmp_u32);
+		o.duration = d[repeat / 2];
+		free(d);
+	} else if (bpf_prog_test_run_opts(fd, &o)) {
 		return fprintf(stderr, "cost: test_run: %s\n", strerror(errno)), 1;
+	}
 	printf("%u %u\n", o.duration, o.retval);
 	kvbb__destroy(s);
 	return 0;

@@ -3,8 +3,8 @@
  * Benchmark helpers, not part of the fabric:
  *  - kvbb_gen: an XDP packet generator for BPF_PROG_RUN with
  *    BPF_F_TEST_XDP_LIVE_FRAMES: spreads frames over `flows` flows by
- *    rewriting the UDP source port and (unless one_mac) the source MAC's
- *    last two bytes, XDP_TX.
+ *    rewriting the UDP source port and the source MAC's last two bytes, or
+ *    with one_mac the source port and one of 16 destination ports, XDP_TX.
  *    Live frames are recycled pages that keep what the path did to them
  *    (a router's TTL decrement, NAT's rewritten source), so every frame
  *    is first rewritten from the template `tmpl` (its first 42 bytes);
@@ -62,6 +62,10 @@ int kvbb_gen(struct xdp_md *ctx)
 	if (!one_mac) {
 		eth->h_source[4] = (__u8)(f >> 8);
 		eth->h_source[5] = (__u8)f;
+	} else {
+		/* one guest to 16 remote ports: NAT has a port range per
+		 * remote endpoint, and 65,536 flows do not fit in one */
+		uh->dest = bpf_htons((__u16)(20000 + (f & 15)));
 	}
 	return XDP_TX;
 }
