@@ -502,7 +502,9 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET_;
 	fib->l4_protocol = f->l4_proto;
-	fib->tot_len = (__u16)f->l3_len;
+	/* a GSO frame's length is not a packet's: the kernel checks its
+	 * segments against the MTU when tot_len is 0 */
+	fib->tot_len = skb->gso_size ? 0 : (__u16)f->l3_len;
 	fib->ipv4_src = f->saddr4;
 	fib->ipv4_dst = daddr;
 	fib->ifindex = net->gw_host;

@@ -100,6 +100,9 @@ row("TCP (iperf3): Linux bridge", tcp, "bridge", "Gbit/s", 1e9)
 row("TCP (iperf3): kvmbpf", tcp, "kvmbpf", "Gbit/s", 1e9, "bridge", None, "Linux bridge")
 row("TCP (iperf3): kvmbpf, tc only", tcp, "kvmbpf-tc", "Gbit/s", 1e9, "bridge", None,
     "Linux bridge")
+row("TCP (iperf3) through NAT: kernel + nft masquerade", tcp, "nft-masq", "Gbit/s", 1e9)
+row("TCP (iperf3) through NAT: kvmbpf, tc only", tcp, "kvmbpf-nat-tc", "Gbit/s", 1e9,
+    "nft-masq", None, "nft masquerade")
 mem = res.get("memory", {}).get("kvmbpf-maps", {}).get("median")
 if mem:
     lines.append("| memory of all kvmbpf maps (64k MACs) | %.1f MiB | | | |" % (mem / 2**20))
@@ -193,6 +196,9 @@ arrivals in the other. Raw numbers: `build/bench/results.json`.
   missed). The flows go to 16 ports of one remote host: a NAT port range
   is per remote endpoint (28,232 ports), so 65,536 flows to one endpoint
   cannot exist in either implementation.
+- **TCP through NAT: %(tcp_nat).2fx kernel forwarding plus nft
+  masquerade** (offloads on: the rewrites keep GSO super-frames and
+  CHECKSUM_PARTIAL intact).
 - The two "(cold)" costs are one program run per fresh copy of the frame
   (a routed or translated frame is rewritten, so repeating the run on it
   measures something else): the median includes cold caches and the
@@ -205,6 +211,7 @@ arrivals in the other. Raw numbers: `build/bench/results.json`.
            nat_ratio=ratio(med(nat, "kvmbpf-nat-tc/65536"), med(nat, "nft-masq/65536")),
            nat_scale=ratio(med(nat, "kvmbpf-nat-tc/65536"), med(nat, "kvmbpf-nat-tc/1")),
            new_ratio=ratio(med(newc, "kvmbpf-nat-tc"), med(newc, "nft-masq")),
+           tcp_nat=ratio(med(tcp, "kvmbpf-nat-tc"), med(tcp, "nft-masq")),
            sw_ratio=ratio(med(sw, "kvmbpf/1000"), med(sw, "bridge/1000")),
            ceil_ratio=ratio(med(sw, "kvmbpf/1000"), med(sw, "ceiling/1000")),
            uni=med(cost, "tc-unicast"),

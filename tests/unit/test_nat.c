@@ -161,6 +161,32 @@ static void t_nat_icmp_echo(struct fabric *fb __attribute__((unused)))
 	roundtrip(IPPROTO_ICMP, 0x1234, 0, 0);
 }
 
+/*
+ * A TCP super-frame (GSO, or GRO on the guest's port) longer than the MTU
+ * is translated, not refused: its length is not a packet's.
+ */
+static void t_nat_gso_super_frame(struct fabric *fb)
+{
+	static __u8 l4[1920];
+	struct frame f;
+	int ret;
+
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 0x9c, l4[1] = 0x48;	/* 40008 -> 80 */
+	l4[3] = 80;
+	l4[12] = 5 << 4;
+	l4[13] = 0x10;	/* ACK */
+	frame_ip4(&f, natnet.uplink_mac, N1, inet_addr("192.168.90.11"),
+		  IPPROTO_TCP, l4, sizeof(l4));
+	f.buf[14 + 16] = 10, f.buf[14 + 17] = 200, f.buf[14 + 18] = 0;
+	f.buf[14 + 19] = 2;
+	finish(&f);
+	ret = run_tc_gso(fb, kn1, &f, 1000);
+	CHECK(ret == TC_ACT_REDIRECT, "1940-byte super-frame (segments of "
+	      "1000): verdict %d (nat-no-route: %llu)", ret,
+	      (unsigned long long)port_stats(fb, kn1).drop[KVB_DROP_NAT_NO_ROUTE]);
+}
+
 static void t_nat_same_flow_same_port(struct fabric *fb __attribute__((unused)))
 {
 	struct frame in, a, b;
@@ -421,6 +447,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_udp_without_checksum);
 	RUN(t_nat_icmp_echo);
 	RUN(t_nat_same_flow_same_port);
+	RUN(t_nat_gso_super_frame);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
