@@ -89,6 +89,7 @@ check "g1 pings its gateway (IPv4, BPF)" ping4 "$T-g1" 10.71.1.1
 check "g1 pings its gateway (IPv6)" ping6 "$T-g1" fd71:1::1
 check "g1 reaches g2 (IPv4)" ping4 "$T-g1" 10.71.1.12
 check "g1 reaches g2 (IPv6)" ping6 "$T-g1" "$a2"
+check "TCP g2 -> g1 in one network (IPv6, 4 MiB, sha256)" tcp_sha "$T-g2" "$T-g1" "$a1" 4
 check_not "r1 and r2 unpeered: g1 cannot reach g3" ping4 "$T-g1" 10.71.2.11
 check "net peer r1 r2" kvmbpf net peer r1 r2
 check "peered: g1 reaches g3 (IPv4)" ping4 "$T-g1" 10.71.2.11
