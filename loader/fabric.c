@@ -288,39 +288,103 @@ struct fabric *fab(void)
  * return how many went. The keys are collected first and deleted after:
  * deleting while walking a hash map would restart the walk each time.
  */
+/* Append key to the growing array *keys (n used, cap allocated). */
+static int keys_push(unsigned char **keys, size_t *n, size_t *cap,
+		     const void *key, size_t key_size)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		unsigned char *k = realloc(*keys, c * key_size);
+
+		if (!k)
+			return -ENOMEM;
+		*keys = k;
+		*cap = c;
+	}
+	memcpy(*keys + (*n)++ * key_size, key, key_size);
+	return 0;
+}
+
+#define MAP_BATCH 4096
+
+/*
+ * Call fn on every entry: by batches of MAP_BATCH (a flow table holds up
+ * to two million entries), or one key at a time where the kernel has no
+ * batch operations for the map.
+ */
+void map_walk(int fd, size_t key_size, size_t value_size,
+	      void (*fn)(const void *key, const void *value, void *arg),
+	      void *arg)
+{
+	size_t tok = key_size > 8 ? key_size : 8;
+	unsigned char *kb = malloc(MAP_BATCH * key_size);
+	unsigned char *vb = malloc(MAP_BATCH * value_size);
+	unsigned char *t1 = calloc(1, tok), *t2 = calloc(1, tok);
+	void *in = NULL, *out = t1;
+	bool batched = false;
+
+	while (kb && vb && t1 && t2) {
+		__u32 count = MAP_BATCH;
+		int err = bpf_map_lookup_batch(fd, in, out, kb, vb, &count, NULL);
+
+		if (err && errno != ENOENT)
+			break;
+		batched = true;
+		for (__u32 i = 0; i < count; i++)
+			fn(kb + i * key_size, vb + i * value_size, arg);
+		if (err)
+			break;	/* ENOENT: that was the last batch */
+		in = out;
+		out = out == t1 ? t2 : t1;
+	}
+	if (!batched && kb && vb)
+		for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, kb);
+		     prev = kb)
+			if (!bpf_map_lookup_elem(fd, kb, vb))
+				fn(kb, vb, arg);
+	free(kb);
+	free(vb);
+	free(t1);
+	free(t2);
+}
+
+struct collect {
+	bool (*match)(const void *key, const void *value, void *arg);
+	void *arg;
+	unsigned char *keys;
+	size_t n, cap, key_size;
+};
+
+static void collect_one(const void *key, const void *value, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->match(key, value, c->arg))
+		keys_push(&c->keys, &c->n, &c->cap, key, c->key_size);
+}
+
 int map_delete_where(int fd, size_t key_size, size_t value_size,
 		     bool (*match)(const void *key, const void *value,
 				   void *arg),
 		     void *arg)
 {
-	unsigned char *keys = NULL, *key, *val = malloc(value_size);
-	size_t n = 0, cap = 0;
+	struct collect c = { .match = match, .arg = arg, .key_size = key_size };
 	int deleted = 0;
 
-	key = malloc(key_size);
-	if (!key || !val)
-		goto out;
-	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, key);
-	     prev = key) {
-		if (bpf_map_lookup_elem(fd, key, val) || !match(key, val, arg))
-			continue;
-		if (n == cap) {
-			unsigned char *k;
+	map_walk(fd, key_size, value_size, collect_one, &c);
+	for (size_t i = 0; i < c.n; i += MAP_BATCH) {
+		__u32 count = (__u32)(c.n - i < MAP_BATCH ? c.n - i : MAP_BATCH);
 
-			cap = cap ? 2 * cap : 64;
-			k = realloc(keys, cap * key_size);
-			if (!k)
-				break;
-			keys = k;
+		if (!bpf_map_delete_batch(fd, c.keys + i * key_size, &count,
+					  NULL)) {
+			deleted += (int)count;
+			continue;
 		}
-		memcpy(keys + n++ * key_size, key, key_size);
+		/* a key gone meanwhile stops a batch: the rest one by one */
+		for (size_t j = i; j < i + MAP_BATCH && j < c.n; j++)
+			deleted += !bpf_map_delete_elem(fd, c.keys + j * key_size);
 	}
-	for (size_t i = 0; i < n; i++)
-		deleted += !bpf_map_delete_elem(fd, keys + i * key_size);
-out:
-	free(keys);
-	free(key);
-	free(val);
+	free(c.keys);
 	return deleted;
 }
 

@@ -46,6 +46,9 @@ int net_put(struct fabric *fb, const struct kvb_net *net);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
 int port_find_by_name(struct fabric *fb, const char *name,
 		      struct kvb_port *out);
+void map_walk(int fd, size_t key_size, size_t value_size,
+	      void (*fn)(const void *key, const void *value, void *arg),
+	      void *arg);
 int map_delete_where(int fd, size_t key_size, size_t value_size,
 		     bool (*match)(const void *key, const void *value,
 				   void *arg),

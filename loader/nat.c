@@ -391,21 +391,24 @@ int ct_flush_net(struct fabric *fb, __u32 net_id)
 	return n / 2;	/* two keys a flow */
 }
 
+static void count_flow(const void *key, const void *value, void *arg)
+{
+	const struct kvb_ct_key *k = key;
+	const struct kvb_ct *ct = value;
+	__u64 *n = arg;
+
+	if (!k->dir && ct->net_id < KVB_MAX_NETS)
+		n[ct->net_id]++;
+}
+
 /* Set every network's flow count to what the table holds, in one pass. */
 void ct_recount(struct fabric *fb)
 {
 	static __u64 n[KVB_MAX_NETS];
-	struct kvb_ct_key k, *prev = NULL;
 
 	memset(n, 0, sizeof(n));
-	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
-		struct kvb_ct ct;
-
-		prev = &k;
-		if (!k.dir && !bpf_map_lookup_elem(fb->ct_fd, &k, &ct) &&
-		    ct.net_id < KVB_MAX_NETS)
-			n[ct.net_id]++;
-	}
+	map_walk(fb->ct_fd, sizeof(struct kvb_ct_key), sizeof(struct kvb_ct),
+		 count_flow, n);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		bpf_map_update_elem(fb->ctcnt_fd, &id, &n[id], BPF_ANY);
 }

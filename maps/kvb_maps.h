@@ -278,7 +278,8 @@ struct kvb_event {
  * translated source; dir 1 keyed by the reply tuple (remote -> nat_ip),
  * holding the guest's address. ICMP echo uses the identifier as port.
  */
-#define KVB_MAX_CT 262144	/* entries: two per flow */
+#define KVB_MAX_CT 2097152	/* entries: two per flow, 1,048,576 flows;
+				 * allocated as flows come (no prealloc) */
 #define KVB_NAT_PORT_MIN 32768
 #define KVB_NAT_PORT_SPAN 28232	/* 32768..60999, as the kernel's range */
 #define KVB_NAT_PORT_TRIES 32	/* ports probed for a new flow */

@@ -54,6 +54,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVB_MAX_CT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct kvb_ct_key);
 	__type(value, struct kvb_ct);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

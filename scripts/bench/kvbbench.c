@@ -11,6 +11,8 @@
  *                                         prints the counter map's id
  *   count MAP_ID                          print the sink's count
  *   ceil IN OUT                           bare redirect_map IN -> OUT
+ *   ctfill CT_PIN ENTRIES                 fill a fabric's flow table with
+ *                                         idle entries (net 999, proto 99)
  *   cost PROG_PIN|empty-tc|empty-xdp IFINDEX HEX REPEAT [xdp|each]
  *                                         ns per run of a program; each:
  *                                         REPEAT runs on a fresh copy of
@@ -33,6 +35,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.skel.h"
+#include "kvb_maps.h"
 
 static double now(void)
 {
@@ -243,6 +246,35 @@ static int cost(int argc, char **argv)
 	return 0;
 }
 
+/* Occupy the flow table: entries no packet ever looks up. */
+static int ctfill(char **argv)
+{
+	enum { CHUNK = 65536 };
+	static struct kvb_ct_key keys[CHUNK];
+	static struct kvb_ct vals[CHUNK];
+	int fd = bpf_obj_get(argv[0]);
+	long want = atol(argv[1]), done = 0;
+
+	if (fd < 0)
+		return fprintf(stderr, "ctfill: %s: %s\n", argv[0], strerror(errno)), 1;
+	for (int i = 0; i < CHUNK; i++)
+		vals[i].net_id = 999;
+	while (done < want) {
+		__u32 count = (__u32)(want - done < CHUNK ? want - done : CHUNK);
+
+		for (__u32 i = 0; i < count; i++) {
+			keys[i] = (struct kvb_ct_key){ .proto = 99 };
+			keys[i].saddr = (__u32)(done + i);
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &count, NULL))
+			return fprintf(stderr, "ctfill: after %ld: %s\n",
+				       done + count, strerror(errno)), 1;
+		done += count;
+	}
+	printf("%ld\n", done);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	libbpf_set_print(NULL);
@@ -254,6 +286,8 @@ int main(int argc, char **argv)
 		return count(argv + 2);
 	if (argc >= 4 && !strcmp(argv[1], "ceil"))
 		return ceil_(argv + 2);
+	if (argc >= 4 && !strcmp(argv[1], "ctfill"))
+		return ctfill(argv + 2);
 	if (argc >= 6 && !strcmp(argv[1], "cost"))
 		return cost(argc - 2, argv + 2);
 	fprintf(stderr, "usage: see the comment at the top of kvbbench.c\n");

@@ -10,6 +10,7 @@
  *   WAN device kw 10.200.0.1/24, the remote 10.200.0.2 a static neighbour.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
@@ -385,20 +386,39 @@ static void t_nat_table_full(struct fabric *fb)
 	struct frame in, out;
 	__u64 d0;
 	__u32 n = 0;
-	int ret;
+	int ret, full;
 
 	guest_frame(&in, IPPROTO_UDP, 40010, 53, 16);
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow");
-	for (__u32 i = 0; i < KVB_MAX_CT; i++) {
-		k.saddr = i;
-		if (!bpf_map_update_elem(fb->ct_fd, &k, &v, BPF_NOEXIST))
-			n++;
+	/* fill the table to the brim, by batches (two million entries) */
+	{
+		static struct kvb_ct_key keys[65536];
+		static struct kvb_ct vals[65536];
+
+		for (__u32 i = 0; i < 65536; i++)
+			vals[i] = v;
+		for (__u32 base = 0; base < KVB_MAX_CT; base += 65536) {
+			__u32 count = 65536;
+
+			for (__u32 i = 0; i < 65536; i++) {
+				keys[i] = k;
+				keys[i].saddr = base + i;
+			}
+			/* keys are new: no flags (batches take BPF_F_LOCK only) */
+			if (bpf_map_update_batch(fb->ct_fd, keys, vals, &count, NULL)) {
+				n += count;
+				break;	/* full (E2BIG) */
+			}
+			n += count;
+		}
 	}
+	k.saddr = 0xffffffff;
+	full = bpf_map_update_elem(fb->ct_fd, &k, &v, BPF_NOEXIST) && errno == E2BIG;
 	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL];
 	guest_frame(&in, IPPROTO_UDP, 40011, 53, 16);
 	ret = run_tc_out(F, kn1, &in, &out);
 	ct_flush_net(fb, 999);
-	CHECK(n > 0, "could not fill the table");
+	CHECK(full, "the table is not full after %u entries", n);
 	CHECK(ret == TC_ACT_SHOT, "new flow in a full table: verdict %d", ret);
 	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL] == d0 + 1,
 	      "nat-table-full not counted");
