@@ -109,6 +109,10 @@ row("TCP (iperf3) through NAT: kvmbpf, tc only", tcp, "kvmbpf-nat-tc", "Gbit/s",
 mem = res.get("memory", {}).get("kvmbpf-maps", {}).get("median")
 if mem:
     lines.append("| memory of all kvmbpf maps (64k MACs) | %.1f MiB | | | |" % (mem / 2**20))
+mem1m = res.get("memory", {}).get("kvmbpf-maps-1M", {}).get("median")
+if mem1m:
+    lines.append("| memory of all kvmbpf maps (1M tracked flows) | %.1f MiB | | | |"
+                 % (mem1m / 2**20))
 
 table = "\n".join(lines)
 print(table)

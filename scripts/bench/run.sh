@@ -275,6 +275,9 @@ setup_l3 kvmbpf-nat-tc
 for r in $(seq "$RUNS"); do
 	record nat "kvmbpf-nat-tc-1M/65536" "$(RATE_L3=1 rate kvmbpf-nat-tc 65536)"
 done
+record memory kvmbpf-maps-1M "$(bpftool -j map show | "$PY" -c "
+import json, sys
+print(sum(m.get('bytes_memlock', 0) for m in json.load(sys.stdin) if m.get('name', '').startswith('kvb_')))")"
 
 echo "== 7. TCP throughput, iperf3, offloads on (Gbit/s)"
 for cfg in bridge kvmbpf kvmbpf-tc; do
