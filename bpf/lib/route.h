@@ -135,6 +135,31 @@ static __always_inline int reply_send(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * The quote of an ICMP error: the frame from its IP header on, at least
+ * hdr and at most KVB_QUOTE_MAX bytes, into b behind the error's own hdr
+ * bytes of headers (the two are equal: 28 for IPv4, an IP header and 8
+ * bytes; 48 for IPv6), and the sender's MAC into mac. Returns the quote's
+ * length, 0 if the frame is shorter.
+ */
+static __always_inline __u32 quote_load(struct __sk_buff *skb, __u8 *b,
+					__u32 hdr, __u8 *mac)
+{
+	__u32 avail = skb->len - ETH_HLEN, q;
+
+	if (avail < hdr)
+		return 0;
+	/* the barrier keeps the mask the verifier needs from being
+	 * optimised away */
+	q = avail - hdr > KVB_QUOTE_MAX - hdr ? KVB_QUOTE_MAX - hdr : avail - hdr;
+	barrier_var(q);
+	q = hdr + (q & 0x7f);
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, b + hdr, q) ||
+	    bpf_skb_load_bytes(skb, ETH_OFF_SRC, mac, ETH_ALEN))
+		return 0;
+	return q;
+}
+
+/*
  * An ICMP error about the frame (an IPv4 packet from a guest), sent back
  * from the network's first IPv4 gateway; the frame is counted as a drop
  * by reason. Never about an ICMP error or a non-first fragment (RFC 1812).
@@ -144,9 +169,9 @@ static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
 				       __u8 code, __u32 mtu, __u32 reason)
 {
 	struct route_scratch *t = route_scratch();
-	__u32 avail = skb->len - ETH_HLEN, q, ihl;
 	__u8 mac[ETH_ALEN], *b;
 	__be16 tot, frag, m = bpf_htons((__u16)mtu);
+	__u32 q, ihl;
 	__u16 c;
 
 	if (!t)
@@ -155,15 +180,8 @@ static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
 	__builtin_memset(b, 0, sizeof(t->pkt));
 	if (!net_gw(net, 4, b + 12))	/* our source address */
 		return DROP(reason);
-	if (avail < 28)
-		return DROP(reason);
-	/* 28..KVB_QUOTE_MAX bytes; the barrier keeps the mask the verifier
-	 * needs from being optimised away */
-	q = avail - 28 > KVB_QUOTE_MAX - 28 ? KVB_QUOTE_MAX - 28 : avail - 28;
-	barrier_var(q);
-	q = 28 + (q & 0x7f);
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, b + 28, q) ||
-	    bpf_skb_load_bytes(skb, ETH_OFF_SRC, mac, ETH_ALEN))
+	q = quote_load(skb, b, 28, mac);
+	if (!q)
 		return DROP(reason);
 	ihl = (b[28] & 0xf) * 4;
 	__builtin_memcpy(&frag, b + 28 + 6, 2);
@@ -197,9 +215,9 @@ static __always_inline int icmp6_error(struct __sk_buff *skb, __u32 ifindex,
 				       __u8 code, __u32 mtu, __u32 reason)
 {
 	struct route_scratch *t = route_scratch();
-	__u32 avail = skb->len - ETH_HLEN, q;
 	__u8 mac[ETH_ALEN], *b;
 	__be32 m = bpf_htonl(mtu);
+	__u32 q;
 	__u16 c;
 
 	if (!t)
@@ -208,13 +226,8 @@ static __always_inline int icmp6_error(struct __sk_buff *skb, __u32 ifindex,
 	__builtin_memset(b, 0, sizeof(t->pkt));
 	if (!net_gw(net, 6, b + 8))
 		return DROP(reason);
-	if (avail < 48)
-		return DROP(reason);
-	q = avail - 48 > KVB_QUOTE_MAX - 48 ? KVB_QUOTE_MAX - 48 : avail - 48;
-	barrier_var(q);
-	q = 48 + (q & 0x7f);
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, b + 48, q) ||
-	    bpf_skb_load_bytes(skb, ETH_OFF_SRC, mac, ETH_ALEN))
+	q = quote_load(skb, b, 48, mac);
+	if (!q)
 		return DROP(reason);
 	/* not about an ICMPv6 error (the parser put them behind no
 	 * extension header we would have to walk again: checked directly) */

@@ -171,6 +171,20 @@ rate() {
 
 record() { echo "$*" >>"$RES"; }
 
+# tcp_runs CONFIG ADDR: three iperf3 runs from the sender to ADDR
+tcp_runs() {
+	local r bps
+	for r in $(seq 3); do
+		ip netns exec "$T-d" iperf3 -s -1 -D -B "$2" >/dev/null 2>&1
+		sleep 0.3
+		bps=$(ip netns exec "$T-s" iperf3 -c "$2" -t 3 -J 2>/dev/null | "$PY" -c "
+import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'])")
+		record tcp "$1" "${bps:-0}"
+	done
+	pkill -f "iperf3 -s -1 -D -B $2" 2>/dev/null
+	true
+}
+
 fill_fdb() { # IFINDEX: 65,000 learned MACs behind that port (network id 1)
 	"$PY" - "$BPFFS" "$1" <<'EOP'
 import subprocess, sys, time
@@ -282,27 +296,13 @@ print(sum(m.get('bytes_memlock', 0) for m in json.load(sys.stdin) if m.get('name
 echo "== 7. TCP throughput, iperf3, offloads on (Gbit/s)"
 for cfg in bridge kvmbpf kvmbpf-tc; do
 	setup $cfg
-	for r in $(seq 3); do
-		ip netns exec "$T-d" iperf3 -s -1 -D -B 10.98.0.2 >/dev/null 2>&1
-		sleep 0.3
-		bps=$(ip netns exec "$T-s" iperf3 -c 10.98.0.2 -t 3 -J 2>/dev/null | "$PY" -c "
-import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'])")
-		record tcp "$cfg" "${bps:-0}"
-	done
-	pkill -f "iperf3 -s -1 -D -B 10.98.0.2" 2>/dev/null; true
+	tcp_runs "$cfg" 10.98.0.2
 done
 
 echo "== 7. TCP throughput through NAT, iperf3, offloads on (Gbit/s)"
 for cfg in nft-masq kvmbpf-nat-tc; do
 	setup_l3 $cfg
-	for r in $(seq 3); do
-		ip netns exec "$T-d" iperf3 -s -1 -D -B 10.97.0.2 >/dev/null 2>&1
-		sleep 0.3
-		bps=$(ip netns exec "$T-s" iperf3 -c 10.97.0.2 -t 3 -J 2>/dev/null | "$PY" -c "
-import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'])")
-		record tcp "$cfg" "${bps:-0}"
-	done
-	pkill -f "iperf3 -s -1 -D -B 10.97.0.2" 2>/dev/null; true
+	tcp_runs "$cfg" 10.97.0.2
 done
 
 "$PY" "$ROOT/scripts/bench/report.py" "$RES" "$OUT" "$ROOT/docs"
