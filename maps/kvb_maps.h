@@ -211,7 +211,7 @@ enum kvb_addr_flags {
 struct kvb_addr {
 	__u32 flags;		/* enum kvb_addr_flags */
 	__u32 pad;
-	__u64 learned_ns;	/* bpf_ktime_get_ns() when learned, 0 if static */
+	__u64 learned_ns;	/* datapath clock (CLOCK_MONOTONIC, coarse) when learned, 0 if static */
 };
 
 /* kvb_fdb_v4: HASH, key struct kvb_fdb_key. */
@@ -228,7 +228,7 @@ enum kvb_fdb_flags {
 struct kvb_fdb_entry {
 	__u32 ifindex;
 	__u32 flags;		/* enum kvb_fdb_flags */
-	__u64 seen_ns;		/* bpf_ktime_get_ns() of the last refresh */
+	__u64 seen_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last refresh */
 };
 
 /* kvb_stats_v4: PERCPU_HASH, key __u32 ifindex. */
@@ -250,7 +250,7 @@ struct kvb_meta {
 
 /*
  * kvb_mon_v4: ARRAY of one, key 0. A monitor sets until_ns a little ahead
- * and keeps pushing it; while bpf_ktime_get_ns() < until_ns, every drop is
+ * and keeps pushing it; while the datapath clock < until_ns, every drop is
  * also reported into kvb_events_v4 (a ring buffer). With nobody listening
  * a drop costs one lookup and a clock read more, and nothing else does.
  */
@@ -309,7 +309,7 @@ struct kvb_ct {
 	__u32 guest_ifindex;	/* the guest's port */
 	__u8 guest_mac[6];
 	__u16 pad2;
-	__u64 last_ns;		/* bpf_ktime_get_ns() of the last packet */
+	__u64 last_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last packet */
 	__u64 packets;
 	/*
 	 * hairpin flows (a guest to its own network's WAN address and a

@@ -24,6 +24,18 @@ struct kvb_pkt {
 	__u8 pad[3];
 };
 
+/*
+ * The datapath's clock, for ages and timeouts (MAC aging, flow timeouts,
+ * DHCP leases, the monitor's lease): CLOCK_MONOTONIC at tick resolution.
+ * The precise clock costs a clocksource read per call, which on a
+ * kvm-clock guest was a tenth of every packet's time (perf, make bench);
+ * a few milliseconds do not matter to timeouts of seconds.
+ */
+static __always_inline __u64 kvb_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
 					     struct xdp_md *ctx)
 {

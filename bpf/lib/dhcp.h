@@ -73,7 +73,7 @@ static __always_inline void dhcp_snoop(struct __sk_buff *skb,
 	if (!port || port->role != KVB_PORT_GUEST)
 		return;
 	__builtin_memcpy(k.addr, &yiaddr, 4);
-	a.learned_ns = bpf_ktime_get_ns();
+	a.learned_ns = kvb_now();
 	if (!bpf_map_update_elem(&kvb_addr_v4, &k, &a, BPF_NOEXIST))
 		__sync_fetch_and_add(&port->n_ip4, 1);
 }

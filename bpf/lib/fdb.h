@@ -7,6 +7,7 @@
 #ifndef KVB_FDB_H
 #define KVB_FDB_H
 
+#include "ctx.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -29,7 +30,7 @@ static __always_inline void fdb_learn(__u32 net_id, const __u8 *mac,
 {
 	struct kvb_fdb_entry *e, fresh = {};
 	struct kvb_fdb_key k;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = kvb_now();
 
 	fdb_key(&k, net_id, mac);
 	e = bpf_map_lookup_elem(&kvb_fdb_v4, &k);
@@ -62,7 +63,7 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 	if (!e)
 		return 0;
 	/* another CPU may refresh seen_ns after our clock read: now < seen */
-	now = bpf_ktime_get_ns();
+	now = kvb_now();
 	seen = e->seen_ns;
 	if (!(e->flags & KVB_FDB_F_STATIC) && now > seen &&
 	    now - seen > KVB_FDB_AGE_NS)

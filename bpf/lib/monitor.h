@@ -5,6 +5,7 @@
 
 #include <linux/bpf.h>
 
+#include "ctx.h"
 #include "maps.h"
 #include "drop.h"
 #include "stats.h"
@@ -14,7 +15,7 @@ static __always_inline int monitor_on(void)
 	__u32 zero = 0;
 	struct kvb_mon *m = bpf_map_lookup_elem(&kvb_mon_v4, &zero);
 
-	return m && m->until_ns && bpf_ktime_get_ns() < m->until_ns;
+	return m && m->until_ns && kvb_now() < m->until_ns;
 }
 
 #define LOAD_HEAD(name, helper)						\

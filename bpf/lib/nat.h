@@ -10,6 +10,7 @@
 #define KVB_NAT_H
 
 #include <linux/pkt_cls.h>
+#include "ctx.h"
 #include "maps.h"
 #include "policy.h"
 #include "stats.h"
@@ -270,7 +271,7 @@ static __always_inline int ct_out(struct nat_scratch *t,
 				 .sport = ok->dport, .proto = ok->proto,
 				 .dir = 1 };
 	struct kvb_ct *o = &t->orig, *r = &t->reply;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = kvb_now();
 	struct kvb_ct *ct;
 	__u32 h;
 	long err;
@@ -381,7 +382,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 				 .dir = 1 };
 	struct kvb_ct *ct;
 	struct kvb_fwd *fw;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = kvb_now();
 	__u32 h;
 
 	__u64 *cnt = ct_counter(net->id);
@@ -562,8 +563,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 			return nat_hairpin(skb, net, f, &hk, l4off);
 		h = bpf_map_lookup_elem(&kvb_ct_v4, &hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
-		    !ct_expired(net, h, hk.proto, bpf_ktime_get_ns())) {
-			h->last_ns = bpf_ktime_get_ns();
+		    !ct_expired(net, h, hk.proto, kvb_now())) {
+			h->last_ns = kvb_now();
 			h->packets++;
 			return hairpin_send(skb, net, &hk, h, l4off);
 		}
@@ -695,7 +696,7 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	struct nat_scratch *t = nat_scratch();
 	struct kvb_ct_key okey;
 	struct kvb_fwd *fw;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = kvb_now();
 
 	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
 		return -1;
@@ -799,7 +800,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
-	now = bpf_ktime_get_ns();
+	now = kvb_now();
 	if (!ct && !ct_forward(&rk))
 		ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
 	if (!ct)

@@ -148,6 +148,20 @@ set key top left
 plot '%s' using 2:xtic(1) title '1 flow', '' using 3 title '1000 flows'
 """ % (png, dat), text=True, check=True)
 
+def profile_block(cfg, label):
+    p = os.path.join(out, "profile-%s.txt" % cfg)
+    if not os.path.exists(p):
+        return ""
+    body = "".join("    " + l for l in open(p).readlines()[:10])
+    return "  %s:\n\n%s\n" % (label, body)
+
+
+profiles = "".join(profile_block(c, l) for c, l in [
+    ("bridge", "Linux bridge"), ("kvmbpf-tc", "kvmbpf switching, tc only"),
+    ("fwd", "kernel IP forwarding"), ("kvmbpf-routed-tc", "kvmbpf routed, tc only"),
+    ("nft-masq", "kernel forwarding + nft masquerade"),
+    ("kvmbpf-nat-tc", "kvmbpf NAT, tc only")])
+
 md = """# Benchmarks
 
 Measured by `make bench` (`scripts/bench/run.sh`) on %(date)s: %(cpus)d
@@ -206,6 +220,11 @@ arrivals in the other. Raw numbers: `build/bench/results.json`.
 - **TCP through NAT: %(tcp_nat).2fx kernel forwarding plus nft
   masquerade** (offloads on: the rewrites keep GSO super-frames and
   CHECKSUM_PARTIAL intact).
+- **Profiles** (`perf record -a` while the generator runs; top symbols,
+  whole system; `scripts/bench/profile.sh`):
+
+%(profiles)s
+
 - The two "(cold)" costs are one program run per fresh copy of the frame
   (a routed or translated frame is rewritten, so repeating the run on it
   measures something else): the median includes cold caches and the
@@ -221,6 +240,7 @@ arrivals in the other. Raw numbers: `build/bench/results.json`.
            nat_scale=ratio(med(nat, "kvmbpf-nat-tc/65536"), med(nat, "kvmbpf-nat-tc/1")),
            new_ratio=ratio(med(newc, "kvmbpf-nat-tc"), med(newc, "nft-masq")),
            tcp_nat=ratio(med(tcp, "kvmbpf-nat-tc"), med(tcp, "nft-masq")),
+           profiles=profiles,
            ct1m=ratio(med(nat, "kvmbpf-nat-tc-1M/65536"), med(nat, "kvmbpf-nat-tc/65536")),
            sw_ratio=ratio(med(sw, "kvmbpf/1000"), med(sw, "bridge/1000")),
            ceil_ratio=ratio(med(sw, "kvmbpf/1000"), med(sw, "ceiling/1000")),

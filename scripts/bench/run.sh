@@ -38,9 +38,8 @@ K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
 SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02
 mkdir -p "$OUT"
 RES=$OUT/raw.txt
-: >"$RES"
 
-for p in gnuplot-nox; do
+for p in gnuplot-nox linux-perf; do
 	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
 done
@@ -203,6 +202,10 @@ EOP
 	rm -f /tmp/kvb_fdb_batch
 }
 
+# profile.sh sources this file for its set-ups and helpers only
+[ "${KVB_BENCH_LIB:-0}" = 1 ] && return 0
+: >"$RES"
+
 echo "== 1. cost per packet (BPF_PROG_RUN, ns)"
 setup kvmbpf
 ia=$(cat /sys/class/net/"$T-a"/ifindex)
@@ -304,5 +307,8 @@ for cfg in nft-masq kvmbpf-nat-tc; do
 	setup_l3 $cfg
 	tcp_runs "$cfg" 10.97.0.2
 done
+
+echo "== profiles (perf, whole system, while the generator runs)"
+bash "$ROOT/scripts/bench/profile.sh"
 
 "$PY" "$ROOT/scripts/bench/report.py" "$RES" "$OUT" "$ROOT/docs"
