@@ -206,7 +206,12 @@ arrivals in the other. Raw numbers: `build/bench/results.json`.
   (`bpf_fib_lookup`), the destination network's MAC table, the TTL and MAC
   rewrites, then `bpf_redirect` to the guest's port. The kernel's own
   forwarding does the FIB lookup and the neighbour output and nothing
-  else, on the same skb path, so kvmbpf pays its policy on top; the win
+  else, on the same skb path, so kvmbpf pays its policy on top. The
+  profiles below show where: the program itself, and hash-map work
+  (`htab_map_hash`, `lookup_nulls_elem_raw`: port, counters, network, MAC
+  table learn and lookup, the flow table) that the kernel's path does not
+  have. An early profile showed the precise clock (`kvm-clock` reads,
+  ~10%% of every packet); the datapath now reads the coarse clock. The win
   over the kernel would need XDP forwarding, which DESIGN.md allows only
   where it is provably correct (not for frames from taps).
 - **NAT, established flows: %(nat1_ratio).2fx nft masquerade with one flow,
