@@ -28,7 +28,7 @@ static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 {
 	char host[16], port[16];
 
-	nat_ifnames(net->id, host, port);
+	gateway_ifnames(net->id, host, port);
 	snprintf(buf, len, "%s/%s.%s", KVB_RUN_DIR, host, ext);
 }
 
@@ -117,7 +117,7 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	ret = write_hosts(fb, net);
 	if (ret)
 		return err("net add: %s: %s", KVB_RUN_DIR, strerror(-ret));
-	nat_ifnames(net->id, host, port);
+	gateway_ifnames(net->id, host, port);
 	a.s_addr = htonl(first);
 	snprintf(lo, sizeof(lo), "%s", inet_ntoa(a));
 	a.s_addr = htonl(last);
@@ -168,7 +168,7 @@ int ra_start(const struct kvb_net *net)
 		return err("net add: router advertisements need dnsmasq "
 			   "(apt-get install dnsmasq-base)");
 	mkdir(KVB_RUN_DIR, 0755);
-	nat_ifnames(net->id, host, port);
+	gateway_ifnames(net->id, host, port);
 	snprintf(ifarg, sizeof(ifarg), "--interface=%s", host);
 	snprintf(range, sizeof(range), "--dhcp-range=::,constructor:%s,ra-only",
 		 host);

@@ -83,13 +83,13 @@ int do_load(int argc, char **argv);
 int do_monitor(int argc, char **argv);
 
 /* nat.c */
-void nat_ifnames(__u32 id, char host[16], char port[16]);
+void gateway_ifnames(__u32 id, char host[16], char port[16]);
 __be32 dev_ipv4(const char *dev);
 int default_route_dev(char dev[16]);
-int nat_gateway_create(struct fabric *fb, struct kvb_net *net);
-void nat_gateway_delete(__u32 id);
-int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
-void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
+int gateway_create(struct fabric *fb, struct kvb_net *net);
+void gateway_delete(__u32 id);
+int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
+void wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
 void ct_recount(struct fabric *fb);
 __u64 ct_count(struct fabric *fb, __u32 net_id);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * NAT networks on the host side: the gateway interface (a veth pair whose
- * host end holds the gateway address and whose other end is the network's
- * gateway port), the WAN device's tc hook, and `ct show` / `ct flush`.
+ * The host side of nat and routed networks: the gateway interface (a veth
+ * pair whose host end holds the gateway addresses and whose other end is
+ * the network's gateway port), the WAN device's tc hook; and NAT's
+ * `ct show` / `ct flush`.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,7 +59,7 @@ static void write_sysctl(const char *path, const char *v)
  * directories (tests, several fabrics) add a hash of the directory, so two
  * fabrics never fight over a name: kvbXXXXgID / kvbXXXXpID.
  */
-void nat_ifnames(__u32 id, char host[16], char port[16])
+void gateway_ifnames(__u32 id, char host[16], char port[16])
 {
 	__u32 h = 2166136261U;
 
@@ -118,13 +119,13 @@ int default_route_dev(char dev[16])
  * link-local, the router address guests learn from RAs), forwards, and
  * has the network's MTU; the fabric end becomes the gateway port.
  */
-int nat_gateway_create(struct fabric *fb, struct kvb_net *net)
+int gateway_create(struct fabric *fb, struct kvb_net *net)
 {
 	char host[16], port[16], path[128], mtu[16];
 	bool v6 = false;
 	int ret;
 
-	nat_ifnames(net->id, host, port);
+	gateway_ifnames(net->id, host, port);
 	snprintf(mtu, sizeof(mtu), "%u", net->mtu);
 	for (__u32 i = 0; i < net->nsubnets; i++)
 		v6 |= net->subnets[i].family == 6;
@@ -163,7 +164,7 @@ int nat_gateway_create(struct fabric *fb, struct kvb_net *net)
 		if (net->subnets[i].family == 4)
 			ad[6] = NULL;
 		if (run_ip(ad)) {
-			nat_gateway_delete(net->id);
+			gateway_delete(net->id);
 			return err("net add: cannot put %s on %s", addr, host);
 		}
 	}
@@ -172,7 +173,7 @@ int nat_gateway_create(struct fabric *fb, struct kvb_net *net)
 		const char *up2[] = { "ip", "link", "set", port, "up", NULL };
 
 		if (run_ip(up1) || run_ip(up2)) {
-			nat_gateway_delete(net->id);
+			gateway_delete(net->id);
 			return err("net add: cannot bring %s up", host);
 		}
 	}
@@ -183,32 +184,32 @@ int nat_gateway_create(struct fabric *fb, struct kvb_net *net)
 	write_sysctl(path, "1");
 	net->gw_host = if_nametoindex(host);
 	if (dev_get_mac(host, net->uplink_mac) || !net->gw_host) {
-		nat_gateway_delete(net->id);
+		gateway_delete(net->id);
 		return err("net add: %s vanished", host);
 	}
 	if (net_put(fb, net) || routes_put(fb, net)) {
-		nat_gateway_delete(net->id);
+		gateway_delete(net->id);
 		return err("net add: cannot update the network: %s",
 			   strerror(errno));
 	}
 	ret = port_attach(fb, "net add", port, net->id, KVB_PORT_GATEWAY,
 			  &(struct port_opts){ .naddrs = -1 });
 	if (ret)
-		nat_gateway_delete(net->id);
+		gateway_delete(net->id);
 	return ret;
 }
 
-void nat_gateway_delete(__u32 id)
+void gateway_delete(__u32 id)
 {
 	char host[16], port[16];
 	const char *del[] = { "ip", "link", "del", host, NULL };
 
-	nat_ifnames(id, host, port);
+	gateway_ifnames(id, host, port);
 	run_ip(del);
 }
 
 /* Hook the WAN device (shared by every nat network that uses it). */
-int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
+int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 {
 	struct kvb_port p = { .role = KVB_PORT_WAN, .net_id = net_id };
 	struct kvb_stats *zero;
@@ -246,7 +247,7 @@ int nat_wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 }
 
 /* After net del: unhook the WAN device unless another network uses it. */
-void nat_wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
+void wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
 {
 	struct kvb_net n;
 	struct kvb_port p;

@@ -210,8 +210,8 @@ static int net_add(int argc, char **argv)
 		return 1;
 	}
 	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
-		if ((wan && nat_wan_attach(fb, wan, net.id)) ||
-		    nat_gateway_create(fb, &net) ||
+		if ((wan && wan_attach(fb, wan, net.id)) ||
+		    gateway_create(fb, &net) ||
 		    (type == KVB_NET_NAT && dhcp && dhcp_start(fb, &net)) ||
 		    (type == KVB_NET_ROUTED && v6 && ra_start(&net))) {
 			struct kvb_net cur;
@@ -251,8 +251,8 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		ct_flush_net(fb, net->id);
 		routes_del(fb, net);
 		peers_forget(fb, net->id);
-		nat_gateway_delete(net->id);
-		nat_wan_release(fb, net->wan, net->id);
+		gateway_delete(net->id);
+		wan_release(fb, net->wan, net->id);
 	}
 	if (bpf_map_delete_elem(fb->net_fd, &net->id))
 		return err("net del: %s: %s", net->name, strerror(errno));
@@ -348,7 +348,7 @@ static void show_routed(struct jw *w, const struct kvb_net *n)
 		jw_str(w, a);
 	}
 	jw_arr_end(w);
-	nat_ifnames(n->id, gh, gp);
+	gateway_ifnames(n->id, gh, gp);
 	jw_kstr(w, "interface", gh);
 	jw_kstr(w, "wan", n->wan ? ifname_of(n->wan, NULL, wn) : NULL);
 	jw_kbool(w, "ra_running", dhcp_running(n));
@@ -398,7 +398,7 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			}
 			inet_ntop(AF_INET, &n->gw_ip, a, sizeof(a));
 			jw_kstr(w, "gateway", a);
-			nat_ifnames(n->id, gh, gp);
+			gateway_ifnames(n->id, gh, gp);
 			jw_kstr(w, "interface", gh);
 			jw_kstr(w, "wan", ifname_of(n->wan, NULL, wn));
 			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));

@@ -454,8 +454,8 @@ int nat_tests(struct fabric *fb)
 		return 1;
 	}
 	natnet.wan = kw;
-	if (net_put(fb, &natnet) || nat_wan_attach(fb, "kw", NET_NAT) ||
-	    nat_gateway_create(fb, &natnet) ||
+	if (net_put(fb, &natnet) || wan_attach(fb, "kw", NET_NAT) ||
+	    gateway_create(fb, &natnet) ||
 	    net_get(fb, NET_NAT, &natnet) ||
 	    port_attach(fb, "unit", "kn1", NET_NAT, KVB_PORT_GUEST, &g) ||
 	    net_get(fb, NET_NAT, &natnet)) {
@@ -475,6 +475,6 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_ct_max);
 	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
-	nat_gateway_delete(NET_NAT);
+	gateway_delete(NET_NAT);
 	return nfail;
 }

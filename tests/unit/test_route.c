@@ -42,7 +42,7 @@ static int make_net(struct fabric *fb, struct kvb_net *n, __u32 id,
 	    (s6 && subnet_parse(s6, &n->subnets[n->nsubnets++])) ||
 	    subnets_gateways(n->subnets, (int)n->nsubnets, NULL, 0))
 		return -1;
-	return net_put(fb, n) || nat_gateway_create(fb, n) ||
+	return net_put(fb, n) || gateway_create(fb, n) ||
 	       net_get(fb, id, n);
 }
 
@@ -318,7 +318,7 @@ int route_tests(struct fabric *fb)
 		printf("FAIL route setup: networks\n");
 		return 1;
 	}
-	nat_ifnames(6, host, port);
+	gateway_ifnames(6, host, port);
 	snprintf(cmd, sizeof(cmd),
 		 "ip neigh add 10.76.0.11 lladdr 52:54:00:00:76:01 dev %s && "
 		 "ip -6 neigh add fd76::11 lladdr 52:54:00:00:76:01 dev %s",
@@ -343,6 +343,6 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_neighbour_advert_for_gateway);
 	RUN(t_route_router_advert);
 	for (__u32 id = 5; id <= 7; id++)
-		nat_gateway_delete(id);
+		gateway_delete(id);
 	return nfail;
 }
