@@ -534,6 +534,15 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	if (r) {
 		if (r->net_id != net->id && !net_peered(net, r->net_id))
 			return DROP(KVB_DROP_NOT_PEERED);
+		if (r->net_id == net->id) {
+			/* an isolated port gets no way around isolation by
+			 * sending its neighbours' packets to the gateway */
+			struct kvb_port *p = bpf_map_lookup_elem(&kvb_port_v4,
+								 &ifindex);
+
+			if (p && (p->flags & KVB_PORT_F_ISOLATED))
+				return DROP(KVB_DROP_ISOLATED);
+		}
 		return route_into(skb, ifindex, net, r, family, saddr, daddr,
 				  f->l3_len, f->hdr_len);
 	}

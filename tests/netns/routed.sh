@@ -92,6 +92,15 @@ check "g1 pings its gateway (IPv6)" ping6 "$T-g1" fd71:1::1
 check "g1 reaches g2 (IPv4)" ping4 "$T-g1" 10.71.1.12
 check "g1 reaches g2 (IPv6)" ping6 "$T-g1" "$a2"
 check "TCP g2 -> g1 in one network (IPv6, 4 MiB, sha256)" tcp_sha "$T-g2" "$T-g1" "$a1" 4
+# isolation holds through the gateway too: an isolated g2 that routes its
+# neighbour's address via the gateway's MAC still does not reach it
+ip -n "$T-g2" route add 10.71.1.11/32 via 10.71.1.1
+check "port set g2 isolated on" kvmbpf port set "$T-g2" isolated on
+check_not "isolated g2 cannot reach g1 through the gateway" ping4 "$T-g2" 10.71.1.11
+check "isolated g2 still reaches its gateway" ping4 "$T-g2" 10.71.1.1
+[ "$(stat "$T-g2" isolated)" -ge 1 ] && pass "counted as isolated" || fail "isolated not counted"
+kvmbpf port set "$T-g2" isolated off
+ip -n "$T-g2" route del 10.71.1.11/32
 check_not "r1 and r2 unpeered: g1 cannot reach g3" ping4 "$T-g1" 10.71.2.11
 check "net peer r1 r2" kvmbpf net peer r1 r2
 check "peered: g1 reaches g3 (IPv4)" ping4 "$T-g1" 10.71.2.11
