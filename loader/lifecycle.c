@@ -299,6 +299,7 @@ int do_load(int argc, char **argv)
 	fb = fab();
 	while (fgets(line, sizeof(line), f)) {
 		char *words[LOAD_MAX_WORDS], *save, *w, copy[2048];
+		int (*apply)(int argc, char **argv);
 		int nw = 0;
 
 		lineno++;
@@ -309,10 +310,13 @@ int do_load(int argc, char **argv)
 			words[nw++] = w;
 		if (!nw || words[0][0] == '#')
 			continue;
+		/* a line already in effect is skipped; others are applied by
+		 * the command they spell */
 		if (nw >= 3 && !strcmp(words[0], "net") &&
 		    !strcmp(words[1], "add")) {
 			struct kvb_net n;
 
+			apply = do_net;
 			if (!net_find(fb, words[2], &n)) {
 				net_line(fb, &n, canon, sizeof(canon));
 				if (strcmp(canon, line)) {
@@ -324,28 +328,20 @@ int do_load(int argc, char **argv)
 				skipped++;
 				continue;
 			}
-			if (do_net(nw - 1, words + 1)) {
-				ret = err("load: line %d failed: %s", lineno,
-					  line);
-				break;
-			}
 		} else if (nw == 4 && !strcmp(words[0], "net") &&
 			   !strcmp(words[1], "peer")) {
 			struct kvb_net a, b;
 
+			apply = do_net;
 			if (!net_find(fb, words[2], &a) &&
 			    !net_find(fb, words[3], &b) && net_peered(&a, b.id)) {
 				skipped++;
 				continue;
 			}
-			if (do_net(nw - 1, words + 1)) {
-				ret = err("load: line %d failed: %s", lineno,
-					  line);
-				break;
-			}
 		} else if (nw >= 2 && !strcmp(words[0], "attach")) {
 			struct kvb_port p;
 
+			apply = do_attach;
 			if (!if_nametoindex(words[1])) {
 				fprintf(stderr, "kvmbpf: load: line %d: %s: no "
 					"such device yet, skipped\n", lineno,
@@ -364,14 +360,13 @@ int do_load(int argc, char **argv)
 				skipped++;
 				continue;
 			}
-			if (do_attach(nw - 1, words + 1)) {
-				ret = err("load: line %d failed: %s", lineno,
-					  line);
-				break;
-			}
 		} else {
 			ret = err("load: line %d: expected 'net add', 'net "
 				  "peer' or 'attach': %s", lineno, line);
+			break;
+		}
+		if (apply(nw - 1, words + 1)) {
+			ret = err("load: line %d failed: %s", lineno, line);
 			break;
 		}
 		applied++;
