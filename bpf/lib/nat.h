@@ -569,11 +569,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 			return hairpin_send(skb, net, &hk, h, l4off);
 		}
 	}
-	if (daddr == net->gw_ip) {
-		if (f->l4_ok && f->l4_proto == IPPROTO_ICMP && f->icmp_type == 8)
-			return nat_ping_gw(skb, net, f, l4off, daddr);
+	if (daddr == net->gw_ip)	/* echo was answered by route_from_guest */
 		return NAT_CONTINUE;	/* the host's services */
-	}
 	if ((daddr & net->netmask) == net->subnet)
 		return NAT_CONTINUE;
 	return nat_snat(skb, net, f, l4off);

@@ -47,7 +47,10 @@ static __always_inline int net_gw(const struct kvb_net *net, __u8 family,
 			break;
 		if (s->family != family)
 			continue;
-		__builtin_memcpy(out, s->gw, 16);
+		if (family == 4)
+			__builtin_memcpy(out, s->gw, 4);
+		else
+			__builtin_memcpy(out, s->gw, 16);
 		return 1;
 	}
 	return 0;
