@@ -48,7 +48,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v4, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port)
 		return TC_ACT_OK;	/* not (or no longer) ours */
 	if (port->role == KVB_PORT_WAN) {
@@ -59,7 +59,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	st = stats_of(ifindex);
 	count_rx(st, skb->len);
 
-	net = bpf_map_lookup_elem(&kvb_net_v4, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
 	if (!net) {
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
@@ -123,10 +123,10 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	port = bpf_map_lookup_elem(&kvb_port_v4, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || port->role != KVB_PORT_UPLINK)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v4, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
 	if (!net)
 		return TC_ACT_OK;
 

@@ -29,11 +29,11 @@ int kvb_xdp(struct xdp_md *ctx)
 	struct kvb_pkt p;
 	int ret;
 
-	port = bpf_map_lookup_elem(&kvb_port_v4, &ifindex);
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	/* uplink, gateway and WAN frames may be the host's: tc decides */
 	if (!port || port->role != KVB_PORT_GUEST)
 		return XDP_PASS;
-	net = bpf_map_lookup_elem(&kvb_net_v4, &port->net_id);
+	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
 	if (!net)
 		return XDP_PASS;	/* tc counts it */
 	kvb_pkt_from_xdp(&p, ctx);

@@ -56,34 +56,58 @@ static int ensure_bpffs(const char *dir)
 }
 
 /*
- * A pin named kvb_*_vN with N other than ours means another layout: refuse
- * rather than misread it.
+ * Another layout is refused rather than misread: the layout kvb_meta
+ * records (its first field in every layout), or pins named kvb_*_vN, as
+ * layouts up to 4 named every map.
  */
+static int refuse_layout(const char *dir, unsigned int found)
+{
+	return err("%s holds map layout v%u, this build uses v%u: detach with "
+		   "the matching kvmbpf version, or 'rm -r %s' once no port "
+		   "uses it", dir, found, KVB_LAYOUT_VERSION, dir);
+}
+
 static int check_layout(const char *dir)
 {
-	DIR *d = opendir(dir);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	unsigned int found = 0;
+	char path[512];
 	struct dirent *de;
-	int ret = 0;
+	__u8 *val;
+	DIR *d;
+	int fd;
 
+	d = opendir(dir);
 	if (!d)
 		return err("cannot read %s: %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		const char *v;
+	while ((de = readdir(d)) && !found) {
+		const char *v = strrchr(de->d_name, '_');
 
-		if (strncmp(de->d_name, "kvb_", 4))
-			continue;
-		v = strrchr(de->d_name, '_');
-		if (v && strcmp(v, KVB_LAYOUT_SUFFIX)) {
-			ret = err("%s/%s has map layout %s, this build uses %s: "
-				  "detach with the matching kvmbpf version, or "
-				  "'rm -r %s' once no port uses it",
-				  dir, de->d_name, v + 1, KVB_LAYOUT_SUFFIX + 1,
-				  dir);
-			break;
-		}
+		if (!strncmp(de->d_name, "kvb_", 4) && v && v[1] == 'v' &&
+		    sscanf(v + 2, "%u", &found) != 1)
+			found = 0;
 	}
 	closedir(d);
-	return ret;
+	if (found)
+		return refuse_layout(dir, found);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, KVB_MAP_META);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;	/* a new fabric */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size < 4 ||
+	    !(val = calloc(1, info.value_size))) {
+		close(fd);
+		return err("cannot read %s: %s", path, strerror(errno));
+	}
+	if (!bpf_map_lookup_elem(fd, &zero, val))
+		memcpy(&found, val, sizeof(__u32));
+	free(val);
+	close(fd);
+	/* 0: pinned by a load that stopped before writing it */
+	return found && found != KVB_LAYOUT_VERSION ?
+		refuse_layout(dir, found) : 0;
 }
 
 static int pin_path(char *buf, size_t len, const char *dir, const char *name)
@@ -122,7 +146,8 @@ __u64 fabric_build_hash(void)
 
 static void write_meta(const char *dir)
 {
-	struct kvb_meta m = { .build_hash = fabric_build_hash(),
+	struct kvb_meta m = { .layout = KVB_LAYOUT_VERSION,
+			      .build_hash = fabric_build_hash(),
 			      .loaded_at = (__u64)time(NULL) };
 	char path[512];
 	__u32 zero = 0;

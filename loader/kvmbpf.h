@@ -136,6 +136,7 @@ void fmt_mac(const __u8 *mac, char buf[18]);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 const char *net_type_name(__u32 type);
 int net_type_parse(const char *s, __u32 *type);
+bool drop_named(unsigned int reason);
 const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);

@@ -17,7 +17,7 @@ static int stats_help(void)
 		"\n"
 		"  rx: frames the port received from its guest or wire; tx:\n"
 		"  frames the fabric delivered to it; drops by reason:\n");
-#define KVB_DROP_HELP(name, str, help) fprintf(stderr, "    %-16s %s\n", str, help);
+#define KVB_DROP_HELP(name, slot, str, help) fprintf(stderr, "    %-16s %s\n", str, help);
 	KVB_DROP_REASONS(KVB_DROP_HELP)
 #undef KVB_DROP_HELP
 	return 0;
@@ -70,7 +70,9 @@ static void show_stats(struct jw *w, struct fabric *fb, const struct kvb_port *p
 		jw_key(w, "drop_reasons");
 		jw_obj_begin(w);
 		for (int r = 0; r < KVB_DROP_MAX; r++)
-			jw_kuint(w, drop_name((unsigned int)r), s.drop[r]);
+			if (drop_named((unsigned int)r))
+				jw_kuint(w, drop_name((unsigned int)r),
+					 s.drop[r]);
 		jw_obj_end(w);
 		jw_obj_end(w);
 		return;

@@ -121,14 +121,20 @@ int net_type_parse(const char *s, __u32 *type)
 	return -EINVAL;
 }
 
-#define KVB_DROP_NAME(name, str, help) [KVB_DROP_##name] = str,
-static const char *const drop_names[KVB_DROP_MAX] = {
+#define KVB_DROP_NAME(name, slot, str, help) [slot] = str,
+static const char *const drop_names[KVB_DROP_SLOTS] = {
 	KVB_DROP_REASONS(KVB_DROP_NAME)
 };
 
+/* A slot no reason uses (free, or retired) has no name. */
+bool drop_named(unsigned int reason)
+{
+	return reason < KVB_DROP_SLOTS && drop_names[reason];
+}
+
 const char *drop_name(unsigned int reason)
 {
-	return reason < KVB_DROP_MAX ? drop_names[reason] : "unknown";
+	return drop_named(reason) ? drop_names[reason] : "unknown";
 }
 
 /* The device's current name, or the name recorded at attach if it is gone. */

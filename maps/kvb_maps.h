@@ -6,31 +6,30 @@
  *
  * Layout rules: fixed-width types only, explicit padding, no implicit holes,
  * so that the byte layout is the same for clang -target bpf and for gcc on
- * the host. Any change to a struct below bumps KVB_LAYOUT_VERSION, which is
- * part of every pinned map's name: an old fabric is then detected, never
- * misread.
+ * the host. Any change to a struct below bumps KVB_LAYOUT_VERSION, which the
+ * loader writes first into kvb_meta and checks on every open: an old fabric
+ * is then detected, never misread. Map names stay the same across layouts.
  */
 #ifndef KVB_MAPS_H
 #define KVB_MAPS_H
 
 #include <linux/types.h>
 
-#define KVB_LAYOUT_VERSION 4
-#define KVB_LAYOUT_SUFFIX "_v4"
+#define KVB_LAYOUT_VERSION 5
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
-#define KVB_MAP_NET "kvb_net" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_PORT "kvb_port" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_FDB "kvb_fdb" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_STATS "kvb_stats" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_ADDR "kvb_addr" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_META "kvb_meta" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_MON "kvb_mon" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_CT "kvb_ct" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_FWD "kvb_fwd" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_CTCNT "kvb_ctcnt" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_EVENTS "kvb_events" KVB_LAYOUT_SUFFIX
-#define KVB_MAP_ROUTE "kvb_route" KVB_LAYOUT_SUFFIX
+#define KVB_MAP_NET "kvb_net"
+#define KVB_MAP_PORT "kvb_port"
+#define KVB_MAP_FDB "kvb_fdb"
+#define KVB_MAP_STATS "kvb_stats"
+#define KVB_MAP_ADDR "kvb_addr"
+#define KVB_MAP_META "kvb_meta"
+#define KVB_MAP_MON "kvb_mon"
+#define KVB_MAP_CT "kvb_ct"
+#define KVB_MAP_FWD "kvb_fwd"
+#define KVB_MAP_CTCNT "kvb_ctcnt"
+#define KVB_MAP_EVENTS "kvb_events"
+#define KVB_MAP_ROUTE "kvb_route"
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -80,48 +79,54 @@ enum kvb_port_flags {
 };
 
 /*
- * Named drop reasons: X(ENUM_SUFFIX, "cli-name", "what it means"). The enum
- * indexes kvb_stats.drop[]; the loader prints the names from the same list.
+ * Named drop reasons: X(ENUM_SUFFIX, slot, "cli-name", "what it means"). The
+ * slot indexes kvb_stats.drop[] and never changes: a new reason takes the
+ * next free slot, a retired one leaves its slot empty. The loader prints the
+ * names from the same list.
  */
 #define KVB_DROP_REASONS(X)						\
-	X(RUNT, "runt", "shorter than an Ethernet header")		\
-	X(VLAN, "vlan-tagged", "802.1Q/802.1ad tag: VLANs not supported") \
-	X(SRC_MAC, "src-mac-invalid", "multicast, broadcast or zero source MAC") \
-	X(TRUNC_L3, "l3-malformed", "IPv4/IPv6/ARP header short or invalid") \
-	X(MTU, "mtu-exceeded", "larger than the network's MTU")		\
-	X(NO_NET, "no-network", "port's network does not exist")	\
-	X(REFLECT, "reflect", "destination is the port it came from")	\
-	X(L4, "l4-malformed", "TCP/UDP/ICMP header short or invalid")	\
-	X(IP_OPTIONS, "ip-options", "IPv4 options other than Router Alert") \
-	X(IP6_EXT, "ipv6-ext-header", "IPv6 extension chain too long, short or RH0") \
-	X(FRAG, "frag-overlap", "IPv4 fragment overlapping the TCP header") \
-	X(SPOOF_MAC, "spoof-mac", "source MAC is not the port's")	\
-	X(SPOOF_IP, "spoof-ip", "source IP is not one of the port's")	\
-	X(SPOOF_ARP, "spoof-arp", "ARP sender MAC or IP is not the port's") \
-	X(SPOOF_ND, "spoof-nd", "ND link-layer option or target not the port's") \
-	X(SPOOF_DHCP, "spoof-dhcp-server", "guest sent a DHCP server message") \
-	X(SPOOF_RA, "spoof-router-msg", "guest sent a router advertisement or redirect") \
-	X(ISOLATED, "isolated", "port isolation: guest to guest refused") \
-	X(NAT_NO_ROUTE, "nat-no-route", "no route, or not via the WAN device") \
-	X(NAT_FULL, "nat-table-full", "connection table full: new flow refused") \
-	X(NAT_PORTS, "nat-ports-exhausted", "no free port for this destination") \
-	X(NAT_FRAG, "nat-fragment", "IPv4 fragment of a translated protocol") \
-	X(NAT_PROTO, "nat-protocol", "protocol NAT does not translate") \
-	X(TTL, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP sent)") \
-	X(NOT_PEERED, "not-peered", "destination network is not peered with this one") \
-	X(NO_ROUTE, "no-route", "no route to the destination, or not one guests may use") \
-	X(TOO_BIG, "too-big", "larger than the next hop's MTU (ICMP sent)")
+	X(RUNT, 0, "runt", "shorter than an Ethernet header")		\
+	X(VLAN, 1, "vlan-tagged", "802.1Q/802.1ad tag: VLANs not supported") \
+	X(SRC_MAC, 2, "src-mac-invalid", "multicast, broadcast or zero source MAC") \
+	X(TRUNC_L3, 3, "l3-malformed", "IPv4/IPv6/ARP header short or invalid") \
+	X(MTU, 4, "mtu-exceeded", "larger than the network's MTU")		\
+	X(NO_NET, 5, "no-network", "port's network does not exist")	\
+	X(REFLECT, 6, "reflect", "destination is the port it came from")	\
+	X(L4, 7, "l4-malformed", "TCP/UDP/ICMP header short or invalid")	\
+	X(IP_OPTIONS, 8, "ip-options", "IPv4 options other than Router Alert") \
+	X(IP6_EXT, 9, "ipv6-ext-header", "IPv6 extension chain too long, short or RH0") \
+	X(FRAG, 10, "frag-overlap", "IPv4 fragment overlapping the TCP header") \
+	X(SPOOF_MAC, 11, "spoof-mac", "source MAC is not the port's")	\
+	X(SPOOF_IP, 12, "spoof-ip", "source IP is not one of the port's")	\
+	X(SPOOF_ARP, 13, "spoof-arp", "ARP sender MAC or IP is not the port's") \
+	X(SPOOF_ND, 14, "spoof-nd", "ND link-layer option or target not the port's") \
+	X(SPOOF_DHCP, 15, "spoof-dhcp-server", "guest sent a DHCP server message") \
+	X(SPOOF_RA, 16, "spoof-router-msg", "guest sent a router advertisement or redirect") \
+	X(ISOLATED, 17, "isolated", "port isolation: guest to guest refused") \
+	X(NAT_NO_ROUTE, 18, "nat-no-route", "no route, or not via the WAN device") \
+	X(NAT_FULL, 19, "nat-table-full", "connection table full: new flow refused") \
+	X(NAT_PORTS, 20, "nat-ports-exhausted", "no free port for this destination") \
+	X(NAT_FRAG, 21, "nat-fragment", "IPv4 fragment of a translated protocol") \
+	X(NAT_PROTO, 22, "nat-protocol", "protocol NAT does not translate") \
+	X(TTL, 23, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP sent)") \
+	X(NOT_PEERED, 24, "not-peered", "destination network is not peered with this one") \
+	X(NO_ROUTE, 25, "no-route", "no route to the destination, or not one guests may use") \
+	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)")
 
-#define KVB_DROP_ENUM(name, str, help) KVB_DROP_##name,
+/* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
+#define KVB_DROP_SLOTS 64
+
+#define KVB_DROP_ENUM(name, slot, str, help) KVB_DROP_##name = slot,
 enum kvb_drop {
 	KVB_DROP_REASONS(KVB_DROP_ENUM)
-	KVB_DROP_MAX,
+	KVB_DROP_MAX = KVB_DROP_SLOTS,	/* loops run over every slot */
 };
 #undef KVB_DROP_ENUM
 
-/* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
-#define KVB_DROP_SLOTS 32
-_Static_assert(KVB_DROP_MAX <= KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS");
+#define KVB_DROP_CHECK(name, slot, str, help)				\
+	_Static_assert(slot < KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS: " str);
+KVB_DROP_REASONS(KVB_DROP_CHECK)
+#undef KVB_DROP_CHECK
 
 struct kvb_subnet {
 	__u8 family;		/* 4 or 6 */
@@ -131,7 +136,7 @@ struct kvb_subnet {
 	__u8 gw[16];		/* the gateway's address in it */
 };
 
-/* kvb_net_v4: HASH, key __u32 network id. */
+/* kvb_net: HASH, key __u32 network id. */
 struct kvb_net {
 	char name[KVB_NAME_LEN];
 	__u32 id;
@@ -177,7 +182,7 @@ enum kvb_net_flags {
 	KVB_NET_F_DHCP = 1 << 0,	/* kvmbpf runs a DHCP server (dnsmasq) */
 };
 
-/* kvb_port_v4: HASH, key __u32 ifindex. */
+/* kvb_port: HASH, key __u32 ifindex. */
 struct kvb_port {
 	char name[KVB_NAME_LEN];	/* device name at attach time */
 	__u32 ifindex;
@@ -191,7 +196,7 @@ struct kvb_port {
 };
 
 /*
- * kvb_addr_v4: HASH, the addresses a guest may send from. With spoofcheck
+ * kvb_addr: HASH, the addresses a guest may send from. With spoofcheck
  * on, a port with at least one address of a family is held to them; a port
  * with none of a family is not checked in that family until the fabric
  * learns one (from a DHCP ACK delivered to the port).
@@ -214,7 +219,7 @@ struct kvb_addr {
 	__u64 learned_ns;	/* datapath clock (CLOCK_MONOTONIC, coarse) when learned, 0 if static */
 };
 
-/* kvb_fdb_v4: HASH, key struct kvb_fdb_key. */
+/* kvb_fdb: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {
 	__u32 net_id;
 	__u8 mac[6];
@@ -231,7 +236,7 @@ struct kvb_fdb_entry {
 	__u64 seen_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last refresh */
 };
 
-/* kvb_stats_v4: PERCPU_HASH, key __u32 ifindex. */
+/* kvb_stats: PERCPU_HASH, key __u32 ifindex. */
 struct kvb_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;
@@ -241,17 +246,19 @@ struct kvb_stats {
 	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
 };
 
-/* kvb_meta_v4: ARRAY of one, key 0: which build's programs are attached. */
+/* kvb_meta: ARRAY of one, key 0: which build's programs are attached. */
 struct kvb_meta {
+	__u32 layout;		/* KVB_LAYOUT_VERSION; first, in every layout */
+	__u32 pad;
 	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
 	char version[16];	/* kvmbpf version that loaded them */
 };
 
 /*
- * kvb_mon_v4: ARRAY of one, key 0. A monitor sets until_ns a little ahead
+ * kvb_mon: ARRAY of one, key 0. A monitor sets until_ns a little ahead
  * and keeps pushing it; while the datapath clock < until_ns, every drop is
- * also reported into kvb_events_v4 (a ring buffer). With nobody listening
+ * also reported into kvb_events (a ring buffer). With nobody listening
  * a drop costs one lookup and a clock read more, and nothing else does.
  */
 struct kvb_mon {
@@ -273,7 +280,7 @@ struct kvb_event {
 };
 
 /*
- * kvb_ct_v4: HASH, the NAT connection table. Each flow has two entries:
+ * kvb_ct: HASH, the NAT connection table. Each flow has two entries:
  * dir 0 keyed by the guest's tuple (guest -> remote), holding the
  * translated source; dir 1 keyed by the reply tuple (remote -> nat_ip),
  * holding the guest's address. ICMP echo uses the identifier as port.
@@ -323,7 +330,7 @@ struct kvb_ct {
 };
 
 /*
- * kvb_fwd_v4: HASH, port forwards of nat networks: a connection from the
+ * kvb_fwd: HASH, port forwards of nat networks: a connection from the
  * WAN to nat address:port (no tracked flow yet) goes to a guest.
  */
 #define KVB_MAX_FWD 4096
@@ -347,12 +354,12 @@ struct kvb_fwd {
 };
 
 /*
- * kvb_ctcnt_v4: ARRAY indexed by network id, __u64 flows currently tracked
+ * kvb_ctcnt: ARRAY indexed by network id, __u64 flows currently tracked
  * (created by the datapath, counted down on expiry and by ct flush).
  */
 
 /*
- * kvb_route_v4: LPM_TRIE, which network a destination address belongs to.
+ * kvb_route: LPM_TRIE, which network a destination address belongs to.
  * IPv4 keys are IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix length + 96).
  */
 struct kvb_route_key {

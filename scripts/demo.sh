@@ -182,7 +182,7 @@ Look around:
   ${K[*]} fdb show
   ${K[*]} ct show
   ${K[*]} forward show
-  bpftool map dump pinned $BPFFS/kvb_fdb_v4
+  bpftool map dump pinned $BPFFS/kvb_fdb
 Remove the demo: bash scripts/demo.sh down
 EOT
 }

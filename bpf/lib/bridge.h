@@ -19,8 +19,8 @@
 /* Port isolation: may a guest frame go from one guest port to another? */
 static __always_inline int guests_may_talk(__u32 from, __u32 to)
 {
-	struct kvb_port *a = bpf_map_lookup_elem(&kvb_port_v4, &from);
-	struct kvb_port *b = bpf_map_lookup_elem(&kvb_port_v4, &to);
+	struct kvb_port *a = bpf_map_lookup_elem(&kvb_port, &from);
+	struct kvb_port *b = bpf_map_lookup_elem(&kvb_port, &to);
 
 	if (!a || !b || a->role != KVB_PORT_GUEST || b->role != KVB_PORT_GUEST)
 		return 1;

@@ -69,12 +69,12 @@ static __always_inline void dhcp_snoop(struct __sk_buff *skb,
 	    !yiaddr)
 		return;
 	k.ifindex = fdb_lookup(net->id, chaddr);
-	port = bpf_map_lookup_elem(&kvb_port_v4, &k.ifindex);
+	port = bpf_map_lookup_elem(&kvb_port, &k.ifindex);
 	if (!port || port->role != KVB_PORT_GUEST)
 		return;
 	__builtin_memcpy(k.addr, &yiaddr, 4);
 	a.learned_ns = kvb_now();
-	if (!bpf_map_update_elem(&kvb_addr_v4, &k, &a, BPF_NOEXIST))
+	if (!bpf_map_update_elem(&kvb_addr, &k, &a, BPF_NOEXIST))
 		__sync_fetch_and_add(&port->n_ip4, 1);
 }
 

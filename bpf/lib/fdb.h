@@ -33,7 +33,7 @@ static __always_inline void fdb_learn(__u32 net_id, const __u8 *mac,
 	__u64 now = kvb_now();
 
 	fdb_key(&k, net_id, mac);
-	e = bpf_map_lookup_elem(&kvb_fdb_v4, &k);
+	e = bpf_map_lookup_elem(&kvb_fdb, &k);
 	if (e) {
 		if (e->flags & KVB_FDB_F_STATIC)
 			return;
@@ -46,8 +46,8 @@ static __always_inline void fdb_learn(__u32 net_id, const __u8 *mac,
 	}
 	fresh.ifindex = ifindex;
 	fresh.seen_ns = now;
-	if (bpf_map_update_elem(&kvb_fdb_v4, &k, &fresh, BPF_NOEXIST) &&
-	    st && !bpf_map_lookup_elem(&kvb_fdb_v4, &k))
+	if (bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST) &&
+	    st && !bpf_map_lookup_elem(&kvb_fdb, &k))
 		st->learn_fail++;
 }
 
@@ -59,7 +59,7 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 	__u64 now, seen;
 
 	fdb_key(&k, net_id, mac);
-	e = bpf_map_lookup_elem(&kvb_fdb_v4, &k);
+	e = bpf_map_lookup_elem(&kvb_fdb, &k);
 	if (!e)
 		return 0;
 	/* another CPU may refresh seen_ns after our clock read: now < seen */

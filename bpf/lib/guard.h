@@ -39,7 +39,7 @@ static __always_inline int addr_known(__u32 ifindex, __u8 family,
 	struct kvb_addr_key k = { .ifindex = ifindex, .family = family };
 
 	__builtin_memcpy(k.addr, addr, len);
-	return bpf_map_lookup_elem(&kvb_addr_v4, &k) != NULL;
+	return bpf_map_lookup_elem(&kvb_addr, &k) != NULL;
 }
 
 /* fe80::/64 with the modified EUI-64 interface id of mac */

@@ -17,7 +17,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_net);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_net_v4 SEC(".maps");
+} kvb_net SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -25,7 +25,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_port_v4 SEC(".maps");
+} kvb_port SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -33,7 +33,7 @@ struct {
 	__type(key, struct kvb_fdb_key);
 	__type(value, struct kvb_fdb_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_fdb_v4 SEC(".maps");
+} kvb_fdb SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -41,7 +41,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_stats_v4 SEC(".maps");
+} kvb_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -49,7 +49,7 @@ struct {
 	__type(key, struct kvb_addr_key);
 	__type(value, struct kvb_addr);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_addr_v4 SEC(".maps");
+} kvb_addr SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -58,7 +58,7 @@ struct {
 	__type(key, struct kvb_ct_key);
 	__type(value, struct kvb_ct);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_ct_v4 SEC(".maps");
+} kvb_ct SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -66,7 +66,7 @@ struct {
 	__type(key, struct kvb_fwd_key);
 	__type(value, struct kvb_fwd);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_fwd_v4 SEC(".maps");
+} kvb_fwd SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -74,7 +74,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_ctcnt_v4 SEC(".maps");
+} kvb_ctcnt SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -83,7 +83,7 @@ struct {
 	__type(key, struct kvb_route_key);
 	__type(value, struct kvb_route);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_route_v4 SEC(".maps");
+} kvb_route SEC(".maps");
 
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
@@ -92,7 +92,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_meta);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_meta_v4 SEC(".maps");
+} kvb_meta SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,12 +100,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvb_mon);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_mon_v4 SEC(".maps");
+} kvb_mon SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, KVB_EVENTS_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_events_v4 SEC(".maps");
+} kvb_events SEC(".maps");
 
 #endif /* KVB_BPF_MAPS_H */

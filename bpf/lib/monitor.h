@@ -13,7 +13,7 @@
 static __always_inline int monitor_on(void)
 {
 	__u32 zero = 0;
-	struct kvb_mon *m = bpf_map_lookup_elem(&kvb_mon_v4, &zero);
+	struct kvb_mon *m = bpf_map_lookup_elem(&kvb_mon, &zero);
 
 	return m && m->until_ns && kvb_now() < m->until_ns;
 }
@@ -44,7 +44,7 @@ static __always_inline void report_drop(void *ctx, int is_xdp, __u32 ifindex,
 	count_drop(st, ret);
 	if (!monitor_on())
 		return;
-	ev = bpf_ringbuf_reserve(&kvb_events_v4, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&kvb_events, sizeof(*ev), 0);
 	if (!ev)
 		return;
 	ev->ts_ns = bpf_ktime_get_ns();

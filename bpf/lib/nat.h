@@ -86,7 +86,7 @@ static __always_inline __u64 ct_timeout_ns(const struct kvb_net *net,
 
 static __always_inline __u64 *ct_counter(__u32 net_id)
 {
-	return bpf_map_lookup_elem(&kvb_ctcnt_v4, &net_id);
+	return bpf_map_lookup_elem(&kvb_ctcnt, &net_id);
 }
 
 /*
@@ -228,7 +228,7 @@ static __always_inline void ct_tcp_flags(struct __sk_buff *skb, __u32 l4off,
 	if (bpf_skb_load_bytes(skb, l4off + 13, &flags, 1) ||
 	    !(flags & (TCP_FIN_ | TCP_RST_)))
 		return;
-	a = bpf_map_lookup_elem(&kvb_ct_v4, k);
+	a = bpf_map_lookup_elem(&kvb_ct, k);
 	if (!a)
 		return;
 	a->state = KVB_CT_CLOSING;
@@ -243,7 +243,7 @@ static __always_inline void ct_tcp_flags(struct __sk_buff *skb, __u32 l4off,
 		other.sport = k->dport;
 		other.dport = a->port;
 	}
-	b = bpf_map_lookup_elem(&kvb_ct_v4, &other);
+	b = bpf_map_lookup_elem(&kvb_ct, &other);
 	if (b)
 		b->state = KVB_CT_CLOSING;
 }
@@ -286,7 +286,7 @@ static __always_inline int ct_out(struct nat_scratch *t,
 
 	__u64 *cnt = ct_counter(net->id);
 
-	ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);
+	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && !ct_expired(net, ct, ok->proto, now)) {
 		ct->last_ns = now;
 		ct->packets++;
@@ -295,8 +295,8 @@ static __always_inline int ct_out(struct nat_scratch *t,
 	}
 	if (ct) {	/* expired: its reply key goes with it */
 		rk.dport = ct->port;
-		bpf_map_delete_elem(&kvb_ct_v4, &rk);
-		if (!bpf_map_delete_elem(&kvb_ct_v4, ok) && cnt && *cnt)
+		bpf_map_delete_elem(&kvb_ct, &rk);
+		if (!bpf_map_delete_elem(&kvb_ct, ok) && cnt && *cnt)
 			__sync_fetch_and_add(cnt, -1);
 	}
 	/* a live flow is never evicted: a full network refuses new ones */
@@ -314,23 +314,23 @@ static __always_inline int ct_out(struct nat_scratch *t,
 		if (ok->proto == IPPROTO_ICMP)
 			rk.sport = 0;	/* echo replies carry only the id */
 		rk.dport = bpf_htons(p);
-		err = bpf_map_update_elem(&kvb_ct_v4, &rk, r, BPF_NOEXIST);
+		err = bpf_map_update_elem(&kvb_ct, &rk, r, BPF_NOEXIST);
 		if (err == -E2BIG_ || err == -ENOMEM_)
 			return DROP(KVB_DROP_NAT_FULL);
 		if (err)
 			continue;	/* port taken for this destination */
 		o->port = rk.dport;
-		err = bpf_map_update_elem(&kvb_ct_v4, ok, o, BPF_NOEXIST);
+		err = bpf_map_update_elem(&kvb_ct, ok, o, BPF_NOEXIST);
 		if (!err) {
 			if (cnt)
 				__sync_fetch_and_add(cnt, 1);
 			*nport = rk.dport;
 			return 0;
 		}
-		bpf_map_delete_elem(&kvb_ct_v4, &rk);
+		bpf_map_delete_elem(&kvb_ct, &rk);
 		if (err != -EEXIST_)
 			return DROP(KVB_DROP_NAT_FULL);
-		ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);	/* lost a race */
+		ct = bpf_map_lookup_elem(&kvb_ct, ok);	/* lost a race */
 		if (!ct)
 			return DROP(KVB_DROP_NAT_FULL);
 		*nport = ct->port;
@@ -387,7 +387,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 
 	__u64 *cnt = ct_counter(net->id);
 
-	ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);
+	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now)) {
 		ct->last_ns = now;
 		ct->packets++;
@@ -397,11 +397,11 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 		rk.saddr = ct->addr2;
 		rk.sport = ct->port2;
 		rk.dport = ct->port;
-		bpf_map_delete_elem(&kvb_ct_v4, &rk);
-		if (!bpf_map_delete_elem(&kvb_ct_v4, ok) && cnt && *cnt)
+		bpf_map_delete_elem(&kvb_ct, &rk);
+		if (!bpf_map_delete_elem(&kvb_ct, ok) && cnt && *cnt)
 			__sync_fetch_and_add(cnt, -1);
 	}
-	fw = bpf_map_lookup_elem(&kvb_fwd_v4, &fk);
+	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || fw->net_id != net->id)
 		return NAT_CONTINUE;	/* the host's own port */
 	if (!t || (cnt && net->ct_max && *cnt >= net->ct_max))
@@ -433,19 +433,19 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 		long err;
 
 		rk.dport = bpf_htons(p);
-		err = bpf_map_update_elem(&kvb_ct_v4, &rk, &t->reply, BPF_NOEXIST);
+		err = bpf_map_update_elem(&kvb_ct, &rk, &t->reply, BPF_NOEXIST);
 		if (err == -E2BIG_ || err == -ENOMEM_)
 			return DROP(KVB_DROP_NAT_FULL);
 		if (err)
 			continue;
 		t->orig.port = rk.dport;
-		if (bpf_map_update_elem(&kvb_ct_v4, ok, &t->orig, BPF_NOEXIST)) {
-			bpf_map_delete_elem(&kvb_ct_v4, &rk);
+		if (bpf_map_update_elem(&kvb_ct, ok, &t->orig, BPF_NOEXIST)) {
+			bpf_map_delete_elem(&kvb_ct, &rk);
 			return DROP(KVB_DROP_NAT_FULL);
 		}
 		if (cnt)
 			__sync_fetch_and_add(cnt, 1);
-		ct = bpf_map_lookup_elem(&kvb_ct_v4, ok);
+		ct = bpf_map_lookup_elem(&kvb_ct, ok);
 		if (!ct)
 			return DROP(KVB_DROP_NAT_FULL);
 		return hairpin_send(skb, net, ok, ct, l4off);
@@ -561,7 +561,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 
 		if (daddr == net->nat_ip)
 			return nat_hairpin(skb, net, f, &hk, l4off);
-		h = bpf_map_lookup_elem(&kvb_ct_v4, &hk);
+		h = bpf_map_lookup_elem(&kvb_ct, &hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
 		    !ct_expired(net, h, hk.proto, kvb_now())) {
 			h->last_ns = kvb_now();
@@ -634,10 +634,10 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	} else {
 		return TC_ACT_OK;
 	}
-	ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
+	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (!ct)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v4, &ct->net_id);
+	net = bpf_map_lookup_elem(&kvb_net, &ct->net_id);
 	if (!net)
 		return TC_ACT_OK;
 	gaddr = ct->addr;
@@ -697,11 +697,11 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 
 	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
 		return -1;
-	fw = bpf_map_lookup_elem(&kvb_fwd_v4, &fk);
+	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || !t)
 		return -1;
 	{
-		struct kvb_net *n = bpf_map_lookup_elem(&kvb_net_v4, &fw->net_id);
+		struct kvb_net *n = bpf_map_lookup_elem(&kvb_net, &fw->net_id);
 		__u64 *cnt = ct_counter(fw->net_id);
 
 		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
@@ -725,10 +725,10 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	okey.proto = rk->proto;
 	okey.dir = 0;
 	okey.pad = 0;
-	if (bpf_map_update_elem(&kvb_ct_v4, rk, &t->reply, BPF_NOEXIST))
+	if (bpf_map_update_elem(&kvb_ct, rk, &t->reply, BPF_NOEXIST))
 		return -1;
-	if (bpf_map_update_elem(&kvb_ct_v4, &okey, &t->orig, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&kvb_ct_v4, rk);
+	if (bpf_map_update_elem(&kvb_ct, &okey, &t->orig, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&kvb_ct, rk);
 		return -1;
 	}
 	{
@@ -796,13 +796,13 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	default:
 		return TC_ACT_OK;
 	}
-	ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
+	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	now = kvb_now();
 	if (!ct && !ct_forward(&rk))
-		ct = bpf_map_lookup_elem(&kvb_ct_v4, &rk);
+		ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (!ct)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net_v4, &ct->net_id);
+	net = bpf_map_lookup_elem(&kvb_net, &ct->net_id);
 	if (!net || ct_expired(net, ct, rk.proto, now))
 		return TC_ACT_OK;
 	ct->last_ns = now;
@@ -818,7 +818,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 
 		if (rk.proto == IPPROTO_ICMP)
 			okey.dport = 0;
-		o = bpf_map_lookup_elem(&kvb_ct_v4, &okey);
+		o = bpf_map_lookup_elem(&kvb_ct, &okey);
 		if (o && o->state == KVB_CT_NEW)
 			o->state = KVB_CT_ESTABLISHED;
 	}

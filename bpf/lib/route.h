@@ -413,7 +413,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	__u8 dmac[ETH_ALEN];
 	int ret;
 
-	dst = bpf_map_lookup_elem(&kvb_net_v4, &r->net_id);
+	dst = bpf_map_lookup_elem(&kvb_net, &r->net_id);
 	if (!t || !dst)
 		return DROP(KVB_DROP_NO_ROUTE);
 	fib = &t->fib;
@@ -537,7 +537,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		if (r->net_id == net->id) {
 			/* an isolated port gets no way around isolation by
 			 * sending its neighbours' packets to the gateway */
-			struct kvb_port *p = bpf_map_lookup_elem(&kvb_port_v4,
+			struct kvb_port *p = bpf_map_lookup_elem(&kvb_port,
 								 &ifindex);
 
 			if (p && (p->flags & KVB_PORT_F_ISOLATED))
@@ -551,7 +551,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	if (net->via_nat) {	/* a private segment behind a nat network */
 		if (family != 4)
 			return DROP(KVB_DROP_NO_ROUTE);
-		nat = bpf_map_lookup_elem(&kvb_net_v4, &net->via_nat);
+		nat = bpf_map_lookup_elem(&kvb_net, &net->via_nat);
 		if (!nat || nat->type != KVB_NET_NAT)
 			return DROP(KVB_DROP_NO_ROUTE);
 		return nat_snat(skb, nat, f, l4off);
@@ -604,7 +604,7 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	r = route_of(family, daddr);
 	if (!r)
 		return ROUTE_CONTINUE;
-	net = bpf_map_lookup_elem(&kvb_net_v4, &r->net_id);
+	net = bpf_map_lookup_elem(&kvb_net, &r->net_id);
 	if (!net || net->type != KVB_NET_ROUTED || net->via_nat)
 		return ROUTE_CONTINUE;
 	ret = route_into(skb, ifindex, NULL, r, family, saddr, daddr, l3_len, 0);

@@ -8,7 +8,7 @@
 
 static __always_inline struct kvb_stats *stats_of(__u32 ifindex)
 {
-	return bpf_map_lookup_elem(&kvb_stats_v4, &ifindex);
+	return bpf_map_lookup_elem(&kvb_stats, &ifindex);
 }
 
 static __always_inline void count_rx(struct kvb_stats *st, __u32 len)

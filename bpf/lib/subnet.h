@@ -84,7 +84,7 @@ static __always_inline struct kvb_route *route_of(__u8 family, const __u8 *a)
 	} else {
 		__builtin_memcpy(k.addr, a, 16);
 	}
-	return bpf_map_lookup_elem(&kvb_route_v4, &k);
+	return bpf_map_lookup_elem(&kvb_route, &k);
 }
 
 static __always_inline int net_peered(const struct kvb_net *net, __u32 id)

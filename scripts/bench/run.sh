@@ -194,7 +194,7 @@ val = " ".join(map(str, list(ifx.to_bytes(4, "little")) + [0] * 4 +
 with open("/tmp/kvb_fdb_batch", "w") as f:
     for i in range(65000):
         key = [1, 0, 0, 0, 0x06, 0, 0, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0, 0]
-        f.write("map update pinned %s/kvb_fdb_v4 key %s value %s\n" % (
+        f.write("map update pinned %s/kvb_fdb key %s value %s\n" % (
             d, " ".join(map(str, key)), val))
 subprocess.run(["bpftool", "batch", "file", "/tmp/kvb_fdb_batch"],
                check=True, stdout=subprocess.DEVNULL)
@@ -288,7 +288,7 @@ record memory kvmbpf-maps "$mem"
 echo "== 6. scale: NAT among 1M tracked connections"
 # 65,536 live flows among idle ones filling the table to 1,048,576 flows
 setup_l3 kvmbpf-nat-tc
-"$B" ctfill "$BPFFS/kvb_ct_v4" $((2 * (1048576 - 65536))) >/dev/null
+"$B" ctfill "$BPFFS/kvb_ct" $((2 * (1048576 - 65536))) >/dev/null
 for r in $(seq "$RUNS"); do
 	record nat "kvmbpf-nat-tc-1M/65536" "$(RATE_L3=1 rate kvmbpf-nat-tc 65536)"
 done

@@ -41,5 +41,5 @@ guest_exit q || fail "QEMU did not exit"
 check_not "qemu-ifdown detached the port" kvmbpf port show "$T-q"
 check_not "the tap is gone with QEMU" ip link show "$T-q"
 check "no stale port left in the fabric" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v4 | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 1 ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 1 ]"
 finish

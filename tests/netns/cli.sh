@@ -70,7 +70,7 @@ assert p[\"spoofcheck\"] is True and p[\"isolated\"] is True, p
 ips = sorted(a[\"ip\"] for a in p[\"addresses\"])
 assert ips == [\"10.9.0.2\", \"fd09::2\"], ips'" "$ROOT/build/kvmbpf"
 check "bpftool shows kvb_addr with BTF" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_addr_v4 | grep -q '\"family\": 6'"
+	"bpftool map dump pinned $BPFFS/kvb_addr | grep -q '\"family\": 6'"
 expect_err "port set on the uplink" "uplink" kvmbpf port set "$T-up" isolated on
 expect_err "port set unknown device" "not attached" kvmbpf port set nosuchdev0 isolated on
 expect_err "port set nothing" "expected DEV and at least one setting" kvmbpf port set "$T-b"
@@ -105,7 +105,7 @@ s = json.load(sys.stdin)[0]
 for r in (\"runt\", \"vlan-tagged\", \"mtu-exceeded\", \"l3-malformed\"):
     assert r in s[\"drop_reasons\"], r'" "$ROOT/build/kvmbpf"
 check "bpftool shows BTF field names" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_port_v4 | grep -q '\"net_id\"'"
+	"bpftool map dump pinned $BPFFS/kvb_port | grep -q '\"net_id\"'"
 check "uplink is promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
 check "XDP attached" sh -c "ip link show $T-a | grep -q xdp"
 check "tc filter attached" sh -c "tc filter show dev $T-a ingress | grep -q kvb_tc_ingress"
@@ -124,21 +124,21 @@ check_not "net del: no clsact on uplink" sh -c "tc qdisc show dev $T-up | grep -
 check_not "net del: uplink not promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
 check_not "net del: no link pins" sh -c "ls $BPFFS | grep -q link_xdp"
 check "net del: port map empty" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v4)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port)\" = '[]' ]"
 check "net del: fdb empty" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_fdb_v4)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_fdb)\" = '[]' ]"
 check "net del: address table empty" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_addr_v4)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_addr)\" = '[]' ]"
 expect_err "net del twice" "network n1 does not exist" kvmbpf net del n1
 
 # A tap that vanished while attached is forgotten by the next command.
 check "attach to n2" kvmbpf attach "$T-a" net n2
 ip link del "$T-a"
 check "vanished device: still in the map until a command runs" sh -c \
-	"bpftool -j map dump pinned $BPFFS/kvb_port_v4 | grep -q '\"$T-a\"'"
+	"bpftool -j map dump pinned $BPFFS/kvb_port | grep -q '\"$T-a\"'"
 check "any command collects it" kvmbpf net show
 check "vanished device forgotten" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port_v4)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port)\" = '[]' ]"
 check "and gone from its network" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n2 | grep -q '\"ports\":\[\]'"
 expect_err "detach a collected device" "not attached" kvmbpf detach "$T-a"
@@ -147,5 +147,11 @@ expect_err "detach a collected device" "not attached" kvmbpf detach "$T-a"
 mkdir -p "$BPFFS"_old
 bpftool map create "$BPFFS"_old/kvb_net_v1 type hash key 4 value 4 entries 1 name kvb_net_v1
 expect_err "old layout refused" "layout v1" "$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old net show
+rm -rf "$BPFFS"_old
+# From v5 the layout is the first field of kvb_meta.
+mkdir -p "$BPFFS"_old
+bpftool map create "$BPFFS"_old/kvb_meta type array key 4 value 40 entries 1 name kvb_meta
+bpftool map update pinned "$BPFFS"_old/kvb_meta key 0 0 0 0 value 99 0 0 0 $(printf '0 %.0s' $(seq 36))
+expect_err "newer layout refused" "layout v99" "$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old net show
 rm -rf "$BPFFS"_old
 finish

@@ -51,7 +51,7 @@ got=$(( $(rx "$T-g2") - rx0 ))
 check "upgrade: addresses kept" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show $T-g1 | grep -q 10.95.0.1"
 check "upgrade without force: already current" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS upgrade | grep -q 'programs are current'"
-check "meta map names the build" sh -c "bpftool map dump pinned $BPFFS/kvb_meta_v4 | grep -q build_hash"
+check "meta map names the build" sh -c "bpftool map dump pinned $BPFFS/kvb_meta | grep -q build_hash"
 
 # --- a new device reusing an ifindex inherits nothing -----------------------
 netns_add "$T-g3"
@@ -68,11 +68,11 @@ check "reuse: any command collects the old port" kvmbpf port show
 check_not "reuse: no port for the new device" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show | grep -q '\"ifindex\":$idx'"
 check_not "reuse: no MAC entry points at it" sh -c \
-	"bpftool -j map dump pinned $BPFFS/kvb_fdb_v4 | grep -q '\"ifindex\": $idx,'"
+	"bpftool -j map dump pinned $BPFFS/kvb_fdb | grep -q '\"ifindex\": $idx,'"
 check_not "reuse: no address of the old port" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_addr_v4 | grep -q '\"ifindex\": $idx,'"
+	"bpftool map dump pinned $BPFFS/kvb_addr | grep -q '\"ifindex\": $idx,'"
 check_not "reuse: not in the network's flood list" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_net_v4 | grep -qw $idx"
+	"bpftool map dump pinned $BPFFS/kvb_net | grep -qw $idx"
 
 # --- save / load -------------------------------------------------------------
 kvmbpf port set "$T-g2" isolated on

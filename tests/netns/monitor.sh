@@ -19,7 +19,7 @@ tagged="ffffffffffff$(echo $M | tr -d :)8100000508004500001400000000401100000000
 await_lease() {
 	local i
 	for i in $(seq 100); do
-		bpftool map dump pinned "$BPFFS/kvb_mon_v4" | grep -q '"until_ns": [1-9]' && return
+		bpftool map dump pinned "$BPFFS/kvb_mon" | grep -q '"until_ns": [1-9]' && return
 		sleep 0.05
 	done
 }
@@ -46,7 +46,7 @@ import json
 ev = [json.loads(l) for l in open('$out') if l.strip()]
 assert len(ev) == 2 and ev[1]['reason'] == 'vlan-tagged', ev"
 check "monitor: lease released on exit" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_mon_v4 | grep -q '\"until_ns\": 0'"
+	"bpftool map dump pinned $BPFFS/kvb_mon | grep -q '\"until_ns\": 0'"
 # With nobody listening, drops are counted and nothing is queued.
 "$ROOT/build/sendraw" --tap "$T-t" "$spoof"
 timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &

@@ -203,5 +203,5 @@ check_not "net del stopped dnsmasq" pgrep -f "dnsmasq.*--interface=$gw_if"
 check_not "net del removed the gateway interface" ip link show "$gw_if"
 check_not "net del unhooked the WAN device" sh -c "tc filter show dev $T-w ingress | grep -q kvb"
 check "net del emptied the connection table" sh -c \
-	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_ct_v4)\" = '[]' ]"
+	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_ct)\" = '[]' ]"
 finish

@@ -41,7 +41,7 @@ assert n['gateways'] == ['10.71.2.1', 'fd71:2::fe'], n
 assert n['mtu'] == 1400 and n['ra_running'], n"
 r1if=$(kvmbpf -j net show r1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
 check "the route table dumps with BTF (bpftool)" sh -c \
-	"bpftool map dump pinned $BPFFS/kvb_route_v4 | grep -q '\"net_id\"'"
+	"bpftool map dump pinned $BPFFS/kvb_route | grep -q '\"net_id\"'"
 check "the gateway addresses live on the host interface" sh -c \
 	"ip addr show $r1if | grep -q 10.71.1.1/24 && ip addr show $r1if | grep -q fd71:1::1/64"
 
