@@ -13,7 +13,10 @@
  *   routed network: there it sends IPv4 from the network's subnets and
  *   IPv6 from its SLAAC (EUI-64) address in one of the network's /64s;
  * - ARP and ND carry the port's MAC and addresses;
- * - no DHCP/DHCPv6 server messages, router advertisements or redirects.
+ * - no DHCP/DHCPv6 server messages, router advertisements or redirects:
+ *   a server message is known by what it is (a BOOTREPLY, a DHCPv6
+ *   ADVERTISE/REPLY/RECONFIGURE/RELAY-REPL, anything to a client port),
+ *   not by the source port its sender chose.
  * RARP (QEMU's announcement after live migration) passes the MAC check.
  */
 #ifndef KVB_GUARD_H
@@ -32,6 +35,16 @@
 #define ND_REDIRECT_ 137
 #define MLD2_REPORT_ 143
 #define ND_OPT_MAX 3		/* ND options examined */
+#define DHCP_SERVER_PORT 67
+#define DHCP_CLIENT_PORT 68
+#define DHCP6_CLIENT_PORT 546
+#define DHCP6_SERVER_PORT 547
+#define BOOTREQUEST 1
+#define BOOTP_CHADDR_END 34	/* op .. chaddr[6]: what the guard reads */
+#define DHCP6_ADVERTISE 2
+#define DHCP6_REPLY 7
+#define DHCP6_RECONFIGURE 10
+#define DHCP6_RELAY_REPL 13
 
 static __always_inline int addr_known(__u32 ifindex, __u8 family,
 				      const void *addr, __u32 len)
@@ -110,6 +123,51 @@ static __always_inline int ip6_is_own(const struct kvb_port *port,
 	return addr_known(ifindex, 6, a, 16);
 }
 
+/*
+ * DHCP from a guest: only client messages. Whatever its ports, a message to
+ * a client port is a server's (only servers and relays answer clients), and
+ * what goes to the server port must be a BOOTREQUEST.
+ */
+static __always_inline int guard_dhcp4(const struct kvb_frame *f)
+{
+	struct hdr_cursor c = f->l4;
+	__u8 *bootp;
+
+	if (f->sport == DHCP_SERVER_PORT || f->dport == DHCP_CLIENT_PORT)
+		return DROP(KVB_DROP_SPOOF_DHCP);
+	if (f->dport != DHCP_SERVER_PORT)
+		return 0;
+	if (!cursor_take(&c, sizeof(struct udphdr)))
+		return DROP(KVB_DROP_L4);
+	bootp = cursor_take(&c, BOOTP_CHADDR_END);
+	if (!bootp)
+		return DROP(KVB_DROP_L4);
+	if (bootp[0] != BOOTREQUEST)
+		return DROP(KVB_DROP_SPOOF_DHCP);
+	return 0;
+}
+
+/* DHCPv6 from a guest: the same, by message type. */
+static __always_inline int guard_dhcp6(const struct kvb_frame *f)
+{
+	struct hdr_cursor c = f->l4;
+	__u8 *msg;
+
+	if (f->sport == DHCP6_SERVER_PORT || f->dport == DHCP6_CLIENT_PORT)
+		return DROP(KVB_DROP_SPOOF_DHCP);
+	if (f->dport != DHCP6_SERVER_PORT)
+		return 0;
+	if (!cursor_take(&c, sizeof(struct udphdr)))
+		return DROP(KVB_DROP_L4);
+	msg = cursor_take(&c, 1);
+	if (!msg)
+		return DROP(KVB_DROP_L4);
+	if (*msg == DHCP6_ADVERTISE || *msg == DHCP6_REPLY ||
+	    *msg == DHCP6_RECONFIGURE || *msg == DHCP6_RELAY_REPL)
+		return DROP(KVB_DROP_SPOOF_DHCP);
+	return 0;
+}
+
 /* NS/NA: link-layer options carry our MAC, NA targets are ours. */
 static __always_inline int guard_nd(const struct kvb_port *port,
 				    const struct kvb_net *net, __u32 ifindex, const struct kvb_frame *f,
@@ -147,8 +205,12 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 	if (icmp6 && (f->icmp_type == ND_ROUTER_ADVERT_ ||
 		      f->icmp_type == ND_REDIRECT_))
 		return DROP(KVB_DROP_SPOOF_RA);
-	if (f->l4_ok && f->l4_proto == IPPROTO_UDP && f->sport == 547)
-		return DROP(KVB_DROP_SPOOF_DHCP);
+	if (f->l4_ok && f->l4_proto == IPPROTO_UDP) {
+		int ret = guard_dhcp6(f);
+
+		if (ret)
+			return ret;
+	}
 	if (ip6_is_unspec(f->saddr6)) {
 		/* DAD probes and the MLD reports sent while probing */
 		if (icmp6 && (f->icmp_type == ND_NEIGHBOR_SOLICIT_ ||
@@ -170,9 +232,13 @@ static __always_inline int guard_ipv4(const struct kvb_port *port,
 				      const struct kvb_frame *f)
 {
 	int udp = f->l4_ok && f->l4_proto == IPPROTO_UDP;
+	int ret;
 
-	if (udp && f->sport == 67)
-		return DROP(KVB_DROP_SPOOF_DHCP);
+	if (udp) {
+		ret = guard_dhcp4(f);
+		if (ret)
+			return ret;
+	}
 	if (!f->saddr4)
 		return udp && f->sport == 68 && f->dport == 67 ?
 			       0 : DROP(KVB_DROP_SPOOF_IP);

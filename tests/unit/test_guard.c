@@ -135,11 +135,49 @@ static void t_spoof_ipv4(struct fabric *fb __attribute__((unused)))
 	frame_ip4(&f, PEER, V1, 0, IPPROTO_UDP, l4, 16);
 	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "0.0.0.0 outside DHCP");
 	udp(l4, 68, 67, 300);
+	l4[8] = 1;				/* BOOTREQUEST */
+	memcpy(l4 + 8 + 28, V1, 6);		/* chaddr */
 	frame_ip4(&f, BC, V1, 0, IPPROTO_UDP, l4, 300);
 	passes(kv1, &f, "DHCP discover from 0.0.0.0");
 	udp(l4, 67, 68, 300);
+	l4[8] = 2;				/* BOOTREPLY */
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
 	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "guest DHCP server");
+}
+
+/* A server message is known by what it is, not by its source port. */
+static void t_rogue_dhcp_server_any_port(struct fabric *fb __attribute__((unused)))
+{
+	__u8 l4[300], p[64];
+	struct frame f;
+
+	udp(l4, 6767, 68, 300);
+	l4[8] = 2;				/* BOOTREPLY, an offer */
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "BOOTREPLY from port 6767 to 68");
+	udp(l4, 6767, 67, 300);
+	l4[8] = 2;				/* to a server or relay */
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "BOOTREPLY to port 67");
+	udp(l4, 68, 67, 20);			/* too short for a BOOTP header */
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 20);
+	drops_as(kv1, &f, KVB_DROP_L4, "truncated BOOTREQUEST");
+	udp(p, 5470, 546, 16);
+	p[8] = 2;				/* DHCPv6 ADVERTISE */
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_UDP, p, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "DHCPv6 from port 5470 to 546");
+	for (int t = 0; t < 4; t++) {
+		static const __u8 server[4] = { 2, 7, 10, 13 };
+
+		udp(p, 5470, 547, 16);
+		p[8] = server[t];
+		frame_ip6(&f, BC, V1, LL6, IPPROTO_UDP, p, 16);
+		drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "DHCPv6 server type to 547");
+	}
+	udp(p, 546, 547, 16);
+	p[8] = 1;				/* SOLICIT */
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_UDP, p, 16);
+	passes(kv1, &f, "DHCPv6 solicit");
 }
 
 static void t_spoof_arp(struct fabric *fb __attribute__((unused)))
@@ -412,6 +450,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_spoof_ipv4);
 	RUN(t_spoof_arp);
 	RUN(t_spoof_ipv6);
+	RUN(t_rogue_dhcp_server_any_port);
 	RUN(t_spoof_nd);
 	RUN(t_mac_pinned_from_first_frame);
 	RUN(t_dhcp_snooping);
