@@ -217,11 +217,16 @@ void dhcp_sync(struct fabric *fb, __u32 net_id)
 	if (net_get(fb, net_id, &net) || net.type != KVB_NET_NAT ||
 	    !(net.flags & KVB_NET_F_DHCP))
 		return;
-	if (write_hosts(fb, &net))
-		return;
+	/*
+	 * Only a running server's leases are refreshed: dhcp_start writes
+	 * the file before it starts one, and after dhcp_stop (net del,
+	 * reset, while the rest of the network is taken down) nothing may
+	 * bring the file back.
+	 */
 	pid = read_pid(&net);
-	if (pid)
-		kill(pid, SIGHUP);
+	if (!pid || write_hosts(fb, &net))
+		return;
+	kill(pid, SIGHUP);
 }
 
 bool dhcp_running(const struct kvb_net *net)
