@@ -561,8 +561,11 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 
 /*
  * A frame on a WAN device for a routed network (one not behind a nat
- * network): into it, as the FIB says. Everything else, and whatever
- * routing refuses, is left to NAT and the host.
+ * network) that named this device as its `wan`: into it, as the FIB
+ * says. A routed network without a WAN device, or with another one, is
+ * not reachable from here, whatever other networks use this device for.
+ * Everything else, and whatever routing refuses, is left to NAT and the
+ * host.
  */
 static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 {
@@ -605,7 +608,8 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	if (!r)
 		return ROUTE_CONTINUE;
 	net = bpf_map_lookup_elem(&kvb_net, &r->net_id);
-	if (!net || net->type != KVB_NET_ROUTED || net->via_nat)
+	if (!net || net->type != KVB_NET_ROUTED || net->via_nat ||
+	    net->wan != ifindex)
 		return ROUTE_CONTINUE;
 	ret = route_into(skb, ifindex, NULL, r, family, saddr, daddr, l3_len, 0);
 	return IS_DROP(ret) ? TC_ACT_OK : ret;

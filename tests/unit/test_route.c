@@ -27,7 +27,7 @@
 static const __u8 R1[6] = { 0x52, 0x54, 0, 0, 0x75, 1 };
 static const __u8 R2[6] = { 0x52, 0x54, 0, 0, 0x76, 1 };
 static struct kvb_net na, nb, nc;
-static __u32 kr1, kr2;
+static __u32 kr1, kr2, krw;
 
 static int make_net(struct fabric *fb, struct kvb_net *n, __u32 id,
 		    const char *name, const char *s4, const char *s6,
@@ -302,6 +302,29 @@ static void t_route_router_advert(struct fabric *fb)
 	CHECK(!csum6_check(out.buf), "ICMPv6 checksum wrong");
 }
 
+/*
+ * From a WAN device, only a routed network that named it as its `wan` is
+ * routed into: rc did (krw), rb did not, although the host knows rb's
+ * guest and would forward to it.
+ */
+static void t_route_wan_only_into_its_networks(struct fabric *fb)
+{
+	struct frame in, out;
+	__u8 wmac[6] = { 0x02, 0, 0, 0, 0x77, 0xfe };
+	int ret;
+
+	udp4(&in, wmac, "203.0.113.9", "10.76.0.11", 64, 32);
+	memcpy(in.buf + 6, wmac, 6);
+	in.buf[0] = 0x02;
+	ret = run_tc_out(fb, krw, &in, &out);
+	CHECK(ret == TC_ACT_OK, "into rb, which has no wan: verdict %d", ret);
+	CHECK(!memcmp(out.buf, in.buf, in.len), "the host's frame was changed");
+	udp4(&in, wmac, "203.0.113.9", "10.77.0.11", 64, 32);
+	ret = run_tc_out(fb, krw, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "into rc, whose wan it is: verdict %d",
+	      ret);
+}
+
 int route_tests(struct fabric *fb)
 {
 	struct port_opts g1 = { .naddrs = 0, .mac = R1 };
@@ -310,6 +333,7 @@ int route_tests(struct fabric *fb)
 	int nfail = 0;
 
 	if (add_veth("kr1", &kr1) || add_veth("kr2", &kr2) ||
+	    add_veth("krw", &krw) ||
 	    make_net(fb, &na, 5, "ra", "10.75.0.0/24", "fd75::/64", 1500) ||
 	    make_net(fb, &nb, 6, "rb", "10.76.0.0/24", "fd76::/64", 1400) ||
 	    make_net(fb, &nc, 7, "rc", "10.77.0.0/24", NULL, 1500) ||
@@ -327,6 +351,11 @@ int route_tests(struct fabric *fb)
 		printf("FAIL route setup: neighbours\n");
 		return 1;
 	}
+	nc.wan = krw;
+	if (net_put(fb, &nc) || wan_attach(fb, "krw", 7)) {
+		printf("FAIL route setup: wan\n");
+		return 1;
+	}
 	na.peers[0] |= 1ULL << 6;
 	nb.peers[0] |= 1ULL << 5;
 	if (net_put(fb, &na) || net_put(fb, &nb) || net_get(fb, 5, &na) ||
@@ -342,6 +371,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_hop_limit_exceeded_ipv6);
 	RUN(t_route_neighbour_advert_for_gateway);
 	RUN(t_route_router_advert);
+	RUN(t_route_wan_only_into_its_networks);
 	for (__u32 id = 5; id <= 7; id++)
 		gateway_delete(id);
 	return nfail;
