@@ -153,13 +153,18 @@ matrix() {
 	wait
 	echo
 	echo "Port forward wan -> 10.55.0.1:8080 -> n1:80: ${got:-nothing came back}"
-	local a2 i
-	for i in $(seq 50); do
-		a2=$(ip -n "$P-r2" -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1)
-		[ -n "$a2" ] && break
+	local a1 a2 i ok=
+	# SLAAC addresses are usable once DAD is over (not tentative), at both ends
+	for i in $(seq 100); do
+		a1=$(ip -n "$P-r1" -6 -o addr show dev eth0 scope global -tentative | awk '{print $4}')
+		a2=$(ip -n "$P-r2" -6 -o addr show dev eth0 scope global -tentative | awk '{print $4}' | cut -d/ -f1)
+		[ -n "$a1" ] && [ -n "$a2" ] && break
 		sleep 0.1
 	done
-	if [ -n "$a2" ] && ip netns exec "$P-r1" ping -6 -n -c 1 -W 1 "$a2" >/dev/null 2>&1; then
+	for i in 1 2 3 4 5; do
+		[ -n "$a2" ] && ip netns exec "$P-r1" ping -6 -n -c 1 -W 1 "$a2" >/dev/null 2>&1 && ok=1 && break
+	done
+	if [ -n "$ok" ]; then
 		echo "IPv6 r1 -> r2 ($a2, SLAAC): yes"
 	else
 		echo "IPv6 r1 -> r2 (${a2:-no SLAAC address}): -"

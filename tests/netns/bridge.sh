@@ -52,6 +52,9 @@ teardown() {
 	local n
 	kvmbpf net del lan
 	kvmbpf net del other
+	# Deleting the host ends is synchronous; a namespace's own devices go
+	# asynchronously after `ip netns del`, and the next mode reuses names.
+	for n in "${LINK_LIST[@]}"; do ip link del "$n" 2>/dev/null; done
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
 	NS_LIST=()
 	LINK_LIST=()
@@ -61,6 +64,7 @@ scenario() {
 	local m=$1 xdp=$2 offload=$3
 	if ! setup "$xdp" "$offload"; then
 		fail "$m: setup"
+		teardown
 		return
 	fi
 	if [ "$offload" = on ] && [ "$xdp" = off ]; then

@@ -2,7 +2,8 @@
 /*
  * sendraw IFACE HEX [COUNT] [GAP_US]: write one crafted Ethernet frame (given
  * as hex, separators ignored) COUNT times onto IFACE through an AF_PACKET
- * socket, GAP_US microseconds apart (a steady stream).
+ * socket, GAP_US microseconds apart (a steady stream). COUNT 0 streams until
+ * SIGTERM, then prints how many frames went out ("sent N").
  * sendraw --tap TAP HEX [COUNT] [GSO_SIZE]: write it into tap device TAP as
  * a guest would, behind a virtio-net header; with GSO_SIZE, the header asks
  * for TCPv4 segmentation with checksum offload (a TSO super-frame).
@@ -16,6 +17,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,14 @@ static int send_tap(const char *tap, const unsigned char *frame, size_t len,
 	return 0;
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char frame[65536];
@@ -120,15 +130,21 @@ int main(int argc, char **argv)
 		perror("sendraw: socket");
 		return 1;
 	}
-	for (int i = 0; i < count; i++) {
+	signal(SIGTERM, on_term);
+	long sent = 0;
+
+	while (count ? sent < count : !stop) {
 		if (sendto(fd, frame, len, 0, (struct sockaddr *)&sll,
 			   sizeof(sll)) != (ssize_t)len) {
 			perror("sendraw: sendto");
 			return 1;
 		}
+		sent++;
 		if (argc > 4)
 			usleep((useconds_t)atoi(argv[4]));
 	}
+	if (!count)
+		printf("sent %ld\n", sent);
 	close(fd);
 	return 0;
 }
