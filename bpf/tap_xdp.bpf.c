@@ -7,6 +7,7 @@
  * the virtio-net checksum state, and a veth uplink's frames may still carry
  * CHECKSUM_PARTIAL, so no redirect here is provably correct yet.
  */
+#define KVB_HOOK_XDP	/* lib/ctx.h: kvb_load() */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

@@ -111,7 +111,8 @@ enum kvb_port_flags {
 	X(TTL, 23, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP sent)") \
 	X(NOT_PEERED, 24, "not-peered", "destination network is not peered with this one") \
 	X(NO_ROUTE, 25, "no-route", "no route to the destination, or not one guests may use") \
-	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)")
+	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)") \
+	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -15,6 +15,7 @@
 #define KVB_PULL_LEN 256
 
 struct kvb_pkt {
+	void *ctx;		/* the hook's context, for kvb_load() */
 	void *data;
 	void *data_end;
 	__u32 len;		/* whole frame, including non-linear parts */
@@ -36,9 +37,28 @@ static __always_inline __u64 kvb_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
+/*
+ * len bytes at off (from the Ethernet header) into to; 0 or an error.
+ * For walks whose steps the packet decides (ND options): with a helper
+ * load the offset stays a plain number to the verifier, so paths that
+ * differ only in it are pruned as one, where cursor pointers would be
+ * followed path by path (a 16-option walk made tc too large to verify).
+ * An object for the XDP hook defines KVB_HOOK_XDP before any include.
+ */
+static __always_inline int kvb_load(void *ctx, __u32 off, void *to,
+				    __u32 len)
+{
+#ifdef KVB_HOOK_XDP
+	return bpf_xdp_load_bytes(ctx, off, to, len);
+#else
+	return bpf_skb_load_bytes(ctx, off, to, len);
+#endif
+}
+
 static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
 					     struct xdp_md *ctx)
 {
+	p->ctx = ctx;
 	p->data = (void *)(long)ctx->data;
 	p->data_end = (void *)(long)ctx->data_end;
 	p->len = (__u32)(p->data_end - p->data);
@@ -60,6 +80,7 @@ static __always_inline void kvb_pkt_from_skb(struct kvb_pkt *p,
 
 	if ((__u32)(skb->data_end - skb->data) < want)
 		bpf_skb_pull_data(skb, want);
+	p->ctx = skb;
 	p->data = (void *)(long)skb->data;
 	p->data_end = (void *)(long)skb->data_end;
 	p->len = skb->len;

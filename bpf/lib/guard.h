@@ -34,7 +34,7 @@
 #define ND_NEIGHBOR_ADVERT_ 136
 #define ND_REDIRECT_ 137
 #define MLD2_REPORT_ 143
-#define ND_OPT_MAX 3		/* ND options examined */
+#define ND_OPT_MAX 16		/* ND options examined; more are dropped */
 #define DHCP_SERVER_PORT 67
 #define DHCP_CLIENT_PORT 68
 #define DHCP6_CLIENT_PORT 546
@@ -168,32 +168,46 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f)
 	return 0;
 }
 
-/* NS/NA: link-layer options carry our MAC, NA targets are ours. */
+/*
+ * NS/NA: every link-layer option carries our MAC, NA targets are ours.
+ * Every option is examined: one the guard cannot read (cut short, length
+ * 0, longer than the message) or one past ND_OPT_MAX drops the message,
+ * so that no option hides behind others.
+ */
 static __always_inline int guard_nd(const struct kvb_port *port,
 				    const struct kvb_net *net, __u32 ifindex, const struct kvb_frame *f,
 				    const __u8 *mac)
 {
 	struct hdr_cursor c = f->l4;
+	__u32 left = f->l4_len, off;
 	__u8 *hdr, *target;
 
 	hdr = cursor_take(&c, 8);
 	target = cursor_take(&c, 16);
-	if (!hdr || !target)
+	if (!hdr || !target || left < 24)
 		return DROP(KVB_DROP_L4);
+	left -= 24;
 	if (f->icmp_type == ND_NEIGHBOR_ADVERT_ &&
 	    !ip6_is_own(port, net, ifindex, target, mac))
 		return DROP(KVB_DROP_SPOOF_ND);
+	off = (__u32)((void *)c.pos - (void *)f->eth);
 	for (int i = 0; i < ND_OPT_MAX; i++) {
-		__u8 *opt = cursor_take(&c, 8);
+		__u8 opt[8];
+		__u32 len;
 
-		if (!opt || !opt[1])
-			break;
+		if (!left)
+			return 0;
+		if (kvb_load(f->ctx, off, opt, sizeof(opt)) || !opt[1])
+			return DROP(KVB_DROP_L4);
+		len = opt[1] * 8;
+		if (len > left)
+			return DROP(KVB_DROP_L4);
 		if ((opt[0] == 1 || opt[0] == 2) && !mac_equal(opt + 2, mac))
 			return DROP(KVB_DROP_SPOOF_ND);
-		if (opt[1] > 1 && !cursor_take(&c, (opt[1] - 1) * 8 & 0x3f8))
-			break;
+		off += len;
+		left -= len;
 	}
-	return 0;
+	return left ? DROP(KVB_DROP_ND_OPTS) : 0;
 }
 
 static __always_inline int guard_ipv6(const struct kvb_port *port,

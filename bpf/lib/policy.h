@@ -31,6 +31,7 @@
 
 /* What admission learned about a frame, for the guard and forwarding code. */
 struct kvb_frame {
+	void *ctx;		/* the hook's context (kvb_load) */
 	struct ethhdr *eth;
 	struct kvb_arp *arp;	/* ARP header, when proto is ARP */
 	struct hdr_cursor l4;	/* at the L4 header, when l4_ok */
@@ -255,6 +256,7 @@ static __always_inline int kvb_admit(const struct kvb_pkt *p, __u32 mtu,
 	int ret = 0;
 
 	__builtin_memset(f, 0, sizeof(*f));
+	f->ctx = p->ctx;
 	eth = CURSOR_TAKE(&c, struct ethhdr);
 	if (!eth || p->len < ETH_HLEN)
 		return DROP(KVB_DROP_RUNT);

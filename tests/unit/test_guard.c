@@ -249,6 +249,37 @@ static void t_spoof_nd(struct fabric *fb __attribute__((unused)))
 	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "NS with forged source option");
 }
 
+/* Every ND option is examined, and past the bound the message is dropped. */
+static void t_nd_every_option(struct fabric *fb __attribute__((unused)))
+{
+	__u8 p[24 + 8 * 18] = { 135 };	/* neighbour solicitation */
+	struct frame f;
+	int i;
+
+	memcpy(p + 8, OTHER6, 16);
+	for (i = 0; i < 3; i++)
+		p[24 + 8 * i] = 99, p[25 + 8 * i] = 1;	/* unknown options */
+	p[48] = 1, p[49] = 1;		/* then a source link-layer option */
+	memcpy(p + 50, EVIL, 6);
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 56);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "forged option after three others");
+	memcpy(p + 50, V1, 6);
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 56);
+	passes(kv1, &f, "own option after three others");
+	for (i = 0; i < 17; i++)
+		p[24 + 8 * i] = 99, p[25 + 8 * i] = 1;
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 24 + 8 * 17);
+	drops_as(kv1, &f, KVB_DROP_ND_OPTS, "17 options");
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 24 + 8 * 16);
+	passes(kv1, &f, "16 options");
+	p[24 + 8 * 3 + 1] = 0;		/* an option of length 0 */
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 24 + 8 * 5);
+	drops_as(kv1, &f, KVB_DROP_L4, "option of length 0");
+	p[24 + 8 * 3 + 1] = 3;		/* longer than the message */
+	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 24 + 8 * 5);
+	drops_as(kv1, &f, KVB_DROP_L4, "option past the end");
+}
+
 static void t_mac_pinned_from_first_frame(struct fabric *fb __attribute__((unused)))
 {
 	struct kvb_port p;
@@ -452,6 +483,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_spoof_ipv6);
 	RUN(t_rogue_dhcp_server_any_port);
 	RUN(t_spoof_nd);
+	RUN(t_nd_every_option);
 	RUN(t_mac_pinned_from_first_frame);
 	RUN(t_dhcp_snooping);
 	RUN(t_isolated_ports);
