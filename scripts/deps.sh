@@ -9,6 +9,8 @@ PKGS=(
 	libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool
 	python3 iproute2 iputils-ping nftables iptables dnsmasq-base ethtool netcat-openbsd socat tcpdump python3-scapy iperf3
 	qemu-system-x86 busybox-static cpio kmod
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	isc-dhcp-client ndisc6
 )
 
 missing=()
@@ -27,6 +29,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libvirtd (tests/guest/libvirt.sh) resolves its default QEMU user before
+# reading qemu.conf; libvirt-daemon-system would create it, but also start
+# a host libvirtd, which the test does not want.
+if ! getent passwd libvirt-qemu >/dev/null; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: user libvirt-qemu missing; run as root to create it" >&2
+		exit 1
+	fi
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --user-group libvirt-qemu
 fi
 
 # bpffs: the fabric and the tests pin everything below /sys/fs/bpf.

@@ -70,6 +70,18 @@ check "hook: stopped" sh -c "'$hook' $T-vm stopped end - < $xml"
 check_not "hook: detached l1" "$KVMBPF" port show "$T-l1"
 check_not "hook: detached l2" "$KVMBPF" port show "$T-l2"
 check "hook: release after stopped is fine" sh -c "'$hook' $T-vm release end - < $xml"
+# as libvirt runs it: no KVMBPF or KVMBPF_BPFFS, kvmbpf found on PATH, the
+# fabric named by the domain's <kvmbpf:ports bpffs=...>
+bin=$(mktemp -d)
+ln -s "$KVMBPF" "$bin/kvmbpf"
+sed -i "s|<kvmbpf:ports |<kvmbpf:ports bpffs=\"$BPFFS\" |" "$xml"
+check "hook: no environment, fabric from the metadata" env -i HOME=/root LC_ALL=C \
+	PATH="$bin:/usr/bin:/bin" sh -c "'$hook' $T-vm started begin - < $xml"
+check "hook: ... attached in that fabric" "$KVMBPF" port show "$T-l1"
+check "hook: ... and detached" env -i HOME=/root LC_ALL=C \
+	PATH="$bin:/usr/bin:/bin" sh -c "'$hook' $T-vm stopped end - < $xml"
+check_not "hook: ... nothing left" "$KVMBPF" port show "$T-l1"
+rm -rf "$bin"
 rm -f "$xml"
 
 # --- make install ----------------------------------------------------------------
