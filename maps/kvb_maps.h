@@ -53,6 +53,15 @@
  */
 #define KVB_MARK_FABRIC 0x6b766200U /* "kvb\0" */
 
+/*
+ * skb->mark on a guest's packet that routing sends back into the guest's
+ * own network through the host's interface there (the host resolves the
+ * neighbour): the gateway port then delivers it as a guest's frame, never
+ * to an isolated port. The mark survives the host's neighbour queue and a
+ * veth within one namespace (skb_scrub_packet keeps it).
+ */
+#define KVB_MARK_HAIRPIN 0x6b766201U
+
 enum kvb_net_type {
 	KVB_NET_NONE = 0,
 	KVB_NET_BRIDGE = 1,
@@ -112,7 +121,8 @@ enum kvb_port_flags {
 	X(NOT_PEERED, 24, "not-peered", "destination network is not peered with this one") \
 	X(NO_ROUTE, 25, "no-route", "no route to the destination, or not one guests may use") \
 	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)") \
-	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)")
+	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)") \
+	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

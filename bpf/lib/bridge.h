@@ -15,21 +15,11 @@
 #include <linux/pkt_cls.h>
 #include "fdb.h"
 #include "stats.h"
-
-/* Port isolation: may a guest frame go from one guest port to another? */
-static __always_inline int guests_may_talk(__u32 from, __u32 to)
-{
-	struct kvb_port *a = bpf_map_lookup_elem(&kvb_port, &from);
-	struct kvb_port *b = bpf_map_lookup_elem(&kvb_port, &to);
-
-	if (!a || !b || a->role != KVB_PORT_GUEST || b->role != KVB_PORT_GUEST)
-		return 1;
-	return !((a->flags | b->flags) & KVB_PORT_F_ISOLATED);
-}
+#include "isolation.h"
 
 /*
  * Deliver a copy of the frame to every member except skip; from_guest
- * applies port isolation between guest ports.
+ * (a guest's frame, entering on skip) applies port isolation.
  */
 static __always_inline void flood(struct __sk_buff *skb,
 				  const struct kvb_net *net, __u32 skip,
@@ -132,19 +122,26 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 }
 
 /*
- * The host's frame from a nat network's gateway interface: only guests are
- * behind the gateway port, so what is not for one of them ends here.
+ * The host's frame from a nat or routed network's gateway interface: only
+ * guests are behind the gateway port, so what is not for one of them ends
+ * here. A guest's packet that routing handed to the host to resolve its
+ * neighbour (KVB_MARK_HAIRPIN) is still a guest's: isolation applies.
  */
 static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 					       const struct kvb_net *net,
 					       const __u8 *dst)
 {
+	int from_guest = skb->mark == KVB_MARK_HAIRPIN;
 	__u32 out;
 
+	skb->mark = 0;
 	out = mac_is_multicast(dst) ? 0 : fdb_lookup(net->id, dst);
-	if (out && out != skb->ifindex)
+	if (out && out != skb->ifindex) {
+		if (from_guest && !guests_may_talk(skb->ifindex, out))
+			return DROP(KVB_DROP_ISOLATED);
 		return redirect_to(skb, out, 0);
-	flood(skb, net, skb->ifindex, 0, 0);
+	}
+	flood(skb, net, skb->ifindex, 0, from_guest);
 	return TC_ACT_SHOT;
 }
 

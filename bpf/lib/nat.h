@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "stats.h"
 #include "subnet.h"
+#include "isolation.h"
 
 #define NAT_CONTINUE 0x7fff	/* not NAT's business: switch it */
 
@@ -351,6 +352,9 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	__u8 mac[ETH_ALEN];
 
 	__builtin_memcpy(mac, ct->guest_mac, ETH_ALEN);
+	/* guest to guest through the WAN address: isolation applies */
+	if (!guests_may_talk(skb->ifindex, out))
+		return DROP(KVB_DROP_ISOLATED);
 	if (!dec_ttl(skb, k->proto))
 		return DROP(KVB_DROP_TTL);
 	if (rewrite_addr(skb, IP_OFF_SADDR, k->saddr, saddr, k->proto, l4off) ||

@@ -30,6 +30,7 @@
 #include "fdb.h"
 #include "subnet.h"
 #include "nat.h"
+#include "isolation.h"
 
 #define ROUTE_CONTINUE NAT_CONTINUE	/* not routing's business */
 #define AF_INET6_ 10
@@ -411,11 +412,16 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	struct kvb_net *dst;
 	__u32 gw_host = r->gw_host, out = 0;
 	__u8 dmac[ETH_ALEN];
-	int ret;
+	int ret, same;
 
 	dst = bpf_map_lookup_elem(&kvb_net, &r->net_id);
 	if (!t || !dst)
 		return DROP(KVB_DROP_NO_ROUTE);
+	/* back into the sender's own network: guest to guest, isolation
+	 * applies (an isolated sender reaches none, nobody reaches one) */
+	same = src && src->id == dst->id;
+	if (same && port_isolated(ifindex))
+		return DROP(KVB_DROP_ISOLATED);
 	fib = &t->fib;
 	if (skb->gso_size && skb->gso_size + hdr_len > dst->mtu)
 		return route_error(skb, ifindex, src, family, dst->mtu);
@@ -432,6 +438,8 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		__builtin_memcpy(dmac, fib->dmac, ETH_ALEN);
 		out = fdb_lookup(dst->id, dmac);
 	}
+	if (same && out && !guests_may_talk(ifindex, out))
+		return DROP(KVB_DROP_ISOLATED);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, src, family, 0);
 	skb->mark = 0;
@@ -442,7 +450,10 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		count_tx(out, skb->len);
 		return redirected(bpf_redirect(out, 0));
 	}
-	/* the host's interface into that network resolves it */
+	/* the host's interface into that network resolves it; a guest's
+	 * packet for its own network stays a guest's on the way back in */
+	if (same)
+		skb->mark = KVB_MARK_HAIRPIN;
 	return redirected(bpf_redirect_neigh(gw_host, NULL, 0, 0));
 }
 
@@ -514,10 +525,20 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		__builtin_memcpy(saddr, f->saddr6, 16);
 		if (bpf_skb_load_bytes(skb, IP6_OFF_DADDR, daddr, 16))
 			return DROP(KVB_DROP_TRUNC_L3);
-		/* multicast and link-local: the link's, so the host's */
-		if (daddr[0] == 0xff || (daddr[0] == 0xfe &&
-					 (daddr[1] & 0xc0) == 0x80))
+		/* multicast: the link's, so the host's */
+		if (daddr[0] == 0xff)
 			return ROUTE_CONTINUE;
+		/*
+		 * link-local: the gateway's own is the host's; any other
+		 * belongs to a neighbour, which the guest reaches directly.
+		 * Handed to the host, a host forwarding IPv6 would send it
+		 * back out to that neighbour, around isolation.
+		 */
+		if (daddr[0] == 0xfe && (daddr[1] & 0xc0) == 0x80) {
+			ip6_mac_ll(t->ll, net->uplink_mac);
+			return ip6_equal(daddr, t->ll) ? ROUTE_CONTINUE :
+							 DROP(KVB_DROP_LL_VIA_GW);
+		}
 	} else {
 		return ROUTE_CONTINUE;
 	}
@@ -534,15 +555,6 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	if (r) {
 		if (r->net_id != net->id && !net_peered(net, r->net_id))
 			return DROP(KVB_DROP_NOT_PEERED);
-		if (r->net_id == net->id) {
-			/* an isolated port gets no way around isolation by
-			 * sending its neighbours' packets to the gateway */
-			struct kvb_port *p = bpf_map_lookup_elem(&kvb_port,
-								 &ifindex);
-
-			if (p && (p->flags & KVB_PORT_F_ISOLATED))
-				return DROP(KVB_DROP_ISOLATED);
-		}
 		return route_into(skb, ifindex, net, r, family, saddr, daddr,
 				  f->l3_len, f->hdr_len);
 	}

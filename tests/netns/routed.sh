@@ -99,8 +99,26 @@ check "port set g2 isolated on" kvmbpf port set "$T-g2" isolated on
 check_not "isolated g2 cannot reach g1 through the gateway" ping4 "$T-g2" 10.71.1.11
 check "isolated g2 still reaches its gateway" ping4 "$T-g2" 10.71.1.1
 [ "$(stat "$T-g2" isolated)" -ge 1 ] && pass "counted as isolated" || fail "isolated not counted"
-kvmbpf port set "$T-g2" isolated off
 ip -n "$T-g2" route del 10.71.1.11/32
+# ... and a normal g1 that routes isolated g2's address via the gateway does
+# not reach g2 either: neither while the host still has to resolve g2 (the
+# packet goes through the host's interface, marked as a guest's) nor once
+# the host knows g2's MAC (straight to the port)
+ip -n "$T-g1" route add 10.71.1.12/32 via 10.71.1.1
+ip neigh flush dev "$r1if" to 10.71.1.12
+e0=$(icmp_in_echos "$T-g2")
+check_not "g1 cannot reach isolated g2 through the gateway (host resolving)" \
+	ping4 "$T-g1" 10.71.1.12
+ip neigh replace 10.71.1.12 lladdr "$(ip -n "$T-g2" -br link show eth0 | awk '{print $3}')" dev "$r1if"
+check_not "g1 cannot reach isolated g2 through the gateway (host knows g2)" \
+	ping4 "$T-g1" 10.71.1.12
+[ "$(icmp_in_echos "$T-g2")" = "$e0" ] && pass "isolated g2 received none of them" ||
+	fail "isolated g2 received echo requests through the gateway"
+[ "$(stat "$T-g1" isolated)" -ge 1 ] && pass "refused at g1's port: counted" ||
+	fail "isolated not counted on g1"
+ip -n "$T-g1" route del 10.71.1.12/32
+ip neigh del 10.71.1.12 dev "$r1if"
+kvmbpf port set "$T-g2" isolated off
 check_not "r1 and r2 unpeered: g1 cannot reach g3" ping4 "$T-g1" 10.71.2.11
 check "net peer r1 r2" kvmbpf net peer r1 r2
 check "peered: g1 reaches g3 (IPv4)" ping4 "$T-g1" 10.71.2.11

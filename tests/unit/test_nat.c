@@ -428,6 +428,41 @@ static void t_nat_table_full(struct fabric *fb)
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow lost");
 }
 
+/*
+ * Hairpin is guest to guest: kn1 connecting to the WAN address on a port
+ * forwarded to an isolated guest (kn2) is refused, counted isolated.
+ */
+static void t_nat_hairpin_into_isolated_port(struct fabric *fb)
+{
+	static const __u8 N2[6] = { 0x52, 0x54, 0, 0, 0x5a, 2 };
+	struct port_opts g = { .naddrs = 1, .mac = N2, .isolated = true };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8086),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.12"),
+			      .to_port = htons(80), .net_id = NET_NAT };
+	__u64 d0 = port_stats(fb, kn1).drop[KVB_DROP_ISOLATED];
+	struct frame in, out;
+	__u32 kn2;
+	int ret;
+
+	CHECK(!add_veth("kn2", &kn2) &&
+	      !parse_addr("192.168.90.12", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn2", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn2");
+	fw.ifindex = kn2;
+	memcpy(fw.mac, N2, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	guest_frame(&in, IPPROTO_TCP, 40500, 8086, 0);
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	finish(&in);
+	ret = run_tc_out(F, kn1, &in, &out);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	CHECK(ret == TC_ACT_SHOT, "verdict %d (to %02x:..:%02x)", ret,
+	      out.buf[0], out.buf[5]);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_ISOLATED] == d0 + 1,
+	      "isolated not counted");
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -475,6 +510,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_ct_max);
 	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
+	RUN(t_nat_hairpin_into_isolated_port);
 	gateway_delete(NET_NAT);
 	return nfail;
 }

@@ -26,8 +26,9 @@
 
 static const __u8 R1[6] = { 0x52, 0x54, 0, 0, 0x75, 1 };
 static const __u8 R2[6] = { 0x52, 0x54, 0, 0, 0x76, 1 };
+static const __u8 R3[6] = { 0x52, 0x54, 0, 0, 0x75, 3 };
 static struct kvb_net na, nb, nc;
-static __u32 kr1, kr2, krw;
+static __u32 kr1, kr2, krw, kr3, gwp5;
 
 static int make_net(struct fabric *fb, struct kvb_net *n, __u32 id,
 		    const char *name, const char *s4, const char *s6,
@@ -302,6 +303,106 @@ static void t_route_router_advert(struct fabric *fb)
 	CHECK(!csum6_check(out.buf), "ICMPv6 checksum wrong");
 }
 
+/* run tc ingress on ifindex with skb->mark in, the mark it left in *out */
+static int run_mark(struct fabric *fb, __u32 ifindex, const struct frame *f,
+		    __u32 in, __u32 *out)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .mark = in };
+	struct frame o;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->buf,
+		    .data_size_in = f->len, .data_out = o.buf,
+		    .data_size_out = sizeof(o.buf), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
+		    .ctx_size_out = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &opts))
+		return -1;
+	*out = ctx.mark;
+	return (int)opts.retval;
+}
+
+/*
+ * Isolation through the gateway: kr1 (not isolated) sends the packet of
+ * its isolated neighbour kr3 (10.75.0.13, known to the host) to the
+ * gateway's MAC. Routing must not deliver it into kr3's port.
+ */
+static void t_route_isolated_neighbour_via_gateway(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kr1).drop[KVB_DROP_ISOLATED];
+	struct frame in, out;
+	int ret;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.75.0.13", 64, 32);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT, "verdict %d (delivered to %02x:..:%02x)",
+	      ret, out.buf[0], out.buf[5]);
+	CHECK(port_stats(fb, kr1).drop[KVB_DROP_ISOLATED] == d0 + 1,
+	      "isolated not counted");
+}
+
+/*
+ * The same when the host does not know the neighbour yet: the packet goes
+ * to the host to resolve it, marked as a guest's, and the gateway port
+ * refuses it to the isolated port; the host's own frames still reach it.
+ */
+static void t_route_isolated_neighbour_via_host(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, gwp5).drop[KVB_DROP_ISOLATED];
+	struct frame in;
+	__u32 mark;
+	int ret;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.75.0.14", 64, 32);
+	ret = run_mark(fb, kr1, &in, 0, &mark);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(mark == KVB_MARK_HAIRPIN, "not marked a guest's: mark %#x", mark);
+	/* back from the host, on the gateway port, for kr3's MAC */
+	udp4(&in, R3, "10.75.0.11", "10.75.0.13", 63, 32);
+	memcpy(in.buf + 6, na.uplink_mac, 6);
+	ret = run_mark(fb, gwp5, &in, KVB_MARK_HAIRPIN, &mark);
+	CHECK(ret == TC_ACT_SHOT, "a guest's packet reached an isolated port: "
+	      "verdict %d", ret);
+	CHECK(port_stats(fb, gwp5).drop[KVB_DROP_ISOLATED] == d0 + 1,
+	      "isolated not counted on the gateway port");
+	udp4(&in, R3, "10.75.0.1", "10.75.0.13", 64, 32);
+	memcpy(in.buf + 6, na.uplink_mac, 6);
+	ret = run_mark(fb, gwp5, &in, 0, &mark);
+	CHECK(ret == TC_ACT_REDIRECT, "the host's own frame refused: verdict %d",
+	      ret);
+}
+
+/*
+ * A link-local packet for a neighbour sent to the gateway's MAC is
+ * refused (a host forwarding IPv6 would send it back out to the
+ * neighbour); the gateway's own link-local is the host's.
+ */
+static void t_route_link_local_via_gateway(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kr1).drop[KVB_DROP_LL_VIA_GW];
+	__u8 udp[16] = { 0x9c, 0x40, 0, 53, 0, 16 };
+	char gwll[64];
+	struct frame in, out;
+	int ret;
+
+	ip6(&in, na.uplink_mac, "fe80::5054:ff:fe00:7501",
+	    "fe80::5054:ff:fe00:7503", 64, IPPROTO_UDP, udp, sizeof(udp));
+	set_csum6(&in, 14 + 40 + 6);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT, "verdict %d", ret);
+	CHECK(port_stats(fb, kr1).drop[KVB_DROP_LL_VIA_GW] == d0 + 1,
+	      "link-local-via-gateway not counted");
+	snprintf(gwll, sizeof(gwll), "fe80::%x:%xff:fe%02x:%x",
+		 (na.uplink_mac[0] ^ 2) << 8 | na.uplink_mac[1],
+		 na.uplink_mac[2], na.uplink_mac[3],
+		 na.uplink_mac[4] << 8 | na.uplink_mac[5]);
+	ip6(&in, na.uplink_mac, "fe80::5054:ff:fe00:7501", gwll, 64,
+	    IPPROTO_UDP, udp, sizeof(udp));
+	set_csum6(&in, 14 + 40 + 6);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "to the gateway's %s: verdict %d", gwll,
+	      ret);
+}
+
 /*
  * From a WAN device, only a routed network that named it as its `wan` is
  * routed into: rc did (krw), rb did not, although the host knows rb's
@@ -329,16 +430,18 @@ int route_tests(struct fabric *fb)
 {
 	struct port_opts g1 = { .naddrs = 0, .mac = R1 };
 	struct port_opts g2 = { .naddrs = 0, .mac = R2 };
+	struct port_opts g3 = { .naddrs = 0, .mac = R3, .isolated = true };
 	char host[16], port[16], cmd[256];
 	int nfail = 0;
 
 	if (add_veth("kr1", &kr1) || add_veth("kr2", &kr2) ||
-	    add_veth("krw", &krw) ||
+	    add_veth("krw", &krw) || add_veth("kr3", &kr3) ||
 	    make_net(fb, &na, 5, "ra", "10.75.0.0/24", "fd75::/64", 1500) ||
 	    make_net(fb, &nb, 6, "rb", "10.76.0.0/24", "fd76::/64", 1400) ||
 	    make_net(fb, &nc, 7, "rc", "10.77.0.0/24", NULL, 1500) ||
 	    port_attach(fb, "unit", "kr1", 5, KVB_PORT_GUEST, &g1) ||
-	    port_attach(fb, "unit", "kr2", 6, KVB_PORT_GUEST, &g2)) {
+	    port_attach(fb, "unit", "kr2", 6, KVB_PORT_GUEST, &g2) ||
+	    port_attach(fb, "unit", "kr3", 5, KVB_PORT_GUEST, &g3)) {
 		printf("FAIL route setup: networks\n");
 		return 1;
 	}
@@ -349,6 +452,15 @@ int route_tests(struct fabric *fb)
 		 host, host);
 	if (system(cmd)) {
 		printf("FAIL route setup: neighbours\n");
+		return 1;
+	}
+	gateway_ifnames(5, host, port);
+	gwp5 = if_nametoindex(port);
+	snprintf(cmd, sizeof(cmd),
+		 "ip neigh add 10.75.0.13 lladdr 52:54:00:00:75:03 dev %s",
+		 host);
+	if (!gwp5 || system(cmd)) {
+		printf("FAIL route setup: ra's neighbours\n");
 		return 1;
 	}
 	nc.wan = krw;
@@ -372,6 +484,9 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_neighbour_advert_for_gateway);
 	RUN(t_route_router_advert);
 	RUN(t_route_wan_only_into_its_networks);
+	RUN(t_route_isolated_neighbour_via_gateway);
+	RUN(t_route_isolated_neighbour_via_host);
+	RUN(t_route_link_local_via_gateway);
 	for (__u32 id = 5; id <= 7; id++)
 		gateway_delete(id);
 	return nfail;
