@@ -4,6 +4,8 @@
 # them) on taps in a bridge network whose uplink leads to a LAN namespace.
 # Ping, then 50 MiB TCP transfers with sha256 checked: guest to guest both
 # ways, guest to LAN and LAN to guest.
+# On a failure (or with KVB_DUMP=1) it prints the fabric's counters and MAC
+# table, the devices' and the LAN's view and each guest's own snapshot.
 source "$(dirname "$0")/../netns/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
@@ -16,7 +18,9 @@ tap_add "$T-b" && kvmbpf attach "$T-b" net lan mac 52:54:00:92:00:22 || fail "at
 # In the guests: wait for a peer with ping, then send or receive. A
 # listener hands the connection to `cat` (nc -e): busybox nc would otherwise
 # half-close on its own stdin's EOF, and the sender stops at that FIN.
-COMMON='
+# "KVB" lines carry the guest's uptime after their value, for the record.
+COMMON="$GUEST_DIAG"'
+t() { cut -d" " -f1 /proc/uptime; }
 ip addr add $ME/24 dev eth0; ip link set eth0 up
 waitfor() { i=0; while [ $i -lt 90 ]; do ping -c1 -W1 $1 >/dev/null 2>&1 && return 0; i=$((i+1)); done; return 1; }
 recv() { printf '"'"'#!/bin/sh\ncat >%s\n'"'"' $2 >/tmp/recv$1.sh; chmod +x /tmp/recv$1.sh; nc -l -p $1 -e /tmp/recv$1.sh; }
@@ -26,24 +30,24 @@ echo "KVB sent $(sha256sum </tmp/f | cut -c1-64)"
 echo "KVB size $(wc -c </tmp/f)"
 '
 A="ME=10.92.0.21; $COMMON"'
-waitfor 10.92.0.22 && echo "KVB ping_guest ok"
-waitfor 10.92.0.2 && echo "KVB ping_lan ok"
+waitfor 10.92.0.22 && echo "KVB ping_guest ok $(t)"
+waitfor 10.92.0.2 && echo "KVB ping_lan ok $(t)"
 recv 5004 /tmp/r &
 rp=$!
-send 10.92.0.22 5003 && echo "KVB to_guest sent"
-send 10.92.0.2 5001 && echo "KVB to_lan sent"
+send 10.92.0.22 5003 && echo "KVB to_guest sent $(t)"
+send 10.92.0.2 5001 && echo "KVB to_lan sent $(t)"
 wait $rp
-echo "KVB from_guest $(sha256sum </tmp/r | cut -c1-64)"
+echo "KVB from_guest $(sha256sum </tmp/r | cut -c1-64) $(t)"
 '
 B="ME=10.92.0.22; $COMMON"'
 recv 5002 /tmp/l &
 lp=$!
 recv 5003 /tmp/g &
 wait $!
-echo "KVB from_guest $(sha256sum </tmp/g | cut -c1-64)"
-waitfor 10.92.0.21 && send 10.92.0.21 5004 && echo "KVB to_guest sent"
+echo "KVB from_guest $(sha256sum </tmp/g | cut -c1-64) $(t)"
+waitfor 10.92.0.21 && send 10.92.0.21 5004 && echo "KVB to_guest sent $(t)"
 wait $lp
-echo "KVB from_lan $(sha256sum </tmp/l | cut -c1-64)"'
+echo "KVB from_lan $(sha256sum </tmp/l | cut -c1-64) $(t)"'
 
 src=$(mktemp) recv=$(mktemp)
 head -c ${MIB}M /dev/urandom >"$src"
@@ -51,13 +55,33 @@ in_ns "$T-lan" timeout 300 nc -d -l 10.92.0.2 5001 >"$recv" &
 lanpid=$!
 guest_boot a "$T-a" 52:54:00:92:00:21 "$A"
 guest_boot b "$T-b" 52:54:00:92:00:22 "$B"
-# LAN to guest b, once b listens
-for i in $(seq 120); do
-	in_ns "$T-lan" nc -N 10.92.0.22 5002 <"$src" 2>/dev/null && break
-	sleep 1
-done
-guest_wait a 180 || fail "guest a did not finish"
-guest_wait b 180 || fail "guest b did not finish"
+# LAN to guest b, once b listens. Bounded, in the background: a transfer
+# that stalls must not hang the test but fail it with the state it is in.
+(
+	for i in $(seq 120); do
+		in_ns "$T-lan" timeout 300 nc -N 10.92.0.22 5002 <"$src" 2>/dev/null &&
+			exit 0
+		sleep 1
+	done
+	exit 1
+) &
+senderpid=$!
+
+# On a failure: the fabric's counters and MAC table, the kernel's view of
+# the devices and of the LAN's sockets, and each guest's last snapshot,
+# taken while a stalled transfer is still stalled.
+dumped=0
+diag() {
+	[ $dumped = 0 ] || return 0
+	dumped=1
+	echo "# $1: state follows"
+	dump_fabric "$T-lan" "$T-up" "$T-a" "$T-b"
+	guest_console a
+	guest_console b
+}
+guest_wait a 240 || { fail "guest a did not finish"; diag "guest a stalled"; }
+guest_wait b 240 || { fail "guest b did not finish"; diag "guest b stalled"; }
+wait $senderpid || fail "guest: LAN could not send to guest b"
 wait $lanpid
 
 [ "$(guest_result a ping_guest)" = ok ] && pass "guest: ping guest to guest" || fail "guest: ping guest to guest"
@@ -86,5 +110,7 @@ rxp=$(stat "$T-a" rx_packets) rxb=$(stat "$T-a" rx_bytes)
 [ "$rxp" -gt 0 ] && [ $((rxb / rxp)) -gt 1514 ] &&
 	pass "guest: TSO super-frames crossed the fabric (avg $((rxb / rxp)) bytes)" ||
 	fail "guest: no GSO frames from the guest ($rxb bytes in $rxp packets)"
+[ "$FAILS" -eq 0 ] || diag "a check failed"
+[ -z "${KVB_DUMP:-}" ] || diag "KVB_DUMP set"
 rm -f "$src" "$recv"
 finish

@@ -65,10 +65,35 @@ guest_wait() {
 		sleep 0.5
 	done
 	echo "guest $name timed out; console:" >&2
-	tail -20 "$GUEST_LOGDIR/$name.log" >&2
+	guest_console "$name" >&2
 	cat "$GUEST_LOGDIR/$name.qemu" >&2
 	return 1
 }
+
+# guest_console NAME: the guest's progress ("KVB ..." lines) and its last
+# GUEST_DIAG snapshot with whatever it printed after, each line after "# "
+guest_console() {
+	tr -d '\r' 2>/dev/null <"$GUEST_LOGDIR/$1.log" | awk -v g="$1" '
+		/^KVB-DIAG/ { n = 0 }
+		{ last[n++] = $0 }
+		/^KVB / { print "# " g ": " $0 }
+		END { for (i = 0; i < n; i++) print "# " g ": " last[i] }'
+}
+
+# A scenario snippet: every 30 s the guest prints its own view of the
+# network (TCP sockets and counters, ARP table, eth0's counters) after a
+# "KVB-DIAG" line, so that a stalled transfer shows where it stalled.
+GUEST_DIAG='
+diag() {
+	while sleep 30; do
+		echo "KVB-DIAG uptime $(cut -d" " -f1 /proc/uptime)"
+		cat /proc/net/tcp /proc/net/arp
+		grep -h "^Tcp" /proc/net/snmp /proc/net/netstat
+		(cd /sys/class/net/eth0/statistics && grep . rx_packets rx_bytes rx_dropped rx_errors tx_packets tx_bytes tx_dropped tx_errors)
+	done
+}
+diag &
+'
 
 # guest_wait_key NAME KEY SECONDS: wait for the guest's "KVB KEY ..." line
 guest_wait_key() {

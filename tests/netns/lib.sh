@@ -129,6 +129,36 @@ icmp_in_echos() {
 	in_ns "$1" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["InEchos"] }' /proc/net/snmp
 }
 
+# dump_fabric NS DEV...: everything a failed transfer needs to explain
+# itself, printed with "# " in front (never a PASS/FAIL line): the fabric's
+# counters and MAC table, each DEV's kernel counters, tc filters and driver
+# statistics, and the view from namespace NS (its eth0, neighbours, TCP
+# sockets with their retransmission state, the kernel's TCP counters).
+dump_fabric() {
+	local ns=$1 d
+	shift
+	{
+		echo "---- fabric state at $(date +%T) ----"
+		kvmbpf -j stats
+		kvmbpf -j fdb show
+		for d in "$@"; do
+			ip -s -s -d link show dev "$d"
+			tc -s filter show dev "$d" ingress
+			tc -s filter show dev "$d" egress
+			ethtool -S "$d" 2>/dev/null | grep -v ': 0$'
+		done
+		echo "-- namespace $ns"
+		in_ns "$ns" ip -s -s link show dev eth0
+		in_ns "$ns" ethtool -S eth0 2>/dev/null | grep -v ': 0$'
+		in_ns "$ns" ip neigh
+		in_ns "$ns" ss -tnoiem
+		in_ns "$ns" nstat -az 2>/dev/null | awk '$2 != 0 && /Tcp|Ip/'
+		echo "-- kernel log"
+		dmesg 2>/dev/null | tail -n 5
+		echo "---- end of fabric state ----"
+	} 2>&1 | sed 's/^/# /'
+}
+
 finish() {
 	[ "$FAILS" -eq 0 ]
 }
