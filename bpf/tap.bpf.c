@@ -52,9 +52,21 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	if (!port)
 		return TC_ACT_OK;	/* not (or no longer) ours */
 	if (port->role == KVB_PORT_WAN) {
-		/* the host's NIC: routed networks' traffic, NAT replies */
+		/*
+		 * The host's NIC: routed networks' traffic, NAT replies and
+		 * forwards are the fabric's, counted on the WAN port; the
+		 * rest is the host's, untouched and not counted.
+		 */
+		__u32 len = skb->len;
+
 		ret = route_from_wan(skb, ifindex);
-		return ret != ROUTE_CONTINUE ? ret : nat_from_wan(skb);
+		if (ret == ROUTE_CONTINUE)
+			ret = nat_from_wan(skb);
+		if (ret == TC_ACT_OK)
+			return TC_ACT_OK;
+		st = stats_of(ifindex);
+		count_rx(st, len);
+		goto out;
 	}
 	st = stats_of(ifindex);
 	count_rx(st, skb->len);

@@ -16,6 +16,7 @@
 #include "stats.h"
 #include "subnet.h"
 #include "isolation.h"
+#include "wan.h"
 
 #define NAT_CONTINUE 0x7fff	/* not NAT's business: switch it */
 
@@ -617,6 +618,7 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	struct kvb_net *net;
 	__u8 gmac[ETH_ALEN], proto;
 	__u32 out;
+	int ret;
 
 	in = CURSOR_TAKE(c, struct iphdr);
 	if (!in || in->ihl != 5 || in->saddr != nat_ip)
@@ -625,6 +627,7 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	if (!ports)
 		return TC_ACT_OK;
 	proto = in->protocol;
+	oldc = in->check;
 	rk.saddr = in->daddr;
 	rk.daddr = in->saddr;
 	rk.proto = proto;
@@ -648,7 +651,10 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	gport = ct->port;
 	out = ct->guest_ifindex;
 	__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
-	oldc = in->check;
+	/* about a flow of ours: judged like any frame entering the fabric */
+	ret = kvb_admit_wan(skb);
+	if (IS_DROP(ret))
+		return ret;
 
 	/* outer destination: IP checksum only (ICMP has no pseudo header) */
 	if (!dec_ttl(skb, IPPROTO_ICMP))
@@ -747,7 +753,11 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 /*
  * A frame arriving on a WAN device: replies of translated flows go back to
  * their guest, new connections to a forwarded port go to theirs;
- * everything else is the host's and passes untouched.
+ * everything else is the host's and passes untouched. What is NAT's is
+ * admitted like any frame entering the fabric, and a first fragment is
+ * refused (nat-fragment): the later ones carry no ports, cannot be
+ * translated and go to the host, so translating the first would only
+ * hand the guest a packet that never completes.
  */
 static __always_inline int nat_from_wan(struct __sk_buff *skb)
 {
@@ -761,12 +771,14 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	struct iphdr *ip;
 	__be16 *ports;
 	__u64 now;
+	int ret, mf;
 
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	ip = CURSOR_TAKE(&c, struct iphdr);
 	if (!ip || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff)))
 		return TC_ACT_OK;
+	mf = !!(ip->frag_off & bpf_htons(0x2000));
 	l4off = ETH_HLEN + ip->ihl * 4;
 	if (ip->ihl != 5)
 		return TC_ACT_OK;	/* options: the host's problem */
@@ -801,6 +813,16 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	if (!ct) {
+		struct kvb_fwd_key fk = { .addr = rk.daddr, .port = rk.dport,
+					  .proto = rk.proto };
+
+		if (!bpf_map_lookup_elem(&kvb_fwd, &fk))
+			return TC_ACT_OK;	/* the host's */
+	}
+	ret = mf ? DROP(KVB_DROP_NAT_FRAG) : kvb_admit_wan(skb);
+	if (IS_DROP(ret))
+		return ret;
 	now = kvb_now();
 	if (!ct && !ct_forward(&rk))
 		ct = bpf_map_lookup_elem(&kvb_ct, &rk);

@@ -31,6 +31,7 @@
 #include "subnet.h"
 #include "nat.h"
 #include "isolation.h"
+#include "wan.h"
 
 #define ROUTE_CONTINUE NAT_CONTINUE	/* not routing's business */
 #define AF_INET6_ 10
@@ -573,11 +574,12 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 
 /*
  * A frame on a WAN device for a routed network (one not behind a nat
- * network) that named this device as its `wan`: into it, as the FIB
- * says. A routed network without a WAN device, or with another one, is
- * not reachable from here, whatever other networks use this device for.
- * Everything else, and whatever routing refuses, is left to NAT and the
- * host.
+ * network) that named this device as its `wan`: admitted like any frame
+ * entering the fabric (a drop code when it fails), then into the network
+ * as the FIB says. A routed network without a WAN device, or with another
+ * one, is not reachable from here, whatever other networks use this
+ * device for. Everything else, and whatever routing refuses, is left to
+ * NAT and the host.
  */
 static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 {
@@ -623,6 +625,9 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	if (!net || net->type != KVB_NET_ROUTED || net->via_nat ||
 	    net->wan != ifindex)
 		return ROUTE_CONTINUE;
+	ret = kvb_admit_wan(skb);
+	if (IS_DROP(ret))
+		return ret;
 	ret = route_into(skb, ifindex, NULL, r, family, saddr, daddr, l3_len, 0);
 	return IS_DROP(ret) ? TC_ACT_OK : ret;
 }

@@ -428,6 +428,73 @@ static void t_nat_table_full(struct fabric *fb)
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow lost");
 }
 
+/* A tracked UDP flow (guest port sport to the remote's 53), and its
+ * reply as the remote sends it, checksummed, into *back. */
+static int udp_reply(struct frame *back, __u16 sport)
+{
+	struct frame in, out;
+
+	guest_frame(&in, IPPROTO_UDP, sport, 53, 16);
+	if (run_tc_out(F, kn1, &in, &out) != TC_ACT_REDIRECT)
+		return -1;
+	*back = out;
+	memcpy(back->buf + 14 + 12, out.buf + 14 + 16, 4);
+	memcpy(back->buf + 14 + 16, out.buf + 14 + 12, 4);
+	memcpy(back->buf + 34, out.buf + 36, 2);
+	memcpy(back->buf + 36, out.buf + 34, 2);
+	back->buf[14 + 8] = 64;
+	finish(back);
+	return 0;
+}
+
+/*
+ * Frames from the WAN that NAT would act on pass the same admission as
+ * any port's and are counted on the WAN port: a tracked flow's reply with
+ * a UDP length beyond the packet is dropped (l4-malformed), a first
+ * fragment is dropped (nat-fragment: the later ones cannot be
+ * translated); the same malformed frame for no flow of ours is the host's,
+ * untouched and not counted.
+ */
+static void t_nat_wan_admission(struct fabric *fb)
+{
+	struct kvb_stats s0 = port_stats(fb, kw), s1;
+	struct frame back, res;
+	int ret;
+
+	CHECK(!udp_reply(&back, 40600), "flow");
+	ret = run_tc_out(F, kw, &back, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "good reply: verdict %d", ret);
+	s1 = port_stats(fb, kw);
+	CHECK(s1.rx_packets == s0.rx_packets + 1, "reply not counted on the WAN");
+
+	CHECK(!udp_reply(&back, 40601), "flow");
+	back.buf[34 + 4] = 0x05;	/* UDP length 1280+, beyond the packet */
+	finish(&back);
+	ret = run_tc_out(F, kw, &back, &res);
+	CHECK(ret == TC_ACT_SHOT, "malformed reply: verdict %d", ret);
+	s1 = port_stats(fb, kw);
+	CHECK(s1.drop[KVB_DROP_L4] == s0.drop[KVB_DROP_L4] + 1,
+	      "l4-malformed not counted on the WAN port");
+
+	back.buf[36] = 0x15, back.buf[37] = 0xb3;	/* to 5555: no flow */
+	finish(&back);
+	ret = run_tc_out(F, kw, &back, &res);
+	CHECK(ret == TC_ACT_OK, "the host's malformed frame: verdict %d", ret);
+	CHECK(!memcmp(res.buf, back.buf, back.len), "the host's frame changed");
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_L4] == s1.drop[KVB_DROP_L4],
+	      "the host's frame was judged");
+
+	CHECK(!udp_reply(&back, 40602), "flow");
+	back.buf[14 + 6] = 0x20;	/* more fragments, offset 0 */
+	back.buf[14 + 2] = 0, back.buf[14 + 3] = 20 + 8 + 8;
+	back.len = 14 + 20 + 8 + 8;
+	finish(&back);
+	ret = run_tc_out(F, kw, &back, &res);
+	CHECK(ret == TC_ACT_SHOT, "first fragment: verdict %d", ret);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_FRAG] ==
+	      s0.drop[KVB_DROP_NAT_FRAG] + 1, "nat-fragment not counted");
+}
+
 /*
  * Hairpin is guest to guest: kn1 connecting to the WAN address on a port
  * forwarded to an isolated guest (kn2) is refused, counted isolated.
@@ -511,6 +578,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
 	RUN(t_nat_hairpin_into_isolated_port);
+	RUN(t_nat_wan_admission);
 	gateway_delete(NET_NAT);
 	return nfail;
 }

@@ -426,6 +426,35 @@ static void t_route_wan_only_into_its_networks(struct fabric *fb)
 	      ret);
 }
 
+/*
+ * What routing takes from a WAN device passes admission and is counted on
+ * the WAN port: an IPv4 header claiming more than the frame holds, for rc,
+ * is dropped (l3-malformed); the same for rb (not routed from here) is the
+ * host's, untouched.
+ */
+static void t_route_wan_admission(struct fabric *fb)
+{
+	struct kvb_stats s0 = port_stats(fb, krw);
+	__u8 wmac[6] = { 0x02, 0, 0, 0, 0x77, 0xfe };
+	struct frame in, out;
+	int ret;
+
+	udp4(&in, wmac, "203.0.113.9", "10.77.0.11", 64, 32);
+	in.buf[14 + 2] = 0x05;	/* total length 1280+ in a short frame */
+	ret = run_tc_out(fb, krw, &in, &out);
+	CHECK(ret == TC_ACT_SHOT, "malformed, for rc: verdict %d", ret);
+	CHECK(port_stats(fb, krw).drop[KVB_DROP_TRUNC_L3] ==
+	      s0.drop[KVB_DROP_TRUNC_L3] + 1, "l3-malformed not counted");
+	CHECK(port_stats(fb, krw).rx_packets == s0.rx_packets + 1,
+	      "not counted as received on the WAN port");
+	udp4(&in, wmac, "203.0.113.9", "10.76.0.11", 64, 32);
+	in.buf[14 + 2] = 0x05;
+	ret = run_tc_out(fb, krw, &in, &out);
+	CHECK(ret == TC_ACT_OK, "the host's malformed frame: verdict %d", ret);
+	CHECK(port_stats(fb, krw).drop[KVB_DROP_TRUNC_L3] ==
+	      s0.drop[KVB_DROP_TRUNC_L3] + 1, "the host's frame was judged");
+}
+
 int route_tests(struct fabric *fb)
 {
 	struct port_opts g1 = { .naddrs = 0, .mac = R1 };
@@ -484,6 +513,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_neighbour_advert_for_gateway);
 	RUN(t_route_router_advert);
 	RUN(t_route_wan_only_into_its_networks);
+	RUN(t_route_wan_admission);
 	RUN(t_route_isolated_neighbour_via_gateway);
 	RUN(t_route_isolated_neighbour_via_host);
 	RUN(t_route_link_local_via_gateway);
