@@ -20,6 +20,16 @@ LIB_OBJS := $(filter-out $(BUILD)/loader/main.o,$(LOADER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit_tests
 
+# The fuzzer (tests/fuzz) drives its own build of the datapath: the same
+# sources with tests/fuzz/observe.h forced in, which records every redirect
+# target, and a CLI and library built on it (build/fuzz/).
+FUZZ := $(BUILD)/fuzz
+FUZZ_BIN := $(BUILD)/kvbfuzz
+FUZZ_SKELS := $(patsubst bpf/%.bpf.c,$(FUZZ)/%.skel.h,$(BPF_SRCS))
+FUZZ_LOADER_OBJS := $(patsubst loader/%.c,$(FUZZ)/loader/%.o,$(LOADER_SRCS))
+FUZZ_LIB_OBJS := $(filter-out $(FUZZ)/loader/main.o,$(FUZZ_LOADER_OBJS))
+FUZZ_TIME ?= 600
+
 # BPF objects use the kernel's UAPI headers from linux-libc-dev, not a
 # generated vmlinux.h: the datapath reads only packet data and its own maps,
 # so there is nothing to relocate and no CO-RE dependency on kernel BTF.
@@ -30,14 +40,14 @@ LDLIBS := -lbpf -lelf -lz
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit netns guest bench clean help install
+.PHONY: all deps demo test unit netns guest bench clean help install fuzz
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 
 TOOLS := $(BUILD)/sendraw $(BUILD)/kvbbench
 
-all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS)
+all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS) $(FUZZ_BIN)
 
 $(BUILD)/sendraw: tests/tools/sendraw.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@
@@ -69,6 +79,28 @@ $(BUILD)/kvmbpf: $(LOADER_OBJS)
 
 $(UNIT_BIN): $(UNIT_SRCS) $(LIB_OBJS) $(SKELS) tests/unit/*.h
 	$(CC) $(CFLAGS) -I tests/unit $(UNIT_SRCS) $(LIB_OBJS) -o $@ $(LDLIBS)
+
+$(FUZZ) $(FUZZ)/loader:
+	mkdir -p $@
+
+$(FUZZ)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) tests/fuzz/observe.h tests/fuzz/obs.h | $(FUZZ)
+	$(CLANG) $(BPF_CFLAGS) -I tests/fuzz -include tests/fuzz/observe.h -c $< -o $@
+
+$(FUZZ)/%.skel.h: $(FUZZ)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name kvb_$(subst .bpf.o,,$(notdir $<)) > $@
+
+$(FUZZ)/loader/%.o: loader/%.c $(LOADER_HDRS) $(FUZZ_SKELS) maps/kvb_maps.h | $(FUZZ)/loader
+	$(CC) -I $(FUZZ) $(CFLAGS) -c $< -o $@
+
+$(FUZZ)/kvmbpf: $(FUZZ_LOADER_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(FUZZ_BIN): tests/fuzz/fuzz.c tests/fuzz/obs.h tests/unit/harness.c tests/unit/unit.h $(FUZZ_LIB_OBJS) $(FUZZ)/kvmbpf
+	$(CC) $(CFLAGS) -I tests/unit -I tests/fuzz tests/fuzz/fuzz.c tests/unit/harness.c $(FUZZ_LIB_OBJS) -o $@ $(LDLIBS)
+
+# make fuzz [FUZZ_TIME=seconds] [SEED=n] [REPLAY=case-file-or-dir]
+fuzz: all
+	$(FUZZ_BIN) --time $(FUZZ_TIME) $(if $(SEED),--seed $(SEED)) $(if $(REPLAY),--replay $(REPLAY))
 
 deps:
 	@bash scripts/deps.sh
@@ -106,4 +138,5 @@ help:
 	@echo "make demo    install dependencies, build, run the namespace demo"
 	@echo "make test    install dependencies, build, run every test"
 	@echo "make unit|netns|guest   one test layer"
+	@echo "make fuzz     fuzz the datapath (FUZZ_TIME=s SEED=n REPLAY=case|dir)"
 	@echo "make install  kvmbpf, QEMU scripts, libvirt hook, systemd unit"

@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: MIT
 # Run the test layers and end with "N passed, N failed".
 #   tests/run.sh            every layer
-#   tests/run.sh unit|netns|guest  one layer
+#   tests/run.sh unit|fuzz|netns|guest  one layer
+# The fuzz layer replays tests/fuzz/crashes/*.case, then fuzzes for
+# KVB_FUZZ_TIME seconds (default 60; `make fuzz` runs longer).
 # Each test program prints "PASS name" / "FAIL name: why" lines; a program
 # that exits non-zero without printing a FAIL line counts as one failure.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(unit netns guest)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(unit fuzz netns guest)
 
 passed=0
 failed=0
@@ -47,6 +49,9 @@ for layer in "${LAYERS[@]}"; do
 	unit)
 		run_one unit "$ROOT/build/unit_tests"
 		;;
+	fuzz)
+		run_one fuzz "$ROOT/build/kvbfuzz" --time "${KVB_FUZZ_TIME:-60}"
+		;;
 	netns|guest)
 		for t in "$ROOT"/tests/"$layer"/*.sh; do
 			[ "$(basename "$t")" = lib.sh ] && continue
@@ -54,7 +59,7 @@ for layer in "${LAYERS[@]}"; do
 		done
 		;;
 	*)
-		echo "tests/run.sh: unknown layer '$layer' (unit, netns, guest)" >&2
+		echo "tests/run.sh: unknown layer '$layer' (unit, fuzz, netns, guest)" >&2
 		exit 2
 		;;
 	esac
