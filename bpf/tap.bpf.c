@@ -76,6 +76,11 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
 	}
+	if (port->role == KVB_PORT_GUEST) {
+		ret = check_guest_gso(skb->gso_size);
+		if (IS_DROP(ret))
+			goto out;
+	}
 	kvb_pkt_from_skb(&p, skb);
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))

@@ -42,6 +42,14 @@
 #define KVB_MAX_SUBNETS 4	/* IPv4 and IPv6 subnets of one network */
 #define KVB_MAX_ROUTES 1024	/* kvb_route entries: subnets, all networks */
 
+/*
+ * Smallest gso_size a guest's super-frame may carry: Linux's own floor for
+ * TCP segments (tcp_min_snd_mss, TCP_MIN_SND_MSS), in both families. A
+ * guest choosing less would have the host cut one frame into thousands of
+ * tiny packets (65,000 at gso_size 1).
+ */
+#define KVB_GSO_MIN 48
+
 #define KVB_FDB_AGE_NS (300ULL * 1000000000ULL) /* learned entry lifetime */
 #define KVB_FDB_REFRESH_NS (1000000000ULL)	/* rewrite a hit at most 1/s */
 
@@ -122,7 +130,8 @@ enum kvb_port_flags {
 	X(NO_ROUTE, 25, "no-route", "no route to the destination, or not one guests may use") \
 	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)") \
 	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)") \
-	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC")
+	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC") \
+	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -244,6 +244,17 @@ static __always_inline int check_arp(struct hdr_cursor *c,
 }
 
 /*
+ * A guest's GSO metadata is its own claim (the virtio-net header), and the
+ * kernel cuts the super-frame by gso_size: refuse implausibly small
+ * segments. Guest ports only: a NIC's GRO merges only what a sender
+ * really sent, so uplinks are not held to it. (XDP sees no GSO.)
+ */
+static __always_inline int check_guest_gso(__u32 gso_size)
+{
+	return gso_size && gso_size < KVB_GSO_MIN ? DROP(KVB_DROP_GSO) : 0;
+}
+
+/*
  * Admit a frame arriving on a port of a network with the given MTU.
  * mtu == 0 skips the size check: XDP cannot see GSO metadata, so a
  * linearised super-frame would look oversized there; tc decides size.

@@ -209,6 +209,30 @@ static void t_gso_segments_checked_against_mtu(struct fabric *fb)
 }
 
 /*
+ * A guest's gso_size below KVB_GSO_MIN would have the host cut its
+ * super-frame into ever smaller packets (1800 bytes into 1800 at
+ * gso_size 1): refused, counted gso-invalid; KVB_GSO_MIN itself passes.
+ */
+static void t_gso_size_implausible(struct fabric *fb)
+{
+	__u64 d0 = drops(fb, kg1, KVB_DROP_GSO);
+	struct frame f;
+	int ret;
+
+	frame_udp4(&f, M2, G1, 1800);
+	ret = run_tc_gso(fb, kg1, &f, 1);
+	CHECK(ret == TC_ACT_SHOT, "gso_size 1: verdict %d", ret);
+	CHECK(drops(fb, kg1, KVB_DROP_GSO) == d0 + 1, "gso-invalid not counted");
+	ret = run_tc_gso(fb, kg1, &f, KVB_GSO_MIN - 1);
+	CHECK(ret == TC_ACT_SHOT, "gso_size %d: verdict %d", KVB_GSO_MIN - 1,
+	      ret);
+	ret = run_tc_gso(fb, kg1, &f, KVB_GSO_MIN);
+	CHECK(ret == TC_ACT_REDIRECT, "gso_size %d: verdict %d", KVB_GSO_MIN,
+	      ret);
+	CHECK(drops(fb, kg1, KVB_DROP_GSO) == d0 + 2, "gso-invalid count");
+}
+
+/*
  * BPF_PROG_RUN for tc refuses IPv4 frames shorter than a full IPv4 header
  * and IPv6 frames shorter than a full IPv6 header (EINVAL before the
  * program runs). Only for those is a refused tc run accepted; the XDP run
@@ -583,6 +607,7 @@ int main(void)
 	RUN(t_reflect_dropped);
 	RUN(t_mtu);
 	RUN(t_gso_segments_checked_against_mtu);
+	RUN(t_gso_size_implausible);
 	RUN(t_vlan_tagged_dropped);
 	RUN(t_invalid_source_dropped);
 	RUN(t_truncation_at_every_header);
