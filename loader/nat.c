@@ -291,8 +291,8 @@ static int ct_help(void)
 		"Usage: kvmbpf ct show [net NAME]\n"
 		"       kvmbpf ct flush [net NAME]\n"
 		"\n"
-		"  Tracked NAT flows: protocol, original and translated tuples,\n"
-		"  state, idle age. Limit: %d flows.\n",
+		"  Live NAT flows: protocol, original and translated tuples,\n"
+		"  state, idle age (expired ones are not listed). Limit: %d flows.\n",
 		KVB_MAX_CT / 2);
 	return 0;
 }
@@ -312,13 +312,43 @@ static int ct_filter(int argc, char **argv, const char *cmd, __u32 *net_id)
 	return 0;
 }
 
+static __u64 age_s(__u64 now, __u64 last)
+{
+	return now > last ? (now - last) / 1000000000ULL : 0;
+}
+
+/*
+ * Whether the flow of original entry (k, o) lives, by the datapath's rule
+ * (either entry within its timeout, kvb_ct_entry_live); *last is the
+ * later of the two entries' last packets. net is the flow's network (its
+ * timeouts; a network that is gone: the defaults).
+ */
+static bool ct_live(struct fabric *fb, const struct kvb_net *net,
+		    const struct kvb_ct_key *k, const struct kvb_ct *o,
+		    __u64 now, __u64 *last)
+{
+	const __u32 *t = net->id == o->net_id ? net->ct_timeout : NULL;
+	struct kvb_ct_key rk;
+	struct kvb_ct r;
+	bool live = kvb_ct_entry_live(t, k->proto, o, now);
+
+	*last = o->last_ns;
+	kvb_ct_reply_key(k, o, &rk);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &rk, &r)) {
+		live = live || kvb_ct_entry_live(t, k->proto, &r, now);
+		if (r.last_ns > *last)
+			*last = r.last_ns;
+	}
+	return live;
+}
+
 static int ct_show(int argc, char **argv)
 {
 	struct kvb_ct_key k, *prev = NULL;
 	struct jw *w = NULL;
 	struct fabric *fb;
 	__u32 net_id;
-	__u64 now = mono_ns();
+	__u64 now = mono_ns(), last;
 
 	if (ct_filter(argc, argv, "show", &net_id))
 		return 1;
@@ -337,13 +367,19 @@ static int ct_show(int argc, char **argv)
 		if (k.dir || bpf_map_lookup_elem(fb->ct_fd, &k, &ct) ||
 		    (net_id && ct.net_id != net_id))
 			continue;
+		if (net_get(fb, ct.net_id, &net)) {
+			memset(&net, 0, sizeof(net));
+			snprintf(net.name, sizeof(net.name), "#%u", ct.net_id);
+		}
+		/* an expired flow is not shown: it no longer translates
+		 * anything, and the sweep is about to take it */
+		if (!ct_live(fb, &net, &k, &ct, now, &last))
+			continue;
 		inet_ntop(AF_INET, &k.saddr, g, sizeof(g));
 		inet_ntop(AF_INET, &k.daddr, r, sizeof(r));
 		inet_ntop(AF_INET, &ct.addr, n, sizeof(n));
 		gport = ntohs(k.sport), rport = ntohs(k.dport);
 		nport = ntohs(ct.port);
-		if (net_get(fb, ct.net_id, &net))
-			snprintf(net.name, sizeof(net.name), "#%u", ct.net_id);
 		if (w) {
 			jw_obj_begin(w);
 			jw_kstr(w, "net", net.name);
@@ -355,14 +391,14 @@ static int ct_show(int argc, char **argv)
 			jw_kstr(w, "nat_src", n);
 			jw_kuint(w, "nat_sport", nport);
 			jw_kstr(w, "state", state_name(ct.state));
-			jw_kuint(w, "age", (now - ct.last_ns) / 1000000000ULL);
+			jw_kuint(w, "age", age_s(now, last));
 			jw_kuint(w, "packets", ct.packets);
 			jw_obj_end(w);
 		} else {
 			printf("%-4s %s:%u -> %s:%u as %s:%u %s age %llus net %s\n",
 			       proto_name(k.proto), g, gport, r, rport, n, nport,
 			       state_name(ct.state),
-			       (unsigned long long)((now - ct.last_ns) / 1000000000ULL),
+			       (unsigned long long)age_s(now, last),
 			       net.name);
 		}
 	}

@@ -398,4 +398,67 @@ struct kvb_route {
 #define KVB_CT_UDP_S 180
 #define KVB_CT_ICMP_S 30
 
+/*
+ * An entry's idle timeout in seconds: by protocol and TCP state, the
+ * network's setting (ct_timeout[], 0: default) over the default. One
+ * definition for the datapath, the sweep and `ct show`.
+ */
+static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
+				     __u8 state)
+{
+	__u32 t = KVB_CT_T_UDP, s = KVB_CT_UDP_S;
+
+	if (proto == 6 && state == KVB_CT_ESTABLISHED) {
+		t = KVB_CT_T_TCP_EST;
+		s = KVB_CT_TCP_EST_S;
+	} else if (proto == 6) {
+		t = KVB_CT_T_TCP;
+		s = KVB_CT_TCP_OTHER_S;
+	} else if (proto == 1) {
+		t = KVB_CT_T_ICMP;
+		s = KVB_CT_ICMP_S;
+	}
+	if (ct_timeout && ct_timeout[t & 3])
+		s = ct_timeout[t & 3];
+	return s;
+}
+
+/*
+ * The reply key of a flow from its original entry. Hairpin flows are
+ * answered by the forward's guest (addr2:port2) to the gateway (addr);
+ * the others by the remote (the original's destination) to the NAT
+ * address; an ICMP echo reply carries only the identifier.
+ */
+static inline void kvb_ct_reply_key(const struct kvb_ct_key *ok,
+				    const struct kvb_ct *o,
+				    struct kvb_ct_key *rk)
+{
+	rk->daddr = o->addr;
+	rk->dport = o->port;
+	rk->proto = ok->proto;
+	rk->dir = 1;
+	rk->pad = 0;
+	if (o->hairpin) {
+		rk->saddr = o->addr2;
+		rk->sport = o->port2;
+	} else {
+		rk->saddr = ok->daddr;
+		rk->sport = ok->proto == 1 ? 0 : ok->dport;
+	}
+}
+
+/*
+ * A flow lives while either of its entries does (a packet either way
+ * within its timeout); now and the last_ns are the datapath clock.
+ * reply may be NULL (gone).
+ */
+static inline int kvb_ct_entry_live(const __u32 ct_timeout[4], __u8 proto,
+				    const struct kvb_ct *e, __u64 now)
+{
+	__u64 t = (__u64)kvb_ct_timeout_s(ct_timeout, proto, e->state) *
+		  1000000000ULL;
+
+	return now <= e->last_ns || now - e->last_ns <= t;
+}
+
 #endif /* KVB_MAPS_H */

@@ -68,22 +68,8 @@ static __always_inline struct nat_scratch *nat_scratch(void)
 static __always_inline __u64 ct_timeout_ns(const struct kvb_net *net,
 					   __u8 proto, __u8 state)
 {
-	__u32 t = KVB_CT_T_UDP;
-	__u64 s = KVB_CT_UDP_S;
-
-	if (proto == IPPROTO_TCP && state == KVB_CT_ESTABLISHED) {
-		t = KVB_CT_T_TCP_EST;
-		s = KVB_CT_TCP_EST_S;
-	} else if (proto == IPPROTO_TCP) {
-		t = KVB_CT_T_TCP;
-		s = KVB_CT_TCP_OTHER_S;
-	} else if (proto == IPPROTO_ICMP) {
-		t = KVB_CT_T_ICMP;
-		s = KVB_CT_ICMP_S;
-	}
-	if (net && net->ct_timeout[t & 3])
-		s = net->ct_timeout[t & 3];
-	return s * 1000000000ULL;
+	return (__u64)kvb_ct_timeout_s(net ? net->ct_timeout : NULL, proto,
+				       state) * 1000000000ULL;
 }
 
 static __always_inline __u64 *ct_counter(__u32 net_id)

@@ -195,6 +195,14 @@ check_not "net set: ct-max 0" kvmbpf net set n ct-max 0
 check "ct flush" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS ct flush net n | grep -q 'flows flushed'"
 check "ct show empty after flush" sh -c "[ \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j ct show)\" = '[]' ]"
 check "a new flow after the flush" ping4 "$T-g2" 10.99.2.2
+# ct show lists live flows only: an ICMP flow past its (1 s) timeout,
+# both ways idle for 2.5 s, is not shown.
+check "net set ct-timeout icmp 1" kvmbpf net set n ct-timeout icmp 1
+check "an ICMP flow to expire" ping4 "$T-g2" 10.99.2.2
+sleep 2.5
+check_not "ct show: an expired flow is not listed as live" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j ct show net n | grep -q icmp"
+check "net set ct-timeout icmp 30" kvmbpf net set n ct-timeout icmp 30
 rules_after=$( (nft list ruleset; iptables-save | grep -v '^#') 2>&1)
 [ "$rules_before" = "$rules_after" ] && pass "nft and iptables rules unchanged" ||
 	fail "the fabric changed the nft/iptables rules"
