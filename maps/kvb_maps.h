@@ -50,6 +50,13 @@
  */
 #define KVB_GSO_MIN 48
 
+/*
+ * ICMP errors the gateway answers with (time exceeded, too big): at most
+ * KVB_ICMP_BURST at once, then KVB_ICMP_RATE a second, per port and CPU.
+ */
+#define KVB_ICMP_RATE 100
+#define KVB_ICMP_BURST 20
+
 #define KVB_FDB_AGE_NS (300ULL * 1000000000ULL) /* learned entry lifetime */
 #define KVB_FDB_REFRESH_NS (1000000000ULL)	/* rewrite a hit at most 1/s */
 
@@ -131,7 +138,8 @@ enum kvb_port_flags {
 	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)") \
 	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)") \
 	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC") \
-	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes")
+	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes") \
+	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -14,7 +14,8 @@
  *   it), else out of the host device the FIB names;
  * - TTL/hop limit decremented; when it runs out, or the packet is larger
  *   than the next hop's MTU, the ICMP/ICMPv6 error goes back to the sender
- *   from the gateway (the offending packet counted as a drop by reason).
+ *   from the gateway (the offending packet counted as a drop by reason),
+ *   within a per-port budget (icmp-rate-limited beyond it).
  *
  * Replies are built in a per-CPU scratch buffer, checksummed with
  * bpf_csum_diff and written over the frame (bpf_skb_change_tail +
@@ -66,6 +67,56 @@ struct {
 	__type(key, __u32);
 	__type(value, struct route_scratch);
 } kvb_route_tmp SEC(".maps");
+
+/*
+ * The ICMP error budget of each port, per CPU: a token bucket kept as
+ * credit in nanoseconds (one error costs NSEC_PER_SEC / KVB_ICMP_RATE),
+ * on the coarse clock. LRU: a port that goes away leaves no entry for
+ * good. Not pinned: an upgrade starts every port with a full bucket.
+ */
+struct icmp_bucket {
+	__u64 last_ns;
+	__u64 credit_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct icmp_bucket);
+} kvb_icmp_rl SEC(".maps");
+
+#define ICMP_COST_NS (1000000000ULL / KVB_ICMP_RATE)
+
+/* May the gateway send one more ICMP error to the sender on ifindex? */
+static __always_inline int icmp_budget(__u32 ifindex)
+{
+	struct icmp_bucket *b = bpf_map_lookup_elem(&kvb_icmp_rl, &ifindex);
+	__u64 now = kvb_now(), credit;
+
+	if (!b) {
+		struct icmp_bucket nb = {
+			.last_ns = now,
+			.credit_ns = (KVB_ICMP_BURST - 1) * ICMP_COST_NS,
+		};
+
+		bpf_map_update_elem(&kvb_icmp_rl, &ifindex, &nb, BPF_ANY);
+		return 1;
+	}
+	credit = b->credit_ns;
+	if (now > b->last_ns) {
+		credit += now - b->last_ns;
+		b->last_ns = now;
+	}
+	if (credit > KVB_ICMP_BURST * ICMP_COST_NS)
+		credit = KVB_ICMP_BURST * ICMP_COST_NS;
+	if (credit < ICMP_COST_NS) {
+		b->credit_ns = credit;
+		return 0;
+	}
+	b->credit_ns = credit - ICMP_COST_NS;
+	return 1;
+}
 
 static __always_inline struct route_scratch *route_scratch(void)
 {
@@ -354,13 +405,18 @@ static __always_inline int hop_dec(struct __sk_buff *skb, __u8 family)
 	return dec_ttl(skb, h[1]);
 }
 
-/* Time exceeded / too big, from src's gateway of the packet's family. */
+/*
+ * Time exceeded / too big, from src's gateway of the packet's family; over
+ * the port's ICMP budget the packet is dropped with no error sent.
+ */
 static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 				       const struct kvb_net *src, __u8 family,
 				       __u32 mtu)
 {
 	if (!src)	/* from the WAN: the host's stack answers */
 		return TC_ACT_OK;
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
 	if (family == 4)
 		return mtu ? icmp4_error(skb, ifindex, src, ICMP_DEST_UNREACH_,
 					 ICMP4_FRAG_NEEDED_CODE, mtu,

@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "unit.h"
 
@@ -455,6 +457,51 @@ static void t_route_wan_admission(struct fabric *fb)
 	      s0.drop[KVB_DROP_TRUNC_L3] + 1, "the host's frame was judged");
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * TTL-exceeded errors are bounded per port: sending TTL-1 packets as fast
+ * as BPF_PROG_RUN goes, some are refused without an error
+ * (icmp-rate-limited, one count per refusal), and the errors sent never
+ * exceed the burst plus the rate over the time it took, on every CPU the
+ * test may have run on. Holds however slow the machine: it only bounds.
+ */
+static void t_route_icmp_errors_rate_limited(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kr1).drop[KVB_DROP_ICMP_RATE];
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 sent = 0, limited = 0, i;
+	struct frame in, out;
+	double t0 = mono_s(), dt;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.76.0.11", 1, 32);
+	for (i = 0; i < 200000 && limited < 10; i++) {
+		int ret = run_tc_out(fb, kr1, &in, &out);
+
+		if (ret == TC_ACT_REDIRECT)
+			sent++;
+		else if (ret == TC_ACT_SHOT)
+			limited++;
+		else
+			CHECK(0, "verdict %d", ret);
+	}
+	dt = mono_s() - t0;
+	CHECK(limited > 0, "%u errors sent in %.3f s, none refused", sent, dt);
+	CHECK(sent <= (double)ncpu * (KVB_ICMP_BURST + KVB_ICMP_RATE * (dt + 0.05)),
+	      "%u errors in %.3f s over %d CPUs: more than the budget", sent, dt,
+	      ncpu);
+	CHECK(port_stats(fb, kr1).drop[KVB_DROP_ICMP_RATE] == d0 + limited,
+	      "icmp-rate-limited counted %llu, refused %u",
+	      (unsigned long long)(port_stats(fb, kr1).drop[KVB_DROP_ICMP_RATE] - d0),
+	      limited);
+}
+
 int route_tests(struct fabric *fb)
 {
 	struct port_opts g1 = { .naddrs = 0, .mac = R1 };
@@ -517,6 +564,8 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_isolated_neighbour_via_gateway);
 	RUN(t_route_isolated_neighbour_via_host);
 	RUN(t_route_link_local_via_gateway);
+	/* last: it spends kr1's ICMP budget */
+	RUN(t_route_icmp_errors_rate_limited);
 	for (__u32 id = 5; id <= 7; id++)
 		gateway_delete(id);
 	return nfail;
