@@ -8,6 +8,7 @@
  * whenever a port of the network changes, then sends it SIGHUP.
  */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -30,6 +32,13 @@ static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 
 	gateway_ifnames(net->id, host, port);
 	snprintf(buf, len, "%s/%s.%s", KVB_RUN_DIR, host, ext);
+}
+
+/* /run/kvmbpf/<gateway interface>.EXT: a network's state files */
+void run_path(const struct kvb_net *net, const char *ext, char *buf,
+	      size_t len)
+{
+	dhcp_path(net, ext, buf, len);
 }
 
 /* Static leases: every port of the network with a MAC and an IPv4. */
@@ -170,10 +179,13 @@ int ra_start(const struct kvb_net *net)
 	mkdir(KVB_RUN_DIR, 0755);
 	gateway_ifnames(net->id, host, port);
 	snprintf(ifarg, sizeof(ifarg), "--interface=%s", host);
-	snprintf(range, sizeof(range), "--dhcp-range=::,constructor:%s,ra-only",
-		 host);
-	snprintf(param, sizeof(param), "--ra-param=%s,mtu:%u,60,1800", host,
-		 net->mtu);
+	/* the lease time is the prefixes' valid and preferred lifetime; the
+	 * lifetimes are the ones BPF answers a solicitation with */
+	snprintf(range, sizeof(range),
+		 "--dhcp-range=::,constructor:%s,ra-only,%u", host,
+		 KVB_RA_VALID_LIFETIME);
+	snprintf(param, sizeof(param), "--ra-param=%s,mtu:%u,%u,%u", host,
+		 net->mtu, KVB_RA_INTERVAL, KVB_RA_ROUTER_LIFETIME);
 	dhcp_path(net, "pid", pidf, sizeof(pidf));
 	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", pidf);
 	{
@@ -193,7 +205,7 @@ int ra_start(const struct kvb_net *net)
 
 void dhcp_stop(const struct kvb_net *net)
 {
-	const char *exts[] = { "pid", "hosts", "leases" };
+	const char *exts[] = { "pid", "hosts", "leases", "restarts" };
 	pid_t pid = read_pid(net);
 	char path[256];
 
@@ -202,7 +214,7 @@ void dhcp_stop(const struct kvb_net *net)
 		for (int i = 0; i < 50 && !kill(pid, 0); i++)
 			usleep(10000);
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		dhcp_path(net, exts[i], path, sizeof(path));
 		unlink(path);
 	}
@@ -232,4 +244,176 @@ void dhcp_sync(struct fabric *fb, __u32 net_id)
 bool dhcp_running(const struct kvb_net *net)
 {
 	return read_pid(net) != 0;
+}
+
+/* A network that should have a dnsmasq: nat with DHCP, routed with IPv6. */
+static bool dnsmasq_wanted(const struct kvb_net *n)
+{
+	if (n->type == KVB_NET_NAT)
+		return n->flags & KVB_NET_F_DHCP;
+	if (n->type != KVB_NET_ROUTED)
+		return false;
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
+		if (n->subnets[i].family == 6)
+			return true;
+	return false;
+}
+
+/* How often dnsmasq was found dead and started again, and when last. */
+int dhcp_restarts(const struct kvb_net *net, __u64 *last)
+{
+	char path[256];
+	unsigned long long t = 0;
+	int n = 0;
+	FILE *f;
+
+	dhcp_path(net, "restarts", path, sizeof(path));
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d %llu", &n, &t) != 2)
+			n = 0, t = 0;
+		fclose(f);
+	}
+	if (last)
+		*last = t;
+	return n;
+}
+
+/*
+ * Every command (fab()) looks after the dnsmasq of each network: one that
+ * died (killed, OOM, crashed) is started again, and counted in
+ * <interface>.restarts so that `net show` says so. Commands hold the
+ * fabric's lock, so two never start one each. A network whose gateway
+ * interface is gone (being removed) is left alone.
+ */
+void dhcp_revive(struct fabric *fb)
+{
+	struct kvb_net n;
+
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		char host[16], port[16], path[256];
+		__u64 last;
+		int count, r;
+		FILE *f;
+
+		if (net_get(fb, id, &n) || !dnsmasq_wanted(&n) || read_pid(&n))
+			continue;
+		gateway_ifnames(n.id, host, port);
+		if (!if_nametoindex(host))
+			continue;
+		r = n.type == KVB_NET_NAT ? dhcp_start(fb, &n) : ra_start(&n);
+		if (r) {
+			fprintf(stderr, "kvmbpf: net %s: dnsmasq was not running "
+				"and did not start again\n", n.name);
+			continue;
+		}
+		count = dhcp_restarts(&n, &last) + 1;
+		dhcp_path(&n, "restarts", path, sizeof(path));
+		f = fopen(path, "w");
+		if (f) {
+			fprintf(f, "%d %llu\n", count,
+				(unsigned long long)time(NULL));
+			fclose(f);
+		}
+	}
+}
+
+/*
+ * net leases NAME: dnsmasq's leases of a nat network (its lease file:
+ * "EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID" a line, EXPIRY 0 for never),
+ * with the attached port that has the lease's MAC.
+ */
+static const char *lease_port(struct fabric *fb, const struct kvb_net *net,
+			      const __u8 mac[6], char buf[16])
+{
+	struct kvb_port p;
+
+	for (__u16 i = 0; i < net->nports && i < KVB_MAX_NET_PORTS; i++)
+		if (!port_get(fb, net->ports[i], &p) &&
+		    p.role == KVB_PORT_GUEST && !memcmp(p.mac, mac, 6))
+			return ifname_of(p.ifindex, &p, buf);
+	return NULL;
+}
+
+int net_leases(int argc, char **argv)
+{
+	struct jw *w = NULL;
+	struct fabric *fb;
+	struct kvb_net net;
+	char path[256], line[512];
+	time_t now = time(NULL);
+	FILE *f;
+
+	if (argc != 1)
+		return err("net leases: expected NAME");
+	fb = fab();
+	if (net_find(fb, argv[0], &net))
+		return err("net leases: network %s does not exist", argv[0]);
+	if (net.type != KVB_NET_NAT || !(net.flags & KVB_NET_F_DHCP))
+		return err("net leases: %s: no DHCP server (leases are for nat "
+			   "networks with dhcp on)", net.name);
+	dhcp_path(&net, "leases", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f && errno != ENOENT)
+		return err("net leases: %s: %s", path, strerror(errno));
+	if (opts.json) {
+		w = jw_new(stdout, opts.pretty);
+		jw_arr_begin(w);
+	} else {
+		printf("%-17s  %-15s  %-20s  %-19s  %s\n", "MAC", "ADDRESS",
+		       "HOSTNAME", "EXPIRES", "PORT");
+	}
+	while (f && fgets(line, sizeof(line), f)) {
+		char macs[32], ip[64], host[256], cid[256], pb[16], when[32];
+		unsigned long long exp;
+		const char *port;
+		__u8 mac[6];
+
+		/* DHCPv6 entries ("duid" line, IAIDs) are not ours */
+		if (sscanf(line, "%llu %31s %63s %255s %255s", &exp, macs, ip,
+			   host, cid) != 5 || parse_mac(macs, mac))
+			continue;
+		if (exp && (time_t)exp <= now)
+			continue;	/* expired, not yet written out */
+		port = lease_port(fb, &net, mac, pb);
+		fmt_mac(mac, macs);
+		if (exp) {
+			time_t t = (time_t)exp;
+
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+				 localtime(&t));
+		} else {
+			snprintf(when, sizeof(when), "never");
+		}
+		if (w) {
+			jw_obj_begin(w);
+			jw_kstr(w, "mac", macs);
+			jw_kstr(w, "address", ip);
+			jw_kstr(w, "hostname", strcmp(host, "*") ? host : NULL);
+			jw_kstr(w, "client_id", strcmp(cid, "*") ? cid : NULL);
+			jw_key(w, "expiry");
+			if (exp)
+				jw_uint(w, exp);
+			else
+				jw_null(w);
+			jw_key(w, "expires_in");
+			if (exp)
+				jw_uint(w, exp - (unsigned long long)now);
+			else
+				jw_null(w);
+			jw_kstr(w, "port", port);
+			jw_obj_end(w);
+		} else {
+			printf("%-17s  %-15s  %-20s  %-19s  %s\n", macs, ip,
+			       strcmp(host, "*") ? host : "-", when,
+			       port ? port : "-");
+		}
+	}
+	if (f)
+		fclose(f);
+	if (w) {
+		jw_arr_end(w);
+		jw_free(w);
+	}
+	return 0;
 }

@@ -304,6 +304,8 @@ struct fabric *fab(void)
 		opened = true;
 		/* devices that went away since the last command */
 		fabric_gc(&fb, false);
+		/* a network's dnsmasq that died */
+		dhcp_revive(&fb);
 	}
 	return &fb;
 }

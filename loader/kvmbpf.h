@@ -115,6 +115,11 @@ void dhcp_stop(const struct kvb_net *net);
 int ra_start(const struct kvb_net *net);
 void dhcp_sync(struct fabric *fb, __u32 net_id);
 bool dhcp_running(const struct kvb_net *net);
+int dhcp_restarts(const struct kvb_net *net, __u64 *last);
+void dhcp_revive(struct fabric *fb);
+int net_leases(int argc, char **argv);
+void run_path(const struct kvb_net *net, const char *ext, char *buf,
+	      size_t len);
 
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
@@ -28,6 +29,8 @@ static int net_help(void)
 		"                      [ct-timeout tcp-established|tcp|udp|icmp SECONDS]...\n"
 		"       kvmbpf net del NAME\n"
 		"       kvmbpf net show [NAME]\n"
+		"       kvmbpf net leases NAME   DHCP leases (MAC, address, hostname,\n"
+		"                                expiry, port)\n"
 		"\n"
 		"  bridge    guests switch with each other; with an uplink,\n"
 		"            also with the LAN behind host NIC DEV and with\n"
@@ -330,6 +333,20 @@ static int net_del(int argc, char **argv)
 	return net_remove(fab(), &net);
 }
 
+/* dnsmasq found dead and started again by a command (dhcp_revive) */
+static void show_restarts(struct jw *w, const struct kvb_net *n)
+{
+	__u64 last;
+	int count = dhcp_restarts(n, &last);
+
+	jw_kuint(w, "dnsmasq_restarts", count);
+	jw_key(w, "dnsmasq_restarted_at");
+	if (count)
+		jw_uint(w, last);
+	else
+		jw_null(w);
+}
+
 static void show_routed(struct jw *w, const struct kvb_net *n)
 {
 	char a[64], gh[16], gp[16], wn[16];
@@ -352,6 +369,7 @@ static void show_routed(struct jw *w, const struct kvb_net *n)
 	jw_kstr(w, "interface", gh);
 	jw_kstr(w, "wan", n->wan ? ifname_of(n->wan, NULL, wn) : NULL);
 	jw_kbool(w, "ra_running", dhcp_running(n));
+	show_restarts(w, n);
 }
 
 static void show_peers(struct jw *w, struct fabric *fb, const struct kvb_net *n)
@@ -404,8 +422,10 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
 			jw_kstr(w, "nat_address", a);
 			jw_kbool(w, "dhcp", n->flags & KVB_NET_F_DHCP);
-			if (n->flags & KVB_NET_F_DHCP)
+			if (n->flags & KVB_NET_F_DHCP) {
 				jw_kbool(w, "dhcp_running", dhcp_running(n));
+				show_restarts(w, n);
+			}
 			jw_kuint(w, "ct_count", ct_count(fb, n->id));
 			jw_kuint(w, "ct_max", n->ct_max ? n->ct_max : KVB_MAX_CT / 2);
 			jw_key(w, "ct_timeouts");
@@ -439,6 +459,24 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 					port_get(fb, n->ports[i], &p) ? NULL : &p,
 					ifn));
 	printf("\n");
+	if ((n->type == KVB_NET_NAT && (n->flags & KVB_NET_F_DHCP)) ||
+	    (n->type == KVB_NET_ROUTED && dhcp_restarts(n, NULL))) {
+		__u64 last;
+		int count = dhcp_restarts(n, &last);
+
+		printf("  %s: %s", n->type == KVB_NET_NAT ? "dhcp" : "ra",
+		       dhcp_running(n) ? "running" : "not running");
+		if (count) {
+			char when[32];
+			time_t t = (time_t)last;
+
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+				 localtime(&t));
+			printf(", restarted %d time%s, last at %s", count,
+			       count == 1 ? "" : "s", when);
+		}
+		printf("\n");
+	}
 }
 
 static int net_show(int argc, char **argv)
@@ -481,6 +519,7 @@ int do_net(int argc, char **argv)
 		{ "unpeer", net_unpeer },
 		{ "show", net_show },
 		{ "list", net_show },
+		{ "leases", net_leases },
 		{ NULL, NULL },
 	};
 

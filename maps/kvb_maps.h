@@ -41,6 +41,16 @@
 #define KVB_MAX_PORT_ADDRS 16	/* configured addresses per port */
 #define KVB_MAX_SUBNETS 4	/* IPv4 and IPv6 subnets of one network */
 #define KVB_MAX_ROUTES 1024	/* kvb_route entries: subnets, all networks */
+/*
+ * Router advertisements: BPF's answer to a solicitation and dnsmasq's
+ * periodic ones (loader/dhcp.c) carry the same lifetimes, in seconds.
+ * dnsmasq advertises its range's lease time as both the valid and the
+ * preferred lifetime of a prefix, so the two are equal.
+ */
+#define KVB_RA_INTERVAL 60
+#define KVB_RA_ROUTER_LIFETIME 1800
+#define KVB_RA_VALID_LIFETIME 86400
+#define KVB_RA_PREFERRED_LIFETIME KVB_RA_VALID_LIFETIME
 
 /*
  * Smallest gso_size a guest's super-frame may carry: Linux's own floor for

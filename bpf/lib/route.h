@@ -48,9 +48,10 @@
 /* Room for the largest reply: an RA with four prefixes (40+32+4*32). */
 #define KVB_REPLY_MAX 232
 
-#define RA_ROUTER_LIFETIME 1800	/* seconds; dnsmasq repeats the RA */
-#define RA_VALID_LIFETIME 86400
-#define RA_PREFERRED_LIFETIME 14400
+/* the same as dnsmasq's periodic RAs (kvb_maps.h) */
+#define RA_ROUTER_LIFETIME KVB_RA_ROUTER_LIFETIME
+#define RA_VALID_LIFETIME KVB_RA_VALID_LIFETIME
+#define RA_PREFERRED_LIFETIME KVB_RA_PREFERRED_LIFETIME
 
 struct route_scratch {
 	struct bpf_fib_lookup fib;

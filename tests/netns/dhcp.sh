@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# dnsmasq as the fabric runs it, with real clients:
+#   - `net leases` (and -j) lists a busybox udhcpc client's and an ISC
+#     dhclient client's leases: MAC, address, hostname, expiry, port;
+#   - dnsmasq's periodic (unsolicited) router advertisement carries the
+#     same lifetimes and MTU as the one BPF answers a solicitation with;
+#   - a dnsmasq that died is started again by the next kvmbpf command,
+#     `net show` says so, and leases are still served.
+source "$(dirname "$0")/lib.sh"
+
+for t in dhclient rdisc6 tcpdump busybox; do
+	command -v $t >/dev/null || { fail "dhcp: $t missing (scripts/deps.sh installs it)"; exit 1; }
+done
+TMP=$(mktemp -d)
+DHC_PID=
+dhcp_cleanup() {
+	[ -n "$DHC_PID" ] && kill "$DHC_PID" 2>/dev/null
+	rm -rf "$TMP"
+	cleanup
+}
+trap dhcp_cleanup EXIT
+
+behind "$T-w" "$T-wan" 10.81.9.2/24 10.81.9.1/24
+kvmbpf net add n type nat subnet 192.168.81.0/24 wan "$T-w" || fail "net add nat"
+gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+for i in 1 2; do
+	netns_add "$T-g$i"
+	guest_link "$T-g$i" "$T-g$i"
+done
+M2=52:54:00:81:00:12
+ip -n "$T-g2" link set eth0 address $M2
+M1=$(ip -n "$T-g1" -j link show eth0 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+kvmbpf attach "$T-g1" net n || fail "attach g1"		# MAC pinned from its frames
+kvmbpf attach "$T-g2" net n mac $M2 || fail "attach g2"
+
+# busybox udhcpc, hostname "udh-guest"
+cat >"$TMP/udhcpc.sh" <<'EOS'
+#!/bin/sh
+[ "$1" = bound ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+echo "$ip" >"$LEASE_OUT"
+EOS
+chmod +x "$TMP/udhcpc.sh"
+check "udhcpc gets a lease" in_ns "$T-g1" env LEASE_OUT="$TMP/g1" timeout 20 \
+	busybox udhcpc -i eth0 -n -q -f -t 10 -T 1 -x hostname:udh-guest -s "$TMP/udhcpc.sh"
+A1=$(cat "$TMP/g1" 2>/dev/null)
+
+# ISC dhclient, hostname "dhc-guest"; its script only sets the address (the
+# stock one would rewrite the host's /etc/resolv.conf)
+cat >"$TMP/dhclient.sh" <<EOS
+#!/bin/sh
+case \$reason in BOUND|RENEW|REBIND|REBOOT)
+	ip addr add "\$new_ip_address/\$new_subnet_mask" dev "\$interface"
+	echo "\$new_ip_address" >"$TMP/g2" ;;
+esac
+exit 0
+EOS
+chmod +x "$TMP/dhclient.sh"
+printf 'send host-name "dhc-guest";\nrequest subnet-mask, routers;\n' >"$TMP/dhclient.conf"
+check "dhclient gets a lease" in_ns "$T-g2" timeout 30 dhclient -1 -cf "$TMP/dhclient.conf" \
+	-sf "$TMP/dhclient.sh" -lf "$TMP/dhclient.leases" -pf "$TMP/dhclient.pid" eth0
+DHC_PID=$(cat "$TMP/dhclient.pid" 2>/dev/null)
+A2=$(cat "$TMP/g2" 2>/dev/null)
+
+check "net leases -j: both clients, every field" "$PY" -c "
+import json, subprocess, time
+ls = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'leases', 'n']))
+by = {l['mac']: l for l in ls}
+assert len(ls) == 2, ls
+now = time.time()
+for mac, addr, host, port in (('$M1', '$A1', 'udh-guest', '$T-g1'), ('$M2', '$A2', 'dhc-guest', '$T-g2')):
+    l = by[mac]
+    assert addr.startswith('192.168.81.') and l['address'] == addr, l
+    assert l['hostname'] == host and l['port'] == port, l
+    assert now < l['expiry'] <= now + 3600 + 5 and 0 < l['expires_in'] <= 3600, l"
+check "net leases: a line per lease, with its port" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS net leases n | grep -q '^$M2  $A2 .*dhc-guest .* $T-g2\$'"
+check_not "net leases: unknown network refused" kvmbpf net leases nosuch
+kvmbpf net add br type bridge || fail "net add br"
+check_not "net leases: a network without DHCP refused" kvmbpf net leases br
+
+# --- dnsmasq dies: the next command starts it again ---------------------------
+pid=$(cat "/run/kvmbpf/$gw_if.pid")
+kill "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+check_not "dnsmasq is dead" kill -0 "$pid"
+out=$(kvmbpf net show n)
+grep -q "dhcp: running, restarted 1 time" <<<"$out" && pass "net show says dnsmasq was restarted" ||
+	fail "net show after dnsmasq died: $out"
+npid=$(cat "/run/kvmbpf/$gw_if.pid" 2>/dev/null)
+[ -n "$npid" ] && [ "$npid" != "$pid" ] && grep -q dnsmasq "/proc/$npid/comm" 2>/dev/null &&
+	pass "a new dnsmasq runs (pid $pid -> $npid)" || fail "no new dnsmasq (pid file: '$npid')"
+check "net show -j: dhcp_running, dnsmasq_restarts 1" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS -j net show n | grep -q '\"dhcp_running\":true,\"dnsmasq_restarts\":1,\"dnsmasq_restarted_at\":[0-9]'"
+ip -n "$T-g1" addr flush dev eth0
+rm -f "$TMP/g1"
+check "the new dnsmasq serves leases (udhcpc again)" in_ns "$T-g1" env LEASE_OUT="$TMP/g1" timeout 20 \
+	busybox udhcpc -i eth0 -n -q -f -t 10 -T 1 -x hostname:udh-guest -s "$TMP/udhcpc.sh"
+[ "$(cat "$TMP/g1" 2>/dev/null)" = "$A1" ] && pass "... the same address ($A1)" ||
+	fail "after restart: '$(cat "$TMP/g1" 2>/dev/null)' (was $A1)"
+check "net leases after the restart still lists both" sh -c \
+	"[ \"\$('$ROOT/build/kvmbpf' --bpffs $BPFFS -j net leases n | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 2 ]"
+
+# --- router advertisements: dnsmasq's and BPF's agree --------------------------
+kvmbpf net add r type routed subnet fd81:1::/64 || fail "net add routed"
+r_if=$(kvmbpf -j net show r | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+netns_add "$T-g3"
+# no solicitation of its own: whatever RA arrives before rdisc6 asks is
+# dnsmasq's periodic one
+in_ns "$T-g3" sysctl -qw net.ipv6.conf.default.router_solicitations=0
+guest_link "$T-g3" "$T-g3"
+kvmbpf attach "$T-g3" net r || fail "attach g3"
+in_ns "$T-g3" timeout 150 tcpdump -l -vv -n -i eth0 -c 1 'icmp6 and ip6[40] == 134' \
+	>"$TMP/unsol" 2>"$TMP/unsol.err" &
+tpid=$!
+for i in $(seq 100); do grep -q listening "$TMP/unsol.err" && break; sleep 0.1; done
+# restart dnsmasq (the path above) so that its first RAs come within seconds;
+# otherwise the next periodic one comes within a minute
+rpid=$(cat "/run/kvmbpf/$r_if.pid")
+kill "$rpid"
+for i in $(seq 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.05; done
+kvmbpf -j net show r | grep -q '"ra_running":true,"dnsmasq_restarts":1' &&
+	pass "routed: dnsmasq (RA) restarted by the next command" || fail "routed: RA dnsmasq not restarted"
+wait "$tpid"
+in_ns "$T-g3" rdisc6 -1 -r 3 -w 2000 eth0 >"$TMP/sol" 2>&1
+ra_fields() {
+	"$PY" - "$1" "$2" <<'EOF'
+import re, sys
+t = open(sys.argv[2]).read()
+if sys.argv[1] == 'tcpdump':
+    pats = [r'router lifetime (\d+)s', r'valid time (\S+?)s?,', r'pref\. time (\S+?)s?\b', r'mtu option.*?:\s+(\d+)']
+else:
+    pats = [r'Router lifetime\s*:\s*(\d+)', r'Valid time\s*:\s*(\S+)', r'Pref\. time\s*:\s*(\S+)', r'MTU\s*:\s*(\d+)']
+print(' '.join((re.search(p, t, re.S) or [None, '?'])[1] for p in pats))
+EOF
+}
+unsol=$(ra_fields tcpdump "$TMP/unsol")
+sol=$(ra_fields rdisc6 "$TMP/sol")
+[ "$sol" = "1800 86400 86400 1500" ] && pass "solicited RA (BPF): router 1800 s, valid/preferred 86400 s, MTU 1500" ||
+	fail "solicited RA (BPF): '$sol': $(cat "$TMP/sol")"
+[ "$unsol" = "$sol" ] && pass "periodic RA (dnsmasq) agrees: $unsol" ||
+	fail "periodic RA (dnsmasq) '$unsol' vs solicited '$sol': $(cat "$TMP/unsol")"
+finish
