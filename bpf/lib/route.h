@@ -89,20 +89,26 @@ struct {
 
 #define ICMP_COST_NS (1000000000ULL / KVB_ICMP_RATE)
 
-/* May the gateway send one more ICMP error to the sender on ifindex? */
-static __always_inline int icmp_budget(__u32 ifindex)
+/* A new port's bucket: credit from boot, so full (a global, not on the
+ * stack: the tc program's stack is nearly all used) */
+static struct icmp_bucket icmp_bucket_new;
+
+/*
+ * May the gateway send one more ICMP error to the sender on ifindex? A
+ * global function: the verifier checks it once, not at each of the paths
+ * that answer with an error (the tc program is close to its limit).
+ */
+__noinline int icmp_budget(__u32 ifindex)
 {
 	struct icmp_bucket *b = bpf_map_lookup_elem(&kvb_icmp_rl, &ifindex);
 	__u64 now = kvb_now(), credit;
 
 	if (!b) {
-		struct icmp_bucket nb = {
-			.last_ns = now,
-			.credit_ns = (KVB_ICMP_BURST - 1) * ICMP_COST_NS,
-		};
-
-		bpf_map_update_elem(&kvb_icmp_rl, &ifindex, &nb, BPF_ANY);
-		return 1;
+		bpf_map_update_elem(&kvb_icmp_rl, &ifindex, &icmp_bucket_new,
+				    BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&kvb_icmp_rl, &ifindex);
+		if (!b)
+			return 1;
 	}
 	credit = b->credit_ns;
 	if (now > b->last_ns) {
