@@ -51,16 +51,18 @@ echo "KVB from_lan $(sha256sum </tmp/l | cut -c1-64) $(t)"'
 
 src=$(mktemp) recv=$(mktemp)
 head -c ${MIB}M /dev/urandom >"$src"
-in_ns "$T-lan" timeout 300 nc -d -l 10.92.0.2 5001 >"$recv" &
+in_ns "$T-lan" timeout 1200 nc -d -l 10.92.0.2 5001 >"$recv" &
 lanpid=$!
 guest_boot a "$T-a" 52:54:00:92:00:21 "$A"
 guest_boot b "$T-b" 52:54:00:92:00:22 "$B"
-# LAN to guest b, once b listens. Bounded, in the background: a transfer
-# that stalls must not hang the test but fail it with the state it is in.
+# LAN to guest b, once b listens, in the background: a transfer that
+# stalls must not hang the test but fail it with the state it is in.
 (
+	trap 'kill $c 2>/dev/null; exit 1' TERM
 	for i in $(seq 120); do
-		in_ns "$T-lan" timeout 300 nc -N 10.92.0.22 5002 <"$src" 2>/dev/null &&
-			exit 0
+		in_ns "$T-lan" timeout 1200 nc -N 10.92.0.22 5002 <"$src" 2>/dev/null &
+		c=$!
+		wait $c && exit 0
 		sleep 1
 	done
 	exit 1
@@ -79,8 +81,11 @@ diag() {
 	guest_console a
 	guest_console b
 }
-guest_wait a 240 || { fail "guest a did not finish"; diag "guest a stalled"; }
-guest_wait b 240 || { fail "guest b did not finish"; diag "guest b stalled"; }
+if ! guest_wait_all 120 a b; then
+	fail "guests did not finish"
+	diag "a guest stalled"
+	kill $senderpid $lanpid 2>/dev/null
+fi
 wait $senderpid || fail "guest: LAN could not send to guest b"
 wait $lanpid
 

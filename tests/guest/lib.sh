@@ -25,7 +25,9 @@ tap_add() {
 }
 
 # guest_boot NAME TAP MAC SCRIPT: boot a guest on an existing tap
+declare -A GUEST_TAP
 guest_boot() {
+	GUEST_TAP[$1]=$2
 	guest_boot_netdev "$1" "tap,id=n0,ifname=$2,script=no,downscript=no,vhost=off" "$3" "$4"
 }
 
@@ -94,6 +96,48 @@ diag() {
 }
 diag &
 '
+
+# guest_moved NAME...: a number that grows while the guests get on: their
+# "KVB" lines (not the periodic KVB-DIAG) and, in MiB, the bytes their taps
+# carried both ways
+guest_moved() {
+	local g n=0 b=0 d
+	for g in "$@"; do
+		n=$((n + $(grep -v '^KVB-DIAG' "$GUEST_LOGDIR/$g.log" 2>/dev/null | grep -c '^KVB')))
+		d=/sys/class/net/${GUEST_TAP[$g]:-none}/statistics
+		[ -r "$d/rx_bytes" ] && b=$((b + $(cat "$d/rx_bytes") + $(cat "$d/tx_bytes")))
+	done
+	echo $((n + b / 1048576))
+}
+
+# guest_wait_all STALL NAME...: wait for every guest's KVB-DONE line. A TCG
+# guest on a busy machine is slow, and slowness is no failure: this fails
+# only when none of the guests reported anything and their taps moved less
+# than a MiB for STALL seconds (a stall), or after 20 minutes in all.
+guest_wait_all() {
+	local stall=$1 g last now mark waiting start=$SECONDS
+	shift
+	last=$(guest_moved "$@") mark=$SECONDS
+	while ((SECONDS - start < 1200)); do
+		waiting=
+		for g in "$@"; do
+			grep -q KVB-DONE "$GUEST_LOGDIR/$g.log" 2>/dev/null || waiting+=" $g"
+		done
+		[ -z "$waiting" ] && return 0
+		now=$(guest_moved "$@")
+		if [ "$now" != "$last" ]; then
+			last=$now mark=$SECONDS
+		elif ((SECONDS - mark > stall)); then
+			break
+		fi
+		sleep 0.5
+	done
+	for g in $waiting; do
+		echo "guest $g stalled: nothing moved for $((SECONDS - mark)) s" >&2
+		cat "$GUEST_LOGDIR/$g.qemu" >&2
+	done
+	return 1
+}
 
 # guest_wait_key NAME KEY SECONDS: wait for the guest's "KVB KEY ..." line
 guest_wait_key() {

@@ -131,9 +131,10 @@ icmp_in_echos() {
 
 # dump_fabric NS DEV...: everything a failed transfer needs to explain
 # itself, printed with "# " in front (never a PASS/FAIL line): the fabric's
-# counters and MAC table, each DEV's kernel counters, tc filters and driver
-# statistics, and the view from namespace NS (its eth0, neighbours, TCP
-# sockets with their retransmission state, the kernel's TCP counters).
+# counters and MAC table, each DEV's kernel counters, tc filters, queues
+# and driver statistics, the host's per-CPU backlog counters, and the view
+# from namespace NS (its eth0, neighbours, TCP sockets with their
+# retransmission state, the kernel's TCP counters).
 dump_fabric() {
 	local ns=$1 d
 	shift
@@ -145,6 +146,7 @@ dump_fabric() {
 			ip -s -s -d link show dev "$d"
 			tc -s filter show dev "$d" ingress
 			tc -s filter show dev "$d" egress
+			tc -s qdisc show dev "$d"
 			ethtool -S "$d" 2>/dev/null | grep -v ': 0$'
 		done
 		echo "-- namespace $ns"
@@ -153,6 +155,8 @@ dump_fabric() {
 		in_ns "$ns" ip neigh
 		in_ns "$ns" ss -tnoiem
 		in_ns "$ns" nstat -az 2>/dev/null | awk '$2 != 0 && /Tcp|Ip/'
+		echo "-- softnet_stat (per CPU: processed dropped squeezed ...)"
+		cat /proc/net/softnet_stat
 		echo "-- kernel log"
 		dmesg 2>/dev/null | tail -n 5
 		echo "---- end of fabric state ----"
