@@ -15,7 +15,8 @@ kvmbpf net add lan type bridge uplink "$T-up" || fail "net add"
 tap_add "$T-a" && kvmbpf attach "$T-a" net lan mac 52:54:00:92:00:21 || fail "attach a"
 tap_add "$T-b" && kvmbpf attach "$T-b" net lan mac 52:54:00:92:00:22 || fail "attach b"
 
-# In the guests: wait for a peer with ping, then send or receive. A
+# In the guests: listen first (before making the data, which takes a TCG
+# guest a while), wait for a peer with ping, then send or receive. A
 # listener hands the connection to `cat` (nc -e): busybox nc would otherwise
 # half-close on its own stdin's EOF, and the sender stops at that FIN.
 # "KVB" lines carry the guest's uptime after their value, for the record.
@@ -25,15 +26,18 @@ ip addr add $ME/24 dev eth0; ip link set eth0 up
 waitfor() { i=0; while [ $i -lt 90 ]; do ping -c1 -W1 $1 >/dev/null 2>&1 && return 0; i=$((i+1)); done; return 1; }
 recv() { printf '"'"'#!/bin/sh\ncat >%s\n'"'"' $2 >/tmp/recv$1.sh; chmod +x /tmp/recv$1.sh; nc -l -p $1 -e /tmp/recv$1.sh; }
 send() { i=0; while [ $i -lt 60 ]; do nc $1 $2 </tmp/f && return 0; sleep 1; i=$((i+1)); done; return 1; }
+'
+DATA='
 dd if=/dev/urandom of=/tmp/f bs=1048576 count='$MIB' 2>/dev/null
-echo "KVB sent $(sha256sum </tmp/f | cut -c1-64)"
+echo "KVB sent $(sha256sum </tmp/f | cut -c1-64) $(t)"
 echo "KVB size $(wc -c </tmp/f)"
 '
 A="ME=10.92.0.21; $COMMON"'
-waitfor 10.92.0.22 && echo "KVB ping_guest ok $(t)"
-waitfor 10.92.0.2 && echo "KVB ping_lan ok $(t)"
 recv 5004 /tmp/r &
 rp=$!
+'"$DATA"'
+waitfor 10.92.0.22 && echo "KVB ping_guest ok $(t)"
+waitfor 10.92.0.2 && echo "KVB ping_lan ok $(t)"
 send 10.92.0.22 5003 && echo "KVB to_guest sent $(t)"
 send 10.92.0.2 5001 && echo "KVB to_lan sent $(t)"
 wait $rp
@@ -43,7 +47,9 @@ B="ME=10.92.0.22; $COMMON"'
 recv 5002 /tmp/l &
 lp=$!
 recv 5003 /tmp/g &
-wait $!
+gp=$!
+'"$DATA"'
+wait $gp
 echo "KVB from_guest $(sha256sum </tmp/g | cut -c1-64) $(t)"
 waitfor 10.92.0.21 && send 10.92.0.21 5004 && echo "KVB to_guest sent $(t)"
 wait $lp
@@ -59,13 +65,12 @@ guest_boot b "$T-b" 52:54:00:92:00:22 "$B"
 # stalls must not hang the test but fail it with the state it is in.
 (
 	trap 'kill $c 2>/dev/null; exit 1' TERM
-	for i in $(seq 120); do
+	while :; do
 		in_ns "$T-lan" timeout 1200 nc -N 10.92.0.22 5002 <"$src" 2>/dev/null &
 		c=$!
 		wait $c && exit 0
 		sleep 1
 	done
-	exit 1
 ) &
 senderpid=$!
 
