@@ -153,7 +153,7 @@ dump_fabric() {
 		in_ns "$ns" ip -s -s link show dev eth0
 		in_ns "$ns" ethtool -S eth0 2>/dev/null | grep -v ': 0$'
 		in_ns "$ns" ip neigh
-		in_ns "$ns" ss -tnoiem
+		in_ns "$ns" ss -tnoim
 		in_ns "$ns" nstat -az 2>/dev/null | awk '$2 != 0 && /Tcp|Ip/'
 		echo "-- softnet_stat (per CPU: processed dropped squeezed ...)"
 		cat /proc/net/softnet_stat
