@@ -57,7 +57,10 @@ echo "KVB from_lan $(sha256sum </tmp/l | cut -c1-64) $(t)"'
 
 src=$(mktemp) recv=$(mktemp)
 head -c ${MIB}M /dev/urandom >"$src"
-in_ns "$T-lan" timeout 1200 nc -d -l 10.92.0.2 5001 >"$recv" &
+# ip netns exec (not the in_ns function, which would fork a shell first) so
+# that the PIDs are timeout's own: a kill then ends nc too, and no leftover
+# keeps the test lock's descriptor open.
+ip netns exec "$T-lan" timeout 1200 nc -d -l 10.92.0.2 5001 >"$recv" &
 lanpid=$!
 guest_boot a "$T-a" 52:54:00:92:00:21 "$A"
 guest_boot b "$T-b" 52:54:00:92:00:22 "$B"
@@ -66,13 +69,14 @@ guest_boot b "$T-b" 52:54:00:92:00:22 "$B"
 (
 	trap 'kill $c 2>/dev/null; exit 1' TERM
 	while :; do
-		in_ns "$T-lan" timeout 1200 nc -N 10.92.0.22 5002 <"$src" 2>/dev/null &
+		ip netns exec "$T-lan" timeout 1200 nc -N 10.92.0.22 5002 <"$src" 2>/dev/null &
 		c=$!
 		wait $c && exit 0
 		sleep 1
 	done
 ) &
 senderpid=$!
+trap 'kill $senderpid $lanpid 2>/dev/null; guest_cleanup' EXIT
 
 # On a failure: the fabric's counters and MAC table, the kernel's view of
 # the devices and of the LAN's sockets, and each guest's last snapshot,
