@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -144,6 +145,35 @@ __u64 fabric_build_hash(void)
 	return h;
 }
 
+/*
+ * A new fabric's NAT port key: 128 random bits from getrandom, written
+ * once; a reload keeps the pinned map and with it the key (and so every
+ * live flow's port stays what it was).
+ */
+static int natst_init(const char *dir)
+{
+	struct kvb_natst st;
+	char path[512];
+	__u32 zero = 0;
+	int fd, ret = 0;
+
+	if (pin_path(path, sizeof(path), dir, KVB_MAP_NATST))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, &st))
+		ret = -errno;
+	else if (!st.key[0] && !st.key[1]) {
+		if (getrandom(st.key, sizeof(st.key), 0) != sizeof(st.key))
+			ret = -EIO;
+		else if (bpf_map_update_elem(fd, &zero, &st, BPF_EXIST))
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
 static void write_meta(const char *dir)
 {
 	struct kvb_meta m = { .layout = KVB_LAYOUT_VERSION,
@@ -192,6 +222,8 @@ int fabric_load_programs(const char *dir)
 		ret = pin_prog(dir, ts->progs.kvb_tc_egress, PIN_TC_EGRESS);
 	if (!ret)
 		ret = pin_prog(dir, xs->progs.kvb_xdp, PIN_XDP);
+	if (!ret)
+		ret = natst_init(dir);
 out:
 	kvb_tap__destroy(ts);
 	kvb_tap_xdp__destroy(xs);
@@ -234,12 +266,13 @@ int fabric_open(struct fabric *fb, const char *dir)
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
-		       &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp };
+		       &fb->natst_fd, &fb->prog_tc_ingress, &fb->prog_tc_egress,
+		       &fb->prog_xdp };
 	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
 				KVB_MAP_STATS, KVB_MAP_ADDR, KVB_MAP_META,
 				KVB_MAP_CT, KVB_MAP_FWD, KVB_MAP_CTCNT,
 				KVB_MAP_MON, KVB_MAP_EVENTS, KVB_MAP_ROUTE,
-				PIN_TC_INGRESS,
+				KVB_MAP_NATST, PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
 
@@ -283,7 +316,8 @@ void fabric_close(struct fabric *fb)
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
-		       &fb->prog_tc_ingress, &fb->prog_tc_egress, &fb->prog_xdp,
+		       &fb->natst_fd, &fb->prog_tc_ingress, &fb->prog_tc_egress,
+		       &fb->prog_xdp,
 		       &fb->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

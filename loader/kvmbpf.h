@@ -26,7 +26,7 @@ struct fabric {
 	char dir[256];
 	int lock_fd;
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
-	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd;
+	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -85,6 +85,7 @@ int do_monitor(int argc, char **argv);
 /* nat.c */
 void gateway_ifnames(__u32 id, char host[16], char port[16]);
 __be32 dev_ipv4(const char *dev);
+int nat_port_range(__u16 *lo, __u16 *hi);
 int default_route_dev(char dev[16]);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);

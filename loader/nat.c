@@ -92,6 +92,45 @@ __be32 dev_ipv4(const char *dev)
 	return a;
 }
 
+/*
+ * The host's ephemeral ports (net.ipv4.ip_local_port_range, where
+ * connect() and unbound sends take their ports), which NAT leaves alone:
+ * its ports are the rest of 1024-65535, so the host's stack never picks
+ * a port a flow holds and no host-wide setting has to change. Ports a
+ * host socket holds explicitly are skipped by the datapath when it
+ * picks one.
+ */
+int nat_port_range(__u16 *lo, __u16 *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned int l, h, free_ports;
+	int n;
+
+	if (!f)
+		return err("net add: cannot read "
+			   "/proc/sys/net/ipv4/ip_local_port_range: %s",
+			   strerror(errno));
+	n = fscanf(f, "%u %u", &l, &h);
+	fclose(f);
+	if (n != 2 || h > 65535 || l > h)
+		return err("net add: cannot parse "
+			   "/proc/sys/net/ipv4/ip_local_port_range");
+	if (l < KVB_NAT_PORT_FIRST)
+		l = KVB_NAT_PORT_FIRST;
+	if (h < l)
+		h = l;
+	free_ports = 65536 - KVB_NAT_PORT_FIRST - (h - l + 1);
+	if (free_ports < KVB_NAT_PORTS_LEAST)
+		return err("net add: the host's ephemeral ports "
+			   "(net.ipv4.ip_local_port_range %u %u) leave %u of "
+			   "1024-65535 for NAT, fewer than %d: narrow it (the "
+			   "kernel's default is 32768 60999)", l, h,
+			   free_ports, KVB_NAT_PORTS_LEAST);
+	*lo = (__u16)l;
+	*hi = (__u16)h;
+	return 0;
+}
+
 /* The device of the IPv4 default route, from /proc/net/route. */
 int default_route_dev(char dev[16])
 {

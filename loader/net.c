@@ -181,6 +181,8 @@ static int net_add(int argc, char **argv)
 		if (!net.nat_ip)
 			return err("net add: wan %s has no IPv4 address to "
 				   "translate to", wan);
+		if (nat_port_range(&net.host_port_lo, &net.host_port_hi))
+			return 1;
 	}
 	if (wan) {
 		net.wan = if_nametoindex(wan);
@@ -421,6 +423,11 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			jw_kstr(w, "wan", ifname_of(n->wan, NULL, wn));
 			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
 			jw_kstr(w, "nat_address", a);
+			/* NAT's ports: 1024-65535 without these */
+			snprintf(a, sizeof(a), "%u-%u",
+				 n->host_port_lo ? n->host_port_lo : KVB_HOST_PORT_LO,
+				 n->host_port_lo ? n->host_port_hi : KVB_HOST_PORT_HI);
+			jw_kstr(w, "host_ports", a);
 			jw_kbool(w, "dhcp", n->flags & KVB_NET_F_DHCP);
 			if (n->flags & KVB_NET_F_DHCP) {
 				jw_kbool(w, "dhcp_running", dhcp_running(n));

@@ -14,6 +14,7 @@
 #define KVB_MAPS_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_timer */
 
 #define KVB_LAYOUT_VERSION 5
 
@@ -30,6 +31,7 @@
 #define KVB_MAP_CTCNT "kvb_ctcnt"
 #define KVB_MAP_EVENTS "kvb_events"
 #define KVB_MAP_ROUTE "kvb_route"
+#define KVB_MAP_NATST "kvb_natst"
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -206,7 +208,11 @@ struct kvb_net {
 	__u64 peers[KVB_MAX_NETS / 64];
 	__u32 via_nat;		/* routed: a peered nat network carries its
 				 * IPv4 to the outside (translated), 0: routed */
-	__u32 pad2;
+	/* nat: the host's ephemeral ports (ip_local_port_range at net
+	 * add; 0: the kernel's default), which flows never take: NAT's
+	 * ports are 1024-65535 without them */
+	__u16 host_port_lo;
+	__u16 host_port_hi;
 };
 
 enum kvb_ct_timeout {
@@ -325,9 +331,16 @@ struct kvb_event {
  */
 #define KVB_MAX_CT 2097152	/* entries: two per flow, 1,048,576 flows;
 				 * allocated as flows come (no prealloc) */
-#define KVB_NAT_PORT_MIN 32768
-#define KVB_NAT_PORT_SPAN 28232	/* 32768..60999, as the kernel's range */
-#define KVB_NAT_PORT_TRIES 32	/* ports probed for a new flow */
+/*
+ * NAT ports are never the host's: 1024-65535 without the host's
+ * ephemeral range (by default the kernel's, 32768-60999), at least
+ * KVB_NAT_PORTS_LEAST of them.
+ */
+#define KVB_NAT_PORT_FIRST 1024
+#define KVB_HOST_PORT_LO 32768
+#define KVB_HOST_PORT_HI 60999
+#define KVB_NAT_PORTS_LEAST 1024
+#define KVB_NAT_PORT_TRIES 16	/* ports probed for a new flow */
 
 struct kvb_ct_key {
 	__be32 saddr;
@@ -389,6 +402,15 @@ struct kvb_fwd {
 	__u32 ifindex;		/* the guest's port */
 	__u8 mac[6];		/* the guest's MAC */
 	__u16 pad2;
+};
+
+/*
+ * kvb_natst: ARRAY of one, key 0, NAT's state for the whole fabric. key:
+ * the SipHash key of the port choice, random per fabric (getrandom at
+ * creation), so that no guest predicts which port a flow gets.
+ */
+struct kvb_natst {
+	__u64 key[2];
 };
 
 /*

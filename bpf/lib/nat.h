@@ -49,6 +49,10 @@ struct nat_scratch {
 	struct bpf_fib_lookup fib;
 	struct kvb_ct orig;
 	struct kvb_ct reply;
+	struct kvb_ct_key ok;	/* a new flow's keys, for nat_claim */
+	struct kvb_ct_key rk;
+	struct bpf_sock_tuple tuple;
+	__u32 h, min, span, gap, step;	/* nat_claim's port search */
 };
 
 struct {
@@ -236,11 +240,155 @@ static __always_inline void ct_tcp_flags(struct __sk_buff *skb, __u32 l4off,
 		b->state = KVB_CT_CLOSING;
 }
 
-static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c, __be16 d)
-{
-	__u32 h = a * 2654435761U ^ b * 2246822519U ^ ((__u32)c << 16 | d);
+#define SIPROUND							\
+	do {								\
+		v0 += v1; v1 = rol64(v1, 13); v1 ^= v0; v0 = rol64(v0, 32); \
+		v2 += v3; v3 = rol64(v3, 16); v3 ^= v2;			\
+		v0 += v3; v3 = rol64(v3, 21); v3 ^= v0;			\
+		v2 += v1; v1 = rol64(v1, 17); v1 ^= v2; v2 = rol64(v2, 32); \
+	} while (0)
 
-	return h ^ (h >> 15);
+static __always_inline __u64 rol64(__u64 w, unsigned int s)
+{
+	return w << s | w >> (64 - s);
+}
+
+#define SIPBLOCK(m)	do { v3 ^= (m); SIPROUND; SIPROUND; v0 ^= (m); } while (0)
+
+/* SipHash-2-4 of two 64-bit words (16 bytes), as the kernel's siphash. */
+static __always_inline __u64 siphash_2u64(__u64 a, __u64 b, __u64 k0,
+					  __u64 k1)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ k0;
+	__u64 v3 = 0x7465646279746573ULL ^ k1;
+
+	SIPBLOCK(a);
+	SIPBLOCK(b);
+	SIPBLOCK(16ULL << 56);
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
+ * Where a flow's port search starts: keyed with the fabric's secret, so
+ * that a guest can neither aim a flow at a port nor compute the ports
+ * another flow will probe.
+ */
+static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
+				       __be16 d, __u8 proto)
+{
+	__u32 zero = 0;
+	struct kvb_natst *st = bpf_map_lookup_elem(&kvb_natst, &zero);
+
+	return (__u32)siphash_2u64((__u64)a << 32 | b,
+				   (__u64)c << 32 | (__u64)d << 16 | proto,
+				   st ? st->key[0] : 0, st ? st->key[1] : 0);
+}
+
+/*
+ * flow_hash of the scratch's original key. A global function of its own:
+ * SipHash's registers spill, and nat_claim's frame has no room for them.
+ */
+static __always_inline __u32 nat_hash(void)
+{
+	struct nat_scratch *t = nat_scratch();
+
+	if (!t)
+		return 0;
+	return flow_hash(t->ok.saddr, t->ok.daddr, t->ok.sport, t->ok.dport,
+			 t->ok.proto);
+}
+
+/*
+ * Whether a socket of the host would receive what comes from saddr:sport
+ * to daddr:port (a listener, a bound UDP socket, a connection): then that
+ * port is the host's, and a flow taking it would steal its packets.
+ */
+static __always_inline int port_is_hosts(struct __sk_buff *skb,
+					 struct bpf_sock_tuple *t, __u8 proto,
+					 const struct kvb_ct_key *rk)
+{
+	struct bpf_sock *sk;
+
+	t->ipv4.saddr = rk->saddr;
+	t->ipv4.daddr = rk->daddr;
+	t->ipv4.sport = rk->sport;
+	t->ipv4.dport = rk->dport;
+	if (proto == IPPROTO_TCP)
+		sk = bpf_skc_lookup_tcp(skb, t, sizeof(t->ipv4),
+					BPF_F_CURRENT_NETNS, 0);
+	else if (proto == IPPROTO_UDP)
+		sk = bpf_sk_lookup_udp(skb, t, sizeof(t->ipv4),
+				       BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/*
+ * Claim a port for a new flow of net: the scratch's reply key rk (its
+ * destination port is what is probed) gets the scratch's reply entry,
+ * its original key ok the original entry, with the port. The search
+ * starts at the keyed hash of ok and skips ports a host socket holds.
+ * Returns the port (network order, never 0), 0 when another CPU created
+ * the same flow first (ok exists: use it), or a drop code.
+ *
+ * A global function: the verifier checks its 32 iterations once, not
+ * once for each path of the program that creates a flow.
+ */
+static __always_inline int nat_claim(struct __sk_buff *skb,
+				     const struct kvb_net *net)
+{
+	struct nat_scratch *t = nat_scratch();
+	long err;
+
+	if (!t || !net)
+		return DROP(KVB_DROP_NAT_FULL);
+	/* the search's state lives in the scratch: the stack is full */
+	t->min = net->host_port_lo;	/* ports below the host's */
+	t->span = net->host_port_hi;
+	if (!t->min || t->span < t->min) {
+		t->min = KVB_HOST_PORT_LO;
+		t->span = KVB_HOST_PORT_HI;
+	}
+	t->gap = t->span - t->min + 1;
+	t->min -= KVB_NAT_PORT_FIRST;
+	t->span = 65536 - KVB_NAT_PORT_FIRST - t->gap;
+	t->h = nat_hash();
+	/* a step sharing no factor with the span visits distinct ports */
+	t->step = t->span % 7919 ? 7919 : 1;
+	for (__u32 i = 0; i < KVB_NAT_PORT_TRIES; i++) {
+		__u32 k = (t->h + i * t->step) % t->span;
+
+		/* the k-th port of 1024-65535, the host's range skipped */
+		k += KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
+		t->rk.dport = bpf_htons((__u16)k);
+		if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
+			continue;
+		err = bpf_map_update_elem(&kvb_ct, &t->rk, &t->reply,
+					  BPF_NOEXIST);
+		if (err == -E2BIG_ || err == -ENOMEM_)
+			return DROP(KVB_DROP_NAT_FULL);
+		if (err)
+			continue;	/* port taken for this destination */
+		t->orig.port = t->rk.dport;
+		err = bpf_map_update_elem(&kvb_ct, &t->ok, &t->orig,
+					  BPF_NOEXIST);
+		if (!err)
+			return t->rk.dport;
+		bpf_map_delete_elem(&kvb_ct, &t->rk);
+		return err == -EEXIST_ ? 0 : DROP(KVB_DROP_NAT_FULL);
+	}
+	return DROP(KVB_DROP_NAT_PORTS);
 }
 
 /*
@@ -250,22 +398,27 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c, __be16 d)
  * the original key; the loser gives its reply key back and uses the
  * winner's.
  */
-static __always_inline int ct_out(struct nat_scratch *t,
+static __always_inline int ct_out(struct __sk_buff *skb,
+				  struct nat_scratch *t,
 				  const struct kvb_net *net, __u32 ifindex,
 				  const __u8 *gmac, struct kvb_ct_key *ok,
 				  __be16 *nport)
 {
-	struct kvb_ct_key rk = { .saddr = ok->daddr, .daddr = net->nat_ip,
-				 .sport = ok->dport, .proto = ok->proto,
-				 .dir = 1 };
+	/* the keys live in the scratch: the program's stack is full */
+	struct kvb_ct_key *rk = &t->rk;
 	struct kvb_ct *o = &t->orig, *r = &t->reply;
 	__u64 now = kvb_now();
 	struct kvb_ct *ct;
-	__u32 h;
-	long err;
+	int ret;
 
 	__builtin_memset(o, 0, sizeof(*o));
 	__builtin_memset(r, 0, sizeof(*r));
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->saddr = ok->daddr;
+	rk->daddr = net->nat_ip;
+	rk->sport = ok->dport;
+	rk->proto = ok->proto;
+	rk->dir = 1;
 	o->addr = net->nat_ip;
 	o->net_id = r->net_id = net->id;
 	o->guest_ifindex = r->guest_ifindex = ifindex;
@@ -282,8 +435,8 @@ static __always_inline int ct_out(struct nat_scratch *t,
 		return 0;
 	}
 	if (ct) {	/* expired: its reply key goes with it */
-		rk.dport = ct->port;
-		bpf_map_delete_elem(&kvb_ct, &rk);
+		rk->dport = ct->port;
+		bpf_map_delete_elem(&kvb_ct, rk);
 		if (!bpf_map_delete_elem(&kvb_ct, ok) && cnt && *cnt)
 			__sync_fetch_and_add(cnt, -1);
 	}
@@ -294,37 +447,23 @@ static __always_inline int ct_out(struct nat_scratch *t,
 	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
 	o->last_ns = r->last_ns = now;
 	o->packets = 1;
-	h = flow_hash(ok->saddr, ok->daddr, ok->sport, ok->dport);
-	for (__u32 i = 0; i < KVB_NAT_PORT_TRIES; i++) {
-		__u16 p = (__u16)(KVB_NAT_PORT_MIN +
-				  (h + i * 7919U) % KVB_NAT_PORT_SPAN);
-
-		if (ok->proto == IPPROTO_ICMP)
-			rk.sport = 0;	/* echo replies carry only the id */
-		rk.dport = bpf_htons(p);
-		err = bpf_map_update_elem(&kvb_ct, &rk, r, BPF_NOEXIST);
-		if (err == -E2BIG_ || err == -ENOMEM_)
-			return DROP(KVB_DROP_NAT_FULL);
-		if (err)
-			continue;	/* port taken for this destination */
-		o->port = rk.dport;
-		err = bpf_map_update_elem(&kvb_ct, ok, o, BPF_NOEXIST);
-		if (!err) {
-			if (cnt)
-				__sync_fetch_and_add(cnt, 1);
-			*nport = rk.dport;
-			return 0;
-		}
-		bpf_map_delete_elem(&kvb_ct, &rk);
-		if (err != -EEXIST_)
-			return DROP(KVB_DROP_NAT_FULL);
-		ct = bpf_map_lookup_elem(&kvb_ct, ok);	/* lost a race */
-		if (!ct)
-			return DROP(KVB_DROP_NAT_FULL);
-		*nport = ct->port;
+	if (ok->proto == IPPROTO_ICMP)
+		rk->sport = 0;	/* echo replies carry only the id */
+	t->ok = *ok;
+	ret = nat_claim(skb, net);
+	if (ret < 0)
+		return ret;
+	if (ret) {
+		if (cnt)
+			__sync_fetch_and_add(cnt, 1);
+		*nport = (__be16)ret;
 		return 0;
 	}
-	return DROP(KVB_DROP_NAT_PORTS);
+	ct = bpf_map_lookup_elem(&kvb_ct, ok);	/* lost a race */
+	if (!ct)
+		return DROP(KVB_DROP_NAT_FULL);
+	*nport = ct->port;
+	return 0;
 }
 
 /* Rewrite source and destination of a TCP/UDP packet and send it on. */
@@ -374,7 +513,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	struct kvb_ct *ct;
 	struct kvb_fwd *fw;
 	__u64 now = kvb_now();
-	__u32 h;
+	int ret;
 
 	__u64 *cnt = ct_counter(net->id);
 
@@ -417,31 +556,17 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	t->orig.last_ns = t->reply.last_ns = now;
 	rk.saddr = fw->to_addr;
 	rk.sport = fw->to_port;
-	h = flow_hash(ok->saddr, ok->daddr, ok->sport, ok->dport);
-	for (__u32 i = 0; i < KVB_NAT_PORT_TRIES; i++) {
-		__u16 p = (__u16)(KVB_NAT_PORT_MIN +
-				  (h + i * 7919U) % KVB_NAT_PORT_SPAN);
-		long err;
-
-		rk.dport = bpf_htons(p);
-		err = bpf_map_update_elem(&kvb_ct, &rk, &t->reply, BPF_NOEXIST);
-		if (err == -E2BIG_ || err == -ENOMEM_)
-			return DROP(KVB_DROP_NAT_FULL);
-		if (err)
-			continue;
-		t->orig.port = rk.dport;
-		if (bpf_map_update_elem(&kvb_ct, ok, &t->orig, BPF_NOEXIST)) {
-			bpf_map_delete_elem(&kvb_ct, &rk);
-			return DROP(KVB_DROP_NAT_FULL);
-		}
-		if (cnt)
-			__sync_fetch_and_add(cnt, 1);
-		ct = bpf_map_lookup_elem(&kvb_ct, ok);
-		if (!ct)
-			return DROP(KVB_DROP_NAT_FULL);
-		return hairpin_send(skb, net, ok, ct, l4off);
-	}
-	return DROP(KVB_DROP_NAT_PORTS);
+	t->ok = *ok;
+	t->rk = rk;
+	ret = nat_claim(skb, net);
+	if (ret < 0)
+		return ret;
+	if (ret && cnt)
+		__sync_fetch_and_add(cnt, 1);
+	ct = bpf_map_lookup_elem(&kvb_ct, ok);
+	if (!ct)
+		return DROP(KVB_DROP_NAT_FULL);
+	return hairpin_send(skb, net, ok, ct, l4off);
 }
 
 /*
@@ -508,7 +633,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || fib->ifindex != net->wan)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
 
-	ret = ct_out(t, net, skb->ifindex, gmac, &ok, &nport);
+	ret = ct_out(skb, t, net, skb->ifindex, gmac, &ok, &nport);
 	if (IS_DROP(ret))
 		return ret;
 	if (ok.proto == IPPROTO_TCP)

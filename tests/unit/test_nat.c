@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -101,8 +103,8 @@ static void roundtrip(__u8 proto, __u16 sport, __u16 dport, int zero_udp)
 	CHECK(out.buf[14 + 8] == 63, "TTL %u, want 63", out.buf[14 + 8]);
 	CHECK(!ip_csum_check(out.buf), "proto %u: bad IP checksum", proto);
 	nport = get16(out.buf + 34 + poff);
-	CHECK(nport >= KVB_NAT_PORT_MIN &&
-	      nport < KVB_NAT_PORT_MIN + KVB_NAT_PORT_SPAN,
+	CHECK(nport >= KVB_NAT_PORT_FIRST &&
+	      (nport < KVB_HOST_PORT_LO || nport > KVB_HOST_PORT_HI),
 	      "translated port %u out of range", nport);
 	if (zero_udp)
 		CHECK(get16(out.buf + 34 + 6) == 0, "UDP checksum 0 changed");
@@ -530,6 +532,133 @@ static void t_nat_hairpin_into_isolated_port(struct fabric *fb)
 	      "isolated not counted");
 }
 
+/* The translated port of a guest flow, or 0 when it was refused. */
+static __u16 flow_port(__u8 proto, __u16 sport, __u16 dport)
+{
+	struct frame in, out;
+
+	guest_frame(&in, proto, sport, dport, 16);
+	if (run_tc_out(F, kn1, &in, &out) != TC_ACT_REDIRECT)
+		return 0;
+	return get16(out.buf + 34);
+}
+
+/*
+ * NAT's ports are never ones the host's stack picks for itself: net add
+ * reads net.ipv4.ip_local_port_range, and flows take the other ports.
+ */
+static void t_nat_ports_outside_ephemeral_range(struct fabric *fb)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned int lo = 0, hi = 0;
+	__u16 l = 0, h = 0, p;
+
+	CHECK(f && fscanf(f, "%u %u", &lo, &hi) == 2, "ip_local_port_range");
+	if (f)
+		fclose(f);
+	CHECK(!nat_port_range(&l, &h) && l == lo && h == hi,
+	      "net add's idea of the host's range %u-%u, /proc says %u-%u", l,
+	      h, lo, hi);
+	(void)fb;
+	for (__u16 sp = 41000; sp < 41032; sp++) {
+		p = flow_port(IPPROTO_UDP, sp, 53);
+		CHECK(p >= 1024 && (p < lo || p > hi), "flow from %u got port "
+		      "%u, in the host's ephemeral range %u-%u", sp, p, lo, hi);
+	}
+}
+
+/* Set the host ports the network avoids (0, 0: the default). */
+static void nat_ports(struct fabric *fb, __u16 lo, __u16 hi)
+{
+	struct kvb_net n;
+
+	if (!net_get(fb, NET_NAT, &n)) {
+		n.host_port_lo = lo;
+		n.host_port_hi = hi;
+		net_put(fb, &n);
+	}
+}
+
+/* A host socket bound to ip:port, or -1; TCP ones listen. */
+static int host_socket(int type, const char *ip, __u16 port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = inet_addr(ip) };
+	int fd = socket(AF_INET, type, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    (type == SOCK_STREAM && listen(fd, 1))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A port the host's own socket holds is never a flow's: its packets stay
+ * the host's (a listener on any address, a UDP socket on the WAN one).
+ */
+static void t_nat_host_socket_not_shadowed(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORTS];
+	int u = host_socket(SOCK_DGRAM, "10.200.0.1", 65535);
+	int t = host_socket(SOCK_STREAM, "0.0.0.0", 65535);
+	__u16 p1, p2, p3;
+
+	CHECK(u >= 0 && t >= 0, "host sockets: %s", strerror(errno));
+	nat_ports(fb, 1024, 65534);	/* leaves 65535, the host's */
+	p1 = flow_port(IPPROTO_UDP, 41100, 53);
+	nat_ports(fb, 1025, 65534);	/* 1024 and 65535 */
+	p2 = flow_port(IPPROTO_UDP, 41101, 53);
+	p3 = flow_port(IPPROTO_TCP, 41102, 80);
+	nat_ports(fb, 0, 0);
+	close(u);
+	close(t);
+	CHECK(p1 == 0, "a flow took port %u, a host UDP socket's", p1);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_PORTS] == d0 + 1,
+	      "refused flow not counted as nat-ports-exhausted");
+	CHECK(p2 == 1024, "UDP flow got port %u, want 1024 (65535 is the "
+	      "host's)", p2);
+	CHECK(p3 == 1024, "TCP flow got port %u, want 1024 (a host "
+	      "listener has 65535)", p3);
+}
+
+/*
+ * The port a flow gets depends on the fabric's secret key (random at
+ * creation): the same flows under two keys get other ports.
+ */
+static void t_nat_port_hash_is_keyed(struct fabric *fb)
+{
+	struct kvb_natst st, saved;
+	__u32 zero = 0;
+	__u16 a[4], b[4];
+	int differ = 0;
+
+	CHECK(!bpf_map_lookup_elem(fb->natst_fd, &zero, &saved) &&
+	      (saved.key[0] || saved.key[1]), "no random key in kvb_natst");
+	st = saved;
+	for (int round = 0; round < 2; round++) {
+		__u16 *p = round ? b : a;
+
+		st.key[0] = round ? 0x0123456789abcdefULL : 1;
+		st.key[1] = round ? 0xfedcba9876543210ULL : 2;
+		bpf_map_update_elem(fb->natst_fd, &zero, &st, BPF_EXIST);
+		for (int i = 0; i < 4; i++)
+			p[i] = flow_port(IPPROTO_UDP, (__u16)(41200 + i), 53);
+		ct_flush_net(fb, NET_NAT);
+	}
+	bpf_map_update_elem(fb->natst_fd, &zero, &saved, BPF_EXIST);
+	for (int i = 0; i < 4; i++) {
+		CHECK(a[i] && b[i], "flow %d refused", i);
+		differ += a[i] != b[i];
+	}
+	CHECK(differ, "two keys gave the same ports (%u %u %u %u)", a[0],
+	      a[1], a[2], a[3]);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -574,6 +703,9 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
 	RUN(t_nat_tcp_states);
+	RUN(t_nat_ports_outside_ephemeral_range);
+	RUN(t_nat_host_socket_not_shadowed);
+	RUN(t_nat_port_hash_is_keyed);
 	RUN(t_nat_ct_max);
 	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
