@@ -36,7 +36,7 @@ FUZZ_TIME ?= 600
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -I maps -I $(ARCH_INC)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -I maps -I $(BUILD) -I loader
-LDLIBS := -lbpf -lelf -lz
+LDLIBS := -lbpf -lelf -lz -lmnl
 
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -70,6 +70,7 @@ struct port_opts {
 int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		__u32 net_id, __u32 role, const struct port_opts *o);
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
+int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
 
 /* lifecycle.c */
@@ -100,6 +101,8 @@ int do_ct(int argc, char **argv);
 int subnet_parse(const char *s, struct kvb_subnet *sn);
 int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw);
 int subnets_check(struct fabric *fb, const struct kvb_subnet *sn, int n);
+int net_addr_check(const char *cmd, const struct kvb_net *net,
+		   const struct kvb_addr_key *k);
 void subnet_fmt(const struct kvb_subnet *sn, bool gw, char *buf, size_t len);
 int routes_put(struct fabric *fb, const struct kvb_net *net);
 void routes_del(struct fabric *fb, const struct kvb_net *net);
@@ -131,7 +134,21 @@ bool tc_present(__u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);
 int dev_set_promisc(const char *dev, bool on);
-void dev_quiet_ipv6(const char *dev);
+bool dev_quiet_ipv6(const char *dev);
+void dev_restore_ipv6(const char *dev);
+
+/* host.c: the host's links, addresses and routes (rtnetlink) */
+struct host_link {
+	__u32 ifindex, master, flags;	/* master: IFLA_MASTER, 0 if none */
+	__u16 type;			/* ARPHRD_* */
+	bool has_slaves;		/* a device has it as its master */
+	char name[16];
+	char kind[16];			/* IFLA_INFO_KIND, "" for a plain NIC */
+};
+int host_link(__u32 ifindex, struct host_link *l);
+int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
+		 char dev[16]);
+int host_addr_on(__u32 ifindex, char what[64]);
 
 /* util.c */
 int parse_mac(const char *s, __u8 mac[6]);

@@ -188,7 +188,9 @@ static void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 					up));
 	}
 	if ((size_t)w < len)
-		snprintf(buf + w, len - (size_t)w, " mtu %u", n->mtu);
+		w += snprintf(buf + w, len - (size_t)w, " mtu %u", n->mtu);
+	if ((n->flags & KVB_NET_F_FORCE) && (size_t)w < len)
+		snprintf(buf + w, len - (size_t)w, " force");
 }
 
 static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,

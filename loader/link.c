@@ -171,18 +171,52 @@ int dev_set_promisc(const char *dev, bool on)
 /*
  * The host has no business on a guest's tap: no router solicitations, MLD
  * or DAD from the host's own IPv6 into the guest's network (libvirt does
- * the same for its taps). Best effort: IPv6 may be off altogether.
+ * the same for its taps). Best effort: IPv6 may be off altogether. True
+ * when this turned it off (it was on), so that detach turns it back on.
  */
-void dev_quiet_ipv6(const char *dev)
+static void ipv6_path(const char *dev, char path[128])
+{
+	snprintf(path, 128, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", dev);
+}
+
+/* disable_ipv6 of dev: 0 or 1, -1 if there is none */
+static int ipv6_disabled(const char *dev)
+{
+	char path[128], v[8] = "";
+	FILE *f;
+
+	ipv6_path(dev, path);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(v, sizeof(v), f))
+		v[0] = 0;
+	fclose(f);
+	return v[0] == '0' ? 0 : v[0] == '1' ? 1 : -1;
+}
+
+static void ipv6_set_disabled(const char *dev, bool off)
 {
 	char path[128];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 dev);
+	ipv6_path(dev, path);
 	f = fopen(path, "w");
 	if (f) {
-		fputs("1\n", f);
+		fputs(off ? "1\n" : "0\n", f);
 		fclose(f);
 	}
+}
+
+bool dev_quiet_ipv6(const char *dev)
+{
+	if (ipv6_disabled(dev) != 0)
+		return false;
+	ipv6_set_disabled(dev, true);
+	return ipv6_disabled(dev) == 1;
+}
+
+void dev_restore_ipv6(const char *dev)
+{
+	ipv6_set_disabled(dev, false);
 }

@@ -23,6 +23,7 @@ static int net_help(void)
 		"                      [wan DEV] [dhcp on|off] [mtu N]\n"
 		"       kvmbpf net add NAME type routed subnet CIDR [subnet CIDR]...\n"
 		"                      [gateway ADDR]... [wan DEV] [mtu N]\n"
+		"                      [force]\n"
 		"       kvmbpf net peer NAME1 NAME2\n"
 		"       kvmbpf net unpeer NAME1 NAME2\n"
 		"       kvmbpf net set NAME [ct-max N]\n"
@@ -54,6 +55,9 @@ static int net_help(void)
 		"            networks never reach each other); a routed network\n"
 		"            peered with a nat one reaches the outside through\n"
 		"            that network's translation (IPv4)\n"
+		"  force     create a nat or routed network whose subnet\n"
+		"            overlaps an address or a route of the host (or\n"
+		"            another fabric's network): refused without it\n"
 		"  NAME: 1-15 characters of [A-Za-z0-9_.-]; MTU: 68-65535,\n"
 		"  default %d.\n"
 		"Limits: %d networks, %d ports per network.\n",
@@ -87,6 +91,35 @@ static int alloc_id(struct fabric *fb, __u32 *id)
 	return -ENOSPC;
 }
 
+/*
+ * A nat or routed network's subnets must not overlap an address or a
+ * route of the host: its gateway would take the host's addresses and its
+ * routes shadow the host's (libvirt refuses the same). The interfaces of
+ * another kvmbpf network count as the host's, unless they are the ones
+ * this network would have (left behind by an earlier instance of it).
+ */
+static int host_check(const char *name, const struct kvb_net *net)
+{
+	char host[16], port[16], what[64], dev[16], a[64];
+	__u32 skip;
+
+	gateway_ifnames(net->id, host, port);
+	skip = if_nametoindex(host);
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		int ret = host_overlap(&net->subnets[i], skip, what, dev);
+
+		subnet_fmt(&net->subnets[i], false, a, sizeof(a));
+		if (ret < 0)
+			return err("net add %s: subnet %s: cannot read the "
+				   "host's routes: %s", name, a, strerror(-ret));
+		if (ret)
+			return err("net add %s: subnet %s overlaps %s on %s (use "
+				   "'force' to create it anyway)", name, a,
+				   what, dev);
+	}
+	return 0;
+}
+
 static int net_add(int argc, char **argv)
 {
 	const char *name, *uplink = NULL, *wan = NULL, *dhcp_arg = NULL;
@@ -96,7 +129,7 @@ static int net_add(int argc, char **argv)
 	__u32 type = KVB_NET_NONE, mtu = KVB_DEFAULT_MTU;
 	char wanbuf[16];
 	int ngw = 0;
-	bool dhcp = true, v6 = false;
+	bool dhcp = true, v6 = false, force = false;
 
 	if (argc < 1)
 		return err("net add: missing NAME");
@@ -107,6 +140,11 @@ static int net_add(int argc, char **argv)
 	for (int i = 1; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(k, "force")) {	/* the one word with no value */
+			force = true;
+			i--;
+			continue;
+		}
 		if (!v)
 			return err("net add: %s needs a value", k);
 		if (!strcmp(k, "type")) {
@@ -154,6 +192,8 @@ static int net_add(int argc, char **argv)
 			   "routed networks");
 	if (dhcp_arg && type != KVB_NET_NAT)
 		return err("net add: dhcp is for nat networks");
+	if (force && type != KVB_NET_NAT && type != KVB_NET_ROUTED)
+		return err("net add: force is for nat and routed networks");
 	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
 		if (!net.nsubnets)
 			return err("net add: %s: missing 'subnet CIDR'",
@@ -199,6 +239,12 @@ static int net_add(int argc, char **argv)
 		return 1;
 	if (alloc_id(fb, &net.id))
 		return err("net add: too many networks (%d)", KVB_MAX_NETS - 1);
+	if (force)
+		net.flags |= KVB_NET_F_FORCE;
+	else if (host_check(name, &net))
+		return 1;
+	if (wan && dev_refuse(fb, "net add", wan, KVB_PORT_WAN))
+		return 1;
 	snprintf(net.name, sizeof(net.name), "%s", name);
 	net.type = type;
 	net.mtu = mtu;
@@ -446,8 +492,10 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 		}
 		if (n->type == KVB_NET_ROUTED)
 			show_routed(w, n);
-		if (n->type == KVB_NET_ROUTED || n->type == KVB_NET_NAT)
+		if (n->type == KVB_NET_ROUTED || n->type == KVB_NET_NAT) {
 			show_peers(w, fb, n);
+			jw_kbool(w, "force", n->flags & KVB_NET_F_FORCE);
+		}
 		jw_key(w, "ports");
 		jw_arr_begin(w);
 		for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,94 @@ static int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	return 0;
 }
 
+/* A name kvmbpf gives its own interfaces, in any fabric (gateway_ifnames) */
+static bool fabric_ifname(const char *name)
+{
+	unsigned int id;
+	char gp, tail;
+
+	if (sscanf(name, "kvbg%c%u%c", &gp, &id, &tail) == 2 &&
+	    (gp == 'w' || gp == 'p'))
+		return true;
+	if (strlen(name) > 8 && !strncmp(name, "kvb", 3) &&
+	    strspn(name + 3, "0123456789abcdef") >= 4 &&
+	    (name[7] == 'g' || name[7] == 'p') &&
+	    sscanf(name + 8, "%u%c", &id, &tail) == 1)
+		return true;
+	return false;
+}
+
+/*
+ * Is DEV something attach must not take as a port of ROLE (guest, uplink,
+ * or a network's WAN device)? For every role: loopback; a device
+ * enslaved to a bridge, bond, team or VRF (its master owns its traffic,
+ * and our tc hook would run before the master's); the fabric's own
+ * interfaces (gateway veths, of this fabric or another); a device that
+ * carries another fabric's program. A guest's device is moreover an
+ * Ethernet device that holds no address of the host and is not a master
+ * (bridge, bond, team, VRF, Open vSwitch). An uplink is an Ethernet
+ * device and may be a bridge, bond or team (often the host's NIC); a WAN
+ * may be any kind of device. Prints why and returns 1, else 0.
+ */
+int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
+{
+	static const char *const masters[] = { "bridge", "bond", "team", "vrf",
+					       "openvswitch", NULL };
+	const char *what = role == KVB_PORT_WAN ? "wan " : "";
+	struct host_link l;
+	struct kvb_port p;
+	struct kvb_net n;
+	char a[64], m[IF_NAMESIZE];
+	__u32 ifindex = if_nametoindex(dev);
+	int ret;
+
+	if (!ifindex)
+		return err("%s: %sdevice %s: no such device", cmd, what, dev);
+	ret = host_link(ifindex, &l);
+	if (ret)
+		return err("%s: %sdevice %s: %s", cmd, what, dev, strerror(-ret));
+	if (l.flags & IFF_LOOPBACK)
+		return err("%s: %s%s is the loopback device: not a guest's or a "
+			   "network's device", cmd, what, dev);
+	if (l.master)
+		return err("%s: %s%s is enslaved to %s: its master owns its "
+			   "traffic (release it first)", cmd, what, dev,
+			   if_indextoname(l.master, m) ? m : "another device");
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (!net_get(fb, id, &n) && n.gw_host == ifindex)
+			return err("%s: %s%s is the gateway interface of network "
+				   "%s", cmd, what, dev, n.name);
+	if (fabric_ifname(l.name))
+		return err("%s: %s%s is a kvmbpf gateway interface", cmd, what,
+			   dev);
+	if (port_get(fb, ifindex, &p) && tc_present(ifindex))
+		return err("%s: %s%s carries another kvmbpf fabric's program "
+			   "(a port of another --bpffs directory)", cmd, what,
+			   dev);
+	if (role == KVB_PORT_WAN)
+		return 0;
+	if (l.type != ARPHRD_ETHER)
+		return err("%s: %s is not an Ethernet device (link type %u): "
+			   "a guest's tap or an uplink NIC is", cmd, dev, l.type);
+	if (role == KVB_PORT_UPLINK)
+		return 0;
+	for (int i = 0; masters[i]; i++)
+		if (!strcmp(l.kind, masters[i]))
+			return err("%s: %s is a %s device, not a guest's", cmd,
+				   dev, l.kind);
+	if (l.has_slaves)
+		return err("%s: %s has devices enslaved to it: not a guest's",
+			   cmd, dev);
+	ret = host_addr_on(ifindex, a);
+	if (ret < 0)
+		return err("%s: %s: cannot read its addresses: %s", cmd, dev,
+			   strerror(-ret));
+	if (ret)
+		return err("%s: %s holds the host's address %s: not a guest's "
+			   "device", cmd, dev, a);
+	return 0;
+}
+
 static void net_member_remove(struct kvb_net *net, __u32 ifindex)
 {
 	__u16 w = 0;
@@ -163,8 +252,9 @@ static void net_member_remove(struct kvb_net *net, __u32 ifindex)
 
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 {
+	char cur[IF_NAMESIZE] = "";
 	struct kvb_net net;
-	bool exists = if_indextoname(p->ifindex, (char[IF_NAMESIZE]){ 0 });
+	bool exists = if_indextoname(p->ifindex, cur);
 
 	/* Stop flooding to it first, then unhook, then forget it. */
 	if (!net_get(fb, p->net_id, &net)) {
@@ -185,8 +275,11 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 			tc_detach(p->ifindex, true, false);
 		if (p->flags & KVB_PORT_F_OWN_CLSACT)
 			tc_detach(p->ifindex, false, true);
+		/* what attach changed goes back as it was (renamed or not) */
 		if (p->flags & KVB_PORT_F_PROMISC)
-			dev_set_promisc(p->name, false);
+			dev_set_promisc(cur, false);
+		if (p->flags & KVB_PORT_F_IPV6_OFF)
+			dev_restore_ipv6(cur);
 	} else {
 		/* The device is gone and took its hooks along; drop the pin. */
 		xdp_detach(fb, p->ifindex);
@@ -222,9 +315,20 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		if (net_get(fb, old.net_id, &other))
 			snprintf(other.name, sizeof(other.name), "#%u",
 				 old.net_id);
-		return err("%s: device %s is already attached to network %s "
-			   "(detach it first)", cmd, dev, other.name);
+		if (old.role == KVB_PORT_GUEST)
+			return err("%s: device %s is already attached to "
+				   "network %s (detach it first)", cmd, dev,
+				   other.name);
+		return err("%s: device %s is the %s of network %s", cmd, dev,
+			   old.role == KVB_PORT_UPLINK ? "uplink" :
+			   old.role == KVB_PORT_WAN ? "WAN device" :
+			   "gateway port", other.name);
 	}
+	if (role != KVB_PORT_GATEWAY && dev_refuse(fb, cmd, dev, role))
+		return 1;
+	for (int i = 0; i < o->naddrs; i++)
+		if (net_addr_check(cmd, &net, &o->addrs[i]))
+			return 1;
 	if (net.nports >= KVB_MAX_NET_PORTS)
 		return err("%s: network %s is full (%d ports)", cmd, net.name,
 			   KVB_MAX_NET_PORTS);
@@ -298,8 +402,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 
-	if (role == KVB_PORT_GUEST)
-		dev_quiet_ipv6(dev);
+	if (role == KVB_PORT_GUEST && dev_quiet_ipv6(dev))
+		port.flags |= KVB_PORT_F_IPV6_OFF;
 	ret = tc_attach(fb, ifindex, false, &created);
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;
@@ -439,6 +543,7 @@ static int port_set(int argc, char **argv)
 {
 	struct port_opts o = { .naddrs = -1 };
 	struct kvb_port p, old;
+	struct kvb_net net;
 	struct fabric *fb;
 	__u8 mac[6];
 
@@ -454,6 +559,10 @@ static int port_set(int argc, char **argv)
 	o.isolated = p.flags & KVB_PORT_F_ISOLATED;
 	if (parse_port_opts("port set", argc - 1, argv + 1, &o, mac, NULL))
 		return 1;
+	if (!net_get(fb, p.net_id, &net))
+		for (int i = 0; i < o.naddrs; i++)
+			if (net_addr_check("port set", &net, &o.addrs[i]))
+				return 1;
 	old = p;
 	if (o.mac) {
 		struct kvb_fdb_key k = { .net_id = p.net_id };

@@ -96,6 +96,48 @@ int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw)
 	return 0;
 }
 
+/*
+ * May a port of NET own address K? In nat and routed networks, it is a
+ * host address of one of the network's subnets, not the gateway (an IPv6
+ * link-local address belongs to every link). Bridge and internal networks
+ * have no subnet: any address. Prints why and returns 1 if not.
+ */
+int net_addr_check(const char *cmd, const struct kvb_net *net,
+		   const struct kvb_addr_key *k)
+{
+	char a[64], s[64], list[KVB_MAX_SUBNETS * 48] = "";
+	size_t w = 0;
+
+	if (net->type != KVB_NET_NAT && net->type != KVB_NET_ROUTED)
+		return 0;
+	if (k->family == 6 && k->addr[0] == 0xfe && (k->addr[1] & 0xc0) == 0x80)
+		return 0;
+	fmt_addr(k, a);
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *sn = &net->subnets[i];
+
+		if (sn->family != k->family)
+			continue;
+		subnet_fmt(sn, false, s, sizeof(s));
+		if (!in_subnet(sn, k->addr)) {
+			w += (size_t)snprintf(list + w, w < sizeof(list) ?
+					      sizeof(list) - w : 0, "%s%s",
+					      w ? ", " : "", s);
+			continue;
+		}
+		if (!memcmp(k->addr, sn->gw, k->family == 4 ? 4 : 16))
+			return err("%s: ip %s is the gateway of network %s",
+				   cmd, a, net->name);
+		if (is_edge(sn, k->addr))
+			return err("%s: ip %s is not a host address of %s", cmd,
+				   a, s);
+		return 0;
+	}
+	return err("%s: ip %s is outside network %s (%s)", cmd, a, net->name,
+		   w ? list : k->family == 4 ? "it has no IPv4 subnet" :
+					       "it has no IPv6 subnet");
+}
+
 void subnet_fmt(const struct kvb_subnet *sn, bool gw, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];

@@ -112,6 +112,7 @@ enum kvb_port_flags {
 	KVB_PORT_F_SPOOFCHECK = 1 << 3,	/* enforce the port's MAC and addresses */
 	KVB_PORT_F_ISOLATED = 1 << 4,	/* reaches the uplink only, no other port */
 	KVB_PORT_F_MAC_PINNED = 1 << 5,	/* mac[] taken from the first frame */
+	KVB_PORT_F_IPV6_OFF = 1 << 6,	/* kvmbpf set disable_ipv6 (it was 0) */
 };
 
 /*
@@ -224,6 +225,7 @@ enum kvb_ct_timeout {
 
 enum kvb_net_flags {
 	KVB_NET_F_DHCP = 1 << 0,	/* kvmbpf runs a DHCP server (dnsmasq) */
+	KVB_NET_F_FORCE = 1 << 1,	/* 'force': overlaps the host's routes */
 };
 
 /* kvb_port: HASH, key __u32 ifindex. */

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The host's own links, addresses and routes, read through rtnetlink
+ * (libmnl): what `net add` must not overlap and what `attach` must not
+ * take. Errors are the kernel's own (-errno from its NLMSG_ERROR).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+
+#include "kvmbpf.h"
+
+/* a dump's messages are at most 32 KiB (the kernel's largest skb for it) */
+#define NL_BUF 32768
+/* attribute tables: larger than IFLA_MAX, RTA_MAX, IFA_MAX, IFLA_INFO_MAX */
+#define NL_ATTRS 128
+_Static_assert(IFLA_MAX < NL_ATTRS && RTA_MAX < NL_ATTRS &&
+	       IFA_MAX < NL_ATTRS && IFLA_INFO_MAX < NL_ATTRS,
+	       "an attribute table is too small");
+
+/*
+ * Ask for a dump of TYPE (RTM_GETLINK/GETADDR/GETROUTE) in FAMILY and run
+ * CB on every message. HDRLEN is the request's family header (ifinfomsg,
+ * ifaddrmsg, rtmsg): all three start with the family byte.
+ */
+static int nl_dump(__u16 type, __u8 family, size_t hdrlen, mnl_cb_t cb,
+		   void *data)
+{
+	static char buf[NL_BUF];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	unsigned int seq, portid;
+	__u8 *hdr;
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = (unsigned int)time(NULL);
+	hdr = mnl_nlmsg_put_extra_header(nlh, hdrlen);
+	hdr[0] = family;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (ret < 0) {
+			ret = errno ? -errno : -EIO;
+			break;
+		}
+		if (ret == MNL_CB_STOP) {
+			ret = 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+/* Attribute table filler for mnl_attr_parse(): tb[type] = attr. */
+static int attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type < NL_ATTRS)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+/* ------------------------------------------------------------------ links */
+
+struct link_walk {
+	__u32 want;
+	struct host_link *l;
+	bool found;
+};
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	struct link_walk *w = data;
+	struct host_link *l = w->l;
+
+	mnl_attr_parse(nlh, sizeof(*ifm), attr_cb, tb);
+	if (tb[IFLA_MASTER] && mnl_attr_get_u32(tb[IFLA_MASTER]) == w->want)
+		l->has_slaves = true;
+	if ((__u32)ifm->ifi_index != w->want)
+		return MNL_CB_OK;
+	w->found = true;
+	l->ifindex = (__u32)ifm->ifi_index;
+	l->type = ifm->ifi_type;
+	l->flags = ifm->ifi_flags;
+	if (tb[IFLA_IFNAME])
+		snprintf(l->name, sizeof(l->name), "%s",
+			 mnl_attr_get_str(tb[IFLA_IFNAME]));
+	if (tb[IFLA_MASTER])
+		l->master = mnl_attr_get_u32(tb[IFLA_MASTER]);
+	if (tb[IFLA_LINKINFO]) {
+		const struct nlattr *info[NL_ATTRS] = {};
+
+		mnl_attr_parse_nested(tb[IFLA_LINKINFO], attr_cb, info);
+		if (info[IFLA_INFO_KIND])
+			snprintf(l->kind, sizeof(l->kind), "%s",
+				 mnl_attr_get_str(info[IFLA_INFO_KIND]));
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * What the kernel says of device IFINDEX: type, flags, kind, master, and
+ * whether other devices are enslaved to it. -ENODEV if there is none.
+ */
+int host_link(__u32 ifindex, struct host_link *l)
+{
+	struct link_walk w = { .want = ifindex, .l = l };
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	ret = nl_dump(RTM_GETLINK, AF_UNSPEC, sizeof(struct ifinfomsg),
+		      link_cb, &w);
+	if (ret)
+		return ret;
+	return w.found ? 0 : -ENODEV;
+}
+
+/* -------------------------------------------------- addresses and routes */
+
+/* Do prefixes a/la and b/lb share an address? (their first min bits agree) */
+static bool prefixes_overlap(const __u8 *a, __u32 la, const __u8 *b, __u32 lb)
+{
+	__u32 n = la < lb ? la : lb;
+
+	for (__u32 bit = 0; bit < n; bit++)
+		if ((a[bit / 8] ^ b[bit / 8]) & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+struct overlap_walk {
+	const struct kvb_subnet *sn;
+	__u32 skip;		/* an interface that does not count, or 0 */
+	__u32 only;		/* addresses: only this interface, or 0 */
+	bool global_only;	/* addresses: IPv6 of universe scope only */
+	bool found;
+	char what[64];		/* the prefix found, "a/len" */
+	__u32 ifindex;		/* and its interface */
+};
+
+static void walk_hit(struct overlap_walk *w, int family, const void *a,
+		     __u32 len, __u32 ifindex)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, a, s, sizeof(s));
+	snprintf(w->what, sizeof(w->what), "%s/%u", s, len);
+	w->ifindex = ifindex;
+	w->found = true;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct overlap_walk *w = data;
+	__u8 dst[16] = {};
+	__u32 oif = 0, bits = rtm->rtm_family == AF_INET ? 32 : 128;
+
+	if (w->found || rtm->rtm_dst_len == 0 || (rtm->rtm_flags & RTM_F_CLONED))
+		return MNL_CB_OK;
+	/* unicast routes (connected or via a gateway) and the host's own
+	 * addresses; broadcast, multicast, anycast follow from those */
+	if (rtm->rtm_type != RTN_UNICAST && rtm->rtm_type != RTN_LOCAL)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	if (!tb[RTA_DST] || mnl_attr_get_payload_len(tb[RTA_DST]) != bits / 8)
+		return MNL_CB_OK;
+	memcpy(dst, mnl_attr_get_payload(tb[RTA_DST]), bits / 8);
+	if (tb[RTA_OIF]) {
+		oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	} else if (tb[RTA_MULTIPATH]) {
+		const struct rtnexthop *nh =
+			mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+
+		if (mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) >= sizeof(*nh))
+			oif = (__u32)nh->rtnh_ifindex;
+	}
+	if (w->skip && oif == w->skip)
+		return MNL_CB_OK;
+	if (prefixes_overlap(dst, rtm->rtm_dst_len, w->sn->addr,
+			     w->sn->prefixlen))
+		walk_hit(w, rtm->rtm_family, dst, rtm->rtm_dst_len, oif);
+	return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct overlap_walk *w = data;
+	const struct nlattr *a;
+	__u32 bits = ifa->ifa_family == AF_INET ? 32 : 128;
+
+	if (w->found || (w->skip && ifa->ifa_index == w->skip) ||
+	    (w->only && ifa->ifa_index != w->only))
+		return MNL_CB_OK;
+	if (w->global_only && ifa->ifa_family == AF_INET6 &&
+	    ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, tb);
+	/* IFA_LOCAL is the address itself where there is a peer (IPv4 has
+	 * it always); IFA_ADDRESS otherwise */
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a || mnl_attr_get_payload_len(a) != bits / 8)
+		return MNL_CB_OK;
+	if (!w->sn || prefixes_overlap(mnl_attr_get_payload(a), ifa->ifa_prefixlen,
+				       w->sn->addr, w->sn->prefixlen))
+		walk_hit(w, ifa->ifa_family, mnl_attr_get_payload(a),
+			 ifa->ifa_prefixlen, ifa->ifa_index);
+	return MNL_CB_OK;
+}
+
+/*
+ * Does subnet SN overlap a route (any table, unicast or local, not the
+ * default) or an address of the host, on any interface but SKIP? Returns 1
+ * and what it overlaps ("a/len") and the interface's name, 0 if nothing
+ * does, -errno if the kernel cannot tell.
+ */
+int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
+		 char dev[16])
+{
+	struct overlap_walk w = { .sn = sn, .skip = skip };
+	int family = sn->family == 4 ? AF_INET : AF_INET6, ret;
+
+	ret = nl_dump(RTM_GETROUTE, (__u8)family, sizeof(struct rtmsg),
+		      route_cb, &w);
+	/* an address whose routes are gone (its device is down) counts too */
+	if (!ret && !w.found)
+		ret = nl_dump(RTM_GETADDR, (__u8)family,
+			      sizeof(struct ifaddrmsg), addr_cb, &w);
+	if (ret)
+		return ret;
+	if (!w.found)
+		return 0;
+	snprintf(what, 64, "%s", w.what);
+	if (!w.ifindex || !if_indextoname(w.ifindex, dev))
+		snprintf(dev, 16, w.ifindex ? "if%u" : "no device", w.ifindex);
+	return 1;
+}
+
+/*
+ * An address of the host on IFINDEX: any IPv4 one, or an IPv6 one of
+ * global scope (every device has its link-local). Returns 1 and the
+ * address ("a/len"), 0 if it has none, -errno.
+ */
+int host_addr_on(__u32 ifindex, char what[64])
+{
+	struct overlap_walk w = { .only = ifindex, .global_only = true };
+	int ret = nl_dump(RTM_GETADDR, AF_UNSPEC, sizeof(struct ifaddrmsg),
+			  addr_cb, &w);
+
+	if (ret)
+		return ret;
+	if (w.found)
+		snprintf(what, 64, "%s", w.what);
+	return w.found;
+}

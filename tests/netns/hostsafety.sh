@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The host is safe from the fabric: a nat or routed subnet that overlaps
+# an address or a route of the host (or another fabric's network) is
+# refused unless 'force' is given; attach refuses what is not a guest's
+# device (loopback, bridges, enslaved devices, the fabric's own
+# interfaces, a device holding the host's address, a non-Ethernet tun);
+# detach restores every setting attach changed; a port address outside
+# its nat or routed network is refused. The host's addresses and routes
+# here come from documentation ranges no other test uses.
+source "$(dirname "$0")/lib.sh"
+
+# A second fabric (another pin directory), reset on exit like the first.
+BPFFS2=${BPFFS}_2
+K2=("$ROOT/build/kvmbpf" --bpffs "$BPFFS2")
+kvmbpf2() { "${K2[@]}" "$@"; }
+trap '[ -d "$BPFFS2" ] && "${K2[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS2"; cleanup' EXIT
+
+# expect_err NAME PATTERN CMD...: fails, and stderr matches PATTERN
+expect_err() {
+	local name=$1 pat=$2 out rc; shift 2
+	out=$("$@" 2>&1 >/dev/null); rc=$?
+	if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$pat"; then
+		pass "$name"
+	else
+		fail "$name: exit $rc, stderr '$out' (want /$pat/)"
+	fi
+}
+
+# The host's side: a LAN on $T-h (198.51.100.254/24, 2001:db8:15::fe/64),
+# networks routed through it (203.0.113.0/24, 2001:db8:150::/48), an
+# address on a device that is down (198.18.15.1/24: no connected route),
+# and a WAN for the nat networks.
+behind "$T-h" "$T-lan" 198.51.100.2/24 198.51.100.254/24
+ip -6 addr add 2001:db8:15::fe/64 dev "$T-h" nodad
+ip -n "$T-lan" -6 addr add 2001:db8:15::2/64 dev eth0 nodad
+ip route add 203.0.113.0/24 via 198.51.100.2
+ip -6 route add 2001:db8:150::/48 via 2001:db8:15::2
+ip link add "$T-d" type veth peer name "$T-dp"
+LINK_LIST+=("$T-d")
+ip addr add 198.18.15.1/24 dev "$T-d"
+behind "$T-w" "$T-wan" 10.99.15.2/24 10.99.15.1/24
+
+# --- overlap with the host's addresses and routes -----------------------
+expect_err "nat over a connected IPv4 route: refused, names the interface" \
+	"subnet 198.51.100.0/24 overlaps 198.51.100.0/24 on $T-h (use 'force'" \
+	kvmbpf net add o1 type nat subnet 198.51.100.0/24 wan "$T-w"
+expect_err "routed inside a connected route: refused" \
+	"overlaps 198.51.100.0/24 on $T-h" \
+	kvmbpf net add o2 type routed subnet 198.51.100.128/25
+expect_err "routed around a connected route: refused" \
+	"overlaps .* on $T-h" \
+	kvmbpf net add o3 type routed subnet 198.51.0.0/16
+expect_err "routed over a connected IPv6 route: refused" \
+	"subnet 2001:db8:15::/64 overlaps 2001:db8:15::/64 on $T-h" \
+	kvmbpf net add o4 type routed subnet 10.15.8.0/24 subnet 2001:db8:15::/64
+expect_err "IPv6 inside a route via a gateway: refused" \
+	"overlaps 2001:db8:150::/48 on $T-h" \
+	kvmbpf net add o5 type routed subnet 2001:db8:150:1::/64
+expect_err "nat inside a route via a gateway: refused" \
+	"overlaps 203.0.113.0/24 on $T-h" \
+	kvmbpf net add o6 type nat subnet 203.0.113.0/25 wan "$T-w"
+expect_err "an address on a device that is down: refused" \
+	"overlaps 198.18.15.1/32 on $T-d" \
+	kvmbpf net add o7 type routed subnet 198.18.15.0/24
+check_not "nothing of the refused networks is left" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs '$BPFFS' net show | grep -q ."
+check "a subnet the host does not use: accepted" \
+	kvmbpf net add n type nat subnet 192.168.15.0/24 wan "$T-w" dhcp off
+check "a routed network next to it: accepted" \
+	kvmbpf net add r type routed subnet 10.15.1.0/24 subnet fd15:1::/64
+expect_err "the same fabric: overlap named by network" "overlaps network n" \
+	kvmbpf net add n2 type nat subnet 192.168.15.0/25 wan "$T-w"
+gh=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+expect_err "another fabric's nat network: refused, names its gateway" \
+	"overlaps 192.168.15.0/24 on $gh" \
+	kvmbpf2 net add n type nat subnet 192.168.15.0/24 wan "$T-w"
+expect_err "another fabric's IPv6 routed subnet: refused" \
+	"overlaps fd15:1::/64 on " \
+	kvmbpf2 net add r type routed subnet fd15:1::/64
+check "force: an overlapping routed network is created" \
+	kvmbpf net add f type routed subnet 198.51.100.128/25 \
+	subnet 2001:db8:15:0:8000::/65 force
+check "force: net show says so" sh -c "
+	'$ROOT/build/kvmbpf' --bpffs '$BPFFS' -j net show f | grep -q '\"force\":true'"
+check "force: save keeps the word, load takes it back" sh -c "
+	s=\$(mktemp); K='$ROOT/build/kvmbpf --bpffs $BPFFS'
+	\$K save >\$s && grep -q '^net add f type routed .* force$' \$s &&
+	\$K net del f && \$K load \$s >/dev/null && \$K net show f >/dev/null;
+	r=\$?; rm -f \$s; exit \$r"
+check "force: a nat network too" \
+	kvmbpf net add fn type nat subnet 203.0.113.128/25 wan "$T-w" dhcp off force
+expect_err "force is for nat and routed networks" "force is for nat and routed" \
+	kvmbpf net add fb type bridge force
+
+# --- what attach must not take -------------------------------------------
+kvmbpf net add b type bridge || fail "net add b"
+lo6=$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)
+expect_err "attach lo: refused" "loopback" kvmbpf attach lo net b
+[ "$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)" = "$lo6" ] &&
+	ip -6 addr show dev lo | grep -q '::1/128' &&
+	pass "attach lo: the host's IPv6 on lo is untouched" ||
+	fail "attach lo: lo's IPv6 changed"
+ip link add "$T-br" type bridge && LINK_LIST+=("$T-br")
+ip link add "$T-s" type veth peer name "$T-sp" && LINK_LIST+=("$T-s")
+ip link set "$T-s" master "$T-br"
+expect_err "attach a bridge: refused" "$T-br is a bridge device" \
+	kvmbpf attach "$T-br" net b
+expect_err "attach a bridge's port: refused" "$T-s is enslaved to $T-br" \
+	kvmbpf attach "$T-s" net b
+expect_err "a bridge's port as an uplink: refused" "$T-s is enslaved to $T-br" \
+	kvmbpf net add u type bridge uplink "$T-s"
+expect_err "lo as an uplink: refused" "loopback" \
+	kvmbpf net add u type bridge uplink lo
+expect_err "lo as a WAN: refused" "wan lo is the loopback" \
+	kvmbpf net add u type routed subnet 10.15.9.0/24 wan lo
+expect_err "a bridge's port as a WAN: refused" "wan $T-s is enslaved" \
+	kvmbpf net add u type routed subnet 10.15.9.0/24 wan "$T-s"
+if ip link add "$T-bo" type bond 2>/dev/null; then
+	LINK_LIST+=("$T-bo")
+	expect_err "attach a bond: refused" "$T-bo is a bond device" \
+		kvmbpf attach "$T-bo" net b
+else
+	echo "NOTE hostsafety: this kernel has no bonding (ip link add type bond fails): bonds untested, bridges stand for masters"
+fi
+gp=$(kvmbpf -j port show | "$PY" -c '
+import json, sys
+print([p["dev"] for p in json.load(sys.stdin) if p["role"] == "gateway" and p["net"] == "n"][0])')
+expect_err "attach a gateway interface (host end): refused" \
+	"$gh is the gateway interface of network n" kvmbpf attach "$gh" net b
+expect_err "attach a gateway port: refused" "$gp is the gateway port of network n" \
+	kvmbpf attach "$gp" net b
+expect_err "attach a WAN device: refused" "$T-w is the WAN device of network n" \
+	kvmbpf attach "$T-w" net b
+expect_err "another fabric's gateway interface: refused" \
+	"$gh is a kvmbpf gateway interface" \
+	kvmbpf2 net add u type bridge uplink "$gh"
+expect_err "a device holding the host's address: refused" \
+	"$T-h holds the host's address 198.51.100.254/24" kvmbpf attach "$T-h" net b
+ip tuntap add "$T-tun" mode tun && LINK_LIST+=("$T-tun")
+expect_err "a tun (not a tap) device: refused" "$T-tun is not an Ethernet device" \
+	kvmbpf attach "$T-tun" net b
+netns_add "$T-g1"
+guest_link "$T-g1" "$T-g1"
+kvmbpf attach "$T-g1" net b || fail "attach g1"
+kvmbpf2 net add b type bridge || fail "fabric 2: net add b"
+expect_err "another fabric's port: refused" "carries another kvmbpf fabric's program" \
+	kvmbpf2 attach "$T-g1" net b
+check "a bridge as an uplink (often the host's NIC): accepted" \
+	kvmbpf net add ub type bridge uplink "$T-br"
+check "net del of it" kvmbpf net del ub
+
+# --- detach restores what attach changed ---------------------------------
+# snap DEV: every setting of DEV that attach could touch
+snap() {
+	local d=$1 f
+	ip -d link show dev "$d" | sed 1s/^[0-9]*://
+	tc qdisc show dev "$d"
+	tc filter show dev "$d" ingress; tc filter show dev "$d" egress
+	ethtool -k "$d" 2>&1
+	for f in /proc/sys/net/ipv4/conf/"$d"/* /proc/sys/net/ipv6/conf/"$d"/*; do
+		echo "$f $(cat "$f" 2>/dev/null)"
+	done
+}
+netns_add "$T-g2"
+ip link add "$T-g2" type veth peer name eth0 netns "$T-g2" && LINK_LIST+=("$T-g2")
+ip link set "$T-g2" up
+sysctl -qw net.ipv6.conf."$T-g2".disable_ipv6=0
+before=$(snap "$T-g2")
+kvmbpf attach "$T-g2" net b || fail "attach g2"
+[ "$(cat /proc/sys/net/ipv6/conf/"$T-g2"/disable_ipv6)" = 1 ] &&
+	pass "attach: the host's IPv6 is off on the port" ||
+	fail "attach: disable_ipv6 not set"
+kvmbpf detach "$T-g2" || fail "detach g2"
+after=$(snap "$T-g2")
+[ "$(cat /proc/sys/net/ipv6/conf/"$T-g2"/disable_ipv6)" = 0 ] &&
+	pass "detach: disable_ipv6 back to 0" || fail "detach: disable_ipv6 left at 1"
+[ "$before" = "$after" ] && pass "detach: every setting as before attach" ||
+	fail "detach: settings differ: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+# already off before attach: stays off after detach
+sysctl -qw net.ipv6.conf."$T-g2".disable_ipv6=1
+kvmbpf attach "$T-g2" net b && kvmbpf detach "$T-g2" || fail "attach/detach g2"
+[ "$(cat /proc/sys/net/ipv6/conf/"$T-g2"/disable_ipv6)" = 1 ] &&
+	pass "detach: a device whose IPv6 was off stays off" ||
+	fail "detach: turned IPv6 on on a device that had it off"
+# an uplink: promiscuity and every other setting back as before
+ip link add "$T-u" type veth peer name "$T-up2" && LINK_LIST+=("$T-u")
+ip link set "$T-u" up
+before=$(snap "$T-u")
+kvmbpf net add up type bridge uplink "$T-u" || fail "net add up"
+kvmbpf net del up || fail "net del up"
+after=$(snap "$T-u")
+[ "$before" = "$after" ] && pass "uplink: every setting as before net add" ||
+	fail "uplink: settings differ: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+
+# --- a port's address belongs to its network ----------------------------
+expect_err "nat: an address outside the subnet: refused" \
+	"ip 10.50.0.5 is outside network n (192.168.15.0/24)" \
+	kvmbpf attach "$T-g2" net n ip 10.50.0.5
+expect_err "nat: the gateway's address: refused" "ip 192.168.15.1 is the gateway" \
+	kvmbpf attach "$T-g2" net n ip 192.168.15.1
+expect_err "nat: the broadcast address: refused" "not a host address" \
+	kvmbpf attach "$T-g2" net n ip 192.168.15.255
+expect_err "nat: an IPv6 address (the network has none): refused" \
+	"ip 2001:db8::5 is outside network n (it has no IPv6 subnet)" \
+	kvmbpf attach "$T-g2" net n ip 2001:db8::5
+expect_err "routed: IPv4 outside: refused" "ip 10.15.2.5 is outside network r" \
+	kvmbpf attach "$T-g2" net r ip 10.15.2.5
+expect_err "routed: IPv6 outside: refused" "ip fd15:2::5 is outside network r (fd15:1::/64)" \
+	kvmbpf attach "$T-g2" net r ip fd15:2::5
+check_not "nothing of the refused attaches is left" kvmbpf port show "$T-g2"
+check "routed: addresses inside, and a link-local: accepted" \
+	kvmbpf attach "$T-g2" net r ip 10.15.1.5 ip fd15:1::5 ip fe80::5
+expect_err "port set: an address outside: refused" "ip 10.50.0.6 is outside" \
+	kvmbpf port set "$T-g2" ip 10.50.0.6
+check "port set: an address inside: accepted" kvmbpf port set "$T-g2" ip 10.15.1.6
+kvmbpf detach "$T-g2"
+check "nat: an address inside: accepted" kvmbpf attach "$T-g2" net n ip 192.168.15.20
+kvmbpf detach "$T-g2"
+check "bridge (no subnet): any address" kvmbpf attach "$T-g2" net b ip 10.50.0.5
+finish
