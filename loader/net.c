@@ -20,7 +20,7 @@ static int net_help(void)
 		"Usage: kvmbpf net add NAME type bridge [uplink DEV] [mtu N]\n"
 		"       kvmbpf net add NAME type internal [mtu N]\n"
 		"       kvmbpf net add NAME type nat subnet CIDR [gateway ADDR]\n"
-		"                      [wan DEV] [dhcp on|off] [mtu N]\n"
+		"                      [wan DEV] [dhcp on|off] [mtu N] [force]\n"
 		"       kvmbpf net add NAME type routed subnet CIDR [subnet CIDR]...\n"
 		"                      [gateway ADDR]... [wan DEV] [mtu N]\n"
 		"                      [force]\n"

@@ -14,7 +14,8 @@ source "$(dirname "$0")/lib.sh"
 BPFFS2=${BPFFS}_2
 K2=("$ROOT/build/kvmbpf" --bpffs "$BPFFS2")
 kvmbpf2() { "${K2[@]}" "$@"; }
-trap '[ -d "$BPFFS2" ] && "${K2[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS2"; cleanup' EXIT
+LO6=$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)
+trap 'sysctl -qw net.ipv6.conf.lo.disable_ipv6=$LO6; [ -d "$BPFFS2" ] && "${K2[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS2"; cleanup' EXIT
 
 # expect_err NAME PATTERN CMD...: fails, and stderr matches PATTERN
 expect_err() {
@@ -95,12 +96,15 @@ expect_err "force is for nat and routed networks" "force is for nat and routed" 
 
 # --- what attach must not take -------------------------------------------
 kvmbpf net add b type bridge || fail "net add b"
-lo6=$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)
+lo6=$LO6
 expect_err "attach lo: refused" "loopback" kvmbpf attach lo net b
 [ "$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)" = "$lo6" ] &&
 	ip -6 addr show dev lo | grep -q '::1/128' &&
 	pass "attach lo: the host's IPv6 on lo is untouched" ||
 	fail "attach lo: lo's IPv6 changed"
+# without the fix lo is a port now: give the host its IPv6 back at once
+kvmbpf detach lo >/dev/null 2>&1
+sysctl -qw net.ipv6.conf.lo.disable_ipv6="$lo6"
 ip link add "$T-br" type bridge && LINK_LIST+=("$T-br")
 ip link add "$T-s" type veth peer name "$T-sp" && LINK_LIST+=("$T-s")
 ip link set "$T-s" master "$T-br"
