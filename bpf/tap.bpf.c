@@ -19,16 +19,6 @@
 #include "lib/nat.h"
 #include "lib/route.h"
 
-/* spoofcheck without a configured MAC: the first source MAC seen is it */
-static __always_inline void pin_mac(struct kvb_port *port, const __u8 *src)
-{
-	if (!(port->flags & KVB_PORT_F_SPOOFCHECK) ||
-	    port->role != KVB_PORT_GUEST || !mac_is_zero(port->mac))
-		return;
-	__builtin_memcpy(port->mac, src, ETH_ALEN);
-	port->flags |= KVB_PORT_F_MAC_PINNED;
-}
-
 char LICENSE[] SEC("license") = "GPL";
 
 SEC("tc")
@@ -85,17 +75,19 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))
 		goto out;
-	l4off = f.l4_ok ? (__u32)(f.l4.pos - p.data) : 0;
+	l4off = f.l4_ok ? f.l4_off : 0;
 	/* the switch needs only the destination; NAT may rewrite the frame */
 	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
-	pin_mac(port, f.eth->h_source);
+	/* spoofcheck without a MAC: the first frame's is it (fdb_pin) */
+	if (mac_is_zero(port->mac))
+		fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex);
 	ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret))
 		goto out;
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP && f.sport == 67)
 		dhcp_snoop(skb, net, &f, l4off);
 
-	fdb_learn(net->id, f.eth->h_source, ifindex, st);
+	fdb_learn(net->id, mac_u64(f.eth->h_source), ifindex);
 	if ((net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) &&
 	    port->role == KVB_PORT_GUEST) {
 		ret = route_from_guest(skb, ifindex, net, &f, l4off, dst);

@@ -579,8 +579,9 @@ static int port_set(int argc, char **argv)
 		if (bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY))
 			return err("port set: %s: cannot add static FDB entry: %s",
 				   p.name, strerror(errno));
-		/* the old static entry goes, unless it is the same MAC */
-		if (memcmp(old.mac, o.mac, 6) && !(old.flags & KVB_PORT_F_MAC_PINNED)) {
+		/* the old static entry (configured or pinned) goes,
+		 * unless it is the same MAC */
+		if (memcmp(old.mac, o.mac, 6)) {
 			memcpy(k.mac, old.mac, 6);
 			bpf_map_delete_elem(fb->fdb_fd, &k);
 		}

@@ -19,36 +19,125 @@ static __always_inline void fdb_key(struct kvb_fdb_key *k, __u32 net_id,
 	k->pad = 0;
 }
 
+/* A MAC as a number: the fdb functions take it so. */
+static __always_inline __u64 mac_u64(const __u8 *mac)
+{
+	__u64 v = 0;
+
+	__builtin_memcpy(&v, mac, ETH_ALEN);
+	return v;
+}
+
+/* A learned entry not refreshed for KVB_FDB_AGE_NS is gone. */
+static __always_inline int fdb_aged(const struct kvb_fdb_entry *e, __u64 now)
+{
+	/* another CPU may refresh seen_ns after our clock read: now < seen */
+	__u64 seen = e->seen_ns;
+
+	return !(e->flags & KVB_FDB_F_STATIC) && now > seen &&
+	       now - seen > KVB_FDB_AGE_NS;
+}
+
 /*
- * Learn that mac lives behind ifindex. A hit on the same port is rewritten
- * at most once a second (the table is shared by all CPUs); a static entry
- * never moves. A full table is counted, and the frame is still forwarded:
- * an unlearned source only costs flooding of the replies.
+ * e, an entry for a port other than the frame's: is its MAC that port's
+ * own? A static entry (a configured or pinned MAC) always is; a learned
+ * one while it is fresh and its port is a spoofcheck guest. Such a MAC is
+ * never pinned, learned or sent by another port.
  */
-static __always_inline void fdb_learn(__u32 net_id, const __u8 *mac,
-				      __u32 ifindex, struct kvb_stats *st)
+static __always_inline int fdb_entry_owned(const struct kvb_fdb_entry *e,
+					   __u64 now)
+{
+	__u32 owner = e->ifindex;
+	struct kvb_port *p;
+
+	if (e->flags & KVB_FDB_F_STATIC)
+		return 1;
+	if (fdb_aged(e, now))
+		return 0;
+	p = bpf_map_lookup_elem(&kvb_port, &owner);
+	return p && p->role == KVB_PORT_GUEST &&
+	       (p->flags & KVB_PORT_F_SPOOFCHECK);
+}
+
+/* mac (mac_u64) is another port's own in the network (fdb_entry_owned). */
+static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
+					       __u32 ifindex)
+{
+	struct kvb_fdb_entry *e;
+	struct kvb_fdb_key k;
+
+	fdb_key(&k, net_id, (const __u8 *)&mac);
+	e = bpf_map_lookup_elem(&kvb_fdb, &k);
+	return e && e->ifindex != ifindex && fdb_entry_owned(e, kvb_now());
+}
+
+
+/*
+ * A spoofcheck port without a configured MAC takes the first source MAC
+ * it sends as its own: held in the port and by a static entry (never
+ * ages, never moves), unless another port owns that MAC (the guard then
+ * drops the frame). Returns 1 when pinned.
+ */
+static __always_inline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
+{
+	struct kvb_fdb_entry e = { .ifindex = ifindex,
+				   .flags = KVB_FDB_F_STATIC };
+	struct kvb_port *port;
+	struct kvb_fdb_key k;
+
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!port || !(port->flags & KVB_PORT_F_SPOOFCHECK) ||
+	    port->role != KVB_PORT_GUEST || !mac_is_zero(port->mac) ||
+	    mac_is_multicast((const __u8 *)&mac) ||
+	    mac_is_zero((const __u8 *)&mac) ||
+	    fdb_owned_elsewhere(net_id, mac, ifindex))
+		return 0;
+	e.seen_ns = kvb_now();
+	fdb_key(&k, net_id, (const __u8 *)&mac);
+	bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY);
+	__builtin_memcpy(port->mac, &mac, ETH_ALEN);
+	port->flags |= KVB_PORT_F_MAC_PINNED;
+	return 1;
+}
+
+/*
+ * Learn that mac (mac_u64) lives behind ifindex. A hit on the same port
+ * is rewritten at most once a second (the table is shared by all CPUs);
+ * a static entry never moves, nor does a fresh one of a spoofcheck port
+ * (its MAC is its own: a frame carrying it from elsewhere is a thief's).
+ * A full table is counted, and the frame is still forwarded: an unlearned
+ * source only costs flooding of the replies.
+ */
+static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 {
 	struct kvb_fdb_entry *e, fresh = {};
 	struct kvb_fdb_key k;
+	struct kvb_stats *st;
 	__u64 now = kvb_now();
 
-	fdb_key(&k, net_id, mac);
+	fdb_key(&k, net_id, (const __u8 *)&mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
 	if (e) {
 		if (e->flags & KVB_FDB_F_STATIC)
-			return;
+			return 0;
 		if (e->ifindex == ifindex &&
 		    now - e->seen_ns < KVB_FDB_REFRESH_NS)
-			return;
+			return 0;
+		if (e->ifindex != ifindex && fdb_entry_owned(e, now))
+			return 0;
 		e->ifindex = ifindex;
 		e->seen_ns = now;
-		return;
+		return 0;
 	}
 	fresh.ifindex = ifindex;
 	fresh.seen_ns = now;
-	if (bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST) &&
-	    st && !bpf_map_lookup_elem(&kvb_fdb, &k))
+	if (!bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST) ||
+	    bpf_map_lookup_elem(&kvb_fdb, &k))
+		return 0;
+	st = bpf_map_lookup_elem(&kvb_stats, &ifindex);
+	if (st)
 		st->learn_fail++;
+	return 0;
 }
 
 /* The port behind mac in the network, or 0 when unknown or aged out. */
@@ -56,17 +145,10 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 {
 	struct kvb_fdb_entry *e;
 	struct kvb_fdb_key k;
-	__u64 now, seen;
 
 	fdb_key(&k, net_id, mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
-	if (!e)
-		return 0;
-	/* another CPU may refresh seen_ns after our clock read: now < seen */
-	now = kvb_now();
-	seen = e->seen_ns;
-	if (!(e->flags & KVB_FDB_F_STATIC) && now > seen &&
-	    now - seen > KVB_FDB_AGE_NS)
+	if (!e || fdb_aged(e, kvb_now()))
 		return 0;
 	return e->ifindex;
 }

@@ -44,6 +44,7 @@ struct kvb_frame {
 	__u32 l3_len;		/* L3 packet length claimed by its header */
 	__u32 hdr_len;		/* L3 + L4 header bytes, for GSO segments */
 	__u32 l4_len;		/* bytes from the L4 header to the L3 end */
+	__u32 l4_off;		/* offset of the L4 header in the frame */
 	__be32 saddr4;
 	__u8 saddr6[16];
 };
@@ -66,6 +67,7 @@ static __always_inline int check_l4(struct hdr_cursor *c, __u8 proto,
 				    struct kvb_frame *f)
 {
 	f->l4 = *c;
+	f->l4_off = (__u32)(c->pos - (void *)f->eth);
 	f->l4_proto = proto;
 	f->l4_len = len;
 	switch (proto) {

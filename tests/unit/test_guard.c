@@ -5,6 +5,7 @@
  *
  *   kv1  spoofcheck, mac V1, ip 10.0.0.1 and fd00::1
  *   kv2  spoofcheck, no mac (pinned from its first frame), no address
+ *   kv3  spoofcheck, no mac, no address: tries to pin others' MACs
  *   ki1, ki2  isolated, spoofcheck off
  *
  * A verdict is asserted on both hooks wherever both see the frame, through
@@ -16,6 +17,7 @@
 #include <linux/pkt_cls.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -37,7 +39,7 @@ static const __u8 LL6[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
 			      0xfe, 0x00, 0x0c, 0x01 };
 #define A4(a, b, c, d) htonl((__u32)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 
-static __u32 kv1, kv2, ki1, ki2;
+static __u32 kv1, kv2, kv3, ki1, ki2;
 static struct fabric *F;
 
 static __u64 dropped(__u32 ifx, enum kvb_drop r)
@@ -298,6 +300,66 @@ static void t_mac_pinned_from_first_frame(struct fabric *fb __attribute__((unuse
 	passes(kv2, &f, "unchecked IPv4 without a known address");
 }
 
+/* the datapath's clock (bpf_ktime_get_coarse_ns) */
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/*
+ * A MAC another port owns (configured, pinned, or freshly learned behind
+ * a spoofcheck port) is never pinned, learned or sent by another port.
+ */
+static void t_mac_of_another_port_never_taken(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 M[6] = { 0x52, 0x54, 0, 0, 0xc, 0x77 };
+	static const __u8 V3[6] = { 0x52, 0x54, 0, 0, 0xc, 3 };
+	struct kvb_fdb_key k = { .net_id = 1 };
+	struct kvb_fdb_entry e = { .ifindex = kv1 };
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 3), IPPROTO_UDP, l4, 16);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_MAC, "first frame with a configured MAC");
+	CHECK(!port_get(F, kv3, &p) && !(p.mac[0] | p.mac[1] | p.mac[2] |
+					 p.mac[3] | p.mac[4] | p.mac[5]),
+	      "another port's configured MAC pinned");
+	CHECK(fdb_entry(F, 1, V1, &e) && e.ifindex == kv1,
+	      "configured MAC moved to %u", e.ifindex);
+	/* kv2 pinned V2: a static entry, and nobody else's */
+	CHECK(fdb_entry(F, 1, V2, &e) && e.ifindex == kv2 &&
+	      (e.flags & KVB_FDB_F_STATIC), "pinned MAC not held statically");
+	frame_ip4(&f, PEER, V2, A4(10, 0, 0, 3), IPPROTO_UDP, l4, 16);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_MAC, "first frame with a pinned MAC");
+	/* M, freshly learned behind spoofcheck kv1 */
+	memcpy(k.mac, M, 6);
+	e.ifindex = kv1, e.flags = 0, e.seen_ns = now_ns();
+	CHECK(!bpf_map_update_elem(F->fdb_fd, &k, &e, BPF_ANY), "fdb add");
+	frame_ip4(&f, PEER, M, A4(10, 0, 0, 31), IPPROTO_UDP, l4, 16);
+	run_tc(F, ki1, &f);
+	CHECK(fdb_entry(F, 1, M, &e) && e.ifindex == kv1,
+	      "learned MAC of a spoofcheck port moved to %u", e.ifindex);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_MAC, "first frame with a learned MAC");
+	CHECK(fdb_entry(F, 1, M, &e) && e.ifindex == kv1,
+	      "learned MAC moved to %u", e.ifindex);
+	/* once aged, it is nobody's */
+	e.seen_ns = now_ns() - KVB_FDB_AGE_NS - 1000000000ULL;
+	CHECK(!bpf_map_update_elem(F->fdb_fd, &k, &e, BPF_ANY), "fdb age");
+	run_tc(F, ki1, &f);
+	CHECK(fdb_entry(F, 1, M, &e) && e.ifindex == ki1,
+	      "aged entry not relearned (on %u)", e.ifindex);
+	/* and kv3's own MAC is pinned */
+	frame_ip4(&f, PEER, V3, A4(10, 0, 0, 3), IPPROTO_UDP, l4, 16);
+	passes(kv3, &f, "own first frame");
+	CHECK(!port_get(F, kv3, &p) && !memcmp(p.mac, V3, 6) &&
+	      (p.flags & KVB_PORT_F_MAC_PINNED), "own MAC not pinned");
+}
+
 /* A DHCP ACK the fabric forwards teaches it the client's address. */
 static void t_dhcp_snooping(struct fabric *fb __attribute__((unused)))
 {
@@ -468,10 +530,12 @@ int guard_tests(struct fabric *fb)
 	F = fb;
 	if (parse_addr("10.0.0.1", &v1.addrs[0]) ||
 	    parse_addr("fd00::1", &v1.addrs[1]) || add_veth("kv1", &kv1) ||
-	    add_veth("kv2", &kv2) || add_veth("ki1", &ki1) ||
+	    add_veth("kv2", &kv2) || add_veth("kv3", &kv3) ||
+	    add_veth("ki1", &ki1) ||
 	    add_veth("ki2", &ki2) ||
 	    port_attach(fb, "unit", "kv1", 1, KVB_PORT_GUEST, &v1) ||
 	    port_attach(fb, "unit", "kv2", 1, KVB_PORT_GUEST, &v2) ||
+	    port_attach(fb, "unit", "kv3", 1, KVB_PORT_GUEST, &v2) ||
 	    port_attach(fb, "unit", "ki1", 1, KVB_PORT_GUEST, &iso) ||
 	    port_attach(fb, "unit", "ki2", 1, KVB_PORT_GUEST, &iso)) {
 		printf("FAIL guard setup: cannot attach the guard test ports\n");
@@ -485,6 +549,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_spoof_nd);
 	RUN(t_nd_every_option);
 	RUN(t_mac_pinned_from_first_frame);
+	RUN(t_mac_of_another_port_never_taken);
 	RUN(t_dhcp_snooping);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
