@@ -13,8 +13,11 @@
  *   is not checked in that family (see struct kvb_addr), except on a
  *   routed network: there it sends IPv4 from the network's subnets and
  *   IPv6 from its SLAAC (EUI-64) address in one of the network's /64s;
- * - ARP and ND carry the port's MAC and addresses;
- * - no DHCP/DHCPv6 server messages, router advertisements or redirects:
+ * - never a gateway address of its network (nor the host's link-local);
+ * - ARP senders obey the same rule as IPv4 sources (ip4_is_own), ND
+ *   carries the port's MAC and addresses;
+ * - no DHCP/DHCPv6 server messages, router advertisements or redirects
+ *   (IPv4 and IPv6):
  *   a server message is known by what it is (a BOOTREPLY, a DHCPv6
  *   ADVERTISE/REPLY/RECONFIGURE/RELAY-REPL, anything to a client port),
  *   not by the source port its sender chose.
@@ -36,6 +39,7 @@
 #define ND_NEIGHBOR_ADVERT_ 136
 #define ND_REDIRECT_ 137
 #define MLD2_REPORT_ 143
+#define ICMP_REDIRECT_ 5
 #define ND_OPT_MAX 16		/* ND options examined; more are dropped */
 #define DHCP_SERVER_PORT 67
 #define DHCP_CLIENT_PORT 68
@@ -113,11 +117,69 @@ static __always_inline int ip4_in_net(const struct kvb_net *net, __be32 a)
 	return 0;
 }
 
+/* a (IPv4) is a gateway address of net: never a guest's */
+static __always_inline int ip4_is_gateway(const struct kvb_net *net, __be32 a)
+{
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+		__be32 gw;
+
+		if (i >= net->nsubnets)
+			break;
+		__builtin_memcpy(&gw, s->gw, 4);
+		if (s->family == 4 && gw == a)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * a (IPv6) is a gateway address of net, or the link-local of the host's
+ * interface on it (the gateway's on nat and routed networks, the host's
+ * own on a bridge's uplink): never a guest's.
+ */
+static __always_inline int ip6_is_gateway(const struct kvb_net *net,
+					  const __u8 *a)
+{
+	if (!mac_is_zero(net->uplink_mac) && ip6_is_mac_ll(a, net->uplink_mac))
+		return 1;
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+
+		if (i >= net->nsubnets)
+			break;
+		if (s->family == 6 &&
+		    *(const __u64 *)s->gw == *(const __u64 *)a &&
+		    *(const __u64 *)(s->gw + 8) == *(const __u64 *)(a + 8))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * May the port use a (IPv4, not 0.0.0.0) as its own? One answer for IP
+ * sources and ARP senders alike: never a gateway's; one of its addresses
+ * when it has any; else, on a routed network, one in the network's
+ * subnets; else any.
+ */
+static __always_inline int ip4_is_own(const struct kvb_port *port,
+				      const struct kvb_net *net,
+				      __u32 ifindex, __be32 a)
+{
+	if (ip4_is_gateway(net, a))
+		return 0;
+	if (port->n_ip4)
+		return addr_known(ifindex, 4, &a, 4);
+	return net->type != KVB_NET_ROUTED || ip4_in_net(net, a);
+}
+
 static __always_inline int ip6_is_own(const struct kvb_port *port,
 				      const struct kvb_net *net,
 				      __u32 ifindex, const __u8 *a,
 				      const __u8 *mac)
 {
+	if (ip6_is_gateway(net, a))
+		return 0;
 	if (ip6_is_mac_ll(a, mac))
 		return 1;
 	if (!port->n_ip6)
@@ -260,15 +322,18 @@ static __always_inline int guard_ipv4(const struct kvb_port *port,
 	if (!f->saddr4)
 		return udp && f->sport == 68 && f->dport == 67 ?
 			       0 : DROP(KVB_DROP_SPOOF_IP);
-	if (port->n_ip4 ? !addr_known(ifindex, 4, &f->saddr4, 4) :
-			  net->type == KVB_NET_ROUTED && !ip4_in_net(net, f->saddr4))
+	if (!ip4_is_own(port, net, ifindex, f->saddr4))
 		return DROP(KVB_DROP_SPOOF_IP);
+	/* only routers redirect (IPv6 redirects: guard_ipv6) */
+	if (f->l4_ok && f->l4_proto == IPPROTO_ICMP &&
+	    f->icmp_type == ICMP_REDIRECT_)
+		return DROP(KVB_DROP_SPOOF_RA);
 	return 0;
 }
 
 static __always_inline int guard_arp(const struct kvb_port *port,
-				     __u32 ifindex, const struct kvb_frame *f,
-				     const __u8 *mac)
+				     const struct kvb_net *net, __u32 ifindex,
+				     const struct kvb_frame *f, const __u8 *mac)
 {
 	struct kvb_arp *arp = f->arp;
 	__be32 spa;
@@ -277,7 +342,7 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 		return DROP(KVB_DROP_SPOOF_ARP);
 	spa = arp->spa;
 	/* 0.0.0.0 is an address probe (RFC 5227) */
-	if (spa && port->n_ip4 && !addr_known(ifindex, 4, &spa, 4))
+	if (spa && !ip4_is_own(port, net, ifindex, spa))
 		return DROP(KVB_DROP_SPOOF_ARP);
 	return 0;
 }
@@ -313,7 +378,7 @@ static __always_inline int kvb_guard(const struct kvb_port *port,
 		return DROP(KVB_DROP_SPOOF_MAC);
 	switch (f->proto) {
 	case ETH_P_ARP:
-		return guard_arp(port, ifindex, f, mac);
+		return guard_arp(port, net, ifindex, f, mac);
 	case ETH_P_IP:
 		return guard_ipv4(port, net, ifindex, f);
 	case ETH_P_IPV6:

@@ -360,6 +360,54 @@ static void t_mac_of_another_port_never_taken(struct fabric *fb __attribute__((u
 	      (p.flags & KVB_PORT_F_MAC_PINNED), "own MAC not pinned");
 }
 
+/*
+ * A routed network's guest without addresses may use the network's
+ * subnets, but never as the gateway: not as IP source, ARP sender or NA
+ * target; no IPv4 redirects; ARP senders follow the IP source rules.
+ */
+static struct kvb_net gnet;	/* routed, id 9: 10.79.0.0/24, fd79::/64 */
+static __u32 kgr;		/* spoofcheck, mac GR, no address */
+
+static void t_routed_guest_never_the_gateway(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 GR[6] = { 0x52, 0x54, 0, 0, 0x79, 1 };
+	__u8 l4[64] = { 0 }, gw6[16], gwll[16] = { 0xfe, 0x80 };
+	__u32 gw4;
+	struct frame f;
+
+	memcpy(&gw4, gnet.subnets[0].gw, 4);
+	memcpy(gw6, gnet.subnets[1].gw, 16);
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, GR, A4(10, 79, 0, 50), IPPROTO_UDP, l4, 16);
+	passes(kgr, &f, "a source in the subnet");
+	frame_ip4(&f, PEER, GR, gw4, IPPROTO_UDP, l4, 16);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "the gateway's IPv4 as source");
+	arp(&f, GR, GR, gw4);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_ARP, "ARP sender: the gateway");
+	arp(&f, GR, GR, A4(10, 80, 0, 5));
+	drops_as(kgr, &f, KVB_DROP_SPOOF_ARP, "ARP sender outside the subnets");
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 5;		/* ICMP redirect, quoting a header */
+	l4[8] = 0x45;
+	frame_ip4(&f, PEER, GR, A4(10, 79, 0, 50), IPPROTO_ICMP, l4, 36);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_RA, "IPv4 redirect");
+	l4[0] = 128;		/* echo request */
+	frame_ip6(&f, PEER, GR, gw6, IPPROTO_ICMPV6, l4, 8);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "the gateway's IPv6 as source");
+	gwll[8] = gnet.uplink_mac[0] ^ 2, gwll[9] = gnet.uplink_mac[1];
+	gwll[10] = gnet.uplink_mac[2], gwll[11] = 0xff, gwll[12] = 0xfe;
+	memcpy(gwll + 13, gnet.uplink_mac + 3, 3);
+	frame_ip6(&f, PEER, GR, gwll, IPPROTO_ICMPV6, l4, 8);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "the gateway's link-local as source");
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 136;		/* NA for the gateway, from our link-local */
+	memcpy(l4 + 8, gw6, 16);
+	gwll[8] = GR[0] ^ 2, gwll[9] = GR[1], gwll[10] = GR[2];
+	memcpy(gwll + 13, GR + 3, 3);
+	frame_ip6(&f, BC, GR, gwll, IPPROTO_ICMPV6, l4, 24);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_ND, "NA claiming the gateway");
+}
+
 /* A DHCP ACK the fabric forwards teaches it the client's address. */
 static void t_dhcp_snooping(struct fabric *fb __attribute__((unused)))
 {
@@ -556,5 +604,24 @@ int guard_tests(struct fabric *fb)
 	RUN(t_ipv4_options_and_fragments);
 	RUN(t_ipv6_extension_chains);
 	RUN(t_spoofcheck_off_is_trusted);
+
+	struct port_opts gr = { .xdp = true, .spoofcheck = true, .naddrs = 0,
+				.mac = (const __u8 *)"\x52\x54\x00\x00\x79\x01" };
+
+	gnet.id = 9;
+	gnet.type = KVB_NET_ROUTED;
+	gnet.mtu = 1500;
+	snprintf(gnet.name, sizeof(gnet.name), "gr");
+	if (subnet_parse("10.79.0.0/24", &gnet.subnets[gnet.nsubnets++]) ||
+	    subnet_parse("fd79::/64", &gnet.subnets[gnet.nsubnets++]) ||
+	    subnets_gateways(gnet.subnets, (int)gnet.nsubnets, NULL, 0) ||
+	    net_put(fb, &gnet) || gateway_create(fb, &gnet) ||
+	    net_get(fb, 9, &gnet) || add_veth("kgr", &kgr) ||
+	    port_attach(fb, "unit", "kgr", 9, KVB_PORT_GUEST, &gr)) {
+		printf("FAIL guard setup: routed network\n");
+		return nfail + 1;
+	}
+	RUN(t_routed_guest_never_the_gateway);
+	gateway_delete(9);
 	return nfail;
 }
