@@ -206,16 +206,17 @@ static __always_inline __u32 l4_offset(const struct kvb_frame *f)
  */
 static __always_inline int guard_dhcp4(const struct kvb_frame *f)
 {
-	__u8 bootp[BOOTP_CHADDR_END];
+	__u8 op;
 
 	if (f->sport == DHCP_SERVER_PORT || f->dport == DHCP_CLIENT_PORT)
 		return DROP(KVB_DROP_SPOOF_DHCP);
 	if (f->dport != DHCP_SERVER_PORT)
 		return 0;
-	if (kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr), bootp,
-		     sizeof(bootp)))
+	/* the whole fixed header up to chaddr must be there */
+	if (f->l4_len < sizeof(struct udphdr) + BOOTP_CHADDR_END ||
+	    kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr), &op, 1))
 		return DROP(KVB_DROP_L4);
-	if (bootp[0] != BOOTREQUEST)
+	if (op != BOOTREQUEST)
 		return DROP(KVB_DROP_SPOOF_DHCP);
 	return 0;
 }
