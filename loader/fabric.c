@@ -340,6 +340,8 @@ struct fabric *fab(void)
 		fabric_gc(&fb, false);
 		/* a network's dnsmasq that died */
 		dhcp_revive(&fb);
+		/* a WAN address that came after its nat network */
+		wan_address_refresh(&fb);
 	}
 	return &fb;
 }

@@ -82,6 +82,9 @@ int do_reset(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_load(int argc, char **argv);
 int do_monitor(int argc, char **argv);
+void wan_address_refresh(struct fabric *fb);
+void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
+void wan_wait_stop(const struct kvb_net *net);
 
 /* nat.c */
 void gateway_ifnames(__u32 id, char host[16], char port[16]);

@@ -6,10 +6,14 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +63,109 @@ int fabric_gc(struct fabric *fb, bool verbose)
 		prev = NULL;	/* the map changed under the iteration */
 	}
 	return n;
+}
+
+/*
+ * A nat network whose WAN device has no IPv4 address yet (at boot, before
+ * the WAN's DHCP): there is nothing to translate to, so the datapath
+ * refuses outbound flows (nat-no-route) while nat_ip is 0. Every command
+ * picks the address up as soon as the device has one, and so does a small
+ * process that `net add` (and so `load`) leaves behind to wait for it
+ * (wan_wait_start): it writes the address into the network and exits, or
+ * exits when the network goes.
+ */
+static bool wan_address_set(struct fabric *fb, __u32 id, const char *name)
+{
+	char dev[IF_NAMESIZE];
+	struct kvb_net n;
+	__be32 a;
+
+	if (net_get(fb, id, &n) || n.type != KVB_NET_NAT ||
+	    (name && strcmp(n.name, name)))
+		return true;	/* gone, or another network now */
+	if (n.nat_ip)
+		return true;
+	if (!if_indextoname(n.wan, dev) || !(a = dev_ipv4(dev)))
+		return false;
+	n.nat_ip = a;
+	return !net_put(fb, &n);
+}
+
+void wan_address_refresh(struct fabric *fb)
+{
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		wan_address_set(fb, id, NULL);
+}
+
+void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
+{
+	char path[256];
+	pid_t pid;
+	int status;
+
+	run_path(net, "wanwait", path, sizeof(path));
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid) {
+		waitpid(pid, &status, 0);
+		return;
+	}
+	/* the child: detached from the command's terminal, pipes and lock */
+	if (fork())
+		_exit(0);
+	setsid();
+	close(fb->lock_fd);
+	{
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+	{
+		FILE *f = fopen(path, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", getpid());
+			fclose(f);
+		}
+	}
+	for (;;) {
+		int lock = open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bool done;
+
+		if (lock < 0)
+			break;	/* the fabric is gone */
+		flock(lock, LOCK_EX);
+		done = wan_address_set(fb, net->id, net->name);
+		close(lock);
+		if (done)
+			break;
+		sleep(1);
+	}
+	unlink(path);
+	_exit(0);
+}
+
+void wan_wait_stop(const struct kvb_net *net)
+{
+	char path[256];
+	FILE *f;
+	int pid = 0;
+
+	run_path(net, "wanwait", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &pid) == 1 && pid > 0)
+		kill(pid, SIGTERM);
+	fclose(f);
+	unlink(path);
 }
 
 int do_gc(int argc, char **argv)

@@ -217,10 +217,8 @@ static int net_add(int argc, char **argv)
 		}
 		if (dhcp)
 			net.flags |= KVB_NET_F_DHCP;
+		/* none yet (boot): picked up when it comes (wan_wait_start) */
 		net.nat_ip = dev_ipv4(wan);
-		if (!net.nat_ip)
-			return err("net add: wan %s has no IPv4 address to "
-				   "translate to", wan);
 		if (nat_port_range(&net.host_port_lo, &net.host_port_hi))
 			return 1;
 	}
@@ -272,6 +270,12 @@ static int net_add(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (type == KVB_NET_NAT && !net.nat_ip) {
+		fprintf(stderr, "kvmbpf: net add: %s: wan %s has no IPv4 "
+			"address yet; flows go out once it has one\n", name,
+			wan);
+		wan_wait_start(fb, &net);
+	}
 	return 0;
 }
 
@@ -298,6 +302,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	fdb_purge(fb, 0, net->id);
 	if (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) {
 		dhcp_stop(net);
+		wan_wait_stop(net);
 		fwd_purge(fb, net->id);
 		ct_flush_net(fb, net->id);
 		routes_del(fb, net);
@@ -468,7 +473,7 @@ static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
 			jw_kstr(w, "interface", gh);
 			jw_kstr(w, "wan", ifname_of(n->wan, NULL, wn));
 			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
-			jw_kstr(w, "nat_address", a);
+			jw_kstr(w, "nat_address", n->nat_ip ? a : NULL);
 			/* NAT's ports: 1024-65535 without these */
 			snprintf(a, sizeof(a), "%u-%u",
 				 n->host_port_lo ? n->host_port_lo : KVB_HOST_PORT_LO,

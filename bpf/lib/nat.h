@@ -632,6 +632,9 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
 	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || fib->ifindex != net->wan)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
+	/* a WAN with no address yet (boot): nothing to translate to */
+	if (!net->nat_ip)
+		return DROP(KVB_DROP_NAT_NO_ROUTE);
 
 	ret = ct_out(skb, t, net, skb->ifindex, gmac, &ok, &nport);
 	if (IS_DROP(ret))
