@@ -151,3 +151,15 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		return bridge_from_host(skb, net, dst);
 	}
 }
+
+/*
+ * Run once by the loader (BPF_PROG_RUN) after loading: arms NAT's expiry
+ * sweep, whose callback lives in this small program, not in the packet
+ * path's. Returns 0 when armed.
+ */
+SEC("tc")
+int kvb_ct_sweep_arm(struct __sk_buff *skb)
+{
+	(void)skb;
+	return ct_sweep_arm() ? 1 : 0;
+}

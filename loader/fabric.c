@@ -174,6 +174,22 @@ static int natst_init(const char *dir)
 	return ret;
 }
 
+/*
+ * Arm NAT's expiry sweep: the timer in kvb_ctsweep, whose callback lives in
+ * the program run here (the timer keeps it loaded); after a reload, the
+ * new build's callback takes over.
+ */
+static int sweep_arm(struct bpf_program *prog)
+{
+	unsigned char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
+		    .data_size_in = sizeof(pkt));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
+		return -errno;
+	return o.retval ? -EIO : 0;
+}
+
 static void write_meta(const char *dir)
 {
 	struct kvb_meta m = { .layout = KVB_LAYOUT_VERSION,
@@ -224,6 +240,8 @@ int fabric_load_programs(const char *dir)
 		ret = pin_prog(dir, xs->progs.kvb_xdp, PIN_XDP);
 	if (!ret)
 		ret = natst_init(dir);
+	if (!ret)
+		ret = sweep_arm(ts->progs.kvb_ct_sweep_arm);
 out:
 	kvb_tap__destroy(ts);
 	kvb_tap_xdp__destroy(xs);
@@ -266,13 +284,14 @@ int fabric_open(struct fabric *fb, const char *dir)
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
-		       &fb->natst_fd, &fb->prog_tc_ingress, &fb->prog_tc_egress,
+		       &fb->natst_fd, &fb->ctsweep_fd, &fb->prog_tc_ingress,
+		       &fb->prog_tc_egress,
 		       &fb->prog_xdp };
 	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
 				KVB_MAP_STATS, KVB_MAP_ADDR, KVB_MAP_META,
 				KVB_MAP_CT, KVB_MAP_FWD, KVB_MAP_CTCNT,
 				KVB_MAP_MON, KVB_MAP_EVENTS, KVB_MAP_ROUTE,
-				KVB_MAP_NATST, PIN_TC_INGRESS,
+				KVB_MAP_NATST, KVB_MAP_CTSWEEP, PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
 
@@ -316,7 +335,8 @@ void fabric_close(struct fabric *fb)
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
-		       &fb->natst_fd, &fb->prog_tc_ingress, &fb->prog_tc_egress,
+		       &fb->natst_fd, &fb->ctsweep_fd, &fb->prog_tc_ingress,
+		       &fb->prog_tc_egress,
 		       &fb->prog_xdp,
 		       &fb->lock_fd };
 

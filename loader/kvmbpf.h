@@ -26,7 +26,8 @@ struct fabric {
 	char dir[256];
 	int lock_fd;
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
-	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd;
+	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
+	    ctsweep_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 

@@ -32,6 +32,7 @@
 #define KVB_MAP_EVENTS "kvb_events"
 #define KVB_MAP_ROUTE "kvb_route"
 #define KVB_MAP_NATST "kvb_natst"
+#define KVB_MAP_CTSWEEP "kvb_ctsweep"
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -414,6 +415,24 @@ struct kvb_fwd {
 struct kvb_natst {
 	__u64 key[2];
 };
+
+/*
+ * kvb_ctsweep: ARRAY of one, key 0, NAT's expiry sweep: a bpf_timer that
+ * walks kvb_ct every KVB_CT_SWEEP_NS and deletes the flows no packet kept
+ * alive (either way, within their timeout), counting them down in
+ * kvb_ctcnt; armed when the programs are loaded. Userspace only reads it
+ * (writing an element with a timer cancels the timer).
+ */
+struct kvb_ctsweep {
+	struct bpf_timer timer;
+	__u64 runs;
+	__u64 seen;		/* entries the last run visited */
+	__u64 freed;		/* flows deleted, all runs */
+	__u64 ns;		/* how long the last run took */
+};
+
+#define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
+#define KVB_CT_SWEEP_MAX 16384	/* flows freed by one sweep, at most */
 
 /*
  * kvb_ctcnt: ARRAY indexed by network id, __u64 flows currently tracked

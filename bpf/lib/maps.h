@@ -93,6 +93,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_natst SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvb_ctsweep);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_ctsweep SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -986,4 +986,133 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	}
 }
 
+/*
+ * The expiry sweep (kvb_ctsweep.timer): a flow is deleted once neither of
+ * its entries saw a packet within its timeout, so that counts are of live
+ * flows and dead flows give back their ports; a live flow is never
+ * touched. It runs in its own program (kvb_ct_sweep_arm arms it), not in
+ * the packet path, and frees at most KVB_CT_SWEEP_MAX flows a run. A hash
+ * map's walk cannot be resumed where it stopped, so a run visits the
+ * whole table (about 120 ns an entry here: 250 ms for a full one); the
+ * next run waits 50 times as long as this one took.
+ */
+struct sweep_ctx {
+	__u64 now;
+	__u64 seen;
+	__u64 freed;
+	__u32 net_id;		/* whose timeouts are cached below */
+	__u32 have_net;
+	__u32 timeout[4];
+};
+
+static __always_inline void sweep_timeouts(struct sweep_ctx *c,
+					   __u32 net_id)
+{
+	struct kvb_net *net;
+
+	if (c->net_id != net_id) {
+		net = bpf_map_lookup_elem(&kvb_net, &net_id);
+		c->net_id = net_id;
+		c->have_net = !!net;
+		if (net)
+			__builtin_memcpy(c->timeout, net->ct_timeout,
+					 sizeof(c->timeout));
+	}
+}
+
+/*
+ * Whether an entry of proto in state, last seen at last, is past its
+ * timeout (c's cached network, or the defaults). A global function: the
+ * verifier checks its branches once, not on every path of sweep_one.
+ */
+__attribute__((noinline)) int ct_dead(const struct sweep_ctx *c, __u32 proto,
+				      __u32 state, __u64 last)
+{
+	__u64 t;
+
+	if (!c)
+		return 0;
+	t = (__u64)kvb_ct_timeout_s(c->have_net ? c->timeout : NULL,
+				    (__u8)proto, (__u8)state) * 1000000000ULL;
+	return c->now > last && c->now - last > t;
+}
+
+static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
+		      struct sweep_ctx *c)
+{
+	struct kvb_ct_key other;
+	struct kvb_ct *o;
+	__u64 *cnt;
+	__u32 id;
+
+	c->seen++;
+	sweep_timeouts(c, e->net_id);
+	if (!ct_dead(c, k->proto, e->state, e->last_ns))
+		return 0;
+	if (k->dir) {
+		/* a reply entry goes with its original; alone, it goes now */
+		other.saddr = e->addr;
+		other.daddr = k->saddr;
+		other.sport = e->port;
+		other.dport = k->sport;
+		if (e->hairpin) {
+			other.saddr = e->addr2;
+			other.daddr = e->addr;
+			other.sport = e->port2;
+			other.dport = e->port;
+		}
+		other.proto = k->proto;
+		other.dir = 0;
+		other.pad = 0;
+		if (!bpf_map_lookup_elem(&kvb_ct, &other))
+			bpf_map_delete_elem(&kvb_ct, k);
+		return 0;
+	}
+	kvb_ct_reply_key(k, e, &other);
+	o = bpf_map_lookup_elem(&kvb_ct, &other);
+	if (o && !ct_dead(c, k->proto, o->state, o->last_ns))
+		return 0;	/* the remote keeps it alive */
+	id = e->net_id;
+	bpf_map_delete_elem(&kvb_ct, &other);
+	if (bpf_map_delete_elem(&kvb_ct, k))
+		return 0;	/* the datapath took it first */
+	cnt = ct_counter(id);
+	if (cnt && *cnt)
+		__sync_fetch_and_add(cnt, -1);
+	return ++c->freed >= KVB_CT_SWEEP_MAX;
+}
+
+static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
+{
+	struct sweep_ctx c = { .net_id = 0xffffffff };
+	__u64 t0 = bpf_ktime_get_ns();
+
+	c.now = kvb_now();
+	bpf_for_each_map_elem(&kvb_ct, sweep_one, &c, 0);
+	sw->runs++;
+	sw->seen = c.seen;
+	sw->freed += c.freed;
+	sw->ns = bpf_ktime_get_ns() - t0;
+	/* a big table waits longer: sweeping stays under 2% of a CPU */
+	bpf_timer_start(&sw->timer, sw->ns * 50 > KVB_CT_SWEEP_NS ?
+				    sw->ns * 50 : KVB_CT_SWEEP_NS, 0);
+	return 0;
+}
+
+#define CLOCK_MONOTONIC_ 1
+
+/* Arm the sweep (or hand it to this build's callback, after a reload). */
+static __always_inline int ct_sweep_arm(void)
+{
+	__u32 zero = 0;
+	struct kvb_ctsweep *sw = bpf_map_lookup_elem(&kvb_ctsweep, &zero);
+
+	if (!sw)
+		return -1;
+	bpf_timer_init(&sw->timer, &kvb_ctsweep, CLOCK_MONOTONIC_);
+	if (bpf_timer_set_callback(&sw->timer, ct_sweep))
+		return -1;
+	return (int)bpf_timer_start(&sw->timer, KVB_CT_SWEEP_NS, 0);
+}
+
 #endif /* KVB_NAT_H */

@@ -384,7 +384,8 @@ static void t_nat_timeout(struct fabric *fb)
 static void t_nat_table_full(struct fabric *fb)
 {
 	struct kvb_ct_key k = { .proto = 99, .dir = 0 };
-	struct kvb_ct v = { .net_id = 999 };
+	/* live for ever: the sweep must not take them while it fills */
+	struct kvb_ct v = { .net_id = 999, .last_ns = ~0ULL >> 1 };
 	struct frame in, out;
 	__u64 d0;
 	__u32 n = 0;
@@ -416,6 +417,18 @@ static void t_nat_table_full(struct fabric *fb)
 	}
 	k.saddr = 0xffffffff;
 	full = bpf_map_update_elem(fb->ct_fd, &k, &v, BPF_NOEXIST) && errno == E2BIG;
+	{
+		/* what one sweep of a full table costs (a figure, not a test) */
+		struct kvb_ctsweep st;
+		__u32 zero = 0;
+
+		memset(&st, 0, sizeof(st));
+		usleep(1200000);
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+		printf("INFO sweep of a full table: %llu entries visited in "
+		       "%llu us\n", (unsigned long long)st.seen,
+		       (unsigned long long)st.ns / 1000);
+	}
 	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL];
 	guest_frame(&in, IPPROTO_UDP, 40011, 53, 16);
 	ret = run_tc_out(F, kn1, &in, &out);
@@ -659,6 +672,79 @@ static void t_nat_port_hash_is_keyed(struct fabric *fb)
 	      a[1], a[2], a[3]);
 }
 
+/*
+ * Expired flows are reclaimed without `ct flush`: a network at ct-max
+ * whose flows expired takes new ones, its count drops to the live flows,
+ * and a live flow is left alone.
+ */
+static void t_nat_expired_flows_reclaimed(struct fabric *fb)
+{
+	struct kvb_ct_key ok = { .proto = IPPROTO_UDP }, rk;
+	struct kvb_ct o, r;
+	struct kvb_net n;
+	struct timespec ts;
+	__u64 now, count;
+	__u16 live, p, again;
+	int gone = 1;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!net_get(fb, NET_NAT, &n), "net");
+	n.ct_max = 4;
+	net_put(fb, &n);
+	live = flow_port(IPPROTO_UDP, 41300, 53);
+	for (__u16 i = 0; i < 3; i++)
+		CHECK(flow_port(IPPROTO_UDP, (__u16)(41301 + i), 53),
+		      "flow %u within ct-max refused", i);
+	CHECK(!flow_port(IPPROTO_UDP, 41310, 53), "ct-max 4 not reached");
+	/* three flows idle for 200 s both ways: past UDP's 180 s */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	ok.saddr = inet_addr("192.168.90.11");
+	ok.daddr = inet_addr("10.200.0.2");
+	ok.dport = htons(53);
+	for (__u16 i = 0; i < 3; i++) {
+		ok.sport = htons((__u16)(41301 + i));
+		if (bpf_map_lookup_elem(fb->ct_fd, &ok, &o))
+			continue;
+		kvb_ct_reply_key(&ok, &o, &rk);
+		o.last_ns = now - 200000000000ULL;
+		bpf_map_update_elem(fb->ct_fd, &ok, &o, BPF_EXIST);
+		if (!bpf_map_lookup_elem(fb->ct_fd, &rk, &r)) {
+			r.last_ns = o.last_ns;
+			bpf_map_update_elem(fb->ct_fd, &rk, &r, BPF_EXIST);
+		}
+	}
+	/* the sweep runs every second: wait for it, 5 s at most */
+	for (int w = 0; w < 50 && ct_count(fb, NET_NAT) > 1; w++)
+		usleep(100000);
+	count = ct_count(fb, NET_NAT);
+	p = flow_port(IPPROTO_UDP, 41310, 53);
+	again = flow_port(IPPROTO_UDP, 41300, 53);
+	for (__u16 i = 0; i < 3; i++) {
+		ok.sport = htons((__u16)(41301 + i));
+		gone &= !!bpf_map_lookup_elem(fb->ct_fd, &ok, &o);
+	}
+	n.ct_max = 0;
+	net_put(fb, &n);
+	ct_flush_net(fb, NET_NAT);
+	{
+		struct kvb_ctsweep st;
+		__u32 zero = 0;
+
+		memset(&st, 0, sizeof(st));
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+		CHECK(count == 1, "count %llu after the expiry, want 1 (the "
+		      "live flow; sweeps %llu, freed %llu, gone %d)",
+		      (unsigned long long)count,
+		      (unsigned long long)st.runs,
+		      (unsigned long long)st.freed, gone);
+	}
+	CHECK(gone, "expired flows still in the table");
+	CHECK(p, "a new flow refused after the others expired");
+	CHECK(live && again == live, "the live flow changed port (%u, %u)",
+	      live, again);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -707,6 +793,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_host_socket_not_shadowed);
 	RUN(t_nat_port_hash_is_keyed);
 	RUN(t_nat_ct_max);
+	RUN(t_nat_expired_flows_reclaimed);
 	RUN(t_nat_timeout);
 	RUN(t_nat_table_full);
 	RUN(t_nat_hairpin_into_isolated_port);
