@@ -153,7 +153,8 @@ enum kvb_port_flags {
 	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)") \
 	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC") \
 	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes") \
-	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate")
+	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate") \
+	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

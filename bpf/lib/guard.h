@@ -46,6 +46,7 @@
 #define DHCP6_CLIENT_PORT 546
 #define DHCP6_SERVER_PORT 547
 #define BOOTREQUEST 1
+#define BOOTP_OFF_CHADDR 28
 #define BOOTP_CHADDR_END 34	/* op .. chaddr[6]: what the guard reads */
 #define DHCP6_ADVERTISE 2
 #define DHCP6_REPLY 7
@@ -204,8 +205,10 @@ static __always_inline __u32 l4_offset(const struct kvb_frame *f)
  * a client port is a server's (only servers and relays answer clients), and
  * what goes to the server port must be a BOOTREQUEST.
  */
-static __always_inline int guard_dhcp4(const struct kvb_frame *f)
+static __always_inline int guard_dhcp4(const struct kvb_frame *f,
+				       const __u8 *mac)
 {
+	__u64 chaddr = 0;
 	__u8 op;
 
 	if (f->sport == DHCP_SERVER_PORT || f->dport == DHCP_CLIENT_PORT)
@@ -218,6 +221,12 @@ static __always_inline int guard_dhcp4(const struct kvb_frame *f)
 		return DROP(KVB_DROP_L4);
 	if (op != BOOTREQUEST)
 		return DROP(KVB_DROP_SPOOF_DHCP);
+	/* a client speaks for its own MAC only (no pool exhaustion, no
+	 * releases of others' leases) */
+	if (kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr) +
+			     BOOTP_OFF_CHADDR, &chaddr, ETH_ALEN) ||
+	    chaddr != mac_u64(mac))
+		return DROP(KVB_DROP_DHCP_CHADDR);
 	return 0;
 }
 
@@ -316,7 +325,7 @@ static __always_inline int guard_ipv4(const struct kvb_port *port,
 	int ret;
 
 	if (udp) {
-		ret = guard_dhcp4(f);
+		ret = guard_dhcp4(f, f->eth->h_source);
 		if (ret)
 			return ret;
 	}

@@ -161,6 +161,14 @@ static void t_rogue_dhcp_server_any_port(struct fabric *fb __attribute__((unused
 	l4[8] = 2;				/* to a server or relay */
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
 	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "BOOTREPLY to port 67");
+	udp(l4, 68, 67, 300);
+	l4[8] = 1;				/* BOOTREQUEST for another MAC */
+	memcpy(l4 + 8 + 28, EVIL, 6);
+	frame_ip4(&f, BC, V1, 0, IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR, "DHCP request with a foreign chaddr");
+	memcpy(l4 + 8 + 28, V1, 6);
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	passes(kv1, &f, "DHCP request with its own chaddr");
 	udp(l4, 68, 67, 20);			/* too short for a BOOTP header */
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 20);
 	drops_as(kv1, &f, KVB_DROP_L4, "truncated BOOTREQUEST");
