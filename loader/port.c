@@ -96,7 +96,10 @@ static bool addr_match(const void *key, const void *value, void *arg)
 	const struct kvb_addr *a = value;
 	const struct purge *p = arg;
 
-	return k->ifindex == p->ifindex && (!p->flags || (a->flags & p->flags));
+	/* the port's own entries, and the owner entries naming it */
+	return (k->ifindex == p->ifindex ||
+		(!k->ifindex && a->owner == p->ifindex)) &&
+	       (!p->flags || (a->flags & p->flags));
 }
 
 /* Remove every address of ifindex (flags 0: all, else only those flags). */
@@ -138,6 +141,22 @@ static int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		struct kvb_addr_key k = o->addrs[i];
 		char buf[64];
 
+		/* the owner entry first: another port's address is refused */
+		struct kvb_addr_key ok = k;
+		struct kvb_addr oa = { .flags = KVB_ADDR_F_STATIC,
+				       .owner = p->ifindex };
+		struct kvb_addr cur;
+
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
+		    cur.owner != p->ifindex) {
+			fmt_addr(&k, buf);
+			return err("%s: %s: ip %s is already an address of "
+				   "another port (ifindex %u)", cmd, p->name,
+				   buf, cur.owner);
+		}
+		bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY);
 		k.ifindex = p->ifindex;
 		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
 			fmt_addr(&k, buf);

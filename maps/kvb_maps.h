@@ -250,9 +250,10 @@ struct kvb_port {
  * learns one (from a DHCP ACK delivered to the port).
  */
 struct kvb_addr_key {
-	__u32 ifindex;
+	__u32 ifindex;		/* 0: the owner entry of addr in net_id */
 	__u8 family;		/* 4 or 6 */
-	__u8 pad[3];
+	__u8 net_id;		/* owner entries only, else 0 */
+	__u8 pad[2];
 	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
 };
 
@@ -261,9 +262,14 @@ enum kvb_addr_flags {
 	KVB_ADDR_F_DHCP = 1 << 1,	/* learned from a DHCP ACK */
 };
 
+/*
+ * Next to a port's static address, an owner entry (key ifindex 0, the
+ * network's id) says which port holds it: one lookup answers "does another
+ * port hold this address" (a DAD probe for it is refused).
+ */
 struct kvb_addr {
 	__u32 flags;		/* enum kvb_addr_flags */
-	__u32 pad;
+	__u32 owner;		/* owner entries: the port holding the address */
 	__u64 learned_ns;	/* datapath clock (CLOCK_MONOTONIC, coarse) when learned, 0 if static */
 };
 

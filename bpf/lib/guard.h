@@ -286,6 +286,26 @@ static __always_inline int guard_nd(const struct kvb_port *port,
 	return left ? DROP(KVB_DROP_ND_OPTS) : 0;
 }
 
+/*
+ * A DAD probe (NS from ::) for an address another port holds would make
+ * that port's address fail its duplicate detection: refused. The owner
+ * entry in kvb_addr is the one place that says who holds an address.
+ */
+static __always_inline int guard_dad(const struct kvb_net *net,
+				     __u32 ifindex, const struct kvb_frame *f)
+{
+	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net->id };
+	struct kvb_addr *v;
+
+	if (f->l4_len < 24 ||
+	    kvb_load(f->ctx, l4_offset(f) + 8, k.addr, sizeof(k.addr)))
+		return DROP(KVB_DROP_L4);
+	v = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (v && v->owner != ifindex)
+		return DROP(KVB_DROP_SPOOF_ND);
+	return 0;
+}
+
 static __always_inline int guard_ipv6(const struct kvb_port *port,
 				      const struct kvb_net *net, __u32 ifindex, const struct kvb_frame *f,
 				      const __u8 *mac)
@@ -303,8 +323,9 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 	}
 	if (ip6_is_unspec(f->saddr6)) {
 		/* DAD probes and the MLD reports sent while probing */
-		if (icmp6 && (f->icmp_type == ND_NEIGHBOR_SOLICIT_ ||
-			      f->icmp_type == MLD2_REPORT_ ||
+		if (icmp6 && f->icmp_type == ND_NEIGHBOR_SOLICIT_)
+			return guard_dad(net, ifindex, f);
+		if (icmp6 && (f->icmp_type == MLD2_REPORT_ ||
 			      f->icmp_type == ND_ROUTER_SOLICIT_))
 			return 0;
 		return DROP(KVB_DROP_SPOOF_IP);

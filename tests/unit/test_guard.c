@@ -225,6 +225,13 @@ static void t_spoof_ipv6(struct fabric *fb __attribute__((unused)))
 	memcpy(p + 8, ADDR6, 16);
 	frame_ip6(&f, BC, V1, UNSPEC6, IPPROTO_ICMPV6, p, 24);
 	passes(kv1, &f, "DAD probe from ::");
+	memcpy(p + 8, OTHER6, 16);
+	frame_ip6(&f, BC, V1, UNSPEC6, IPPROTO_ICMPV6, p, 24);
+	passes(kv1, &f, "DAD probe for an address nobody holds");
+	memcpy(p + 8, ADDR6, 16);	/* kv1's static address */
+	frame_ip6(&f, BC, V2, UNSPEC6, IPPROTO_ICMPV6, p, 24);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_ND, "DAD probe for another port's address");
+	memset(p, 0, sizeof(p));
 	p[0] = 134;	/* router advertisement */
 	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 16);
 	drops_as(kv1, &f, KVB_DROP_SPOOF_RA, "guest router advertisement");
