@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 5
+#define KVB_LAYOUT_VERSION 6
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -154,7 +154,8 @@ enum kvb_port_flags {
 	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC") \
 	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes") \
 	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate") \
-	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC")
+	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC") \
+	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -387,7 +388,27 @@ struct kvb_ct {
 	__be32 addr2;
 	__be16 port2;
 	__u8 hairpin;
-	__u8 pad3;
+	__u8 mapped;		/* dir 0: holds a reference on its mapping */
+	/*
+	 * TCP: what this entry's sender (dir 0 the guest, dir 1 the
+	 * remote) sent and advertised, host order; the other direction's
+	 * RST and FIN are judged against it (conntrack's tcp_in_window).
+	 */
+	__u32 td_end;		/* highest seq + len sent */
+	__u32 td_maxend;	/* highest ack + window advertised */
+	__u32 td_maxack;	/* highest ack sent */
+	__u32 td_maxwin;	/* largest window advertised, scaled */
+	__u8 td_wscale;		/* window scale its SYN offered */
+	__u8 td_flags;		/* enum kvb_td_flags */
+	__u16 pad4;
+	__u32 pad5;
+};
+
+enum kvb_td_flags {
+	KVB_TD_SEEN = 1 << 0,	/* td_end is set */
+	KVB_TD_ACK = 1 << 1,	/* td_maxack, td_maxend are set */
+	KVB_TD_SYN = 1 << 2,	/* its SYN was seen: td_wscale is known */
+	KVB_TD_WS = 1 << 3,	/* its SYN offered window scaling */
 };
 
 /*

@@ -315,6 +315,148 @@ static void t_nat_tcp_states(struct fabric *fb)
 	      ct.state == KVB_CT_CLOSING, "after FIN: state %u", ct.state);
 }
 
+/*
+ * A TCP segment of the flow guest 192.168.90.11:sport <-> 10.200.0.2:443:
+ * from the guest (to_wan 0) or from the remote to the NAT address and
+ * port nport (to_wan 1); SYNs offer MSS and window scale 7.
+ */
+static void tcp_seg(struct frame *f, int from_wan, __u16 sport, __u16 nport,
+		    __u32 seq, __u32 ack, __u8 flags, __u16 win)
+{
+	__u8 l4[28] = { 0 };
+	__u32 len = 20;
+	__u16 a = from_wan ? 443 : sport, b = from_wan ? nport : 443;
+
+	l4[0] = (__u8)(a >> 8), l4[1] = (__u8)a;
+	l4[2] = (__u8)(b >> 8), l4[3] = (__u8)b;
+	for (int i = 0; i < 4; i++) {
+		l4[4 + i] = (__u8)(seq >> (24 - 8 * i));
+		l4[8 + i] = (__u8)(ack >> (24 - 8 * i));
+	}
+	l4[13] = flags;
+	l4[14] = (__u8)(win >> 8), l4[15] = (__u8)win;
+	if (flags & 0x02) {
+		static const __u8 opts[8] = { 2, 4, 5, 180, 1, 3, 3, 7 };
+
+		memcpy(l4 + 20, opts, 8);
+		len = 28;
+	}
+	l4[12] = (__u8)(len / 4) << 4;
+	if (from_wan) {
+		frame_ip4(f, N1, N1, inet_addr("10.200.0.2"), IPPROTO_TCP, l4,
+			  len);
+		memcpy(f->buf + 14 + 16, &natnet.nat_ip, 4);
+	} else {
+		frame_ip4(f, natnet.uplink_mac, N1,
+			  inet_addr("192.168.90.11"), IPPROTO_TCP, l4, len);
+		f->buf[14 + 16] = 10, f->buf[14 + 17] = 200;
+		f->buf[14 + 18] = 0, f->buf[14 + 19] = 2;
+	}
+	finish(f);
+}
+
+static __u8 tcp_state(struct fabric *fb, __u16 sport)
+{
+	struct kvb_ct_key ok = { .proto = IPPROTO_TCP };
+	struct kvb_ct ct;
+
+	ok.saddr = inet_addr("192.168.90.11");
+	ok.daddr = inet_addr("10.200.0.2");
+	ok.sport = htons(sport);
+	ok.dport = htons(443);
+	if (bpf_map_lookup_elem(fb->ct_fd, &ok, &ct))
+		return 0xff;
+	return ct.state;
+}
+
+/*
+ * A blind RST or FIN from the WAN changes nothing (issue 14): after the
+ * handshake (both sides scale windows by 7; the guest advertises 500 <<
+ * 7 = 64000 bytes), out-of-window ones are dropped and counted
+ * nat-tcp-window, an in-window RST that is not exact reaches the guest
+ * (whose stack answers it) but leaves the flow established, and only the
+ * exact one (at the guest's ack) closes it. To a SYN not yet answered,
+ * only a RST acknowledging that SYN counts.
+ */
+static void t_nat_tcp_blind_rst_fin(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NAT_TCP_WINDOW];
+	struct frame in, out, res;
+	__u16 np;
+	int ret;
+
+	tcp_seg(&in, 0, 40060, 0, 1000, 0, 0x02, 64240);	/* SYN */
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
+	np = get16(out.buf + 34);
+	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);	/* SYN-ACK */
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	tcp_seg(&in, 0, 40060, 0, 1001, 5001, 0x10, 500);	/* ACK */
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	CHECK(tcp_state(fb, 40060) == KVB_CT_ESTABLISHED, "not established");
+
+	tcp_seg(&in, 1, 0, np, 5001 + 1000000, 0, 0x04, 0);	/* far RST */
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_SHOT, "out-of-window RST: verdict %d", ret);
+	tcp_seg(&in, 1, 0, np, 5001 + 70000, 1001, 0x11, 100);	/* far FIN */
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_SHOT, "out-of-window FIN: verdict %d", ret);
+	tcp_seg(&in, 1, 0, np, 5001 - 70000, 1001, 0x04, 0);	/* old RST */
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_SHOT, "RST before the window: verdict %d", ret);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_TCP_WINDOW] == d0 + 3,
+	      "nat-tcp-window +%llu, want +3", (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_NAT_TCP_WINDOW] - d0));
+	CHECK(tcp_state(fb, 40060) == KVB_CT_ESTABLISHED,
+	      "a blind RST/FIN changed the state to %u", tcp_state(fb, 40060));
+
+	tcp_seg(&in, 1, 0, np, 5001 + 60000, 0, 0x04, 0);	/* in window */
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "in-window RST not passed: %d", ret);
+	CHECK(tcp_state(fb, 40060) == KVB_CT_ESTABLISHED,
+	      "an inexact RST closed the flow");
+	tcp_seg(&in, 1, 0, np, 5001, 0, 0x04, 0);	/* exact */
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "exact RST: verdict %d", ret);
+	CHECK(tcp_state(fb, 40060) == KVB_CT_CLOSING,
+	      "the exact RST did not close the flow");
+
+	/* a connecting guest: a blind RST without the SYN's ack is refused */
+	tcp_seg(&in, 0, 40061, 0, 7000, 0, 0x02, 64240);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN 2");
+	np = get16(out.buf + 34);
+	tcp_seg(&in, 1, 0, np, 0, 0, 0x04, 0);
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_SHOT, "blind RST to a SYN");
+	tcp_seg(&in, 1, 0, np, 0, 7002, 0x14, 0);
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_SHOT, "RST, wrong ack");
+	CHECK(tcp_state(fb, 40061) == KVB_CT_NEW, "state changed");
+	tcp_seg(&in, 1, 0, np, 0, 7001, 0x14, 0);	/* connection refused */
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "refusal RST");
+	CHECK(tcp_state(fb, 40061) == KVB_CT_CLOSING, "refusal did not close");
+}
+
+/*
+ * A FIN inside the window closes; the window is the guest's scaled one
+ * (500 << 7), not the raw 500: a FIN 10,000 bytes ahead is in it.
+ */
+static void t_nat_tcp_fin_in_scaled_window(struct fabric *fb)
+{
+	struct frame in, out, res;
+	__u16 np;
+	int ret;
+
+	tcp_seg(&in, 0, 40062, 0, 1000, 0, 0x02, 64240);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
+	np = get16(out.buf + 34);
+	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	tcp_seg(&in, 0, 40062, 0, 1001, 5001, 0x10, 500);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	tcp_seg(&in, 1, 0, np, 5001 + 10000, 1001, 0x11, 100);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "in-window FIN: verdict %d", ret);
+	CHECK(tcp_state(fb, 40062) == KVB_CT_CLOSING, "FIN did not close");
+}
+
 /* ct-max: a network at its limit refuses new flows, keeps live ones. */
 static void t_nat_ct_max(struct fabric *fb)
 {
@@ -789,6 +931,8 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
 	RUN(t_nat_tcp_states);
+	RUN(t_nat_tcp_blind_rst_fin);
+	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_host_socket_not_shadowed);
 	RUN(t_nat_port_hash_is_keyed);
