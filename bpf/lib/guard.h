@@ -248,42 +248,80 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f)
 }
 
 /*
- * NS/NA: every link-layer option carries our MAC, NA targets are ours.
- * Every option is examined: one the guard cannot read (cut short, length
- * 0, longer than the message) or one past ND_OPT_MAX drops the message,
- * so that no option hides behind others.
+ * RS/NS/NA: every link-layer option carries our MAC. Every option is
+ * examined: one the guard cannot read (cut short, length 0, longer than
+ * the message) or one past ND_OPT_MAX drops the message, so that no
+ * option hides behind others.
+ *
+ * A global function: the verifier checks the walk once, not on each path
+ * that reaches it (RS, DAD, NS, NA; tc is close to its limit). It gets
+ * the options' offset and length in the frame and the MAC as numbers and
+ * answers with an ND_OPTS_* code.
  */
-static __always_inline int guard_nd(const struct kvb_port *port,
-				    const struct kvb_net *net, __u32 ifindex, const struct kvb_frame *f,
-				    const __u8 *mac)
-{
-	__u32 left = f->l4_len, off = l4_offset(f);
-	__u8 target[16];
+#ifdef KVB_HOOK_XDP
+#define KVB_CTX_T struct xdp_md
+#else
+#define KVB_CTX_T struct __sk_buff
+#endif
+#define ND_OPTS_OK 0
+#define ND_OPTS_FOREIGN 1	/* a link-layer option names another MAC */
+#define ND_OPTS_BAD 2		/* cut short, length 0, past the message */
+#define ND_OPTS_MANY 3		/* more than ND_OPT_MAX */
 
-	if (left < 24 || kvb_load(f->ctx, off + 8, target, sizeof(target)))
-		return DROP(KVB_DROP_L4);
-	left -= 24;
-	off += 24;
-	if (f->icmp_type == ND_NEIGHBOR_ADVERT_ &&
-	    !ip6_is_own(port, net, ifindex, target, mac))
-		return DROP(KVB_DROP_SPOOF_ND);
+__noinline int nd_opts_walk(KVB_CTX_T *ctx, __u32 off, __u32 left, __u64 mac)
+{
 	for (int i = 0; i < ND_OPT_MAX; i++) {
 		__u8 opt[8];
 		__u32 len;
 
 		if (!left)
-			return 0;
-		if (kvb_load(f->ctx, off, opt, sizeof(opt)) || !opt[1])
-			return DROP(KVB_DROP_L4);
+			return ND_OPTS_OK;
+		if (kvb_load(ctx, off, opt, sizeof(opt)) || !opt[1])
+			return ND_OPTS_BAD;
 		len = opt[1] * 8;
 		if (len > left)
-			return DROP(KVB_DROP_L4);
-		if ((opt[0] == 1 || opt[0] == 2) && !mac_equal(opt + 2, mac))
-			return DROP(KVB_DROP_SPOOF_ND);
+			return ND_OPTS_BAD;
+		if ((opt[0] == 1 || opt[0] == 2) && mac_u64(opt + 2) != mac)
+			return ND_OPTS_FOREIGN;
 		off += len;
 		left -= len;
 	}
-	return left ? DROP(KVB_DROP_ND_OPTS) : 0;
+	return left ? ND_OPTS_MANY : ND_OPTS_OK;
+}
+
+/* The options of an ND message, from optoff (8 in an RS, 24 in NS/NA). */
+static __always_inline int guard_nd_opts(const struct kvb_frame *f,
+					 __u32 optoff, const __u8 *mac)
+{
+	int ret;
+
+	if (f->l4_len < optoff)
+		return DROP(KVB_DROP_L4);
+	ret = nd_opts_walk(f->ctx, l4_offset(f) + optoff, f->l4_len - optoff,
+			   mac_u64(mac));
+	if (ret == ND_OPTS_OK)
+		return 0;
+	if (ret == ND_OPTS_FOREIGN)
+		return DROP(KVB_DROP_SPOOF_ND);
+	if (ret == ND_OPTS_MANY)
+		return DROP(KVB_DROP_ND_OPTS);
+	return DROP(KVB_DROP_L4);
+}
+
+/* An NA's target is ours. */
+static __always_inline int guard_na_target(const struct kvb_port *port,
+					   const struct kvb_net *net,
+					   __u32 ifindex,
+					   const struct kvb_frame *f,
+					   const __u8 *mac)
+{
+	__u8 target[16];
+
+	if (f->l4_len < 24 ||
+	    kvb_load(f->ctx, l4_offset(f) + 8, target, sizeof(target)))
+		return DROP(KVB_DROP_L4);
+	return ip6_is_own(port, net, ifindex, target, mac) ?
+		       0 : DROP(KVB_DROP_SPOOF_ND);
 }
 
 /*
@@ -311,30 +349,41 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 				      const __u8 *mac)
 {
 	int icmp6 = f->l4_ok && f->l4_proto == IPPROTO_ICMPV6;
+	int ret;
 
 	if (icmp6 && (f->icmp_type == ND_ROUTER_ADVERT_ ||
 		      f->icmp_type == ND_REDIRECT_))
 		return DROP(KVB_DROP_SPOOF_RA);
 	if (f->l4_ok && f->l4_proto == IPPROTO_UDP) {
-		int ret = guard_dhcp6(f);
-
+		ret = guard_dhcp6(f);
 		if (ret)
 			return ret;
 	}
 	if (ip6_is_unspec(f->saddr6)) {
-		/* DAD probes and the MLD reports sent while probing */
-		if (icmp6 && f->icmp_type == ND_NEIGHBOR_SOLICIT_)
-			return guard_dad(net, ifindex, f);
-		if (icmp6 && (f->icmp_type == MLD2_REPORT_ ||
-			      f->icmp_type == ND_ROUTER_SOLICIT_))
+		/* DAD probes, router solicitations and the MLD reports
+		 * sent while probing; options examined like any others' */
+		if (icmp6 && f->icmp_type == ND_NEIGHBOR_SOLICIT_) {
+			ret = guard_dad(net, ifindex, f);
+			return ret ? ret : guard_nd_opts(f, 24, mac);
+		}
+		if (icmp6 && f->icmp_type == ND_ROUTER_SOLICIT_)
+			return guard_nd_opts(f, 8, mac);
+		if (icmp6 && f->icmp_type == MLD2_REPORT_)
 			return 0;
 		return DROP(KVB_DROP_SPOOF_IP);
 	}
 	if (!ip6_is_own(port, net, ifindex, f->saddr6, mac))
 		return DROP(KVB_DROP_SPOOF_IP);
+	if (icmp6 && f->icmp_type == ND_NEIGHBOR_ADVERT_) {
+		ret = guard_na_target(port, net, ifindex, f, mac);
+		if (ret)
+			return ret;
+	}
 	if (icmp6 && (f->icmp_type == ND_NEIGHBOR_SOLICIT_ ||
 		      f->icmp_type == ND_NEIGHBOR_ADVERT_))
-		return guard_nd(port, net, ifindex, f, mac);
+		return guard_nd_opts(f, 24, mac);
+	if (icmp6 && f->icmp_type == ND_ROUTER_SOLICIT_)
+		return guard_nd_opts(f, 8, mac);
 	return 0;
 }
 

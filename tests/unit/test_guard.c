@@ -297,6 +297,49 @@ static void t_nd_every_option(struct fabric *fb __attribute__((unused)))
 	drops_as(kv1, &f, KVB_DROP_L4, "option past the end");
 }
 
+/*
+ * Router solicitations carry link-layer options too (RFC 4861 4.1): every
+ * one is examined as in an NS or NA, from its own address or from ::, and
+ * so are a DAD probe's.
+ */
+static void t_rs_and_dad_options(struct fabric *fb __attribute__((unused)))
+{
+	__u8 p[24 + 8 * 18] = { 133 };	/* router solicitation */
+	struct frame f;
+
+	p[8] = 1, p[9] = 1;		/* source link-layer option */
+	memcpy(p + 10, EVIL, 6);
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "RS with a forged source option");
+	frame_ip6(&f, BC, V1, UNSPEC6, IPPROTO_ICMPV6, p, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "RS from :: with a forged option");
+	for (int i = 0; i < 3; i++)
+		p[8 + 8 * i] = 99, p[9 + 8 * i] = 1;	/* unknown options */
+	p[32] = 1, p[33] = 1;		/* then the forged one */
+	memcpy(p + 34, EVIL, 6);
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 40);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "RS: forged option after three others");
+	memcpy(p + 34, V1, 6);
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 40);
+	passes(kv1, &f, "RS with its own source option");
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 8);
+	passes(kv1, &f, "RS without options");
+	p[9] = 0;			/* an option of length 0 */
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 40);
+	drops_as(kv1, &f, KVB_DROP_L4, "RS option of length 0");
+	for (int i = 0; i < 17; i++)
+		p[8 + 8 * i] = 99, p[9 + 8 * i] = 1;
+	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 8 + 8 * 17);
+	drops_as(kv1, &f, KVB_DROP_ND_OPTS, "RS with 17 options");
+	memset(p, 0, sizeof(p));
+	p[0] = 135;			/* DAD probe with a source option */
+	memcpy(p + 8, OTHER6, 16);
+	p[24] = 1, p[25] = 1;
+	memcpy(p + 26, EVIL, 6);
+	frame_ip6(&f, BC, V1, UNSPEC6, IPPROTO_ICMPV6, p, 32);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "DAD probe with a forged option");
+}
+
 static void t_mac_pinned_from_first_frame(struct fabric *fb __attribute__((unused)))
 {
 	struct kvb_port p;
@@ -611,6 +654,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_rogue_dhcp_server_any_port);
 	RUN(t_spoof_nd);
 	RUN(t_nd_every_option);
+	RUN(t_rs_and_dad_options);
 	RUN(t_mac_pinned_from_first_frame);
 	RUN(t_mac_of_another_port_never_taken);
 	RUN(t_dhcp_snooping);
