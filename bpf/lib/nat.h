@@ -10,6 +10,7 @@
 #define KVB_NAT_H
 
 #include <linux/pkt_cls.h>
+#include "csum.h"
 #include "ctx.h"
 #include "maps.h"
 #include "policy.h"
@@ -133,9 +134,8 @@ static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 off,
 	int csum = l4_csum_off(proto);
 
 	if (proto != IPPROTO_ICMP && csum >= 0 &&
-	    bpf_l4_csum_replace(skb, l4off + (__u32)csum, from, to,
-				BPF_F_PSEUDO_HDR | 4 |
-				(proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+	    csum_l4_replace(skb, l4off + (__u32)csum, from, to,
+			    BPF_F_PSEUDO_HDR | 4, proto))
 		return -1;
 	if (bpf_l3_csum_replace(skb, IP_OFF_CSUM, from, to, 4))
 		return -1;
@@ -150,8 +150,7 @@ static __always_inline int rewrite_port(struct __sk_buff *skb, __u32 l4off,
 	int csum = l4_csum_off(proto);
 
 	if (csum >= 0 &&
-	    bpf_l4_csum_replace(skb, l4off + (__u32)csum, from, to,
-				2 | (proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+	    csum_l4_replace(skb, l4off + (__u32)csum, from, to, 2, proto))
 		return -1;
 	return (int)bpf_skb_store_bytes(skb, l4off + poff, &to, 2, 0);
 }
@@ -210,7 +209,10 @@ static __always_inline int nat_ping_gw(struct __sk_buff *skb,
 	__be32 src = f->saddr4;
 
 	__builtin_memcpy(mac, f->eth->h_source, ETH_ALEN);
-	bpf_l4_csum_replace(skb, l4off + 2, bpf_htons(8 << 8), 0, 2);
+	/* type 8 to 0: an all-zero reply's checksum is 0xffff (csum.h) */
+	if (csum_l4_replace(skb, l4off + 2, bpf_htons(8 << 8), 0, 2,
+			    IPPROTO_ICMP))
+		return TC_ACT_SHOT;
 	bpf_skb_store_bytes(skb, l4off, &(__u8){ 0 }, 1, 0);
 	/* swapping the addresses keeps the IP checksum */
 	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &gw, 4, 0);
@@ -906,11 +908,11 @@ static __always_inline void icmp_inner_store(struct __sk_buff *skb, __u32 off,
 					     __u32 size)
 {
 	if (size == 4)
-		bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, *(__be32 *)from,
-				    *(__be32 *)to, 4);
+		csum_l4_replace(skb, ETH_HLEN + 20 + 2, *(__be32 *)from,
+				*(__be32 *)to, 4, IPPROTO_ICMP);
 	else
-		bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, *(__be16 *)from,
-				    *(__be16 *)to, 2);
+		csum_l4_replace(skb, ETH_HLEN + 20 + 2, *(__be16 *)from,
+				*(__be16 *)to, 2, IPPROTO_ICMP);
 	bpf_skb_store_bytes(skb, off, to, size, 0);
 }
 
@@ -983,7 +985,7 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	bpf_l3_csum_replace(skb, ICMP_INNER + 10, nat_ip, gaddr, 4);
 	if (bpf_skb_load_bytes(skb, ICMP_INNER + 10, &newc, 2))
 		return TC_ACT_SHOT;
-	bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, oldc, newc, 2);
+	csum_l4_replace(skb, ETH_HLEN + 20 + 2, oldc, newc, 2, IPPROTO_ICMP);
 	/* the quoted port (or echo id), and a quoted UDP checksum */
 	if (proto == IPPROTO_UDP) {
 		__be16 uc0, uc1;
@@ -993,11 +995,12 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 		if (uc0) {
 			bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, nat_ip,
 					    gaddr, 4);
-			bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, nport,
-					    gport, 2);
+			csum_udp_quoted_replace(skb, ICMP_INNER + 20 + 6,
+						nport, gport, 2);
 			if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &uc1, 2))
 				return TC_ACT_SHOT;
-			bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 2, uc0, uc1, 2);
+			csum_l4_replace(skb, ETH_HLEN + 20 + 2, uc0, uc1, 2,
+					IPPROTO_ICMP);
 		}
 	}
 	icmp_inner_store(skb, ICMP_INNER + 20 + (proto == IPPROTO_ICMP ? 4 : 0),

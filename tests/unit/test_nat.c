@@ -282,6 +282,59 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 	CHECK(!memcmp(res.buf, N1, 6), "not to the guest's MAC");
 }
 
+/*
+ * One's complement corners (csum.h): a message whose words sum to zero
+ * has the checksum 0xffff, never 0x0000, after an incremental update;
+ * and a UDP checksum is never made 0x0000 ("none"). Three messages whose
+ * updates meet them: the gateway's answer to an all-zero echo request,
+ * the translated reply to an echo with id 0, sequence 0 and zero data,
+ * and the quote of a UDP packet whose checksum is 0xffff.
+ */
+static void t_nat_checksum_never_0000(struct fabric *fb __attribute__((unused)))
+{
+	__be32 gw = natnet.gw_ip, me = inet_addr("192.168.90.11");
+	__u8 l4[24] = { 8 }, body[8 + 28];
+	struct frame in, out, err, res;
+	__u16 c;
+	int ret;
+
+	frame_ip4(&in, natnet.uplink_mac, N1, me, IPPROTO_ICMP, l4, sizeof(l4));
+	memcpy(in.buf + 14 + 16, &gw, 4);
+	finish(&in);
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT && out.buf[34] == 0, "no echo reply");
+	CHECK(get16(out.buf + 36) == 0xffff && !l4_csum_check(out.buf),
+	      "all-zero echo reply from the gateway: checksum %04x, want ffff",
+	      get16(out.buf + 36));
+
+	unit_failed = 0;
+	roundtrip(IPPROTO_ICMP, 0, 0, 0);
+	CHECK(!unit_failed, "all-zero echo reply through NAT");
+
+	/* a UDP packet whose checksum is 0xffff (its sum is 0) */
+	guest_frame(&in, IPPROTO_UDP, 40021, 53, 16);
+	in.buf[34 + 6] = in.buf[34 + 7] = 0;
+	in.buf[42] = in.buf[43] = 0;
+	c = l4_csum_check(in.buf);
+	in.buf[42] = (__u8)(c >> 8), in.buf[43] = (__u8)c;
+	CHECK(l4_csum_check(in.buf) == 0, "test frame: UDP sum not 0");
+	in.buf[34 + 6] = in.buf[34 + 7] = 0xff;
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "flow not created");
+	memset(body, 0, sizeof(body));
+	body[0] = 3, body[1] = 3;
+	memcpy(body + 8, out.buf + 14, 28);
+	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
+		  sizeof(body));
+	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
+	finish(&err);
+	ret = run_tc_out(F, kw, &err, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
+	CHECK(get16(res.buf + 62 + 6) == 0xffff,
+	      "quoted UDP checksum %04x, want the guest's ffff",
+	      get16(res.buf + 62 + 6));
+	CHECK(!l4_csum_check(res.buf), "ICMP checksum");
+}
+
 /* TCP: a reply makes the flow established; a FIN puts it on closing. */
 static void t_nat_tcp_states(struct fabric *fb)
 {
@@ -930,6 +983,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
+	RUN(t_nat_checksum_never_0000);
 	RUN(t_nat_tcp_states);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
