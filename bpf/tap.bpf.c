@@ -21,6 +21,45 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * The verdict for what a program of tc ingress decided: a drop is counted
+ * (and reported to a monitor) under its reason.
+ */
+static __always_inline int ingress_verdict(struct __sk_buff *skb,
+					   __u32 ifindex, __u8 role,
+					   struct kvb_stats *st, int ret)
+{
+	if (IS_DROP(ret)) {
+		report_drop(skb, 0, ifindex, skb->len, st, ret);
+		/*
+		 * The uplink is the host's own NIC: what the fabric refuses to
+		 * switch to guests (VLAN-tagged, jumbo, odd) is still the
+		 * host's traffic, so it goes on to the host's stack.
+		 */
+		return role == KVB_PORT_UPLINK ? TC_ACT_OK : TC_ACT_SHOT;
+	}
+	return ret;
+}
+
+/* The stage that forwards a frame from port. */
+static __always_inline __u32 stage_of(const struct kvb_port *port,
+				      const struct kvb_net *net)
+{
+	if (port->role == KVB_PORT_GUEST && net->type == KVB_NET_NAT)
+		return KVB_STAGE_NAT;
+	if (port->role == KVB_PORT_GUEST && net->type == KVB_NET_ROUTED)
+		return KVB_STAGE_ROUTED;
+	return KVB_STAGE_SWITCH;
+}
+
+/*
+ * tc ingress is cut in programs that the verifier checks one by one (its
+ * budget is per program): this entry, which admits the frame and enforces
+ * the port's identity, and one stage per kind of forwarding that it
+ * tail-calls (enum kvb_stage). A stage re-derives what it needs from the
+ * packet and the maps (the entry does not change the packet): nothing is
+ * handed over that a stage of another build could misread.
+ */
 SEC("tc")
 int kvb_tc_ingress(struct __sk_buff *skb)
 {
@@ -29,8 +68,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	struct kvb_net *net;
 	struct kvb_frame f;
 	struct kvb_pkt p;
-	__u32 ifindex = skb->ifindex, l4off;
-	__u8 dst[ETH_ALEN];
+	__u32 ifindex = skb->ifindex;
 	int ret;
 
 	/* Our own copy re-entering the host stack through the uplink. */
@@ -42,21 +80,11 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	if (!port)
 		return TC_ACT_OK;	/* not (or no longer) ours */
 	if (port->role == KVB_PORT_WAN) {
-		/*
-		 * The host's NIC: routed networks' traffic, NAT replies and
-		 * forwards are the fabric's, counted on the WAN port; the
-		 * rest is the host's, untouched and not counted.
-		 */
-		__u32 len = skb->len;
-
-		ret = route_from_wan(skb, ifindex);
-		if (ret == ROUTE_CONTINUE)
-			ret = nat_from_wan(skb);
-		if (ret == TC_ACT_OK)
-			return TC_ACT_OK;
-		st = stats_of(ifindex);
-		count_rx(st, len);
-		goto out;
+		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
+		/* the host's NIC: without its stage, leave the host's traffic be */
+		report_drop(skb, 0, ifindex, skb->len, stats_of(ifindex),
+			    DROP(KVB_DROP_NO_STAGE));
+		return TC_ACT_OK;
 	}
 	st = stats_of(ifindex);
 	count_rx(st, skb->len);
@@ -75,47 +103,184 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))
 		goto out;
-	l4off = f.l4_ok ? f.l4_off : 0;
-	/* the switch needs only the destination; NAT may rewrite the frame */
-	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
 	/* spoofcheck without a MAC: the first frame's is it (fdb_pin) */
 	if (mac_is_zero(port->mac))
 		fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex);
 	ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret))
 		goto out;
+	/*
+	 * What follows the guard is verified once per path through it, so
+	 * the entry ends here: DHCP snooping and learning the source are
+	 * the stages' (stage_enter).
+	 */
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP && f.sport == 67)
-		dhcp_snoop(skb, net, &f, l4off);
-
-	fdb_learn(net->id, mac_u64(f.eth->h_source), ifindex);
-	if ((net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) &&
-	    port->role == KVB_PORT_GUEST) {
-		ret = route_from_guest(skb, ifindex, net, &f, l4off, dst);
-		if (ret != ROUTE_CONTINUE)
-			goto out;
-	}
-	if (net->type == KVB_NET_NAT && port->role == KVB_PORT_GUEST) {
-		ret = nat_from_guest(skb, net, &f, l4off);
-		if (ret != NAT_CONTINUE)
-			goto out;
-	}
-	if (port->role == KVB_PORT_UPLINK)
-		ret = bridge_from_uplink(skb, net, dst);
-	else if (port->role == KVB_PORT_GATEWAY)
-		ret = bridge_from_gateway(skb, net, dst);
+		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
 	else
-		ret = bridge_from_guest(skb, net, dst);
+		bpf_tail_call(skb, &kvb_stages, stage_of(port, net));
+	ret = DROP(KVB_DROP_NO_STAGE);
 out:
-	if (IS_DROP(ret)) {
-		report_drop(skb, 0, ifindex, skb->len, st, ret);
-		/*
-		 * The uplink is the host's own NIC: what the fabric refuses to
-		 * switch to guests (VLAN-tagged, jumbo, odd) is still the
-		 * host's traffic, so it goes on to the host's stack.
-		 */
-		return port->role == KVB_PORT_UPLINK ? TC_ACT_OK : TC_ACT_SHOT;
-	}
-	return ret;
+	return ingress_verdict(skb, ifindex, port->role, st, ret);
+}
+
+/* What a stage re-derives: the entry's lookups and the parsed frame. */
+struct stage_ctx {
+	struct kvb_port *port;
+	struct kvb_net *net;
+	struct kvb_stats *st;
+	struct kvb_frame f;
+	__u32 ifindex;
+	__u32 l4off;
+	__u8 dst[ETH_ALEN];	/* the destination before NAT rewrites it */
+	__u8 role;
+};
+
+#define STAGE_GO 0x7ffe	/* not a verdict: the stage goes on */
+
+/*
+ * Set up a stage for a frame the entry passed on; STAGE_GO, else the
+ * stage's result. A port or network that went away in between, or a frame
+ * not for this stage, ends here as the entry would have ended it.
+ */
+static __always_inline int stage_enter(struct __sk_buff *skb,
+				       struct stage_ctx *s, __u32 want)
+{
+	struct kvb_pkt p;
+	int ret;
+
+	s->ifindex = skb->ifindex;
+	s->role = KVB_PORT_GUEST;
+	s->st = NULL;
+	s->port = bpf_map_lookup_elem(&kvb_port, &s->ifindex);
+	if (!s->port)
+		return TC_ACT_OK;
+	s->role = s->port->role;
+	s->st = stats_of(s->ifindex);
+	s->net = bpf_map_lookup_elem(&kvb_net, &s->port->net_id);
+	if (!s->net)
+		return DROP(KVB_DROP_NO_NET);
+	if (want == KVB_STAGE_NAT &&
+	    (s->role != KVB_PORT_GUEST || s->net->type != KVB_NET_NAT))
+		return DROP(KVB_DROP_NO_STAGE);
+	if (want == KVB_STAGE_ROUTED &&
+	    (s->role != KVB_PORT_GUEST || s->net->type != KVB_NET_ROUTED))
+		return DROP(KVB_DROP_NO_STAGE);
+	kvb_pkt_from_skb(&p, skb);
+	ret = kvb_admit(&p, s->net->mtu, &s->f);
+	if (IS_DROP(ret))
+		return ret;
+	s->l4off = s->f.l4_ok ? s->f.l4_off : 0;
+	__builtin_memcpy(s->dst, s->f.eth->h_dest, ETH_ALEN);
+	/* the source is learnt after DHCP snooping, before forwarding */
+	if (want != KVB_STAGE_DHCP)
+		fdb_learn(s->net->id, mac_u64(s->f.eth->h_source), s->ifindex);
+	return STAGE_GO;
+}
+
+/*
+ * A DHCP server's message (UDP from port 67) that the guard let through:
+ * an ACK binds the leased address to the client's port; then the frame
+ * goes on to its forwarding stage, as any other.
+ */
+SEC("tc")
+int kvb_tc_dhcp(struct __sk_buff *skb)
+{
+	struct stage_ctx s;
+	int ret;
+
+	ret = stage_enter(skb, &s, KVB_STAGE_DHCP);
+	if (ret != STAGE_GO)
+		goto out;
+	dhcp_snoop(skb, s.net, &s.f, s.l4off);
+	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
+	ret = DROP(KVB_DROP_NO_STAGE);
+out:
+	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+}
+
+/* A guest of a nat network: the gateway's answers, routing, then NAT. */
+SEC("tc")
+int kvb_tc_nat(struct __sk_buff *skb)
+{
+	struct stage_ctx s;
+	int ret;
+
+	ret = stage_enter(skb, &s, KVB_STAGE_NAT);
+	if (ret != STAGE_GO)
+		goto out;
+	ret = route_from_guest(skb, s.ifindex, s.net, &s.f, s.l4off, s.dst);
+	if (ret != ROUTE_CONTINUE)
+		goto out;
+	ret = nat_from_guest(skb, s.net, &s.f, s.l4off);
+	if (ret != NAT_CONTINUE)
+		goto out;
+	ret = bridge_from_guest(skb, s.net, s.dst);
+out:
+	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+}
+
+/* A guest of a routed network: the gateway's answers and routing. */
+SEC("tc")
+int kvb_tc_routed(struct __sk_buff *skb)
+{
+	struct stage_ctx s;
+	int ret;
+
+	ret = stage_enter(skb, &s, KVB_STAGE_ROUTED);
+	if (ret != STAGE_GO)
+		goto out;
+	ret = route_from_guest(skb, s.ifindex, s.net, &s.f, s.l4off, s.dst);
+	if (ret != ROUTE_CONTINUE)
+		goto out;
+	ret = bridge_from_guest(skb, s.net, s.dst);
+out:
+	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+}
+
+/* L2 switching: bridge and internal guests, uplinks, gateways. */
+SEC("tc")
+int kvb_tc_switch(struct __sk_buff *skb)
+{
+	struct stage_ctx s;
+	int ret;
+
+	ret = stage_enter(skb, &s, KVB_STAGE_SWITCH);
+	if (ret != STAGE_GO)
+		goto out;
+	if (s.role == KVB_PORT_UPLINK)
+		ret = bridge_from_uplink(skb, s.net, s.dst);
+	else if (s.role == KVB_PORT_GATEWAY)
+		ret = bridge_from_gateway(skb, s.net, s.dst);
+	else
+		ret = bridge_from_guest(skb, s.net, s.dst);
+out:
+	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+}
+
+/*
+ * A WAN device (the host's NIC): routed networks' traffic, NAT replies
+ * and forwards are the fabric's, counted on the WAN port; the rest is the
+ * host's, untouched and not counted.
+ */
+SEC("tc")
+int kvb_tc_wan(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex, len = skb->len;
+	struct kvb_port *port;
+	struct kvb_stats *st;
+	int ret;
+
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!port || port->role != KVB_PORT_WAN)
+		return TC_ACT_OK;
+	ret = route_from_wan(skb, ifindex);
+	if (ret == ROUTE_CONTINUE)
+		ret = nat_from_wan(skb);
+	if (ret == TC_ACT_OK)
+		return TC_ACT_OK;
+	st = stats_of(ifindex);
+	count_rx(st, len);
+	return ingress_verdict(skb, ifindex, KVB_PORT_WAN, st, ret);
 }
 
 SEC("tc")

@@ -210,6 +210,34 @@ static void write_meta(const char *dir)
 }
 
 /*
+ * Fill tc ingress's stage slots with this build's programs. The pinned
+ * kvb_stages is shared by every build's entry: after an upgrade, entries
+ * still on devices call the new stages, which re-derive all they need.
+ */
+static int stages_fill(struct kvb_tap *ts)
+{
+	const struct {
+		__u32 slot;
+		struct bpf_program *prog;
+	} st[] = {
+		{ KVB_STAGE_WAN, ts->progs.kvb_tc_wan },
+		{ KVB_STAGE_NAT, ts->progs.kvb_tc_nat },
+		{ KVB_STAGE_ROUTED, ts->progs.kvb_tc_routed },
+		{ KVB_STAGE_SWITCH, ts->progs.kvb_tc_switch },
+		{ KVB_STAGE_DHCP, ts->progs.kvb_tc_dhcp },
+	};
+	int fd = bpf_map__fd(ts->maps.kvb_stages);
+
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		int prog = bpf_program__fd(st[i].prog);
+
+		if (bpf_map_update_elem(fd, &st[i].slot, &prog, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/*
  * Load both objects; libbpf creates or reuses the pinned maps by name, so
  * a reload (upgrade) keeps every map and its contents. The new programs
  * replace the pinned ones; devices keep running the old ones until they
@@ -233,7 +261,9 @@ int fabric_load_programs(const char *dir)
 		ret = kvb_tap_xdp__load(xs);
 	if (ret)
 		goto out;
-	ret = pin_prog(dir, ts->progs.kvb_tc_ingress, PIN_TC_INGRESS);
+	ret = stages_fill(ts);
+	if (!ret)
+		ret = pin_prog(dir, ts->progs.kvb_tc_ingress, PIN_TC_INGRESS);
 	if (!ret)
 		ret = pin_prog(dir, ts->progs.kvb_tc_egress, PIN_TC_EGRESS);
 	if (!ret)

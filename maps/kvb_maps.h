@@ -33,6 +33,23 @@
 #define KVB_MAP_ROUTE "kvb_route"
 #define KVB_MAP_NATST "kvb_natst"
 #define KVB_MAP_CTSWEEP "kvb_ctsweep"
+#define KVB_MAP_STAGES "kvb_stages"
+
+/*
+ * tc ingress is an entry program and stages it tail-calls through the
+ * kvb_stages PROG_ARRAY, so that each is verified on its own (the 1M
+ * instruction budget is per program). The loader fills the slots on every
+ * load; a stage re-derives what it needs from the packet and the maps, so
+ * an entry and stages of different builds (during an upgrade) still agree.
+ */
+enum kvb_stage {
+	KVB_STAGE_WAN = 0,	/* a WAN device: routed-in, NAT replies, forwards */
+	KVB_STAGE_NAT = 1,	/* a guest of a nat network */
+	KVB_STAGE_ROUTED = 2,	/* a guest of a routed network */
+	KVB_STAGE_SWITCH = 3,	/* L2 switching: bridge/internal, uplink, gateway */
+	KVB_STAGE_DHCP = 4,	/* a DHCP server's message: snooping, then on */
+	KVB_STAGES = 8,		/* slots in kvb_stages (room for more) */
+};
 
 /* Limits. The loader prints them in --help; the maps are sized by them. */
 #define KVB_MAX_NETS 256	/* network ids 1..255; 0 means "none" */
@@ -155,7 +172,8 @@ enum kvb_port_flags {
 	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes") \
 	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate") \
 	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC") \
-	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window")
+	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
+	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

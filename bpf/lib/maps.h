@@ -124,4 +124,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_events SEC(".maps");
 
+/*
+ * tc ingress's stages (enum kvb_stage), filled by the loader. Pinned so
+ * that the slots outlive the loader: a PROG_ARRAY is emptied when its last
+ * user reference goes. No key/value BTF: the kernel refuses it for
+ * program arrays.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, KVB_STAGES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_stages SEC(".maps");
+
 #endif /* KVB_BPF_MAPS_H */

@@ -84,6 +84,50 @@ static void t_unknown_unicast_floods_within_network(struct fabric *fb)
 	      "source M1 not learned on kg1");
 }
 
+/*
+ * tc ingress tail-calls a stage per kind of forwarding (kvb_stages): an
+ * empty slot is a drop counted as no-stage, never a silent pass; on the
+ * uplink (the host's NIC) the frame still goes to the host.
+ */
+static void t_missing_stage_is_a_counted_drop(struct fabric *fb)
+{
+	__u32 slot = KVB_STAGE_SWITCH, id = 0;
+	__u64 g, u;
+	char path[512];
+	struct frame f;
+	int map, prog, ret, ret_up;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_STAGES);
+	map = bpf_obj_get(path);
+	CHECK(map >= 0, "%s: %s", path, strerror(errno));
+	/* the slot holds the stage's only reference: keep one meanwhile */
+	if (bpf_map_lookup_elem(map, &slot, &id) ||
+	    (prog = bpf_prog_get_fd_by_id(id)) < 0 ||
+	    bpf_map_delete_elem(map, &slot)) {
+		close(map);
+		CHECK(0, "switch stage slot not filled: %s", strerror(errno));
+	}
+	g = drops(fb, kg2, KVB_DROP_NO_STAGE);
+	u = drops(fb, kup, KVB_DROP_NO_STAGE);
+	frame_udp4(&f, M1, M2, 32);
+	ret = run_tc(fb, kg2, &f);
+	frame_udp4(&f, M1, upmac, 32);
+	ret_up = run_tc(fb, kup, &f);
+	if (bpf_map_update_elem(map, &slot, &prog, BPF_ANY))
+		printf("FAIL %s: could not restore the stage\n", __func__);
+	close(prog);
+	close(map);
+	CHECK(ret == TC_ACT_SHOT, "guest: verdict %d, want shot", ret);
+	CHECK(drops(fb, kg2, KVB_DROP_NO_STAGE) == g + 1,
+	      "guest: not counted as no-stage");
+	CHECK(ret_up == TC_ACT_OK, "uplink: verdict %d, want ok", ret_up);
+	CHECK(drops(fb, kup, KVB_DROP_NO_STAGE) == u + 1,
+	      "uplink: not counted as no-stage");
+	frame_udp4(&f, M1, M2, 32);
+	ret = run_tc(fb, kg2, &f);
+	CHECK(ret == TC_ACT_REDIRECT, "restored: verdict %d", ret);
+}
+
 static void t_known_unicast_redirects(struct fabric *fb)
 {
 	struct frame f;
@@ -621,6 +665,7 @@ int main(void)
 	RUN(t_unattached_device_untouched);
 	RUN(t_xdp_passes_valid_frames);
 	RUN(t_full_fdb_counts_and_still_forwards);
+	RUN(t_missing_stage_is_a_counted_drop);
 
 	unit_uplink = kup;
 	nfail += guard_tests(fb);
