@@ -23,22 +23,10 @@
 
 #include "kvmbpf.h"
 
-#define KVB_RUN_DIR "/run/kvmbpf"
-
 static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 		      size_t len)
 {
-	char host[16], port[16];
-
-	gateway_ifnames(net->id, host, port);
-	snprintf(buf, len, "%s/%s.%s", KVB_RUN_DIR, host, ext);
-}
-
-/* /run/kvmbpf/<gateway interface>.EXT: a network's state files */
-void run_path(const struct kvb_net *net, const char *ext, char *buf,
-	      size_t len)
-{
-	dhcp_path(net, ext, buf, len);
+	run_path(net, ext, buf, len);
 }
 
 /* Static leases: every port of the network with a MAC and an IPv4. */
@@ -303,8 +291,8 @@ void dhcp_revive(struct fabric *fb)
 			continue;
 		r = n.type == KVB_NET_NAT ? dhcp_start(fb, &n) : ra_start(&n);
 		if (r) {
-			fprintf(stderr, "kvmbpf: net %s: dnsmasq was not running "
-				"and did not start again\n", n.name);
+			warn("net %s: dnsmasq was not running and did not "
+			     "start again", n.name);
 			continue;
 		}
 		count = dhcp_restarts(&n, &last) + 1;
@@ -337,7 +325,6 @@ static const char *lease_port(struct fabric *fb, const struct kvb_net *net,
 
 int net_leases(int argc, char **argv)
 {
-	struct jw *w = NULL;
 	struct fabric *fb;
 	struct kvb_net net;
 	char path[256], line[512];
@@ -346,7 +333,7 @@ int net_leases(int argc, char **argv)
 
 	if (argc != 1)
 		return err("net leases: expected NAME");
-	fb = fab();
+	fb = fab_ro();
 	if (net_find(fb, argv[0], &net))
 		return err("net leases: network %s does not exist", argv[0]);
 	if (net.type != KVB_NET_NAT || !(net.flags & KVB_NET_F_DHCP))
@@ -356,13 +343,9 @@ int net_leases(int argc, char **argv)
 	f = fopen(path, "r");
 	if (!f && errno != ENOENT)
 		return err("net leases: %s: %s", path, strerror(errno));
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	} else {
-		printf("%-17s  %-15s  %-20s  %-19s  %s\n", "MAC", "ADDRESS",
-		       "HOSTNAME", "EXPIRES", "PORT");
-	}
+	print_text("%-17s  %-15s  %-20s  %-19s  %s\n", "MAC", "ADDRESS",
+		   "HOSTNAME", "EXPIRES", "PORT");
+	open_json_array(NULL);
 	while (f && fgets(line, sizeof(line), f)) {
 		char macs[32], ip[64], host[256], cid[256], pb[16], when[32];
 		unsigned long long exp;
@@ -385,35 +368,27 @@ int net_leases(int argc, char **argv)
 		} else {
 			snprintf(when, sizeof(when), "never");
 		}
-		if (w) {
-			jw_obj_begin(w);
-			jw_kstr(w, "mac", macs);
-			jw_kstr(w, "address", ip);
-			jw_kstr(w, "hostname", strcmp(host, "*") ? host : NULL);
-			jw_kstr(w, "client_id", strcmp(cid, "*") ? cid : NULL);
-			jw_key(w, "expiry");
-			if (exp)
-				jw_uint(w, exp);
-			else
-				jw_null(w);
-			jw_key(w, "expires_in");
-			if (exp)
-				jw_uint(w, exp - (unsigned long long)now);
-			else
-				jw_null(w);
-			jw_kstr(w, "port", port);
-			jw_obj_end(w);
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "mac", "%-17s", macs);
+		print_string(PRINT_ANY, "address", "  %-15s", ip);
+		print_string(PRINT_ANY, "hostname", "  %-20s",
+			     strcmp(host, "*") ? host : NULL);
+		print_string(PRINT_JSON, "client_id", NULL,
+			     strcmp(cid, "*") ? cid : NULL);
+		if (exp) {
+			print_uint(PRINT_JSON, "expiry", NULL, exp);
+			print_uint(PRINT_JSON, "expires_in", NULL,
+				   exp - (unsigned long long)now);
 		} else {
-			printf("%-17s  %-15s  %-20s  %-19s  %s\n", macs, ip,
-			       strcmp(host, "*") ? host : "-", when,
-			       port ? port : "-");
+			print_null("expiry");
+			print_null("expires_in");
 		}
+		print_string(PRINT_TEXT, NULL, "  %-19s", when);
+		print_string(PRINT_ANY, "port", "  %s\n", port);
+		close_json_object();
 	}
+	close_json_array();
 	if (f)
 		fclose(f);
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
 	return 0;
 }

@@ -309,8 +309,16 @@ int fabric_reopen_progs(struct fabric *fb)
 	return 0;
 }
 
-int fabric_open(struct fabric *fb, const char *dir)
+/*
+ * Open the fabric in dir. create: a command that changes the fabric, which
+ * creates it (mounting bpffs, loading the programs) when there is none
+ * and takes the lock alone. Otherwise a command that only reads: it
+ * shares the lock, and a directory with no fabric is an error (a
+ * mistyped --bpffs must not conjure an empty fabric).
+ */
+static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 {
+	struct stat st;
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
@@ -332,19 +340,29 @@ int fabric_open(struct fabric *fb, const char *dir)
 	if (snprintf(fb->dir, sizeof(fb->dir), "%s", dir) >=
 	    (int)sizeof(fb->dir))
 		return err("bpffs directory name too long: %s", dir);
-	if (ensure_bpffs(dir) || check_layout(dir))
+	if (!create && (stat(dir, &st) || !S_ISDIR(st.st_mode)))
+		return err("there is no fabric in %s (no such directory: "
+			   "see --bpffs)", dir);
+	if (create && ensure_bpffs(dir))
+		return -1;
+	if (check_layout(dir))
 		return -1;
 
-	/* One command at a time changes a fabric. */
+	/* One command at a time changes a fabric; readers share it. */
 	fb->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fb->lock_fd < 0 || flock(fb->lock_fd, LOCK_EX))
+	if (fb->lock_fd < 0 || flock(fb->lock_fd, create ? LOCK_EX : LOCK_SH))
 		return err("cannot lock %s: %s", dir, strerror(errno));
 
 	ret = open_pin(dir, PIN_XDP);
-	if (ret >= 0)
+	if (ret >= 0) {
 		close(ret);
-	else if (fabric_load_programs(dir))
+	} else if (!create) {
+		err("there is no fabric in %s (no kvmbpf pins: see --bpffs)",
+		    dir);
 		goto fail;
+	} else if (fabric_load_programs(dir)) {
+		goto fail;
+	}
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		*fds[i] = open_pin(dir, names[i]);
 		if (*fds[i] < 0) {
@@ -358,6 +376,16 @@ fail:
 	ret = -1;
 	fabric_close(fb);
 	return ret;
+}
+
+int fabric_open(struct fabric *fb, const char *dir)
+{
+	return fabric_open_mode(fb, dir, true);
+}
+
+int fabric_open_ro(struct fabric *fb, const char *dir)
+{
+	return fabric_open_mode(fb, dir, false);
 }
 
 void fabric_close(struct fabric *fb)
@@ -377,23 +405,35 @@ void fabric_close(struct fabric *fb)
 	}
 }
 
-struct fabric *fab(void)
+/*
+ * The CLI's fabric, opened on first use: fab() by a command that changes
+ * it, fab_ro() by one that only reads. Opening changes nothing: the
+ * upkeep of a fabric (forgetting vanished devices, reviving dnsmasq) is a
+ * step of its own that changing commands take (fabric_tend, lifecycle.c).
+ */
+static struct fabric *fab_mode(bool create)
 {
 	static struct fabric fb;
-	static bool opened;
+	static int opened;	/* 0, 1 read-only, 2 read-write */
 
-	if (!opened) {
-		if (fabric_open(&fb, opts.bpffs))
-			exit(1);
-		opened = true;
-		/* devices that went away since the last command */
-		fabric_gc(&fb, false);
-		/* a network's dnsmasq that died */
-		dhcp_revive(&fb);
-		/* a WAN address that came after its nat network */
-		wan_address_refresh(&fb);
+	if (opened < (create ? 2 : 1)) {
+		if (opened)
+			fabric_close(&fb);
+		if (fabric_open_mode(&fb, opts.bpffs, create))
+			exit(out_close(1));
+		opened = create ? 2 : 1;
 	}
 	return &fb;
+}
+
+struct fabric *fab(void)
+{
+	return fab_mode(true);
+}
+
+struct fabric *fab_ro(void)
+{
+	return fab_mode(false);
 }
 
 /*
@@ -551,4 +591,72 @@ int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out)
 	if (ifindex && !port_get(fb, ifindex, out))
 		return 0;
 	return port_find_by_name(fb, dev, out);
+}
+
+/*
+ * Interface names: kvbgwID / kvbgpID for the default fabric; other pin
+ * directories (tests, several fabrics) add a hash of the directory, so two
+ * fabrics never fight over a name: kvbXXXXgID / kvbXXXXpID.
+ */
+void gateway_ifnames(__u32 id, char host[16], char port[16])
+{
+	__u32 h = 2166136261U;
+
+	if (!strcmp(opts.bpffs, KVB_DEFAULT_BPFFS)) {
+		snprintf(host, 16, "kvbgw%u", id);
+		snprintf(port, 16, "kvbgp%u", id);
+		return;
+	}
+	for (const char *c = opts.bpffs; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619U;
+	snprintf(host, 16, "kvb%04xg%u", h & 0xffff, id);
+	snprintf(port, 16, "kvb%04xp%u", h & 0xffff, id);
+}
+
+void run_path(const struct kvb_net *net, const char *ext, char *buf,
+	      size_t len)
+{
+	char host[16], port[16];
+
+	gateway_ifnames(net->id, host, port);
+	snprintf(buf, len, "%s/%s.%s", KVB_RUN_DIR, host, ext);
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	const struct kvb_port *x = a, *y = b;
+	int c = strncmp(x->name, y->name, KVB_NAME_LEN);
+
+	return c ? c : x->ifindex < y->ifindex ? -1 : x->ifindex > y->ifindex;
+}
+
+/*
+ * Every port, sorted by the device's name (as recorded at attach), then
+ * ifindex: listings come out in the same order every time. The caller
+ * frees *out; returns the count, or -errno.
+ */
+int port_list(struct fabric *fb, struct kvb_port **out)
+{
+	struct kvb_port *ps = NULL, *t;
+	__u32 key, *prev = NULL;
+	int n = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		prev = &key;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			t = realloc(ps, (size_t)cap * sizeof(*ps));
+			if (!t) {
+				free(ps);
+				return -ENOMEM;
+			}
+			ps = t;
+		}
+		if (!port_get(fb, key, &ps[n]))
+			n++;
+	}
+	if (n)
+		qsort(ps, (size_t)n, sizeof(*ps), port_cmp);
+	*out = ps;
+	return n;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* `fdb show [net NAME]`: learned and static MAC entries with their age. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -8,16 +10,13 @@
 
 #include "kvmbpf.h"
 
-static int fdb_help(void)
+static void fdb_details(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf fdb show [net NAME]\n"
-		"\n"
-		"  Learned entries age out after %llu s without traffic; static\n"
-		"  entries are the MACs given to 'attach ... mac MAC'.\n"
-		"Limit: %d entries in all networks.\n",
-		KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB);
-	return 0;
+	printf("  Learned entries age out after %llu s without traffic; static\n"
+	       "  entries are the MACs given to 'attach ... mac MAC'. Listed by\n"
+	       "  network, then MAC.\n"
+	       "Limit: %d entries in all networks.\n",
+	       KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB);
 }
 
 static __u64 now_ns(void)
@@ -29,80 +28,105 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
+struct fdb_row {
+	struct kvb_fdb_key key;
+	struct kvb_fdb_entry e;
+};
+
+struct fdb_rows {
+	struct fdb_row *r;
+	size_t n, cap;
+	__u32 net_id;		/* 0: every network */
+};
+
+static void fdb_collect(const void *key, const void *value, void *arg)
+{
+	const struct kvb_fdb_key *k = key;
+	struct fdb_rows *rows = arg;
+
+	if (rows->net_id && k->net_id != rows->net_id)
+		return;
+	if (rows->n == rows->cap) {
+		size_t c = rows->cap ? 2 * rows->cap : 64;
+		struct fdb_row *t = realloc(rows->r, c * sizeof(*t));
+
+		if (!t)
+			return;
+		rows->r = t;
+		rows->cap = c;
+	}
+	rows->r[rows->n].key = *k;
+	rows->r[rows->n++].e = *(const struct kvb_fdb_entry *)value;
+}
+
+static int fdb_cmp(const void *a, const void *b)
+{
+	const struct fdb_row *x = a, *y = b;
+
+	if (x->key.net_id != y->key.net_id)
+		return x->key.net_id < y->key.net_id ? -1 : 1;
+	return memcmp(x->key.mac, y->key.mac, 6);
+}
+
 static int fdb_show(int argc, char **argv)
 {
-	struct kvb_fdb_key key, *prev = NULL;
+	struct fdb_rows rows = { 0 };
 	struct kvb_net net, filter;
-	struct kvb_fdb_entry e;
 	struct kvb_port p;
 	struct fabric *fb;
-	struct jw *w = NULL;
 	__u64 now = now_ns();
-	bool filtered = false;
 
-	if (argc == 2 && !strcmp(argv[0], "net")) {
-		filtered = true;
-	} else if (argc) {
+	if (argc && (argc != 2 || strcmp(argv[0], "net")))
 		return err("fdb show: expected [net NAME]");
-	}
-	fb = fab();
-	if (filtered && net_find(fb, argv[1], &filter))
+	fb = fab_ro();
+	if (argc && net_find(fb, argv[1], &filter))
 		return err("fdb show: network %s does not exist", argv[1]);
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	}
-	while (!bpf_map_get_next_key(fb->fdb_fd, prev, &key)) {
-		bool is_static, aged;
+	rows.net_id = argc ? filter.id : 0;
+	map_walk(fb->fdb_fd, sizeof(struct kvb_fdb_key),
+		 sizeof(struct kvb_fdb_entry), fdb_collect, &rows);
+	if (rows.n)
+		qsort(rows.r, rows.n, sizeof(*rows.r), fdb_cmp);
+	open_json_array(NULL);
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct kvb_fdb_key *key = &rows.r[i].key;
+		const struct kvb_fdb_entry *e = &rows.r[i].e;
+		bool is_static = e->flags & KVB_FDB_F_STATIC, aged;
 		char mac[18], ifn[16];
 		__u64 age;
 
-		prev = &key;
-		if (bpf_map_lookup_elem(fb->fdb_fd, &key, &e))
-			continue;
-		if (filtered && key.net_id != filter.id)
-			continue;
-		if (net_get(fb, key.net_id, &net))
-			snprintf(net.name, sizeof(net.name), "#%u", key.net_id);
-		fmt_mac(key.mac, mac);
-		ifname_of(e.ifindex, port_get(fb, e.ifindex, &p) ? NULL : &p,
+		if (net_get(fb, key->net_id, &net))
+			snprintf(net.name, sizeof(net.name), "#%u", key->net_id);
+		fmt_mac(key->mac, mac);
+		ifname_of(e->ifindex, port_get(fb, e->ifindex, &p) ? NULL : &p,
 			  ifn);
-		is_static = e.flags & KVB_FDB_F_STATIC;
-		age = now > e.seen_ns ? (now - e.seen_ns) / 1000000000ULL : 0;
-		aged = !is_static && now - e.seen_ns > KVB_FDB_AGE_NS;
-		if (w) {
-			jw_obj_begin(w);
-			jw_kstr(w, "mac", mac);
-			jw_kstr(w, "dev", ifn);
-			jw_kstr(w, "net", net.name);
-			jw_kbool(w, "static", is_static);
-			if (!is_static)
-				jw_kuint(w, "age", age);
-			jw_kbool(w, "expired", aged);
-			jw_obj_end(w);
-		} else if (is_static) {
-			printf("%s dev %-15s net %-15s static\n", mac, ifn,
-			       net.name);
-		} else {
-			printf("%s dev %-15s net %-15s age %llus%s\n", mac, ifn,
-			       net.name, (unsigned long long)age,
-			       aged ? " expired" : "");
-		}
+		age = now > e->seen_ns ? (now - e->seen_ns) / 1000000000ULL : 0;
+		aged = !is_static && now - e->seen_ns > KVB_FDB_AGE_NS;
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "mac", "%s", mac);
+		print_string(PRINT_ANY, "dev", " dev %-15s", ifn);
+		print_string(PRINT_ANY, "net", " net %-15s", net.name);
+		print_bool(PRINT_JSON, "static", NULL, is_static);
+		if (is_static)
+			print_text(" static");
+		else
+			print_uint(PRINT_ANY, "age", " age %llus", age);
+		print_bool(PRINT_JSON, "expired", NULL, aged);
+		if (aged)
+			print_text(" expired");
+		print_nl();
+		close_json_object();
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
+	close_json_array();
+	free(rows.r);
 	return 0;
 }
 
-int do_fdb(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "show", fdb_show },
-		{ "list", fdb_show },
-		{ NULL, NULL },
-	};
-
-	return dispatch("fdb", cmds, argc, argv, fdb_help);
-}
+const struct object obj_fdb = {
+	.name = "fdb",
+	.cmds = (const struct cmd[]){
+		{ "show", fdb_show, "[net NAME]", 0 },
+		{ "list", fdb_show, NULL, 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = fdb_details,
+};

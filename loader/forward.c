@@ -19,18 +19,22 @@
 
 #include "kvmbpf.h"
 
-static int fwd_help(void)
+enum { FK_PROTO, FK_PORT, FK_TO };
+static const struct keyword fwd_kws[] = {
+	[FK_PROTO] = { "proto", "tcp|udp", "the protocol", 0 },
+	[FK_PORT] = { "port", "P[-Q]", "the port (range) on the WAN address", 0 },
+	[FK_TO] = { "to", "ADDR[:PORT]", "the guest address (and first port;\n"
+		    "default: the same ports); add only", 0 },
+};
+
+static void fwd_details(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf forward add NET proto tcp|udp port P[-Q] to ADDR[:PORT]\n"
-		"       kvmbpf forward del NET proto tcp|udp port P[-Q]\n"
-		"       kvmbpf forward show [NET]\n"
-		"\n"
-		"  Connections from outside to the nat network's WAN address on\n"
-		"  port P (to Q) go to guest ADDR (on PORT, PORT+1, ...; default:\n"
-		"  the same ports). At most %d ports a forward, %d in all.\n",
-		KVB_MAX_FWD_RANGE, KVB_MAX_FWD);
-	return 0;
+	keyword_help(fwd_kws, ARRAY_SIZE(fwd_kws));
+	printf("\n"
+	       "  Connections from outside to the nat network's WAN address on\n"
+	       "  port P (to Q) go to guest ADDR (on PORT, PORT+1, ...). At most\n"
+	       "  %d ports a forward, %d in all. Listed by network, protocol,\n"
+	       "  port.\n", KVB_MAX_FWD_RANGE, KVB_MAX_FWD);
 }
 
 static int parse_range(const char *s, __u32 *lo, __u32 *hi)
@@ -68,10 +72,19 @@ static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 		return err("forward %s: %s is not a nat network", cmd, argv[0]);
 	for (int i = 1; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct keyword *kw = keyword_find(fwd_kws,
+							ARRAY_SIZE(fwd_kws), k);
+		char list[64];
 
+		if (!kw || (kw - fwd_kws == FK_TO && !want_to)) {
+			keyword_list(fwd_kws, want_to ? 3 : 2, list, sizeof(list));
+			return err("forward %s: unknown keyword '%s' (expected "
+				   "%s)", cmd, k, list);
+		}
 		if (!v)
 			return err("forward %s: %s needs a value", cmd, k);
-		if (!strcmp(k, "proto")) {
+		switch (kw - fwd_kws) {
+		case FK_PROTO:
 			if (!strcmp(v, "tcp"))
 				a->proto = 6;
 			else if (!strcmp(v, "udp"))
@@ -79,12 +92,14 @@ static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 			else
 				return err("forward %s: proto %s: expected tcp "
 					   "or udp", cmd, v);
-		} else if (!strcmp(k, "port")) {
+			break;
+		case FK_PORT:
 			if (parse_range(v, &a->lo, &a->hi))
 				return err("forward %s: port %s: expected P or "
 					   "P-Q (1-65535, at most %d ports)",
 					   cmd, v, KVB_MAX_FWD_RANGE);
-		} else if (!strcmp(k, "to") && want_to) {
+			break;
+		case FK_TO: {
 			char buf[64], *colon;
 
 			snprintf(buf, sizeof(buf), "%s", v);
@@ -95,8 +110,8 @@ static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 			    (colon && parse_u32(colon + 1, 1, 65535, &a->to_port)))
 				return err("forward %s: to %s: expected "
 					   "ADDR[:PORT]", cmd, v);
-		} else {
-			return err("forward %s: unknown keyword '%s'", cmd, k);
+			break;
+		}
 		}
 	}
 	if (!a->proto || !a->lo)
@@ -201,67 +216,104 @@ void fwd_purge(struct fabric *fb, __u32 net_id)
 			 sizeof(struct kvb_fwd), fwd_match, &net_id);
 }
 
+struct fwd_rows {
+	struct fwd_row r[KVB_MAX_FWD];
+	size_t n;
+	__u32 net_id;
+};
+
+static void fwd_collect(const void *key, const void *value, void *arg)
+{
+	struct fwd_rows *rows = arg;
+	const struct kvb_fwd *v = value;
+
+	if (rows->n == KVB_MAX_FWD || (rows->net_id && v->net_id != rows->net_id))
+		return;
+	rows->r[rows->n].k = *(const struct kvb_fwd_key *)key;
+	rows->r[rows->n++].v = *v;
+}
+
+static int fwd_cmp(const void *a, const void *b)
+{
+	const struct fwd_row *x = a, *y = b;
+
+	if (x->v.net_id != y->v.net_id)
+		return x->v.net_id < y->v.net_id ? -1 : 1;
+	if (x->k.proto != y->k.proto)
+		return x->k.proto < y->k.proto ? -1 : 1;
+	return ntohs(x->k.port) < ntohs(y->k.port) ? -1 :
+	       ntohs(x->k.port) > ntohs(y->k.port);
+}
+
+/*
+ * The forwards of net_id (0: all), by network, protocol and port; the
+ * caller frees *out. Count, or -errno.
+ */
+int fwd_list(struct fabric *fb, __u32 net_id, struct fwd_row **out)
+{
+	struct fwd_rows *rows = calloc(1, sizeof(*rows));
+	int n;
+
+	if (!rows)
+		return -ENOMEM;
+	rows->net_id = net_id;
+	map_walk(fb->fwd_fd, sizeof(struct kvb_fwd_key), sizeof(struct kvb_fwd),
+		 fwd_collect, rows);
+	qsort(rows->r, rows->n, sizeof(rows->r[0]), fwd_cmp);
+	n = (int)rows->n;
+	*out = (struct fwd_row *)rows;	/* r is its first member */
+	return n;
+}
+
 static int fwd_show(int argc, char **argv)
 {
-	struct kvb_fwd_key k, *prev = NULL;
 	struct kvb_net filter, net;
-	struct jw *w = NULL;
+	struct fwd_row *rows;
 	struct fabric *fb;
-	int fd;
+	int n;
 
 	if (argc > 1)
 		return err("forward show: expected [NET]");
-	fb = fab();
+	fb = fab_ro();
 	if (argc && net_find(fb, argv[0], &filter))
 		return err("forward show: network %s does not exist", argv[0]);
-	fd = fb->fwd_fd;
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	}
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		struct kvb_fwd v;
+	n = fwd_list(fb, argc ? filter.id : 0, &rows);
+	if (n < 0)
+		return err("forward show: %s", strerror(-n));
+	open_json_array(NULL);
+	for (int i = 0; i < n; i++) {
+		const struct kvb_fwd_key *k = &rows[i].k;
+		const struct kvb_fwd *v = &rows[i].v;
 		char pub[16], to[16];
 
-		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v) ||
-		    (argc && v.net_id != filter.id))
-			continue;
-		if (net_get(fb, v.net_id, &net))
-			snprintf(net.name, sizeof(net.name), "#%u", v.net_id);
-		inet_ntop(AF_INET, &k.addr, pub, sizeof(pub));
-		inet_ntop(AF_INET, &v.to_addr, to, sizeof(to));
-		if (w) {
-			jw_obj_begin(w);
-			jw_kstr(w, "net", net.name);
-			jw_kstr(w, "proto", k.proto == 6 ? "tcp" : "udp");
-			jw_kstr(w, "addr", pub);
-			jw_kuint(w, "port", ntohs(k.port));
-			jw_kstr(w, "to", to);
-			jw_kuint(w, "to_port", ntohs(v.to_port));
-			jw_obj_end(w);
-		} else {
-			printf("%s %s %s:%u -> %s:%u\n", net.name,
-			       k.proto == 6 ? "tcp" : "udp", pub, ntohs(k.port),
-			       to, ntohs(v.to_port));
-		}
+		if (net_get(fb, v->net_id, &net))
+			snprintf(net.name, sizeof(net.name), "#%u", v->net_id);
+		inet_ntop(AF_INET, &k->addr, pub, sizeof(pub));
+		inet_ntop(AF_INET, &v->to_addr, to, sizeof(to));
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "net", "%s", net.name);
+		print_string(PRINT_ANY, "proto", " %s", k->proto == 6 ? "tcp" : "udp");
+		print_string(PRINT_ANY, "addr", " %s", pub);
+		print_uint(PRINT_ANY, "port", ":%llu", ntohs(k->port));
+		print_string(PRINT_ANY, "to", " -> %s", to);
+		print_uint(PRINT_ANY, "to_port", ":%llu", ntohs(v->to_port));
+		print_nl();
+		close_json_object();
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
+	close_json_array();
+	free(rows);
 	return 0;
 }
 
-int do_forward(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "add", fwd_add },
-		{ "del", fwd_del },
-		{ "show", fwd_show },
-		{ "list", fwd_show },
-		{ NULL, NULL },
-	};
-
-	return dispatch("forward", cmds, argc, argv, fwd_help);
-}
+const struct object obj_forward = {
+	.name = "forward",
+	.cmds = (const struct cmd[]){
+		{ "add", fwd_add, "NET proto tcp|udp port P[-Q] to ADDR[:PORT]",
+		  CMD_TEND },
+		{ "del", fwd_del, "NET proto tcp|udp port P[-Q]", CMD_TEND },
+		{ "show", fwd_show, "[NET]", 0 },
+		{ "list", fwd_show, NULL, 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = fwd_details,
+};

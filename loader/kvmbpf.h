@@ -8,15 +8,14 @@
 #include <linux/types.h>
 
 #include "kvb_maps.h"
-#include "json.h"
+#include "output.h"
 
 #define KVMBPF_VERSION "0.1.0"
 #define KVB_DEFAULT_BPFFS "/sys/fs/bpf/kvmbpf"
+#define KVB_RUN_DIR "/run/kvmbpf"
 
 /* Global options, set once by main() from the command line. */
 struct kvb_opts {
-	bool json;
-	bool pretty;
 	const char *bpffs;	/* pin directory */
 };
 extern struct kvb_opts opts;
@@ -31,13 +30,14 @@ struct fabric {
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
-/* "kvmbpf: " + message + newline on stderr; returns 1 for `return err(...)` */
-int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* fabric.c */
 int fabric_open(struct fabric *fb, const char *dir);
+int fabric_open_ro(struct fabric *fb, const char *dir);
 void fabric_close(struct fabric *fb);
-struct fabric *fab(void);	/* the CLI's fabric, opened on first use */
+/* the CLI's fabric, opened on first use: to change it, or to read it */
+struct fabric *fab(void);
+struct fabric *fab_ro(void);
 int fabric_load_programs(const char *dir);
 int fabric_reopen_progs(struct fabric *fb);
 __u64 fabric_build_hash(void);
@@ -54,6 +54,13 @@ int map_delete_where(int fd, size_t key_size, size_t value_size,
 		     bool (*match)(const void *key, const void *value,
 				   void *arg),
 		     void *arg);
+/* a network's host interfaces: kvbgwID / kvbgpID (see fabric.c) */
+void gateway_ifnames(__u32 id, char host[16], char port[16]);
+/* /run/kvmbpf/<gateway interface>.EXT: a network's state files */
+void run_path(const struct kvb_net *net, const char *ext, char *buf,
+	      size_t len);
+/* every port, sorted by name (the caller frees *out); count or -errno */
+int port_list(struct fabric *fb, struct kvb_port **out);
 /* DEV by its current name, else by the name recorded at attach (gone) */
 int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out);
 
@@ -76,19 +83,13 @@ void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
 
 /* lifecycle.c */
 int fabric_gc(struct fabric *fb, bool verbose);
+int fabric_tend(struct fabric *fb, bool verbose);
 int net_remove(struct fabric *fb, const struct kvb_net *net);
-int do_upgrade(int argc, char **argv);
-int do_gc(int argc, char **argv);
-int do_reset(int argc, char **argv);
-int do_save(int argc, char **argv);
-int do_load(int argc, char **argv);
-int do_monitor(int argc, char **argv);
+
+/* nat.c */
 void wan_address_refresh(struct fabric *fb);
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
 void wan_wait_stop(const struct kvb_net *net);
-
-/* nat.c */
-void gateway_ifnames(__u32 id, char host[16], char port[16]);
 __be32 dev_ipv4(const char *dev);
 int nat_port_range(__u16 *lo, __u16 *hi);
 int default_route_dev(char dev[16]);
@@ -99,7 +100,6 @@ void wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
 void ct_recount(struct fabric *fb);
 __u64 ct_count(struct fabric *fb, __u32 net_id);
-int do_ct(int argc, char **argv);
 
 /* routed.c */
 int subnet_parse(const char *s, struct kvb_subnet *sn);
@@ -114,8 +114,12 @@ bool net_peered(const struct kvb_net *n, __u32 id);
 int net_peer(int argc, char **argv);
 int net_unpeer(int argc, char **argv);
 void peers_forget(struct fabric *fb, __u32 id);
-int do_forward(int argc, char **argv);
 void fwd_purge(struct fabric *fb, __u32 net_id);
+struct fwd_row {
+	struct kvb_fwd_key k;
+	struct kvb_fwd v;
+};
+int fwd_list(struct fabric *fb, __u32 net_id, struct fwd_row **out);
 
 /* dhcp.c: dnsmasq for nat networks */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net);
@@ -126,8 +130,6 @@ bool dhcp_running(const struct kvb_net *net);
 int dhcp_restarts(const struct kvb_net *net, __u64 *last);
 void dhcp_revive(struct fabric *fb);
 int net_leases(int argc, char **argv);
-void run_path(const struct kvb_net *net, const char *ext, char *buf,
-	      size_t len);
 
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
@@ -168,19 +170,54 @@ const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
 
-/* Command tables: OBJECT COMMAND dispatch, bpftool style. */
+/*
+ * Command tables: OBJECT COMMAND dispatch, bpftool style. The help is
+ * printed from the same tables the dispatch and the parsers read, so
+ * that it cannot drift from them.
+ */
 struct cmd {
-	const char *name;
+	const char *name;	/* NULL in an object that is one command */
 	int (*fn)(int argc, char **argv);
+	const char *args;	/* the synopsis after the name; NULL: an
+				 * alias, not listed */
+	unsigned int flags;
 };
-int dispatch(const char *obj, const struct cmd *cmds, int argc, char **argv,
-	     int (*help)(void));
+/* a command that changes the fabric: main() takes the upkeep step
+ * (fabric_tend) before it runs */
+#define CMD_TEND 1
+struct object {
+	const char *name;
+	const struct cmd *cmds;	/* ends with an entry whose fn is NULL */
+	void (*details)(void);	/* the help below the synopsis, or NULL */
+};
+/* the command argv[0] of o (o's own if it is one command), or NULL */
+const struct cmd *object_cmd(const struct object *o, int argc, char **argv);
+/* run the command argv[0] of o, as load does (no help, no upkeep) */
+int object_call(const struct object *o, int argc, char **argv);
+void object_synopsis(const struct object *o, const char *lead,
+		     const char *more);
+int object_help(const struct object *o);
 
-int do_net(int argc, char **argv);
-int do_attach(int argc, char **argv);
-int do_detach(int argc, char **argv);
-int do_port(int argc, char **argv);
-int do_fdb(int argc, char **argv);
-int do_stats(int argc, char **argv);
+/* A keyword of a command line: KEYWORD [ARG], and what it does. */
+struct keyword {
+	const char *name;
+	const char *arg;	/* NULL: a word on its own */
+	const char *help;
+	unsigned int only;	/* where it applies (a mask the user of
+				 * the table defines), 0: everywhere */
+};
+/* The entry of kws named word, or NULL; n: the table's length. */
+const struct keyword *keyword_find(const struct keyword *kws, size_t n,
+				   const char *word);
+/* "a, b or c": the names of kws, for an error message */
+void keyword_list(const struct keyword *kws, size_t n, char *buf,
+		  size_t len);
+/* one line a keyword: "  name ARG   help" */
+void keyword_help(const struct keyword *kws, size_t n);
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+extern const struct object obj_net, obj_attach, obj_detach, obj_port,
+	obj_fdb, obj_stats, obj_upgrade, obj_gc, obj_reset, obj_save,
+	obj_load, obj_monitor, obj_ct, obj_forward;
 
 #endif

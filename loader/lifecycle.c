@@ -45,10 +45,15 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			prev = &key;
 			continue;
 		}
-		if (verbose)
-			printf("gc: %s (ifindex %u): %s\n", p.name, key,
-			       gone ? "device gone" :
-				      "ifindex reused by another device");
+		if (verbose) {
+			open_json_object(NULL);
+			print_string(PRINT_ANY, "dev", "gc: %s", p.name);
+			print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)", key);
+			print_string(PRINT_ANY, "why", ": %s\n",
+				     gone ? "device gone" :
+					    "ifindex reused by another device");
+			close_json_object();
+		}
 		if (gone)
 			port_detach(fb, "gc", &p);
 		else {
@@ -66,119 +71,68 @@ int fabric_gc(struct fabric *fb, bool verbose)
 }
 
 /*
- * A nat network whose WAN device has no IPv4 address yet (at boot, before
- * the WAN's DHCP): there is nothing to translate to, so the datapath
- * refuses outbound flows (nat-no-route) while nat_ip is 0. Every command
- * picks the address up as soon as the device has one, and so does a small
- * process that `net add` (and so `load`) leaves behind to wait for it
- * (wan_wait_start): it writes the address into the network and exits, or
- * exits when the network goes.
+ * The upkeep of a fabric, the step every changing command takes first
+ * (main.c runs it for the commands its tables mark CMD_TEND), and `gc`
+ * on its own: forget the ports whose device went away, start again a
+ * network's dnsmasq that died, pick up a WAN address that came after its
+ * nat network. A command that only reads never runs it. Returns how many
+ * ports were forgotten.
  */
-static bool wan_address_set(struct fabric *fb, __u32 id, const char *name)
+int fabric_tend(struct fabric *fb, bool verbose)
 {
-	char dev[IF_NAMESIZE];
-	struct kvb_net n;
-	__be32 a;
+	int n = fabric_gc(fb, verbose);
 
-	if (net_get(fb, id, &n) || n.type != KVB_NET_NAT ||
-	    (name && strcmp(n.name, name)))
-		return true;	/* gone, or another network now */
-	if (n.nat_ip)
-		return true;
-	if (!if_indextoname(n.wan, dev) || !(a = dev_ipv4(dev)))
-		return false;
-	n.nat_ip = a;
-	return !net_put(fb, &n);
+	dhcp_revive(fb);
+	wan_address_refresh(fb);
+	return n;
 }
 
-void wan_address_refresh(struct fabric *fb)
+static void gc_details(void)
 {
-	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-		wan_address_set(fb, id, NULL);
+	printf("  Forget the ports whose device went away (or whose ifindex\n"
+	       "  another device now has), start again a network's dnsmasq\n"
+	       "  that died, pick up a WAN address that came late. Every\n"
+	       "  command that changes the fabric does this first; commands\n"
+	       "  that only read never do.\n");
 }
 
-void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
+static void reset_details(void)
 {
-	char path[256];
-	pid_t pid;
-	int status;
-
-	run_path(net, "wanwait", path, sizeof(path));
-	pid = fork();
-	if (pid < 0)
-		return;
-	if (pid) {
-		waitpid(pid, &status, 0);
-		return;
-	}
-	/* the child: detached from the command's terminal, pipes and lock */
-	if (fork())
-		_exit(0);
-	setsid();
-	close(fb->lock_fd);
-	{
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			if (fd > 2)
-				close(fd);
-		}
-	}
-	{
-		FILE *f = fopen(path, "w");
-
-		if (f) {
-			fprintf(f, "%d\n", getpid());
-			fclose(f);
-		}
-	}
-	for (;;) {
-		int lock = open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		bool done;
-
-		if (lock < 0)
-			break;	/* the fabric is gone */
-		flock(lock, LOCK_EX);
-		done = wan_address_set(fb, net->id, net->name);
-		close(lock);
-		if (done)
-			break;
-		sleep(1);
-	}
-	unlink(path);
-	_exit(0);
+	printf("  Remove every network, port and pin of the fabric.\n");
 }
 
-void wan_wait_stop(const struct kvb_net *net)
+static void upgrade_details(void)
 {
-	char path[256];
-	FILE *f;
-	int pid = 0;
-
-	run_path(net, "wanwait", path, sizeof(path));
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fscanf(f, "%d", &pid) == 1 && pid > 0)
-		kill(pid, SIGTERM);
-	fclose(f);
-	unlink(path);
+	printf("  Swap this build's programs in on every device, keeping\n"
+	       "  every map; force: even when the build is the same.\n");
 }
 
-int do_gc(int argc, char **argv)
+static void save_details(void)
 {
+	printf("  save: print the configuration, as lines load reads (with -j,\n"
+	       "  a JSON array of those lines); load FILE ('-': stdin): apply\n"
+	       "  it. Lines already in effect are skipped; a guest device that\n"
+	       "  does not exist yet is skipped with a note.\n");
+}
+
+static int do_gc(int argc, char **argv)
+{
+	int n;
+
 	(void)argv;
 	if (argc)
 		return err("gc: takes no arguments");
-	/* fab() already collected; say what it found by running again */
-	printf("%d stale ports removed\n", fabric_gc(fab(), true));
+	open_json_object(NULL);
+	open_json_array("ports");
+	n = fabric_tend(fab(), true);
+	close_json_array();
+	print_uint(PRINT_ANY, "removed", "%llu stale ports removed\n",
+		   (__u64)n);
+	close_json_object();
 	return 0;
 }
 
-int do_reset(int argc, char **argv)
+static int do_reset(int argc, char **argv)
 {
 	struct fabric *fb;
 	struct kvb_net net;
@@ -217,7 +171,7 @@ int do_reset(int argc, char **argv)
  * tc with BPF_TC_F_REPLACE on our handle, XDP with bpf_link_update. Both
  * swaps are atomic; no packet sees a device without a program.
  */
-int do_upgrade(int argc, char **argv)
+static int do_upgrade(int argc, char **argv)
 {
 	struct kvb_meta m = { 0 };
 	struct fabric *fb;
@@ -231,7 +185,11 @@ int do_upgrade(int argc, char **argv)
 	fb = fab();
 	bpf_map_lookup_elem(fb->meta_fd, &zero, &m);
 	if (m.build_hash == fabric_build_hash() && !force) {
-		printf("programs are current (kvmbpf %s)\n", m.version);
+		open_json_object(NULL);
+		print_uint(PRINT_JSON, "upgraded", NULL, 0);
+		print_string(PRINT_ANY, "version",
+			     "programs are current (kvmbpf %s)\n", m.version);
+		close_json_object();
 		return 0;
 	}
 	if (fabric_load_programs(fb->dir) || fabric_reopen_progs(fb))
@@ -253,7 +211,10 @@ int do_upgrade(int argc, char **argv)
 		else
 			n++;
 	}
-	printf("upgraded %d ports to kvmbpf %s\n", n, KVMBPF_VERSION);
+	open_json_object(NULL);
+	print_uint(PRINT_ANY, "upgraded", "upgraded %llu ports", (__u64)n);
+	print_string(PRINT_ANY, "version", " to kvmbpf %s\n", KVMBPF_VERSION);
+	close_json_object();
 	return ret;
 }
 
@@ -340,7 +301,7 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 			 p->flags & KVB_PORT_F_XDP ? "on" : "off");
 }
 
-int do_save(int argc, char **argv)
+static int do_save(int argc, char **argv)
 {
 	struct fabric *fb;
 	struct kvb_net n;
@@ -350,15 +311,16 @@ int do_save(int argc, char **argv)
 	(void)argv;
 	if (argc)
 		return err("save: takes no arguments (it writes to stdout)");
-	fb = fab();
-	printf("# kvmbpf %s configuration (map layout v%d), saved %s",
-	       KVMBPF_VERSION, KVB_LAYOUT_VERSION, ctime(&now));
-	printf("# restore with: kvmbpf load FILE\n");
+	fb = fab_ro();
+	print_text("# kvmbpf %s configuration (map layout v%d), saved %s",
+		   KVMBPF_VERSION, KVB_LAYOUT_VERSION, ctime(&now));
+	print_text("# restore with: kvmbpf load FILE\n");
+	open_json_array(NULL);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n))
 			continue;
 		net_line(fb, &n, line, sizeof(line));
-		printf("%s\n", line);
+		print_string(PRINT_ANY, NULL, "%s\n", line);
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		struct kvb_net o;
@@ -366,8 +328,11 @@ int do_save(int argc, char **argv)
 		if (net_get(fb, id, &n))
 			continue;
 		for (__u32 j = id + 1; j < KVB_MAX_NETS; j++)
-			if (net_peered(&n, j) && !net_get(fb, j, &o))
-				printf("net peer %s %s\n", n.name, o.name);
+			if (net_peered(&n, j) && !net_get(fb, j, &o)) {
+				snprintf(line, sizeof(line), "net peer %s %s",
+					 n.name, o.name);
+				print_string(PRINT_ANY, NULL, "%s\n", line);
+			}
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n))
@@ -379,9 +344,10 @@ int do_save(int argc, char **argv)
 			    p.role != KVB_PORT_GUEST)
 				continue;
 			port_line(fb, &p, line, sizeof(line));
-			printf("%s\n", line);
+			print_string(PRINT_ANY, NULL, "%s\n", line);
 		}
 	}
+	close_json_array();
 	return 0;
 }
 
@@ -393,7 +359,7 @@ int do_save(int argc, char **argv)
  * device that does not exist (yet: at boot, before its VM starts) is
  * skipped with a note, so that its hook (qemu-ifup, libvirt) attaches it.
  */
-int do_load(int argc, char **argv)
+static int do_load(int argc, char **argv)
 {
 	char line[2048], canon[2048];
 	int lineno = 0, ret = 0, applied = 0, skipped = 0;
@@ -408,7 +374,7 @@ int do_load(int argc, char **argv)
 	fb = fab();
 	while (fgets(line, sizeof(line), f)) {
 		char *words[LOAD_MAX_WORDS], *save, *w, copy[2048];
-		int (*apply)(int argc, char **argv);
+		const struct object *apply;
 		int nw = 0;
 
 		lineno++;
@@ -425,7 +391,7 @@ int do_load(int argc, char **argv)
 		    !strcmp(words[1], "add")) {
 			struct kvb_net n;
 
-			apply = do_net;
+			apply = &obj_net;
 			if (!net_find(fb, words[2], &n)) {
 				net_line(fb, &n, canon, sizeof(canon));
 				if (strcmp(canon, line)) {
@@ -441,7 +407,7 @@ int do_load(int argc, char **argv)
 			   !strcmp(words[1], "peer")) {
 			struct kvb_net a, b;
 
-			apply = do_net;
+			apply = &obj_net;
 			if (!net_find(fb, words[2], &a) &&
 			    !net_find(fb, words[3], &b) && net_peered(&a, b.id)) {
 				skipped++;
@@ -450,11 +416,10 @@ int do_load(int argc, char **argv)
 		} else if (nw >= 2 && !strcmp(words[0], "attach")) {
 			struct kvb_port p;
 
-			apply = do_attach;
+			apply = &obj_attach;
 			if (!if_nametoindex(words[1])) {
-				fprintf(stderr, "kvmbpf: load: line %d: %s: no "
-					"such device yet, skipped\n", lineno,
-					words[1]);
+				warn("load: line %d: %s: no such device yet, "
+				     "skipped", lineno, words[1]);
 				skipped++;
 				continue;
 			}
@@ -474,7 +439,7 @@ int do_load(int argc, char **argv)
 				  "peer' or 'attach': %s", lineno, line);
 			break;
 		}
-		if (apply(nw - 1, words + 1)) {
+		if (object_call(apply, nw - 1, words + 1)) {
 			ret = err("load: line %d failed: %s", lineno, line);
 			break;
 		}
@@ -482,8 +447,58 @@ int do_load(int argc, char **argv)
 	}
 	if (f != stdin)
 		fclose(f);
-	if (!ret)
-		printf("%d applied, %d already in effect or skipped\n", applied,
-		       skipped);
+	if (!ret) {
+		open_json_object(NULL);
+		print_uint(PRINT_ANY, "applied", "%llu applied", (__u64)applied);
+		print_uint(PRINT_ANY, "skipped",
+			   ", %llu already in effect or skipped\n",
+			   (__u64)skipped);
+		close_json_object();
+	}
 	return ret;
 }
+
+const struct object obj_upgrade = {
+	.name = "upgrade",
+	.cmds = (const struct cmd[]){
+		{ NULL, do_upgrade, "[force]", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = upgrade_details,
+};
+
+const struct object obj_gc = {
+	.name = "gc",
+	.cmds = (const struct cmd[]){
+		{ NULL, do_gc, "", 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = gc_details,
+};
+
+const struct object obj_reset = {
+	.name = "reset",
+	.cmds = (const struct cmd[]){
+		{ NULL, do_reset, "", 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = reset_details,
+};
+
+const struct object obj_save = {
+	.name = "save",
+	.cmds = (const struct cmd[]){
+		{ NULL, do_save, "", 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = save_details,
+};
+
+const struct object obj_load = {
+	.name = "load",
+	.cmds = (const struct cmd[]){
+		{ NULL, do_load, "FILE", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = save_details,
+};

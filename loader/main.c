@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * kvmbpf [-j|--json] [-p|--pretty] [--bpffs DIR] OBJECT COMMAND [ARGS]
+ * kvmbpf [OPTIONS] OBJECT COMMAND [ARGS]
  *
  * Every command changes or reads the pinned maps and exits; the datapath
- * keeps running in the kernel without any process.
+ * keeps running in the kernel without any process. The options may come
+ * anywhere on the line (`kvmbpf net show -j`).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,49 +14,33 @@
 
 #include "kvmbpf.h"
 
+static const struct object *const objects[] = {
+	&obj_net, &obj_attach, &obj_detach, &obj_port, &obj_fdb, &obj_ct,
+	&obj_forward, &obj_stats, &obj_monitor, &obj_upgrade, &obj_gc,
+	&obj_reset, &obj_save, &obj_load, NULL,
+};
+
 static int usage(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf [OPTIONS] OBJECT COMMAND [ARGS]\n"
-		"\n"
-		"OBJECT COMMAND:\n"
-		"  net add NAME type bridge [uplink DEV] [mtu N]\n"
-		"  net add NAME type internal [mtu N]\n"
-		"  net add NAME type nat subnet CIDR [gateway ADDR] [wan DEV] [mtu N]\n"
-		"  net del NAME\n"
-		"  net show [NAME]\n"
-		"  attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off]\n"
-		"             [isolated on|off] [xdp on|off]\n"
-		"  port set DEV [mac MAC] [ip ADDR]... [ip none]\n"
-		"             [spoofcheck on|off] [isolated on|off]\n"
-		"  detach DEV\n"
-		"  port show [DEV]\n"
-		"  fdb show [net NAME]\n"
-		"  ct show|flush [net NAME]\n"
-		"  forward add NET proto tcp|udp port P[-Q] to ADDR[:PORT]\n"
-		"  forward del NET proto tcp|udp port P[-Q]\n"
-		"  forward show [NET]\n"
-		"  stats [DEV]\n"
-		"  upgrade [force]   swap this build's programs in on every\n"
-		"                    device, keeping every map\n"
-		"  gc                forget ports whose device went away\n"
-		"  reset             remove every network, port and pin\n"
-		"  save              print the configuration (for load)\n"
-		"  load FILE         apply a saved configuration ('-': stdin)\n"
-		"  monitor [DEV] [drops] [count N]   stream dropped frames\n"
-		"\n"
-		"OPTIONS:\n"
-		"  -j, --json        JSON output\n"
-		"  -p, --pretty      indented JSON output (implies -j)\n"
-		"      --bpffs DIR   pin directory (env KVMBPF_BPFFS),\n"
-		"                    default %s\n"
-		"  -h, --help        this help; 'kvmbpf OBJECT help' for one object\n"
-		"  -V, --version     print the version\n"
-		"\n"
-		"Limits: %d networks, %d ports per network, %d ports in all,\n"
-		"%d MAC table entries.\n",
-		KVB_DEFAULT_BPFFS, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS,
-		KVB_MAX_PORTS, KVB_MAX_FDB);
+	out_plain();
+	printf("Usage: kvmbpf [OPTIONS] OBJECT COMMAND [ARGS]\n"
+	       "\n"
+	       "OBJECT COMMAND:\n");
+	for (int i = 0; objects[i]; i++)
+		object_synopsis(objects[i], "  ", "  ");
+	printf("\n"
+	       "OPTIONS (anywhere on the line):\n"
+	       "  -j, --json        JSON output; an error is {\"error\": ...}\n"
+	       "  -p, --pretty      indented JSON output (implies -j)\n"
+	       "      --bpffs DIR   pin directory (env KVMBPF_BPFFS),\n"
+	       "                    default %s\n"
+	       "  -h, --help        this help; 'kvmbpf OBJECT help' for one object\n"
+	       "  -V, --version     print the version\n"
+	       "\n"
+	       "Limits: %d networks, %d ports per network, %d ports in all,\n"
+	       "%d MAC table entries.\n",
+	       KVB_DEFAULT_BPFFS, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS,
+	       KVB_MAX_PORTS, KVB_MAX_FDB);
 	return 0;
 }
 
@@ -69,68 +53,125 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-static const struct cmd objects[] = {
-	{ "net", do_net },
-	{ "attach", do_attach },
-	{ "detach", do_detach },
-	{ "port", do_port },
-	{ "fdb", do_fdb },
-	{ "stats", do_stats },
-	{ "upgrade", do_upgrade },
-	{ "gc", do_gc },
-	{ "reset", do_reset },
-	{ "save", do_save },
-	{ "load", do_load },
-	{ "monitor", do_monitor },
-	{ "ct", do_ct },
-	{ "forward", do_forward },
-	{ NULL, NULL },
-};
-
-int main(int argc, char **argv)
+static int version(void)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "bpffs", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *env = getenv("KVMBPF_BPFFS");
-	int c;
+	print_string(PRINT_TEXT, NULL, "kvmbpf %s", KVMBPF_VERSION);
+	print_uint(PRINT_TEXT, NULL, " (map layout v%llu)\n",
+		   KVB_LAYOUT_VERSION);
+	open_json_object(NULL);
+	print_string(PRINT_JSON, "version", NULL, KVMBPF_VERSION);
+	print_uint(PRINT_JSON, "layout", NULL, KVB_LAYOUT_VERSION);
+	close_json_object();
+	return 0;
+}
 
-	if (env && *env)
-		opts.bpffs = env;
-	/* '+': stop at the first non-option, which is the OBJECT */
-	while ((c = getopt_long(argc, argv, "+jphV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			opts.json = true;
-			break;
-		case 'p':
-			opts.json = opts.pretty = true;
-			break;
-		case 'b':
-			opts.bpffs = optarg;
-			break;
-		case 'h':
-			return usage();
-		case 'V':
-			printf("kvmbpf %s (map layout v%d)\n", KVMBPF_VERSION,
-			       KVB_LAYOUT_VERSION);
-			return 0;
-		default:
+/*
+ * Take the options out of argv wherever they are; what is left (the
+ * object, its command and arguments) moves to the front. -h and -V are
+ * options only before the object: after it, help is the object's.
+ */
+static int take_options(int argc, char **argv, int *left, bool *help,
+			bool *ver)
+{
+	bool json = false, pretty = false, object = false, done = false;
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (done || a[0] != '-' || !a[1]) {
+			argv[n++] = argv[i];
+			object = true;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			done = true;
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if (!strcmp(a, "--pretty")) {
+			json = pretty = true;
+		} else if (!strcmp(a, "--bpffs") || !strncmp(a, "--bpffs=", 8)) {
+			if (a[7] == '=') {
+				opts.bpffs = a + 8;
+			} else if (i + 1 < argc) {
+				opts.bpffs = argv[++i];
+			} else {
+				out_open(false, false);
+				return err("--bpffs needs a directory");
+			}
+		} else if (!object && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+			*help = true;
+		} else if (!object && (!strcmp(a, "--version") || !strcmp(a, "-V"))) {
+			*ver = true;
+		} else if (a[1] != '-' && strspn(a + 1, "jp") == strlen(a + 1)) {
+			json |= true;
+			pretty |= strchr(a, 'p') != NULL;
+		} else if (object) {
+			argv[n++] = argv[i];	/* the command's own (help) */
+		} else {
+			out_open(false, false);
+			err("unknown option '%s'", a);
 			usage();
 			return 2;
 		}
 	}
-	libbpf_set_print(libbpf_quiet);
-	argc -= optind;
-	argv += optind;
-	if (argc < 1) {
-		usage();
-		return 2;
+	out_open(json, pretty);
+	*left = n;
+	return 0;
+}
+
+/*
+ * OBJECT [COMMAND] ARGS: the object's help where asked, else the upkeep
+ * step for a command that changes the fabric, then the command.
+ */
+static int run(const struct object *o, int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc && is_help(argv[0]))
+		return object_help(o);
+	c = object_cmd(o, argc, argv);
+	if (!c && !argc) {
+		object_help(o);
+		return 1;
 	}
-	return dispatch("kvmbpf", objects, argc, argv, usage);
+	if (!c)
+		return err("%s: unknown command '%s' (try 'kvmbpf %s help')",
+			   o->name, argv[0], o->name);
+	if (c->name)
+		argc--, argv++;
+	if (argc && is_help(argv[0]))
+		return object_help(o);
+	if (c->flags & CMD_TEND)
+		fabric_tend(fab(), false);
+	return c->fn(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("KVMBPF_BPFFS");
+	bool help = false, ver = false;
+	int left = 0, ret;
+
+	if (env && *env)
+		opts.bpffs = env;
+	ret = take_options(argc, argv, &left, &help, &ver);
+	if (ret)
+		return ret;
+	libbpf_set_print(libbpf_quiet);
+	if (ver)
+		return out_close(version());
+	if (help)
+		return out_close(usage());
+	if (left < 1) {
+		usage();
+		return out_close(2);
+	}
+	for (int i = 0; objects[i]; i++)
+		if (!strcmp(argv[0], objects[i]->name))
+			return out_close(run(objects[i], left - 1, argv + 1));
+	if (is_help(argv[0]))
+		return out_close(usage());
+	return out_close(err("unknown command '%s' (try 'kvmbpf help')",
+			     argv[0]));
 }

@@ -27,7 +27,6 @@ static volatile sig_atomic_t stop;
 
 struct mon_ctx {
 	struct fabric *fb;
-	struct jw *w;
 	__u32 ifindex;		/* 0: every port */
 	long left;		/* events still to print, -1: forever */
 };
@@ -111,100 +110,89 @@ static int on_event(void *arg, void *data, size_t size)
 	for (unsigned int i = 0; i < e->caplen && i < KVB_EVENT_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", e->data[i]);
 	hex[2 * (e->caplen < KVB_EVENT_BYTES ? e->caplen : KVB_EVENT_BYTES)] = 0;
-	if (mc->w) {
-		struct jw *w = mc->w;
-
-		jw_obj_begin(w);
-		jw_kstr(w, "dev", ifn);
-		jw_kstr(w, "reason", drop_name(e->reason));
-		jw_kstr(w, "hook", e->hook ? "xdp" : "tc");
-		jw_kuint(w, "len", e->len);
-		if (e->caplen >= 14) {
-			jw_kstr(w, "src_mac", h.src);
-			jw_kstr(w, "dst_mac", h.dst);
-			jw_kuint(w, "ethertype", h.ethertype);
-		}
-		if (h.ip) {
-			jw_kstr(w, "src", h.ip_src);
-			jw_kstr(w, "dst", h.ip_dst);
-			jw_kuint(w, "proto", h.proto);
-		}
-		if (h.l4) {
-			jw_kuint(w, "sport", h.sport);
-			jw_kuint(w, "dport", h.dport);
-		}
-		jw_kstr(w, "head", hex);
-		jw_obj_end(w);
-		jw_free(w);	/* one JSON object per line */
-		mc->w = jw_new(stdout, opts.pretty);
-	} else {
-		printf("%-15s %-18s %-3s len %-5u", ifn, drop_name(e->reason),
-		       e->hook ? "xdp" : "tc", e->len);
-		if (e->caplen >= 14)
-			printf(" %s > %s type 0x%04x", h.src, h.dst, h.ethertype);
-		if (h.ip)
-			printf(" %s > %s proto %u", h.ip_src, h.ip_dst, h.proto);
-		if (h.l4)
-			printf(" ports %u > %u", h.sport, h.dport);
-		printf("\n");
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "dev", "%-15s", ifn);
+	print_string(PRINT_ANY, "reason", " %-18s", drop_name(e->reason));
+	print_string(PRINT_ANY, "hook", " %-3s", e->hook ? "xdp" : "tc");
+	print_uint(PRINT_ANY, "len", " len %-5llu", e->len);
+	if (e->caplen >= 14) {
+		print_string(PRINT_ANY, "src_mac", " %s", h.src);
+		print_string(PRINT_ANY, "dst_mac", " > %s", h.dst);
+		print_uint(PRINT_JSON, "ethertype", NULL, h.ethertype);
+		print_text(" type 0x%04x", h.ethertype);
 	}
-	fflush(stdout);
+	if (h.ip) {
+		print_string(PRINT_ANY, "src", " %s", h.ip_src);
+		print_string(PRINT_ANY, "dst", " > %s", h.ip_dst);
+		print_uint(PRINT_ANY, "proto", " proto %llu", h.proto);
+	}
+	if (h.l4) {
+		print_uint(PRINT_ANY, "sport", " ports %llu", h.sport);
+		print_uint(PRINT_ANY, "dport", " > %llu", h.dport);
+	}
+	print_string(PRINT_JSON, "head", NULL, hex);
+	print_nl();
+	close_json_object();
+	/* one line a frame; one JSON object a line */
+	out_line();
 	if (mc->left > 0)
 		mc->left--;
 	return 0;
 }
 
-static int monitor_help(void)
+enum { MK_DROPS, MK_COUNT };
+static const struct keyword monitor_kws[] = {
+	[MK_DROPS] = { "drops", NULL, "dropped frames (the default, and the\n"
+		       "only kind so far)", 0 },
+	[MK_COUNT] = { "count", "N", "stop after N frames", 0 },
+};
+
+static void monitor_details(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf monitor [DEV] [drops] [count N]\n"
-		"\n"
-		"  Stream dropped frames (every port, or DEV's) with reason and\n"
-		"  headers until interrupted, or until N have been shown. With\n"
-		"  -j, one JSON object per line. Costs nothing when no monitor\n"
-		"  runs.\n");
-	return 0;
+	printf("  DEV                      one port's frames (default: every port)\n");
+	keyword_help(monitor_kws, ARRAY_SIZE(monitor_kws));
+	printf("\n"
+	       "  Stream dropped frames with reason and headers until\n"
+	       "  interrupted, or until N have been shown. With -j, one JSON\n"
+	       "  object per line. Costs nothing when no monitor runs.\n");
 }
 
-int do_monitor(int argc, char **argv)
+static int monitor_run(int argc, char **argv)
 {
 	struct mon_ctx mc = { .left = -1 };
 	struct ring_buffer *rb;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int i = 0;
 	__u64 next = 0;
 
-	if (argc && is_help(argv[0]))
-		return monitor_help();
-	mc.fb = fab();
-	if (i < argc && strcmp(argv[i], "drops") && strcmp(argv[i], "count")) {
+	mc.fb = fab_ro();
+	for (int i = 0; i < argc; i++) {
+		const struct keyword *kw = keyword_find(monitor_kws,
+							ARRAY_SIZE(monitor_kws),
+							argv[i]);
 		struct kvb_port p;
-
-		if (port_resolve(mc.fb, argv[i], &p))
-			return err("monitor: device %s is not attached", argv[i]);
-		mc.ifindex = p.ifindex;
-		i++;
-	}
-	if (i < argc && !strcmp(argv[i], "drops"))
-		i++;
-	if (i + 1 < argc && !strcmp(argv[i], "count")) {
 		__u32 n;
 
-		if (parse_u32(argv[i + 1], 1, 1000000000, &n))
-			return err("monitor: count %s: expected a positive number",
-				   argv[i + 1]);
-		mc.left = n;
-		i += 2;
+		if (!kw && !i) {
+			if (port_resolve(mc.fb, argv[i], &p))
+				return err("monitor: device %s is not attached",
+					   argv[i]);
+			mc.ifindex = p.ifindex;
+		} else if (!kw) {
+			return err("monitor: unexpected argument '%s'", argv[i]);
+		} else if (kw - monitor_kws == MK_COUNT) {
+			if (i + 1 >= argc ||
+			    parse_u32(argv[i + 1], 1, 1000000000, &n))
+				return err("monitor: count %s: expected a positive "
+					   "number", i + 1 < argc ? argv[i + 1] : "");
+			mc.left = n;
+			i++;
+		}
 	}
-	if (i < argc)
-		return err("monitor: unexpected argument '%s'", argv[i]);
 
 	rb = ring_buffer__new(mc.fb->events_fd, on_event, &mc, NULL);
 	if (!rb)
 		return err("monitor: cannot open the event ring: %s",
 			   strerror(errno));
-	if (opts.json)
-		mc.w = jw_new(stdout, opts.pretty);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
@@ -213,7 +201,7 @@ int do_monitor(int argc, char **argv)
 		close(mc.fb->lock_fd);
 		mc.fb->lock_fd = -1;
 	}
-	if (!opts.json)
+	if (!is_json())
 		fprintf(stderr, "kvmbpf: monitoring drops, ^C to stop\n");
 	while (!stop && mc.left) {
 		__u64 now = mono_ns();
@@ -227,9 +215,14 @@ int do_monitor(int argc, char **argv)
 	}
 	set_lease(mc.fb, 0);
 	ring_buffer__free(rb);
-	if (mc.w) {
-		/* the writer holds an empty pending line; drop it quietly */
-		free(mc.w);
-	}
 	return 0;
 }
+
+const struct object obj_monitor = {
+	.name = "monitor",
+	.cmds = (const struct cmd[]){
+		{ NULL, monitor_run, "[DEV] [drops] [count N]", 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = monitor_details,
+};

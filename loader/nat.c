@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,26 +54,6 @@ static void write_sysctl(const char *path, const char *v)
 		fputs(v, f);
 		fclose(f);
 	}
-}
-
-/*
- * Interface names: kvbgwID / kvbgpID for the default fabric; other pin
- * directories (tests, several fabrics) add a hash of the directory, so two
- * fabrics never fight over a name: kvbXXXXgID / kvbXXXXpID.
- */
-void gateway_ifnames(__u32 id, char host[16], char port[16])
-{
-	__u32 h = 2166136261U;
-
-	if (!strcmp(opts.bpffs, KVB_DEFAULT_BPFFS)) {
-		snprintf(host, 16, "kvbgw%u", id);
-		snprintf(port, 16, "kvbgp%u", id);
-		return;
-	}
-	for (const char *c = opts.bpffs; *c; c++)
-		h = (h ^ (unsigned char)*c) * 16777619U;
-	snprintf(host, 16, "kvb%04xg%u", h & 0xffff, id);
-	snprintf(port, 16, "kvb%04xp%u", h & 0xffff, id);
 }
 
 /* The first IPv4 address of dev, or 0. */
@@ -305,6 +287,110 @@ void wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
 	port_detach(fb, "net del", &p);
 }
 
+/*
+ * A nat network whose WAN device has no IPv4 address yet (at boot, before
+ * the WAN's DHCP): there is nothing to translate to, so the datapath
+ * refuses outbound flows (nat-no-route) while nat_ip is 0. Every changing
+ * command (fabric_tend) picks the address up once the device has one, and
+ * so does a small
+ * process that `net add` (and so `load`) leaves behind to wait for it
+ * (wan_wait_start): it writes the address into the network and exits, or
+ * exits when the network goes.
+ */
+static bool wan_address_set(struct fabric *fb, __u32 id, const char *name)
+{
+	char dev[IF_NAMESIZE];
+	struct kvb_net n;
+	__be32 a;
+
+	if (net_get(fb, id, &n) || n.type != KVB_NET_NAT ||
+	    (name && strcmp(n.name, name)))
+		return true;	/* gone, or another network now */
+	if (n.nat_ip)
+		return true;
+	if (!if_indextoname(n.wan, dev) || !(a = dev_ipv4(dev)))
+		return false;
+	n.nat_ip = a;
+	return !net_put(fb, &n);
+}
+
+void wan_address_refresh(struct fabric *fb)
+{
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		wan_address_set(fb, id, NULL);
+}
+
+void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
+{
+	char path[256];
+	pid_t pid;
+	int status;
+
+	run_path(net, "wanwait", path, sizeof(path));
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid) {
+		waitpid(pid, &status, 0);
+		return;
+	}
+	/* the child: detached from the command's terminal, pipes and lock */
+	if (fork())
+		_exit(0);
+	setsid();
+	close(fb->lock_fd);
+	{
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+	{
+		FILE *f = fopen(path, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", getpid());
+			fclose(f);
+		}
+	}
+	for (;;) {
+		int lock = open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bool done;
+
+		if (lock < 0)
+			break;	/* the fabric is gone */
+		flock(lock, LOCK_EX);
+		done = wan_address_set(fb, net->id, net->name);
+		close(lock);
+		if (done)
+			break;
+		sleep(1);
+	}
+	unlink(path);
+	_exit(0);
+}
+
+void wan_wait_stop(const struct kvb_net *net)
+{
+	char path[256];
+	FILE *f;
+	int pid = 0;
+
+	run_path(net, "wanwait", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &pid) == 1 && pid > 0)
+		kill(pid, SIGTERM);
+	fclose(f);
+	unlink(path);
+}
+
 static __u64 mono_ns(void)
 {
 	struct timespec ts;
@@ -324,19 +410,16 @@ static const char *state_name(__u8 s)
 	       s == KVB_CT_CLOSING ? "closing" : "new";
 }
 
-static int ct_help(void)
+static void ct_details(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf ct show [net NAME]\n"
-		"       kvmbpf ct flush [net NAME]\n"
-		"\n"
-		"  Live NAT flows: protocol, original and translated tuples,\n"
-		"  state, idle age (expired ones are not listed). Limit: %d flows.\n",
-		KVB_MAX_CT / 2);
-	return 0;
+	printf("  Live NAT flows: protocol, original and translated tuples,\n"
+	       "  state, idle age (expired ones are not listed). flush: every\n"
+	       "  flow (of network NAME), both directions. Limit: %d flows.\n",
+	       KVB_MAX_CT / 2);
 }
 
-static int ct_filter(int argc, char **argv, const char *cmd, __u32 *net_id)
+static int ct_filter(struct fabric *fb, int argc, char **argv,
+		     const char *cmd, __u32 *net_id)
 {
 	struct kvb_net n;
 
@@ -345,7 +428,7 @@ static int ct_filter(int argc, char **argv, const char *cmd, __u32 *net_id)
 		return 0;
 	if (argc != 2 || strcmp(argv[0], "net"))
 		return err("ct %s: expected [net NAME]", cmd);
-	if (net_find(fab(), argv[1], &n))
+	if (net_find(fb, argv[1], &n))
 		return err("ct %s: network %s does not exist", cmd, argv[1]);
 	*net_id = n.id;
 	return 0;
@@ -384,23 +467,17 @@ static bool ct_live(struct fabric *fb, const struct kvb_net *net,
 static int ct_show(int argc, char **argv)
 {
 	struct kvb_ct_key k, *prev = NULL;
-	struct jw *w = NULL;
-	struct fabric *fb;
+	struct fabric *fb = fab_ro();
 	__u32 net_id;
 	__u64 now = mono_ns(), last;
 
-	if (ct_filter(argc, argv, "show", &net_id))
+	if (ct_filter(fb, argc, argv, "show", &net_id))
 		return 1;
-	fb = fab();
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	}
+	open_json_array(NULL);
 	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
 		char g[16], r[16], n[16];
 		struct kvb_net net;
 		struct kvb_ct ct;
-		unsigned int gport, rport, nport;
 
 		prev = &k;
 		if (k.dir || bpf_map_lookup_elem(fb->ct_fd, &k, &ct) ||
@@ -417,34 +494,22 @@ static int ct_show(int argc, char **argv)
 		inet_ntop(AF_INET, &k.saddr, g, sizeof(g));
 		inet_ntop(AF_INET, &k.daddr, r, sizeof(r));
 		inet_ntop(AF_INET, &ct.addr, n, sizeof(n));
-		gport = ntohs(k.sport), rport = ntohs(k.dport);
-		nport = ntohs(ct.port);
-		if (w) {
-			jw_obj_begin(w);
-			jw_kstr(w, "net", net.name);
-			jw_kstr(w, "proto", proto_name(k.proto));
-			jw_kstr(w, "src", g);
-			jw_kuint(w, "sport", gport);
-			jw_kstr(w, "dst", r);
-			jw_kuint(w, "dport", rport);
-			jw_kstr(w, "nat_src", n);
-			jw_kuint(w, "nat_sport", nport);
-			jw_kstr(w, "state", state_name(ct.state));
-			jw_kuint(w, "age", age_s(now, last));
-			jw_kuint(w, "packets", ct.packets);
-			jw_obj_end(w);
-		} else {
-			printf("%-4s %s:%u -> %s:%u as %s:%u %s age %llus net %s\n",
-			       proto_name(k.proto), g, gport, r, rport, n, nport,
-			       state_name(ct.state),
-			       (unsigned long long)age_s(now, last),
-			       net.name);
-		}
+		open_json_object(NULL);
+		print_string(PRINT_JSON, "net", NULL, net.name);
+		print_string(PRINT_ANY, "proto", "%-4s", proto_name(k.proto));
+		print_string(PRINT_ANY, "src", " %s", g);
+		print_uint(PRINT_ANY, "sport", ":%llu", ntohs(k.sport));
+		print_string(PRINT_ANY, "dst", " -> %s", r);
+		print_uint(PRINT_ANY, "dport", ":%llu", ntohs(k.dport));
+		print_string(PRINT_ANY, "nat_src", " as %s", n);
+		print_uint(PRINT_ANY, "nat_sport", ":%llu", ntohs(ct.port));
+		print_string(PRINT_ANY, "state", " %s", state_name(ct.state));
+		print_uint(PRINT_ANY, "age", " age %llus", age_s(now, last));
+		print_uint(PRINT_JSON, "packets", NULL, ct.packets);
+		print_string(PRINT_TEXT, NULL, " net %s\n", net.name);
+		close_json_object();
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
+	close_json_array();
 	return 0;
 }
 
@@ -499,22 +564,25 @@ __u64 ct_count(struct fabric *fb, __u32 net_id)
 
 static int ct_flush(int argc, char **argv)
 {
+	struct fabric *fb = fab();
 	__u32 net_id;
 
-	if (ct_filter(argc, argv, "flush", &net_id))
+	if (ct_filter(fb, argc, argv, "flush", &net_id))
 		return 1;
-	printf("%d flows flushed\n", ct_flush_net(fab(), net_id));
+	open_json_object(NULL);
+	print_uint(PRINT_ANY, "flushed", "%llu flows flushed\n",
+		   (__u64)ct_flush_net(fb, net_id));
+	close_json_object();
 	return 0;
 }
 
-int do_ct(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "show", ct_show },
-		{ "list", ct_show },
-		{ "flush", ct_flush },
-		{ NULL, NULL },
-	};
-
-	return dispatch("ct", cmds, argc, argv, ct_help);
-}
+const struct object obj_ct = {
+	.name = "ct",
+	.cmds = (const struct cmd[]){
+		{ "show", ct_show, "[net NAME]", 0 },
+		{ "list", ct_show, NULL, 0 },
+		{ "flush", ct_flush, "[net NAME]", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = ct_details,
+};

@@ -14,56 +14,96 @@
 
 #define KVB_DEFAULT_MTU 1500
 
-static int net_help(void)
+static const char *const timeout_names[4] = {
+	[KVB_CT_T_TCP_EST] = "tcp-established",
+	[KVB_CT_T_TCP] = "tcp",
+	[KVB_CT_T_UDP] = "udp",
+	[KVB_CT_T_ICMP] = "icmp",
+};
+static const __u32 timeout_defaults[4] = {
+	[KVB_CT_T_TCP_EST] = KVB_CT_TCP_EST_S,
+	[KVB_CT_T_TCP] = KVB_CT_TCP_OTHER_S,
+	[KVB_CT_T_UDP] = KVB_CT_UDP_S,
+	[KVB_CT_T_ICMP] = KVB_CT_ICMP_S,
+};
+
+#define T(x) (1U << KVB_NET_##x)
+enum { SK_CT_MAX, SK_CT_TIMEOUT };
+static const struct keyword net_set_kws[] = {
+	[SK_CT_MAX] = { "ct-max", "N", "flows at once (default and most: the\n"
+			"table's half)", T(NAT) },
+	[SK_CT_TIMEOUT] = { "ct-timeout", "KIND SECONDS", "idle timeout of "
+			    "tcp-established, tcp,\nudp or icmp flows", T(NAT) },
+};
+
+#define T_GW (T(NAT) | T(ROUTED))	/* the types with a gateway */
+
+/* The keywords of net add, and the types each applies to. */
+enum { NK_TYPE, NK_UPLINK, NK_SUBNET, NK_GATEWAY, NK_WAN, NK_DHCP, NK_MTU,
+       NK_FORCE };
+static const struct keyword net_kws[] = {
+	[NK_TYPE] = { "type", "TYPE", "bridge, internal, nat or routed", 0 },
+	[NK_UPLINK] = { "uplink", "DEV", "the host NIC the guests share the LAN\n"
+			"of (and the host itself)", T(BRIDGE) },
+	[NK_SUBNET] = { "subnet", "CIDR", "nat: one IPv4 subnet; routed: up to "
+			"4,\nIPv4 and IPv6", T_GW },
+	[NK_GATEWAY] = { "gateway", "ADDR", "a subnet's gateway (default: its "
+			 "first\naddress), on the host interface kvbgwID",
+			 T_GW },
+	[NK_WAN] = { "wan", "DEV", "nat: the device whose address flows go\n"
+		     "out with (default: the default route's);\nrouted: "
+		     "where the outside's traffic to the\nsubnets arrives",
+		     T_GW },
+	[NK_DHCP] = { "dhcp", "on|off", "dnsmasq on the gateway interface\n"
+		      "(default on)", T(NAT) },
+	[NK_MTU] = { "mtu", "N", "68-65535, default 1500", 0 },
+	[NK_FORCE] = { "force", NULL, "create it even where its subnet overlaps\n"
+		       "an address or a route of the host", T_GW },
+};
+
+/* "kvmbpf net add NAME type nat subnet CIDR ..." lines, from the table */
+static void net_types_help(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf net add NAME type bridge [uplink DEV] [mtu N]\n"
-		"       kvmbpf net add NAME type internal [mtu N]\n"
-		"       kvmbpf net add NAME type nat subnet CIDR [gateway ADDR]\n"
-		"                      [wan DEV] [dhcp on|off] [mtu N] [force]\n"
-		"       kvmbpf net add NAME type routed subnet CIDR [subnet CIDR]...\n"
-		"                      [gateway ADDR]... [wan DEV] [mtu N]\n"
-		"                      [force]\n"
-		"       kvmbpf net peer NAME1 NAME2\n"
-		"       kvmbpf net unpeer NAME1 NAME2\n"
-		"       kvmbpf net set NAME [ct-max N]\n"
-		"                      [ct-timeout tcp-established|tcp|udp|icmp SECONDS]...\n"
-		"       kvmbpf net del NAME\n"
-		"       kvmbpf net show [NAME]\n"
-		"       kvmbpf net leases NAME   DHCP leases (MAC, address, hostname,\n"
-		"                                expiry, port)\n"
-		"\n"
-		"  bridge    guests switch with each other; with an uplink,\n"
-		"            also with the LAN behind host NIC DEV and with\n"
-		"            the host itself\n"
-		"  internal  guests reach each other and nothing else\n"
-		"  nat       a private IPv4 subnet; dhcp on (default) runs\n"
-		"            dnsmasq on the gateway interface (leases, router,\n"
-		"            DNS; a port's mac + ip is its static lease);\n"
-		"            the gateway address (default:\n"
-		"            the first host address) lives on host interface\n"
-		"            kvbgwID; guests reach the outside through WAN DEV\n"
-		"            (default: the default route's device) with its\n"
-		"            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
-		"  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
-		"            NAT where the host's FIB says; gateways (default:\n"
-		"            each subnet's first address) on kvbgwID, answered\n"
-		"            ARP/ND and router advertisements (SLAAC on /64s)\n"
-		"            in BPF; 'wan DEV': the outside's traffic to the\n"
-		"            subnets arriving on DEV is routed in BPF too\n"
-		"  peer      route between two routed/nat networks (unpeered\n"
-		"            networks never reach each other); a routed network\n"
-		"            peered with a nat one reaches the outside through\n"
-		"            that network's translation (IPv4)\n"
-		"  force     create a nat or routed network whose subnet\n"
-		"            overlaps an address or a route of the host (or\n"
-		"            another fabric's network): refused without it\n"
-		"  NAME: 1-15 characters of [A-Za-z0-9_.-]; MTU: 68-65535,\n"
-		"  default %d.\n"
-		"Limits: %d networks, %d ports per network.\n",
-		KVB_MAX_SUBNETS, KVB_DEFAULT_MTU, KVB_MAX_NETS - 1,
-		KVB_MAX_NET_PORTS);
-	return 0;
+	for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++) {
+		printf("  net add NAME type %s", net_type_name(t));
+		for (size_t k = 1; k < ARRAY_SIZE(net_kws); k++)
+			if (!net_kws[k].only || (net_kws[k].only & (1U << t)))
+				printf(" [%s%s%s]", net_kws[k].name,
+				       net_kws[k].arg ? " " : "",
+				       net_kws[k].arg ? net_kws[k].arg : "");
+		printf("\n");
+	}
+}
+
+static void net_details(void)
+{
+	net_types_help();
+	printf("\n");
+	keyword_help(net_kws, ARRAY_SIZE(net_kws));
+	printf("\n"
+	       "  bridge    guests switch with each other; with an uplink,\n"
+	       "            also with the LAN behind host NIC DEV and with\n"
+	       "            the host itself\n"
+	       "  internal  guests reach each other and nothing else\n"
+	       "  nat       a private IPv4 subnet; dhcp on (default) runs\n"
+	       "            dnsmasq on the gateway interface (leases, router,\n"
+	       "            DNS; a port's mac + ip is its static lease);\n"
+	       "            guests reach the outside through WAN DEV with its\n"
+	       "            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
+	       "  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
+	       "            NAT where the host's FIB says; gateways answer\n"
+	       "            ARP/ND and router advertisements (SLAAC on /64s)\n"
+	       "            in BPF\n"
+	       "  peer      route between two routed/nat networks (unpeered\n"
+	       "            networks never reach each other); a routed network\n"
+	       "            peered with a nat one reaches the outside through\n"
+	       "            that network's translation (IPv4)\n"
+	       "  set       nat networks: the flow limit and timeouts:\n",
+	       KVB_MAX_SUBNETS);
+	keyword_help(net_set_kws, ARRAY_SIZE(net_set_kws));
+	printf("  NAME: 1-15 characters of [A-Za-z0-9_.-].\n"
+	       "Limits: %d networks, %d ports per network.\n",
+	       KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
 }
 
 static int valid_name(const char *s)
@@ -122,7 +162,8 @@ static int host_check(const char *name, const struct kvb_net *net)
 
 static int net_add(int argc, char **argv)
 {
-	const char *name, *uplink = NULL, *wan = NULL, *dhcp_arg = NULL;
+	const char *name, *uplink = NULL, *wan = NULL;
+	unsigned int kwseen = 0;
 	char *gws[KVB_MAX_SUBNETS];
 	struct kvb_net net = {}, tmp;
 	struct fabric *fb;
@@ -139,21 +180,30 @@ static int net_add(int argc, char **argv)
 			   "[A-Za-z0-9_.-]", name, KVB_NAME_LEN - 1);
 	for (int i = 1; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct keyword *kw = keyword_find(net_kws,
+							ARRAY_SIZE(net_kws), k);
 
-		if (!strcmp(k, "force")) {	/* the one word with no value */
+		if (!kw)
+			return err("net add: unknown keyword '%s' (try 'kvmbpf "
+				   "net help')", k);
+		kwseen |= 1U << (kw - net_kws);
+		if (!kw->arg) {		/* force: the one word with no value */
 			force = true;
 			i--;
 			continue;
 		}
 		if (!v)
 			return err("net add: %s needs a value", k);
-		if (!strcmp(k, "type")) {
+		switch (kw - net_kws) {
+		case NK_TYPE:
 			if (net_type_parse(v, &type))
 				return err("net add: type %s: expected bridge, "
 					   "internal, nat or routed", v);
-		} else if (!strcmp(k, "uplink")) {
+			break;
+		case NK_UPLINK:
 			uplink = v;
-		} else if (!strcmp(k, "subnet")) {
+			break;
+		case NK_SUBNET:
 			if (net.nsubnets == KVB_MAX_SUBNETS)
 				return err("net add: at most %d subnets",
 					   KVB_MAX_SUBNETS);
@@ -162,38 +212,46 @@ static int net_add(int argc, char **argv)
 					   "a.b.c.d/8-30 or an IPv6 prefix "
 					   "/16-126, with no host bits", v);
 			v6 |= net.subnets[net.nsubnets++].family == 6;
-		} else if (!strcmp(k, "gateway")) {
+			break;
+		case NK_GATEWAY:
 			if (ngw == KVB_MAX_SUBNETS)
 				return err("net add: at most %d gateways",
 					   KVB_MAX_SUBNETS);
 			gws[ngw++] = argv[i + 1];
-		} else if (!strcmp(k, "wan")) {
+			break;
+		case NK_WAN:
 			wan = v;
-		} else if (!strcmp(k, "dhcp")) {
-			dhcp_arg = v;
+			break;
+		case NK_DHCP:
 			if (parse_onoff(v, &dhcp))
 				return err("net add: dhcp %s: expected on or off",
 					   v);
-		} else if (!strcmp(k, "mtu")) {
+			break;
+		case NK_MTU:
 			if (parse_u32(v, 68, 65535, &mtu))
 				return err("net add: mtu %s: expected 68-65535",
 					   v);
-		} else {
-			return err("net add: unknown keyword '%s'", k);
+			break;
 		}
 	}
 	if (type == KVB_NET_NONE)
 		return err("net add: missing 'type bridge|internal|nat|routed'");
-	if (uplink && type != KVB_NET_BRIDGE)
-		return err("net add: uplink: only bridge networks have one");
-	if ((net.nsubnets || ngw || wan) && type != KVB_NET_NAT &&
-	    type != KVB_NET_ROUTED)
-		return err("net add: subnet, gateway and wan are for nat and "
-			   "routed networks");
-	if (dhcp_arg && type != KVB_NET_NAT)
-		return err("net add: dhcp is for nat networks");
-	if (force && type != KVB_NET_NAT && type != KVB_NET_ROUTED)
-		return err("net add: force is for nat and routed networks");
+	/* a keyword of another type: "uplink: only bridge networks ..." */
+	for (size_t k = 0; k < ARRAY_SIZE(net_kws); k++) {
+		char types[64] = "";
+		size_t w = 0;
+
+		if (!(kwseen & (1U << k)) || !net_kws[k].only ||
+		    (net_kws[k].only & (1U << type)))
+			continue;
+		for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++)
+			if (net_kws[k].only & (1U << t))
+				w += (size_t)snprintf(types + w, sizeof(types) - w,
+						      "%s%s", w ? " and " : "",
+						      net_type_name(t));
+		return err("net add: %s is for %s networks only",
+			   net_kws[k].name, types);
+	}
 	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
 		if (!net.nsubnets)
 			return err("net add: %s: missing 'subnet CIDR'",
@@ -271,9 +329,8 @@ static int net_add(int argc, char **argv)
 		}
 	}
 	if (type == KVB_NET_NAT && !net.nat_ip) {
-		fprintf(stderr, "kvmbpf: net add: %s: wan %s has no IPv4 "
-			"address yet; flows go out once it has one\n", name,
-			wan);
+		warn("net add: %s: wan %s has no IPv4 address yet; flows go "
+		     "out once it has one", name, wan);
 		wan_wait_start(fb, &net);
 	}
 	return 0;
@@ -315,19 +372,6 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	return ret;
 }
 
-static const char *const timeout_names[4] = {
-	[KVB_CT_T_TCP_EST] = "tcp-established",
-	[KVB_CT_T_TCP] = "tcp",
-	[KVB_CT_T_UDP] = "udp",
-	[KVB_CT_T_ICMP] = "icmp",
-};
-static const __u32 timeout_defaults[4] = {
-	[KVB_CT_T_TCP_EST] = KVB_CT_TCP_EST_S,
-	[KVB_CT_T_TCP] = KVB_CT_TCP_OTHER_S,
-	[KVB_CT_T_UDP] = KVB_CT_UDP_S,
-	[KVB_CT_T_ICMP] = KVB_CT_ICMP_S,
-};
-
 /* net set NAME ct-timeout KIND SECONDS | ct-max N ... (nat networks) */
 static int net_set(int argc, char **argv)
 {
@@ -343,15 +387,23 @@ static int net_set(int argc, char **argv)
 		return err("net set: %s: ct-timeout and ct-max are for nat "
 			   "networks", argv[0]);
 	for (int i = 1; i < argc;) {
-		if (!strcmp(argv[i], "ct-max") && i + 1 < argc) {
+		const struct keyword *kw = keyword_find(net_set_kws,
+							ARRAY_SIZE(net_set_kws),
+							argv[i]);
+		int t = -1;
+		__u32 secs;
+
+		if (!kw || i + 1 + (kw - net_set_kws == SK_CT_TIMEOUT) >= argc)
+			return err("net set: unknown or incomplete setting '%s' "
+				   "(try 'kvmbpf net help')", argv[i]);
+		switch (kw - net_set_kws) {
+		case SK_CT_MAX:
 			if (parse_u32(argv[i + 1], 1, KVB_MAX_CT / 2, &net.ct_max))
 				return err("net set: ct-max %s: expected 1-%d",
 					   argv[i + 1], KVB_MAX_CT / 2);
 			i += 2;
-		} else if (!strcmp(argv[i], "ct-timeout") && i + 2 < argc) {
-			int t = -1;
-			__u32 secs;
-
+			break;
+		case SK_CT_TIMEOUT:
 			for (int k = 0; k < 4; k++)
 				if (!strcmp(argv[i + 1], timeout_names[k]))
 					t = k;
@@ -365,9 +417,7 @@ static int net_set(int argc, char **argv)
 					   argv[i + 2]);
 			net.ct_timeout[t] = secs;
 			i += 3;
-		} else {
-			return err("net set: unknown or incomplete setting '%s'",
-				   argv[i]);
+			break;
 		}
 	}
 	if (net_put(fb, &net))
@@ -386,202 +436,195 @@ static int net_del(int argc, char **argv)
 	return net_remove(fab(), &net);
 }
 
-/* dnsmasq found dead and started again by a command (dhcp_revive) */
-static void show_restarts(struct jw *w, const struct kvb_net *n)
+/* dnsmasq: whether it runs, and how often the upkeep step restarted it */
+static void show_dnsmasq(const struct kvb_net *n)
 {
 	__u64 last;
 	int count = dhcp_restarts(n, &last);
+	bool running = dhcp_running(n);
 
-	jw_kuint(w, "dnsmasq_restarts", count);
-	jw_key(w, "dnsmasq_restarted_at");
-	if (count)
-		jw_uint(w, last);
-	else
-		jw_null(w);
+	print_bool(PRINT_JSON, "dnsmasq_running", NULL, running);
+	print_text("  %s: %s", n->type == KVB_NET_NAT ? "dhcp" : "ra",
+		   running ? "running" : "not running");
+	print_uint(PRINT_JSON, "dnsmasq_restarts", NULL, (__u64)count);
+	if (count) {
+		char when[32];
+		time_t t = (time_t)last;
+
+		print_uint(PRINT_JSON, "dnsmasq_restarted_at", NULL, last);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+			 localtime(&t));
+		print_text(", restarted %d time%s, last at %s", count,
+			   count == 1 ? "" : "s", when);
+	} else {
+		print_null("dnsmasq_restarted_at");
+	}
+	print_nl();
 }
 
-static void show_routed(struct jw *w, const struct kvb_net *n)
+/* whether a network runs a dnsmasq: nat with DHCP, routed with IPv6 */
+static bool has_dnsmasq(const struct kvb_net *n)
+{
+	if (n->type == KVB_NET_NAT)
+		return n->flags & KVB_NET_F_DHCP;
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
+		if (n->subnets[i].family == 6)
+			return true;
+	return false;
+}
+
+/* The subnets, gateways, host interface and WAN of nat and routed ones. */
+static void show_gateway(const struct kvb_net *n)
 {
 	char a[64], gh[16], gp[16], wn[16];
 
-	jw_key(w, "subnets");
-	jw_arr_begin(w);
+	print_text("  subnet");
+	open_json_array("subnets");
 	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
 		subnet_fmt(&n->subnets[i], false, a, sizeof(a));
-		jw_str(w, a);
+		print_string(PRINT_ANY, NULL, " %s", a);
 	}
-	jw_arr_end(w);
-	jw_key(w, "gateways");
-	jw_arr_begin(w);
+	close_json_array();
+	print_text(" gateway");
+	open_json_array("gateways");
 	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
 		subnet_fmt(&n->subnets[i], true, a, sizeof(a));
-		jw_str(w, a);
+		print_string(PRINT_ANY, NULL, " %s", a);
 	}
-	jw_arr_end(w);
+	close_json_array();
 	gateway_ifnames(n->id, gh, gp);
-	jw_kstr(w, "interface", gh);
-	jw_kstr(w, "wan", n->wan ? ifname_of(n->wan, NULL, wn) : NULL);
-	jw_kbool(w, "ra_running", dhcp_running(n));
-	show_restarts(w, n);
+	print_string(PRINT_ANY, "interface", " interface %s", gh);
+	print_string(PRINT_ANY, "wan", " wan %s",
+		     n->wan ? ifname_of(n->wan, NULL, wn) : NULL);
+	print_onoff(PRINT_ANY, "force", " force %s", n->flags & KVB_NET_F_FORCE);
+	print_nl();
 }
 
-static void show_peers(struct jw *w, struct fabric *fb, const struct kvb_net *n)
+static void show_nat(struct fabric *fb, const struct kvb_net *n)
+{
+	char a[16], ports[16];
+
+	inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
+	print_string(PRINT_ANY, "nat_address", "  nat-address %s",
+		     n->nat_ip ? a : NULL);
+	/* NAT's ports: 1024-65535 without these */
+	snprintf(ports, sizeof(ports), "%u-%u",
+		 n->host_port_lo ? n->host_port_lo : KVB_HOST_PORT_LO,
+		 n->host_port_lo ? n->host_port_hi : KVB_HOST_PORT_HI);
+	print_string(PRINT_ANY, "host_ports", " host-ports %s", ports);
+	print_onoff(PRINT_ANY, "dhcp", " dhcp %s", n->flags & KVB_NET_F_DHCP);
+	print_nl();
+	print_uint(PRINT_ANY, "ct_count", "  ct %llu", ct_count(fb, n->id));
+	print_uint(PRINT_ANY, "ct_max", " of ct-max %llu",
+		   n->ct_max ? n->ct_max : KVB_MAX_CT / 2);
+	print_text(" ct-timeout");
+	open_json_object("ct_timeouts");
+	for (int k = 0; k < 4; k++) {
+		char fmt[32];
+
+		snprintf(fmt, sizeof(fmt), " %s %%llu", timeout_names[k]);
+		print_uint(PRINT_ANY, timeout_names[k], fmt,
+			   n->ct_timeout[k] ? n->ct_timeout[k] :
+					      timeout_defaults[k]);
+	}
+	close_json_object();
+	print_nl();
+}
+
+static void show_peers(struct fabric *fb, const struct kvb_net *n)
 {
 	struct kvb_net p;
 
-	jw_key(w, "peers");
-	jw_arr_begin(w);
+	print_text("  peers");
+	open_json_array("peers");
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (net_peered(n, id) && !net_get(fb, id, &p))
-			jw_str(w, p.name);
-	jw_arr_end(w);
+			print_string(PRINT_ANY, NULL, " %s", p.name);
+	close_json_array();
 	if (n->via_nat && !net_get(fb, n->via_nat, &p))
-		jw_kstr(w, "via_nat", p.name);
+		print_string(PRINT_ANY, "via_nat", " (outside through %s)",
+			     p.name);
+	print_nl();
 }
 
-static void show_net(struct jw *w, struct fabric *fb, const struct kvb_net *n)
+static void show_net(struct fabric *fb, const struct kvb_net *n)
 {
+	bool gw = n->type == KVB_NET_NAT || n->type == KVB_NET_ROUTED;
 	char up[16] = "", ifn[16];
 	struct kvb_port p;
 
-	if (n->uplink)
+	/* nat and routed networks' uplink field is their gateway port:
+	 * internal, not an uplink */
+	if (n->uplink && !gw)
 		ifname_of(n->uplink, port_get(fb, n->uplink, &p) ? NULL : &p,
 			  up);
-	if (w) {
-		jw_obj_begin(w);
-		jw_kstr(w, "name", n->name);
-		jw_kuint(w, "id", n->id);
-		jw_kstr(w, "type", net_type_name(n->type));
-		jw_kstr(w, "uplink", n->uplink ? up : NULL);
-		jw_kuint(w, "mtu", n->mtu);
-		if (n->type == KVB_NET_NAT) {
-			char a[16], b[16], gh[16], gp[16], wn[16];
-
-			inet_ntop(AF_INET, &n->subnet, a, sizeof(a));
-			snprintf(b, sizeof(b), "/%d",
-				 __builtin_popcount(ntohl(n->netmask)));
-			jw_key(w, "subnet");
-			{
-				char cidr[40];
-
-				snprintf(cidr, sizeof(cidr), "%s%s", a, b);
-				jw_str(w, cidr);
-			}
-			inet_ntop(AF_INET, &n->gw_ip, a, sizeof(a));
-			jw_kstr(w, "gateway", a);
-			gateway_ifnames(n->id, gh, gp);
-			jw_kstr(w, "interface", gh);
-			jw_kstr(w, "wan", ifname_of(n->wan, NULL, wn));
-			inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
-			jw_kstr(w, "nat_address", n->nat_ip ? a : NULL);
-			/* NAT's ports: 1024-65535 without these */
-			snprintf(a, sizeof(a), "%u-%u",
-				 n->host_port_lo ? n->host_port_lo : KVB_HOST_PORT_LO,
-				 n->host_port_lo ? n->host_port_hi : KVB_HOST_PORT_HI);
-			jw_kstr(w, "host_ports", a);
-			jw_kbool(w, "dhcp", n->flags & KVB_NET_F_DHCP);
-			if (n->flags & KVB_NET_F_DHCP) {
-				jw_kbool(w, "dhcp_running", dhcp_running(n));
-				show_restarts(w, n);
-			}
-			jw_kuint(w, "ct_count", ct_count(fb, n->id));
-			jw_kuint(w, "ct_max", n->ct_max ? n->ct_max : KVB_MAX_CT / 2);
-			jw_key(w, "ct_timeouts");
-			jw_obj_begin(w);
-			for (int k = 0; k < 4; k++)
-				jw_kuint(w, timeout_names[k],
-					 n->ct_timeout[k] ? n->ct_timeout[k] :
-							    timeout_defaults[k]);
-			jw_obj_end(w);
-
-		}
-		if (n->type == KVB_NET_ROUTED)
-			show_routed(w, n);
-		if (n->type == KVB_NET_ROUTED || n->type == KVB_NET_NAT) {
-			show_peers(w, fb, n);
-			jw_kbool(w, "force", n->flags & KVB_NET_F_FORCE);
-		}
-		jw_key(w, "ports");
-		jw_arr_begin(w);
-		for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)
-			jw_str(w, ifname_of(n->ports[i],
-					    port_get(fb, n->ports[i], &p) ? NULL
-									 : &p,
-					    ifn));
-		jw_arr_end(w);
-		jw_obj_end(w);
-		return;
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "name", "%s", n->name);
+	print_uint(PRINT_ANY, "id", " id %llu", n->id);
+	print_string(PRINT_ANY, "type", " type %s", net_type_name(n->type));
+	print_uint(PRINT_ANY, "mtu", " mtu %llu", n->mtu);
+	print_string(n->type == KVB_NET_BRIDGE ? PRINT_ANY : PRINT_JSON,
+		     "uplink", " uplink %s", *up ? up : NULL);
+	print_nl();
+	if (gw)
+		show_gateway(n);
+	if (n->type == KVB_NET_NAT)
+		show_nat(fb, n);
+	if (gw) {
+		show_peers(fb, n);
+		if (has_dnsmasq(n))
+			show_dnsmasq(n);
 	}
-	printf("%-15s id %-3u type %-8s mtu %-5u uplink %-15s ports", n->name,
-	       n->id, net_type_name(n->type), n->mtu, n->uplink ? up : "-");
+	print_text("  ports");
+	open_json_array("ports");
 	for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)
-		printf(" %s", ifname_of(n->ports[i],
-					port_get(fb, n->ports[i], &p) ? NULL : &p,
-					ifn));
-	printf("\n");
-	if ((n->type == KVB_NET_NAT && (n->flags & KVB_NET_F_DHCP)) ||
-	    (n->type == KVB_NET_ROUTED && dhcp_restarts(n, NULL))) {
-		__u64 last;
-		int count = dhcp_restarts(n, &last);
-
-		printf("  %s: %s", n->type == KVB_NET_NAT ? "dhcp" : "ra",
-		       dhcp_running(n) ? "running" : "not running");
-		if (count) {
-			char when[32];
-			time_t t = (time_t)last;
-
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
-				 localtime(&t));
-			printf(", restarted %d time%s, last at %s", count,
-			       count == 1 ? "" : "s", when);
-		}
-		printf("\n");
-	}
+		print_string(PRINT_ANY, NULL, " %s",
+			     ifname_of(n->ports[i],
+				       port_get(fb, n->ports[i], &p) ? NULL : &p,
+				       ifn));
+	close_json_array();
+	print_nl();
+	close_json_object();
 }
 
 static int net_show(int argc, char **argv)
 {
-	struct jw *w = NULL;
 	struct kvb_net net;
 	struct fabric *fb;
 
 	if (argc > 1)
 		return err("net show: unexpected argument '%s'", argv[1]);
-	fb = fab();
-	if (argc == 1 && net_find(fb, argv[0], &net))
-		return err("net show: network %s does not exist", argv[0]);
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	}
+	fb = fab_ro();
 	if (argc == 1) {
-		show_net(w, fb, &net);
-	} else {
-		/* in id order, so output is stable */
-		for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-			if (!net_get(fb, id, &net))
-				show_net(w, fb, &net);
+		if (net_find(fb, argv[0], &net))
+			return err("net show: network %s does not exist",
+				   argv[0]);
+		show_net(fb, &net);
+		return 0;
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
+	/* in id order, so output is stable */
+	open_json_array(NULL);
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (!net_get(fb, id, &net))
+			show_net(fb, &net);
+	close_json_array();
 	return 0;
 }
 
-int do_net(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "add", net_add },
-		{ "del", net_del },
-		{ "set", net_set },
-		{ "peer", net_peer },
-		{ "unpeer", net_unpeer },
-		{ "show", net_show },
-		{ "list", net_show },
-		{ "leases", net_leases },
-		{ NULL, NULL },
-	};
-
-	return dispatch("net", cmds, argc, argv, net_help);
-}
+const struct object obj_net = {
+	.name = "net",
+	.cmds = (const struct cmd[]){
+		{ "add", net_add, "NAME type bridge|internal|nat|routed "
+		  "[KEYWORD ARG]...", CMD_TEND },
+		{ "del", net_del, "NAME", CMD_TEND },
+		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]...",
+		  CMD_TEND },
+		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
+		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },
+		{ "show", net_show, "[NAME]", 0 },
+		{ "list", net_show, NULL, 0 },
+		{ "leases", net_leases, "NAME", 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = net_details,
+};

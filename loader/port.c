@@ -17,42 +17,46 @@
 
 #include "kvmbpf.h"
 
-static int port_help(void)
+/* where a keyword applies: attach, port set */
+#define PK_ATTACH 1
+#define PK_SET 2
+enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_XDP };
+static const struct keyword port_kws[] = {
+	[PK_NET] = { "net", "NAME", "the network to join (attach only)",
+		     PK_ATTACH },
+	[PK_MAC] = { "mac", "MAC", "the guest's MAC: a static FDB entry that\n"
+		     "never ages or moves. Without it, spoofcheck\n"
+		     "pins the first source MAC the port sends.", 0 },
+	[PK_IP] = { "ip", "ADDR", "an IPv4 or IPv6 address the guest may send\n"
+		    "from (repeat; 'port set ... ip' replaces the\n"
+		    "list, 'ip none' empties it). With none of a\n"
+		    "family, that family is not checked until a\n"
+		    "DHCP ACK to the guest teaches the fabric its\n"
+		    "address.", 0 },
+	[PK_SPOOF] = { "spoofcheck", "on|off", "on (default): the guest sends only\n"
+		       "from its MAC and addresses (plus its MAC-derived\n"
+		       "IPv6 link-local, and :: / 0.0.0.0 for DAD and DHCP\n"
+		       "discovery), ARP and ND must match them, and it may\n"
+		       "not send DHCP server messages, router\n"
+		       "advertisements or redirects. off: a trusted\n"
+		       "appliance (a router VM).", 0 },
+	[PK_ISO] = { "isolated", "on|off", "on: the port reaches the uplink and\n"
+		     "the host but no other guest of its network.\n"
+		     "Default off.", 0 },
+	[PK_XDP] = { "xdp", "on|off", "on (default) adds the XDP accelerator; tc\n"
+		     "always enforces policy (attach only).", PK_ATTACH },
+};
+
+static void port_details(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf attach DEV net NAME [mac MAC] [ip ADDR]...\n"
-		"                     [spoofcheck on|off] [isolated on|off]\n"
-		"                     [xdp on|off]\n"
-		"       kvmbpf port set DEV [mac MAC] [ip ADDR]... [ip none]\n"
-		"                     [spoofcheck on|off] [isolated on|off]\n"
-		"       kvmbpf detach DEV\n"
-		"       kvmbpf port show [DEV]\n"
-		"\n"
-		"  attach  join tap (or veth) DEV to network NAME.\n"
-		"  mac     the guest's MAC: a static FDB entry that never ages\n"
-		"          or moves. Without it, spoofcheck pins the first\n"
-		"          source MAC the port sends.\n"
-		"  ip      an IPv4 or IPv6 address the guest may send from\n"
-		"          (repeat; 'port set ... ip' replaces the list, 'ip\n"
-		"          none' empties it). With none of a family, that family\n"
-		"          is not checked until a DHCP ACK to the guest teaches\n"
-		"          the fabric its address.\n"
-		"  spoofcheck  on (default): the guest sends only from its MAC\n"
-		"          and addresses (plus its MAC-derived IPv6 link-local,\n"
-		"          and :: / 0.0.0.0 for DAD and DHCP discovery), ARP and\n"
-		"          ND must match them, and it may not send DHCP server\n"
-		"          messages, router advertisements or redirects. off:\n"
-		"          a trusted appliance (a router VM).\n"
-		"  isolated  on: the port reaches the uplink and the host but\n"
-		"          no other guest of its network. Default off.\n"
-		"  xdp     on (default) adds the XDP accelerator; tc always\n"
-		"          enforces policy.\n"
-		"  detach  remove DEV from its network; also cleans up after a\n"
-		"          device that no longer exists.\n"
-		"Limits: %d ports per network, %d ports in all, %d addresses\n"
-		"per port.\n",
-		KVB_MAX_NET_PORTS, KVB_MAX_PORTS, KVB_MAX_PORT_ADDRS);
-	return 0;
+	printf("  attach  join tap (or veth) DEV to network NAME; detach: remove\n"
+	       "          it (also cleans up after a device that no longer\n"
+	       "          exists); port set: change a port's identity in place.\n"
+	       "          Ports are listed by name.\n");
+	keyword_help(port_kws, ARRAY_SIZE(port_kws));
+	printf("Limits: %d ports per network, %d ports in all, %d addresses\n"
+	       "per port.\n", KVB_MAX_NET_PORTS, KVB_MAX_PORTS,
+	       KVB_MAX_PORT_ADDRS);
 }
 
 static int count_ports(struct fabric *fb)
@@ -495,24 +499,34 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 			   struct port_opts *o, __u8 mac[6],
 			   const char **netname)
 {
+	unsigned int where = netname ? PK_ATTACH : PK_SET;
+
 	for (int i = 0; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct keyword *kw = keyword_find(port_kws,
+							ARRAY_SIZE(port_kws), k);
 		bool on;
 
+		if (!kw || (kw->only && !(kw->only & where)))
+			return err("%s: unknown keyword '%s' (try 'kvmbpf port "
+				   "help')", cmd, k);
 		if (!v)
 			return err("%s: %s needs a value", cmd, k);
-		if (!strcmp(k, "net") && netname) {
+		switch (kw - port_kws) {
+		case PK_NET:
 			*netname = v;
-		} else if (!strcmp(k, "mac")) {
+			break;
+		case PK_MAC:
 			if (parse_mac(v, mac))
 				return err("%s: mac %s: not a unicast MAC address "
 					   "(xx:xx:xx:xx:xx:xx)", cmd, v);
 			o->mac = mac;
-		} else if (!strcmp(k, "ip")) {
+			break;
+		case PK_IP:
 			if (o->naddrs < 0)
 				o->naddrs = 0;
 			if (!strcmp(v, "none"))
-				continue;
+				break;
 			if (o->naddrs >= KVB_MAX_PORT_ADDRS)
 				return err("%s: more than %d addresses", cmd,
 					   KVB_MAX_PORT_ADDRS);
@@ -520,34 +534,32 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 				return err("%s: ip %s: not a unicast IPv4 or IPv6 "
 					   "address", cmd, v);
 			o->naddrs++;
-		} else if (!strcmp(k, "spoofcheck") || !strcmp(k, "isolated") ||
-			   (!strcmp(k, "xdp") && netname)) {
+			break;
+		default:
 			if (parse_onoff(v, &on))
 				return err("%s: %s %s: expected on or off", cmd, k,
 					   v);
-			if (k[0] == 's')
+			if (kw - port_kws == PK_SPOOF)
 				o->spoofcheck = on;
-			else if (k[0] == 'i')
+			else if (kw - port_kws == PK_ISO)
 				o->isolated = on;
 			else
 				o->xdp = on;
-		} else {
-			return err("%s: unknown keyword '%s'", cmd, k);
 		}
 	}
 	return 0;
 }
 
 /* attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off] ... */
-int do_attach(int argc, char **argv)
+static int attach_run(int argc, char **argv)
 {
 	struct port_opts o = { .xdp = true, .spoofcheck = true, .naddrs = -1 };
 	const char *netname = NULL;
 	struct kvb_net net;
 	__u8 mac[6];
 
-	if (argc < 1 || is_help(argv[0]))
-		return port_help() || argc < 1;
+	if (argc < 1)
+		return err("attach: missing DEV (try 'kvmbpf attach help')");
 	if (parse_port_opts("attach", argc - 1, argv + 1, &o, mac, &netname))
 		return 1;
 	if (!netname)
@@ -591,8 +603,13 @@ static int port_set(int argc, char **argv)
 		memcpy(k.mac, o.mac, 6);
 		if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
 		    (e.flags & KVB_FDB_F_STATIC) && e.ifindex != p.ifindex)
+		{
+			char m[18];
+
+			fmt_mac(o.mac, m);
 			return err("port set: mac %s is already the static "
-				   "address of another port", argv[2]);
+				   "address of another port", m);
+		}
 		e.ifindex = p.ifindex;
 		e.flags = KVB_FDB_F_STATIC;
 		if (bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY))
@@ -620,12 +637,12 @@ static int port_set(int argc, char **argv)
 	return 0;
 }
 
-int do_detach(int argc, char **argv)
+static int detach_run(int argc, char **argv)
 {
 	struct kvb_port p;
 
-	if (argc < 1 || is_help(argv[0]))
-		return port_help() || argc < 1;
+	if (argc < 1)
+		return err("detach: missing DEV");
 	if (argc > 1)
 		return err("detach: unexpected argument '%s'", argv[1]);
 	if (port_resolve(fab(), argv[0], &p))
@@ -638,8 +655,14 @@ int do_detach(int argc, char **argv)
 	return port_detach(fab(), "detach", &p);
 }
 
-static void show_port(struct jw *w, struct fabric *fb,
-		      const struct kvb_port *p)
+static const char *const role_names[] = {
+	[KVB_PORT_GUEST] = "guest",
+	[KVB_PORT_UPLINK] = "uplink",
+	[KVB_PORT_GATEWAY] = "gateway",
+	[KVB_PORT_WAN] = "wan",
+};
+
+static void show_port(struct fabric *fb, const struct kvb_port *p)
 {
 	char ifn[16], macbuf[18] = "";
 	struct kvb_addr_key key, *prev = NULL;
@@ -647,105 +670,105 @@ static void show_port(struct jw *w, struct fabric *fb,
 	const char *netname = net_get(fb, p->net_id, &net) ? "?" : net.name;
 	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
 		       p->mac[4] | p->mac[5];
-	const char *role = p->role == KVB_PORT_UPLINK ? "uplink" :
-			   p->role == KVB_PORT_GATEWAY ? "gateway" :
-			   p->role == KVB_PORT_WAN ? "wan" : "guest";
-	bool spoof = p->flags & KVB_PORT_F_SPOOFCHECK;
-	bool iso = p->flags & KVB_PORT_F_ISOLATED;
+	const char *role = p->role < ARRAY_SIZE(role_names) &&
+			   role_names[p->role] ? role_names[p->role] : "guest";
 
 	ifname_of(p->ifindex, p, ifn);
 	if (has_mac)
 		fmt_mac(p->mac, macbuf);
-	if (w) {
-		jw_obj_begin(w);
-		jw_kstr(w, "dev", ifn);
-		jw_kuint(w, "ifindex", p->ifindex);
-		jw_kstr(w, "net", netname);
-		jw_kstr(w, "role", role);
-		jw_kstr(w, "mac", has_mac ? macbuf : NULL);
-		jw_kbool(w, "mac_pinned", p->flags & KVB_PORT_F_MAC_PINNED);
-		jw_kbool(w, "spoofcheck", spoof);
-		jw_kbool(w, "isolated", iso);
-		jw_kbool(w, "xdp", p->flags & KVB_PORT_F_XDP);
-		jw_key(w, "addresses");
-		jw_arr_begin(w);
-	} else {
-		printf("%-15s ifindex %-5u net %-15s role %-6s mac %-17s%s "
-		       "spoofcheck %s isolated %s xdp %s", ifn, p->ifindex,
-		       netname, role, has_mac ? macbuf : "-",
-		       p->flags & KVB_PORT_F_MAC_PINNED ? " (pinned)" : "",
-		       spoof ? "on" : "off", iso ? "on" : "off",
-		       p->flags & KVB_PORT_F_XDP ? "on" : "off");
-	}
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "dev", "%-15s", ifn);
+	print_uint(PRINT_ANY, "ifindex", " ifindex %-5llu", p->ifindex);
+	print_string(PRINT_ANY, "net", " net %-15s", netname);
+	print_string(PRINT_ANY, "role", " role %-6s", role);
+	print_string(PRINT_ANY, "mac", " mac %-17s", has_mac ? macbuf : NULL);
+	print_bool(PRINT_JSON, "mac_pinned", NULL,
+		   p->flags & KVB_PORT_F_MAC_PINNED);
+	if (p->flags & KVB_PORT_F_MAC_PINNED)
+		print_text(" (pinned)");
+	print_onoff(PRINT_ANY, "spoofcheck", " spoofcheck %s",
+		    p->flags & KVB_PORT_F_SPOOFCHECK);
+	print_onoff(PRINT_ANY, "isolated", " isolated %s",
+		    p->flags & KVB_PORT_F_ISOLATED);
+	print_onoff(PRINT_ANY, "xdp", " xdp %s", p->flags & KVB_PORT_F_XDP);
+	open_json_array("addresses");
 	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
 		struct kvb_addr a;
 		char buf[64];
-		const char *how;
 
 		prev = &key;
 		if (key.ifindex != p->ifindex ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a))
 			continue;
 		fmt_addr(&key, buf);
-		how = a.flags & KVB_ADDR_F_DHCP ? "dhcp" : "static";
-		if (w) {
-			jw_obj_begin(w);
-			jw_kstr(w, "ip", buf);
-			jw_kstr(w, "source", how);
-			jw_obj_end(w);
-		} else {
-			printf(" ip %s%s", buf, a.flags & KVB_ADDR_F_DHCP ?
-					     "(dhcp)" : "");
-		}
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "ip", " ip %s", buf);
+		print_string(PRINT_JSON, "source", NULL,
+			     a.flags & KVB_ADDR_F_DHCP ? "dhcp" : "static");
+		if (a.flags & KVB_ADDR_F_DHCP)
+			print_text("(dhcp)");
+		close_json_object();
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_obj_end(w);
-	} else {
-		printf("\n");
-	}
+	close_json_array();
+	print_nl();
+	close_json_object();
 }
 
 static int port_show(int argc, char **argv)
 {
+	struct kvb_port p, *ps;
 	struct fabric *fb;
-	struct jw *w = NULL;
-	struct kvb_port p;
-	__u32 key, *prev = NULL;
+	int n;
 
 	if (argc > 1)
 		return err("port show: unexpected argument '%s'", argv[1]);
-	fb = fab();
-	if (argc == 1 && port_resolve(fb, argv[0], &p))
-		return err("port show: device %s is not attached", argv[0]);
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	}
+	fb = fab_ro();
 	if (argc == 1) {
-		show_port(w, fb, &p);
-	} else {
-		while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
-			prev = &key;
-			if (!port_get(fb, key, &p))
-				show_port(w, fb, &p);
-		}
+		if (port_resolve(fb, argv[0], &p))
+			return err("port show: device %s is not attached",
+				   argv[0]);
+		show_port(fb, &p);
+		return 0;
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
+	n = port_list(fb, &ps);
+	if (n < 0)
+		return err("port show: %s", strerror(-n));
+	open_json_array(NULL);
+	for (int i = 0; i < n; i++)
+		show_port(fb, &ps[i]);
+	close_json_array();
+	free(ps);
 	return 0;
 }
 
-int do_port(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "show", port_show },
-		{ "list", port_show },
-		{ "set", port_set },
-		{ NULL, NULL },
-	};
+const struct object obj_port = {
+	.name = "port",
+	.cmds = (const struct cmd[]){
+		{ "show", port_show, "[DEV]", 0 },
+		{ "list", port_show, NULL, 0 },
+		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none]\n"
+		  "                 [spoofcheck on|off] [isolated on|off]", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = port_details,
+};
 
-	return dispatch("port", cmds, argc, argv, port_help);
-}
+const struct object obj_attach = {
+	.name = "attach",
+	.cmds = (const struct cmd[]){
+		{ NULL, attach_run, "DEV net NAME [mac MAC] [ip ADDR]...\n"
+		  "              [spoofcheck on|off] [isolated on|off] [xdp on|off]",
+		  CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = port_details,
+};
+
+const struct object obj_detach = {
+	.name = "detach",
+	.cmds = (const struct cmd[]){
+		{ NULL, detach_run, "DEV", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = port_details,
+};

@@ -10,17 +10,14 @@
 
 #include "kvmbpf.h"
 
-static int stats_help(void)
+static void stats_details(void)
 {
-	fprintf(stderr,
-		"Usage: kvmbpf stats [DEV]\n"
-		"\n"
-		"  rx: frames the port received from its guest or wire; tx:\n"
-		"  frames the fabric delivered to it; drops by reason:\n");
-#define KVB_DROP_HELP(name, slot, str, help) fprintf(stderr, "    %-16s %s\n", str, help);
+	printf("  rx: frames the port received from its guest or wire; tx:\n"
+	       "  frames the fabric delivered to it; drops by reason:\n");
+#define KVB_DROP_HELP(name, slot, str, help) printf("    %-16s %s\n", str, help);
 	KVB_DROP_REASONS(KVB_DROP_HELP)
 #undef KVB_DROP_HELP
-	return 0;
+	printf("Ports are listed by name.\n");
 }
 
 /* Sum the per-CPU values of one port. */
@@ -47,7 +44,7 @@ static int stats_sum(struct fabric *fb, __u32 ifindex, struct kvb_stats *sum)
 	return 0;
 }
 
-static void show_stats(struct jw *w, struct fabric *fb, const struct kvb_port *p)
+static void show_stats(struct fabric *fb, const struct kvb_port *p)
 {
 	struct kvb_stats s;
 	char ifn[16];
@@ -58,69 +55,62 @@ static void show_stats(struct jw *w, struct fabric *fb, const struct kvb_port *p
 	ifname_of(p->ifindex, p, ifn);
 	for (int r = 0; r < KVB_DROP_MAX; r++)
 		total += s.drop[r];
-	if (w) {
-		jw_obj_begin(w);
-		jw_kstr(w, "dev", ifn);
-		jw_kuint(w, "rx_packets", s.rx_packets);
-		jw_kuint(w, "rx_bytes", s.rx_bytes);
-		jw_kuint(w, "tx_packets", s.tx_packets);
-		jw_kuint(w, "tx_bytes", s.tx_bytes);
-		jw_kuint(w, "learn_fail", s.learn_fail);
-		jw_kuint(w, "drops", total);
-		jw_key(w, "drop_reasons");
-		jw_obj_begin(w);
-		for (int r = 0; r < KVB_DROP_MAX; r++)
-			if (drop_named((unsigned int)r))
-				jw_kuint(w, drop_name((unsigned int)r),
-					 s.drop[r]);
-		jw_obj_end(w);
-		jw_obj_end(w);
-		return;
-	}
-	printf("%s:\n  rx %llu packets %llu bytes  tx %llu packets %llu bytes"
-	       "  learn-fail %llu\n  drops %llu", ifn,
-	       (unsigned long long)s.rx_packets,
-	       (unsigned long long)s.rx_bytes,
-	       (unsigned long long)s.tx_packets,
-	       (unsigned long long)s.tx_bytes,
-	       (unsigned long long)s.learn_fail, (unsigned long long)total);
-	for (int r = 0; r < KVB_DROP_MAX; r++)
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "dev", "%s:\n", ifn);
+	print_uint(PRINT_ANY, "rx_packets", "  rx %llu packets", s.rx_packets);
+	print_uint(PRINT_ANY, "rx_bytes", " %llu bytes", s.rx_bytes);
+	print_uint(PRINT_ANY, "tx_packets", "  tx %llu packets", s.tx_packets);
+	print_uint(PRINT_ANY, "tx_bytes", " %llu bytes", s.tx_bytes);
+	print_uint(PRINT_ANY, "learn_fail", "  learn-fail %llu\n",
+		   s.learn_fail);
+	print_uint(PRINT_ANY, "drops", "  drops %llu", total);
+	open_json_object("drop_reasons");
+	for (int r = 0; r < KVB_DROP_MAX; r++) {
+		if (!drop_named((unsigned int)r))
+			continue;
+		print_uint(PRINT_JSON, drop_name((unsigned int)r), NULL,
+			   s.drop[r]);
+		/* text: the reasons that counted something */
 		if (s.drop[r])
-			printf("  %s %llu", drop_name((unsigned int)r),
-			       (unsigned long long)s.drop[r]);
-	printf("\n");
+			print_text("  %s %llu", drop_name((unsigned int)r),
+				   (unsigned long long)s.drop[r]);
+	}
+	close_json_object();
+	print_nl();
+	close_json_object();
 }
 
-int do_stats(int argc, char **argv)
+static int stats_run(int argc, char **argv)
 {
+	struct kvb_port p, *ps;
 	struct fabric *fb;
-	struct jw *w = NULL;
-	struct kvb_port p;
-	__u32 key, *prev = NULL;
+	int n;
 
-	if (argc && is_help(argv[0]))
-		return stats_help();
 	if (argc > 1)
 		return err("stats: unexpected argument '%s'", argv[1]);
-	fb = fab();
-	if (argc == 1 && port_resolve(fb, argv[0], &p))
-		return err("stats: device %s is not attached", argv[0]);
-	if (opts.json) {
-		w = jw_new(stdout, opts.pretty);
-		jw_arr_begin(w);
-	}
+	fb = fab_ro();
 	if (argc == 1) {
-		show_stats(w, fb, &p);
-	} else {
-		while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
-			prev = &key;
-			if (!port_get(fb, key, &p))
-				show_stats(w, fb, &p);
-		}
+		if (port_resolve(fb, argv[0], &p))
+			return err("stats: device %s is not attached", argv[0]);
+		show_stats(fb, &p);
+		return 0;
 	}
-	if (w) {
-		jw_arr_end(w);
-		jw_free(w);
-	}
+	n = port_list(fb, &ps);
+	if (n < 0)
+		return err("stats: %s", strerror(-n));
+	open_json_array(NULL);
+	for (int i = 0; i < n; i++)
+		show_stats(fb, &ps[i]);
+	close_json_array();
+	free(ps);
 	return 0;
 }
+
+const struct object obj_stats = {
+	.name = "stats",
+	.cmds = (const struct cmd[]){
+		{ NULL, stats_run, "[DEV]", 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = stats_details,
+};

@@ -11,18 +11,6 @@
 
 struct kvb_opts opts = { .bpffs = KVB_DEFAULT_BPFFS };
 
-int err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("kvmbpf: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
 int parse_mac(const char *s, __u8 mac[6])
 {
 	unsigned int b[6];
@@ -156,22 +144,88 @@ bool is_help(const char *arg)
 	       !strcmp(arg, "--help");
 }
 
-int dispatch(const char *obj, const struct cmd *cmds, int argc, char **argv,
-	     int (*help)(void))
+/* "kvmbpf net add NAME ..." lines of one object, each after lead */
+void object_synopsis(const struct object *o, const char *lead,
+		     const char *more)
 {
-	if (argc < 1 || is_help(argv[0])) {
-		help();
-		return argc < 1 ? 1 : 0;
+	for (const struct cmd *c = o->cmds; c->fn; c++) {
+		if (!c->args)
+			continue;
+		printf("%s%s%s%s%s%s\n", lead, o->name, c->name ? " " : "",
+		       c->name ? c->name : "", *c->args ? " " : "", c->args);
+		lead = more;
 	}
-	for (const struct cmd *c = cmds; c->name; c++) {
-		if (!strcmp(argv[0], c->name)) {
-			if (argc > 1 && is_help(argv[1])) {
-				help();
-				return 0;
-			}
-			return c->fn(argc - 1, argv + 1);
+}
+
+int object_help(const struct object *o)
+{
+	out_plain();
+	object_synopsis(o, "Usage: kvmbpf ", "       kvmbpf ");
+	if (o->details) {
+		printf("\n");
+		o->details();
+	}
+	return 0;
+}
+
+const struct cmd *object_cmd(const struct object *o, int argc, char **argv)
+{
+	const struct cmd *c = o->cmds;
+
+	if (!c->name)		/* the object is the command */
+		return c;
+	for (; argc && c->fn; c++)
+		if (!strcmp(argv[0], c->name))
+			return c;
+	return NULL;
+}
+
+int object_call(const struct object *o, int argc, char **argv)
+{
+	const struct cmd *c = object_cmd(o, argc, argv);
+
+	if (!c)
+		return err("%s: unknown command '%s'", o->name,
+			   argc ? argv[0] : "");
+	if (c->name)
+		argc--, argv++;
+	return c->fn(argc, argv);
+}
+
+const struct keyword *keyword_find(const struct keyword *kws, size_t n,
+				   const char *word)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kws[i].name, word))
+			return &kws[i];
+	return NULL;
+}
+
+void keyword_list(const struct keyword *kws, size_t n, char *buf, size_t len)
+{
+	size_t w = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n && w < len; i++)
+		w += (size_t)snprintf(buf + w, len - w, "%s%s",
+				      !i ? "" : i + 1 == n ? " or " : ", ",
+				      kws[i].name);
+}
+
+void keyword_help(const struct keyword *kws, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char head[48];
+		const char *h = kws[i].help, *nl;
+
+		snprintf(head, sizeof(head), "%s%s%s", kws[i].name,
+			 kws[i].arg ? " " : "", kws[i].arg ? kws[i].arg : "");
+		/* a help of several lines continues under its first */
+		for (bool first = true; h; first = false) {
+			nl = strchr(h, '\n');
+			printf("  %-24s %.*s\n", first ? head : "",
+			       nl ? (int)(nl - h) : (int)strlen(h), h);
+			h = nl ? nl + 1 : NULL;
 		}
 	}
-	return err("%s: unknown command '%s' (try 'kvmbpf %s help')", obj,
-		   argv[0], obj);
 }

@@ -174,12 +174,12 @@ out=$(virsh start "$T-b" 2>&1) && pass "libvirt: virsh start b (description, own
 
 check "libvirt: a attached with the metadata's network, MAC and IP" "$PY" -c "
 import json, subprocess
-p = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'port', 'show', '$T-a']))[0]
+p = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'port', 'show', '$T-a']))
 assert p['net'] == 'lan' and p['role'] == 'guest' and p['mac'] == '$MA', p
 assert [a['ip'] for a in p['addresses']] == ['10.96.0.11'], p"
 check "libvirt: b attached to its description's network with its MAC" "$PY" -c "
 import json, subprocess
-p = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'port', 'show', '$T-b']))[0]
+p = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'port', 'show', '$T-b']))
 assert p['net'] == 'lan' and p['mac'] == '$MB', p"
 check "libvirt: the pre-created tap is up" sh -c "ip link show $T-b | grep -q ',UP'"
 

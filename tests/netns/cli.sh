@@ -26,8 +26,33 @@ LINK_LIST+=("$T-up")
 ip link set "$T-up" up
 
 check "version" kvmbpf --version
-check "help" kvmbpf --help
-check "net help" kvmbpf net help
+check "help goes to stdout" sh -c "\"\${0}\" --help 2>/dev/null | grep -q '^Usage: kvmbpf'" "$ROOT/build/kvmbpf"
+check "help lists every object" bash -c "h=\$(\"\${0}\" --help); for o in net attach detach port fdb ct forward stats monitor upgrade gc reset save load; do
+	grep -q \"^  \$o\" <<<\"\$h\" || exit 1; done" "$ROOT/build/kvmbpf"
+# per-object help, on stdout, from the tables the parsers read
+objhelp() { # NAME PATTERN ARGS...: 'kvmbpf ARGS' prints PATTERN on stdout
+	local name=$1 pat=$2 out; shift 2
+	out=$(kvmbpf "$@" 2>/dev/null)
+	if [ $? -eq 0 ] && grep -q -- "$pat" <<<"$out" && ! grep -q "^Usage: kvmbpf \[OPTIONS\]" <<<"$out"; then
+		pass "$name"; else fail "$name: '$out'"; fi
+}
+objhelp "net help" "net add NAME type routed .*subnet CIDR" net help
+objhelp "net add help" "ct-timeout KIND SECONDS" net add help
+objhelp "stats help lists the drop reasons" "spoof-mac " stats help
+objhelp "ct help" "kvmbpf ct flush" ct help
+objhelp "port help" "spoofcheck on|off" port help
+objhelp "attach help" "kvmbpf attach DEV net NAME" attach help
+objhelp "monitor --help" "count N" monitor --help
+objhelp "forward help" "to ADDR\[:PORT\]" forward help
+objhelp "help with -j is text" "kvmbpf fdb show" -j fdb help
+# a read-only command on a mistyped --bpffs: no fabric there, none created
+expect_err "read-only command on no fabric" "no fabric in ${BPFFS}_typo" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_typo" net show
+check_not "... and none was created" test -e "${BPFFS}_typo"
+check "... -j: the error as JSON" sh -c "\"\${0}\" --bpffs ${BPFFS}_typo -j port show | $PY -c '
+import json, sys
+e = json.load(sys.stdin)
+assert \"no fabric\" in e[\"error\"], e'" "$ROOT/build/kvmbpf"
 expect_err "no object" "unknown command" kvmbpf frobnicate
 expect_err "unknown net command" "unknown command 'frob'" kvmbpf net frob
 expect_err "bad type" "type moo" kvmbpf net add n1 type moo
@@ -36,7 +61,7 @@ expect_err "bad name" "name 'a/b'" kvmbpf net add a/b type bridge
 expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
 expect_err "missing uplink device" "uplink nosuchdev0: no such device" \
 	kvmbpf net add n1 type bridge uplink nosuchdev0
-expect_err "uplink on internal" "only bridge" \
+expect_err "uplink on internal" "uplink is for bridge networks only" \
 	kvmbpf net add n1 type internal uplink "$T-up"
 check "net add" kvmbpf net add n1 type bridge uplink "$T-up" mtu 1400
 expect_err "duplicate name" "network n1 already exists" kvmbpf net add n1 type bridge
@@ -65,7 +90,7 @@ check "attach second" kvmbpf attach "$T-b" net n1 ip 10.9.0.2 ip fd09::2 isolate
 check "port show -j has identity" sh -c "
 	\"\${0}\" --bpffs $BPFFS -j port show $T-b | $PY -c '
 import json, sys
-p = json.load(sys.stdin)[0]
+p = json.load(sys.stdin)
 assert p[\"spoofcheck\"] is True and p[\"isolated\"] is True, p
 ips = sorted(a[\"ip\"] for a in p[\"addresses\"])
 assert ips == [\"10.9.0.2\", \"fd09::2\"], ips'" "$ROOT/build/kvmbpf"
@@ -91,7 +116,7 @@ assert isinstance(a[\"id\"], int)'" "$ROOT/build/kvmbpf"
 check "port show -j" sh -c "
 	\"\${0}\" --bpffs $BPFFS -p port show $T-a | $PY -c '
 import json, sys
-p = json.load(sys.stdin)[0]
+p = json.load(sys.stdin)
 assert p[\"net\"] == \"n1\" and p[\"mac\"] == \"52:54:00:aa:00:01\", p'" "$ROOT/build/kvmbpf"
 check "fdb show has the static entry" sh -c "
 	\"\${0}\" --bpffs $BPFFS -j fdb show net n1 | $PY -c '
@@ -101,9 +126,60 @@ assert e and e[0][\"static\"] and e[0][\"dev\"] == \"$T-a\", e'" "$ROOT/build/kv
 check "stats -j names every drop reason" sh -c "
 	\"\${0}\" --bpffs $BPFFS -j stats $T-a | $PY -c '
 import json, sys
-s = json.load(sys.stdin)[0]
+s = json.load(sys.stdin)
 for r in (\"runt\", \"vlan-tagged\", \"mtu-exceeded\", \"l3-malformed\"):
     assert r in s[\"drop_reasons\"], r'" "$ROOT/build/kvmbpf"
+
+# --- the output layer -------------------------------------------------------
+check "options anywhere: net show -j" sh -c "\"\${0}\" --bpffs $BPFFS net show -j | $PY -c '
+import json, sys
+assert isinstance(json.load(sys.stdin), list)'" "$ROOT/build/kvmbpf"
+check "net show NAME -j is the object" sh -c "\"\${0}\" net show n1 --bpffs=$BPFFS -j | $PY -c '
+import json, sys
+n = json.load(sys.stdin)
+assert n[\"name\"] == \"n1\", n'" "$ROOT/build/kvmbpf"
+check "an error under -j is {\"error\": ...}, on stdout" sh -c "
+	out=\$(\"\${0}\" --bpffs $BPFFS -j net show nosuch 2>/dev/null); [ \$? -ne 0 ] || exit 1
+	echo \"\$out\" | $PY -c '
+import json, sys
+e = json.load(sys.stdin)
+assert e == {\"error\": \"net show: network nosuch does not exist\"}, e'" "$ROOT/build/kvmbpf"
+# listings are sorted: ports made so that name order is not ifindex order
+ip link add "$T-y" type veth peer name "$T-yp" && LINK_LIST+=("$T-y")
+ip link add "$T-x" type veth peer name "$T-xp" && LINK_LIST+=("$T-x")
+ip link add "$T-c" type veth peer name "$T-cp" && LINK_LIST+=("$T-c")
+m=3
+for d in "$T-y" "$T-x" "$T-c"; do
+	sysctl -qw net.ipv6.conf."$d".disable_ipv6=1
+	ip link set "$d" up
+	kvmbpf attach "$d" net n1 xdp off mac 52:54:00:ee:00:0$((m--)) || fail "attach $d"
+done
+for l in "port show" "stats"; do
+	check "$l: sorted by name" sh -c "\"\${0}\" --bpffs $BPFFS -j $l | $PY -c '
+import json, sys
+d = [p[\"dev\"] for p in json.load(sys.stdin)]
+assert len(d) >= 5 and d == sorted(d), d'" "$ROOT/build/kvmbpf"
+done
+check "fdb show: sorted by network, MAC" sh -c "\"\${0}\" --bpffs $BPFFS -j fdb show | $PY -c '
+import json, sys
+m = [e[\"mac\"] for e in json.load(sys.stdin)]
+assert len(m) >= 4 and m == sorted(m), m'" "$ROOT/build/kvmbpf"
+# every command honours -j: stdout is one JSON document, success or not
+for c in "--version" "net show" "net show n1" "port show" "port show $T-a" "stats" \
+	"stats $T-a" "fdb show" "fdb show net n1" "ct show" "forward show" "save" \
+	"net add jn type internal" "net set jn ct-max 5" "net del jn" "attach $T-c net n1" \
+	"detach $T-c" "port set $T-y isolated on" "gc" "upgrade" "ct flush" "net show nosuch" \
+	"net add" "frobnicate" "net peer n1 n2" "load /dev/null" "net leases n1"; do
+	check "-j: $c" sh -c "\"\${0}\" --bpffs $BPFFS -j $c 2>/dev/null | $PY -c '
+import json, sys
+json.loads(sys.stdin.read())'" "$ROOT/build/kvmbpf"
+done
+check "save -j: the lines" sh -c "\"\${0}\" --bpffs $BPFFS -j save | $PY -c '
+import json, sys
+s = json.load(sys.stdin)
+assert \"net add n1 type bridge uplink $T-up mtu 1400\" in s, s'" "$ROOT/build/kvmbpf"
+for d in "$T-y" "$T-x"; do kvmbpf detach "$d" || fail "detach $d"; done
+
 check "bpftool shows BTF field names" sh -c \
 	"bpftool map dump pinned $BPFFS/kvb_port | grep -q '\"net_id\"'"
 check "uplink is promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
@@ -131,12 +207,18 @@ check "net del: address table empty" sh -c \
 	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_addr)\" = '[]' ]"
 expect_err "net del twice" "network n1 does not exist" kvmbpf net del n1
 
-# A tap that vanished while attached is forgotten by the next command.
+# A tap that vanished while attached is forgotten by the next command that
+# changes the fabric (the upkeep step); commands that read change nothing.
 check "attach to n2" kvmbpf attach "$T-a" net n2
 ip link del "$T-a"
 check "vanished device: still in the map until a command runs" sh -c \
 	"bpftool -j map dump pinned $BPFFS/kvb_port | grep -q '\"$T-a\"'"
-check "any command collects it" kvmbpf net show
+for c in "net show" "port show" "stats" "fdb show" "ct show" "forward show" "save"; do
+	kvmbpf $c >/dev/null 2>&1
+done
+check "reading commands leave it in the map" sh -c \
+	"bpftool -j map dump pinned $BPFFS/kvb_port | grep -q '\"$T-a\"'"
+check "a changing command collects it" kvmbpf net add n3 type internal
 check "vanished device forgotten" sh -c \
 	"[ \"\$(bpftool -j map dump pinned $BPFFS/kvb_port)\" = '[]' ]"
 check "and gone from its network" sh -c \

@@ -23,7 +23,7 @@ trap dhcp_cleanup EXIT
 
 behind "$T-w" "$T-wan" 10.81.9.2/24 10.81.9.1/24
 kvmbpf net add n type nat subnet 192.168.81.0/24 wan "$T-w" || fail "net add nat"
-gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 for i in 1 2; do
 	netns_add "$T-g$i"
 	guest_link "$T-g$i" "$T-g$i"
@@ -80,19 +80,23 @@ check_not "net leases: unknown network refused" kvmbpf net leases nosuch
 kvmbpf net add br type bridge || fail "net add br"
 check_not "net leases: a network without DHCP refused" kvmbpf net leases br
 
-# --- dnsmasq dies: the next command starts it again ---------------------------
+# --- dnsmasq dies: the next changing command (or gc) starts it again ---------
 pid=$(cat "/run/kvmbpf/$gw_if.pid")
 kill "$pid"
 for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 check_not "dnsmasq is dead" kill -0 "$pid"
+out=$(kvmbpf net show n)
+grep -q "dhcp: not running" <<<"$out" && pass "net show (a reading command) leaves it dead and says so" ||
+	fail "net show after dnsmasq died, before gc: $out"
+check "gc: the upkeep step" kvmbpf gc
 out=$(kvmbpf net show n)
 grep -q "dhcp: running, restarted 1 time" <<<"$out" && pass "net show says dnsmasq was restarted" ||
 	fail "net show after dnsmasq died: $out"
 npid=$(cat "/run/kvmbpf/$gw_if.pid" 2>/dev/null)
 [ -n "$npid" ] && [ "$npid" != "$pid" ] && grep -q dnsmasq "/proc/$npid/comm" 2>/dev/null &&
 	pass "a new dnsmasq runs (pid $pid -> $npid)" || fail "no new dnsmasq (pid file: '$npid')"
-check "net show -j: dhcp_running, dnsmasq_restarts 1" sh -c \
-	"'$ROOT/build/kvmbpf' --bpffs $BPFFS -j net show n | grep -q '\"dhcp_running\":true,\"dnsmasq_restarts\":1,\"dnsmasq_restarted_at\":[0-9]'"
+check "net show -j: dnsmasq_running, dnsmasq_restarts 1" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS -j net show n | grep -q '\"dnsmasq_running\":true,\"dnsmasq_restarts\":1,\"dnsmasq_restarted_at\":[0-9]'"
 ip -n "$T-g1" addr flush dev eth0
 rm -f "$TMP/g1"
 check "the new dnsmasq serves leases (udhcpc again)" in_ns "$T-g1" env LEASE_OUT="$TMP/g1" timeout 20 \
@@ -104,7 +108,7 @@ check "net leases after the restart still lists both" sh -c \
 
 # --- router advertisements: dnsmasq's and BPF's agree --------------------------
 kvmbpf net add r type routed subnet fd81:1::/64 || fail "net add routed"
-r_if=$(kvmbpf -j net show r | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+r_if=$(kvmbpf -j net show r | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 netns_add "$T-g3"
 # no solicitation of its own: whatever RA arrives before rdisc6 asks is
 # dnsmasq's periodic one
@@ -120,8 +124,9 @@ for i in $(seq 100); do grep -q listening "$TMP/unsol.err" && break; sleep 0.1; 
 rpid=$(cat "/run/kvmbpf/$r_if.pid")
 kill "$rpid"
 for i in $(seq 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.05; done
-kvmbpf -j net show r | grep -q '"ra_running":true,"dnsmasq_restarts":1' &&
-	pass "routed: dnsmasq (RA) restarted by the next command" || fail "routed: RA dnsmasq not restarted"
+kvmbpf gc >/dev/null
+kvmbpf -j net show r | grep -q '"dnsmasq_running":true,"dnsmasq_restarts":1' &&
+	pass "routed: dnsmasq (RA) restarted by gc" || fail "routed: RA dnsmasq not restarted"
 wait "$tpid"
 in_ns "$T-g3" rdisc6 -1 -r 3 -w 2000 eth0 >"$TMP/sol" 2>&1
 ra_fields() {

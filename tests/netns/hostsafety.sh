@@ -72,7 +72,7 @@ check "a routed network next to it: accepted" \
 	kvmbpf net add r type routed subnet 10.15.1.0/24 subnet fd15:1::/64
 expect_err "the same fabric: overlap named by network" "overlaps network n" \
 	kvmbpf net add n2 type nat subnet 192.168.15.0/25 wan "$T-w"
-gh=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+gh=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 expect_err "another fabric's nat network: refused, names its gateway" \
 	"overlaps 192.168.15.0/24 on $gh" \
 	kvmbpf2 net add n type nat subnet 192.168.15.0/24 wan "$T-w"

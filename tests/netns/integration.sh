@@ -59,7 +59,7 @@ check_not "hook: nothing attached at prepare" "$KVMBPF" port show "$T-l1"
 check "hook: started" sh -c "'$hook' $T-vm started begin - < $xml"
 check "hook: metadata port attached by MAC" "$PY" -c "
 import json, subprocess
-p = json.loads(subprocess.check_output(['$KVMBPF', '-j', 'port', 'show', '$T-l1']))[0]
+p = json.loads(subprocess.check_output(['$KVMBPF', '-j', 'port', 'show', '$T-l1']))
 assert p['net'] == 'lan' and p['mac'] == '52:54:00:97:00:11', p
 assert p['isolated'] is True and p['spoofcheck'] is True, p
 assert sorted(a['ip'] for a in p['addresses']) == ['10.97.0.11', 'fd97::11'], p"

@@ -83,7 +83,7 @@ ping6() { in_ns "$1" ping -6 -n -c 1 -W 2 "$2"; }
 stat() {
 	kvmbpf -j stats "$1" | "$PY" -c '
 import json, sys
-s = json.load(sys.stdin)[0]
+s = json.load(sys.stdin)
 f = sys.argv[1]
 print(s["drop_reasons"][f] if f in s["drop_reasons"] else s[f])' "$2"
 }

@@ -71,7 +71,7 @@ ip link add "$T-r" index "$idx" type veth peer name "$T-rp"
 LINK_LIST+=("$T-r")
 [ "$(cat /sys/class/net/"$T-r"/ifindex)" = "$idx" ] && pass "reuse: new device got ifindex $idx" ||
 	fail "reuse: could not reuse ifindex $idx"
-check "reuse: any command collects the old port" kvmbpf port show
+check "reuse: gc collects the old port" kvmbpf gc
 check_not "reuse: no port for the new device" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show | grep -q '\"ifindex\":$idx'"
 check_not "reuse: no MAC entry points at it" sh -c \

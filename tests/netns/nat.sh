@@ -14,7 +14,7 @@ behind "$T-w" "$T-wan" 10.99.2.2/24 10.99.2.1/24
 
 check "net add nat" kvmbpf net add n type nat subnet 192.168.78.0/24 wan "$T-w"
 info=$(kvmbpf -j net show n)
-gw_if=$(echo "$info" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+gw_if=$(echo "$info" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 check "net show -j reports the gateway interface" sh -c "echo '$info' | grep -q '\"interface\":\"$gw_if\".*\"nat_address\":\"10.99.2.1\"'"
 check "the gateway address lives on it" sh -c "ip -4 addr show $gw_if | grep -q 192.168.78.1/24"
 for i in 1 2; do
@@ -71,7 +71,7 @@ exit 0
 EOS
 chmod +x "/tmp/$T.udhcpc"
 check "net show -j: dnsmasq runs" sh -c \
-	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"dhcp\":true,\"dhcp_running\":true'"
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"dhcp\":true,.*\"dnsmasq_running\":true'"
 for i in 3 4; do
 	netns_add "$T-g$i"
 	guest_link "$T-g$i" "$T-g$i"
@@ -187,7 +187,7 @@ check "ct flush after the limit test" kvmbpf ct flush net n
 check "net set ct-timeout and ct-max" kvmbpf net set n ct-timeout udp 30 ct-timeout tcp-established 600 ct-max 5000
 check "net show -j: NAT limits" "$PY" -c "
 import json, subprocess
-n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'n']))[0]
+n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'n']))
 assert n['ct_max'] == 5000 and n['ct_timeouts']['udp'] == 30, n
 assert n['ct_timeouts']['tcp-established'] == 600 and n['ct_timeouts']['icmp'] == 30, n"
 check_not "net set: bad timeout kind" kvmbpf net set n ct-timeout sctp 10

@@ -35,11 +35,11 @@ check_not "peering an internal network is refused" sh -c \
 	 $ROOT/build/kvmbpf --bpffs $BPFFS net peer r1 iso"
 check "net show -j: subnets, gateways, interface" "$PY" -c "
 import json, subprocess
-n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'r2']))[0]
+n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'r2']))
 assert n['subnets'] == ['10.71.2.0/24', 'fd71:2::/64'], n
 assert n['gateways'] == ['10.71.2.1', 'fd71:2::fe'], n
-assert n['mtu'] == 1400 and n['ra_running'], n"
-r1if=$(kvmbpf -j net show r1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+assert n['mtu'] == 1400 and n['dnsmasq_running'], n"
+r1if=$(kvmbpf -j net show r1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 check "the route table dumps with BTF (bpftool)" sh -c \
 	"bpftool map dump pinned $BPFFS/kvb_route | grep -q '\"net_id\"'"
 check "the gateway addresses live on the host interface" sh -c \

@@ -22,7 +22,7 @@ mknet() {
 }
 
 check "net add nat with dhcp, a guest with mac and ip" mknet
-gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 check "the static leases file exists while the network does" \
 	grep -q 192.168.87.11 "/run/kvmbpf/$gw_if.hosts"
 check "net del" kvmbpf net del n
