@@ -214,8 +214,7 @@ void dhcp_sync(struct fabric *fb, __u32 net_id)
 	struct kvb_net net;
 	pid_t pid;
 
-	if (net_get(fb, net_id, &net) || net.type != KVB_NET_NAT ||
-	    !(net.flags & KVB_NET_F_DHCP))
+	if (net_get(fb, net_id, &net) || !(net.flags & KVB_NET_F_DHCP))
 		return;
 	/*
 	 * Only a running server's leases are refreshed: dhcp_start writes
@@ -235,11 +234,11 @@ bool dhcp_running(const struct kvb_net *net)
 }
 
 /* A network that should have a dnsmasq: nat with DHCP, routed with IPv6. */
-static bool dnsmasq_wanted(const struct kvb_net *n)
+bool dnsmasq_wanted(const struct kvb_net *n)
 {
-	if (n->type == KVB_NET_NAT)
+	if (net_has(n, NT_NAT))
 		return n->flags & KVB_NET_F_DHCP;
-	if (n->type != KVB_NET_ROUTED)
+	if (!net_has(n, NT_ROUTED))
 		return false;
 	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
 		if (n->subnets[i].family == 6)
@@ -289,7 +288,7 @@ void dhcp_revive(struct fabric *fb)
 		gateway_ifnames(n.id, host, port);
 		if (!if_nametoindex(host))
 			continue;
-		r = n.type == KVB_NET_NAT ? dhcp_start(fb, &n) : ra_start(&n);
+		r = net_has(&n, NT_NAT) ? dhcp_start(fb, &n) : ra_start(&n);
 		if (r) {
 			warn("net %s: dnsmasq was not running and did not "
 			     "start again", n.name);
@@ -336,7 +335,7 @@ int net_leases(int argc, char **argv)
 	fb = fab_ro();
 	if (net_find(fb, argv[0], &net))
 		return err("net leases: network %s does not exist", argv[0]);
-	if (net.type != KVB_NET_NAT || !(net.flags & KVB_NET_F_DHCP))
+	if (!(net.flags & KVB_NET_F_DHCP))
 		return err("net leases: %s: no DHCP server (leases are for nat "
 			   "networks with dhcp on)", net.name);
 	dhcp_path(&net, "leases", path, sizeof(path));

@@ -66,9 +66,9 @@ static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 	memset(a, 0, sizeof(*a));
 	if (argc < 1)
 		return err("forward %s: missing NET", cmd);
-	if (net_find(fab(), argv[0], &a->net))
+	if (net_find(fab_ro(), argv[0], &a->net))
 		return err("forward %s: network %s does not exist", cmd, argv[0]);
-	if (a->net.type != KVB_NET_NAT)
+	if (!net_has(&a->net, NT_NAT))
 		return err("forward %s: %s is not a nat network", cmd, argv[0]);
 	for (int i = 1; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,6 +138,18 @@ static int owner_of(struct fabric *fb, __u32 net_id, __be32 addr,
 			return 0;
 	}
 	return -ENOENT;
+}
+
+/* NET proto ... to ADDR: does a guest of NET hold ADDR, with its MAC? */
+bool fwd_target_known(struct fabric *fb, int argc, char **argv)
+{
+	struct fwd_args a;
+	struct kvb_port p;
+
+	if (parse_fwd("add", argc, argv, true, &a))
+		return true;	/* let the command say what is wrong */
+	return !owner_of(fb, a.net.id, a.to, &p) &&
+	       (p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]);
 }
 
 static int fwd_add(int argc, char **argv)

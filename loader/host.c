@@ -15,11 +15,14 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <linux/veth.h>
 
 #include "kvmbpf.h"
 
 /* a dump's messages are at most 32 KiB (the kernel's largest skb for it) */
 #define NL_BUF 32768
+/* a request, and the kernel's answer to it */
+#define NL_REQ 8192
 /* attribute tables: larger than IFLA_MAX, RTA_MAX, IFA_MAX, IFLA_INFO_MAX */
 #define NL_ATTRS 128
 _Static_assert(IFLA_MAX < NL_ATTRS && RTA_MAX < NL_ATTRS &&
@@ -289,4 +292,198 @@ int host_addr_on(__u32 ifindex, char what[64])
 	if (w.found)
 		snprintf(what, 64, "%s", w.what);
 	return w.found;
+}
+
+/* ------------------------------------------------------- changing things */
+
+/*
+ * Send one request and wait for the kernel's answer: 0, or the -errno of
+ * its NLMSG_ERROR, so that the kernel's own reason reaches the user.
+ */
+static int nl_request(struct nlmsghdr *nlh)
+{
+	static char buf[NL_REQ];
+	struct mnl_socket *nl;
+	unsigned int seq, portid;
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq = (unsigned int)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_cb_run(buf, (size_t)ret, seq, portid, NULL, NULL);
+	ret = ret < 0 ? (errno ? -errno : -EIO) : 0;
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+static struct nlmsghdr *link_msg(char *buf, __u16 type, __u16 flags,
+				 __u32 ifindex, struct ifinfomsg **ifm)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	*ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(**ifm));
+	(*ifm)->ifi_family = AF_UNSPEC;
+	(*ifm)->ifi_index = (int)ifindex;
+	return nlh;
+}
+
+/* ip link add HOST mtu MTU type veth peer name PEER mtu MTU */
+int host_veth_add(const char *host, const char *peer, __u32 mtu)
+{
+	char buf[NL_REQ];
+	struct ifinfomsg *ifm, *pm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK,
+					NLM_F_CREATE | NLM_F_EXCL, 0, &ifm);
+	struct nlattr *info, *data, *pa;
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	pa = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* the peer's attributes follow its own ifinfomsg */
+	pm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pm));
+	pm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	mnl_attr_nest_end(nlh, pa);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return nl_request(nlh);
+}
+
+/* ip link set dev up */
+int host_link_up(__u32 ifindex)
+{
+	char buf[NL_REQ];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex, &ifm);
+
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	return nl_request(nlh);
+}
+
+/* ip link set dev addrgenmode eui64 */
+int host_addrgen_eui64(__u32 ifindex)
+{
+	char buf[NL_REQ];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex, &ifm);
+	struct nlattr *spec, *af;
+
+	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	af = mnl_attr_nest_start(nlh, AF_INET6);
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE,
+			IN6_ADDR_GEN_MODE_EUI64);
+	mnl_attr_nest_end(nlh, af);
+	mnl_attr_nest_end(nlh, spec);
+	return nl_request(nlh);
+}
+
+/* ip link del dev */
+int host_link_del(__u32 ifindex)
+{
+	char buf[NL_REQ];
+	struct ifinfomsg *ifm;
+
+	return nl_request(link_msg(buf, RTM_DELLINK, 0, ifindex, &ifm));
+}
+
+/* ip addr add ADDR/LEN dev DEV [nodad] (family 4 or 6) */
+int host_addr_add(__u32 ifindex, int family, const __u8 *addr, __u8 prefixlen,
+		  bool nodad)
+{
+	char buf[NL_REQ];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	size_t len = family == 4 ? 4 : 16;
+
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = family == 4 ? AF_INET : AF_INET6;
+	ifa->ifa_prefixlen = prefixlen;
+	ifa->ifa_flags = nodad ? IFA_F_NODAD : 0;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+	return nl_request(nlh);
+}
+
+struct default_walk {
+	__u32 oif, metric;
+	bool found;
+};
+
+static int default_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct default_walk *w = data;
+	__u32 oif = 0, metric = 0, table = rtm->rtm_table;
+
+	if (rtm->rtm_dst_len || rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	if (tb[RTA_TABLE])
+		table = mnl_attr_get_u32(tb[RTA_TABLE]);
+	if (table != RT_TABLE_MAIN)
+		return MNL_CB_OK;
+	if (tb[RTA_PRIORITY])
+		metric = mnl_attr_get_u32(tb[RTA_PRIORITY]);
+	if (tb[RTA_OIF]) {
+		oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	} else if (tb[RTA_MULTIPATH]) {
+		const struct rtnexthop *nh =
+			mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+
+		if (mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) >= sizeof(*nh))
+			oif = (__u32)nh->rtnh_ifindex;
+	}
+	/* the one the kernel uses: the lowest metric */
+	if (oif && (!w->found || metric < w->metric)) {
+		w->oif = oif;
+		w->metric = metric;
+		w->found = true;
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * The device of the main table's IPv4 default route of lowest metric (the
+ * one the kernel takes), from rtnetlink. -ENOENT if there is none.
+ */
+int host_default_dev(char dev[16])
+{
+	struct default_walk w = { 0 };
+	int ret = nl_dump(RTM_GETROUTE, AF_INET, sizeof(struct rtmsg),
+			  default_cb, &w);
+
+	if (ret)
+		return ret;
+	if (!w.found || !if_indextoname(w.oif, dev))
+		return -ENOENT;
+	return 0;
 }

@@ -80,23 +80,87 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
+/* replace p's configured addresses with o's (learned ones stay) */
+int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+	     const struct port_opts *o);
+int port_show(int argc, char **argv);
+
+/*
+ * One network's configuration, as `net add` (and `net set`) take it: the
+ * parser fills it (net.c's field table, one entry a keyword), the type's
+ * ops check it and make the network from it.
+ */
+struct net_spec {
+	char name[KVB_NAME_LEN];
+	__u32 type, mtu;
+	const char *uplink, *wan;	/* device names, NULL: none given */
+	__u32 nsubnets;
+	struct kvb_subnet subnets[KVB_MAX_SUBNETS];
+	int ngw;
+	const char *gws[KVB_MAX_SUBNETS];
+	bool dhcp, force;
+	__u32 ct_max, ct_timeout[4];
+	unsigned int given;		/* fields given, a bit by index */
+};
+
+/*
+ * A network type: everything that differs between bridge, internal, nat
+ * and routed networks is here (nettype.c), and nothing outside the table
+ * switches on the type (the code below it asks net_has()).
+ */
+struct net_ops {
+	/* complete n (name, type, mtu, subnets, flags set) from s, refusing
+	 * what the type cannot be; nothing is made yet */
+	int (*validate)(struct fabric *fb, const struct net_spec *s,
+			struct kvb_net *n);
+	/* make the rest once n is in the map; on failure the caller
+	 * removes the network (destroy undoes what was made) */
+	int (*create)(struct fabric *fb, const struct net_spec *s,
+		      struct kvb_net *n);
+	/* undo create (every port is gone already) */
+	void (*destroy)(struct fabric *fb, const struct kvb_net *n);
+	/* may a guest port with these settings join n (or change to them)? */
+	int (*attach_port)(const struct kvb_net *n, const char *cmd,
+			   const struct port_opts *o);
+	/* after a guest port joined, changed or left */
+	void (*detach_port)(struct fabric *fb, const struct kvb_net *n);
+	/* net show: what n has beyond its configuration (state) */
+	void (*show)(struct fabric *fb, const struct kvb_net *n);
+	/* save: lines beyond `net add` (forwards), through line() */
+	void (*save)(struct fabric *fb, const struct kvb_net *n,
+		     void (*line)(const char *text));
+};
+const struct net_ops *net_ops(__u32 type);
+
+/* net.c: the library of networks, over the ops table */
+int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
+		   struct net_spec *s);
+int net_create(struct fabric *fb, struct net_spec *s);
+void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
+	      size_t len);
+int net_port_attach(struct fabric *fb, const char *cmd, const char *dev,
+		    const struct kvb_net *n, const struct port_opts *o);
+int net_port_detach(struct fabric *fb, const char *cmd,
+		    const struct kvb_port *p);
+void net_ports_changed(struct fabric *fb, __u32 net_id);
 
 /* lifecycle.c */
 int fabric_gc(struct fabric *fb, bool verbose);
 int fabric_tend(struct fabric *fb, bool verbose);
 int net_remove(struct fabric *fb, const struct kvb_net *net);
 
-/* nat.c */
-void wan_address_refresh(struct fabric *fb);
-void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
-void wan_wait_stop(const struct kvb_net *net);
+/* gateway.c: the gateway interface and WAN hook of nat and routed nets */
 __be32 dev_ipv4(const char *dev);
-int nat_port_range(__u16 *lo, __u16 *hi);
-int default_route_dev(char dev[16]);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
+
+/* nat.c */
+void wan_address_refresh(struct fabric *fb);
+void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
+void wan_wait_stop(const struct kvb_net *net);
+int nat_port_range(__u16 *lo, __u16 *hi);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
 void ct_recount(struct fabric *fb);
 __u64 ct_count(struct fabric *fb, __u32 net_id);
@@ -120,6 +184,7 @@ struct fwd_row {
 	struct kvb_fwd v;
 };
 int fwd_list(struct fabric *fb, __u32 net_id, struct fwd_row **out);
+bool fwd_target_known(struct fabric *fb, int argc, char **argv);
 
 /* dhcp.c: dnsmasq for nat networks */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net);
@@ -127,6 +192,7 @@ void dhcp_stop(const struct kvb_net *net);
 int ra_start(const struct kvb_net *net);
 void dhcp_sync(struct fabric *fb, __u32 net_id);
 bool dhcp_running(const struct kvb_net *net);
+bool dnsmasq_wanted(const struct kvb_net *n);
 int dhcp_restarts(const struct kvb_net *net, __u64 *last);
 void dhcp_revive(struct fabric *fb);
 int net_leases(int argc, char **argv);
@@ -155,6 +221,14 @@ int host_link(__u32 ifindex, struct host_link *l);
 int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 		 char dev[16]);
 int host_addr_on(__u32 ifindex, char what[64]);
+/* changes, through rtnetlink: 0 or the kernel's -errno */
+int host_veth_add(const char *host, const char *peer, __u32 mtu);
+int host_link_up(__u32 ifindex);
+int host_addrgen_eui64(__u32 ifindex);
+int host_link_del(__u32 ifindex);
+int host_addr_add(__u32 ifindex, int family, const __u8 *addr, __u8 prefixlen,
+		  bool nodad);
+int host_default_dev(char dev[16]);
 
 /* util.c */
 int parse_mac(const char *s, __u8 mac[6]);
@@ -165,6 +239,18 @@ void fmt_mac(const __u8 *mac, char buf[18]);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 const char *net_type_name(__u32 type);
 int net_type_parse(const char *s, __u32 *type);
+/*
+ * What a network type has, for the code below the ops table (nettype.c)
+ * that must not switch on the type: NT_UPLINK (bridge), NT_GATEWAY (a
+ * gateway interface, subnets and routes: nat, routed), NT_NAT
+ * (translation: forwards, flows, WAN address), NT_ROUTED (routed).
+ */
+#define NT_UPLINK 1U
+#define NT_GATEWAY 2U
+#define NT_NAT 4U
+#define NT_ROUTED 8U
+bool net_has(const struct kvb_net *n, unsigned int what);
+bool type_has(__u32 type, unsigned int what);
 bool drop_named(unsigned int reason);
 const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);

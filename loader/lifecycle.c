@@ -55,14 +55,14 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			close_json_object();
 		}
 		if (gone)
-			port_detach(fb, "gc", &p);
+			net_port_detach(fb, "gc", &p);
 		else {
 			/* not ours any more: forget it, touch nothing on it */
 			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC);
 			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
 			xdp_detach(fb, key);
 			p.flags &= ~KVB_PORT_F_XDP;
-			port_detach(fb, "gc", &p);
+			net_port_detach(fb, "gc", &p);
 		}
 		n++;
 		prev = NULL;	/* the map changed under the iteration */
@@ -218,49 +218,7 @@ static int do_upgrade(int argc, char **argv)
 	return ret;
 }
 
-/* The canonical lines describing a network and a port, as load reads. */
-static void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
-		     size_t len)
-{
-	char up[16];
-	struct kvb_port p;
-	int w = snprintf(buf, len, "net add %s type %s", n->name,
-			 net_type_name(n->type));
-
-	if (n->type == KVB_NET_NAT && (size_t)w < len) {
-		char a[16], g[16];
-
-		inet_ntop(AF_INET, &n->subnet, a, sizeof(a));
-		inet_ntop(AF_INET, &n->gw_ip, g, sizeof(g));
-		w += snprintf(buf + w, len - (size_t)w,
-			      " subnet %s/%d gateway %s wan %s dhcp %s", a,
-			      __builtin_popcount(ntohl(n->netmask)), g,
-			      ifname_of(n->wan, NULL, up),
-			      n->flags & KVB_NET_F_DHCP ? "on" : "off");
-	} else if (n->type == KVB_NET_ROUTED && (size_t)w < len) {
-		char a[64];
-
-		for (int gw = 0; gw < 2; gw++)
-			for (__u32 i = 0; i < n->nsubnets && (size_t)w < len; i++) {
-				subnet_fmt(&n->subnets[i], gw, a, sizeof(a));
-				w += snprintf(buf + w, len - (size_t)w, " %s %s",
-					      gw ? "gateway" : "subnet", a);
-			}
-		if (n->wan && (size_t)w < len)
-			w += snprintf(buf + w, len - (size_t)w, " wan %s",
-				      ifname_of(n->wan, NULL, up));
-	} else if (n->uplink && (size_t)w < len) {
-		w += snprintf(buf + w, len - (size_t)w, " uplink %s",
-			      ifname_of(n->uplink,
-					port_get(fb, n->uplink, &p) ? NULL : &p,
-					up));
-	}
-	if ((size_t)w < len)
-		w += snprintf(buf + w, len - (size_t)w, " mtu %u", n->mtu);
-	if ((n->flags & KVB_NET_F_FORCE) && (size_t)w < len)
-		snprintf(buf + w, len - (size_t)w, " force");
-}
-
+/* The canonical line describing a port, as load reads (net_line: net.c). */
 static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 		      size_t len)
 {
@@ -301,37 +259,35 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 			 p->flags & KVB_PORT_F_XDP ? "on" : "off");
 }
 
-static int do_save(int argc, char **argv)
+static void save_print(const char *text)
 {
-	struct fabric *fb;
-	struct kvb_net n;
-	char line[2048];
-	time_t now = time(NULL);
+	print_string(PRINT_ANY, NULL, "%s\n", text);
+}
 
-	(void)argv;
-	if (argc)
-		return err("save: takes no arguments (it writes to stdout)");
-	fb = fab_ro();
-	print_text("# kvmbpf %s configuration (map layout v%d), saved %s",
-		   KVMBPF_VERSION, KVB_LAYOUT_VERSION, ctime(&now));
-	print_text("# restore with: kvmbpf load FILE\n");
-	open_json_array(NULL);
+/*
+ * Every line of the fabric's configuration, in the order load needs them:
+ * networks, peerings, guest ports, then what a type keeps beyond its
+ * `net add` line (a nat network's forwards, which need their guests).
+ */
+static void save_lines(struct fabric *fb, void (*line)(const char *text))
+{
+	char buf[2048];
+	struct kvb_net n, o;
+
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n))
 			continue;
-		net_line(fb, &n, line, sizeof(line));
-		print_string(PRINT_ANY, NULL, "%s\n", line);
+		net_line(fb, &n, buf, sizeof(buf));
+		line(buf);
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		struct kvb_net o;
-
 		if (net_get(fb, id, &n))
 			continue;
 		for (__u32 j = id + 1; j < KVB_MAX_NETS; j++)
 			if (net_peered(&n, j) && !net_get(fb, j, &o)) {
-				snprintf(line, sizeof(line), "net peer %s %s",
+				snprintf(buf, sizeof(buf), "net peer %s %s",
 					 n.name, o.name);
-				print_string(PRINT_ANY, NULL, "%s\n", line);
+				line(buf);
 			}
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
@@ -343,12 +299,49 @@ static int do_save(int argc, char **argv)
 			if (port_get(fb, n.ports[i], &p) ||
 			    p.role != KVB_PORT_GUEST)
 				continue;
-			port_line(fb, &p, line, sizeof(line));
-			print_string(PRINT_ANY, NULL, "%s\n", line);
+			port_line(fb, &p, buf, sizeof(buf));
+			line(buf);
 		}
 	}
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (!net_get(fb, id, &n) && net_ops(n.type)->save)
+			net_ops(n.type)->save(fb, &n, line);
+}
+
+static int do_save(int argc, char **argv)
+{
+	struct fabric *fb;
+
+	(void)argv;
+	if (argc)
+		return err("save: takes no arguments (it writes to stdout)");
+	fb = fab_ro();
+	/* no date: the same fabric saves byte for byte the same file */
+	print_text("# kvmbpf %s configuration (map layout v%d)\n",
+		   KVMBPF_VERSION, KVB_LAYOUT_VERSION);
+	print_text("# restore with: kvmbpf load FILE\n");
+	open_json_array(NULL);
+	save_lines(fb, save_print);
 	close_json_array();
 	return 0;
+}
+
+/* Is line among the lines save would write now? (a forward in effect) */
+static const char *saved_want;
+static bool saved_found;
+
+static void saved_match(const char *text)
+{
+	if (!strcmp(text, saved_want))
+		saved_found = true;
+}
+
+static bool line_in_effect(struct fabric *fb, const char *line)
+{
+	saved_want = line;
+	saved_found = false;
+	save_lines(fb, saved_match);
+	return saved_found;
 }
 
 #define LOAD_MAX_WORDS 64
@@ -357,7 +350,8 @@ static int do_save(int argc, char **argv)
  * load FILE: apply a saved configuration. Lines already in effect are
  * skipped; a network that exists with other settings is an error; a guest
  * device that does not exist (yet: at boot, before its VM starts) is
- * skipped with a note, so that its hook (qemu-ifup, libvirt) attaches it.
+ * skipped with a note, so that its hook (qemu-ifup, libvirt) attaches it,
+ * and so is a forward to an address no port holds (yet).
  */
 static int do_load(int argc, char **argv)
 {
@@ -434,9 +428,23 @@ static int do_load(int argc, char **argv)
 				skipped++;
 				continue;
 			}
+		} else if (nw >= 3 && !strcmp(words[0], "forward") &&
+			   !strcmp(words[1], "add")) {
+			apply = &obj_forward;
+			if (line_in_effect(fb, line)) {
+				skipped++;
+				continue;
+			}
+			if (!fwd_target_known(fb, nw - 2, words + 2)) {
+				warn("load: line %d: no port holds the target "
+				     "yet, skipped", lineno);
+				skipped++;
+				continue;
+			}
 		} else {
 			ret = err("load: line %d: expected 'net add', 'net "
-				  "peer' or 'attach': %s", lineno, line);
+				  "peer', 'attach' or 'forward add': %s",
+				  lineno, line);
 			break;
 		}
 		if (object_call(apply, nw - 1, words + 1)) {

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The host side of nat and routed networks: the gateway interface (a veth
- * pair whose host end holds the gateway addresses and whose other end is
- * the network's gateway port), the WAN device's tc hook; and NAT's
- * `ct show` / `ct flush`.
+ * What only nat networks have: the host's ephemeral ports NAT leaves
+ * alone, the wait for a WAN address that comes late, and the connection
+ * table (`ct show` / `ct flush`). The gateway interface and the WAN hook,
+ * which routed networks have too, are gateway.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -24,55 +23,6 @@
 #include <bpf/libbpf.h>
 
 #include "kvmbpf.h"
-
-/* ip(8) with a fixed argument vector, no shell; 0 on success. */
-static int run_ip(const char *const argv[])
-{
-	pid_t pid = fork();
-	int status;
-
-	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		int null = open("/dev/null", 0);
-
-		if (null >= 0)
-			dup2(null, 2);
-		execvp("ip", (char *const *)argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
-}
-
-static void write_sysctl(const char *path, const char *v)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(v, f);
-		fclose(f);
-	}
-}
-
-/* The first IPv4 address of dev, or 0. */
-__be32 dev_ipv4(const char *dev)
-{
-	struct ifaddrs *ifa, *i;
-	__be32 a = 0;
-
-	if (getifaddrs(&ifa))
-		return 0;
-	for (i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    !strcmp(i->ifa_name, dev)) {
-			a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-			break;
-		}
-	freeifaddrs(ifa);
-	return a;
-}
 
 /*
  * The host's ephemeral ports (net.ipv4.ip_local_port_range, where
@@ -113,180 +63,6 @@ int nat_port_range(__u16 *lo, __u16 *hi)
 	return 0;
 }
 
-/* The device of the IPv4 default route, from /proc/net/route. */
-int default_route_dev(char dev[16])
-{
-	FILE *f = fopen("/proc/net/route", "r");
-	char line[256], name[16];
-	unsigned int dst, flags;
-	int ret = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%15s %x %*x %x", name, &dst, &flags) == 3 &&
-		    dst == 0 && (flags & 1)) {
-			snprintf(dev, 16, "%s", name);
-			ret = 0;
-			break;
-		}
-	fclose(f);
-	return ret;
-}
-
-/*
- * Create the gateway interface pair for a nat or routed network: the host
- * end holds every subnet's gateway address (IPv6 with its EUI-64
- * link-local, the router address guests learn from RAs), forwards, and
- * has the network's MTU; the fabric end becomes the gateway port.
- */
-int gateway_create(struct fabric *fb, struct kvb_net *net)
-{
-	char host[16], port[16], path[128], mtu[16];
-	bool v6 = false;
-	int ret;
-
-	gateway_ifnames(net->id, host, port);
-	snprintf(mtu, sizeof(mtu), "%u", net->mtu);
-	for (__u32 i = 0; i < net->nsubnets; i++)
-		v6 |= net->subnets[i].family == 6;
-	{
-		const char *add[] = { "ip", "link", "add", host, "mtu", mtu,
-				      "type", "veth", "peer", "name", port,
-				      "mtu", mtu, NULL };
-		const char *eui[] = { "ip", "link", "set", host, "addrgenmode",
-				      "eui64", NULL };
-
-		if (run_ip(add))
-			return err("net add: cannot create the gateway interface "
-				   "%s (ip link add failed)", host);
-		if (v6) {
-			const char *knobs[][2] = { { "disable_ipv6", "0" },
-						   { "accept_ra", "0" },
-						   { "forwarding", "1" } };
-
-			for (size_t k = 0; k < 3; k++) {
-				snprintf(path, sizeof(path),
-					 "/proc/sys/net/ipv6/conf/%s/%s", host,
-					 knobs[k][0]);
-				write_sysctl(path, knobs[k][1]);
-			}
-			run_ip(eui);
-		}
-	}
-	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
-		char gw[64], addr[80];
-		const char *ad[] = { "ip", "addr", "add", addr, "dev", host,
-				     "nodad", NULL };
-
-		subnet_fmt(&net->subnets[i], true, gw, sizeof(gw));
-		snprintf(addr, sizeof(addr), "%s/%u", gw,
-			 net->subnets[i].prefixlen);
-		if (net->subnets[i].family == 4)
-			ad[6] = NULL;
-		if (run_ip(ad)) {
-			gateway_delete(net->id);
-			return err("net add: cannot put %s on %s", addr, host);
-		}
-	}
-	{
-		const char *up1[] = { "ip", "link", "set", host, "up", NULL };
-		const char *up2[] = { "ip", "link", "set", port, "up", NULL };
-
-		if (run_ip(up1) || run_ip(up2)) {
-			gateway_delete(net->id);
-			return err("net add: cannot bring %s up", host);
-		}
-	}
-	/* bpf_fib_lookup asks the input device, the gateway interface, to
-	 * forward; this enables forwarding on it alone, not host-wide */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
-		 host);
-	write_sysctl(path, "1");
-	net->gw_host = if_nametoindex(host);
-	if (dev_get_mac(host, net->uplink_mac) || !net->gw_host) {
-		gateway_delete(net->id);
-		return err("net add: %s vanished", host);
-	}
-	if (net_put(fb, net) || routes_put(fb, net)) {
-		gateway_delete(net->id);
-		return err("net add: cannot update the network: %s",
-			   strerror(errno));
-	}
-	ret = port_attach(fb, "net add", port, net->id, KVB_PORT_GATEWAY,
-			  &(struct port_opts){ .naddrs = -1 });
-	if (ret)
-		gateway_delete(net->id);
-	return ret;
-}
-
-void gateway_delete(__u32 id)
-{
-	char host[16], port[16];
-	const char *del[] = { "ip", "link", "del", host, NULL };
-
-	gateway_ifnames(id, host, port);
-	run_ip(del);
-}
-
-/* Hook the WAN device (shared by every nat network that uses it). */
-int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
-{
-	struct kvb_port p = { .role = KVB_PORT_WAN, .net_id = net_id };
-	struct kvb_stats *zero;
-	bool created = false;
-	__u32 ifindex = if_nametoindex(dev);
-	int ncpu = libbpf_num_possible_cpus(), ret;
-
-	if (!ifindex)
-		return err("net add: wan %s: no such device", dev);
-	if (!port_get(fb, ifindex, &p)) {
-		if (p.role != KVB_PORT_WAN)
-			return err("net add: wan %s is already a port of another "
-				   "network", dev);
-		return 0;
-	}
-	snprintf(p.name, sizeof(p.name), "%s", dev);
-	p.ifindex = ifindex;
-	zero = calloc((size_t)ncpu, sizeof(*zero));
-	if (!zero)
-		return err("net add: out of memory");
-	bpf_map_update_elem(fb->stats_fd, &ifindex, zero, BPF_ANY);
-	free(zero);
-	ret = tc_attach(fb, ifindex, false, &created);
-	if (created)
-		p.flags |= KVB_PORT_F_OWN_CLSACT;
-	if (!ret && bpf_map_update_elem(fb->port_fd, &ifindex, &p, BPF_ANY))
-		ret = -errno;
-	if (ret) {
-		tc_detach(ifindex, false, created);
-		bpf_map_delete_elem(fb->stats_fd, &ifindex);
-		return err("net add: wan %s: cannot attach: %s", dev,
-			   strerror(-ret));
-	}
-	return 0;
-}
-
-/* After net del: unhook the WAN device unless another network uses it. */
-void wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
-{
-	struct kvb_net n;
-	struct kvb_port p;
-
-	if (!wan || port_get(fb, wan, &p) || p.role != KVB_PORT_WAN)
-		return;
-	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (id == net_id || net_get(fb, id, &n) ||
-		    (n.type != KVB_NET_NAT && n.type != KVB_NET_ROUTED) ||
-		    n.wan != wan)
-			continue;
-		p.net_id = id;	/* hand it over */
-		bpf_map_update_elem(fb->port_fd, &wan, &p, BPF_EXIST);
-		return;
-	}
-	port_detach(fb, "net del", &p);
-}
-
 /*
  * A nat network whose WAN device has no IPv4 address yet (at boot, before
  * the WAN's DHCP): there is nothing to translate to, so the datapath
@@ -303,7 +79,7 @@ static bool wan_address_set(struct fabric *fb, __u32 id, const char *name)
 	struct kvb_net n;
 	__be32 a;
 
-	if (net_get(fb, id, &n) || n.type != KVB_NET_NAT ||
+	if (net_get(fb, id, &n) || !net_has(&n, NT_NAT) ||
 	    (name && strcmp(n.name, name)))
 		return true;	/* gone, or another network now */
 	if (n.nat_ip)

@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: MIT
-/* Networks: `net add`, `net del`, `net show`. */
+/*
+ * Networks: their configuration (struct net_spec) and their life over the
+ * ops table (nettype.c), and the `net` commands.
+ *
+ * Each keyword of a network's configuration is one entry of the field
+ * table below, which holds all there is of it: its help, the types it is
+ * for, how it is parsed into a net_spec, how it goes into the network
+ * (apply), and how it is written out (format), the one function that
+ * serves the text of `net show`, its JSON and the line `save` writes. So
+ * a field cannot be shown, saved or parsed differently.
+ */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 
 #include "kvmbpf.h"
 
 #define KVB_DEFAULT_MTU 1500
+
+#define T(x) (1U << KVB_NET_##x)
+#define T_GW (T(NAT) | T(ROUTED))	/* the types with a gateway */
 
 static const char *const timeout_names[4] = {
 	[KVB_CT_T_TCP_EST] = "tcp-established",
@@ -27,84 +39,398 @@ static const __u32 timeout_defaults[4] = {
 	[KVB_CT_T_ICMP] = KVB_CT_ICMP_S,
 };
 
-#define T(x) (1U << KVB_NET_##x)
-enum { SK_CT_MAX, SK_CT_TIMEOUT };
-static const struct keyword net_set_kws[] = {
-	[SK_CT_MAX] = { "ct-max", "N", "flows at once (default and most: the\n"
-			"table's half)", T(NAT) },
-	[SK_CT_TIMEOUT] = { "ct-timeout", "KIND SECONDS", "idle timeout of "
-			    "tcp-established, tcp,\nudp or icmp flows", T(NAT) },
+/*
+ * Writing a field out: to `net show` (text " keyword value", JSON "key":
+ * value) or to a save line (" keyword value", only what differs from the
+ * default, so that load gives the same network).
+ */
+struct fmt {
+	bool save;
+	char *buf;
+	size_t len, w;
 };
 
-#define T_GW (T(NAT) | T(ROUTED))	/* the types with a gateway */
+struct net_field;
+static void fmt_str(struct fmt *f, const struct net_field *fd,
+		    const char *v, bool saved);
+static void fmt_uint(struct fmt *f, const struct net_field *fd, __u64 v,
+		     bool saved);
 
-/* The keywords of net add, and the types each applies to. */
-enum { NK_TYPE, NK_UPLINK, NK_SUBNET, NK_GATEWAY, NK_WAN, NK_DHCP, NK_MTU,
-       NK_FORCE };
-static const struct keyword net_kws[] = {
-	[NK_TYPE] = { "type", "TYPE", "bridge, internal, nat or routed", 0 },
-	[NK_UPLINK] = { "uplink", "DEV", "the host NIC the guests share the LAN\n"
-			"of (and the host itself)", T(BRIDGE) },
-	[NK_SUBNET] = { "subnet", "CIDR", "nat: one IPv4 subnet; routed: up to "
-			"4,\nIPv4 and IPv6", T_GW },
-	[NK_GATEWAY] = { "gateway", "ADDR", "a subnet's gateway (default: its "
-			 "first\naddress), on the host interface kvbgwID",
-			 T_GW },
-	[NK_WAN] = { "wan", "DEV", "nat: the device whose address flows go\n"
-		     "out with (default: the default route's);\nrouted: "
-		     "where the outside's traffic to the\nsubnets arrives",
-		     T_GW },
-	[NK_DHCP] = { "dhcp", "on|off", "dnsmasq on the gateway interface\n"
-		      "(default on)", T(NAT) },
-	[NK_MTU] = { "mtu", "N", "68-65535, default 1500", 0 },
-	[NK_FORCE] = { "force", NULL, "create it even where its subnet overlaps\n"
-		       "an address or a route of the host", T_GW },
+/* where a field is taken */
+#define F_ADD 1U	/* net add */
+#define F_SET 2U	/* net set */
+#define F_JSON_ALL 4U	/* its JSON key in every type's object (null) */
+#define F_BREAK 8U	/* text: on a line of its own */
+
+struct net_field {
+	struct keyword kw;	/* name, argument, help, types (T()) */
+	const char *key;	/* JSON key */
+	unsigned int flags;
+	int nargs;		/* words after the keyword: 0, 1, 2 */
+	/* word(s) v into s; 0 or err()'s 1 */
+	int (*parse)(const char *cmd, struct net_spec *s, char **v);
+	/* s into n (net add, net set) */
+	void (*apply)(const struct net_spec *s, struct kvb_net *n);
+	/* n out through f */
+	void (*format)(struct fabric *fb, const struct kvb_net *n,
+		       const struct net_field *fd, struct fmt *f);
 };
 
-/* "kvmbpf net add NAME type nat subnet CIDR ..." lines, from the table */
-static void net_types_help(void)
+/* --------------------------------------------------------- the fields */
+
+static int parse_type(const char *cmd, struct net_spec *s, char **v)
 {
-	for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++) {
-		printf("  net add NAME type %s", net_type_name(t));
-		for (size_t k = 1; k < ARRAY_SIZE(net_kws); k++)
-			if (!net_kws[k].only || (net_kws[k].only & (1U << t)))
-				printf(" [%s%s%s]", net_kws[k].name,
-				       net_kws[k].arg ? " " : "",
-				       net_kws[k].arg ? net_kws[k].arg : "");
-		printf("\n");
+	if (net_type_parse(v[0], &s->type))
+		return err("%s: type %s: expected bridge, internal, nat or routed",
+			   cmd, v[0]);
+	return 0;
+}
+
+static void format_type(struct fabric *fb, const struct kvb_net *n,
+			const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	fmt_str(f, fd, net_type_name(n->type), true);
+}
+
+static int parse_uplink(const char *cmd, struct net_spec *s, char **v)
+{
+	(void)cmd;
+	s->uplink = v[0];
+	return 0;
+}
+
+static void format_uplink(struct fabric *fb, const struct kvb_net *n,
+			  const struct net_field *fd, struct fmt *f)
+{
+	char up[16];
+	struct kvb_port p;
+
+	if (n->uplink)
+		ifname_of(n->uplink, port_get(fb, n->uplink, &p) ? NULL : &p,
+			  up);
+	fmt_str(f, fd, n->uplink ? up : NULL, true);
+}
+
+static int parse_subnet(const char *cmd, struct net_spec *s, char **v)
+{
+	if (s->nsubnets == KVB_MAX_SUBNETS)
+		return err("%s: at most %d subnets", cmd, KVB_MAX_SUBNETS);
+	if (subnet_parse(v[0], &s->subnets[s->nsubnets]))
+		return err("%s: subnet %s: expected a.b.c.d/8-30 or an IPv6 "
+			   "prefix /16-126, with no host bits", cmd, v[0]);
+	s->nsubnets++;
+	return 0;
+}
+
+static void apply_subnet(const struct net_spec *s, struct kvb_net *n)
+{
+	n->nsubnets = s->nsubnets;
+	memcpy(n->subnets, s->subnets, sizeof(n->subnets));
+}
+
+/* the subnets (gw false) or their gateways: a JSON array, repeated
+ * keywords in text and save lines */
+static void format_subnets(const struct kvb_net *n, const struct net_field *fd,
+			   struct fmt *f, bool gw)
+{
+	char a[64];
+
+	open_json_array(fd->key);
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		subnet_fmt(&n->subnets[i], gw, a, sizeof(a));
+		if (f->save || !is_json())
+			fmt_str(f, fd, a, true);
+		else
+			print_string(PRINT_JSON, NULL, NULL, a);
+	}
+	close_json_array();
+}
+
+static void format_subnet(struct fabric *fb, const struct kvb_net *n,
+			  const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	format_subnets(n, fd, f, false);
+}
+
+static int parse_gateway(const char *cmd, struct net_spec *s, char **v)
+{
+	if (s->ngw == KVB_MAX_SUBNETS)
+		return err("%s: at most %d gateways", cmd, KVB_MAX_SUBNETS);
+	s->gws[s->ngw++] = v[0];
+	return 0;
+}
+
+static void format_gateway(struct fabric *fb, const struct kvb_net *n,
+			   const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	format_subnets(n, fd, f, true);
+}
+
+static int parse_wan(const char *cmd, struct net_spec *s, char **v)
+{
+	(void)cmd;
+	s->wan = v[0];
+	return 0;
+}
+
+static void format_wan(struct fabric *fb, const struct kvb_net *n,
+		       const struct net_field *fd, struct fmt *f)
+{
+	char wn[16];
+
+	(void)fb;
+	fmt_str(f, fd, n->wan ? ifname_of(n->wan, NULL, wn) : NULL, true);
+}
+
+static int parse_dhcp(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_onoff(v[0], &s->dhcp))
+		return err("%s: dhcp %s: expected on or off", cmd, v[0]);
+	return 0;
+}
+
+static void apply_dhcp(const struct net_spec *s, struct kvb_net *n)
+{
+	if (s->dhcp)
+		n->flags |= KVB_NET_F_DHCP;
+	else
+		n->flags &= ~KVB_NET_F_DHCP;
+}
+
+static void format_dhcp(struct fabric *fb, const struct kvb_net *n,
+			const struct net_field *fd, struct fmt *f)
+{
+	bool on = n->flags & KVB_NET_F_DHCP;
+
+	(void)fb;
+	if (f->save || !is_json())
+		fmt_str(f, fd, on ? "on" : "off", true);
+	else
+		print_bool(PRINT_JSON, fd->key, NULL, on);
+}
+
+static int parse_mtu(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_u32(v[0], 68, 65535, &s->mtu))
+		return err("%s: mtu %s: expected 68-65535", cmd, v[0]);
+	return 0;
+}
+
+static void apply_mtu(const struct net_spec *s, struct kvb_net *n)
+{
+	n->mtu = s->mtu;
+}
+
+static void format_mtu(struct fabric *fb, const struct kvb_net *n,
+		       const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	fmt_uint(f, fd, n->mtu, true);
+}
+
+static int parse_force(const char *cmd, struct net_spec *s, char **v)
+{
+	(void)cmd;
+	(void)v;
+	s->force = true;
+	return 0;
+}
+
+static void apply_force(const struct net_spec *s, struct kvb_net *n)
+{
+	if (s->force)
+		n->flags |= KVB_NET_F_FORCE;
+}
+
+static void format_force(struct fabric *fb, const struct kvb_net *n,
+			 const struct net_field *fd, struct fmt *f)
+{
+	bool on = n->flags & KVB_NET_F_FORCE;
+
+	(void)fb;
+	if (f->save) {		/* a word on its own */
+		if (on && f->w < f->len)
+			f->w += (size_t)snprintf(f->buf + f->w, f->len - f->w,
+						 " %s", fd->kw.name);
+		return;
+	}
+	print_bool(PRINT_JSON, fd->key, NULL, on);
+	if (on)
+		print_text(" %s", fd->kw.name);
+}
+
+static int parse_ct_max(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_u32(v[0], 1, KVB_MAX_CT / 2, &s->ct_max))
+		return err("%s: ct-max %s: expected 1-%d", cmd, v[0],
+			   KVB_MAX_CT / 2);
+	return 0;
+}
+
+static void apply_ct_max(const struct net_spec *s, struct kvb_net *n)
+{
+	n->ct_max = s->ct_max;
+}
+
+static void format_ct_max(struct fabric *fb, const struct kvb_net *n,
+			  const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	fmt_uint(f, fd, n->ct_max ? n->ct_max : KVB_MAX_CT / 2, n->ct_max);
+}
+
+static int parse_ct_timeout(const char *cmd, struct net_spec *s, char **v)
+{
+	int t = -1;
+
+	for (int k = 0; k < 4; k++)
+		if (!strcmp(v[0], timeout_names[k]))
+			t = k;
+	if (t < 0)
+		return err("%s: ct-timeout %s: expected tcp-established, tcp, "
+			   "udp or icmp", cmd, v[0]);
+	if (parse_u32(v[1], 1, 864000, &s->ct_timeout[t]))
+		return err("%s: ct-timeout %s %s: expected 1-864000 seconds",
+			   cmd, v[0], v[1]);
+	return 0;
+}
+
+static void apply_ct_timeout(const struct net_spec *s, struct kvb_net *n)
+{
+	for (int k = 0; k < 4; k++)
+		if (s->ct_timeout[k])
+			n->ct_timeout[k] = s->ct_timeout[k];
+}
+
+/* JSON: {"kind": seconds}; text and save: ct-timeout KIND SECONDS each */
+static void format_ct_timeout(struct fabric *fb, const struct kvb_net *n,
+			      const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	open_json_object(fd->key);
+	for (int k = 0; k < 4; k++) {
+		__u32 v = n->ct_timeout[k] ? n->ct_timeout[k] :
+					     timeout_defaults[k];
+		char word[48];
+
+		if (f->save && !n->ct_timeout[k])
+			continue;
+		if (f->save) {
+			if (f->w < f->len)
+				f->w += (size_t)snprintf(f->buf + f->w,
+							 f->len - f->w,
+							 " %s %s %u",
+							 fd->kw.name,
+							 timeout_names[k], v);
+			continue;
+		}
+		snprintf(word, sizeof(word), " %s %s %%llu", fd->kw.name,
+			 timeout_names[k]);
+		print_uint(PRINT_ANY, timeout_names[k], word, v);
+	}
+	close_json_object();
+}
+
+enum { NF_TYPE };
+static const struct net_field fields[] = {
+	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0 },
+		      "type", F_ADD, 1, parse_type, NULL, format_type },
+	{ { "uplink", "DEV", "the host NIC the guests share the LAN of\n"
+	    "(and the host itself)", T(BRIDGE) },
+	  "uplink", F_ADD | F_JSON_ALL, 1, parse_uplink, NULL, format_uplink },
+	{ { "subnet", "CIDR", "nat: one IPv4 subnet; routed: up to 4,\n"
+	    "IPv4 and IPv6 (repeat)", T_GW },
+	  "subnets", F_ADD, 1, parse_subnet, apply_subnet, format_subnet },
+	{ { "gateway", "ADDR", "a subnet's gateway (default: its first\n"
+	    "address), on the host interface kvbgwID", T_GW },
+	  "gateways", F_ADD, 1, parse_gateway, NULL, format_gateway },
+	{ { "wan", "DEV", "nat: the device whose address flows go out\n"
+	    "with (default: the default route's); routed:\n"
+	    "where the outside's traffic to the subnets\narrives", T_GW },
+	  "wan", F_ADD, 1, parse_wan, NULL, format_wan },
+	{ { "dhcp", "on|off", "dnsmasq on the gateway interface (default\non)",
+	    T(NAT) },
+	  "dhcp", F_ADD, 1, parse_dhcp, apply_dhcp, format_dhcp },
+	{ { "mtu", "N", "68-65535, default 1500", 0 },
+	  "mtu", F_ADD, 1, parse_mtu, apply_mtu, format_mtu },
+	{ { "force", NULL, "create it even where its subnet overlaps an\n"
+	    "address or a route of the host", T_GW },
+	  "force", F_ADD, 0, parse_force, apply_force, format_force },
+	{ { "ct-max", "N", "flows at once (default and most: half the\n"
+	    "flow table)", T(NAT) },
+	  "ct_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_max, apply_ct_max,
+	  format_ct_max },
+	{ { "ct-timeout", "KIND SECONDS", "idle timeout of tcp-established,\n"
+	    "tcp, udp or icmp flows (repeat)", T(NAT) },
+	  "ct_timeouts", F_ADD | F_SET, 2, parse_ct_timeout, apply_ct_timeout,
+	  format_ct_timeout },
+};
+#define NFIELDS ARRAY_SIZE(fields)
+
+static void fmt_str(struct fmt *f, const struct net_field *fd,
+		    const char *v, bool saved)
+{
+	if (f->save) {
+		if (saved && v && f->w < f->len)
+			f->w += (size_t)snprintf(f->buf + f->w, f->len - f->w,
+						 " %s %s", fd->kw.name, v);
+		return;
+	}
+	if (v) {
+		char fmtbuf[48];
+
+		snprintf(fmtbuf, sizeof(fmtbuf), " %s %%s", fd->kw.name);
+		print_string(PRINT_ANY, fd->key, fmtbuf, v);
+	} else {
+		print_string(PRINT_JSON, fd->key, NULL, NULL);
 	}
 }
 
-static void net_details(void)
+static void fmt_uint(struct fmt *f, const struct net_field *fd, __u64 v,
+		     bool saved)
 {
-	net_types_help();
-	printf("\n");
-	keyword_help(net_kws, ARRAY_SIZE(net_kws));
-	printf("\n"
-	       "  bridge    guests switch with each other; with an uplink,\n"
-	       "            also with the LAN behind host NIC DEV and with\n"
-	       "            the host itself\n"
-	       "  internal  guests reach each other and nothing else\n"
-	       "  nat       a private IPv4 subnet; dhcp on (default) runs\n"
-	       "            dnsmasq on the gateway interface (leases, router,\n"
-	       "            DNS; a port's mac + ip is its static lease);\n"
-	       "            guests reach the outside through WAN DEV with its\n"
-	       "            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
-	       "  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
-	       "            NAT where the host's FIB says; gateways answer\n"
-	       "            ARP/ND and router advertisements (SLAAC on /64s)\n"
-	       "            in BPF\n"
-	       "  peer      route between two routed/nat networks (unpeered\n"
-	       "            networks never reach each other); a routed network\n"
-	       "            peered with a nat one reaches the outside through\n"
-	       "            that network's translation (IPv4)\n"
-	       "  set       nat networks: the flow limit and timeouts:\n",
-	       KVB_MAX_SUBNETS);
-	keyword_help(net_set_kws, ARRAY_SIZE(net_set_kws));
-	printf("  NAME: 1-15 characters of [A-Za-z0-9_.-].\n"
-	       "Limits: %d networks, %d ports per network.\n",
-	       KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
+	char s[24];
+
+	if (f->save || !is_json()) {
+		snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
+		fmt_str(f, fd, s, saved);
+		return;
+	}
+	print_uint(PRINT_JSON, fd->key, NULL, v);
 }
+
+/* Every field of n that its type has, in the table's order. */
+static void net_format(struct fabric *fb, const struct kvb_net *n,
+		       struct fmt *f)
+{
+	for (size_t i = 0; i < NFIELDS; i++) {
+		const struct net_field *fd = &fields[i];
+
+		if (fd->kw.only && !(fd->kw.only & (1U << n->type))) {
+			if ((fd->flags & F_JSON_ALL) && !f->save)
+				print_null(fd->key);
+			continue;
+		}
+		if ((fd->flags & F_BREAK) && !f->save)
+			print_text("\n ");
+		fd->format(fb, n, fd, f);
+	}
+}
+
+/* The line `save` writes for n, and `load` compares with. */
+void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
+	      size_t len)
+{
+	struct fmt f = { .save = true, .buf = buf, .len = len };
+
+	f.w = (size_t)snprintf(buf, len, "net add %s", n->name);
+	net_format(fb, n, &f);
+}
+
+/* ---------------------------------------------------- parse and apply */
 
 static int valid_name(const char *s)
 {
@@ -116,6 +442,61 @@ static int valid_name(const char *s)
 		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
 			return 0;
 	return 1;
+}
+
+/*
+ * KEYWORD ARG... into s, for net add (where F_ADD) or net set (F_SET).
+ * A keyword of another type than s->type is refused once the type is
+ * known (net add: after the loop; net set: s->type is the network's).
+ */
+int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
+		   struct net_spec *s)
+{
+	for (int i = 0; i < argc;) {
+		const struct net_field *fd = NULL;
+
+		for (size_t k = 0; k < NFIELDS; k++)
+			if ((fields[k].flags & where) &&
+			    !strcmp(fields[k].kw.name, argv[i]))
+				fd = &fields[k];
+		if (!fd)
+			return err("%s: unknown keyword '%s' (try 'kvmbpf net "
+				   "help')", cmd, argv[i]);
+		if (i + fd->nargs >= argc)
+			return err("%s: %s needs %s", cmd, argv[i],
+				   fd->kw.arg ? fd->kw.arg : "nothing");
+		if (fd->parse(cmd, s, argv + i + 1))
+			return 1;
+		s->given |= 1U << (fd - fields);
+		i += 1 + fd->nargs;
+	}
+	if (!s->type)
+		return err("%s: missing 'type bridge|internal|nat|routed'", cmd);
+	/* a keyword of another type: "uplink is for bridge networks only" */
+	for (size_t k = 0; k < NFIELDS; k++) {
+		char types[64] = "";
+		size_t w = 0;
+
+		if (!(s->given & (1U << k)) || !fields[k].kw.only ||
+		    (fields[k].kw.only & (1U << s->type)))
+			continue;
+		for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++)
+			if (fields[k].kw.only & (1U << t))
+				w += (size_t)snprintf(types + w, sizeof(types) - w,
+						      "%s%s", w ? " and " : "",
+						      net_type_name(t));
+		return err("%s: %s is for %s networks only", cmd,
+			   fields[k].kw.name, types);
+	}
+	return 0;
+}
+
+/* The fields given in s into n. */
+static void net_spec_apply(const struct net_spec *s, struct kvb_net *n)
+{
+	for (size_t k = 0; k < NFIELDS; k++)
+		if ((s->given & (1U << k)) && fields[k].apply)
+			fields[k].apply(s, n);
 }
 
 static int alloc_id(struct fabric *fb, __u32 *id)
@@ -131,214 +512,37 @@ static int alloc_id(struct fabric *fb, __u32 *id)
 	return -ENOSPC;
 }
 
-/*
- * A nat or routed network's subnets must not overlap an address or a
- * route of the host: its gateway would take the host's addresses and its
- * routes shadow the host's (libvirt refuses the same). The interfaces of
- * another kvmbpf network count as the host's, unless they are the ones
- * this network would have (left behind by an earlier instance of it).
- */
-static int host_check(const char *name, const struct kvb_net *net)
+/* Make the network s describes: its type's validate, the map, create. */
+int net_create(struct fabric *fb, struct net_spec *s)
 {
-	char host[16], port[16], what[64], dev[16], a[64];
-	__u32 skip;
+	const struct net_ops *ops = net_ops(s->type);
+	struct kvb_net net = { .type = s->type, .mtu = KVB_DEFAULT_MTU,
+			       .flags = type_has(s->type, NT_NAT) ?
+					KVB_NET_F_DHCP : 0 }, tmp;
 
-	gateway_ifnames(net->id, host, port);
-	skip = if_nametoindex(host);
-	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
-		int ret = host_overlap(&net->subnets[i], skip, what, dev);
-
-		subnet_fmt(&net->subnets[i], false, a, sizeof(a));
-		if (ret < 0)
-			return err("net add %s: subnet %s: cannot read the "
-				   "host's routes: %s", name, a, strerror(-ret));
-		if (ret)
-			return err("net add %s: subnet %s overlaps %s on %s (use "
-				   "'force' to create it anyway)", name, a,
-				   what, dev);
-	}
-	return 0;
-}
-
-static int net_add(int argc, char **argv)
-{
-	const char *name, *uplink = NULL, *wan = NULL;
-	unsigned int kwseen = 0;
-	char *gws[KVB_MAX_SUBNETS];
-	struct kvb_net net = {}, tmp;
-	struct fabric *fb;
-	__u32 type = KVB_NET_NONE, mtu = KVB_DEFAULT_MTU;
-	char wanbuf[16];
-	int ngw = 0;
-	bool dhcp = true, v6 = false, force = false;
-
-	if (argc < 1)
-		return err("net add: missing NAME");
-	name = argv[0];
-	if (!valid_name(name))
-		return err("net add: name '%s': use 1-%d characters of "
-			   "[A-Za-z0-9_.-]", name, KVB_NAME_LEN - 1);
-	for (int i = 1; i < argc; i += 2) {
-		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const struct keyword *kw = keyword_find(net_kws,
-							ARRAY_SIZE(net_kws), k);
-
-		if (!kw)
-			return err("net add: unknown keyword '%s' (try 'kvmbpf "
-				   "net help')", k);
-		kwseen |= 1U << (kw - net_kws);
-		if (!kw->arg) {		/* force: the one word with no value */
-			force = true;
-			i--;
-			continue;
-		}
-		if (!v)
-			return err("net add: %s needs a value", k);
-		switch (kw - net_kws) {
-		case NK_TYPE:
-			if (net_type_parse(v, &type))
-				return err("net add: type %s: expected bridge, "
-					   "internal, nat or routed", v);
-			break;
-		case NK_UPLINK:
-			uplink = v;
-			break;
-		case NK_SUBNET:
-			if (net.nsubnets == KVB_MAX_SUBNETS)
-				return err("net add: at most %d subnets",
-					   KVB_MAX_SUBNETS);
-			if (subnet_parse(v, &net.subnets[net.nsubnets]))
-				return err("net add: subnet %s: expected "
-					   "a.b.c.d/8-30 or an IPv6 prefix "
-					   "/16-126, with no host bits", v);
-			v6 |= net.subnets[net.nsubnets++].family == 6;
-			break;
-		case NK_GATEWAY:
-			if (ngw == KVB_MAX_SUBNETS)
-				return err("net add: at most %d gateways",
-					   KVB_MAX_SUBNETS);
-			gws[ngw++] = argv[i + 1];
-			break;
-		case NK_WAN:
-			wan = v;
-			break;
-		case NK_DHCP:
-			if (parse_onoff(v, &dhcp))
-				return err("net add: dhcp %s: expected on or off",
-					   v);
-			break;
-		case NK_MTU:
-			if (parse_u32(v, 68, 65535, &mtu))
-				return err("net add: mtu %s: expected 68-65535",
-					   v);
-			break;
-		}
-	}
-	if (type == KVB_NET_NONE)
-		return err("net add: missing 'type bridge|internal|nat|routed'");
-	/* a keyword of another type: "uplink: only bridge networks ..." */
-	for (size_t k = 0; k < ARRAY_SIZE(net_kws); k++) {
-		char types[64] = "";
-		size_t w = 0;
-
-		if (!(kwseen & (1U << k)) || !net_kws[k].only ||
-		    (net_kws[k].only & (1U << type)))
-			continue;
-		for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++)
-			if (net_kws[k].only & (1U << t))
-				w += (size_t)snprintf(types + w, sizeof(types) - w,
-						      "%s%s", w ? " and " : "",
-						      net_type_name(t));
-		return err("net add: %s is for %s networks only",
-			   net_kws[k].name, types);
-	}
-	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
-		if (!net.nsubnets)
-			return err("net add: %s: missing 'subnet CIDR'",
-				   net_type_name(type));
-		if (subnets_gateways(net.subnets, (int)net.nsubnets, gws, ngw))
-			return 1;
-	}
-	if (type == KVB_NET_NAT) {
-		struct kvb_subnet *sn = &net.subnets[0];
-
-		if (net.nsubnets != 1 || sn->family != 4)
-			return err("net add: nat: exactly one IPv4 subnet");
-		memcpy(&net.subnet, sn->addr, 4);
-		memcpy(&net.gw_ip, sn->gw, 4);
-		net.netmask = htonl(~0U << (32 - sn->prefixlen));
-		if (!wan) {
-			if (default_route_dev(wanbuf))
-				return err("net add: no default route: name the "
-					   "WAN device with 'wan DEV'");
-			wan = wanbuf;
-		}
-		if (dhcp)
-			net.flags |= KVB_NET_F_DHCP;
-		/* none yet (boot): picked up when it comes (wan_wait_start) */
-		net.nat_ip = dev_ipv4(wan);
-		if (nat_port_range(&net.host_port_lo, &net.host_port_hi))
-			return 1;
-	}
-	if (wan) {
-		net.wan = if_nametoindex(wan);
-		if (!net.wan)
-			return err("net add: wan %s: no such device", wan);
-	}
-	if (uplink && !if_nametoindex(uplink))
-		return err("net add: uplink %s: no such device", uplink);
-
-	fb = fab();
-	if (!net_find(fb, name, &tmp))
-		return err("net add: network %s already exists", name);
-	if (subnets_check(fb, net.subnets, (int)net.nsubnets))
-		return 1;
+	snprintf(net.name, sizeof(net.name), "%s", s->name);
+	if (!net_find(fb, s->name, &tmp))
+		return err("net add: network %s already exists", s->name);
 	if (alloc_id(fb, &net.id))
 		return err("net add: too many networks (%d)", KVB_MAX_NETS - 1);
-	if (force)
-		net.flags |= KVB_NET_F_FORCE;
-	else if (host_check(name, &net))
+	net_spec_apply(s, &net);
+	if (ops->validate && ops->validate(fb, s, &net))
 		return 1;
-	if (wan && dev_refuse(fb, "net add", wan, KVB_PORT_WAN))
-		return 1;
-	snprintf(net.name, sizeof(net.name), "%s", name);
-	net.type = type;
-	net.mtu = mtu;
 	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_NOEXIST))
-		return err("net add: %s: cannot create: %s", name,
+		return err("net add: %s: cannot create: %s", s->name,
 			   strerror(errno));
-	if (type == KVB_NET_NAT)
-		ct_recount(fb);	/* a reused id starts at its real count */
-	if (uplink && port_attach(fb, "net add", uplink, net.id,
-				  KVB_PORT_UPLINK,
-				  &(struct port_opts){ .xdp = true,
-						       .naddrs = -1 })) {
-		bpf_map_delete_elem(fb->net_fd, &net.id);
+	if (ops->create && ops->create(fb, s, &net)) {
+		if (!net_get(fb, net.id, &tmp))
+			net_remove(fb, &tmp);
 		return 1;
-	}
-	if (type == KVB_NET_NAT || type == KVB_NET_ROUTED) {
-		if ((wan && wan_attach(fb, wan, net.id)) ||
-		    gateway_create(fb, &net) ||
-		    (type == KVB_NET_NAT && dhcp && dhcp_start(fb, &net)) ||
-		    (type == KVB_NET_ROUTED && v6 && ra_start(&net))) {
-			struct kvb_net cur;
-
-			if (!net_get(fb, net.id, &cur))
-				net_remove(fb, &cur);
-			return 1;
-		}
-	}
-	if (type == KVB_NET_NAT && !net.nat_ip) {
-		warn("net add: %s: wan %s has no IPv4 address yet; flows go "
-		     "out once it has one", name, wan);
-		wan_wait_start(fb, &net);
 	}
 	return 0;
 }
 
-/* Detach every port, forget the MACs, then the network itself. */
+/* Detach every port, forget the MACs, what the type made, the network. */
 int net_remove(struct fabric *fb, const struct kvb_net *net)
 {
+	const struct net_ops *ops = net_ops(net->type);
 	struct kvb_net cur = *net;
 	int ret = 0;
 
@@ -357,24 +561,109 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		}
 	}
 	fdb_purge(fb, 0, net->id);
-	if (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) {
-		dhcp_stop(net);
-		wan_wait_stop(net);
-		fwd_purge(fb, net->id);
-		ct_flush_net(fb, net->id);
-		routes_del(fb, net);
-		peers_forget(fb, net->id);
-		gateway_delete(net->id);
-		wan_release(fb, net->wan, net->id);
-	}
+	if (ops->destroy)
+		ops->destroy(fb, net);
 	if (bpf_map_delete_elem(fb->net_fd, &net->id))
 		return err("net del: %s: %s", net->name, strerror(errno));
 	return ret;
 }
 
-/* net set NAME ct-timeout KIND SECONDS | ct-max N ... (nat networks) */
+/* A guest port of network n, through its type's checks. */
+int net_port_attach(struct fabric *fb, const char *cmd, const char *dev,
+		    const struct kvb_net *n, const struct port_opts *o)
+{
+	const struct net_ops *ops = net_ops(n->type);
+
+	if (ops->attach_port && ops->attach_port(n, cmd, o))
+		return 1;
+	if (port_attach(fb, cmd, dev, n->id, KVB_PORT_GUEST, o))
+		return 1;
+	net_ports_changed(fb, n->id);
+	return 0;
+}
+
+int net_port_detach(struct fabric *fb, const char *cmd,
+		    const struct kvb_port *p)
+{
+	int ret = port_detach(fb, cmd, p);
+
+	net_ports_changed(fb, p->net_id);
+	return ret;
+}
+
+/* a guest port of net_id joined, changed or left */
+void net_ports_changed(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_net n;
+
+	if (!net_get(fb, net_id, &n) && net_ops(n.type)->detach_port)
+		net_ops(n.type)->detach_port(fb, &n);
+}
+
+/* ---------------------------------------------------------- commands */
+
+/* "  net add NAME type nat [subnet CIDR] ..." lines, from the table */
+static void net_details(void)
+{
+	for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++) {
+		printf("  net add NAME type %s", net_type_name(t));
+		for (size_t k = 1; k < NFIELDS; k++)
+			if ((fields[k].flags & F_ADD) &&
+			    (!fields[k].kw.only || (fields[k].kw.only & (1U << t))))
+				printf(" [%s%s%s]", fields[k].kw.name,
+				       fields[k].kw.arg ? " " : "",
+				       fields[k].kw.arg ? fields[k].kw.arg : "");
+		printf("\n");
+	}
+	printf("  net set NAME");
+	for (size_t k = 0; k < NFIELDS; k++)
+		if (fields[k].flags & F_SET)
+			printf(" [%s %s]", fields[k].kw.name, fields[k].kw.arg);
+	printf("   (nat)\n\n");
+	for (size_t k = 0; k < NFIELDS; k++)
+		keyword_help(&fields[k].kw, 1);
+	printf("\n"
+	       "  bridge    guests switch with each other; with an uplink,\n"
+	       "            also with the LAN behind host NIC DEV and with\n"
+	       "            the host itself\n"
+	       "  internal  guests reach each other and nothing else\n"
+	       "  nat       a private IPv4 subnet; dhcp on (default) runs\n"
+	       "            dnsmasq on the gateway interface (leases, router,\n"
+	       "            DNS; a port's mac + ip is its static lease);\n"
+	       "            guests reach the outside through WAN DEV with its\n"
+	       "            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
+	       "  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
+	       "            NAT where the host's FIB says; gateways answer\n"
+	       "            ARP/ND and router advertisements (SLAAC on /64s)\n"
+	       "            in BPF\n"
+	       "  peer      route between two routed/nat networks (unpeered\n"
+	       "            networks never reach each other); a routed network\n"
+	       "            peered with a nat one reaches the outside through\n"
+	       "            that network's translation (IPv4)\n"
+	       "  NAME: 1-15 characters of [A-Za-z0-9_.-].\n"
+	       "Limits: %d networks, %d ports per network.\n",
+	       KVB_MAX_SUBNETS, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
+}
+
+static int net_add(int argc, char **argv)
+{
+	struct net_spec s = { 0 };
+
+	if (argc < 1)
+		return err("net add: missing NAME");
+	if (!valid_name(argv[0]))
+		return err("net add: name '%s': use 1-%d characters of "
+			   "[A-Za-z0-9_.-]", argv[0], KVB_NAME_LEN - 1);
+	snprintf(s.name, sizeof(s.name), "%s", argv[0]);
+	if (net_spec_parse("net add", argc - 1, argv + 1, F_ADD, &s))
+		return 1;
+	return net_create(fab(), &s);
+}
+
+/* net set NAME KEYWORD ARG...: the fields that change in place */
 static int net_set(int argc, char **argv)
 {
+	struct net_spec s = { 0 };
 	struct kvb_net net;
 	struct fabric *fb;
 
@@ -383,43 +672,10 @@ static int net_set(int argc, char **argv)
 	fb = fab();
 	if (net_find(fb, argv[0], &net))
 		return err("net set: network %s does not exist", argv[0]);
-	if (net.type != KVB_NET_NAT)
-		return err("net set: %s: ct-timeout and ct-max are for nat "
-			   "networks", argv[0]);
-	for (int i = 1; i < argc;) {
-		const struct keyword *kw = keyword_find(net_set_kws,
-							ARRAY_SIZE(net_set_kws),
-							argv[i]);
-		int t = -1;
-		__u32 secs;
-
-		if (!kw || i + 1 + (kw - net_set_kws == SK_CT_TIMEOUT) >= argc)
-			return err("net set: unknown or incomplete setting '%s' "
-				   "(try 'kvmbpf net help')", argv[i]);
-		switch (kw - net_set_kws) {
-		case SK_CT_MAX:
-			if (parse_u32(argv[i + 1], 1, KVB_MAX_CT / 2, &net.ct_max))
-				return err("net set: ct-max %s: expected 1-%d",
-					   argv[i + 1], KVB_MAX_CT / 2);
-			i += 2;
-			break;
-		case SK_CT_TIMEOUT:
-			for (int k = 0; k < 4; k++)
-				if (!strcmp(argv[i + 1], timeout_names[k]))
-					t = k;
-			if (t < 0)
-				return err("net set: ct-timeout %s: expected "
-					   "tcp-established, tcp, udp or icmp",
-					   argv[i + 1]);
-			if (parse_u32(argv[i + 2], 1, 864000, &secs))
-				return err("net set: ct-timeout %s %s: expected "
-					   "1-864000 seconds", argv[i + 1],
-					   argv[i + 2]);
-			net.ct_timeout[t] = secs;
-			i += 3;
-			break;
-		}
-	}
+	s.type = net.type;
+	if (net_spec_parse("net set", argc - 1, argv + 1, F_SET, &s))
+		return 1;
+	net_spec_apply(&s, &net);
 	if (net_put(fb, &net))
 		return err("net set: %s: %s", net.name, strerror(errno));
 	return 0;
@@ -436,145 +692,20 @@ static int net_del(int argc, char **argv)
 	return net_remove(fab(), &net);
 }
 
-/* dnsmasq: whether it runs, and how often the upkeep step restarted it */
-static void show_dnsmasq(const struct kvb_net *n)
-{
-	__u64 last;
-	int count = dhcp_restarts(n, &last);
-	bool running = dhcp_running(n);
-
-	print_bool(PRINT_JSON, "dnsmasq_running", NULL, running);
-	print_text("  %s: %s", n->type == KVB_NET_NAT ? "dhcp" : "ra",
-		   running ? "running" : "not running");
-	print_uint(PRINT_JSON, "dnsmasq_restarts", NULL, (__u64)count);
-	if (count) {
-		char when[32];
-		time_t t = (time_t)last;
-
-		print_uint(PRINT_JSON, "dnsmasq_restarted_at", NULL, last);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
-			 localtime(&t));
-		print_text(", restarted %d time%s, last at %s", count,
-			   count == 1 ? "" : "s", when);
-	} else {
-		print_null("dnsmasq_restarted_at");
-	}
-	print_nl();
-}
-
-/* whether a network runs a dnsmasq: nat with DHCP, routed with IPv6 */
-static bool has_dnsmasq(const struct kvb_net *n)
-{
-	if (n->type == KVB_NET_NAT)
-		return n->flags & KVB_NET_F_DHCP;
-	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
-		if (n->subnets[i].family == 6)
-			return true;
-	return false;
-}
-
-/* The subnets, gateways, host interface and WAN of nat and routed ones. */
-static void show_gateway(const struct kvb_net *n)
-{
-	char a[64], gh[16], gp[16], wn[16];
-
-	print_text("  subnet");
-	open_json_array("subnets");
-	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
-		subnet_fmt(&n->subnets[i], false, a, sizeof(a));
-		print_string(PRINT_ANY, NULL, " %s", a);
-	}
-	close_json_array();
-	print_text(" gateway");
-	open_json_array("gateways");
-	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
-		subnet_fmt(&n->subnets[i], true, a, sizeof(a));
-		print_string(PRINT_ANY, NULL, " %s", a);
-	}
-	close_json_array();
-	gateway_ifnames(n->id, gh, gp);
-	print_string(PRINT_ANY, "interface", " interface %s", gh);
-	print_string(PRINT_ANY, "wan", " wan %s",
-		     n->wan ? ifname_of(n->wan, NULL, wn) : NULL);
-	print_onoff(PRINT_ANY, "force", " force %s", n->flags & KVB_NET_F_FORCE);
-	print_nl();
-}
-
-static void show_nat(struct fabric *fb, const struct kvb_net *n)
-{
-	char a[16], ports[16];
-
-	inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
-	print_string(PRINT_ANY, "nat_address", "  nat-address %s",
-		     n->nat_ip ? a : NULL);
-	/* NAT's ports: 1024-65535 without these */
-	snprintf(ports, sizeof(ports), "%u-%u",
-		 n->host_port_lo ? n->host_port_lo : KVB_HOST_PORT_LO,
-		 n->host_port_lo ? n->host_port_hi : KVB_HOST_PORT_HI);
-	print_string(PRINT_ANY, "host_ports", " host-ports %s", ports);
-	print_onoff(PRINT_ANY, "dhcp", " dhcp %s", n->flags & KVB_NET_F_DHCP);
-	print_nl();
-	print_uint(PRINT_ANY, "ct_count", "  ct %llu", ct_count(fb, n->id));
-	print_uint(PRINT_ANY, "ct_max", " of ct-max %llu",
-		   n->ct_max ? n->ct_max : KVB_MAX_CT / 2);
-	print_text(" ct-timeout");
-	open_json_object("ct_timeouts");
-	for (int k = 0; k < 4; k++) {
-		char fmt[32];
-
-		snprintf(fmt, sizeof(fmt), " %s %%llu", timeout_names[k]);
-		print_uint(PRINT_ANY, timeout_names[k], fmt,
-			   n->ct_timeout[k] ? n->ct_timeout[k] :
-					      timeout_defaults[k]);
-	}
-	close_json_object();
-	print_nl();
-}
-
-static void show_peers(struct fabric *fb, const struct kvb_net *n)
-{
-	struct kvb_net p;
-
-	print_text("  peers");
-	open_json_array("peers");
-	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-		if (net_peered(n, id) && !net_get(fb, id, &p))
-			print_string(PRINT_ANY, NULL, " %s", p.name);
-	close_json_array();
-	if (n->via_nat && !net_get(fb, n->via_nat, &p))
-		print_string(PRINT_ANY, "via_nat", " (outside through %s)",
-			     p.name);
-	print_nl();
-}
-
 static void show_net(struct fabric *fb, const struct kvb_net *n)
 {
-	bool gw = n->type == KVB_NET_NAT || n->type == KVB_NET_ROUTED;
-	char up[16] = "", ifn[16];
+	const struct net_ops *ops = net_ops(n->type);
+	struct fmt f = { .save = false };
 	struct kvb_port p;
+	char ifn[16];
 
-	/* nat and routed networks' uplink field is their gateway port:
-	 * internal, not an uplink */
-	if (n->uplink && !gw)
-		ifname_of(n->uplink, port_get(fb, n->uplink, &p) ? NULL : &p,
-			  up);
 	open_json_object(NULL);
 	print_string(PRINT_ANY, "name", "%s", n->name);
 	print_uint(PRINT_ANY, "id", " id %llu", n->id);
-	print_string(PRINT_ANY, "type", " type %s", net_type_name(n->type));
-	print_uint(PRINT_ANY, "mtu", " mtu %llu", n->mtu);
-	print_string(n->type == KVB_NET_BRIDGE ? PRINT_ANY : PRINT_JSON,
-		     "uplink", " uplink %s", *up ? up : NULL);
+	net_format(fb, n, &f);
 	print_nl();
-	if (gw)
-		show_gateway(n);
-	if (n->type == KVB_NET_NAT)
-		show_nat(fb, n);
-	if (gw) {
-		show_peers(fb, n);
-		if (has_dnsmasq(n))
-			show_dnsmasq(n);
-	}
+	if (ops->show)
+		ops->show(fb, n);
 	print_text("  ports");
 	open_json_array("ports");
 	for (__u16 i = 0; i < n->nports && i < KVB_MAX_NET_PORTS; i++)

@@ -108,7 +108,7 @@ int net_addr_check(const char *cmd, const struct kvb_net *net,
 	char a[64], s[64], list[KVB_MAX_SUBNETS * 48] = "";
 	size_t w = 0;
 
-	if (net->type != KVB_NET_NAT && net->type != KVB_NET_ROUTED)
+	if (!net_has(net, NT_GATEWAY))
 		return 0;
 	if (k->family == 6 && k->addr[0] == 0xfe && (k->addr[1] & 0xc0) == 0x80)
 		return 0;
@@ -284,7 +284,7 @@ static int peer_set(struct fabric *fb, const char *cmd, const char *n1,
 		for (int i = 0; i < 2; i++) {
 			const struct kvb_net *n = i ? &b : &a;
 
-			if (n->type != KVB_NET_ROUTED && n->type != KVB_NET_NAT)
+			if (!net_has(n, NT_GATEWAY))
 				return err("net peer: %s is a %s network: only "
 					   "routed and nat networks have a "
 					   "gateway to route through", n->name,
@@ -299,7 +299,7 @@ static int peer_set(struct fabric *fb, const char *cmd, const char *n1,
 	for (int i = 0; i < 2; i++) {
 		struct kvb_net *r = i ? &b : &a, *n = i ? &a : &b;
 
-		if (r->type != KVB_NET_ROUTED || n->type != KVB_NET_NAT)
+		if (!net_has(r, NT_ROUTED) || !net_has(n, NT_NAT))
 			continue;
 		if (on && r->via_nat && r->via_nat != n->id)
 			return err("net peer: %s already reaches the outside "

@@ -16,6 +16,12 @@ check "net add nat" kvmbpf net add n type nat subnet 192.168.78.0/24 wan "$T-w"
 info=$(kvmbpf -j net show n)
 gw_if=$(echo "$info" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 check "net show -j reports the gateway interface" sh -c "echo '$info' | grep -q '\"interface\":\"$gw_if\".*\"nat_address\":\"10.99.2.1\"'"
+out=$(kvmbpf net show n)
+grep -q "subnet 192.168.78.0/24 gateway 192.168.78.1 wan $T-w" <<<"$out" &&
+	grep -q "nat-address 10.99.2.1" <<<"$out" && grep -q "interface $gw_if" <<<"$out" &&
+	! grep -q "uplink" <<<"$out" &&
+	pass "net show (text): subnet, gateway, WAN, NAT address; no gateway veth as uplink" ||
+	fail "net show (text): '$out'"
 check "the gateway address lives on it" sh -c "ip -4 addr show $gw_if | grep -q 192.168.78.1/24"
 for i in 1 2; do
 	netns_add "$T-g$i"

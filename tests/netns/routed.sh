@@ -202,6 +202,15 @@ check_not "spoofed IPv4 source outside the subnets is dropped" sh -c "
 	ip netns exec $T-g2 ping -n -c 1 -W 1 -I 10.71.9.9 10.71.1.1"
 [ "$(stat "$T-g2" spoof-ip)" -ge 1 ] && pass "counted as spoof-ip" || fail "spoof-ip not counted"
 
+check "net show -j: nat and routed networks use the same keys" "$PY" -c "
+import json, subprocess
+ns = {n['name']: n for n in json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show']))}
+nat, routed = ns['n'], ns['r4']
+for k in ('subnets', 'gateways', 'interface', 'wan', 'force', 'peers', 'mtu', 'uplink', 'ports'):
+    assert k in nat and k in routed, k
+    assert type(nat[k]) == type(routed[k]) or None in (nat[k], routed[k]), k
+assert nat['subnets'] == ['192.168.79.0/24'] and nat['gateways'] == ['192.168.79.1'], nat
+assert nat['uplink'] is None and routed['uplink'] is None, (nat, routed)"
 # save / load keeps subnets, gateways, the WAN device and the peerings
 saved=$(mktemp) again=$(mktemp)
 kvmbpf save >"$saved"

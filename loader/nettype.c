@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The network types: one ops table a type (bridge, internal, nat,
+ * routed), the only place where they differ. net.c runs a network's life
+ * through these ops; the pieces they put together live below: port.c
+ * (ports), gateway.c (the gateway interface and the WAN hook), routed.c
+ * (subnets, routes, peering), dhcp.c (dnsmasq), nat.c (ports NAT leaves,
+ * the WAN address, flows), forward.c (port forwards). An overlay or an
+ * ACL type plugs in here.
+ */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kvmbpf.h"
+
+/* ------------------------------------------------------------- bridge */
+
+static int bridge_validate(struct fabric *fb, const struct net_spec *s,
+			   struct kvb_net *n)
+{
+	(void)fb;
+	(void)n;
+	if (s->uplink && !if_nametoindex(s->uplink))
+		return err("net add: uplink %s: no such device", s->uplink);
+	return 0;
+}
+
+static int bridge_create(struct fabric *fb, const struct net_spec *s,
+			 struct kvb_net *n)
+{
+	if (!s->uplink)
+		return 0;
+	return port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
+			   &(struct port_opts){ .xdp = true, .naddrs = -1 });
+}
+
+/* ------------------------------------------- gateway types: nat, routed */
+
+/*
+ * A nat or routed network's subnets must not overlap an address or a
+ * route of the host: its gateway would take the host's addresses and its
+ * routes shadow the host's (libvirt refuses the same). The interfaces of
+ * another kvmbpf network count as the host's, unless they are the ones
+ * this network would have (left behind by an earlier instance of it).
+ */
+static int host_check(const struct kvb_net *net)
+{
+	char host[16], port[16], what[64], dev[16], a[64];
+	__u32 skip;
+
+	gateway_ifnames(net->id, host, port);
+	skip = if_nametoindex(host);
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		int ret = host_overlap(&net->subnets[i], skip, what, dev);
+
+		subnet_fmt(&net->subnets[i], false, a, sizeof(a));
+		if (ret < 0)
+			return err("net add %s: subnet %s: cannot read the "
+				   "host's routes: %s", net->name, a,
+				   strerror(-ret));
+		if (ret)
+			return err("net add %s: subnet %s overlaps %s on %s (use "
+				   "'force' to create it anyway)", net->name, a,
+				   what, dev);
+	}
+	return 0;
+}
+
+/* subnets and their gateways, the WAN, and what they must not overlap */
+static int gw_validate(struct fabric *fb, const struct net_spec *s,
+		       struct kvb_net *n, const char *wan)
+{
+	if (!n->nsubnets)
+		return err("net add: %s: missing 'subnet CIDR'",
+			   net_type_name(n->type));
+	if (subnets_gateways(n->subnets, (int)n->nsubnets, (char **)s->gws,
+			     s->ngw))
+		return 1;
+	if (wan) {
+		n->wan = if_nametoindex(wan);
+		if (!n->wan)
+			return err("net add: wan %s: no such device", wan);
+	}
+	if (subnets_check(fb, n->subnets, (int)n->nsubnets))
+		return 1;
+	if (!(n->flags & KVB_NET_F_FORCE) && host_check(n))
+		return 1;
+	if (wan && dev_refuse(fb, "net add", wan, KVB_PORT_WAN))
+		return 1;
+	return 0;
+}
+
+static int gw_create(struct fabric *fb, struct kvb_net *n)
+{
+	char wan[IF_NAMESIZE];
+
+	if (n->wan && (!if_indextoname(n->wan, wan) ||
+		       wan_attach(fb, wan, n->id)))
+		return 1;
+	return gateway_create(fb, n);
+}
+
+static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
+{
+	dhcp_stop(n);
+	routes_del(fb, n);
+	peers_forget(fb, n->id);
+	/* only the interface this network made: a create that failed
+	 * because the name was taken must not remove the device that has
+	 * it */
+	if (n->gw_host)
+		gateway_delete(n->id);
+	wan_release(fb, n->wan, n->id);
+}
+
+/* a guest's addresses are host addresses of the network's subnets */
+static int gw_attach_port(const struct kvb_net *n, const char *cmd,
+			  const struct port_opts *o)
+{
+	for (int i = 0; i < o->naddrs; i++)
+		if (net_addr_check(cmd, n, &o->addrs[i]))
+			return 1;
+	return 0;
+}
+
+static void show_peers(struct fabric *fb, const struct kvb_net *n)
+{
+	struct kvb_net p;
+
+	print_text("  peers");
+	open_json_array("peers");
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (net_peered(n, id) && !net_get(fb, id, &p))
+			print_string(PRINT_ANY, NULL, " %s", p.name);
+	close_json_array();
+	if (n->via_nat && !net_get(fb, n->via_nat, &p))
+		print_string(PRINT_ANY, "via_nat", " (outside through %s)",
+			     p.name);
+	print_nl();
+}
+
+/* dnsmasq: whether it runs, and how often the upkeep step restarted it */
+static void show_dnsmasq(const struct kvb_net *n, const char *what)
+{
+	__u64 last;
+	int count = dhcp_restarts(n, &last);
+	bool running = dhcp_running(n);
+
+	print_bool(PRINT_JSON, "dnsmasq_running", NULL, running);
+	print_text("  %s: %s", what, running ? "running" : "not running");
+	print_uint(PRINT_JSON, "dnsmasq_restarts", NULL, (__u64)count);
+	if (count) {
+		char when[32];
+		time_t t = (time_t)last;
+
+		print_uint(PRINT_JSON, "dnsmasq_restarted_at", NULL, last);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+			 localtime(&t));
+		print_text(", restarted %d time%s, last at %s", count,
+			   count == 1 ? "" : "s", when);
+	} else {
+		print_null("dnsmasq_restarted_at");
+	}
+	print_nl();
+}
+
+static void show_interface(const struct kvb_net *n)
+{
+	char gh[16], gp[16];
+
+	gateway_ifnames(n->id, gh, gp);
+	print_string(PRINT_ANY, "interface", "  interface %s", gh);
+}
+
+/* ---------------------------------------------------------------- nat */
+
+static int nat_validate(struct fabric *fb, const struct net_spec *s,
+			struct kvb_net *n)
+{
+	const struct kvb_subnet *sn = &n->subnets[0];
+	char wanbuf[IF_NAMESIZE];
+	const char *wan = s->wan;
+	int ret;
+
+	if (n->nsubnets > 1 || (n->nsubnets && sn->family != 4))
+		return err("net add: nat: exactly one IPv4 subnet");
+	if (!wan) {
+		ret = host_default_dev(wanbuf);
+		if (ret)
+			return err("net add: no default route (%s): name the "
+				   "WAN device with 'wan DEV'", strerror(-ret));
+		wan = wanbuf;
+	}
+	if (gw_validate(fb, s, n, wan))
+		return 1;
+	memcpy(&n->subnet, sn->addr, 4);
+	memcpy(&n->gw_ip, sn->gw, 4);
+	n->netmask = htonl(~0U << (32 - sn->prefixlen));
+	/* none yet (boot): picked up when it comes (wan_wait_start) */
+	n->nat_ip = dev_ipv4(wan);
+	return nat_port_range(&n->host_port_lo, &n->host_port_hi);
+}
+
+static int nat_create(struct fabric *fb, const struct net_spec *s,
+		      struct kvb_net *n)
+{
+	char wan[IF_NAMESIZE];
+
+	(void)s;
+	ct_recount(fb);	/* a reused id starts at its real count */
+	if (gw_create(fb, n) ||
+	    ((n->flags & KVB_NET_F_DHCP) && dhcp_start(fb, n)))
+		return 1;
+	if (!n->nat_ip) {
+		warn("net add: %s: wan %s has no IPv4 address yet; flows go "
+		     "out once it has one", n->name,
+		     ifname_of(n->wan, NULL, wan));
+		wan_wait_start(fb, n);
+	}
+	return 0;
+}
+
+static void nat_destroy(struct fabric *fb, const struct kvb_net *n)
+{
+	wan_wait_stop(n);
+	fwd_purge(fb, n->id);
+	ct_flush_net(fb, n->id);
+	gw_destroy(fb, n);
+}
+
+/* a port's static lease (MAC + IPv4) is dnsmasq's to hand out */
+static void nat_ports_changed(struct fabric *fb, const struct kvb_net *n)
+{
+	dhcp_sync(fb, n->id);
+}
+
+static void nat_show(struct fabric *fb, const struct kvb_net *n)
+{
+	char a[16], ports[16];
+
+	show_interface(n);
+	inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
+	print_string(PRINT_ANY, "nat_address", " nat-address %s",
+		     n->nat_ip ? a : NULL);
+	/* NAT's ports: 1024-65535 without these */
+	snprintf(ports, sizeof(ports), "%u-%u",
+		 n->host_port_lo ? n->host_port_lo : KVB_HOST_PORT_LO,
+		 n->host_port_lo ? n->host_port_hi : KVB_HOST_PORT_HI);
+	print_string(PRINT_ANY, "host_ports", " host-ports %s", ports);
+	print_uint(PRINT_ANY, "ct_count", " flows %llu", ct_count(fb, n->id));
+	print_nl();
+	show_peers(fb, n);
+	if (dnsmasq_wanted(n))
+		show_dnsmasq(n, "dhcp");
+}
+
+/*
+ * Forwards as `forward add` lines: the per-port entries of the table
+ * folded back into the ranges they were added as (consecutive ports to
+ * consecutive ports of one address).
+ */
+static void nat_save(struct fabric *fb, const struct kvb_net *n,
+		     void (*line)(const char *text))
+{
+	struct fwd_row *r;
+	int cnt = fwd_list(fb, n->id, &r);
+
+	for (int i = 0, j; i < cnt; i = j) {
+		char to[16], text[160], ports[24], tport[12] = "";
+		__u32 lo = ntohs(r[i].k.port), tlo = ntohs(r[i].v.to_port);
+
+		for (j = i + 1; j < cnt && j - i < KVB_MAX_FWD_RANGE; j++)
+			if (r[j].k.proto != r[i].k.proto ||
+			    r[j].v.to_addr != r[i].v.to_addr ||
+			    ntohs(r[j].k.port) != lo + (__u32)(j - i) ||
+			    ntohs(r[j].v.to_port) != tlo + (__u32)(j - i))
+				break;
+		inet_ntop(AF_INET, &r[i].v.to_addr, to, sizeof(to));
+		if (j - i > 1)
+			snprintf(ports, sizeof(ports), "%u-%u", lo,
+				 lo + (__u32)(j - i - 1));
+		else
+			snprintf(ports, sizeof(ports), "%u", lo);
+		if (tlo != lo)
+			snprintf(tport, sizeof(tport), ":%u", tlo);
+		snprintf(text, sizeof(text), "forward add %s proto %s port %s "
+			 "to %s%s", n->name, r[i].k.proto == 6 ? "tcp" : "udp",
+			 ports, to, tport);
+		line(text);
+	}
+	if (cnt > 0)
+		free(r);
+}
+
+/* ------------------------------------------------------------- routed */
+
+static int routed_validate(struct fabric *fb, const struct net_spec *s,
+			   struct kvb_net *n)
+{
+	return gw_validate(fb, s, n, s->wan);
+}
+
+static int routed_create(struct fabric *fb, const struct net_spec *s,
+			 struct kvb_net *n)
+{
+	(void)s;
+	if (gw_create(fb, n))
+		return 1;
+	return dnsmasq_wanted(n) ? ra_start(n) : 0;
+}
+
+static void routed_show(struct fabric *fb, const struct kvb_net *n)
+{
+	show_interface(n);
+	print_nl();
+	show_peers(fb, n);
+	if (dnsmasq_wanted(n))
+		show_dnsmasq(n, "ra");
+}
+
+/* ---------------------------------------------------------- the table */
+
+static const struct net_ops ops[KVB_NET_TYPE_MAX] = {
+	[KVB_NET_BRIDGE] = {
+		.validate = bridge_validate,
+		.create = bridge_create,
+	},
+	[KVB_NET_INTERNAL] = { 0 },
+	[KVB_NET_NAT] = {
+		.validate = nat_validate,
+		.create = nat_create,
+		.destroy = nat_destroy,
+		.attach_port = gw_attach_port,
+		.detach_port = nat_ports_changed,
+		.show = nat_show,
+		.save = nat_save,
+	},
+	[KVB_NET_ROUTED] = {
+		.validate = routed_validate,
+		.create = routed_create,
+		.destroy = gw_destroy,
+		.attach_port = gw_attach_port,
+		.show = routed_show,
+	},
+};
+
+const struct net_ops *net_ops(__u32 type)
+{
+	static const struct net_ops none;
+
+	return type < KVB_NET_TYPE_MAX ? &ops[type] : &none;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The port commands: `attach`, `detach`, `port set`, `port show`. They
+ * parse (one keyword table, which the help prints too) and hand over to
+ * the networks' library (net.c), which runs its type's checks around the
+ * port mechanics of port.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+/* where a keyword applies: attach, port set */
+#define PK_ATTACH 1
+#define PK_SET 2
+enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_XDP };
+static const struct keyword port_kws[] = {
+	[PK_NET] = { "net", "NAME", "the network to join (attach only)",
+		     PK_ATTACH },
+	[PK_MAC] = { "mac", "MAC", "the guest's MAC: a static FDB entry that\n"
+		     "never ages or moves. Without it, spoofcheck\n"
+		     "pins the first source MAC the port sends.", 0 },
+	[PK_IP] = { "ip", "ADDR", "an IPv4 or IPv6 address the guest may send\n"
+		    "from (repeat; 'port set ... ip' replaces the\n"
+		    "list, 'ip none' empties it). With none of a\n"
+		    "family, that family is not checked until a\n"
+		    "DHCP ACK to the guest teaches the fabric its\n"
+		    "address.", 0 },
+	[PK_SPOOF] = { "spoofcheck", "on|off", "on (default): the guest sends only\n"
+		       "from its MAC and addresses (plus its MAC-derived\n"
+		       "IPv6 link-local, and :: / 0.0.0.0 for DAD and DHCP\n"
+		       "discovery), ARP and ND must match them, and it may\n"
+		       "not send DHCP server messages, router\n"
+		       "advertisements or redirects. off: a trusted\n"
+		       "appliance (a router VM).", 0 },
+	[PK_ISO] = { "isolated", "on|off", "on: the port reaches the uplink and\n"
+		     "the host but no other guest of its network.\n"
+		     "Default off.", 0 },
+	[PK_XDP] = { "xdp", "on|off", "on (default) adds the XDP accelerator; tc\n"
+		     "always enforces policy (attach only).", PK_ATTACH },
+};
+
+static void port_details(void)
+{
+	printf("  attach  join tap (or veth) DEV to network NAME; detach: remove\n"
+	       "          it (also cleans up after a device that no longer\n"
+	       "          exists); port set: change a port's identity in place.\n"
+	       "          Ports are listed by name.\n");
+	keyword_help(port_kws, ARRAY_SIZE(port_kws));
+	printf("Limits: %d ports per network, %d ports in all, %d addresses\n"
+	       "per port.\n", KVB_MAX_NET_PORTS, KVB_MAX_PORTS,
+	       KVB_MAX_PORT_ADDRS);
+}
+
+/*
+ * The keywords attach and port set share. net (attach only) is returned in
+ * *netname when netname is not NULL; xdp is attach only too.
+ */
+static int parse_port_opts(const char *cmd, int argc, char **argv,
+			   struct port_opts *o, __u8 mac[6],
+			   const char **netname)
+{
+	unsigned int where = netname ? PK_ATTACH : PK_SET;
+
+	for (int i = 0; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct keyword *kw = keyword_find(port_kws,
+							ARRAY_SIZE(port_kws), k);
+		bool on;
+
+		if (!kw || (kw->only && !(kw->only & where)))
+			return err("%s: unknown keyword '%s' (try 'kvmbpf port "
+				   "help')", cmd, k);
+		if (!v)
+			return err("%s: %s needs a value", cmd, k);
+		switch (kw - port_kws) {
+		case PK_NET:
+			*netname = v;
+			break;
+		case PK_MAC:
+			if (parse_mac(v, mac))
+				return err("%s: mac %s: not a unicast MAC address "
+					   "(xx:xx:xx:xx:xx:xx)", cmd, v);
+			o->mac = mac;
+			break;
+		case PK_IP:
+			if (o->naddrs < 0)
+				o->naddrs = 0;
+			if (!strcmp(v, "none"))
+				break;
+			if (o->naddrs >= KVB_MAX_PORT_ADDRS)
+				return err("%s: more than %d addresses", cmd,
+					   KVB_MAX_PORT_ADDRS);
+			if (parse_addr(v, &o->addrs[o->naddrs]))
+				return err("%s: ip %s: not a unicast IPv4 or IPv6 "
+					   "address", cmd, v);
+			o->naddrs++;
+			break;
+		default:
+			if (parse_onoff(v, &on))
+				return err("%s: %s %s: expected on or off", cmd, k,
+					   v);
+			if (kw - port_kws == PK_SPOOF)
+				o->spoofcheck = on;
+			else if (kw - port_kws == PK_ISO)
+				o->isolated = on;
+			else
+				o->xdp = on;
+		}
+	}
+	return 0;
+}
+
+/* attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off] ... */
+static int attach_run(int argc, char **argv)
+{
+	struct port_opts o = { .xdp = true, .spoofcheck = true, .naddrs = -1 };
+	const char *netname = NULL;
+	struct kvb_net net;
+	__u8 mac[6];
+
+	if (argc < 1)
+		return err("attach: missing DEV (try 'kvmbpf attach help')");
+	if (parse_port_opts("attach", argc - 1, argv + 1, &o, mac, &netname))
+		return 1;
+	if (!netname)
+		return err("attach: missing 'net NAME'");
+	if (net_find(fab(), netname, &net))
+		return err("attach: network %s does not exist", netname);
+	return net_port_attach(fab(), "attach", argv[0], &net, &o);
+}
+
+/* port set DEV ...: change a port's identity without detaching it. */
+static int port_set(int argc, char **argv)
+{
+	struct port_opts o = { .naddrs = -1 };
+	struct kvb_port p, old;
+	struct kvb_net net;
+	struct fabric *fb;
+	__u8 mac[6];
+
+	if (argc < 2)
+		return err("port set: expected DEV and at least one setting");
+	fb = fab();
+	if (port_resolve(fb, argv[0], &p))
+		return err("port set: device %s is not attached", argv[0]);
+	if (p.role != KVB_PORT_GUEST)
+		return err("port set: %s is an uplink, gateway or WAN port: it "
+			   "has no guest identity", argv[0]);
+	o.spoofcheck = p.flags & KVB_PORT_F_SPOOFCHECK;
+	o.isolated = p.flags & KVB_PORT_F_ISOLATED;
+	if (parse_port_opts("port set", argc - 1, argv + 1, &o, mac, NULL))
+		return 1;
+	if (!net_get(fb, p.net_id, &net) && net_ops(net.type)->attach_port &&
+	    net_ops(net.type)->attach_port(&net, "port set", &o))
+		return 1;
+	old = p;
+	if (o.mac) {
+		struct kvb_fdb_key k = { .net_id = p.net_id };
+		struct kvb_fdb_entry e = { .ifindex = p.ifindex,
+					   .flags = KVB_FDB_F_STATIC };
+
+		memcpy(k.mac, o.mac, 6);
+		if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
+		    (e.flags & KVB_FDB_F_STATIC) && e.ifindex != p.ifindex)
+		{
+			char m[18];
+
+			fmt_mac(o.mac, m);
+			return err("port set: mac %s is already the static "
+				   "address of another port", m);
+		}
+		e.ifindex = p.ifindex;
+		e.flags = KVB_FDB_F_STATIC;
+		if (bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY))
+			return err("port set: %s: cannot add static FDB entry: %s",
+				   p.name, strerror(errno));
+		/* the old static entry (configured or pinned) goes,
+		 * unless it is the same MAC */
+		if (memcmp(old.mac, o.mac, 6)) {
+			memcpy(k.mac, old.mac, 6);
+			bpf_map_delete_elem(fb->fdb_fd, &k);
+		}
+		memcpy(p.mac, o.mac, 6);
+		p.flags &= ~KVB_PORT_F_MAC_PINNED;
+	}
+	p.flags &= ~(KVB_PORT_F_SPOOFCHECK | KVB_PORT_F_ISOLATED);
+	if (o.spoofcheck)
+		p.flags |= KVB_PORT_F_SPOOFCHECK;
+	if (o.isolated)
+		p.flags |= KVB_PORT_F_ISOLATED;
+	if (addr_set(fb, "port set", &p, &o))
+		return 1;
+	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
+		return err("port set: %s: %s", p.name, strerror(errno));
+	net_ports_changed(fb, p.net_id);
+	return 0;
+}
+
+static int detach_run(int argc, char **argv)
+{
+	struct kvb_port p;
+
+	if (argc < 1)
+		return err("detach: missing DEV");
+	if (argc > 1)
+		return err("detach: unexpected argument '%s'", argv[1]);
+	if (port_resolve(fab(), argv[0], &p))
+		return err("detach: device %s is not attached", argv[0]);
+	if (p.role != KVB_PORT_GUEST)
+		return err("detach: %s is the %s of a network: change the "
+			   "network instead ('net del')", argv[0],
+			   p.role == KVB_PORT_UPLINK ? "uplink" :
+			   p.role == KVB_PORT_WAN ? "WAN device" : "gateway");
+	return net_port_detach(fab(), "detach", &p);
+}
+
+const struct object obj_port = {
+	.name = "port",
+	.cmds = (const struct cmd[]){
+		{ "show", port_show, "[DEV]", 0 },
+		{ "list", port_show, NULL, 0 },
+		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none]\n"
+		  "                 [spoofcheck on|off] [isolated on|off]", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = port_details,
+};
+
+const struct object obj_attach = {
+	.name = "attach",
+	.cmds = (const struct cmd[]){
+		{ NULL, attach_run, "DEV net NAME [mac MAC] [ip ADDR]...\n"
+		  "              [spoofcheck on|off] [isolated on|off] [xdp on|off]",
+		  CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = port_details,
+};
+
+const struct object obj_detach = {
+	.name = "detach",
+	.cmds = (const struct cmd[]){
+		{ NULL, detach_run, "DEV", CMD_TEND },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = port_details,
+};

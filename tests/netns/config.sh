@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A fabric's configuration, written once a field: save, reset, load, save
+# again gives the same file byte for byte, with everything `net show -j`
+# shows of every type (ct-max, timeouts, forwards, peers, ports) and the
+# same `net show -j`, `forward show -j`, `port show -j` after; and the
+# kernel's own reason when it refuses a link (rtnetlink, no ip(8)).
+#
+#   b  bridge, uplink $T-up            g1 (mac, ip, isolated)
+#   i  internal, mtu 1400              g2 (spoofcheck off)
+#   n  nat 192.168.87.0/24 wan $T-w    g3 (mac, ip), forwards, ct limits
+#   r  routed 10.87.2.0/24 fd87:2::/64, gateway .254, peered with n
+source "$(dirname "$0")/lib.sh"
+
+behind "$T-w" "$T-wan" 10.87.9.2/24 10.87.9.1/24
+netns_add "$T-lan"
+ip link add "$T-up" type veth peer name eth0 netns "$T-lan" && LINK_LIST+=("$T-up")
+ip link set "$T-up" up
+for g in g1 g2 g3 g4; do
+	netns_add "$T-$g"
+	guest_link "$T-$g" "$T-$g"
+done
+M1=52:54:00:87:00:01 M3=52:54:00:87:00:03
+
+check "net add bridge" kvmbpf net add b type bridge uplink "$T-up"
+check "net add internal" kvmbpf net add i type internal mtu 1400
+check "net add nat, with ct-max and a timeout" kvmbpf net add n type nat \
+	subnet 192.168.87.0/24 wan "$T-w" dhcp off ct-max 7000 ct-timeout icmp 20
+check "net set: more limits" kvmbpf net set n ct-timeout udp 45 ct-max 5000
+check "net add routed" kvmbpf net add r type routed subnet 10.87.2.0/24 \
+	subnet fd87:2::/64 gateway 10.87.2.254 force
+check "net peer" kvmbpf net peer n r
+check "attach g1" kvmbpf attach "$T-g1" net b mac $M1 ip 10.87.1.1 isolated on
+check "attach g2" kvmbpf attach "$T-g2" net i spoofcheck off xdp off
+check "attach g3" kvmbpf attach "$T-g3" net n mac $M3 ip 192.168.87.11
+check "attach g4" kvmbpf attach "$T-g4" net r ip 10.87.2.11 ip fd87:2::11
+check "forward add, a range" kvmbpf forward add n proto tcp port 8080-8082 to 192.168.87.11:80
+check "forward add, one port" kvmbpf forward add n proto udp port 5353 to 192.168.87.11
+
+s1=$(mktemp) s2=$(mktemp) j1=$(mktemp) j2=$(mktemp)
+# what the configuration is, from every listing (state such as flow counts
+# and dnsmasq's restarts left out)
+config_json() {
+	{ kvmbpf -j net show; kvmbpf -j forward show; kvmbpf -j port show; } |
+	"$PY" -c '
+import json, sys
+dec = json.JSONDecoder(); text = sys.stdin.read(); docs = []; i = 0
+while i < len(text):
+    if text[i].isspace(): i += 1; continue
+    d, i = dec.raw_decode(text, i); docs.append(d)
+nets, fwds, ports = docs
+state = {"ct_count", "dnsmasq_running", "dnsmasq_restarts", "dnsmasq_restarted_at", "ifindex"}
+for n in nets:
+    for k in state: n.pop(k, None)
+    n["ports"] = sorted(n["ports"])
+for p in ports:
+    for k in state: p.pop(k, None)
+    p["addresses"] = sorted(a["ip"] for a in p["addresses"])
+print(json.dumps([nets, fwds, [p for p in ports if p["role"] == "guest"]], sort_keys=True, indent=1))'
+}
+kvmbpf save >"$s1"
+config_json >"$j1"
+check "save: the limits in the nat network's line" grep -q \
+	"^net add n type nat subnet 192.168.87.0/24 gateway 192.168.87.1 wan $T-w dhcp off mtu 1500 ct-max 5000 ct-timeout udp 45 ct-timeout icmp 20$" "$s1"
+check "save: the routed network's line" grep -q \
+	"^net add r type routed subnet 10.87.2.0/24 subnet fd87:2::/64 gateway 10.87.2.254 gateway fd87:2::1 mtu 1500 force$" "$s1"
+check "save: the forwards, as they were added" sh -c \
+	"grep -qx 'forward add n proto tcp port 8080-8082 to 192.168.87.11:80' $s1 &&
+	 grep -qx 'forward add n proto udp port 5353 to 192.168.87.11' $s1"
+check "save: the peering" grep -qx "net peer n r" "$s1"
+check "load: all of it already in effect" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS load $s1 | grep -q '^0 applied'"
+check "reset" kvmbpf reset
+check "load" kvmbpf load "$s1"
+kvmbpf save >"$s2"
+config_json >"$j2"
+check "save, reset, load, save: byte for byte the same file" cmp "$s1" "$s2"
+check "... and the same net show -j, forward show -j, port show -j" diff "$j1" "$j2"
+check "... forwards work again: the table has 4 ports" sh -c \
+	"[ \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j forward show n | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 4 ]"
+
+# A forward whose guest is not there (yet) is skipped with a note.
+kvmbpf reset
+grep -v "^attach $T-g3 " "$s1" >"$s2"
+out=$(kvmbpf load "$s2" 2>&1)
+grep -q "no port holds the target yet, skipped" <<<"$out" &&
+	pass "load: a forward to a guest not attached yet is skipped" ||
+	fail "load without g3: $out"
+
+# The kernel's own reason, through rtnetlink: a device already holds the
+# name of the gateway interface a nat network makes.
+gw=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+kvmbpf net del n || fail "net del n"
+ip link add "$gw" type dummy && LINK_LIST+=("$gw")
+out=$(kvmbpf net add n type nat subnet 192.168.87.0/24 wan "$T-w" 2>&1)
+grep -q "cannot create the gateway interface $gw: File exists" <<<"$out" &&
+	pass "net add: the kernel's reason (File exists) reaches the user" ||
+	fail "net add over an existing $gw: '$out'"
+check_not "... and no network n is left" kvmbpf net show n
+check "... -j: the same reason as JSON" sh -c "\"\${0}\" --bpffs $BPFFS -j net add n type nat \
+	subnet 192.168.87.0/24 wan $T-w | $PY -c '
+import json, sys
+assert \"File exists\" in json.load(sys.stdin)[\"error\"]'" "$ROOT/build/kvmbpf"
+ip link del "$gw"
+check "net add n once the name is free" kvmbpf net add n type nat subnet 192.168.87.0/24 wan "$T-w"
+rm -f "$s1" "$s2" "$j1" "$j2"
+finish
