@@ -186,7 +186,9 @@ static int nat_validate(struct fabric *fb, const struct net_spec *s,
 	const char *wan = s->wan;
 	int ret;
 
-	if (n->nsubnets > 1 || (n->nsubnets && sn->family != 4))
+	if (!n->nsubnets)
+		return err("net add: nat: missing 'subnet CIDR'");
+	if (n->nsubnets > 1 || sn->family != 4)
 		return err("net add: nat: exactly one IPv4 subnet");
 	if (!wan) {
 		ret = host_default_dev(wanbuf);

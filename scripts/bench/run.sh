@@ -126,9 +126,9 @@ setup_l3() { # fwd | nft-masq | kvmbpf-routed[-tc] | kvmbpf-nat[-tc]
 		"${K[@]}" net peer ra rb
 		"${K[@]}" attach "$T-a" net ra spoofcheck off xdp $x
 		"${K[@]}" attach "$T-b" net rb mac $DST spoofcheck off xdp $x
-		gif=$("${K[@]}" -j net show rb | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+		gif=$("${K[@]}" -j net show rb | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 		ip neigh replace 10.97.0.2 lladdr $DST dev "$gif"
-		gif=$("${K[@]}" -j net show ra | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+		gif=$("${K[@]}" -j net show ra | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 		GWMAC=$(cat /sys/class/net/"$gif"/address)
 		;;
 	kvmbpf-nat | kvmbpf-nat-tc)
@@ -137,7 +137,7 @@ setup_l3() { # fwd | nft-masq | kvmbpf-routed[-tc] | kvmbpf-nat[-tc]
 		"${K[@]}" net add n type nat subnet 10.98.0.0/24 gateway 10.98.0.254 \
 			wan "$T-b" dhcp off >/dev/null
 		"${K[@]}" attach "$T-a" net n spoofcheck off xdp $x
-		gif=$("${K[@]}" -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+		gif=$("${K[@]}" -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 		GWMAC=$(cat /sys/class/net/"$gif"/address)
 		;;
 	esac

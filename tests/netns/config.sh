@@ -91,7 +91,7 @@ grep -q "no port holds the target yet, skipped" <<<"$out" &&
 # name of the gateway interface a nat network makes.
 gw=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 kvmbpf net del n || fail "net del n"
-ip link add "$gw" type dummy && LINK_LIST+=("$gw")
+ip link add "$gw" type veth peer name "${gw}q" && LINK_LIST+=("$gw")
 out=$(kvmbpf net add n type nat subnet 192.168.87.0/24 wan "$T-w" 2>&1)
 grep -q "cannot create the gateway interface $gw: File exists" <<<"$out" &&
 	pass "net add: the kernel's reason (File exists) reaches the user" ||
