@@ -40,17 +40,35 @@ LDLIBS := -lbpf -lelf -lz -lmnl
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit netns guest bench clean help install fuzz
+.PHONY: all hdrcheck deps demo test unit netns guest bench clean help install fuzz
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-TOOLS := $(BUILD)/sendraw $(BUILD)/kvbbench
+TOOLS := $(BUILD)/sendraw $(BUILD)/kvbbench $(BUILD)/verstat
 
-all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS) $(FUZZ_BIN)
+all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS) $(FUZZ_BIN) hdrcheck
+
+# Every datapath header compiles on its own (it includes what it uses):
+# each is compiled alone, for tc and for XDP; unused static functions are
+# expected in a header alone.
+HDR_STAMPS := $(patsubst bpf/lib/%.h,$(BUILD)/hdrcheck/%.ok,$(wildcard bpf/lib/*.h))
+hdrcheck: $(HDR_STAMPS)
+
+$(BUILD)/hdrcheck:
+	mkdir -p $@
+
+$(BUILD)/hdrcheck/%.ok: bpf/lib/%.h $(BPF_HDRS) | $(BUILD)/hdrcheck
+	$(CLANG) $(BPF_CFLAGS) -Wno-unused-function -fsyntax-only -include $< -x c /dev/null
+	$(CLANG) $(BPF_CFLAGS) -Wno-unused-function -fsyntax-only -DKVB_HOOK_XDP -include $< -x c /dev/null
+	touch $@
 
 $(BUILD)/sendraw: tests/tools/sendraw.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@
+
+# verifier figures per program: build/verstat build/tap.bpf.o
+$(BUILD)/verstat: tests/tools/verstat.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 # benchmark tools (scripts/bench): built with everything, run by `make bench`
 $(BUILD)/bench.bpf.o: scripts/bench/bpf/bench.bpf.c | $(BUILD)

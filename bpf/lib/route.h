@@ -29,6 +29,7 @@
 #include "policy.h"
 #include "stats.h"
 #include "fdb.h"
+#include "guard.h"	/* ND message types, ip6_is_unspec */
 #include "subnet.h"
 #include "nat.h"
 #include "isolation.h"
