@@ -13,7 +13,7 @@
 
 #include "lib/ctx.h"
 #include "lib/maps.h"
-#include "lib/policy.h"
+#include "lib/admit.h"
 #include "lib/stats.h"
 #include "lib/guard.h"
 #include "lib/monitor.h"

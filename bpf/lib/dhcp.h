@@ -11,7 +11,7 @@
 
 #include "maps.h"
 #include "fdb.h"
-#include "policy.h"
+#include "admit.h"
 
 #define DHCP_OFF_YIADDR 16	/* from the start of the BOOTP message */
 #define DHCP_OFF_CHADDR 28

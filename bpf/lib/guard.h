@@ -29,7 +29,7 @@
 #include "fdb.h"
 #include "maps.h"
 #include "parse.h"
-#include "policy.h"
+#include "admit.h"
 #include "subnet.h"
 
 #define ETH_P_RARP_ 0x8035

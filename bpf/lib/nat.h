@@ -13,7 +13,7 @@
 #include "csum.h"
 #include "ctx.h"
 #include "maps.h"
-#include "policy.h"
+#include "admit.h"
 #include "stats.h"
 #include "subnet.h"
 #include "isolation.h"

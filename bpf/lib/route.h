@@ -26,7 +26,7 @@
 
 #include <linux/pkt_cls.h>
 #include "maps.h"
-#include "policy.h"
+#include "admit.h"
 #include "stats.h"
 #include "fdb.h"
 #include "guard.h"	/* ND message types, ip6_is_unspec */

@@ -5,7 +5,7 @@
 
 #include <linux/bpf.h>
 #include "ctx.h"
-#include "policy.h"
+#include "admit.h"
 
 /*
  * Admission of a frame from a WAN device (the host's NIC) that routing or

@@ -14,8 +14,8 @@
  * errors too short to quote the packet they are about, and IPv4 fragments
  * that would overlap the TCP header (RFC 1858).
  */
-#ifndef KVB_POLICY_H
-#define KVB_POLICY_H
+#ifndef KVB_ADMIT_H
+#define KVB_ADMIT_H
 
 #include "ctx.h"
 #include "parse.h"
@@ -308,4 +308,4 @@ static __always_inline int kvb_admit(const struct kvb_pkt *p, __u32 mtu,
 	return 0;
 }
 
-#endif /* KVB_POLICY_H */
+#endif /* KVB_ADMIT_H */
