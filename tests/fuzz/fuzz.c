@@ -55,6 +55,7 @@
 #define MAX_PORTS 64
 #define MAX_ADDRS 256
 #define CASES_PER_INV 3		/* cases saved per invariant and run */
+#define KVB_OBS_STAGES 16	/* stage slots the fuzzer tracks */
 
 /* ---- the fabric ------------------------------------------------------ */
 
@@ -920,7 +921,20 @@ struct viol {
 struct counts {
 	__u64 execs, tc_redirect, tc_ok, tc_shot, clones, xdp_drop, xdp_pass;
 	__u64 drops_by[KVB_DROP_SLOTS], wan_to_guest, tc_refused, sums_checked, ids_checked;
+	__u64 stage[KVB_OBS_STAGES];	/* tail calls into each stage slot */
 } cnt;
+
+/*
+ * tc ingress's stages, when the datapath is cut in tail-called programs
+ * (a kvb_stages program array in the fabric): which slots the CLI filled,
+ * and the drop slot of "no-stage", the reason the datapath counts when a
+ * stage is missing. A fuzz run that only reached the entry would pass
+ * vacuously: a failed tail call or a no-stage drop is a failure, and
+ * every filled stage must be reached (coverage).
+ */
+static bool stage_filled[KVB_OBS_STAGES];
+static int nstages_filled;
+static int no_stage_slot = -1;
 
 static struct frame out;
 static struct kvb_obs obs;
@@ -1272,6 +1286,9 @@ static int exec1(__u32 ifx, const struct frame *in, struct viol *v)
 	if (unnamed)
 		return fail(v, "unnamed-drop", "tc counted a drop in an unnamed slot on %s (%s)",
 			    p->name, dd);
+	if (no_stage_slot >= 0 && s2.drop[no_stage_slot] != s1.drop[no_stage_slot])
+		return fail(v, "no-stage", "tc dropped on %s for a missing stage (%s)",
+			    p->name, dd);
 	if (tret != TC_ACT_OK && tret != TC_ACT_SHOT && tret != TC_ACT_REDIRECT)
 		return fail(v, "tc-verdict", "tc verdict %d on %s", tret, p->name);
 	if (xret == XDP_DROP && tret != TC_ACT_SHOT && !(tret == TC_ACT_OK &&
@@ -1290,7 +1307,13 @@ static int exec1(__u32 ifx, const struct frame *in, struct viol *v)
 		for (__u32 i = 0; i < nev; i++) {
 			const struct kvb_obs_ev *e = &obs.ev[i];
 
-			if (e->kind == KVB_OBS_CLONE) {
+			if (e->kind == KVB_OBS_TAIL) {
+				if (e->ifindex < KVB_OBS_STAGES)
+					cnt.stage[e->ifindex]++;
+			} else if (e->kind == KVB_OBS_TAIL_FAILED) {
+				return fail(v, "no-stage", "tail call into stage %u failed on %s (%lld): the stage did not run",
+					    e->ifindex, p->name, (long long)e->ret);
+			} else if (e->kind == KVB_OBS_CLONE) {
 				clones++;
 				cnt.clones++;
 				if (check_target(p, n, e->ifindex, "flood copy", v))
@@ -1960,6 +1983,29 @@ static int setup(void)
 		printf("FAIL fuzz setup: cannot open the fabric in %s\n", dir);
 		return -1;
 	}
+	for (unsigned r = 0; r < KVB_DROP_SLOTS; r++)
+		if (drop_named(r) && !strcmp(drop_name(r), "no-stage"))
+			no_stage_slot = (int)r;
+	snprintf(args, sizeof(args), "%s/kvb_stages", dir);
+	{
+		int sfd = bpf_obj_get(args);
+
+		for (__u32 i = 0; sfd >= 0 && i < KVB_OBS_STAGES; i++) {
+			__u32 id = 0;
+
+			if (!bpf_map_lookup_elem(sfd, &i, &id) && id) {
+				stage_filled[i] = true;
+				nstages_filled++;
+			}
+		}
+		if (sfd >= 0) {
+			close(sfd);
+			if (!nstages_filled) {
+				printf("FAIL fuzz setup: %s has no stage in it\n", args);
+				return -1;
+			}
+		}
+	}
 	snprintf(args, sizeof(args), "%s/%s", dir, KVB_MAP_OBS);
 	obs_fd = bpf_obj_get(args);
 	if (obs_fd < 0 || snapshot()) {
@@ -2169,6 +2215,26 @@ int main(int argc, char **argv)
 		printf("fuzz: %llu rewritten frames' checksums and %llu spoofcheck sources checked\n",
 		       (unsigned long long)cnt.sums_checked,
 		       (unsigned long long)cnt.ids_checked);
+		if (nstages_filled) {
+			int missed = 0;
+
+			printf("fuzz: tail calls into tc ingress's stages:");
+			for (int i = 0; i < KVB_OBS_STAGES; i++) {
+				if (!stage_filled[i])
+					continue;
+				printf(" %d:%llu", i, (unsigned long long)cnt.stage[i]);
+				missed += !cnt.stage[i];
+			}
+			printf("\n");
+			if (missed) {
+				printf("FAIL fuzz-stages: %d of tc ingress's %d stages never ran\n",
+				       missed, nstages_filled);
+				nfail++;
+			} else {
+				printf("PASS fuzz-stages: every one of tc ingress's %d stages ran\n",
+				       nstages_filled);
+			}
+		}
 		/* a fuzzer that never got anywhere proves nothing */
 		if (!cnt.tc_redirect || !cnt.clones || !cnt.xdp_drop ||
 		    !cnt.wan_to_guest || reasons < 10 || !cnt.sums_checked ||

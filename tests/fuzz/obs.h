@@ -17,6 +17,8 @@ enum kvb_obs_kind {
 	KVB_OBS_REDIRECT = 1,	/* bpf_redirect */
 	KVB_OBS_NEIGH = 2,	/* bpf_redirect_neigh */
 	KVB_OBS_CLONE = 3,	/* bpf_clone_redirect */
+	KVB_OBS_TAIL = 4,	/* bpf_tail_call: ifindex is the slot */
+	KVB_OBS_TAIL_FAILED = 5,	/* ... and it came back: it failed */
 };
 
 struct kvb_obs_ev {

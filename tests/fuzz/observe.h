@@ -6,7 +6,9 @@
  * target, flags and result are appended to the kvb_obs map, so that the
  * fuzzer learns where a frame would go (BPF_PROG_RUN returns
  * TC_ACT_REDIRECT but does not perform the redirect, and this kernel offers
- * no fentry/kprobe to watch the helpers from outside).
+ * no fentry/kprobe to watch the helpers from outside). So is each tail
+ * call into a stage of tc ingress: a stage that fails to run is a failure
+ * of the fuzz run, not a drop that passes for a verdict.
  *
  * Only runs whose skb->priority is KVB_OBS_TOKEN are recorded: the
  * fuzzer's own, not programs run meanwhile by the host's replies to
@@ -79,10 +81,26 @@ static __always_inline long obs_clone(struct __sk_buff *skb, __u32 ifindex,
 	return ret;
 }
 
+/*
+ * A tail call that works never returns: the attempt is noted first, and a
+ * failure (an empty slot, a program of another type) when it comes back.
+ */
+static __always_inline long obs_tail_call(struct __sk_buff *skb, void *map,
+					  __u32 slot)
+{
+	long ret;
+
+	obs_note(skb, KVB_OBS_TAIL, slot, 0, 0);
+	ret = bpf_tail_call(skb, map, slot);
+	obs_note(skb, KVB_OBS_TAIL_FAILED, slot, 0, ret);
+	return ret;
+}
+
 /* every tc caller has its context in scope as skb */
 #define bpf_redirect(ifindex, flags) obs_redirect(skb, ifindex, flags)
 #define bpf_redirect_neigh(ifindex, params, plen, flags)		\
 	obs_redirect_neigh(skb, ifindex, params, plen, flags)
 #define bpf_clone_redirect(s, ifindex, flags) obs_clone(s, ifindex, flags)
+#define bpf_tail_call(s, map, slot) obs_tail_call(s, map, slot)
 
 #endif
