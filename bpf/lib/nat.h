@@ -12,6 +12,7 @@
 #include <linux/pkt_cls.h>
 #include "csum.h"
 #include "ctx.h"
+#include "l3.h"
 #include "maps.h"
 #include "admit.h"
 #include "stats.h"
@@ -20,27 +21,6 @@
 #include "wan.h"
 
 #define NAT_CONTINUE 0x7fff	/* not NAT's business: switch it */
-
-/*
- * A redirect helper's result as one of two constants: the verifier then
- * knows a rewritten frame never comes back as NAT_CONTINUE (its packet
- * pointers are gone by then).
- */
-static __always_inline int redirected(long ret)
-{
-	return ret == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
-}
-#define E2BIG_ 7
-#define ENOMEM_ 12
-#define EEXIST_ 17
-#define AF_INET_ 2
-#define ETH_OFF_DST 0
-#define ETH_OFF_SRC 6
-#define IP_OFF (ETH_HLEN)
-#define IP_OFF_TTL (IP_OFF + 8)
-#define IP_OFF_CSUM (IP_OFF + 10)
-#define IP_OFF_SADDR (IP_OFF + 12)
-#define IP_OFF_DADDR (IP_OFF + 16)
 
 /* A TCP header as ct_tcp_track judges it, host order. */
 struct tcp_view {
@@ -110,65 +90,6 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 	__u64 last = ct->last_ns;
 
 	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
-}
-
-/* Offset of the L4 checksum, or -1 when there is none to fix. */
-static __always_inline int l4_csum_off(__u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return 16;
-	case IPPROTO_UDP:
-		return 6;
-	case IPPROTO_ICMP:
-		return 2;
-	}
-	return -1;
-}
-
-/* Replace a 4-byte address at off, fixing the IP and L4 checksums. */
-static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 off,
-					__be32 from, __be32 to, __u8 proto,
-					__u32 l4off)
-{
-	int csum = l4_csum_off(proto);
-
-	if (proto != IPPROTO_ICMP && csum >= 0 &&
-	    csum_l4_replace(skb, l4off + (__u32)csum, from, to,
-			    BPF_F_PSEUDO_HDR | 4, proto))
-		return -1;
-	if (bpf_l3_csum_replace(skb, IP_OFF_CSUM, from, to, 4))
-		return -1;
-	return (int)bpf_skb_store_bytes(skb, off, &to, 4, 0);
-}
-
-/* Replace a port (or ICMP id) at l4off + poff, fixing the L4 checksum. */
-static __always_inline int rewrite_port(struct __sk_buff *skb, __u32 l4off,
-					__u32 poff, __be16 from, __be16 to,
-					__u8 proto)
-{
-	int csum = l4_csum_off(proto);
-
-	if (csum >= 0 &&
-	    csum_l4_replace(skb, l4off + (__u32)csum, from, to, 2, proto))
-		return -1;
-	return (int)bpf_skb_store_bytes(skb, l4off + poff, &to, 2, 0);
-}
-
-/* TTL - 1 at the gateway; 0 when it ran out. */
-static __always_inline int dec_ttl(struct __sk_buff *skb, __u8 proto)
-{
-	__u8 ttl;
-	__be16 old, new;
-
-	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, &ttl, 1) || ttl <= 1)
-		return 0;
-	old = bpf_htons((__u16)(ttl << 8 | proto));
-	ttl--;
-	new = bpf_htons((__u16)(ttl << 8 | proto));
-	bpf_l3_csum_replace(skb, IP_OFF_CSUM, old, new, 2);
-	bpf_skb_store_bytes(skb, IP_OFF_TTL, &ttl, 1, 0);
-	return 1;
 }
 
 /* ARP request for a gateway address: turned around into the reply. */

@@ -29,6 +29,7 @@
 #include "admit.h"
 #include "stats.h"
 #include "fdb.h"
+#include "l3.h"
 #include "guard.h"	/* ND message types, ip6_is_unspec */
 #include "subnet.h"
 #include "nat.h"
@@ -36,10 +37,6 @@
 #include "wan.h"
 
 #define ROUTE_CONTINUE NAT_CONTINUE	/* not routing's business */
-#define AF_INET6_ 10
-#define IP6_OFF_HOPS (ETH_HLEN + 7)
-#define IP6_OFF_SADDR (ETH_HLEN + 8)
-#define IP6_OFF_DADDR (ETH_HLEN + 24)
 #define ICMP6_TIME_EXCEEDED_ 3
 #define ICMP6_PKT_TOO_BIG_ 2
 #define ICMP4_FRAG_NEEDED_CODE 4
@@ -395,22 +392,6 @@ static __always_inline int nd_gateway(struct __sk_buff *skb, __u32 ifindex,
 	c = icmp6_csum(t, len);
 	__builtin_memcpy(b + 42, &c, 2);
 	return reply_send(skb, ifindex, net, t, 40 + len, dmac);
-}
-
-/* TTL / hop limit - 1; 0 when it ran out (nothing changed then). */
-static __always_inline int hop_dec(struct __sk_buff *skb, __u8 family)
-{
-	__u8 h[2];
-
-	if (family == 6) {
-		if (bpf_skb_load_bytes(skb, IP6_OFF_HOPS, h, 1) || h[0] <= 1)
-			return 0;
-		h[0]--;
-		return !bpf_skb_store_bytes(skb, IP6_OFF_HOPS, h, 1, 0);
-	}
-	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, h, 2))
-		return 0;
-	return dec_ttl(skb, h[1]);
 }
 
 /*

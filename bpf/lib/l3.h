@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * L3 rewriting (tc only): header offsets in an untagged frame, address
+ * and port rewrites that keep the IP and L4 checksums right (through
+ * csum.h and the kernel's helpers, so CHECKSUM_PARTIAL and GSO frames
+ * stay correct), TTL and hop limit, and the redirect verdict. What NAT,
+ * routing and the gateway's answers share.
+ */
+#ifndef KVB_L3_H
+#define KVB_L3_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "csum.h"
+
+/* kernel values the datapath compares against (no libc headers here) */
+#define E2BIG_ 7
+#define ENOMEM_ 12
+#define EEXIST_ 17
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+/* offsets in an untagged frame (tc sees VLAN tags stripped) */
+#define ETH_OFF_DST 0
+#define ETH_OFF_SRC 6
+#define IP_OFF (ETH_HLEN)
+#define IP_OFF_TTL (IP_OFF + 8)
+#define IP_OFF_CSUM (IP_OFF + 10)
+#define IP_OFF_SADDR (IP_OFF + 12)
+#define IP_OFF_DADDR (IP_OFF + 16)
+#define IP6_OFF_HOPS (ETH_HLEN + 7)
+#define IP6_OFF_SADDR (ETH_HLEN + 8)
+#define IP6_OFF_DADDR (ETH_HLEN + 24)
+
+/*
+ * A redirect helper's result as one of two constants: the verifier then
+ * knows a rewritten frame never comes back as NAT_CONTINUE (its packet
+ * pointers are gone by then).
+ */
+static __always_inline int redirected(long ret)
+{
+	return ret == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+}
+
+/* Offset of the L4 checksum, or -1 when there is none to fix. */
+static __always_inline int l4_csum_off(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return 16;
+	case IPPROTO_UDP:
+		return 6;
+	case IPPROTO_ICMP:
+		return 2;
+	}
+	return -1;
+}
+
+/* Replace a 4-byte address at off, fixing the IP and L4 checksums. */
+static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 off,
+					__be32 from, __be32 to, __u8 proto,
+					__u32 l4off)
+{
+	int csum = l4_csum_off(proto);
+
+	if (proto != IPPROTO_ICMP && csum >= 0 &&
+	    csum_l4_replace(skb, l4off + (__u32)csum, from, to,
+			    BPF_F_PSEUDO_HDR | 4, proto))
+		return -1;
+	if (bpf_l3_csum_replace(skb, IP_OFF_CSUM, from, to, 4))
+		return -1;
+	return (int)bpf_skb_store_bytes(skb, off, &to, 4, 0);
+}
+
+/* Replace a port (or ICMP id) at l4off + poff, fixing the L4 checksum. */
+static __always_inline int rewrite_port(struct __sk_buff *skb, __u32 l4off,
+					__u32 poff, __be16 from, __be16 to,
+					__u8 proto)
+{
+	int csum = l4_csum_off(proto);
+
+	if (csum >= 0 &&
+	    csum_l4_replace(skb, l4off + (__u32)csum, from, to, 2, proto))
+		return -1;
+	return (int)bpf_skb_store_bytes(skb, l4off + poff, &to, 2, 0);
+}
+
+/* TTL - 1 at the gateway; 0 when it ran out. */
+static __always_inline int dec_ttl(struct __sk_buff *skb, __u8 proto)
+{
+	__u8 ttl;
+	__be16 old, new;
+
+	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, &ttl, 1) || ttl <= 1)
+		return 0;
+	old = bpf_htons((__u16)(ttl << 8 | proto));
+	ttl--;
+	new = bpf_htons((__u16)(ttl << 8 | proto));
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, old, new, 2);
+	bpf_skb_store_bytes(skb, IP_OFF_TTL, &ttl, 1, 0);
+	return 1;
+}
+
+/* TTL / hop limit - 1; 0 when it ran out (nothing changed then). */
+static __always_inline int hop_dec(struct __sk_buff *skb, __u8 family)
+{
+	__u8 h[2];
+
+	if (family == 6) {
+		if (bpf_skb_load_bytes(skb, IP6_OFF_HOPS, h, 1) || h[0] <= 1)
+			return 0;
+		h[0]--;
+		return !bpf_skb_store_bytes(skb, IP6_OFF_HOPS, h, 1, 0);
+	}
+	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, h, 2))
+		return 0;
+	return dec_ttl(skb, h[1]);
+}
+
+#endif /* KVB_L3_H */
