@@ -9,6 +9,9 @@
 
 #include "kvb_maps.h"
 
+/* Not a verdict: "not this layer's business", the caller goes on. */
+#define KVB_CONTINUE 0x7fff
+
 #define DROP(reason) (-(int)(reason) - 1)
 #define IS_DROP(ret) ((ret) < 0)
 #define DROP_REASON(ret) ((__u32)(-(ret) - 1))

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * NAT networks (tc only): the gateway's ARP and ICMP echo answered here,
- * source NAT with connection tracking for TCP, UDP and ICMP echo towards
- * the WAN device the FIB names, and the reverse translation of replies
- * arriving on that device. All rewriting goes through bpf_skb_store_bytes
+ * NAT networks (tc only): source NAT with connection tracking for TCP,
+ * UDP and ICMP echo towards the WAN device the FIB names, and the reverse
+ * translation of replies arriving on that device. All rewriting goes through bpf_skb_store_bytes
  * and the csum helpers, which keep CHECKSUM_PARTIAL/GSO frames right.
  */
 #ifndef KVB_NAT_H
@@ -20,7 +19,7 @@
 #include "isolation.h"
 #include "wan.h"
 
-#define NAT_CONTINUE 0x7fff	/* not NAT's business: switch it */
+#define NAT_CONTINUE KVB_CONTINUE	/* not NAT's business: switch it */
 
 /* A TCP header as ct_tcp_track judges it, host order. */
 struct tcp_view {
@@ -90,58 +89,6 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 	__u64 last = ct->last_ns;
 
 	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
-}
-
-/* ARP request for a gateway address: turned around into the reply. */
-static __always_inline int nat_arp_gw(struct __sk_buff *skb,
-				      const struct kvb_net *net,
-				      const struct kvb_frame *f)
-{
-	struct kvb_arp *a = f->arp;
-	__u8 sha[ETH_ALEN];
-	__be16 op = bpf_htons(2);
-	__be32 spa, gw;
-
-	if (!a || a->op != bpf_htons(1))
-		return NAT_CONTINUE;
-	gw = a->tpa;
-	if (!net_is_gw(net, 4, (const __u8 *)&gw))
-		return NAT_CONTINUE;
-	__builtin_memcpy(sha, a->sha, ETH_ALEN);
-	spa = a->spa;
-	bpf_skb_store_bytes(skb, ETH_OFF_DST, sha, ETH_ALEN, 0);
-	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
-	bpf_skb_store_bytes(skb, ETH_HLEN + 6, &op, 2, 0);
-	bpf_skb_store_bytes(skb, ETH_HLEN + 8, net->uplink_mac, ETH_ALEN, 0);
-	bpf_skb_store_bytes(skb, ETH_HLEN + 14, &gw, 4, 0);
-	bpf_skb_store_bytes(skb, ETH_HLEN + 18, sha, ETH_ALEN, 0);
-	bpf_skb_store_bytes(skb, ETH_HLEN + 24, &spa, 4, 0);
-	count_tx(skb->ifindex, skb->len);
-	return redirected(bpf_redirect(skb->ifindex, 0));
-}
-
-/* ICMP echo request to a gateway address gw: answered from here. */
-static __always_inline int nat_ping_gw(struct __sk_buff *skb,
-				       const struct kvb_net *net,
-				       const struct kvb_frame *f, __u32 l4off,
-				       __be32 gw)
-{
-	__u8 mac[ETH_ALEN];
-	__be32 src = f->saddr4;
-
-	__builtin_memcpy(mac, f->eth->h_source, ETH_ALEN);
-	/* type 8 to 0: an all-zero reply's checksum is 0xffff (csum.h) */
-	if (csum_l4_replace(skb, l4off + 2, bpf_htons(8 << 8), 0, 2,
-			    IPPROTO_ICMP))
-		return TC_ACT_SHOT;
-	bpf_skb_store_bytes(skb, l4off, &(__u8){ 0 }, 1, 0);
-	/* swapping the addresses keeps the IP checksum */
-	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &gw, 4, 0);
-	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &src, 4, 0);
-	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
-	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
-	count_tx(skb->ifindex, skb->len);
-	return redirected(bpf_redirect(skb->ifindex, 0));
 }
 
 #define TCP_FIN_ 0x01
