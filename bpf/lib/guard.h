@@ -62,16 +62,6 @@ static __always_inline int addr_known(__u32 ifindex, __u8 family,
 	return bpf_map_lookup_elem(&kvb_addr, &k) != NULL;
 }
 
-/* fe80::/64 with the modified EUI-64 interface id of mac */
-static __always_inline int ip6_is_mac_ll(const __u8 *a, const __u8 *mac)
-{
-	return a[0] == 0xfe && a[1] == 0x80 && !(a[2] | a[3] | a[4] | a[5] |
-						 a[6] | a[7]) &&
-	       a[8] == (mac[0] ^ 2) && a[9] == mac[1] && a[10] == mac[2] &&
-	       a[11] == 0xff && a[12] == 0xfe && a[13] == mac[3] &&
-	       a[14] == mac[4] && a[15] == mac[5];
-}
-
 static __always_inline int ip6_is_unspec(const __u8 *a)
 {
 	__u8 x = 0;
@@ -85,9 +75,7 @@ static __always_inline int ip6_is_unspec(const __u8 *a)
 static __always_inline int ip6_is_slaac(const struct kvb_net *net,
 					const __u8 *a, const __u8 *mac)
 {
-	if (a[8] != (mac[0] ^ 2) || a[9] != mac[1] || a[10] != mac[2] ||
-	    a[11] != 0xff || a[12] != 0xfe || a[13] != mac[3] ||
-	    a[14] != mac[4] || a[15] != mac[5])
+	if (!eui64_is(a, mac))
 		return 0;
 	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
 		const struct kvb_subnet *s = &net->subnets[i];

@@ -56,12 +56,13 @@ static __always_inline int net_gw(const struct kvb_net *net, __u8 family,
 	return 0;
 }
 
-/* fe80::/64 with the modified EUI-64 interface id of mac */
-static __always_inline void ip6_mac_ll(__u8 *a, const __u8 *mac)
+/*
+ * The modified EUI-64 interface id of mac (RFC 4291, appendix A), the one
+ * place it is written: eui64_set puts it in a[8..16), eui64_is says
+ * whether a[8..16) is it.
+ */
+static __always_inline void eui64_set(__u8 *a, const __u8 *mac)
 {
-	__builtin_memset(a, 0, 16);
-	a[0] = 0xfe;
-	a[1] = 0x80;
 	a[8] = mac[0] ^ 2;
 	a[9] = mac[1];
 	a[10] = mac[2];
@@ -70,6 +71,30 @@ static __always_inline void ip6_mac_ll(__u8 *a, const __u8 *mac)
 	a[13] = mac[3];
 	a[14] = mac[4];
 	a[15] = mac[5];
+}
+
+static __always_inline int eui64_is(const __u8 *a, const __u8 *mac)
+{
+	return a[8] == (mac[0] ^ 2) && a[9] == mac[1] && a[10] == mac[2] &&
+	       a[11] == 0xff && a[12] == 0xfe && a[13] == mac[3] &&
+	       a[14] == mac[4] && a[15] == mac[5];
+}
+
+/* fe80::/64 with the modified EUI-64 interface id of mac */
+static __always_inline void ip6_mac_ll(__u8 *a, const __u8 *mac)
+{
+	__builtin_memset(a, 0, 16);
+	a[0] = 0xfe;
+	a[1] = 0x80;
+	eui64_set(a, mac);
+}
+
+/* a is fe80::/64 with the modified EUI-64 interface id of mac */
+static __always_inline int ip6_is_mac_ll(const __u8 *a, const __u8 *mac)
+{
+	return a[0] == 0xfe && a[1] == 0x80 && !(a[2] | a[3] | a[4] | a[5] |
+						 a[6] | a[7]) &&
+	       eui64_is(a, mac);
 }
 
 /* The network of a destination (4 or 16 bytes by family), or NULL. */
