@@ -100,7 +100,7 @@ static int fdb_show(int argc, char **argv)
 		ifname_of(e->ifindex, port_get(fb, e->ifindex, &p) ? NULL : &p,
 			  ifn);
 		age = now > e->seen_ns ? (now - e->seen_ns) / 1000000000ULL : 0;
-		aged = !is_static && now - e->seen_ns > KVB_FDB_AGE_NS;
+		aged = kvb_fdb_entry_aged(e, now);
 		open_json_object(NULL);
 		print_string(PRINT_ANY, "mac", "%s", mac);
 		print_string(PRINT_ANY, "dev", " dev %-15s", ifn);

@@ -34,8 +34,14 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 {
 	if (!s->uplink)
 		return 0;
+	/*
+	 * No XDP on an uplink: there it only passes frames to tc (it drops
+	 * guests' frames only), and attaching it costs the device: a veth
+	 * peer loses TSO and gets its MTU capped, a NIC may reset its rings
+	 * and turn off LRO, and generic XDP copies every non-linear skb.
+	 */
 	return port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
-			   &(struct port_opts){ .xdp = true, .naddrs = -1 });
+			   &(struct port_opts){ .xdp = false, .naddrs = -1 });
 }
 
 /* ------------------------------------------- gateway types: nat, routed */

@@ -309,6 +309,21 @@ struct kvb_fdb_entry {
 	__u64 seen_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last refresh */
 };
 
+/*
+ * A learned entry not refreshed for KVB_FDB_AGE_NS is gone. One answer for
+ * the datapath and `fdb show`: an entry refreshed after the reader took
+ * its clock (another CPU, or the datapath during a walk of the table; the
+ * datapath's clock is coarse) has seen_ns > now and is fresh, not aged by
+ * an unsigned difference that wrapped.
+ */
+static inline int kvb_fdb_entry_aged(const struct kvb_fdb_entry *e, __u64 now)
+{
+	__u64 seen = e->seen_ns;	/* read once: another CPU writes it */
+
+	return !(e->flags & KVB_FDB_F_STATIC) && now > seen &&
+	       now - seen > KVB_FDB_AGE_NS;
+}
+
 /* kvb_stats: PERCPU_HASH, key __u32 ifindex. */
 struct kvb_stats {
 	__u64 rx_packets;

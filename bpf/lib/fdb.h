@@ -31,11 +31,7 @@ static __always_inline __u64 mac_u64(const __u8 *mac)
 /* A learned entry not refreshed for KVB_FDB_AGE_NS is gone. */
 static __always_inline int fdb_aged(const struct kvb_fdb_entry *e, __u64 now)
 {
-	/* another CPU may refresh seen_ns after our clock read: now < seen */
-	__u64 seen = e->seen_ns;
-
-	return !(e->flags & KVB_FDB_F_STATIC) && now > seen &&
-	       now - seen > KVB_FDB_AGE_NS;
+	return kvb_fdb_entry_aged(e, now);
 }
 
 /*

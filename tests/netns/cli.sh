@@ -123,6 +123,25 @@ check "fdb show has the static entry" sh -c "
 import json, sys
 e = [x for x in json.load(sys.stdin) if x[\"mac\"] == \"52:54:00:aa:00:01\"]
 assert e and e[0][\"static\"] and e[0][\"dev\"] == \"$T-a\", e'" "$ROOT/build/kvmbpf"
+# A learned entry refreshed after `fdb show` read its clock (the datapath
+# writes while the table is walked, with a coarser clock) is live: its
+# seen time is after the reader's now, which must not wrap into "expired".
+fkey=$($PY -c "
+import json, struct, sys
+n = [x['id'] for x in json.loads(sys.argv[1]) if x['name'] == 'n1'][0]
+print(' '.join('%02x' % b for b in struct.pack('<I6sH', n, bytes.fromhex('020000009901'), 0)))" \
+	"$(kvmbpf -j net show)")
+fval=$($PY -c "
+import struct, sys, time
+print(' '.join('%02x' % b for b in struct.pack('<IIQ', int(sys.argv[1]), 0, time.monotonic_ns() + 60 * 10**9)))" \
+	"$(cat /sys/class/net/"$T-a"/ifindex)")
+check "fdb: a learned entry newer than the reader's clock" \
+	bpftool map update pinned "$BPFFS/kvb_fdb" key hex $fkey value hex $fval
+check "fdb show: an entry refreshed during the walk is not expired" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j fdb show net n1 | $PY -c '
+import json, sys
+e = [x for x in json.load(sys.stdin) if x[\"mac\"] == \"02:00:00:00:99:01\"]
+assert e and not e[0][\"static\"] and not e[0][\"expired\"], e'" "$ROOT/build/kvmbpf"
 check "stats -j names every drop reason" sh -c "
 	\"\${0}\" --bpffs $BPFFS -j stats $T-a | $PY -c '
 import json, sys
@@ -184,6 +203,8 @@ check "bpftool shows BTF field names" sh -c \
 	"bpftool map dump pinned $BPFFS/kvb_port | grep -q '\"net_id\"'"
 check "uplink is promiscuous" sh -c "ip link show $T-up | grep -q PROMISC"
 check "XDP attached" sh -c "ip link show $T-a | grep -q xdp"
+# an uplink's XDP would only pass frames to tc, and cost the veth peer its TSO
+check_not "no XDP on the uplink" sh -c "ip link show $T-up | grep -q xdp"
 check "tc filter attached" sh -c "tc filter show dev $T-a ingress | grep -q kvb_tc_ingress"
 
 # Clean removal.
