@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* `fdb show [net NAME]`: learned and static MAC entries with their age. */
+/*
+ * The MAC table: its entries for the ports (a port's static MAC, purges)
+ * and `fdb show [net NAME]`: learned and static entries with their age.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,62 @@
 #include <bpf/bpf.h>
 
 #include "kvmbpf.h"
+
+struct purge {
+	__u32 ifindex, net_id;
+};
+
+static bool fdb_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_fdb_key *k = key;
+	const struct kvb_fdb_entry *e = value;
+	const struct purge *p = arg;
+
+	return (p->ifindex && e->ifindex == p->ifindex) ||
+	       (p->net_id && k->net_id == p->net_id);
+}
+
+/* Remove every FDB entry that points at ifindex, or belongs to net_id. */
+void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id)
+{
+	struct purge p = { .ifindex = ifindex, .net_id = net_id };
+
+	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
+			 sizeof(struct kvb_fdb_entry), fdb_match, &p);
+}
+
+/* The port whose static MAC mac is in net_id, or 0. */
+__u32 fdb_static_owner(struct fabric *fb, __u32 net_id, const __u8 mac[6])
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+	struct kvb_fdb_entry e;
+
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_lookup_elem(fb->fdb_fd, &k, &e) ||
+	    !(e.flags & KVB_FDB_F_STATIC))
+		return 0;
+	return e.ifindex;
+}
+
+/* mac is ifindex's, in net_id, for good: it never ages or moves. */
+int fdb_static_set(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		   __u32 ifindex)
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+	struct kvb_fdb_entry e = { .ifindex = ifindex,
+				   .flags = KVB_FDB_F_STATIC };
+
+	memcpy(k.mac, mac, 6);
+	return bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY) ? -errno : 0;
+}
+
+void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6])
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+
+	memcpy(k.mac, mac, 6);
+	bpf_map_delete_elem(fb->fdb_fd, &k);
+}
 
 static void fdb_details(void)
 {

@@ -79,11 +79,17 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		__u32 net_id, __u32 role, const struct port_opts *o);
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
-void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
 /* replace p's configured addresses with o's (learned ones stay) */
 int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);
 int port_show(int argc, char **argv);
+
+/* fdb.c: the MAC table's entries for the ports */
+void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
+__u32 fdb_static_owner(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
+int fdb_static_set(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		   __u32 ifindex);
+void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
 
 /*
  * One network's configuration, as `net add` (and `net set`) take it: the
@@ -205,6 +211,7 @@ int xdp_update(struct fabric *fb, __u32 ifindex);
 bool tc_present(__u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);
+int dev_get_flags(const char *dev, unsigned int *flags);
 int dev_set_promisc(const char *dev, bool on);
 bool dev_quiet_ipv6(const char *dev);
 void dev_restore_ipv6(const char *dev);

@@ -150,6 +150,17 @@ int dev_get_mac(const char *dev, __u8 mac[6])
 	return ret;
 }
 
+/* The device's IFF_* flags. */
+int dev_get_flags(const char *dev, unsigned int *flags)
+{
+	struct ifreq ifr = {};
+	int ret = ifreq_ioctl(dev, SIOCGIFFLAGS, &ifr);
+
+	if (!ret)
+		*flags = (unsigned int)(unsigned short)ifr.ifr_flags;
+	return ret;
+}
+
 /*
  * An uplink receives frames for the guests' MACs, not only its own: it
  * must be promiscuous while it is part of a network.

@@ -31,27 +31,9 @@ static int count_ports(struct fabric *fb)
 }
 
 struct purge {
-	__u32 ifindex, net_id, flags;
+	__u32 ifindex, flags;
 };
 
-static bool fdb_match(const void *key, const void *value, void *arg)
-{
-	const struct kvb_fdb_key *k = key;
-	const struct kvb_fdb_entry *e = value;
-	const struct purge *p = arg;
-
-	return (p->ifindex && e->ifindex == p->ifindex) ||
-	       (p->net_id && k->net_id == p->net_id);
-}
-
-/* Remove every FDB entry that points at ifindex, or belongs to net_id. */
-void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id)
-{
-	struct purge p = { .ifindex = ifindex, .net_id = net_id };
-
-	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
-			 sizeof(struct kvb_fdb_entry), fdb_match, &p);
-}
 
 static bool addr_match(const void *key, const void *value, void *arg)
 {
@@ -313,20 +295,12 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	if (count_ports(fb) >= KVB_MAX_PORTS)
 		return err("%s: too many ports (%d)", cmd, KVB_MAX_PORTS);
 
-	if (mac) {
-		struct kvb_fdb_key k = { .net_id = net_id };
-		struct kvb_fdb_entry e;
+	if (mac && fdb_static_owner(fb, net_id, mac)) {
+		char buf[18];
 
-		memcpy(k.mac, mac, 6);
-		if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
-		    (e.flags & KVB_FDB_F_STATIC)) {
-			char buf[18];
-
-			fmt_mac(mac, buf);
-			return err("%s: mac %s is already the static address of "
-				   "another port in network %s", cmd, buf,
-				   net.name);
-		}
+		fmt_mac(mac, buf);
+		return err("%s: mac %s is already the static address of another "
+			   "port in network %s", cmd, buf, net.name);
 	}
 
 	snprintf(port.name, sizeof(port.name), "%s", dev);
@@ -358,17 +332,10 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 
 	if (role == KVB_PORT_UPLINK) {
 		unsigned int flags = 0;
-		FILE *f;
-		char path[128];
 
 		/* Leave promiscuity alone if someone else already set it. */
-		snprintf(path, sizeof(path), "/sys/class/net/%s/flags", dev);
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%x", &flags) != 1)
-				flags = 0;
-			fclose(f);
-		}
+		if (dev_get_flags(dev, &flags))
+			flags = 0;
 		if (!(flags & IFF_PROMISC)) {
 			ret = dev_set_promisc(dev, true);
 			if (ret) {
@@ -414,14 +381,10 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	}
 
 	if (mac) {
-		struct kvb_fdb_key k = { .net_id = net_id };
-		struct kvb_fdb_entry e = { .ifindex = ifindex,
-					   .flags = KVB_FDB_F_STATIC };
-
-		memcpy(k.mac, mac, 6);
-		if (bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY)) {
+		ret = fdb_static_set(fb, net_id, mac, ifindex);
+		if (ret) {
 			err("%s: %s: cannot add static FDB entry: %s", cmd, dev,
-			    strerror(errno));
+			    strerror(-ret));
 			goto fail;
 		}
 	}

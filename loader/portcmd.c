@@ -160,31 +160,22 @@ static int port_set(int argc, char **argv)
 		return 1;
 	old = p;
 	if (o.mac) {
-		struct kvb_fdb_key k = { .net_id = p.net_id };
-		struct kvb_fdb_entry e = { .ifindex = p.ifindex,
-					   .flags = KVB_FDB_F_STATIC };
+		__u32 owner = fdb_static_owner(fb, p.net_id, o.mac);
+		char m[18];
+		int ret;
 
-		memcpy(k.mac, o.mac, 6);
-		if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
-		    (e.flags & KVB_FDB_F_STATIC) && e.ifindex != p.ifindex)
-		{
-			char m[18];
-
-			fmt_mac(o.mac, m);
+		fmt_mac(o.mac, m);
+		if (owner && owner != p.ifindex)
 			return err("port set: mac %s is already the static "
 				   "address of another port", m);
-		}
-		e.ifindex = p.ifindex;
-		e.flags = KVB_FDB_F_STATIC;
-		if (bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY))
+		ret = fdb_static_set(fb, p.net_id, o.mac, p.ifindex);
+		if (ret)
 			return err("port set: %s: cannot add static FDB entry: %s",
-				   p.name, strerror(errno));
+				   p.name, strerror(-ret));
 		/* the old static entry (configured or pinned) goes,
 		 * unless it is the same MAC */
-		if (memcmp(old.mac, o.mac, 6)) {
-			memcpy(k.mac, old.mac, 6);
-			bpf_map_delete_elem(fb->fdb_fd, &k);
-		}
+		if (memcmp(old.mac, o.mac, 6))
+			fdb_del(fb, p.net_id, old.mac);
 		memcpy(p.mac, o.mac, 6);
 		p.flags &= ~KVB_PORT_F_MAC_PINNED;
 	}
