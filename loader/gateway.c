@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "kvmbpf.h"
 
@@ -141,14 +140,14 @@ void gateway_delete(__u32 id)
 		host_link_del(ifindex);
 }
 
-/* Hook the WAN device (shared by every nat network that uses it). */
+/*
+ * Hook the WAN device: a port of role WAN (tc ingress, no member of the
+ * network), shared by every network that names it.
+ */
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 {
-	struct kvb_port p = { .role = KVB_PORT_WAN, .net_id = net_id };
-	struct kvb_stats *zero;
-	bool created = false;
 	__u32 ifindex = if_nametoindex(dev);
-	int ncpu = libbpf_num_possible_cpus(), ret;
+	struct kvb_port p;
 
 	if (!ifindex)
 		return err("net add: wan %s: no such device", dev);
@@ -158,25 +157,8 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 				   "network", dev);
 		return 0;
 	}
-	snprintf(p.name, sizeof(p.name), "%s", dev);
-	p.ifindex = ifindex;
-	zero = calloc((size_t)ncpu, sizeof(*zero));
-	if (!zero)
-		return err("net add: out of memory");
-	bpf_map_update_elem(fb->stats_fd, &ifindex, zero, BPF_ANY);
-	free(zero);
-	ret = tc_attach(fb, ifindex, false, &created);
-	if (created)
-		p.flags |= KVB_PORT_F_OWN_CLSACT;
-	if (!ret && bpf_map_update_elem(fb->port_fd, &ifindex, &p, BPF_ANY))
-		ret = -errno;
-	if (ret) {
-		tc_detach(ifindex, false, created);
-		bpf_map_delete_elem(fb->stats_fd, &ifindex);
-		return err("net add: wan %s: cannot attach: %s", dev,
-			   strerror(-ret));
-	}
-	return 0;
+	return port_attach(fb, "net add: wan", dev, net_id, KVB_PORT_WAN,
+			   &(struct port_opts){ .naddrs = -1 });
 }
 
 /* After net del: unhook the WAN device unless another network uses it. */

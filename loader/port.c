@@ -289,7 +289,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	}
 	if (role != KVB_PORT_GATEWAY && dev_refuse(fb, cmd, dev, role))
 		return 1;
-	if (net.nports >= KVB_MAX_NET_PORTS)
+	/* a WAN device is hooked, not a member: it floods nowhere */
+	if (role != KVB_PORT_WAN && net.nports >= KVB_MAX_NET_PORTS)
 		return err("%s: network %s is full (%d ports)", cmd, net.name,
 			   KVB_MAX_NET_PORTS);
 	if (count_ports(fb) >= KVB_MAX_PORTS)
@@ -389,7 +390,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 
-	net.ports[net.nports++] = ifindex;
+	if (role != KVB_PORT_WAN)
+		net.ports[net.nports++] = ifindex;
 	if (role == KVB_PORT_UPLINK) {
 		net.uplink = ifindex;
 		if (dev_get_mac(dev, net.uplink_mac))
