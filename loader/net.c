@@ -136,7 +136,8 @@ static void format_subnets(const struct kvb_net *n, const struct net_field *fd,
 {
 	char a[64];
 
-	open_json_array(fd->key);
+	if (!f->save)
+		open_json_array(fd->key);
 	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
 		subnet_fmt(&n->subnets[i], gw, a, sizeof(a));
 		if (f->save || !is_json())
@@ -144,7 +145,8 @@ static void format_subnets(const struct kvb_net *n, const struct net_field *fd,
 		else
 			print_string(PRINT_JSON, NULL, NULL, a);
 	}
-	close_json_array();
+	if (!f->save)
+		close_json_array();
 }
 
 static void format_subnet(struct fabric *fb, const struct kvb_net *n,
@@ -310,7 +312,8 @@ static void format_ct_timeout(struct fabric *fb, const struct kvb_net *n,
 			      const struct net_field *fd, struct fmt *f)
 {
 	(void)fb;
-	open_json_object(fd->key);
+	if (!f->save)
+		open_json_object(fd->key);
 	for (int k = 0; k < 4; k++) {
 		__u32 v = n->ct_timeout[k] ? n->ct_timeout[k] :
 					     timeout_defaults[k];
@@ -331,7 +334,8 @@ static void format_ct_timeout(struct fabric *fb, const struct kvb_net *n,
 			 timeout_names[k]);
 		print_uint(PRINT_ANY, timeout_names[k], word, v);
 	}
-	close_json_object();
+	if (!f->save)
+		close_json_object();
 }
 
 enum { NF_TYPE };

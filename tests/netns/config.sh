@@ -68,6 +68,11 @@ check "save: the forwards, as they were added" sh -c \
 	"grep -qx 'forward add n proto tcp port 8080-8082 to 192.168.87.11:80' $s1 &&
 	 grep -qx 'forward add n proto udp port 5353 to 192.168.87.11' $s1"
 check "save: the peering" grep -qx "net peer n r" "$s1"
+check "save -j: the same lines, as a JSON array" sh -c "\"\${0}\" --bpffs $BPFFS -j save | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+t = [l.rstrip(\"\\n\") for l in open(\"$s1\") if not l.startswith(\"#\")]
+assert j == t, (j, t)'" "$ROOT/build/kvmbpf"
 check "load: all of it already in effect" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS load $s1 | grep -q '^0 applied'"
 check "reset" kvmbpf reset
