@@ -219,13 +219,22 @@ static int do_upgrade(int argc, char **argv)
 }
 
 /* The canonical line describing a port, as load reads (net_line: net.c). */
+static int addr_cmp(const void *a, const void *b)
+{
+	const struct kvb_addr_key *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
 static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 		      size_t len)
 {
-	struct kvb_addr_key key, *prev = NULL;
+	struct kvb_addr_key key, *prev = NULL, ips[KVB_MAX_PORT_ADDRS];
 	struct kvb_net n;
 	char ifn[16];
-	int w;
+	int w, nips = 0;
 
 	if (net_get(fb, p->net_id, &n))
 		snprintf(n.name, sizeof(n.name), "?");
@@ -241,14 +250,20 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 	}
 	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
 		struct kvb_addr a;
-		char ip[64];
 
 		prev = &key;
-		if (key.ifindex != p->ifindex ||
+		if (key.ifindex != p->ifindex || nips == KVB_MAX_PORT_ADDRS ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
-		    !(a.flags & KVB_ADDR_F_STATIC) || (size_t)w >= len)
+		    !(a.flags & KVB_ADDR_F_STATIC))
 			continue;
-		fmt_addr(&key, ip);
+		ips[nips++] = key;
+	}
+	/* in one order, not the hash map's (which a new map changes) */
+	qsort(ips, (size_t)nips, sizeof(ips[0]), addr_cmp);
+	for (int i = 0; i < nips && (size_t)w < len; i++) {
+		char ip[64];
+
+		fmt_addr(&ips[i], ip);
 		w += snprintf(buf + w, len - (size_t)w, " ip %s", ip);
 	}
 	if ((size_t)w < len)

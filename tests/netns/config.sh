@@ -10,6 +10,7 @@
 #   i  internal, mtu 1400              g2 (spoofcheck off)
 #   n  nat 192.168.87.0/24 wan $T-w    g3 (mac, ip), forwards, ct limits
 #   r  routed 10.87.2.0/24 fd87:2::/64, gateway .254, peered with n
+#                                       g4 (two addresses of each family)
 source "$(dirname "$0")/lib.sh"
 
 behind "$T-w" "$T-wan" 10.87.9.2/24 10.87.9.1/24
@@ -33,7 +34,7 @@ check "net peer" kvmbpf net peer n r
 check "attach g1" kvmbpf attach "$T-g1" net b mac $M1 ip 10.87.1.1 isolated on
 check "attach g2" kvmbpf attach "$T-g2" net i spoofcheck off xdp off
 check "attach g3" kvmbpf attach "$T-g3" net n mac $M3 ip 192.168.87.11
-check "attach g4" kvmbpf attach "$T-g4" net r ip 10.87.2.11 ip fd87:2::11
+check "attach g4, four addresses" kvmbpf attach "$T-g4" net r ip fd87:2::12 ip 10.87.2.12 ip fd87:2::11 ip 10.87.2.11
 check "forward add, a range" kvmbpf forward add n proto tcp port 8080-8082 to 192.168.87.11:80
 check "forward add, one port" kvmbpf forward add n proto udp port 5353 to 192.168.87.11
 
