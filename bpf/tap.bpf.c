@@ -111,10 +111,13 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		goto out;
 	/*
 	 * What follows the guard is verified once per path through it, so
-	 * the entry ends here: DHCP snooping and learning the source are
+	 * the entry ends here: DHCP snooping (a server's ACK binds, a
+	 * guest's RELEASE or DECLINE unbinds) and learning the source are
 	 * the stages' (stage_enter).
 	 */
-	if (f.l4_ok && f.l4_proto == IPPROTO_UDP && f.sport == 67)
+	if (f.l4_ok && f.l4_proto == IPPROTO_UDP &&
+	    ((f.sport == 67 && f.dport == 68) ||
+	     (f.dport == 67 && port->role == KVB_PORT_GUEST)))
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
 	else
 		bpf_tail_call(skb, &kvb_stages, stage_of(port, net));
@@ -178,9 +181,9 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 }
 
 /*
- * A DHCP server's message (UDP from port 67) that the guard let through:
- * an ACK binds the leased address to the client's port; then the frame
- * goes on to its forwarding stage, as any other.
+ * DHCP that the guard let through (dhcp.h): a server's ACK binds the
+ * leased address to the client's port, a guest's RELEASE or DECLINE ends
+ * its lease; then the frame goes on to its forwarding stage, as any other.
  */
 SEC("tc")
 int kvb_tc_dhcp(struct __sk_buff *skb)
@@ -191,7 +194,12 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 	ret = stage_enter(skb, &s, KVB_STAGE_DHCP);
 	if (ret != STAGE_GO)
 		goto out;
-	dhcp_snoop(skb, s.net, &s.f, s.l4off);
+	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP) {
+		if (s.f.sport == 67 && s.f.dport == 68)
+			dhcp_snoop_server(skb, s.net->id, s.l4off);
+		else if (s.f.dport == 67 && s.role == KVB_PORT_GUEST)
+			dhcp_snoop_client(skb, s.net->id, s.ifindex, s.l4off);
+	}
 	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
 	ret = DROP(KVB_DROP_NO_STAGE);
 out:

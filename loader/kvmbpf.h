@@ -241,6 +241,7 @@ int host_default_dev(char dev[16]);
 int parse_mac(const char *s, __u8 mac[6]);
 int parse_addr(const char *s, struct kvb_addr_key *k);
 void fmt_addr(const struct kvb_addr_key *k, char buf[64]);
+__u64 clock_mono_ns(void);
 int parse_onoff(const char *s, bool *v);
 void fmt_mac(const __u8 *mac, char buf[18]);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);

@@ -56,12 +56,16 @@ static void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
 			 sizeof(struct kvb_addr), addr_match, &p);
 }
 
-/* Count ifindex's addresses per family into the port's n_ip4 / n_ip6. */
+/*
+ * Count ifindex's bindings per family into the port's n_ip4 / n_ip6, and
+ * its SAVI ones into n_savi (kvb_maps.h, kvb_addr).
+ */
 static void addr_count(struct fabric *fb, struct kvb_port *p)
 {
 	struct kvb_addr_key key, *prev = NULL;
+	struct kvb_addr a;
 
-	p->n_ip4 = p->n_ip6 = 0;
+	p->n_ip4 = p->n_ip6 = p->n_savi = 0;
 	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
 		prev = &key;
 		if (key.ifindex != p->ifindex)
@@ -70,6 +74,9 @@ static void addr_count(struct fabric *fb, struct kvb_port *p)
 			p->n_ip4++;
 		else
 			p->n_ip6++;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
+		    (a.flags & KVB_ADDR_F_SAVI))
+			p->n_savi++;
 	}
 }
 
@@ -427,6 +434,7 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 		       p->mac[4] | p->mac[5];
 	const char *role = p->role < ARRAY_SIZE(role_names) &&
 			   role_names[p->role] ? role_names[p->role] : "guest";
+	__u64 now = clock_mono_ns();
 
 	ifname_of(p->ifindex, p, ifn);
 	if (has_mac)
@@ -445,23 +453,41 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 		    p->flags & KVB_PORT_F_SPOOFCHECK);
 	print_onoff(PRINT_ANY, "isolated", " isolated %s",
 		    p->flags & KVB_PORT_F_ISOLATED);
+	print_onoff(PRINT_ANY, "savi", " savi %s",
+		    !(p->flags & KVB_PORT_F_SAVI_OFF));
 	print_onoff(PRINT_ANY, "xdp", " xdp %s", p->flags & KVB_PORT_F_XDP);
 	open_json_array("addresses");
 	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
 		struct kvb_addr a;
 		char buf[64];
+		const char *how;
+		__u64 age = 0, left = 0;
 
 		prev = &key;
 		if (key.ifindex != p->ifindex ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a))
 			continue;
+		/* a dead binding is refused already; the sweep takes it */
+		if (a.expires_ns && a.expires_ns < now)
+			continue;
 		fmt_addr(&key, buf);
 		open_json_object(NULL);
 		print_string(PRINT_ANY, "ip", " ip %s", buf);
-		print_string(PRINT_JSON, "source", NULL,
-			     a.flags & KVB_ADDR_F_DHCP ? "dhcp" : "static");
-		if (a.flags & KVB_ADDR_F_DHCP)
-			print_text("(dhcp)");
+		how = a.flags & KVB_ADDR_F_DHCP ? "dhcp" :
+		      a.flags & KVB_ADDR_F_SAVI ? "savi" : "static";
+		print_string(PRINT_JSON, "source", NULL, how);
+		if (a.learned_ns && a.learned_ns < now)
+			age = (now - a.learned_ns) / 1000000000ULL;
+		if (a.expires_ns)
+			left = (a.expires_ns - now) / 1000000000ULL;
+		if (a.learned_ns) {
+			print_text("(%s", how);
+			print_uint(PRINT_ANY, "age_s", ", age %llus", age);
+			if (a.expires_ns)
+				print_uint(PRINT_ANY, "expires_in_s",
+					   ", ends in %llus", left);
+			print_text(")");
+		}
 		close_json_object();
 	}
 	close_json_array();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kvmbpf.h"
 
@@ -53,6 +54,15 @@ int parse_addr(const char *s, struct kvb_addr_key *k)
 void fmt_addr(const struct kvb_addr_key *k, char buf[64])
 {
 	inet_ntop(k->family == 4 ? AF_INET : AF_INET6, k->addr, buf, 64);
+}
+
+/* The datapath's clock (kvb_now: CLOCK_MONOTONIC, coarse), in ns. */
+__u64 clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 int parse_onoff(const char *s, bool *v)

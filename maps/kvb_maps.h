@@ -57,7 +57,8 @@ enum kvb_stage {
 #define KVB_MAX_NET_PORTS 64	/* devices in one network (flood list) */
 #define KVB_MAX_FDB 65536	/* MAC table entries, all networks */
 #define KVB_NAME_LEN 16		/* network and device names, with NUL */
-#define KVB_MAX_ADDRS 8192	/* guest addresses (kvb_addr), all ports */
+#define KVB_MAX_ADDRS 65536	/* kvb_addr entries, all ports: two a binding
+				 * (the port's and the owner entry) */
 #define KVB_MAX_PORT_ADDRS 16	/* configured addresses per port */
 #define KVB_MAX_SUBNETS 4	/* IPv4 and IPv6 subnets of one network */
 #define KVB_MAX_ROUTES 1024	/* kvb_route entries: subnets, all networks */
@@ -131,6 +132,13 @@ enum kvb_port_flags {
 	KVB_PORT_F_ISOLATED = 1 << 4,	/* reaches the uplink only, no other port */
 	KVB_PORT_F_MAC_PINNED = 1 << 5,	/* mac[] taken from the first frame */
 	KVB_PORT_F_IPV6_OFF = 1 << 6,	/* kvmbpf set disable_ipv6 (it was 0) */
+	KVB_PORT_F_SAVI_OFF = 1 << 7,	/* no IPv6 address bound by first claim */
+};
+
+/* kvb_port.held: families a port is held to even with no address of it */
+enum kvb_port_held {
+	KVB_HELD_IP4 = 1 << 0,	/* it has had a DHCP lease */
+	KVB_HELD_IP6 = 1 << 1,
 };
 
 /*
@@ -258,15 +266,45 @@ struct kvb_port {
 	__u32 flags;		/* enum kvb_port_flags */
 	__u8 mac[6];		/* the guest's MAC (static FDB entry), or zero */
 	__u16 pad;
-	__u32 n_ip4;		/* IPv4 addresses in kvb_addr (configured, DHCP) */
-	__u32 n_ip6;		/* IPv6 addresses in kvb_addr */
+	__u32 n_ip4;		/* IPv4 addresses bound (kvb_addr): static, DHCP */
+	__u32 n_ip6;		/* IPv6 addresses bound: static, DHCPv6, SAVI */
+	__u32 n_savi;		/* of those, bound by first claim (KVB_SAVI_MAX) */
+	__u32 held;		/* enum kvb_port_held, set by the datapath */
 };
 
 /*
- * kvb_addr: HASH, the addresses a guest may send from. With spoofcheck
- * on, a port with at least one address of a family is held to them; a port
- * with none of a family is not checked in that family until the fabric
- * learns one (from a DHCP ACK delivered to the port).
+ * kvb_addr: HASH, address bindings: which port may send from which
+ * address, by what right and until when. One mechanism for every source
+ * of an address: configured (`ip`), leased (DHCP snooping, DHCPv6) and
+ * first claim (FCFS SAVI, RFC 6620). A binding is two entries:
+ *
+ * - the port's entry, key {ifindex, family, net_id 0, addr}: how the
+ *   address was bound (flags), when (learned_ns) and until when
+ *   (expires_ns); the guard looks only here to let a source through;
+ * - the owner entry, key {ifindex 0, family, net_id, addr}: which port of
+ *   the network holds it (owner); flags says only whether it is static.
+ *   One lookup answers "does another port hold this address".
+ *
+ * A binding lives while expires_ns is 0 (never: static) or not past
+ * (datapath clock). A dead one is refused by the guard at once and removed
+ * by the sweep (bind.h, run by the kvb_ctsweep timer). Rules:
+ *
+ * - static bindings are the loader's: never taken, moved or aged;
+ * - a DHCP ACK (DHCPv6 REPLY) binds yiaddr to the client's port until the
+ *   lease ends (0: infinite lease); it moves a learned binding of another
+ *   port (the server's word), never a static one; a RELEASE or DECLINE
+ *   from the port ends it;
+ * - SAVI (IPv6) binds an address on its DAD probe or first use as a source
+ *   when no live binding of another port holds it, for KVB_SAVI_LIFE_S
+ *   after its last use (use refreshes expires_ns); at most KVB_SAVI_MAX per
+ *   port (n_savi);
+ * - detach removes every binding of the port (both entries).
+ *
+ * Counts in struct kvb_port: n_ip4/n_ip6 count the port's entries of each
+ * family (dead ones too, until swept), n_savi its SAVI ones. With
+ * spoofcheck on, IPv4 is held to the port's live bindings when it has any
+ * entry (n_ip4) or has had a lease (held); IPv6 with SAVI on is always
+ * held to link-local, live bindings and what it may claim now.
  */
 struct kvb_addr_key {
 	__u32 ifindex;		/* 0: the owner entry of addr in net_id */
@@ -278,19 +316,23 @@ struct kvb_addr_key {
 
 enum kvb_addr_flags {
 	KVB_ADDR_F_STATIC = 1 << 0,	/* given with 'ip ADDR' */
-	KVB_ADDR_F_DHCP = 1 << 1,	/* learned from a DHCP ACK */
+	KVB_ADDR_F_DHCP = 1 << 1,	/* leased: DHCP ACK (DHCPv6 REPLY) */
+	KVB_ADDR_F_SAVI = 1 << 2,	/* first claim: DAD probe or first use */
 };
 
-/*
- * Next to a port's static address, an owner entry (key ifindex 0, the
- * network's id) says which port holds it: one lookup answers "does another
- * port hold this address" (a DAD probe for it is refused).
- */
 struct kvb_addr {
-	__u32 flags;		/* enum kvb_addr_flags */
-	__u32 owner;		/* owner entries: the port holding the address */
-	__u64 learned_ns;	/* datapath clock (CLOCK_MONOTONIC, coarse) when learned, 0 if static */
+	__u32 flags;		/* enum kvb_addr_flags: exactly one source */
+	__u32 owner;		/* the port holding the address */
+	__u64 learned_ns;	/* datapath clock when bound; 0 if static */
+	__u64 expires_ns;	/* datapath clock when it ends; 0 never */
 };
+
+/* SAVI: a binding lives a day past its last use (temporary addresses are
+ * preferred for a day and stay valid for a week while used); use
+ * refreshes it at most every KVB_SAVI_REFRESH_S. */
+#define KVB_SAVI_LIFE_S 86400
+#define KVB_SAVI_REFRESH_S 60
+#define KVB_SAVI_MAX 16		/* SAVI bindings per port */
 
 /* kvb_fdb: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {

@@ -26,6 +26,7 @@
 #ifndef KVB_GUARD_H
 #define KVB_GUARD_H
 
+#include "bind.h"
 #include "fdb.h"
 #include "maps.h"
 #include "parse.h"
@@ -53,13 +54,11 @@
 #define DHCP6_RECONFIGURE 10
 #define DHCP6_RELAY_REPL 13
 
+/* addr is bound to the port, and the binding lives (a lease not ended) */
 static __always_inline int addr_known(__u32 ifindex, __u8 family,
 				      const void *addr, __u32 len)
 {
-	struct kvb_addr_key k = { .ifindex = ifindex, .family = family };
-
-	__builtin_memcpy(k.addr, addr, len);
-	return bpf_map_lookup_elem(&kvb_addr, &k) != NULL;
+	return bind_of(ifindex, family, addr, len) != NULL;
 }
 
 static __always_inline int ip6_is_unspec(const __u8 *a)
@@ -147,9 +146,10 @@ static __always_inline int ip6_is_gateway(const struct kvb_net *net,
 
 /*
  * May the port use a (IPv4, not 0.0.0.0) as its own? One answer for IP
- * sources and ARP senders alike: never a gateway's; one of its addresses
- * when it has any; else, on a routed network, one in the network's
- * subnets; else any.
+ * sources and ARP senders alike: never a gateway's; one of its live
+ * bindings when it has any address or has had a lease (a released or
+ * ended lease leaves the port held, not free); else, on a routed
+ * network, one in the network's subnets; else any.
  */
 static __always_inline int ip4_is_own(const struct kvb_port *port,
 				      const struct kvb_net *net,
@@ -157,7 +157,7 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 {
 	if (ip4_is_gateway(net, a))
 		return 0;
-	if (port->n_ip4)
+	if (port->n_ip4 || (port->held & KVB_HELD_IP4))
 		return addr_known(ifindex, 4, &a, 4);
 	return net->type != KVB_NET_ROUTED || ip4_in_net(net, a);
 }

@@ -46,6 +46,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVB_MAX_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* bindings come and go */
 	__type(key, struct kvb_addr_key);
 	__type(value, struct kvb_addr);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

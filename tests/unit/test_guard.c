@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -26,6 +27,7 @@
 
 static const __u8 V1[6] = { 0x52, 0x54, 0, 0, 0xc, 1 };
 static const __u8 V2[6] = { 0x52, 0x54, 0, 0, 0xc, 2 };
+static const __u8 V3[6] = { 0x52, 0x54, 0, 0, 0xc, 3 };
 static const __u8 EVIL[6] = { 0x52, 0x54, 0, 0, 0xe, 0xe };
 static const __u8 I1[6] = { 0x52, 0x54, 0, 0, 0xd, 1 };
 static const __u8 I2[6] = { 0x52, 0x54, 0, 0, 0xd, 2 };
@@ -374,7 +376,6 @@ static __u64 now_ns(void)
 static void t_mac_of_another_port_never_taken(struct fabric *fb __attribute__((unused)))
 {
 	static const __u8 M[6] = { 0x52, 0x54, 0, 0, 0xc, 0x77 };
-	static const __u8 V3[6] = { 0x52, 0x54, 0, 0, 0xc, 3 };
 	struct kvb_fdb_key k = { .net_id = 1 };
 	struct kvb_fdb_entry e = { .ifindex = kv1 };
 	struct kvb_port p;
@@ -466,38 +467,197 @@ static void t_routed_guest_never_the_gateway(struct fabric *fb __attribute__((un
 	drops_as(kgr, &f, KVB_DROP_SPOOF_ND, "NA claiming the gateway");
 }
 
-/* A DHCP ACK the fabric forwards teaches it the client's address. */
+/*
+ * A DHCP message of type t: a server's (67 -> 68, BOOTREPLY, from the
+ * uplink's side) or a client's (68 -> 67, BOOTREQUEST) from mac/src.
+ * lease: option 51 (0: none); reqip: option 50 (0: none).
+ */
+static void dhcp_msg(struct frame *f, const __u8 *mac, __u32 src, __u8 t,
+		     const __u8 *chaddr, __u32 ciaddr, __u32 yiaddr,
+		     __u32 reqip, __u32 lease)
+{
+	__u8 m[8 + 300] = { 0 }, *o = m + 8 + 240;
+	int server = t == 5;
+
+	udp(m, server ? 67 : 68, server ? 68 : 67, sizeof(m));
+	m[8] = server ? 2 : 1;
+	m[9] = 1, m[10] = 6;
+	memcpy(m + 8 + 12, &ciaddr, 4);
+	memcpy(m + 8 + 16, &yiaddr, 4);
+	memcpy(m + 8 + 28, chaddr, 6);
+	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
+	m[8 + 239] = 0x63;
+	*o++ = 53, *o++ = 1, *o++ = t;
+	if (reqip) {
+		*o++ = 50, *o++ = 4;
+		memcpy(o, &reqip, 4), o += 4;
+	}
+	if (lease) {
+		__u32 l = htonl(lease);
+
+		*o++ = 51, *o++ = 4;
+		memcpy(o, &l, 4), o += 4;
+	}
+	*o = 255;
+	frame_ip4(f, server ? chaddr : BC, mac, src, IPPROTO_UDP, m, sizeof(m));
+}
+
+/* A server's ACK of yi to chaddr, through the uplink. */
+static int dhcp_ack(const __u8 *chaddr, __u32 yi, __u32 lease)
+{
+	struct frame f;
+
+	dhcp_msg(&f, PEER, A4(10, 0, 0, 254), 5, chaddr, 0, yi, 0, lease);
+	return run_tc(F, unit_uplink, &f);
+}
+
+static bool bound(__u32 ifx, __u32 a4, struct kvb_addr *out)
+{
+	struct kvb_addr_key k = { .ifindex = ifx, .family = 4 };
+	struct kvb_addr a;
+
+	memcpy(k.addr, &a4, 4);
+	if (bpf_map_lookup_elem(F->addr_fd, &k, &a))
+		return false;
+	if (out)
+		*out = a;
+	return true;
+}
+
+/*
+ * A DHCP ACK the fabric forwards teaches it the client's address; an ACK
+ * without a lease time (the answer to an INFORM) leases nothing.
+ */
 static void t_dhcp_snooping(struct fabric *fb __attribute__((unused)))
 {
-	__u8 m[8 + 300] = { 0 };
-	struct kvb_addr_key k = { .ifindex = kv2, .family = 4 };
 	struct kvb_addr a;
 	struct kvb_port p;
 	struct frame f;
 	__u8 l4[16];
 	__u32 yi = A4(10, 0, 0, 50);
 
-	udp(m, 67, 68, sizeof(m));
-	m[8] = 2;				/* BOOTREPLY */
-	memcpy(m + 8 + 16, &yi, 4);		/* yiaddr */
-	memcpy(m + 8 + 28, V2, 6);		/* chaddr */
-	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
-	m[8 + 239] = 0x63;
-	m[8 + 240] = 0;				/* a pad option first */
-	m[8 + 241] = 53, m[8 + 242] = 1, m[8 + 243] = 5; /* DHCPACK */
-	m[8 + 244] = 255;
-	frame_ip4(&f, V2, PEER, A4(10, 0, 0, 254), IPPROTO_UDP, m, sizeof(m));
-	CHECK(run_tc(F, unit_uplink, &f) == TC_ACT_REDIRECT,
+	CHECK(dhcp_ack(V2, A4(10, 0, 0, 49), 0) == TC_ACT_REDIRECT,
+	      "ACK without a lease not delivered to kv2");
+	CHECK(!bound(kv2, A4(10, 0, 0, 49), NULL), "ACK without a lease bound");
+	CHECK(dhcp_ack(V2, yi, 3600) == TC_ACT_REDIRECT,
 	      "ACK not delivered to kv2");
-	memcpy(k.addr, &yi, 4);
-	CHECK(!bpf_map_lookup_elem(F->addr_fd, &k, &a) &&
-	      (a.flags & KVB_ADDR_F_DHCP), "leased address not learned");
+	CHECK(bound(kv2, yi, &a) && (a.flags & KVB_ADDR_F_DHCP),
+	      "leased address not learned");
 	CHECK(!port_get(F, kv2, &p) && p.n_ip4 == 1, "n_ip4 %u", p.n_ip4);
 	udp(l4, 1000, 2000, 16);
 	frame_ip4(&f, PEER, V2, A4(10, 0, 0, 51), IPPROTO_UDP, l4, 16);
 	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "source other than the lease");
 	frame_ip4(&f, PEER, V2, yi, IPPROTO_UDP, l4, 16);
 	passes(kv2, &f, "source is the lease");
+}
+
+/*
+ * A lease binds for its life only: an ACK of the address to another port,
+ * a RELEASE or DECLINE from the port and the lease's end each end the
+ * binding, and the port stays held (it does not fall back to "unchecked":
+ * it had a lease). kv2's MAC is V2, kv3's V3 (both pinned).
+ */
+static void t_dhcp_lease_moved(struct fabric *fb __attribute__((unused)))
+{
+	__u32 a50 = A4(10, 0, 0, 50);
+	struct kvb_addr a;
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	CHECK(dhcp_ack(V2, a50, 3600) == TC_ACT_REDIRECT, "ACK to kv2");
+	CHECK(bound(kv2, a50, NULL), "kv2 has no lease to start with");
+	CHECK(dhcp_ack(V3, a50, 3600) == TC_ACT_REDIRECT, "ACK to kv3");
+	CHECK(bound(kv3, a50, &a) && (a.flags & KVB_ADDR_F_DHCP) &&
+	      a.expires_ns > now_ns() + 3500 * 1000000000ULL,
+	      "lease not bound to kv3 with its end");
+	CHECK(!bound(kv2, a50, NULL), "old holder kept the moved lease");
+	frame_ip4(&f, PEER, V2, a50, IPPROTO_UDP, l4, 16);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "old holder sends from a moved lease");
+	frame_ip4(&f, PEER, V3, a50, IPPROTO_UDP, l4, 16);
+	passes(kv3, &f, "new holder sends from its lease");
+	CHECK(!port_get(F, kv2, &p) && !p.n_ip4 && (p.held & KVB_HELD_IP4),
+	      "kv2: n_ip4 %u held %u", p.n_ip4, p.held);
+	frame_ip4(&f, PEER, V2, A4(10, 9, 9, 9), IPPROTO_UDP, l4, 16);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a port without its lease is not unchecked");
+}
+
+static void t_dhcp_lease_released(struct fabric *fb __attribute__((unused)))
+{
+	__u32 a55 = A4(10, 0, 0, 55), a56 = A4(10, 0, 0, 56);
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	CHECK(dhcp_ack(V3, a55, 3600) == TC_ACT_REDIRECT, "ACK to kv3");
+	dhcp_msg(&f, V3, a55, 7, V3, a55, 0, 0, 0);
+	passes(kv3, &f, "RELEASE from the lease");
+	CHECK(!bound(kv3, a55, NULL), "RELEASE left the binding");
+	frame_ip4(&f, PEER, V3, a55, IPPROTO_UDP, l4, 16);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "source after RELEASE");
+	/* a RELEASE speaks for its own port only */
+	CHECK(dhcp_ack(V2, a56, 3600) == TC_ACT_REDIRECT, "ACK .56 to kv2");
+	dhcp_msg(&f, V3, 0, 7, V3, a56, 0, 0, 0);
+	run_tc(F, kv3, &f);
+	CHECK(bound(kv2, a56, NULL), "kv3's RELEASE unbound kv2's lease");
+}
+
+static void t_dhcp_lease_declined(struct fabric *fb __attribute__((unused)))
+{
+	__u32 a60 = A4(10, 0, 0, 60);
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	CHECK(dhcp_ack(V3, a60, 3600) == TC_ACT_REDIRECT, "ACK .60 to kv3");
+	CHECK(bound(kv3, a60, NULL), ".60 not bound");
+	dhcp_msg(&f, V3, 0, 4, V3, 0, 0, a60, 0);
+	passes(kv3, &f, "DECLINE from 0.0.0.0");
+	CHECK(!bound(kv3, a60, NULL), "DECLINE left the binding");
+	frame_ip4(&f, PEER, V3, a60, IPPROTO_UDP, l4, 16);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "source after DECLINE");
+}
+
+/* A static address is never leased away, nor leased to another port. */
+static void t_dhcp_static_never_leased(struct fabric *fb __attribute__((unused)))
+{
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	CHECK(dhcp_ack(V3, A4(10, 0, 0, 1), 3600) == TC_ACT_REDIRECT, "ACK .1");
+	CHECK(!bound(kv3, A4(10, 0, 0, 1), NULL), "kv1's static address bound to kv3");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	passes(kv1, &f, "static holder still sends");
+	frame_ip4(&f, PEER, V3, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "another port's static address");
+}
+
+/* .70 is leased for a second; .80 for one, then renewed for an hour. */
+static void t_dhcp_lease_ends(struct fabric *fb __attribute__((unused)))
+{
+	__u32 a70 = A4(10, 0, 0, 70), a80 = A4(10, 0, 0, 80);
+	struct frame f;
+	__u8 l4[16];
+	__u64 t0 = now_ns();
+
+	udp(l4, 1000, 2000, 16);
+	CHECK(dhcp_ack(V3, a70, 1) == TC_ACT_REDIRECT, "ACK .70 to kv3");
+	CHECK(dhcp_ack(V3, a80, 1) == TC_ACT_REDIRECT, "ACK .80 to kv3");
+	CHECK(dhcp_ack(V3, a80, 3600) == TC_ACT_REDIRECT, "renewal of .80");
+	frame_ip4(&f, PEER, V3, a70, IPPROTO_UDP, l4, 16);
+	passes(kv3, &f, "within a 1 s lease");
+	while (now_ns() < t0 + 2200000000ULL)
+		usleep(50000);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "source after the lease ended");
+	frame_ip4(&f, PEER, V3, a80, IPPROTO_UDP, l4, 16);
+	passes(kv3, &f, "renewed lease");
+	/* the sweep (a timer, at least once a second) removes the dead one */
+	for (int i = 0; i < 100 && bound(kv3, a70, NULL); i++)
+		usleep(100000);
+	CHECK(!bound(kv3, a70, NULL), "ended lease never swept");
+	CHECK(bound(kv3, a80, NULL), "the sweep took a live lease");
 }
 
 static void t_isolated_ports(struct fabric *fb __attribute__((unused)))
@@ -658,6 +818,11 @@ int guard_tests(struct fabric *fb)
 	RUN(t_mac_pinned_from_first_frame);
 	RUN(t_mac_of_another_port_never_taken);
 	RUN(t_dhcp_snooping);
+	RUN(t_dhcp_lease_moved);
+	RUN(t_dhcp_lease_released);
+	RUN(t_dhcp_lease_declined);
+	RUN(t_dhcp_static_never_leased);
+	RUN(t_dhcp_lease_ends);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
 	RUN(t_ipv4_options_and_fragments);
