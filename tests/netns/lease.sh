@@ -28,7 +28,7 @@ quiet() { in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.d
 behind "$T-w" "$T-wan" 10.82.9.2/24 10.82.9.1/24
 kvmbpf net add n type nat subnet 192.168.82.0/24 wan "$T-w" || fail "net add nat"
 GW=192.168.82.1
-gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 GWMAC=$(cat /sys/class/net/"$gw_if"/address)
 for i in 1 2; do
 	netns_add "$T-g$i" && quiet "$T-g$i"
@@ -43,7 +43,7 @@ done
 bindings() {
 	kvmbpf -j port show "$1" | "$PY" -c '
 import json, sys
-for a in json.load(sys.stdin)[0]["addresses"]:
+for a in json.load(sys.stdin)["addresses"]:
     print(a["ip"] + "/" + a["source"] + "/" + str(a.get("expires_in_s", "-")))'
 }
 # refused PORT: one echo request from the guest to the gateway is dropped
