@@ -450,6 +450,12 @@ static void t_routed_guest_never_the_gateway(struct fabric *fb __attribute__((un
 	l4[8] = 0x45;
 	frame_ip4(&f, PEER, GR, A4(10, 79, 0, 50), IPPROTO_ICMP, l4, 36);
 	drops_as(kgr, &f, KVB_DROP_SPOOF_RA, "IPv4 redirect");
+	/* the fuzzer's case 34235429f9918d23: to the gateway's MAC, for a
+	 * destination beyond it (the routed stage would send it out) */
+	frame_ip4(&f, gnet.uplink_mac, GR, A4(10, 79, 0, 50), IPPROTO_ICMP, l4, 36);
+	f.buf[14 + 16] = 10, f.buf[14 + 17] = 79, f.buf[14 + 18] = 64;
+	f.buf[14 + 19] = 1;
+	drops_as(kgr, &f, KVB_DROP_SPOOF_RA, "IPv4 redirect routed through the gateway");
 	l4[0] = 128;		/* echo request */
 	frame_ip6(&f, PEER, GR, gw6, IPPROTO_ICMPV6, l4, 8);
 	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "the gateway's IPv6 as source");
