@@ -322,14 +322,16 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
-		       &fb->natst_fd, &fb->ctsweep_fd, &fb->prog_tc_ingress,
+		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
+		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp };
 	const char *names[] = { KVB_MAP_NET, KVB_MAP_PORT, KVB_MAP_FDB,
 				KVB_MAP_STATS, KVB_MAP_ADDR, KVB_MAP_META,
 				KVB_MAP_CT, KVB_MAP_FWD, KVB_MAP_CTCNT,
 				KVB_MAP_MON, KVB_MAP_EVENTS, KVB_MAP_ROUTE,
-				KVB_MAP_NATST, KVB_MAP_CTSWEEP, PIN_TC_INGRESS,
+				KVB_MAP_NATST, KVB_MAP_CTSWEEP, KVB_MAP_NATMAP,
+				PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
 
@@ -393,7 +395,8 @@ void fabric_close(struct fabric *fb)
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
-		       &fb->natst_fd, &fb->ctsweep_fd, &fb->prog_tc_ingress,
+		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
+		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp,
 		       &fb->lock_fd };

@@ -26,7 +26,7 @@ struct fabric {
 	int lock_fd;
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
-	    ctsweep_fd;
+	    ctsweep_fd, natmap_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -106,6 +106,7 @@ struct net_spec {
 	const char *gws[KVB_MAX_SUBNETS];
 	bool dhcp, force;
 	__u32 ct_max, ct_timeout[4];
+	__u32 nat_filter;		/* enum kvb_nat_filter */
 	unsigned int given;		/* fields given, a bit by index */
 };
 
@@ -167,6 +168,7 @@ void wan_address_refresh(struct fabric *fb);
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
 void wan_wait_stop(const struct kvb_net *net);
 int nat_port_range(__u16 *lo, __u16 *hi);
+const char *nat_filter_name(__u32 f);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
 void ct_recount(struct fabric *fb);
 __u64 ct_count(struct fabric *fb, __u32 net_id);

@@ -298,11 +298,27 @@ static bool ct_match(const void *key, const void *value, void *arg)
 	return !net_id || ct->net_id == net_id;
 }
 
-/* Delete the flows of net_id (0: all); both directions of each. */
+static bool natmap_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_natmap *m = value;
+	__u32 net_id = *(const __u32 *)arg;
+
+	(void)key;
+	return !net_id || m->net_id == net_id;
+}
+
+/*
+ * Delete the flows of net_id (0: all); both directions of each, and the
+ * network's NAT mappings with them (a flow the datapath makes meanwhile
+ * keeps its port, which is then no longer reserved for it alone).
+ */
 int ct_flush_net(struct fabric *fb, __u32 net_id)
 {
 	int n = map_delete_where(fb->ct_fd, sizeof(struct kvb_ct_key),
 				 sizeof(struct kvb_ct), ct_match, &net_id);
+
+	map_delete_where(fb->natmap_fd, sizeof(struct kvb_natmap_key),
+			 sizeof(struct kvb_natmap), natmap_match, &net_id);
 
 	ct_recount(fb);
 	return n / 2;	/* two keys a flow */

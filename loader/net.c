@@ -338,6 +338,46 @@ static void format_ct_timeout(struct fabric *fb, const struct kvb_net *n,
 		close_json_object();
 }
 
+/* RFC 4787's filtering behaviours, by enum kvb_nat_filter. */
+static const char *const filter_names[3] = {
+	[KVB_NAT_FILTER_ADDR_PORT] = "address-port",
+	[KVB_NAT_FILTER_ADDR] = "address",
+	[KVB_NAT_FILTER_ENDPOINT] = "endpoint-independent",
+};
+
+const char *nat_filter_name(__u32 f)
+{
+	return f < 3 ? filter_names[f] : "?";
+}
+
+static int parse_nat_filter(const char *cmd, struct net_spec *s, char **v)
+{
+	for (__u32 k = 0; k < 3; k++)
+		if (!strcmp(v[0], filter_names[k])) {
+			s->nat_filter = k;
+			return 0;
+		}
+	return err("%s: nat-filtering %s: expected endpoint-independent, "
+		   "address or address-port", cmd, v[0]);
+}
+
+static void apply_nat_filter(const struct net_spec *s, struct kvb_net *n)
+{
+	n->nat_filter = s->nat_filter;
+}
+
+/* saved when not the default; shown with the mapping (always
+ * endpoint-independent: JSON nat_mapping) */
+static void format_nat_filter(struct fabric *fb, const struct kvb_net *n,
+			      const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	if (!f->save)
+		print_string(PRINT_ANY, "nat_mapping", " nat-mapping %s",
+			     "endpoint-independent");
+	fmt_str(f, fd, nat_filter_name(n->nat_filter), n->nat_filter != 0);
+}
+
 enum { NF_TYPE };
 static const struct net_field fields[] = {
 	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0 },
@@ -371,6 +411,12 @@ static const struct net_field fields[] = {
 	    "tcp, udp or icmp flows (repeat)", T(NAT) },
 	  "ct_timeouts", F_ADD | F_SET, 2, parse_ct_timeout, apply_ct_timeout,
 	  format_ct_timeout },
+	{ { "nat-filtering", "MODE", "what comes in to a guest's NAT mapping\n"
+	    "unasked: from its flows' remotes only\n(address-port, default), "
+	    "from addresses it\nsent to (address), from anyone\n"
+	    "(endpoint-independent)", T(NAT) },
+	  "nat_filtering", F_ADD | F_SET | F_BREAK, 1, parse_nat_filter,
+	  apply_nat_filter, format_nat_filter },
 };
 #define NFIELDS ARRAY_SIZE(fields)
 
@@ -752,7 +798,8 @@ const struct object obj_net = {
 		{ "add", net_add, "NAME type bridge|internal|nat|routed "
 		  "[KEYWORD ARG]...", CMD_TEND },
 		{ "del", net_del, "NAME", CMD_TEND },
-		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]...",
+		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]... "
+			"[nat-filtering MODE]",
 		  CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },

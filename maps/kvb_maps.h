@@ -33,6 +33,7 @@
 #define KVB_MAP_ROUTE "kvb_route"
 #define KVB_MAP_NATST "kvb_natst"
 #define KVB_MAP_CTSWEEP "kvb_ctsweep"
+#define KVB_MAP_NATMAP "kvb_natmap"
 #define KVB_MAP_STAGES "kvb_stages"
 
 /*
@@ -181,7 +182,8 @@ enum kvb_port_held {
 	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate") \
 	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC") \
 	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
-	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port")
+	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port") \
+	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -243,6 +245,19 @@ struct kvb_net {
 	 * ports are 1024-65535 without them */
 	__u16 host_port_lo;
 	__u16 host_port_hi;
+	__u32 nat_filter;	/* nat: enum kvb_nat_filter */
+};
+
+/*
+ * What a nat network lets in to a guest's mapping (RFC 4787 filtering)
+ * without a flow for that remote: nothing (address and port dependent,
+ * the default), what comes from an address the guest sent to (address
+ * dependent), or anything (endpoint independent).
+ */
+enum kvb_nat_filter {
+	KVB_NAT_FILTER_ADDR_PORT = 0,
+	KVB_NAT_FILTER_ADDR = 1,
+	KVB_NAT_FILTER_ENDPOINT = 2,
 };
 
 enum kvb_ct_timeout {
@@ -463,7 +478,7 @@ struct kvb_ct {
 	__be32 addr2;
 	__be16 port2;
 	__u8 hairpin;
-	__u8 mapped;		/* dir 0: holds a reference on its mapping */
+	__u8 mapped;		/* dir 0: enum kvb_ct_mapped */
 	/*
 	 * TCP: what this entry's sender (dir 0 the guest, dir 1 the
 	 * remote) sent and advertised, host order; the other direction's
@@ -484,6 +499,54 @@ enum kvb_td_flags {
 	KVB_TD_ACK = 1 << 1,	/* td_maxack, td_maxend are set */
 	KVB_TD_SYN = 1 << 2,	/* its SYN was seen: td_wscale is known */
 	KVB_TD_WS = 1 << 3,	/* its SYN offered window scaling */
+};
+
+/*
+ * kvb_natmap: HASH, NAT's endpoint-independent mappings (RFC 4787 REQ-1):
+ * one NAT port per guest address, port and protocol (TCP, UDP) for every
+ * destination, while a flow uses it. Three kinds of key:
+ *   KVB_NM_GUEST  addr guest address, addr2 NAT address, port guest port;
+ *                 the value holds the NAT port and counts the flows that
+ *                 use the mapping (the last one to go deletes it);
+ *   KVB_NM_NAT    addr NAT address, port NAT port: the reverse, the
+ *                 guest's endpoint (claimed first, with BPF_NOEXIST, so a
+ *                 NAT port has one owner);
+ *   KVB_NM_PEER   addr NAT address, addr2 a remote address, port NAT
+ *                 port: the guest sent to that address (address-dependent
+ *                 filtering), counted like a mapping.
+ * Flows holding a reference say so in kvb_ct.mapped (KVB_CT_M_*).
+ */
+#define KVB_MAX_NATMAP 1048576
+
+enum kvb_natmap_kind {
+	KVB_NM_GUEST = 0,
+	KVB_NM_NAT = 1,
+	KVB_NM_PEER = 2,
+};
+
+struct kvb_natmap_key {
+	__be32 addr;
+	__be32 addr2;
+	__be16 port;
+	__u8 proto;
+	__u8 kind;		/* enum kvb_natmap_kind */
+};
+
+struct kvb_natmap {
+	struct bpf_spin_lock lock;
+	__u32 flows;		/* flows using it; 0: dead, being deleted */
+	__be32 addr;		/* GUEST: NAT address; NAT: guest address */
+	__be16 port;		/* GUEST: NAT port; NAT: guest port */
+	__u16 pad;
+	__u32 net_id;
+	__u32 guest_ifindex;	/* NAT: where the guest is */
+	__u8 guest_mac[6];
+	__u16 pad2;
+};
+
+enum kvb_ct_mapped {
+	KVB_CT_M_MAP = 1 << 0,	/* holds its KVB_NM_GUEST mapping */
+	KVB_CT_M_PEER = 1 << 1,	/* holds its KVB_NM_PEER entry */
 };
 
 /*

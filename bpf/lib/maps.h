@@ -102,6 +102,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_ctsweep SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_NATMAP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_natmap_key);
+	__type(value, struct kvb_natmap);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_natmap SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

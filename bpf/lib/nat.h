@@ -44,6 +44,17 @@ struct nat_scratch {
 	struct kvb_ct_key rk;
 	struct bpf_sock_tuple tuple;
 	__u32 h, min, span, gap, step;	/* nat_claim's port search */
+	/* the mapping functions' keys and a new entry's value (bytes: the
+	 * value's spin lock may not live in a per-CPU map) */
+	struct kvb_natmap_key mk;	/* KVB_NM_GUEST */
+	struct kvb_natmap_key nk;	/* KVB_NM_NAT */
+	struct kvb_natmap_key pk;	/* KVB_NM_PEER */
+	__u8 mv[sizeof(struct kvb_natmap)];
+	struct kvb_fwd_key fk;
+	__be16 port;			/* the mapping's NAT port */
+	__u8 held;			/* enum kvb_ct_mapped */
+	__u8 pad;
+	__u32 i, n;
 	struct kvb_ct_key key;	/* ct_tcp_track's key */
 	struct kvb_ct_key tk;	/* ... the other direction's */
 	__u8 th[20];		/* ... the TCP header */
@@ -57,6 +68,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct nat_scratch);
 } kvb_nat_tmp SEC(".maps");
+
+/* A key of 0 that costs the global functions no stack slot. */
+static __u32 kvb_zero;
 
 static __always_inline struct nat_scratch *nat_scratch(void)
 {
@@ -466,6 +480,442 @@ static __always_inline int nat_claim(struct __sk_buff *skb,
 }
 
 /*
+ * Endpoint-independent mapping (RFC 4787 REQ-1) for TCP and UDP: a guest's
+ * address, port and protocol get one NAT port on a NAT address, used for
+ * every destination while a flow uses it (kvb_natmap, maps/kvb_maps.h).
+ * The port: the guest's own when it is free and NAT may use it (1024 and
+ * up, outside the host's ephemeral range, not a forward's, no host
+ * socket), else the keyed search of nat_claim. The mapping's entries
+ * count the flows that use them under their spin lock; a count that
+ * reached 0 is dead: the one that brought it there deletes it, and no one
+ * takes it again.
+ */
+#define NAT_MAP_NONE 1	/* nat_map_in: no mapping there, the host's */
+
+/* Take a reference on an entry; 0 when it is dead (being deleted). */
+static __always_inline __u32 natmap_get(struct kvb_natmap *m)
+{
+	__u32 n;
+
+	bpf_spin_lock(&m->lock);
+	n = m->flows;
+	if (n)
+		m->flows = n + 1;
+	bpf_spin_unlock(&m->lock);
+	return n;
+}
+
+/*
+ * Give back a reference on the entry at key; the last one deletes it, a
+ * mapping (KVB_NM_GUEST) with its reverse (at spare, a scratch key).
+ */
+static __always_inline void natmap_put(struct kvb_natmap_key *key,
+				       struct kvb_natmap_key *spare)
+{
+	struct kvb_natmap *m = bpf_map_lookup_elem(&kvb_natmap, key);
+	__u32 n;
+
+	if (!m)
+		return;
+	bpf_spin_lock(&m->lock);
+	n = m->flows;
+	if (n)
+		m->flows = n - 1;
+	bpf_spin_unlock(&m->lock);
+	if (n != 1)
+		return;
+	if (key->kind == KVB_NM_GUEST) {
+		spare->addr = m->addr;
+		spare->addr2 = 0;
+		spare->port = m->port;
+		spare->proto = key->proto;
+		spare->kind = KVB_NM_NAT;
+		bpf_map_delete_elem(&kvb_natmap, spare);
+	}
+	bpf_map_delete_elem(&kvb_natmap, key);
+}
+
+/* The mapping and peer keys of a flow: its original key k, entry e. */
+static __always_inline void natmap_keys(const struct kvb_ct_key *k,
+					const struct kvb_ct *e,
+					struct kvb_natmap_key *mk,
+					struct kvb_natmap_key *pk)
+{
+	mk->addr = k->saddr;
+	mk->addr2 = e->addr;
+	mk->port = k->sport;
+	mk->proto = k->proto;
+	mk->kind = KVB_NM_GUEST;
+	pk->addr = e->addr;
+	pk->addr2 = k->daddr;
+	pk->port = e->port;
+	pk->proto = k->proto;
+	pk->kind = KVB_NM_PEER;
+}
+
+/*
+ * natmap_put of the scratch's mapping (mk) or peer (pk) key. The frames
+ * of the global functions below have 16 bytes of stack in all (the tc
+ * program's leaves no more): barrier_var(t) after each helper call makes
+ * the compiler derive field addresses from t again instead of spilling
+ * them.
+ */
+static __always_inline void natmap_put_t(struct nat_scratch *t, int peer)
+{
+	struct kvb_natmap *m;
+	__u32 n;
+
+	m = bpf_map_lookup_elem(&kvb_natmap, peer ? &t->pk : &t->mk);
+	barrier_var(t);
+	if (!m)
+		return;
+	bpf_spin_lock(&m->lock);
+	n = m->flows;
+	if (n)
+		m->flows = n - 1;
+	bpf_spin_unlock(&m->lock);
+	barrier_var(t);
+	if (n != 1)
+		return;
+	if (!peer) {
+		t->nk.addr = m->addr;
+		t->nk.addr2 = 0;
+		t->nk.port = m->port;
+		t->nk.proto = t->mk.proto;
+		t->nk.kind = KVB_NM_NAT;
+		bpf_map_delete_elem(&kvb_natmap, &t->nk);
+		barrier_var(t);
+	}
+	bpf_map_delete_elem(&kvb_natmap, peer ? &t->pk : &t->mk);
+	barrier_var(t);
+}
+
+/*
+ * A flow (original key k, entry e) is gone: give back what it held. A
+ * global function: the callers' frames are full.
+ */
+__noinline int nat_unmap(const struct kvb_ct_key *k, const struct kvb_ct *e)
+{
+	__u32 zero = 0;
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
+
+	if (!t || !k || !e)
+		return 0;
+	t->held = e->mapped;
+	natmap_keys(k, e, &t->mk, &t->pk);
+	if (t->held & KVB_CT_M_MAP)
+		natmap_put_t(t, 0);
+	if (t->held & KVB_CT_M_PEER)
+		natmap_put_t(t, 1);
+	return 0;
+}
+
+/*
+ * Insert the flow prepared in the scratch (keys ok and rk, entries orig
+ * and reply, port, and the mapping reference held), with a reference on
+ * its peer entry, and count it. Returns the port, 0 when another CPU made
+ * the same flow first, or a drop code; on failure what it held is given
+ * back.
+ */
+static __always_inline int natmap_flow(struct nat_scratch *t)
+{
+	struct kvb_natmap *p;
+	__u64 *cnt;
+	long err;
+
+	t->pk.addr = t->orig.addr;
+	t->pk.addr2 = t->ok.daddr;
+	t->pk.port = t->port;
+	t->pk.proto = t->ok.proto;
+	t->pk.kind = KVB_NM_PEER;
+	p = bpf_map_lookup_elem(&kvb_natmap, &t->pk);
+	barrier_var(t);
+	if (p) {
+		if (natmap_get(p))
+			t->held |= KVB_CT_M_PEER;
+		barrier_var(t);
+	} else {
+		struct kvb_natmap *v = (void *)t->mv;
+
+		__builtin_memset(t->mv, 0, sizeof(t->mv));
+		v->flows = 1;
+		v->net_id = t->orig.net_id;
+		err = bpf_map_update_elem(&kvb_natmap, &t->pk, t->mv,
+					  BPF_NOEXIST);
+		barrier_var(t);
+		if (!err)
+			t->held |= KVB_CT_M_PEER;
+	}
+	t->rk.dport = t->port;
+	t->orig.port = t->port;
+	t->orig.mapped = t->held;
+	err = bpf_map_update_elem(&kvb_ct, &t->rk, &t->reply, BPF_NOEXIST);
+	barrier_var(t);
+	if (err) {
+		t->n = err == -EEXIST_ ? DROP(KVB_DROP_NAT_PORTS) :
+					 DROP(KVB_DROP_NAT_FULL);
+		goto undo;
+	}
+	err = bpf_map_update_elem(&kvb_ct, &t->ok, &t->orig, BPF_NOEXIST);
+	barrier_var(t);
+	if (err) {
+		bpf_map_delete_elem(&kvb_ct, &t->rk);
+		barrier_var(t);
+		t->n = err == -EEXIST_ ? 0 : DROP(KVB_DROP_NAT_FULL);
+		goto undo;
+	}
+	cnt = bpf_map_lookup_elem(&kvb_ctcnt, &t->orig.net_id);
+	barrier_var(t);
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+	return t->port;
+undo:
+	if (t->held & KVB_CT_M_MAP)
+		natmap_put_t(t, 0);
+	if (t->held & KVB_CT_M_PEER)
+		natmap_put_t(t, 1);
+	return (int)t->n;
+}
+
+/* The i-th port nat_map_take tries (host order): the guest's own first. */
+static __always_inline __u32 natmap_candidate(struct nat_scratch *t, __u32 i)
+{
+	__u32 k = bpf_ntohs(t->ok.sport);
+
+	if (!i)
+		return k >= KVB_NAT_PORT_FIRST && (k < t->min + KVB_NAT_PORT_FIRST ||
+		       k >= t->min + KVB_NAT_PORT_FIRST + t->gap) ? k : 0;
+	k = (t->h + (i - 1) * t->step) % t->span;
+	/* the k-th port of 1024-65535, the host's range skipped */
+	return k + KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
+}
+
+/*
+ * A new TCP or UDP flow from a guest, prepared in the scratch by ct_out
+ * (ok, rk, orig, reply): take its mapping or make one, then insert the
+ * flow (natmap_flow). Returns the port, 0 when another CPU made the same
+ * flow first, or a drop code. A global function: verified once.
+ */
+__noinline int nat_map_take(struct __sk_buff *skb)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	__u32 i;
+	struct kvb_natmap *m, *v;
+	struct kvb_net *net;
+	long err;
+
+	if (!t)
+		return DROP(KVB_DROP_NAT_FULL);
+	t->held = 0;
+	t->mk.addr = t->ok.saddr;
+	t->mk.addr2 = t->orig.addr;
+	t->mk.port = t->ok.sport;
+	t->mk.proto = t->ok.proto;
+	t->mk.kind = KVB_NM_GUEST;
+	m = bpf_map_lookup_elem(&kvb_natmap, &t->mk);
+	barrier_var(t);
+	if (m) {
+		t->port = m->port;
+		err = natmap_get(m);
+		barrier_var(t);
+		if (!err)
+			return DROP(KVB_DROP_NAT_PORTS);	/* dying, for ns */
+		t->held = KVB_CT_M_MAP;
+		/* the port is the host's for this remote: its connection */
+		t->rk.dport = t->port;
+		err = port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk);
+		barrier_var(t);
+		if (err) {
+			natmap_put_t(t, 0);
+			return DROP(KVB_DROP_NAT_PORTS);
+		}
+		return natmap_flow(t);
+	}
+	net = bpf_map_lookup_elem(&kvb_net, &t->orig.net_id);
+	barrier_var(t);
+	if (!net)
+		return DROP(KVB_DROP_NAT_FULL);
+	/* nat_claim's ranges: min, gap (the host's), span (NAT's) */
+	t->min = net->host_port_lo;
+	t->span = net->host_port_hi;
+	if (!t->min || t->span < t->min) {
+		t->min = KVB_HOST_PORT_LO;
+		t->span = KVB_HOST_PORT_HI;
+	}
+	t->gap = t->span - t->min + 1;
+	t->min -= KVB_NAT_PORT_FIRST;
+	t->span = 65536 - KVB_NAT_PORT_FIRST - t->gap;
+	if (!t->span || t->span > 65536)
+		return DROP(KVB_DROP_NAT_PORTS);
+	/* the search depends on the guest's endpoint, not the remote */
+	t->h = flow_hash(t->ok.saddr, t->orig.addr, t->ok.sport, 0,
+			 t->ok.proto);
+	barrier_var(t);
+	t->step = t->span % 7919 ? 7919 : 1;
+	t->nk.addr = t->orig.addr;
+	t->nk.addr2 = 0;
+	t->nk.proto = t->ok.proto;
+	t->nk.kind = KVB_NM_NAT;
+	t->fk.addr = t->orig.addr;
+	t->fk.proto = t->ok.proto;
+	t->fk.pad = 0;
+	v = (void *)t->mv;
+	__builtin_memset(t->mv, 0, sizeof(t->mv));
+	v->flows = 1;
+	v->addr = t->ok.saddr;
+	v->port = t->ok.sport;
+	v->net_id = t->orig.net_id;
+	v->guest_ifindex = t->orig.guest_ifindex;
+	__builtin_memcpy(v->guest_mac, t->orig.guest_mac, ETH_ALEN);
+	for (i = 0; i <= KVB_NAT_PORT_TRIES; i++) {
+		barrier_var(t);
+		t->n = natmap_candidate(t, i);
+		if (!t->n)
+			continue;
+		t->port = bpf_htons((__u16)t->n);
+		t->fk.port = t->port;
+		if (bpf_map_lookup_elem(&kvb_fwd, &t->fk))
+			continue;	/* a forward's */
+		barrier_var(t);
+		t->rk.dport = t->port;
+		if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
+			continue;
+		barrier_var(t);
+		t->nk.port = t->port;
+		err = bpf_map_update_elem(&kvb_natmap, &t->nk, t->mv, BPF_NOEXIST);
+		barrier_var(t);
+		if (err == -E2BIG_ || err == -ENOMEM_)
+			return DROP(KVB_DROP_NAT_FULL);
+		if (err)
+			continue;	/* another mapping's */
+		v = (void *)t->mv;
+		v->addr = t->orig.addr;
+		v->port = t->port;
+		err = bpf_map_update_elem(&kvb_natmap, &t->mk, t->mv, BPF_NOEXIST);
+		barrier_var(t);
+		if (err) {
+			/* another CPU mapped the same guest socket first */
+			bpf_map_delete_elem(&kvb_natmap, &t->nk);
+			return DROP(err == -EEXIST_ ? KVB_DROP_NAT_PORTS :
+						      KVB_DROP_NAT_FULL);
+		}
+		t->held = KVB_CT_M_MAP;
+		return natmap_flow(t);
+	}
+	return DROP(KVB_DROP_NAT_PORTS);
+}
+
+/*
+ * A packet from the WAN (reply key rk) for no flow and no forward: if it
+ * is for a guest's mapping, the network's nat-filtering decides. Returns
+ * NAT_MAP_NONE when there is no mapping (the host's), a drop code
+ * (nat-filtered), or 0: let in. With make, the flow is made too (both
+ * keys, as if the guest had sent to the remote) and 0 means made.
+ */
+__noinline int nat_map_in(const struct kvb_ct_key *rk, __u32 make)
+{
+	__u32 zero = 0;
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
+	struct kvb_natmap *n, *m;
+	struct kvb_net *net;
+	__u64 *cnt;
+
+	if (!t || !rk)
+		return NAT_MAP_NONE;
+	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
+		return NAT_MAP_NONE;
+	t->rk = *rk;
+	t->held = make;
+	t->nk.addr = rk->daddr;
+	t->nk.addr2 = 0;
+	t->nk.port = rk->dport;
+	t->nk.proto = rk->proto;
+	t->nk.kind = KVB_NM_NAT;
+	n = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
+	barrier_var(t);
+	if (!n)
+		return NAT_MAP_NONE;
+	/* the guest's endpoint, for the flow */
+	t->ok.saddr = n->addr;
+	t->ok.sport = n->port;
+	t->orig.net_id = n->net_id;
+	t->orig.guest_ifindex = n->guest_ifindex;
+	__builtin_memcpy(t->orig.guest_mac, n->guest_mac, ETH_ALEN);
+	net = bpf_map_lookup_elem(&kvb_net, &t->orig.net_id);
+	barrier_var(t);
+	if (!net)
+		return NAT_MAP_NONE;
+	t->n = net->nat_filter;
+	t->i = net->ct_max;
+	if (t->n == KVB_NAT_FILTER_ADDR) {
+		t->pk.addr = t->rk.daddr;
+		t->pk.addr2 = t->rk.saddr;
+		t->pk.port = t->rk.dport;
+		t->pk.proto = t->rk.proto;
+		t->pk.kind = KVB_NM_PEER;
+		m = bpf_map_lookup_elem(&kvb_natmap, &t->pk);
+		barrier_var(t);
+		if (!m || !m->flows)
+			return DROP(KVB_DROP_NAT_FILTERED);
+	} else if (t->n != KVB_NAT_FILTER_ENDPOINT) {
+		return DROP(KVB_DROP_NAT_FILTERED);
+	}
+	if (!t->held)
+		return 0;
+	cnt = bpf_map_lookup_elem(&kvb_ctcnt, &t->orig.net_id);
+	barrier_var(t);
+	if (cnt && t->i && *cnt >= t->i)
+		return DROP(KVB_DROP_NAT_FULL);
+	/* the flow, as ct_out makes it for the guest's first packet */
+	__builtin_memset(&t->reply, 0, sizeof(t->reply));
+	t->reply.addr = t->ok.saddr;
+	t->reply.port = t->ok.sport;
+	t->reply.net_id = t->orig.net_id;
+	t->reply.guest_ifindex = t->orig.guest_ifindex;
+	__builtin_memcpy(t->reply.guest_mac, t->orig.guest_mac, ETH_ALEN);
+	t->reply.last_ns = kvb_now();
+	barrier_var(t);
+	t->orig.addr = t->rk.daddr;
+	t->orig.port = t->rk.dport;
+	t->orig.state = 0;
+	t->orig.pad = 0;
+	t->orig.pad2 = 0;
+	t->orig.last_ns = t->reply.last_ns;
+	t->orig.packets = 0;
+	t->orig.addr2 = 0;
+	t->orig.port2 = 0;
+	t->orig.hairpin = 0;
+	t->orig.mapped = 0;
+	t->orig.td_end = t->orig.td_maxend = t->orig.td_maxack = 0;
+	t->orig.td_maxwin = 0;
+	t->orig.td_wscale = t->orig.td_flags = 0;
+	t->orig.pad4 = 0;
+	t->orig.pad5 = 0;
+	t->ok.daddr = t->rk.saddr;
+	t->ok.dport = t->rk.sport;
+	t->ok.proto = t->rk.proto;
+	t->ok.dir = 0;
+	t->ok.pad = 0;
+	t->port = t->rk.dport;
+	t->mk.addr = t->ok.saddr;
+	t->mk.addr2 = t->rk.daddr;
+	t->mk.port = t->ok.sport;
+	t->mk.proto = t->rk.proto;
+	t->mk.kind = KVB_NM_GUEST;
+	t->held = 0;
+	m = bpf_map_lookup_elem(&kvb_natmap, &t->mk);
+	barrier_var(t);
+	if (!m)
+		return DROP(KVB_DROP_NAT_FILTERED);	/* it just died */
+	t->n = natmap_get(m);
+	barrier_var(t);
+	if (!t->n)
+		return DROP(KVB_DROP_NAT_FILTERED);
+	t->held = KVB_CT_M_MAP;
+	return natmap_flow(t) > 0 ? 0 : DROP(KVB_DROP_NAT_FULL);
+}
+
+/*
  * Find or create the flow's translation. Returns the NAT port (network
  * order) in *nport, or a drop code. Two CPUs creating the same flow end
  * with one entry: the reply key is claimed with BPF_NOEXIST first, then
@@ -511,8 +961,12 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	if (ct) {	/* expired: its reply key goes with it */
 		rk->dport = ct->port;
 		bpf_map_delete_elem(&kvb_ct, rk);
-		if (!bpf_map_delete_elem(&kvb_ct, ok) && cnt && *cnt)
-			__sync_fetch_and_add(cnt, -1);
+		if (!bpf_map_delete_elem(&kvb_ct, ok)) {
+			if (cnt && *cnt)
+				__sync_fetch_and_add(cnt, -1);
+			if (ct->mapped)
+				nat_unmap(ok, ct);
+		}
 	}
 	/* a live flow is never evicted: a full network refuses new ones */
 	if (cnt && net->ct_max && *cnt >= net->ct_max)
@@ -524,12 +978,16 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	if (ok->proto == IPPROTO_ICMP)
 		rk->sport = 0;	/* echo replies carry only the id */
 	t->ok = *ok;
-	ret = nat_claim(skb, net);
+	if (ok->proto == IPPROTO_ICMP) {
+		ret = nat_claim(skb, net);
+		if (ret > 0 && cnt)
+			__sync_fetch_and_add(cnt, 1);
+	} else {
+		ret = nat_map_take(skb);	/* counts the flow */
+	}
 	if (ret < 0)
 		return ret;
 	if (ret) {
-		if (cnt)
-			__sync_fetch_and_add(cnt, 1);
 		*nport = (__be16)ret;
 		return 0;
 	}
@@ -1006,8 +1464,14 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		struct kvb_fwd_key fk = { .addr = rk.daddr, .port = rk.dport,
 					  .proto = rk.proto };
 
-		if (!bpf_map_lookup_elem(&kvb_fwd, &fk))
-			return TC_ACT_OK;	/* the host's */
+		if (!bpf_map_lookup_elem(&kvb_fwd, &fk)) {
+			/* a guest's mapping: nat-filtering decides */
+			ret = nat_map_in(&rk, 0);
+			if (ret == NAT_MAP_NONE)
+				return TC_ACT_OK;	/* the host's */
+			if (IS_DROP(ret))
+				return ret;
+		}
 	}
 	ret = mf ? DROP(KVB_DROP_NAT_FRAG) : kvb_admit_wan(skb);
 	if (IS_DROP(ret))
@@ -1015,6 +1479,13 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	now = kvb_now();
 	if (!ct && !ct_forward(&rk))
 		ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	if (!ct) {
+		ret = nat_map_in(&rk, 1);
+		if (IS_DROP(ret))
+			return ret;
+		if (!ret)
+			ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	}
 	if (!ct)
 		return TC_ACT_OK;
 	net = bpf_map_lookup_elem(&kvb_net, &ct->net_id);
@@ -1158,6 +1629,16 @@ static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	cnt = ct_counter(id);
 	if (cnt && *cnt)
 		__sync_fetch_and_add(cnt, -1);
+	/* the last flow of a mapping takes it with it */
+	if (e->mapped) {
+		struct kvb_natmap_key mk, pk, spare;
+
+		natmap_keys(k, e, &mk, &pk);
+		if (e->mapped & KVB_CT_M_MAP)
+			natmap_put(&mk, &spare);
+		if (e->mapped & KVB_CT_M_PEER)
+			natmap_put(&pk, &spare);
+	}
 	return ++c->freed >= KVB_CT_SWEEP_MAX;
 }
 

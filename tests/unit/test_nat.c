@@ -510,6 +510,163 @@ static void t_nat_tcp_fin_in_scaled_window(struct fabric *fb)
 	CHECK(tcp_state(fb, 40062) == KVB_CT_CLOSING, "FIN did not close");
 }
 
+/* A guest UDP packet from sport to daddr:dport; its NAT port, 0 if refused. */
+static __u16 udp_to(__u16 sport, const char *daddr, __u16 dport)
+{
+	struct frame in, out;
+	__be32 d = inet_addr(daddr);
+
+	guest_frame(&in, IPPROTO_UDP, sport, dport, 16);
+	memcpy(in.buf + 14 + 16, &d, 4);
+	finish(&in);
+	if (run_tc_out(F, kn1, &in, &out) != TC_ACT_REDIRECT)
+		return 0;
+	return get16(out.buf + 34);
+}
+
+/* A UDP packet from saddr:sport on the WAN to the NAT address and nport. */
+static int udp_from(const char *saddr, __u16 sport, __u16 nport,
+		    struct frame *res)
+{
+	__u8 l4[12] = { 0 };
+	struct frame in;
+
+	l4[0] = (__u8)(sport >> 8), l4[1] = (__u8)sport;
+	l4[2] = (__u8)(nport >> 8), l4[3] = (__u8)nport;
+	l4[5] = 12;
+	frame_ip4(&in, N1, N1, inet_addr(saddr), IPPROTO_UDP, l4, 12);
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	finish(&in);
+	return run_tc_out(F, kw, &in, res);
+}
+
+static void nat_filtering(struct fabric *fb, __u32 mode)
+{
+	struct kvb_net n;
+
+	if (!net_get(fb, NET_NAT, &n)) {
+		n.nat_filter = mode;
+		net_put(fb, &n);
+	}
+}
+
+/*
+ * Endpoint-independent mapping (RFC 4787 REQ-1): one guest socket gets
+ * one NAT port for every destination; a port NAT may use (outside the
+ * host's ephemeral range) is preserved, one it may not is replaced by
+ * the same keyed choice for every destination.
+ */
+static void t_nat_eim_one_port(struct fabric *fb)
+{
+	__u16 a, b, c, d;
+
+	(void)fb;
+	a = udp_to(20001, "10.200.0.2", 53);
+	b = udp_to(20001, "10.200.0.3", 5353);
+	CHECK(a && a == b, "one socket, two destinations: ports %u and %u", a, b);
+	CHECK(a == 20001, "free port 20001 not preserved: %u", a);
+	c = udp_to(41001, "10.200.0.2", 53);
+	d = udp_to(41001, "10.200.0.3", 5353);
+	CHECK(c && c == d, "ports %u and %u for one socket", c, d);
+	CHECK(c != 41001 && (c < KVB_HOST_PORT_LO || c > KVB_HOST_PORT_HI),
+	      "port %u from the host's ephemeral range", c);
+	CHECK(udp_to(20002, "10.200.0.2", 53) == 20002, "second socket");
+	CHECK(udp_to(20001, "10.200.0.2", 54) == 20001, "third destination");
+}
+
+/*
+ * nat-filtering: what comes unsolicited to a guest's mapping. Address and
+ * port dependent (default) lets in only the flows' remotes; address
+ * dependent also other ports of an address the guest sent to; endpoint
+ * independent anything. Refused ones are counted nat-filtered; what is for
+ * no mapping at all stays the host's.
+ */
+static void t_nat_filtering_modes(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NAT_FILTERED];
+	struct frame res;
+	__u16 p;
+	int r1, r2, r3, r4, r5, r6;
+
+	p = udp_to(20011, "10.200.0.2", 53);
+	CHECK(p == 20011, "mapping %u", p);
+	r1 = udp_from("10.200.0.2", 53, p, &res);	/* the flow's reply */
+	CHECK(r1 == TC_ACT_REDIRECT, "reply refused: %d", r1);
+	r1 = udp_from("10.200.0.2", 999, p, &res);
+	r2 = udp_from("10.200.0.9", 53, p, &res);
+	nat_filtering(fb, KVB_NAT_FILTER_ADDR);
+	r3 = udp_from("10.200.0.2", 999, p, &res);
+	CHECK(r3 != TC_ACT_REDIRECT || res.buf[14 + 19] == 11,
+	      "not sent to the guest");
+	r4 = udp_from("10.200.0.9", 53, p, &res);
+	nat_filtering(fb, KVB_NAT_FILTER_ENDPOINT);
+	r5 = udp_from("10.200.0.9", 53, p, &res);
+	CHECK(r5 != TC_ACT_REDIRECT ||
+	      (res.buf[14 + 19] == 11 && get16(res.buf + 36) == 20011),
+	      "not sent to the guest's socket");
+	r6 = udp_from("10.200.0.9", 53, 20099, &res);	/* no mapping */
+	nat_filtering(fb, KVB_NAT_FILTER_ADDR_PORT);
+	CHECK(r1 == TC_ACT_SHOT && r2 == TC_ACT_SHOT,
+	      "address-port: another port %d, another address %d", r1, r2);
+	CHECK(r3 == TC_ACT_REDIRECT && r4 == TC_ACT_SHOT,
+	      "address: another port %d, another address %d", r3, r4);
+	CHECK(r5 == TC_ACT_REDIRECT, "endpoint-independent: %d", r5);
+	CHECK(r6 == TC_ACT_OK, "no mapping: %d (the host's)", r6);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_FILTERED] == d0 + 3,
+	      "nat-filtered +%llu, want +3", (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_NAT_FILTERED] - d0));
+}
+
+static int natmap_entries(struct fabric *fb)
+{
+	struct kvb_natmap_key k, *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->natmap_fd, prev, &k)) {
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A mapping lives while its flows do: the expiry sweep that reclaims the
+ * last flow takes the mapping (both keys) and its peer entries with it.
+ */
+static void t_nat_mapping_reclaimed(struct fabric *fb)
+{
+	struct kvb_ct_key k, *prev = NULL;
+	struct kvb_ct e;
+	struct timespec ts;
+	__u64 old;
+	int n0;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(natmap_entries(fb) == 0, "flush left %d mapping entries",
+	      natmap_entries(fb));
+	CHECK(udp_to(20021, "10.200.0.2", 53) == 20021, "flow 1");
+	CHECK(udp_to(20021, "10.200.0.3", 53) == 20021, "flow 2");
+	n0 = natmap_entries(fb);
+	CHECK(n0 == 4, "%d mapping entries, want 4 (guest, NAT, 2 peers)", n0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	old = (__u64)ts.tv_sec * 1000000000ULL - 200000000000ULL;
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(fb->ct_fd, &k, &e)) {
+			e.last_ns = old;
+			bpf_map_update_elem(fb->ct_fd, &k, &e, BPF_EXIST);
+		}
+	}
+	for (int w = 0; w < 50 && (ct_count(fb, NET_NAT) || natmap_entries(fb));
+	     w++)
+		usleep(100000);
+	CHECK(!ct_count(fb, NET_NAT), "flows not reclaimed");
+	CHECK(!natmap_entries(fb), "%d mapping entries left after the sweep",
+	      natmap_entries(fb));
+	CHECK(udp_to(20021, "10.200.0.2", 53) == 20021, "mapping again");
+	ct_flush_net(fb, NET_NAT);
+}
+
 /* ct-max: a network at its limit refuses new flows, keeps live ones. */
 static void t_nat_ct_max(struct fabric *fb)
 {
@@ -987,6 +1144,9 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_tcp_states);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
+	RUN(t_nat_eim_one_port);
+	RUN(t_nat_filtering_modes);
+	RUN(t_nat_mapping_reclaimed);
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_host_socket_not_shadowed);
 	RUN(t_nat_port_hash_is_keyed);
