@@ -10,7 +10,7 @@ PKGS=(
 	python3 iproute2 iputils-ping nftables iptables dnsmasq-base ethtool netcat-openbsd socat tcpdump python3-scapy iperf3
 	qemu-system-x86 busybox-static cpio kmod
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-	isc-dhcp-client ndisc6
+	isc-dhcp-client ndisc6 stun-client stun-server
 )
 
 missing=()
