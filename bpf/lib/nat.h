@@ -808,11 +808,13 @@ __noinline int nat_map_take(struct __sk_buff *skb)
 /*
  * A packet from the WAN (reply key rk) for no flow and no forward: if it
  * is for a guest's mapping, the network's nat-filtering decides. Returns
- * NAT_MAP_NONE when there is no mapping (the host's), a drop code
- * (nat-filtered), or 0: let in. With make, the flow is made too (both
+ * NAT_MAP_NONE when there is no mapping or a host socket would take what
+ * the filter refuses (the host's), a drop code (nat-filtered), or 0: let
+ * in. With make, the flow is made too (both
  * keys, as if the guest had sent to the remote) and 0 means made.
  */
-__noinline int nat_map_in(const struct kvb_ct_key *rk, __u32 make)
+__noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
+			  __u32 make)
 {
 	__u32 zero = 0;
 	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
@@ -856,9 +858,9 @@ __noinline int nat_map_in(const struct kvb_ct_key *rk, __u32 make)
 		m = bpf_map_lookup_elem(&kvb_natmap, &t->pk);
 		barrier_var(t);
 		if (!m || !m->flows)
-			return DROP(KVB_DROP_NAT_FILTERED);
+			goto refuse;
 	} else if (t->n != KVB_NAT_FILTER_ENDPOINT) {
-		return DROP(KVB_DROP_NAT_FILTERED);
+		goto refuse;
 	}
 	if (!t->held)
 		return 0;
@@ -913,6 +915,11 @@ __noinline int nat_map_in(const struct kvb_ct_key *rk, __u32 make)
 		return DROP(KVB_DROP_NAT_FILTERED);
 	t->held = KVB_CT_M_MAP;
 	return natmap_flow(t) > 0 ? 0 : DROP(KVB_DROP_NAT_FULL);
+refuse:
+	/* a host service that bound the port since keeps what is its */
+	if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
+		return NAT_MAP_NONE;
+	return DROP(KVB_DROP_NAT_FILTERED);
 }
 
 /*
@@ -1466,7 +1473,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 
 		if (!bpf_map_lookup_elem(&kvb_fwd, &fk)) {
 			/* a guest's mapping: nat-filtering decides */
-			ret = nat_map_in(&rk, 0);
+			ret = nat_map_in(skb, &rk, 0);
 			if (ret == NAT_MAP_NONE)
 				return TC_ACT_OK;	/* the host's */
 			if (IS_DROP(ret))
@@ -1480,7 +1487,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!ct && !ct_forward(&rk))
 		ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (!ct) {
-		ret = nat_map_in(&rk, 1);
+		ret = nat_map_in(skb, &rk, 1);
 		if (IS_DROP(ret))
 			return ret;
 		if (!ret)

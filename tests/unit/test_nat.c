@@ -540,6 +540,8 @@ static int udp_from(const char *saddr, __u16 sport, __u16 nport,
 	return run_tc_out(F, kw, &in, res);
 }
 
+static int host_socket(int type, const char *ip, __u16 port);
+
 static void nat_filtering(struct fabric *fb, __u32 mode)
 {
 	struct kvb_net n;
@@ -606,6 +608,17 @@ static void t_nat_filtering_modes(struct fabric *fb)
 	      "not sent to the guest's socket");
 	r6 = udp_from("10.200.0.9", 53, 20099, &res);	/* no mapping */
 	nat_filtering(fb, KVB_NAT_FILTER_ADDR_PORT);
+	{
+		/* a host service bound to the port since: what the filter
+		 * refuses is the host's, not dropped */
+		int hs = host_socket(SOCK_DGRAM, "10.200.0.1", p);
+		int r7 = udp_from("10.200.0.9", 54, p, &res);
+
+		if (hs >= 0)
+			close(hs);
+		CHECK(hs >= 0 && r7 == TC_ACT_OK, "host socket on the "
+		      "mapped port: verdict %d (socket %d)", r7, hs);
+	}
 	CHECK(r1 == TC_ACT_SHOT && r2 == TC_ACT_SHOT,
 	      "address-port: another port %d, another address %d", r1, r2);
 	CHECK(r3 == TC_ACT_REDIRECT && r4 == TC_ACT_SHOT,
