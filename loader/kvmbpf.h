@@ -285,6 +285,7 @@ struct object {
 	const char *name;
 	const struct cmd *cmds;	/* ends with an entry whose fn is NULL */
 	void (*details)(void);	/* the help below the synopsis, or NULL */
+	const char *summary;	/* one line for --help, or NULL */
 };
 /* the command argv[0] of o (o's own if it is one command), or NULL */
 const struct cmd *object_cmd(const struct object *o, int argc, char **argv);

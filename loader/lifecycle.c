@@ -488,6 +488,7 @@ const struct object obj_upgrade = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = upgrade_details,
+	.summary = "swap this build's programs in, keep maps",
 };
 
 const struct object obj_gc = {
@@ -497,6 +498,7 @@ const struct object obj_gc = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = gc_details,
+	.summary = "the upkeep step, on its own",
 };
 
 const struct object obj_reset = {
@@ -506,6 +508,7 @@ const struct object obj_reset = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = reset_details,
+	.summary = "remove every network, port and pin",
 };
 
 const struct object obj_save = {
@@ -515,6 +518,7 @@ const struct object obj_save = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = save_details,
+	.summary = "print the configuration, for load",
 };
 
 const struct object obj_load = {
@@ -524,4 +528,5 @@ const struct object obj_load = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = save_details,
+	.summary = "apply a saved configuration ('-': stdin)",
 };

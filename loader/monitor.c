@@ -225,4 +225,5 @@ const struct object obj_monitor = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = monitor_details,
+	.summary = "a live stream of dropped frames",
 };

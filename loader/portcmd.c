@@ -240,4 +240,5 @@ const struct object obj_detach = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = port_details,
+	.summary = "take DEV out of its network",
 };

@@ -172,10 +172,18 @@ void object_synopsis(const struct object *o, const char *lead,
 		     const char *more)
 {
 	for (const struct cmd *c = o->cmds; c->fn; c++) {
+		char line[160];
+
 		if (!c->args)
 			continue;
-		printf("%s%s%s%s%s%s\n", lead, o->name, c->name ? " " : "",
-		       c->name ? c->name : "", *c->args ? " " : "", c->args);
+		snprintf(line, sizeof(line), "%s%s%s%s%s", o->name,
+			 c->name ? " " : "", c->name ? c->name : "",
+			 *c->args ? " " : "", c->args);
+		/* an object that is one command: its summary beside it */
+		if (o->summary && !c->name && !strchr(line, '\n'))
+			printf("%s%-32s %s\n", lead, line, o->summary);
+		else
+			printf("%s%s\n", lead, line);
 		lead = more;
 	}
 }
