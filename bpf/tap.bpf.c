@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tc entry points: the authoritative datapath (DESIGN.md, contract 1).
- * kvb_tc_ingress runs on every attached device; kvb_tc_egress on uplinks
- * only, to switch the host's own frames to guests.
+ * kvb_tc_ingress runs on every attached device; kvb_tc_egress on uplinks,
+ * to switch the host's own frames to guests, and on the host interfaces
+ * of nat networks, to keep what the host forwards from outside away
+ * from their guests.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -306,7 +308,17 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	if (!port || port->role != KVB_PORT_UPLINK)
+	if (!port) {
+		/* a nat network's host interface: nothing unsolicited in */
+		__u32 gp = 0;
+		int ret = nat_from_host(skb, ifindex, &gp);
+
+		if (!IS_DROP(ret))
+			return TC_ACT_OK;
+		report_drop(skb, 0, gp, skb->len, stats_of(gp), ret);
+		return TC_ACT_SHOT;
+	}
+	if (port->role != KVB_PORT_UPLINK)
 		return TC_ACT_OK;
 	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
 	if (!net)

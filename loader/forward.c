@@ -228,6 +228,34 @@ void fwd_purge(struct fabric *fb, __u32 net_id)
 			 sizeof(struct kvb_fwd), fwd_match, &net_id);
 }
 
+/*
+ * net_id's address changed from `from` to `to` (its WAN's address, or the
+ * default route's device): its forwards listen on the new one. The keys
+ * are collected first: the map changes under the walk.
+ */
+void fwd_rekey(struct fabric *fb, __u32 net_id, __be32 from, __be32 to)
+{
+	static struct kvb_fwd_key keys[KVB_MAX_FWD];
+	struct kvb_fwd_key k, *prev = NULL;
+	struct kvb_fwd v;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->fwd_fd, prev, &k) && n < KVB_MAX_FWD) {
+		prev = &k;
+		if (k.addr == from &&
+		    !bpf_map_lookup_elem(fb->fwd_fd, &k, &v) && v.net_id == net_id)
+			keys[n++] = k;
+	}
+	for (int i = 0; i < n; i++) {
+		k = keys[i];
+		if (bpf_map_lookup_elem(fb->fwd_fd, &k, &v))
+			continue;
+		k.addr = to;
+		if (!bpf_map_update_elem(fb->fwd_fd, &k, &v, BPF_NOEXIST))
+			bpf_map_delete_elem(fb->fwd_fd, &keys[i]);
+	}
+}
+
 struct fwd_rows {
 	struct fwd_row r[KVB_MAX_FWD];
 	size_t n;

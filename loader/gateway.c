@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,11 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	}
 	ret = port_attach(fb, "net add", port, net->id, KVB_PORT_GATEWAY,
 			  &(struct port_opts){ .naddrs = -1 });
+	/* the host end's egress refuses what the host forwards from outside
+	 * towards the guests (nat_from_host); it goes with the device */
+	if (!ret && tc_attach(fb, net->gw_host, true, NULL))
+		ret = err("net add: %s: cannot attach the tc egress program",
+			  host);
 	if (ret)
 		gateway_delete(net->id);
 	return ret;
@@ -161,21 +167,96 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 			   &(struct port_opts){ .naddrs = -1 });
 }
 
-/* After net del: unhook the WAN device unless another network uses it. */
-void wan_release(struct fabric *fb, __u32 wan, __u32 net_id)
+/*
+ * A nat network without `wan` translates through whichever device the
+ * FIB picks; its replies are recognised only on devices that carry the
+ * tc program. So every device a flow may leave through is hooked: up,
+ * Ethernet (the datapath writes Ethernet frames), holding an IPv4
+ * address, and neither loopback, enslaved (its master holds the
+ * address), the fabric's own (a port of any role, a gateway interface)
+ * nor another fabric's. Called at net add, by the upkeep step of every
+ * changing command and by the network's watcher when links or addresses
+ * change (a device that comes later). Returns how many were hooked now.
+ */
+int wan_hook_all(struct fabric *fb, __u32 net_id)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (i = ifa; i; i = i->ifa_next) {
+		struct host_link l;
+		struct kvb_port p;
+		__u32 ifindex;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		ifindex = if_nametoindex(i->ifa_name);
+		if (!ifindex || !port_get(fb, ifindex, &p) ||
+		    host_link(ifindex, &l) || l.master ||
+		    l.type != ARPHRD_ETHER || fabric_ifname(l.name) ||
+		    tc_present(ifindex))
+			continue;
+		if (!port_attach(fb, "wan", l.name, net_id, KVB_PORT_WAN,
+				 &(struct port_opts){ .naddrs = -1 }))
+			n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* A nat network without `wan` (any route) other than except, or 0. */
+__u32 any_route_net(struct fabric *fb, __u32 except)
 {
 	struct kvb_net n;
-	struct kvb_port p;
 
-	if (!wan || port_get(fb, wan, &p) || p.role != KVB_PORT_WAN)
-		return;
-	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (id == net_id || net_get(fb, id, &n) ||
-		    !net_has(&n, NT_GATEWAY) || n.wan != wan)
-			continue;
-		p.net_id = id;	/* hand it over */
-		bpf_map_update_elem(fb->port_fd, &wan, &p, BPF_EXIST);
-		return;
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (id != except && !net_get(fb, id, &n) &&
+		    n.type == KVB_NET_NAT && !n.wan)
+			return id;
+	return 0;
+}
+
+/*
+ * Before net_id goes (net del, reset): a WAN port no other network needs
+ * is unhooked. A network needs the device it names as `wan`, and an
+ * any-route nat network needs every WAN port (flows may leave through
+ * any); a port still needed passes to such a network.
+ */
+void wan_release(struct fabric *fb, __u32 net_id)
+{
+	static __u32 wans[KVB_MAX_PORTS];
+	__u32 key, *prev = NULL, any = any_route_net(fb, net_id);
+	struct kvb_port p;
+	struct kvb_net n;
+	int nw = 0;
+
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key) &&
+	       nw < KVB_MAX_PORTS) {
+		prev = &key;
+		if (!port_get(fb, key, &p) && p.role == KVB_PORT_WAN)
+			wans[nw++] = key;
 	}
-	port_detach(fb, "net del", &p);
+	for (int i = 0; i < nw; i++) {
+		__u32 owner = 0;
+
+		if (port_get(fb, wans[i], &p))
+			continue;
+		for (__u32 id = 1; id < KVB_MAX_NETS && !owner; id++)
+			if (id != net_id && !net_get(fb, id, &n) &&
+			    net_has(&n, NT_GATEWAY) && n.wan == wans[i])
+				owner = id;
+		if (!owner)
+			owner = any;
+		if (!owner) {
+			port_detach(fb, "net del", &p);
+			continue;
+		}
+		if (p.net_id == net_id) {	/* hand it over */
+			p.net_id = owner;
+			bpf_map_update_elem(fb->port_fd, &wans[i], &p, BPF_EXIST);
+		}
+	}
 }

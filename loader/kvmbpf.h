@@ -79,6 +79,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		__u32 net_id, __u32 role, const struct port_opts *o);
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
+bool fabric_ifname(const char *name);
 /* replace p's configured addresses with o's (learned ones stay) */
 int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);
@@ -161,12 +162,16 @@ __be32 dev_ipv4(const char *dev);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
-void wan_release(struct fabric *fb, __u32 wan, __u32 net_id);
+void wan_release(struct fabric *fb, __u32 net_id);
+int wan_hook_all(struct fabric *fb, __u32 net_id);
+__u32 any_route_net(struct fabric *fb, __u32 except);
+__be32 nat_address(const struct kvb_net *n);
 
 /* nat.c */
 void wan_address_refresh(struct fabric *fb);
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
 void wan_wait_stop(const struct kvb_net *net);
+bool wan_wait_alive(const struct kvb_net *net);
 int nat_port_range(__u16 *lo, __u16 *hi);
 const char *nat_filter_name(__u32 f);
 int ct_flush_net(struct fabric *fb, __u32 net_id);
@@ -187,6 +192,7 @@ int net_peer(int argc, char **argv);
 int net_unpeer(int argc, char **argv);
 void peers_forget(struct fabric *fb, __u32 id);
 void fwd_purge(struct fabric *fb, __u32 net_id);
+void fwd_rekey(struct fabric *fb, __u32 net_id, __be32 from, __be32 to);
 struct fwd_row {
 	struct kvb_fwd_key k;
 	struct kvb_fwd v;

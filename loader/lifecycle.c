@@ -211,6 +211,19 @@ static int do_upgrade(int argc, char **argv)
 		else
 			n++;
 	}
+	/* nat and routed networks' host interfaces (nat_from_host) */
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		struct kvb_net net;
+		int r;
+
+		if (net_get(fb, id, &net) || !net.gw_host ||
+		    !net_has(&net, NT_GATEWAY))
+			continue;
+		r = tc_attach(fb, net.gw_host, true, NULL);
+		if (r)
+			ret = err("upgrade: host interface of %s: %s", net.name,
+				  strerror(-r));
+	}
 	open_json_object(NULL);
 	print_uint(PRINT_ANY, "upgraded", "upgraded %llu ports", (__u64)n);
 	print_string(PRINT_ANY, "version", " to kvmbpf %s\n", KVMBPF_VERSION);

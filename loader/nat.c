@@ -8,6 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -64,43 +67,131 @@ int nat_port_range(__u16 *lo, __u16 *hi)
 }
 
 /*
- * A nat network whose WAN device has no IPv4 address yet (at boot, before
- * the WAN's DHCP): there is nothing to translate to, so the datapath
- * refuses outbound flows (nat-no-route) while nat_ip is 0. Every changing
- * command (fabric_tend) picks the address up once the device has one, and
- * so does a small
- * process that `net add` (and so `load`) leaves behind to wait for it
- * (wan_wait_start): it writes the address into the network and exits, or
- * exits when the network goes.
+ * The address a nat network's forwards listen on, hairpin recognises and
+ * `net show` names (nat_address): its `wan` device's, or without one the
+ * default route's device's. Flows do not depend on it: each new flow
+ * takes the source the FIB picks for its route, packet by packet.
  */
-static bool wan_address_set(struct fabric *fb, __u32 id, const char *name)
+__be32 nat_address(const struct kvb_net *n)
 {
 	char dev[IF_NAMESIZE];
+
+	if (n->wan)
+		return if_indextoname(n->wan, dev) ? dev_ipv4(dev) : 0;
+	return host_default_dev(dev) ? 0 : dev_ipv4(dev);
+}
+
+/*
+ * Bring network id's nat_ip up to date (at boot the WAN may have no
+ * address yet; later it may change): its forwards move to the new
+ * address. An address that went away leaves the last one in place.
+ * Returns -1 when the network is gone (or is another one now), else
+ * whether it has an address.
+ */
+static int nat_address_sync(struct fabric *fb, __u32 id, const char *name)
+{
 	struct kvb_net n;
 	__be32 a;
 
 	if (net_get(fb, id, &n) || !net_has(&n, NT_NAT) ||
 	    (name && strcmp(n.name, name)))
-		return true;	/* gone, or another network now */
-	if (n.nat_ip)
-		return true;
-	if (!if_indextoname(n.wan, dev) || !(a = dev_ipv4(dev)))
-		return false;
+		return -1;
+	a = nat_address(&n);
+	if (!a || a == n.nat_ip)
+		return !!n.nat_ip;
+	fwd_rekey(fb, id, n.nat_ip, a);
 	n.nat_ip = a;
 	return !net_put(fb, &n);
 }
 
+/*
+ * Every changing command (fabric_tend) catches up with the host: nat
+ * addresses that came or changed, devices an any-route network must hook,
+ * and a watcher that died.
+ */
 void wan_address_refresh(struct fabric *fb)
 {
-	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-		wan_address_set(fb, id, NULL);
+	struct kvb_net n;
+	__u32 any = 0;
+
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (nat_address_sync(fb, id, NULL) < 0 || net_get(fb, id, &n) ||
+		    n.wan)
+			continue;
+		any = id;
+		if (!wan_wait_alive(&n))
+			wan_wait_start(fb, &n);
+	}
+	if (any)
+		wan_hook_all(fb, any);
 }
 
+/*
+ * Wait up to ms for the host's links, addresses or routes to change
+ * (rtnetlink multicast groups); a plain sleep when that socket fails.
+ */
+static void host_change_wait(int nl, int ms)
+{
+	struct pollfd pfd = { .fd = nl, .events = POLLIN };
+	char buf[8192];
+
+	if (nl < 0 || poll(&pfd, 1, ms) <= 0) {
+		if (nl < 0)
+			usleep((useconds_t)ms * 1000);
+		return;
+	}
+	/* drain: one pass over the host covers every change so far */
+	while (recv(nl, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+static int host_change_socket(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+				  .nl_groups = RTMGRP_LINK |
+					       RTMGRP_IPV4_IFADDR |
+					       RTMGRP_IPV4_ROUTE };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+bool wan_wait_alive(const struct kvb_net *net)
+{
+	char path[256];
+	FILE *f;
+	int pid = 0;
+
+	run_path(net, "wanwait", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid > 0 && !kill(pid, 0);
+}
+
+/*
+ * A small process per nat network that follows the host (no daemon: the
+ * datapath never needs it, it only keeps the fabric's view current). With
+ * `wan DEV` it waits for DEV's first address (boot: `load` before the
+ * WAN's DHCP) and exits. Without `wan` (any-route) it lives as long as the
+ * network: when links, addresses or routes change it hooks devices that
+ * came (wan_hook_all) and follows the default route's address; should it
+ * die, the next command starts it again. It exits when the network goes
+ * (net del and reset stop it, and it notices).
+ */
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 {
 	char path[256];
+	bool watch = !net->wan;
 	pid_t pid;
-	int status;
+	int status, nl;
 
 	run_path(net, "wanwait", path, sizeof(path));
 	pid = fork();
@@ -110,9 +201,18 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 		waitpid(pid, &status, 0);
 		return;
 	}
-	/* the child: detached from the command's terminal, pipes and lock */
-	if (fork())
+	/* the child: detached from the command's terminal, pipes and lock;
+	 * its pid is on file before the command goes on */
+	pid = fork();
+	if (pid) {
+		FILE *f = pid > 0 ? fopen(path, "w") : NULL;
+
+		if (f) {
+			fprintf(f, "%d\n", (int)pid);
+			fclose(f);
+		}
 		_exit(0);
+	}
 	setsid();
 	close(fb->lock_fd);
 	{
@@ -126,26 +226,24 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 				close(fd);
 		}
 	}
-	{
-		FILE *f = fopen(path, "w");
-
-		if (f) {
-			fprintf(f, "%d\n", getpid());
-			fclose(f);
-		}
-	}
+	nl = host_change_socket();
 	for (;;) {
 		int lock = open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		bool done;
+		int state;
 
 		if (lock < 0)
 			break;	/* the fabric is gone */
 		flock(lock, LOCK_EX);
-		done = wan_address_set(fb, net->id, net->name);
+		state = nat_address_sync(fb, net->id, net->name);
+		/* hooks take the programs now pinned (an upgrade swaps them) */
+		if (watch && state >= 0 && !fabric_reopen_progs(fb))
+			wan_hook_all(fb, net->id);
 		close(lock);
-		if (done)
+		if (state < 0 || (!watch && state > 0))
 			break;
-		sleep(1);
+		/* woken by the change itself; the timeout only covers a
+		 * missed notification (the socket's buffer ran over) */
+		host_change_wait(nl, watch ? 5000 : 1000);
 	}
 	unlink(path);
 	_exit(0);

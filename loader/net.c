@@ -391,9 +391,10 @@ static const struct net_field fields[] = {
 	{ { "gateway", "ADDR", "a subnet's gateway (default: its first\n"
 	    "address), on the host interface kvbgwID", T_GW },
 	  "gateways", F_ADD, 1, parse_gateway, NULL, format_gateway },
-	{ { "wan", "DEV", "nat: the device whose address flows go out\n"
-	    "with (default: the default route's); routed:\n"
-	    "where the outside's traffic to the subnets\narrives", T_GW },
+	{ { "wan", "DEV", "nat: translate through DEV only (default:\n"
+	    "any route, through the device the FIB picks,\nto its address); "
+	    "routed: where the outside's\ntraffic to the subnets arrives",
+	    T_GW },
 	  "wan", F_ADD, 1, parse_wan, NULL, format_wan },
 	{ { "dhcp", "on|off", "dnsmasq on the gateway interface (default\non)",
 	    T(NAT) },
@@ -680,8 +681,10 @@ static void net_details(void)
 	       "  nat       a private IPv4 subnet; dhcp on (default) runs\n"
 	       "            dnsmasq on the gateway interface (leases, router,\n"
 	       "            DNS; a port's mac + ip is its static lease);\n"
-	       "            guests reach the outside through WAN DEV with its\n"
-	       "            address (source NAT in BPF, TCP/UDP/ICMP echo)\n"
+	       "            guests reach whatever the host routes to, through\n"
+	       "            the device the host's FIB picks, with that\n"
+	       "            device's address (source NAT in BPF, TCP/UDP/ICMP\n"
+	       "            echo); 'wan DEV': through DEV only\n"
 	       "  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
 	       "            NAT where the host's FIB says; gateways answer\n"
 	       "            ARP/ND and router advertisements (SLAAC on /64s)\n"

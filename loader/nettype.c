@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <bpf/bpf.h>
+
 #include "kvmbpf.h"
 
 /* ------------------------------------------------------------- bridge */
@@ -120,7 +122,7 @@ static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
 	 * it */
 	if (n->gw_host)
 		gateway_delete(n->id);
-	wan_release(fb, n->wan, n->id);
+	wan_release(fb, n->id);
 }
 
 /* a guest's addresses are host addresses of the network's subnets */
@@ -188,28 +190,21 @@ static int nat_validate(struct fabric *fb, const struct net_spec *s,
 			struct kvb_net *n)
 {
 	const struct kvb_subnet *sn = &n->subnets[0];
-	char wanbuf[IF_NAMESIZE];
 	const char *wan = s->wan;
-	int ret;
 
 	if (!n->nsubnets)
 		return err("net add: nat: missing 'subnet CIDR'");
 	if (n->nsubnets > 1 || sn->family != 4)
 		return err("net add: nat: exactly one IPv4 subnet");
-	if (!wan) {
-		ret = host_default_dev(wanbuf);
-		if (ret)
-			return err("net add: no default route (%s): name the "
-				   "WAN device with 'wan DEV'", strerror(-ret));
-		wan = wanbuf;
-	}
+	/* no `wan`: any route, through the device the FIB picks */
 	if (gw_validate(fb, s, n, wan))
 		return 1;
 	memcpy(&n->subnet, sn->addr, 4);
 	memcpy(&n->gw_ip, sn->gw, 4);
 	n->netmask = htonl(~0U << (32 - sn->prefixlen));
-	/* none yet (boot): picked up when it comes (wan_wait_start) */
-	n->nat_ip = dev_ipv4(wan);
+	/* forwards' address: the WAN's, or the default route's device's;
+	 * none yet (boot): picked up when it comes (wan_wait_start) */
+	n->nat_ip = nat_address(n);
 	return nat_port_range(&n->host_port_lo, &n->host_port_hi);
 }
 
@@ -223,7 +218,12 @@ static int nat_create(struct fabric *fb, const struct net_spec *s,
 	if (gw_create(fb, n) ||
 	    ((n->flags & KVB_NET_F_DHCP) && dhcp_start(fb, n)))
 		return 1;
-	if (!n->nat_ip) {
+	if (!n->wan) {
+		/* any route: hook what flows may leave through, and watch
+		 * for devices and addresses to come */
+		wan_hook_all(fb, n->id);
+		wan_wait_start(fb, n);
+	} else if (!n->nat_ip) {
 		warn("net add: %s: wan %s has no IPv4 address yet; flows go "
 		     "out once it has one", n->name,
 		     ifname_of(n->wan, NULL, wan));
@@ -246,10 +246,34 @@ static void nat_ports_changed(struct fabric *fb, const struct kvb_net *n)
 	dhcp_sync(fb, n->id);
 }
 
+/* The devices the fabric translates through (its WAN ports). */
+static void show_wan_devices(struct fabric *fb)
+{
+	__u32 key, *prev = NULL;
+	struct kvb_port p;
+	char ifn[16];
+
+	print_text(" wan-devices");
+	open_json_array("wan_devices");
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		prev = &key;
+		if (!port_get(fb, key, &p) && p.role == KVB_PORT_WAN)
+			print_string(PRINT_ANY, NULL, " %s",
+				     ifname_of(key, &p, ifn));
+	}
+	close_json_array();
+}
+
 static void nat_show(struct fabric *fb, const struct kvb_net *n)
 {
 	char a[16], ports[16];
 
+	/* any-route: through whichever device the FIB picks, to its
+	 * address; wan: through that device only */
+	print_string(PRINT_ANY, "nat_mode", "  nat-mode %s",
+		     n->wan ? "wan" : "any-route");
+	show_wan_devices(fb);
+	print_nl();
 	show_interface(n);
 	inet_ntop(AF_INET, &n->nat_ip, a, sizeof(a));
 	print_string(PRINT_ANY, "nat_address", " nat-address %s",

@@ -122,7 +122,7 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 }
 
 /* A name kvmbpf gives its own interfaces, in any fabric (gateway_ifnames) */
-static bool fabric_ifname(const char *name)
+bool fabric_ifname(const char *name)
 {
 	unsigned int id;
 	char gp, tail;

@@ -167,7 +167,7 @@ enum kvb_port_held {
 	X(SPOOF_DHCP, 15, "spoof-dhcp-server", "guest sent a DHCP server message") \
 	X(SPOOF_RA, 16, "spoof-router-msg", "guest sent a router advertisement or redirect") \
 	X(ISOLATED, 17, "isolated", "port isolation: guest to guest refused") \
-	X(NAT_NO_ROUTE, 18, "nat-no-route", "no route, or not via the WAN device") \
+	X(NAT_NO_ROUTE, 18, "nat-no-route", "no route, or not via the WAN device (or a device the fabric hooks)") \
 	X(NAT_FULL, 19, "nat-table-full", "connection table full: new flow refused") \
 	X(NAT_PORTS, 20, "nat-ports-exhausted", "no free port for this destination") \
 	X(NAT_FRAG, 21, "nat-fragment", "IPv4 fragment of a translated protocol") \
@@ -183,7 +183,8 @@ enum kvb_port_held {
 	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC") \
 	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
 	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port") \
-	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering")
+	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering") \
+	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

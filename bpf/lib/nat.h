@@ -60,6 +60,7 @@ struct nat_scratch {
 	__u8 th[20];		/* ... the TCP header */
 	struct tcp_view tv;	/* ... and what it says */
 	__u8 opt[64];		/* ... and a SYN's options */
+	__be32 naddr;		/* nat_snat: the flow's translated source */
 };
 
 struct {
@@ -923,11 +924,34 @@ refuse:
 }
 
 /*
- * Find or create the flow's translation. Returns the NAT port (network
- * order) in *nport, or a drop code. Two CPUs creating the same flow end
- * with one entry: the reply key is claimed with BPF_NOEXIST first, then
- * the original key; the loser gives its reply key back and uses the
- * winner's.
+ * Whether addr is still one of the host's own addresses: the FIB calls a
+ * local destination "not forwarded" (it is delivered, not routed).
+ */
+static __always_inline int nat_addr_is_hosts(struct __sk_buff *skb,
+					     struct nat_scratch *t,
+					     __be32 addr, __u32 ifindex)
+{
+	struct bpf_fib_lookup *fib = &t->fib;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET_;
+	fib->ipv4_dst = addr;
+	fib->ifindex = ifindex;
+	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0) ==
+	       BPF_FIB_LKUP_RET_NOT_FWDED;
+}
+
+/*
+ * Find or create the flow's translation. t->naddr is the source the FIB
+ * picks now (the egress device's address); a new flow takes it (and its
+ * mapping is on that address). A live flow keeps the address it has while
+ * the host still holds it (the route may have moved: the remote knows the
+ * flow by that address); once the host no longer does (the WAN's address
+ * changed), the flow is over and is made anew from t->naddr. Returns the
+ * NAT port (network order) in *nport and the flow's address in t->naddr,
+ * or a drop code. Two CPUs creating the same flow end with one entry: the
+ * reply key is claimed with BPF_NOEXIST first, then the original key; the
+ * loser gives its reply key back and uses the winner's.
  */
 static __always_inline int ct_out(struct __sk_buff *skb,
 				  struct nat_scratch *t,
@@ -946,11 +970,9 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	__builtin_memset(r, 0, sizeof(*r));
 	__builtin_memset(rk, 0, sizeof(*rk));
 	rk->saddr = ok->daddr;
-	rk->daddr = net->nat_ip;
 	rk->sport = ok->dport;
 	rk->proto = ok->proto;
 	rk->dir = 1;
-	o->addr = net->nat_ip;
 	o->net_id = r->net_id = net->id;
 	o->guest_ifindex = r->guest_ifindex = ifindex;
 	r->addr = ok->saddr;
@@ -959,13 +981,17 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	__u64 *cnt = ct_counter(net->id);
 
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
-	if (ct && !ct_expired(net, ct, ok->proto, now)) {
+	if (ct && !ct_expired(net, ct, ok->proto, now) &&
+	    (ct->addr == t->naddr ||
+	     nat_addr_is_hosts(skb, t, ct->addr, net->gw_host))) {
 		ct->last_ns = now;
 		ct->packets++;
 		*nport = ct->port;
+		t->naddr = ct->addr;
 		return 0;
 	}
-	if (ct) {	/* expired: its reply key goes with it */
+	if (ct) {	/* expired, or its address gone: both keys go */
+		rk->daddr = ct->addr;
 		rk->dport = ct->port;
 		bpf_map_delete_elem(&kvb_ct, rk);
 		if (!bpf_map_delete_elem(&kvb_ct, ok)) {
@@ -975,6 +1001,8 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 				nat_unmap(ok, ct);
 		}
 	}
+	rk->daddr = t->naddr;
+	o->addr = t->naddr;
 	/* a live flow is never evicted: a full network refuses new ones */
 	if (cnt && net->ct_max && *cnt >= net->ct_max)
 		return DROP(KVB_DROP_NAT_FULL);
@@ -1002,6 +1030,7 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	if (!ct)
 		return DROP(KVB_DROP_NAT_FULL);
 	*nport = ct->port;
+	t->naddr = ct->addr;
 	return 0;
 }
 
@@ -1109,9 +1138,24 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 }
 
 /*
- * Source NAT of a guest's IPv4 packet to the outside through net's WAN
- * device (the guest may sit on a routed network behind net). Returns a
- * verdict or a drop code.
+ * Whether net translates through device out: its `wan` device only, or
+ * (no `wan`: any route) every device the fabric hooks as a WAN port,
+ * where the flow's replies are recognised.
+ */
+static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
+{
+	struct kvb_port *p;
+
+	if (net->wan)
+		return out == net->wan;
+	p = bpf_map_lookup_elem(&kvb_port, &out);
+	return p && p->role == KVB_PORT_WAN;
+}
+
+/*
+ * Source NAT of a guest's IPv4 packet to the outside through the device
+ * the FIB picks, to its address (the guest may sit on a routed network
+ * behind net). Returns a verdict or a drop code.
  */
 static __always_inline int nat_snat(struct __sk_buff *skb,
 				    const struct kvb_net *net,
@@ -1121,9 +1165,10 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	struct nat_scratch *t = nat_scratch();
 	struct bpf_fib_lookup *fib;
 	__u8 gmac[ETH_ALEN];
-	__be32 daddr;
+	__be32 daddr, naddr;
 	__be16 nport, frag;
 	__u16 poff = 0;
+	__u32 out;
 	int ret;
 
 	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4) ||
@@ -1165,30 +1210,35 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	fib->ipv4_dst = daddr;
 	fib->ifindex = net->gw_host;
 	__builtin_memcpy(gmac, f->eth->h_source, ETH_ALEN);
-	ret = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	/* the source the host would pick for this route: the egress
+	 * device's address (or the route's preferred source) */
+	ret = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return NAT_CONTINUE;	/* one of the host's own addresses */
-	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
-	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || fib->ifindex != net->wan)
+	/* NO_SRC_ADDR: a device with no address yet (boot) */
+	if (ret != BPF_FIB_LKUP_RET_SUCCESS && ret != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
-	/* a WAN with no address yet (boot): nothing to translate to */
-	if (!net->nat_ip)
+	out = fib->ifindex;
+	if (!nat_wan_ok(net, out))
+		return DROP(KVB_DROP_NAT_NO_ROUTE);
+	t->naddr = fib->ipv4_src;
+	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
 
 	ret = ct_out(skb, t, net, skb->ifindex, gmac, &ok, &nport);
 	if (IS_DROP(ret))
 		return ret;
+	naddr = t->naddr;
 	if (ok.proto == IPPROTO_TCP)
 		ct_tcp_track(skb, l4off, &ok);
 	if (!dec_ttl(skb, f->l4_proto))
 		return DROP(KVB_DROP_TTL);
-	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, net->nat_ip, ok.proto,
-			 l4off) ||
+	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, naddr, ok.proto, l4off) ||
 	    rewrite_port(skb, l4off, poff, ok.sport, nport, ok.proto))
 		return DROP(KVB_DROP_L4);
 	skb->mark = 0;
-	count_tx(net->wan, skb->len);
-	return redirected(bpf_redirect_neigh(net->wan, NULL, 0, 0));
+	count_tx(out, skb->len);
+	return redirected(bpf_redirect_neigh(out, NULL, 0, 0));
 }
 
 

@@ -318,4 +318,62 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	return IS_DROP(ret) ? TC_ACT_OK : ret;
 }
 
+/*
+ * A packet leaving the host through its interface into a nat network, or
+ * into a routed network behind one (tc egress on that interface, ifindex):
+ * the host's own (skb->ingress_ifindex 0: made here, the gateway's DHCP
+ * and DNS, a host service's answer), a guest's routed back into its own
+ * network (KVB_MARK_HAIRPIN) and a packet from the network itself or a
+ * peer pass. Anything else is something the host forwards there from
+ * outside (a WAN host routing the private subnet via the host, with
+ * forwarding on): neither a tracked flow nor a forward, which the
+ * datapath delivers itself, so refused (nat-unsolicited), counted on the
+ * network's gateway port (*port). The host's forwarding setting does not
+ * matter then.
+ */
+static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
+					 __u32 *port)
+{
+	struct hdr_cursor c = { .pos = (void *)(long)skb->data,
+				.end = (void *)(long)skb->data_end };
+	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
+	__u8 family, saddr[16], daddr[16];
+	struct kvb_route *r;
+	struct kvb_net *net;
+
+	if (!eth || !skb->ingress_ifindex || skb->mark == KVB_MARK_HAIRPIN)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = CURSOR_TAKE(&c, struct iphdr);
+
+		if (!ip)
+			return TC_ACT_OK;
+		family = 4;
+		__builtin_memcpy(saddr, &ip->saddr, 4);
+		__builtin_memcpy(daddr, &ip->daddr, 4);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = CURSOR_TAKE(&c, struct ipv6hdr);
+
+		if (!ip6)
+			return TC_ACT_OK;
+		family = 6;
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+	} else {
+		return TC_ACT_OK;
+	}
+	r = route_of(family, daddr);
+	if (!r || r->gw_host != ifindex)
+		return TC_ACT_OK;
+	net = bpf_map_lookup_elem(&kvb_net, &r->net_id);
+	if (!net || (net->type != KVB_NET_NAT &&
+		     (net->type != KVB_NET_ROUTED || !net->via_nat)))
+		return TC_ACT_OK;
+	*port = net->uplink;
+	r = route_of(family, saddr);
+	if (r && (r->net_id == net->id || net_peered(net, r->net_id)))
+		return TC_ACT_OK;
+	return DROP(KVB_DROP_NAT_UNSOLICITED);
+}
+
 #endif /* KVB_ROUTE_H */

@@ -46,6 +46,8 @@ done
 seen=$(seen_from "$T-wan" 10.82.9.2 8082 "$T-g1")
 [ "$seen" = 10.82.9.1 ] && pass "new flows are translated to the WAN's new address" ||
 	fail "the WAN saw '$seen', not 10.82.9.1"
+# the waiter notices the address by itself (rtnetlink) and exits
+for i in $(seq 100); do alive "$wpid" || break; sleep 0.05; done
 [ -n "$wpid" ] && ! alive "$wpid" && pass "the waiter ($wpid) is gone" ||
 	fail "waiter: '$wpid'"
 check "net show -j: nat_address is the WAN's" sh -c \

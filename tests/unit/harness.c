@@ -183,6 +183,19 @@ int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f)
 	return run_skb(fb->prog_tc_egress, ifindex, f, 0);
 }
 
+int run_tc_egress_from(struct fabric *fb, __u32 ifindex, __u32 iif,
+		       const struct frame *f)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .ingress_ifindex = iif };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(fb->prog_tc_egress, &o))
+		return -1;
+	return (int)o.retval;
+}
+
 int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
 	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = ifindex };

@@ -249,6 +249,39 @@ static void t_nat_untracked_wan_traffic_is_the_hosts(struct fabric *fb __attribu
 	CHECK(!memcmp(in.buf, out.buf, in.len), "untracked frame modified");
 }
 
+/*
+ * What the host forwards from outside into the nat network's host
+ * interface (a WAN host routing the subnet via the host, forwarding on)
+ * is refused at that interface's egress and counted on the gateway port;
+ * the host's own packets and the gateway's pass.
+ */
+static void t_nat_unsolicited_from_host(struct fabric *fb)
+{
+	__u8 l4[20] = { 0x30, 0x39, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02 };
+	struct frame in;
+	__u64 d0 = port_stats(fb, natnet.uplink).drop[KVB_DROP_NAT_UNSOLICITED];
+	__be32 guest = inet_addr("192.168.90.11");
+	int ret;
+
+	/* a SYN from the WAN host to a guest */
+	frame_ip4(&in, N1, N1, inet_addr("10.200.0.2"), IPPROTO_TCP, l4, 20);
+	memcpy(in.buf + 14 + 16, &guest, 4);
+	finish(&in);
+	ret = run_tc_egress_from(fb, natnet.gw_host, kw, &in);
+	CHECK(ret == TC_ACT_SHOT, "forwarded SYN: verdict %d, want shot", ret);
+	CHECK(port_stats(fb, natnet.uplink).drop[KVB_DROP_NAT_UNSOLICITED] ==
+	      d0 + 1, "nat-unsolicited not counted on the gateway port");
+	/* the same packet made by the host itself */
+	ret = run_tc_egress_from(fb, natnet.gw_host, 0, &in);
+	CHECK(ret == TC_ACT_OK, "the host's own packet: verdict %d", ret);
+	/* from the gateway's address, forwarded (a guest's, routed back) */
+	frame_ip4(&in, N1, N1, natnet.gw_ip, IPPROTO_TCP, l4, 20);
+	memcpy(in.buf + 14 + 16, &guest, 4);
+	finish(&in);
+	ret = run_tc_egress_from(fb, natnet.gw_host, kw, &in);
+	CHECK(ret == TC_ACT_OK, "from the network itself: verdict %d", ret);
+}
+
 /* An ICMP error about a translated flow reaches the guest, quote undone. */
 static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)))
 {
@@ -1169,6 +1202,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_table_full);
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_wan_admission);
+	RUN(t_nat_unsolicited_from_host);
 	gateway_delete(NET_NAT);
 	return nfail;
 }

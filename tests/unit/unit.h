@@ -74,6 +74,10 @@ int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	       __u32 gso_size);
 int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f);
+/* tc egress on ifindex of a packet the host forwards from device iif
+ * (0: one the host sends itself) */
+int run_tc_egress_from(struct fabric *fb, __u32 ifindex, __u32 iif,
+		       const struct frame *f);
 int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f);
 
 /* Internet checksums, as a receiver verifies them (0 when right):
