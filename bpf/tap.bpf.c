@@ -32,6 +32,9 @@ static __always_inline int ingress_verdict(struct __sk_buff *skb,
 					   struct kvb_stats *st, int ret)
 {
 	if (IS_DROP(ret)) {
+		/* a stage looks its counters up only to count a drop */
+		if (!st)
+			st = stats_of(ifindex);
 		report_drop(skb, 0, ifindex, skb->len, st, ret);
 		/*
 		 * The uplink is the host's own NIC: what the fabric refuses to
@@ -132,8 +135,7 @@ out:
 struct stage_ctx {
 	struct kvb_port *port;
 	struct kvb_net *net;
-	struct kvb_stats *st;
-	struct kvb_frame f;
+	struct kvb_frame f;	/* not in the switch stage */
 	__u32 ifindex;
 	__u32 l4off;
 	__u8 dst[ETH_ALEN];	/* the destination before NAT rewrites it */
@@ -151,16 +153,15 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 				       struct stage_ctx *s, __u32 want)
 {
 	struct kvb_pkt p;
+	struct ethhdr *eth;
 	int ret;
 
 	s->ifindex = skb->ifindex;
 	s->role = KVB_PORT_GUEST;
-	s->st = NULL;
 	s->port = bpf_map_lookup_elem(&kvb_port, &s->ifindex);
 	if (!s->port)
 		return TC_ACT_OK;
 	s->role = s->port->role;
-	s->st = stats_of(s->ifindex);
 	s->net = bpf_map_lookup_elem(&kvb_net, &s->port->net_id);
 	if (!s->net)
 		return DROP(KVB_DROP_NO_NET);
@@ -170,15 +171,30 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	if (want == KVB_STAGE_ROUTED &&
 	    (s->role != KVB_PORT_GUEST || s->net->type != KVB_NET_ROUTED))
 		return DROP(KVB_DROP_NO_STAGE);
-	kvb_pkt_from_skb(&p, skb);
-	ret = kvb_admit(&p, s->net->mtu, &s->f);
-	if (IS_DROP(ret))
-		return ret;
-	s->l4off = s->f.l4_ok ? s->f.l4_off : 0;
-	__builtin_memcpy(s->dst, s->f.eth->h_dest, ETH_ALEN);
+	if (want == KVB_STAGE_SWITCH) {
+		/*
+		 * Switching reads the Ethernet header only, which the entry
+		 * admitted (and made linear): the one thing this stage does
+		 * not parse again, on the path every bridge frame takes.
+		 */
+		struct hdr_cursor c = { .pos = (void *)(long)skb->data,
+					.end = (void *)(long)skb->data_end };
+
+		eth = CURSOR_TAKE(&c, struct ethhdr);
+		if (!eth)
+			return DROP(KVB_DROP_RUNT);
+	} else {
+		kvb_pkt_from_skb(&p, skb);
+		ret = kvb_admit(&p, s->net->mtu, &s->f);
+		if (IS_DROP(ret))
+			return ret;
+		s->l4off = s->f.l4_ok ? s->f.l4_off : 0;
+		eth = s->f.eth;
+	}
+	__builtin_memcpy(s->dst, eth->h_dest, ETH_ALEN);
 	/* the source is learnt after DHCP snooping, before forwarding */
 	if (want != KVB_STAGE_DHCP)
-		fdb_learn(s->net->id, mac_u64(s->f.eth->h_source), s->ifindex);
+		fdb_learn(s->net->id, mac_u64(eth->h_source), s->ifindex);
 	return STAGE_GO;
 }
 
@@ -205,7 +221,7 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
 	ret = DROP(KVB_DROP_NO_STAGE);
 out:
-	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
 
 /* A guest of a nat network: the gateway's answers, routing, then NAT. */
@@ -226,7 +242,7 @@ int kvb_tc_nat(struct __sk_buff *skb)
 		goto out;
 	ret = bridge_from_guest(skb, s.net, s.dst);
 out:
-	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
 
 /* A guest of a routed network: the gateway's answers and routing. */
@@ -244,7 +260,7 @@ int kvb_tc_routed(struct __sk_buff *skb)
 		goto out;
 	ret = bridge_from_guest(skb, s.net, s.dst);
 out:
-	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
 
 /* L2 switching: bridge and internal guests, uplinks, gateways. */
@@ -264,7 +280,7 @@ int kvb_tc_switch(struct __sk_buff *skb)
 	else
 		ret = bridge_from_guest(skb, s.net, s.dst);
 out:
-	return ingress_verdict(skb, s.ifindex, s.role, s.st, ret);
+	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
 
 /*
