@@ -8,7 +8,8 @@
 #
 #   b  bridge, uplink $T-up            g1 (mac, ip, isolated)
 #   i  internal, mtu 1400              g2 (spoofcheck off)
-#   n  nat 192.168.87.0/24 wan $T-w    g3 (mac, ip), forwards, ct limits
+#   n  nat 192.168.87.0/24 wan $T-w    g3 (mac, ip), forwards, ct limits,
+#                                       nat-filtering
 #   r  routed 10.87.2.0/24 fd87:2::/64, gateway .254, peered with n
 #                                       g4 (two addresses of each family)
 source "$(dirname "$0")/lib.sh"
@@ -27,7 +28,8 @@ check "net add bridge" kvmbpf net add b type bridge uplink "$T-up"
 check "net add internal" kvmbpf net add i type internal mtu 1400
 check "net add nat, with ct-max and a timeout" kvmbpf net add n type nat \
 	subnet 192.168.87.0/24 wan "$T-w" dhcp off ct-max 7000 ct-timeout icmp 20
-check "net set: more limits" kvmbpf net set n ct-timeout udp 45 ct-max 5000
+check "net set: more limits, a filtering mode" kvmbpf net set n ct-timeout udp 45 ct-max 5000 \
+	nat-filtering address
 check "net add routed" kvmbpf net add r type routed subnet 10.87.2.0/24 \
 	subnet fd87:2::/64 gateway 10.87.2.254 force
 check "net peer" kvmbpf net peer n r
@@ -62,7 +64,7 @@ print(json.dumps([nets, fwds, [p for p in ports if p["role"] == "guest"]], sort_
 kvmbpf save >"$s1"
 config_json >"$j1"
 check "save: the limits in the nat network's line" grep -q \
-	"^net add n type nat subnet 192.168.87.0/24 gateway 192.168.87.1 wan $T-w dhcp off mtu 1500 ct-max 5000 ct-timeout udp 45 ct-timeout icmp 20$" "$s1"
+	"^net add n type nat subnet 192.168.87.0/24 gateway 192.168.87.1 wan $T-w dhcp off mtu 1500 ct-max 5000 ct-timeout udp 45 ct-timeout icmp 20 nat-filtering address$" "$s1"
 check "save: the routed network's line" grep -q \
 	"^net add r type routed subnet 10.87.2.0/24 subnet fd87:2::/64 gateway 10.87.2.254 gateway fd87:2::1 mtu 1500 force$" "$s1"
 check "save: the forwards, as they were added" sh -c \
