@@ -11,7 +11,9 @@
  *   rq  routed    kq1, mtu 1400, no wan
  *
  * Invariants checked on every run (see check_*): no frame reaches a port
- * of another network or an isolated port it may not reach; nothing leaves
+ * of another network or an isolated port it may not reach; a unicast
+ * frame handed to a guest is for that guest (its MAC, or one the MAC
+ * table puts behind its port); nothing leaves
  * a spoofcheck port with a source that is not the port's own; every drop
  * is counted under a named reason; rewritten frames' checksums verify; the
  * programs never fail. Redirect targets come from the fuzzer's build of
@@ -922,6 +924,7 @@ struct counts {
 	__u64 execs, tc_redirect, tc_ok, tc_shot, clones, xdp_drop, xdp_pass;
 	__u64 drops_by[KVB_DROP_SLOTS], wan_to_guest, tc_refused, sums_checked, ids_checked;
 	__u64 stage[KVB_OBS_STAGES];	/* tail calls into each stage slot */
+	__u64 dst_checked;		/* unicast redirects to guests checked */
 } cnt;
 
 /*
@@ -1336,6 +1339,27 @@ static int exec1(__u32 ifx, const struct frame *in, struct viol *v)
 				return 1;
 			if (last->ifindex != ifx)
 				left = true;
+			/* a unicast frame handed to a guest is for that guest:
+			 * its MAC, or one the MAC table puts behind its port
+			 * (redirect_neigh's MAC is the kernel's, not seen here) */
+			if (last->kind == KVB_OBS_REDIRECT && !(last->flags & BPF_F_INGRESS) &&
+			    out.len >= 14 && !(out.buf[0] & 1)) {
+				struct pinfo *tp = port_of(last->ifindex);
+
+				if (tp && tp->p.role == KVB_PORT_GUEST)
+					cnt.dst_checked++;
+				if (tp && tp->p.role == KVB_PORT_GUEST &&
+				    memcmp(out.buf, tp->p.mac, 6)) {
+					struct kvb_fdb_key fk = { .net_id = tp->p.net_id };
+					struct kvb_fdb_entry fe;
+
+					memcpy(fk.mac, out.buf, 6);
+					if (bpf_map_lookup_elem(fb->fdb_fd, &fk, &fe) ||
+					    fe.ifindex != tp->ifx)
+						return fail(v, "misdelivery", "unicast to %s with destination %02x:%02x:%02x:%02x:%02x:%02x, not its MAC nor learned there",
+							    tp->name, out.buf[0], out.buf[1], out.buf[2], out.buf[3], out.buf[4], out.buf[5]);
+				}
+			}
 		} else if (tret == TC_ACT_OK) {
 			cnt.tc_ok++;
 			if (p->p.role == KVB_PORT_GUEST)
@@ -2212,9 +2236,10 @@ int main(int argc, char **argv)
 		       (unsigned long long)cnt.xdp_pass, reasons,
 		       (unsigned long long)cnt.wan_to_guest,
 		       (unsigned long long)cnt.tc_refused);
-		printf("fuzz: %llu rewritten frames' checksums and %llu spoofcheck sources checked\n",
+		printf("fuzz: %llu rewritten frames' checksums, %llu spoofcheck sources and %llu guests' unicast destinations checked\n",
 		       (unsigned long long)cnt.sums_checked,
-		       (unsigned long long)cnt.ids_checked);
+		       (unsigned long long)cnt.ids_checked,
+		       (unsigned long long)cnt.dst_checked);
 		if (nstages_filled) {
 			int missed = 0;
 
@@ -2238,7 +2263,7 @@ int main(int argc, char **argv)
 		/* a fuzzer that never got anywhere proves nothing */
 		if (!cnt.tc_redirect || !cnt.clones || !cnt.xdp_drop ||
 		    !cnt.wan_to_guest || reasons < 10 || !cnt.sums_checked ||
-		    !cnt.ids_checked) {
+		    !cnt.ids_checked || !cnt.dst_checked) {
 			printf("FAIL fuzz-coverage: the corpus did not reach redirects, "
 			       "floods, XDP drops, NAT replies, rewrites, spoofcheck "
 			       "sources and 10 drop reasons\n");
