@@ -70,6 +70,7 @@ struct port_opts {
 	bool xdp;
 	bool spoofcheck;
 	bool isolated;
+	bool savi_off;		/* no IPv6 address bound by first claim */
 	int naddrs;		/* -1: leave the address list alone */
 	struct kvb_addr_key addrs[KVB_MAX_PORT_ADDRS];
 };

@@ -281,10 +281,11 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 	}
 	if ((size_t)w < len)
 		snprintf(buf + w, len - (size_t)w,
-			 " spoofcheck %s isolated %s xdp %s",
+			 " spoofcheck %s isolated %s xdp %s%s",
 			 p->flags & KVB_PORT_F_SPOOFCHECK ? "on" : "off",
 			 p->flags & KVB_PORT_F_ISOLATED ? "on" : "off",
-			 p->flags & KVB_PORT_F_XDP ? "on" : "off");
+			 p->flags & KVB_PORT_F_XDP ? "on" : "off",
+			 p->flags & KVB_PORT_F_SAVI_OFF ? " savi off" : "");
 }
 
 static void save_print(const char *text)

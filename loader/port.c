@@ -80,12 +80,20 @@ static void addr_count(struct fabric *fb, struct kvb_port *p)
 	}
 }
 
-/* Replace the port's configured addresses with o's (learned ones stay). */
+/*
+ * Replace the port's configured addresses with o's (learned ones stay).
+ * A port with savi off keeps no binding of SAVI's: only what it was given
+ * (and its leases).
+ */
 int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		    const struct port_opts *o)
 {
 	struct kvb_addr a = { .flags = KVB_ADDR_F_STATIC };
 
+	if (p->flags & KVB_PORT_F_SAVI_OFF) {
+		addr_purge(fb, p->ifindex, KVB_ADDR_F_SAVI);
+		addr_count(fb, p);
+	}
 	if (o->naddrs < 0)
 		return 0;
 	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
@@ -321,6 +329,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		port.flags |= KVB_PORT_F_SPOOFCHECK;
 	if (role == KVB_PORT_GUEST && o->isolated)
 		port.flags |= KVB_PORT_F_ISOLATED;
+	if (role == KVB_PORT_GUEST && o->savi_off)
+		port.flags |= KVB_PORT_F_SAVI_OFF;
 	/* stale entries of an earlier device with this ifindex go first */
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {

@@ -17,7 +17,7 @@
 /* where a keyword applies: attach, port set */
 #define PK_ATTACH 1
 #define PK_SET 2
-enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_XDP };
+enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_SAVI, PK_XDP };
 static const struct keyword port_kws[] = {
 	[PK_NET] = { "net", "NAME", "the network to join (attach only)",
 		     PK_ATTACH },
@@ -26,10 +26,10 @@ static const struct keyword port_kws[] = {
 		     "pins the first source MAC the port sends.", 0 },
 	[PK_IP] = { "ip", "ADDR", "an IPv4 or IPv6 address the guest may send\n"
 		    "from (repeat; 'port set ... ip' replaces the\n"
-		    "list, 'ip none' empties it). With none of a\n"
-		    "family, that family is not checked until a\n"
-		    "DHCP ACK to the guest teaches the fabric its\n"
-		    "address.", 0 },
+		    "list, 'ip none' empties it). With no IPv4\n"
+		    "address, IPv4 is not checked until a DHCP ACK\n"
+		    "to the guest teaches the fabric its address\n"
+		    "(for the lease's life).", 0 },
 	[PK_SPOOF] = { "spoofcheck", "on|off", "on (default): the guest sends only\n"
 		       "from its MAC and addresses (plus its MAC-derived\n"
 		       "IPv6 link-local, and :: / 0.0.0.0 for DAD and DHCP\n"
@@ -40,6 +40,14 @@ static const struct keyword port_kws[] = {
 	[PK_ISO] = { "isolated", "on|off", "on: the port reaches the uplink and\n"
 		     "the host but no other guest of its network.\n"
 		     "Default off.", 0 },
+	[PK_SAVI] = { "savi", "on|off", "on (default): with spoofcheck, the guest's\n"
+		      "IPv6 addresses are bound first come, first\n"
+		      "served (RFC 6620): by its DAD probe or first\n"
+		      "use, when no other port holds the address and\n"
+		      "it lies in the network's prefixes (link-local\n"
+		      "always); at most 16 a port, each for a day past\n"
+		      "its last use. off: IPv6 only from its 'ip'\n"
+		      "addresses and MAC-derived link-local.", 0 },
 	[PK_XDP] = { "xdp", "on|off", "on (default) adds the XDP accelerator; tc\n"
 		     "always enforces policy (attach only).", PK_ATTACH },
 };
@@ -108,6 +116,8 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 				o->spoofcheck = on;
 			else if (kw - port_kws == PK_ISO)
 				o->isolated = on;
+			else if (kw - port_kws == PK_SAVI)
+				o->savi_off = !on;
 			else
 				o->xdp = on;
 		}
@@ -153,6 +163,7 @@ static int port_set(int argc, char **argv)
 			   "has no guest identity", argv[0]);
 	o.spoofcheck = p.flags & KVB_PORT_F_SPOOFCHECK;
 	o.isolated = p.flags & KVB_PORT_F_ISOLATED;
+	o.savi_off = p.flags & KVB_PORT_F_SAVI_OFF;
 	if (parse_port_opts("port set", argc - 1, argv + 1, &o, mac, NULL))
 		return 1;
 	if (!net_get(fb, p.net_id, &net) && net_ops(net.type)->attach_port &&
@@ -179,11 +190,14 @@ static int port_set(int argc, char **argv)
 		memcpy(p.mac, o.mac, 6);
 		p.flags &= ~KVB_PORT_F_MAC_PINNED;
 	}
-	p.flags &= ~(KVB_PORT_F_SPOOFCHECK | KVB_PORT_F_ISOLATED);
+	p.flags &= ~(KVB_PORT_F_SPOOFCHECK | KVB_PORT_F_ISOLATED |
+		     KVB_PORT_F_SAVI_OFF);
 	if (o.spoofcheck)
 		p.flags |= KVB_PORT_F_SPOOFCHECK;
 	if (o.isolated)
 		p.flags |= KVB_PORT_F_ISOLATED;
+	if (o.savi_off)
+		p.flags |= KVB_PORT_F_SAVI_OFF;
 	if (addr_set(fb, "port set", &p, &o))
 		return 1;
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
@@ -216,7 +230,8 @@ const struct object obj_port = {
 		{ "show", port_show, "[DEV]", 0 },
 		{ "list", port_show, NULL, 0 },
 		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none]\n"
-		  "                 [spoofcheck on|off] [isolated on|off]", CMD_TEND },
+		  "                 [spoofcheck on|off] [isolated on|off]\n"
+		  "                 [savi on|off]", CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = port_details,
@@ -226,7 +241,8 @@ const struct object obj_attach = {
 	.name = "attach",
 	.cmds = (const struct cmd[]){
 		{ NULL, attach_run, "DEV net NAME [mac MAC] [ip ADDR]...\n"
-		  "              [spoofcheck on|off] [isolated on|off] [xdp on|off]",
+		  "              [spoofcheck on|off] [isolated on|off] [savi on|off]\n"
+		  "              [xdp on|off]",
 		  CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},

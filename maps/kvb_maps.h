@@ -34,6 +34,7 @@
 #define KVB_MAP_NATST "kvb_natst"
 #define KVB_MAP_CTSWEEP "kvb_ctsweep"
 #define KVB_MAP_NATMAP "kvb_natmap"
+#define KVB_MAP_PFX "kvb_pfx"
 #define KVB_MAP_STAGES "kvb_stages"
 
 /*
@@ -184,7 +185,9 @@ enum kvb_port_held {
 	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
 	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port") \
 	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering") \
-	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward")
+	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward") \
+	X(SAVI_CONFLICT, 36, "savi-conflict", "IPv6 source (or DAD probe) of an address another port holds") \
+	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds 16 already (or the table is full)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -349,6 +352,36 @@ struct kvb_addr {
 #define KVB_SAVI_LIFE_S 86400
 #define KVB_SAVI_REFRESH_S 60
 #define KVB_SAVI_MAX 16		/* SAVI bindings per port */
+/*
+ * Another port's DAD probe for a learned address passes (its holder
+ * answers, the claimant sees the duplicate) once the binding is older
+ * than this: before, the holder may itself still be probing, and a probe
+ * would make it fail its own duplicate detection (DAD denial).
+ */
+#define KVB_SAVI_DAD_S 5
+
+/*
+ * kvb_pfx: LPM_TRIE, the IPv6 prefixes of bridge networks, learned from
+ * the router advertisements that arrive on their uplink (a SAVI claim
+ * must lie in one; nat and routed networks have their subnets). Key data:
+ * the network id (big endian), then the prefix; prefixlen counts both
+ * (32 + the prefix's length). An entry of prefixlen 32 (the network id
+ * alone) marks a network that has learned prefixes: a claim outside them
+ * is then refused. A network without it (no RA seen yet, internal
+ * networks) takes any prefix, first come, first served.
+ */
+#define KVB_MAX_PFX 1024
+#define KVB_RA_MAX_OPTS 8	/* RA options examined for prefixes */
+
+struct kvb_pfx_key {
+	__u32 prefixlen;
+	__be32 net_id;
+	__u8 addr[16];
+};
+
+struct kvb_pfx {
+	__u64 expires_ns;	/* the valid lifetime ends; 0 never (the mark) */
+};
 
 /* kvb_fdb: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {

@@ -9,6 +9,8 @@
 #define KVB_BIND_H
 
 #include "ctx.h"
+#include "drop.h"
+#include "fdb.h"
 #include "maps.h"
 
 #define KVB_NS 1000000000ULL
@@ -179,6 +181,202 @@ __attribute__((noinline)) int kvb_unbind(const struct kvb_addr_key *req,
 		return 0;
 	k = *req;
 	return bind_remove(&k, k.ifindex, k.net_id, how);
+}
+
+/*
+ * First-come, first-served source address validation (RFC 6620) for
+ * IPv6: a port binds an address by its DAD probe or by its first use as
+ * a source, if no live binding of another port holds it, the address lies
+ * in the network's prefixes, and the port holds fewer than KVB_SAVI_MAX.
+ * A binding lives KVB_SAVI_LIFE_S past its last use.
+ */
+
+/* Does a (16 bytes) lie in prefix p/plen? */
+static __always_inline int ip6_in_prefix(const __u8 *p, __u32 plen,
+					 const __u8 *a)
+{
+	for (__u32 i = 0; i < 16; i++) {
+		__u32 bits = plen > i * 8 ? plen - i * 8 : 0;
+		__u8 m = bits >= 8 ? 0xff : (__u8)(0xff00 >> bits);
+
+		if ((p[i] ^ a[i]) & m)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * May a be bound in net at all? Never multicast or loopback; link-local
+ * always (any interface id: stable-privacy link-locals too); else in the
+ * network's prefixes: a nat or routed network's IPv6 subnets, a bridge's
+ * prefixes learned from the LAN's router advertisements (any, until it
+ * has learned one), any on an internal network.
+ */
+static __always_inline int savi_in_prefixes(const struct kvb_net *net,
+					    const __u8 *a)
+{
+	struct kvb_pfx_key pk = { .prefixlen = 32 + 128 };
+	struct kvb_pfx *pv;
+
+	if (a[0] == 0xff)
+		return 0;
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return 1;
+	if (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) {
+		for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+			const struct kvb_subnet *sn = &net->subnets[i];
+
+			if (i >= net->nsubnets)
+				break;
+			if (sn->family == 6 &&
+			    ip6_in_prefix(sn->addr, sn->prefixlen, a))
+				return 1;
+		}
+		return 0;
+	}
+	if (net->type != KVB_NET_BRIDGE)
+		return 1;
+	pk.net_id = bpf_htonl(net->id);
+	__builtin_memcpy(pk.addr, a, 16);
+	pv = bpf_map_lookup_elem(&kvb_pfx, &pk);
+	if (!pv)
+		return 1;	/* no prefix learned yet */
+	/* the network's mark (never ends), or a prefix still valid */
+	return pv->expires_ns && kvb_now() <= pv->expires_ns;
+}
+
+/* a is the modified EUI-64 address of a MAC another port of net owns. */
+static __always_inline int savi_eui64_of_other(__u32 net_id, __u32 ifindex,
+					       const __u8 *a)
+{
+	__u8 mac[8] = { a[8] ^ 2, a[9], a[10], a[13], a[14], a[15] };
+
+	if (a[11] != 0xff || a[12] != 0xfe)
+		return 0;
+	return fdb_owned_elsewhere(net_id, mac_u64(mac), ifindex);
+}
+
+/*
+ * May the port of req (ifindex, net_id) bind req's address at all: 0, or
+ * the drop. In the network's prefixes, not the EUI-64 address of another
+ * port's MAC, and within the port's cap unless it holds it already. A
+ * function of its own: its stack is not on top of kvb_bind's.
+ */
+__attribute__((noinline)) int savi_allowed(const struct kvb_addr_key *req)
+{
+	struct kvb_port *port;
+	struct kvb_net *net;
+	__u32 ifindex, net_id;
+
+	if (!req)
+		return DROP(KVB_DROP_SPOOF_IP);
+	ifindex = req->ifindex;
+	net_id = req->net_id;
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	if (!port || !net || !savi_in_prefixes(net, req->addr))
+		return DROP(KVB_DROP_SPOOF_IP);
+	if (savi_eui64_of_other(net_id, ifindex, req->addr))
+		return DROP(KVB_DROP_SAVI_CONFLICT);
+	if (port->n_savi >= KVB_SAVI_MAX &&
+	    !bind_of(ifindex, 6, req->addr, 16)) {
+		struct kvb_addr_key k = *req;
+		struct kvb_addr *o;
+
+		/* a port at its cap claiming another's address: a conflict */
+		k.ifindex = 0;
+		o = bpf_map_lookup_elem(&kvb_addr, &k);
+		return o && o->owner != ifindex ?
+			       DROP(KVB_DROP_SAVI_CONFLICT) :
+			       DROP(KVB_DROP_SAVI_CAP);
+	}
+	return 0;
+}
+
+/*
+ * Claim req's IPv6 address (req: ifindex the port, net_id its network)
+ * for the port: 0 when bound (or already the port's), else the drop.
+ * dad: the claim is a DAD probe (its binding's learned_ns is set anew, so
+ * that others' probes wait for the port's detection to end).
+ */
+__attribute__((noinline)) int savi_claim(const struct kvb_addr_key *req,
+					 __u32 dad)
+{
+	struct kvb_addr *b;
+	int ret;
+
+	ret = savi_allowed(req);
+	if (ret || !req)
+		return ret;
+	ret = kvb_bind(req, KVB_ADDR_F_SAVI,
+		       kvb_now() + KVB_SAVI_LIFE_S * KVB_NS);
+	if (ret == BIND_HELD)
+		return DROP(KVB_DROP_SAVI_CONFLICT);
+	if (ret != BIND_OK)
+		return DROP(KVB_DROP_SAVI_CAP);
+	if (dad) {
+		b = bind_of(req->ifindex, 6, req->addr, 16);
+		if (b && !(b->flags & KVB_ADDR_F_STATIC))
+			b->learned_ns = kvb_now();
+	}
+	return 0;
+}
+
+/*
+ * A DAD probe (NS from ::) for req's address from the port. A live
+ * binding of another port: a static one is never probed for (refused,
+ * spoof-nd, as the holder may be probing itself after a reboot at any
+ * time), a learned one is probed for once it is KVB_SAVI_DAD_S old (its
+ * holder answers and the claimant sees the duplicate), before that it is
+ * refused (savi-conflict: the holder may still be probing). Otherwise the
+ * probe claims the address (savi on); one that cannot be bound (outside
+ * the prefixes) passes unbound: only its data would bind.
+ */
+__attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
+				       __u32 savi)
+{
+	struct kvb_addr_key k;
+	struct kvb_addr *o, *hb;
+	__u64 now = kvb_now();
+	__u32 holder;
+	int ret;
+
+	if (!req)
+		return DROP(KVB_DROP_L4);
+	k = *req;
+	k.ifindex = 0;
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (o && o->owner != req->ifindex) {
+		holder = o->owner;
+		k.ifindex = holder;
+		k.net_id = 0;
+		hb = bpf_map_lookup_elem(&kvb_addr, &k);
+		if (hb && bind_live(hb, now)) {
+			if (hb->flags & KVB_ADDR_F_STATIC)
+				return DROP(KVB_DROP_SPOOF_ND);
+			if (now < hb->learned_ns + KVB_SAVI_DAD_S * KVB_NS)
+				return DROP(KVB_DROP_SAVI_CONFLICT);
+			return 0;
+		}
+	}
+	if (!savi)
+		return 0;
+	ret = savi_claim(req, 1);
+	return ret == DROP(KVB_DROP_SPOOF_IP) ? 0 : ret;
+}
+
+/* A use of the port's SAVI binding b keeps it alive (written at most
+ * every KVB_SAVI_REFRESH_S, not on every packet). */
+static __always_inline void savi_refresh(struct kvb_addr *b)
+{
+	__u64 now, until;
+
+	if (!(b->flags & KVB_ADDR_F_SAVI))
+		return;
+	now = kvb_now();
+	until = now + KVB_SAVI_LIFE_S * KVB_NS;
+	if (b->expires_ns + KVB_SAVI_REFRESH_S * KVB_NS < until)
+		b->expires_ns = until;
 }
 
 /*

@@ -7,12 +7,14 @@
  * - source MAC is the port's MAC (configured, or pinned from the first
  *   frame by tc; until then any MAC that is not another port's own, see
  *   fdb_entry_owned: such a MAC is never pinned either);
- * - IPv4/IPv6 source is one of the port's addresses (kvb_addr), or its
- *   MAC-derived IPv6 link-local, or unspecified for DHCP discovery and
- *   duplicate-address detection only; a port with no address of a family
- *   is not checked in that family (see struct kvb_addr), except on a
- *   routed network: there it sends IPv4 from the network's subnets and
- *   IPv6 from its SLAAC (EUI-64) address in one of the network's /64s;
+ * - IPv4 source is one of the port's live bindings (kvb_addr: static or
+ *   leased), or unspecified for DHCP discovery only; a port that has no
+ *   IPv4 address and never had a lease is not checked in IPv4, except on
+ *   a routed network: there it sends from the network's subnets;
+ * - IPv6 source is its MAC-derived link-local, one of its live bindings
+ *   (static, leased, SAVI), or with SAVI on an address it may claim now
+ *   (first come, first served: bind.h); unspecified for duplicate-address
+ *   detection only, and a DAD probe claims its target;
  * - never a gateway address of its network (nor the host's link-local);
  * - ARP senders obey the same rule as IPv4 sources (ip4_is_own), ND
  *   carries the port's MAC and addresses;
@@ -68,24 +70,6 @@ static __always_inline int ip6_is_unspec(const __u8 *a)
 	for (int i = 0; i < 16; i++)
 		x |= a[i];
 	return !x;
-}
-
-/* a: prefix of one of net's IPv6 /64s with the EUI-64 id of mac */
-static __always_inline int ip6_is_slaac(const struct kvb_net *net,
-					const __u8 *a, const __u8 *mac)
-{
-	if (!eui64_is(a, mac))
-		return 0;
-	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
-		const struct kvb_subnet *s = &net->subnets[i];
-
-		if (i >= net->nsubnets)
-			break;
-		if (s->family == 6 && s->prefixlen == 64 &&
-		    *(const __u64 *)s->addr == *(const __u64 *)a)
-			return 1;
-	}
-	return 0;
 }
 
 /* a (IPv4) in one of net's IPv4 subnets */
@@ -162,18 +146,35 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 	return net->type != KVB_NET_ROUTED || ip4_in_net(net, a);
 }
 
-static __always_inline int ip6_is_own(const struct kvb_port *port,
+/*
+ * May the port send from a (IPv6, not ::)? 0, or the drop. Never a
+ * gateway's; its MAC's EUI-64 link-local always; one of its live bindings
+ * (static, leased, or its own SAVI one, which the use keeps alive); with
+ * SAVI on (the default), an address it may claim now (bind.h: savi_claim,
+ * which binds it); with SAVI off, nothing else.
+ */
+static __always_inline int ip6_source(const struct kvb_port *port,
 				      const struct kvb_net *net,
 				      __u32 ifindex, const __u8 *a,
 				      const __u8 *mac)
 {
+	struct kvb_addr_key k = { .ifindex = ifindex, .family = 6 };
+	struct kvb_addr *b;
+
 	if (ip6_is_gateway(net, a))
-		return 0;
+		return DROP(KVB_DROP_SPOOF_IP);
 	if (ip6_is_mac_ll(a, mac))
-		return 1;
-	if (!port->n_ip6)
-		return net->type != KVB_NET_ROUTED || ip6_is_slaac(net, a, mac);
-	return addr_known(ifindex, 6, a, 16);
+		return 0;
+	b = bind_of(ifindex, 6, a, 16);
+	if (b) {
+		savi_refresh(b);
+		return 0;
+	}
+	if (port->flags & KVB_PORT_F_SAVI_OFF)
+		return DROP(KVB_DROP_SPOOF_IP);
+	k.net_id = (__u8)net->id;
+	__builtin_memcpy(k.addr, a, 16);
+	return savi_claim(&k, 0);
 }
 
 /*
@@ -308,28 +309,32 @@ static __always_inline int guard_na_target(const struct kvb_port *port,
 	if (f->l4_len < 24 ||
 	    kvb_load(f->ctx, l4_offset(f) + 8, target, sizeof(target)))
 		return DROP(KVB_DROP_L4);
-	return ip6_is_own(port, net, ifindex, target, mac) ?
-		       0 : DROP(KVB_DROP_SPOOF_ND);
+	return IS_DROP(ip6_source(port, net, ifindex, target, mac)) ?
+		       DROP(KVB_DROP_SPOOF_ND) : 0;
 }
 
 /*
- * A DAD probe (NS from ::) for an address another port holds would make
- * that port's address fail its duplicate detection: refused. The owner
- * entry in kvb_addr is the one place that says who holds an address.
+ * A DAD probe (NS from ::): never for a gateway's address; for another
+ * port's address only as bind.h's savi_dad allows (never a static one,
+ * a learned one once its holder is done probing); else it claims the
+ * address for the port (SAVI on).
  */
-static __always_inline int guard_dad(const struct kvb_net *net,
-				     __u32 ifindex, const struct kvb_frame *f)
+static __always_inline int guard_dad(const struct kvb_port *port,
+				     const struct kvb_net *net,
+				     __u32 ifindex, const struct kvb_frame *f,
+				     const __u8 *mac)
 {
-	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net->id };
-	struct kvb_addr *v;
+	struct kvb_addr_key k = { .ifindex = ifindex, .family = 6,
+				  .net_id = (__u8)net->id };
 
 	if (f->l4_len < 24 ||
 	    kvb_load(f->ctx, l4_offset(f) + 8, k.addr, sizeof(k.addr)))
 		return DROP(KVB_DROP_L4);
-	v = bpf_map_lookup_elem(&kvb_addr, &k);
-	if (v && v->owner != ifindex)
+	if (ip6_is_gateway(net, k.addr))
 		return DROP(KVB_DROP_SPOOF_ND);
-	return 0;
+	if (ip6_is_mac_ll(k.addr, mac))
+		return 0;
+	return savi_dad(&k, !(port->flags & KVB_PORT_F_SAVI_OFF));
 }
 
 static __always_inline int guard_ipv6(const struct kvb_port *port,
@@ -351,7 +356,7 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 		/* DAD probes, router solicitations and the MLD reports
 		 * sent while probing; options examined like any others' */
 		if (icmp6 && f->icmp_type == ND_NEIGHBOR_SOLICIT_) {
-			ret = guard_dad(net, ifindex, f);
+			ret = guard_dad(port, net, ifindex, f, mac);
 			return ret ? ret : guard_nd_opts(f, 24, mac);
 		}
 		if (icmp6 && f->icmp_type == ND_ROUTER_SOLICIT_)
@@ -360,8 +365,9 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 			return 0;
 		return DROP(KVB_DROP_SPOOF_IP);
 	}
-	if (!ip6_is_own(port, net, ifindex, f->saddr6, mac))
-		return DROP(KVB_DROP_SPOOF_IP);
+	ret = ip6_source(port, net, ifindex, f->saddr6, mac);
+	if (ret)
+		return ret;
 	if (icmp6 && f->icmp_type == ND_NEIGHBOR_ADVERT_) {
 		ret = guard_na_target(port, net, ifindex, f, mac);
 		if (ret)

@@ -87,6 +87,15 @@ struct {
 } kvb_route SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, KVB_MAX_PFX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_pfx_key);
+	__type(value, struct kvb_pfx);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_pfx SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);

@@ -36,6 +36,9 @@ static const __u8 PEER[6] = { 0x02, 0, 0, 0, 0xc, 0xff };
 static const __u8 ADDR6[16] = { 0xfd, [15] = 1 };
 static const __u8 OTHER6[16] = { 0xfd, [15] = 9 };
 static const __u8 UNSPEC6[16];
+/* fe80::5054:ff:fe00:c02, the modified EUI-64 of V2 */
+static const __u8 LL6V2[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
+				0xfe, 0x00, 0x0c, 0x02 };
 /* fe80::5054:ff:fe00:c01, the modified EUI-64 of V1 */
 static const __u8 LL6[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
 			      0xfe, 0x00, 0x0c, 0x01 };
@@ -214,8 +217,8 @@ static void t_spoof_ipv6(struct fabric *fb __attribute__((unused)))
 	__u8 p[64] = { 128 };	/* echo request */
 	struct frame f;
 
-	frame_ip6(&f, PEER, V1, OTHER6, IPPROTO_ICMPV6, p, 8);
-	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "foreign IPv6 source");
+	frame_ip6(&f, PEER, V2, ADDR6, IPPROTO_ICMPV6, p, 8);
+	drops_as(kv2, &f, KVB_DROP_SAVI_CONFLICT, "another port's IPv6 as source");
 	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_ICMPV6, p, 8);
 	passes(kv1, &f, "own IPv6 source");
 	frame_ip6(&f, PEER, V1, LL6, IPPROTO_ICMPV6, p, 8);
@@ -251,9 +254,9 @@ static void t_spoof_nd(struct fabric *fb __attribute__((unused)))
 	__u8 p[40] = { 136 };	/* neighbour advertisement */
 	struct frame f;
 
-	memcpy(p + 8, OTHER6, 16);
-	frame_ip6(&f, BC, V1, ADDR6, IPPROTO_ICMPV6, p, 24);
-	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "NA for someone else's address");
+	memcpy(p + 8, ADDR6, 16);
+	frame_ip6(&f, BC, V2, LL6V2, IPPROTO_ICMPV6, p, 24);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_ND, "NA for someone else's address");
 	memcpy(p + 8, ADDR6, 16);
 	p[24] = 2, p[25] = 1;	/* target link-layer option */
 	memcpy(p + 26, EVIL, 6);
@@ -791,6 +794,263 @@ static void t_spoofcheck_off_is_trusted(struct fabric *fb __attribute__((unused)
 	passes(ki1, &f, "appliance port sends anything");
 }
 
+
+/*
+ * FCFS SAVI (RFC 6620) on the routed network gnet (fd79::/64): kgr (mac
+ * GR) and kgs (mac GS), spoofcheck on, no addresses.
+ */
+static __u32 kgs;
+static const __u8 GR[6] = { 0x52, 0x54, 0, 0, 0x79, 1 };
+static const __u8 GS[6] = { 0x52, 0x54, 0, 0, 0x79, 2 };
+
+/* fd79::IID, a fresh interface id from n */
+static void a79(__u8 *a, __u32 n)
+{
+	memset(a, 0, 16);
+	a[0] = 0xfd, a[1] = 0x79;
+	a[8] = 0x3c, a[12] = (__u8)(n >> 24), a[13] = (__u8)(n >> 16);
+	a[14] = (__u8)(n >> 8), a[15] = (__u8)n;
+}
+
+static void echo6(struct frame *f, const __u8 *mac, const __u8 *src)
+{
+	__u8 p[8] = { 128 };
+
+	frame_ip6(f, PEER, mac, src, IPPROTO_ICMPV6, p, 8);
+}
+
+/* A DAD probe (NS from ::) for target, with no option */
+static void dad6(struct frame *f, const __u8 *mac, const __u8 *target)
+{
+	__u8 p[24] = { 135 };
+
+	memcpy(p + 8, target, 16);
+	frame_ip6(f, BC, mac, UNSPEC6, IPPROTO_ICMPV6, p, 24);
+}
+
+static bool bound6(__u32 ifx, const __u8 *a, struct kvb_addr *out)
+{
+	struct kvb_addr_key k = { .ifindex = ifx, .family = 6 };
+	struct kvb_addr v;
+
+	memcpy(k.addr, a, 16);
+	if (bpf_map_lookup_elem(F->addr_fd, &k, &v))
+		return false;
+	if (out)
+		*out = v;
+	return true;
+}
+
+static void set_binding6(__u32 ifx, const __u8 *a, const struct kvb_addr *v)
+{
+	struct kvb_addr_key k = { .ifindex = ifx, .family = 6 };
+
+	memcpy(k.addr, a, 16);
+	bpf_map_update_elem(F->addr_fd, &k, v, BPF_EXIST);
+}
+
+/* First use binds; the binding lives a day; a second claimant is refused. */
+static void t_savi_claim_and_conflict(struct fabric *fb __attribute__((unused)))
+{
+	__u8 a[16], ll[16] = { 0xfe, 0x80, [8] = 0x12, 0x34, 0x56, 0x78,
+			       0x9a, 0xbc, 0xde, 0xf0 };
+	struct kvb_addr v;
+	struct kvb_port p;
+	struct frame f;
+	__u64 now = now_ns();
+
+	a79(a, 0xa1);
+	echo6(&f, GR, a);
+	passes(kgr, &f, "first use of a free address");
+	CHECK(bound6(kgr, a, &v) && (v.flags & KVB_ADDR_F_SAVI) &&
+	      v.owner == kgr &&
+	      v.expires_ns >= now + (KVB_SAVI_LIFE_S - 5) * 1000000000ULL,
+	      "not bound by SAVI for a day");
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == 1 && p.n_ip6 == 1,
+	      "n_savi %u n_ip6 %u", p.n_savi, p.n_ip6);
+	passes(kgr, &f, "the holder again");
+	echo6(&f, GS, a);
+	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "second claimant's data");
+	CHECK(!bound6(kgs, a, NULL), "second claimant bound");
+	/* a stable-privacy link-local: any interface id, first come */
+	echo6(&f, GR, ll);
+	passes(kgr, &f, "a link-local that is not the MAC's");
+	echo6(&f, GS, ll);
+	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "another port's link-local");
+}
+
+/* Outside the network's prefixes: never bound (link-local aside). */
+static void t_savi_out_of_prefix(struct fabric *fb __attribute__((unused)))
+{
+	__u8 a[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7 };
+	__u8 m[16] = { 0xff, 0x02, [15] = 1 };
+	struct frame f;
+
+	echo6(&f, GR, a);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "outside the network's prefixes");
+	a[0] = 0xfd, a[1] = 0x78;
+	echo6(&f, GR, a);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "a neighbouring prefix");
+	echo6(&f, GR, m);
+	drops_as(kgr, &f, KVB_DROP_SPOOF_IP, "a multicast source");
+	CHECK(!bound6(kgr, a, NULL), "out-of-prefix address bound");
+	/* the EUI-64 address of another port's MAC is that port's */
+	a79(a, 0);
+	a[8] = GR[0] ^ 2, a[9] = GR[1], a[10] = GR[2], a[11] = 0xff;
+	a[12] = 0xfe, a[13] = GR[3], a[14] = GR[4], a[15] = GR[5];
+	echo6(&f, GS, a);
+	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "another port's EUI-64 address");
+}
+
+/*
+ * DAD: a probe claims a free address; another port's probe for a fresh
+ * binding is refused (its holder may still be probing: DAD denial), for
+ * an older one it passes (the holder answers) but its data never does.
+ */
+static void t_savi_dad(struct fabric *fb __attribute__((unused)))
+{
+	__u8 b[16];
+	struct kvb_addr v;
+	struct frame f;
+
+	a79(b, 0xb2);
+	dad6(&f, GS, b);
+	passes(kgs, &f, "DAD probe for a free address");
+	CHECK(bound6(kgs, b, &v) && (v.flags & KVB_ADDR_F_SAVI),
+	      "DAD probe did not bind");
+	dad6(&f, GR, b);
+	drops_as(kgr, &f, KVB_DROP_SAVI_CONFLICT, "probe while the holder probes");
+	v.learned_ns -= (KVB_SAVI_DAD_S + 1) * 1000000000ULL;
+	set_binding6(kgs, b, &v);
+	dad6(&f, GR, b);
+	passes(kgr, &f, "probe for a settled binding (the holder answers)");
+	CHECK(!bound6(kgr, b, NULL), "a probe took another port's binding");
+	echo6(&f, GR, b);
+	drops_as(kgr, &f, KVB_DROP_SAVI_CONFLICT, "data after the probe");
+	echo6(&f, GS, b);
+	passes(kgs, &f, "the holder's data");
+}
+
+/* Use refreshes; an ended binding is free for another port. */
+static void t_savi_refresh_and_age(struct fabric *fb __attribute__((unused)))
+{
+	__u8 a[16], c[16];
+	struct kvb_addr v;
+	struct kvb_port p;
+	struct frame f;
+
+	a79(a, 0xa1);		/* kgr's, t_savi_claim_and_conflict */
+	CHECK(bound6(kgr, a, &v), "kgr lost fd79::...a1");
+	v.expires_ns = now_ns() + 3600ULL * 1000000000ULL;
+	set_binding6(kgr, a, &v);
+	echo6(&f, GR, a);
+	passes(kgr, &f, "use");
+	CHECK(bound6(kgr, a, &v) &&
+	      v.expires_ns > now_ns() + (KVB_SAVI_LIFE_S - 5) * 1000000000ULL,
+	      "use did not refresh the binding");
+	/* unused for its lifetime: gone, and another port may claim it */
+	v.expires_ns = now_ns() - 1000000000ULL;
+	set_binding6(kgr, a, &v);
+	echo6(&f, GS, a);
+	passes(kgs, &f, "an ended binding's address, claimed by another port");
+	CHECK(bound6(kgs, a, NULL) && !bound6(kgr, a, NULL),
+	      "the address did not move");
+	echo6(&f, GR, a);
+	drops_as(kgr, &f, KVB_DROP_SAVI_CONFLICT, "the old holder");
+	/* the sweep removes an ended binding and its count */
+	a79(c, 0xc1);
+	echo6(&f, GR, c);
+	passes(kgr, &f, "claim .c1");
+	CHECK(bound6(kgr, c, &v), ".c1 not bound");
+	v.expires_ns = now_ns() - 1000000000ULL;
+	set_binding6(kgr, c, &v);
+	for (int i = 0; i < 100 && bound6(kgr, c, NULL); i++)
+		usleep(100000);
+	CHECK(!bound6(kgr, c, NULL), "ended binding never swept");
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == 1,
+	      "kgr n_savi %u after the sweep (its link-local is left)",
+	      p.n_savi);
+}
+
+/* At most KVB_SAVI_MAX bindings a port; the rest counted, others unaffected. */
+static void t_savi_cap(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_port p;
+	struct frame f;
+	__u8 a[16];
+	__u32 n0;
+
+	CHECK(!port_get(F, kgr, &p), "kgr");
+	n0 = p.n_savi;
+	for (__u32 i = 0; i < KVB_SAVI_MAX - n0; i++) {
+		a79(a, 0x1000 + i);
+		echo6(&f, GR, a);
+		passes(kgr, &f, "within the cap");
+	}
+	for (__u32 i = 0; i < 4; i++) {
+		a79(a, 0x2000 + i);
+		echo6(&f, GR, a);
+		drops_as(kgr, &f, KVB_DROP_SAVI_CAP, "past the cap");
+		CHECK(!bound6(kgr, a, NULL), "bound past the cap");
+	}
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX,
+	      "n_savi %u", p.n_savi);
+	a79(a, 0x1000);
+	echo6(&f, GR, a);
+	passes(kgr, &f, "a bound address at the cap");
+	a79(a, 0x3000);
+	echo6(&f, GS, a);
+	passes(kgs, &f, "another port still claims");
+}
+
+/* savi off: only static addresses and the MAC's link-local. */
+static void t_savi_off(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_port p;
+	struct frame f;
+	__u8 a[16], ll[16] = { 0xfe, 0x80, [8] = GS[0] ^ 2, GS[1], GS[2],
+			       0xff, 0xfe, GS[3], GS[4], GS[5] };
+
+	CHECK(!port_get(F, kgs, &p), "kgs");
+	p.flags |= KVB_PORT_F_SAVI_OFF;
+	CHECK(!bpf_map_update_elem(F->port_fd, &kgs, &p, BPF_EXIST), "set");
+	a79(a, 0xd1);
+	echo6(&f, GS, a);
+	drops_as(kgs, &f, KVB_DROP_SPOOF_IP, "savi off: a new address");
+	echo6(&f, GS, ll);
+	passes(kgs, &f, "savi off: the MAC's link-local");
+	p.flags &= ~KVB_PORT_F_SAVI_OFF;
+	CHECK(!bpf_map_update_elem(F->port_fd, &kgs, &p, BPF_EXIST), "unset");
+}
+
+/* detach releases a port's bindings: the address is claimable at once. */
+static void t_savi_released_at_detach(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_port p;
+	struct frame f;
+	__u8 a[16];
+
+	a79(a, 0x3000);		/* kgs's, t_savi_cap */
+	echo6(&f, GR, a);
+	drops_as(kgr, &f, KVB_DROP_SAVI_CONFLICT, "kgs's address");
+	CHECK(!port_get(F, kgs, &p) && !port_detach(F, "unit", &p), "detach");
+	CHECK(!bound6(kgs, a, NULL), "binding left after detach");
+	a79(a, 0x1000);		/* kgr is at its cap: free one slot */
+	CHECK(!port_get(F, kgr, &p), "kgr");
+	{
+		struct kvb_addr v;
+
+		CHECK(bound6(kgr, a, &v), "kgr's .1000");
+		v.expires_ns = now_ns() - 1000000000ULL;
+		set_binding6(kgr, a, &v);
+	}
+	for (int i = 0; i < 100 && bound6(kgr, a, NULL); i++)
+		usleep(100000);
+	a79(a, 0x3000);
+	echo6(&f, GR, a);
+	passes(kgr, &f, "a detached port's address, claimed");
+}
+
 int guard_tests(struct fabric *fb)
 {
 	struct port_opts v1 = { .xdp = true, .spoofcheck = true, .mac = V1,
@@ -852,6 +1112,22 @@ int guard_tests(struct fabric *fb)
 		return nfail + 1;
 	}
 	RUN(t_routed_guest_never_the_gateway);
+
+	struct port_opts gs = { .xdp = true, .spoofcheck = true, .naddrs = 0,
+				.mac = GS };
+
+	if (add_veth("kgs", &kgs) ||
+	    port_attach(fb, "unit", "kgs", 9, KVB_PORT_GUEST, &gs)) {
+		printf("FAIL guard setup: kgs\n");
+		return nfail + 1;
+	}
+	RUN(t_savi_claim_and_conflict);
+	RUN(t_savi_out_of_prefix);
+	RUN(t_savi_dad);
+	RUN(t_savi_refresh_and_age);
+	RUN(t_savi_cap);
+	RUN(t_savi_off);
+	RUN(t_savi_released_at_detach);
 	gateway_delete(9);
 	return nfail;
 }
