@@ -8,7 +8,8 @@
 #
 #   lan (bridge): uplink $T-up -> namespace $T-lan (10.93.0.2), host 10.93.0.1
 #                 $T-atk  tap, attacker, 52:54:00:93:00:10, 10.93.0.10, fd93::10
-#                 $T-vic  tap, victim,   52:54:00:93:00:11 (no reader)
+#                 $T-vic  tap, victim,   52:54:00:93:00:11, 10.93.0.11,
+#                         fd93::11 (no reader)
 #                 $T-av   veth attacker (namespace $T-av, same identity rules)
 #                 $T-vg   veth guest with a real stack (namespace $T-vg)
 #   other (bridge): $T-oth tap 52:54:00:93:00:99
@@ -35,7 +36,7 @@ for t in atk vic oth; do
 	ip link set "$T-$t" up
 done
 kvmbpf attach "$T-atk" net lan mac $AM ip 10.93.0.10 ip fd93::10 || fail "attach atk"
-kvmbpf attach "$T-vic" net lan mac $VM ip 10.93.0.11 || fail "attach vic"
+kvmbpf attach "$T-vic" net lan mac $VM ip 10.93.0.11 ip fd93::11 || fail "attach vic"
 kvmbpf attach "$T-oth" net other mac $OM || fail "attach oth"
 netns_add "$T-av" && quiet "$T-av"
 guest_link "$T-av" "$T-av"

@@ -62,8 +62,11 @@ def cases(A, a4, a6, V, O):
         ("spoofed-source-mac", "spoof-mac", eth(V, EVIL, 0x0800, ok_udp)),
         ("spoofed-ipv4-source", "spoof-ip",
          eth(V, A, 0x0800, ip4("10.93.0.99", v4, 17, udp(1, 2, b"x" * 20)))),
-        ("spoofed-ipv6-source", "spoof-ip",
-         eth(V, A, 0x86DD, ip6("fd93::99", v6, 17, udp(1, 2, b"x" * 20)))),
+        # the victim's (static) address: SAVI refuses another port's
+        ("spoofed-ipv6-source", "savi-conflict",
+         eth(V, A, 0x86DD, ip6(v6, "fd93::99", 17, udp(1, 2, b"x" * 20)))),
+        ("ipv6-multicast-source", "spoof-ip",
+         eth(V, A, 0x86DD, ip6("ff02::1", v6, 17, udp(1, 2, b"x" * 20)))),
         ("arp-forged-sender-ip", "spoof-arp",
          eth(BC, A, 0x0806, arp(A, "10.93.0.11", "10.93.0.1"))),
         ("arp-forged-sender-mac", "spoof-arp",
