@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -590,6 +591,29 @@ int net_create(struct fabric *fb, struct net_spec *s)
 	return 0;
 }
 
+static bool pfx_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_pfx_key *k = key;
+
+	(void)value;
+	return k->net_id == htonl(*(const __u32 *)arg);
+}
+
+/* Forget the IPv6 prefixes a bridge network learned from its LAN's RAs. */
+static void pfx_purge(struct fabric *fb, __u32 net_id)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_PFX);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	map_delete_where(fd, sizeof(struct kvb_pfx_key),
+			 sizeof(struct kvb_pfx), pfx_match, &net_id);
+	close(fd);
+}
+
 /* Detach every port, forget the MACs, what the type made, the network. */
 int net_remove(struct fabric *fb, const struct kvb_net *net)
 {
@@ -612,6 +636,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		}
 	}
 	fdb_purge(fb, 0, net->id);
+	pfx_purge(fb, net->id);
 	if (ops->destroy)
 		ops->destroy(fb, net);
 	if (bpf_map_delete_elem(fb->net_fd, &net->id))

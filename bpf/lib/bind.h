@@ -365,6 +365,72 @@ __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 	return ret == DROP(KVB_DROP_SPOOF_IP) ? 0 : ret;
 }
 
+#ifndef KVB_HOOK_XDP
+/*
+ * The prefix information option at off (32 bytes) of a router
+ * advertisement on network net_id's LAN: its prefix is the network's for
+ * its valid lifetime (0 withdraws it); the network gets its mark. A
+ * function of its own, verified once, not on each step of the walk.
+ */
+__attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
+						__u32 net_id, __u32 off)
+{
+	struct kvb_pfx_key k = { .prefixlen = 32 };
+	struct kvb_pfx v = { 0 };
+	__u8 opt[32];
+	__u32 valid;
+
+	if (!skb || bpf_skb_load_bytes(skb, off & 0xffff, opt, 32) ||
+	    !opt[2] || opt[2] > 128)
+		return 0;
+	k.net_id = bpf_htonl(net_id);
+	bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY);
+	k.prefixlen = 32 + opt[2];
+	__builtin_memcpy(k.addr, opt + 16, 16);
+	valid = (__u32)opt[4] << 24 | (__u32)opt[5] << 16 |
+		(__u32)opt[6] << 8 | opt[7];
+	if (!valid)
+		return bpf_map_delete_elem(&kvb_pfx, &k);
+	v.expires_ns = kvb_now() + (__u64)valid * KVB_NS;
+	return bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY);
+}
+
+/*
+ * A router advertisement from a bridge network's LAN (it arrived on the
+ * uplink; off: its ICMPv6 header, left: bytes from there to the packet's
+ * end): every prefix information option becomes one of the network's
+ * prefixes (kvb_pfx), and the network is marked as having learned
+ * prefixes. At most KVB_RA_MAX_OPTS options are examined; a prefix past
+ * them is not learned (claims in it are refused: never wider than the LAN
+ * says). tc only.
+ */
+__attribute__((noinline)) int savi_learn_ra(struct __sk_buff *skb,
+					    __u32 net_id, __u32 off,
+					    __u32 left)
+{
+	__u8 opt[2];
+
+	if (!skb || left < 16)
+		return 0;
+	off += 16;		/* the RA's fixed part */
+	left -= 16;
+	for (int i = 0; i < KVB_RA_MAX_OPTS; i++) {
+		__u32 len;
+
+		if (left < 8 || bpf_skb_load_bytes(skb, off & 0xffff, opt, 2))
+			break;
+		len = opt[1] * 8;
+		if (!len || len > left)
+			break;
+		if (opt[0] == 3 && len == 32)
+			savi_learn_prefix(skb, net_id, off);
+		off += len;
+		left -= len;
+	}
+	return 0;
+}
+#endif
+
 /* A use of the port's SAVI binding b keeps it alive (written at most
  * every KVB_SAVI_REFRESH_S, not on every packet). */
 static __always_inline void savi_refresh(struct kvb_addr *b)

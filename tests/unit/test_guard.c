@@ -669,6 +669,65 @@ static void t_dhcp_lease_ends(struct fabric *fb __attribute__((unused)))
 	CHECK(bound(kv3, a80, NULL), "the sweep took a live lease");
 }
 
+/* A router advertisement from the LAN (uplink) with one prefix option. */
+static void ra_from_lan(const __u8 *prefix, __u32 valid)
+{
+	static const __u8 LLR[16] = { 0xfe, 0x80, [15] = 1 };
+	static const __u8 ALLN[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	__u8 p[16 + 8 + 32] = { 134 }, *o = p + 16;
+	struct frame f;
+
+	o[0] = 1, o[1] = 1;			/* source link-layer */
+	memcpy(o + 2, PEER, 6);
+	o += 8;
+	o[0] = 3, o[1] = 4, o[2] = 64, o[3] = 0xc0;	/* prefix info */
+	o[4] = (__u8)(valid >> 24), o[5] = (__u8)(valid >> 16);
+	o[6] = (__u8)(valid >> 8), o[7] = (__u8)valid;
+	memcpy(o + 16, prefix, 16);
+	frame_ip6(&f, ALLN, PEER, LLR, IPPROTO_ICMPV6, p, sizeof(p));
+	run_tc(F, unit_uplink, &f);
+}
+
+/*
+ * A bridge learns its IPv6 prefixes from the LAN's router advertisements
+ * (uplink): then a SAVI claim outside them is refused; link-local stays.
+ * Network a's learned prefixes are forgotten at the end.
+ */
+static void t_savi_bridge_learns_ra_prefixes(struct fabric *fb __attribute__((unused)))
+{
+	__u8 pfx[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77 }, a[16];
+	__u8 ll[16] = { 0xfe, 0x80, [8] = 0x21, [15] = 0x42 };
+	__u8 p[8] = { 128 };
+	struct kvb_pfx_key k, *prev = NULL;
+	struct frame f;
+	char path[600];
+	int fd;
+
+	memcpy(a, pfx, 16);
+	a[15] = 5;
+	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
+	ra_from_lan(pfx, 3600);
+	passes(kv2, &f, "a source in the advertised prefix");
+	a[5] = 0x78;
+	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a prefix the LAN did not advertise");
+	frame_ip6(&f, PEER, V2, ll, IPPROTO_ICMPV6, p, 8);
+	passes(kv2, &f, "a link-local");
+	/* withdrawn (valid lifetime 0): no longer the LAN's */
+	ra_from_lan(pfx, 0);
+	a[5] = 0x77, a[15] = 6;
+	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a withdrawn prefix");
+	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
+	fd = bpf_obj_get(path);
+	CHECK(fd >= 0, "no kvb_pfx");
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		bpf_map_delete_elem(fd, &k);
+		prev = NULL;
+	}
+	close(fd);
+}
+
 static void t_isolated_ports(struct fabric *fb __attribute__((unused)))
 {
 	struct frame f;
@@ -1089,6 +1148,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_lease_declined);
 	RUN(t_dhcp_static_never_leased);
 	RUN(t_dhcp_lease_ends);
+	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
 	RUN(t_ipv4_options_and_fragments);
