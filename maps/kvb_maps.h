@@ -342,7 +342,8 @@ enum kvb_addr_flags {
 struct kvb_addr {
 	__u32 flags;		/* enum kvb_addr_flags: exactly one source */
 	__u32 owner;		/* the port holding the address */
-	__u64 learned_ns;	/* datapath clock when bound; 0 if static */
+	__u64 learned_ns;	/* datapath clock when bound (SAVI: or last
+				 * claimed by the port's DAD probe); 0 static */
 	__u64 expires_ns;	/* datapath clock when it ends; 0 never */
 };
 
