@@ -993,17 +993,15 @@ static bool ip6_own(const struct pinfo *p, const struct kvb_net *n,
 {
 	static const __u8 ll[8] = { 0xfe, 0x80 };
 
+	(void)n;
 	if (addr_has(p->ifx, 6, a))
 		return true;
 	if (!memcmp(a, ll, 8) && eui64_of(a, p->p.mac))
 		return true;
-	if (n->type == KVB_NET_ROUTED && eui64_of(a, p->p.mac))
-		for (__u32 i = 0; i < n->nsubnets; i++)
-			if (n->subnets[i].family == 6 &&
-			    n->subnets[i].prefixlen == 64 &&
-			    !memcmp(n->subnets[i].addr, a, 8))
-				return true;
-	return !addr_any(p->ifx, 6) && n->type != KVB_NET_ROUTED;
+	/* SAVI binds an address at its first use: once the frame went
+	 * through, it must be the port's binding (never another's) */
+	snap_addrs();
+	return addr_has(p->ifx, 6, a);
 }
 
 static bool ip4_own(const struct pinfo *p, const struct kvb_net *n,
