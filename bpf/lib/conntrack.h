@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Connection tracking (tc only): a flow's timeouts and expiry, the per
+ * network flow count, and TCP state with its sequence windows (RFC 5961
+ * for RSTs). The flows themselves are kvb_ct's entries, created and
+ * translated by NAT (nat.h), which also sweeps the expired ones.
+ */
+#ifndef KVB_CONNTRACK_H
+#define KVB_CONNTRACK_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "ctx.h"
+#include "drop.h"
+#include "maps.h"
+
+/* A TCP header as ct_tcp_track judges it, host order. */
+struct tcp_view {
+	__u32 seq, ack, win, end, doff, l4off, scale, from_wan;
+	__u32 ws_i, ws_len;	/* the walk of a SYN's options */
+	int ws;			/* the scale found, -1: none */
+	__u16 tot;		/* the IP header's, network order */
+	__u8 flags;
+	__u8 pad;
+};
+
+/* Per-CPU scratch of ct_tcp_track: a global function with little stack. */
+struct ct_scratch {
+	struct kvb_ct_key key;	/* ct_tcp_track's key */
+	struct kvb_ct_key tk;	/* ... the other direction's */
+	__u8 th[20];		/* ... the TCP header */
+	struct tcp_view tv;	/* ... and what it says */
+	__u8 opt[64];		/* ... and a SYN's options */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ct_scratch);
+} kvb_ct_tmp SEC(".maps");
+
+static __always_inline __u64 ct_timeout_ns(const struct kvb_net *net,
+					   __u8 proto, __u8 state)
+{
+	return (__u64)kvb_ct_timeout_s(net ? net->ct_timeout : NULL, proto,
+				       state) * 1000000000ULL;
+}
+
+static __always_inline __u64 *ct_counter(__u32 net_id)
+{
+	return bpf_map_lookup_elem(&kvb_ctcnt, &net_id);
+}
+
+/*
+ * Another CPU may have refreshed last_ns after this one read the clock:
+ * then now < last_ns, and an unsigned difference would call a live flow
+ * expired (and the host would reset it). Only a flow idle for longer than
+ * its timeout is expired.
+ */
+static __always_inline int ct_expired(const struct kvb_net *net,
+				      const struct kvb_ct *ct, __u8 proto,
+				      __u64 now)
+{
+	__u64 last = ct->last_ns;
+
+	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
+}
+
+#define TCP_FIN_ 0x01
+#define TCP_SYN_ 0x02
+#define TCP_RST_ 0x04
+#define TCP_ACK_ 0x10
+
+/* Sequence-space order, as the kernel's before()/after(). */
+static __always_inline int seq_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+/*
+ * The window scale a SYN offers (option 3), or -1 without one. The
+ * options (at most 40 bytes) are copied once and walked with a bound.
+ */
+/*
+ * One option of a SYN's walk (bpf_loop: verified once, not 40 times);
+ * the walk's state is the scratch's tcp_view (ws_i, ws). zero is the
+ * caller's key of the scratch: this frame has no stack to spare.
+ */
+static long wscale_step(__u32 n, __u32 *zero)
+{
+	struct ct_scratch *t = bpf_map_lookup_elem(&kvb_ct_tmp, zero);
+	__u32 i, len;
+	__u8 kind, olen;
+
+	if (!t)
+		return 1;
+	i = t->tv.ws_i;
+	len = t->tv.ws_len;
+	if (i >= len)
+		return 1;
+	kind = t->opt[i & 63];
+	if (kind == 0)	/* end of options */
+		return 1;
+	if (kind == 1) {	/* NOP */
+		t->tv.ws_i = i + 1;
+		return 0;
+	}
+	if (i + 2 >= len)
+		return 1;
+	olen = t->opt[(i + 1) & 63];
+	if (kind == 3 && olen == 3) {
+		kind = t->opt[(i + 2) & 63];
+		t->tv.ws = kind > 14 ? 14 : kind;
+		return 1;
+	}
+	if (olen < 2)
+		return 1;	/* malformed: no scale to trust */
+	t->tv.ws_i = i + olen;
+	return 0;
+}
+
+/* The window scale a SYN offers (option 3), or -1 without one. */
+static __always_inline int tcp_syn_wscale(struct __sk_buff *skb,
+					  struct ct_scratch *t, __u32 *zero)
+{
+	__u32 doff = t->tv.doff;
+
+	t->tv.ws = -1;
+	t->tv.ws_i = 0;
+	if (doff <= 20 || doff > 60)
+		return -1;
+	t->tv.ws_len = (doff - 20) & 63;
+	if (t->tv.ws_len > 40 || t->tv.ws_len < 1 ||
+	    bpf_skb_load_bytes(skb, t->tv.l4off + 20, t->opt, t->tv.ws_len))
+		return -1;
+	bpf_loop(40, wscale_step, zero, 0);
+	return 0;	/* the scale is in t->tv.ws */
+}
+
+/* What ct_tcp_track reads of a packet, in the scratch. */
+static __always_inline int ct_tcp_judge(struct ct_scratch *t,
+					struct kvb_ct *s, struct kvb_ct *r)
+{
+	struct tcp_view *v = &t->tv;
+
+	if (v->from_wan && (v->flags & (TCP_RST_ | TCP_FIN_)) && r &&
+	    (r->td_flags & KVB_TD_SEEN)) {
+		/* the guest (r) receives: judge by what it acknowledged */
+		if (!(r->td_flags & KVB_TD_ACK)) {
+			/* the guest's SYN unanswered: only a RST acking it */
+			if (!(v->flags & TCP_RST_) || !(v->flags & TCP_ACK_) ||
+			    v->ack != r->td_end)
+				return DROP(KVB_DROP_NAT_TCP_WINDOW);
+			goto close;
+		}
+		if (seq_before(r->td_maxend, v->seq) ||
+		    seq_before(v->end, r->td_maxack - r->td_maxwin))
+			return DROP(KVB_DROP_NAT_TCP_WINDOW);
+		if ((v->flags & TCP_RST_) && v->seq != r->td_maxack &&
+		    !((s->td_flags & KVB_TD_SEEN) && v->seq == s->td_end))
+			goto track;	/* in window, not exact: the guest judges */
+		goto close;
+	}
+	if (v->flags & (TCP_RST_ | TCP_FIN_))
+		goto close;
+	goto track;
+close:
+	s->state = KVB_CT_CLOSING;
+	if (r)
+		r->state = KVB_CT_CLOSING;
+track:
+	if (!(s->td_flags & KVB_TD_SEEN) || seq_before(s->td_end, v->end)) {
+		s->td_end = v->end;
+		s->td_flags |= KVB_TD_SEEN;
+	}
+	if (v->flags & TCP_ACK_) {
+		/* a SYN's window is never scaled; after both SYNs, the scale
+		 * both offered (or none); picked up mid-stream: the largest */
+		if (v->flags & TCP_SYN_)
+			v->scale = 0;
+		else if (r && (s->td_flags & KVB_TD_SYN) &&
+			 (r->td_flags & KVB_TD_SYN))
+			v->scale = (s->td_flags & KVB_TD_WS) &&
+				   (r->td_flags & KVB_TD_WS) ?
+				   s->td_wscale & 15 : 0;
+		else
+			v->scale = 14;
+		v->win <<= v->scale & 15;
+		if (v->win > s->td_maxwin)
+			s->td_maxwin = v->win;
+		if (!(s->td_flags & KVB_TD_ACK) || seq_before(s->td_maxack, v->ack))
+			s->td_maxack = v->ack;
+		if (!(s->td_flags & KVB_TD_ACK) ||
+		    seq_before(s->td_maxend, v->ack + v->win))
+			s->td_maxend = v->ack + v->win;
+		s->td_flags |= KVB_TD_ACK;
+	}
+	if (v->flags & TCP_SYN_) {
+		s->td_wscale = v->ws < 0 ? 0 : (__u8)v->ws;
+		s->td_flags |= KVB_TD_SYN | (v->ws < 0 ? 0 : KVB_TD_WS);
+	}
+	return 0;
+}
+
+/*
+ * Track a TCP packet of flow key k (both entries exist) and judge a RST
+ * or FIN from the WAN, as conntrack does, before it may move the flow
+ * to the closing timeout: a blind attacker does not know the sequence
+ * numbers. What each side sent and advertised is kept in its own entry
+ * (td_*). From the WAN:
+ *   - a RST or FIN outside the guest's receive window (its highest ack
+ *     plus window, back to the ack less its largest window) is refused:
+ *     nat-tcp-window, the guest never sees it;
+ *   - a RST closes the flow only when exact: at the guest's highest ack
+ *     (RFC 5961's rcv_nxt), at the end of what the remote sent, or, to a
+ *     SYN not yet acknowledged, acknowledging exactly that SYN. Another
+ *     in-window RST goes to the guest, whose stack answers it with a
+ *     challenge ACK (the real peer's reply to that is exact), and the
+ *     state stays;
+ *   - an in-window FIN closes.
+ * The guest's own RST and FIN are its business and always close. A flow
+ * picked up mid-stream (no SYN seen) has unknown window scales: its
+ * windows are taken at the largest scale (liberal), RSTs still must be
+ * exact. Updates are lock-free: a race may lose one, never a packet.
+ * A global function: verified once, not on every path that calls it.
+ */
+__noinline int ct_tcp_track(struct __sk_buff *skb, __u32 l4off,
+			    const struct kvb_ct_key *k)
+{
+	/* the state lives in the scratch: the caller's frame leaves this
+	 * function 24 bytes of stack */
+	__u32 zero = 0;	/* one key slot for every scratch lookup */
+	struct ct_scratch *t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
+	struct kvb_ct *s, *r;
+	struct tcp_view *v;
+	__u8 *h;
+	__u32 len;
+
+	if (!k || !t)
+		return 0;
+	t->key = *k;	/* k itself would cost a stack slot */
+	v = &t->tv;
+	h = t->th;
+	v->l4off = l4off;
+	if (bpf_skb_load_bytes(skb, l4off, h, 20) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + 2, &v->tot, 2))
+		return 0;
+	v->seq = (__u32)h[4] << 24 | (__u32)h[5] << 16 | (__u32)h[6] << 8 | h[7];
+	v->ack = (__u32)h[8] << 24 | (__u32)h[9] << 16 | (__u32)h[10] << 8 | h[11];
+	v->doff = (h[12] >> 4) * 4;
+	v->flags = h[13];
+	v->win = (__u32)h[14] << 8 | h[15];
+	/* the IP length, not the frame's: short frames carry padding; a
+	 * GSO/GRO frame's tot_len covers all its segments */
+	len = bpf_ntohs(v->tot);
+	if (len < l4off - ETH_HLEN + v->doff)
+		len = skb->len < l4off + v->doff ? 0 :
+		      skb->len - l4off - v->doff;
+	else
+		len -= l4off - ETH_HLEN + v->doff;
+	v->end = v->seq + len + !!(v->flags & TCP_SYN_) +
+		 !!(v->flags & TCP_FIN_);
+	v->ws = -1;
+	if (v->flags & TCP_SYN_)
+		tcp_syn_wscale(skb, t, &zero);
+	t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
+	if (!t)
+		return 0;
+	t->tk.proto = IPPROTO_TCP;
+	t->tk.pad = 0;
+	t->tk.dir = !t->key.dir;
+	t->tv.from_wan = t->key.dir;	/* a reply key: the remote sent it */
+	s = bpf_map_lookup_elem(&kvb_ct, &t->key);
+	if (!s)
+		return 0;
+	if (t->key.dir) {	/* a reply key: the original is the guest's */
+		t->tk.saddr = s->addr;
+		t->tk.daddr = t->key.saddr;
+		t->tk.sport = s->port;
+		t->tk.dport = t->key.sport;
+	} else {	/* the original: the reply is keyed on the remote */
+		t->tk.saddr = t->key.daddr;
+		t->tk.daddr = s->addr;
+		t->tk.sport = t->key.dport;
+		t->tk.dport = s->port;
+	}
+	r = bpf_map_lookup_elem(&kvb_ct, &t->tk);
+	return ct_tcp_judge(t, s, r);
+}
+
+#endif /* KVB_CONNTRACK_H */
