@@ -45,7 +45,7 @@ LDLIBS := -lbpf -lelf -lz -lmnl
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-TOOLS := $(BUILD)/sendraw $(BUILD)/kvbbench $(BUILD)/verstat
+TOOLS := $(BUILD)/sendraw $(BUILD)/vnettap $(BUILD)/kvbbench $(BUILD)/verstat
 
 all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS) $(FUZZ_BIN) hdrcheck
 
@@ -69,6 +69,9 @@ $(BUILD)/sendraw: tests/tools/sendraw.c | $(BUILD)
 # verifier figures per program: build/verstat build/tap.bpf.o
 $(BUILD)/verstat: tests/tools/verstat.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+$(BUILD)/vnettap: tests/tools/vnettap.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@
 
 # benchmark tools (scripts/bench): built with everything, run by `make bench`
 $(BUILD)/bench.bpf.o: scripts/bench/bpf/bench.bpf.c | $(BUILD)
