@@ -671,6 +671,7 @@ int main(void)
 	nfail += guard_tests(fb);
 	nfail += nat_tests(fb);
 	nfail += route_tests(fb);
+	nfail += xdp_csum_tests(fb);
 
 	fabric_close(fb);
 	remove_dir(dir);

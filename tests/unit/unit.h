@@ -36,6 +36,8 @@ int guard_tests(struct fabric *fb);
 int nat_tests(struct fabric *fb);
 /* test_route.c: routing decisions, ND/RA answers, ICMP errors */
 int route_tests(struct fabric *fb);
+/* test_xdpcsum.c: XDP's checksum rule, every pass-to-tc case */
+int xdp_csum_tests(struct fabric *fb);
 
 #define CHECK(cond, ...)						\
 	do {								\
