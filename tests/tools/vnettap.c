@@ -7,7 +7,9 @@
  *   vnettap send TAP KIND SMAC DMAC SRC DST SPORT DPORT [LEN] [COUNT]
  *       writes COUNT (1) frames the way a Linux guest with offloads on hands
  *       them to virtio-net. SRC/DST are both IPv4 or both IPv6; LEN is the
- *       L4 payload (GSO: the whole super-frame's). KIND:
+ *       L4 payload (GSO: the whole super-frame's). With COUNT > 1 it
+ *       prints "sent COUNT SECONDS" (the writes' time: a tap source for
+ *       benchmarks). KIND:
  *         tcp-csum  udp-csum   VIRTIO_NET_HDR_F_NEEDS_CSUM, the checksum
  *                              field holding the pseudo-header sum
  *         tcp-gso              a TSO super-frame (GSO_TCPV4/TCPV6,
@@ -28,11 +30,11 @@
  *       Inner addresses of the VXLAN kinds: 10.200.0.1 -> 10.200.0.2, TCP
  *       ports SPORT -> DPORT.
  *
- *   vnettap recv TAP SECONDS [offload on|off]
+ *   vnettap recv TAP SECONDS [offload on|off] [quiet]
  *       sets the tap's offloads as QEMU does for a guest that negotiated
  *       them (TUN_F_CSUM|TSO4|TSO6; off: none), prints "ready", then reads
- *       frames for SECONDS at most, or until a frame tagged 7999 (the
- *       sender's end marker) arrives. For every IPv4/IPv6 TCP/UDP frame it completes
+ *       frames for SECONDS at most, or until a frame from or to port 7999
+ *       (the sender's end marker) arrives. For every IPv4/IPv6 TCP/UDP frame it completes
  *       a partial checksum as the virtio-net header asks (csum_start,
  *       csum_offset), then verifies every checksum in the frame (IPv4
  *       header, L4 over the pseudo-header, and inside VXLAN the inner
@@ -41,7 +43,7 @@
  *               ok|bad: WHY
  *       PORT is the frame's port in 7000-7999 (source or destination,
  *       inner ports for VXLAN): the kind's tag, which NAT keeps on one side.
- *       At the end one line per tag:
+ *       (quiet: none). At the end one line per tag:
  *         port PORT frames N bytes B partial P gso G bad X
  *       B sums the L4 payload, so a GSO super-frame and its segments
  *       count alike.
@@ -78,7 +80,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: vnettap send TAP KIND SMAC DMAC SRC DST SPORT DPORT [LEN] [COUNT]\n"
-		"       vnettap recv TAP SECONDS [offload on|off]\n");
+		"       vnettap recv TAP SECONDS [offload on|off] [quiet]\n");
 	exit(1);
 }
 
@@ -315,6 +317,7 @@ static int do_send(int argc, char **argv)
 	struct addrs a = { 0 };
 	struct virtio_net_hdr_v1 vh;
 	static uint8_t buf[BUF_LEN];
+	struct timespec t0, t1;
 	size_t paylen, len;
 	int fd, count, known = 0;
 
@@ -349,10 +352,15 @@ static int do_send(int argc, char **argv)
 	len = build(argv[3], &a, paylen, buf + sizeof(vh), &vh);
 	memcpy(buf, &vh, sizeof(vh));
 	fd = tap_open(argv[2]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < count; i++)
 		if (write(fd, buf, sizeof(vh) + len) != (ssize_t)(sizeof(vh) + len))
 			die("write");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	close(fd);
+	if (count > 1)
+		printf("sent %d %.6f\n", count, (double)(t1.tv_sec - t0.tv_sec) +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
 
@@ -361,16 +369,22 @@ struct tag {
 };
 
 static struct tag tags[1000];
+static int quiet;	/* no line per frame */
 
-/* IPv4 header and L4 checksums of the IP packet at ip (len bytes). */
+/*
+ * IPv4 header and L4 checksums of the IP packet at ip (len bytes), and
+ * inside VXLAN the inner packet's; NULL when all verify, else what failed.
+ * ports[] gets the innermost TCP/UDP ports (also when a checksum fails, so
+ * that the frame is still attributed), *paylen its payload length.
+ */
 static const char *verify_ip(const uint8_t *ip, size_t len, int depth,
-			     uint16_t *port, size_t *paylen)
+			     uint16_t ports[2], size_t *paylen)
 {
+	const char *why = NULL;
 	size_t ihl, l4len;
 	const uint8_t *l4;
 	uint8_t proto;
 	int v6 = (ip[0] >> 4) == 6;
-	uint16_t sp, dp;
 
 	if (v6) {
 		if (len < 40)
@@ -386,48 +400,54 @@ static const char *verify_ip(const uint8_t *ip, size_t len, int depth,
 		ihl = (size_t)(ip[0] & 0xf) * 4;
 		if (ihl < 20 || ihl > len)
 			return "bad IHL";
-		if (fold(sum16(ip, ihl, 0)) != 0xffff)
-			return "IPv4 header checksum";
 		if (get16(ip + 2) > len || get16(ip + 2) < ihl)
 			return "IPv4 total length";
 		l4len = get16(ip + 2) - ihl;
 		proto = ip[9];
+		if (fold(sum16(ip, ihl, 0)) != 0xffff)
+			why = "IPv4 header checksum";
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return "not TCP/UDP";
 	l4 = ip + ihl;
 	if (l4len < (proto == IPPROTO_TCP ? 20u : 8u))
 		return "short L4";
+	ports[0] = get16(l4);
+	ports[1] = get16(l4 + 2);
+	*paylen = l4len - (proto == IPPROTO_TCP ? (size_t)(l4[12] >> 4) * 4 : 8);
 	if (proto == IPPROTO_UDP && !v6 && get16(l4 + 6) == 0) {
 		/* no UDP checksum: nothing to verify at this layer */
-	} else if (fold(sum16(l4, l4len, pseudo(ip, v6, proto, l4len))) !=
-		   0xffff) {
-		return proto == IPPROTO_TCP ? "TCP checksum" : "UDP checksum";
+	} else if (!why && fold(sum16(l4, l4len, pseudo(ip, v6, proto,
+							 l4len))) != 0xffff) {
+		why = proto == IPPROTO_TCP ? "TCP checksum" :
+		      depth == 0 && ports[1] == VXLAN_PORT ?
+		      "outer UDP checksum" : "UDP checksum";
 	}
-	sp = get16(l4);
-	dp = get16(l4 + 2);
-	if (proto == IPPROTO_UDP && dp == VXLAN_PORT && depth == 0) {
+	if (proto == IPPROTO_UDP && ports[1] == VXLAN_PORT && depth == 0) {
 		const uint8_t *eth = l4 + 16;
+		const char *inner;
 
 		if (l4len < 16 + 14 + 20)
-			return "short VXLAN";
+			return why ? why : "short VXLAN";
 		if (get16(eth + 12) != 0x0800)
-			return "VXLAN inner not IPv4";
-		return verify_ip(eth + 14, l4len - 16 - 14, 1, port, paylen);
+			return why ? why : "VXLAN inner not IPv4";
+		inner = verify_ip(eth + 14, l4len - 16 - 14, 1, ports, paylen);
+		return why ? why : inner;
 	}
-	*port = sp >= 7000 && sp < 8000 ? sp : dp;
-	*paylen = l4len - (proto == IPPROTO_TCP ? (size_t)(l4[12] >> 4) * 4 : 8);
-	return NULL;
+	return why;
 }
 
-/* Returns the frame's tag port, 0 when it carries none. */
+/*
+ * Returns the frame's tag port (END_PORT for the end marker, which has it
+ * as either port), 0 when it carries none.
+ */
 static uint16_t one_frame(uint8_t *buf, size_t n)
 {
 	struct virtio_net_hdr_v1 vh;
 	uint8_t *f = buf + sizeof(vh);
 	size_t len = n - sizeof(vh), paylen = 0;
 	const char *why = NULL;
-	uint16_t port = 0, et;
+	uint16_t ports[2] = { 0, 0 }, port, et;
 
 	memcpy(&vh, buf, sizeof(vh));
 	if (len < 14)
@@ -449,31 +469,25 @@ static uint16_t one_frame(uint8_t *buf, size_t n)
 				len - vh.csum_start, 0)));
 		}
 	}
-	if (!why)
-		why = verify_ip(f + 14, len - 14, 0, &port, &paylen);
-	if (why && !port) {
-		/* still attribute it: the ports sit at the usual place */
-		size_t ihl = et == 0x86dd ? 40 : (size_t)(f[14] & 0xf) * 4;
+	{
+		const char *w = verify_ip(f + 14, len - 14, 0, ports, &paylen);
 
-		if (len >= 14 + ihl + 4) {
-			uint16_t sp = get16(f + 14 + ihl);
-
-			port = sp >= 7000 && sp < 8000 ?
-			       sp : get16(f + 14 + ihl + 2);
-		}
+		why = why ? why : w;
 	}
+	port = ports[0] >= 7000 && ports[0] < 8000 ? ports[0] : ports[1];
 	if (port < 7000 || port >= 8000)
 		return 0;	/* not one of the tagged frames */
-	printf("frame %u %zu payload=%zu flags=%u gso=%u gso_size=%u "
-	       "csum_start=%u %s%s\n", port, len, paylen, vh.flags,
-	       vh.gso_type, vh.gso_size, vh.csum_start, why ? "bad: " : "ok",
-	       why ? why : "");
+	if (!quiet)
+		printf("frame %u %zu payload=%zu flags=%u gso=%u gso_size=%u "
+		       "csum_start=%u %s%s\n", port, len, paylen, vh.flags,
+		       vh.gso_type, vh.gso_size, vh.csum_start,
+		       why ? "bad: " : "ok", why ? why : "");
 	tags[port - 7000].frames++;
 	tags[port - 7000].bytes += paylen;
 	tags[port - 7000].partial += !!(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
 	tags[port - 7000].gso += vh.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 	tags[port - 7000].bad += why != NULL;
-	return port;
+	return ports[0] == END_PORT || ports[1] == END_PORT ? END_PORT : port;
 }
 
 static int do_recv(int argc, char **argv)
@@ -486,8 +500,14 @@ static int do_recv(int argc, char **argv)
 	if (argc < 4)
 		usage();
 	secs = atoi(argv[3]);
-	if (argc > 5 && !strcmp(argv[4], "offload") && !strcmp(argv[5], "off"))
-		off = 0;
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "quiet"))
+			quiet = 1;
+		else if (!strcmp(argv[i], "offload") && i + 1 < argc)
+			off = !strcmp(argv[++i], "off") ? 0 : off;
+		else
+			usage();
+	}
 	fd = tap_open(argv[2]);
 	if (ioctl(fd, TUNSETOFFLOAD, off))
 		die("TUNSETOFFLOAD");
