@@ -68,6 +68,7 @@ int port_resolve(struct fabric *fb, const char *dev, struct kvb_port *out);
 struct port_opts {
 	const __u8 *mac;	/* NULL: none (pinned from the first frame) */
 	bool xdp;
+	bool xdp_set;		/* port set: xdp given */
 	bool spoofcheck;
 	bool isolated;
 	bool savi_off;		/* no IPv6 address bound by first claim */

@@ -48,8 +48,13 @@ static const struct keyword port_kws[] = {
 		      "always); at most 16 a port, each for a day past\n"
 		      "its last use. off: IPv6 only from its 'ip'\n"
 		      "addresses and MAC-derived link-local.", 0 },
-	[PK_XDP] = { "xdp", "on|off", "on (default) adds the XDP accelerator; tc\n"
-		     "always enforces policy (attach only).", PK_ATTACH },
+	[PK_XDP] = { "xdp", "on|off", "on adds the XDP program to the port; off\n"
+		     "(default) runs it on tc alone, which always\n"
+		     "enforces policy. XDP drops what admission and\n"
+		     "the guard refuse earlier but forwards nothing\n"
+		     "yet, and it costs: on a tap every TSO super-\n"
+		     "frame takes generic XDP, on a veth the peer\n"
+		     "loses GSO/TSO (README, Datapath).", 0 },
 };
 
 static void port_details(void)
@@ -66,7 +71,7 @@ static void port_details(void)
 
 /*
  * The keywords attach and port set share. net (attach only) is returned in
- * *netname when netname is not NULL; xdp is attach only too.
+ * *netname when netname is not NULL.
  */
 static int parse_port_opts(const char *cmd, int argc, char **argv,
 			   struct port_opts *o, __u8 mac[6],
@@ -119,7 +124,7 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 			else if (kw - port_kws == PK_SAVI)
 				o->savi_off = !on;
 			else
-				o->xdp = on;
+				o->xdp = on, o->xdp_set = true;
 		}
 	}
 	return 0;
@@ -128,7 +133,12 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 /* attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off] ... */
 static int attach_run(int argc, char **argv)
 {
-	struct port_opts o = { .xdp = true, .spoofcheck = true, .naddrs = -1 };
+	/*
+	 * XDP off by default: it forwards nothing yet, so it can only cost
+	 * (generic XDP for every TSO frame of a tap, GSO off on a veth's
+	 * peer); docs/BENCHMARKS.md has the measurements.
+	 */
+	struct port_opts o = { .xdp = false, .spoofcheck = true, .naddrs = -1 };
 	const char *netname = NULL;
 	struct kvb_net net;
 	__u8 mac[6];
@@ -200,6 +210,24 @@ static int port_set(int argc, char **argv)
 		p.flags |= KVB_PORT_F_SAVI_OFF;
 	if (addr_set(fb, "port set", &p, &o))
 		return 1;
+	if (o.xdp_set && o.xdp != !!(p.flags & KVB_PORT_F_XDP)) {
+		/*
+		 * tc carries every frame either way, so adding or removing
+		 * the accelerator loses nothing in between.
+		 */
+		if (o.xdp) {
+			int ret = xdp_attach(fb, p.ifindex);
+
+			if (ret)
+				return err("port set: %s: cannot attach XDP "
+					   "program: %s", p.name,
+					   strerror(-ret));
+			p.flags |= KVB_PORT_F_XDP;
+		} else {
+			xdp_detach(fb, p.ifindex);
+			p.flags &= ~KVB_PORT_F_XDP;
+		}
+	}
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
 		return err("port set: %s: %s", p.name, strerror(errno));
 	net_ports_changed(fb, p.net_id);
@@ -231,7 +259,7 @@ const struct object obj_port = {
 		{ "list", port_show, NULL, 0 },
 		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none]\n"
 		  "                 [spoofcheck on|off] [isolated on|off]\n"
-		  "                 [savi on|off]", CMD_TEND },
+		  "                 [savi on|off] [xdp on|off]", CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = port_details,

@@ -73,7 +73,7 @@ expect_err "attach missing device" "device nosuchdev0: no such device" \
 expect_err "attach bad mac" "mac 01:00:00:00:00:01" \
 	kvmbpf attach "$T-a" net n1 mac 01:00:00:00:00:01
 expect_err "attach bad mac text" "mac zz" kvmbpf attach "$T-a" net n1 mac zz
-check "attach" kvmbpf attach "$T-a" net n1 mac 52:54:00:aa:00:01
+check "attach" kvmbpf attach "$T-a" net n1 mac 52:54:00:aa:00:01 xdp on
 expect_err "attach twice" "already attached to network n1" \
 	kvmbpf attach "$T-a" net n1
 expect_err "attach to another net" "already attached to network n1" \
@@ -87,6 +87,15 @@ expect_err "attach multicast ip" "ip 224.0.0.1" \
 expect_err "attach bad spoofcheck" "spoofcheck maybe: expected on or off" \
 	kvmbpf attach "$T-b" net n1 spoofcheck maybe
 check "attach second" kvmbpf attach "$T-b" net n1 ip 10.9.0.2 ip fd09::2 isolated on
+check_not "attach: no XDP by default" sh -c "ip link show $T-b | grep -q xdp"
+check_not "net add: no XDP on the uplink" sh -c "ip link show $T-up | grep -q xdp"
+check "port show: xdp off by default" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show $T-b | grep -q '\"xdp\":false'"
+check "port set xdp on" kvmbpf port set "$T-b" xdp on
+check "port set xdp on: XDP attached" sh -c "ip link show $T-b | grep -q xdp"
+check "port set xdp off" kvmbpf port set "$T-a" xdp off
+check_not "port set xdp off: XDP gone" sh -c "ip link show $T-a | grep -q xdp"
+check "port set xdp on again" kvmbpf port set "$T-a" xdp on
 check "port show -j has identity" sh -c "
 	\"\${0}\" --bpffs $BPFFS -j port show $T-b | $PY -c '
 import json, sys

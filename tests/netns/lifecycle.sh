@@ -14,7 +14,7 @@ for i in 1 2; do
 done
 ip -n "$T-g1" link set eth0 address $M1
 ip -n "$T-g2" link set eth0 address $M2
-kvmbpf attach "$T-g1" net lan mac $M1 ip 10.95.0.1 || fail "attach g1"
+kvmbpf attach "$T-g1" net lan mac $M1 ip 10.95.0.1 xdp on || fail "attach g1"
 kvmbpf attach "$T-g2" net lan || fail "attach g2"
 frame="$(echo $M2 | tr -d :)$(echo $M1 | tr -d :)88b5$(printf 'ab%.0s' {1..46})"
 back="$(echo $M1 | tr -d :)$(echo $M2 | tr -d :)88b5$(printf 'cd%.0s' {1..46})"
