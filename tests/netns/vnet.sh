@@ -27,7 +27,7 @@ tap_add() {
 
 gw_mac() {
 	local gif
-	gif=$(kvmbpf -j net show "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+	gif=$(kvmbpf -j net show "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 	cat /sys/class/net/"$gif"/address
 }
 
@@ -107,7 +107,7 @@ for xdp in ${VNET_XDP:-off on}; do
 		fail "xdp $xdp: routed set-up"
 	g=$(gw_mac r1)
 	# the receiver answers no ARP/ND: the host's neighbour entry for it
-	gif=$(kvmbpf -j net show r2 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+	gif=$(kvmbpf -j net show r2 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 	ip neigh replace 10.82.2.11 lladdr $MB dev "$gif"
 	ip neigh replace fd82:2::11 lladdr $MB dev "$gif"
 	deliver "xdp $xdp: routed IPv4" "$T-a" "$T-b" $MA "$g" 10.82.1.11 10.82.2.11 7200 "${KINDS4[@]}"
