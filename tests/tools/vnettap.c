@@ -33,15 +33,15 @@
  *   vnettap recv TAP SECONDS [offload on|off] [quiet]
  *       sets the tap's offloads as QEMU does for a guest that negotiated
  *       them (TUN_F_CSUM|TSO4|TSO6; off: none), prints "ready", then reads
- *       frames for SECONDS at most, or until a frame from or to port 7999
- *       (the sender's end marker) arrives. For every IPv4/IPv6 TCP/UDP frame it completes
+ *       frames for SECONDS at most, or until a frame to port 7999 (the
+ *       sender's end marker) arrives. For every IPv4/IPv6 TCP/UDP frame it completes
  *       a partial checksum as the virtio-net header asks (csum_start,
  *       csum_offset), then verifies every checksum in the frame (IPv4
  *       header, L4 over the pseudo-header, and inside VXLAN the inner
  *       ones), and prints one line per frame:
  *         frame PORT LEN payload=P flags=F gso=G gso_size=S csum_start=C
  *               ok|bad: WHY
- *       PORT is the frame's port in 7000-7999 (source or destination,
+ *       PORT is the frame's port in 7000-7999 (destination, else source;
  *       inner ports for VXLAN): the kind's tag, which NAT keeps on one side.
  *       (quiet: none). At the end one line per tag:
  *         port PORT frames N bytes B partial P gso G bad X
@@ -438,8 +438,8 @@ static const char *verify_ip(const uint8_t *ip, size_t len, int depth,
 }
 
 /*
- * Returns the frame's tag port (END_PORT for the end marker, which has it
- * as either port), 0 when it carries none.
+ * Returns the frame's tag port (END_PORT for the end marker, sent to that
+ * port), 0 when it carries none.
  */
 static uint16_t one_frame(uint8_t *buf, size_t n)
 {
@@ -474,7 +474,11 @@ static uint16_t one_frame(uint8_t *buf, size_t n)
 
 		why = why ? why : w;
 	}
-	port = ports[0] >= 7000 && ports[0] < 8000 ? ports[0] : ports[1];
+	/*
+	 * The destination port first: NAT keeps it on the way out (and a
+	 * source port it picks may fall in the tags' range).
+	 */
+	port = ports[1] >= 7000 && ports[1] < 8000 ? ports[1] : ports[0];
 	if (port < 7000 || port >= 8000)
 		return 0;	/* not one of the tagged frames */
 	if (!quiet)
@@ -487,7 +491,7 @@ static uint16_t one_frame(uint8_t *buf, size_t n)
 	tags[port - 7000].partial += !!(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
 	tags[port - 7000].gso += vh.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 	tags[port - 7000].bad += why != NULL;
-	return ports[0] == END_PORT || ports[1] == END_PORT ? END_PORT : port;
+	return ports[1] == END_PORT ? END_PORT : port;
 }
 
 static int do_recv(int argc, char **argv)
