@@ -267,7 +267,7 @@ int dhcp_restarts(const struct kvb_net *net, __u64 *last)
 }
 
 /*
- * Every command (fab()) looks after the dnsmasq of each network: one that
+ * Every changing command (its upkeep step) looks after the dnsmasq of each network: one that
  * died (killed, OOM, crashed) is started again, and counted in
  * <interface>.restarts so that `net show` says so. Commands hold the
  * fabric's lock, so two never start one each. A network whose gateway
@@ -322,17 +322,71 @@ static const char *lease_port(struct fabric *fb, const struct kvb_net *net,
 	return NULL;
 }
 
+/* A lease of dnsmasq's file: "EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID". */
+struct lease {
+	unsigned long long exp;
+	__u8 mac[6];
+	__u32 addr;		/* host order, for the order of the listing */
+	char ip[64], host[256], cid[256];
+};
+
+static int lease_cmp(const void *a, const void *b)
+{
+	const struct lease *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return memcmp(x->mac, y->mac, 6);
+}
+
+/* The live IPv4 leases of f, sorted by address; -1: no memory. */
+static ssize_t leases_read(FILE *f, time_t now, struct lease **out)
+{
+	struct lease *rows = NULL, *t, l;
+	size_t n = 0, cap = 0;
+	char line[512], macs[32];
+	struct in_addr a;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		/* DHCPv6 entries ("duid" line, IAIDs) are not ours */
+		if (sscanf(line, "%llu %31s %63s %255s %255s", &l.exp, macs,
+			   l.ip, l.host, l.cid) != 5 || parse_mac(macs, l.mac))
+			continue;
+		if (l.exp && (time_t)l.exp <= now)
+			continue;	/* expired, not yet written out */
+		l.addr = inet_pton(AF_INET, l.ip, &a) == 1 ? ntohl(a.s_addr) : 0;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			t = realloc(rows, cap * sizeof(*rows));
+			if (!t) {
+				free(rows);
+				return -1;
+			}
+			rows = t;
+		}
+		rows[n++] = l;
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), lease_cmp);
+	*out = rows;
+	return (ssize_t)n;
+}
+
 int net_leases(int argc, char **argv)
 {
 	struct fabric *fb;
 	struct kvb_net net;
-	char path[256], line[512];
+	struct lease *rows = NULL;
+	char path[256];
 	time_t now = time(NULL);
+	ssize_t n;
 	FILE *f;
 
 	if (argc != 1)
 		return err("net leases: expected NAME");
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (net_find(fb, argv[0], &net))
 		return err("net leases: network %s does not exist", argv[0]);
 	if (!(net.flags & KVB_NET_F_DHCP))
@@ -342,25 +396,22 @@ int net_leases(int argc, char **argv)
 	f = fopen(path, "r");
 	if (!f && errno != ENOENT)
 		return err("net leases: %s: %s", path, strerror(errno));
+	n = leases_read(f, now, &rows);
+	if (f)
+		fclose(f);
+	if (n < 0)
+		return err("net leases: out of memory");
 	print_text("%-17s  %-15s  %-20s  %-19s  %s\n", "MAC", "ADDRESS",
 		   "HOSTNAME", "EXPIRES", "PORT");
 	open_json_array(NULL);
-	while (f && fgets(line, sizeof(line), f)) {
-		char macs[32], ip[64], host[256], cid[256], pb[16], when[32];
-		unsigned long long exp;
-		const char *port;
-		__u8 mac[6];
+	for (ssize_t i = 0; i < n; i++) {
+		const struct lease *l = &rows[i];
+		char macs[18], pb[16], when[32];
+		const char *port = lease_port(fb, &net, l->mac, pb);
 
-		/* DHCPv6 entries ("duid" line, IAIDs) are not ours */
-		if (sscanf(line, "%llu %31s %63s %255s %255s", &exp, macs, ip,
-			   host, cid) != 5 || parse_mac(macs, mac))
-			continue;
-		if (exp && (time_t)exp <= now)
-			continue;	/* expired, not yet written out */
-		port = lease_port(fb, &net, mac, pb);
-		fmt_mac(mac, macs);
-		if (exp) {
-			time_t t = (time_t)exp;
+		fmt_mac(l->mac, macs);
+		if (l->exp) {
+			time_t t = (time_t)l->exp;
 
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
 				 localtime(&t));
@@ -369,15 +420,15 @@ int net_leases(int argc, char **argv)
 		}
 		open_json_object(NULL);
 		print_string(PRINT_ANY, "mac", "%-17s", macs);
-		print_string(PRINT_ANY, "address", "  %-15s", ip);
+		print_string(PRINT_ANY, "address", "  %-15s", l->ip);
 		print_string(PRINT_ANY, "hostname", "  %-20s",
-			     strcmp(host, "*") ? host : NULL);
+			     strcmp(l->host, "*") ? l->host : NULL);
 		print_string(PRINT_JSON, "client_id", NULL,
-			     strcmp(cid, "*") ? cid : NULL);
-		if (exp) {
-			print_uint(PRINT_JSON, "expiry", NULL, exp);
+			     strcmp(l->cid, "*") ? l->cid : NULL);
+		if (l->exp) {
+			print_uint(PRINT_JSON, "expiry", NULL, l->exp);
 			print_uint(PRINT_JSON, "expires_in", NULL,
-				   exp - (unsigned long long)now);
+				   l->exp - (unsigned long long)now);
 		} else {
 			print_null("expiry");
 			print_null("expires_in");
@@ -387,7 +438,6 @@ int net_leases(int argc, char **argv)
 		close_json_object();
 	}
 	close_json_array();
-	if (f)
-		fclose(f);
+	free(rows);
 	return 0;
 }

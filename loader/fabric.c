@@ -410,7 +410,8 @@ void fabric_close(struct fabric *fb)
 
 /*
  * The CLI's fabric, opened on first use: fab() by a command that changes
- * it, fab_ro() by one that only reads. Opening changes nothing: the
+ * it, fab_ro() by one that only reads; NULL when it cannot be opened (the
+ * reason is printed), for the command to return. Opening changes nothing: the
  * upkeep of a fabric (forgetting vanished devices, reviving dnsmasq) is a
  * step of its own that changing commands take (fabric_tend, lifecycle.c).
  */
@@ -422,8 +423,9 @@ static struct fabric *fab_mode(bool create)
 	if (opened < (create ? 2 : 1)) {
 		if (opened)
 			fabric_close(&fb);
+		opened = 0;
 		if (fabric_open_mode(&fb, opts.bpffs, create))
-			exit(out_close(1));
+			return NULL;
 		opened = create ? 2 : 1;
 	}
 	return &fb;

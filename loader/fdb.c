@@ -138,6 +138,8 @@ static int fdb_show(int argc, char **argv)
 	if (argc && (argc != 2 || strcmp(argv[0], "net")))
 		return err("fdb show: expected [net NAME]");
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (argc && net_find(fb, argv[1], &filter))
 		return err("fdb show: network %s does not exist", argv[1]);
 	rows.net_id = argc ? filter.id : 0;

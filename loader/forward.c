@@ -66,6 +66,8 @@ static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 	memset(a, 0, sizeof(*a));
 	if (argc < 1)
 		return err("forward %s: missing NET", cmd);
+	if (!fab_ro())
+		return 1;
 	if (net_find(fab_ro(), argv[0], &a->net))
 		return err("forward %s: network %s does not exist", cmd, argv[0]);
 	if (!net_has(&a->net, NT_NAT))
@@ -163,6 +165,8 @@ static int fwd_add(int argc, char **argv)
 	if (parse_fwd("add", argc, argv, true, &a))
 		return 1;
 	fb = fab();
+	if (!fb)
+		return 1;
 	inet_ntop(AF_INET, &a.to, ip, sizeof(ip));
 	if (owner_of(fb, a.net.id, a.to, &p))
 		return err("forward add: no guest of %s owns %s (give its port "
@@ -201,6 +205,8 @@ static int fwd_del(int argc, char **argv)
 	int fd, missing = 0;
 
 	if (parse_fwd("del", argc, argv, false, &a))
+		return 1;
+	if (!fab())
 		return 1;
 	fd = fab()->fwd_fd;
 	for (__u32 port = a.lo; port <= a.hi; port++) {
@@ -315,6 +321,8 @@ static int fwd_show(int argc, char **argv)
 	if (argc > 1)
 		return err("forward show: expected [NET]");
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (argc && net_find(fb, argv[0], &filter))
 		return err("forward show: network %s does not exist", argv[0]);
 	n = fwd_list(fb, argc ? filter.id : 0, &rows);

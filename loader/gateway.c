@@ -214,7 +214,7 @@ __u32 any_route_net(struct fabric *fb, __u32 except)
 
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (id != except && !net_get(fb, id, &n) &&
-		    n.type == KVB_NET_NAT && !n.wan)
+		    net_has(&n, NT_NAT) && !n.wan)
 			return id;
 	return 0;
 }

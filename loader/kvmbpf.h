@@ -119,6 +119,8 @@ struct net_spec {
  * switches on the type (the code below it asks net_has()).
  */
 struct net_ops {
+	const char *name;	/* the type's keyword: "nat" */
+	unsigned int has;	/* what it has: NT_* below */
 	/* complete n (name, type, mtu, subnets, flags set) from s, refusing
 	 * what the type cannot be; nothing is made yet */
 	int (*validate)(struct fabric *fb, const struct net_spec *s,
@@ -141,6 +143,23 @@ struct net_ops {
 		     void (*line)(const char *text));
 };
 const struct net_ops *net_ops(__u32 type);
+/* the next type after type (0: the first), 0 after the last */
+__u32 net_type_next(__u32 type);
+const char *net_type_name(__u32 type);
+int net_type_parse(const char *s, __u32 *type);
+/*
+ * What a network type has, for the code below the ops table that must
+ * not switch on the type: NT_UPLINK (bridge), NT_GATEWAY (a gateway
+ * interface, subnets and routes: nat, routed), NT_NAT (translation:
+ * forwards, flows, WAN address), NT_ROUTED (routed).
+ */
+#define NT_UPLINK 1U
+#define NT_GATEWAY 2U
+#define NT_NAT 4U
+#define NT_ROUTED 8U
+bool net_has(const struct kvb_net *n, unsigned int what);
+/* whether the type has any of what */
+bool type_has(__u32 type, unsigned int what);
 
 /* net.c: the library of networks, over the ops table */
 int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
@@ -255,20 +274,6 @@ __u64 clock_mono_ns(void);
 int parse_onoff(const char *s, bool *v);
 void fmt_mac(const __u8 *mac, char buf[18]);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
-const char *net_type_name(__u32 type);
-int net_type_parse(const char *s, __u32 *type);
-/*
- * What a network type has, for the code below the ops table (nettype.c)
- * that must not switch on the type: NT_UPLINK (bridge), NT_GATEWAY (a
- * gateway interface, subnets and routes: nat, routed), NT_NAT
- * (translation: forwards, flows, WAN address), NT_ROUTED (routed).
- */
-#define NT_UPLINK 1U
-#define NT_GATEWAY 2U
-#define NT_NAT 4U
-#define NT_ROUTED 8U
-bool net_has(const struct kvb_net *n, unsigned int what);
-bool type_has(__u32 type, unsigned int what);
 bool drop_named(unsigned int reason);
 const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);

@@ -117,14 +117,18 @@ static void save_details(void)
 
 static int do_gc(int argc, char **argv)
 {
+	struct fabric *fb;
 	int n;
 
 	(void)argv;
 	if (argc)
 		return err("gc: takes no arguments");
+	fb = fab();
+	if (!fb)
+		return 1;
 	open_json_object(NULL);
 	open_json_array("ports");
-	n = fabric_tend(fab(), true);
+	n = fabric_tend(fb, true);
 	close_json_array();
 	print_uint(PRINT_ANY, "removed", "%llu stale ports removed\n",
 		   (__u64)n);
@@ -144,6 +148,8 @@ static int do_reset(int argc, char **argv)
 	if (argc)
 		return err("reset: takes no arguments");
 	fb = fab();
+	if (!fb)
+		return 1;
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (!net_get(fb, id, &net))
 			ret |= net_remove(fb, &net);
@@ -183,6 +189,8 @@ static int do_upgrade(int argc, char **argv)
 	if (argc > 1 || (argc == 1 && !force))
 		return err("upgrade: expected [force]");
 	fb = fab();
+	if (!fb)
+		return 1;
 	bpf_map_lookup_elem(fb->meta_fd, &zero, &m);
 	if (m.build_hash == fabric_build_hash() && !force) {
 		open_json_object(NULL);
@@ -345,6 +353,8 @@ static int do_save(int argc, char **argv)
 	if (argc)
 		return err("save: takes no arguments (it writes to stdout)");
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	/* no date: the same fabric saves byte for byte the same file */
 	print_text("# kvmbpf %s configuration (map layout v%d)\n",
 		   KVMBPF_VERSION, KVB_LAYOUT_VERSION);
@@ -395,6 +405,11 @@ static int do_load(int argc, char **argv)
 	if (!f)
 		return err("load: %s: %s", argv[0], strerror(errno));
 	fb = fab();
+	if (!fb) {
+		if (f != stdin)
+			fclose(f);
+		return 1;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		char *words[LOAD_MAX_WORDS], *save, *w, copy[2048];
 		const struct object *apply;

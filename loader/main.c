@@ -142,8 +142,13 @@ static int run(const struct object *o, int argc, char **argv)
 		argc--, argv++;
 	if (argc && is_help(argv[0]))
 		return object_help(o);
-	if (c->flags & CMD_TEND)
-		fabric_tend(fab(), false);
+	if (c->flags & CMD_TEND) {
+		struct fabric *fb = fab();
+
+		if (!fb)
+			return 1;
+		fabric_tend(fb, false);
+	}
 	return c->fn(argc, argv);
 }
 

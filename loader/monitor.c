@@ -165,6 +165,8 @@ static int monitor_run(int argc, char **argv)
 	__u64 next = 0;
 
 	mc.fb = fab_ro();
+	if (!mc.fb)
+		return 1;
 	for (int i = 0; i < argc; i++) {
 		const struct keyword *kw = keyword_find(monitor_kws,
 							ARRAY_SIZE(monitor_kws),

@@ -338,52 +338,115 @@ static bool ct_live(struct fabric *fb, const struct kvb_net *net,
 	return live;
 }
 
-static int ct_show(int argc, char **argv)
+struct ct_row {
+	struct kvb_ct_key k;
+	struct kvb_ct ct;
+	__u64 last;
+};
+
+/* by network, protocol, then the original tuple, host order */
+static int ct_cmp(const void *a, const void *b)
+{
+	const struct ct_row *x = a, *y = b;
+	__u64 kx[3] = { x->ct.net_id, x->k.proto, ntohl(x->k.saddr) },
+	      ky[3] = { y->ct.net_id, y->k.proto, ntohl(y->k.saddr) };
+	__u64 lx[3] = { ntohs(x->k.sport), ntohl(x->k.daddr), ntohs(x->k.dport) },
+	      ly[3] = { ntohs(y->k.sport), ntohl(y->k.daddr), ntohs(y->k.dport) };
+
+	for (int i = 0; i < 3; i++)
+		if (kx[i] != ky[i])
+			return kx[i] < ky[i] ? -1 : 1;
+	for (int i = 0; i < 3; i++)
+		if (lx[i] != ly[i])
+			return lx[i] < ly[i] ? -1 : 1;
+	return 0;
+}
+
+/* the live original entries of net_id (0: all), sorted; -1: no memory */
+static ssize_t ct_rows(struct fabric *fb, __u32 net_id, __u64 now,
+		       struct ct_row **out)
 {
 	struct kvb_ct_key k, *prev = NULL;
-	struct fabric *fb = fab_ro();
-	__u32 net_id;
-	__u64 now = mono_ns(), last;
+	struct ct_row *rows = NULL, *t;
+	size_t n = 0, cap = 0;
 
-	if (ct_filter(fb, argc, argv, "show", &net_id))
-		return 1;
-	open_json_array(NULL);
 	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
-		char g[16], r[16], n[16];
 		struct kvb_net net;
 		struct kvb_ct ct;
+		__u64 last;
 
 		prev = &k;
 		if (k.dir || bpf_map_lookup_elem(fb->ct_fd, &k, &ct) ||
 		    (net_id && ct.net_id != net_id))
 			continue;
-		if (net_get(fb, ct.net_id, &net)) {
+		if (net_get(fb, ct.net_id, &net))
 			memset(&net, 0, sizeof(net));
-			snprintf(net.name, sizeof(net.name), "#%u", ct.net_id);
-		}
 		/* an expired flow is not shown: it no longer translates
 		 * anything, and the sweep is about to take it */
 		if (!ct_live(fb, &net, &k, &ct, now, &last))
 			continue;
-		inet_ntop(AF_INET, &k.saddr, g, sizeof(g));
-		inet_ntop(AF_INET, &k.daddr, r, sizeof(r));
-		inet_ntop(AF_INET, &ct.addr, n, sizeof(n));
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			t = realloc(rows, cap * sizeof(*rows));
+			if (!t) {
+				free(rows);
+				return -1;
+			}
+			rows = t;
+		}
+		rows[n++] = (struct ct_row){ .k = k, .ct = ct, .last = last };
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), ct_cmp);
+	*out = rows;
+	return (ssize_t)n;
+}
+
+static int ct_show(int argc, char **argv)
+{
+	struct fabric *fb = fab_ro();
+	struct ct_row *rows = NULL;
+	__u64 now = mono_ns();
+	__u32 net_id;
+	ssize_t n;
+
+	if (!fb)
+		return 1;
+	if (ct_filter(fb, argc, argv, "show", &net_id))
+		return 1;
+	n = ct_rows(fb, net_id, now, &rows);
+	if (n < 0)
+		return err("ct show: out of memory");
+	open_json_array(NULL);
+	for (ssize_t i = 0; i < n; i++) {
+		const struct kvb_ct_key *k = &rows[i].k;
+		const struct kvb_ct *ct = &rows[i].ct;
+		char g[16], r[16], a[16];
+		struct kvb_net net;
+
+		if (net_get(fb, ct->net_id, &net))
+			snprintf(net.name, sizeof(net.name), "#%u", ct->net_id);
+		inet_ntop(AF_INET, &k->saddr, g, sizeof(g));
+		inet_ntop(AF_INET, &k->daddr, r, sizeof(r));
+		inet_ntop(AF_INET, &ct->addr, a, sizeof(a));
 		open_json_object(NULL);
 		print_string(PRINT_JSON, "net", NULL, net.name);
-		print_string(PRINT_ANY, "proto", "%-4s", proto_name(k.proto));
+		print_string(PRINT_ANY, "proto", "%-4s", proto_name(k->proto));
 		print_string(PRINT_ANY, "src", " %s", g);
-		print_uint(PRINT_ANY, "sport", ":%llu", ntohs(k.sport));
+		print_uint(PRINT_ANY, "sport", ":%llu", ntohs(k->sport));
 		print_string(PRINT_ANY, "dst", " -> %s", r);
-		print_uint(PRINT_ANY, "dport", ":%llu", ntohs(k.dport));
-		print_string(PRINT_ANY, "nat_src", " as %s", n);
-		print_uint(PRINT_ANY, "nat_sport", ":%llu", ntohs(ct.port));
-		print_string(PRINT_ANY, "state", " %s", state_name(ct.state));
-		print_uint(PRINT_ANY, "age", " age %llus", age_s(now, last));
-		print_uint(PRINT_JSON, "packets", NULL, ct.packets);
+		print_uint(PRINT_ANY, "dport", ":%llu", ntohs(k->dport));
+		print_string(PRINT_ANY, "nat_src", " as %s", a);
+		print_uint(PRINT_ANY, "nat_sport", ":%llu", ntohs(ct->port));
+		print_string(PRINT_ANY, "state", " %s", state_name(ct->state));
+		print_uint(PRINT_ANY, "age", " age %llus",
+			   age_s(now, rows[i].last));
+		print_uint(PRINT_JSON, "packets", NULL, ct->packets);
 		print_string(PRINT_TEXT, NULL, " net %s\n", net.name);
 		close_json_object();
 	}
 	close_json_array();
+	free(rows);
 	return 0;
 }
 
@@ -457,6 +520,8 @@ static int ct_flush(int argc, char **argv)
 	struct fabric *fb = fab();
 	__u32 net_id;
 
+	if (!fb)
+		return 1;
 	if (ct_filter(fb, argc, argv, "flush", &net_id))
 		return 1;
 	open_json_object(NULL);

@@ -24,8 +24,6 @@
 
 #define KVB_DEFAULT_MTU 1500
 
-#define T(x) (1U << KVB_NET_##x)
-#define T_GW (T(NAT) | T(ROUTED))	/* the types with a gateway */
 
 static const char *const timeout_names[4] = {
 	[KVB_CT_T_TCP_EST] = "tcp-established",
@@ -64,7 +62,7 @@ static void fmt_uint(struct fmt *f, const struct net_field *fd, __u64 v,
 #define F_BREAK 8U	/* text: on a line of its own */
 
 struct net_field {
-	struct keyword kw;	/* name, argument, help, types (T()) */
+	struct keyword kw;	/* name, argument, help, the types that have any of these NT_* */
 	const char *key;	/* JSON key */
 	unsigned int flags;
 	int nargs;		/* words after the keyword: 0, 1, 2 */
@@ -384,39 +382,39 @@ static const struct net_field fields[] = {
 	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0 },
 		      "type", F_ADD, 1, parse_type, NULL, format_type },
 	{ { "uplink", "DEV", "the host NIC the guests share the LAN of\n"
-	    "(and the host itself)", T(BRIDGE) },
+	    "(and the host itself)", NT_UPLINK },
 	  "uplink", F_ADD | F_JSON_ALL, 1, parse_uplink, NULL, format_uplink },
 	{ { "subnet", "CIDR", "nat: one IPv4 subnet; routed: up to 4,\n"
-	    "IPv4 and IPv6 (repeat)", T_GW },
+	    "IPv4 and IPv6 (repeat)", NT_GATEWAY },
 	  "subnets", F_ADD, 1, parse_subnet, apply_subnet, format_subnet },
 	{ { "gateway", "ADDR", "a subnet's gateway (default: its first\n"
-	    "address), on the host interface kvbgwID", T_GW },
+	    "address), on the host interface kvbgwID", NT_GATEWAY },
 	  "gateways", F_ADD, 1, parse_gateway, NULL, format_gateway },
 	{ { "wan", "DEV", "nat: translate through DEV only (default:\n"
 	    "any route, through the device the FIB picks,\nto its address); "
 	    "routed: where the outside's\ntraffic to the subnets arrives",
-	    T_GW },
+	    NT_GATEWAY },
 	  "wan", F_ADD, 1, parse_wan, NULL, format_wan },
 	{ { "dhcp", "on|off", "dnsmasq on the gateway interface (default\non)",
-	    T(NAT) },
+	    NT_NAT },
 	  "dhcp", F_ADD, 1, parse_dhcp, apply_dhcp, format_dhcp },
 	{ { "mtu", "N", "68-65535, default 1500", 0 },
 	  "mtu", F_ADD, 1, parse_mtu, apply_mtu, format_mtu },
 	{ { "force", NULL, "create it even where its subnet overlaps an\n"
-	    "address or a route of the host", T_GW },
+	    "address or a route of the host", NT_GATEWAY },
 	  "force", F_ADD, 0, parse_force, apply_force, format_force },
 	{ { "ct-max", "N", "flows at once (default and most: half the\n"
-	    "flow table)", T(NAT) },
+	    "flow table)", NT_NAT },
 	  "ct_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_max, apply_ct_max,
 	  format_ct_max },
 	{ { "ct-timeout", "KIND SECONDS", "idle timeout of tcp-established,\n"
-	    "tcp, udp or icmp flows (repeat)", T(NAT) },
+	    "tcp, udp or icmp flows (repeat)", NT_NAT },
 	  "ct_timeouts", F_ADD | F_SET, 2, parse_ct_timeout, apply_ct_timeout,
 	  format_ct_timeout },
 	{ { "nat-filtering", "MODE", "what comes in to a guest's NAT mapping\n"
 	    "unasked: from its flows' remotes only\n(address-port, default), "
 	    "from addresses it\nsent to (address), from anyone\n"
-	    "(endpoint-independent)", T(NAT) },
+	    "(endpoint-independent)", NT_NAT },
 	  "nat_filtering", F_ADD | F_SET | F_BREAK, 1, parse_nat_filter,
 	  apply_nat_filter, format_nat_filter },
 };
@@ -461,7 +459,7 @@ static void net_format(struct fabric *fb, const struct kvb_net *n,
 	for (size_t i = 0; i < NFIELDS; i++) {
 		const struct net_field *fd = &fields[i];
 
-		if (fd->kw.only && !(fd->kw.only & (1U << n->type))) {
+		if (fd->kw.only && !type_has(n->type, fd->kw.only)) {
 			if ((fd->flags & F_JSON_ALL) && !f->save)
 				print_null(fd->key);
 			continue;
@@ -530,10 +528,10 @@ int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
 		size_t w = 0;
 
 		if (!(s->given & (1U << k)) || !fields[k].kw.only ||
-		    (fields[k].kw.only & (1U << s->type)))
+		    type_has(s->type, fields[k].kw.only))
 			continue;
-		for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++)
-			if (fields[k].kw.only & (1U << t))
+		for (__u32 t = 0; (t = net_type_next(t));)
+			if (type_has(t, fields[k].kw.only))
 				w += (size_t)snprintf(types + w, sizeof(types) - w,
 						      "%s%s", w ? " and " : "",
 						      net_type_name(t));
@@ -681,11 +679,11 @@ void net_ports_changed(struct fabric *fb, __u32 net_id)
 /* "  net add NAME type nat [subnet CIDR] ..." lines, from the table */
 static void net_details(void)
 {
-	for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++) {
+	for (__u32 t = 0; (t = net_type_next(t));) {
 		printf("  net add NAME type %s", net_type_name(t));
 		for (size_t k = 1; k < NFIELDS; k++)
 			if ((fields[k].flags & F_ADD) &&
-			    (!fields[k].kw.only || (fields[k].kw.only & (1U << t))))
+			    (!fields[k].kw.only || type_has(t, fields[k].kw.only)))
 				printf(" [%s%s%s]", fields[k].kw.name,
 				       fields[k].kw.arg ? " " : "",
 				       fields[k].kw.arg ? fields[k].kw.arg : "");
@@ -726,6 +724,7 @@ static void net_details(void)
 static int net_add(int argc, char **argv)
 {
 	struct net_spec s = { 0 };
+	struct fabric *fb;
 
 	if (argc < 1)
 		return err("net add: missing NAME");
@@ -735,7 +734,8 @@ static int net_add(int argc, char **argv)
 	snprintf(s.name, sizeof(s.name), "%s", argv[0]);
 	if (net_spec_parse("net add", argc - 1, argv + 1, F_ADD, &s))
 		return 1;
-	return net_create(fab(), &s);
+	fb = fab();
+	return fb ? net_create(fb, &s) : 1;
 }
 
 /* net set NAME KEYWORD ARG...: the fields that change in place */
@@ -748,6 +748,8 @@ static int net_set(int argc, char **argv)
 	if (argc < 3)
 		return err("net set: expected NAME and settings");
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (net_find(fb, argv[0], &net))
 		return err("net set: network %s does not exist", argv[0]);
 	s.type = net.type;
@@ -761,13 +763,17 @@ static int net_set(int argc, char **argv)
 
 static int net_del(int argc, char **argv)
 {
+	struct fabric *fb;
 	struct kvb_net net;
 
 	if (argc != 1)
 		return err("net del: expected exactly one NAME");
-	if (net_find(fab(), argv[0], &net))
+	fb = fab();
+	if (!fb)
+		return 1;
+	if (net_find(fb, argv[0], &net))
 		return err("net del: network %s does not exist", argv[0]);
-	return net_remove(fab(), &net);
+	return net_remove(fb, &net);
 }
 
 static void show_net(struct fabric *fb, const struct kvb_net *n)
@@ -804,6 +810,8 @@ static int net_show(int argc, char **argv)
 	if (argc > 1)
 		return err("net show: unexpected argument '%s'", argv[1]);
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (argc == 1) {
 		if (net_find(fb, argv[0], &net))
 			return err("net show: network %s does not exist",

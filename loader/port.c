@@ -514,6 +514,8 @@ int port_show(int argc, char **argv)
 	if (argc > 1)
 		return err("port show: unexpected argument '%s'", argv[1]);
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (argc == 1) {
 		if (port_resolve(fb, argv[0], &p))
 			return err("port show: device %s is not attached",

@@ -133,6 +133,7 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 /* attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off] ... */
 static int attach_run(int argc, char **argv)
 {
+	struct fabric *fb;
 	/*
 	 * XDP off by default: it forwards nothing yet, so it can only cost
 	 * (generic XDP for every TSO frame of a tap, GSO off on a veth's
@@ -149,9 +150,12 @@ static int attach_run(int argc, char **argv)
 		return 1;
 	if (!netname)
 		return err("attach: missing 'net NAME'");
-	if (net_find(fab(), netname, &net))
+	fb = fab();
+	if (!fb)
+		return 1;
+	if (net_find(fb, netname, &net))
 		return err("attach: network %s does not exist", netname);
-	return net_port_attach(fab(), "attach", argv[0], &net, &o);
+	return net_port_attach(fb, "attach", argv[0], &net, &o);
 }
 
 /* port set DEV ...: change a port's identity without detaching it. */
@@ -166,6 +170,8 @@ static int port_set(int argc, char **argv)
 	if (argc < 2)
 		return err("port set: expected DEV and at least one setting");
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (port_resolve(fb, argv[0], &p))
 		return err("port set: device %s is not attached", argv[0]);
 	if (p.role != KVB_PORT_GUEST)
@@ -236,20 +242,24 @@ static int port_set(int argc, char **argv)
 
 static int detach_run(int argc, char **argv)
 {
+	struct fabric *fb;
 	struct kvb_port p;
 
 	if (argc < 1)
 		return err("detach: missing DEV");
 	if (argc > 1)
 		return err("detach: unexpected argument '%s'", argv[1]);
-	if (port_resolve(fab(), argv[0], &p))
+	fb = fab();
+	if (!fb)
+		return 1;
+	if (port_resolve(fb, argv[0], &p))
 		return err("detach: device %s is not attached", argv[0]);
 	if (p.role != KVB_PORT_GUEST)
 		return err("detach: %s is the %s of a network: change the "
 			   "network instead ('net del')", argv[0],
 			   p.role == KVB_PORT_UPLINK ? "uplink" :
 			   p.role == KVB_PORT_WAN ? "WAN device" : "gateway");
-	return net_port_detach(fab(), "detach", &p);
+	return net_port_detach(fb, "detach", &p);
 }
 
 const struct object obj_port = {

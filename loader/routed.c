@@ -317,6 +317,8 @@ int net_peer(int argc, char **argv)
 {
 	if (argc != 2)
 		return err("net peer: expected NAME1 NAME2");
+	if (!fab())
+		return 1;
 	return peer_set(fab(), "peer", argv[0], argv[1], true);
 }
 
@@ -324,6 +326,8 @@ int net_unpeer(int argc, char **argv)
 {
 	if (argc != 2)
 		return err("net unpeer: expected NAME1 NAME2");
+	if (!fab())
+		return 1;
 	return peer_set(fab(), "unpeer", argv[0], argv[1], false);
 }
 

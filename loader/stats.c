@@ -89,6 +89,8 @@ static int stats_run(int argc, char **argv)
 	if (argc > 1)
 		return err("stats: unexpected argument '%s'", argv[1]);
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (argc == 1) {
 		if (port_resolve(fb, argv[0], &p))
 			return err("stats: device %s is not attached", argv[0]);

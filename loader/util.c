@@ -95,43 +95,6 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	unsigned int has;
-} types[KVB_NET_TYPE_MAX] = {
-	[KVB_NET_NONE] = { "none", 0 },
-	[KVB_NET_BRIDGE] = { "bridge", NT_UPLINK },
-	[KVB_NET_NAT] = { "nat", NT_GATEWAY | NT_NAT },
-	[KVB_NET_INTERNAL] = { "internal", 0 },
-	[KVB_NET_ROUTED] = { "routed", NT_GATEWAY | NT_ROUTED },
-};
-
-const char *net_type_name(__u32 type)
-{
-	return type < KVB_NET_TYPE_MAX ? types[type].name : "unknown";
-}
-
-int net_type_parse(const char *s, __u32 *type)
-{
-	for (__u32 t = KVB_NET_BRIDGE; t < KVB_NET_TYPE_MAX; t++) {
-		if (!strcmp(s, types[t].name)) {
-			*type = t;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-bool type_has(__u32 type, unsigned int what)
-{
-	return type < KVB_NET_TYPE_MAX && (types[type].has & what);
-}
-
-bool net_has(const struct kvb_net *n, unsigned int what)
-{
-	return type_has(n->type, what);
-}
-
 #define KVB_DROP_NAME(name, slot, str, help) [slot] = str,
 static const char *const drop_names[KVB_DROP_SLOTS] = {
 	KVB_DROP_REASONS(KVB_DROP_NAME)
