@@ -16,6 +16,7 @@
 #include "lib/stats.h"
 #include "lib/bridge.h"
 #include "lib/guard.h"
+#include "lib/icmp6.h"
 #include "lib/dhcp.h"
 #include "lib/monitor.h"
 #include "lib/nat.h"

@@ -25,14 +25,12 @@
 #include "csum.h"
 #include "ctx.h"
 #include "drop.h"
-#include "guard.h"	/* ND message types, ip6_is_unspec */
+#include "icmp6.h"
 #include "l3.h"
 #include "maps.h"
 #include "stats.h"
 #include "subnet.h"
 
-#define ICMP6_TIME_EXCEEDED_ 3
-#define ICMP6_PKT_TOO_BIG_ 2
 #define ICMP4_FRAG_NEEDED_CODE 4
 
 /* Bytes of the offending packet an ICMP error quotes (IP header and more). */

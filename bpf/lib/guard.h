@@ -30,18 +30,13 @@
 
 #include "bind.h"
 #include "fdb.h"
+#include "icmp6.h"
 #include "maps.h"
 #include "parse.h"
 #include "admit.h"
 #include "subnet.h"
 
 #define ETH_P_RARP_ 0x8035
-#define ND_ROUTER_SOLICIT_ 133
-#define ND_ROUTER_ADVERT_ 134
-#define ND_NEIGHBOR_SOLICIT_ 135
-#define ND_NEIGHBOR_ADVERT_ 136
-#define ND_REDIRECT_ 137
-#define MLD2_REPORT_ 143
 #define ICMP_REDIRECT_ 5
 #define ND_OPT_MAX 16		/* ND options examined; more are dropped */
 #define DHCP_SERVER_PORT 67
@@ -61,15 +56,6 @@ static __always_inline int addr_known(__u32 ifindex, __u8 family,
 				      const void *addr, __u32 len)
 {
 	return bind_of(ifindex, family, addr, len) != NULL;
-}
-
-static __always_inline int ip6_is_unspec(const __u8 *a)
-{
-	__u8 x = 0;
-
-	for (int i = 0; i < 16; i++)
-		x |= a[i];
-	return !x;
 }
 
 /* a (IPv4) in one of net's IPv4 subnets */

@@ -28,7 +28,7 @@
 #include "fdb.h"
 #include "l3.h"
 #include "gateway.h"
-#include "guard.h"	/* ND message types, ip6_is_unspec */
+#include "icmp6.h"
 #include "subnet.h"
 #include "nat.h"
 #include "isolation.h"
