@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <limits.h>
 
 #include <bpf/bpf.h>
 
@@ -29,10 +30,13 @@ static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 	run_path(net, ext, buf, len);
 }
 
-/* Static leases: every port of the network with a MAC and an IPv4. */
+/*
+ * Static leases: every guest port of the network with a configured MAC and
+ * a static address, one line each: its MAC, its first IPv4 address and its
+ * first IPv6 address (in brackets) of those it has.
+ */
 static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 {
-	struct kvb_addr_key key, *prev = NULL;
 	char path[256], tmp[272];
 	FILE *f;
 
@@ -41,23 +45,67 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
-		struct kvb_addr a;
+	for (__u16 i = 0; i < net->nports && i < KVB_MAX_NET_PORTS; i++) {
+		struct kvb_addr_key key, *prev = NULL;
+		char mac[18], ip4[64] = "", ip6[64] = "";
 		struct kvb_port p;
-		char mac[18], ip[64];
 
-		prev = &key;
-		if (key.family != 4 || port_get(fb, key.ifindex, &p) ||
-		    p.net_id != net->id ||
+		if (port_get(fb, net->ports[i], &p) ||
+		    p.role != KVB_PORT_GUEST ||
 		    (p.flags & KVB_PORT_F_MAC_PINNED) ||
 		    !(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] |
-		      p.mac[5]) ||
-		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
-		    !(a.flags & KVB_ADDR_F_STATIC))
+		      p.mac[5]))
+			continue;
+		while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+			struct kvb_addr a;
+			char *to = key.family == 4 ? ip4 : ip6;
+
+			prev = &key;
+			if (key.ifindex != p.ifindex || *to ||
+			    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
+			    !(a.flags & KVB_ADDR_F_STATIC) ||
+			    (key.family == 6 && key.addr[0] == 0xfe))
+				continue;
+			fmt_addr(&key, to);
+		}
+		if (!*ip4 && !*ip6)
 			continue;
 		fmt_mac(p.mac, mac);
-		fmt_addr(&key, ip);
-		fprintf(f, "%s,%s\n", mac, ip);
+		fprintf(f, "%s%s%s%s%s%s\n", mac, *ip4 ? "," : "", ip4,
+			*ip6 ? ",[" : "", ip6, *ip6 ? "]" : "");
+	}
+	fclose(f);
+	return rename(tmp, path) ? -errno : 0;
+}
+
+/*
+ * dnsmasq's lease script: it runs this kvmbpf, on this fabric, for every
+ * lease it adds, renews or drops (dhcp_event).
+ */
+static int write_script(const struct kvb_net *net)
+{
+	char path[256], tmp[272], exe[PATH_MAX], dir[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	FILE *f;
+
+	if (n <= 0)
+		return -errno;
+	exe[n] = 0;
+	if (!realpath(opts.bpffs, dir))
+		snprintf(dir, sizeof(dir), "%s", opts.bpffs);
+	if (strchr(exe, '\'') || strchr(dir, '\''))
+		return -EINVAL;
+	dhcp_path(net, "lease-script", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "#!/bin/sh\n# dnsmasq's lease script for kvmbpf network "
+		"%s: DHCPv6 leases become port addresses\nexec '%s' --bpffs "
+		"'%s' dhcp-event %s \"$@\"\n", net->name, exe, dir, net->name);
+	if (fchmod(fileno(f), 0755)) {
+		fclose(f);
+		return -errno;
 	}
 	fclose(f);
 	return rename(tmp, path) ? -errno : 0;
@@ -98,14 +146,61 @@ static int dnsmasq_run(const char *const argv[])
 	return 0;
 }
 
+/* Does the network have an IPv6 subnet? (Read from the subnets, not
+ * KVB_NET_F_IP6: networks made before the flag lack it.) */
+static bool net_has_ip6(const struct kvb_net *n)
+{
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
+		if (n->subnets[i].family == 6)
+			return true;
+	return false;
+}
+
+/*
+ * A DHCPv6 range of an IPv6 subnet: [subnet + 0x1000, subnet + 0x1fff]
+ * (below it, low addresses are left for static ones), or for a small
+ * subnet everything past the gateway's first address.
+ */
+static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
+{
+	__u8 a[16], b[16];
+
+	memcpy(a, sn->addr, 16);
+	memcpy(b, sn->addr, 16);
+	if (sn->prefixlen <= 112) {
+		a[14] |= 0x10;
+		b[14] |= 0x1f;
+		b[15] = 0xff;
+	} else {
+		__u32 host = 128U - sn->prefixlen;
+
+		a[15] |= 2;
+		b[15] |= (__u8)((1U << host) - 1);
+	}
+	inet_ntop(AF_INET6, a, lo, INET6_ADDRSTRLEN);
+	inet_ntop(AF_INET6, b, hi, INET6_ADDRSTRLEN);
+}
+
+#define DNSMASQ_ARGS 32
+
+/*
+ * dnsmasq for a network with `dhcp on`: DHCPv4 on each IPv4 subnet (the
+ * gateway + 1 to the last host address), stateful DHCPv6 on each IPv6
+ * subnet with router advertisements (M flag; the prefixes on-link, not
+ * autonomous: the addresses come from DHCPv6, as libvirt does it), whose
+ * lifetimes are the ones BPF answers a solicitation with. A nat network
+ * gets DNS too (dnsmasq forwards to the host's resolvers); a routed one
+ * only DHCP. Its leases of IPv6 addresses become the ports' addresses
+ * through the lease script (dhcp_event).
+ */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 {
-	char host[16], port[16], range[96], router[48], dns[48];
-	char pidf[256], hosts[256], leases[256], ifarg[40];
-	__u32 first = ntohl(net->subnet) + 2, last = ntohl(net->subnet | ~net->netmask) - 1;
-	struct in_addr a;
-	char lo[16], hi[16], gw[16], mask[16];
-	int ret;
+	char host[16], port[16], ifarg[40], router[48], dns[48], param[80];
+	char pidarg[280], hostarg[280], leasearg[280], scriptarg[280];
+	char ranges[KVB_MAX_SUBNETS][128], path[256];
+	const char *argv[DNSMASQ_ARGS];
+	int n = 0, ret;
+	bool v6 = false;
 
 	if (access("/usr/sbin/dnsmasq", X_OK))
 		return err("net add: dhcp on needs dnsmasq (apt-get install "
@@ -114,39 +209,89 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	ret = write_hosts(fb, net);
 	if (ret)
 		return err("net add: %s: %s", KVB_RUN_DIR, strerror(-ret));
+	ret = write_script(net);
+	if (ret)
+		return err("net add: %s: %s", KVB_RUN_DIR, strerror(-ret));
 	gateway_ifnames(net->id, host, port);
-	a.s_addr = htonl(first);
-	snprintf(lo, sizeof(lo), "%s", inet_ntoa(a));
-	a.s_addr = htonl(last);
-	snprintf(hi, sizeof(hi), "%s", inet_ntoa(a));
-	a.s_addr = net->gw_ip;
-	snprintf(gw, sizeof(gw), "%s", inet_ntoa(a));
-	a.s_addr = net->netmask;
-	snprintf(mask, sizeof(mask), "%s", inet_ntoa(a));
-	snprintf(range, sizeof(range), "--dhcp-range=%s,%s,%s,1h", lo, hi, mask);
-	snprintf(router, sizeof(router), "--dhcp-option=3,%s", gw);
-	snprintf(dns, sizeof(dns), "--dhcp-option=6,%s", gw);
 	snprintf(ifarg, sizeof(ifarg), "--interface=%s", host);
-	dhcp_path(net, "pid", pidf, sizeof(pidf));
-	dhcp_path(net, "hosts", hosts, sizeof(hosts));
-	dhcp_path(net, "leases", leases, sizeof(leases));
-	{
-		char pidarg[280], hostarg[280], leasearg[280];
-		const char *argv[] = {
-			"dnsmasq", "--conf-file=/dev/null", "--bind-interfaces",
-			ifarg, "--except-interface=lo", range, router, dns,
-			"--dhcp-authoritative", "--dhcp-no-override",
-			pidarg, hostarg, leasearg, "--log-facility=/dev/null",
-			NULL,
-		};
+	argv[n++] = "dnsmasq";
+	argv[n++] = "--conf-file=/dev/null";
+	argv[n++] = "--bind-interfaces";
+	argv[n++] = ifarg;
+	argv[n++] = "--except-interface=lo";
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *sn = &net->subnets[i];
+		char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
 
-		snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", pidf);
-		snprintf(hostarg, sizeof(hostarg), "--dhcp-hostsfile=%s", hosts);
-		snprintf(leasearg, sizeof(leasearg), "--dhcp-leasefile=%s",
-			 leases);
-		if (dnsmasq_run(argv))
-			return err("net add: dnsmasq on %s did not start", host);
+		if (sn->family == 4) {
+			__u32 base, mask = ~0U << (32 - sn->prefixlen);
+			struct in_addr x;
+
+			memcpy(&base, sn->addr, 4);
+			base = ntohl(base);
+			x.s_addr = htonl(base + 2);
+			snprintf(lo, sizeof(lo), "%s", inet_ntoa(x));
+			x.s_addr = htonl((base | ~mask) - 1);
+			snprintf(hi, sizeof(hi), "%s", inet_ntoa(x));
+			x.s_addr = htonl(mask);
+			snprintf(ranges[i], sizeof(ranges[i]),
+				 "--dhcp-range=%s,%s,%s,1h", lo, hi,
+				 inet_ntoa(x));
+		} else {
+			range6(sn, lo, hi);
+			snprintf(ranges[i], sizeof(ranges[i]),
+				 "--dhcp-range=%s,%s,%u,%u", lo, hi,
+				 sn->prefixlen, KVB_RA_VALID_LIFETIME);
+			v6 = true;
+		}
+		argv[n++] = ranges[i];
 	}
+	if (net_has(net, NT_NAT)) {
+		struct in_addr g = { .s_addr = net->gw_ip };
+
+		snprintf(router, sizeof(router), "--dhcp-option=3,%s",
+			 inet_ntoa(g));
+		snprintf(dns, sizeof(dns), "--dhcp-option=6,%s", inet_ntoa(g));
+		argv[n++] = router;
+		argv[n++] = dns;
+	} else {
+		argv[n++] = "--port=0";	/* routed: no DNS */
+	}
+	if (v6) {
+		snprintf(param, sizeof(param), "--ra-param=%s,mtu:%u,%u,%u",
+			 host, net->mtu, KVB_RA_INTERVAL,
+			 KVB_RA_ROUTER_LIFETIME);
+		argv[n++] = "--enable-ra";
+		argv[n++] = param;
+	}
+	argv[n++] = "--dhcp-authoritative";
+	argv[n++] = "--dhcp-no-override";
+	dhcp_path(net, "pid", path, sizeof(path));
+	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", path);
+	dhcp_path(net, "hosts", path, sizeof(path));
+	snprintf(hostarg, sizeof(hostarg), "--dhcp-hostsfile=%s", path);
+	dhcp_path(net, "leases", path, sizeof(path));
+	snprintf(leasearg, sizeof(leasearg), "--dhcp-leasefile=%s", path);
+	dhcp_path(net, "lease-script", path, sizeof(path));
+	snprintf(scriptarg, sizeof(scriptarg), "--dhcp-script=%s", path);
+	argv[n++] = pidarg;
+	argv[n++] = hostarg;
+	argv[n++] = leasearg;
+	argv[n++] = scriptarg;
+	argv[n++] = "--log-facility=/dev/null";
+	argv[n] = NULL;
+	if (dnsmasq_run(argv))
+		return err("net add: dnsmasq on %s did not start", host);
+	return 0;
+}
+
+/* The dnsmasq a network has: DHCP (dhcp on), or RAs alone for IPv6. */
+int dnsmasq_start(struct fabric *fb, const struct kvb_net *net)
+{
+	if (net->flags & KVB_NET_F_DHCP)
+		return dhcp_start(fb, net);
+	if (net_has_ip6(net))
+		return ra_start(net);
 	return 0;
 }
 
@@ -193,7 +338,8 @@ int ra_start(const struct kvb_net *net)
 
 void dhcp_stop(const struct kvb_net *net)
 {
-	const char *exts[] = { "pid", "hosts", "leases", "restarts" };
+	const char *exts[] = { "pid", "hosts", "leases", "restarts",
+			       "lease-script" };
 	pid_t pid = read_pid(net);
 	char path[256];
 
@@ -233,17 +379,12 @@ bool dhcp_running(const struct kvb_net *net)
 	return read_pid(net) != 0;
 }
 
-/* A network that should have a dnsmasq: nat with DHCP, routed with IPv6. */
+/* A network that should have a dnsmasq: nat or routed with DHCP or IPv6. */
 bool dnsmasq_wanted(const struct kvb_net *n)
 {
-	if (net_has(n, NT_NAT))
-		return n->flags & KVB_NET_F_DHCP;
-	if (!net_has(n, NT_ROUTED))
+	if (!net_has(n, NT_NAT) && !net_has(n, NT_ROUTED))
 		return false;
-	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
-		if (n->subnets[i].family == 6)
-			return true;
-	return false;
+	return (n->flags & KVB_NET_F_DHCP) || net_has_ip6(n);
 }
 
 /* How often dnsmasq was found dead and started again, and when last. */
@@ -288,7 +429,7 @@ void dhcp_revive(struct fabric *fb)
 		gateway_ifnames(n.id, host, port);
 		if (!if_nametoindex(host))
 			continue;
-		r = net_has(&n, NT_NAT) ? dhcp_start(fb, &n) : ra_start(&n);
+		r = dnsmasq_start(fb, &n);
 		if (r) {
 			warn("net %s: dnsmasq was not running and did not "
 			     "start again", n.name);
@@ -440,4 +581,77 @@ int net_leases(int argc, char **argv)
 	close_json_array();
 	free(rows);
 	return 0;
+}
+
+/* The MAC in a DUID-LLT (type 1) or DUID-LL (type 3) of Ethernet (hex). */
+static int duid_mac(const char *duid, __u8 mac[6])
+{
+	unsigned int b[32];
+	int n = 0, off;
+
+	while (n < 32 && sscanf(duid, "%2x", &b[n]) == 1) {
+		n++;
+		duid += 2;
+		if (*duid != ':')
+			break;
+		duid++;
+	}
+	if (n < 4 || b[0] || b[2] || b[3] != 1)
+		return -EINVAL;
+	off = b[1] == 1 ? 8 : b[1] == 3 ? 4 : -1;
+	if (off < 0 || n != off + 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (__u8)b[off + i];
+	return 0;
+}
+
+/*
+ * kvmbpf dhcp-event NAME ACTION MAC|DUID ADDRESS [HOSTNAME]: dnsmasq's
+ * lease script (write_script). A DHCPv6 lease added or renewed ("add",
+ * "old") makes the address the port's, the one whose MAC is the client's
+ * (DNSMASQ_MAC, else the MAC in the client's DUID), as a snooped DHCPv4
+ * lease does in the datapath; "del" takes it back. DHCPv4 events are the
+ * datapath's business (snooping) and are ignored here.
+ */
+int do_dhcp_event(int argc, char **argv)
+{
+	struct kvb_addr_key k = { .family = 6 };
+	const char *envmac = getenv("DNSMASQ_MAC");
+	struct fabric *fb;
+	struct kvb_net net;
+	__u8 mac[6];
+	bool add;
+
+	if (argc < 2)
+		return err("dhcp-event: expected NAME ACTION ...");
+	if (strcmp(argv[1], "add") && strcmp(argv[1], "old") &&
+	    strcmp(argv[1], "del"))
+		return 0;	/* init, tftp, arp-add, ...: not leases */
+	if (argc < 4 || !strchr(argv[3], ':'))
+		return 0;
+	add = strcmp(argv[1], "del") != 0;
+	if (inet_pton(AF_INET6, argv[3], k.addr) != 1)
+		return err("dhcp-event: %s: not an IPv6 address", argv[3]);
+	if ((!envmac || parse_mac(envmac, mac)) && duid_mac(argv[2], mac))
+		return err("dhcp-event: %s: lease of %s: client MAC unknown "
+			   "(DUID %s)", argv[0], argv[3], argv[2]);
+	fb = fab();
+	if (net_find(fb, argv[0], &net))
+		return err("dhcp-event: network %s does not exist", argv[0]);
+	for (__u16 i = 0; i < net.nports && i < KVB_MAX_NET_PORTS; i++) {
+		struct kvb_port p;
+		int ret;
+
+		if (port_get(fb, net.ports[i], &p) || p.role != KVB_PORT_GUEST ||
+		    memcmp(p.mac, mac, 6))
+			continue;
+		ret = port_addr_lease(fb, &p, k, add);
+		if (ret)
+			return err("dhcp-event: %s: %s of %s: %s", net.name,
+				   argv[3], p.name, ret == -EEXIST ?
+				   "another port holds it" : strerror(-ret));
+		return 0;
+	}
+	return 0;	/* no port with that MAC (yet): nothing to hold */
 }

@@ -74,11 +74,18 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		return err("net add: %s vanished", host);
 	}
 	if (v6) {
+		/*
+		 * accept_dad 0: the host's link-local there is usable at
+		 * once (a tentative one sends no neighbour solicitation, so
+		 * for its first second the host could not resolve a guest);
+		 * guests check theirs against it, not it against theirs.
+		 */
 		const char *knobs[][2] = { { "disable_ipv6", "0" },
 					   { "accept_ra", "0" },
+					   { "accept_dad", "0" },
 					   { "forwarding", "1" } };
 
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < 4; k++) {
 			snprintf(path, sizeof(path),
 				 "/proc/sys/net/ipv6/conf/%s/%s", host,
 				 knobs[k][0]);

@@ -223,6 +223,11 @@ bool fwd_target_known(struct fabric *fb, int argc, char **argv);
 
 /* dhcp.c: dnsmasq for nat networks */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net);
+int dnsmasq_start(struct fabric *fb, const struct kvb_net *net);
+int do_dhcp_event(int argc, char **argv);
+/* port.c: a DHCPv6 lease's address as the port's */
+int port_addr_lease(struct fabric *fb, struct kvb_port *p,
+		    struct kvb_addr_key k, bool add);
 void dhcp_stop(const struct kvb_net *net);
 int ra_start(const struct kvb_net *net);
 void dhcp_sync(struct fabric *fb, __u32 net_id);

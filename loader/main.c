@@ -172,6 +172,9 @@ int main(int argc, char **argv)
 		usage();
 		return out_close(2);
 	}
+	/* dnsmasq's lease script (dhcp.c), not a command of the help */
+	if (!strcmp(argv[0], "dhcp-event"))
+		return out_close(do_dhcp_event(left - 1, argv + 1));
 	for (int i = 0; objects[i]; i++)
 		if (!strcmp(argv[0], objects[i]->name))
 			return out_close(run(objects[i], left - 1, argv + 1));

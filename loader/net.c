@@ -384,8 +384,8 @@ static const struct net_field fields[] = {
 	{ { "uplink", "DEV", "the host NIC the guests share the LAN of\n"
 	    "(and the host itself)", NT_UPLINK },
 	  "uplink", F_ADD | F_JSON_ALL, 1, parse_uplink, NULL, format_uplink },
-	{ { "subnet", "CIDR", "nat: one IPv4 subnet; routed: up to 4,\n"
-	    "IPv4 and IPv6 (repeat)", NT_GATEWAY },
+	{ { "subnet", "CIDR", "nat: one IPv4 subnet (translated) and IPv6\n"
+	    "ones (routed); routed: up to 4, IPv4 and IPv6\n(repeat)", NT_GATEWAY },
 	  "subnets", F_ADD, 1, parse_subnet, apply_subnet, format_subnet },
 	{ { "gateway", "ADDR", "a subnet's gateway (default: its first\n"
 	    "address), on the host interface kvbgwID", NT_GATEWAY },
@@ -395,8 +395,10 @@ static const struct net_field fields[] = {
 	    "routed: where the outside's\ntraffic to the subnets arrives",
 	    NT_GATEWAY },
 	  "wan", F_ADD, 1, parse_wan, NULL, format_wan },
-	{ { "dhcp", "on|off", "dnsmasq on the gateway interface (default\non)",
-	    NT_NAT },
+	{ { "dhcp", "on|off", "dnsmasq on the gateway interface: DHCPv4,\n"
+	    "and stateful DHCPv6 (RA M flag, no SLAAC) on\n"
+	    "IPv6 subnets (default: on for nat, off for\nrouted)",
+	    NT_GATEWAY },
 	  "dhcp", F_ADD, 1, parse_dhcp, apply_dhcp, format_dhcp },
 	{ { "mtu", "N", "68-65535, default 1500", 0 },
 	  "mtu", F_ADD, 1, parse_mtu, apply_mtu, format_mtu },
@@ -708,7 +710,8 @@ static void net_details(void)
 	       "            the device the host's FIB picks, with that\n"
 	       "            device's address (source NAT in BPF, TCP/UDP/ICMP\n"
 	       "            echo); 'wan DEV': through DEV only\n"
-	       "  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
+	       "            its IPv6 subnets are routed, not translated, as\n"
+	       "            a routed network's\n"	       "  routed    IPv4 and IPv6 subnets (up to %d), routed without\n"
 	       "            NAT where the host's FIB says; gateways answer\n"
 	       "            ARP/ND and router advertisements (SLAAC on /64s)\n"
 	       "            in BPF\n"

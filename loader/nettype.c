@@ -94,6 +94,9 @@ static int gw_validate(struct fabric *fb, const struct net_spec *s,
 		if (!n->wan)
 			return err("net add: wan %s: no such device", wan);
 	}
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
+		if (n->subnets[i].family == 6)
+			n->flags |= KVB_NET_F_IP6;
 	if (subnets_check(fb, n->subnets, (int)n->nsubnets))
 		return 1;
 	if (!(n->flags & KVB_NET_F_FORCE) && host_check(n))
@@ -192,11 +195,22 @@ static int nat_validate(struct fabric *fb, const struct net_spec *s,
 {
 	const struct kvb_subnet *sn = &n->subnets[0];
 	const char *wan = s->wan;
+	int n4 = 0;
 
 	if (!n->nsubnets)
 		return err("net add: nat: missing 'subnet CIDR'");
-	if (n->nsubnets > 1 || sn->family != 4)
-		return err("net add: nat: exactly one IPv4 subnet");
+	/* one IPv4 subnet (translated), first; IPv6 ones are routed */
+	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		struct kvb_subnet t = n->subnets[i];
+
+		if (t.family != 4 || n4++)
+			continue;
+		memmove(&n->subnets[1], &n->subnets[0], i * sizeof(t));
+		n->subnets[0] = t;
+	}
+	if (n4 != 1)
+		return err("net add: nat: exactly one IPv4 subnet (and IPv6 "
+			   "subnets, routed)");
 	/* no `wan`: any route, through the device the FIB picks */
 	if (gw_validate(fb, s, n, wan))
 		return 1;
@@ -216,8 +230,7 @@ static int nat_create(struct fabric *fb, const struct net_spec *s,
 
 	(void)s;
 	ct_recount(fb);	/* a reused id starts at its real count */
-	if (gw_create(fb, n) ||
-	    ((n->flags & KVB_NET_F_DHCP) && dhcp_start(fb, n)))
+	if (gw_create(fb, n) || dnsmasq_start(fb, n))
 		return 1;
 	if (!n->wan) {
 		/* any route: hook what flows may leave through, and watch
@@ -241,8 +254,8 @@ static void nat_destroy(struct fabric *fb, const struct kvb_net *n)
 	gw_destroy(fb, n);
 }
 
-/* a port's static lease (MAC + IPv4) is dnsmasq's to hand out */
-static void nat_ports_changed(struct fabric *fb, const struct kvb_net *n)
+/* a port's static lease (MAC + IPv4/IPv6) is dnsmasq's to hand out */
+static void gw_ports_changed(struct fabric *fb, const struct kvb_net *n)
 {
 	dhcp_sync(fb, n->id);
 }
@@ -288,7 +301,7 @@ static void nat_show(struct fabric *fb, const struct kvb_net *n)
 	print_nl();
 	show_peers(fb, n);
 	if (dnsmasq_wanted(n))
-		show_dnsmasq(n, "dhcp");
+		show_dnsmasq(n, n->flags & KVB_NET_F_DHCP ? "dhcp" : "ra");
 }
 
 /*
@@ -343,7 +356,7 @@ static int routed_create(struct fabric *fb, const struct net_spec *s,
 	(void)s;
 	if (gw_create(fb, n))
 		return 1;
-	return dnsmasq_wanted(n) ? ra_start(n) : 0;
+	return dnsmasq_start(fb, n);
 }
 
 static void routed_show(struct fabric *fb, const struct kvb_net *n)
@@ -352,7 +365,7 @@ static void routed_show(struct fabric *fb, const struct kvb_net *n)
 	print_nl();
 	show_peers(fb, n);
 	if (dnsmasq_wanted(n))
-		show_dnsmasq(n, "ra");
+		show_dnsmasq(n, n->flags & KVB_NET_F_DHCP ? "dhcp" : "ra");
 }
 
 /* ---------------------------------------------------------- the table */
@@ -374,7 +387,7 @@ static const struct net_ops ops[KVB_NET_TYPE_MAX] = {
 		.create = nat_create,
 		.destroy = nat_destroy,
 		.attach_port = gw_attach_port,
-		.detach_port = nat_ports_changed,
+		.detach_port = gw_ports_changed,
 		.show = nat_show,
 		.save = nat_save,
 	},
@@ -385,6 +398,7 @@ static const struct net_ops ops[KVB_NET_TYPE_MAX] = {
 		.create = routed_create,
 		.destroy = gw_destroy,
 		.attach_port = gw_attach_port,
+		.detach_port = gw_ports_changed,
 		.show = routed_show,
 	},
 };

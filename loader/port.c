@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -126,6 +127,62 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		}
 	}
 	addr_count(fb, p);
+	return 0;
+}
+
+/*
+ * A DHCPv6 lease (dnsmasq's lease script, dhcp_event): add (or, with add
+ * false, release) address k of port p as learned from DHCP, with its
+ * owner entry, so that it is the port's like a snooped DHCPv4 lease. An
+ * address another port holds is left alone; a static one stays static.
+ */
+int port_addr_lease(struct fabric *fb, struct kvb_port *p,
+		    struct kvb_addr_key k, bool add)
+{
+	struct kvb_addr a = { .flags = KVB_ADDR_F_DHCP }, cur;
+	struct kvb_addr_key ok = k;
+	struct timespec ts;
+
+	ok.ifindex = 0;
+	ok.net_id = (__u8)p->net_id;
+	k.ifindex = p->ifindex;
+	k.net_id = 0;
+	if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
+	    cur.owner != p->ifindex)
+		return -EEXIST;
+	if (!bpf_map_lookup_elem(fb->addr_fd, &k, &cur) &&
+	    (cur.flags & KVB_ADDR_F_STATIC))
+		return 0;
+	if (add) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		a.learned_ns = (__u64)ts.tv_sec * 1000000000ULL +
+			       (__u64)ts.tv_nsec;
+		a.owner = p->ifindex;
+		if (bpf_map_update_elem(fb->addr_fd, &ok, &a, BPF_ANY))
+			return -errno;
+		a.owner = 0;
+		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
+			bpf_map_delete_elem(fb->addr_fd, &ok);
+			return -errno;
+		}
+	} else {
+		bpf_map_delete_elem(fb->addr_fd, &k);
+		bpf_map_delete_elem(fb->addr_fd, &ok);
+	}
+	/* the datapath counts DHCPv4 leases into n_ip4: only n_ip6 is
+	 * written, into a fresh copy */
+	addr_count(fb, p);
+	{
+		struct kvb_port fresh;
+		__u32 n6 = p->n_ip6;
+
+		if (port_get(fb, p->ifindex, &fresh))
+			return -ENOENT;
+		fresh.n_ip6 = n6;
+		*p = fresh;
+		if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
+			return -errno;
+	}
 	return 0;
 }
 

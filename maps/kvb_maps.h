@@ -272,8 +272,11 @@ enum kvb_ct_timeout {
 };
 
 enum kvb_net_flags {
-	KVB_NET_F_DHCP = 1 << 0,	/* kvmbpf runs a DHCP server (dnsmasq) */
+	KVB_NET_F_DHCP = 1 << 0,	/* kvmbpf runs a DHCP server (dnsmasq):
+					 * DHCPv4, and stateful DHCPv6 with the
+					 * M flag in the RA for IPv6 subnets */
 	KVB_NET_F_FORCE = 1 << 1,	/* 'force': overlaps the host's routes */
+	KVB_NET_F_IP6 = 1 << 2,		/* has an IPv6 subnet (nat, routed) */
 };
 
 /* kvb_port: HASH, key __u32 ifindex. */

@@ -346,11 +346,12 @@ static __always_inline int nd_gateway(struct __sk_buff *skb, __u32 ifindex,
 		__be32 valid = bpf_htonl(RA_VALID_LIFETIME);
 		__be32 pref = bpf_htonl(RA_PREFERRED_LIFETIME);
 
-		if (net->type != KVB_NET_ROUTED)
-			return KVB_CONTINUE;
 		__builtin_memcpy(b + 8, ll, 16);	/* from the link-local */
 		b[40] = ND_ROUTER_ADVERT_;
 		b[44] = 64;	/* hop limit for the guests */
+		/* dhcp on: addresses by DHCPv6 (managed), as dnsmasq says */
+		if (net->flags & KVB_NET_F_DHCP)
+			b[45] = 0x80;
 		__builtin_memcpy(b + 46, &life, 2);
 		b[56] = 1;	/* source link-layer address */
 		b[57] = 1;
@@ -369,8 +370,10 @@ static __always_inline int nd_gateway(struct __sk_buff *skb, __u32 ifindex,
 			o[0] = 3;	/* prefix information */
 			o[1] = 4;
 			o[2] = s->prefixlen;
-			/* on-link; autonomous (SLAAC) only for a /64 */
-			o[3] = s->prefixlen == 64 ? 0xc0 : 0x80;
+			/* on-link; autonomous (SLAAC) only for a /64 and
+			 * when DHCPv6 does not give the addresses */
+			o[3] = s->prefixlen == 64 &&
+			       !(net->flags & KVB_NET_F_DHCP) ? 0xc0 : 0x80;
 			__builtin_memcpy(o + 4, &valid, 4);
 			__builtin_memcpy(o + 8, &pref, 4);
 			__builtin_memcpy(o + 16, s->addr, 16);

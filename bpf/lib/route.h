@@ -245,11 +245,13 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		return route_into(skb, ifindex, net, r, family, saddr, daddr,
 				  f->l3_len, f->hdr_len);
 	}
-	if (net->type != KVB_NET_ROUTED)
+	/*
+	 * IPv4 of a nat network, and of a routed one behind it (a private
+	 * segment), is translated; their IPv6 is routed (libvirt's model).
+	 */
+	if (net->type != KVB_NET_ROUTED && family == 4)
 		return ROUTE_CONTINUE;	/* nat: translated, or the host's */
-	if (net->via_nat) {	/* a private segment behind a nat network */
-		if (family != 4)
-			return DROP(KVB_DROP_NO_ROUTE);
+	if (net->type == KVB_NET_ROUTED && net->via_nat && family == 4) {
 		nat = bpf_map_lookup_elem(&kvb_net, &net->via_nat);
 		if (!nat || nat->type != KVB_NET_NAT)
 			return DROP(KVB_DROP_NO_ROUTE);
@@ -259,8 +261,34 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 }
 
 /*
+ * Does WAN device ifindex route family's packets into net? A routed
+ * network's that names it as `wan`; IPv6 (routed, not translated) of a
+ * nat network on its WAN device, and of a routed network behind one on
+ * its own `wan` or that nat network's. IPv4 behind NAT never.
+ */
+static __always_inline int wan_routes_in(const struct kvb_net *net,
+					 __u8 family, __u32 ifindex)
+{
+	const struct kvb_net *nat;
+
+	/* a nat network without `wan` (any route): any WAN device */
+	if (net->type == KVB_NET_NAT)
+		return family == 6 && (!net->wan || net->wan == ifindex);
+	if (net->type != KVB_NET_ROUTED)
+		return 0;
+	if (!net->via_nat)
+		return net->wan == ifindex;
+	if (family != 6)
+		return 0;
+	if (net->wan == ifindex)
+		return 1;
+	nat = bpf_map_lookup_elem(&kvb_net, &net->via_nat);
+	return nat && (!nat->wan || nat->wan == ifindex);
+}
+
+/*
  * A frame on a WAN device for a routed network (one not behind a nat
- * network) that named this device as its `wan`: admitted like any frame
+ * network) that named this device as its `wan` (or see wan_routes_in): admitted like any frame
  * entering the fabric (a drop code when it fails), then into the network
  * as the FIB says. A routed network without a WAN device, or with another
  * one, is not reachable from here, whatever other networks use this
@@ -308,8 +336,7 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	if (!r)
 		return ROUTE_CONTINUE;
 	net = bpf_map_lookup_elem(&kvb_net, &r->net_id);
-	if (!net || net->type != KVB_NET_ROUTED || net->via_nat ||
-	    net->wan != ifindex)
+	if (!net || !wan_routes_in(net, family, ifindex))
 		return ROUTE_CONTINUE;
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))

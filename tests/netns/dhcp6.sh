@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Stateful DHCPv6 from the fabric's dnsmasq (`dhcp on` on a network with an
+# IPv6 subnet), with ISC dhclient -6 as the guests' client:
+#   - the BPF router advertisement and dnsmasq's periodic one both carry
+#     the M flag, and the prefix is on-link but not autonomous (no SLAAC);
+#   - on a nat network (dhcp on by default) and a routed one (dhcp on),
+#     dhclient -6 gets an address from the range; the lease becomes the
+#     port's address (port show: source dhcp), so the guest reaches its
+#     gateway, the other guest and the WAN from it with spoofcheck on, and
+#     the WAN sees that address;
+#   - a port given mac and an IPv6 ip gets that address as its static lease;
+#   - a released lease is no longer the port's.
+#
+#   $T-wan ns: 10.83.9.2/24 fd99:83::2/64, route to fd83::/16 via the host
+#   nat n: 192.168.83.0/24 + fd83:1::/64 (dhcp on), g1 (dhclient), g3 (mac, ip fd83:1::33)
+#   routed r: fd83:2::/64 dhcp on, wan $T-w, g2 (dhclient)
+source "$(dirname "$0")/lib.sh"
+
+for t in dhclient rdisc6 tcpdump; do
+	command -v $t >/dev/null || { fail "dhcp6: $t missing (scripts/deps.sh installs it)"; exit 1; }
+done
+TMP=$(mktemp -d)
+dhcp6_cleanup() {
+	local p
+	for p in "$TMP"/*.pid; do
+		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+	done
+	rm -rf "$TMP"
+	cleanup
+}
+trap dhcp6_cleanup EXIT
+
+behind "$T-w" "$T-wan" 10.83.9.2/24 10.83.9.1/24
+sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0
+ip addr add fd99:83::1/64 dev "$T-w" nodad
+ip -n "$T-wan" addr add fd99:83::2/64 dev eth0 nodad
+in_ns "$T-wan" ip route add fd83::/16 via fd99:83::1
+
+check "net add nat with IPv6 (dhcp on by default)" kvmbpf net add n type nat \
+	subnet 192.168.83.0/24 subnet fd83:1::/64 wan "$T-w"
+check "net add routed with dhcp on" kvmbpf net add r type routed \
+	subnet fd83:2::/64 wan "$T-w" dhcp on
+check "net show -j: dhcp on, dnsmasq runs" "$PY" -c "
+import json, subprocess
+ns = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show']))
+for n in ns:
+    assert n['dhcp'] is True, n
+    assert n['dnsmasq_running'], n"
+check "save says dhcp on for the routed network" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS save | grep -q '^net add r type routed subnet fd83:2::/64 gateway fd83:2::1 wan $T-w dhcp on mtu 1500'"
+
+# guest NS NET [ATTACH ARGS]: RAs accepted (default route), no SLAAC
+guest() {
+	local ns=$1 net=$2
+	shift 2
+	netns_add "$ns"
+	# no DAD: the link-local is usable at once (rdisc6, dhclient bind it)
+	in_ns "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
+	guest_link "$ns" "$ns"
+	kvmbpf attach "$ns" net "$net" "$@" || fail "attach $ns"
+}
+M3=52:54:00:83:00:33
+guest "$T-g1" n
+guest "$T-g2" r
+netns_add "$T-g3"
+in_ns "$T-g3" sysctl -qw net.ipv6.conf.default.accept_dad=0
+guest_link "$T-g3" "$T-g3"
+ip -n "$T-g3" link set eth0 address $M3
+kvmbpf attach "$T-g3" net n mac $M3 ip fd83:1::33 || fail "attach g3"
+
+# --- the RAs: M flag, no autonomous prefix -----------------------------------
+in_ns "$T-g1" rdisc6 -1 -r 3 -w 2000 eth0 >"$TMP/sol" 2>&1
+grep -q 'Stateful address conf.*Yes' "$TMP/sol" && pass "BPF's RA: M flag (stateful address configuration)" ||
+	fail "BPF's RA has no M flag: $(cat "$TMP/sol")"
+grep -q 'Autonomous address conf.*No' "$TMP/sol" && grep -q 'Prefix.*fd83:1::/64' "$TMP/sol" &&
+	pass "BPF's RA: the prefix on-link, not autonomous" ||
+	fail "BPF's RA prefix: $(cat "$TMP/sol")"
+# dnsmasq's own: restart it so that its first RAs come within seconds
+gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+in_ns "$T-g1" timeout 60 tcpdump -l -vv -n -i eth0 -c 1 \
+	'icmp6 and ip6[40] == 134 and not ether src host 00:00:00:00:00:00' >"$TMP/unsol" 2>"$TMP/unsol.err" &
+tpid=$!
+for i in $(seq 100); do grep -q listening "$TMP/unsol.err" && break; sleep 0.1; done
+pid=$(cat "/run/kvmbpf/$gw_if.pid")
+kill "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kvmbpf net show n >/dev/null	# starts it again
+wait "$tpid"
+grep -q 'Flags \[managed' "$TMP/unsol" && pass "dnsmasq's RA: M flag" ||
+	fail "dnsmasq's RA has no M flag: $(cat "$TMP/unsol")"
+grep -q 'prefix info option.*fd83:1::/64, Flags \[onlink\]' "$TMP/unsol" &&
+	pass "dnsmasq's RA: the prefix on-link, not autonomous (as BPF's)" ||
+	fail "dnsmasq's RA prefix: $(cat "$TMP/unsol")"
+
+# --- dhclient -6 ---------------------------------------------------------------
+cat >"$TMP/dhclient.sh" <<EOS
+#!/bin/sh
+case \$reason in BOUND6|RENEW6|REBIND6|REBOOT6)
+	ip -6 addr replace "\$new_ip6_address/\$new_ip6_prefixlen" dev "\$interface" nodad
+	echo "\$new_ip6_address" >"$TMP/\$(ip netns identify).addr" ;;
+RELEASE6|EXPIRE6|STOP6)
+	ip -6 addr del "\$old_ip6_address/\$old_ip6_prefixlen" dev "\$interface" ;;
+esac
+exit 0
+EOS
+chmod +x "$TMP/dhclient.sh"
+lease6() {	# NS: run dhclient -6 there, print the address it got
+	in_ns "$1" timeout 30 dhclient -6 -1 -sf "$TMP/dhclient.sh" \
+		-lf "$TMP/$1.leases" -pf "$TMP/$1.pid" eth0 >/dev/null 2>&1
+	cat "$TMP/$1.addr" 2>/dev/null
+}
+# source of a port's address in port show -j ("" when it has none)
+addr_source() {
+	kvmbpf -j port show "$1" | "$PY" -c "
+import json, sys
+p = json.load(sys.stdin)[0]
+print(' '.join(a['source'] for a in p['addresses'] if a['ip'] == '$2'))"
+}
+# wait_source DEV ADDR SOURCE: until port show says so (the lease script
+# runs right after dnsmasq's reply), at most 5 s
+wait_source() {
+	local i
+	for i in $(seq 50); do
+		[ "$(addr_source "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+a1=$(lease6 "$T-g1")
+case "$a1" in
+fd83:1::1[0-9a-f][0-9a-f][0-9a-f]) pass "nat: dhclient -6 leased $a1 from the range" ;;
+*) fail "nat: dhclient -6 got '$a1'" ;;
+esac
+check "nat: the lease is the port's address (port show: dhcp)" wait_source "$T-g1" "$a1" dhcp
+a2=$(lease6 "$T-g2")
+case "$a2" in
+fd83:2::1[0-9a-f][0-9a-f][0-9a-f]) pass "routed: dhclient -6 leased $a2 from the range" ;;
+*) fail "routed: dhclient -6 got '$a2'" ;;
+esac
+check "routed: the lease is the port's address" wait_source "$T-g2" "$a2" dhcp
+a3=$(lease6 "$T-g3")
+[ "$a3" = fd83:1::33 ] && pass "a port's mac + ip is its static DHCPv6 lease" ||
+	fail "g3 (static lease fd83:1::33) got '$a3'"
+
+for g in 1 2; do
+	eval a=\$a$g
+	ip -n "$T-g$g" -6 addr show dev eth0 | grep -q "inet6 fd83:.*scope global" &&
+		! ip -n "$T-g$g" -6 addr show dev eth0 | grep -q "inet6 fd83:.*mngtmpaddr" &&
+		pass "g$g: its only global address is the lease (no SLAAC)" ||
+		fail "g$g addresses: $(ip -n "$T-g$g" -6 -br addr show dev eth0)"
+done
+check "nat: g1 pings its gateway from the lease" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a1" fd83:1::1
+check "nat: g1 reaches g3 from the lease" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a1" fd83:1::33
+check "nat: g1 pings the WAN from the lease" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a1" fd99:83::2
+check "routed: g2 pings its gateway from the lease" in_ns "$T-g2" ping -6 -n -c 1 -W 2 -I "$a2" fd83:2::1
+check "routed: g2 pings the WAN from the lease" in_ns "$T-g2" ping -6 -n -c 1 -W 2 -I "$a2" fd99:83::2
+check "TCP g2 -> WAN from the lease (IPv6, 4 MiB, sha256)" tcp_sha "$T-g2" "$T-wan" fd99:83::2 4
+check "TCP WAN -> g1's lease (IPv6, 4 MiB, sha256)" tcp_sha "$T-wan" "$T-g1" "$a1" 4
+[ "$(stat "$T-g1" spoof-ip)" = 0 ] && [ "$(stat "$T-g2" spoof-ip)" = 0 ] &&
+	pass "nothing from the leased addresses refused" ||
+	fail "spoof-ip: g1 $(stat "$T-g1" spoof-ip), g2 $(stat "$T-g2" spoof-ip)"
+# another address in the prefix, not leased, is still not g1's
+s0=$(stat "$T-g1" spoof-ip)
+ip -n "$T-g1" addr add fd83:1::77/128 dev eth0 nodad
+check_not "an address g1 was not leased is refused" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I fd83:1::77 fd83:1::1
+[ "$(stat "$T-g1" spoof-ip)" -gt "$s0" ] && pass "counted as spoof-ip" || fail "not counted"
+
+# --- release ------------------------------------------------------------------
+in_ns "$T-g2" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/$T-g2.leases" \
+	-pf "$TMP/$T-g2.pid" eth0 >/dev/null 2>&1
+check "a released lease is no longer the port's" wait_source "$T-g2" "$a2" ""
+finish
