@@ -77,7 +77,7 @@ grep -q 'Autonomous address conf.*No' "$TMP/sol" && grep -q 'Prefix.*fd83:1::/64
 	pass "BPF's RA: the prefix on-link, not autonomous" ||
 	fail "BPF's RA prefix: $(cat "$TMP/sol")"
 # dnsmasq's own: restart it so that its first RAs come within seconds
-gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 in_ns "$T-g1" timeout 60 tcpdump -l -vv -n -i eth0 -c 1 \
 	'icmp6 and ip6[40] == 134 and not ether src host 00:00:00:00:00:00' >"$TMP/unsol" 2>"$TMP/unsol.err" &
 tpid=$!
@@ -114,7 +114,7 @@ lease6() {	# NS: run dhclient -6 there, print the address it got
 addr_source() {
 	kvmbpf -j port show "$1" | "$PY" -c "
 import json, sys
-p = json.load(sys.stdin)[0]
+p = json.load(sys.stdin)
 print(' '.join(a['source'] for a in p['addresses'] if a['ip'] == '$2'))"
 }
 # wait_source DEV ADDR SOURCE: until port show says so (the lease script

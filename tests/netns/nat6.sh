@@ -30,11 +30,11 @@ check_not "a nat network with IPv6 alone is refused" kvmbpf net add nx \
 	type nat subnet fd75::/64 wan "$T-w"
 check "net show -j: IPv4 subnet first, the IPv6 one routed beside it" "$PY" -c "
 import json, subprocess
-n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'n']))[0]
+n = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'show', 'n']))
 assert n['subnets'] == ['192.168.76.0/24', 'fd76:1::/64'], n
 assert n['gateways'] == ['192.168.76.1', 'fd76:1::1'], n
 assert n['nat_address'] == '10.99.6.1', n"
-nif=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["interface"])')
+nif=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 check "the IPv6 gateway lives on the host interface" sh -c \
 	"ip -6 addr show $nif | grep -q fd76:1::1/64"
 
