@@ -207,6 +207,10 @@ static void format_dhcp(struct fabric *fb, const struct kvb_net *n,
 	bool on = n->flags & KVB_NET_F_DHCP;
 
 	(void)fb;
+	/* routed networks' default (off) is not written: their lines
+	 * stay what they were before they had the word */
+	if (f->save && !on && net_has(n, NT_ROUTED))
+		return;
 	if (f->save || !is_json())
 		fmt_str(f, fd, on ? "on" : "off", true);
 	else

@@ -85,7 +85,7 @@ for i in $(seq 100); do grep -q listening "$TMP/unsol.err" && break; sleep 0.1; 
 pid=$(cat "/run/kvmbpf/$gw_if.pid")
 kill "$pid"
 for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-kvmbpf net show n >/dev/null	# starts it again
+kvmbpf gc >/dev/null	# the upkeep step starts it again
 wait "$tpid"
 grep -q 'Flags \[managed' "$TMP/unsol" && pass "dnsmasq's RA: M flag" ||
 	fail "dnsmasq's RA has no M flag: $(cat "$TMP/unsol")"
