@@ -30,13 +30,10 @@ static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 	run_path(net, ext, buf, len);
 }
 
-/*
- * Static leases: every guest port of the network with a configured MAC and
- * a static address, one line each: its MAC, its first IPv4 address and its
- * first IPv6 address (in brackets) of those it has.
- */
+/* Static leases: every port of the network with a MAC and an IPv4. */
 static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 {
+	struct kvb_addr_key key, *prev = NULL;
 	char path[256], tmp[272];
 	FILE *f;
 
@@ -45,34 +42,23 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	for (__u16 i = 0; i < net->nports && i < KVB_MAX_NET_PORTS; i++) {
-		struct kvb_addr_key key, *prev = NULL;
-		char mac[18], ip4[64] = "", ip6[64] = "";
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		struct kvb_addr a;
 		struct kvb_port p;
+		char mac[18], ip[64];
 
-		if (port_get(fb, net->ports[i], &p) ||
-		    p.role != KVB_PORT_GUEST ||
+		prev = &key;
+		if (key.family != 4 || port_get(fb, key.ifindex, &p) ||
+		    p.net_id != net->id ||
 		    (p.flags & KVB_PORT_F_MAC_PINNED) ||
 		    !(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] |
-		      p.mac[5]))
-			continue;
-		while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
-			struct kvb_addr a;
-			char *to = key.family == 4 ? ip4 : ip6;
-
-			prev = &key;
-			if (key.ifindex != p.ifindex || *to ||
-			    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
-			    !(a.flags & KVB_ADDR_F_STATIC) ||
-			    (key.family == 6 && key.addr[0] == 0xfe))
-				continue;
-			fmt_addr(&key, to);
-		}
-		if (!*ip4 && !*ip6)
+		      p.mac[5]) ||
+		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
+		    !(a.flags & KVB_ADDR_F_STATIC))
 			continue;
 		fmt_mac(p.mac, mac);
-		fprintf(f, "%s%s%s%s%s%s\n", mac, *ip4 ? "," : "", ip4,
-			*ip6 ? ",[" : "", ip6, *ip6 ? "]" : "");
+		fmt_addr(&key, ip);
+		fprintf(f, "%s,%s\n", mac, ip);
 	}
 	fclose(f);
 	return rename(tmp, path) ? -errno : 0;

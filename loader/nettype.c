@@ -254,7 +254,7 @@ static void nat_destroy(struct fabric *fb, const struct kvb_net *n)
 	gw_destroy(fb, n);
 }
 
-/* a port's static lease (MAC + IPv4/IPv6) is dnsmasq's to hand out */
+/* a port's static lease (MAC + IPv4) is dnsmasq's to hand out */
 static void gw_ports_changed(struct fabric *fb, const struct kvb_net *n)
 {
 	dhcp_sync(fb, n->id);
