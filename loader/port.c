@@ -169,16 +169,17 @@ int port_addr_lease(struct fabric *fb, struct kvb_port *p,
 		bpf_map_delete_elem(fb->addr_fd, &k);
 		bpf_map_delete_elem(fb->addr_fd, &ok);
 	}
-	/* the datapath counts DHCPv4 leases into n_ip4: only n_ip6 is
-	 * written, into a fresh copy */
+	/* the datapath counts DHCPv4 leases into n_ip4: only the IPv6
+	 * counts are written, into a fresh copy */
 	addr_count(fb, p);
 	{
 		struct kvb_port fresh;
-		__u32 n6 = p->n_ip6;
+		__u32 n6 = p->n_ip6, ns = p->n_savi;
 
 		if (port_get(fb, p->ifindex, &fresh))
 			return -ENOENT;
 		fresh.n_ip6 = n6;
+		fresh.n_savi = ns;	/* a SAVI binding may have become DHCP's */
 		*p = fresh;
 		if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
 			return -errno;
