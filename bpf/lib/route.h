@@ -378,15 +378,10 @@ static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
 		family = 4;
 		__builtin_memcpy(saddr, &ip->saddr, 4);
 		__builtin_memcpy(daddr, &ip->daddr, 4);
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = CURSOR_TAKE(&c, struct ipv6hdr);
-
-		if (!ip6)
-			return TC_ACT_OK;
-		family = 6;
-		__builtin_memcpy(saddr, &ip6->saddr, 16);
-		__builtin_memcpy(daddr, &ip6->daddr, 16);
 	} else {
+		/* IPv6 of nat networks (and behind them) is routed, not
+		 * translated: the outside reaches it (route_from_wan sends
+		 * it this way while the host resolves the guest) */
 		return TC_ACT_OK;
 	}
 	r = route_of(family, daddr);
