@@ -143,10 +143,12 @@ check "routed: the lease is the port's address" wait_source "$T-g2" "$a2" dhcp
 
 for g in 1 2; do
 	eval a=\$a$g
-	ip -n "$T-g$g" -6 addr show dev eth0 | grep -q "inet6 fd83:.*scope global" &&
-		! ip -n "$T-g$g" -6 addr show dev eth0 | grep -q "inet6 fd83:.*mngtmpaddr" &&
+	# grep -c, not -q: an early exit would SIGPIPE ip (pipefail)
+	addrs=$(ip -n "$T-g$g" -6 addr show dev eth0)
+	[ "$(grep -c "inet6 fd83:.*scope global" <<<"$addrs")" -gt 0 ] &&
+		[ "$(grep -c "inet6 fd83:.*mngtmpaddr" <<<"$addrs")" = 0 ] &&
 		pass "g$g: its only global address is the lease (no SLAAC)" ||
-		fail "g$g addresses: $(ip -n "$T-g$g" -6 -br addr show dev eth0)"
+		fail "g$g addresses: $(tr "\n" " " <<<"$addrs")"
 done
 check "nat: g1 pings its gateway from the lease" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a1" fd83:1::1
 check "nat: g1 reaches g3 from the lease" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a1" fd83:1::33
@@ -158,12 +160,14 @@ check "TCP WAN -> g1's lease (IPv6, 4 MiB, sha256)" tcp_sha "$T-wan" "$T-g1" "$a
 [ "$(stat "$T-g1" spoof-ip)" = 0 ] && [ "$(stat "$T-g2" spoof-ip)" = 0 ] &&
 	pass "nothing from the leased addresses refused" ||
 	fail "spoof-ip: g1 $(stat "$T-g1" spoof-ip), g2 $(stat "$T-g2" spoof-ip)"
-# g2's lease is g2's: g1 cannot send from it
-s0=$(stat "$T-g1" savi-conflict)
-ip -n "$T-g1" addr add "$a2/128" dev eth0 nodad
-check_not "g1 cannot send from g2's leased address" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a2" fd83:1::1
-[ "$(stat "$T-g1" savi-conflict)" -gt "$s0" ] && pass "counted as savi-conflict" || fail "not counted"
-ip -n "$T-g1" addr del "$a2/128" dev eth0
+# g1's lease is g1's: g3, on the same network, cannot send from it
+s0=$(stat "$T-g3" savi-conflict)
+ip -n "$T-g3" addr add "$a1/128" dev eth0 nodad
+check_not "g3 cannot send from g1's leased address" in_ns "$T-g3" ping -6 -n -c 1 -W 2 -I "$a1" fd83:1::1
+[ "$(stat "$T-g3" savi-conflict)" -gt "$s0" ] && pass "counted as savi-conflict" ||
+	fail "not counted: $(kvmbpf stats "$T-g3" 2>&1 | tr "\n" " ")"
+ip -n "$T-g3" addr del "$a1/128" dev eth0
+check "g1 still reaches its gateway from the lease" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$a1" fd83:1::1
 
 # --- release ------------------------------------------------------------------
 in_ns "$T-g2" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/$T-g2.leases" \

@@ -71,10 +71,13 @@ pref() {
 }
 # global NS: wait (at most 10 s) until eth0 has a global address that is
 # not tentative, print the one the kernel prefers for the outside
+# (KIND tmp: until a temporary address is there, which the kernel then
+# prefers: it is made after the SLAAC address it derives from)
 global() {
 	local i a p
 	for i in $(seq 100); do
-		a=$(in_ns "$1" ip -6 -o addr show dev eth0 scope global -tentative |
+		a=$(in_ns "$1" ip -6 -o addr show dev eth0 scope global -tentative \
+			${3:+$([ "$3" = tmp ] && echo temporary)} |
 			grep -v deprecated | awk '{print $4}' | cut -d/ -f1 | head -1)
 		if [ -n "$a" ]; then
 			p=$(pref "$1" "${2:-2001:db8::1}")
@@ -143,11 +146,17 @@ for net in b i n r; do
 		k=$((k + 1))
 		ns="$T-$net$k"
 		if [ -n "$sub" ]; then
-			A[$k]=$(global "$ns" "$gw") || fail "$net/$kind: no global address"
+			A[$k]=$(global "$ns" "$gw" "$kind") || fail "$net/$kind: no global address"
 			case "${A[$k]}" in
 			"$sub"*) pass "$net/$kind: prefers ${A[$k]}" ;;
 			*) fail "$net/$kind: prefers '${A[$k]}'" ;;
 			esac
+			if [ "$kind" = tmp ]; then
+				in_ns "$ns" ip -6 -o addr show dev eth0 temporary |
+					grep -qF " ${A[$k]}/" &&
+					pass "$net/$kind: the preferred address is temporary" ||
+					fail "$net/$kind: ${A[$k]} is not a temporary address"
+			fi
 		else
 			A[$k]=$(ll "$ns")%eth0 || fail "$net/$kind: no link-local"
 		fi
