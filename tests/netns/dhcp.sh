@@ -128,6 +128,12 @@ kvmbpf gc >/dev/null
 kvmbpf -j net show r | grep -q '"dnsmasq_running":true,"dnsmasq_restarts":1' &&
 	pass "routed: dnsmasq (RA) restarted by gc" || fail "routed: RA dnsmasq not restarted"
 wait "$tpid"
+# rdisc6 sends from g3's link-local: once its DAD is over (the periodic RA
+# may come before that now that the gateway itself skips DAD)
+for i in $(seq 50); do
+	[ -n "$(ip -n "$T-g3" -6 addr show dev eth0 scope link -tentative)" ] && break
+	sleep 0.1
+done
 in_ns "$T-g3" rdisc6 -1 -r 3 -w 2000 eth0 >"$TMP/sol" 2>&1
 ra_fields() {
 	"$PY" - "$1" "$2" <<'EOF'
