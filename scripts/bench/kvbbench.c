@@ -13,13 +13,16 @@
  *   ceil IN OUT                           bare redirect_map IN -> OUT
  *   ctfill CT_PIN ENTRIES                 fill a fabric's flow table with
  *                                         idle entries (net 999, proto 99)
- *   cost PROG_PIN|empty-tc|empty-xdp IFINDEX HEX REPEAT [xdp|each]
+ *   cost PROG_PIN|empty-tc|empty-xdp IFINDEX HEX REPEAT [xdp|each|vary]
  *                                         ns per run of a program; each:
  *                                         REPEAT runs on a fresh copy of
  *                                         the frame (for programs that
  *                                         rewrite it: one run would
  *                                         otherwise see the last one's
- *                                         output), the median
+ *                                         output), the median; vary: as
+ *                                         each, every run with the next
+ *                                         UDP/TCP source port of an IPv4
+ *                                         frame (a new flow every run)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -195,7 +198,9 @@ static int cost(int argc, char **argv)
 	unsigned char f[2048];
 	int n = hex(argv[2], f, sizeof(f)), fd;
 	int xdp = argc > 4 && !strcmp(argv[4], "xdp");
-	int each = argc > 4 && !strcmp(argv[4], "each");
+	int vary = argc > 4 && !strcmp(argv[4], "vary");
+	int each = vary || (argc > 4 && !strcmp(argv[4], "each"));
+	unsigned char orig[2048];
 	unsigned int ifindex = (unsigned int)atoi(argv[1]);
 	unsigned int repeat = (unsigned int)atoi(argv[3]);
 	struct kvbb *s = NULL;
@@ -227,7 +232,16 @@ static int cost(int argc, char **argv)
 		unsigned int *d = calloc(repeat, sizeof(*d));
 
 		o.repeat = 1;
+		memcpy(orig, f, sizeof(orig));
 		for (unsigned int i = 0; d && i < repeat; i++) {
+			memcpy(f, orig, (size_t)n);
+			if (vary && n >= 36) {
+				/* the source port after a 20-byte IPv4 header */
+				unsigned int sp = (unsigned int)(f[34] << 8 | f[35]) + i;
+
+				f[34] = (unsigned char)(sp >> 8);
+				f[35] = (unsigned char)sp;
+			}
 			if (bpf_prog_test_run_opts(fd, &o))
 				return fprintf(stderr, "cost: test_run: %s\n",
 					       strerror(errno)), 1;

@@ -3,19 +3,19 @@
 # Where the time goes: `perf record -a` while the generator pushes 60-byte
 # UDP through each configuration (run.sh's set-ups), top symbols into
 # build/bench/profile-CONFIG.txt, for docs/BENCHMARKS.md. Run by run.sh;
-# alone: bash scripts/bench/profile.sh
+# alone: bash scripts/bench/profile.sh (PROFILE="kvmbpf-nat ...": some)
 KVB_BENCH_LIB=1 source "$(dirname "$0")/run.sh"
 
 # prof CONFIG: profile one configuration (already set up)
 prof() {
-	local id dmac=$DST ips=()
+	local id dmac=$DST ips=(10.98.0.1 10.98.0.2 onemac)
 	if [ "${RATE_L3:-0}" = 1 ]; then
 		dmac=$GWMAC
 		ips=(10.98.0.1 10.97.0.2 onemac)
 	fi
 	id=$(ip netns exec "$T-d" "$B" sink eth0) || return 1
 	perf record -a -q -o "$OUT/perf-$1.data" -- \
-		ip netns exec "$T-s" "$B" gen eth0 "$dmac" $SRC 1000 "$PKTS" "${ips[@]}" \
+		taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$dmac" $SRC 1000 "$PKTS" "${ips[@]}" \
 		>/dev/null 2>&1
 	perf report -i "$OUT/perf-$1.data" --stdio --sort sym --percent-limit 1.5 \
 		2>/dev/null | grep -v '^#' | grep -v '^$' | head -14 |
@@ -24,12 +24,9 @@ prof() {
 	ip -n "$T-d" link set eth0 xdp off
 }
 
-for cfg in bridge kvmbpf-tc; do
-	setup $cfg
-	prof "$cfg"
-done
-RATE_L3=1
-for cfg in fwd kvmbpf-routed-tc nft-masq kvmbpf-nat-tc; do
-	setup_l3 $cfg
-	prof "$cfg"
+for cfg in ${PROFILE:-bridge kvmbpf fwd kvmbpf-routed nft-masq kvmbpf-nat}; do
+	case $cfg in
+	bridge | kvmbpf) RATE_L3=0 setup $cfg; RATE_L3=0 prof "$cfg" ;;
+	*) RATE_L3=1 setup_l3 $cfg; RATE_L3=1 prof "$cfg" ;;
+	esac
 done

@@ -4,7 +4,8 @@
  *  - kvbb_gen: an XDP packet generator for BPF_PROG_RUN with
  *    BPF_F_TEST_XDP_LIVE_FRAMES: spreads frames over `flows` flows by
  *    rewriting the UDP source port and the source MAC's last two bytes, or
- *    with one_mac the source port and one of 16 destination ports, XDP_TX.
+ *    with one_mac the source port (flows / 16 of them) and one of 16
+ *    destination ports, XDP_TX.
  *    Live frames are recycled pages that keep what the path did to them
  *    (a router's TTL decrement, NAT's rewritten source), so every frame
  *    is first rewritten from the template `tmpl` (its first 42 bytes);
@@ -58,13 +59,20 @@ int kvbb_gen(struct xdp_md *ctx)
 	f = flows > 1 ? (__u32)(*n % flows) : 0;
 	(*n)++;
 	/* UDP checksum 0 (none): the rewrite keeps the frame valid */
-	uh->source = bpf_htons((__u16)(10000 + f));
 	if (!one_mac) {
+		uh->source = bpf_htons((__u16)(10000 + f));
 		eth->h_source[4] = (__u8)(f >> 8);
 		eth->h_source[5] = (__u8)f;
 	} else {
-		/* one guest to 16 remote ports: NAT has a port range per
-		 * remote endpoint, and 65,536 flows do not fit in one */
+		/*
+		 * one guest: flow f is source port 10000 + f / 16 to remote
+		 * port 20000 + f % 16. kvmbpf's NAT maps a guest's port to
+		 * one NAT port for every destination (RFC 4787 endpoint-
+		 * independent mapping), and has 36,280 NAT ports: 65,536
+		 * source ports of one guest cannot all be mapped, 4,096
+		 * source ports to 16 remote ports can.
+		 */
+		uh->source = bpf_htons((__u16)(10000 + (f >> 4)));
 		uh->dest = bpf_htons((__u16)(20000 + (f & 15)));
 	}
 	return XDP_TX;
