@@ -122,7 +122,8 @@ row("new connections: kvmbpf, defaults", newc, "kvmbpf-nat", "k/s", 1e3,
     "nft-masq", None, "nft masquerade")
 
 section("7. Tap source: vnettap frames with virtio-net headers, tap to tap "
-        "(frames/s of the writer's time; every frame verified at the receiver)")
+        "(frames/s through the path, in the writer's context; every frame "
+        "received is verified, the reader keeps up with a part: delivered)")
 for kind, label in [("tcp-full", "TCP, complete checksum"),
                     ("tcp-csum", "TCP, NEEDS_CSUM"),
                     ("udp-csum", "UDP, NEEDS_CSUM"),

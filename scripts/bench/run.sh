@@ -423,8 +423,12 @@ tap_setup() { # bridge | kvmbpf | kvmbpf-xdp
 	sleep 0.5
 }
 
-# tap_run CONFIG KIND: TAPN frames of KIND, received frames per second of
-# the writes' time; every frame must arrive verifying
+# tap_run CONFIG KIND: TAPN frames of KIND written into the sender's tap,
+# frames per second of the writes' time: a write runs the whole path in
+# the writer's context (tun_get_user, tc or the bridge, the receiving
+# tap's queue). The reader at the other tap verifies every frame it gets;
+# it is slower than the path, so the receiving tap's queue drops some
+# (the delivered fraction), alike for every configuration
 tap_run() {
 	local cfg=$1 kind=$2 out rp line t got bad len=100 i
 	[ "$kind" = tcp-gso ] && len=3000
@@ -446,7 +450,7 @@ tap_run() {
 	elif [ "${bad:-0}" != 0 ]; then
 		fail_run "tap $cfg $kind: $bad of $got frames arrived with a bad checksum"
 	else
-		record tap "$cfg/$kind" "$("$PY" -c "print(int($got / $t))")"
+		record tap "$cfg/$kind" "$("$PY" -c "print(int($TAPN / $t))")"
 	fi
 }
 
