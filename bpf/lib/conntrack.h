@@ -2,8 +2,9 @@
 /*
  * Connection tracking (tc only): a flow's timeouts and expiry, the per
  * network flow count, and TCP state with its sequence windows (RFC 5961
- * for RSTs). The flows themselves are kvb_ct's entries, created and
- * translated by NAT (nat.h), which also sweeps the expired ones.
+ * for RSTs). The flows themselves are kvb_ct's entries: made here, by
+ * ct_create alone, translated by NAT (nat.h), which also sweeps the
+ * expired ones.
  */
 #ifndef KVB_CONNTRACK_H
 #define KVB_CONNTRACK_H
@@ -68,6 +69,46 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 	__u64 last = ct->last_ns;
 
 	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
+}
+
+/* What ct_create made of a flow. */
+enum ct_made {
+	CT_MADE = 0,	/* both entries are in, the flow is counted */
+	CT_TAKEN,	/* its reply key is another flow's: try another port */
+	CT_RACE,	/* its original key exists: another CPU made it first */
+	CT_FULL,	/* the table is full */
+};
+
+/*
+ * Make a flow: the reply entry at rk, then the original at ok, each only
+ * where there is none (BPF_NOEXIST), and count it in its network. The
+ * reply key goes first because it is what two flows can contend for (the
+ * translated port); a flow whose original key exists already (another
+ * CPU made the same flow meanwhile) gives its reply key back, so that two
+ * CPUs making one flow end with one.
+ */
+static __always_inline enum ct_made ct_create(const struct kvb_ct_key *rk,
+					      const struct kvb_ct *reply,
+					      const struct kvb_ct_key *ok,
+					      const struct kvb_ct *orig)
+{
+	__u64 *cnt;
+	long err;
+
+	err = bpf_map_update_elem(&kvb_ct, rk, reply, BPF_NOEXIST);
+	if (err == -E2BIG_ || err == -ENOMEM_)
+		return CT_FULL;
+	if (err)
+		return CT_TAKEN;
+	err = bpf_map_update_elem(&kvb_ct, ok, orig, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(&kvb_ct, rk);
+		return err == -EEXIST_ ? CT_RACE : CT_FULL;
+	}
+	cnt = ct_counter(orig->net_id);
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+	return CT_MADE;
 }
 
 #define TCP_FIN_ 0x01

@@ -18,9 +18,6 @@
 #include "csum.h"
 
 /* kernel values the datapath compares against (no libc headers here) */
-#define E2BIG_ 7
-#define ENOMEM_ 12
-#define EEXIST_ 17
 #define AF_INET_ 2
 #define AF_INET6_ 10
 

@@ -11,6 +11,11 @@
 #include <bpf/bpf_helpers.h>
 #include "kvb_maps.h"
 
+/* what a map update returns (no libc headers here) */
+#define E2BIG_ 7
+#define ENOMEM_ 12
+#define EEXIST_ 17
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVB_MAX_NETS);

@@ -175,7 +175,6 @@ static __always_inline int nat_claim(struct __sk_buff *skb,
 				     const struct kvb_net *net)
 {
 	struct nat_scratch *t = nat_scratch();
-	long err;
 
 	if (!t || !net)
 		return DROP(KVB_DROP_NAT_FULL);
@@ -200,19 +199,17 @@ static __always_inline int nat_claim(struct __sk_buff *skb,
 		t->rk.dport = bpf_htons((__u16)k);
 		if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
 			continue;
-		err = bpf_map_update_elem(&kvb_ct, &t->rk, &t->reply,
-					  BPF_NOEXIST);
-		if (err == -E2BIG_ || err == -ENOMEM_)
-			return DROP(KVB_DROP_NAT_FULL);
-		if (err)
-			continue;	/* port taken for this destination */
 		t->orig.port = t->rk.dport;
-		err = bpf_map_update_elem(&kvb_ct, &t->ok, &t->orig,
-					  BPF_NOEXIST);
-		if (!err)
+		switch (ct_create(&t->rk, &t->reply, &t->ok, &t->orig)) {
+		case CT_MADE:
 			return t->rk.dport;
-		bpf_map_delete_elem(&kvb_ct, &t->rk);
-		return err == -EEXIST_ ? 0 : DROP(KVB_DROP_NAT_FULL);
+		case CT_TAKEN:
+			continue;	/* port taken for this destination */
+		case CT_RACE:
+			return 0;
+		default:
+			return DROP(KVB_DROP_NAT_FULL);
+		}
 	}
 	return DROP(KVB_DROP_NAT_PORTS);
 }
@@ -358,7 +355,6 @@ __noinline int nat_unmap(const struct kvb_ct_key *k, const struct kvb_ct *e)
 static __always_inline int natmap_flow(struct nat_scratch *t)
 {
 	struct kvb_natmap *p;
-	__u64 *cnt;
 	long err;
 
 	t->pk.addr = t->orig.addr;
@@ -387,27 +383,13 @@ static __always_inline int natmap_flow(struct nat_scratch *t)
 	t->rk.dport = t->port;
 	t->orig.port = t->port;
 	t->orig.mapped = t->held;
-	err = bpf_map_update_elem(&kvb_ct, &t->rk, &t->reply, BPF_NOEXIST);
+	err = ct_create(&t->rk, &t->reply, &t->ok, &t->orig);
 	barrier_var(t);
-	if (err) {
-		t->n = err == -EEXIST_ ? DROP(KVB_DROP_NAT_PORTS) :
-					 DROP(KVB_DROP_NAT_FULL);
-		goto undo;
-	}
-	err = bpf_map_update_elem(&kvb_ct, &t->ok, &t->orig, BPF_NOEXIST);
-	barrier_var(t);
-	if (err) {
-		bpf_map_delete_elem(&kvb_ct, &t->rk);
-		barrier_var(t);
-		t->n = err == -EEXIST_ ? 0 : DROP(KVB_DROP_NAT_FULL);
-		goto undo;
-	}
-	cnt = bpf_map_lookup_elem(&kvb_ctcnt, &t->orig.net_id);
-	barrier_var(t);
-	if (cnt)
-		__sync_fetch_and_add(cnt, 1);
-	return t->port;
-undo:
+	if (err == CT_MADE)
+		return t->port;
+	t->n = err == CT_RACE ? 0 : err == CT_TAKEN ?
+	       DROP(KVB_DROP_NAT_PORTS) : DROP(KVB_DROP_NAT_FULL);
+	/* give back what the flow would have held */
 	if (t->held & KVB_CT_M_MAP)
 		natmap_put_t(t, 0);
 	if (t->held & KVB_CT_M_PEER)
@@ -750,13 +732,10 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	if (ok->proto == IPPROTO_ICMP)
 		rk->sport = 0;	/* echo replies carry only the id */
 	t->ok = *ok;
-	if (ok->proto == IPPROTO_ICMP) {
+	if (ok->proto == IPPROTO_ICMP)
 		ret = nat_claim(skb, net);
-		if (ret > 0 && cnt)
-			__sync_fetch_and_add(cnt, 1);
-	} else {
-		ret = nat_map_take(skb);	/* counts the flow */
-	}
+	else
+		ret = nat_map_take(skb);
 	if (ret < 0)
 		return ret;
 	if (ret) {
@@ -866,8 +845,6 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	ret = nat_claim(skb, net);
 	if (ret < 0)
 		return ret;
-	if (ret && cnt)
-		__sync_fetch_and_add(cnt, 1);
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (!ct)
 		return DROP(KVB_DROP_NAT_FULL);
@@ -1176,19 +1153,7 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	okey.proto = rk->proto;
 	okey.dir = 0;
 	okey.pad = 0;
-	if (bpf_map_update_elem(&kvb_ct, rk, &t->reply, BPF_NOEXIST))
-		return -1;
-	if (bpf_map_update_elem(&kvb_ct, &okey, &t->orig, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&kvb_ct, rk);
-		return -1;
-	}
-	{
-		__u64 *cnt = ct_counter(fw->net_id);
-
-		if (cnt)
-			__sync_fetch_and_add(cnt, 1);
-	}
-	return 0;
+	return ct_create(rk, &t->reply, &okey, &t->orig) == CT_MADE ? 0 : -1;
 }
 
 /*
