@@ -31,10 +31,10 @@ struct nat_scratch {
 	struct bpf_fib_lookup fib;
 	struct kvb_ct orig;
 	struct kvb_ct reply;
-	struct kvb_ct_key ok;	/* a new flow's keys, for nat_claim */
+	struct kvb_ct_key ok;	/* a new flow's keys, for nat_port_take */
 	struct kvb_ct_key rk;
 	struct bpf_sock_tuple tuple;
-	__u32 h, min, span, gap, step;	/* nat_claim's port search */
+	__u32 h, min, span, gap, step;	/* nat_port_take's search */
 	/* the mapping functions' keys and a new entry's value (bytes: the
 	 * value's spin lock may not live in a per-CPU map) */
 	struct kvb_natmap_key mk;	/* KVB_NM_GUEST */
@@ -118,20 +118,6 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
 }
 
 /*
- * flow_hash of the scratch's original key. A global function of its own:
- * SipHash's registers spill, and nat_claim's frame has no room for them.
- */
-static __always_inline __u32 nat_hash(void)
-{
-	struct nat_scratch *t = nat_scratch();
-
-	if (!t)
-		return 0;
-	return flow_hash(t->ok.saddr, t->ok.daddr, t->ok.sport, t->ok.dport,
-			 t->ok.proto);
-}
-
-/*
  * Whether a socket of the host would receive what comes from saddr:sport
  * to daddr:port (a listener, a bound UDP socket, a connection): then that
  * port is the host's, and a flow taking it would steal its packets.
@@ -161,66 +147,12 @@ static __always_inline int port_is_hosts(struct __sk_buff *skb,
 }
 
 /*
- * Claim a port for a new flow of net: the scratch's reply key rk (its
- * destination port is what is probed) gets the scratch's reply entry,
- * its original key ok the original entry, with the port. The search
- * starts at the keyed hash of ok and skips ports a host socket holds.
- * Returns the port (network order, never 0), 0 when another CPU created
- * the same flow first (ok exists: use it), or a drop code.
- *
- * A global function: the verifier checks its 32 iterations once, not
- * once for each path of the program that creates a flow.
- */
-static __always_inline int nat_claim(struct __sk_buff *skb,
-				     const struct kvb_net *net)
-{
-	struct nat_scratch *t = nat_scratch();
-
-	if (!t || !net)
-		return DROP(KVB_DROP_NAT_FULL);
-	/* the search's state lives in the scratch: the stack is full */
-	t->min = net->host_port_lo;	/* ports below the host's */
-	t->span = net->host_port_hi;
-	if (!t->min || t->span < t->min) {
-		t->min = KVB_HOST_PORT_LO;
-		t->span = KVB_HOST_PORT_HI;
-	}
-	t->gap = t->span - t->min + 1;
-	t->min -= KVB_NAT_PORT_FIRST;
-	t->span = 65536 - KVB_NAT_PORT_FIRST - t->gap;
-	t->h = nat_hash();
-	/* a step sharing no factor with the span visits distinct ports */
-	t->step = t->span % 7919 ? 7919 : 1;
-	for (__u32 i = 0; i < KVB_NAT_PORT_TRIES; i++) {
-		__u32 k = (t->h + i * t->step) % t->span;
-
-		/* the k-th port of 1024-65535, the host's range skipped */
-		k += KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
-		t->rk.dport = bpf_htons((__u16)k);
-		if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
-			continue;
-		t->orig.port = t->rk.dport;
-		switch (ct_create(&t->rk, &t->reply, &t->ok, &t->orig)) {
-		case CT_MADE:
-			return t->rk.dport;
-		case CT_TAKEN:
-			continue;	/* port taken for this destination */
-		case CT_RACE:
-			return 0;
-		default:
-			return DROP(KVB_DROP_NAT_FULL);
-		}
-	}
-	return DROP(KVB_DROP_NAT_PORTS);
-}
-
-/*
  * Endpoint-independent mapping (RFC 4787 REQ-1) for TCP and UDP: a guest's
  * address, port and protocol get one NAT port on a NAT address, used for
  * every destination while a flow uses it (kvb_natmap, maps/kvb_maps.h).
  * The port: the guest's own when it is free and NAT may use it (1024 and
  * up, outside the host's ephemeral range, not a forward's, no host
- * socket), else the keyed search of nat_claim. The mapping's entries
+ * socket), else the keyed search of nat_port_take. The mapping's entries
  * count the flows that use them under their spin lock; a count that
  * reached 0 is dead: the one that brought it there deletes it, and no one
  * takes it again.
@@ -397,35 +329,87 @@ static __always_inline int natmap_flow(struct nat_scratch *t)
 	return (int)t->n;
 }
 
-/* The i-th port nat_map_take tries (host order): the guest's own first. */
-static __always_inline __u32 natmap_candidate(struct nat_scratch *t, __u32 i)
+/* What nat_port_take finds a port for. */
+#define NAT_TAKE_FLOW 0	/* a flow of its own: an ICMP echo id, a hairpin */
+#define NAT_TAKE_MAP 1	/* a guest's TCP/UDP endpoint (kvb_natmap) */
+/* a try's answer that the port is another's: the search goes on */
+#define NAT_TAKE_NEXT 0x10000
+
+/*
+ * The i-th port the search tries (host order), 0: none. A mapping tries
+ * the guest's own port first (when NAT may use it: 1024 and up, outside
+ * the host's range), then, as a flow does, the keyed sequence.
+ */
+static __always_inline __u32 nat_candidate(struct nat_scratch *t, __u32 i,
+					   __u32 what)
 {
 	__u32 k = bpf_ntohs(t->ok.sport);
 
 	if (!i)
-		return k >= KVB_NAT_PORT_FIRST && (k < t->min + KVB_NAT_PORT_FIRST ||
-		       k >= t->min + KVB_NAT_PORT_FIRST + t->gap) ? k : 0;
+		return what == NAT_TAKE_MAP && k >= KVB_NAT_PORT_FIRST &&
+		       (k < t->min + KVB_NAT_PORT_FIRST ||
+			k >= t->min + KVB_NAT_PORT_FIRST + t->gap) ? k : 0;
 	k = (t->h + (i - 1) * t->step) % t->span;
 	/* the k-th port of 1024-65535, the host's range skipped */
 	return k + KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
 }
 
-/*
- * A new TCP or UDP flow from a guest, prepared in the scratch by ct_out
- * (ok, rk, orig, reply): take its mapping or make one, then insert the
- * flow (natmap_flow). Returns the port, 0 when another CPU made the same
- * flow first, or a drop code. A global function: verified once.
- */
-__noinline int nat_map_take(struct __sk_buff *skb)
+/* A flow takes t->port: its own reply key (ct_create). */
+static __always_inline int nat_take_flow(struct nat_scratch *t)
 {
-	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
-	__u32 i;
-	struct kvb_natmap *m, *v;
-	struct kvb_net *net;
+	t->orig.port = t->port;
+	switch (ct_create(&t->rk, &t->reply, &t->ok, &t->orig)) {
+	case CT_MADE:
+		return t->port;
+	case CT_TAKEN:
+		return NAT_TAKE_NEXT;	/* taken for this destination */
+	case CT_RACE:
+		return 0;
+	default:
+		return DROP(KVB_DROP_NAT_FULL);
+	}
+}
+
+/* A mapping takes t->port (its reverse entry, then its own), then the
+ * flow is made on it (natmap_flow). */
+static __always_inline int nat_take_map(struct nat_scratch *t)
+{
+	struct kvb_natmap *v;
 	long err;
 
-	if (!t)
+	t->nk.port = t->port;
+	err = bpf_map_update_elem(&kvb_natmap, &t->nk, t->mv, BPF_NOEXIST);
+	barrier_var(t);
+	if (err == -E2BIG_ || err == -ENOMEM_)
 		return DROP(KVB_DROP_NAT_FULL);
+	if (err)
+		return NAT_TAKE_NEXT;	/* another mapping's */
+	v = (void *)t->mv;
+	v->addr = t->orig.addr;
+	v->port = t->port;
+	err = bpf_map_update_elem(&kvb_natmap, &t->mk, t->mv, BPF_NOEXIST);
+	barrier_var(t);
+	if (err) {
+		/* another CPU mapped the same guest socket first */
+		bpf_map_delete_elem(&kvb_natmap, &t->nk);
+		return DROP(err == -EEXIST_ ? KVB_DROP_NAT_PORTS :
+					      KVB_DROP_NAT_FULL);
+	}
+	t->held = KVB_CT_M_MAP;
+	return natmap_flow(t);
+}
+
+/*
+ * Endpoint-independent mapping: the guest endpoint's mapping when it has
+ * a live one (the flow is made on its port), else NAT_TAKE_NEXT after
+ * preparing the new mapping's keys and value for nat_take_map.
+ */
+static __always_inline int nat_map_find(struct __sk_buff *skb,
+					struct nat_scratch *t)
+{
+	struct kvb_natmap *m, *v;
+	long err;
+
 	t->held = 0;
 	t->mk.addr = t->ok.saddr;
 	t->mk.addr2 = t->orig.addr;
@@ -451,27 +435,6 @@ __noinline int nat_map_take(struct __sk_buff *skb)
 		}
 		return natmap_flow(t);
 	}
-	net = bpf_map_lookup_elem(&kvb_net, &t->orig.net_id);
-	barrier_var(t);
-	if (!net)
-		return DROP(KVB_DROP_NAT_FULL);
-	/* nat_claim's ranges: min, gap (the host's), span (NAT's) */
-	t->min = net->host_port_lo;
-	t->span = net->host_port_hi;
-	if (!t->min || t->span < t->min) {
-		t->min = KVB_HOST_PORT_LO;
-		t->span = KVB_HOST_PORT_HI;
-	}
-	t->gap = t->span - t->min + 1;
-	t->min -= KVB_NAT_PORT_FIRST;
-	t->span = 65536 - KVB_NAT_PORT_FIRST - t->gap;
-	if (!t->span || t->span > 65536)
-		return DROP(KVB_DROP_NAT_PORTS);
-	/* the search depends on the guest's endpoint, not the remote */
-	t->h = flow_hash(t->ok.saddr, t->orig.addr, t->ok.sport, 0,
-			 t->ok.proto);
-	barrier_var(t);
-	t->step = t->span % 7919 ? 7919 : 1;
 	t->nk.addr = t->orig.addr;
 	t->nk.addr2 = 0;
 	t->nk.proto = t->ok.proto;
@@ -487,40 +450,84 @@ __noinline int nat_map_take(struct __sk_buff *skb)
 	v->net_id = t->orig.net_id;
 	v->guest_ifindex = t->orig.guest_ifindex;
 	__builtin_memcpy(v->guest_mac, t->orig.guest_mac, ETH_ALEN);
+	return NAT_TAKE_NEXT;
+}
+
+/*
+ * A new flow from a guest, prepared in the scratch (keys ok and rk,
+ * entries orig and reply, orig.net_id and orig.addr the NAT address):
+ * find its translated port and make it. NAT_TAKE_MAP (TCP, UDP): the
+ * guest endpoint's mapping, or a new one (RFC 4787 REQ-1, below);
+ * NAT_TAKE_FLOW (ICMP echo, hairpin): a port of the flow's own. The
+ * search starts at the keyed hash of the guest's endpoint (a mapping's)
+ * or of the whole tuple (a flow's) and steps through 1024-65535, the
+ * host's ephemeral range skipped, passing over forwarded ports and the
+ * ports of host sockets. Returns the port (network order, never 0), 0
+ * when another CPU made the same flow first (ok exists: use it), or a
+ * drop code.
+ *
+ * A global function: the verifier checks the search's 33 tries once, not
+ * once for each path of the program that makes a flow.
+ */
+__noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_net *net;
+	__u32 i;
+	int ret;
+
+	if (!t)
+		return DROP(KVB_DROP_NAT_FULL);
+	if (what == NAT_TAKE_MAP) {
+		ret = nat_map_find(skb, t);
+		if (ret != NAT_TAKE_NEXT)
+			return ret;
+	}
+	net = bpf_map_lookup_elem(&kvb_net, &t->orig.net_id);
+	barrier_var(t);
+	if (!net)
+		return DROP(KVB_DROP_NAT_FULL);
+	/* the ranges: min, gap (the host's), span (NAT's) */
+	t->min = net->host_port_lo;
+	t->span = net->host_port_hi;
+	if (!t->min || t->span < t->min) {
+		t->min = KVB_HOST_PORT_LO;
+		t->span = KVB_HOST_PORT_HI;
+	}
+	t->gap = t->span - t->min + 1;
+	t->min -= KVB_NAT_PORT_FIRST;
+	t->span = 65536 - KVB_NAT_PORT_FIRST - t->gap;
+	if (!t->span || t->span > 65536)
+		return DROP(KVB_DROP_NAT_PORTS);
+	/* a mapping's search depends on the guest's endpoint, not the
+	 * remote; a flow's on the whole tuple */
+	t->h = flow_hash(t->ok.saddr,
+			 what == NAT_TAKE_MAP ? t->orig.addr : t->ok.daddr,
+			 t->ok.sport, what == NAT_TAKE_MAP ? 0 : t->ok.dport,
+			 t->ok.proto);
+	barrier_var(t);
+	/* a step sharing no factor with the span visits distinct ports */
+	t->step = t->span % 7919 ? 7919 : 1;
 	for (i = 0; i <= KVB_NAT_PORT_TRIES; i++) {
 		barrier_var(t);
-		t->n = natmap_candidate(t, i);
+		t->n = nat_candidate(t, i, what);
 		if (!t->n)
 			continue;
 		t->port = bpf_htons((__u16)t->n);
-		t->fk.port = t->port;
-		if (bpf_map_lookup_elem(&kvb_fwd, &t->fk))
-			continue;	/* a forward's */
-		barrier_var(t);
+		if (what == NAT_TAKE_MAP) {
+			t->fk.port = t->port;
+			if (bpf_map_lookup_elem(&kvb_fwd, &t->fk))
+				continue;	/* a forward's */
+			barrier_var(t);
+		}
 		t->rk.dport = t->port;
 		if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
 			continue;
 		barrier_var(t);
-		t->nk.port = t->port;
-		err = bpf_map_update_elem(&kvb_natmap, &t->nk, t->mv, BPF_NOEXIST);
-		barrier_var(t);
-		if (err == -E2BIG_ || err == -ENOMEM_)
-			return DROP(KVB_DROP_NAT_FULL);
-		if (err)
-			continue;	/* another mapping's */
-		v = (void *)t->mv;
-		v->addr = t->orig.addr;
-		v->port = t->port;
-		err = bpf_map_update_elem(&kvb_natmap, &t->mk, t->mv, BPF_NOEXIST);
-		barrier_var(t);
-		if (err) {
-			/* another CPU mapped the same guest socket first */
-			bpf_map_delete_elem(&kvb_natmap, &t->nk);
-			return DROP(err == -EEXIST_ ? KVB_DROP_NAT_PORTS :
-						      KVB_DROP_NAT_FULL);
-		}
-		t->held = KVB_CT_M_MAP;
-		return natmap_flow(t);
+		ret = what == NAT_TAKE_MAP ? nat_take_map(t) :
+					     nat_take_flow(t);
+		if (ret != NAT_TAKE_NEXT)
+			return ret;
 	}
 	return DROP(KVB_DROP_NAT_PORTS);
 }
@@ -732,10 +739,8 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	if (ok->proto == IPPROTO_ICMP)
 		rk->sport = 0;	/* echo replies carry only the id */
 	t->ok = *ok;
-	if (ok->proto == IPPROTO_ICMP)
-		ret = nat_claim(skb, net);
-	else
-		ret = nat_map_take(skb);
+	ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ? NAT_TAKE_FLOW :
+							     NAT_TAKE_MAP);
 	if (ret < 0)
 		return ret;
 	if (ret) {
@@ -842,7 +847,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	rk.sport = fw->to_port;
 	t->ok = *ok;
 	t->rk = rk;
-	ret = nat_claim(skb, net);
+	ret = nat_port_take(skb, NAT_TAKE_FLOW);
 	if (ret < 0)
 		return ret;
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
