@@ -40,7 +40,7 @@ LDLIBS := -lbpf -lelf -lz -lmnl
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all hdrcheck deps demo test unit netns guest bench clean help install fuzz
+.PHONY: all hdrcheck deps demo test unit test-unit netns guest bench clean help install fuzz
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -138,6 +138,10 @@ unit netns guest: deps
 	$(MAKE) all
 	bash tests/run.sh $@
 
+# the unit tests alone, or some of their suites: make test-unit SUITE=nat
+test-unit: $(UNIT_BIN)
+	$(UNIT_BIN) $(SUITE)
+
 bench: deps
 	$(MAKE) all
 	bash scripts/bench/run.sh
@@ -159,5 +163,6 @@ help:
 	@echo "make demo    install dependencies, build, run the namespace demo"
 	@echo "make test    install dependencies, build, run every test"
 	@echo "make unit|netns|guest   one test layer"
+	@echo "make test-unit [SUITE='nat route']   unit suites: bridge guard nat route xdpcsum"
 	@echo "make fuzz     fuzz the datapath (FUZZ_TIME=s SEED=n REPLAY=case|dir)"
 	@echo "make install  kvmbpf, QEMU scripts, libvirt hook, systemd unit"

@@ -30,6 +30,12 @@ extern __u8 unit_upmac[6];	/* its MAC: the host's */
 
 /* a veth pair NAME / NAMEp, both up; *ifindex is NAME's */
 int add_veth(const char *name, __u32 *ifindex);
+/* test_bridge.c: networks a (id 1: kg1, kg2, kg3, uplink kup) and b
+ * (id 2: kh1, kh2), which every suite may use; returns non-zero when
+ * they cannot be built */
+int bridge_fixture(struct fabric *fb);
+/* test_bridge.c: switching, flooding, learning, MTU, admission */
+int bridge_tests(struct fabric *fb);
 /* test_guard.c: port identity and admission tests; returns failures */
 int guard_tests(struct fabric *fb);
 /* test_nat.c: translation, checksums, gateway answers, table full */

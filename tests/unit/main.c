@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The unit tests' runner: a private network namespace, a fabric loaded
+ * into a private bpffs directory, the bridge fixture every suite builds
+ * on (networks a and b, test_bridge.c), then the suites named on the
+ * command line (all when none): `build/unit_tests nat route`, or
+ * `make test-unit SUITE=nat`.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "unit.h"
+
+static const struct {
+	const char *name;
+	int (*run)(struct fabric *fb);
+} suites[] = {
+	{ "bridge", bridge_tests },
+	{ "guard", guard_tests },
+	{ "nat", nat_tests },
+	{ "route", route_tests },
+	{ "xdpcsum", xdp_csum_tests },
+};
+#define NSUITES (sizeof(suites) / sizeof(suites[0]))
+
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int usage(const char *bad)
+{
+	printf("FAIL unit setup: unknown suite '%s' (suites:", bad);
+	for (size_t i = 0; i < NSUITES; i++)
+		printf(" %s", suites[i].name);
+	printf(")\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct fabric fabric, *fb = &fabric;
+	bool want[NSUITES] = { 0 };
+	char dir[64];
+	int nfail = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int a = 1; a < argc; a++) {
+		size_t i;
+
+		for (i = 0; i < NSUITES; i++)
+			if (!strcmp(argv[a], suites[i].name))
+				break;
+		if (i == NSUITES)
+			return usage(argv[a]);
+		want[i] = true;
+	}
+	if (argc < 2)
+		memset(want, 1, sizeof(want));
+	if (!getenv("KVMBPF_DEBUG"))
+		libbpf_set_print(NULL);
+	if (unshare(CLONE_NEWNET)) {
+		printf("FAIL unit setup: unshare(CLONE_NEWNET): %s\n",
+		       strerror(errno));
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/kvbunit_%d", getpid());
+	/*
+	 * No IPv6 in the test namespace: the veth peers' router solicitations
+	 * and MLD reports would otherwise reach the ports in the background
+	 * and be switched (and learned, and counted) between a test's frame
+	 * and its assertions.
+	 */
+	if (system("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+		   "net.ipv6.conf.default.disable_ipv6=1") ||
+	    system("ip link set lo up")) {
+		printf("FAIL unit setup: cannot set up the namespace\n");
+		return 1;
+	}
+	if (fabric_open(fb, dir)) {
+		printf("FAIL unit setup: cannot load the fabric into %s\n", dir);
+		remove_dir(dir);
+		return 1;
+	}
+	if (bridge_fixture(fb)) {
+		fabric_close(fb);
+		remove_dir(dir);
+		return 1;
+	}
+	for (size_t i = 0; i < NSUITES; i++)
+		if (want[i])
+			nfail += suites[i].run(fb);
+	fabric_close(fb);
+	remove_dir(dir);
+	return nfail ? 1 : 0;
+}
