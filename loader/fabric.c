@@ -557,6 +557,29 @@ int net_put(struct fabric *fb, const struct kvb_net *net)
 								       : 0;
 }
 
+/*
+ * A network's member list (ports[]: where its floods go). The caller
+ * writes the network back (net_put); add checks nothing: port_attach
+ * has refused a full network already.
+ */
+void net_member_add(struct kvb_net *net, __u32 ifindex)
+{
+	if (net->nports < KVB_MAX_NET_PORTS)
+		net->ports[net->nports++] = ifindex;
+}
+
+void net_member_remove(struct kvb_net *net, __u32 ifindex)
+{
+	__u16 w = 0;
+
+	for (__u16 i = 0; i < net->nports && i < KVB_MAX_NET_PORTS; i++)
+		if (net->ports[i] != ifindex)
+			net->ports[w++] = net->ports[i];
+	for (__u16 i = w; i < KVB_MAX_NET_PORTS; i++)
+		net->ports[i] = 0;
+	net->nports = w;
+}
+
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out)
 {
 	__u32 key, *prev = NULL;

@@ -44,6 +44,8 @@ __u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);
 int net_put(struct fabric *fb, const struct kvb_net *net);
+void net_member_add(struct kvb_net *net, __u32 ifindex);
+void net_member_remove(struct kvb_net *net, __u32 ifindex);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
 int port_find_by_name(struct fabric *fb, const char *name,
 		      struct kvb_port *out);
@@ -82,10 +84,17 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
 bool fabric_ifname(const char *name);
+
+/* addr.c: the address table, what each port may send from */
 /* replace p's configured addresses with o's (learned ones stay) */
 int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);
-int port_show(int argc, char **argv);
+/* remove ifindex's addresses (flags 0: all, else only those) */
+void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags);
+void addr_print(struct fabric *fb, __u32 ifindex);
+/* a DHCPv6 lease's address (dnsmasq's lease script) as the port's */
+int port_addr_lease(struct fabric *fb, struct kvb_port *p,
+		    struct kvb_addr_key k, bool add);
 
 /* fdb.c: the MAC table's entries for the ports */
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
@@ -225,9 +234,6 @@ bool fwd_target_known(struct fabric *fb, int argc, char **argv);
 int dhcp_start(struct fabric *fb, const struct kvb_net *net);
 int dnsmasq_start(struct fabric *fb, const struct kvb_net *net);
 int do_dhcp_event(int argc, char **argv);
-/* port.c: a DHCPv6 lease's address as the port's */
-int port_addr_lease(struct fabric *fb, struct kvb_port *p,
-		    struct kvb_addr_key k, bool add);
 void dhcp_stop(const struct kvb_net *net);
 int ra_start(const struct kvb_net *net);
 void dhcp_sync(struct fabric *fb, __u32 net_id);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Ports: the mechanics of `attach`, `detach`, `port show` (the commands:
- * portcmd.c). A port is one device in one
- * network. Attach writes the maps before it hooks the programs, and joins
+ * Ports: the mechanics of `attach` and `detach` (the commands: portcmd.c),
+ * and which devices may be ports at all (dev_refuse). A port is one
+ * device in one network. Attach writes the maps before it hooks the programs, and joins
  * the network's flood list last, so the datapath never sees half a port;
  * detach undoes it in the reverse order. A failed attach rolls back.
  */
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,161 +30,7 @@ static int count_ports(struct fabric *fb)
 	return n;
 }
 
-struct purge {
-	__u32 ifindex, flags;
-};
 
-
-static bool addr_match(const void *key, const void *value, void *arg)
-{
-	const struct kvb_addr_key *k = key;
-	const struct kvb_addr *a = value;
-	const struct purge *p = arg;
-
-	/* the port's own entries, and the owner entries naming it */
-	return (k->ifindex == p->ifindex ||
-		(!k->ifindex && a->owner == p->ifindex)) &&
-	       (!p->flags || (a->flags & p->flags));
-}
-
-/* Remove every address of ifindex (flags 0: all, else only those flags). */
-static void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
-{
-	struct purge p = { .ifindex = ifindex, .flags = flags };
-
-	map_delete_where(fb->addr_fd, sizeof(struct kvb_addr_key),
-			 sizeof(struct kvb_addr), addr_match, &p);
-}
-
-/*
- * Count ifindex's bindings per family into the port's n_ip4 / n_ip6, and
- * its SAVI ones into n_savi (kvb_maps.h, kvb_addr).
- */
-static void addr_count(struct fabric *fb, struct kvb_port *p)
-{
-	struct kvb_addr_key key, *prev = NULL;
-	struct kvb_addr a;
-
-	p->n_ip4 = p->n_ip6 = p->n_savi = 0;
-	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
-		prev = &key;
-		if (key.ifindex != p->ifindex)
-			continue;
-		if (key.family == 4)
-			p->n_ip4++;
-		else
-			p->n_ip6++;
-		if (!bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
-		    (a.flags & KVB_ADDR_F_SAVI))
-			p->n_savi++;
-	}
-}
-
-/*
- * Replace the port's configured addresses with o's (learned ones stay).
- * A port with savi off keeps no binding of SAVI's: only what it was given
- * (and its leases).
- */
-int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
-		    const struct port_opts *o)
-{
-	struct kvb_addr a = { .flags = KVB_ADDR_F_STATIC };
-
-	if (p->flags & KVB_PORT_F_SAVI_OFF) {
-		addr_purge(fb, p->ifindex, KVB_ADDR_F_SAVI);
-		addr_count(fb, p);
-	}
-	if (o->naddrs < 0)
-		return 0;
-	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
-	for (int i = 0; i < o->naddrs; i++) {
-		struct kvb_addr_key k = o->addrs[i];
-		char buf[64];
-
-		/* the owner entry first: another port's address is refused */
-		struct kvb_addr_key ok = k;
-		struct kvb_addr oa = { .flags = KVB_ADDR_F_STATIC,
-				       .owner = p->ifindex };
-		struct kvb_addr cur;
-
-		ok.ifindex = 0;
-		ok.net_id = (__u8)p->net_id;
-		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
-		    cur.owner != p->ifindex) {
-			fmt_addr(&k, buf);
-			return err("%s: %s: ip %s is already an address of "
-				   "another port (ifindex %u)", cmd, p->name,
-				   buf, cur.owner);
-		}
-		bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY);
-		k.ifindex = p->ifindex;
-		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
-			fmt_addr(&k, buf);
-			return err("%s: %s: ip %s: %s (address table holds %d)",
-				   cmd, p->name, buf, strerror(errno),
-				   KVB_MAX_ADDRS);
-		}
-	}
-	addr_count(fb, p);
-	return 0;
-}
-
-/*
- * A DHCPv6 lease (dnsmasq's lease script, dhcp_event): add (or, with add
- * false, release) address k of port p as learned from DHCP, with its
- * owner entry, so that it is the port's like a snooped DHCPv4 lease. An
- * address another port holds is left alone; a static one stays static.
- */
-int port_addr_lease(struct fabric *fb, struct kvb_port *p,
-		    struct kvb_addr_key k, bool add)
-{
-	struct kvb_addr a = { .flags = KVB_ADDR_F_DHCP }, cur;
-	struct kvb_addr_key ok = k;
-	struct timespec ts;
-
-	ok.ifindex = 0;
-	ok.net_id = (__u8)p->net_id;
-	k.ifindex = p->ifindex;
-	k.net_id = 0;
-	if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
-	    cur.owner != p->ifindex)
-		return -EEXIST;
-	if (!bpf_map_lookup_elem(fb->addr_fd, &k, &cur) &&
-	    (cur.flags & KVB_ADDR_F_STATIC))
-		return 0;
-	if (add) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		a.learned_ns = (__u64)ts.tv_sec * 1000000000ULL +
-			       (__u64)ts.tv_nsec;
-		a.owner = p->ifindex;
-		if (bpf_map_update_elem(fb->addr_fd, &ok, &a, BPF_ANY))
-			return -errno;
-		a.owner = 0;
-		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
-			bpf_map_delete_elem(fb->addr_fd, &ok);
-			return -errno;
-		}
-	} else {
-		bpf_map_delete_elem(fb->addr_fd, &k);
-		bpf_map_delete_elem(fb->addr_fd, &ok);
-	}
-	/* the datapath counts DHCPv4 leases into n_ip4: only the IPv6
-	 * counts are written, into a fresh copy */
-	addr_count(fb, p);
-	{
-		struct kvb_port fresh;
-		__u32 n6 = p->n_ip6, ns = p->n_savi;
-
-		if (port_get(fb, p->ifindex, &fresh))
-			return -ENOENT;
-		fresh.n_ip6 = n6;
-		fresh.n_savi = ns;	/* a SAVI binding may have become DHCP's */
-		*p = fresh;
-		if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
-			return -errno;
-	}
-	return 0;
-}
 
 /* A name kvmbpf gives its own interfaces, in any fabric (gateway_ifnames) */
 bool fabric_ifname(const char *name)
@@ -273,18 +118,6 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 		return err("%s: %s holds the host's address %s: not a guest's "
 			   "device", cmd, dev, a);
 	return 0;
-}
-
-static void net_member_remove(struct kvb_net *net, __u32 ifindex)
-{
-	__u16 w = 0;
-
-	for (__u16 i = 0; i < net->nports && i < KVB_MAX_NET_PORTS; i++)
-		if (net->ports[i] != ifindex)
-			net->ports[w++] = net->ports[i];
-	for (__u16 i = w; i < KVB_MAX_NET_PORTS; i++)
-		net->ports[i] = 0;
-	net->nports = w;
 }
 
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
@@ -466,7 +299,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	}
 
 	if (role != KVB_PORT_WAN)
-		net.ports[net.nports++] = ifindex;
+		net_member_add(&net, ifindex);
 	if (role == KVB_PORT_UPLINK) {
 		net.uplink = ifindex;
 		if (dev_get_mac(dev, net.uplink_mac))
@@ -485,110 +318,4 @@ fail:
 	return 1;
 }
 
-static const char *const role_names[] = {
-	[KVB_PORT_GUEST] = "guest",
-	[KVB_PORT_UPLINK] = "uplink",
-	[KVB_PORT_GATEWAY] = "gateway",
-	[KVB_PORT_WAN] = "wan",
-};
-
-static void show_port(struct fabric *fb, const struct kvb_port *p)
-{
-	char ifn[16], macbuf[18] = "";
-	struct kvb_addr_key key, *prev = NULL;
-	struct kvb_net net;
-	const char *netname = net_get(fb, p->net_id, &net) ? "?" : net.name;
-	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
-		       p->mac[4] | p->mac[5];
-	const char *role = p->role < ARRAY_SIZE(role_names) &&
-			   role_names[p->role] ? role_names[p->role] : "guest";
-	__u64 now = clock_mono_ns();
-
-	ifname_of(p->ifindex, p, ifn);
-	if (has_mac)
-		fmt_mac(p->mac, macbuf);
-	open_json_object(NULL);
-	print_string(PRINT_ANY, "dev", "%-15s", ifn);
-	print_uint(PRINT_ANY, "ifindex", " ifindex %-5llu", p->ifindex);
-	print_string(PRINT_ANY, "net", " net %-15s", netname);
-	print_string(PRINT_ANY, "role", " role %-6s", role);
-	print_string(PRINT_ANY, "mac", " mac %-17s", has_mac ? macbuf : NULL);
-	print_bool(PRINT_JSON, "mac_pinned", NULL,
-		   p->flags & KVB_PORT_F_MAC_PINNED);
-	if (p->flags & KVB_PORT_F_MAC_PINNED)
-		print_text(" (pinned)");
-	print_onoff(PRINT_ANY, "spoofcheck", " spoofcheck %s",
-		    p->flags & KVB_PORT_F_SPOOFCHECK);
-	print_onoff(PRINT_ANY, "isolated", " isolated %s",
-		    p->flags & KVB_PORT_F_ISOLATED);
-	print_onoff(PRINT_ANY, "savi", " savi %s",
-		    !(p->flags & KVB_PORT_F_SAVI_OFF));
-	print_onoff(PRINT_ANY, "xdp", " xdp %s", p->flags & KVB_PORT_F_XDP);
-	open_json_array("addresses");
-	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
-		struct kvb_addr a;
-		char buf[64];
-		const char *how;
-		__u64 age = 0, left = 0;
-
-		prev = &key;
-		if (key.ifindex != p->ifindex ||
-		    bpf_map_lookup_elem(fb->addr_fd, &key, &a))
-			continue;
-		/* a dead binding is refused already; the sweep takes it */
-		if (a.expires_ns && a.expires_ns < now)
-			continue;
-		fmt_addr(&key, buf);
-		open_json_object(NULL);
-		print_string(PRINT_ANY, "ip", " ip %s", buf);
-		how = a.flags & KVB_ADDR_F_DHCP ? "dhcp" :
-		      a.flags & KVB_ADDR_F_SAVI ? "savi" : "static";
-		print_string(PRINT_JSON, "source", NULL, how);
-		if (a.learned_ns && a.learned_ns < now)
-			age = (now - a.learned_ns) / 1000000000ULL;
-		if (a.expires_ns)
-			left = (a.expires_ns - now) / 1000000000ULL;
-		if (a.learned_ns) {
-			print_text("(%s", how);
-			print_uint(PRINT_ANY, "age_s", ", age %llus", age);
-			if (a.expires_ns)
-				print_uint(PRINT_ANY, "expires_in_s",
-					   ", ends in %llus", left);
-			print_text(")");
-		}
-		close_json_object();
-	}
-	close_json_array();
-	print_nl();
-	close_json_object();
-}
-
-int port_show(int argc, char **argv)
-{
-	struct kvb_port p, *ps;
-	struct fabric *fb;
-	int n;
-
-	if (argc > 1)
-		return err("port show: unexpected argument '%s'", argv[1]);
-	fb = fab_ro();
-	if (!fb)
-		return 1;
-	if (argc == 1) {
-		if (port_resolve(fb, argv[0], &p))
-			return err("port show: device %s is not attached",
-				   argv[0]);
-		show_port(fb, &p);
-		return 0;
-	}
-	n = port_list(fb, &ps);
-	if (n < 0)
-		return err("port show: %s", strerror(-n));
-	open_json_array(NULL);
-	for (int i = 0; i < n; i++)
-		show_port(fb, &ps[i]);
-	close_json_array();
-	free(ps);
-	return 0;
-}
 

@@ -262,6 +262,77 @@ static int detach_run(int argc, char **argv)
 	return net_port_detach(fb, "detach", &p);
 }
 
+static const char *const role_names[] = {
+	[KVB_PORT_GUEST] = "guest",
+	[KVB_PORT_UPLINK] = "uplink",
+	[KVB_PORT_GATEWAY] = "gateway",
+	[KVB_PORT_WAN] = "wan",
+};
+
+static void show_port(struct fabric *fb, const struct kvb_port *p)
+{
+	char ifn[16], macbuf[18] = "";
+	struct kvb_net net;
+	const char *netname = net_get(fb, p->net_id, &net) ? "?" : net.name;
+	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
+		       p->mac[4] | p->mac[5];
+	const char *role = p->role < ARRAY_SIZE(role_names) &&
+			   role_names[p->role] ? role_names[p->role] : "guest";
+
+	ifname_of(p->ifindex, p, ifn);
+	if (has_mac)
+		fmt_mac(p->mac, macbuf);
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "dev", "%-15s", ifn);
+	print_uint(PRINT_ANY, "ifindex", " ifindex %-5llu", p->ifindex);
+	print_string(PRINT_ANY, "net", " net %-15s", netname);
+	print_string(PRINT_ANY, "role", " role %-6s", role);
+	print_string(PRINT_ANY, "mac", " mac %-17s", has_mac ? macbuf : NULL);
+	print_bool(PRINT_JSON, "mac_pinned", NULL,
+		   p->flags & KVB_PORT_F_MAC_PINNED);
+	if (p->flags & KVB_PORT_F_MAC_PINNED)
+		print_text(" (pinned)");
+	print_onoff(PRINT_ANY, "spoofcheck", " spoofcheck %s",
+		    p->flags & KVB_PORT_F_SPOOFCHECK);
+	print_onoff(PRINT_ANY, "isolated", " isolated %s",
+		    p->flags & KVB_PORT_F_ISOLATED);
+	print_onoff(PRINT_ANY, "savi", " savi %s",
+		    !(p->flags & KVB_PORT_F_SAVI_OFF));
+	print_onoff(PRINT_ANY, "xdp", " xdp %s", p->flags & KVB_PORT_F_XDP);
+	addr_print(fb, p->ifindex);
+	print_nl();
+	close_json_object();
+}
+
+static int port_show(int argc, char **argv)
+{
+	struct kvb_port p, *ps;
+	struct fabric *fb;
+	int n;
+
+	if (argc > 1)
+		return err("port show: unexpected argument '%s'", argv[1]);
+	fb = fab_ro();
+	if (!fb)
+		return 1;
+	if (argc == 1) {
+		if (port_resolve(fb, argv[0], &p))
+			return err("port show: device %s is not attached",
+				   argv[0]);
+		show_port(fb, &p);
+		return 0;
+	}
+	n = port_list(fb, &ps);
+	if (n < 0)
+		return err("port show: %s", strerror(-n));
+	open_json_array(NULL);
+	for (int i = 0; i < n; i++)
+		show_port(fb, &ps[i]);
+	close_json_array();
+	free(ps);
+	return 0;
+}
+
 const struct object obj_port = {
 	.name = "port",
 	.cmds = (const struct cmd[]){

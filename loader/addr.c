@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The address table (kvb_addr): what each port may send from. A port's
+ * entries are keyed by its ifindex; an owner entry (ifindex 0) per
+ * network and address says which port holds it, so that no two ports
+ * claim one address. Configured (static) entries come from `attach` and
+ * `port set`; the datapath adds leases (DHCP snooping) and SAVI's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+struct purge {
+	__u32 ifindex, flags;
+};
+
+
+
+static bool addr_match(const void *key, const void *value, void *arg)
+{
+	const struct kvb_addr_key *k = key;
+	const struct kvb_addr *a = value;
+	const struct purge *p = arg;
+
+	/* the port's own entries, and the owner entries naming it */
+	return (k->ifindex == p->ifindex ||
+		(!k->ifindex && a->owner == p->ifindex)) &&
+	       (!p->flags || (a->flags & p->flags));
+}
+
+/* Remove every address of ifindex (flags 0: all, else only those flags). */
+void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
+{
+	struct purge p = { .ifindex = ifindex, .flags = flags };
+
+	map_delete_where(fb->addr_fd, sizeof(struct kvb_addr_key),
+			 sizeof(struct kvb_addr), addr_match, &p);
+}
+
+/*
+ * Count ifindex's bindings per family into the port's n_ip4 / n_ip6, and
+ * its SAVI ones into n_savi (kvb_maps.h, kvb_addr).
+ */
+static void addr_count(struct fabric *fb, struct kvb_port *p)
+{
+	struct kvb_addr_key key, *prev = NULL;
+	struct kvb_addr a;
+
+	p->n_ip4 = p->n_ip6 = p->n_savi = 0;
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		prev = &key;
+		if (key.ifindex != p->ifindex)
+			continue;
+		if (key.family == 4)
+			p->n_ip4++;
+		else
+			p->n_ip6++;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
+		    (a.flags & KVB_ADDR_F_SAVI))
+			p->n_savi++;
+	}
+}
+
+/*
+ * Replace the port's configured addresses with o's (learned ones stay).
+ * A port with savi off keeps no binding of SAVI's: only what it was given
+ * (and its leases).
+ */
+int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+		    const struct port_opts *o)
+{
+	struct kvb_addr a = { .flags = KVB_ADDR_F_STATIC };
+
+	if (p->flags & KVB_PORT_F_SAVI_OFF) {
+		addr_purge(fb, p->ifindex, KVB_ADDR_F_SAVI);
+		addr_count(fb, p);
+	}
+	if (o->naddrs < 0)
+		return 0;
+	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
+	for (int i = 0; i < o->naddrs; i++) {
+		struct kvb_addr_key k = o->addrs[i];
+		char buf[64];
+
+		/* the owner entry first: another port's address is refused */
+		struct kvb_addr_key ok = k;
+		struct kvb_addr oa = { .flags = KVB_ADDR_F_STATIC,
+				       .owner = p->ifindex };
+		struct kvb_addr cur;
+
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
+		    cur.owner != p->ifindex) {
+			fmt_addr(&k, buf);
+			return err("%s: %s: ip %s is already an address of "
+				   "another port (ifindex %u)", cmd, p->name,
+				   buf, cur.owner);
+		}
+		bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY);
+		k.ifindex = p->ifindex;
+		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
+			fmt_addr(&k, buf);
+			return err("%s: %s: ip %s: %s (address table holds %d)",
+				   cmd, p->name, buf, strerror(errno),
+				   KVB_MAX_ADDRS);
+		}
+	}
+	addr_count(fb, p);
+	return 0;
+}
+
+/* The live bindings of ifindex, as port show's "addresses". */
+void addr_print(struct fabric *fb, __u32 ifindex)
+{
+	struct kvb_addr_key key, *prev = NULL;
+	__u64 now = clock_mono_ns();
+
+	open_json_array("addresses");
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		struct kvb_addr a;
+		char buf[64];
+		const char *how;
+		__u64 age = 0, left = 0;
+
+		prev = &key;
+		if (key.ifindex != ifindex ||
+		    bpf_map_lookup_elem(fb->addr_fd, &key, &a))
+			continue;
+		/* a dead binding is refused already; the sweep takes it */
+		if (a.expires_ns && a.expires_ns < now)
+			continue;
+		fmt_addr(&key, buf);
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "ip", " ip %s", buf);
+		how = a.flags & KVB_ADDR_F_DHCP ? "dhcp" :
+		      a.flags & KVB_ADDR_F_SAVI ? "savi" : "static";
+		print_string(PRINT_JSON, "source", NULL, how);
+		if (a.learned_ns && a.learned_ns < now)
+			age = (now - a.learned_ns) / 1000000000ULL;
+		if (a.expires_ns)
+			left = (a.expires_ns - now) / 1000000000ULL;
+		if (a.learned_ns) {
+			print_text("(%s", how);
+			print_uint(PRINT_ANY, "age_s", ", age %llus", age);
+			if (a.expires_ns)
+				print_uint(PRINT_ANY, "expires_in_s",
+					   ", ends in %llus", left);
+			print_text(")");
+		}
+		close_json_object();
+	}
+	close_json_array();
+}
+
+/*
+ * A DHCPv6 lease (dnsmasq's lease script, dhcp_event): add (or, with add
+ * false, release) address k of port p as learned from DHCP, with its
+ * owner entry, so that it is the port's like a snooped DHCPv4 lease. An
+ * address another port holds is left alone; a static one stays static.
+ */
+int port_addr_lease(struct fabric *fb, struct kvb_port *p,
+		    struct kvb_addr_key k, bool add)
+{
+	struct kvb_addr a = { .flags = KVB_ADDR_F_DHCP }, cur;
+	struct kvb_addr_key ok = k;
+	struct timespec ts;
+
+	ok.ifindex = 0;
+	ok.net_id = (__u8)p->net_id;
+	k.ifindex = p->ifindex;
+	k.net_id = 0;
+	if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
+	    cur.owner != p->ifindex)
+		return -EEXIST;
+	if (!bpf_map_lookup_elem(fb->addr_fd, &k, &cur) &&
+	    (cur.flags & KVB_ADDR_F_STATIC))
+		return 0;
+	if (add) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		a.learned_ns = (__u64)ts.tv_sec * 1000000000ULL +
+			       (__u64)ts.tv_nsec;
+		a.owner = p->ifindex;
+		if (bpf_map_update_elem(fb->addr_fd, &ok, &a, BPF_ANY))
+			return -errno;
+		a.owner = 0;
+		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
+			bpf_map_delete_elem(fb->addr_fd, &ok);
+			return -errno;
+		}
+	} else {
+		bpf_map_delete_elem(fb->addr_fd, &k);
+		bpf_map_delete_elem(fb->addr_fd, &ok);
+	}
+	/* the datapath counts DHCPv4 leases into n_ip4: only the IPv6
+	 * counts are written, into a fresh copy */
+	addr_count(fb, p);
+	{
+		struct kvb_port fresh;
+		__u32 n6 = p->n_ip6, ns = p->n_savi;
+
+		if (port_get(fb, p->ifindex, &fresh))
+			return -ENOENT;
+		fresh.n_ip6 = n6;
+		fresh.n_savi = ns;	/* a SAVI binding may have become DHCP's */
+		*p = fresh;
+		if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
+			return -errno;
+	}
+	return 0;
+}
