@@ -9,6 +9,7 @@
 
 #include "kvb_maps.h"
 #include "output.h"
+#include "netcaps.h"
 
 #define KVMBPF_VERSION "0.1.0"
 #define KVB_DEFAULT_BPFFS "/sys/fs/bpf/kvmbpf"
@@ -125,11 +126,9 @@ struct net_spec {
 /*
  * A network type: everything that differs between bridge, internal, nat
  * and routed networks is here (nettype.c), and nothing outside the table
- * switches on the type (the code below it asks net_has()).
+ * switches on the type (the code below it asks net_has(), netcaps.h).
  */
 struct net_ops {
-	const char *name;	/* the type's keyword: "nat" */
-	unsigned int has;	/* what it has: NT_* below */
 	/* complete n (name, type, mtu, subnets, flags set) from s, refusing
 	 * what the type cannot be; nothing is made yet */
 	int (*validate)(struct fabric *fb, const struct net_spec *s,
@@ -152,23 +151,6 @@ struct net_ops {
 		     void (*line)(const char *text));
 };
 const struct net_ops *net_ops(__u32 type);
-/* the next type after type (0: the first), 0 after the last */
-__u32 net_type_next(__u32 type);
-const char *net_type_name(__u32 type);
-int net_type_parse(const char *s, __u32 *type);
-/*
- * What a network type has, for the code below the ops table that must
- * not switch on the type: NT_UPLINK (bridge), NT_GATEWAY (a gateway
- * interface, subnets and routes: nat, routed), NT_NAT (translation:
- * forwards, flows, WAN address), NT_ROUTED (routed).
- */
-#define NT_UPLINK 1U
-#define NT_GATEWAY 2U
-#define NT_NAT 4U
-#define NT_ROUTED 8U
-bool net_has(const struct kvb_net *n, unsigned int what);
-/* whether the type has any of what */
-bool type_has(__u32 type, unsigned int what);
 
 /* net.c: the library of networks, over the ops table */
 int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,

@@ -9,7 +9,6 @@
  * ACL type plugs in here.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,17 +371,11 @@ static void routed_show(struct fabric *fb, const struct kvb_net *n)
 
 static const struct net_ops ops[KVB_NET_TYPE_MAX] = {
 	[KVB_NET_BRIDGE] = {
-		.name = "bridge",
-		.has = NT_UPLINK,
 		.validate = bridge_validate,
 		.create = bridge_create,
 	},
-	[KVB_NET_INTERNAL] = {
-		.name = "internal",
-	},
+	[KVB_NET_INTERNAL] = { 0 },
 	[KVB_NET_NAT] = {
-		.name = "nat",
-		.has = NT_GATEWAY | NT_NAT,
 		.validate = nat_validate,
 		.create = nat_create,
 		.destroy = nat_destroy,
@@ -392,8 +385,6 @@ static const struct net_ops ops[KVB_NET_TYPE_MAX] = {
 		.save = nat_save,
 	},
 	[KVB_NET_ROUTED] = {
-		.name = "routed",
-		.has = NT_GATEWAY | NT_ROUTED,
 		.validate = routed_validate,
 		.create = routed_create,
 		.destroy = gw_destroy,
@@ -405,41 +396,7 @@ static const struct net_ops ops[KVB_NET_TYPE_MAX] = {
 
 const struct net_ops *net_ops(__u32 type)
 {
-	static const struct net_ops none = { .name = "unknown" };
+	static const struct net_ops none;
 
-	return type < KVB_NET_TYPE_MAX && ops[type].name ? &ops[type] : &none;
-}
-
-__u32 net_type_next(__u32 type)
-{
-	while (++type < KVB_NET_TYPE_MAX)
-		if (ops[type].name)
-			return type;
-	return 0;
-}
-
-const char *net_type_name(__u32 type)
-{
-	return type == KVB_NET_NONE ? "none" : net_ops(type)->name;
-}
-
-int net_type_parse(const char *s, __u32 *type)
-{
-	for (__u32 t = 0; (t = net_type_next(t));) {
-		if (!strcmp(s, ops[t].name)) {
-			*type = t;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-bool type_has(__u32 type, unsigned int what)
-{
-	return net_ops(type)->has & what;
-}
-
-bool net_has(const struct kvb_net *n, unsigned int what)
-{
-	return type_has(n->type, what);
+	return type < KVB_NET_TYPE_MAX ? &ops[type] : &none;
 }
