@@ -155,6 +155,7 @@ const struct net_ops *net_ops(__u32 type);
 /* net.c: the library of networks, over the ops table */
 int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
 		   struct net_spec *s);
+int net_add_spec(int argc, char **argv, struct net_spec *s);
 int net_create(struct fabric *fb, struct net_spec *s);
 void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 	      size_t len);

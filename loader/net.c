@@ -728,18 +728,26 @@ static void net_details(void)
 	       KVB_MAX_SUBNETS, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
 }
 
-static int net_add(int argc, char **argv)
+/* `net add`'s words, NAME KEYWORD ARG..., as a spec for net_create */
+int net_add_spec(int argc, char **argv, struct net_spec *s)
 {
-	struct net_spec s = { 0 };
-	struct fabric *fb;
-
+	memset(s, 0, sizeof(*s));
 	if (argc < 1)
 		return err("net add: missing NAME");
 	if (!valid_name(argv[0]))
 		return err("net add: name '%s': use 1-%d characters of "
 			   "[A-Za-z0-9_.-]", argv[0], KVB_NAME_LEN - 1);
-	snprintf(s.name, sizeof(s.name), "%s", argv[0]);
-	if (net_spec_parse("net add", argc - 1, argv + 1, F_ADD, &s))
+	snprintf(s->name, sizeof(s->name), "%s", argv[0]);
+	return net_spec_parse("net add", argc - 1, argv + 1, F_ADD, s);
+}
+
+static int net_add(int argc, char **argv)
+{
+	struct net_spec s;
+	struct fabric *fb;
+
+	/* the words first: a mistyped command opens no fabric */
+	if (net_add_spec(argc, argv, &s))
 		return 1;
 	fb = fab();
 	return fb ? net_create(fb, &s) : 1;

@@ -1146,21 +1146,12 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
+	char *add[] = { "nat", "type", "nat", "subnet", "192.168.90.0/24",
+			"wan", "kw", "dhcp", "off" };
+	struct net_spec s;
 	int nfail = 0;
 
 	F = fb;
-	memset(&natnet, 0, sizeof(natnet));
-	natnet.id = NET_NAT;
-	natnet.type = KVB_NET_NAT;
-	natnet.mtu = 1500;
-	snprintf(natnet.name, sizeof(natnet.name), "nat");
-	natnet.subnet = inet_addr("192.168.90.0");
-	natnet.netmask = inet_addr("255.255.255.0");
-	natnet.gw_ip = inet_addr("192.168.90.1");
-	natnet.nat_ip = inet_addr("10.200.0.1");
-	natnet.nsubnets = 1;
-	subnet_parse("192.168.90.0/24", &natnet.subnets[0]);
-	subnets_gateways(natnet.subnets, 1, NULL, 0);
 	if (add_veth("kw", &kw) || add_veth("kn1", &kn1) ||
 	    system("ip addr add 10.200.0.1/24 dev kw && "
 		   "ip neigh add 10.200.0.2 lladdr 02:00:00:00:00:fe dev kw") ||
@@ -1168,10 +1159,10 @@ int nat_tests(struct fabric *fb)
 		printf("FAIL nat setup: devices\n");
 		return 1;
 	}
-	natnet.wan = kw;
-	if (net_put(fb, &natnet) || wan_attach(fb, "kw", NET_NAT) ||
-	    gateway_create(fb, &natnet) ||
-	    net_get(fb, NET_NAT, &natnet) ||
+	/* as `net add nat type nat subnet 192.168.90.0/24 wan kw dhcp off`
+	 * makes it: gateway 192.168.90.1, NAT address kw's 10.200.0.1 */
+	if (net_add_spec(ARRAY_SIZE(add), add, &s) || net_create(fb, &s) ||
+	    net_find(fb, "nat", &natnet) || natnet.id != NET_NAT ||
 	    port_attach(fb, "unit", "kn1", NET_NAT, KVB_PORT_GUEST, &g) ||
 	    net_get(fb, NET_NAT, &natnet)) {
 		printf("FAIL nat setup: network\n");
