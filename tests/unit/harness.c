@@ -65,25 +65,33 @@ void frame_udp4(struct frame *f, const __u8 *dst, const __u8 *src,
 	uh->len = htons((__u16)(sizeof(*uh) + payload));
 }
 
-void frame_ip4(struct frame *f, const __u8 *dst, const __u8 *src,
-	       __u32 saddr_be, __u8 proto, const void *l4, __u32 l4_len)
+void frame_ip4_to(struct frame *f, const __u8 *dst, const __u8 *src,
+		  __u32 saddr_be, __u32 daddr_be, __u8 ttl, __u8 proto,
+		  const void *l4, __u32 l4_len)
 {
 	struct iphdr *ip = (struct iphdr *)(f->buf + ETH_HLEN);
 
 	frame_raw(f, dst, src, ETH_P_IP, (__u32)sizeof(*ip) + l4_len);
 	ip->version = 4;
 	ip->ihl = 5;
-	ip->ttl = 64;
+	ip->ttl = ttl;
 	ip->protocol = proto;
 	ip->tot_len = htons((__u16)(sizeof(*ip) + l4_len));
 	ip->saddr = saddr_be;
-	ip->daddr = htonl(0x0a0000fe);
+	ip->daddr = daddr_be;
 	memcpy(ip + 1, l4, l4_len);
 }
 
-void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
-	       const __u8 *saddr, __u8 nexthdr, const void *payload,
-	       __u32 plen)
+void frame_ip4(struct frame *f, const __u8 *dst, const __u8 *src,
+	       __u32 saddr_be, __u8 proto, const void *l4, __u32 l4_len)
+{
+	frame_ip4_to(f, dst, src, saddr_be, htonl(0x0a0000fe), 64, proto, l4,
+		     l4_len);
+}
+
+void frame_ip6_to(struct frame *f, const __u8 *dst, const __u8 *src,
+		  const __u8 *saddr, const __u8 *daddr, __u8 hops,
+		  __u8 nexthdr, const void *payload, __u32 plen)
 {
 	__u8 *ip6 = f->buf + ETH_HLEN;
 
@@ -92,11 +100,37 @@ void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
 	ip6[4] = (__u8)(plen >> 8);
 	ip6[5] = (__u8)plen;
 	ip6[6] = nexthdr;
-	ip6[7] = 255;
+	ip6[7] = hops;
 	memcpy(ip6 + 8, saddr, 16);
-	ip6[24] = 0xfd;	/* destination fd00::fe */
-	ip6[39] = 0xfe;
+	memcpy(ip6 + 24, daddr, 16);
 	memcpy(ip6 + 40, payload, plen);
+}
+
+void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
+	       const __u8 *saddr, __u8 nexthdr, const void *payload,
+	       __u32 plen)
+{
+	static const __u8 fd00_fe[16] = { 0xfd, [15] = 0xfe };
+
+	frame_ip6_to(f, dst, src, saddr, fd00_fe, 255, nexthdr, payload, plen);
+}
+
+/* Fill in an IPv4 frame's header and TCP/UDP/ICMP checksums, as a
+ * sending stack would. */
+void frame_csum4(struct frame *f)
+{
+	__u8 *ip = f->buf + 14;
+	__u32 ihl = (ip[0] & 0xf) * 4u;
+	__u8 *l4 = ip + ihl;
+	int off = ip[9] == IPPROTO_TCP ? 16 : ip[9] == IPPROTO_UDP ? 6 : 2;
+	__u16 c;
+
+	ip[10] = ip[11] = 0;
+	c = ip_csum_check(f->buf);
+	ip[10] = (__u8)(c >> 8), ip[11] = (__u8)c;
+	l4[off] = l4[off + 1] = 0;
+	c = l4_csum_check(f->buf);
+	l4[off] = (__u8)(c >> 8), l4[off + 1] = (__u8)c;
 }
 
 static int run_skb(int prog_fd, __u32 ifindex, const struct frame *f,

@@ -33,23 +33,6 @@ static __u32 kn1, kw;
 static struct kvb_net natnet;
 static struct fabric *F;
 
-/* Fill in correct checksums, as a sending stack would. */
-static void finish(struct frame *f)
-{
-	__u8 *ip = f->buf + 14;
-	__u32 ihl = (ip[0] & 0xf) * 4u;
-	__u8 *l4 = ip + ihl;
-	int off = ip[9] == IPPROTO_TCP ? 16 : ip[9] == IPPROTO_UDP ? 6 : 2;
-	__u16 c;
-
-	ip[10] = ip[11] = 0;
-	c = ip_csum_check(f->buf);
-	ip[10] = (__u8)(c >> 8), ip[11] = (__u8)c;
-	l4[off] = l4[off + 1] = 0;
-	c = l4_csum_check(f->buf);
-	l4[off] = (__u8)(c >> 8), l4[off + 1] = (__u8)c;
-}
-
 static void guest_frame(struct frame *f, __u8 proto, __u16 sport,
 			__u16 dport, __u32 payload)
 {
@@ -77,7 +60,7 @@ static void guest_frame(struct frame *f, __u8 proto, __u16 sport,
 		  l4, l4len);
 	f->buf[14 + 16] = 10, f->buf[14 + 17] = 200, f->buf[14 + 18] = 0,
 	f->buf[14 + 19] = 2;	/* to 10.200.0.2 */
-	finish(f);
+	frame_csum4(f);
 }
 
 static __u16 get16(const __u8 *p)
@@ -124,7 +107,7 @@ static void roundtrip(__u8 proto, __u16 sport, __u16 dport, int zero_udp)
 		memcpy(back.buf + 36, out.buf + 34, 2);
 	}
 	if (!zero_udp)
-		finish(&back);
+		frame_csum4(&back);
 	else {
 		back.buf[24] = back.buf[25] = 0;
 		__u16 c = ip_csum_check(back.buf);
@@ -183,7 +166,7 @@ static void t_nat_gso_super_frame(struct fabric *fb)
 		  IPPROTO_TCP, l4, sizeof(l4));
 	f.buf[14 + 16] = 10, f.buf[14 + 17] = 200, f.buf[14 + 18] = 0;
 	f.buf[14 + 19] = 2;
-	finish(&f);
+	frame_csum4(&f);
 	ret = run_tc_gso(fb, kn1, &f, 1000);
 	CHECK(ret == TC_ACT_REDIRECT, "1940-byte super-frame (segments of "
 	      "1000): verdict %d (nat-no-route: %llu)", ret,
@@ -226,7 +209,7 @@ static void t_nat_gateway_arp_and_ping(struct fabric *fb __attribute__((unused))
 	      "not an ARP reply from the gateway");
 	frame_ip4(&in, natnet.uplink_mac, N1, me, IPPROTO_ICMP, l4, 16);
 	memcpy(in.buf + 14 + 16, &gw, 4);
-	finish(&in);
+	frame_csum4(&in);
 	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT && out.buf[34] == 0, "no echo reply");
 	CHECK(!memcmp(out.buf + 14 + 12, &gw, 4) && !memcmp(out.buf + 14 + 16, &me, 4),
@@ -244,7 +227,7 @@ static void t_nat_untracked_wan_traffic_is_the_hosts(struct fabric *fb __attribu
 
 	frame_ip4(&in, N1, N1, inet_addr("10.200.0.2"), IPPROTO_UDP, l4, 8);
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
-	finish(&in);
+	frame_csum4(&in);
 	CHECK(run_tc_out(F, kw, &in, &out) == TC_ACT_OK, "untracked reply not passed");
 	CHECK(!memcmp(in.buf, out.buf, in.len), "untracked frame modified");
 }
@@ -266,7 +249,7 @@ static void t_nat_unsolicited_from_host(struct fabric *fb)
 	/* a SYN from the WAN host to a guest */
 	frame_ip4(&in, N1, N1, inet_addr("10.200.0.2"), IPPROTO_TCP, l4, 20);
 	memcpy(in.buf + 14 + 16, &guest, 4);
-	finish(&in);
+	frame_csum4(&in);
 	ret = run_tc_egress_from(fb, natnet.gw_host, kw, &in);
 	CHECK(ret == TC_ACT_SHOT, "forwarded SYN: verdict %d, want shot", ret);
 	CHECK(port_stats(fb, natnet.uplink).drop[KVB_DROP_NAT_UNSOLICITED] ==
@@ -277,7 +260,7 @@ static void t_nat_unsolicited_from_host(struct fabric *fb)
 	/* from the gateway's address, forwarded (a guest's, routed back) */
 	frame_ip4(&in, N1, N1, natnet.gw_ip, IPPROTO_TCP, l4, 20);
 	memcpy(in.buf + 14 + 16, &guest, 4);
-	finish(&in);
+	frame_csum4(&in);
 	ret = run_tc_egress_from(fb, natnet.gw_host, kw, &in);
 	CHECK(ret == TC_ACT_OK, "from the network itself: verdict %d", ret);
 }
@@ -298,7 +281,7 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
 		  sizeof(body));
 	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
-	finish(&err);
+	frame_csum4(&err);
 	ret = run_tc_out(F, kw, &err, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
 	CHECK(res.buf[14 + 16] == 192 && res.buf[14 + 19] == 11,
@@ -333,7 +316,7 @@ static void t_nat_checksum_never_0000(struct fabric *fb __attribute__((unused)))
 
 	frame_ip4(&in, natnet.uplink_mac, N1, me, IPPROTO_ICMP, l4, sizeof(l4));
 	memcpy(in.buf + 14 + 16, &gw, 4);
-	finish(&in);
+	frame_csum4(&in);
 	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT && out.buf[34] == 0, "no echo reply");
 	CHECK(get16(out.buf + 36) == 0xffff && !l4_csum_check(out.buf),
@@ -359,7 +342,7 @@ static void t_nat_checksum_never_0000(struct fabric *fb __attribute__((unused)))
 	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
 		  sizeof(body));
 	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
-	finish(&err);
+	frame_csum4(&err);
 	ret = run_tc_out(F, kw, &err, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
 	CHECK(get16(res.buf + 62 + 6) == 0xffff,
@@ -389,13 +372,13 @@ static void t_nat_tcp_states(struct fabric *fb)
 	memcpy(back.buf + 34, out.buf + 36, 2);
 	memcpy(back.buf + 36, out.buf + 34, 2);
 	back.buf[34 + 13] = 0x12;	/* SYN-ACK */
-	finish(&back);
+	frame_csum4(&back);
 	CHECK(run_tc_out(F, kw, &back, &res) == TC_ACT_REDIRECT, "SYN-ACK");
 	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
 	      ct.state == KVB_CT_ESTABLISHED, "after the reply: state %u",
 	      ct.state);
 	in.buf[34 + 13] = 0x11;	/* FIN-ACK from the guest */
-	finish(&in);
+	frame_csum4(&in);
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
 	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
 	      ct.state == KVB_CT_CLOSING, "after FIN: state %u", ct.state);
@@ -438,7 +421,7 @@ static void tcp_seg(struct frame *f, int from_wan, __u16 sport, __u16 nport,
 		f->buf[14 + 16] = 10, f->buf[14 + 17] = 200;
 		f->buf[14 + 18] = 0, f->buf[14 + 19] = 2;
 	}
-	finish(f);
+	frame_csum4(f);
 }
 
 static __u8 tcp_state(struct fabric *fb, __u16 sport)
@@ -551,7 +534,7 @@ static __u16 udp_to(__u16 sport, const char *daddr, __u16 dport)
 
 	guest_frame(&in, IPPROTO_UDP, sport, dport, 16);
 	memcpy(in.buf + 14 + 16, &d, 4);
-	finish(&in);
+	frame_csum4(&in);
 	if (run_tc_out(F, kn1, &in, &out) != TC_ACT_REDIRECT)
 		return 0;
 	return get16(out.buf + 34);
@@ -569,7 +552,7 @@ static int udp_from(const char *saddr, __u16 sport, __u16 nport,
 	l4[5] = 12;
 	frame_ip4(&in, N1, N1, inet_addr(saddr), IPPROTO_UDP, l4, 12);
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
-	finish(&in);
+	frame_csum4(&in);
 	return run_tc_out(F, kw, &in, res);
 }
 
@@ -765,7 +748,7 @@ static void t_nat_timeout(struct fabric *fb)
 	memcpy(back.buf + 14 + 16, out.buf + 14 + 12, 4);
 	memcpy(back.buf + 34, out.buf + 36, 2);
 	memcpy(back.buf + 36, out.buf + 34, 2);
-	finish(&back);
+	frame_csum4(&back);
 	CHECK(run_tc_out(F, kw, &back, &res) == TC_ACT_REDIRECT,
 	      "reply within the timeout not translated");
 	bpf_map_update_elem(fb->ct_fd, &k, &ct, BPF_EXIST);
@@ -856,7 +839,7 @@ static int udp_reply(struct frame *back, __u16 sport)
 	memcpy(back->buf + 34, out.buf + 36, 2);
 	memcpy(back->buf + 36, out.buf + 34, 2);
 	back->buf[14 + 8] = 64;
-	finish(back);
+	frame_csum4(back);
 	return 0;
 }
 
@@ -882,7 +865,7 @@ static void t_nat_wan_admission(struct fabric *fb)
 
 	CHECK(!udp_reply(&back, 40601), "flow");
 	back.buf[34 + 4] = 0x05;	/* UDP length 1280+, beyond the packet */
-	finish(&back);
+	frame_csum4(&back);
 	ret = run_tc_out(F, kw, &back, &res);
 	CHECK(ret == TC_ACT_SHOT, "malformed reply: verdict %d", ret);
 	s1 = port_stats(fb, kw);
@@ -890,7 +873,7 @@ static void t_nat_wan_admission(struct fabric *fb)
 	      "l4-malformed not counted on the WAN port");
 
 	back.buf[36] = 0x15, back.buf[37] = 0xb3;	/* to 5555: no flow */
-	finish(&back);
+	frame_csum4(&back);
 	ret = run_tc_out(F, kw, &back, &res);
 	CHECK(ret == TC_ACT_OK, "the host's malformed frame: verdict %d", ret);
 	CHECK(!memcmp(res.buf, back.buf, back.len), "the host's frame changed");
@@ -901,7 +884,7 @@ static void t_nat_wan_admission(struct fabric *fb)
 	back.buf[14 + 6] = 0x20;	/* more fragments, offset 0 */
 	back.buf[14 + 2] = 0, back.buf[14 + 3] = 20 + 8 + 8;
 	back.len = 14 + 20 + 8 + 8;
-	finish(&back);
+	frame_csum4(&back);
 	ret = run_tc_out(F, kw, &back, &res);
 	CHECK(ret == TC_ACT_SHOT, "first fragment: verdict %d", ret);
 	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_FRAG] ==
@@ -934,7 +917,7 @@ static void t_nat_hairpin_into_isolated_port(struct fabric *fb)
 	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
 	guest_frame(&in, IPPROTO_TCP, 40500, 8086, 0);
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
-	finish(&in);
+	frame_csum4(&in);
 	ret = run_tc_out(F, kn1, &in, &out);
 	bpf_map_delete_elem(fb->fwd_fd, &fk);
 	CHECK(ret == TC_ACT_SHOT, "verdict %d (to %02x:..:%02x)", ret,

@@ -53,31 +53,17 @@ static int make_net(struct fabric *fb, struct kvb_net *n, __u32 id,
 static void udp4(struct frame *f, const __u8 *dmac, const char *src,
 		 const char *dst, __u8 ttl, __u32 payload)
 {
-	__u8 *ip = f->buf + 14, *udp = ip + 20;
-	__u32 tot = 20 + 8 + payload;
-	__u16 c;
+	__u8 udp[1500] = { 0x9c, 0x40, 0, 53 };	/* 40000 -> 53 */
+	__u32 s, d;
 
-	memset(f->buf, 0, sizeof(f->buf));
-	memcpy(f->buf, dmac, 6);
-	memcpy(f->buf + 6, R1, 6);
-	f->buf[12] = 0x08;
-	ip[0] = 0x45;
-	ip[2] = (__u8)(tot >> 8), ip[3] = (__u8)tot;
-	ip[6] = 0x40;	/* DF */
-	ip[8] = ttl;
-	ip[9] = IPPROTO_UDP;
-	inet_pton(AF_INET, src, ip + 12);
-	inet_pton(AF_INET, dst, ip + 16);
-	udp[0] = 0x9c, udp[1] = 0x40;	/* 40000 */
-	udp[3] = 53;
 	udp[4] = (__u8)((8 + payload) >> 8), udp[5] = (__u8)(8 + payload);
-	for (__u32 i = 0; i < payload; i++)
+	for (__u32 i = 0; i < payload && 8 + i < sizeof(udp); i++)
 		udp[8 + i] = (__u8)i;
-	f->len = 14 + tot;
-	c = ip_csum_check(f->buf);
-	ip[10] = (__u8)(c >> 8), ip[11] = (__u8)c;
-	c = l4_csum_check(f->buf);
-	udp[6] = (__u8)(c >> 8), udp[7] = (__u8)c;
+	inet_pton(AF_INET, src, &s);
+	inet_pton(AF_INET, dst, &d);
+	frame_ip4_to(f, dmac, R1, s, d, ttl, IPPROTO_UDP, udp, 8 + payload);
+	f->buf[14 + 6] = 0x40;	/* DF */
+	frame_csum4(f);
 }
 
 /* Ethernet + IPv6 (hop limit hops) + nh/payload as given. */
@@ -85,20 +71,11 @@ static void ip6(struct frame *f, const __u8 *dmac, const char *src,
 		const char *dst, __u8 hops, __u8 nh, const __u8 *l4,
 		__u32 len)
 {
-	__u8 *ip = f->buf + 14;
+	__u8 s[16], d[16];
 
-	memset(f->buf, 0, sizeof(f->buf));
-	memcpy(f->buf, dmac, 6);
-	memcpy(f->buf + 6, R1, 6);
-	f->buf[12] = 0x86, f->buf[13] = 0xdd;
-	ip[0] = 0x60;
-	ip[4] = (__u8)(len >> 8), ip[5] = (__u8)len;
-	ip[6] = nh;
-	ip[7] = hops;
-	inet_pton(AF_INET6, src, ip + 8);
-	inet_pton(AF_INET6, dst, ip + 24);
-	memcpy(ip + 40, l4, len);
-	f->len = 14 + 40 + len;
+	inet_pton(AF_INET6, src, s);
+	inet_pton(AF_INET6, dst, d);
+	frame_ip6_to(f, dmac, R1, s, d, hops, nh, l4, len);
 }
 
 /* The ICMPv6 (or UDP over IPv6) checksum of a frame: 0 when right. */

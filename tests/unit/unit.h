@@ -67,12 +67,22 @@ void frame_udp4(struct frame *f, const __u8 *dst, const __u8 *src,
 void frame_raw(struct frame *f, const __u8 *dst, const __u8 *src,
 	       __u16 proto, __u32 l3_bytes);
 
-/* IPv4 (IHL 5) or IPv6 packet with the given L4 bytes behind the header. */
+/* IPv4 (IHL 5) or IPv6 packet with the given L4 bytes behind the header,
+ * to daddr with TTL / hop limit ttl; frame_ip4 and frame_ip6 send to
+ * 10.0.0.254 (TTL 64) and fd00::fe (hop limit 255). No checksums:
+ * frame_csum4 fills an IPv4 frame's in. */
+void frame_ip4_to(struct frame *f, const __u8 *dst, const __u8 *src,
+		  __u32 saddr_be, __u32 daddr_be, __u8 ttl, __u8 proto,
+		  const void *l4, __u32 l4_len);
 void frame_ip4(struct frame *f, const __u8 *dst, const __u8 *src,
 	       __u32 saddr_be, __u8 proto, const void *l4, __u32 l4_len);
+void frame_ip6_to(struct frame *f, const __u8 *dst, const __u8 *src,
+		  const __u8 *saddr, const __u8 *daddr, __u8 hops,
+		  __u8 nexthdr, const void *payload, __u32 plen);
 void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
 	       const __u8 *saddr, __u8 nexthdr, const void *payload,
 	       __u32 plen);
+void frame_csum4(struct frame *f);
 
 /* Run the tc ingress / tc egress / XDP program on a frame "arriving" on
  * ifindex; returns the program's return value, or -1 if the run failed. */
