@@ -93,11 +93,13 @@ cat >"$script" <<'EOS'
 exit 0
 EOS
 chmod +x "$script"
-in_ns "$T-lan" busybox udhcpd -f "$conf" >/dev/null 2>&1 &
-dpid=$!
+bg_ns "$T-lan" busybox udhcpd -f "$conf" >/dev/null 2>&1
+dpid=$BG_PID
 check "DHCP client gets a lease through the fabric" \
 	in_ns "$T-d" timeout 20 busybox udhcpc -i eth0 -n -q -f -t 10 -T 1 -s "$script"
-kill $dpid 2>/dev/null; wait $dpid 2>/dev/null
+stop_bg "$dpid"
+check "the DHCP server is gone once stopped (nothing left in its namespace)" \
+	test -z "$(ip netns pids "$T-lan")"
 lease=$(in_ns "$T-d" ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
 check "the fabric learned the lease ($lease)" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show $T-d | grep -q '\"ip\":\"$lease\",\"source\":\"dhcp\"'"

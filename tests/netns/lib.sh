@@ -10,6 +10,7 @@ BPFFS=/sys/fs/bpf/kvbt_$T
 K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
 NS_LIST=()
 LINK_LIST=()
+BG_PIDS=()
 FAILS=0
 
 kvmbpf() { "${K[@]}" "$@"; }
@@ -19,7 +20,9 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "FAIL setup: $PY missing (run scripts/deps.sh)"; exit 1; }
 
 cleanup() {
-	local n l
+	local n l p
+	# daemons first: a process outlives its namespace's name
+	for p in "${BG_PIDS[@]}"; do stop_bg "$p"; done
 	# the fabric's own host interfaces (nat gateways) go with a reset
 	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
@@ -61,6 +64,21 @@ guest_link() {
 }
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# bg_ns NS CMD...: CMD in namespace NS in the background, its PID in
+# BG_PID, stopped and reaped at exit (or by stop_bg PID). No subshell
+# stands between: ip netns exec execs CMD, so the PID is CMD's own (in_ns
+# ... & would give a subshell's, and killing it leaves CMD running in a
+# namespace whose name is gone).
+bg_ns() {
+	local ns=$1; shift
+	ip netns exec "$ns" "$@" &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+# stop_bg PID: kill a background process of this test and reap it
+stop_bg() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 # behind DEV NS ADDR/LEN [HOSTADDR/LEN]: a namespace NS (a LAN, a WAN) whose
 # eth0 has ADDR, reached from the root namespace through veth DEV (up),
