@@ -7,19 +7,16 @@
  *   network "b" (bridge):            kh1, kh2
  *   kfree: a device no network knows
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
