@@ -370,8 +370,10 @@ static __always_inline int nat_take_flow(struct nat_scratch *t)
 	}
 }
 
-/* A mapping takes t->port (its reverse entry, then its own), then the
- * flow is made on it (natmap_flow). */
+/*
+ * A mapping takes t->port (its reverse entry, then its own), then the
+ * flow is made on it (natmap_flow).
+ */
 static __always_inline int nat_take_map(struct nat_scratch *t)
 {
 	struct kvb_natmap *v;

@@ -115,8 +115,10 @@ void frame_ip6(struct frame *f, const __u8 *dst, const __u8 *src,
 	frame_ip6_to(f, dst, src, saddr, fd00_fe, 255, nexthdr, payload, plen);
 }
 
-/* Fill in an IPv4 frame's header and TCP/UDP/ICMP checksums, as a
- * sending stack would. */
+/*
+ * Fill in an IPv4 frame's header and TCP/UDP/ICMP checksums, as a
+ * sending stack would.
+ */
 void frame_csum4(struct frame *f)
 {
 	__u8 *ip = f->buf + 14;
