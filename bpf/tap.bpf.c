@@ -93,6 +93,12 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	st = stats_of(ifindex);
+	if (port->role == KVB_PORT_OVERLAY) {
+		/* other hosts' frames: the overlay stage counts them */
+		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_OVERLAY);
+		ret = DROP(KVB_DROP_NO_STAGE);
+		goto out;
+	}
 	count_rx(st, skb->len);
 
 	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
@@ -287,6 +293,46 @@ int kvb_tc_switch(struct __sk_buff *skb)
 		ret = bridge_from_guest(skb, s.net, s.dst);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
+}
+
+/*
+ * The fabric's VXLAN device: frames of overlay networks from other hosts
+ * (overlay.h). The tunnel key names the network and the sender; the
+ * frame is admitted as a port's would be, its source learnt as behind
+ * that host, and it goes to this host's guests.
+ */
+SEC("tc")
+int kvb_tc_overlay(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct kvb_vtep_addr from;
+	struct kvb_port *port;
+	struct kvb_stats *st;
+	struct kvb_net *net;
+	struct kvb_frame f;
+	struct kvb_pkt p;
+	__u8 dst[ETH_ALEN];
+	int ret;
+
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!port || port->role != KVB_PORT_OVERLAY)
+		return TC_ACT_SHOT;
+	st = stats_of(ifindex);
+	count_rx(st, skb->len);
+	net = ovl_source(skb, &from, &ret);
+	if (!net)
+		goto out;
+	kvb_pkt_from_skb(&p, skb);
+	ret = kvb_admit(&p, net->mtu, &f);
+	if (IS_DROP(ret))
+		goto out;
+	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
+	/* the gateway's MAC is every host's own (anycast): never remote */
+	if (!(net->uplink && mac_equal(f.eth->h_source, net->uplink_mac)))
+		ovl_learn(net->id, mac_u64(f.eth->h_source), ifindex, &from);
+	ret = bridge_from_overlay(skb, net, dst, ifindex);
+out:
+	return ingress_verdict(skb, ifindex, KVB_PORT_OVERLAY, st, ret);
 }
 
 /*

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 6
+#define KVB_LAYOUT_VERSION 7
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -36,6 +36,8 @@
 #define KVB_MAP_NATMAP "kvb_natmap"
 #define KVB_MAP_PFX "kvb_pfx"
 #define KVB_MAP_STAGES "kvb_stages"
+#define KVB_MAP_VNI "kvb_vni"
+#define KVB_MAP_VTEP "kvb_vtep"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -50,6 +52,7 @@ enum kvb_stage {
 	KVB_STAGE_ROUTED = 2,	/* a guest of a routed network */
 	KVB_STAGE_SWITCH = 3,	/* L2 switching: bridge/internal, uplink, gateway */
 	KVB_STAGE_DHCP = 4,	/* a DHCP server's message: snooping, then on */
+	KVB_STAGE_OVERLAY = 5,	/* the fabric's VXLAN device: from other hosts */
 	KVB_STAGES = 8,		/* slots in kvb_stages (room for more) */
 };
 
@@ -124,6 +127,8 @@ enum kvb_port_role {
 	KVB_PORT_UPLINK = 1,	/* a host NIC joined to a bridge network */
 	KVB_PORT_GATEWAY = 2,	/* fabric end of a nat network's host veth */
 	KVB_PORT_WAN = 3,	/* host NIC that carries translated flows */
+	KVB_PORT_OVERLAY = 4,	/* the fabric's VXLAN device (every overlay
+				 * network's, so net_id 0) */
 };
 
 enum kvb_port_flags {
@@ -187,7 +192,10 @@ enum kvb_port_held {
 	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering") \
 	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward") \
 	X(SAVI_CONFLICT, 36, "savi-conflict", "IPv6 source (or DAD probe) of an address another port holds") \
-	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds 16 already (or the table is full)")
+	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds 16 already (or the table is full)") \
+	X(OVL_PEER, 38, "overlay-unknown-peer", "VXLAN frame from a host that is not a vtep of the VNI's network") \
+	X(OVL_VNI, 39, "overlay-unknown-vni", "VXLAN frame with a VNI no network of this host has") \
+	X(OVL_TOO_BIG, 40, "overlay-too-big", "frame larger than the underlay carries (its MTU less the VXLAN overhead)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -210,6 +218,29 @@ struct kvb_subnet {
 	__u16 pad;
 	__u8 addr[16];		/* network address; IPv4 in the first 4 bytes */
 	__u8 gw[16];		/* the gateway's address in it */
+};
+
+/*
+ * Overlay: an underlay address of another host (a VXLAN tunnel endpoint),
+ * and the kvb_vtep key that says which VNI it may send (the trust check
+ * of every frame from the tunnel). kvb_vni: HASH, __u32 VNI -> __u32
+ * network id; kvb_vtep: HASH, struct kvb_vtep_key -> __u32 network id.
+ */
+#define KVB_MAX_VTEPS 64	/* other hosts of one overlay network */
+#define KVB_MAX_VNI 0xffffff	/* 24 bits */
+#define KVB_VXLAN_PORT 4789
+#define KVB_OVL_OVERHEAD4 50	/* inner Ethernet, VXLAN, UDP, IPv4 */
+#define KVB_OVL_OVERHEAD6 70	/* the same over IPv6 */
+
+struct kvb_vtep_addr {
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[3];
+	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
+};
+
+struct kvb_vtep_key {
+	__u32 vni;
+	struct kvb_vtep_addr a;
 };
 
 /* kvb_net: HASH, key __u32 network id. */
@@ -250,6 +281,18 @@ struct kvb_net {
 	__u16 host_port_lo;
 	__u16 host_port_hi;
 	__u32 nat_filter;	/* nat: enum kvb_nat_filter */
+	/*
+	 * Overlay (a network that spans hosts): its VXLAN network
+	 * identifier (0: none), the fabric's VXLAN device, the largest L3
+	 * packet the underlay carries to every vtep (its MTU less the
+	 * VXLAN overhead), and the other hosts' underlay addresses, to
+	 * which floods are replicated.
+	 */
+	__u32 vni;
+	__u32 ovl_ifindex;
+	__u32 ovl_mtu;
+	__u32 nvteps;
+	struct kvb_vtep_addr vteps[KVB_MAX_VTEPS];
 };
 
 /*
@@ -396,12 +439,15 @@ struct kvb_fdb_key {
 
 enum kvb_fdb_flags {
 	KVB_FDB_F_STATIC = 1 << 0,	/* configured, never ages, never moves */
+	KVB_FDB_F_REMOTE = 1 << 1,	/* behind another host: ifindex is the
+					 * VXLAN device, remote its address */
 };
 
 struct kvb_fdb_entry {
 	__u32 ifindex;
 	__u32 flags;		/* enum kvb_fdb_flags */
 	__u64 seen_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last refresh */
+	struct kvb_vtep_addr remote;	/* KVB_FDB_F_REMOTE: the host */
 };
 
 /*

@@ -16,6 +16,7 @@
 #include "fdb.h"
 #include "stats.h"
 #include "isolation.h"
+#include "overlay.h"
 
 /*
  * Deliver a copy of the frame to every member except skip; from_guest
@@ -65,6 +66,24 @@ static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
 	return bpf_redirect(ifindex, flags);
 }
 
+/*
+ * A guest's flood: to the local ports and, in an overlay network, once
+ * to every other host, unless the guest is isolated (they are guests).
+ * Global: the loops are verified once, not on every path of the stages
+ * that switch a guest's frame.
+ */
+__noinline int bridge_flood_guest(struct __sk_buff *skb, __u32 net_id)
+{
+	struct kvb_net *net = bpf_map_lookup_elem(&kvb_net, &net_id);
+
+	if (!net)
+		return DROP(KVB_DROP_NO_NET);
+	flood(skb, net, skb->ifindex, 1, 1);
+	if (!net->vni || port_isolated(skb->ifindex))
+		return TC_ACT_SHOT;	/* consumed: every copy is out */
+	return ovl_flood(skb, net);
+}
+
 /* A frame from a guest port. */
 static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 					     const struct kvb_net *net,
@@ -78,8 +97,7 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		 * flood reaches anyway */
 		if (net->uplink && net->type == KVB_NET_BRIDGE)
 			to_host_copy(skb, net);
-		flood(skb, net, skb->ifindex, 1, 1);
-		return TC_ACT_SHOT;	/* consumed: every copy is out */
+		return bridge_flood_guest(skb, net->id);
 	}
 	if (net->uplink && mac_equal(dst, net->uplink_mac))
 		return redirect_to(skb, net->uplink,
@@ -90,11 +108,17 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		return DROP(KVB_DROP_REFLECT);
 	if (out && out != net->uplink && !guests_may_talk(skb->ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
-	if (out)
+	if (out && out != net->ovl_ifindex)
 		return redirect_to(skb, out, 0);
-	flood(skb, net, skb->ifindex, 1, 1);
-	return TC_ACT_SHOT;
+	if (out) {
+		int ret = ovl_unicast(skb, net->id, mac_u64(dst));
+
+		if (ret != OVL_FLOOD)
+			return ret;
+	}
+	return bridge_flood_guest(skb, net->id);
 }
+
 
 /*
  * A frame from the LAN on the uplink. What is not for a guest continues
@@ -142,6 +166,28 @@ static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 		return redirect_to(skb, out, 0);
 	}
 	flood(skb, net, skb->ifindex, 0, from_guest);
+	return TC_ACT_SHOT;
+}
+
+/*
+ * A frame from another host (the tunnel: ovl_source said which network),
+ * on the VXLAN device ifindex, for this host's guests only: never back
+ * into the tunnel (split horizon), never to the uplink's LAN or the
+ * gateway, which are their host's own.
+ */
+static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
+					       const struct kvb_net *net,
+					       const __u8 *dst, __u32 ifindex)
+{
+	__u32 out = mac_is_multicast(dst) ? 0 : fdb_lookup(net->id, dst);
+
+	if (out && (out == ifindex || out == net->uplink))
+		return DROP(KVB_DROP_REFLECT);
+	if (out && port_isolated(out))
+		return DROP(KVB_DROP_ISOLATED);
+	if (out)
+		return redirect_to(skb, out, 0);
+	flood(skb, net, ifindex, 0, 1);
 	return TC_ACT_SHOT;
 }
 

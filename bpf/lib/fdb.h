@@ -121,6 +121,13 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 			return 0;
 		if (e->ifindex != ifindex && fdb_entry_owned(e, now))
 			return 0;
+		if (e->flags & KVB_FDB_F_REMOTE) {
+			/* back from another host: a whole new local entry */
+			fresh.ifindex = ifindex;
+			fresh.seen_ns = now;
+			bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY);
+			return 0;
+		}
 		e->ifindex = ifindex;
 		e->seen_ns = now;
 		return 0;

@@ -125,6 +125,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_natmap SEC(".maps");
 
+/* Overlay: which network a VNI is, and which hosts may send it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_NETS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_vni SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_NETS * KVB_MAX_VTEPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_vtep_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_vtep SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

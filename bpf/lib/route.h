@@ -130,7 +130,10 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, src, family, 0);
 	skb->mark = 0;
-	if (out && out != dst->uplink && out != ifindex) {
+	/* a MAC behind another host: routed traffic stays on its host
+	 * (the anycast gateway), the host's interface resolves it there */
+	if (out && out != dst->uplink && out != ifindex &&
+	    out != dst->ovl_ifindex) {
 		/* the host knows the guest's MAC: straight to its port */
 		bpf_skb_store_bytes(skb, ETH_OFF_DST, dmac, ETH_ALEN, 0);
 		bpf_skb_store_bytes(skb, ETH_OFF_SRC, dst->uplink_mac, ETH_ALEN, 0);

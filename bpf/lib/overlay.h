@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Networks that span hosts: frames between hosts ride the kernel's VXLAN
+ * device in external (collect_md) mode, one device for the whole fabric.
+ * The tunnel key (VNI, the other host's underlay address) is read and set
+ * here; the kernel only encapsulates. No kernel FDB: a MAC behind another
+ * host is an entry of kvb_fdb like a local one (KVB_FDB_F_REMOTE, the
+ * VXLAN device as its port, the host's address beside it), with the same
+ * ageing.
+ *
+ * - From the tunnel: only a configured vtep of the VNI's network is
+ *   heard (overlay-unknown-vni, overlay-unknown-peer); its source MAC is
+ *   learnt as behind that host; the frame goes to local guest ports only
+ *   (split horizon: never back into the tunnel, never to the uplink or
+ *   the gateway, which stay their host's own).
+ * - From a local guest: a MAC behind another host is sent there; a
+ *   flood goes to the local ports and once to every vtep (head-end
+ *   replication). A guest's identity is checked on its own host, before
+ *   anything is tunnelled.
+ *
+ * The replication and the unicast send are global functions: verified
+ * once, not once per path of every stage that switches.
+ */
+#ifndef KVB_OVERLAY_H
+#define KVB_OVERLAY_H
+
+#include <linux/pkt_cls.h>
+#include "fdb.h"
+#include "stats.h"
+
+/*
+ * The tunnel key and a MAC table key of the global functions, per CPU:
+ * they are called from stages whose own stack is nearly all taken (the
+ * nat stage's 448 bytes of 512).
+ */
+struct ovl_scratch {
+	struct bpf_tunnel_key tk;
+	struct kvb_fdb_key k;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ovl_scratch);
+} kvb_ovl_tmp SEC(".maps");
+
+static __always_inline struct ovl_scratch *ovl_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kvb_ovl_tmp, &zero);
+}
+
+/* ovl_unicast's answer when the MAC is no longer behind another host */
+#define OVL_FLOOD 0x7ffd
+
+static __always_inline int vtep_equal(const struct kvb_vtep_addr *x,
+				      const struct kvb_vtep_addr *y)
+{
+	const __u32 *a = (const __u32 *)x->addr, *b = (const __u32 *)y->addr;
+
+	return x->family == y->family && a[0] == b[0] && a[1] == b[1] &&
+	       a[2] == b[2] && a[3] == b[3];
+}
+
+/* Set skb's tunnel key to VNI and host a. */
+static __always_inline int ovl_set_key(struct __sk_buff *skb,
+				       struct bpf_tunnel_key *k, __u32 vni,
+				       const struct kvb_vtep_addr *a)
+{
+	__u64 flags = 0;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->tunnel_id = vni;
+	k->tunnel_ttl = 64;
+	if (a->family == 6) {
+		__builtin_memcpy(k->remote_ipv6, a->addr, 16);
+		flags = BPF_F_TUNINFO_IPV6;
+	} else {
+		__u32 v4;
+
+		__builtin_memcpy(&v4, a->addr, 4);
+		k->remote_ipv4 = bpf_ntohl(v4);	/* the helper wants host order */
+	}
+	return bpf_skb_set_tunnel_key(skb, k, sizeof(*k), flags);
+}
+
+/*
+ * Does the frame fit the underlay (net's ovl_mtu, the largest L3 packet
+ * it carries)? A GSO super-frame is cut by gso_size: its segments are at
+ * least gso_size plus the smallest IPv4 and TCP headers.
+ */
+static __always_inline int ovl_fits(const struct __sk_buff *skb,
+				    const struct kvb_net *net)
+{
+	__u32 gso = skb->gso_size;
+
+	if (!net->ovl_mtu)
+		return 1;
+	if (gso)
+		return gso + 40 <= net->ovl_mtu;
+	return skb->len <= net->ovl_mtu + ETH_HLEN;
+}
+
+/*
+ * Head-end replication: a copy of the flood to every vtep of net_id,
+ * each with its own tunnel key (the key lives in a per-CPU metadata
+ * dst that the VXLAN device reads as it sends, which is at once: it has
+ * no queue). TC_ACT_SHOT, or a drop when the frame does not fit.
+ * Inlined into one global function (bridge_flood_guest): a stage's
+ * stack has no room for a second frame of calls.
+ */
+static __always_inline int ovl_flood(struct __sk_buff *skb,
+				     const struct kvb_net *net)
+{
+	struct ovl_scratch *t = ovl_scratch();
+	__u32 n, ovl, len = skb->len;
+
+	if (!t || !net->vni || !net->ovl_ifindex)
+		return TC_ACT_SHOT;
+	if (!ovl_fits(skb, net))
+		return DROP(KVB_DROP_OVL_TOO_BIG);
+	n = net->nvteps;
+	ovl = net->ovl_ifindex;
+	for (__u32 i = 0; i < KVB_MAX_VTEPS; i++) {
+		if (i >= n)
+			break;
+		if (ovl_set_key(skb, &t->tk, net->vni, &net->vteps[i]))
+			continue;
+		if (bpf_clone_redirect(skb, ovl, 0) >= 0)
+			count_tx(ovl, len);
+	}
+	return TC_ACT_SHOT;
+}
+
+/*
+ * A frame for mac (mac_u64), learnt behind another host: to that host.
+ * The verdict (TC_ACT_REDIRECT), a drop, or OVL_FLOOD when the entry
+ * moved back here (or aged) since the caller looked.
+ */
+__noinline int ovl_unicast(struct __sk_buff *skb, __u32 net_id, __u64 mac)
+{
+	struct kvb_net *net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	struct ovl_scratch *t = ovl_scratch();
+	struct kvb_fdb_entry *e;
+
+	if (!net || !t || !net->vni || !net->ovl_ifindex)
+		return DROP(KVB_DROP_NO_NET);
+	fdb_key(&t->k, net_id, (const __u8 *)&mac);
+	e = bpf_map_lookup_elem(&kvb_fdb, &t->k);
+	if (!e || !(e->flags & KVB_FDB_F_REMOTE) ||
+	    e->ifindex != net->ovl_ifindex)
+		return OVL_FLOOD;
+	if (!ovl_fits(skb, net))
+		return DROP(KVB_DROP_OVL_TOO_BIG);
+	if (ovl_set_key(skb, &t->tk, net->vni, &e->remote))
+		return DROP(KVB_DROP_NO_NET);
+	count_tx(net->ovl_ifindex, skb->len);
+	return bpf_redirect(net->ovl_ifindex, 0);
+}
+
+/*
+ * Learn that mac (mac_u64) of network net lives behind host a, reached
+ * through the VXLAN device ovl. A MAC already behind a local port stays
+ * there while that port exists in this network and owns it (static, or
+ * a fresh entry of a spoofcheck guest): a guest that migrated away had
+ * its port detached here, and then its announcement from the new host
+ * moves the entry at once. A learned local entry moves as in any switch.
+ * The same host again is refreshed at most once a second.
+ */
+static __always_inline void ovl_learn(__u32 net_id, __u64 mac, __u32 ovl,
+				      const struct kvb_vtep_addr *a)
+{
+	struct kvb_fdb_entry *e, fresh = {};
+	struct kvb_fdb_key k;
+	__u64 now = kvb_now();
+
+	fdb_key(&k, net_id, (const __u8 *)&mac);
+	e = bpf_map_lookup_elem(&kvb_fdb, &k);
+	if (e) {
+		if (e->flags & KVB_FDB_F_REMOTE) {
+			if (vtep_equal(&e->remote, a)) {
+				if (now - e->seen_ns >= KVB_FDB_REFRESH_NS)
+					e->seen_ns = now;
+				return;
+			}
+		} else {
+			__u32 owner = e->ifindex;
+			struct kvb_port *p;
+
+			p = bpf_map_lookup_elem(&kvb_port, &owner);
+			if (p && p->net_id == net_id &&
+			    ((e->flags & KVB_FDB_F_STATIC) ||
+			     fdb_entry_owned(e, now)))
+				return;
+		}
+	}
+	/* a whole new entry: no reader sees half of a move */
+	fresh.ifindex = ovl;
+	fresh.flags = KVB_FDB_F_REMOTE;
+	fresh.seen_ns = now;
+	fresh.remote = *a;
+	if (bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY)) {
+		struct kvb_stats *st = bpf_map_lookup_elem(&kvb_stats, &ovl);
+
+		if (st)
+			st->learn_fail++;
+	}
+}
+
+/*
+ * The network a frame from the tunnel belongs to, by its tunnel key: the
+ * VNI must be one of this host's networks and the sender one of that
+ * network's vteps. The network, with *a the sender; NULL and *ret a drop
+ * otherwise.
+ */
+static __always_inline struct kvb_net *ovl_source(struct __sk_buff *skb,
+						  struct kvb_vtep_addr *a,
+						  int *ret)
+{
+	struct bpf_tunnel_key tk = {};
+	struct kvb_vtep_key vk = {};
+	struct kvb_net *net;
+	__u32 *net_id;
+
+	*ret = DROP(KVB_DROP_OVL_PEER);
+	if (!bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk), 0)) {
+		__u32 v4 = bpf_htonl(tk.remote_ipv4);
+
+		vk.a.family = 4;
+		__builtin_memcpy(vk.a.addr, &v4, 4);
+	} else if (!bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk),
+					   BPF_F_TUNINFO_IPV6)) {
+		vk.a.family = 6;
+		__builtin_memcpy(vk.a.addr, tk.remote_ipv6, 16);
+	} else {
+		return NULL;
+	}
+	vk.vni = (__u32)tk.tunnel_id;
+	*ret = DROP(KVB_DROP_OVL_VNI);
+	net_id = bpf_map_lookup_elem(&kvb_vni, &vk.vni);
+	if (!net_id)
+		return NULL;
+	*ret = DROP(KVB_DROP_OVL_PEER);
+	if (!bpf_map_lookup_elem(&kvb_vtep, &vk))
+		return NULL;
+	*ret = DROP(KVB_DROP_OVL_VNI);
+	net = bpf_map_lookup_elem(&kvb_net, net_id);
+	if (!net || net->vni != vk.vni)
+		return NULL;
+	*a = vk.a;
+	*ret = 0;
+	return net;
+}
+
+#endif /* KVB_OVERLAY_H */
