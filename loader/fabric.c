@@ -642,6 +642,19 @@ void gateway_ifnames(__u32 id, char host[16], char port[16])
 	snprintf(port, 16, "kvb%04xp%u", h & 0xffff, id);
 }
 
+/* The fabric's VXLAN device: kvbvx0, or kvbXXXXv0 (as gateway_ifnames). */
+void overlay_ifname(char name[16])
+{
+	char host[16], port[16];
+
+	if (!strcmp(opts.bpffs, KVB_DEFAULT_BPFFS)) {
+		snprintf(name, 16, "kvbvx0");
+		return;
+	}
+	gateway_ifnames(0, host, port);	/* kvbXXXXg0 */
+	snprintf(name, 16, "%.7sv0", host);
+}
+
 void run_path(const struct kvb_net *net, const char *ext, char *buf,
 	      size_t len)
 {

@@ -166,6 +166,17 @@ static int fdb_show(int argc, char **argv)
 		print_string(PRINT_ANY, "mac", "%s", mac);
 		print_string(PRINT_ANY, "dev", " dev %-15s", ifn);
 		print_string(PRINT_ANY, "net", " net %-15s", net.name);
+		/* a MAC behind another host of an overlay network */
+		if (e->flags & KVB_FDB_F_REMOTE) {
+			struct kvb_addr_key a = { .family = e->remote.family };
+			char ra[64];
+
+			memcpy(a.addr, e->remote.addr, 16);
+			fmt_addr(&a, ra);
+			print_string(PRINT_ANY, "remote", " remote %s", ra);
+		} else {
+			print_null("remote");
+		}
 		print_bool(PRINT_JSON, "static", NULL, is_static);
 		if (is_static)
 			print_text(" static");

@@ -73,6 +73,20 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		gateway_delete(net->id);
 		return err("net add: %s vanished", host);
 	}
+	/* an overlay network's gateway is every host's (anycast): the same
+	 * MAC everywhere, so that a guest that moves keeps its neighbour
+	 * entry, and the same EUI-64 link-local (set before it is made) */
+	if (net->vni) {
+		__u8 mac[6];
+
+		overlay_gateway_mac(net->vni, mac);
+		ret = host_link_set_mac(hidx, mac);
+		if (ret) {
+			gateway_delete(net->id);
+			return err("net add: cannot set the gateway's MAC on %s: "
+				   "%s", host, strerror(-ret));
+		}
+	}
 	if (v6) {
 		/*
 		 * accept_dad 0: the host's link-local there is usable at

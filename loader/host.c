@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
@@ -486,4 +489,136 @@ int host_default_dev(char dev[16])
 	if (!w.found || !if_indextoname(w.oif, dev))
 		return -ENOENT;
 	return 0;
+}
+
+/*
+ * ip link add NAME type vxlan external dstport 4789 nolearning: the
+ * kernel's VXLAN device in collect_md mode, one for every overlay network
+ * of the fabric. BPF sets and reads the tunnel key; the device only
+ * encapsulates, and keeps no FDB of its own.
+ */
+int host_vxlan_add(const char *name)
+{
+	char buf[NL_REQ];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK,
+					NLM_F_CREATE | NLM_F_EXCL, 0, &ifm);
+	struct nlattr *info, *data;
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_COLLECT_METADATA, 1);
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(KVB_VXLAN_PORT));
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return nl_request(nlh);
+}
+
+/* ip link set dev address MAC */
+int host_link_set_mac(__u32 ifindex, const __u8 mac[6])
+{
+	char buf[NL_REQ];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex, &ifm);
+
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	return nl_request(nlh);
+}
+
+struct route_get {
+	__u32 oif, mtu;
+};
+
+static int route_get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	struct route_get *r = data;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(struct rtmsg), attr_cb, tb);
+	if (tb[RTA_OIF])
+		r->oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	if (tb[RTA_METRICS]) {
+		const struct nlattr *m[NL_ATTRS] = {};
+
+		mnl_attr_parse_nested(tb[RTA_METRICS], attr_cb, m);
+		if (RTAX_MTU < NL_ATTRS && m[RTAX_MTU])
+			r->mtu = mnl_attr_get_u32(m[RTAX_MTU]);
+	}
+	return MNL_CB_STOP;
+}
+
+/*
+ * ip route get ADDR: the device the host sends to addr through (dev)
+ * and the MTU of that path (the route's own, else the device's).
+ */
+int host_route_mtu(int family, const __u8 *addr, __u32 *mtu, char dev[16])
+{
+	static char buf[NL_REQ];
+	struct route_get r = { 0 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	unsigned int seq, portid;
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq = (unsigned int)time(NULL);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family == 6 ? AF_INET6 : AF_INET;
+	rtm->rtm_dst_len = family == 6 ? 128 : 32;
+	mnl_attr_put(nlh, RTA_DST, family == 6 ? 16 : 4, addr);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_cb_run(buf, (size_t)ret, seq, portid, route_get_cb, &r);
+	ret = ret < 0 ? (errno ? -errno : -EIO) : 0;
+out:
+	mnl_socket_close(nl);
+	if (ret)
+		return ret;
+	if (!r.oif || !if_indextoname(r.oif, dev))
+		return -ENETUNREACH;
+	if (!r.mtu && (ret = host_dev_mtu(dev, &r.mtu)))
+		return ret;
+	*mtu = r.mtu;
+	return 0;
+}
+
+/* A device's MTU, in this network namespace (sysfs may be another's). */
+int host_dev_mtu(const char *dev, __u32 *mtu)
+{
+	struct ifreq ifr;
+	int fd, ret;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	ret = ioctl(fd, SIOCGIFMTU, &ifr) ? -errno : 0;
+	close(fd);
+	if (!ret)
+		*mtu = (__u32)ifr.ifr_mtu;
+	return ret;
 }

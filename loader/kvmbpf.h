@@ -120,6 +120,10 @@ struct net_spec {
 	bool dhcp, force;
 	__u32 ct_max, ct_timeout[4];
 	__u32 nat_filter;		/* enum kvb_nat_filter */
+	/* overlay: vni, the vteps (vtep), those net set adds and removes */
+	__u32 vni, nvteps, nadd, ndel;
+	struct kvb_vtep_addr vteps[KVB_MAX_VTEPS];
+	struct kvb_vtep_addr add[KVB_MAX_VTEPS], del[KVB_MAX_VTEPS];
 	unsigned int given;		/* fields given, a bit by index */
 };
 
@@ -259,6 +263,23 @@ int host_link_del(__u32 ifindex);
 int host_addr_add(__u32 ifindex, int family, const __u8 *addr, __u8 prefixlen,
 		  bool nodad);
 int host_default_dev(char dev[16]);
+int host_vxlan_add(const char *name);
+int host_link_set_mac(__u32 ifindex, const __u8 mac[6]);
+int host_dev_mtu(const char *dev, __u32 *mtu);
+int host_route_mtu(int family, const __u8 *addr, __u32 *mtu, char dev[16]);
+
+/* overlay.c: networks that span hosts (VXLAN) */
+void overlay_ifname(char name[16]);
+void vtep_fmt(const struct kvb_vtep_addr *a, char buf[64]);
+int vtep_parse(const char *s, struct kvb_vtep_addr *a);
+int vtep_index(const struct kvb_vtep_addr *v, __u32 n,
+	       const struct kvb_vtep_addr *a);
+void overlay_gateway_mac(__u32 vni, __u8 mac[6]);
+int overlay_check(struct fabric *fb, const char *cmd,
+		  const struct kvb_net *old, struct kvb_net *n, bool mtu_given);
+int overlay_sync(struct fabric *fb, const char *cmd, const struct kvb_net *old,
+		 struct kvb_net *n);
+void overlay_tend(struct fabric *fb);
 
 /* util.c */
 int parse_mac(const char *s, __u8 mac[6]);

@@ -84,6 +84,7 @@ int fabric_tend(struct fabric *fb, bool verbose)
 
 	dhcp_revive(fb);
 	wan_address_refresh(fb);
+	overlay_tend(fb);
 	return n;
 }
 
@@ -308,7 +309,7 @@ static void save_print(const char *text)
  */
 static void save_lines(struct fabric *fb, void (*line)(const char *text))
 {
-	char buf[2048];
+	char buf[4096];
 	struct kvb_net n, o;
 
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
@@ -383,7 +384,7 @@ static bool line_in_effect(struct fabric *fb, const char *line)
 	return saved_found;
 }
 
-#define LOAD_MAX_WORDS 64
+#define LOAD_MAX_WORDS 192
 
 /*
  * load FILE: apply a saved configuration. Lines already in effect are
@@ -394,7 +395,7 @@ static bool line_in_effect(struct fabric *fb, const char *line)
  */
 static int do_load(int argc, char **argv)
 {
-	char line[2048], canon[2048];
+	char line[4096], canon[4096];
 	int lineno = 0, ret = 0, applied = 0, skipped = 0;
 	struct fabric *fb;
 	FILE *f;
@@ -411,7 +412,7 @@ static int do_load(int argc, char **argv)
 		return 1;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *words[LOAD_MAX_WORDS], *save, *w, copy[2048];
+		char *words[LOAD_MAX_WORDS], *save, *w, copy[4096];
 		const struct object *apply;
 		int nw = 0;
 

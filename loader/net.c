@@ -381,6 +381,125 @@ static void format_nat_filter(struct fabric *fb, const struct kvb_net *n,
 	fmt_str(f, fd, nat_filter_name(n->nat_filter), n->nat_filter != 0);
 }
 
+static int parse_vni(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_u32(v[0], 1, KVB_MAX_VNI, &s->vni))
+		return err("%s: vni %s: expected 1-%u", cmd, v[0], KVB_MAX_VNI);
+	return 0;
+}
+
+static void apply_vni(const struct net_spec *s, struct kvb_net *n)
+{
+	n->vni = s->vni;
+}
+
+static void format_vni(struct fabric *fb, const struct kvb_net *n,
+		       const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	if (n->vni)
+		fmt_uint(f, fd, n->vni, true);
+	else
+		fmt_str(f, fd, NULL, false);
+}
+
+/* one underlay address into list (of *cnt), given once */
+static int parse_vtep_into(const char *cmd, const char *word, const char *v,
+			   struct kvb_vtep_addr *list, __u32 *cnt)
+{
+	struct kvb_vtep_addr a;
+	char buf[64];
+
+	if (vtep_parse(v, &a))
+		return err("%s: %s %s: expected an IPv4 or IPv6 address", cmd,
+			   word, v);
+	vtep_fmt(&a, buf);
+	if (a.family == 6 && a.addr[0] == 0xfe && (a.addr[1] & 0xc0) == 0x80)
+		return err("%s: %s %s: a link-local address is no underlay "
+			   "address", cmd, word, v);
+	if (vtep_index(list, *cnt, &a) >= 0)
+		return err("%s: %s %s given twice", cmd, word, buf);
+	if (*cnt >= KVB_MAX_VTEPS)
+		return err("%s: at most %d vteps", cmd, KVB_MAX_VTEPS);
+	list[(*cnt)++] = a;
+	return 0;
+}
+
+static int parse_vtep(const char *cmd, struct net_spec *s, char **v)
+{
+	return parse_vtep_into(cmd, "vtep", v[0], s->vteps, &s->nvteps);
+}
+
+static void apply_vtep(const struct net_spec *s, struct kvb_net *n)
+{
+	n->nvteps = s->nvteps;
+	memset(n->vteps, 0, sizeof(n->vteps));
+	memcpy(n->vteps, s->vteps, s->nvteps * sizeof(s->vteps[0]));
+}
+
+/* JSON: an array; text and save: vtep ADDR each */
+static void format_vtep(struct fabric *fb, const struct kvb_net *n,
+			const struct net_field *fd, struct fmt *f)
+{
+	char a[64];
+
+	(void)fb;
+	if (!f->save)
+		open_json_array(fd->key);
+	for (__u32 i = 0; i < n->nvteps && i < KVB_MAX_VTEPS; i++) {
+		vtep_fmt(&n->vteps[i], a);
+		if (f->save || !is_json())
+			fmt_str(f, fd, a, true);
+		else
+			print_string(PRINT_JSON, NULL, NULL, a);
+	}
+	if (!f->save)
+		close_json_array();
+}
+
+static int parse_vtep_add(const char *cmd, struct net_spec *s, char **v)
+{
+	return parse_vtep_into(cmd, "vtep-add", v[0], s->add, &s->nadd);
+}
+
+static void apply_vtep_add(const struct net_spec *s, struct kvb_net *n)
+{
+	for (__u32 i = 0; i < s->nadd; i++)
+		if (vtep_index(n->vteps, n->nvteps, &s->add[i]) < 0 &&
+		    n->nvteps < KVB_MAX_VTEPS)
+			n->vteps[n->nvteps++] = s->add[i];
+}
+
+static int parse_vtep_del(const char *cmd, struct net_spec *s, char **v)
+{
+	return parse_vtep_into(cmd, "vtep-del", v[0], s->del, &s->ndel);
+}
+
+static void apply_vtep_del(const struct net_spec *s, struct kvb_net *n)
+{
+	for (__u32 i = 0; i < s->ndel; i++) {
+		int k = vtep_index(n->vteps, n->nvteps, &s->del[i]);
+
+		if (k < 0)
+			continue;
+		memmove(&n->vteps[k], &n->vteps[k + 1],
+			(n->nvteps - (__u32)k - 1) * sizeof(n->vteps[0]));
+		memset(&n->vteps[--n->nvteps], 0, sizeof(n->vteps[0]));
+	}
+}
+
+/* net set's words only: nothing of their own to show or save */
+static void format_none(struct fabric *fb, const struct kvb_net *n,
+			const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	(void)n;
+	(void)fd;
+	(void)f;
+}
+
+
+
 enum { NF_TYPE };
 static const struct net_field fields[] = {
 	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0 },
@@ -409,6 +528,19 @@ static const struct net_field fields[] = {
 	{ { "force", NULL, "create it even where its subnet overlaps an\n"
 	    "address or a route of the host", NT_GATEWAY },
 	  "force", F_ADD, 0, parse_force, apply_force, format_force },
+	{ { "vni", "N", "span hosts: the VXLAN network identifier\n"
+	    "(1-16777215), the same on every host of the\nnetwork", NT_OVERLAY },
+	  "vni", F_ADD | F_SET | F_JSON_ALL, 1, parse_vni, apply_vni,
+	  format_vni },
+	{ { "vtep", "ADDR", "another host of the network: its underlay\n"
+	    "address, IPv4 or IPv6 (repeat; net set:\nthe whole list)",
+	    NT_OVERLAY },
+	  "vteps", F_ADD | F_SET | F_JSON_ALL, 1, parse_vtep, apply_vtep,
+	  format_vtep },
+	{ { "vtep-add", "ADDR", "net set: a host joins", NT_OVERLAY },
+	  NULL, F_SET, 1, parse_vtep_add, apply_vtep_add, format_none },
+	{ { "vtep-del", "ADDR", "net set: a host leaves", NT_OVERLAY },
+	  NULL, F_SET, 1, parse_vtep_del, apply_vtep_del, format_none },
 	{ { "ct-max", "N", "flows at once (default and most: half the\n"
 	    "flow table)", NT_NAT },
 	  "ct_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_max, apply_ct_max,
@@ -568,6 +700,14 @@ static int alloc_id(struct fabric *fb, __u32 *id)
 	return -ENOSPC;
 }
 
+static bool field_given(const struct net_spec *s, const char *name)
+{
+	for (size_t k = 0; k < NFIELDS; k++)
+		if (!strcmp(fields[k].kw.name, name))
+			return s->given & (1U << k);
+	return false;
+}
+
 /* Make the network s describes: its type's validate, the map, create. */
 int net_create(struct fabric *fb, struct net_spec *s)
 {
@@ -584,10 +724,14 @@ int net_create(struct fabric *fb, struct net_spec *s)
 	net_spec_apply(s, &net);
 	if (ops->validate && ops->validate(fb, s, &net))
 		return 1;
+	if (overlay_check(fb, "net add", NULL, &net, field_given(s, "mtu")))
+		return 1;
 	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_NOEXIST))
 		return err("net add: %s: cannot create: %s", s->name,
 			   strerror(errno));
-	if (ops->create && ops->create(fb, s, &net)) {
+	if ((ops->create && ops->create(fb, s, &net)) ||
+	    (net.vni && (net_get(fb, net.id, &net) ||
+			 overlay_sync(fb, "net add", NULL, &net)))) {
 		if (!net_get(fb, net.id, &tmp))
 			net_remove(fb, &tmp);
 		return 1;
@@ -641,6 +785,8 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	}
 	fdb_purge(fb, 0, net->id);
 	pfx_purge(fb, net->id);
+	if (net->vni)
+		overlay_sync(fb, "net del", net, NULL);
 	if (ops->destroy)
 		ops->destroy(fb, net);
 	if (bpf_map_delete_elem(fb->net_fd, &net->id))
@@ -699,7 +845,7 @@ static void net_details(void)
 	for (size_t k = 0; k < NFIELDS; k++)
 		if (fields[k].flags & F_SET)
 			printf(" [%s %s]", fields[k].kw.name, fields[k].kw.arg);
-	printf("   (nat)\n\n");
+	printf("\n\n");
 	for (size_t k = 0; k < NFIELDS; k++)
 		keyword_help(&fields[k].kw, 1);
 	printf("\n"
@@ -757,7 +903,7 @@ static int net_add(int argc, char **argv)
 static int net_set(int argc, char **argv)
 {
 	struct net_spec s = { 0 };
-	struct kvb_net net;
+	struct kvb_net net, old;
 	struct fabric *fb;
 
 	if (argc < 3)
@@ -770,9 +916,28 @@ static int net_set(int argc, char **argv)
 	s.type = net.type;
 	if (net_spec_parse("net set", argc - 1, argv + 1, F_SET, &s))
 		return 1;
+	old = net;
 	net_spec_apply(&s, &net);
+	for (__u32 i = 0; i < s.ndel; i++)
+		if (vtep_index(old.vteps, old.nvteps, &s.del[i]) < 0 &&
+		    vtep_index(s.add, s.nadd, &s.del[i]) < 0) {
+			char a[64];
+
+			vtep_fmt(&s.del[i], a);
+			return err("net set: %s: vtep %s is not one of its "
+				   "vteps", net.name, a);
+		}
+	if (old.nvteps + s.nadd > KVB_MAX_VTEPS &&
+	    net.nvteps >= KVB_MAX_VTEPS)
+		return err("net set: %s: at most %d vteps", net.name,
+			   KVB_MAX_VTEPS);
+	if ((net.vni || old.vni) &&
+	    overlay_check(fb, "net set", &old, &net, true))
+		return 1;
 	if (net_put(fb, &net))
 		return err("net set: %s: %s", net.name, strerror(errno));
+	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net))
+		return 1;
 	return 0;
 }
 
@@ -803,6 +968,18 @@ static void show_net(struct fabric *fb, const struct kvb_net *n)
 	print_uint(PRINT_ANY, "id", " id %llu", n->id);
 	net_format(fb, n, &f);
 	print_nl();
+	if (n->vni) {
+		char dev[16];
+
+		print_string(PRINT_ANY, "overlay_device", "  overlay-device %s",
+			     ifname_of(n->ovl_ifindex, NULL, dev));
+		print_uint(PRINT_ANY, "overlay_mtu", " underlay-carries %llu",
+			   n->ovl_mtu);
+		print_nl();
+	} else {
+		print_null("overlay_device");
+		print_null("overlay_mtu");
+	}
 	if (ops->show)
 		ops->show(fb, n);
 	print_text("  ports");
@@ -850,7 +1027,8 @@ const struct object obj_net = {
 		  "[KEYWORD ARG]...", CMD_TEND },
 		{ "del", net_del, "NAME", CMD_TEND },
 		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]... "
-			"[nat-filtering MODE]",
+			"[nat-filtering MODE] [vni N] [vtep ADDR]... "
+			"[vtep-add ADDR] [vtep-del ADDR]",
 		  CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },

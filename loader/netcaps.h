@@ -19,12 +19,13 @@
 /*
  * NT_UPLINK (bridge), NT_GATEWAY (a gateway interface, subnets and
  * routes: nat, routed), NT_NAT (translation: forwards, flows, WAN
- * address), NT_ROUTED (routed).
+ * address), NT_ROUTED (routed), NT_OVERLAY (may span hosts).
  */
 #define NT_UPLINK 1U
 #define NT_GATEWAY 2U
 #define NT_NAT 4U
 #define NT_ROUTED 8U
+#define NT_OVERLAY 16U	/* may span hosts (vni): bridge, internal, routed */
 
 struct net_type {
 	const char *name;	/* NULL: no such type */
@@ -32,10 +33,10 @@ struct net_type {
 };
 
 static const struct net_type net_types[KVB_NET_TYPE_MAX] = {
-	[KVB_NET_BRIDGE] = { "bridge", NT_UPLINK },
-	[KVB_NET_INTERNAL] = { "internal", 0 },
+	[KVB_NET_BRIDGE] = { "bridge", NT_UPLINK | NT_OVERLAY },
+	[KVB_NET_INTERNAL] = { "internal", NT_OVERLAY },
 	[KVB_NET_NAT] = { "nat", NT_GATEWAY | NT_NAT },
-	[KVB_NET_ROUTED] = { "routed", NT_GATEWAY | NT_ROUTED },
+	[KVB_NET_ROUTED] = { "routed", NT_GATEWAY | NT_ROUTED | NT_OVERLAY },
 };
 
 /* the next type after type (0: the first), 0 after the last */

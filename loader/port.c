@@ -41,9 +41,11 @@ bool fabric_ifname(const char *name)
 	if (sscanf(name, "kvbg%c%u%c", &gp, &id, &tail) == 2 &&
 	    (gp == 'w' || gp == 'p'))
 		return true;
+	if (sscanf(name, "kvbvx%u%c", &id, &tail) == 1)
+		return true;	/* the VXLAN device (overlay_ifname) */
 	if (strlen(name) > 8 && !strncmp(name, "kvb", 3) &&
 	    strspn(name + 3, "0123456789abcdef") >= 4 &&
-	    (name[7] == 'g' || name[7] == 'p') &&
+	    (name[7] == 'g' || name[7] == 'p' || name[7] == 'v') &&
 	    sscanf(name + 8, "%u%c", &id, &tail) == 1)
 		return true;
 	return false;
@@ -191,6 +193,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		return err("%s: device %s is the %s of network %s", cmd, dev,
 			   old.role == KVB_PORT_UPLINK ? "uplink" :
 			   old.role == KVB_PORT_WAN ? "WAN device" :
+			   old.role == KVB_PORT_OVERLAY ? "VXLAN device" :
 			   "gateway port", other.name);
 	}
 	if (role != KVB_PORT_GATEWAY && dev_refuse(fb, cmd, dev, role))

@@ -267,6 +267,7 @@ static const char *const role_names[] = {
 	[KVB_PORT_UPLINK] = "uplink",
 	[KVB_PORT_GATEWAY] = "gateway",
 	[KVB_PORT_WAN] = "wan",
+	[KVB_PORT_OVERLAY] = "overlay",
 };
 
 static void show_port(struct fabric *fb, const struct kvb_port *p)

@@ -448,6 +448,7 @@ struct kvb_fdb_entry {
 	__u32 flags;		/* enum kvb_fdb_flags */
 	__u64 seen_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last refresh */
 	struct kvb_vtep_addr remote;	/* KVB_FDB_F_REMOTE: the host */
+	__u32 pad;
 };
 
 /*

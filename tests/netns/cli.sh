@@ -142,7 +142,7 @@ print(' '.join('%02x' % b for b in struct.pack('<I6sH', n, bytes.fromhex('020000
 	"$(kvmbpf -j net show)")
 fval=$($PY -c "
 import struct, sys, time
-print(' '.join('%02x' % b for b in struct.pack('<IIQ', int(sys.argv[1]), 0, time.monotonic_ns() + 60 * 10**9)))" \
+print(' '.join('%02x' % b for b in struct.pack('<IIQ24s', int(sys.argv[1]), 0, time.monotonic_ns() + 60 * 10**9, bytes(24))))" \
 	"$(cat /sys/class/net/"$T-a"/ifindex)")
 check "fdb: a learned entry newer than the reader's clock" \
 	bpftool map update pinned "$BPFFS/kvb_fdb" key hex $fkey value hex $fval

@@ -12,6 +12,7 @@
 #                                       nat-filtering
 #   r  routed 10.87.2.0/24 fd87:2::/64, gateway .254, peered with n
 #                                       g4 (two addresses of each family)
+#   o  bridge spanning hosts: vni 4242, an IPv4 and an IPv6 vtep
 source "$(dirname "$0")/lib.sh"
 
 behind "$T-w" "$T-wan" 10.87.9.2/24 10.87.9.1/24
@@ -33,6 +34,9 @@ check "net set: more limits, a filtering mode" kvmbpf net set n ct-timeout udp 4
 check "net add routed" kvmbpf net add r type routed subnet 10.87.2.0/24 \
 	subnet fd87:2::/64 gateway 10.87.2.254 force
 check "net peer" kvmbpf net peer n r
+check "net add bridge spanning hosts (vni, vteps of both families)" kvmbpf net add o \
+	type bridge mtu 1280 vni 4242 vtep 192.0.2.10 vtep 2001:db8::10
+check "net set: a vtep joins, one leaves" kvmbpf net set o vtep-add 192.0.2.11 vtep-del 192.0.2.10
 check "attach g1" kvmbpf attach "$T-g1" net b mac $M1 ip 10.87.1.1 isolated on
 check "attach g2" kvmbpf attach "$T-g2" net i spoofcheck off xdp off
 check "attach g3" kvmbpf attach "$T-g3" net n mac $M3 ip 192.168.87.11
@@ -71,6 +75,8 @@ check "save: the forwards, as they were added" sh -c \
 	"grep -qx 'forward add n proto tcp port 8080-8082 to 192.168.87.11:80' $s1 &&
 	 grep -qx 'forward add n proto udp port 5353 to 192.168.87.11' $s1"
 check "save: the peering" grep -qx "net peer n r" "$s1"
+check "save: the overlay network's line" grep -qx \
+	"net add o type bridge mtu 1280 vni 4242 vtep 2001:db8::10 vtep 192.0.2.11" "$s1"
 check "save -j: the same lines, as a JSON array" sh -c "\"\${0}\" --bpffs $BPFFS -j save | $PY -c '
 import json, sys
 j = json.load(sys.stdin)

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Networks that span hosts (issue 19): three "hosts", each a network
+# namespace with its own fabric (its own bpffs directory, entered with
+# nsenter: `ip netns exec` would hide the pins), joined by an underlay
+# (a Linux bridge in a namespace of its own standing in for the
+# physical network). Each host runs the same overlay networks over the
+# kernel's VXLAN device; guests are namespaces behind veths.
+#
+#   underlay 10.90.0.0/24: h1 .1, h2 .2, h3 .3, a stranger x .9
+#   b  bridge   vni 100   b1 (h1) b2 (h2) b3 (h3)   10.1.0.0/24 fd01::/64
+#   i  internal vni 200   i1 (h1) i2 (h2)           10.1.0.0/24 (the same)
+#   r  routed   vni 300   r1 (h1) r2 (h2)           10.3.0.0/24 fd03::/64,
+#                         gateway 10.3.0.1 / fd03::1 on every host
+#   m  a guest of b that migrates from h1 to h3      10.1.0.50
+source "$(dirname "$0")/lib.sh"
+
+U=$T-u
+HOSTS=(1 2 3)
+hns() { echo "/run/netns/$T-h$1"; }
+bpffs() { echo "${BPFFS}_h$1"; }
+# kv N ARGS: kvmbpf on host N
+kv() { local h=$1; shift; nsenter --net="$(hns "$h")" "$ROOT/build/kvmbpf" --bpffs "$(bpffs "$h")" "$@"; }
+in_h() { local h=$1; shift; ip netns exec "$T-h$h" "$@"; }
+teardown() {
+	local h
+	for h in "${HOSTS[@]}"; do
+		[ -d "$(bpffs "$h")" ] && kv "$h" reset >/dev/null 2>&1
+		rm -rf "$(bpffs "$h")"
+	done
+	cleanup
+}
+trap teardown EXIT
+
+# --- the underlay and the hosts --------------------------------------------
+netns_add "$U" || { fail "setup: netns"; finish; }
+ip -n "$U" link add br0 type bridge && ip -n "$U" link set br0 up
+underlay() { # NS ADDR: NS's eth "ul" on the underlay bridge
+	ip -n "$U" link add "u$2" type veth peer name ul netns "$1" &&
+		ip -n "$U" link set "u$2" master br0 && ip -n "$U" link set "u$2" up &&
+		ip -n "$1" addr add "10.90.0.$2/24" dev ul &&
+		ip -n "$1" addr add "fd90::$2/64" dev ul nodad &&
+		ip -n "$1" link set ul up
+}
+for h in "${HOSTS[@]}"; do
+	netns_add "$T-h$h" && underlay "$T-h$h" "$h" || fail "setup: host $h"
+done
+# guest NS HOST DEV ADDR4/LEN [ADDR6/LEN] [MAC]: guest NS behind veth DEV of host HOST
+guest() {
+	local ns=$1 h=$2 dev=$3 a4=$4 a6=${5:-} mac=${6:-}
+	netns_add "$ns" || return 1
+	ip -n "$T-h$h" link add "$dev" type veth peer name eth0 netns "$ns" || return 1
+	in_h "$h" sysctl -qw net.ipv6.conf."$dev".disable_ipv6=1
+	[ -n "$mac" ] && ip -n "$ns" link set eth0 address "$mac"
+	ip -n "$ns" link set eth0 mtu 1450
+	ip -n "$T-h$h" link set "$dev" up && ip -n "$ns" link set eth0 up &&
+		ip -n "$ns" addr add "$a4" dev eth0 || return 1
+	[ -z "$a6" ] || ip -n "$ns" addr add "$a6" dev eth0 nodad
+}
+guest "$T-b1" 1 b1 10.1.0.1/24 fd01::1/64 || fail "setup: b1"
+guest "$T-b2" 2 b2 10.1.0.2/24 fd01::2/64 || fail "setup: b2"
+guest "$T-b3" 3 b3 10.1.0.3/24 fd01::3/64 || fail "setup: b3"
+guest "$T-i1" 1 i1 10.1.0.1/24 || fail "setup: i1"
+guest "$T-i2" 2 i2 10.1.0.2/24 || fail "setup: i2"
+guest "$T-r1" 1 r1 10.3.0.11/24 fd03::11/64 || fail "setup: r1"
+guest "$T-r2" 2 r2 10.3.0.12/24 fd03::12/64 || fail "setup: r2"
+MM=52:54:00:19:00:50
+guest "$T-m" 1 m1 10.1.0.50/24 "" $MM || fail "setup: m"
+for g in r1 r2; do ip -n "$T-$g" route add default via 10.3.0.1; done
+
+# the same networks on every host, each listing the other two as vteps
+vteps() { local h o; for o in "${HOSTS[@]}"; do [ "$o" = "$1" ] || echo -n " vtep 10.90.0.$o"; done; }
+for h in "${HOSTS[@]}"; do
+	# shellcheck disable=SC2046
+	check "host $h: net add bridge b vni 100$(vteps "$h")" kv "$h" net add b type bridge vni 100 $(vteps "$h")
+	# shellcheck disable=SC2046
+	check "host $h: net add internal i vni 200" kv "$h" net add i type internal vni 200 $(vteps "$h")
+	# shellcheck disable=SC2046
+	check "host $h: net add routed r vni 300" kv "$h" net add r type routed subnet 10.3.0.0/24 \
+		subnet fd03::/64 vni 300 $(vteps "$h")
+done
+check "attach b1" kv 1 attach b1 net b ip 10.1.0.1 ip fd01::1
+check "attach b2" kv 2 attach b2 net b ip 10.1.0.2 ip fd01::2
+check "attach b3" kv 3 attach b3 net b ip 10.1.0.3 ip fd01::3
+check "attach i1" kv 1 attach i1 net i
+check "attach i2" kv 2 attach i2 net i
+check "attach r1" kv 1 attach r1 net r ip 10.3.0.11 ip fd03::11
+check "attach r2" kv 2 attach r2 net r ip 10.3.0.12 ip fd03::12
+check "attach m (on h1)" kv 1 attach m1 net b mac $MM ip 10.1.0.50
+
+VX=$(kv 1 -j net show b | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["overlay_device"])')
+netj() { kv "$1" -j net show "$2" | "$PY" -c 'import json,sys; v=json.load(sys.stdin)[sys.argv[1]]; print(" ".join(map(str,v)) if isinstance(v,list) else v)' "$3"; }
+[ "$(netj 1 b mtu)" = 1450 ] && pass "mtu derived from the underlay: 1500 - 50" ||
+	fail "mtu derived: $(netj 1 b mtu)"
+[ "$(netj 1 b vteps)" = "10.90.0.2 10.90.0.3" ] && pass "net show -j: vteps" ||
+	fail "net show -j: vteps '$(netj 1 b vteps)'"
+check "one VXLAN device, external, dstport 4789" sh -c \
+	"ip -n $T-h1 -d link show $VX | grep -q 'external' && ip -n $T-h1 -d link show $VX | grep -q 'dstport 4789'"
+check_not "mtu larger than the underlay carries is refused" kv 1 net add big type bridge vni 999 vtep 10.90.0.2 mtu 1500
+check_not "nat networks do not span hosts (refused)" kv 1 net add n type nat subnet 192.168.99.0/24 dhcp off vni 998
+check_not "a VNI is one network's" kv 1 net add b9 type bridge vni 100
+
+# drops DEV REASON / rx DEV on host H
+drop() { kv "$1" -j stats "$2" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drop_reasons"].get(sys.argv[1],0))' "$3"; }
+
+# --- bridge, internal, routed across hosts -------------------------------
+check "bridge: b1 (h1) pings b2 (h2), ARP over the overlay" ping4 "$T-b1" 10.1.0.2
+check "bridge: b1 (h1) pings b3 (h3)" ping4 "$T-b1" 10.1.0.3
+check "bridge: b3 (h3) pings b2 (h2)" ping4 "$T-b3" 10.1.0.2
+check "bridge: IPv6, ND over the overlay (b1 -> b2)" ping6 "$T-b1" fd01::2
+check "bridge: IPv6 b2 -> b3" ping6 "$T-b2" fd01::3
+check "internal: i1 (h1) pings i2 (h2)" ping4 "$T-i1" 10.1.0.2
+check "routed: r1 pings its gateway (h1's)" ping4 "$T-r1" 10.3.0.1
+check "routed: r2 pings the same gateway address (h2's: anycast)" ping4 "$T-r2" 10.3.0.1
+check "routed: r1 (h1) pings r2 (h2)" ping4 "$T-r1" 10.3.0.12
+check "routed: IPv6 r1 -> r2" ping6 "$T-r1" fd03::12
+check "routed: IPv6 gateway from r2" ping6 "$T-r2" fd03::1
+g1=$(ip -n "$T-h1" -br link | awk '/g3@/ {print $3}')
+g2=$(ip -n "$T-h2" -br link | awk '/g3@/ {print $3}')
+[ -n "$g1" ] && [ "$g1" = "$g2" ] && pass "routed: the gateway's MAC is the same on both hosts ($g2)" ||
+	fail "routed: gateway MACs '$g1' '$g2'"
+rm1=$(ip -n "$T-r1" -br link show eth0 | awk '{print $3}')
+check "fdb show on h2: r1's MAC behind host 10.90.0.1" sh -c \
+	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) fdb show net r | grep -q '$rm1 .*remote 10.90.0.1'"
+check "fdb show -j: remote is a key" sh -c \
+	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) -j fdb show net r | grep -q '\"remote\":\"10.90.0.1\"'"
+
+# offloads stay on: the guests' veths do TSO and checksum offload
+check "offloads on (b1 eth0 tso)" sh -c "ip netns exec $T-b1 ethtool -k eth0 | grep -q 'tcp-segmentation-offload: on'"
+if tcp_sha "$T-b1" "$T-b2" 10.1.0.2 100; then pass "bridge: 100 MiB TCP b1 (h1) -> b2 (h2), sha256"
+else fail "bridge: 100 MiB TCP b1 -> b2"; fi
+if tcp_sha "$T-i2" "$T-i1" 10.1.0.1 100; then pass "internal: 100 MiB TCP i2 (h2) -> i1 (h1), sha256"
+else fail "internal: 100 MiB TCP i2 -> i1"; fi
+if tcp_sha "$T-r1" "$T-r2" 10.3.0.12 100; then pass "routed: 100 MiB TCP r1 (h1) -> r2 (h2), sha256"
+else fail "routed: 100 MiB TCP r1 -> r2"; fi
+
+# --- two overlay networks, same subnets: never a leak ---------------------
+# b3 (bridge) holds 10.1.0.3; network i has no .3: nothing answers there
+check_not "internal: i1 does not reach b3's 10.1.0.3 (other network)" ping4 "$T-i1" 10.1.0.3
+check_not "bridge: b1's ARP for 10.1.0.3 never answered from i" sh -c \
+	"ip -n $T-i1 neigh show 10.1.0.3 | grep -q lladdr"
+i2mac=$(ip -n "$T-i2" -br link show eth0 | awk '{print $3}')
+b2mac=$(ip -n "$T-b2" -br link show eth0 | awk '{print $3}')
+lladdr() { ip -n "$1" neigh show "$2" | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }'; }
+n1=$(lladdr "$T-b1" 10.1.0.2)
+n2=$(lladdr "$T-i1" 10.1.0.2)
+[ "$n1" = "$b2mac" ] && [ "$n2" = "$i2mac" ] &&
+	pass "10.1.0.2 is b2 for b1 and i2 for i1 (same subnet, two networks)" ||
+	fail "neighbours of 10.1.0.2: b1 '$n1' (b2 $b2mac), i1 '$n2' (i2 $i2mac)"
+
+# --- trust: a stranger on the underlay, and an unknown VNI ---------------
+netns_add "$T-x" && underlay "$T-x" 9
+stranger() { # VNI: a kernel VXLAN device of the stranger, sending to h1
+	ip -n "$T-x" link del vx 2>/dev/null
+	ip -n "$T-x" link add vx type vxlan id "$1" remote 10.90.0.1 dstport 4789 local 10.90.0.9 &&
+		ip -n "$T-x" addr add 10.1.0.99/24 dev vx && ip -n "$T-x" link set vx up &&
+		in_ns "$T-x" ping -n -c 3 -i 0.2 -W 1 10.1.0.1 >/dev/null 2>&1
+	true
+}
+p0=$(drop 1 "$VX" overlay-unknown-peer)
+stranger 100
+p1=$(drop 1 "$VX" overlay-unknown-peer)
+[ "$p1" -ge $((p0 + 3)) ] && pass "a non-peer's frames on vni 100 dropped, counted overlay-unknown-peer ($p0 -> $p1)" ||
+	fail "non-peer: overlay-unknown-peer $p0 -> $p1"
+check_not "the stranger reached nobody" sh -c "ip -n $T-x neigh show 10.1.0.1 | grep -q lladdr"
+v0=$(drop 1 "$VX" overlay-unknown-vni)
+stranger 4242
+v1=$(drop 1 "$VX" overlay-unknown-vni)
+[ "$v1" -ge $((v0 + 3)) ] && pass "an unknown VNI dropped, counted overlay-unknown-vni ($v0 -> $v1)" ||
+	fail "unknown VNI: overlay-unknown-vni $v0 -> $v1"
+
+# --- vtep-del: no more flooding to that host -----------------------------
+# bcast FROM: 5 UDP broadcasts (a marker) from FROM; listen NS: got one?
+listen() {
+	in_ns "$1" timeout 4 "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 9999)); s.settimeout(3)
+try:
+    while True:
+        d, a = s.recvfrom(100)
+        if d == b'kvb-flood-$T':
+            print('got'); break
+except socket.timeout:
+    pass" >"$2" &
+}
+bcast() {
+	sleep 0.5
+	in_ns "$1" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+for i in range(5):
+    s.sendto(b'kvb-flood-$T', ('10.1.0.255', 9999)); time.sleep(0.1)"
+}
+f2=$(mktemp) f3=$(mktemp)
+listen "$T-b2" "$f2"; listen "$T-b3" "$f3"; bcast "$T-b1"; wait
+[ -s "$f2" ] && [ -s "$f3" ] && pass "a flood from b1 reaches h2 and h3" ||
+	fail "flood before vtep-del: b2 '$(cat "$f2")' b3 '$(cat "$f3")'"
+check "h1: net set b vtep-del 10.90.0.3" kv 1 net set b vtep-del 10.90.0.3
+[ "$(netj 1 b vteps)" = "10.90.0.2" ] && pass "net show: vtep 10.90.0.3 gone" || fail "vteps '$(netj 1 b vteps)'"
+listen "$T-b2" "$f2"; listen "$T-b3" "$f3"; bcast "$T-b1"; wait
+[ -s "$f2" ] && [ ! -s "$f3" ] && pass "after vtep-del h1 floods to h2 only" ||
+	fail "flood after vtep-del: b2 '$(cat "$f2")' b3 '$(cat "$f3")'"
+u0=$(drop 1 "$VX" overlay-unknown-peer)
+listen "$T-b1" "$f2"; bcast "$T-b3"; wait
+u1=$(drop 1 "$VX" overlay-unknown-peer)
+[ ! -s "$f2" ] && [ "$u1" -gt "$u0" ] && pass "h3 is no peer of h1 any more: its frames dropped, counted" ||
+	fail "h3 to h1 after vtep-del: b1 '$(cat "$f2")', unknown-peer $u0 -> $u1"
+check "h1: net set b vtep-add 10.90.0.3" kv 1 net set b vtep-add 10.90.0.3
+listen "$T-b3" "$f3"; bcast "$T-b1"; wait
+[ -s "$f3" ] && pass "after vtep-add h3 gets the flood again" || fail "flood after vtep-add"
+check "h3 pings b1 again" ping4 "$T-b3" 10.1.0.1
+
+# --- MTU: a frame the underlay no longer carries is counted --------------
+ip -n "$T-h1" link set ul mtu 1400
+ip -n "$U" link set u1 mtu 1400
+check "h1: gc re-reads the underlay" kv 1 gc
+[ "$(netj 1 b overlay_mtu)" = 1350 ] && pass "overlay_mtu follows the underlay (1400 - 50)" ||
+	fail "overlay_mtu '$(netj 1 b overlay_mtu)'"
+t0=$(drop 1 b1 overlay-too-big)
+check_not "a 1428-byte packet from b1 does not fit" in_ns "$T-b1" ping -n -c 2 -i 0.2 -W 1 -s 1400 -M do 10.1.0.2
+t1=$(drop 1 b1 overlay-too-big)
+[ "$t1" -ge $((t0 + 2)) ] && pass "oversized frames counted overlay-too-big ($t0 -> $t1)" ||
+	fail "overlay-too-big $t0 -> $t1"
+check "a 1300-byte packet still fits" in_ns "$T-b1" ping -n -c 1 -W 2 -s 1300 -M do 10.1.0.2
+ip -n "$T-h1" link set ul mtu 1500
+ip -n "$U" link set u1 mtu 1500
+kv 1 gc >/dev/null
+
+# --- migration: m moves from h1 to h3, b2 pings it all along -------------
+check "b2 pings m on h1" ping4 "$T-b2" 10.1.0.50
+pf=$(mktemp)
+in_ns "$T-b2" ping -n -i 0.05 -c 100 -W 1 10.1.0.50 >"$pf" 2>&1 &
+ppid=$!
+sleep 1.5
+# QEMU's migration: the port goes on h1, the same NIC comes up on h3 and
+# announces its MAC (RARP, as QEMU's announce does)
+kv 1 detach m1 >/dev/null
+ip -n "$T-h1" link set m1 netns "$T-h3"
+ip -n "$T-h3" link set m1 up
+in_h 3 sysctl -qw net.ipv6.conf.m1.disable_ipv6=1
+kv 3 attach m1 net b mac $MM ip 10.1.0.50 >/dev/null
+in_ns "$T-m" "$PY" -c "
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('eth0', 0))
+mac = bytes.fromhex('${MM//:/}')
+rarp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 3, mac, bytes(4), mac, bytes(4))
+s.send(b'\xff' * 6 + mac + struct.pack('!H', 0x8035) + rarp)"
+wait "$ppid"
+sent=$(awk '/transmitted/ {print $1}' "$pf") got=$(awk '/transmitted/ {print $4}' "$pf")
+lost=$((sent - got))
+# 20 pings a second: at most one second's worth lost
+[ "$sent" -eq 100 ] && [ "$lost" -le 20 ] && pass "migration: b2's ping stream lost $lost of $sent (<= 1 s)" ||
+	fail "migration: lost $lost of $sent: $(tail -2 "$pf" | tr '\n' ' ')"
+check "h2 has m behind h3 now" sh -c \
+	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) fdb show net b | grep -q '$MM .*remote 10.90.0.3'"
+check "b1 (on the old host) reaches m on h3" ping4 "$T-b1" 10.1.0.50
+check "h1's entry for m is h3's, not a stale local one" sh -c \
+	"nsenter --net=$(hns 1) $ROOT/build/kvmbpf --bpffs $(bpffs 1) fdb show net b | grep -q '$MM .*remote 10.90.0.3'"
+
+# --- reset on one host leaves the others working -------------------------
+check "h3: reset" kv 3 reset
+check_not "h3: no VXLAN device left" sh -c "ip -n $T-h3 -d link show | grep -q vxlan"
+check "b1 (h1) still pings b2 (h2)" ping4 "$T-b1" 10.1.0.2
+check "r2 (h2) still pings r1 (h1)" ping4 "$T-r2" 10.3.0.11
+check "h2: net del of every overlay network removes the device" sh -c \
+	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del b && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del i && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del r && ! ip -n $T-h2 -d link show | grep -q vxlan"
+
+rm -f "$f2" "$f3" "$pf"
+finish
