@@ -523,7 +523,8 @@ static const struct net_field fields[] = {
 	    "IPv6 subnets (default: on for nat, off for\nrouted)",
 	    NT_GATEWAY },
 	  "dhcp", F_ADD, 1, parse_dhcp, apply_dhcp, format_dhcp },
-	{ { "mtu", "N", "68-65535, default 1500", 0 },
+	{ { "mtu", "N", "68-65535, default 1500 (spanning hosts:\n"
+	    "what the underlay carries)", 0 },
 	  "mtu", F_ADD, 1, parse_mtu, apply_mtu, format_mtu },
 	{ { "force", NULL, "create it even where its subnet overlaps an\n"
 	    "address or a route of the host", NT_GATEWAY },
