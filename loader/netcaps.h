@@ -25,7 +25,7 @@
 #define NT_GATEWAY 2U
 #define NT_NAT 4U
 #define NT_ROUTED 8U
-#define NT_OVERLAY 16U	/* may span hosts (vni): bridge, internal, routed */
+#define NT_OVERLAY 16U	/* may span hosts (vni) */
 
 struct net_type {
 	const char *name;	/* NULL: no such type */
@@ -35,7 +35,7 @@ struct net_type {
 static const struct net_type net_types[KVB_NET_TYPE_MAX] = {
 	[KVB_NET_BRIDGE] = { "bridge", NT_UPLINK | NT_OVERLAY },
 	[KVB_NET_INTERNAL] = { "internal", NT_OVERLAY },
-	[KVB_NET_NAT] = { "nat", NT_GATEWAY | NT_NAT },
+	[KVB_NET_NAT] = { "nat", NT_GATEWAY | NT_NAT | NT_OVERLAY },
 	[KVB_NET_ROUTED] = { "routed", NT_GATEWAY | NT_ROUTED | NT_OVERLAY },
 };
 

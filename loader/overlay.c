@@ -142,9 +142,13 @@ int overlay_check(struct fabric *fb, const char *cmd,
 		return 0;
 	}
 	if (!net_has(n, NT_OVERLAY))
-		return err("%s: %s: %s networks do not span hosts (vni is for "
-			   "bridge, internal and routed networks)", cmd,
+		return err("%s: %s: %s networks do not span hosts", cmd,
 			   n->name, net_type_name(n->type));
+	/* every host's dnsmasq would lease the same addresses */
+	if (net_has(n, NT_NAT) && (n->flags & KVB_NET_F_DHCP))
+		return err("%s: %s: a nat network spans hosts with 'dhcp off' "
+			   "only (each host's DHCP server would lease the same "
+			   "addresses)", cmd, n->name);
 	if (old && old->vni != n->vni && net_has(n, NT_GATEWAY))
 		return err("%s: %s: the VNI of a %s network is given at net "
 			   "add only (its anycast gateway's MAC derives from "

@@ -12,6 +12,8 @@
 #   i  internal vni 200   i1 (h1) i2 (h2)           10.1.0.0/24 (the same)
 #   r  routed   vni 300   r1 (h1) r2 (h2)           10.3.0.0/24 fd03::/64,
 #                         gateway 10.3.0.1 / fd03::1 on every host
+#   n  nat      vni 400   n1 (h1) n2 (h2)           192.168.40.0/24, dhcp off,
+#                         gateway .1 on both; the outside: w 10.90.0.100
 #   m  a guest of b that migrates from h1 to h3      10.1.0.50
 source "$(dirname "$0")/lib.sh"
 
@@ -97,7 +99,7 @@ netj() { kv "$1" -j net show "$2" | "$PY" -c 'import json,sys; v=json.load(sys.s
 check "one VXLAN device, external, dstport 4789" sh -c \
 	"ip -n $T-h1 -d link show $VX | grep -q 'external' && ip -n $T-h1 -d link show $VX | grep -q 'dstport 4789'"
 check_not "mtu larger than the underlay carries is refused" kv 1 net add big type bridge vni 999 vtep 10.90.0.2 mtu 1500
-check_not "nat networks do not span hosts (refused)" kv 1 net add n type nat subnet 192.168.99.0/24 dhcp off vni 998
+check_not "a nat network with DHCP does not span hosts (refused)" kv 1 net add n9 type nat subnet 192.168.99.0/24 vni 998
 check_not "a VNI is one network's" kv 1 net add b9 type bridge vni 100
 
 # drops DEV REASON / rx DEV on host H
@@ -263,13 +265,32 @@ check "b1 (on the old host) reaches m on h3" ping4 "$T-b1" 10.1.0.50
 check "h1's entry for m is h3's, not a stale local one" sh -c \
 	"nsenter --net=$(hns 1) $ROOT/build/kvmbpf --bpffs $(bpffs 1) fdb show net b | grep -q '$MM .*remote 10.90.0.3'"
 
+# --- nat across hosts: each host translates its own guests ---------------
+netns_add "$T-w" && underlay "$T-w" 100
+guest "$T-n1" 1 n1 192.168.40.11/24 || fail "setup: n1"
+guest "$T-n2" 2 n2 192.168.40.12/24 || fail "setup: n2"
+for g in n1 n2; do ip -n "$T-$g" route add default via 192.168.40.1; done
+check "h1: net add nat n vni 400 (dhcp off)" kv 1 net add n type nat subnet 192.168.40.0/24 dhcp off vni 400 vtep 10.90.0.2
+check "h2: net add nat n vni 400 (dhcp off)" kv 2 net add n type nat subnet 192.168.40.0/24 dhcp off vni 400 vtep 10.90.0.1
+check "attach n1 (h1)" kv 1 attach n1 net n ip 192.168.40.11
+check "attach n2 (h2)" kv 2 attach n2 net n ip 192.168.40.12
+check "nat: n1 (h1) pings n2 (h2) across the overlay" ping4 "$T-n1" 192.168.40.12
+check "nat: n2 pings the gateway (its own host's)" ping4 "$T-n2" 192.168.40.1
+check "nat: n1 reaches the outside" ping4 "$T-n1" 10.90.0.100
+check "nat: n2 reaches the outside" ping4 "$T-n2" 10.90.0.100
+s1=$(seen_from "$T-w" 10.90.0.100 7001 "$T-n1")
+s2=$(seen_from "$T-w" 10.90.0.100 7002 "$T-n2")
+[ "$s1" = 10.90.0.1 ] && [ "$s2" = 10.90.0.2 ] &&
+	pass "nat: each host translates its own guests (the outside sees h1 for n1, h2 for n2)" ||
+	fail "nat: the outside saw '$s1' for n1, '$s2' for n2"
+
 # --- reset on one host leaves the others working -------------------------
 check "h3: reset" kv 3 reset
 check_not "h3: no VXLAN device left" sh -c "ip -n $T-h3 -d link show | grep -q vxlan"
 check "b1 (h1) still pings b2 (h2)" ping4 "$T-b1" 10.1.0.2
 check "r2 (h2) still pings r1 (h1)" ping4 "$T-r2" 10.3.0.11
 check "h2: net del of every overlay network removes the device" sh -c \
-	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del b && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del i && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del r && ! ip -n $T-h2 -d link show | grep -q vxlan"
+	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del b && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del i && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del r && nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) net del n && ! ip -n $T-h2 -d link show | grep -q vxlan"
 
 rm -f "$f2" "$f3" "$pf"
 finish
