@@ -354,19 +354,35 @@ out:
 /*
  * The upkeep step: what the underlay carries may have changed (an MTU
  * lowered, a route moved); each overlay network's ovl_mtu follows, so
- * that frames that no longer fit are counted (overlay-too-big).
+ * that frames that no longer fit are counted (overlay-too-big). The
+ * VXLAN device is there (made again if it went).
  */
 void overlay_tend(struct fabric *fb)
 {
 	struct kvb_net n;
-	__u32 mtu;
+	__u32 mtu, ifx = 0;
+	bool tried = false;
 
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		bool changed = false;
+
 		if (net_get(fb, id, &n) || !n.vni)
 			continue;
+		/* a VXLAN device deleted behind the fabric's back (its port
+		 * was forgotten by gc just before): made again */
+		if (!tried) {
+			ifx = overlay_device(fb, "gc");
+			tried = true;
+		}
+		if (ifx && ifx != n.ovl_ifindex) {
+			n.ovl_ifindex = ifx;
+			changed = true;
+		}
 		if (!overlay_mtu(NULL, &n, &mtu) && mtu != n.ovl_mtu) {
 			n.ovl_mtu = mtu;
-			net_put(fb, &n);
+			changed = true;
 		}
+		if (changed)
+			net_put(fb, &n);
 	}
 }

@@ -284,6 +284,13 @@ s2=$(seen_from "$T-w" 10.90.0.100 7002 "$T-n2")
 	pass "nat: each host translates its own guests (the outside sees h1 for n1, h2 for n2)" ||
 	fail "nat: the outside saw '$s1' for n1, '$s2' for n2"
 
+# --- the VXLAN device deleted behind the fabric's back: gc makes it again -
+vx2=$(kv 2 -j net show b | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["overlay_device"])')
+ip -n "$T-h2" link del "$vx2"
+check_not "h2's VXLAN device deleted: b1 cannot reach b2" ping4 "$T-b1" 10.1.0.2
+check "h2: gc" kv 2 gc
+check "... makes it again: b1 pings b2" ping4 "$T-b1" 10.1.0.2
+
 # --- reset on one host leaves the others working -------------------------
 check "h3: reset" kv 3 reset
 check_not "h3: no VXLAN device left" sh -c "ip -n $T-h3 -d link show | grep -q vxlan"
