@@ -35,20 +35,20 @@ NSS=("$T-h1" "$T-h2" "$T-g1" "$T-g2" "$T-f")
 bp() { echo "/sys/fs/bpf/kvbbench_${T}_$1"; }
 kv() { local h=$1; shift; nsenter --net="/run/netns/$T-$h" "$ROOT/build/kvmbpf" --bpffs "$(bp "$h")" "$@"; }
 teardown() {
-	local h n
+	local h ns
 	for h in h1 h2 f; do
 		[ -d "$(bp $h)" ] && kv $h reset >/dev/null 2>&1
 		rm -rf "$(bp $h)"
 	done
-	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 }
 trap teardown EXIT
 
 # two hosts on a veth underlay, a guest behind each
 topo() {
-	local h
+	local h ns
 	teardown
-	for n in "${NSS[@]}"; do ip netns add "$n" && ip -n "$n" link set lo up; done
+	for ns in "${NSS[@]}"; do ip netns add "$ns" && ip -n "$ns" link set lo up; done
 	ip -n "$T-h1" link add ul type veth peer name ul netns "$T-h2"
 	for h in 1 2; do
 		ip -n "$T-h$h" addr add 10.94.0.$h/24 dev ul
@@ -106,14 +106,18 @@ for r in $(seq "$RUNS"); do
 done
 
 echo "== overlay 2. flooding one frame to N hosts (BPF_PROG_RUN of tc ingress, ns)"
-# one host whose underlay is a dummy device: every copy is encapsulated,
-# routed and sent, then dropped by the dummy (no peer needed)
+# one host whose underlay is a veth to a namespace that drops what it
+# gets (no address there): every copy is encapsulated, routed (through a
+# gateway with a static neighbour entry) and sent
 flood_setup() { # N: vteps (0: no overlay)
-	local i v=""
+	local i v="" ns
 	teardown
-	for n in "${NSS[@]}"; do ip netns add "$n" && ip -n "$n" link set lo up; done
-	ip -n "$T-f" link add d0 type dummy && ip -n "$T-f" link set d0 up &&
-		ip -n "$T-f" addr add 10.95.255.254/16 dev d0
+	for ns in "${NSS[@]}"; do ip netns add "$ns" && ip -n "$ns" link set lo up; done
+	ip -n "$T-f" link add u0 type veth peer name u0 netns "$T-h1" &&
+		ip -n "$T-f" link set u0 up && ip -n "$T-h1" link set u0 up &&
+		ip -n "$T-f" addr add 10.96.0.1/24 dev u0 &&
+		ip -n "$T-f" neigh replace 10.96.0.2 lladdr 02:00:00:00:96:02 dev u0 &&
+		ip -n "$T-f" route add 10.95.0.0/16 via 10.96.0.2 dev u0 || return 1
 	ip -n "$T-f" link add a type veth peer name eth0 netns "$T-g1"
 	ip -n "$T-f" link add b type veth peer name eth0 netns "$T-g2"
 	for d in a b; do

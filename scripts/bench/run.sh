@@ -30,7 +30,7 @@
 #     vnettap reads and verifies them at the other guest's tap.
 #
 # Sections (SECTIONS, default all): cost switch route nat newconn scale tap
-# tcp profile. RUNS (3), PKTS (1,000,000 per rate run).
+# tcp overlay profile. RUNS (3), PKTS (1,000,000 per rate run).
 #
 # Output: a table, build/bench/results.json, docs/bench.png (gnuplot),
 # docs/BENCHMARKS.md.
@@ -43,7 +43,7 @@ PY=/usr/bin/python3
 RUNS=${RUNS:-3}
 PKTS=${PKTS:-1000000}
 GENCPU=${GENCPU:-1}
-SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp profile}
+SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay profile}
 OUT=$ROOT/build/bench
 T=kb$((RANDOM % 1000))
 BPFFS=/sys/fs/bpf/kvbbench_$T
@@ -481,6 +481,11 @@ if want tcp; then
 			tcp_run "nat-$cfg" 10.97.0.2
 		done
 	done
+fi
+
+if want overlay; then
+	# networks that span hosts: its own topology and table (overlay.sh)
+	RUNS=$RUNS bash "$ROOT/scripts/bench/overlay.sh" || FAILED=1
 fi
 
 if want profile; then
