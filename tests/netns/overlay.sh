@@ -9,7 +9,8 @@
 #
 #   underlay 10.90.0.0/24: h1 .1, h2 .2, h3 .3, a stranger x .9
 #   b  bridge   vni 100   b1 (h1) b2 (h2) b3 (h3)   10.1.0.0/24 fd01::/64
-#   i  internal vni 200   i1 (h1) i2 (h2)           10.1.0.0/24 (the same)
+#   i  internal vni 200   i1 (h1) i2 (h2)           10.1.0.0/24 (the same),
+#                         over the underlay's IPv6 (vteps fd90::N, mtu 1430)
 #   r  routed   vni 300   r1 (h1) r2 (h2)           10.3.0.0/24 fd03::/64,
 #                         gateway 10.3.0.1 / fd03::1 on every host
 #   n  nat      vni 400   n1 (h1) n2 (h2)           192.168.40.0/24, dhcp off,
@@ -69,14 +70,16 @@ guest "$T-r2" 2 r2 10.3.0.12/24 fd03::12/64 || fail "setup: r2"
 MM=52:54:00:19:00:50
 guest "$T-m" 1 m1 10.1.0.50/24 "" $MM || fail "setup: m"
 for g in r1 r2; do ip -n "$T-$g" route add default via 10.3.0.1; done
+for g in i1 i2; do ip -n "$T-$g" link set eth0 mtu 1430; done
 
 # the same networks on every host, each listing the other two as vteps
 vteps() { local h o; for o in "${HOSTS[@]}"; do [ "$o" = "$1" ] || echo -n " vtep 10.90.0.$o"; done; }
+vteps6() { local h o; for o in "${HOSTS[@]}"; do [ "$o" = "$1" ] || echo -n " vtep fd90::$o"; done; }
 for h in "${HOSTS[@]}"; do
 	# shellcheck disable=SC2046
 	check "host $h: net add bridge b vni 100$(vteps "$h")" kv "$h" net add b type bridge vni 100 $(vteps "$h")
 	# shellcheck disable=SC2046
-	check "host $h: net add internal i vni 200" kv "$h" net add i type internal vni 200 $(vteps "$h")
+	check "host $h: net add internal i vni 200, IPv6 vteps" kv "$h" net add i type internal vni 200 $(vteps6 "$h")
 	# shellcheck disable=SC2046
 	check "host $h: net add routed r vni 300" kv "$h" net add r type routed subnet 10.3.0.0/24 \
 		subnet fd03::/64 vni 300 $(vteps "$h")
@@ -94,6 +97,8 @@ VX=$(kv 1 -j net show b | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[
 netj() { kv "$1" -j net show "$2" | "$PY" -c 'import json,sys; v=json.load(sys.stdin)[sys.argv[1]]; print(" ".join(map(str,v)) if isinstance(v,list) else v)' "$3"; }
 [ "$(netj 1 b mtu)" = 1450 ] && pass "mtu derived from the underlay: 1500 - 50" ||
 	fail "mtu derived: $(netj 1 b mtu)"
+[ "$(netj 1 i mtu)" = 1430 ] && pass "mtu derived over an IPv6 underlay: 1500 - 70" ||
+	fail "mtu derived (IPv6 vteps): $(netj 1 i mtu)"
 [ "$(netj 1 b vteps)" = "10.90.0.2 10.90.0.3" ] && pass "net show -j: vteps" ||
 	fail "net show -j: vteps '$(netj 1 b vteps)'"
 check "one VXLAN device, external, dstport 4789" sh -c \
@@ -111,7 +116,7 @@ check "bridge: b1 (h1) pings b3 (h3)" ping4 "$T-b1" 10.1.0.3
 check "bridge: b3 (h3) pings b2 (h2)" ping4 "$T-b3" 10.1.0.2
 check "bridge: IPv6, ND over the overlay (b1 -> b2)" ping6 "$T-b1" fd01::2
 check "bridge: IPv6 b2 -> b3" ping6 "$T-b2" fd01::3
-check "internal: i1 (h1) pings i2 (h2)" ping4 "$T-i1" 10.1.0.2
+check "internal (IPv6 underlay): i1 (h1) pings i2 (h2)" ping4 "$T-i1" 10.1.0.2
 check "routed: r1 pings its gateway (h1's)" ping4 "$T-r1" 10.3.0.1
 check "routed: r2 pings the same gateway address (h2's: anycast)" ping4 "$T-r2" 10.3.0.1
 check "routed: r1 (h1) pings r2 (h2)" ping4 "$T-r1" 10.3.0.12
@@ -133,7 +138,7 @@ check "offloads on (b1 eth0 tso)" sh -c "ip netns exec $T-b1 ethtool -k eth0 | g
 MIB=${KVB_OVL_MIB:-100}
 if tcp_sha "$T-b1" "$T-b2" 10.1.0.2 "$MIB"; then pass "bridge: $MIB MiB TCP b1 (h1) -> b2 (h2), sha256"
 else fail "bridge: $MIB MiB TCP b1 -> b2"; fi
-if tcp_sha "$T-i2" "$T-i1" 10.1.0.1 "$MIB"; then pass "internal: $MIB MiB TCP i2 (h2) -> i1 (h1), sha256"
+if tcp_sha "$T-i2" "$T-i1" 10.1.0.1 "$MIB"; then pass "internal: $MIB MiB TCP i2 (h2) -> i1 (h1) over the IPv6 underlay, sha256"
 else fail "internal: $MIB MiB TCP i2 -> i1"; fi
 if tcp_sha "$T-r1" "$T-r2" 10.3.0.12 "$MIB"; then pass "routed: $MIB MiB TCP r1 (h1) -> r2 (h2), sha256"
 else fail "routed: $MIB MiB TCP r1 -> r2"; fi
