@@ -118,9 +118,9 @@ flood_setup() { # N: vteps (0: no overlay)
 		ip -n "$T-f" addr add 10.96.0.1/24 dev u0 &&
 		ip -n "$T-f" neigh replace 10.96.0.2 lladdr 02:00:00:00:96:02 dev u0 &&
 		ip -n "$T-f" route add 10.95.0.0/16 via 10.96.0.2 dev u0 || return 1
-	ip -n "$T-f" link add a type veth peer name eth0 netns "$T-g1"
-	ip -n "$T-f" link add b type veth peer name eth0 netns "$T-g2"
-	for d in a b; do
+	ip -n "$T-f" link add ga type veth peer name eth0 netns "$T-g1"
+	ip -n "$T-f" link add gb type veth peer name eth0 netns "$T-g2"
+	for d in ga gb; do
 		ip netns exec "$T-f" sysctl -qw net.ipv6.conf.$d.disable_ipv6=1
 		ip -n "$T-f" link set $d up
 	done
@@ -132,13 +132,13 @@ flood_setup() { # N: vteps (0: no overlay)
 	else
 		kv f net add lan type bridge mtu 1450 >/dev/null
 	fi
-	kv f attach a net lan spoofcheck off >/dev/null && kv f attach b net lan spoofcheck off >/dev/null
+	kv f attach ga net lan spoofcheck off >/dev/null && kv f attach gb net lan spoofcheck off >/dev/null
 }
 bc=$(cd "$ROOT/tests/tools" && "$PY" -c "import craft; print(craft.eth(craft.mac('ff:ff:ff:ff:ff:ff'), craft.mac('02:00:00:00:0b:01'), 0x0800, craft.ip4('10.98.0.1', '10.98.0.255', 17, craft.udp(1, 2, b'x' * 18))).hex())")
 for r in $(seq "$RUNS"); do
 	for n in 0 1 8 64; do
 		flood_setup $n || { echo "FAIL flood setup $n" >&2; FAILED=1; continue; }
-		ia=$(ip netns exec "$T-f" cat /sys/class/net/a/ifindex)
+		ia=$(ip netns exec "$T-f" cat /sys/class/net/ga/ifindex)
 		v=$(nsenter --net="/run/netns/$T-f" "$B" cost "$(bp f)/prog_tc_ingress" "$ia" "$bc" 20000 | cut -d' ' -f1)
 		[ -n "$v" ] && echo "flood $n $v" >>"$RES" || { echo "FAIL flood $n: BPF_PROG_RUN" >&2; FAILED=1; }
 	done
