@@ -1981,7 +1981,10 @@ static int setup(void)
 	    cli_run("net add nt type nat subnet 10.1.0.0/24 wan kw dhcp off") ||
 	    cli_run("net add rt type routed subnet 10.2.0.0/24 subnet fd02::/64 wan kw") ||
 	    cli_run("net add rq type routed subnet 10.3.0.0/24 subnet fd03::/64 mtu 1400") ||
-	    cli_run("net peer rt rq"))
+	    cli_run("net peer rt rq") ||
+	    /* an overlay network: the fabric's VXLAN device is a port, so
+	     * that its stage runs (frames run on it carry no tunnel key) */
+	    cli_run("net add ov type internal vni 4242 vtep 10.200.0.9"))
 		return -1;
 	for (unsigned i = 0; i < NGUESTS; i++) {
 		const struct guest *g = &guests[i];
