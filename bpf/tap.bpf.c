@@ -329,7 +329,8 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
 	/* the gateway's MAC is every host's own (anycast): never remote */
 	if (!(net->uplink && mac_equal(f.eth->h_source, net->uplink_mac)))
-		ovl_learn(net->id, mac_u64(f.eth->h_source), ifindex, &from);
+		ovl_learn(skb, net->id, mac_u64(f.eth->h_source), ifindex,
+			  &from);
 	ret = bridge_from_overlay(skb, net, dst, ifindex);
 out:
 	return ingress_verdict(skb, ifindex, KVB_PORT_OVERLAY, st, ret);

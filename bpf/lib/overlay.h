@@ -52,6 +52,9 @@ static __always_inline struct ovl_scratch *ovl_scratch(void)
 	return bpf_map_lookup_elem(&kvb_ovl_tmp, &zero);
 }
 
+/* bpf_check_mtu()'s answer for an ifindex no device has (-EINVAL) */
+#define OVL_NO_DEVICE (-22)
+
 /* ovl_unicast's answer when the MAC is no longer behind another host */
 #define OVL_FLOOD 0x7ffd
 
@@ -163,13 +166,15 @@ __noinline int ovl_unicast(struct __sk_buff *skb, __u32 net_id, __u64 mac)
 /*
  * Learn that mac (mac_u64) of network net lives behind host a, reached
  * through the VXLAN device ovl. A MAC already behind a local port stays
- * there while that port exists in this network and owns it (static, or
- * a fresh entry of a spoofcheck guest): a guest that migrated away had
- * its port detached here, and then its announcement from the new host
- * moves the entry at once. A learned local entry moves as in any switch.
+ * there while that port exists in this network, its device is there and
+ * it owns the MAC (static, or a fresh entry of a spoofcheck guest): a
+ * guest that migrated away had its port detached here, or its device
+ * went with its QEMU, and then its announcement from the new host moves
+ * the entry at once. A learned local entry moves as in any switch.
  * The same host again is refreshed at most once a second.
  */
-static __always_inline void ovl_learn(__u32 net_id, __u64 mac, __u32 ovl,
+static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
+				      __u64 mac, __u32 ovl,
 				      const struct kvb_vtep_addr *a)
 {
 	struct kvb_fdb_entry *e, fresh = {};
@@ -189,10 +194,17 @@ static __always_inline void ovl_learn(__u32 net_id, __u64 mac, __u32 ovl,
 			__u32 owner = e->ifindex;
 			struct kvb_port *p;
 
+			__u32 mtu = 0;
+
 			p = bpf_map_lookup_elem(&kvb_port, &owner);
+			/* bpf_check_mtu() says OVL_NO_DEVICE when no device
+			 * has the ifindex: the port's device went (QEMU
+			 * gone) and no command has forgotten it yet */
 			if (p && p->net_id == net_id &&
 			    ((e->flags & KVB_FDB_F_STATIC) ||
-			     fdb_entry_owned(e, now)))
+			     fdb_entry_owned(e, now)) &&
+			    bpf_check_mtu(skb, owner, &mtu, 0, 0) !=
+			    OVL_NO_DEVICE)
 				return;
 		}
 	}

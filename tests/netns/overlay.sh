@@ -270,6 +270,24 @@ check "b1 (on the old host) reaches m on h3" ping4 "$T-b1" 10.1.0.50
 check "h1's entry for m is h3's, not a stale local one" sh -c \
 	"nsenter --net=$(hns 1) $ROOT/build/kvmbpf --bpffs $(bpffs 1) fdb show net b | grep -q '$MM .*remote 10.90.0.3'"
 
+# and back to h1, with no detach on h3 (its QEMU went: the device is gone,
+# the port and its static MAC entry still there until a command's gc):
+# the announcement from h1 still moves the MAC on h3
+ip -n "$T-h3" link set m1 netns "$T-h1"
+ip -n "$T-h1" link set m1 up
+in_h 1 sysctl -qw net.ipv6.conf.m1.disable_ipv6=1
+kv 1 attach m1 net b mac $MM ip 10.1.0.50 >/dev/null
+in_ns "$T-m" "$PY" -c "
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('eth0', 0))
+mac = bytes.fromhex('${MM//:/}')
+rarp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 3, mac, bytes(4), mac, bytes(4))
+s.send(b'\xff' * 6 + mac + struct.pack('!H', 0x8035) + rarp)"
+check "h3 (port gone, not detached): m's entry moves to h1 on the announcement" sh -c \
+	"nsenter --net=$(hns 3) $ROOT/build/kvmbpf --bpffs $(bpffs 3) fdb show net b | grep -q '$MM .*remote 10.90.0.1'"
+check "b3 (on h3) reaches m back on h1" ping4 "$T-b3" 10.1.0.50
+
 # --- nat across hosts: each host translates its own guests ---------------
 netns_add "$T-w" && underlay "$T-w" 100
 guest "$T-n1" 1 n1 192.168.40.11/24 || fail "setup: n1"
