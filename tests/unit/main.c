@@ -28,6 +28,7 @@ static const struct {
 	{ "nat", nat_tests },
 	{ "route", route_tests },
 	{ "xdpcsum", xdp_csum_tests },
+	{ "overlay", overlay_tests },
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 

@@ -44,6 +44,8 @@ int nat_tests(struct fabric *fb);
 int route_tests(struct fabric *fb);
 /* test_xdpcsum.c: XDP's checksum rule, every pass-to-tc case */
 int xdp_csum_tests(struct fabric *fb);
+/* test_overlay.c: networks that span hosts (VXLAN) */
+int overlay_tests(struct fabric *fb);
 
 #define CHECK(cond, ...)						\
 	do {								\
