@@ -52,9 +52,6 @@ static __always_inline struct ovl_scratch *ovl_scratch(void)
 	return bpf_map_lookup_elem(&kvb_ovl_tmp, &zero);
 }
 
-/* bpf_check_mtu()'s answer for an ifindex no device has (-EINVAL) */
-#define OVL_NO_DEVICE (-22)
-
 /* ovl_unicast's answer when the MAC is no longer behind another host */
 #define OVL_FLOOD 0x7ffd
 
@@ -197,14 +194,13 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 			__u32 mtu = 0;
 
 			p = bpf_map_lookup_elem(&kvb_port, &owner);
-			/* bpf_check_mtu() says OVL_NO_DEVICE when no device
+			/* bpf_check_mtu() fails (-ENODEV) when no device
 			 * has the ifindex: the port's device went (QEMU
 			 * gone) and no command has forgotten it yet */
 			if (p && p->net_id == net_id &&
 			    ((e->flags & KVB_FDB_F_STATIC) ||
 			     fdb_entry_owned(e, now)) &&
-			    bpf_check_mtu(skb, owner, &mtu, 0, 0) !=
-			    OVL_NO_DEVICE)
+			    bpf_check_mtu(skb, owner, &mtu, 0, 0) >= 0)
 				return;
 		}
 	}
