@@ -30,7 +30,8 @@
 #     vnettap reads and verifies them at the other guest's tap.
 #
 # Sections (SECTIONS, default all): cost switch route nat newconn scale tap
-# tcp overlay profile. RUNS (3), PKTS (1,000,000 per rate run).
+# tcp overlay profile. RUNS (3), PKTS (1,000,000 per rate run); APPEND=1
+# adds to the figures of the last run (one bench in several lock holds).
 #
 # Output: a table, build/bench/results.json, docs/bench.png (gnuplot),
 # docs/BENCHMARKS.md.
@@ -262,8 +263,11 @@ EOP
 
 # profile.sh sources this file for its set-ups and helpers only
 [ "${KVB_BENCH_LIB:-0}" = 1 ] && return 0
-: >"$RES"
-: >"$OUT/failures.txt"
+# APPEND=1: add to the last run's figures (a bench in several lock holds)
+if [ "${APPEND:-0}" != 1 ]; then
+	: >"$RES"
+	: >"$OUT/failures.txt"
+fi
 ENV_NOTE="generator pinned to CPU $GENCPU; host bridge-nf-call-iptables=$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent) (untouched)"
 echo "$ENV_NOTE" >"$OUT/env.txt"
 
