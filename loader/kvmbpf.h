@@ -186,6 +186,7 @@ __be32 nat_address(const struct kvb_net *n);
 
 /* nat.c */
 void wan_address_refresh(struct fabric *fb);
+void nat_nh_bump(struct fabric *fb);
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
 void wan_wait_stop(const struct kvb_net *net);
 bool wan_wait_alive(const struct kvb_net *net);

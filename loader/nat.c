@@ -105,14 +105,35 @@ static int nat_address_sync(struct fabric *fb, __u32 id, const char *name)
 }
 
 /*
+ * Void every translated flow's cached next hop (kvb_ct.nh_*): its next
+ * packet asks the FIB again. Done whenever the host's routes, addresses
+ * or links may have changed as far as the loader sees: every changing
+ * command, and every wake of an any-route network's watcher. What it does
+ * not see (a neighbour's new MAC, a route changed with no command) holds
+ * a flow at most KVB_NH_REVALIDATE_NS.
+ */
+void nat_nh_bump(struct fabric *fb)
+{
+	struct kvb_natst st;
+	__u32 zero = 0;
+
+	if (fb->natst_fd < 0 || bpf_map_lookup_elem(fb->natst_fd, &zero, &st))
+		return;
+	st.nh_gen++;
+	bpf_map_update_elem(fb->natst_fd, &zero, &st, BPF_EXIST);
+}
+
+/*
  * Every changing command (fabric_tend) catches up with the host: nat
  * addresses that came or changed, devices an any-route network must hook,
- * and a watcher that died.
+ * and a watcher that died; and flows ask the FIB again (nat_nh_bump).
  */
 void wan_address_refresh(struct fabric *fb)
 {
 	struct kvb_net n;
 	__u32 any = 0;
+
+	nat_nh_bump(fb);
 
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (nat_address_sync(fb, id, NULL) < 0 || net_get(fb, id, &n) ||
@@ -235,6 +256,7 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 			break;	/* the fabric is gone */
 		flock(lock, LOCK_EX);
 		state = nat_address_sync(fb, net->id, net->name);
+		nat_nh_bump(fb);
 		/* hooks take the programs now pinned (an upgrade swaps them) */
 		if (watch && state >= 0 && !fabric_reopen_progs(fb))
 			wan_hook_all(fb, net->id);

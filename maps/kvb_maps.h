@@ -575,9 +575,36 @@ struct kvb_ct {
 	__u32 td_maxwin;	/* largest window advertised, scaled */
 	__u8 td_wscale;		/* window scale its SYN offered */
 	__u8 td_flags;		/* enum kvb_td_flags */
-	__u16 pad4;
-	__u32 pad5;
+	/*
+	 * dir 0 of a translated flow: where the FIB last sent it (nat_snat),
+	 * so that its packets skip the FIB and the neighbour lookup: the
+	 * egress device, its MAC and the next hop's, the largest IPv4 length
+	 * the FIB accepted (the route's MTU), all valid while nh_gen equals
+	 * kvb_natst.nh_gen and the flow's last_ns is under
+	 * KVB_NH_REVALIDATE_NS old. nh_ifindex 0: none.
+	 */
+	__u16 nh_len;
+	__u32 nh_ifindex;
+	__u32 nh_gen;
+	__u8 nh_dmac[6];
+	__u8 nh_smac[6];
 };
+
+/*
+ * A translated flow's packets take the FIB's answer cached in its entry
+ * (kvb_ct.nh_*) for at most this long: then one packet asks the FIB again
+ * and refreshes last_ns, so last_ns is written at most once a second, and
+ * a route or neighbour change the loader did not see (it bumps
+ * kvb_natst.nh_gen on every change it makes or notices) holds a flow at
+ * most this long.
+ */
+#define KVB_NH_REVALIDATE_NS 1000000000ULL
+
+/*
+ * A reply refreshes its flow's last_ns at most this often: the entry is
+ * shared by the CPUs that carry the flow, and timeouts are of seconds.
+ */
+#define KVB_CT_REFRESH_NS 1000000000ULL
 
 enum kvb_td_flags {
 	KVB_TD_SEEN = 1 << 0,	/* td_end is set */
@@ -661,10 +688,15 @@ struct kvb_fwd {
 /*
  * kvb_natst: ARRAY of one, key 0, NAT's state for the whole fabric. key:
  * the SipHash key of the port choice, random per fabric (getrandom at
- * creation), so that no guest predicts which port a flow gets.
+ * creation), so that no guest predicts which port a flow gets. nh_gen:
+ * the generation of the flows' cached next hops.
  */
 struct kvb_natst {
 	__u64 key[2];
+	__u32 nh_gen;		/* bumped by the loader when the host's routes,
+				 * addresses or links may have changed: every
+				 * flow's cached next hop (kvb_ct.nh_*) is void */
+	__u32 pad;
 };
 
 /*

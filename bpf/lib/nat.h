@@ -47,6 +47,12 @@ struct nat_scratch {
 	__u8 pad;
 	__u32 i, n;
 	__be32 naddr;		/* nat_snat: the flow's translated source */
+	/* nat_snat: the FIB's answer in fib is a next hop to cache in the
+	 * flow (nh_keep), of generation nh_gen, for packets of nh_len */
+	__u32 nh_gen;
+	__u16 nh_len;
+	__u8 nh_ok;
+	__u8 pad2;
 };
 
 struct {
@@ -620,8 +626,10 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.td_end = t->orig.td_maxend = t->orig.td_maxack = 0;
 	t->orig.td_maxwin = 0;
 	t->orig.td_wscale = t->orig.td_flags = 0;
-	t->orig.pad4 = 0;
-	t->orig.pad5 = 0;
+	t->orig.nh_len = 0;
+	t->orig.nh_ifindex = 0;
+	t->orig.nh_gen = 0;
+	__builtin_memset(t->orig.nh_dmac, 0, 2 * ETH_ALEN);
 	t->ok.daddr = t->rk.saddr;
 	t->ok.dport = t->rk.sport;
 	t->ok.proto = t->rk.proto;
@@ -669,6 +677,58 @@ static __always_inline int nat_addr_is_hosts(struct __sk_buff *skb,
 	       BPF_FIB_LKUP_RET_NOT_FWDED;
 }
 
+/* The generation of the flows' cached next hops (kvb_ct.nh_*). */
+static __always_inline __u32 nh_gen_now(void)
+{
+	__u32 zero = 0;
+	struct kvb_natst *st = bpf_map_lookup_elem(&kvb_natst, &zero);
+
+	return st ? st->nh_gen : 0;
+}
+
+/*
+ * Whether a flow's packet of l3_len bytes (a GSO frame: its segments') may
+ * take the next hop cached in its original entry: the cache is of this
+ * generation, the flow was revalidated less than KVB_NH_REVALIDATE_NS ago
+ * (and so is live), and the FIB has accepted a packet at least this long.
+ */
+static __always_inline int nh_cached(const struct kvb_ct *ct, __u32 gen,
+				     __u32 l3_len, __u32 gso_size, __u64 now)
+{
+	__u64 last = ct->last_ns;
+
+	if (!ct->nh_ifindex || ct->nh_gen != gen || ct->hairpin)
+		return 0;
+	if (now > last && now - last >= KVB_NH_REVALIDATE_NS)
+		return 0;
+	return gso_size || l3_len <= ct->nh_len;
+}
+
+/*
+ * Keep the FIB's answer (t->fib, t->nh_ok) in the flow's original entry
+ * ct: device, MACs, the largest length it accepted. A new flow's entry
+ * (t->orig) gets it before it is inserted, an established one in place:
+ * no lookup of its own.
+ */
+static __always_inline void nh_keep(struct kvb_ct *ct,
+				    const struct nat_scratch *t)
+{
+	const struct bpf_fib_lookup *fib = &t->fib;
+
+	if (ct->nh_ifindex != fib->ifindex || ct->nh_gen != t->nh_gen ||
+	    !mac_equal(ct->nh_dmac, fib->dmac) ||
+	    !mac_equal(ct->nh_smac, fib->smac)) {
+		ct->nh_ifindex = 0;	/* while the fields change */
+		__builtin_memcpy(ct->nh_dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(ct->nh_smac, fib->smac, ETH_ALEN);
+		ct->nh_len = t->nh_len;
+		ct->nh_gen = t->nh_gen;
+		ct->nh_ifindex = fib->ifindex;
+	} else if (t->nh_len > ct->nh_len) {
+		ct->nh_len = t->nh_len;
+	}
+}
+
 /*
  * Find or create the flow's translation. t->naddr is the source the FIB
  * picks now (the egress device's address); a new flow takes it (and its
@@ -685,13 +745,12 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 				  struct nat_scratch *t,
 				  const struct kvb_net *net, __u32 ifindex,
 				  const __u8 *gmac, struct kvb_ct_key *ok,
-				  __be16 *nport)
+				  __be16 *nport, struct kvb_ct *ct)
 {
 	/* the keys live in the scratch: the program's stack is full */
 	struct kvb_ct_key *rk = &t->rk;
 	struct kvb_ct *o = &t->orig, *r = &t->reply;
 	__u64 now = kvb_now();
-	struct kvb_ct *ct;
 	int ret;
 
 	__builtin_memset(o, 0, sizeof(*o));
@@ -708,10 +767,14 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 
 	__u64 *cnt = ct_counter(net->id);
 
-	ct = bpf_map_lookup_elem(&kvb_ct, ok);
+	/* ct: the caller's lookup of ok */
 	if (ct && !ct_expired(net, ct, ok->proto, now) &&
 	    (ct->addr == t->naddr ||
 	     nat_addr_is_hosts(skb, t, ct->addr, net->gw_host))) {
+		/* a flow that kept an older address of the host's is not
+		 * cached: its packets go on asking */
+		if (t->nh_ok && ct->addr == t->naddr)
+			nh_keep(ct, t);
 		ct->last_ns = now;
 		ct->packets++;
 		*nport = ct->port;
@@ -738,6 +801,8 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
 	o->last_ns = r->last_ns = now;
 	o->packets = 1;
+	if (t->nh_ok)
+		nh_keep(o, t);
 	if (ok->proto == IPPROTO_ICMP)
 		rk->sport = 0;	/* echo replies carry only the id */
 	t->ok = *ok;
@@ -876,7 +941,9 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 /*
  * Source NAT of a guest's IPv4 packet to the outside through the device
  * the FIB picks, to its address (the guest may sit on a routed network
- * behind net). Returns a verdict or a drop code.
+ * behind net). An established flow whose next hop is cached (nh_cached)
+ * skips the FIB, ct_out and the neighbour lookup: one flow lookup, the
+ * rewrites, bpf_redirect. Returns a verdict or a drop code.
  */
 static __always_inline int nat_snat(struct __sk_buff *skb,
 				    const struct kvb_net *net,
@@ -885,12 +952,13 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	struct kvb_ct_key ok = { .proto = f->l4_proto };
 	struct nat_scratch *t = nat_scratch();
 	struct bpf_fib_lookup *fib;
-	__u8 gmac[ETH_ALEN];
+	__u8 gmac[ETH_ALEN], macs[2 * ETH_ALEN];
 	__be32 daddr, naddr;
 	__be16 nport, frag;
 	__u16 poff = 0;
-	__u32 out;
-	int ret;
+	__u32 out, gen;
+	struct kvb_ct *ct;
+	int ret, fibret, cached = 0;
 
 	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_OFF + 6, &frag, 2))
@@ -918,6 +986,21 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		return DROP(KVB_DROP_NAT_PROTO);
 	}
 
+	/* read before the FIB is asked: a change during the lookup voids
+	 * what it answers */
+	gen = nh_gen_now();
+	ct = bpf_map_lookup_elem(&kvb_ct, &ok);
+	if (ct && nh_cached(ct, gen, f->l3_len, skb->gso_size, kvb_now())) {
+		naddr = ct->addr;
+		nport = ct->port;
+		out = ct->nh_ifindex;
+		__builtin_memcpy(macs, ct->nh_dmac, ETH_ALEN);
+		__builtin_memcpy(macs + ETH_ALEN, ct->nh_smac, ETH_ALEN);
+		ct->packets++;
+		cached = 1;
+		goto translate;
+	}
+
 	if (!t)
 		return DROP(KVB_DROP_NAT_FULL);
 	fib = &t->fib;
@@ -933,11 +1016,12 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	__builtin_memcpy(gmac, f->eth->h_source, ETH_ALEN);
 	/* the source the host would pick for this route: the egress
 	 * device's address (or the route's preferred source) */
-	ret = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC);
-	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
+	fibret = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC);
+	if (fibret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return NAT_CONTINUE;	/* one of the host's own addresses */
 	/* NO_SRC_ADDR: a device with no address yet (boot) */
-	if (ret != BPF_FIB_LKUP_RET_SUCCESS && ret != BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (fibret != BPF_FIB_LKUP_RET_SUCCESS &&
+	    fibret != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
 	out = fib->ifindex;
 	if (!nat_wan_ok(net, out))
@@ -945,11 +1029,17 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	t->naddr = fib->ipv4_src;
 	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
+	/* only an Ethernet next hop with a resolved neighbour is cached */
+	t->nh_ok = fibret == BPF_FIB_LKUP_RET_SUCCESS &&
+		   !mac_is_zero(fib->dmac) && !mac_is_zero(fib->smac);
+	t->nh_gen = gen;
+	t->nh_len = skb->gso_size ? 0 : (__u16)f->l3_len;
 
-	ret = ct_out(skb, t, net, skb->ifindex, gmac, &ok, &nport);
+	ret = ct_out(skb, t, net, skb->ifindex, gmac, &ok, &nport, ct);
 	if (IS_DROP(ret))
 		return ret;
 	naddr = t->naddr;
+translate:
 	if (ok.proto == IPPROTO_TCP)
 		ct_tcp_track(skb, l4off, &ok);
 	if (!dec_ttl(skb, f->l4_proto))
@@ -959,6 +1049,10 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		return DROP(KVB_DROP_L4);
 	skb->mark = 0;
 	count_tx(out, skb->len);
+	if (cached) {
+		bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0);
+		return redirected(bpf_redirect(out, 0));
+	}
 	return redirected(bpf_redirect_neigh(out, NULL, 0, 0));
 }
 
@@ -1263,17 +1357,20 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		if (IS_DROP(ret))
 			return ret;
 	}
-	ct->last_ns = now;
+	/* the flow's clock is a shared line: rewritten at most once in
+	 * KVB_CT_REFRESH_NS (ct_expired tolerates a clock ahead) */
+	if (now > ct->last_ns && now - ct->last_ns >= KVB_CT_REFRESH_NS)
+		ct->last_ns = now;
 	ct->packets++;
-	if (ct->state == KVB_CT_NEW)
-		ct->state = KVB_CT_ESTABLISHED;
-	if (ct->state == KVB_CT_ESTABLISHED) {
-		/* the original direction learns the flow is established */
+	if (ct->state == KVB_CT_NEW) {
+		/* the first reply: the original direction learns the flow
+		 * is established (both entries were made NEW together) */
 		struct kvb_ct_key okey = { .saddr = ct->addr, .daddr = rk.saddr,
 					   .sport = ct->port, .dport = rk.sport,
 					   .proto = rk.proto };
 		struct kvb_ct *o;
 
+		ct->state = KVB_CT_ESTABLISHED;
 		if (rk.proto == IPPROTO_ICMP)
 			okey.dport = 0;
 		o = bpf_map_lookup_elem(&kvb_ct, &okey);

@@ -15,6 +15,7 @@
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1126,6 +1127,123 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 	      live, again);
 }
 
+/* name's MAC address (SIOCGIFHWADDR); 0 or -1 */
+static int if_mac(const char *name, __u8 *mac)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ret = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	close(fd);
+	if (ret)
+		return -1;
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+}
+
+/* The flow's original entry (dir 0), 192.168.90.11:sport -> 10.200.0.2:53. */
+static int nh_entry(struct fabric *fb, __u16 sport, struct kvb_ct *ct)
+{
+	struct kvb_ct_key k = { .proto = IPPROTO_UDP };
+
+	k.saddr = inet_addr("192.168.90.11");
+	k.daddr = inet_addr("10.200.0.2");
+	k.sport = htons(sport);
+	k.dport = htons(53);
+	return bpf_map_lookup_elem(fb->ct_fd, &k, ct);
+}
+
+/*
+ * Make the flow's last revalidation recent whatever the time the test
+ * takes: last_ns ahead of the clock reads as "another CPU refreshed it
+ * after this one read the clock" (fresh, and live).
+ */
+static void nh_fresh(struct fabric *fb, __u16 sport)
+{
+	struct kvb_ct_key k = { .proto = IPPROTO_UDP };
+	struct timespec ts;
+	struct kvb_ct ct;
+
+	k.saddr = inet_addr("192.168.90.11");
+	k.daddr = inet_addr("10.200.0.2");
+	k.sport = htons(sport);
+	k.dport = htons(53);
+	if (bpf_map_lookup_elem(fb->ct_fd, &k, &ct))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ct.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec +
+		     100000000000ULL;
+	bpf_map_update_elem(fb->ct_fd, &k, &ct, BPF_EXIST);
+}
+
+/*
+ * An established flow's packets skip the FIB and the neighbour lookup:
+ * the first packet's FIB answer (device, MACs) is kept in its entry, and
+ * later ones leave with those MACs and the same translation. A change the
+ * loader makes or sees (nat_nh_bump, as every changing command and the
+ * any-route watcher call it) voids every cached next hop at once: the
+ * next packet asks the FIB and carries the new neighbour's MAC. A packet
+ * longer than any the FIB accepted for the flow is asked about (the
+ * route's MTU may have shrunk) and not sent past it.
+ */
+static void t_nat_next_hop_cached(struct fabric *fb)
+{
+	static const __u8 FE[6] = { 2, 0, 0, 0, 0, 0xfe };
+	static const __u8 FD[6] = { 2, 0, 0, 0, 0, 0xfd };
+	static __u8 big[1430];
+	__u8 kwmac[6];
+	struct frame in, a, b, c, d, e;
+	struct kvb_ct ct;
+	int ret;
+
+	CHECK(!if_mac("kw", kwmac), "kw's MAC");
+	guest_frame(&in, IPPROTO_UDP, 40100, 53, 16);
+	CHECK(run_tc_out(fb, kn1, &in, &a) == TC_ACT_REDIRECT, "first packet");
+	CHECK(!nh_entry(fb, 40100, &ct), "the flow's entry");
+	CHECK(ct.nh_ifindex == kw && !memcmp(ct.nh_dmac, FE, 6) &&
+	      !memcmp(ct.nh_smac, kwmac, 6),
+	      "next hop not cached: ifindex %u (kw %u)", ct.nh_ifindex, kw);
+
+	nh_fresh(fb, 40100);
+	CHECK(run_tc_out(fb, kn1, &in, &b) == TC_ACT_REDIRECT, "cached packet");
+	CHECK(!memcmp(b.buf, FE, 6) && !memcmp(b.buf + 6, kwmac, 6),
+	      "cached packet not addressed to the next hop");
+	CHECK(!memcmp(b.buf + 12, a.buf + 12, 14 + 28 + 16 - 12),
+	      "cached packet translated otherwise than the first");
+
+	/* the neighbour moves; the loader bumps the generation */
+	CHECK(!system("ip neigh replace 10.200.0.2 lladdr 02:00:00:00:00:fd dev kw"),
+	      "neighbour change");
+	nat_nh_bump(fb);
+	nh_fresh(fb, 40100);
+	CHECK(run_tc_out(fb, kn1, &in, &c) == TC_ACT_REDIRECT, "after the change");
+	CHECK(memcmp(c.buf, FE, 6), "packet after a bump sent to the old neighbour");
+	nh_fresh(fb, 40100);
+	CHECK(run_tc_out(fb, kn1, &in, &d) == TC_ACT_REDIRECT, "cached again");
+	CHECK(!memcmp(d.buf, FD, 6), "the new neighbour not cached");
+
+	/* the route's MTU shrinks, unseen: a longer packet asks the FIB */
+	memset(big, 0, sizeof(big));
+	big[0] = 40100 >> 8, big[1] = 40100 & 0xff, big[3] = 53;
+	big[4] = sizeof(big) >> 8, big[5] = sizeof(big) & 0xff;
+	frame_ip4(&e, natnet.uplink_mac, N1, inet_addr("192.168.90.11"),
+		  IPPROTO_UDP, big, sizeof(big));
+	e.buf[14 + 16] = 10, e.buf[14 + 17] = 200, e.buf[14 + 18] = 0;
+	e.buf[14 + 19] = 2;
+	frame_csum4(&e);
+	CHECK(!system("ip link set kw mtu 1400"), "mtu");
+	nh_fresh(fb, 40100);
+	ret = run_tc(fb, kn1, &e);
+	CHECK(ret != TC_ACT_REDIRECT, "1450-byte packet sent past a 1400 MTU");
+	system("ip link set kw mtu 1500; "
+	       "ip neigh replace 10.200.0.2 lladdr 02:00:00:00:00:fe dev kw");
+	nat_nh_bump(fb);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -1156,6 +1274,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_udp_without_checksum);
 	RUN(t_nat_icmp_echo);
 	RUN(t_nat_same_flow_same_port);
+	RUN(t_nat_next_hop_cached);
 	RUN(t_nat_gso_super_frame);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
