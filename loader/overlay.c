@@ -236,8 +236,11 @@ static __u32 overlay_device(struct fabric *fb, const char *cmd)
 				warn("%s: %s: cannot turn IPv6 off", cmd, name);
 			close(fd);
 		}
-		if (!ifx || host_link_up(ifx)) {
-			err("%s: cannot bring %s up", cmd, name);
+		ret = ifx ? host_link_up(ifx) : -ENODEV;
+		if (ret) {
+			/* e.g. EADDRINUSE: another VXLAN device has UDP 4789 */
+			err("%s: cannot bring %s up: %s", cmd, name,
+			    strerror(-ret));
 			if (ifx)
 				host_link_del(ifx);
 			return 0;

@@ -274,7 +274,9 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 {
 	char ifn[16], macbuf[18] = "";
 	struct kvb_net net;
-	const char *netname = net_get(fb, p->net_id, &net) ? "?" : net.name;
+	/* the VXLAN device serves every overlay network: none of its own */
+	const char *netname = p->role == KVB_PORT_OVERLAY ? NULL :
+			      net_get(fb, p->net_id, &net) ? "?" : net.name;
 	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
 		       p->mac[4] | p->mac[5];
 	const char *role = p->role < ARRAY_SIZE(role_names) &&
