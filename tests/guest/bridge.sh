@@ -3,7 +3,8 @@
 # Two QEMU guests (virtio-net, offloads on as the guest kernel negotiates
 # them) on taps in a bridge network whose uplink leads to a LAN namespace.
 # Ping, then 50 MiB TCP transfers with sha256 checked: guest to guest both
-# ways, guest to LAN and LAN to guest.
+# ways, guest to LAN and LAN to guest. Guest a's tap runs XDP (xdp on),
+# guest b's has the default (off): each transfer crosses one of each.
 # On a failure (or with KVB_DUMP=1) it prints the fabric's counters and MAC
 # table, the devices' and the LAN's view and each guest's own snapshot.
 source "$(dirname "$0")/../netns/lib.sh"
@@ -12,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 MIB=50
 behind "$T-up" "$T-lan" 10.92.0.2/24
 kvmbpf net add lan type bridge uplink "$T-up" || fail "net add"
-tap_add "$T-a" && kvmbpf attach "$T-a" net lan mac 52:54:00:92:00:21 || fail "attach a"
+tap_add "$T-a" && kvmbpf attach "$T-a" net lan mac 52:54:00:92:00:21 xdp on || fail "attach a"
 tap_add "$T-b" && kvmbpf attach "$T-b" net lan mac 52:54:00:92:00:22 || fail "attach b"
 
 # In the guests: listen first (before making the data, which takes a TCG

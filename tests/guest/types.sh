@@ -14,6 +14,8 @@
 #   routed "ra" 10.95.1.0/24 + fd95:1::/64, guest r1 (static IPv4, IPv6
 #     by SLAAC), peered with routed "rb" 10.95.2.0/24 + fd95:2::/64,
 #     guest r2: r1 reaches r2 in both families, and by TCP over IPv6
+# n1, i1 and r1 run with XDP on their taps (attach ... xdp on), r2 and i2
+# with the default (off): every transfer crosses one of each.
 source "$(dirname "$0")/../netns/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
@@ -26,18 +28,18 @@ R2V6=fd95:2::5054:ff:fe95:211
 
 behind "$T-w" "$T-wan" 10.93.9.2/24 10.93.9.1/24
 kvmbpf net add n type nat subnet 192.168.93.0/24 wan "$T-w" || fail "net add nat"
-tap_add "$T-n1" && kvmbpf attach "$T-n1" net n mac $MN1 ip 192.168.93.11 || fail "attach n1"
+tap_add "$T-n1" && kvmbpf attach "$T-n1" net n mac $MN1 ip 192.168.93.11 xdp on || fail "attach n1"
 kvmbpf forward add n proto tcp port 8080 to 192.168.93.11:80 || fail "forward add"
 
 behind "$T-h" "$T-lan" 10.94.0.253/24 10.94.0.254/24
 kvmbpf net add iso type internal || fail "net add internal"
-tap_add "$T-i1" && kvmbpf attach "$T-i1" net iso mac $MI1 || fail "attach i1"
+tap_add "$T-i1" && kvmbpf attach "$T-i1" net iso mac $MI1 xdp on || fail "attach i1"
 tap_add "$T-i2" && kvmbpf attach "$T-i2" net iso mac $MI2 || fail "attach i2"
 
 kvmbpf net add ra type routed subnet 10.95.1.0/24 subnet fd95:1::/64 || fail "net add ra"
 kvmbpf net add rb type routed subnet 10.95.2.0/24 subnet fd95:2::/64 || fail "net add rb"
 kvmbpf net peer ra rb || fail "net peer"
-tap_add "$T-r1" && kvmbpf attach "$T-r1" net ra mac $MR1 || fail "attach r1"
+tap_add "$T-r1" && kvmbpf attach "$T-r1" net ra mac $MR1 xdp on || fail "attach r1"
 tap_add "$T-r2" && kvmbpf attach "$T-r2" net rb mac $MR2 || fail "attach r2"
 
 WAIT='waitfor() { i=0; while [ $i -lt 60 ]; do ping -c1 -W1 $1 >/dev/null 2>&1 && return 0; i=$((i+1)); done; return 1; }
@@ -97,6 +99,10 @@ wanfile=$(mktemp)
 in_ns "$T-wan" timeout 240 nc -d -l 10.93.9.2 5100 >"$wanfile" &
 wanpid=$!
 e_lan0=$(icmp_in_echos "$T-lan")
+for g in n1 i1 r1; do
+	[ "$(kvmbpf -j port show "$T-$g" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["xdp"])')" = True ] &&
+		pass "guest $g: its tap runs XDP" || fail "guest $g: no XDP on its tap"
+done
 guest_boot n1 "$T-n1" $MN1 "$N1"
 guest_boot i1 "$T-i1" $MI1 "ME=10.94.0.11; PEER=10.94.0.12; $I"
 guest_boot i2 "$T-i2" $MI2 "ME=10.94.0.12; PEER=10.94.0.11; $I"
