@@ -159,32 +159,104 @@ void addr_print(struct fabric *fb, __u32 ifindex)
 }
 
 /*
+ * Write ifindex's IPv6 counts (n_ip6, n_savi) into a fresh copy of its
+ * port entry: the datapath counts DHCPv4 leases into n_ip4 meanwhile.
+ */
+static int addr_recount6(struct fabric *fb, __u32 ifindex,
+			 struct kvb_port *out)
+{
+	struct kvb_port p, fresh;
+
+	if (port_get(fb, ifindex, &p))
+		return -ENOENT;
+	addr_count(fb, &p);
+	if (port_get(fb, ifindex, &fresh))
+		return -ENOENT;
+	fresh.n_ip6 = p.n_ip6;
+	fresh.n_savi = p.n_savi;
+	if (bpf_map_update_elem(fb->port_fd, &ifindex, &fresh, BPF_EXIST))
+		return -errno;
+	if (out)
+		*out = fresh;
+	return 0;
+}
+
+/* How many live DHCPv6 leases ifindex holds. */
+static __u32 addr_leases6(struct fabric *fb, __u32 ifindex, __u64 now)
+{
+	struct kvb_addr_key key, *prev = NULL;
+	struct kvb_addr a;
+	__u32 n = 0;
+
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		prev = &key;
+		if (key.ifindex == ifindex && key.family == 6 &&
+		    !bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
+		    (a.flags & KVB_ADDR_F_DHCP) &&
+		    (!a.expires_ns || now <= a.expires_ns))
+			n++;
+	}
+	return n;
+}
+
+/*
  * A DHCPv6 lease (dnsmasq's lease script, dhcp_event): add (or, with add
- * false, release) address k of port p as learned from DHCP, with its
- * owner entry, so that it is the port's like a snooped DHCPv4 lease. An
- * address another port holds is left alone; a static one stays static.
+ * false, release) address k of port p as learned from DHCP until expires
+ * (monotonic ns, 0: never), with its owner entry, so that it is the
+ * port's like a snooped DHCPv4 lease. The server's word beats a first
+ * claim: a learned (SAVI) binding of another port is taken over, as the
+ * datapath does for DHCPv4 (kvb_bind), so that a guest that sends from an
+ * address of the range before the lease script has run (it sees the
+ * client's REQUEST) does not keep the client off its lease. Another
+ * port's lease or static address is left alone (-EEXIST); a static
+ * address of the port stays static. A port holds at most
+ * KVB_LEASE6_MAX leases (-ENOSPC): many client DUIDs from one guest
+ * cannot fill the address table.
  */
 int port_addr_lease(struct fabric *fb, struct kvb_port *p,
-		    struct kvb_addr_key k, bool add)
+		    struct kvb_addr_key k, bool add, __u64 expires)
 {
 	struct kvb_addr a = { .flags = KVB_ADDR_F_DHCP }, cur;
 	struct kvb_addr_key ok = k;
-	struct timespec ts;
+	__u64 now = clock_mono_ns();
+	__u32 other = 0;
+	bool own;
 
 	ok.ifindex = 0;
 	ok.net_id = (__u8)p->net_id;
 	k.ifindex = p->ifindex;
 	k.net_id = 0;
 	if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
-	    cur.owner != p->ifindex)
-		return -EEXIST;
-	if (!bpf_map_lookup_elem(fb->addr_fd, &k, &cur) &&
-	    (cur.flags & KVB_ADDR_F_STATIC))
+	    cur.owner != p->ifindex) {
+		struct kvb_addr_key hk = k;
+		struct kvb_addr h;
+
+		hk.ifindex = cur.owner;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &hk, &h) &&
+		    (!h.expires_ns || now <= h.expires_ns) &&
+		    (h.flags & (KVB_ADDR_F_STATIC | KVB_ADDR_F_DHCP)))
+			return -EEXIST;
+		if (!add)
+			return -EEXIST;
+		other = cur.owner;	/* a first claim, or dead: it goes */
+	}
+	own = !bpf_map_lookup_elem(fb->addr_fd, &k, &cur);
+	if (own && (cur.flags & KVB_ADDR_F_STATIC))
 		return 0;
 	if (add) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		a.learned_ns = (__u64)ts.tv_sec * 1000000000ULL +
-			       (__u64)ts.tv_nsec;
+		if (!(own && (cur.flags & KVB_ADDR_F_DHCP)) &&
+		    addr_leases6(fb, p->ifindex, now) >= KVB_LEASE6_MAX)
+			return -ENOSPC;
+		if (other) {
+			struct kvb_addr_key hk = k;
+
+			hk.ifindex = other;
+			bpf_map_delete_elem(fb->addr_fd, &hk);
+			bpf_map_delete_elem(fb->addr_fd, &ok);
+			addr_recount6(fb, other, NULL);
+		}
+		a.learned_ns = now;
+		a.expires_ns = expires;
 		a.owner = p->ifindex;
 		if (bpf_map_update_elem(fb->addr_fd, &ok, &a, BPF_ANY))
 			return -errno;
@@ -194,23 +266,12 @@ int port_addr_lease(struct fabric *fb, struct kvb_port *p,
 			return -errno;
 		}
 	} else {
+		/* the end of a lease ends a lease, not a first claim */
+		if (!own || !(cur.flags & KVB_ADDR_F_DHCP))
+			return 0;
 		bpf_map_delete_elem(fb->addr_fd, &k);
 		bpf_map_delete_elem(fb->addr_fd, &ok);
 	}
-	/* the datapath counts DHCPv4 leases into n_ip4: only the IPv6
-	 * counts are written, into a fresh copy */
-	addr_count(fb, p);
-	{
-		struct kvb_port fresh;
-		__u32 n6 = p->n_ip6, ns = p->n_savi;
-
-		if (port_get(fb, p->ifindex, &fresh))
-			return -ENOENT;
-		fresh.n_ip6 = n6;
-		fresh.n_savi = ns;	/* a SAVI binding may have become DHCP's */
-		*p = fresh;
-		if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
-			return -errno;
-	}
-	return 0;
+	/* a SAVI binding may have become DHCP's: n_savi too */
+	return addr_recount6(fb, p->ifindex, p);
 }

@@ -88,7 +88,7 @@ static int write_script(const struct kvb_net *net)
 		return -errno;
 	fprintf(f, "#!/bin/sh\n# dnsmasq's lease script for kvmbpf network "
 		"%s: DHCPv6 leases become port addresses\nexec '%s' --bpffs "
-		"'%s' dhcp-event %s \"$@\"\n", net->name, exe, dir, net->name);
+		"'%s' dhcp-event %s -- \"$@\"\n", net->name, exe, dir, net->name);
 	if (fchmod(fileno(f), 0755)) {
 		fclose(f);
 		return -errno;
@@ -569,43 +569,51 @@ int net_leases(int argc, char **argv)
 	return 0;
 }
 
-/* The MAC in a DUID-LLT (type 1) or DUID-LL (type 3) of Ethernet (hex). */
-static int duid_mac(const char *duid, __u8 mac[6])
+/*
+ * May addr (IPv6) be a lease of net: in one of its IPv6 subnets, not a
+ * gateway address. dnsmasq leases from its ranges only; this holds the
+ * lease script to that whatever reaches it.
+ */
+static bool lease6_in_net(const struct kvb_net *net, const __u8 addr[16])
 {
-	unsigned int b[32];
-	int n = 0, off;
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *sn = &net->subnets[i];
+		__u32 plen = sn->prefixlen, b;
 
-	while (n < 32 && sscanf(duid, "%2x", &b[n]) == 1) {
-		n++;
-		duid += 2;
-		if (*duid != ':')
-			break;
-		duid++;
+		if (sn->family != 6 || plen > 128 || !memcmp(sn->gw, addr, 16))
+			continue;
+		for (b = 0; b < plen; b++)
+			if ((sn->addr[b / 8] ^ addr[b / 8]) & (0x80 >> (b % 8)))
+				break;
+		if (b == plen)
+			return true;
 	}
-	if (n < 4 || b[0] || b[2] || b[3] != 1)
-		return -EINVAL;
-	off = b[1] == 1 ? 8 : b[1] == 3 ? 4 : -1;
-	if (off < 0 || n != off + 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (__u8)b[off + i];
-	return 0;
+	return false;
 }
 
 /*
- * kvmbpf dhcp-event NAME ACTION MAC|DUID ADDRESS [HOSTNAME]: dnsmasq's
+ * kvmbpf dhcp-event NAME -- ACTION DUID ADDRESS [HOSTNAME]: dnsmasq's
  * lease script (write_script). A DHCPv6 lease added or renewed ("add",
- * "old") makes the address the port's, the one whose MAC is the client's
- * (DNSMASQ_MAC, else the MAC in the client's DUID), as a snooped DHCPv4
- * lease does in the datapath; "del" takes it back. DHCPv4 events are the
+ * "old") makes the address the port's until the lease ends, the port
+ * whose MAC is the client's; "del" takes it back. DHCPv4 events are the
  * datapath's business (snooping) and are ignored here.
+ *
+ * Everything here but DNSMASQ_MAC is the client's word: the DUID (and
+ * the MAC a DUID-LL carries) is whatever the guest wrote, so a lease is
+ * bound only by DNSMASQ_MAC, which dnsmasq takes from the host's
+ * neighbour entry of the client's source address (SAVI holds that
+ * address to its port, ND inspection its link-layer address). Relayed
+ * messages, where dnsmasq would take the MAC from the relay's option, are
+ * dropped from guests (guard.h). No MAC, no binding.
  */
 int do_dhcp_event(int argc, char **argv)
 {
 	struct kvb_addr_key k = { .family = 6 };
 	const char *envmac = getenv("DNSMASQ_MAC");
+	const char *left = getenv("DNSMASQ_TIME_REMAINING");
 	struct fabric *fb;
 	struct kvb_net net;
+	__u64 expires = 0;
 	__u8 mac[6];
 	bool add;
 
@@ -619,12 +627,27 @@ int do_dhcp_event(int argc, char **argv)
 	add = strcmp(argv[1], "del") != 0;
 	if (inet_pton(AF_INET6, argv[3], k.addr) != 1)
 		return err("dhcp-event: %s: not an IPv6 address", argv[3]);
-	if ((!envmac || parse_mac(envmac, mac)) && duid_mac(argv[2], mac))
-		return err("dhcp-event: %s: lease of %s: client MAC unknown "
-			   "(DUID %s)", argv[0], argv[3], argv[2]);
+	if (!envmac || parse_mac(envmac, mac))
+		return err("dhcp-event: %s: lease of %s: client MAC unknown, "
+			   "not bound (DUID %s)", argv[0], argv[3], argv[2]);
+	if (add && left && *left) {
+		char *end;
+		unsigned long long s = strtoull(left, &end, 10);
+
+		/* a lost "del" cannot leave the binding for ever; the
+		 * renewal ("old") moves the end */
+		if (!*end && s && s <= 10ULL * 365 * 86400)
+			expires = clock_mono_ns() +
+				  (s + KVB_SAVI_REFRESH_S) * 1000000000ULL;
+	}
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (net_find(fb, argv[0], &net))
 		return err("dhcp-event: network %s does not exist", argv[0]);
+	if (!lease6_in_net(&net, k.addr))
+		return err("dhcp-event: %s: lease of %s: not in the network's "
+			   "IPv6 subnets, not bound", net.name, argv[3]);
 	for (__u16 i = 0; i < net.nports && i < KVB_MAX_NET_PORTS; i++) {
 		struct kvb_port p;
 		int ret;
@@ -632,11 +655,13 @@ int do_dhcp_event(int argc, char **argv)
 		if (port_get(fb, net.ports[i], &p) || p.role != KVB_PORT_GUEST ||
 		    memcmp(p.mac, mac, 6))
 			continue;
-		ret = port_addr_lease(fb, &p, k, add);
+		ret = port_addr_lease(fb, &p, k, add, expires);
 		if (ret)
 			return err("dhcp-event: %s: %s of %s: %s", net.name,
 				   argv[3], p.name, ret == -EEXIST ?
-				   "another port holds it" : strerror(-ret));
+				   "another port holds it" : ret == -ENOSPC ?
+				   "the port holds its most leases" :
+				   strerror(-ret));
 		return 0;
 	}
 	return 0;	/* no port with that MAC (yet): nothing to hold */

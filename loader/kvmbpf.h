@@ -95,7 +95,9 @@ void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags);
 void addr_print(struct fabric *fb, __u32 ifindex);
 /* a DHCPv6 lease's address (dnsmasq's lease script) as the port's */
 int port_addr_lease(struct fabric *fb, struct kvb_port *p,
-		    struct kvb_addr_key k, bool add);
+		    struct kvb_addr_key k, bool add, __u64 expires);
+/* DHCPv6 leases one port may hold (as many as first claims) */
+#define KVB_LEASE6_MAX KVB_SAVI_MAX
 
 /* fdb.c: the MAC table's entries for the ports */
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);

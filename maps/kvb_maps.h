@@ -195,7 +195,8 @@ enum kvb_port_held {
 	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds 16 already (or the table is full)") \
 	X(OVL_PEER, 38, "overlay-unknown-peer", "VXLAN frame from a host that is not a vtep of the VNI's network") \
 	X(OVL_VNI, 39, "overlay-unknown-vni", "VXLAN frame with a VNI no network of this host has") \
-	X(OVL_TOO_BIG, 40, "overlay-too-big", "frame larger than the underlay carries (its MTU less the VXLAN overhead)")
+	X(OVL_TOO_BIG, 40, "overlay-too-big", "frame larger than the underlay carries (its MTU less the VXLAN overhead)") \
+	X(DHCP6_FOREIGN, 41, "dhcp6-foreign", "DHCPv6 RELEASE/DECLINE naming an address another port holds (or more IA options than examined)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -21,7 +21,8 @@
  * - no DHCP/DHCPv6 server messages, router advertisements or redirects
  *   (IPv4 and IPv6):
  *   a server message is known by what it is (a BOOTREPLY, a DHCPv6
- *   ADVERTISE/REPLY/RECONFIGURE/RELAY-REPL, anything to a client port),
+ *   ADVERTISE/REPLY/RECONFIGURE/RELAY-REPL, anything to a client port;
+ *   a guest relays nothing either: no RELAY-FORW),
  *   not by the source port its sender chose.
  * RARP (QEMU's announcement after live migration) passes the MAC check.
  */
@@ -49,6 +50,21 @@
 #define DHCP6_ADVERTISE 2
 #define DHCP6_REPLY 7
 #define DHCP6_RECONFIGURE 10
+#define DHCP6_RELEASE 8
+#define DHCP6_DECLINE 9
+#define DHCP6_RELAY_FORW 12
+#define DHCP6_OPT_IA_NA 3
+#define DHCP6_OPT_IA_TA 4
+#define DHCP6_OPT_IAADDR 5
+#define DHCP6_OPTS_MAX 8	/* options of a RELEASE/DECLINE examined */
+#define DHCP6_IA_OPTS_MAX 4	/* options of one IA examined */
+
+/* the hook's context, for the global functions (verified once) */
+#ifdef KVB_HOOK_XDP
+#define KVB_CTX_T struct xdp_md
+#else
+#define KVB_CTX_T struct __sk_buff
+#endif
 #define DHCP6_RELAY_REPL 13
 
 /* addr is bound to the port, and the binding lives (a lease not ended) */
@@ -205,8 +221,92 @@ static __always_inline int guard_dhcp4(const struct kvb_frame *f,
 	return 0;
 }
 
-/* DHCPv6 from a guest: the same, by message type. */
-static __always_inline int guard_dhcp6(const struct kvb_frame *f)
+/*
+ * An IA address a guest releases or declines: 1 when another port holds
+ * it (a live binding), else 0.
+ */
+static __always_inline int dhcp6_addr_foreign(KVB_CTX_T *ctx, __u32 off,
+					      __u32 ifindex, __u32 net_id)
+{
+	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net_id };
+	struct kvb_addr *o;
+
+	if (kvb_load(ctx, off, k.addr, 16))
+		return 1;
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (!o || o->owner == ifindex)
+		return 0;
+	return bind_of(o->owner, 6, k.addr, 16) != NULL;
+}
+
+/*
+ * A DHCPv6 RELEASE or DECLINE names only addresses no other port holds.
+ * The server ends the lease of whatever DUID and IAID the message names,
+ * and every port has seen the other clients' (their SOLICIT and REQUEST
+ * are multicast): a guest that ends another port's lease would end that
+ * port's binding (the lease script) and take the address by its first
+ * use. The options from off (left bytes), each IA_NA and IA_TA, each
+ * IAADDR in them; one the guard cannot read, or options past the ones it
+ * examines, also refuse the message. 0: pass. A global function: the walk
+ * is verified once.
+ */
+__noinline int dhcp6_release_walk(KVB_CTX_T *ctx, __u32 off, __u32 left,
+				  __u32 ifindex, __u32 net_id)
+{
+	for (int i = 0; i < DHCP6_OPTS_MAX; i++) {
+		__u8 h[4];
+		__u32 code, len, sub, sleft;
+
+		if (!left)
+			return 0;
+		if (left < 4 || kvb_load(ctx, off & 0xffff, h, 4))
+			return 1;
+		code = (__u32)h[0] << 8 | h[1];
+		len = (__u32)h[2] << 8 | h[3];
+		if (len + 4 > left)
+			return 1;
+		if (code == DHCP6_OPT_IA_NA || code == DHCP6_OPT_IA_TA) {
+			__u32 fixed = code == DHCP6_OPT_IA_NA ? 12 : 4;
+
+			if (len < fixed)
+				return 1;
+			sub = off + 4 + fixed;
+			sleft = len - fixed;
+			for (int j = 0; j < DHCP6_IA_OPTS_MAX && sleft; j++) {
+				__u32 scode, slen;
+
+				if (sleft < 4 ||
+				    kvb_load(ctx, sub & 0xffff, h, 4))
+					return 1;
+				scode = (__u32)h[0] << 8 | h[1];
+				slen = (__u32)h[2] << 8 | h[3];
+				if (slen + 4 > sleft)
+					return 1;
+				if (scode == DHCP6_OPT_IAADDR &&
+				    (slen < 16 ||
+				     dhcp6_addr_foreign(ctx, (sub + 4) & 0xffff,
+							ifindex, net_id)))
+					return 1;
+				sub += slen + 4;
+				sleft -= slen + 4;
+			}
+			if (sleft)
+				return 1;
+		}
+		off += len + 4;
+		left -= len + 4;
+	}
+	return left ? 1 : 0;
+}
+
+/*
+ * DHCPv6 from a guest: the same, by message type. A guest is no relay
+ * either: dnsmasq takes a relayed client's MAC from the relay's option
+ * (RFC 6939), and the lease script binds the lease to the port of that
+ * MAC, so a RELAY-FORW from a guest would bind leases to other ports.
+ */
+static __always_inline int guard_dhcp6(const struct kvb_frame *f,
+				       __u32 ifindex, __u32 net_id)
 {
 	__u8 msg;
 
@@ -217,8 +317,15 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f)
 	if (kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr), &msg, 1))
 		return DROP(KVB_DROP_L4);
 	if (msg == DHCP6_ADVERTISE || msg == DHCP6_REPLY ||
-	    msg == DHCP6_RECONFIGURE || msg == DHCP6_RELAY_REPL)
+	    msg == DHCP6_RECONFIGURE || msg == DHCP6_RELAY_REPL ||
+	    msg == DHCP6_RELAY_FORW)
 		return DROP(KVB_DROP_SPOOF_DHCP);
+	if ((msg == DHCP6_RELEASE || msg == DHCP6_DECLINE) &&
+	    (f->l4_len < sizeof(struct udphdr) + 4 ||
+	     dhcp6_release_walk(f->ctx, l4_offset(f) + sizeof(struct udphdr) + 4,
+				f->l4_len - sizeof(struct udphdr) - 4, ifindex,
+				net_id)))
+		return DROP(KVB_DROP_DHCP6_FOREIGN);
 	return 0;
 }
 
@@ -233,11 +340,6 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f)
  * the options' offset and length in the frame and the MAC as numbers and
  * answers with an ND_OPTS_* code.
  */
-#ifdef KVB_HOOK_XDP
-#define KVB_CTX_T struct xdp_md
-#else
-#define KVB_CTX_T struct __sk_buff
-#endif
 #define ND_OPTS_OK 0
 #define ND_OPTS_FOREIGN 1	/* a link-layer option names another MAC */
 #define ND_OPTS_BAD 2		/* cut short, length 0, past the message */
@@ -334,7 +436,7 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 		      f->icmp_type == ND_REDIRECT_))
 		return DROP(KVB_DROP_SPOOF_RA);
 	if (f->l4_ok && f->l4_proto == IPPROTO_UDP) {
-		ret = guard_dhcp6(f);
+		ret = guard_dhcp6(f, ifindex, net->id);
 		if (ret)
 			return ret;
 	}
