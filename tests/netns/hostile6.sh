@@ -6,8 +6,9 @@
 # make that script believe is tried, with frames crafted by scapy and with
 # the lease script run as dnsmasq runs it. Every verdict from the fabric's
 # counters or its bindings (port show -j):
-#   - a RELAY-FORW from a guest (the relay's client link-layer option
-#     naming another port's MAC): spoof-dhcp, no lease bound to the victim;
+#   - a RELAY-FORW from a guest (from port 546: one from 547 was refused
+#     already), its client link-layer option naming another port's MAC:
+#     spoof-dhcp-server, no lease bound to the victim;
 #   - a REQUEST from a link-local that answers no neighbour solicitation
 #     (dnsmasq learns no MAC) with a DUID-LL of the victim's MAC: no lease
 #     bound to the victim;
@@ -148,7 +149,7 @@ LL2=$(ip -n "$T-g2" -6 addr show dev eth0 scope link | awk '/inet6/ { sub("/.*",
 # --- a relayed REQUEST naming the victim's MAC --------------------------------
 s0=$(stat "$T-g2" spoof-dhcp-server)
 R1=fd86:1::1555
-scapy_g2 "Ether(src='$M2', dst='33:33:00:01:00:02')/IPv6(src='$LL2', dst='ff02::1:2')/UDP(sport=547, dport=547)/\
+scapy_g2 "Ether(src='$M2', dst='33:33:00:01:00:02')/IPv6(src='$LL2', dst='ff02::1:2')/UDP(sport=546, dport=547)/\
 DHCP6_RelayForward(hopcount=0, linkaddr='fd86:1::', peeraddr='fe80::5054:ff:fe86:11')/\
 DHCP6OptClientLinkLayerAddr(lltype=1, clladdr='$M1')/\
 DHCP6OptRelayMsg(message=DHCP6_Request(trid=0x1234)/DHCP6OptClientId(duid=DUID_EN(enterprisenum=1, id=b'hostile6relay'))/\
