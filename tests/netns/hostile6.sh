@@ -20,7 +20,11 @@
 #     lease script has made it the client's lease loses it to the lease;
 #   - a forged RELEASE of the victim's lease (its DUID and IAID, which the
 #     victim's multicast REQUEST shows every port) leaves the victim's
-#     binding, and the attacker cannot send from the address.
+#     binding, and the attacker cannot send from the address;
+#   - the gateway's identity: RA, redirect, NA for the gateway's address or
+#     link-local, packets from them, a DAD probe for the gateway's address,
+#     a DHCPv6 ADVERTISE to the victim: each counted, the victim's
+#     neighbour table never names the attacker.
 #
 #   nat n: 192.168.86.0/24 + fd86:1::/64 (dhcp on), g1 victim (dhclient -6),
 #   g2 attacker (scapy)
@@ -241,6 +245,46 @@ scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$A1', dst='ff02::1
 	fail "the attacker took $A1: '$(bound "$T-g2" "$A1")'"
 check "the victim still pings its gateway from its lease" \
 	in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$A1" fd86:1::1
+# --- the gateway's identity on a nat network with IPv6 --------------------------
+GWMAC=$(cat /sys/class/net/"$gw_if"/address)
+GWLL=$("$PY" -c "
+m = bytes(int(x, 16) for x in '$GWMAC'.split(':'))
+e = bytes([m[0] ^ 2]) + m[1:3] + b'\\xff\\xfe' + m[3:]
+import ipaddress; print(ipaddress.IPv6Address(b'\\xfe\\x80' + bytes(6) + e))")
+V1=33:33:00:00:00:01
+# the link-local the guard knows is the one the gateway interface has
+[ "$(ip -6 addr show dev "$gw_if" scope link | grep -c "inet6 $GWLL/")" = 1 ] &&
+	pass "the gateway's link-local is $GWLL" ||
+	fail "the gateway's link-local is not $GWLL: $(ip -6 addr show dev "$gw_if" scope link | tr '\n' ' ')"
+# gw_case NAME REASON FRAME: the frame from the attacker is counted REASON
+gw_case() {
+	local n0
+	n0=$(stat "$T-g2" "$2")
+	scapy_g2 "$3"
+	[ "$(stat "$T-g2" "$2")" -gt "$n0" ] && pass "$1: $2" ||
+		fail "$1: not counted as $2"
+}
+gw_case "RA from a guest" spoof-router-msg \
+	"Ether(src='$M2', dst='$V1')/IPv6(src='$LL2', dst='ff02::1')/ICMPv6ND_RA()/ICMPv6NDOptPrefixInfo(prefix='fd86:1::', prefixlen=64)/ICMPv6NDOptSrcLLAddr(lladdr='$M2')"
+gw_case "redirect from a guest" spoof-router-msg \
+	"Ether(src='$M2', dst='$M1')/IPv6(src='$LL2', dst='$A1')/ICMPv6ND_Redirect(tgt='$LL2', dst='fd99::1')"
+gw_case "NA for the gateway's address" spoof-nd \
+	"Ether(src='$M2', dst='$V1')/IPv6(src='$LL2', dst='ff02::1')/ICMPv6ND_NA(tgt='fd86:1::1', R=1, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='$M2')"
+gw_case "NA for the gateway's link-local $GWLL" spoof-nd \
+	"Ether(src='$M2', dst='$V1')/IPv6(src='$LL2', dst='ff02::1')/ICMPv6ND_NA(tgt='$GWLL', R=1, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='$M2')"
+gw_case "a packet from the gateway's address" spoof-ip \
+	"Ether(src='$M2', dst='$M1')/IPv6(src='fd86:1::1', dst='$A1')/ICMPv6EchoRequest()"
+gw_case "a packet from the gateway's link-local" spoof-ip \
+	"Ether(src='$M2', dst='$M1')/IPv6(src='$GWLL', dst='$A1')/ICMPv6EchoRequest()"
+gw_case "a DAD probe for the gateway's address" spoof-nd \
+	"Ether(src='$M2', dst='33:33:ff:00:00:01')/IPv6(src='::', dst='ff02::1:ff00:1')/ICMPv6ND_NS(tgt='fd86:1::1')"
+gw_case "a DHCPv6 ADVERTISE to the victim" spoof-dhcp-server \
+	"Ether(src='$M2', dst='$M1')/IPv6(src='$LL2', dst='fe80::5054:ff:fe86:11')/UDP(sport=547, dport=546)/DHCP6_Advertise(trid=1)"
+[ "$(ip -n "$T-g1" -6 neigh show | grep -ci "$M2")" = 0 ] &&
+	pass "the victim's neighbour table names the attacker's MAC nowhere" ||
+	fail "victim's neighbours: $(ip -n "$T-g1" -6 neigh show | tr '\n' ' ')"
+check "the victim still pings its gateway" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$A1" fd86:1::1
+
 # its own RELEASE still ends its lease
 in_ns "$T-g1" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/g1.leases" \
 	-pf "$TMP/g1.pid" eth0 >/dev/null 2>&1
