@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Where the time goes: `perf record -a` while the generator pushes 60-byte
+# Where the time goes: `perf record` on the generator's CPU while the generator pushes 60-byte
 # UDP through each configuration (run.sh's set-ups), top symbols into
 # build/bench/profile-CONFIG.txt, for docs/BENCHMARKS.md. Run by run.sh;
 # alone: bash scripts/bench/profile.sh (PROFILE="kvmbpf-nat ...": some)
@@ -14,7 +14,10 @@ prof() {
 		ips=(10.98.0.1 10.97.0.2 onemac)
 	fi
 	id=$(ip netns exec "$T-d" "$B" sink eth0) || return 1
-	perf record -a -q -o "$OUT/perf-$1.data" -- \
+	# the generator's CPU: the path runs there (XDP_TX into the veth,
+	# its peer's NAPI, tc, the next veth); the rest of a shared host
+	# stays out
+	perf record -C "$GENCPU" -q -o "$OUT/perf-$1.data" -- \
 		taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$dmac" $SRC 1000 "$PKTS" "${ips[@]}" \
 		>/dev/null 2>&1
 	perf report -i "$OUT/perf-$1.data" --stdio --sort sym --percent-limit 1.5 \

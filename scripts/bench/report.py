@@ -275,7 +275,7 @@ Raw numbers: `build/bench/results.json`.%(failnote)s
 
 ## Profiles
 
-`perf record -a` while the generator runs (top symbols, whole system;
+`perf record -C GENCPU` (the generator's CPU, where the path runs) while the generator runs (top symbols;
 `scripts/bench/profile.sh`):
 
 %(profiles)s

@@ -245,11 +245,16 @@ import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_se
 
 fill_fdb() { # IFINDEX: 65,000 learned MACs behind that port (network id 1)
 	"$PY" - "$BPFFS" "$1" <<'EOP'
-import subprocess, sys, time
+import json, subprocess, sys, time
 d, ifx = sys.argv[1], int(sys.argv[2])
 now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-val = " ".join(map(str, list(ifx.to_bytes(4, "little")) + [0] * 4 +
-                   list(now.to_bytes(8, "little"))))
+# ifindex, flags, seen_ns first; the rest of the entry (its size is the
+# map's) zero
+size = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "pinned",
+                                  d + "/kvb_fdb"], check=True,
+                                 capture_output=True).stdout)["bytes_value"]
+head = list(ifx.to_bytes(4, "little")) + [0] * 4 + list(now.to_bytes(8, "little"))
+val = " ".join(map(str, head + [0] * (size - len(head))))
 with open("/tmp/kvb_fdb_batch", "w") as f:
     for i in range(65000):
         key = [1, 0, 0, 0, 0x06, 0, 0, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0, 0]
@@ -259,6 +264,18 @@ subprocess.run(["bpftool", "batch", "file", "/tmp/kvb_fdb_batch"],
                check=True, stdout=subprocess.DEVNULL)
 EOP
 	rm -f /tmp/kvb_fdb_batch
+}
+
+# the memory of this fabric's maps (those pinned under BPFFS: the host may
+# run other fabrics)
+fabric_memory() {
+	local f
+	for f in "$BPFFS"/kvb_*; do
+		bpftool -j map show pinned "$f" 2>/dev/null
+		echo
+	done | "$PY" -c "
+import json, sys
+print(sum(json.loads(l).get('bytes_memlock', 0) for l in sys.stdin if l.strip()))"
 }
 
 # profile.sh sources this file for its set-ups and helpers only
@@ -375,18 +392,14 @@ if want scale; then
 		"$B" ctfill "$BPFFS/kvb_ct" $((2 * (1048576 - 65536))) >/dev/null
 		measure nat "kvmbpf-nat-1M/65536" 65536
 	done
-	record memory kvmbpf-maps-1M "$(bpftool -j map show | "$PY" -c "
-import json, sys
-print(sum(m.get('bytes_memlock', 0) for m in json.load(sys.stdin) if m.get('name', '').startswith('kvb_')))")"
+	record memory kvmbpf-maps-1M "$(fabric_memory)"
 	RATE_L3=0
 	for r in $(seq "$RUNS"); do
 		setup kvmbpf
 		fill_fdb "$(cat /sys/class/net/"$T-a"/ifindex)"
 		measure switch "kvmbpf-64k-macs/1000" 1000
 	done
-	record memory kvmbpf-maps "$(bpftool -j map show | "$PY" -c "
-import json, sys
-print(sum(m.get('bytes_memlock', 0) for m in json.load(sys.stdin) if m.get('name', '').startswith('kvb_')))")"
+	record memory kvmbpf-maps "$(fabric_memory)"
 	RATE_L3=1
 fi
 RATE_L3=0
