@@ -101,7 +101,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	}
 	count_rx(st, skb->len);
 
-	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
+	net = net_lookup(port->net_id);
 	if (!net) {
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
@@ -174,7 +174,7 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	if (!s->port)
 		return TC_ACT_OK;
 	s->role = s->port->role;
-	s->net = bpf_map_lookup_elem(&kvb_net, &s->port->net_id);
+	s->net = net_lookup(s->port->net_id);
 	if (!s->net)
 		return DROP(KVB_DROP_NO_NET);
 	if (want == KVB_STAGE_NAT &&
@@ -389,7 +389,7 @@ int kvb_tc_egress(struct __sk_buff *skb)
 	}
 	if (port->role != KVB_PORT_UPLINK)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
+	net = net_lookup(port->net_id);
 	if (!net)
 		return TC_ACT_OK;
 

@@ -34,7 +34,7 @@ int kvb_xdp(struct xdp_md *ctx)
 	/* uplink, gateway and WAN frames may be the host's: tc decides */
 	if (!port || port->role != KVB_PORT_GUEST)
 		return XDP_PASS;
-	net = bpf_map_lookup_elem(&kvb_net, &port->net_id);
+	net = net_lookup(port->net_id);
 	if (!net)
 		return XDP_PASS;	/* tc counts it */
 	kvb_pkt_from_xdp(&p, ctx);

@@ -547,9 +547,12 @@ int map_delete_where(int fd, size_t key_size, size_t value_size,
 	return deleted;
 }
 
+/* kvb_net is an array by id: a slot of id 0 holds no network. */
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out)
 {
-	return bpf_map_lookup_elem(fb->net_fd, &id, out) ? -ENOENT : 0;
+	if (!id || bpf_map_lookup_elem(fb->net_fd, &id, out) || out->id != id)
+		return -ENOENT;
+	return 0;
 }
 
 int net_put(struct fabric *fb, const struct kvb_net *net)
@@ -579,6 +582,15 @@ void net_member_remove(struct kvb_net *net, __u32 ifindex)
 	for (__u16 i = w; i < KVB_MAX_NET_PORTS; i++)
 		net->ports[i] = 0;
 	net->nports = w;
+}
+
+/* Empty network id's slot (an array's entries cannot be deleted). */
+int net_clear(struct fabric *fb, __u32 id)
+{
+	struct kvb_net none = { 0 };
+
+	return bpf_map_update_elem(fb->net_fd, &id, &none, BPF_ANY) ? -errno
+								     : 0;
 }
 
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out)

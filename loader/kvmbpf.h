@@ -45,6 +45,7 @@ __u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);
 int net_put(struct fabric *fb, const struct kvb_net *net);
+int net_clear(struct fabric *fb, __u32 id);
 void net_member_add(struct kvb_net *net, __u32 ifindex);
 void net_member_remove(struct kvb_net *net, __u32 ifindex);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);

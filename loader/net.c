@@ -727,7 +727,8 @@ int net_create(struct fabric *fb, struct net_spec *s)
 		return 1;
 	if (overlay_check(fb, "net add", NULL, &net, field_given(s, "mtu")))
 		return 1;
-	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_NOEXIST))
+	/* alloc_id found the slot free; the fabric's lock keeps it so */
+	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_ANY))
 		return err("net add: %s: cannot create: %s", s->name,
 			   strerror(errno));
 	if ((ops->create && ops->create(fb, s, &net)) ||
@@ -790,7 +791,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		overlay_sync(fb, "net del", net, NULL);
 	if (ops->destroy)
 		ops->destroy(fb, net);
-	if (bpf_map_delete_elem(fb->net_fd, &net->id))
+	if (net_clear(fb, net->id))
 		return err("net del: %s: %s", net->name, strerror(errno));
 	return ret;
 }

@@ -273,7 +273,7 @@ __attribute__((noinline)) int savi_allowed(const struct kvb_addr_key *req)
 	ifindex = req->ifindex;
 	net_id = req->net_id;
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	net = net_lookup(net_id);
 	if (!port || !net || !savi_in_prefixes(net, req->addr))
 		return DROP(KVB_DROP_SPOOF_IP);
 	if (savi_eui64_of_other(net_id, ifindex, req->addr))

@@ -74,7 +74,7 @@ static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
  */
 __noinline int bridge_flood_guest(struct __sk_buff *skb, __u32 net_id)
 {
-	struct kvb_net *net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	struct kvb_net *net = net_lookup(net_id);
 
 	if (!net)
 		return DROP(KVB_DROP_NO_NET);

@@ -16,8 +16,12 @@
 #define ENOMEM_ 12
 #define EEXIST_ 17
 
+/*
+ * An array by network id (ids are 1..KVB_MAX_NETS - 1): a lookup is an
+ * index, not a hash; an unused slot has id 0 (net_lookup).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, KVB_MAX_NETS);
 	__type(key, __u32);
 	__type(value, struct kvb_net);
@@ -179,5 +183,13 @@ struct {
 	__uint(value_size, sizeof(__u32));
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_stages SEC(".maps");
+
+/* The network of id, or NULL when there is none. */
+static __always_inline struct kvb_net *net_lookup(__u32 id)
+{
+	struct kvb_net *n = bpf_map_lookup_elem(&kvb_net, &id);
+
+	return n && n->id ? n : NULL;
+}
 
 #endif /* KVB_BPF_MAPS_H */

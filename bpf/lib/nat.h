@@ -491,7 +491,7 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 		if (ret != NAT_TAKE_NEXT)
 			return ret;
 	}
-	net = bpf_map_lookup_elem(&kvb_net, &t->orig.net_id);
+	net = net_lookup(t->orig.net_id);
 	barrier_var(t);
 	if (!net)
 		return DROP(KVB_DROP_NAT_FULL);
@@ -578,7 +578,7 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.net_id = n->net_id;
 	t->orig.guest_ifindex = n->guest_ifindex;
 	__builtin_memcpy(t->orig.guest_mac, n->guest_mac, ETH_ALEN);
-	net = bpf_map_lookup_elem(&kvb_net, &t->orig.net_id);
+	net = net_lookup(t->orig.net_id);
 	barrier_var(t);
 	if (!net)
 		return NAT_MAP_NONE;
@@ -1162,7 +1162,7 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (!ct)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net, &ct->net_id);
+	net = net_lookup(ct->net_id);
 	if (!net)
 		return TC_ACT_OK;
 	gaddr = ct->addr;
@@ -1230,7 +1230,7 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	if (!fw || !t)
 		return -1;
 	{
-		struct kvb_net *n = bpf_map_lookup_elem(&kvb_net, &fw->net_id);
+		struct kvb_net *n = net_lookup(fw->net_id);
 		__u64 *cnt = ct_counter(fw->net_id);
 
 		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
@@ -1348,7 +1348,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	}
 	if (!ct)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net, &ct->net_id);
+	net = net_lookup(ct->net_id);
 	if (!net || ct_expired(net, ct, rk.proto, now))
 		return TC_ACT_OK;
 	if (rk.proto == IPPROTO_TCP) {
@@ -1424,7 +1424,7 @@ static __always_inline void sweep_timeouts(struct sweep_ctx *c,
 	struct kvb_net *net;
 
 	if (c->net_id != net_id) {
-		net = bpf_map_lookup_elem(&kvb_net, &net_id);
+		net = net_lookup(net_id);
 		c->net_id = net_id;
 		c->have_net = !!net;
 		if (net)

@@ -141,7 +141,7 @@ static __always_inline int ovl_flood(struct __sk_buff *skb,
  */
 __noinline int ovl_unicast(struct __sk_buff *skb, __u32 net_id, __u64 mac)
 {
-	struct kvb_net *net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	struct kvb_net *net = net_lookup(net_id);
 	struct ovl_scratch *t = ovl_scratch();
 	struct kvb_fdb_entry *e;
 
@@ -254,7 +254,7 @@ static __always_inline struct kvb_net *ovl_source(struct __sk_buff *skb,
 	if (!bpf_map_lookup_elem(&kvb_vtep, &vk))
 		return NULL;
 	*ret = DROP(KVB_DROP_OVL_VNI);
-	net = bpf_map_lookup_elem(&kvb_net, net_id);
+	net = net_lookup(*net_id);
 	if (!net || net->vni != vk.vni)
 		return NULL;
 	*a = vk.a;

@@ -101,7 +101,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	__u8 dmac[ETH_ALEN];
 	int ret, same;
 
-	dst = bpf_map_lookup_elem(&kvb_net, &r->net_id);
+	dst = net_lookup(r->net_id);
 	if (!t || !dst)
 		return DROP(KVB_DROP_NO_ROUTE);
 	/* back into the sender's own network: guest to guest, isolation
@@ -255,7 +255,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	if (net->type != KVB_NET_ROUTED && family == 4)
 		return ROUTE_CONTINUE;	/* nat: translated, or the host's */
 	if (net->type == KVB_NET_ROUTED && net->via_nat && family == 4) {
-		nat = bpf_map_lookup_elem(&kvb_net, &net->via_nat);
+		nat = net_lookup(net->via_nat);
 		if (!nat || nat->type != KVB_NET_NAT)
 			return DROP(KVB_DROP_NO_ROUTE);
 		return nat_snat(skb, nat, f, l4off);
@@ -285,7 +285,7 @@ static __always_inline int wan_routes_in(const struct kvb_net *net,
 		return 0;
 	if (net->wan == ifindex)
 		return 1;
-	nat = bpf_map_lookup_elem(&kvb_net, &net->via_nat);
+	nat = net_lookup(net->via_nat);
 	return nat && (!nat->wan || nat->wan == ifindex);
 }
 
@@ -338,7 +338,7 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	r = route_of(family, daddr);
 	if (!r)
 		return ROUTE_CONTINUE;
-	net = bpf_map_lookup_elem(&kvb_net, &r->net_id);
+	net = net_lookup(r->net_id);
 	if (!net || !wan_routes_in(net, family, ifindex))
 		return ROUTE_CONTINUE;
 	ret = kvb_admit_wan(skb);
@@ -390,7 +390,7 @@ static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
 	r = route_of(family, daddr);
 	if (!r || r->gw_host != ifindex)
 		return TC_ACT_OK;
-	net = bpf_map_lookup_elem(&kvb_net, &r->net_id);
+	net = net_lookup(r->net_id);
 	if (!net || (net->type != KVB_NET_NAT &&
 		     (net->type != KVB_NET_ROUTED || !net->via_nat)))
 		return TC_ACT_OK;

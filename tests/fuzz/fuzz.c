@@ -187,7 +187,9 @@ static int snapshot(void)
 	while (!bpf_map_get_next_key(fb->net_fd, prev, &next) && nnets < 16) {
 		if (bpf_map_lookup_elem(fb->net_fd, &next, &nets[nnets]))
 			return -1;
-		nnets++;
+		/* kvb_net is an array: an empty slot (id 0) is no network */
+		if (nets[nnets].id)
+			nnets++;
 		k = next;
 		prev = &k;
 	}

@@ -125,6 +125,31 @@ static void t_missing_stage_is_a_counted_drop(struct fabric *fb)
 	CHECK(ret == TC_ACT_REDIRECT, "restored: verdict %d", ret);
 }
 
+/*
+ * A port whose network is gone (kvb_net is an array: its slot is empty,
+ * not absent) is dropped and counted as no-network, never switched with
+ * an empty network's fields.
+ */
+static void t_port_of_missing_network_dropped(struct fabric *fb)
+{
+	struct kvb_port p, saved;
+	struct frame f;
+	__u64 before;
+	int ret;
+
+	CHECK(!port_get(fb, kg2, &saved), "kg2's port");
+	p = saved;
+	p.net_id = 77;	/* no network has it */
+	CHECK(!bpf_map_update_elem(fb->port_fd, &kg2, &p, BPF_EXIST), "port");
+	before = drops(fb, kg2, KVB_DROP_NO_NET);
+	frame_udp4(&f, M1, M2, 32);
+	ret = run_tc(fb, kg2, &f);
+	bpf_map_update_elem(fb->port_fd, &kg2, &saved, BPF_EXIST);
+	CHECK(ret == TC_ACT_SHOT, "verdict %d, want shot", ret);
+	CHECK(drops(fb, kg2, KVB_DROP_NO_NET) == before + 1,
+	      "not counted as no-network");
+}
+
 static void t_known_unicast_redirects(struct fabric *fb)
 {
 	struct frame f;
@@ -637,6 +662,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_xdp_passes_valid_frames);
 	RUN(t_full_fdb_counts_and_still_forwards);
 	RUN(t_missing_stage_is_a_counted_drop);
+	RUN(t_port_of_missing_network_dropped);
 
 	return nfail;
 }
