@@ -9,7 +9,9 @@
 #            bench never changes the host's)
 #   xdp-off  kvmbpf, tc alone on the tap
 #   xdp-on   kvmbpf, tc plus the XDP program on the tap
-# Prints one line per run and the medians; ratios are against the bridge.
+# Prints one line per run (config, Mbit/s, frames and GSO super-frames
+# counted at the receiver's veth by kvbbench gsocount) and the medians;
+# ratios are against the bridge.
 # Not part of `make test` (a benchmark, not a timed test).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -64,6 +66,9 @@ one() {
 			return 1 ;;
 	esac
 	out=$(mktemp)
+	# what the guest's data arrives as: frames, and of them GSO
+	# super-frames (the LAN side's veth keeps them as the fabric sent)
+	gid=$(in_ns "$T-lan" "$ROOT/build/kvbbench" gsocount eth0) || return 1
 	in_ns "$T-lan" "$PY" -c "$RECV" >"$out" &
 	local rp=$!
 	: >"$GUEST_LOGDIR/g.log"
@@ -77,7 +82,8 @@ one() {
 		echo "$cfg: FAILED (received ${bytes:-nothing} bytes)" >&2
 		return 1
 	fi
-	echo "$cfg $mbit"
+	read -r frames gso < <("$ROOT/build/kvbbench" count2 "$gid")
+	echo "$cfg $mbit $frames $gso"
 }
 
 res=$(mktemp)
@@ -89,13 +95,19 @@ done
 "$PY" - "$res" <<'EOF'
 import statistics, sys
 runs = {}
+frames = {}
 for line in open(sys.argv[1]):
-    c, v = line.split()
+    c, v, n, g = line.split()
     runs.setdefault(c, []).append(float(v))
+    f = frames.setdefault(c, [0, 0])
+    f[0] += int(n)
+    f[1] += int(g)
 med = {c: statistics.median(v) for c, v in runs.items()}
 for c, v in runs.items():
     r = med[c] / med["bridge"] if med.get("bridge") else 0
-    print("%-8s median %7.1f Mbit/s  (min %.1f max %.1f)  %.2fx bridge"
-          % (c, med[c], min(v), max(v), r))
+    print("%-8s median %7.1f Mbit/s  (min %.1f max %.1f)  %.2fx bridge;"
+          " %d frames at the receiver's veth, %.1f%% GSO super-frames"
+          % (c, med[c], min(v), max(v), r, frames[c][0],
+             100.0 * frames[c][1] / max(frames[c][0], 1)))
 EOF
 rm -f "$res"

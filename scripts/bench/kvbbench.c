@@ -10,6 +10,10 @@
  *   sink IFACE                            count and drop what arrives;
  *                                         prints the counter map's id
  *   count MAP_ID                          print the sink's count
+ *   gsocount IFACE                        count frames and GSO super-frames
+ *                                         at IFACE's tc ingress; prints
+ *                                         the counter map's id
+ *   count2 MAP_ID                         print both: frames gso
  *   ceil IN OUT                           bare redirect_map IN -> OUT
  *   ctfill CT_PIN ENTRIES                 fill a fabric's flow table with
  *                                         idle entries (net 999, proto 99)
@@ -171,6 +175,45 @@ static int count(char **argv)
 	return 0;
 }
 
+static int gsocount(char **argv)
+{
+	unsigned int ifindex = if_nametoindex(argv[0]);
+	struct kvbb *s = kvbb__open_and_load();
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (!ifindex || !s)
+		return 1;
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = 0x6b62, .priority = 1,
+		    .flags = BPF_TC_F_REPLACE,
+		    .prog_fd = bpf_program__fd(s->progs.kvbb_gso));
+	bpf_tc_hook_create(&h);	/* EEXIST is fine */
+	if (bpf_tc_attach(&h, &o))
+		return fprintf(stderr, "gsocount: attach: %s\n", strerror(errno)), 1;
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(s->maps.kvbb_gsocnt), &info, &len))
+		return 1;
+	printf("%u\n", info.id);
+	return 0;
+}
+
+static int count2(char **argv)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map_get_fd_by_id((__u32)atoi(argv[0]));
+	unsigned long long *v = calloc((size_t)ncpu, sizeof(*v)), sum[2] = { 0 };
+
+	for (unsigned int k = 0; k < 2; k++) {
+		if (fd < 0 || !v || bpf_map_lookup_elem(fd, &k, v))
+			return 1;
+		for (int c = 0; c < ncpu; c++)
+			sum[k] += v[c];
+	}
+	printf("%llu %llu\n", sum[0], sum[1]);
+	return 0;
+}
+
 static int ceil_(char **argv)
 {
 	unsigned int in = if_nametoindex(argv[0]), out = if_nametoindex(argv[1]);
@@ -298,6 +341,10 @@ int main(int argc, char **argv)
 		return sink(argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "count"))
 		return count(argv + 2);
+	if (argc >= 3 && !strcmp(argv[1], "gsocount"))
+		return gsocount(argv + 2);
+	if (argc >= 3 && !strcmp(argv[1], "count2"))
+		return count2(argv + 2);
 	if (argc >= 4 && !strcmp(argv[1], "ceil"))
 		return ceil_(argv + 2);
 	if (argc >= 4 && !strcmp(argv[1], "ctfill"))

@@ -11,7 +11,9 @@
  *    is first rewritten from the template `tmpl` (its first 42 bytes);
  *  - kvbb_sink: counts what arrives (per CPU) and drops it;
  *  - kvbb_ceil: the bare redirect_map ceiling (one devmap slot);
- *  - kvbb_empty_tc / kvbb_empty_xdp: empty programs, the per-path baseline.
+ *  - kvbb_empty_tc / kvbb_empty_xdp: empty programs, the per-path baseline;
+ *  - kvbb_gso: tc ingress counter of frames (slot 0) and GSO super-frames
+ *    (slot 1), passing everything on.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -95,6 +97,28 @@ int kvbb_ceil(struct xdp_md *ctx)
 {
 	(void)ctx;
 	return bpf_redirect_map(&kvbb_tx, 0, 0);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} kvbb_gsocnt SEC(".maps");
+
+SEC("tc")
+int kvbb_gso(struct __sk_buff *skb)
+{
+	__u32 k = 0;
+	__u64 *n = bpf_map_lookup_elem(&kvbb_gsocnt, &k);
+
+	if (n)
+		(*n)++;
+	k = 1;
+	n = bpf_map_lookup_elem(&kvbb_gsocnt, &k);
+	if (n && skb->gso_size)
+		(*n)++;
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
