@@ -21,6 +21,7 @@
 #include "lib/monitor.h"
 #include "lib/nat.h"
 #include "lib/route.h"
+#include "lib/acl.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -132,6 +133,17 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	 * guest's RELEASE or DECLINE unbinds) and learning the source are
 	 * the stages' (stage_enter).
 	 */
+	if (port->role == KVB_PORT_GUEST) {
+		/* a port with ACLs: its egress rules judge first */
+		struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp,
+							      &ifindex);
+
+		if (ap && ap->set) {
+			bpf_tail_call(skb, &kvb_stages, KVB_STAGE_ACL_OUT);
+			ret = DROP(KVB_DROP_NO_STAGE);
+			goto out;
+		}
+	}
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP &&
 	    ((f.sport == 67 && f.dport == 68) ||
 	     (f.dport == 67 && port->role == KVB_PORT_GUEST)))
@@ -183,6 +195,8 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	if (want == KVB_STAGE_ROUTED &&
 	    (s->role != KVB_PORT_GUEST || s->net->type != KVB_NET_ROUTED))
 		return DROP(KVB_DROP_NO_STAGE);
+	if (want == KVB_STAGE_ACL_OUT && s->role != KVB_PORT_GUEST)
+		return DROP(KVB_DROP_NO_STAGE);
 	if (want == KVB_STAGE_SWITCH) {
 		/*
 		 * Switching reads the Ethernet header only, which the entry
@@ -205,7 +219,7 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	}
 	__builtin_memcpy(s->dst, eth->h_dest, ETH_ALEN);
 	/* the source is learnt after DHCP snooping, before forwarding */
-	if (want != KVB_STAGE_DHCP)
+	if (want != KVB_STAGE_DHCP && want != KVB_STAGE_ACL_OUT)
 		fdb_learn(s->net->id, mac_u64(eth->h_source), s->ifindex);
 	return STAGE_GO;
 }
@@ -234,6 +248,67 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 	ret = DROP(KVB_DROP_NO_STAGE);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
+}
+
+/*
+ * A guest's frame on a port with ACLs (acl.h), egress: judged, then on to
+ * the stage the entry would have called. A reject's answer coming back
+ * into the port (KVB_MARK_ACL) is the guest's own and goes on unjudged.
+ */
+SEC("tc")
+int kvb_tc_acl_out(struct __sk_buff *skb)
+{
+	struct stage_ctx s;
+	int ret;
+
+	ret = stage_enter(skb, &s, KVB_STAGE_ACL_OUT);
+	if (ret != STAGE_GO)
+		goto out;
+	if (skb->mark == KVB_MARK_ACL) {
+		skb->mark = 0;
+	} else {
+		ret = acl_port(skb, s.ifindex, KVB_ACL_OUT, &s.f);
+		if (ret != ACL_PASS)
+			goto out;
+	}
+	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP &&
+	    ((s.f.sport == 67 && s.f.dport == 68) || s.f.dport == 67))
+		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
+	else
+		bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
+	ret = DROP(KVB_DROP_NO_STAGE);
+out:
+	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
+}
+
+/*
+ * tc egress of a guest port with ACLs (kvb_tc_egress calls it): what the
+ * fabric delivers to the guest, judged by its ingress rules.
+ */
+SEC("tc")
+int kvb_tc_acl_in(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct kvb_port *port;
+	struct kvb_frame f;
+	struct kvb_pkt p;
+	int ret;
+
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!port || port->role != KVB_PORT_GUEST)
+		return TC_ACT_OK;
+	kvb_pkt_from_skb(&p, skb);
+	p.vlan_stripped = 0;
+	ret = kvb_admit(&p, 0, &f);
+	if (!IS_DROP(ret))
+		ret = acl_port(skb, ifindex, KVB_ACL_IN, &f);
+	if (ret == ACL_PASS)
+		return TC_ACT_OK;
+	if (IS_DROP(ret)) {
+		report_drop(skb, 0, ifindex, skb->len, stats_of(ifindex), ret);
+		return TC_ACT_SHOT;
+	}
+	return ret;
 }
 
 /* A guest of a nat network: the gateway's answers, routing, then NAT. */
@@ -377,6 +452,23 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (port && port->role == KVB_PORT_GUEST) {
+		struct kvb_acl_port *ap;
+
+		/* a reject's answer to the guest passes as it is */
+		if (skb->mark == KVB_MARK_ACL) {
+			skb->mark = 0;
+			return TC_ACT_OK;
+		}
+		ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+		if (!ap || !ap->set)
+			return TC_ACT_OK;
+		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_ACL_IN);
+		/* never around the port's ACLs */
+		report_drop(skb, 0, ifindex, skb->len, stats_of(ifindex),
+			    DROP(KVB_DROP_NO_STAGE));
+		return TC_ACT_SHOT;
+	}
 	if (!port) {
 		/* a nat network's host interface: nothing unsolicited in */
 		__u32 gp = 0;

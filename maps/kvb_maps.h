@@ -38,6 +38,13 @@
 #define KVB_MAP_STAGES "kvb_stages"
 #define KVB_MAP_VNI "kvb_vni"
 #define KVB_MAP_VTEP "kvb_vtep"
+#define KVB_MAP_ACL "kvb_acl"
+#define KVB_MAP_ACLR "kvb_aclr"
+#define KVB_MAP_ACLP "kvb_aclp"
+#define KVB_MAP_ACLLPM "kvb_acllpm"
+#define KVB_MAP_ACLBIT "kvb_aclbit"
+#define KVB_MAP_ACLCNT "kvb_aclcnt"
+#define KVB_MAP_ACLCT "kvb_aclct"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -53,6 +60,10 @@ enum kvb_stage {
 	KVB_STAGE_SWITCH = 3,	/* L2 switching: bridge/internal, uplink, gateway */
 	KVB_STAGE_DHCP = 4,	/* a DHCP server's message: snooping, then on */
 	KVB_STAGE_OVERLAY = 5,	/* the fabric's VXLAN device: from other hosts */
+	KVB_STAGE_ACL_OUT = 6,	/* a guest's frame judged by its port's ACLs
+				 * (egress), then on to its stage */
+	KVB_STAGE_ACL_IN = 7,	/* tc egress of a guest port: the frame
+				 * judged by its ingress ACLs */
 	KVB_STAGES = 8,		/* slots in kvb_stages (room for more) */
 };
 
@@ -196,7 +207,11 @@ enum kvb_port_held {
 	X(OVL_PEER, 38, "overlay-unknown-peer", "VXLAN frame from a host that is not a vtep of the VNI's network") \
 	X(OVL_VNI, 39, "overlay-unknown-vni", "VXLAN frame with a VNI no network of this host has") \
 	X(OVL_TOO_BIG, 40, "overlay-too-big", "frame larger than the underlay carries (its MTU less the VXLAN overhead)") \
-	X(DHCP6_FOREIGN, 41, "dhcp6-foreign", "DHCPv6 RELEASE/DECLINE naming an address another port holds (or more IA options than examined)")
+	X(DHCP6_FOREIGN, 41, "dhcp6-foreign", "DHCPv6 RELEASE/DECLINE naming an address another port holds (or more IA options than examined)") \
+	X(ACL_DROP, 42, "acl-drop", "a drop rule of the port's ACLs matched") \
+	X(ACL_REJECT, 43, "acl-reject", "a reject rule of the port's ACLs matched (TCP RST or ICMP prohibited sent, within the port's rate)") \
+	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
+	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -212,6 +227,189 @@ enum kvb_drop {
 	_Static_assert(slot < KVB_DROP_SLOTS, "grow KVB_DROP_SLOTS: " str);
 KVB_DROP_REASONS(KVB_DROP_CHECK)
 #undef KVB_DROP_CHECK
+
+/*
+ * Security groups (ACLs). An ACL is a named list of rules (kvb_acl, the
+ * rules in kvb_aclr: the loader's, the datapath never reads them). A
+ * guest port's effective ACLs (its own, else its network's) are compiled
+ * by the loader into a "set": for each direction every rule gets a bit,
+ * drop and reject rules first (so that they win over allow), each in its
+ * ACLs' order; four LPM lookups (source and destination address, source
+ * and destination port, the protocol in the ports' keys) each give the
+ * rules that match that field, and the lowest bit set in all four is the
+ * rule that decides. A new set is built beside the old one and a port
+ * switches to it with one write of its kvb_aclp entry.
+ */
+#define KVB_MAX_ACLS 64		/* ACLs, ids 1..64 */
+#define KVB_ACL_MAX_RULES 1024	/* rules in one ACL */
+#define KVB_ACL_PER_PORT 8	/* ACLs a port (or network) names */
+#define KVB_ACL_SET_RULES 1024	/* rules of one direction in a set */
+#define KVB_ACL_WORDS (KVB_ACL_SET_RULES / 64)
+#define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
+#define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
+#define KVB_ACL_MAX_CT 262144	/* kvb_aclct flows, all ports (LRU) */
+#define KVB_ACL_CTRS (KVB_MAX_ACLS * KVB_ACL_MAX_RULES + 1)
+/* rejects are answered within a budget of each port's own, as large as
+ * the gateway's for ICMP errors (KVB_ICMP_RATE, KVB_ICMP_BURST) */
+
+enum kvb_acl_dir {
+	KVB_ACL_IN = 0,		/* ingress: towards the guest */
+	KVB_ACL_OUT = 1,	/* egress: from the guest */
+};
+
+enum kvb_acl_action {
+	KVB_ACL_REJECT = 0,	/* also a network's default, unset */
+	KVB_ACL_ALLOW = 1,
+	KVB_ACL_DROP = 2,
+};
+
+enum kvb_acl_rule_flags {
+	KVB_ACLR_LOG = 1 << 0,		/* hits go to monitor */
+	KVB_ACLR_SPORT = 1 << 1,	/* sport_lo..sport_hi given */
+	KVB_ACLR_DPORT = 1 << 2,
+	KVB_ACLR_ICMP_TYPE = 1 << 3,	/* icmp_type given */
+	KVB_ACLR_ICMP_CODE = 1 << 4,
+};
+
+struct kvb_acl_cidr {
+	__u8 family;		/* 4 or 6 */
+	__u8 prefixlen;
+	__u8 pad[2];
+	__u8 addr[16];
+};
+
+/* kvb_aclr: HASH, key {acl id, index}: the rules, as `acl rule add` took
+ * them (the loader's only) */
+struct kvb_acl_rule_key {
+	__u32 acl;
+	__u32 index;
+};
+
+struct kvb_acl_rule {
+	__u8 dir;		/* enum kvb_acl_dir */
+	__u8 action;		/* enum kvb_acl_action */
+	__u8 proto;		/* IPPROTO_*, 0: any */
+	__u8 flags;		/* enum kvb_acl_rule_flags */
+	__u8 nsrc, ndst;	/* 0: any */
+	__u8 icmp_type, icmp_code;
+	__u16 sport_lo, sport_hi;
+	__u16 dport_lo, dport_hi;
+	__u32 ctr;		/* its slot in kvb_aclcnt */
+	__u32 pad;
+	struct kvb_acl_cidr src[KVB_ACL_MAX_CIDRS];
+	struct kvb_acl_cidr dst[KVB_ACL_MAX_CIDRS];
+};
+
+/* kvb_acl: HASH, key __u32 id (1..KVB_MAX_ACLS) */
+struct kvb_acl {
+	char name[KVB_NAME_LEN];
+	__u32 id;
+	__u32 nrules;
+	__u64 ctr_used[KVB_ACL_MAX_RULES / 64];	/* counter slots taken */
+};
+
+/*
+ * kvb_aclp: HASH, key __u32 ifindex: a guest port's ACLs (the loader
+ * writes the whole entry at once). set 0: no ACL applies, the port
+ * behaves as if there were no ACLs.
+ */
+enum kvb_acl_port_flags {
+	KVB_ACLP_OWN = 1 << 0,	/* acl[] is the port's own (else none) */
+};
+
+struct kvb_acl_port {
+	__u32 set;		/* compiled set in use, 0: none */
+	__u16 nrules[2];	/* rules of the set by direction */
+	__u8 def[2];		/* by direction: enum kvb_acl_action */
+	__u8 flags;		/* enum kvb_acl_port_flags */
+	__u8 nacl;
+	__u16 acl[KVB_ACL_PER_PORT];	/* the port's own ACL ids */
+};
+
+/*
+ * kvb_acllpm: LPM_TRIE, a set's rules by field. Key data: the set (big
+ * endian), the field (dir * 4 + enum kvb_acl_dim), then for addresses
+ * the family (4, 6) and the address (IPv4 in its first 4 bytes), for
+ * ports the protocol and the port (big endian; ICMP: type as sport, code
+ * as dport). prefixlen counts from the set on: 40 (set and field) is the
+ * entry of the rules that take any value, always present.
+ */
+enum kvb_acl_dim {
+	KVB_ACL_D_SRC = 0,
+	KVB_ACL_D_DST = 1,
+	KVB_ACL_D_SPORT = 2,
+	KVB_ACL_D_DPORT = 3,
+};
+
+struct kvb_acl_lpm_key {
+	__u32 prefixlen;
+	__u8 set[4];
+	__u8 dim;
+	__u8 fam;		/* addresses: family; ports: protocol */
+	__u8 addr[16];		/* ports: the port in the first 2 bytes */
+	__u8 pad[2];
+};
+
+struct kvb_acl_bits {
+	__u64 w[KVB_ACL_WORDS];
+};
+
+/* kvb_aclbit: HASH, key {set, dir, bit}: what a set's rule does */
+struct kvb_acl_bit_key {
+	__u32 set;
+	__u16 bit;
+	__u8 dir;
+	__u8 pad;
+};
+
+struct kvb_acl_bit {
+	__u8 action;		/* enum kvb_acl_action */
+	__u8 flags;		/* enum kvb_acl_rule_flags (LOG) */
+	__u16 pad;
+	__u32 ctr;		/* kvb_aclcnt slot */
+	__u32 acl;		/* for monitor: ACL id and rule index */
+	__u32 index;
+};
+
+/* kvb_aclcnt: PERCPU_ARRAY, a rule's hits by its ctr slot (0: none) */
+struct kvb_acl_cnt {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/*
+ * kvb_aclct: LRU_HASH, the connections a port's ACLs let through, keyed
+ * from the guest's side: its address and port, the remote's. A packet
+ * of a known connection passes either way without a rule (the reply of
+ * one the guest opened, or the guest's answers to one allowed in). A
+ * connection judged under another set than the port's current one is
+ * judged again (its first direction, its first packet's fields): cut if
+ * the new rules forbid it. ICMP echo: the identifier as both ports.
+ */
+struct kvb_aclct_key {
+	__u32 ifindex;
+	__u8 family;
+	__u8 proto;
+	__be16 gport;		/* the guest's port */
+	__be16 rport;		/* the remote's */
+	__u16 pad;
+	__u8 gaddr[16];
+	__u8 raddr[16];
+};
+
+struct kvb_aclct {
+	__u32 set;		/* the set that let it in */
+	__u32 ctr;		/* the allowing rule's kvb_aclcnt slot */
+	__u8 origin;		/* enum kvb_acl_dir of its first packet */
+	__u8 state;		/* enum kvb_ct_state */
+	__u8 otype, ocode;	/* ICMP: the first packet's type and code */
+	__u32 pad;
+	__u64 last_ns;
+};
+
+/* skb->mark of an ACL's reject answer, so that the port's own ACLs in
+ * the other direction let it pass (cleared as it is recognised) */
+#define KVB_MARK_ACL 0x6b766202U
 
 struct kvb_subnet {
 	__u8 family;		/* 4 or 6 */
@@ -294,6 +492,16 @@ struct kvb_net {
 	__u32 ovl_mtu;
 	__u32 nvteps;
 	struct kvb_vtep_addr vteps[KVB_MAX_VTEPS];
+	/*
+	 * ACLs of the ports that name none themselves (`net set NAME acl`),
+	 * by id, and what traffic no rule matches gets on a port with
+	 * ACLs, by direction (enum kvb_acl_dir; enum kvb_acl_action, 0:
+	 * reject).
+	 */
+	__u16 acl[KVB_ACL_PER_PORT];
+	__u8 nacl;
+	__u8 acl_default[2];
+	__u8 pad_acl;
 };
 
 /*

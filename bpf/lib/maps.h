@@ -146,6 +146,66 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_vtep SEC(".maps");
+/* Security groups (kvb_maps.h): definitions (the loader's), ports, the
+ * compiled sets, counters and the connections let through. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_ACLS);
+	__type(key, __u32);
+	__type(value, struct kvb_acl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_acl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_ACLS * KVB_ACL_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_acl_rule_key);
+	__type(value, struct kvb_acl_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct kvb_acl_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, KVB_ACL_MAX_LPM);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_acl_lpm_key);
+	__type(value, struct kvb_acl_bits);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_acllpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4 * KVB_ACL_SET_RULES * 16);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_acl_bit_key);
+	__type(value, struct kvb_acl_bit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclbit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KVB_ACL_CTRS);
+	__type(key, __u32);
+	__type(value, struct kvb_acl_cnt);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclcnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVB_ACL_MAX_CT);
+	__type(key, struct kvb_aclct_key);
+	__type(value, struct kvb_aclct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclct SEC(".maps");
 
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {

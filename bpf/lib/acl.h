@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Security groups: a guest port's ACLs, stateful (tc only).
+ *
+ * Where: egress (from the guest) in the stage kvb_tc_acl_out, which the
+ * entry tail-calls for a port with ACLs before forwarding; ingress
+ * (towards the guest) in kvb_tc_acl_in, on the tap's tc egress, which
+ * every frame the fabric delivers to the guest passes (switched from
+ * another guest, from a bridge's LAN or the host, translated in from the
+ * WAN by a forward, routed from a peered network), so no path to a guest
+ * goes around it.
+ *
+ * How a new connection is judged (kvb_maps.h, the set): four LPM lookups
+ * give the rules each field matches, the lowest bit of their AND is the
+ * rule, no bit is the network's default for the direction. A connection
+ * let through is remembered in kvb_aclct, keyed from the guest's side, so
+ * its replies and its ICMP errors pass the other way without a rule; one
+ * judged under another set than the port's current one is judged again by
+ * its first direction and fields, and forgotten if the new rules forbid it
+ * (its packets are then new connections: an established connection the
+ * new rules forbid is cut).
+ *
+ * Not judged: non-IP frames (ARP), neighbour discovery and MLD, DHCP and
+ * DHCPv6 (a guest with default-reject keeps its address), and non-first
+ * fragments (useless without their first fragment, which is judged).
+ *
+ * reject answers as the other end would: a TCP RST, or ICMP/ICMPv6
+ * "administratively prohibited", within the port's budget (icmp_budget,
+ * a bucket of its own), sent towards the guest for its own packet, or
+ * into the port as the guest's for a packet towards it (it then takes the
+ * guest's way back, NAT and routing included), marked KVB_MARK_ACL so
+ * that the port's ACLs in the other direction let it pass.
+ */
+#ifndef KVB_ACL_H
+#define KVB_ACL_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "admit.h"
+#include "ctx.h"
+#include "drop.h"
+#include "gateway.h"	/* icmp_budget, reply scratch, checksums, quotes */
+#include "l3.h"
+#include "maps.h"
+#include "monitor.h"
+#include "stats.h"
+
+#define ACL_SKIP 1	/* acl_tuple: not judged */
+#define ACL_NONE 0xffff	/* acl_classify: no rule matched */
+/* icmp_budget's key for a port's rejects: a bucket of its own */
+#define ACL_BUDGET_KEY(ifindex) ((ifindex) | 0x80000000U)
+
+/* The fields a set is asked about: one packet's, or a connection's first. */
+struct acl_fields {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport, dport;	/* host order; ICMP: type, code */
+	__u8 family, proto;
+	__u8 pad[2];
+};
+
+struct acl_scratch {
+	struct acl_fields c;		/* what acl_classify reads */
+	struct kvb_acl_lpm_key k;
+	struct kvb_aclct_key ck;
+	struct kvb_aclct ce;
+	struct kvb_acl_bit_key bk;
+	/* the packet */
+	__u8 saddr[16], daddr[16];
+	__u16 sport, dport;		/* TCP/UDP, host order */
+	__u16 id;			/* ICMP echo identifier, host order */
+	__u8 family, proto;
+	__u8 type, code;		/* ICMP */
+	__u8 is_icmp, echo;
+	__u32 l4off, l4len;
+	__u8 tcph[20];			/* reject: the TCP header */
+	__u8 eth[12];			/* reject: destination, source MAC */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct acl_scratch);
+} kvb_acl_tmp SEC(".maps");
+
+static __always_inline struct acl_scratch *acl_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kvb_acl_tmp, &zero);
+}
+
+static __always_inline int icmp_is_echo(__u8 family, __u8 type)
+{
+	return family == 4 ? (type == 8 || type == 0) :
+			     (type == 128 || type == 129);
+}
+
+static __always_inline int icmp_is_err(__u8 family, __u8 type)
+{
+	return family == 4 ? icmp4_is_error(type) : type < 128;
+}
+
+/*
+ * The packet's fields into the scratch, from admission's view of it: 0,
+ * ACL_SKIP for what ACLs do not judge, or a drop.
+ */
+static __always_inline int acl_tuple(struct __sk_buff *skb,
+				     const struct kvb_frame *f,
+				     struct acl_scratch *s)
+{
+	__u8 icmp[8];
+
+	if (f->proto == ETH_P_IP) {
+		s->family = 4;
+		__builtin_memset(s->saddr, 0, 16);
+		__builtin_memset(s->daddr, 0, 16);
+		if (bpf_skb_load_bytes(skb, IP_OFF_SADDR, s->saddr, 4) ||
+		    bpf_skb_load_bytes(skb, IP_OFF_DADDR, s->daddr, 4))
+			return DROP(KVB_DROP_TRUNC_L3);
+	} else if (f->proto == ETH_P_IPV6) {
+		s->family = 6;
+		if (bpf_skb_load_bytes(skb, IP6_OFF_SADDR, s->saddr, 16) ||
+		    bpf_skb_load_bytes(skb, IP6_OFF_DADDR, s->daddr, 16))
+			return DROP(KVB_DROP_TRUNC_L3);
+	} else {
+		return ACL_SKIP;	/* ARP and the rest: not IP */
+	}
+	s->proto = f->l4_proto;
+	s->sport = s->dport = s->id = 0;
+	s->type = s->code = s->is_icmp = s->echo = 0;
+	s->l4off = f->l4_off;
+	s->l4len = f->l4_len;
+	if (!f->l4_ok) {
+		/* a later fragment of a protocol admission checks */
+		if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP ||
+		    s->proto == IPPROTO_ICMP || s->proto == IPPROTO_ICMPV6)
+			return ACL_SKIP;
+		return 0;
+	}
+	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
+		s->sport = f->sport;
+		s->dport = f->dport;
+		if (s->proto == IPPROTO_UDP &&
+		    ((s->family == 4 && (s->sport == 67 || s->sport == 68) &&
+		      (s->dport == 67 || s->dport == 68)) ||
+		     (s->family == 6 && (s->sport == 546 || s->sport == 547) &&
+		      (s->dport == 546 || s->dport == 547))))
+			return ACL_SKIP;	/* DHCP, DHCPv6 */
+		return 0;
+	}
+	if ((s->proto == IPPROTO_ICMP && s->family == 4) ||
+	    (s->proto == IPPROTO_ICMPV6 && s->family == 6)) {
+		if (bpf_skb_load_bytes(skb, f->l4_off, icmp, 8))
+			return DROP(KVB_DROP_L4);
+		s->is_icmp = 1;
+		s->type = icmp[0];
+		s->code = icmp[1];
+		/* neighbour discovery, MLD: the link's, not a connection */
+		if (s->family == 6 &&
+		    ((s->type >= 130 && s->type <= 137) || s->type == 143))
+			return ACL_SKIP;
+		if (icmp_is_echo(s->family, s->type)) {
+			s->echo = 1;
+			s->id = (__u16)(icmp[4] << 8 | icmp[5]);
+		}
+	}
+	return 0;
+}
+
+/* lowest set bit of a non-zero word */
+static __always_inline __u32 ctz64(__u64 w)
+{
+	__u32 n = 0;
+
+	if (!(w & 0xffffffffULL)) {
+		n += 32;
+		w >>= 32;
+	}
+	if (!(w & 0xffff)) {
+		n += 16;
+		w >>= 16;
+	}
+	if (!(w & 0xff)) {
+		n += 8;
+		w >>= 8;
+	}
+	if (!(w & 0xf)) {
+		n += 4;
+		w >>= 4;
+	}
+	if (!(w & 0x3)) {
+		n += 2;
+		w >>= 2;
+	}
+	if (!(w & 0x1))
+		n += 1;
+	return n;
+}
+
+static __always_inline struct kvb_acl_bits *
+acl_lpm(struct kvb_acl_lpm_key *k, __u32 set, __u32 dim, __u8 fam,
+	const __u8 *addr, __u16 port, int is_port)
+{
+	__be32 sb = bpf_htonl(set);
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->prefixlen = 8 * (sizeof(*k) - 4);
+	__builtin_memcpy(k->set, &sb, 4);
+	k->dim = (__u8)dim;
+	k->fam = fam;
+	if (is_port) {
+		k->addr[0] = port >> 8;
+		k->addr[1] = port & 0xff;
+	} else {
+		__builtin_memcpy(k->addr, addr, 16);
+	}
+	return bpf_map_lookup_elem(&kvb_acllpm, k);
+}
+
+/*
+ * The rule of set (direction dir, nrules rules) that decides the fields
+ * in the scratch (c): its bit, or ACL_NONE. Four lookups and an AND of at
+ * most KVB_ACL_WORDS words, whatever the number of rules. A global
+ * function: checked once, for both stages and both of its callers.
+ */
+__noinline int acl_classify(__u32 set, __u32 dir, __u32 nrules)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_acl_bits *a, *b, *c, *d;
+	__u32 nwords = (nrules + 63) / 64, port_fam;
+
+	if (!s || dir > 1)
+		return ACL_NONE;
+	port_fam = s->c.proto;
+	a = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_SRC, s->c.family,
+		    s->c.saddr, 0, 0);
+	b = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_DST, s->c.family,
+		    s->c.daddr, 0, 0);
+	c = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_SPORT, (__u8)port_fam,
+		    NULL, s->c.sport, 1);
+	d = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_DPORT, (__u8)port_fam,
+		    NULL, s->c.dport, 1);
+	if (!a || !b || !c || !d)
+		return ACL_NONE;	/* a set being torn down: no rule */
+	for (__u32 i = 0; i < KVB_ACL_WORDS; i++) {
+		__u64 w;
+
+		if (i >= nwords)
+			break;
+		w = a->w[i] & b->w[i] & c->w[i] & d->w[i];
+		if (w)
+			return (int)(i * 64 + ctz64(w));
+	}
+	return ACL_NONE;
+}
+
+static __always_inline void acl_count(__u32 ctr, __u32 len)
+{
+	struct kvb_acl_cnt *n;
+
+	if (!ctr)
+		return;
+	n = bpf_map_lookup_elem(&kvb_aclcnt, &ctr);
+	if (n) {
+		n->packets++;
+		n->bytes += len;
+	}
+}
+
+/* A 'log on' rule's allowed connection, to a monitor (not a drop). */
+static __always_inline void acl_log(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct kvb_event *ev;
+
+	if (!monitor_on())
+		return;
+	ev = bpf_ringbuf_reserve(&kvb_events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->ifindex = ifindex;
+	ev->reason = KVB_DROP_ACL_LOG;
+	ev->len = skb->len;
+	ev->hook = 0;
+	ev->pad = 0;
+	ev->caplen = 0;
+	if (skb->len >= 54 && !bpf_skb_load_bytes(skb, 0, ev->data, 54))
+		ev->caplen = 54;
+	else if (skb->len >= 34 && !bpf_skb_load_bytes(skb, 0, ev->data, 34))
+		ev->caplen = 34;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * What set says of the fields in the scratch, by direction dir: the
+ * action (enum kvb_acl_action), and into *ctr, *log the rule's counter
+ * slot and whether it logs (0 for the default).
+ */
+static __always_inline __u32 acl_decide(struct acl_scratch *s,
+					const struct kvb_acl_port *ap,
+					__u32 dir, __u32 *ctr, __u32 *log,
+					__u32 *is_default)
+{
+	__u32 nrules = dir == KVB_ACL_OUT ? ap->nrules[1] : ap->nrules[0];
+	__u8 def = dir == KVB_ACL_OUT ? ap->def[1] : ap->def[0];
+	struct kvb_acl_bit *rb;
+	int bit;
+
+	*ctr = 0;
+	*log = 0;
+	*is_default = 0;
+
+	bit = acl_classify(ap->set, dir, nrules);
+	if (bit != ACL_NONE) {
+		s->bk.set = ap->set;
+		s->bk.bit = (__u16)bit;
+		s->bk.dir = (__u8)dir;
+		s->bk.pad = 0;
+		rb = bpf_map_lookup_elem(&kvb_aclbit, &s->bk);
+		if (rb) {
+			*ctr = rb->ctr;
+			*log = rb->flags & KVB_ACLR_LOG;
+			return rb->action;
+		}
+	}
+	*is_default = 1;
+	return def == KVB_ACL_ALLOW ? KVB_ACL_ALLOW :
+	       def == KVB_ACL_DROP ? KVB_ACL_DROP : KVB_ACL_REJECT;
+}
+
+/* The connection key of the packet in the scratch, from the guest's side. */
+static __always_inline void acl_ct_key(struct acl_scratch *s, __u32 ifindex,
+				       __u32 dir)
+{
+	struct kvb_aclct_key *k = &s->ck;
+	__u16 gp = dir == KVB_ACL_OUT ? s->sport : s->dport;
+	__u16 rp = dir == KVB_ACL_OUT ? s->dport : s->sport;
+
+	if (s->echo)
+		gp = rp = s->id;
+	k->ifindex = ifindex;
+	k->family = s->family;
+	k->proto = s->proto;
+	k->gport = bpf_htons(gp);
+	k->rport = bpf_htons(rp);
+	k->pad = 0;
+	if (dir == KVB_ACL_OUT) {
+		__builtin_memcpy(k->gaddr, s->saddr, 16);
+		__builtin_memcpy(k->raddr, s->daddr, 16);
+	} else {
+		__builtin_memcpy(k->gaddr, s->daddr, 16);
+		__builtin_memcpy(k->raddr, s->saddr, 16);
+	}
+}
+
+/*
+ * An ICMP error about a connection of this port passes: its quote is a
+ * packet of the connection the other way (sent by the guest for an error
+ * towards it, received by it for one from it). 1 if it is one.
+ */
+static __always_inline int acl_related(struct __sk_buff *skb, __u32 ifindex,
+				       __u32 dir, struct acl_scratch *s)
+{
+	struct kvb_aclct_key *k = &s->ck;
+	__u32 q = s->l4off + 8, l4;
+	__u8 ih[40], p[8];
+	__u16 a, b;
+	__u8 proto;
+
+	if (s->family == 4) {
+		if (bpf_skb_load_bytes(skb, q, ih, 20))
+			return 0;
+		proto = ih[9];
+		l4 = q + (ih[0] & 0xf) * 4;
+		__builtin_memset(k->gaddr, 0, 16);
+		__builtin_memset(k->raddr, 0, 16);
+		/* the quote was sent by the guest (dir in) or to it (out) */
+		__builtin_memcpy(k->gaddr, dir == KVB_ACL_IN ? ih + 12 : ih + 16, 4);
+		__builtin_memcpy(k->raddr, dir == KVB_ACL_IN ? ih + 16 : ih + 12, 4);
+	} else {
+		if (bpf_skb_load_bytes(skb, q, ih, 40))
+			return 0;
+		proto = ih[6];
+		l4 = q + 40;
+		__builtin_memcpy(k->gaddr, dir == KVB_ACL_IN ? ih + 8 : ih + 24, 16);
+		__builtin_memcpy(k->raddr, dir == KVB_ACL_IN ? ih + 24 : ih + 8, 16);
+	}
+	if (bpf_skb_load_bytes(skb, l4, p, 8))
+		return 0;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		a = (__u16)(p[0] << 8 | p[1]);	/* the quote's source port */
+		b = (__u16)(p[2] << 8 | p[3]);
+	} else if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) &&
+		   icmp_is_echo(s->family, p[0])) {
+		a = b = (__u16)(p[4] << 8 | p[5]);
+	} else {
+		a = b = 0;
+	}
+	k->ifindex = ifindex;
+	k->family = s->family;
+	k->proto = proto;
+	k->gport = bpf_htons(dir == KVB_ACL_IN ? a : b);
+	k->rport = bpf_htons(dir == KVB_ACL_IN ? b : a);
+	k->pad = 0;
+	return bpf_map_lookup_elem(&kvb_aclct, k) != NULL;
+}
+
+/* The fields of a connection's first packet, from its entry and key. */
+static __always_inline void acl_first_fields(struct acl_scratch *s,
+					     const struct kvb_aclct *e)
+{
+	const struct kvb_aclct_key *k = &s->ck;
+	int out = e->origin == KVB_ACL_OUT;
+
+	s->c.family = k->family;
+	s->c.proto = k->proto;
+	__builtin_memcpy(s->c.saddr, out ? k->gaddr : k->raddr, 16);
+	__builtin_memcpy(s->c.daddr, out ? k->raddr : k->gaddr, 16);
+	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+		s->c.sport = e->otype;
+		s->c.dport = e->ocode;
+	} else {
+		s->c.sport = bpf_ntohs(out ? k->gport : k->rport);
+		s->c.dport = bpf_ntohs(out ? k->rport : k->gport);
+	}
+}
+
+#define ACL_PASS KVB_CONTINUE
+#define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
+
+/*
+ * Judge the packet in the scratch on port ifindex (ACLs ap) in direction
+ * dir: ACL_PASS, ACL_DO_REJECT (s->ce.ctr says the reason: 1 default),
+ * or a drop. A global function, checked once per stage.
+ */
+__noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_acl_port *ap;
+	struct kvb_aclct *e;
+	__u32 action, ctr, log, dflt, len = skb->len;
+	__u64 now = kvb_now();
+
+	ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+	if (!s || !ap || !ap->set || dir > 1)
+		return ACL_PASS;
+	if (s->is_icmp && icmp_is_err(s->family, s->type) &&
+	    acl_related(skb, ifindex, dir, s))
+		return ACL_PASS;
+	acl_ct_key(s, ifindex, dir);
+	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+	if (e) {
+		__u64 last = e->last_ns;
+		__u64 t = (__u64)kvb_ct_timeout_s(NULL, s->proto, e->state) *
+			  1000000000ULL;
+
+		if (now > last && now - last > t) {
+			bpf_map_delete_elem(&kvb_aclct, &s->ck);
+			e = NULL;
+		}
+	}
+	if (e && e->set != ap->set) {
+		/* rules changed since: judged again by its first packet */
+		acl_first_fields(s, e);
+		action = acl_decide(s, ap, e->origin, &ctr, &log, &dflt);
+		if (action == KVB_ACL_ALLOW) {
+			e->set = ap->set;
+			e->ctr = ctr;
+		} else {
+			bpf_map_delete_elem(&kvb_aclct, &s->ck);
+			e = NULL;
+		}
+	}
+	if (e) {
+		if (e->origin != dir && e->state == KVB_CT_NEW)
+			e->state = KVB_CT_ESTABLISHED;
+		if (now > e->last_ns + KVB_FDB_REFRESH_NS / 8)
+			e->last_ns = now;
+		acl_count(e->ctr, len);
+		return ACL_PASS;
+	}
+	/* a new connection: this packet's fields */
+	__builtin_memcpy(s->c.saddr, s->saddr, 16);
+	__builtin_memcpy(s->c.daddr, s->daddr, 16);
+	s->c.family = s->family;
+	s->c.proto = s->proto;
+	s->c.sport = s->is_icmp ? s->type : s->sport;
+	s->c.dport = s->is_icmp ? s->code : s->dport;
+	action = acl_decide(s, ap, dir, &ctr, &log, &dflt);
+	acl_count(ctr, len);
+	if (action == KVB_ACL_ALLOW) {
+		if (log)
+			acl_log(skb, ifindex);
+		/* an ICMP error of no known connection is let through by a
+		 * rule, never a connection of its own */
+		if (s->is_icmp && icmp_is_err(s->family, s->type))
+			return ACL_PASS;
+		__builtin_memset(&s->ce, 0, sizeof(s->ce));
+		s->ce.set = ap->set;
+		s->ce.ctr = ctr;
+		s->ce.origin = (__u8)dir;
+		s->ce.state = KVB_CT_NEW;
+		s->ce.otype = s->type;
+		s->ce.ocode = s->code;
+		s->ce.last_ns = now;
+		/* the key was overwritten by acl_related */
+		acl_ct_key(s, ifindex, dir);
+		bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY);
+		return ACL_PASS;
+	}
+	if (action == KVB_ACL_DROP)
+		return DROP(dflt ? KVB_DROP_ACL_DEFAULT : KVB_DROP_ACL_DROP);
+	s->ce.ctr = dflt;
+	return ACL_DO_REJECT;
+}
+
+/* IPv4 header checksum and TCP checksum of the RST in b (IPv4 or IPv6). */
+static __always_inline void acl_rst_csum(struct route_scratch *t, __u8 family)
+{
+	__u8 *b = t->pkt;
+	__u16 c;
+
+	if (family == 4) {
+		/* pseudo header: addresses, zero, protocol, TCP length */
+		__builtin_memset(t->ph, 0, sizeof(t->ph));
+		__builtin_memcpy(t->ph, b + 12, 8);
+		t->ph[9] = IPPROTO_TCP;
+		t->ph[11] = 20;
+		c = csum_fold_(bpf_csum_diff(NULL, 0, (__be32 *)b, 20, 0));
+		__builtin_memcpy(b + 10, &c, 2);
+		c = csum_fold_(bpf_csum_diff(NULL, 0, (__be32 *)(b + 20), 20,
+					     bpf_csum_diff(NULL, 0,
+							   (__be32 *)t->ph,
+							   12, 0)));
+		__builtin_memcpy(b + 36, &c, 2);
+	} else {
+		__builtin_memset(t->ph, 0, sizeof(t->ph));
+		__builtin_memcpy(t->ph, b + 8, 32);
+		t->ph[35] = 20;
+		t->ph[39] = IPPROTO_TCP;
+		c = csum_fold_(bpf_csum_diff(NULL, 0, (__be32 *)(b + 40), 20,
+					     bpf_csum_diff(NULL, 0,
+							   (__be32 *)t->ph,
+							   40, 0)));
+		__builtin_memcpy(b + 56, &c, 2);
+	}
+}
+
+/*
+ * The TCP RST that answers the segment in the scratch, from its
+ * destination, into t->pkt; its length, or 0 for a segment that gets no
+ * RST (an RST itself). RFC 793: to a segment with ACK, seq = its ack;
+ * else seq 0, ACK of everything it occupied.
+ */
+static __always_inline __u32 acl_rst(struct acl_scratch *s,
+				     struct route_scratch *t)
+{
+	__u8 *b = t->pkt, *th = s->tcph, *r;
+	__u32 seq, ack, doff = (th[12] >> 4) * 4, dlen, h;
+	__u8 fl = th[13];
+
+	if (fl & 0x04)
+		return 0;
+	h = s->family == 4 ? 20 : 40;
+	__builtin_memset(b, 0, 64);
+	r = b + (s->family == 4 ? 20 : 40);
+	if (s->family == 4) {
+		b[0] = 0x45;
+		b[3] = 40;
+		b[8] = 64;
+		b[9] = IPPROTO_TCP;
+		__builtin_memcpy(b + 12, s->daddr, 4);
+		__builtin_memcpy(b + 16, s->saddr, 4);
+	} else {
+		b[0] = 0x60;
+		b[5] = 20;
+		b[6] = IPPROTO_TCP;
+		b[7] = 64;
+		__builtin_memcpy(b + 8, s->daddr, 16);
+		__builtin_memcpy(b + 24, s->saddr, 16);
+	}
+	r[0] = th[2];	/* ports swapped */
+	r[1] = th[3];
+	r[2] = th[0];
+	r[3] = th[1];
+	r[12] = 5 << 4;
+	if (fl & 0x10) {		/* ACK: seq = its ack */
+		__builtin_memcpy(r + 4, th + 8, 4);
+		r[13] = 0x04;
+	} else {
+		__builtin_memcpy(&seq, th + 4, 4);
+		dlen = s->l4len > doff ? s->l4len - doff : 0;
+		ack = bpf_ntohl(seq) + dlen + ((fl & 0x02) ? 1 : 0) +
+		      ((fl & 0x01) ? 1 : 0);
+		ack = bpf_htonl(ack);
+		__builtin_memcpy(r + 8, &ack, 4);
+		r[13] = 0x14;	/* RST, ACK */
+	}
+	acl_rst_csum(t, s->family);
+	return h + 20;
+}
+
+/* ICMP(v6) administratively prohibited about the packet, from its
+ * destination, into t->pkt; its length, or 0. */
+static __always_inline __u32 acl_prohibited(struct __sk_buff *skb,
+					    struct acl_scratch *s,
+					    struct route_scratch *t)
+{
+	__u8 mac[ETH_ALEN], *b = t->pkt;
+	__be16 tot;
+	__u32 q;
+	__u16 c;
+
+	__builtin_memset(b, 0, sizeof(t->pkt));
+	if (s->family == 4) {
+		q = quote_load(skb, b, 28, mac);
+		if (!q)
+			return 0;
+		__builtin_memcpy(b + 12, s->daddr, 4);
+		__builtin_memcpy(b + 16, s->saddr, 4);
+		b[0] = 0x45;
+		b[1] = 0xc0;
+		tot = bpf_htons((__u16)(28 + q));
+		__builtin_memcpy(b + 2, &tot, 2);
+		b[8] = 64;
+		b[9] = IPPROTO_ICMP;
+		c = csum_fold_(bpf_csum_diff(NULL, 0, (__be32 *)b, 20, 0));
+		__builtin_memcpy(b + 10, &c, 2);
+		b[20] = ICMP_DEST_UNREACH_;
+		b[21] = 13;	/* communication administratively prohibited */
+		c = csum_fold_(bpf_csum_diff(NULL, 0, (__be32 *)(b + 20),
+					     ((8 + q + 3) & ~3U) & 0xfc, 0));
+		__builtin_memcpy(b + 22, &c, 2);
+		return 28 + q;
+	}
+	q = quote_load(skb, b, 48, mac);
+	if (!q)
+		return 0;
+	__builtin_memcpy(b + 8, s->daddr, 16);
+	__builtin_memcpy(b + 24, s->saddr, 16);
+	ip6_hdr(b, 8 + q, 64);
+	b[40] = 1;	/* destination unreachable */
+	b[41] = 1;	/* administratively prohibited */
+	c = icmp6_csum(t, 8 + q);
+	__builtin_memcpy(b + 42, &c, 2);
+	return 48 + q;
+}
+
+/* Is the packet's destination a group or broadcast (no answer to it)? */
+static __always_inline int acl_to_group(struct acl_scratch *s)
+{
+	if (s->eth[0] & 1)
+		return 1;
+	if (s->family == 4)
+		return s->daddr[0] >= 224 ||
+		       (s->daddr[0] == 255 && s->daddr[3] == 255);
+	return s->daddr[0] == 0xff;
+}
+
+#define ACL_NO_ANSWER 0x7ffb	/* acl_reject: drop it, no answer */
+
+/*
+ * reject: answer the packet in the scratch (judged in direction dir on
+ * port ifindex) in its place and send the answer on: TC_ACT_REDIRECT (or
+ * TC_ACT_SHOT when the rewrite failed half way), ACL_NO_ANSWER when
+ * there is no answer to give (a group destination, an ICMP error, an
+ * RST) or the port's budget is spent. A global function.
+ */
+__noinline int acl_reject(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct route_scratch *t = route_scratch();
+	__u32 len = 0;
+
+	if (!s || !t)
+		return ACL_NO_ANSWER;
+	if (bpf_skb_load_bytes(skb, 0, s->eth, 12) || acl_to_group(s))
+		return ACL_NO_ANSWER;
+	if (s->is_icmp && icmp_is_err(s->family, s->type))
+		return ACL_NO_ANSWER;	/* never an error about an error */
+	if (!icmp_budget(ACL_BUDGET_KEY(ifindex)))
+		return ACL_NO_ANSWER;
+	if (s->proto == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, s->l4off, s->tcph, 20))
+			return ACL_NO_ANSWER;
+		len = acl_rst(s, t);
+	} else {
+		len = acl_prohibited(skb, s, t);
+	}
+	if (len < 40 || len > KVB_REPLY_MAX)
+		return ACL_NO_ANSWER;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + len, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, t->pkt, len, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_OFF_DST, s->eth + 6, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, s->eth, ETH_ALEN, 0))
+		return TC_ACT_SHOT;
+	skb->mark = KVB_MARK_ACL;
+	/* towards the guest: out of its tap; from it: into its tap */
+	return redirected(bpf_redirect(ifindex, dir == KVB_ACL_OUT ?
+					       0 : BPF_F_INGRESS));
+}
+
+/* A reject's outcome, counted under reason whether answered or not. */
+static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
+{
+	if (ret == ACL_NO_ANSWER)
+		return DROP(reason);
+	count_drop(stats_of(ifindex), DROP(reason));
+	return ret;
+}
+
+/*
+ * A stage's ACL step for the admitted frame f on port ifindex: ACL_PASS,
+ * or the verdict (a drop, or a reject's answer sent).
+ */
+static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
+				    __u32 dir, const struct kvb_frame *f)
+{
+	struct acl_scratch *s = acl_scratch();
+	int ret;
+
+	if (!s)
+		return ACL_PASS;
+	ret = acl_tuple(skb, f, s);
+	if (ret == ACL_SKIP)
+		return ACL_PASS;
+	if (IS_DROP(ret))
+		return ret;
+	ret = acl_judge(skb, ifindex, dir);
+	if (ret != ACL_DO_REJECT)
+		return ret;
+	if (s->ce.ctr)	/* the default's */
+		return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
+				    KVB_DROP_ACL_DEFAULT);
+	return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
+			    KVB_DROP_ACL_REJECT);
+}
+
+#endif /* KVB_ACL_H */
