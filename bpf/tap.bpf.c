@@ -446,20 +446,23 @@ int kvb_tc_egress(struct __sk_buff *skb)
 	struct hdr_cursor c;
 	__u32 ifindex = skb->ifindex;
 
-	/* Already switched by the fabric: on to the wire. */
-	if (skb->mark == KVB_MARK_FABRIC) {
-		skb->mark = 0;
-		return TC_ACT_OK;
-	}
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (port && port->role == KVB_PORT_GUEST) {
 		struct kvb_acl_port *ap;
+		__u32 mark = skb->mark;
 
-		/* a reject's answer to the guest passes as it is */
-		if (skb->mark == KVB_MARK_ACL) {
+		/*
+		 * The fabric delivers here: its mark ends with it. A
+		 * reject's answer to the guest passes as it is. (The
+		 * barrier keeps clang from writing through a ctx pointer
+		 * with an offset, which the verifier refuses.)
+		 */
+		if (mark == KVB_MARK_FABRIC || mark == KVB_MARK_ACL) {
+			barrier_var(skb);
 			skb->mark = 0;
-			return TC_ACT_OK;
 		}
+		if (mark == KVB_MARK_ACL)
+			return TC_ACT_OK;
 		ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
 		if (!ap || !ap->set)
 			return TC_ACT_OK;
@@ -468,6 +471,12 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		report_drop(skb, 0, ifindex, skb->len, stats_of(ifindex),
 			    DROP(KVB_DROP_NO_STAGE));
 		return TC_ACT_SHOT;
+	}
+	/* Already switched by the fabric: on to the wire. */
+	if (skb->mark == KVB_MARK_FABRIC) {
+		barrier_var(skb);
+		skb->mark = 0;
+		return TC_ACT_OK;
 	}
 	if (!port) {
 		/* a nat network's host interface: nothing unsolicited in */

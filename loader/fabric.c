@@ -326,6 +326,8 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
+		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
+		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp };
@@ -334,6 +336,9 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 				KVB_MAP_CT, KVB_MAP_FWD, KVB_MAP_CTCNT,
 				KVB_MAP_MON, KVB_MAP_EVENTS, KVB_MAP_ROUTE,
 				KVB_MAP_NATST, KVB_MAP_CTSWEEP, KVB_MAP_NATMAP,
+				KVB_MAP_ACL, KVB_MAP_ACLR, KVB_MAP_ACLP,
+				KVB_MAP_ACLLPM, KVB_MAP_ACLBIT, KVB_MAP_ACLCNT,
+				KVB_MAP_ACLCT,
 				PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
@@ -399,6 +404,8 @@ void fabric_close(struct fabric *fb)
 		       &fb->addr_fd, &fb->meta_fd, &fb->ct_fd, &fb->fwd_fd,
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
+		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
+		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp,

@@ -28,6 +28,8 @@ struct fabric {
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
 	    ctsweep_fd, natmap_fd;
+	int acl_fd, aclr_fd, aclp_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
+	    aclct_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 
@@ -78,6 +80,8 @@ struct port_opts {
 	bool savi_off;		/* no IPv6 address bound by first claim */
 	int naddrs;		/* -1: leave the address list alone */
 	struct kvb_addr_key addrs[KVB_MAX_PORT_ADDRS];
+	int nacl;		/* -1: leave the port's ACLs alone, 0: none */
+	__u16 acl[KVB_ACL_PER_PORT];
 };
 
 /* port.c: also used by `net add ... uplink` and `net del` */
@@ -127,6 +131,9 @@ struct net_spec {
 	__u32 vni, nvteps, nadd, ndel;
 	struct kvb_vtep_addr vteps[KVB_MAX_VTEPS];
 	struct kvb_vtep_addr add[KVB_MAX_VTEPS], del[KVB_MAX_VTEPS];
+	int nacl;			/* acl: ids, 0 none */
+	__u16 acl[KVB_ACL_PER_PORT];
+	__u8 acl_default[2];		/* default-ingress, default-egress */
 	unsigned int given;		/* fields given, a bit by index */
 };
 
@@ -345,8 +352,27 @@ void keyword_list(const struct keyword *kws, size_t n, char *buf,
 void keyword_help(const struct keyword *kws, size_t n);
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* acl.c: security groups */
+int acl_list_parse(struct fabric *fb, const char *cmd, const char *s,
+		   __u16 ids[KVB_ACL_PER_PORT], int *n);
+void acl_list_fmt(struct fabric *fb, const __u16 *ids, int n, char *buf,
+		  size_t len);
+int acl_action_parse(const char *s, __u8 *a);
+const char *acl_action_name(__u8 a);
+/* a guest port's own ACLs (n -1: unchanged), then every port's sets */
+int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
+		 const __u16 *ids);
+void acl_port_forget(struct fabric *fb, __u32 ifindex);
+int acl_port_own(struct fabric *fb, __u32 ifindex, __u16 *ids);
+int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids);
+/* compile every port's ACLs anew and switch them over */
+int acl_sync(struct fabric *fb, const char *cmd);
+void acl_save(struct fabric *fb, void (*line)(const char *text));
+/* load: is this `acl ...` line in effect already? */
+bool acl_line_in_effect(struct fabric *fb, int argc, char **argv);
+
 extern const struct object obj_net, obj_attach, obj_detach, obj_port,
 	obj_fdb, obj_stats, obj_upgrade, obj_gc, obj_reset, obj_save,
-	obj_load, obj_monitor, obj_ct, obj_forward;
+	obj_load, obj_monitor, obj_ct, obj_forward, obj_acl;
 
 #endif

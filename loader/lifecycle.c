@@ -211,7 +211,8 @@ static int do_upgrade(int argc, char **argv)
 		if (port_get(fb, key, &p))
 			continue;
 		r = tc_attach(fb, key, false, NULL);
-		if (!r && p.role == KVB_PORT_UPLINK)
+		if (!r && (p.role == KVB_PORT_UPLINK ||
+			   p.role == KVB_PORT_GUEST))
 			r = tc_attach(fb, key, true, NULL);
 		if (!r && (p.flags & KVB_PORT_F_XDP))
 			r = xdp_update(fb, key);
@@ -289,12 +290,21 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 		w += snprintf(buf + w, len - (size_t)w, " ip %s", ip);
 	}
 	if ((size_t)w < len)
-		snprintf(buf + w, len - (size_t)w,
-			 " spoofcheck %s isolated %s xdp %s%s",
-			 p->flags & KVB_PORT_F_SPOOFCHECK ? "on" : "off",
-			 p->flags & KVB_PORT_F_ISOLATED ? "on" : "off",
-			 p->flags & KVB_PORT_F_XDP ? "on" : "off",
-			 p->flags & KVB_PORT_F_SAVI_OFF ? " savi off" : "");
+		w += snprintf(buf + w, len - (size_t)w,
+			      " spoofcheck %s isolated %s xdp %s%s",
+			      p->flags & KVB_PORT_F_SPOOFCHECK ? "on" : "off",
+			      p->flags & KVB_PORT_F_ISOLATED ? "on" : "off",
+			      p->flags & KVB_PORT_F_XDP ? "on" : "off",
+			      p->flags & KVB_PORT_F_SAVI_OFF ? " savi off" : "");
+	{
+		__u16 ids[KVB_ACL_PER_PORT];
+		int k = acl_port_own(fb, p->ifindex, ids);
+		char names[256];
+
+		acl_list_fmt(fb, ids, k, names, sizeof(names));
+		if (k && (size_t)w < len)
+			snprintf(buf + w, len - (size_t)w, " acl %s", names);
+	}
 }
 
 static void save_print(const char *text)
@@ -312,6 +322,7 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 	char buf[4096];
 	struct kvb_net n, o;
 
+	acl_save(fb, line);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n))
 			continue;
@@ -473,6 +484,12 @@ static int do_load(int argc, char **argv)
 				skipped++;
 				continue;
 			}
+		} else if (nw >= 3 && !strcmp(words[0], "acl")) {
+			apply = &obj_acl;
+			if (acl_line_in_effect(fb, nw - 1, words + 1)) {
+				skipped++;
+				continue;
+			}
 		} else if (nw >= 3 && !strcmp(words[0], "forward") &&
 			   !strcmp(words[1], "add")) {
 			apply = &obj_forward;
@@ -487,8 +504,8 @@ static int do_load(int argc, char **argv)
 				continue;
 			}
 		} else {
-			ret = err("load: line %d: expected 'net add', 'net "
-				  "peer', 'attach' or 'forward add': %s",
+			ret = err("load: line %d: expected 'acl', 'net add', "
+				  "'net peer', 'attach' or 'forward add': %s",
 				  lineno, line);
 			break;
 		}

@@ -500,6 +500,92 @@ static void format_none(struct fabric *fb, const struct kvb_net *n,
 
 
 
+static int parse_acl(const char *cmd, struct net_spec *s, char **v)
+{
+	if (!strcmp(v[0], "none")) {
+		s->nacl = 0;
+		return 0;
+	}
+	return acl_list_parse(fab(), cmd, v[0], s->acl, &s->nacl) ? 1 : 0;
+}
+
+static void apply_acl(const struct net_spec *s, struct kvb_net *n)
+{
+	memset(n->acl, 0, sizeof(n->acl));
+	memcpy(n->acl, s->acl, (size_t)s->nacl * sizeof(s->acl[0]));
+	n->nacl = (__u8)s->nacl;
+}
+
+/* JSON: an array of names; text and save: acl a,b (none: not saved) */
+static void format_acl(struct fabric *fb, const struct kvb_net *n,
+		       const struct net_field *fd, struct fmt *f)
+{
+	char names[256];
+	int k = n->nacl > KVB_ACL_PER_PORT ? KVB_ACL_PER_PORT : n->nacl;
+
+	acl_list_fmt(fb, n->acl, k, names, sizeof(names));
+	if (f->save || !is_json()) {
+		fmt_str(f, fd, k ? names : "none", k > 0);
+		return;
+	}
+	open_json_array(fd->key);
+	for (int i = 0; i < k; i++) {
+		acl_list_fmt(fb, &n->acl[i], 1, names, sizeof(names));
+		print_string(PRINT_JSON, NULL, NULL, names);
+	}
+	close_json_array();
+}
+
+static int parse_acl_default(const char *cmd, __u8 *a, const char *kw,
+			     const char *v)
+{
+	if (acl_action_parse(v, a))
+		return err("%s: %s %s: expected allow, drop or reject", cmd, kw,
+			   v);
+	return 0;
+}
+
+static int parse_def_in(const char *cmd, struct net_spec *s, char **v)
+{
+	return parse_acl_default(cmd, &s->acl_default[KVB_ACL_IN],
+				 "default-ingress", v[0]);
+}
+
+static int parse_def_out(const char *cmd, struct net_spec *s, char **v)
+{
+	return parse_acl_default(cmd, &s->acl_default[KVB_ACL_OUT],
+				 "default-egress", v[0]);
+}
+
+static void apply_def_in(const struct net_spec *s, struct kvb_net *n)
+{
+	n->acl_default[KVB_ACL_IN] = s->acl_default[KVB_ACL_IN];
+}
+
+static void apply_def_out(const struct net_spec *s, struct kvb_net *n)
+{
+	n->acl_default[KVB_ACL_OUT] = s->acl_default[KVB_ACL_OUT];
+}
+
+/* saved when not the default (reject) */
+static void format_def_in(struct fabric *fb, const struct kvb_net *n,
+			  const struct net_field *fd, struct fmt *f)
+{
+	__u8 a = n->acl_default[KVB_ACL_IN];
+
+	(void)fb;
+	fmt_str(f, fd, acl_action_name(a), a != KVB_ACL_REJECT);
+}
+
+static void format_def_out(struct fabric *fb, const struct kvb_net *n,
+			   const struct net_field *fd, struct fmt *f)
+{
+	__u8 a = n->acl_default[KVB_ACL_OUT];
+
+	(void)fb;
+	fmt_str(f, fd, acl_action_name(a), a != KVB_ACL_REJECT);
+}
+
 enum { NF_TYPE };
 static const struct net_field fields[] = {
 	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0 },
@@ -556,6 +642,17 @@ static const struct net_field fields[] = {
 	    "(endpoint-independent)", NT_NAT },
 	  "nat_filtering", F_ADD | F_SET | F_BREAK, 1, parse_nat_filter,
 	  apply_nat_filter, format_nat_filter },
+	{ { "acl", "NAME[,NAME...]|none", "the ACLs of its ports that name\n"
+	    "none of their own ('kvmbpf acl help')", 0 },
+	  "acl", F_ADD | F_SET | F_BREAK, 1, parse_acl, apply_acl, format_acl },
+	{ { "default-ingress", "allow|drop|reject", "what traffic towards a\n"
+	    "guest with ACLs that no rule matches gets\n(default reject)", 0 },
+	  "default_ingress", F_ADD | F_SET, 1, parse_def_in, apply_def_in,
+	  format_def_in },
+	{ { "default-egress", "allow|drop|reject", "the same from the guest",
+	    0 },
+	  "default_egress", F_ADD | F_SET, 1, parse_def_out, apply_def_out,
+	  format_def_out },
 };
 #define NFIELDS ARRAY_SIZE(fields)
 
@@ -940,7 +1037,7 @@ static int net_set(int argc, char **argv)
 		return err("net set: %s: %s", net.name, strerror(errno));
 	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net))
 		return 1;
-	return 0;
+	return acl_sync(fb, "net set");
 }
 
 static int net_del(int argc, char **argv)
@@ -1030,7 +1127,9 @@ const struct object obj_net = {
 		{ "del", net_del, "NAME", CMD_TEND },
 		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]... "
 			"[nat-filtering MODE] [vni N] [vtep ADDR]... "
-			"[vtep-add ADDR] [vtep-del ADDR]",
+			"[vtep-add ADDR] [vtep-del ADDR]\n"
+		  "              [acl NAME[,NAME...]|none] [default-ingress "
+		  "ACTION] [default-egress ACTION]",
 		  CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },

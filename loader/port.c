@@ -143,7 +143,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 		if (p->flags & KVB_PORT_F_XDP)
 			xdp_detach(fb, p->ifindex);
 		tc_detach(p->ifindex, false, false);
-		if (p->role == KVB_PORT_UPLINK)
+		if (p->role == KVB_PORT_UPLINK || p->role == KVB_PORT_GUEST)
 			tc_detach(p->ifindex, true, false);
 		if (p->flags & KVB_PORT_F_OWN_CLSACT)
 			tc_detach(p->ifindex, false, true);
@@ -158,6 +158,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	}
 	fdb_purge(fb, p->ifindex, 0);
 	addr_purge(fb, p->ifindex, 0);
+	acl_port_forget(fb, p->ifindex);
 	bpf_map_delete_elem(fb->stats_fd, &p->ifindex);
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);
 	return 0;
@@ -272,7 +273,9 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		    strerror(-ret));
 		goto fail;
 	}
-	if (role == KVB_PORT_UPLINK) {
+	/* uplinks switch the host's frames there; a guest's ACLs judge
+	 * what the fabric delivers to it */
+	if (role == KVB_PORT_UPLINK || role == KVB_PORT_GUEST) {
 		ret = tc_attach(fb, ifindex, true, NULL);
 		if (ret) {
 			err("%s: %s: cannot attach tc egress program: %s", cmd,

@@ -6,6 +6,7 @@
  * port mechanics of port.c.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 /* where a keyword applies: attach, port set */
 #define PK_ATTACH 1
 #define PK_SET 2
-enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_SAVI, PK_XDP };
+enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_SAVI, PK_XDP, PK_ACL };
 static const struct keyword port_kws[] = {
 	[PK_NET] = { "net", "NAME", "the network to join (attach only)",
 		     PK_ATTACH },
@@ -55,6 +56,9 @@ static const struct keyword port_kws[] = {
 		     "yet, and it costs: on a tap every TSO super-\n"
 		     "frame takes generic XDP, on a veth the peer\n"
 		     "loses GSO/TSO (README, Datapath).", 0 },
+	[PK_ACL] = { "acl", "NAME[,NAME...]|none", "the port's own ACLs (security\n"
+		     "groups, 'kvmbpf acl help'), in place of its\n"
+		     "network's; none: the network's again", 0 },
 };
 
 static void port_details(void)
@@ -100,6 +104,12 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 					   "(xx:xx:xx:xx:xx:xx)", cmd, v);
 			o->mac = mac;
 			break;
+		case PK_ACL:
+			if (!strcmp(v, "none"))
+				o->nacl = 0;
+			else if (acl_list_parse(fab(), cmd, v, o->acl, &o->nacl))
+				return 1;
+			break;
 		case PK_IP:
 			if (o->naddrs < 0)
 				o->naddrs = 0;
@@ -139,7 +149,8 @@ static int attach_run(int argc, char **argv)
 	 * (generic XDP for every TSO frame of a tap, GSO off on a veth's
 	 * peer); docs/BENCHMARKS.md has the measurements.
 	 */
-	struct port_opts o = { .xdp = false, .spoofcheck = true, .naddrs = -1 };
+	struct port_opts o = { .xdp = false, .spoofcheck = true, .naddrs = -1,
+			       .nacl = -1 };
 	const char *netname = NULL;
 	struct kvb_net net;
 	__u8 mac[6];
@@ -155,13 +166,19 @@ static int attach_run(int argc, char **argv)
 		return 1;
 	if (net_find(fb, netname, &net))
 		return err("attach: network %s does not exist", netname);
-	return net_port_attach(fb, "attach", argv[0], &net, &o);
+	if (net_port_attach(fb, "attach", argv[0], &net, &o))
+		return 1;
+	/* no ACL of its own: its network's apply all the same */
+	if (o.nacl < 0)
+		return acl_sync(fb, "attach");
+	return acl_port_set(fb, "attach", if_nametoindex(argv[0]), o.nacl,
+			    o.acl);
 }
 
 /* port set DEV ...: change a port's identity without detaching it. */
 static int port_set(int argc, char **argv)
 {
-	struct port_opts o = { .naddrs = -1 };
+	struct port_opts o = { .naddrs = -1, .nacl = -1 };
 	struct kvb_port p, old;
 	struct kvb_net net;
 	struct fabric *fb;
@@ -237,7 +254,7 @@ static int port_set(int argc, char **argv)
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
 		return err("port set: %s: %s", p.name, strerror(errno));
 	net_ports_changed(fb, p.net_id);
-	return 0;
+	return acl_port_set(fb, "port set", p.ifindex, o.nacl, o.acl);
 }
 
 static int detach_run(int argc, char **argv)
@@ -302,6 +319,22 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 	print_onoff(PRINT_ANY, "savi", " savi %s",
 		    !(p->flags & KVB_PORT_F_SAVI_OFF));
 	print_onoff(PRINT_ANY, "xdp", " xdp %s", p->flags & KVB_PORT_F_XDP);
+	if (p->role == KVB_PORT_GUEST) {
+		__u16 ids[KVB_ACL_PER_PORT];
+		int k = acl_port_effective(fb, p, ids);
+		char names[256];
+
+		acl_list_fmt(fb, ids, k, names, sizeof(names));
+		print_string(PRINT_TEXT, NULL, " acl %s", k ? names : "none");
+		open_json_array("acl");
+		for (int i = 0; i < k; i++) {
+			acl_list_fmt(fb, &ids[i], 1, names, sizeof(names));
+			print_string(PRINT_JSON, NULL, NULL, names);
+		}
+		close_json_array();
+		print_bool(PRINT_JSON, "acl_own", NULL,
+			   acl_port_own(fb, p->ifindex, ids) > 0);
+	}
 	addr_print(fb, p->ifindex);
 	print_nl();
 	close_json_object();
@@ -343,7 +376,8 @@ const struct object obj_port = {
 		{ "list", port_show, NULL, 0 },
 		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none]\n"
 		  "                 [spoofcheck on|off] [isolated on|off]\n"
-		  "                 [savi on|off] [xdp on|off]", CMD_TEND },
+		  "                 [savi on|off] [xdp on|off]\n"
+		  "                 [acl NAME[,NAME...]|none]", CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = port_details,
@@ -354,7 +388,7 @@ const struct object obj_attach = {
 	.cmds = (const struct cmd[]){
 		{ NULL, attach_run, "DEV net NAME [mac MAC] [ip ADDR]...\n"
 		  "              [spoofcheck on|off] [isolated on|off] [savi on|off]\n"
-		  "              [xdp on|off]",
+		  "              [xdp on|off] [acl NAME[,NAME...]]",
 		  CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},

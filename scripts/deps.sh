@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev linux-libc-dev bpftool
-	python3 iproute2 iputils-ping nftables iptables dnsmasq-base ethtool netcat-openbsd socat tcpdump python3-scapy iperf3
+	python3 iproute2 iputils-ping nftables iptables dnsmasq-base ethtool netcat-openbsd socat tcpdump python3-scapy iperf3 nmap
 	qemu-system-x86 busybox-static cpio kmod
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	isc-dhcp-client ndisc6 stun-client stun-server

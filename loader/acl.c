@@ -1,0 +1,1296 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Security groups: the `acl` commands, the ACLs of ports and networks, and
+ * the compiler that turns every guest port's effective ACLs into the sets
+ * the datapath classifies with (kvb_maps.h, bpf/lib/acl.h).
+ *
+ * A change is applied by acl_sync(): every port's set is compiled anew
+ * under a fresh set id beside the old ones, each port switches with one
+ * write of its kvb_aclp entry, and the old sets are removed a little later
+ * (a packet that read the old id before the switch finishes with it).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kvmbpf.h"
+
+/* how long old sets stay after the switch: far longer than a packet */
+#define ACL_RETIRE_US 20000
+
+static const char *const action_names[] = {
+	[KVB_ACL_REJECT] = "reject",
+	[KVB_ACL_ALLOW] = "allow",
+	[KVB_ACL_DROP] = "drop",
+};
+
+const char *acl_action_name(__u8 a)
+{
+	return a < ARRAY_SIZE(action_names) ? action_names[a] : "?";
+}
+
+int acl_action_parse(const char *s, __u8 *a)
+{
+	for (__u8 i = 0; i < ARRAY_SIZE(action_names); i++)
+		if (!strcmp(s, action_names[i])) {
+			*a = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int acl_get(struct fabric *fb, __u32 id, struct kvb_acl *a)
+{
+	return bpf_map_lookup_elem(fb->acl_fd, &id, a) ? -ENOENT : 0;
+}
+
+static int acl_find(struct fabric *fb, const char *name, struct kvb_acl *a)
+{
+	for (__u32 id = 1; id <= KVB_MAX_ACLS; id++)
+		if (!acl_get(fb, id, a) && !strncmp(a->name, name, KVB_NAME_LEN))
+			return 0;
+	return -ENOENT;
+}
+
+static int rule_get(struct fabric *fb, __u32 acl, __u32 index,
+		    struct kvb_acl_rule *r)
+{
+	struct kvb_acl_rule_key k = { .acl = acl, .index = index };
+
+	return bpf_map_lookup_elem(fb->aclr_fd, &k, r) ? -ENOENT : 0;
+}
+
+/* "a,b,c" into ids; "none" is the caller's */
+int acl_list_parse(struct fabric *fb, const char *cmd, const char *s,
+		   __u16 ids[KVB_ACL_PER_PORT], int *n)
+{
+	char buf[256], *save, *w;
+	struct kvb_acl a;
+
+	*n = 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (*n == KVB_ACL_PER_PORT)
+			return err("%s: acl %s: at most %d ACLs", cmd, s,
+				   KVB_ACL_PER_PORT);
+		if (acl_find(fb, w, &a))
+			return err("%s: acl %s does not exist", cmd, w);
+		for (int i = 0; i < *n; i++)
+			if (ids[i] == a.id)
+				return err("%s: acl %s named twice", cmd, w);
+		ids[(*n)++] = (__u16)a.id;
+	}
+	if (!*n)
+		return err("%s: acl: expected NAME[,NAME...] or none", cmd);
+	return 0;
+}
+
+void acl_list_fmt(struct fabric *fb, const __u16 *ids, int n, char *buf,
+		  size_t len)
+{
+	size_t w = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < n && w < len; i++) {
+		struct kvb_acl a;
+
+		if (acl_get(fb, ids[i], &a))
+			snprintf(a.name, sizeof(a.name), "#%u", ids[i]);
+		w += (size_t)snprintf(buf + w, len - w, "%s%s", i ? "," : "",
+				      a.name);
+	}
+}
+
+/* ------------------------------------------------------------- rules */
+
+static int cidr_parse(const char *s, struct kvb_acl_cidr *c)
+{
+	char buf[64], *slash;
+	unsigned int max, len;
+	char tail;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = 0;
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = 6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	len = max;
+	if (slash && (sscanf(slash, "%u%c", &len, &tail) != 1 || len > max))
+		return -1;
+	c->prefixlen = (__u8)len;
+	/* no host bits: the rule says what it matches */
+	for (unsigned int b = len; b < max; b++)
+		if (c->addr[b / 8] & (0x80 >> (b % 8)))
+			return -2;
+	return 0;
+}
+
+static void cidr_fmt(const struct kvb_acl_cidr *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, c->prefixlen);
+}
+
+static int range_parse(const char *s, __u16 *lo, __u16 *hi)
+{
+	unsigned int a, b;
+	char tail;
+
+	if (sscanf(s, "%u-%u%c", &a, &b, &tail) == 2) {
+		if (a > b || b > 65535)
+			return -1;
+	} else if (sscanf(s, "%u%c", &a, &tail) == 1 && a <= 65535) {
+		b = a;
+	} else {
+		return -1;
+	}
+	*lo = (__u16)a;
+	*hi = (__u16)b;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	__u8 proto;
+} protos[] = {
+	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP },
+	{ "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
+};
+
+enum { RK_PROTO, RK_SRC, RK_DST, RK_SPORT, RK_DPORT, RK_TYPE, RK_CODE,
+       RK_LOG };
+static const struct keyword rule_kws[] = {
+	[RK_PROTO] = { "proto", "tcp|udp|icmp|icmpv6|N",
+		       "the protocol (default: any)", 0 },
+	[RK_SRC] = { "src", "CIDR[,CIDR...]", "source addresses (default: any;\n"
+		     "up to 8, IPv4 and IPv6)", 0 },
+	[RK_DST] = { "dst", "CIDR[,CIDR...]", "destination addresses", 0 },
+	[RK_SPORT] = { "sport", "P[-Q]", "source ports (tcp, udp)", 0 },
+	[RK_DPORT] = { "dport", "P[-Q]", "destination ports (tcp, udp)", 0 },
+	[RK_TYPE] = { "icmp-type", "T", "ICMP(v6) type (icmp, icmpv6)", 0 },
+	[RK_CODE] = { "icmp-code", "C", "ICMP(v6) code (with icmp-type)", 0 },
+	[RK_LOG] = { "log", "on|off", "on: the connections it lets in go to\n"
+		     "'kvmbpf monitor' (acl-log; drops go there anyway)", 0 },
+};
+
+static int cidrs_parse(const char *cmd, const char *kw, const char *s,
+		       struct kvb_acl_cidr *out, __u8 *n)
+{
+	char buf[1024], *save, *w;
+	int r;
+
+	*n = 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (*n == KVB_ACL_MAX_CIDRS)
+			return err("%s: %s: at most %d CIDRs", cmd, kw,
+				   KVB_ACL_MAX_CIDRS);
+		r = cidr_parse(w, &out[*n]);
+		if (r == -2)
+			return err("%s: %s %s: host bits set (the network "
+				   "address, please)", cmd, kw, w);
+		if (r)
+			return err("%s: %s %s: not an IPv4 or IPv6 CIDR", cmd,
+				   kw, w);
+		(*n)++;
+	}
+	if (!*n)
+		return err("%s: %s needs CIDR[,CIDR...]", cmd, kw);
+	return 0;
+}
+
+/* families a CIDR list has, bit 4 / bit 6; 0 when empty (any) */
+static unsigned int cidr_fams(const struct kvb_acl_cidr *c, __u8 n)
+{
+	unsigned int f = 0;
+
+	for (__u8 i = 0; i < n; i++)
+		f |= 1U << c[i].family;
+	return f;
+}
+
+/* DIR ACTION [KEYWORD ARG]... into r */
+static int rule_parse(const char *cmd, int argc, char **argv,
+		      struct kvb_acl_rule *r)
+{
+	unsigned int fs, fd, fp = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (argc < 2)
+		return err("%s: expected ingress|egress and allow|drop|reject",
+			   cmd);
+	if (!strcmp(argv[0], "ingress"))
+		r->dir = KVB_ACL_IN;
+	else if (!strcmp(argv[0], "egress"))
+		r->dir = KVB_ACL_OUT;
+	else
+		return err("%s: %s: expected ingress or egress", cmd, argv[0]);
+	if (acl_action_parse(argv[1], &r->action))
+		return err("%s: %s: expected allow, drop or reject", cmd,
+			   argv[1]);
+	for (int i = 2; i < argc; i += 2) {
+		const struct keyword *kw = keyword_find(rule_kws,
+							ARRAY_SIZE(rule_kws),
+							argv[i]);
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		__u32 n;
+		bool on;
+
+		if (!kw)
+			return err("%s: unknown keyword '%s' (try 'kvmbpf acl "
+				   "help')", cmd, argv[i]);
+		if (!v)
+			return err("%s: %s needs %s", cmd, argv[i], kw->arg);
+		switch (kw - rule_kws) {
+		case RK_PROTO:
+			r->proto = 0;
+			for (size_t k = 0; k < ARRAY_SIZE(protos); k++)
+				if (!strcmp(v, protos[k].name))
+					r->proto = protos[k].proto;
+			if (!r->proto) {
+				if (parse_u32(v, 1, 255, &n))
+					return err("%s: proto %s: expected tcp, "
+						   "udp, icmp, icmpv6 or 1-255",
+						   cmd, v);
+				r->proto = (__u8)n;
+			}
+			break;
+		case RK_SRC:
+			if (cidrs_parse(cmd, "src", v, r->src, &r->nsrc))
+				return 1;
+			break;
+		case RK_DST:
+			if (cidrs_parse(cmd, "dst", v, r->dst, &r->ndst))
+				return 1;
+			break;
+		case RK_SPORT:
+		case RK_DPORT: {
+			bool s = kw - rule_kws == RK_SPORT;
+
+			if (range_parse(v, s ? &r->sport_lo : &r->dport_lo,
+					s ? &r->sport_hi : &r->dport_hi))
+				return err("%s: %s %s: expected P or P-Q "
+					   "(0-65535)", cmd, kw->name, v);
+			r->flags |= s ? KVB_ACLR_SPORT : KVB_ACLR_DPORT;
+			break;
+		}
+		case RK_TYPE:
+		case RK_CODE:
+			if (parse_u32(v, 0, 255, &n))
+				return err("%s: %s %s: expected 0-255", cmd,
+					   kw->name, v);
+			if (kw - rule_kws == RK_TYPE) {
+				r->icmp_type = (__u8)n;
+				r->flags |= KVB_ACLR_ICMP_TYPE;
+			} else {
+				r->icmp_code = (__u8)n;
+				r->flags |= KVB_ACLR_ICMP_CODE;
+			}
+			break;
+		default:
+			if (parse_onoff(v, &on))
+				return err("%s: log %s: expected on or off",
+					   cmd, v);
+			if (on)
+				r->flags |= KVB_ACLR_LOG;
+			else
+				r->flags &= ~KVB_ACLR_LOG;
+		}
+	}
+	if ((r->flags & (KVB_ACLR_SPORT | KVB_ACLR_DPORT)) &&
+	    r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
+		return err("%s: sport and dport need proto tcp or udp", cmd);
+	if ((r->flags & (KVB_ACLR_ICMP_TYPE | KVB_ACLR_ICMP_CODE)) &&
+	    r->proto != IPPROTO_ICMP && r->proto != IPPROTO_ICMPV6)
+		return err("%s: icmp-type and icmp-code need proto icmp or "
+			   "icmpv6", cmd);
+	if ((r->flags & KVB_ACLR_ICMP_CODE) && !(r->flags & KVB_ACLR_ICMP_TYPE))
+		return err("%s: icmp-code needs icmp-type", cmd);
+	if (r->proto == IPPROTO_ICMP)
+		fp = 1U << 4;
+	else if (r->proto == IPPROTO_ICMPV6)
+		fp = 1U << 6;
+	fs = cidr_fams(r->src, r->nsrc);
+	fd = cidr_fams(r->dst, r->ndst);
+	if ((fs && fd && !(fs & fd)) || (fp && fs && !(fs & fp)) ||
+	    (fp && fd && !(fd & fp)))
+		return err("%s: the rule can match nothing: its addresses and "
+			   "protocol are of different IP versions", cmd);
+	return 0;
+}
+
+/* The rule as `acl rule add NAME` takes it (after NAME). */
+static void rule_fmt(const struct kvb_acl_rule *r, char *buf, size_t len)
+{
+	size_t w;
+	char c[64];
+
+	w = (size_t)snprintf(buf, len, "%s %s",
+			     r->dir == KVB_ACL_IN ? "ingress" : "egress",
+			     acl_action_name(r->action));
+	if (r->proto) {
+		const char *pn = NULL;
+
+		for (size_t k = 0; k < ARRAY_SIZE(protos); k++)
+			if (protos[k].proto == r->proto)
+				pn = protos[k].name;
+		if (pn)
+			w += (size_t)snprintf(buf + w, len - w, " proto %s", pn);
+		else
+			w += (size_t)snprintf(buf + w, len - w, " proto %u",
+					      r->proto);
+	}
+	for (int d = 0; d < 2; d++) {
+		const struct kvb_acl_cidr *cs = d ? r->dst : r->src;
+		__u8 n = d ? r->ndst : r->nsrc;
+
+		for (__u8 i = 0; i < n && i < KVB_ACL_MAX_CIDRS && w < len; i++) {
+			cidr_fmt(&cs[i], c, sizeof(c));
+			w += (size_t)snprintf(buf + w, len - w, "%s%s",
+					      i ? "," : d ? " dst " : " src ", c);
+		}
+	}
+	for (int d = 0; d < 2 && w < len; d++) {
+		__u16 lo = d ? r->dport_lo : r->sport_lo;
+		__u16 hi = d ? r->dport_hi : r->sport_hi;
+
+		if (!(r->flags & (d ? KVB_ACLR_DPORT : KVB_ACLR_SPORT)))
+			continue;
+		if (lo == hi)
+			w += (size_t)snprintf(buf + w, len - w, " %s %u",
+					      d ? "dport" : "sport", lo);
+		else
+			w += (size_t)snprintf(buf + w, len - w, " %s %u-%u",
+					      d ? "dport" : "sport", lo, hi);
+	}
+	if ((r->flags & KVB_ACLR_ICMP_TYPE) && w < len)
+		w += (size_t)snprintf(buf + w, len - w, " icmp-type %u",
+				      r->icmp_type);
+	if ((r->flags & KVB_ACLR_ICMP_CODE) && w < len)
+		w += (size_t)snprintf(buf + w, len - w, " icmp-code %u",
+				      r->icmp_code);
+	if ((r->flags & KVB_ACLR_LOG) && w < len)
+		snprintf(buf + w, len - w, " log on");
+}
+
+/* -------------------------------------------------------- the compiler */
+
+/* a prefix of one field of a set: what the LPM key holds after the set */
+struct pfx {
+	__u32 len;		/* LPM prefixlen from the set on */
+	__u8 fam;
+	__u8 addr[16];
+	struct kvb_acl_bits bits;
+};
+
+struct cset {
+	struct pfx *p;
+	size_t n, cap;
+};
+
+static int pfx_add(struct cset *c, __u32 len, __u8 fam, const __u8 *addr)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct pfx *p = realloc(c->p, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		c->p = p;
+		c->cap = cap;
+	}
+	memset(&c->p[c->n], 0, sizeof(c->p[0]));
+	c->p[c->n].len = len;
+	c->p[c->n].fam = fam;
+	if (addr)
+		memcpy(c->p[c->n].addr, addr, 16);
+	c->n++;
+	return 0;
+}
+
+static int pfx_cmp(const void *a, const void *b)
+{
+	const struct pfx *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	if (x->fam != y->fam)
+		return x->fam < y->fam ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static void pfx_unique(struct cset *c)
+{
+	size_t w = 0;
+
+	qsort(c->p, c->n, sizeof(c->p[0]), pfx_cmp);
+	for (size_t i = 0; i < c->n; i++)
+		if (!w || pfx_cmp(&c->p[w - 1], &c->p[i]))
+			c->p[w++] = c->p[i];
+	c->n = w;
+}
+
+/* do the first bits bits of a and b agree? */
+static bool bits_agree(const __u8 *a, const __u8 *b, __u32 bits)
+{
+	for (__u32 i = 0; i < bits; i++)
+		if ((a[i / 8] ^ b[i / 8]) & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+/* one rule of a set, in priority order */
+struct crule {
+	struct kvb_acl_rule r;
+	__u32 acl, index;
+};
+
+/* a port range as prefixes of the 16-bit port: (port, bits) pairs */
+static int range_prefixes(__u16 lo, __u16 hi, __u32 out[32][2])
+{
+	__u32 a = lo, n = 0;
+
+	while (a <= hi && n < 32) {
+		__u32 k = 0;
+
+		while (k < 16 && !(a & (1U << k)) && a + (2U << k) - 1 <= hi)
+			k++;
+		out[n][0] = a;
+		out[n][1] = 16 - k;
+		n++;
+		a += 1U << k;
+	}
+	return (int)n;
+}
+
+/*
+ * The LPM prefixes of rule r in field dim (addresses: fam byte and
+ * address; ports: protocol and port), into c if c, else tested against
+ * p: does r take every value p stands for?
+ */
+static bool rule_covers(const struct kvb_acl_rule *r, int dim,
+			const struct pfx *p)
+{
+	if (p->len == 40)	/* the root: every value */
+		return dim < 2 ? !(dim ? r->ndst : r->nsrc) : !r->proto;
+	if (dim < 2) {
+		const struct kvb_acl_cidr *cs = dim ? r->dst : r->src;
+		__u8 n = dim ? r->ndst : r->nsrc;
+
+		if (!n)
+			return true;
+		for (__u8 i = 0; i < n; i++)
+			if (cs[i].family == p->fam &&
+			    48U + cs[i].prefixlen <= p->len &&
+			    bits_agree(cs[i].addr, p->addr, cs[i].prefixlen))
+				return true;
+		return false;
+	}
+	if (!r->proto)
+		return true;
+	if (r->proto != p->fam)
+		return false;
+	{
+		bool icmp = r->proto == IPPROTO_ICMP ||
+			    r->proto == IPPROTO_ICMPV6;
+		bool s = dim == KVB_ACL_D_SPORT;
+		__u32 f = s ? (icmp ? KVB_ACLR_ICMP_TYPE : KVB_ACLR_SPORT) :
+			      (icmp ? KVB_ACLR_ICMP_CODE : KVB_ACLR_DPORT);
+		__u16 lo, hi;
+		__u32 pr[32][2];
+		int np;
+
+		if (!(r->flags & f))
+			return true;
+		if (icmp)
+			lo = hi = s ? r->icmp_type : r->icmp_code;
+		else if (s)
+			lo = r->sport_lo, hi = r->sport_hi;
+		else
+			lo = r->dport_lo, hi = r->dport_hi;
+		np = range_prefixes(lo, hi, pr);
+		for (int i = 0; i < np; i++) {
+			__u8 q[2] = { (__u8)(pr[i][0] >> 8), (__u8)pr[i][0] };
+
+			if (48 + pr[i][1] <= p->len &&
+			    bits_agree(q, p->addr, pr[i][1]))
+				return true;
+		}
+		return false;
+	}
+}
+
+static int rule_prefixes(const struct kvb_acl_rule *r, int dim,
+			 struct cset *c)
+{
+	int ret = 0;
+
+	if (dim < 2) {
+		const struct kvb_acl_cidr *cs = dim ? r->dst : r->src;
+		__u8 n = dim ? r->ndst : r->nsrc;
+
+		for (__u8 i = 0; i < n && !ret; i++)
+			ret = pfx_add(c, 48U + cs[i].prefixlen, cs[i].family,
+				      cs[i].addr);
+		return ret;
+	}
+	if (!r->proto)
+		return 0;
+	{
+		bool icmp = r->proto == IPPROTO_ICMP ||
+			    r->proto == IPPROTO_ICMPV6;
+		bool s = dim == KVB_ACL_D_SPORT;
+		__u32 f = s ? (icmp ? KVB_ACLR_ICMP_TYPE : KVB_ACLR_SPORT) :
+			      (icmp ? KVB_ACLR_ICMP_CODE : KVB_ACLR_DPORT);
+		__u8 a[16] = { 0 };
+		__u16 lo, hi;
+		__u32 pr[32][2];
+		int np;
+
+		if (!(r->flags & f))
+			return pfx_add(c, 48, r->proto, a);
+		if (icmp)
+			lo = hi = s ? r->icmp_type : r->icmp_code;
+		else if (s)
+			lo = r->sport_lo, hi = r->sport_hi;
+		else
+			lo = r->dport_lo, hi = r->dport_hi;
+		np = range_prefixes(lo, hi, pr);
+		for (int i = 0; i < np && !ret; i++) {
+			a[0] = (__u8)(pr[i][0] >> 8);
+			a[1] = (__u8)pr[i][0];
+			/* bits below the prefix are zero already */
+			ret = pfx_add(c, 48 + pr[i][1], r->proto, a);
+		}
+		return ret;
+	}
+}
+
+/* Write the field dim of set, direction dir, for rules rs[0..n). */
+static int compile_dim(struct fabric *fb, __u32 set, int dir, int dim,
+		       const struct crule *rs, size_t n)
+{
+	struct cset c = { 0 };
+	__be32 sb = htonl(set);
+	int ret = pfx_add(&c, 40, 0, NULL);
+
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = rule_prefixes(&rs[i].r, dim, &c);
+	if (ret)
+		goto out;
+	pfx_unique(&c);
+	for (size_t j = 0; j < c.n && !ret; j++) {
+		struct kvb_acl_lpm_key k = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			if (rule_covers(&rs[i].r, dim, &c.p[j]))
+				c.p[j].bits.w[i / 64] |= 1ULL << (i % 64);
+		k.prefixlen = c.p[j].len;
+		memcpy(k.set, &sb, 4);
+		k.dim = (__u8)(dir * 4 + dim);
+		k.fam = c.p[j].fam;
+		memcpy(k.addr, c.p[j].addr, 16);
+		if (bpf_map_update_elem(fb->acllpm_fd, &k, &c.p[j].bits, BPF_ANY))
+			ret = -errno;
+	}
+out:
+	free(c.p);
+	return ret;
+}
+
+/* The rules of ACLs ids in direction dir, drop and reject first. */
+static int set_rules(struct fabric *fb, const __u16 *ids, int nids, int dir,
+		     struct crule **out, size_t *n)
+{
+	struct crule *rs = NULL;
+	size_t cnt = 0, cap = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (int a = 0; a < nids; a++) {
+			struct kvb_acl acl;
+
+			if (acl_get(fb, ids[a], &acl))
+				continue;
+			for (__u32 i = 0; i < acl.nrules; i++) {
+				struct kvb_acl_rule r;
+				bool deny;
+
+				if (rule_get(fb, acl.id, i, &r) || r.dir != dir)
+					continue;
+				deny = r.action != KVB_ACL_ALLOW;
+				if (deny != !pass)
+					continue;
+				if (cnt == cap) {
+					struct crule *t;
+
+					cap = cap ? cap * 2 : 64;
+					t = realloc(rs, cap * sizeof(*rs));
+					if (!t) {
+						free(rs);
+						return -ENOMEM;
+					}
+					rs = t;
+				}
+				rs[cnt].r = r;
+				rs[cnt].acl = acl.id;
+				rs[cnt].index = i;
+				cnt++;
+			}
+		}
+	*out = rs;
+	*n = cnt;
+	return 0;
+}
+
+/* Compile ACLs ids into set; nrules[] per direction. 0 or -errno. */
+static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
+		       int nids, __u16 nrules[2])
+{
+	for (int dir = 0; dir < 2; dir++) {
+		struct crule *rs;
+		size_t n;
+		int ret = set_rules(fb, ids, nids, dir, &rs, &n);
+
+		if (ret)
+			return ret;
+		if (n > KVB_ACL_SET_RULES) {
+			free(rs);
+			return -E2BIG;
+		}
+		for (int dim = 0; dim < 4 && !ret; dim++)
+			ret = compile_dim(fb, set, dir, dim, rs, n);
+		for (size_t i = 0; i < n && !ret; i++) {
+			struct kvb_acl_bit_key k = { .set = set, .bit = (__u16)i,
+						     .dir = (__u8)dir };
+			struct kvb_acl_bit v = { .action = rs[i].r.action,
+						 .flags = rs[i].r.flags,
+						 .ctr = rs[i].r.ctr,
+						 .acl = rs[i].acl,
+						 .index = rs[i].index };
+
+			if (bpf_map_update_elem(fb->aclbit_fd, &k, &v, BPF_ANY))
+				ret = -errno;
+		}
+		free(rs);
+		if (ret)
+			return ret;
+		nrules[dir] = (__u16)n;
+	}
+	return 0;
+}
+
+struct live_sets {
+	__u32 *ids;
+	size_t n;
+	__u32 max;
+};
+
+static bool set_live(const struct live_sets *l, __u32 set)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ids[i] == set)
+			return true;
+	return false;
+}
+
+static void max_lpm(const void *key, const void *value, void *arg)
+{
+	const struct kvb_acl_lpm_key *k = key;
+	struct live_sets *l = arg;
+	__u32 s;
+
+	(void)value;
+	memcpy(&s, k->set, 4);
+	s = ntohl(s);
+	if (s > l->max)
+		l->max = s;
+}
+
+static bool dead_lpm(const void *key, const void *value, void *arg)
+{
+	const struct kvb_acl_lpm_key *k = key;
+	__u32 s;
+
+	(void)value;
+	memcpy(&s, k->set, 4);
+	return !set_live(arg, ntohl(s));
+}
+
+static bool dead_bit(const void *key, const void *value, void *arg)
+{
+	(void)value;
+	return !set_live(arg, ((const struct kvb_acl_bit_key *)key)->set);
+}
+
+int acl_port_own(struct fabric *fb, __u32 ifindex, __u16 *ids)
+{
+	struct kvb_acl_port ap;
+
+	if (bpf_map_lookup_elem(fb->aclp_fd, &ifindex, &ap) ||
+	    !(ap.flags & KVB_ACLP_OWN))
+		return 0;
+	memcpy(ids, ap.acl, sizeof(ap.acl));
+	return ap.nacl > KVB_ACL_PER_PORT ? KVB_ACL_PER_PORT : ap.nacl;
+}
+
+/* the port's own ACLs, else its network's; their count */
+int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids)
+{
+	struct kvb_net n;
+	int k = acl_port_own(fb, p->ifindex, ids);
+
+	if (k || net_get(fb, p->net_id, &n))
+		return k;
+	memcpy(ids, n.acl, sizeof(n.acl));
+	return n.nacl > KVB_ACL_PER_PORT ? KVB_ACL_PER_PORT : n.nacl;
+}
+
+int acl_sync(struct fabric *fb, const char *cmd)
+{
+	struct live_sets live = { 0 };
+	struct kvb_port *ps;
+	int n = libbpf_num_possible_cpus(), ret = 0;
+	struct {
+		__u16 ids[KVB_ACL_PER_PORT];
+		int nids;
+		__u32 set;
+		__u16 nrules[2];
+	} *groups;
+	size_t ng = 0;
+	bool retire = false;
+
+	(void)n;
+	n = port_list(fb, &ps);
+	if (n < 0)
+		return err("%s: %s", cmd, strerror(-n));
+	groups = calloc((size_t)n + 1, sizeof(*groups));
+	live.ids = calloc((size_t)n + 1, sizeof(*live.ids));
+	if (!groups || !live.ids) {
+		ret = err("%s: out of memory", cmd);
+		goto out;
+	}
+	map_walk(fb->acllpm_fd, sizeof(struct kvb_acl_lpm_key),
+		 sizeof(struct kvb_acl_bits), max_lpm, &live);
+	/* compile every distinct list once, beside the sets in use */
+	for (int i = 0; i < n; i++) {
+		__u16 ids[KVB_ACL_PER_PORT];
+		int k;
+		size_t g;
+
+		if (ps[i].role != KVB_PORT_GUEST)
+			continue;
+		k = acl_port_effective(fb, &ps[i], ids);
+		if (!k)
+			continue;
+		for (g = 0; g < ng; g++)
+			if (groups[g].nids == k &&
+			    !memcmp(groups[g].ids, ids, (size_t)k * 2))
+				break;
+		if (g < ng)
+			continue;
+		memcpy(groups[ng].ids, ids, sizeof(ids));
+		groups[ng].nids = k;
+		groups[ng].set = ++live.max;
+		ret = compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules);
+		live.ids[live.n++] = groups[ng].set;
+		ng++;
+		if (ret) {
+			char names[256];
+
+			acl_list_fmt(fb, ids, k, names, sizeof(names));
+			ret = ret == -E2BIG ?
+				err("%s: acl %s: more than %d rules in one "
+				    "direction of a port", cmd, names,
+				    KVB_ACL_SET_RULES) :
+				err("%s: acl %s: cannot compile: %s", cmd,
+				    names, strerror(-ret));
+			/* nothing switched: the new sets go, the old stay */
+			live.n = 0;
+			for (int j = 0; j < n; j++) {
+				struct kvb_acl_port ap;
+
+				if (!bpf_map_lookup_elem(fb->aclp_fd,
+							 &ps[j].ifindex, &ap) &&
+				    ap.set)
+					live.ids[live.n++] = ap.set;
+			}
+			retire = true;
+			goto gc;
+		}
+	}
+	/* each port switches with one write */
+	for (int i = 0; i < n; i++) {
+		struct kvb_acl_port ap = { 0 }, old = { 0 };
+		__u16 ids[KVB_ACL_PER_PORT];
+		struct kvb_net net;
+		int k;
+		bool had;
+
+		if (ps[i].role != KVB_PORT_GUEST)
+			continue;
+		had = !bpf_map_lookup_elem(fb->aclp_fd, &ps[i].ifindex, &old);
+		if (had && old.set)
+			retire = true;
+		ap.flags = had ? old.flags & KVB_ACLP_OWN : 0;
+		ap.nacl = had ? old.nacl : 0;
+		memcpy(ap.acl, old.acl, sizeof(ap.acl));
+		k = acl_port_effective(fb, &ps[i], ids);
+		for (size_t g = 0; k && g < ng; g++)
+			if (groups[g].nids == k &&
+			    !memcmp(groups[g].ids, ids, (size_t)k * 2)) {
+				ap.set = groups[g].set;
+				memcpy(ap.nrules, groups[g].nrules,
+				       sizeof(ap.nrules));
+			}
+		if (!net_get(fb, ps[i].net_id, &net))
+			memcpy(ap.def, net.acl_default, sizeof(ap.def));
+		if (!ap.set && !(ap.flags & KVB_ACLP_OWN)) {
+			bpf_map_delete_elem(fb->aclp_fd, &ps[i].ifindex);
+			continue;
+		}
+		if (bpf_map_update_elem(fb->aclp_fd, &ps[i].ifindex, &ap,
+					BPF_ANY))
+			ret = err("%s: %s: cannot switch its ACLs: %s", cmd,
+				  ps[i].name, strerror(errno));
+	}
+gc:
+	/* the old sets go once no packet can still be judged by them */
+	if (retire)
+		usleep(ACL_RETIRE_US);
+	map_delete_where(fb->acllpm_fd, sizeof(struct kvb_acl_lpm_key),
+			 sizeof(struct kvb_acl_bits), dead_lpm, &live);
+	map_delete_where(fb->aclbit_fd, sizeof(struct kvb_acl_bit_key),
+			 sizeof(struct kvb_acl_bit), dead_bit, &live);
+out:
+	free(groups);
+	free(live.ids);
+	free(ps);
+	return ret;
+}
+
+/* ------------------------------------------------------------ ports */
+
+int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
+		 const __u16 *ids)
+{
+	struct kvb_acl_port ap = { 0 }, old;
+
+	if (n < 0)
+		return 0;
+	if (!bpf_map_lookup_elem(fb->aclp_fd, &ifindex, &old))
+		ap = old;
+	ap.nacl = (__u8)n;
+	memset(ap.acl, 0, sizeof(ap.acl));
+	if (n)
+		memcpy(ap.acl, ids, (size_t)n * sizeof(*ids));
+	if (n)
+		ap.flags |= KVB_ACLP_OWN;
+	else
+		ap.flags &= ~KVB_ACLP_OWN;
+	if (bpf_map_update_elem(fb->aclp_fd, &ifindex, &ap, BPF_ANY))
+		return err("%s: cannot set the port's ACLs: %s", cmd,
+			   strerror(errno));
+	return acl_sync(fb, cmd);
+}
+
+static bool ct_of_port(const void *key, const void *value, void *arg)
+{
+	(void)value;
+	return ((const struct kvb_aclct_key *)key)->ifindex ==
+	       *(const __u32 *)arg;
+}
+
+/* a port leaves: its ACLs and connections go (an ifindex is reused) */
+void acl_port_forget(struct fabric *fb, __u32 ifindex)
+{
+	bpf_map_delete_elem(fb->aclp_fd, &ifindex);
+	map_delete_where(fb->aclct_fd, sizeof(struct kvb_aclct_key),
+			 sizeof(struct kvb_aclct), ct_of_port, &ifindex);
+}
+
+/* --------------------------------------------------------- commands */
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n >= KVB_NAME_LEN || !strcmp(s, "none"))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+static int acl_add(int argc, char **argv)
+{
+	struct fabric *fb;
+	struct kvb_acl a = { 0 }, tmp;
+
+	if (argc != 1)
+		return err("acl add: expected NAME");
+	if (!valid_name(argv[0]))
+		return err("acl add: name '%s': use 1-%d characters of "
+			   "[A-Za-z0-9_.-] (not 'none')", argv[0],
+			   KVB_NAME_LEN - 1);
+	fb = fab();
+	if (!acl_find(fb, argv[0], &tmp))
+		return err("acl add: acl %s already exists", argv[0]);
+	for (a.id = 1; a.id <= KVB_MAX_ACLS; a.id++)
+		if (acl_get(fb, a.id, &tmp))
+			break;
+	if (a.id > KVB_MAX_ACLS)
+		return err("acl add: too many ACLs (%d)", KVB_MAX_ACLS);
+	snprintf(a.name, sizeof(a.name), "%s", argv[0]);
+	if (bpf_map_update_elem(fb->acl_fd, &a.id, &a, BPF_NOEXIST))
+		return err("acl add: %s: %s", argv[0], strerror(errno));
+	return 0;
+}
+
+/* who uses ACL id: ports (own lists) and networks, into buf; count */
+static int acl_users(struct fabric *fb, __u32 id, char *buf, size_t len)
+{
+	struct kvb_port *ps;
+	int n = port_list(fb, &ps), users = 0;
+	size_t w = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < n; i++) {
+		__u16 ids[KVB_ACL_PER_PORT];
+		int k = acl_port_own(fb, ps[i].ifindex, ids);
+
+		for (int j = 0; j < k; j++)
+			if (ids[j] == id && w < len) {
+				w += (size_t)snprintf(buf + w, len - w,
+						      "%sport %s", users ? ", " : "",
+						      ps[i].name);
+				users++;
+			}
+	}
+	if (n > 0)
+		free(ps);
+	for (__u32 nid = 1; nid < KVB_MAX_NETS; nid++) {
+		struct kvb_net net;
+
+		if (net_get(fb, nid, &net))
+			continue;
+		for (int j = 0; j < net.nacl && j < KVB_ACL_PER_PORT; j++)
+			if (net.acl[j] == id && w < len) {
+				w += (size_t)snprintf(buf + w, len - w,
+						      "%snetwork %s",
+						      users ? ", " : "", net.name);
+				users++;
+			}
+	}
+	return users;
+}
+
+static void ctr_zero(struct fabric *fb, __u32 ctr)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kvb_acl_cnt *z = calloc((size_t)ncpu, sizeof(*z));
+
+	if (z)
+		bpf_map_update_elem(fb->aclcnt_fd, &ctr, z, BPF_ANY);
+	free(z);
+}
+
+static int acl_del(int argc, char **argv)
+{
+	struct fabric *fb;
+	struct kvb_acl a;
+	char users[512];
+
+	if (argc != 1)
+		return err("acl del: expected NAME");
+	fb = fab();
+	if (acl_find(fb, argv[0], &a))
+		return err("acl del: acl %s does not exist", argv[0]);
+	if (acl_users(fb, a.id, users, sizeof(users)))
+		return err("acl del: acl %s is in use by %s", argv[0], users);
+	for (__u32 i = 0; i < a.nrules; i++) {
+		struct kvb_acl_rule_key k = { .acl = a.id, .index = i };
+		struct kvb_acl_rule r;
+
+		if (!rule_get(fb, a.id, i, &r))
+			ctr_zero(fb, r.ctr);
+		bpf_map_delete_elem(fb->aclr_fd, &k);
+	}
+	bpf_map_delete_elem(fb->acl_fd, &a.id);
+	return 0;
+}
+
+static int rule_add(int argc, char **argv)
+{
+	struct kvb_acl_rule_key k;
+	struct kvb_acl_rule r;
+	struct fabric *fb;
+	struct kvb_acl a;
+	char users[64];
+	__u32 slot;
+
+	if (argc < 1)
+		return err("acl rule add: expected NAME");
+	if (rule_parse("acl rule add", argc - 1, argv + 1, &r))
+		return 1;
+	fb = fab();
+	if (acl_find(fb, argv[0], &a))
+		return err("acl rule add: acl %s does not exist", argv[0]);
+	if (a.nrules >= KVB_ACL_MAX_RULES)
+		return err("acl rule add: acl %s has %d rules already",
+			   argv[0], KVB_ACL_MAX_RULES);
+	for (slot = 0; slot < KVB_ACL_MAX_RULES; slot++)
+		if (!(a.ctr_used[slot / 64] & (1ULL << (slot % 64))))
+			break;
+	r.ctr = (a.id - 1) * KVB_ACL_MAX_RULES + slot + 1;
+	ctr_zero(fb, r.ctr);
+	k.acl = a.id;
+	k.index = a.nrules;
+	if (bpf_map_update_elem(fb->aclr_fd, &k, &r, BPF_ANY))
+		return err("acl rule add: %s: %s", argv[0], strerror(errno));
+	a.ctr_used[slot / 64] |= 1ULL << (slot % 64);
+	a.nrules++;
+	bpf_map_update_elem(fb->acl_fd, &a.id, &a, BPF_ANY);
+	if (!acl_users(fb, a.id, users, sizeof(users)) || !acl_sync(fb,
+								   "acl rule add"))
+		return 0;
+	/* a port cannot take it: the rule goes again */
+	a.nrules--;
+	a.ctr_used[slot / 64] &= ~(1ULL << (slot % 64));
+	bpf_map_delete_elem(fb->aclr_fd, &k);
+	bpf_map_update_elem(fb->acl_fd, &a.id, &a, BPF_ANY);
+	acl_sync(fb, "acl rule add");
+	return 1;
+}
+
+static int rule_del(int argc, char **argv)
+{
+	struct kvb_acl_rule r;
+	struct fabric *fb;
+	struct kvb_acl a;
+	char users[64];
+	__u32 idx;
+
+	if (argc != 2)
+		return err("acl rule del: expected NAME INDEX");
+	fb = fab();
+	if (acl_find(fb, argv[0], &a))
+		return err("acl rule del: acl %s does not exist", argv[0]);
+	if (parse_u32(argv[1], 0, a.nrules ? a.nrules - 1 : 0, &idx) ||
+	    !a.nrules)
+		return err("acl rule del: %s: index %s: acl %s has %u rules "
+			   "(0-%u)", argv[0], argv[1], argv[0], a.nrules,
+			   a.nrules ? a.nrules - 1 : 0);
+	if (!rule_get(fb, a.id, idx, &r)) {
+		__u32 slot = r.ctr - 1 - (a.id - 1) * KVB_ACL_MAX_RULES;
+
+		if (slot < KVB_ACL_MAX_RULES)
+			a.ctr_used[slot / 64] &= ~(1ULL << (slot % 64));
+	}
+	/* the later rules move up one */
+	for (__u32 i = idx; i + 1 < a.nrules; i++) {
+		struct kvb_acl_rule_key k = { .acl = a.id, .index = i };
+
+		if (!rule_get(fb, a.id, i + 1, &r))
+			bpf_map_update_elem(fb->aclr_fd, &k, &r, BPF_ANY);
+	}
+	{
+		struct kvb_acl_rule_key k = { .acl = a.id,
+					      .index = a.nrules - 1 };
+
+		bpf_map_delete_elem(fb->aclr_fd, &k);
+	}
+	a.nrules--;
+	bpf_map_update_elem(fb->acl_fd, &a.id, &a, BPF_ANY);
+	if (acl_users(fb, a.id, users, sizeof(users)))
+		return acl_sync(fb, "acl rule del");
+	return 0;
+}
+
+static struct kvb_acl_cnt ctr_sum(struct fabric *fb, __u32 ctr)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kvb_acl_cnt *v = calloc((size_t)ncpu, sizeof(*v)), s = { 0 };
+
+	if (v && !bpf_map_lookup_elem(fb->aclcnt_fd, &ctr, v))
+		for (int i = 0; i < ncpu; i++) {
+			s.packets += v[i].packets;
+			s.bytes += v[i].bytes;
+		}
+	free(v);
+	return s;
+}
+
+static void show_acl(struct fabric *fb, const struct kvb_acl *a)
+{
+	char users[1024];
+
+	acl_users(fb, a->id, users, sizeof(users));
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "name", "acl %s", a->name);
+	print_uint(PRINT_ANY, "id", " id %llu", a->id);
+	print_uint(PRINT_ANY, "nrules", " rules %llu", a->nrules);
+	print_string(PRINT_ANY, "used_by", " used by: %s\n",
+		     users[0] ? users : NULL);
+	open_json_array("rules");
+	for (__u32 i = 0; i < a->nrules; i++) {
+		struct kvb_acl_rule r;
+		struct kvb_acl_cnt c;
+		char line[1024];
+
+		if (rule_get(fb, a->id, i, &r))
+			continue;
+		rule_fmt(&r, line, sizeof(line));
+		c = ctr_sum(fb, r.ctr);
+		open_json_object(NULL);
+		print_uint(PRINT_ANY, "index", "  %llu:", i);
+		print_string(PRINT_ANY, "rule", " %s", line);
+		print_string(PRINT_JSON, "direction", NULL,
+			     r.dir == KVB_ACL_IN ? "ingress" : "egress");
+		print_string(PRINT_JSON, "action", NULL,
+			     acl_action_name(r.action));
+		print_uint(PRINT_ANY, "packets", "  packets %llu", c.packets);
+		print_uint(PRINT_ANY, "bytes", " bytes %llu\n", c.bytes);
+		close_json_object();
+	}
+	close_json_array();
+	close_json_object();
+}
+
+static int acl_show(int argc, char **argv)
+{
+	struct fabric *fb;
+	struct kvb_acl a;
+
+	if (argc > 1)
+		return err("acl show: unexpected argument '%s'", argv[1]);
+	fb = fab_ro();
+	if (argc == 1) {
+		if (acl_find(fb, argv[0], &a))
+			return err("acl show: acl %s does not exist", argv[0]);
+		show_acl(fb, &a);
+		return 0;
+	}
+	open_json_array(NULL);
+	for (__u32 id = 1; id <= KVB_MAX_ACLS; id++)
+		if (!acl_get(fb, id, &a))
+			show_acl(fb, &a);
+	close_json_array();
+	return 0;
+}
+
+static int acl_rule(int argc, char **argv)
+{
+	if (argc >= 1 && !strcmp(argv[0], "add"))
+		return rule_add(argc - 1, argv + 1);
+	if (argc >= 1 && !strcmp(argv[0], "del"))
+		return rule_del(argc - 1, argv + 1);
+	return err("acl rule: expected add or del (try 'kvmbpf acl help')");
+}
+
+/* save: the ACLs, before the networks and ports that name them */
+void acl_save(struct fabric *fb, void (*line)(const char *text))
+{
+	char buf[1200], r[1024];
+	struct kvb_acl a;
+
+	for (__u32 id = 1; id <= KVB_MAX_ACLS; id++) {
+		if (acl_get(fb, id, &a))
+			continue;
+		snprintf(buf, sizeof(buf), "acl add %s", a.name);
+		line(buf);
+		for (__u32 i = 0; i < a.nrules; i++) {
+			struct kvb_acl_rule rule;
+
+			if (rule_get(fb, a.id, i, &rule))
+				continue;
+			rule_fmt(&rule, r, sizeof(r));
+			snprintf(buf, sizeof(buf), "acl rule add %s %s", a.name,
+				 r);
+			line(buf);
+		}
+	}
+}
+
+/*
+ * load: `acl add NAME` of an ACL that exists, or `acl rule add NAME ...`
+ * of a rule it has (the same words), is in effect already.
+ */
+bool acl_line_in_effect(struct fabric *fb, int argc, char **argv)
+{
+	struct kvb_acl_rule want, r;
+	struct kvb_acl a;
+	char w[1024], h[1024];
+
+	if (argc == 2 && !strcmp(argv[0], "add"))
+		return !acl_find(fb, argv[1], &a);
+	if (argc < 4 || strcmp(argv[0], "rule") || strcmp(argv[1], "add") ||
+	    acl_find(fb, argv[2], &a))
+		return false;
+	if (rule_parse("load", argc - 3, argv + 3, &want))
+		return false;
+	rule_fmt(&want, w, sizeof(w));
+	for (__u32 i = 0; i < a.nrules; i++)
+		if (!rule_get(fb, a.id, i, &r)) {
+			rule_fmt(&r, h, sizeof(h));
+			if (!strcmp(w, h))
+				return true;
+		}
+	return false;
+}
+
+static void acl_details(void)
+{
+	printf("  An ACL is a named, ordered list of rules; a guest port uses\n"
+	       "  its own ACLs ('attach ... acl', 'port set DEV acl'), else its\n"
+	       "  network's ('net set NAME acl'). ingress: towards the guest;\n"
+	       "  egress: from it. drop and reject rules win over allow; what\n"
+	       "  no rule matches takes the network's default-ingress or\n"
+	       "  default-egress (reject unless set). Stateful: the replies and\n"
+	       "  ICMP errors of a connection let through pass back without a\n"
+	       "  rule. A change applies to new connections at once, and an\n"
+	       "  established connection the new rules forbid is cut. reject\n"
+	       "  answers with a TCP RST or ICMP administratively prohibited\n"
+	       "  (at most %d a second per port, after a burst of %d).\n"
+	       "  'acl show' counts each rule's packets and bytes.\n\n"
+	       "  RULE: ingress|egress allow|drop|reject [KEYWORD ARG]...\n",
+	       KVB_ICMP_RATE, KVB_ICMP_BURST);
+	keyword_help(rule_kws, ARRAY_SIZE(rule_kws));
+	printf("Limits: %d ACLs, %d rules an ACL, %d ACLs a port, %d rules in\n"
+	       "one direction of a port, %d CIDRs per src or dst.\n",
+	       KVB_MAX_ACLS, KVB_ACL_MAX_RULES, KVB_ACL_PER_PORT,
+	       KVB_ACL_SET_RULES, KVB_ACL_MAX_CIDRS);
+}
+
+const struct object obj_acl = {
+	.name = "acl",
+	.cmds = (const struct cmd[]){
+		{ "add", acl_add, "NAME", CMD_TEND },
+		{ "del", acl_del, "NAME", CMD_TEND },
+		{ "rule", acl_rule, "add NAME RULE | rule del NAME INDEX",
+		  CMD_TEND },
+		{ "show", acl_show, "[NAME]", 0 },
+		{ "list", acl_show, NULL, 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = acl_details,
+};

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Security groups (ACLs) end to end, on a bridge and on a nat network.
+#
+#   bridge "lan": uplink $T-up (the host 10.93.0.1, fd93::1) to $T-lan
+#                 (10.93.0.2, fd93::2); guests g1 .11 (the ACL'd one),
+#                 g2 .12, g3 .13 (and fd93::1x)
+#   nat "n":      192.168.79.0/24, WAN $T-w 10.99.3.1 to $T-wan 10.99.3.2
+#                 and 10.99.3.66; guests n1 .11 (ACL'd), n2 .12; forward
+#                 tcp 2222 to n1:22
+#
+# Every verdict is asserted from what the other side saw and from the
+# port's counters (acl-drop, acl-reject, acl-default).
+source "$(dirname "$0")/lib.sh"
+
+# listeners in NS on TCP ports (and UDP 5353), all families; killed at exit
+PIDS=()
+listen_tcp() {
+	local ns=$1 p
+	shift
+	for p in "$@"; do
+		in_ns "$ns" socat TCP6-LISTEN:"$p",ipv6only=0,reuseaddr,fork \
+			EXEC:cat >/dev/null 2>&1 &
+		PIDS+=($!)
+	done
+}
+stop_all() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	PIDS=()
+}
+trap 'stop_all; cleanup' EXIT
+
+# open TCP ports nmap finds from NS on ADDR (ports 1-1024 and 5000-5010)
+open_ports() {
+	local ns=$1 addr=$2 six=
+	[[ $addr == *:* ]] && six=-6
+	in_ns "$ns" nmap $six -n -Pn -sT --max-retries 1 --host-timeout 120s \
+		-p 1-1024,5000-5010 -oG - "$addr" 2>/dev/null |
+		grep -o '[0-9]*/open/tcp' | cut -d/ -f1 | sort -n | tr '\n' ' '
+}
+
+# UDP from NS to ADDR PORT: "ok" (echoed), "refused" (port unreachable),
+# "prohibited" (ICMP administratively prohibited), "timeout"
+udp_try() {
+	in_ns "$1" "$PY" - "$2" "$3" <<'EOF'
+import socket, sys, errno
+addr, port = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_IP if fam == socket.AF_INET else socket.IPPROTO_IPV6,
+             11 if fam == socket.AF_INET else 25, 1)   # IP(V6)_RECVERR
+s.settimeout(2)
+s.connect((addr, port))
+s.send(b'ping')
+try:
+    s.recv(64)
+    print('ok')
+except ConnectionRefusedError:
+    print('refused')
+except OSError as e:
+    if e.errno in (errno.EHOSTUNREACH, errno.EACCES):
+        print('prohibited')
+    elif isinstance(e, socket.timeout) or e.errno == errno.EAGAIN:
+        print('timeout')
+    else:
+        print('error %d' % e.errno)
+EOF
+}
+
+# TCP connect from NS to ADDR PORT: "ok", "refused" (RST), "timeout"
+tcp_try() {
+	in_ns "$1" "$PY" - "$2" "$3" <<'EOF'
+import socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+try:
+    socket.create_connection((addr, port), timeout=2).close()
+    print('ok')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+except OSError as e:
+    print('error %d' % e.errno)
+EOF
+}
+
+# the same from the root namespace (the host)
+tcp_try_here() {
+	"$PY" -c "
+import socket
+try:
+    socket.create_connection(('$1', $2), timeout=2).close(); print('ok')
+except ConnectionRefusedError:
+    print('refused')
+except OSError:
+    print('timeout')"
+}
+
+expect() {	# expect NAME WANT GOT
+	[ "$2" = "$3" ] && pass "$1" || fail "$1: wanted '$2', got '$3'"
+}
+
+# ------------------------------------------------------------ bridge
+behind "$T-up" "$T-lan" 10.93.0.2/24 10.93.0.1/24
+ip -n "$T-lan" -6 addr add fd93::2/64 dev eth0 nodad
+ip -6 addr add fd93::1/64 dev "$T-up" nodad
+kvmbpf net add lan type bridge uplink "$T-up" || { fail "net add lan"; exit 1; }
+for i in 1 2 3; do
+	netns_add "$T-g$i"
+	guest_link "$T-g$i" "$T-g$i"
+	ip -n "$T-g$i" addr add 10.93.0.1$i/24 dev eth0
+	ip -n "$T-g$i" -6 addr add fd93::1$i/64 dev eth0 nodad
+done
+
+check "acl add" kvmbpf acl add web
+check "rule: ingress allow tcp 22" kvmbpf acl rule add web ingress allow proto tcp dport 22
+check "rule: ingress allow echo" kvmbpf acl rule add web ingress allow proto icmp icmp-type 8
+check "rule: ingress allow echo (v6)" kvmbpf acl rule add web ingress allow proto icmpv6 icmp-type 128
+check "rule: ingress reject tcp 81 (explicit)" kvmbpf acl rule add web ingress reject proto tcp dport 81
+check "acl add out" kvmbpf acl add out
+check "rule: egress drop to one host" kvmbpf acl rule add out egress drop dst 10.93.0.2/32,fd93::2/128
+check "rule: egress allow the rest" kvmbpf acl rule add out egress allow
+check_not "a rule of an unknown ACL is refused" kvmbpf acl rule add nope ingress allow
+check_not "sport without tcp/udp is refused" kvmbpf acl rule add web ingress allow sport 1
+check_not "host bits in a CIDR are refused" kvmbpf acl rule add web ingress allow src 10.0.0.1/8
+
+kvmbpf attach "$T-g1" net lan ip 10.93.0.11 acl web,out || fail "attach g1 with ACLs"
+kvmbpf attach "$T-g2" net lan || fail "attach g2"
+kvmbpf attach "$T-g3" net lan || fail "attach g3"
+check_not "acl del refused while in use" kvmbpf acl del web
+kvmbpf -j port show "$T-g1" | grep -q '"acl":\["web","out"\]' &&
+	pass "port show names the port's ACLs" || fail "port show: $(kvmbpf -j port show "$T-g1")"
+
+listen_tcp "$T-g1" 22 80 81 443 5001
+listen_tcp "$T-lan" 8080
+listen_tcp "$T-g3" 8080
+ip -n "$T-lan" addr add 10.93.0.3/24 dev eth0
+in_ns "$T-lan" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1 &
+PIDS+=($!)
+in_ns "$T-g1" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+
+expect "scan from another guest finds only TCP 22" "22 " "$(open_ports "$T-g2" 10.93.0.11)"
+expect "scan from the LAN finds only TCP 22" "22 " "$(open_ports "$T-lan" 10.93.0.11)"
+expect "scan over IPv6 finds only TCP 22" "22 " "$(open_ports "$T-g2" fd93::11)"
+check "echo passes (guest)" ping4 "$T-g2" 10.93.0.11
+check "echo passes (LAN)" ping4 "$T-lan" 10.93.0.11
+check "echo passes (IPv6)" ping6 "$T-g2" fd93::11
+expect "the host reaches the allowed port" ok "$(tcp_try_here 10.93.0.11 22)"
+expect "the host is refused another" refused "$(tcp_try_here 10.93.0.11 80)"
+
+d0=$(stat "$T-g1" acl-default) r0=$(stat "$T-g1" acl-reject)
+expect "a port no rule allows answers with an RST" refused "$(tcp_try "$T-g2" 10.93.0.11 80)"
+expect "the same over IPv6" refused "$(tcp_try "$T-g2" fd93::11 80)"
+expect "the LAN gets the RST too" refused "$(tcp_try "$T-lan" 10.93.0.11 443)"
+expect "UDP no rule allows: ICMP administratively prohibited" prohibited "$(udp_try "$T-g2" 10.93.0.11 5353)"
+expect "the same over IPv6" prohibited "$(udp_try "$T-g2" fd93::11 5353)"
+expect "a reject rule answers with an RST" refused "$(tcp_try "$T-g2" 10.93.0.11 81)"
+[ "$(stat "$T-g1" acl-default)" -ge $((d0 + 5)) ] && [ "$(stat "$T-g1" acl-reject)" -ge $((r0 + 1)) ] &&
+	pass "counted: acl-default for the default, acl-reject for the rule" ||
+	fail "counters: acl-default $d0 -> $(stat "$T-g1" acl-default), acl-reject $r0 -> $(stat "$T-g1" acl-reject)"
+
+# replies to the guest's own connections pass with default-reject ingress
+expect "TCP reply to the guest's own connection (guest)" ok "$(tcp_try "$T-g1" 10.93.0.13 8080)"
+expect "TCP reply to the guest's own connection (LAN)" ok "$(tcp_try "$T-g1" 10.93.0.3 8080)"
+expect "the same over IPv6" ok "$(tcp_try "$T-g1" fd93::13 8080)"
+check "ping from the guest: the reply comes back" ping4 "$T-g1" 10.93.0.12
+check "ping6 from the guest: the reply comes back" ping6 "$T-g1" fd93::12
+in_ns "$T-g3" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.3
+expect "UDP reply to the guest's own datagram" ok "$(udp_try "$T-g1" 10.93.0.13 5353)"
+expect "UDP reply over IPv6" ok "$(udp_try "$T-g1" fd93::13 5353)"
+expect "a reply without a connection is refused (UDP from 5353 to the guest)" \
+	prohibited "$(in_ns "$T-g3" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_IP, 11, 1)
+s.bind(('10.93.0.13', 5353 + 1)); s.settimeout(2)
+s.connect(('10.93.0.11', 40000)); s.send(b'x')
+try:
+    s.recv(9)
+    print('ok')
+except OSError as e:
+    print('prohibited' if e.errno == 113 else 'other')")"
+
+# egress: one destination dropped, the rest reachable
+dr0=$(stat "$T-g1" acl-drop)
+check_not "egress drop: the guest cannot reach 10.93.0.2" ping4 "$T-g1" 10.93.0.2
+check_not "egress drop over IPv6 (fd93::2)" ping6 "$T-g1" fd93::2
+check "egress: the rest is reachable (the host)" ping4 "$T-g1" 10.93.0.1
+[ "$(stat "$T-g1" acl-drop)" -ge $((dr0 + 2)) ] && pass "acl-drop counted" ||
+	fail "acl-drop $dr0 -> $(stat "$T-g1" acl-drop)"
+
+# per-rule counters
+kvmbpf -j acl show web | "$PY" -c '
+import json, sys
+a = json.load(sys.stdin)
+r = {x["index"]: x for x in a["rules"]}
+assert r[0]["packets"] > 0 and r[0]["bytes"] > 0, r    # tcp 22
+assert r[1]["packets"] > 0, r                           # echo
+assert r[3]["packets"] > 0, r                           # reject 81
+' && pass "acl show counts packets and bytes per rule" || fail "acl show: $(kvmbpf -j acl show web)"
+
+stop_all
+finish
