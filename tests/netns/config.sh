@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # A fabric's configuration, written once a field: save, reset, load, save
 # again gives the same file byte for byte, with everything `net show -j`
-# shows of every type (ct-max, timeouts, forwards, peers, ports) and the
-# same `net show -j`, `forward show -j`, `port show -j` after; and the
+# shows of every type (ct-max, timeouts, forwards, peers, ports, ACLs)
+# and the same `net show -j`, `forward show -j`, `port show -j`,
+# `acl show -j` after; and the
 # kernel's own reason when it refuses a link (rtnetlink, no ip(8)).
 #
 #   b  bridge, uplink $T-up            g1 (mac, ip, isolated)
@@ -25,8 +26,19 @@ for g in g1 g2 g3 g4; do
 done
 M1=52:54:00:87:00:01 M3=52:54:00:87:00:03
 
+check "acl add" kvmbpf acl add web
+check "acl rule add: every keyword" kvmbpf acl rule add web ingress allow proto tcp \
+	src 10.0.0.0/8,fd00::/8 dport 22-23 log on
+check "acl rule add: sport, drop" kvmbpf acl rule add web ingress drop proto udp sport 53
+check "acl rule add: icmp type and code" kvmbpf acl rule add web ingress allow proto icmp \
+	icmp-type 8 icmp-code 0
+check "acl rule add: egress reject to a CIDR" kvmbpf acl rule add web egress reject dst 192.0.2.0/24
+check "acl rule add: a protocol number" kvmbpf acl rule add web egress allow proto 47
+check "acl add db" kvmbpf acl add db
+check "acl rule add db" kvmbpf acl rule add db ingress allow proto udp dport 5000-5999
 check "net add bridge" kvmbpf net add b type bridge uplink "$T-up"
-check "net add internal" kvmbpf net add i type internal mtu 1400
+check "net add internal, with ACLs and defaults" kvmbpf net add i type internal mtu 1400 \
+	acl db default-ingress drop default-egress allow
 check "net add nat, with ct-max and a timeout" kvmbpf net add n type nat \
 	subnet 192.168.87.0/24 wan "$T-w" dhcp off ct-max 7000 ct-timeout icmp 20
 check "net set: more limits, a filtering mode" kvmbpf net set n ct-timeout udp 45 ct-max 5000 \
@@ -39,7 +51,8 @@ check "net add bridge spanning hosts (vni, vteps of both families)" kvmbpf net a
 check "net set: a vtep joins, one leaves" kvmbpf net set o vtep-add 192.0.2.11 vtep-del 192.0.2.10
 check "attach g1" kvmbpf attach "$T-g1" net b mac $M1 ip 10.87.1.1 isolated on
 check "attach g2" kvmbpf attach "$T-g2" net i spoofcheck off xdp off
-check "attach g3" kvmbpf attach "$T-g3" net n mac $M3 ip 192.168.87.11
+check "attach g3, its own ACLs" kvmbpf attach "$T-g3" net n mac $M3 ip 192.168.87.11 acl web,db
+check "net set: a network's ACL" kvmbpf net set b acl web
 check "attach g4, four addresses" kvmbpf attach "$T-g4" net r ip fd87:2::12 ip 10.87.2.12 ip fd87:2::11 ip 10.87.2.11
 check "forward add, a range" kvmbpf forward add n proto tcp port 8080-8082 to 192.168.87.11:80
 check "forward add, one port" kvmbpf forward add n proto udp port 5353 to 192.168.87.11
@@ -48,14 +61,17 @@ s1=$(mktemp) s2=$(mktemp) j1=$(mktemp) j2=$(mktemp)
 # what the configuration is, from every listing (state such as flow counts
 # and dnsmasq's restarts left out)
 config_json() {
-	{ kvmbpf -j net show; kvmbpf -j forward show; kvmbpf -j port show; } |
+	{ kvmbpf -j net show; kvmbpf -j forward show; kvmbpf -j port show
+	  kvmbpf -j acl show; } |
 	"$PY" -c '
 import json, sys
 dec = json.JSONDecoder(); text = sys.stdin.read(); docs = []; i = 0
 while i < len(text):
     if text[i].isspace(): i += 1; continue
     d, i = dec.raw_decode(text, i); docs.append(d)
-nets, fwds, ports = docs
+nets, fwds, ports, acls = docs
+for a in acls:
+    for r in a["rules"]: r.pop("packets"); r.pop("bytes")
 state = {"ct_count", "dnsmasq_running", "dnsmasq_restarts", "dnsmasq_restarted_at", "ifindex"}
 for n in nets:
     for k in state: n.pop(k, None)
@@ -63,7 +79,7 @@ for n in nets:
 for p in ports:
     for k in state: p.pop(k, None)
     p["addresses"] = sorted(a["ip"] for a in p["addresses"])
-print(json.dumps([nets, fwds, [p for p in ports if p["role"] == "guest"]], sort_keys=True, indent=1))'
+print(json.dumps([nets, fwds, [p for p in ports if p["role"] == "guest"], acls], sort_keys=True, indent=1))'
 }
 kvmbpf save >"$s1"
 config_json >"$j1"
@@ -77,6 +93,18 @@ check "save: the forwards, as they were added" sh -c \
 check "save: the peering" grep -qx "net peer n r" "$s1"
 check "save: the overlay network's line" grep -qx \
 	"net add o type bridge mtu 1280 vni 4242 vtep 2001:db8::10 vtep 192.0.2.11" "$s1"
+check "save: the ACLs first, every rule in its words" bash -c "
+	grep -v '^#' $s1 | head -8 | diff - <(printf '%s\n' 'acl add web' \
+	'acl rule add web ingress allow proto tcp src 10.0.0.0/8,fd00::/8 dport 22-23 log on' \
+	'acl rule add web ingress drop proto udp sport 53' \
+	'acl rule add web ingress allow proto icmp icmp-type 8 icmp-code 0' \
+	'acl rule add web egress reject dst 192.0.2.0/24' \
+	'acl rule add web egress allow proto 47' 'acl add db' \
+	'acl rule add db ingress allow proto udp dport 5000-5999')" bash
+check "save: a network's ACL and defaults, a port's own ACLs" sh -c "
+	grep -qx 'net add i type internal mtu 1400 acl db default-ingress drop default-egress allow' $s1 &&
+	grep -q '^net add b type bridge uplink $T-up mtu 1500 acl web$' $s1 &&
+	grep -q '^attach $T-g3 net n .* acl web,db$' $s1"
 check "save -j: the same lines, as a JSON array" sh -c "\"\${0}\" --bpffs $BPFFS -j save | $PY -c '
 import json, sys
 j = json.load(sys.stdin)
