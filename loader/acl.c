@@ -76,6 +76,8 @@ int acl_list_parse(struct fabric *fb, const char *cmd, const char *s,
 	struct kvb_acl a;
 
 	*n = 0;
+	if (!fb)
+		return 1;	/* fab() said why */
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		if (*n == KVB_ACL_PER_PORT)
@@ -953,6 +955,8 @@ static int acl_add(int argc, char **argv)
 			   "[A-Za-z0-9_.-] (not 'none')", argv[0],
 			   KVB_NAME_LEN - 1);
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (!acl_find(fb, argv[0], &tmp))
 		return err("acl add: acl %s already exists", argv[0]);
 	for (a.id = 1; a.id <= KVB_MAX_ACLS; a.id++)
@@ -1023,6 +1027,8 @@ static int acl_del(int argc, char **argv)
 	if (argc != 1)
 		return err("acl del: expected NAME");
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (acl_find(fb, argv[0], &a))
 		return err("acl del: acl %s does not exist", argv[0]);
 	if (acl_users(fb, a.id, users, sizeof(users)))
@@ -1053,6 +1059,8 @@ static int rule_add(int argc, char **argv)
 	if (rule_parse("acl rule add", argc - 1, argv + 1, &r))
 		return 1;
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (acl_find(fb, argv[0], &a))
 		return err("acl rule add: acl %s does not exist", argv[0]);
 	if (a.nrules >= KVB_ACL_MAX_RULES)
@@ -1093,6 +1101,8 @@ static int rule_del(int argc, char **argv)
 	if (argc != 2)
 		return err("acl rule del: expected NAME INDEX");
 	fb = fab();
+	if (!fb)
+		return 1;
 	if (acl_find(fb, argv[0], &a))
 		return err("acl rule del: acl %s does not exist", argv[0]);
 	if (parse_u32(argv[1], 0, a.nrules ? a.nrules - 1 : 0, &idx) ||
@@ -1184,6 +1194,8 @@ static int acl_show(int argc, char **argv)
 	if (argc > 1)
 		return err("acl show: unexpected argument '%s'", argv[1]);
 	fb = fab_ro();
+	if (!fb)
+		return 1;
 	if (argc == 1) {
 		if (acl_find(fb, argv[0], &a))
 			return err("acl show: acl %s does not exist", argv[0]);
