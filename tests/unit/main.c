@@ -29,6 +29,8 @@ static const struct {
 	{ "route", route_tests },
 	{ "xdpcsum", xdp_csum_tests },
 	{ "overlay", overlay_tests },
+	/* last: it hands the fabric's lock to the CLI's commands */
+	{ "acl", acl_tests },
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 

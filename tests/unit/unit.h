@@ -46,6 +46,8 @@ int route_tests(struct fabric *fb);
 int xdp_csum_tests(struct fabric *fb);
 /* test_overlay.c: networks that span hosts (VXLAN) */
 int overlay_tests(struct fabric *fb);
+/* test_acl.c: security groups, through the CLI's acl commands */
+int acl_tests(struct fabric *fb);
 
 #define CHECK(cond, ...)						\
 	do {								\

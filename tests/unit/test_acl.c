@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Security groups (ACLs) through BPF_PROG_RUN: ACLs made with the CLI's
+ * own commands (object_call, as `load` runs them) on guest ports of
+ * network a, frames judged by tc egress (ingress rules: towards the
+ * guest) and tc ingress (egress rules), verdicts and counters asserted:
+ * overlapping CIDRs, port ranges, protocol wildcards, drop over allow,
+ * the state table (a reply with no connection refused, one with it let
+ * through), the RST a reject sends, a rule change cutting a connection.
+ */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "unit.h"
+
+static __u32 ka1, ka2, ka3, ka4;
+static const __u8 GA[6] = { 0x52, 0x54, 0x00, 0xac, 0x00, 0x01 };
+static const __u8 RM[6] = { 0x52, 0x54, 0x00, 0xac, 0x00, 0x99 };
+#define GUEST4 htonl(0x0a00000b)	/* 10.0.0.11 */
+
+/* kvmbpf WORDS... through the CLI's own tables; 0 when it succeeded */
+static int cli(const char *line)
+{
+	char buf[512], *argv[32], *save, *w;
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (w = strtok_r(buf, " ", &save); w && argc < 32;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	if (!strcmp(argv[0], "acl"))
+		return object_call(&obj_acl, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "port"))
+		return object_call(&obj_port, argc - 1, argv + 1);
+	return -1;
+}
+
+/* A TCP segment from saddr:sport to daddr:dport (host order ports). */
+static void tcp4(struct frame *f, __u32 saddr, __u16 sport, __u32 daddr,
+		 __u16 dport, __u8 flags, __u32 seq, __u32 ack)
+{
+	__u8 th[20] = { 0 };
+	__be32 s = htonl(seq), a = htonl(ack);
+
+	th[0] = (__u8)(sport >> 8);
+	th[1] = (__u8)sport;
+	th[2] = (__u8)(dport >> 8);
+	th[3] = (__u8)dport;
+	memcpy(th + 4, &s, 4);
+	memcpy(th + 8, &a, 4);
+	th[12] = 5 << 4;
+	th[13] = flags;
+	th[15] = 0xff;	/* window */
+	frame_ip4_to(f, GA, RM, saddr, daddr, 64, IPPROTO_TCP, th, sizeof(th));
+	frame_csum4(f);
+}
+
+static void udp4(struct frame *f, __u32 saddr, __u16 sport, __u32 daddr,
+		 __u16 dport)
+{
+	__u8 uh[12] = { 0 };
+
+	uh[0] = (__u8)(sport >> 8);
+	uh[1] = (__u8)sport;
+	uh[2] = (__u8)(dport >> 8);
+	uh[3] = (__u8)dport;
+	uh[5] = sizeof(uh);
+	frame_ip4_to(f, GA, RM, saddr, daddr, 64, IPPROTO_UDP, uh, sizeof(uh));
+	frame_csum4(f);
+}
+
+static void icmp4(struct frame *f, __u32 saddr, __u8 type)
+{
+	__u8 ih[16] = { type, 0, 0, 0, 0x12, 0x34, 0, 1 };
+
+	frame_ip4_to(f, GA, RM, saddr, GUEST4, 64, IPPROTO_ICMP, ih,
+		     sizeof(ih));
+	frame_csum4(f);
+}
+
+/* towards the guest on port: its tc egress, the ingress rules */
+static int to_guest(struct fabric *fb, __u32 port, const struct frame *f)
+{
+	return run_tc_egress(fb, port, f);
+}
+
+static __u64 drops(struct fabric *fb, __u32 port, int reason)
+{
+	return port_stats(fb, port).drop[reason];
+}
+
+#define IP(a, b, c, d) htonl((__u32)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+static void t_acl_overlapping_cidrs(struct fabric *fb)
+{
+	struct frame f;
+	__u64 d0, def0;
+
+	CHECK(!cli("acl add u1") &&
+	      !cli("acl rule add u1 ingress allow proto udp src 10.0.0.0/8") &&
+	      !cli("acl rule add u1 ingress drop proto udp src 10.1.0.0/16") &&
+	      !cli("acl rule add u1 ingress allow proto udp src 10.1.2.0/24 dport 7") &&
+	      !cli("port set ka1 acl u1"), "cannot set up ACL u1");
+	d0 = drops(fb, ka1, KVB_DROP_ACL_DROP);
+	def0 = drops(fb, ka1, KVB_DROP_ACL_DEFAULT);
+	udp4(&f, IP(10, 2, 0, 1), 1000, GUEST4, 7);
+	CHECK(to_guest(fb, ka1, &f) == TC_ACT_OK, "10.2.0.1 (in /8): not allowed");
+	udp4(&f, IP(10, 1, 5, 5), 1001, GUEST4, 7);
+	CHECK(to_guest(fb, ka1, &f) == TC_ACT_SHOT, "10.1.5.5 (in the dropped /16) passed");
+	udp4(&f, IP(10, 1, 2, 3), 1002, GUEST4, 7);
+	CHECK(to_guest(fb, ka1, &f) == TC_ACT_SHOT,
+	      "10.1.2.3: an allow for a narrower /24 beat the /16's drop");
+	CHECK(drops(fb, ka1, KVB_DROP_ACL_DROP) == d0 + 2, "acl-drop not counted twice");
+	udp4(&f, IP(11, 0, 0, 1), 1003, GUEST4, 7);
+	CHECK(to_guest(fb, ka1, &f) != TC_ACT_OK, "11.0.0.1 (no rule) passed");
+	CHECK(drops(fb, ka1, KVB_DROP_ACL_DEFAULT) == def0 + 1, "acl-default not counted");
+}
+
+static void t_acl_port_ranges(struct fabric *fb)
+{
+	static const struct { __u16 port; int ok; } c[] = {
+		{ 999, 0 }, { 1000, 1 }, { 1536, 1 }, { 2000, 1 }, { 2001, 0 },
+		{ 65535, 0 }, { 0, 0 },
+	};
+	struct frame f;
+
+	CHECK(!cli("acl add u2") &&
+	      !cli("acl rule add u2 ingress allow proto tcp dport 1000-2000") &&
+	      !cli("acl rule add u2 ingress allow proto udp sport 53") &&
+	      !cli("port set ka2 acl u2"), "cannot set up ACL u2");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int r;
+
+		tcp4(&f, IP(192, 0, 2, 1), (__u16)(3000 + i), GUEST4, c[i].port,
+		     0x02, 1, 0);
+		r = to_guest(fb, ka2, &f);
+		CHECK((r == TC_ACT_OK) == c[i].ok, "TCP to port %u: verdict %d",
+		      c[i].port, r);
+	}
+	udp4(&f, IP(192, 0, 2, 1), 53, GUEST4, 4000);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "UDP from port 53 refused");
+	udp4(&f, IP(192, 0, 2, 1), 54, GUEST4, 4000);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK, "UDP from port 54 passed");
+	tcp4(&f, IP(192, 0, 2, 1), 53, GUEST4, 4001, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "TCP from port 53 passed a rule for UDP");
+}
+
+static void t_acl_protocol_wildcards(struct fabric *fb)
+{
+	__u8 gre[8] = { 0 };
+	struct frame f;
+
+	CHECK(!cli("acl add u3") &&
+	      !cli("acl rule add u3 ingress allow src 172.16.0.0/12") &&
+	      !cli("acl rule add u3 ingress allow proto icmp icmp-type 8") &&
+	      !cli("port set ka3 acl u3"), "cannot set up ACL u3");
+	udp4(&f, IP(172, 20, 0, 1), 5000, GUEST4, 5000);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK, "UDP from the /12 refused");
+	tcp4(&f, IP(172, 20, 0, 1), 5000, GUEST4, 5001, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK, "TCP from the /12 refused");
+	frame_ip4_to(&f, GA, RM, IP(172, 20, 0, 1), GUEST4, 64, 47, gre,
+		     sizeof(gre));
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK, "GRE from the /12 refused");
+	frame_ip4_to(&f, GA, RM, IP(8, 8, 8, 8), GUEST4, 64, 47, gre,
+		     sizeof(gre));
+	CHECK(to_guest(fb, ka3, &f) != TC_ACT_OK, "GRE from elsewhere passed");
+	icmp4(&f, IP(8, 8, 8, 8), 8);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK, "echo request refused");
+	icmp4(&f, IP(8, 8, 4, 4), 13);
+	CHECK(to_guest(fb, ka3, &f) != TC_ACT_OK,
+	      "timestamp request passed a rule for type 8");
+}
+
+static void t_acl_drop_wins_over_allow(struct fabric *fb)
+{
+	struct frame f;
+	__u64 d0;
+
+	CHECK(!cli("acl add u4") &&
+	      !cli("acl rule add u4 ingress allow") &&
+	      !cli("acl rule add u4 ingress drop proto tcp dport 25") &&
+	      !cli("port set ka3 acl u4"), "cannot set up ACL u4");
+	d0 = drops(fb, ka3, KVB_DROP_ACL_DROP);
+	tcp4(&f, IP(198, 51, 100, 1), 6000, GUEST4, 25, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_SHOT,
+	      "TCP 25 passed: the earlier allow-all beat the drop");
+	CHECK(drops(fb, ka3, KVB_DROP_ACL_DROP) == d0 + 1, "acl-drop not counted");
+	tcp4(&f, IP(198, 51, 100, 1), 6001, GUEST4, 26, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK, "TCP 26 refused");
+}
+
+/* the state table: a reply passes only for a connection the guest opened */
+static void t_acl_reply_needs_a_connection(struct fabric *fb)
+{
+	struct frame f;
+
+	CHECK(!cli("acl add u5") &&
+	      !cli("acl rule add u5 egress allow proto tcp dport 80") &&
+	      !cli("port set ka2 acl u5"), "cannot set up ACL u5");
+	tcp4(&f, IP(203, 0, 113, 9), 80, GUEST4, 40000, 0x12, 7, 1);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "a SYN-ACK of no connection passed");
+	/* the guest opens one */
+	tcp4(&f, GUEST4, 40001, IP(203, 0, 113, 9), 80, 0x02, 1, 0);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	tcp4(&f, IP(203, 0, 113, 9), 80, GUEST4, 40001, 0x12, 7, 2);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "the reply to the guest's connection was refused");
+	tcp4(&f, IP(203, 0, 113, 9), 80, GUEST4, 40002, 0x12, 7, 2);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "a reply to another port passed");
+	/* the guest's egress to another port is refused */
+	tcp4(&f, GUEST4, 40003, IP(203, 0, 113, 9), 81, 0x02, 1, 0);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	{
+		__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+
+		run_tc(fb, ka2, &f);
+		CHECK(drops(fb, ka2, KVB_DROP_ACL_DEFAULT) == d0 + 1,
+		      "egress to port 81 not refused by the default");
+	}
+}
+
+/* reject: an RST from the guest's address and port, checksums right */
+static void t_acl_reject_sends_rst(struct fabric *fb)
+{
+	struct __sk_buff ctx = { .ifindex = ka4 };
+	struct frame in, out;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.buf,
+		    .data_out = out.buf, .data_size_out = sizeof(out.buf),
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	const __u8 *ip = out.buf + ETH_HLEN, *th = ip + 20;
+	__u32 ack;
+
+	CHECK(!cli("acl add u6") &&
+	      !cli("acl rule add u6 ingress reject proto tcp dport 23") &&
+	      !cli("port set ka4 acl u6"), "cannot set up ACL u6");
+	tcp4(&in, IP(192, 0, 2, 77), 5555, GUEST4, 23, 0x02, 1000, 0);
+	o.data_size_in = in.len;
+	CHECK(!bpf_prog_test_run_opts(fb->prog_tc_egress, &o), "test run failed");
+	CHECK(o.retval == TC_ACT_REDIRECT, "verdict %u, not a redirect", o.retval);
+	CHECK(o.data_size_out == ETH_HLEN + 40, "answer of %u bytes", o.data_size_out);
+	CHECK(!memcmp(out.buf, RM, 6) && !memcmp(out.buf + 6, GA, 6),
+	      "MACs not swapped");
+	CHECK(ip[9] == IPPROTO_TCP && !memcmp(ip + 12, &(__u32){ GUEST4 }, 4),
+	      "not TCP from the guest's address");
+	CHECK(th[0] == 0 && th[1] == 23 && th[2] == 0x15 && th[3] == 0xb3,
+	      "ports not turned around");
+	memcpy(&ack, th + 8, 4);
+	CHECK(th[13] == 0x14 && ntohl(ack) == 1001, "not RST|ACK of seq+1 (%02x, %u)",
+	      th[13], ntohl(ack));
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf),
+	      "checksums wrong");
+	CHECK(drops(fb, ka4, KVB_DROP_ACL_REJECT) == 1, "acl-reject not counted");
+}
+
+/* a rule change is judged at once, also for connections let in before */
+static void t_acl_change_cuts_forbidden_connections(struct fabric *fb)
+{
+	struct frame f;
+
+	CHECK(!cli("acl add u7") &&
+	      !cli("acl rule add u7 ingress allow proto tcp dport 22") &&
+	      !cli("acl rule add u7 ingress allow proto tcp dport 2222") &&
+	      !cli("port set ka4 acl u7"), "cannot set up ACL u7");
+	tcp4(&f, IP(192, 0, 2, 8), 7000, GUEST4, 22, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 22 refused");
+	tcp4(&f, IP(192, 0, 2, 8), 7001, GUEST4, 2222, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 2222 refused");
+	/* 22 loses its rule: its connection goes, 2222's stays */
+	CHECK(!cli("acl rule del u7 0"), "rule del failed");
+	tcp4(&f, IP(192, 0, 2, 8), 7000, GUEST4, 22, 0x10, 2, 1);
+	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
+	      "the connection to 22 survived the rule's removal");
+	tcp4(&f, IP(192, 0, 2, 8), 7001, GUEST4, 2222, 0x10, 2, 1);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK,
+	      "the connection to 2222 was cut by an unrelated change");
+}
+
+static void t_acl_ipv6(struct fabric *fb)
+{
+	__u8 th[20] = { 0x1b, 0x58, 0, 22 }, s1[16] = { 0xfd, 0, 0, 1 },
+	     s2[16] = { 0xfd, 0, 0, 2 }, d[16] = { 0xfd, 0, 0, 0xa };
+	struct frame f;
+
+	th[12] = 5 << 4;
+	th[13] = 0x02;
+	s1[15] = s2[15] = 5;
+	CHECK(!cli("acl add u8") &&
+	      !cli("acl rule add u8 ingress allow proto tcp src fd00:1::/32 dport 22") &&
+	      !cli("port set ka1 acl u8"), "cannot set up ACL u8");
+	frame_ip6_to(&f, GA, RM, s1, d, 64, IPPROTO_TCP, th, sizeof(th));
+	CHECK(to_guest(fb, ka1, &f) == TC_ACT_OK, "fd00:1::5 refused");
+	frame_ip6_to(&f, GA, RM, s2, d, 64, IPPROTO_TCP, th, sizeof(th));
+	CHECK(to_guest(fb, ka1, &f) != TC_ACT_OK, "fd00:2::5 passed");
+}
+
+/* a port without ACLs is not judged at all (as before ACLs) */
+static void t_acl_none_is_as_before(struct fabric *fb)
+{
+	struct frame f;
+
+	CHECK(!cli("port set ka1 acl none"), "port set acl none failed");
+	udp4(&f, IP(11, 0, 0, 9), 1, GUEST4, 9);
+	CHECK(to_guest(fb, ka1, &f) == TC_ACT_OK, "a port without ACLs refused");
+	CHECK(cli("acl del u8") == 0, "an unused ACL cannot be deleted");
+	CHECK(cli("acl del u7") != 0, "an ACL in use was deleted");
+}
+
+int acl_tests(struct fabric *fb)
+{
+	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
+	int nfail = 0;
+
+	if (add_veth("ka1", &ka1) || add_veth("ka2", &ka2) ||
+	    add_veth("ka3", &ka3) || add_veth("ka4", &ka4) ||
+	    port_attach(fb, "unit", "ka1", 1, KVB_PORT_GUEST, &plain) ||
+	    port_attach(fb, "unit", "ka2", 1, KVB_PORT_GUEST, &plain) ||
+	    port_attach(fb, "unit", "ka3", 1, KVB_PORT_GUEST, &plain) ||
+	    port_attach(fb, "unit", "ka4", 1, KVB_PORT_GUEST, &plain)) {
+		printf("FAIL acl setup: cannot attach the ports\n");
+		return 1;
+	}
+	/* the CLI's commands open the fabric themselves (and lock it) */
+	flock(fb->lock_fd, LOCK_UN);
+	opts.bpffs = fb->dir;
+	RUN(t_acl_overlapping_cidrs);
+	RUN(t_acl_port_ranges);
+	RUN(t_acl_protocol_wildcards);
+	RUN(t_acl_drop_wins_over_allow);
+	RUN(t_acl_reply_needs_a_connection);
+	RUN(t_acl_reject_sends_rst);
+	RUN(t_acl_change_cuts_forbidden_connections);
+	RUN(t_acl_ipv6);
+	RUN(t_acl_none_is_as_before);
+	return nfail;
+}
