@@ -30,7 +30,7 @@
 #     vnettap reads and verifies them at the other guest's tap.
 #
 # Sections (SECTIONS, default all): cost switch route nat newconn scale tap
-# tcp overlay profile. RUNS (3), PKTS (1,000,000 per rate run); APPEND=1
+# tcp overlay acl profile. RUNS (3), PKTS (1,000,000 per rate run); APPEND=1
 # adds to the figures of the last run (one bench in several lock holds).
 #
 # Output: a table, build/bench/results.json, docs/bench.png (gnuplot),
@@ -44,7 +44,7 @@ PY=/usr/bin/python3
 RUNS=${RUNS:-3}
 PKTS=${PKTS:-1000000}
 GENCPU=${GENCPU:-1}
-SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay profile}
+SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay acl profile}
 OUT=$ROOT/build/bench
 T=kb$((RANDOM % 1000))
 BPFFS=/sys/fs/bpf/kvbbench_$T
@@ -333,6 +333,44 @@ if want cost; then
 			cost "tc-${cfg#kvmbpf-}-each" "$BPFFS/prog_tc_ingress" "$hex" each
 			[ $cfg = kvmbpf-nat ] &&
 				cost tc-nat-new "$BPFFS/prog_tc_ingress" "$(craft_hex "$GWMAC" 10.97.0.2 3000)" vary
+		done
+	done
+fi
+
+# acl_on N: both bench guests get one ACL of N rules (half ingress, half
+# egress, each a UDP port range from a /24 of its own: none matches the
+# bench's flows) and the allow rules the bench's flows match, last
+acl_on() {
+	local n=$1 f i
+	f=$(mktemp)
+	{
+		echo "acl add big"
+		for i in $(seq 1 $((n - 2))); do
+			if [ $((i % 2)) = 0 ]; then d=ingress; else d=egress; fi
+			echo "acl rule add big $d allow proto udp src 10.$((i / 250)).$((i % 250)).0/24 dport $((10000 + i))"
+		done
+		echo "acl rule add big ingress allow proto udp src 10.98.0.0/24"
+		echo "acl rule add big egress allow proto udp dst 10.98.0.0/24"
+	} >"$f"
+	"${K[@]}" load "$f" >/dev/null
+	rm -f "$f"
+	"${K[@]}" port set "$T-a" acl big
+	"${K[@]}" port set "$T-b" acl big
+}
+
+if want acl; then
+	echo "== ACL: a port with 1,000 rules against none (cost ns, Mpps at the receiver)"
+	for r in $(seq "$RUNS"); do
+		for cfg in none 1000; do
+			setup kvmbpf
+			[ $cfg = 1000 ] && acl_on 1000
+			ia=$(cat /sys/class/net/"$T-a"/ifindex)
+			uni=$(craft_hex $DST 10.98.0.2)
+			ip netns exec "$T-d" ping -c1 -W1 10.98.0.1 >/dev/null 2>&1
+			cost "acl-$cfg-established" "$BPFFS/prog_tc_ingress" "$uni" each
+			cost "acl-$cfg-new" "$BPFFS/prog_tc_ingress" "$uni" vary
+			measure acl "acl-$cfg/1" 1
+			measure acl "acl-$cfg/1000" 1000
 		done
 	done
 fi

@@ -19,9 +19,9 @@ listen_tcp() {
 	local ns=$1 p
 	shift
 	for p in "$@"; do
-		in_ns "$ns" socat TCP6-LISTEN:"$p",ipv6only=0,reuseaddr,fork \
-			EXEC:cat >/dev/null 2>&1 &
-		PIDS+=($!)
+		bg_ns "$ns" socat TCP6-LISTEN:"$p",ipv6only=0,reuseaddr,fork \
+			EXEC:cat >/dev/null 2>&1
+		PIDS+=("$BG_PID")
 	done
 }
 stop_all() {
@@ -137,10 +137,10 @@ listen_tcp "$T-g1" 22 80 81 443 5001
 listen_tcp "$T-lan" 8080
 listen_tcp "$T-g3" 8080
 ip -n "$T-lan" addr add 10.93.0.3/24 dev eth0
-in_ns "$T-lan" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1 &
-PIDS+=($!)
-in_ns "$T-g1" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1 &
-PIDS+=($!)
+bg_ns "$T-lan" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1
+PIDS+=("$BG_PID")
+bg_ns "$T-g1" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1
+PIDS+=("$BG_PID")
 sleep 0.5
 
 expect "scan from another guest finds only TCP 22" "22 " "$(open_ports "$T-g2" 10.93.0.11)"
@@ -169,8 +169,8 @@ expect "TCP reply to the guest's own connection (LAN)" ok "$(tcp_try "$T-g1" 10.
 expect "the same over IPv6" ok "$(tcp_try "$T-g1" fd93::13 8080)"
 check "ping from the guest: the reply comes back" ping4 "$T-g1" 10.93.0.12
 check "ping6 from the guest: the reply comes back" ping6 "$T-g1" fd93::12
-in_ns "$T-g3" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1 &
-PIDS+=($!)
+bg_ns "$T-g3" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1
+PIDS+=("$BG_PID")
 sleep 0.3
 expect "UDP reply to the guest's own datagram" ok "$(udp_try "$T-g1" 10.93.0.13 5353)"
 expect "UDP reply over IPv6" ok "$(udp_try "$T-g1" fd93::13 5353)"
@@ -210,7 +210,7 @@ assert r[3]["packets"] > 0, r                           # reject 81
 # along; the ACL is rewritten 100 times meanwhile (each a new set and a
 # switch). The stream loses nothing, g1 captures nothing of the denied.
 check "rule: ingress allow udp 5001" kvmbpf acl rule add web ingress allow proto udp dport 5001
-in_ns "$T-g1" "$PY" -u -c "
+bg_ns "$T-g1" "$PY" -u -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -223,12 +223,12 @@ try:
         seen.add(int(d))
 except socket.timeout:
     pass
-print(len(seen))" >"/tmp/$T.recv" &
-RPID=$!
-in_ns "$T-g1" timeout 60 tcpdump -n -i eth0 -w "/tmp/$T.pcap" udp port 5002 2>/dev/null &
-CPID=$!
+print(len(seen))" >"/tmp/$T.recv"
+RPID=$BG_PID
+bg_ns "$T-g1" timeout 60 tcpdump -n -i eth0 -w "/tmp/$T.pcap" udp port 5002 2>/dev/null
+CPID=$BG_PID
 sleep 1
-in_ns "$T-g2" "$PY" -c "
+bg_ns "$T-g2" "$PY" -c "
 import socket, time, os
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 n = 0
@@ -237,14 +237,14 @@ while not os.path.exists('/tmp/$T.stop'):
     time.sleep(0.001)
 for i in range(5):
     time.sleep(0.2); s.sendto(b'end', ('10.93.0.11', 5001))
-open('/tmp/$T.sent', 'w').write(str(n))" &
-SPID=$!
-in_ns "$T-g3" "$PY" -c "
+open('/tmp/$T.sent', 'w').write(str(n))"
+SPID=$BG_PID
+bg_ns "$T-g3" "$PY" -c "
 import socket, time, os
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 while not os.path.exists('/tmp/$T.stop'):
-    s.sendto(b'x', ('10.93.0.11', 5002)); time.sleep(0.002)" &
-DPID=$!
+    s.sendto(b'x', ('10.93.0.11', 5002)); time.sleep(0.002)"
+DPID=$BG_PID
 sleep 0.5
 ok=0
 for i in $(seq 50); do
@@ -255,7 +255,7 @@ done
 touch "/tmp/$T.stop"
 wait "$SPID" "$DPID" "$RPID"
 sleep 1
-kill "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null
+stop_bg "$CPID"
 sent=$(cat "/tmp/$T.sent" 2>/dev/null) got=$(cat "/tmp/$T.recv" 2>/dev/null)
 denied=$(tcpdump -n -r "/tmp/$T.pcap" 2>/dev/null | wc -l)
 rm -f "/tmp/$T.stop" "/tmp/$T.sent" "/tmp/$T.recv" "/tmp/$T.pcap"
@@ -267,7 +267,7 @@ rm -f "/tmp/$T.stop" "/tmp/$T.sent" "/tmp/$T.recv" "/tmp/$T.pcap"
 	fail "the denied flow: $denied packets reached g1"
 
 # an established connection the new rules forbid is cut
-in_ns "$T-g1" "$PY" -c "
+bg_ns "$T-g1" "$PY" -c "
 import socket
 s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('::', 2200)); s.listen(1)
@@ -275,11 +275,11 @@ c, a = s.accept()
 while True:
     d = c.recv(64)
     if not d: break
-    c.sendall(d)" 2>/dev/null &
-LPID=$!
+    c.sendall(d)" 2>/dev/null
+LPID=$BG_PID
 check "rule: ingress allow tcp 2200" kvmbpf acl rule add web ingress allow proto tcp dport 2200
 sleep 0.3
-in_ns "$T-g2" "$PY" -c "
+bg_ns "$T-g2" "$PY" -c "
 import socket, os, time
 c = socket.create_connection(('10.93.0.11', 2200), timeout=2)
 c.sendall(b'a'); assert c.recv(8) == b'a'
@@ -289,15 +289,15 @@ try:
     c.sendall(b'b'); d = c.recv(8)
     print('alive' if d == b'b' else 'cut')
 except OSError:
-    print('cut')" >"/tmp/$T.res" 2>&1 &
-CL=$!
+    print('cut')" >"/tmp/$T.res" 2>&1
+CL=$BG_PID
 for i in $(seq 50); do [ -e "/tmp/$T.up" ] && break; sleep 0.1; done
 n=$(kvmbpf -j acl show web | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["nrules"] - 1)')
 kvmbpf acl rule del web "$n" || fail "rule del"
 touch "/tmp/$T.cut"
 wait "$CL"
 expect "an established connection the new rules forbid is cut" cut "$(cat "/tmp/$T.res")"
-kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+stop_bg "$LPID"
 rm -f "/tmp/$T.up" "/tmp/$T.cut" "/tmp/$T.res"
 
 # ------------------------------------------------------------ nat
@@ -315,7 +315,8 @@ check "rule: drop a WAN source CIDR" kvmbpf acl rule add natin ingress drop src 
 check "rule: allow tcp 22" kvmbpf acl rule add natin ingress allow proto tcp dport 22
 check "rule: allow echo" kvmbpf acl rule add natin ingress allow proto icmp icmp-type 8
 check "rule: egress allow" kvmbpf acl rule add natin egress allow
-kvmbpf attach "$T-n1" net n ip 192.168.79.11 acl natin || fail "attach n1"
+ip -n "$T-n1" link set eth0 address 52:54:00:79:00:11
+kvmbpf attach "$T-n1" net n mac 52:54:00:79:00:11 ip 192.168.79.11 acl natin || fail "attach n1"
 kvmbpf attach "$T-n2" net n ip 192.168.79.12 || fail "attach n2"
 check "forward tcp 2222 to n1:22" kvmbpf forward add n proto tcp port 2222 to 192.168.79.11:22
 listen_tcp "$T-n1" 22 80
