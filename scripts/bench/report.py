@@ -136,14 +136,18 @@ for kind, label in [("tcp-full", "TCP, complete checksum"),
         "bridge/" + kind, None, "Linux bridge", dkey="tap-kvmbpf-xdp/" + kind)
 
 acl = G("acl")
-section("9. Security groups: a port with 1,000 rules against none "
+section("9. Security groups: a port with 1,000 rules, with 2, against none "
         "(switching, 60-byte UDP; BPF_PROG_RUN of tc ingress)")
 for k, label in [("established", "established flow"), ("new", "new flow every packet")]:
     row("cost tc, %s: no ACL" % label, cost, "acl-none-" + k, "ns", 1)
+    row("cost tc, %s: 2 rules" % label, cost, "acl-2-" + k, "ns", 1,
+        "acl-none-" + k, None, "no ACL (ratio of costs)")
     row("cost tc, %s: 1,000 rules" % label, cost, "acl-1000-" + k, "ns", 1,
         "acl-none-" + k, None, "no ACL (ratio of costs)")
 for fl in ("1", "1000"):
     row("rate, %s flow(s): no ACL" % fl, acl, "acl-none/" + fl, "Mpps", 1e6)
+    row("rate, %s flow(s): 2 rules" % fl, acl, "acl-2/" + fl, "Mpps", 1e6,
+        "acl-none/" + fl, None, "no ACL")
     row("rate, %s flow(s): 1,000 rules" % fl, acl, "acl-1000/" + fl, "Mpps", 1e6,
         "acl-none/" + fl, None, "no ACL")
 
