@@ -205,6 +205,21 @@ assert r[1]["packets"] > 0, r                           # echo
 assert r[3]["packets"] > 0, r                           # reject 81
 ' && pass "acl show counts packets and bytes per rule" || fail "acl show: $(kvmbpf -j acl show web)"
 
+# log on: the connections a rule lets in reach monitor as acl-log
+check "rule: ingress allow tcp 5001 log on" kvmbpf acl rule add web ingress allow proto tcp dport 5001 log on
+mout=$(mktemp)
+timeout 20 "${K[@]}" -j monitor "$T-g1" count 1 >"$mout" &
+mpid=$!
+for i in $(seq 100); do
+	bpftool map dump pinned "$BPFFS/kvb_mon" | grep -q '"until_ns": [1-9]' && break
+	sleep 0.05
+done
+tcp_try "$T-g2" 10.93.0.11 5001 >/dev/null
+wait "$mpid"
+grep -q '"reason":"acl-log"' "$mout" && pass "monitor: a 'log on' rule's connection as acl-log" ||
+	fail "monitor: $(cat "$mout")"
+rm -f "$mout"
+
 # ------------------------------------------- atomic update, 100 rewrites
 # g2 streams UDP to g1:5001 (allowed), g3 sends to g1:5002 (denied) all
 # along; the ACL is rewritten 100 times meanwhile (each a new set and a
