@@ -315,6 +315,26 @@ expect "an established connection the new rules forbid is cut" cut "$(cat "/tmp/
 stop_bg "$LPID"
 rm -f "/tmp/$T.up" "/tmp/$T.cut" "/tmp/$T.res"
 
+# ------------------------------------------------ routed, peered networks
+kvmbpf net add ra type routed subnet 10.72.1.0/24 force || fail "net add ra"
+kvmbpf net add rb type routed subnet 10.72.2.0/24 force || fail "net add rb"
+kvmbpf net peer ra rb || fail "net peer"
+for x in a b; do
+	netns_add "$T-r$x"
+	guest_link "$T-r$x" "$T-r$x"
+done
+ip -n "$T-ra" addr add 10.72.1.11/24 dev eth0
+ip -n "$T-ra" route add default via 10.72.1.1
+ip -n "$T-rb" addr add 10.72.2.11/24 dev eth0
+ip -n "$T-rb" route add default via 10.72.2.1
+kvmbpf attach "$T-ra" net ra ip 10.72.1.11 acl web,out || fail "attach ra"
+kvmbpf attach "$T-rb" net rb ip 10.72.2.11 || fail "attach rb"
+listen_tcp "$T-ra" 22 80
+sleep 0.5
+expect "routed: from a peered network, TCP 22 passes" ok "$(tcp_try "$T-rb" 10.72.1.11 22)"
+expect "routed: from a peered network, TCP 80 gets an RST" refused "$(tcp_try "$T-rb" 10.72.1.11 80)"
+check "routed: echo from a peered network" ping4 "$T-rb" 10.72.1.11
+
 # ------------------------------------------------------------ nat
 behind "$T-w" "$T-wan" 10.99.3.2/24 10.99.3.1/24
 ip -n "$T-wan" addr add 10.99.3.66/24 dev eth0
