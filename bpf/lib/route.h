@@ -147,7 +147,34 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	return redirected(bpf_redirect_neigh(gw_host, NULL, 0, 0));
 }
 
-/* Out of the fabric, where the host's FIB says (routed networks). */
+/*
+ * Does WAN device ifindex route family's packets into net? A routed
+ * network's that names it as `wan`; IPv6 (routed, not translated) of a
+ * nat network on its WAN device, and of a routed network behind one on
+ * its own `wan` or that nat network's. IPv4 behind NAT never.
+ */
+static __always_inline int wan_routes_in(const struct kvb_net *net,
+					 __u8 family, __u32 ifindex)
+{
+	const struct kvb_net *nat;
+
+	/* a nat network without `wan` (any route): any WAN device */
+	if (net->type == KVB_NET_NAT)
+		return family == 6 && (!net->wan || net->wan == ifindex);
+	if (net->type != KVB_NET_ROUTED)
+		return 0;
+	if (!net->via_nat)
+		return net->wan == ifindex;
+	if (family != 6)
+		return 0;
+	if (net->wan == ifindex)
+		return 1;
+	nat = net_lookup(net->via_nat);
+	return nat && (!nat->wan || nat->wan == ifindex);
+}
+
+/* Out of the fabric, where the host's FIB says (routed networks, and
+ * the IPv6 of nat networks). */
 static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 				     const struct kvb_net *net, __u8 family,
 				     const __u8 *saddr, const __u8 *daddr,
@@ -171,6 +198,12 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
 	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || out == net->gw_host)
 		return DROP(KVB_DROP_NO_ROUTE);
+	/* a nat network's IPv6 (and a routed one's behind it) leaves by the
+	 * devices it is routed in from, as its IPv4 by its WAN device: the
+	 * answers of any other way are not let in (nat_from_host) */
+	if ((net->type == KVB_NET_NAT || net->via_nat) &&
+	    !wan_routes_in(net, family, out))
+		return DROP(KVB_DROP_NAT_NO_ROUTE);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, net, family, 0);
 	skb->mark = 0;
@@ -264,32 +297,6 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 }
 
 /*
- * Does WAN device ifindex route family's packets into net? A routed
- * network's that names it as `wan`; IPv6 (routed, not translated) of a
- * nat network on its WAN device, and of a routed network behind one on
- * its own `wan` or that nat network's. IPv4 behind NAT never.
- */
-static __always_inline int wan_routes_in(const struct kvb_net *net,
-					 __u8 family, __u32 ifindex)
-{
-	const struct kvb_net *nat;
-
-	/* a nat network without `wan` (any route): any WAN device */
-	if (net->type == KVB_NET_NAT)
-		return family == 6 && (!net->wan || net->wan == ifindex);
-	if (net->type != KVB_NET_ROUTED)
-		return 0;
-	if (!net->via_nat)
-		return net->wan == ifindex;
-	if (family != 6)
-		return 0;
-	if (net->wan == ifindex)
-		return 1;
-	nat = net_lookup(net->via_nat);
-	return nat && (!nat->wan || nat->wan == ifindex);
-}
-
-/*
  * A frame on a WAN device for a routed network (one not behind a nat
  * network) that named this device as its `wan` (or see wan_routes_in): admitted like any frame
  * entering the fabric (a drop code when it fails), then into the network
@@ -357,7 +364,8 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
  * peer pass. Anything else is something the host forwards there from
  * outside (a WAN host routing the private subnet via the host, with
  * forwarding on): neither a tracked flow nor a forward, which the
- * datapath delivers itself, so refused (nat-unsolicited), counted on the
+ * datapath delivers itself, nor IPv6 from a device the network routes in
+ * from (wan_routes_in), so refused (nat-unsolicited), counted on the
  * network's gateway port (*port). The host's forwarding setting does not
  * matter then.
  */
@@ -381,10 +389,15 @@ static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
 		family = 4;
 		__builtin_memcpy(saddr, &ip->saddr, 4);
 		__builtin_memcpy(daddr, &ip->daddr, 4);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = CURSOR_TAKE(&c, struct ipv6hdr);
+
+		if (!ip6)
+			return TC_ACT_OK;
+		family = 6;
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
 	} else {
-		/* IPv6 of nat networks (and behind them) is routed, not
-		 * translated: the outside reaches it (route_from_wan sends
-		 * it this way while the host resolves the guest) */
 		return TC_ACT_OK;
 	}
 	r = route_of(family, daddr);
@@ -397,6 +410,15 @@ static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
 	*port = net->uplink;
 	r = route_of(family, saddr);
 	if (r && (r->net_id == net->id || net_peered(net, r->net_id)))
+		return TC_ACT_OK;
+	/*
+	 * IPv6 of nat networks (and behind them) is routed, not
+	 * translated: the outside reaches it through the WAN devices it
+	 * routes in from (route_from_wan sends it this way while the host
+	 * resolves the guest), not through any other device of a host that
+	 * forwards IPv6.
+	 */
+	if (family == 6 && wan_routes_in(net, 6, skb->ingress_ifindex))
 		return TC_ACT_OK;
 	return DROP(KVB_DROP_NAT_UNSOLICITED);
 }
