@@ -252,6 +252,9 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	}
 	argv[n++] = "--dhcp-authoritative";
 	argv[n++] = "--dhcp-no-override";
+	/* renewals too ("old"): a DHCPv6 lease's binding ends with the
+	 * lease, and a renewal moves its end (dnsmasq 2.86 and later) */
+	argv[n++] = "--script-on-renewal";
 	dhcp_path(net, "pid", path, sizeof(path));
 	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", path);
 	dhcp_path(net, "hosts", path, sizeof(path));
