@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 	if (!obj) {
 		fprintf(stderr, "verstat: open %s: %s\n", argv[1],
 			strerror(errno));
+		if (argc < 3)
+			rmdir(dir);	/* the scratch directory, still empty */
 		return 1;
 	}
 	bpf_object__for_each_program(prog, obj)
