@@ -489,6 +489,30 @@ static int range_prefixes(__u16 lo, __u16 hi, __u32 out[32][2])
  * address; ports: protocol and port), into c if c, else tested against
  * p: does r take every value p stands for?
  */
+/*
+ * The values rule r allows in port dimension dim (source or destination
+ * port; ICMP type or code for ICMP rules): false when r does not
+ * constrain it, else the range in *lo..*hi.
+ */
+static bool rule_port_range(const struct kvb_acl_rule *r, int dim,
+			    __u16 *lo, __u16 *hi)
+{
+	bool icmp = r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6;
+	bool s = dim == KVB_ACL_D_SPORT;
+	__u32 f = s ? (icmp ? KVB_ACLR_ICMP_TYPE : KVB_ACLR_SPORT) :
+		      (icmp ? KVB_ACLR_ICMP_CODE : KVB_ACLR_DPORT);
+
+	if (!(r->flags & f))
+		return false;
+	if (icmp)
+		*lo = *hi = s ? r->icmp_type : r->icmp_code;
+	else if (s)
+		*lo = r->sport_lo, *hi = r->sport_hi;
+	else
+		*lo = r->dport_lo, *hi = r->dport_hi;
+	return true;
+}
+
 static bool rule_covers(const struct kvb_acl_rule *r, int dim,
 			const struct pfx *p)
 {
@@ -512,23 +536,12 @@ static bool rule_covers(const struct kvb_acl_rule *r, int dim,
 	if (r->proto != p->fam)
 		return false;
 	{
-		bool icmp = r->proto == IPPROTO_ICMP ||
-			    r->proto == IPPROTO_ICMPV6;
-		bool s = dim == KVB_ACL_D_SPORT;
-		__u32 f = s ? (icmp ? KVB_ACLR_ICMP_TYPE : KVB_ACLR_SPORT) :
-			      (icmp ? KVB_ACLR_ICMP_CODE : KVB_ACLR_DPORT);
 		__u16 lo, hi;
 		__u32 pr[32][2];
 		int np;
 
-		if (!(r->flags & f))
+		if (!rule_port_range(r, dim, &lo, &hi))
 			return true;
-		if (icmp)
-			lo = hi = s ? r->icmp_type : r->icmp_code;
-		else if (s)
-			lo = r->sport_lo, hi = r->sport_hi;
-		else
-			lo = r->dport_lo, hi = r->dport_hi;
 		np = range_prefixes(lo, hi, pr);
 		for (int i = 0; i < np; i++) {
 			__u8 q[2] = { (__u8)(pr[i][0] >> 8), (__u8)pr[i][0] };
@@ -558,24 +571,13 @@ static int rule_prefixes(const struct kvb_acl_rule *r, int dim,
 	if (!r->proto)
 		return 0;
 	{
-		bool icmp = r->proto == IPPROTO_ICMP ||
-			    r->proto == IPPROTO_ICMPV6;
-		bool s = dim == KVB_ACL_D_SPORT;
-		__u32 f = s ? (icmp ? KVB_ACLR_ICMP_TYPE : KVB_ACLR_SPORT) :
-			      (icmp ? KVB_ACLR_ICMP_CODE : KVB_ACLR_DPORT);
 		__u8 a[16] = { 0 };
 		__u16 lo, hi;
 		__u32 pr[32][2];
 		int np;
 
-		if (!(r->flags & f))
+		if (!rule_port_range(r, dim, &lo, &hi))
 			return pfx_add(c, 48, r->proto, a);
-		if (icmp)
-			lo = hi = s ? r->icmp_type : r->icmp_code;
-		else if (s)
-			lo = r->sport_lo, hi = r->sport_hi;
-		else
-			lo = r->dport_lo, hi = r->dport_hi;
 		np = range_prefixes(lo, hi, pr);
 		for (int i = 0; i < np && !ret; i++) {
 			a[0] = (__u8)(pr[i][0] >> 8);
