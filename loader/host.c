@@ -37,14 +37,18 @@ _Static_assert(IFLA_MAX < NL_ATTRS && RTA_MAX < NL_ATTRS &&
  * CB on every message. HDRLEN is the request's family header (ifinfomsg,
  * ifaddrmsg, rtmsg): all three start with the family byte.
  */
-static int nl_dump(__u16 type, __u8 family, size_t hdrlen, mnl_cb_t cb,
-		   void *data)
+/*
+ * Send one request on a fresh rtnetlink socket and run cb over the
+ * kernel's answer: every part of a dump (NLM_F_DUMP) until its end, else
+ * the one answer. 0, or the -errno of the kernel's NLMSG_ERROR, so that
+ * the kernel's own reason reaches the user.
+ */
+static int nl_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	static char buf[NL_BUF];
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
+	bool dump = nlh->nlmsg_flags & NLM_F_DUMP;
 	unsigned int seq, portid;
-	__u8 *hdr;
+	struct mnl_socket *nl;
 	int ret;
 
 	nl = mnl_socket_open(NETLINK_ROUTE);
@@ -55,36 +59,45 @@ static int nl_dump(__u16 type, __u8 family, size_t hdrlen, mnl_cb_t cb,
 		goto out;
 	}
 	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_flags |= NLM_F_REQUEST;
 	nlh->nlmsg_seq = seq = (unsigned int)time(NULL);
-	hdr = mnl_nlmsg_put_extra_header(nlh, hdrlen);
-	hdr[0] = family;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		ret = -errno;
 		goto out;
 	}
-	for (;;) {
+	do {
 		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 
 		if (n < 0) {
 			ret = -errno;
-			break;
+			goto out;
 		}
 		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 		if (ret < 0) {
 			ret = errno ? -errno : -EIO;
-			break;
+			goto out;
 		}
-		if (ret == MNL_CB_STOP) {
-			ret = 0;
-			break;
-		}
-	}
+	} while (dump && ret != MNL_CB_STOP);
+	ret = 0;
 out:
 	mnl_socket_close(nl);
 	return ret;
+}
+
+/* Dump one kind of object (RTM_GET*) of one family through cb. */
+static int nl_dump(__u16 type, __u8 family, size_t hdrlen, mnl_cb_t cb,
+		   void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	__u8 *hdr;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	hdr = mnl_nlmsg_put_extra_header(nlh, hdrlen);
+	hdr[0] = family;
+	return nl_talk(nlh, cb, data);
 }
 
 /* Attribute table filler for mnl_attr_parse(): tb[type] = attr. */
@@ -299,41 +312,11 @@ int host_addr_on(__u32 ifindex, char what[64])
 
 /* ------------------------------------------------------- changing things */
 
-/*
- * Send one request and wait for the kernel's answer: 0, or the -errno of
- * its NLMSG_ERROR, so that the kernel's own reason reaches the user.
- */
+/* A change (RTM_NEW*, RTM_DEL*): 0 once the kernel acknowledges it. */
 static int nl_request(struct nlmsghdr *nlh)
 {
-	static char buf[NL_REQ];
-	struct mnl_socket *nl;
-	unsigned int seq, portid;
-	int ret;
-
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq = (unsigned int)time(NULL);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (ret < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = mnl_cb_run(buf, (size_t)ret, seq, portid, NULL, NULL);
-	ret = ret < 0 ? (errno ? -errno : -EIO) : 0;
-out:
-	mnl_socket_close(nl);
-	return ret;
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	return nl_talk(nlh, NULL, NULL);
 }
 
 static struct nlmsghdr *link_msg(char *buf, __u16 type, __u16 flags,
@@ -560,41 +543,17 @@ int host_route_mtu(int family, const __u8 *addr, __u32 *mtu, char dev[16])
 {
 	static char buf[NL_REQ];
 	struct route_get r = { 0 };
-	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	unsigned int seq, portid;
 	int ret;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq = (unsigned int)time(NULL);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = family == 6 ? AF_INET6 : AF_INET;
 	rtm->rtm_dst_len = family == 6 ? 128 : 32;
 	mnl_attr_put(nlh, RTA_DST, family == 6 ? 16 : 4, addr);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (ret < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = mnl_cb_run(buf, (size_t)ret, seq, portid, route_get_cb, &r);
-	ret = ret < 0 ? (errno ? -errno : -EIO) : 0;
-out:
-	mnl_socket_close(nl);
+	ret = nl_talk(nlh, route_get_cb, &r);
 	if (ret)
 		return ret;
 	if (!r.oif || !if_indextoname(r.oif, dev))
