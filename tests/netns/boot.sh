@@ -6,8 +6,7 @@
 # it. The systemd unit orders itself after network-online.target.
 source "$(dirname "$0")/lib.sh"
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"; cleanup' EXIT
+scratch
 # a process that runs (an exited one may linger as a zombie where PID 1
 # does not reap)
 alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }

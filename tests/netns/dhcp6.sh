@@ -19,16 +19,7 @@ source "$(dirname "$0")/lib.sh"
 for t in dhclient rdisc6 tcpdump; do
 	command -v $t >/dev/null || { fail "dhcp6: $t missing (scripts/deps.sh installs it)"; exit 1; }
 done
-TMP=$(mktemp -d)
-dhcp6_cleanup() {
-	local p
-	for p in "$TMP"/*.pid; do
-		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
-	done
-	rm -rf "$TMP"
-	cleanup
-}
-trap dhcp6_cleanup EXIT
+scratch
 
 behind "$T-w" "$T-wan" 10.83.9.2/24 10.83.9.1/24
 sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0

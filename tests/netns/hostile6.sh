@@ -33,16 +33,7 @@ source "$(dirname "$0")/lib.sh"
 command -v dhclient >/dev/null || { fail "hostile6: dhclient missing (scripts/deps.sh installs it)"; exit 1; }
 "$PY" -c 'import scapy.layers.dhcp6' 2>/dev/null ||
 	{ fail "hostile6: python3-scapy missing (scripts/deps.sh installs it)"; exit 1; }
-TMP=$(mktemp -d)
-h6_cleanup() {
-	local p
-	for p in "$TMP"/*.pid; do
-		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
-	done
-	rm -rf "$TMP"
-	cleanup
-}
-trap h6_cleanup EXIT
+scratch
 
 M1=52:54:00:86:00:11
 M2=52:54:00:86:00:22

@@ -11,6 +11,7 @@ K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
 NS_LIST=()
 LINK_LIST=()
 BG_PIDS=()
+SCRATCH=
 FAILS=0
 
 kvmbpf() { "${K[@]}" "$@"; }
@@ -23,6 +24,12 @@ cleanup() {
 	local n l p
 	# daemons first: a process outlives its namespace's name
 	for p in "${BG_PIDS[@]}"; do stop_bg "$p"; done
+	if [ -n "$SCRATCH" ]; then
+		for p in "$SCRATCH"/*.pid; do
+			[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+		done
+		rm -rf "$SCRATCH"
+	fi
 	# the fabric's own host interfaces (nat gateways) go with a reset
 	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
@@ -31,6 +38,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# scratch: TMP, a directory for the test's own files, removed on exit;
+# daemons that keep their pid file there as NAME.pid (dhclient -pf) are
+# killed first.
+scratch() { TMP=$(mktemp -d) && SCRATCH=$TMP; }
 
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
