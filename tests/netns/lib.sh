@@ -13,6 +13,9 @@ LINK_LIST=()
 BG_PIDS=()
 SCRATCH=
 FAILS=0
+# every mktemp of the test (and of what it runs) lands here, removed on exit
+TMPDIR=$(mktemp -d /tmp/kvbt_XXXXXX) || exit 1
+export TMPDIR
 
 kvmbpf() { "${K[@]}" "$@"; }
 
@@ -34,7 +37,7 @@ cleanup() {
 	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
 	for l in "${LINK_LIST[@]}"; do ip link del "$l" 2>/dev/null; done
-	rm -rf "$BPFFS"
+	rm -rf "$BPFFS" "$TMPDIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
