@@ -202,6 +202,20 @@ static void walk_hit(struct overlap_walk *w, int family, const void *a,
 	w->found = true;
 }
 
+/* A route's output device: RTA_OIF, else its first multipath hop's. */
+static __u32 route_oif(const struct nlattr **tb)
+{
+	const struct rtnexthop *nh;
+
+	if (tb[RTA_OIF])
+		return mnl_attr_get_u32(tb[RTA_OIF]);
+	if (!tb[RTA_MULTIPATH] ||
+	    mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) < sizeof(*nh))
+		return 0;
+	nh = mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+	return (__u32)nh->rtnh_ifindex;
+}
+
 static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NL_ATTRS] = {};
@@ -220,15 +234,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	if (!tb[RTA_DST] || mnl_attr_get_payload_len(tb[RTA_DST]) != bits / 8)
 		return MNL_CB_OK;
 	memcpy(dst, mnl_attr_get_payload(tb[RTA_DST]), bits / 8);
-	if (tb[RTA_OIF]) {
-		oif = mnl_attr_get_u32(tb[RTA_OIF]);
-	} else if (tb[RTA_MULTIPATH]) {
-		const struct rtnexthop *nh =
-			mnl_attr_get_payload(tb[RTA_MULTIPATH]);
-
-		if (mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) >= sizeof(*nh))
-			oif = (__u32)nh->rtnh_ifindex;
-	}
+	oif = route_oif(tb);
 	if (w->skip && oif == w->skip)
 		return MNL_CB_OK;
 	if (prefixes_overlap(dst, rtm->rtm_dst_len, w->sn->addr,
@@ -439,15 +445,7 @@ static int default_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (tb[RTA_PRIORITY])
 		metric = mnl_attr_get_u32(tb[RTA_PRIORITY]);
-	if (tb[RTA_OIF]) {
-		oif = mnl_attr_get_u32(tb[RTA_OIF]);
-	} else if (tb[RTA_MULTIPATH]) {
-		const struct rtnexthop *nh =
-			mnl_attr_get_payload(tb[RTA_MULTIPATH]);
-
-		if (mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) >= sizeof(*nh))
-			oif = (__u32)nh->rtnh_ifindex;
-	}
+	oif = route_oif(tb);
 	/* the one the kernel uses: the lowest metric */
 	if (oif && (!w->found || metric < w->metric)) {
 		w->oif = oif;

@@ -181,19 +181,27 @@ static int host_change_socket(void)
 	return fd;
 }
 
+/* The watcher's PID from its run file (path filled in), or 0. */
+static int wan_wait_pid(const struct kvb_net *net, char path[256])
+{
+	FILE *f;
+	int pid;
+
+	run_path(net, "wanwait", path, 256);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1 || pid < 0)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
 bool wan_wait_alive(const struct kvb_net *net)
 {
 	char path[256];
-	FILE *f;
-	int pid = 0;
+	int pid = wan_wait_pid(net, path);
 
-	run_path(net, "wanwait", path, sizeof(path));
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
 	return pid > 0 && !kill(pid, 0);
 }
 
@@ -274,16 +282,10 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 void wan_wait_stop(const struct kvb_net *net)
 {
 	char path[256];
-	FILE *f;
-	int pid = 0;
+	int pid = wan_wait_pid(net, path);
 
-	run_path(net, "wanwait", path, sizeof(path));
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fscanf(f, "%d", &pid) == 1 && pid > 0)
+	if (pid > 0)
 		kill(pid, SIGTERM);
-	fclose(f);
 	unlink(path);
 }
 
