@@ -220,7 +220,8 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	__builtin_memcpy(s->dst, eth->h_dest, ETH_ALEN);
 	/* the source is learnt after DHCP snooping, before forwarding */
 	if (want != KVB_STAGE_DHCP && want != KVB_STAGE_ACL_OUT)
-		fdb_learn(s->net->id, mac_u64(eth->h_source), s->ifindex);
+		fdb_learn_src(s->net->id, mac_u64(eth->h_source), s->ifindex,
+			      mac_u64(s->port->mac));
 	return STAGE_GO;
 }
 
@@ -327,7 +328,7 @@ int kvb_tc_nat(struct __sk_buff *skb)
 	ret = nat_from_guest(skb, s.net, &s.f, s.l4off);
 	if (ret != NAT_CONTINUE)
 		goto out;
-	ret = bridge_from_guest(skb, s.net, s.dst);
+	ret = bridge_from_guest(skb, s.port, s.net, s.dst);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -345,7 +346,7 @@ int kvb_tc_routed(struct __sk_buff *skb)
 	ret = route_from_guest(skb, s.ifindex, s.net, &s.f, s.l4off, s.dst);
 	if (ret != ROUTE_CONTINUE)
 		goto out;
-	ret = bridge_from_guest(skb, s.net, s.dst);
+	ret = bridge_from_guest(skb, s.port, s.net, s.dst);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -365,7 +366,7 @@ int kvb_tc_switch(struct __sk_buff *skb)
 	else if (s.role == KVB_PORT_GATEWAY)
 		ret = bridge_from_gateway(skb, s.net, s.dst);
 	else
-		ret = bridge_from_guest(skb, s.net, s.dst);
+		ret = bridge_from_guest(skb, s.port, s.net, s.dst);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }

@@ -84,8 +84,9 @@ __noinline int bridge_flood_guest(struct __sk_buff *skb, __u32 net_id)
 	return ovl_flood(skb, net);
 }
 
-/* A frame from a guest port. */
+/* A frame from a guest port, whose entry is port. */
 static __always_inline int bridge_from_guest(struct __sk_buff *skb,
+					     const struct kvb_port *port,
 					     const struct kvb_net *net,
 					     const __u8 *dst)
 {
@@ -106,7 +107,7 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
 		return DROP(KVB_DROP_REFLECT);
-	if (out && out != net->uplink && !guests_may_talk(skb->ifindex, out))
+	if (out && out != net->uplink && !guest_may_reach(port, out))
 		return DROP(KVB_DROP_ISOLATED);
 	if (out && out != net->ovl_ifindex)
 		return redirect_to(skb, out, 0);

@@ -143,6 +143,23 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 	return 0;
 }
 
+/*
+ * fdb_learn for a frame's source mac on port ifindex, whose own MAC
+ * (configured or pinned; mac_u64, 0 without one) is own. The port's own
+ * MAC has a static entry for as long as the port exists, which learning
+ * never changes: no FDB lookup for it, on the path of every frame of a
+ * guest with a MAC (a zero source never gets here: admission refuses
+ * it). Global: the stages' paths are verified once past the learning,
+ * not once with a lookup and once without.
+ */
+__noinline int fdb_learn_src(__u32 net_id, __u64 mac, __u32 ifindex,
+			     __u64 own)
+{
+	if (mac == own)
+		return 0;
+	return fdb_learn(net_id, mac, ifindex);
+}
+
 /* The port behind mac in the network, or 0 when unknown or aged out. */
 static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 {
