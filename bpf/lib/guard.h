@@ -48,6 +48,10 @@
 #define BOOTP_OFF_CHADDR 28
 #define BOOTP_CHADDR_END 34	/* op .. chaddr[6]: what the guard reads */
 #define DHCP6_ADVERTISE 2
+#define DHCP6_REQUEST 3
+#define DHCP6_CONFIRM 4
+#define DHCP6_RENEW 5
+#define DHCP6_REBIND 6
 #define DHCP6_REPLY 7
 #define DHCP6_RECONFIGURE 10
 #define DHCP6_RELEASE 8
@@ -56,7 +60,7 @@
 #define DHCP6_OPT_IA_NA 3
 #define DHCP6_OPT_IA_TA 4
 #define DHCP6_OPT_IAADDR 5
-#define DHCP6_OPTS_MAX 8	/* options of a RELEASE/DECLINE examined */
+#define DHCP6_OPTS_MAX 16	/* options of a message that names addresses */
 #define DHCP6_IA_OPTS_MAX 4	/* options of one IA examined */
 
 /* the hook's context, for the global functions (verified once) */
@@ -240,17 +244,20 @@ static __always_inline int dhcp6_addr_foreign(KVB_CTX_T *ctx, __u32 off,
 }
 
 /*
- * A DHCPv6 RELEASE or DECLINE names only addresses no other port holds.
- * The server ends the lease of whatever DUID and IAID the message names,
- * and every port has seen the other clients' (their SOLICIT and REQUEST
- * are multicast): a guest that ends another port's lease would end that
- * port's binding (the lease script) and take the address by its first
- * use. The options from off (left bytes), each IA_NA and IA_TA, each
+ * A DHCPv6 message that names addresses (REQUEST, CONFIRM, RENEW, REBIND,
+ * RELEASE, DECLINE) names only addresses no other port holds. The server
+ * acts on whatever DUID and IAID the message names, and every port has
+ * seen the other clients' (their SOLICIT and REQUEST are multicast): a
+ * guest that ends another port's lease would end that port's binding (the
+ * lease script) and take the address by its first use; one that renews
+ * it makes the server record the guest's MAC on the victim's lease, so
+ * that the lease's end no longer unbinds the victim. The options from
+ * off (left bytes), each IA_NA and IA_TA, each
  * IAADDR in them; one the guard cannot read, or options past the ones it
  * examines, also refuse the message. 0: pass. A global function: the walk
  * is verified once.
  */
-__noinline int dhcp6_release_walk(KVB_CTX_T *ctx, __u32 off, __u32 left,
+__noinline int dhcp6_addr_walk(KVB_CTX_T *ctx, __u32 off, __u32 left,
 				  __u32 ifindex, __u32 net_id)
 {
 	for (int i = 0; i < DHCP6_OPTS_MAX; i++) {
@@ -320,9 +327,9 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f,
 	    msg == DHCP6_RECONFIGURE || msg == DHCP6_RELAY_REPL ||
 	    msg == DHCP6_RELAY_FORW)
 		return DROP(KVB_DROP_SPOOF_DHCP);
-	if ((msg == DHCP6_RELEASE || msg == DHCP6_DECLINE) &&
+	if (msg >= DHCP6_REQUEST && msg != DHCP6_REPLY && msg <= DHCP6_DECLINE &&
 	    (f->l4_len < sizeof(struct udphdr) + 4 ||
-	     dhcp6_release_walk(f->ctx, l4_offset(f) + sizeof(struct udphdr) + 4,
+	     dhcp6_addr_walk(f->ctx, l4_offset(f) + sizeof(struct udphdr) + 4,
 				f->l4_len - sizeof(struct udphdr) - 4, ifindex,
 				net_id)))
 		return DROP(KVB_DROP_DHCP6_FOREIGN);

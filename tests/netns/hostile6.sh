@@ -18,9 +18,10 @@
 #     option: nothing bound that should not be, nothing redirected;
 #   - a guest that sends from an address of the DHCPv6 range before the
 #     lease script has made it the client's lease loses it to the lease;
-#   - a forged RELEASE of the victim's lease (its DUID and IAID, which the
-#     victim's multicast REQUEST shows every port) leaves the victim's
-#     binding, and the attacker cannot send from the address;
+#   - a forged RELEASE, RENEW or REBIND of the victim's lease (its DUID
+#     and IAID, which the victim's multicast REQUEST shows every port)
+#     leaves the victim's binding, and the attacker cannot send from the
+#     address;
 #   - the gateway's identity: RA, redirect, NA for the gateway's address or
 #     link-local, packets from them, a DAD probe for the gateway's address,
 #     a DHCPv6 ADVERTISE to the victim: each counted, the victim's
@@ -236,6 +237,20 @@ scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$A1', dst='ff02::1
 	fail "the attacker took $A1: '$(bound "$T-g2" "$A1")'"
 check "the victim still pings its gateway from its lease" \
 	in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$A1" fd86:1::1
+# --- a forged RENEW and REBIND of the victim's lease ---------------------------
+# dnsmasq would record the sender's MAC on the victim's lease
+for m in Renew Rebind; do
+	s1=$(stat "$T-g2" dhcp6-foreign)
+	scapy_g2 "Ether(src='$M2', dst='33:33:00:01:00:02')/IPv6(src='$LL2', dst='ff02::1:2')/UDP(sport=546, dport=547)/\
+DHCP6_$m(trid=0x5556)/DHCP6OptClientId(duid=bytes.fromhex('$(hexb "$DUID")'))/\
+DHCP6OptServerId(duid=bytes.fromhex('$(hexb "$SDUID")'))/DHCP6OptElapsedTime()/\
+DHCP6OptIA_NA(iaid=$IAID, ianaopts=[DHCP6OptIAAddress(addr='$A1', preflft=0, validlft=0)])"
+	[ "$(stat "$T-g2" dhcp6-foreign)" -gt "$s1" ] &&
+		pass "a ${m^^} of another port's address: dhcp6-foreign" ||
+		fail "a ${m^^} of another port's address passed the guard"
+done
+[ "$(bound "$T-g1" "$A1")" = dhcp ] && pass "forged RENEW/REBIND: the victim keeps its binding" ||
+	fail "forged RENEW/REBIND: the victim's $A1 is '$(bound "$T-g1" "$A1")'"
 # --- the gateway's identity on a nat network with IPv6 --------------------------
 GWMAC=$(cat /sys/class/net/"$gw_if"/address)
 GWLL=$("$PY" -c "
