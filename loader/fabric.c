@@ -241,6 +241,37 @@ static int stages_fill(struct kvb_tap *ts)
 }
 
 /*
+ * kvb_xdptx, XDP's redirect targets, is pinned here and handed to the XDP
+ * object, not pinned by libbpf: the kernel sets BPF_F_RDONLY_PROG on every
+ * devmap, and libbpf 1.1 then refuses to reuse the pin (its flags differ
+ * from the object's, which may not ask for the flag: creation refuses it).
+ */
+static int xdptx_reuse(const char *dir, struct bpf_map *m)
+{
+	char path[512];
+	int fd, ret;
+
+	if (pin_path(path, sizeof(path), dir, KVB_MAP_XDPTX))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, KVB_MAP_XDPTX,
+				    sizeof(__u32), sizeof(__u32), KVB_MAX_PORTS,
+				    NULL);
+		if (fd < 0)
+			return -errno;
+		if (bpf_obj_pin(fd, path)) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+	}
+	ret = bpf_map__reuse_fd(m, fd);
+	close(fd);
+	return ret;
+}
+
+/*
  * Load both objects; libbpf creates or reuses the pinned maps by name, so
  * a reload (upgrade) keeps every map and its contents. The new programs
  * replace the pinned ones; devices keep running the old ones until they
@@ -260,6 +291,8 @@ int fabric_load_programs(const char *dir)
 		goto out;
 	}
 	ret = kvb_tap__load(ts);
+	if (!ret)
+		ret = xdptx_reuse(dir, xs->maps.kvb_xdptx);
 	if (!ret)
 		ret = kvb_tap_xdp__load(xs);
 	if (ret)
@@ -328,6 +361,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
 		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd,
+		       &fb->xdptx_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp };
@@ -338,7 +372,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 				KVB_MAP_NATST, KVB_MAP_CTSWEEP, KVB_MAP_NATMAP,
 				KVB_MAP_ACL, KVB_MAP_ACLR, KVB_MAP_ACLP,
 				KVB_MAP_ACLLPM, KVB_MAP_ACLBIT, KVB_MAP_ACLCNT,
-				KVB_MAP_ACLCT,
+				KVB_MAP_ACLCT, KVB_MAP_XDPTX,
 				PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
@@ -406,6 +440,7 @@ void fabric_close(struct fabric *fb)
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
 		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd,
+		       &fb->xdptx_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp,

@@ -122,12 +122,34 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 	return 0;
 }
 
+/*
+ * May XDP redirect frames into this port (kvb_xdptx)? A guest's tun/tap
+ * device, yes: tun takes XDP frames whatever runs on it (tun_xdp_xmit
+ * queues them to the reader; with no reader it drops them, as it drops
+ * what tc sends it). A veth, no: a frame XDP redirects into a veth is
+ * received by its peer only when the peer has NAPI (an XDP program or
+ * GRO on), else it is lost without a trace; the peer is the guest's side,
+ * in another namespace, and may turn GRO off or drop its program at any
+ * time, so nothing here could prove it. Anything else (a macvtap has no
+ * XDP, a NIC is an uplink): no. Its frames still take tc, as before.
+ */
+static bool xdp_target(__u32 ifindex, __u32 role)
+{
+	struct host_link l;
+
+	return role == KVB_PORT_GUEST && !host_link(ifindex, &l) &&
+	       !strcmp(l.kind, "tun");
+}
+
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 {
 	char cur[IF_NAMESIZE] = "";
 	struct kvb_net net;
 	bool exists = if_indextoname(p->ifindex, cur);
 
+	/* XDP stops redirecting into it first (a vanished device's entry the
+	 * kernel removed: ENOENT, fine) */
+	bpf_map_delete_elem(fb->xdptx_fd, &p->ifindex);
 	/* Stop flooding to it first, then unhook, then forget it. */
 	if (!net_get(fb, p->net_id, &net)) {
 		net_member_remove(&net, p->ifindex);
@@ -304,6 +326,13 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 
+	/* last, once the port is whole: other ports' XDP may send to it */
+	if (xdp_target(ifindex, role) &&
+	    bpf_map_update_elem(fb->xdptx_fd, &ifindex, &ifindex, BPF_ANY)) {
+		err("%s: %s: cannot make it an XDP redirect target: %s", cmd,
+		    dev, strerror(errno));
+		goto fail;
+	}
 	if (role != KVB_PORT_WAN)
 		net_member_add(&net, ifindex);
 	if (role == KVB_PORT_UPLINK) {

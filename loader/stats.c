@@ -37,6 +37,7 @@ static int stats_sum(struct fabric *fb, __u32 ifindex, struct kvb_stats *sum)
 		sum->tx_packets += pc[c].tx_packets;
 		sum->tx_bytes += pc[c].tx_bytes;
 		sum->learn_fail += pc[c].learn_fail;
+		sum->xdp_fwd += pc[c].xdp_fwd;
 		for (int r = 0; r < KVB_DROP_MAX; r++)
 			sum->drop[r] += pc[c].drop[r];
 	}
@@ -61,8 +62,8 @@ static void show_stats(struct fabric *fb, const struct kvb_port *p)
 	print_uint(PRINT_ANY, "rx_bytes", " %llu bytes", s.rx_bytes);
 	print_uint(PRINT_ANY, "tx_packets", "  tx %llu packets", s.tx_packets);
 	print_uint(PRINT_ANY, "tx_bytes", " %llu bytes", s.tx_bytes);
-	print_uint(PRINT_ANY, "learn_fail", "  learn-fail %llu\n",
-		   s.learn_fail);
+	print_uint(PRINT_ANY, "learn_fail", "  learn-fail %llu", s.learn_fail);
+	print_uint(PRINT_ANY, "xdp_fwd", "  xdp-fwd %llu\n", s.xdp_fwd);
 	print_uint(PRINT_ANY, "drops", "  drops %llu", total);
 	open_json_object("drop_reasons");
 	for (int r = 0; r < KVB_DROP_MAX; r++) {

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 7
+#define KVB_LAYOUT_VERSION 8
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -45,6 +45,7 @@
 #define KVB_MAP_ACLBIT "kvb_aclbit"
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
 #define KVB_MAP_ACLCT "kvb_aclct"
+#define KVB_MAP_XDPTX "kvb_xdptx"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -675,6 +676,14 @@ static inline int kvb_fdb_entry_aged(const struct kvb_fdb_entry *e, __u64 now)
 	       now - seen > KVB_FDB_AGE_NS;
 }
 
+/*
+ * kvb_xdptx: DEVMAP_HASH, key and value __u32 ifindex: the guest ports
+ * XDP's fast path may redirect into (bpf/lib/xdpfwd.h), written by the
+ * loader only: a tun/tap guest port joins at attach and leaves first at
+ * detach. A tap takes XDP frames whatever runs on it; a veth does not
+ * (loader/port.c: xdp_target).
+ */
+
 /* kvb_stats: PERCPU_HASH, key __u32 ifindex. */
 struct kvb_stats {
 	__u64 rx_packets;
@@ -683,6 +692,8 @@ struct kvb_stats {
 	__u64 tx_bytes;
 	__u64 learn_fail;	/* MAC not learned: FDB full (frame still flooded) */
 	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
+	__u64 xdp_fwd;		/* of rx_packets, forwarded by XDP alone
+				 * (the fast path: they never reached tc) */
 };
 
 /* kvb_meta: ARRAY of one, key 0: which build's programs are attached. */

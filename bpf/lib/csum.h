@@ -174,4 +174,112 @@ static __always_inline int csum_udp_quoted_replace(struct __sk_buff *skb,
 	return (int)bpf_skb_store_bytes(skb, off, &c, 2, 0);
 }
 
+/*
+ * Whole-packet sums, for XDP's fast path (xdpfwd.h): it may forward a
+ * guest's frame only when the frame is complete, which it proves by
+ * summing every byte of the L4 segment. Sums here are in memory order,
+ * as the kernel's csum_partial gives them: one's complement addition
+ * does not care which byte of a word is the high one, so sums of raw
+ * 16-bit words, folded, compare with raw checksum fields directly.
+ */
+static __always_inline __u32 csum_fold_u64(__u64 s)
+{
+	s = (s & 0xffffffffULL) + (s >> 32);
+	s = (s & 0xffffffffULL) + (s >> 32);
+	return csum_fold_u32((__u32)s);
+}
+
+/* words raw 32-bit words (addresses, as stored), summed; at most 8. */
+static __always_inline __u64 csum_raw_addr(const __u32 *a, __u32 words)
+{
+	__u64 s = 0;
+
+	for (__u32 i = 0; i < 8; i++)
+		if (i < words)
+			s += a[i];
+	return s;
+}
+
+#ifdef KVB_HOOK_XDP
+/* L4 segments longer than this are not summed (their frames go to tc). */
+#define KVB_CSUM_MAX 4095
+
+/*
+ * The folded sum (memory order, 1..0xffff) of len bytes at off in an
+ * XDP frame, every byte in its linear part; -1 when they are not, or
+ * len is over KVB_CSUM_MAX. bpf_csum_diff (the kernel's csum_partial)
+ * takes at most 512 bytes, a multiple of 4, from a range the verifier
+ * proved: 512-byte steps, then 256, 128 and 64, then words. Global: the
+ * verifier walks its paths once, not once per path of the caller.
+ */
+__noinline int csum_xdp_fold(struct xdp_md *ctx, __u32 off, __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u64 s = 0;
+	void *p;
+
+	if (off > 255 || len > KVB_CSUM_MAX)
+		return -1;
+	/* the masks keep the bounds in the registers the verifier follows
+	 * (the barriers keep clang from dropping them as redundant) */
+	barrier_var(off);
+	barrier_var(len);
+	p = data + (off & 0xff);
+	len &= KVB_CSUM_MAX;
+	for (int i = 0; i < KVB_CSUM_MAX / 512; i++) {
+		if (len < 512)
+			break;
+		if (p + 512 > end)
+			return -1;
+		s += (__u32)bpf_csum_diff(NULL, 0, p, 512, 0);
+		p += 512;
+		len -= 512;
+	}
+	if (len & 256) {
+		if (p + 256 > end)
+			return -1;
+		s += (__u32)bpf_csum_diff(NULL, 0, p, 256, 0);
+		p += 256;
+	}
+	if (len & 128) {
+		if (p + 128 > end)
+			return -1;
+		s += (__u32)bpf_csum_diff(NULL, 0, p, 128, 0);
+		p += 128;
+	}
+	if (len & 64) {
+		if (p + 64 > end)
+			return -1;
+		s += (__u32)bpf_csum_diff(NULL, 0, p, 64, 0);
+		p += 64;
+	}
+	len &= 63;
+	for (int i = 0; i < 16; i++) {
+		if (len < 4)
+			break;
+		/* not end - 3 for clang: no arithmetic on the end pointer */
+		barrier_var(p);
+		if (p + 4 > end)
+			return -1;
+		s += *(__u32 *)p;
+		p += 4;
+		len -= 4;
+	}
+	if (len & 2) {
+		if (p + 2 > end)
+			return -1;
+		s += *(__u16 *)p;
+		p += 2;
+	}
+	if (len & 1) {
+		/* the last byte, padded with a zero byte to a word */
+		if (p + 1 > end)
+			return -1;
+		s += bpf_htons((__u16)(*(__u8 *)p << 8));
+	}
+	return (int)csum_fold_u64(s);
+}
+#endif /* KVB_HOOK_XDP */
+
 #endif /* KVB_CSUM_H */

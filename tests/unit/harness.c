@@ -32,6 +32,18 @@ int add_veth(const char *name, __u32 *ifindex)
 	return *ifindex ? 0 : -1;
 }
 
+int add_tap(const char *name, __u32 *ifindex)
+{
+	char cmd[160];
+
+	/* a guest's tap as QEMU has it: virtio-net headers on */
+	snprintf(cmd, sizeof(cmd), "ip tuntap add dev %s mode tap vnet_hdr && "
+		 "ip link set %s up", name, name);
+	if (system(cmd))
+		return -1;
+	*ifindex = if_nametoindex(name);
+	return *ifindex ? 0 : -1;
+}
 
 void frame_raw(struct frame *f, const __u8 *dst, const __u8 *src,
 	       __u16 proto, __u32 l3_bytes)
@@ -254,6 +266,9 @@ struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 			sum.rx_packets += pc[c].rx_packets;
 			sum.tx_packets += pc[c].tx_packets;
 			sum.learn_fail += pc[c].learn_fail;
+			sum.xdp_fwd += pc[c].xdp_fwd;
+			sum.rx_bytes += pc[c].rx_bytes;
+			sum.tx_bytes += pc[c].tx_bytes;
 			for (int r = 0; r < KVB_DROP_MAX; r++)
 				sum.drop[r] += pc[c].drop[r];
 		}

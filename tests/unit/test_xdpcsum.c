@@ -3,10 +3,10 @@
  * The checksum rule of XDP on a guest port (DESIGN.md, contract 2), by
  * BPF_PROG_RUN. XDP cannot see the virtio-net header, so it may forward a
  * frame from a guest only when the frame is bit-identical to a complete
- * one; what it cannot vouch for goes to tc with XDP_PASS, untouched. Until
- * an XDP fast path exists every frame it admits is passed; these tests pin
- * that down for each frame kind the rule names, so that a fast path can
- * only be added by changing them on purpose:
+ * one; what it cannot vouch for goes to tc with XDP_PASS, untouched.
+ *
+ * Between two veth ports (kx1, kx2: a veth is never a redirect target)
+ * every frame is passed, and tc forwards it unchanged:
  *
  *   - TCP and UDP with a partial checksum (the pseudo-header sum a guest
  *     with checksum offload leaves in the field), IPv4 and IPv6;
@@ -19,6 +19,13 @@
  *
  * Ports (network a, id 1): kx1 (mac X1, 10.0.0.21, fd00::21) and kx2
  * (mac X2); frames go from kx1 to X2.
+ *
+ * Between two tap ports (kt1, kt2: taps are redirect targets) the fast
+ * path (bpf/lib/xdpfwd.h) redirects what it proves complete, unchanged,
+ * counted as tc would count it, and passes every case the rule and the
+ * switch stage name to tc, untouched. BPF_PROG_RUN's buffer offers
+ * metadata room as generic XDP does, so a partial TCP checksum is passed
+ * here (completing it is for tun's native path: tests/netns/xdpfast.sh).
  */
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -308,6 +315,370 @@ static void t_xdp_pass_to_tc_cases(struct fabric *fb)
 	PASSES(&f, "IPv4 UDP checksum 0");
 }
 
+static const __u8 T1[6] = { 0x52, 0x54, 0, 0, 0x1d, 1 };
+static const __u8 T2[6] = { 0x52, 0x54, 0, 0, 0x1d, 2 };
+static const __u8 T3[6] = { 0x52, 0x54, 0, 0, 0x1d, 3 };
+static const __u8 TSRC6[16] = { 0xfd, [15] = 0x31 };
+#define TSRC4 htonl(0x0a00001f)	/* 10.0.0.31 */
+
+static __u32 kt1, kt2, kt3;
+
+/* The frame from port from: redirected by XDP, unchanged, counted. */
+static int fast_path(struct fabric *fb, __u32 from, __u32 to,
+		     const struct frame *f, const char *what, const char *test)
+{
+	struct kvb_stats a0 = port_stats(fb, from), b0 = port_stats(fb, to);
+	struct kvb_stats a1, b1;
+	struct frame out;
+	int ret;
+
+	ret = run_xdp_out(fb, from, f, &out);
+	a1 = port_stats(fb, from);
+	b1 = port_stats(fb, to);
+	if (ret != XDP_REDIRECT) {
+		printf("FAIL %s: %s: XDP verdict %d (want XDP_REDIRECT)\n",
+		       test, what, ret);
+		return 1;
+	}
+	if (out.len != f->len || memcmp(out.buf, f->buf, f->len)) {
+		printf("FAIL %s: %s: XDP changed the frame\n", test, what);
+		return 1;
+	}
+	if (a1.xdp_fwd != a0.xdp_fwd + 1 || a1.rx_packets != a0.rx_packets + 1 ||
+	    a1.rx_bytes != a0.rx_bytes + f->len ||
+	    b1.tx_packets != b0.tx_packets + 1 ||
+	    b1.tx_bytes != b0.tx_bytes + f->len) {
+		printf("FAIL %s: %s: counters: sender rx %llu xdp-fwd %llu, "
+		       "receiver tx %llu (want +1 each)\n", test, what,
+		       a1.rx_packets - a0.rx_packets,
+		       a1.xdp_fwd - a0.xdp_fwd, b1.tx_packets - b0.tx_packets);
+		return 1;
+	}
+	return 0;
+}
+
+/* The frame from port from: XDP_PASS, unchanged, nothing counted by XDP. */
+static int to_tc(struct fabric *fb, __u32 from, const struct frame *f,
+		 const char *what, const char *test)
+{
+	__u64 fwd0 = port_stats(fb, from).xdp_fwd;
+	struct frame out;
+	int ret;
+
+	ret = run_xdp_out(fb, from, f, &out);
+	if (ret != XDP_PASS || out.len != f->len ||
+	    memcmp(out.buf, f->buf, f->len)) {
+		printf("FAIL %s: %s: XDP verdict %d (want XDP_PASS), frame %s\n",
+		       test, what, ret,
+		       out.len == f->len && !memcmp(out.buf, f->buf, f->len) ?
+		       "unchanged" : "changed");
+		return 1;
+	}
+	if (port_stats(fb, from).xdp_fwd != fwd0) {
+		printf("FAIL %s: %s: counted as forwarded by XDP\n", test, what);
+		return 1;
+	}
+	return 0;
+}
+
+#define FAST(f, what)							\
+	do {								\
+		if (fast_path(fb, kt1, kt2, (f), (what), __func__)) {	\
+			unit_failed = 1;				\
+			return;						\
+		}							\
+	} while (0)
+
+#define TO_TC(from, f, what)						\
+	do {								\
+		if (to_tc(fb, (from), (f), (what), __func__)) {		\
+			unit_failed = 1;				\
+			return;						\
+		}							\
+	} while (0)
+
+/* IPv4 frames from kt1 to T2 with a valid header checksum. */
+static void tip4(struct frame *f, __u8 proto, const void *l4, __u32 len)
+{
+	__u8 *ip = f->buf + ETH_HLEN;
+
+	frame_ip4(f, T2, T1, TSRC4, proto, l4, len);
+	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
+}
+
+static void tip6(struct frame *f, __u8 proto, const void *l4, __u32 len)
+{
+	frame_ip6(f, T2, T1, TSRC6, proto, l4, len);
+}
+
+/* ICMP(v6) echo request with n bytes of data, checksum complete */
+static void icmp_echo(struct frame *f, int v6, __u32 n)
+{
+	__u8 l4[1500];
+	__u32 off, len = 8 + n;
+
+	memset(l4, 0, sizeof(l4));
+	l4[0] = v6 ? 128 : 8;
+	put16(l4 + 4, 77), put16(l4 + 6, 1);
+	for (__u32 i = 0; i < n; i++)
+		l4[8 + i] = (__u8)(i * 7);
+	if (v6) {
+		tip6(f, IPPROTO_ICMPV6, l4, len);
+		off = ETH_HLEN + 40;
+		put16(f->buf + off + 2, csum_fold16(sum16(f->buf + off, len,
+			pseudo(f, IPPROTO_ICMPV6, len))));
+	} else {
+		tip4(f, IPPROTO_ICMP, l4, len);
+		off = ETH_HLEN + 20;
+		put16(f->buf + off + 2,
+		      csum_fold16(sum16(f->buf + off, len, 0)));
+	}
+}
+
+/*
+ * Complete frames of every kind the fast path takes, at lengths that
+ * exercise each step of its sum (512-byte blocks, 256/128/64, words, the
+ * odd byte), are redirected unchanged; the same frame with one bit of
+ * its payload flipped (a checksum that is wrong, not partial) is not.
+ */
+static void t_xdp_fast_complete_frames_redirected(struct fabric *fb)
+{
+	static const __u32 lens[] = { 0, 1, 2, 3, 5, 63, 64, 65, 127, 255,
+				      511, 512, 513, 1000, 1023, 1401 };
+	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct frame f;
+	__u8 l4[1500];
+	char what[96];
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (int j = 0; j < 2; j++) {
+			__u8 p = protos[j];
+			__u32 n = l4_hdr(l4, p, lens[i]);
+
+			for (int v6 = 0; v6 < 2; v6++) {
+				if (v6)
+					tip6(&f, p, l4, n);
+				else
+					tip4(&f, p, l4, n);
+				make_complete(&f, p);
+				snprintf(what, sizeof(what), "IPv%d %s, %u bytes, "
+					 "complete", v6 ? 6 : 4,
+					 p == IPPROTO_TCP ? "TCP" : "UDP",
+					 lens[i]);
+				FAST(&f, what);
+				if (!lens[i])
+					continue;
+				f.buf[f.len - 1] ^= 0x10;
+				snprintf(what, sizeof(what), "IPv%d %s, %u bytes, "
+					 "wrong checksum", v6 ? 6 : 4,
+					 p == IPPROTO_TCP ? "TCP" : "UDP",
+					 lens[i]);
+				TO_TC(kt1, &f, what);
+			}
+		}
+		icmp_echo(&f, 0, lens[i]);
+		FAST(&f, "ICMP echo");
+		icmp_echo(&f, 1, lens[i]);
+		FAST(&f, "ICMPv6 echo");
+	}
+	/* ARP carries no checksum: a unicast reply is complete */
+	frame_raw(&f, T2, T1, ETH_P_ARP, 28);
+	{
+		__u8 *a = f.buf + ETH_HLEN;
+		__be32 sip = TSRC4, tip = htonl(0x0a000020);
+
+		put16(a, 1), put16(a + 2, ETH_P_IP);
+		a[4] = 6, a[5] = 4, put16(a + 6, 2);
+		memcpy(a + 8, T1, 6), memcpy(a + 14, &sip, 4);
+		memcpy(a + 18, T2, 6), memcpy(a + 24, &tip, 4);
+	}
+	FAST(&f, "ARP reply");
+}
+
+/*
+ * A source the fast path forwards is learnt there (tc never sees it):
+ * kt3 (no spoofcheck, no MAC) sends from T3; the FDB then has T3 on kt3.
+ */
+static void t_xdp_fast_learns_the_source(struct fabric *fb)
+{
+	struct kvb_fdb_entry e;
+	struct frame f;
+	__u8 l4[200];
+	__u32 n = l4_hdr(l4, IPPROTO_TCP, 50);
+
+	CHECK(!fdb_entry(fb, 1, T3, &e), "T3 known before it sent");
+	frame_ip4(&f, T2, T3, htonl(0x0a000021), IPPROTO_TCP, l4, n);
+	put16(f.buf + ETH_HLEN + 10, csum_fold16(sum16(f.buf + ETH_HLEN, 20, 0)));
+	make_complete(&f, IPPROTO_TCP);
+	if (fast_path(fb, kt3, kt2, &f, "TCP from kt3", __func__)) {
+		unit_failed = 1;
+		return;
+	}
+	CHECK(fdb_entry(fb, 1, T3, &e) && e.ifindex == kt3 && e.seen_ns,
+	      "T3 not learnt on kt3 by the fast path");
+}
+
+/* Every case that is tc's, from kt1 to the tap kt2 unless said. */
+static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
+{
+	struct kvb_acl_port ap = { .set = 1 };
+	struct frame f;
+	__u8 l4[1600], *ip;
+	__u32 n, at;
+
+	/* partial checksums: UDP always, TCP where XDP keeps the skb's
+	 * checksum state (BPF_PROG_RUN offers metadata, as generic XDP) */
+	for (int v6 = 0; v6 < 2; v6++) {
+		n = l4_hdr(l4, IPPROTO_TCP, 300);
+		v6 ? tip6(&f, IPPROTO_TCP, l4, n) : tip4(&f, IPPROTO_TCP, l4, n);
+		make_partial(&f, IPPROTO_TCP);
+		TO_TC(kt1, &f, "TCP, partial checksum, metadata room");
+		n = l4_hdr(l4, IPPROTO_UDP, 300);
+		v6 ? tip6(&f, IPPROTO_UDP, l4, n) : tip4(&f, IPPROTO_UDP, l4, n);
+		make_partial(&f, IPPROTO_UDP);
+		TO_TC(kt1, &f, "UDP, partial checksum");
+	}
+	/* UDP checksum 0; UDP whose length is less than the packet's */
+	n = l4_hdr(l4, IPPROTO_UDP, 100);
+	tip4(&f, IPPROTO_UDP, l4, n);
+	TO_TC(kt1, &f, "UDP checksum 0");
+	put16(l4 + 4, 50);
+	tip4(&f, IPPROTO_UDP, l4, n);
+	put16(f.buf + ETH_HLEN + 20 + 6, 0x1234);
+	TO_TC(kt1, &f, "UDP length short of the packet");
+	/* DHCP, complete: snooping is tc's */
+	n = l4_hdr(l4, IPPROTO_UDP, 240);
+	put16(l4, 68), put16(l4 + 2, 67);
+	l4[8] = 1;	/* BOOTREQUEST, from the port's own MAC */
+	memcpy(l4 + 8 + 28, T1, 6);
+	tip4(&f, IPPROTO_UDP, l4, n);
+	make_complete(&f, IPPROTO_UDP);
+	TO_TC(kt1, &f, "DHCP");
+
+	/* VXLAN with inner offload: the outer checksum does not verify */
+	{
+		struct frame in;
+		__u8 *udp;
+		__u32 ilen;
+
+		n = l4_hdr(l4, IPPROTO_TCP, 200);
+		frame_ip4(&in, T2, T1, htonl(0x0ac80001), IPPROTO_TCP, l4, n);
+		make_complete(&in, IPPROTO_TCP);
+		ilen = in.len;
+		memset(l4, 0, 16);
+		put16(l4, 50000), put16(l4 + 2, 4789);
+		put16(l4 + 4, (__u16)(16 + ilen));
+		l4[8] = 0x08, l4[14] = 42;
+		memcpy(l4 + 16, in.buf, ilen);
+		tip4(&f, IPPROTO_UDP, l4, 16 + ilen);
+		make_complete(&f, IPPROTO_UDP);
+		udp = f.buf + ETH_HLEN + 20;
+		put16(udp + 16 + ETH_HLEN + 20 + 16,
+		      fold(pseudo(&in, IPPROTO_TCP, n)));
+		TO_TC(kt1, &f, "VXLAN, inner TCP checksum partial");
+	}
+
+	/* protocols and headers the rule leaves to tc, checksums complete
+	 * where they have one */
+	memset(l4, 0, sizeof(l4));
+	put16(l4, 5000), put16(l4 + 2, 5001);
+	tip4(&f, IPPROTO_SCTP, l4, 32);
+	TO_TC(kt1, &f, "SCTP");
+	tip6(&f, IPPROTO_SCTP, l4, 32);
+	TO_TC(kt1, &f, "SCTP over IPv6");
+	n = l4_hdr(l4, IPPROTO_UDP, 200);
+	tip4(&f, IPPROTO_UDP, l4, n);
+	make_complete(&f, IPPROTO_UDP);
+	ip = f.buf + ETH_HLEN;
+	put16(ip + 6, 0x2000);	/* MF: a first fragment, complete L4 */
+	put16(ip + 10, 0);
+	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
+	TO_TC(kt1, &f, "IPv4 first fragment");
+	put16(ip + 6, 26);
+	put16(ip + 10, 0);
+	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
+	TO_TC(kt1, &f, "IPv4 later fragment");
+	memset(l4, 0, 8);
+	l4[0] = IPPROTO_UDP;
+	l4[3] = 1;
+	n = l4_hdr(l4 + 8, IPPROTO_UDP, 200);
+	tip6(&f, IPPROTO_FRAGMENT, l4, 8 + n);
+	TO_TC(kt1, &f, "IPv6 fragment header");
+	memset(l4, 0, 8);
+	l4[0] = IPPROTO_TCP;	/* destination options, then TCP */
+	n = l4_hdr(l4 + 8, IPPROTO_TCP, 100);
+	tip6(&f, IPPROTO_DSTOPTS, l4, 8 + n);
+	TO_TC(kt1, &f, "IPv6 extension header");
+	memset(l4, 0, sizeof(l4));
+	put16(l4 + 2, ETH_P_IP);
+	l4[4] = 0x45, put16(l4 + 6, 28), l4[12] = 64, l4[13] = IPPROTO_UDP;
+	tip4(&f, IPPROTO_GRE, l4, 4 + 28);
+	TO_TC(kt1, &f, "GRE");
+	tip4(&f, IPPROTO_IPIP, l4 + 4, 28);
+	TO_TC(kt1, &f, "IPIP");
+	/* IPv4 with Router Alert (IGMP) */
+	frame_raw(&f, T2, T1, ETH_P_IP, 24 + 8);
+	ip = f.buf + ETH_HLEN;
+	ip[0] = 0x46, put16(ip + 2, 32), ip[8] = 1, ip[9] = IPPROTO_IGMP;
+	memcpy(ip + 12, (__u8[]){ 10, 0, 0, 31, 10, 0, 0, 32 }, 8);
+	ip[20] = 148, ip[21] = 4;
+	put16(ip + 10, csum_fold16(sum16(ip, 24, 0)));
+	TO_TC(kt1, &f, "IPv4 options");
+	/* another ethertype */
+	frame_raw(&f, T2, T1, 0x88b5, 46);
+	TO_TC(kt1, &f, "ethertype 0x88b5");
+
+	/* destinations: complete TCP, sent where the switch stage decides */
+	n = l4_hdr(l4, IPPROTO_TCP, 100);
+	tip4(&f, IPPROTO_TCP, l4, n);
+	make_complete(&f, IPPROTO_TCP);
+	memcpy(f.buf, (__u8[]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 6);
+	TO_TC(kt1, &f, "broadcast");
+	memcpy(f.buf, (__u8[]){ 0x33, 0x33, 0, 0, 0, 1 }, 6);
+	TO_TC(kt1, &f, "multicast");
+	memcpy(f.buf, (__u8[]){ 0x52, 0x54, 0, 0, 0x1d, 0x77 }, 6);
+	TO_TC(kt1, &f, "unknown unicast");
+	memcpy(f.buf, T1, 6);
+	TO_TC(kt1, &f, "back to its own port");
+	memcpy(f.buf, X2, 6);
+	TO_TC(kt1, &f, "to a veth port (not a redirect target)");
+	memcpy(f.buf, unit_upmac, 6);
+	TO_TC(kt1, &f, "to the host (uplink's MAC)");
+	memcpy(f.buf, T2, 6);
+	/* over the network's MTU (1500) */
+	n = l4_hdr(l4, IPPROTO_TCP, 1500 - 40 + 1);
+	tip4(&f, IPPROTO_TCP, l4, n);
+	make_complete(&f, IPPROTO_TCP);
+	TO_TC(kt1, &f, "over the MTU");
+	/* the same frame the fast path takes, once every port rule applies */
+	n = l4_hdr(l4, IPPROTO_TCP, 100);
+	tip4(&f, IPPROTO_TCP, l4, n);
+	make_complete(&f, IPPROTO_TCP);
+	FAST(&f, "complete TCP (before the port rules)");
+	at = kt1;
+	CHECK(!bpf_map_update_elem(fb->aclp_fd, &at, &ap, BPF_ANY), "aclp");
+	TO_TC(kt1, &f, "sender has ACLs");
+	bpf_map_delete_elem(fb->aclp_fd, &at);
+	at = kt2;
+	CHECK(!bpf_map_update_elem(fb->aclp_fd, &at, &ap, BPF_ANY), "aclp");
+	TO_TC(kt1, &f, "receiver has ACLs");
+	bpf_map_delete_elem(fb->aclp_fd, &at);
+	{
+		struct kvb_port p;
+
+		for (int k = 0; k < 2; k++) {
+			at = k ? kt2 : kt1;
+			CHECK(!bpf_map_lookup_elem(fb->port_fd, &at, &p), "port");
+			p.flags |= KVB_PORT_F_ISOLATED;
+			bpf_map_update_elem(fb->port_fd, &at, &p, BPF_EXIST);
+			TO_TC(kt1, &f, k ? "receiver isolated" : "sender isolated");
+			p.flags &= ~KVB_PORT_F_ISOLATED;
+			bpf_map_update_elem(fb->port_fd, &at, &p, BPF_EXIST);
+		}
+	}
+	FAST(&f, "complete TCP (after the port rules)");
+}
+
 int xdp_csum_tests(struct fabric *fb)
 {
 	struct port_opts o1 = { .xdp = true, .spoofcheck = true, .mac = X1,
@@ -324,8 +695,29 @@ int xdp_csum_tests(struct fabric *fb)
 		printf("FAIL xdp checksum setup: cannot attach kx1, kx2\n");
 		return 1;
 	}
+	{
+		struct port_opts t1 = { .xdp = true, .spoofcheck = true,
+					.mac = T1, .naddrs = 2 };
+		struct port_opts t2 = { .xdp = true, .spoofcheck = true,
+					.mac = T2, .naddrs = 0 };
+		struct port_opts t3 = { .xdp = true, .naddrs = 0 };
+
+		if (parse_addr("10.0.0.31", &t1.addrs[0]) ||
+		    parse_addr("fd00::31", &t1.addrs[1]) ||
+		    add_tap("kt1", &kt1) || add_tap("kt2", &kt2) ||
+		    add_tap("kt3", &kt3) ||
+		    port_attach(fb, "unit", "kt1", 1, KVB_PORT_GUEST, &t1) ||
+		    port_attach(fb, "unit", "kt2", 1, KVB_PORT_GUEST, &t2) ||
+		    port_attach(fb, "unit", "kt3", 1, KVB_PORT_GUEST, &t3)) {
+			printf("FAIL xdp fast path setup: cannot attach taps\n");
+			return nfail + 1;
+		}
+	}
 	RUN(t_xdp_partial_checksums_go_to_tc);
 	RUN(t_xdp_tunnel_with_inner_offload_goes_to_tc);
 	RUN(t_xdp_pass_to_tc_cases);
+	RUN(t_xdp_fast_complete_frames_redirected);
+	RUN(t_xdp_fast_learns_the_source);
+	RUN(t_xdp_fast_pass_to_tc_cases);
 	return nfail;
 }

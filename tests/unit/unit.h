@@ -30,6 +30,8 @@ extern __u8 unit_upmac[6];	/* its MAC: the host's */
 
 /* a veth pair NAME / NAMEp, both up; *ifindex is NAME's */
 int add_veth(const char *name, __u32 *ifindex);
+/* a tap NAME (virtio-net headers on), up, no reader */
+int add_tap(const char *name, __u32 *ifindex);
 /* test_bridge.c: networks a (id 1: kg1, kg2, kg3, uplink kup) and b
  * (id 2: kh1, kh2), which every suite may use; returns non-zero when
  * they cannot be built */

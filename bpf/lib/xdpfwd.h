@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * XDP's fast path on guest ports: a guest's known-unicast frame to another
+ * guest port of its bridge or internal network, redirected through
+ * kvb_xdptx after admission and the port guard, when XDP can prove that tc
+ * would have switched it the same way and that the frame is complete.
+ * Everything else goes on to tc (XDP_PASS), untouched: tc stays the
+ * authoritative path (DESIGN.md, contract 2), this only skips it.
+ *
+ * What tc's switch stage checks, checked here the same way (bridge.h,
+ * bridge_from_guest): the destination is a fresh FDB entry of the
+ * network; it is not the sender's own port; neither port is isolated;
+ * the destination is a guest port of the same network (the uplink, the
+ * host's MAC, the overlay's VXLAN device, a gateway: tc). And what only
+ * tc does: a port with ACLs (their stages run in tc, and frames XDP
+ * redirects pass neither the sender's tc ingress nor the receiver's tc
+ * egress), DHCP (snooping), a spoofcheck port whose MAC is not pinned
+ * yet (tc pins it), frames over the network's MTU or the receiver's.
+ *
+ * The checksum rule. XDP cannot see the virtio-net header, and a frame it
+ * redirects into a tap leaves with an all-zero one: only a frame whose
+ * checksums are complete may go. ARP has none; an IPv4 header checksum is
+ * the guest's own (never offloaded); the L4 one is summed over the whole
+ * segment here:
+ *   - TCP, UDP, ICMP, ICMPv6 whose checksum verifies: bit-identical to a
+ *     complete frame, redirected as it is;
+ *   - TCP whose checksum field is the pseudo-header sum (what a guest with
+ *     checksum offload leaves, virtio's NEEDS_CSUM) is completed here, as
+ *     a device would (csum_start of TCP is always the TCP header), but only
+ *     where XDP runs on the tap's own buffer (native XDP): generic XDP
+ *     keeps the skb CHECKSUM_PARTIAL, and a completed field would then be
+ *     taken for the seed and finished a second time. XDP cannot ask which
+ *     mode it runs in, but generic XDP always offers metadata room and
+ *     tun's native path offers none (tun_build_skb prepares its buffer
+ *     without): a bpf_xdp_adjust_meta that succeeds means "maybe generic",
+ *     and the frame goes to tc. The failure is the safe direction: a
+ *     kernel whose tun offers metadata only sends these frames to tc;
+ *   - UDP that does not verify goes to tc (a tunnel with inner offload
+ *     carries a complete outer checksum over a partial inner one: a new
+ *     outer checksum would be wrong), as does UDP with checksum 0;
+ *   - anything else (other ethertypes, IPv4 options or fragments, IPv6
+ *     extension headers, SCTP, GRE, IPIP, ...) goes to tc.
+ */
+#ifndef KVB_XDPFWD_H
+#define KVB_XDPFWD_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "admit.h"
+#include "csum.h"
+#include "fdb.h"
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+#ifdef KVB_HOOK_XDP	/* the XDP object's alone */
+
+/*
+ * The redirect targets (kvb_maps.h). Pinned by the loader, not by name:
+ * the kernel marks every devmap BPF_F_RDONLY_PROG, creation refuses the
+ * flag, and libbpf 1.1 then finds the pin's flags differ from the
+ * object's and will not reuse it (loader/fabric.c: xdptx_reuse). No BTF:
+ * the kernel takes none for a devmap (bpftool prints it in hex).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} kvb_xdptx SEC(".maps");
+
+/* What the checksum rule says of a frame (xdp_l4_rule). */
+enum {
+	L4_PASS = 0,	/* to tc */
+	L4_ASIS = 1,	/* complete: redirect it as it is */
+	L4_FILL = 2,	/* TCP, partial: complete it, then redirect */
+};
+
+/*
+ * The rule for the frame's L4 checksum (see the top). L4_FILL leaves the
+ * field's offset and its complete value in *at and *val (memory order).
+ */
+static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
+				       const struct kvb_frame *f, __u32 *at,
+				       __u16 *val)
+{
+	struct hdr_cursor c = { .pos = f->eth, .end = f->l4.end };
+	__u32 len = f->l4_len, field, sum;
+	__u64 pseudo = 0;
+	__u16 check;
+	int s;
+
+	if (!CURSOR_TAKE(&c, struct ethhdr))
+		return L4_PASS;
+	if (f->proto == ETH_P_IP) {
+		struct iphdr *ip = CURSOR_TAKE(&c, struct iphdr);
+
+		/* options (Router Alert) and fragments: tc's */
+		if (!ip || ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+			return L4_PASS;
+		pseudo = csum_raw_addr(&ip->saddr, 2);
+	} else {
+		struct ipv6hdr *ip6 = CURSOR_TAKE(&c, struct ipv6hdr);
+
+		/* extension headers: tc's */
+		if (!ip6 || ip6->nexthdr != f->l4_proto)
+			return L4_PASS;
+		pseudo = csum_raw_addr(ip6->saddr.in6_u.u6_addr32, 8);
+	}
+	if (f->l4_off != (__u32)(c.pos - (void *)f->eth))
+		return L4_PASS;
+	pseudo += bpf_htons((__u16)f->l4_proto) + bpf_htons((__u16)len);
+	switch (f->l4_proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = CURSOR_TAKE(&c, struct tcphdr);
+
+		if (!th)
+			return L4_PASS;
+		check = th->check;
+		field = 16;
+		break;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = CURSOR_TAKE(&c, struct udphdr);
+
+		/* no checksum, or one over less than the packet: tc's */
+		if (!uh || !uh->check || bpf_ntohs(uh->len) != len)
+			return L4_PASS;
+		check = uh->check;
+		field = 6;
+		break;
+	}
+	case IPPROTO_ICMP:
+		pseudo = 0;	/* ICMPv4 has none */
+		/* fall through */
+	case IPPROTO_ICMPV6: {
+		__u16 *h = cursor_take(&c, 4);
+
+		if (!h)
+			return L4_PASS;
+		check = h[1];
+		field = 2;
+		break;
+	}
+	default:
+		return L4_PASS;
+	}
+	s = csum_xdp_fold(ctx, f->l4_off, len);
+	if (s < 0)
+		return L4_PASS;
+	sum = csum_fold_u64(pseudo + (__u32)s);
+	if (sum == 0xffff)
+		return L4_ASIS;
+	if (f->l4_proto != IPPROTO_TCP || check != csum_fold_u64(pseudo))
+		return L4_PASS;
+	/* the device's work: the sum from csum_start, the seed included */
+	*val = (__u16)~(__u32)s;
+	*at = f->l4_off + field;
+	return L4_FILL;
+}
+
+/*
+ * May XDP write a completed checksum into this frame? Only where the
+ * redirect loses the skb's checksum state: not on generic XDP (see the
+ * top). The probe's metadata room is given back at once.
+ */
+static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
+{
+	if (bpf_xdp_adjust_meta(ctx, -4))
+		return 1;	/* no metadata: tun's own buffer */
+	bpf_xdp_adjust_meta(ctx, 4);
+	return 0;
+}
+
+/* Is ifindex's port one whose ACLs judge its traffic (tc's stages)? */
+static __always_inline int port_has_acl(__u32 ifindex)
+{
+	struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+
+	return ap && ap->set;
+}
+
+/*
+ * A guest's frame that admission and the guard passed, from port ifindex
+ * of net: XDP_REDIRECT when the fast path forwards it (counted on both
+ * ports as tc would, and in xdp_fwd), else XDP_PASS.
+ */
+static __always_inline int xdp_switch(struct xdp_md *ctx,
+				      const struct kvb_port *port,
+				      const struct kvb_net *net,
+				      __u32 ifindex, const struct kvb_frame *f)
+{
+	__u32 len = (__u32)(ctx->data_end - ctx->data), out, at = 0, mtu = 0;
+	const __u8 *dst = f->eth->h_dest;
+	struct kvb_port *to;
+	__u64 src;
+	__u16 val = 0;
+	int rule = L4_ASIS, ret;
+
+	if (net->type != KVB_NET_BRIDGE && net->type != KVB_NET_INTERNAL)
+		return XDP_PASS;
+	if ((port->flags & KVB_PORT_F_SPOOFCHECK) && mac_is_zero(port->mac))
+		return XDP_PASS;	/* tc pins its MAC */
+	if (port->flags & KVB_PORT_F_ISOLATED)
+		return XDP_PASS;	/* tc drops what it may not send */
+	if (mac_is_multicast(dst) || len > net->mtu + ETH_HLEN)
+		return XDP_PASS;
+	if (net->uplink && mac_equal(dst, net->uplink_mac))
+		return XDP_PASS;
+	if (f->proto != ETH_P_ARP) {
+		if (f->proto != ETH_P_IP && f->proto != ETH_P_IPV6)
+			return XDP_PASS;
+		if (!f->l4_ok)
+			return XDP_PASS;
+		if (f->l4_proto == IPPROTO_UDP &&
+		    (f->sport == 67 || f->sport == 68 || f->dport == 67 ||
+		     f->dport == 68))
+			return XDP_PASS;	/* DHCP snooping: tc's */
+		rule = xdp_l4_rule(ctx, f, &at, &val);
+		if (rule == L4_PASS)
+			return XDP_PASS;
+	}
+	out = fdb_lookup(net->id, dst);
+	if (!out || out == ifindex)
+		return XDP_PASS;
+	to = bpf_map_lookup_elem(&kvb_port, &out);
+	if (!to || to->role != KVB_PORT_GUEST || to->net_id != net->id ||
+	    (to->flags & KVB_PORT_F_ISOLATED))
+		return XDP_PASS;
+	if (port_has_acl(ifindex) || port_has_acl(out))
+		return XDP_PASS;
+	/* larger than the receiver's MTU: the redirect would drop it */
+	if (bpf_check_mtu(ctx, out, &mtu, 0, 0))
+		return XDP_PASS;
+	src = mac_u64(f->eth->h_source);
+	/* f's packet pointers are void from here (adjust_meta) */
+	if (rule == L4_FILL && !xdp_csum_state_lost(ctx))
+		return XDP_PASS;
+	ret = bpf_redirect_map(&kvb_xdptx, out, XDP_PASS);
+	if (ret != XDP_REDIRECT)
+		return XDP_PASS;	/* not a redirect target */
+	if (rule == L4_FILL) {
+		void *data = (void *)(long)ctx->data;
+		void *end = (void *)(long)ctx->data_end;
+		__u16 *c;
+
+		if (at > 511)
+			return XDP_PASS;
+		c = data + at;
+		if ((void *)(c + 1) > end)
+			return XDP_PASS;
+		*c = val;
+	}
+	fdb_learn(net->id, src, ifindex);
+	{
+		struct kvb_stats *st = stats_of(ifindex);
+
+		count_rx(st, len);
+		if (st)
+			st->xdp_fwd++;
+	}
+	count_tx(out, len);
+	return XDP_REDIRECT;
+}
+
+#endif /* KVB_HOOK_XDP */
+#endif /* KVB_XDPFWD_H */
