@@ -31,6 +31,7 @@ res = {k: {n: stat(v) for n, v in d.items()} for k, d in data.items()}
 G = lambda k: res.get(k, {})
 cost, sw, tcp, rt, nat = G("cost"), G("switch"), G("tcp"), G("route"), G("nat")
 newc, tap, dlv = G("newconn"), G("tap"), G("delivered")
+fastp = G("fastpath")
 
 
 def med(d, k):
@@ -96,6 +97,8 @@ for f in ("1", "1000"):
         "bridge-nf/" + f, None, "bridge, br_netfilter on")
     row("%s flow(s): kvmbpf, xdp on" % f, sw, "kvmbpf-xdp/" + f, "Mpps", 1e6,
         "bridge/" + f, None, "bridge, br_netfilter off")
+    row("%s flow(s): kvmbpf, xdp on: share of frames on the XDP fast path "
+        "(veths are no redirect targets)" % f, fastp, "kvmbpf-xdp/" + f, "", 1)
     row("%s flow(s): redirect_map ceiling" % f, sw, "ceiling/" + f, "Mpps", 1e6)
     row("%s flow(s): kvmbpf, defaults" % f, sw, "kvmbpf/" + f, "Mpps", 1e6,
         "ceiling/" + f, None, "redirect_map ceiling")
@@ -134,6 +137,8 @@ for kind, label in [("tcp-full", "TCP, complete checksum"),
         "bridge/" + kind, None, "Linux bridge", dkey="tap-kvmbpf/" + kind)
     row("%s: kvmbpf, xdp on" % label, tap, "kvmbpf-xdp/" + kind, "kfps", 1e3,
         "bridge/" + kind, None, "Linux bridge", dkey="tap-kvmbpf-xdp/" + kind)
+    row("%s: kvmbpf, xdp on: share of frames on the XDP fast path" % label,
+        fastp, "tap-kvmbpf-xdp/" + kind, "", 1)
 
 acl = G("acl")
 section("9. Security groups: a port with 1,000 rules, with 2, against none "

@@ -186,6 +186,23 @@ setup_l3() { # fwd | nft-masq | kvmbpf-routed | kvmbpf-nat
 
 record() { echo "$*" >>"$RES"; }
 
+# port_fwd DEV: "XDP_FWD RX_PACKETS" of a port of the bench's fabric
+# (nothing when DEV is not one)
+port_fwd() {
+	"${K[@]}" -j stats "$1" 2>/dev/null | "$PY" -c "
+import json, sys
+d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])"
+}
+
+# record_fast NAME BEFORE AFTER: the share of the port's frames that took
+# the XDP fast path between two port_fwd readings, as fastpath NAME
+record_fast() {
+	[ -n "$2" ] && [ -n "$3" ] || return 0
+	record fastpath "$1" "$("$PY" -c "
+b, a = '$2'.split(), '$3'.split()
+rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
+}
+
 fail_run() { echo "FAIL $*" | tee -a "$OUT/failures.txt" >&2; FAILED=1; }
 
 # gen ARGS...: the generator in the sender's namespace, pinned to GENCPU
@@ -207,12 +224,16 @@ measure() {
 		warm=$((flows * 2 > 1000 ? flows * 2 : 1000))
 	fi
 	[ -n "${4:-}" ] && warm=0 count=$flows
+	local f0 f1
 	id=$(ip netns exec "$T-d" "$B" sink eth0) || { fail_run "$name: no sink"; return 1; }
 	[ "$warm" -gt 0 ] && gen "$dmac" $SRC "$flows" "$warm" "${ips[@]}" >/dev/null
 	c0=$("$B" count "$id")
+	f0=$(port_fwd "$T-a")
 	line=$(gen "$dmac" $SRC "$flows" "$count" "${ips[@]}") || { fail_run "$name: generator failed"; return 1; }
 	sleep 0.2	# the last frames still in flight
 	c1=$("$B" count "$id")
+	f1=$(port_fwd "$T-a")
+	record_fast "$name" "$f0" "$f1"
 	t=${line#* }
 	ip -n "$T-d" link set eth0 xdp off
 	got=$((c1 - c0))
@@ -443,10 +464,13 @@ fi
 RATE_L3=0
 
 # Tap source: two taps, the guests' NICs; vnettap writes COUNT frames of a
-# kind into one (as QEMU would: virtio-net header first) and reads them at
-# the other, completing and verifying every checksum. bridge: a Linux
+# kind into one (as QEMU would: virtio-net header first, through a
+# non-blocking descriptor, so that tun runs native XDP on frames without
+# GSO; TAPNB=0: a blocking writer, every frame generic XDP) and reads them
+# at the other, completing and verifying every checksum. bridge: a Linux
 # bridge (br_netfilter off, in a namespace of its own); kvmbpf: defaults.
 TAPN=${TAPN:-50000}
+export VNETTAP_NONBLOCK=${TAPNB:-1}
 tap_setup() { # bridge | kvmbpf | kvmbpf-xdp
 	cleanup
 	case $1 in
@@ -485,14 +509,17 @@ tap_setup() { # bridge | kvmbpf | kvmbpf-xdp
 # it is slower than the path, so the receiving tap's queue drops some
 # (the delivered fraction), alike for every configuration
 tap_run() {
-	local cfg=$1 kind=$2 out rp line t got bad len=100 i
+	local cfg=$1 kind=$2 out rp line t got bad len=100 i f0 f1
 	[ "$kind" = tcp-gso ] && len=3000
 	out=$(mktemp)
 	timeout 60 "${TAPNS[@]}" "$V" recv "$T-tb" 50 quiet >"$out" 2>&1 &
 	rp=$!
 	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+	f0=$(port_fwd "$T-ta")
 	line=$(taskset -c "$GENCPU" "${TAPNS[@]}" "$V" send "$T-ta" "$kind" $SRC $DST \
 		10.98.0.1 10.98.0.2 7001 7002 $len "$TAPN") || fail_run "tap $cfg $kind: send failed"
+	f1=$(port_fwd "$T-ta")
+	record_fast "tap-$cfg/$kind" "$f0" "$f1"
 	"${TAPNS[@]}" "$V" send "$T-ta" tcp-full $SRC $DST 10.98.0.1 10.98.0.2 7003 7999
 	wait "$rp"
 	got=$(awk '$1 == "port" && $2 == 7002 { print $4 }' "$out")
