@@ -259,7 +259,7 @@ static __always_inline int xdp_switch(struct xdp_md *ctx,
 			return XDP_PASS;
 		*c = val;
 	}
-	fdb_learn(net->id, src, ifindex);
+	fdb_learn_src(net->id, src, ifindex, mac_u64(port->mac));
 	{
 		struct kvb_stats *st = stats_of(ifindex);
 
