@@ -226,21 +226,24 @@ static __always_inline int guard_dhcp4(const struct kvb_frame *f,
 }
 
 /*
- * An IA address a guest releases or declines: 1 when another port holds
- * it (a live binding), else 0.
+ * An IA address a guest's message names: 1 when another port holds it by
+ * a live binding of one of the sources in held (enum kvb_addr_flags),
+ * else 0.
  */
 static __always_inline int dhcp6_addr_foreign(KVB_CTX_T *ctx, __u32 off,
-					      __u32 ifindex, __u32 net_id)
+					      __u32 ifindex, __u32 net_id,
+					      __u32 held)
 {
 	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net_id };
-	struct kvb_addr *o;
+	struct kvb_addr *o, *b;
 
 	if (kvb_load(ctx, off, k.addr, 16))
 		return 1;
 	o = bpf_map_lookup_elem(&kvb_addr, &k);
 	if (!o || o->owner == ifindex)
 		return 0;
-	return bind_of(o->owner, 6, k.addr, 16) != NULL;
+	b = bind_of(o->owner, 6, k.addr, 16);
+	return b && (b->flags & held);
 }
 
 /*
@@ -251,15 +254,23 @@ static __always_inline int dhcp6_addr_foreign(KVB_CTX_T *ctx, __u32 off,
  * guest that ends another port's lease would end that port's binding (the
  * lease script) and take the address by its first use; one that renews
  * it makes the server record the guest's MAC on the victim's lease, so
- * that the lease's end no longer unbinds the victim. The options from
- * off (left bytes), each IA_NA and IA_TA, each
- * IAADDR in them; one the guard cannot read, or options past the ones it
- * examines, also refuse the message. 0: pass. A global function: the walk
+ * that the lease's end no longer unbinds the victim. A RELEASE or DECLINE
+ * may name no address another port holds at all; the others none that
+ * another port has leased or was given (held: the sources that count),
+ * because a lease takes an address from a first-use (SAVI) binding: a
+ * guest that squats on an address of the range must not stop its
+ * client's REQUEST. The options from off (left bytes), each IA_NA and
+ * IA_TA, each IAADDR in them; one the guard cannot read, or options past
+ * the ones it examines, also refuse the message. 0: pass. A global function: the walk
  * is verified once.
  */
 __noinline int dhcp6_addr_walk(KVB_CTX_T *ctx, __u32 off, __u32 left,
-				  __u32 ifindex, __u32 net_id)
+			       __u32 ifindex, __u32 net_held)
 {
+	/* BPF calls take five arguments: the network's id (a byte) and held
+	 * share one */
+	__u32 net_id = net_held & 0xff, held = net_held >> 8;
+
 	for (int i = 0; i < DHCP6_OPTS_MAX; i++) {
 		__u8 h[4];
 		__u32 code, len, sub, sleft;
@@ -292,7 +303,7 @@ __noinline int dhcp6_addr_walk(KVB_CTX_T *ctx, __u32 off, __u32 left,
 				if (scode == DHCP6_OPT_IAADDR &&
 				    (slen < 16 ||
 				     dhcp6_addr_foreign(ctx, (sub + 4) & 0xffff,
-							ifindex, net_id)))
+							ifindex, net_id, held)))
 					return 1;
 				sub += slen + 4;
 				sleft -= slen + 4;
@@ -315,6 +326,7 @@ __noinline int dhcp6_addr_walk(KVB_CTX_T *ctx, __u32 off, __u32 left,
 static __always_inline int guard_dhcp6(const struct kvb_frame *f,
 				       __u32 ifindex, __u32 net_id)
 {
+	__u32 held;
 	__u8 msg;
 
 	if (f->sport == DHCP6_SERVER_PORT || f->dport == DHCP6_CLIENT_PORT)
@@ -327,11 +339,15 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f,
 	    msg == DHCP6_RECONFIGURE || msg == DHCP6_RELAY_REPL ||
 	    msg == DHCP6_RELAY_FORW)
 		return DROP(KVB_DROP_SPOOF_DHCP);
-	if (msg >= DHCP6_REQUEST && msg != DHCP6_REPLY && msg <= DHCP6_DECLINE &&
-	    (f->l4_len < sizeof(struct udphdr) + 4 ||
-	     dhcp6_addr_walk(f->ctx, l4_offset(f) + sizeof(struct udphdr) + 4,
-				f->l4_len - sizeof(struct udphdr) - 4, ifindex,
-				net_id)))
+	if (msg < DHCP6_REQUEST || msg == DHCP6_REPLY || msg > DHCP6_DECLINE)
+		return 0;
+	held = KVB_ADDR_F_STATIC | KVB_ADDR_F_DHCP;
+	if (msg == DHCP6_RELEASE || msg == DHCP6_DECLINE)
+		held |= KVB_ADDR_F_SAVI;
+	if (f->l4_len < sizeof(struct udphdr) + 4 ||
+	    dhcp6_addr_walk(f->ctx, l4_offset(f) + sizeof(struct udphdr) + 4,
+			    f->l4_len - sizeof(struct udphdr) - 4, ifindex,
+			    (net_id & 0xff) | held << 8))
 		return DROP(KVB_DROP_DHCP6_FOREIGN);
 	return 0;
 }

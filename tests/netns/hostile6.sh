@@ -205,6 +205,21 @@ R3=fd86:1::1abc
 scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$R3', dst='ff02::1')/ICMPv6EchoRequest()"
 [ "$(bound "$T-g2" "$R3")" = savi ] && pass "the attacker bound $R3 by first use" ||
 	fail "the attacker's first use of $R3: '$(bound "$T-g2" "$R3")'"
+# a client's REQUEST for the squatted address still passes the guard (to
+# another server: dnsmasq leaves it alone)
+LL1=$(ip -n "$T-g1" -6 addr show dev eth0 scope link | awk '/inet6/ { sub("/.*", "", $2); print $2 }')
+s1=$(stat "$T-g1" dhcp6-foreign)
+in_ns "$T-g1" "$PY" -c "
+from scapy.all import *
+from scapy.layers.dhcp6 import *
+conf.verb = 0
+sendp(Ether(src='$M1', dst='33:33:00:01:00:02')/IPv6(src='$LL1', dst='ff02::1:2')/UDP(sport=546, dport=547)/\
+DHCP6_Request(trid=0x7777)/DHCP6OptClientId(duid=bytes.fromhex('$(hexb "$DUID")'))/\
+DHCP6OptServerId(duid=DUID_EN(enterprisenum=1, id=b'elsewhere'))/DHCP6OptElapsedTime()/\
+DHCP6OptIA_NA(iaid=$IAID, ianaopts=[DHCP6OptIAAddress(addr='$R3', preflft=0, validlft=0)]), iface='eth0')"
+[ "$(stat "$T-g1" dhcp6-foreign)" = "$s1" ] &&
+	pass "a REQUEST for an address another port squats on passes the guard" ||
+	fail "the squatter's first use of $R3 made the client's REQUEST dhcp6-foreign"
 event DNSMASQ_MAC=$M1 DNSMASQ_TIME_REMAINING=3600 -- add "$DUID" "$R3" x
 [ "$(bound "$T-g1" "$R3")" = dhcp ] && [ -z "$(bound "$T-g2" "$R3")" ] &&
 	pass "the lease takes $R3 from the squatter's first claim" ||
