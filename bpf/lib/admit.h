@@ -46,6 +46,9 @@ struct kvb_frame {
 	__u32 l4_len;		/* bytes from the L4 header to the L3 end */
 	__u32 l4_off;		/* offset of the L4 header in the frame */
 	__be32 saddr4;
+	__be32 daddr4;		/* IPv4: for routing and NAT, which would */
+	__u16 frag;		/* ... load them again; frag_off, host order */
+	__u8 pad2[2];
 	__u8 saddr6[16];
 };
 
@@ -157,8 +160,10 @@ static __always_inline int check_ipv4(struct hdr_cursor *c,
 	f->l3_len = tot;
 	f->hdr_len = ihl;
 	f->saddr4 = ip->saddr;
+	f->daddr4 = ip->daddr;
 	f->l4_proto = ip->protocol;
 	frag = bpf_ntohs(ip->frag_off);
+	f->frag = (__u16)frag;
 	if (frag & 0x1fff) {
 		/* a later fragment: no L4 header; offset 1 overlaps TCP's */
 		if ((frag & 0x1fff) == 1 && ip->protocol == IPPROTO_TCP)

@@ -954,16 +954,15 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	struct bpf_fib_lookup *fib;
 	__u8 gmac[ETH_ALEN], macs[2 * ETH_ALEN];
 	__be32 daddr, naddr;
-	__be16 nport, frag;
+	__be16 nport;
 	__u16 poff = 0;
 	__u32 out, gen;
 	struct kvb_ct *ct;
 	int ret, fibret, cached = 0;
 
-	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4) ||
-	    bpf_skb_load_bytes(skb, IP_OFF + 6, &frag, 2))
-		return DROP(KVB_DROP_TRUNC_L3);
-	if (frag & bpf_htons(0x3fff))
+	/* the parser's (admit.h): the header is not loaded again */
+	daddr = f->daddr4;
+	if (f->frag & 0x3fff)	/* more fragments, or not the first */
 		return DROP(KVB_DROP_NAT_FRAG);
 	if (!f->l4_ok)
 		return DROP(KVB_DROP_NAT_PROTO);
@@ -1070,8 +1069,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 
 	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
 		return NAT_CONTINUE;
-	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &daddr, 4))
-		return DROP(KVB_DROP_TRUNC_L3);
+	daddr = f->daddr4;
 	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
 			 f->l4_proto == IPPROTO_UDP) &&
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {

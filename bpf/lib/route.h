@@ -241,8 +241,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	if (f->proto == ETH_P_IP) {
 		family = 4;
 		__builtin_memcpy(saddr, &f->saddr4, 4);
-		if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, daddr, 4))
-			return DROP(KVB_DROP_TRUNC_L3);
+		__builtin_memcpy(daddr, &f->daddr4, 4);
 	} else if (f->proto == ETH_P_IPV6) {
 		family = 6;
 		__builtin_memcpy(saddr, f->saddr6, 16);
