@@ -28,6 +28,7 @@ int kvb_xdp(struct xdp_md *ctx)
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct kvb_port *port;
 	struct kvb_net *net;
+	struct xdp_fwd_in in;
 	struct kvb_frame f;
 	struct kvb_pkt p;
 	int ret;
@@ -47,5 +48,6 @@ int kvb_xdp(struct xdp_md *ctx)
 		report_drop(ctx, 1, ifindex, p.len, stats_of(ifindex), ret);
 		return XDP_DROP;
 	}
-	return xdp_switch(ctx, port, net, ifindex, &f);
+	xdp_fwd_in(&in, ifindex, &f);
+	return xdp_switch(ctx, port, net, &in);
 }

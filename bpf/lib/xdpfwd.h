@@ -77,6 +77,35 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } kvb_xdptx SEC(".maps");
 
+/*
+ * What the fast path takes of admission's findings (struct kvb_frame):
+ * numbers only. It is a global function, verified once and not once per
+ * path of the guard before it, and a global function gets no packet
+ * pointers: it reads the frame itself.
+ */
+struct xdp_fwd_in {
+	__u32 ifindex;		/* the sender's port */
+	__u32 l4_off;		/* as kvb_frame's, when l4_ok */
+	__u32 l4_len;
+	__u16 proto;		/* host order EtherType */
+	__u8 l4_proto;
+	__u8 l4_ok;
+	__u16 sport, dport;	/* host order, TCP/UDP */
+};
+
+static __always_inline void xdp_fwd_in(struct xdp_fwd_in *in, __u32 ifindex,
+				       const struct kvb_frame *f)
+{
+	in->ifindex = ifindex;
+	in->l4_off = f->l4_off;
+	in->l4_len = f->l4_len;
+	in->proto = f->proto;
+	in->l4_proto = f->l4_proto;
+	in->l4_ok = f->l4_ok;
+	in->sport = f->sport;
+	in->dport = f->dport;
+}
+
 /* What the checksum rule says of a frame (xdp_l4_rule). */
 enum {
 	L4_PASS = 0,	/* to tc */
@@ -89,10 +118,12 @@ enum {
  * field's offset and its complete value in *at and *val (memory order).
  */
 static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
-				       const struct kvb_frame *f, __u32 *at,
+				       const struct xdp_fwd_in *f, __u32 *at,
 				       __u16 *val)
 {
-	struct hdr_cursor c = { .pos = f->eth, .end = f->l4.end };
+	struct hdr_cursor c = { .pos = (void *)(long)ctx->data,
+				.end = (void *)(long)ctx->data_end };
+	void *eth = c.pos;
 	__u32 len = f->l4_len, field, sum;
 	__u64 pseudo = 0;
 	__u16 check;
@@ -115,7 +146,7 @@ static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
 			return L4_PASS;
 		pseudo = csum_raw_addr(ip6->saddr.in6_u.u6_addr32, 8);
 	}
-	if (f->l4_off != (__u32)(c.pos - (void *)f->eth))
+	if (f->l4_off != (__u32)(c.pos - eth))
 		return L4_PASS;
 	pseudo += bpf_htons((__u16)f->l4_proto) + bpf_htons((__u16)len);
 	switch (f->l4_proto) {
@@ -189,22 +220,28 @@ static __always_inline int port_has_acl(__u32 ifindex)
 }
 
 /*
- * A guest's frame that admission and the guard passed, from port ifindex
- * of net: XDP_REDIRECT when the fast path forwards it (counted on both
- * ports as tc would, and in xdp_fwd), else XDP_PASS.
+ * A guest's frame that admission and the guard passed (f), from port
+ * f->ifindex of net: XDP_REDIRECT when the fast path forwards it (counted
+ * on both ports as tc would, and in xdp_fwd), else XDP_PASS.
  */
-static __always_inline int xdp_switch(struct xdp_md *ctx,
-				      const struct kvb_port *port,
-				      const struct kvb_net *net,
-				      __u32 ifindex, const struct kvb_frame *f)
+__noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
+			  const struct kvb_net *net,
+			  const struct xdp_fwd_in *f)
 {
-	__u32 len = (__u32)(ctx->data_end - ctx->data), out, at = 0, mtu = 0;
-	const __u8 *dst = f->eth->h_dest;
+	struct hdr_cursor c = { .pos = (void *)(long)ctx->data,
+				.end = (void *)(long)ctx->data_end };
+	__u32 len = (__u32)(c.end - c.pos), out, at = 0, mtu = 0, ifindex;
+	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
+	const __u8 *dst;
 	struct kvb_port *to;
 	__u64 src;
 	__u16 val = 0;
 	int rule = L4_ASIS, ret;
 
+	if (!eth || !port || !net || !f)
+		return XDP_PASS;
+	dst = eth->h_dest;
+	ifindex = f->ifindex;
 	if (net->type != KVB_NET_BRIDGE && net->type != KVB_NET_INTERNAL)
 		return XDP_PASS;
 	if ((port->flags & KVB_PORT_F_SPOOFCHECK) && mac_is_zero(port->mac))
@@ -240,8 +277,8 @@ static __always_inline int xdp_switch(struct xdp_md *ctx,
 	/* larger than the receiver's MTU: the redirect would drop it */
 	if (bpf_check_mtu(ctx, out, &mtu, 0, 0))
 		return XDP_PASS;
-	src = mac_u64(f->eth->h_source);
-	/* f's packet pointers are void from here (adjust_meta) */
+	src = mac_u64(eth->h_source);
+	/* eth is void from here (adjust_meta) */
 	if (rule == L4_FILL && !xdp_csum_state_lost(ctx))
 		return XDP_PASS;
 	ret = bpf_redirect_map(&kvb_xdptx, out, XDP_PASS);

@@ -81,8 +81,12 @@ for k, label in [("tc-unicast-each", "tc: known unicast, established (single run
     row("cost " + label, cost, k, "ns", 1, "empty-tc-each", None,
         "empty tc program, single runs")
 for k, label in [("xdp-pass", "XDP (xdp on): admit and pass, hot loop"),
-                 ("xdp-drop-vlan", "XDP (xdp on): drop (VLAN), hot loop")]:
+                 ("xdp-drop-vlan", "XDP (xdp on): drop (VLAN), hot loop"),
+                 ("xdp-fast", "XDP (xdp on): fast path, tap to tap, "
+                  "complete UDP checksum, hot loop")]:
     row("cost " + label, cost, k, "ns", 1, "empty-xdp", None, "empty XDP program")
+row("cost tc: known unicast, tap to tap, complete UDP checksum, hot loop",
+    cost, "tc-unicast-tap", "ns", 1, "empty-tc", None, "empty tc program, hot loop")
 row("cost baseline: empty tc program, hot loop", cost, "empty-tc", "ns", 1)
 row("cost baseline: empty tc program, single runs", cost, "empty-tc-each", "ns", 1)
 
@@ -137,6 +141,9 @@ for kind, label in [("tcp-full", "TCP, complete checksum"),
         "bridge/" + kind, None, "Linux bridge", dkey="tap-kvmbpf/" + kind)
     row("%s: kvmbpf, xdp on" % label, tap, "kvmbpf-xdp/" + kind, "kfps", 1e3,
         "bridge/" + kind, None, "Linux bridge", dkey="tap-kvmbpf-xdp/" + kind)
+    row("%s: kvmbpf before (KVB_BEFORE), xdp on" % label, tap,
+        "kvmbpf-xdp-before/" + kind, "kfps", 1e3, "bridge/" + kind, None,
+        "Linux bridge", dkey="tap-kvmbpf-xdp-before/" + kind)
     row("%s: kvmbpf, xdp on: share of frames on the XDP fast path" % label,
         fastp, "tap-kvmbpf-xdp/" + kind, "", 1)
 

@@ -71,7 +71,8 @@ cleanup() {
 	ip link del "$T-ta" 2>/dev/null
 	ip link del "$T-tb" 2>/dev/null
 	nft delete table ip "kvbbench_$T" 2>/dev/null
-	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
+	[ -d "$BPFFS" ] && ! "${K[@]}" reset >/dev/null 2>&1 &&
+		[ -n "${KVB_BEFORE:-}" ] && "$KVB_BEFORE" --bpffs "$BPFFS" reset >/dev/null 2>&1
 	rm -rf "$BPFFS"
 }
 trap cleanup EXIT
@@ -191,7 +192,7 @@ record() { echo "$*" >>"$RES"; }
 port_fwd() {
 	"${K[@]}" -j stats "$1" 2>/dev/null | "$PY" -c "
 import json, sys
-d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])"
+d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])" 2>/dev/null
 }
 
 # record_fast NAME BEFORE AFTER: the share of the port's frames that took
@@ -315,6 +316,22 @@ craft_hex() {
 	(cd "$ROOT/tests/tools" && "$PY" -c "import craft; print(craft.eth(craft.mac('$1'), craft.mac('$SRC'), 0x0800, craft.ip4('10.98.0.1', '$2', 17, craft.udp(${3:-1}, 2, b'x' * 18))).hex())")
 }
 
+# craft_hex_csum DSTMAC DSTIP: the same frame with its UDP checksum
+# complete (craft_hex leaves it 0: "no checksum")
+craft_hex_csum() {
+	(cd "$ROOT/tests/tools" && "$PY" -c "
+import craft, socket, struct
+s, d = socket.inet_aton('10.98.0.1'), socket.inet_aton('$2')
+u = bytearray(craft.udp(1, 2, b'x' * 18))
+ph = s + d + struct.pack('!BBH', 0, 17, len(u))
+b = ph + bytes(u) + b'\\0' * (len(u) % 2)
+c = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+while c >> 16: c = (c & 0xffff) + (c >> 16)
+c = (~c & 0xffff) or 0xffff
+u[6:8] = struct.pack('!H', c)
+print(craft.eth(craft.mac('$1'), craft.mac('$SRC'), 0x0800, craft.ip4('10.98.0.1', '$2', 17, bytes(u))).hex())")
+}
+
 # cost NAME PROG HEX MODE [xdp]: ns per run recorded as cost NAME; MODE is
 # a repeat count (hot loop), each (established: a fresh copy per run) or
 # vary (new flow: each run another source port)
@@ -345,6 +362,12 @@ if want cost; then
 		cost tc-drop-vlan "$BPFFS/prog_tc_ingress" "$vlan" 200000
 		cost xdp-pass "$BPFFS/prog_xdp" "$uni" 200000 xdp
 		cost xdp-drop-vlan "$BPFFS/prog_xdp" "$vlan" 200000 xdp
+		# the XDP fast path: two taps, the same frame with a complete
+		# UDP checksum, redirected (BPF_PROG_RUN only returns the verdict)
+		tap_setup kvmbpf-xdp
+		ia=$(cat /sys/class/net/"$T-ta"/ifindex)
+		cost xdp-fast "$BPFFS/prog_xdp" "$(craft_hex_csum $DST 10.98.0.2)" 200000 xdp
+		cost tc-unicast-tap "$BPFFS/prog_tc_ingress" "$(craft_hex_csum $DST 10.98.0.2)" 200000
 		for cfg in kvmbpf-routed kvmbpf-nat; do
 			setup_l3 $cfg
 			ia=$(cat /sys/class/net/"$T-a"/ifindex)
@@ -470,8 +493,11 @@ RATE_L3=0
 # at the other, completing and verifying every checksum. bridge: a Linux
 # bridge (br_netfilter off, in a namespace of its own); kvmbpf: defaults.
 TAPN=${TAPN:-50000}
+# KVB_BEFORE=PATH (another build's kvmbpf, e.g. main before a change) adds
+# the configuration kvmbpf-xdp-before: that build with xdp on
+TAPCFGS="bridge kvmbpf kvmbpf-xdp${KVB_BEFORE:+ kvmbpf-xdp-before}"
 export VNETTAP_NONBLOCK=${TAPNB:-1}
-tap_setup() { # bridge | kvmbpf | kvmbpf-xdp
+tap_setup() { # bridge | kvmbpf | kvmbpf-xdp | kvmbpf-xdp-before
 	cleanup
 	case $1 in
 	bridge)
@@ -488,15 +514,17 @@ tap_setup() { # bridge | kvmbpf | kvmbpf-xdp
 		;;
 	kvmbpf*)
 		TAPNS=()
-		local x=off
-		[ "$1" = kvmbpf-xdp ] && x=on
+		local x=off k=("${K[@]}")
+		[ "$1" != kvmbpf ] && x=on
+		# another build's kvmbpf, for a before/after in one run
+		[ "$1" = kvmbpf-xdp-before ] && k=("$KVB_BEFORE" --bpffs "$BPFFS")
 		for d in "$T-ta" "$T-tb"; do
 			ip tuntap add dev "$d" mode tap vnet_hdr
 			ip link set "$d" up
 		done
-		"${K[@]}" net add tapb type bridge >/dev/null
-		"${K[@]}" attach "$T-ta" net tapb mac $SRC ip 10.98.0.1 xdp $x
-		"${K[@]}" attach "$T-tb" net tapb mac $DST ip 10.98.0.2 xdp $x
+		"${k[@]}" net add tapb type bridge >/dev/null
+		"${k[@]}" attach "$T-ta" net tapb mac $SRC ip 10.98.0.1 xdp $x
+		"${k[@]}" attach "$T-tb" net tapb mac $DST ip 10.98.0.2 xdp $x
 		;;
 	esac
 	sleep 0.5
@@ -540,7 +568,7 @@ if want tap; then
 	echo "== 7. tap source: frames with virtio-net headers, guest tap to guest tap (frames/s)"
 	for r in $(seq "$RUNS"); do
 		for kind in tcp-full tcp-csum udp-csum tcp-gso; do
-			for cfg in bridge kvmbpf kvmbpf-xdp; do
+			for cfg in $TAPCFGS; do
 				tap_setup $cfg
 				tap_run $cfg $kind
 			done
