@@ -115,11 +115,12 @@ enum {
 
 /*
  * The rule for the frame's L4 checksum (see the top). L4_FILL leaves the
- * field's offset and its complete value in *at and *val (memory order).
+ * field's offset in *at; a partial TCP checksum is known by its field,
+ * without a sum (one that is complete and happens to equal the
+ * pseudo-header sum is completed to itself).
  */
 static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
-				       const struct xdp_fwd_in *f, __u32 *at,
-				       __u16 *val)
+				       const struct xdp_fwd_in *f, __u32 *at)
 {
 	struct hdr_cursor c = { .pos = (void *)(long)ctx->data,
 				.end = (void *)(long)ctx->data_end };
@@ -184,18 +185,15 @@ static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
 	default:
 		return L4_PASS;
 	}
+	if (f->l4_proto == IPPROTO_TCP && check == csum_fold_u64(pseudo)) {
+		*at = f->l4_off + field;
+		return L4_FILL;
+	}
 	s = csum_xdp_fold(ctx, f->l4_off, len);
 	if (s < 0)
 		return L4_PASS;
 	sum = csum_fold_u64(pseudo + (__u32)s);
-	if (sum == 0xffff)
-		return L4_ASIS;
-	if (f->l4_proto != IPPROTO_TCP || check != csum_fold_u64(pseudo))
-		return L4_PASS;
-	/* the device's work: the sum from csum_start, the seed included */
-	*val = (__u16)~(__u32)s;
-	*at = f->l4_off + field;
-	return L4_FILL;
+	return sum == 0xffff ? L4_ASIS : L4_PASS;
 }
 
 /*
@@ -261,10 +259,8 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 		    (f->sport == 67 || f->sport == 68 || f->dport == 67 ||
 		     f->dport == 68))
 			return XDP_PASS;	/* DHCP snooping: tc's */
-		rule = xdp_l4_rule(ctx, f, &at, &val);
-		if (rule == L4_PASS)
-			return XDP_PASS;
 	}
+	/* where it goes first: what tc switches needs no sum */
 	out = fdb_lookup(net->id, dst);
 	if (!out || out == ifindex)
 		return XDP_PASS;
@@ -278,9 +274,24 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 	if (bpf_check_mtu(ctx, out, &mtu, 0, 0))
 		return XDP_PASS;
 	src = mac_u64(eth->h_source);
+	if (f->proto != ETH_P_ARP) {
+		rule = xdp_l4_rule(ctx, f, &at);
+		if (rule == L4_PASS)
+			return XDP_PASS;
+	}
 	/* eth is void from here (adjust_meta) */
-	if (rule == L4_FILL && !xdp_csum_state_lost(ctx))
-		return XDP_PASS;
+	if (rule == L4_FILL) {
+		int s;
+
+		if (!xdp_csum_state_lost(ctx))
+			return XDP_PASS;
+		/* the device's work: the sum from csum_start, the seed
+		 * (the pseudo-header sum) included, inverted */
+		s = csum_xdp_fold(ctx, f->l4_off, f->l4_len);
+		if (s < 0)
+			return XDP_PASS;
+		val = (__u16)~(__u32)s;
+	}
 	ret = bpf_redirect_map(&kvb_xdptx, out, XDP_PASS);
 	if (ret != XDP_REDIRECT)
 		return XDP_PASS;	/* not a redirect target */
