@@ -14,6 +14,7 @@
 #include "lib/maps.h"
 #include "lib/admit.h"
 #include "lib/stats.h"
+#include "lib/acl.h"
 #include "lib/bridge.h"
 #include "lib/guard.h"
 #include "lib/icmp6.h"
@@ -21,7 +22,6 @@
 #include "lib/monitor.h"
 #include "lib/nat.h"
 #include "lib/route.h"
-#include "lib/acl.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -116,6 +116,9 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))
 		goto out;
+	/* what the switch stage's ACL judgments start from (acl.h) */
+	if (port->role == KVB_PORT_GUEST)
+		acl_cb_put(skb, &f, ifindex);
 	/* spoofcheck without a MAC: the first frame's is it (fdb_pin) */
 	if (mac_is_zero(port->mac))
 		fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex);
@@ -133,8 +136,13 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	 * guest's RELEASE or DECLINE unbinds) and learning the source are
 	 * the stages' (stage_enter).
 	 */
-	if (port->role == KVB_PORT_GUEST) {
-		/* a port with ACLs: its egress rules judge first */
+	/*
+	 * A guest of a nat or routed network on a port with ACLs: its
+	 * egress rules judge first, in a stage of their own (the switch
+	 * stage judges a bridge's guests itself: acl_from_guest).
+	 */
+	if (port->role == KVB_PORT_GUEST &&
+	    stage_of(port, net) != KVB_STAGE_SWITCH) {
 		struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp,
 							      &ifindex);
 
@@ -197,6 +205,15 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 		return DROP(KVB_DROP_NO_STAGE);
 	if (want == KVB_STAGE_ACL_OUT && s->role != KVB_PORT_GUEST)
 		return DROP(KVB_DROP_NO_STAGE);
+	/*
+	 * A bridge's guest: its port's egress ACLs judge the frame first
+	 * (acl.h; a reject rewrites the packet, so before it is read).
+	 */
+	if (want == KVB_STAGE_SWITCH && s->role == KVB_PORT_GUEST) {
+		ret = acl_from_guest(skb, s->ifindex);
+		if (ret != ACL_PASS)	/* a verdict, never STAGE_GO */
+			return ret != STAGE_GO ? ret : TC_ACT_SHOT;
+	}
 	if (want == KVB_STAGE_SWITCH) {
 		/*
 		 * Switching reads the Ethernet header only, which the entry
@@ -252,8 +269,8 @@ out:
 }
 
 /*
- * A guest's frame on a port with ACLs (acl.h), egress: judged, then on to
- * the stage the entry would have called. A reject's answer coming back
+ * A guest's frame of a nat or routed network on a port with ACLs (acl.h),
+ * egress: judged, then on to the stage the entry would have called. A reject's answer coming back
  * into the port (KVB_MARK_ACL) is the guest's own and goes on unjudged.
  */
 SEC("tc")
@@ -328,7 +345,7 @@ int kvb_tc_nat(struct __sk_buff *skb)
 	ret = nat_from_guest(skb, s.net, &s.f, s.l4off);
 	if (ret != NAT_CONTINUE)
 		goto out;
-	ret = bridge_from_guest(skb, s.port, s.net, s.dst);
+	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -346,7 +363,7 @@ int kvb_tc_routed(struct __sk_buff *skb)
 	ret = route_from_guest(skb, s.ifindex, s.net, &s.f, s.l4off, s.dst);
 	if (ret != ROUTE_CONTINUE)
 		goto out;
-	ret = bridge_from_guest(skb, s.port, s.net, s.dst);
+	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -366,7 +383,7 @@ int kvb_tc_switch(struct __sk_buff *skb)
 	else if (s.role == KVB_PORT_GATEWAY)
 		ret = bridge_from_gateway(skb, s.net, s.dst);
 	else
-		ret = bridge_from_guest(skb, s.port, s.net, s.dst);
+		ret = bridge_from_guest(skb, s.port, s.net, s.dst, 1);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }

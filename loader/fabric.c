@@ -225,8 +225,8 @@ static int stages_fill(struct kvb_tap *ts)
 		{ KVB_STAGE_ROUTED, ts->progs.kvb_tc_routed },
 		{ KVB_STAGE_SWITCH, ts->progs.kvb_tc_switch },
 		{ KVB_STAGE_DHCP, ts->progs.kvb_tc_dhcp },
-		{ KVB_STAGE_OVERLAY, ts->progs.kvb_tc_overlay },
 		{ KVB_STAGE_ACL_OUT, ts->progs.kvb_tc_acl_out },
+		{ KVB_STAGE_OVERLAY, ts->progs.kvb_tc_overlay },
 		{ KVB_STAGE_ACL_IN, ts->progs.kvb_tc_acl_in },
 	};
 	int fd = bpf_map__fd(ts->maps.kvb_stages);

@@ -61,8 +61,9 @@ enum kvb_stage {
 	KVB_STAGE_SWITCH = 3,	/* L2 switching: bridge/internal, uplink, gateway */
 	KVB_STAGE_DHCP = 4,	/* a DHCP server's message: snooping, then on */
 	KVB_STAGE_OVERLAY = 5,	/* the fabric's VXLAN device: from other hosts */
-	KVB_STAGE_ACL_OUT = 6,	/* a guest's frame judged by its port's ACLs
-				 * (egress), then on to its stage */
+	KVB_STAGE_ACL_OUT = 6,	/* a nat or routed network's guest's frame
+				 * judged by its port's ACLs (egress), then
+				 * on to its stage (a bridge's: in SWITCH) */
 	KVB_STAGE_ACL_IN = 7,	/* tc egress of a guest port: the frame
 				 * judged by its ingress ACLs */
 	KVB_STAGES = 8,		/* slots in kvb_stages (room for more) */
@@ -404,8 +405,18 @@ struct kvb_aclct {
 	__u8 origin;		/* enum kvb_acl_dir of its first packet */
 	__u8 state;		/* enum kvb_ct_state */
 	__u8 otype, ocode;	/* ICMP: the first packet's type and code */
-	__u32 pad;
+	/*
+	 * The peer: a local guest port that the guest's packets of this
+	 * connection are switched to, whose own entry for the connection
+	 * let them in under its set peer_set (0: none known), counted
+	 * under peer_ctr. Its ingress is then decided by this entry (one
+	 * lookup for both ports), while peer_set is that port's set; the
+	 * peer's own entry is looked up again at least once a second.
+	 */
+	__u32 peer;
 	__u64 last_ns;
+	__u32 peer_set;
+	__u32 peer_ctr;
 };
 
 /* skb->mark of an ACL's reject answer, so that the port's own ACLs in

@@ -2,13 +2,17 @@
 /*
  * Security groups: a guest port's ACLs, stateful (tc only).
  *
- * Where: egress (from the guest) in the stage kvb_tc_acl_out, which the
- * entry tail-calls for a port with ACLs before forwarding; ingress
- * (towards the guest) in kvb_tc_acl_in, on the tap's tc egress, which
- * every frame the fabric delivers to the guest passes (switched from
- * another guest, from a bridge's LAN or the host, translated in from the
- * WAN by a forward, routed from a peered network), so no path to a guest
- * goes around it.
+ * Where: judged where the frame is already parsed and its way decided.
+ * Egress (from the guest): at the top of the forwarding stage of its port
+ * (switch, nat, routed: acl_from_guest), from the fields the entry parsed
+ * (acl_cb_put: skb->cb carries them over the tail call). Ingress (towards
+ * the guest): where the fabric switches a guest's frame to another local
+ * guest port (bridge_from_guest: acl_to_guest), which then delivers it
+ * marked KVB_MARK_ACL, judged; everything else the fabric delivers to a
+ * guest (from a bridge's LAN or the host, translated in from the WAN by a
+ * forward, routed from a peered network, floods) is judged on the tap's
+ * tc egress (kvb_tc_acl_in), which every frame to the guest passes, so no
+ * path to a guest goes around its ACLs.
  *
  * How a new connection is judged (kvb_maps.h, the set): four LPM lookups
  * give the rules each field matches, the lowest bit of their AND is the
@@ -19,6 +23,13 @@
  * its first direction and fields, and forgotten if the new rules forbid it
  * (its packets are then new connections: an established connection the
  * new rules forbid is cut).
+ *
+ * One lookup for both ports: a sender's entry remembers the local port
+ * its packets went to and under which set that port's own entry let them
+ * in (kvb_aclct.peer*): while that port's set is the same, the sender's
+ * entry decides its ingress too. The peer's entry is looked up (and its
+ * age refreshed) whenever the sender's is refreshed, at most once a
+ * second; a change of either port's set judges again at once.
  *
  * Not judged: non-IP frames (ARP), neighbour discovery and MLD, DHCP and
  * DHCPv6 (a guest with default-reject keeps its address), and non-first
@@ -50,6 +61,36 @@
 #include "stats.h"
 
 #define ACL_SKIP 1	/* acl_tuple: not judged */
+/* acl_to_guest: not a guest port with ACLs, tc egress judges (if at all) */
+#define ACL_UNJUDGED 0x7ffa
+/* rewrite an entry's age (and look up its peer's) at most this often */
+#define ACL_REFRESH_NS 1000000000ULL
+
+/*
+ * What the entry parsed, for the switch stage's judgments (acl_cb_put):
+ * skb->cb words. ACL_CB_META: the L4 protocol (bits 0-7), an L4 header
+ * checked (bit 8), IPv4 (bit 9) or IPv6 (bit 10), the L4 offset (bits
+ * 16-31); then the L4 length, the ports (source high), a magic of this
+ * layout and the device. A stage that finds no description of its build
+ * (an older entry's frame, during an upgrade: that entry had the egress
+ * judged in a stage of its own) judges nothing: the receiver's tc egress
+ * judges the frame, as it judges what does not come from a local guest.
+ */
+#define ACL_CB_META 0
+#define ACL_CB_L4LEN 1
+#define ACL_CB_PORTS 2
+#define ACL_CB_MAGIC 3
+#define ACL_CB_IFINDEX 4
+#define ACL_MAGIC (0x61636c00U | KVB_LAYOUT_VERSION)
+#define ACL_M_L4OK (1U << 8)
+#define ACL_M_IP4 (1U << 9)
+#define ACL_M_IP6 (1U << 10)
+
+/* acl_scratch.valid: the packet's fields */
+#define ACL_V_NONE 0	/* not read yet (this program run) */
+#define ACL_V_TUPLE 1	/* in the scratch */
+#define ACL_V_SKIP 2	/* not judged (acl_tuple said ACL_SKIP) */
+#define ACL_V_OFF 3	/* no description from the entry: not here */
 #define ACL_NONE 0xffff	/* acl_classify: no rule matched */
 /* icmp_budget's key for a port's rejects: a bucket of its own */
 #define ACL_BUDGET_KEY(ifindex) ((ifindex) | 0x80000000U)
@@ -79,6 +120,14 @@ struct acl_scratch {
 	__u32 l4off, l4len;
 	__u8 tcph[20];			/* reject: the TCP header */
 	__u8 eth[12];			/* reject: destination, source MAC */
+	/* between the sender's and the receiver's judgments, one run */
+	__u32 sif;			/* the sender's port */
+	__u32 peer, peer_set, peer_ctr;	/* its entry's peer (pc) */
+	__u32 jctr;			/* acl_judge: the counter it counted */
+	__u8 valid;			/* ACL_V_* */
+	__u8 sent;			/* the sender's entry lets it out */
+	__u8 pc;			/* peer, peer_set, peer_ctr: usable */
+	__u8 jent;			/* acl_judge passed by an entry */
 };
 
 struct {
@@ -106,24 +155,53 @@ static __always_inline int icmp_is_err(__u8 family, __u8 type)
 	return family == 4 ? icmp4_is_error(type) : type < 128;
 }
 
+/* admission's view of a frame, packed: ACL_CB_META's word */
+static __always_inline __u32 acl_meta(const struct kvb_frame *f)
+{
+	return f->l4_proto | (f->l4_ok ? ACL_M_L4OK : 0) |
+	       (f->proto == ETH_P_IP ? ACL_M_IP4 : 0) |
+	       (f->proto == ETH_P_IPV6 ? ACL_M_IP6 : 0) |
+	       (f->l4_off & 0xffff) << 16;
+}
+
+static __always_inline __u32 acl_ports(const struct kvb_frame *f)
+{
+	return (__u32)f->sport << 16 | f->dport;
+}
+
 /*
- * The packet's fields into the scratch, from admission's view of it: 0,
- * ACL_SKIP for what ACLs do not judge, or a drop.
+ * The entry's description of a guest's frame it admitted, for the
+ * switch stage (the packet is not changed in between).
+ */
+static __always_inline void acl_cb_put(struct __sk_buff *skb,
+				       const struct kvb_frame *f,
+				       __u32 ifindex)
+{
+	skb->cb[ACL_CB_META] = acl_meta(f);
+	skb->cb[ACL_CB_L4LEN] = f->l4_len;
+	skb->cb[ACL_CB_PORTS] = acl_ports(f);
+	skb->cb[ACL_CB_MAGIC] = ACL_MAGIC;
+	skb->cb[ACL_CB_IFINDEX] = ifindex;
+}
+
+/*
+ * The packet's fields into the scratch, from admission's view of it
+ * (packed: acl_meta): 0, ACL_SKIP for what ACLs do not judge, or a drop.
  */
 static __always_inline int acl_tuple(struct __sk_buff *skb,
-				     const struct kvb_frame *f,
-				     struct acl_scratch *s)
+				     struct acl_scratch *s, __u32 meta,
+				     __u32 l4len, __u32 ports)
 {
 	__u8 icmp[8];
 
-	if (f->proto == ETH_P_IP) {
+	if (meta & ACL_M_IP4) {
 		s->family = 4;
 		__builtin_memset(s->saddr, 0, 16);
 		__builtin_memset(s->daddr, 0, 16);
 		if (bpf_skb_load_bytes(skb, IP_OFF_SADDR, s->saddr, 4) ||
 		    bpf_skb_load_bytes(skb, IP_OFF_DADDR, s->daddr, 4))
 			return DROP(KVB_DROP_TRUNC_L3);
-	} else if (f->proto == ETH_P_IPV6) {
+	} else if (meta & ACL_M_IP6) {
 		s->family = 6;
 		if (bpf_skb_load_bytes(skb, IP6_OFF_SADDR, s->saddr, 16) ||
 		    bpf_skb_load_bytes(skb, IP6_OFF_DADDR, s->daddr, 16))
@@ -131,12 +209,12 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	} else {
 		return ACL_SKIP;	/* ARP and the rest: not IP */
 	}
-	s->proto = f->l4_proto;
+	s->proto = meta & 0xff;
 	s->sport = s->dport = s->id = 0;
 	s->type = s->code = s->is_icmp = s->echo = 0;
-	s->l4off = f->l4_off;
-	s->l4len = f->l4_len;
-	if (!f->l4_ok) {
+	s->l4off = meta >> 16;
+	s->l4len = l4len;
+	if (!(meta & ACL_M_L4OK)) {
 		/* a later fragment of a protocol admission checks */
 		if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP ||
 		    s->proto == IPPROTO_ICMP || s->proto == IPPROTO_ICMPV6)
@@ -144,8 +222,8 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 		return 0;
 	}
 	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
-		s->sport = f->sport;
-		s->dport = f->dport;
+		s->sport = ports >> 16;
+		s->dport = ports & 0xffff;
 		if (s->proto == IPPROTO_UDP &&
 		    ((s->family == 4 && (s->sport == 67 || s->sport == 68) &&
 		      (s->dport == 67 || s->dport == 68)) ||
@@ -156,7 +234,7 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	}
 	if ((s->proto == IPPROTO_ICMP && s->family == 4) ||
 	    (s->proto == IPPROTO_ICMPV6 && s->family == 6)) {
-		if (bpf_skb_load_bytes(skb, f->l4_off, icmp, 8))
+		if (bpf_skb_load_bytes(skb, s->l4off, icmp, 8))
 			return DROP(KVB_DROP_L4);
 		s->is_icmp = 1;
 		s->type = icmp[0];
@@ -450,6 +528,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
 	if (!s || !ap || !ap->set || dir > 1)
 		return ACL_PASS;
+	s->jent = 0;
 	if (s->is_icmp && icmp_is_err(s->family, s->type) &&
 	    acl_related(skb, ifindex, dir, s))
 		return ACL_PASS;
@@ -472,6 +551,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (action == KVB_ACL_ALLOW) {
 			e->set = ap->set;
 			e->ctr = ctr;
+			e->peer_set = 0;	/* and the peer's judged again */
 		} else {
 			bpf_map_delete_elem(&kvb_aclct, &s->ck);
 			e = NULL;
@@ -480,8 +560,22 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	if (e) {
 		if (e->origin != dir && e->state == KVB_CT_NEW)
 			e->state = KVB_CT_ESTABLISHED;
-		if (now > e->last_ns + KVB_FDB_REFRESH_NS / 8)
+		s->jent = 1;
+		s->jctr = e->ctr;
+		if (now > e->last_ns + ACL_REFRESH_NS) {
+			/* a shared write at most once a second; the peer's
+			 * entry is looked up this time (pc stays 0) */
 			e->last_ns = now;
+		} else if (dir == KVB_ACL_OUT) {
+			/* peer_set first: a writer clears it first */
+			s->peer_set = *(volatile __u32 *)&e->peer_set;
+			asm volatile("" ::: "memory");
+			s->peer = e->peer;
+			s->peer_ctr = e->peer_ctr;
+			s->pc = s->peer_set != 0;
+		}
+		if (dir == KVB_ACL_OUT)
+			s->sent = 1;
 		acl_count(e->ctr, len);
 		return ACL_PASS;
 	}
@@ -511,7 +605,12 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		s->ce.last_ns = now;
 		/* the key was overwritten by acl_related */
 		acl_ct_key(s, ifindex, dir);
-		bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY);
+		if (bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY))
+			return ACL_PASS;
+		s->jent = 1;
+		s->jctr = ctr;
+		if (dir == KVB_ACL_OUT)
+			s->sent = 1;
 		return ACL_PASS;
 	}
 	if (action == KVB_ACL_DROP)
@@ -716,8 +815,26 @@ static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
 }
 
 /*
- * A stage's ACL step for the admitted frame f on port ifindex: ACL_PASS,
- * or the verdict (a drop, or a reject's answer sent).
+ * Judge the packet in the scratch on port ifindex in direction dir:
+ * ACL_PASS, or the verdict (a drop, or a reject's answer sent).
+ */
+static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
+				       __u32 dir, struct acl_scratch *s)
+{
+	int ret = acl_judge(skb, ifindex, dir);
+
+	if (ret != ACL_DO_REJECT)
+		return ret;
+	if (s->ce.ctr)	/* the default's */
+		return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
+				    KVB_DROP_ACL_DEFAULT);
+	return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
+			    KVB_DROP_ACL_REJECT);
+}
+
+/*
+ * tc egress's ACL step for the admitted frame f on port ifindex:
+ * ACL_PASS, or the verdict (a drop, or a reject's answer sent).
  */
 static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
 				    __u32 dir, const struct kvb_frame *f)
@@ -727,19 +844,128 @@ static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
 
 	if (!s)
 		return ACL_PASS;
-	ret = acl_tuple(skb, f, s);
+	ret = acl_tuple(skb, s, acl_meta(f), f->l4_len, acl_ports(f));
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
 	if (IS_DROP(ret))
 		return ret;
-	ret = acl_judge(skb, ifindex, dir);
-	if (ret != ACL_DO_REJECT)
+	return acl_verdict(skb, ifindex, dir, s);
+}
+
+/* The packet's fields into the scratch once: 0, ACL_SKIP, or a drop. */
+static __always_inline int acl_fill(struct __sk_buff *skb,
+				    struct acl_scratch *s)
+{
+	int ret;
+
+	if (s->valid == ACL_V_TUPLE)
+		return 0;
+	if (s->valid == ACL_V_SKIP)
+		return ACL_SKIP;
+	ret = acl_tuple(skb, s, skb->cb[ACL_CB_META], skb->cb[ACL_CB_L4LEN],
+			skb->cb[ACL_CB_PORTS]);
+	if (ret == 0)
+		s->valid = ACL_V_TUPLE;
+	else if (ret == ACL_SKIP)
+		s->valid = ACL_V_SKIP;
+	return ret;
+}
+
+/*
+ * A bridge's guest's frame on port ifindex, in the switch stage, from the
+ * entry's description of it (acl_cb_put): its port's egress rules (if
+ * any) judge it. ACL_PASS or the verdict (a drop, or a reject's answer
+ * sent). A reject's answer coming back into the port (KVB_MARK_ACL) is
+ * the guest's own and goes on unjudged. Every such frame passes here: it
+ * starts the packet's scratch for acl_to_guest.
+ */
+__noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_acl_port *ap;
+	int ret;
+
+	if (!s)
+		return ACL_PASS;
+	s->valid = ACL_V_NONE;
+	s->sent = 0;
+	s->pc = 0;
+	s->sif = ifindex;
+	if (skb->cb[ACL_CB_MAGIC] != ACL_MAGIC ||
+	    skb->cb[ACL_CB_IFINDEX] != ifindex) {
+		s->valid = ACL_V_OFF;
+		return ACL_PASS;
+	}
+	if (skb->mark == KVB_MARK_ACL) {
+		skb->mark = 0;
+		return ACL_PASS;
+	}
+	ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+	if (!ap || !ap->set)
+		return ACL_PASS;
+	ret = acl_fill(skb, s);
+	if (ret == ACL_SKIP)
+		return ACL_PASS;
+	if (IS_DROP(ret))
 		return ret;
-	if (s->ce.ctr)	/* the default's */
-		return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
-				    KVB_DROP_ACL_DEFAULT);
-	return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
-			    KVB_DROP_ACL_REJECT);
+	return acl_verdict(skb, ifindex, KVB_ACL_OUT, s);
+}
+
+/*
+ * A guest's frame that the switch stage sends to the local port out
+ * (after acl_from_guest, in the same run): out's ingress rules judge it
+ * here, where its sender's connection was just looked up. ACL_PASS
+ * (deliver it marked judged), ACL_UNJUDGED (out is no guest port with
+ * ACLs, or the entry did not describe the frame: deliver it as any
+ * other, its tc egress judges), or the verdict: TC_ACT_SHOT, the drop
+ * counted on out, or a reject's answer sent.
+ */
+__noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_acl_port *ap;
+	struct kvb_aclct *e;
+	__u32 set;
+	int ret;
+
+	ap = bpf_map_lookup_elem(&kvb_aclp, &out);
+	if (!s || !ap || s->valid == ACL_V_OFF || s->sif != skb->ifindex)
+		return ACL_UNJUDGED;
+	set = ap->set;
+	if (!set)
+		return ACL_PASS;
+	ret = acl_fill(skb, s);
+	if (ret == ACL_SKIP)
+		return ACL_PASS;
+	if (!ret) {
+		/* the sender's entry knows out's verdict under its set */
+		if (s->pc && s->peer == out && s->peer_set == set) {
+			acl_count(s->peer_ctr, skb->len);
+			return ACL_PASS;
+		}
+		ret = acl_verdict(skb, out, KVB_ACL_IN, s);
+	}
+	if (ret == ACL_PASS) {
+		if (!s->sent || !s->jent)
+			return ACL_PASS;
+		/* the sender's entry learns it for the next packets */
+		acl_ct_key(s, s->sif, KVB_ACL_OUT);
+		e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+		if (e) {
+			e->peer_set = 0;
+			asm volatile("" ::: "memory");
+			e->peer = out;
+			e->peer_ctr = s->jctr;
+			asm volatile("" ::: "memory");
+			e->peer_set = set;
+		}
+		return ACL_PASS;
+	}
+	if (IS_DROP(ret)) {
+		report_drop(skb, 0, out, skb->len, stats_of(out), ret);
+		return TC_ACT_SHOT;
+	}
+	return ret;
 }
 
 #endif /* KVB_ACL_H */

@@ -17,6 +17,7 @@
 #include "stats.h"
 #include "isolation.h"
 #include "overlay.h"
+#include "acl.h"
 
 /*
  * Deliver a copy of the frame to every member except skip; from_guest
@@ -66,6 +67,15 @@ static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
 	return bpf_redirect(ifindex, flags);
 }
 
+/* A frame whose receiver's ACLs judged it already (acl_to_guest). */
+static __always_inline int redirect_judged(struct __sk_buff *skb,
+					   __u32 ifindex)
+{
+	skb->mark = KVB_MARK_ACL;
+	count_tx(ifindex, skb->len);
+	return bpf_redirect(ifindex, 0);
+}
+
 /*
  * A guest's flood: to the local ports and, in an overlay network, once
  * to every other host, unless the guest is isolated (they are guests).
@@ -84,11 +94,16 @@ __noinline int bridge_flood_guest(struct __sk_buff *skb, __u32 net_id)
 	return ovl_flood(skb, net);
 }
 
-/* A frame from a guest port, whose entry is port. */
+/*
+ * A frame from a guest port, whose entry is port. acl: the switch stage,
+ * where the ACLs of a receiving local guest judge the frame (acl_to_guest;
+ * the nat and routed stages leave it to the receiver's tc egress: their
+ * stack has no room for the ACL's calls).
+ */
 static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 					     const struct kvb_port *port,
 					     const struct kvb_net *net,
-					     const __u8 *dst)
+					     const __u8 *dst, int acl)
 {
 	__u32 out;
 
@@ -109,8 +124,16 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		return DROP(KVB_DROP_REFLECT);
 	if (out && out != net->uplink && !guest_may_reach(port, out))
 		return DROP(KVB_DROP_ISOLATED);
-	if (out && out != net->ovl_ifindex)
+	if (out && out != net->ovl_ifindex) {
+		/* to a local guest: its ACLs judge here, not on its tap */
+		int ret = acl ? acl_to_guest(skb, out) : ACL_UNJUDGED;
+
+		if (ret == ACL_PASS)
+			return redirect_judged(skb, out);
+		if (ret != ACL_UNJUDGED)
+			return ret;
 		return redirect_to(skb, out, 0);
+	}
 	if (out) {
 		int ret = ovl_unicast(skb, net->id, mac_u64(dst));
 

@@ -319,6 +319,96 @@ static void t_acl_none_is_as_before(struct fabric *fb)
 	CHECK(cli("acl del u7") != 0, "an ACL in use was deleted");
 }
 
+/* ingress on port, and the mark the program left on the frame */
+static int run_tc_mark(struct fabric *fb, __u32 port, const struct frame *f,
+		       __u32 *mark)
+{
+	struct __sk_buff ctx = { .ifindex = port }, out = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &out,
+		    .ctx_size_out = sizeof(out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &o))
+		return -1;
+	*mark = out.mark;
+	return (int)o.retval;
+}
+
+/* a UDP datagram from the guest of one port to the guest (MAC) of another */
+static void udp4_between(struct frame *f, const __u8 *src, const __u8 *dst,
+			 __u32 saddr, __u32 daddr, __u16 dport)
+{
+	udp4(f, saddr, 5000, daddr, dport);
+	memcpy(f->buf, dst, 6);
+	memcpy(f->buf + 6, src, 6);
+}
+
+/*
+ * Guest to guest on one host: the switch judges the sender's egress and
+ * the receiver's ingress in one place, and delivers the frame marked as
+ * judged (its tc egress lets it pass); a refusal is the receiver's, and
+ * counted there; a change of the receiver's rules is judged at once,
+ * also for a connection whose verdict the sender's entry remembers.
+ */
+static void t_acl_switched_judged_once(struct fabric *fb)
+{
+	static const __u8 M1[6] = { 0x52, 0x54, 0x00, 0xac, 0x01, 0x01 },
+			  M3[6] = { 0x52, 0x54, 0x00, 0xac, 0x01, 0x03 };
+	__u32 a1 = IP(10, 0, 0, 21), a3 = IP(10, 0, 0, 23), mark = 0;
+	__u64 d1, d3;
+	struct frame f;
+	int r;
+
+	CHECK(!cli("acl add u11") &&
+	      !cli("acl rule add u11 egress allow proto udp") &&
+	      !cli("acl add u12") &&
+	      !cli("acl rule add u12 egress allow proto udp") &&
+	      !cli("acl rule add u12 ingress allow proto udp dport 7") &&
+	      !cli("acl rule add u12 ingress drop proto udp dport 8") &&
+	      !cli("acl add u13") &&
+	      !cli("acl rule add u13 egress allow proto udp") &&
+	      !cli("acl rule add u13 ingress allow proto udp dport 8") &&
+	      !cli("port set ka1 acl u11") && !cli("port set ka3 acl u12"),
+	      "cannot set up ACLs u11-u13");
+	/* the switch learns where M3 is */
+	udp4_between(&f, M3, RM, a3, IP(10, 0, 0, 99), 9);
+	run_tc(fb, ka3, &f);
+	udp4_between(&f, M1, M3, a1, a3, 7);
+	r = run_tc_mark(fb, ka1, &f, &mark);
+	CHECK(r == TC_ACT_REDIRECT && mark == KVB_MARK_ACL,
+	      "allowed to ka3: verdict %d, mark %#x (not delivered as judged)",
+	      r, mark);
+	r = run_tc_mark(fb, ka1, &f, &mark);
+	CHECK(r == TC_ACT_REDIRECT && mark == KVB_MARK_ACL,
+	      "the connection's next datagram: verdict %d, mark %#x", r, mark);
+	d1 = drops(fb, ka1, KVB_DROP_ACL_DROP);
+	d3 = drops(fb, ka3, KVB_DROP_ACL_DROP);
+	udp4_between(&f, M1, M3, a1, a3, 8);
+	r = run_tc_mark(fb, ka1, &f, &mark);
+	CHECK(r == TC_ACT_SHOT, "to ka3's port 8 (dropped there): verdict %d", r);
+	CHECK(drops(fb, ka3, KVB_DROP_ACL_DROP) == d3 + 1 &&
+	      drops(fb, ka1, KVB_DROP_ACL_DROP) == d1,
+	      "the refusal not counted on the receiver ka3");
+	/* ka3's rules change: port 7 is refused (rejected) from now on */
+	CHECK(!cli("port set ka3 acl u13"), "port set ka3 acl u13 failed");
+	udp4_between(&f, M1, M3, a1, a3, 7);
+	d3 = drops(fb, ka3, KVB_DROP_ACL_DEFAULT);
+	for (int i = 0; i < 2; i++) {
+		/* twice: whether or not the sender's entry was due for its
+		 * once-a-second look at the peer's */
+		r = run_tc_mark(fb, ka1, &f, &mark);
+		CHECK(r != TC_ACT_OK &&
+		      drops(fb, ka3, KVB_DROP_ACL_DEFAULT) == d3 + 1 + i,
+		      "the connection to port 7 survived ka3's new rules "
+		      "(datagram %d): verdict %d", i + 1, r);
+	}
+	udp4_between(&f, M1, M3, a1, a3, 8);
+	r = run_tc_mark(fb, ka1, &f, &mark);
+	CHECK(r == TC_ACT_REDIRECT && mark == KVB_MARK_ACL,
+	      "port 8, allowed by ka3's new rules: verdict %d", r);
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -345,5 +435,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_change_cuts_forbidden_connections);
 	RUN(t_acl_ipv6);
 	RUN(t_acl_none_is_as_before);
+	RUN(t_acl_switched_judged_once);
 	return nfail;
 }
