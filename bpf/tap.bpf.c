@@ -89,11 +89,11 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	if (port->role == KVB_PORT_WAN) {
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
 		/* the host's NIC: without its stage, leave the host's traffic be */
-		report_drop(skb, 0, ifindex, skb->len, stats_of(ifindex),
+		report_drop(skb, 0, ifindex, skb->len, stats_of_port(port),
 			    DROP(KVB_DROP_NO_STAGE));
 		return TC_ACT_OK;
 	}
-	st = stats_of(ifindex);
+	st = stats_of_port(port);
 	if (port->role == KVB_PORT_OVERLAY) {
 		/* other hosts' frames: the overlay stage counts them */
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_OVERLAY);
@@ -410,7 +410,7 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || port->role != KVB_PORT_OVERLAY)
 		return TC_ACT_SHOT;
-	st = stats_of(ifindex);
+	st = stats_of_port(port);
 	count_rx(st, skb->len);
 	net = ovl_source(skb, &from, &ret);
 	if (!net)
@@ -450,7 +450,7 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		ret = nat_from_wan(skb);
 	if (ret == TC_ACT_OK)
 		return TC_ACT_OK;
-	st = stats_of(ifindex);
+	st = stats_of(ifindex);	/* not port: the stages may have changed it */
 	count_rx(st, len);
 	return ingress_verdict(skb, ifindex, KVB_PORT_WAN, st, ret);
 }

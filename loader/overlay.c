@@ -189,18 +189,16 @@ static int vtep_key(struct kvb_vtep_key *k, __u32 vni,
 static int overlay_port(struct fabric *fb, const char *name, __u32 ifindex)
 {
 	struct kvb_port port = { .ifindex = ifindex, .role = KVB_PORT_OVERLAY };
-	struct kvb_stats *zero;
 	bool created = false;
-	int ncpu = libbpf_num_possible_cpus(), ret;
+	int ret;
 
 	if (!port_get(fb, ifindex, &port) && port.role == KVB_PORT_OVERLAY)
 		return 0;
 	snprintf(port.name, sizeof(port.name), "%s", name);
-	zero = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	bpf_map_update_elem(fb->stats_fd, &ifindex, zero, BPF_ANY);
-	free(zero);
+	if (!port.slot)
+		port.slot = port_slot_take(fb);
+	if (!port.slot)
+		return -errno;
 	ret = tc_attach(fb, ifindex, false, &created);
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;

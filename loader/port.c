@@ -30,7 +30,43 @@ static int count_ports(struct fabric *fb)
 	return n;
 }
 
+/*
+ * A counter slot no port holds (kvb_stats index, 1..KVB_MAX_PORTS), its
+ * per-CPU counters zeroed: the last port that held it may have counted
+ * there after its detach read them. 0 and errno when none can be given.
+ */
+__u16 port_slot_take(struct fabric *fb)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	bool *used = calloc(KVB_MAX_PORTS + 1, sizeof(*used));
+	struct kvb_stats *zero = NULL;
+	__u32 key, *prev = NULL, slot = 0;
+	struct kvb_port p;
 
+	if (!used || ncpu <= 0)
+		goto out;
+	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		prev = &key;
+		if (!port_get(fb, key, &p) && p.slot <= KVB_MAX_PORTS)
+			used[p.slot] = true;
+	}
+	for (__u32 s = 1; s <= KVB_MAX_PORTS && !slot; s++)
+		if (!used[s])
+			slot = s;
+	if (!slot) {
+		errno = ENOSPC;
+		goto out;
+	}
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero || bpf_map_update_elem(fb->stats_fd, &slot, zero, BPF_ANY))
+		slot = 0;
+out:
+	if (!used || (!zero && slot))
+		errno = ENOMEM;
+	free(used);
+	free(zero);
+	return (__u16)slot;
+}
 
 /* A name kvmbpf gives its own interfaces, in any fabric (gateway_ifnames) */
 bool fabric_ifname(const char *name)
@@ -181,7 +217,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	fdb_purge(fb, p->ifindex, 0);
 	addr_purge(fb, p->ifindex, 0);
 	acl_port_forget(fb, p->ifindex);
-	bpf_map_delete_elem(fb->stats_fd, &p->ifindex);
+	/* its counter slot is free with the entry (port_slot_take) */
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);
 	return 0;
 }
@@ -192,11 +228,10 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	const __u8 *mac = o->mac;
 	bool xdp = o->xdp;
 	struct kvb_port port = {}, old;
-	struct kvb_stats *zero = NULL;
 	struct kvb_net net;
 	bool created = false;
 	__u32 ifindex;
-	int ncpu, ret;
+	int ret;
 
 	ifindex = if_nametoindex(dev);
 	if (!ifindex)
@@ -255,13 +290,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		return 1;
 	}
 
-	ncpu = libbpf_num_possible_cpus();
-	zero = calloc((size_t)ncpu, sizeof(*zero));
-	if (!zero)
-		return err("%s: out of memory", cmd);
-	ret = bpf_map_update_elem(fb->stats_fd, &ifindex, zero, BPF_NOEXIST);
-	free(zero);
-	if (ret)
+	port.slot = port_slot_take(fb);
+	if (!port.slot)
 		return err("%s: %s: cannot create counters: %s", cmd, dev,
 			   strerror(errno));
 

@@ -20,14 +20,16 @@ static void stats_details(void)
 	printf("Ports are listed by name.\n");
 }
 
-/* Sum the per-CPU values of one port. */
-static int stats_sum(struct fabric *fb, __u32 ifindex, struct kvb_stats *sum)
+/* Sum the per-CPU values of one port (at its slot). */
+static int stats_sum(struct fabric *fb, const struct kvb_port *p,
+		     struct kvb_stats *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct kvb_stats *pc = calloc((size_t)ncpu, sizeof(*pc));
+	__u32 slot = p->slot;
 
 	memset(sum, 0, sizeof(*sum));
-	if (!pc || bpf_map_lookup_elem(fb->stats_fd, &ifindex, pc)) {
+	if (!pc || !slot || bpf_map_lookup_elem(fb->stats_fd, &slot, pc)) {
 		free(pc);
 		return -1;
 	}
@@ -51,7 +53,7 @@ static void show_stats(struct fabric *fb, const struct kvb_port *p)
 	char ifn[16];
 	__u64 total = 0;
 
-	if (stats_sum(fb, p->ifindex, &s))
+	if (stats_sum(fb, p, &s))
 		return;
 	ifname_of(p->ifindex, p, ifn);
 	for (int r = 0; r < KVB_DROP_MAX; r++)

@@ -551,7 +551,7 @@ struct kvb_port {
 	__u32 role;		/* enum kvb_port_role */
 	__u32 flags;		/* enum kvb_port_flags */
 	__u8 mac[6];		/* the guest's MAC (static FDB entry), or zero */
-	__u16 pad;
+	__u16 slot;		/* its counters' index in kvb_stats; 0: none */
 	__u32 n_ip4;		/* IPv4 addresses bound (kvb_addr): static, DHCP */
 	__u32 n_ip6;		/* IPv6 addresses bound: static, DHCPv6, SAVI */
 	__u32 n_savi;		/* of those, bound by first claim (KVB_SAVI_MAX) */
@@ -695,7 +695,12 @@ static inline int kvb_fdb_entry_aged(const struct kvb_fdb_entry *e, __u64 now)
  * (loader/port.c: xdp_target).
  */
 
-/* kvb_stats: PERCPU_HASH, key __u32 ifindex. */
+/*
+ * kvb_stats: PERCPU_ARRAY of KVB_MAX_PORTS + 1, key __u32: a port's
+ * counters at its slot (kvb_port.slot, 1..KVB_MAX_PORTS, given by the
+ * loader, zeroed when given); slot 0 is no port's. An index, not a hash
+ * lookup, on the path of every frame (rx, tx).
+ */
 struct kvb_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;

@@ -67,12 +67,18 @@ static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
 	return bpf_redirect(ifindex, flags);
 }
 
-/* A frame whose receiver's ACLs judged it already (acl_to_guest). */
-static __always_inline int redirect_judged(struct __sk_buff *skb,
-					   __u32 ifindex)
+/*
+ * To a port whose entry (op) the caller holds: no lookup for its
+ * counters. mark: KVB_MARK_FABRIC, or KVB_MARK_ACL for a frame whose
+ * receiver's ACLs judged it already (acl_to_guest).
+ */
+static __always_inline int redirect_to_port(struct __sk_buff *skb,
+					    __u32 ifindex,
+					    const struct kvb_port *op,
+					    __u32 mark)
 {
-	skb->mark = KVB_MARK_ACL;
-	count_tx(ifindex, skb->len);
+	skb->mark = mark;
+	count_tx_st(stats_of_port(op), skb->len);
 	return bpf_redirect(ifindex, 0);
 }
 
@@ -122,18 +128,26 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
 		return DROP(KVB_DROP_REFLECT);
-	if (out && out != net->uplink && !guest_may_reach(port, out))
-		return DROP(KVB_DROP_ISOLATED);
 	if (out && out != net->ovl_ifindex) {
-		/* to a local guest: its ACLs judge here, not on its tap */
-		int ret = acl ? acl_to_guest(skb, out) : ACL_UNJUDGED;
+		/* one lookup of the destination's port: its isolation and
+		 * its counters */
+		const struct kvb_port *op = bpf_map_lookup_elem(&kvb_port,
+								&out);
+		int ret;
 
+		if (out != net->uplink &&
+		    (port_entry_isolated(port) || port_entry_isolated(op)))
+			return DROP(KVB_DROP_ISOLATED);
+		/* to a local guest: its ACLs judge here, not on its tap */
+		ret = acl ? acl_to_guest(skb, out) : ACL_UNJUDGED;
 		if (ret == ACL_PASS)
-			return redirect_judged(skb, out);
+			return redirect_to_port(skb, out, op, KVB_MARK_ACL);
 		if (ret != ACL_UNJUDGED)
 			return ret;
-		return redirect_to(skb, out, 0);
+		return redirect_to_port(skb, out, op, KVB_MARK_FABRIC);
 	}
+	if (out && out != net->uplink && !guest_may_reach(port, out))
+		return DROP(KVB_DROP_ISOLATED);
 	if (out) {
 		int ret = ovl_unicast(skb, net->id, mac_u64(dst));
 

@@ -10,6 +10,7 @@
 #include "ctx.h"
 #include "maps.h"
 #include "parse.h"
+#include "stats.h"
 
 static __always_inline void fdb_key(struct kvb_fdb_key *k, __u32 net_id,
 				    const __u8 *mac)
@@ -137,7 +138,7 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 	if (!bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST) ||
 	    bpf_map_lookup_elem(&kvb_fdb, &k))
 		return 0;
-	st = bpf_map_lookup_elem(&kvb_stats, &ifindex);
+	st = stats_of(ifindex);
 	if (st)
 		st->learn_fail++;
 	return 0;

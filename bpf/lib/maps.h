@@ -45,8 +45,8 @@ struct {
 } kvb_fdb SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, KVB_MAX_PORTS);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KVB_MAX_PORTS + 1);	/* by kvb_port.slot */
 	__type(key, __u32);
 	__type(value, struct kvb_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

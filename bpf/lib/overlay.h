@@ -210,7 +210,7 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 	fresh.seen_ns = now;
 	fresh.remote = *a;
 	if (bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY)) {
-		struct kvb_stats *st = bpf_map_lookup_elem(&kvb_stats, &ovl);
+		struct kvb_stats *st = stats_of(ovl);
 
 		if (st)
 			st->learn_fail++;

@@ -202,7 +202,8 @@ def dump(m):
 def raw(x):
     return bytes(int(b, 16) for b in x)
 n = 0
-for m in ('kvb_port', 'kvb_addr', 'kvb_stats'):
+# (kvb_stats is an array by port slot: its entries always exist)
+for m in ('kvb_port', 'kvb_addr'):
     n += sum(1 for e in dump(m) if int.from_bytes(raw(e['key'])[:4], 'little') == ifindex)
 n += sum(1 for e in dump('kvb_fdb') if mac in raw(e['key']))
 print(n)

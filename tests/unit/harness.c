@@ -260,8 +260,16 @@ struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct kvb_stats *pc = calloc((size_t)ncpu, sizeof(*pc)), sum = {};
+	struct kvb_port p;
+	__u32 slot;
 
-	if (pc && !bpf_map_lookup_elem(fb->stats_fd, &ifindex, pc)) {
+	/* the counters are at the port's slot */
+	if (port_get(fb, ifindex, &p) || !p.slot) {
+		free(pc);
+		return sum;
+	}
+	slot = p.slot;
+	if (pc && !bpf_map_lookup_elem(fb->stats_fd, &slot, pc)) {
 		for (int c = 0; c < ncpu; c++) {
 			sum.rx_packets += pc[c].rx_packets;
 			sum.tx_packets += pc[c].tx_packets;

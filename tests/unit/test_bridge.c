@@ -587,6 +587,43 @@ static void t_full_fdb_counts_and_still_forwards(struct fabric *fb)
 }
 
 /*
+ * Every port counts at a slot of its own in kvb_stats (an array: an
+ * index per frame, not a hash lookup); a port attached where another was
+ * starts from zero, not from the counts its slot's last holder left.
+ */
+static void t_port_counters_own_slot(struct fabric *fb)
+{
+	const __u32 ports[] = { kg1, kg2, kg3, kup, kh1, kh2 };
+	struct port_opts plain = { .xdp = false, .naddrs = -1 };
+	struct kvb_port p, q;
+	struct frame f;
+	__u16 slot;
+
+	for (unsigned int i = 0; i < 6; i++) {
+		CHECK(!port_get(fb, ports[i], &p) && p.slot, "port %u: no slot",
+		      ports[i]);
+		for (unsigned int j = 0; j < i; j++)
+			CHECK(!port_get(fb, ports[j], &q) && q.slot != p.slot,
+			      "ports %u and %u share slot %u", ports[i],
+			      ports[j], p.slot);
+	}
+	CHECK(!port_attach(fb, "unit", "kfree", NET_B, KVB_PORT_GUEST, &plain) &&
+	      !port_get(fb, kfree, &p), "attach kfree");
+	slot = p.slot;
+	frame_udp4(&f, UNKNOWN, M3, 32);
+	run_tc(fb, kfree, &f);
+	CHECK(port_stats(fb, kfree).rx_packets == 1, "rx not counted");
+	CHECK(!port_detach(fb, "unit", &p), "detach kfree");
+	CHECK(!port_attach(fb, "unit", "kfree", NET_B, KVB_PORT_GUEST, &plain) &&
+	      !port_get(fb, kfree, &p), "attach kfree again");
+	CHECK(p.slot == slot, "slot %u, then %u: the test proves nothing",
+	      slot, p.slot);
+	CHECK(port_stats(fb, kfree).rx_packets == 0,
+	      "a new port starts with its slot's old counts");
+	port_detach(fb, "unit", &p);
+}
+
+/*
  * A bridge network made as `net add NAME type bridge` makes it, through
  * the library; the suites know it by id (the first network made is 1).
  */
@@ -663,6 +700,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_full_fdb_counts_and_still_forwards);
 	RUN(t_missing_stage_is_a_counted_drop);
 	RUN(t_port_of_missing_network_dropped);
+	RUN(t_port_counters_own_slot);
 
 	return nfail;
 }
