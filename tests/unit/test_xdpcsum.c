@@ -679,6 +679,29 @@ static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
 	FAST(&f, "complete TCP (after the port rules)");
 }
 
+/*
+ * kvb_xdptx holds the tap guest ports, never a veth, and a port leaves it
+ * at detach (else XDP would go on redirecting into a device the fabric
+ * no longer judges).
+ */
+static void t_xdp_targets_follow_ports(struct fabric *fb)
+{
+	const __u32 taps[] = { kt1, kt2, kt3 }, veths[] = { kx1, kx2 };
+	struct kvb_port p;
+	__u32 v;
+
+	for (int i = 0; i < 3; i++)
+		CHECK(!bpf_map_lookup_elem(fb->xdptx_fd, &taps[i], &v) &&
+		      v == taps[i], "tap %u not a redirect target", taps[i]);
+	for (int i = 0; i < 2; i++)
+		CHECK(bpf_map_lookup_elem(fb->xdptx_fd, &veths[i], &v),
+		      "veth %u is a redirect target", veths[i]);
+	CHECK(!port_get(fb, kt3, &p) && !port_detach(fb, "unit", &p),
+	      "detach kt3");
+	CHECK(bpf_map_lookup_elem(fb->xdptx_fd, &kt3, &v),
+	      "kt3 still a redirect target after detach");
+}
+
 int xdp_csum_tests(struct fabric *fb)
 {
 	struct port_opts o1 = { .xdp = true, .spoofcheck = true, .mac = X1,
@@ -719,5 +742,6 @@ int xdp_csum_tests(struct fabric *fb)
 	RUN(t_xdp_fast_complete_frames_redirected);
 	RUN(t_xdp_fast_learns_the_source);
 	RUN(t_xdp_fast_pass_to_tc_cases);
+	RUN(t_xdp_targets_follow_ports);	/* last: detaches kt3 */
 	return nfail;
 }
