@@ -13,7 +13,9 @@
 static void stats_details(void)
 {
 	printf("  rx: frames the port received from its guest or wire; tx:\n"
-	       "  frames the fabric delivered to it; drops by reason:\n");
+	       "  frames the fabric delivered to it; xdp-fwd: of rx, those\n"
+	       "  XDP forwarded itself (the fast path: they never reached tc);\n"
+	       "  drops by reason:\n");
 #define KVB_DROP_HELP(name, slot, str, help) printf("    %-16s %s\n", str, help);
 	KVB_DROP_REASONS(KVB_DROP_HELP)
 #undef KVB_DROP_HELP
