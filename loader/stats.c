@@ -120,5 +120,5 @@ const struct object obj_stats = {
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = stats_details,
-	.summary = "rx/tx packets and bytes, drops by reason",
+	.summary = "rx/tx packets and bytes, XDP fast path, drops by reason",
 };
