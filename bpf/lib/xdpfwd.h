@@ -309,7 +309,7 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 	}
 	fdb_learn_src(net->id, src, ifindex, mac_u64(port->mac));
 	{
-		struct kvb_stats *st = stats_of(ifindex);
+		struct kvb_stats *st = stats_of_port(port);
 
 		count_rx(st, len);
 		if (st)
