@@ -465,7 +465,6 @@ static int ct_show(int argc, char **argv)
 		print_string(PRINT_ANY, "state", " %s", state_name(ct->state));
 		print_uint(PRINT_ANY, "age", " age %llus",
 			   age_s(now, rows[i].last));
-		print_uint(PRINT_JSON, "packets", NULL, ct->packets);
 		print_string(PRINT_TEXT, NULL, " net %s\n", net.name);
 		close_json_object();
 	}

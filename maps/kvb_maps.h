@@ -789,8 +789,11 @@ struct kvb_ct {
 	__u32 guest_ifindex;	/* the guest's port */
 	__u8 guest_mac[6];
 	__u16 pad2;
-	__u64 last_ns;		/* datapath clock (CLOCK_MONOTONIC, coarse) of the last packet */
-	__u64 packets;
+	/* datapath clock (CLOCK_MONOTONIC, coarse) of the last packet,
+	 * within KVB_CT_REFRESH_NS (ct_touch). No packet count: the entry
+	 * is shared by the CPUs of the flow, and is written by none of its
+	 * packets but once in that time. */
+	__u64 last_ns;
 	/*
 	 * hairpin flows (a guest to its own network's WAN address and a
 	 * forwarded port) rewrite both ends: addr/port is the new source,

@@ -71,6 +71,21 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
 }
 
+/*
+ * A packet of the flow whose entry is ct, at now. The entry is read by
+ * every CPU that handles the flow's packets: its clock is rewritten at
+ * most once in KVB_CT_REFRESH_NS (ct_expired tolerates a clock ahead,
+ * and a next hop cached by nat_snat counts as revalidated from the last
+ * rewrite, so never for longer than it should), and nothing else of it
+ * is written per packet (no packet count: a shared line written by
+ * every packet).
+ */
+static __always_inline void ct_touch(struct kvb_ct *ct, __u64 now)
+{
+	if (now > ct->last_ns && now - ct->last_ns >= KVB_CT_REFRESH_NS)
+		ct->last_ns = now;
+}
+
 /* What ct_create made of a flow. */
 enum ct_made {
 	CT_MADE = 0,	/* both entries are in, the flow is counted */

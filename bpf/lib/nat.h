@@ -618,7 +618,6 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.pad = 0;
 	t->orig.pad2 = 0;
 	t->orig.last_ns = t->reply.last_ns;
-	t->orig.packets = 0;
 	t->orig.addr2 = 0;
 	t->orig.port2 = 0;
 	t->orig.hairpin = 0;
@@ -775,8 +774,7 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 		 * cached: its packets go on asking */
 		if (t->nh_ok && ct->addr == t->naddr)
 			nh_keep(ct, t);
-		ct->last_ns = now;
-		ct->packets++;
+		ct_touch(ct, now);
 		*nport = ct->port;
 		t->naddr = ct->addr;
 		return 0;
@@ -800,7 +798,6 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	__builtin_memcpy(o->guest_mac, gmac, ETH_ALEN);
 	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
 	o->last_ns = r->last_ns = now;
-	o->packets = 1;
 	if (t->nh_ok)
 		nh_keep(o, t);
 	if (ok->proto == IPPROTO_ICMP)
@@ -875,8 +872,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now)) {
-		ct->last_ns = now;
-		ct->packets++;
+		ct_touch(ct, now);
 		return hairpin_send(skb, net, ok, ct, l4off);
 	}
 	if (ct) {	/* expired: both keys go */
@@ -995,8 +991,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		out = ct->nh_ifindex;
 		__builtin_memcpy(macs, ct->nh_dmac, ETH_ALEN);
 		__builtin_memcpy(macs + ETH_ALEN, ct->nh_smac, ETH_ALEN);
-		ct->packets++;
-		cached = 1;
+		cached = 1;	/* the entry is only read (ct_touch) */
 		goto translate;
 	}
 
@@ -1085,8 +1080,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 		h = bpf_map_lookup_elem(&kvb_ct, &hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
 		    !ct_expired(net, h, hk.proto, kvb_now())) {
-			h->last_ns = kvb_now();
-			h->packets++;
+			ct_touch(h, kvb_now());
 			return hairpin_send(skb, net, &hk, h, l4off);
 		}
 	}
@@ -1355,11 +1349,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		if (IS_DROP(ret))
 			return ret;
 	}
-	/* the flow's clock is a shared line: rewritten at most once in
-	 * KVB_CT_REFRESH_NS (ct_expired tolerates a clock ahead) */
-	if (now > ct->last_ns && now - ct->last_ns >= KVB_CT_REFRESH_NS)
-		ct->last_ns = now;
-	ct->packets++;
+	ct_touch(ct, now);
 	if (ct->state == KVB_CT_NEW) {
 		/* the first reply: the original direction learns the flow
 		 * is established (both entries were made NEW together) */

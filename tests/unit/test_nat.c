@@ -1244,6 +1244,26 @@ static void t_nat_next_hop_cached(struct fabric *fb)
 	nat_nh_bump(fb);
 }
 
+/*
+ * A flow's entry is shared by every CPU its packets meet: an established
+ * packet (next hop cached, clock refreshed under KVB_CT_REFRESH_NS ago)
+ * writes nothing to it, byte for byte (no per-packet counter).
+ */
+static void t_nat_established_writes_nothing(struct fabric *fb)
+{
+	struct frame in, out;
+	struct kvb_ct a, b;
+
+	guest_frame(&in, IPPROTO_UDP, 40200, 53, 16);
+	CHECK(run_tc_out(fb, kn1, &in, &out) == TC_ACT_REDIRECT, "first packet");
+	nh_fresh(fb, 40200);
+	CHECK(!nh_entry(fb, 40200, &a), "the flow's entry");
+	CHECK(run_tc_out(fb, kn1, &in, &out) == TC_ACT_REDIRECT, "second packet");
+	CHECK(!nh_entry(fb, 40200, &b), "the flow's entry again");
+	CHECK(!memcmp(&a, &b, sizeof(a)),
+	      "an established packet wrote to its flow's entry");
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -1296,6 +1316,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_wan_admission);
 	RUN(t_nat_unsolicited_from_host);
+	RUN(t_nat_established_writes_nothing);
 	gateway_delete(NET_NAT);
 	return nfail;
 }
