@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Security groups (ACLs) end to end, on a bridge and on a nat network.
+# Security groups (ACLs) end to end, on a bridge, an internal and a nat
+# network (and between peered routed networks).
 #
 #   bridge "lan": uplink $T-up (the host 10.93.0.1, fd93::1) to $T-lan
 #                 (10.93.0.2, fd93::2); guests g1 .11 (the ACL'd one),
@@ -334,6 +335,28 @@ sleep 0.5
 expect "routed: from a peered network, TCP 22 passes" ok "$(tcp_try "$T-rb" 10.72.1.11 22)"
 expect "routed: from a peered network, TCP 80 gets an RST" refused "$(tcp_try "$T-rb" 10.72.1.11 80)"
 check "routed: echo from a peered network" ping4 "$T-rb" 10.72.1.11
+
+# ------------------------------------------------------------ internal
+# guests of an internal network: switched as a bridge's are, both ports
+# judged in the switch stage; the same rules hold as on the bridge
+kvmbpf net add iso type internal || fail "net add iso"
+for i in 1 2; do
+	netns_add "$T-i$i"
+	guest_link "$T-i$i" "$T-i$i"
+	ip -n "$T-i$i" addr add 10.74.0.1$i/24 dev eth0
+done
+kvmbpf attach "$T-i1" net iso ip 10.74.0.11 acl web,out || fail "attach i1"
+kvmbpf attach "$T-i2" net iso ip 10.74.0.12 || fail "attach i2"
+listen_tcp "$T-i1" 22 80
+listen_tcp "$T-i2" 8080
+sleep 0.5
+d0=$(stat "$T-i1" acl-default)
+expect "internal: scan from another guest finds only TCP 22" "22 " "$(open_ports "$T-i2" 10.74.0.11)"
+expect "internal: a port no rule allows answers with an RST" refused "$(tcp_try "$T-i2" 10.74.0.11 80)"
+check "internal: echo passes" ping4 "$T-i2" 10.74.0.11
+expect "internal: the reply to the guest's own connection passes" ok "$(tcp_try "$T-i1" 10.74.0.12 8080)"
+[ "$(stat "$T-i1" acl-default)" -gt "$d0" ] && pass "internal: refusals counted on the guest's port" ||
+	fail "internal: acl-default $d0 -> $(stat "$T-i1" acl-default)"
 
 # ------------------------------------------------------------ nat
 behind "$T-w" "$T-wan" 10.99.3.2/24 10.99.3.1/24
