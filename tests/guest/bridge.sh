@@ -4,7 +4,8 @@
 # them) on taps in a bridge network whose uplink leads to a LAN namespace.
 # Ping, then 50 MiB TCP transfers with sha256 checked: guest to guest both
 # ways, guest to LAN and LAN to guest. Guest a's tap runs XDP (xdp on),
-# guest b's has the default (off): each transfer crosses one of each.
+# guest b's has the default (off): each transfer crosses one of each, and
+# a's complete frames to b (ping) take XDP's fast path.
 # On a failure (or with KVB_DUMP=1) it prints the fabric's counters and MAC
 # table, the devices' and the LAN's view and each guest's own snapshot.
 source "$(dirname "$0")/../netns/lib.sh"
@@ -125,6 +126,15 @@ rxp=$(stat "$T-a" rx_packets) rxb=$(stat "$T-a" rx_bytes)
 [ "$rxp" -gt 0 ] && [ $((rxb / rxp)) -gt 1514 ] &&
 	pass "guest: TSO super-frames crossed the fabric (avg $((rxb / rxp)) bytes)" ||
 	fail "guest: no GSO frames from the guest ($rxb bytes in $rxp packets)"
+# XDP's fast path with a real guest: a's ICMP echo requests to b are
+# complete (a guest sums ICMP itself) and b is a tap, so XDP forwards them
+# itself; a's TCP is NEEDS_CSUM or TSO: tc's (the share is printed)
+read -r fwd rxa < <(kvmbpf -j stats "$T-a" | "$PY" -c "
+import json, sys; d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])")
+echo "INFO guest a: ${fwd:-?} of ${rxa:-?} frames took the XDP fast path"
+[ "$(guest_result a ping_guest)" = ok ] && [ "${fwd:-0}" -gt 0 ] &&
+	pass "guest: guest a's complete frames to guest b took the XDP fast path ($fwd of $rxa)" ||
+	fail "guest: no frame of guest a took the XDP fast path (xdp-fwd ${fwd:-?})"
 [ "$FAILS" -eq 0 ] || diag "a check failed"
 [ -z "${KVB_DUMP:-}" ] || diag "KVB_DUMP set"
 rm -f "$src" "$recv"
