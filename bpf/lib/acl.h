@@ -120,6 +120,7 @@ struct acl_scratch {
 	__u32 l4off, l4len;
 	__u8 tcph[20];			/* reject: the TCP header */
 	__u8 eth[12];			/* reject: destination, source MAC */
+	struct kvb_acl_port ap;		/* the judging port's, as read once */
 	/* between the sender's and the receiver's judgments, one run */
 	__u32 sif;			/* the sender's port */
 	__u32 peer, peer_set, peer_ctr;	/* its entry's peer (pc) */
@@ -513,9 +514,10 @@ static __always_inline void acl_first_fields(struct acl_scratch *s,
 #define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
 
 /*
- * Judge the packet in the scratch on port ifindex (ACLs ap) in direction
- * dir: ACL_PASS, ACL_DO_REJECT (s->ce.ctr says the reason: 1 default),
- * or a drop. A global function, checked once per stage.
+ * Judge the packet in the scratch on port ifindex (ACLs s->ap, its
+ * kvb_aclp entry as the caller read it) in direction dir: ACL_PASS,
+ * ACL_DO_REJECT (s->ce.ctr says the reason: 1 default), or a drop. A
+ * global function, checked once per stage.
  */
 __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 {
@@ -525,8 +527,10 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	__u32 action, ctr, log, dflt, len = skb->len;
 	__u64 now = kvb_now();
 
-	ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
-	if (!s || !ap || !ap->set || dir > 1)
+	if (!s)
+		return ACL_PASS;
+	ap = &s->ap;
+	if (!ap->set || dir > 1)
 		return ACL_PASS;
 	s->jent = 0;
 	if (s->is_icmp && icmp_is_err(s->family, s->type) &&
@@ -819,9 +823,13 @@ static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
  * ACL_PASS, or the verdict (a drop, or a reject's answer sent).
  */
 static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
-				       __u32 dir, struct acl_scratch *s)
+				       __u32 dir, struct acl_scratch *s,
+				       const struct kvb_acl_port *ap)
 {
-	int ret = acl_judge(skb, ifindex, dir);
+	int ret;
+
+	s->ap = *ap;	/* one lookup of the port's entry per judgment */
+	ret = acl_judge(skb, ifindex, dir);
 
 	if (ret != ACL_DO_REJECT)
 		return ret;
@@ -840,16 +848,17 @@ static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
 				    __u32 dir, const struct kvb_frame *f)
 {
 	struct acl_scratch *s = acl_scratch();
+	struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
 	int ret;
 
-	if (!s)
+	if (!s || !ap || !ap->set)
 		return ACL_PASS;
 	ret = acl_tuple(skb, s, acl_meta(f), f->l4_len, acl_ports(f));
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
 	if (IS_DROP(ret))
 		return ret;
-	return acl_verdict(skb, ifindex, dir, s);
+	return acl_verdict(skb, ifindex, dir, s, ap);
 }
 
 /* The packet's fields into the scratch once: 0, ACL_SKIP, or a drop. */
@@ -908,7 +917,7 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex)
 		return ACL_PASS;
 	if (IS_DROP(ret))
 		return ret;
-	return acl_verdict(skb, ifindex, KVB_ACL_OUT, s);
+	return acl_verdict(skb, ifindex, KVB_ACL_OUT, s, ap);
 }
 
 /*
@@ -943,7 +952,7 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
 			acl_count(s->peer_ctr, skb->len);
 			return ACL_PASS;
 		}
-		ret = acl_verdict(skb, out, KVB_ACL_IN, s);
+		ret = acl_verdict(skb, out, KVB_ACL_IN, s, ap);
 	}
 	if (ret == ACL_PASS) {
 		if (!s->sent || !s->jent)
