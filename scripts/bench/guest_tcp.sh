@@ -86,6 +86,9 @@ one() {
 	echo "$cfg $mbit $frames $gso"
 }
 
+# one() runs in a pipeline's subshell: its LINK_LIST additions are lost
+# there, so the exit's cleanup learns the tap and the bridge here
+LINK_LIST+=("$T-t" "$T-br")
 res=$(mktemp)
 for r in $(seq "$RUNS"); do
 	for cfg in bridge xdp-off xdp-on; do
