@@ -61,6 +61,30 @@ static int run_xdp_out(struct fabric *fb, __u32 ifindex,
 	return (int)o.retval;
 }
 
+/* The frame from port from: XDP_PASS, unchanged, nothing counted by XDP. */
+static int to_tc(struct fabric *fb, __u32 from, const struct frame *f,
+		 const char *what, const char *test)
+{
+	__u64 fwd0 = port_stats(fb, from).xdp_fwd;
+	struct frame out;
+	int ret;
+
+	ret = run_xdp_out(fb, from, f, &out);
+	if (ret != XDP_PASS || out.len != f->len ||
+	    memcmp(out.buf, f->buf, f->len)) {
+		printf("FAIL %s: %s: XDP verdict %d (want XDP_PASS), frame %s\n",
+		       test, what, ret,
+		       out.len == f->len && !memcmp(out.buf, f->buf, f->len) ?
+		       "unchanged" : "changed");
+		return 1;
+	}
+	if (port_stats(fb, from).xdp_fwd != fwd0) {
+		printf("FAIL %s: %s: counted as forwarded by XDP\n", test, what);
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * The frame passes XDP untouched, and tc forwards it to kx2 without
  * changing a byte (a partial checksum stays the pseudo-header sum, which
@@ -73,15 +97,8 @@ static int passes_to_tc(struct fabric *fb, const struct frame *f,
 	__u64 tx0 = port_stats(fb, kx2).tx_packets;
 	int ret;
 
-	ret = run_xdp_out(fb, kx1, f, &out);
-	if (ret != XDP_PASS || out.len != f->len ||
-	    memcmp(out.buf, f->buf, f->len)) {
-		printf("FAIL %s: %s: XDP verdict %d (want XDP_PASS), frame %s\n",
-		       test, what, ret,
-		       out.len == f->len && !memcmp(out.buf, f->buf, f->len) ?
-		       "unchanged" : "changed");
+	if (to_tc(fb, kx1, f, what, test))
 		return 1;
-	}
 	ret = run_tc_out(fb, kx1, f, &out);
 	if (ret != TC_ACT_REDIRECT || port_stats(fb, kx2).tx_packets != tx0 + 1) {
 		printf("FAIL %s: %s: tc verdict %d (want TC_ACT_REDIRECT to kx2)\n",
@@ -352,30 +369,6 @@ static int fast_path(struct fabric *fb, __u32 from, __u32 to,
 		       "receiver tx %llu (want +1 each)\n", test, what,
 		       a1.rx_packets - a0.rx_packets,
 		       a1.xdp_fwd - a0.xdp_fwd, b1.tx_packets - b0.tx_packets);
-		return 1;
-	}
-	return 0;
-}
-
-/* The frame from port from: XDP_PASS, unchanged, nothing counted by XDP. */
-static int to_tc(struct fabric *fb, __u32 from, const struct frame *f,
-		 const char *what, const char *test)
-{
-	__u64 fwd0 = port_stats(fb, from).xdp_fwd;
-	struct frame out;
-	int ret;
-
-	ret = run_xdp_out(fb, from, f, &out);
-	if (ret != XDP_PASS || out.len != f->len ||
-	    memcmp(out.buf, f->buf, f->len)) {
-		printf("FAIL %s: %s: XDP verdict %d (want XDP_PASS), frame %s\n",
-		       test, what, ret,
-		       out.len == f->len && !memcmp(out.buf, f->buf, f->len) ?
-		       "unchanged" : "changed");
-		return 1;
-	}
-	if (port_stats(fb, from).xdp_fwd != fwd0) {
-		printf("FAIL %s: %s: counted as forwarded by XDP\n", test, what);
 		return 1;
 	}
 	return 0;
