@@ -210,7 +210,7 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	 * (acl.h; a reject rewrites the packet, so before it is read).
 	 */
 	if (want == KVB_STAGE_SWITCH && s->role == KVB_PORT_GUEST) {
-		ret = acl_from_guest(skb, s->ifindex);
+		ret = acl_from_guest(skb, s->ifindex, s->net->id);
 		if (ret != ACL_PASS)	/* a verdict, never STAGE_GO */
 			return ret != STAGE_GO ? ret : TC_ACT_SHOT;
 	}
@@ -285,7 +285,8 @@ int kvb_tc_acl_out(struct __sk_buff *skb)
 	if (skb->mark == KVB_MARK_ACL) {
 		skb->mark = 0;
 	} else {
-		ret = acl_port(skb, s.ifindex, KVB_ACL_OUT, &s.f);
+		ret = acl_port(skb, s.ifindex, KVB_ACL_OUT, &s.f,
+			       s.net->id);
 		if (ret != ACL_PASS)
 			goto out;
 	}
@@ -319,7 +320,7 @@ int kvb_tc_acl_in(struct __sk_buff *skb)
 	p.vlan_stripped = 0;
 	ret = kvb_admit(&p, 0, &f);
 	if (!IS_DROP(ret))
-		ret = acl_port(skb, ifindex, KVB_ACL_IN, &f);
+		ret = acl_port(skb, ifindex, KVB_ACL_IN, &f, port->net_id);
 	if (ret == ACL_PASS)
 		return TC_ACT_OK;
 	if (IS_DROP(ret)) {

@@ -916,11 +916,14 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 	return acl_sync(fb, cmd);
 }
 
+/* a connection one of whose ends the port judged */
 static bool ct_of_port(const void *key, const void *value, void *arg)
 {
-	(void)value;
-	return ((const struct kvb_aclct_key *)key)->ifindex ==
-	       *(const __u32 *)arg;
+	const struct kvb_aclct *e = value;
+	__u32 ifindex = *(const __u32 *)arg;
+
+	(void)key;
+	return e->side[0].ifindex == ifindex || e->side[1].ifindex == ifindex;
 }
 
 /* a port leaves: its ACLs and connections go (an ifindex is reused) */

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 8
+#define KVB_LAYOUT_VERSION 9
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -380,43 +380,41 @@ struct kvb_acl_cnt {
 };
 
 /*
- * kvb_aclct: LRU_HASH, the connections a port's ACLs let through, keyed
- * from the guest's side: its address and port, the remote's. A packet
- * of a known connection passes either way without a rule (the reply of
- * one the guest opened, or the guest's answers to one allowed in). A
- * connection judged under another set than the port's current one is
- * judged again (its first direction, its first packet's fields): cut if
- * the new rules forbid it. ICMP echo: the identifier as both ports.
+ * kvb_aclct: LRU_HASH, the connections that ports' ACLs let through, one
+ * entry a connection of a network: its two ends (address, port) in a
+ * fixed order (side 0 the lower), so that both directions, and both ports
+ * of a connection between two local guests, find it with one lookup. Each
+ * side holds the judgment of the port whose guest is that end (ifindex 0:
+ * not judged there). A packet of a known connection passes either way
+ * without a rule (the reply of one the guest opened, or the guest's
+ * answers to one allowed in). A side judged under another set than its
+ * port's current one is judged again (its first direction, its first
+ * packet's fields): forgotten if the new rules forbid it. ICMP echo: the
+ * identifier as both ports.
  */
 struct kvb_aclct_key {
-	__u32 ifindex;
+	__u32 net_id;
 	__u8 family;
 	__u8 proto;
-	__be16 gport;		/* the guest's port */
-	__be16 rport;		/* the remote's */
+	__be16 port[2];		/* by side */
 	__u16 pad;
-	__u8 gaddr[16];
-	__u8 raddr[16];
+	__u8 addr[2][16];	/* by side; IPv4 in the first 4 bytes */
 };
 
-struct kvb_aclct {
+struct kvb_aclct_side {
+	__u32 ifindex;		/* the port judged this end, 0: none */
 	__u32 set;		/* the set that let it in */
 	__u32 ctr;		/* the allowing rule's kvb_aclcnt slot */
 	__u8 origin;		/* enum kvb_acl_dir of its first packet */
+	__u8 otype, ocode;	/* ICMP: that packet's type and code */
+	__u8 pad;
+};
+
+struct kvb_aclct {
+	struct kvb_aclct_side side[2];
+	__u64 last_ns;		/* written at most once a second */
 	__u8 state;		/* enum kvb_ct_state */
-	__u8 otype, ocode;	/* ICMP: the first packet's type and code */
-	/*
-	 * The peer: a local guest port that the guest's packets of this
-	 * connection are switched to, whose own entry for the connection
-	 * let them in under its set peer_set (0: none known), counted
-	 * under peer_ctr. Its ingress is then decided by this entry (one
-	 * lookup for both ports), while peer_set is that port's set; the
-	 * peer's own entry is looked up again at least once a second.
-	 */
-	__u32 peer;
-	__u64 last_ns;
-	__u32 peer_set;
-	__u32 peer_ctr;
+	__u8 pad[7];
 };
 
 /* skb->mark of an ACL's reject answer, so that the port's own ACLs in

@@ -17,19 +17,19 @@
  * How a new connection is judged (kvb_maps.h, the set): four LPM lookups
  * give the rules each field matches, the lowest bit of their AND is the
  * rule, no bit is the network's default for the direction. A connection
- * let through is remembered in kvb_aclct, keyed from the guest's side, so
- * its replies and its ICMP errors pass the other way without a rule; one
- * judged under another set than the port's current one is judged again by
- * its first direction and fields, and forgotten if the new rules forbid it
- * (its packets are then new connections: an established connection the
- * new rules forbid is cut).
+ * let through is remembered in kvb_aclct, on the side of the guest's end,
+ * so its replies and its ICMP errors pass the other way without a rule;
+ * a side judged under another set than its port's current one is judged
+ * again by its first direction and fields, and forgotten if the new rules
+ * forbid it (its packets are then new connections: an established
+ * connection the new rules forbid is cut).
  *
- * One lookup for both ports: a sender's entry remembers the local port
- * its packets went to and under which set that port's own entry let them
- * in (kvb_aclct.peer*): while that port's set is the same, the sender's
- * entry decides its ingress too. The peer's entry is looked up (and its
- * age refreshed) whenever the sender's is refreshed, at most once a
- * second; a change of either port's set judges again at once.
+ * One entry for both ports: a connection between two local guests has
+ * one entry, whose two sides are the two ports' judgments; the sender's
+ * lookup brings the receiver's side along (acl_to_guest), so a packet of
+ * a known connection costs one lookup for both ports, and a new one a
+ * lookup, an insert and the receiver's write of its side. A change of
+ * either port's set judges again at once.
  *
  * Not judged: non-IP frames (ARP), neighbour discovery and MLD, DHCP and
  * DHCPv6 (a guest with default-reject keeps its address), and non-first
@@ -109,6 +109,9 @@ struct acl_scratch {
 	struct kvb_acl_lpm_key k;
 	struct kvb_aclct_key ck;
 	struct kvb_aclct ce;
+	__u32 net_id;			/* the judging port's network */
+	__u8 gside;			/* ck: the side of the guest's end */
+	__u8 pad2[3];
 	struct kvb_acl_bit_key bk;
 	/* the packet */
 	__u8 saddr[16], daddr[16];
@@ -123,12 +126,11 @@ struct acl_scratch {
 	struct kvb_acl_port ap;		/* the judging port's, as read once */
 	/* between the sender's and the receiver's judgments, one run */
 	__u32 sif;			/* the sender's port */
-	__u32 peer, peer_set, peer_ctr;	/* its entry's peer (pc) */
-	__u32 jctr;			/* acl_judge: the counter it counted */
+	/* the other side of the sender's entry, as its lookup found it */
+	__u32 peer, peer_set, peer_ctr;
 	__u8 valid;			/* ACL_V_* */
-	__u8 sent;			/* the sender's entry lets it out */
 	__u8 pc;			/* peer, peer_set, peer_ctr: usable */
-	__u8 jent;			/* acl_judge passed by an entry */
+	__u8 pad3[2];
 };
 
 struct {
@@ -413,62 +415,108 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	       def == KVB_ACL_DROP ? KVB_ACL_DROP : KVB_ACL_REJECT;
 }
 
-/* The connection key of the packet in the scratch, from the guest's side. */
-static __always_inline void acl_ct_key(struct acl_scratch *s, __u32 ifindex,
-				       __u32 dir)
+/* Is end (a, ap) before end (b, bp) in an entry's order (addresses
+ * as two words, then ports)? Any fixed order does: both directions of a
+ * connection must find the same entry. */
+static __always_inline int acl_end_first(const __u8 *a, __u16 ap,
+					 const __u8 *b, __u16 bp)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	if (a0 != b0)
+		return a0 < b0;
+	if (a1 != b1)
+		return a1 < b1;
+	return ap <= bp;
+}
+
+/*
+ * The connection key in the scratch (s->ck) of the ends g (the guest's:
+ * address, port in host order) and r, in the network and family of the
+ * scratch, and the side of g (s->gside).
+ */
+static __always_inline void acl_key_ends(struct acl_scratch *s, __u8 proto,
+					 const __u8 *gaddr, __u16 gp,
+					 const __u8 *raddr, __u16 rp)
 {
 	struct kvb_aclct_key *k = &s->ck;
+
+	k->net_id = s->net_id;
+	k->family = s->family;
+	k->proto = proto;
+	k->pad = 0;
+	if (acl_end_first(gaddr, gp, raddr, rp)) {
+		s->gside = 0;
+		k->port[0] = bpf_htons(gp);
+		k->port[1] = bpf_htons(rp);
+		__builtin_memcpy(k->addr[0], gaddr, 16);
+		__builtin_memcpy(k->addr[1], raddr, 16);
+	} else {
+		s->gside = 1;
+		k->port[0] = bpf_htons(rp);
+		k->port[1] = bpf_htons(gp);
+		__builtin_memcpy(k->addr[0], raddr, 16);
+		__builtin_memcpy(k->addr[1], gaddr, 16);
+	}
+}
+
+/* The connection key of the packet in the scratch, judged in dir. */
+static __always_inline void acl_ct_key(struct acl_scratch *s, __u32 dir)
+{
 	__u16 gp = dir == KVB_ACL_OUT ? s->sport : s->dport;
 	__u16 rp = dir == KVB_ACL_OUT ? s->dport : s->sport;
 
 	if (s->echo)
 		gp = rp = s->id;
-	k->ifindex = ifindex;
-	k->family = s->family;
-	k->proto = s->proto;
-	k->gport = bpf_htons(gp);
-	k->rport = bpf_htons(rp);
-	k->pad = 0;
-	if (dir == KVB_ACL_OUT) {
-		__builtin_memcpy(k->gaddr, s->saddr, 16);
-		__builtin_memcpy(k->raddr, s->daddr, 16);
-	} else {
-		__builtin_memcpy(k->gaddr, s->daddr, 16);
-		__builtin_memcpy(k->raddr, s->saddr, 16);
-	}
+	if (dir == KVB_ACL_OUT)
+		acl_key_ends(s, s->proto, s->saddr, gp, s->daddr, rp);
+	else
+		acl_key_ends(s, s->proto, s->daddr, gp, s->saddr, rp);
 }
 
 /*
  * An ICMP error about a connection of this port passes: its quote is a
  * packet of the connection the other way (sent by the guest for an error
- * towards it, received by it for one from it). 1 if it is one.
+ * towards it, received by it for one from it), whose entry has this
+ * port's judgment on the guest's side. 1 if it is one. A global
+ * function: its stack is not acl_judge's.
  */
-static __always_inline int acl_related(struct __sk_buff *skb, __u32 ifindex,
-				       __u32 dir, struct acl_scratch *s)
+__noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 {
-	struct kvb_aclct_key *k = &s->ck;
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_aclct *e;
 	__u32 q = s->l4off + 8, l4;
+	/* the quote's addresses: in c, which a new connection fills later */
+	__u8 *qs, *qd;
 	__u8 ih[40], p[8];
 	__u16 a, b;
 	__u8 proto;
+
+	if (!s)
+		return 0;
+	qs = s->c.saddr;
+	qd = s->c.daddr;
 
 	if (s->family == 4) {
 		if (bpf_skb_load_bytes(skb, q, ih, 20))
 			return 0;
 		proto = ih[9];
 		l4 = q + (ih[0] & 0xf) * 4;
-		__builtin_memset(k->gaddr, 0, 16);
-		__builtin_memset(k->raddr, 0, 16);
-		/* the quote was sent by the guest (dir in) or to it (out) */
-		__builtin_memcpy(k->gaddr, dir == KVB_ACL_IN ? ih + 12 : ih + 16, 4);
-		__builtin_memcpy(k->raddr, dir == KVB_ACL_IN ? ih + 16 : ih + 12, 4);
+		__builtin_memset(qs, 0, 16);
+		__builtin_memset(qd, 0, 16);
+		__builtin_memcpy(qs, ih + 12, 4);
+		__builtin_memcpy(qd, ih + 16, 4);
 	} else {
 		if (bpf_skb_load_bytes(skb, q, ih, 40))
 			return 0;
 		proto = ih[6];
 		l4 = q + 40;
-		__builtin_memcpy(k->gaddr, dir == KVB_ACL_IN ? ih + 8 : ih + 24, 16);
-		__builtin_memcpy(k->raddr, dir == KVB_ACL_IN ? ih + 24 : ih + 8, 16);
+		__builtin_memcpy(qs, ih + 8, 16);
+		__builtin_memcpy(qd, ih + 24, 16);
 	}
 	if (bpf_skb_load_bytes(skb, l4, p, 8))
 		return 0;
@@ -481,32 +529,35 @@ static __always_inline int acl_related(struct __sk_buff *skb, __u32 ifindex,
 	} else {
 		a = b = 0;
 	}
-	k->ifindex = ifindex;
-	k->family = s->family;
-	k->proto = proto;
-	k->gport = bpf_htons(dir == KVB_ACL_IN ? a : b);
-	k->rport = bpf_htons(dir == KVB_ACL_IN ? b : a);
-	k->pad = 0;
-	return bpf_map_lookup_elem(&kvb_aclct, k) != NULL;
+	/* the quote was sent by the guest (dir in) or to it (out) */
+	if (dir == KVB_ACL_IN)
+		acl_key_ends(s, proto, qs, a, qd, b);
+	else
+		acl_key_ends(s, proto, qd, b, qs, a);
+	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+	if (!e)
+		return 0;
+	return e->side[s->gside & 1].ifindex == ifindex;
 }
 
-/* The fields of a connection's first packet, from its entry and key. */
+/* The fields of the first packet of side sd of the connection in s->ck. */
 static __always_inline void acl_first_fields(struct acl_scratch *s,
-					     const struct kvb_aclct *e)
+					     const struct kvb_aclct_side *sd)
 {
 	const struct kvb_aclct_key *k = &s->ck;
-	int out = e->origin == KVB_ACL_OUT;
+	__u32 g = s->gside & 1, r = g ^ 1;
+	int out = sd->origin == KVB_ACL_OUT;
 
 	s->c.family = k->family;
 	s->c.proto = k->proto;
-	__builtin_memcpy(s->c.saddr, out ? k->gaddr : k->raddr, 16);
-	__builtin_memcpy(s->c.daddr, out ? k->raddr : k->gaddr, 16);
+	__builtin_memcpy(s->c.saddr, out ? k->addr[g] : k->addr[r], 16);
+	__builtin_memcpy(s->c.daddr, out ? k->addr[r] : k->addr[g], 16);
 	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
-		s->c.sport = e->otype;
-		s->c.dport = e->ocode;
+		s->c.sport = sd->otype;
+		s->c.dport = sd->ocode;
 	} else {
-		s->c.sport = bpf_ntohs(out ? k->gport : k->rport);
-		s->c.dport = bpf_ntohs(out ? k->rport : k->gport);
+		s->c.sport = bpf_ntohs(out ? k->port[g] : k->port[r]);
+		s->c.dport = bpf_ntohs(out ? k->port[r] : k->port[g]);
 	}
 }
 
@@ -516,15 +567,16 @@ static __always_inline void acl_first_fields(struct acl_scratch *s,
 /*
  * Judge the packet in the scratch on port ifindex (ACLs s->ap, its
  * kvb_aclp entry as the caller read it) in direction dir: ACL_PASS,
- * ACL_DO_REJECT (s->ce.ctr says the reason: 1 default), or a drop. A
+ * ACL_DO_REJECT (s->ce.side[0].ctr says the reason: 1 default), or a drop. A
  * global function, checked once per stage.
  */
 __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 {
 	struct acl_scratch *s = acl_scratch();
+	struct kvb_aclct_side *sd = NULL, *other = NULL;
 	struct kvb_acl_port *ap;
 	struct kvb_aclct *e;
-	__u32 action, ctr, log, dflt, len = skb->len;
+	__u32 action, ctr, log, dflt, g, len = skb->len;
 	__u64 now = kvb_now();
 
 	if (!s)
@@ -532,11 +584,8 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	ap = &s->ap;
 	if (!ap->set || dir > 1)
 		return ACL_PASS;
-	s->jent = 0;
-	if (s->is_icmp && icmp_is_err(s->family, s->type) &&
-	    acl_related(skb, ifindex, dir, s))
-		return ACL_PASS;
-	acl_ct_key(s, ifindex, dir);
+	acl_ct_key(s, dir);
+	g = s->gside & 1;
 	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (e) {
 		__u64 last = e->last_ns;
@@ -548,42 +597,47 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			e = NULL;
 		}
 	}
-	if (e && e->set != ap->set) {
-		/* rules changed since: judged again by its first packet */
-		acl_first_fields(s, e);
-		action = acl_decide(s, ap, e->origin, &ctr, &log, &dflt);
-		if (action == KVB_ACL_ALLOW) {
-			e->set = ap->set;
-			e->ctr = ctr;
-			e->peer_set = 0;	/* and the peer's judged again */
-		} else {
-			bpf_map_delete_elem(&kvb_aclct, &s->ck);
-			e = NULL;
+	if (e) {
+		sd = &e->side[g];
+		other = &e->side[g ^ 1];
+		if (sd->ifindex != ifindex) {
+			sd = NULL;	/* not judged on this port yet */
+		} else if (sd->set != ap->set) {
+			/* rules changed since: judged again by its first
+			 * packet, forgotten if they forbid it */
+			acl_first_fields(s, sd);
+			action = acl_decide(s, ap, sd->origin, &ctr, &log,
+					    &dflt);
+			if (action == KVB_ACL_ALLOW) {
+				sd->ctr = ctr;
+				sd->set = ap->set;
+			} else if (!other->ifindex) {
+				bpf_map_delete_elem(&kvb_aclct, &s->ck);
+				e = NULL;
+				sd = NULL;
+			} else {
+				sd->ifindex = 0;
+				sd = NULL;
+			}
 		}
 	}
-	if (e) {
-		if (e->origin != dir && e->state == KVB_CT_NEW)
+	if (e && sd) {
+		if (sd->origin != dir && e->state == KVB_CT_NEW)
 			e->state = KVB_CT_ESTABLISHED;
-		s->jent = 1;
-		s->jctr = e->ctr;
-		if (now > e->last_ns + ACL_REFRESH_NS) {
-			/* a shared write at most once a second; the peer's
-			 * entry is looked up this time (pc stays 0) */
+		/* a shared write at most once a second */
+		if (now > e->last_ns + ACL_REFRESH_NS)
 			e->last_ns = now;
-		} else if (dir == KVB_ACL_OUT) {
-			/* peer_set first: a writer clears it first */
-			s->peer_set = *(volatile __u32 *)&e->peer_set;
-			asm volatile("" ::: "memory");
-			s->peer = e->peer;
-			s->peer_ctr = e->peer_ctr;
-			s->pc = s->peer_set != 0;
-		}
-		if (dir == KVB_ACL_OUT)
-			s->sent = 1;
-		acl_count(e->ctr, len);
+		/* the other end's judgment, for acl_to_guest: set first,
+		 * as a writer of a side writes its ifindex last */
+		s->peer_set = *(volatile __u32 *)&other->set;
+		asm volatile("" ::: "memory");
+		s->peer = other->ifindex;
+		s->peer_ctr = other->ctr;
+		s->pc = 1;
+		acl_count(sd->ctr, len);
 		return ACL_PASS;
 	}
-	/* a new connection: this packet's fields */
+	/* a new connection (on this port): this packet's fields */
 	__builtin_memcpy(s->c.saddr, s->saddr, 16);
 	__builtin_memcpy(s->c.daddr, s->daddr, 16);
 	s->c.family = s->family;
@@ -599,27 +653,40 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		 * rule, never a connection of its own */
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
-		__builtin_memset(&s->ce, 0, sizeof(s->ce));
-		s->ce.set = ap->set;
-		s->ce.ctr = ctr;
-		s->ce.origin = (__u8)dir;
-		s->ce.state = KVB_CT_NEW;
-		s->ce.otype = s->type;
-		s->ce.ocode = s->code;
-		s->ce.last_ns = now;
-		/* the key was overwritten by acl_related */
-		acl_ct_key(s, ifindex, dir);
-		if (bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY))
+		if (e && other) {
+			/* the other end's entry: this port's side joins it,
+			 * its ifindex last (a reader checks it first) */
+			sd = &e->side[g];
+			sd->ctr = ctr;
+			sd->origin = (__u8)dir;
+			sd->otype = s->type;
+			sd->ocode = s->code;
+			sd->set = ap->set;
+			asm volatile("" ::: "memory");
+			sd->ifindex = ifindex;
+			s->peer_set = *(volatile __u32 *)&other->set;
+			asm volatile("" ::: "memory");
+			s->peer = other->ifindex;
+			s->peer_ctr = other->ctr;
+			s->pc = 1;
 			return ACL_PASS;
-		s->jent = 1;
-		s->jctr = ctr;
-		if (dir == KVB_ACL_OUT)
-			s->sent = 1;
+		}
+		__builtin_memset(&s->ce, 0, sizeof(s->ce));
+		sd = &s->ce.side[g];
+		sd->ifindex = ifindex;
+		sd->set = ap->set;
+		sd->ctr = ctr;
+		sd->origin = (__u8)dir;
+		sd->otype = s->type;
+		sd->ocode = s->code;
+		s->ce.state = KVB_CT_NEW;
+		s->ce.last_ns = now;
+		bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY);
 		return ACL_PASS;
 	}
 	if (action == KVB_ACL_DROP)
 		return DROP(dflt ? KVB_DROP_ACL_DEFAULT : KVB_DROP_ACL_DROP);
-	s->ce.ctr = dflt;
+	s->ce.side[0].ctr = dflt;
 	return ACL_DO_REJECT;
 }
 
@@ -829,11 +896,16 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 	int ret;
 
 	s->ap = *ap;	/* one lookup of the port's entry per judgment */
+	/* an error about a known connection (not from acl_judge: the
+	 * stack of the two together is too deep for the switch stage) */
+	if (ap->set && s->is_icmp && icmp_is_err(s->family, s->type) &&
+	    acl_related(skb, ifindex, dir))
+		return ACL_PASS;
 	ret = acl_judge(skb, ifindex, dir);
 
 	if (ret != ACL_DO_REJECT)
 		return ret;
-	if (s->ce.ctr)	/* the default's */
+	if (s->ce.side[0].ctr)	/* the default's */
 		return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
 				    KVB_DROP_ACL_DEFAULT);
 	return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
@@ -845,7 +917,8 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
  * ACL_PASS, or the verdict (a drop, or a reject's answer sent).
  */
 static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
-				    __u32 dir, const struct kvb_frame *f)
+				    __u32 dir, const struct kvb_frame *f,
+				    __u32 net_id)
 {
 	struct acl_scratch *s = acl_scratch();
 	struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
@@ -853,6 +926,8 @@ static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
 
 	if (!s || !ap || !ap->set)
 		return ACL_PASS;
+	s->net_id = net_id;
+	s->pc = 0;
 	ret = acl_tuple(skb, s, acl_meta(f), f->l4_len, acl_ports(f));
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
@@ -888,7 +963,8 @@ static __always_inline int acl_fill(struct __sk_buff *skb,
  * the guest's own and goes on unjudged. Every such frame passes here: it
  * starts the packet's scratch for acl_to_guest.
  */
-__noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex)
+__noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
+			      __u32 net_id)
 {
 	struct acl_scratch *s = acl_scratch();
 	struct kvb_acl_port *ap;
@@ -897,9 +973,9 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex)
 	if (!s)
 		return ACL_PASS;
 	s->valid = ACL_V_NONE;
-	s->sent = 0;
 	s->pc = 0;
 	s->sif = ifindex;
+	s->net_id = net_id;
 	if (skb->cb[ACL_CB_MAGIC] != ACL_MAGIC ||
 	    skb->cb[ACL_CB_IFINDEX] != ifindex) {
 		s->valid = ACL_V_OFF;
@@ -923,17 +999,17 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex)
 /*
  * A guest's frame that the switch stage sends to the local port out
  * (after acl_from_guest, in the same run): out's ingress rules judge it
- * here, where its sender's connection was just looked up. ACL_PASS
- * (deliver it marked judged), ACL_UNJUDGED (out is no guest port with
- * ACLs, or the entry did not describe the frame: deliver it as any
- * other, its tc egress judges), or the verdict: TC_ACT_SHOT, the drop
- * counted on out, or a reject's answer sent.
+ * here, where its sender's connection was just looked up (the entry's
+ * other side is out's judgment, when out judged it). ACL_PASS (deliver
+ * it marked judged), ACL_UNJUDGED (out is no guest port with ACLs, or the
+ * entry did not describe the frame: deliver it as any other, its tc
+ * egress judges), or the verdict: TC_ACT_SHOT, the drop counted on out,
+ * or a reject's answer sent.
  */
 __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
 {
 	struct acl_scratch *s = acl_scratch();
 	struct kvb_acl_port *ap;
-	struct kvb_aclct *e;
 	__u32 set;
 	int ret;
 
@@ -947,29 +1023,15 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
 	if (!ret) {
-		/* the sender's entry knows out's verdict under its set */
+		/* the sender's entry holds out's judgment under its set */
 		if (s->pc && s->peer == out && s->peer_set == set) {
 			acl_count(s->peer_ctr, skb->len);
 			return ACL_PASS;
 		}
 		ret = acl_verdict(skb, out, KVB_ACL_IN, s, ap);
 	}
-	if (ret == ACL_PASS) {
-		if (!s->sent || !s->jent)
-			return ACL_PASS;
-		/* the sender's entry learns it for the next packets */
-		acl_ct_key(s, s->sif, KVB_ACL_OUT);
-		e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
-		if (e) {
-			e->peer_set = 0;
-			asm volatile("" ::: "memory");
-			e->peer = out;
-			e->peer_ctr = s->jctr;
-			asm volatile("" ::: "memory");
-			e->peer_set = set;
-		}
+	if (ret == ACL_PASS)
 		return ACL_PASS;
-	}
 	if (IS_DROP(ret)) {
 		report_drop(skb, 0, out, skb->len, stats_of(out), ret);
 		return TC_ACT_SHOT;
