@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * XDP's fast path on guest ports: a guest's known-unicast frame to another
- * guest port of its bridge or internal network, redirected through
- * kvb_xdptx after admission and the port guard, when XDP can prove that tc
- * would have switched it the same way and that the frame is complete.
- * Everything else goes on to tc (XDP_PASS), untouched: tc stays the
+ * XDP's fast path: a known-unicast frame to a guest port of a bridge or
+ * internal network, redirected through kvb_xdptx after admission and the
+ * port guard, when XDP can prove that tc would have switched it the same
+ * way and that the frame is complete. It serves two kinds of port, with
+ * one set of checks: a guest's (to another guest of its network), and a
+ * bridge network's uplink (a LAN host's frame to a guest: issue 17, item
+ * 3). Everything else goes on to tc (XDP_PASS), untouched: tc stays the
  * authoritative path (DESIGN.md, contract 2), this only skips it.
  *
  * What tc's switch stage checks, checked here the same way (bridge.h,
@@ -17,6 +19,20 @@
  * egress), DHCP (snooping), a spoofcheck port whose MAC is not pinned
  * yet (tc pins it), frames over the network's MTU or the receiver's.
  *
+ * From the uplink, tc's switch stage (bridge_from_uplink) sends the host
+ * its own frames (to the uplink's MAC), multicast and broadcast (flooded
+ * and to the host), unknown destinations (flooded and to the host), and
+ * a LAN host's frame to a MAC learnt on the uplink itself (LAN to LAN) on
+ * to the host's stack: all XDP_PASS here. Admission refusals (VLAN tags,
+ * jumbo frames, odd headers) are the host's traffic too: XDP_PASS, tc
+ * counts them. What it redirects to a guest is the fast path's: the
+ * receiver's isolation does not matter there (an isolated port hears
+ * the uplink), its ACLs do; a router advertisement goes to tc (SAVI
+ * learns the LAN's prefixes from it), as does DHCP (an ACK binds).
+ * The LAN host's source MAC is learnt here as tc would learn it
+ * (fdb_learn_src, refreshed at most once a second), so its entry never
+ * goes stale while only XDP sees its frames.
+ *
  * The checksum rule. XDP cannot see the virtio-net header, and a frame it
  * redirects into a tap leaves with an all-zero one: only a frame whose
  * checksums are complete may go. ARP has none; an IPv4 header checksum is
@@ -25,7 +41,8 @@
  *   - TCP, UDP, ICMP, ICMPv6 whose checksum verifies: bit-identical to a
  *     complete frame, redirected as it is;
  *   - TCP whose checksum field is the pseudo-header sum (what a guest with
- *     checksum offload leaves, virtio's NEEDS_CSUM) is completed here, as
+ *     checksum offload leaves, virtio's NEEDS_CSUM) is completed here (a
+ *     guest's only: from an uplink it goes to tc, see below), as
  *     a device would (csum_start of TCP is always the TCP header), but only
  *     where XDP runs on the tap's own buffer (native XDP): generic XDP
  *     keeps the skb CHECKSUM_PARTIAL, and a completed field would then be
@@ -40,6 +57,12 @@
  *     outer checksum would be wrong), as does UDP with checksum 0;
  *   - anything else (other ethertypes, IPv4 options or fragments, IPv6
  *     extension headers, SCTP, GRE, IPIP, ...) goes to tc.
+ * A NIC's frames are complete, but an uplink may be a veth whose peer's
+ * stack sends CHECKSUM_PARTIAL skbs (veth's XDP runs on them, with
+ * metadata room): the same rule holds there, and a TCP checksum that is
+ * the pseudo-header sum goes to tc rather than being completed, whatever
+ * the hook's mode (a complete one that happens to equal it too: rare,
+ * and the safe direction).
  */
 #ifndef KVB_XDPFWD_H
 #define KVB_XDPFWD_H
@@ -57,6 +80,7 @@
 #include "admit.h"
 #include "csum.h"
 #include "fdb.h"
+#include "icmp6.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -92,6 +116,24 @@ struct xdp_fwd_in {
 	__u8 l4_ok;
 	__u16 sport, dport;	/* host order, TCP/UDP */
 };
+
+/*
+ * Where the entry puts them: the XDP stack is nearly full (entry, the
+ * fast path, and the sum's frames together may not pass 512 bytes).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdp_fwd_in);
+} kvb_xdp_tmp SEC(".maps");
+
+static __always_inline struct xdp_fwd_in *xdp_fwd_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kvb_xdp_tmp, &zero);
+}
 
 static __always_inline void xdp_fwd_in(struct xdp_fwd_in *in, __u32 ifindex,
 				       const struct kvb_frame *f)
@@ -178,6 +220,11 @@ static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
 
 		if (!h)
 			return L4_PASS;
+		/* a router advertisement teaches SAVI a bridge LAN's
+		 * prefixes (tc's entry, from the uplink): tc's */
+		if (f->l4_proto == IPPROTO_ICMPV6 &&
+		    *(__u8 *)h == ND_ROUTER_ADVERT_)
+			return L4_PASS;
 		check = h[1];
 		field = 2;
 		break;
@@ -218,9 +265,32 @@ static __always_inline int port_has_acl(__u32 ifindex)
 }
 
 /*
- * A guest's frame that admission and the guard passed (f), from port
- * f->ifindex of net: XDP_REDIRECT when the fast path forwards it (counted
- * on both ports as tc would, and in xdp_fwd), else XDP_PASS.
+ * Which frames the fast path carries at all (whatever their ports): ARP,
+ * or IPv4/IPv6 with a checked L4 header, that no stage of tc's must see
+ * first: DHCP (snooping binds and unbinds leases) and router
+ * advertisements (SAVI learns a bridge LAN's prefixes from them), the
+ * latter known in xdp_l4_rule, which reads the ICMPv6 header anyway.
+ */
+static __always_inline int xdp_fwd_kind(const struct xdp_fwd_in *f)
+{
+	if (f->proto == ETH_P_ARP)
+		return 1;
+	if (f->proto != ETH_P_IP && f->proto != ETH_P_IPV6)
+		return 0;
+	if (!f->l4_ok)
+		return 0;
+	if (f->l4_proto == IPPROTO_UDP &&
+	    (f->sport == 67 || f->sport == 68 || f->dport == 67 ||
+	     f->dport == 68))
+		return 0;
+	return 1;	/* router advertisements: xdp_l4_rule */
+}
+
+/*
+ * A frame that admission and the guard passed (f), from port f->ifindex
+ * of net: a guest port, or a bridge network's uplink. XDP_REDIRECT when
+ * the fast path forwards it (counted on both ports as tc would, and in
+ * the sender's xdp_fwd), else XDP_PASS.
  */
 __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 			  const struct kvb_net *net,
@@ -232,7 +302,6 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
 	const __u8 *dst;
 	struct kvb_port *to;
-	__u64 src;
 	__u16 val = 0;
 	int rule = L4_ASIS, ret;
 
@@ -240,43 +309,51 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 		return XDP_PASS;
 	dst = eth->h_dest;
 	ifindex = f->ifindex;
-	if (net->type != KVB_NET_BRIDGE && net->type != KVB_NET_INTERNAL)
-		return XDP_PASS;
-	if ((port->flags & KVB_PORT_F_SPOOFCHECK) && mac_is_zero(port->mac))
-		return XDP_PASS;	/* tc pins its MAC */
-	if (port->flags & KVB_PORT_F_ISOLATED)
-		return XDP_PASS;	/* tc drops what it may not send */
+	if (port->role == KVB_PORT_UPLINK) {
+		/* only a bridge's uplink is a LAN (a nat or routed
+		 * network's host side is its gateway port) */
+		if (net->type != KVB_NET_BRIDGE || net->uplink != ifindex)
+			return XDP_PASS;
+	} else {
+		if (port->role != KVB_PORT_GUEST ||
+		    (net->type != KVB_NET_BRIDGE &&
+		     net->type != KVB_NET_INTERNAL))
+			return XDP_PASS;
+		if ((port->flags & KVB_PORT_F_SPOOFCHECK) &&
+		    mac_is_zero(port->mac))
+			return XDP_PASS;	/* tc pins its MAC */
+		if (port->flags & KVB_PORT_F_ISOLATED)
+			return XDP_PASS;	/* tc drops what it may not send */
+	}
 	if (mac_is_multicast(dst) || len > net->mtu + ETH_HLEN)
 		return XDP_PASS;
+	/* the host's own (from the uplink: into its stack) */
 	if (net->uplink && mac_equal(dst, net->uplink_mac))
 		return XDP_PASS;
-	if (f->proto != ETH_P_ARP) {
-		if (f->proto != ETH_P_IP && f->proto != ETH_P_IPV6)
-			return XDP_PASS;
-		if (!f->l4_ok)
-			return XDP_PASS;
-		if (f->l4_proto == IPPROTO_UDP &&
-		    (f->sport == 67 || f->sport == 68 || f->dport == 67 ||
-		     f->dport == 68))
-			return XDP_PASS;	/* DHCP snooping: tc's */
-	}
+	if (!xdp_fwd_kind(f))
+		return XDP_PASS;
 	/* where it goes first: what tc switches needs no sum */
 	out = fdb_lookup(net->id, dst);
 	if (!out || out == ifindex)
-		return XDP_PASS;
+		return XDP_PASS;	/* unknown: tc floods; LAN to LAN */
 	to = bpf_map_lookup_elem(&kvb_port, &out);
-	if (!to || to->role != KVB_PORT_GUEST || to->net_id != net->id ||
-	    (to->flags & KVB_PORT_F_ISOLATED))
+	if (!to || to->role != KVB_PORT_GUEST || to->net_id != net->id)
 		return XDP_PASS;
-	if (port_has_acl(ifindex) || port_has_acl(out))
+	/* between guests only: an isolated port hears the uplink */
+	if (port->role != KVB_PORT_UPLINK && (to->flags & KVB_PORT_F_ISOLATED))
+		return XDP_PASS;
+	/* an uplink has no ACLs of its own */
+	if ((port->role != KVB_PORT_UPLINK && port_has_acl(ifindex)) ||
+	    port_has_acl(out))
 		return XDP_PASS;
 	/* larger than the receiver's MTU: the redirect would drop it */
 	if (bpf_check_mtu(ctx, out, &mtu, 0, 0))
 		return XDP_PASS;
-	src = mac_u64(eth->h_source);
 	if (f->proto != ETH_P_ARP) {
 		rule = xdp_l4_rule(ctx, f, &at);
-		if (rule == L4_PASS)
+		/* a partial TCP checksum from an uplink: tc's (see the top) */
+		if (rule == L4_PASS ||
+		    (rule == L4_FILL && port->role == KVB_PORT_UPLINK))
 			return XDP_PASS;
 	}
 	/* eth is void from here (adjust_meta) */
@@ -307,7 +384,13 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 			return XDP_PASS;
 		*c = val;
 	}
-	fdb_learn_src(net->id, src, ifindex, mac_u64(port->mac));
+	/* the source, read again: the stack has no room to keep it */
+	c.pos = (void *)(long)ctx->data;
+	c.end = (void *)(long)ctx->data_end;
+	eth = CURSOR_TAKE(&c, struct ethhdr);
+	if (eth)
+		fdb_learn_src(net->id, mac_u64(eth->h_source), ifindex,
+			      mac_u64(port->mac));
 	{
 		struct kvb_stats *st = stats_of_port(port);
 
