@@ -26,11 +26,19 @@
  * switch stage name to tc, untouched. BPF_PROG_RUN's buffer offers
  * metadata room as generic XDP does, so a partial TCP checksum is passed
  * here (completing it is for tun's native path: tests/netns/xdpfast.sh).
+ *
+ * From the bridge's uplink (unit_uplink) to the tap kt2, the same fast
+ * path takes a LAN host's complete frames (and learns the host on the
+ * uplink), and passes to tc, never drops, everything tc must judge: the
+ * host's own, multicast, unknown, LAN to LAN, partial or wrong checksums,
+ * DHCP, router advertisements, VLAN tags, a guest with ACLs, frames over
+ * the network's or the guest's MTU.
  */
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -673,6 +681,206 @@ static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
 }
 
 /*
+ * The fast path from a bridge's uplink (unit_uplink, network a): a LAN
+ * host (L1, L2: MACs no port owns) to the tap guest kt2.
+ */
+static const __u8 L1[6] = { 0x52, 0x54, 0, 0, 0x1e, 1 };
+static const __u8 L2[6] = { 0x52, 0x54, 0, 0, 0x1e, 2 };
+static const __u8 LSRC6[16] = { 0xfd, [15] = 0x63 };
+#define LSRC4 htonl(0x0a000063)	/* 10.0.0.99 */
+
+static void uip4(struct frame *f, const __u8 *src, __u8 proto, const void *l4,
+		 __u32 len)
+{
+	__u8 *ip = f->buf + ETH_HLEN;
+
+	frame_ip4(f, T2, src, LSRC4, proto, l4, len);
+	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
+}
+
+#define UFAST(src, f, what)						\
+	do {								\
+		if (fast_path(fb, unit_uplink, kt2, (f), (what), __func__)) { \
+			unit_failed = 1;				\
+			return;						\
+		}							\
+	} while (0)
+
+/*
+ * Complete frames from the LAN to a guest are redirected unchanged and
+ * counted as tc counts them (rx and xdp-fwd on the uplink, tx on the
+ * guest); a LAN host XDP alone has seen is learnt on the uplink; an
+ * isolated guest still hears the uplink (tc switches to it as well).
+ */
+static void t_xdp_uplink_fast_path(struct fabric *fb)
+{
+	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	static const __u32 lens[] = { 0, 1, 63, 511, 1000, 1401 };
+	struct kvb_fdb_entry e;
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[1500];
+	char what[96];
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (int j = 0; j < 2; j++) {
+			__u8 pr = protos[j];
+			__u32 n = l4_hdr(l4, pr, lens[i]);
+
+			for (int v6 = 0; v6 < 2; v6++) {
+				if (v6)
+					frame_ip6(&f, T2, L1, LSRC6, pr, l4, n);
+				else
+					uip4(&f, L1, pr, l4, n);
+				make_complete(&f, pr);
+				snprintf(what, sizeof(what), "from the LAN: IPv%d "
+					 "%s, %u bytes, complete", v6 ? 6 : 4,
+					 pr == IPPROTO_TCP ? "TCP" : "UDP",
+					 lens[i]);
+				UFAST(L1, &f, what);
+			}
+		}
+	}
+	frame_raw(&f, T2, L1, ETH_P_ARP, 28);
+	{
+		__u8 *a = f.buf + ETH_HLEN;
+		__be32 sip = LSRC4, tip = htonl(0x0a000020);
+
+		put16(a, 1), put16(a + 2, ETH_P_IP);
+		a[4] = 6, a[5] = 4, put16(a + 6, 2);
+		memcpy(a + 8, L1, 6), memcpy(a + 14, &sip, 4);
+		memcpy(a + 18, T2, 6), memcpy(a + 24, &tip, 4);
+	}
+	UFAST(L1, &f, "from the LAN: ARP reply");
+
+	CHECK(!fdb_entry(fb, 1, L2, &e), "L2 known before it sent");
+	uip4(&f, L2, IPPROTO_UDP, l4, l4_hdr(l4, IPPROTO_UDP, 40));
+	make_complete(&f, IPPROTO_UDP);
+	UFAST(L2, &f, "from the LAN: UDP from a new host");
+	CHECK(fdb_entry(fb, 1, L2, &e) && e.ifindex == unit_uplink &&
+	      e.seen_ns, "L2 not learnt on the uplink by the fast path");
+
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &kt2, &p), "port kt2");
+	p.flags |= KVB_PORT_F_ISOLATED;
+	bpf_map_update_elem(fb->port_fd, &kt2, &p, BPF_EXIST);
+	UFAST(L1, &f, "from the LAN to an isolated guest");
+	p.flags &= ~KVB_PORT_F_ISOLATED;
+	bpf_map_update_elem(fb->port_fd, &kt2, &p, BPF_EXIST);
+}
+
+/*
+ * What the uplink's XDP leaves to tc (XDP_PASS, untouched, not counted
+ * as forwarded): never XDP_DROP, the uplink is the host's NIC.
+ */
+static void t_xdp_uplink_pass_to_tc_cases(struct fabric *fb)
+{
+	struct kvb_acl_port ap = { .set = 1 };
+	struct frame f;
+	__u8 l4[1600], *ip;
+	__u32 n, at;
+	const __u32 up = unit_uplink;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		for (int j = 0; j < 2; j++) {
+			__u8 pr = j ? IPPROTO_UDP : IPPROTO_TCP;
+
+			n = l4_hdr(l4, pr, 300);
+			if (v6)
+				frame_ip6(&f, T2, L1, LSRC6, pr, l4, n);
+			else
+				uip4(&f, L1, pr, l4, n);
+			make_partial(&f, pr);
+			TO_TC(up, &f, pr == IPPROTO_TCP ?
+			      "from the LAN: TCP, partial checksum" :
+			      "from the LAN: UDP, partial checksum");
+			make_complete(&f, pr);
+			f.buf[f.len - 1] ^= 0x10;
+			TO_TC(up, &f, "from the LAN: wrong checksum");
+		}
+	}
+	n = l4_hdr(l4, IPPROTO_UDP, 100);
+	uip4(&f, L1, IPPROTO_UDP, l4, n);
+	TO_TC(up, &f, "from the LAN: UDP checksum 0");
+	/* DHCP: a server's reply (snooping binds the lease) */
+	n = l4_hdr(l4, IPPROTO_UDP, 240);
+	put16(l4, 67), put16(l4 + 2, 68);
+	l4[8] = 2;
+	uip4(&f, L1, IPPROTO_UDP, l4, n);
+	make_complete(&f, IPPROTO_UDP);
+	TO_TC(up, &f, "from the LAN: DHCP server reply");
+	/* a unicast router advertisement (SAVI learns prefixes) */
+	memset(l4, 0, 16);
+	l4[0] = 134, l4[4] = 64;
+	put16(l4 + 6, 1800);
+	frame_ip6(&f, T2, L1, LSRC6, IPPROTO_ICMPV6, l4, 16);
+	put16(f.buf + ETH_HLEN + 40 + 2, csum_fold16(sum16(f.buf + ETH_HLEN + 40,
+		16, pseudo(&f, IPPROTO_ICMPV6, 16))));
+	TO_TC(up, &f, "from the LAN: router advertisement");
+	/* fragments, SCTP, another ethertype, VLAN-tagged */
+	n = l4_hdr(l4, IPPROTO_UDP, 200);
+	uip4(&f, L1, IPPROTO_UDP, l4, n);
+	make_complete(&f, IPPROTO_UDP);
+	ip = f.buf + ETH_HLEN;
+	put16(ip + 6, 0x2000);
+	put16(ip + 10, 0);
+	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
+	TO_TC(up, &f, "from the LAN: IPv4 first fragment");
+	memset(l4, 0, 32);
+	put16(l4, 5000), put16(l4 + 2, 5001);
+	uip4(&f, L1, IPPROTO_SCTP, l4, 32);
+	TO_TC(up, &f, "from the LAN: SCTP");
+	frame_raw(&f, T2, L1, 0x88b5, 46);
+	TO_TC(up, &f, "from the LAN: ethertype 0x88b5");
+	n = l4_hdr(l4, IPPROTO_UDP, 100);
+	uip4(&f, L1, IPPROTO_UDP, l4, n);
+	make_complete(&f, IPPROTO_UDP);
+	{
+		struct frame t;
+
+		memcpy(t.buf, f.buf, 12);
+		put16(t.buf + 12, ETH_P_8021Q);
+		put16(t.buf + 14, 42);
+		memcpy(t.buf + 16, f.buf + 12, f.len - 12);
+		t.len = f.len + 4;
+		TO_TC(up, &t, "from the LAN: VLAN-tagged (802.1Q)");
+	}
+
+	/* destinations: complete TCP */
+	n = l4_hdr(l4, IPPROTO_TCP, 100);
+	uip4(&f, L1, IPPROTO_TCP, l4, n);
+	make_complete(&f, IPPROTO_TCP);
+	memcpy(f.buf, (__u8[]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 6);
+	TO_TC(up, &f, "from the LAN: broadcast");
+	memcpy(f.buf, (__u8[]){ 0x01, 0, 0x5e, 0, 0, 1 }, 6);
+	TO_TC(up, &f, "from the LAN: multicast");
+	memcpy(f.buf, (__u8[]){ 0x52, 0x54, 0, 0, 0x1d, 0x77 }, 6);
+	TO_TC(up, &f, "from the LAN: unknown unicast");
+	memcpy(f.buf, unit_upmac, 6);
+	TO_TC(up, &f, "from the LAN: to the host (the uplink's MAC)");
+	memcpy(f.buf, L2, 6);	/* learnt on the uplink */
+	TO_TC(up, &f, "from the LAN: to another LAN host");
+	memcpy(f.buf, X2, 6);
+	TO_TC(up, &f, "from the LAN: to a veth guest (not a target)");
+	memcpy(f.buf, T2, 6);
+	at = kt2;
+	CHECK(!bpf_map_update_elem(fb->aclp_fd, &at, &ap, BPF_ANY), "aclp");
+	TO_TC(up, &f, "from the LAN: to a guest with ACLs");
+	bpf_map_delete_elem(fb->aclp_fd, &at);
+	/* over the network's MTU; over the receiver's */
+	n = l4_hdr(l4, IPPROTO_TCP, 1500 - 40 + 1);
+	uip4(&f, L1, IPPROTO_TCP, l4, n);
+	make_complete(&f, IPPROTO_TCP);
+	TO_TC(up, &f, "from the LAN: over the network's MTU");
+	n = l4_hdr(l4, IPPROTO_TCP, 1200);
+	uip4(&f, L1, IPPROTO_TCP, l4, n);
+	make_complete(&f, IPPROTO_TCP);
+	CHECK(!system("ip link set kt2 mtu 1000"), "kt2 mtu 1000");
+	TO_TC(up, &f, "from the LAN: over the guest's MTU");
+	CHECK(!system("ip link set kt2 mtu 1500"), "kt2 mtu 1500");
+	UFAST(L1, &f, "from the LAN: the same frame at the guest's MTU");
+}
+
+/*
  * kvb_xdptx holds the tap guest ports, never a veth, and a port leaves it
  * at detach (else XDP would go on redirecting into a device the fabric
  * no longer judges).
@@ -735,6 +943,8 @@ int xdp_csum_tests(struct fabric *fb)
 	RUN(t_xdp_fast_complete_frames_redirected);
 	RUN(t_xdp_fast_learns_the_source);
 	RUN(t_xdp_fast_pass_to_tc_cases);
+	RUN(t_xdp_uplink_fast_path);
+	RUN(t_xdp_uplink_pass_to_tc_cases);
 	RUN(t_xdp_targets_follow_ports);	/* last: detaches kt3 */
 	return nfail;
 }
