@@ -89,6 +89,9 @@ struct port_opts {
 int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		__u32 net_id, __u32 role, const struct port_opts *o);
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
+/* add (on) or remove XDP on an attached port, p's flags and entry too */
+int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+		 bool on);
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
 bool fabric_ifname(const char *name);
 
@@ -121,6 +124,7 @@ struct net_spec {
 	char name[KVB_NAME_LEN];
 	__u32 type, mtu;
 	const char *uplink, *wan;	/* device names, NULL: none given */
+	bool uplink_xdp;		/* uplink-xdp on */
 	__u32 nsubnets;
 	struct kvb_subnet subnets[KVB_MAX_SUBNETS];
 	int ngw;

@@ -111,6 +111,37 @@ static void format_uplink(struct fabric *fb, const struct kvb_net *n,
 	fmt_str(f, fd, n->uplink ? up : NULL, true);
 }
 
+static int parse_uplink_xdp(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_onoff(v[0], &s->uplink_xdp))
+		return err("%s: uplink-xdp %s: expected on or off", cmd, v[0]);
+	return 0;
+}
+
+/* the uplink port's own setting (kvb_port), saved when on */
+static void format_uplink_xdp(struct fabric *fb, const struct kvb_net *n,
+			      const struct net_field *fd, struct fmt *f)
+{
+	struct kvb_port p;
+	bool on = n->uplink && !port_get(fb, n->uplink, &p) &&
+		  p.role == KVB_PORT_UPLINK && (p.flags & KVB_PORT_F_XDP);
+
+	fmt_str(f, fd, n->uplink ? (on ? "on" : "off") : NULL, on);
+}
+
+/* net set ... uplink-xdp: add or remove XDP on the uplink in place */
+static int uplink_xdp_set(struct fabric *fb, const struct kvb_net *n,
+			  bool on)
+{
+	struct kvb_port p;
+
+	if (!n->uplink || port_get(fb, n->uplink, &p) ||
+	    p.role != KVB_PORT_UPLINK)
+		return err("net set: %s: uplink-xdp: the network has no uplink",
+			   n->name);
+	return port_xdp_set(fb, "net set", &p, on);
+}
+
 static int parse_subnet(const char *cmd, struct net_spec *s, char **v)
 {
 	if (s->nsubnets == KVB_MAX_SUBNETS)
@@ -593,6 +624,12 @@ static const struct net_field fields[] = {
 	{ { "uplink", "DEV", "the host NIC the guests share the LAN of\n"
 	    "(and the host itself)", NT_UPLINK },
 	  "uplink", F_ADD | F_JSON_ALL, 1, parse_uplink, NULL, format_uplink },
+	{ { "uplink-xdp", "on|off", "on: XDP on the uplink forwards the LAN's\n"
+	    "complete known-unicast frames to tap guests\n"
+	    "itself (tc judges the rest); off (default):\n"
+	    "tc alone (README, Datapath)", NT_UPLINK },
+	  "uplink_xdp", F_ADD | F_SET | F_JSON_ALL, 1, parse_uplink_xdp, NULL,
+	  format_uplink_xdp },
 	{ { "subnet", "CIDR", "nat: one IPv4 subnet (translated) and IPv6\n"
 	    "ones (routed); routed: up to 4, IPv4 and IPv6\n(repeat)", NT_GATEWAY },
 	  "subnets", F_ADD, 1, parse_subnet, apply_subnet, format_subnet },
@@ -1015,6 +1052,9 @@ static int net_set(int argc, char **argv)
 	s.type = net.type;
 	if (net_spec_parse("net set", argc - 1, argv + 1, F_SET, &s))
 		return 1;
+	if (field_given(&s, "uplink-xdp") && !net.uplink)
+		return err("net set: %s: uplink-xdp: the network has no uplink",
+			   net.name);
 	old = net;
 	net_spec_apply(&s, &net);
 	for (__u32 i = 0; i < s.ndel; i++)
@@ -1036,6 +1076,9 @@ static int net_set(int argc, char **argv)
 	if (net_put(fb, &net))
 		return err("net set: %s: %s", net.name, strerror(errno));
 	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net))
+		return 1;
+	if (field_given(&s, "uplink-xdp") &&
+	    uplink_xdp_set(fb, &net, s.uplink_xdp))
 		return 1;
 	return acl_sync(fb, "net set");
 }
@@ -1129,7 +1172,7 @@ const struct object obj_net = {
 			"[nat-filtering MODE] [vni N] [vtep ADDR]... "
 			"[vtep-add ADDR] [vtep-del ADDR]\n"
 		  "              [acl NAME[,NAME...]|none] [default-ingress "
-		  "ACTION] [default-egress ACTION]",
+		  "ACTION] [default-egress ACTION] [uplink-xdp on|off]",
 		  CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },

@@ -28,6 +28,8 @@ static int bridge_validate(struct fabric *fb, const struct net_spec *s,
 	(void)n;
 	if (s->uplink && !if_nametoindex(s->uplink))
 		return err("net add: uplink %s: no such device", s->uplink);
+	if (s->uplink_xdp && !s->uplink)
+		return err("net add: uplink-xdp on: the network has no uplink");
 	return 0;
 }
 
@@ -37,13 +39,17 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 	if (!s->uplink)
 		return 0;
 	/*
-	 * No XDP on an uplink: there it only passes frames to tc (it drops
-	 * guests' frames only), and attaching it costs the device: a veth
-	 * peer loses TSO and gets its MTU capped, a NIC may reset its rings
-	 * and turn off LRO, and generic XDP copies every non-linear skb.
+	 * XDP on an uplink only with uplink-xdp on: it forwards a LAN
+	 * host's complete known-unicast frames to tap guests (the XDP fast
+	 * path), but attaching it costs the device: a veth peer loses TSO
+	 * and gets its MTU capped, a NIC may reset its rings and turn off
+	 * LRO, generic XDP copies every non-linear skb, and what it passes
+	 * (the host's own traffic, everything it cannot prove) pays XDP's
+	 * cost on top of tc's (README, Datapath; docs/BENCHMARKS.md).
 	 */
 	return port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
-			   &(struct port_opts){ .xdp = false, .naddrs = -1 });
+			   &(struct port_opts){ .xdp = s->uplink_xdp,
+						.naddrs = -1 });
 }
 
 /* ------------------------------------------- gateway types: nat, routed */

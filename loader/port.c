@@ -177,6 +177,31 @@ static bool xdp_target(__u32 ifindex, __u32 role)
 	       !strcmp(l.kind, "tun");
 }
 
+/*
+ * tc carries every frame either way, so adding or removing the
+ * accelerator loses nothing in between.
+ */
+int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+		 bool on)
+{
+	if (on == !!(p->flags & KVB_PORT_F_XDP))
+		return 0;
+	if (on) {
+		int ret = xdp_attach(fb, p->ifindex);
+
+		if (ret)
+			return err("%s: %s: cannot attach XDP program: %s", cmd,
+				   p->name, strerror(-ret));
+		p->flags |= KVB_PORT_F_XDP;
+	} else {
+		xdp_detach(fb, p->ifindex);
+		p->flags &= ~KVB_PORT_F_XDP;
+	}
+	if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
+		return err("%s: %s: %s", cmd, p->name, strerror(errno));
+	return 0;
+}
+
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 {
 	char cur[IF_NAMESIZE] = "";

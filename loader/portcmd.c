@@ -52,10 +52,12 @@ static const struct keyword port_kws[] = {
 	[PK_XDP] = { "xdp", "on|off", "on adds the XDP program to the port; off\n"
 		     "(default) runs it on tc alone, which always\n"
 		     "enforces policy. XDP drops what admission and\n"
-		     "the guard refuse earlier but forwards nothing\n"
-		     "yet, and it costs: on a tap every TSO super-\n"
-		     "frame takes generic XDP, on a veth the peer\n"
-		     "loses GSO/TSO (README, Datapath).", 0 },
+		     "the guard refuse earlier and forwards complete\n"
+		     "known-unicast frames to tap guests itself, and\n"
+		     "it costs: on a tap every TSO super-frame takes\n"
+		     "generic XDP, on a veth the peer loses GSO/TSO\n"
+		     "(README, Datapath). An uplink: 'net set NAME\n"
+		     "uplink-xdp on|off'.", 0 },
 	[PK_ACL] = { "acl", "NAME[,NAME...]|none", "the port's own ACLs (security\n"
 		     "groups, 'kvmbpf acl help'), in place of its\n"
 		     "network's; none: the network's again", 0 },
@@ -233,24 +235,8 @@ static int port_set(int argc, char **argv)
 		p.flags |= KVB_PORT_F_SAVI_OFF;
 	if (addr_set(fb, "port set", &p, &o))
 		return 1;
-	if (o.xdp_set && o.xdp != !!(p.flags & KVB_PORT_F_XDP)) {
-		/*
-		 * tc carries every frame either way, so adding or removing
-		 * the accelerator loses nothing in between.
-		 */
-		if (o.xdp) {
-			int ret = xdp_attach(fb, p.ifindex);
-
-			if (ret)
-				return err("port set: %s: cannot attach XDP "
-					   "program: %s", p.name,
-					   strerror(-ret));
-			p.flags |= KVB_PORT_F_XDP;
-		} else {
-			xdp_detach(fb, p.ifindex);
-			p.flags &= ~KVB_PORT_F_XDP;
-		}
-	}
+	if (o.xdp_set && port_xdp_set(fb, "port set", &p, o.xdp))
+		return 1;
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
 		return err("port set: %s: %s", p.name, strerror(errno));
 	net_ports_changed(fb, p.net_id);
