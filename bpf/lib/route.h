@@ -10,9 +10,10 @@
  *   SLAAC works) and MTU;
  * - a packet to the gateway's MAC goes where the FIB says: into a network
  *   of the fabric if the route table (kvb_route) names one and the two are
- *   peered (straight to the guest's port when the host already knows its
- *   MAC, through the network's host interface otherwise, which resolves
- *   it), else out of the host device the FIB names;
+ *   peered (straight to the guest's port when a binding names it, see
+ *   endpoint.h, or the host already knows its MAC; through the network's
+ *   host interface otherwise, which resolves it), else out of the host
+ *   device the FIB names;
  * - TTL/hop limit decremented; when it runs out, or the packet is larger
  *   than the next hop's MTU, the ICMP/ICMPv6 error goes back to the sender
  *   from the gateway (the offending packet counted as a drop by reason),
@@ -33,6 +34,7 @@
 #include "nat.h"
 #include "isolation.h"
 #include "wan.h"
+#include "endpoint.h"
 
 #define ROUTE_CONTINUE KVB_CONTINUE	/* not routing's business */
 /*
@@ -112,18 +114,31 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	fib = &t->fib;
 	if (skb->gso_size && skb->gso_size + hdr_len > dst->mtu)
 		return route_error(skb, ifindex, src, family, dst->mtu);
-	ret = fib_ask(skb, fib, family, saddr, daddr,
-		      skb->gso_size ? 0 : l3_len, gw_host);
-	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
-		return ROUTE_CONTINUE;	/* the host's own address there */
-	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return route_error(skb, ifindex, src, family, fib->mtu_result);
-	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
-	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || fib->ifindex != gw_host)
-		return DROP(KVB_DROP_NO_ROUTE);
-	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
-		__builtin_memcpy(dmac, fib->dmac, ETH_ALEN);
-		out = fdb_lookup(dst->id, dmac);
+	/*
+	 * A guest of this host that holds daddr (endpoint.h): its port and
+	 * MAC, without the FIB, the neighbour and the MAC table. A packet
+	 * over the network's MTU asks the FIB, which answers with the error.
+	 */
+	if (skb->gso_size || l3_len <= dst->mtu)
+		out = endpoint_of(t, dst, family, daddr, ifindex);
+	if (out) {
+		__builtin_memcpy(dmac, t->emac, ETH_ALEN);
+	} else {
+		ret = fib_ask(skb, fib, family, saddr, daddr,
+			      skb->gso_size ? 0 : l3_len, gw_host);
+		if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
+			return ROUTE_CONTINUE;	/* the host's own address there */
+		if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+			return route_error(skb, ifindex, src, family,
+					   fib->mtu_result);
+		if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
+		     ret != BPF_FIB_LKUP_RET_NO_NEIGH) ||
+		    fib->ifindex != gw_host)
+			return DROP(KVB_DROP_NO_ROUTE);
+		if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
+			__builtin_memcpy(dmac, fib->dmac, ETH_ALEN);
+			out = fdb_lookup(dst->id, dmac);
+		}
 	}
 	if (same && out && !guests_may_talk(ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);

@@ -11,6 +11,14 @@
  *                whose addresses .11 / fd76::11 the host's neighbour
  *                table knows (static entries on rb's host interface)
  *   net 7 "rc": 10.77.0.0/24, not peered
+ *
+ * and, for the endpoint path (endpoint.h: a routed packet for an address
+ * a guest port of the fabric holds goes straight to that port, without
+ * the FIB), rb's guests with spoofcheck kr4 (mac R4, 10.76.0.14 and
+ * fd76::14, later .15) and kr5 (mac R5, .18, later .15), kr6 (mac R6,
+ * spoofcheck off, .19), and ra's isolated kr7 (mac R7, .23); the host
+ * knows none of these addresses but 10.76.0.15, as R4's (a neighbour
+ * entry that a move leaves behind).
  */
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -29,8 +37,13 @@
 static const __u8 R1[6] = { 0x52, 0x54, 0, 0, 0x75, 1 };
 static const __u8 R2[6] = { 0x52, 0x54, 0, 0, 0x76, 1 };
 static const __u8 R3[6] = { 0x52, 0x54, 0, 0, 0x75, 3 };
+static const __u8 R4[6] = { 0x52, 0x54, 0, 0, 0x76, 4 };
+static const __u8 R5[6] = { 0x52, 0x54, 0, 0, 0x76, 5 };
+static const __u8 R6[6] = { 0x52, 0x54, 0, 0, 0x76, 6 };
+static const __u8 R7[6] = { 0x52, 0x54, 0, 0, 0x75, 7 };
+static const __u8 R8[6] = { 0x52, 0x54, 0, 0, 0x76, 8 };
 static struct kvb_net na, nb, nc;
-static __u32 kr1, kr2, krw, kr3, gwp5;
+static __u32 kr1, kr2, krw, kr3, gwp5, kr4, kr5, kr6, kr7;
 
 static int make_net(struct fabric *fb, struct kvb_net *n, __u32 id,
 		    const char *name, const char *s4, const char *s6,
@@ -434,6 +447,228 @@ static void t_route_wan_admission(struct fabric *fb)
 	      s0.drop[KVB_DROP_TRUNC_L3] + 1, "the host's frame was judged");
 }
 
+/* An address into o's list (a port's `ip`). */
+static void opt_addr(struct port_opts *o, int family, const char *a)
+{
+	struct kvb_addr_key *k = &o->addrs[o->naddrs++];
+
+	memset(k, 0, sizeof(*k));
+	k->family = (__u8)family;
+	inet_pton(family == 4 ? AF_INET : AF_INET6, a, k->addr);
+}
+
+/* port set IFINDEX ip A (family 4): the port's static addresses become A */
+static int port_set_addr(struct fabric *fb, __u32 ifindex, const char *a)
+{
+	struct port_opts o = { .naddrs = 0 };
+	struct kvb_port p;
+
+	if (a)
+		opt_addr(&o, 4, a);
+	return bpf_map_lookup_elem(fb->port_fd, &ifindex, &p) ||
+	       addr_set(fb, "port set", &p, &o) ||
+	       bpf_map_update_elem(fb->port_fd, &ifindex, &p, BPF_EXIST);
+}
+
+/* kr1 -> addr through the gateway: the verdict, the frame as sent. */
+static int route_to(struct fabric *fb, const char *addr, struct frame *out)
+{
+	struct frame in;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", addr, 64, 32);
+	return run_tc_out(fb, kr1, &in, out);
+}
+
+/* Delivered to the port of mac, from rb's gateway, counted on ifindex. */
+#define CHECK_TO(out, mac, ifindex, tx0)				\
+	do {								\
+		CHECK(!memcmp((out).buf, mac, 6),			\
+		      "to %02x:..:%02x, not the holder's MAC",	\
+		      (out).buf[4], (out).buf[5]);			\
+		CHECK(!memcmp((out).buf + 6, nb.uplink_mac, 6),		\
+		      "not from rb's gateway MAC");			\
+		CHECK(port_stats(fb, ifindex).tx_packets == (tx0) + 1,	\
+		      "not counted as sent on the holder's port");	\
+	} while (0)
+
+/* Not delivered straight to a port: handed to the host, as it came. */
+#define CHECK_VIA_HOST(out)						\
+	CHECK(!memcmp((out).buf, na.uplink_mac, 6),			\
+	      "went to %02x:..:%02x, not to the host to resolve",	\
+	      (out).buf[4], (out).buf[5])
+
+/*
+ * An address a guest port holds (static, spoofcheck on) goes straight to
+ * that port with its MAC, though the host's neighbour table knows nothing
+ * of it; IPv6 the same. (Without the endpoint path: to the host.)
+ */
+static void t_route_endpoint_no_neighbour(struct fabric *fb)
+{
+	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	__u8 udp[16] = { 0x9c, 0x40, 0, 53, 0, 16 };
+	struct frame in, out;
+	int ret;
+
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0);
+	CHECK(out.buf[14 + 8] == 63, "TTL %u, want 63", out.buf[14 + 8]);
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf),
+	      "checksums wrong");
+	ip6(&in, na.uplink_mac, "fd75::11", "fd76::14", 64, IPPROTO_UDP, udp,
+	    sizeof(udp));
+	set_csum6(&in, 14 + 40 + 6);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "IPv6: verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0 + 1);
+	CHECK(out.buf[14 + 7] == 63, "hop limit %u", out.buf[14 + 7]);
+	CHECK(!csum6_check(out.buf), "UDP checksum wrong");
+}
+
+/*
+ * An address that moves from one port to another goes to the new
+ * holder at once, though the host's neighbour table still names the old
+ * one's MAC; the old holder gets nothing more.
+ */
+static void t_route_endpoint_address_moves(struct fabric *fb)
+{
+	__u64 tx4 = port_stats(fb, kr4).tx_packets;
+	__u64 tx5 = port_stats(fb, kr5).tx_packets;
+	struct frame out;
+	int ret;
+
+	CHECK(!port_set_addr(fb, kr4, "10.76.0.15"), "port set kr4 ip .15");
+	ret = route_to(fb, "10.76.0.15", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx4);
+	CHECK(!port_set_addr(fb, kr4, "10.76.0.14") &&
+	      !port_set_addr(fb, kr5, "10.76.0.15"), "the move");
+	ret = route_to(fb, "10.76.0.15", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "after the move: verdict %d", ret);
+	CHECK_TO(out, R5, kr5, tx5);
+	CHECK(port_stats(fb, kr4).tx_packets == tx4 + 1,
+	      "the old holder got it after the move");
+	CHECK(!port_set_addr(fb, kr5, "10.76.0.18"), "kr5 back to .18");
+}
+
+/* A port's new MAC is where its addresses go from the next packet on. */
+static void t_route_endpoint_port_mac_changes(struct fabric *fb)
+{
+	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	struct kvb_port p;
+	struct frame out;
+	int ret;
+
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &kr4, &p), "kr4's entry");
+	memcpy(p.mac, R8, 6);
+	bpf_map_update_elem(fb->port_fd, &kr4, &p, BPF_EXIST);
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK_TO(out, R8, kr4, tx0);
+	memcpy(p.mac, R4, 6);
+	bpf_map_update_elem(fb->port_fd, &kr4, &p, BPF_EXIST);
+}
+
+/*
+ * Bindings that do not make a port the holder for sure are not taken:
+ * a lease that has ended; an owner entry without the port's own entry
+ * (half removed); an owner entry naming a port of another network; a
+ * port without spoofcheck (its guest may use any MAC). Each goes to the
+ * host, which resolves it, and nothing is sent on the port named.
+ */
+static void t_route_endpoint_unsure_bindings(struct fabric *fb)
+{
+	struct kvb_addr_key ok = { .family = 4, .net_id = 6 }, pk;
+	struct kvb_addr ov = { .flags = KVB_ADDR_F_DHCP, .owner = kr4 };
+	struct kvb_addr pv = { .flags = KVB_ADDR_F_DHCP, .owner = kr4,
+			       .expires_ns = 1, .learned_ns = 1 };
+	__u64 tx4 = port_stats(fb, kr4).tx_packets;
+	__u64 tx7 = port_stats(fb, kr7).tx_packets;
+	__u64 tx6 = port_stats(fb, kr6).tx_packets;
+	struct frame out;
+	int ret;
+
+	/* .16: kr4's lease, ended */
+	inet_pton(AF_INET, "10.76.0.16", ok.addr);
+	pk = ok;
+	pk.net_id = 0;
+	pk.ifindex = kr4;
+	bpf_map_update_elem(fb->addr_fd, &ok, &ov, BPF_ANY);
+	bpf_map_update_elem(fb->addr_fd, &pk, &pv, BPF_ANY);
+	ret = route_to(fb, "10.76.0.16", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "ended lease: verdict %d", ret);
+	CHECK_VIA_HOST(out);
+	/* the same owner entry, the port's entry gone */
+	bpf_map_delete_elem(fb->addr_fd, &pk);
+	ret = route_to(fb, "10.76.0.16", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "half removed: verdict %d", ret);
+	CHECK_VIA_HOST(out);
+	CHECK(port_stats(fb, kr4).tx_packets == tx4, "sent on kr4");
+	/* an owner entry (and a live entry) naming ra's kr7 */
+	ov.owner = pv.owner = kr7;
+	pv.expires_ns = 0;
+	pk.ifindex = kr7;
+	bpf_map_update_elem(fb->addr_fd, &ok, &ov, BPF_ANY);
+	bpf_map_update_elem(fb->addr_fd, &pk, &pv, BPF_ANY);
+	ret = route_to(fb, "10.76.0.16", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "another network's port: verdict %d",
+	      ret);
+	CHECK_VIA_HOST(out);
+	CHECK(port_stats(fb, kr7).tx_packets == tx7, "sent on kr7");
+	bpf_map_delete_elem(fb->addr_fd, &pk);
+	bpf_map_delete_elem(fb->addr_fd, &ok);
+	/* .19: kr6's static address, spoofcheck off */
+	ret = route_to(fb, "10.76.0.19", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "no spoofcheck: verdict %d", ret);
+	CHECK_VIA_HOST(out);
+	CHECK(port_stats(fb, kr6).tx_packets == tx6, "sent on kr6");
+}
+
+/*
+ * A packet over the destination network's MTU gets the error, as
+ * before; an isolated holder of the sender's own network is not reached
+ * through the gateway either.
+ */
+static void t_route_endpoint_mtu_and_isolation(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kr1).drop[KVB_DROP_ISOLATED];
+	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	__u8 *icmp = NULL;
+	struct frame in, out;
+	int ret;
+
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.76.0.14", 64, 1450 - 28);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	icmp = out.buf + 14 + 20;
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK(icmp[0] == 3 && icmp[1] == 4 &&
+	      (icmp[6] << 8 | icmp[7]) == 1400, "type %u code %u mtu %u",
+	      icmp[0], icmp[1], icmp[6] << 8 | icmp[7]);
+	CHECK(port_stats(fb, kr4).tx_packets == tx0, "sent on kr4");
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.75.0.23", 64, 32);
+	ret = run_tc_out(fb, kr1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT, "to isolated kr7: verdict %d", ret);
+	CHECK(port_stats(fb, kr1).drop[KVB_DROP_ISOLATED] == d0 + 1,
+	      "isolated not counted");
+}
+
+/* A detached port's addresses go nowhere near it. */
+static void t_route_endpoint_detached(struct fabric *fb)
+{
+	struct kvb_port p;
+	struct frame out;
+	int ret;
+
+	ret = route_to(fb, "10.76.0.18", &out);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(out.buf, R5, 6),
+	      "before: verdict %d, not to kr5", ret);
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &kr5, &p) &&
+	      !port_detach(fb, "detach", &p), "detach kr5");
+	ret = route_to(fb, "10.76.0.18", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK_VIA_HOST(out);
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -521,6 +756,36 @@ int route_tests(struct fabric *fb)
 		printf("FAIL route setup: wan\n");
 		return 1;
 	}
+	{
+		struct port_opts g4 = { .mac = R4, .spoofcheck = true };
+		struct port_opts g5 = { .mac = R5, .spoofcheck = true };
+		struct port_opts g6 = { .mac = R6 };
+		struct port_opts g7 = { .mac = R7, .spoofcheck = true,
+					.isolated = true };
+
+		opt_addr(&g4, 4, "10.76.0.14");
+		opt_addr(&g4, 6, "fd76::14");
+		opt_addr(&g5, 4, "10.76.0.18");
+		opt_addr(&g6, 4, "10.76.0.19");
+		opt_addr(&g7, 4, "10.75.0.23");
+		if (add_veth("kr4", &kr4) || add_veth("kr5", &kr5) ||
+		    add_veth("kr6", &kr6) || add_veth("kr7", &kr7) ||
+		    port_attach(fb, "unit", "kr4", 6, KVB_PORT_GUEST, &g4) ||
+		    port_attach(fb, "unit", "kr5", 6, KVB_PORT_GUEST, &g5) ||
+		    port_attach(fb, "unit", "kr6", 6, KVB_PORT_GUEST, &g6) ||
+		    port_attach(fb, "unit", "kr7", 5, KVB_PORT_GUEST, &g7)) {
+			printf("FAIL route setup: endpoint ports\n");
+			return 1;
+		}
+		gateway_ifnames(6, host, port);
+		snprintf(cmd, sizeof(cmd),
+			 "ip neigh add 10.76.0.15 lladdr 52:54:00:00:76:04 dev %s",
+			 host);
+		if (system(cmd)) {
+			printf("FAIL route setup: the stale neighbour\n");
+			return 1;
+		}
+	}
 	na.peers[0] |= 1ULL << 6;
 	nb.peers[0] |= 1ULL << 5;
 	if (net_put(fb, &na) || net_put(fb, &nb) || net_get(fb, 5, &na) ||
@@ -541,6 +806,12 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_isolated_neighbour_via_gateway);
 	RUN(t_route_isolated_neighbour_via_host);
 	RUN(t_route_link_local_via_gateway);
+	RUN(t_route_endpoint_no_neighbour);
+	RUN(t_route_endpoint_address_moves);
+	RUN(t_route_endpoint_port_mac_changes);
+	RUN(t_route_endpoint_unsure_bindings);
+	RUN(t_route_endpoint_mtu_and_isolation);
+	RUN(t_route_endpoint_detached);
 	/* last: it spends kr1's ICMP budget */
 	RUN(t_route_icmp_errors_rate_limited);
 	for (__u32 id = 5; id <= 7; id++)
