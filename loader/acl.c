@@ -516,6 +516,12 @@ static bool rule_port_range(const struct kvb_acl_rule *r, int dim,
 static bool rule_covers(const struct kvb_acl_rule *r, int dim,
 			const struct pfx *p)
 {
+	__u16 lo, hi;
+
+	/* a rule without a source port takes every source port of every
+	 * protocol: its protocol is the destination port field's */
+	if (dim == KVB_ACL_D_SPORT && !rule_port_range(r, dim, &lo, &hi))
+		return true;
 	if (p->len == 40)	/* the root: every value */
 		return dim < 2 ? !(dim ? r->ndst : r->nsrc) : !r->proto;
 	if (dim < 2) {
@@ -536,7 +542,6 @@ static bool rule_covers(const struct kvb_acl_rule *r, int dim,
 	if (r->proto != p->fam)
 		return false;
 	{
-		__u16 lo, hi;
 		__u32 pr[32][2];
 		int np;
 
@@ -577,7 +582,8 @@ static int rule_prefixes(const struct kvb_acl_rule *r, int dim,
 		int np;
 
 		if (!rule_port_range(r, dim, &lo, &hi))
-			return pfx_add(c, 48, r->proto, a);
+			return dim == KVB_ACL_D_SPORT ? 0 :
+			       pfx_add(c, 48, r->proto, a);
 		np = range_prefixes(lo, hi, pr);
 		for (int i = 0; i < np && !ret; i++) {
 			a[0] = (__u8)(pr[i][0] >> 8);
@@ -589,9 +595,12 @@ static int rule_prefixes(const struct kvb_acl_rule *r, int dim,
 	}
 }
 
-/* Write the field dim of set, direction dir, for rules rs[0..n). */
+/*
+ * Write the field dim of set, direction dir, for rules rs[0..n); *used:
+ * does a rule constrain it (more than the root entry)?
+ */
 static int compile_dim(struct fabric *fb, __u32 set, int dir, int dim,
-		       const struct crule *rs, size_t n)
+		       const struct crule *rs, size_t n, bool *used)
 {
 	struct cset c = { 0 };
 	__be32 sb = htonl(set);
@@ -602,6 +611,7 @@ static int compile_dim(struct fabric *fb, __u32 set, int dir, int dim,
 	if (ret)
 		goto out;
 	pfx_unique(&c);
+	*used = c.n > 1;
 	for (size_t j = 0; j < c.n && !ret; j++) {
 		struct kvb_acl_lpm_key k = { 0 };
 
@@ -665,9 +675,12 @@ static int set_rules(struct fabric *fb, const __u16 *ids, int nids, int dir,
 	return 0;
 }
 
-/* Compile ACLs ids into set; nrules[] per direction. 0 or -errno. */
+/*
+ * Compile ACLs ids into set; nrules[] and the fields constrained (dims[])
+ * per direction. 0 or -errno.
+ */
 static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
-		       int nids, __u16 nrules[2])
+		       int nids, __u16 nrules[2], __u8 dims[2])
 {
 	for (int dir = 0; dir < 2; dir++) {
 		struct crule *rs;
@@ -680,8 +693,14 @@ static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
 			free(rs);
 			return -E2BIG;
 		}
-		for (int dim = 0; dim < 4 && !ret; dim++)
-			ret = compile_dim(fb, set, dir, dim, rs, n);
+		dims[dir] = 0;
+		for (int dim = 0; dim < 4 && !ret; dim++) {
+			bool used = false;
+
+			ret = compile_dim(fb, set, dir, dim, rs, n, &used);
+			if (used)
+				dims[dir] |= (__u8)(1U << dim);
+		}
 		for (size_t i = 0; i < n && !ret; i++) {
 			struct kvb_acl_bit_key k = { .set = set, .bit = (__u16)i,
 						     .dir = (__u8)dir };
@@ -778,6 +797,7 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		int nids;
 		__u32 set;
 		__u16 nrules[2];
+		__u8 dims[2];
 	} *groups;
 	size_t ng = 0;
 	bool retire = false;
@@ -814,7 +834,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		memcpy(groups[ng].ids, ids, sizeof(ids));
 		groups[ng].nids = k;
 		groups[ng].set = ++live.max;
-		ret = compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules);
+		ret = compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules,
+				  groups[ng].dims);
 		live.ids[live.n++] = groups[ng].set;
 		ng++;
 		if (ret) {
@@ -864,6 +885,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 				ap.set = groups[g].set;
 				memcpy(ap.nrules, groups[g].nrules,
 				       sizeof(ap.nrules));
+				memcpy(ap.dims, groups[g].dims,
+				       sizeof(ap.dims));
 			}
 		if (!net_get(fb, ps[i].net_id, &net))
 			memcpy(ap.def, net.acl_default, sizeof(ap.def));

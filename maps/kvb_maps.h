@@ -326,6 +326,13 @@ struct kvb_acl_port {
 	__u8 flags;		/* enum kvb_acl_port_flags */
 	__u8 nacl;
 	__u16 acl[KVB_ACL_PER_PORT];	/* the port's own ACL ids */
+	/*
+	 * By direction: the fields (1 << enum kvb_acl_dim) that some rule
+	 * of the set constrains. A field no rule constrains matches every
+	 * rule whatever its value: its LPM lookup is skipped.
+	 */
+	__u8 dims[2];
+	__u8 pad[2];
 };
 
 /*
@@ -336,7 +343,9 @@ struct kvb_acl_port {
  * as dport). prefixlen counts from the set on: 40 (set and field) is the
  * entry of the rules that take any value, always present.
  */
-enum kvb_acl_dim {
+enum kvb_acl_dim {	/* the source port field holds the protocol only for
+			 * rules with a source port (or ICMP type): the
+			 * destination port field checks every rule's */
 	KVB_ACL_D_SRC = 0,
 	KVB_ACL_D_DST = 1,
 	KVB_ACL_D_SPORT = 2,

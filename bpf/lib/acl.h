@@ -304,37 +304,57 @@ acl_lpm(struct kvb_acl_lpm_key *k, __u32 set, __u32 dim, __u8 fam,
 	return bpf_map_lookup_elem(&kvb_acllpm, k);
 }
 
+/* a field's bitmap word, or every rule for a field no rule constrains */
+#define ACL_WORD(m, i) ((m) ? (m)->w[i] : ~0ULL)
+
 /*
  * The rule of set (direction dir, nrules rules) that decides the fields
- * in the scratch (c): its bit, or ACL_NONE. Four lookups and an AND of at
- * most KVB_ACL_WORDS words, whatever the number of rules. A global
- * function: checked once, for both stages and both of its callers.
+ * in the scratch (c): its bit, or ACL_NONE. At most four lookups (none
+ * for a field no rule constrains: dims, 1 << enum kvb_acl_dim) and an
+ * AND of at most KVB_ACL_WORDS words, whatever the number of rules. A
+ * global function: checked once, for both stages and both of its callers.
  */
-__noinline int acl_classify(__u32 set, __u32 dir, __u32 nrules)
+__noinline int acl_classify(__u32 set, __u32 dir, __u32 nrules, __u32 dims)
 {
 	struct acl_scratch *s = acl_scratch();
-	struct kvb_acl_bits *a, *b, *c, *d;
+	struct kvb_acl_bits *a = NULL, *b = NULL, *c = NULL, *d = NULL;
 	__u32 nwords = (nrules + 63) / 64, port_fam;
 
 	if (!s || dir > 1)
 		return ACL_NONE;
 	port_fam = s->c.proto;
-	a = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_SRC, s->c.family,
-		    s->c.saddr, 0, 0);
-	b = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_DST, s->c.family,
-		    s->c.daddr, 0, 0);
-	c = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_SPORT, (__u8)port_fam,
-		    NULL, s->c.sport, 1);
-	d = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_DPORT, (__u8)port_fam,
-		    NULL, s->c.dport, 1);
-	if (!a || !b || !c || !d)
-		return ACL_NONE;	/* a set being torn down: no rule */
+	/* a set being torn down has no entries: no rule */
+	if (dims & (1U << KVB_ACL_D_SRC)) {
+		a = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_SRC, s->c.family,
+			    s->c.saddr, 0, 0);
+		if (!a)
+			return ACL_NONE;
+	}
+	if (dims & (1U << KVB_ACL_D_DST)) {
+		b = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_DST, s->c.family,
+			    s->c.daddr, 0, 0);
+		if (!b)
+			return ACL_NONE;
+	}
+	if (dims & (1U << KVB_ACL_D_SPORT)) {
+		c = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_SPORT,
+			    (__u8)port_fam, NULL, s->c.sport, 1);
+		if (!c)
+			return ACL_NONE;
+	}
+	if (dims & (1U << KVB_ACL_D_DPORT)) {
+		d = acl_lpm(&s->k, set, dir * 4 + KVB_ACL_D_DPORT,
+			    (__u8)port_fam, NULL, s->c.dport, 1);
+		if (!d)
+			return ACL_NONE;
+	}
 	for (__u32 i = 0; i < KVB_ACL_WORDS; i++) {
 		__u64 w;
 
 		if (i >= nwords)
 			break;
-		w = a->w[i] & b->w[i] & c->w[i] & d->w[i];
+		w = ACL_WORD(a, i) & ACL_WORD(b, i) & ACL_WORD(c, i) &
+		    ACL_WORD(d, i);
 		if (w)
 			return (int)(i * 64 + ctz64(w));
 	}
@@ -397,7 +417,8 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	*log = 0;
 	*is_default = 0;
 
-	bit = acl_classify(ap->set, dir, nrules);
+	bit = acl_classify(ap->set, dir, nrules,
+			   dir == KVB_ACL_OUT ? ap->dims[1] : ap->dims[0]);
 	if (bit != ACL_NONE) {
 		s->bk.set = ap->set;
 		s->bk.bit = (__u16)bit;

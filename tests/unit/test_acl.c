@@ -180,6 +180,42 @@ static void t_acl_protocol_wildcards(struct fabric *fb)
 	      "timestamp request passed a rule for type 8");
 }
 
+/*
+ * Fields no rule constrains are not looked up: a set whose rules name a
+ * protocol but no source port still tells the protocols apart (the
+ * destination port's field holds every rule's protocol), and one whose
+ * only rule names nothing matches every packet.
+ */
+static void t_acl_unconstrained_fields(struct fabric *fb)
+{
+	__u8 gre[8] = { 0 };
+	struct frame f;
+
+	CHECK(!cli("acl add u20") &&
+	      !cli("acl rule add u20 ingress allow proto tcp") &&
+	      !cli("acl rule add u20 ingress allow proto udp dport 53") &&
+	      !cli("acl rule add u20 egress drop src 10.0.0.0/8") &&
+	      !cli("port set ka2 acl u20"), "cannot set up ACL u20");
+	tcp4(&f, IP(192, 0, 2, 7), 7000, GUEST4, 22, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "TCP refused (allow proto tcp)");
+	udp4(&f, IP(192, 0, 2, 7), 7001, GUEST4, 53);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "UDP to 53 refused");
+	udp4(&f, IP(192, 0, 2, 7), 7002, GUEST4, 22);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "UDP to 22 passed a rule for TCP (protocol not checked)");
+	icmp4(&f, IP(192, 0, 2, 7), 8);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK, "ICMP passed rules for TCP and UDP");
+	CHECK(!cli("acl add u21") && !cli("acl rule add u21 ingress allow") &&
+	      !cli("port set ka2 acl u21"), "cannot set up ACL u21");
+	frame_ip4_to(&f, GA, RM, IP(203, 0, 113, 9), GUEST4, 64, 47, gre,
+		     sizeof(gre));
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "GRE refused by a rule that names nothing");
+	udp4(&f, IP(203, 0, 113, 9), 7003, GUEST4, 9);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "UDP refused by a rule that names nothing");
+}
+
 static void t_acl_drop_wins_over_allow(struct fabric *fb)
 {
 	struct frame f;
@@ -429,6 +465,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_overlapping_cidrs);
 	RUN(t_acl_port_ranges);
 	RUN(t_acl_protocol_wildcards);
+	RUN(t_acl_unconstrained_fields);
 	RUN(t_acl_drop_wins_over_allow);
 	RUN(t_acl_reply_needs_a_connection);
 	RUN(t_acl_reject_sends_rst);
