@@ -582,6 +582,21 @@ static __always_inline void acl_first_fields(struct acl_scratch *s,
 	}
 }
 
+/*
+ * The other end's judgment (side other of the entry just looked up), for
+ * acl_to_guest: its set first, as a writer of a side writes its ifindex
+ * last.
+ */
+static __always_inline void acl_peer_take(struct acl_scratch *s,
+					  const struct kvb_aclct_side *other)
+{
+	s->peer_set = *(volatile const __u32 *)&other->set;
+	asm volatile("" ::: "memory");
+	s->peer = other->ifindex;
+	s->peer_ctr = other->ctr;
+	s->pc = 1;
+}
+
 #define ACL_PASS KVB_CONTINUE
 #define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
 
@@ -648,13 +663,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		/* a shared write at most once a second */
 		if (now > e->last_ns + ACL_REFRESH_NS)
 			e->last_ns = now;
-		/* the other end's judgment, for acl_to_guest: set first,
-		 * as a writer of a side writes its ifindex last */
-		s->peer_set = *(volatile __u32 *)&other->set;
-		asm volatile("" ::: "memory");
-		s->peer = other->ifindex;
-		s->peer_ctr = other->ctr;
-		s->pc = 1;
+		acl_peer_take(s, other);
 		acl_count(sd->ctr, len);
 		return ACL_PASS;
 	}
@@ -685,11 +694,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			sd->set = ap->set;
 			asm volatile("" ::: "memory");
 			sd->ifindex = ifindex;
-			s->peer_set = *(volatile __u32 *)&other->set;
-			asm volatile("" ::: "memory");
-			s->peer = other->ifindex;
-			s->peer_ctr = other->ctr;
-			s->pc = 1;
+			acl_peer_take(s, other);
 			return ACL_PASS;
 		}
 		__builtin_memset(&s->ce, 0, sizeof(s->ce));
