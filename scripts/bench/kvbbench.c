@@ -2,11 +2,18 @@
 /*
  * kvbbench: the benchmark's own tools (run by scripts/bench/run.sh).
  *
- *   gen IFACE DSTMAC SRCMAC FLOWS COUNT [SRCIP DSTIP [onemac]]
+ *   gen IFACE DSTMAC SRCMAC FLOWS COUNT [SRCIP DSTIP [onemac|csum]]
  *                                         live-frame generator on IFACE
  *                                         (default 10.98.0.1 -> 10.98.0.2;
  *                                         flows differ in source port and
- *                                         MAC, or port only with onemac)
+ *                                         MAC, or port only with onemac;
+ *                                         csum: UDP checksum complete,
+ *                                         else 0)
+ *   tapsink TAP                           read and count what arrives at
+ *                                         tap TAP (virtio-net headers on)
+ *                                         until SIGTERM, verifying IPv4
+ *                                         UDP checksums; prints "ready",
+ *                                         then "read N bad B" 
  *   sink IFACE                            count and drop what arrives;
  *                                         prints the counter map's id
  *   count MAP_ID                          print the sink's count
@@ -30,6 +37,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -96,6 +107,83 @@ static int frame60(unsigned char *f, const unsigned char *dst,
 	return 60;
 }
 
+/* The checksum of an IPv4 UDP frame's datagram, folded (0: it verifies). */
+static unsigned int udp_sum4(const unsigned char *f, size_t len)
+{
+	unsigned int sum = 17, ulen = (unsigned int)(f[38] << 8 | f[39]);
+
+	if (ulen < 8 || 34 + ulen > len)
+		return 1;
+	sum += ulen;
+	for (int i = 26; i < 34; i += 2)
+		sum += (unsigned int)(f[i] << 8 | f[i + 1]);
+	for (unsigned int i = 0; i < ulen; i += 2)
+		sum += (unsigned int)(f[34 + i] << 8 |
+				      (i + 1 < ulen ? f[35 + i] : 0));
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (~sum) & 0xffff;
+}
+
+/* Complete frame60's UDP checksum (it leaves 0: none). */
+static void udp_csum4(unsigned char *f)
+{
+	unsigned int c;
+
+	f[40] = f[41] = 0;
+	c = udp_sum4(f, 60);
+	if (!c)
+		c = 0xffff;
+	f[40] = (unsigned char)(c >> 8), f[41] = (unsigned char)c;
+}
+
+static volatile sig_atomic_t stop;
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/*
+ * A guest reading its tap as QEMU does (virtio-net header first), as fast
+ * as it can: the count of what the fabric delivered, and how many IPv4
+ * UDP frames (with a checksum) did not verify. A frame marked
+ * NEEDS_CSUM is the sender's partial checksum: not verified here.
+ */
+static int tapsink(char **argv)
+{
+	struct ifreq ifr = { 0 };
+	static unsigned char buf[65536 + 12];
+	unsigned long n = 0, bad = 0;
+	struct sigaction sa = { .sa_handler = on_term };
+	int fd = open("/dev/net/tun", O_RDWR), hl = 12;
+
+	if (fd < 0)
+		return perror("tapsink: /dev/net/tun"), 1;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	strncpy(ifr.ifr_name, argv[0], IFNAMSIZ - 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETVNETHDRSZ, &hl))
+		return perror("tapsink: TUNSETIFF"), 1;
+	sigaction(SIGTERM, &sa, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		const unsigned char *f = buf + hl;
+
+		if (r < hl + 14)
+			continue;
+		n++;
+		if (!(buf[0] & 1) && r >= hl + 42 && f[12] == 8 && !f[13] &&
+		    f[14] == 0x45 &&
+		    f[23] == 17 && (f[40] | f[41]) &&
+		    udp_sum4(f, (size_t)(r - hl)))
+			bad++;
+	}
+	printf("read %lu bad %lu\n", n, bad);
+	return 0;
+}
+
 static int gen(char **argv)
 {
 	unsigned char f[60], dst[6], src[6];
@@ -118,7 +206,11 @@ static int gen(char **argv)
 	s->rodata->flows = (unsigned int)atoi(argv[3]);
 	s->rodata->one_mac = argv[5] && argv[6] && argv[7] &&
 			     !strcmp(argv[7], "onemac");
+	s->rodata->udp_csum = argv[5] && argv[6] && argv[7] &&
+			      !strcmp(argv[7], "csum");
 	frame60(f, dst, src, sip, dip);
+	if (s->rodata->udp_csum)
+		udp_csum4(f);
 	memcpy((void *)s->rodata->tmpl, f, 42);
 	if (kvbb__load(s))
 		return fprintf(stderr, "gen: load failed\n"), 1;
@@ -337,6 +429,8 @@ int main(int argc, char **argv)
 	libbpf_set_print(NULL);
 	if (argc >= 7 && !strcmp(argv[1], "gen"))
 		return gen(argv + 2);
+	if (argc >= 3 && !strcmp(argv[1], "tapsink"))
+		return tapsink(argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "sink"))
 		return sink(argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "count"))

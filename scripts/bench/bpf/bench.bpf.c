@@ -5,7 +5,8 @@
  *    BPF_F_TEST_XDP_LIVE_FRAMES: spreads frames over `flows` flows by
  *    rewriting the UDP source port and the source MAC's last two bytes, or
  *    with one_mac the source port (flows / 16 of them) and one of 16
- *    destination ports, XDP_TX.
+ *    destination ports, XDP_TX; with udp_csum, the template's UDP
+ *    checksum is complete and kept so (RFC 1624) through the rewrite.
  *    Live frames are recycled pages that keep what the path did to them
  *    (a router's TTL decrement, NAT's rewritten source), so every frame
  *    is first rewritten from the template `tmpl` (its first 42 bytes);
@@ -28,6 +29,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 flows = 1;
 const volatile __u8 tmpl[42];
 const volatile __u32 one_mac;	/* flows differ by port only (one guest) */
+const volatile __u32 udp_csum;	/* tmpl's UDP checksum is complete */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -76,6 +78,17 @@ int kvbb_gen(struct xdp_md *ctx)
 		 */
 		uh->source = bpf_htons((__u16)(10000 + (f >> 4)));
 		uh->dest = bpf_htons((__u16)(20000 + (f & 15)));
+	}
+	if (udp_csum) {
+		/* ~C' = ~C + ~m + m' for each rewritten word (RFC 1624) */
+		const volatile struct udphdr *t = (const volatile void *)&tmpl[34];
+		__u32 s = (__u16)~t->check;
+
+		s += (__u16)~t->source + uh->source;
+		s += (__u16)~t->dest + uh->dest;
+		s = (s & 0xffff) + (s >> 16);
+		s = (s & 0xffff) + (s >> 16);
+		uh->check = (__u16)~s ? (__u16)~s : 0xffff;
 	}
 	return XDP_TX;
 }

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# LAN to guest through a bridge network's uplink (issue 17, item 3), `make
+# bench` section "uplink" (or run alone, under the test lock):
+#
+# A LAN host (namespace $T-s, its eth0 the peer of the uplink veth $T-a)
+# sends 60-byte UDP with complete checksums (`kvbbench gen ... csum`, XDP
+# live frames, pinned to GENCPU) to a guest whose NIC is a tap ($T-tb,
+# read as QEMU reads it by `kvbbench tapsink`, which verifies every UDP
+# checksum). Configurations, interleaved run by run:
+#   bridge        a Linux bridge of the veth and the tap (br_netfilter off,
+#                 in a namespace of its own), the guest's MAC static in it
+#   kvmbpf        a bridge network with uplink $T-a, uplink-xdp off (the
+#                 default): tc switches every frame
+#   kvmbpf-uxdp   the same with uplink-xdp on: XDP's fast path
+# The rate is what the path handed to the guest's tap per second of the
+# generator's time (the path runs in the generator's context: XDP_TX into
+# the veth, its peer's NAPI, the uplink's XDP or tc or the bridge, the
+# tap's queue): for kvmbpf the fabric's tx count on the tap's port (what
+# tc redirected or XDP queued for the tap), for the bridge tun's own count
+# of frames the guest read plus those its full queue dropped (tun counts
+# each such skb; for XDP frames only one a batch, so the fabric's count is
+# used there). The guest (tapsink, pinned to the other CPU) reads slower
+# than the XDP path: the share it read is the "delivered" fraction. FLOWS (1 1000): source UDP port
+# and MAC vary per flow (1000 LAN hosts). The fast path's share is the
+# uplink's xdp-fwd / rx. And what uplink-xdp costs the frames it passes
+# to tc (all the host's own traffic, partial checksums, ...): the same
+# frames with UDP checksum 0 ("zero": XDP passes them), kvmbpf with
+# uplink-xdp off and on. RUNS (3), PKTS (1,000,000). Results: a table on
+# stdout and build/bench/uplink.txt.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=$ROOT/build/kvbbench
+RUNS=${RUNS:-3}
+PKTS=${PKTS:-1000000}
+FLOWS=${FLOWS:-1 1000}
+GENCPU=${GENCPU:-1}
+READCPU=${READCPU:-$((GENCPU == 0 ? 1 : 0))}
+T=ku$((RANDOM % 1000))
+BPFFS=/sys/fs/bpf/kvbbench_$T
+K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
+SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02
+OUT=$ROOT/build/bench
+mkdir -p "$OUT"
+RES=$OUT/uplink.txt
+: >"$RES"
+PY=/usr/bin/python3
+FAILED=0
+SINK_PID=
+
+cleanup() {
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
+	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
+	rm -rf "$BPFFS"
+	ip netns del "$T-s" 2>/dev/null
+	ip netns del "$T-m" 2>/dev/null
+	ip link del "$T-a" 2>/dev/null
+	ip link del "$T-tb" 2>/dev/null
+}
+trap cleanup EXIT
+
+fail_run() { echo "FAIL $*" >&2; FAILED=1; }
+record() { echo "$*" >>"$RES"; }
+
+# setup CONFIG: the LAN host, the uplink veth and the guest's tap; NS the
+# command prefix of the namespace the tap lives in
+setup() {
+	cleanup
+	ip netns add "$T-s"
+	ip link add "$T-a" type veth peer name eth0 netns "$T-s"
+	ip -n "$T-s" link set eth0 address $SRC up
+	ip -n "$T-s" addr add 10.98.0.1/24 dev eth0
+	sysctl -qw net.ipv6.conf."$T-a".disable_ipv6=1
+	ip link set "$T-a" up
+	# a veth without XDP needs GRO on to take XDP_TX from its peer
+	ethtool -K "$T-a" gro on >/dev/null 2>&1
+	case $1 in
+	bridge)
+		ip netns add "$T-m"
+		NS=(ip netns exec "$T-m")
+		"${NS[@]}" sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
+			net.bridge.bridge-nf-call-ip6tables=0 \
+			net.bridge.bridge-nf-call-arptables=0 2>/dev/null
+		ip link set "$T-a" netns "$T-m"
+		"${NS[@]}" ip link add br0 type bridge
+		"${NS[@]}" ip tuntap add dev "$T-tb" mode tap vnet_hdr
+		for d in "$T-a" "$T-tb"; do
+			"${NS[@]}" ip link set "$d" master br0 up
+		done
+		"${NS[@]}" ethtool -K "$T-a" gro on >/dev/null 2>&1
+		"${NS[@]}" ip link set br0 up
+		# the guest sends nothing (tapsink only reads): its MAC by hand
+		"${NS[@]}" bridge fdb add $DST dev "$T-tb" master static
+		;;
+	kvmbpf*)
+		local x=off
+		[ "$1" = kvmbpf-uxdp ] && x=on
+		NS=()
+		ip tuntap add dev "$T-tb" mode tap vnet_hdr
+		ip link set "$T-tb" up
+		"${K[@]}" net add lan type bridge uplink "$T-a" uplink-xdp $x >/dev/null &&
+			"${K[@]}" attach "$T-tb" net lan mac $DST ip 10.98.0.2 ||
+			fail_run "$1: set-up"
+		;;
+	esac
+	sleep 0.5
+}
+
+# tapstat: frames handed to the tap so far: the fabric's tx count on its
+# port, else (the bridge) tun's tx_packets + tx_dropped
+tapstat() {
+	if [ ${#NS[@]} = 0 ]; then
+		"${K[@]}" -j stats "$T-tb" | "$PY" -c "
+import json, sys; print(json.load(sys.stdin)['tx_packets'])"
+	else
+		"${NS[@]}" cat /sys/class/net/"$T-tb"/statistics/tx_packets \
+			/sys/class/net/"$T-tb"/statistics/tx_dropped |
+			awk '{ s += $1 } END { print s }'
+	fi
+}
+
+# upfwd: "XDP_FWD RX_PACKETS" of the uplink port (kvmbpf only)
+upfwd() {
+	"${K[@]}" -j stats "$T-a" 2>/dev/null | "$PY" -c "
+import json, sys
+d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])" 2>/dev/null
+}
+
+gen() { taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$@"; }
+
+# run CONFIG FLOWS [zero]: one run, recorded as CONFIG/FLOWS (or
+# CONFIG/zero/FLOWS: UDP checksum 0)
+run() {
+	local cfg=$1 flows=$2 out s0 s1 f0 f1 line t got rd bad i c=csum
+	[ -n "${3:-}" ] && { cfg=$cfg/zero; c=none; }
+	out=$(mktemp)
+	"${NS[@]}" taskset -c "$READCPU" "$B" tapsink "$T-tb" >"$out" 2>&1 &
+	SINK_PID=$!
+	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+	# warm-up: every flow's source learnt, the guest's MAC known
+	gen $DST $SRC "$flows" $((flows * 2 > 1000 ? flows * 2 : 1000)) \
+		10.98.0.1 10.98.0.2 $c >/dev/null
+	sleep 0.2
+	s0=$(tapstat)
+	f0=$(upfwd)
+	line=$(gen $DST $SRC "$flows" "$PKTS" 10.98.0.1 10.98.0.2 $c) ||
+		fail_run "$cfg/$flows: generator failed"
+	sleep 0.3	# the last frames still in flight
+	s1=$(tapstat)
+	f1=$(upfwd)
+	kill "$SINK_PID"
+	wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
+	t=${line#* }
+	read -r rd bad < <(awk '$1 == "read" { print $2, $4 }' "$out")
+	rm -f "$out"
+	got=$((s1 - s0))
+	if [ -z "${rd:-}" ] || [ "${rd:-0}" -le 0 ] || [ "$got" -le 0 ]; then
+		fail_run "$cfg/$flows: the guest got nothing of $PKTS frames"
+		return
+	fi
+	[ "${bad:-0}" != 0 ] && fail_run "$cfg/$flows: $bad of $rd frames with a bad UDP checksum"
+	record rate "$cfg/$flows" "$("$PY" -c "print(int(min($got, $PKTS) / $t))")"
+	record delivered "$cfg/$flows" "$("$PY" -c "print(min(${rd:-0} / $PKTS, 1.0))")"
+	record reached "$cfg/$flows" "$("$PY" -c "print(min($got / $PKTS, 1.0))")"
+	[ -n "$f0" ] && [ -n "$f1" ] && record fastpath "$cfg/$flows" "$("$PY" -c "
+b, a = '$f0'.split(), '$f1'.split()
+rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
+}
+
+echo "== LAN to guest through the uplink, 60-byte UDP, complete checksums (Mpps reaching the guest's tap)"
+for r in $(seq "$RUNS"); do
+	for flows in $FLOWS; do
+		for cfg in bridge kvmbpf kvmbpf-uxdp; do
+			setup $cfg
+			run $cfg "$flows"
+			[ "$cfg" != bridge ] && run $cfg "$flows" zero
+		done
+	done
+done
+cleanup
+
+"$PY" - "$RES" <<'EOF'
+import statistics, sys
+d = {}
+for l in open(sys.argv[1]):
+    k, n, v = l.split()
+    d.setdefault(k, {}).setdefault(n, []).append(float(v))
+rate = d.get("rate", {})
+
+def ms(v, scale=1e6, f="%.2f"):
+    return (f + " (" + f + "-" + f + ")") % (statistics.median(v) / scale,
+                                             min(v) / scale, max(v) / scale)
+
+flows = sorted({n.split("/")[-1] for n in rate}, key=int)
+kinds = [("", "complete UDP checksum"), ("/zero", "UDP checksum 0 (XDP passes it)")]
+print("| flows | configuration | Mpps median (min-max) | runs | delivered (min) | reached tap (min) | fast path | paired ratio vs bridge | paired vs uplink-xdp off |")
+print("|---|---|---|---|---|---|---|---|---|")
+for kz, kl in kinds:
+  for fl in flows:
+    for cfg, label in [("bridge", "Linux bridge, br_netfilter off"),
+                       ("kvmbpf", "kvmbpf, uplink-xdp off (default)"),
+                       ("kvmbpf-uxdp", "kvmbpf, uplink-xdp on")]:
+        k = cfg + kz + "/" + fl
+        label += ", " + kl
+        if k not in rate:
+            continue
+        v = rate[k]
+        def paired(base):
+            b = rate.get(base + kz + "/" + fl, [])
+            r = [x / y for x, y in zip(v, b) if y]
+            return ms(r, 1, "%.2fx") if r and cfg != base else ""
+        fp = d.get("fastpath", {}).get(k)
+        print("| %s | %s | %s | %d | %.3f | %.3f | %s | %s | %s |" % (
+            fl, label, ms(v), len(v), min(d["delivered"][k]),
+            min(d["reached"][k]),
+            "%.0f%%" % (100 * statistics.median(fp)) if fp else "",
+            paired("bridge") if not kz else "",
+            paired("kvmbpf") if cfg == "kvmbpf-uxdp" else ""))
+EOF
+[ "$FAILED" = 0 ] || { echo "FAIL: the uplink bench had failed runs (above)" >&2; exit 1; }
