@@ -801,6 +801,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 	} *groups;
 	size_t ng = 0;
 	bool retire = false;
+	struct kvb_meta meta = { 0 };
+	__u32 zero = 0;
 
 	(void)n;
 	n = port_list(fb, &ps);
@@ -814,6 +816,11 @@ int acl_sync(struct fabric *fb, const char *cmd)
 	}
 	map_walk(fb->acllpm_fd, sizeof(struct kvb_acl_lpm_key),
 		 sizeof(struct kvb_acl_bits), max_lpm, &live);
+	/* a set id is never given twice: kvb_aclvc may still hold verdicts
+	 * of a set gone */
+	if (!bpf_map_lookup_elem(fb->meta_fd, &zero, &meta) &&
+	    meta.acl_set_last > live.max)
+		live.max = meta.acl_set_last;
 	/* compile every distinct list once, beside the sets in use */
 	for (int i = 0; i < n; i++) {
 		__u16 ids[KVB_ACL_PER_PORT];
@@ -834,6 +841,12 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		memcpy(groups[ng].ids, ids, sizeof(ids));
 		groups[ng].nids = k;
 		groups[ng].set = ++live.max;
+		meta.acl_set_last = live.max;
+		if (bpf_map_update_elem(fb->meta_fd, &zero, &meta, BPF_ANY)) {
+			ret = err("%s: cannot record the ACL set id: %s", cmd,
+				  strerror(errno));
+			goto out;
+		}
 		ret = compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules,
 				  groups[ng].dims);
 		live.ids[live.n++] = groups[ng].set;

@@ -204,6 +204,12 @@ static void write_meta(const char *dir)
 		return;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
+		struct kvb_meta old;
+
+		/* ACL set ids are never given twice, across reloads too */
+		if (!bpf_map_lookup_elem(fd, &zero, &old) &&
+		    old.layout == KVB_LAYOUT_VERSION)
+			m.acl_set_last = old.acl_set_last;
 		bpf_map_update_elem(fd, &zero, &m, BPF_ANY);
 		close(fd);
 	}

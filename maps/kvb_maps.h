@@ -45,6 +45,7 @@
 #define KVB_MAP_ACLBIT "kvb_aclbit"
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
 #define KVB_MAP_ACLCT "kvb_aclct"
+#define KVB_MAP_ACLVC "kvb_aclvc"
 #define KVB_MAP_XDPTX "kvb_xdptx"
 
 /*
@@ -250,6 +251,7 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
 #define KVB_ACL_MAX_CT 262144	/* kvb_aclct flows, all ports (LRU) */
+#define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_CTRS (KVB_MAX_ACLS * KVB_ACL_MAX_RULES + 1)
 /* rejects are answered within a budget of each port's own, as large as
  * the gateway's for ICMP errors (KVB_ICMP_RATE, KVB_ICMP_BURST) */
@@ -386,6 +388,34 @@ struct kvb_acl_bit {
 struct kvb_acl_cnt {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/*
+ * kvb_aclvc: LRU_HASH, what a set's rules say of a new connection's
+ * fields: the verdicts classification found, so that the next connection
+ * with the same fields (another source port, most often) costs one
+ * lookup. Only the fields some rule of the set constrains are in the key
+ * (kvb_acl_port.dims), the others zero. Set ids are never given twice
+ * (kvb_meta.acl_set_last), so an entry of a set gone is never read again
+ * and ages out.
+ */
+struct kvb_aclvc_key {
+	__u32 set;
+	__u8 dir;		/* enum kvb_acl_dir */
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__u16 sport, dport;	/* host order; ICMP: type, code */
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct kvb_aclvc {
+	__u8 rule;		/* a rule matched (else: the port's default) */
+	__u8 action;		/* the rule's: enum kvb_acl_action */
+	__u8 log;		/* the rule logs (KVB_ACLR_LOG) */
+	__u8 pad;
+	__u32 ctr;		/* the rule's kvb_aclcnt slot */
 };
 
 /*
@@ -722,7 +752,7 @@ struct kvb_stats {
 /* kvb_meta: ARRAY of one, key 0: which build's programs are attached. */
 struct kvb_meta {
 	__u32 layout;		/* KVB_LAYOUT_VERSION; first, in every layout */
-	__u32 pad;
+	__u32 acl_set_last;	/* the last ACL set id given (never reused) */
 	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
 	char version[16];	/* kvmbpf version that loaded them */

@@ -113,6 +113,7 @@ struct acl_scratch {
 	__u8 gside;			/* ck: the side of the guest's end */
 	__u8 pad2[3];
 	struct kvb_acl_bit_key bk;
+	struct kvb_aclvc_key vk;
 	/* the packet */
 	__u8 saddr[16], daddr[16];
 	__u16 sport, dport;		/* TCP/UDP, host order */
@@ -398,10 +399,35 @@ static __always_inline void acl_log(struct __sk_buff *skb, __u32 ifindex)
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* The verdict cache's key of the fields in the scratch (c) under set,
+ * direction dir: the fields the set's rules constrain (dims), the others
+ * zero. */
+static __always_inline void acl_vc_key(struct acl_scratch *s, __u32 set,
+				       __u32 dir, __u32 dims)
+{
+	struct kvb_aclvc_key *k = &s->vk;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->set = set;
+	k->dir = (__u8)dir;
+	k->family = s->c.family;
+	k->proto = s->c.proto;
+	if (dims & (1U << KVB_ACL_D_SRC))
+		__builtin_memcpy(k->saddr, s->c.saddr, 16);
+	if (dims & (1U << KVB_ACL_D_DST))
+		__builtin_memcpy(k->daddr, s->c.daddr, 16);
+	if (dims & (1U << KVB_ACL_D_SPORT))
+		k->sport = s->c.sport;
+	if (dims & (1U << KVB_ACL_D_DPORT))
+		k->dport = s->c.dport;
+}
+
 /*
  * What set says of the fields in the scratch, by direction dir: the
  * action (enum kvb_acl_action), and into *ctr, *log the rule's counter
- * slot and whether it logs (0 for the default).
+ * slot and whether it logs (0 for the default). Fields another new
+ * connection had under the same set are answered by kvb_aclvc; others
+ * are classified, and the answer kept there.
  */
 static __always_inline __u32 acl_decide(struct acl_scratch *s,
 					const struct kvb_acl_port *ap,
@@ -409,7 +435,9 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 					__u32 *is_default)
 {
 	__u32 nrules = dir == KVB_ACL_OUT ? ap->nrules[1] : ap->nrules[0];
+	__u32 dims = dir == KVB_ACL_OUT ? ap->dims[1] : ap->dims[0];
 	__u8 def = dir == KVB_ACL_OUT ? ap->def[1] : ap->def[0];
+	struct kvb_aclvc v = { 0 }, *vc;
 	struct kvb_acl_bit *rb;
 	int bit;
 
@@ -417,19 +445,33 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	*log = 0;
 	*is_default = 0;
 
-	bit = acl_classify(ap->set, dir, nrules,
-			   dir == KVB_ACL_OUT ? ap->dims[1] : ap->dims[0]);
-	if (bit != ACL_NONE) {
-		s->bk.set = ap->set;
-		s->bk.bit = (__u16)bit;
-		s->bk.dir = (__u8)dir;
-		s->bk.pad = 0;
-		rb = bpf_map_lookup_elem(&kvb_aclbit, &s->bk);
-		if (rb) {
-			*ctr = rb->ctr;
-			*log = rb->flags & KVB_ACLR_LOG;
-			return rb->action;
+	acl_vc_key(s, ap->set, dir, dims);
+	vc = bpf_map_lookup_elem(&kvb_aclvc, &s->vk);
+	if (vc) {
+		v = *vc;
+	} else {
+		bit = acl_classify(ap->set, dir, nrules, dims);
+		if (bit != ACL_NONE) {
+			s->bk.set = ap->set;
+			s->bk.bit = (__u16)bit;
+			s->bk.dir = (__u8)dir;
+			s->bk.pad = 0;
+			rb = bpf_map_lookup_elem(&kvb_aclbit, &s->bk);
+			if (rb) {
+				v.rule = 1;
+				v.action = rb->action;
+				v.log = rb->flags & KVB_ACLR_LOG;
+				v.ctr = rb->ctr;
+			}
 		}
+		/* the set's answer, whatever the port's default (two
+		 * networks' ports may share a set) */
+		bpf_map_update_elem(&kvb_aclvc, &s->vk, &v, BPF_ANY);
+	}
+	if (v.rule) {
+		*ctr = v.ctr;
+		*log = v.log;
+		return v.action;
 	}
 	*is_default = 1;
 	return def == KVB_ACL_ALLOW ? KVB_ACL_ALLOW :

@@ -207,6 +207,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclct SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVB_ACL_MAX_VC);
+	__type(key, struct kvb_aclvc_key);
+	__type(value, struct kvb_aclvc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclvc SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

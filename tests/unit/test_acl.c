@@ -445,6 +445,32 @@ static void t_acl_switched_judged_once(struct fabric *fb)
 	      "port 8, allowed by ka3's new rules: verdict %d", r);
 }
 
+/*
+ * A set's verdicts are kept for the next connection with the same fields
+ * (kvb_aclvc), so a set id must never be given twice: here the fabric
+ * loses every set (no port has ACLs) and gets a new one whose rule says
+ * the opposite of the old one's for the same fields.
+ */
+static void t_acl_set_ids_never_reused(struct fabric *fb)
+{
+	struct frame f;
+
+	CHECK(!cli("port set ka1 acl none") && !cli("port set ka2 acl none") &&
+	      !cli("port set ka3 acl none") && !cli("port set ka4 acl none"),
+	      "cannot clear the ports' ACLs");
+	CHECK(!cli("acl add w1") &&
+	      !cli("acl rule add w1 ingress allow proto udp dport 9") &&
+	      !cli("port set ka4 acl w1"), "cannot set up ACL w1");
+	udp4(&f, IP(192, 0, 2, 50), 9000, GUEST4, 9);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "UDP 9 refused under w1");
+	CHECK(!cli("port set ka4 acl none") && !cli("acl add w2") &&
+	      !cli("acl rule add w2 ingress drop proto udp dport 9") &&
+	      !cli("port set ka4 acl w2"), "cannot set up ACL w2");
+	udp4(&f, IP(192, 0, 2, 50), 9001, GUEST4, 9);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_SHOT,
+	      "UDP 9 passed w2's drop (judged by w1's remembered verdict)");
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -473,5 +499,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_ipv6);
 	RUN(t_acl_none_is_as_before);
 	RUN(t_acl_switched_judged_once);
+	RUN(t_acl_set_ids_never_reused);
 	return nfail;
 }
