@@ -45,7 +45,8 @@ LDLIBS := -lbpf -lelf -lz -lmnl
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-TOOLS := $(BUILD)/sendraw $(BUILD)/vnettap $(BUILD)/kvbbench $(BUILD)/verstat
+TOOLS := $(BUILD)/sendraw $(BUILD)/vnettap $(BUILD)/kvbbench $(BUILD)/verstat \
+	 $(BUILD)/vlanpush.bpf.o
 
 all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS) $(FUZZ_BIN) hdrcheck
 
@@ -72,6 +73,10 @@ $(BUILD)/verstat: tests/tools/verstat.c | $(BUILD)
 
 $(BUILD)/vnettap: tests/tools/vnettap.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@
+
+# tests: a VLAN tag in skb metadata, as a VLAN device with offload makes
+$(BUILD)/vlanpush.bpf.o: tests/tools/vlanpush.bpf.c | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # benchmark tools (scripts/bench): built with everything, run by `make bench`
 $(BUILD)/bench.bpf.o: scripts/bench/bpf/bench.bpf.c | $(BUILD)

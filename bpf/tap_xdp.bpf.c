@@ -25,8 +25,22 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("xdp")
-int kvb_xdp(struct xdp_md *ctx)
+#ifndef ENODATA
+#define ENODATA 61
+#endif
+/* The VLAN tag a driver took out of the frame (Linux 6.8). */
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx,
+					__be16 *vlan_proto,
+					__u16 *vlan_tci) __ksym __weak;
+#ifndef bpf_ksym_exists
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
+
+/*
+ * Both entries: a guest port's frame (uplink 0), or a bridge's uplink's
+ * whose VLAN tag, if any, is known to be in the frame (uplink 1).
+ */
+static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct kvb_port *port;
@@ -39,20 +53,20 @@ int kvb_xdp(struct xdp_md *ctx)
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	/* gateway and WAN frames may be the host's: tc decides */
 	if (!port ||
-	    (port->role != KVB_PORT_GUEST && port->role != KVB_PORT_UPLINK))
+	    port->role != (uplink ? KVB_PORT_UPLINK : KVB_PORT_GUEST))
 		return XDP_PASS;
 	net = net_lookup(port->net_id);
 	if (!net)
 		return XDP_PASS;	/* tc counts it */
 	kvb_pkt_from_xdp(&p, ctx);
 	ret = kvb_admit(&p, 0, &f);
-	if (!IS_DROP(ret))
+	if (!IS_DROP(ret) && !uplink)
 		ret = kvb_guard(port, net, ifindex, &f);
-	/* the host's NIC: what admission refuses there is the host's
-	 * traffic, which tc counts and passes on */
-	if (IS_DROP(ret) && port->role == KVB_PORT_UPLINK)
-		return XDP_PASS;
 	if (IS_DROP(ret)) {
+		/* the host's NIC: what admission refuses there is the
+		 * host's traffic, which tc counts and passes on */
+		if (uplink)
+			return XDP_PASS;
 		report_drop(ctx, 1, ifindex, p.len, stats_of(ifindex), ret);
 		return XDP_DROP;
 	}
@@ -61,4 +75,48 @@ int kvb_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	xdp_fwd_in(in, ifindex, &f);
 	return xdp_switch(ctx, port, net, in);
+}
+
+/* Guest ports: a tap's or a veth's frames carry their VLAN tag inline. */
+SEC("xdp")
+int kvb_xdp(struct xdp_md *ctx)
+{
+	return xdp_entry(ctx, 0);
+}
+
+/*
+ * A bridge's uplink (uplink-xdp on): loaded bound to the device
+ * (BPF_F_XDP_DEV_BOUND_ONLY), one program a device, because there a
+ * frame's VLAN tag may not be in the frame at all: a NIC with
+ * rx-vlan-offload strips it into its descriptor, a veth carries the
+ * metadata tag of its peer's skb (a VLAN device on a device with
+ * tx-vlan-offload). tc sees such a tag (skb->vlan_present) and keeps the
+ * frame from the guests; the fast path, blind to it, would deliver a
+ * tagged VLAN's frame to an untagged network. So it forwards only frames
+ * the driver says have no tag outside the frame (-ENODATA); a tag, or a
+ * driver that cannot tell (-EOPNOTSUPP: no VLAN hint; generic XDP), and
+ * every frame goes on to tc.
+ */
+SEC("xdp")
+int kvb_xdp_up(struct xdp_md *ctx)
+{
+	__be16 proto;
+	__u16 tci;
+
+	if (!bpf_ksym_exists(bpf_xdp_metadata_rx_vlan_tag) ||
+	    bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) != -ENODATA)
+		return XDP_PASS;
+	return xdp_entry(ctx, 1);
+}
+
+/*
+ * kvb_xdp_up without the VLAN hint, for the unit tests alone:
+ * BPF_PROG_RUN refuses a program bound to a device, so they run the
+ * uplink's entry through this one. The loader never loads it (and so
+ * never attaches it): its frames' VLAN tags could be out of its sight.
+ */
+SEC("xdp")
+int kvb_xdp_up_test(struct xdp_md *ctx)
+{
+	return xdp_entry(ctx, 1);
 }

@@ -42,6 +42,7 @@ void fabric_close(struct fabric *fb);
 struct fabric *fab(void);
 struct fabric *fab_ro(void);
 int fabric_load_programs(const char *dir);
+int xdp_uplink_prog(const char *dir, __u32 ifindex);
 int fabric_reopen_progs(struct fabric *fb);
 __u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
@@ -249,8 +250,9 @@ int net_leases(int argc, char **argv);
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
-int xdp_attach(struct fabric *fb, __u32 ifindex);
-int xdp_update(struct fabric *fb, __u32 ifindex);
+/* uplink: an uplink's own program (xdp_uplink_prog), else prog_xdp */
+int xdp_attach(struct fabric *fb, __u32 ifindex, bool uplink);
+int xdp_update(struct fabric *fb, __u32 ifindex, bool uplink);
 bool tc_present(__u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);

@@ -63,18 +63,26 @@ static int xdp_pin_path(struct fabric *fb, __u32 ifindex, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int xdp_attach(struct fabric *fb, __u32 ifindex)
+int xdp_attach(struct fabric *fb, __u32 ifindex, bool uplink)
 {
+	int fd, ret, prog = fb->prog_xdp;
 	char path[512];
-	int fd, ret;
 
 	ret = xdp_pin_path(fb, ifindex, path, sizeof(path));
 	if (ret)
 		return ret;
+	if (uplink) {
+		prog = xdp_uplink_prog(fb->dir, ifindex);
+		if (prog < 0)
+			return prog;
+	}
 	/* Native where the driver has it (tun, veth, most NICs), else generic. */
-	fd = bpf_link_create(fb->prog_xdp, (int)ifindex, BPF_XDP, NULL);
+	fd = bpf_link_create(prog, (int)ifindex, BPF_XDP, NULL);
+	ret = -errno;
+	if (uplink)
+		close(prog);
 	if (fd < 0)
-		return -errno;
+		return ret;
 	ret = bpf_obj_pin(fd, path) ? -errno : 0;
 	if (ret)
 		bpf_link_detach(fd);
@@ -83,10 +91,10 @@ int xdp_attach(struct fabric *fb, __u32 ifindex)
 }
 
 /* Swap the program behind the pinned XDP link: atomic, no packet lost. */
-int xdp_update(struct fabric *fb, __u32 ifindex)
+int xdp_update(struct fabric *fb, __u32 ifindex, bool uplink)
 {
+	int fd, ret, prog = fb->prog_xdp;
 	char path[512];
-	int fd, ret;
 
 	ret = xdp_pin_path(fb, ifindex, path, sizeof(path));
 	if (ret)
@@ -94,7 +102,16 @@ int xdp_update(struct fabric *fb, __u32 ifindex)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	ret = bpf_link_update(fd, fb->prog_xdp, NULL) ? -errno : 0;
+	if (uplink) {
+		prog = xdp_uplink_prog(fb->dir, ifindex);
+		if (prog < 0) {
+			close(fd);
+			return prog;
+		}
+	}
+	ret = bpf_link_update(fd, prog, NULL) ? -errno : 0;
+	if (uplink)
+		close(prog);
 	close(fd);
 	return ret;
 }

@@ -187,7 +187,8 @@ int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	if (on == !!(p->flags & KVB_PORT_F_XDP))
 		return 0;
 	if (on) {
-		int ret = xdp_attach(fb, p->ifindex);
+		int ret = xdp_attach(fb, p->ifindex,
+				     p->role == KVB_PORT_UPLINK);
 
 		if (ret)
 			return err("%s: %s: cannot attach XDP program: %s", cmd,
@@ -361,7 +362,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 	if (xdp) {
-		ret = xdp_attach(fb, ifindex);
+		ret = xdp_attach(fb, ifindex, role == KVB_PORT_UPLINK);
 		if (ret) {
 			err("%s: %s: cannot attach XDP program: %s (use 'xdp "
 			    "off' to run on tc alone)", cmd, dev,

@@ -25,7 +25,10 @@
  * a LAN host's frame to a MAC learnt on the uplink itself (LAN to LAN) on
  * to the host's stack: all XDP_PASS here. Admission refusals (VLAN tags,
  * jumbo frames, odd headers) are the host's traffic too: XDP_PASS, tc
- * counts them. What it redirects to a guest is the fast path's: the
+ * counts them; a VLAN tag outside the frame (a NIC's descriptor, a veth
+ * peer's skb) is only known to the uplink's own, device-bound program
+ * (tap_xdp.bpf.c: kvb_xdp_up), which alone forwards from an uplink.
+ * What it redirects to a guest is the fast path's: the
  * receiver's isolation does not matter there (an isolated port hears
  * the uplink), its ACLs do; a router advertisement goes to tc (SAVI
  * learns the LAN's prefixes from it), as does DHCP (an ACK binds).

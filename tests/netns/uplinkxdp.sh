@@ -16,7 +16,9 @@
 # decides: TCP and UDP from the LAN host's own stack (its veth offloads the
 # checksum: CHECKSUM_PARTIAL, which a redirect would lose), broadcast,
 # multicast, an unknown destination, a guest with ACLs, a VLAN-tagged
-# frame, a frame over the guest's MTU, the host's own traffic. A LAN host
+# frame (the tag in the frame, or in skb metadata as a VLAN device with
+# tx-vlan-offload leaves it: only the uplink's device-bound program can
+# know), a frame over the guest's MTU, the host's own traffic. A LAN host
 # only XDP has seen is learnt on the uplink. With uplink-xdp off nothing
 # takes the fast path and everything arrives the same.
 source "$(dirname "$0")/lib.sh"
@@ -178,6 +180,7 @@ ip -n "$T-lan" -6 addr add fd84::2/64 dev eth0 nodad
 ip -n "$T-lan" neigh replace 10.84.0.11 lladdr $MA dev eth0
 ip -n "$T-lan" neigh replace fd84::11 lladdr $MA dev eth0
 ip -n "$T-lan" neigh replace 10.84.0.12 lladdr $MB dev eth0
+in_ns "$T-lan" tc qdisc add dev eth0 clsact
 tap_add "$T-a" && tap_add "$T-b" || { fail "setup: taps"; exit 1; }
 
 for mode in ${UPLINK_XDP:-on off}; do
@@ -225,6 +228,12 @@ assert e and e[0][\"dev\"] == \"$T-up\", e'" "$ROOT/build/kvmbpf"
 	path "$m: unknown destination" 0 raw "$(frame udp4 $MU 10.84.0.11 7022)"
 	path "$m: to a guest with ACLs" 0 raw "$(frame udp4 $MB 10.84.0.12 7023)"
 	path "$m: VLAN-tagged" 0 raw "$(frame udp4 $MA 10.84.0.11 7024 100 $ML 42)"
+	# tagged as a VLAN device with tx-vlan-offload tags it: in the skb's
+	# metadata, which the veth carries over, not in the frame
+	in_ns "$T-lan" tc filter add dev eth0 egress bpf da obj "$ROOT/build/vlanpush.bpf.o" sec tc ||
+		fail "$m: vlanpush"
+	path "$m: VLAN tag in skb metadata" 0 raw "$(frame udp4 $MA 10.84.0.11 7026)"
+	in_ns "$T-lan" tc filter del dev eth0 egress
 	ip link set "$T-a" mtu 1000
 	path "$m: over the guest's MTU" 0 raw "$(frame udp4 $MA 10.84.0.11 7025 1200)"
 	ip link set "$T-a" mtu 1500
@@ -251,6 +260,7 @@ assert e and e[0][\"dev\"] == \"$T-up\", e'" "$ROOT/build/kvmbpf"
 	arrived "$m: unknown destination, flooded to A" "$T-a" 7022 100
 	arrived "$m: to a guest with ACLs (allowed)" "$T-b" 7023 100
 	arrived "$m: VLAN-tagged (not for guests)" "$T-a" 7024 0
+	arrived "$m: VLAN tag in skb metadata (not for guests)" "$T-a" 7026 0
 	rm -f "${RECV_OUT[$T-a]}" "${RECV_OUT[$T-b]}"
 
 	kvmbpf net del lan >/dev/null && kvmbpf acl del open >/dev/null ||

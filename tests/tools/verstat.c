@@ -7,6 +7,7 @@
  * not packaged for Debian 12; this is the part of it the datapath needs.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,26 @@ int main(int argc, char **argv)
 		n++;
 	logs = calloc(n, sizeof(*logs));
 	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+		size_t len = strlen(name);
+
+		/* an uplink's XDP program (kvb_xdp_up) is loaded bound to its
+		 * device (loader/fabric.c: xdp_uplink_prog), one with native
+		 * XDP: VERSTAT_DEV (a veth will do), else it is left out */
+		if (len > 3 && !strcmp(name + len - 3, "_up")) {
+			const char *dev = getenv("VERSTAT_DEV");
+			unsigned int ifx = dev ? if_nametoindex(dev) : 0;
+
+			if (ifx) {
+				bpf_program__set_ifindex(prog, ifx);
+				bpf_program__set_flags(prog, 1U << 6);
+			} else {
+				fprintf(stderr, "verstat: %s left out (set "
+					"VERSTAT_DEV to a device with native "
+					"XDP)\n", name);
+				bpf_program__set_autoload(prog, false);
+			}
+		}
 		logs[i] = calloc(1, LOG_SZ);
 		bpf_program__set_log_buf(prog, logs[i], LOG_SZ);
 		bpf_program__set_log_level(prog, getenv("VERSTAT_LOG") ? 5 : 4);

@@ -35,16 +35,19 @@
  * the network's or the guest's MTU.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "unit.h"
+#include "tap_xdp.skel.h"
 
 static const __u8 X1[6] = { 0x52, 0x54, 0, 0, 0x1c, 1 };
 static const __u8 X2[6] = { 0x52, 0x54, 0, 0, 0x1c, 2 };
@@ -52,6 +55,8 @@ static const __u8 SRC6[16] = { 0xfd, [15] = 0x21 };
 #define SRC4 htonl(0x0a000015)	/* 10.0.0.21 */
 
 static __u32 kx1, kx2;
+/* the XDP program the tests run: the guests' (prog_xdp), or the uplink's */
+static int xdp_prog = -1;
 
 /* XDP on the frame; its verdict, and the frame as XDP left it in *out. */
 static int run_xdp_out(struct fabric *fb, __u32 ifindex,
@@ -63,8 +68,10 @@ static int run_xdp_out(struct fabric *fb, __u32 ifindex,
 		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 
-	if (bpf_prog_test_run_opts(fb->prog_xdp, &o))
+	if (bpf_prog_test_run_opts(xdp_prog >= 0 ? xdp_prog : fb->prog_xdp, &o)) {
+		printf("# BPF_PROG_RUN: %s\n", strerror(errno));
 		return -1;
+	}
 	out->len = o.data_size_out;
 	return (int)o.retval;
 }
@@ -881,6 +888,46 @@ static void t_xdp_uplink_pass_to_tc_cases(struct fabric *fb)
 }
 
 /*
+ * kvb_xdp_up_test: the uplink's entry without the driver's VLAN hint
+ * (bpf/tap_xdp.bpf.c), loaded over the fabric's maps as the loader loads
+ * the uplink's. Its fd, or -1.
+ */
+static int uplink_test_prog(struct fabric *fb)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = fb->dir);
+	struct kvb_tap_xdp *xs = kvb_tap_xdp__open_opts(&oo);
+	int fd = -1;
+
+	if (!xs)
+		return -1;
+	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
+	bpf_program__set_autoload(xs->progs.kvb_xdp_up, false);
+	if (!bpf_map__reuse_fd(xs->maps.kvb_xdptx, fb->xdptx_fd) &&
+	    !kvb_tap_xdp__load(xs))
+		fd = dup(bpf_program__fd(xs->progs.kvb_xdp_up_test));
+	kvb_tap_xdp__destroy(xs);
+	return fd;
+}
+
+/*
+ * The guests' program, which cannot see a VLAN tag outside the frame,
+ * forwards nothing from an uplink (kvb_xdp_up does, bound to it).
+ */
+static void t_xdp_guest_program_passes_uplinks(struct fabric *fb)
+{
+	struct frame f;
+	__u8 l4[200];
+	int up = xdp_prog;
+
+	uip4(&f, L1, IPPROTO_UDP, l4, l4_hdr(l4, IPPROTO_UDP, 100));
+	make_complete(&f, IPPROTO_UDP);
+	UFAST(L1, &f, "from the LAN, the uplink's program");
+	xdp_prog = -1;
+	TO_TC(unit_uplink, &f, "from the LAN, the guests' program");
+	xdp_prog = up;
+}
+
+/*
  * kvb_xdptx holds the tap guest ports, never a veth, and a port leaves it
  * at detach (else XDP would go on redirecting into a device the fabric
  * no longer judges).
@@ -943,8 +990,27 @@ int xdp_csum_tests(struct fabric *fb)
 	RUN(t_xdp_fast_complete_frames_redirected);
 	RUN(t_xdp_fast_learns_the_source);
 	RUN(t_xdp_fast_pass_to_tc_cases);
-	RUN(t_xdp_uplink_fast_path);
-	RUN(t_xdp_uplink_pass_to_tc_cases);
+	/* the uplink's own program, bound to it, loads (xdp_uplink_prog);
+	 * BPF_PROG_RUN refuses a bound program: its stand-in runs */
+	xdp_prog = xdp_uplink_prog(fb->dir, unit_uplink);
+	if (xdp_prog < 0) {
+		printf("FAIL xdp uplink setup: cannot load its program: %s\n",
+		       strerror(-xdp_prog));
+		nfail++;
+	} else {
+		close(xdp_prog);
+		xdp_prog = uplink_test_prog(fb);
+	}
+	if (xdp_prog < 0) {
+		printf("FAIL xdp uplink setup: cannot load kvb_xdp_up_test\n");
+		nfail++;
+	} else {
+		RUN(t_xdp_uplink_fast_path);
+		RUN(t_xdp_uplink_pass_to_tc_cases);
+		RUN(t_xdp_guest_program_passes_uplinks);
+		close(xdp_prog);
+		xdp_prog = -1;
+	}
 	RUN(t_xdp_targets_follow_ports);	/* last: detaches kt3 */
 	return nfail;
 }
