@@ -272,6 +272,10 @@ done
 kvmbpf net add lan type bridge uplink "$T-up" >/dev/null
 check "net set uplink-xdp on" kvmbpf net set lan uplink-xdp on
 check "net set uplink-xdp on: XDP on the uplink" sh -c "ip link show $T-up | grep -q xdp"
+# an upgrade swaps the uplink's own (device-bound) program in place
+kvmbpf attach "$T-a" net lan mac $MA ip 10.84.0.11 >/dev/null
+check "upgrade with uplink-xdp on" kvmbpf upgrade force
+path "after upgrade: udp4 complete" 1 raw "$(frame udp4 $MA 10.84.0.11 7030)"
 check "net set uplink-xdp off" kvmbpf net set lan uplink-xdp off
 check_not "net set uplink-xdp off: no XDP" sh -c "ip link show $T-up | grep -q xdp"
 kvmbpf net add other type bridge >/dev/null
