@@ -50,6 +50,7 @@ struct route_scratch {
 	__u8 saddr[16];			/* the routed packet's addresses */
 	__u8 daddr[16];
 	__u8 ll[16];			/* the gateway's link-local */
+	struct bpf_redir_neigh nh;	/* route_out's next hop */
 	struct kvb_addr_key ek;		/* endpoint_of's key */
 	__u8 emac[ETH_ALEN];		/* and the guest's MAC it found */
 };

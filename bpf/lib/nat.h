@@ -53,6 +53,9 @@ struct nat_scratch {
 	__u16 nh_len;
 	__u8 nh_ok;
 	__u8 pad2;
+	/* nat_snat: the FIB's next hop, for bpf_redirect_neigh (kept
+	 * before ct_out, whose own lookups reuse fib) */
+	struct bpf_redir_neigh nh;
 };
 
 struct {
@@ -1023,6 +1026,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	t->naddr = fib->ipv4_src;
 	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
+	fib_next_hop(fib, &t->nh);
 	/* only an Ethernet next hop with a resolved neighbour is cached */
 	t->nh_ok = fibret == BPF_FIB_LKUP_RET_SUCCESS &&
 		   !mac_is_zero(fib->dmac) && !mac_is_zero(fib->smac);
@@ -1047,7 +1051,8 @@ translate:
 		bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0);
 		return redirected(bpf_redirect(out, 0));
 	}
-	return redirected(bpf_redirect_neigh(out, NULL, 0, 0));
+	/* not cached: t is set (the cached path is the only one without) */
+	return t ? redirect_nh(skb, &t->nh, out) : TC_ACT_SHOT;
 }
 
 

@@ -63,13 +63,13 @@ static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 
 /*
  * Ask the FIB about daddr (family 4 or 6) for a packet entering through
- * host interface ifindex. l3_len 0 skips the MTU check (GSO frames: the
- * kernel checks their segments).
+ * host interface ifindex, with flags (BPF_FIB_LOOKUP_*). l3_len 0 skips
+ * the MTU check (GSO frames: the kernel checks their segments).
  */
 static __always_inline int fib_ask(struct __sk_buff *skb,
 				   struct bpf_fib_lookup *fib, __u8 family,
 				   const __u8 *saddr, const __u8 *daddr,
-				   __u32 l3_len, __u32 ifindex)
+				   __u32 l3_len, __u32 ifindex, __u32 flags)
 {
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->ifindex = ifindex;
@@ -83,7 +83,7 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
 		__builtin_memcpy(fib->ipv6_src, saddr, 16);
 		__builtin_memcpy(fib->ipv6_dst, daddr, 16);
 	}
-	return (int)bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	return (int)bpf_fib_lookup(skb, fib, sizeof(*fib), flags);
 }
 
 /*
@@ -125,7 +125,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		__builtin_memcpy(dmac, t->emac, ETH_ALEN);
 	} else {
 		ret = fib_ask(skb, fib, family, saddr, daddr,
-			      skb->gso_size ? 0 : l3_len, gw_host);
+			      skb->gso_size ? 0 : l3_len, gw_host, 0);
 		if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 			return ROUTE_CONTINUE;	/* the host's own address there */
 		if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
@@ -203,16 +203,18 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	if (!t)
 		return DROP(KVB_DROP_NO_ROUTE);
 	fib = &t->fib;
+	/* the neighbour is bpf_redirect_neigh's (redirect_nh) */
 	ret = fib_ask(skb, fib, family, saddr, daddr,
-		      skb->gso_size ? 0 : l3_len, net->gw_host);
+		      skb->gso_size ? 0 : l3_len, net->gw_host,
+		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return route_error(skb, ifindex, net, family, fib->mtu_result);
 	out = fib->ifindex;
-	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
-	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || out == net->gw_host)
+	if (ret != BPF_FIB_LKUP_RET_SUCCESS || out == net->gw_host)
 		return DROP(KVB_DROP_NO_ROUTE);
+	fib_next_hop(fib, &t->nh);
 	/* a nat network's IPv6 (and a routed one's behind it) leaves by the
 	 * devices it is routed in from, as its IPv4 by its WAN device: the
 	 * answers of any other way are not let in (nat_from_host) */
@@ -223,7 +225,7 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 		return route_error(skb, ifindex, net, family, 0);
 	skb->mark = 0;
 	count_tx(out, skb->len);
-	return redirected(bpf_redirect_neigh(out, NULL, 0, 0));
+	return redirect_nh(skb, &t->nh, out);
 }
 
 /*

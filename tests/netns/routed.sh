@@ -10,7 +10,8 @@
 #   r2 10.71.2.0/24 fd71:2::/64  mtu 1400  g3 (.11, SLAAC)    peered with r1
 #   r3 10.71.3.0/24 fd71:3::/64  g4 (.11)                     not peered
 #   n  nat 192.168.79.0/24 (wan $T-w) peered with r4 10.71.4.0/24, g5 (.11)
-#   $T-wan ns: 10.99.3.2/24 fd99:3::2/64, routes to 10.71.0.0/16, fd71::/16
+#   $T-wan ns: 10.99.3.2/24 fd99:3::2/64, routes to 10.71.0.0/16, fd71::/16;
+#              10.99.9.9 fd99:9::9 on lo, which the host routes via .2/::2
 source "$(dirname "$0")/lib.sh"
 
 behind "$T-w" "$T-wan" 10.99.3.2/24 10.99.3.1/24
@@ -183,6 +184,28 @@ peer=$(seen_from "$T-wan" 10.99.3.2 8089 "$T-g1")
 	fail "the WAN saw '$peer'"
 check "TCP g1 -> WAN (IPv6, 4 MiB, sha256)" tcp_sha "$T-g1" "$T-wan" fd99:3::2 4
 check "TCP WAN -> g1 (IPv4, 4 MiB, sha256)" tcp_sha "$T-wan" "$T-g1" 10.71.1.11 4
+
+# A WAN address beyond a gateway (the host routes it through the WAN
+# namespace, which answers ARP and ND on eth0 only for eth0's addresses):
+# the packet goes to the next hop the FIB names, not to its destination
+# as if on the link, and a changed route counts from the next packet
+in_ns "$T-wan" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+in_ns "$T-wan" ip addr add 10.99.9.9/32 dev lo
+in_ns "$T-wan" ip addr add fd99:9::9/128 dev lo
+ip route add 10.99.9.9/32 via 10.99.3.2 dev "$T-w"
+ip -6 route add fd99:9::9/128 via fd99:3::2 dev "$T-w"
+check "g1 reaches a WAN address through its gateway (IPv4)" ping4 "$T-g1" 10.99.9.9
+check "g1 reaches a WAN address through its gateway (IPv6)" ping6 "$T-g1" fd99:9::9
+ip route replace 10.99.9.9/32 via 10.99.3.7 dev "$T-w"
+ip -6 route replace fd99:9::9/128 via fd99:3::7 dev "$T-w"
+check_not "routed to a gateway nobody answers for: lost at once (IPv4)" \
+	ping4 "$T-g1" 10.99.9.9
+check_not "routed to a gateway nobody answers for: lost at once (IPv6)" \
+	ping6 "$T-g1" fd99:9::9
+ip route replace 10.99.9.9/32 via 10.99.3.2 dev "$T-w"
+ip -6 route replace fd99:9::9/128 via fd99:3::2 dev "$T-w"
+check "the route back: reached again (IPv4)" ping4 "$T-g1" 10.99.9.9
+check "the route back: reached again (IPv6)" ping6 "$T-g1" fd99:9::9
 
 # A private routed segment behind a nat network: out translated, not in
 check "net add nat n, routed r4, peer them" sh -c "
