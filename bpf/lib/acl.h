@@ -109,6 +109,9 @@ struct acl_scratch {
 	struct kvb_acl_lpm_key k;
 	struct kvb_aclct_key ck;
 	struct kvb_aclct ce;
+	/* pending: the sender's new entry and its key (acl_commit) */
+	struct kvb_aclct pe;
+	struct kvb_aclct_key pk;
 	__u32 net_id;			/* the judging port's network */
 	__u8 gside;			/* ck: the side of the guest's end */
 	__u8 pad2[3];
@@ -131,7 +134,15 @@ struct acl_scratch {
 	__u32 peer, peer_set, peer_ctr;
 	__u8 valid;			/* ACL_V_* */
 	__u8 pc;			/* peer, peer_set, peer_ctr: usable */
-	__u8 pad3[2];
+	/*
+	 * defer: the switch stage's sender; a new connection's entry is
+	 * then inserted once at the stage's end (acl_commit), with the
+	 * receiver's side when a local receiver judged it (pending: pe and
+	 * pk hold it). A flood's copies run other ports' tc egress, and
+	 * their ACL judgments, on this CPU before the stage ends: those
+	 * clear defer and never touch pe, pk or pending.
+	 */
+	__u8 defer, pending;
 };
 
 struct {
@@ -664,7 +675,9 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		return ACL_PASS;
 	acl_ct_key(s, dir);
 	g = s->gside & 1;
-	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+	/* the receiver of a sender's new connection: not inserted yet */
+	e = s->defer && s->pending ? NULL :
+	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (e) {
 		__u64 last = e->last_ns;
 		__u64 t = (__u64)kvb_ct_timeout_s(NULL, s->proto, e->state) *
@@ -739,16 +752,29 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			acl_peer_take(s, other);
 			return ACL_PASS;
 		}
-		__builtin_memset(&s->ce, 0, sizeof(s->ce));
-		sd = &s->ce.side[g];
+		if (s->defer && s->pending) {
+			/* the sender's pending entry gets this side too */
+			sd = &s->pe.side[g];
+		} else {
+			__builtin_memset(&s->ce, 0, sizeof(s->ce));
+			s->ce.state = KVB_CT_NEW;
+			s->ce.last_ns = now;
+			sd = &s->ce.side[g];
+		}
 		sd->ifindex = ifindex;
 		sd->set = ap->set;
 		sd->ctr = ctr;
 		sd->origin = (__u8)dir;
 		sd->otype = s->type;
 		sd->ocode = s->code;
-		s->ce.state = KVB_CT_NEW;
-		s->ce.last_ns = now;
+		if (s->defer && s->pending)
+			return ACL_PASS;
+		if (s->defer && dir == KVB_ACL_OUT) {
+			__builtin_memcpy(&s->pe, &s->ce, sizeof(s->pe));
+			__builtin_memcpy(&s->pk, &s->ck, sizeof(s->pk));
+			s->pending = 1;
+			return ACL_PASS;
+		}
 		bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY);
 		return ACL_PASS;
 	}
@@ -996,6 +1022,7 @@ static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
 		return ACL_PASS;
 	s->net_id = net_id;
 	s->pc = 0;
+	s->defer = 0;	/* pending stays: a flood's copy, judged here */
 	ret = acl_tuple(skb, s, acl_meta(f), f->l4_len, acl_ports(f));
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
@@ -1042,6 +1069,8 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
 		return ACL_PASS;
 	s->valid = ACL_V_NONE;
 	s->pc = 0;
+	s->defer = 1;
+	s->pending = 0;
 	s->sif = ifindex;
 	s->net_id = net_id;
 	if (skb->cb[ACL_CB_MAGIC] != ACL_MAGIC ||
@@ -1105,6 +1134,22 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
 		return TC_ACT_SHOT;
 	}
 	return ret;
+}
+
+/*
+ * The end of the switch stage for a guest's frame: the new connection
+ * its sender's rules let in (and its local receiver's, if they judged
+ * it), inserted once.
+ */
+static __always_inline void acl_commit(struct __sk_buff *skb)
+{
+	struct acl_scratch *s = acl_scratch();
+
+	if (!s || !s->pending)
+		return;
+	s->pending = 0;
+	if (s->sif == skb->ifindex)
+		bpf_map_update_elem(&kvb_aclct, &s->pk, &s->pe, BPF_ANY);
 }
 
 #endif /* KVB_ACL_H */
