@@ -77,7 +77,7 @@ static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 	return xdp_switch(ctx, port, net, in);
 }
 
-/* Guest ports: a tap's or a veth's frames carry their VLAN tag inline. */
+/* Guest ports on taps: their frames carry their VLAN tags inline. */
 SEC("xdp")
 int kvb_xdp(struct xdp_md *ctx)
 {
@@ -85,34 +85,41 @@ int kvb_xdp(struct xdp_md *ctx)
 }
 
 /*
- * A bridge's uplink (uplink-xdp on): loaded bound to the device
- * (BPF_F_XDP_DEV_BOUND_ONLY), one program a device, because there a
- * frame's VLAN tag may not be in the frame at all: a NIC with
- * rx-vlan-offload strips it into its descriptor, a veth carries the
- * metadata tag of its peer's skb (a VLAN device on a device with
- * tx-vlan-offload). tc sees such a tag (skb->vlan_present) and keeps the
- * frame from the guests; the fast path, blind to it, would deliver a
- * tagged VLAN's frame to an untagged network. So it forwards only frames
- * the driver says have no tag outside the frame (-ENODATA); a tag, or a
- * driver that cannot tell (-EOPNOTSUPP: no VLAN hint; generic XDP), and
- * every frame goes on to tc.
+ * A bridge's uplink (uplink-xdp on), and a guest port on anything but a
+ * tap (a veth): loaded bound to the device (BPF_F_XDP_DEV_BOUND_ONLY),
+ * one program a device, because there a frame's VLAN tag may not be in
+ * the frame at all: a NIC with rx-vlan-offload strips it into its
+ * descriptor, a veth carries the metadata tag of its peer's skb (a VLAN
+ * device over a device with tx-vlan-offload). tc sees such a tag
+ * (skb->vlan_present: the frame is not switched), XDP does not: from an
+ * uplink the fast path would deliver a tagged VLAN's frame to an
+ * untagged network, from a guest a frame tc drops. So XDP goes on only
+ * with frames the driver says have no tag outside them (-ENODATA); a
+ * tag, or a driver that cannot tell (-EOPNOTSUPP: no VLAN hint; generic
+ * XDP), and every frame goes to tc, which judges it. (A tap's frames
+ * carry their tags inline: tun takes no VLAN offload; taps run kvb_xdp.)
  */
 SEC("xdp")
-int kvb_xdp_up(struct xdp_md *ctx)
+int kvb_xdp_bound(struct xdp_md *ctx)
 {
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct kvb_port *port;
 	__be16 proto;
 	__u16 tci;
 
 	if (!bpf_ksym_exists(bpf_xdp_metadata_rx_vlan_tag) ||
 	    bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) != -ENODATA)
 		return XDP_PASS;
-	return xdp_entry(ctx, 1);
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (port && port->role == KVB_PORT_UPLINK)
+		return xdp_entry(ctx, 1);
+	return xdp_entry(ctx, 0);
 }
 
 /*
- * kvb_xdp_up without the VLAN hint, for the unit tests alone:
- * BPF_PROG_RUN refuses a program bound to a device, so they run the
- * uplink's entry through this one. The loader never loads it (and so
+ * kvb_xdp_bound's uplink entry without the VLAN hint, for the unit
+ * tests alone: BPF_PROG_RUN refuses a program bound to a device, so they
+ * run the uplink's entry through this one. The loader never loads it (and so
  * never attaches it): its frames' VLAN tags could be out of its sight.
  */
 SEC("xdp")

@@ -296,9 +296,9 @@ int fabric_load_programs(const char *dir)
 		ret = -errno;
 		goto out;
 	}
-	/* an uplink's is loaded for its device (xdp_uplink_prog); the
-	 * unit tests' stand-in for it never */
-	bpf_program__set_autoload(xs->progs.kvb_xdp_up, false);
+	/* a device-bound one is loaded for its device (xdp_bound_prog);
+	 * the unit tests' stand-in for the uplink's never */
+	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
 	ret = kvb_tap__load(ts);
 	if (!ret)
@@ -334,13 +334,14 @@ out:
 #endif
 
 /*
- * An uplink's XDP program (kvb_xdp_up), loaded bound to its device: the
- * driver's VLAN hint (bpf_xdp_metadata_rx_vlan_tag) is only for a program
- * bound to the device (bpf/tap_xdp.bpf.c says why it needs it). The maps
- * are the fabric's pinned ones, as for every program. Returns the
- * program's fd (the caller's to close) or -errno.
+ * The XDP program of an uplink or of a guest port that is no tap
+ * (kvb_xdp_bound), loaded bound to its device: the driver's VLAN hint
+ * (bpf_xdp_metadata_rx_vlan_tag) is only for a program bound to the
+ * device (bpf/tap_xdp.bpf.c says why it needs it). The maps are the
+ * fabric's pinned ones, as for every program. Returns the program's fd
+ * (the caller's to close) or -errno.
  */
-int xdp_uplink_prog(const char *dir, __u32 ifindex)
+int xdp_bound_prog(const char *dir, __u32 ifindex)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir);
 	struct kvb_tap_xdp *xs = kvb_tap_xdp__open_opts(&oo);
@@ -350,15 +351,15 @@ int xdp_uplink_prog(const char *dir, __u32 ifindex)
 		return -errno;
 	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
-	bpf_program__set_ifindex(xs->progs.kvb_xdp_up, ifindex);
-	ret = bpf_program__set_flags(xs->progs.kvb_xdp_up,
+	bpf_program__set_ifindex(xs->progs.kvb_xdp_bound, ifindex);
+	ret = bpf_program__set_flags(xs->progs.kvb_xdp_bound,
 				     BPF_F_XDP_DEV_BOUND_ONLY);
 	if (!ret)
 		ret = xdptx_reuse(dir, xs->maps.kvb_xdptx);
 	if (!ret)
 		ret = kvb_tap_xdp__load(xs);
 	if (!ret) {
-		ret = dup(bpf_program__fd(xs->progs.kvb_xdp_up));
+		ret = dup(bpf_program__fd(xs->progs.kvb_xdp_bound));
 		if (ret < 0)
 			ret = -errno;
 	}

@@ -42,7 +42,7 @@ void fabric_close(struct fabric *fb);
 struct fabric *fab(void);
 struct fabric *fab_ro(void);
 int fabric_load_programs(const char *dir);
-int xdp_uplink_prog(const char *dir, __u32 ifindex);
+int xdp_bound_prog(const char *dir, __u32 ifindex);
 int fabric_reopen_progs(struct fabric *fb);
 __u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
@@ -90,6 +90,8 @@ struct port_opts {
 int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		__u32 net_id, __u32 role, const struct port_opts *o);
 int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p);
+/* does the port's XDP need a program bound to its device (xdp_bound_prog)? */
+bool xdp_bound(__u32 ifindex, __u32 role);
 /* add (on) or remove XDP on an attached port, p's flags and entry too */
 int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		 bool on);
@@ -250,9 +252,9 @@ int net_leases(int argc, char **argv);
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
-/* uplink: an uplink's own program (xdp_uplink_prog), else prog_xdp */
-int xdp_attach(struct fabric *fb, __u32 ifindex, bool uplink);
-int xdp_update(struct fabric *fb, __u32 ifindex, bool uplink);
+/* bound: the device's own program (xdp_bound_prog), else prog_xdp */
+int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound);
+int xdp_update(struct fabric *fb, __u32 ifindex, bool bound);
 bool tc_present(__u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);

@@ -215,7 +215,7 @@ static int do_upgrade(int argc, char **argv)
 			   p.role == KVB_PORT_GUEST))
 			r = tc_attach(fb, key, true, NULL);
 		if (!r && (p.flags & KVB_PORT_F_XDP))
-			r = xdp_update(fb, key, p.role == KVB_PORT_UPLINK);
+			r = xdp_update(fb, key, xdp_bound(key, p.role));
 		if (r)
 			ret = err("upgrade: %s: %s", p.name, strerror(-r));
 		else

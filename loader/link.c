@@ -63,7 +63,7 @@ static int xdp_pin_path(struct fabric *fb, __u32 ifindex, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int xdp_attach(struct fabric *fb, __u32 ifindex, bool uplink)
+int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound)
 {
 	int fd, ret, prog = fb->prog_xdp;
 	char path[512];
@@ -71,15 +71,15 @@ int xdp_attach(struct fabric *fb, __u32 ifindex, bool uplink)
 	ret = xdp_pin_path(fb, ifindex, path, sizeof(path));
 	if (ret)
 		return ret;
-	if (uplink) {
-		prog = xdp_uplink_prog(fb->dir, ifindex);
+	if (bound) {
+		prog = xdp_bound_prog(fb->dir, ifindex);
 		if (prog < 0)
 			return prog;
 	}
 	/* Native where the driver has it (tun, veth, most NICs), else generic. */
 	fd = bpf_link_create(prog, (int)ifindex, BPF_XDP, NULL);
 	ret = -errno;
-	if (uplink)
+	if (bound)
 		close(prog);
 	if (fd < 0)
 		return ret;
@@ -91,7 +91,7 @@ int xdp_attach(struct fabric *fb, __u32 ifindex, bool uplink)
 }
 
 /* Swap the program behind the pinned XDP link: atomic, no packet lost. */
-int xdp_update(struct fabric *fb, __u32 ifindex, bool uplink)
+int xdp_update(struct fabric *fb, __u32 ifindex, bool bound)
 {
 	int fd, ret, prog = fb->prog_xdp;
 	char path[512];
@@ -102,15 +102,15 @@ int xdp_update(struct fabric *fb, __u32 ifindex, bool uplink)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	if (uplink) {
-		prog = xdp_uplink_prog(fb->dir, ifindex);
+	if (bound) {
+		prog = xdp_bound_prog(fb->dir, ifindex);
 		if (prog < 0) {
 			close(fd);
 			return prog;
 		}
 	}
 	ret = bpf_link_update(fd, prog, NULL) ? -errno : 0;
-	if (uplink)
+	if (bound)
 		close(prog);
 	close(fd);
 	return ret;

@@ -169,6 +169,20 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
  * time, so nothing here could prove it. Anything else (a macvtap has no
  * XDP, a NIC is an uplink): no. Its frames still take tc, as before.
  */
+/*
+ * Does the port's XDP run bound to its device (kvb_xdp_bound)? An
+ * uplink's, and a guest port's on anything but a tap: there a VLAN tag
+ * may be out of the frame (bpf/tap_xdp.bpf.c), which only the driver can
+ * tell a bound program. A tap's frames carry theirs inline.
+ */
+bool xdp_bound(__u32 ifindex, __u32 role)
+{
+	struct host_link l;
+
+	return role != KVB_PORT_GUEST || host_link(ifindex, &l) ||
+	       strcmp(l.kind, "tun");
+}
+
 static bool xdp_target(__u32 ifindex, __u32 role)
 {
 	struct host_link l;
@@ -188,7 +202,7 @@ int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		return 0;
 	if (on) {
 		int ret = xdp_attach(fb, p->ifindex,
-				     p->role == KVB_PORT_UPLINK);
+				     xdp_bound(p->ifindex, p->role));
 
 		if (ret)
 			return err("%s: %s: cannot attach XDP program: %s", cmd,
@@ -362,7 +376,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 	if (xdp) {
-		ret = xdp_attach(fb, ifindex, role == KVB_PORT_UPLINK);
+		ret = xdp_attach(fb, ifindex, xdp_bound(ifindex, role));
 		if (ret) {
 			err("%s: %s: cannot attach XDP program: %s (use 'xdp "
 			    "off' to run on tc alone)", cmd, dev,

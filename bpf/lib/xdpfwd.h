@@ -27,7 +27,7 @@
  * jumbo frames, odd headers) are the host's traffic too: XDP_PASS, tc
  * counts them; a VLAN tag outside the frame (a NIC's descriptor, a veth
  * peer's skb) is only known to the uplink's own, device-bound program
- * (tap_xdp.bpf.c: kvb_xdp_up), which alone forwards from an uplink.
+ * (tap_xdp.bpf.c: kvb_xdp_bound), which alone forwards from an uplink.
  * What it redirects to a guest is the fast path's: the
  * receiver's isolation does not matter there (an isolated port hears
  * the uplink), its ACLs do; a router advertisement goes to tc (SAVI

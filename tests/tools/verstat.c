@@ -69,10 +69,10 @@ int main(int argc, char **argv)
 		const char *name = bpf_program__name(prog);
 		size_t len = strlen(name);
 
-		/* an uplink's XDP program (kvb_xdp_up) is loaded bound to its
-		 * device (loader/fabric.c: xdp_uplink_prog), one with native
-		 * XDP: VERSTAT_DEV (a veth will do), else it is left out */
-		if (len > 3 && !strcmp(name + len - 3, "_up")) {
+		/* a device-bound XDP program (kvb_xdp_bound) is loaded bound
+		 * to a device (loader/fabric.c: xdp_bound_prog), one with
+		 * native XDP: VERSTAT_DEV (a veth will do), else left out */
+		if (len > 6 && !strcmp(name + len - 6, "_bound")) {
 			const char *dev = getenv("VERSTAT_DEV");
 			unsigned int ifx = dev ? if_nametoindex(dev) : 0;
 

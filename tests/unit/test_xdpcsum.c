@@ -901,7 +901,7 @@ static int uplink_test_prog(struct fabric *fb)
 	if (!xs)
 		return -1;
 	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
-	bpf_program__set_autoload(xs->progs.kvb_xdp_up, false);
+	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	if (!bpf_map__reuse_fd(xs->maps.kvb_xdptx, fb->xdptx_fd) &&
 	    !kvb_tap_xdp__load(xs))
 		fd = dup(bpf_program__fd(xs->progs.kvb_xdp_up_test));
@@ -911,7 +911,7 @@ static int uplink_test_prog(struct fabric *fb)
 
 /*
  * The guests' program, which cannot see a VLAN tag outside the frame,
- * forwards nothing from an uplink (kvb_xdp_up does, bound to it).
+ * forwards nothing from an uplink (kvb_xdp_bound does, bound to it).
  */
 static void t_xdp_guest_program_passes_uplinks(struct fabric *fb)
 {
@@ -990,9 +990,9 @@ int xdp_csum_tests(struct fabric *fb)
 	RUN(t_xdp_fast_complete_frames_redirected);
 	RUN(t_xdp_fast_learns_the_source);
 	RUN(t_xdp_fast_pass_to_tc_cases);
-	/* the uplink's own program, bound to it, loads (xdp_uplink_prog);
+	/* the uplink's own program, bound to it, loads (xdp_bound_prog);
 	 * BPF_PROG_RUN refuses a bound program: its stand-in runs */
-	xdp_prog = xdp_uplink_prog(fb->dir, unit_uplink);
+	xdp_prog = xdp_bound_prog(fb->dir, unit_uplink);
 	if (xdp_prog < 0) {
 		printf("FAIL xdp uplink setup: cannot load its program: %s\n",
 		       strerror(-xdp_prog));
