@@ -46,6 +46,7 @@
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
 #define KVB_MAP_ACLCT "kvb_aclct"
 #define KVB_MAP_ACLVC "kvb_aclvc"
+#define KVB_MAP_ACLFRAG "kvb_aclfrag"
 #define KVB_MAP_XDPTX "kvb_xdptx"
 
 /*
@@ -214,7 +215,8 @@ enum kvb_port_held {
 	X(ACL_DROP, 42, "acl-drop", "a drop rule of the port's ACLs matched") \
 	X(ACL_REJECT, 43, "acl-reject", "a reject rule of the port's ACLs matched (TCP RST or ICMP prohibited sent, within the port's rate)") \
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
-	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)")
+	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
+	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -252,6 +254,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
 #define KVB_ACL_MAX_CT 262144	/* kvb_aclct flows, all ports (LRU) */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
+#define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
+#define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
 #define KVB_ACL_CTRS (KVB_MAX_ACLS * KVB_ACL_MAX_RULES + 1)
 /* rejects are answered within a budget of each port's own, as large as
  * the gateway's for ICMP errors (KVB_ICMP_RATE, KVB_ICMP_BURST) */
@@ -416,6 +420,27 @@ struct kvb_aclvc {
 	__u8 log;		/* the rule logs (KVB_ACLR_LOG) */
 	__u8 pad;
 	__u32 ctr;		/* the rule's kvb_aclcnt slot */
+};
+
+/*
+ * kvb_aclfrag: LRU_HASH, the fragmented datagrams whose first fragment a
+ * port's ACLs let through: their later fragments (no L4 header to judge)
+ * pass that port's ACLs for KVB_ACL_FRAG_S after it; any other later
+ * fragment is refused (acl-fragment), also one that comes before its
+ * first.
+ */
+struct kvb_aclfrag_key {
+	__u32 ifindex;		/* the judging port */
+	__u32 id;		/* IPv4 identification, IPv6 fragment id */
+	__u8 family;
+	__u8 proto;
+	__u8 pad[2];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct kvb_aclfrag {
+	__u64 until_ns;		/* datapath clock */
 };
 
 /*

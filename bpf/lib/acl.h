@@ -28,12 +28,19 @@
  * one entry, whose two sides are the two ports' judgments; the sender's
  * lookup brings the receiver's side along (acl_to_guest), so a packet of
  * a known connection costs one lookup for both ports, and a new one a
- * lookup, an insert and the receiver's write of its side. A change of
- * either port's set judges again at once.
+ * miss and one insert (acl_commit: the switch stage inserts the entry
+ * once, with both sides). A change of either port's set judges again at
+ * once. The rules' answer for a new connection's fields is kept per set
+ * (kvb_aclvc), so the next connection with the same fields costs one
+ * lookup.
+ *
+ * Fragments: a first fragment is judged as any packet, and when a port's
+ * ACLs let it through, its datagram's later fragments (no ports to judge)
+ * pass that port for a while (kvb_aclfrag); any other later fragment is
+ * refused (acl-fragment).
  *
  * Not judged: non-IP frames (ARP), neighbour discovery and MLD, DHCP and
- * DHCPv6 (a guest with default-reject keeps its address), and non-first
- * fragments (useless without their first fragment, which is judged).
+ * DHCPv6 (a guest with default-reject keeps its address).
  *
  * reject answers as the other end would: a TCP RST, or ICMP/ICMPv6
  * "administratively prohibited", within the port's budget (icmp_budget,
@@ -85,6 +92,7 @@
 #define ACL_M_L4OK (1U << 8)
 #define ACL_M_IP4 (1U << 9)
 #define ACL_M_IP6 (1U << 10)
+#define ACL_M_FRAG_SHIFT 11	/* bits 11-12: enum kvb_frag_kind */
 
 /* acl_scratch.valid: the packet's fields */
 #define ACL_V_NONE 0	/* not read yet (this program run) */
@@ -117,6 +125,7 @@ struct acl_scratch {
 	__u8 pad2[3];
 	struct kvb_acl_bit_key bk;
 	struct kvb_aclvc_key vk;
+	struct kvb_aclfrag_key fk;
 	/* the packet */
 	__u8 saddr[16], daddr[16];
 	__u16 sport, dport;		/* TCP/UDP, host order */
@@ -124,6 +133,9 @@ struct acl_scratch {
 	__u8 family, proto;
 	__u8 type, code;		/* ICMP */
 	__u8 is_icmp, echo;
+	__u8 fragk;			/* enum kvb_frag_kind */
+	__u8 pad4[3];
+	__u32 fid;			/* fragmented: the datagram's id */
 	__u32 l4off, l4len;
 	__u8 tcph[20];			/* reject: the TCP header */
 	__u8 eth[12];			/* reject: destination, source MAC */
@@ -176,6 +188,7 @@ static __always_inline __u32 acl_meta(const struct kvb_frame *f)
 	return f->l4_proto | (f->l4_ok ? ACL_M_L4OK : 0) |
 	       (f->proto == ETH_P_IP ? ACL_M_IP4 : 0) |
 	       (f->proto == ETH_P_IPV6 ? ACL_M_IP6 : 0) |
+	       (__u32)(f->fragk & 3) << ACL_M_FRAG_SHIFT |
 	       (f->l4_off & 0xffff) << 16;
 }
 
@@ -197,6 +210,46 @@ static __always_inline void acl_cb_put(struct __sk_buff *skb,
 	skb->cb[ACL_CB_PORTS] = acl_ports(f);
 	skb->cb[ACL_CB_MAGIC] = ACL_MAGIC;
 	skb->cb[ACL_CB_IFINDEX] = ifindex;
+}
+
+/*
+ * A fragment's datagram id into the scratch (s->fid): IPv4's
+ * identification, or the id of IPv6's fragment header, found by walking
+ * the extension headers admission checked. 0, or -1. A global function.
+ */
+__noinline int acl_frag_id(struct __sk_buff *skb)
+{
+	struct acl_scratch *s = acl_scratch();
+	__u32 off = ETH_HLEN + 40;
+	__u8 b[4], nh;
+
+	if (!s)
+		return -1;
+	if (s->family == 4) {
+		if (bpf_skb_load_bytes(skb, IP_OFF + 4, b, 2))
+			return -1;
+		s->fid = (__u32)b[0] << 8 | b[1];
+		return 0;
+	}
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + 6, &nh, 1))
+		return -1;
+	for (int i = 0; i < KVB_IP6_MAX_EXT; i++) {
+		if (nh == IPPROTO_FRAGMENT) {
+			if (bpf_skb_load_bytes(skb, off + 4, b, 4))
+				return -1;
+			s->fid = (__u32)b[0] << 24 | (__u32)b[1] << 16 |
+				 (__u32)b[2] << 8 | b[3];
+			return 0;
+		}
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
+		    nh != IPPROTO_DSTOPTS)
+			return -1;
+		if (bpf_skb_load_bytes(skb, off, b, 2))
+			return -1;
+		nh = b[0];
+		off += ((__u32)b[1] + 1) * 8;
+	}
+	return -1;
 }
 
 /*
@@ -229,8 +282,15 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	s->type = s->code = s->is_icmp = s->echo = 0;
 	s->l4off = meta >> 16;
 	s->l4len = l4len;
+	s->fragk = (meta >> ACL_M_FRAG_SHIFT) & 3;
+	s->fid = 0;
+	/* a fragment: its datagram's id (a later one is judged by it) */
+	if (s->fragk != KVB_FRAG_NONE && acl_frag_id(skb))
+		return DROP(KVB_DROP_TRUNC_L3);
+	if (s->fragk == KVB_FRAG_LATER)
+		return 0;
 	if (!(meta & ACL_M_L4OK)) {
-		/* a later fragment of a protocol admission checks */
+		/* no L4 header admission checked: not one it knows */
 		if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP ||
 		    s->proto == IPPROTO_ICMP || s->proto == IPPROTO_ICMPV6)
 			return ACL_SKIP;
@@ -651,6 +711,48 @@ static __always_inline void acl_peer_take(struct acl_scratch *s,
 }
 
 #define ACL_PASS KVB_CONTINUE
+
+/* The fragment record key of the packet in the scratch, on port ifindex. */
+static __always_inline void acl_frag_key(struct acl_scratch *s,
+					 __u32 ifindex)
+{
+	struct kvb_aclfrag_key *k = &s->fk;
+
+	k->ifindex = ifindex;
+	k->id = s->fid;
+	k->family = s->family;
+	k->proto = s->proto;
+	k->pad[0] = k->pad[1] = 0;
+	__builtin_memcpy(k->saddr, s->saddr, 16);
+	__builtin_memcpy(k->daddr, s->daddr, 16);
+}
+
+/* A first fragment that port ifindex's ACLs let through vouches for the
+ * rest of its datagram there. */
+static __always_inline void acl_frag_note(struct acl_scratch *s,
+					  __u32 ifindex)
+{
+	struct kvb_aclfrag v = {
+		.until_ns = kvb_now() + KVB_ACL_FRAG_S * 1000000000ULL,
+	};
+
+	acl_frag_key(s, ifindex);
+	bpf_map_update_elem(&kvb_aclfrag, &s->fk, &v, BPF_ANY);
+}
+
+/* A later fragment on port ifindex: ACL_PASS if its first fragment
+ * passed there (recently), else the drop. */
+static __always_inline int acl_frag_check(struct acl_scratch *s,
+					  __u32 ifindex)
+{
+	struct kvb_aclfrag *v;
+
+	acl_frag_key(s, ifindex);
+	v = bpf_map_lookup_elem(&kvb_aclfrag, &s->fk);
+	if (v && kvb_now() < v->until_ns)
+		return ACL_PASS;
+	return DROP(KVB_DROP_ACL_FRAG);
+}
 #define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
 
 /*
@@ -990,13 +1092,20 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 	int ret;
 
 	s->ap = *ap;	/* one lookup of the port's entry per judgment */
+	if (!ap->set)
+		return ACL_PASS;
+	/* a later fragment: as its first fragment was judged here */
+	if (s->fragk == KVB_FRAG_LATER)
+		return acl_frag_check(s, ifindex);
 	/* an error about a known connection (not from acl_judge: the
 	 * stack of the two together is too deep for the switch stage) */
-	if (ap->set && s->is_icmp && icmp_is_err(s->family, s->type) &&
+	if (s->is_icmp && icmp_is_err(s->family, s->type) &&
 	    acl_related(skb, ifindex, dir))
-		return ACL_PASS;
-	ret = acl_judge(skb, ifindex, dir);
-
+		ret = ACL_PASS;
+	else
+		ret = acl_judge(skb, ifindex, dir);
+	if (ret == ACL_PASS && s->fragk == KVB_FRAG_FIRST)
+		acl_frag_note(s, ifindex);
 	if (ret != ACL_DO_REJECT)
 		return ret;
 	if (s->ce.side[0].ctr)	/* the default's */
@@ -1123,6 +1232,8 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
 		/* the sender's entry holds out's judgment under its set */
 		if (s->pc && s->peer == out && s->peer_set == set) {
 			acl_count(s->peer_ctr, skb->len);
+			if (s->fragk == KVB_FRAG_FIRST)
+				acl_frag_note(s, out);
 			return ACL_PASS;
 		}
 		ret = acl_verdict(skb, out, KVB_ACL_IN, s, ap);

@@ -30,6 +30,13 @@
 #define ICMP_PARAMETERPROB_ 12
 
 /* What admission learned about a frame, for the guard and forwarding code. */
+/* kvb_frame.fragk: an IP packet's place among its fragments */
+enum kvb_frag_kind {
+	KVB_FRAG_NONE = 0,	/* not fragmented */
+	KVB_FRAG_FIRST = 1,	/* offset 0, more follow: has the L4 header */
+	KVB_FRAG_LATER = 2,	/* a later fragment: no L4 header */
+};
+
 struct kvb_frame {
 	void *ctx;		/* the hook's context (kvb_load) */
 	struct ethhdr *eth;
@@ -39,7 +46,8 @@ struct kvb_frame {
 	__u8 l4_proto;		/* IPPROTO_* of the L4 header (IPv4/IPv6) */
 	__u8 l4_ok;		/* an L4 header is present and checked */
 	__u8 icmp_type;		/* ICMP or ICMPv6 type, when l4_ok */
-	__u8 pad[3];
+	__u8 fragk;		/* enum kvb_frag_kind */
+	__u8 pad[2];
 	__u16 sport, dport;	/* host order, TCP/UDP when l4_ok */
 	__u32 l3_len;		/* L3 packet length claimed by its header */
 	__u32 hdr_len;		/* L3 + L4 header bytes, for GSO segments */
@@ -164,6 +172,8 @@ static __always_inline int check_ipv4(struct hdr_cursor *c,
 	f->l4_proto = ip->protocol;
 	frag = bpf_ntohs(ip->frag_off);
 	f->frag = (__u16)frag;
+	f->fragk = (frag & 0x1fff) ? KVB_FRAG_LATER :
+		   (frag & 0x2000) ? KVB_FRAG_FIRST : KVB_FRAG_NONE;
 	if (frag & 0x1fff) {
 		/* a later fragment: no L4 header; offset 1 overlaps TCP's */
 		if ((frag & 0x1fff) == 1 && ip->protocol == IPPROTO_TCP)
@@ -215,6 +225,11 @@ static __always_inline int check_ipv6(struct hdr_cursor *c,
 		if (nh == IPPROTO_FRAGMENT) {
 			hlen = 8;
 			fragmented = 1;
+			/* offset 0 without M: an atomic fragment, whole */
+			if ((h[2] << 8 | h[3]) & 0xfff8)
+				f->fragk = KVB_FRAG_LATER;
+			else if (h[3] & 1)
+				f->fragk = KVB_FRAG_FIRST;
 			if ((h[2] << 8 | h[3]) & 0xfff8) {
 				f->l4_proto = h[0];
 				f->hdr_len = seen + 8;

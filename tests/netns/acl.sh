@@ -150,6 +150,30 @@ expect "scan over IPv6 finds only TCP 22" "22 " "$(open_ports "$T-g2" fd93::11)"
 check "echo passes (guest)" ping4 "$T-g2" 10.93.0.11
 check "echo passes (LAN)" ping4 "$T-lan" 10.93.0.11
 check "echo passes (IPv6)" ping6 "$T-g2" fd93::11
+# fragments: later ones carry no ports; they pass only behind a first
+# fragment the ACLs let through
+check "a fragmented echo (3000 bytes) passes" in_ns "$T-g2" ping -n -c 1 -W 2 -s 3000 10.93.0.11
+check "a fragmented echo passes over IPv6" in_ns "$T-g2" ping -6 -n -c 1 -W 2 -s 3000 fd93::11
+f0=$(stat "$T-g1" acl-fragment)
+bg_ns "$T-g1" timeout 30 tcpdump -n -i eth0 -w "/tmp/$T-frag.pcap" \
+	'(ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)' 2>/dev/null
+FPID=$BG_PID
+sleep 1
+in_ns "$T-g2" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b'x' * 3000, ('10.93.0.11', 5400))
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.sendto(b'x' * 3000, ('fd93::11', 5400))"
+sleep 1
+stop_bg "$FPID"
+frags=$(tcpdump -n -r "/tmp/$T-frag.pcap" 2>/dev/null | wc -l)
+rm -f "/tmp/$T-frag.pcap"
+[ "$frags" = 0 ] && pass "no fragment of datagrams to a refused port reaches the guest" ||
+	fail "$frags fragments of datagrams to a refused port reached the guest"
+[ "$(stat "$T-g1" acl-fragment)" -ge $((f0 + 2)) ] &&
+	pass "their later fragments counted as acl-fragment" ||
+	fail "acl-fragment $f0 -> $(stat "$T-g1" acl-fragment)"
 expect "the host reaches the allowed port" ok "$(tcp_try_here 10.93.0.11 22)"
 expect "the host is refused another" refused "$(tcp_try_here 10.93.0.11 80)"
 

@@ -343,6 +343,97 @@ static void t_acl_ipv6(struct fabric *fb)
 	CHECK(to_guest(fb, ka1, &f) != TC_ACT_OK, "fd00:2::5 passed");
 }
 
+/* an IPv4 fragment of UDP datagram id: first (with the UDP header to
+ * dport) or a later one (16 bytes in) */
+static void frag4(struct frame *f, __u32 saddr, __u16 id, int first,
+		  __u16 dport)
+{
+	__u8 *ip;
+
+	if (first) {
+		udp4(f, saddr, 5300, GUEST4, dport);
+	} else {
+		__u8 data[16] = { 0x55 };
+
+		frame_ip4_to(f, GA, RM, saddr, GUEST4, 64, IPPROTO_UDP, data,
+			     sizeof(data));
+	}
+	ip = f->buf + ETH_HLEN;
+	ip[4] = (__u8)(id >> 8);
+	ip[5] = (__u8)id;
+	ip[6] = first ? 0x20 : 0x00;	/* MF; offset 0 or 2 (16 bytes) */
+	ip[7] = first ? 0x00 : 0x02;
+	frame_csum4(f);
+}
+
+/* the same in IPv6: a fragment header, then the UDP header or data */
+static void frag6(struct frame *f, const __u8 *saddr, const __u8 *daddr,
+		  __u32 id, int first, __u16 dport)
+{
+	__u8 p[24] = { IPPROTO_UDP, 0, 0, first ? 0x01 : 0x10,
+		       (__u8)(id >> 24), (__u8)(id >> 16), (__u8)(id >> 8),
+		       (__u8)id };
+
+	if (first) {
+		p[8] = 0x14, p[9] = 0xb4;	/* source port 5300 */
+		p[10] = (__u8)(dport >> 8), p[11] = (__u8)dport;
+		p[13] = 16;			/* the whole datagram's length */
+	}
+	frame_ip6_to(f, GA, RM, saddr, daddr, 64, IPPROTO_FRAGMENT, p,
+		     sizeof(p));
+}
+
+/*
+ * Later fragments carry no ports: a port's ACLs let them through only
+ * when the first fragment of their datagram passed there, and refuse
+ * them (acl-fragment) otherwise: refused, or not seen first.
+ */
+static void t_acl_fragments(struct fabric *fb)
+{
+	__u8 s6[16] = { 0xfd, 0, 0, 1, [15] = 7 }, d6[16] = { 0xfd, 0, 0, 0xa };
+	struct frame f;
+	__u64 d0;
+
+	CHECK(!cli("acl add u23") &&
+	      !cli("acl rule add u23 ingress allow proto udp dport 53") &&
+	      !cli("port set ka2 acl u23"), "cannot set up ACL u23");
+	d0 = drops(fb, ka2, KVB_DROP_ACL_FRAG);
+	frag4(&f, IP(192, 0, 2, 60), 0x1234, 1, 53);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "first fragment to 53 refused");
+	frag4(&f, IP(192, 0, 2, 60), 0x1234, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "a later fragment of an allowed datagram refused");
+	frag4(&f, IP(192, 0, 2, 60), 0x1235, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
+	      "a later fragment of a datagram never seen passed");
+	frag4(&f, IP(192, 0, 2, 60), 0x2000, 1, 54);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK, "first fragment to 54 passed");
+	frag4(&f, IP(192, 0, 2, 60), 0x2000, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
+	      "a later fragment of a refused datagram passed");
+	frag4(&f, IP(192, 0, 2, 61), 0x1234, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
+	      "a later fragment from another source passed on an allowed id");
+	CHECK(drops(fb, ka2, KVB_DROP_ACL_FRAG) == d0 + 3,
+	      "acl-fragment counted %llu times, not 3",
+	      (unsigned long long)(drops(fb, ka2, KVB_DROP_ACL_FRAG) - d0));
+	frag6(&f, s6, d6, 0xabcdef01, 1, 53);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "IPv6: first fragment to 53 refused");
+	frag6(&f, s6, d6, 0xabcdef01, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "IPv6: a later fragment of an allowed datagram refused");
+	frag6(&f, s6, d6, 0xabcdef02, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
+	      "IPv6: a later fragment of a datagram never seen passed");
+	frag6(&f, s6, d6, 0x0bad0000, 1, 54);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "IPv6: first fragment to 54 passed");
+	frag6(&f, s6, d6, 0x0bad0000, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
+	      "IPv6: a later fragment of a refused datagram passed");
+}
+
 /* a port without ACLs is not judged at all (as before ACLs) */
 static void t_acl_none_is_as_before(struct fabric *fb)
 {
@@ -497,6 +588,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_reject_sends_rst);
 	RUN(t_acl_change_cuts_forbidden_connections);
 	RUN(t_acl_ipv6);
+	RUN(t_acl_fragments);
 	RUN(t_acl_none_is_as_before);
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);
