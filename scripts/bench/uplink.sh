@@ -26,7 +26,11 @@
 # uplink's xdp-fwd / rx. And what uplink-xdp costs the frames it passes
 # to tc (all the host's own traffic, partial checksums, ...): the same
 # frames with UDP checksum 0 ("zero": XDP passes them), kvmbpf with
-# uplink-xdp off and on. RUNS (3), PKTS (1,000,000). Results: a table on
+# uplink-xdp off and on. And TCP (iperf3, 3 s, offloads on) from the LAN
+# host's stack to a guest in a namespace behind a veth port (TCP=0: not
+# run): a veth is never a redirect target, so this is all tc's, and shows
+# what XDP on a veth uplink costs the LAN's TCP (its peer loses GSO/TSO).
+# RUNS (3), PKTS (1,000,000). Results: a table on
 # stdout and build/bench/uplink.txt.
 set -uo pipefail
 
@@ -40,7 +44,7 @@ READCPU=${READCPU:-$((GENCPU == 0 ? 1 : 0))}
 T=ku$((RANDOM % 1000))
 BPFFS=/sys/fs/bpf/kvbbench_$T
 K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
-SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02
+SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02 DST2=02:00:00:00:0b:03
 OUT=$ROOT/build/bench
 mkdir -p "$OUT"
 RES=$OUT/uplink.txt
@@ -56,7 +60,9 @@ cleanup() {
 	rm -rf "$BPFFS"
 	ip netns del "$T-s" 2>/dev/null
 	ip netns del "$T-m" 2>/dev/null
+	ip netns del "$T-d" 2>/dev/null
 	ip link del "$T-a" 2>/dev/null
+	ip link del "$T-b" 2>/dev/null
 	ip link del "$T-tb" 2>/dev/null
 }
 trap cleanup EXIT
@@ -76,6 +82,13 @@ setup() {
 	ip link set "$T-a" up
 	# a veth without XDP needs GRO on to take XDP_TX from its peer
 	ethtool -K "$T-a" gro on >/dev/null 2>&1
+	# a guest behind a veth (TCP): 10.98.0.3
+	ip netns add "$T-d"
+	ip link add "$T-b" type veth peer name eth0 netns "$T-d"
+	ip -n "$T-d" link set eth0 address $DST2 up
+	ip -n "$T-d" addr add 10.98.0.3/24 dev eth0
+	sysctl -qw net.ipv6.conf."$T-b".disable_ipv6=1
+	ip link set "$T-b" up
 	case $1 in
 	bridge)
 		ip netns add "$T-m"
@@ -86,7 +99,8 @@ setup() {
 		ip link set "$T-a" netns "$T-m"
 		"${NS[@]}" ip link add br0 type bridge
 		"${NS[@]}" ip tuntap add dev "$T-tb" mode tap vnet_hdr
-		for d in "$T-a" "$T-tb"; do
+		ip link set "$T-b" netns "$T-m"
+		for d in "$T-a" "$T-tb" "$T-b"; do
 			"${NS[@]}" ip link set "$d" master br0 up
 		done
 		"${NS[@]}" ethtool -K "$T-a" gro on >/dev/null 2>&1
@@ -101,7 +115,8 @@ setup() {
 		ip tuntap add dev "$T-tb" mode tap vnet_hdr
 		ip link set "$T-tb" up
 		"${K[@]}" net add lan type bridge uplink "$T-a" uplink-xdp $x >/dev/null &&
-			"${K[@]}" attach "$T-tb" net lan mac $DST ip 10.98.0.2 ||
+			"${K[@]}" attach "$T-tb" net lan mac $DST ip 10.98.0.2 &&
+			"${K[@]}" attach "$T-b" net lan mac $DST2 ip 10.98.0.3 ||
 			fail_run "$1: set-up"
 		;;
 	esac
@@ -170,6 +185,23 @@ b, a = '$f0'.split(), '$f1'.split()
 rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
 }
 
+# tcp CONFIG: one iperf3 run from the LAN host to the veth guest
+tcp() {
+	local bps pid
+	ip netns exec "$T-d" iperf3 -s -1 -B 10.98.0.3 >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.3
+	bps=$(taskset -c "$GENCPU" ip netns exec "$T-s" iperf3 -c 10.98.0.3 -t 3 -J 2>/dev/null | "$PY" -c "
+import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'])")
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	if [ -z "$bps" ] || [ "${bps%.*}" = 0 ]; then
+		fail_run "tcp $1: iperf3 moved nothing"
+		return
+	fi
+	record tcp "$1/1" "$bps"
+}
+
 echo "== LAN to guest through the uplink, 60-byte UDP, complete checksums (Mpps reaching the guest's tap)"
 for r in $(seq "$RUNS"); do
 	for flows in $FLOWS; do
@@ -179,6 +211,12 @@ for r in $(seq "$RUNS"); do
 			[ "$cfg" != bridge ] && run $cfg "$flows" zero
 		done
 	done
+	if [ "${TCP:-1}" = 1 ]; then
+		for cfg in bridge kvmbpf kvmbpf-uxdp; do
+			setup $cfg
+			tcp $cfg
+		done
+	fi
 done
 cleanup
 
@@ -219,5 +257,29 @@ for kz, kl in kinds:
             "%.0f%%" % (100 * statistics.median(fp)) if fp else "",
             paired("bridge") if not kz else "",
             paired("kvmbpf") if cfg == "kvmbpf-uxdp" else ""))
+EOF
+"$PY" - "$RES" <<'EOF'
+import statistics, sys
+d = {}
+for l in open(sys.argv[1]):
+    k, n, v = l.split()
+    d.setdefault(k, {}).setdefault(n, []).append(float(v))
+t = d.get("tcp", {})
+if t:
+    print()
+    print("| TCP, LAN host to a veth guest | Gbit/s median (min-max) | runs | paired vs bridge | paired vs uplink-xdp off |")
+    print("|---|---|---|---|---|")
+    for cfg, label in [("bridge", "Linux bridge"), ("kvmbpf", "kvmbpf, uplink-xdp off"),
+                       ("kvmbpf-uxdp", "kvmbpf, uplink-xdp on")]:
+        v = t.get(cfg + "/1")
+        if not v:
+            continue
+        def paired(base):
+            b = t.get(base + "/1", [])
+            r = [x / y for x, y in zip(v, b) if y]
+            return "%.2fx (%.2fx-%.2fx)" % (statistics.median(r), min(r), max(r)) if r and base != cfg else ""
+        print("| %s | %.2f (%.2f-%.2f) | %d | %s | %s |" % (label, statistics.median(v) / 1e9,
+              min(v) / 1e9, max(v) / 1e9, len(v), paired("bridge"),
+              paired("kvmbpf") if cfg == "kvmbpf-uxdp" else ""))
 EOF
 [ "$FAILED" = 0 ] || { echo "FAIL: the uplink bench had failed runs (above)" >&2; exit 1; }
