@@ -9,7 +9,9 @@
  * (lib/xdpfwd.h: the fast path); everything else goes on to tc,
  * untouched. On an uplink, the host's own NIC, it never drops: what
  * admission refuses there is the host's traffic, for tc to count and
- * pass on.
+ * pass on. Two programs: kvb_xdp, shared by the taps, and kvb_xdp_bound,
+ * loaded for one device at a time (uplinks, guest ports on veths), where
+ * a VLAN tag may travel outside the frame.
  */
 #define KVB_HOOK_XDP	/* lib/ctx.h: kvb_load() */
 #include <linux/bpf.h>
