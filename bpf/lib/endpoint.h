@@ -39,8 +39,8 @@
 
 /*
  * The guest port of network dst that holds daddr (family 4 or 6), its MAC
- * into t->emac; 0 when not sure (see above). ifindex: the sender's port,
- * never an answer.
+ * into t->emac and its counters' slot into t->eslot; 0 when not sure (see
+ * above). ifindex: the sender's port, never an answer.
  */
 static __always_inline __u32 endpoint_of(struct route_scratch *t,
 					 const struct kvb_net *dst,
@@ -65,13 +65,19 @@ static __always_inline __u32 endpoint_of(struct route_scratch *t,
 	owner = a->owner;
 	if (!owner || owner == ifindex)
 		return 0;
-	/* the owner entry alone does not say whether the binding lives,
-	 * nor that the loader has not half removed it */
-	k->ifindex = owner;
-	k->net_id = 0;
-	a = bpf_map_lookup_elem(&kvb_addr, k);
-	if (!a || !bind_live(a, kvb_now()))
-		return 0;
+	/*
+	 * A lease or a SAVI claim: the owner entry does not say whether it
+	 * lives, the port's own entry does (and it is gone first when the
+	 * datapath moves or ends it). A static address never ends, and only
+	 * the loader writes or removes its two entries, together.
+	 */
+	if (!(a->flags & KVB_ADDR_F_STATIC)) {
+		k->ifindex = owner;
+		k->net_id = 0;
+		a = bpf_map_lookup_elem(&kvb_addr, k);
+		if (!a || !bind_live(a, kvb_now()))
+			return 0;
+	}
 	p = bpf_map_lookup_elem(&kvb_port, &owner);
 	if (!p || p->role != KVB_PORT_GUEST || p->net_id != dst->id ||
 	    !(p->flags & KVB_PORT_F_SPOOFCHECK) || mac_is_zero(p->mac))
@@ -79,6 +85,7 @@ static __always_inline __u32 endpoint_of(struct route_scratch *t,
 	if (net_is_gw(dst, family, daddr))
 		return 0;
 	__builtin_memcpy(t->emac, p->mac, ETH_ALEN);
+	t->eslot = p->slot;	/* its counters: no second port lookup */
 	return owner;
 }
 

@@ -53,6 +53,7 @@ struct route_scratch {
 	struct bpf_redir_neigh nh;	/* route_out's next hop */
 	struct kvb_addr_key ek;		/* endpoint_of's key */
 	__u8 emac[ETH_ALEN];		/* and the guest's MAC it found */
+	__u16 eslot;			/* and its port's counters */
 };
 
 struct {

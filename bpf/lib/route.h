@@ -119,6 +119,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	 * MAC, without the FIB, the neighbour and the MAC table. A packet
 	 * over the network's MTU asks the FIB, which answers with the error.
 	 */
+	t->eslot = 0;
 	if (skb->gso_size || l3_len <= dst->mtu)
 		out = endpoint_of(t, dst, family, daddr, ifindex);
 	if (out) {
@@ -152,7 +153,14 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		/* the host knows the guest's MAC: straight to its port */
 		bpf_skb_store_bytes(skb, ETH_OFF_DST, dmac, ETH_ALEN, 0);
 		bpf_skb_store_bytes(skb, ETH_OFF_SRC, dst->uplink_mac, ETH_ALEN, 0);
-		count_tx(out, skb->len);
+		if (t->eslot) {	/* endpoint_of read the port's entry */
+			__u32 slot = t->eslot;
+
+			count_tx_st(bpf_map_lookup_elem(&kvb_stats, &slot),
+				    skb->len);
+		} else {
+			count_tx(out, skb->len);
+		}
 		return redirected(bpf_redirect(out, 0));
 	}
 	/* the host's interface into that network resolves it; a guest's

@@ -504,7 +504,7 @@ static int route_to(struct fabric *fb, const char *addr, struct frame *out)
  */
 static void t_route_endpoint_no_neighbour(struct fabric *fb)
 {
-	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	__u64 tx0 = port_stats(fb, kr4).tx_packets, tx2;
 	__u8 udp[16] = { 0x9c, 0x40, 0, 53, 0, 16 };
 	struct frame in, out;
 	int ret;
@@ -523,6 +523,15 @@ static void t_route_endpoint_no_neighbour(struct fabric *fb)
 	CHECK_TO(out, R4, kr4, tx0 + 1);
 	CHECK(out.buf[14 + 7] == 63, "hop limit %u", out.buf[14 + 7]);
 	CHECK(!csum6_check(out.buf), "UDP checksum wrong");
+	/* next, kr2 (no spoofcheck) by the FIB and the MAC table: counted
+	 * on kr2, not on the port the last endpoint was */
+	tx0 = port_stats(fb, kr4).tx_packets;
+	tx2 = port_stats(fb, kr2).tx_packets;
+	ret = route_to(fb, "10.76.0.11", &out);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(out.buf, R2, 6),
+	      "to kr2: verdict %d", ret);
+	CHECK(port_stats(fb, kr2).tx_packets == tx2 + 1 &&
+	      port_stats(fb, kr4).tx_packets == tx0, "counted on the wrong port");
 }
 
 /*
