@@ -62,6 +62,22 @@ static __always_inline void fib_next_hop(const struct bpf_fib_lookup *fib,
 	}
 }
 
+/* Is the next hop bpf_fib_lookup named in fib daddr itself (on link)? */
+static __always_inline int fib_next_hop_is(const struct bpf_fib_lookup *fib,
+					   __u8 family, const __u8 *daddr)
+{
+	__u32 a[4];
+
+	if (family == 4) {
+		__builtin_memcpy(a, daddr, 4);
+		return fib->family == AF_INET_ && fib->ipv4_dst == a[0];
+	}
+	__builtin_memcpy(a, daddr, 16);
+	return fib->family == AF_INET6_ && fib->ipv6_dst[0] == a[0] &&
+	       fib->ipv6_dst[1] == a[1] && fib->ipv6_dst[2] == a[2] &&
+	       fib->ipv6_dst[3] == a[3];
+}
+
 /*
  * skb out of device out to next hop nh (fib_next_hop): bpf_redirect_neigh
  * resolves only the neighbour, as the kernel's forwarding does after its

@@ -115,23 +115,34 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (skb->gso_size && skb->gso_size + hdr_len > dst->mtu)
 		return route_error(skb, ifindex, src, family, dst->mtu);
 	/*
-	 * A guest of this host that holds daddr (endpoint.h): its port and
-	 * MAC, without the FIB, the neighbour and the MAC table. A packet
-	 * over the network's MTU asks the FIB, which answers with the error.
+	 * The host's routes decide first (a blackhole, a more specific
+	 * route, policy rules, forwarding off on gw_host): one lookup,
+	 * without the neighbour.
 	 */
 	t->eslot = 0;
-	if (skb->gso_size || l3_len <= dst->mtu)
+	ret = fib_ask(skb, fib, family, saddr, daddr,
+		      skb->gso_size ? 0 : l3_len, gw_host,
+		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return ROUTE_CONTINUE;	/* the host's own address there */
+	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return route_error(skb, ifindex, src, family, fib->mtu_result);
+	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->ifindex != gw_host)
+		return DROP(KVB_DROP_NO_ROUTE);
+	/*
+	 * On the link into that network, a guest of this host that holds
+	 * daddr (endpoint.h): its port and MAC, without the neighbour and
+	 * the MAC table. A packet over the network's MTU takes the
+	 * neighbour's way, as before.
+	 */
+	if ((skb->gso_size || l3_len <= dst->mtu) &&
+	    fib_next_hop_is(fib, family, daddr))
 		out = endpoint_of(t, dst, family, daddr, ifindex);
 	if (out) {
 		__builtin_memcpy(dmac, t->emac, ETH_ALEN);
 	} else {
 		ret = fib_ask(skb, fib, family, saddr, daddr,
 			      skb->gso_size ? 0 : l3_len, gw_host, 0);
-		if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
-			return ROUTE_CONTINUE;	/* the host's own address there */
-		if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-			return route_error(skb, ifindex, src, family,
-					   fib->mtu_result);
 		if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
 		     ret != BPF_FIB_LKUP_RET_NO_NEIGH) ||
 		    fib->ifindex != gw_host)

@@ -687,6 +687,41 @@ static double mono_s(void)
 }
 
 /*
+ * The host's routes still decide before the endpoint path: a blackhole
+ * route for a guest's address, or forwarding off on the host interface
+ * into its network, refuses the packet (no-route), as the FIB did before
+ * the endpoint path; once they go, the guest is reached again.
+ */
+static void t_route_endpoint_host_routes_win(struct fabric *fb)
+{
+	char host[IFNAMSIZ], port[IFNAMSIZ], cmd[256];
+	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	struct frame out;
+	int ret;
+
+	gateway_ifnames(6, host, port);
+	CHECK(!system("ip route add blackhole 10.76.0.14/32"),
+	      "cannot add the blackhole route");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_SHOT && port_stats(fb, kr4).tx_packets == tx0,
+	      "through a blackhole route: verdict %d", ret);
+	CHECK(!system("ip route del blackhole 10.76.0.14/32"),
+	      "cannot remove the blackhole route");
+	snprintf(cmd, sizeof(cmd),
+		 "sysctl -qw net.ipv4.conf.%s.forwarding=0", host);
+	CHECK(!system(cmd), "cannot turn forwarding off on %s", host);
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_SHOT && port_stats(fb, kr4).tx_packets == tx0,
+	      "with forwarding off on %s: verdict %d", host, ret);
+	snprintf(cmd, sizeof(cmd),
+		 "sysctl -qw net.ipv4.conf.%s.forwarding=1", host);
+	CHECK(!system(cmd), "cannot turn forwarding on again on %s", host);
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "afterwards: verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0);
+}
+
+/*
  * TTL-exceeded errors are bounded per port: sending TTL-1 packets as fast
  * as BPF_PROG_RUN goes, some are refused without an error
  * (icmp-rate-limited, one count per refusal), and the errors sent never
@@ -821,6 +856,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_endpoint_unsure_bindings);
 	RUN(t_route_endpoint_mtu_and_isolation);
 	RUN(t_route_endpoint_detached);
+	RUN(t_route_endpoint_host_routes_win);
 	/* last: it spends kr1's ICMP budget */
 	RUN(t_route_icmp_errors_rate_limited);
 	for (__u32 id = 5; id <= 7; id++)
