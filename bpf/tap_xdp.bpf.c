@@ -97,8 +97,9 @@ int kvb_xdp(struct xdp_md *ctx)
  * uplink the fast path would deliver a tagged VLAN's frame to an
  * untagged network, from a guest a frame tc drops. So XDP goes on only
  * with frames the driver says have no tag outside them (-ENODATA); a
- * tag, or a driver that cannot tell (-EOPNOTSUPP: no VLAN hint; generic
- * XDP), and every frame goes to tc, which judges it. (A tap's frames
+ * tag, or a driver that cannot tell (-EOPNOTSUPP: no VLAN hint), and
+ * every frame goes to tc, which judges it. (Generic XDP cannot run a
+ * device-bound program: the loader's attach fails there.) (A tap's frames
  * carry their tags inline: tun takes no VLAN offload; taps run kvb_xdp.)
  */
 SEC("xdp")

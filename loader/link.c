@@ -76,7 +76,9 @@ int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound)
 		if (prog < 0)
 			return prog;
 	}
-	/* Native where the driver has it (tun, veth, most NICs), else generic. */
+	/* Native where the driver has it (tun, veth, most NICs), else
+	 * generic; a device-bound program only native (the kernel refuses
+	 * it in generic mode: the caller reports the error). */
 	fd = bpf_link_create(prog, (int)ifindex, BPF_XDP, NULL);
 	ret = -errno;
 	if (bound)
