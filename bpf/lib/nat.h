@@ -1376,8 +1376,21 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		__be16 gport = ct->port;
 		__be16 old = rk.dport;
 		__u32 out = ct->guest_ifindex;
+		struct kvb_port *gp = bpf_map_lookup_elem(&kvb_port, &out);
 
-		__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
+		/*
+		 * The guest's port as it is now (the lookup counting needs
+		 * anyway): a flow outlives a detach, and its reply must not
+		 * go to whatever device later has that ifindex; a port with
+		 * spoofcheck and a MAC gets its MAC now (port set mac), any
+		 * other the MAC its guest opened the flow from.
+		 */
+		if (!gp || gp->role != KVB_PORT_GUEST)
+			return DROP(KVB_DROP_NO_ROUTE);
+		if ((gp->flags & KVB_PORT_F_SPOOFCHECK) && !mac_is_zero(gp->mac))
+			__builtin_memcpy(gmac, gp->mac, ETH_ALEN);
+		else
+			__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
 		if (!dec_ttl(skb, rk.proto))
 			return TC_ACT_OK;	/* the host answers time exceeded */
 		if (rewrite_addr(skb, IP_OFF_DADDR, rk.daddr, gaddr, rk.proto,
@@ -1387,7 +1400,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 		bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
 		bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
-		count_tx(out, skb->len);
+		count_tx_st(stats_of_port(gp), skb->len);
 		return redirected(bpf_redirect(out, 0));
 	}
 }

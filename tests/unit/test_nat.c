@@ -30,6 +30,7 @@
 
 #define NET_NAT 3
 static const __u8 N1[6] = { 0x52, 0x54, 0, 0, 0x5a, 1 };
+static const __u8 N2[6] = { 0x52, 0x54, 0, 0, 0x5a, 2 };
 static __u32 kn1, kw;
 static struct kvb_net natnet;
 static struct fabric *F;
@@ -555,6 +556,42 @@ static int udp_from(const char *saddr, __u16 sport, __u16 nport,
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	frame_csum4(&in);
 	return run_tc_out(F, kw, &in, res);
+}
+
+/*
+ * A reply goes to its guest's port as the port is now: a spoofcheck
+ * port's new MAC at once (port set mac), nothing once the port is gone (a
+ * flow outlives a detach, and the ifindex may be another device's by
+ * then), counted as no-route on the WAN port.
+ */
+static void t_nat_reply_follows_port(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE];
+	__u16 np = udp_to(41234, "10.200.0.2", 53);
+	struct kvb_port p, saved;
+	struct frame res;
+	int ret;
+
+	CHECK(np, "flow refused");
+	ret = udp_from("10.200.0.2", 53, np, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "reply: verdict %d", ret);
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &kn1, &saved), "kn1's entry");
+	p = saved;
+	p.flags |= KVB_PORT_F_SPOOFCHECK;
+	memcpy(p.mac, N2, 6);
+	bpf_map_update_elem(fb->port_fd, &kn1, &p, BPF_EXIST);
+	ret = udp_from("10.200.0.2", 53, np, &res);
+	bpf_map_update_elem(fb->port_fd, &kn1, &saved, BPF_EXIST);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N2, 6),
+	      "after the MAC changed: verdict %d, to %02x:..:%02x", ret,
+	      res.buf[4], res.buf[5]);
+	bpf_map_delete_elem(fb->port_fd, &kn1);
+	ret = udp_from("10.200.0.2", 53, np, &res);
+	bpf_map_update_elem(fb->port_fd, &kn1, &saved, BPF_ANY);
+	CHECK(ret == TC_ACT_SHOT, "port gone: verdict %d", ret);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE] == d0 + 1,
+	      "no-route not counted");
 }
 
 static int host_socket(int type, const char *ip, __u16 port);
@@ -1305,6 +1342,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_eim_one_port);
 	RUN(t_nat_filtering_modes);
+	RUN(t_nat_reply_follows_port);
 	RUN(t_nat_mapping_reclaimed);
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_host_socket_not_shadowed);
