@@ -710,6 +710,24 @@ static __always_inline void acl_peer_take(struct acl_scratch *s,
 	s->pc = 1;
 }
 
+/*
+ * This port's judgment (counter ctr, first direction dir, the scratch's
+ * packet and set) into side sd of an entry, its ifindex last: a reader
+ * of a shared entry checks it first.
+ */
+static __always_inline void acl_side_put(struct acl_scratch *s,
+					 struct kvb_aclct_side *sd,
+					 __u32 ifindex, __u32 ctr, __u32 dir)
+{
+	sd->ctr = ctr;
+	sd->origin = (__u8)dir;
+	sd->otype = s->type;
+	sd->ocode = s->code;
+	sd->set = s->ap.set;
+	asm volatile("" ::: "memory");
+	sd->ifindex = ifindex;
+}
+
 #define ACL_PASS KVB_CONTINUE
 
 /* The fragment record key of the packet in the scratch, on port ifindex. */
@@ -765,6 +783,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 {
 	struct acl_scratch *s = acl_scratch();
 	struct kvb_aclct_side *sd = NULL, *other = NULL;
+	struct kvb_aclct *ne;
 	struct kvb_acl_port *ap;
 	struct kvb_aclct *e;
 	__u32 action, ctr, log, dflt, g, len = skb->len;
@@ -841,43 +860,28 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
 		if (e && other) {
-			/* the other end's entry: this port's side joins it,
-			 * its ifindex last (a reader checks it first) */
-			sd = &e->side[g];
-			sd->ctr = ctr;
-			sd->origin = (__u8)dir;
-			sd->otype = s->type;
-			sd->ocode = s->code;
-			sd->set = ap->set;
-			asm volatile("" ::: "memory");
-			sd->ifindex = ifindex;
+			/* the other end's entry: this port's side joins it */
+			acl_side_put(s, &e->side[g], ifindex, ctr, dir);
 			acl_peer_take(s, other);
 			return ACL_PASS;
 		}
 		if (s->defer && s->pending) {
 			/* the sender's pending entry gets this side too */
-			sd = &s->pe.side[g];
-		} else {
-			__builtin_memset(&s->ce, 0, sizeof(s->ce));
-			s->ce.state = KVB_CT_NEW;
-			s->ce.last_ns = now;
-			sd = &s->ce.side[g];
-		}
-		sd->ifindex = ifindex;
-		sd->set = ap->set;
-		sd->ctr = ctr;
-		sd->origin = (__u8)dir;
-		sd->otype = s->type;
-		sd->ocode = s->code;
-		if (s->defer && s->pending)
+			acl_side_put(s, &s->pe.side[g], ifindex, ctr, dir);
 			return ACL_PASS;
-		if (s->defer && dir == KVB_ACL_OUT) {
-			__builtin_memcpy(&s->pe, &s->ce, sizeof(s->pe));
+		}
+		/* the switch stage's sender: pending, inserted at its end */
+		ne = s->defer && dir == KVB_ACL_OUT ? &s->pe : &s->ce;
+		__builtin_memset(ne, 0, sizeof(*ne));
+		ne->state = KVB_CT_NEW;
+		ne->last_ns = now;
+		acl_side_put(s, &ne->side[g], ifindex, ctr, dir);
+		if (ne == &s->pe) {
 			__builtin_memcpy(&s->pk, &s->ck, sizeof(s->pk));
 			s->pending = 1;
 			return ACL_PASS;
 		}
-		bpf_map_update_elem(&kvb_aclct, &s->ck, &s->ce, BPF_ANY);
+		bpf_map_update_elem(&kvb_aclct, &s->ck, ne, BPF_ANY);
 		return ACL_PASS;
 	}
 	if (action == KVB_ACL_DROP)
