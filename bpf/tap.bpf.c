@@ -344,6 +344,11 @@ int kvb_tc_nat(struct __sk_buff *skb)
 	if (ret != ROUTE_CONTINUE)
 		goto out;
 	ret = nat_from_guest(skb, s.net, &s.f, s.l4off);
+	if (ret == NAT_TOO_BIG) {
+		/* a global function: the packet's pointers are gone */
+		ret = nat_too_big(skb, s.ifindex, s.net->id);
+		goto out;
+	}
 	if (ret != NAT_CONTINUE)
 		goto out;
 	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);

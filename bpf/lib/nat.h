@@ -22,6 +22,13 @@
 #include "wan.h"
 
 #define NAT_CONTINUE KVB_CONTINUE	/* not NAT's business: switch it */
+/*
+ * nat_snat: the packet (a GSO frame: its segments) is longer than the
+ * route out takes; the MTU is in the scratch's mtu. The caller, who
+ * knows the guest's network and gateway, answers with fragmentation
+ * needed (route.h: nat_too_big).
+ */
+#define NAT_TOO_BIG 0x7ffc
 
 /*
  * Per-CPU scratch for NAT's large temporaries: the tc program inlines all
@@ -53,6 +60,7 @@ struct nat_scratch {
 	__u16 nh_len;
 	__u8 nh_ok;
 	__u8 pad2;
+	__u32 mtu;		/* nat_snat's NAT_TOO_BIG: the route's MTU */
 	/* nat_snat: the FIB's next hop, for bpf_redirect_neigh (kept
 	 * before ct_out, whose own lookups reuse fib) */
 	struct bpf_redir_neigh nh;
@@ -689,13 +697,24 @@ static __always_inline __u32 nh_gen_now(void)
 }
 
 /*
- * Whether a flow's packet of l3_len bytes (a GSO frame: its segments') may
+ * The length on the wire of a packet of l3_len bytes with hdr_len bytes
+ * of L3 and L4 headers: a GSO frame's is its segments' (headers plus
+ * gso_size, as skb_gso_validate_network_len counts), not the frame's.
+ */
+static __always_inline __u32 nat_wire_len(__u32 l3_len, __u32 hdr_len,
+					  __u32 gso_size)
+{
+	return gso_size ? hdr_len + gso_size : l3_len;
+}
+
+/*
+ * Whether a flow's packet of len bytes on the wire (nat_wire_len) may
  * take the next hop cached in its original entry: the cache is of this
  * generation, the flow was revalidated less than KVB_NH_REVALIDATE_NS ago
  * (and so is live), and the FIB has accepted a packet at least this long.
  */
 static __always_inline int nh_cached(const struct kvb_ct *ct, __u32 gen,
-				     __u32 l3_len, __u32 gso_size, __u64 now)
+				     __u32 len, __u64 now)
 {
 	__u64 last = ct->last_ns;
 
@@ -703,7 +722,7 @@ static __always_inline int nh_cached(const struct kvb_ct *ct, __u32 gen,
 		return 0;
 	if (now > last && now - last >= KVB_NH_REVALIDATE_NS)
 		return 0;
-	return gso_size || l3_len <= ct->nh_len;
+	return len <= ct->nh_len;
 }
 
 /*
@@ -988,7 +1007,9 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	 * what it answers */
 	gen = nh_gen_now();
 	ct = bpf_map_lookup_elem(&kvb_ct, &ok);
-	if (ct && nh_cached(ct, gen, f->l3_len, skb->gso_size, kvb_now())) {
+	if (ct && nh_cached(ct, gen, nat_wire_len(f->l3_len, f->hdr_len,
+						  skb->gso_size),
+			    kvb_now())) {
 		naddr = ct->addr;
 		nport = ct->port;
 		out = ct->nh_ifindex;
@@ -1004,9 +1025,11 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET_;
 	fib->l4_protocol = f->l4_proto;
-	/* a GSO frame's length is not a packet's: the kernel checks its
-	 * segments against the MTU when tot_len is 0 */
-	fib->tot_len = skb->gso_size ? 0 : (__u16)f->l3_len;
+	/* a GSO frame's length is not a packet's, its segments' is; and
+	 * with tot_len 0 the kernel checks nothing for one
+	 * (is_skb_forwardable passes every GSO skb) */
+	fib->tot_len = (__u16)nat_wire_len(f->l3_len, f->hdr_len,
+					   skb->gso_size);
 	fib->ipv4_src = f->saddr4;
 	fib->ipv4_dst = daddr;
 	fib->ifindex = net->gw_host;
@@ -1016,6 +1039,13 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	fibret = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC);
 	if (fibret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return NAT_CONTINUE;	/* one of the host's own addresses */
+	/* longer than the route out takes (the WAN's MTU below the
+	 * network's): the guest must hear it, or its TCP stalls on every
+	 * full-size segment; BPF cannot fragment */
+	if (fibret == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		t->mtu = fib->mtu_result;
+		return NAT_TOO_BIG;
+	}
 	/* NO_SRC_ADDR: a device with no address yet (boot) */
 	if (fibret != BPF_FIB_LKUP_RET_SUCCESS &&
 	    fibret != BPF_FIB_LKUP_RET_NO_NEIGH)
@@ -1031,7 +1061,8 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	t->nh_ok = fibret == BPF_FIB_LKUP_RET_SUCCESS &&
 		   !mac_is_zero(fib->dmac) && !mac_is_zero(fib->smac);
 	t->nh_gen = gen;
-	t->nh_len = skb->gso_size ? 0 : (__u16)f->l3_len;
+	/* what the FIB checked: a GSO frame's segments (nh_cached) */
+	t->nh_len = (__u16)nat_wire_len(f->l3_len, f->hdr_len, skb->gso_size);
 
 	ret = ct_out(skb, t, net, skb->ifindex, gmac, &ok, &nport, ct);
 	if (IS_DROP(ret))

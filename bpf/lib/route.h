@@ -62,9 +62,29 @@ static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * nat_snat said NAT_TOO_BIG: fragmentation needed, with the route's MTU,
+ * to the guest of network net_id on port ifindex, from that network's
+ * gateway (a routed network behind a nat one answers from its own).
+ * Global: the error's builder is verified once more, not once per path
+ * of the nat stage.
+ */
+__noinline int nat_too_big(struct __sk_buff *skb, __u32 ifindex,
+			   __u32 net_id)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_net *net = net_lookup(net_id);
+
+	if (!t || !t->mtu || !net) /* no MTU to tell: not time exceeded */
+		return DROP(KVB_DROP_TOO_BIG);
+	return route_error(skb, ifindex, net, 4, t->mtu);
+}
+
+/*
  * Ask the FIB about daddr (family 4 or 6) for a packet entering through
- * host interface ifindex, with flags (BPF_FIB_LOOKUP_*). l3_len 0 skips
- * the MTU check (GSO frames: the kernel checks their segments).
+ * host interface ifindex, with flags (BPF_FIB_LOOKUP_*). l3_len is the
+ * packet's length on the wire (a GSO frame's segments', nat_wire_len);
+ * 0 would skip the MTU check altogether for a GSO frame, whose length
+ * is_skb_forwardable does not look at.
  */
 static __always_inline int fib_ask(struct __sk_buff *skb,
 				   struct bpf_fib_lookup *fib, __u8 family,
@@ -112,16 +132,22 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (same && port_isolated(ifindex))
 		return DROP(KVB_DROP_ISOLATED);
 	fib = &t->fib;
-	if (skb->gso_size && skb->gso_size + hdr_len > dst->mtu)
-		return route_error(skb, ifindex, src, family, dst->mtu);
+	/* from here on a GSO frame's length is its segments' (with tot_len
+	 * 0 the FIB checks nothing for one: is_skb_forwardable passes
+	 * every GSO skb) */
+	if (skb->gso_size) {
+		l3_len = skb->gso_size + hdr_len;
+		if (l3_len > dst->mtu)
+			return route_error(skb, ifindex, src, family,
+					   dst->mtu);
+	}
 	/*
 	 * The host's routes decide first (a blackhole, a more specific
 	 * route, policy rules, forwarding off on gw_host): one lookup,
 	 * without the neighbour.
 	 */
 	t->eslot = 0;
-	ret = fib_ask(skb, fib, family, saddr, daddr,
-		      skb->gso_size ? 0 : l3_len, gw_host,
+	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, gw_host,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address there */
@@ -135,14 +161,13 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	 * the MAC table. A packet over the network's MTU takes the
 	 * neighbour's way, as before.
 	 */
-	if ((skb->gso_size || l3_len <= dst->mtu) &&
-	    fib_next_hop_is(fib, family, daddr))
+	if (l3_len <= dst->mtu && fib_next_hop_is(fib, family, daddr))
 		out = endpoint_of(t, dst, family, daddr, ifindex);
 	if (out) {
 		__builtin_memcpy(dmac, t->emac, ETH_ALEN);
 	} else {
-		ret = fib_ask(skb, fib, family, saddr, daddr,
-			      skb->gso_size ? 0 : l3_len, gw_host, 0);
+		ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, gw_host,
+			      0);
 		if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
 		     ret != BPF_FIB_LKUP_RET_NO_NEIGH) ||
 		    fib->ifindex != gw_host)
@@ -222,9 +247,9 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	if (!t)
 		return DROP(KVB_DROP_NO_ROUTE);
 	fib = &t->fib;
-	/* the neighbour is bpf_redirect_neigh's (redirect_nh) */
-	ret = fib_ask(skb, fib, family, saddr, daddr,
-		      skb->gso_size ? 0 : l3_len, net->gw_host,
+	/* the neighbour is bpf_redirect_neigh's (redirect_nh); l3_len is
+	 * a GSO frame's segments' (nat_wire_len) */
+	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, net->gw_host,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address */
@@ -260,6 +285,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	__u8 family, *saddr, *daddr;
 	struct kvb_route *r;
 	struct kvb_net *nat;
+	int ret;
 
 	if (!t)
 		return ROUTE_CONTINUE;
@@ -326,9 +352,16 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		nat = net_lookup(net->via_nat);
 		if (!nat || nat->type != KVB_NET_NAT)
 			return DROP(KVB_DROP_NO_ROUTE);
-		return nat_snat(skb, nat, f, l4off);
+		ret = nat_snat(skb, nat, f, l4off);
+		if (ret != NAT_TOO_BIG)
+			return ret;
+		/* a global function: the verifier must see that it is no
+		 * ROUTE_CONTINUE (the packet's pointers are gone) */
+		ret = nat_too_big(skb, ifindex, net->id);
+		return ret == ROUTE_CONTINUE ? TC_ACT_SHOT : ret;
 	}
-	return route_out(skb, ifindex, net, family, saddr, daddr, f->l3_len);
+	return route_out(skb, ifindex, net, family, saddr, daddr,
+			 nat_wire_len(f->l3_len, f->hdr_len, skb->gso_size));
 }
 
 /*
@@ -383,10 +416,11 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	net = net_lookup(r->net_id);
 	if (!net || !wan_routes_in(net, family, ifindex))
 		return ROUTE_CONTINUE;
-	ret = kvb_admit_wan(skb);
+	ret = kvb_admit_wan(skb);	/* or the header bytes */
 	if (IS_DROP(ret))
 		return ret;
-	ret = route_into(skb, ifindex, NULL, r, family, saddr, daddr, l3_len, 0);
+	ret = route_into(skb, ifindex, NULL, r, family, saddr, daddr, l3_len,
+			 (__u32)ret);
 	return IS_DROP(ret) ? TC_ACT_OK : ret;
 }
 

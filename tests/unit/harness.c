@@ -215,6 +215,23 @@ int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 	return (int)o.retval;
 }
 
+/* run_tc_out of a GSO super-frame whose segments carry gso_size bytes */
+int run_tc_gso_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
+		   struct frame *out, __u32 gso_size)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .gso_size = gso_size,
+				 .gso_segs = 2 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
+		    .data_size_in = in->len, .data_out = out->buf,
+		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &o))
+		return -1;
+	out->len = o.data_size_out;
+	return (int)o.retval;
+}
+
 int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
 	return run_skb(fb->prog_tc_ingress, ifindex, f, 0);

@@ -1274,10 +1274,91 @@ static void t_nat_next_hop_cached(struct fabric *fb)
 	frame_csum4(&e);
 	CHECK(!system("ip link set kw mtu 1400"), "mtu");
 	nh_fresh(fb, 40100);
-	ret = run_tc(fb, kn1, &e);
-	CHECK(ret != TC_ACT_REDIRECT, "1450-byte packet sent past a 1400 MTU");
+	ret = run_tc_out(fb, kn1, &e, &a);
+	CHECK(ret == TC_ACT_SHOT || (ret == TC_ACT_REDIRECT &&
+				     a.buf[14 + 9] == IPPROTO_ICMP),
+	      "1450-byte packet sent past a 1400 MTU");
 	system("ip link set kw mtu 1500; "
 	       "ip neigh replace 10.200.0.2 lladdr 02:00:00:00:00:fe dev kw");
+	nat_nh_bump(fb);
+}
+
+/* A guest's UDP packet (DF set) to 10.200.0.2:53 from sport, l4 bytes long. */
+static void udp_big(struct frame *f, __u16 sport, __u32 l4len)
+{
+	static __u8 l4[1960];
+
+	memset(l4, 0, sizeof(l4));
+	l4[0] = (__u8)(sport >> 8), l4[1] = (__u8)sport, l4[3] = 53;
+	l4[4] = (__u8)(l4len >> 8), l4[5] = (__u8)l4len;
+	frame_ip4(f, natnet.uplink_mac, N1, inet_addr("192.168.90.11"),
+		  IPPROTO_UDP, l4, l4len);
+	f->buf[14 + 6] = 0x40;	/* DF */
+	f->buf[14 + 16] = 10, f->buf[14 + 17] = 200, f->buf[14 + 18] = 0;
+	f->buf[14 + 19] = 2;
+	frame_csum4(f);
+}
+
+/* out is fragmentation needed with MTU mtu, to the guest, from the gateway */
+static int is_frag_needed(const struct frame *out, __u16 mtu)
+{
+	return out->len >= 14 + 28 + 28 && !memcmp(out->buf, N1, 6) &&
+	       out->buf[14 + 9] == IPPROTO_ICMP && out->buf[34] == 3 &&
+	       out->buf[35] == 4 && get16(out->buf + 34 + 6) == mtu &&
+	       !memcmp(out->buf + 14 + 16, "\xc0\xa8\x5a\x0b", 4) &&
+	       !ip_csum_check(out->buf);
+}
+
+/*
+ * The WAN's MTU below the network's: a packet longer than the route out
+ * takes is answered with fragmentation needed (the route's MTU), counted
+ * too-big, so that the guest's path-MTU discovery works behind the NAT
+ * (it was nat-no-route, silently, and TCP stalled on full-size segments).
+ * A GSO frame is held to its segments (headers plus gso_size), also on a
+ * flow whose next hop is cached: the cache only vouches for lengths the
+ * FIB accepted (the cached path let every GSO frame through unchecked).
+ */
+static void t_nat_wan_mtu_frag_needed(struct fabric *fb)
+{
+	struct frame in, out;
+	__u64 tb = port_stats(fb, kn1).drop[KVB_DROP_TOO_BIG];
+	int ret;
+
+	/* a new flow, 1200 bytes, WAN MTU 1000: not cached */
+	CHECK(!system("ip link set kw mtu 1000"), "mtu");
+	udp_big(&in, 40201, 1200 - 28);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT && is_frag_needed(&out, 1000),
+	      "1200 bytes past a 1000 MTU: verdict %d, ICMP %u/%u, "
+	      "nat-no-route %llu", ret, out.buf[34], out.buf[35],
+	      (unsigned long long)port_stats(fb, kn1).drop[KVB_DROP_NAT_NO_ROUTE]);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_TOO_BIG] == tb + 1,
+	      "too-big not counted");
+
+	/* a flow cached from small packets at MTU 1500 ... */
+	CHECK(!system("ip link set kw mtu 1500"), "mtu");
+	nat_nh_bump(fb);
+	guest_frame(&in, IPPROTO_UDP, 40200, 53, 16);
+	CHECK(run_tc(fb, kn1, &in) == TC_ACT_REDIRECT, "first packet");
+	/* ... then the MTU shrinks, unseen, and a GSO frame comes whose
+	 * segments (28 + 1400 bytes) no longer fit */
+	CHECK(!system("ip link set kw mtu 1000"), "mtu");
+	nh_fresh(fb, 40200);
+	udp_big(&in, 40200, 1900);
+	ret = run_tc_gso_out(fb, kn1, &in, &out, 1400);
+	CHECK(ret == TC_ACT_REDIRECT && is_frag_needed(&out, 1000),
+	      "GSO frame of 1428-byte segments past a 1000 MTU on a cached "
+	      "flow: verdict %d, protocol %u, ICMP %u/%u", ret,
+	      out.buf[14 + 9], out.buf[34], out.buf[35]);
+	/* segments that fit still go */
+	nh_fresh(fb, 40200);
+	ret = run_tc_gso_out(fb, kn1, &in, &out, 900);
+	CHECK(ret == TC_ACT_REDIRECT && out.buf[14 + 9] == IPPROTO_UDP &&
+	      !memcmp(out.buf + 14 + 12, &natnet.nat_ip, 4),
+	      "GSO frame of 928-byte segments: verdict %d", ret);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_TOO_BIG] == tb + 2,
+	      "too-big count");
+	system("ip link set kw mtu 1500");
 	nat_nh_bump(fb);
 }
 
@@ -1333,6 +1414,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_same_flow_same_port);
 	RUN(t_nat_next_hop_cached);
 	RUN(t_nat_gso_super_frame);
+	RUN(t_nat_wan_mtu_frag_needed);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);

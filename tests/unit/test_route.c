@@ -419,6 +419,29 @@ static void t_route_wan_only_into_its_networks(struct fabric *fb)
 }
 
 /*
+ * A GSO super-frame from the WAN (GRO on the NIC) is held to the network's
+ * MTU by its segments: headers plus gso_size. Checked with gso_size alone
+ * (no headers), segments of up to 28 bytes over the MTU went into the
+ * network; now such a frame is the host's (its forwarding answers it).
+ */
+static void t_route_wan_gso_segments(struct fabric *fb)
+{
+	__u8 wmac[6] = { 0x02, 0, 0, 0, 0x77, 0xfe };
+	struct frame in;
+	int ret;
+
+	udp4(&in, wmac, "203.0.113.9", "10.77.0.11", 64, 1490);
+	memcpy(in.buf + 6, wmac, 6);
+	in.buf[0] = 0x02;
+	ret = run_tc_gso(fb, krw, &in, 1480);	/* segments of 1508 */
+	CHECK(ret == TC_ACT_OK, "segments of 1508 bytes into rc (mtu 1500): "
+	      "verdict %d", ret);
+	ret = run_tc_gso(fb, krw, &in, 1472);	/* segments of 1500 */
+	CHECK(ret == TC_ACT_REDIRECT, "segments of 1500 bytes: verdict %d",
+	      ret);
+}
+
+/*
  * What routing takes from a WAN device passes admission and is counted on
  * the WAN port: an IPv4 header claiming more than the frame holds, for rc,
  * is dropped (l3-malformed); the same for rb (not routed from here) is the
@@ -846,6 +869,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_neighbour_advert_for_gateway);
 	RUN(t_route_router_advert);
 	RUN(t_route_wan_only_into_its_networks);
+	RUN(t_route_wan_gso_segments);
 	RUN(t_route_wan_admission);
 	RUN(t_route_isolated_neighbour_via_gateway);
 	RUN(t_route_isolated_neighbour_via_host);

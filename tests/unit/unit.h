@@ -97,6 +97,8 @@ int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 	       struct frame *out);
 int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	       __u32 gso_size);
+int run_tc_gso_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
+		   struct frame *out, __u32 gso_size);
 int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f);
 /* tc egress on ifindex of a packet the host forwards from device iif
  * (0: one the host sends itself) */
