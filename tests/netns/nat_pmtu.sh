@@ -4,7 +4,9 @@
 # has a 1280-byte link towards the WAN. The guest's full-size TCP segments
 # make the router send "fragmentation needed" to the host's WAN address;
 # the fabric translates it back to the guest, which lowers its path MTU,
-# and the transfer completes.
+# and the transfer completes. Then the host's own WAN link is the narrow
+# one: the fabric itself answers the guest's full-size packets (GSO
+# frames by their segments) with fragmentation needed.
 #
 #   root $T-w 10.99.5.1 -- $T-r router eth0 10.99.5.2 | eth1 10.99.6.1 (mtu 1280)
 #                          -- $T-wan eth0 10.99.6.2 (mtu 1500)
@@ -38,4 +40,15 @@ check "the guest reaches the WAN through the router" ping4 "$T-g" 10.99.6.2
 check "TCP 5 MiB guest to WAN over the narrow link, sha256" tcp_sha "$T-g" "$T-wan" 10.99.6.2 5
 check "the guest learned the path MTU from the translated ICMP error" sh -c \
 	"ip -n $T-g route get 10.99.6.2 | grep -q 'mtu 1280'"
+
+in_ns "$T-g" ip route flush cache
+ip link set "$T-w" mtu 1200
+ip -n "$T-r" link set eth0 mtu 1200
+tb0=$(stat "$T-g" too-big)
+check "TCP 5 MiB guest to WAN through a WAN device of MTU 1200 (offloads on), sha256" \
+	tcp_sha "$T-g" "$T-wan" 10.99.6.2 5
+check "fragmentation needed from the fabric, counted too-big" \
+	test "$(stat "$T-g" too-big)" -gt "$tb0"
+check "the guest learned the WAN device's MTU" sh -c \
+	"ip -n $T-g route get 10.99.6.2 | grep -q 'mtu 1200'"
 finish
