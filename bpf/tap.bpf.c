@@ -392,7 +392,7 @@ int kvb_tc_switch(struct __sk_buff *skb)
 		ret = bridge_from_guest(skb, s.port, s.net, s.dst, 1);
 out:
 	if (s.role == KVB_PORT_GUEST)
-		acl_commit(skb);
+		ret = acl_commit(skb, ret);
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
 

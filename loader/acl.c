@@ -952,22 +952,51 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 	return acl_sync(fb, cmd);
 }
 
-/* a connection one of whose ends the port judged */
-static bool ct_of_port(const void *key, const void *value, void *arg)
-{
-	const struct kvb_aclct *e = value;
-	__u32 ifindex = *(const __u32 *)arg;
+/* a port's sides of connections, as a walk of kvb_aclct finds them */
+struct ct_forget {
+	int fd;
+	__u32 ifindex;
+};
 
-	(void)key;
-	return e->side[0].ifindex == ifindex || e->side[1].ifindex == ifindex;
+/*
+ * A connection one of whose ends the port judged: the port's side goes.
+ * The entry goes when no other port's side is left; otherwise it stays
+ * with the other port's side (which keeps its count) and this one
+ * cleared.
+ */
+static void ct_forget_one(const void *key, const void *value, void *arg)
+{
+	const struct ct_forget *f = arg;
+	struct kvb_aclct e;
+	bool other = false, mine = false;
+
+	memcpy(&e, value, sizeof(e));
+	for (int i = 0; i < 2; i++) {
+		if (e.side[i].ifindex == f->ifindex) {
+			memset(&e.side[i], 0, sizeof(e.side[i]));
+			mine = true;
+		} else if (e.side[i].ifindex) {
+			other = true;
+		}
+	}
+	if (!mine)
+		return;
+	if (other)
+		bpf_map_update_elem(f->fd, key, &e, BPF_EXIST);
+	else
+		bpf_map_delete_elem(f->fd, key);
 }
 
-/* a port leaves: its ACLs and connections go (an ifindex is reused) */
+/* a port leaves: its ACLs, connections and their count go (an ifindex
+ * is reused) */
 void acl_port_forget(struct fabric *fb, __u32 ifindex)
 {
+	struct ct_forget f = { .fd = fb->aclct_fd, .ifindex = ifindex };
+
 	bpf_map_delete_elem(fb->aclp_fd, &ifindex);
-	map_delete_where(fb->aclct_fd, sizeof(struct kvb_aclct_key),
-			 sizeof(struct kvb_aclct), ct_of_port, &ifindex);
+	map_walk(fb->aclct_fd, sizeof(struct kvb_aclct_key),
+		 sizeof(struct kvb_aclct), ct_forget_one, &f);
+	bpf_map_delete_elem(fb->aclctn_fd, &ifindex);
 }
 
 /* --------------------------------------------------------- commands */

@@ -408,7 +408,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
-		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd,
+		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd, &fb->aclctn_fd,
 		       &fb->xdptx_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
@@ -420,7 +420,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 				KVB_MAP_NATST, KVB_MAP_CTSWEEP, KVB_MAP_NATMAP,
 				KVB_MAP_ACL, KVB_MAP_ACLR, KVB_MAP_ACLP,
 				KVB_MAP_ACLLPM, KVB_MAP_ACLBIT, KVB_MAP_ACLCNT,
-				KVB_MAP_ACLCT, KVB_MAP_XDPTX,
+				KVB_MAP_ACLCT, KVB_MAP_ACLCTN, KVB_MAP_XDPTX,
 				PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
@@ -487,7 +487,7 @@ void fabric_close(struct fabric *fb)
 		       &fb->ctcnt_fd, &fb->mon_fd, &fb->events_fd, &fb->route_fd,
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
-		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd,
+		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd, &fb->aclctn_fd,
 		       &fb->xdptx_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 9
+#define KVB_LAYOUT_VERSION 10
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -45,6 +45,7 @@
 #define KVB_MAP_ACLBIT "kvb_aclbit"
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
 #define KVB_MAP_ACLCT "kvb_aclct"
+#define KVB_MAP_ACLCTN "kvb_aclctn"
 #define KVB_MAP_ACLVC "kvb_aclvc"
 #define KVB_MAP_ACLFRAG "kvb_aclfrag"
 #define KVB_MAP_XDPTX "kvb_xdptx"
@@ -216,7 +217,8 @@ enum kvb_port_held {
 	X(ACL_REJECT, 43, "acl-reject", "a reject rule of the port's ACLs matched (TCP RST or ICMP prohibited sent, within the port's rate)") \
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
-	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)")
+	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
+	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds 65,536 remembered connections, or the table 1,048,576 (a live connection is never evicted)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -252,7 +254,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_WORDS (KVB_ACL_SET_RULES / 64)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
-#define KVB_ACL_MAX_CT 262144	/* kvb_aclct flows, all ports (LRU) */
+#define KVB_ACL_MAX_CT 1048576	/* kvb_aclct connections, all ports */
+#define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections one port's sides hold */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
@@ -444,7 +447,8 @@ struct kvb_aclfrag {
 };
 
 /*
- * kvb_aclct: LRU_HASH, the connections that ports' ACLs let through, one
+ * kvb_aclct: HASH (not preallocated), the connections that ports' ACLs let
+ * through, one
  * entry a connection of a network: its two ends (address, port) in a
  * fixed order (side 0 the lower), so that both directions, and both ports
  * of a connection between two local guests, find it with one lookup. Each
@@ -479,6 +483,18 @@ struct kvb_aclct {
 	__u64 last_ns;		/* written at most once a second */
 	__u8 state;		/* enum kvb_ct_state */
 	__u8 pad[7];
+};
+
+/*
+ * kvb_aclctn: HASH by port ifindex, the kvb_aclct sides that hold the
+ * port's judgment. A live connection is never evicted: an idle one goes
+ * after its timeout (the expiry sweep, or the next packet that finds it),
+ * and a port's new connection beyond KVB_ACL_CT_PORT, or beyond a full
+ * table, is refused (acl-ct-full), so that no guest's flood of
+ * connections can push out another guest's.
+ */
+struct kvb_aclctn {
+	__u64 n;
 };
 
 /* skb->mark of an ACL's reject answer, so that the port's own ACLs in

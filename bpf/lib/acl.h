@@ -34,6 +34,13 @@
  * (kvb_aclvc), so the next connection with the same fields costs one
  * lookup.
  *
+ * Room: every side of an entry counts against its port (kvb_aclctn); a
+ * port's new connection beyond KVB_ACL_CT_PORT, or beyond a full table,
+ * is refused (acl-ct-full), and nothing is evicted for room: an idle
+ * entry goes after its timeout (acl_sweep, from NAT's expiry timer, or
+ * the packet that finds it idle), its sides' counts with it. One guest's
+ * flood cannot push another guest's connections out.
+ *
  * Fragments: a first fragment is judged as any packet, and when a port's
  * ACLs let it through, its datagram's later fragments (no ports to judge)
  * pass that port for a while (kvb_aclfrag); any other later fragment is
@@ -730,6 +737,87 @@ static __always_inline void acl_side_put(struct acl_scratch *s,
 
 #define ACL_PASS KVB_CONTINUE
 
+static __always_inline void acl_ct_give(__u32 ifindex);
+
+/*
+ * A side (counted) into the same side of a live entry, which another
+ * judgment inserted first (a flood's copy judged on another port, or
+ * another CPU): it takes the place of another port's side there (whose
+ * count goes back); where the entry has this port's already, the new
+ * side's count goes back instead.
+ */
+static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
+					   const struct kvb_aclct_side *src)
+{
+	__u32 old = dst->ifindex, mine = src->ifindex;
+
+	if (!mine)
+		return;
+	if (old == mine) {
+		acl_ct_give(mine);
+		return;
+	}
+	dst->ctr = src->ctr;
+	dst->origin = src->origin;
+	dst->otype = src->otype;
+	dst->ocode = src->ocode;
+	dst->set = src->set;
+	asm volatile("" ::: "memory");
+	dst->ifindex = mine;
+	acl_ct_give(old);
+}
+
+/*
+ * A port's count of the connection sides that hold its judgment
+ * (kvb_aclctn): a new side takes one, 0, or -1 when the port holds
+ * KVB_ACL_CT_PORT already (a burst on several CPUs may pass the cap by a
+ * few); a side that goes gives its one back.
+ */
+static const struct kvb_aclctn acl_ctn_zero;	/* .rodata: no stack */
+
+static __always_inline int acl_ct_take(__u32 ifindex)
+{
+	struct kvb_aclctn *c;
+
+	c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
+	if (!c) {
+		bpf_map_update_elem(&kvb_aclctn, &ifindex, &acl_ctn_zero,
+				    BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
+		if (!c)
+			return -1;
+	}
+	if (c->n >= KVB_ACL_CT_PORT)
+		return -1;
+	__sync_fetch_and_add(&c->n, 1);
+	return 0;
+}
+
+static __always_inline void acl_ct_give(__u32 ifindex)
+{
+	struct kvb_aclctn *c;
+
+	if (!ifindex)
+		return;
+	c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
+	if (c && c->n)
+		__sync_fetch_and_add(&c->n, -1);
+}
+
+/*
+ * Delete the connection in s->ck, whose sides hold ports a and b (read
+ * before: a deleted entry's memory may be reused at once), and give their
+ * counts back; only the CPU whose delete succeeds counts down.
+ */
+static __always_inline void acl_ct_delete(struct acl_scratch *s, __u32 a,
+					  __u32 b)
+{
+	if (bpf_map_delete_elem(&kvb_aclct, &s->ck))
+		return;
+	acl_ct_give(a);
+	acl_ct_give(b);
+}
+
 /* The fragment record key of the packet in the scratch, on port ifindex. */
 static __always_inline void acl_frag_key(struct acl_scratch *s,
 					 __u32 ifindex)
@@ -788,6 +876,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	struct kvb_aclct *e;
 	__u32 action, ctr, log, dflt, g, len = skb->len;
 	__u64 now = kvb_now();
+	long err;
 
 	if (!s)
 		return ACL_PASS;
@@ -805,7 +894,8 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			  1000000000ULL;
 
 		if (now > last && now - last > t) {
-			bpf_map_delete_elem(&kvb_aclct, &s->ck);
+			acl_ct_delete(s, e->side[0].ifindex,
+				      e->side[1].ifindex);
 			e = NULL;
 		}
 	}
@@ -824,11 +914,12 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 				sd->ctr = ctr;
 				sd->set = ap->set;
 			} else if (!other->ifindex) {
-				bpf_map_delete_elem(&kvb_aclct, &s->ck);
+				acl_ct_delete(s, ifindex, 0);
 				e = NULL;
 				sd = NULL;
 			} else {
 				sd->ifindex = 0;
+				acl_ct_give(ifindex);
 				sd = NULL;
 			}
 		}
@@ -859,9 +950,16 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		 * rule, never a connection of its own */
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
+		/* every new side counts against its port's connections */
+		if (acl_ct_take(ifindex))
+			return DROP(KVB_DROP_ACL_CT_FULL);
 		if (e && other) {
-			/* the other end's entry: this port's side joins it */
+			/* the other end's entry: this port's side joins it
+			 * (the side it replaces gives its count back) */
+			__u32 old = e->side[g].ifindex;
+
 			acl_side_put(s, &e->side[g], ifindex, ctr, dir);
+			acl_ct_give(old);
 			acl_peer_take(s, other);
 			return ACL_PASS;
 		}
@@ -881,7 +979,20 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			s->pending = 1;
 			return ACL_PASS;
 		}
-		bpf_map_update_elem(&kvb_aclct, &s->ck, ne, BPF_ANY);
+		/* never over another CPU's entry of the same connection: its
+		 * sides' counts would be lost (this packet passes, the
+		 * next one joins it) */
+		err = bpf_map_update_elem(&kvb_aclct, &s->ck, ne, BPF_NOEXIST);
+		if (err == -EEXIST_) {
+			e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+			if (e)
+				acl_side_merge(&e->side[g], &ne->side[g]);
+			else
+				acl_ct_give(ifindex);
+		} else if (err) {
+			acl_ct_give(ifindex);
+			return DROP(KVB_DROP_ACL_CT_FULL);
+		}
 		return ACL_PASS;
 	}
 	if (action == KVB_ACL_DROP)
@@ -1252,19 +1363,83 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
 }
 
 /*
- * The end of the switch stage for a guest's frame: the new connection
- * its sender's rules let in (and its local receiver's, if they judged
- * it), inserted once.
+ * The end of the switch stage for a guest's frame whose verdict is ret:
+ * the new connection its sender's rules let in (and its local
+ * receiver's, if they judged it), inserted once, unless the fabric
+ * dropped the frame (a drop reason). Returns ret, or the drop when the table is full (the sides'
+ * counts given back).
  */
-static __always_inline void acl_commit(struct __sk_buff *skb)
+static __always_inline int acl_commit(struct __sk_buff *skb, int ret)
 {
 	struct acl_scratch *s = acl_scratch();
+	struct kvb_aclct *e;
+	long err;
 
 	if (!s || !s->pending)
-		return;
+		return ret;
 	s->pending = 0;
-	if (s->sif == skb->ifindex)
-		bpf_map_update_elem(&kvb_aclct, &s->pk, &s->pe, BPF_ANY);
+	/* (TC_ACT_SHOT is no drop here: a flood's original after its
+	 * copies, or a local receiver's refusal, counted on it) */
+	if (s->sif == skb->ifindex && !IS_DROP(ret)) {
+		err = bpf_map_update_elem(&kvb_aclct, &s->pk, &s->pe,
+					  BPF_NOEXIST);
+		if (!err)
+			return ret;
+		/* a flood's copy judged on another port inserted it */
+		e = err == -EEXIST_ ? bpf_map_lookup_elem(&kvb_aclct, &s->pk) :
+				      NULL;
+		if (e) {
+			acl_side_merge(&e->side[0], &s->pe.side[0]);
+			acl_side_merge(&e->side[1], &s->pe.side[1]);
+			return ret;
+		}
+	} else {
+		err = 0;	/* not inserted, and no drop of its own */
+	}
+	acl_ct_give(s->pe.side[0].ifindex);
+	acl_ct_give(s->pe.side[1].ifindex);
+	return err && err != -EEXIST_ ? DROP(KVB_DROP_ACL_CT_FULL) : ret;
+}
+
+/*
+ * The expiry sweep's share (nat.h's ct_sweep, every second or rarer): an
+ * idle connection goes after its timeout, its sides' counts back, so a
+ * port's count is of live connections. The walk is bounded by the
+ * table, and ct_sweep spaces its runs by their length.
+ */
+struct acl_sweep_ctx {
+	__u64 now;
+	__u64 seen;
+	__u64 freed;
+};
+
+static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
+			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
+{
+	__u32 a = e->side[0].ifindex, b = e->side[1].ifindex;
+	__u64 t = (__u64)kvb_ct_timeout_s(NULL, k->proto, e->state) *
+		  1000000000ULL;
+
+	(void)map;
+	c->seen++;
+	if (!(c->now > e->last_ns && c->now - e->last_ns > t))
+		return 0;
+	if (bpf_map_delete_elem(&kvb_aclct, k))
+		return 0;	/* the datapath took it first */
+	acl_ct_give(a);
+	acl_ct_give(b);
+	/* no stop on a count: a counter the walk compares is a distinct
+	 * state to the verifier on every round, and it never converges */
+	c->freed++;
+	return 0;
+}
+
+static __always_inline __u64 acl_sweep(__u64 now)
+{
+	struct acl_sweep_ctx c = { .now = now };
+
+	bpf_for_each_map_elem(&kvb_aclct, acl_sweep_one, &c, 0);
+	return c.seen;
 }
 
 #endif /* KVB_ACL_H */

@@ -199,13 +199,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclcnt SEC(".maps");
 
+/* a hash, not an LRU: a live connection is never evicted (kvb_aclctn) */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVB_ACL_MAX_CT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct kvb_aclct_key);
 	__type(value, struct kvb_aclct);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct kvb_aclctn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclctn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -9,6 +9,7 @@
 #define KVB_NAT_H
 
 #include <linux/pkt_cls.h>
+#include "acl.h"
 #include "bind.h"
 #include "conntrack.h"
 #include "csum.h"
@@ -1550,6 +1551,7 @@ static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 	c.now = kvb_now();
 	bpf_for_each_map_elem(&kvb_ct, sweep_one, &c, 0);
 	bind_sweep(c.now);	/* dead address bindings too (bind.h) */
+	c.seen += acl_sweep(c.now);	/* and idle ACL connections (acl.h) */
 	sw->runs++;
 	sw->seen = c.seen;
 	sw->freed += c.freed;

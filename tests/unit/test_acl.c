@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -562,6 +563,86 @@ static void t_acl_set_ids_never_reused(struct fabric *fb)
 	      "UDP 9 passed w2's drop (judged by w1's remembered verdict)");
 }
 
+/*
+ * No guest's flood of connections pushes another guest's out. Port ka3
+ * lets in 270,000 new connections (more than the 262,144 of the LRU the
+ * table was): its count stops at its cap, the rest are refused as
+ * acl-ct-full, and the connection ka2's guest opened before keeps its
+ * entry: its reply passes. A port that leaves takes its connections and
+ * its count with it.
+ */
+static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
+{
+	struct kvb_aclct_key k, *prev = NULL;
+	struct kvb_aclctn n = { 0 };
+	struct kvb_aclct e;
+	struct frame f;
+	__u64 full0, n0, left = 0;
+	__u32 i, refused = 0, flood = 270000;
+
+	CHECK(!cli("acl add c1") &&
+	      !cli("acl rule add c1 egress allow proto udp") &&
+	      !cli("port set ka2 acl c1") && !cli("acl add c2") &&
+	      !cli("acl rule add c2 ingress allow proto udp") &&
+	      !cli("port set ka3 acl c2"), "cannot set up ACLs c1, c2");
+	udp4(&f, GUEST4, 5000, IP(198, 51, 100, 7), 53);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	n0 = bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) ? 0 : n.n;
+	full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
+	for (i = 0; i < flood; i++) {
+		udp4(&f, IP(100, 64 | (i >> 16), (i >> 8) & 0xff, i & 0xff),
+		     1000, GUEST4, 7);
+		refused += to_guest(fb, ka3, &f) != TC_ACT_OK;
+	}
+	udp4(&f, IP(198, 51, 100, 7), 53, GUEST4, 5000);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "ka2's reply refused after ka3's flood (its connection evicted)");
+	CHECK(!bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) &&
+	      n.n == KVB_ACL_CT_PORT, "ka3 holds %llu connections, not %u",
+	      (unsigned long long)n.n, KVB_ACL_CT_PORT);
+	CHECK(refused == flood - (KVB_ACL_CT_PORT - n0) &&
+	      drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0 == refused,
+	      "%u refused, acl-ct-full %llu, expected %llu", refused,
+	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0),
+	      (unsigned long long)(flood - (KVB_ACL_CT_PORT - n0)));
+	/* ka3 leaves */
+	acl_port_forget(fb, ka3);
+	CHECK(bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) && errno == ENOENT,
+	      "ka3's count left behind");
+	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(fb->aclct_fd, &k, &e) &&
+		    (e.side[0].ifindex == ka3 || e.side[1].ifindex == ka3))
+			left++;
+	}
+	CHECK(left == 0, "%llu of ka3's connections left behind",
+	      (unsigned long long)left);
+	/* an idle connection goes with the expiry sweep, its count back */
+	memset(&k, 0, sizeof(k));
+	k.net_id = 1;
+	k.family = 4;
+	k.proto = IPPROTO_UDP;
+	k.addr[0][0] = 192;
+	k.addr[1][0] = 193;
+	memset(&e, 0, sizeof(e));
+	e.side[0].ifindex = ka4;
+	e.last_ns = 1;	/* idle since the clock began */
+	n.n = 1;
+	CHECK(!bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_NOEXIST) &&
+	      !bpf_map_update_elem(fb->aclctn_fd, &ka4, &n, BPF_ANY),
+	      "cannot plant an idle connection");
+	/* the sweep runs every second: wait up to 20 */
+	for (i = 0; i < 200 && !bpf_map_lookup_elem(fb->aclct_fd, &k, &e); i++)
+		usleep(100000);
+	CHECK(bpf_map_lookup_elem(fb->aclct_fd, &k, &e),
+	      "an idle connection outlived 20 s of sweeps");
+	CHECK(!bpf_map_lookup_elem(fb->aclctn_fd, &ka4, &n) && n.n == 0,
+	      "the sweep did not give ka4's count back (%llu)",
+	      (unsigned long long)n.n);
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -592,5 +673,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_none_is_as_before);
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);
+	RUN(t_acl_flood_evicts_no_other_port);	/* last: ka3 leaves */
 	return nfail;
 }
