@@ -9,9 +9,11 @@
  * (lib/xdpfwd.h: the fast path); everything else goes on to tc,
  * untouched. On an uplink, the host's own NIC, it never drops: what
  * admission refuses there is the host's traffic, for tc to count and
- * pass on. Two programs: kvb_xdp, shared by the taps, and kvb_xdp_bound,
- * loaded for one device at a time (uplinks, guest ports on veths), where
- * a VLAN tag may travel outside the frame.
+ * pass on. On a nat network's WAN device (wan-xdp on) it translates the
+ * replies of established flows to tap guests (lib/natxdp.h) and passes
+ * the rest. Two programs: kvb_xdp, shared by the taps, and kvb_xdp_bound,
+ * loaded for one device at a time (uplinks, WAN devices, guest ports on
+ * veths), where a VLAN tag may travel outside the frame.
  */
 #define KVB_HOOK_XDP	/* lib/ctx.h: kvb_load() */
 #include <linux/bpf.h>
@@ -24,6 +26,7 @@
 #include "lib/guard.h"
 #include "lib/monitor.h"
 #include "lib/xdpfwd.h"
+#include "lib/natxdp.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -79,6 +82,41 @@ static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 	return xdp_switch(ctx, port, net, in);
 }
 
+/*
+ * A nat network's WAN device (wan-xdp on): its established flows' replies
+ * (lib/natxdp.h). The host's NIC: it never drops; admission's refusals are
+ * for tc to count.
+ */
+static __always_inline int xdp_wan_entry(struct xdp_md *ctx,
+					 const struct kvb_port *port)
+{
+	struct xdp_fwd_in *in;
+	struct kvb_frame f;
+	struct kvb_pkt p;
+
+	kvb_pkt_from_xdp(&p, ctx);
+	if (IS_DROP(kvb_admit(&p, 0, &f)))
+		return XDP_PASS;
+	in = xdp_fwd_scratch();
+	if (!in)
+		return XDP_PASS;
+	xdp_fwd_in(in, ctx->ingress_ifindex, &f);
+	return xdp_nat_wan(ctx, port, in);
+}
+
+/* kvb_xdp_bound's, once the frame's VLAN tag is known to be in it. */
+static __always_inline int xdp_bound_entry(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct kvb_port *port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+
+	if (port && port->role == KVB_PORT_WAN)
+		return xdp_wan_entry(ctx, port);
+	if (port && port->role == KVB_PORT_UPLINK)
+		return xdp_entry(ctx, 1);
+	return xdp_entry(ctx, 0);
+}
+
 /* Guest ports on taps: their frames carry their VLAN tags inline. */
 SEC("xdp")
 int kvb_xdp(struct xdp_md *ctx)
@@ -105,28 +143,24 @@ int kvb_xdp(struct xdp_md *ctx)
 SEC("xdp")
 int kvb_xdp_bound(struct xdp_md *ctx)
 {
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct kvb_port *port;
 	__be16 proto;
 	__u16 tci;
 
 	if (!bpf_ksym_exists(bpf_xdp_metadata_rx_vlan_tag) ||
 	    bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) != -ENODATA)
 		return XDP_PASS;
-	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	if (port && port->role == KVB_PORT_UPLINK)
-		return xdp_entry(ctx, 1);
-	return xdp_entry(ctx, 0);
+	return xdp_bound_entry(ctx);
 }
 
 /*
- * kvb_xdp_bound's uplink entry without the VLAN hint, for the unit
- * tests alone: BPF_PROG_RUN refuses a program bound to a device, so they
- * run the uplink's entry through this one. The loader never loads it (and so
- * never attaches it): its frames' VLAN tags could be out of its sight.
+ * kvb_xdp_bound without the VLAN hint, for the unit tests alone:
+ * BPF_PROG_RUN refuses a program bound to a device, so they run its
+ * entries (an uplink's, a WAN device's) through this one. The loader never
+ * loads it (and so never attaches it): its frames' VLAN tags could be out
+ * of its sight.
  */
 SEC("xdp")
 int kvb_xdp_up_test(struct xdp_md *ctx)
 {
-	return xdp_entry(ctx, 1);
+	return xdp_bound_entry(ctx);
 }

@@ -241,6 +241,27 @@ __u32 any_route_net(struct fabric *fb, __u32 except)
 }
 
 /*
+ * XDP on WAN device wan while a nat network other than except names it
+ * with wan-xdp on (its port is shared by every network that names it),
+ * none otherwise. tc carries every frame either way (port_xdp_set).
+ */
+int wan_xdp_sync(struct fabric *fb, const char *cmd, __u32 wan,
+		 __u32 except)
+{
+	struct kvb_port p;
+	struct kvb_net n;
+	bool on = false;
+
+	if (!wan || port_get(fb, wan, &p) || p.role != KVB_PORT_WAN)
+		return 0;
+	for (__u32 id = 1; id < KVB_MAX_NETS && !on; id++)
+		on = id != except && !net_get(fb, id, &n) &&
+		     net_has(&n, NT_NAT) && n.wan == wan &&
+		     (n.flags & KVB_NET_F_WAN_XDP);
+	return port_xdp_set(fb, cmd, &p, on);
+}
+
+/*
  * Before net_id goes (net del, reset): a WAN port no other network needs
  * is unhooked. A network needs the device it names as `wan`, and an
  * any-route nat network needs every WAN port (flows may leave through
@@ -279,5 +300,7 @@ void wan_release(struct fabric *fb, __u32 net_id)
 			p.net_id = owner;
 			bpf_map_update_elem(fb->port_fd, &wans[i], &p, BPF_EXIST);
 		}
+		/* XDP stays while another network asks for it */
+		wan_xdp_sync(fb, "net del", wans[i], net_id);
 	}
 }

@@ -128,6 +128,7 @@ struct net_spec {
 	__u32 type, mtu;
 	const char *uplink, *wan;	/* device names, NULL: none given */
 	bool uplink_xdp;		/* uplink-xdp on */
+	bool wan_xdp;			/* wan-xdp on */
 	__u32 nsubnets;
 	struct kvb_subnet subnets[KVB_MAX_SUBNETS];
 	int ngw;
@@ -198,6 +199,8 @@ int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void wan_release(struct fabric *fb, __u32 net_id);
+int wan_xdp_sync(struct fabric *fb, const char *cmd, __u32 wan,
+		 __u32 except);
 int wan_hook_all(struct fabric *fb, __u32 net_id);
 __u32 any_route_net(struct fabric *fb, __u32 except);
 __be32 nat_address(const struct kvb_net *n);

@@ -217,6 +217,31 @@ static void format_wan(struct fabric *fb, const struct kvb_net *n,
 	fmt_str(f, fd, n->wan ? ifname_of(n->wan, NULL, wn) : NULL, true);
 }
 
+static int parse_wan_xdp(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_onoff(v[0], &s->wan_xdp))
+		return err("%s: wan-xdp %s: expected on or off", cmd, v[0]);
+	return 0;
+}
+
+static void apply_wan_xdp(const struct net_spec *s, struct kvb_net *n)
+{
+	if (s->wan_xdp)
+		n->flags |= KVB_NET_F_WAN_XDP;
+	else
+		n->flags &= ~KVB_NET_F_WAN_XDP;
+}
+
+/* saved when on */
+static void format_wan_xdp(struct fabric *fb, const struct kvb_net *n,
+			   const struct net_field *fd, struct fmt *f)
+{
+	bool on = n->flags & KVB_NET_F_WAN_XDP;
+
+	(void)fb;
+	fmt_str(f, fd, on ? "on" : "off", on);
+}
+
 static int parse_dhcp(const char *cmd, struct net_spec *s, char **v)
 {
 	if (parse_onoff(v[0], &s->dhcp))
@@ -641,6 +666,12 @@ static const struct net_field fields[] = {
 	    "routed: where the outside's\ntraffic to the subnets arrives",
 	    NT_GATEWAY },
 	  "wan", F_ADD, 1, parse_wan, NULL, format_wan },
+	{ { "wan-xdp", "on|off", "on (with wan): XDP on the wan device\n"
+	    "translates the replies of established flows\n"
+	    "to tap guests itself (tc judges the rest);\n"
+	    "off (default): tc alone (README, Datapath)", NT_NAT },
+	  "wan_xdp", F_ADD | F_SET, 1, parse_wan_xdp, apply_wan_xdp,
+	  format_wan_xdp },
 	{ { "dhcp", "on|off", "dnsmasq on the gateway interface: DHCPv4,\n"
 	    "and stateful DHCPv6 (RA M flag, no SLAAC) on\n"
 	    "IPv6 subnets (default: on for nat, off for\nrouted)",
@@ -1055,6 +1086,9 @@ static int net_set(int argc, char **argv)
 	if (field_given(&s, "uplink-xdp") && !net.uplink)
 		return err("net set: %s: uplink-xdp: the network has no uplink",
 			   net.name);
+	if (field_given(&s, "wan-xdp") && s.wan_xdp && !net.wan)
+		return err("net set: %s: wan-xdp on: the network names no wan "
+			   "device", net.name);
 	old = net;
 	net_spec_apply(&s, &net);
 	for (__u32 i = 0; i < s.ndel; i++)
@@ -1080,6 +1114,12 @@ static int net_set(int argc, char **argv)
 	if (field_given(&s, "uplink-xdp") &&
 	    uplink_xdp_set(fb, &net, s.uplink_xdp))
 		return 1;
+	if (field_given(&s, "wan-xdp") &&
+	    wan_xdp_sync(fb, "net set", net.wan, 0)) {
+		/* as it was: XDP could not be attached */
+		net_put(fb, &old);
+		return 1;
+	}
 	return acl_sync(fb, "net set");
 }
 
@@ -1172,7 +1212,8 @@ const struct object obj_net = {
 			"[nat-filtering MODE] [vni N] [vtep ADDR]... "
 			"[vtep-add ADDR] [vtep-del ADDR]\n"
 		  "              [acl NAME[,NAME...]|none] [default-ingress "
-		  "ACTION] [default-egress ACTION] [uplink-xdp on|off]",
+		  "ACTION] [default-egress ACTION] [uplink-xdp on|off] "
+		  "[wan-xdp on|off]",
 		  CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },

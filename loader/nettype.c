@@ -219,6 +219,9 @@ static int nat_validate(struct fabric *fb, const struct net_spec *s,
 	/* no `wan`: any route, through the device the FIB picks */
 	if (gw_validate(fb, s, n, wan))
 		return 1;
+	if ((n->flags & KVB_NET_F_WAN_XDP) && !n->wan)
+		return err("net add: wan-xdp on: the network names no wan "
+			   "device");
 	memcpy(&n->subnet, sn->addr, 4);
 	memcpy(&n->gw_ip, sn->gw, 4);
 	n->netmask = htonl(~0U << (32 - sn->prefixlen));
@@ -235,7 +238,8 @@ static int nat_create(struct fabric *fb, const struct net_spec *s,
 
 	(void)s;
 	ct_recount(fb);	/* a reused id starts at its real count */
-	if (gw_create(fb, n) || dnsmasq_start(fb, n))
+	if (gw_create(fb, n) || dnsmasq_start(fb, n) ||
+	    wan_xdp_sync(fb, "net add", n->wan, 0))
 		return 1;
 	if (!n->wan) {
 		/* any route: hook what flows may leave through, and watch

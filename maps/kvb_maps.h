@@ -619,6 +619,9 @@ enum kvb_net_flags {
 					 * M flag in the RA for IPv6 subnets */
 	KVB_NET_F_FORCE = 1 << 1,	/* 'force': overlaps the host's routes */
 	KVB_NET_F_IP6 = 1 << 2,		/* has an IPv6 subnet (nat, routed) */
+	KVB_NET_F_WAN_XDP = 1 << 3,	/* nat, `wan-xdp on`: XDP on its wan
+					 * device translates its established
+					 * flows' replies (bpf/lib/natxdp.h) */
 };
 
 /* kvb_port: HASH, key __u32 ifindex. */

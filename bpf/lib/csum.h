@@ -71,6 +71,80 @@ static __always_inline __u32 csum_words(__u32 v, __u64 size)
 }
 
 /*
+ * RFC 1624, eqn. 3: checksum c (host order) of a message in which a field
+ * of size 2 or 4 (as stored) changes from from to to, as the kernel's
+ * csum_replace4/2 compute it; the corners (0x0000) are the caller's.
+ */
+static __always_inline __u32 csum_replaced(__u32 c, __u32 from, __u32 to,
+					   __u64 size)
+{
+	__u32 sum = (0xffff - c) + csum_words(to, size) +
+		    (0xffff - bpf_ntohs((__u16)from));
+
+	if (size == 4)
+		sum += 0xffff - bpf_ntohs((__u16)(from >> 16));
+	return ~csum_fold_u32(sum) & 0xffff;
+}
+
+#ifdef KVB_HOOK_XDP
+/*
+ * The same updates in XDP, for the frames it rewrites (natxdp.h): only
+ * frames whose checksums it proved complete, so a plain RFC 1624 update
+ * in place (no helper keeps checksum state there: a redirected frame has
+ * none). The field at off, a constant where the rewrites inline, is
+ * bounds-checked here.
+ */
+static __always_inline __u16 *csum_xdp_field(struct xdp_md *ctx, __u32 off)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u16 *p;
+
+	if (off > 255)
+		return NULL;
+	p = data + (off & 0xff);
+	if ((void *)(p + 1) > end)
+		return NULL;
+	return p;
+}
+
+/* The IPv4 header checksum at off (bpf_l3_csum_replace's job in tc). */
+static __always_inline int csum_l3_replace_xdp(struct xdp_md *ctx, __u32 off,
+					   __u32 from, __u32 to, __u64 size)
+{
+	__u16 *p = csum_xdp_field(ctx, off);
+
+	if (!p)
+		return -1;
+	*p = bpf_htons((__u16)csum_replaced(bpf_ntohs(*p), from, to, size));
+	return 0;
+}
+
+/*
+ * The L4 checksum at off, as tc's csum_l4_replace (the same arguments):
+ * never written as 0x0000 (0xffff, the same sum: see the top), and a UDP
+ * datagram without one keeps none. A pseudo-header field is summed as any
+ * other: the checksum is complete.
+ */
+static __always_inline int csum_l4_replace_xdp(struct xdp_md *ctx, __u32 off,
+					   __u32 from, __u32 to, __u64 flags,
+					   __u8 proto)
+{
+	__u16 *p = csum_xdp_field(ctx, off);
+	__u32 c, n;
+
+	if (!p)
+		return -1;
+	c = bpf_ntohs(*p);
+	if (proto == IPPROTO_UDP && !c)
+		return 0;
+	n = csum_replaced(c, from, to, flags & 0xf);
+	*p = bpf_htons((__u16)(n ? n : CSUM_MANGLED_0_));
+	return 0;
+}
+#endif /* KVB_HOOK_XDP */
+
+/*
  * The IPv4 UDP checksum at off, if it is complete (see the top): updated
  * here as one, RFC 1624, returning 0; 1 when it is a partial one for this
  * header (or IPv6, or the headers are not linear): the helper's job; -1
@@ -101,11 +175,7 @@ static __always_inline int csum_udp4_complete_replace(struct __sk_buff *skb,
 	      IPPROTO_UDP + bpf_ntohs(uh->len);
 	if (csum_fold_u32(sum) == c)
 		return 1;	/* partial for this header */
-	sum = (0xffff - c) + csum_words(to, flags & 0xf) +
-	      (0xffff - bpf_ntohs((__u16)from));
-	if ((flags & 0xf) == 4)
-		sum += 0xffff - bpf_ntohs((__u16)(from >> 16));
-	n = ~csum_fold_u32(sum) & 0xffff;
+	n = csum_replaced(c, from, to, flags & 0xf);
 	n = n ? n : CSUM_MANGLED_0_;
 	uh->check = bpf_htons((__u16)n);
 	/*
@@ -172,6 +242,33 @@ static __always_inline int csum_udp_quoted_replace(struct __sk_buff *skb,
 		return 0;
 	c = CSUM_MANGLED_0_;
 	return (int)bpf_skb_store_bytes(skb, off, &c, 2, 0);
+}
+
+/*
+ * The hook's own (ctx: tc's skb or XDP's frame, lib/ctx.h), for the code
+ * both run (l3.h's rewrites): the IPv4 header checksum at off, and an L4
+ * checksum as csum_l4_replace.
+ */
+static __always_inline int kvb_l3_csum_replace(void *ctx, __u32 off,
+					       __u32 from, __u32 to,
+					       __u64 size)
+{
+#ifdef KVB_HOOK_XDP
+	return csum_l3_replace_xdp(ctx, off, from, to, size);
+#else
+	return (int)bpf_l3_csum_replace(ctx, off, from, to, size);
+#endif
+}
+
+static __always_inline int kvb_l4_csum_replace(void *ctx, __u32 off,
+					       __u32 from, __u32 to,
+					       __u64 flags, __u8 proto)
+{
+#ifdef KVB_HOOK_XDP
+	return csum_l4_replace_xdp(ctx, off, from, to, flags, proto);
+#else
+	return csum_l4_replace(ctx, off, from, to, flags, proto);
+#endif
 }
 
 /*

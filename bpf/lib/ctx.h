@@ -55,6 +55,60 @@ static __always_inline int kvb_load(void *ctx, __u32 off, void *to,
 #endif
 }
 
+/*
+ * For code that rewrites packets in both hooks (l3.h's rewrites,
+ * natreply.h), whose ctx is tc's skb or XDP's frame: kvb_hdr_load and
+ * kvb_store read and write len bytes (a constant where they inline) at
+ * off in the headers: the skb helpers in tc, which keep its checksum
+ * state; direct access in XDP, whose frame is linear. 0 or an error.
+ */
+#ifdef KVB_HOOK_XDP
+static __always_inline void *kvb_hdr_at(struct xdp_md *ctx, __u32 off,
+					__u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	void *p;
+
+	if (off > 255)
+		return NULL;
+	p = data + (off & 0xff);
+	if (p + len > end)
+		return NULL;
+	return p;
+}
+#endif
+
+static __always_inline long kvb_hdr_load(void *ctx, __u32 off, void *to,
+					 __u32 len)
+{
+#ifdef KVB_HOOK_XDP
+	void *p = kvb_hdr_at(ctx, off, len);
+
+	if (!p)
+		return -1;
+	__builtin_memcpy(to, p, len);
+	return 0;
+#else
+	return bpf_skb_load_bytes(ctx, off, to, len);
+#endif
+}
+
+static __always_inline long kvb_store(void *ctx, __u32 off, const void *from,
+				      __u32 len)
+{
+#ifdef KVB_HOOK_XDP
+	void *p = kvb_hdr_at(ctx, off, len);
+
+	if (!p)
+		return -1;
+	__builtin_memcpy(p, from, len);
+	return 0;
+#else
+	return bpf_skb_store_bytes(ctx, off, from, len, 0);
+#endif
+}
+
 static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
 					     struct xdp_md *ctx)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * L3 rewriting (tc only): header offsets in an untagged frame, address
+ * L3 rewriting: header offsets in an untagged frame, address
  * and port rewrites that keep the IP and L4 checksums right (through
  * csum.h and the kernel's helpers, so CHECKSUM_PARTIAL and GSO frames
  * stay correct), TTL and hop limit, and the redirect verdict. What NAT,
@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "csum.h"
+#include "ctx.h"
 
 /* kernel values the datapath compares against (no libc headers here) */
 #define AF_INET_ 2
@@ -104,65 +105,72 @@ static __always_inline int l4_csum_off(__u8 proto)
 	return -1;
 }
 
+/*
+ * The rewrites below run in both hooks (ctx: tc's ctx or XDP's frame,
+ * lib/ctx.h): tc
+ * through the helpers, which keep CHECKSUM_PARTIAL and GSO frames right;
+ * XDP in place, on frames whose checksums it proved complete (natxdp.h).
+ */
+
 /* Replace a 4-byte address at off, fixing the IP and L4 checksums. */
-static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 off,
+static __always_inline int rewrite_addr(void *ctx, __u32 off,
 					__be32 from, __be32 to, __u8 proto,
 					__u32 l4off)
 {
 	int csum = l4_csum_off(proto);
 
 	if (proto != IPPROTO_ICMP && csum >= 0 &&
-	    csum_l4_replace(skb, l4off + (__u32)csum, from, to,
+	    kvb_l4_csum_replace(ctx, l4off + (__u32)csum, from, to,
 			    BPF_F_PSEUDO_HDR | 4, proto))
 		return -1;
-	if (bpf_l3_csum_replace(skb, IP_OFF_CSUM, from, to, 4))
+	if (kvb_l3_csum_replace(ctx, IP_OFF_CSUM, from, to, 4))
 		return -1;
-	return (int)bpf_skb_store_bytes(skb, off, &to, 4, 0);
+	return (int)kvb_store(ctx, off, &to, 4);
 }
 
 /* Replace a port (or ICMP id) at l4off + poff, fixing the L4 checksum. */
-static __always_inline int rewrite_port(struct __sk_buff *skb, __u32 l4off,
+static __always_inline int rewrite_port(void *ctx, __u32 l4off,
 					__u32 poff, __be16 from, __be16 to,
 					__u8 proto)
 {
 	int csum = l4_csum_off(proto);
 
 	if (csum >= 0 &&
-	    csum_l4_replace(skb, l4off + (__u32)csum, from, to, 2, proto))
+	    kvb_l4_csum_replace(ctx, l4off + (__u32)csum, from, to, 2, proto))
 		return -1;
-	return (int)bpf_skb_store_bytes(skb, l4off + poff, &to, 2, 0);
+	return (int)kvb_store(ctx, l4off + poff, &to, 2);
 }
 
-/* TTL - 1 at the gateway; 0 when it ran out. */
-static __always_inline int dec_ttl(struct __sk_buff *skb, __u8 proto)
+/* TTL - 1 at the gateway; 0 when it ran out (nothing changed then). */
+static __always_inline int dec_ttl(void *ctx, __u8 proto)
 {
 	__u8 ttl;
 	__be16 old, new;
 
-	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, &ttl, 1) || ttl <= 1)
+	if (kvb_hdr_load(ctx, IP_OFF_TTL, &ttl, 1) || ttl <= 1)
 		return 0;
 	old = bpf_htons((__u16)(ttl << 8 | proto));
 	ttl--;
 	new = bpf_htons((__u16)(ttl << 8 | proto));
-	bpf_l3_csum_replace(skb, IP_OFF_CSUM, old, new, 2);
-	bpf_skb_store_bytes(skb, IP_OFF_TTL, &ttl, 1, 0);
+	kvb_l3_csum_replace(ctx, IP_OFF_CSUM, old, new, 2);
+	kvb_store(ctx, IP_OFF_TTL, &ttl, 1);
 	return 1;
 }
 
 /* TTL / hop limit - 1; 0 when it ran out (nothing changed then). */
-static __always_inline int hop_dec(struct __sk_buff *skb, __u8 family)
+static __always_inline int hop_dec(void *ctx, __u8 family)
 {
 	__u8 h[2];
 
 	if (family == 6) {
-		if (bpf_skb_load_bytes(skb, IP6_OFF_HOPS, h, 1) || h[0] <= 1)
+		if (kvb_hdr_load(ctx, IP6_OFF_HOPS, h, 1) || h[0] <= 1)
 			return 0;
 		h[0]--;
-		return !bpf_skb_store_bytes(skb, IP6_OFF_HOPS, h, 1, 0);
+		return !kvb_store(ctx, IP6_OFF_HOPS, h, 1);
 	}
-	if (bpf_skb_load_bytes(skb, IP_OFF_TTL, h, 2))
+	if (kvb_hdr_load(ctx, IP_OFF_TTL, h, 2))
 		return 0;
-	return dec_ttl(skb, h[1]);
+	return dec_ttl(ctx, h[1]);
 }
 
 #endif /* KVB_L3_H */

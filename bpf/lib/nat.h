@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "subnet.h"
 #include "isolation.h"
+#include "natreply.h"
 #include "wan.h"
 
 #define NAT_CONTINUE KVB_CONTINUE	/* not NAT's business: switch it */
@@ -1321,29 +1322,14 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ports = cursor_take(&c, 8);
 	if (!ports)
 		return TC_ACT_OK;
-	rk.saddr = ip->saddr;
-	rk.daddr = ip->daddr;
-	rk.proto = ip->protocol;
-	switch (ip->protocol) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-		rk.sport = ports[0];
-		rk.dport = ports[1];
+	switch (nat_reply_key(ip, ports, &rk, &poff)) {
+	case NAT_RK_FLOW:
 		break;
-	case IPPROTO_ICMP: {
-		__u8 type = ((__u8 *)ports)[0];
+	case NAT_RK_ICMP_ERR: {
+		struct hdr_cursor ic = { .pos = (void *)ports + 8,
+					 .end = c.end };
 
-		if (type == 3 || type == 11 || type == 12) {
-			struct hdr_cursor ic = { .pos = (void *)ports + 8,
-						 .end = c.end };
-
-			return nat_icmp_error(skb, &ic, ip);
-		}
-		if (type != 0)	/* echo reply */
-			return TC_ACT_OK;
-		rk.dport = ports[2];
-		poff = 4;
-		break;
+		return nat_icmp_error(skb, &ic, ip);
 	}
 	default:
 		return TC_ACT_OK;
@@ -1406,32 +1392,20 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		__u8 gmac[ETH_ALEN];
 		__be32 gaddr = ct->addr;
 		__be16 gport = ct->port;
-		__be16 old = rk.dport;
 		__u32 out = ct->guest_ifindex;
-		struct kvb_port *gp = bpf_map_lookup_elem(&kvb_port, &out);
+		struct kvb_port *gp;
 
-		/*
-		 * The guest's port as it is now (the lookup counting needs
-		 * anyway): a flow outlives a detach, and its reply must not
-		 * go to whatever device later has that ifindex; a port with
-		 * spoofcheck and a MAC gets its MAC now (port set mac), any
-		 * other the MAC its guest opened the flow from.
-		 */
-		if (!gp || gp->role != KVB_PORT_GUEST)
-			return DROP(KVB_DROP_NO_ROUTE);
-		if ((gp->flags & KVB_PORT_F_SPOOFCHECK) && !mac_is_zero(gp->mac))
-			__builtin_memcpy(gmac, gp->mac, ETH_ALEN);
-		else
-			__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
-		if (!dec_ttl(skb, rk.proto))
+		/* the guest's port as it is now (natreply.h; the lookup
+		 * counting needs anyway) */
+		ret = nat_reply_port(ct, gmac, &gp);
+		if (IS_DROP(ret))
+			return ret;
+		ret = nat_reply_rewrite(skb, &rk, gaddr, gport, poff, l4off,
+					gmac, net->uplink_mac);
+		if (ret == NAT_RW_TTL)
 			return TC_ACT_OK;	/* the host answers time exceeded */
-		if (rewrite_addr(skb, IP_OFF_DADDR, rk.daddr, gaddr, rk.proto,
-				 l4off) ||
-		    rewrite_port(skb, l4off, poff ? poff : 2, old, gport,
-				 rk.proto))
+		if (ret != NAT_RW_DONE)
 			return TC_ACT_SHOT;
-		bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
-		bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 		count_tx_st(stats_of_port(gp), skb->len);
 		return redirected(bpf_redirect(out, 0));
 	}

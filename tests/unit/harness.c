@@ -273,6 +273,21 @@ int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f)
 	return (int)o.retval;
 }
 
+int run_xdp_prog_out(int prog, __u32 ifindex, const struct frame *in,
+		     struct frame *out)
+{
+	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
+		    .data_size_in = in->len, .data_out = out->buf,
+		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -1;
+	out->len = o.data_size_out;
+	return (int)o.retval;
+}
+
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -1382,6 +1382,315 @@ static void t_nat_established_writes_nothing(struct fabric *fb)
 	      "an established packet wrote to its flow's entry");
 }
 
+/* --------------------------------------- XDP on the WAN device: wan-xdp */
+
+static const __u8 N3[6] = { 0x52, 0x54, 0, 0, 0x5a, 3 };
+static __u32 knt;		/* a tap guest (192.168.90.13): XDP's target */
+static int wan_prog = -1;	/* kvb_xdp_bound's entries (bound_test_prog) */
+
+static void set_wan_xdp(struct fabric *fb, int on)
+{
+	struct kvb_net n;
+
+	if (net_get(fb, NET_NAT, &n))
+		return;
+	if (on)
+		n.flags |= KVB_NET_F_WAN_XDP;
+	else
+		n.flags &= ~KVB_NET_F_WAN_XDP;
+	net_put(fb, &n);
+}
+
+/* The tap guest's first packet of a flow to 10.200.0.2 (tc): its NAT
+ * port, or 0 */
+static __u16 tap_flow(__u8 proto, __u16 sport, __u16 dport)
+{
+	__be32 a = inet_addr("192.168.90.13");
+	struct frame in, out;
+
+	guest_frame(&in, proto, sport, dport, 16);
+	memcpy(in.buf + 6, N3, 6);
+	memcpy(in.buf + 14 + 12, &a, 4);
+	frame_csum4(&in);
+	if (run_tc_out(F, knt, &in, &out) != TC_ACT_REDIRECT)
+		return 0;
+	return get16(out.buf + 34 + (proto == IPPROTO_ICMP ? 4 : 0));
+}
+
+/*
+ * What 10.200.0.2 sends back to the NAT address and port nport from rport:
+ * TCP with flags (sequence numbers 1000/1, window 1000), UDP, or an echo
+ * reply (id nport), payload bytes of data, every checksum complete.
+ */
+static void wan_frame(struct frame *f, __u8 proto, __u16 rport, __u16 nport,
+		      __u8 flags, __u32 payload)
+{
+	__u8 l4[1600] = { 0 };
+	__u32 len, h = proto == IPPROTO_TCP ? 20 : 8;
+
+	len = h + payload;
+	for (__u32 i = 0; i < payload; i++)
+		l4[h + i] = (__u8)(i * 7 + 1);
+	if (proto == IPPROTO_ICMP) {
+		l4[4] = (__u8)(nport >> 8), l4[5] = (__u8)nport;
+		l4[7] = 9;	/* sequence */
+	} else {
+		l4[0] = (__u8)(rport >> 8), l4[1] = (__u8)rport;
+		l4[2] = (__u8)(nport >> 8), l4[3] = (__u8)nport;
+	}
+	if (proto == IPPROTO_TCP) {
+		l4[6] = 0x03, l4[7] = 0xe8;	/* seq 1000 */
+		l4[11] = 1;			/* ack 1 */
+		l4[12] = 5 << 4;
+		l4[13] = flags;
+		l4[14] = 0x03, l4[15] = 0xe8;
+	} else if (proto == IPPROTO_UDP) {
+		l4[4] = (__u8)(len >> 8), l4[5] = (__u8)len;
+	}
+	frame_ip4(f, natnet.uplink_mac, N1, inet_addr("10.200.0.2"), proto,
+		  l4, len);
+	memcpy(f->buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(f);
+}
+
+/*
+ * The frame on the WAN: XDP translates it (XDP_REDIRECT) into exactly the
+ * bytes tc's WAN path makes of it, every checksum verifying, to the tap
+ * guest's MAC, address and port (gport), counted as tc counts it and as
+ * XDP's on the WAN port. 0, or a failure printed.
+ */
+static int xdp_translates(struct fabric *fb, const struct frame *in,
+			  __u16 gport, const __u8 *gmac, const char *what)
+{
+	struct kvb_stats w0 = port_stats(fb, kw), g0 = port_stats(fb, knt);
+	__u32 poff = in->buf[14 + 9] == IPPROTO_ICMP ? 4 : 2;
+	struct frame x, t;
+	int ret;
+
+	ret = run_xdp_prog_out(wan_prog, kw, in, &x);
+	if (ret != XDP_REDIRECT) {
+		printf("# %s: XDP verdict %d, want XDP_REDIRECT\n", what, ret);
+		return 1;
+	}
+	if (port_stats(fb, kw).xdp_fwd != w0.xdp_fwd + 1 ||
+	    port_stats(fb, kw).rx_packets != w0.rx_packets + 1 ||
+	    port_stats(fb, knt).tx_packets != g0.tx_packets + 1) {
+		printf("# %s: not counted (WAN xdp_fwd/rx, guest tx)\n", what);
+		return 1;
+	}
+	if (ip_csum_check(x.buf) || l4_csum_check(x.buf) ||
+	    memcmp(x.buf, gmac, 6) || memcmp(x.buf + 6, natnet.uplink_mac, 6) ||
+	    x.buf[14 + 19] != 13 || x.buf[14 + 8] != 63 ||
+	    get16(x.buf + 34 + poff) != gport) {
+		printf("# %s: translated wrong (checksums %04x %04x, TTL %u, "
+		       "port %u)\n", what, ip_csum_check(x.buf),
+		       l4_csum_check(x.buf), x.buf[14 + 8],
+		       get16(x.buf + 34 + poff));
+		return 1;
+	}
+	ret = run_tc_out(fb, kw, in, &t);
+	if (ret != TC_ACT_REDIRECT || t.len != x.len ||
+	    memcmp(t.buf, x.buf, x.len)) {
+		printf("# %s: tc (verdict %d) makes other bytes of it\n", what,
+		       ret);
+		return 1;
+	}
+	return 0;
+}
+
+/* The frame on the WAN: XDP passes it to tc untouched, counting nothing. */
+static int xdp_passes(struct fabric *fb, const struct frame *in,
+		      const char *what)
+{
+	__u64 f0 = port_stats(fb, kw).xdp_fwd;
+	struct frame x;
+	int ret;
+
+	ret = run_xdp_prog_out(wan_prog, kw, in, &x);
+	if (ret != XDP_PASS || x.len != in->len ||
+	    memcmp(x.buf, in->buf, in->len) ||
+	    port_stats(fb, kw).xdp_fwd != f0) {
+		printf("# %s: XDP verdict %d (want XDP_PASS), frame %s\n", what,
+		       ret, x.len == in->len && !memcmp(x.buf, in->buf, in->len)
+		       ? "unchanged" : "changed");
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * wan-xdp on: the replies of established flows to a tap guest are
+ * translated by XDP on the WAN device, byte for byte as tc translates
+ * them (UDP, TCP, ICMP echo), to the guest port's MAC as it is now.
+ */
+static void t_natxdp_replies_translated(struct fabric *fb)
+{
+	__u16 nu, nt, ni;
+	struct frame in, res;
+	struct kvb_port p, saved;
+	int bad;
+
+	set_wan_xdp(fb, 1);
+	nu = tap_flow(IPPROTO_UDP, 40500, 53);
+	nt = tap_flow(IPPROTO_TCP, 40501, 443);
+	ni = tap_flow(IPPROTO_ICMP, 0x4242, 0);
+	CHECK(nu && nt && ni, "flows refused: %u %u %u", nu, nt, ni);
+	/* the first replies, through tc, establish them */
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "UDP reply");
+	CHECK(!xdp_translates(fb, &in, 40500, N3, "UDP"), "UDP");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 1200);
+	CHECK(!xdp_translates(fb, &in, 40500, N3, "UDP, 1200 bytes"),
+	      "UDP, 1200 bytes");
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x18, 700);
+	CHECK(!xdp_translates(fb, &in, 40501, N3, "TCP data"), "TCP data");
+	wan_frame(&in, IPPROTO_ICMP, 0, ni, 0, 24);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "echo reply");
+	CHECK(!xdp_translates(fb, &in, 0x4242, N3, "echo reply"),
+	      "echo reply");
+	/* a spoofcheck port's MAC as it is now (port set mac) */
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &knt, &saved), "knt's entry");
+	p = saved;
+	p.flags |= KVB_PORT_F_SPOOFCHECK;
+	memcpy(p.mac, N2, 6);
+	bpf_map_update_elem(fb->port_fd, &knt, &p, BPF_EXIST);
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	bad = xdp_translates(fb, &in, 40500, N2, "after port set mac");
+	bpf_map_update_elem(fb->port_fd, &knt, &saved, BPF_EXIST);
+	CHECK(!bad, "after port set mac");
+}
+
+/*
+ * What XDP on the WAN does not handle with certainty goes to tc untouched
+ * (tc's own tests judge what it does with it): see bpf/lib/natxdp.h.
+ */
+static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
+{
+	struct kvb_acl_port ap = { .set = 1 };
+	struct kvb_port saved;
+	struct frame in, res, q;
+	__u16 nu, nt, nn, nv;
+	int bad;
+
+	set_wan_xdp(fb, 1);
+	nu = tap_flow(IPPROTO_UDP, 40600, 53);
+	nt = tap_flow(IPPROTO_TCP, 40601, 443);
+	CHECK(nu && nt, "flows refused");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	CHECK(xdp_passes(fb, &in, "a new flow's first reply") == 0,
+	      "a new flow's first reply");
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "UDP reply");
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	CHECK(!xdp_translates(fb, &in, 40600, N3, "baseline"), "baseline");
+
+	set_wan_xdp(fb, 0);
+	bad = xdp_passes(fb, &in, "wan-xdp off");
+	set_wan_xdp(fb, 1);
+	CHECK(!bad, "wan-xdp off");
+	wan_frame(&in, IPPROTO_UDP, 53, 40999, 0, 32);
+	CHECK(!xdp_passes(fb, &in, "no flow"), "no flow");
+	wan_frame(&in, IPPROTO_UDP, 54, nu, 0, 32);
+	CHECK(!xdp_passes(fb, &in, "another remote port"), "another remote port");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	in.buf[14 + 8] = 1;
+	frame_csum4(&in);
+	CHECK(!xdp_passes(fb, &in, "TTL 1"), "TTL 1");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	in.buf[14 + 6] |= 0x20;	/* more fragments */
+	frame_csum4(&in);
+	CHECK(!xdp_passes(fb, &in, "a first fragment"), "a first fragment");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	in.buf[14 + 20 + 6] = in.buf[14 + 20 + 7] = 0;
+	CHECK(!xdp_passes(fb, &in, "UDP without a checksum"),
+	      "UDP without a checksum");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	in.buf[14 + 20 + 8 + 3] ^= 0x40;
+	CHECK(!xdp_passes(fb, &in, "UDP whose checksum fails"),
+	      "UDP whose checksum fails");
+	{
+		/* CHECKSUM_PARTIAL from a veth peer: the pseudo-header sum */
+		__u32 sum;
+		__u16 c;
+
+		wan_frame(&in, IPPROTO_TCP, 443, nt, 0x18, 100);
+		sum = sum16(in.buf + 14 + 12, 8, 0) + IPPROTO_TCP + 120;
+		c = (__u16)~csum_fold16(sum);
+		in.buf[14 + 20 + 16] = (__u8)(c >> 8);
+		in.buf[14 + 20 + 17] = (__u8)c;
+		CHECK(!xdp_passes(fb, &in, "TCP, partial checksum"),
+		      "TCP, partial checksum");
+	}
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x11, 0);
+	CHECK(!xdp_passes(fb, &in, "TCP FIN"), "TCP FIN");
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x04, 0);
+	CHECK(!xdp_passes(fb, &in, "TCP RST"), "TCP RST");
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
+	CHECK(!xdp_passes(fb, &in, "TCP SYN-ACK again"), "TCP SYN-ACK again");
+	{
+		/* port unreachable quoting the guest's datagram as it left */
+		__u8 l4[36] = { 3, 3 };
+		__be32 r = inet_addr("10.200.0.2");
+
+		l4[8] = 0x45;
+		l4[11] = 36;
+		l4[16] = 64;
+		l4[17] = IPPROTO_UDP;
+		memcpy(l4 + 20, &natnet.nat_ip, 4);
+		memcpy(l4 + 24, &r, 4);
+		l4[28] = (__u8)(nu >> 8), l4[29] = (__u8)nu;
+		l4[31] = 53;
+		l4[33] = 8;
+		frame_ip4(&in, natnet.uplink_mac, N1, r, IPPROTO_ICMP, l4, 36);
+		memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+		frame_csum4(&in);
+		CHECK(!xdp_passes(fb, &in, "an ICMP error"), "an ICMP error");
+	}
+	{
+		/* a VLAN tag in the frame */
+		wan_frame(&q, IPPROTO_UDP, 53, nu, 0, 32);
+		memcpy(in.buf, q.buf, 12);
+		in.buf[12] = 0x81, in.buf[13] = 0, in.buf[14] = 0,
+		in.buf[15] = 42;
+		memcpy(in.buf + 16, q.buf + 12, q.len - 12);
+		in.len = q.len + 4;
+		CHECK(!xdp_passes(fb, &in, "VLAN-tagged"), "VLAN-tagged");
+	}
+	/* the guest's ingress ACLs judge it (its tc egress) */
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	bpf_map_update_elem(fb->aclp_fd, &knt, &ap, BPF_ANY);
+	bad = xdp_passes(fb, &in, "a guest with ACLs");
+	bpf_map_delete_elem(fb->aclp_fd, &knt);
+	CHECK(!bad, "a guest with ACLs");
+	/* detached: tc counts no-route */
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &knt, &saved), "knt's entry");
+	bpf_map_delete_elem(fb->port_fd, &knt);
+	bad = xdp_passes(fb, &in, "the guest's port gone");
+	bpf_map_update_elem(fb->port_fd, &knt, &saved, BPF_ANY);
+	CHECK(!bad, "the guest's port gone");
+	/* over the guest device's MTU */
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 1100);
+	CHECK(!system("ip link set knt mtu 1000"), "knt mtu 1000");
+	bad = xdp_passes(fb, &in, "over the guest's MTU");
+	CHECK(!system("ip link set knt mtu 1500"), "knt mtu 1500");
+	CHECK(!bad, "over the guest's MTU");
+	/* a guest on a veth: no redirect target */
+	nv = udp_to(40602, "10.200.0.2", 53);
+	CHECK(nv, "kn1's flow");
+	wan_frame(&in, IPPROTO_UDP, 53, nv, 0, 32);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "kn1's reply");
+	CHECK(!xdp_passes(fb, &in, "a guest on a veth"), "a guest on a veth");
+	/* and a forward's first packet: a new connection */
+	nn = 8080;
+	wan_frame(&in, IPPROTO_TCP, 443, nn, 0x02, 0);
+	CHECK(!xdp_passes(fb, &in, "a new inbound connection"),
+	      "a new inbound connection");
+	set_wan_xdp(fb, 0);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -1437,6 +1746,22 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_wan_admission);
 	RUN(t_nat_unsolicited_from_host);
 	RUN(t_nat_established_writes_nothing);
+	{
+		struct port_opts t = { .naddrs = 1, .mac = N3 };
+
+		wan_prog = -1;
+		if (add_tap("knt", &knt) ||
+		    parse_addr("192.168.90.13", &t.addrs[0]) ||
+		    port_attach(fb, "unit", "knt", NET_NAT, KVB_PORT_GUEST, &t) ||
+		    (wan_prog = bound_test_prog(fb)) < 0) {
+			printf("FAIL natxdp setup: tap guest, XDP program\n");
+			nfail++;
+		} else {
+			RUN(t_natxdp_replies_translated);
+			RUN(t_natxdp_pass_to_tc_cases);
+			close(wan_prog);
+		}
+	}
 	gateway_delete(NET_NAT);
 	return nfail;
 }

@@ -888,11 +888,11 @@ static void t_xdp_uplink_pass_to_tc_cases(struct fabric *fb)
 }
 
 /*
- * kvb_xdp_up_test: the uplink's entry without the driver's VLAN hint
- * (bpf/tap_xdp.bpf.c), loaded over the fabric's maps as the loader loads
- * the uplink's. Its fd, or -1.
+ * kvb_xdp_up_test: the device-bound program's entries (an uplink's, a WAN
+ * device's) without the driver's VLAN hint (bpf/tap_xdp.bpf.c), loaded
+ * over the fabric's maps as the loader loads the uplink's. Its fd, or -1.
  */
-static int uplink_test_prog(struct fabric *fb)
+int bound_test_prog(struct fabric *fb)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = fb->dir);
 	struct kvb_tap_xdp *xs = kvb_tap_xdp__open_opts(&oo);
@@ -999,7 +999,7 @@ int xdp_csum_tests(struct fabric *fb)
 		nfail++;
 	} else {
 		close(xdp_prog);
-		xdp_prog = uplink_test_prog(fb);
+		xdp_prog = bound_test_prog(fb);
 	}
 	if (xdp_prog < 0) {
 		printf("FAIL xdp uplink setup: cannot load kvb_xdp_up_test\n");

@@ -105,6 +105,13 @@ int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f);
 int run_tc_egress_from(struct fabric *fb, __u32 ifindex, __u32 iif,
 		       const struct frame *f);
 int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f);
+/* XDP program prog on a frame arriving on ifindex; the frame as it left
+ * in *out */
+int run_xdp_prog_out(int prog, __u32 ifindex, const struct frame *in,
+		     struct frame *out);
+/* test_xdpcsum.c: kvb_xdp_bound's entries (uplink, WAN device) as a
+ * program BPF_PROG_RUN takes (kvb_xdp_up_test); its fd, or -1 */
+int bound_test_prog(struct fabric *fb);
 
 /* Internet checksums, as a receiver verifies them (0 when right):
  * sum16 accumulates big-endian 16-bit words; csum_fold16 folds and
