@@ -256,6 +256,7 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
 #define KVB_ACL_MAX_CT 1048576	/* kvb_aclct connections, all ports */
 #define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections one port's sides hold */
+#define KVB_ACL_UNREPLIED_S 30	/* a connection but TCP's, until its first answer */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */

@@ -83,7 +83,9 @@
 /*
  * What the entry parsed, for the switch stage's judgments (acl_cb_put):
  * skb->cb words. ACL_CB_META: the L4 protocol (bits 0-7), an L4 header
- * checked (bit 8), IPv4 (bit 9) or IPv6 (bit 10), the L4 offset (bits
+ * checked (bit 8), IPv4 (bit 9) or IPv6 (bit 10), its fragment kind
+ * (bits 11-12), TCP with FIN or RST (bit 13), a TCP SYN without ACK
+ * (bit 14), the L4 offset (bits
  * 16-31); then the L4 length, the ports (source high), a magic of this
  * layout and the device. A stage that finds no description of its build
  * (an older entry's frame, during an upgrade: that entry had the egress
@@ -100,6 +102,8 @@
 #define ACL_M_IP4 (1U << 9)
 #define ACL_M_IP6 (1U << 10)
 #define ACL_M_FRAG_SHIFT 11	/* bits 11-12: enum kvb_frag_kind */
+#define ACL_M_END (1U << 13)	/* TCP with FIN or RST */
+#define ACL_M_SYN (1U << 14)	/* TCP SYN without ACK: an opening */
 
 /* acl_scratch.valid: the packet's fields */
 #define ACL_V_NONE 0	/* not read yet (this program run) */
@@ -141,7 +145,9 @@ struct acl_scratch {
 	__u8 type, code;		/* ICMP */
 	__u8 is_icmp, echo;
 	__u8 fragk;			/* enum kvb_frag_kind */
-	__u8 pad4[3];
+	__u8 tend;			/* TCP with FIN or RST */
+	__u8 tsyn;			/* TCP SYN without ACK */
+	__u8 pad4;
 	__u32 fid;			/* fragmented: the datagram's id */
 	__u32 l4off, l4len;
 	__u8 tcph[20];			/* reject: the TCP header */
@@ -196,6 +202,10 @@ static __always_inline __u32 acl_meta(const struct kvb_frame *f)
 	       (f->proto == ETH_P_IP ? ACL_M_IP4 : 0) |
 	       (f->proto == ETH_P_IPV6 ? ACL_M_IP6 : 0) |
 	       (__u32)(f->fragk & 3) << ACL_M_FRAG_SHIFT |
+	       (f->l4_proto == IPPROTO_TCP && (f->tcp_flags & 0x05) ?
+		ACL_M_END : 0) |
+	       (f->l4_proto == IPPROTO_TCP && (f->tcp_flags & 0x12) == 0x02 ?
+		ACL_M_SYN : 0) |
 	       (f->l4_off & 0xffff) << 16;
 }
 
@@ -290,6 +300,8 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	s->l4off = meta >> 16;
 	s->l4len = l4len;
 	s->fragk = (meta >> ACL_M_FRAG_SHIFT) & 3;
+	s->tend = !!(meta & ACL_M_END);
+	s->tsyn = !!(meta & ACL_M_SYN);
 	s->fid = 0;
 	/* a fragment: its datagram's id (a later one is judged by it) */
 	if (s->fragk != KVB_FRAG_NONE && acl_frag_id(skb))
@@ -737,6 +749,26 @@ static __always_inline void acl_side_put(struct acl_scratch *s,
 
 #define ACL_PASS KVB_CONTINUE
 
+/*
+ * How long an idle connection of proto in state is remembered: NAT's
+ * defaults (TCP 7440 s established, 120 s opening, or closing after a FIN
+ * or RST; UDP 180 s; ICMP 30 s), but any exchange but TCP's only
+ * KVB_ACL_UNREPLIED_S until its first answer (conntrack's UDP 30 s), and
+ * ICMPv6 as ICMP: a port's share of the table is not held for minutes by
+ * one-packet exchanges.
+ */
+static __always_inline __u64 acl_timeout_ns(__u8 proto, __u8 state)
+{
+	__u32 t = kvb_ct_timeout_s(NULL, proto, state);
+
+	if (proto == IPPROTO_ICMPV6)
+		t = KVB_CT_ICMP_S;
+	if (proto != IPPROTO_TCP && state == KVB_CT_NEW &&
+	    t > KVB_ACL_UNREPLIED_S)
+		t = KVB_ACL_UNREPLIED_S;
+	return (__u64)t * 1000000000ULL;
+}
+
 static __always_inline void acl_ct_give(__u32 ifindex);
 
 /*
@@ -890,8 +922,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (e) {
 		__u64 last = e->last_ns;
-		__u64 t = (__u64)kvb_ct_timeout_s(NULL, s->proto, e->state) *
-			  1000000000ULL;
+		__u64 t = acl_timeout_ns(s->proto, e->state);
 
 		if (now > last && now - last > t) {
 			acl_ct_delete(s, e->side[0].ifindex,
@@ -925,8 +956,15 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		}
 	}
 	if (e && sd) {
+		/* a SYN on a closed one: the ends opened it again (a
+		 * source port reused) */
+		if (s->tsyn && e->state == KVB_CT_CLOSING)
+			e->state = KVB_CT_NEW;
 		if (sd->origin != dir && e->state == KVB_CT_NEW)
 			e->state = KVB_CT_ESTABLISHED;
+		/* a FIN or RST either way: closing, kept 120 s idle */
+		if (s->tend && e->state != KVB_CT_CLOSING)
+			e->state = KVB_CT_CLOSING;
 		/* a shared write at most once a second */
 		if (now > e->last_ns + ACL_REFRESH_NS)
 			e->last_ns = now;
@@ -971,7 +1009,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		/* the switch stage's sender: pending, inserted at its end */
 		ne = s->defer && dir == KVB_ACL_OUT ? &s->pe : &s->ce;
 		__builtin_memset(ne, 0, sizeof(*ne));
-		ne->state = KVB_CT_NEW;
+		ne->state = s->tend ? KVB_CT_CLOSING : KVB_CT_NEW;
 		ne->last_ns = now;
 		acl_side_put(s, &ne->side[g], ifindex, ctr, dir);
 		if (ne == &s->pe) {
@@ -1417,8 +1455,7 @@ static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
 			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
 {
 	__u32 a = e->side[0].ifindex, b = e->side[1].ifindex;
-	__u64 t = (__u64)kvb_ct_timeout_s(NULL, k->proto, e->state) *
-		  1000000000ULL;
+	__u64 t = acl_timeout_ns(k->proto, e->state);
 
 	(void)map;
 	c->seen++;

@@ -47,7 +47,8 @@ struct kvb_frame {
 	__u8 l4_ok;		/* an L4 header is present and checked */
 	__u8 icmp_type;		/* ICMP or ICMPv6 type, when l4_ok */
 	__u8 fragk;		/* enum kvb_frag_kind */
-	__u8 pad[2];
+	__u8 tcp_flags;		/* TCP: the header's flags byte, when l4_ok */
+	__u8 pad;
 	__u16 sport, dport;	/* host order, TCP/UDP when l4_ok */
 	__u32 l3_len;		/* L3 packet length claimed by its header */
 	__u32 hdr_len;		/* L3 + L4 header bytes, for GSO segments */
@@ -81,6 +82,7 @@ static __always_inline int check_l4(struct hdr_cursor *c, __u8 proto,
 	f->l4_off = (__u32)(c->pos - (void *)f->eth);
 	f->l4_proto = proto;
 	f->l4_len = len;
+	f->tcp_flags = 0;
 	switch (proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *th = CURSOR_TAKE(c, struct tcphdr);
@@ -89,6 +91,7 @@ static __always_inline int check_l4(struct hdr_cursor *c, __u8 proto,
 			return DROP(KVB_DROP_L4);
 		f->sport = bpf_ntohs(th->source);
 		f->dport = bpf_ntohs(th->dest);
+		f->tcp_flags = ((const __u8 *)th)[13];
 		f->hdr_len += th->doff * 4;
 		break;
 	}

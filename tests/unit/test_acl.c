@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -563,6 +564,125 @@ static void t_acl_set_ids_never_reused(struct fabric *fb)
 	      "UDP 9 passed w2's drop (judged by w1's remembered verdict)");
 }
 
+/* The state of the connection whose key holds ports a and b (any
+ * order, host order), or -1 when there is none. */
+static int ct_state(struct fabric *fb, __u8 proto, __u16 a, __u16 b)
+{
+	struct kvb_aclct_key k, *prev = NULL;
+	struct kvb_aclct e;
+
+	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
+		prev = &k;
+		if (k.proto == proto &&
+		    ((k.port[0] == htons(a) && k.port[1] == htons(b)) ||
+		     (k.port[0] == htons(b) && k.port[1] == htons(a))) &&
+		    !bpf_map_lookup_elem(fb->aclct_fd, &k, &e))
+			return e.state;
+	}
+	return -1;
+}
+
+/* Plant a connection of proto in state, idle for idle_s, between
+ * 192.0.2.1 and 192.0.2.TAG (no port's side: no count). */
+static int ct_plant(struct fabric *fb, __u8 proto, __u8 state, __u8 tag,
+		    __u64 idle_s)
+{
+	struct kvb_aclct_key k = { .net_id = 1, .family = 4, .proto = proto };
+	struct kvb_aclct e = { .state = state };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	k.addr[0][0] = 192;
+	k.addr[0][2] = 2;
+	k.addr[0][3] = 1;
+	k.addr[1][0] = 192;
+	k.addr[1][2] = 2;
+	k.addr[1][3] = tag;
+	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
+		    idle_s * 1000000000ULL;
+	return bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_ANY);
+}
+
+static int ct_planted(struct fabric *fb, __u8 proto, __u8 tag)
+{
+	struct kvb_aclct_key k = { .net_id = 1, .family = 4, .proto = proto };
+	struct kvb_aclct e;
+
+	k.addr[0][0] = 192;
+	k.addr[0][2] = 2;
+	k.addr[0][3] = 1;
+	k.addr[1][0] = 192;
+	k.addr[1][2] = 2;
+	k.addr[1][3] = tag;
+	return !bpf_map_lookup_elem(fb->aclct_fd, &k, &e);
+}
+
+/*
+ * A remembered TCP connection follows its state: new at the SYN,
+ * established at the answer, closing at a FIN or RST (kept 120 s idle,
+ * not 7440 s), new again at a SYN that opens the same ports again. A
+ * one-packet exchange but TCP's is kept 30 s until its first answer,
+ * ICMPv6 as ICMP (30 s): a port's share of the table is not held for
+ * hours by connections that ended.
+ */
+static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
+{
+	struct frame f;
+	int i;
+
+	CHECK(!cli("acl add t1") &&
+	      !cli("acl rule add t1 egress allow proto tcp") &&
+	      !cli("port set ka2 acl t1"), "cannot set up ACL t1");
+	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x02, 1, 0);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_NEW,
+	      "SYN: state %d, not new", ct_state(fb, IPPROTO_TCP, 41000, 443));
+	tcp4(&f, IP(203, 0, 113, 9), 443, GUEST4, 41000, 0x12, 7, 2);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "SYN-ACK refused");
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_ESTABLISHED,
+	      "SYN-ACK: state %d, not established",
+	      ct_state(fb, IPPROTO_TCP, 41000, 443));
+	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x11, 2, 8);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_CLOSING,
+	      "FIN: state %d, not closing",
+	      ct_state(fb, IPPROTO_TCP, 41000, 443));
+	tcp4(&f, IP(203, 0, 113, 9), 443, GUEST4, 41000, 0x10, 8, 3);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "the last ACK refused");
+	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x02, 100, 0);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_NEW,
+	      "SYN on the same ports: state %d, not new again",
+	      ct_state(fb, IPPROTO_TCP, 41000, 443));
+	/* the sweep (every second) by state and protocol */
+	CHECK(!ct_plant(fb, IPPROTO_UDP, KVB_CT_NEW, 11, 60) &&
+	      !ct_plant(fb, IPPROTO_UDP, KVB_CT_ESTABLISHED, 12, 60) &&
+	      !ct_plant(fb, IPPROTO_TCP, KVB_CT_CLOSING, 13, 200) &&
+	      !ct_plant(fb, IPPROTO_TCP, KVB_CT_ESTABLISHED, 14, 200) &&
+	      !ct_plant(fb, IPPROTO_ICMPV6, KVB_CT_ESTABLISHED, 15, 60),
+	      "cannot plant connections");
+	for (i = 0; i < 200 && (ct_planted(fb, IPPROTO_UDP, 11) ||
+				ct_planted(fb, IPPROTO_TCP, 13) ||
+				ct_planted(fb, IPPROTO_ICMPV6, 15)); i++)
+		usleep(100000);
+	CHECK(!ct_planted(fb, IPPROTO_UDP, 11),
+	      "an unanswered UDP exchange idle 60 s kept (more than 30 s)");
+	CHECK(!ct_planted(fb, IPPROTO_TCP, 13),
+	      "a closing TCP connection idle 200 s kept (more than 120 s)");
+	CHECK(!ct_planted(fb, IPPROTO_ICMPV6, 15),
+	      "an ICMPv6 exchange idle 60 s kept (more than 30 s)");
+	CHECK(ct_planted(fb, IPPROTO_UDP, 12),
+	      "an answered UDP exchange idle 60 s gone (before 180 s)");
+	CHECK(ct_planted(fb, IPPROTO_TCP, 14),
+	      "an established TCP connection idle 200 s gone (before 7440 s)");
+}
+
 /*
  * No guest's flood of connections pushes another guest's out. Port ka3
  * lets in 270,000 new connections (more than the 262,144 of the LRU the
@@ -673,6 +793,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_none_is_as_before);
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);
+	RUN(t_acl_tcp_states_and_timeouts);
 	RUN(t_acl_flood_evicts_no_other_port);	/* last: ka3 leaves */
 	return nfail;
 }
