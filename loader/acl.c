@@ -901,8 +901,10 @@ int acl_sync(struct fabric *fb, const char *cmd)
 				memcpy(ap.dims, groups[g].dims,
 				       sizeof(ap.dims));
 			}
-		if (!net_get(fb, ps[i].net_id, &net))
+		if (!net_get(fb, ps[i].net_id, &net)) {
 			memcpy(ap.def, net.acl_default, sizeof(ap.def));
+			ap.ct_max = net.acl_ct_max;
+		}
 		if (!ap.set && !(ap.flags & KVB_ACLP_OWN)) {
 			bpf_map_delete_elem(fb->aclp_fd, &ps[i].ifindex);
 			continue;

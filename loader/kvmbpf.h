@@ -143,6 +143,7 @@ struct net_spec {
 	int nacl;			/* acl: ids, 0 none */
 	__u16 acl[KVB_ACL_PER_PORT];
 	__u8 acl_default[2];		/* default-ingress, default-egress */
+	__u32 acl_ct_max;		/* acl-ct-max */
 	unsigned int given;		/* fields given, a bit by index */
 };
 

@@ -623,6 +623,27 @@ static void apply_def_out(const struct net_spec *s, struct kvb_net *n)
 	n->acl_default[KVB_ACL_OUT] = s->acl_default[KVB_ACL_OUT];
 }
 
+static int parse_acl_ct_max(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_u32(v[0], 1, KVB_ACL_MAX_CT, &s->acl_ct_max))
+		return err("%s: acl-ct-max %s: expected 1-%d", cmd, v[0],
+			   KVB_ACL_MAX_CT);
+	return 0;
+}
+
+static void apply_acl_ct_max(const struct net_spec *s, struct kvb_net *n)
+{
+	n->acl_ct_max = s->acl_ct_max;
+}
+
+static void format_acl_ct_max(struct fabric *fb, const struct kvb_net *n,
+			      const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	fmt_uint(f, fd, n->acl_ct_max ? n->acl_ct_max : KVB_ACL_CT_PORT,
+		 n->acl_ct_max);
+}
+
 /* saved when not the default (reject) */
 static void format_def_in(struct fabric *fb, const struct kvb_net *n,
 			  const struct net_field *fd, struct fmt *f)
@@ -721,6 +742,10 @@ static const struct net_field fields[] = {
 	    0 },
 	  "default_egress", F_ADD | F_SET, 1, parse_def_out, apply_def_out,
 	  format_def_out },
+	{ { "acl-ct-max", "N", "connections each port's ACLs remember\n"
+	    "(default 65536; beyond, a new one is\nrefused: acl-ct-full)", 0 },
+	  "acl_ct_max", F_ADD | F_SET | F_BREAK, 1, parse_acl_ct_max,
+	  apply_acl_ct_max, format_acl_ct_max },
 };
 #define NFIELDS ARRAY_SIZE(fields)
 
@@ -1212,8 +1237,8 @@ const struct object obj_net = {
 			"[nat-filtering MODE] [vni N] [vtep ADDR]... "
 			"[vtep-add ADDR] [vtep-del ADDR]\n"
 		  "              [acl NAME[,NAME...]|none] [default-ingress "
-		  "ACTION] [default-egress ACTION] [uplink-xdp on|off] "
-		  "[wan-xdp on|off]",
+		  "ACTION] [default-egress ACTION] [acl-ct-max N]\n"
+		  "              [uplink-xdp on|off] [wan-xdp on|off]",
 		  CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },

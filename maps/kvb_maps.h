@@ -218,7 +218,7 @@ enum kvb_port_held {
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
-	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds 65,536 remembered connections, or the table 1,048,576 (a live connection is never evicted)")
+	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections, or the table 1,048,576 (a live connection is never evicted)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -255,7 +255,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
 #define KVB_ACL_MAX_CT 1048576	/* kvb_aclct connections, all ports */
-#define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections one port's sides hold */
+#define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections a port's sides hold,
+				 * unless its network's acl-ct-max says */
 #define KVB_ACL_UNREPLIED_S 30	/* a connection but TCP's, until its first answer */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
@@ -343,6 +344,7 @@ struct kvb_acl_port {
 	 */
 	__u8 dims[2];
 	__u8 pad[2];
+	__u32 ct_max;		/* its network's acl-ct-max, 0: KVB_ACL_CT_PORT */
 };
 
 /*
@@ -593,6 +595,9 @@ struct kvb_net {
 	__u8 nacl;
 	__u8 acl_default[2];
 	__u8 pad_acl;
+	/* connections one port's ACLs remember (`acl-ct-max`), 0:
+	 * KVB_ACL_CT_PORT */
+	__u32 acl_ct_max;
 };
 
 /*

@@ -807,7 +807,7 @@ static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
  */
 static const struct kvb_aclctn acl_ctn_zero;	/* .rodata: no stack */
 
-static __always_inline int acl_ct_take(__u32 ifindex)
+static __always_inline int acl_ct_take(__u32 ifindex, __u32 cap)
 {
 	struct kvb_aclctn *c;
 
@@ -819,7 +819,7 @@ static __always_inline int acl_ct_take(__u32 ifindex)
 		if (!c)
 			return -1;
 	}
-	if (c->n >= KVB_ACL_CT_PORT)
+	if (c->n >= (cap ? cap : KVB_ACL_CT_PORT))
 		return -1;
 	__sync_fetch_and_add(&c->n, 1);
 	return 0;
@@ -989,7 +989,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
 		/* every new side counts against its port's connections */
-		if (acl_ct_take(ifindex))
+		if (acl_ct_take(ifindex, ap->ct_max))
 			return DROP(KVB_DROP_ACL_CT_FULL);
 		if (e && other) {
 			/* the other end's entry: this port's side joins it

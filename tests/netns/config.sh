@@ -38,7 +38,7 @@ check "acl add db" kvmbpf acl add db
 check "acl rule add db" kvmbpf acl rule add db ingress allow proto udp dport 5000-5999
 check "net add bridge" kvmbpf net add b type bridge uplink "$T-up"
 check "net add internal, with ACLs and defaults" kvmbpf net add i type internal mtu 1400 \
-	acl db default-ingress drop default-egress allow
+	acl db default-ingress drop default-egress allow acl-ct-max 5000
 check "net add nat, with ct-max and a timeout" kvmbpf net add n type nat \
 	subnet 192.168.87.0/24 wan "$T-w" dhcp off ct-max 7000 ct-timeout icmp 20
 check "net set: more limits, a filtering mode" kvmbpf net set n ct-timeout udp 45 ct-max 5000 \
@@ -106,7 +106,7 @@ check "save: the ACLs first, every rule in its words" bash -c "
 	'acl rule add web egress allow proto 47' 'acl add db' \
 	'acl rule add db ingress allow proto udp dport 5000-5999')" bash
 check "save: a network's ACL and defaults, a port's own ACLs" sh -c "
-	grep -qx 'net add i type internal mtu 1400 acl db default-ingress drop default-egress allow' $s1 &&
+	grep -qx 'net add i type internal mtu 1400 acl db default-ingress drop default-egress allow acl-ct-max 5000' $s1 &&
 	grep -q '^net add b type bridge uplink $T-up mtu 1500 acl web$' $s1 &&
 	grep -q '^attach $T-g3 net n .* acl web,db$' $s1"
 check "save -j: the same lines, as a JSON array" sh -c "\"\${0}\" --bpffs $BPFFS -j save | $PY -c '

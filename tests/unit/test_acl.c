@@ -42,6 +42,8 @@ static int cli(const char *line)
 		return object_call(&obj_acl, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "port"))
 		return object_call(&obj_port, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "net"))
+		return object_call(&obj_net, argc - 1, argv + 1);
 	return -1;
 }
 
@@ -763,6 +765,37 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	      (unsigned long long)n.n);
 }
 
+/*
+ * A network's acl-ct-max is each of its ports' share: with 3, a port
+ * (ka3, back with no connection) lets 3 new connections in and refuses
+ * the next two as acl-ct-full.
+ */
+static void t_acl_ct_max_per_network(struct fabric *fb)
+{
+	struct kvb_aclctn n = { 0 };
+	struct frame f;
+	__u64 full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
+	int passed = 0;
+
+	CHECK(!cli("port set ka3 acl c2") && !cli("net set a acl-ct-max 3"),
+	      "cannot set acl-ct-max 3");
+	for (int i = 0; i < 5; i++) {
+		udp4(&f, IP(100, 99, 0, 1 + i), 1000, GUEST4, 7);
+		passed += to_guest(fb, ka3, &f) == TC_ACT_OK;
+	}
+	CHECK(passed == 3, "%d of 5 new connections passed, not 3", passed);
+	CHECK(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) == full0 + 2,
+	      "acl-ct-full counted %llu times, not 2",
+	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0));
+	CHECK(!bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) && n.n == 3,
+	      "ka3 counts %llu connections, not 3", (unsigned long long)n.n);
+	/* a connection it holds still passes */
+	udp4(&f, IP(100, 99, 0, 1), 1000, GUEST4, 7);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK,
+	      "a remembered connection refused at the cap");
+	CHECK(!cli("net set a acl-ct-max 65536"), "cannot set acl-ct-max back");
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -794,6 +827,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);
 	RUN(t_acl_tcp_states_and_timeouts);
-	RUN(t_acl_flood_evicts_no_other_port);	/* last: ka3 leaves */
+	RUN(t_acl_flood_evicts_no_other_port);	/* ka3 leaves */
+	RUN(t_acl_ct_max_per_network);
 	return nfail;
 }
