@@ -247,25 +247,52 @@ static int stages_fill(struct kvb_tap *ts)
 }
 
 /*
- * kvb_xdptx, XDP's redirect targets, is pinned here and handed to the XDP
- * object, not pinned by libbpf: the kernel sets BPF_F_RDONLY_PROG on every
- * devmap, and libbpf 1.1 then refuses to reuse the pin (its flags differ
- * from the object's, which may not ask for the flag: creation refuses it).
+ * A fabric made before kvb_portdev existed (an upgrade): every port's
+ * device that is there goes in, or the new programs would take every
+ * port for gone. A device that is not there any more fails (ENODEV) and
+ * stays out, as the kernel would have removed it.
  */
-static int xdptx_reuse(const char *dir, struct bpf_map *m)
+static void portdev_fill(const char *dir, int fd)
+{
+	char path[512];
+	__u32 key, *prev = NULL;
+	int pfd;
+
+	if (pin_path(path, sizeof(path), dir, KVB_MAP_PORT))
+		return;
+	pfd = bpf_obj_get(path);
+	if (pfd < 0)
+		return;	/* a new fabric: no ports yet */
+	while (!bpf_map_get_next_key(pfd, prev, &key)) {
+		bpf_map_update_elem(fd, &key, &key, BPF_ANY);
+		prev = &key;
+	}
+	close(pfd);
+}
+
+/*
+ * kvb_xdptx (XDP's redirect targets) and kvb_portdev (every port's
+ * device) are pinned here and handed to the objects, not pinned by
+ * libbpf: the kernel sets BPF_F_RDONLY_PROG on every devmap, and libbpf
+ * 1.1 then refuses to reuse the pin (its flags differ from the object's,
+ * which may not ask for the flag: creation refuses it).
+ */
+static int devmap_reuse(const char *dir, const char *name, struct bpf_map *m)
 {
 	char path[512];
 	int fd, ret;
 
-	if (pin_path(path, sizeof(path), dir, KVB_MAP_XDPTX))
+	if (pin_path(path, sizeof(path), dir, name))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, KVB_MAP_XDPTX,
+		fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, name,
 				    sizeof(__u32), sizeof(__u32), KVB_MAX_PORTS,
 				    NULL);
 		if (fd < 0)
 			return -errno;
+		if (!strcmp(name, KVB_MAP_PORTDEV))
+			portdev_fill(dir, fd);
 		if (bpf_obj_pin(fd, path)) {
 			ret = -errno;
 			close(fd);
@@ -273,6 +300,35 @@ static int xdptx_reuse(const char *dir, struct bpf_map *m)
 		}
 	}
 	ret = bpf_map__reuse_fd(m, fd);
+	close(fd);
+	return ret;
+}
+
+static int xdptx_reuse(const char *dir, struct bpf_map *m)
+{
+	return devmap_reuse(dir, KVB_MAP_XDPTX, m);
+}
+
+/* kvb_portdev, made (and filled) when a fabric of before it has none. */
+static int portdev_ensure(const char *dir)
+{
+	char path[512];
+	int fd, ret = 0;
+
+	if (pin_path(path, sizeof(path), dir, KVB_MAP_PORTDEV))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, KVB_MAP_PORTDEV,
+			    sizeof(__u32), sizeof(__u32), KVB_MAX_PORTS, NULL);
+	if (fd < 0)
+		return -errno;
+	portdev_fill(dir, fd);
+	if (bpf_obj_pin(fd, path))
+		ret = -errno;
 	close(fd);
 	return ret;
 }
@@ -300,7 +356,9 @@ int fabric_load_programs(const char *dir)
 	 * the unit tests' stand-in for the uplink's never */
 	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
-	ret = kvb_tap__load(ts);
+	ret = devmap_reuse(dir, KVB_MAP_PORTDEV, ts->maps.kvb_portdev);
+	if (!ret)
+		ret = kvb_tap__load(ts);
 	if (!ret)
 		ret = xdptx_reuse(dir, xs->maps.kvb_xdptx);
 	if (!ret)
@@ -409,7 +467,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
 		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd, &fb->aclctn_fd,
-		       &fb->xdptx_fd,
+		       &fb->xdptx_fd, &fb->portdev_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp };
@@ -420,7 +478,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 				KVB_MAP_NATST, KVB_MAP_CTSWEEP, KVB_MAP_NATMAP,
 				KVB_MAP_ACL, KVB_MAP_ACLR, KVB_MAP_ACLP,
 				KVB_MAP_ACLLPM, KVB_MAP_ACLBIT, KVB_MAP_ACLCNT,
-				KVB_MAP_ACLCT, KVB_MAP_ACLCTN, KVB_MAP_XDPTX,
+				KVB_MAP_ACLCT, KVB_MAP_ACLCTN, KVB_MAP_XDPTX, KVB_MAP_PORTDEV,
 				PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
@@ -455,8 +513,16 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 	} else if (fabric_load_programs(dir)) {
 		goto fail;
 	}
+	/* a fabric of an earlier build, whose programs have not been
+	 * upgraded yet, has no kvb_portdev: a changing command makes it
+	 * (attach and detach write it), a reading one does without */
+	if (create && portdev_ensure(dir))
+		goto fail;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		*fds[i] = open_pin(dir, names[i]);
+		if (*fds[i] < 0 && !create &&
+		    !strcmp(names[i], KVB_MAP_PORTDEV))
+			continue;
 		if (*fds[i] < 0) {
 			err("cannot open %s/%s: %s", dir, names[i],
 			    strerror(errno));
@@ -488,7 +554,7 @@ void fabric_close(struct fabric *fb)
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
 		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd, &fb->aclctn_fd,
-		       &fb->xdptx_fd,
+		       &fb->xdptx_fd, &fb->portdev_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp,

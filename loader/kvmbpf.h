@@ -29,7 +29,7 @@ struct fabric {
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
 	    ctsweep_fd, natmap_fd;
 	int acl_fd, aclr_fd, aclp_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
-	    aclct_fd, aclctn_fd, xdptx_fd;
+	    aclct_fd, aclctn_fd, xdptx_fd, portdev_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 };
 

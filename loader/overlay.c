@@ -204,6 +204,10 @@ static int overlay_port(struct fabric *fb, const char *name, __u32 ifindex)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;
 	if (!ret && bpf_map_update_elem(fb->port_fd, &ifindex, &port, BPF_ANY))
 		ret = -errno;
+	/* tc sends to it while it is this device (kvb_portdev) */
+	if (!ret &&
+	    bpf_map_update_elem(fb->portdev_fd, &ifindex, &ifindex, BPF_ANY))
+		ret = -errno;
 	return ret;
 }
 

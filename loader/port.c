@@ -223,9 +223,10 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	struct kvb_net net;
 	bool exists = if_indextoname(p->ifindex, cur);
 
-	/* XDP stops redirecting into it first (a vanished device's entry the
-	 * kernel removed: ENOENT, fine) */
+	/* XDP stops redirecting into it first, tc stops sending to it (a
+	 * vanished device's entries the kernel removed: ENOENT, fine) */
 	bpf_map_delete_elem(fb->xdptx_fd, &p->ifindex);
+	bpf_map_delete_elem(fb->portdev_fd, &p->ifindex);
 	/* Stop flooding to it first, then unhook, then forget it. */
 	if (!net_get(fb, p->net_id, &net)) {
 		net_member_remove(&net, p->ifindex);
@@ -396,6 +397,12 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		}
 	}
 
+	/* tc sends to the device while it is this one (kvb_portdev) */
+	if (bpf_map_update_elem(fb->portdev_fd, &ifindex, &ifindex, BPF_ANY)) {
+		err("%s: %s: cannot record its device: %s", cmd, dev,
+		    strerror(errno));
+		goto fail;
+	}
 	/* last, once the port is whole: other ports' XDP may send to it */
 	if (xdp_target(ifindex, role) &&
 	    bpf_map_update_elem(fb->xdptx_fd, &ifindex, &ifindex, BPF_ANY)) {

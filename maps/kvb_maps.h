@@ -49,6 +49,7 @@
 #define KVB_MAP_ACLVC "kvb_aclvc"
 #define KVB_MAP_ACLFRAG "kvb_aclfrag"
 #define KVB_MAP_XDPTX "kvb_xdptx"
+#define KVB_MAP_PORTDEV "kvb_portdev"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -780,6 +781,18 @@ static inline int kvb_fdb_entry_aged(const struct kvb_fdb_entry *e, __u64 now)
  * loader only: a tun/tap guest port joins at attach and leaves first at
  * detach. A tap takes XDP frames whatever runs on it; a veth does not
  * (loader/port.c: xdp_target).
+ */
+
+/*
+ * kvb_portdev: DEVMAP_HASH, key and value __u32 ifindex: every port's
+ * device (all roles), written by the loader only: at attach, removed at
+ * detach. The kernel removes a device's entry itself when the device goes
+ * (NETDEV_UNREGISTER, before its ifindex can be given again), so an entry
+ * is there exactly while the device that was attached still exists: tc
+ * asks it before sending anywhere a map names (MAC table, flood members,
+ * address bindings, NAT flows), and a port whose tap went without detach
+ * (QEMU exited) gets nothing, nor does a new device that took its
+ * ifindex, until gc forgets the port. Never a redirect target.
  */
 
 /*

@@ -40,6 +40,10 @@ static __always_inline void flood(struct __sk_buff *skb,
 			continue;
 		if (ifx == net->uplink && !include_uplink)
 			continue;
+		/* a device gone without detach, or a new one with its
+		 * ifindex: nothing until gc forgets the port */
+		if (!port_dev_live(ifx))
+			continue;
 		if (from_guest && ifx != net->uplink &&
 		    !guests_may_talk(skip, ifx))
 			continue;

@@ -84,6 +84,10 @@ static __always_inline __u32 endpoint_of(struct route_scratch *t,
 		return 0;
 	if (net_is_gw(dst, family, daddr))
 		return 0;
+	/* the port's device went without a detach (or another took its
+	 * ifindex): the FIB's way, which reaches no such port either */
+	if (!port_dev_live(owner))
+		return 0;
 	__builtin_memcpy(t->emac, p->mac, ETH_ALEN);
 	t->eslot = p->slot;	/* its counters: no second port lookup */
 	return owner;

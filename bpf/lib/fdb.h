@@ -161,17 +161,23 @@ __noinline int fdb_learn_src(__u32 net_id, __u64 mac, __u32 ifindex,
 	return fdb_learn(net_id, mac, ifindex);
 }
 
-/* The port behind mac in the network, or 0 when unknown or aged out. */
+/*
+ * The port behind mac in the network, or 0 when unknown, aged out, or
+ * its device gone (port_dev_live: the frame is flooded, and the flood
+ * skips that port too).
+ */
 static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 {
 	struct kvb_fdb_entry *e;
 	struct kvb_fdb_key k;
+	__u32 ifindex;
 
 	fdb_key(&k, net_id, mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
 	if (!e || fdb_aged(e, kvb_now()))
 		return 0;
-	return e->ifindex;
+	ifindex = e->ifindex;
+	return port_dev_live(ifindex) ? ifindex : 0;
 }
 
 #endif /* KVB_FDB_H */

@@ -270,6 +270,38 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_stages SEC(".maps");
 
+#ifndef KVB_HOOK_XDP
+/*
+ * Every port's device (kvb_maps.h: kvb_portdev). Not pinned by libbpf:
+ * the kernel marks every devmap BPF_F_RDONLY_PROG, and libbpf 1.1 will
+ * not reuse such a pin (loader/fabric.c: devmap_reuse). tc only: XDP
+ * sends through kvb_xdptx, a devmap itself.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, KVB_MAX_PORTS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} kvb_portdev SEC(".maps");
+
+/*
+ * Is ifindex still the device that was attached as a port? Not when the
+ * device went without a detach (its port entry, MAC table entries and
+ * bindings stay until gc), nor when another device took its ifindex
+ * since: the kernel removed the devmap entry when the first one went.
+ */
+static __always_inline int port_dev_live(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&kvb_portdev, &ifindex) != NULL;
+}
+#else
+static __always_inline int port_dev_live(__u32 ifindex)
+{
+	(void)ifindex;
+	return 1;	/* XDP redirects through kvb_xdptx, a devmap */
+}
+#endif
+
 /* The network of id, or NULL when there is none. */
 static __always_inline struct kvb_net *net_lookup(__u32 id)
 {

@@ -855,6 +855,10 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	__u8 mac[ETH_ALEN];
 
 	__builtin_memcpy(mac, ct->guest_mac, ETH_ALEN);
+	/* a flow outlives its guest's device (gone without detach, its
+	 * ifindex maybe another device's now) */
+	if (!port_dev_live(out))
+		return DROP(KVB_DROP_NO_ROUTE);
 	/* guest to guest through the WAN address: isolation applies */
 	if (!guests_may_talk(skb->ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
@@ -1203,6 +1207,15 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
 		return ret;
+	/* to the guest's port as it is now, as a reply (nat_from_wan): a
+	 * flow outlives a detach and its device, and an error about it must
+	 * not go to whatever device later has that ifindex */
+	{
+		struct kvb_port *gp = bpf_map_lookup_elem(&kvb_port, &out);
+
+		if (!gp || gp->role != KVB_PORT_GUEST || !port_dev_live(out))
+			return DROP(KVB_DROP_NO_ROUTE);
+	}
 
 	/* outer destination: IP checksum only (ICMP has no pseudo header) */
 	if (!dec_ttl(skb, IPPROTO_ICMP))

@@ -80,7 +80,10 @@ static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 	struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &out);
 
 	*gp = p;
-	if (!p || p->role != KVB_PORT_GUEST)
+	/* port_dev_live: the port's device went without detach, and its
+	 * ifindex may be another device's (tc; XDP sends through
+	 * kvb_xdptx, which the kernel keeps the same way) */
+	if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(out))
 		return DROP(KVB_DROP_NO_ROUTE);
 	if ((p->flags & KVB_PORT_F_SPOOFCHECK) && !mac_is_zero(p->mac))
 		__builtin_memcpy(gmac, p->mac, ETH_ALEN);

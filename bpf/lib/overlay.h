@@ -191,16 +191,14 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 			__u32 owner = e->ifindex;
 			struct kvb_port *p;
 
-			__u32 mtu = 0;
-
 			p = bpf_map_lookup_elem(&kvb_port, &owner);
-			/* bpf_check_mtu() fails (-ENODEV) when no device
-			 * has the ifindex: the port's device went (QEMU
-			 * gone) and no command has forgotten it yet */
+			/* port_dev_live: the port's device went (QEMU
+			 * gone) and no command has forgotten it yet, or
+			 * another device has its ifindex now */
 			if (p && p->net_id == net_id &&
 			    ((e->flags & KVB_FDB_F_STATIC) ||
 			     fdb_entry_owned(e, now)) &&
-			    bpf_check_mtu(skb, owner, &mtu, 0, 0) >= 0)
+			    port_dev_live(owner))
 				return;
 		}
 	}

@@ -71,6 +71,21 @@ ip link add "$T-r" index "$idx" type veth peer name "$T-rp"
 LINK_LIST+=("$T-r")
 [ "$(cat /sys/class/net/"$T-r"/ifindex)" = "$idx" ] && pass "reuse: new device got ifindex $idx" ||
 	fail "reuse: could not reuse ifindex $idx"
+# before any command collects the old port (its static MAC entry and flood
+# membership are still there), nothing of the network reaches the new
+# device: the kernel took the old device out of kvb_portdev
+sysctl -qw net.ipv6.conf."$T-r".disable_ipv6=1 net.ipv6.conf."$T-rp".disable_ipv6=1
+ip link set "$T-r" up && ip link set "$T-rp" up
+rxr() { cat /sys/class/net/"$T-rp"/statistics/rx_packets; }
+r0=$(rxr)
+to3="525400950003$(echo $M1 | tr -d :)88b5$(printf 'ef%.0s' {1..46})"
+bc="ffffffffffff$(echo $M1 | tr -d :)88b5$(printf 'ef%.0s' {1..46})"
+for i in 1 2 3; do
+	in_ns "$T-g1" "$ROOT/build/sendraw" eth0 "$to3"
+	in_ns "$T-g1" "$ROOT/build/sendraw" eth0 "$bc"
+done
+[ "$(rxr)" = "$r0" ] && pass "reuse: before gc, nothing for the gone guest (unicast to its MAC, broadcast) reaches the new device" ||
+	fail "reuse: before gc, $(( $(rxr) - r0 )) frames reached the new device"
 check "reuse: gc collects the old port" kvmbpf gc
 check_not "reuse: no port for the new device" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show | grep -q '\"ifindex\":$idx'"

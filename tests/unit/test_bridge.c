@@ -591,6 +591,55 @@ static void t_full_fdb_counts_and_still_forwards(struct fabric *fb)
  * index per frame, not a hash lookup); a port attached where another was
  * starts from zero, not from the counts its slot's last holder left.
  */
+/*
+ * A guest's tap deleted without detach (QEMU exited, libvirt destroyed
+ * the domain) keeps its port, static MAC entry and flood membership until
+ * gc; a new device that takes its ifindex (ip link add ... index N) must
+ * get none of the network's frames: neither unicast to the old guest's
+ * MAC (flooded, as unknown, to the live ports) nor floods.
+ */
+static void t_vanished_port_gets_nothing(struct fabric *fb)
+{
+	static const __u8 GZ[6] = { 0x52, 0x54, 0, 0, 0xa, 0x7a };
+	struct port_opts o = { .mac = GZ, .spoofcheck = true, .naddrs = -1 };
+	struct frame f;
+	struct kvb_port p;
+	struct txs a, b;
+	__u32 kz;
+	__u64 z0;
+	char cmd[160];
+	int ret;
+
+	CHECK(!add_veth("kz", &kz) &&
+	      !port_attach(fb, "unit", "kz", NET_A, KVB_PORT_GUEST, &o),
+	      "attach kz");
+	frame_udp4(&f, GZ, M2, 32);
+	z0 = tx(fb, kz);
+	ret = run_tc(fb, kg2, &f);
+	CHECK(ret == TC_ACT_REDIRECT && tx(fb, kz) == z0 + 1,
+	      "before: verdict %d", ret);
+	snprintf(cmd, sizeof(cmd), "ip link del kz && ip link add kzn index %u "
+		 "type veth peer name kznp && ip link set kzn up && "
+		 "ip link set kznp up", kz);
+	CHECK(!system(cmd) && if_nametoindex("kzn") == kz,
+	      "a new device with kz's ifindex %u", kz);
+	a = txs(fb);
+	z0 = tx(fb, kz);
+	ret = run_tc(fb, kg2, &f);
+	b = txs(fb);
+	CHECK(ret == TC_SHOT_CONSUMED, "unicast to the gone guest's MAC: "
+	      "verdict %d (redirect: to the new device)", ret);
+	CHECK(tx(fb, kz) == z0, "sent to kz's ifindex");
+	CHECK(b.g1 == a.g1 + 1 && b.up == a.up + 1,
+	      "not flooded to the live ports");
+	frame_udp4(&f, BCAST, M2, 32);
+	run_tc(fb, kg2, &f);
+	CHECK(tx(fb, kz) == z0, "broadcast sent to kz's ifindex");
+	if (!port_get(fb, kz, &p))
+		port_detach(fb, "gc", &p);
+	system("ip link del kzn");
+}
+
 static void t_port_counters_own_slot(struct fabric *fb)
 {
 	const __u32 ports[] = { kg1, kg2, kg3, kup, kh1, kh2 };
@@ -701,6 +750,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_missing_stage_is_a_counted_drop);
 	RUN(t_port_of_missing_network_dropped);
 	RUN(t_port_counters_own_slot);
+	RUN(t_vanished_port_gets_nothing);
 
 	return nfail;
 }

@@ -594,6 +594,52 @@ static void t_nat_reply_follows_port(struct fabric *fb)
 	      "no-route not counted");
 }
 
+/*
+ * A flow outlives its guest's device too: QEMU exits, the tap goes with
+ * no detach, and its port entry stays until gc. The kernel then removes
+ * the device from kvb_portdev (done here by hand: kn1 is the suite's);
+ * a reply, and an ICMP error about the flow (which did not even look at
+ * the port), go nowhere (the ifindex may be another device's by then),
+ * counted no-route on the WAN port.
+ */
+static void t_nat_reply_device_gone(struct fabric *fb)
+{
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE];
+	struct frame in, out, err, res;
+	__u8 body[8 + 28];
+	__u16 np;
+	int ret;
+
+	guest_frame(&in, IPPROTO_UDP, 41240, 53, 16);
+	CHECK(run_tc_out(fb, kn1, &in, &out) == TC_ACT_REDIRECT, "flow");
+	np = get16(out.buf + 34);
+	memset(body, 0, sizeof(body));
+	body[0] = 3, body[1] = 3;
+	memcpy(body + 8, out.buf + 14, 28);
+	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
+		  sizeof(body));
+	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(&err);
+
+	CHECK(!bpf_map_delete_elem(fb->portdev_fd, &kn1), "kn1 in kvb_portdev");
+	ret = udp_from("10.200.0.2", 53, np, &res);
+	bpf_map_update_elem(fb->portdev_fd, &kn1, &kn1, BPF_ANY);
+	CHECK(ret == TC_ACT_SHOT, "reply, device gone: verdict %d", ret);
+	bpf_map_delete_elem(fb->portdev_fd, &kn1);
+	ret = run_tc_out(fb, kw, &err, &res);
+	bpf_map_update_elem(fb->portdev_fd, &kn1, &kn1, BPF_ANY);
+	CHECK(ret == TC_ACT_SHOT, "ICMP error, device gone: verdict %d", ret);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE] == d0 + 2,
+	      "no-route not counted");
+	/* the device back: both reach the guest again */
+	ret = udp_from("10.200.0.2", 53, np, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "reply: verdict %d", ret);
+	ret = run_tc_out(fb, kw, &err, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "ICMP error: verdict %d", ret);
+}
+
 static int host_socket(int type, const char *ip, __u16 port);
 
 static void nat_filtering(struct fabric *fb, __u32 mode)
@@ -1734,6 +1780,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_eim_one_port);
 	RUN(t_nat_filtering_modes);
 	RUN(t_nat_reply_follows_port);
+	RUN(t_nat_reply_device_gone);
 	RUN(t_nat_mapping_reclaimed);
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_host_socket_not_shadowed);

@@ -701,6 +701,46 @@ static void t_route_endpoint_detached(struct fabric *fb)
 	CHECK_VIA_HOST(out);
 }
 
+/*
+ * A port whose device went without a detach (QEMU exited; the port, its
+ * static address and MAC stay until gc), and a new device that took its
+ * ifindex: the address's packets go to neither (handed to the host,
+ * which resolves nothing there), not to the new device with the old
+ * guest's MAC.
+ */
+static void t_route_endpoint_device_gone(struct fabric *fb)
+{
+	static const __u8 R9[6] = { 0x52, 0x54, 0, 0, 0x76, 9 };
+	struct port_opts g = { .mac = R9, .spoofcheck = true };
+	struct kvb_port p;
+	struct frame out;
+	char cmd[160];
+	__u32 kr9, tx0;
+	int ret;
+
+	opt_addr(&g, 4, "10.76.0.31");
+	CHECK(!add_veth("kr9", &kr9) &&
+	      !port_attach(fb, "unit", "kr9", 6, KVB_PORT_GUEST, &g),
+	      "attach kr9");
+	tx0 = (__u32)port_stats(fb, kr9).tx_packets;
+	ret = route_to(fb, "10.76.0.31", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "before: verdict %d", ret);
+	CHECK_TO(out, R9, kr9, tx0);
+	snprintf(cmd, sizeof(cmd), "ip link del kr9 && ip link add kr9n index "
+		 "%u type veth peer name kr9np && ip link set kr9n up && "
+		 "ip link set kr9np up", kr9);
+	CHECK(!system(cmd) && if_nametoindex("kr9n") == kr9,
+	      "a new device with kr9's ifindex %u", kr9);
+	tx0 = (__u32)port_stats(fb, kr9).tx_packets;
+	ret = route_to(fb, "10.76.0.31", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "after: verdict %d", ret);
+	CHECK_VIA_HOST(out);
+	CHECK(port_stats(fb, kr9).tx_packets == tx0, "sent to kr9's ifindex");
+	if (!bpf_map_lookup_elem(fb->port_fd, &kr9, &p))
+		port_detach(fb, "gc", &p);
+	system("ip link del kr9n");
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -880,6 +920,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_endpoint_unsure_bindings);
 	RUN(t_route_endpoint_mtu_and_isolation);
 	RUN(t_route_endpoint_detached);
+	RUN(t_route_endpoint_device_gone);
 	RUN(t_route_endpoint_host_routes_win);
 	/* last: it spends kr1's ICMP budget */
 	RUN(t_route_icmp_errors_rate_limited);
