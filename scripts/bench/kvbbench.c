@@ -2,7 +2,7 @@
 /*
  * kvbbench: the benchmark's own tools (run by scripts/bench/run.sh).
  *
- *   gen IFACE DSTMAC SRCMAC FLOWS COUNT [SRCIP DSTIP [onemac|csum]]
+ *   gen IFACE DSTMAC SRCMAC FLOWS COUNT [SRCIP DSTIP [onemac|csum|onemac,csum]]
  *                                         live-frame generator on IFACE
  *                                         (default 10.98.0.1 -> 10.98.0.2;
  *                                         flows differ in source port and
@@ -205,9 +205,9 @@ static int gen(char **argv)
 		return 1;
 	s->rodata->flows = (unsigned int)atoi(argv[3]);
 	s->rodata->one_mac = argv[5] && argv[6] && argv[7] &&
-			     !strcmp(argv[7], "onemac");
+			     strstr(argv[7], "onemac");
 	s->rodata->udp_csum = argv[5] && argv[6] && argv[7] &&
-			      !strcmp(argv[7], "csum");
+			      strstr(argv[7], "csum");
 	frame60(f, dst, src, sip, dip);
 	if (s->rodata->udp_csum)
 		udp_csum4(f);

@@ -30,7 +30,7 @@
 #     vnettap reads and verifies them at the other guest's tap.
 #
 # Sections (SECTIONS, default all): cost switch route nat newconn scale tap
-# tcp overlay uplink acl profile. RUNS (3), PKTS (1,000,000 per rate run); APPEND=1
+# tcp overlay uplink natwan acl profile. RUNS (3), PKTS (1,000,000 per rate run); APPEND=1
 # adds to the figures of the last run (one bench in several lock holds).
 #
 # Output: a table, build/bench/results.json, docs/bench.png (gnuplot),
@@ -44,7 +44,7 @@ PY=/usr/bin/python3
 RUNS=${RUNS:-3}
 PKTS=${PKTS:-1000000}
 GENCPU=${GENCPU:-1}
-SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay uplink acl profile}
+SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay uplink natwan acl profile}
 OUT=$ROOT/build/bench
 T=kb$((RANDOM % 1000))
 BPFFS=/sys/fs/bpf/kvbbench_$T
@@ -614,6 +614,12 @@ if want uplink; then
 	# LAN to guest through a bridge's uplink, uplink-xdp off and on against
 	# a Linux bridge: its own topology and table (uplink.sh)
 	RUNS=$RUNS PKTS=$PKTS GENCPU=$GENCPU bash "$ROOT/scripts/bench/uplink.sh" || FAILED=1
+fi
+
+if want natwan; then
+	# NAT, WAN to a tap guest, established flows, wan-xdp off and on
+	# against nft masquerade: its own topology and table (natwan.sh)
+	RUNS=$RUNS PKTS=$PKTS GENCPU=$GENCPU bash "$ROOT/scripts/bench/natwan.sh" || FAILED=1
 fi
 
 if want profile; then

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# NAT, WAN to guest, established flows (issue 17, item 3), `make bench`
+# section "natwan" (or run alone, under the test lock):
+#
+# A WAN host (namespace $T-s, its eth0 the peer of the WAN veth $T-a)
+# sends 60-byte UDP with complete checksums (`kvbbench gen ... onemac,csum`,
+# XDP live frames, pinned to GENCPU) to the NAT address 10.96.0.254: the
+# replies of FLOWS flows a guest opened before the run (flow f: the
+# guest's port 20000 + f % 16 to the WAN's 10000 + f / 16, 16 guest
+# sockets; the guest is a namespace's stack behind a tap, reached through
+# `vnettap relay` while the flows are made, then read as QEMU reads it by
+# `kvbbench tapsink`, which verifies every UDP checksum). Each flow's
+# first reply (the warm-up) makes it established. Configurations,
+# interleaved run by run, each with the same tap guest:
+#   nft           the kernel: a router namespace forwarding between the
+#                 WAN veth and the tap, `nft ... oifname WAN masquerade`
+#                 (conntrack; the guest's neighbour entry static)
+#   kvmbpf        a nat network with wan $T-a, wan-xdp off (the default):
+#                 tc translates every reply
+#   kvmbpf-wxdp   the same with wan-xdp on: XDP translates them
+# The rate is what the path handed to the guest's tap per second of the
+# generator's time (the path runs in the generator's context): for kvmbpf
+# the fabric's tx count on the tap's port, for nft tun's count of frames
+# the guest read plus those its full queue dropped. The fast path's share
+# is the WAN port's xdp-fwd / rx. FLOWS (1 1000 65536), RUNS (3), PKTS
+# (1,000,000). Results: a table on stdout and build/bench/natwan.txt.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=$ROOT/build/kvbbench
+V=$ROOT/build/vnettap
+RUNS=${RUNS:-3}
+PKTS=${PKTS:-1000000}
+FLOWS=${FLOWS:-1 1000 65536}
+GENCPU=${GENCPU:-1}
+READCPU=${READCPU:-$((GENCPU == 0 ? 1 : 0))}
+T=kn$((RANDOM % 1000))
+BPFFS=/sys/fs/bpf/kvbbench_$T
+K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
+SRC=02:00:00:00:0c:01 DST=02:00:00:00:0c:02
+OUT=$ROOT/build/bench
+mkdir -p "$OUT"
+RES=$OUT/natwan.txt
+: >"$RES"
+PY=/usr/bin/python3
+FAILED=0
+SINK_PID=
+RELAY_PID=
+
+cleanup() {
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	[ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
+	SINK_PID= RELAY_PID=
+	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
+	rm -rf "$BPFFS"
+	ip netns del "$T-s" 2>/dev/null
+	ip netns del "$T-m" 2>/dev/null
+	ip netns del "$T-g" 2>/dev/null
+	ip link del "$T-a" 2>/dev/null
+	ip link del "$T-tb" 2>/dev/null
+}
+trap cleanup EXIT
+
+fail_run() { echo "FAIL $*" >&2; FAILED=1; }
+record() { echo "$*" >>"$RES"; }
+
+# flows N: the guest opens N flows to the WAN host (see the top), paced so
+# that no tap queue overflows
+make_flows() {
+	ip netns exec "$T-g" "$PY" - "$1" <<'EOP'
+import socket, sys, time
+n = int(sys.argv[1])
+socks = []
+for j in range(16):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("", 20000 + j))
+    socks.append(s)
+for f in range(n):
+    socks[f % 16].sendto(b"x", ("10.96.0.1", 10000 + f // 16))
+    if f % 128 == 127:
+        time.sleep(0.003)
+EOP
+}
+
+# setup CONFIG FLOWS: the WAN host, the WAN veth, the tap guest, the NAT
+# (the fabric's or the kernel's), FLOWS flows made; NS the command prefix
+# of the namespace the tap lives in
+setup() {
+	local i n
+	cleanup
+	ip netns add "$T-s"
+	ip link add "$T-a" type veth peer name eth0 netns "$T-s"
+	ip -n "$T-s" link set eth0 address $SRC up
+	ip -n "$T-s" addr add 10.96.0.1/24 dev eth0
+	# the WAN host answers the guests' datagrams with nothing
+	ip netns exec "$T-s" nft -f - <<-'EON'
+	table inet kvbb { chain input { type filter hook input priority 0; policy accept; udp dport 20000-20015 drop; }; }
+	EON
+	sysctl -qw net.ipv6.conf."$T-a".disable_ipv6=1 2>/dev/null
+	ip netns add "$T-g"
+	ip -n "$T-g" link set lo up
+	ip -n "$T-g" tuntap add dev eth0 mode tap vnet_hdr
+	ip -n "$T-g" link set eth0 address $DST up
+	ip -n "$T-g" addr add 192.168.60.2/24 dev eth0
+	ip -n "$T-g" route add default via 192.168.60.1
+	case $1 in
+	nft)
+		ip netns add "$T-m"
+		NS=(ip netns exec "$T-m")
+		ip link set "$T-a" netns "$T-m"
+		"${NS[@]}" ip link set lo up
+		"${NS[@]}" ip addr add 10.96.0.254/24 dev "$T-a"
+		"${NS[@]}" ip link set "$T-a" up
+		"${NS[@]}" ethtool -K "$T-a" gro on >/dev/null 2>&1
+		"${NS[@]}" ip tuntap add dev "$T-tb" mode tap vnet_hdr
+		"${NS[@]}" ip addr add 192.168.60.1/24 dev "$T-tb"
+		"${NS[@]}" ip link set "$T-tb" up
+		"${NS[@]}" ip neigh replace 192.168.60.2 lladdr $DST dev "$T-tb" nud permanent
+		"${NS[@]}" sysctl -qw net.ipv4.ip_forward=1
+		"${NS[@]}" nft -f - <<-EON
+		table ip kvbb { chain post { type nat hook postrouting priority 100; policy accept; oifname "$T-a" masquerade; }; }
+		EON
+		;;
+	kvmbpf*)
+		local x=off
+		[ "$1" = kvmbpf-wxdp ] && x=on
+		NS=()
+		ip addr add 10.96.0.254/24 dev "$T-a"
+		ip link set "$T-a" up
+		# a veth without XDP needs GRO on to take XDP_TX from its peer
+		ethtool -K "$T-a" gro on >/dev/null 2>&1
+		ip tuntap add dev "$T-tb" mode tap vnet_hdr
+		sysctl -qw net.ipv6.conf."$T-tb".disable_ipv6=1
+		ip link set "$T-tb" up
+		"${K[@]}" net add n type nat subnet 192.168.60.0/24 wan "$T-a" \
+			dhcp off wan-xdp $x >/dev/null &&
+			"${K[@]}" attach "$T-tb" net n mac $DST ip 192.168.60.2 ||
+			fail_run "$1: set-up"
+		;;
+	esac
+	"${NS[@]}" "$V" relay "$T-tb" "$T-g" eth0 >/dev/null 2>&1 &
+	RELAY_PID=$!
+	sleep 0.3
+	make_flows "$2" || fail_run "$1/$2: making the flows failed"
+	sleep 0.3
+	kill "$RELAY_PID"
+	wait "$RELAY_PID" 2>/dev/null
+	RELAY_PID=
+	if [ "$1" = nft ]; then
+		n=$("${NS[@]}" cat /proc/sys/net/netfilter/nf_conntrack_count)
+	else
+		n=$("${K[@]}" -j net show n | "$PY" -c "
+import json, sys; print(json.load(sys.stdin)['ct_count'])")
+	fi
+	[ "${n:-0}" -ge "$2" ] || fail_run "$1/$2: only ${n:-0} flows made"
+	record flows "$1/$2" "${n:-0}"
+}
+
+# tapstat: frames handed to the tap so far: the fabric's tx count on its
+# port, else (nft) tun's tx_packets + tx_dropped
+tapstat() {
+	if [ ${#NS[@]} = 0 ]; then
+		"${K[@]}" -j stats "$T-tb" | "$PY" -c "
+import json, sys; print(json.load(sys.stdin)['tx_packets'])"
+	else
+		"${NS[@]}" cat /sys/class/net/"$T-tb"/statistics/tx_packets \
+			/sys/class/net/"$T-tb"/statistics/tx_dropped |
+			awk '{ s += $1 } END { print s }'
+	fi
+}
+
+# wanfwd: "XDP_FWD RX_PACKETS" of the WAN port (kvmbpf only)
+wanfwd() {
+	"${K[@]}" -j stats "$T-a" 2>/dev/null | "$PY" -c "
+import json, sys
+d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])" 2>/dev/null
+}
+
+wanmac() { "${NS[@]}" cat /sys/class/net/"$T-a"/address; }
+
+gen() { taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$@"; }
+
+# run CONFIG FLOWS: one run, recorded as CONFIG/FLOWS
+run() {
+	local cfg=$1 flows=$2 out s0 s1 f0 f1 line t got rd bad i mac
+	mac=$(wanmac)
+	out=$(mktemp)
+	"${NS[@]}" taskset -c "$READCPU" "$B" tapsink "$T-tb" >"$out" 2>&1 &
+	SINK_PID=$!
+	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+	# warm-up: every flow's first reply (it makes the flow established)
+	gen "$mac" $SRC "$flows" $((flows * 2 > 1000 ? flows * 2 : 1000)) \
+		10.96.0.1 10.96.0.254 onemac,csum >/dev/null
+	sleep 0.2
+	s0=$(tapstat)
+	f0=$(wanfwd)
+	line=$(gen "$mac" $SRC "$flows" "$PKTS" 10.96.0.1 10.96.0.254 onemac,csum) ||
+		fail_run "$cfg/$flows: generator failed"
+	sleep 0.3	# the last frames still in flight
+	s1=$(tapstat)
+	f1=$(wanfwd)
+	kill "$SINK_PID"
+	wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
+	t=${line#* }
+	read -r rd bad < <(awk '$1 == "read" { print $2, $4 }' "$out")
+	rm -f "$out"
+	got=$((s1 - s0))
+	if [ -z "${rd:-}" ] || [ "${rd:-0}" -le 0 ] || [ "$got" -le 0 ]; then
+		fail_run "$cfg/$flows: the guest got nothing of $PKTS frames"
+		return
+	fi
+	[ "${bad:-0}" != 0 ] && fail_run "$cfg/$flows: $bad of $rd frames with a bad UDP checksum"
+	record rate "$cfg/$flows" "$("$PY" -c "print(int(min($got, $PKTS) / $t))")"
+	record delivered "$cfg/$flows" "$("$PY" -c "print(min(${rd:-0} / $PKTS, 1.0))")"
+	record reached "$cfg/$flows" "$("$PY" -c "print(min($got / $PKTS, 1.0))")"
+	[ -n "$f0" ] && [ -n "$f1" ] && record fastpath "$cfg/$flows" "$("$PY" -c "
+b, a = '$f0'.split(), '$f1'.split()
+rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
+}
+
+for b in "$B" "$V"; do
+	[ -x "$b" ] || { echo "FAIL natwan: $b missing (make all)" >&2; exit 1; }
+done
+echo "== NAT, WAN to guest, established flows, 60-byte UDP, complete checksums (Mpps reaching the guest's tap)"
+for r in $(seq "$RUNS"); do
+	for flows in $FLOWS; do
+		for cfg in ${CONFIGS:-nft kvmbpf kvmbpf-wxdp}; do
+			setup $cfg "$flows"
+			run $cfg "$flows"
+		done
+	done
+done
+cleanup
+
+"$PY" - "$RES" <<'EOF'
+import statistics, sys
+d = {}
+for l in open(sys.argv[1]):
+    k, n, v = l.split()
+    d.setdefault(k, {}).setdefault(n, []).append(float(v))
+rate = d.get("rate", {})
+
+def ms(v, scale=1e6, f="%.2f"):
+    return (f + " (" + f + "-" + f + ")") % (statistics.median(v) / scale,
+                                             min(v) / scale, max(v) / scale)
+
+flows = sorted({n.split("/")[-1] for n in rate}, key=int)
+print("| flows | configuration | Mpps median (min-max) | runs | delivered (min) | reached tap (min) | fast path | paired ratio vs nft | paired vs wan-xdp off |")
+print("|---|---|---|---|---|---|---|---|---|")
+for fl in flows:
+    for cfg, label in [("nft", "kernel: forwarding + nft masquerade"),
+                       ("kvmbpf", "kvmbpf, wan-xdp off (default)"),
+                       ("kvmbpf-wxdp", "kvmbpf, wan-xdp on")]:
+        k = cfg + "/" + fl
+        if k not in rate:
+            continue
+        v = rate[k]
+        def paired(base):
+            b = rate.get(base + "/" + fl, [])
+            r = [x / y for x, y in zip(v, b) if y]
+            return ms(r, 1, "%.2fx") if r and cfg != base else ""
+        fp = d.get("fastpath", {}).get(k)
+        print("| %s | %s | %s | %d | %.3f | %.3f | %s | %s | %s |" % (
+            fl, label, ms(v), len(v), min(d["delivered"][k]),
+            min(d["reached"][k]),
+            "%.0f%%" % (100 * statistics.median(fp)) if fp else "",
+            paired("nft"),
+            paired("kvmbpf") if cfg == "kvmbpf-wxdp" else ""))
+EOF
+[ "$FAILED" = 0 ] || { echo "FAIL: the natwan bench had failed runs (above)" >&2; exit 1; }
