@@ -24,7 +24,9 @@
 # the fabric's tx count on the tap's port, for nft tun's count of frames
 # the guest read plus those its full queue dropped. The fast path's share
 # is the WAN port's xdp-fwd / rx. FLOWS (1 1000 65536), RUNS (3), PKTS
-# (1,000,000). Results: a table on stdout and build/bench/natwan.txt.
+# (1,000,000), CONFIGS (all three); PROFILE=1: perf on the generator's CPU
+# during each measured run instead (its rates are not figures). Results: a
+# table on stdout and build/bench/natwan.txt.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -65,8 +67,8 @@ trap cleanup EXIT
 fail_run() { echo "FAIL $*" >&2; FAILED=1; }
 record() { echo "$*" >>"$RES"; }
 
-# flows N: the guest opens N flows to the WAN host (see the top), paced so
-# that no tap queue overflows
+# make_flows N: the guest opens N flows to the WAN host (see the top),
+# paced so that no tap queue overflows
 make_flows() {
 	ip netns exec "$T-g" "$PY" - "$1" <<'EOP'
 import socket, sys, time
@@ -76,7 +78,8 @@ for j in range(16):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("", 20000 + j))
     socks.append(s)
-for f in range(n):
+# twice: a datagram a full queue lost the first time makes its flow then
+for f in list(range(n)) * 2:
     socks[f % 16].sendto(b"x", ("10.96.0.1", 10000 + f // 16))
     if f % 128 == 127:
         time.sleep(0.003)
@@ -195,8 +198,21 @@ run() {
 	sleep 0.2
 	s0=$(tapstat)
 	f0=$(wanfwd)
-	line=$(gen "$mac" $SRC "$flows" "$PKTS" 10.96.0.1 10.96.0.254 onemac,csum) ||
-		fail_run "$cfg/$flows: generator failed"
+	if [ -n "${PROFILE:-}" ]; then
+		# where the generator's CPU (the path's) spends its time
+		line=$(perf record -C "$GENCPU" -q -o "$OUT/perf-natwan.data" -- \
+			taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 \
+			"$mac" $SRC "$flows" "$PKTS" 10.96.0.1 10.96.0.254 \
+			onemac,csum 2>/dev/null)
+		echo "-- profile $cfg/$flows"
+		perf report -i "$OUT/perf-natwan.data" --stdio --sort sym \
+			--percent-limit 1.5 2>/dev/null | grep -v '^#' |
+			grep -v '^$' | head -16
+		rm -f "$OUT/perf-natwan.data"
+	else
+		line=$(gen "$mac" $SRC "$flows" "$PKTS" 10.96.0.1 10.96.0.254 onemac,csum) ||
+			fail_run "$cfg/$flows: generator failed"
+	fi
 	sleep 0.3	# the last frames still in flight
 	s1=$(tapstat)
 	f1=$(wanfwd)
