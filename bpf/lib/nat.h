@@ -1202,19 +1202,20 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	gaddr = ct->addr;
 	gport = ct->port;
 	out = ct->guest_ifindex;
-	__builtin_memcpy(gmac, ct->guest_mac, ETH_ALEN);
 	/* about a flow of ours: judged like any frame entering the fabric */
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
 		return ret;
-	/* to the guest's port as it is now, as a reply (nat_from_wan): a
+	/* to the guest's port as it is now, as a reply (nat_reply_port): a
 	 * flow outlives a detach and its device, and an error about it must
-	 * not go to whatever device later has that ifindex */
+	 * not go to whatever device later has that ifindex, nor to a port
+	 * now on another network; a spoofcheck port's current MAC */
 	{
-		struct kvb_port *gp = bpf_map_lookup_elem(&kvb_port, &out);
+		struct kvb_port *gp;
 
-		if (!gp || gp->role != KVB_PORT_GUEST || !port_dev_live(out))
-			return DROP(KVB_DROP_NO_ROUTE);
+		ret = nat_reply_port(ct, gmac, &gp);
+		if (IS_DROP(ret))
+			return ret;
 	}
 
 	/* outer destination: IP checksum only (ICMP has no pseudo header) */

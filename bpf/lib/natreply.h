@@ -82,8 +82,11 @@ static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 	*gp = p;
 	/* port_dev_live: the port's device went without detach, and its
 	 * ifindex may be another device's (tc; XDP sends through
-	 * kvb_xdptx, which the kernel keeps the same way) */
-	if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(out))
+	 * kvb_xdptx, which the kernel keeps the same way); the port's
+	 * network: a tap detached and attached to another network keeps
+	 * its ifindex, and the old network's flows are not its now */
+	if (!p || p->role != KVB_PORT_GUEST || p->net_id != ct->net_id ||
+	    !port_dev_live(out))
 		return DROP(KVB_DROP_NO_ROUTE);
 	if ((p->flags & KVB_PORT_F_SPOOFCHECK) && !mac_is_zero(p->mac))
 		__builtin_memcpy(gmac, p->mac, ETH_ALEN);

@@ -1737,6 +1737,118 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 	set_wan_xdp(fb, 0);
 }
 
+/* XDP on the WAN: TCP with options and a padded frame translate as tc does */
+static void t_natxdp_options_and_padding(struct fabric *fb)
+{
+	__u16 nu, nt;
+	struct frame in, res;
+
+	set_wan_xdp(fb, 1);
+	nu = tap_flow(IPPROTO_UDP, 40800, 53);
+	nt = tap_flow(IPPROTO_TCP, 40801, 443);
+	CHECK(nu && nt, "flows refused");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "UDP reply");
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	/* TCP with 12 bytes of options (NOPs), doff 8 */
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x10, 12 + 300);
+	in.buf[34 + 12] = 8 << 4;
+	memset(in.buf + 34 + 20, 1, 12);
+	frame_csum4(&in);
+	CHECK(!xdp_translates(fb, &in, 40801, N3, "TCP with options"),
+	      "TCP with options");
+	/* a short UDP datagram in a 60-byte frame, non-zero Ethernet padding */
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 4);
+	CHECK(in.len == 46, "len %u", in.len);
+	memset(in.buf + in.len, 0xaa, 14);
+	in.len = 60;
+	CHECK(!xdp_translates(fb, &in, 40800, N3, "UDP with padding"),
+	      "UDP with padding");
+	set_wan_xdp(fb, 0);
+}
+
+/*
+ * A flow opened on the nat network, whose guest's tap is then detached
+ * and attached to another network (bridge a): the flow's replies are no
+ * longer translated into that tap, by XDP or tc (the port's network is
+ * not the flow's: no-route).
+ */
+static void t_nat_reply_guest_moved_network(struct fabric *fb)
+{
+	struct port_opts t = { .naddrs = 1, .mac = N3 };
+	struct port_opts b = { .naddrs = 0 };
+	__u16 nu;
+	struct frame in, res, x;
+	struct kvb_port p;
+	int rx, rt;
+
+	set_wan_xdp(fb, 1);
+	nu = tap_flow(IPPROTO_UDP, 40900, 53);
+	CHECK(nu, "flow refused");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "UDP reply");
+	/* the guest moves: knt leaves the nat network for bridge a */
+	CHECK(!port_get(fb, knt, &p) && !port_detach(fb, "unit", &p),
+	      "detach knt");
+	CHECK(!port_attach(fb, "unit", "knt", 1, KVB_PORT_GUEST, &b),
+	      "attach knt to bridge a");
+	CHECK(!port_get(fb, knt, &p) && p.net_id == 1, "knt on net 1");
+	rx = run_xdp_prog_out(wan_prog, kw, &in, &x);
+	rt = run_tc_out(fb, kw, &in, &res);
+	printf("# moved guest: XDP verdict %d (redirect=%d), tc verdict %d "
+	       "(redirect=%d), to %02x:..:%02x, daddr %u.%u.%u.%u\n", rx,
+	       XDP_REDIRECT, rt, TC_ACT_REDIRECT, x.buf[4], x.buf[5],
+	       x.buf[30], x.buf[31], x.buf[32], x.buf[33]);
+	/* back as it was */
+	port_get(fb, knt, &p);
+	port_detach(fb, "unit", &p);
+	parse_addr("192.168.90.13", &t.addrs[0]);
+	CHECK(!port_attach(fb, "unit", "knt", NET_NAT, KVB_PORT_GUEST, &t),
+	      "knt back");
+	set_wan_xdp(fb, 0);
+	CHECK(rx != XDP_REDIRECT, "XDP translated a flow of the nat network "
+	      "into a tap now on another network");
+	CHECK(rt != TC_ACT_REDIRECT, "tc translated a flow of the nat network "
+	      "into a tap now on another network");
+}
+
+/* An ICMP error about a flow whose guest's port is gone goes nowhere: it
+ * takes the guest's port as a reply does (nat_reply_port), never the
+ * flow's old ifindex. */
+static void t_nat_icmp_error_port_gone(struct fabric *fb)
+{
+	__u8 l4[36] = { 3, 3 };
+	__be32 r = inet_addr("10.200.0.2");
+	struct kvb_port saved;
+	struct frame in, res;
+	__u16 nu;
+	int rt;
+
+	nu = tap_flow(IPPROTO_UDP, 41000, 53);
+	CHECK(nu, "flow refused");
+	l4[8] = 0x45;
+	l4[11] = 36;
+	l4[16] = 64;
+	l4[17] = IPPROTO_UDP;
+	memcpy(l4 + 20, &natnet.nat_ip, 4);
+	memcpy(l4 + 24, &r, 4);
+	l4[28] = (__u8)(nu >> 8), l4[29] = (__u8)nu;
+	l4[31] = 53;
+	l4[33] = 8;
+	frame_ip4(&in, natnet.uplink_mac, N1, r, IPPROTO_ICMP, l4, 36);
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(&in);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT,
+	      "the error, port present");
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &knt, &saved), "knt's entry");
+	bpf_map_delete_elem(fb->port_fd, &knt);
+	rt = run_tc_out(fb, kw, &in, &res);
+	bpf_map_update_elem(fb->port_fd, &knt, &saved, BPF_ANY);
+	CHECK(rt != TC_ACT_REDIRECT, "an ICMP error went to a gone port's "
+	      "ifindex (verdict %d)", rt);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -1806,6 +1918,9 @@ int nat_tests(struct fabric *fb)
 		} else {
 			RUN(t_natxdp_replies_translated);
 			RUN(t_natxdp_pass_to_tc_cases);
+			RUN(t_natxdp_options_and_padding);
+			RUN(t_nat_reply_guest_moved_network);
+			RUN(t_nat_icmp_error_port_gone);
 			close(wan_prog);
 		}
 	}
