@@ -157,7 +157,7 @@ for k, label in [("established", "established flow"), ("new", "new flow every pa
     row("cost tc, %s: 1,000 rules" % label, cost, "acl-1000-" + k, "ns", 1,
         "acl-none-" + k, None, "no ACL (ratio of costs)")
 for fl, label in (("1", "1 flow"), ("1000", "1000 flows"),
-                  ("new", "new connections (100,000, one packet each)")):
+                  ("new", "new connections (60,000, one packet each)")):
     row("rate, %s: no ACL" % label, acl, "acl-none/" + fl, "Mpps", 1e6)
     row("rate, %s: 2 rules" % label, acl, "acl-2/" + fl, "Mpps", 1e6,
         "acl-none/" + fl, None, "no ACL")
