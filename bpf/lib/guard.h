@@ -135,11 +135,36 @@ static __always_inline int ip6_is_gateway(const struct kvb_net *net,
 }
 
 /*
+ * Does another port of network net_id hold a (IPv4): its static `ip`, or
+ * a lease that lives? The owner entry says which port (kvb_maps.h:
+ * kvb_addr). Global: one more key on the stack, which XDP has no room
+ * for inline.
+ */
+__noinline int ip4_held_elsewhere(__u32 net_id, __u32 ifindex, __u32 a)
+{
+	struct kvb_addr_key k = { .family = 4, .net_id = (__u8)net_id };
+	struct kvb_addr *o;
+
+	__builtin_memcpy(k.addr, &a, 4);
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (!o || o->owner == ifindex)
+		return 0;
+	if (o->flags & KVB_ADDR_F_STATIC)
+		return 1;
+	k.ifindex = o->owner;
+	k.net_id = 0;
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	return o && bind_live(o, kvb_now());
+}
+
+/*
  * May the port use a (IPv4, not 0.0.0.0) as its own? One answer for IP
  * sources and ARP senders alike: never a gateway's; one of its live
  * bindings when it has any address or has had a lease (a released or
  * ended lease leaves the port held, not free); else, on a routed
- * network, one in the network's subnets; else any.
+ * network, one in the network's subnets; else any that no other port of
+ * the network holds (a guest without an address yet, on a bridge whose
+ * LAN runs DHCP, must not take over another guest's address by ARP).
  */
 static __always_inline int ip4_is_own(const struct kvb_port *port,
 				      const struct kvb_net *net,
@@ -149,7 +174,9 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 		return 0;
 	if (port->n_ip4 || (port->held & KVB_HELD_IP4))
 		return addr_known(ifindex, 4, &a, 4);
-	return net->type != KVB_NET_ROUTED || ip4_in_net(net, a);
+	if (net->type == KVB_NET_ROUTED && !ip4_in_net(net, a))
+		return 0;
+	return !ip4_held_elsewhere(net->id, ifindex, (__u32)a);
 }
 
 /*

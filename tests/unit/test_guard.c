@@ -16,6 +16,7 @@
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -592,6 +593,50 @@ static void t_dhcp_lease_moved(struct fabric *fb __attribute__((unused)))
 	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a port without its lease is not unchecked");
 }
 
+/*
+ * A port with no IPv4 address yet (no `ip`, no lease: on a bridge whose
+ * LAN runs DHCP, before the guest asks) is not held to its own, but it
+ * may not take another port's: neither another's static `ip` nor a live
+ * lease, by ARP (poisoning the victim's neighbours) or as a source; a
+ * free address it may use. It was "any": a newly started guest took over
+ * another's address by a gratuitous ARP.
+ */
+static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
+{
+	static const __u8 V4[6] = { 0x52, 0x54, 0, 0, 0xc, 4 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	__u32 a61 = A4(10, 0, 0, 61), kv4;
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[16];
+
+	CHECK(!add_veth("kv4", &kv4) &&
+	      !port_attach(fb, "unit", "kv4", 1, KVB_PORT_GUEST, &o),
+	      "attach kv4");
+	arp(&f, V4, V4, 0);
+	CHECK(run_tc(F, kv4, &f) != -1 && !port_get(F, kv4, &p) &&
+	      !memcmp(p.mac, V4, 6) && !p.n_ip4 && !p.held,
+	      "kv4 not a pinned, unheld port");
+	CHECK(dhcp_ack(V2, a61, 3600) == TC_ACT_REDIRECT && bound(kv2, a61, NULL),
+	      "kv2's lease of 10.0.0.61");
+	arp(&f, V4, V4, A4(10, 0, 0, 1));
+	drops_as(kv4, &f, KVB_DROP_SPOOF_ARP, "ARP for another port's static ip");
+	arp(&f, V4, V4, a61);
+	drops_as(kv4, &f, KVB_DROP_SPOOF_ARP, "ARP for another port's lease");
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, V4, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	drops_as(kv4, &f, KVB_DROP_SPOOF_IP, "source: another port's static ip");
+	frame_ip4(&f, PEER, V4, a61, IPPROTO_UDP, l4, 16);
+	drops_as(kv4, &f, KVB_DROP_SPOOF_IP, "source: another port's lease");
+	arp(&f, V4, V4, A4(10, 0, 0, 77));
+	passes(kv4, &f, "ARP for an address nobody holds");
+	frame_ip4(&f, PEER, V4, A4(10, 0, 0, 77), IPPROTO_UDP, l4, 16);
+	passes(kv4, &f, "source nobody holds");
+	if (!port_get(F, kv4, &p))
+		port_detach(F, "unit", &p);
+	system("ip link del kv4");
+}
+
 static void t_dhcp_lease_released(struct fabric *fb __attribute__((unused)))
 {
 	__u32 a55 = A4(10, 0, 0, 55), a56 = A4(10, 0, 0, 56);
@@ -1148,6 +1193,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_lease_declined);
 	RUN(t_dhcp_static_never_leased);
 	RUN(t_dhcp_lease_ends);
+	RUN(t_unheld_port_never_takes_anothers_ipv4);
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
