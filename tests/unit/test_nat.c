@@ -1705,6 +1705,53 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 		in.len = q.len + 4;
 		CHECK(!xdp_passes(fb, &in, "VLAN-tagged"), "VLAN-tagged");
 	}
+	{
+		/* IPv4 options (a NOP and an end, IHL 6; admission refuses
+		 * them too, before natxdp.h looks) */
+		wan_frame(&q, IPPROTO_UDP, 53, nu, 0, 32);
+		memcpy(in.buf, q.buf, 34);
+		in.buf[14] = 0x46;
+		in.buf[14 + 3] += 4;
+		in.buf[34] = 1, in.buf[35] = in.buf[36] = in.buf[37] = 0;
+		memcpy(in.buf + 38, q.buf + 34, q.len - 34);
+		in.len = q.len + 4;
+		in.buf[24] = in.buf[25] = 0;
+		{
+			__u32 sum = sum16(in.buf + 14, 24, 0);
+			__u16 c = csum_fold16(sum);
+
+			in.buf[24] = (__u8)(c >> 8), in.buf[25] = (__u8)c;
+		}
+		CHECK(!xdp_passes(fb, &in, "IPv4 options"), "IPv4 options");
+	}
+	{
+		/* the flow expired (tc: the host's), a network whose wan is
+		 * another device */
+		struct kvb_ct_key rk = { .saddr = inet_addr("10.200.0.2"),
+					 .daddr = natnet.nat_ip,
+					 .sport = htons(53), .dport = htons(nu),
+					 .proto = IPPROTO_UDP, .dir = 1 };
+		struct kvb_ct ct, old;
+		struct kvb_net n;
+
+		wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+		CHECK(!bpf_map_lookup_elem(fb->ct_fd, &rk, &old), "the reply entry");
+		ct = old;
+		ct.last_ns = 1;
+		bpf_map_update_elem(fb->ct_fd, &rk, &ct, BPF_EXIST);
+		bad = xdp_passes(fb, &in, "an expired flow");
+		bpf_map_update_elem(fb->ct_fd, &rk, &old, BPF_EXIST);
+		CHECK(!bad, "an expired flow");
+		CHECK(!net_get(fb, NET_NAT, &n), "the network");
+		n.wan = kn1;
+		net_put(fb, &n);
+		bad = xdp_passes(fb, &in, "another device's network");
+		n.wan = kw;
+		net_put(fb, &n);
+		CHECK(!bad, "another device's network");
+		CHECK(!xdp_translates(fb, &in, 40600, N3, "as before"),
+		      "as before");
+	}
 	/* the guest's ingress ACLs judge it (its tc egress) */
 	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
 	bpf_map_update_elem(fb->aclp_fd, &knt, &ap, BPF_ANY);
