@@ -67,6 +67,23 @@ static __always_inline int nat_reply_key(const struct iphdr *ip,
 }
 
 /*
+ * Does nat network nat_id translate for guests of network net_id: its
+ * own, and a routed network peered with it that sends its IPv4 out
+ * through it (via_nat)? A tap detached from a nat network and attached
+ * to an unrelated one keeps its ifindex: the old network's flows are not
+ * its now.
+ */
+static __always_inline int nat_carries(__u32 net_id, __u32 nat_id)
+{
+	struct kvb_net *n;
+
+	if (net_id == nat_id)
+		return 1;
+	n = net_lookup(net_id);
+	return n && n->via_nat == nat_id;
+}
+
+/*
  * Where a reply of flow ct goes: its guest's port as it is now (in *gp),
  * and the MAC in gmac. A flow outlives a detach, and its reply must not
  * go to whatever device later has that ifindex; a port with spoofcheck
@@ -83,10 +100,9 @@ static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 	/* port_dev_live: the port's device went without detach, and its
 	 * ifindex may be another device's (tc; XDP sends through
 	 * kvb_xdptx, which the kernel keeps the same way); the port's
-	 * network: a tap detached and attached to another network keeps
-	 * its ifindex, and the old network's flows are not its now */
-	if (!p || p->role != KVB_PORT_GUEST || p->net_id != ct->net_id ||
-	    !port_dev_live(out))
+	 * network: one this nat network translates for (nat_carries) */
+	if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(out) ||
+	    !nat_carries(p->net_id, ct->net_id))
 		return DROP(KVB_DROP_NO_ROUTE);
 	if ((p->flags & KVB_PORT_F_SPOOFCHECK) && !mac_is_zero(p->mac))
 		__builtin_memcpy(gmac, p->mac, ETH_ALEN);
