@@ -119,8 +119,10 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	/* what the switch stage's ACL judgments start from (acl.h) */
 	if (port->role == KVB_PORT_GUEST)
 		acl_cb_put(skb, &f, ifindex);
-	/* spoofcheck without a MAC: the first frame's is it (fdb_pin) */
-	if (mac_is_zero(port->mac))
+	/* spoofcheck without a MAC: the first frame's is it (fdb_pin),
+	 * never the host's own (a bridge's uplink, a gateway) */
+	if (mac_is_zero(port->mac) &&
+	    !mac_equal(f.eth->h_source, net->uplink_mac))
 		fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex);
 	ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret))

@@ -56,16 +56,34 @@ static __always_inline int fdb_entry_owned(const struct kvb_fdb_entry *e,
 	       (p->flags & KVB_PORT_F_SPOOFCHECK);
 }
 
-/* mac (mac_u64) is another port's own in the network (fdb_entry_owned). */
+/*
+ * mac (mac_u64) may not become port ifindex's by pinning: it is another
+ * port's own in the network (fdb_entry_owned), or a LAN host's, seen on
+ * the uplink (or the host's, on a gateway port) less than KVB_FDB_AGE_NS
+ * ago. A guest pinning the LAN router's MAC would get a static entry for
+ * it, and every other guest's frames to their default gateway.
+ */
 static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
 					       __u32 ifindex)
 {
 	struct kvb_fdb_entry *e;
 	struct kvb_fdb_key k;
+	struct kvb_port *p;
+	__u64 now = kvb_now();
+	__u32 owner;
 
 	fdb_key(&k, net_id, (const __u8 *)&mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
-	return e && e->ifindex != ifindex && fdb_entry_owned(e, kvb_now());
+	if (!e || e->ifindex == ifindex)
+		return 0;
+	if (fdb_entry_owned(e, now))
+		return 1;
+	if ((e->flags & KVB_FDB_F_REMOTE) || fdb_aged(e, now))
+		return 0;	/* a guest that moved here from another host */
+	owner = e->ifindex;
+	p = bpf_map_lookup_elem(&kvb_port, &owner);
+	return p && (p->role == KVB_PORT_UPLINK ||
+		     p->role == KVB_PORT_GATEWAY);
 }
 
 
@@ -73,9 +91,10 @@ static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
  * A spoofcheck port without a configured MAC takes the first source MAC
  * it sends as its own: held in the port and by a static entry (never
  * ages, never moves), unless another port owns that MAC (the guard then
- * drops the frame). Returns 1 when pinned.
+ * drops the frame). Returns 1 when pinned. Global: tc's entry has no
+ * stack to spare for its keys inline.
  */
-static __always_inline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
+__noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 {
 	struct kvb_fdb_entry e = { .ifindex = ifindex,
 				   .flags = KVB_FDB_F_STATIC };

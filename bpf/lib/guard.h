@@ -570,7 +570,8 @@ static __always_inline int mac_owned_elsewhere(const struct kvb_net *net,
 					       __u32 ifindex, const __u8 *mac)
 {
 #ifdef KVB_HOOK_XDP
-	return fdb_owned_elsewhere(net->id, mac_u64(mac), ifindex);
+	return mac_equal(mac, net->uplink_mac) ||
+	       fdb_owned_elsewhere(net->id, mac_u64(mac), ifindex);
 #else
 	return 1;
 #endif

@@ -48,6 +48,11 @@ static const __u8 LL6[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
 static __u32 kv1, kv2, kv3, ki1, ki2;
 static struct fabric *F;
 
+static int mac_is_zero_u(const __u8 *m)
+{
+	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+}
+
 static __u64 dropped(__u32 ifx, enum kvb_drop r)
 {
 	return port_stats(F, ifx).drop[r];
@@ -637,6 +642,53 @@ static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
 	system("ip link del kv4");
 }
 
+/*
+ * A spoofcheck port without a MAC pins its first frame's source, but
+ * never a LAN host's MAC seen on the uplink (the LAN router's: its static
+ * entry would have taken every other guest's frames to their default
+ * gateway), nor the host's own (the uplink's): both spoof-mac, on both
+ * hooks, and the router's entry stays on the uplink.
+ */
+static void t_mac_of_the_lan_never_pinned(struct fabric *fb)
+{
+	static const __u8 RTR[6] = { 0x02, 0, 0, 0, 0xc, 0xfe };
+	static const __u8 V5[6] = { 0x52, 0x54, 0, 0, 0xc, 5 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	struct kvb_fdb_entry e;
+	struct kvb_port p;
+	struct frame f;
+	__u32 kv5;
+	__u8 l4[16];
+	int ret;
+
+	CHECK(!add_veth("kv5", &kv5) &&
+	      !port_attach(fb, "unit", "kv5", 1, KVB_PORT_GUEST, &o),
+	      "attach kv5");
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, V1, RTR, A4(10, 0, 0, 254), IPPROTO_UDP, l4, 16);
+	run_tc(F, unit_uplink, &f);	/* the router, on the LAN */
+	CHECK(fdb_entry(F, 1, RTR, &e) && e.ifindex == unit_uplink,
+	      "the router's MAC not learned on the uplink");
+	arp(&f, RTR, RTR, A4(10, 0, 0, 88));
+	drops_as(kv5, &f, KVB_DROP_SPOOF_MAC, "the LAN router's MAC");
+	arp(&f, unit_upmac, unit_upmac, A4(10, 0, 0, 88));
+	drops_as(kv5, &f, KVB_DROP_SPOOF_MAC, "the host's MAC");
+	CHECK(!port_get(F, kv5, &p) && mac_is_zero_u(p.mac),
+	      "kv5 pinned a MAC");
+	CHECK(fdb_entry(F, 1, RTR, &e) && e.ifindex == unit_uplink &&
+	      !(e.flags & KVB_FDB_F_STATIC), "the router's entry moved");
+	/* another guest's frame to the router still goes to the LAN */
+	frame_ip4(&f, RTR, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	ret = run_tc(F, kv1, &f);
+	CHECK(ret == TC_ACT_REDIRECT, "kv1 to the router: verdict %d", ret);
+	arp(&f, V5, V5, A4(10, 0, 0, 88));
+	passes(kv5, &f, "its own MAC");
+	CHECK(!port_get(F, kv5, &p) && !memcmp(p.mac, V5, 6), "V5 not pinned");
+	if (!port_get(F, kv5, &p))
+		port_detach(F, "unit", &p);
+	system("ip link del kv5");
+}
+
 static void t_dhcp_lease_released(struct fabric *fb __attribute__((unused)))
 {
 	__u32 a55 = A4(10, 0, 0, 55), a56 = A4(10, 0, 0, 56);
@@ -1194,6 +1246,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_static_never_leased);
 	RUN(t_dhcp_lease_ends);
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
+	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
