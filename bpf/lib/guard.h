@@ -161,7 +161,7 @@ __noinline int ip4_held_elsewhere(__u32 net_id, __u32 ifindex, __u32 a)
  * May the port use a (IPv4, not 0.0.0.0) as its own? One answer for IP
  * sources and ARP senders alike: never a gateway's; one of its live
  * bindings when it has any address or has had a lease (a released or
- * ended lease leaves the port held, not free); else, on a routed
+ * ended lease leaves the port held, not free); else, on a nat or routed
  * network, one in the network's subnets; else any that no other port of
  * the network holds (a guest without an address yet, on a bridge whose
  * LAN runs DHCP, must not take over another guest's address by ARP).
@@ -174,7 +174,11 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 		return 0;
 	if (port->n_ip4 || (port->held & KVB_HELD_IP4))
 		return addr_known(ifindex, 4, &a, 4);
-	if (net->type == KVB_NET_ROUTED && !ip4_in_net(net, a))
+	/* a nat or routed network's guest sends from its subnets only (as
+	 * libvirt's nat rules refuse other sources): else another network's
+	 * address, a peered one's guest's say, goes out by routing */
+	if ((net->type == KVB_NET_ROUTED || net->type == KVB_NET_NAT) &&
+	    !ip4_in_net(net, a))
 		return 0;
 	return !ip4_held_elsewhere(net->id, ifindex, (__u32)a);
 }

@@ -640,6 +640,45 @@ static void t_nat_reply_device_gone(struct fabric *fb)
 	      "ICMP error: verdict %d", ret);
 }
 
+/*
+ * A nat guest without an IPv4 address yet (no ip, no lease: before its
+ * DHCP) sends from the network's subnet only, as libvirt's nat rules
+ * refuse other sources: from outside it (another network's address) it
+ * is spoof-ip, not translated nor routed.
+ */
+static void t_nat_unheld_guest_subnet_only(struct fabric *fb)
+{
+	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
+	struct port_opts g = { .mac = N9, .spoofcheck = true, .naddrs = -1 };
+	struct kvb_port p;
+	struct frame in;
+	__u64 d0;
+	__u32 kn9;
+	int ret;
+
+	CHECK(!add_veth("kn9", &kn9) &&
+	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn9");
+	d0 = port_stats(fb, kn9).drop[KVB_DROP_SPOOF_IP];
+	guest_frame(&in, IPPROTO_UDP, 41300, 53, 16);
+	memcpy(in.buf + 6, N9, 6);
+	in.buf[14 + 12] = 10, in.buf[14 + 13] = 71, in.buf[14 + 14] = 1;
+	in.buf[14 + 15] = 5;	/* from 10.71.1.5 */
+	frame_csum4(&in);
+	ret = run_tc(fb, kn9, &in);
+	CHECK(ret == TC_ACT_SHOT &&
+	      port_stats(fb, kn9).drop[KVB_DROP_SPOOF_IP] == d0 + 1,
+	      "from outside the subnet: verdict %d", ret);
+	in.buf[14 + 12] = 192, in.buf[14 + 13] = 168, in.buf[14 + 14] = 90;
+	in.buf[14 + 15] = 77;	/* from 192.168.90.77, nobody's */
+	frame_csum4(&in);
+	ret = run_tc(fb, kn9, &in);
+	CHECK(ret == TC_ACT_REDIRECT, "from the subnet: verdict %d", ret);
+	if (!port_get(fb, kn9, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn9");
+}
+
 static int host_socket(int type, const char *ip, __u16 port);
 
 static void nat_filtering(struct fabric *fb, __u32 mode)
@@ -1940,6 +1979,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_filtering_modes);
 	RUN(t_nat_reply_follows_port);
 	RUN(t_nat_reply_device_gone);
+	RUN(t_nat_unheld_guest_subnet_only);
 	RUN(t_nat_mapping_reclaimed);
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_host_socket_not_shadowed);
