@@ -212,8 +212,16 @@ int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		xdp_detach(fb, p->ifindex);
 		p->flags &= ~KVB_PORT_F_XDP;
 	}
-	if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
-		return err("%s: %s: %s", cmd, p->name, strerror(errno));
+	if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST)) {
+		int e = errno;
+
+		/* the entry says what is attached: nothing new left behind */
+		if (on) {
+			xdp_detach(fb, p->ifindex);
+			p->flags &= ~KVB_PORT_F_XDP;
+		}
+		return err("%s: %s: %s", cmd, p->name, strerror(e));
+	}
 	return 0;
 }
 
