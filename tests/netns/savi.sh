@@ -32,12 +32,16 @@ done
 # g3 only floods: no traffic of its own stack
 in_ns "$T-g3" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 
-# bindings DEV: "addr/source" per learned or static address (port show -j)
+# bindings DEV: "addr/source" per learned or static address (port show -j),
+# printed at once: under pipefail, a `| grep -q` that stops reading at the
+# first match must not fail the pipeline by a writer's broken pipe
 bindings() {
-	kvmbpf -j port show "$1" | "$PY" -c '
+	local out
+	out=$(kvmbpf -j port show "$1" | "$PY" -c '
 import json, sys
 for a in json.load(sys.stdin)["addresses"]:
-    print(a["ip"] + "/" + a["source"])'
+    print(a["ip"] + "/" + a["source"])')
+	printf '%s\n' "$out"
 }
 # addr_state NS ADDR: "ok", "tentative", "dadfailed" or "absent"
 addr_state() {
