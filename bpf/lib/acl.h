@@ -730,21 +730,35 @@ static __always_inline void acl_peer_take(struct acl_scratch *s,
 }
 
 /*
+ * Side src into side sd of an entry, its ifindex last: a reader of a
+ * shared entry checks it first.
+ */
+static __always_inline void acl_side_write(struct kvb_aclct_side *sd,
+					   const struct kvb_aclct_side *src)
+{
+	sd->ctr = src->ctr;
+	sd->origin = src->origin;
+	sd->otype = src->otype;
+	sd->ocode = src->ocode;
+	sd->set = src->set;
+	asm volatile("" ::: "memory");
+	sd->ifindex = src->ifindex;
+}
+
+/*
  * This port's judgment (counter ctr, first direction dir, the scratch's
- * packet and set) into side sd of an entry, its ifindex last: a reader
- * of a shared entry checks it first.
+ * packet and set) into side sd of an entry.
  */
 static __always_inline void acl_side_put(struct acl_scratch *s,
 					 struct kvb_aclct_side *sd,
 					 __u32 ifindex, __u32 ctr, __u32 dir)
 {
-	sd->ctr = ctr;
-	sd->origin = (__u8)dir;
-	sd->otype = s->type;
-	sd->ocode = s->code;
-	sd->set = s->ap.set;
-	asm volatile("" ::: "memory");
-	sd->ifindex = ifindex;
+	struct kvb_aclct_side v = {
+		.ifindex = ifindex, .set = s->ap.set, .ctr = ctr,
+		.origin = (__u8)dir, .otype = s->type, .ocode = s->code,
+	};
+
+	acl_side_write(sd, &v);
 }
 
 #define ACL_PASS KVB_CONTINUE
@@ -769,34 +783,13 @@ static __always_inline __u64 acl_timeout_ns(__u8 proto, __u8 state)
 	return (__u64)t * 1000000000ULL;
 }
 
-static __always_inline void acl_ct_give(__u32 ifindex);
-
-/*
- * A side (counted) into the same side of a live entry, which another
- * judgment inserted first (a flood's copy judged on another port, or
- * another CPU): it takes the place of another port's side there (whose
- * count goes back); where the entry has this port's already, the new
- * side's count goes back instead.
- */
-static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
-					   const struct kvb_aclct_side *src)
+/* Is connection e of proto idle past its timeout at now? */
+static __always_inline int acl_ct_idle(const struct kvb_aclct *e, __u8 proto,
+				       __u64 now)
 {
-	__u32 old = dst->ifindex, mine = src->ifindex;
+	__u64 last = e->last_ns;
 
-	if (!mine)
-		return;
-	if (old == mine) {
-		acl_ct_give(mine);
-		return;
-	}
-	dst->ctr = src->ctr;
-	dst->origin = src->origin;
-	dst->otype = src->otype;
-	dst->ocode = src->ocode;
-	dst->set = src->set;
-	asm volatile("" ::: "memory");
-	dst->ifindex = mine;
-	acl_ct_give(old);
+	return now > last && now - last > acl_timeout_ns(proto, e->state);
 }
 
 /*
@@ -834,6 +827,28 @@ static __always_inline void acl_ct_give(__u32 ifindex)
 	c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
 	if (c && c->n)
 		__sync_fetch_and_add(&c->n, -1);
+}
+
+/*
+ * A side (counted) into the same side of a live entry, which another
+ * judgment inserted first (a flood's copy judged on another port, or
+ * another CPU): it takes the place of another port's side there (whose
+ * count goes back); where the entry has this port's already, the new
+ * side's count goes back instead.
+ */
+static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
+					   const struct kvb_aclct_side *src)
+{
+	__u32 old = dst->ifindex, mine = src->ifindex;
+
+	if (!mine)
+		return;
+	if (old == mine) {
+		acl_ct_give(mine);
+		return;
+	}
+	acl_side_write(dst, src);
+	acl_ct_give(old);
 }
 
 /*
@@ -920,15 +935,9 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	/* the receiver of a sender's new connection: not inserted yet */
 	e = s->defer && s->pending ? NULL :
 	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
-	if (e) {
-		__u64 last = e->last_ns;
-		__u64 t = acl_timeout_ns(s->proto, e->state);
-
-		if (now > last && now - last > t) {
-			acl_ct_delete(s, e->side[0].ifindex,
-				      e->side[1].ifindex);
-			e = NULL;
-		}
+	if (e && acl_ct_idle(e, s->proto, now)) {
+		acl_ct_delete(s, e->side[0].ifindex, e->side[1].ifindex);
+		e = NULL;
 	}
 	if (e) {
 		sd = &e->side[g];
@@ -1455,11 +1464,10 @@ static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
 			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
 {
 	__u32 a = e->side[0].ifindex, b = e->side[1].ifindex;
-	__u64 t = acl_timeout_ns(k->proto, e->state);
 
 	(void)map;
 	c->seen++;
-	if (!(c->now > e->last_ns && c->now - e->last_ns > t))
+	if (!acl_ct_idle(e, k->proto, c->now))
 		return 0;
 	if (bpf_map_delete_elem(&kvb_aclct, k))
 		return 0;	/* the datapath took it first */

@@ -584,22 +584,29 @@ static int ct_state(struct fabric *fb, __u8 proto, __u16 a, __u16 b)
 	return -1;
 }
 
-/* Plant a connection of proto in state, idle for idle_s, between
- * 192.0.2.1 and 192.0.2.TAG (no port's side: no count). */
+/* The key of a planted connection of proto between 192.0.2.1 and
+ * 192.0.2.TAG. */
+static struct kvb_aclct_key ct_plant_key(__u8 proto, __u8 tag)
+{
+	struct kvb_aclct_key k = { .net_id = 1, .family = 4, .proto = proto };
+
+	k.addr[0][0] = k.addr[1][0] = 192;
+	k.addr[0][2] = k.addr[1][2] = 2;
+	k.addr[0][3] = 1;
+	k.addr[1][3] = tag;
+	return k;
+}
+
+/* Plant a connection of proto in state, idle for idle_s (no port's
+ * side: no count). */
 static int ct_plant(struct fabric *fb, __u8 proto, __u8 state, __u8 tag,
 		    __u64 idle_s)
 {
-	struct kvb_aclct_key k = { .net_id = 1, .family = 4, .proto = proto };
+	struct kvb_aclct_key k = ct_plant_key(proto, tag);
 	struct kvb_aclct e = { .state = state };
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	k.addr[0][0] = 192;
-	k.addr[0][2] = 2;
-	k.addr[0][3] = 1;
-	k.addr[1][0] = 192;
-	k.addr[1][2] = 2;
-	k.addr[1][3] = tag;
 	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
 		    idle_s * 1000000000ULL;
 	return bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_ANY);
@@ -607,15 +614,9 @@ static int ct_plant(struct fabric *fb, __u8 proto, __u8 state, __u8 tag,
 
 static int ct_planted(struct fabric *fb, __u8 proto, __u8 tag)
 {
-	struct kvb_aclct_key k = { .net_id = 1, .family = 4, .proto = proto };
+	struct kvb_aclct_key k = ct_plant_key(proto, tag);
 	struct kvb_aclct e;
 
-	k.addr[0][0] = 192;
-	k.addr[0][2] = 2;
-	k.addr[0][3] = 1;
-	k.addr[1][0] = 192;
-	k.addr[1][2] = 2;
-	k.addr[1][3] = tag;
 	return !bpf_map_lookup_elem(fb->aclct_fd, &k, &e);
 }
 
