@@ -147,21 +147,48 @@ void frame_csum4(struct frame *f)
 	l4[off] = (__u8)(c >> 8), l4[off + 1] = (__u8)c;
 }
 
-static int run_skb(int prog_fd, __u32 ifindex, const struct frame *f,
-		   __u32 gso_size)
+/* BPF_PROG_RUN of program prog on f with its context ctx; when out is
+ * given, the frame as the program left it in *out */
+static int run_prog(int prog, void *ctx, __u32 ctx_size,
+		    const struct frame *f, struct frame *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
+		    .data_size_in = f->len, .ctx_in = ctx,
+		    .ctx_size_in = ctx_size, .repeat = 1);
+
+	if (out) {
+		o.data_out = out->buf;
+		o.data_size_out = sizeof(out->buf);
+	}
+	if (bpf_prog_test_run_opts(prog, &o)) {
+		if (getenv("KVB_UNIT_DEBUG"))
+			fprintf(stderr, "test_run len %u: %s\n", f->len,
+				strerror(errno));
+		return -1;
+	}
+	if (out)
+		out->len = o.data_size_out;
+	return (int)o.retval;
+}
+
+/* an skb program on f arriving on ifindex; a GSO super-frame (two
+ * segments) whose segments carry gso_size bytes when gso_size is not 0 */
+static int run_skb(int prog, __u32 ifindex, const struct frame *f,
+		   __u32 gso_size, struct frame *out)
 {
 	struct __sk_buff ctx = { .ifindex = ifindex, .gso_size = gso_size,
 				 .gso_segs = gso_size ? 2 : 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
-		    .data_size_in = f->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 
-	if (bpf_prog_test_run_opts(prog_fd, &o)) {
-		if (getenv("KVB_UNIT_DEBUG"))
-			fprintf(stderr, "test_run skb len %u: %s\n", f->len, strerror(errno));
-		return -1;
-	}
-	return (int)o.retval;
+	return run_prog(prog, &ctx, sizeof(ctx), f, out);
+}
+
+/* an XDP program on f arriving on ifindex */
+static int run_xdp_ctx(int prog, __u32 ifindex, const struct frame *f,
+		       struct frame *out)
+{
+	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = ifindex };
+
+	return run_prog(prog, &ctx, sizeof(ctx), f, out);
 }
 
 __u32 sum16(const __u8 *p, __u32 len, __u32 sum)
@@ -203,89 +230,49 @@ __u16 l4_csum_check(const __u8 *f)
 int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 	       struct frame *out)
 {
-	struct __sk_buff ctx = { .ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
-		    .data_size_in = in->len, .data_out = out->buf,
-		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &o))
-		return -1;
-	out->len = o.data_size_out;
-	return (int)o.retval;
+	return run_skb(fb->prog_tc_ingress, ifindex, in, 0, out);
 }
 
 /* run_tc_out of a GSO super-frame whose segments carry gso_size bytes */
 int run_tc_gso_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 		   struct frame *out, __u32 gso_size)
 {
-	struct __sk_buff ctx = { .ifindex = ifindex, .gso_size = gso_size,
-				 .gso_segs = 2 };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
-		    .data_size_in = in->len, .data_out = out->buf,
-		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &o))
-		return -1;
-	out->len = o.data_size_out;
-	return (int)o.retval;
+	return run_skb(fb->prog_tc_ingress, ifindex, in, gso_size, out);
 }
 
 int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
-	return run_skb(fb->prog_tc_ingress, ifindex, f, 0);
+	return run_skb(fb->prog_tc_ingress, ifindex, f, 0, NULL);
 }
 
 int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	       __u32 gso_size)
 {
-	return run_skb(fb->prog_tc_ingress, ifindex, f, gso_size);
+	return run_skb(fb->prog_tc_ingress, ifindex, f, gso_size, NULL);
 }
 
 int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
-	return run_skb(fb->prog_tc_egress, ifindex, f, 0);
+	return run_skb(fb->prog_tc_egress, ifindex, f, 0, NULL);
 }
 
 int run_tc_egress_from(struct fabric *fb, __u32 ifindex, __u32 iif,
 		       const struct frame *f)
 {
 	struct __sk_buff ctx = { .ifindex = ifindex, .ingress_ifindex = iif };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
-		    .data_size_in = f->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 
-	if (bpf_prog_test_run_opts(fb->prog_tc_egress, &o))
-		return -1;
-	return (int)o.retval;
+	return run_prog(fb->prog_tc_egress, &ctx, sizeof(ctx), f, NULL);
 }
 
 int run_xdp(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
-	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
-		    .data_size_in = f->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(fb->prog_xdp, &o))
-		return -1;
-	return (int)o.retval;
+	return run_xdp_ctx(fb->prog_xdp, ifindex, f, NULL);
 }
 
 int run_xdp_prog_out(int prog, __u32 ifindex, const struct frame *in,
 		     struct frame *out)
 {
-	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
-		    .data_size_in = in->len, .data_out = out->buf,
-		    .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(prog, &o))
-		return -1;
-	out->len = o.data_size_out;
-	return (int)o.retval;
+	return run_xdp_ctx(prog, ifindex, in, out);
 }
 
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
