@@ -1538,6 +1538,27 @@ static void wan_frame(struct frame *f, __u8 proto, __u16 rport, __u16 nport,
 	frame_csum4(f);
 }
 
+/* From the WAN's 10.200.0.2: port unreachable quoting the guest's UDP
+ * datagram (to port 53) as it left, from NAT port nport */
+static void wan_port_unreach(struct frame *f, __u16 nport)
+{
+	__u8 l4[36] = { 3, 3 };
+	__be32 r = inet_addr("10.200.0.2");
+
+	l4[8] = 0x45;
+	l4[11] = 36;
+	l4[16] = 64;
+	l4[17] = IPPROTO_UDP;
+	memcpy(l4 + 20, &natnet.nat_ip, 4);
+	memcpy(l4 + 24, &r, 4);
+	l4[28] = (__u8)(nport >> 8), l4[29] = (__u8)nport;
+	l4[31] = 53;
+	l4[33] = 8;
+	frame_ip4(f, natnet.uplink_mac, N1, r, IPPROTO_ICMP, l4, 36);
+	memcpy(f->buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(f);
+}
+
 /*
  * The frame on the WAN: XDP translates it (XDP_REDIRECT) into exactly the
  * bytes tc's WAN path makes of it, every checksum verifying, to the tap
@@ -1715,25 +1736,8 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 	CHECK(!xdp_passes(fb, &in, "TCP RST"), "TCP RST");
 	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
 	CHECK(!xdp_passes(fb, &in, "TCP SYN-ACK again"), "TCP SYN-ACK again");
-	{
-		/* port unreachable quoting the guest's datagram as it left */
-		__u8 l4[36] = { 3, 3 };
-		__be32 r = inet_addr("10.200.0.2");
-
-		l4[8] = 0x45;
-		l4[11] = 36;
-		l4[16] = 64;
-		l4[17] = IPPROTO_UDP;
-		memcpy(l4 + 20, &natnet.nat_ip, 4);
-		memcpy(l4 + 24, &r, 4);
-		l4[28] = (__u8)(nu >> 8), l4[29] = (__u8)nu;
-		l4[31] = 53;
-		l4[33] = 8;
-		frame_ip4(&in, natnet.uplink_mac, N1, r, IPPROTO_ICMP, l4, 36);
-		memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
-		frame_csum4(&in);
-		CHECK(!xdp_passes(fb, &in, "an ICMP error"), "an ICMP error");
-	}
+	wan_port_unreach(&in, nu);
+	CHECK(!xdp_passes(fb, &in, "an ICMP error"), "an ICMP error");
 	{
 		/* a VLAN tag in the frame */
 		wan_frame(&q, IPPROTO_UDP, 53, nu, 0, 32);
@@ -1904,8 +1908,6 @@ static void t_nat_reply_guest_moved_network(struct fabric *fb)
  * flow's old ifindex. */
 static void t_nat_icmp_error_port_gone(struct fabric *fb)
 {
-	__u8 l4[36] = { 3, 3 };
-	__be32 r = inet_addr("10.200.0.2");
 	struct kvb_port saved;
 	struct frame in, res;
 	__u16 nu;
@@ -1913,18 +1915,7 @@ static void t_nat_icmp_error_port_gone(struct fabric *fb)
 
 	nu = tap_flow(IPPROTO_UDP, 41000, 53);
 	CHECK(nu, "flow refused");
-	l4[8] = 0x45;
-	l4[11] = 36;
-	l4[16] = 64;
-	l4[17] = IPPROTO_UDP;
-	memcpy(l4 + 20, &natnet.nat_ip, 4);
-	memcpy(l4 + 24, &r, 4);
-	l4[28] = (__u8)(nu >> 8), l4[29] = (__u8)nu;
-	l4[31] = 53;
-	l4[33] = 8;
-	frame_ip4(&in, natnet.uplink_mac, N1, r, IPPROTO_ICMP, l4, 36);
-	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
-	frame_csum4(&in);
+	wan_port_unreach(&in, nu);
 	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT,
 	      "the error, port present");
 	CHECK(!bpf_map_lookup_elem(fb->port_fd, &knt, &saved), "knt's entry");
