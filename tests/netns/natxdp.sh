@@ -31,6 +31,15 @@ cat >"$H" <<'EOP'
 import hashlib, os, socket, sys, time
 mode = sys.argv[1]
 
+def recv_to(c, path):
+    """everything c receives until the peer's FIN, into path"""
+    with open(path, "wb") as f:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            f.write(b)
+
 def tcp_server(addr, port, path, send):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -43,12 +52,7 @@ def tcp_server(addr, port, path, send):
     if send:
         c.sendall(open(path, "rb").read())
     else:
-        with open(path, "wb") as f:
-            while True:
-                b = c.recv(65536)
-                if not b:
-                    break
-                f.write(b)
+        recv_to(c, path)
     c.close()
 
 def tcp_client(addr, port, path, send):
@@ -59,12 +63,7 @@ def tcp_client(addr, port, path, send):
         c.shutdown(socket.SHUT_WR)
         c.recv(1)
     else:
-        with open(path, "wb") as f:
-            while True:
-                b = c.recv(65536)
-                if not b:
-                    break
-                f.write(b)
+        recv_to(c, path)
     c.close()
 
 if mode == "udp-echo":		# ADDR PORT COUNT [GOFILE LATE]
