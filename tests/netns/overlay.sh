@@ -238,6 +238,23 @@ ip -n "$T-h1" link set ul mtu 1500
 ip -n "$U" link set u1 mtu 1500
 kv 1 gc >/dev/null
 
+# migrate_m FROM TO: m's NIC (m1) goes from host FROM's namespace to host
+# TO's, up there, attached to b on TO, and announces its MAC (RARP, as
+# QEMU's announce does)
+migrate_m() {
+	ip -n "$T-h$1" link set m1 netns "$T-h$2"
+	ip -n "$T-h$2" link set m1 up
+	in_h "$2" sysctl -qw net.ipv6.conf.m1.disable_ipv6=1
+	kv "$2" attach m1 net b mac $MM ip 10.1.0.50 >/dev/null
+	in_ns "$T-m" "$PY" -c "
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('eth0', 0))
+mac = bytes.fromhex('${MM//:/}')
+rarp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 3, mac, bytes(4), mac, bytes(4))
+s.send(b'\xff' * 6 + mac + struct.pack('!H', 0x8035) + rarp)"
+}
+
 # --- migration: m moves from h1 to h3, b2 pings it all along -------------
 check "b2 pings m on h1" ping4 "$T-b2" 10.1.0.50
 pf=$(mktemp)
@@ -247,17 +264,7 @@ sleep 1.5
 # QEMU's migration: the port goes on h1, the same NIC comes up on h3 and
 # announces its MAC (RARP, as QEMU's announce does)
 kv 1 detach m1 >/dev/null
-ip -n "$T-h1" link set m1 netns "$T-h3"
-ip -n "$T-h3" link set m1 up
-in_h 3 sysctl -qw net.ipv6.conf.m1.disable_ipv6=1
-kv 3 attach m1 net b mac $MM ip 10.1.0.50 >/dev/null
-in_ns "$T-m" "$PY" -c "
-import socket, struct
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(('eth0', 0))
-mac = bytes.fromhex('${MM//:/}')
-rarp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 3, mac, bytes(4), mac, bytes(4))
-s.send(b'\xff' * 6 + mac + struct.pack('!H', 0x8035) + rarp)"
+migrate_m 1 3
 wait "$ppid"
 sent=$(awk '/transmitted/ {print $1}' "$pf") got=$(awk '/transmitted/ {print $4}' "$pf")
 lost=$((sent - got))
@@ -273,17 +280,7 @@ check "h1's entry for m is h3's, not a stale local one" sh -c \
 # and back to h1, with no detach on h3 (its QEMU went: the device is gone,
 # the port and its static MAC entry still there until a command's gc):
 # the announcement from h1 still moves the MAC on h3
-ip -n "$T-h3" link set m1 netns "$T-h1"
-ip -n "$T-h1" link set m1 up
-in_h 1 sysctl -qw net.ipv6.conf.m1.disable_ipv6=1
-kv 1 attach m1 net b mac $MM ip 10.1.0.50 >/dev/null
-in_ns "$T-m" "$PY" -c "
-import socket, struct
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(('eth0', 0))
-mac = bytes.fromhex('${MM//:/}')
-rarp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 3, mac, bytes(4), mac, bytes(4))
-s.send(b'\xff' * 6 + mac + struct.pack('!H', 0x8035) + rarp)"
+migrate_m 3 1
 check "h3 (port gone, not detached): m's entry moves to h1 on the announcement" sh -c \
 	"nsenter --net=$(hns 3) $ROOT/build/kvmbpf --bpffs $(bpffs 3) fdb show net b | grep -q '$MM .*remote 10.90.0.1'"
 check "b3 (on h3) reaches m back on h1" ping4 "$T-b3" 10.1.0.50
