@@ -48,15 +48,7 @@ A1=$(cat "$TMP/g1" 2>/dev/null)
 
 # ISC dhclient, hostname "dhc-guest"; its script only sets the address (the
 # stock one would rewrite the host's /etc/resolv.conf)
-cat >"$TMP/dhclient.sh" <<EOS
-#!/bin/sh
-case \$reason in BOUND|RENEW|REBIND|REBOOT)
-	ip addr add "\$new_ip_address/\$new_subnet_mask" dev "\$interface"
-	echo "\$new_ip_address" >"$TMP/g2" ;;
-esac
-exit 0
-EOS
-chmod +x "$TMP/dhclient.sh"
+dhclient_script "$TMP/g2"
 printf 'send host-name "dhc-guest";\nrequest subnet-mask, routers;\n' >"$TMP/dhclient.conf"
 check "dhclient gets a lease" in_ns "$T-g2" timeout 30 dhclient -1 -cf "$TMP/dhclient.conf" \
 	-sf "$TMP/dhclient.sh" -lf "$TMP/dhclient.leases" -pf "$TMP/dhclient.pid" eth0

@@ -99,15 +99,7 @@ refused "$T-g1" && pass "after its RELEASE, g1 sending from $A is refused (spoof
 kill "$UDH_PID"; wait "$UDH_PID" 2>/dev/null; UDH_PID=
 
 # --- ISC dhclient is leased the same address ----------------------------
-cat >"$TMP/dhclient.sh" <<EOS
-#!/bin/sh
-case \$reason in BOUND|RENEW|REBIND|REBOOT)
-	ip addr add "\$new_ip_address/\$new_subnet_mask" dev "\$interface"
-	echo "\$new_ip_address" >"$TMP/g2" ;;
-esac
-exit 0
-EOS
-chmod +x "$TMP/dhclient.sh"
+dhclient_script "$TMP/g2"
 printf 'send dhcp-requested-address %s;\nrequest subnet-mask;\n' "$A" >"$TMP/dhclient.conf"
 dhc() { in_ns "$T-g2" timeout 30 dhclient "$@" -cf "$TMP/dhclient.conf" \
 	-sf "$TMP/dhclient.sh" -lf "$TMP/dhclient.leases" -pf "$TMP/dhclient.pid" eth0; }

@@ -109,6 +109,21 @@ behind() {
 	ip -n "$ns" addr add "$addr" dev eth0
 }
 
+# dhclient_script OUT: $TMP/dhclient.sh, an ISC dhclient (IPv4) script
+# that only adds the leased address to the interface and writes it to OUT
+# (the stock one would rewrite the host's /etc/resolv.conf)
+dhclient_script() {
+	cat >"$TMP/dhclient.sh" <<EOS
+#!/bin/sh
+case \$reason in BOUND|RENEW|REBIND|REBOOT)
+	ip addr add "\$new_ip_address/\$new_subnet_mask" dev "\$interface"
+	echo "\$new_ip_address" >"$1" ;;
+esac
+exit 0
+EOS
+	chmod +x "$TMP/dhclient.sh"
+}
+
 ping4() { in_ns "$1" ping -n -c 1 -W 2 "$2"; }
 ping6() { in_ns "$1" ping -6 -n -c 1 -W 2 "$2"; }
 
