@@ -67,6 +67,21 @@ netns_add() {
 	ip netns add "$1" && NS_LIST+=("$1") && ip -n "$1" link set lo up
 }
 
+# fabric_netns NAME: the fabric lives in a new namespace NAME ("the
+# host", so that every device of the host is the test's), entered with
+# nsenter (`ip netns exec` would hide the pins): H is NAME, HNS its path,
+# kvmbpf runs the CLI there and in_h any command; at exit the fabric is
+# reset inside it, never in the root namespace (its ifindexes are that
+# namespace's)
+fabric_netns() {
+	H=$1
+	HNS=/run/netns/$H
+	kvmbpf() { nsenter --net="$HNS" "${K[@]}" "$@"; }
+	in_h() { ip netns exec "$H" "$@"; }
+	trap '[ -d "$BPFFS" ] && nsenter --net="$HNS" "${K[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS"; cleanup' EXIT
+	netns_add "$H"
+}
+
 # guest NS HOSTDEV: a veth pair, HOSTDEV in the root namespace (the "tap"),
 # eth0 inside NS (the guest's NIC).
 guest_link() {

@@ -15,13 +15,7 @@
 #   nat m: 192.168.87.0/24 + fd87:1::/64, wan wan1, guest g1 fd87:1::11
 source "$(dirname "$0")/lib.sh"
 
-H=$T-h
-HNS=/run/netns/$H
-kvmbpf() { nsenter --net="$HNS" "${K[@]}" "$@"; }
-in_h() { ip netns exec "$H" "$@"; }
-trap '[ -d "$BPFFS" ] && nsenter --net="$HNS" "${K[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS"; cleanup' EXIT
-
-netns_add "$H" || { fail "setup: netns"; finish; }
+fabric_netns "$T-h" || { fail "setup: netns"; finish; }
 in_h sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.conf.default.accept_dad=0
 hostdev() { # NS DEV ADDR6 PEER6 ADDR4 PEER4
 	netns_add "$1"

@@ -19,15 +19,7 @@
 #   nat m (wan wan1):  192.168.82.0/24, guest g2 .11 in $T-g2
 source "$(dirname "$0")/lib.sh"
 
-H=$T-h
-HNS=/run/netns/$H
-kvmbpf() { nsenter --net="$HNS" "${K[@]}" "$@"; }
-in_h() { ip netns exec "$H" "$@"; }
-# the fabric is reset inside its namespace, never in the root one (its
-# ifindexes are that namespace's)
-trap '[ -d "$BPFFS" ] && nsenter --net="$HNS" "${K[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS"; cleanup' EXIT
-
-netns_add "$H" || { fail "setup: netns"; finish; }
+fabric_netns "$T-h" || { fail "setup: netns"; finish; }
 # hostdev NS DEV ADDR/LEN PEERADDR/LEN: veth DEV in the host namespace,
 # eth0 in NS
 hostdev() {
