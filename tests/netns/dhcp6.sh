@@ -101,23 +101,6 @@ lease6() {	# NS: run dhclient -6 there, print the address it got
 		-lf "$TMP/$1.leases" -pf "$TMP/$1.pid" eth0 >/dev/null 2>&1
 	cat "$TMP/$1.addr" 2>/dev/null
 }
-# source of a port's address in port show -j ("" when it has none)
-addr_source() {
-	kvmbpf -j port show "$1" | "$PY" -c "
-import json, sys
-p = json.load(sys.stdin)
-print(' '.join(a['source'] for a in p['addresses'] if a['ip'] == '$2'))"
-}
-# wait_source DEV ADDR SOURCE: until port show says so (the lease script
-# runs right after dnsmasq's reply), at most 5 s
-wait_source() {
-	local i
-	for i in $(seq 50); do
-		[ "$(addr_source "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 a1=$(lease6 "$T-g1")
 case "$a1" in

@@ -55,12 +55,6 @@ done
 in_ns "$T-g2" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 \
 	net.ipv6.conf.eth0.router_solicitations=0
 
-# bound DEV ADDR: port show's source of ADDR on DEV ("" when not bound)
-bound() {
-	kvmbpf -j port show "$1" | "$PY" -c "
-import json, sys
-print(' '.join(a['source'] for a in json.load(sys.stdin)['addresses'] if a['ip'] == '$2'))"
-}
 # nleases DEV: how many dhcp bindings DEV holds
 nleases() {
 	kvmbpf -j port show "$1" | "$PY" -c "
@@ -81,16 +75,6 @@ from scapy.all import *
 from scapy.layers.dhcp6 import *
 conf.verb = 0
 sendp($1, iface='eth0')"
-}
-# wait_bound DEV ADDR SOURCE: at most 5 s (the lease script runs after
-# dnsmasq's reply)
-wait_bound() {
-	local i
-	for i in $(seq 50); do
-		[ "$(bound "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 # lease_done ADDR: dnsmasq has leased ADDR (its lease file) and its lease
 # script has run: dnsmasq's script helper (its child) has no child left
@@ -133,7 +117,7 @@ case "$A1" in
 fd86:1::1[0-9a-f][0-9a-f][0-9a-f]) pass "victim leased $A1" ;;
 *) fail "victim's dhclient -6 got '$A1'"; exit 1 ;;
 esac
-check "the victim's lease is its port's (dhcp)" wait_bound "$T-g1" "$A1" dhcp
+check "the victim's lease is its port's (dhcp)" wait_source "$T-g1" "$A1" dhcp
 # what every port saw in the victim's multicast REQUEST: DUID and IAID
 read -r IAID DUID < <(awk -v a="$A1" '$3 == a { print $2, $5 }' "$LEASES")
 SDUID=$(awk '$1 == "duid" { print $2 }' "$LEASES")
@@ -154,8 +138,8 @@ DHCP6OptIA_NA(iaid=7, ianaopts=[DHCP6OptIAAddress(addr='$R1', preflft=0, validlf
 [ "$(stat "$T-g2" spoof-dhcp-server)" -gt "$s0" ] || lease_done "$R1"
 [ "$(stat "$T-g2" spoof-dhcp-server)" -gt "$s0" ] && pass "RELAY-FORW from a guest: spoof-dhcp" ||
 	fail "RELAY-FORW from a guest not refused (spoof-dhcp-server $(stat "$T-g2" spoof-dhcp-server))"
-[ -z "$(bound "$T-g1" "$R1")" ] && pass "no relayed lease bound to the victim's port" ||
-	fail "relayed lease $R1 bound to the victim: $(bound "$T-g1" "$R1")"
+[ -z "$(addr_source "$T-g1" "$R1")" ] && pass "no relayed lease bound to the victim's port" ||
+	fail "relayed lease $R1 bound to the victim: $(addr_source "$T-g1" "$R1")"
 
 # --- a REQUEST from a mute link-local with a DUID-LL of the victim's MAC -------
 # fe80::dead answers no neighbour solicitation: dnsmasq learns no MAC and
@@ -168,19 +152,19 @@ DHCP6OptIA_NA(iaid=9, ianaopts=[DHCP6OptIAAddress(addr='$R2', preflft=0, validlf
 lease_done "$R2"
 grep -q " $R2 " "$LEASES" && pass "dnsmasq leased $R2 to the forged DUID-LL" ||
 	pass "dnsmasq did not lease $R2 (nothing to bind either way)"
-[ -z "$(bound "$T-g1" "$R2")" ] && pass "a DUID-LL naming the victim's MAC binds nothing to the victim" ||
-	fail "forged DUID-LL lease $R2 bound to the victim: $(bound "$T-g1" "$R2")"
+[ -z "$(addr_source "$T-g1" "$R2")" ] && pass "a DUID-LL naming the victim's MAC binds nothing to the victim" ||
+	fail "forged DUID-LL lease $R2 bound to the victim: $(addr_source "$T-g1" "$R2")"
 
 # --- the lease script's own checks ---------------------------------------------
 DUIDLL1=00:03:00:01:$M1
 event -- add "$DUIDLL1" fd86:1::1777 x
-[ -z "$(bound "$T-g1" fd86:1::1777)" ] && pass "lease script: no DNSMASQ_MAC, nothing bound (the DUID is the client's word)" ||
+[ -z "$(addr_source "$T-g1" fd86:1::1777)" ] && pass "lease script: no DNSMASQ_MAC, nothing bound (the DUID is the client's word)" ||
 	fail "lease script bound fd86:1::1777 by the DUID's MAC"
 event DNSMASQ_MAC=$M2 -- add 00:02:00:00:00:01:41 fd99::5 x
-[ -z "$(bound "$T-g2" fd99::5)" ] && pass "lease script: an address outside the subnets is not bound" ||
+[ -z "$(addr_source "$T-g2" fd99::5)" ] && pass "lease script: an address outside the subnets is not bound" ||
 	fail "lease script bound fd99::5 (outside fd86:1::/64)"
 event DNSMASQ_MAC=$M2 -- add 00:02:00:00:00:01:42 fd86:1::1 x
-[ -z "$(bound "$T-g2" fd86:1::1)" ] && pass "lease script: the gateway's address is not bound" ||
+[ -z "$(addr_source "$T-g2" fd86:1::1)" ] && pass "lease script: the gateway's address is not bound" ||
 	fail "lease script bound the gateway's fd86:1::1"
 for i in $(seq 20); do
 	event DNSMASQ_MAC=$M2 DNSMASQ_TIME_REMAINING=3600 -- add \
@@ -189,10 +173,10 @@ done
 [ "$(nleases "$T-g2")" = 16 ] && pass "20 leases for one port: 16 bound (the cap)" ||
 	fail "20 leases for one port: $(nleases "$T-g2") bound"
 event DNSMASQ_MAC=$M1 DNSMASQ_TIME_REMAINING=3600 -- add 00:02:00:00:00:01:99 fd86:1::1999 --bpffs=/nonexistent
-[ "$(bound "$T-g1" fd86:1::1999)" = dhcp ] && pass "a hostname that looks like an option is no option" ||
-	fail "lease with hostname '--bpffs=/nonexistent' not bound: $(bound "$T-g1" fd86:1::1999)"
+[ "$(addr_source "$T-g1" fd86:1::1999)" = dhcp ] && pass "a hostname that looks like an option is no option" ||
+	fail "lease with hostname '--bpffs=/nonexistent' not bound: $(addr_source "$T-g1" fd86:1::1999)"
 event DNSMASQ_MAC=$M1 -- del 00:02:00:00:00:01:99 fd86:1::1999
-[ -z "$(bound "$T-g1" fd86:1::1999)" ] && pass "the lease's end unbinds it" ||
+[ -z "$(addr_source "$T-g1" fd86:1::1999)" ] && pass "the lease's end unbinds it" ||
 	fail "fd86:1::1999 still bound after del"
 # the attacker's 16: ended, so that it may claim by first use below
 for i in $(seq 20); do
@@ -203,8 +187,8 @@ done
 # --- squatting: the attacker sends from an address of the range first ---------
 R3=fd86:1::1abc
 scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$R3', dst='ff02::1')/ICMPv6EchoRequest()"
-[ "$(bound "$T-g2" "$R3")" = savi ] && pass "the attacker bound $R3 by first use" ||
-	fail "the attacker's first use of $R3: '$(bound "$T-g2" "$R3")'"
+[ "$(addr_source "$T-g2" "$R3")" = savi ] && pass "the attacker bound $R3 by first use" ||
+	fail "the attacker's first use of $R3: '$(addr_source "$T-g2" "$R3")'"
 # a client's REQUEST for the squatted address still passes the guard (to
 # another server: dnsmasq leaves it alone)
 LL1=$(ip -n "$T-g1" -6 addr show dev eth0 scope link | awk '/inet6/ { sub("/.*", "", $2); print $2 }')
@@ -221,9 +205,9 @@ DHCP6OptIA_NA(iaid=$IAID, ianaopts=[DHCP6OptIAAddress(addr='$R3', preflft=0, val
 	pass "a REQUEST for an address another port squats on passes the guard" ||
 	fail "the squatter's first use of $R3 made the client's REQUEST dhcp6-foreign"
 event DNSMASQ_MAC=$M1 DNSMASQ_TIME_REMAINING=3600 -- add "$DUID" "$R3" x
-[ "$(bound "$T-g1" "$R3")" = dhcp ] && [ -z "$(bound "$T-g2" "$R3")" ] &&
+[ "$(addr_source "$T-g1" "$R3")" = dhcp ] && [ -z "$(addr_source "$T-g2" "$R3")" ] &&
 	pass "the lease takes $R3 from the squatter's first claim" ||
-	fail "lease of $R3: victim '$(bound "$T-g1" "$R3")', squatter '$(bound "$T-g2" "$R3")'"
+	fail "lease of $R3: victim '$(addr_source "$T-g1" "$R3")', squatter '$(addr_source "$T-g2" "$R3")'"
 s0=$(stat "$T-g2" savi-conflict)
 scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$R3', dst='ff02::1')/ICMPv6EchoRequest()"
 [ "$(stat "$T-g2" savi-conflict)" -gt "$s0" ] && pass "the squatter sending from it now: savi-conflict" ||
@@ -242,14 +226,14 @@ else
 	fail "a RELEASE of another port's address passed the guard"
 	lease_gone "$A1" && lease_done "$A1"
 fi
-[ "$(bound "$T-g1" "$A1")" = dhcp ] && grep -q " $A1 " "$LEASES" &&
+[ "$(addr_source "$T-g1" "$A1")" = dhcp ] && grep -q " $A1 " "$LEASES" &&
 	pass "a forged RELEASE leaves the victim's lease and binding" ||
-	fail "forged RELEASE: the victim's $A1 is '$(bound "$T-g1" "$A1")'"
+	fail "forged RELEASE: the victim's $A1 is '$(addr_source "$T-g1" "$A1")'"
 s0=$(stat "$T-g2" savi-conflict)
 scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$A1', dst='ff02::1')/ICMPv6EchoRequest()"
-[ -z "$(bound "$T-g2" "$A1")" ] && [ "$(stat "$T-g2" savi-conflict)" -gt "$s0" ] &&
+[ -z "$(addr_source "$T-g2" "$A1")" ] && [ "$(stat "$T-g2" savi-conflict)" -gt "$s0" ] &&
 	pass "the attacker cannot send from the victim's leased address (savi-conflict)" ||
-	fail "the attacker took $A1: '$(bound "$T-g2" "$A1")'"
+	fail "the attacker took $A1: '$(addr_source "$T-g2" "$A1")'"
 check "the victim still pings its gateway from its lease" \
 	in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I "$A1" fd86:1::1
 # --- a forged RENEW and REBIND of the victim's lease ---------------------------
@@ -264,8 +248,8 @@ DHCP6OptIA_NA(iaid=$IAID, ianaopts=[DHCP6OptIAAddress(addr='$A1', preflft=0, val
 		pass "a ${m^^} of another port's address: dhcp6-foreign" ||
 		fail "a ${m^^} of another port's address passed the guard"
 done
-[ "$(bound "$T-g1" "$A1")" = dhcp ] && pass "forged RENEW/REBIND: the victim keeps its binding" ||
-	fail "forged RENEW/REBIND: the victim's $A1 is '$(bound "$T-g1" "$A1")'"
+[ "$(addr_source "$T-g1" "$A1")" = dhcp ] && pass "forged RENEW/REBIND: the victim keeps its binding" ||
+	fail "forged RENEW/REBIND: the victim's $A1 is '$(addr_source "$T-g1" "$A1")'"
 # --- the gateway's identity on a nat network with IPv6 --------------------------
 GWMAC=$(cat /sys/class/net/"$gw_if"/address)
 GWLL=$("$PY" -c "
@@ -309,5 +293,5 @@ check "the victim still pings its gateway" in_ns "$T-g1" ping -6 -n -c 1 -W 2 -I
 # its own RELEASE still ends its lease
 in_ns "$T-g1" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/g1.leases" \
 	-pf "$TMP/g1.pid" eth0 >/dev/null 2>&1
-check "the victim's own RELEASE ends its lease and binding" wait_bound "$T-g1" "$A1" ""
+check "the victim's own RELEASE ends its lease and binding" wait_source "$T-g1" "$A1" ""
 finish

@@ -151,6 +151,25 @@ f = sys.argv[1]
 print(s["drop_reasons"][f] if f in s["drop_reasons"] else s[f])' "$2"
 }
 
+# addr_source DEV ADDR: the source of ADDR's binding on port DEV as port
+# show -j says it (static, dhcp, savi; "" when ADDR is not bound there)
+addr_source() {
+	kvmbpf -j port show "$1" | "$PY" -c "
+import json, sys
+print(' '.join(a['source'] for a in json.load(sys.stdin)['addresses'] if a['ip'] == '$2'))"
+}
+
+# wait_source DEV ADDR SOURCE: until addr_source says SOURCE (a lease
+# script runs right after dnsmasq's reply), at most 5 s
+wait_source() {
+	local i
+	for i in $(seq 50); do
+		[ "$(addr_source "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Transfer SIZE MiB of random data from NS1 to NS2 (listening on ADDR) by
 # TCP and compare sha256 at both ends.
 tcp_sha() {
