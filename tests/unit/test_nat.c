@@ -267,23 +267,29 @@ static void t_nat_unsolicited_from_host(struct fabric *fb)
 	CHECK(ret == TC_ACT_OK, "from the network itself: verdict %d", ret);
 }
 
+/* From the WAN's 10.200.0.2 to the NAT address: port unreachable quoting
+ * the first 28 bytes of out, a guest's packet as the fabric sent it out */
+static void wan_unreach_quoting(struct frame *err, const struct frame *out)
+{
+	__u8 body[8 + 28] = { 3, 3 };
+
+	memcpy(body + 8, out->buf + 14, 28);
+	frame_ip4(err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
+		  sizeof(body));
+	memcpy(err->buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(err);
+}
+
 /* An ICMP error about a translated flow reaches the guest, quote undone. */
 static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)))
 {
 	struct frame in, out, err, res;
-	__u8 body[8 + 28];
 	int ret;
 
 	guest_frame(&in, IPPROTO_UDP, 40020, 53, 16);
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "flow not created");
 	/* port unreachable from the remote, quoting the packet it got */
-	memset(body, 0, sizeof(body));
-	body[0] = 3, body[1] = 3;
-	memcpy(body + 8, out.buf + 14, 28);
-	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
-		  sizeof(body));
-	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
-	frame_csum4(&err);
+	wan_unreach_quoting(&err, &out);
 	ret = run_tc_out(F, kw, &err, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
 	CHECK(res.buf[14 + 16] == 192 && res.buf[14 + 19] == 11,
@@ -311,7 +317,7 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 static void t_nat_checksum_never_0000(struct fabric *fb __attribute__((unused)))
 {
 	__be32 gw = natnet.gw_ip, me = inet_addr("192.168.90.11");
-	__u8 l4[24] = { 8 }, body[8 + 28];
+	__u8 l4[24] = { 8 };
 	struct frame in, out, err, res;
 	__u16 c;
 	int ret;
@@ -338,13 +344,7 @@ static void t_nat_checksum_never_0000(struct fabric *fb __attribute__((unused)))
 	CHECK(l4_csum_check(in.buf) == 0, "test frame: UDP sum not 0");
 	in.buf[34 + 6] = in.buf[34 + 7] = 0xff;
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "flow not created");
-	memset(body, 0, sizeof(body));
-	body[0] = 3, body[1] = 3;
-	memcpy(body + 8, out.buf + 14, 28);
-	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
-		  sizeof(body));
-	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
-	frame_csum4(&err);
+	wan_unreach_quoting(&err, &out);
 	ret = run_tc_out(F, kw, &err, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "ICMP error verdict %d", ret);
 	CHECK(get16(res.buf + 62 + 6) == 0xffff,
@@ -606,20 +606,13 @@ static void t_nat_reply_device_gone(struct fabric *fb)
 {
 	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE];
 	struct frame in, out, err, res;
-	__u8 body[8 + 28];
 	__u16 np;
 	int ret;
 
 	guest_frame(&in, IPPROTO_UDP, 41240, 53, 16);
 	CHECK(run_tc_out(fb, kn1, &in, &out) == TC_ACT_REDIRECT, "flow");
 	np = get16(out.buf + 34);
-	memset(body, 0, sizeof(body));
-	body[0] = 3, body[1] = 3;
-	memcpy(body + 8, out.buf + 14, 28);
-	frame_ip4(&err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
-		  sizeof(body));
-	memcpy(err.buf + 14 + 16, &natnet.nat_ip, 4);
-	frame_csum4(&err);
+	wan_unreach_quoting(&err, &out);
 
 	CHECK(!bpf_map_delete_elem(fb->portdev_fd, &kn1), "kn1 in kvb_portdev");
 	ret = udp_from("10.200.0.2", 53, np, &res);
