@@ -353,19 +353,27 @@ static void t_nat_checksum_never_0000(struct fabric *fb __attribute__((unused)))
 	CHECK(!l4_csum_check(res.buf), "ICMP checksum");
 }
 
+/* The connection table's key of a guest's flow as it left (dir 0):
+ * 192.168.90.11:sport -> 10.200.0.2:dport */
+static struct kvb_ct_key guest_ct_key(__u8 proto, __u16 sport, __u16 dport)
+{
+	struct kvb_ct_key k = { .saddr = inet_addr("192.168.90.11"),
+				.daddr = inet_addr("10.200.0.2"),
+				.sport = htons(sport), .dport = htons(dport),
+				.proto = proto };
+
+	return k;
+}
+
 /* TCP: a reply makes the flow established; a FIN puts it on closing. */
 static void t_nat_tcp_states(struct fabric *fb)
 {
-	struct kvb_ct_key ok = { .proto = IPPROTO_TCP };
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_TCP, 40050, 443);
 	struct frame in, out, back, res;
 	struct kvb_ct ct;
 
 	guest_frame(&in, IPPROTO_TCP, 40050, 443, 0);
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
-	ok.saddr = inet_addr("192.168.90.11");
-	ok.daddr = inet_addr("10.200.0.2");
-	ok.sport = htons(40050);
-	ok.dport = htons(443);
 	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) && ct.state == KVB_CT_NEW,
 	      "new flow state %u", ct.state);
 	back = out;
@@ -428,13 +436,9 @@ static void tcp_seg(struct frame *f, int from_wan, __u16 sport, __u16 nport,
 
 static __u8 tcp_state(struct fabric *fb, __u16 sport)
 {
-	struct kvb_ct_key ok = { .proto = IPPROTO_TCP };
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_TCP, sport, 443);
 	struct kvb_ct ct;
 
-	ok.saddr = inet_addr("192.168.90.11");
-	ok.daddr = inet_addr("10.200.0.2");
-	ok.sport = htons(sport);
-	ok.dport = htons(443);
 	if (bpf_map_lookup_elem(fb->ct_fd, &ok, &ct))
 		return 0xff;
 	return ct.state;
@@ -1263,12 +1267,8 @@ static int if_mac(const char *name, __u8 *mac)
 /* The flow's original entry (dir 0), 192.168.90.11:sport -> 10.200.0.2:53. */
 static int nh_entry(struct fabric *fb, __u16 sport, struct kvb_ct *ct)
 {
-	struct kvb_ct_key k = { .proto = IPPROTO_UDP };
+	struct kvb_ct_key k = guest_ct_key(IPPROTO_UDP, sport, 53);
 
-	k.saddr = inet_addr("192.168.90.11");
-	k.daddr = inet_addr("10.200.0.2");
-	k.sport = htons(sport);
-	k.dport = htons(53);
 	return bpf_map_lookup_elem(fb->ct_fd, &k, ct);
 }
 
@@ -1279,14 +1279,10 @@ static int nh_entry(struct fabric *fb, __u16 sport, struct kvb_ct *ct)
  */
 static void nh_fresh(struct fabric *fb, __u16 sport)
 {
-	struct kvb_ct_key k = { .proto = IPPROTO_UDP };
+	struct kvb_ct_key k = guest_ct_key(IPPROTO_UDP, sport, 53);
 	struct timespec ts;
 	struct kvb_ct ct;
 
-	k.saddr = inet_addr("192.168.90.11");
-	k.daddr = inet_addr("10.200.0.2");
-	k.sport = htons(sport);
-	k.dport = htons(53);
 	if (bpf_map_lookup_elem(fb->ct_fd, &k, &ct))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
