@@ -30,42 +30,29 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$ROOT/build/kvbbench
-V=$ROOT/build/vnettap
-RUNS=${RUNS:-3}
-PKTS=${PKTS:-1000000}
-FLOWS=${FLOWS:-1 1000 65536}
-GENCPU=${GENCPU:-1}
-READCPU=${READCPU:-$((GENCPU == 0 ? 1 : 0))}
 T=kn$((RANDOM % 1000))
-BPFFS=/sys/fs/bpf/kvbbench_$T
-K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
+source "$ROOT/scripts/bench/lib.sh"
+V=$ROOT/build/vnettap
+FLOWS=${FLOWS:-1 1000 65536}
 SRC=02:00:00:00:0c:01 DST=02:00:00:00:0c:02
-OUT=$ROOT/build/bench
-mkdir -p "$OUT"
 RES=$OUT/natwan.txt
 : >"$RES"
-PY=/usr/bin/python3
-FAILED=0
 SINK_PID=
 RELAY_PID=
+# PROFILE=1: perf instead of figures (tap_measure)
+PROFILE_AS=${PROFILE:+perf-natwan.data}
 
 cleanup() {
-	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
-	[ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
+	stop_pid "$SINK_PID"
+	stop_pid "$RELAY_PID"
 	SINK_PID= RELAY_PID=
 	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	rm -rf "$BPFFS"
-	ip netns del "$T-s" 2>/dev/null
-	ip netns del "$T-m" 2>/dev/null
-	ip netns del "$T-g" 2>/dev/null
-	ip link del "$T-a" 2>/dev/null
-	ip link del "$T-tb" 2>/dev/null
+	del_names
 }
 trap cleanup EXIT
 
 fail_run() { echo "FAIL $*" >&2; FAILED=1; }
-record() { echo "$*" >>"$RES"; }
 
 # make_flows N: the guest opens N flows to the WAN host (see the top),
 # paced so that no tap queue overflows
@@ -160,80 +147,12 @@ import json, sys; print(json.load(sys.stdin)['ct_count'])")
 	record flows "$1/$2" "${n:-0}"
 }
 
-# tapstat: frames handed to the tap so far: the fabric's tx count on its
-# port, else (nft) tun's tx_packets + tx_dropped
-tapstat() {
-	if [ ${#NS[@]} = 0 ]; then
-		"${K[@]}" -j stats "$T-tb" | "$PY" -c "
-import json, sys; print(json.load(sys.stdin)['tx_packets'])"
-	else
-		"${NS[@]}" cat /sys/class/net/"$T-tb"/statistics/tx_packets \
-			/sys/class/net/"$T-tb"/statistics/tx_dropped |
-			awk '{ s += $1 } END { print s }'
-	fi
-}
-
-# wanfwd: "XDP_FWD RX_PACKETS" of the WAN port (kvmbpf only)
-wanfwd() {
-	"${K[@]}" -j stats "$T-a" 2>/dev/null | "$PY" -c "
-import json, sys
-d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])" 2>/dev/null
-}
-
 wanmac() { "${NS[@]}" cat /sys/class/net/"$T-a"/address; }
 
-gen() { taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$@"; }
-
-# run CONFIG FLOWS: one run, recorded as CONFIG/FLOWS
+# run CONFIG FLOWS: one run, recorded as CONFIG/FLOWS; the warm-up:
+# every flow's first reply (it makes the flow established)
 run() {
-	local cfg=$1 flows=$2 out s0 s1 f0 f1 line t got rd bad i mac
-	mac=$(wanmac)
-	out=$(mktemp)
-	"${NS[@]}" taskset -c "$READCPU" "$B" tapsink "$T-tb" >"$out" 2>&1 &
-	SINK_PID=$!
-	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
-	# warm-up: every flow's first reply (it makes the flow established)
-	gen "$mac" $SRC "$flows" $((flows * 2 > 1000 ? flows * 2 : 1000)) \
-		10.96.0.1 10.96.0.254 onemac,csum >/dev/null
-	sleep 0.2
-	s0=$(tapstat)
-	f0=$(wanfwd)
-	if [ -n "${PROFILE:-}" ]; then
-		# where the generator's CPU (the path's) spends its time
-		line=$(perf record -C "$GENCPU" -q -o "$OUT/perf-natwan.data" -- \
-			taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 \
-			"$mac" $SRC "$flows" "$PKTS" 10.96.0.1 10.96.0.254 \
-			onemac,csum 2>/dev/null)
-		echo "-- profile $cfg/$flows"
-		perf report -i "$OUT/perf-natwan.data" --stdio --sort sym \
-			--percent-limit 1.5 2>/dev/null | grep -v '^#' |
-			grep -v '^$' | head -16
-		rm -f "$OUT/perf-natwan.data"
-	else
-		line=$(gen "$mac" $SRC "$flows" "$PKTS" 10.96.0.1 10.96.0.254 onemac,csum) ||
-			fail_run "$cfg/$flows: generator failed"
-	fi
-	sleep 0.3	# the last frames still in flight
-	s1=$(tapstat)
-	f1=$(wanfwd)
-	kill "$SINK_PID"
-	wait "$SINK_PID" 2>/dev/null
-	SINK_PID=
-	t=${line#* }
-	read -r rd bad < <(awk '$1 == "read" { print $2, $4 }' "$out")
-	rm -f "$out"
-	got=$((s1 - s0))
-	if [ -z "${rd:-}" ] || [ "${rd:-0}" -le 0 ] || [ "$got" -le 0 ]; then
-		fail_run "$cfg/$flows: the guest got nothing of $PKTS frames"
-		return
-	fi
-	[ "${bad:-0}" != 0 ] && fail_run "$cfg/$flows: $bad of $rd frames with a bad UDP checksum"
-	record rate "$cfg/$flows" "$("$PY" -c "print(int(min($got, $PKTS) / $t))")"
-	record delivered "$cfg/$flows" "$("$PY" -c "print(min(${rd:-0} / $PKTS, 1.0))")"
-	record reached "$cfg/$flows" "$("$PY" -c "print(min($got / $PKTS, 1.0))")"
-	[ -n "$f0" ] && [ -n "$f1" ] && record fastpath "$cfg/$flows" "$("$PY" -c "
-b, a = '$f0'.split(), '$f1'.split()
-rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
+	tap_measure "$1/$2" "$(wanmac)" "$2" 10.96.0.1 10.96.0.254 onemac,csum
 }
 
 for b in "$B" "$V"; do

@@ -38,21 +38,12 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$ROOT/build/kvbbench
-V=$ROOT/build/vnettap
-PY=/usr/bin/python3
-RUNS=${RUNS:-3}
-PKTS=${PKTS:-1000000}
-GENCPU=${GENCPU:-1}
-SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay uplink natwan acl profile}
-OUT=$ROOT/build/bench
 T=kb$((RANDOM % 1000))
-BPFFS=/sys/fs/bpf/kvbbench_$T
-K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
+source "$ROOT/scripts/bench/lib.sh"
+V=$ROOT/build/vnettap
+SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay uplink natwan acl profile}
 SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02
-mkdir -p "$OUT"
 RES=$OUT/raw.txt
-FAILED=0
 
 for p in gnuplot-nox linux-perf; do
 	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' ||
@@ -62,14 +53,7 @@ done
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 cleanup() {
-	ip netns del "$T-s" 2>/dev/null
-	ip netns del "$T-d" 2>/dev/null
-	ip netns del "$T-m" 2>/dev/null
-	ip link del "$T-a" 2>/dev/null
-	ip link del "$T-b" 2>/dev/null
-	ip link del "$T-br" 2>/dev/null
-	ip link del "$T-ta" 2>/dev/null
-	ip link del "$T-tb" 2>/dev/null
+	del_names
 	nft delete table ip "kvbbench_$T" 2>/dev/null
 	[ -d "$BPFFS" ] && ! "${K[@]}" reset >/dev/null 2>&1 &&
 		[ -n "${KVB_BEFORE:-}" ] && "$KVB_BEFORE" --bpffs "$BPFFS" reset >/dev/null 2>&1
@@ -185,29 +169,7 @@ setup_l3() { # fwd | nft-masq | kvmbpf-routed | kvmbpf-nat
 	sleep 1
 }
 
-record() { echo "$*" >>"$RES"; }
-
-# port_fwd DEV: "XDP_FWD RX_PACKETS" of a port of the bench's fabric
-# (nothing when DEV is not one)
-port_fwd() {
-	"${K[@]}" -j stats "$1" 2>/dev/null | "$PY" -c "
-import json, sys
-d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])" 2>/dev/null
-}
-
-# record_fast NAME BEFORE AFTER: the share of the port's frames that took
-# the XDP fast path between two port_fwd readings, as fastpath NAME
-record_fast() {
-	[ -n "$2" ] && [ -n "$3" ] || return 0
-	record fastpath "$1" "$("$PY" -c "
-b, a = '$2'.split(), '$3'.split()
-rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
-}
-
 fail_run() { echo "FAIL $*" | tee -a "$OUT/failures.txt" >&2; FAILED=1; }
-
-# gen ARGS...: the generator in the sender's namespace, pinned to GENCPU
-gen() { taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$@"; }
 
 # measure KIND NAME FLOWS [new]: one run's receiver rate (packets per
 # second counted by the sink), recorded as KIND NAME, and the delivered

@@ -35,40 +35,24 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$ROOT/build/kvbbench
-RUNS=${RUNS:-3}
-PKTS=${PKTS:-1000000}
-FLOWS=${FLOWS:-1 1000}
-GENCPU=${GENCPU:-1}
-READCPU=${READCPU:-$((GENCPU == 0 ? 1 : 0))}
 T=ku$((RANDOM % 1000))
-BPFFS=/sys/fs/bpf/kvbbench_$T
-K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
+source "$ROOT/scripts/bench/lib.sh"
+FLOWS=${FLOWS:-1 1000}
 SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02 DST2=02:00:00:00:0b:03
-OUT=$ROOT/build/bench
-mkdir -p "$OUT"
 RES=$OUT/uplink.txt
 : >"$RES"
-PY=/usr/bin/python3
-FAILED=0
 SINK_PID=
 
 cleanup() {
-	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	stop_pid "$SINK_PID"
 	SINK_PID=
 	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
 	rm -rf "$BPFFS"
-	ip netns del "$T-s" 2>/dev/null
-	ip netns del "$T-m" 2>/dev/null
-	ip netns del "$T-d" 2>/dev/null
-	ip link del "$T-a" 2>/dev/null
-	ip link del "$T-b" 2>/dev/null
-	ip link del "$T-tb" 2>/dev/null
+	del_names
 }
 trap cleanup EXIT
 
 fail_run() { echo "FAIL $*" >&2; FAILED=1; }
-record() { echo "$*" >>"$RES"; }
 
 # setup CONFIG: the LAN host, the uplink veth and the guest's tap; NS the
 # command prefix of the namespace the tap lives in
@@ -123,66 +107,13 @@ setup() {
 	sleep 0.5
 }
 
-# tapstat: frames handed to the tap so far: the fabric's tx count on its
-# port, else (the bridge) tun's tx_packets + tx_dropped
-tapstat() {
-	if [ ${#NS[@]} = 0 ]; then
-		"${K[@]}" -j stats "$T-tb" | "$PY" -c "
-import json, sys; print(json.load(sys.stdin)['tx_packets'])"
-	else
-		"${NS[@]}" cat /sys/class/net/"$T-tb"/statistics/tx_packets \
-			/sys/class/net/"$T-tb"/statistics/tx_dropped |
-			awk '{ s += $1 } END { print s }'
-	fi
-}
-
-# upfwd: "XDP_FWD RX_PACKETS" of the uplink port (kvmbpf only)
-upfwd() {
-	"${K[@]}" -j stats "$T-a" 2>/dev/null | "$PY" -c "
-import json, sys
-d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])" 2>/dev/null
-}
-
-gen() { taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$@"; }
-
 # run CONFIG FLOWS [zero]: one run, recorded as CONFIG/FLOWS (or
-# CONFIG/zero/FLOWS: UDP checksum 0)
+# CONFIG/zero/FLOWS: UDP checksum 0); the warm-up: every flow's source
+# learnt, the guest's MAC known
 run() {
-	local cfg=$1 flows=$2 out s0 s1 f0 f1 line t got rd bad i c=csum
+	local cfg=$1 flows=$2 c=csum
 	[ -n "${3:-}" ] && { cfg=$cfg/zero; c=none; }
-	out=$(mktemp)
-	"${NS[@]}" taskset -c "$READCPU" "$B" tapsink "$T-tb" >"$out" 2>&1 &
-	SINK_PID=$!
-	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
-	# warm-up: every flow's source learnt, the guest's MAC known
-	gen $DST $SRC "$flows" $((flows * 2 > 1000 ? flows * 2 : 1000)) \
-		10.98.0.1 10.98.0.2 $c >/dev/null
-	sleep 0.2
-	s0=$(tapstat)
-	f0=$(upfwd)
-	line=$(gen $DST $SRC "$flows" "$PKTS" 10.98.0.1 10.98.0.2 $c) ||
-		fail_run "$cfg/$flows: generator failed"
-	sleep 0.3	# the last frames still in flight
-	s1=$(tapstat)
-	f1=$(upfwd)
-	kill "$SINK_PID"
-	wait "$SINK_PID" 2>/dev/null
-	SINK_PID=
-	t=${line#* }
-	read -r rd bad < <(awk '$1 == "read" { print $2, $4 }' "$out")
-	rm -f "$out"
-	got=$((s1 - s0))
-	if [ -z "${rd:-}" ] || [ "${rd:-0}" -le 0 ] || [ "$got" -le 0 ]; then
-		fail_run "$cfg/$flows: the guest got nothing of $PKTS frames"
-		return
-	fi
-	[ "${bad:-0}" != 0 ] && fail_run "$cfg/$flows: $bad of $rd frames with a bad UDP checksum"
-	record rate "$cfg/$flows" "$("$PY" -c "print(int(min($got, $PKTS) / $t))")"
-	record delivered "$cfg/$flows" "$("$PY" -c "print(min(${rd:-0} / $PKTS, 1.0))")"
-	record reached "$cfg/$flows" "$("$PY" -c "print(min($got / $PKTS, 1.0))")"
-	[ -n "$f0" ] && [ -n "$f1" ] && record fastpath "$cfg/$flows" "$("$PY" -c "
-b, a = '$f0'.split(), '$f1'.split()
-rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
+	tap_measure "$cfg/$flows" $DST "$flows" 10.98.0.1 10.98.0.2 $c
 }
 
 # tcp CONFIG: one iperf3 run from the LAN host to the veth guest
