@@ -169,39 +169,12 @@ for r in $(seq "$RUNS"); do
 done
 cleanup
 
-"$PY" - "$RES" <<'EOF'
-import statistics, sys
-d = {}
-for l in open(sys.argv[1]):
-    k, n, v = l.split()
-    d.setdefault(k, {}).setdefault(n, []).append(float(v))
-rate = d.get("rate", {})
-
-def ms(v, scale=1e6, f="%.2f"):
-    return (f + " (" + f + "-" + f + ")") % (statistics.median(v) / scale,
-                                             min(v) / scale, max(v) / scale)
-
-flows = sorted({n.split("/")[-1] for n in rate}, key=int)
-print("| flows | configuration | Mpps median (min-max) | runs | delivered (min) | reached tap (min) | fast path | paired ratio vs nft | paired vs wan-xdp off |")
-print("|---|---|---|---|---|---|---|---|---|")
-for fl in flows:
-    for cfg, label in [("nft", "kernel: forwarding + nft masquerade"),
-                       ("kvmbpf", "kvmbpf, wan-xdp off (default)"),
-                       ("kvmbpf-wxdp", "kvmbpf, wan-xdp on")]:
-        k = cfg + "/" + fl
-        if k not in rate:
-            continue
-        v = rate[k]
-        def paired(base):
-            b = rate.get(base + "/" + fl, [])
-            r = [x / y for x, y in zip(v, b) if y]
-            return ms(r, 1, "%.2fx") if r and cfg != base else ""
-        fp = d.get("fastpath", {}).get(k)
-        print("| %s | %s | %s | %d | %.3f | %.3f | %s | %s | %s |" % (
-            fl, label, ms(v), len(v), min(d["delivered"][k]),
-            min(d["reached"][k]),
-            "%.0f%%" % (100 * statistics.median(fp)) if fp else "",
-            paired("nft"),
-            paired("kvmbpf") if cfg == "kvmbpf-wxdp" else ""))
+PYTHONPATH=$ROOT/scripts/bench "$PY" - "$RES" <<'EOF'
+import sys
+from taptable import load, rate_table
+rate_table(load(sys.argv[1]),
+           [("nft", "kernel: forwarding + nft masquerade"),
+            ("kvmbpf", "kvmbpf, wan-xdp off (default)"),
+            ("kvmbpf-wxdp", "kvmbpf, wan-xdp on")], "nft", "wan-xdp off")
 EOF
 [ "$FAILED" = 0 ] || { echo "FAIL: the natwan bench had failed runs (above)" >&2; exit 1; }

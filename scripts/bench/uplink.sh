@@ -151,50 +151,14 @@ for r in $(seq "$RUNS"); do
 done
 cleanup
 
-"$PY" - "$RES" <<'EOF'
-import statistics, sys
-d = {}
-for l in open(sys.argv[1]):
-    k, n, v = l.split()
-    d.setdefault(k, {}).setdefault(n, []).append(float(v))
-rate = d.get("rate", {})
-
-def ms(v, scale=1e6, f="%.2f"):
-    return (f + " (" + f + "-" + f + ")") % (statistics.median(v) / scale,
-                                             min(v) / scale, max(v) / scale)
-
-flows = sorted({n.split("/")[-1] for n in rate}, key=int)
-kinds = [("", "complete UDP checksum"), ("/zero", "UDP checksum 0 (XDP passes it)")]
-print("| flows | configuration | Mpps median (min-max) | runs | delivered (min) | reached tap (min) | fast path | paired ratio vs bridge | paired vs uplink-xdp off |")
-print("|---|---|---|---|---|---|---|---|---|")
-for kz, kl in kinds:
-  for fl in flows:
-    for cfg, label in [("bridge", "Linux bridge, br_netfilter off"),
-                       ("kvmbpf", "kvmbpf, uplink-xdp off (default)"),
-                       ("kvmbpf-uxdp", "kvmbpf, uplink-xdp on")]:
-        k = cfg + kz + "/" + fl
-        label += ", " + kl
-        if k not in rate:
-            continue
-        v = rate[k]
-        def paired(base):
-            b = rate.get(base + kz + "/" + fl, [])
-            r = [x / y for x, y in zip(v, b) if y]
-            return ms(r, 1, "%.2fx") if r and cfg != base else ""
-        fp = d.get("fastpath", {}).get(k)
-        print("| %s | %s | %s | %d | %.3f | %.3f | %s | %s | %s |" % (
-            fl, label, ms(v), len(v), min(d["delivered"][k]),
-            min(d["reached"][k]),
-            "%.0f%%" % (100 * statistics.median(fp)) if fp else "",
-            paired("bridge") if not kz else "",
-            paired("kvmbpf") if cfg == "kvmbpf-uxdp" else ""))
-EOF
-"$PY" - "$RES" <<'EOF'
-import statistics, sys
-d = {}
-for l in open(sys.argv[1]):
-    k, n, v = l.split()
-    d.setdefault(k, {}).setdefault(n, []).append(float(v))
+PYTHONPATH=$ROOT/scripts/bench "$PY" - "$RES" <<'EOF'
+import sys
+from taptable import load, ms, rate_table
+d = load(sys.argv[1])
+rate_table(d, [("bridge", "Linux bridge, br_netfilter off"),
+               ("kvmbpf", "kvmbpf, uplink-xdp off (default)"),
+               ("kvmbpf-uxdp", "kvmbpf, uplink-xdp on")], "bridge", "uplink-xdp off",
+           [("", "complete UDP checksum"), ("/zero", "UDP checksum 0 (XDP passes it)")])
 t = d.get("tcp", {})
 if t:
     print()
@@ -206,11 +170,9 @@ if t:
         if not v:
             continue
         def paired(base):
-            b = t.get(base + "/1", [])
-            r = [x / y for x, y in zip(v, b) if y]
-            return "%.2fx (%.2fx-%.2fx)" % (statistics.median(r), min(r), max(r)) if r and base != cfg else ""
-        print("| %s | %.2f (%.2f-%.2f) | %d | %s | %s |" % (label, statistics.median(v) / 1e9,
-              min(v) / 1e9, max(v) / 1e9, len(v), paired("bridge"),
+            r = [x / y for x, y in zip(v, t.get(base + "/1", [])) if y]
+            return ms(r, 1, "%.2fx") if r and base != cfg else ""
+        print("| %s | %s | %d | %s | %s |" % (label, ms(v, 1e9), len(v), paired("bridge"),
               paired("kvmbpf") if cfg == "kvmbpf-uxdp" else ""))
 EOF
 [ "$FAILED" = 0 ] || { echo "FAIL: the uplink bench had failed runs (above)" >&2; exit 1; }
