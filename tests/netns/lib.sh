@@ -93,6 +93,17 @@ guest_link() {
 	ip link set "$dev" up && ip -n "$ns" link set eth0 up
 }
 
+# net_guest NS NET ADDR GW: a guest, namespace NS, whose NIC's host end
+# (the port, a veth named NS) is attached to network NET with ADDR; its
+# eth0 has ADDR/24 and the default route via GW. The status is attach's.
+net_guest() {
+	netns_add "$1"
+	guest_link "$1" "$1"
+	ip -n "$1" addr add "$3/24" dev eth0
+	ip -n "$1" route add default via "$4"
+	kvmbpf attach "$1" net "$2" ip "$3"
+}
+
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # bg_ns NS CMD...: CMD in namespace NS in the background, its PID in

@@ -24,11 +24,7 @@ grep -q "subnet 192.168.78.0/24 gateway 192.168.78.1 wan $T-w" <<<"$out" &&
 	fail "net show (text): '$out'"
 check "the gateway address lives on it" sh -c "ip -4 addr show $gw_if | grep -q 192.168.78.1/24"
 for i in 1 2; do
-	netns_add "$T-g$i"
-	guest_link "$T-g$i" "$T-g$i"
-	ip -n "$T-g$i" addr add 192.168.78.1$i/24 dev eth0
-	ip -n "$T-g$i" route add default via 192.168.78.1
-	kvmbpf attach "$T-g$i" net n ip 192.168.78.1$i || fail "attach g$i"
+	net_guest "$T-g$i" n 192.168.78.1$i 192.168.78.1 || fail "attach g$i"
 done
 
 check "guest pings the gateway" ping4 "$T-g1" 192.168.78.1

@@ -19,11 +19,7 @@ behind "$T-w" "$T-wan" 10.99.4.2/24 10.99.4.1/24
 ip -n "$T-wan" addr add 10.99.4.3/24 dev eth0
 ip -n "$T-wan" addr add 10.99.4.4/24 dev eth0
 check "net add nat" kvmbpf net add n type nat subnet 192.168.81.0/24 wan "$T-w" dhcp off
-netns_add "$T-g"
-guest_link "$T-g" "$T-g"
-ip -n "$T-g" addr add 192.168.81.11/24 dev eth0
-ip -n "$T-g" route add default via 192.168.81.1
-kvmbpf attach "$T-g" net n ip 192.168.81.11 || fail "attach"
+net_guest "$T-g" n 192.168.81.11 192.168.81.1 || fail "attach"
 got=/tmp/$T.got stop=/tmp/$T.stop
 rm -f "$got" "$stop" /tmp/$T.srv*
 

@@ -30,11 +30,7 @@ ip -n "$T-wan" link set eth0 up
 ip -n "$T-wan" route add default via 10.99.6.1
 
 check "net add nat" kvmbpf net add n type nat subnet 192.168.79.0/24 wan "$T-w" dhcp off
-netns_add "$T-g"
-guest_link "$T-g" "$T-g"
-ip -n "$T-g" addr add 192.168.79.11/24 dev eth0
-ip -n "$T-g" route add default via 192.168.79.1
-kvmbpf attach "$T-g" net n ip 192.168.79.11 || fail "attach"
+net_guest "$T-g" n 192.168.79.11 192.168.79.1 || fail "attach"
 
 check "the guest reaches the WAN through the router" ping4 "$T-g" 10.99.6.2
 check "TCP 5 MiB guest to WAN over the narrow link, sha256" tcp_sha "$T-g" "$T-wan" 10.99.6.2 5

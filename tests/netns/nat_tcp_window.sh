@@ -13,11 +13,7 @@ source "$(dirname "$0")/lib.sh"
 
 behind "$T-w" "$T-wan" 10.99.3.2/24 10.99.3.1/24
 check "net add nat" kvmbpf net add n type nat subnet 192.168.79.0/24 wan "$T-w"
-netns_add "$T-g"
-guest_link "$T-g" "$T-g"
-ip -n "$T-g" addr add 192.168.79.11/24 dev eth0
-ip -n "$T-g" route add default via 192.168.79.1
-kvmbpf attach "$T-g" net n ip 192.168.79.11 || fail "attach"
+net_guest "$T-g" n 192.168.79.11 192.168.79.1 || fail "attach"
 check "closing timeout 1 s" kvmbpf net set n ct-timeout tcp 1
 
 go=/tmp/$T.go
