@@ -93,6 +93,15 @@ guest_link() {
 	ip link set "$dev" up && ip -n "$ns" link set eth0 up
 }
 
+# tap_add DEV: a tap DEV (virtio-net headers on), up, no reader, removed
+# at exit; the host's own IPv6 stays off it (as on a port under libvirt)
+tap_add() {
+	ip tuntap add dev "$1" mode tap vnet_hdr || return 1
+	LINK_LIST+=("$1")
+	sysctl -qw net.ipv6.conf."$1".disable_ipv6=1
+	ip link set "$1" up
+}
+
 # net_guest NS NET ADDR GW: a guest, namespace NS, whose NIC's host end
 # (the port, a veth named NS) is attached to network NET with ADDR; its
 # eth0 has ADDR/24 and the default route via GW. The status is attach's.

@@ -32,13 +32,6 @@ MA=52:54:00:84:00:11 MB=52:54:00:84:00:12 ML=52:54:00:84:00:02
 MN=52:54:00:84:00:03	# a LAN host no one has heard of yet
 MU=52:54:00:84:00:77	# nobody's
 
-tap_add() {
-	ip tuntap add dev "$1" mode tap vnet_hdr || return 1
-	LINK_LIST+=("$1")
-	sysctl -qw net.ipv6.conf."$1".disable_ipv6=1
-	ip link set "$1" up
-}
-
 # frame KIND DMAC DST PORT [LEN [SMAC [VLAN]]]: hex of a frame from the LAN
 # host: tcp4 udp4 tcp6 udp6, complete checksums, LEN payload bytes (100),
 # from and to port PORT (vnettap's tag)

@@ -27,13 +27,6 @@ MA=52:54:00:81:00:11 MB=52:54:00:81:00:12 MW=52:54:00:81:00:99
 KINDS4=(tcp-csum udp-csum tcp-gso tcp-full udp-full udp-zero vxlan-inner vxlan-inner0)
 KINDS6=(tcp-csum udp-csum tcp-gso tcp-full udp-full)
 
-tap_add() {
-	ip tuntap add dev "$1" mode tap vnet_hdr || return 1
-	LINK_LIST+=("$1")
-	sysctl -qw net.ipv6.conf."$1".disable_ipv6=1
-	ip link set "$1" up
-}
-
 gw_mac() {
 	local gif
 	gif=$(kvmbpf -j net show "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
