@@ -31,6 +31,18 @@ stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
 
 record() { echo "$*" >>"$RES"; }
 
+# veth_ns NS DEV MAC ADDR/LEN: a namespace NS (a sender, a guest) whose
+# eth0 (MAC, ADDR) is the peer of veth DEV in the host's namespace; DEV
+# up, without IPv6
+veth_ns() {
+	ip netns add "$1"
+	ip link add "$2" type veth peer name eth0 netns "$1"
+	ip -n "$1" link set eth0 address "$3" up
+	ip -n "$1" addr add "$4" dev eth0
+	sysctl -qw net.ipv6.conf."$2".disable_ipv6=1
+	ip link set "$2" up
+}
+
 # port_fwd DEV: "XDP_FWD RX_PACKETS" of a port of the bench's fabric
 # (nothing when DEV is not one)
 port_fwd() {
@@ -50,6 +62,17 @@ rx = int(a[1]) - int(b[1]); print((int(a[0]) - int(b[0])) / rx if rx else 0)")"
 
 # gen ARGS...: the generator in the sender's namespace, pinned to GENCPU
 gen() { taskset -c "$GENCPU" ip netns exec "$T-s" "$B" gen eth0 "$@"; }
+
+# tap_cleanup: the tap benches' end (and start of each set-up): the
+# guest's reader stopped, the fabric reset and removed, the bench's
+# namespaces and devices deleted
+tap_cleanup() {
+	stop_pid "$SINK_PID"
+	SINK_PID=
+	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
+	rm -rf "$BPFFS"
+	del_names
+}
 
 # The tap benches (uplink.sh, natwan.sh): the guest's NIC is the tap
 # $T-tb in the namespace whose command prefix is NS (empty: the host's),

@@ -43,12 +43,9 @@ RELAY_PID=
 PROFILE_AS=${PROFILE:+perf-natwan.data}
 
 cleanup() {
-	stop_pid "$SINK_PID"
 	stop_pid "$RELAY_PID"
-	SINK_PID= RELAY_PID=
-	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
-	rm -rf "$BPFFS"
-	del_names
+	RELAY_PID=
+	tap_cleanup
 }
 trap cleanup EXIT
 

@@ -63,17 +63,9 @@ trap cleanup EXIT
 
 topo() {
 	cleanup
-	ip netns add "$T-s"
-	ip netns add "$T-d"
-	ip link add "$T-a" type veth peer name eth0 netns "$T-s"
-	ip link add "$T-b" type veth peer name eth0 netns "$T-d"
-	ip -n "$T-s" link set eth0 address $SRC up
-	ip -n "$T-d" link set eth0 address $DST up
-	ip -n "$T-s" addr add 10.98.0.1/24 dev eth0
-	ip -n "$T-d" addr add 10.98.0.2/24 dev eth0
+	veth_ns "$T-s" "$T-a" $SRC 10.98.0.1/24
+	veth_ns "$T-d" "$T-b" $DST 10.98.0.2/24
 	for d in "$T-a" "$T-b"; do
-		sysctl -qw net.ipv6.conf."$d".disable_ipv6=1
-		ip link set "$d" up
 		# a veth without XDP needs GRO on to take XDP_TX from its peer
 		ethtool -K "$d" gro on >/dev/null 2>&1
 	done

@@ -42,37 +42,19 @@ SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02 DST2=02:00:00:00:0b:03
 RES=$OUT/uplink.txt
 : >"$RES"
 SINK_PID=
-
-cleanup() {
-	stop_pid "$SINK_PID"
-	SINK_PID=
-	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
-	rm -rf "$BPFFS"
-	del_names
-}
-trap cleanup EXIT
+trap tap_cleanup EXIT
 
 fail_run() { echo "FAIL $*" >&2; FAILED=1; }
 
 # setup CONFIG: the LAN host, the uplink veth and the guest's tap; NS the
 # command prefix of the namespace the tap lives in
 setup() {
-	cleanup
-	ip netns add "$T-s"
-	ip link add "$T-a" type veth peer name eth0 netns "$T-s"
-	ip -n "$T-s" link set eth0 address $SRC up
-	ip -n "$T-s" addr add 10.98.0.1/24 dev eth0
-	sysctl -qw net.ipv6.conf."$T-a".disable_ipv6=1
-	ip link set "$T-a" up
+	tap_cleanup
+	veth_ns "$T-s" "$T-a" $SRC 10.98.0.1/24
 	# a veth without XDP needs GRO on to take XDP_TX from its peer
 	ethtool -K "$T-a" gro on >/dev/null 2>&1
 	# a guest behind a veth (TCP): 10.98.0.3
-	ip netns add "$T-d"
-	ip link add "$T-b" type veth peer name eth0 netns "$T-d"
-	ip -n "$T-d" link set eth0 address $DST2 up
-	ip -n "$T-d" addr add 10.98.0.3/24 dev eth0
-	sysctl -qw net.ipv6.conf."$T-b".disable_ipv6=1
-	ip link set "$T-b" up
+	veth_ns "$T-d" "$T-b" $DST2 10.98.0.3/24
 	case $1 in
 	bridge)
 		ip netns add "$T-m"
@@ -149,7 +131,7 @@ for r in $(seq "$RUNS"); do
 		done
 	fi
 done
-cleanup
+tap_cleanup
 
 PYTHONPATH=$ROOT/scripts/bench "$PY" - "$RES" <<'EOF'
 import sys
