@@ -546,3 +546,19 @@ int kvb_ct_sweep_arm(struct __sk_buff *skb)
 	(void)skb;
 	return ct_sweep_arm() ? 1 : 0;
 }
+
+/*
+ * Run by the loader (BPF_PROG_RUN) when a port leaves: its NAT flows go
+ * now, with their counts and mappings (nat.h, ct_forget_port). The run's
+ * data holds the port's ifindex in its first 4 bytes (host order); it
+ * returns how many flows went.
+ */
+SEC("tc")
+int kvb_ct_forget(struct __sk_buff *skb)
+{
+	__u32 ifindex = 0;
+
+	if (bpf_skb_load_bytes(skb, 0, &ifindex, sizeof(ifindex)))
+		return 0;
+	return (int)ct_forget_port(ifindex);
+}

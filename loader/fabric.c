@@ -31,6 +31,7 @@
 #define PIN_TC_INGRESS "prog_tc_ingress"
 #define PIN_TC_EGRESS "prog_tc_egress"
 #define PIN_XDP "prog_xdp"
+#define PIN_CT_FORGET "prog_ct_forget"
 
 static int ensure_bpffs(const char *dir)
 {
@@ -188,6 +189,36 @@ static int sweep_arm(struct bpf_program *prog)
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
 		return -errno;
 	return o.retval ? -EIO : 0;
+}
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[512];
+
+	if (pin_path(path, sizeof(path), dir, name))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+/*
+ * A port leaves: its NAT flows go now, with their counts and mappings
+ * (kvb_ct_forget, bpf/lib/nat.h says why in the datapath). A fabric
+ * whose programs predate it (not upgraded yet) has no such pin: its
+ * flows expire as before. Returns how many flows went.
+ */
+int nat_port_forget(struct fabric *fb, __u32 ifindex)
+{
+	unsigned char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
+		    .data_size_in = sizeof(pkt));
+	int fd = open_pin(fb->dir, PIN_CT_FORGET), ret;
+
+	if (fd < 0)
+		return 0;
+	memcpy(pkt, &ifindex, sizeof(ifindex));
+	ret = bpf_prog_test_run_opts(fd, &o) ? -errno : (int)o.retval;
+	close(fd);
+	return ret;
 }
 
 static void write_meta(const char *dir)
@@ -373,6 +404,8 @@ int fabric_load_programs(const char *dir)
 	if (!ret)
 		ret = pin_prog(dir, xs->progs.kvb_xdp, PIN_XDP);
 	if (!ret)
+		ret = pin_prog(dir, ts->progs.kvb_ct_forget, PIN_CT_FORGET);
+	if (!ret)
 		ret = natst_init(dir);
 	if (!ret)
 		ret = sweep_arm(ts->progs.kvb_ct_sweep_arm);
@@ -425,14 +458,6 @@ int xdp_bound_prog(const char *dir, __u32 ifindex)
 	return ret;
 }
 
-static int open_pin(const char *dir, const char *name)
-{
-	char path[512];
-
-	if (pin_path(path, sizeof(path), dir, name))
-		return -ENAMETOOLONG;
-	return bpf_obj_get(path);
-}
 
 /* Reopen the pinned programs (after a reload). */
 int fabric_reopen_progs(struct fabric *fb)

@@ -44,6 +44,8 @@ struct fabric *fab_ro(void);
 int fabric_load_programs(const char *dir);
 int xdp_bound_prog(const char *dir, __u32 ifindex);
 int fabric_reopen_progs(struct fabric *fb);
+/* a port leaves: its NAT flows go (count, mappings); how many went */
+int nat_port_forget(struct fabric *fb, __u32 ifindex);
 __u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);

@@ -266,6 +266,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	fdb_purge(fb, p->ifindex, 0);
 	addr_purge(fb, p->ifindex, 0);
 	acl_port_forget(fb, p->ifindex);
+	nat_port_forget(fb, p->ifindex);
 	/* its counter slot is free with the entry (port_slot_take) */
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);
 	return 0;

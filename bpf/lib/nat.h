@@ -1257,7 +1257,11 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 /*
  * A new connection from the WAN to a forwarded port: track it as if the
  * guest had opened it (both keys), so replies and later packets take the
- * ordinary paths. Returns 0 when a forward applied.
+ * ordinary paths. Returns 0 when a forward applied, 1 when none did, or
+ * no-route when the forward's guest port is not there (detached, its
+ * device gone, or now on a network this one does not translate for: the
+ * forward names the port it was added for): no flow is made for it,
+ * which would hold the network's count and come back after its detach.
  */
 static __always_inline int ct_forward(struct kvb_ct_key *rk)
 {
@@ -1269,16 +1273,21 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	__u64 now = kvb_now();
 
 	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
-		return -1;
+		return 1;
 	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || !t)
-		return -1;
+		return 1;
 	{
 		struct kvb_net *n = net_lookup(fw->net_id);
 		__u64 *cnt = ct_counter(fw->net_id);
+		__u32 gi = fw->ifindex;
+		struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &gi);
 
+		if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(gi) ||
+		    !nat_carries(p->net_id, fw->net_id))
+			return DROP(KVB_DROP_NO_ROUTE);
 		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
-			return -1;
+			return 1;
 	}
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
@@ -1298,7 +1307,7 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	okey.proto = rk->proto;
 	okey.dir = 0;
 	okey.pad = 0;
-	return ct_create(rk, &t->reply, &okey, &t->orig) == CT_MADE ? 0 : -1;
+	return ct_create(rk, &t->reply, &okey, &t->orig) == CT_MADE ? 0 : 1;
 }
 
 /*
@@ -1366,8 +1375,13 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (IS_DROP(ret))
 		return ret;
 	now = kvb_now();
-	if (!ct && !ct_forward(&rk))
-		ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	if (!ct) {
+		ret = ct_forward(&rk);
+		if (IS_DROP(ret))
+			return ret;
+		if (!ret)
+			ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	}
 	if (!ct) {
 		ret = nat_map_in(skb, &rk, 1);
 		if (IS_DROP(ret))
@@ -1548,6 +1562,83 @@ static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 	bpf_timer_start(&sw->timer, sw->ns * 50 > KVB_CT_SWEEP_NS ?
 				    sw->ns * 50 : KVB_CT_SWEEP_NS, 0);
 	return 0;
+}
+
+/*
+ * A port leaves (detach, net del, gc of a vanished device): every flow
+ * one of whose entries names its ifindex goes now, both entries, counted
+ * down in its network and giving back its mapping and peer references,
+ * as the sweep gives back a dead flow's. Otherwise the flows would hold
+ * their network's ct-max share, their NAT ports and mappings until they
+ * expire (TCP established: 7440 s), and their replies would be counted
+ * as no-route. A hairpin flow names the guest it goes to in its original
+ * entry and the one that opened it in its reply entry: either leaving
+ * ends it. It runs in the datapath's own program (kvb_ct_forget, run by
+ * the loader with BPF_PROG_RUN) because the mappings' counts are taken
+ * and given back under their spin lock, which userspace cannot hold
+ * across a read and a write.
+ */
+struct forget_ctx {
+	__u32 ifindex;
+	__u32 freed;
+};
+
+static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
+		       struct forget_ctx *c)
+{
+	struct kvb_natmap_key mk, pk, spare;
+	struct kvb_ct_key ok, rk;
+	struct kvb_ct *o = e;
+	__u8 mapped;
+	__u32 id;
+	__u64 *cnt;
+
+	if (e->guest_ifindex != c->ifindex)
+		return 0;
+	ok = *k;
+	if (k->dir) {
+		/* a reply entry: the flow is its original's (sweep_one) */
+		ok.saddr = e->hairpin ? e->addr2 : e->addr;
+		ok.daddr = e->hairpin ? e->addr : k->saddr;
+		ok.sport = e->hairpin ? e->port2 : e->port;
+		ok.dport = e->hairpin ? e->port : k->sport;
+		ok.dir = 0;
+		ok.pad = 0;
+		o = bpf_map_lookup_elem(&kvb_ct, &ok);
+		if (!o) {	/* alone: it goes now */
+			bpf_map_delete_elem(&kvb_ct, k);
+			return 0;
+		}
+	}
+	/* what the flow holds, read before its entries go */
+	kvb_ct_reply_key(&ok, o, &rk);
+	natmap_keys(&ok, o, &mk, &pk);
+	id = o->net_id;
+	mapped = o->mapped;
+	bpf_map_delete_elem(&kvb_ct, &rk);
+	if (bpf_map_delete_elem(&kvb_ct, &ok))
+		return 0;	/* the datapath or the sweep took it first */
+	cnt = ct_counter(id);
+	if (cnt && *cnt)
+		__sync_fetch_and_add(cnt, -1);
+	if (mapped) {
+		if (mapped & KVB_CT_M_MAP)
+			natmap_put(&mk, &spare);
+		if (mapped & KVB_CT_M_PEER)
+			natmap_put(&pk, &spare);
+	}
+	c->freed++;
+	return 0;
+}
+
+/* The flows of the port whose ifindex is ifindex go; how many did. */
+static __always_inline __u32 ct_forget_port(__u32 ifindex)
+{
+	struct forget_ctx c = { .ifindex = ifindex };
+
+	if (ifindex)
+		bpf_for_each_map_elem(&kvb_ct, forget_one, &c, 0);
+	return c.freed;
 }
 
 #define CLOCK_MONOTONIC_ 1

@@ -1915,6 +1915,121 @@ static void t_nat_icmp_error_port_gone(struct fabric *fb)
 	      "ifindex (verdict %d)", rt);
 }
 
+/* kvb_ct entries (either direction) that name ifindex as their guest's */
+static int ct_entries_of(struct fabric *fb, __u32 ifindex)
+{
+	struct kvb_ct_key k, *prev = NULL;
+	struct kvb_ct e;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(fb->ct_fd, &k, &e) &&
+		    e.guest_ifindex == ifindex)
+			n++;
+	}
+	return n;
+}
+
+/* a frame of guest frame_port (mac, address) of the nat network */
+static int guest_send(__u32 ifindex, const __u8 *mac, const char *saddr,
+		      __u8 proto, __u16 sport, const char *daddr, __u16 dport)
+{
+	__be32 s = inet_addr(saddr), d = inet_addr(daddr);
+	struct frame in, out;
+
+	guest_frame(&in, proto, sport, dport, 16);
+	memcpy(in.buf + 6, mac, 6);
+	memcpy(in.buf + 14 + 12, &s, 4);
+	memcpy(in.buf + 14 + 16, &d, 4);
+	frame_csum4(&in);
+	return run_tc_out(F, ifindex, &in, &out);
+}
+
+/*
+ * A port that leaves takes its NAT flows with it, at once: detach (and
+ * net del and gc, which detach) removes every flow naming the port (its
+ * own, a forward's connection to it, a hairpin through the WAN address to
+ * it), gives back the network's count and the mappings and peer entries
+ * the flows held; another port's flow is untouched and still answered.
+ * A forward still naming the gone port makes no new flow for it
+ * (no-route on the WAN port).
+ */
+static void t_nat_detach_forgets_flows(struct fabric *fb)
+{
+	static const __u8 N8[6] = { 0x52, 0x54, 0, 0, 0x5a, 8 };
+	struct port_opts g = { .naddrs = 1, .mac = N8 };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8088),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.18"),
+			      .to_port = htons(80), .net_id = NET_NAT };
+	struct frame in, res;
+	struct kvb_port p;
+	__u64 c0, nr0;
+	__u16 keep;
+	__u32 kn8;
+	int m0, ret, left, made, m1;
+
+	ct_flush_net(fb, NET_NAT);
+	keep = udp_to(20031, "10.200.0.2", 53);
+	CHECK(keep, "kn1's flow");
+	c0 = ct_count(fb, NET_NAT);
+	m0 = natmap_entries(fb);
+	CHECK(!add_veth("kn8", &kn8) &&
+	      !parse_addr("192.168.90.18", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn8", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn8");
+	fw.ifindex = kn8;
+	memcpy(fw.mac, N8, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	/* kn8's own: one UDP socket to two remotes (a mapping, two peer
+	 * entries), TCP, an echo */
+	CHECK(guest_send(kn8, N8, "192.168.90.18", IPPROTO_UDP, 20032,
+			 "10.200.0.2", 53) == TC_ACT_REDIRECT &&
+	      guest_send(kn8, N8, "192.168.90.18", IPPROTO_UDP, 20032,
+			 "10.200.0.3", 53) == TC_ACT_REDIRECT &&
+	      guest_send(kn8, N8, "192.168.90.18", IPPROTO_TCP, 20033,
+			 "10.200.0.2", 443) == TC_ACT_REDIRECT &&
+	      guest_send(kn8, N8, "192.168.90.18", IPPROTO_ICMP, 77,
+			 "10.200.0.2", 0) == TC_ACT_REDIRECT,
+	      "kn8's flows");
+	/* a connection from the WAN through the forward, and kn1's hairpin
+	 * through the WAN address to it */
+	wan_frame(&in, IPPROTO_TCP, 5555, 8088, 0x02, 0);
+	ret = run_tc_out(fb, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "forward to kn8: verdict %d", ret);
+	ret = guest_send(kn1, N1, "192.168.90.11", IPPROTO_TCP, 40600,
+			 "10.200.0.1", 8088);
+	CHECK(ret == TC_ACT_REDIRECT, "hairpin to kn8: verdict %d", ret);
+	made = (int)(ct_count(fb, NET_NAT) - c0);
+	m1 = natmap_entries(fb);
+	CHECK(made == 6, "%d flows made, want 6", made);
+
+	CHECK(!port_get(fb, kn8, &p) && !port_detach(fb, "unit", &p),
+	      "detach kn8");
+	left = ct_entries_of(fb, kn8);
+	nr0 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE];
+	ret = run_tc_out(fb, kw, &in, &res);	/* the forward again */
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	system("ip link del kn8");
+	CHECK(!left, "%d flow entries of kn8 left after its detach", left);
+	CHECK(ct_count(fb, NET_NAT) == c0, "flow count %llu, want %llu back",
+	      (unsigned long long)ct_count(fb, NET_NAT),
+	      (unsigned long long)c0);
+	CHECK(natmap_entries(fb) == m0, "%d mapping entries, want %d back "
+	      "(%d with kn8's)", natmap_entries(fb), m0, m1);
+	CHECK(ret == TC_ACT_SHOT && ct_count(fb, NET_NAT) == c0 &&
+	      port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE] == nr0 + 1,
+	      "a forward to the gone port: verdict %d, flows %llu (want %llu), "
+	      "no-route +%llu", ret, (unsigned long long)ct_count(fb, NET_NAT),
+	      (unsigned long long)c0, (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE] - nr0));
+	ret = udp_from("10.200.0.2", 53, keep, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "kn1's flow lost: verdict %d", ret);
+	ct_flush_net(fb, NET_NAT);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -1972,6 +2087,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_wan_admission);
 	RUN(t_nat_unsolicited_from_host);
 	RUN(t_nat_established_writes_nothing);
+	RUN(t_nat_detach_forgets_flows);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
 
