@@ -853,12 +853,18 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	__be16 sport = ct->port, dport = ct->port2;
 	__u32 out = ct->guest_ifindex;
 	__u8 mac[ETH_ALEN];
+	struct kvb_port *gp;
+	int ret;
 
-	__builtin_memcpy(mac, ct->guest_mac, ETH_ALEN);
-	/* a flow outlives its guest's device (gone without detach, its
+	/* to the guest's port as it is now, as a reply goes (natreply.h):
+	 * a forward names the port it was added for, which may since have
+	 * gone, or been detached and attached to another network (an
+	 * internal one, say: a hairpin must not reach into it), and a
+	 * flow outlives its guest's device (gone without detach, its
 	 * ifindex maybe another device's now) */
-	if (!port_dev_live(out))
-		return DROP(KVB_DROP_NO_ROUTE);
+	ret = nat_reply_port(ct, mac, &gp);
+	if (IS_DROP(ret))
+		return ret;
 	/* guest to guest through the WAN address: isolation applies */
 	if (!guests_may_talk(skb->ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
@@ -914,6 +920,10 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || fw->net_id != net->id)
 		return NAT_CONTINUE;	/* the host's own port */
+	/* the forward's guest port gone or now another network's: no
+	 * flow is made for it (hairpin_send says why) */
+	if (!nat_guest_port(fw->ifindex, net->id))
+		return DROP(KVB_DROP_NO_ROUTE);
 	if (!t || (cnt && net->ct_max && *cnt >= net->ct_max))
 		return DROP(KVB_DROP_NAT_FULL);
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
@@ -1280,11 +1290,8 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	{
 		struct kvb_net *n = net_lookup(fw->net_id);
 		__u64 *cnt = ct_counter(fw->net_id);
-		__u32 gi = fw->ifindex;
-		struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &gi);
 
-		if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(gi) ||
-		    !nat_carries(p->net_id, fw->net_id))
+		if (!nat_guest_port(fw->ifindex, fw->net_id))
 			return DROP(KVB_DROP_NO_ROUTE);
 		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
 			return 1;

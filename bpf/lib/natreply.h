@@ -90,19 +90,32 @@ static __always_inline int nat_carries(__u32 net_id, __u32 nat_id)
  * and a MAC gets its MAC now (port set mac), any other the MAC its guest
  * opened the flow from. 0, or a drop code (no-route).
  */
+/*
+ * The guest port at ifindex, when nat network nat_id may send to it: a
+ * guest's port whose device is there and whose network it translates
+ * for; else NULL. port_dev_live: the port's device went without detach,
+ * and its ifindex may be another device's (tc; XDP sends through
+ * kvb_xdptx, which the kernel keeps the same way); nat_carries: a tap
+ * detached and attached to another network keeps its ifindex.
+ */
+static __always_inline struct kvb_port *nat_guest_port(__u32 ifindex,
+						       __u32 nat_id)
+{
+	struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &ifindex);
+
+	if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(ifindex) ||
+	    !nat_carries(p->net_id, nat_id))
+		return NULL;
+	return p;
+}
+
 static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 					  __u8 *gmac, struct kvb_port **gp)
 {
-	__u32 out = ct->guest_ifindex;
-	struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &out);
+	struct kvb_port *p = nat_guest_port(ct->guest_ifindex, ct->net_id);
 
 	*gp = p;
-	/* port_dev_live: the port's device went without detach, and its
-	 * ifindex may be another device's (tc; XDP sends through
-	 * kvb_xdptx, which the kernel keeps the same way); the port's
-	 * network: one this nat network translates for (nat_carries) */
-	if (!p || p->role != KVB_PORT_GUEST || !port_dev_live(out) ||
-	    !nat_carries(p->net_id, ct->net_id))
+	if (!p)
 		return DROP(KVB_DROP_NO_ROUTE);
 	if ((p->flags & KVB_PORT_F_SPOOFCHECK) && !mac_is_zero(p->mac))
 		__builtin_memcpy(gmac, p->mac, ETH_ALEN);

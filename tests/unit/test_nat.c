@@ -2030,6 +2030,60 @@ static void t_nat_detach_forgets_flows(struct fabric *fb)
 	ct_flush_net(fb, NET_NAT);
 }
 
+/*
+ * Hairpin reaches only a guest of the network: a forward names the port
+ * it was added for, and a tap detached from the nat network and attached
+ * to another network (bridge b here; an internal one alike) keeps its
+ * ifindex. kn1 connecting to the WAN address on the forwarded port then
+ * reaches nothing (no-route, and no flow is made), where it reached the
+ * tap in the other network.
+ */
+static void t_nat_hairpin_port_moved(struct fabric *fb)
+{
+	static const __u8 N7[6] = { 0x52, 0x54, 0, 0, 0x5a, 7 };
+	struct port_opts g = { .naddrs = 1, .mac = N7 };
+	struct port_opts b = { .naddrs = 0, .mac = N7 };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8087),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.17"),
+			      .to_port = htons(80), .net_id = NET_NAT };
+	__u64 d0, c0;
+	struct kvb_port p;
+	__u32 kn7;
+	int r0, r1, made;
+
+	CHECK(!add_veth("kn7", &kn7) &&
+	      !parse_addr("192.168.90.17", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn7", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn7");
+	fw.ifindex = kn7;
+	memcpy(fw.mac, N7, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	r0 = guest_send(kn1, N1, "192.168.90.11", IPPROTO_TCP, 40700,
+			"10.200.0.1", 8087);
+	/* the guest moves: kn7 leaves the nat network for bridge b */
+	if (!port_get(fb, kn7, &p))
+		port_detach(fb, "unit", &p);
+	CHECK(!port_attach(fb, "unit", "kn7", 2, KVB_PORT_GUEST, &b),
+	      "attach kn7 to bridge b");
+	d0 = port_stats(fb, kn1).drop[KVB_DROP_NO_ROUTE];
+	c0 = ct_count(fb, NET_NAT);
+	r1 = guest_send(kn1, N1, "192.168.90.11", IPPROTO_TCP, 40701,
+			"10.200.0.1", 8087);
+	made = (int)(ct_count(fb, NET_NAT) - c0);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	if (!port_get(fb, kn7, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn7");
+	CHECK(r0 == TC_ACT_REDIRECT, "hairpin to kn7 on the nat network: "
+	      "verdict %d", r0);
+	CHECK(r1 == TC_ACT_SHOT, "hairpin reached kn7 on bridge b: verdict %d",
+	      r1);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NO_ROUTE] == d0 + 1,
+	      "no-route not counted");
+	CHECK(!made, "%d flows made for the moved port", made);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -2088,6 +2142,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_unsolicited_from_host);
 	RUN(t_nat_established_writes_nothing);
 	RUN(t_nat_detach_forgets_flows);
+	RUN(t_nat_hairpin_port_moved);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
 
