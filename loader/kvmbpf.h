@@ -259,6 +259,8 @@ int net_leases(int argc, char **argv);
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
 /* bound: the device's own program (xdp_bound_prog), else prog_xdp */
+/* the name of a device's driver (ethtool), "" when unknown */
+void dev_driver(const char *name, char *buf, size_t len);
 int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound);
 int xdp_update(struct fabric *fb, __u32 ifindex, bool bound);
 bool tc_present(__u32 ifindex);

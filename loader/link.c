@@ -6,7 +6,9 @@
  * which likewise outlives us and is what detach destroys.
  */
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +57,23 @@ void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact)
 	}
 }
 
+/* The name of name's driver (ethtool's), "" when it cannot be told. */
+void dev_driver(const char *name, char *buf, size_t len)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	buf[0] = 0;
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&di;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr))
+		snprintf(buf, len, "%s", di.driver);
+	close(fd);
+}
+
 static int xdp_pin_path(struct fabric *fb, __u32 ifindex, char *buf,
 			size_t len)
 {
@@ -65,6 +84,7 @@ static int xdp_pin_path(struct fabric *fb, __u32 ifindex, char *buf,
 
 int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound)
 {
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	int fd, ret, prog = fb->prog_xdp;
 	char path[512];
 
@@ -77,9 +97,11 @@ int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound)
 			return prog;
 	}
 	/* Native where the driver has it (tun, veth, most NICs), else
-	 * generic; a device-bound program only native (the kernel refuses
-	 * it in generic mode: the caller reports the error). */
-	fd = bpf_link_create(prog, (int)ifindex, BPF_XDP, NULL);
+	 * generic; a device-bound program only native: asked for native
+	 * mode, a driver without it is EOPNOTSUPP (the caller says so),
+	 * not generic mode's EINVAL, which names nothing. */
+	lo.flags = bound ? XDP_FLAGS_DRV_MODE : 0;
+	fd = bpf_link_create(prog, (int)ifindex, BPF_XDP, &lo);
 	ret = -errno;
 	if (bound)
 		close(prog);

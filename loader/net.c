@@ -1091,12 +1091,59 @@ static int net_add(int argc, char **argv)
 	return fb ? net_create(fb, &s) : 1;
 }
 
+/* The uplink port whose XDP net set turned on goes back to off. */
+static void xdp_undo(struct fabric *fb, __u32 uplink)
+{
+	struct kvb_port p;
+
+	if (uplink && !port_get(fb, uplink, &p))
+		port_xdp_set(fb, "net set", &p, false);
+}
+
+/*
+ * net set's uplink-xdp on and wan-xdp on: XDP attached on the uplink or
+ * WAN port before the network changes ("net set: NAME: wan-xdp on:
+ * device DEV: ..." when it cannot be), so that a failure leaves
+ * everything as it was. *undo: the uplink whose XDP this turned on, for
+ * xdp_undo should a later step fail.
+ */
+static int xdp_on_first(struct fabric *fb, const struct net_spec *s,
+			const struct kvb_net *n, __u32 *undo)
+{
+	struct kvb_port p;
+	char cmd[64];
+
+	*undo = 0;
+	if (field_given(s, "uplink-xdp") && s->uplink_xdp) {
+		snprintf(cmd, sizeof(cmd), "net set: %s: uplink-xdp on",
+			 n->name);
+		if (port_get(fb, n->uplink, &p) || p.role != KVB_PORT_UPLINK)
+			return err("net set: %s: uplink-xdp: the network has no "
+				   "uplink", n->name);
+		if (!(p.flags & KVB_PORT_F_XDP)) {
+			if (port_xdp_set(fb, cmd, &p, true))
+				return 1;
+			*undo = p.ifindex;
+		}
+	}
+	if (field_given(s, "wan-xdp") && s->wan_xdp && n->wan &&
+	    !port_get(fb, n->wan, &p) && p.role == KVB_PORT_WAN) {
+		snprintf(cmd, sizeof(cmd), "net set: %s: wan-xdp on", n->name);
+		if (port_xdp_set(fb, cmd, &p, true)) {
+			xdp_undo(fb, *undo);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* net set NAME KEYWORD ARG...: the fields that change in place */
 static int net_set(int argc, char **argv)
 {
 	struct net_spec s = { 0 };
 	struct kvb_net net, old;
 	struct fabric *fb;
+	__u32 undo;
 
 	if (argc < 3)
 		return err("net set: expected NAME and settings");
@@ -1132,19 +1179,29 @@ static int net_set(int argc, char **argv)
 	if ((net.vni || old.vni) &&
 	    overlay_check(fb, "net set", &old, &net, true))
 		return 1;
-	if (net_put(fb, &net))
-		return err("net set: %s: %s", net.name, strerror(errno));
+	/*
+	 * XDP that cannot be attached (a driver without native XDP) fails
+	 * the command before anything else changed, so that the network is
+	 * left exactly as it was; removing it cannot fail that way and
+	 * comes after.
+	 */
+	if (xdp_on_first(fb, &s, &net, &undo))
+		return 1;
+	if (net_put(fb, &net)) {
+		int e = errno;
+
+		xdp_undo(fb, undo);
+		wan_xdp_sync(fb, "net set", old.wan, 0);	/* as it was */
+		return err("net set: %s: %s", net.name, strerror(e));
+	}
 	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net))
 		return 1;
-	if (field_given(&s, "uplink-xdp") &&
-	    uplink_xdp_set(fb, &net, s.uplink_xdp))
+	if (field_given(&s, "uplink-xdp") && !s.uplink_xdp &&
+	    uplink_xdp_set(fb, &net, false))
 		return 1;
-	if (field_given(&s, "wan-xdp") &&
-	    wan_xdp_sync(fb, "net set", net.wan, 0)) {
-		/* as it was: XDP could not be attached */
-		net_put(fb, &old);
-		return 1;
-	}
+	/* off: unless another network naming the device asks for it */
+	if (field_given(&s, "wan-xdp"))
+		wan_xdp_sync(fb, "net set", net.wan, 0);
 	return acl_sync(fb, "net set");
 }
 

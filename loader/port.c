@@ -192,6 +192,28 @@ static bool xdp_target(__u32 ifindex, __u32 role)
 }
 
 /*
+ * XDP could not be attached to dev (xdp_attach's ret): say why. An
+ * uplink's, a WAN device's or a guest port's that is no tap is a program
+ * bound to the device, which runs in native mode only: a driver without
+ * native XDP (dummy, bridge, macvlan...) cannot take it, and the kernel's
+ * own word for that (EOPNOTSUPP) names neither the device nor the cause.
+ */
+static int xdp_refused(const char *cmd, const char *dev, int ret, bool bound,
+		       const char *hint)
+{
+	char drv[32];
+
+	if (ret == -EOPNOTSUPP && bound) {
+		dev_driver(dev, drv, sizeof(drv));
+		return err("%s: device %s: its driver (%s) has no native XDP "
+			   "support, which XDP there needs (%s)", cmd, dev,
+			   drv[0] ? drv : "unknown", hint);
+	}
+	return err("%s: device %s: cannot attach XDP program: %s (%s)", cmd,
+		   dev, strerror(-ret), hint);
+}
+
+/*
  * tc carries every frame either way, so adding or removing the
  * accelerator loses nothing in between.
  */
@@ -205,8 +227,10 @@ int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 				     xdp_bound(p->ifindex, p->role));
 
 		if (ret)
-			return err("%s: %s: cannot attach XDP program: %s", cmd,
-				   p->name, strerror(-ret));
+			return xdp_refused(cmd, p->name, ret,
+					   xdp_bound(p->ifindex, p->role),
+					   "it stays off: tc carries every "
+					   "frame");
 		p->flags |= KVB_PORT_F_XDP;
 	} else {
 		xdp_detach(fb, p->ifindex);
@@ -388,9 +412,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	if (xdp) {
 		ret = xdp_attach(fb, ifindex, xdp_bound(ifindex, role));
 		if (ret) {
-			err("%s: %s: cannot attach XDP program: %s (use 'xdp "
-			    "off' to run on tc alone)", cmd, dev,
-			    strerror(-ret));
+			xdp_refused(cmd, dev, ret, xdp_bound(ifindex, role),
+				    "use 'xdp off' to run on tc alone");
 			goto fail;
 		}
 		port.flags |= KVB_PORT_F_XDP;
