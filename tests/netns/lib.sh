@@ -213,11 +213,13 @@ tcp_sha() {
 }
 
 # seen_from LISTENNS ADDR PORT FROMNS: the source address a TCP listener on
-# ADDR:PORT in LISTENNS sees when FROMNS connects to it (NAT or not)
+# ADDR:PORT (IPv4 or IPv6) in LISTENNS sees when FROMNS connects to it (NAT
+# or not)
 seen_from() {
 	in_ns "$1" timeout 10 "$PY" -c "
 import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ':' in '$2' else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('$2', $3)); s.listen(1)
 c, a = s.accept(); print(a[0]); c.close()" &
 	sleep 0.5
