@@ -1180,7 +1180,8 @@ static void t_nat_port_hash_is_keyed(struct fabric *fb)
  */
 static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 {
-	struct kvb_ct_key ok = { .proto = IPPROTO_UDP }, rk;
+	/* the three flows', sport each's */
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_UDP, 0, 53), rk;
 	struct kvb_ct o, r;
 	struct kvb_net n;
 	struct timespec ts;
@@ -1200,9 +1201,6 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 	/* three flows idle for 200 s both ways: past UDP's 180 s */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-	ok.saddr = inet_addr("192.168.90.11");
-	ok.daddr = inet_addr("10.200.0.2");
-	ok.dport = htons(53);
 	for (__u16 i = 0; i < 3; i++) {
 		ok.sport = htons((__u16)(41301 + i));
 		if (bpf_map_lookup_elem(fb->ct_fd, &ok, &o))
