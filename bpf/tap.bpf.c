@@ -145,8 +145,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	 */
 	if (port->role == KVB_PORT_GUEST &&
 	    stage_of(port, net) != KVB_STAGE_SWITCH) {
-		struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp,
-							      &ifindex);
+		struct kvb_acl_port *ap = acl_port_of(port);
 
 		if (ap && ap->set) {
 			bpf_tail_call(skb, &kvb_stages, KVB_STAGE_ACL_OUT);
@@ -212,7 +211,8 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	 * (acl.h; a reject rewrites the packet, so before it is read).
 	 */
 	if (want == KVB_STAGE_SWITCH && s->role == KVB_PORT_GUEST) {
-		ret = acl_from_guest(skb, s->ifindex, s->net->id);
+		ret = acl_from_guest(skb, s->ifindex, s->port->slot,
+				     s->net->id);
 		if (ret != ACL_PASS)	/* a verdict, never STAGE_GO */
 			return ret != STAGE_GO ? ret : TC_ACT_SHOT;
 	}
@@ -287,8 +287,7 @@ int kvb_tc_acl_out(struct __sk_buff *skb)
 	if (skb->mark == KVB_MARK_ACL) {
 		skb->mark = 0;
 	} else {
-		ret = acl_port(skb, s.ifindex, KVB_ACL_OUT, &s.f,
-			       s.net->id);
+		ret = acl_port(skb, s.port, KVB_ACL_OUT, &s.f, s.net->id);
 		if (ret != ACL_PASS)
 			goto out;
 	}
@@ -322,7 +321,7 @@ int kvb_tc_acl_in(struct __sk_buff *skb)
 	p.vlan_stripped = 0;
 	ret = kvb_admit(&p, 0, &f);
 	if (!IS_DROP(ret))
-		ret = acl_port(skb, ifindex, KVB_ACL_IN, &f, port->net_id);
+		ret = acl_port(skb, port, KVB_ACL_IN, &f, port->net_id);
 	if (ret == ACL_PASS)
 		return TC_ACT_OK;
 	if (IS_DROP(ret)) {
@@ -491,7 +490,7 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		}
 		if (mark == KVB_MARK_ACL)
 			return TC_ACT_OK;
-		ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+		ap = acl_port_of(port);
 		if (!ap || !ap->set)
 			return TC_ACT_OK;
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_ACL_IN);

@@ -764,12 +764,63 @@ static bool dead_bit(const void *key, const void *value, void *arg)
 	return !set_live(arg, ((const struct kvb_acl_bit_key *)key)->set);
 }
 
-int acl_port_own(struct fabric *fb, __u32 ifindex, __u16 *ids)
+/*
+ * A port's ACL entry (kvb_aclp) and connection count (kvb_aclctn) are
+ * arrays indexed by its counter slot (kvb_port.slot): the datapath finds
+ * them by index. The entry names its port (ifindex): a slot holds no
+ * entry of another port's.
+ */
+static int aclp_get(struct fabric *fb, const struct kvb_port *p,
+		    struct kvb_acl_port *ap)
+{
+	__u32 slot = p->slot;
+
+	if (!slot || bpf_map_lookup_elem(fb->aclp_fd, &slot, ap) ||
+	    ap->ifindex != p->ifindex)
+		return -1;
+	return 0;
+}
+
+static int aclp_put(struct fabric *fb, const struct kvb_port *p,
+		    struct kvb_acl_port *ap)
+{
+	__u32 slot = p->slot;
+
+	if (!slot) {
+		errno = ENOENT;
+		return -1;
+	}
+	ap->ifindex = p->ifindex;
+	return bpf_map_update_elem(fb->aclp_fd, &slot, ap, BPF_ANY);
+}
+
+/* the port's ACL entry goes (its count stays) */
+static void aclp_del(struct fabric *fb, const struct kvb_port *p)
+{
+	struct kvb_acl_port ap = { 0 };
+	__u32 slot = p->slot;
+
+	if (slot && slot <= KVB_MAX_PORTS)
+		bpf_map_update_elem(fb->aclp_fd, &slot, &ap, BPF_ANY);
+}
+
+/* a slot given to a port, or given up: no ACL entry, no count */
+void acl_slot_clear(struct fabric *fb, __u32 slot)
+{
+	struct kvb_acl_port ap = { 0 };
+	struct kvb_aclctn n = { 0 };
+
+	if (!slot || slot > KVB_MAX_PORTS)
+		return;
+	bpf_map_update_elem(fb->aclp_fd, &slot, &ap, BPF_ANY);
+	bpf_map_update_elem(fb->aclctn_fd, &slot, &n, BPF_ANY);
+}
+
+int acl_port_own(struct fabric *fb, const struct kvb_port *p, __u16 *ids)
 {
 	struct kvb_acl_port ap;
 
-	if (bpf_map_lookup_elem(fb->aclp_fd, &ifindex, &ap) ||
-	    !(ap.flags & KVB_ACLP_OWN))
+	if (aclp_get(fb, p, &ap) || !(ap.flags & KVB_ACLP_OWN))
 		return 0;
 	memcpy(ids, ap.acl, sizeof(ap.acl));
 	return ap.nacl > KVB_ACL_PER_PORT ? KVB_ACL_PER_PORT : ap.nacl;
@@ -779,7 +830,7 @@ int acl_port_own(struct fabric *fb, __u32 ifindex, __u16 *ids)
 int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids)
 {
 	struct kvb_net n;
-	int k = acl_port_own(fb, p->ifindex, ids);
+	int k = acl_port_own(fb, p, ids);
 
 	if (k || net_get(fb, p->net_id, &n))
 		return k;
@@ -866,9 +917,7 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			for (int j = 0; j < n; j++) {
 				struct kvb_acl_port ap;
 
-				if (!bpf_map_lookup_elem(fb->aclp_fd,
-							 &ps[j].ifindex, &ap) &&
-				    ap.set)
+				if (!aclp_get(fb, &ps[j], &ap) && ap.set)
 					live.ids[live.n++] = ap.set;
 			}
 			retire = true;
@@ -885,7 +934,7 @@ int acl_sync(struct fabric *fb, const char *cmd)
 
 		if (ps[i].role != KVB_PORT_GUEST)
 			continue;
-		had = !bpf_map_lookup_elem(fb->aclp_fd, &ps[i].ifindex, &old);
+		had = !aclp_get(fb, &ps[i], &old);
 		if (had && old.set)
 			retire = true;
 		ap.flags = had ? old.flags & KVB_ACLP_OWN : 0;
@@ -906,11 +955,11 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			ap.ct_max = net.acl_ct_max;
 		}
 		if (!ap.set && !(ap.flags & KVB_ACLP_OWN)) {
-			bpf_map_delete_elem(fb->aclp_fd, &ps[i].ifindex);
+			if (had)
+				aclp_del(fb, &ps[i]);
 			continue;
 		}
-		if (bpf_map_update_elem(fb->aclp_fd, &ps[i].ifindex, &ap,
-					BPF_ANY))
+		if (aclp_put(fb, &ps[i], &ap))
 			ret = err("%s: %s: cannot switch its ACLs: %s", cmd,
 				  ps[i].name, strerror(errno));
 	}
@@ -935,10 +984,13 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 		 const __u16 *ids)
 {
 	struct kvb_acl_port ap = { 0 }, old;
+	struct kvb_port p;
 
 	if (n < 0)
 		return 0;
-	if (!bpf_map_lookup_elem(fb->aclp_fd, &ifindex, &old))
+	if (port_get(fb, ifindex, &p))
+		return err("%s: no port on ifindex %u", cmd, ifindex);
+	if (!aclp_get(fb, &p, &old))
 		ap = old;
 	ap.nacl = (__u8)n;
 	memset(ap.acl, 0, sizeof(ap.acl));
@@ -948,7 +1000,7 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 		ap.flags |= KVB_ACLP_OWN;
 	else
 		ap.flags &= ~KVB_ACLP_OWN;
-	if (bpf_map_update_elem(fb->aclp_fd, &ifindex, &ap, BPF_ANY))
+	if (aclp_put(fb, &p, &ap))
 		return err("%s: cannot set the port's ACLs: %s", cmd,
 			   strerror(errno));
 	return acl_sync(fb, cmd);
@@ -990,15 +1042,17 @@ static void ct_forget_one(const void *key, const void *value, void *arg)
 }
 
 /* a port leaves: its ACLs, connections and their count go (an ifindex
- * is reused) */
-void acl_port_forget(struct fabric *fb, __u32 ifindex)
+ * and a slot are reused) */
+void acl_port_forget(struct fabric *fb, const struct kvb_port *p)
 {
-	struct ct_forget f = { .fd = fb->aclct_fd, .ifindex = ifindex };
+	struct ct_forget f = { .fd = fb->aclct_fd, .ifindex = p->ifindex };
+	struct kvb_acl_port ap;
 
-	bpf_map_delete_elem(fb->aclp_fd, &ifindex);
+	if (!aclp_get(fb, p, &ap))
+		aclp_del(fb, p);
 	map_walk(fb->aclct_fd, sizeof(struct kvb_aclct_key),
 		 sizeof(struct kvb_aclct), ct_forget_one, &f);
-	bpf_map_delete_elem(fb->aclctn_fd, &ifindex);
+	acl_slot_clear(fb, p->slot);
 }
 
 /* --------------------------------------------------------- commands */
@@ -1052,7 +1106,7 @@ static int acl_users(struct fabric *fb, __u32 id, char *buf, size_t len)
 	buf[0] = 0;
 	for (int i = 0; i < n; i++) {
 		__u16 ids[KVB_ACL_PER_PORT];
-		int k = acl_port_own(fb, ps[i].ifindex, ids);
+		int k = acl_port_own(fb, &ps[i], ids);
 
 		for (int j = 0; j < k; j++)
 			if (ids[j] == id && w < len) {

@@ -379,8 +379,9 @@ const char *acl_action_name(__u8 a);
 /* a guest port's own ACLs (n -1: unchanged), then every port's sets */
 int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 		 const __u16 *ids);
-void acl_port_forget(struct fabric *fb, __u32 ifindex);
-int acl_port_own(struct fabric *fb, __u32 ifindex, __u16 *ids);
+void acl_port_forget(struct fabric *fb, const struct kvb_port *p);
+int acl_port_own(struct fabric *fb, const struct kvb_port *p, __u16 *ids);
+void acl_slot_clear(struct fabric *fb, __u32 slot);
 int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids);
 /* compile every port's ACLs anew and switch them over */
 int acl_sync(struct fabric *fb, const char *cmd);

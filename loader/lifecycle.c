@@ -298,7 +298,7 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 			      p->flags & KVB_PORT_F_SAVI_OFF ? " savi off" : "");
 	{
 		__u16 ids[KVB_ACL_PER_PORT];
-		int k = acl_port_own(fb, p->ifindex, ids);
+		int k = acl_port_own(fb, p, ids);
 		char names[256];
 
 		acl_list_fmt(fb, ids, k, names, sizeof(names));

@@ -60,6 +60,8 @@ __u16 port_slot_take(struct fabric *fb)
 	zero = calloc((size_t)ncpu, sizeof(*zero));
 	if (!zero || bpf_map_update_elem(fb->stats_fd, &slot, zero, BPF_ANY))
 		slot = 0;
+	/* and no ACL entry or connection count of an earlier holder */
+	acl_slot_clear(fb, slot);
 out:
 	if (!used || (!zero && slot))
 		errno = ENOMEM;
@@ -289,7 +291,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	}
 	fdb_purge(fb, p->ifindex, 0);
 	addr_purge(fb, p->ifindex, 0);
-	acl_port_forget(fb, p->ifindex);
+	acl_port_forget(fb, p);
 	nat_port_forget(fb, p->ifindex);
 	/* its counter slot is free with the entry (port_slot_take) */
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);

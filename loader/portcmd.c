@@ -319,7 +319,7 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 		}
 		close_json_array();
 		print_bool(PRINT_JSON, "acl_own", NULL,
-			   acl_port_own(fb, p->ifindex, ids) > 0);
+			   acl_port_own(fb, p, ids) > 0);
 	}
 	addr_print(fb, p->ifindex);
 	print_nl();

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 10
+#define KVB_LAYOUT_VERSION 11
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -323,8 +323,11 @@ struct kvb_acl {
 };
 
 /*
- * kvb_aclp: HASH, key __u32 ifindex: a guest port's ACLs (the loader
- * writes the whole entry at once). set 0: no ACL applies, the port
+ * kvb_aclp: ARRAY of KVB_MAX_PORTS + 1, key __u32: a guest port's ACLs at
+ * its slot (kvb_port.slot; the loader writes the whole entry at once). An
+ * index, not a hash lookup, on the path of every judged frame. ifindex
+ * says whose entry it is: another ifindex (a slot given to another port
+ * since, or none: 0) is no entry. set 0: no ACL applies, the port
  * behaves as if there were no ACLs.
  */
 enum kvb_acl_port_flags {
@@ -346,6 +349,7 @@ struct kvb_acl_port {
 	__u8 dims[2];
 	__u8 pad[2];
 	__u32 ct_max;		/* its network's acl-ct-max, 0: KVB_ACL_CT_PORT */
+	__u32 ifindex;		/* the port whose entry it is, 0: none */
 };
 
 /*
@@ -480,6 +484,8 @@ struct kvb_aclct_side {
 	__u8 origin;		/* enum kvb_acl_dir of its first packet */
 	__u8 otype, ocode;	/* ICMP: that packet's type and code */
 	__u8 pad;
+	__u16 slot;		/* the port's slot: its count in kvb_aclctn */
+	__u16 pad2;
 };
 
 struct kvb_aclct {
@@ -490,8 +496,8 @@ struct kvb_aclct {
 };
 
 /*
- * kvb_aclctn: HASH by port ifindex, the kvb_aclct sides that hold the
- * port's judgment. A live connection is never evicted: an idle one goes
+ * kvb_aclctn: ARRAY of KVB_MAX_PORTS + 1 by port slot, the kvb_aclct
+ * sides that hold the port's judgment (zeroed when the slot is given). A live connection is never evicted: an idle one goes
  * after its timeout (the expiry sweep, or the next packet that finds it),
  * and a port's new connection beyond KVB_ACL_CT_PORT, or beyond a full
  * table, is refused (acl-ct-full), so that no guest's flood of

@@ -132,6 +132,7 @@ struct acl_scratch {
 	struct kvb_aclct pe;
 	struct kvb_aclct_key pk;
 	__u32 net_id;			/* the judging port's network */
+	__u32 slot;			/* the judging port's slot */
 	__u8 gside;			/* ck: the side of the guest's end */
 	__u8 pad2[3];
 	struct kvb_acl_bit_key bk;
@@ -741,6 +742,7 @@ static __always_inline void acl_side_write(struct kvb_aclct_side *sd,
 	sd->otype = src->otype;
 	sd->ocode = src->ocode;
 	sd->set = src->set;
+	sd->slot = src->slot;
 	asm volatile("" ::: "memory");
 	sd->ifindex = src->ifindex;
 }
@@ -756,6 +758,7 @@ static __always_inline void acl_side_put(struct acl_scratch *s,
 	struct kvb_aclct_side v = {
 		.ifindex = ifindex, .set = s->ap.set, .ctr = ctr,
 		.origin = (__u8)dir, .otype = s->type, .ocode = s->code,
+		.slot = (__u16)s->slot,
 	};
 
 	acl_side_write(sd, &v);
@@ -792,39 +795,38 @@ static __always_inline int acl_ct_idle(const struct kvb_aclct *e, __u8 proto,
 	return now > last && now - last > acl_timeout_ns(proto, e->state);
 }
 
+/* The slot whose count side sd holds, 0: none (not judged there). */
+static __always_inline __u32 acl_side_slot(const struct kvb_aclct_side *sd)
+{
+	return sd->ifindex ? sd->slot : 0;
+}
+
 /*
  * A port's count of the connection sides that hold its judgment
- * (kvb_aclctn): a new side takes one, 0, or -1 when the port holds
+ * (kvb_aclctn, at the port's slot; a side keeps the slot): a new side takes one, 0, or -1 when the port holds
  * KVB_ACL_CT_PORT already (a burst on several CPUs may pass the cap by a
  * few); a side that goes gives its one back.
  */
-static const struct kvb_aclctn acl_ctn_zero;	/* .rodata: no stack */
-
-static __always_inline int acl_ct_take(__u32 ifindex, __u32 cap)
+static __always_inline int acl_ct_take(__u32 slot, __u32 cap)
 {
 	struct kvb_aclctn *c;
 
-	c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
-	if (!c) {
-		bpf_map_update_elem(&kvb_aclctn, &ifindex, &acl_ctn_zero,
-				    BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
-		if (!c)
-			return -1;
-	}
+	c = slot ? bpf_map_lookup_elem(&kvb_aclctn, &slot) : NULL;
+	if (!c)
+		return -1;
 	if (c->n >= (cap ? cap : KVB_ACL_CT_PORT))
 		return -1;
 	__sync_fetch_and_add(&c->n, 1);
 	return 0;
 }
 
-static __always_inline void acl_ct_give(__u32 ifindex)
+static __always_inline void acl_ct_give(__u32 slot)
 {
 	struct kvb_aclctn *c;
 
-	if (!ifindex)
+	if (!slot)
 		return;
-	c = bpf_map_lookup_elem(&kvb_aclctn, &ifindex);
+	c = bpf_map_lookup_elem(&kvb_aclctn, &slot);
 	if (c && c->n)
 		__sync_fetch_and_add(&c->n, -1);
 }
@@ -839,12 +841,12 @@ static __always_inline void acl_ct_give(__u32 ifindex)
 static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
 					   const struct kvb_aclct_side *src)
 {
-	__u32 old = dst->ifindex, mine = src->ifindex;
+	__u32 old = acl_side_slot(dst);
 
-	if (!mine)
+	if (!src->ifindex)
 		return;
-	if (old == mine) {
-		acl_ct_give(mine);
+	if (dst->ifindex == src->ifindex) {
+		acl_ct_give(src->slot);
 		return;
 	}
 	acl_side_write(dst, src);
@@ -852,9 +854,9 @@ static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
 }
 
 /*
- * Delete the connection in s->ck, whose sides hold ports a and b (read
- * before: a deleted entry's memory may be reused at once), and give their
- * counts back; only the CPU whose delete succeeds counts down.
+ * Delete the connection in s->ck, whose sides hold the counts of slots a
+ * and b (read before: a deleted entry's memory may be reused at once),
+ * and give them back; only the CPU whose delete succeeds counts down.
  */
 static __always_inline void acl_ct_delete(struct acl_scratch *s, __u32 a,
 					  __u32 b)
@@ -936,7 +938,8 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	e = s->defer && s->pending ? NULL :
 	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (e && acl_ct_idle(e, s->proto, now)) {
-		acl_ct_delete(s, e->side[0].ifindex, e->side[1].ifindex);
+		acl_ct_delete(s, acl_side_slot(&e->side[0]),
+			      acl_side_slot(&e->side[1]));
 		e = NULL;
 	}
 	if (e) {
@@ -954,12 +957,14 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 				sd->ctr = ctr;
 				sd->set = ap->set;
 			} else if (!other->ifindex) {
-				acl_ct_delete(s, ifindex, 0);
+				acl_ct_delete(s, acl_side_slot(sd), 0);
 				e = NULL;
 				sd = NULL;
 			} else {
+				__u32 held = acl_side_slot(sd);
+
 				sd->ifindex = 0;
-				acl_ct_give(ifindex);
+				acl_ct_give(held);
 				sd = NULL;
 			}
 		}
@@ -998,12 +1003,12 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
 		/* every new side counts against its port's connections */
-		if (acl_ct_take(ifindex, ap->ct_max))
+		if (acl_ct_take(s->slot, ap->ct_max))
 			return DROP(KVB_DROP_ACL_CT_FULL);
 		if (e && other) {
 			/* the other end's entry: this port's side joins it
 			 * (the side it replaces gives its count back) */
-			__u32 old = e->side[g].ifindex;
+			__u32 old = acl_side_slot(&e->side[g]);
 
 			acl_side_put(s, &e->side[g], ifindex, ctr, dir);
 			acl_ct_give(old);
@@ -1035,9 +1040,9 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			if (e)
 				acl_side_merge(&e->side[g], &ne->side[g]);
 			else
-				acl_ct_give(ifindex);
+				acl_ct_give(s->slot);
 		} else if (err) {
-			acl_ct_give(ifindex);
+			acl_ct_give(s->slot);
 			return DROP(KVB_DROP_ACL_CT_FULL);
 		}
 		return ACL_PASS;
@@ -1244,8 +1249,9 @@ static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
 }
 
 /*
- * Judge the packet in the scratch on port ifindex in direction dir:
- * ACL_PASS, or the verdict (a drop, or a reject's answer sent).
+ * Judge the packet in the scratch on port ifindex (its slot in s->slot)
+ * in direction dir: ACL_PASS, or the verdict (a drop, or a reject's
+ * answer sent).
  */
 static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 				       __u32 dir, struct acl_scratch *s,
@@ -1278,15 +1284,16 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
- * tc egress's ACL step for the admitted frame f on port ifindex:
- * ACL_PASS, or the verdict (a drop, or a reject's answer sent).
+ * tc's ACL step for the admitted frame f on port p (of network net_id),
+ * in direction dir: ACL_PASS, or the verdict (a drop, or a reject's
+ * answer sent).
  */
-static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
-				    __u32 dir, const struct kvb_frame *f,
-				    __u32 net_id)
+static __always_inline int acl_port(struct __sk_buff *skb,
+				    const struct kvb_port *p, __u32 dir,
+				    const struct kvb_frame *f, __u32 net_id)
 {
 	struct acl_scratch *s = acl_scratch();
-	struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+	struct kvb_acl_port *ap = acl_port_of(p);
 	int ret;
 
 	if (!s || !ap || !ap->set)
@@ -1299,7 +1306,8 @@ static __always_inline int acl_port(struct __sk_buff *skb, __u32 ifindex,
 		return ACL_PASS;
 	if (IS_DROP(ret))
 		return ret;
-	return acl_verdict(skb, ifindex, dir, s, ap);
+	s->slot = p->slot;
+	return acl_verdict(skb, p->ifindex, dir, s, ap);
 }
 
 /* The packet's fields into the scratch once: 0, ACL_SKIP, or a drop. */
@@ -1322,15 +1330,15 @@ static __always_inline int acl_fill(struct __sk_buff *skb,
 }
 
 /*
- * A bridge's guest's frame on port ifindex, in the switch stage, from the
- * entry's description of it (acl_cb_put): its port's egress rules (if
- * any) judge it. ACL_PASS or the verdict (a drop, or a reject's answer
- * sent). A reject's answer coming back into the port (KVB_MARK_ACL) is
+ * A bridge's guest's frame on port ifindex (at slot), in the switch
+ * stage, from the entry's description of it (acl_cb_put): its port's
+ * egress rules (if any) judge it. ACL_PASS or the verdict (a drop, or a
+ * reject's answer sent). A reject's answer coming back into the port (KVB_MARK_ACL) is
  * the guest's own and goes on unjudged. Every such frame passes here: it
  * starts the packet's scratch for acl_to_guest.
  */
 __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
-			      __u32 net_id)
+			      __u32 slot, __u32 net_id)
 {
 	struct acl_scratch *s = acl_scratch();
 	struct kvb_acl_port *ap;
@@ -1343,6 +1351,7 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
 	s->defer = 1;
 	s->pending = 0;
 	s->sif = ifindex;
+	s->slot = slot;
 	s->net_id = net_id;
 	if (skb->cb[ACL_CB_MAGIC] != ACL_MAGIC ||
 	    skb->cb[ACL_CB_IFINDEX] != ifindex) {
@@ -1353,7 +1362,7 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
 		skb->mark = 0;
 		return ACL_PASS;
 	}
-	ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+	ap = acl_port_at(slot, ifindex);
 	if (!ap || !ap->set)
 		return ACL_PASS;
 	ret = acl_fill(skb, s);
@@ -1365,28 +1374,29 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
- * A guest's frame that the switch stage sends to the local port out
- * (after acl_from_guest, in the same run): out's ingress rules judge it
- * here, where its sender's connection was just looked up (the entry's
+ * A guest's frame that the switch stage sends to the local port out (at
+ * slot; after acl_from_guest, in the same run): out's ingress rules
+ * judge it here, where its sender's connection was just looked up (the entry's
  * other side is out's judgment, when out judged it). ACL_PASS (deliver
  * it marked judged), ACL_UNJUDGED (out is no guest port with ACLs, or the
  * entry did not describe the frame: deliver it as any other, its tc
  * egress judges), or the verdict: TC_ACT_SHOT, the drop counted on out,
  * or a reject's answer sent.
  */
-__noinline int acl_to_guest(struct __sk_buff *skb, __u32 out)
+__noinline int acl_to_guest(struct __sk_buff *skb, __u32 out, __u32 slot)
 {
 	struct acl_scratch *s = acl_scratch();
 	struct kvb_acl_port *ap;
 	__u32 set;
 	int ret;
 
-	ap = bpf_map_lookup_elem(&kvb_aclp, &out);
+	ap = acl_port_at(slot, out);
 	if (!s || !ap || s->valid == ACL_V_OFF || s->sif != skb->ifindex)
 		return ACL_UNJUDGED;
 	set = ap->set;
 	if (!set)
 		return ACL_PASS;
+	s->slot = slot;	/* its judgment's, from here (the sender's is done) */
 	ret = acl_fill(skb, s);
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
@@ -1443,8 +1453,8 @@ static __always_inline int acl_commit(struct __sk_buff *skb, int ret)
 	} else {
 		err = 0;	/* not inserted, and no drop of its own */
 	}
-	acl_ct_give(s->pe.side[0].ifindex);
-	acl_ct_give(s->pe.side[1].ifindex);
+	acl_ct_give(acl_side_slot(&s->pe.side[0]));
+	acl_ct_give(acl_side_slot(&s->pe.side[1]));
 	return err && err != -EEXIST_ ? DROP(KVB_DROP_ACL_CT_FULL) : ret;
 }
 
@@ -1463,7 +1473,7 @@ struct acl_sweep_ctx {
 static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
 			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
 {
-	__u32 a = e->side[0].ifindex, b = e->side[1].ifindex;
+	__u32 a = acl_side_slot(&e->side[0]), b = acl_side_slot(&e->side[1]);
 
 	(void)map;
 	c->seen++;

@@ -143,7 +143,8 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		    (port_entry_isolated(port) || port_entry_isolated(op)))
 			return DROP(KVB_DROP_ISOLATED);
 		/* to a local guest: its ACLs judge here, not on its tap */
-		ret = acl ? acl_to_guest(skb, out) : ACL_UNJUDGED;
+		ret = acl && op ? acl_to_guest(skb, out, op->slot) :
+				  ACL_UNJUDGED;
 		if (ret == ACL_PASS)
 			return redirect_to_port(skb, out, op, KVB_MARK_ACL);
 		if (ret != ACL_UNJUDGED)

@@ -166,8 +166,8 @@ struct {
 } kvb_aclr SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVB_MAX_PORTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_MAX_PORTS + 1);
 	__type(key, __u32);
 	__type(value, struct kvb_acl_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -210,8 +210,8 @@ struct {
 } kvb_aclct SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVB_MAX_PORTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_MAX_PORTS + 1);
 	__type(key, __u32);
 	__type(value, struct kvb_aclctn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -308,6 +308,24 @@ static __always_inline struct kvb_net *net_lookup(__u32 id)
 	struct kvb_net *n = bpf_map_lookup_elem(&kvb_net, &id);
 
 	return n && n->id ? n : NULL;
+}
+
+/*
+ * The ACL entry (kvb_aclp) of the port on ifindex at slot, or NULL when
+ * the slot holds none of that port's (slot 0 holds none: ifindex 0).
+ */
+static __always_inline struct kvb_acl_port *acl_port_at(__u32 slot,
+							__u32 ifindex)
+{
+	struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp, &slot);
+
+	return ap && ap->ifindex == ifindex ? ap : NULL;
+}
+
+/* The ACL entry of port p (its entry, or NULL). */
+static __always_inline struct kvb_acl_port *acl_port_of(const struct kvb_port *p)
+{
+	return p ? acl_port_at(p->slot, p->ifindex) : NULL;
 }
 
 #endif /* KVB_BPF_MAPS_H */

@@ -124,7 +124,7 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	out = ct->guest_ifindex;
 	gaddr = ct->addr;
 	gport = ct->port;
-	if (port_has_acl(out) || len > net->mtu + ETH_HLEN ||
+	if (port_has_acl(gp) || len > net->mtu + ETH_HLEN ||
 	    bpf_check_mtu(ctx, out, &mtu, 0, 0))
 		return XDP_PASS;
 	/* only a complete frame (see the top) */

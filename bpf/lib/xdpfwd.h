@@ -259,10 +259,10 @@ static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
 	return 0;
 }
 
-/* Is ifindex's port one whose ACLs judge its traffic (tc's stages)? */
-static __always_inline int port_has_acl(__u32 ifindex)
+/* Is port p one whose ACLs judge its traffic (tc's stages)? */
+static __always_inline int port_has_acl(const struct kvb_port *p)
 {
-	struct kvb_acl_port *ap = bpf_map_lookup_elem(&kvb_aclp, &ifindex);
+	struct kvb_acl_port *ap = acl_port_of(p);
 
 	return ap && ap->set;
 }
@@ -346,8 +346,8 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 	if (port->role != KVB_PORT_UPLINK && (to->flags & KVB_PORT_F_ISOLATED))
 		return XDP_PASS;
 	/* an uplink has no ACLs of its own */
-	if ((port->role != KVB_PORT_UPLINK && port_has_acl(ifindex)) ||
-	    port_has_acl(out))
+	if ((port->role != KVB_PORT_UPLINK && port_has_acl(port)) ||
+	    port_has_acl(to))
 		return XDP_PASS;
 	/* larger than the receiver's MTU: the redirect would drop it */
 	if (bpf_check_mtu(ctx, out, &mtu, 0, 0))

@@ -275,6 +275,38 @@ int run_xdp_prog_out(int prog, __u32 ifindex, const struct frame *in,
 	return run_xdp_ctx(prog, ifindex, in, out);
 }
 
+__u32 port_slot(struct fabric *fb, __u32 ifindex)
+{
+	struct kvb_port p;
+
+	return port_get(fb, ifindex, &p) ? 0 : p.slot;
+}
+
+int acl_entry_put(struct fabric *fb, __u32 ifindex,
+		  const struct kvb_acl_port *ap)
+{
+	struct kvb_acl_port v = { 0 };
+	__u32 slot = port_slot(fb, ifindex);
+
+	if (!slot)
+		return -1;
+	if (ap) {
+		v = *ap;
+		v.ifindex = ifindex;
+	}
+	return bpf_map_update_elem(fb->aclp_fd, &slot, &v, BPF_ANY);
+}
+
+__u64 acl_ct_count(struct fabric *fb, __u32 ifindex)
+{
+	struct kvb_aclctn n = { 0 };
+	__u32 slot = port_slot(fb, ifindex);
+
+	if (!slot || bpf_map_lookup_elem(fb->aclctn_fd, &slot, &n))
+		return ~0ULL;
+	return n.n;
+}
+
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -698,7 +698,9 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 {
 	struct kvb_aclct_key k, *prev = NULL;
 	struct kvb_aclctn n = { 0 };
+	struct kvb_port p3;
 	struct kvb_aclct e;
+	__u32 s4 = port_slot(fb, ka4);
 	struct frame f;
 	__u64 full0, n0, left = 0;
 	__u32 i, refused = 0, flood = 270000;
@@ -712,7 +714,7 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);
 	run_tc(fb, ka2, &f);
-	n0 = bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) ? 0 : n.n;
+	n0 = acl_ct_count(fb, ka3);
 	full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
 	for (i = 0; i < flood; i++) {
 		udp4(&f, IP(100, 64 | (i >> 16), (i >> 8) & 0xff, i & 0xff),
@@ -722,18 +724,19 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	udp4(&f, IP(198, 51, 100, 7), 53, GUEST4, 5000);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
 	      "ka2's reply refused after ka3's flood (its connection evicted)");
-	CHECK(!bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) &&
-	      n.n == KVB_ACL_CT_PORT, "ka3 holds %llu connections, not %u",
-	      (unsigned long long)n.n, KVB_ACL_CT_PORT);
+	CHECK(acl_ct_count(fb, ka3) == KVB_ACL_CT_PORT,
+	      "ka3 holds %llu connections, not %u",
+	      (unsigned long long)acl_ct_count(fb, ka3), KVB_ACL_CT_PORT);
 	CHECK(refused == flood - (KVB_ACL_CT_PORT - n0) &&
 	      drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0 == refused,
 	      "%u refused, acl-ct-full %llu, expected %llu", refused,
 	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0),
 	      (unsigned long long)(flood - (KVB_ACL_CT_PORT - n0)));
 	/* ka3 leaves */
-	acl_port_forget(fb, ka3);
-	CHECK(bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) && errno == ENOENT,
-	      "ka3's count left behind");
+	CHECK(!port_get(fb, ka3, &p3), "ka3 is no port");
+	acl_port_forget(fb, &p3);
+	CHECK(acl_ct_count(fb, ka3) == 0, "ka3's count left behind (%llu)",
+	      (unsigned long long)acl_ct_count(fb, ka3));
 	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
 		prev = &k;
 		if (!bpf_map_lookup_elem(fb->aclct_fd, &k, &e) &&
@@ -751,19 +754,20 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	k.addr[1][0] = 193;
 	memset(&e, 0, sizeof(e));
 	e.side[0].ifindex = ka4;
+	e.side[0].slot = (__u16)s4;
 	e.last_ns = 1;	/* idle since the clock began */
 	n.n = 1;
-	CHECK(!bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_NOEXIST) &&
-	      !bpf_map_update_elem(fb->aclctn_fd, &ka4, &n, BPF_ANY),
+	CHECK(s4 && !bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_NOEXIST) &&
+	      !bpf_map_update_elem(fb->aclctn_fd, &s4, &n, BPF_ANY),
 	      "cannot plant an idle connection");
 	/* the sweep runs every second: wait up to 20 */
 	for (i = 0; i < 200 && !bpf_map_lookup_elem(fb->aclct_fd, &k, &e); i++)
 		usleep(100000);
 	CHECK(bpf_map_lookup_elem(fb->aclct_fd, &k, &e),
 	      "an idle connection outlived 20 s of sweeps");
-	CHECK(!bpf_map_lookup_elem(fb->aclctn_fd, &ka4, &n) && n.n == 0,
+	CHECK(acl_ct_count(fb, ka4) == 0,
 	      "the sweep did not give ka4's count back (%llu)",
-	      (unsigned long long)n.n);
+	      (unsigned long long)acl_ct_count(fb, ka4));
 }
 
 /*
@@ -773,7 +777,6 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
  */
 static void t_acl_ct_max_per_network(struct fabric *fb)
 {
-	struct kvb_aclctn n = { 0 };
 	struct frame f;
 	__u64 full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
 	int passed = 0;
@@ -788,8 +791,8 @@ static void t_acl_ct_max_per_network(struct fabric *fb)
 	CHECK(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) == full0 + 2,
 	      "acl-ct-full counted %llu times, not 2",
 	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0));
-	CHECK(!bpf_map_lookup_elem(fb->aclctn_fd, &ka3, &n) && n.n == 3,
-	      "ka3 counts %llu connections, not 3", (unsigned long long)n.n);
+	CHECK(acl_ct_count(fb, ka3) == 3, "ka3 counts %llu connections, not 3",
+	      (unsigned long long)acl_ct_count(fb, ka3));
 	/* a connection it holds still passes */
 	udp4(&f, IP(100, 99, 0, 1), 1000, GUEST4, 7);
 	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK,

@@ -1784,9 +1784,9 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 	}
 	/* the guest's ingress ACLs judge it (its tc egress) */
 	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
-	bpf_map_update_elem(fb->aclp_fd, &knt, &ap, BPF_ANY);
+	acl_entry_put(fb, knt, &ap);
 	bad = xdp_passes(fb, &in, "a guest with ACLs");
-	bpf_map_delete_elem(fb->aclp_fd, &knt);
+	acl_entry_put(fb, knt, NULL);
 	CHECK(!bad, "a guest with ACLs");
 	/* detached: tc counts no-route */
 	CHECK(!bpf_map_lookup_elem(fb->port_fd, &knt, &saved), "knt's entry");

@@ -663,14 +663,12 @@ static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
 	tip4(&f, IPPROTO_TCP, l4, n);
 	make_complete(&f, IPPROTO_TCP);
 	FAST(&f, "complete TCP (before the port rules)");
-	at = kt1;
-	CHECK(!bpf_map_update_elem(fb->aclp_fd, &at, &ap, BPF_ANY), "aclp");
+	CHECK(!acl_entry_put(fb, kt1, &ap), "aclp");
 	TO_TC(kt1, &f, "sender has ACLs");
-	bpf_map_delete_elem(fb->aclp_fd, &at);
-	at = kt2;
-	CHECK(!bpf_map_update_elem(fb->aclp_fd, &at, &ap, BPF_ANY), "aclp");
+	acl_entry_put(fb, kt1, NULL);
+	CHECK(!acl_entry_put(fb, kt2, &ap), "aclp");
 	TO_TC(kt1, &f, "receiver has ACLs");
-	bpf_map_delete_elem(fb->aclp_fd, &at);
+	acl_entry_put(fb, kt2, NULL);
 	{
 		struct kvb_port p;
 
@@ -784,7 +782,7 @@ static void t_xdp_uplink_pass_to_tc_cases(struct fabric *fb)
 	struct kvb_acl_port ap = { .set = 1 };
 	struct frame f;
 	__u8 l4[1600], *ip;
-	__u32 n, at;
+	__u32 n;
 	const __u32 up = unit_uplink;
 
 	for (int v6 = 0; v6 < 2; v6++) {
@@ -869,10 +867,9 @@ static void t_xdp_uplink_pass_to_tc_cases(struct fabric *fb)
 	memcpy(f.buf, X2, 6);
 	TO_TC(up, &f, "from the LAN: to a veth guest (not a target)");
 	memcpy(f.buf, T2, 6);
-	at = kt2;
-	CHECK(!bpf_map_update_elem(fb->aclp_fd, &at, &ap, BPF_ANY), "aclp");
+	CHECK(!acl_entry_put(fb, kt2, &ap), "aclp");
 	TO_TC(up, &f, "from the LAN: to a guest with ACLs");
-	bpf_map_delete_elem(fb->aclp_fd, &at);
+	acl_entry_put(fb, kt2, NULL);
 	/* over the network's MTU; over the receiver's */
 	n = l4_hdr(l4, IPPROTO_TCP, 1500 - 40 + 1);
 	uip4(&f, L1, IPPROTO_TCP, l4, n);

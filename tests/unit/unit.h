@@ -124,6 +124,13 @@ __u16 l4_csum_check(const __u8 *f);
 
 /* Summed per-CPU counters of a port. */
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex);
+/* the port's slot (kvb_port.slot): its counters, ACL entry and count */
+__u32 port_slot(struct fabric *fb, __u32 ifindex);
+/* the port's ACL entry (kvb_aclp at its slot) made *ap, or none (NULL) */
+int acl_entry_put(struct fabric *fb, __u32 ifindex,
+		  const struct kvb_acl_port *ap);
+/* the connection sides the port holds (kvb_aclctn at its slot) */
+__u64 acl_ct_count(struct fabric *fb, __u32 ifindex);
 /* The FDB entry for mac in net; false when absent. */
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 	       struct kvb_fdb_entry *e);
