@@ -504,7 +504,7 @@ struct kvb_aclct {
  * connections can push out another guest's.
  */
 struct kvb_aclctn {
-	__u64 n;
+	__u64 n[2];	/* by who opened them: enum kvb_acl_dir */
 };
 
 /* skb->mark of an ACL's reject answer, so that the port's own ACLs in

@@ -795,40 +795,59 @@ static __always_inline int acl_ct_idle(const struct kvb_aclct *e, __u8 proto,
 	return now > last && now - last > acl_timeout_ns(proto, e->state);
 }
 
-/* The slot whose count side sd holds, 0: none (not judged there). */
-static __always_inline __u32 acl_side_slot(const struct kvb_aclct_side *sd)
+/*
+ * A count a connection side holds: its port's slot and who opened the
+ * connection (enum kvb_acl_dir) in one word, 0: none.
+ */
+#define ACL_HOLD(slot, dir) ((slot) | ((__u32)(dir) & 1) << 16)
+
+/* The count side sd holds, 0: none (not judged there). */
+static __always_inline __u32 acl_side_hold(const struct kvb_aclct_side *sd)
 {
-	return sd->ifindex ? sd->slot : 0;
+	return sd->ifindex ? ACL_HOLD(sd->slot, sd->origin) : 0;
 }
 
 /*
  * A port's count of the connection sides that hold its judgment
- * (kvb_aclctn, at the port's slot; a side keeps the slot): a new side takes one, 0, or -1 when the port holds
- * KVB_ACL_CT_PORT already (a burst on several CPUs may pass the cap by a
- * few); a side that goes gives its one back.
+ * (kvb_aclctn, at the port's slot; a side keeps the slot), by who opened
+ * the connection: its guest (out) or the other end (in), each against
+ * the port's share on its own, so that a flood of connections into a
+ * guest never takes the room of its own. A new side takes one of
+ * direction dir: 0, or -1 when the port holds its share of that
+ * direction already (a burst on several CPUs may pass it by a few); a
+ * side that goes gives its one back (acl_ct_give, with its hold).
  */
-static __always_inline int acl_ct_take(__u32 slot, __u32 cap)
+static __always_inline int acl_ct_take(__u32 slot, __u32 dir, __u32 cap)
 {
 	struct kvb_aclctn *c;
+	__u64 *n;
 
 	c = slot ? bpf_map_lookup_elem(&kvb_aclctn, &slot) : NULL;
 	if (!c)
 		return -1;
-	if (c->n >= (cap ? cap : KVB_ACL_CT_PORT))
+	/* a branch, not an index: the verifier need not bound dir */
+	n = dir == KVB_ACL_OUT ? &c->n[KVB_ACL_OUT] : &c->n[KVB_ACL_IN];
+	if (*n >= (cap ? cap : KVB_ACL_CT_PORT))
 		return -1;
-	__sync_fetch_and_add(&c->n, 1);
+	__sync_fetch_and_add(n, 1);
 	return 0;
 }
 
-static __always_inline void acl_ct_give(__u32 slot)
+static __always_inline void acl_ct_give(__u32 hold)
 {
+	__u32 slot = hold & 0xffff;
 	struct kvb_aclctn *c;
+	__u64 *n;
 
 	if (!slot)
 		return;
 	c = bpf_map_lookup_elem(&kvb_aclctn, &slot);
-	if (c && c->n)
-		__sync_fetch_and_add(&c->n, -1);
+	if (!c)
+		return;
+	n = hold & ACL_HOLD(0, KVB_ACL_OUT) ? &c->n[KVB_ACL_OUT] :
+					    &c->n[KVB_ACL_IN];
+	if (*n)
+		__sync_fetch_and_add(n, -1);
 }
 
 /*
@@ -841,12 +860,12 @@ static __always_inline void acl_ct_give(__u32 slot)
 static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
 					   const struct kvb_aclct_side *src)
 {
-	__u32 old = acl_side_slot(dst);
+	__u32 old = acl_side_hold(dst);
 
 	if (!src->ifindex)
 		return;
 	if (dst->ifindex == src->ifindex) {
-		acl_ct_give(src->slot);
+		acl_ct_give(acl_side_hold(src));
 		return;
 	}
 	acl_side_write(dst, src);
@@ -854,9 +873,10 @@ static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
 }
 
 /*
- * Delete the connection in s->ck, whose sides hold the counts of slots a
- * and b (read before: a deleted entry's memory may be reused at once),
- * and give them back; only the CPU whose delete succeeds counts down.
+ * Delete the connection in s->ck, whose sides hold counts a and b
+ * (acl_side_hold, read before: a deleted entry's memory may be reused at
+ * once), and give them back; only the CPU whose delete succeeds counts
+ * down.
  */
 static __always_inline void acl_ct_delete(struct acl_scratch *s, __u32 a,
 					  __u32 b)
@@ -938,8 +958,8 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	e = s->defer && s->pending ? NULL :
 	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (e && acl_ct_idle(e, s->proto, now)) {
-		acl_ct_delete(s, acl_side_slot(&e->side[0]),
-			      acl_side_slot(&e->side[1]));
+		acl_ct_delete(s, acl_side_hold(&e->side[0]),
+			      acl_side_hold(&e->side[1]));
 		e = NULL;
 	}
 	if (e) {
@@ -957,11 +977,11 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 				sd->ctr = ctr;
 				sd->set = ap->set;
 			} else if (!other->ifindex) {
-				acl_ct_delete(s, acl_side_slot(sd), 0);
+				acl_ct_delete(s, acl_side_hold(sd), 0);
 				e = NULL;
 				sd = NULL;
 			} else {
-				__u32 held = acl_side_slot(sd);
+				__u32 held = acl_side_hold(sd);
 
 				sd->ifindex = 0;
 				acl_ct_give(held);
@@ -1003,12 +1023,12 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
 		/* every new side counts against its port's connections */
-		if (acl_ct_take(s->slot, ap->ct_max))
+		if (acl_ct_take(s->slot, dir, ap->ct_max))
 			return DROP(KVB_DROP_ACL_CT_FULL);
 		if (e && other) {
 			/* the other end's entry: this port's side joins it
 			 * (the side it replaces gives its count back) */
-			__u32 old = acl_side_slot(&e->side[g]);
+			__u32 old = acl_side_hold(&e->side[g]);
 
 			acl_side_put(s, &e->side[g], ifindex, ctr, dir);
 			acl_ct_give(old);
@@ -1040,9 +1060,9 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			if (e)
 				acl_side_merge(&e->side[g], &ne->side[g]);
 			else
-				acl_ct_give(s->slot);
+				acl_ct_give(ACL_HOLD(s->slot, dir));
 		} else if (err) {
-			acl_ct_give(s->slot);
+			acl_ct_give(ACL_HOLD(s->slot, dir));
 			return DROP(KVB_DROP_ACL_CT_FULL);
 		}
 		return ACL_PASS;
@@ -1453,8 +1473,8 @@ static __always_inline int acl_commit(struct __sk_buff *skb, int ret)
 	} else {
 		err = 0;	/* not inserted, and no drop of its own */
 	}
-	acl_ct_give(acl_side_slot(&s->pe.side[0]));
-	acl_ct_give(acl_side_slot(&s->pe.side[1]));
+	acl_ct_give(acl_side_hold(&s->pe.side[0]));
+	acl_ct_give(acl_side_hold(&s->pe.side[1]));
 	return err && err != -EEXIST_ ? DROP(KVB_DROP_ACL_CT_FULL) : ret;
 }
 
@@ -1473,7 +1493,7 @@ struct acl_sweep_ctx {
 static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
 			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
 {
-	__u32 a = acl_side_slot(&e->side[0]), b = acl_side_slot(&e->side[1]);
+	__u32 a = acl_side_hold(&e->side[0]), b = acl_side_hold(&e->side[1]);
 
 	(void)map;
 	c->seen++;

@@ -297,14 +297,14 @@ int acl_entry_put(struct fabric *fb, __u32 ifindex,
 	return bpf_map_update_elem(fb->aclp_fd, &slot, &v, BPF_ANY);
 }
 
-__u64 acl_ct_count(struct fabric *fb, __u32 ifindex)
+__u64 acl_ct_count(struct fabric *fb, __u32 ifindex, int dir)
 {
 	struct kvb_aclctn n = { 0 };
 	__u32 slot = port_slot(fb, ifindex);
 
 	if (!slot || bpf_map_lookup_elem(fb->aclctn_fd, &slot, &n))
 		return ~0ULL;
-	return n.n;
+	return dir < 0 ? n.n[0] + n.n[1] : n.n[dir & 1];
 }
 
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)

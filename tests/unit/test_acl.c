@@ -714,7 +714,7 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);
 	run_tc(fb, ka2, &f);
-	n0 = acl_ct_count(fb, ka3);
+	n0 = acl_ct_count(fb, ka3, KVB_ACL_IN);
 	full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
 	for (i = 0; i < flood; i++) {
 		udp4(&f, IP(100, 64 | (i >> 16), (i >> 8) & 0xff, i & 0xff),
@@ -724,9 +724,10 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	udp4(&f, IP(198, 51, 100, 7), 53, GUEST4, 5000);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
 	      "ka2's reply refused after ka3's flood (its connection evicted)");
-	CHECK(acl_ct_count(fb, ka3) == KVB_ACL_CT_PORT,
-	      "ka3 holds %llu connections, not %u",
-	      (unsigned long long)acl_ct_count(fb, ka3), KVB_ACL_CT_PORT);
+	CHECK(acl_ct_count(fb, ka3, KVB_ACL_IN) == KVB_ACL_CT_PORT,
+	      "ka3 holds %llu connections opened towards it, not %u",
+	      (unsigned long long)acl_ct_count(fb, ka3, KVB_ACL_IN),
+	      KVB_ACL_CT_PORT);
 	CHECK(refused == flood - (KVB_ACL_CT_PORT - n0) &&
 	      drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0 == refused,
 	      "%u refused, acl-ct-full %llu, expected %llu", refused,
@@ -735,8 +736,8 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	/* ka3 leaves */
 	CHECK(!port_get(fb, ka3, &p3), "ka3 is no port");
 	acl_port_forget(fb, &p3);
-	CHECK(acl_ct_count(fb, ka3) == 0, "ka3's count left behind (%llu)",
-	      (unsigned long long)acl_ct_count(fb, ka3));
+	CHECK(acl_ct_count(fb, ka3, -1) == 0, "ka3's count left behind (%llu)",
+	      (unsigned long long)acl_ct_count(fb, ka3, -1));
 	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
 		prev = &k;
 		if (!bpf_map_lookup_elem(fb->aclct_fd, &k, &e) &&
@@ -755,8 +756,9 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	memset(&e, 0, sizeof(e));
 	e.side[0].ifindex = ka4;
 	e.side[0].slot = (__u16)s4;
+	e.side[0].origin = KVB_ACL_IN;	/* opened towards ka4's guest */
 	e.last_ns = 1;	/* idle since the clock began */
-	n.n = 1;
+	n.n[KVB_ACL_IN] = 1;
 	CHECK(s4 && !bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_NOEXIST) &&
 	      !bpf_map_update_elem(fb->aclctn_fd, &s4, &n, BPF_ANY),
 	      "cannot plant an idle connection");
@@ -765,9 +767,9 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 		usleep(100000);
 	CHECK(bpf_map_lookup_elem(fb->aclct_fd, &k, &e),
 	      "an idle connection outlived 20 s of sweeps");
-	CHECK(acl_ct_count(fb, ka4) == 0,
+	CHECK(acl_ct_count(fb, ka4, -1) == 0,
 	      "the sweep did not give ka4's count back (%llu)",
-	      (unsigned long long)acl_ct_count(fb, ka4));
+	      (unsigned long long)acl_ct_count(fb, ka4, -1));
 }
 
 /*
@@ -791,13 +793,63 @@ static void t_acl_ct_max_per_network(struct fabric *fb)
 	CHECK(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) == full0 + 2,
 	      "acl-ct-full counted %llu times, not 2",
 	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0));
-	CHECK(acl_ct_count(fb, ka3) == 3, "ka3 counts %llu connections, not 3",
-	      (unsigned long long)acl_ct_count(fb, ka3));
+	CHECK(acl_ct_count(fb, ka3, -1) == 3, "ka3 counts %llu connections, not 3",
+	      (unsigned long long)acl_ct_count(fb, ka3, -1));
 	/* a connection it holds still passes */
 	udp4(&f, IP(100, 99, 0, 1), 1000, GUEST4, 7);
 	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK,
 	      "a remembered connection refused at the cap");
 	CHECK(!cli("net set a acl-ct-max 65536"), "cannot set acl-ct-max back");
+}
+
+/*
+ * A flood of connections into a guest does not take its own outgoing
+ * ones: a port's share (acl-ct-max) is counted by who opened the
+ * connection. With 3, ka3's ingress lets 3 of 5 new connections in; its
+ * guest's own new connection out still passes, and its reply comes back
+ * by that connection alone (the ingress rules allow only port 7).
+ */
+static void t_acl_inbound_flood_spares_outbound(struct fabric *fb)
+{
+	struct frame f;
+	__u64 full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL), in0, out0;
+	int passed = 0;
+
+	CHECK(!cli("acl add c3") &&
+	      !cli("acl rule add c3 ingress allow proto udp dport 7") &&
+	      !cli("acl rule add c3 egress allow proto udp") &&
+	      !cli("port set ka3 acl c3") && !cli("net set a acl-ct-max 3"),
+	      "cannot set up ACL c3 with acl-ct-max 3");
+	in0 = acl_ct_count(fb, ka3, KVB_ACL_IN);
+	out0 = acl_ct_count(fb, ka3, KVB_ACL_OUT);
+	for (int i = 0; i < 5; i++) {
+		udp4(&f, IP(100, 98, 0, 1 + i), 1000, GUEST4, 7);
+		passed += to_guest(fb, ka3, &f) == TC_ACT_OK;
+	}
+	CHECK(acl_ct_count(fb, ka3, KVB_ACL_IN) == 3,
+	      "ka3 holds %llu connections opened towards it, not 3",
+	      (unsigned long long)acl_ct_count(fb, ka3, KVB_ACL_IN));
+	CHECK(passed == (int)(3 - (in0 < 3 ? in0 : 3)),
+	      "%d of 5 new connections in passed (%llu held before)", passed,
+	      (unsigned long long)in0);
+	/* the guest's own */
+	udp4(&f, GUEST4, 5001, IP(198, 51, 100, 9), 53);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka3, &f);
+	CHECK(acl_ct_count(fb, ka3, KVB_ACL_OUT) == out0 + 1,
+	      "the guest's own connection out not remembered (%llu, was %llu)",
+	      (unsigned long long)acl_ct_count(fb, ka3, KVB_ACL_OUT),
+	      (unsigned long long)out0);
+	udp4(&f, IP(198, 51, 100, 9), 53, GUEST4, 5001);
+	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK,
+	      "the reply to the guest's own connection refused after a flood in");
+	CHECK(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0 == (__u64)(5 - passed),
+	      "acl-ct-full counted %llu times, not %d (the refusals in)",
+	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0),
+	      5 - passed);
+	CHECK(!cli("net set a acl-ct-max 65536") && !cli("port set ka3 acl none"),
+	      "cannot undo");
 }
 
 int acl_tests(struct fabric *fb)
@@ -833,5 +885,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_tcp_states_and_timeouts);
 	RUN(t_acl_flood_evicts_no_other_port);	/* ka3 leaves */
 	RUN(t_acl_ct_max_per_network);
+	RUN(t_acl_inbound_flood_spares_outbound);
 	return nfail;
 }

@@ -129,8 +129,9 @@ __u32 port_slot(struct fabric *fb, __u32 ifindex);
 /* the port's ACL entry (kvb_aclp at its slot) made *ap, or none (NULL) */
 int acl_entry_put(struct fabric *fb, __u32 ifindex,
 		  const struct kvb_acl_port *ap);
-/* the connection sides the port holds (kvb_aclctn at its slot) */
-__u64 acl_ct_count(struct fabric *fb, __u32 ifindex);
+/* the connection sides the port holds (kvb_aclctn at its slot) of
+ * connections opened in direction dir (enum kvb_acl_dir), or both (-1) */
+__u64 acl_ct_count(struct fabric *fb, __u32 ifindex, int dir);
 /* The FDB entry for mac in net; false when absent. */
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 	       struct kvb_fdb_entry *e);
