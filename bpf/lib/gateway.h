@@ -166,13 +166,13 @@ static __always_inline void ip6_hdr(__u8 *b, __u32 plen, __u8 hops)
 }
 
 /*
- * Replace the frame by t->pkt[0, len) behind an Ethernet header to dmac
- * from the gateway, and send it back out of the port it came from.
+ * Replace the frame by t->pkt[0, len) behind an Ethernet header from smac
+ * to dmac, and send it back out of the port it came from.
  */
-static __always_inline int reply_send(struct __sk_buff *skb, __u32 ifindex,
-				      const struct kvb_net *net,
-				      struct route_scratch *t, __u32 len,
-				      const __u8 *dmac)
+static __always_inline int reply_send_from(struct __sk_buff *skb,
+					   __u32 ifindex, const __u8 *smac,
+					   struct route_scratch *t, __u32 len,
+					   const __u8 *dmac)
 {
 	__u8 mac[ETH_ALEN];
 
@@ -181,11 +181,20 @@ static __always_inline int reply_send(struct __sk_buff *skb, __u32 ifindex,
 	    bpf_skb_change_tail(skb, ETH_HLEN + len, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN, t->pkt, len, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0))
+	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, smac, ETH_ALEN, 0))
 		return TC_ACT_SHOT;
 	skb->mark = 0;
 	count_tx(ifindex, skb->len);
 	return redirected(bpf_redirect(ifindex, 0));
+}
+
+/* The same from the network's gateway. */
+static __always_inline int reply_send(struct __sk_buff *skb, __u32 ifindex,
+				      const struct kvb_net *net,
+				      struct route_scratch *t, __u32 len,
+				      const __u8 *dmac)
+{
+	return reply_send_from(skb, ifindex, net->uplink_mac, t, len, dmac);
 }
 
 /*
@@ -214,13 +223,20 @@ static __always_inline __u32 quote_load(struct __sk_buff *skb, __u8 *b,
 }
 
 /*
- * An ICMP error about the frame (an IPv4 packet from a guest), sent back
- * from the network's first IPv4 gateway; the frame is counted as a drop
- * by reason. Never about an ICMP error or a non-first fragment (RFC 1812).
+ * An ICMP error about the frame (an IPv4 packet), sent back out of the
+ * port it came from, to its sender's MAC: from network net's first IPv4
+ * gateway (a guest's packet), or with net NULL from address saddr and MAC
+ * smac (a WAN device's packet, from the host); the frame is counted as a
+ * drop by reason. Never about an ICMP error or a non-first fragment (RFC
+ * 1812). (One function, not a wrapper: the nat stage has no stack for
+ * another frame's locals.)
  */
-static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
-				       const struct kvb_net *net, __u8 type,
-				       __u8 code, __u32 mtu, __u32 reason)
+static __always_inline int icmp4_error_from(struct __sk_buff *skb,
+					    __u32 ifindex,
+					    const struct kvb_net *net,
+					    __be32 saddr, const __u8 *smac,
+					    __u8 type, __u8 code, __u32 mtu,
+					    __u32 reason)
 {
 	struct route_scratch *t = route_scratch();
 	__u8 mac[ETH_ALEN], *b;
@@ -232,8 +248,15 @@ static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
 		return DROP(reason);
 	b = t->pkt;
 	__builtin_memset(b, 0, sizeof(t->pkt));
-	if (!net_gw(net, 4, b + 12))	/* our source address */
-		return DROP(reason);
+	if (net) {	/* our source address */
+		if (!net_gw(net, 4, b + 12))
+			return DROP(reason);
+		smac = net->uplink_mac;
+	} else {
+		if (!saddr || !smac)
+			return DROP(reason);
+		__builtin_memcpy(b + 12, &saddr, 4);
+	}
 	q = quote_load(skb, b, 28, mac);
 	if (!q)
 		return DROP(reason);
@@ -260,7 +283,17 @@ static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
 				     ((8 + q + 3) & ~3U) & 0xfc, 0));
 	__builtin_memcpy(b + 22, &c, 2);
 	count_drop(stats_of(ifindex), DROP(reason));
-	return reply_send(skb, ifindex, net, t, 28 + q, mac);
+	return reply_send_from(skb, ifindex, smac, t, 28 + q, mac);
+}
+
+static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
+				       const struct kvb_net *net, __u8 type,
+				       __u8 code, __u32 mtu, __u32 reason)
+{
+	if (!net)
+		return DROP(reason);
+	return icmp4_error_from(skb, ifindex, net, 0, NULL, type, code, mtu,
+				reason);
 }
 
 /* The same for IPv6: time exceeded, or packet too big with the MTU. */

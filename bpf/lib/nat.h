@@ -1318,16 +1318,47 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 }
 
 /*
+ * The MTU of the guest's network (port gp) when a reply of l3_len bytes
+ * (its IP header's; a GRO super-packet's segments count, headers plus
+ * gso_size), its L4 header at l4off, is longer than that network takes
+ * (its MTU set below the WAN's), else 0. The kernel, forwarding it,
+ * would not hand the guest a packet beyond its link's MTU (a veth guest's
+ * kernel drops it uncounted, a guest whose stack keeps to its MTU too).
+ */
+static __always_inline __u32 nat_reply_too_long(struct __sk_buff *skb,
+						const struct kvb_port *gp,
+						__u32 l3_len, __u32 l4off,
+						__u8 proto)
+{
+	struct kvb_net *gn = net_lookup(gp->net_id);
+	__u32 hdr = l4off - ETH_HLEN + 8;
+	__u8 doff = 0;
+
+	if (!gn || !gn->mtu)
+		return 0;
+	if (skb->gso_size) {
+		if (proto == IPPROTO_TCP &&
+		    !bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
+			hdr = l4off - ETH_HLEN + (doff >> 4) * 4;
+		l3_len = nat_wire_len(l3_len, hdr, skb->gso_size);
+	}
+	return l3_len > gn->mtu ? gn->mtu : 0;
+}
+
+/*
  * A frame arriving on a WAN device: replies of translated flows go back to
  * their guest, new connections to a forwarded port go to theirs;
  * everything else is the host's and passes untouched. What is NAT's is
  * admitted like any frame entering the fabric, and a first fragment is
  * refused (nat-fragment): the later ones carry no ports, cannot be
  * translated and go to the host, so translating the first would only
- * hand the guest a packet that never completes.
+ * hand the guest a packet that never completes. A reply longer than its
+ * guest's network takes is NAT_TOO_BIG, the MTU in the scratch's mtu
+ * (route.h: nat_reply_too_big answers the remote).
  */
 static __always_inline int nat_from_wan(struct __sk_buff *skb)
 {
+	__u32 l3_len, ttl;
 	struct kvb_ct_key rk = { .dir = 1 };
 	struct hdr_cursor c = { .pos = (void *)(long)skb->data,
 				.end = (void *)(long)skb->data_end };
@@ -1346,6 +1377,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!ip || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff)))
 		return TC_ACT_OK;
 	mf = !!(ip->frag_off & bpf_htons(0x2000));
+	ttl = ip->ttl;
+	l3_len = bpf_ntohs(ip->tot_len);
 	l4off = ETH_HLEN + ip->ihl * 4;
 	if (ip->ihl != 5)
 		return TC_ACT_OK;	/* options: the host's problem */
@@ -1435,6 +1468,18 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		ret = nat_reply_port(ct, gmac, &gp);
 		if (IS_DROP(ret))
 			return ret;
+		/* longer than the guest's network takes: the remote hears
+		 * it (TTL first, as the kernel's forwarding checks) */
+		if (ttl > 1) {
+			struct nat_scratch *t = nat_scratch();
+
+			if (t) {
+				t->mtu = nat_reply_too_long(skb, gp, l3_len,
+							    l4off, rk.proto);
+				if (t->mtu)
+					return NAT_TOO_BIG;
+			}
+		}
 		ret = nat_reply_rewrite(skb, &rk, gaddr, gport, poff, l4off,
 					gmac, net->uplink_mac);
 		if (ret == NAT_RW_TTL)

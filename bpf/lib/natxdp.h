@@ -67,6 +67,14 @@
 
 #ifdef KVB_HOOK_XDP	/* the XDP object's alone */
 
+/* The MTU of port p's network (0: none, nothing fits). */
+static __always_inline __u32 port_net_mtu(const struct kvb_port *p)
+{
+	struct kvb_net *n = net_lookup(p->net_id);
+
+	return n ? n->mtu : 0;
+}
+
 /*
  * A frame that admission passed (f), from WAN port port: XDP_REDIRECT
  * when it is an established flow's reply translated here (see the top),
@@ -124,7 +132,10 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	out = ct->guest_ifindex;
 	gaddr = ct->addr;
 	gport = ct->port;
+	/* over the guest's own network's MTU (a routed network behind
+	 * this one may be narrower): tc answers the remote (too-big) */
 	if (port_has_acl(gp) || len > net->mtu + ETH_HLEN ||
+	    len > port_net_mtu(gp) + ETH_HLEN ||
 	    bpf_check_mtu(ctx, out, &mtu, 0, 0))
 		return XDP_PASS;
 	/* only a complete frame (see the top) */

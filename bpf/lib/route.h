@@ -80,6 +80,39 @@ __noinline int nat_too_big(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * nat_from_wan said NAT_TOO_BIG: a reply longer than its guest's network
+ * takes, the MTU in the scratch. Answered as the kernel's forwarding
+ * answers a packet too big for the next link: fragmentation needed with
+ * that MTU, to the remote, from the address it sent to (the host's on the
+ * WAN device), back out of the WAN device to the frame's sender (the
+ * next hop), within the WAN port's ICMP budget; the reply is dropped,
+ * counted too-big (icmp-rate-limited beyond the budget). With DF clear
+ * the kernel would fragment, which BPF cannot: the same answer (a Linux
+ * sender then fragments at the source; one that ignores it, as its DF
+ * clear says it may, loses such replies, counted). Global: verified
+ * once, as nat_too_big.
+ */
+__noinline int nat_reply_too_big(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct nat_scratch *t = nat_scratch();
+	__u8 smac[ETH_ALEN];
+	__be32 saddr = 0;
+	__u32 mtu;
+
+	if (!t || !t->mtu)
+		return DROP(KVB_DROP_TOO_BIG);
+	mtu = t->mtu;
+	if (bpf_skb_load_bytes(skb, ETH_OFF_DST, smac, ETH_ALEN) ||
+	    bpf_skb_load_bytes(skb, IP_OFF_DADDR, &saddr, 4))
+		return DROP(KVB_DROP_TOO_BIG);
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
+	return icmp4_error_from(skb, ifindex, NULL, saddr, smac,
+				ICMP_DEST_UNREACH_, ICMP4_FRAG_NEEDED_CODE, mtu,
+				KVB_DROP_TOO_BIG);
+}
+
+/*
  * Ask the FIB about daddr (family 4 or 6) for a packet entering through
  * host interface ifindex, with flags (BPF_FIB_LOOKUP_*). l3_len is the
  * packet's length on the wire (a GSO frame's segments', nat_wire_len);

@@ -2082,6 +2082,97 @@ static void t_nat_hairpin_port_moved(struct fabric *fb)
 	CHECK(!made, "%d flows made for the moved port", made);
 }
 
+/* frame f is an ICMP fragmentation needed with mtu, from the NAT address
+ * to 10.200.0.2, back to the sender's MAC from the WAN's, quoting in;
+ * 0, or what is wrong */
+static const char *frag_needed_of(const struct frame *f, const struct frame *in,
+				  __u16 mtu)
+{
+	__be32 r = inet_addr("10.200.0.2");
+
+	if (f->buf[14 + 9] != IPPROTO_ICMP || f->buf[34] != 3 ||
+	    f->buf[35] != 4)
+		return "not an ICMP fragmentation needed";
+	if (get16(f->buf + 34 + 6) != mtu)
+		return "not the guest network's MTU";
+	if (memcmp(f->buf + 14 + 12, &natnet.nat_ip, 4) ||
+	    memcmp(f->buf + 14 + 16, &r, 4))
+		return "not from the NAT address to the remote";
+	if (memcmp(f->buf, in->buf + 6, 6) || memcmp(f->buf + 6, in->buf, 6))
+		return "not back to the sender's MAC from the WAN's";
+	if (ip_csum_check(f->buf) || l4_csum_check(f->buf))
+		return "bad checksum";
+	if (memcmp(f->buf + 14 + 28, in->buf + 14, 28))
+		return "not quoting the reply as it came";
+	return NULL;
+}
+
+/*
+ * A reply longer than its guest's network takes (the network's MTU set
+ * below the WAN's) is not handed to the guest beyond its MTU: the remote
+ * gets fragmentation needed with that MTU, as from the kernel's
+ * forwarding, from the address it sent to, and the reply is dropped,
+ * counted too-big on the WAN port. A GRO super-frame counts by its
+ * segments. With DF clear (the kernel would fragment, BPF cannot) the
+ * same answer. What fits goes to the guest as ever.
+ */
+static void t_nat_reply_over_guest_mtu(struct fabric *fb)
+{
+	__u64 tb0 = port_stats(fb, kw).drop[KVB_DROP_TOO_BIG];
+	struct frame in, big, fit, nodf, gbig, gfit, gin, out;
+	const char *why, *why_nodf;
+	struct kvb_net n, saved;
+	int r_big, r_fit, r_nodf, r_gbig, r_gfit;
+	__u16 nu, nt;
+
+	CHECK(!net_get(fb, NET_NAT, &saved), "net");
+	nu = udp_to(20041, "10.200.0.2", 53);
+	guest_frame(&in, IPPROTO_TCP, 40800, 443, 0);
+	CHECK(nu && run_tc_out(fb, kn1, &in, &out) == TC_ACT_REDIRECT,
+	      "flows");
+	nt = get16(out.buf + 34);
+	n = saved;
+	n.mtu = 1400;
+	CHECK(!net_put(fb, &n), "mtu 1400");
+	/* UDP with DF: 1401 bytes of IP, then 1400 */
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 1373);
+	in.buf[14 + 6] = 0x40;
+	frame_csum4(&in);
+	r_big = run_tc_out(fb, kw, &in, &big);
+	why = frag_needed_of(&big, &in, 1400);
+	in.buf[14 + 6] = 0;
+	frame_csum4(&in);
+	r_nodf = run_tc_out(fb, kw, &in, &nodf);
+	why_nodf = frag_needed_of(&nodf, &in, 1400);
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 1372);
+	in.buf[14 + 6] = 0x40;
+	frame_csum4(&in);
+	r_fit = run_tc_out(fb, kw, &in, &fit);
+	/* a TCP GRO super-frame: segments of 40 + 1448 bytes, then 1360 */
+	wan_frame(&gin, IPPROTO_TCP, 443, nt, 0x10, 1500);
+	gin.buf[14 + 6] = 0x40;
+	frame_csum4(&gin);
+	r_gbig = run_tc_gso_out(fb, kw, &gin, &gbig, 1448);
+	r_gfit = run_tc_gso_out(fb, kw, &gin, &gfit, 1360);
+	net_put(fb, &saved);
+	CHECK(r_big == TC_ACT_REDIRECT && !why, "UDP with DF over the MTU: "
+	      "verdict %d, %s", r_big, why ? why : "");
+	CHECK(r_nodf == TC_ACT_REDIRECT && !why_nodf, "UDP without DF over "
+	      "the MTU: verdict %d, %s", r_nodf, why_nodf ? why_nodf : "");
+	CHECK(r_fit == TC_ACT_REDIRECT && !memcmp(fit.buf, N1, 6) &&
+	      fit.buf[14 + 19] == 11, "UDP at the MTU: verdict %d, not to the "
+	      "guest", r_fit);
+	why = frag_needed_of(&gbig, &gin, 1400);
+	CHECK(r_gbig == TC_ACT_REDIRECT && !why, "TCP super-frame, segments "
+	      "over the MTU: verdict %d, %s", r_gbig, why ? why : "");
+	CHECK(r_gfit == TC_ACT_REDIRECT && !memcmp(gfit.buf, N1, 6) &&
+	      gfit.buf[14 + 19] == 11, "TCP super-frame, segments at the MTU: "
+	      "verdict %d, not to the guest", r_gfit);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_TOO_BIG] == tb0 + 3,
+	      "too-big +%llu, want +3", (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_TOO_BIG] - tb0));
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -2141,6 +2232,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_established_writes_nothing);
 	RUN(t_nat_detach_forgets_flows);
 	RUN(t_nat_hairpin_port_moved);
+	RUN(t_nat_reply_over_guest_mtu);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
 
