@@ -2173,6 +2173,54 @@ static void t_nat_reply_over_guest_mtu(struct fabric *fb)
 	      (port_stats(fb, kw).drop[KVB_DROP_TOO_BIG] - tb0));
 }
 
+/*
+ * XDP on the WAN holds a reply to the guest's own network's MTU too: a
+ * guest of a routed network behind the nat one (via_nat, stood in for
+ * by bridge a here: the port's network is what counts) whose MTU is
+ * narrower than the nat network's. Its reply over that MTU goes to tc
+ * (XDP_PASS), which answers the remote (fragmentation needed); one that
+ * fits is XDP's.
+ */
+static void t_natxdp_guest_network_mtu(struct fabric *fb)
+{
+	struct kvb_net a, saved_a;
+	struct kvb_port p, saved;
+	struct frame in, x, res;
+	int rx_big, rt_big, rx_fit;
+	__u16 nu;
+
+	set_wan_xdp(fb, 1);
+	nu = tap_flow(IPPROTO_UDP, 40950, 53);
+	CHECK(nu, "flow refused");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "first reply");
+	CHECK(!net_get(fb, 1, &saved_a) &&
+	      !bpf_map_lookup_elem(fb->port_fd, &knt, &saved), "entries");
+	a = saved_a;
+	a.via_nat = NET_NAT;
+	a.mtu = 1400;
+	p = saved;
+	p.net_id = 1;
+	net_put(fb, &a);
+	bpf_map_update_elem(fb->port_fd, &knt, &p, BPF_EXIST);
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 1422);	/* 1450 bytes of IP */
+	rx_big = run_xdp_prog_out(wan_prog, kw, &in, &x);
+	rt_big = run_tc_out(fb, kw, &in, &res);
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 1372);	/* 1400 */
+	rx_fit = run_xdp_prog_out(wan_prog, kw, &in, &x);
+	bpf_map_update_elem(fb->port_fd, &knt, &saved, BPF_EXIST);
+	net_put(fb, &saved_a);
+	set_wan_xdp(fb, 0);
+	CHECK(rx_big == XDP_PASS, "XDP verdict %d over the guest network's "
+	      "MTU, want XDP_PASS", rx_big);
+	CHECK(rt_big == TC_ACT_REDIRECT && res.buf[14 + 9] == IPPROTO_ICMP &&
+	      res.buf[34] == 3 && res.buf[35] == 4 &&
+	      get16(res.buf + 34 + 6) == 1400,
+	      "tc: verdict %d, not fragmentation needed with 1400", rt_big);
+	CHECK(rx_fit == XDP_REDIRECT, "XDP verdict %d at the guest network's "
+	      "MTU, want XDP_REDIRECT", rx_fit);
+}
+
 int nat_tests(struct fabric *fb)
 {
 	struct port_opts g = { .naddrs = 1, .mac = N1 };
@@ -2249,6 +2297,7 @@ int nat_tests(struct fabric *fb)
 			RUN(t_natxdp_options_and_padding);
 			RUN(t_nat_reply_guest_moved_network);
 			RUN(t_nat_icmp_error_port_gone);
+			RUN(t_natxdp_guest_network_mtu);
 			close(wan_prog);
 		}
 	}
