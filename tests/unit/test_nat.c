@@ -1845,34 +1845,55 @@ static void t_natxdp_options_and_padding(struct fabric *fb)
 	set_wan_xdp(fb, 0);
 }
 
+static int ct_entries_of(struct fabric *fb, __u32 ifindex);
+
 /*
  * A flow opened on the nat network, whose guest's tap is then detached
- * and attached to another network (bridge a): the flow's replies are no
- * longer translated into that tap, by XDP or tc (the port's network is
- * not the flow's: no-route).
+ * and attached to another network (bridge a): the detach takes the flow
+ * with it; a flow naming the tap that is still there (planted back here:
+ * one a fabric of an earlier build left behind) is not translated into
+ * that tap, by XDP or tc (the port's network is not the flow's:
+ * no-route).
  */
 static void t_nat_reply_guest_moved_network(struct fabric *fb)
 {
 	struct port_opts t = { .naddrs = 1, .mac = N3 };
 	struct port_opts b = { .naddrs = 0 };
+	struct kvb_ct_key ck[4], k, *prev = NULL;
+	struct kvb_ct cv[4];
 	__u16 nu;
 	struct frame in, res, x;
 	struct kvb_port p;
-	int rx, rt;
+	int rx, rt, nk = 0, left;
 
 	set_wan_xdp(fb, 1);
 	nu = tap_flow(IPPROTO_UDP, 40900, 53);
 	CHECK(nu, "flow refused");
 	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
 	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "UDP reply");
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k) && nk < 4) {
+		prev = &k;
+		/* this flow's two entries: the reply's, the guest's */
+		if (k.proto == IPPROTO_UDP &&
+		    ((k.dir && k.dport == htons(nu) && k.sport == htons(53)) ||
+		     (!k.dir && k.sport == htons(40900))) &&
+		    !bpf_map_lookup_elem(fb->ct_fd, &k, &cv[nk]) &&
+		    cv[nk].guest_ifindex == knt)
+			ck[nk++] = k;
+	}
 	/* the guest moves: knt leaves the nat network for bridge a */
 	CHECK(!port_get(fb, knt, &p) && !port_detach(fb, "unit", &p),
 	      "detach knt");
+	left = ct_entries_of(fb, knt);
 	CHECK(!port_attach(fb, "unit", "knt", 1, KVB_PORT_GUEST, &b),
 	      "attach knt to bridge a");
 	CHECK(!port_get(fb, knt, &p) && p.net_id == 1, "knt on net 1");
+	for (int i = 0; i < nk; i++)
+		bpf_map_update_elem(fb->ct_fd, &ck[i], &cv[i], BPF_NOEXIST);
 	rx = run_xdp_prog_out(wan_prog, kw, &in, &x);
 	rt = run_tc_out(fb, kw, &in, &res);
+	for (int i = 0; i < nk; i++)
+		bpf_map_delete_elem(fb->ct_fd, &ck[i]);
 	printf("# moved guest: XDP verdict %d (redirect=%d), tc verdict %d "
 	       "(redirect=%d), to %02x:..:%02x, daddr %u.%u.%u.%u\n", rx,
 	       XDP_REDIRECT, rt, TC_ACT_REDIRECT, x.buf[4], x.buf[5],
@@ -1884,6 +1905,8 @@ static void t_nat_reply_guest_moved_network(struct fabric *fb)
 	CHECK(!port_attach(fb, "unit", "knt", NET_NAT, KVB_PORT_GUEST, &t),
 	      "knt back");
 	set_wan_xdp(fb, 0);
+	CHECK(nk == 2 && !left, "the flow's %d entries, %d left after the "
+	      "detach", nk, left);
 	CHECK(rx != XDP_REDIRECT, "XDP translated a flow of the nat network "
 	      "into a tap now on another network");
 	CHECK(rt != TC_ACT_REDIRECT, "tc translated a flow of the nat network "
