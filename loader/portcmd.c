@@ -181,9 +181,10 @@ static int attach_run(int argc, char **argv)
 static int port_set(int argc, char **argv)
 {
 	struct port_opts o = { .naddrs = -1, .nacl = -1 };
-	struct kvb_port p, old;
+	struct kvb_port p, old, old_xdp;
 	struct kvb_net net;
 	struct fabric *fb;
+	bool xdp_new = false;
 	__u8 mac[6];
 
 	if (argc < 2)
@@ -205,19 +206,34 @@ static int port_set(int argc, char **argv)
 	    net_ops(net.type)->attach_port(&net, "port set", &o))
 		return 1;
 	old = p;
+	/*
+	 * XDP that cannot be attached (a driver without native XDP) fails
+	 * the command before anything else changed; taken off again should
+	 * a later step fail. Removing it cannot fail that way: last.
+	 */
+	if (o.xdp_set && o.xdp && !(p.flags & KVB_PORT_F_XDP)) {
+		if (port_xdp_set(fb, "port set", &p, true))
+			return 1;
+		old_xdp = p;	/* the entry as written */
+		xdp_new = true;
+	}
 	if (o.mac) {
 		__u32 owner = fdb_static_owner(fb, p.net_id, o.mac);
 		char m[18];
 		int ret;
 
 		fmt_mac(o.mac, m);
-		if (owner && owner != p.ifindex)
-			return err("port set: mac %s is already the static "
-				   "address of another port", m);
+		if (owner && owner != p.ifindex) {
+			err("port set: mac %s is already the static address "
+			    "of another port", m);
+			goto undo;
+		}
 		ret = fdb_static_set(fb, p.net_id, o.mac, p.ifindex);
-		if (ret)
-			return err("port set: %s: cannot add static FDB entry: %s",
-				   p.name, strerror(-ret));
+		if (ret) {
+			err("port set: %s: cannot add static FDB entry: %s",
+			    p.name, strerror(-ret));
+			goto undo;
+		}
 		/* the old static entry (configured or pinned) goes,
 		 * unless it is the same MAC */
 		if (memcmp(old.mac, o.mac, 6))
@@ -234,13 +250,17 @@ static int port_set(int argc, char **argv)
 	if (o.savi_off)
 		p.flags |= KVB_PORT_F_SAVI_OFF;
 	if (addr_set(fb, "port set", &p, &o))
-		return 1;
-	if (o.xdp_set && port_xdp_set(fb, "port set", &p, o.xdp))
+		goto undo;
+	if (o.xdp_set && !o.xdp && port_xdp_set(fb, "port set", &p, false))
 		return 1;
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
 		return err("port set: %s: %s", p.name, strerror(errno));
 	net_ports_changed(fb, p.net_id);
 	return acl_port_set(fb, "port set", p.ifindex, o.nacl, o.acl);
+undo:
+	if (xdp_new)
+		port_xdp_set(fb, "port set", &old_xdp, false);
+	return 1;
 }
 
 static int detach_run(int argc, char **argv)

@@ -4,7 +4,8 @@
 # wan-xdp on` (a nat network's WAN) and `net set NAME uplink-xdp on` (a
 # bridge network's uplink), each a Linux bridge device holding the host's
 # address (a bridge has no native XDP, and the program XDP runs there is
-# bound to its device, which the kernel runs in native mode only). The
+# bound to its device, which the kernel runs in native mode only); and
+# `port set DEV ... xdp on` on a guest port that is a macvlan. The
 # command fails in one line naming the device, its driver and why; the
 # network is exactly as it was (its other settings given on the same
 # line not applied, a vtep added on that line not taken into kvb_vtep,
@@ -116,5 +117,39 @@ check "bridge: guest reaches the LAN" ping4 "$T-g2" 10.96.3.2
 refused "uplink-xdp" b uplink-xdp "$T-bu" acl-ct-max 77
 check "uplink-xdp: the guest still reaches the LAN" ping4 "$T-g2" 10.96.3.2
 check "uplink-xdp off is accepted" kvmbpf net set b uplink-xdp off
+
+# --- port set ... xdp on, a guest port on a macvlan (no native XDP): the
+# command's other settings (a new MAC, an address) not applied either
+MV=52:54:00:96:00:21
+ip link add "$T-ml" type veth peer name "$T-mp" && LINK_LIST+=("$T-ml") &&
+	ip link set "$T-ml" up && ip link set "$T-mp" up &&
+	ip link add "$T-mv" link "$T-ml" type macvlan mode bridge &&
+	LINK_LIST+=("$T-mv") && ip link set "$T-mv" up &&
+	kvmbpf attach "$T-mv" net b mac $MV >/dev/null ||
+	fail "setup: a macvlan guest port"
+# the port's identity, and the MAC table's entries naming it, without ages
+ident() {
+	kvmbpf -j port show "$T-mv" | "$PY" -c 'import json, sys
+p = json.load(sys.stdin)
+print(json.dumps({k: v for k, v in p.items() if "age" not in k}, sort_keys=True))'
+	kvmbpf -j fdb show net b | "$PY" -c 'import json, sys
+print(sorted(e["mac"] for e in json.load(sys.stdin) if e.get("dev") == sys.argv[1]))' "$T-mv"
+}
+id0=$(ident)
+out=$(kvmbpf port set "$T-mv" mac 52:54:00:96:00:22 ip 10.96.3.22 xdp on 2>&1)
+rc=$?
+id1=$(ident)
+[ $rc -ne 0 ] && pass "port set xdp on: refused" ||
+	fail "port set xdp on: succeeded: $out"
+case $out in
+"kvmbpf: port set: device $T-mv: its driver (macvlan) has no native XDP support"*)
+	pass "port set xdp on: the message names the device, its driver and why" ;;
+*) fail "port set xdp on: message: $out" ;;
+esac
+[ "$id0" = "$id1" ] && pass "port set xdp on: the port and its MAC entries unchanged" ||
+	fail "port set xdp on: changed: $id0 -> $id1"
+xdp_on "$T-mv" && fail "port set xdp on: XDP left on $T-mv" ||
+	pass "port set xdp on: no XDP on $T-mv"
+check "port set: the guest still reaches the LAN" ping4 "$T-g2" 10.96.3.2
 
 finish
