@@ -112,6 +112,21 @@ src=$(seen_from "$T-wan" 10.96.2.2 7701 "$T-g1")
 	fail "wan-xdp: the WAN saw '$src', want 10.96.2.1"
 check "wan-xdp off is accepted" kvmbpf net set n wan-xdp off
 
+# net add with wan-xdp on there: refused as net set is, nothing made
+links0=$(ip -o link show | wc -l)
+out=$(kvmbpf net add d type nat subnet 192.168.97.0/24 wan "$T-bw" dhcp off \
+	wan-xdp on 2>&1)
+rc=$?
+case "$rc $out" in
+"1 kvmbpf: net add: device $T-bw: its driver (bridge) has no native XDP support"*)
+	pass "net add wan-xdp on: refused, the device and its driver named" ;;
+*) fail "net add wan-xdp on: exit $rc: $out" ;;
+esac
+check_not "net add wan-xdp on: no network d" kvmbpf net show d
+[ "$(ip -o link show | wc -l)" = "$links0" ] &&
+	pass "net add wan-xdp on: no device left" ||
+	fail "net add wan-xdp on: devices $links0 -> $(ip -o link show | wc -l)"
+
 # --- uplink-xdp on a bridge network whose uplink is a Linux bridge
 check "bridge: guest reaches the LAN" ping4 "$T-g2" 10.96.3.2
 refused "uplink-xdp" b uplink-xdp "$T-bu" acl-ct-max 77
