@@ -1046,10 +1046,10 @@ static void ct_forget_one(const void *key, const void *value, void *arg)
 void acl_port_forget(struct fabric *fb, const struct kvb_port *p)
 {
 	struct ct_forget f = { .fd = fb->aclct_fd, .ifindex = p->ifindex };
-	struct kvb_acl_port ap;
 
-	if (!aclp_get(fb, p, &ap))
-		aclp_del(fb, p);
+	/* the entry first: no judgment adds a side behind the walk (the
+	 * slot is the port's: acl_slot_clear below clears it anyway) */
+	aclp_del(fb, p);
 	map_walk(fb->aclct_fd, sizeof(struct kvb_aclct_key),
 		 sizeof(struct kvb_aclct), ct_forget_one, &f);
 	acl_slot_clear(fb, p->slot);
