@@ -557,9 +557,11 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
  * A packet from the WAN (reply key rk) for no flow and no forward: if it
  * is for a guest's mapping, the network's nat-filtering decides. Returns
  * NAT_MAP_NONE when there is no mapping or a host socket would take what
- * the filter refuses (the host's), a drop code (nat-filtered), or 0: let
- * in. With make, the flow is made too (both
- * keys, as if the guest had sent to the remote) and 0 means made.
+ * is refused (the host's), a drop code (nat-filtered; no-route when the
+ * filter lets it in but the mapping's guest port is gone or now on a
+ * network this one does not translate for), or 0: let in. With make,
+ * the flow is made too (both keys, as if the guest had sent to the
+ * remote) and 0 means made.
  */
 __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 			  __u32 make)
@@ -610,6 +612,13 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	} else if (t->n != KVB_NAT_FILTER_ENDPOINT) {
 		goto refuse;
 	}
+	/* into the mapping's guest port only while it is a guest's port
+	 * this network translates for, as a reply goes (natreply.h): a
+	 * mapping outlives its guest's device until gc, and a tap
+	 * detached keeps its ifindex; no flow is made for it (it would
+	 * hold the network's count and keep the mapping alive) */
+	if (!nat_guest_port(t->orig.guest_ifindex, t->orig.net_id))
+		goto gone;
 	if (!t->held)
 		return 0;
 	cnt = bpf_map_lookup_elem(&kvb_ctcnt, &t->orig.net_id);
@@ -669,6 +678,10 @@ refuse:
 	if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
 		return NAT_MAP_NONE;
 	return DROP(KVB_DROP_NAT_FILTERED);
+gone:
+	if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
+		return NAT_MAP_NONE;
+	return DROP(KVB_DROP_NO_ROUTE);
 }
 
 /*
@@ -847,7 +860,7 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 static __always_inline int hairpin_send(struct __sk_buff *skb,
 					const struct kvb_net *net,
 					const struct kvb_ct_key *k,
-					const struct kvb_ct *ct, __u32 l4off)
+					struct kvb_ct *ct, __u32 l4off)
 {
 	__be32 saddr = ct->addr, daddr = ct->addr2;
 	__be16 sport = ct->port, dport = ct->port2;
@@ -865,6 +878,8 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	ret = nat_reply_port(ct, mac, &gp);
 	if (IS_DROP(ret))
 		return ret;
+	/* touched only now: a flow to a port gone expires */
+	ct_touch(ct, kvb_now());
 	/* guest to guest through the WAN address: isolation applies */
 	if (!guests_may_talk(skb->ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
@@ -905,10 +920,8 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	__u64 *cnt = ct_counter(net->id);
 
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
-	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now)) {
-		ct_touch(ct, now);
+	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now))
 		return hairpin_send(skb, net, ok, ct, l4off);
-	}
 	if (ct) {	/* expired: both keys go */
 		rk.saddr = ct->addr2;
 		rk.sport = ct->port2;
@@ -1131,10 +1144,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 			return nat_hairpin(skb, net, f, &hk, l4off);
 		h = bpf_map_lookup_elem(&kvb_ct, &hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
-		    !ct_expired(net, h, hk.proto, kvb_now())) {
-			ct_touch(h, kvb_now());
+		    !ct_expired(net, h, hk.proto, kvb_now()))
 			return hairpin_send(skb, net, &hk, h, l4off);
-		}
 	}
 	if (daddr == net->gw_ip)	/* echo was answered by route_from_guest */
 		return NAT_CONTINUE;	/* the host's services */
@@ -1364,6 +1375,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 				.end = (void *)(long)skb->data_end };
 	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
 	__u32 l4off, poff = 0;
+	__u8 gmac[ETH_ALEN];
+	struct kvb_port *gp;
 	struct kvb_ct *ct;
 	struct kvb_net *net;
 	struct iphdr *ip;
@@ -1434,6 +1447,12 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	net = net_lookup(ct->net_id);
 	if (!net || ct_expired(net, ct, rk.proto, now))
 		return TC_ACT_OK;
+	/* the guest's port as it is now (natreply.h; the lookup counting
+	 * needs anyway), before the flow is touched: the remote of a flow
+	 * whose guest is gone does not keep it alive, it expires */
+	ret = nat_reply_port(ct, gmac, &gp);
+	if (IS_DROP(ret))
+		return ret;
 	if (rk.proto == IPPROTO_TCP) {
 		/* a blind RST or FIN changes nothing, not even the clock */
 		ret = ct_tcp_track(skb, l4off, &rk);
@@ -1457,17 +1476,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 			o->state = KVB_CT_ESTABLISHED;
 	}
 	{
-		__u8 gmac[ETH_ALEN];
 		__be32 gaddr = ct->addr;
 		__be16 gport = ct->port;
 		__u32 out = ct->guest_ifindex;
-		struct kvb_port *gp;
 
-		/* the guest's port as it is now (natreply.h; the lookup
-		 * counting needs anyway) */
-		ret = nat_reply_port(ct, gmac, &gp);
-		if (IS_DROP(ret))
-			return ret;
 		/* longer than the guest's network takes: the remote hears
 		 * it (TTL first, as the kernel's forwarding checks) */
 		if (ttl > 1) {

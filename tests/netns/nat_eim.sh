@@ -132,6 +132,35 @@ case $line in
 *"preserves ports"*) pass "STUN: the guest's port is preserved" ;;
 *) fail "STUN: port not preserved: '$line'" ;;
 esac
+# A mapping whose guest's device went without detach (QEMU exited, gc not
+# run yet) lets nothing in, whatever the filter admits: no-route on the
+# WAN port and no flow made (which would hold the network's count and
+# keep the mapping alive).
+flows() { kvmbpf -j net show n | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["ct_count"])'; }
+check "net set nat-filtering endpoint-independent" kvmbpf net set n nat-filtering endpoint-independent
+in_ns "$T-g" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 20000)); s.sendto(b'm', ('10.99.4.2', 7000))"
+for i in $(seq 50); do
+	n0=$(flows)
+	[ "$n0" -ge 1 ] && break
+	sleep 0.1
+done
+r0=$(stat "$T-w" no-route)
+[ "$n0" -ge 1 ] && pass "the guest's mapping again ($n0 flows)" ||
+	fail "no flow for the guest's mapping ($n0)"
+ip link del "$T-g"
+probe 10.99.4.4 7002 p6
+for i in $(seq 50); do
+	r1=$(stat "$T-w" no-route)
+	[ "$r1" -gt "$r0" ] && break
+	sleep 0.1
+done
+n1=$(flows)
+[ "$r1" -eq $((r0 + 1)) ] && [ "$n1" = "$n0" ] &&
+	pass "endpoint-independent, the guest's device gone: no-route +1, no flow made" ||
+	fail "endpoint-independent, the guest's device gone: no-route +$((r1 - r0)) (want +1), flows $n0 -> $n1"
 # save keeps the mode; load restores it
 check "net set nat-filtering address" kvmbpf net set n nat-filtering address
 kvmbpf save >"/tmp/$T.save"

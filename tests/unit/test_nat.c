@@ -766,6 +766,95 @@ static void t_nat_filtering_modes(struct fabric *fb)
 	      (port_stats(fb, kw).drop[KVB_DROP_NAT_FILTERED] - d0));
 }
 
+/* ns monotonic now less s seconds, as the datapath's clock counts */
+static __u64 mono_ago(__u64 s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
+	       s * 1000000000ULL;
+}
+
+/*
+ * A mapping lets in what its filter admits only into a guest port that is
+ * still there and on the network: its guest's device gone (QEMU exited,
+ * gc not run yet) or the tap now on another network (a mapping a detach
+ * left behind), what endpoint-independent or address-dependent filtering
+ * admits is no-route on the WAN port and makes no flow, which would hold
+ * the network's count and keep the mapping alive. A reply of such a flow
+ * does not refresh it either: the remote cannot keep it from expiring.
+ */
+static void t_nat_map_in_guest_gone(struct fabric *fb)
+{
+	struct kvb_ct_key rk = { .proto = IPPROTO_UDP, .dir = 1 };
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE], c0, old;
+	struct kvb_port saved, moved;
+	int r_gone, r_moved, r_addr, r_back, r_reply;
+	__u64 c_gone, c_moved, c_addr, c_back;
+	struct kvb_ct e;
+	struct frame res;
+	__u16 p;
+
+	ct_flush_net(fb, NET_NAT);
+	p = udp_to(20041, "10.200.0.2", 53);
+	CHECK(p == 20041, "mapping %u", p);
+	c0 = ct_count(fb, NET_NAT);
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &kn1, &saved), "kn1's entry");
+	nat_filtering(fb, KVB_NAT_FILTER_ENDPOINT);
+	/* the device gone, the port entry still there (gc to come) */
+	bpf_map_delete_elem(fb->portdev_fd, &kn1);
+	r_gone = udp_from("10.200.0.9", 53, p, &res);
+	c_gone = ct_count(fb, NET_NAT);
+	/* the flow's own reply meanwhile: idle 10 s, and it stays so */
+	rk.saddr = inet_addr("10.200.0.2");
+	rk.daddr = natnet.nat_ip;
+	rk.sport = htons(53);
+	rk.dport = htons(p);
+	old = mono_ago(10);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &rk, &e)) {
+		e.last_ns = old;
+		bpf_map_update_elem(fb->ct_fd, &rk, &e, BPF_EXIST);
+	}
+	r_reply = udp_from("10.200.0.2", 53, p, &res);
+	e.last_ns = 0;
+	bpf_map_lookup_elem(fb->ct_fd, &rk, &e);
+	bpf_map_update_elem(fb->portdev_fd, &kn1, &kn1, BPF_ANY);
+	/* the tap on another network (bridge a) */
+	moved = saved;
+	moved.net_id = 1;
+	bpf_map_update_elem(fb->port_fd, &kn1, &moved, BPF_EXIST);
+	r_moved = udp_from("10.200.0.9", 53, p, &res);
+	c_moved = ct_count(fb, NET_NAT);
+	nat_filtering(fb, KVB_NAT_FILTER_ADDR);
+	r_addr = udp_from("10.200.0.2", 999, p, &res);
+	c_addr = ct_count(fb, NET_NAT);
+	bpf_map_update_elem(fb->port_fd, &kn1, &saved, BPF_EXIST);
+	/* kn1 as it was: the same is let in, a flow made */
+	r_back = udp_from("10.200.0.2", 999, p, &res);
+	c_back = ct_count(fb, NET_NAT);
+	nat_filtering(fb, KVB_NAT_FILTER_ADDR_PORT);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r_gone == TC_ACT_SHOT && c_gone == c0, "endpoint-independent, "
+	      "device gone: verdict %d, %llu flows made", r_gone,
+	      (unsigned long long)(c_gone - c0));
+	CHECK(r_moved == TC_ACT_SHOT && c_moved == c0, "endpoint-independent, "
+	      "port on another network: verdict %d, %llu flows made", r_moved,
+	      (unsigned long long)(c_moved - c0));
+	CHECK(r_addr == TC_ACT_SHOT && c_addr == c0, "address-dependent, port "
+	      "on another network: verdict %d, %llu flows made", r_addr,
+	      (unsigned long long)(c_addr - c0));
+	CHECK(r_reply == TC_ACT_SHOT && e.last_ns == old, "reply, device gone: "
+	      "verdict %d, the flow %s", r_reply, e.last_ns == old ?
+	      "idle as it was" : "refreshed");
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE] == d0 + 4,
+	      "no-route +%llu, want +4", (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE] - d0));
+	CHECK(r_back == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6) &&
+	      c_back == c0 + 1, "kn1 back: verdict %d, %llu flows made",
+	      r_back, (unsigned long long)(c_back - c0));
+}
+
 static int natmap_entries(struct fabric *fb)
 {
 	struct kvb_natmap_key k, *prev = NULL;
@@ -2286,6 +2375,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_eim_one_port);
 	RUN(t_nat_filtering_modes);
+	RUN(t_nat_map_in_guest_gone);
 	RUN(t_nat_reply_follows_port);
 	RUN(t_nat_reply_device_gone);
 	RUN(t_nat_unheld_guest_subnet_only);
