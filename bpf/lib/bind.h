@@ -147,9 +147,19 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 	if (cur) {
 		if (cur->flags & KVB_ADDR_F_STATIC)
 			return BIND_OK;
+		/* the port's live lease stays a lease: the DAD probe every
+		 * client sends for its leased address (dhcpcd, NetworkManager,
+		 * systemd-networkd) claims nothing more; made a SAVI binding
+		 * it would outlive the lease by a day and its release */
+		if ((cur->flags & KVB_ADDR_F_DHCP) && (how & KVB_ADDR_F_SAVI) &&
+		    bind_live(cur, v.learned_ns))
+			return BIND_OK;
 		if ((cur->flags & KVB_ADDR_F_SAVI) && (how & KVB_ADDR_F_DHCP) &&
 		    port)
 			count_dec(&port->n_savi);	/* leased now */
+		if (!(cur->flags & KVB_ADDR_F_SAVI) && (how & KVB_ADDR_F_SAVI) &&
+		    port)
+			__sync_fetch_and_add(&port->n_savi, 1);	/* lease ended */
 		cur->flags = how;
 		cur->expires_ns = expires;
 		return BIND_OK;

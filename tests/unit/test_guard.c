@@ -1087,6 +1087,55 @@ static void t_savi_dad(struct fabric *fb __attribute__((unused)))
 	passes(kgs, &f, "the holder's data");
 }
 
+/*
+ * A DHCPv6 lease (the lease script's binding) stays a lease when its
+ * client probes for it (DAD, as dhcpcd does after the REPLY) and uses
+ * it: before, the probe made it a SAVI binding of a day, which outlived
+ * the lease's end and its release. An ended lease is a first claim again.
+ */
+static void t_savi_dad_keeps_lease(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_addr_key k = { .family = 6 };
+	__u64 now = now_ns();
+	struct kvb_port p;
+	struct kvb_addr v;
+	struct frame f;
+	__u32 nsavi;
+	__u8 a[16];
+
+	a79(a, 0xd6);
+	memcpy(k.addr, a, 16);
+	CHECK(!port_get(F, kgr, &p), "port");
+	nsavi = p.n_savi;
+	CHECK(!port_addr_lease(F, &p, k, true, now + 3600 * 1000000000ULL),
+	      "lease");
+	dad6(&f, GR, a);
+	passes(kgr, &f, "the client's DAD probe for its lease");
+	echo6(&f, GR, a);
+	passes(kgr, &f, "the client's data from its lease");
+	CHECK(bound6(kgr, a, &v) && v.flags == KVB_ADDR_F_DHCP &&
+	      v.expires_ns == now + 3600 * 1000000000ULL,
+	      "the probe made the lease flags %u, expires in %lld s", v.flags,
+	      (long long)(v.expires_ns - now) / 1000000000LL);
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == nsavi, "n_savi %u, was %u",
+	      p.n_savi, nsavi);
+	CHECK(!port_addr_lease(F, &p, k, false, 0) && !bound6(kgr, a, NULL),
+	      "the release left the binding");
+	/* an ended lease, still used: a first claim, counted as one */
+	CHECK(!port_addr_lease(F, &p, k, true, now + 1000000000ULL), "lease");
+	CHECK(bound6(kgr, a, &v), "lease");
+	v.expires_ns = now - 1;
+	set_binding6(kgr, a, &v);
+	dad6(&f, GR, a);
+	passes(kgr, &f, "a probe for an ended lease");
+	CHECK(bound6(kgr, a, &v) && v.flags == KVB_ADDR_F_SAVI,
+	      "flags %u", v.flags);
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == nsavi + 1,
+	      "n_savi %u, was %u", p.n_savi, nsavi);
+	v.expires_ns = 1;	/* ended: the next sweep takes it */
+	set_binding6(kgr, a, &v);
+}
+
 /* Use refreshes; an ended binding is free for another port. */
 static void t_savi_refresh_and_age(struct fabric *fb __attribute__((unused)))
 {
@@ -1283,6 +1332,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_savi_claim_and_conflict);
 	RUN(t_savi_out_of_prefix);
 	RUN(t_savi_dad);
+	RUN(t_savi_dad_keeps_lease);
 	RUN(t_savi_refresh_and_age);
 	RUN(t_savi_cap);
 	RUN(t_savi_off);
