@@ -31,6 +31,20 @@
  * needed (route.h: nat_too_big).
  */
 #define NAT_TOO_BIG 0x7ffc
+/*
+ * nat_snat: the packet's TTL runs out at the gateway (traceroute's first
+ * hop). The caller answers time exceeded from the guest's gateway
+ * (route.h: nat_time_exceeded), as a routed network's gateway does.
+ */
+#define NAT_TTL 0x7ffb
+
+/* Would the packet's TTL run out at the gateway (dec_ttl refuse it)? */
+static __always_inline int nat_ttl_out(struct __sk_buff *skb)
+{
+	__u8 ttl;
+
+	return kvb_hdr_load(skb, IP_OFF_TTL, &ttl, 1) || ttl <= 1;
+}
 
 /*
  * Per-CPU scratch for NAT's large temporaries: the tc program inlines all
@@ -1045,6 +1059,8 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		__builtin_memcpy(macs, ct->nh_dmac, ETH_ALEN);
 		__builtin_memcpy(macs + ETH_ALEN, ct->nh_smac, ETH_ALEN);
 		cached = 1;	/* the entry is only read (ct_touch) */
+		if (nat_ttl_out(skb))
+			return NAT_TTL;
 		goto translate;
 	}
 
@@ -1082,6 +1098,10 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	out = fib->ifindex;
 	if (!nat_wan_ok(net, out))
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
+	/* forwarded, so its TTL must last (the host's own addresses took
+	 * it above, whatever its TTL); before ct_out: no flow for it */
+	if (nat_ttl_out(skb))
+		return NAT_TTL;
 	t->naddr = fib->ipv4_src;
 	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);

@@ -80,6 +80,21 @@ __noinline int nat_too_big(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * nat_snat said NAT_TTL: time exceeded to the guest of network net_id on
+ * port ifindex, from that network's gateway, within the port's ICMP
+ * budget (traceroute's first hop). Global, as nat_too_big.
+ */
+__noinline int nat_time_exceeded(struct __sk_buff *skb, __u32 ifindex,
+				 __u32 net_id)
+{
+	struct kvb_net *net = net_lookup(net_id);
+
+	if (!net)
+		return DROP(KVB_DROP_TTL);
+	return route_error(skb, ifindex, net, 4, 0);
+}
+
+/*
  * nat_from_wan said NAT_TOO_BIG: a reply longer than its guest's network
  * takes, the MTU in the scratch. Answered as the kernel's forwarding
  * answers a packet too big for the next link: fragmentation needed with

@@ -1523,6 +1523,68 @@ static void t_nat_wan_mtu_frag_needed(struct fabric *fb)
 	nat_nh_bump(fb);
 }
 
+/* out is time exceeded (in transit) to the guest, from the gateway,
+ * quoting the guest's packet as it came (its own source) */
+static int is_time_exceeded(const struct frame *out)
+{
+	return out->len >= 14 + 28 + 28 && !memcmp(out->buf, N1, 6) &&
+	       out->buf[14 + 9] == IPPROTO_ICMP && out->buf[34] == 11 &&
+	       out->buf[35] == 0 &&
+	       !memcmp(out->buf + 14 + 12, &natnet.gw_ip, 4) &&
+	       !memcmp(out->buf + 14 + 16, "\xc0\xa8\x5a\x0b", 4) &&
+	       !memcmp(out->buf + 42 + 12, "\xc0\xa8\x5a\x0b", 4) &&
+	       !ip_csum_check(out->buf);
+}
+
+/*
+ * A guest's packet whose TTL runs out at the gateway (traceroute's first
+ * hop through a nat network) is answered with time exceeded from the
+ * gateway, counted ttl-exceeded, and makes no flow: before, it was
+ * dropped silently (the hop showed '*'), after a flow had been made for
+ * it. A flow whose next hop is cached alike. TTL 1 to the host's own
+ * address is the host's, delivered.
+ */
+static void t_nat_ttl_exceeded(struct fabric *fb)
+{
+	__u64 te = port_stats(fb, kn1).drop[KVB_DROP_TTL], n0;
+	struct frame in, out;
+	int ret;
+
+	n0 = ct_count(fb, NET_NAT);
+	guest_frame(&in, IPPROTO_UDP, 40300, 33434, 16);
+	in.buf[14 + 8] = 1;
+	frame_csum4(&in);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT && is_time_exceeded(&out),
+	      "TTL 1 through the NAT: verdict %d, protocol %u, ICMP %u/%u",
+	      ret, out.buf[14 + 9], out.buf[34], out.buf[35]);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_TTL] == te + 1,
+	      "ttl-exceeded not counted");
+	CHECK(ct_count(fb, NET_NAT) == n0, "a flow made for it: %llu, was %llu",
+	      (unsigned long long)ct_count(fb, NET_NAT),
+	      (unsigned long long)n0);
+	/* a flow, cached, then a packet of it with TTL 1 */
+	guest_frame(&in, IPPROTO_UDP, 40301, 33434, 16);
+	CHECK(run_tc(fb, kn1, &in) == TC_ACT_REDIRECT, "first packet");
+	nh_fresh(fb, 40301);
+	in.buf[14 + 8] = 1;
+	frame_csum4(&in);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT && is_time_exceeded(&out),
+	      "TTL 1 on a cached flow: verdict %d, ICMP %u/%u", ret,
+	      out.buf[34], out.buf[35]);
+	/* to the host's address on the WAN: the host's, TTL or not */
+	guest_frame(&in, IPPROTO_UDP, 40302, 33434, 16);
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	in.buf[14 + 8] = 1;
+	frame_csum4(&in);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	CHECK((ret == TC_ACT_OK || ret == TC_ACT_REDIRECT) &&
+	      out.buf[14 + 9] == IPPROTO_UDP && out.buf[14 + 8] == 1,
+	      "TTL 1 to the host: verdict %d, protocol %u", ret,
+	      out.buf[14 + 9]);
+}
+
 /*
  * A flow's entry is shared by every CPU its packets meet: an established
  * packet (next hop cached, clock refreshed under KVB_CT_REFRESH_NS ago)
@@ -2366,6 +2428,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_next_hop_cached);
 	RUN(t_nat_gso_super_frame);
 	RUN(t_nat_wan_mtu_frag_needed);
+	RUN(t_nat_ttl_exceeded);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
