@@ -172,6 +172,10 @@ row("kvmbpf, defaults", tcp, "kvmbpf", "Gbit/s", 1e9, "bridge", None,
     "bridge, br_netfilter off")
 row("kvmbpf, xdp on", tcp, "kvmbpf-xdp", "Gbit/s", 1e9, "bridge", None,
     "bridge, br_netfilter off")
+row("routed: kernel IP forwarding", tcp, "routed-fwd", "Gbit/s", 1e9)
+row("routed: kvmbpf, defaults (peered routed networks)", tcp,
+    "routed-kvmbpf-routed", "Gbit/s", 1e9, "routed-fwd", None,
+    "kernel forwarding")
 row("through NAT: kernel + nft masquerade", tcp, "nat-nft-masq", "Gbit/s", 1e9)
 row("through NAT: kvmbpf, defaults", tcp, "nat-kvmbpf-nat", "Gbit/s", 1e9,
     "nat-nft-masq", None, "nft masquerade")

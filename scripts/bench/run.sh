@@ -34,14 +34,19 @@
 # adds to the figures of the last run (one bench in several lock holds).
 #
 # Output: a table, build/bench/results.json, docs/bench.png (gnuplot),
-# docs/BENCHMARKS.md.
+# docs/BENCHMARKS.md (a partial run, SECTIONS set to some: both under
+# build/bench instead; DOCS=DIR to choose).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=kb$((RANDOM % 1000))
 source "$ROOT/scripts/bench/lib.sh"
 V=$ROOT/build/vnettap
-SECTIONS=${SECTIONS:-cost switch route nat newconn scale tap tcp overlay uplink natwan acl profile}
+ALL_SECTIONS="cost switch route nat newconn scale tap tcp overlay uplink natwan acl profile"
+SECTIONS=${SECTIONS:-$ALL_SECTIONS}
+# a partial run (some sections) writes its page under build/bench, not over
+# docs/BENCHMARKS.md (whose sections it would drop); DOCS=docs to override
+if [ "$SECTIONS" = "$ALL_SECTIONS" ]; then DOCS=${DOCS:-$ROOT/docs}; else DOCS=${DOCS:-$OUT}; fi
 SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02
 RES=$OUT/raw.txt
 
@@ -124,6 +129,9 @@ setup_l3() { # fwd | nft-masq | kvmbpf-routed | kvmbpf-nat
 	ip -n "$T-s" route add default via 10.98.0.254 2>/dev/null
 	ip -n "$T-d" addr flush dev eth0
 	ip -n "$T-d" addr add 10.97.0.2/24 dev eth0
+	# the way back (TCP's acknowledgements; NAT's go to the on-link WAN
+	# address anyway)
+	ip -n "$T-d" route add default via 10.97.0.254 2>/dev/null
 	case $1 in
 	fwd | nft-masq)
 		ip addr add 10.98.0.254/24 dev "$T-a"
@@ -551,10 +559,15 @@ if want tcp; then
 			tcp_run "$cfg" 10.98.0.2
 		done
 	done
+	# routed (kernel forwarding against kvmbpf routed, peered networks)
+	# and NAT, the four interleaved run by run
 	for r in $(seq "$RUNS"); do
-		for cfg in nft-masq kvmbpf-nat; do
+		for cfg in fwd kvmbpf-routed nft-masq kvmbpf-nat; do
 			setup_l3 $cfg
-			tcp_run "nat-$cfg" 10.97.0.2
+			case $cfg in
+			fwd | kvmbpf-routed) tcp_run "routed-$cfg" 10.97.0.2 ;;
+			*) tcp_run "nat-$cfg" 10.97.0.2 ;;
+			esac
 		done
 	done
 fi
@@ -581,7 +594,7 @@ if want profile; then
 	bash "$ROOT/scripts/bench/profile.sh"
 fi
 
-"$PY" "$ROOT/scripts/bench/report.py" "$RES" "$OUT" "$ROOT/docs"
+"$PY" "$ROOT/scripts/bench/report.py" "$RES" "$OUT" "$DOCS"
 if [ "$FAILED" != 0 ]; then
 	echo "FAIL: the bench had failed runs (above, and $OUT/failures.txt)" >&2
 	exit 1
