@@ -9,7 +9,13 @@
 #define KVB_CTX_H
 
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 /* Bytes tc wants linear: Ethernet, IPv6 with extension headers, L4, ND. */
 #define KVB_PULL_LEN 256
@@ -122,17 +128,55 @@ static __always_inline void kvb_pkt_from_xdp(struct kvb_pkt *p,
 }
 
 /*
+ * Whether the linear part already holds all the parser takes of a TCP
+ * segment: Ethernet, IPv4 with its options (or IPv6 with TCP next) and
+ * the TCP header's fixed 20 bytes. Nothing after the parser reads a TCP
+ * segment's options or payload in place (the options of a SYN and the
+ * rest go through bpf_skb_load_bytes), so such a frame needs no pull.
+ */
+static __always_inline int kvb_tcp_hdrs_linear(const struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u32 l4;
+
+	if ((void *)(eth + 1) > end)
+		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+			return 0;
+		l4 = ETH_HLEN + ip->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return 0;
+		l4 = ETH_HLEN + sizeof(*ip6);
+	} else {
+		return 0;
+	}
+	return l4 + sizeof(struct tcphdr) <= (__u32)(end - data);
+}
+
+/*
  * tc sees taps' GSO frames with only part of the headers linear; pull what
  * the parser needs once, here, so every later bounds check is against real
  * header bytes. A pull failure leaves the frame as it was: the parser then
- * finds it short and the caller drops it with a reason.
+ * finds it short and the caller drops it with a reason. A TCP segment
+ * whose headers are linear already (a socket's TSO super-frame: exactly
+ * its headers) is not pulled: the pull would copy payload into a new head
+ * on every super-frame, which the kernel's own forwarding never does.
  */
 static __always_inline void kvb_pkt_from_skb(struct kvb_pkt *p,
 					     struct __sk_buff *skb)
 {
 	__u32 want = skb->len < KVB_PULL_LEN ? skb->len : KVB_PULL_LEN;
 
-	if ((__u32)(skb->data_end - skb->data) < want)
+	if ((__u32)(skb->data_end - skb->data) < want &&
+	    !kvb_tcp_hdrs_linear(skb))
 		bpf_skb_pull_data(skb, want);
 	p->ctx = skb;
 	p->data = (void *)(long)skb->data;
