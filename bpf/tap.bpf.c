@@ -553,17 +553,14 @@ int kvb_ct_sweep_arm(struct __sk_buff *skb)
 }
 
 /*
- * Run by the loader (BPF_PROG_RUN) when a port leaves: its NAT flows go
- * now, with their counts and mappings (nat.h, ct_forget_port). The run's
- * data holds the port's ifindex in its first 4 bytes (host order); it
- * returns how many flows went.
+ * Run by the loader (BPF_PROG_RUN) when ports left or a network was
+ * unpeered: the NAT flows no guest port can take go now, with their
+ * counts and mappings (nat.h, ct_forget_orphans); it returns how many
+ * flows went. The run's data is not read.
  */
 SEC("tc")
 int kvb_ct_forget(struct __sk_buff *skb)
 {
-	__u32 ifindex = 0;
-
-	if (bpf_skb_load_bytes(skb, 0, &ifindex, sizeof(ifindex)))
-		return 0;
-	return (int)ct_forget_port(ifindex);
+	(void)skb;
+	return (int)ct_forget_orphans();
 }

@@ -201,12 +201,16 @@ static int open_pin(const char *dir, const char *name)
 }
 
 /*
- * A port leaves: its NAT flows go now, with their counts and mappings
- * (kvb_ct_forget, bpf/lib/nat.h says why in the datapath). A fabric
- * whose programs predate it (not upgraded yet) has no such pin: its
- * flows expire as before. Returns how many flows went.
+ * The NAT flows no guest port can take any more go now, with their counts
+ * and mappings (kvb_ct_forget, bpf/lib/nat.h says why in the datapath):
+ * after a port that could hold them left, or a routed network was
+ * unpeered from its nat network. One walk of kvb_ct however many ports
+ * left: while a hold is on (net del, gc, reset), the walk waits for the
+ * last release. A fabric whose programs predate it (not upgraded yet)
+ * has no such pin: its flows expire as before. Returns how many flows
+ * went.
  */
-int nat_port_forget(struct fabric *fb, __u32 ifindex)
+static int forget_run(struct fabric *fb)
 {
 	unsigned char pkt[64] = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
@@ -215,10 +219,31 @@ int nat_port_forget(struct fabric *fb, __u32 ifindex)
 
 	if (fd < 0)
 		return 0;
-	memcpy(pkt, &ifindex, sizeof(ifindex));
 	ret = bpf_prog_test_run_opts(fd, &o) ? -errno : (int)o.retval;
 	close(fd);
 	return ret;
+}
+
+int nat_flows_forget(struct fabric *fb)
+{
+	if (fb->forget_hold) {
+		fb->forget_due = true;
+		return 0;
+	}
+	fb->forget_due = false;
+	return forget_run(fb);
+}
+
+void nat_forget_hold(struct fabric *fb)
+{
+	fb->forget_hold++;
+}
+
+int nat_forget_release(struct fabric *fb)
+{
+	if (fb->forget_hold && --fb->forget_hold)
+		return 0;
+	return fb->forget_due ? nat_flows_forget(fb) : 0;
 }
 
 static void write_meta(const char *dir)

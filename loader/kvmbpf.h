@@ -31,6 +31,10 @@ struct fabric {
 	int acl_fd, aclr_fd, aclp_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
 	    aclct_fd, aclctn_fd, xdptx_fd, portdev_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
+	/* nat_flows_forget: walks held back (nat_forget_hold) and whether
+	 * one is due when the last hold is released */
+	int forget_hold;
+	bool forget_due;
 };
 
 
@@ -44,8 +48,11 @@ struct fabric *fab_ro(void);
 int fabric_load_programs(const char *dir);
 int xdp_bound_prog(const char *dir, __u32 ifindex);
 int fabric_reopen_progs(struct fabric *fb);
-/* a port leaves: its NAT flows go (count, mappings); how many went */
-int nat_port_forget(struct fabric *fb, __u32 ifindex);
+/* the NAT flows no guest port can take go (count, mappings), now or,
+ * while a hold is on, once the last hold is released; how many went */
+int nat_flows_forget(struct fabric *fb);
+void nat_forget_hold(struct fabric *fb);
+int nat_forget_release(struct fabric *fb);
 __u64 fabric_build_hash(void);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);

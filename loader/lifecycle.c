@@ -32,6 +32,8 @@ int fabric_gc(struct fabric *fb, bool verbose)
 	struct kvb_port p;
 	int n = 0;
 
+	/* the forgotten ports' NAT flows go in one walk, at the end */
+	nat_forget_hold(fb);
 	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
 		char name[IF_NAMESIZE];
 		bool gone;
@@ -67,6 +69,7 @@ int fabric_gc(struct fabric *fb, bool verbose)
 		n++;
 		prev = NULL;	/* the map changed under the iteration */
 	}
+	nat_forget_release(fb);
 	return n;
 }
 
@@ -151,6 +154,8 @@ static int do_reset(int argc, char **argv)
 	fb = fab();
 	if (!fb)
 		return 1;
+	/* no walk of kvb_ct for the ports' NAT flows: the table goes */
+	nat_forget_hold(fb);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (!net_get(fb, id, &net))
 			ret |= net_remove(fb, &net);

@@ -954,13 +954,20 @@ static void pfx_purge(struct fabric *fb, __u32 net_id)
 	close(fd);
 }
 
-/* Detach every port, forget the MACs, what the type made, the network. */
+/*
+ * Detach every port, forget the MACs, what the type made, the network.
+ * The ports' NAT flows go in one walk at the end (nat_flows_forget), none
+ * for a nat network: its destroy flushes every flow it translated, the
+ * routed networks' behind it included.
+ */
 int net_remove(struct fabric *fb, const struct kvb_net *net)
 {
 	const struct net_ops *ops = net_ops(net->type);
+	bool due = fb->forget_due;
 	struct kvb_net cur = *net;
 	int ret = 0;
 
+	nat_forget_hold(fb);
 	while (cur.nports > 0) {
 		struct kvb_port p;
 		__u32 ifx = cur.ports[cur.nports - 1];
@@ -981,8 +988,11 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 		overlay_sync(fb, "net del", net, NULL);
 	if (ops->destroy)
 		ops->destroy(fb, net);
+	if (net->type == KVB_NET_NAT)
+		fb->forget_due = due;
 	if (net_clear(fb, net->id))
-		return err("net del: %s: %s", net->name, strerror(errno));
+		ret = err("net del: %s: %s", net->name, strerror(errno));
+	nat_forget_release(fb);
 	return ret;
 }
 

@@ -255,7 +255,7 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 {
 	char cur[IF_NAMESIZE] = "";
 	struct kvb_net net;
-	bool exists = if_indextoname(p->ifindex, cur);
+	bool exists = if_indextoname(p->ifindex, cur), nat_flows = true;
 
 	/* XDP stops redirecting into it first, tc stops sending to it (a
 	 * vanished device's entries the kernel removed: ENOENT, fine) */
@@ -263,6 +263,10 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	bpf_map_delete_elem(fb->portdev_fd, &p->ifindex);
 	/* Stop flooding to it first, then unhook, then forget it. */
 	if (!net_get(fb, p->net_id, &net)) {
+		/* a guest of a nat network or of a routed network behind
+		 * one (via_nat) holds NAT flows; no other port does */
+		nat_flows = p->role == KVB_PORT_GUEST &&
+			    (net.type == KVB_NET_NAT || net.via_nat);
 		net_member_remove(&net, p->ifindex);
 		if (net.uplink == p->ifindex) {
 			net.uplink = 0;
@@ -292,9 +296,11 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 	fdb_purge(fb, p->ifindex, 0);
 	addr_purge(fb, p->ifindex, 0);
 	acl_port_forget(fb, p);
-	nat_port_forget(fb, p->ifindex);
 	/* its counter slot is free with the entry (port_slot_take) */
 	bpf_map_delete_elem(fb->port_fd, &p->ifindex);
+	/* its entry gone, its NAT flows are no guest port's: they go */
+	if (nat_flows)
+		nat_flows_forget(fb);
 	return 0;
 }
 

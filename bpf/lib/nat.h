@@ -1649,21 +1649,24 @@ static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 }
 
 /*
- * A port leaves (detach, net del, gc of a vanished device): every flow
- * one of whose entries names its ifindex goes now, both entries, counted
- * down in its network and giving back its mapping and peer references,
- * as the sweep gives back a dead flow's. Otherwise the flows would hold
- * their network's ct-max share, their NAT ports and mappings until they
- * expire (TCP established: 7440 s), and their replies would be counted
- * as no-route. A hairpin flow names the guest it goes to in its original
- * entry and the one that opened it in its reply entry: either leaving
- * ends it. It runs in the datapath's own program (kvb_ct_forget, run by
- * the loader with BPF_PROG_RUN) because the mappings' counts are taken
- * and given back under their spin lock, which userspace cannot hold
- * across a read and a write.
+ * Flows no guest port can take any more go now: every flow one of whose
+ * entries names a port that is not a guest's port of a network its nat
+ * network translates for (nat_carries: the port detached or gc'd, or on
+ * a network the flow's does not translate for, a routed network unpeered
+ * from it say), both entries, counted down in its network and
+ * giving back its mapping and peer references, as the sweep gives back a
+ * dead flow's. The loader runs it (kvb_ct_forget, BPF_PROG_RUN) once a
+ * port left (detach, gc), once for all the ports of a network (net del)
+ * and after net unpeer. Otherwise the flows would hold their network's
+ * ct-max share, their NAT ports and mappings until they expire (TCP
+ * established: 7440 s), and their replies would be counted as no-route.
+ * A hairpin flow names the guest it goes to in its original entry and
+ * the one that opened it in its reply entry: either leaving ends it. It
+ * runs in the datapath's own program because the mappings' counts are
+ * taken and given back under their spin lock, which userspace cannot
+ * hold across a read and a write.
  */
 struct forget_ctx {
-	__u32 ifindex;
 	__u32 freed;
 };
 
@@ -1672,12 +1675,14 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 {
 	struct kvb_natmap_key mk, pk, spare;
 	struct kvb_ct_key ok, rk;
+	struct kvb_port *p;
 	struct kvb_ct *o = e;
 	__u8 mapped;
 	__u32 id;
 	__u64 *cnt;
 
-	if (e->guest_ifindex != c->ifindex)
+	p = bpf_map_lookup_elem(&kvb_port, &e->guest_ifindex);
+	if (p && p->role == KVB_PORT_GUEST && nat_carries(p->net_id, e->net_id))
 		return 0;
 	ok = *k;
 	if (k->dir) {
@@ -1715,13 +1720,12 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	return 0;
 }
 
-/* The flows of the port whose ifindex is ifindex go; how many did. */
-static __always_inline __u32 ct_forget_port(__u32 ifindex)
+/* The flows no guest port can take go; how many did. */
+static __always_inline __u32 ct_forget_orphans(void)
 {
-	struct forget_ctx c = { .ifindex = ifindex };
+	struct forget_ctx c = { 0 };
 
-	if (ifindex)
-		bpf_for_each_map_elem(&kvb_ct, forget_one, &c, 0);
+	bpf_for_each_map_elem(&kvb_ct, forget_one, &c, 0);
 	return c.freed;
 }
 

@@ -2203,6 +2203,72 @@ static void t_nat_detach_forgets_flows(struct fabric *fb)
 }
 
 /*
+ * The forget walk runs where NAT flows can be, once: a bridge port's
+ * detach does not walk kvb_ct (a flow whose port entry went by hand, no
+ * detach, stays), a nat guest's does (it goes too); while a hold is on
+ * (net del, gc) a detach's flows stay until the last release, which
+ * takes them all in one walk, counts and mappings given back.
+ */
+static void t_nat_forget_once(struct fabric *fb)
+{
+	static const __u8 N5[6] = { 0x52, 0x54, 0, 0, 0x5a, 5 };
+	static const __u8 N6[6] = { 0x52, 0x54, 0, 0, 0x5a, 6 };
+	struct port_opts g5 = { .naddrs = 1, .mac = N5 };
+	struct port_opts g6 = { .naddrs = 1, .mac = N6 };
+	struct port_opts bo = { .naddrs = 0 };
+	struct kvb_port p5, p;
+	__u32 kn5, kn6, kb9;
+	__u64 c0;
+	int m0, e5_bridge, e6_held, e5_held, e5, e6, n5;
+
+	ct_flush_net(fb, NET_NAT);
+	c0 = ct_count(fb, NET_NAT);
+	m0 = natmap_entries(fb);
+	CHECK(!add_veth("kn5", &kn5) && !add_veth("kn6", &kn6) &&
+	      !add_veth("kb9", &kb9) &&
+	      !parse_addr("192.168.90.15", &g5.addrs[0]) &&
+	      !parse_addr("192.168.90.16", &g6.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn5", NET_NAT, KVB_PORT_GUEST, &g5) &&
+	      !port_attach(fb, "unit", "kn6", NET_NAT, KVB_PORT_GUEST, &g6) &&
+	      !port_attach(fb, "unit", "kb9", 1, KVB_PORT_GUEST, &bo),
+	      "attach kn5, kn6, kb9");
+	CHECK(guest_send(kn5, N5, "192.168.90.15", IPPROTO_UDP, 20051,
+			 "10.200.0.2", 53) == TC_ACT_REDIRECT &&
+	      guest_send(kn6, N6, "192.168.90.16", IPPROTO_UDP, 20061,
+			 "10.200.0.2", 53) == TC_ACT_REDIRECT, "flows");
+	n5 = ct_entries_of(fb, kn5);
+	/* kn5's entry goes by hand: its flow is no port's now */
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &kn5, &p5), "kn5's entry");
+	bpf_map_delete_elem(fb->port_fd, &kn5);
+	if (!port_get(fb, kb9, &p))
+		port_detach(fb, "unit", &p);
+	e5_bridge = ct_entries_of(fb, kn5);
+	nat_forget_hold(fb);
+	if (!port_get(fb, kn6, &p))
+		port_detach(fb, "unit", &p);
+	e6_held = ct_entries_of(fb, kn6);
+	e5_held = ct_entries_of(fb, kn5);
+	nat_forget_release(fb);
+	e5 = ct_entries_of(fb, kn5);
+	e6 = ct_entries_of(fb, kn6);
+	bpf_map_update_elem(fb->port_fd, &kn5, &p5, BPF_NOEXIST);
+	if (!port_get(fb, kn5, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn5; ip link del kn6; ip link del kb9");
+	CHECK(n5 == 2 && e5_bridge == 2, "kn5's flow: %d entries, %d after a "
+	      "bridge port's detach (want 2: no walk)", n5, e5_bridge);
+	CHECK(e6_held == 2 && e5_held == 2, "held: kn6's detach left %d "
+	      "entries of it, %d of kn5's (want 2, 2: no walk yet)", e6_held,
+	      e5_held);
+	CHECK(!e5 && !e6, "released: %d entries of kn5, %d of kn6 left", e5,
+	      e6);
+	CHECK(ct_count(fb, NET_NAT) == c0 && natmap_entries(fb) == m0,
+	      "flows %llu (want %llu), mapping entries %d (want %d)",
+	      (unsigned long long)ct_count(fb, NET_NAT),
+	      (unsigned long long)c0, natmap_entries(fb), m0);
+}
+
+/*
  * Hairpin reaches only a guest of the network: a forward names the port
  * it was added for, and a tap detached from the nat network and attached
  * to another network (bridge b here; an internal one alike) keeps its
@@ -2455,6 +2521,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_unsolicited_from_host);
 	RUN(t_nat_established_writes_nothing);
 	RUN(t_nat_detach_forgets_flows);
+	RUN(t_nat_forget_once);
 	RUN(t_nat_hairpin_port_moved);
 	RUN(t_nat_reply_over_guest_mtu);
 	{
