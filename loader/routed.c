@@ -272,6 +272,7 @@ bool net_peered(const struct kvb_net *n, __u32 id)
 static int peer_set(struct fabric *fb, const char *cmd, const char *n1,
 		    const char *n2, bool on)
 {
+	bool parted = false;
 	struct kvb_net a, b;
 
 	if (net_find(fb, n1, &a))
@@ -304,12 +305,17 @@ static int peer_set(struct fabric *fb, const char *cmd, const char *n1,
 		if (on && r->via_nat && r->via_nat != n->id)
 			return err("net peer: %s already reaches the outside "
 				   "through another nat network", r->name);
+		parted |= !on && r->via_nat == n->id;
 		r->via_nat = on ? n->id : 0;
 	}
 	peer_bit(&a, b.id, on);
 	peer_bit(&b, a.id, on);
 	if (net_put(fb, &a) || net_put(fb, &b))
 		return err("net %s: %s", cmd, strerror(errno));
+	/* the routed network's flows through the nat one are no guest
+	 * port's now (nat_carries): they go, counted down there */
+	if (parted)
+		nat_flows_forget(fb);
 	return 0;
 }
 

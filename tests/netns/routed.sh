@@ -218,6 +218,18 @@ peer=$(seen_from "$T-wan" 10.99.3.2 8090 "$T-g5")
 [ "$peer" = 10.99.3.1 ] && pass "behind nat: the WAN sees the translated address" ||
 	fail "behind nat: the WAN saw '$peer'"
 check_not "behind nat: the WAN cannot reach g5" ping4 "$T-wan" 10.71.4.11
+# unpeered, g5's flows through n are no port's of it: they go, counted
+# down in n (its echo and TCP flows above are within their timeouts)
+nflows() { kvmbpf -j net show n | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["ct_count"])'; }
+nct() { kvmbpf -j ct show net n | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+f0=$(nflows) c0=$(nct)
+check "net unpeer r4 n" kvmbpf net unpeer r4 n
+f1=$(nflows) c1=$(nct)
+[ "$f0" -ge 1 ] && [ "$c0" -ge 1 ] && [ "$f1" = 0 ] && [ "$c1" = 0 ] &&
+	pass "unpeered: g5's flows through n gone (count $f0 -> $f1, ct show $c0 -> $c1)" ||
+	fail "unpeered: n's flows count $f0 -> $f1, ct show $c0 -> $c1 (want >= 1 -> 0)"
+check "net peer r4 n again" kvmbpf net peer r4 n
+check "behind nat again: g5 reaches the WAN" ping4 "$T-g5" 10.99.3.2
 
 # Identity: a routed guest sends only from its network's addresses
 check_not "spoofed IPv4 source outside the subnets is dropped" sh -c "
