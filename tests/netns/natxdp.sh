@@ -269,8 +269,9 @@ for mode in ${WAN_XDP:-on off}; do
 	kill $p81 2>/dev/null; wait $p81 2>/dev/null
 	kvmbpf port set "$T-t" acl none && kvmbpf acl del web || fail "$m: acl del"
 
-	# a detached guest's flow goes with it: its replies are the host's
-	# (no flow, nothing counted), nothing reaches the guest
+	# a detached guest's flow goes with it: its 5 late replies are the
+	# host's (a host socket on the flow's NAT port gets all 5), none is
+	# dropped as no-route, nothing reaches the guest
 	f0=$(fwd)
 	r0=$(stat "$T-w" no-route)
 	in_ns "$T-wan" "$PY" "$H" udp-echo 10.97.2.2 7778 1 "$TMP/go" 5 >"$TMP/late.log" 2>&1 &
@@ -278,15 +279,34 @@ for mode in ${WAN_XDP:-on off}; do
 	wait_listen "$TMP/late.log"
 	in_ns "$T-g" "$PY" "$H" udp-client 10.97.2.2 7778 1 40003 || fail "$m: detach: first echo"
 	had=$(flows_of 40003)
+	np=$(kvmbpf -j ct show net n | "$PY" -c '
+import json, sys
+print(" ".join(str(f["nat_sport"]) for f in json.load(sys.stdin) if f["sport"] == 40003))')
 	kvmbpf detach "$T-t" || fail "$m: detach"
 	left=$(flows_of 40003)
 	[ "$had" -ge 1 ] && [ "$left" = 0 ] && pass "$m: detached guest: its flow gone with it" ||
 		fail "$m: detached guest: $left flow(s) of it left ($had before)"
+	"$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('10.97.2.1', int('$np'))); s.settimeout(5)
+print('listening', flush=True)
+n = 0
+try:
+    while n < 5:
+        n += s.recv(64) == b'late'
+except OSError:
+    pass
+print('got', n)" >"$TMP/host.log" 2>&1 &
+	ph=$!
+	wait_listen "$TMP/host.log" || fail "$m: detached guest: host socket on port '$np'"
 	touch "$TMP/go"
 	wait $pl
+	wait $ph
 	r=$(($(stat "$T-w" no-route) - r0))
-	[ "$r" = 0 ] && pass "$m: detached guest: its flow's replies the host's" ||
-		fail "$m: detached guest: no-route +$r, want +0 (no flow)"
+	grep -q "^got 5$" "$TMP/host.log" && [ "$r" = 0 ] &&
+		pass "$m: detached guest: its flow's 5 replies the host's (its socket on NAT port $np got them), no-route +0" ||
+		fail "$m: detached guest: the host's socket on NAT port '$np': $(tail -1 "$TMP/host.log"), want got 5; no-route +$r, want +0"
 	tc_only "$m: detached guest (a new flow, then no port)" $(($(fwd) - f0))
 	rm -f "$TMP/go"
 
