@@ -265,9 +265,11 @@ int net_leases(int argc, char **argv);
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
-/* bound: the device's own program (xdp_bound_prog), else prog_xdp */
 /* the name of a device's driver (ethtool), "" when unknown */
 void dev_driver(const char *name, char *buf, size_t len);
+/* bound: the device's own program (xdp_bound_prog), which attaches in
+ * native mode only (a driver without it: -EOPNOTSUPP); else prog_xdp,
+ * attached native where the driver has it, else generic */
 int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound);
 int xdp_update(struct fabric *fb, __u32 ifindex, bool bound);
 bool tc_present(__u32 ifindex);

@@ -84,13 +84,6 @@ static __always_inline int nat_carries(__u32 net_id, __u32 nat_id)
 }
 
 /*
- * Where a reply of flow ct goes: its guest's port as it is now (in *gp),
- * and the MAC in gmac. A flow outlives a detach, and its reply must not
- * go to whatever device later has that ifindex; a port with spoofcheck
- * and a MAC gets its MAC now (port set mac), any other the MAC its guest
- * opened the flow from. 0, or a drop code (no-route).
- */
-/*
  * The guest port at ifindex, when nat network nat_id may send to it: a
  * guest's port whose device is there and whose network it translates
  * for; else NULL. port_dev_live: the port's device went without detach,
@@ -109,6 +102,14 @@ static __always_inline struct kvb_port *nat_guest_port(__u32 ifindex,
 	return p;
 }
 
+/*
+ * Where a reply of flow ct goes: its guest's port as it is now (in *gp),
+ * and the MAC in gmac. A flow can outlive its port (its device gone
+ * until gc, one a detach missed or an earlier build left), and its
+ * reply must not go to whatever device later has that ifindex; a port
+ * with spoofcheck and a MAC gets its MAC now (port set mac), any other
+ * the MAC its guest opened the flow from. 0, or a drop code (no-route).
+ */
 static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 					  __u8 *gmac, struct kvb_port **gp)
 {
