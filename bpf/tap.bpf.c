@@ -354,6 +354,10 @@ int kvb_tc_nat(struct __sk_buff *skb)
 		ret = nat_time_exceeded(skb, s.ifindex, s.net->id);
 		goto out;
 	}
+	if (ret == NAT_ICMP_ERR) {
+		ret = nat_icmp_error_out(skb, s.ifindex, s.net->id);
+		goto out;
+	}
 	if (ret != NAT_CONTINUE)
 		goto out;
 	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);

@@ -225,6 +225,18 @@ static __always_inline int csum_l4_replace(struct __sk_buff *skb, __u32 off,
 }
 
 /*
+ * An ICMP checksum at off, for a change of size bytes from to to (no
+ * pseudo header), inline: for a global function that may call no other
+ * (the tc program's stack leaves it none). 0x0000 may result, which
+ * receivers take as 0xffff.
+ */
+static __always_inline int csum_icmp_replace(struct __sk_buff *skb, __u32 off,
+					     __u32 from, __u32 to, __u64 size)
+{
+	return bpf_l4_csum_replace(skb, off, from, to, size) ? -1 : 0;
+}
+
+/*
  * A UDP checksum held inside another message (the quote of an ICMP
  * error), updated as plain data with bpf_l3_csum_replace: the same rule,
  * a checksum is never 0x0000. The caller knows it was not 0 before.

@@ -37,6 +37,13 @@
  * (route.h: nat_time_exceeded), as a routed network's gateway does.
  */
 #define NAT_TTL 0x7ffb
+/*
+ * nat_snat: an ICMP error from the guest (port unreachable, time
+ * exceeded, parameter problem) to the outside; it quotes a packet the
+ * guest received, of a translated flow or none. The caller translates it
+ * (route.h: nat_icmp_error_out).
+ */
+#define NAT_ICMP_ERR 0x7ffa
 
 /* Would the packet's TTL run out at the gateway (dec_ttl refuse it)? */
 static __always_inline int nat_ttl_out(struct __sk_buff *skb)
@@ -80,6 +87,13 @@ struct nat_scratch {
 	/* nat_snat: the FIB's next hop, for bpf_redirect_neigh (kept
 	 * before ct_out, whose own lookups reuse fib) */
 	struct bpf_redir_neigh nh;
+	/* nat_icmp_error_out (route.h): the guest's error and its quote,
+	 * here for the stack the tc program leaves it */
+	struct {
+		__be32 gaddr, naddr, raddr, qdaddr;
+		__be16 ports[4], nport, oldc, newc;
+		__u8 vihl, qihl, proto, pad;
+	} qe;
 };
 
 struct {
@@ -1036,6 +1050,9 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		ok.dport = bpf_htons(f->dport);
 		break;
 	case IPPROTO_ICMP:
+		if (f->icmp_type == ICMP_DEST_UNREACH_ ||
+		    f->icmp_type == ICMP_TIME_EXCEEDED_ || f->icmp_type == 12)
+			return NAT_ICMP_ERR;
 		if (f->icmp_type != 8)
 			return DROP(KVB_DROP_NAT_PROTO);
 		if (bpf_skb_load_bytes(skb, l4off + 4, &ok.sport, 2))

@@ -1585,6 +1585,87 @@ static void t_nat_ttl_exceeded(struct fabric *fb)
 	      out.buf[14 + 9]);
 }
 
+/* A UDP checksum over pseudo header (src, dst) and an 8-byte datagram */
+static __u16 udp8_csum(const __u8 *src, const __u8 *dst, const __u8 *udp)
+{
+	__u8 ph[12] = { 0 };
+
+	memcpy(ph, src, 4);
+	memcpy(ph + 4, dst, 4);
+	ph[9] = IPPROTO_UDP;
+	ph[11] = 8;
+	return csum_fold16(sum16(udp, 8, sum16(ph, 12, 0)));
+}
+
+/*
+ * An ICMP error from a guest about a packet of its flow (port unreachable
+ * for a forwarded UDP port nothing listens on, as nmap -sU probes) leaves
+ * by the WAN translated: the outer source the WAN address, the quoted
+ * destination address and port the flow's WAN ones, every checksum right
+ * (outer IP, ICMP, the quoted IP header, the quoted UDP datagram).
+ * Before, it was dropped as nat-protocol (the scanner saw open|filtered,
+ * a remote waited for its timeout). An error about no flow of the guest's
+ * stays nat-protocol: the WAN never sees a guest's address.
+ */
+static void t_nat_guest_icmp_error_out(struct fabric *fb)
+{
+	__be32 g = inet_addr("192.168.90.11"), r = inet_addr("10.200.0.2");
+	__u64 np0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO];
+	__u8 icmp[8 + 28] = { 3, 3 }, *q = icmp + 8;
+	struct frame in, out;
+	const __u8 *oq;
+	__u16 nport, c;
+	int ret;
+
+	guest_frame(&in, IPPROTO_UDP, 40400, 53, 16);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "the guest's flow: verdict %d", ret);
+	nport = get16(out.buf + 34);
+	/* the quote: the remote's empty datagram 53 -> 40400 to the guest */
+	q[0] = 0x45, q[3] = 28, q[8] = 64, q[9] = IPPROTO_UDP;
+	memcpy(q + 12, &r, 4);
+	memcpy(q + 16, &g, 4);
+	c = csum_fold16(sum16(q, 20, 0));
+	q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+	q[21] = 53, q[22] = 40400 >> 8, q[23] = 40400 & 0xff, q[25] = 8;
+	c = udp8_csum(q + 12, q + 16, q + 20);
+	q[26] = (__u8)(c >> 8), q[27] = (__u8)c;
+	frame_ip4(&in, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp,
+		  sizeof(icmp));
+	memcpy(in.buf + 14 + 16, &r, 4);
+	frame_csum4(&in);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	oq = out.buf + 42;
+	CHECK(ret == TC_ACT_REDIRECT && out.buf[14 + 9] == IPPROTO_ICMP &&
+	      out.buf[34] == 3 && out.buf[35] == 3 &&
+	      !memcmp(out.buf + 14 + 12, &natnet.nat_ip, 4) &&
+	      !memcmp(out.buf + 14 + 16, &r, 4) &&
+	      !memcmp(oq + 12, &r, 4) &&
+	      !memcmp(oq + 16, &natnet.nat_ip, 4) &&
+	      get16(oq + 20) == 53 && get16(oq + 22) == nport,
+	      "port unreachable out: verdict %d, from %u.%u.%u.%u, quoted "
+	      "to %u.%u.%u.%u:%u (flow's port %u)", ret, out.buf[26],
+	      out.buf[27], out.buf[28], out.buf[29], oq[16], oq[17], oq[18],
+	      oq[19], get16(oq + 22), nport);
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf) &&
+	      !csum_fold16(sum16(oq, 20, 0)) &&
+	      !udp8_csum(oq + 12, oq + 16, oq + 20),
+	      "checksums: IP %04x ICMP %04x quoted IP %04x quoted UDP %04x",
+	      ip_csum_check(out.buf), l4_csum_check(out.buf),
+	      csum_fold16(sum16(oq, 20, 0)),
+	      udp8_csum(oq + 12, oq + 16, oq + 20));
+	/* about no flow of the guest's (another remote port) */
+	q[21] = 54;
+	q[26] = q[27] = 0;
+	frame_ip4(&in, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp,
+		  sizeof(icmp));
+	memcpy(in.buf + 14 + 16, &r, 4);
+	frame_csum4(&in);
+	CHECK(run_tc(fb, kn1, &in) == TC_ACT_SHOT &&
+	      port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] == np0 + 1,
+	      "an error about no flow was not refused as nat-protocol");
+}
+
 /*
  * A flow's entry is shared by every CPU its packets meet: an established
  * packet (next hop cached, clock refreshed under KVB_CT_REFRESH_NS ago)
@@ -2543,6 +2624,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_gso_super_frame);
 	RUN(t_nat_wan_mtu_frag_needed);
 	RUN(t_nat_ttl_exceeded);
+	RUN(t_nat_guest_icmp_error_out);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
