@@ -22,9 +22,7 @@ done
 scratch
 
 behind "$T-w" "$T-wan" 10.83.9.2/24 10.83.9.1/24
-sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0
-ip addr add fd99:83::1/64 dev "$T-w" nodad
-ip -n "$T-wan" addr add fd99:83::2/64 dev eth0 nodad
+behind6 "$T-w" "$T-wan" fd99:83::1 fd99:83::2
 in_ns "$T-wan" ip route add fd83::/16 via fd99:83::1
 
 check "net add nat with IPv6 (dhcp on by default)" kvmbpf net add n type nat \

@@ -26,9 +26,7 @@ grep -q '^slaac private' /etc/dhcpcd.conf || { fail "dhcpcd: /etc/dhcpcd.conf is
 scratch
 
 behind "$T-w" "$T-wan" 10.84.9.2/24 10.84.9.1/24
-sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0
-ip addr add fd99:84::1/64 dev "$T-w" nodad
-ip -n "$T-wan" addr add fd99:84::2/64 dev eth0 nodad
+behind6 "$T-w" "$T-wan" fd99:84::1 fd99:84::2
 in_ns "$T-wan" ip route add 10.84.0.0/16 via 10.84.9.1
 in_ns "$T-wan" ip route add fd84::/16 via fd99:84::1
 

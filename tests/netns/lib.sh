@@ -144,6 +144,29 @@ behind() {
 	ip -n "$ns" addr add "$addr" dev eth0
 }
 
+# behind6 DEV NS HOST6 NS6: behind's link with IPv6 too (the host side's
+# IPv6 on, HOST6/64 on DEV and NS6/64 on NS's eth0, no DAD)
+behind6() {
+	sysctl -qw net.ipv6.conf."$1".disable_ipv6=0
+	ip addr add "$3/64" dev "$1" nodad
+	ip -n "$2" addr add "$4/64" dev eth0 nodad
+}
+
+# static_guest NS NET A4 A6 [MTU]: a guest namespace with static addresses
+# (A4/24, A6/64, no DAD, no RA), default routes via .1 and ::1, attached
+# to network NET with both addresses
+static_guest() {
+	netns_add "$1"
+	in_ns "$1" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.accept_ra=0
+	guest_link "$1" "$1"
+	[ -n "${5:-}" ] && ip -n "$1" link set eth0 mtu "$5"
+	ip -n "$1" addr add "$3/24" dev eth0
+	ip -n "$1" addr add "$4/64" dev eth0 nodad
+	ip -n "$1" route add default via "${3%.*}.1"
+	ip -n "$1" route add default via "${4%::*}::1"
+	kvmbpf attach "$1" net "$2" ip "$3" ip "$4" || fail "attach $1"
+}
+
 # dhclient_script OUT: $TMP/dhclient.sh, an ISC dhclient (IPv4) script
 # that only adds the leased address to the interface and writes it to OUT
 # (the stock one would rewrite the host's /etc/resolv.conf)

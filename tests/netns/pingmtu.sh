@@ -35,24 +35,13 @@ check "net add routed" kvmbpf net add r type routed subnet 10.88.2.0/24 \
 check "net add routed, mtu 1280" kvmbpf net add s type routed \
 	subnet 10.88.3.0/24 subnet fd88:3::/64 mtu 1280
 check "net peer r s" kvmbpf net peer r s
-guest() {	# NS NET A4 A6 [MTU]: static addresses, default routes via .1 / ::1
-	netns_add "$1"
-	in_ns "$1" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.accept_ra=0
-	guest_link "$1" "$1"
-	[ -n "${5:-}" ] && ip -n "$1" link set eth0 mtu "$5"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" addr add "$4/64" dev eth0 nodad
-	ip -n "$1" route add default via "${3%.*}.1"
-	ip -n "$1" route add default via "${4%::*}::1"
-	kvmbpf attach "$1" net "$2" ip "$3" ip "$4" || fail "attach $1"
-}
-guest "$T-g1" b 10.88.5.11 fd88:5::11
-guest "$T-g2" b 10.88.5.12 fd88:5::12
-guest "$T-g3" i 10.88.6.11 fd88:6::11
-guest "$T-g4" i 10.88.6.12 fd88:6::12
-guest "$T-g5" n 192.168.89.11 fd88:1::11
-guest "$T-g6" r 10.88.2.11 fd88:2::11
-guest "$T-g7" s 10.88.3.11 fd88:3::11 1280
+static_guest "$T-g1" b 10.88.5.11 fd88:5::11
+static_guest "$T-g2" b 10.88.5.12 fd88:5::12
+static_guest "$T-g3" i 10.88.6.11 fd88:6::11
+static_guest "$T-g4" i 10.88.6.12 fd88:6::12
+static_guest "$T-g5" n 192.168.89.11 fd88:1::11
+static_guest "$T-g6" r 10.88.2.11 fd88:2::11
+static_guest "$T-g7" s 10.88.3.11 fd88:3::11 1280
 
 # pm NS DST SIZE: ping -M do with SIZE bytes of payload, its output
 pm() {

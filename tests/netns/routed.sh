@@ -15,9 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 
 behind "$T-w" "$T-wan" 10.99.3.2/24 10.99.3.1/24
-sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0
-ip addr add fd99:3::1/64 dev "$T-w" nodad
-ip -n "$T-wan" addr add fd99:3::2/64 dev eth0 nodad
+behind6 "$T-w" "$T-wan" fd99:3::1 fd99:3::2
 in_ns "$T-wan" ip route add 10.71.0.0/16 via 10.99.3.1
 in_ns "$T-wan" ip route add fd71::/16 via fd99:3::1
 

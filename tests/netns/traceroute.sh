@@ -22,9 +22,7 @@ done
 scratch
 
 behind "$T-w" "$T-rt" 10.85.9.2/24 10.85.9.1/24
-sysctl -qw net.ipv6.conf."$T-w".disable_ipv6=0
-ip addr add fd99:85::1/64 dev "$T-w" nodad
-ip -n "$T-rt" addr add fd99:85::2/64 dev eth0 nodad
+behind6 "$T-w" "$T-rt" fd99:85::1 fd99:85::2
 netns_add "$T-far"
 ip -n "$T-rt" link add far type veth peer name eth0 netns "$T-far"
 ip -n "$T-rt" link set far mtu 1280 up
@@ -53,18 +51,8 @@ check "net add nat" kvmbpf net add n type nat subnet 192.168.85.0/24 \
 	subnet fd85:1::/64 wan "$T-w" dhcp off
 check "net add routed" kvmbpf net add r type routed subnet 10.85.2.0/24 \
 	subnet fd85:2::/64 wan "$T-w"
-guest() {	# NS NET A4 A6
-	netns_add "$1"
-	in_ns "$1" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.accept_ra=0
-	guest_link "$1" "$1"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" addr add "$4/64" dev eth0 nodad
-	ip -n "$1" route add default via "${3%.*}.1"
-	ip -n "$1" route add default via "${4%::*}::1"
-	kvmbpf attach "$1" net "$2" ip "$3" ip "$4" || fail "attach $1"
-}
-guest "$T-g1" n 192.168.85.11 fd85:1::11
-guest "$T-g2" r 10.85.2.11 fd85:2::11
+static_guest "$T-g1" n 192.168.85.11 fd85:1::11
+static_guest "$T-g2" r 10.85.2.11 fd85:2::11
 check "g1 reaches the far host (IPv4)" ping4 "$T-g1" 10.85.10.2
 check "g2 reaches the far host (IPv6)" ping6 "$T-g2" fd99:86::2
 
