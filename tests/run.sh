@@ -18,11 +18,33 @@ failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# run_one NAME CMD...: CMD in a session of its own, at most KVB_TEST_TIMEOUT
+# seconds (default 900): a test that hangs is killed, with everything it
+# started, and counts as a failure instead of stalling the suite. Its output
+# goes to a file that tail follows, not to a pipe: a daemon the test left
+# behind (dhcpcd's privsep helpers outlive their parent) holding the pipe
+# open would otherwise keep the reader waiting for ever.
 run_one() {
 	local name=$1; shift
+	local limit=${KVB_TEST_TIMEOUT:-900} pid tpid rc
 	echo "== $name"
-	"$@" 2>&1 | tee "$log"
-	local rc=${PIPESTATUS[0]}
+	: >"$log"
+	setsid "$@" >"$log" 2>&1 </dev/null &
+	pid=$!
+	tail -n +1 -f --pid="$pid" "$log" &
+	tpid=$!
+	( sleep "$limit" && kill -0 "$pid" 2>/dev/null &&
+		echo "FAIL $name: still running after $limit s, killed" >>"$log" &&
+		kill -TERM -- -"$pid" && sleep 10 && kill -KILL -- -"$pid" ) \
+		>/dev/null 2>&1 &
+	local wpid=$!
+	wait "$pid"
+	rc=$?
+	pkill -P "$wpid" 2>/dev/null
+	kill "$wpid" 2>/dev/null
+	wait "$tpid" 2>/dev/null
+	# whatever the test left in its session goes with it
+	kill -KILL -- -"$pid" 2>/dev/null
 	local p f
 	p=$(grep -c '^PASS ' "$log")
 	f=$(grep -c '^FAIL ' "$log")

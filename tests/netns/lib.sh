@@ -35,7 +35,12 @@ cleanup() {
 	fi
 	# the fabric's own host interfaces (nat gateways) go with a reset
 	[ -d "$BPFFS" ] && "${K[@]}" reset >/dev/null 2>&1
-	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
+	# what still runs in a test namespace dies with it (dhcpcd's privsep
+	# helpers outlive their parent and keep the namespace alive)
+	for n in "${NS_LIST[@]}"; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$n" 2>/dev/null
+	done
 	for l in "${LINK_LIST[@]}"; do ip link del "$l" 2>/dev/null; done
 	rm -rf "$BPFFS" "$TMPDIR"
 }
@@ -128,7 +133,18 @@ bg_ns() {
 }
 
 # stop_bg PID: kill a background process of this test and reap it
-stop_bg() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# (SIGKILL after 5 s: a daemon stuck in its shutdown must not hang the test)
+stop_bg() {
+	local i st
+	kill "$1" 2>/dev/null
+	for i in $(seq 50); do	# until gone or a zombie (kill -0 sees zombies)
+		st=$(ps -o stat= -p "$1" 2>/dev/null) || break
+		case $st in Z*) break ;; esac
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 
 # behind DEV NS ADDR/LEN [HOSTADDR/LEN]: a namespace NS (a LAN, a WAN) whose
 # eth0 has ADDR, reached from the root namespace through veth DEV (up),
