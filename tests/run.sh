@@ -19,30 +19,26 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # run_one NAME CMD...: CMD in a session of its own, at most KVB_TEST_TIMEOUT
-# seconds (default 900): a test that hangs is killed, with everything it
-# started, and counts as a failure instead of stalling the suite. Its output
-# goes to a file that tail follows, not to a pipe: a daemon the test left
-# behind (dhcpcd's privsep helpers outlive their parent) holding the pipe
-# open would otherwise keep the reader waiting for ever.
+# seconds (default 900): a test that hangs is killed by timeout(1), with its
+# process group, and counts as a failure instead of stalling the suite. Its
+# output goes to a file that tail follows, not to a pipe: a daemon the test
+# left behind (dhcpcd's privsep helpers outlive their parent) holding the
+# pipe open would otherwise keep the reader waiting for ever.
 run_one() {
 	local name=$1; shift
-	local limit=${KVB_TEST_TIMEOUT:-900} pid tpid rc
+	local limit=${KVB_TEST_TIMEOUT:-900} pid rc start=$SECONDS
 	echo "== $name"
-	: >"$log"
-	setsid "$@" >"$log" 2>&1 </dev/null &
+	# timeout leads the session's process group: it signals the whole group
+	setsid timeout -k 10 "$limit" "$@" >"$log" 2>&1 </dev/null &
 	pid=$!
-	tail -n +1 -f --pid="$pid" "$log" &
-	tpid=$!
-	( sleep "$limit" && kill -0 "$pid" 2>/dev/null &&
-		echo "FAIL $name: still running after $limit s, killed" >>"$log" &&
-		kill -TERM -- -"$pid" && sleep 10 && kill -KILL -- -"$pid" ) \
-		>/dev/null 2>&1 &
-	local wpid=$!
+	tail -n +1 -f --pid="$pid" "$log"
 	wait "$pid"
 	rc=$?
-	pkill -P "$wpid" 2>/dev/null
-	kill "$wpid" 2>/dev/null
-	wait "$tpid" 2>/dev/null
+	if [ $((SECONDS - start)) -ge "$limit" ] && { [ "$rc" -eq 124 ] ||
+		[ "$rc" -eq 137 ]; }; then
+		echo "FAIL $name: still running after $limit s, killed" |
+			tee -a "$log"
+	fi
 	# whatever the test left in its session goes with it
 	kill -KILL -- -"$pid" 2>/dev/null
 	local p f
