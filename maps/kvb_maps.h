@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 11
+#define KVB_LAYOUT_VERSION 12
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -492,7 +492,21 @@ struct kvb_aclct {
 	struct kvb_aclct_side side[2];
 	__u64 last_ns;		/* written at most once a second */
 	__u8 state;		/* enum kvb_ct_state */
-	__u8 pad[7];
+	__u8 tcp;		/* TCP: enum kvb_aclct_tcp */
+	__u16 pad;
+	__u32 ans_end;		/* TCP: the answer's SYN-ACK sequence + 1 */
+};
+
+/*
+ * kvb_aclct.tcp: how far a TCP connection's opening went. It is
+ * established by its opener's ACK of the answer's SYN-ACK (exactly
+ * ans_end), as conntrack's connections are assured, not by the answer:
+ * SYNs from forged sources, answered by the guest, stay on the opening
+ * timeout.
+ */
+enum kvb_aclct_tcp {
+	KVB_ACLCT_SYN = 1 << 0,		/* opened by a SYN */
+	KVB_ACLCT_ANSWERED = 1 << 1,	/* the SYN-ACK seen: ans_end set */
 };
 
 /*

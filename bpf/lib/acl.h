@@ -928,6 +928,50 @@ static __always_inline int acl_frag_check(struct acl_scratch *s,
 		return ACL_PASS;
 	return DROP(KVB_DROP_ACL_FRAG);
 }
+
+/*
+ * A packet of connection e, still new, judged on a port (answer: it goes
+ * the other way than the connection's first packet). Any answer
+ * establishes a connection but one TCP opened by a SYN: that one is
+ * established by its opener's ACK (no SYN, no RST) of exactly the
+ * answer's SYN-ACK (sequence + 1), as conntrack assures a connection.
+ * Until then it keeps TCP's opening timeout (120 s): a flood of SYNs
+ * from forged sources at a guest's open port, each answered by the
+ * guest's SYN-ACK, no longer holds the port's inbound share for the
+ * 7440 s of an established connection, and a blind ACK cannot guess the
+ * guest's sequence number.
+ */
+static __always_inline void acl_ct_opening(struct __sk_buff *skb,
+					   struct acl_scratch *s,
+					   struct kvb_aclct *e, int answer)
+{
+	/* the TCP header's sequence, ack, offset and flags, in the
+	 * scratch (the stack is all but used up; a reject, the header's
+	 * other user, never follows a known connection's packet) */
+	__u8 *h = s->tcph;
+	__u32 seq, ack;
+
+	if (s->proto != IPPROTO_TCP || !(e->tcp & KVB_ACLCT_SYN)) {
+		if (answer)
+			e->state = KVB_CT_ESTABLISHED;
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, s->l4off + 4, h, 10))
+		return;
+	seq = (__u32)h[0] << 24 | (__u32)h[1] << 16 | (__u32)h[2] << 8 | h[3];
+	ack = (__u32)h[4] << 24 | (__u32)h[5] << 16 | (__u32)h[6] << 8 | h[7];
+	if (answer) {
+		if ((h[9] & 0x16) == 0x12) {	/* SYN-ACK, no RST */
+			e->ans_end = seq + 1;
+			e->tcp |= KVB_ACLCT_ANSWERED;
+		}
+		return;
+	}
+	if ((h[9] & 0x16) == 0x10 && (e->tcp & KVB_ACLCT_ANSWERED) &&
+	    ack == e->ans_end)
+		e->state = KVB_CT_ESTABLISHED;
+}
+
 #define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
 
 /*
@@ -992,10 +1036,12 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	if (e && sd) {
 		/* a SYN on a closed one: the ends opened it again (a
 		 * source port reused) */
-		if (s->tsyn && e->state == KVB_CT_CLOSING)
+		if (s->tsyn && e->state == KVB_CT_CLOSING) {
 			e->state = KVB_CT_NEW;
-		if (sd->origin != dir && e->state == KVB_CT_NEW)
-			e->state = KVB_CT_ESTABLISHED;
+			e->tcp = KVB_ACLCT_SYN;
+		}
+		if (e->state == KVB_CT_NEW)
+			acl_ct_opening(skb, s, e, sd->origin != dir);
 		/* a FIN or RST either way: closing, kept 120 s idle */
 		if (s->tend && e->state != KVB_CT_CLOSING)
 			e->state = KVB_CT_CLOSING;
@@ -1044,6 +1090,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		ne = s->defer && dir == KVB_ACL_OUT ? &s->pe : &s->ce;
 		__builtin_memset(ne, 0, sizeof(*ne));
 		ne->state = s->tend ? KVB_CT_CLOSING : KVB_CT_NEW;
+		ne->tcp = s->tsyn ? KVB_ACLCT_SYN : 0;
 		ne->last_ns = now;
 		acl_side_put(s, &ne->side[g], ifindex, ctr, dir);
 		if (ne == &s->pe) {

@@ -197,6 +197,28 @@ static __always_inline int tcp_syn_wscale(struct __sk_buff *skb,
 	return 0;	/* the scale is in t->tv.ws */
 }
 
+/*
+ * Does packet v complete the handshake of a flow whose other side is r?
+ * A TCP flow is established as conntrack makes it (its ASSURED): by its
+ * opener's ACK of the answer, not by the answer. v is an ACK without SYN
+ * from a side whose peer r has acknowledged something too (the SYN-ACK);
+ * when r's SYN was seen, v must acknowledge exactly all that r sent
+ * (its ISN + 1 after a SYN-ACK), which a blind sender cannot guess. A
+ * flow picked up mid-stream (r's SYN not seen) is established by both
+ * sides' ACKs. Until then the flow keeps the opening timeout (120 s
+ * unless set): a flood of SYNs from forged sources at a forwarded port,
+ * each answered by the guest's SYN-ACK, no longer holds the network's
+ * flows for the 7440 s of an established one.
+ */
+static __always_inline int ct_tcp_completes(const struct tcp_view *v,
+					    const struct kvb_ct *r)
+{
+	if ((v->flags & (TCP_ACK_ | TCP_SYN_ | TCP_RST_)) != TCP_ACK_ ||
+	    !(r->td_flags & KVB_TD_ACK))
+		return 0;
+	return !(r->td_flags & KVB_TD_SYN) || v->ack == r->td_end;
+}
+
 /* What ct_tcp_track reads of a packet, in the scratch. */
 static __always_inline int ct_tcp_judge(struct ct_scratch *t,
 					struct kvb_ct *s, struct kvb_ct *r)
@@ -259,6 +281,8 @@ track:
 		s->td_wscale = v->ws < 0 ? 0 : (__u8)v->ws;
 		s->td_flags |= KVB_TD_SYN | (v->ws < 0 ? 0 : KVB_TD_WS);
 	}
+	if (r && s->state == KVB_CT_NEW && ct_tcp_completes(v, r))
+		s->state = r->state = KVB_CT_ESTABLISHED;
 	return 0;
 }
 

@@ -1497,9 +1497,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 			return ret;
 	}
 	ct_touch(ct, now);
-	if (ct->state == KVB_CT_NEW) {
+	if (ct->state == KVB_CT_NEW && rk.proto != IPPROTO_TCP) {
 		/* the first reply: the original direction learns the flow
-		 * is established (both entries were made NEW together) */
+		 * is established (both entries were made NEW together);
+		 * TCP's is its handshake's end (ct_tcp_completes) */
 		struct kvb_ct_key okey = { .saddr = ct->addr, .daddr = rk.saddr,
 					   .sport = ct->port, .dport = rk.sport,
 					   .proto = rk.proto };

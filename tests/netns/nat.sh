@@ -137,6 +137,42 @@ assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
 }
 [ "$(hairpin_peer)" = 192.168.78.1 ] && pass "hairpin: a guest reaches the forward's guest through the WAN address" ||
 	fail "hairpin: g2 to 10.99.2.1:8080 did not reach g1"
+# A SYN flood from forged WAN sources at the forward's open port: g1's
+# stack answers every SYN with a SYN-ACK, but no forged source completes
+# the handshake, so each flow stays new (TCP's opening timeout, 120 s)
+# instead of taking an established flow's 7440 s, which would hold the
+# network's flows for two hours. A real client's flow is established.
+in_ns "$T-g1" timeout 8 "$PY" -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 80)); s.listen(128)
+s.settimeout(6)
+try:
+    c, a = s.accept(); time.sleep(2); c.close()
+except OSError:
+    pass" & lpid=$!
+sleep 0.5
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import IP, TCP, send
+send([IP(src='10.99.2.%d' % (100 + i), dst='10.99.2.1') /
+      TCP(sport=41000 + i, dport=8080, flags='S', seq=1000) for i in range(40)],
+     verbose=0)" >/dev/null 2>&1
+in_ns "$T-wan" timeout 5 "$PY" -c "
+import socket, time
+c = socket.create_connection(('10.99.2.1', 8080), timeout=3); time.sleep(1.5)" &
+cpid=$!
+sleep 1
+check "SYN flood at a forward: forged flows stay new, the real client's is established" "$PY" -c "
+import json, subprocess
+ct = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'ct', 'show', 'net', 'n']))
+forged = [c for c in ct if c['proto'] == 'tcp' and c['dport'] >= 41000 and c['dport'] < 41040
+          and c['dst'].startswith('10.99.2.1') and c['dst'] != '10.99.2.1']
+real = [c for c in ct if c['proto'] == 'tcp' and c['dst'] == '10.99.2.2' and c['sport'] == 80
+        and c['state'] != 'closing']
+assert len(forged) == 40, ('forged flows', len(forged), forged[:3])
+assert all(c['state'] == 'new' for c in forged), [c['state'] for c in forged]
+assert len(real) == 1 and real[0]['state'] == 'established', real"
+wait "$cpid" "$lpid" 2>/dev/null
 check "forward del" kvmbpf forward del n proto tcp port 8080-8081
 [ -z "$(fwd_peer 8080 80)" ] && pass "forward del: the WAN no longer gets in" ||
 	fail "forward del: the guest still got a connection"

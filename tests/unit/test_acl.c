@@ -621,9 +621,13 @@ static int ct_planted(struct fabric *fb, __u8 proto, __u8 tag)
 }
 
 /*
- * A remembered TCP connection follows its state: new at the SYN,
- * established at the answer, closing at a FIN or RST (kept 120 s idle,
- * not 7440 s), new again at a SYN that opens the same ports again. A
+ * A remembered TCP connection follows its state: new at the SYN, still
+ * new at the answer's SYN-ACK (TCP's opening timeout, 120 s), established
+ * by the opener's ACK of exactly that SYN-ACK (a blind ACK with another
+ * number does not), closing at a FIN or RST (kept 120 s idle, not
+ * 7440 s), new again at a SYN that opens the same ports again; the same
+ * for a connection into the guest, whose SYN-ACK is the answer (SYNs from
+ * forged sources at its open port never hold its share for 7440 s). A
  * one-packet exchange but TCP's is kept 30 s until its first answer,
  * ICMPv6 as ICMP (30 s): a port's share of the table is not held for
  * hours by connections that ended.
@@ -635,6 +639,7 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
 
 	CHECK(!cli("acl add t1") &&
 	      !cli("acl rule add t1 egress allow proto tcp") &&
+	      !cli("acl rule add t1 ingress allow proto tcp dport 22") &&
 	      !cli("port set ka2 acl t1"), "cannot set up ACL t1");
 	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x02, 1, 0);
 	memcpy(f.buf, RM, 6);
@@ -644,9 +649,43 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
 	      "SYN: state %d, not new", ct_state(fb, IPPROTO_TCP, 41000, 443));
 	tcp4(&f, IP(203, 0, 113, 9), 443, GUEST4, 41000, 0x12, 7, 2);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "SYN-ACK refused");
-	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_ESTABLISHED,
-	      "SYN-ACK: state %d, not established",
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_NEW,
+	      "SYN-ACK: state %d, not new",
 	      ct_state(fb, IPPROTO_TCP, 41000, 443));
+	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x10, 2, 9);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_NEW,
+	      "an ACK of another number: state %d, not new",
+	      ct_state(fb, IPPROTO_TCP, 41000, 443));
+	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x10, 2, 8);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 41000, 443) == KVB_CT_ESTABLISHED,
+	      "the guest's ACK of the SYN-ACK: state %d, not established",
+	      ct_state(fb, IPPROTO_TCP, 41000, 443));
+	/* into the guest: the guest's SYN-ACK is the answer */
+	tcp4(&f, IP(198, 51, 100, 7), 5555, GUEST4, 22, 0x02, 100, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "SYN to port 22 refused");
+	tcp4(&f, GUEST4, 22, IP(198, 51, 100, 7), 5555, 0x12, 900, 101);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 5555, 22) == KVB_CT_NEW,
+	      "inbound, the guest's SYN-ACK: state %d, not new",
+	      ct_state(fb, IPPROTO_TCP, 5555, 22));
+	tcp4(&f, IP(198, 51, 100, 7), 5555, GUEST4, 22, 0x10, 101, 12345);
+	to_guest(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 5555, 22) == KVB_CT_NEW,
+	      "inbound, a blind ACK: state %d, not new",
+	      ct_state(fb, IPPROTO_TCP, 5555, 22));
+	tcp4(&f, IP(198, 51, 100, 7), 5555, GUEST4, 22, 0x10, 101, 901);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "the client's ACK refused");
+	CHECK(ct_state(fb, IPPROTO_TCP, 5555, 22) == KVB_CT_ESTABLISHED,
+	      "inbound, the client's ACK: state %d, not established",
+	      ct_state(fb, IPPROTO_TCP, 5555, 22));
 	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x11, 2, 8);
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);

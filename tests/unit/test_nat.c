@@ -365,35 +365,6 @@ static struct kvb_ct_key guest_ct_key(__u8 proto, __u16 sport, __u16 dport)
 	return k;
 }
 
-/* TCP: a reply makes the flow established; a FIN puts it on closing. */
-static void t_nat_tcp_states(struct fabric *fb)
-{
-	struct kvb_ct_key ok = guest_ct_key(IPPROTO_TCP, 40050, 443);
-	struct frame in, out, back, res;
-	struct kvb_ct ct;
-
-	guest_frame(&in, IPPROTO_TCP, 40050, 443, 0);
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
-	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) && ct.state == KVB_CT_NEW,
-	      "new flow state %u", ct.state);
-	back = out;
-	memcpy(back.buf + 14 + 12, out.buf + 14 + 16, 4);
-	memcpy(back.buf + 14 + 16, out.buf + 14 + 12, 4);
-	memcpy(back.buf + 34, out.buf + 36, 2);
-	memcpy(back.buf + 36, out.buf + 34, 2);
-	back.buf[34 + 13] = 0x12;	/* SYN-ACK */
-	frame_csum4(&back);
-	CHECK(run_tc_out(F, kw, &back, &res) == TC_ACT_REDIRECT, "SYN-ACK");
-	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
-	      ct.state == KVB_CT_ESTABLISHED, "after the reply: state %u",
-	      ct.state);
-	in.buf[34 + 13] = 0x11;	/* FIN-ACK from the guest */
-	frame_csum4(&in);
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
-	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &ct) &&
-	      ct.state == KVB_CT_CLOSING, "after FIN: state %u", ct.state);
-}
-
 /*
  * A TCP segment of the flow guest 192.168.90.11:sport <-> 10.200.0.2:443:
  * from the guest (to_wan 0) or from the remote to the NAT address and
@@ -442,6 +413,82 @@ static __u8 tcp_state(struct fabric *fb, __u16 sport)
 	if (bpf_map_lookup_elem(fb->ct_fd, &ok, &ct))
 		return 0xff;
 	return ct.state;
+}
+
+/*
+ * TCP: the answer alone does not establish a flow, its opener's ACK of
+ * the answer does (conntrack's rule); a FIN puts it on closing.
+ */
+static void t_nat_tcp_states(struct fabric *fb)
+{
+	struct frame in, out, res;
+	__u16 np;
+
+	tcp_seg(&in, 0, 40050, 0, 1000, 0, 0x02, 64240);	/* SYN */
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
+	CHECK(tcp_state(fb, 40050) == KVB_CT_NEW, "new flow state %u",
+	      tcp_state(fb, 40050));
+	np = get16(out.buf + 34);
+	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);	/* SYN-ACK */
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	CHECK(tcp_state(fb, 40050) == KVB_CT_NEW,
+	      "after the SYN-ACK alone: state %u, not new",
+	      tcp_state(fb, 40050));
+	tcp_seg(&in, 0, 40050, 0, 1001, 5001, 0x10, 500);	/* ACK */
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	CHECK(tcp_state(fb, 40050) == KVB_CT_ESTABLISHED,
+	      "after the guest's ACK: state %u", tcp_state(fb, 40050));
+	tcp_seg(&in, 0, 40050, 0, 1001, 5001, 0x11, 500);	/* FIN-ACK */
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
+	CHECK(tcp_state(fb, 40050) == KVB_CT_CLOSING, "after FIN: state %u",
+	      tcp_state(fb, 40050));
+}
+
+/*
+ * A SYN flood from forged sources at a forwarded port: every SYN makes a
+ * flow and the guest answers each with a SYN-ACK, but the forged sources
+ * never complete the handshake, so the flows stay new (the opening
+ * timeout, 120 s) and never take the 7440 s of an established one, which
+ * would hold the network's flows (ct-max) for two hours. A blind ACK
+ * that does not acknowledge the guest's SYN-ACK exactly does not
+ * establish the flow; the real client's ACK does.
+ */
+static void t_nat_forward_syn_flood_not_established(struct fabric *fb)
+{
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8090),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8090), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	struct frame in, res;
+	__u8 st[3];
+	int r[4];
+
+	memcpy(fw.mac, N1, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	tcp_seg(&in, 1, 0, 8090, 1000, 0, 0x02, 64240);	/* WAN's SYN */
+	r[0] = run_tc_out(F, kw, &in, &res);
+	tcp_seg(&in, 0, 8090, 0, 7000, 1001, 0x12, 65535);	/* SYN-ACK */
+	r[1] = run_tc_out(F, kn1, &in, &res);
+	st[0] = tcp_state(fb, 8090);
+	tcp_seg(&in, 1, 0, 8090, 1001, 12345, 0x10, 500);	/* blind ACK */
+	r[2] = run_tc_out(F, kw, &in, &res);
+	st[1] = tcp_state(fb, 8090);
+	tcp_seg(&in, 1, 0, 8090, 1001, 7001, 0x10, 500);	/* the real one */
+	r[3] = run_tc_out(F, kw, &in, &res);
+	st[2] = tcp_state(fb, 8090);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT,
+	      "the forward's SYN %d, the guest's SYN-ACK %d", r[0], r[1]);
+	CHECK(st[0] == KVB_CT_NEW,
+	      "SYN from the WAN answered by the guest: state %u, not new",
+	      st[0]);
+	CHECK(r[2] == TC_ACT_REDIRECT && st[1] == KVB_CT_NEW,
+	      "a blind ACK (verdict %d) made the state %u", r[2], st[1]);
+	CHECK(r[3] == TC_ACT_REDIRECT && st[2] == KVB_CT_ESTABLISHED,
+	      "the client's ACK (verdict %d): state %u, not established",
+	      r[3], st[2]);
 }
 
 /*
@@ -1722,6 +1769,28 @@ static __u16 tap_flow(__u8 proto, __u16 sport, __u16 dport)
 }
 
 /*
+ * The tap guest's ACK of wan_frame's SYN-ACK (sequence 1000): the end of
+ * the handshake, which establishes a TCP flow (ct_tcp_completes).
+ */
+static int tap_ack(__u16 sport, __u16 dport)
+{
+	__be32 a = inet_addr("192.168.90.13");
+	struct frame in, out;
+
+	guest_frame(&in, IPPROTO_TCP, sport, dport, 0);
+	memcpy(in.buf + 6, N3, 6);
+	memcpy(in.buf + 14 + 12, &a, 4);
+	in.buf[34 + 7] = 1;		/* seq 1: after its SYN's 0 */
+	in.buf[34 + 10] = 0x03;		/* ack 1001 */
+	in.buf[34 + 11] = 0xe9;
+	in.buf[34 + 13] = 0x10;
+	in.buf[34 + 14] = 0x03;		/* window 1000 */
+	in.buf[34 + 15] = 0xe8;
+	frame_csum4(&in);
+	return run_tc_out(F, knt, &in, &out);
+}
+
+/*
  * What 10.200.0.2 sends back to the NAT address and port nport from rport:
  * TCP with flags (sequence numbers 1000/1, window 1000), UDP, or an echo
  * reply (id nport), payload bytes of data, every checksum complete.
@@ -1869,6 +1938,7 @@ static void t_natxdp_replies_translated(struct fabric *fb)
 	      "UDP, 1200 bytes");
 	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
 	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	CHECK(tap_ack(40501, 443) == TC_ACT_REDIRECT, "the guest's ACK");
 	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x18, 700);
 	CHECK(!xdp_translates(fb, &in, 40501, N3, "TCP data"), "TCP data");
 	wan_frame(&in, IPPROTO_ICMP, 0, ni, 0, 24);
@@ -2060,6 +2130,7 @@ static void t_natxdp_options_and_padding(struct fabric *fb)
 	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "UDP reply");
 	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
 	CHECK(run_tc_out(fb, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	CHECK(tap_ack(40801, 443) == TC_ACT_REDIRECT, "the guest's ACK");
 	/* TCP with 12 bytes of options (NOPs), doff 8 */
 	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x10, 12 + 300);
 	in.buf[34 + 12] = 8 << 4;
@@ -2630,6 +2701,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_icmp_error_translated);
 	RUN(t_nat_checksum_never_0000);
 	RUN(t_nat_tcp_states);
+	RUN(t_nat_forward_syn_flood_not_established);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_eim_one_port);
