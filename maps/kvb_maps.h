@@ -258,7 +258,6 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_CT 1048576	/* kvb_aclct connections, all ports */
 #define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections a port's sides hold,
 				 * unless its network's acl-ct-max says */
-#define KVB_ACL_UNREPLIED_S 30	/* a connection but TCP's, until its first answer */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
@@ -904,7 +903,7 @@ struct kvb_ct {
 	__be32 addr;		/* dir 0: nat_ip; dir 1: guest address */
 	__be16 port;		/* dir 0: nat port; dir 1: guest port */
 	__u8 state;		/* enum kvb_ct_state */
-	__u8 pad;
+	__u8 from_wan;		/* opened by the WAN (a forward), not the guest */
 	__u32 net_id;
 	__u32 guest_ifindex;	/* the guest's port */
 	__u8 guest_mac[6];
@@ -1100,11 +1099,16 @@ struct kvb_route {
 #define KVB_CT_TCP_OTHER_S 120
 #define KVB_CT_UDP_S 180
 #define KVB_CT_ICMP_S 30
+/* any flow but TCP's until its first answer: conntrack's unreplied UDP */
+#define KVB_CT_UNREPLIED_S 30
 
 /*
  * An entry's idle timeout in seconds: by protocol and TCP state, the
- * network's setting (ct_timeout[], 0: default) over the default. One
- * definition for the datapath, the sweep and `ct show`.
+ * network's setting (ct_timeout[], 0: default) over the default, and any
+ * flow but TCP's at most KVB_CT_UNREPLIED_S until its first answer (a
+ * flood of UDP from forged sources at a forwarded port, or a guest's to
+ * addresses that never answer, does not hold the network's flows for
+ * 180 s each). One definition for the datapath, the sweep and `ct show`.
  */
 static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
 				     __u8 state)
@@ -1123,6 +1127,8 @@ static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
 	}
 	if (ct_timeout && ct_timeout[t & 3])
 		s = ct_timeout[t & 3];
+	if (proto != 6 && state == KVB_CT_NEW && s > KVB_CT_UNREPLIED_S)
+		s = KVB_CT_UNREPLIED_S;
 	return s;
 }
 

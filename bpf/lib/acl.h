@@ -770,7 +770,7 @@ static __always_inline void acl_side_put(struct acl_scratch *s,
  * How long an idle connection of proto in state is remembered: NAT's
  * defaults (TCP 7440 s established, 120 s opening, or closing after a FIN
  * or RST; UDP 180 s; ICMP 30 s), but any exchange but TCP's only
- * KVB_ACL_UNREPLIED_S until its first answer (conntrack's UDP 30 s), and
+ * KVB_CT_UNREPLIED_S until its first answer (conntrack's UDP 30 s), and
  * ICMPv6 as ICMP: a port's share of the table is not held for minutes by
  * one-packet exchanges.
  */
@@ -780,9 +780,6 @@ static __always_inline __u64 acl_timeout_ns(__u8 proto, __u8 state)
 
 	if (proto == IPPROTO_ICMPV6)
 		t = KVB_CT_ICMP_S;
-	if (proto != IPPROTO_TCP && state == KVB_CT_NEW &&
-	    t > KVB_ACL_UNREPLIED_S)
-		t = KVB_ACL_UNREPLIED_S;
 	return (__u64)t * 1000000000ULL;
 }
 

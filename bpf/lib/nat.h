@@ -665,7 +665,7 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.addr = t->rk.daddr;
 	t->orig.port = t->rk.dport;
 	t->orig.state = 0;
-	t->orig.pad = 0;
+	t->orig.from_wan = 0;
 	t->orig.pad2 = 0;
 	t->orig.last_ns = t->reply.last_ns;
 	t->orig.addr2 = 0;
@@ -1014,6 +1014,33 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 }
 
 /*
+ * The guest's first answer on a flow a forward opened (the WAN sent
+ * first, kvb_ct.from_wan): a UDP flow is established, both entries, as
+ * the WAN's answer establishes a guest's flow. Until then it has the
+ * unreplied timeout (KVB_CT_UNREPLIED_S), so datagrams from forged
+ * sources at a forwarded port do not hold the network's flows for long.
+ * TCP's flows are established by their handshake (ct_tcp_completes). A
+ * global function: verified once.
+ */
+__noinline int ct_answered(const struct kvb_ct_key *ok)
+{
+	struct kvb_ct_key rk;
+	struct kvb_ct *o, *r;
+
+	if (!ok)
+		return 0;
+	o = bpf_map_lookup_elem(&kvb_ct, ok);
+	if (!o || o->state != KVB_CT_NEW)
+		return 0;
+	o->state = KVB_CT_ESTABLISHED;
+	kvb_ct_reply_key(ok, o, &rk);
+	r = bpf_map_lookup_elem(&kvb_ct, &rk);
+	if (r && r->state == KVB_CT_NEW)
+		r->state = KVB_CT_ESTABLISHED;
+	return 0;
+}
+
+/*
  * Source NAT of a guest's IPv4 packet to the outside through the device
  * the FIB picks, to its address (the guest may sit on a routed network
  * behind net). An established flow whose next hop is cached (nh_cached)
@@ -1137,6 +1164,8 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 translate:
 	if (ok.proto == IPPROTO_TCP)
 		ct_tcp_track(skb, l4off, &ok);
+	else if (ct && ct->from_wan && ct->state == KVB_CT_NEW)
+		ct_answered(&ok);
 	if (!dec_ttl(skb, f->l4_proto))
 		return DROP(KVB_DROP_TTL);
 	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, naddr, ok.proto, l4off) ||
@@ -1355,6 +1384,7 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	__builtin_memcpy(t->orig.guest_mac, fw->mac, ETH_ALEN);
 	__builtin_memcpy(t->reply.guest_mac, fw->mac, ETH_ALEN);
 	t->orig.last_ns = t->reply.last_ns = now;
+	t->orig.from_wan = t->reply.from_wan = 1;
 	okey.saddr = fw->to_addr;
 	okey.daddr = rk->saddr;
 	okey.sport = fw->to_port;
@@ -1497,10 +1527,12 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 			return ret;
 	}
 	ct_touch(ct, now);
-	if (ct->state == KVB_CT_NEW && rk.proto != IPPROTO_TCP) {
+	if (ct->state == KVB_CT_NEW && rk.proto != IPPROTO_TCP &&
+	    !ct->from_wan) {
 		/* the first reply: the original direction learns the flow
 		 * is established (both entries were made NEW together);
-		 * TCP's is its handshake's end (ct_tcp_completes) */
+		 * TCP's is its handshake's end (ct_tcp_completes), a
+		 * forward's the guest's answer (ct_answered) */
 		struct kvb_ct_key okey = { .saddr = ct->addr, .daddr = rk.saddr,
 					   .sport = ct->port, .dport = rk.sport,
 					   .proto = rk.proto };

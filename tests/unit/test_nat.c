@@ -2116,6 +2116,85 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 	set_wan_xdp(fb, 0);
 }
 
+/* The state of both entries of the flow guest 192.168.90.11:gport <->
+ * 10.200.0.2:rport (proto), as 10 * orig + reply; 0xff: none. */
+static unsigned flow_states(struct fabric *fb, __u8 proto, __u16 gport,
+			    __u16 rport)
+{
+	struct kvb_ct_key ok = guest_ct_key(proto, gport, rport), rk;
+	struct kvb_ct o, r;
+
+	if (bpf_map_lookup_elem(fb->ct_fd, &ok, &o))
+		return 0xff;
+	kvb_ct_reply_key(&ok, &o, &rk);
+	if (bpf_map_lookup_elem(fb->ct_fd, &rk, &r))
+		return 0xff;
+	return 10u * o.state + r.state;
+}
+
+/*
+ * A forward's UDP flow is opened by the WAN: its datagrams do not
+ * establish it (before, the WAN's first one did, as if it answered), the
+ * guest's answer does, both entries. Until then it has the unreplied
+ * timeout, 30 s (conntrack's), not UDP's 180 s: a flood from forged
+ * sources at a forwarded UDP port, or one the guest never answers, does
+ * not hold the network's flows for minutes.
+ */
+static void t_nat_forward_udp_answered(struct fabric *fb)
+{
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8091),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8091), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_UDP, 8091, 5354), rk;
+	struct frame in, res;
+	struct timespec ts;
+	struct kvb_ct o;
+	unsigned st[3];
+	int r[4];
+
+	memcpy(fw.mac, N1, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	wan_frame(&in, IPPROTO_UDP, 5353, 8091, 0, 16);
+	r[0] = run_tc_out(F, kw, &in, &res);
+	st[0] = flow_states(fb, IPPROTO_UDP, 8091, 5353);
+	r[1] = run_tc_out(F, kw, &in, &res);
+	st[1] = flow_states(fb, IPPROTO_UDP, 8091, 5353);
+	guest_frame(&in, IPPROTO_UDP, 8091, 5353, 16);
+	r[2] = run_tc_out(F, kn1, &in, &res);
+	st[2] = flow_states(fb, IPPROTO_UDP, 8091, 5353);
+	/* another, unanswered and idle 40 s: past the unreplied 30 s */
+	wan_frame(&in, IPPROTO_UDP, 5354, 8091, 0, 16);
+	run_tc_out(F, kw, &in, &res);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &ok, &o)) {
+		kvb_ct_reply_key(&ok, &o, &rk);
+		o.last_ns = (__u64)ts.tv_sec * 1000000000ULL +
+			    (__u64)ts.tv_nsec - 40000000000ULL;
+		bpf_map_update_elem(fb->ct_fd, &ok, &o, BPF_EXIST);
+		if (!bpf_map_lookup_elem(fb->ct_fd, &rk, &o)) {
+			o.last_ns = (__u64)ts.tv_sec * 1000000000ULL +
+				    (__u64)ts.tv_nsec - 40000000000ULL;
+			bpf_map_update_elem(fb->ct_fd, &rk, &o, BPF_EXIST);
+		}
+	}
+	r[3] = run_tc_out(F, kw, &in, &res);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
+	      r[2] == TC_ACT_REDIRECT, "verdicts %d %d %d", r[0], r[1], r[2]);
+	CHECK(st[0] == 10 * KVB_CT_NEW + KVB_CT_NEW &&
+	      st[1] == 10 * KVB_CT_NEW + KVB_CT_NEW,
+	      "the WAN's datagrams made the states %u, then %u (want new)",
+	      st[0], st[1]);
+	CHECK(st[2] == 10 * KVB_CT_ESTABLISHED + KVB_CT_ESTABLISHED,
+	      "after the guest's answer: states %u, not established", st[2]);
+	CHECK(r[3] == TC_ACT_OK,
+	      "an unanswered forward's flow idle 40 s still took a datagram "
+	      "to the guest (verdict %d)", r[3]);
+}
+
 /* XDP on the WAN: TCP with options and a padded frame translate as tc does */
 static void t_natxdp_options_and_padding(struct fabric *fb)
 {
@@ -2702,6 +2781,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_checksum_never_0000);
 	RUN(t_nat_tcp_states);
 	RUN(t_nat_forward_syn_flood_not_established);
+	RUN(t_nat_forward_udp_answered);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_eim_one_port);
