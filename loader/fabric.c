@@ -517,7 +517,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
 		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd, &fb->aclctn_fd,
-		       &fb->xdptx_fd, &fb->portdev_fd,
+		       &fb->xdptx_fd, &fb->portdev_fd, &fb->ctpn_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp };
@@ -529,7 +529,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 				KVB_MAP_ACL, KVB_MAP_ACLR, KVB_MAP_ACLP,
 				KVB_MAP_ACLLPM, KVB_MAP_ACLBIT, KVB_MAP_ACLCNT,
 				KVB_MAP_ACLCT, KVB_MAP_ACLCTN, KVB_MAP_XDPTX, KVB_MAP_PORTDEV,
-				PIN_TC_INGRESS,
+				KVB_MAP_CTPN, PIN_TC_INGRESS,
 				PIN_TC_EGRESS, PIN_XDP };
 	int ret;
 
@@ -604,7 +604,7 @@ void fabric_close(struct fabric *fb)
 		       &fb->natst_fd, &fb->ctsweep_fd, &fb->natmap_fd,
 		       &fb->acl_fd, &fb->aclr_fd, &fb->aclp_fd, &fb->acllpm_fd,
 		       &fb->aclbit_fd, &fb->aclcnt_fd, &fb->aclct_fd, &fb->aclctn_fd,
-		       &fb->xdptx_fd, &fb->portdev_fd,
+		       &fb->xdptx_fd, &fb->portdev_fd, &fb->ctpn_fd,
 		       &fb->prog_tc_ingress,
 		       &fb->prog_tc_egress,
 		       &fb->prog_xdp,

@@ -29,7 +29,7 @@ struct fabric {
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
 	    ctsweep_fd, natmap_fd;
 	int acl_fd, aclr_fd, aclp_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
-	    aclct_fd, aclctn_fd, xdptx_fd, portdev_fd;
+	    aclct_fd, aclctn_fd, xdptx_fd, portdev_fd, ctpn_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 	/* nat_flows_forget: walks held back (nat_forget_hold) and whether
 	 * one is due when the last hold is released */
@@ -144,6 +144,7 @@ struct net_spec {
 	const char *gws[KVB_MAX_SUBNETS];
 	bool dhcp, force;
 	__u32 ct_max, ct_timeout[4];
+	__u32 ct_port_max;		/* ct-port-max */
 	__u32 nat_filter;		/* enum kvb_nat_filter */
 	/* overlay: vni, the vteps (vtep), those net set adds and removes */
 	__u32 vni, nvteps, nadd, ndel;

@@ -508,26 +508,39 @@ int ct_flush_net(struct fabric *fb, __u32 net_id)
 	return n / 2;	/* two keys a flow */
 }
 
+/* flows by network, and by the port slot whose share holds them */
+struct flow_counts {
+	__u64 net[KVB_MAX_NETS];
+	__u64 slot[KVB_MAX_PORTS + 1];
+};
+
 static void count_flow(const void *key, const void *value, void *arg)
 {
 	const struct kvb_ct_key *k = key;
 	const struct kvb_ct *ct = value;
-	__u64 *n = arg;
+	struct flow_counts *n = arg;
 
-	if (!k->dir && ct->net_id < KVB_MAX_NETS)
-		n[ct->net_id]++;
+	if (k->dir)
+		return;
+	if (ct->net_id < KVB_MAX_NETS)
+		n->net[ct->net_id]++;
+	if (ct->slot <= KVB_MAX_PORTS)
+		n->slot[ct->slot]++;
 }
 
-/* Set every network's flow count to what the table holds, in one pass. */
+/* Set every network's and every port's flow count to what the table
+ * holds, in one pass. */
 void ct_recount(struct fabric *fb)
 {
-	static __u64 n[KVB_MAX_NETS];
+	static struct flow_counts n;
 
-	memset(n, 0, sizeof(n));
+	memset(&n, 0, sizeof(n));
 	map_walk(fb->ct_fd, sizeof(struct kvb_ct_key), sizeof(struct kvb_ct),
-		 count_flow, n);
+		 count_flow, &n);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-		bpf_map_update_elem(fb->ctcnt_fd, &id, &n[id], BPF_ANY);
+		bpf_map_update_elem(fb->ctcnt_fd, &id, &n.net[id], BPF_ANY);
+	for (__u32 s = 1; s <= KVB_MAX_PORTS; s++)
+		bpf_map_update_elem(fb->ctpn_fd, &s, &n.slot[s], BPF_ANY);
 }
 
 __u64 ct_count(struct fabric *fb, __u32 net_id)

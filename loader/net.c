@@ -343,6 +343,27 @@ static void format_ct_max(struct fabric *fb, const struct kvb_net *n,
 	fmt_uint(f, fd, n->ct_max ? n->ct_max : KVB_MAX_CT / 2, n->ct_max);
 }
 
+static int parse_ct_port_max(const char *cmd, struct net_spec *s, char **v)
+{
+	if (parse_u32(v[0], 1, KVB_MAX_CT / 2, &s->ct_port_max))
+		return err("%s: ct-port-max %s: expected 1-%d", cmd, v[0],
+			   KVB_MAX_CT / 2);
+	return 0;
+}
+
+static void apply_ct_port_max(const struct net_spec *s, struct kvb_net *n)
+{
+	n->ct_port_max = s->ct_port_max;
+}
+
+static void format_ct_port_max(struct fabric *fb, const struct kvb_net *n,
+			       const struct net_field *fd, struct fmt *f)
+{
+	(void)fb;
+	fmt_uint(f, fd, n->ct_port_max ? n->ct_port_max : KVB_CT_PORT_FLOWS,
+		 n->ct_port_max);
+}
+
 static int parse_ct_timeout(const char *cmd, struct net_spec *s, char **v)
 {
 	int t = -1;
@@ -721,6 +742,11 @@ static const struct net_field fields[] = {
 	    "flow table)", NT_NAT },
 	  "ct_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_max, apply_ct_max,
 	  format_ct_max },
+	{ { "ct-port-max", "N", "flows one guest port holds at once\n"
+	    "(default 131072; beyond, its new flows are\nrefused: "
+	    "nat-port-full)", NT_NAT },
+	  "ct_port_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_port_max,
+	  apply_ct_port_max, format_ct_port_max },
 	{ { "ct-timeout", "KIND SECONDS", "idle timeout of tcp-established,\n"
 	    "tcp, udp or icmp flows (repeat)", NT_NAT },
 	  "ct_timeouts", F_ADD | F_SET, 2, parse_ct_timeout, apply_ct_timeout,

@@ -60,8 +60,14 @@ __u16 port_slot_take(struct fabric *fb)
 	zero = calloc((size_t)ncpu, sizeof(*zero));
 	if (!zero || bpf_map_update_elem(fb->stats_fd, &slot, zero, BPF_ANY))
 		slot = 0;
-	/* and no ACL entry or connection count of an earlier holder */
+	/* and no ACL entry or connection count of an earlier holder, nor
+	 * its count of NAT flows (kvb_ctpn) */
 	acl_slot_clear(fb, slot);
+	if (slot) {
+		__u64 none = 0;
+
+		bpf_map_update_elem(fb->ctpn_fd, &slot, &none, BPF_ANY);
+	}
 out:
 	if (!used || (!zero && slot))
 		errno = ENOMEM;

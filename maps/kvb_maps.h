@@ -46,6 +46,7 @@
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
 #define KVB_MAP_ACLCT "kvb_aclct"
 #define KVB_MAP_ACLCTN "kvb_aclctn"
+#define KVB_MAP_CTPN "kvb_ctpn"
 #define KVB_MAP_ACLVC "kvb_aclvc"
 #define KVB_MAP_ACLFRAG "kvb_aclfrag"
 #define KVB_MAP_XDPTX "kvb_xdptx"
@@ -219,7 +220,8 @@ enum kvb_port_held {
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
-	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections, or the table 1,048,576 (a live connection is never evicted)")
+	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections, or the table 1,048,576 (a live connection is never evicted)") \
+	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set): one guest's flood cannot take the others' (a live flow is never evicted)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -256,6 +258,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
 #define KVB_ACL_MAX_CT 1048576	/* kvb_aclct connections, all ports */
+#define KVB_CT_PORT_FLOWS 131072	/* NAT flows a guest port holds, unless
+					 * its network's ct-port-max says */
 #define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections a port's sides hold,
 				 * unless its network's acl-ct-max says */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
@@ -618,6 +622,10 @@ struct kvb_net {
 	/* connections one port's ACLs remember (`acl-ct-max`), 0:
 	 * KVB_ACL_CT_PORT */
 	__u32 acl_ct_max;
+	/* nat: flows one guest port holds at once (`ct-port-max`), 0:
+	 * KVB_CT_PORT_FLOWS */
+	__u32 ct_port_max;
+	__u32 pad_ct;
 };
 
 /*
@@ -907,7 +915,8 @@ struct kvb_ct {
 	__u32 net_id;
 	__u32 guest_ifindex;	/* the guest's port */
 	__u8 guest_mac[6];
-	__u16 pad2;
+	__u16 slot;		/* dir 0: the slot of the port whose share
+				 * holds the flow (kvb_ctpn), 0: none */
 	/* datapath clock (CLOCK_MONOTONIC, coarse) of the last packet,
 	 * within KVB_CT_REFRESH_NS (ct_touch). No packet count: the entry
 	 * is shared by the CPUs of the flow, and is written by none of its

@@ -57,6 +57,44 @@ static __always_inline __u64 *ct_counter(__u32 net_id)
 }
 
 /*
+ * A guest port's share of its network's flows (kvb_ctpn by its slot): a
+ * new flow of a port that holds ct-port-max (KVB_CT_PORT_FLOWS unless
+ * set) is refused, nat-port-full, so that one guest's flood of new flows
+ * (a scan, SYNs to addresses that never answer) cannot take the flows of
+ * the other guests of its network and of every other nat network (the
+ * table is shared). A live flow is never evicted. A flow is counted on
+ * the slot in its original entry (kvb_ct.slot): the guest that opened
+ * it, a forward's guest for a flow the WAN opened. The loader zeroes a
+ * slot when it gives it to a port, and recounts after a flush.
+ */
+static __always_inline int ct_port_full(__u16 slot, const struct kvb_net *net)
+{
+	__u32 k = slot, max = net->ct_port_max ? net->ct_port_max :
+						KVB_CT_PORT_FLOWS;
+	__u64 *n = bpf_map_lookup_elem(&kvb_ctpn, &k);
+
+	return slot && n && *n >= max;
+}
+
+/* A flow counted on slot goes (a zero count stays zero). */
+static __always_inline void ct_port_give(__u16 slot)
+{
+	__u32 k = slot;
+	__u64 *n = slot ? bpf_map_lookup_elem(&kvb_ctpn, &k) : NULL;
+
+	if (n && *n)
+		__sync_fetch_and_add(n, -1);
+}
+
+/* The slot of guest port ifindex, 0: none. */
+static __always_inline __u16 ct_port_slot(__u32 ifindex)
+{
+	struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &ifindex);
+
+	return p ? p->slot : 0;
+}
+
+/*
  * Another CPU may have refreshed last_ns after this one read the clock:
  * then now < last_ns, and an unsigned difference would call a live flow
  * expired (and the host would reset it). Only a flow idle for longer than
@@ -123,6 +161,13 @@ static __always_inline enum ct_made ct_create(const struct kvb_ct_key *rk,
 	cnt = ct_counter(orig->net_id);
 	if (cnt)
 		__sync_fetch_and_add(cnt, 1);
+	if (orig->slot) {
+		__u32 k = orig->slot;
+
+		cnt = bpf_map_lookup_elem(&kvb_ctpn, &k);
+		if (cnt)
+			__sync_fetch_and_add(cnt, 1);
+	}
 	return CT_MADE;
 }
 

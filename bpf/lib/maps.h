@@ -86,6 +86,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_ctcnt SEC(".maps");
 
+/* NAT flows by guest port slot (kvb_ct.slot): each port's share */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_MAX_PORTS + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_ctpn SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, KVB_MAX_ROUTES);

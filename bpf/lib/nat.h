@@ -597,6 +597,7 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	__u32 zero = 0;
 	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
 	struct kvb_natmap *n, *m;
+	struct kvb_port *gp;
 	struct kvb_net *net;
 	__u64 *cnt;
 
@@ -645,14 +646,18 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	 * mapping outlives its guest's device until gc, and a tap
 	 * detached keeps its ifindex; no flow is made for it (it would
 	 * hold the network's count and keep the mapping alive) */
-	if (!nat_guest_port(t->orig.guest_ifindex, t->orig.net_id))
+	gp = nat_guest_port(t->orig.guest_ifindex, t->orig.net_id);
+	if (!gp)
 		goto gone;
 	if (!t->held)
 		return 0;
+	t->orig.slot = gp->slot;
 	cnt = bpf_map_lookup_elem(&kvb_ctcnt, &t->orig.net_id);
 	barrier_var(t);
 	if (cnt && t->i && *cnt >= t->i)
 		return DROP(KVB_DROP_NAT_FULL);
+	if (ct_port_full(t->orig.slot, net))
+		return DROP(KVB_DROP_NAT_PORT_FULL);
 	/* the flow, as ct_out makes it for the guest's first packet */
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	t->reply.addr = t->ok.saddr;
@@ -666,7 +671,6 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.port = t->rk.dport;
 	t->orig.state = 0;
 	t->orig.from_wan = 0;
-	t->orig.pad2 = 0;
 	t->orig.last_ns = t->reply.last_ns;
 	t->orig.addr2 = 0;
 	t->orig.port2 = 0;
@@ -845,21 +849,28 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 		return 0;
 	}
 	if (ct) {	/* expired, or its address gone: both keys go */
+		__u16 oslot = ct->slot;
+
 		rk->daddr = ct->addr;
 		rk->dport = ct->port;
 		bpf_map_delete_elem(&kvb_ct, rk);
 		if (!bpf_map_delete_elem(&kvb_ct, ok)) {
 			if (cnt && *cnt)
 				__sync_fetch_and_add(cnt, -1);
+			ct_port_give(oslot);
 			if (ct->mapped)
 				nat_unmap(ok, ct);
 		}
 	}
 	rk->daddr = t->naddr;
 	o->addr = t->naddr;
-	/* a live flow is never evicted: a full network refuses new ones */
+	/* a live flow is never evicted: a full network refuses new ones,
+	 * a port that holds its share too */
 	if (cnt && net->ct_max && *cnt >= net->ct_max)
 		return DROP(KVB_DROP_NAT_FULL);
+	o->slot = ct_port_slot(ifindex);
+	if (ct_port_full(o->slot, net))
+		return DROP(KVB_DROP_NAT_PORT_FULL);
 	__builtin_memcpy(o->guest_mac, gmac, ETH_ALEN);
 	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
 	o->last_ns = r->last_ns = now;
@@ -951,12 +962,17 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now))
 		return hairpin_send(skb, net, ok, ct, l4off);
 	if (ct) {	/* expired: both keys go */
+		__u16 oslot = ct->slot;
+
 		rk.saddr = ct->addr2;
 		rk.sport = ct->port2;
 		rk.dport = ct->port;
 		bpf_map_delete_elem(&kvb_ct, &rk);
-		if (!bpf_map_delete_elem(&kvb_ct, ok) && cnt && *cnt)
-			__sync_fetch_and_add(cnt, -1);
+		if (!bpf_map_delete_elem(&kvb_ct, ok)) {
+			if (cnt && *cnt)
+				__sync_fetch_and_add(cnt, -1);
+			ct_port_give(oslot);
+		}
 	}
 	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || fw->net_id != net->id)
@@ -969,6 +985,10 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 		return DROP(KVB_DROP_NAT_FULL);
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
+	/* the flow is its opener's, A's, share */
+	t->orig.slot = ct_port_slot(skb->ifindex);
+	if (ct_port_full(t->orig.slot, net))
+		return DROP(KVB_DROP_NAT_PORT_FULL);
 	/* A -> B, from the gateway */
 	t->orig.addr = net->gw_ip;
 	t->orig.addr2 = fw->to_addr;
@@ -1364,17 +1384,23 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || !t)
 		return 1;
+	__builtin_memset(&t->orig, 0, sizeof(t->orig));
+	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	{
 		struct kvb_net *n = net_lookup(fw->net_id);
 		__u64 *cnt = ct_counter(fw->net_id);
+		struct kvb_port *gp = nat_guest_port(fw->ifindex, fw->net_id);
 
-		if (!nat_guest_port(fw->ifindex, fw->net_id))
+		if (!gp)
 			return DROP(KVB_DROP_NO_ROUTE);
 		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
 			return 1;
+		/* the forward's guest's share: a flood from the WAN at
+		 * one guest takes no other guest's flows */
+		t->orig.slot = gp->slot;
+		if (ct_port_full(t->orig.slot, n))
+			return DROP(KVB_DROP_NAT_PORT_FULL);
 	}
-	__builtin_memset(&t->orig, 0, sizeof(t->orig));
-	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	t->reply.addr = fw->to_addr;
 	t->reply.port = fw->to_port;
 	t->orig.addr = rk->daddr;
@@ -1630,6 +1656,7 @@ static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	struct kvb_ct_key other;
 	struct kvb_ct *o;
 	__u64 *cnt;
+	__u16 slot;
 	__u32 id;
 
 	c->seen++;
@@ -1660,12 +1687,14 @@ static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	if (o && !ct_dead(c, k->proto, o->state, o->last_ns))
 		return 0;	/* the remote keeps it alive */
 	id = e->net_id;
+	slot = e->slot;
 	bpf_map_delete_elem(&kvb_ct, &other);
 	if (bpf_map_delete_elem(&kvb_ct, k))
 		return 0;	/* the datapath took it first */
 	cnt = ct_counter(id);
 	if (cnt && *cnt)
 		__sync_fetch_and_add(cnt, -1);
+	ct_port_give(slot);
 	/* the last flow of a mapping takes it with it */
 	if (e->mapped) {
 		struct kvb_natmap_key mk, pk, spare;
@@ -1728,6 +1757,7 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	struct kvb_port *p;
 	struct kvb_ct *o = e;
 	__u8 mapped;
+	__u16 slot;
 	__u32 id;
 	__u64 *cnt;
 
@@ -1754,12 +1784,14 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	natmap_keys(&ok, o, &mk, &pk);
 	id = o->net_id;
 	mapped = o->mapped;
+	slot = o->slot;
 	bpf_map_delete_elem(&kvb_ct, &rk);
 	if (bpf_map_delete_elem(&kvb_ct, &ok))
 		return 0;	/* the datapath or the sweep took it first */
 	cnt = ct_counter(id);
 	if (cnt && *cnt)
 		__sync_fetch_and_add(cnt, -1);
+	ct_port_give(slot);
 	if (mapped) {
 		if (mapped & KVB_CT_M_MAP)
 			natmap_put(&mk, &spare);

@@ -236,6 +236,24 @@ d1=$(stat "$T-g2" nat-table-full)
 check "ct-max 50: the network counts 50 flows" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"ct_count\":50,'"
 check "ct flush after the limit test" kvmbpf ct flush net n
+# A guest's share of its network's flows (ct-port-max): g2's flood of new
+# flows stops at its share, and g1's new flows still pass.
+check "net set ct-port-max 20" kvmbpf net set n ct-port-max 20
+d0=$(stat "$T-g2" nat-port-full)
+in_ns "$T-g2" "$PY" -c "
+import socket
+for i in range(40):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('192.168.78.12', 31000 + i)); s.sendto(b'f', ('10.99.2.2', 9998))
+"
+d1=$(stat "$T-g2" nat-port-full)
+[ $((d1 - d0)) = 20 ] && pass "ct-port-max 20: 20 of g2's 40 new flows refused as nat-port-full" ||
+	fail "ct-port-max 20: nat-port-full +$((d1 - d0)), want +20"
+check "ct-port-max 20: another guest's new flows pass" ping4 "$T-g1" 10.99.2.2
+check "net show -j: ct_port_max" sh -c \
+	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"ct_port_max\":20'"
+check "net set ct-port-max 131072" kvmbpf net set n ct-port-max 131072
+check "ct flush after the share test" kvmbpf ct flush net n
 check "net set ct-timeout and ct-max" kvmbpf net set n ct-timeout udp 30 ct-timeout tcp-established 600 ct-max 5000
 check "net show -j: NAT limits" "$PY" -c "
 import json, subprocess

@@ -2195,6 +2195,70 @@ static void t_nat_forward_udp_answered(struct fabric *fb)
 	      "to the guest (verdict %d)", r[3]);
 }
 
+/*
+ * A guest port holds at most its network's ct-port-max flows: beyond,
+ * its new flows are refused (nat-port-full) while another guest's pass,
+ * so one guest's flood cannot take the flows of the others; a flow that
+ * expires gives its place back (the sweep counts it down on its slot).
+ */
+static void t_nat_port_share(struct fabric *fb)
+{
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_UDP, 41400, 53), rk;
+	__u64 d0, d1, now, held = 0, after = 99;
+	struct kvb_ct o, r;
+	struct kvb_port p;
+	struct kvb_net n;
+	struct timespec ts;
+	int made = 0, refused, other, again;
+	__u32 slot = 0;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!net_get(fb, NET_NAT, &n), "net");
+	n.ct_port_max = 3;
+	net_put(fb, &n);
+	if (!port_get(fb, kn1, &p))
+		slot = p.slot;
+	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL];
+	for (__u16 i = 0; i < 3; i++)
+		made += !!flow_port(IPPROTO_UDP, (__u16)(41400 + i), 53);
+	refused = !flow_port(IPPROTO_UDP, 41410, 53);
+	d1 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL];
+	other = !!tap_flow(IPPROTO_UDP, 41411, 53);
+	bpf_map_lookup_elem(fb->ctpn_fd, &slot, &held);
+	/* one of kn1's flows idle for 200 s both ways: the sweep takes it */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	if (!bpf_map_lookup_elem(fb->ct_fd, &ok, &o)) {
+		kvb_ct_reply_key(&ok, &o, &rk);
+		o.last_ns = now - 200000000000ULL;
+		bpf_map_update_elem(fb->ct_fd, &ok, &o, BPF_EXIST);
+		if (!bpf_map_lookup_elem(fb->ct_fd, &rk, &r)) {
+			r.last_ns = o.last_ns;
+			bpf_map_update_elem(fb->ct_fd, &rk, &r, BPF_EXIST);
+		}
+	}
+	for (int w = 0; w < 50; w++) {
+		bpf_map_lookup_elem(fb->ctpn_fd, &slot, &after);
+		if (after < 3)
+			break;
+		usleep(100000);
+	}
+	again = !!flow_port(IPPROTO_UDP, 41410, 53);
+	n.ct_port_max = 0;
+	net_put(fb, &n);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(slot && made == 3 && held == 3,
+	      "3 flows within ct-port-max 3: %d made, %llu counted on slot %u",
+	      made, (unsigned long long)held, slot);
+	CHECK(refused && d1 == d0 + 1,
+	      "the 4th flow: refused %d, nat-port-full +%llu", refused,
+	      (unsigned long long)(d1 - d0));
+	CHECK(other, "another guest's flow refused");
+	CHECK(after == 2 && again,
+	      "after one expired: count %llu, a new flow %s",
+	      (unsigned long long)after, again ? "made" : "refused");
+}
+
 /* XDP on the WAN: TCP with options and a padded frame translate as tc does */
 static void t_natxdp_options_and_padding(struct fabric *fb)
 {
@@ -2817,6 +2881,7 @@ int nat_tests(struct fabric *fb)
 			printf("FAIL natxdp setup: tap guest, XDP program\n");
 			nfail++;
 		} else {
+			RUN(t_nat_port_share);
 			RUN(t_natxdp_replies_translated);
 			RUN(t_natxdp_pass_to_tc_cases);
 			RUN(t_natxdp_options_and_padding);
