@@ -398,11 +398,20 @@ __noinline int ct_tcp_track(struct __sk_buff *skb, __u32 l4off,
 	t->tk.proto = IPPROTO_TCP;
 	t->tk.pad = 0;
 	t->tk.dir = !t->key.dir;
-	t->tv.from_wan = t->key.dir;	/* a reply key: the remote sent it */
 	s = bpf_map_lookup_elem(&kvb_ct, &t->key);
 	if (!s)
 		return 0;
-	if (t->key.dir) {	/* a reply key: the original is the guest's */
+	/* a reply key: the remote sent it; a hairpin's ends are both
+	 * guests, whose RSTs and FINs are their own business */
+	t->tv.from_wan = t->key.dir && !s->hairpin;
+	if (s->hairpin) {
+		/* A -> WAN address (dir 0), B -> gateway (dir 1): each
+		 * entry names the other's ends (kvb_ct_reply_key) */
+		t->tk.saddr = s->addr2;
+		t->tk.daddr = s->addr;
+		t->tk.sport = s->port2;
+		t->tk.dport = s->port;
+	} else if (t->key.dir) {	/* a reply key: the original is the guest's */
 		t->tk.saddr = s->addr;
 		t->tk.daddr = t->key.saddr;
 		t->tk.sport = s->port;

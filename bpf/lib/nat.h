@@ -895,6 +895,48 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	return 0;
 }
 
+/*
+ * The first answer on a flow of key k (the packet's key), which another
+ * than its usual opener began: a forward's flow, opened by the WAN
+ * (kvb_ct.from_wan), answered by its guest (k the original key); a
+ * hairpin's, opened by guest A, answered by guest B (k the reply key).
+ * A UDP flow is then established, both entries, as the WAN's answer
+ * establishes a guest's own flow. Until then it has the unreplied
+ * timeout (KVB_CT_UNREPLIED_S), so datagrams from forged sources at a
+ * forwarded port do not hold the network's flows for long. TCP's flows
+ * are established by their handshake (ct_tcp_completes). A global
+ * function: verified once.
+ */
+__noinline int ct_answered(const struct kvb_ct_key *k)
+{
+	struct kvb_ct_key other;
+	struct kvb_ct *e, *o;
+
+	if (!k)
+		return 0;
+	e = bpf_map_lookup_elem(&kvb_ct, k);
+	if (!e || e->state != KVB_CT_NEW)
+		return 0;
+	if (k->dir) {
+		if (!e->hairpin)
+			return 0;	/* a remote's answer: nat_from_wan's */
+		other.saddr = e->addr2;
+		other.daddr = e->addr;
+		other.sport = e->port2;
+		other.dport = e->port;
+		other.proto = k->proto;
+		other.dir = 0;
+		other.pad = 0;
+	} else {
+		kvb_ct_reply_key(k, e, &other);
+	}
+	e->state = KVB_CT_ESTABLISHED;
+	o = bpf_map_lookup_elem(&kvb_ct, &other);
+	if (o && o->state == KVB_CT_NEW)
+		o->state = KVB_CT_ESTABLISHED;
+	return 0;
+}
+
 /* Rewrite source and destination of a TCP/UDP packet and send it on. */
 static __always_inline int hairpin_send(struct __sk_buff *skb,
 					const struct kvb_net *net,
@@ -919,6 +961,12 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 		return ret;
 	/* touched only now: a flow to a port gone expires */
 	ct_touch(ct, kvb_now());
+	/* established as any flow: TCP by its handshake (both ends are
+	 * guests), the rest by B's answer */
+	if (k->proto == IPPROTO_TCP)
+		ct_tcp_track(skb, l4off, k);
+	else if (k->dir && ct->state == KVB_CT_NEW)
+		ct_answered(k);
 	/* guest to guest through the WAN address: isolation applies */
 	if (!guests_may_talk(skb->ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
@@ -1031,33 +1079,6 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 		return out == net->wan;
 	p = bpf_map_lookup_elem(&kvb_port, &out);
 	return p && p->role == KVB_PORT_WAN;
-}
-
-/*
- * The guest's first answer on a flow a forward opened (the WAN sent
- * first, kvb_ct.from_wan): a UDP flow is established, both entries, as
- * the WAN's answer establishes a guest's flow. Until then it has the
- * unreplied timeout (KVB_CT_UNREPLIED_S), so datagrams from forged
- * sources at a forwarded port do not hold the network's flows for long.
- * TCP's flows are established by their handshake (ct_tcp_completes). A
- * global function: verified once.
- */
-__noinline int ct_answered(const struct kvb_ct_key *ok)
-{
-	struct kvb_ct_key rk;
-	struct kvb_ct *o, *r;
-
-	if (!ok)
-		return 0;
-	o = bpf_map_lookup_elem(&kvb_ct, ok);
-	if (!o || o->state != KVB_CT_NEW)
-		return 0;
-	o->state = KVB_CT_ESTABLISHED;
-	kvb_ct_reply_key(ok, o, &rk);
-	r = bpf_map_lookup_elem(&kvb_ct, &rk);
-	if (r && r->state == KVB_CT_NEW)
-		r->state = KVB_CT_ESTABLISHED;
-	return 0;
 }
 
 /*

@@ -137,6 +137,29 @@ assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
 }
 [ "$(hairpin_peer)" = 192.168.78.1 ] && pass "hairpin: a guest reaches the forward's guest through the WAN address" ||
 	fail "hairpin: g2 to 10.99.2.1:8080 did not reach g1"
+# a hairpin connection is established as any (before, it stayed new and
+# an idle one was cut after 120 s)
+in_ns "$T-g1" timeout 8 "$PY" -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 80)); s.listen(1); s.settimeout(6)
+try:
+    c, a = s.accept(); time.sleep(3); c.close()
+except OSError:
+    pass" & lpid=$!
+sleep 0.5
+in_ns "$T-g2" timeout 6 "$PY" -c "
+import socket, time
+c = socket.create_connection(('10.99.2.1', 8080), timeout=3); time.sleep(2.5)" &
+cpid=$!
+sleep 1
+check "hairpin: the connection is established" "$PY" -c "
+import json, subprocess
+ct = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'ct', 'show', 'net', 'n']))
+h = [c for c in ct if c['proto'] == 'tcp' and c['src'] == '192.168.78.12' and c['dst'] == '10.99.2.1'
+     and c['dport'] == 8080 and c['state'] != 'closing']
+assert len(h) == 1 and h[0]['state'] == 'established', h"
+wait "$cpid" "$lpid" 2>/dev/null
 # A SYN flood from forged WAN sources at the forward's open port: g1's
 # stack answers every SYN with a SYN-ACK, but no forged source completes
 # the handshake, so each flow stays new (TCP's opening timeout, 120 s)

@@ -2237,7 +2237,9 @@ static void t_nat_port_share(struct fabric *fb)
 			bpf_map_update_elem(fb->ct_fd, &rk, &r, BPF_EXIST);
 		}
 	}
-	for (int w = 0; w < 50; w++) {
+	/* the sweep: every second, rarer while the table is big (up to
+	 * 50 times its own run) and the machine busy; 20 s at most */
+	for (int w = 0; w < 200; w++) {
 		bpf_map_lookup_elem(fb->ctpn_fd, &slot, &after);
 		if (after < 3)
 			break;
@@ -2411,6 +2413,115 @@ static int guest_send(__u32 ifindex, const __u8 *mac, const char *saddr,
 	memcpy(in.buf + 14 + 16, &d, 4);
 	frame_csum4(&in);
 	return run_tc_out(F, ifindex, &in, &out);
+}
+
+/* A TCP (flags, seq, ack) or UDP (flags 0) segment from mac/saddr:sport to
+ * daddr:dport through the gateway. */
+static void hp_frame(struct frame *f, const __u8 *mac, __be32 saddr,
+		     __u16 sport, __be32 daddr, __u16 dport, __u8 proto,
+		     __u8 flags, __u32 seq, __u32 ack)
+{
+	__u8 l4[24] = { 0 };
+	__u32 len = proto == IPPROTO_TCP ? 20 : 12;
+
+	l4[0] = (__u8)(sport >> 8), l4[1] = (__u8)sport;
+	l4[2] = (__u8)(dport >> 8), l4[3] = (__u8)dport;
+	if (proto == IPPROTO_TCP) {
+		for (int i = 0; i < 4; i++) {
+			l4[4 + i] = (__u8)(seq >> (24 - 8 * i));
+			l4[8 + i] = (__u8)(ack >> (24 - 8 * i));
+		}
+		l4[12] = 5 << 4;
+		l4[13] = flags;
+		l4[14] = 0x10;	/* window 4096 */
+	} else {
+		l4[5] = (__u8)len;
+	}
+	frame_ip4(f, natnet.uplink_mac, mac, saddr, proto, l4, len);
+	memcpy(f->buf + 14 + 16, &daddr, 4);
+	frame_csum4(f);
+}
+
+/*
+ * A hairpin flow (guest A to the WAN address on a port forwarded to guest
+ * B) is established as any flow: UDP by B's answer, TCP by A's ACK of B's
+ * SYN-ACK. Before, a hairpin flow stayed new for ever: an idle hairpin
+ * TCP connection (a database connection pool, say) was cut after 120 s,
+ * and, with the unreplied timeout, an answered UDP one after 30 s.
+ */
+static void t_nat_hairpin_established(struct fabric *fb)
+{
+	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
+	struct port_opts g = { .naddrs = 1, .mac = N9 };
+	struct kvb_fwd_key fu = { .addr = natnet.nat_ip, .port = htons(8093),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd_key ft = { .addr = natnet.nat_ip, .port = htons(8093),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.19"),
+			      .to_port = htons(93), .net_id = NET_NAT };
+	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
+	struct kvb_ct_key uk = { .saddr = a, .daddr = natnet.nat_ip,
+				 .sport = htons(40900), .dport = htons(8093),
+				 .proto = IPPROTO_UDP };
+	struct kvb_ct_key tk = uk;
+	struct frame in, out;
+	struct kvb_port p;
+	struct kvb_ct e;
+	__u8 st[4] = { 0xff, 0xff, 0xff, 0xff };
+	__u16 up = 0, tp = 0;
+	int r[5] = { 0 };
+	__u32 kn9;
+
+	tk.proto = IPPROTO_TCP;
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!add_veth("kn9", &kn9) &&
+	      !parse_addr("192.168.90.19", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn9");
+	fw.ifindex = kn9;
+	memcpy(fw.mac, N9, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fu, &fw, BPF_ANY) &&
+	      !bpf_map_update_elem(fb->fwd_fd, &ft, &fw, BPF_ANY), "forwards");
+	/* UDP: A's datagram, then B's answer to the gateway */
+	hp_frame(&in, N1, a, 40900, natnet.nat_ip, 8093, IPPROTO_UDP, 0, 0, 0);
+	r[0] = run_tc_out(F, kn1, &in, &out);
+	up = get16(out.buf + 34);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &uk, &e))
+		st[0] = e.state;
+	hp_frame(&in, N9, b, 93, natnet.gw_ip, up, IPPROTO_UDP, 0, 0, 0);
+	r[1] = run_tc_out(F, kn9, &in, &out);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &uk, &e))
+		st[1] = e.state;
+	/* TCP: A's SYN, B's SYN-ACK, A's ACK */
+	hp_frame(&in, N1, a, 40900, natnet.nat_ip, 8093, IPPROTO_TCP, 0x02,
+		 100, 0);
+	r[2] = run_tc_out(F, kn1, &in, &out);
+	tp = get16(out.buf + 34);
+	hp_frame(&in, N9, b, 93, natnet.gw_ip, tp, IPPROTO_TCP, 0x12, 500, 101);
+	r[3] = run_tc_out(F, kn9, &in, &out);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &tk, &e))
+		st[2] = e.state;
+	hp_frame(&in, N1, a, 40900, natnet.nat_ip, 8093, IPPROTO_TCP, 0x10,
+		 101, 501);
+	r[4] = run_tc_out(F, kn1, &in, &out);
+	if (!bpf_map_lookup_elem(fb->ct_fd, &tk, &e))
+		st[3] = e.state;
+	bpf_map_delete_elem(fb->fwd_fd, &fu);
+	bpf_map_delete_elem(fb->fwd_fd, &ft);
+	if (!port_get(fb, kn9, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn9");
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
+	      r[2] == TC_ACT_REDIRECT && r[3] == TC_ACT_REDIRECT &&
+	      r[4] == TC_ACT_REDIRECT, "verdicts %d %d %d %d %d", r[0], r[1],
+	      r[2], r[3], r[4]);
+	CHECK(st[0] == KVB_CT_NEW && st[1] == KVB_CT_ESTABLISHED,
+	      "UDP hairpin: state %u after A's datagram, %u after B's answer",
+	      st[0], st[1]);
+	CHECK(st[2] == KVB_CT_NEW && st[3] == KVB_CT_ESTABLISHED,
+	      "TCP hairpin: state %u after B's SYN-ACK, %u after A's ACK",
+	      st[2], st[3]);
 }
 
 /*
@@ -2869,6 +2980,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_detach_forgets_flows);
 	RUN(t_nat_forget_once);
 	RUN(t_nat_hairpin_port_moved);
+	RUN(t_nat_hairpin_established);
 	RUN(t_nat_reply_over_guest_mtu);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
