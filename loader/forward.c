@@ -142,7 +142,20 @@ static int owner_of(struct fabric *fb, __u32 net_id, __be32 addr,
 	return -ENOENT;
 }
 
-/* NET proto ... to ADDR: does a guest of NET hold ADDR, with its MAC? */
+/*
+ * Can port p be a forward's target as it is? It needs its MAC, or
+ * spoofcheck, which pins the MAC from the guest's first frame: the
+ * datapath then sends the forward's packets to the port's MAC as it is
+ * (natreply.h, nat_reply_port), so a forward may be added (or restored
+ * at boot by load) before its guest has sent anything.
+ */
+static bool fwd_port_usable(const struct kvb_port *p)
+{
+	return (p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] | p->mac[4] |
+		p->mac[5]) || (p->flags & KVB_PORT_F_SPOOFCHECK);
+}
+
+/* NET proto ... to ADDR: does a guest of NET hold ADDR, usable? */
 bool fwd_target_known(struct fabric *fb, int argc, char **argv)
 {
 	struct fwd_args a;
@@ -150,8 +163,7 @@ bool fwd_target_known(struct fabric *fb, int argc, char **argv)
 
 	if (parse_fwd("add", argc, argv, true, &a))
 		return true;	/* let the command say what is wrong */
-	return !owner_of(fb, a.net.id, a.to, &p) &&
-	       (p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]);
+	return !owner_of(fb, a.net.id, a.to, &p) && fwd_port_usable(&p);
 }
 
 static int fwd_add(int argc, char **argv)
@@ -172,8 +184,9 @@ static int fwd_add(int argc, char **argv)
 		return err("forward add: no guest of %s owns %s (give its port "
 			   "'ip %s', or let it lease it by DHCP)", a.net.name, ip,
 			   ip);
-	if (!(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]))
-		return err("forward add: the MAC of %s (%s) is not known yet",
+	if (!fwd_port_usable(&p))
+		return err("forward add: the MAC of %s (%s) is not known, and "
+			   "its port has spoofcheck off (attach it with 'mac')",
 			   ip, p.name);
 	fd = fb->fwd_fd;
 	for (__u32 port = a.lo; port <= a.hi; port++) {

@@ -15,6 +15,7 @@
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2443,6 +2444,66 @@ static void hp_frame(struct frame *f, const __u8 *mac, __be32 saddr,
 }
 
 /*
+ * A forward may name a guest whose MAC is not known yet (a port attached
+ * with its address but no 'mac', whose guest has sent nothing): with
+ * spoofcheck the guest's first frame pins the MAC, and the forward's
+ * packets go to the port's MAC as it is then. Before, forward add
+ * refused it, and load skipped it at boot.
+ */
+static void t_nat_forward_before_mac(struct fabric *fb)
+{
+	static const __u8 NA[6] = { 0x52, 0x54, 0, 0, 0x5a, 0x0a };
+	struct port_opts g = { .naddrs = 1, .spoofcheck = true };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8094),
+				  .proto = IPPROTO_TCP };
+	char line[128], *argv[16], *save, *w;
+	struct frame in, res;
+	struct kvb_port p;
+	int argc = 0, added, r[3];
+	__u8 after[6] = { 0 };
+	__u32 knm;
+
+	CHECK(!add_tap("knm", &knm) &&
+	      !parse_addr("192.168.90.20", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "knm", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach knm");
+	snprintf(line, sizeof(line), "add %s proto tcp port 8094 to "
+		 "192.168.90.20:94", natnet.name);
+	for (w = strtok_r(line, " ", &save); w && argc < 16;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	/* the command opens this fabric itself and locks it (as the ACL
+	 * suite's commands do: the harness holds the lock no more) */
+	flock(fb->lock_fd, LOCK_UN);
+	opts.bpffs = fb->dir;
+	added = !object_call(&obj_forward, argc, argv);
+	/* the WAN's SYN before the guest sent anything */
+	tcp_seg(&in, 1, 0, 8094, 1000, 0, 0x02, 64240);
+	r[0] = run_tc_out(F, kw, &in, &res);
+	/* the guest's first frame pins its MAC */
+	hp_frame(&in, NA, inet_addr("192.168.90.20"), 94,
+		 inet_addr("10.200.0.2"), 443, IPPROTO_UDP, 0, 0, 0);
+	r[1] = run_tc_out(F, knm, &in, &res);
+	/* the WAN's next SYN (another source port) goes to that MAC */
+	tcp_seg(&in, 1, 0, 8094, 2000, 0, 0x02, 64240);
+	in.buf[34 + 1] = 0xbc;	/* source port 444 */
+	frame_csum4(&in);
+	r[2] = run_tc_out(F, kw, &in, &res);
+	memcpy(after, res.buf, 6);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	if (!port_get(fb, knm, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del knm");
+	ct_flush_net(fb, NET_NAT);
+	CHECK(added, "forward add refused a spoofcheck port without a MAC");
+	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
+	      r[2] == TC_ACT_REDIRECT, "verdicts %d %d %d", r[0], r[1], r[2]);
+	CHECK(!memcmp(after, NA, 6), "after the guest's first frame the "
+	      "forward went to %02x:..:%02x, not its pinned MAC", after[0],
+	      after[5]);
+}
+
+/*
  * A hairpin flow (guest A to the WAN address on a port forwarded to guest
  * B) is established as any flow: UDP by B's answer, TCP by A's ACK of B's
  * SYN-ACK. Before, a hairpin flow stayed new for ever: an idle hairpin
@@ -2981,6 +3042,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forget_once);
 	RUN(t_nat_hairpin_port_moved);
 	RUN(t_nat_hairpin_established);
+	RUN(t_nat_forward_before_mac);
 	RUN(t_nat_reply_over_guest_mtu);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
