@@ -1166,6 +1166,26 @@ static inline void kvb_ct_reply_key(const struct kvb_ct_key *ok,
 }
 
 /*
+ * The original key of a flow from its reply entry r (key rk): a
+ * hairpin's reply names both ends of the original (addr2:port2 the guest
+ * that connected, addr:port the WAN address and port it asked for); any
+ * other's, the guest's address and port (addr:port) towards the remote
+ * that answers (rk's source; an ICMP echo's port 0).
+ */
+static inline void kvb_ct_orig_key(const struct kvb_ct_key *rk,
+				   const struct kvb_ct *r,
+				   struct kvb_ct_key *ok)
+{
+	ok->saddr = r->hairpin ? r->addr2 : r->addr;
+	ok->daddr = r->hairpin ? r->addr : rk->saddr;
+	ok->sport = r->hairpin ? r->port2 : r->port;
+	ok->dport = r->hairpin ? r->port : rk->sport;
+	ok->proto = rk->proto;
+	ok->dir = 0;
+	ok->pad = 0;
+}
+
+/*
  * A flow lives while either of its entries does (a packet either way
  * within its timeout); now and the last_ns are the datapath clock.
  * reply may be NULL (gone).

@@ -395,33 +395,17 @@ __noinline int ct_tcp_track(struct __sk_buff *skb, __u32 l4off,
 	t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
 	if (!t)
 		return 0;
-	t->tk.proto = IPPROTO_TCP;
-	t->tk.pad = 0;
-	t->tk.dir = !t->key.dir;
 	s = bpf_map_lookup_elem(&kvb_ct, &t->key);
 	if (!s)
 		return 0;
 	/* a reply key: the remote sent it; a hairpin's ends are both
 	 * guests, whose RSTs and FINs are their own business */
 	t->tv.from_wan = t->key.dir && !s->hairpin;
-	if (s->hairpin) {
-		/* A -> WAN address (dir 0), B -> gateway (dir 1): each
-		 * entry names the other's ends (kvb_ct_reply_key) */
-		t->tk.saddr = s->addr2;
-		t->tk.daddr = s->addr;
-		t->tk.sport = s->port2;
-		t->tk.dport = s->port;
-	} else if (t->key.dir) {	/* a reply key: the original is the guest's */
-		t->tk.saddr = s->addr;
-		t->tk.daddr = t->key.saddr;
-		t->tk.sport = s->port;
-		t->tk.dport = t->key.sport;
-	} else {	/* the original: the reply is keyed on the remote */
-		t->tk.saddr = t->key.daddr;
-		t->tk.daddr = s->addr;
-		t->tk.sport = t->key.dport;
-		t->tk.dport = s->port;
-	}
+	/* the other direction's key, a hairpin's too */
+	if (t->key.dir)
+		kvb_ct_orig_key(&t->key, s, &t->tk);
+	else
+		kvb_ct_reply_key(&t->key, s, &t->tk);
 	r = bpf_map_lookup_elem(&kvb_ct, &t->tk);
 	return ct_tcp_judge(t, s, r);
 }

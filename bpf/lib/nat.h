@@ -920,13 +920,7 @@ __noinline int ct_answered(const struct kvb_ct_key *k)
 	if (k->dir) {
 		if (!e->hairpin)
 			return 0;	/* a remote's answer: nat_from_wan's */
-		other.saddr = e->addr2;
-		other.daddr = e->addr;
-		other.sport = e->port2;
-		other.dport = e->port;
-		other.proto = k->proto;
-		other.dir = 0;
-		other.pad = 0;
+		kvb_ct_orig_key(k, e, &other);
 	} else {
 		kvb_ct_reply_key(k, e, &other);
 	}
@@ -1686,19 +1680,7 @@ static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 		return 0;
 	if (k->dir) {
 		/* a reply entry goes with its original; alone, it goes now */
-		other.saddr = e->addr;
-		other.daddr = k->saddr;
-		other.sport = e->port;
-		other.dport = k->sport;
-		if (e->hairpin) {
-			other.saddr = e->addr2;
-			other.daddr = e->addr;
-			other.sport = e->port2;
-			other.dport = e->port;
-		}
-		other.proto = k->proto;
-		other.dir = 0;
-		other.pad = 0;
+		kvb_ct_orig_key(k, e, &other);
 		if (!bpf_map_lookup_elem(&kvb_ct, &other))
 			bpf_map_delete_elem(&kvb_ct, k);
 		return 0;
@@ -1788,12 +1770,7 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	ok = *k;
 	if (k->dir) {
 		/* a reply entry: the flow is its original's (sweep_one) */
-		ok.saddr = e->hairpin ? e->addr2 : e->addr;
-		ok.daddr = e->hairpin ? e->addr : k->saddr;
-		ok.sport = e->hairpin ? e->port2 : e->port;
-		ok.dport = e->hairpin ? e->port : k->sport;
-		ok.dir = 0;
-		ok.pad = 0;
+		kvb_ct_orig_key(k, e, &ok);
 		o = bpf_map_lookup_elem(&kvb_ct, &ok);
 		if (!o) {	/* alone: it goes now */
 			bpf_map_delete_elem(&kvb_ct, k);
