@@ -42,6 +42,7 @@ static int stats_sum(struct fabric *fb, const struct kvb_port *p,
 		sum->tx_bytes += pc[c].tx_bytes;
 		sum->learn_fail += pc[c].learn_fail;
 		sum->xdp_fwd += pc[c].xdp_fwd;
+		sum->ct_evicted += pc[c].ct_evicted;
 		for (int r = 0; r < KVB_DROP_MAX; r++)
 			sum->drop[r] += pc[c].drop[r];
 	}
@@ -67,7 +68,8 @@ static void show_stats(struct fabric *fb, const struct kvb_port *p)
 	print_uint(PRINT_ANY, "tx_packets", "  tx %llu packets", s.tx_packets);
 	print_uint(PRINT_ANY, "tx_bytes", " %llu bytes", s.tx_bytes);
 	print_uint(PRINT_ANY, "learn_fail", "  learn-fail %llu", s.learn_fail);
-	print_uint(PRINT_ANY, "xdp_fwd", "  xdp-fwd %llu\n", s.xdp_fwd);
+	print_uint(PRINT_ANY, "xdp_fwd", "  xdp-fwd %llu", s.xdp_fwd);
+	print_uint(PRINT_ANY, "ct_evicted", "  ct-evicted %llu\n", s.ct_evicted);
 	print_uint(PRINT_ANY, "drops", "  drops %llu", total);
 	open_json_object("drop_reasons");
 	for (int r = 0; r < KVB_DROP_MAX; r++) {

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 12
+#define KVB_LAYOUT_VERSION 13
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -51,6 +51,8 @@
 #define KVB_MAP_ACLFRAG "kvb_aclfrag"
 #define KVB_MAP_XDPTX "kvb_xdptx"
 #define KVB_MAP_PORTDEV "kvb_portdev"
+#define KVB_MAP_CTEV "kvb_ctev"
+#define KVB_MAP_ACLEV "kvb_aclev"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -220,8 +222,8 @@ enum kvb_port_held {
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
-	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections, or the table 1,048,576 (a live connection is never evicted)") \
-	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set): one guest's flood cannot take the others' (a live flow is never evicted)")
+	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or the table 1,048,576 is full") \
+	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted): one guest's flood cannot take the others'")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -514,15 +516,45 @@ enum kvb_aclct_tcp {
 
 /*
  * kvb_aclctn: ARRAY of KVB_MAX_PORTS + 1 by port slot, the kvb_aclct
- * sides that hold the port's judgment (zeroed when the slot is given). A live connection is never evicted: an idle one goes
- * after its timeout (the expiry sweep, or the next packet that finds it),
- * and a port's new connection beyond KVB_ACL_CT_PORT, or beyond a full
- * table, is refused (acl-ct-full), so that no guest's flood of
+ * sides that hold the port's judgment (zeroed when the slot is given). An
+ * established connection is never evicted: an idle one goes after its
+ * timeout (the expiry sweep, or the next packet that finds it), and a
+ * port's new connection beyond KVB_ACL_CT_PORT evicts one of the port's
+ * own that is not established (early eviction, below) or is refused
+ * (acl-ct-full), as beyond a full table, so that no guest's flood of
  * connections can push out another guest's.
  */
 struct kvb_aclctn {
 	__u64 n[2];	/* by who opened them: enum kvb_acl_dir */
 };
+
+/*
+ * Early eviction, as conntrack's early_drop: a port whose share is full
+ * makes room for a new connection by evicting one of its connections
+ * that is not established (kvb_ct: a NAT flow still new or closing;
+ * kvb_aclct: a side of that direction). Otherwise a flood of SYNs from
+ * forged sources (each answered by the guest, none completing its
+ * handshake) would refuse every new connection of that port for TCP's
+ * 120 s opening timeout once its share was full; a NAT port's share
+ * holds the guest's own flows too. An established connection is never
+ * evicted.
+ *
+ * kvb_ctev (struct kvb_ct_key, original keys) and kvb_aclev (struct
+ * kvb_aclct_key): ARRAY of KVB_EVICT_POOL, the candidates. A new
+ * connection made while its port holds more than half its share writes
+ * its key at a random place of its port's region of the pool
+ * (evict_region: as many places as half the share, up to the whole
+ * pool, from a place that depends on the slot and direction); the
+ * connection made by evicting one takes its place. Eviction tries
+ * KVB_EVICT_TRIES random places of that region and takes the first
+ * that names a live connection of the same port (and direction) that is
+ * not established. A stale key (gone, established, another port's) is
+ * passed over. The pool is a sample: under a flood, a connection that
+ * is still opening survives about as many new connections as its
+ * region has places before it can be chosen.
+ */
+#define KVB_EVICT_POOL 65536	/* a power of two */
+#define KVB_EVICT_TRIES 8
 
 /* skb->mark of an ACL's reject answer, so that the port's own ACLs in
  * the other direction let it pass (cleared as it is recognised) */
@@ -837,6 +869,9 @@ struct kvb_stats {
 	__u64 drop[KVB_DROP_SLOTS];	/* by enum kvb_drop */
 	__u64 xdp_fwd;		/* of rx_packets, forwarded by XDP alone
 				 * (the fast path: they never reached tc) */
+	__u64 ct_evicted;	/* connections of the port not established,
+				 * evicted for its new ones (a full share:
+				 * KVB_EVICT_POOL) */
 };
 
 /* kvb_meta: ARRAY of one, key 0: which build's programs are attached. */

@@ -35,11 +35,13 @@
  * lookup.
  *
  * Room: every side of an entry counts against its port (kvb_aclctn); a
- * port's new connection beyond KVB_ACL_CT_PORT, or beyond a full table,
- * is refused (acl-ct-full), and nothing is evicted for room: an idle
- * entry goes after its timeout (acl_sweep, from NAT's expiry timer, or
- * the packet that finds it idle), its sides' counts with it. One guest's
- * flood cannot push another guest's connections out.
+ * port's new connection beyond KVB_ACL_CT_PORT evicts one of that port's
+ * connections of its direction that is not established (acl_ct_evict,
+ * conntrack's early drop), else it is refused (acl-ct-full), as beyond
+ * a full table; an established one is never evicted: an idle entry goes
+ * after its timeout (acl_sweep, from NAT's expiry timer, or the packet
+ * that finds it idle), its sides' counts with it. One guest's flood
+ * cannot push another guest's connections out.
  *
  * Fragments: a first fragment is judged as any packet, and when a port's
  * ACLs let it through, its datagram's later fragments (no ports to judge)
@@ -71,6 +73,7 @@
 #include "gateway.h"	/* icmp_budget, reply scratch, checksums, quotes */
 #include "l3.h"
 #include "maps.h"
+#include "evict.h"
 #include "monitor.h"
 #include "stats.h"
 
@@ -131,6 +134,9 @@ struct acl_scratch {
 	/* pending: the sender's new entry and its key (acl_commit) */
 	struct kvb_aclct pe;
 	struct kvb_aclct_key pk;
+	struct kvb_aclct_key ek;	/* acl_ct_evict's candidate */
+	__u32 evk;			/* its place in kvb_aclev */
+	__u32 evs;			/* a key of kvb_stats */
 	__u32 net_id;			/* the judging port's network */
 	__u32 slot;			/* the judging port's slot */
 	__u8 gside;			/* ck: the side of the guest's end */
@@ -810,24 +816,29 @@ static __always_inline __u32 acl_side_hold(const struct kvb_aclct_side *sd)
  * the connection: its guest (out) or the other end (in), each against
  * the port's share on its own, so that a flood of connections into a
  * guest never takes the room of its own. A new side takes one of
- * direction dir: 0, or -1 when the port holds its share of that
- * direction already (a burst on several CPUs may pass it by a few); a
- * side that goes gives its one back (acl_ct_give, with its hold).
+ * direction dir: 0, 1 when the port held more than half its share of
+ * that direction (the new connection is a candidate for early eviction:
+ * acl_ct_note), or -1 when it holds its share already (a burst on
+ * several CPUs may pass it by a few); a side that goes gives its one
+ * back (acl_ct_give, with its hold).
  */
 static __always_inline int acl_ct_take(__u32 slot, __u32 dir, __u32 cap)
 {
 	struct kvb_aclctn *c;
-	__u64 *n;
+	__u64 *n, v;
 
 	c = slot ? bpf_map_lookup_elem(&kvb_aclctn, &slot) : NULL;
 	if (!c)
 		return -1;
+	if (!cap)
+		cap = KVB_ACL_CT_PORT;
 	/* a branch, not an index: the verifier need not bound dir */
 	n = dir == KVB_ACL_OUT ? &c->n[KVB_ACL_OUT] : &c->n[KVB_ACL_IN];
-	if (*n >= (cap ? cap : KVB_ACL_CT_PORT))
+	v = *n;
+	if (v >= cap)
 		return -1;
 	__sync_fetch_and_add(n, 1);
-	return 0;
+	return v >= cap / 2;
 }
 
 static __always_inline void acl_ct_give(__u32 hold)
@@ -882,6 +893,91 @@ static __always_inline void acl_ct_delete(struct acl_scratch *s, __u32 a,
 		return;
 	acl_ct_give(a);
 	acl_ct_give(b);
+}
+
+/*
+ * The new connection in s->ck, made on the port at s->slot in direction
+ * dir beyond half its share (of cap): a candidate for early eviction, at
+ * a random place of the port's region of kvb_aclev, or (evicted) at the
+ * place of the connection acl_ct_evict took for it (s->evk).
+ */
+static __always_inline void acl_ct_note(struct acl_scratch *s, __u32 dir,
+					__u32 cap, int evicted)
+{
+	struct kvb_aclct_key *k;
+
+	if (!evicted)
+		s->evk = evict_place(s->slot * 2 + dir,
+				     evict_region(cap ? cap : KVB_ACL_CT_PORT));
+	k = bpf_map_lookup_elem(&kvb_aclev, &s->evk);
+	if (k)
+		__builtin_memcpy(k, &s->ck, sizeof(*k));
+}
+
+/* Is side sd port ifindex's (at slot), opened in direction dir? */
+static __always_inline int acl_side_is(const struct kvb_aclct_side *sd,
+				       __u32 ifindex, __u32 slot, __u32 dir)
+{
+	return sd->ifindex == ifindex && sd->slot == slot &&
+	       sd->origin == dir;
+}
+
+/*
+ * One try of acl_ct_evict at a random place of the region of m places
+ * of port ifindex (at s->slot) and direction dir: 1 when a connection
+ * went.
+ */
+static __always_inline int acl_ct_evict_try(struct acl_scratch *s,
+					    __u32 ifindex, __u32 dir, __u32 m)
+{
+	struct kvb_aclct_key *k;
+	struct kvb_aclct *e;
+	__u32 a, b;
+
+	s->evk = evict_place(s->slot * 2 + dir, m);
+	k = bpf_map_lookup_elem(&kvb_aclev, &s->evk);
+	if (!k)
+		return 0;
+	__builtin_memcpy(&s->ek, k, sizeof(s->ek));
+	e = bpf_map_lookup_elem(&kvb_aclct, &s->ek);
+	if (!e || e->state == KVB_CT_ESTABLISHED)
+		return 0;
+	if (!acl_side_is(&e->side[0], ifindex, s->slot, dir) &&
+	    !acl_side_is(&e->side[1], ifindex, s->slot, dir))
+		return 0;
+	a = acl_side_hold(&e->side[0]);
+	b = acl_side_hold(&e->side[1]);
+	if (bpf_map_delete_elem(&kvb_aclct, &s->ek))
+		return 0;	/* another CPU took it first */
+	acl_ct_give(a);
+	acl_ct_give(b);
+	evict_count(s->slot, &s->evs);
+	return 1;
+}
+
+/*
+ * Room for a new connection of port ifindex (at s->slot) in direction
+ * dir, whose share (of cap) is full: evict one of its connections of
+ * that direction that is not established, as conntrack's early drop
+ * does (kvb_maps.h: KVB_EVICT_POOL). 0 when one went (its sides' counts
+ * given back, counted as ct-evicted; s->evk its place in the pool),
+ * -1 when the tries found none. An
+ * established connection is never evicted. A global function, verified
+ * once, whose frame holds nothing (the tries are unrolled, the keys in
+ * the scratch).
+ */
+__noinline int acl_ct_evict(__u32 ifindex, __u32 dir, __u32 cap)
+{
+	struct acl_scratch *s = acl_scratch();
+	__u32 m = evict_region(cap ? cap : KVB_ACL_CT_PORT);
+
+	if (!s || dir > 1)
+		return -1;
+#pragma unroll
+	for (int i = 0; i < KVB_EVICT_TRIES; i++)
+		if (acl_ct_evict_try(s, ifindex, dir, m))
+			return 0;
+	return -1;
 }
 
 /* The fragment record key of the packet in the scratch, on port ifindex. */
@@ -986,6 +1082,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	struct kvb_aclct *e;
 	__u32 action, ctr, log, dflt, g, len = skb->len;
 	__u64 now = kvb_now();
+	int taken;
 	long err;
 
 	if (!s)
@@ -1065,9 +1162,24 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		 * rule, never a connection of its own */
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
-		/* every new side counts against its port's connections */
-		if (acl_ct_take(s->slot, dir, ap->ct_max))
-			return DROP(KVB_DROP_ACL_CT_FULL);
+		/* every new side counts against its port's connections;
+		 * a full share first evicts one still opening */
+		taken = acl_ct_take(s->slot, dir, ap->ct_max);
+		if (taken < 0) {
+			if (acl_ct_evict(ifindex, dir, ap->ct_max))
+				return DROP(KVB_DROP_ACL_CT_FULL);
+			taken = acl_ct_take(s->slot, dir, ap->ct_max);
+			if (taken < 0)
+				return DROP(KVB_DROP_ACL_CT_FULL);
+			taken = 2;	/* into the evicted one's place */
+			/* the evicted one may have been e */
+			if (e) {
+				e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+				other = e ? &e->side[g ^ 1] : NULL;
+			}
+		}
+		if (taken)
+			acl_ct_note(s, dir, ap->ct_max, taken == 2);
 		if (e && other) {
 			/* the other end's entry: this port's side joins it
 			 * (the side it replaces gives its count back) */

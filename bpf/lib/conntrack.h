@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 #include "ctx.h"
 #include "drop.h"
+#include "evict.h"
 #include "maps.h"
 
 /* A TCP header as ct_tcp_track judges it, host order. */
@@ -62,7 +63,9 @@ static __always_inline __u64 *ct_counter(__u32 net_id)
  * set) is refused, nat-port-full, so that one guest's flood of new flows
  * (a scan, SYNs to addresses that never answer) cannot take the flows of
  * the other guests of its network and of every other nat network (the
- * table is shared). A live flow is never evicted. A flow is counted on
+ * table is shared), unless one of its flows that is not established
+ * makes room (nat.h: ct_room, early eviction); an established flow is
+ * never evicted. A flow is counted on
  * the slot in its original entry (kvb_ct.slot): the guest that opened
  * it, a forward's guest for a flow the WAN opened. The loader zeroes a
  * slot when it gives it to a port, and recounts after a flush.
@@ -74,6 +77,57 @@ static __always_inline int ct_port_full(__u16 slot, const struct kvb_net *net)
 	__u64 *n = bpf_map_lookup_elem(&kvb_ctpn, &k);
 
 	return slot && n && *n >= max;
+}
+
+/*
+ * The flows the port at slot of net may hold before its new ones are
+ * refused: its share, or the network's ct-max when that is smaller.
+ * Early eviction's regions and candidates go by it (ct_note, ct_evict).
+ */
+static __always_inline __u32 ct_port_cap(const struct kvb_net *net)
+{
+	__u32 cap = net->ct_port_max ? net->ct_port_max : KVB_CT_PORT_FLOWS;
+
+	return net->ct_max && net->ct_max < cap ? net->ct_max : cap;
+}
+
+/*
+ * A flow just made (original key ok) on the port at slot of network
+ * net_id, which holds n flows now: beyond half of what it may hold
+ * (ct_port_cap), or in a network beyond half its ct-max (total), the
+ * flow is a candidate for early eviction, at a random place of the
+ * port's region of kvb_ctev (kvb_maps.h: KVB_EVICT_POOL). A global
+ * function whose frame holds nothing: its callers' are full.
+ */
+__noinline int ct_note(const struct kvb_ct_key *ok, __u32 slot, __u32 net_id,
+		       __u64 n, __u64 total)
+{
+	struct evict_scratch *v = evict_scratch();
+	struct kvb_ct_key *k;
+	struct kvb_net *net;
+	__u32 cap;
+
+	if (!v || !ok || !slot)
+		return 0;
+	v->place = net_id;
+	net = bpf_map_lookup_elem(&kvb_net, &v->place);
+	if (!net || !net->id)
+		return 0;
+	cap = ct_port_cap(net);
+	if (v->reuse_slot == slot) {
+		/* made by evicting a flow: its place */
+		v->place = v->reuse;
+		v->reuse_slot = 0;
+	} else if (n <= cap / 2 &&
+		   !(net->ct_max && total > net->ct_max / 2)) {
+		return 0;
+	} else {
+		v->place = evict_place(slot, evict_region(cap));
+	}
+	k = bpf_map_lookup_elem(&kvb_ctev, &v->place);
+	if (k)
+		*k = *ok;
+	return 0;
 }
 
 /* A flow counted on slot goes (a zero count stays zero). */
@@ -145,7 +199,7 @@ static __always_inline enum ct_made ct_create(const struct kvb_ct_key *rk,
 					      const struct kvb_ct_key *ok,
 					      const struct kvb_ct *orig)
 {
-	__u64 *cnt;
+	__u64 *cnt, total = 0;
 	long err;
 
 	err = bpf_map_update_elem(&kvb_ct, rk, reply, BPF_NOEXIST);
@@ -159,14 +213,18 @@ static __always_inline enum ct_made ct_create(const struct kvb_ct_key *rk,
 		return err == -EEXIST_ ? CT_RACE : CT_FULL;
 	}
 	cnt = ct_counter(orig->net_id);
-	if (cnt)
+	if (cnt) {
 		__sync_fetch_and_add(cnt, 1);
+		total = *cnt;
+	}
 	if (orig->slot) {
 		__u32 k = orig->slot;
 
 		cnt = bpf_map_lookup_elem(&kvb_ctpn, &k);
-		if (cnt)
+		if (cnt) {
 			__sync_fetch_and_add(cnt, 1);
+			ct_note(ok, orig->slot, orig->net_id, *cnt, total);
+		}
 	}
 	return CT_MADE;
 }

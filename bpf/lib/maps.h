@@ -95,6 +95,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_ctpn SEC(".maps");
 
+/* early eviction's candidates (kvb_maps.h: KVB_EVICT_POOL) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_EVICT_POOL);
+	__type(key, __u32);
+	__type(value, struct kvb_ct_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_ctev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_EVICT_POOL);
+	__type(key, __u32);
+	__type(value, struct kvb_aclct_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclev SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, KVB_MAX_ROUTES);
@@ -208,7 +225,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclcnt SEC(".maps");
 
-/* a hash, not an LRU: a live connection is never evicted (kvb_aclctn) */
+/* a hash, not an LRU: an established connection is never evicted
+ * (kvb_aclctn; early eviction takes only those still opening) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVB_ACL_MAX_CT);

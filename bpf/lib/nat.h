@@ -325,6 +325,129 @@ __noinline int nat_unmap(const struct kvb_ct_key *k, const struct kvb_ct *e)
 }
 
 /*
+ * End the flow whose original key is ok and entry o: both entries, its
+ * counts in its network and its port's share, and its mapping and peer
+ * references (natmap_put; rk, mk, pk and spare are the caller's room for
+ * keys). 1 when this call ended it, 0 when another (the datapath, the
+ * sweep) took it first.
+ */
+static __always_inline int ct_flow_end(const struct kvb_ct_key *ok,
+				       const struct kvb_ct *o,
+				       struct kvb_ct_key *rk,
+				       struct kvb_natmap_key *mk,
+				       struct kvb_natmap_key *pk,
+				       struct kvb_natmap_key *spare)
+{
+	__u8 mapped = o->mapped;
+	__u16 slot = o->slot;
+	__u32 id = o->net_id;
+	__u64 *cnt;
+
+	/* what the flow holds, read before its entries go */
+	kvb_ct_reply_key(ok, o, rk);
+	natmap_keys(ok, o, mk, pk);
+	bpf_map_delete_elem(&kvb_ct, rk);
+	if (bpf_map_delete_elem(&kvb_ct, ok))
+		return 0;
+	cnt = ct_counter(id);
+	if (cnt && *cnt)
+		__sync_fetch_and_add(cnt, -1);
+	ct_port_give(slot);
+	if (mapped & KVB_CT_M_MAP)
+		natmap_put(mk, spare);
+	if (mapped & KVB_CT_M_PEER)
+		natmap_put(pk, spare);
+	return 1;
+}
+
+/*
+ * One try of ct_evict at a random place of the port's region: 1 when a
+ * flow went. Everything lives in the scratch v, re-read after each
+ * helper call (barrier_var): the frame stays small.
+ */
+static __always_inline int ct_evict_try(struct evict_scratch *v)
+{
+	struct kvb_ct_key *k;
+	struct kvb_ct *e;
+
+	v->place = evict_place(v->slot, v->m);
+	barrier_var(v);
+	k = bpf_map_lookup_elem(&kvb_ctev, &v->place);
+	barrier_var(v);
+	if (!k || k->dir)
+		return 0;
+	v->ok = *k;
+	e = bpf_map_lookup_elem(&kvb_ct, &v->ok);
+	barrier_var(v);
+	if (!e || e->state == KVB_CT_ESTABLISHED || e->slot != v->slot ||
+	    e->net_id != v->net_id)
+		return 0;
+	if (!ct_flow_end(&v->ok, e, &v->rk, &v->mk, &v->pk, &v->spare))
+		return 0;
+	barrier_var(v);
+	evict_count(v->slot, &v->skey);
+	barrier_var(v);
+	v->reuse = v->place;
+	v->reuse_slot = v->slot;
+	return 1;
+}
+
+/*
+ * Room for a new flow of the port at slot in network net_id, which holds
+ * what it may (its share, or the network its ct-max: ct_port_cap cap):
+ * end one of the port's flows of that network that is not established,
+ * as conntrack's early drop does (kvb_maps.h: KVB_EVICT_POOL). 0 when
+ * one went (counted as ct-evicted on the port), -1 when the tries found
+ * none. An established flow is never evicted. A global function whose
+ * frame holds little (the tries are unrolled; the keys are in the
+ * scratch): the callers' frames are full.
+ */
+__noinline int ct_evict(__u32 slot, __u32 net_id, __u32 cap)
+{
+	struct evict_scratch *v = evict_scratch();
+
+	if (!v || !slot)
+		return -1;
+	v->slot = slot;
+	v->net_id = net_id;
+	v->m = evict_region(cap);
+#pragma unroll
+	for (int i = 0; i < KVB_EVICT_TRIES; i++) {
+		if (ct_evict_try(v))
+			return 0;
+		barrier_var(v);
+	}
+	return -1;
+}
+
+/*
+ * Room for a new flow of the port at slot in net: 0, or the drop
+ * (nat-full: the network holds its ct-max flows; nat-port-full: the
+ * port its share, ct-port-max). A live flow is never evicted for room,
+ * but one of the port's that is not established is (ct_evict): a flood
+ * of SYNs from forged sources at a forward, each answered by its guest
+ * and none completed, would otherwise refuse every new flow of that
+ * guest, its own included, for TCP's opening timeout.
+ */
+static __always_inline int ct_room(__u16 slot, const struct kvb_net *net)
+{
+	__u64 *cnt = ct_counter(net->id);
+	int why;
+
+	for (int i = 0; i < 2; i++) {
+		if (cnt && net->ct_max && *cnt >= net->ct_max)
+			why = DROP(KVB_DROP_NAT_FULL);
+		else if (ct_port_full(slot, net))
+			why = DROP(KVB_DROP_NAT_PORT_FULL);
+		else
+			return 0;
+		if (i || ct_evict(slot, net->id, ct_port_cap(net)))
+			return why;
+	}
+	return 0;
+}
+
+/*
  * Insert the flow prepared in the scratch (keys ok and rk, entries orig
  * and reply, port, and the mapping reference held), with a reference on
  * its peer entry, and count it. Returns the port, 0 when another CPU made
@@ -599,7 +722,6 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	struct kvb_natmap *n, *m;
 	struct kvb_port *gp;
 	struct kvb_net *net;
-	__u64 *cnt;
 
 	if (!t || !rk)
 		return NAT_MAP_NONE;
@@ -627,7 +749,6 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	if (!net)
 		return NAT_MAP_NONE;
 	t->n = net->nat_filter;
-	t->i = net->ct_max;
 	if (t->n == KVB_NAT_FILTER_ADDR) {
 		t->pk.addr = t->rk.daddr;
 		t->pk.addr2 = t->rk.saddr;
@@ -652,12 +773,10 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	if (!t->held)
 		return 0;
 	t->orig.slot = gp->slot;
-	cnt = bpf_map_lookup_elem(&kvb_ctcnt, &t->orig.net_id);
+	t->i = ct_room(t->orig.slot, net);
 	barrier_var(t);
-	if (cnt && t->i && *cnt >= t->i)
-		return DROP(KVB_DROP_NAT_FULL);
-	if (ct_port_full(t->orig.slot, net))
-		return DROP(KVB_DROP_NAT_PORT_FULL);
+	if (t->i)
+		return (int)t->i;
 	/* the flow, as ct_out makes it for the guest's first packet */
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	t->reply.addr = t->ok.saddr;
@@ -864,13 +983,12 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	}
 	rk->daddr = t->naddr;
 	o->addr = t->naddr;
-	/* a live flow is never evicted: a full network refuses new ones,
-	 * a port that holds its share too */
-	if (cnt && net->ct_max && *cnt >= net->ct_max)
-		return DROP(KVB_DROP_NAT_FULL);
+	/* a full network refuses new flows, a port that holds its share
+	 * too, unless one of its flows not established makes room */
 	o->slot = ct_port_slot(ifindex);
-	if (ct_port_full(o->slot, net))
-		return DROP(KVB_DROP_NAT_PORT_FULL);
+	ret = ct_room(o->slot, net);
+	if (ret)
+		return ret;
 	__builtin_memcpy(o->guest_mac, gmac, ETH_ALEN);
 	__builtin_memcpy(r->guest_mac, gmac, ETH_ALEN);
 	o->last_ns = r->last_ns = now;
@@ -1023,14 +1141,15 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	 * flow is made for it (hairpin_send says why) */
 	if (!nat_guest_port(fw->ifindex, net->id))
 		return DROP(KVB_DROP_NO_ROUTE);
-	if (!t || (cnt && net->ct_max && *cnt >= net->ct_max))
+	if (!t)
 		return DROP(KVB_DROP_NAT_FULL);
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	/* the flow is its opener's, A's, share */
 	t->orig.slot = ct_port_slot(skb->ifindex);
-	if (ct_port_full(t->orig.slot, net))
-		return DROP(KVB_DROP_NAT_PORT_FULL);
+	ret = ct_room(t->orig.slot, net);
+	if (ret)
+		return ret;
 	/* A -> B, from the gateway */
 	t->orig.addr = net->gw_ip;
 	t->orig.addr2 = fw->to_addr;
@@ -1403,18 +1522,19 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	{
 		struct kvb_net *n = net_lookup(fw->net_id);
-		__u64 *cnt = ct_counter(fw->net_id);
 		struct kvb_port *gp = nat_guest_port(fw->ifindex, fw->net_id);
+		int ret;
 
 		if (!gp)
 			return DROP(KVB_DROP_NO_ROUTE);
-		if (!n || (cnt && n->ct_max && *cnt >= n->ct_max))
+		if (!n)
 			return 1;
 		/* the forward's guest's share: a flood from the WAN at
 		 * one guest takes no other guest's flows */
 		t->orig.slot = gp->slot;
-		if (ct_port_full(t->orig.slot, n))
-			return DROP(KVB_DROP_NAT_PORT_FULL);
+		ret = ct_room(t->orig.slot, n);
+		if (ret)
+			return ret;
 	}
 	t->reply.addr = fw->to_addr;
 	t->reply.port = fw->to_port;
@@ -1759,10 +1879,6 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	struct kvb_ct_key ok, rk;
 	struct kvb_port *p;
 	struct kvb_ct *o = e;
-	__u8 mapped;
-	__u16 slot;
-	__u32 id;
-	__u64 *cnt;
 
 	p = bpf_map_lookup_elem(&kvb_port, &e->guest_ifindex);
 	if (p && p->role == KVB_PORT_GUEST && nat_carries(p->net_id, e->net_id))
@@ -1777,26 +1893,8 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 			return 0;
 		}
 	}
-	/* what the flow holds, read before its entries go */
-	kvb_ct_reply_key(&ok, o, &rk);
-	natmap_keys(&ok, o, &mk, &pk);
-	id = o->net_id;
-	mapped = o->mapped;
-	slot = o->slot;
-	bpf_map_delete_elem(&kvb_ct, &rk);
-	if (bpf_map_delete_elem(&kvb_ct, &ok))
-		return 0;	/* the datapath or the sweep took it first */
-	cnt = ct_counter(id);
-	if (cnt && *cnt)
-		__sync_fetch_and_add(cnt, -1);
-	ct_port_give(slot);
-	if (mapped) {
-		if (mapped & KVB_CT_M_MAP)
-			natmap_put(&mk, &spare);
-		if (mapped & KVB_CT_M_PEER)
-			natmap_put(&pk, &spare);
-	}
-	c->freed++;
+	/* 0: the datapath or the sweep took it first */
+	c->freed += ct_flow_end(&ok, o, &rk, &mk, &pk, &spare);
 	return 0;
 }
 

@@ -196,6 +196,45 @@ assert len(forged) == 40, ('forged flows', len(forged), forged[:3])
 assert all(c['state'] == 'new' for c in forged), [c['state'] for c in forged]
 assert len(real) == 1 and real[0]['state'] == 'established', real"
 wait "$cpid" "$lpid" 2>/dev/null
+# The same flood at a guest whose share is small (ct-port-max 20): 60
+# forged SYNs fill it with flows that never complete, yet a real client
+# still connects and the guest's own new flows still go out, because a
+# new flow evicts one of the guest's flows that is not established
+# (conntrack's early drop; counted as ct-evicted). Before, both were
+# refused as nat-port-full for TCP's 120 s opening timeout.
+check "ct flush before the small-share flood" kvmbpf ct flush net n
+check "net set ct-port-max 20 (flood)" kvmbpf net set n ct-port-max 20
+e0=$(stat "$T-g1" ct_evicted)
+in_ns "$T-g1" timeout 10 "$PY" -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 80)); s.listen(128)
+s.settimeout(8)
+try:
+    c, a = s.accept(); c.sendall(b'past-the-flood'); time.sleep(1); c.close()
+except OSError:
+    pass" & lpid=$!
+sleep 0.5
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import IP, TCP, send
+send([IP(src='10.99.3.%d' % (10 + i), dst='10.99.2.1') /
+      TCP(sport=42000 + i, dport=8080, flags='S', seq=1000) for i in range(60)],
+     verbose=0)" >/dev/null 2>&1
+check "small share full of forged SYNs: a real client connects through the forward" \
+	in_ns "$T-wan" timeout 6 "$PY" -c "
+import socket
+c = socket.create_connection(('10.99.2.1', 8080), timeout=4)
+assert c.recv(64) == b'past-the-flood'"
+# (eviction samples 8 places of a pool: a rare miss is a refusal, which
+# the next echo, or a SYN's retransmission, tries again)
+check "small share full of forged SYNs: the guest's own new flow goes out" \
+	in_ns "$T-g1" ping -n -c 3 -i 0.3 -W 2 10.99.2.2
+e1=$(stat "$T-g1" ct_evicted)
+[ $((e1 - e0)) -ge 30 ] && pass "small share: flows not established evicted for new ones (ct-evicted +$((e1 - e0)) of about 40)" ||
+	fail "small share: ct-evicted +$((e1 - e0)), want about 40 (60 SYNs beyond a share of 20)"
+wait "$lpid" 2>/dev/null
+check "net set ct-port-max 131072 (flood)" kvmbpf net set n ct-port-max 131072
+check "ct flush after the small-share flood" kvmbpf ct flush net n
 check "forward del" kvmbpf forward del n proto tcp port 8080-8081
 [ -z "$(fwd_peer 8080 80)" ] && pass "forward del: the WAN no longer gets in" ||
 	fail "forward del: the guest still got a connection"
@@ -243,34 +282,67 @@ for c in json.load(sys.stdin):
 sys.exit(0 if nets and all(k == sorted(k) for k in nets.values()) else 1)'
 }
 check "ct show: flows in order (protocol, source, port, destination)" ct_sorted
-# A network at ct-max refuses new flows, counted, and keeps its live ones.
+# udp_flows NS FROM PORT0 N ANSWERED: N new UDP flows from NS's address
+# FROM (source ports PORT0...) to the WAN's 10.99.2.2:9998; ANSWERED=1:
+# the WAN echoes each and the guest waits for it (an established flow)
+# before the next, 0: nobody answers
+udp_flows() {
+	local epid
+	if [ "$5" = 1 ]; then
+		in_ns "$T-wan" timeout 20 "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('10.99.2.2', 9998)); s.settimeout(5)
+try:
+    while True:
+        d, a = s.recvfrom(64); s.sendto(d, a)
+except OSError:
+    pass" & epid=$!
+		sleep 0.5
+	fi
+	in_ns "$1" "$PY" -c "
+import socket
+socks = []
+for i in range($4):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('$2', $3 + i)); s.sendto(b'f', ('10.99.2.2', 9998)); socks.append(s)
+    if $5:
+        s.settimeout(2); s.recv(64)
+"
+	[ "$5" = 1 ] && { kill "$epid" 2>/dev/null; wait "$epid" 2>/dev/null; }
+	return 0
+}
+# A network at ct-max refuses new flows, counted, and keeps its live
+# (answered: established) ones; flows not established make room.
 check "ct flush before the limit test" kvmbpf ct flush net n
 check "net set ct-max 50" kvmbpf net set n ct-max 50
 d0=$(stat "$T-g2" nat-table-full)
-in_ns "$T-g2" "$PY" -c "
-import socket
-for i in range(80):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('192.168.78.12', 30000 + i)); s.sendto(b'f', ('10.99.2.2', 9998))
-"
+check "ct-max 50: 50 answered flows" udp_flows "$T-g2" 192.168.78.12 30000 50 1
+udp_flows "$T-g2" 192.168.78.12 30050 30 0
 d1=$(stat "$T-g2" nat-table-full)
-[ $((d1 - d0)) = 30 ] && pass "ct-max 50: 30 of 80 new flows refused as nat-table-full" ||
+[ $((d1 - d0)) = 30 ] && pass "ct-max 50: 30 new flows beyond 50 established ones refused as nat-table-full" ||
 	fail "ct-max 50: nat-table-full +$((d1 - d0)), want +30"
 check "ct-max 50: the network counts 50 flows" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"ct_count\":50,'"
 check "ct flush after the limit test" kvmbpf ct flush net n
-# A guest's share of its network's flows (ct-port-max): g2's flood of new
-# flows stops at its share, and g1's new flows still pass.
+d0=$(stat "$T-g2" nat-table-full)
+e0=$(stat "$T-g2" ct_evicted)
+udp_flows "$T-g2" 192.168.78.12 30100 80 0
+d1=$(stat "$T-g2" nat-table-full)
+e1=$(stat "$T-g2" ct_evicted)
+[ $((d1 - d0 + e1 - e0)) = 30 ] && [ $((e1 - e0)) -gt 0 ] &&
+	pass "ct-max 50, 80 unanswered flows: the 30 beyond evict unanswered ones ($((e1 - e0))) or are refused ($((d1 - d0)))" ||
+	fail "ct-max 50, 80 unanswered flows: ct-evicted +$((e1 - e0)), nat-table-full +$((d1 - d0)), want 30 in all, some evicted"
+check "ct flush after the eviction test" kvmbpf ct flush net n
+# A guest's share of its network's flows (ct-port-max): g2's flows stop
+# at its share (answered ones: none to evict), and g1's new flows still
+# pass.
 check "net set ct-port-max 20" kvmbpf net set n ct-port-max 20
 d0=$(stat "$T-g2" nat-port-full)
-in_ns "$T-g2" "$PY" -c "
-import socket
-for i in range(40):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('192.168.78.12', 31000 + i)); s.sendto(b'f', ('10.99.2.2', 9998))
-"
+check "ct-port-max 20: 20 answered flows" udp_flows "$T-g2" 192.168.78.12 31000 20 1
+udp_flows "$T-g2" 192.168.78.12 31020 20 0
 d1=$(stat "$T-g2" nat-port-full)
-[ $((d1 - d0)) = 20 ] && pass "ct-port-max 20: 20 of g2's 40 new flows refused as nat-port-full" ||
+[ $((d1 - d0)) = 20 ] && pass "ct-port-max 20: 20 new flows beyond g2's 20 established ones refused as nat-port-full" ||
 	fail "ct-port-max 20: nat-port-full +$((d1 - d0)), want +20"
 check "ct-port-max 20: another guest's new flows pass" ping4 "$T-g1" 10.99.2.2
 check "net show -j: ct_port_max" sh -c \

@@ -307,6 +307,48 @@ __u64 acl_ct_count(struct fabric *fb, __u32 ifindex, int dir)
 	return dir < 0 ? n.n[0] + n.n[1] : n.n[dir & 1];
 }
 
+/*
+ * Mark every flow of NAT network net_id (state) established, as an
+ * answer would: early eviction never takes those. How many entries.
+ */
+int ct_establish_net(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_ct_key k, next, *prev = NULL;
+	struct kvb_ct e;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fb->ct_fd, &k, &e) ||
+		    e.net_id != net_id || e.state == KVB_CT_ESTABLISHED)
+			continue;
+		e.state = KVB_CT_ESTABLISHED;
+		n += !bpf_map_update_elem(fb->ct_fd, &k, &e, BPF_EXIST);
+	}
+	return n;
+}
+
+/* Mark every ACL connection established (early eviction never takes
+ * those). How many entries. */
+int aclct_establish_all(struct fabric *fb)
+{
+	struct kvb_aclct_key k, next, *prev = NULL;
+	struct kvb_aclct e;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fb->aclct_fd, &k, &e) ||
+		    e.state == KVB_CT_ESTABLISHED)
+			continue;
+		e.state = KVB_CT_ESTABLISHED;
+		n += !bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_EXIST);
+	}
+	return n;
+}
+
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -326,6 +368,7 @@ struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 			sum.tx_packets += pc[c].tx_packets;
 			sum.learn_fail += pc[c].learn_fail;
 			sum.xdp_fwd += pc[c].xdp_fwd;
+			sum.ct_evicted += pc[c].ct_evicted;
 			sum.rx_bytes += pc[c].rx_bytes;
 			sum.tx_bytes += pc[c].tx_bytes;
 			for (int r = 0; r < KVB_DROP_MAX; r++)

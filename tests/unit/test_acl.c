@@ -727,11 +727,13 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
 
 /*
  * No guest's flood of connections pushes another guest's out. Port ka3
- * lets in 270,000 new connections (more than the 262,144 of the LRU the
- * table was): its count stops at its cap, the rest are refused as
- * acl-ct-full, and the connection ka2's guest opened before keeps its
- * entry: its reply passes. A port that leaves takes its connections and
- * its count with it.
+ * is offered 270,000 new connections (more than the 262,144 of the LRU
+ * the table was), none answered: its count stops at its cap; beyond it,
+ * each new one either evicts one of ka3's own unanswered connections
+ * (ct-evicted) or is refused as acl-ct-full (the tries found none), and
+ * the connection ka2's guest opened before keeps its entry: its reply
+ * passes. A port that leaves takes its connections and its count with
+ * it.
  */
 static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 {
@@ -741,7 +743,7 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	struct kvb_aclct e;
 	__u32 s4 = port_slot(fb, ka4);
 	struct frame f;
-	__u64 full0, n0, left = 0;
+	__u64 full0, n0, ev0, ev, left = 0;
 	__u32 i, refused = 0, flood = 270000;
 
 	CHECK(!cli("acl add c1") &&
@@ -755,6 +757,7 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	run_tc(fb, ka2, &f);
 	n0 = acl_ct_count(fb, ka3, KVB_ACL_IN);
 	full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
+	ev0 = port_stats(fb, ka3).ct_evicted;
 	for (i = 0; i < flood; i++) {
 		udp4(&f, IP(100, 64 | (i >> 16), (i >> 8) & 0xff, i & 0xff),
 		     1000, GUEST4, 7);
@@ -767,10 +770,18 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	      "ka3 holds %llu connections opened towards it, not %u",
 	      (unsigned long long)acl_ct_count(fb, ka3, KVB_ACL_IN),
 	      KVB_ACL_CT_PORT);
-	CHECK(refused == flood - (KVB_ACL_CT_PORT - n0) &&
+	ev = port_stats(fb, ka3).ct_evicted - ev0;
+	CHECK(refused + ev == flood - (KVB_ACL_CT_PORT - n0) &&
 	      drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0 == refused,
-	      "%u refused, acl-ct-full %llu, expected %llu", refused,
+	      "%u refused, acl-ct-full %llu, %llu evicted, expected %llu in all",
+	      refused,
 	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0),
+	      (unsigned long long)ev,
+	      (unsigned long long)(flood - (KVB_ACL_CT_PORT - n0)));
+	/* the pool keeps finding candidates: most of the flood beyond the
+	 * cap got in by evicting (a figure of the sampling, not a bound) */
+	CHECK(ev > (flood - (KVB_ACL_CT_PORT - n0)) / 2,
+	      "only %llu of %llu evicted", (unsigned long long)ev,
 	      (unsigned long long)(flood - (KVB_ACL_CT_PORT - n0)));
 	/* ka3 leaves */
 	CHECK(!port_get(fb, ka3, &p3), "ka3 is no port");
@@ -813,8 +824,9 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 
 /*
  * A network's acl-ct-max is each of its ports' share: with 3, a port
- * (ka3, back with no connection) lets 3 new connections in and refuses
- * the next two as acl-ct-full.
+ * (ka3, back with no connection) lets 3 new connections in and, its
+ * connections established (none to evict), refuses the next two as
+ * acl-ct-full.
  */
 static void t_acl_ct_max_per_network(struct fabric *fb)
 {
@@ -827,6 +839,7 @@ static void t_acl_ct_max_per_network(struct fabric *fb)
 	for (int i = 0; i < 5; i++) {
 		udp4(&f, IP(100, 99, 0, 1 + i), 1000, GUEST4, 7);
 		passed += to_guest(fb, ka3, &f) == TC_ACT_OK;
+		aclct_establish_all(fb);	/* answered */
 	}
 	CHECK(passed == 3, "%d of 5 new connections passed, not 3", passed);
 	CHECK(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) == full0 + 2,
@@ -864,6 +877,7 @@ static void t_acl_inbound_flood_spares_outbound(struct fabric *fb)
 	for (int i = 0; i < 5; i++) {
 		udp4(&f, IP(100, 98, 0, 1 + i), 1000, GUEST4, 7);
 		passed += to_guest(fb, ka3, &f) == TC_ACT_OK;
+		aclct_establish_all(fb);	/* answered: none to evict */
 	}
 	CHECK(acl_ct_count(fb, ka3, KVB_ACL_IN) == 3,
 	      "ka3 holds %llu connections opened towards it, not 3",
@@ -888,6 +902,74 @@ static void t_acl_inbound_flood_spares_outbound(struct fabric *fb)
 	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0),
 	      5 - passed);
 	CHECK(!cli("net set a acl-ct-max 65536") && !cli("port set ka3 acl none"),
+	      "cannot undo");
+}
+
+/*
+ * Early eviction: a port whose share is full (acl-ct-max 3) makes room
+ * for a new connection by evicting one of its connections that is still
+ * opening, as conntrack's early drop does; an established one is never
+ * evicted. ka4 lets in SSH: A completes its handshake, B and C are SYNs
+ * from forged sources (answered by nobody), then D, E and F come: each
+ * gets in by evicting an opening one (with a share of 3 the pool's
+ * region is one place: the latest candidate goes), ct-evicted counts
+ * them, A passes on. Once every connection is established, a new SYN is
+ * refused as acl-ct-full.
+ */
+static void t_acl_full_share_evicts_opening(struct fabric *fb)
+{
+	struct frame f;
+	__u64 full0 = drops(fb, ka4, KVB_DROP_ACL_CT_FULL);
+	__u64 ev0 = port_stats(fb, ka4).ct_evicted;
+	int passed = 0;
+
+	CHECK(!cli("acl add c4") &&
+	      !cli("acl rule add c4 ingress allow proto tcp dport 22") &&
+	      !cli("port set ka4 acl c4") && !cli("net set a acl-ct-max 3"),
+	      "cannot set up ACL c4 with acl-ct-max 3");
+	CHECK(acl_ct_count(fb, ka4, -1) == 0, "ka4 holds %llu connections",
+	      (unsigned long long)acl_ct_count(fb, ka4, -1));
+	/* A: a whole handshake */
+	tcp4(&f, IP(100, 97, 0, 1), 1001, GUEST4, 22, 0x02, 100, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "A's SYN refused");
+	tcp4(&f, GUEST4, 22, IP(100, 97, 0, 1), 1001, 0x12, 900, 101);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka4, &f);
+	tcp4(&f, IP(100, 97, 0, 1), 1001, GUEST4, 22, 0x10, 101, 901);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "A's ACK refused");
+	CHECK(ct_state(fb, IPPROTO_TCP, 1001, 22) == KVB_CT_ESTABLISHED,
+	      "A: state %d, not established",
+	      ct_state(fb, IPPROTO_TCP, 1001, 22));
+	/* B and C: SYNs that never complete; then D, E, F */
+	for (int i = 2; i <= 6; i++) {
+		tcp4(&f, IP(100, 97, 0, i), (__u16)(1000 + i), GUEST4, 22,
+		     0x02, 100, 0);
+		passed += to_guest(fb, ka4, &f) == TC_ACT_OK;
+	}
+	CHECK(passed == 5, "%d of 5 SYNs passed (3 by evicting)", passed);
+	CHECK(port_stats(fb, ka4).ct_evicted - ev0 == 3,
+	      "ct-evicted +%llu, not +3",
+	      (unsigned long long)(port_stats(fb, ka4).ct_evicted - ev0));
+	CHECK(drops(fb, ka4, KVB_DROP_ACL_CT_FULL) == full0,
+	      "acl-ct-full counted with room to evict");
+	CHECK(acl_ct_count(fb, ka4, KVB_ACL_IN) == 3,
+	      "ka4 holds %llu connections in, not 3",
+	      (unsigned long long)acl_ct_count(fb, ka4, KVB_ACL_IN));
+	CHECK(ct_state(fb, IPPROTO_TCP, 1001, 22) == KVB_CT_ESTABLISHED,
+	      "A evicted");
+	CHECK(ct_state(fb, IPPROTO_TCP, 1006, 22) == KVB_CT_NEW,
+	      "F, the latest, not remembered");
+	tcp4(&f, IP(100, 97, 0, 1), 1001, GUEST4, 22, 0x18, 101, 901);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "A's data refused");
+	/* all established: nothing to evict */
+	aclct_establish_all(fb);
+	tcp4(&f, IP(100, 97, 0, 7), 1007, GUEST4, 22, 0x02, 100, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_SHOT,
+	      "a SYN let in beyond a share of established connections");
+	CHECK(drops(fb, ka4, KVB_DROP_ACL_CT_FULL) == full0 + 1,
+	      "acl-ct-full not counted");
+	CHECK(!cli("net set a acl-ct-max 65536") && !cli("port set ka4 acl none"),
 	      "cannot undo");
 }
 
@@ -925,5 +1007,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_flood_evicts_no_other_port);	/* ka3 leaves */
 	RUN(t_acl_ct_max_per_network);
 	RUN(t_acl_inbound_flood_spares_outbound);
+	RUN(t_acl_full_share_evicts_opening);
 	return nfail;
 }

@@ -376,7 +376,9 @@ static void tcp_seg(struct frame *f, int from_wan, __u16 sport, __u16 nport,
 {
 	__u8 l4[28] = { 0 };
 	__u32 len = 20;
-	__u16 a = from_wan ? 443 : sport, b = from_wan ? nport : 443;
+	/* from the WAN: 10.200.0.2, port sport or 443 */
+	__u16 a = from_wan ? (sport ? sport : 443) : sport;
+	__u16 b = from_wan ? nport : 443;
 
 	l4[0] = (__u8)(a >> 8), l4[1] = (__u8)a;
 	l4[2] = (__u8)(b >> 8), l4[3] = (__u8)b;
@@ -967,6 +969,8 @@ static void t_nat_ct_max(struct fabric *fb)
 	guest_frame(&in, IPPROTO_UDP, 40030, 53, 16);
 	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT, "flow within ct-max: verdict %d", ret);
+	/* answered flows: early eviction takes none of them */
+	ct_establish_net(fb, NET_NAT);
 	guest_frame(&in, IPPROTO_UDP, 40031, 53, 16);
 	ret = run_tc_out(F, kn1, &in, &out);
 	n.ct_max = 0;
@@ -1334,6 +1338,8 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 	for (__u16 i = 0; i < 3; i++)
 		CHECK(flow_port(IPPROTO_UDP, (__u16)(41301 + i), 53),
 		      "flow %u within ct-max refused", i);
+	/* answered flows: early eviction takes none of them */
+	ct_establish_net(fb, NET_NAT);
 	CHECK(!flow_port(IPPROTO_UDP, 41310, 53), "ct-max 4 not reached");
 	/* three flows idle for 200 s both ways: past UDP's 180 s */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -2222,6 +2228,8 @@ static void t_nat_port_share(struct fabric *fb)
 	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL];
 	for (__u16 i = 0; i < 3; i++)
 		made += !!flow_port(IPPROTO_UDP, (__u16)(41400 + i), 53);
+	/* answered flows: early eviction takes none of them */
+	ct_establish_net(fb, NET_NAT);
 	refused = !flow_port(IPPROTO_UDP, 41410, 53);
 	d1 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL];
 	other = !!tap_flow(IPPROTO_UDP, 41411, 53);
@@ -2260,6 +2268,75 @@ static void t_nat_port_share(struct fabric *fb)
 	CHECK(after == 2 && again,
 	      "after one expired: count %llu, a new flow %s",
 	      (unsigned long long)after, again ? "made" : "refused");
+}
+
+/*
+ * Early eviction: a port whose share is full (ct-port-max 3) makes room
+ * for a new flow by ending one of its flows that is not established, as
+ * conntrack's early drop does; an established one is never evicted. kn1
+ * has A (answered), B and C (not); D and E are made by evicting (with a
+ * share of 3 the pool's region is one place: the latest candidate goes),
+ * counted as ct-evicted. Then SYNs from the WAN at a forward to kn1 (a
+ * flood from forged sources, answered by nobody) get in the same way,
+ * and the guest's own new flow too: the share never stays full of
+ * flows that are not established.
+ */
+static void t_nat_full_share_evicts_opening(struct fabric *fb)
+{
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8091),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8091), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_UDP, 41500, 53);
+	__u64 ev0 = port_stats(fb, kn1).ct_evicted, ev1, ev2, held = 0;
+	__u64 full0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL];
+	struct frame in, res;
+	struct kvb_ct o;
+	struct kvb_net n;
+	struct kvb_port p;
+	int made = 0, syns = 0, a_live, c_gone, own;
+	__u32 slot = 0;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!net_get(fb, NET_NAT, &n), "net");
+	n.ct_port_max = 3;
+	net_put(fb, &n);
+	if (!port_get(fb, kn1, &p))
+		slot = p.slot;
+	made += !!flow_port(IPPROTO_UDP, 41500, 53);
+	ct_establish_net(fb, NET_NAT);	/* A answered */
+	for (__u16 i = 1; i < 5; i++)
+		made += !!flow_port(IPPROTO_UDP, (__u16)(41500 + i), 53);
+	ev1 = port_stats(fb, kn1).ct_evicted - ev0;
+	bpf_map_lookup_elem(fb->ctpn_fd, &slot, &held);
+	a_live = !bpf_map_lookup_elem(fb->ct_fd, &ok, &o) &&
+		 o.state == KVB_CT_ESTABLISHED;
+	ok.sport = htons(41502);
+	c_gone = !!bpf_map_lookup_elem(fb->ct_fd, &ok, &o);
+	/* SYNs at a forward to kn1 from three sources */
+	memcpy(fw.mac, N1, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	for (__u16 i = 0; i < 3; i++) {
+		tcp_seg(&in, 1, (__u16)(20000 + i), 8091, 1000, 0, 0x02, 64240);
+		syns += run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT;
+	}
+	own = !!flow_port(IPPROTO_UDP, 41510, 53);
+	ev2 = port_stats(fb, kn1).ct_evicted - ev0;
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	n.ct_port_max = 0;
+	net_put(fb, &n);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(made == 5 && ev1 == 2 && held == 3,
+	      "5 flows with ct-port-max 3: %d made, %llu evicted, %llu held",
+	      made, (unsigned long long)ev1, (unsigned long long)held);
+	CHECK(a_live, "the answered flow evicted");
+	CHECK(c_gone, "the latest unanswered flow still there");
+	CHECK(syns == 3 && own && ev2 == 6,
+	      "forwarded SYNs %d of 3, the guest's own flow %s, evicted %llu",
+	      syns, own ? "made" : "refused", (unsigned long long)ev2);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL] == full0,
+	      "nat-port-full counted with room to evict");
 }
 
 /* XDP on the WAN: TCP with options and a padded frame translate as tc does */
@@ -3056,6 +3133,7 @@ int nat_tests(struct fabric *fb)
 			nfail++;
 		} else {
 			RUN(t_nat_port_share);
+	RUN(t_nat_full_share_evicts_opening);
 			RUN(t_natxdp_replies_translated);
 			RUN(t_natxdp_pass_to_tc_cases);
 			RUN(t_natxdp_options_and_padding);

@@ -132,6 +132,10 @@ int acl_entry_put(struct fabric *fb, __u32 ifindex,
 /* the connection sides the port holds (kvb_aclctn at its slot) of
  * connections opened in direction dir (enum kvb_acl_dir), or both (-1) */
 __u64 acl_ct_count(struct fabric *fb, __u32 ifindex, int dir);
+/* every flow of a NAT network, every ACL connection: established (so
+ * that early eviction never takes them); how many entries changed */
+int ct_establish_net(struct fabric *fb, __u32 net_id);
+int aclct_establish_all(struct fabric *fb);
 /* The FDB entry for mac in net; false when absent. */
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 	       struct kvb_fdb_entry *e);
