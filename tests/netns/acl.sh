@@ -198,6 +198,24 @@ bg_ns "$T-g3" socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat >/dev/null 2>&1
 PIDS+=("$BG_PID")
 sleep 0.3
 expect "UDP reply to the guest's own datagram" ok "$(udp_try "$T-g1" 10.93.0.13 5353)"
+# A SYN flood from forged LAN sources at g1's open port with a small
+# share (acl-ct-max 20): the forged connections never complete, yet a
+# real client still gets in, because a new connection evicts one of the
+# port's inbound ones that is not established (ct-evicted); before, it
+# was refused as acl-ct-full for TCP's 120 s opening timeout.
+check "net set lan acl-ct-max 20" kvmbpf net set lan acl-ct-max 20
+e0=$(stat "$T-g1" ct_evicted)
+in_ns "$T-lan" "$PY" -c "
+from scapy.all import Ether, IP, TCP, sendp
+sendp([Ether(dst='$(in_ns "$T-g1" cat /sys/class/net/eth0/address)') /
+       IP(src='10.93.0.%d' % (100 + i), dst='10.93.0.11') /
+       TCP(sport=43000 + i, dport=22, flags='S', seq=1000) for i in range(60)],
+      iface='eth0', verbose=0)" >/dev/null 2>&1
+expect "small ACL share full of forged SYNs: a real client still connects" ok "$(tcp_try "$T-g2" 10.93.0.11 22)"
+e1=$(stat "$T-g1" ct_evicted)
+[ $((e1 - e0)) -ge 30 ] && pass "small ACL share: connections still opening evicted for new ones (ct-evicted +$((e1 - e0)))" ||
+	fail "small ACL share: ct-evicted +$((e1 - e0)), want at least 30 (60 forged SYNs and a real one at a share of 20)"
+check "net set lan acl-ct-max 65536" kvmbpf net set lan acl-ct-max 65536
 expect "UDP reply over IPv6" ok "$(udp_try "$T-g1" fd93::13 5353)"
 expect "a reply without a connection is refused (UDP from 5353 to the guest)" \
 	prohibited "$(in_ns "$T-g3" "$PY" -c "
