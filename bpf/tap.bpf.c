@@ -483,23 +483,30 @@ int kvb_tc_egress(struct __sk_buff *skb)
 	struct hdr_cursor c;
 	__u32 ifindex = skb->ifindex;
 
+	/*
+	 * Delivered by the fabric with the receiver's ACLs judged (or
+	 * none to judge: the switch stage's frames to a local guest), or a
+	 * reject's answer to the guest: on as it is, its mark ended, with
+	 * no lookup on the path of every switched frame.
+	 */
+	if (skb->mark == KVB_MARK_ACL) {
+		skb->mark = 0;
+		return TC_ACT_OK;
+	}
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (port && port->role == KVB_PORT_GUEST) {
 		struct kvb_acl_port *ap;
 		__u32 mark = skb->mark;
 
 		/*
-		 * The fabric delivers here: its mark ends with it. A
-		 * reject's answer to the guest passes as it is. (The
+		 * The fabric delivers here: its mark ends with it. (The
 		 * barrier keeps clang from writing through a ctx pointer
 		 * with an offset, which the verifier refuses.)
 		 */
-		if (mark == KVB_MARK_FABRIC || mark == KVB_MARK_ACL) {
+		if (mark == KVB_MARK_FABRIC) {
 			barrier_var(skb);
 			skb->mark = 0;
 		}
-		if (mark == KVB_MARK_ACL)
-			return TC_ACT_OK;
 		ap = acl_port_of(port);
 		if (!ap || !ap->set)
 			return TC_ACT_OK;
