@@ -285,7 +285,9 @@ check "ct show: flows in order (protocol, source, port, destination)" ct_sorted
 # udp_flows NS FROM PORT0 N ANSWERED: N new UDP flows from NS's address
 # FROM (source ports PORT0...) to the WAN's 10.99.2.2:9998; ANSWERED=1:
 # the WAN echoes each and the guest waits for it (an established flow)
-# before the next, 0: nobody answers
+# before the next, 0: nobody answers. The echo answers N datagrams and
+# ends: one that outlived its call would answer the next call's flows
+# (a killed `ip netns exec` leaves its command running).
 udp_flows() {
 	local epid
 	if [ "$5" = 1 ]; then
@@ -294,7 +296,7 @@ import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('10.99.2.2', 9998)); s.settimeout(5)
 try:
-    while True:
+    for i in range($4):
         d, a = s.recvfrom(64); s.sendto(d, a)
 except OSError:
     pass" & epid=$!
@@ -309,7 +311,7 @@ for i in range($4):
     if $5:
         s.settimeout(2); s.recv(64)
 "
-	[ "$5" = 1 ] && { kill "$epid" 2>/dev/null; wait "$epid" 2>/dev/null; }
+	[ "$5" = 1 ] && wait "$epid" 2>/dev/null
 	return 0
 }
 # A network at ct-max refuses new flows, counted, and keeps its live
