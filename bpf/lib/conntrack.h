@@ -96,8 +96,10 @@ static __always_inline __u32 ct_port_cap(const struct kvb_net *net)
  * net_id, which holds n flows now: beyond half of what it may hold
  * (ct_port_cap), or in a network beyond half its ct-max (total), the
  * flow is a candidate for early eviction, at a random place of the
- * port's region of kvb_ctev (kvb_maps.h: KVB_EVICT_POOL). A global
- * function whose frame holds nothing: its callers' are full.
+ * port's region of kvb_ctev (kvb_maps.h: KVB_EVICT_POOL); in a network
+ * beyond half its ct-max, of the network's region too, where another
+ * port's new flow finds it when the network is full (ct_evict_net). A
+ * global function whose frame holds nothing: its callers' are full.
  */
 __noinline int ct_note(const struct kvb_ct_key *ok, __u32 slot, __u32 net_id,
 		       __u64 n, __u64 total)
@@ -114,16 +116,25 @@ __noinline int ct_note(const struct kvb_ct_key *ok, __u32 slot, __u32 net_id,
 	if (!net || !net->id)
 		return 0;
 	cap = ct_port_cap(net);
+	v->net_m = net->ct_max && total > net->ct_max / 2 ?
+			   evict_region(net->ct_max) : 0;
+	v->net_who = EVICT_NET(net_id);
 	if (v->reuse_slot == slot) {
 		/* made by evicting a flow: its place */
 		v->place = v->reuse;
 		v->reuse_slot = 0;
-	} else if (n <= cap / 2 &&
-		   !(net->ct_max && total > net->ct_max / 2)) {
+	} else if (n <= cap / 2 && !v->net_m) {
 		return 0;
 	} else {
 		v->place = evict_place(slot, evict_region(cap));
 	}
+	k = bpf_map_lookup_elem(&kvb_ctev, &v->place);
+	barrier_var(v);
+	if (k)
+		*k = *ok;
+	if (!v->net_m)
+		return 0;
+	v->place = evict_place(v->net_who, v->net_m);
 	k = bpf_map_lookup_elem(&kvb_ctev, &v->place);
 	if (k)
 		*k = *ok;

@@ -53,7 +53,14 @@ struct evict_scratch {
 	 * port at slot reuse_slot (ct_note; 0: none) */
 	__u32 reuse, reuse_slot;
 	__u32 slot, net_id, m;	/* ct_evict's port, network and region */
+	__u32 who;		/* whose region: the port's slot, or EVICT_NET */
+	__u32 vslot;		/* the evicted flow's port */
+	__u32 net_m, net_who;	/* ct_note: the network's region, if any */
 };
+
+/* The region of a network (its ct-max's candidates), not of a port's
+ * slot (1..KVB_MAX_PORTS): evict_place's who for network id. */
+#define EVICT_NET(id) (0x10000U | (id))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -361,16 +361,18 @@ static __always_inline int ct_flow_end(const struct kvb_ct_key *ok,
 }
 
 /*
- * One try of ct_evict at a random place of the port's region: 1 when a
- * flow went. Everything lives in the scratch v, re-read after each
- * helper call (barrier_var): the frame stays small.
+ * One try of ct_evict at a random place of the region of v->who: 1 when
+ * a flow went. A port's region gives only that port's flows, the
+ * network's any port's of that network. Everything lives in the
+ * scratch v, re-read after each helper call (barrier_var): the frame
+ * stays small.
  */
 static __always_inline int ct_evict_try(struct evict_scratch *v)
 {
 	struct kvb_ct_key *k;
 	struct kvb_ct *e;
 
-	v->place = evict_place(v->slot, v->m);
+	v->place = evict_place(v->who, v->m);
 	barrier_var(v);
 	k = bpf_map_lookup_elem(&kvb_ctev, &v->place);
 	barrier_var(v);
@@ -379,16 +381,20 @@ static __always_inline int ct_evict_try(struct evict_scratch *v)
 	v->ok = *k;
 	e = bpf_map_lookup_elem(&kvb_ct, &v->ok);
 	barrier_var(v);
-	if (!e || e->state == KVB_CT_ESTABLISHED || e->slot != v->slot ||
-	    e->net_id != v->net_id)
+	if (!e || e->state == KVB_CT_ESTABLISHED ||
+	    e->net_id != v->net_id ||
+	    (v->who == v->slot && e->slot != v->slot))
 		return 0;
+	v->vslot = e->slot;
 	if (!ct_flow_end(&v->ok, e, &v->rk, &v->mk, &v->pk, &v->spare))
 		return 0;
 	barrier_var(v);
-	evict_count(v->slot, &v->skey);
+	evict_count(v->vslot, &v->skey);
 	barrier_var(v);
-	v->reuse = v->place;
-	v->reuse_slot = v->slot;
+	if (v->who == v->slot) {
+		v->reuse = v->place;
+		v->reuse_slot = v->slot;
+	}
 	return 1;
 }
 
@@ -409,8 +415,36 @@ __noinline int ct_evict(__u32 slot, __u32 net_id, __u32 cap)
 	if (!v || !slot)
 		return -1;
 	v->slot = slot;
+	v->who = slot;
 	v->net_id = net_id;
 	v->m = evict_region(cap);
+#pragma unroll
+	for (int i = 0; i < KVB_EVICT_TRIES; i++) {
+		if (ct_evict_try(v))
+			return 0;
+		barrier_var(v);
+	}
+	return -1;
+}
+
+/*
+ * Room in network net_id at its ct-max, for the port at slot whose own
+ * candidates gave none (another guest's flood holds the network): end a
+ * flow of any port of the network that is not established, from the
+ * network's region (ct_note), counted as ct-evicted on that flow's
+ * port. 0 when one went, else -1. A global function, its frame as small
+ * as ct_evict's.
+ */
+__noinline int ct_evict_net(__u32 slot, __u32 net_id, __u32 ct_max)
+{
+	struct evict_scratch *v = evict_scratch();
+
+	if (!v || !slot || !ct_max)
+		return -1;
+	v->slot = slot;
+	v->who = EVICT_NET(net_id);
+	v->net_id = net_id;
+	v->m = evict_region(ct_max);
 #pragma unroll
 	for (int i = 0; i < KVB_EVICT_TRIES; i++) {
 		if (ct_evict_try(v))
@@ -441,7 +475,12 @@ static __always_inline int ct_room(__u16 slot, const struct kvb_net *net)
 			why = DROP(KVB_DROP_NAT_PORT_FULL);
 		else
 			return 0;
-		if (i || ct_evict(slot, net->id, ct_port_cap(net)))
+		if (i)
+			return why;
+		/* the port's own first; in a full network, anyone's */
+		if (ct_evict(slot, net->id, ct_port_cap(net)) &&
+		    (why != DROP(KVB_DROP_NAT_FULL) ||
+		     ct_evict_net(slot, net->id, net->ct_max)))
 			return why;
 	}
 	return 0;

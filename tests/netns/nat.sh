@@ -335,6 +335,14 @@ e1=$(stat "$T-g2" ct_evicted)
 [ $((d1 - d0 + e1 - e0)) = 30 ] && [ $((e1 - e0)) -gt 0 ] &&
 	pass "ct-max 50, 80 unanswered flows: the 30 beyond evict unanswered ones ($((e1 - e0))) or are refused ($((d1 - d0)))" ||
 	fail "ct-max 50, 80 unanswered flows: ct-evicted +$((e1 - e0)), nat-table-full +$((d1 - d0)), want 30 in all, some evicted"
+# the network held by g2's unanswered flows: g1's new flow (its own port
+# has nothing to evict) evicts one of g2's, from the network's candidates
+e0=$(stat "$T-g2" ct_evicted)
+check "ct-max 50 held by g2's unanswered flows: g1's new flow still goes out" \
+	in_ns "$T-g1" ping -n -c 3 -i 0.3 -W 2 10.99.2.2
+e1=$(stat "$T-g2" ct_evicted)
+[ $((e1 - e0)) -ge 1 ] && pass "ct-max 50: g1's flow evicted one of g2's (ct-evicted on g2 +$((e1 - e0)))" ||
+	fail "ct-max 50: g2's ct-evicted +$((e1 - e0)), want at least 1"
 check "ct flush after the eviction test" kvmbpf ct flush net n
 # A guest's share of its network's flows (ct-port-max): g2's flows stop
 # at its share (answered ones: none to evict), and g1's new flows still

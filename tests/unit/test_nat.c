@@ -2339,6 +2339,48 @@ static void t_nat_full_share_evicts_opening(struct fabric *fb)
 	      "nat-port-full counted with room to evict");
 }
 
+/*
+ * A network at its ct-max (3), held by one guest's flows that are not
+ * established (kn1's): another guest's new flow, whose own port has no
+ * candidate, evicts one of them from the network's region (ct_evict_net)
+ * and is made; ct-evicted counts on kn1, the evicted flow's port. Once
+ * every flow is established, a new one is refused as nat-table-full.
+ */
+static void t_nat_full_network_evicts_anyones(struct fabric *fb)
+{
+	__u64 ev0 = port_stats(fb, kn1).ct_evicted;
+	__u64 full0 = port_stats(fb, knt).drop[KVB_DROP_NAT_FULL];
+	__u64 ev, full1, full2, count;
+	struct kvb_net n;
+	int made = 0, other, refused;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!net_get(fb, NET_NAT, &n), "net");
+	n.ct_max = 3;
+	net_put(fb, &n);
+	for (__u16 i = 0; i < 3; i++)
+		made += !!flow_port(IPPROTO_UDP, (__u16)(41600 + i), 53);
+	other = !!tap_flow(IPPROTO_UDP, 41610, 53);
+	ev = port_stats(fb, kn1).ct_evicted - ev0;
+	full1 = port_stats(fb, knt).drop[KVB_DROP_NAT_FULL] - full0;
+	count = ct_count(fb, NET_NAT);
+	ct_establish_net(fb, NET_NAT);
+	refused = !tap_flow(IPPROTO_UDP, 41611, 53);
+	full2 = port_stats(fb, knt).drop[KVB_DROP_NAT_FULL] - full0;
+	n.ct_max = 0;
+	net_put(fb, &n);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(made == 3, "%d of kn1's 3 flows made within ct-max 3", made);
+	CHECK(other && ev == 1 && full1 == 0 && count == 3,
+	      "the other guest's flow in a full network: %s, kn1 ct-evicted "
+	      "+%llu, nat-table-full +%llu, %llu flows",
+	      other ? "made" : "refused", (unsigned long long)ev,
+	      (unsigned long long)full1, (unsigned long long)count);
+	CHECK(refused && full2 == 1,
+	      "all established: a new flow %s, nat-table-full +%llu",
+	      refused ? "refused" : "made", (unsigned long long)full2);
+}
+
 /* XDP on the WAN: TCP with options and a padded frame translate as tc does */
 static void t_natxdp_options_and_padding(struct fabric *fb)
 {
@@ -3134,6 +3176,7 @@ int nat_tests(struct fabric *fb)
 		} else {
 			RUN(t_nat_port_share);
 	RUN(t_nat_full_share_evicts_opening);
+	RUN(t_nat_full_network_evicts_anyones);
 			RUN(t_natxdp_replies_translated);
 			RUN(t_natxdp_pass_to_tc_cases);
 			RUN(t_natxdp_options_and_padding);
