@@ -549,7 +549,10 @@ struct kvb_aclctn {
  * KVB_EVICT_TRIES random places of that region and takes the first
  * that names a live connection of the same port (and direction) that is
  * not established. A stale key (gone, established, another port's) is
- * passed over. The pool is a sample: under a flood, a connection that
+ * passed over. A nat network at its ct-max has a region of its own
+ * (EVICT_NET), written by the flows made while it holds more than half
+ * its ct-max, where a port with no candidate of its own finds any
+ * port's. The pool is a sample: under a flood, a connection that
  * is still opening survives about as many new connections as its
  * region has places before it can be chosen.
  */
@@ -870,8 +873,9 @@ struct kvb_stats {
 	__u64 xdp_fwd;		/* of rx_packets, forwarded by XDP alone
 				 * (the fast path: they never reached tc) */
 	__u64 ct_evicted;	/* connections of the port not established,
-				 * evicted for its new ones (a full share:
-				 * KVB_EVICT_POOL) */
+				 * evicted early for new ones (its own at a
+				 * full share, any port's in a network at
+				 * ct-max: KVB_EVICT_POOL) */
 };
 
 /* kvb_meta: ARRAY of one, key 0: which build's programs are attached. */
