@@ -98,8 +98,9 @@ static __always_inline __u32 ct_port_cap(const struct kvb_net *net)
  * flow is a candidate for early eviction, at a random place of the
  * port's region of kvb_ctev (kvb_maps.h: KVB_EVICT_POOL); in a network
  * beyond half its ct-max, of the network's region too, where another
- * port's new flow finds it when the network is full (ct_evict_net). A
- * global function whose frame holds nothing: its callers' are full.
+ * port's new flow finds it when the network is full (ct_evict from the
+ * network's region). A global function whose frame holds nothing: its
+ * callers' are full.
  */
 __noinline int ct_note(const struct kvb_ct_key *ok, __u32 slot, __u32 net_id,
 		       __u64 n, __u64 total)

@@ -399,52 +399,28 @@ static __always_inline int ct_evict_try(struct evict_scratch *v)
 }
 
 /*
- * Room for a new flow of the port at slot in network net_id, which holds
- * what it may (its share, or the network its ct-max: ct_port_cap cap):
- * end one of the port's flows of that network that is not established,
- * as conntrack's early drop does (kvb_maps.h: KVB_EVICT_POOL). 0 when
- * one went (counted as ct-evicted on the port), -1 when the tries found
- * none. An established flow is never evicted. A global function whose
- * frame holds little (the tries are unrolled; the keys are in the
- * scratch): the callers' frames are full.
+ * Room for a new flow of the port at slot in network net_id: end a flow
+ * of that network that is not established, as conntrack's early drop
+ * does (kvb_maps.h: KVB_EVICT_POOL), from the region of who. The port's
+ * own (who == slot, cap what it may hold: ct_port_cap) gives only its
+ * flows; the network's (who == EVICT_NET(net_id), cap its ct-max), for a
+ * port whose own gave none while another guest's flood holds the
+ * network, any port's. 0 when one went (counted as ct-evicted on that
+ * flow's port), -1 when the tries found none. An established flow is
+ * never evicted. A global function whose frame holds little (the tries
+ * are unrolled; the keys are in the scratch): the callers' frames are
+ * full.
  */
-__noinline int ct_evict(__u32 slot, __u32 net_id, __u32 cap)
+__noinline int ct_evict(__u32 slot, __u32 who, __u32 net_id, __u32 cap)
 {
 	struct evict_scratch *v = evict_scratch();
 
-	if (!v || !slot)
+	if (!v || !slot || !cap)
 		return -1;
 	v->slot = slot;
-	v->who = slot;
+	v->who = who;
 	v->net_id = net_id;
 	v->m = evict_region(cap);
-#pragma unroll
-	for (int i = 0; i < KVB_EVICT_TRIES; i++) {
-		if (ct_evict_try(v))
-			return 0;
-		barrier_var(v);
-	}
-	return -1;
-}
-
-/*
- * Room in network net_id at its ct-max, for the port at slot whose own
- * candidates gave none (another guest's flood holds the network): end a
- * flow of any port of the network that is not established, from the
- * network's region (ct_note), counted as ct-evicted on that flow's
- * port. 0 when one went, else -1. A global function, its frame as small
- * as ct_evict's.
- */
-__noinline int ct_evict_net(__u32 slot, __u32 net_id, __u32 ct_max)
-{
-	struct evict_scratch *v = evict_scratch();
-
-	if (!v || !slot || !ct_max)
-		return -1;
-	v->slot = slot;
-	v->who = EVICT_NET(net_id);
-	v->net_id = net_id;
-	v->m = evict_region(ct_max);
 #pragma unroll
 	for (int i = 0; i < KVB_EVICT_TRIES; i++) {
 		if (ct_evict_try(v))
@@ -478,9 +454,10 @@ static __always_inline int ct_room(__u16 slot, const struct kvb_net *net)
 		if (i)
 			return why;
 		/* the port's own first; in a full network, anyone's */
-		if (ct_evict(slot, net->id, ct_port_cap(net)) &&
+		if (ct_evict(slot, slot, net->id, ct_port_cap(net)) &&
 		    (why != DROP(KVB_DROP_NAT_FULL) ||
-		     ct_evict_net(slot, net->id, net->ct_max)))
+		     ct_evict(slot, EVICT_NET(net->id), net->id,
+			      net->ct_max)))
 			return why;
 	}
 	return 0;
