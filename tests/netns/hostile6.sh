@@ -100,6 +100,17 @@ lease_gone() {
 	return 1
 }
 
+# victim_state: what a failed lease check needs to be understood (a CI
+# run once found the victim's binding gone after forged messages that the
+# guard had refused; alone, the script never did): the victim's bindings,
+# dnsmasq's leases, the dhclient still running, the guard's counters
+victim_state() {
+	echo "  victim's port: $(kvmbpf -j port show "$T-g1" | tr -d '\n' | cut -c1-600)"
+	echo "  leases: $(tr '\n' '|' <"$LEASES")"
+	echo "  dhclient in g1: $(pgrep -af "dhclient -6 .*$TMP/g1" | head -n 1)"
+	echo "  g1 counters: $(kvmbpf stats "$T-g1" 2>&1 | tr -s ' \n' ' ' | cut -c1-400)"
+}
+
 # --- the victim's real lease (dhclient -6) ------------------------------------
 cat >"$TMP/dhclient.sh" <<EOS
 #!/bin/sh
@@ -227,8 +238,10 @@ else
 	lease_gone "$A1" && lease_done "$A1"
 fi
 [ "$(addr_source "$T-g1" "$A1")" = dhcp ] && grep -q " $A1 " "$LEASES" &&
-	pass "a forged RELEASE leaves the victim's lease and binding" ||
+	pass "a forged RELEASE leaves the victim's lease and binding" || {
 	fail "forged RELEASE: the victim's $A1 is '$(addr_source "$T-g1" "$A1")'"
+	victim_state
+}
 s0=$(stat "$T-g2" savi-conflict)
 scapy_g2 "Ether(src='$M2', dst='33:33:00:00:00:01')/IPv6(src='$A1', dst='ff02::1')/ICMPv6EchoRequest()"
 [ -z "$(addr_source "$T-g2" "$A1")" ] && [ "$(stat "$T-g2" savi-conflict)" -gt "$s0" ] &&
@@ -248,8 +261,10 @@ DHCP6OptIA_NA(iaid=$IAID, ianaopts=[DHCP6OptIAAddress(addr='$A1', preflft=0, val
 		pass "a ${m^^} of another port's address: dhcp6-foreign" ||
 		fail "a ${m^^} of another port's address passed the guard"
 done
-[ "$(addr_source "$T-g1" "$A1")" = dhcp ] && pass "forged RENEW/REBIND: the victim keeps its binding" ||
+[ "$(addr_source "$T-g1" "$A1")" = dhcp ] && pass "forged RENEW/REBIND: the victim keeps its binding" || {
 	fail "forged RENEW/REBIND: the victim's $A1 is '$(addr_source "$T-g1" "$A1")'"
+	victim_state
+}
 # --- the gateway's identity on a nat network with IPv6 --------------------------
 GWMAC=$(cat /sys/class/net/"$gw_if"/address)
 GWLL=$("$PY" -c "
