@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 13
+#define KVB_LAYOUT_VERSION 14
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -53,6 +53,7 @@
 #define KVB_MAP_PORTDEV "kvb_portdev"
 #define KVB_MAP_CTEV "kvb_ctev"
 #define KVB_MAP_ACLEV "kvb_aclev"
+#define KVB_MAP_NATFRAG "kvb_natfrag"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -196,7 +197,7 @@ enum kvb_port_held {
 	X(NAT_NO_ROUTE, 18, "nat-no-route", "no route, or not via the WAN device (or a device the fabric hooks)") \
 	X(NAT_FULL, 19, "nat-table-full", "connection table full: new flow refused") \
 	X(NAT_PORTS, 20, "nat-ports-exhausted", "no free port for this destination") \
-	X(NAT_FRAG, 21, "nat-fragment", "IPv4 fragment of a translated protocol") \
+	X(NAT_FRAG, 21, "nat-fragment", "IPv4 fragment NAT cannot translate (no first fragment before it, an ICMP error's)") \
 	X(NAT_PROTO, 22, "nat-protocol", "protocol NAT does not translate") \
 	X(TTL, 23, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP sent)") \
 	X(NOT_PEERED, 24, "not-peered", "destination network is not peered with this one") \
@@ -267,6 +268,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
+#define KVB_NAT_MAX_FRAG 16384	/* kvb_natfrag datagrams, both ways (LRU) */
+#define KVB_NATFRAG_S 30	/* a first fragment's ports serve this long */
 #define KVB_ACL_CTRS (KVB_MAX_ACLS * KVB_ACL_MAX_RULES + 1)
 /* rejects are answered within a budget of each port's own, as large as
  * the gateway's for ICMP errors (KVB_ICMP_RATE, KVB_ICMP_BURST) */
@@ -456,6 +459,29 @@ struct kvb_aclfrag_key {
 };
 
 struct kvb_aclfrag {
+	__u64 until_ns;		/* datapath clock */
+};
+
+/*
+ * kvb_natfrag: LRU_HASH, fragmented IPv4 datagrams of translated flows. A
+ * first fragment (offset 0, more fragments) carries the ports and is
+ * translated as any packet of its flow; it leaves here, under its
+ * addresses, protocol and IPv4 identification as it arrived (before the
+ * translation), its ports, so that the later fragments of its datagram
+ * (no L4 header) find the same flow and are translated too, addresses
+ * only, for KVB_NATFRAG_S after it. A later fragment with no first before
+ * it: from a guest, nat-fragment; from the WAN, the host's (as before).
+ */
+struct kvb_natfrag_key {
+	__be32 saddr, daddr;	/* as the fragment arrives */
+	__be16 id;		/* IPv4 identification */
+	__u8 proto;
+	__u8 dir;		/* 0: from a guest, 1: from the WAN */
+};
+
+struct kvb_natfrag {
+	__be16 sport, dport;	/* the flow key's (kvb_ct_key): ICMP echo: id, 0 */
+	__u32 pad;
 	__u64 until_ns;		/* datapath clock */
 };
 

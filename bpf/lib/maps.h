@@ -260,6 +260,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclfrag SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVB_NAT_MAX_FRAG);
+	__type(key, struct kvb_natfrag_key);
+	__type(value, struct kvb_natfrag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_natfrag SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1211,6 +1211,54 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 }
 
 /*
+ * Fragmented datagrams of translated flows (kvb_natfrag). A first
+ * fragment carries the ports and is translated as any packet of its
+ * flow; nat_frag_note leaves its flow key k (as the fragment arrived)
+ * under the datagram's addresses, protocol and IPv4 identification, and
+ * nat_frag_ports gives a later fragment of it (no L4 header) the same
+ * key: its first fragment's ports into k, whose addresses, protocol and
+ * dir the caller set. 0, or -1 when no first fragment came before it
+ * (reordered, lost, or longer ago than KVB_NATFRAG_S). Global functions:
+ * verified once, with frames of their own.
+ */
+__noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
+{
+	struct kvb_natfrag_key fk = {};
+	struct kvb_natfrag v = {};
+
+	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+		return 0;
+	fk.saddr = k->saddr;
+	fk.daddr = k->daddr;
+	fk.proto = k->proto;
+	fk.dir = k->dir;
+	v.sport = k->sport;
+	v.dport = k->dport;
+	v.until_ns = kvb_now() + KVB_NATFRAG_S * 1000000000ULL;
+	bpf_map_update_elem(&kvb_natfrag, &fk, &v, BPF_ANY);
+	return 0;
+}
+
+__noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
+{
+	struct kvb_natfrag_key fk = {};
+	struct kvb_natfrag *v;
+
+	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+		return -1;
+	fk.saddr = k->saddr;
+	fk.daddr = k->daddr;
+	fk.proto = k->proto;
+	fk.dir = k->dir;
+	v = bpf_map_lookup_elem(&kvb_natfrag, &fk);
+	if (!v || kvb_now() > v->until_ns)
+		return -1;
+	k->sport = v->sport;
+	k->dport = v->dport;
+	return 0;
+}
+
+/*
  * Source NAT of a guest's IPv4 packet to the outside through the device
  * the FIB picks, to its address (the guest may sit on a routed network
  * behind net). An established flow whose next hop is cached (nh_cached)
@@ -1234,36 +1282,49 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 
 	/* the parser's (admit.h): the header is not loaded again */
 	daddr = f->daddr4;
-	if (f->frag & 0x3fff)	/* more fragments, or not the first */
-		return DROP(KVB_DROP_NAT_FRAG);
-	if (!f->l4_ok)
-		return DROP(KVB_DROP_NAT_PROTO);
 	ok.saddr = f->saddr4;
 	ok.daddr = daddr;
-	switch (f->l4_proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-		ok.sport = bpf_htons(f->sport);
-		ok.dport = bpf_htons(f->dport);
-		break;
-	case IPPROTO_ICMP:
-		if (f->icmp_type == ICMP_DEST_UNREACH_ ||
-		    f->icmp_type == ICMP_TIME_EXCEEDED_ || f->icmp_type == 12)
-			return NAT_ICMP_ERR;
-		if (f->icmp_type != 8)
+	if (f->frag & 0x1fff) {
+		/* a later fragment: no ports, its first fragment's */
+		if (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP &&
+		    f->l4_proto != IPPROTO_ICMP)
 			return DROP(KVB_DROP_NAT_PROTO);
-		if (bpf_skb_load_bytes(skb, l4off + 4, &ok.sport, 2))
-			return DROP(KVB_DROP_L4);
-		poff = 4;
-		break;
-	default:
-		return DROP(KVB_DROP_NAT_PROTO);
+		if (nat_frag_ports(skb, &ok))
+			return DROP(KVB_DROP_NAT_FRAG);
+	} else {
+		if (!f->l4_ok)
+			return DROP(KVB_DROP_NAT_PROTO);
+		switch (f->l4_proto) {
+		case IPPROTO_TCP:
+		case IPPROTO_UDP:
+			ok.sport = bpf_htons(f->sport);
+			ok.dport = bpf_htons(f->dport);
+			break;
+		case IPPROTO_ICMP:
+			if (f->icmp_type == ICMP_DEST_UNREACH_ ||
+			    f->icmp_type == ICMP_TIME_EXCEEDED_ ||
+			    f->icmp_type == 12)
+				return f->frag & 0x2000 ?
+					DROP(KVB_DROP_NAT_FRAG) : NAT_ICMP_ERR;
+			if (f->icmp_type != 8)
+				return DROP(KVB_DROP_NAT_PROTO);
+			if (bpf_skb_load_bytes(skb, l4off + 4, &ok.sport, 2))
+				return DROP(KVB_DROP_L4);
+			poff = 4;
+			break;
+		default:
+			return DROP(KVB_DROP_NAT_PROTO);
+		}
 	}
 
 	/* read before the FIB is asked: a change during the lookup voids
 	 * what it answers */
 	gen = nh_gen_now();
 	ct = bpf_map_lookup_elem(&kvb_ct, &ok);
+	/* a later fragment goes with its first's flow, never makes one */
+	if ((f->frag & 0x1fff) &&
+	    (!ct || ct_expired(net, ct, ok.proto, kvb_now())))
+		return DROP(KVB_DROP_NAT_FRAG);
 	if (ct && nh_cached(ct, gen, nat_wire_len(f->l3_len, f->hdr_len,
 						  skb->gso_size),
 			    kvb_now())) {
@@ -1332,15 +1393,28 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		return ret;
 	naddr = t->naddr;
 translate:
+	if (f->frag & 0x1fff) {
+		/* the address alone: the ports and the L4 checksum (over
+		 * the whole datagram) are in the first fragment */
+		if (!dec_ttl(skb, f->l4_proto))
+			return DROP(KVB_DROP_TTL);
+		if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, naddr, 0, l4off))
+			return DROP(KVB_DROP_L4);
+		goto send;
+	}
 	if (ok.proto == IPPROTO_TCP)
 		ct_tcp_track(skb, l4off, &ok);
 	else if (ct && ct->from_wan && ct->state == KVB_CT_NEW)
 		ct_answered(&ok);
 	if (!dec_ttl(skb, f->l4_proto))
 		return DROP(KVB_DROP_TTL);
+	/* a first fragment: its datagram's later ones follow its flow */
+	if (f->frag & 0x2000)
+		nat_frag_note(skb, &ok);
 	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, naddr, ok.proto, l4off) ||
 	    rewrite_port(skb, l4off, poff, ok.sport, nport, ok.proto))
 		return DROP(KVB_DROP_L4);
+send:
 	skb->mark = 0;
 	count_tx(out, skb->len);
 	if (cached) {
@@ -1601,13 +1675,75 @@ static __always_inline __u32 nat_reply_too_long(struct __sk_buff *skb,
 }
 
 /*
+ * A later fragment from a WAN device (no ports): one of a datagram whose
+ * first fragment was translated to a guest (kvb_natfrag) goes to that
+ * flow's guest, its destination address translated (its TTL, the IP
+ * checksum, the MACs); any other is the host's (TC_ACT_OK), as every
+ * fragment was before. NAT_TOO_BIG as nat_from_wan. A global function.
+ */
+__noinline int nat_frag_in(struct __sk_buff *skb)
+{
+	struct kvb_ct_key rk = { .dir = 1 };
+	void *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = (void *)(long)skb->data + ETH_HLEN;
+	__u8 gmac[ETH_ALEN];
+	struct kvb_port *gp;
+	struct kvb_net *net;
+	struct kvb_ct *ct;
+	__u32 l3_len, ttl;
+	int ret;
+
+	if ((void *)(ip + 1) > end || ip->ihl != 5)
+		return TC_ACT_OK;
+	rk.saddr = ip->saddr;
+	rk.daddr = ip->daddr;
+	rk.proto = ip->protocol;
+	l3_len = bpf_ntohs(ip->tot_len);
+	ttl = ip->ttl;
+	if (rk.proto != IPPROTO_TCP && rk.proto != IPPROTO_UDP &&
+	    rk.proto != IPPROTO_ICMP)
+		return TC_ACT_OK;
+	if (nat_frag_ports(skb, &rk))
+		return TC_ACT_OK;
+	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	if (!ct)
+		return TC_ACT_OK;
+	net = net_lookup(ct->net_id);
+	if (!net || ct_expired(net, ct, rk.proto, kvb_now()))
+		return TC_ACT_OK;
+	ret = kvb_admit_wan(skb);
+	if (IS_DROP(ret))
+		return ret;
+	ret = nat_reply_port(ct, gmac, &gp);
+	if (IS_DROP(ret))
+		return ret;
+	if (ttl > 1) {
+		struct nat_scratch *t = nat_scratch();
+
+		if (t) {
+			t->mtu = nat_reply_too_long(skb, gp, l3_len,
+						    ETH_HLEN + 20, rk.proto);
+			if (t->mtu)
+				return NAT_TOO_BIG;
+		}
+	}
+	if (!dec_ttl(skb, rk.proto))
+		return TC_ACT_OK;	/* the host answers time exceeded */
+	if (rewrite_addr(skb, IP_OFF_DADDR, rk.daddr, ct->addr, 0, 0))
+		return TC_ACT_SHOT;
+	kvb_store(skb, ETH_OFF_DST, gmac, ETH_ALEN);
+	kvb_store(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN);
+	count_tx_st(stats_of_port(gp), skb->len);
+	return redirected(bpf_redirect(ct->guest_ifindex, 0));
+}
+
+/*
  * A frame arriving on a WAN device: replies of translated flows go back to
  * their guest, new connections to a forwarded port go to theirs;
  * everything else is the host's and passes untouched. What is NAT's is
- * admitted like any frame entering the fabric, and a first fragment is
- * refused (nat-fragment): the later ones carry no ports, cannot be
- * translated and go to the host, so translating the first would only
- * hand the guest a packet that never completes. A reply longer than its
+ * admitted like any frame entering the fabric. A first fragment is
+ * translated as any packet of its flow and leaves its ports for the
+ * later ones (nat_frag_in). A reply longer than its
  * guest's network takes is NAT_TOO_BIG, the MTU in the scratch's mtu
  * (route.h: nat_reply_too_big answers the remote).
  */
@@ -1631,8 +1767,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	ip = CURSOR_TAKE(&c, struct iphdr);
-	if (!ip || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff)))
+	if (!ip || ip->ihl < 5)
 		return TC_ACT_OK;
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return nat_frag_in(skb);
 	mf = !!(ip->frag_off & bpf_htons(0x2000));
 	ttl = ip->ttl;
 	l3_len = bpf_ntohs(ip->tot_len);
@@ -1668,7 +1806,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 				return ret;
 		}
 	}
-	ret = mf ? DROP(KVB_DROP_NAT_FRAG) : kvb_admit_wan(skb);
+	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
 		return ret;
 	now = kvb_now();
@@ -1739,6 +1877,9 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 					return NAT_TOO_BIG;
 			}
 		}
+		/* a first fragment: its datagram's later ones follow */
+		if (mf)
+			nat_frag_note(skb, &rk);
 		ret = nat_reply_rewrite(skb, &rk, gaddr, gport, poff, l4off,
 					gmac, net->uplink_mac);
 		if (ret == NAT_RW_TTL)

@@ -25,7 +25,7 @@
  *     exactly that point, before the guest acknowledged it, exact; such a
  *     RST still reaches the guest (in window), but the flow keeps its
  *     timeout instead of closing;
- *   - IPv4 options, fragments (tc refuses a first fragment: nat-fragment),
+ *   - IPv4 options, fragments (tc translates them: kvb_natfrag),
  *     TTL 1 (the host answers time exceeded), frames admission refuses
  *     (tc counts them), VLAN tags (inline: not IPv4 here; outside the
  *     frame: kvb_xdp_bound passes the frame before it gets here);

@@ -39,7 +39,7 @@ static struct fabric *F;
 static void guest_frame(struct frame *f, __u8 proto, __u16 sport,
 			__u16 dport, __u32 payload)
 {
-	__u8 l4[64] = { 0 };
+	__u8 l4[512] = { 0 };	/* payload up to 480 */
 	__u32 l4len;
 
 	if (proto == IPPROTO_TCP) {
@@ -1141,15 +1141,154 @@ static void t_nat_wan_admission(struct fabric *fb)
 	CHECK(port_stats(fb, kw).drop[KVB_DROP_L4] == s1.drop[KVB_DROP_L4],
 	      "the host's frame was judged");
 
+	/* a first fragment of a reply is admitted and translated (its
+	 * later ones follow it: t_nat_fragments) */
 	CHECK(!udp_reply(&back, 40602), "flow");
 	back.buf[14 + 6] = 0x20;	/* more fragments, offset 0 */
 	back.buf[14 + 2] = 0, back.buf[14 + 3] = 20 + 8 + 8;
 	back.len = 14 + 20 + 8 + 8;
 	frame_csum4(&back);
 	ret = run_tc_out(F, kw, &back, &res);
-	CHECK(ret == TC_ACT_SHOT, "first fragment: verdict %d", ret);
+	CHECK(ret == TC_ACT_REDIRECT, "first fragment: verdict %d", ret);
 	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_FRAG] ==
+	      s0.drop[KVB_DROP_NAT_FRAG], "a first fragment counted nat-fragment");
+}
+
+/* The IPv4 header checksum of f, anew. */
+static void ip_csum_set(struct frame *f)
+{
+	__u16 c;
+
+	f->buf[14 + 10] = f->buf[14 + 11] = 0;
+	c = ip_csum_check(f->buf);
+	f->buf[14 + 10] = (__u8)(c >> 8), f->buf[14 + 11] = (__u8)c;
+}
+
+/*
+ * whole (an unfragmented IPv4 frame, IHL 5) as a sender fragments it:
+ * the first fragment (a) with the first at bytes of its L4 part (a
+ * multiple of 8) and more to come, the later one (b) with the rest, both
+ * of datagram id.
+ */
+static void frag_split(const struct frame *whole, __u32 at, __u16 id,
+		       struct frame *a, struct frame *b)
+{
+	__u32 l4len = get16(whole->buf + 14 + 2) - 20u;
+
+	*a = *whole;
+	*b = *whole;
+	a->len = 14 + 20 + at;
+	a->buf[14 + 2] = (__u8)((20 + at) >> 8), a->buf[14 + 3] = (__u8)(20 + at);
+	a->buf[14 + 4] = (__u8)(id >> 8), a->buf[14 + 5] = (__u8)id;
+	a->buf[14 + 6] = 0x20, a->buf[14 + 7] = 0;
+	ip_csum_set(a);
+	memcpy(b->buf + 34, whole->buf + 34 + at, l4len - at);
+	b->len = 14 + 20 + l4len - at;
+	b->buf[14 + 2] = (__u8)((20 + l4len - at) >> 8);
+	b->buf[14 + 3] = (__u8)(20 + l4len - at);
+	b->buf[14 + 4] = (__u8)(id >> 8), b->buf[14 + 5] = (__u8)id;
+	b->buf[14 + 6] = (__u8)((at / 8) >> 8), b->buf[14 + 7] = (__u8)(at / 8);
+	ip_csum_set(b);
+}
+
+/* The datagram of fragments a (first) and b (later) as they left, whole
+ * again in w (a's headers), for its L4 checksum. */
+static void frag_join(const struct frame *a, const struct frame *b,
+		      struct frame *w)
+{
+	__u32 la = a->len - 34, lb = b->len - 34;
+
+	*w = *a;
+	memcpy(w->buf + 34 + la, b->buf + 34, lb);
+	w->len = 34 + la + lb;
+	w->buf[14 + 2] = (__u8)((20 + la + lb) >> 8);
+	w->buf[14 + 3] = (__u8)(20 + la + lb);
+	w->buf[14 + 6] = w->buf[14 + 7] = 0;
+	ip_csum_set(w);
+}
+
+/*
+ * Fragmented datagrams through NAT, as a guest's kernel sends a UDP
+ * datagram or a ping beyond its MTU and a remote answers alike. The first
+ * fragment is translated as any packet of its flow; the later one (no
+ * ports) follows it: source (then destination) address translated, IP
+ * checksum right, payload untouched, and the datagram put together again
+ * has a right UDP (ICMP) checksum. A later fragment of no datagram seen
+ * is refused from a guest (nat-fragment) and left to the host from the
+ * WAN, as before.
+ */
+static void t_nat_fragments(struct fabric *fb)
+{
+	struct kvb_stats s0 = port_stats(fb, kn1);
+	struct frame whole, a, b, oa, ob, w;
+	int ret;
+
+	/* out: 208 bytes of UDP in 104 + 104 */
+	guest_frame(&whole, IPPROTO_UDP, 40700, 4500, 200);
+	frag_split(&whole, 104, 0x4242, &a, &b);
+	ret = run_tc_out(F, kn1, &a, &oa);
+	CHECK(ret == TC_ACT_REDIRECT, "first fragment out: verdict %d", ret);
+	ret = run_tc_out(F, kn1, &b, &ob);
+	CHECK(ret == TC_ACT_REDIRECT, "later fragment out: verdict %d", ret);
+	CHECK(!memcmp(ob.buf + 14 + 12, &natnet.nat_ip, 4),
+	      "later fragment out: source not translated");
+	CHECK(ob.buf[14 + 8] == 63 && !ip_csum_check(ob.buf),
+	      "later fragment out: TTL %u or IP checksum", ob.buf[14 + 8]);
+	CHECK(!memcmp(ob.buf + 34, b.buf + 34, b.len - 34) && ob.len == b.len,
+	      "later fragment out: its payload changed");
+	frag_join(&oa, &ob, &w);
+	CHECK(!l4_csum_check(w.buf), "the datagram out: bad UDP checksum");
+
+	/* a later fragment of another datagram (no first seen) */
+	b.buf[14 + 5] = 0x43;
+	ip_csum_set(&b);
+	ret = run_tc_out(F, kn1, &b, &ob);
+	CHECK(ret == TC_ACT_SHOT, "lone later fragment out: verdict %d", ret);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_FRAG] ==
 	      s0.drop[KVB_DROP_NAT_FRAG] + 1, "nat-fragment not counted");
+
+	/* the answer, 208 bytes fragmented by the remote: to the guest */
+	whole = w;
+	memcpy(whole.buf + 14 + 12, w.buf + 14 + 16, 4);
+	memcpy(whole.buf + 14 + 16, w.buf + 14 + 12, 4);
+	memcpy(whole.buf + 34, w.buf + 36, 2);
+	memcpy(whole.buf + 36, w.buf + 34, 2);
+	whole.buf[14 + 8] = 64;
+	frame_csum4(&whole);
+	frag_split(&whole, 104, 0x5151, &a, &b);
+	ret = run_tc_out(F, kw, &a, &oa);
+	CHECK(ret == TC_ACT_REDIRECT, "first fragment in: verdict %d", ret);
+	ret = run_tc_out(F, kw, &b, &ob);
+	CHECK(ret == TC_ACT_REDIRECT, "later fragment in: verdict %d", ret);
+	CHECK(ob.buf[14 + 16] == 192 && ob.buf[14 + 19] == 11,
+	      "later fragment in: not to the guest's address");
+	CHECK(!memcmp(ob.buf, N1, 6), "later fragment in: not to the guest's MAC");
+	CHECK(ob.buf[14 + 8] == 63 && !ip_csum_check(ob.buf),
+	      "later fragment in: TTL %u or IP checksum", ob.buf[14 + 8]);
+	CHECK(!memcmp(ob.buf + 34, b.buf + 34, b.len - 34),
+	      "later fragment in: its payload changed");
+	frag_join(&oa, &ob, &w);
+	CHECK(get16(w.buf + 36) == 40700 && !l4_csum_check(w.buf),
+	      "the datagram in: port %u or UDP checksum", get16(w.buf + 36));
+
+	/* from the WAN, a later fragment of no datagram seen: the host's */
+	b.buf[14 + 5] = 0x52;
+	ip_csum_set(&b);
+	ret = run_tc_out(F, kw, &b, &ob);
+	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
+	      "lone later fragment in: verdict %d, or changed", ret);
+
+	/* a ping of 208 bytes: its identifier in the first fragment */
+	guest_frame(&whole, IPPROTO_ICMP, 0x77, 0, 200);
+	frag_split(&whole, 104, 0x6161, &a, &b);
+	ret = run_tc_out(F, kn1, &a, &oa);
+	CHECK(ret == TC_ACT_REDIRECT, "first fragment of a ping: verdict %d", ret);
+	ret = run_tc_out(F, kn1, &b, &ob);
+	CHECK(ret == TC_ACT_REDIRECT, "later fragment of a ping: verdict %d",
+	      ret);
+	frag_join(&oa, &ob, &w);
+	CHECK(!memcmp(w.buf + 14 + 12, &natnet.nat_ip, 4) &&
+	      !l4_csum_check(w.buf), "the ping out: address or ICMP checksum");
 }
 
 /*
@@ -3155,6 +3294,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_table_full);
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_wan_admission);
+	RUN(t_nat_fragments);
 	RUN(t_nat_unsolicited_from_host);
 	RUN(t_nat_established_writes_nothing);
 	RUN(t_nat_detach_forgets_flows);
