@@ -155,7 +155,7 @@ check "echo passes (IPv6)" ping6 "$T-g2" fd93::11
 check "a fragmented echo (3000 bytes) passes" in_ns "$T-g2" ping -n -c 1 -W 2 -s 3000 10.93.0.11
 check "a fragmented echo passes over IPv6" in_ns "$T-g2" ping -6 -n -c 1 -W 2 -s 3000 fd93::11
 f0=$(stat "$T-g1" acl-fragment)
-bg_ns "$T-g1" timeout 30 tcpdump -n -i eth0 -w "/tmp/$T-frag.pcap" \
+bg_ns "$T-g1" timeout 30 tcpdump --immediate-mode -n -i eth0 -w "/tmp/$T-frag.pcap" \
 	'(ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)' 2>/dev/null
 FPID=$BG_PID
 sleep 1
@@ -283,7 +283,7 @@ except socket.timeout:
     pass
 print(len(seen))" >"/tmp/$T.recv"
 RPID=$BG_PID
-bg_ns "$T-g1" timeout 60 tcpdump -n -i eth0 -w "/tmp/$T.pcap" udp port 5002 2>/dev/null
+bg_ns "$T-g1" timeout 60 tcpdump --immediate-mode -n -i eth0 -w "/tmp/$T.pcap" udp port 5002 2>/dev/null
 CPID=$BG_PID
 sleep 1
 bg_ns "$T-g2" "$PY" -c "

@@ -171,7 +171,7 @@ in_h sysctl -qw net.ipv4.conf.wan1.forwarding=1
 ip -n "$T-w1" route add 192.168.81.0/24 via 10.81.1.5
 cap=$(mktemp)
 # not through in_ns: $! must be tcpdump itself (ip netns exec execs it)
-ip netns exec "$T-g1" tcpdump -i eth0 -n -U -w "$cap" \
+ip netns exec "$T-g1" tcpdump --immediate-mode -i eth0 -n -U -w "$cap" \
 	'src host 10.81.1.2 and (icmp[icmptype] = icmp-echo or (tcp[tcpflags] & tcp-syn != 0))' \
 	2>"$cap.err" &
 tpid=$!

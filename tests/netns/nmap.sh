@@ -58,7 +58,7 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 # what reaches the guest during the scans
-bg_ns "$T-g1" tcpdump -n -U -i eth0 -w "$TMP/g1.pcap" 'tcp or udp' 2>"$TMP/td.err"
+bg_ns "$T-g1" tcpdump --immediate-mode -n -U -i eth0 -w "$TMP/g1.pcap" 'tcp or udp' 2>"$TMP/td.err"
 tdpid=$BG_PID
 for i in $(seq 50); do grep -q listening "$TMP/td.err" && break; sleep 0.1; done
 
