@@ -1259,6 +1259,32 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 }
 
 /*
+ * A later fragment from a guest whose datagram left no ports here: the
+ * host's (NAT_CONTINUE) when it is for one of the host's own addresses
+ * (its first fragment went there too, untranslated: ping -s 3000 to the
+ * host's WAN address), else nat-fragment. Asks the FIB in the scratch.
+ */
+__noinline int nat_frag_local(struct __sk_buff *skb, __u32 gw_host)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct bpf_fib_lookup *fib;
+
+	if (!t)
+		return DROP(KVB_DROP_NAT_FRAG);
+	fib = &t->fib;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	if (bpf_skb_load_bytes(skb, IP_OFF_SADDR, &fib->ipv4_src, 4) ||
+	    bpf_skb_load_bytes(skb, IP_OFF_DADDR, &fib->ipv4_dst, 4))
+		return DROP(KVB_DROP_NAT_FRAG);
+	fib->family = AF_INET_;
+	fib->ifindex = gw_host;
+	if (bpf_fib_lookup(skb, fib, sizeof(*fib), 0) ==
+	    BPF_FIB_LKUP_RET_NOT_FWDED)
+		return NAT_CONTINUE;
+	return DROP(KVB_DROP_NAT_FRAG);
+}
+
+/*
  * Source NAT of a guest's IPv4 packet to the outside through the device
  * the FIB picks, to its address (the guest may sit on a routed network
  * behind net). An established flow whose next hop is cached (nh_cached)
@@ -1290,7 +1316,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		    f->l4_proto != IPPROTO_ICMP)
 			return DROP(KVB_DROP_NAT_PROTO);
 		if (nat_frag_ports(skb, &ok))
-			return DROP(KVB_DROP_NAT_FRAG);
+			return nat_frag_local(skb, net->gw_host);
 	} else {
 		if (!f->l4_ok)
 			return DROP(KVB_DROP_NAT_PROTO);

@@ -41,6 +41,10 @@ check "UDP guest to WAN" sh -c "
 # answers come back fragmented; each fragment is translated (the later
 # ones by their first's flow), nothing counted nat-fragment.
 f0=$(stat "$T-g1" nat-fragment)
+check "a ping of 3000 bytes to the gateway (the host answers fragments)" \
+	in_ns "$T-g1" ping -n -c 2 -i 0.3 -s 3000 -W 2 192.168.78.1
+check "a ping of 3000 bytes to the host's WAN address (not translated)" \
+	in_ns "$T-g1" ping -n -c 2 -i 0.3 -s 3000 -W 2 10.99.2.1
 check "a ping of 3000 bytes to the WAN (fragments both ways)" \
 	in_ns "$T-g1" ping -n -c 2 -i 0.3 -s 3000 -W 2 10.99.2.2
 check "a UDP datagram of 4000 bytes to the WAN and back (fragments)" sh -c "

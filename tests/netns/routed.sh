@@ -88,6 +88,10 @@ check "the RA carries the network's MTU (r2: 1400)" sh -c \
 
 check "g1 pings its gateway (IPv4, BPF)" ping4 "$T-g1" 10.71.1.1
 check "g1 pings its gateway (IPv6)" ping6 "$T-g1" fd71:1::1
+check "g1 pings its gateway with 3000 bytes (fragments: the host answers)" \
+	in_ns "$T-g1" ping -n -c 2 -i 0.3 -s 3000 -W 2 10.71.1.1
+check "g1 pings its gateway with 3000 bytes over IPv6 (fragments)" \
+	in_ns "$T-g1" ping -6 -n -c 2 -i 0.3 -s 3000 -W 2 fd71:1::1
 check "g1 reaches g2 (IPv4)" ping4 "$T-g1" 10.71.1.12
 check "g1 reaches g2 (IPv6)" ping6 "$T-g1" "$a2"
 check "TCP g2 -> g1 in one network (IPv6, 4 MiB, sha256)" tcp_sha "$T-g2" "$T-g1" "$a1" 4
