@@ -1065,11 +1065,63 @@ __noinline int ct_answered(const struct kvb_ct_key *k)
 	return 0;
 }
 
+/*
+ * Fragmented datagrams of translated flows (kvb_natfrag). A first
+ * fragment carries the ports and is translated as any packet of its
+ * flow; nat_frag_note leaves its flow key k (as the fragment arrived)
+ * under the datagram's addresses, protocol and IPv4 identification, and
+ * nat_frag_ports gives a later fragment of it (no L4 header) the same
+ * key: its first fragment's ports into k, whose addresses, protocol and
+ * dir the caller set. 0, or -1 when no first fragment came before it
+ * (reordered, lost, or longer ago than KVB_NATFRAG_S). Global functions:
+ * verified once, with frames of their own.
+ */
+__noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
+{
+	struct kvb_natfrag_key fk = {};
+	struct kvb_natfrag v = {};
+
+	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+		return 0;
+	fk.saddr = k->saddr;
+	fk.daddr = k->daddr;
+	fk.proto = k->proto;
+	fk.dir = k->dir;
+	v.sport = k->sport;
+	v.dport = k->dport;
+	v.until_ns = kvb_now() + KVB_NATFRAG_S * 1000000000ULL;
+	bpf_map_update_elem(&kvb_natfrag, &fk, &v, BPF_ANY);
+	return 0;
+}
+
+__noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
+{
+	struct kvb_natfrag_key fk = {};
+	struct kvb_natfrag *v;
+
+	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+		return -1;
+	fk.saddr = k->saddr;
+	fk.daddr = k->daddr;
+	fk.proto = k->proto;
+	fk.dir = k->dir;
+	v = bpf_map_lookup_elem(&kvb_natfrag, &fk);
+	if (!v || kvb_now() > v->until_ns)
+		return -1;
+	k->sport = v->sport;
+	k->dport = v->dport;
+	return 0;
+}
+
+/* hairpin_send's frag: what the packet is of a fragmented datagram */
+enum { HP_FRAG_NONE = 0, HP_FRAG_FIRST = 1, HP_FRAG_LATER = 2 };
+
 /* Rewrite source and destination of a TCP/UDP packet and send it on. */
 static __always_inline int hairpin_send(struct __sk_buff *skb,
 					const struct kvb_net *net,
 					const struct kvb_ct_key *k,
-					struct kvb_ct *ct, __u32 l4off)
+					struct kvb_ct *ct, __u32 l4off,
+					__u32 frag)
 {
 	__be32 saddr = ct->addr, daddr = ct->addr2;
 	__be16 sport = ct->port, dport = ct->port2;
@@ -1087,6 +1139,19 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	ret = nat_reply_port(ct, mac, &gp);
 	if (IS_DROP(ret))
 		return ret;
+	/* guest to guest through the WAN address: isolation applies */
+	if (!guests_may_talk(skb->ifindex, out))
+		return DROP(KVB_DROP_ISOLATED);
+	if (frag == HP_FRAG_LATER) {
+		/* the addresses alone (the ports and the L4 checksum are
+		 * in the first fragment) */
+		if (!dec_ttl(skb, k->proto))
+			return DROP(KVB_DROP_TTL);
+		if (rewrite_addr(skb, IP_OFF_SADDR, k->saddr, saddr, 0, l4off) ||
+		    rewrite_addr(skb, IP_OFF_DADDR, k->daddr, daddr, 0, l4off))
+			return DROP(KVB_DROP_L4);
+		goto send;
+	}
 	/* touched only now: a flow to a port gone expires */
 	ct_touch(ct, kvb_now());
 	/* established as any flow: TCP by its handshake (both ends are
@@ -1095,16 +1160,16 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 		ct_tcp_track(skb, l4off, k);
 	else if (k->dir && ct->state == KVB_CT_NEW)
 		ct_answered(k);
-	/* guest to guest through the WAN address: isolation applies */
-	if (!guests_may_talk(skb->ifindex, out))
-		return DROP(KVB_DROP_ISOLATED);
 	if (!dec_ttl(skb, k->proto))
 		return DROP(KVB_DROP_TTL);
+	if (frag == HP_FRAG_FIRST)	/* its later ones follow its flow */
+		nat_frag_note(skb, k);
 	if (rewrite_addr(skb, IP_OFF_SADDR, k->saddr, saddr, k->proto, l4off) ||
 	    rewrite_addr(skb, IP_OFF_DADDR, k->daddr, daddr, k->proto, l4off) ||
 	    rewrite_port(skb, l4off, 0, k->sport, sport, k->proto) ||
 	    rewrite_port(skb, l4off, 2, k->dport, dport, k->proto))
 		return DROP(KVB_DROP_L4);
+send:
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(out, skb->len);
@@ -1136,7 +1201,9 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now))
-		return hairpin_send(skb, net, ok, ct, l4off);
+		return hairpin_send(skb, net, ok, ct, l4off,
+				    f->frag & 0x2000 ? HP_FRAG_FIRST :
+						       HP_FRAG_NONE);
 	if (ct) {	/* expired: both keys go */
 		__u16 oslot = ct->slot;
 
@@ -1192,7 +1259,8 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (!ct)
 		return DROP(KVB_DROP_NAT_FULL);
-	return hairpin_send(skb, net, ok, ct, l4off);
+	return hairpin_send(skb, net, ok, ct, l4off,
+			    f->frag & 0x2000 ? HP_FRAG_FIRST : HP_FRAG_NONE);
 }
 
 /*
@@ -1208,54 +1276,6 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 		return out == net->wan;
 	p = bpf_map_lookup_elem(&kvb_port, &out);
 	return p && p->role == KVB_PORT_WAN;
-}
-
-/*
- * Fragmented datagrams of translated flows (kvb_natfrag). A first
- * fragment carries the ports and is translated as any packet of its
- * flow; nat_frag_note leaves its flow key k (as the fragment arrived)
- * under the datagram's addresses, protocol and IPv4 identification, and
- * nat_frag_ports gives a later fragment of it (no L4 header) the same
- * key: its first fragment's ports into k, whose addresses, protocol and
- * dir the caller set. 0, or -1 when no first fragment came before it
- * (reordered, lost, or longer ago than KVB_NATFRAG_S). Global functions:
- * verified once, with frames of their own.
- */
-__noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
-{
-	struct kvb_natfrag_key fk = {};
-	struct kvb_natfrag v = {};
-
-	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
-		return 0;
-	fk.saddr = k->saddr;
-	fk.daddr = k->daddr;
-	fk.proto = k->proto;
-	fk.dir = k->dir;
-	v.sport = k->sport;
-	v.dport = k->dport;
-	v.until_ns = kvb_now() + KVB_NATFRAG_S * 1000000000ULL;
-	bpf_map_update_elem(&kvb_natfrag, &fk, &v, BPF_ANY);
-	return 0;
-}
-
-__noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
-{
-	struct kvb_natfrag_key fk = {};
-	struct kvb_natfrag *v;
-
-	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
-		return -1;
-	fk.saddr = k->saddr;
-	fk.daddr = k->daddr;
-	fk.proto = k->proto;
-	fk.dir = k->dir;
-	v = bpf_map_lookup_elem(&kvb_natfrag, &fk);
-	if (!v || kvb_now() > v->until_ns)
-		return -1;
-	k->sport = v->sport;
-	k->dport = v->dport;
-	return 0;
 }
 
 /*
@@ -1481,7 +1501,27 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 		h = bpf_map_lookup_elem(&kvb_ct, &hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
 		    !ct_expired(net, h, hk.proto, kvb_now()))
-			return hairpin_send(skb, net, &hk, h, l4off);
+			return hairpin_send(skb, net, &hk, h, l4off,
+					    f->frag & 0x2000 ? HP_FRAG_FIRST :
+							       HP_FRAG_NONE);
+	}
+	/* a later fragment of a hairpinned datagram, either way: its
+	 * first's flow (else the host's, below, or nat-fragment) */
+	if ((f->frag & 0x1fff) && (f->l4_proto == IPPROTO_TCP ||
+				   f->l4_proto == IPPROTO_UDP) &&
+	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
+		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
+					 .proto = f->l4_proto,
+					 .dir = daddr == net->gw_ip };
+		struct kvb_ct *h;
+
+		if (!nat_frag_ports(skb, &hk)) {
+			h = bpf_map_lookup_elem(&kvb_ct, &hk);
+			if (h && h->hairpin &&
+			    !ct_expired(net, h, hk.proto, kvb_now()))
+				return hairpin_send(skb, net, &hk, h, l4off,
+						    HP_FRAG_LATER);
+		}
 	}
 	if (daddr == net->gw_ip)	/* echo was answered by route_from_guest */
 		return NAT_CONTINUE;	/* the host's services */

@@ -167,6 +167,20 @@ d = bytes(i % 241 for i in range(4000))
 s.sendto(d, (\"10.99.2.1\", 5353))
 r, a = s.recvfrom(65535)
 raise SystemExit(0 if r == d else 1)'; r=\$?; wait; exit \$r"
+check "hairpin: g2's UDP datagram of 4000 bytes through the WAN address to g1 and back" sh -c "
+	ip netns exec $T-g1 $PY -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.bind((\"0.0.0.0\", 5353))
+d, a = s.recvfrom(65535); s.sendto(d, a)' &
+	sleep 0.3
+	ip netns exec $T-g2 $PY -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+d = bytes(i % 239 for i in range(4000))
+s.sendto(d, (\"10.99.2.1\", 5353))
+r, a = s.recvfrom(65535)
+raise SystemExit(0 if r == d else 1)'; r=\$?; wait; exit \$r"
 hairpin_peer() { # the peer address g1's server saw when g2 used the forward
 	in_ns "$T-g1" timeout 6 "$PY" -c "
 import socket

@@ -2701,6 +2701,87 @@ static void hp_frame(struct frame *f, const __u8 *mac, __be32 saddr,
 	frame_csum4(f);
 }
 
+/* A UDP datagram of 200 bytes of payload from mac/saddr:sport to
+ * daddr:dport, checksummed (to be cut by frag_split). */
+static void hp_big(struct frame *f, const __u8 *mac, __be32 saddr,
+		   __u16 sport, __be32 daddr, __u16 dport)
+{
+	__u8 l4[208] = { 0 };
+
+	for (int i = 8; i < 208; i++)
+		l4[i] = (__u8)(i * 7);
+	l4[0] = (__u8)(sport >> 8), l4[1] = (__u8)sport;
+	l4[2] = (__u8)(dport >> 8), l4[3] = (__u8)dport;
+	l4[5] = 208;
+	frame_ip4(f, natnet.uplink_mac, mac, saddr, IPPROTO_UDP, l4, 208);
+	memcpy(f->buf + 14 + 16, &daddr, 4);
+	frame_csum4(f);
+}
+
+/*
+ * Hairpin with fragmented datagrams: guest A's 208-byte UDP datagram to
+ * the WAN address on a forwarded port, in two fragments, reaches the
+ * forward's guest B whole (both fragments from the gateway's address to
+ * B's, the datagram's checksum right once put together), and B's answer,
+ * fragmented too, comes back to A from the WAN address and port.
+ */
+static void t_nat_hairpin_fragments(struct fabric *fb)
+{
+	static const __u8 N8[6] = { 0x52, 0x54, 0, 0, 0x5a, 8 };
+	struct port_opts g = { .naddrs = 1, .mac = N8 };
+	struct kvb_fwd_key fu = { .addr = natnet.nat_ip, .port = htons(8094),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.18"),
+			      .to_port = htons(94), .net_id = NET_NAT };
+	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
+	struct frame whole, fa, fb2, oa, ob, w;
+	struct kvb_port p;
+	int r[4] = { 0 }, ok_ab = 0, ok_ba = 0;
+	__u16 up = 0;
+	__u32 kn8;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!add_veth("kn8", &kn8) &&
+	      !parse_addr("192.168.90.18", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn8", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn8");
+	fw.ifindex = kn8;
+	memcpy(fw.mac, N8, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fu, &fw, BPF_ANY), "forward");
+	/* A to the WAN address, port 8094: to B's 94 */
+	hp_big(&whole, N1, a, 40910, natnet.nat_ip, 8094);
+	frag_split(&whole, 104, 0x7171, &fa, &fb2);
+	r[0] = run_tc_out(F, kn1, &fa, &oa);
+	r[1] = run_tc_out(F, kn1, &fb2, &ob);
+	frag_join(&oa, &ob, &w);
+	up = get16(w.buf + 34);
+	ok_ab = !memcmp(w.buf + 14 + 12, &natnet.gw_ip, 4) &&
+		!memcmp(w.buf + 14 + 16, &b, 4) && get16(w.buf + 36) == 94 &&
+		!memcmp(ob.buf + 14 + 12, &natnet.gw_ip, 4) &&
+		!memcmp(ob.buf + 14 + 16, &b, 4) && !ip_csum_check(ob.buf) &&
+		!l4_csum_check(w.buf);
+	/* B's answer to the gateway, fragmented: to A from the WAN address */
+	hp_big(&whole, N8, b, 94, natnet.gw_ip, up);
+	frag_split(&whole, 104, 0x7272, &fa, &fb2);
+	r[2] = run_tc_out(F, kn8, &fa, &oa);
+	r[3] = run_tc_out(F, kn8, &fb2, &ob);
+	frag_join(&oa, &ob, &w);
+	ok_ba = !memcmp(w.buf + 14 + 12, &natnet.nat_ip, 4) &&
+		!memcmp(w.buf + 14 + 16, &a, 4) && get16(w.buf + 34) == 8094 &&
+		get16(w.buf + 36) == 40910 && !memcmp(ob.buf, N1, 6) &&
+		!ip_csum_check(ob.buf) && !l4_csum_check(w.buf);
+	bpf_map_delete_elem(fb->fwd_fd, &fu);
+	if (!port_get(fb, kn8, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn8");
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
+	      r[2] == TC_ACT_REDIRECT && r[3] == TC_ACT_REDIRECT,
+	      "verdicts %d %d %d %d", r[0], r[1], r[2], r[3]);
+	CHECK(ok_ab, "A's fragments to B: addresses, port or checksums");
+	CHECK(ok_ba, "B's fragments to A: addresses, ports, MAC or checksums");
+}
+
 /*
  * A forward may name a guest whose MAC is not known yet (a port attached
  * with its address but no 'mac', whose guest has sent nothing): with
@@ -3301,6 +3382,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forget_once);
 	RUN(t_nat_hairpin_port_moved);
 	RUN(t_nat_hairpin_established);
+	RUN(t_nat_hairpin_fragments);
 	RUN(t_nat_forward_before_mac);
 	RUN(t_nat_reply_over_guest_mtu);
 	{
