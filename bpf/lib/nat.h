@@ -1098,6 +1098,7 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 {
 	struct kvb_natfrag_key fk = {};
 	struct kvb_natfrag *v;
+	__u8 fl = 0;
 
 	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
 		return -1;
@@ -1110,6 +1111,33 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 		return -1;
 	k->sport = v->sport;
 	k->dport = v->dport;
+	/* the last fragment (no more to come) ends the datagram's note:
+	 * its id, reused later, finds nothing of it */
+	if (!bpf_skb_load_bytes(skb, IP_OFF + 6, &fl, 1) && !(fl & 0x20))
+		bpf_map_delete_elem(&kvb_natfrag, &fk);
+	return 0;
+}
+
+/*
+ * A first fragment's datagram starts anew: whatever an earlier datagram
+ * of the same addresses, protocol and id noted (either way) is
+ * forgotten before this one is judged, so that a note never outlives
+ * its datagram into another (a first fragment left to the host then
+ * keeps its later ones, whatever a forged datagram of that id noted).
+ */
+__noinline int nat_frag_forget(struct __sk_buff *skb, __be32 saddr,
+			       __be32 daddr, __u32 proto)
+{
+	struct kvb_natfrag_key fk = {};
+
+	if (bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+		return 0;
+	fk.saddr = saddr;
+	fk.daddr = daddr;
+	fk.proto = (__u8)proto;
+	bpf_map_delete_elem(&kvb_natfrag, &fk);
+	fk.dir = 1;
+	bpf_map_delete_elem(&kvb_natfrag, &fk);
 	return 0;
 }
 
@@ -1426,6 +1454,12 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	t->naddr = fib->ipv4_src;
 	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
+	/* a later fragment goes with its flow as it is; one whose address
+	 * the host no longer holds would be made anew (ct_out), which no
+	 * fragment without ports may do */
+	if ((f->frag & 0x1fff) && ct && ct->addr != t->naddr &&
+	    !nat_addr_is_hosts(skb, t, ct->addr, net->gw_host))
+		return DROP(KVB_DROP_NAT_FRAG);
 	fib_next_hop(fib, &t->nh);
 	/* only an Ethernet next hop with a resolved neighbour is cached */
 	t->nh_ok = fibret == BPF_FIB_LKUP_RET_SUCCESS &&
@@ -1486,6 +1520,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
 		return NAT_CONTINUE;
 	daddr = f->daddr4;
+	if ((f->frag & 0x3fff) == 0x2000)	/* a first fragment */
+		nat_frag_forget(skb, f->saddr4, daddr, f->l4_proto);
 	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
 			 f->l4_proto == IPPROTO_UDP) &&
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
@@ -1772,7 +1808,7 @@ __noinline int nat_frag_in(struct __sk_buff *skb)
 	if (nat_frag_ports(skb, &rk))
 		return TC_ACT_OK;
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
-	if (!ct)
+	if (!ct || ct->hairpin)	/* a hairpin's: between guests only */
 		return TC_ACT_OK;
 	net = net_lookup(ct->net_id);
 	if (!net || ct_expired(net, ct, rk.proto, kvb_now()))
@@ -1793,8 +1829,10 @@ __noinline int nat_frag_in(struct __sk_buff *skb)
 				return NAT_TOO_BIG;
 		}
 	}
+	/* TTL out: dropped, as the kernel drops a later fragment (no
+	 * time exceeded for one: RFC 1812) */
 	if (!dec_ttl(skb, rk.proto))
-		return TC_ACT_OK;	/* the host answers time exceeded */
+		return DROP(KVB_DROP_TTL);
 	if (rewrite_addr(skb, IP_OFF_DADDR, rk.daddr, ct->addr, 0, 0))
 		return TC_ACT_SHOT;
 	kvb_store(skb, ETH_OFF_DST, gmac, ETH_ALEN);
@@ -1838,6 +1876,19 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return nat_frag_in(skb);
 	mf = !!(ip->frag_off & bpf_htons(0x2000));
+	if (mf) {
+		/* a datagram starts anew (nat_frag_forget) */
+		__be32 sa = ip->saddr, da = ip->daddr;
+		__u32 pr = ip->protocol;
+
+		nat_frag_forget(skb, sa, da, pr);
+		c.pos = (void *)(long)skb->data;
+		c.end = (void *)(long)skb->data_end;
+		eth = CURSOR_TAKE(&c, struct ethhdr);
+		ip = CURSOR_TAKE(&c, struct iphdr);
+		if (!eth || !ip)
+			return TC_ACT_OK;
+	}
 	ttl = ip->ttl;
 	l3_len = bpf_ntohs(ip->tot_len);
 	l4off = ETH_HLEN + ip->ihl * 4;
@@ -1859,6 +1910,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
+	if (ct && ct->hairpin)	/* between guests only: never the WAN's */
+		return TC_ACT_OK;
 	if (!ct) {
 		struct kvb_fwd_key fk = { .addr = rk.daddr, .port = rk.dport,
 					  .proto = rk.proto };
@@ -1943,15 +1996,15 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 					return NAT_TOO_BIG;
 			}
 		}
-		/* a first fragment: its datagram's later ones follow */
-		if (mf)
-			nat_frag_note(skb, &rk);
 		ret = nat_reply_rewrite(skb, &rk, gaddr, gport, poff, l4off,
 					gmac, net->uplink_mac);
 		if (ret == NAT_RW_TTL)
 			return TC_ACT_OK;	/* the host answers time exceeded */
 		if (ret != NAT_RW_DONE)
 			return TC_ACT_SHOT;
+		/* a first fragment: its datagram's later ones follow */
+		if (mf)
+			nat_frag_note(skb, &rk);
 		count_tx_st(stats_of_port(gp), skb->len);
 		return redirected(bpf_redirect(out, 0));
 	}

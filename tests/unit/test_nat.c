@@ -1271,12 +1271,36 @@ static void t_nat_fragments(struct fabric *fb)
 	CHECK(get16(w.buf + 36) == 40700 && !l4_csum_check(w.buf),
 	      "the datagram in: port %u or UDP checksum", get16(w.buf + 36));
 
+	/* the last fragment ended its datagram's note: again, the host's */
+	ret = run_tc_out(F, kw, &b, &ob);
+	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
+	      "the last fragment again: verdict %d, or changed", ret);
+
 	/* from the WAN, a later fragment of no datagram seen: the host's */
 	b.buf[14 + 5] = 0x52;
 	ip_csum_set(&b);
 	ret = run_tc_out(F, kw, &b, &ob);
 	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
 	      "lone later fragment in: verdict %d, or changed", ret);
+
+	/*
+	 * A datagram of the remote's to the host's own port 5555, with the
+	 * id of a flow's datagram whose first fragment came (and noted):
+	 * its first fragment is the host's and forgets the note, so its
+	 * later one stays the host's too, never the guest's.
+	 */
+	frag_split(&whole, 104, 0x5353, &a, &b);
+	ret = run_tc_out(F, kw, &a, &oa);
+	CHECK(ret == TC_ACT_REDIRECT, "a flow's first fragment: verdict %d",
+	      ret);
+	whole.buf[36] = 0x15, whole.buf[37] = 0xb3;	/* to 5555: no flow */
+	frame_csum4(&whole);
+	frag_split(&whole, 104, 0x5353, &a, &b);
+	ret = run_tc_out(F, kw, &a, &oa);
+	CHECK(ret == TC_ACT_OK, "the host's first fragment: verdict %d", ret);
+	ret = run_tc_out(F, kw, &b, &ob);
+	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
+	      "the host's later fragment: verdict %d, or changed", ret);
 
 	/* a ping of 208 bytes: its identifier in the first fragment */
 	guest_frame(&whole, IPPROTO_ICMP, 0x77, 0, 200);
@@ -2736,7 +2760,7 @@ static void t_nat_hairpin_fragments(struct fabric *fb)
 	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
 	struct frame whole, fa, fb2, oa, ob, w;
 	struct kvb_port p;
-	int r[4] = { 0 }, ok_ab = 0, ok_ba = 0;
+	int r[5] = { 0 }, ok_ab = 0, ok_ba = 0;
 	__u16 up = 0;
 	__u32 kn8;
 
@@ -2770,6 +2794,10 @@ static void t_nat_hairpin_fragments(struct fabric *fb)
 		!memcmp(w.buf + 14 + 16, &a, 4) && get16(w.buf + 34) == 8094 &&
 		get16(w.buf + 36) == 40910 && !memcmp(ob.buf, N1, 6) &&
 		!ip_csum_check(ob.buf) && !l4_csum_check(w.buf);
+	/* the same answer from the WAN (B's address forged): a hairpin's
+	 * flow is between guests only, the frame is the host's */
+	hp_frame(&whole, N8, b, 94, natnet.gw_ip, up, IPPROTO_UDP, 0, 0, 0);
+	r[4] = run_tc_out(F, kw, &whole, &w);
 	bpf_map_delete_elem(fb->fwd_fd, &fu);
 	if (!port_get(fb, kn8, &p))
 		port_detach(fb, "unit", &p);
@@ -2780,6 +2808,8 @@ static void t_nat_hairpin_fragments(struct fabric *fb)
 	      "verdicts %d %d %d %d", r[0], r[1], r[2], r[3]);
 	CHECK(ok_ab, "A's fragments to B: addresses, port or checksums");
 	CHECK(ok_ba, "B's fragments to A: addresses, ports, MAC or checksums");
+	CHECK(r[4] == TC_ACT_OK, "B's answer forged from the WAN: verdict %d",
+	      r[4]);
 }
 
 /*
