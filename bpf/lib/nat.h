@@ -1076,17 +1076,25 @@ __noinline int ct_answered(const struct kvb_ct_key *k)
  * (reordered, lost, or longer ago than KVB_NATFRAG_S). Global functions:
  * verified once, with frames of their own.
  */
+static __always_inline int nat_frag_key(struct __sk_buff *skb,
+					struct kvb_natfrag_key *fk,
+					__be32 saddr, __be32 daddr, __u8 proto,
+					__u8 dir)
+{
+	fk->saddr = saddr;
+	fk->daddr = daddr;
+	fk->proto = proto;
+	fk->dir = dir;
+	return bpf_skb_load_bytes(skb, IP_OFF + 4, &fk->id, 2);
+}
+
 __noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
 {
 	struct kvb_natfrag_key fk = {};
 	struct kvb_natfrag v = {};
 
-	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+	if (!k || nat_frag_key(skb, &fk, k->saddr, k->daddr, k->proto, k->dir))
 		return 0;
-	fk.saddr = k->saddr;
-	fk.daddr = k->daddr;
-	fk.proto = k->proto;
-	fk.dir = k->dir;
 	v.sport = k->sport;
 	v.dport = k->dport;
 	v.until_ns = kvb_now() + KVB_NATFRAG_S * 1000000000ULL;
@@ -1100,12 +1108,8 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 	struct kvb_natfrag *v;
 	__u8 fl = 0;
 
-	if (!k || bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+	if (!k || nat_frag_key(skb, &fk, k->saddr, k->daddr, k->proto, k->dir))
 		return -1;
-	fk.saddr = k->saddr;
-	fk.daddr = k->daddr;
-	fk.proto = k->proto;
-	fk.dir = k->dir;
 	v = bpf_map_lookup_elem(&kvb_natfrag, &fk);
 	if (!v || kvb_now() > v->until_ns)
 		return -1;
@@ -1130,26 +1134,20 @@ __noinline int nat_frag_forget(struct __sk_buff *skb, __be32 saddr,
 {
 	struct kvb_natfrag_key fk = {};
 
-	if (bpf_skb_load_bytes(skb, IP_OFF + 4, &fk.id, 2))
+	if (nat_frag_key(skb, &fk, saddr, daddr, (__u8)proto, 0))
 		return 0;
-	fk.saddr = saddr;
-	fk.daddr = daddr;
-	fk.proto = (__u8)proto;
 	bpf_map_delete_elem(&kvb_natfrag, &fk);
 	fk.dir = 1;
 	bpf_map_delete_elem(&kvb_natfrag, &fk);
 	return 0;
 }
 
-/* hairpin_send's frag: what the packet is of a fragmented datagram */
-enum { HP_FRAG_NONE = 0, HP_FRAG_FIRST = 1, HP_FRAG_LATER = 2 };
-
 /* Rewrite source and destination of a TCP/UDP packet and send it on. */
 static __always_inline int hairpin_send(struct __sk_buff *skb,
 					const struct kvb_net *net,
 					const struct kvb_ct_key *k,
 					struct kvb_ct *ct, __u32 l4off,
-					__u32 frag)
+					__u32 fragk)
 {
 	__be32 saddr = ct->addr, daddr = ct->addr2;
 	__be16 sport = ct->port, dport = ct->port2;
@@ -1170,7 +1168,7 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	/* guest to guest through the WAN address: isolation applies */
 	if (!guests_may_talk(skb->ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
-	if (frag == HP_FRAG_LATER) {
+	if (fragk == KVB_FRAG_LATER) {
 		/* the addresses alone (the ports and the L4 checksum are
 		 * in the first fragment) */
 		if (!dec_ttl(skb, k->proto))
@@ -1190,7 +1188,7 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 		ct_answered(k);
 	if (!dec_ttl(skb, k->proto))
 		return DROP(KVB_DROP_TTL);
-	if (frag == HP_FRAG_FIRST)	/* its later ones follow its flow */
+	if (fragk == KVB_FRAG_FIRST)	/* its later ones follow its flow */
 		nat_frag_note(skb, k);
 	if (rewrite_addr(skb, IP_OFF_SADDR, k->saddr, saddr, k->proto, l4off) ||
 	    rewrite_addr(skb, IP_OFF_DADDR, k->daddr, daddr, k->proto, l4off) ||
@@ -1229,9 +1227,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now))
-		return hairpin_send(skb, net, ok, ct, l4off,
-				    f->frag & 0x2000 ? HP_FRAG_FIRST :
-						       HP_FRAG_NONE);
+		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
 	if (ct) {	/* expired: both keys go */
 		__u16 oslot = ct->slot;
 
@@ -1287,8 +1283,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (!ct)
 		return DROP(KVB_DROP_NAT_FULL);
-	return hairpin_send(skb, net, ok, ct, l4off,
-			    f->frag & 0x2000 ? HP_FRAG_FIRST : HP_FRAG_NONE);
+	return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
 }
 
 /*
@@ -1358,8 +1353,8 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	daddr = f->daddr4;
 	ok.saddr = f->saddr4;
 	ok.daddr = daddr;
-	if (f->frag & 0x1fff) {
-		/* a later fragment: no ports, its first fragment's */
+	if (f->fragk == KVB_FRAG_LATER) {
+		/* no ports: its first fragment's */
 		if (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP &&
 		    f->l4_proto != IPPROTO_ICMP)
 			return DROP(KVB_DROP_NAT_PROTO);
@@ -1378,7 +1373,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 			if (f->icmp_type == ICMP_DEST_UNREACH_ ||
 			    f->icmp_type == ICMP_TIME_EXCEEDED_ ||
 			    f->icmp_type == 12)
-				return f->frag & 0x2000 ?
+				return f->fragk == KVB_FRAG_FIRST ?
 					DROP(KVB_DROP_NAT_FRAG) : NAT_ICMP_ERR;
 			if (f->icmp_type != 8)
 				return DROP(KVB_DROP_NAT_PROTO);
@@ -1396,7 +1391,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	gen = nh_gen_now();
 	ct = bpf_map_lookup_elem(&kvb_ct, &ok);
 	/* a later fragment goes with its first's flow, never makes one */
-	if ((f->frag & 0x1fff) &&
+	if (f->fragk == KVB_FRAG_LATER &&
 	    (!ct || ct_expired(net, ct, ok.proto, kvb_now())))
 		return DROP(KVB_DROP_NAT_FRAG);
 	if (ct && nh_cached(ct, gen, nat_wire_len(f->l3_len, f->hdr_len,
@@ -1457,7 +1452,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	/* a later fragment goes with its flow as it is; one whose address
 	 * the host no longer holds would be made anew (ct_out), which no
 	 * fragment without ports may do */
-	if ((f->frag & 0x1fff) && ct && ct->addr != t->naddr &&
+	if (f->fragk == KVB_FRAG_LATER && ct && ct->addr != t->naddr &&
 	    !nat_addr_is_hosts(skb, t, ct->addr, net->gw_host))
 		return DROP(KVB_DROP_NAT_FRAG);
 	fib_next_hop(fib, &t->nh);
@@ -1473,7 +1468,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		return ret;
 	naddr = t->naddr;
 translate:
-	if (f->frag & 0x1fff) {
+	if (f->fragk == KVB_FRAG_LATER) {
 		/* the address alone: the ports and the L4 checksum (over
 		 * the whole datagram) are in the first fragment */
 		if (!dec_ttl(skb, f->l4_proto))
@@ -1489,7 +1484,7 @@ translate:
 	if (!dec_ttl(skb, f->l4_proto))
 		return DROP(KVB_DROP_TTL);
 	/* a first fragment: its datagram's later ones follow its flow */
-	if (f->frag & 0x2000)
+	if (f->fragk == KVB_FRAG_FIRST)
 		nat_frag_note(skb, &ok);
 	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, naddr, ok.proto, l4off) ||
 	    rewrite_port(skb, l4off, poff, ok.sport, nport, ok.proto))
@@ -1520,7 +1515,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
 		return NAT_CONTINUE;
 	daddr = f->daddr4;
-	if ((f->frag & 0x3fff) == 0x2000)	/* a first fragment */
+	if (f->fragk == KVB_FRAG_FIRST)
 		nat_frag_forget(skb, f->saddr4, daddr, f->l4_proto);
 	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
 			 f->l4_proto == IPPROTO_UDP) &&
@@ -1538,13 +1533,12 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
 		    !ct_expired(net, h, hk.proto, kvb_now()))
 			return hairpin_send(skb, net, &hk, h, l4off,
-					    f->frag & 0x2000 ? HP_FRAG_FIRST :
-							       HP_FRAG_NONE);
+					    f->fragk);
 	}
 	/* a later fragment of a hairpinned datagram, either way: its
 	 * first's flow (else the host's, below, or nat-fragment) */
-	if ((f->frag & 0x1fff) && (f->l4_proto == IPPROTO_TCP ||
-				   f->l4_proto == IPPROTO_UDP) &&
+	if (f->fragk == KVB_FRAG_LATER && (f->l4_proto == IPPROTO_TCP ||
+					  f->l4_proto == IPPROTO_UDP) &&
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
 		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
 					 .proto = f->l4_proto,
@@ -1556,7 +1550,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 			if (h && h->hairpin &&
 			    !ct_expired(net, h, hk.proto, kvb_now()))
 				return hairpin_send(skb, net, &hk, h, l4off,
-						    HP_FRAG_LATER);
+						    KVB_FRAG_LATER);
 		}
 	}
 	if (daddr == net->gw_ip)	/* echo was answered by route_from_guest */
@@ -1876,19 +1870,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return nat_frag_in(skb);
 	mf = !!(ip->frag_off & bpf_htons(0x2000));
-	if (mf) {
-		/* a datagram starts anew (nat_frag_forget) */
-		__be32 sa = ip->saddr, da = ip->daddr;
-		__u32 pr = ip->protocol;
-
-		nat_frag_forget(skb, sa, da, pr);
-		c.pos = (void *)(long)skb->data;
-		c.end = (void *)(long)skb->data_end;
-		eth = CURSOR_TAKE(&c, struct ethhdr);
-		ip = CURSOR_TAKE(&c, struct iphdr);
-		if (!eth || !ip)
-			return TC_ACT_OK;
-	}
+	if (mf)	/* a datagram starts anew */
+		nat_frag_forget(skb, ip->saddr, ip->daddr, ip->protocol);
 	ttl = ip->ttl;
 	l3_len = bpf_ntohs(ip->tot_len);
 	l4off = ETH_HLEN + ip->ihl * 4;

@@ -476,7 +476,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		 * together and answer: turned around here, its first
 		 * fragment would come back alone */
 		if (family == 4 && f->l4_ok && f->l4_proto == IPPROTO_ICMP &&
-		    f->icmp_type == 8 && !(f->frag & 0x3fff))
+		    f->icmp_type == 8 && f->fragk == KVB_FRAG_NONE)
 			return nat_ping_gw(skb, net, f, l4off, gw);
 		return ROUTE_CONTINUE;	/* the host's services */
 	}

@@ -37,6 +37,28 @@ check "UDP guest to WAN" sh -c "
 	ip netns exec $T-wan timeout 5 nc -u -l -W 1 10.99.2.2 7777 > /tmp/$T.udp &
 	sleep 0.3; echo hello-nat | ip netns exec $T-g2 nc -u -w 1 10.99.2.2 7777
 	wait; grep -q hello-nat /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
+# udp_echo4000 SERVER_NS BIND CLIENT_NS DEST PORT: a 4000-byte UDP datagram
+# (fragmented on a 1500 link) from CLIENT_NS to DEST:PORT, echoed by a
+# server in SERVER_NS bound to BIND:PORT, comes back whole
+udp_echo4000() {
+	ip netns exec "$1" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.bind(('$2', $5))
+d, a = s.recvfrom(65535); s.sendto(d, a)" &
+	local pid=$! r
+	sleep 0.3
+	ip netns exec "$3" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+d = bytes(i % 251 for i in range(4000))
+s.sendto(d, ('$4', $5))
+r, a = s.recvfrom(65535)
+raise SystemExit(0 if r == d else 1)"
+	r=$?
+	wait "$pid"
+	return $r
+}
 # Datagrams beyond the MTU: the guest's kernel fragments them, the WAN's
 # answers come back fragmented; each fragment is translated (the later
 # ones by their first's flow), nothing counted nat-fragment.
@@ -47,20 +69,7 @@ check "a ping of 3000 bytes to the host's WAN address (not translated)" \
 	in_ns "$T-g1" ping -n -c 2 -i 0.3 -s 3000 -W 2 10.99.2.1
 check "a ping of 3000 bytes to the WAN (fragments both ways)" \
 	in_ns "$T-g1" ping -n -c 2 -i 0.3 -s 3000 -W 2 10.99.2.2
-check "a UDP datagram of 4000 bytes to the WAN and back (fragments)" sh -c "
-	ip netns exec $T-wan $PY -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-s.bind((\"10.99.2.2\", 7778))
-d, a = s.recvfrom(65535); s.sendto(d, a)' &
-	sleep 0.3
-	ip netns exec $T-g1 $PY -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-d = bytes(i % 251 for i in range(4000))
-s.sendto(d, (\"10.99.2.2\", 7778))
-r, a = s.recvfrom(65535)
-raise SystemExit(0 if r == d else 1)'; r=\$?; wait; exit \$r"
+check "a UDP datagram of 4000 bytes to the WAN and back (fragments)" udp_echo4000 "$T-wan" 10.99.2.2 "$T-g1" 10.99.2.2 7778
 [ "$(stat "$T-g1" nat-fragment)" = "$f0" ] && pass "no fragment refused (nat-fragment)" ||
 	fail "nat-fragment counted $(( $(stat "$T-g1" nat-fragment) - f0 )) on the guest's port"
 check "UDP to a closed WAN port: the guest gets port unreachable" in_ns "$T-g1" "$PY" -c "
@@ -153,34 +162,8 @@ assert c.recv(64) == b'hello-forward'" >/dev/null 2>&1
 # a UDP forward and datagrams beyond the MTU: the WAN's first fragment
 # makes the flow, the later ones follow it; the guest's answer too
 check "forward add udp 5353 to g1" kvmbpf forward add n proto udp port 5353 to 192.168.78.11:5353
-check "forward: a UDP datagram of 4000 bytes from the WAN and back (fragments)" sh -c "
-	ip netns exec $T-g1 $PY -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-s.bind((\"0.0.0.0\", 5353))
-d, a = s.recvfrom(65535); s.sendto(d, a)' &
-	sleep 0.3
-	ip netns exec $T-wan $PY -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-d = bytes(i % 241 for i in range(4000))
-s.sendto(d, (\"10.99.2.1\", 5353))
-r, a = s.recvfrom(65535)
-raise SystemExit(0 if r == d else 1)'; r=\$?; wait; exit \$r"
-check "hairpin: g2's UDP datagram of 4000 bytes through the WAN address to g1 and back" sh -c "
-	ip netns exec $T-g1 $PY -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-s.bind((\"0.0.0.0\", 5353))
-d, a = s.recvfrom(65535); s.sendto(d, a)' &
-	sleep 0.3
-	ip netns exec $T-g2 $PY -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-d = bytes(i % 239 for i in range(4000))
-s.sendto(d, (\"10.99.2.1\", 5353))
-r, a = s.recvfrom(65535)
-raise SystemExit(0 if r == d else 1)'; r=\$?; wait; exit \$r"
+check "forward: a UDP datagram of 4000 bytes from the WAN and back (fragments)" udp_echo4000 "$T-g1" 0.0.0.0 "$T-wan" 10.99.2.1 5353
+check "hairpin: g2's UDP datagram of 4000 bytes through the WAN address to g1 and back" udp_echo4000 "$T-g1" 0.0.0.0 "$T-g2" 10.99.2.1 5353
 hairpin_peer() { # the peer address g1's server saw when g2 used the forward
 	in_ns "$T-g1" timeout 6 "$PY" -c "
 import socket
