@@ -176,6 +176,47 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 }
 
 /*
+ * The other entry of the flow of key k (its entry idle past its timeout)
+ * is live: the flow is. A global function, called only for an entry that
+ * looks expired: it looks the entry up again.
+ */
+__noinline int ct_other_live(const struct kvb_ct_key *k)
+{
+	struct kvb_ct_key other;
+	struct kvb_net *net;
+	struct kvb_ct *e, *o;
+
+	if (!k)
+		return 0;
+	e = bpf_map_lookup_elem(&kvb_ct, k);
+	if (!e)
+		return 0;
+	if (k->dir)
+		kvb_ct_orig_key(k, e, &other);
+	else
+		kvb_ct_reply_key(k, e, &other);
+	net = net_lookup(e->net_id);
+	o = bpf_map_lookup_elem(&kvb_ct, &other);
+	return net && o && !ct_expired(net, o, k->proto, kvb_now());
+}
+
+/*
+ * Is the flow of entry ct (key k) live at now? A flow has one clock, as
+ * conntrack's: a packet either way within its timeout keeps both ways
+ * open (the expiry sweep frees it once neither entry saw one). A guest
+ * that only sends (a WireGuard client's keepalives, a one-way stream)
+ * keeps the remote's way back, a remote that only sends keeps the
+ * guest's way out and its port. The other entry is looked up only when
+ * this one looks idle.
+ */
+static __always_inline int ct_live(const struct kvb_net *net,
+				   const struct kvb_ct_key *k,
+				   const struct kvb_ct *ct, __u64 now)
+{
+	return !ct_expired(net, ct, k->proto, now) || ct_other_live(k);
+}
+
+/*
  * A packet of the flow whose entry is ct, at now. The entry is read by
  * every CPU that handles the flow's packets: its clock is rewritten at
  * most once in KVB_CT_REFRESH_NS (ct_expired tolerates a clock ahead,

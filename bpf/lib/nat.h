@@ -971,7 +971,7 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	__u64 *cnt = ct_counter(net->id);
 
 	/* ct: the caller's lookup of ok */
-	if (ct && !ct_expired(net, ct, ok->proto, now) &&
+	if (ct && ct_live(net, ok, ct, now) &&
 	    (ct->addr == t->naddr ||
 	     nat_addr_is_hosts(skb, t, ct->addr, net->gw_host))) {
 		/* a flow that kept an older address of the host's is not
@@ -1392,7 +1392,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	ct = bpf_map_lookup_elem(&kvb_ct, &ok);
 	/* a later fragment goes with its first's flow, never makes one */
 	if (f->fragk == KVB_FRAG_LATER &&
-	    (!ct || ct_expired(net, ct, ok.proto, kvb_now())))
+	    (!ct || !ct_live(net, &ok, ct, kvb_now())))
 		return DROP(KVB_DROP_NAT_FRAG);
 	if (ct && nh_cached(ct, gen, nat_wire_len(f->l3_len, f->hdr_len,
 						  skb->gso_size),
@@ -1805,7 +1805,7 @@ __noinline int nat_frag_in(struct __sk_buff *skb)
 	if (!ct || ct->hairpin)	/* a hairpin's: between guests only */
 		return TC_ACT_OK;
 	net = net_lookup(ct->net_id);
-	if (!net || ct_expired(net, ct, rk.proto, kvb_now()))
+	if (!net || !ct_live(net, &rk, ct, kvb_now()))
 		return TC_ACT_OK;
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
@@ -1929,7 +1929,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!ct)
 		return TC_ACT_OK;
 	net = net_lookup(ct->net_id);
-	if (!net || ct_expired(net, ct, rk.proto, now))
+	if (!net || !ct_live(net, &rk, ct, now))
 		return TC_ACT_OK;
 	/* the guest's port as it is now (natreply.h; the lookup counting
 	 * needs anyway), before the flow is touched: the remote of a flow

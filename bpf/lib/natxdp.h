@@ -125,7 +125,7 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	    !(net->flags & KVB_NET_F_WAN_XDP) || net->wan != f->ifindex)
 		return XDP_PASS;
 	now = kvb_now();
-	if (ct_expired(net, ct, rk.proto, now))
+	if (!ct_live(net, &rk, ct, now))
 		return XDP_PASS;
 	if (IS_DROP(nat_reply_port(ct, gmac, &gp)))
 		return XDP_PASS;	/* tc counts it: no-route */

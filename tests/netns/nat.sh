@@ -37,6 +37,45 @@ check "UDP guest to WAN" sh -c "
 	ip netns exec $T-wan timeout 5 nc -u -l -W 1 10.99.2.2 7777 > /tmp/$T.udp &
 	sleep 0.3; echo hello-nat | ip netns exec $T-g2 nc -u -w 1 10.99.2.2 7777
 	wait; grep -q hello-nat /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
+# A flow has one clock: a guest that only sends (a WireGuard client's
+# keepalives) keeps the remote's way back open past the UDP timeout (3 s
+# here). The remote answers once, stays silent 6 s while the guest sends
+# every 0.5 s, then sends to the address and port it saw: the guest gets
+# it (before, the flow's reply side timed out alone and the packet went
+# to the host).
+udp_one_way_keepalive() {
+	ip netns exec "$T-wan" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.bind(('10.99.2.2', 51820))
+d, a = s.recvfrom(100); s.sendto(b'hi', a)
+s.settimeout(0.2); end = time.time() + 6
+while time.time() < end:
+    try: d, a = s.recvfrom(100)
+    except socket.timeout: pass
+s.sendto(b'late', a)" &
+	local pid=$! r
+	sleep 0.3
+	ip netns exec "$T-g1" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.bind(('0.0.0.0', 51821))
+s.sendto(b'hello', ('10.99.2.2', 51820))
+assert s.recv(100) == b'hi'
+s.settimeout(0.5); end = time.time() + 9
+while time.time() < end:
+    s.sendto(b'keepalive', ('10.99.2.2', 51820))
+    try:
+        if s.recv(100) == b'late': raise SystemExit(0)
+    except socket.timeout: pass
+raise SystemExit(1)"
+	r=$?
+	wait "$pid"
+	return $r
+}
+check "net set ct-timeout udp 3" kvmbpf net set n ct-timeout udp 3
+check "UDP: the guest's keepalives alone keep the remote's way back open past the timeout" udp_one_way_keepalive
+check "net set ct-timeout udp 180" kvmbpf net set n ct-timeout udp 180
 # udp_echo4000 SERVER_NS BIND CLIENT_NS DEST PORT: a 4000-byte UDP datagram
 # (fragmented on a 1500 link) from CLIENT_NS to DEST:PORT, echoed by a
 # server in SERVER_NS bound to BIND:PORT, comes back whole

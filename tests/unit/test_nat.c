@@ -1013,6 +1013,20 @@ static void t_nat_timeout(struct fabric *fb)
 	CHECK(run_tc_out(F, kw, &back, &res) == TC_ACT_REDIRECT,
 	      "reply within the timeout not translated");
 	bpf_map_update_elem(fb->ct_fd, &k, &ct, BPF_EXIST);
+	/* both ways idle: a flow has one clock (ct_live) */
+	{
+		struct kvb_ct_key ok = k;
+		struct kvb_ct o;
+
+		ok.saddr = inet_addr("192.168.90.11");	/* the guest's */
+		ok.daddr = k.saddr;
+		ok.sport = htons(40040);
+		ok.dport = k.sport;
+		ok.dir = 0;
+		CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &o), "original entry");
+		o.last_ns = ct.last_ns;
+		bpf_map_update_elem(fb->ct_fd, &ok, &o, BPF_EXIST);
+	}
 	CHECK(!net_get(fb, NET_NAT, &n), "net");
 	n.ct_timeout[KVB_CT_T_UDP] = 5;	/* now 10 s idle is too long */
 	net_put(fb, &n);
@@ -1020,6 +1034,69 @@ static void t_nat_timeout(struct fabric *fb)
 	n.ct_timeout[KVB_CT_T_UDP] = 0;
 	net_put(fb, &n);
 	CHECK(ret == TC_ACT_OK, "reply to an expired flow: verdict %d", ret);
+}
+
+/* Set the last_ns of flow entry k to s seconds ago; 0 if it is there. */
+static int ct_age(struct fabric *fb, const struct kvb_ct_key *k, __u64 s)
+{
+	struct kvb_ct e;
+
+	if (bpf_map_lookup_elem(fb->ct_fd, k, &e))
+		return -1;
+	e.last_ns = mono_ago(s);
+	return bpf_map_update_elem(fb->ct_fd, k, &e, BPF_EXIST) ? -1 : 0;
+}
+
+/*
+ * A flow has one clock, as conntrack's: a packet either way keeps both
+ * ways open. A guest that only sends (a WireGuard client's keepalives)
+ * for longer than the timeout still gets the remote's next packet; a
+ * remote that only sends (a stream after one request) keeps the guest's
+ * port: the guest's next packet leaves from it, no new flow made. Before,
+ * each direction had its own clock: the remote's packet went to the host
+ * and the guest's made a new flow while the other way was busy.
+ */
+static void t_nat_one_way_keeps_flow(struct fabric *fb)
+{
+	struct kvb_ct_key ok = { .proto = IPPROTO_UDP }, rk = ok;
+	struct frame res;
+	__u64 c0;
+	__u16 p, p2;
+	int ret;
+
+	ct_flush_net(fb, NET_NAT);
+	p = udp_to(20061, "10.200.0.2", 51820);
+	CHECK(p, "flow");
+	CHECK(udp_from("10.200.0.2", 51820, p, &res) == TC_ACT_REDIRECT,
+	      "first answer");
+	ok.saddr = inet_addr("192.168.90.11");
+	ok.daddr = inet_addr("10.200.0.2");
+	ok.sport = htons(20061);
+	ok.dport = htons(51820);
+	rk.saddr = ok.daddr;
+	rk.daddr = natnet.nat_ip;
+	rk.sport = ok.dport;
+	rk.dport = htons(p);
+	rk.dir = 1;
+	/* the remote silent for 200 s (UDP: 180), the guest sending */
+	CHECK(!ct_age(fb, &rk, 200) && !ct_age(fb, &ok, 1), "aged");
+	ret = udp_from("10.200.0.2", 51820, p, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "the remote's packet after 200 s of the guest's alone: verdict "
+	      "%d (the host's: %d)", ret, TC_ACT_OK);
+	/* the guest silent for 200 s, the remote sending */
+	c0 = ct_count(fb, NET_NAT);
+	CHECK(!ct_age(fb, &ok, 200) && !ct_age(fb, &rk, 1), "aged");
+	p2 = udp_to(20061, "10.200.0.2", 51820);
+	CHECK(p2 == p && ct_count(fb, NET_NAT) == c0, "the guest's packet "
+	      "after 200 s of the remote's alone: port %u (was %u), %lld "
+	      "flows made", p2, p, (long long)(ct_count(fb, NET_NAT) - c0));
+	/* both silent: over */
+	CHECK(!ct_age(fb, &ok, 200) && !ct_age(fb, &rk, 200), "aged");
+	ret = udp_from("10.200.0.2", 51820, p, &res);
+	CHECK(ret == TC_ACT_OK, "both ways idle 200 s: verdict %d, want the "
+	      "host's", ret);
+	ct_flush_net(fb, NET_NAT);
 }
 
 /* A full table refuses new flows, counted, and keeps serving live ones. */
@@ -2238,11 +2315,23 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 
 		wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
 		CHECK(!bpf_map_lookup_elem(fb->ct_fd, &rk, &old), "the reply entry");
+		struct kvb_ct_key ok = { .saddr = old.addr, .daddr = rk.saddr,
+					 .sport = old.port, .dport = rk.sport,
+					 .proto = IPPROTO_UDP };
+		struct kvb_ct oold, oct;
+
+		/* both ways idle: a flow has one clock (ct_live) */
+		CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &oold),
+		      "the original entry");
 		ct = old;
 		ct.last_ns = 1;
+		oct = oold;
+		oct.last_ns = 1;
 		bpf_map_update_elem(fb->ct_fd, &rk, &ct, BPF_EXIST);
+		bpf_map_update_elem(fb->ct_fd, &ok, &oct, BPF_EXIST);
 		bad = xdp_passes(fb, &in, "an expired flow");
 		bpf_map_update_elem(fb->ct_fd, &rk, &old, BPF_EXIST);
+		bpf_map_update_elem(fb->ct_fd, &ok, &oold, BPF_EXIST);
 		CHECK(!bad, "an expired flow");
 		CHECK(!net_get(fb, NET_NAT, &n), "the network");
 		n.wan = kn1;
@@ -3402,6 +3491,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_ct_max);
 	RUN(t_nat_expired_flows_reclaimed);
 	RUN(t_nat_timeout);
+	RUN(t_nat_one_way_keeps_flow);
 	RUN(t_nat_table_full);
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_wan_admission);
