@@ -297,9 +297,22 @@ static __u64 mono_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
-static const char *proto_name(__u8 p)
+/* A flow's protocol by name, or its number (buf) for the rarer ones. */
+static const char *proto_name(__u8 p, char buf[4])
 {
-	return p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 ? "icmp" : "?";
+	switch (p) {
+	case 1: return "icmp";
+	case 4: return "ipip";
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 41: return "ipv6";
+	case 47: return "gre";
+	case 50: return "esp";
+	case 115: return "l2tp";
+	case 132: return "sctp";
+	}
+	snprintf(buf, 4, "%u", p);
+	return buf;
 }
 
 static const char *state_name(__u8 s)
@@ -445,7 +458,7 @@ static int ct_show(int argc, char **argv)
 	for (ssize_t i = 0; i < n; i++) {
 		const struct kvb_ct_key *k = &rows[i].k;
 		const struct kvb_ct *ct = &rows[i].ct;
-		char g[16], r[16], a[16];
+		char g[16], r[16], a[16], pn[4];
 		struct kvb_net net;
 
 		if (net_get(fb, ct->net_id, &net))
@@ -455,7 +468,8 @@ static int ct_show(int argc, char **argv)
 		inet_ntop(AF_INET, &ct->addr, a, sizeof(a));
 		open_json_object(NULL);
 		print_string(PRINT_JSON, "net", NULL, net.name);
-		print_string(PRINT_ANY, "proto", "%-4s", proto_name(k->proto));
+		print_string(PRINT_ANY, "proto", "%-4s",
+			     proto_name(k->proto, pn));
 		print_string(PRINT_ANY, "src", " %s", g);
 		print_uint(PRINT_ANY, "sport", ":%llu", ntohs(k->sport));
 		print_string(PRINT_ANY, "dst", " -> %s", r);

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 14
+#define KVB_LAYOUT_VERSION 15
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -54,6 +54,7 @@
 #define KVB_MAP_CTEV "kvb_ctev"
 #define KVB_MAP_ACLEV "kvb_aclev"
 #define KVB_MAP_NATFRAG "kvb_natfrag"
+#define KVB_MAP_NATHOST "kvb_nathost"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -199,7 +200,7 @@ enum kvb_port_held {
 	X(NAT_PORTS, 20, "nat-ports-exhausted", "no free port for this destination") \
 	X(NAT_FRAG, 21, "nat-fragment", "IPv4 fragment NAT cannot translate (no first fragment before it, an ICMP error's)") \
 	X(NAT_PROTO, 22, "nat-protocol", "protocol NAT does not translate") \
-	X(TTL, 23, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP sent)") \
+	X(TTL, 23, "ttl-exceeded", "TTL or hop limit ran out at the gateway (ICMP time exceeded sent within the port's rate; none for a later fragment)") \
 	X(NOT_PEERED, 24, "not-peered", "destination network is not peered with this one") \
 	X(NO_ROUTE, 25, "no-route", "no route to the destination, or not one guests may use") \
 	X(TOO_BIG, 26, "too-big", "larger than the next hop's MTU (ICMP sent)") \
@@ -224,7 +225,8 @@ enum kvb_port_held {
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
 	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or the table 1,048,576 is full") \
-	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted): one guest's flood cannot take the others'")
+	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted): one guest's flood cannot take the others'") \
+	X(NAT_CLASH, 49, "nat-clash", "a new NAT flow of a protocol without ports (GRE, ESP, SCTP, IPIP...), translated by its addresses alone: that remote's traffic of that protocol is another guest's live flow, or the host's own (it received that protocol from the remote within the last 180 s)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -270,6 +272,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
 #define KVB_NAT_MAX_FRAG 16384	/* kvb_natfrag datagrams, both ways (LRU) */
 #define KVB_NATFRAG_S 30	/* a first fragment's ports serve this long */
+#define KVB_NAT_MAX_HOST 4096	/* kvb_nathost remotes, all WAN devices (LRU) */
+#define KVB_NATHOST_S 180	/* the host's traffic holds its remote this long */
 #define KVB_ACL_CTRS (KVB_MAX_ACLS * KVB_ACL_MAX_RULES + 1)
 /* rejects are answered within a budget of each port's own, as large as
  * the gateway's for ICMP errors (KVB_ICMP_RATE, KVB_ICMP_BURST) */
@@ -483,6 +487,29 @@ struct kvb_natfrag {
 	__be16 sport, dport;	/* the flow key's (kvb_ct_key): ICMP echo: id, 0 */
 	__u32 pad;
 	__u64 until_ns;		/* datapath clock */
+};
+
+/*
+ * kvb_nathost: LRU_HASH, the host's own traffic of the protocols NAT
+ * translates by their addresses alone (natreply.h: nat_generic). Such a
+ * flow has no port to tell it apart: a guest's GRE or ESP flow with a
+ * remote takes every packet of that protocol the remote sends to the
+ * host's address. So a packet of such a protocol that a WAN device
+ * receives for no flow (the host's: its own tunnel, its own IPsec) notes
+ * its remote, the host's address and the protocol here, at most once a
+ * second; for KVB_NATHOST_S after, no guest may open a flow of that
+ * protocol with that remote (nat-clash), and the host's tunnel keeps its
+ * packets.
+ */
+struct kvb_nathost_key {
+	__be32 raddr;		/* the remote */
+	__be32 laddr;		/* the host's address it sent to */
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct kvb_nathost {
+	__u64 last_ns;		/* datapath clock: the last packet noted */
 };
 
 /*

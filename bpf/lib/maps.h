@@ -268,6 +268,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_natfrag SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVB_NAT_MAX_HOST);
+	__type(key, struct kvb_nathost_key);
+	__type(value, struct kvb_nathost);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_nathost SEC(".maps");
+
 /* Written by the loader only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

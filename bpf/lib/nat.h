@@ -63,6 +63,7 @@ struct nat_scratch {
 	struct kvb_ct reply;
 	struct kvb_ct_key ok;	/* a new flow's keys, for nat_port_take */
 	struct kvb_ct_key rk;
+	struct kvb_ct_key sk;	/* nat_generic_take: another flow's key */
 	struct bpf_sock_tuple tuple;
 	__u32 h, min, span, gap, step;	/* nat_port_take's search */
 	/* the mapping functions' keys and a new entry's value (bytes: the
@@ -933,6 +934,118 @@ static __always_inline void nh_keep(struct kvb_ct *ct,
 }
 
 /*
+ * The remote of a packet a WAN device received for no flow, of a protocol
+ * without ports (nat_generic): the host's own (its tunnel, its IPsec),
+ * noted in kvb_nathost, at most once a second, so that no guest's flow
+ * takes that remote's packets of that protocol from the host
+ * (nat_generic_take). A global function.
+ */
+__noinline int nat_host_note(const struct kvb_ct_key *rk)
+{
+	struct kvb_nathost_key k = { 0 };
+	struct kvb_nathost v, *h;
+	__u64 now = kvb_now();
+
+	if (!rk)
+		return 0;
+	k.raddr = rk->saddr;
+	k.laddr = rk->daddr;
+	k.proto = rk->proto;
+	h = bpf_map_lookup_elem(&kvb_nathost, &k);
+	if (h) {
+		if (now > h->last_ns + 1000000000ULL)
+			h->last_ns = now;
+		return 0;
+	}
+	v.last_ns = now;
+	bpf_map_update_elem(&kvb_nathost, &k, &v, BPF_ANY);
+	return 0;
+}
+
+/*
+ * The flow whose reply key (t->rk) another flow holds, when that flow is
+ * over (both entries idle past their timeout) and the sweep has not freed
+ * it yet: freed now (its count given back). 0 when it went (or was gone),
+ * -1 when it lives.
+ */
+static __always_inline int nat_generic_stale(struct nat_scratch *t)
+{
+	struct kvb_ct *r = bpf_map_lookup_elem(&kvb_ct, &t->rk), *o;
+	struct kvb_net *net;
+	__u64 now = kvb_now(), *cnt;
+	__u16 slot;
+
+	if (!r)
+		return 0;
+	net = net_lookup(r->net_id);
+	if (net && !ct_expired(net, r, t->rk.proto, now))
+		return -1;
+	/* the other flow's original key, in the scratch's tuple room */
+	kvb_ct_orig_key(&t->rk, r, &t->sk);
+	o = bpf_map_lookup_elem(&kvb_ct, &t->sk);
+	if (o && net && !ct_expired(net, o, t->rk.proto, now))
+		return -1;
+	slot = o ? o->slot : 0;
+	bpf_map_delete_elem(&kvb_ct, &t->rk);
+	if (o && !bpf_map_delete_elem(&kvb_ct, &t->sk)) {
+		cnt = ct_counter(o->net_id);
+		if (cnt && *cnt)
+			__sync_fetch_and_add(cnt, -1);
+		ct_port_give(slot);
+	}
+	return 0;
+}
+
+/*
+ * A new flow of a protocol without ports (nat_generic), prepared in the
+ * scratch as for nat_port_take (keys ok and rk, entries orig and reply):
+ * translated by its addresses alone, so its reply key is the remote's
+ * address, the NAT address and the protocol, which one flow at a time may
+ * hold. Refused (nat-clash) when another guest's live flow holds it, or
+ * when the host itself had that protocol from that remote within
+ * KVB_NATHOST_S (kvb_nathost: the host's tunnel keeps its packets).
+ * Returns 1 when made, 0 when another CPU made the same flow first (ok
+ * exists: use it), or a drop code. A global function.
+ */
+__noinline int nat_generic_take(void)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_nathost_key hk = { 0 };
+	struct kvb_nathost *h;
+	__u64 now = kvb_now();
+
+	if (!t)
+		return DROP(KVB_DROP_NAT_FULL);
+	hk.raddr = t->ok.daddr;
+	hk.laddr = t->orig.addr;
+	hk.proto = t->ok.proto;
+	h = bpf_map_lookup_elem(&kvb_nathost, &hk);
+	barrier_var(t);
+	if (h && (now <= h->last_ns ||
+		  now - h->last_ns < KVB_NATHOST_S * 1000000000ULL))
+		return DROP(KVB_DROP_NAT_CLASH);
+	t->orig.port = 0;
+	t->rk.dport = 0;
+	for (int i = 0; i < 2; i++) {
+		barrier_var(t);
+		switch (ct_create(&t->rk, &t->reply, &t->ok, &t->orig)) {
+		case CT_MADE:
+			return 1;
+		case CT_RACE:
+			return 0;
+		case CT_TAKEN:
+			/* another flow's; one that is over goes */
+			if (i || nat_generic_stale(t))
+				return DROP(KVB_DROP_NAT_CLASH);
+			break;
+		default:
+			return DROP(KVB_DROP_NAT_FULL);
+		}
+	}
+	return DROP(KVB_DROP_NAT_CLASH);
+}
+
+/*
  * Find or create the flow's translation. t->naddr is the source the FIB
  * picks now (the egress device's address); a new flow takes it (and its
  * mapping is on that address). A live flow keeps the address it has while
@@ -1013,13 +1126,23 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	if (ok->proto == IPPROTO_ICMP)
 		rk->sport = 0;	/* echo replies carry only the id */
 	t->ok = *ok;
-	ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ? NAT_TAKE_FLOW :
-							     NAT_TAKE_MAP);
-	if (ret < 0)
-		return ret;
-	if (ret) {
-		*nport = (__be16)ret;
-		return 0;
+	if (nat_generic(ok->proto)) {
+		ret = nat_generic_take();
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			*nport = 0;	/* no port: the address alone */
+			return 0;
+		}
+	} else {
+		ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ?
+					 NAT_TAKE_FLOW : NAT_TAKE_MAP);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			*nport = (__be16)ret;
+			return 0;
+		}
 	}
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);	/* lost a race */
 	if (!ct)
@@ -1226,7 +1349,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	__u64 *cnt = ct_counter(net->id);
 
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
-	if (ct && ct->hairpin && !ct_expired(net, ct, ok->proto, now))
+	if (ct && ct->hairpin && ct_live(net, ok, ct, now))
 		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
 	if (ct) {	/* expired: both keys go */
 		__u16 oslot = ct->slot;
@@ -1356,10 +1479,13 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	if (f->fragk == KVB_FRAG_LATER) {
 		/* no ports: its first fragment's */
 		if (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP &&
-		    f->l4_proto != IPPROTO_ICMP)
+		    f->l4_proto != IPPROTO_ICMP && !nat_generic(f->l4_proto))
 			return DROP(KVB_DROP_NAT_PROTO);
 		if (nat_frag_ports(skb, &ok))
 			return nat_frag_local(skb, net->gw_host);
+	} else if (nat_generic(f->l4_proto)) {
+		/* without ports (GRE, ESP, SCTP...): the addresses alone,
+		 * the key's ports 0 */
 	} else {
 		if (!f->l4_ok)
 			return DROP(KVB_DROP_NAT_PROTO);
@@ -1487,7 +1613,8 @@ translate:
 	if (f->fragk == KVB_FRAG_FIRST)
 		nat_frag_note(skb, &ok);
 	if (rewrite_addr(skb, IP_OFF_SADDR, ok.saddr, naddr, ok.proto, l4off) ||
-	    rewrite_port(skb, l4off, poff, ok.sport, nport, ok.proto))
+	    (!nat_generic(ok.proto) &&
+	     rewrite_port(skb, l4off, poff, ok.sport, nport, ok.proto)))
 		return DROP(KVB_DROP_L4);
 send:
 	skb->mark = 0;
@@ -1531,7 +1658,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 			return nat_hairpin(skb, net, f, &hk, l4off);
 		h = bpf_map_lookup_elem(&kvb_ct, &hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
-		    !ct_expired(net, h, hk.proto, kvb_now()))
+		    ct_live(net, &hk, h, kvb_now()))
 			return hairpin_send(skb, net, &hk, h, l4off,
 					    f->fragk);
 	}
@@ -1548,7 +1675,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 		if (!nat_frag_ports(skb, &hk)) {
 			h = bpf_map_lookup_elem(&kvb_ct, &hk);
 			if (h && h->hairpin &&
-			    !ct_expired(net, h, hk.proto, kvb_now()))
+			    ct_live(net, &hk, h, kvb_now()))
 				return hairpin_send(skb, net, &hk, h, l4off,
 						    KVB_FRAG_LATER);
 		}
@@ -1617,6 +1744,8 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	} else if (proto == IPPROTO_ICMP) {
 		rk.dport = ports[2];	/* our echo's identifier */
 		nport = ports[2];
+	} else if (nat_generic(proto)) {
+		nport = 0;	/* no port: the quoted address alone */
 	} else {
 		return TC_ACT_OK;
 	}
@@ -1673,8 +1802,10 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 					IPPROTO_ICMP);
 		}
 	}
-	icmp_inner_store(skb, ICMP_INNER + 20 + (proto == IPPROTO_ICMP ? 4 : 0),
-			 &nport, &gport, 2);
+	if (!nat_generic(proto))
+		icmp_inner_store(skb, ICMP_INNER + 20 +
+				 (proto == IPPROTO_ICMP ? 4 : 0),
+				 &nport, &gport, 2);
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, gmac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(out, skb->len);
@@ -1797,7 +1928,7 @@ __noinline int nat_frag_in(struct __sk_buff *skb)
 	l3_len = bpf_ntohs(ip->tot_len);
 	ttl = ip->ttl;
 	if (rk.proto != IPPROTO_TCP && rk.proto != IPPROTO_UDP &&
-	    rk.proto != IPPROTO_ICMP)
+	    rk.proto != IPPROTO_ICMP && !nat_generic(rk.proto))
 		return TC_ACT_OK;
 	if (nat_frag_ports(skb, &rk))
 		return TC_ACT_OK;
@@ -1895,6 +2026,12 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (ct && ct->hairpin)	/* between guests only: never the WAN's */
 		return TC_ACT_OK;
+	if (!ct && nat_generic(rk.proto)) {
+		/* without ports, for no flow: the host's own traffic,
+		 * whose remote no guest's flow may then take */
+		nat_host_note(&rk);
+		return TC_ACT_OK;
+	}
 	if (!ct) {
 		struct kvb_fwd_key fk = { .addr = rk.daddr, .port = rk.dport,
 					  .proto = rk.proto };

@@ -31,6 +31,33 @@ enum {
 };
 
 /*
+ * Is proto one that NAT translates by its addresses alone? Every IPv4
+ * protocol without ports NAT can carry (GRE, ESP, IPIP, 6in4, SCTP,
+ * L2TPv3...): its flow is the guest's address, the remote's and the
+ * protocol, its ports (and its reply key's) 0, so one guest at a time
+ * has such a flow with a remote (nat-clash), as conntrack's generic
+ * tracking allows; its checksums, if any, do not cover the addresses.
+ * Not TCP, UDP and ICMP (translated with their ports), not the
+ * protocols whose checksum covers the addresses and that NAT would
+ * leave broken (DCCP, UDP-Lite) or that authenticate them (AH), not
+ * IGMP (the link's own).
+ */
+static __always_inline int nat_generic(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_ICMP:
+	case 2:		/* IGMP */
+	case 33:	/* DCCP */
+	case 51:	/* AH */
+	case 136:	/* UDP-Lite */
+		return 0;
+	}
+	return 1;
+}
+
+/*
  * The reply key rk of an IPv4 packet from the WAN (its header ip, the
  * first 8 bytes of its L4 header at l4), and in *poff where its port (an
  * echo reply's identifier) is in the L4 header.
@@ -62,6 +89,10 @@ static __always_inline int nat_reply_key(const struct iphdr *ip,
 		*poff = 4;
 		return NAT_RK_FLOW;
 	}
+	}
+	if (nat_generic(ip->protocol)) {
+		rk->sport = rk->dport = 0;	/* the addresses alone */
+		return NAT_RK_FLOW;
 	}
 	return NAT_RK_NONE;
 }
@@ -136,8 +167,9 @@ enum {
 /*
  * Translate a reply (key rk, an IHL 5 IPv4 packet, its L4 header at
  * l4off) in place for its guest: the TTL, the destination address and
- * port (an echo reply's identifier at poff) with every checksum, then
- * the MACs, from smac (the gateway's) to gmac.
+ * port (an echo reply's identifier at poff; none for a protocol without
+ * ports) with every checksum, then the MACs, from smac (the gateway's)
+ * to gmac.
  */
 static __always_inline int nat_reply_rewrite(void *ctx,
 					     const struct kvb_ct_key *rk,
@@ -149,7 +181,9 @@ static __always_inline int nat_reply_rewrite(void *ctx,
 	if (!dec_ttl(ctx, rk->proto))
 		return NAT_RW_TTL;
 	if (rewrite_addr(ctx, IP_OFF_DADDR, rk->daddr, gaddr, rk->proto,
-			 l4off) ||
+			 l4off))
+		return NAT_RW_ERR;
+	if (!nat_generic(rk->proto) &&
 	    rewrite_port(ctx, l4off, poff ? poff : 2, rk->dport, gport,
 			 rk->proto))
 		return NAT_RW_ERR;

@@ -106,7 +106,8 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	    ip->ttl <= 1)
 		return XDP_PASS;
 	l4 = cursor_take(&c, 8);
-	if (!l4 || nat_reply_key(ip, l4, &rk, &poff) != NAT_RK_FLOW)
+	if (!l4 || nat_reply_key(ip, l4, &rk, &poff) != NAT_RK_FLOW ||
+	    nat_generic(rk.proto))	/* without ports: tc's */
 		return XDP_PASS;
 	if (rk.proto == IPPROTO_TCP) {
 		/* bytes 8-19 of the header: the flags are its 6th */

@@ -76,6 +76,64 @@ raise SystemExit(1)"
 check "net set ct-timeout udp 3" kvmbpf net set n ct-timeout udp 3
 check "UDP: the guest's keepalives alone keep the remote's way back open past the timeout" udp_one_way_keepalive
 check "net set ct-timeout udp 180" kvmbpf net set n ct-timeout udp 180
+# raw_echo PROTO CLIENT_NS [SIZE]: a packet of IP protocol PROTO (no
+# ports: GRE 47, ESP 50...) and SIZE bytes (40 unless given; beyond the
+# MTU both ends fragment it) from CLIENT_NS to the WAN's 10.99.2.2, echoed back by a
+# raw socket there to the source it saw, which it writes to /tmp/$T.raw;
+# the client must get the echo. Raw sockets: this kernel has no GRE or
+# ESP of its own, and a raw socket is what a tunnel's packets look like
+# to NAT.
+raw_echo() {
+	rm -f "/tmp/$T.raw"
+	ip netns exec "$T-wan" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, $1); s.settimeout(4)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER: DONT, fragment
+while True:
+    d, a = s.recvfrom(9000)
+    if d[20:].startswith(b'kvmbpf-$1'): break
+open('/tmp/$T.raw', 'w').write(a[0])
+s.sendto(d[20:], (a[0], 0))" &
+	local pid=$! r
+	sleep 0.3
+	ip netns exec "$2" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, $1); s.settimeout(0.5)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)
+msg = b'kvmbpf-$1' + bytes(i % 251 for i in range(${3:-40}))
+end = time.time() + 3
+s.sendto(msg, ('10.99.2.2', 0))
+while time.time() < end:
+    try: d, a = s.recvfrom(9000)
+    except socket.timeout: continue
+    if a[0] == '10.99.2.2' and d[20:] == msg: raise SystemExit(0)
+raise SystemExit(1)"
+	r=$?
+	wait "$pid"
+	return $r
+}
+check "GRE (no ports) guest to WAN and back, translated by its address" raw_echo 47 "$T-g1"
+[ "$(cat "/tmp/$T.raw" 2>/dev/null)" = 10.99.2.1 ] && pass "the WAN saw the GRE from the host's address" ||
+	fail "the WAN saw the GRE from '$(cat "/tmp/$T.raw" 2>/dev/null)'"
+f0=$(stat "$T-g1" nat-fragment)
+check "GRE of 3000 bytes guest to WAN and back (fragments both ways)" raw_echo 47 "$T-g1" 3000
+[ "$(stat "$T-g1" nat-fragment)" = "$f0" ] && pass "no GRE fragment refused (nat-fragment)" ||
+	fail "GRE fragments counted nat-fragment"
+c0=$(stat "$T-g2" nat-clash)
+check_not "GRE from a second guest to the same remote while g1's flow lives" raw_echo 47 "$T-g2"
+[ "$(stat "$T-g2" nat-clash)" -gt "$c0" ] && pass "g2's GRE counted nat-clash" ||
+	fail "g2's GRE not counted nat-clash"
+# The host's own ESP with the remote (here one packet the WAN sends to the
+# host's address): no guest's flow takes that remote's ESP from the host.
+ip netns exec "$T-wan" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
+s.sendto(b'host-esp' + bytes(40), ('10.99.2.1', 0))"
+c0=$(stat "$T-g1" nat-clash)
+check_not "ESP from a guest to a remote the host has ESP with" raw_echo 50 "$T-g1"
+[ "$(stat "$T-g1" nat-clash)" -gt "$c0" ] && pass "the guest's ESP counted nat-clash (the host's remote)" ||
+	fail "the guest's ESP to the host's ESP remote not counted nat-clash"
+rm -f "/tmp/$T.raw"
 # udp_echo4000 SERVER_NS BIND CLIENT_NS DEST PORT: a 4000-byte UDP datagram
 # (fragmented on a 1500 link) from CLIENT_NS to DEST:PORT, echoed by a
 # server in SERVER_NS bound to BIND:PORT, comes back whole
@@ -124,12 +182,14 @@ raise SystemExit(1)"
 peer=$(seen_from "$T-wan" 10.99.2.2 8088 "$T-g1")
 [ "$peer" = 10.99.2.1 ] && pass "the WAN sees only the host's address" ||
 	fail "the WAN saw '$peer'"
-check "ct show -j: translated flows, finished TCP ones closing" "$PY" -c "
+check "ct show -j: translated flows, finished TCP ones closing, GRE's by name" "$PY" -c "
 import json, subprocess
 ct = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'ct', 'show', 'net', 'n']))
 assert any(c['proto'] == 'tcp' and c['src'] == '192.168.78.11' and c['nat_src'] == '10.99.2.1'
            and c['state'] == 'closing' for c in ct), ct
-assert any(c['proto'] == 'icmp' for c in ct), ct"
+assert any(c['proto'] == 'icmp' for c in ct), ct
+assert any(c['proto'] == 'gre' and c['src'] == '192.168.78.11' and c['sport'] == 0
+           and c['nat_src'] == '10.99.2.1' for c in ct), ct"
 # Nothing from the WAN reaches a guest by itself, even with a route.
 in_ns "$T-wan" ip route add 192.168.78.0/24 via 10.99.2.1
 e0=$(icmp_in_echos "$T-g1")

@@ -1099,6 +1099,170 @@ static void t_nat_one_way_keeps_flow(struct fabric *fb)
 	ct_flush_net(fb, NET_NAT);
 }
 
+/* An IPv4 frame's header checksum alone (a protocol without ports). */
+static void ip_csum4(struct frame *f)
+{
+	__u16 c;
+
+	f->buf[24] = f->buf[25] = 0;
+	c = ip_csum_check(f->buf);
+	f->buf[24] = (__u8)(c >> 8), f->buf[25] = (__u8)c;
+}
+
+/* A GRE-like packet of protocol proto, 24 bytes, from saddr to daddr. */
+static void gen_frame(struct frame *f, __u8 proto, const char *saddr,
+		      const char *daddr)
+{
+	__u8 l4[24] = { 0, 0, 0x08, 0x00 };	/* GRE: IPv4 inside */
+	__be32 d = inet_addr(daddr);
+
+	for (int i = 4; i < 24; i++)
+		l4[i] = (__u8)(i * 13);
+	frame_ip4(f, natnet.uplink_mac, N1, inet_addr(saddr), proto, l4, 24);
+	memcpy(f->buf + 14 + 16, &d, 4);
+	ip_csum4(f);
+}
+
+/*
+ * Protocols without ports (GRE, ESP, SCTP, IPIP...) are translated by
+ * their addresses alone, both ways, their payload untouched; one guest at
+ * a time has such a flow with a remote (another's is nat-clash), and a
+ * remote whose packets of that protocol the host itself received lately
+ * (its own tunnel) is the host's: no guest's flow takes them. AH (it
+ * authenticates the addresses) stays nat-protocol. Before, every one of
+ * them was nat-protocol.
+ */
+static void t_nat_generic_protocols(struct fabric *fb)
+{
+	static const __u8 N3[6] = { 0x52, 0x54, 0, 0, 0x5a, 3 };
+	struct port_opts g = { .naddrs = 1, .mac = N3 };
+	__be32 guest = inet_addr("192.168.90.11");
+	__u64 clash0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH], clash3;
+	__u64 proto0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO];
+	struct kvb_ct_key ok = { .saddr = guest, .proto = 47 }, rk;
+	struct frame in, out, res;
+	__u32 kn3;
+	int ret;
+
+	ct_flush_net(fb, NET_NAT);
+	/* a guest's GRE out: the source is the NAT address, nothing else
+	 * changed but the TTL */
+	gen_frame(&in, 47, "192.168.90.11", "10.200.0.2");
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "GRE out: verdict %d", ret);
+	CHECK(!memcmp(out.buf + 14 + 12, &natnet.nat_ip, 4) &&
+	      !memcmp(out.buf + 14 + 16, in.buf + 14 + 16, 4) &&
+	      !memcmp(out.buf + 34, in.buf + 34, 24) && !ip_csum_check(out.buf),
+	      "GRE out: source, destination, payload or IP checksum wrong");
+	ok.daddr = inet_addr("10.200.0.2");
+	rk = (struct kvb_ct_key){ .saddr = ok.daddr, .daddr = natnet.nat_ip,
+				  .proto = 47, .dir = 1 };
+	{
+		struct kvb_ct e;
+
+		CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &e) && !e.port &&
+		      !bpf_map_lookup_elem(fb->ct_fd, &rk, &e) &&
+		      e.addr == guest && !e.port,
+		      "GRE flow's entries (ports 0) not found");
+	}
+	/* the remote's GRE back: to the guest */
+	gen_frame(&in, 47, "10.200.0.2", "10.200.0.1");
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	ip_csum4(&in);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6) &&
+	      !memcmp(res.buf + 14 + 16, &guest, 4) &&
+	      !memcmp(res.buf + 34, in.buf + 34, 24) && !ip_csum_check(res.buf),
+	      "GRE back: verdict %d, or the frame is wrong", ret);
+	/* a WAN error about it (fragmentation needed): the quote turned
+	 * back into the guest's packet, every checksum right */
+	{
+		__u8 icmp[8 + 20 + 8] = { 3, 4, 0, 0, 0, 0, 0x05, 0x78 };
+		__u8 *q = icmp + 8;
+		__u16 c;
+
+		q[0] = 0x45, q[3] = 44, q[8] = 63, q[9] = 47;
+		memcpy(q + 12, &natnet.nat_ip, 4);
+		memcpy(q + 16, &ok.daddr, 4);
+		c = csum_fold16(sum16(q, 20, 0));
+		q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+		q[22] = 0x08;
+		c = csum_fold16(sum16(icmp, sizeof(icmp), 0));
+		icmp[2] = (__u8)(c >> 8), icmp[3] = (__u8)c;
+		frame_ip4(&in, natnet.uplink_mac, N1, ok.daddr, IPPROTO_ICMP,
+			  icmp, sizeof(icmp));
+		memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+		ip_csum4(&in);
+		ret = run_tc_out(F, kw, &in, &res);
+		CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6) &&
+		      !memcmp(res.buf + 14 + 16, &guest, 4) &&
+		      !memcmp(res.buf + 34 + 8 + 12, &guest, 4) &&
+		      !ip_csum_check(res.buf) &&
+		      !csum_fold16(sum16(res.buf + 34 + 8, 20, 0)) &&
+		      !csum_fold16(sum16(res.buf + 34, sizeof(icmp), 0)) &&
+		      !memcmp(res.buf + 34 + 28, q + 20, 8),
+		      "frag needed about GRE: verdict %d, or the quote wrong",
+		      ret);
+	}
+	/* ESP too */
+	gen_frame(&in, 50, "192.168.90.11", "10.200.0.4");
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(out.buf + 14 + 12,
+						&natnet.nat_ip, 4),
+	      "ESP out: verdict %d", ret);
+	/* AH authenticates the addresses: not translated */
+	gen_frame(&in, 51, "192.168.90.11", "10.200.0.2");
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT &&
+	      port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] == proto0 + 1,
+	      "AH: verdict %d, nat-protocol +%llu", ret, (unsigned long long)
+	      (port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] - proto0));
+	/* the host's own GRE from 10.200.0.3 (no flow): the host's, and
+	 * then no guest's flow takes that remote's GRE */
+	gen_frame(&in, 47, "10.200.0.3", "10.200.0.1");
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	ip_csum4(&in);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_OK, "the host's GRE: verdict %d", ret);
+	gen_frame(&in, 47, "192.168.90.11", "10.200.0.3");
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT &&
+	      port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH] == clash0 + 1,
+	      "GRE to the host's GRE remote: verdict %d", ret);
+	/* another guest's GRE with the same remote: nat-clash while the
+	 * first guest's flow lives, made once it is over */
+	CHECK(!add_veth("kn3", &kn3) &&
+	      !parse_addr("192.168.90.13", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn3", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn3");
+	clash3 = port_stats(fb, kn3).drop[KVB_DROP_NAT_CLASH];
+	gen_frame(&in, 47, "192.168.90.13", "10.200.0.2");
+	memcpy(in.buf + 6, N3, 6);
+	ret = run_tc_out(F, kn3, &in, &out);
+	CHECK(ret == TC_ACT_SHOT &&
+	      port_stats(fb, kn3).drop[KVB_DROP_NAT_CLASH] == clash3 + 1,
+	      "another guest's GRE with the same remote: verdict %d", ret);
+	CHECK(!ct_age(fb, &ok, 400) && !ct_age(fb, &rk, 400), "aged");
+	ret = run_tc_out(F, kn3, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "another guest's GRE once the first's "
+	      "flow is over: verdict %d", ret);
+	gen_frame(&in, 47, "10.200.0.2", "10.200.0.1");
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	ip_csum4(&in);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N3, 6),
+	      "GRE back to the new flow's guest: verdict %d", ret);
+	{
+		struct kvb_port p;
+
+		if (!port_get(fb, kn3, &p))
+			port_detach(fb, "unit", &p);
+	}
+	if (system("ip link del kn3"))
+		fprintf(stderr, "# ip link del kn3 failed\n");
+	ct_flush_net(fb, NET_NAT);
+}
+
 /* A full table refuses new flows, counted, and keeps serving live ones. */
 static void t_nat_table_full(struct fabric *fb)
 {
@@ -3494,6 +3658,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_one_way_keeps_flow);
 	RUN(t_nat_table_full);
 	RUN(t_nat_hairpin_into_isolated_port);
+	RUN(t_nat_generic_protocols);
 	RUN(t_nat_wan_admission);
 	RUN(t_nat_fragments);
 	RUN(t_nat_unsolicited_from_host);
