@@ -381,6 +381,22 @@ static __always_inline int ct_tcp_judge(struct ct_scratch *t,
 {
 	struct tcp_view *v = &t->tv;
 
+	/* a SYN from the flow's opener on a closing one: the ends open it
+	 * again (a source port reused within the closing timeout, an NFS
+	 * client's reconnect), as conntrack reopens a connection: tracked
+	 * anew, established by its own handshake, judged by its own
+	 * sequence numbers */
+	if ((v->flags & (TCP_SYN_ | TCP_ACK_ | TCP_RST_)) == TCP_SYN_ &&
+	    s->state == KVB_CT_CLOSING && v->from_wan == s->from_wan) {
+		s->td_flags = 0;
+		s->td_maxwin = 0;
+		s->state = KVB_CT_NEW;
+		if (r) {
+			r->td_flags = 0;
+			r->td_maxwin = 0;
+			r->state = KVB_CT_NEW;
+		}
+	}
 	if (v->from_wan && (v->flags & (TCP_RST_ | TCP_FIN_)) && r &&
 	    (r->td_flags & KVB_TD_SEEN)) {
 		/* the guest (r) receives: judge by what it acknowledged */

@@ -76,6 +76,39 @@ raise SystemExit(1)"
 check "net set ct-timeout udp 3" kvmbpf net set n ct-timeout udp 3
 check "UDP: the guest's keepalives alone keep the remote's way back open past the timeout" udp_one_way_keepalive
 check "net set ct-timeout udp 180" kvmbpf net set n ct-timeout udp 180
+# A connection opened again from the same port while the old one is on
+# the closing timeout (3 s here) is a new connection, established by its
+# handshake: idle 5 s, the server's data still reaches the guest (before,
+# the flow stayed closing and expired: the data went to the host).
+tcp_reopen() {
+	ip netns exec "$T-wan" "$PY" -c "
+import socket, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('10.99.2.2', 8099)); l.listen(2); l.settimeout(5)
+c, a = l.accept(); c.settimeout(3)
+try: c.recv(10); c.recv(10)
+except OSError: pass
+c2, a = l.accept(); time.sleep(5); c2.send(b'late'); time.sleep(1)" &
+	local pid=$! r
+	sleep 0.3
+	ip netns exec "$T-g1" "$PY" -c "
+import socket, struct, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 40999)); s.connect(('10.99.2.2', 8099)); s.send(b'a')
+time.sleep(0.3)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()  # a RST: the flow closing, no TIME_WAIT anywhere
+time.sleep(0.5)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 40999)); s.connect(('10.99.2.2', 8099)); s.settimeout(9)
+raise SystemExit(0 if s.recv(10) == b'late' else 1)"
+	r=$?
+	wait "$pid"
+	return $r
+}
+check "net set ct-timeout tcp 3" kvmbpf net set n ct-timeout tcp 3
+check "TCP: a connection reopened from the same port is established anew (idle past the closing timeout, data still arrives)" tcp_reopen
+check "net set ct-timeout tcp 120" kvmbpf net set n ct-timeout tcp 120
 # raw_echo PROTO CLIENT_NS [SIZE]: a packet of IP protocol PROTO (no
 # ports: GRE 47, ESP 50...) and SIZE bytes (40 unless given; beyond the
 # MTU both ends fragment it) from CLIENT_NS to the WAN's 10.99.2.2, echoed back by a

@@ -582,6 +582,62 @@ static void t_nat_tcp_fin_in_scaled_window(struct fabric *fb)
 	CHECK(tcp_state(fb, 40062) == KVB_CT_CLOSING, "FIN did not close");
 }
 
+/*
+ * A guest that opens the same connection again while the old one is on
+ * the closing timeout (a source port reused within 120 s, an NFS client
+ * reconnecting from its port) gets a new connection, as conntrack
+ * reopens one on a SYN: it is established by its handshake and is
+ * judged by its own sequence numbers (the remote's in-window FIN closes
+ * it). Before, the flow stayed closing with the old connection's
+ * numbers: never established, gone after 120 s idle, and a legitimate
+ * FIN or RST from the remote could be refused as nat-tcp-window.
+ */
+static void t_nat_tcp_reopen(struct fabric *fb)
+{
+	__u64 w0 = port_stats(fb, kw).drop[KVB_DROP_NAT_TCP_WINDOW];
+	struct frame in, out, res;
+	__u16 np, np2;
+	int ret;
+
+	tcp_seg(&in, 0, 40070, 0, 1000, 0, 0x02, 64240);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
+	np = get16(out.buf + 34);
+	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
+	tcp_seg(&in, 0, 40070, 0, 1001, 5001, 0x10, 500);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	tcp_seg(&in, 0, 40070, 0, 1001, 5001, 0x11, 500);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
+	CHECK(tcp_state(fb, 40070) == KVB_CT_CLOSING, "closing");
+	/* the same ends again, sequence numbers far from the old ones */
+	tcp_seg(&in, 0, 40070, 0, 3000000000u, 0, 0x02, 64240);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN again");
+	np2 = get16(out.buf + 34);
+	CHECK(np2 == np, "the reopened connection's port %u, was %u", np2, np);
+	CHECK(tcp_state(fb, 40070) == KVB_CT_NEW, "reopened: state %u, want "
+	      "new", tcp_state(fb, 40070));
+	tcp_seg(&in, 1, 0, np, 2000000000u, 3000000001u, 0x12, 65535);
+	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK again");
+	tcp_seg(&in, 0, 40070, 0, 3000000001u, 2000000001u, 0x10, 500);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK again");
+	CHECK(tcp_state(fb, 40070) == KVB_CT_ESTABLISHED, "reopened and "
+	      "answered: state %u, want established", tcp_state(fb, 40070));
+	/* the remote's FIN within the new connection's window */
+	tcp_seg(&in, 1, 0, np, 2000000001u, 3000000001u, 0x11, 65535);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT &&
+	      port_stats(fb, kw).drop[KVB_DROP_NAT_TCP_WINDOW] == w0,
+	      "the remote's FIN on the reopened connection: verdict %d, "
+	      "nat-tcp-window +%llu", ret, (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_NAT_TCP_WINDOW] - w0));
+	CHECK(tcp_state(fb, 40070) == KVB_CT_CLOSING, "FIN: closing again");
+	/* a SYN from the remote on a guest's closing flow reopens nothing */
+	tcp_seg(&in, 1, 0, np, 7, 0, 0x02, 65535);
+	run_tc_out(F, kw, &in, &res);
+	CHECK(tcp_state(fb, 40070) == KVB_CT_CLOSING, "the remote's SYN "
+	      "reopened the guest's flow: state %u", tcp_state(fb, 40070));
+}
+
 /* A guest UDP packet from sport to daddr:dport; its NAT port, 0 if refused. */
 static __u16 udp_to(__u16 sport, const char *daddr, __u16 dport)
 {
@@ -3642,6 +3698,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forward_udp_answered);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
+	RUN(t_nat_tcp_reopen);
 	RUN(t_nat_eim_one_port);
 	RUN(t_nat_filtering_modes);
 	RUN(t_nat_map_in_guest_gone);
