@@ -973,6 +973,7 @@ static __always_inline int nat_generic_stale(struct nat_scratch *t)
 	struct kvb_ct *r = bpf_map_lookup_elem(&kvb_ct, &t->rk), *o;
 	struct kvb_net *net;
 	__u64 now = kvb_now(), *cnt;
+	__u32 id = 0;
 	__u16 slot;
 
 	if (!r)
@@ -985,10 +986,13 @@ static __always_inline int nat_generic_stale(struct nat_scratch *t)
 	o = bpf_map_lookup_elem(&kvb_ct, &t->sk);
 	if (o && net && !ct_expired(net, o, t->rk.proto, now))
 		return -1;
+	/* read before the deletes: a deleted entry's memory may be reused */
 	slot = o ? o->slot : 0;
+	if (o)
+		id = o->net_id;
 	bpf_map_delete_elem(&kvb_ct, &t->rk);
 	if (o && !bpf_map_delete_elem(&kvb_ct, &t->sk)) {
-		cnt = ct_counter(o->net_id);
+		cnt = ct_counter(id);
 		if (cnt && *cnt)
 			__sync_fetch_and_add(cnt, -1);
 		ct_port_give(slot);
@@ -1755,6 +1759,10 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	net = net_lookup(ct->net_id);
 	if (!net)
 		return TC_ACT_OK;
+	/* without ports, the quote may be of the host's own packet to
+	 * that remote: only a live flow's is the guest's */
+	if (nat_generic(proto) && !ct_live(net, &rk, ct, kvb_now()))
+		return TC_ACT_OK;
 	gaddr = ct->addr;
 	gport = ct->port;
 	out = ct->guest_ifindex;
@@ -2066,8 +2074,12 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!ct)
 		return TC_ACT_OK;
 	net = net_lookup(ct->net_id);
-	if (!net || !ct_live(net, &rk, ct, now))
+	if (!net || !ct_live(net, &rk, ct, now)) {
+		/* a flow that is over: the host's, as for no flow */
+		if (nat_generic(rk.proto))
+			nat_host_note(&rk);
 		return TC_ACT_OK;
+	}
 	/* the guest's port as it is now (natreply.h; the lookup counting
 	 * needs anyway), before the flow is touched: the remote of a flow
 	 * whose guest is gone does not keep it alive, it expires */

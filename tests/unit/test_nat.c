@@ -1147,6 +1147,16 @@ static void t_nat_one_way_keeps_flow(struct fabric *fb)
 	CHECK(p2 == p && ct_count(fb, NET_NAT) == c0, "the guest's packet "
 	      "after 200 s of the remote's alone: port %u (was %u), %lld "
 	      "flows made", p2, p, (long long)(ct_count(fb, NET_NAT) - c0));
+	{
+		/* the same flow, not a new one on the same port: still
+		 * established (a new one starts new) */
+		struct kvb_ct e;
+
+		CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &e) &&
+		      e.state == KVB_CT_ESTABLISHED, "the guest's packet after "
+		      "the remote's alone made the flow anew (state %u)",
+		      e.state);
+	}
 	/* both silent: over */
 	CHECK(!ct_age(fb, &ok, 200) && !ct_age(fb, &rk, 200), "aged");
 	ret = udp_from("10.200.0.2", 51820, p, &res);
@@ -1176,6 +1186,28 @@ static void gen_frame(struct frame *f, __u8 proto, const char *saddr,
 		l4[i] = (__u8)(i * 13);
 	frame_ip4(f, natnet.uplink_mac, N1, inet_addr(saddr), proto, l4, 24);
 	memcpy(f->buf + 14 + 16, &d, 4);
+	ip_csum4(f);
+}
+
+/* From remote to the NAT address: ICMP fragmentation needed quoting a
+ * GRE packet from the NAT address to remote. */
+static void gre_frag_needed(struct frame *f, __be32 remote)
+{
+	__u8 icmp[8 + 20 + 8] = { 3, 4, 0, 0, 0, 0, 0x05, 0x78 };
+	__u8 *q = icmp + 8;
+	__u16 c;
+
+	q[0] = 0x45, q[3] = 44, q[8] = 63, q[9] = 47;
+	memcpy(q + 12, &natnet.nat_ip, 4);
+	memcpy(q + 16, &remote, 4);
+	c = csum_fold16(sum16(q, 20, 0));
+	q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+	q[22] = 0x08;
+	c = csum_fold16(sum16(icmp, sizeof(icmp), 0));
+	icmp[2] = (__u8)(c >> 8), icmp[3] = (__u8)c;
+	frame_ip4(f, natnet.uplink_mac, N1, remote, IPPROTO_ICMP, icmp,
+		  sizeof(icmp));
+	memcpy(f->buf + 14 + 16, &natnet.nat_ip, 4);
 	ip_csum4(f);
 }
 
@@ -1232,34 +1264,16 @@ static void t_nat_generic_protocols(struct fabric *fb)
 	      "GRE back: verdict %d, or the frame is wrong", ret);
 	/* a WAN error about it (fragmentation needed): the quote turned
 	 * back into the guest's packet, every checksum right */
-	{
-		__u8 icmp[8 + 20 + 8] = { 3, 4, 0, 0, 0, 0, 0x05, 0x78 };
-		__u8 *q = icmp + 8;
-		__u16 c;
-
-		q[0] = 0x45, q[3] = 44, q[8] = 63, q[9] = 47;
-		memcpy(q + 12, &natnet.nat_ip, 4);
-		memcpy(q + 16, &ok.daddr, 4);
-		c = csum_fold16(sum16(q, 20, 0));
-		q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
-		q[22] = 0x08;
-		c = csum_fold16(sum16(icmp, sizeof(icmp), 0));
-		icmp[2] = (__u8)(c >> 8), icmp[3] = (__u8)c;
-		frame_ip4(&in, natnet.uplink_mac, N1, ok.daddr, IPPROTO_ICMP,
-			  icmp, sizeof(icmp));
-		memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
-		ip_csum4(&in);
-		ret = run_tc_out(F, kw, &in, &res);
-		CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6) &&
-		      !memcmp(res.buf + 14 + 16, &guest, 4) &&
-		      !memcmp(res.buf + 34 + 8 + 12, &guest, 4) &&
-		      !ip_csum_check(res.buf) &&
-		      !csum_fold16(sum16(res.buf + 34 + 8, 20, 0)) &&
-		      !csum_fold16(sum16(res.buf + 34, sizeof(icmp), 0)) &&
-		      !memcmp(res.buf + 34 + 28, q + 20, 8),
-		      "frag needed about GRE: verdict %d, or the quote wrong",
-		      ret);
-	}
+	gre_frag_needed(&in, ok.daddr);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6) &&
+	      !memcmp(res.buf + 14 + 16, &guest, 4) &&
+	      !memcmp(res.buf + 34 + 8 + 12, &guest, 4) &&
+	      !ip_csum_check(res.buf) &&
+	      !csum_fold16(sum16(res.buf + 34 + 8, 20, 0)) &&
+	      !csum_fold16(sum16(res.buf + 34, 36, 0)) &&
+	      !memcmp(res.buf + 34 + 28, in.buf + 34 + 28, 8),
+	      "frag needed about GRE: verdict %d, or the quote wrong", ret);
 	/* ESP too */
 	gen_frame(&in, 50, "192.168.90.11", "10.200.0.4");
 	ret = run_tc_out(F, kn1, &in, &out);
@@ -1285,6 +1299,33 @@ static void t_nat_generic_protocols(struct fabric *fb)
 	CHECK(ret == TC_ACT_SHOT &&
 	      port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH] == clash0 + 1,
 	      "GRE to the host's GRE remote: verdict %d", ret);
+	/* a guest's flow that is over (no answer, idle) does not hide the
+	 * host's own GRE from that remote: noted all the same, and an error
+	 * about the host's packet to it is the host's */
+	gen_frame(&in, 47, "192.168.90.11", "10.200.0.5");
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "GRE to .5");
+	{
+		struct kvb_ct_key o5 = ok, r5 = rk;
+
+		o5.daddr = r5.saddr = inet_addr("10.200.0.5");
+		CHECK(!ct_age(fb, &o5, 400) && !ct_age(fb, &r5, 400), "aged");
+		gre_frag_needed(&in, o5.daddr);
+		ret = run_tc_out(F, kw, &in, &res);
+		CHECK(ret == TC_ACT_OK, "an error about GRE to a remote whose "
+		      "guest flow is over: verdict %d, want the host's", ret);
+	}
+	gen_frame(&in, 47, "10.200.0.5", "10.200.0.1");
+	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
+	ip_csum4(&in);
+	ret = run_tc_out(F, kw, &in, &res);
+	CHECK(ret == TC_ACT_OK, "the host's GRE past a dead flow: verdict %d",
+	      ret);
+	gen_frame(&in, 47, "192.168.90.11", "10.200.0.5");
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_SHOT &&
+	      port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH] == clash0 + 2,
+	      "GRE to a remote the host had GRE from past a dead flow: "
+	      "verdict %d", ret);
 	/* another guest's GRE with the same remote: nat-clash while the
 	 * first guest's flow lives, made once it is over */
 	CHECK(!add_veth("kn3", &kn3) &&
@@ -1298,10 +1339,29 @@ static void t_nat_generic_protocols(struct fabric *fb)
 	CHECK(ret == TC_ACT_SHOT &&
 	      port_stats(fb, kn3).drop[KVB_DROP_NAT_CLASH] == clash3 + 1,
 	      "another guest's GRE with the same remote: verdict %d", ret);
-	CHECK(!ct_age(fb, &ok, 400) && !ct_age(fb, &rk, 400), "aged");
-	ret = run_tc_out(F, kn3, &in, &out);
-	CHECK(ret == TC_ACT_REDIRECT, "another guest's GRE once the first's "
-	      "flow is over: verdict %d", ret);
+	{
+		/* counted before the ageing: whether this packet or the
+		 * sweep frees the old flow, the same counts after */
+		__u32 slot1 = port_slot(fb, kn1);
+		__u64 n1 = 0, n1b = 0, c1 = ct_count(fb, NET_NAT), c2;
+		struct kvb_ct e;
+
+		bpf_map_lookup_elem(fb->ctpn_fd, &slot1, &n1);
+		CHECK(!ct_age(fb, &ok, 400) && !ct_age(fb, &rk, 400), "aged");
+		ret = run_tc_out(F, kn3, &in, &out);
+		c2 = ct_count(fb, NET_NAT);
+		bpf_map_lookup_elem(fb->ctpn_fd, &slot1, &n1b);
+		CHECK(ret == TC_ACT_REDIRECT, "another guest's GRE once the "
+		      "first's flow is over: verdict %d", ret);
+		/* the old flow went whole (by the new flow or the sweep),
+		 * its counts with it */
+		CHECK(bpf_map_lookup_elem(fb->ct_fd, &ok, &e) && c2 == c1 &&
+		      n1b == n1 - 1, "the old flow's entry %s, flows %llu -> "
+		      "%llu, kn1's %llu -> %llu",
+		      bpf_map_lookup_elem(fb->ct_fd, &ok, &e) ? "gone" : "left",
+		      (unsigned long long)c1, (unsigned long long)c2,
+		      (unsigned long long)n1, (unsigned long long)n1b);
+	}
 	gen_frame(&in, 47, "10.200.0.2", "10.200.0.1");
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	ip_csum4(&in);
