@@ -173,6 +173,9 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 {
 	__u32 out;
 
+	/* the LAN's STP, LLDP, LACP, 802.1X: the host's NIC's, no guest's */
+	if (mac_is_link_local_group(dst))
+		return TC_ACT_OK;
 	if (mac_is_multicast(dst)) {
 		flood(skb, net, skb->ifindex, 0, 0);
 		return TC_ACT_OK;

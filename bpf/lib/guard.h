@@ -587,6 +587,12 @@ static __always_inline int kvb_guard(const struct kvb_port *port,
 {
 	const __u8 *mac = f->eth->h_source;
 
+	/* a guest's pause frame, EAPOL-Logoff, LACP or BPDU would reach
+	 * the LAN's switch port as the host's: never forwarded, spoofcheck
+	 * or not */
+	if (port->role == KVB_PORT_GUEST &&
+	    mac_is_link_local_group(f->eth->h_dest))
+		return DROP(KVB_DROP_L2_LINK_LOCAL);
 	if (!(port->flags & KVB_PORT_F_SPOOFCHECK) ||
 	    port->role != KVB_PORT_GUEST)
 		return 0;

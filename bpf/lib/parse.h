@@ -56,6 +56,17 @@ static __always_inline int mac_is_multicast(const __u8 *mac)
 	return mac[0] & 1;
 }
 
+/*
+ * An IEEE 802.1 link-local group address, 01:80:c2:00:00:00-0f: STP,
+ * pause, LACP, 802.1X, LLDP... which a bridge never forwards (802.1D's
+ * filtered addresses; Linux's bridge, unless group_fwd_mask says so).
+ */
+static __always_inline int mac_is_link_local_group(const __u8 *mac)
+{
+	return mac[0] == 0x01 && mac[1] == 0x80 && mac[2] == 0xc2 &&
+	       !mac[3] && !mac[4] && !(mac[5] & 0xf0);
+}
+
 static __always_inline int mac_is_zero(const __u8 *mac)
 {
 	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);

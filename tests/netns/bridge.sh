@@ -14,6 +14,18 @@
 source "$(dirname "$0")/lib.sh"
 
 G1MAC=52:54:00:91:00:11
+# L2SEEN SECONDS: the destination MACs of the frames marked "kvbmrk" that
+# eth0 receives within SECONDS, sorted, space-separated
+L2SEEN='
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(("eth0", 0)); s.settimeout(0.2)
+end = time.time() + float(sys.argv[1]); seen = set()
+while time.time() < end:
+    try: d = s.recv(2000)
+    except socket.timeout: continue
+    if d[14:20] == b"kvbmrk": seen.add(d[:6].hex())
+print(" ".join(sorted(seen)))'
 
 setup() {
 	local xdp=$1 offload=$2 i
@@ -142,6 +154,35 @@ scenario() {
 	[ "$d1" -ge $((d0 + 3)) ] && pass "$m: truncated IPv4 headers dropped and counted" ||
 		fail "$m: l3-malformed not counted ($d0 -> $d1, want +3)"
 	check "$m: datapath unharmed after bad frames" ping4 "$T-g2" 10.91.0.11
+	# IEEE 802.1 link-local groups (LLDP, pause, 802.1X, STP) are never
+	# forwarded: a guest's would reach the LAN's switch as the host's.
+	# A packet socket on the LAN side lists the marked frames it saw.
+	local pay=6b76626d726b000000000000000000000000000000000000000000000000000000000000000000000000 seen
+	in_ns "$T-lan" "$PY" -c "$L2SEEN" 2 > "/tmp/$T.l2" &
+	local rpid=$!
+	sleep 0.5
+	d0=$(stat "$T-g2" l2-link-local)
+	for g in 0180c200000e88cc 0180c20000018808 0180c2000003888e 0180c20000000026 01005e0000fb88b5; do
+		in_ns "$T-g2" "$ROOT/build/sendraw" eth0 \
+			"${g:0:12}$(echo "$g2mac" | tr -d :)${g:12:4}$pay" 1
+	done
+	wait "$rpid"
+	seen=$(cat "/tmp/$T.l2"); rm -f "/tmp/$T.l2"
+	d1=$(stat "$T-g2" l2-link-local)
+	[ "$seen" = 01005e0000fb ] && [ "$d1" -ge $((d0 + 4)) ] &&
+		pass "$m: a guest's LLDP, pause, 802.1X and BPDU frames stay off the LAN (counted), its other multicast goes" ||
+		fail "$m: the LAN saw '$seen' (want 01005e0000fb only), l2-link-local $d0 -> $d1"
+	in_ns "$T-g2" "$PY" -c "$L2SEEN" 2 > "/tmp/$T.l2" &
+	rpid=$!
+	sleep 0.5
+	local lanmac
+	lanmac=$(in_ns "$T-lan" cat /sys/class/net/eth0/address | tr -d :)
+	in_ns "$T-lan" "$ROOT/build/sendraw" eth0 "0180c200000e${lanmac}88cc$pay" 1
+	in_ns "$T-lan" "$ROOT/build/sendraw" eth0 "01005e0000fb${lanmac}88b5$pay" 1
+	wait "$rpid"
+	seen=$(cat "/tmp/$T.l2"); rm -f "/tmp/$T.l2"
+	[ "$seen" = 01005e0000fb ] && pass "$m: the LAN's LLDP reaches no guest, its other multicast does" ||
+		fail "$m: guest g2 saw '$seen' from the LAN (want 01005e0000fb only)"
 
 	teardown
 }

@@ -339,6 +339,71 @@ static void t_vlan_tagged_dropped(struct fabric *fb)
 	expect_drop_both_hooks(fb, &f, KVB_DROP_VLAN, "802.1ad");
 }
 
+/*
+ * IEEE 802.1 link-local groups (01:80:c2:00:00:00-0f) are never
+ * forwarded, as a bridge does: a guest's pause frame, LLDP, EAPOL-Logoff
+ * or BPDU would reach the LAN's switch as the host's port's (pause it,
+ * log it off 802.1X, err-disable it by BPDU guard). Counted
+ * l2-link-local on the guest's port; the LAN's go to the host alone, no
+ * guest. Other multicast still floods. Before, all of them flooded,
+ * out of the uplink too.
+ */
+static void t_link_local_groups_not_forwarded(struct fabric *fb)
+{
+	static const __u8 groups[4][6] = {
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x00 },	/* STP */
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x01 },	/* pause */
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x03 },	/* 802.1X */
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x0e },	/* LLDP */
+	};
+	static const __u16 types[4] = { 0x0026, 0x8808, 0x888e, 0x88cc };
+	static const __u8 MDNS[6] = { 0x01, 0, 0x5e, 0, 0, 0xfb };
+	struct txs a, b;
+	struct frame f;
+	__u64 d0;
+	int ret;
+
+	for (int i = 0; i < 4; i++) {
+		frame_raw(&f, groups[i], M1, types[i], 46);
+		d0 = drops(fb, kg1, KVB_DROP_L2_LINK_LOCAL);
+		a = txs(fb);
+		ret = run_tc(fb, kg1, &f);
+		b = txs(fb);
+		CHECK(ret == TC_ACT_SHOT &&
+		      drops(fb, kg1, KVB_DROP_L2_LINK_LOCAL) == d0 + 1,
+		      "group %02x from a guest: verdict %d, not counted",
+		      groups[i][5], ret);
+		CHECK(b.up == a.up && b.g2 == a.g2 && b.g3 == a.g3,
+		      "group %02x from a guest forwarded: uplink +%llu, g2 "
+		      "+%llu", groups[i][5], b.up - a.up, b.g2 - a.g2);
+		a = txs(fb);
+		ret = run_tc(fb, kup, &f);
+		b = txs(fb);
+		CHECK(ret == TC_ACT_OK && b.g1 == a.g1 && b.g2 == a.g2 &&
+		      b.g3 == a.g3, "group %02x from the LAN: verdict %d, "
+		      "guests +%llu", groups[i][5], ret,
+		      (b.g1 - a.g1) + (b.g2 - a.g2) + (b.g3 - a.g3));
+	}
+	/* 01:80:c2:00:00:10 (a bridge group outside the block) and mDNS
+	 * still flood */
+	{
+		__u8 g10[6] = { 0x01, 0x80, 0xc2, 0, 0, 0x10 };
+
+		frame_udp4(&f, g10, M1, 32);
+		a = txs(fb);
+		run_tc(fb, kg1, &f);
+		b = txs(fb);
+		CHECK(b.g2 == a.g2 + 1 && b.up == a.up + 1,
+		      "01:80:c2:00:00:10 not flooded");
+	}
+	frame_udp4(&f, MDNS, M1, 32);
+	a = txs(fb);
+	run_tc(fb, kg1, &f);
+	b = txs(fb);
+	CHECK(b.g2 == a.g2 + 1 && b.g3 == a.g3 + 1 && b.up == a.up + 1,
+	      "mDNS not flooded");
+}
+
 static void t_invalid_source_dropped(struct fabric *fb)
 {
 	struct frame f;
@@ -735,6 +800,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_gso_segments_checked_against_mtu);
 	RUN(t_gso_size_implausible);
 	RUN(t_vlan_tagged_dropped);
+	RUN(t_link_local_groups_not_forwarded);
 	RUN(t_invalid_source_dropped);
 	RUN(t_truncation_at_every_header);
 	RUN(t_padded_minimum_frame_passes);
