@@ -519,6 +519,10 @@ static __always_inline int natmap_flow(struct nat_scratch *t)
 /* What nat_port_take finds a port for. */
 #define NAT_TAKE_FLOW 0	/* a flow of its own: an ICMP echo id, a hairpin */
 #define NAT_TAKE_MAP 1	/* a guest's TCP/UDP endpoint (kvb_natmap) */
+/* a TCP/UDP flow's own port when no mapping can be had (every port the
+ * search tries is another endpoint's): reused across destinations, as
+ * conntrack's, the guest's own port tried first, forwards skipped */
+#define NAT_TAKE_OWN 2
 /* a try's answer that the port is another's: the search goes on */
 #define NAT_TAKE_NEXT 0x10000
 
@@ -533,7 +537,7 @@ static __always_inline __u32 nat_candidate(struct nat_scratch *t, __u32 i,
 	__u32 k = bpf_ntohs(t->ok.sport);
 
 	if (!i)
-		return what == NAT_TAKE_MAP && k >= KVB_NAT_PORT_FIRST &&
+		return what != NAT_TAKE_FLOW && k >= KVB_NAT_PORT_FIRST &&
 		       (k < t->min + KVB_NAT_PORT_FIRST ||
 			k >= t->min + KVB_NAT_PORT_FIRST + t->gap) ? k : 0;
 	k = (t->h + (i - 1) * t->step) % t->span;
@@ -671,6 +675,12 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 		ret = nat_map_find(skb, t);
 		if (ret != NAT_TAKE_NEXT)
 			return ret;
+	} else if (what == NAT_TAKE_OWN) {
+		t->held = 0;
+		t->orig.mapped = 0;
+		t->fk.addr = t->orig.addr;
+		t->fk.proto = t->ok.proto;
+		t->fk.pad = 0;
 	}
 	net = net_lookup(t->orig.net_id);
 	barrier_var(t);
@@ -703,7 +713,7 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 		if (!t->n)
 			continue;
 		t->port = bpf_htons((__u16)t->n);
-		if (what == NAT_TAKE_MAP) {
+		if (what != NAT_TAKE_FLOW) {
 			t->fk.port = t->port;
 			if (bpf_map_lookup_elem(&kvb_fwd, &t->fk))
 				continue;	/* a forward's */
@@ -1141,6 +1151,12 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	} else {
 		ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ?
 					 NAT_TAKE_FLOW : NAT_TAKE_MAP);
+		/* no mapping to be had (the ports it may take are other
+		 * endpoints'): a port of the flow's own, free for this
+		 * destination, as conntrack finds one */
+		if (ret == DROP(KVB_DROP_NAT_PORTS) &&
+		    ok->proto != IPPROTO_ICMP)
+			ret = nat_port_take(skb, NAT_TAKE_OWN);
 		if (ret < 0)
 			return ret;
 		if (ret) {
