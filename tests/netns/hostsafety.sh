@@ -144,6 +144,9 @@ expect_err "a device holding the host's address: refused" \
 ip tuntap add "$T-tun" mode tun && LINK_LIST+=("$T-tun")
 expect_err "a tun (not a tap) device: refused" "$T-tun is not an Ethernet device" \
 	kvmbpf attach "$T-tun" net b
+expect_err "a tun device as a nat network's WAN: refused (replies are taken as Ethernet frames)" \
+	"wan $T-tun is not an Ethernet device" \
+	kvmbpf net add nt type nat subnet 192.168.251.0/24 wan "$T-tun"
 netns_add "$T-g1"
 guest_link "$T-g1" "$T-g1"
 kvmbpf attach "$T-g1" net b || fail "attach g1"
