@@ -67,6 +67,21 @@ static __always_inline __u32 stage_of(const struct kvb_port *port,
  * packet and the maps (the entry does not change the packet): nothing is
  * handed over that a stage of another build could misread.
  */
+/* An IPv4 frame for the host's own MAC on uplink port (its network's). */
+static __always_inline int uplink_to_host4(struct __sk_buff *skb,
+					   const struct kvb_port *port)
+{
+	struct hdr_cursor c = { .pos = (void *)(long)skb->data,
+				.end = (void *)(long)skb->data_end };
+	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
+	struct kvb_net *net;
+
+	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	net = net_lookup(port->net_id);
+	return net && mac_equal(eth->h_dest, net->uplink_mac);
+}
+
 SEC("tc")
 int kvb_tc_ingress(struct __sk_buff *skb)
 {
@@ -89,6 +104,15 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	if (port->role == KVB_PORT_WAN) {
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
 		/* the host's NIC: without its stage, leave the host's traffic be */
+		report_drop(skb, 0, ifindex, skb->len, stats_of_port(port),
+			    DROP(KVB_DROP_NO_STAGE));
+		return TC_ACT_OK;
+	}
+	/* a bridge's uplink that is also a nat network's way out: the
+	 * host's IPv4 frames may be NAT's replies */
+	if (port->role == KVB_PORT_UPLINK &&
+	    (port->flags & KVB_PORT_F_NAT_WAN) && uplink_to_host4(skb, port)) {
+		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
 		report_drop(skb, 0, ifindex, skb->len, stats_of_port(port),
 			    DROP(KVB_DROP_NO_STAGE));
 		return TC_ACT_OK;
@@ -460,7 +484,9 @@ int kvb_tc_wan(struct __sk_buff *skb)
 	int ret;
 
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	if (!port || port->role != KVB_PORT_WAN)
+	if (!port || (port->role != KVB_PORT_WAN &&
+		      (port->role != KVB_PORT_UPLINK ||
+		       !(port->flags & KVB_PORT_F_NAT_WAN))))
 		return TC_ACT_OK;
 	ret = route_from_wan(skb, ifindex);
 	if (ret == ROUTE_CONTINUE)

@@ -179,6 +179,14 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 	if (!ifindex)
 		return err("net add: wan %s: no such device", dev);
 	if (!port_get(fb, ifindex, &p)) {
+		/* a bridge's uplink (the host's one NIC): NAT's way out too */
+		if (p.role == KVB_PORT_UPLINK) {
+			p.flags |= KVB_PORT_F_NAT_WAN;
+			return bpf_map_update_elem(fb->port_fd, &ifindex, &p,
+						   BPF_EXIST) ?
+			       err("net add: wan %s: cannot "
+						      "update its port", dev) : 0;
+		}
 		if (p.role != KVB_PORT_WAN)
 			return err("net add: wan %s is already a port of another "
 				   "network", dev);
@@ -215,6 +223,18 @@ int wan_hook_all(struct fabric *fb, __u32 net_id)
 		    !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
 			continue;
 		ifindex = if_nametoindex(i->ifa_name);
+		/* a bridge's uplink with the host's address (its one NIC):
+		 * the nat networks translate through it too */
+		if (ifindex && !port_get(fb, ifindex, &p) &&
+		    p.role == KVB_PORT_UPLINK) {
+			if (!(p.flags & KVB_PORT_F_NAT_WAN)) {
+				p.flags |= KVB_PORT_F_NAT_WAN;
+				if (!bpf_map_update_elem(fb->port_fd, &ifindex, &p,
+							 BPF_EXIST))
+					n++;
+			}
+			continue;
+		}
 		if (!ifindex || !port_get(fb, ifindex, &p) ||
 		    host_link(ifindex, &l) || l.master ||
 		    l.type != ARPHRD_ETHER || fabric_ifname(l.name) ||
@@ -226,6 +246,28 @@ int wan_hook_all(struct fabric *fb, __u32 net_id)
 	}
 	freeifaddrs(ifa);
 	return n;
+}
+
+/*
+ * A bridge's uplink that nat (or routed) networks also went out through
+ * left with its network (net del): it becomes their WAN port, for the
+ * networks that name it as `wan` and for an any-route one.
+ */
+void wan_uplink_gone(struct fabric *fb, __u32 ifindex)
+{
+	char dev[IF_NAMESIZE];
+	struct kvb_net n;
+	__u32 any;
+
+	if (!if_indextoname(ifindex, dev))
+		return;
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (!net_get(fb, id, &n) && net_has(&n, NT_GATEWAY) &&
+		    n.wan == ifindex)
+			wan_attach(fb, dev, id);
+	any = any_route_net(fb, 0);
+	if (any)
+		wan_hook_all(fb, any);
 }
 
 /* A nat network without `wan` (any route) other than except, or 0. */
@@ -278,7 +320,8 @@ void wan_release(struct fabric *fb, __u32 net_id)
 	while (!bpf_map_get_next_key(fb->port_fd, prev, &key) &&
 	       nw < KVB_MAX_PORTS) {
 		prev = &key;
-		if (!port_get(fb, key, &p) && p.role == KVB_PORT_WAN)
+		if (!port_get(fb, key, &p) && (p.role == KVB_PORT_WAN ||
+					      (p.flags & KVB_PORT_F_NAT_WAN)))
 			wans[nw++] = key;
 	}
 	for (int i = 0; i < nw; i++) {
@@ -286,6 +329,22 @@ void wan_release(struct fabric *fb, __u32 net_id)
 
 		if (port_get(fb, wans[i], &p))
 			continue;
+		if (p.role == KVB_PORT_UPLINK) {
+			/* a bridge's uplink NAT used too: NAT's no more
+			 * once no other network needs it */
+			bool need = any != 0;
+
+			for (__u32 id = 1; id < KVB_MAX_NETS && !need; id++)
+				need = id != net_id && !net_get(fb, id, &n) &&
+				       net_has(&n, NT_GATEWAY) &&
+				       n.wan == wans[i];
+			if (!need) {
+				p.flags &= ~KVB_PORT_F_NAT_WAN;
+				bpf_map_update_elem(fb->port_fd, &wans[i], &p,
+						    BPF_EXIST);
+			}
+			continue;
+		}
 		for (__u32 id = 1; id < KVB_MAX_NETS && !owner; id++)
 			if (id != net_id && !net_get(fb, id, &n) &&
 			    net_has(&n, NT_GATEWAY) && n.wan == wans[i])

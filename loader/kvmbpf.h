@@ -212,6 +212,7 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 void wan_release(struct fabric *fb, __u32 net_id);
 int wan_xdp_sync(struct fabric *fb, const char *cmd, __u32 wan,
 		 __u32 except);
+void wan_uplink_gone(struct fabric *fb, __u32 ifindex);
 int wan_hook_all(struct fabric *fb, __u32 net_id);
 __u32 any_route_net(struct fabric *fb, __u32 except);
 __be32 nat_address(const struct kvb_net *n);

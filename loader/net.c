@@ -1253,7 +1253,19 @@ static int net_del(int argc, char **argv)
 		return 1;
 	if (net_find(fb, argv[0], &net))
 		return err("net del: network %s does not exist", argv[0]);
-	return net_remove(fb, &net);
+	{
+		struct kvb_port up;
+		__u32 nat_up = net.uplink && !port_get(fb, net.uplink, &up) &&
+			       up.role == KVB_PORT_UPLINK &&
+			       (up.flags & KVB_PORT_F_NAT_WAN) ? net.uplink : 0;
+		int ret = net_remove(fb, &net);
+
+		/* the nat networks that went out through its uplink keep
+		 * the device, as their WAN port now */
+		if (!ret && nat_up)
+			wan_uplink_gone(fb, nat_up);
+		return ret;
+	}
 }
 
 static void show_net(struct fabric *fb, const struct kvb_net *n)

@@ -293,7 +293,9 @@ static void show_wan_devices(struct fabric *fb)
 	open_json_array("wan_devices");
 	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
 		prev = &key;
-		if (!port_get(fb, key, &p) && p.role == KVB_PORT_WAN)
+		/* a bridge's uplink NAT goes out through too, as well */
+		if (!port_get(fb, key, &p) && (p.role == KVB_PORT_WAN ||
+					      (p.flags & KVB_PORT_F_NAT_WAN)))
 			print_string(PRINT_ANY, NULL, " %s",
 				     ifname_of(key, &p, ifn));
 	}

@@ -317,7 +317,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	bool xdp = o->xdp;
 	struct kvb_port port = {}, old;
 	struct kvb_net net;
-	bool created = false;
+	bool created = false, nat_wan = false;
 	__u32 ifindex;
 	int ret;
 
@@ -336,11 +336,18 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 			return err("%s: device %s is already attached to "
 				   "network %s (detach it first)", cmd, dev,
 				   other.name);
-		return err("%s: device %s is the %s of network %s", cmd, dev,
-			   old.role == KVB_PORT_UPLINK ? "uplink" :
-			   old.role == KVB_PORT_WAN ? "WAN device" :
-			   old.role == KVB_PORT_OVERLAY ? "VXLAN device" :
-			   "gateway port", other.name);
+		/* the host's one NIC: a nat network's WAN port becomes the
+		 * bridge's uplink, and stays NAT's way out (NAT_WAN) */
+		if (role != KVB_PORT_UPLINK || old.role != KVB_PORT_WAN)
+			return err("%s: device %s is the %s of network %s",
+				   cmd, dev,
+				   old.role == KVB_PORT_UPLINK ? "uplink" :
+				   old.role == KVB_PORT_WAN ? "WAN device" :
+				   old.role == KVB_PORT_OVERLAY ? "VXLAN device" :
+				   "gateway port", other.name);
+		if (port_detach(fb, cmd, &old))
+			return 1;
+		nat_wan = true;
 	}
 	if (role != KVB_PORT_GATEWAY && dev_refuse(fb, cmd, dev, role))
 		return 1;
@@ -371,6 +378,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		port.flags |= KVB_PORT_F_ISOLATED;
 	if (role == KVB_PORT_GUEST && o->savi_off)
 		port.flags |= KVB_PORT_F_SAVI_OFF;
+	if (nat_wan)
+		port.flags |= KVB_PORT_F_NAT_WAN;
 	/* stale entries of an earlier device with this ifindex go first */
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {

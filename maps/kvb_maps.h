@@ -162,6 +162,10 @@ enum kvb_port_flags {
 	KVB_PORT_F_MAC_PINNED = 1 << 5,	/* mac[] taken from the first frame */
 	KVB_PORT_F_IPV6_OFF = 1 << 6,	/* kvmbpf set disable_ipv6 (it was 0) */
 	KVB_PORT_F_SAVI_OFF = 1 << 7,	/* no IPv6 address bound by first claim */
+	/* a bridge's uplink that nat networks also translate through (the
+	 * host's one NIC): its IPv4 frames to the host's MAC go to the WAN
+	 * stage first (NAT's replies, forwards), the rest to the host */
+	KVB_PORT_F_NAT_WAN = 1 << 8,
 };
 
 /* kvb_port.held: families a port is held to even with no address of it */

@@ -1441,7 +1441,9 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 	if (net->wan)
 		return out == net->wan;
 	p = bpf_map_lookup_elem(&kvb_port, &out);
-	return p && p->role == KVB_PORT_WAN;
+	return p && (p->role == KVB_PORT_WAN ||
+		     (p->role == KVB_PORT_UPLINK &&
+		      (p->flags & KVB_PORT_F_NAT_WAN)));
 }
 
 /*
