@@ -67,7 +67,11 @@ static __always_inline __u32 stage_of(const struct kvb_port *port,
  * packet and the maps (the entry does not change the packet): nothing is
  * handed over that a stage of another build could misread.
  */
-/* An IPv4 frame for the host's own MAC on uplink port (its network's). */
+/*
+ * An IPv4 frame for the host's own MAC on uplink port (its network's):
+ * its sender is learnt behind the uplink as the switch stage would (a
+ * LAN host's MAC, which no guest may then pin), and 1.
+ */
 static __always_inline int uplink_to_host4(struct __sk_buff *skb,
 					   const struct kvb_port *port)
 {
@@ -79,7 +83,12 @@ static __always_inline int uplink_to_host4(struct __sk_buff *skb,
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return 0;
 	net = net_lookup(port->net_id);
-	return net && mac_equal(eth->h_dest, net->uplink_mac);
+	if (!net || !mac_equal(eth->h_dest, net->uplink_mac) ||
+	    mac_is_multicast(eth->h_source))
+		return 0;
+	fdb_learn_src(net->id, mac_u64(eth->h_source), skb->ifindex,
+		      mac_u64(net->uplink_mac));
+	return 1;
 }
 
 SEC("tc")
