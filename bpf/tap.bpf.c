@@ -68,26 +68,36 @@ static __always_inline __u32 stage_of(const struct kvb_port *port,
  * handed over that a stage of another build could misread.
  */
 /*
- * An IPv4 frame for the host's own MAC on uplink port (its network's):
- * its sender is learnt behind the uplink as the switch stage would (a
- * LAN host's MAC, which no guest may then pin), and 1.
+ * An IP frame for the host's own MAC on uplink port, when the port is
+ * also the nat networks' way out (KVB_PORT_F_NAT_WAN): for the WAN stage
+ * first (NAT's replies and forwards, routed-in IPv6), 1. From the LAN
+ * (learn), its sender is learnt behind the uplink as the switch stage
+ * would (a LAN host's MAC, which no guest may then pin); a bridge
+ * guest's frame to the host comes back in marked and is not. A frame
+ * whose VLAN tag the NIC took off is another device's (eth0.10), never
+ * the WAN stage's here.
  */
-static __always_inline int uplink_to_host4(struct __sk_buff *skb,
-					   const struct kvb_port *port)
+static __always_inline int uplink_nat_wan(struct __sk_buff *skb,
+					  const struct kvb_port *port,
+					  int learn)
 {
 	struct hdr_cursor c = { .pos = (void *)(long)skb->data,
 				.end = (void *)(long)skb->data_end };
 	struct ethhdr *eth = CURSOR_TAKE(&c, struct ethhdr);
 	struct kvb_net *net;
 
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (port->role != KVB_PORT_UPLINK ||
+	    !(port->flags & KVB_PORT_F_NAT_WAN) || skb->vlan_present || !eth ||
+	    (eth->h_proto != bpf_htons(ETH_P_IP) &&
+	     eth->h_proto != bpf_htons(ETH_P_IPV6)))
 		return 0;
 	net = net_lookup(port->net_id);
 	if (!net || !mac_equal(eth->h_dest, net->uplink_mac) ||
-	    mac_is_multicast(eth->h_source))
+	    mac_is_multicast(eth->h_source) || mac_is_zero(eth->h_source))
 		return 0;
-	fdb_learn_src(net->id, mac_u64(eth->h_source), skb->ifindex,
-		      mac_u64(net->uplink_mac));
+	if (learn)
+		fdb_learn_src(net->id, mac_u64(eth->h_source), skb->ifindex,
+			      mac_u64(net->uplink_mac));
 	return 1;
 }
 
@@ -102,9 +112,14 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	int ret;
 
-	/* Our own copy re-entering the host stack through the uplink. */
+	/* Our own copy re-entering the host stack through the uplink:
+	 * a bridge guest's frame for the host, which may be a reply to a
+	 * nat network's flow that left through this uplink */
 	if (skb->mark == KVB_MARK_FABRIC) {
 		skb->mark = 0;
+		port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+		if (port && uplink_nat_wan(skb, port, 0))
+			bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
 		return TC_ACT_OK;
 	}
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
@@ -119,8 +134,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	}
 	/* a bridge's uplink that is also a nat network's way out: the
 	 * host's IPv4 frames may be NAT's replies */
-	if (port->role == KVB_PORT_UPLINK &&
-	    (port->flags & KVB_PORT_F_NAT_WAN) && uplink_to_host4(skb, port)) {
+	if (uplink_nat_wan(skb, port, 1)) {
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
 		report_drop(skb, 0, ifindex, skb->len, stats_of_port(port),
 			    DROP(KVB_DROP_NO_STAGE));

@@ -345,9 +345,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 				   old.role == KVB_PORT_WAN ? "WAN device" :
 				   old.role == KVB_PORT_OVERLAY ? "VXLAN device" :
 				   "gateway port", other.name);
-		if (port_detach(fb, cmd, &old))
-			return 1;
-		nat_wan = true;
+		nat_wan = true;	/* its WAN port goes once all is checked */
 	}
 	if (role != KVB_PORT_GATEWAY && dev_refuse(fb, cmd, dev, role))
 		return 1;
@@ -365,6 +363,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		return err("%s: mac %s is already the static address of another "
 			   "port in network %s", cmd, buf, net.name);
 	}
+	if (nat_wan && port_detach(fb, cmd, &old))
+		return 1;
 
 	snprintf(port.name, sizeof(port.name), "%s", dev);
 	port.ifindex = ifindex;
@@ -384,13 +384,19 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {
 		addr_purge(fb, ifindex, 0);
+		if (nat_wan)	/* the nat networks keep their way out */
+			wan_uplink_gone(fb, ifindex);
 		return 1;
 	}
 
 	port.slot = port_slot_take(fb);
-	if (!port.slot)
-		return err("%s: %s: cannot create counters: %s", cmd, dev,
-			   strerror(errno));
+	if (!port.slot) {
+		err("%s: %s: cannot create counters: %s", cmd, dev,
+		    strerror(errno));
+		if (nat_wan)
+			wan_uplink_gone(fb, ifindex);
+		return 1;
+	}
 
 	if (role == KVB_PORT_UPLINK) {
 		unsigned int flags = 0;
@@ -482,6 +488,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	return 0;
 fail:
 	port_detach(fb, cmd, &port);
+	if (nat_wan)	/* the nat networks keep their way out */
+		wan_uplink_gone(fb, ifindex);
 	return 1;
 }
 

@@ -33,6 +33,10 @@ check "the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
 check "nat guest n1 reaches the LAN through the bridge's uplink" ping4 "$T-n1" 10.92.0.2
 check "nat guest m1 (wan the uplink) reaches the LAN" ping4 "$T-m1" 10.92.0.2
 check "TCP 20 MiB n1 to the LAN, sha256" tcp_sha "$T-n1" "$T-lan" 10.92.0.2 20
+# a bridged VM (a router VM, say) answers a nat guest through the host's
+# MAC: its replies come back into the uplink as the fabric's own frames
+check "nat guest n1 reaches the bridge guest b1" ping4 "$T-n1" 10.92.0.11
+check "TCP 5 MiB n1 to the bridge guest b1, sha256" tcp_sha "$T-n1" "$T-b1" 10.92.0.11 5
 peer=$(seen_from "$T-lan" 10.92.0.2 8092 "$T-n1")
 [ "$peer" = 10.92.0.1 ] && pass "the LAN sees n1 as the host's address" ||
 	fail "the LAN saw n1 as '$peer'"
