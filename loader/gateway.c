@@ -329,28 +329,22 @@ void wan_release(struct fabric *fb, __u32 net_id)
 
 		if (port_get(fb, wans[i], &p))
 			continue;
-		if (p.role == KVB_PORT_UPLINK) {
-			/* a bridge's uplink NAT used too: NAT's no more
-			 * once no other network needs it */
-			bool need = any != 0;
-
-			for (__u32 id = 1; id < KVB_MAX_NETS && !need; id++)
-				need = id != net_id && !net_get(fb, id, &n) &&
-				       net_has(&n, NT_GATEWAY) &&
-				       n.wan == wans[i];
-			if (!need) {
-				p.flags &= ~KVB_PORT_F_NAT_WAN;
-				bpf_map_update_elem(fb->port_fd, &wans[i], &p,
-						    BPF_EXIST);
-			}
-			continue;
-		}
 		for (__u32 id = 1; id < KVB_MAX_NETS && !owner; id++)
 			if (id != net_id && !net_get(fb, id, &n) &&
 			    net_has(&n, NT_GATEWAY) && n.wan == wans[i])
 				owner = id;
 		if (!owner)
 			owner = any;
+		if (p.role == KVB_PORT_UPLINK) {
+			/* a bridge's uplink NAT used too: the bridge's
+			 * alone once no other network needs it */
+			if (!owner) {
+				p.flags &= ~KVB_PORT_F_NAT_WAN;
+				bpf_map_update_elem(fb->port_fd, &wans[i], &p,
+						    BPF_EXIST);
+			}
+			continue;
+		}
 		if (!owner) {
 			port_detach(fb, "net del", &p);
 			continue;

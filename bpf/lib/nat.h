@@ -63,7 +63,8 @@ struct nat_scratch {
 	struct kvb_ct reply;
 	struct kvb_ct_key ok;	/* a new flow's keys, for nat_port_take */
 	struct kvb_ct_key rk;
-	struct kvb_ct_key sk;	/* nat_generic_take: another flow's key */
+	/* nat_generic_stale: another flow's original and reply keys */
+	struct kvb_ct_key sk, srk;
 	struct bpf_sock_tuple tuple;
 	__u32 h, min, span, gap, step;	/* nat_port_take's search */
 	/* the mapping functions' keys and a new entry's value (bytes: the
@@ -974,39 +975,28 @@ __noinline int nat_host_note(const struct kvb_ct_key *rk)
 
 /*
  * The flow whose reply key (t->rk) another flow holds, when that flow is
- * over (both entries idle past their timeout) and the sweep has not freed
- * it yet: freed now (its count given back). 0 when it went (or was gone),
- * -1 when it lives.
+ * over (ct_live: both entries idle past their timeout) and the sweep has
+ * not freed it yet: freed now, its counts given back. 0 when it went (or
+ * was gone), -1 when it lives.
  */
 static __always_inline int nat_generic_stale(struct nat_scratch *t)
 {
 	struct kvb_ct *r = bpf_map_lookup_elem(&kvb_ct, &t->rk), *o;
 	struct kvb_net *net;
-	__u64 now = kvb_now(), *cnt;
-	__u32 id = 0;
-	__u16 slot;
 
 	if (!r)
 		return 0;
 	net = net_lookup(r->net_id);
-	if (net && !ct_expired(net, r, t->rk.proto, now))
+	if (net && ct_live(net, &t->rk, r, kvb_now()))
 		return -1;
-	/* the other flow's original key, in the scratch's tuple room */
+	/* the other flow's original key and its end (ct_flow_end; the
+	 * mapping keys' room is free: a flow without ports has none) */
 	kvb_ct_orig_key(&t->rk, r, &t->sk);
 	o = bpf_map_lookup_elem(&kvb_ct, &t->sk);
-	if (o && net && !ct_expired(net, o, t->rk.proto, now))
-		return -1;
-	/* read before the deletes: a deleted entry's memory may be reused */
-	slot = o ? o->slot : 0;
 	if (o)
-		id = o->net_id;
-	bpf_map_delete_elem(&kvb_ct, &t->rk);
-	if (o && !bpf_map_delete_elem(&kvb_ct, &t->sk)) {
-		cnt = ct_counter(id);
-		if (cnt && *cnt)
-			__sync_fetch_and_add(cnt, -1);
-		ct_port_give(slot);
-	}
+		ct_flow_end(&t->sk, o, &t->srk, &t->mk, &t->pk, &t->nk);
+	else
+		bpf_map_delete_elem(&kvb_ct, &t->rk);	/* a reply alone */
 	return 0;
 }
 

@@ -37,6 +37,18 @@ check "UDP guest to WAN" sh -c "
 	ip netns exec $T-wan timeout 5 nc -u -l -W 1 10.99.2.2 7777 > /tmp/$T.udp &
 	sleep 0.3; echo hello-nat | ip netns exec $T-g2 nc -u -w 1 10.99.2.2 7777
 	wait; grep -q hello-nat /tmp/$T.udp; r=\$?; rm -f /tmp/$T.udp; exit \$r"
+# py_pair SERVER_NS SERVER CLIENT_NS CLIENT: the Python program SERVER in
+# SERVER_NS in the background, CLIENT in CLIENT_NS 0.3 s later; CLIENT's
+# status, once the server has ended
+py_pair() {
+	ip netns exec "$1" "$PY" -c "$2" &
+	local pid=$! r
+	sleep 0.3
+	ip netns exec "$3" "$PY" -c "$4"
+	r=$?
+	wait "$pid"
+	return $r
+}
 # A flow has one clock: a guest that only sends (a WireGuard client's
 # keepalives) keeps the remote's way back open past the UDP timeout (3 s
 # here). The remote answers once, stays silent 6 s while the guest sends
@@ -44,7 +56,7 @@ check "UDP guest to WAN" sh -c "
 # it (before, the flow's reply side timed out alone and the packet went
 # to the host).
 udp_one_way_keepalive() {
-	ip netns exec "$T-wan" "$PY" -c "
+	py_pair "$T-wan" "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
 s.bind(('10.99.2.2', 51820))
@@ -53,10 +65,8 @@ s.settimeout(0.2); end = time.time() + 6
 while time.time() < end:
     try: d, a = s.recvfrom(100)
     except socket.timeout: pass
-s.sendto(b'late', a)" &
-	local pid=$! r
-	sleep 0.3
-	ip netns exec "$T-g1" "$PY" -c "
+s.sendto(b'late', a)" \
+		"$T-g1" "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
 s.bind(('0.0.0.0', 51821))
@@ -69,9 +79,6 @@ while time.time() < end:
         if s.recv(100) == b'late': raise SystemExit(0)
     except socket.timeout: pass
 raise SystemExit(1)"
-	r=$?
-	wait "$pid"
-	return $r
 }
 check "net set ct-timeout udp 3" kvmbpf net set n ct-timeout udp 3
 check "UDP: the guest's keepalives alone keep the remote's way back open past the timeout" udp_one_way_keepalive
@@ -81,17 +88,15 @@ check "net set ct-timeout udp 180" kvmbpf net set n ct-timeout udp 180
 # handshake: idle 5 s, the server's data still reaches the guest (before,
 # the flow stayed closing and expired: the data went to the host).
 tcp_reopen() {
-	ip netns exec "$T-wan" "$PY" -c "
+	py_pair "$T-wan" "
 import socket, time
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(('10.99.2.2', 8099)); l.listen(2); l.settimeout(5)
 c, a = l.accept(); c.settimeout(3)
 try: c.recv(10); c.recv(10)
 except OSError: pass
-c2, a = l.accept(); time.sleep(5); c2.send(b'late'); time.sleep(1)" &
-	local pid=$! r
-	sleep 0.3
-	ip netns exec "$T-g1" "$PY" -c "
+c2, a = l.accept(); time.sleep(5); c2.send(b'late'); time.sleep(1)" \
+		"$T-g1" "
 import socket, struct, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('0.0.0.0', 40999)); s.connect(('10.99.2.2', 8099)); s.send(b'a')
@@ -102,9 +107,6 @@ time.sleep(0.5)
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('0.0.0.0', 40999)); s.connect(('10.99.2.2', 8099)); s.settimeout(9)
 raise SystemExit(0 if s.recv(10) == b'late' else 1)"
-	r=$?
-	wait "$pid"
-	return $r
 }
 check "net set ct-timeout tcp 3" kvmbpf net set n ct-timeout tcp 3
 check "TCP: a connection reopened from the same port is established anew (idle past the closing timeout, data still arrives)" tcp_reopen
@@ -118,7 +120,7 @@ check "net set ct-timeout tcp 120" kvmbpf net set n ct-timeout tcp 120
 # to NAT.
 raw_echo() {
 	rm -f "/tmp/$T.raw"
-	ip netns exec "$T-wan" "$PY" -c "
+	py_pair "$T-wan" "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, $1); s.settimeout(4)
 s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER: DONT, fragment
@@ -126,10 +128,8 @@ while True:
     d, a = s.recvfrom(9000)
     if d[20:].startswith(b'kvmbpf-$1'): break
 open('/tmp/$T.raw', 'w').write(a[0])
-s.sendto(d[20:], (a[0], 0))" &
-	local pid=$! r
-	sleep 0.3
-	ip netns exec "$2" "$PY" -c "
+s.sendto(d[20:], (a[0], 0))" \
+		"$2" "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, $1); s.settimeout(0.5)
 s.setsockopt(socket.IPPROTO_IP, 10, 0)
@@ -141,9 +141,6 @@ while time.time() < end:
     except socket.timeout: continue
     if a[0] == '10.99.2.2' and d[20:] == msg: raise SystemExit(0)
 raise SystemExit(1)"
-	r=$?
-	wait "$pid"
-	return $r
 }
 check "GRE (no ports) guest to WAN and back, translated by its address" raw_echo 47 "$T-g1"
 [ "$(cat "/tmp/$T.raw" 2>/dev/null)" = 10.99.2.1 ] && pass "the WAN saw the GRE from the host's address" ||
@@ -171,23 +168,18 @@ rm -f "/tmp/$T.raw"
 # (fragmented on a 1500 link) from CLIENT_NS to DEST:PORT, echoed by a
 # server in SERVER_NS bound to BIND:PORT, comes back whole
 udp_echo4000() {
-	ip netns exec "$1" "$PY" -c "
+	py_pair "$1" "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
 s.bind(('$2', $5))
-d, a = s.recvfrom(65535); s.sendto(d, a)" &
-	local pid=$! r
-	sleep 0.3
-	ip netns exec "$3" "$PY" -c "
+d, a = s.recvfrom(65535); s.sendto(d, a)" \
+		"$3" "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
 d = bytes(i % 251 for i in range(4000))
 s.sendto(d, ('$4', $5))
 r, a = s.recvfrom(65535)
 raise SystemExit(0 if r == d else 1)"
-	r=$?
-	wait "$pid"
-	return $r
 }
 # Datagrams beyond the MTU: the guest's kernel fragments them, the WAN's
 # answers come back fragmented; each fragment is translated (the later

@@ -12,6 +12,14 @@
 #                                     nat "m" (wan $T-up): $T-m1 192.168.81.11
 source "$(dirname "$0")/lib.sh"
 
+# nic_left_clean WHEN: no program of the fabric on the NIC, and the host
+# reaches the LAN through it
+nic_left_clean() {
+	check_not "$1: nothing of the fabric left on the NIC" sh -c \
+		"tc filter show dev $T-up ingress 2>/dev/null | grep -q bpf"
+	check "$1: the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
+}
+
 behind "$T-up" "$T-lan" 10.92.0.2/24 10.92.0.1/24
 check "net add lan type bridge uplink (the host's NIC)" \
 	kvmbpf net add lan type bridge uplink "$T-up"
@@ -54,9 +62,7 @@ check "after the bridge: m1 still reaches the LAN" ping4 "$T-m1" 10.92.0.2
 check "after the bridge: the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
 check "net del m" kvmbpf net del m
 check "net del n" kvmbpf net del n
-check_not "nothing of the fabric left on the NIC" sh -c \
-	"tc filter show dev $T-up ingress 2>/dev/null | grep -q bpf"
-check "the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
+nic_left_clean "after the first round"
 
 # The other way round: the nat network first (its WAN port on the NIC),
 # the bridge after (the WAN port becomes its uplink, NAT's way out still).
@@ -74,7 +80,5 @@ check "the bridge guest reaches the LAN" ping4 "$T-b1" 10.92.0.2
 check "the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
 check "net del n" kvmbpf net del n
 check "net del lan" kvmbpf net del lan
-check_not "nothing of the fabric left on the NIC" sh -c \
-	"tc filter show dev $T-up ingress 2>/dev/null | grep -q bpf"
-check "the host reaches the LAN at the end" ping -n -c 1 -W 2 10.92.0.2
+nic_left_clean "at the end"
 finish

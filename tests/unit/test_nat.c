@@ -419,6 +419,30 @@ static __u8 tcp_state(struct fabric *fb, __u16 sport)
 }
 
 /*
+ * A guest's connection from sport to the WAN's 443, opened by the
+ * handshake the window tests share: the guest's ISN 1000 and window 500
+ * (scale 7 from its SYN), the remote's ISN 5000. Its NAT port, 0 when a
+ * step was refused.
+ */
+static __u16 tcp_open(__u16 sport)
+{
+	struct frame in, out, res;
+	__u16 np;
+
+	tcp_seg(&in, 0, sport, 0, 1000, 0, 0x02, 64240);	/* SYN */
+	if (run_tc_out(F, kn1, &in, &out) != TC_ACT_REDIRECT)
+		return 0;
+	np = get16(out.buf + 34);
+	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);	/* SYN-ACK */
+	if (run_tc_out(F, kw, &in, &res) != TC_ACT_REDIRECT)
+		return 0;
+	tcp_seg(&in, 0, sport, 0, 1001, 5001, 0x10, 500);	/* ACK */
+	if (run_tc_out(F, kn1, &in, &out) != TC_ACT_REDIRECT)
+		return 0;
+	return np;
+}
+
+/*
  * TCP: the answer alone does not establish a flow, its opener's ACK of
  * the answer does (conntrack's rule); a FIN puts it on closing.
  */
@@ -510,13 +534,8 @@ static void t_nat_tcp_blind_rst_fin(struct fabric *fb)
 	__u16 np;
 	int ret;
 
-	tcp_seg(&in, 0, 40060, 0, 1000, 0, 0x02, 64240);	/* SYN */
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
-	np = get16(out.buf + 34);
-	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);	/* SYN-ACK */
-	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
-	tcp_seg(&in, 0, 40060, 0, 1001, 5001, 0x10, 500);	/* ACK */
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	np = tcp_open(40060);
+	CHECK(np, "handshake refused");
 	CHECK(tcp_state(fb, 40060) == KVB_CT_ESTABLISHED, "not established");
 
 	tcp_seg(&in, 1, 0, np, 5001 + 1000000, 0, 0x04, 0);	/* far RST */
@@ -565,17 +584,12 @@ static void t_nat_tcp_blind_rst_fin(struct fabric *fb)
  */
 static void t_nat_tcp_fin_in_scaled_window(struct fabric *fb)
 {
-	struct frame in, out, res;
+	struct frame in, res;
 	__u16 np;
 	int ret;
 
-	tcp_seg(&in, 0, 40062, 0, 1000, 0, 0x02, 64240);
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
-	np = get16(out.buf + 34);
-	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);
-	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
-	tcp_seg(&in, 0, 40062, 0, 1001, 5001, 0x10, 500);
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	np = tcp_open(40062);
+	CHECK(np, "handshake refused");
 	tcp_seg(&in, 1, 0, np, 5001 + 10000, 1001, 0x11, 100);
 	ret = run_tc_out(F, kw, &in, &res);
 	CHECK(ret == TC_ACT_REDIRECT, "in-window FIN: verdict %d", ret);
@@ -599,13 +613,8 @@ static void t_nat_tcp_reopen(struct fabric *fb)
 	__u16 np, np2;
 	int ret;
 
-	tcp_seg(&in, 0, 40070, 0, 1000, 0, 0x02, 64240);
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "SYN");
-	np = get16(out.buf + 34);
-	tcp_seg(&in, 1, 0, np, 5000, 1001, 0x12, 65535);
-	CHECK(run_tc_out(F, kw, &in, &res) == TC_ACT_REDIRECT, "SYN-ACK");
-	tcp_seg(&in, 0, 40070, 0, 1001, 5001, 0x10, 500);
-	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "ACK");
+	np = tcp_open(40070);
+	CHECK(np, "handshake refused");
 	tcp_seg(&in, 0, 40070, 0, 1001, 5001, 0x11, 500);
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "FIN");
 	CHECK(tcp_state(fb, 40070) == KVB_CT_CLOSING, "closing");
