@@ -511,6 +511,8 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		      (port->role != KVB_PORT_UPLINK ||
 		       !(port->flags & KVB_PORT_F_NAT_WAN))))
 		return TC_ACT_OK;
+	if ((port->flags & KVB_PORT_F_L3) && wan_l3_frame(skb))
+		return TC_ACT_OK;
 	ret = route_from_wan(skb, ifindex);
 	if (ret == ROUTE_CONTINUE)
 		ret = nat_from_wan(skb);

@@ -200,8 +200,8 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
  * A nat network without `wan` translates through whichever device the
  * FIB picks; its replies are recognised only on devices that carry the
  * tc program. So every device a flow may leave through is hooked: up,
- * Ethernet (the datapath writes Ethernet frames), holding an IPv4
- * address, and neither loopback, enslaved (its master holds the
+ * Ethernet or layer-3 (a VPN's tun or WireGuard, PPP: link_type_l3),
+ * holding an IPv4 address, and neither loopback, enslaved (its master holds the
  * address), the fabric's own (a port of any role, a gateway interface)
  * nor another fabric's. Called at net add, by the upkeep step of every
  * changing command and by the network's watcher when links or addresses
@@ -237,7 +237,8 @@ int wan_hook_all(struct fabric *fb, __u32 net_id)
 		}
 		if (!ifindex || !port_get(fb, ifindex, &p) ||
 		    host_link(ifindex, &l) || l.master ||
-		    l.type != ARPHRD_ETHER || fabric_ifname(l.name) ||
+		    (l.type != ARPHRD_ETHER && !link_type_l3(l.type)) ||
+		    fabric_ifname(l.name) ||
 		    tc_present(ifindex))
 			continue;
 		if (!port_attach(fb, "wan", l.name, net_id, KVB_PORT_WAN,

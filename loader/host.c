@@ -168,6 +168,21 @@ int host_link(__u32 ifindex, struct host_link *l)
 	return w.found ? 0 : -ENODEV;
 }
 
+/*
+ * Does a device of this link type carry IP packets with no link-layer
+ * header (tun, WireGuard: ARPHRD_NONE; PPP; a modem's raw IP)? Such a
+ * device can be a WAN (KVB_PORT_F_L3): its packets start with their IP
+ * header at tc, and the kernel takes a redirected frame's Ethernet header
+ * off for it. IP-in-IP and GRE devices are not on the list: whether tc
+ * sees their packets without a header was not checked (this kernel has
+ * no such modules).
+ */
+bool link_type_l3(__u16 type)
+{
+	return type == ARPHRD_NONE || type == ARPHRD_PPP ||
+	       type == ARPHRD_RAWIP;
+}
+
 /* -------------------------------------------------- addresses and routes */
 
 /* Do prefixes a/la and b/lb share an address? (their first min bits agree) */

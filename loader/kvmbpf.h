@@ -291,6 +291,7 @@ struct host_link {
 	char kind[16];			/* IFLA_INFO_KIND, "" for a plain NIC */
 };
 int host_link(__u32 ifindex, struct host_link *l);
+bool link_type_l3(__u16 type);
 int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 		 char dev[16]);
 int host_addr_on(__u32 ifindex, char what[64]);

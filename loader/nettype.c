@@ -110,17 +110,6 @@ static int gw_validate(struct fabric *fb, const struct net_spec *s,
 		return 1;
 	if (wan && dev_refuse(fb, "net add", wan, KVB_PORT_WAN))
 		return 1;
-	if (wan && n->type == KVB_NET_NAT) {
-		struct host_link l;
-
-		/* the datapath takes NAT's replies as Ethernet frames */
-		if (!host_link(n->wan, &l) && l.type != ARPHRD_ETHER)
-			return err("net add: wan %s is not an Ethernet device "
-				   "(link type %u): a nat network's replies "
-				   "come back as Ethernet frames; a layer-3 "
-				   "device (WireGuard, PPP, tun) cannot be its "
-				   "WAN", wan, l.type);
-	}
 	return 0;
 }
 

@@ -142,8 +142,13 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 		return err("%s: %s%s carries another kvmbpf fabric's program "
 			   "(a port of another --bpffs directory)", cmd, what,
 			   dev);
-	if (role == KVB_PORT_WAN)
+	if (role == KVB_PORT_WAN) {
+		if (l.type != ARPHRD_ETHER && !link_type_l3(l.type))
+			return err("%s: wan %s is neither an Ethernet device "
+				   "nor a layer-3 one (tun, WireGuard, PPP, raw "
+				   "IP): link type %u", cmd, dev, l.type);
 		return 0;
+	}
 	if (l.type != ARPHRD_ETHER)
 		return err("%s: %s is not an Ethernet device (link type %u): "
 			   "a guest's tap or an uplink NIC is", cmd, dev, l.type);
@@ -230,6 +235,10 @@ int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 {
 	if (on == !!(p->flags & KVB_PORT_F_XDP))
 		return 0;
+	if (on && (p->flags & KVB_PORT_F_L3))
+		return err("%s: %s is a layer-3 device: its packets have no "
+			   "Ethernet header for XDP's fast path (tc carries "
+			   "every packet; XDP stays off)", cmd, p->name);
 	if (on) {
 		int ret = xdp_attach(fb, p->ifindex,
 				     xdp_bound(p->ifindex, p->role));
@@ -380,6 +389,13 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		port.flags |= KVB_PORT_F_SAVI_OFF;
 	if (nat_wan)
 		port.flags |= KVB_PORT_F_NAT_WAN;
+	if (role == KVB_PORT_WAN) {
+		struct host_link l;
+
+		/* its packets come without an Ethernet header */
+		if (!host_link(ifindex, &l) && link_type_l3(l.type))
+			port.flags |= KVB_PORT_F_L3;
+	}
 	/* stale entries of an earlier device with this ifindex go first */
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {

@@ -325,6 +325,10 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 	print_onoff(PRINT_ANY, "savi", " savi %s",
 		    !(p->flags & KVB_PORT_F_SAVI_OFF));
 	print_onoff(PRINT_ANY, "xdp", " xdp %s", p->flags & KVB_PORT_F_XDP);
+	/* a WAN device without an Ethernet header (tun, WireGuard, PPP) */
+	if (p->role == KVB_PORT_WAN)
+		print_bool(PRINT_ANY, "layer3", " layer3 %s",
+			   p->flags & KVB_PORT_F_L3);
 	if (p->role == KVB_PORT_GUEST) {
 		__u16 ids[KVB_ACL_PER_PORT];
 		int k = acl_port_effective(fb, p, ids);

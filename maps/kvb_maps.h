@@ -166,6 +166,10 @@ enum kvb_port_flags {
 	 * host's one NIC): its IPv4 frames to the host's MAC go to the WAN
 	 * stage first (NAT's replies, forwards), the rest to the host */
 	KVB_PORT_F_NAT_WAN = 1 << 8,
+	/* a WAN device without a link-layer header (tun, WireGuard, PPP):
+	 * the WAN stage gives its IP packets an Ethernet header first, the
+	 * kernel takes it off again on the way out (tc only, never XDP) */
+	KVB_PORT_F_L3 = 1 << 9,
 };
 
 /* kvb_port.held: families a port is held to even with no address of it */

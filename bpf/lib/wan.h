@@ -27,4 +27,36 @@ static __noinline int kvb_admit_wan(struct __sk_buff *skb)
 	return IS_DROP(ret) ? ret : (int)(f.hdr_len & 0xffff);
 }
 
+/*
+ * A packet from a layer-3 WAN device (KVB_PORT_F_L3: tun, WireGuard, PPP)
+ * starts with its IP header. Give it an Ethernet header, so that routing
+ * and NAT, which take Ethernet frames, read and rewrite it as they would
+ * a NIC's: bpf_skb_change_head puts it in the headroom and makes it the
+ * skb's link-layer header. What they send to a guest has its MACs written
+ * as from a NIC; what they leave to the host loses nothing: cls_bpf pulls
+ * the link-layer header (mac_len) before the stack sees the packet, whose
+ * network header never moved. The MACs only have to pass admission (a
+ * unicast, non-zero source). Returns 0 with the header in place, else 1
+ * (not IPv4 or IPv6 as the skb says, or no room): the host's, untouched.
+ */
+static __always_inline int wan_l3_frame(struct __sk_buff *skb)
+{
+	struct ethhdr eth = {
+		.h_dest = { 0x02, 0, 0, 0, 0, 0x01 },
+		.h_source = { 0x02, 0, 0, 0, 0, 0x02 },
+		.h_proto = (__be16)skb->protocol,
+	};
+	__u8 v;
+
+	if (bpf_skb_load_bytes(skb, 0, &v, 1))
+		return 1;
+	if (!(eth.h_proto == bpf_htons(ETH_P_IP) && v >> 4 == 4) &&
+	    !(eth.h_proto == bpf_htons(ETH_P_IPV6) && v >> 4 == 6))
+		return 1;
+	if (bpf_skb_change_head(skb, ETH_HLEN, 0) ||
+	    bpf_skb_store_bytes(skb, 0, &eth, ETH_HLEN, 0))
+		return 1;
+	return 0;
+}
+
 #endif /* KVB_WAN_H */

@@ -144,9 +144,11 @@ expect_err "a device holding the host's address: refused" \
 ip tuntap add "$T-tun" mode tun && LINK_LIST+=("$T-tun")
 expect_err "a tun (not a tap) device: refused" "$T-tun is not an Ethernet device" \
 	kvmbpf attach "$T-tun" net b
-expect_err "a tun device as a nat network's WAN: refused (replies are taken as Ethernet frames)" \
-	"wan $T-tun is not an Ethernet device" \
+check "a tun device as a nat network's WAN: accepted (a layer-3 WAN, natl3.sh)" \
 	kvmbpf net add nt type nat subnet 192.168.251.0/24 wan "$T-tun"
+check "net del of it" kvmbpf net del nt
+check_not "nothing of the fabric left on the tun" sh -c \
+	"tc filter show dev $T-tun ingress 2>/dev/null | grep -q bpf"
 netns_add "$T-g1"
 guest_link "$T-g1" "$T-g1"
 kvmbpf attach "$T-g1" net b || fail "attach g1"

@@ -251,9 +251,9 @@ tcp_sha() {
 	[ "$want" = "$got" ]
 }
 
-# seen_from LISTENNS ADDR PORT FROMNS: the source address a TCP listener on
-# ADDR:PORT (IPv4 or IPv6) in LISTENNS sees when FROMNS connects to it (NAT
-# or not)
+# seen_from LISTENNS ADDR PORT FROMNS [TOADDR TOPORT]: the source address a
+# TCP listener on ADDR:PORT (IPv4 or IPv6) in LISTENNS sees when FROMNS
+# connects to it (NAT or not), or to TOADDR:TOPORT (a port forward's)
 seen_from() {
 	in_ns "$1" timeout 10 "$PY" -c "
 import socket
@@ -263,7 +263,7 @@ s.bind(('$2', $3)); s.listen(1)
 c, a = s.accept(); print(a[0]); c.close()" &
 	sleep 0.5
 	in_ns "$4" timeout 5 "$PY" -c "
-import socket; socket.create_connection(('$2', $3), timeout=3).close()"
+import socket; socket.create_connection(('${5:-$2}', ${6:-$3}), timeout=3).close()"
 	wait
 }
 
