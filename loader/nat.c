@@ -318,7 +318,8 @@ static const char *proto_name(__u8 p, char buf[4])
 static const char *state_name(__u8 s)
 {
 	return s == KVB_CT_ESTABLISHED ? "established" :
-	       s == KVB_CT_CLOSING ? "closing" : "new";
+	       s == KVB_CT_CLOSING ? "closing" :
+	       s == KVB_CT_ANSWERED ? "answered" : "new";
 }
 
 static void ct_details(void)

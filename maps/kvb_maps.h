@@ -1004,9 +1004,17 @@ struct kvb_ct_key {
 
 enum kvb_ct_state {
 	KVB_CT_NEW = 0,		/* seen one way only */
-	KVB_CT_ESTABLISHED = 1,	/* seen both ways */
+	KVB_CT_ESTABLISHED = 1,	/* seen both ways (UDP: a stream, below) */
 	KVB_CT_CLOSING = 2,	/* TCP FIN or RST seen */
+	/* UDP answered, but no packet yet KVB_CT_STREAM_NS after it began:
+	 * a single exchange (a DNS query and its answer) keeps the
+	 * unreplied timeout, as conntrack's UDP entries until they are a
+	 * stream; the first packet that late makes it established */
+	KVB_CT_ANSWERED = 3,
 };
+
+/* conntrack's UDP stream: still alive this long after it began */
+#define KVB_CT_STREAM_NS 2000000000ULL
 
 struct kvb_ct {
 	__be32 addr;		/* dir 0: nat_ip; dir 1: guest address */
@@ -1237,7 +1245,8 @@ static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
 	}
 	if (ct_timeout && ct_timeout[t & 3])
 		s = ct_timeout[t & 3];
-	if (proto != 6 && state == KVB_CT_NEW && s > KVB_CT_UNREPLIED_S)
+	if (proto != 6 && state != KVB_CT_ESTABLISHED &&
+	    s > KVB_CT_UNREPLIED_S)
 		s = KVB_CT_UNREPLIED_S;
 	return s;
 }

@@ -119,7 +119,9 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	if (route_of(4, (const __u8 *)&rk.daddr))
 		return XDP_PASS;	/* a routed network's: tc routes it */
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
-	if (!ct || ct->hairpin || ct->state != KVB_CT_ESTABLISHED)
+	/* answered (UDP not yet a stream): ct_touch below makes it one */
+	if (!ct || ct->hairpin || (ct->state != KVB_CT_ESTABLISHED &&
+				   ct->state != KVB_CT_ANSWERED))
 		return XDP_PASS;
 	net = net_lookup(ct->net_id);
 	if (!net || net->type != KVB_NET_NAT ||
