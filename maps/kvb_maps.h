@@ -1252,6 +1252,17 @@ static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
 }
 
 /*
+ * The state of a flow or an ACL connection that is not TCP at its first
+ * answer: established, but UDP's answered only (KVB_CT_ANSWERED,
+ * conntrack's rule: a query and its answer go after the unreplied
+ * timeout; one still alive 2 s on, a stream, the datapath establishes).
+ */
+static inline __u8 kvb_ct_answered_state(__u8 proto)
+{
+	return proto == 17 ? KVB_CT_ANSWERED : KVB_CT_ESTABLISHED;
+}
+
+/*
  * The reply key of a flow from its original entry. Hairpin flows are
  * answered by the forward's guest (addr2:port2) to the gateway (addr);
  * the others by the remote (the original's destination) to the NAT

@@ -776,7 +776,8 @@ static __always_inline void acl_side_put(struct acl_scratch *s,
  * How long an idle connection of proto in state is remembered: NAT's
  * defaults (TCP 7440 s established, 120 s opening, or closing after a FIN
  * or RST; UDP 180 s; ICMP 30 s), but any exchange but TCP's only
- * KVB_CT_UNREPLIED_S until its first answer (conntrack's UDP 30 s), and
+ * KVB_CT_UNREPLIED_S until its first answer (conntrack's UDP 30 s), UDP's
+ * until it is a stream (KVB_CT_ANSWERED: a DNS query and its answer), and
  * ICMPv6 as ICMP: a port's share of the table is not held for minutes by
  * one-packet exchanges.
  */
@@ -1045,8 +1046,9 @@ static __always_inline void acl_ct_opening(struct __sk_buff *skb,
 	__u32 seq, ack;
 
 	if (s->proto != IPPROTO_TCP || !(e->tcp & KVB_ACLCT_SYN)) {
+		/* UDP: answered, a stream once still alive 2 s on */
 		if (answer)
-			e->state = KVB_CT_ESTABLISHED;
+			e->state = kvb_ct_answered_state(s->proto);
 		return;
 	}
 	if (bpf_skb_load_bytes(skb, s->l4off + 4, h, 10))
@@ -1139,9 +1141,17 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		/* a FIN or RST either way: closing, kept 120 s idle */
 		if (s->tend && e->state != KVB_CT_CLOSING)
 			e->state = KVB_CT_CLOSING;
-		/* a shared write at most once a second */
-		if (now > e->last_ns + ACL_REFRESH_NS)
+		/* a shared write at most once a second; an answered UDP
+		 * exchange's clock stays where it began until it is a
+		 * stream (conntrack's rule, as NAT's ct_touch) */
+		if (e->state == KVB_CT_ANSWERED) {
+			if (now >= e->last_ns + KVB_CT_STREAM_NS) {
+				e->state = KVB_CT_ESTABLISHED;
+				e->last_ns = now;
+			}
+		} else if (now > e->last_ns + ACL_REFRESH_NS) {
 			e->last_ns = now;
+		}
 		acl_peer_take(s, other);
 		acl_count(sd->ctr, len);
 		return ACL_PASS;

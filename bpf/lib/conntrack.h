@@ -241,17 +241,6 @@ static __always_inline void ct_touch(struct kvb_ct *ct, __u64 now)
 		ct->last_ns = now;
 }
 
-/*
- * The state of a flow that is not TCP at its first answer: established,
- * but UDP's answered only (KVB_CT_ANSWERED, conntrack's rule: a query and
- * its answer go after the unreplied timeout; a flow still alive 2 s
- * later, a stream, is established by ct_touch).
- */
-static __always_inline __u8 ct_answered_state(__u8 proto)
-{
-	return proto == IPPROTO_UDP ? KVB_CT_ANSWERED : KVB_CT_ESTABLISHED;
-}
-
 /* What ct_create made of a flow. */
 enum ct_made {
 	CT_MADE = 0,	/* both entries are in, the flow is counted */

@@ -1167,7 +1167,7 @@ static __always_inline int ct_out(struct __sk_buff *skb,
  * than its usual opener began: a forward's flow, opened by the WAN
  * (kvb_ct.from_wan), answered by its guest (k the original key); a
  * hairpin's, opened by guest A, answered by guest B (k the reply key).
- * A UDP flow is then answered, both entries (ct_answered_state), as the
+ * A UDP flow is then answered, both entries (kvb_ct_answered_state), as the
  * WAN's answer makes a guest's own flow. Until then it has the unreplied
  * timeout (KVB_CT_UNREPLIED_S), so datagrams from forged sources at a
  * forwarded port do not hold the network's flows for long. TCP's flows
@@ -1191,7 +1191,7 @@ __noinline int ct_answered(const struct kvb_ct_key *k)
 	} else {
 		kvb_ct_reply_key(k, e, &other);
 	}
-	e->state = ct_answered_state(k->proto);
+	e->state = kvb_ct_answered_state(k->proto);
 	o = bpf_map_lookup_elem(&kvb_ct, &other);
 	if (o && o->state == KVB_CT_NEW)
 		o->state = e->state;
@@ -2112,7 +2112,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 					   .proto = rk.proto };
 		struct kvb_ct *o;
 
-		ct->state = ct_answered_state(rk.proto);
+		ct->state = kvb_ct_answered_state(rk.proto);
 		if (rk.proto == IPPROTO_ICMP)
 			okey.dport = 0;
 		o = bpf_map_lookup_elem(&kvb_ct, &okey);

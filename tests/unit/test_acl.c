@@ -725,6 +725,84 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
 	      "an established TCP connection idle 200 s gone (before 7440 s)");
 }
 
+/* Set the remembered connection of proto between ports a and b idle for
+ * s seconds; 0 if it is there. */
+static int ct_idle(struct fabric *fb, __u8 proto, __u16 a, __u16 b, __u64 s)
+{
+	struct kvb_aclct_key k, *prev = NULL;
+	struct kvb_aclct e;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
+		prev = &k;
+		if (k.proto == proto &&
+		    ((k.port[0] == htons(a) && k.port[1] == htons(b)) ||
+		     (k.port[0] == htons(b) && k.port[1] == htons(a))) &&
+		    !bpf_map_lookup_elem(fb->aclct_fd, &k, &e)) {
+			e.last_ns = (__u64)ts.tv_sec * 1000000000ULL +
+				    (__u64)ts.tv_nsec - s * 1000000000ULL;
+			return bpf_map_update_elem(fb->aclct_fd, &k, &e,
+						   BPF_EXIST);
+		}
+	}
+	return -1;
+}
+
+/* The guest's UDP datagram from sport to 203.0.113.9:53, through ka2. */
+static void udp_out(struct fabric *fb, __u16 sport)
+{
+	struct frame f;
+
+	udp4(&f, GUEST4, sport, IP(203, 0, 113, 9), 53);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+}
+
+/*
+ * conntrack's UDP rule for a port's remembered connections as for NAT's
+ * flows: answered, a connection is a stream (established, UDP's 180 s)
+ * only once it is still alive 2 s after it began; a single exchange (a
+ * DNS query and its answer) keeps the unreplied 30 s and may be evicted.
+ * Before, every answered exchange held the port's share for 180 s, never
+ * evicted: a resolver's queries filled it and its next were refused.
+ */
+static void t_acl_udp_stream(struct fabric *fb)
+{
+	struct frame f;
+
+	CHECK(!cli("acl add u30") &&
+	      !cli("acl rule add u30 egress allow proto udp") &&
+	      !cli("port set ka2 acl u30"), "cannot set up ACL u30");
+	udp_out(fb, 42000);
+	udp4(&f, IP(203, 0, 113, 9), 53, GUEST4, 42000);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "the answer refused");
+	CHECK(ct_state(fb, IPPROTO_UDP, 42000, 53) == KVB_CT_ANSWERED,
+	      "answered: state %d, want answered",
+	      ct_state(fb, IPPROTO_UDP, 42000, 53));
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK &&
+	      ct_state(fb, IPPROTO_UDP, 42000, 53) == KVB_CT_ANSWERED,
+	      "a second answer at once: state %d, want answered still",
+	      ct_state(fb, IPPROTO_UDP, 42000, 53));
+	CHECK(!ct_idle(fb, IPPROTO_UDP, 42000, 53, 35), "aged");
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "a single exchange idle 35 s still let an answer in");
+	/* still alive 3 s on: a stream, UDP's 180 s */
+	udp_out(fb, 42001);
+	udp4(&f, IP(203, 0, 113, 9), 53, GUEST4, 42001);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "the answer refused");
+	CHECK(!ct_idle(fb, IPPROTO_UDP, 42001, 53, 3), "aged");
+	udp_out(fb, 42001);
+	CHECK(ct_state(fb, IPPROTO_UDP, 42001, 53) == KVB_CT_ESTABLISHED,
+	      "the guest's datagram 3 s on: state %d, want established",
+	      ct_state(fb, IPPROTO_UDP, 42001, 53));
+	CHECK(!ct_idle(fb, IPPROTO_UDP, 42001, 53, 35), "aged");
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "a stream idle 35 s (UDP 180 s) refused its answer");
+	cli("port set ka2 acl none");
+}
+
 /*
  * No guest's flood of connections pushes another guest's out. Port ka3
  * is offered 270,000 new connections (more than the 262,144 of the LRU
@@ -1004,6 +1082,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);
 	RUN(t_acl_tcp_states_and_timeouts);
+	RUN(t_acl_udp_stream);
 	RUN(t_acl_flood_evicts_no_other_port);	/* ka3 leaves */
 	RUN(t_acl_ct_max_per_network);
 	RUN(t_acl_inbound_flood_spares_outbound);
