@@ -104,6 +104,7 @@ bool xdp_bound(__u32 ifindex, __u32 role);
 /* add (on) or remove XDP on an attached port, p's flags and entry too */
 int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		 bool on);
+bool dev_is_l3(__u32 ifindex);
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
 bool fabric_ifname(const char *name);
 

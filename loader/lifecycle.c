@@ -215,6 +215,13 @@ static int do_upgrade(int argc, char **argv)
 		prev = &key;
 		if (port_get(fb, key, &p))
 			continue;
+		/* a layer-3 WAN hooked by a build before KVB_PORT_F_L3:
+		 * marked before its new program reads the mark */
+		if (p.role == KVB_PORT_WAN && !(p.flags & KVB_PORT_F_L3) &&
+		    dev_is_l3(key)) {
+			p.flags |= KVB_PORT_F_L3;
+			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
+		}
 		r = tc_attach(fb, key, false, NULL);
 		if (!r && (p.role == KVB_PORT_UPLINK ||
 			   p.role == KVB_PORT_GUEST))

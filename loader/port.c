@@ -107,6 +107,14 @@ bool fabric_ifname(const char *name)
  * device and may be a bridge, bond or team (often the host's NIC); a WAN
  * may be any kind of device. Prints why and returns 1, else 0.
  */
+/* Does device ifindex carry IP packets without a link-layer header? */
+bool dev_is_l3(__u32 ifindex)
+{
+	struct host_link l;
+
+	return !host_link(ifindex, &l) && link_type_l3(l.type);
+}
+
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 {
 	static const char *const masters[] = { "bridge", "bond", "team", "vrf",
@@ -389,13 +397,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		port.flags |= KVB_PORT_F_SAVI_OFF;
 	if (nat_wan)
 		port.flags |= KVB_PORT_F_NAT_WAN;
-	if (role == KVB_PORT_WAN) {
-		struct host_link l;
-
-		/* its packets come without an Ethernet header */
-		if (!host_link(ifindex, &l) && link_type_l3(l.type))
-			port.flags |= KVB_PORT_F_L3;
-	}
+	if (role == KVB_PORT_WAN && dev_is_l3(ifindex))
+		port.flags |= KVB_PORT_F_L3;
 	/* stale entries of an earlier device with this ifindex go first */
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {

@@ -1248,6 +1248,10 @@ static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
 	if (proto != 6 && state != KVB_CT_ESTABLISHED &&
 	    s > KVB_CT_UNREPLIED_S)
 		s = KVB_CT_UNREPLIED_S;
+	/* answered: long enough to become a stream (its clock stays where
+	 * it began until a packet 2 s on), whatever the UDP timeout set */
+	if (state == KVB_CT_ANSWERED && s < KVB_CT_STREAM_NS / 1000000000 + 1)
+		s = KVB_CT_STREAM_NS / 1000000000 + 1;
 	return s;
 }
 

@@ -225,20 +225,57 @@ static __always_inline int ct_live(const struct kvb_net *net,
  * is written per packet (no packet count: a shared line written by
  * every packet).
  */
-static __always_inline void ct_touch(struct kvb_ct *ct, __u64 now)
+static __always_inline int ct_touch(struct kvb_ct *ct, __u64 now)
 {
 	if (now <= ct->last_ns)
-		return;
+		return 0;
 	if (ct->state == KVB_CT_ANSWERED) {
 		/* its clock stays where it began until it is a stream */
-		if (now - ct->last_ns >= KVB_CT_STREAM_NS) {
-			ct->state = KVB_CT_ESTABLISHED;
-			ct->last_ns = now;
-		}
-		return;
+		if (now - ct->last_ns < KVB_CT_STREAM_NS)
+			return 0;
+		ct->state = KVB_CT_ESTABLISHED;
+		ct->last_ns = now;
+		return 1;
 	}
 	if (now - ct->last_ns >= KVB_CT_REFRESH_NS)
 		ct->last_ns = now;
+	return 0;
+}
+
+/*
+ * ct_touch made the entry of key k a stream: so is its flow's other
+ * entry, whose own packets may never come (a remote that streams after
+ * one request), and which early eviction and `ct show` read (the
+ * original's). A global function: called once a flow.
+ */
+__noinline int ct_stream_other(const struct kvb_ct_key *k)
+{
+	struct kvb_ct_key other;
+	struct kvb_ct *e, *o;
+
+	if (!k)
+		return 0;
+	e = bpf_map_lookup_elem(&kvb_ct, k);
+	if (!e)
+		return 0;
+	if (k->dir)
+		kvb_ct_orig_key(k, e, &other);
+	else
+		kvb_ct_reply_key(k, e, &other);
+	o = bpf_map_lookup_elem(&kvb_ct, &other);
+	if (o && o->state == KVB_CT_ANSWERED) {
+		o->state = KVB_CT_ESTABLISHED;
+		o->last_ns = e->last_ns;
+	}
+	return 0;
+}
+
+/* A packet of the flow of key k, whose entry is ct, at now (ct_touch). */
+static __always_inline void ct_touch_flow(const struct kvb_ct_key *k,
+					  struct kvb_ct *ct, __u64 now)
+{
+	if (ct_touch(ct, now))
+		ct_stream_other(k);
 }
 
 /* What ct_create made of a flow. */

@@ -1095,7 +1095,7 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 		 * cached: its packets go on asking */
 		if (t->nh_ok && ct->addr == t->naddr)
 			nh_keep(ct, t);
-		ct_touch(ct, now);
+		ct_touch_flow(ok, ct, now);
 		*nport = ct->port;
 		t->naddr = ct->addr;
 		return 0;
@@ -1312,7 +1312,7 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 		goto send;
 	}
 	/* touched only now: a flow to a port gone expires */
-	ct_touch(ct, kvb_now());
+	ct_touch_flow(k, ct, kvb_now());
 	/* established as any flow: TCP by its handshake (both ends are
 	 * guests), the rest by B's answer */
 	if (k->proto == IPPROTO_TCP)
@@ -2100,7 +2100,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		if (IS_DROP(ret))
 			return ret;
 	}
-	ct_touch(ct, now);
+	ct_touch_flow(&rk, ct, now);
 	if (ct->state == KVB_CT_NEW && rk.proto != IPPROTO_TCP &&
 	    !ct->from_wan) {
 		/* the first reply: the original direction learns the flow

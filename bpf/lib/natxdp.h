@@ -146,7 +146,7 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 		return XDP_PASS;
 	if (bpf_redirect_map(&kvb_xdptx, out, XDP_PASS) != XDP_REDIRECT)
 		return XDP_PASS;	/* not a tap: tc's */
-	ct_touch(ct, now);
+	ct_touch_flow(&rk, ct, now);
 	/* TTL and every header byte were checked above: it cannot fail */
 	if (nat_reply_rewrite(ctx, &rk, gaddr, gport, poff, ETH_HLEN + 20,
 			      gmac, net->uplink_mac) != NAT_RW_DONE)

@@ -1286,6 +1286,54 @@ static void t_nat_udp_stream(struct fabric *fb)
 	      "a stream idle 35 s (UDP 180 s) no longer reached the guest: "
 	      "verdict %d", ret);
 	ct_flush_net(fb, NET_NAT);
+
+	/* one request, then the remote streams: the whole flow is a
+	 * stream, the guest's entry too (eviction and ct show read it) */
+	p = udp_to(20073, "10.200.0.2", 53);
+	CHECK(p && udp_from("10.200.0.2", 53, p, &res) == TC_ACT_REDIRECT,
+	      "flow");
+	ok.sport = htons(20073);
+	rk.dport = htons(p);
+	CHECK(!ct_age(fb, &ok, 3) && !ct_age(fb, &rk, 3), "aged");
+	CHECK(udp_from("10.200.0.2", 53, p, &res) == TC_ACT_REDIRECT &&
+	      !bpf_map_lookup_elem(fb->ct_fd, &ok, &e) &&
+	      !bpf_map_lookup_elem(fb->ct_fd, &rk, &r) &&
+	      e.state == KVB_CT_ESTABLISHED && r.state == KVB_CT_ESTABLISHED,
+	      "the remote's datagram 3 s on: states %u (the guest's) and %u, "
+	      "want established", e.state, r.state);
+	ct_flush_net(fb, NET_NAT);
+
+	/* a UDP timeout under 2 s still lets a flow become a stream */
+	{
+		struct kvb_net n;
+
+		CHECK(!net_get(fb, NET_NAT, &n), "net");
+		n.ct_timeout[KVB_CT_T_UDP] = 1;
+		net_put(fb, &n);
+		p = udp_to(20074, "10.200.0.2", 53);
+		ret = p ? udp_from("10.200.0.2", 53, p, &res) : -1;
+		ok.sport = htons(20074);
+		rk.dport = htons(p);
+		/* 2.5 s ago: past the stream's 2 s, within the 3 s an
+		 * answered flow has at least (the datapath's clock is
+		 * coarse, a few ms behind) */
+		if (!bpf_map_lookup_elem(fb->ct_fd, &ok, &e) &&
+		    !bpf_map_lookup_elem(fb->ct_fd, &rk, &r)) {
+			e.last_ns = r.last_ns = mono_ago(2) - 500000000ULL;
+			bpf_map_update_elem(fb->ct_fd, &ok, &e, BPF_EXIST);
+			bpf_map_update_elem(fb->ct_fd, &rk, &r, BPF_EXIST);
+			ret = ret == TC_ACT_REDIRECT ?
+			      udp_from("10.200.0.2", 53, p, &res) : ret;
+		}
+		n.ct_timeout[KVB_CT_T_UDP] = 0;
+		net_put(fb, &n);
+		CHECK(ret == TC_ACT_REDIRECT &&
+		      !bpf_map_lookup_elem(fb->ct_fd, &rk, &r) &&
+		      r.state == KVB_CT_ESTABLISHED, "ct-timeout udp 1: the "
+		      "remote's datagram 2 s on: verdict %d, state %u, want "
+		      "a stream", ret, r.state);
+	}
+	ct_flush_net(fb, NET_NAT);
 }
 
 /* An IPv4 frame's header checksum alone (a protocol without ports). */
