@@ -1513,7 +1513,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 			    f->icmp_type == 12)
 				return f->fragk == KVB_FRAG_FIRST ?
 					DROP(KVB_DROP_NAT_FRAG) : NAT_ICMP_ERR;
-			if (f->icmp_type != 8)
+			if (!icmp_query_request(f->icmp_type))
 				return DROP(KVB_DROP_NAT_PROTO);
 			if (bpf_skb_load_bytes(skb, l4off + 4, &ok.sport, 2))
 				return DROP(KVB_DROP_L4);

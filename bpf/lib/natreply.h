@@ -58,6 +58,21 @@ static __always_inline int nat_generic(__u8 proto)
 }
 
 /*
+ * ICMP queries NAT translates by their identifier, as conntrack tracks
+ * them (RFC 5508): echo, timestamp (nmap -PP, clockdiff), information and
+ * address mask; a request's type, and its reply's.
+ */
+static __always_inline int icmp_query_request(__u8 type)
+{
+	return type == 8 || type == 13 || type == 15 || type == 17;
+}
+
+static __always_inline int icmp_query_reply(__u8 type)
+{
+	return type == 0 || type == 14 || type == 16 || type == 18;
+}
+
+/*
  * The reply key rk of an IPv4 packet from the WAN (its header ip, the
  * first 8 bytes of its L4 header at l4), and in *poff where its port (an
  * echo reply's identifier) is in the L4 header.
@@ -82,7 +97,7 @@ static __always_inline int nat_reply_key(const struct iphdr *ip,
 
 		if (type == 3 || type == 11 || type == 12)
 			return NAT_RK_ICMP_ERR;
-		if (type != 0)	/* echo reply */
+		if (!icmp_query_reply(type))	/* an echo reply, say */
 			return NAT_RK_NONE;
 		rk->sport = 0;
 		rk->dport = l4[2];

@@ -4,8 +4,9 @@
 # default route is a VPN (WireGuard, OpenVPN's tun) or PPP: packets
 # without an Ethernet header. The WAN stage gives them one
 # (KVB_PORT_F_L3); the kernel takes it off again on the way out. Flows,
-# forwards and ICMP errors cross it, IPv6 is routed in through it, the
-# host's own traffic over it is untouched, and nothing is left on it after.
+# forwards and ICMP errors cross it, IPv6 is routed in through it, a
+# routed network's traffic both ways, the host's own traffic over it is
+# untouched, and nothing is left on it after.
 #
 #   $T-h (the fabric's namespace):  vpn0 10.94.0.1 peer 10.94.0.2,
 #        fd95::1/64, default routes dev vpn0
@@ -162,6 +163,26 @@ check "the far end learned the network's MTU" sh -c \
 	"ip -n $T-r route get 10.94.0.1 | grep -q 'mtu 1400'"
 check "net del m" kvmbpf net del m
 check "after net del m, g1 still reaches the far end" ping4 "$T-g1" 203.0.113.5
+
+# a routed network through the tun (a site-to-site VPN): no NAT, the far
+# end routes the subnet back through it
+check "net add r type routed wan vpn0" \
+	kvmbpf net add r type routed subnet 10.96.0.0/24 wan vpn0 dhcp off
+netns_add "$T-g3"
+ip -n "$H" link add g3 type veth peer name eth0 netns "$T-g3"
+ip -n "$H" link set g3 up
+ip -n "$T-g3" link set eth0 up
+ip -n "$T-g3" addr add 10.96.0.11/24 dev eth0
+ip -n "$T-g3" route add default via 10.96.0.1
+check "attach g3" kvmbpf attach g3 net r ip 10.96.0.11
+ip -n "$T-r" route add 10.96.0.0/24 dev vpn0
+check "routed: g3 reaches the far end through the tun" ping4 "$T-g3" 203.0.113.5
+check "routed: the far end reaches g3 through the tun" ping4 "$T-r" 10.96.0.11
+peer=$(seen_from "$T-r" 203.0.113.5 8097 "$T-g3")
+[ "$peer" = 10.96.0.11 ] && pass "routed: the far end sees g3's own address" ||
+	fail "routed: the far end saw g3 as '$peer'"
+check "net del r" kvmbpf net del r
+check "after net del r: g1 still reaches the far end" ping4 "$T-g1" 203.0.113.5
 
 check "net del n" kvmbpf net del n
 check_not "nothing of the fabric left on vpn0" sh -c \

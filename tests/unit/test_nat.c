@@ -51,7 +51,8 @@ static void guest_frame(struct frame *f, __u8 proto, __u16 sport,
 		l4[4] = (__u8)(l4len >> 8), l4[5] = (__u8)l4len;
 	} else {
 		l4len = 8 + payload;
-		l4[0] = 8;	/* echo request; id in sport */
+		/* an echo request, or the query dport names; id in sport */
+		l4[0] = dport ? (__u8)dport : 8;
 	}
 	if (proto == IPPROTO_ICMP) {
 		l4[4] = (__u8)(sport >> 8), l4[5] = (__u8)sport;
@@ -104,7 +105,9 @@ static void roundtrip(__u8 proto, __u16 sport, __u16 dport, int zero_udp)
 	memcpy(back.buf + 14 + 16, out.buf + 14 + 12, 4);
 	back.buf[14 + 8] = 64;
 	if (proto == IPPROTO_ICMP) {
-		back.buf[34] = 0;	/* echo reply, same id */
+		/* the query's reply (echo's 0, the others' type + 1),
+		 * same id */
+		back.buf[34] = dport ? (__u8)(dport + 1) : 0;
 	} else {
 		memcpy(back.buf + 34, out.buf + 36, 2);
 		memcpy(back.buf + 36, out.buf + 34, 2);
@@ -148,6 +151,18 @@ static void t_nat_udp_without_checksum(struct fabric *fb __attribute__((unused))
 static void t_nat_icmp_echo(struct fabric *fb __attribute__((unused)))
 {
 	roundtrip(IPPROTO_ICMP, 0x1234, 0, 0);
+}
+
+/*
+ * The other ICMP queries conntrack tracks by identifier (RFC 5508):
+ * timestamp (nmap -PP, clockdiff), information, address mask. Before,
+ * the guest's were refused as nat-protocol.
+ */
+static void t_nat_icmp_queries(struct fabric *fb __attribute__((unused)))
+{
+	roundtrip(IPPROTO_ICMP, 0x1235, 13, 0);
+	roundtrip(IPPROTO_ICMP, 0x1236, 15, 0);
+	roundtrip(IPPROTO_ICMP, 0x1237, 17, 0);
 }
 
 /*
@@ -3916,6 +3931,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_udp);
 	RUN(t_nat_udp_without_checksum);
 	RUN(t_nat_icmp_echo);
+	RUN(t_nat_icmp_queries);
 	RUN(t_nat_same_flow_same_port);
 	RUN(t_nat_next_hop_cached);
 	RUN(t_nat_gso_super_frame);
