@@ -269,6 +269,8 @@ void wan_uplink_gone(struct fabric *fb, __u32 ifindex)
 	any = any_route_net(fb, 0);
 	if (any)
 		wan_hook_all(fb, any);
+	/* its XDP, if a network that names it asks (wan-xdp on) */
+	wan_xdp_sync(fb, "net del", ifindex, 0);
 }
 
 /* A nat network without `wan` (any route) other than except, or 0. */

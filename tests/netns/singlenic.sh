@@ -30,8 +30,8 @@ check "attach a bridge guest" kvmbpf attach "$T-b1" net lan ip 10.92.0.11
 check "net add n type nat (any route), through the bridge's uplink" \
 	kvmbpf net add n type nat subnet 192.168.79.0/24
 net_guest "$T-n1" n 192.168.79.11 192.168.79.1 || fail "attach n1"
-check "net add m type nat wan (the bridge's uplink)" \
-	kvmbpf net add m type nat subnet 192.168.81.0/24 wan "$T-up"
+check "net add m type nat wan (the bridge's uplink) wan-xdp on" \
+	kvmbpf net add m type nat subnet 192.168.81.0/24 wan "$T-up" wan-xdp on
 net_guest "$T-m1" m 192.168.81.11 192.168.81.1 || fail "attach m1"
 
 check "net show -j n: the bridge's uplink is one of its WAN devices" sh -c \
@@ -57,6 +57,8 @@ check_not "the LAN cannot reach a nat guest" ping4 "$T-lan" 192.168.79.11
 
 # The bridge goes: the NIC becomes the nat networks' WAN port.
 check "net del lan" kvmbpf net del lan
+check "after the bridge: the NIC, m's WAN port, has m's XDP (wan-xdp on)" sh -c \
+	"ip -d link show $T-up | grep -q 'prog/xdp'"
 check "after the bridge: n1 still reaches the LAN" ping4 "$T-n1" 10.92.0.2
 check "after the bridge: m1 still reaches the LAN" ping4 "$T-m1" 10.92.0.2
 check "after the bridge: the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
