@@ -77,6 +77,14 @@ except ConnectionRefusedError:
     raise SystemExit(0)
 raise SystemExit(1)"
 
+check "an ICMP timestamp query from g1 is answered through the NAT (nmap -PP)" \
+	in_ns "$T-g1" "$PY" -c "
+from scapy.all import IP, ICMP, sr1, conf
+conf.verb = 0
+r = sr1(IP(dst='203.0.113.5') / ICMP(type=13, id=0x4242), timeout=3)
+raise SystemExit(0 if r is not None and r[ICMP].type == 14 and
+                 r[ICMP].id == 0x4242 else 1)"
+
 check "forward add n tcp 8080 to g1:80" \
 	kvmbpf forward add n proto tcp port 8080 to 192.168.94.11:80
 peer=$(seen_from "$T-g1" 192.168.94.11 80 "$T-r" 10.94.0.1 8080)
