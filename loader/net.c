@@ -991,6 +991,11 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	const struct net_ops *ops = net_ops(net->type);
 	bool due = fb->forget_due;
 	struct kvb_net cur = *net;
+	struct kvb_port up;
+	/* an uplink that nat networks also went out through (one NIC) */
+	__u32 nat_up = net->uplink && !port_get(fb, net->uplink, &up) &&
+		       up.role == KVB_PORT_UPLINK &&
+		       (up.flags & KVB_PORT_F_NAT_WAN) ? net->uplink : 0;
 	int ret = 0;
 
 	nat_forget_hold(fb);
@@ -1019,6 +1024,11 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	if (net_clear(fb, net->id))
 		ret = err("net del: %s: %s", net->name, strerror(errno));
 	nat_forget_release(fb);
+	/* the nat networks that went out through its uplink keep the
+	 * device, as their WAN port now (also when a net add that took it
+	 * over is rolled back) */
+	if (!ret && nat_up)
+		wan_uplink_gone(fb, nat_up);
 	return ret;
 }
 
@@ -1253,19 +1263,7 @@ static int net_del(int argc, char **argv)
 		return 1;
 	if (net_find(fb, argv[0], &net))
 		return err("net del: network %s does not exist", argv[0]);
-	{
-		struct kvb_port up;
-		__u32 nat_up = net.uplink && !port_get(fb, net.uplink, &up) &&
-			       up.role == KVB_PORT_UPLINK &&
-			       (up.flags & KVB_PORT_F_NAT_WAN) ? net.uplink : 0;
-		int ret = net_remove(fb, &net);
-
-		/* the nat networks that went out through its uplink keep
-		 * the device, as their WAN port now */
-		if (!ret && nat_up)
-			wan_uplink_gone(fb, nat_up);
-		return ret;
-	}
+	return net_remove(fb, &net);
 }
 
 static void show_net(struct fabric *fb, const struct kvb_net *n)
