@@ -27,6 +27,7 @@
 #include "lib/monitor.h"
 #include "lib/xdpfwd.h"
 #include "lib/natxdp.h"
+#include "lib/vlan.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -69,8 +70,9 @@ static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 		ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret)) {
 		/* the host's NIC: what admission refuses there is the
-		 * host's traffic, which tc counts and passes on */
-		if (uplink)
+		 * host's traffic, which tc counts and passes on; a trunk's
+		 * VLAN frames are tc's to switch (lib/vlan.h) */
+		if (uplink || (ret == DROP(KVB_DROP_VLAN) && port_trunk(port)))
 			return XDP_PASS;
 		report_drop(ctx, 1, ifindex, p.len, stats_of(ifindex), ret);
 		return XDP_DROP;

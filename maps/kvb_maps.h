@@ -186,7 +186,7 @@ enum kvb_port_held {
  */
 #define KVB_DROP_REASONS(X)						\
 	X(RUNT, 0, "runt", "shorter than an Ethernet header")		\
-	X(VLAN, 1, "vlan-tagged", "802.1Q/802.1ad tag: VLANs not supported") \
+	X(VLAN, 1, "vlan-tagged", "802.1Q/802.1ad tag from or to a port that is no VLAN trunk (trunks: spoofcheck off, no ACLs, bridge and internal networks; and uplinks)") \
 	X(SRC_MAC, 2, "src-mac-invalid", "multicast, broadcast or zero source MAC") \
 	X(TRUNC_L3, 3, "l3-malformed", "IPv4/IPv6/ARP header short or invalid") \
 	X(MTU, 4, "mtu-exceeded", "larger than the network's MTU")		\

@@ -18,6 +18,7 @@
 #include "isolation.h"
 #include "overlay.h"
 #include "acl.h"
+#include "vlan.h"
 
 /*
  * Deliver a copy of the frame to every member except skip; from_guest
@@ -46,6 +47,10 @@ static __always_inline void flood(struct __sk_buff *skb,
 			continue;
 		if (from_guest && ifx != net->uplink &&
 		    !guests_may_talk(skip, ifx))
+			continue;
+		/* a VLAN's frame: to trunks only (vlan.h; asked each time,
+		 * no stack kept for it across the clones) */
+		if (frame_tagged(skb) && !ifindex_trunk(ifx))
 			continue;
 		/* >= 0: handed to the device (which may still drop it) */
 		if (bpf_clone_redirect(skb, ifx, 0) >= 0)
@@ -142,6 +147,9 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		if (out != net->uplink &&
 		    (port_entry_isolated(port) || port_entry_isolated(op)))
 			return DROP(KVB_DROP_ISOLATED);
+		/* a VLAN's frame (from a trunk): to a trunk only */
+		if (frame_tagged(skb) && !ifindex_trunk(out))
+			return DROP(KVB_DROP_VLAN);
 		/* to a local guest: its ACLs judge here, not on its tap */
 		ret = acl && op ? acl_to_guest(skb, out, op->slot) :
 				  ACL_UNJUDGED;
@@ -185,6 +193,10 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
 		return TC_ACT_OK;	/* LAN to LAN: not ours to switch */
+	/* a VLAN's frame for a guest that is no trunk: the host's, as
+	 * every tagged frame was (its VLAN devices) */
+	if (out && frame_tagged(skb) && !ifindex_trunk(out))
+		return TC_ACT_OK;
 	if (out)
 		return redirect_to(skb, out, 0);
 	flood(skb, net, skb->ifindex, 0, 0);
@@ -209,6 +221,8 @@ static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 	if (out && out != skb->ifindex) {
 		if (from_guest && !guests_may_talk(skb->ifindex, out))
 			return DROP(KVB_DROP_ISOLATED);
+		if (frame_tagged(skb) && !ifindex_trunk(out))
+			return DROP(KVB_DROP_VLAN);
 		return redirect_to(skb, out, 0);
 	}
 	flood(skb, net, skb->ifindex, 0, from_guest);
@@ -231,6 +245,8 @@ static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
 		return DROP(KVB_DROP_REFLECT);
 	if (out && port_isolated(out))
 		return DROP(KVB_DROP_ISOLATED);
+	if (out && frame_tagged(skb) && !ifindex_trunk(out))
+		return DROP(KVB_DROP_VLAN);
 	if (out)
 		return redirect_to(skb, out, 0);
 	flood(skb, net, ifindex, 0, 1);
@@ -249,7 +265,9 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 		return TC_ACT_OK;	/* and on to the wire */
 	}
 	out = fdb_lookup(net->id, dst);
-	if (out && out != skb->ifindex)
+	/* the host's VLAN device to a guest: a trunk's only */
+	if (out && out != skb->ifindex &&
+	    !(frame_tagged(skb) && !ifindex_trunk(out)))
 		return redirect_to(skb, out, 0);
 	return TC_ACT_OK;
 }

@@ -3,7 +3,7 @@
 # A VLAN tag XDP cannot see, from a guest on a veth (xdp on). A VLAN
 # device over a device with tx-vlan-offload leaves the tag in the skb's
 # metadata, and a veth carries it so to its peer: tc sees it
-# (skb->vlan_present: dropped as vlan-tagged, VLANs are not supported),
+# (skb->vlan_present: dropped as vlan-tagged, its port is no VLAN trunk),
 # XDP sees an untagged frame. The guest's complete UDP to a tap guest
 # (written raw, so that XDP's fast path could take it) must take the fast
 # path untagged, and tagged (the tag pushed into metadata by a tc program
