@@ -111,6 +111,43 @@ static int attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* ------------------------------------------------------------ tc filters */
+
+static int filter_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	++*(int *)data;
+	return MNL_CB_OK;
+}
+
+/*
+ * How many tc filters device ifindex holds on its clsact ingress and
+ * egress hooks (anyone's: the caller removes its own first), or -errno.
+ */
+int host_tc_filters(__u32 ifindex)
+{
+	static const __u32 parents[] = { 0xfffffff2, 0xfffffff3 };
+	int n = 0, ret;
+
+	/* TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS / TC_H_MIN_EGRESS) */
+	for (int i = 0; i < 2; i++) {
+		char buf[MNL_SOCKET_BUFFER_SIZE];
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct tcmsg *t;
+
+		nlh->nlmsg_type = RTM_GETTFILTER;
+		nlh->nlmsg_flags = NLM_F_DUMP;
+		t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+		t->tcm_family = AF_UNSPEC;
+		t->tcm_ifindex = (int)ifindex;
+		t->tcm_parent = parents[i];
+		ret = nl_talk(nlh, filter_cb, &n);
+		if (ret)
+			return ret;
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------------ links */
 
 struct link_walk {

@@ -293,6 +293,7 @@ struct host_link {
 };
 int host_link(__u32 ifindex, struct host_link *l);
 bool link_type_l3(__u16 type);
+int host_tc_filters(__u32 ifindex);
 int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 		 char dev[16]);
 int host_addr_on(__u32 ifindex, char what[64]);

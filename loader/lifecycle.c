@@ -59,8 +59,10 @@ int fabric_gc(struct fabric *fb, bool verbose)
 		if (gone)
 			net_port_detach(fb, "gc", &p);
 		else {
-			/* not ours any more: forget it, touch nothing on it */
-			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC);
+			/* not ours any more: forget it, touch nothing on it
+			 * (its qdisc, promiscuity, IPv6 are its own) */
+			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC |
+				     KVB_PORT_F_IPV6_OFF);
 			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
 			xdp_detach(fb, key);
 			p.flags &= ~KVB_PORT_F_XDP;

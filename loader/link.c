@@ -51,7 +51,9 @@ void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact)
 
 	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 	bpf_tc_detach(&hook, &to);
-	if (destroy_clsact) {
+	/* the clsact kvmbpf created goes, unless another's filters came
+	 * onto it since (an admin's, another tool's): theirs stay */
+	if (destroy_clsact && host_tc_filters(ifindex) == 0) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		bpf_tc_hook_destroy(&hook);
 	}

@@ -201,6 +201,18 @@ kvmbpf net del up || fail "net del up"
 after=$(snap "$T-u")
 [ "$before" = "$after" ] && pass "uplink: every setting as before net add" ||
 	fail "uplink: settings differ: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+# another's tc filter on the clsact kvmbpf created (an admin's, another
+# tool's, added after attach): detach takes kvmbpf's filter, not the
+# clsact with theirs
+kvmbpf attach "$T-g2" net b || fail "attach g2 (foreign filter)"
+tc filter add dev "$T-g2" egress prio 20 bpf obj "$ROOT/build/vlanpush.bpf.o" \
+	sec tc da || fail "setup: a foreign tc filter"
+kvmbpf detach "$T-g2" || fail "detach g2 (foreign filter)"
+check "detach: another's tc filter on the clsact kvmbpf made stays" sh -c \
+	"tc filter show dev $T-g2 egress | grep -q vlanpush"
+check_not "detach: kvmbpf's own filter is gone" sh -c \
+	"tc filter show dev $T-g2 ingress | grep -q kvb_tc"
+tc qdisc del dev "$T-g2" clsact
 
 # --- a port's address belongs to its network ----------------------------
 expect_err "nat: an address outside the subnet: refused" \

@@ -63,6 +63,8 @@ check "meta map names the build" sh -c "bpftool map dump pinned $BPFFS/kvb_meta 
 # --- a new device reusing an ifindex inherits nothing -----------------------
 netns_add "$T-g3"
 guest_link "$T-g3" "$T-g3"
+# the host's IPv6 on: attach turns it off, and remembers it did
+sysctl -qw net.ipv6.conf."$T-g3".disable_ipv6=0
 kvmbpf attach "$T-g3" net lan ip 10.95.0.3 || fail "attach g3"
 in_ns "$T-g3" "$ROOT/build/sendraw" eth0 "ffffffffffff5254009500038 8b5$(printf '00%.0s' {1..46})" 2>/dev/null
 idx=$(cat /sys/class/net/"$T-g3"/ifindex)
@@ -87,6 +89,9 @@ done
 [ "$(rxr)" = "$r0" ] && pass "reuse: before gc, nothing for the gone guest (unicast to its MAC, broadcast) reaches the new device" ||
 	fail "reuse: before gc, $(( $(rxr) - r0 )) frames reached the new device"
 check "reuse: gc collects the old port" kvmbpf gc
+[ "$(cat /proc/sys/net/ipv6/conf/"$T-r"/disable_ipv6)" = 1 ] &&
+	pass "reuse: gc leaves the new device's IPv6 setting be" ||
+	fail "reuse: gc turned IPv6 on on the new device (the old port's restore)"
 check_not "reuse: no port for the new device" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j port show | grep -q '\"ifindex\":$idx'"
 check_not "reuse: no MAC entry points at it" sh -c \
