@@ -1422,7 +1422,7 @@ static void acl_details(void)
 const struct object obj_acl = {
 	.name = "acl",
 	.cmds = (const struct cmd[]){
-		{ "add", acl_add, "NAME", CMD_TEND },
+		{ "add", acl_add, "NAME", CMD_TEND | CMD_CREATES },
 		{ "del", acl_del, "NAME", CMD_TEND },
 		{ "rule", acl_rule, "add NAME RULE | rule del NAME INDEX",
 		  CMD_TEND },

@@ -508,7 +508,8 @@ int fabric_reopen_progs(struct fabric *fb)
  * shares the lock, and a directory with no fabric is an error (a
  * mistyped --bpffs must not conjure an empty fabric).
  */
-static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
+static int fabric_open_mode(struct fabric *fb, const char *dir, bool create,
+			    bool make)
 {
 	struct stat st;
 	int *fds[] = { &fb->net_fd, &fb->port_fd, &fb->fdb_fd, &fb->stats_fd,
@@ -540,10 +541,10 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 	if (snprintf(fb->dir, sizeof(fb->dir), "%s", dir) >=
 	    (int)sizeof(fb->dir))
 		return err("bpffs directory name too long: %s", dir);
-	if (!create && (stat(dir, &st) || !S_ISDIR(st.st_mode)))
+	if (!make && (stat(dir, &st) || !S_ISDIR(st.st_mode)))
 		return err("there is no fabric in %s (no such directory: "
 			   "see --bpffs)", dir);
-	if (create && ensure_bpffs(dir))
+	if (make && ensure_bpffs(dir))
 		return -1;
 	if (check_layout(dir))
 		return -1;
@@ -556,7 +557,7 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create)
 	ret = open_pin(dir, PIN_XDP);
 	if (ret >= 0) {
 		close(ret);
-	} else if (!create) {
+	} else if (!make) {
 		err("there is no fabric in %s (no kvmbpf pins: see --bpffs)",
 		    dir);
 		goto fail;
@@ -588,12 +589,12 @@ fail:
 
 int fabric_open(struct fabric *fb, const char *dir)
 {
-	return fabric_open_mode(fb, dir, true);
+	return fabric_open_mode(fb, dir, true, true);
 }
 
 int fabric_open_ro(struct fabric *fb, const char *dir)
 {
-	return fabric_open_mode(fb, dir, false);
+	return fabric_open_mode(fb, dir, false, false);
 }
 
 void fabric_close(struct fabric *fb)
@@ -633,7 +634,11 @@ static struct fabric *fab_mode(bool create)
 		if (opened)
 			fabric_close(&fb);
 		opened = 0;
-		if (fabric_open_mode(&fb, opts.bpffs, create))
+		/* a command that changes a fabric makes one only if it
+		 * is one that creates (net add, acl add, load): detach,
+		 * net del, gc on a host without one leave nothing */
+		if (fabric_open_mode(&fb, opts.bpffs, create,
+				     create && opts.may_create))
 			return NULL;
 		opened = create ? 2 : 1;
 	}

@@ -18,6 +18,7 @@
 /* Global options, set once by main() from the command line. */
 struct kvb_opts {
 	const char *bpffs;	/* pin directory */
+	bool may_create;	/* the command makes a fabric where none is */
 };
 extern struct kvb_opts opts;
 
@@ -351,6 +352,9 @@ struct cmd {
 /* a command that changes the fabric: main() takes the upkeep step
  * (fabric_tend) before it runs */
 #define CMD_TEND 1
+/* a command that makes a fabric where there is none (net add, acl add,
+ * load); any other finds none an error, and leaves nothing behind */
+#define CMD_CREATES 2
 struct object {
 	const char *name;
 	const struct cmd *cmds;	/* ends with an entry whose fn is NULL */

@@ -153,6 +153,9 @@ static int do_reset(int argc, char **argv)
 	(void)argv;
 	if (argc)
 		return err("reset: takes no arguments");
+	/* nothing there: nothing to reset (a second reset) */
+	if (access(opts.bpffs, F_OK) && errno == ENOENT)
+		return 0;
 	fb = fab();
 	if (!fb)
 		return 1;
@@ -166,7 +169,11 @@ static int do_reset(int argc, char **argv)
 	while (d && (de = readdir(d))) {
 		char path[512];
 
-		if (de->d_name[0] == '.')
+		/* kvmbpf's pins only: another's in a mistyped --bpffs
+		 * stay (and the directory with them) */
+		if (strncmp(de->d_name, "kvb_", 4) &&
+		    strncmp(de->d_name, "prog_", 5) &&
+		    strncmp(de->d_name, "link_xdp_", 9))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", opts.bpffs, de->d_name);
 		if (unlink(path))
@@ -585,7 +592,7 @@ const struct object obj_save = {
 const struct object obj_load = {
 	.name = "load",
 	.cmds = (const struct cmd[]){
-		{ NULL, do_load, "FILE", CMD_TEND },
+		{ NULL, do_load, "FILE", CMD_TEND | CMD_CREATES },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = save_details,

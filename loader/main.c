@@ -142,6 +142,7 @@ static int run(const struct object *o, int argc, char **argv)
 		argc--, argv++;
 	if (argc && is_help(argv[0]))
 		return object_help(o);
+	opts.may_create = c->flags & CMD_CREATES;
 	if (c->flags & CMD_TEND) {
 		struct fabric *fb = fab();
 

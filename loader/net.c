@@ -1334,7 +1334,7 @@ const struct object obj_net = {
 	.name = "net",
 	.cmds = (const struct cmd[]){
 		{ "add", net_add, "NAME type bridge|internal|nat|routed "
-		  "[KEYWORD ARG]...", CMD_TEND },
+		  "[KEYWORD ARG]...", CMD_TEND | CMD_CREATES },
 		{ "del", net_del, "NAME", CMD_TEND },
 		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]... "
 			"[nat-filtering MODE] [vni N] [vtep ADDR]... "

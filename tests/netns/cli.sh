@@ -53,6 +53,15 @@ check "... -j: the error as JSON" sh -c "\"\${0}\" --bpffs ${BPFFS}_typo -j port
 import json, sys
 e = json.load(sys.stdin)
 assert \"no fabric\" in e[\"error\"], e'" "$ROOT/build/kvmbpf"
+# a changing command that makes nothing (detach, net del, gc, upgrade) on
+# no fabric: an error, and no fabric made (no pins, no bpffs directory)
+for c in "detach tap9" "net del x" "gc" "upgrade" "port set tap9 isolated on"; do
+	expect_err "$c on no fabric: an error" "no fabric in ${BPFFS}_none" \
+		"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" $c
+done
+check_not "... and none was made" test -e "${BPFFS}_none"
+check "reset on no fabric: nothing to do, no error" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
 expect_err "no object" "unknown command" kvmbpf frobnicate
 expect_err "unknown net command" "unknown command 'frob'" kvmbpf net frob
 expect_err "bad type" "type moo" kvmbpf net add n1 type moo
