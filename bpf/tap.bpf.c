@@ -154,6 +154,11 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		ret = DROP(KVB_DROP_NO_NET);
 		goto out;
 	}
+	if (port->role == KVB_PORT_GUEST) {
+		ret = check_guest_gso(skb->gso_size);
+		if (IS_DROP(ret))
+			goto out;
+	}
 	/* a VLAN's frame: a trunk's (vlan.h) goes to the switch as it is,
 	 * nothing inside its tag parsed; any other port's is refused */
 	if (frame_tagged(skb)) {
@@ -164,11 +169,6 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_SWITCH);
 		ret = DROP(KVB_DROP_NO_STAGE);
 		goto out;
-	}
-	if (port->role == KVB_PORT_GUEST) {
-		ret = check_guest_gso(skb->gso_size);
-		if (IS_DROP(ret))
-			goto out;
 	}
 	kvb_pkt_from_skb(&p, skb);
 	ret = kvb_admit(&p, net->mtu, &f);

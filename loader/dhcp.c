@@ -110,7 +110,8 @@ static pid_t read_pid(const struct kvb_net *net)
 			pid = 0;
 		fclose(f);
 	}
-	return pid > 0 && !kill(pid, 0) ? pid : 0;
+	/* dnsmasq's, not whatever process got its pid since */
+	return pid_is(pid, "dnsmasq") ? pid : 0;
 }
 
 /* Run dnsmasq with argv; 0 once it has forked into the background. */

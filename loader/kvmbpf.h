@@ -336,6 +336,7 @@ bool drop_named(unsigned int reason);
 const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
+bool pid_is(int pid, const char *name);
 
 /*
  * Command tables: OBJECT COMMAND dispatch, bpftool style. The help is

@@ -124,6 +124,28 @@ const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16])
 	return buf;
 }
 
+/*
+ * Is process pid alive and is its name (/proc/PID/comm) prefixed by
+ * name? A pid read from a file is checked before it is signalled: the
+ * process that wrote it may be long gone and its pid another's.
+ */
+bool pid_is(int pid, const char *name)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	return !strncmp(comm, name, strlen(name));
+}
+
 bool is_help(const char *arg)
 {
 	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||

@@ -104,7 +104,8 @@ __noinline int bridge_flood_guest(struct __sk_buff *skb, __u32 net_id)
 	if (!net)
 		return DROP(KVB_DROP_NO_NET);
 	flood(skb, net, skb->ifindex, 1, 1);
-	if (!net->vni || port_isolated(skb->ifindex))
+	/* VLAN trunks are a host's own: the overlay carries no tag */
+	if (!net->vni || port_isolated(skb->ifindex) || frame_tagged(skb))
 		return TC_ACT_SHOT;	/* consumed: every copy is out */
 	return ovl_flood(skb, net);
 }
@@ -161,6 +162,8 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 	}
 	if (out && out != net->uplink && !guest_may_reach(port, out))
 		return DROP(KVB_DROP_ISOLATED);
+	if (out && frame_tagged(skb))	/* behind the overlay: no VLANs */
+		return DROP(KVB_DROP_VLAN);
 	if (out) {
 		int ret = ovl_unicast(skb, net->id, mac_u64(dst));
 
@@ -199,6 +202,11 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 		return TC_ACT_OK;
 	if (out)
 		return redirect_to(skb, out, 0);
+	/* a VLAN's unicast for a MAC no trunk sent from: the host's (a
+	 * network or a MAC behind its VLAN devices), never flooded to
+	 * the trunks */
+	if (frame_tagged(skb))
+		return TC_ACT_OK;
 	flood(skb, net, skb->ifindex, 0, 0);
 	return TC_ACT_OK;
 }

@@ -93,7 +93,9 @@ static __always_inline int vlan_admit(struct __sk_buff *skb,
 		tags = 4;
 	if (len < ETH_HLEN + tags)
 		return DROP(KVB_DROP_RUNT);
-	if (skb->gso_size ? skb->gso_size > net->mtu :
+	/* a GSO frame's segments: gso_size and at least an IPv4 and a TCP
+	 * header each (the headers inside the tag are not parsed) */
+	if (skb->gso_size ? skb->gso_size + 40 > net->mtu :
 			    len - ETH_HLEN - tags > net->mtu)
 		return DROP(KVB_DROP_MTU);
 	return 0;
