@@ -36,6 +36,8 @@ struct fabric {
 	 * one is due when the last hold is released */
 	int forget_hold;
 	bool forget_due;
+	bool resetting;		/* reset: every network goes, none is handed a
+				 * device (wan_uplink_gone) */
 };
 
 

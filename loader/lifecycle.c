@@ -148,7 +148,7 @@ static int do_reset(int argc, char **argv)
 	struct kvb_net net;
 	struct dirent *de;
 	DIR *d;
-	int ret = 0;
+	int ret = 0, lock;
 
 	(void)argv;
 	if (argc)
@@ -161,9 +161,15 @@ static int do_reset(int argc, char **argv)
 		return 1;
 	/* no walk of kvb_ct for the ports' NAT flows: the table goes */
 	nat_forget_hold(fb);
+	fb->resetting = true;
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (!net_get(fb, id, &net))
 			ret |= net_remove(fb, &net);
+	/* the lock is held until the pins are gone: a command waiting for
+	 * it (a libvirt hook's attach, a lease script) finds no fabric, not
+	 * half of one */
+	lock = fb->lock_fd;
+	fb->lock_fd = -1;
 	fabric_close(fb);
 	d = opendir(opts.bpffs);
 	while (d && (de = readdir(d))) {
@@ -183,6 +189,8 @@ static int do_reset(int argc, char **argv)
 		closedir(d);
 	if (rmdir(opts.bpffs))
 		ret = err("reset: %s: %s", opts.bpffs, strerror(errno));
+	if (lock >= 0)
+		close(lock);
 	return ret;
 }
 

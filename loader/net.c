@@ -1027,7 +1027,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	/* the nat networks that went out through its uplink keep the
 	 * device, as their WAN port now (also when a net add that took it
 	 * over is rolled back) */
-	if (!ret && nat_up)
+	if (!ret && nat_up && !fb->resetting)
 		wan_uplink_gone(fb, nat_up);
 	return ret;
 }

@@ -146,6 +146,7 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 static int attach_run(int argc, char **argv)
 {
 	struct fabric *fb;
+	int ret;
 	/*
 	 * XDP off by default: it forwards nothing yet, so it can only cost
 	 * (generic XDP for every TSO frame of a tap, GSO off on a veth's
@@ -171,10 +172,17 @@ static int attach_run(int argc, char **argv)
 	if (net_port_attach(fb, "attach", argv[0], &net, &o))
 		return 1;
 	/* no ACL of its own: its network's apply all the same */
-	if (o.nacl < 0)
-		return acl_sync(fb, "attach");
-	return acl_port_set(fb, "attach", if_nametoindex(argv[0]), o.nacl,
-			    o.acl);
+	ret = o.nacl < 0 ? acl_sync(fb, "attach") :
+			   acl_port_set(fb, "attach", if_nametoindex(argv[0]),
+					o.nacl, o.acl);
+	if (ret) {
+		/* its ACLs not in force: not left attached, unjudged */
+		struct kvb_port p;
+
+		if (!port_get(fb, if_nametoindex(argv[0]), &p))
+			net_port_detach(fb, "attach", &p);
+	}
+	return ret;
 }
 
 /* port set DEV ...: change a port's identity without detaching it. */

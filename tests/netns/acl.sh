@@ -446,5 +446,22 @@ except OSError:
 [ "$(stat "$T-n1" acl-drop)" -gt "$d0" ] && pass "nat: the blocked source counted as acl-drop" ||
 	fail "nat: acl-drop $d0 -> $(stat "$T-n1" acl-drop)"
 
+# a port whose ACLs cannot be put in force (two of 600 inbound rules each,
+# over the 1,024 a set holds) is not left attached: the attach fails and
+# nothing of the port stays (before, it stayed, with no rule judging it)
+big=$TMPDIR/big.conf
+for a in big1 big2; do
+	echo "acl add $a"
+	for i in $(seq 1 600); do
+		echo "acl rule add $a ingress allow proto udp dport $((i + 1000))"
+	done
+done >"$big"
+check "load two ACLs of 600 inbound rules" kvmbpf load "$big"
+netns_add "$T-b9"
+guest_link "$T-b9" "$T-b9"
+check_not "attach with both (1,200 inbound rules in one set): refused" \
+	kvmbpf attach "$T-b9" net iso acl big1,big2
+check_not "... and the port is not left attached" kvmbpf port show "$T-b9"
+
 stop_all
 finish
