@@ -175,6 +175,17 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
 }
 
+/* The key of the other entry of the flow whose entry e is at key k. */
+static __always_inline void ct_other_key(const struct kvb_ct_key *k,
+					 const struct kvb_ct *e,
+					 struct kvb_ct_key *other)
+{
+	if (k->dir)
+		kvb_ct_orig_key(k, e, other);
+	else
+		kvb_ct_reply_key(k, e, other);
+}
+
 /*
  * The other entry of the flow of key k (its entry idle past its timeout)
  * is live: the flow is. A global function, called only for an entry that
@@ -191,10 +202,7 @@ __noinline int ct_other_live(const struct kvb_ct_key *k)
 	e = bpf_map_lookup_elem(&kvb_ct, k);
 	if (!e)
 		return 0;
-	if (k->dir)
-		kvb_ct_orig_key(k, e, &other);
-	else
-		kvb_ct_reply_key(k, e, &other);
+	ct_other_key(k, e, &other);
 	net = net_lookup(e->net_id);
 	o = bpf_map_lookup_elem(&kvb_ct, &other);
 	return net && o && !ct_expired(net, o, k->proto, kvb_now());
@@ -258,10 +266,7 @@ __noinline int ct_stream_other(const struct kvb_ct_key *k)
 	e = bpf_map_lookup_elem(&kvb_ct, k);
 	if (!e)
 		return 0;
-	if (k->dir)
-		kvb_ct_orig_key(k, e, &other);
-	else
-		kvb_ct_reply_key(k, e, &other);
+	ct_other_key(k, e, &other);
 	o = bpf_map_lookup_elem(&kvb_ct, &other);
 	if (o && o->state == KVB_CT_ANSWERED) {
 		o->state = KVB_CT_ESTABLISHED;

@@ -18,6 +18,16 @@
 source "$(dirname "$0")/lib.sh"
 
 fabric_netns "$T-h" || { fail "setup: netns"; finish; }
+# v4_guest NAME ADDR GW: namespace $T-NAME, its NIC's host end NAME (in
+# the fabric's namespace), ADDR/24 and the default route via GW
+v4_guest() {
+	netns_add "$T-$1"
+	ip -n "$H" link add "$1" type veth peer name eth0 netns "$T-$1"
+	ip -n "$H" link set "$1" up
+	ip -n "$T-$1" link set eth0 up
+	ip -n "$T-$1" addr add "$2/24" dev eth0
+	ip -n "$T-$1" route add default via "$3"
+}
 netns_add "$T-r" || fail "setup: netns r"
 in_h sysctl -qw net.ipv6.conf.default.accept_dad=0
 in_ns "$T-r" sysctl -qw net.ipv6.conf.default.accept_dad=0
@@ -131,12 +141,7 @@ check_not "wan-xdp on a layer-3 device is refused" \
 	kvmbpf net add m type nat subnet 192.168.95.0/24 wan vpn0 wan-xdp on
 check "net add m with wan vpn0 (named), mtu 1400" \
 	kvmbpf net add m type nat subnet 192.168.95.0/24 wan vpn0 dhcp off mtu 1400
-netns_add "$T-g2"
-ip -n "$H" link add g2 type veth peer name eth0 netns "$T-g2"
-ip -n "$H" link set g2 up
-ip -n "$T-g2" link set eth0 up
-ip -n "$T-g2" addr add 192.168.95.11/24 dev eth0
-ip -n "$T-g2" route add default via 192.168.95.1
+v4_guest g2 192.168.95.11 192.168.95.1
 check "attach g2" kvmbpf attach g2 net m ip 192.168.95.11
 check "g2 reaches the far end through the tun" ping4 "$T-g2" 203.0.113.5
 # replies beyond m's MTU to a guest whose MSS asks for 1460 bytes: the
@@ -176,12 +181,7 @@ check "after net del m, g1 still reaches the far end" ping4 "$T-g1" 203.0.113.5
 # end routes the subnet back through it
 check "net add r type routed wan vpn0" \
 	kvmbpf net add r type routed subnet 10.96.0.0/24 wan vpn0 dhcp off
-netns_add "$T-g3"
-ip -n "$H" link add g3 type veth peer name eth0 netns "$T-g3"
-ip -n "$H" link set g3 up
-ip -n "$T-g3" link set eth0 up
-ip -n "$T-g3" addr add 10.96.0.11/24 dev eth0
-ip -n "$T-g3" route add default via 10.96.0.1
+v4_guest g3 10.96.0.11 10.96.0.1
 check "attach g3" kvmbpf attach g3 net r ip 10.96.0.11
 ip -n "$T-r" route add 10.96.0.0/24 dev vpn0
 check "routed: g3 reaches the far end through the tun" ping4 "$T-g3" 203.0.113.5
