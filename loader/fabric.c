@@ -587,6 +587,15 @@ fail:
 	return ret;
 }
 
+/* Is there a fabric in dir (its programs pinned)? */
+bool fabric_exists(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, PIN_XDP);
+	return !access(path, F_OK);
+}
+
 int fabric_open(struct fabric *fb, const char *dir)
 {
 	return fabric_open_mode(fb, dir, true, true);

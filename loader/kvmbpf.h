@@ -42,6 +42,7 @@ struct fabric {
 
 
 /* fabric.c */
+bool fabric_exists(const char *dir);
 int fabric_open(struct fabric *fb, const char *dir);
 int fabric_open_ro(struct fabric *fb, const char *dir);
 void fabric_close(struct fabric *fb);
@@ -339,6 +340,7 @@ const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
 bool pid_is(int pid, const char *name);
+bool pid_runs_self(int pid);
 
 /*
  * Command tables: OBJECT COMMAND dispatch, bpftool style. The help is

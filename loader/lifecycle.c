@@ -60,9 +60,14 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			net_port_detach(fb, "gc", &p);
 		else {
 			/* not ours any more: forget it, touch nothing on it
-			 * (its qdisc, promiscuity, IPv6 are its own) */
-			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC |
-				     KVB_PORT_F_IPV6_OFF);
+			 * (its qdisc, promiscuity, IPv6 are its own); the
+			 * same device whose filter another removed (same
+			 * ifindex and name) gets its IPv6 back */
+			char now[IF_NAMESIZE];
+
+			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC);
+			if (!if_indextoname(key, now) || strcmp(now, p.name))
+				p.flags &= ~KVB_PORT_F_IPV6_OFF;
 			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
 			xdp_detach(fb, key);
 			p.flags &= ~KVB_PORT_F_XDP;

@@ -143,7 +143,10 @@ static int run(const struct object *o, int argc, char **argv)
 	if (argc && is_help(argv[0]))
 		return object_help(o);
 	opts.may_create = c->flags & CMD_CREATES;
-	if (c->flags & CMD_TEND) {
+	/* the upkeep of a fabric there is: a creating command makes one
+	 * only once its words are checked (a mistyped one makes none) */
+	if ((c->flags & CMD_TEND) &&
+	    !((c->flags & CMD_CREATES) && !fabric_exists(opts.bpffs))) {
 		struct fabric *fb = fab();
 
 		if (!fb)

@@ -194,8 +194,9 @@ static int wan_wait_pid(const struct kvb_net *net, char path[256])
 	if (fscanf(f, "%d", &pid) != 1 || pid < 0)
 		pid = 0;
 	fclose(f);
-	/* the watcher (a kvmbpf), not whatever got its pid since */
-	return pid_is(pid, "kvmbpf") ? pid : 0;
+	/* the watcher (a kvmbpf: by name, or this binary under another
+	 * name), not whatever got its pid since */
+	return pid_is(pid, "kvmbpf") || pid_runs_self(pid) ? pid : 0;
 }
 
 bool wan_wait_alive(const struct kvb_net *net)

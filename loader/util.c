@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "kvmbpf.h"
 
@@ -144,6 +145,21 @@ bool pid_is(int pid, const char *name)
 		comm[0] = 0;
 	fclose(f);
 	return !strncmp(comm, name, strlen(name));
+}
+
+/*
+ * Does process pid run this very program (the same file as ours)? The
+ * watcher is a fork of the kvmbpf that started it: a binary installed
+ * under another name has another comm.
+ */
+bool pid_runs_self(int pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return pid > 0 && !stat(path, &a) && !stat("/proc/self/exe", &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 bool is_help(const char *arg)

@@ -60,6 +60,9 @@ for c in "detach tap9" "net del x" "gc" "upgrade" "port set tap9 isolated on"; d
 		"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" $c
 done
 check_not "... and none was made" test -e "${BPFFS}_none"
+expect_err "net add with a mistyped word on no fabric: an error" "type bogus" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type bogus
+check_not "... and no fabric made for it" test -e "${BPFFS}_none"
 check "reset on no fabric: nothing to do, no error" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
 expect_err "no object" "unknown command" kvmbpf frobnicate
