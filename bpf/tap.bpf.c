@@ -518,9 +518,7 @@ int kvb_tc_wan(struct __sk_buff *skb)
 	int ret;
 
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	if (!port || (port->role != KVB_PORT_WAN &&
-		      (port->role != KVB_PORT_UPLINK ||
-		       !(port->flags & KVB_PORT_F_NAT_WAN))))
+	if (!port || !kvb_port_nat_wan(port))
 		return TC_ACT_OK;
 	if ((port->flags & KVB_PORT_F_L3) && wan_l3_frame(skb))
 		return TC_ACT_OK;

@@ -168,6 +168,18 @@ void gateway_delete(__u32 id)
 }
 
 /*
+ * A bridge's uplink (the host's one NIC) that nat networks translate
+ * through too: marked KVB_PORT_F_NAT_WAN in its entry (p); 0, or -1 when
+ * the entry could not be written.
+ */
+static int uplink_mark_nat_wan(struct fabric *fb, __u32 ifindex,
+			       struct kvb_port *p)
+{
+	p->flags |= KVB_PORT_F_NAT_WAN;
+	return bpf_map_update_elem(fb->port_fd, &ifindex, p, BPF_EXIST) ? -1 : 0;
+}
+
+/*
  * Hook the WAN device: a port of role WAN (tc ingress, no member of the
  * network), shared by every network that names it.
  */
@@ -180,13 +192,10 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 		return err("net add: wan %s: no such device", dev);
 	if (!port_get(fb, ifindex, &p)) {
 		/* a bridge's uplink (the host's one NIC): NAT's way out too */
-		if (p.role == KVB_PORT_UPLINK) {
-			p.flags |= KVB_PORT_F_NAT_WAN;
-			return bpf_map_update_elem(fb->port_fd, &ifindex, &p,
-						   BPF_EXIST) ?
-			       err("net add: wan %s: cannot "
-						      "update its port", dev) : 0;
-		}
+		if (p.role == KVB_PORT_UPLINK)
+			return uplink_mark_nat_wan(fb, ifindex, &p) ?
+			       err("net add: wan %s: cannot update its port",
+				   dev) : 0;
 		if (p.role != KVB_PORT_WAN)
 			return err("net add: wan %s is already a port of another "
 				   "network", dev);
@@ -227,12 +236,9 @@ int wan_hook_all(struct fabric *fb, __u32 net_id)
 		 * the nat networks translate through it too */
 		if (ifindex && !port_get(fb, ifindex, &p) &&
 		    p.role == KVB_PORT_UPLINK) {
-			if (!(p.flags & KVB_PORT_F_NAT_WAN)) {
-				p.flags |= KVB_PORT_F_NAT_WAN;
-				if (!bpf_map_update_elem(fb->port_fd, &ifindex, &p,
-							 BPF_EXIST))
-					n++;
-			}
+			if (!(p.flags & KVB_PORT_F_NAT_WAN) &&
+			    !uplink_mark_nat_wan(fb, ifindex, &p))
+				n++;
 			continue;
 		}
 		if (!ifindex || !port_get(fb, ifindex, &p) ||
@@ -323,8 +329,7 @@ void wan_release(struct fabric *fb, __u32 net_id)
 	while (!bpf_map_get_next_key(fb->port_fd, prev, &key) &&
 	       nw < KVB_MAX_PORTS) {
 		prev = &key;
-		if (!port_get(fb, key, &p) && (p.role == KVB_PORT_WAN ||
-					      (p.flags & KVB_PORT_F_NAT_WAN)))
+		if (!port_get(fb, key, &p) && kvb_port_nat_wan(&p))
 			wans[nw++] = key;
 	}
 	for (int i = 0; i < nw; i++) {

@@ -17,8 +17,6 @@
 
 #include <bpf/bpf.h>
 
-#include <net/if_arp.h>
-
 #include "kvmbpf.h"
 
 /* ------------------------------------------------------------- bridge */
@@ -283,8 +281,7 @@ static void show_wan_devices(struct fabric *fb)
 	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
 		prev = &key;
 		/* a bridge's uplink NAT goes out through too, as well */
-		if (!port_get(fb, key, &p) && (p.role == KVB_PORT_WAN ||
-					      (p.flags & KVB_PORT_F_NAT_WAN)))
+		if (!port_get(fb, key, &p) && kvb_port_nat_wan(&p))
 			print_string(PRINT_ANY, NULL, " %s",
 				     ifname_of(key, &p, ifn));
 	}

@@ -95,6 +95,14 @@ bool fabric_ifname(const char *name)
 	return false;
 }
 
+/* Does device ifindex carry IP packets without a link-layer header? */
+bool dev_is_l3(__u32 ifindex)
+{
+	struct host_link l;
+
+	return !host_link(ifindex, &l) && link_type_l3(l.type);
+}
+
 /*
  * Is DEV something attach must not take as a port of ROLE (guest, uplink,
  * or a network's WAN device)? For every role: loopback; a device
@@ -105,16 +113,9 @@ bool fabric_ifname(const char *name)
  * Ethernet device that holds no address of the host and is not a master
  * (bridge, bond, team, VRF, Open vSwitch). An uplink is an Ethernet
  * device and may be a bridge, bond or team (often the host's NIC); a WAN
- * may be any kind of device. Prints why and returns 1, else 0.
+ * is an Ethernet or a layer-3 device (link_type_l3). Prints why and
+ * returns 1, else 0.
  */
-/* Does device ifindex carry IP packets without a link-layer header? */
-bool dev_is_l3(__u32 ifindex)
-{
-	struct host_link l;
-
-	return !host_link(ifindex, &l) && link_type_l3(l.type);
-}
-
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 {
 	static const char *const masters[] = { "bridge", "bond", "team", "vrf",

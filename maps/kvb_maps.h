@@ -771,6 +771,17 @@ struct kvb_port {
 };
 
 /*
+ * Is port p a way out of the nat networks: a WAN port, or a bridge's
+ * uplink they translate through too (KVB_PORT_F_NAT_WAN, the host's one
+ * NIC)? One answer for the datapath and the loader.
+ */
+static inline int kvb_port_nat_wan(const struct kvb_port *p)
+{
+	return p->role == KVB_PORT_WAN ||
+	       (p->role == KVB_PORT_UPLINK && (p->flags & KVB_PORT_F_NAT_WAN));
+}
+
+/*
  * kvb_addr: HASH, address bindings: which port may send from which
  * address, by what right and until when. One mechanism for every source
  * of an address: configured (`ip`), leased (DHCP snooping, DHCPv6) and
@@ -1027,7 +1038,7 @@ struct kvb_ct {
 	__u16 slot;		/* dir 0: the slot of the port whose share
 				 * holds the flow (kvb_ctpn), 0: none */
 	/* datapath clock (CLOCK_MONOTONIC, coarse) of the last packet,
-	 * within KVB_CT_REFRESH_NS (ct_touch). No packet count: the entry
+	 * within KVB_CT_REFRESH_NS (kvb_ct_clock). No packet count: the entry
 	 * is shared by the CPUs of the flow, and is written by none of its
 	 * packets but once in that time. */
 	__u64 last_ns;
@@ -1081,6 +1092,29 @@ struct kvb_ct {
  * shared by the CPUs that carry the flow, and timeouts are of seconds.
  */
 #define KVB_CT_REFRESH_NS 1000000000ULL
+
+/*
+ * A packet at now of a NAT flow's entry or an ACL connection (its state
+ * and clock): the clock is rewritten at most once in KVB_CT_REFRESH_NS
+ * (a clock ahead of now, another CPU's, is left be); an answered UDP
+ * one's stays where it began until a packet KVB_CT_STREAM_NS on makes it
+ * a stream, established (conntrack's rule). Returns 1 when it did.
+ */
+static inline int kvb_ct_clock(__u8 *state, __u64 *last_ns, __u64 now)
+{
+	if (now <= *last_ns)
+		return 0;
+	if (*state == KVB_CT_ANSWERED) {
+		if (now - *last_ns < KVB_CT_STREAM_NS)
+			return 0;
+		*state = KVB_CT_ESTABLISHED;
+		*last_ns = now;
+		return 1;
+	}
+	if (now - *last_ns >= KVB_CT_REFRESH_NS)
+		*last_ns = now;
+	return 0;
+}
 
 enum kvb_td_flags {
 	KVB_TD_SEEN = 1 << 0,	/* td_end is set */

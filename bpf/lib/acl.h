@@ -80,8 +80,6 @@
 #define ACL_SKIP 1	/* acl_tuple: not judged */
 /* acl_to_guest: not a guest port with ACLs, tc egress judges (if at all) */
 #define ACL_UNJUDGED 0x7ffa
-/* rewrite an entry's age (and look up its peer's) at most this often */
-#define ACL_REFRESH_NS 1000000000ULL
 
 /*
  * What the entry parsed, for the switch stage's judgments (acl_cb_put):
@@ -1142,16 +1140,8 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (s->tend && e->state != KVB_CT_CLOSING)
 			e->state = KVB_CT_CLOSING;
 		/* a shared write at most once a second; an answered UDP
-		 * exchange's clock stays where it began until it is a
-		 * stream (conntrack's rule, as NAT's ct_touch) */
-		if (e->state == KVB_CT_ANSWERED) {
-			if (now >= e->last_ns + KVB_CT_STREAM_NS) {
-				e->state = KVB_CT_ESTABLISHED;
-				e->last_ns = now;
-			}
-		} else if (now > e->last_ns + ACL_REFRESH_NS) {
-			e->last_ns = now;
-		}
+		 * exchange becomes a stream as NAT's flows do */
+		kvb_ct_clock(&e->state, &e->last_ns, now);
 		acl_peer_take(s, other);
 		acl_count(sd->ctr, len);
 		return ACL_PASS;

@@ -50,7 +50,7 @@ static __always_inline void flood(struct __sk_buff *skb,
 			continue;
 		/* a VLAN's frame: to trunks only (vlan.h; asked each time,
 		 * no stack kept for it across the clones) */
-		if (frame_tagged(skb) && !ifindex_trunk(ifx))
+		if (vlan_refused(skb, ifx))
 			continue;
 		/* >= 0: handed to the device (which may still drop it) */
 		if (bpf_clone_redirect(skb, ifx, 0) >= 0)
@@ -149,7 +149,7 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		    (port_entry_isolated(port) || port_entry_isolated(op)))
 			return DROP(KVB_DROP_ISOLATED);
 		/* a VLAN's frame (from a trunk): to a trunk only */
-		if (frame_tagged(skb) && !ifindex_trunk(out))
+		if (vlan_refused(skb, out))
 			return DROP(KVB_DROP_VLAN);
 		/* to a local guest: its ACLs judge here, not on its tap */
 		ret = acl && op ? acl_to_guest(skb, out, op->slot) :
@@ -198,7 +198,7 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 		return TC_ACT_OK;	/* LAN to LAN: not ours to switch */
 	/* a VLAN's frame for a guest that is no trunk: the host's, as
 	 * every tagged frame was (its VLAN devices) */
-	if (out && frame_tagged(skb) && !ifindex_trunk(out))
+	if (out && vlan_refused(skb, out))
 		return TC_ACT_OK;
 	if (out)
 		return redirect_to(skb, out, 0);
@@ -229,7 +229,7 @@ static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 	if (out && out != skb->ifindex) {
 		if (from_guest && !guests_may_talk(skb->ifindex, out))
 			return DROP(KVB_DROP_ISOLATED);
-		if (frame_tagged(skb) && !ifindex_trunk(out))
+		if (vlan_refused(skb, out))
 			return DROP(KVB_DROP_VLAN);
 		return redirect_to(skb, out, 0);
 	}
@@ -253,7 +253,7 @@ static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
 		return DROP(KVB_DROP_REFLECT);
 	if (out && port_isolated(out))
 		return DROP(KVB_DROP_ISOLATED);
-	if (out && frame_tagged(skb) && !ifindex_trunk(out))
+	if (out && vlan_refused(skb, out))
 		return DROP(KVB_DROP_VLAN);
 	if (out)
 		return redirect_to(skb, out, 0);
@@ -274,8 +274,7 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 	}
 	out = fdb_lookup(net->id, dst);
 	/* the host's VLAN device to a guest: a trunk's only */
-	if (out && out != skb->ifindex &&
-	    !(frame_tagged(skb) && !ifindex_trunk(out)))
+	if (out && out != skb->ifindex && !vlan_refused(skb, out))
 		return redirect_to(skb, out, 0);
 	return TC_ACT_OK;
 }

@@ -175,15 +175,23 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
 }
 
-/* The key of the other entry of the flow whose entry e is at key k. */
-static __always_inline void ct_other_key(const struct kvb_ct_key *k,
-					 const struct kvb_ct *e,
-					 struct kvb_ct_key *other)
+/*
+ * The entries of the flow of key k: its own into *e (NULL when there is
+ * none), and the other way's, returned (NULL when there is none).
+ */
+static __always_inline struct kvb_ct *ct_other_entry(const struct kvb_ct_key *k,
+						     struct kvb_ct **e)
 {
+	struct kvb_ct_key other;
+
+	*e = k ? bpf_map_lookup_elem(&kvb_ct, k) : NULL;
+	if (!*e)
+		return NULL;
 	if (k->dir)
-		kvb_ct_orig_key(k, e, other);
+		kvb_ct_orig_key(k, *e, &other);
 	else
-		kvb_ct_reply_key(k, e, other);
+		kvb_ct_reply_key(k, *e, &other);
+	return bpf_map_lookup_elem(&kvb_ct, &other);
 }
 
 /*
@@ -193,19 +201,10 @@ static __always_inline void ct_other_key(const struct kvb_ct_key *k,
  */
 __noinline int ct_other_live(const struct kvb_ct_key *k)
 {
-	struct kvb_ct_key other;
-	struct kvb_net *net;
-	struct kvb_ct *e, *o;
+	struct kvb_ct *e, *o = ct_other_entry(k, &e);
+	struct kvb_net *net = e ? net_lookup(e->net_id) : NULL;
 
-	if (!k)
-		return 0;
-	e = bpf_map_lookup_elem(&kvb_ct, k);
-	if (!e)
-		return 0;
-	ct_other_key(k, e, &other);
-	net = net_lookup(e->net_id);
-	o = bpf_map_lookup_elem(&kvb_ct, &other);
-	return net && o && !ct_expired(net, o, k->proto, kvb_now());
+	return k && net && o && !ct_expired(net, o, k->proto, kvb_now());
 }
 
 /*
@@ -225,61 +224,36 @@ static __always_inline int ct_live(const struct kvb_net *net,
 }
 
 /*
- * A packet of the flow whose entry is ct, at now. The entry is read by
- * every CPU that handles the flow's packets: its clock is rewritten at
- * most once in KVB_CT_REFRESH_NS (ct_expired tolerates a clock ahead,
- * and a next hop cached by nat_snat counts as revalidated from the last
- * rewrite, so never for longer than it should), and nothing else of it
- * is written per packet (no packet count: a shared line written by
- * every packet).
- */
-static __always_inline int ct_touch(struct kvb_ct *ct, __u64 now)
-{
-	if (now <= ct->last_ns)
-		return 0;
-	if (ct->state == KVB_CT_ANSWERED) {
-		/* its clock stays where it began until it is a stream */
-		if (now - ct->last_ns < KVB_CT_STREAM_NS)
-			return 0;
-		ct->state = KVB_CT_ESTABLISHED;
-		ct->last_ns = now;
-		return 1;
-	}
-	if (now - ct->last_ns >= KVB_CT_REFRESH_NS)
-		ct->last_ns = now;
-	return 0;
-}
-
-/*
- * ct_touch made the entry of key k a stream: so is its flow's other
+ * kvb_ct_clock made the entry of key k a stream: so is its flow's other
  * entry, whose own packets may never come (a remote that streams after
  * one request), and which early eviction and `ct show` read (the
  * original's). A global function: called once a flow.
  */
 __noinline int ct_stream_other(const struct kvb_ct_key *k)
 {
-	struct kvb_ct_key other;
-	struct kvb_ct *e, *o;
+	struct kvb_ct *e, *o = ct_other_entry(k, &e);
 
-	if (!k)
-		return 0;
-	e = bpf_map_lookup_elem(&kvb_ct, k);
-	if (!e)
-		return 0;
-	ct_other_key(k, e, &other);
-	o = bpf_map_lookup_elem(&kvb_ct, &other);
-	if (o && o->state == KVB_CT_ANSWERED) {
+	if (e && o && o->state == KVB_CT_ANSWERED) {
 		o->state = KVB_CT_ESTABLISHED;
 		o->last_ns = e->last_ns;
 	}
 	return 0;
 }
 
-/* A packet of the flow of key k, whose entry is ct, at now (ct_touch). */
+/*
+ * A packet of the flow of key k, whose entry is ct, at now. The entry is
+ * read by every CPU that handles the flow's packets: its clock is
+ * rewritten at most once in KVB_CT_REFRESH_NS (kvb_ct_clock; ct_expired
+ * tolerates a clock ahead, and a next hop cached by nat_snat counts as
+ * revalidated from the last rewrite, so never for longer than it
+ * should), and nothing else of it is written per packet (no packet
+ * count: a shared line written by every packet). A UDP flow that becomes
+ * a stream does so both ways (ct_stream_other).
+ */
 static __always_inline void ct_touch_flow(const struct kvb_ct_key *k,
 					  struct kvb_ct *ct, __u64 now)
 {
-	if (ct_touch(ct, now))
+	if (kvb_ct_clock(&ct->state, &ct->last_ns, now))
 		ct_stream_other(k);
 }
 

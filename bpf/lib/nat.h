@@ -1431,9 +1431,7 @@ static __always_inline int nat_wan_ok(const struct kvb_net *net, __u32 out)
 	if (net->wan)
 		return out == net->wan;
 	p = bpf_map_lookup_elem(&kvb_port, &out);
-	return p && (p->role == KVB_PORT_WAN ||
-		     (p->role == KVB_PORT_UPLINK &&
-		      (p->flags & KVB_PORT_F_NAT_WAN)));
+	return p && kvb_port_nat_wan(p);
 }
 
 /*
@@ -1540,7 +1538,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		out = ct->nh_ifindex;
 		__builtin_memcpy(macs, ct->nh_dmac, ETH_ALEN);
 		__builtin_memcpy(macs + ETH_ALEN, ct->nh_smac, ETH_ALEN);
-		cached = 1;	/* the entry is only read (ct_touch) */
+		cached = 1;	/* the entry is only read (ct_touch_flow) */
 		if (nat_ttl_out(skb))
 			return NAT_TTL;
 		goto translate;

@@ -44,7 +44,7 @@
  *
  * Per packet: one flow lookup, one port lookup, the ACL and route
  * lookups, the checksum sum, the rewrites; the flow's clock at most once
- * a second (ct_touch), per-CPU counters: the WAN port's rx and xdp_fwd,
+ * a second (ct_touch_flow), per-CPU counters: the WAN port's rx and xdp_fwd,
  * the guest's tx, as tc counts them.
  */
 #ifndef KVB_NATXDP_H
@@ -119,7 +119,7 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	if (route_of(4, (const __u8 *)&rk.daddr))
 		return XDP_PASS;	/* a routed network's: tc routes it */
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
-	/* answered (UDP not yet a stream): ct_touch below makes it one */
+	/* answered (UDP not yet a stream): ct_touch_flow below makes it one */
 	if (!ct || ct->hairpin || (ct->state != KVB_CT_ESTABLISHED &&
 				   ct->state != KVB_CT_ANSWERED))
 		return XDP_PASS;

@@ -60,6 +60,12 @@ __noinline int ifindex_trunk(__u32 ifindex)
 	return port_trunk(bpf_map_lookup_elem(&kvb_port, &ifindex));
 }
 
+/* Is the frame a VLAN's that port ifindex, no trunk, may not receive? */
+static __always_inline int vlan_refused(struct __sk_buff *skb, __u32 ifindex)
+{
+	return frame_tagged(skb) && !ifindex_trunk(ifindex);
+}
+
 /*
  * Admission of a tagged frame from port on network net: 0 when the port
  * is a trunk of a bridge or internal network and the frame passes what

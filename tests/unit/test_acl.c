@@ -568,20 +568,30 @@ static void t_acl_set_ids_never_reused(struct fabric *fb)
 
 /* The state of the connection whose key holds ports a and b (any
  * order, host order), or -1 when there is none. */
-static int ct_state(struct fabric *fb, __u8 proto, __u16 a, __u16 b)
+/* The remembered connection of proto between ports a and b: its key and
+ * entry; 0 if there is one. */
+static int ct_find(struct fabric *fb, __u8 proto, __u16 a, __u16 b,
+		   struct kvb_aclct_key *k, struct kvb_aclct *e)
 {
-	struct kvb_aclct_key k, *prev = NULL;
-	struct kvb_aclct e;
+	struct kvb_aclct_key *prev = NULL;
 
-	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
-		prev = &k;
-		if (k.proto == proto &&
-		    ((k.port[0] == htons(a) && k.port[1] == htons(b)) ||
-		     (k.port[0] == htons(b) && k.port[1] == htons(a))) &&
-		    !bpf_map_lookup_elem(fb->aclct_fd, &k, &e))
-			return e.state;
+	while (!bpf_map_get_next_key(fb->aclct_fd, prev, k)) {
+		prev = k;
+		if (k->proto == proto &&
+		    ((k->port[0] == htons(a) && k->port[1] == htons(b)) ||
+		     (k->port[0] == htons(b) && k->port[1] == htons(a))) &&
+		    !bpf_map_lookup_elem(fb->aclct_fd, k, e))
+			return 0;
 	}
 	return -1;
+}
+
+static int ct_state(struct fabric *fb, __u8 proto, __u16 a, __u16 b)
+{
+	struct kvb_aclct_key k;
+	struct kvb_aclct e;
+
+	return ct_find(fb, proto, a, b, &k, &e) ? -1 : e.state;
 }
 
 /* The key of a planted connection of proto between 192.0.2.1 and
@@ -729,24 +739,16 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
  * s seconds; 0 if it is there. */
 static int ct_idle(struct fabric *fb, __u8 proto, __u16 a, __u16 b, __u64 s)
 {
-	struct kvb_aclct_key k, *prev = NULL;
+	struct kvb_aclct_key k;
 	struct kvb_aclct e;
 	struct timespec ts;
 
+	if (ct_find(fb, proto, a, b, &k, &e))
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
-		prev = &k;
-		if (k.proto == proto &&
-		    ((k.port[0] == htons(a) && k.port[1] == htons(b)) ||
-		     (k.port[0] == htons(b) && k.port[1] == htons(a))) &&
-		    !bpf_map_lookup_elem(fb->aclct_fd, &k, &e)) {
-			e.last_ns = (__u64)ts.tv_sec * 1000000000ULL +
-				    (__u64)ts.tv_nsec - s * 1000000000ULL;
-			return bpf_map_update_elem(fb->aclct_fd, &k, &e,
-						   BPF_EXIST);
-		}
-	}
-	return -1;
+	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
+		    s * 1000000000ULL;
+	return bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_EXIST);
 }
 
 /* The guest's UDP datagram from sport to 203.0.113.9:53, through ka2. */
