@@ -116,8 +116,7 @@ void acl_list_fmt(struct fabric *fb, const __u16 *ids, int n, char *buf,
 static int cidr_parse(const char *s, struct kvb_acl_cidr *c)
 {
 	char buf[64], *slash;
-	unsigned int max, len;
-	char tail;
+	__u32 max, len;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(buf, sizeof(buf), "%s", s);
@@ -134,7 +133,7 @@ static int cidr_parse(const char *s, struct kvb_acl_cidr *c)
 		return -1;
 	}
 	len = max;
-	if (slash && (sscanf(slash, "%u%c", &len, &tail) != 1 || len > max))
+	if (slash && parse_u32(slash, 0, max, &len))
 		return -1;
 	c->prefixlen = (__u8)len;
 	/* no host bits: the rule says what it matches */
@@ -154,17 +153,18 @@ static void cidr_fmt(const struct kvb_acl_cidr *c, char *buf, size_t len)
 
 static int range_parse(const char *s, __u16 *lo, __u16 *hi)
 {
-	unsigned int a, b;
-	char tail;
+	char buf[16], *dash;
+	__u32 a, b;
 
-	if (sscanf(s, "%u-%u%c", &a, &b, &tail) == 2) {
-		if (a > b || b > 65535)
-			return -1;
-	} else if (sscanf(s, "%u%c", &a, &tail) == 1 && a <= 65535) {
-		b = a;
-	} else {
+	snprintf(buf, sizeof(buf), "%s", s);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash++ = 0;
+	if (strlen(s) >= sizeof(buf) || parse_u32(buf, 0, 65535, &a) ||
+	    (dash && parse_u32(dash, a, 65535, &b)))
 		return -1;
-	}
+	if (!dash)
+		b = a;
 	*lo = (__u16)a;
 	*hi = (__u16)b;
 	return 0;
@@ -983,7 +983,7 @@ out:
 int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 		 const __u16 *ids)
 {
-	struct kvb_acl_port ap = { 0 }, old;
+	struct kvb_acl_port ap = { 0 }, old = { 0 };
 	struct kvb_port p;
 
 	if (n < 0)
@@ -1003,7 +1003,21 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 	if (aclp_put(fb, &p, &ap))
 		return err("%s: cannot set the port's ACLs: %s", cmd,
 			   strerror(errno));
-	return acl_sync(fb, cmd);
+	if (!acl_sync(fb, cmd))
+		return 0;
+	/*
+	 * The sets cannot take it (over KVB_ACL_SET_RULES in a direction):
+	 * the port's list goes back to what still judges it, or every later
+	 * acl_sync (each attach's) would fail on it
+	 */
+	if (!aclp_get(fb, &p, &ap)) {
+		ap.nacl = old.nacl;
+		memcpy(ap.acl, old.acl, sizeof(ap.acl));
+		ap.flags = (ap.flags & ~KVB_ACLP_OWN) |
+			   (old.flags & KVB_ACLP_OWN);
+		aclp_put(fb, &p, &ap);
+	}
+	return 1;
 }
 
 /* a port's sides of connections, as a walk of kvb_aclct finds them */

@@ -67,49 +67,83 @@ static void addr_count(struct fabric *fb, struct kvb_port *p)
 }
 
 /*
- * Replace the port's configured addresses with o's (learned ones stay).
- * A port with savi off keeps no binding of SAVI's: only what it was given
- * (and its leases).
+ * Put addrs[0..n) as p's configured addresses (after the old ones were
+ * purged): each with its owner entry first. 0, else errno of the
+ * failed write and *bad its index.
  */
-int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
-		    const struct port_opts *o)
+static int addr_put_static(struct fabric *fb, const struct kvb_port *p,
+			   const struct kvb_addr_key *addrs, int n, int *bad)
 {
 	struct kvb_addr a = { .flags = KVB_ADDR_F_STATIC };
+	struct kvb_addr oa = { .flags = KVB_ADDR_F_STATIC,
+			       .owner = p->ifindex };
 
+	for (int i = 0; i < n; i++) {
+		struct kvb_addr_key k = addrs[i], ok = addrs[i];
+
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		k.ifindex = p->ifindex;
+		if (bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY) ||
+		    bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
+			*bad = i;
+			return errno;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Replace the port's configured addresses with o's (learned ones stay).
+ * A port with savi off keeps no binding of SAVI's: only what it was given
+ * (and its leases). Every address is checked before anything changes
+ * (another port's is refused); should the table then be full, the port
+ * gets its old configured addresses back: a refused `port set` leaves the
+ * running guest as it was.
+ */
+int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+	     const struct port_opts *o)
+{
+	struct kvb_addr_key old[KVB_MAX_PORT_ADDRS], key, *prev = NULL;
+	struct kvb_addr cur;
+	char buf[64];
+	int nold = 0, bad = 0, e;
+
+	for (int i = 0; i < o->naddrs; i++) {
+		struct kvb_addr_key ok = o->addrs[i];
+
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
+		    cur.owner != p->ifindex) {
+			fmt_addr(&ok, buf);
+			return err("%s: %s: ip %s is already an address of "
+				   "another port (ifindex %u)", cmd, p->name,
+				   buf, cur.owner);
+		}
+	}
 	if (p->flags & KVB_PORT_F_SAVI_OFF) {
 		addr_purge(fb, p->ifindex, KVB_ADDR_F_SAVI);
 		addr_count(fb, p);
 	}
 	if (o->naddrs < 0)
 		return 0;
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		prev = &key;
+		if (key.ifindex == p->ifindex && nold < KVB_MAX_PORT_ADDRS &&
+		    !bpf_map_lookup_elem(fb->addr_fd, &key, &cur) &&
+		    (cur.flags & KVB_ADDR_F_STATIC))
+			old[nold++] = key;
+	}
 	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
-	for (int i = 0; i < o->naddrs; i++) {
-		struct kvb_addr_key k = o->addrs[i];
-		char buf[64];
-
-		/* the owner entry first: another port's address is refused */
-		struct kvb_addr_key ok = k;
-		struct kvb_addr oa = { .flags = KVB_ADDR_F_STATIC,
-				       .owner = p->ifindex };
-		struct kvb_addr cur;
-
-		ok.ifindex = 0;
-		ok.net_id = (__u8)p->net_id;
-		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
-		    cur.owner != p->ifindex) {
-			fmt_addr(&k, buf);
-			return err("%s: %s: ip %s is already an address of "
-				   "another port (ifindex %u)", cmd, p->name,
-				   buf, cur.owner);
-		}
-		bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY);
-		k.ifindex = p->ifindex;
-		if (bpf_map_update_elem(fb->addr_fd, &k, &a, BPF_ANY)) {
-			fmt_addr(&k, buf);
-			return err("%s: %s: ip %s: %s (address table holds %d)",
-				   cmd, p->name, buf, strerror(errno),
-				   KVB_MAX_ADDRS);
-		}
+	e = addr_put_static(fb, p, o->addrs, o->naddrs, &bad);
+	if (e) {
+		addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
+		addr_put_static(fb, p, old, nold, &bad);
+		addr_count(fb, p);
+		fmt_addr(&o->addrs[bad], buf);
+		return err("%s: %s: ip %s: %s (address table holds %d)", cmd,
+			   p->name, buf, strerror(e), KVB_MAX_ADDRS);
 	}
 	addr_count(fb, p);
 	return 0;

@@ -226,8 +226,13 @@ static int fwd_del(int argc, char **argv)
 		struct kvb_fwd_key k = { .addr = a.net.nat_ip,
 					 .port = htons((__u16)port),
 					 .proto = a.proto };
+		struct kvb_fwd v;
 
-		missing += bpf_map_delete_elem(fd, &k) != 0;
+		/* the forwards of this network only: networks that share
+		 * a WAN address share the table's keys */
+		missing += bpf_map_lookup_elem(fd, &k, &v) ||
+			   v.net_id != a.net.id ||
+			   bpf_map_delete_elem(fd, &k);
 	}
 	if (missing == (int)(a.hi - a.lo + 1))
 		return err("forward del: no such forward in %s", a.net.name);

@@ -279,6 +279,32 @@ void wan_uplink_gone(struct fabric *fb, __u32 ifindex)
 	wan_xdp_sync(fb, "net del", ifindex, 0);
 }
 
+/*
+ * Network id's `wan` device made again under its name (a PPP link that
+ * reconnected, wg-quick down and up: a new device, a new ifindex): the
+ * new device becomes its wan, hooked as the old one was, and gets its
+ * XDP back (wan-xdp on). The old one's port went with it (gc). Run by
+ * the upkeep step and by the network's watcher; 1 when it moved.
+ */
+int wan_follow(struct fabric *fb, __u32 id)
+{
+	struct kvb_net n;
+	__u32 ifx;
+
+	if (net_get(fb, id, &n) || !net_has(&n, NT_GATEWAY) || !n.wan ||
+	    !n.wan_name[0])
+		return 0;
+	ifx = if_nametoindex(n.wan_name);
+	if (!ifx || ifx == n.wan ||
+	    dev_refuse(fb, "gc", n.wan_name, KVB_PORT_WAN))
+		return 0;
+	n.wan = ifx;
+	if (net_put(fb, &n) || wan_attach(fb, n.wan_name, id))
+		return 0;
+	wan_xdp_sync(fb, "gc", ifx, 0);
+	return 1;
+}
+
 /* A nat network without `wan` (any route) other than except, or 0. */
 __u32 any_route_net(struct fabric *fb, __u32 except)
 {

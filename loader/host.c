@@ -276,19 +276,37 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	__u8 dst[16] = {};
 	__u32 oif = 0, bits = rtm->rtm_family == AF_INET ? 32 : 128;
 
-	if (w->found || rtm->rtm_dst_len == 0 || (rtm->rtm_flags & RTM_F_CLONED))
-		return MNL_CB_OK;
-	/* unicast routes (connected or via a gateway) and the host's own
-	 * addresses; broadcast, multicast, anycast follow from those */
-	if (rtm->rtm_type != RTN_UNICAST && rtm->rtm_type != RTN_LOCAL)
+	if (w->found || (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
-	if (!tb[RTA_DST] || mnl_attr_get_payload_len(tb[RTA_DST]) != bits / 8)
-		return MNL_CB_OK;
-	memcpy(dst, mnl_attr_get_payload(tb[RTA_DST]), bits / 8);
 	oif = route_oif(tb);
 	if (w->skip && oif == w->skip)
 		return MNL_CB_OK;
+	/* a route's gateway inside the subnet (the default route's too,
+	 * `onlink` with no route to it): the host's next hop would be
+	 * behind the network's interface */
+	if (tb[RTA_GATEWAY] &&
+	    mnl_attr_get_payload_len(tb[RTA_GATEWAY]) == bits / 8 &&
+	    prefixes_overlap(mnl_attr_get_payload(tb[RTA_GATEWAY]), bits,
+			     w->sn->addr, w->sn->prefixlen)) {
+		walk_hit(w, rtm->rtm_family,
+			 mnl_attr_get_payload(tb[RTA_GATEWAY]), bits, oif);
+		return MNL_CB_OK;
+	}
+	if (rtm->rtm_dst_len == 0)
+		return MNL_CB_OK;
+	/* unicast routes (connected or via a gateway), the host's own
+	 * addresses, and what an admin refuses (blackhole, unreachable,
+	 * prohibit: an aggregate, an IPAM block), which the network's
+	 * more specific route would override; broadcast, multicast,
+	 * anycast follow from those */
+	if (rtm->rtm_type != RTN_UNICAST && rtm->rtm_type != RTN_LOCAL &&
+	    rtm->rtm_type != RTN_BLACKHOLE &&
+	    rtm->rtm_type != RTN_UNREACHABLE && rtm->rtm_type != RTN_PROHIBIT)
+		return MNL_CB_OK;
+	if (!tb[RTA_DST] || mnl_attr_get_payload_len(tb[RTA_DST]) != bits / 8)
+		return MNL_CB_OK;
+	memcpy(dst, mnl_attr_get_payload(tb[RTA_DST]), bits / 8);
 	if (prefixes_overlap(dst, rtm->rtm_dst_len, w->sn->addr,
 			     w->sn->prefixlen))
 		walk_hit(w, rtm->rtm_family, dst, rtm->rtm_dst_len, oif);
@@ -323,8 +341,10 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*
- * Does subnet SN overlap a route (any table, unicast or local, not the
- * default) or an address of the host, on any interface but SKIP? Returns 1
+ * Does subnet SN overlap a route (any table; unicast, local, blackhole,
+ * unreachable or prohibit; not the default), hold a route's gateway (the
+ * default's too), or overlap an address of the host, on any interface but
+ * SKIP? Returns 1
  * and what it overlaps ("a/len") and the interface's name, 0 if nothing
  * does, -errno if the kernel cannot tell.
  */

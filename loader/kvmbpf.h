@@ -214,6 +214,7 @@ __be32 dev_ipv4(const char *dev);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
+int wan_follow(struct fabric *fb, __u32 id);
 void wan_release(struct fabric *fb, __u32 net_id);
 int wan_xdp_sync(struct fabric *fb, const char *cmd, __u32 wan,
 		 __u32 except);
@@ -228,6 +229,7 @@ void nat_nh_bump(struct fabric *fb);
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net);
 void wan_wait_stop(const struct kvb_net *net);
 bool wan_wait_alive(const struct kvb_net *net);
+bool net_wan_watched(const struct kvb_net *n);
 int nat_port_range(__u16 *lo, __u16 *hi);
 const char *nat_filter_name(__u32 f);
 int ct_flush_net(struct fabric *fb, __u32 net_id);

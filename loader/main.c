@@ -6,6 +6,7 @@
  * keeps running in the kernel without any process. The options may come
  * anywhere on the line (`kvmbpf net show -j`).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,40 @@ static int take_options(int argc, char **argv, int *left, bool *help,
 }
 
 /*
+ * The pin directory as one spelling (its real path, or for one not made
+ * yet its parent's real path and its name): every name the fabric gives
+ * the host's devices (gateway interfaces, the VXLAN device) and every run
+ * file is derived from it, so `--bpffs /sys/fs/bpf/x/` must find what
+ * `--bpffs /sys/fs/bpf/x` made.
+ */
+static const char *bpffs_canon(const char *dir)
+{
+	static char buf[PATH_MAX];
+	char path[PATH_MAX], *slash;
+	size_t n;
+
+	if (realpath(dir, buf))
+		return buf;
+	snprintf(path, sizeof(path), "%s", dir);
+	n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = 0;
+	slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		*slash = 0;
+		if (realpath(path, buf) &&
+		    strlen(buf) + strlen(slash + 1) + 2 <= sizeof(buf)) {
+			strcat(buf, "/");
+			strcat(buf, slash + 1);
+			return buf;
+		}
+		*slash = '/';
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	return buf;
+}
+
+/*
  * OBJECT [COMMAND] ARGS: the object's help where asked, else the upkeep
  * step for a command that changes the fabric, then the command.
  */
@@ -167,6 +202,8 @@ int main(int argc, char **argv)
 	ret = take_options(argc, argv, &left, &help, &ver);
 	if (ret)
 		return ret;
+	if (opts.bpffs)
+		opts.bpffs = bpffs_canon(opts.bpffs);
 	libbpf_set_print(libbpf_quiet);
 	if (ver)
 		return out_close(version());

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,10 +137,12 @@ void wan_address_refresh(struct fabric *fb)
 	nat_nh_bump(fb);
 
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (nat_address_sync(fb, id, NULL) < 0 || net_get(fb, id, &n) ||
-		    n.wan)
+		wan_follow(fb, id);
+		nat_address_sync(fb, id, NULL);
+		if (net_get(fb, id, &n) || !net_wan_watched(&n))
 			continue;
-		any = id;
+		if (!n.wan)
+			any = id;
 		if (!wan_wait_alive(&n))
 			wan_wait_start(fb, &n);
 	}
@@ -208,23 +211,36 @@ bool wan_wait_alive(const struct kvb_net *net)
 }
 
 /*
- * A small process per nat network that follows the host (no daemon: the
- * datapath never needs it, it only keeps the fabric's view current). With
- * `wan DEV` it waits for DEV's first address (boot: `load` before the
- * WAN's DHCP) and exits. Without `wan` (any-route) it lives as long as the
- * network: when links, addresses or routes change it hooks devices that
- * came (wan_hook_all) and follows the default route's address; should it
- * die, the next command starts it again. It exits when the network goes
- * (net del and reset stop it, and it notices).
+ * Whether network n has a watcher: every nat network, and a routed one
+ * with `wan DEV`.
+ */
+bool net_wan_watched(const struct kvb_net *n)
+{
+	return net_has(n, NT_NAT) || (net_has(n, NT_GATEWAY) && n->wan);
+}
+
+/*
+ * A small process per nat network (and routed network with `wan DEV`)
+ * that follows the host (no daemon: the datapath never needs it, it only
+ * keeps the fabric's view current), for as long as the network lives.
+ * When links, addresses or routes change: with `wan DEV`, a DEV made
+ * again (a PPP reconnect, wg-quick down and up) is hooked again
+ * (wan_follow) and its address followed, the forwards with it (at boot,
+ * its first address after `load`); without `wan` (any-route), devices
+ * that came are hooked (wan_hook_all) and the default route's address is
+ * followed. Should it die, the next command starts it again. It exits
+ * when the network goes (net del and reset stop it, and it notices).
  */
 void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 {
 	char path[256];
 	bool watch = !net->wan;
+	struct kvb_net n;
 	pid_t pid;
 	int status, nl;
 
 	run_path(net, "wanwait", path, sizeof(path));
+	mkdir(KVB_RUN_DIR, 0755);	/* /run is new after a reboot */
 	pid = fork();
 	if (pid < 0)
 		return;
@@ -238,9 +254,12 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 	if (pid) {
 		FILE *f = pid > 0 ? fopen(path, "w") : NULL;
 
-		if (f) {
-			fprintf(f, "%d\n", (int)pid);
-			fclose(f);
+		/* a watcher nobody can find would be started again by
+		 * every command: without its pid on file, none */
+		if (!f || fprintf(f, "%d\n", (int)pid) < 0 || fclose(f)) {
+			if (pid > 0)
+				kill(pid, SIGKILL);
+			unlink(path);
 		}
 		_exit(0);
 	}
@@ -265,17 +284,25 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 		if (lock < 0)
 			break;	/* the fabric is gone */
 		flock(lock, LOCK_EX);
-		state = nat_address_sync(fb, net->id, net->name);
+		state = -1;
+		/* the same network (not another under its id), and hooks take
+		 * the programs now pinned (an upgrade swaps them) */
+		if (!net_get(fb, net->id, &n) && !strcmp(n.name, net->name) &&
+		    !fabric_reopen_progs(fb)) {
+			wan_follow(fb, net->id);
+			state = net_has(&n, NT_NAT) ?
+				nat_address_sync(fb, net->id, net->name) : 1;
+			if (watch && state >= 0)
+				wan_hook_all(fb, net->id);
+		}
 		nat_nh_bump(fb);
-		/* hooks take the programs now pinned (an upgrade swaps them) */
-		if (watch && state >= 0 && !fabric_reopen_progs(fb))
-			wan_hook_all(fb, net->id);
 		close(lock);
-		if (state < 0 || (!watch && state > 0))
+		if (state < 0)
 			break;
 		/* woken by the change itself; the timeout only covers a
-		 * missed notification (the socket's buffer ran over) */
-		host_change_wait(nl, watch ? 5000 : 1000);
+		 * missed notification (the socket's buffer ran over), and
+		 * the first address of a WAN at boot */
+		host_change_wait(nl, state ? 5000 : 1000);
 	}
 	unlink(path);
 	_exit(0);

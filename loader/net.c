@@ -214,7 +214,10 @@ static void format_wan(struct fabric *fb, const struct kvb_net *n,
 	char wn[16];
 
 	(void)fb;
-	fmt_str(f, fd, n->wan ? ifname_of(n->wan, NULL, wn) : NULL, true);
+	/* by the name it was given: the device may be between two lives
+	 * (a PPP link reconnecting) */
+	fmt_str(f, fd, !n->wan ? NULL : n->wan_name[0] ? n->wan_name :
+		ifname_of(n->wan, NULL, wn), true);
 }
 
 static int parse_wan_xdp(const char *cmd, struct net_spec *s, char **v)
@@ -583,6 +586,9 @@ static int parse_acl(const char *cmd, struct net_spec *s, char **v)
 		s->nacl = 0;
 		return 0;
 	}
+	/* no fabric yet (net add): no ACL, and none made to find that out */
+	if (!fabric_exists(opts.bpffs))
+		return err("%s: acl %s does not exist", cmd, v[0]);
 	return acl_list_parse(fab(), cmd, v[0], s->acl, &s->nacl) ? 1 : 0;
 }
 
@@ -1240,15 +1246,38 @@ static int net_set(int argc, char **argv)
 		wan_xdp_sync(fb, "net set", old.wan, 0);	/* as it was */
 		return err("net set: %s: %s", net.name, strerror(e));
 	}
-	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net))
+	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net)) {
+		/* the VNI or VTEPs could not be put in place (UDP 4789
+		 * taken): the network keeps what it had, not words that
+		 * are not in force and that save would write */
+		net_put(fb, &old);
+		overlay_sync(fb, "net set", &net, &old);
+		xdp_undo(fb, undo);
+		wan_xdp_sync(fb, "net set", old.wan, 0);
 		return 1;
+	}
 	if (field_given(&s, "uplink-xdp") && !s.uplink_xdp &&
 	    uplink_xdp_set(fb, &net, false))
 		return 1;
 	/* off: unless another network naming the device asks for it */
 	if (field_given(&s, "wan-xdp"))
 		wan_xdp_sync(fb, "net set", net.wan, 0);
-	return acl_sync(fb, "net set");
+	if (!acl_sync(fb, "net set"))
+		return 0;
+	/*
+	 * Its ports' sets cannot take the network's ACLs (over
+	 * KVB_ACL_SET_RULES in a direction): nothing switched, and the
+	 * network names again what still judges them, or every later
+	 * acl_sync (each attach's) would fail on it
+	 */
+	if (net_get(fb, net.id, &net))
+		return 1;
+	memcpy(net.acl, old.acl, sizeof(net.acl));
+	net.nacl = old.nacl;
+	memcpy(net.acl_default, old.acl_default, sizeof(net.acl_default));
+	net_put(fb, &net);
+	acl_sync(fb, "net set");
+	return 1;
 }
 
 static int net_del(int argc, char **argv)

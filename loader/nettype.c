@@ -98,6 +98,7 @@ static int gw_validate(struct fabric *fb, const struct net_spec *s,
 		n->wan = if_nametoindex(wan);
 		if (!n->wan)
 			return err("net add: wan %s: no such device", wan);
+		snprintf(n->wan_name, sizeof(n->wan_name), "%s", wan);
 	}
 	for (__u32 i = 0; i < n->nsubnets && i < KVB_MAX_SUBNETS; i++)
 		if (n->subnets[i].family == 6)
@@ -123,6 +124,7 @@ static int gw_create(struct fabric *fb, struct kvb_net *n)
 
 static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
 {
+	wan_wait_stop(n);
 	dhcp_stop(n);
 	routes_del(fb, n);
 	peers_forget(fb, n->id);
@@ -241,17 +243,15 @@ static int nat_create(struct fabric *fb, const struct net_spec *s,
 	if (gw_create(fb, n) || dnsmasq_start(fb, n) ||
 	    wan_xdp_sync(fb, "net add", n->wan, 0))
 		return 1;
-	if (!n->wan) {
-		/* any route: hook what flows may leave through, and watch
-		 * for devices and addresses to come */
+	/* any route: hook what flows may leave through; the watcher
+	 * follows devices and addresses to come (and a `wan` made again) */
+	if (!n->wan)
 		wan_hook_all(fb, n->id);
-		wan_wait_start(fb, n);
-	} else if (!n->nat_ip) {
+	else if (!n->nat_ip)
 		warn("net add: %s: wan %s has no IPv4 address yet; flows go "
 		     "out once it has one", n->name,
 		     ifname_of(n->wan, NULL, wan));
-		wan_wait_start(fb, n);
-	}
+	wan_wait_start(fb, n);
 	return 0;
 }
 
@@ -364,9 +364,11 @@ static int routed_create(struct fabric *fb, const struct net_spec *s,
 			 struct kvb_net *n)
 {
 	(void)s;
-	if (gw_create(fb, n))
+	if (gw_create(fb, n) || dnsmasq_start(fb, n))
 		return 1;
-	return dnsmasq_start(fb, n);
+	if (n->wan)	/* follows a `wan` made again */
+		wan_wait_start(fb, n);
+	return 0;
 }
 
 static void routed_show(struct fabric *fb, const struct kvb_net *n)

@@ -192,7 +192,9 @@ static int port_set(int argc, char **argv)
 	struct kvb_port p, old, old_xdp;
 	struct kvb_net net;
 	struct fabric *fb;
-	bool xdp_new = false;
+	bool xdp_new = false, mac_moved = false, had_old = false;
+	struct kvb_fdb_key mac_key = { 0 };
+	struct kvb_fdb_entry old_fdb;
 	__u8 mac[6];
 
 	if (argc < 2)
@@ -236,6 +238,10 @@ static int port_set(int argc, char **argv)
 			    "of another port", m);
 			goto undo;
 		}
+		/* the old MAC's entry as it is, for undo */
+		memcpy(mac_key.mac, old.mac, 6);
+		mac_key.net_id = p.net_id;
+		had_old = !bpf_map_lookup_elem(fb->fdb_fd, &mac_key, &old_fdb);
 		ret = fdb_static_set(fb, p.net_id, o.mac, p.ifindex);
 		if (ret) {
 			err("port set: %s: cannot add static FDB entry: %s",
@@ -244,8 +250,10 @@ static int port_set(int argc, char **argv)
 		}
 		/* the old static entry (configured or pinned) goes,
 		 * unless it is the same MAC */
-		if (memcmp(old.mac, o.mac, 6))
+		if (memcmp(old.mac, o.mac, 6)) {
 			fdb_del(fb, p.net_id, old.mac);
+			mac_moved = true;
+		}
 		memcpy(p.mac, o.mac, 6);
 		p.flags &= ~KVB_PORT_F_MAC_PINNED;
 	}
@@ -266,6 +274,14 @@ static int port_set(int argc, char **argv)
 	net_ports_changed(fb, p.net_id);
 	return acl_port_set(fb, "port set", p.ifindex, o.nacl, o.acl);
 undo:
+	/* the guest keeps its MAC: the new one's entry goes, the old one's
+	 * comes back as it was */
+	if (mac_moved) {
+		fdb_del(fb, p.net_id, o.mac);
+		if (had_old)
+			bpf_map_update_elem(fb->fdb_fd, &mac_key, &old_fdb,
+					    BPF_ANY);
+	}
 	if (xdp_new)
 		port_xdp_set(fb, "port set", &old_xdp, false);
 	return 1;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -18,8 +19,14 @@ int parse_mac(const char *s, __u8 mac[6])
 	unsigned int b[6];
 	char tail;
 
+	/* xx:xx:xx:xx:xx:xx, hex digits (%x would take a sign) */
+	if (strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
 	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &tail) != 6 || strlen(s) != 17)
+		   &b[4], &b[5], &tail) != 6)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++)
 		mac[i] = (__u8)b[i];
@@ -88,9 +95,13 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 	unsigned long v;
 	char *end;
 
+	/* digits only: no sign, no space (strtoul takes both, and wraps a
+	 * negative number) */
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*out = (__u32)v;
 	return 0;

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 15
+#define KVB_LAYOUT_VERSION 16
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -723,6 +723,12 @@ struct kvb_net {
 	 * KVB_CT_PORT_FLOWS */
 	__u32 ct_port_max;
 	__u32 pad_ct;
+	/*
+	 * nat and routed: the `wan` device by name (wan holds its ifindex
+	 * now). A device made again under that name (a PPP reconnect,
+	 * wg-quick down and up) is hooked again and becomes wan.
+	 */
+	char wan_name[KVB_NAME_LEN];
 };
 
 /*

@@ -462,6 +462,31 @@ guest_link "$T-b9" "$T-b9"
 check_not "attach with both (1,200 inbound rules in one set): refused" \
 	kvmbpf attach "$T-b9" net iso acl big1,big2
 check_not "... and the port is not left attached" kvmbpf port show "$T-b9"
+# the same set refused to a running port (port set) or to a network's
+# ports (net set): the port and the network keep what judges them, and
+# later commands work (before, the refused list stayed and every later
+# attach of the fabric failed on it)
+check "attach b9 with big1 alone" kvmbpf attach "$T-b9" net iso acl big1
+check_not "port set acl big1,big2: refused" kvmbpf port set "$T-b9" acl big1,big2
+check "... the port still names big1 alone" sh -c "
+	$(printf '%q ' "${K[@]}") -j port show $T-b9 |
+	$PY -c 'import json,sys; p=json.load(sys.stdin); assert p[\"acl\"] == [\"big1\"], p'"
+check_not "net set iso acl big1,big2: refused (i2 names none)" \
+	kvmbpf net set iso acl big1,big2
+check "... the network names no ACL, as before" sh -c "
+	$(printf '%q ' "${K[@]}") -j net show iso |
+	$PY -c 'import json,sys; n=json.load(sys.stdin); assert n.get(\"acl\", []) == [], n'"
+netns_add "$T-b10"
+guest_link "$T-b10" "$T-b10"
+check "... and a later attach works" kvmbpf attach "$T-b10" net iso
+check "detach b9, b10" sh -c "$(printf '%q ' "${K[@]}") detach $T-b9 && $(printf '%q ' "${K[@]}") detach $T-b10"
+# numbers: digits only, no wrap past 2^32
+check_not "acl rule add: dport 4294967376 (80 + 2^32) refused" \
+	kvmbpf acl rule add big1 ingress allow proto tcp dport 4294967376
+check_not "acl rule add: src 10.0.0.0/4294967304 refused" \
+	kvmbpf acl rule add big1 ingress allow src 10.0.0.0/4294967304
+check_not "acl rule add: dport -1 refused" \
+	kvmbpf acl rule add big1 ingress allow proto tcp dport -1
 
 stop_all
 finish

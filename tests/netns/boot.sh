@@ -45,12 +45,23 @@ done
 seen=$(seen_from "$T-wan" 10.82.9.2 8082 "$T-g1")
 [ "$seen" = 10.82.9.1 ] && pass "new flows are translated to the WAN's new address" ||
 	fail "the WAN saw '$seen', not 10.82.9.1"
-# the waiter notices the address by itself (rtnetlink) and exits
-for i in $(seq 100); do alive "$wpid" || break; sleep 0.05; done
-[ -n "$wpid" ] && ! alive "$wpid" && pass "the waiter ($wpid) is gone" ||
-	fail "waiter: '$wpid'"
 check "net show -j: nat_address is the WAN's" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"nat_address\":\"10.82.9.1\"'"
+# the watcher noticed the address by itself (rtnetlink), and stays: the
+# WAN's next address (a DHCP renewal that changes it) is followed too,
+# with no command
+[ -n "$wpid" ] && alive "$wpid" && pass "the watcher ($wpid) stays with the network" ||
+	fail "watcher: '$wpid' is not running"
+ip addr flush dev "$T-w"
+ip addr add 10.82.9.3/24 dev "$T-w"
+ok=no
+for i in $(seq 40); do
+	"$ROOT/build/kvmbpf" --bpffs "$BPFFS" -j net show n |
+		grep -q '"nat_address":"10.82.9.3"' && { ok=yes; break; }
+	sleep 0.25
+done
+[ $ok = yes ] && pass "with no command, nat_address follows the WAN's new address" ||
+	fail "nat_address did not follow the WAN to 10.82.9.3"
 
 # a network deleted while it waits takes its waiter along
 ip link add "$T-w2" type veth peer name "$T-w2p" && LINK_LIST+=("$T-w2") && ip link set "$T-w2" up

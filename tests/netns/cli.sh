@@ -121,6 +121,35 @@ expect_err "port set on the uplink" "uplink" kvmbpf port set "$T-up" isolated on
 expect_err "port set unknown device" "not attached" kvmbpf port set nosuchdev0 isolated on
 expect_err "port set nothing" "expected DEV and at least one setting" kvmbpf port set "$T-b"
 expect_err "port set bad keyword" "unknown keyword 'colour'" kvmbpf port set "$T-b" colour red
+# a refused port set leaves the running guest as it was: another port's
+# address refused, and the port keeps its own address and its MAC
+check "port set ip 10.9.0.1" kvmbpf port set "$T-a" ip 10.9.0.1
+expect_err "port set: another port's address, with a new MAC: refused" \
+	"already an address of another port" \
+	kvmbpf port set "$T-a" mac 52:54:00:aa:00:09 ip 10.9.0.2
+check "... and the port keeps its address and its MAC" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j port show $T-a | $PY -c '
+import json, sys
+p = json.load(sys.stdin)
+assert p[\"mac\"] == \"52:54:00:aa:00:01\", p
+assert [a[\"ip\"] for a in p[\"addresses\"]] == [\"10.9.0.1\"], p'" "$ROOT/build/kvmbpf"
+check "... and the MAC table still has its MAC, not the refused one" sh -c "
+	\"\${0}\" --bpffs $BPFFS -j fdb show net n1 | $PY -c '
+import json, sys
+m = {x[\"mac\"]: x for x in json.load(sys.stdin)}
+assert m[\"52:54:00:aa:00:01\"][\"static\"], m
+assert \"52:54:00:aa:00:09\" not in m, m'" "$ROOT/build/kvmbpf"
+check "port set ip none" kvmbpf port set "$T-a" ip none
+# one fabric whatever the spelling of --bpffs: what a trailing slash
+# deletes is what the plain path made (the gateway interface's name is
+# derived from the directory)
+check "net add rs with --bpffs DIR" kvmbpf net add rs type routed subnet 10.231.0.0/24 dhcp off
+rs_if=$(kvmbpf -j net show rs | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+check "net del rs with --bpffs DIR/" "$ROOT/build/kvmbpf" --bpffs "$BPFFS/" net del rs
+check_not "... its gateway interface $rs_if is gone" ip link show "$rs_if"
+# numbers and MACs: digits only, no sign, no wrap
+expect_err "attach: a MAC with a sign" "mac -2:00:00:00:00:01" \
+	kvmbpf attach "$T-lan" net n1 mac -2:00:00:00:00:01
 expect_err "detach unattached" "not attached" kvmbpf detach "$T-lan"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
 

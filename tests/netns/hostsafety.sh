@@ -64,6 +64,14 @@ expect_err "nat inside a route via a gateway: refused" \
 expect_err "an address on a device that is down: refused" \
 	"overlaps 198.18.15.1/32 on $T-d" \
 	kvmbpf net add o7 type routed subnet 198.18.15.0/24
+ip route add blackhole 198.18.64.0/20
+expect_err "inside a blackhole route (an IPAM block, an aggregate): refused" \
+	"overlaps 198.18.64.0/20" \
+	kvmbpf net add o8 type routed subnet 198.18.65.0/24
+ip route add 198.18.80.0/24 via 198.18.90.1 dev "$T-h" onlink
+expect_err "a subnet that holds a route's gateway (onlink): refused" \
+	"overlaps 198.18.90.1/32 on $T-h" \
+	kvmbpf net add o9 type nat subnet 198.18.90.0/24 wan "$T-w"
 check_not "nothing of the refused networks is left" sh -c \
 	"'$ROOT/build/kvmbpf' --bpffs '$BPFFS' net show | grep -q ."
 check "a subnet the host does not use: accepted" \

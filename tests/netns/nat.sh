@@ -403,6 +403,15 @@ e1=$(stat "$T-g1" ct_evicted)
 wait "$lpid" 2>/dev/null
 check "net set ct-port-max 131072 (flood)" kvmbpf net set n ct-port-max 131072
 check "ct flush after the small-share flood" kvmbpf ct flush net n
+# another nat network on the same WAN shares its address: its forward
+# del must not take n's forwards
+check "net add n9 on the same WAN" \
+	kvmbpf net add n9 type nat subnet 192.168.79.0/24 wan "$T-w" dhcp off
+check_not "forward del n9 of n's ports: no such forward in n9" \
+	kvmbpf forward del n9 proto tcp port 8080-8081
+[ -n "$(fwd_peer 8080 80)" ] && pass "... and n's forward still lets the WAN in" ||
+	fail "forward del n9 took n's forward"
+check "net del n9" kvmbpf net del n9
 check "forward del" kvmbpf forward del n proto tcp port 8080-8081
 [ -z "$(fwd_peer 8080 80)" ] && pass "forward del: the WAN no longer gets in" ||
 	fail "forward del: the guest still got a connection"

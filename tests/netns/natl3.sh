@@ -174,6 +174,50 @@ check "fragmentation needed to the far end, counted too-big on vpn0" \
 	test "$(stat vpn0 too-big)" -gt "$tb0"
 check "the far end learned the network's MTU" sh -c \
 	"ip -n $T-r route get 10.94.0.1 | grep -q 'mtu 1400'"
+
+# The tun made again, as a PPP link reconnects or wg-quick goes down and
+# up: a new device (a new ifindex) under the same name, here with a new
+# address, and no kvmbpf command in between: the networks' watchers hook
+# it again (m names it as its wan) and follow its address, the forward
+# with it
+check "forward add m tcp 8081 to g2:80" \
+	kvmbpf forward add m proto tcp port 8081 to 192.168.95.11:80
+old_ifx=$(ip -n "$H" -o link show vpn0 | cut -d: -f1)
+kill "${BG_PIDS[0]}" 2>/dev/null
+wait "${BG_PIDS[0]}" 2>/dev/null
+for _ in $(seq 50); do ip -n "$H" link show vpn0 >/dev/null 2>&1 || break; sleep 0.1; done
+"$PY" "$ROOT/tests/tools/tunrelay.py" "$T-h" vpn0 "$T-r" vpn0 >"$TMPDIR/relay2" 2>&1 &
+BG_PIDS+=("$!")
+for _ in $(seq 50); do grep -q ready "$TMPDIR/relay2" && break; sleep 0.1; done
+ip -n "$H" addr add 10.94.0.3 peer 10.94.0.2 dev vpn0
+ip -n "$H" addr add fd95::1/64 dev vpn0 nodad
+ip -n "$H" link set vpn0 up
+ip -n "$H" route add default dev vpn0
+ip -n "$H" -6 route add default dev vpn0
+ip -n "$T-r" addr add 10.94.0.2 peer 10.94.0.3 dev vpn0
+ip -n "$T-r" addr add fd95::2/64 dev vpn0 nodad
+ip -n "$T-r" link set vpn0 up
+new_ifx=$(ip -n "$H" -o link show vpn0 | cut -d: -f1)
+check "setup: vpn0 is a new device ($new_ifx, was $old_ifx)" \
+	test "$new_ifx" != "$old_ifx"
+# the watchers wake on the change; up to 15 s for a missed one
+back=0
+for _ in $(seq 30); do
+	ping4 "$T-g2" 203.0.113.5 >/dev/null 2>&1 && { back=1; break; }
+	sleep 0.5
+done
+[ $back = 1 ] && pass "with no command, g2 (wan vpn0) reaches the far end through the new tun" ||
+	fail "g2 does not reach the far end through the new tun"
+check "and g1 (any route) does" ping4 "$T-g1" 203.0.113.5
+peer=$(seen_from "$T-g2" 192.168.95.11 80 "$T-r" 10.94.0.3 8081)
+case "$peer" in
+10.94.0.2|203.0.113.5) pass "the forward moved to the new address 10.94.0.3 ($peer)" ;;
+*) fail "through the forward on the new address, g2 saw '$peer'" ;;
+esac
+check "port show vpn0: the WAN port is the new device" sh -c \
+	"nsenter --net=$HNS ${K[*]} -j port show vpn0 | grep -q '\"ifindex\":$new_ifx'"
+check "save names vpn0 as m's wan" sh -c \
+	"nsenter --net=$HNS ${K[*]} save | grep -q '^net add m .*wan vpn0'"
 check "net del m" kvmbpf net del m
 check "after net del m, g1 still reaches the far end" ping4 "$T-g1" 203.0.113.5
 
