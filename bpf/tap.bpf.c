@@ -413,7 +413,9 @@ int kvb_tc_nat(struct __sk_buff *skb)
 		goto out;
 	}
 	if (ret == NAT_ICMP_ERR) {
-		ret = nat_icmp_error_out(skb, s.ifindex, s.net->id);
+		ret = nat_icmp_error_pre(skb);
+		if (!ret)
+			ret = nat_icmp_error_out(skb, s.ifindex, s.net->id);
 		goto out;
 	}
 	if (ret != NAT_CONTINUE)
@@ -434,6 +436,20 @@ int kvb_tc_routed(struct __sk_buff *skb)
 	if (ret != STAGE_GO)
 		goto out;
 	ret = route_from_guest(skb, s.ifindex, s.net, &s.f, s.l4off, s.dst);
+	/* behind a nat network (via_nat), as the nat stage: traceroute's
+	 * first hop, from this network's gateway, and the errors a guest
+	 * sends about its translated flows (before, an unknown verdict:
+	 * the frame went up the tap's stack and was lost uncounted) */
+	if (ret == NAT_TTL || ret == NAT_ICMP_ERR) {
+		if (ret == NAT_TTL)
+			ret = nat_time_exceeded(skb, s.ifindex, s.net->id);
+		else if (!(ret = nat_icmp_error_pre(skb)))
+			ret = nat_icmp_error_out(skb, s.ifindex,
+						 s.net->via_nat);
+		if (ret == ROUTE_CONTINUE)	/* never: no packet pointers */
+			ret = TC_ACT_SHOT;
+		goto out;
+	}
 	if (ret != ROUTE_CONTINUE)
 		goto out;
 	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);
@@ -519,6 +535,11 @@ int kvb_tc_wan(struct __sk_buff *skb)
 
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || !kvb_port_nat_wan(port))
+		return TC_ACT_OK;
+	/* a VLAN's frame (its tag taken off by the NIC) is the VLAN
+	 * device's (eth0.100), which is a WAN port of its own when flows
+	 * leave through it: its stage judges it there */
+	if (skb->vlan_present)
 		return TC_ACT_OK;
 	if ((port->flags & KVB_PORT_F_L3) && wan_l3_frame(skb))
 		return TC_ACT_OK;

@@ -7,6 +7,9 @@
  * `port set`; the datapath adds leases (DHCP snooping) and SAVI's.
  */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -147,6 +150,82 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	}
 	addr_count(fb, p);
 	return 0;
+}
+
+/*
+ * Hold k (an owner entry's key) for uplink: a static owner entry, which
+ * no guest's claim takes. A guest's learned binding of it goes; one the
+ * operator gave a guest (attach ip) stays, and so does its owner entry.
+ */
+static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
+			__u32 uplink)
+{
+	struct kvb_addr cur, v = { .flags = KVB_ADDR_F_STATIC,
+				   .owner = uplink };
+
+	if (!bpf_map_lookup_elem(fb->addr_fd, k, &cur) && cur.owner != uplink) {
+		struct kvb_addr_key pk = *k;
+		struct kvb_addr b;
+		struct kvb_port p;
+
+		pk.ifindex = cur.owner;
+		pk.net_id = 0;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &pk, &b) &&
+		    (b.flags & KVB_ADDR_F_STATIC))
+			return;
+		bpf_map_delete_elem(fb->addr_fd, &pk);
+		if (!port_get(fb, cur.owner, &p)) {
+			addr_count(fb, &p);
+			bpf_map_update_elem(fb->port_fd, &p.ifindex, &p,
+					    BPF_EXIST);
+		}
+	}
+	bpf_map_update_elem(fb->addr_fd, k, &v, BPF_ANY);
+}
+
+/*
+ * The host's own addresses on each bridge network's uplink (its NIC's,
+ * on the LAN), held for the uplink port in kvb_addr as static owner
+ * entries: no guest claims one (SAVI's first use, an unaddressed port's
+ * ARP) to take the host's traffic from the LAN's router with an
+ * unsolicited NA or a gratuitous ARP of its own MAC. IPv4 and IPv6, the
+ * link-local too (a stable-privacy one is no MAC's EUI-64, which the
+ * guard knew before). Run by the upkeep step of every changing command
+ * and when a bridge network gets its uplink: an address the host takes
+ * between two commands (a new temporary one) is held from the next.
+ */
+void uplink_addrs_sync(struct fabric *fb)
+{
+	struct ifaddrs *ifa, *i;
+	struct kvb_net n;
+
+	if (getifaddrs(&ifa))
+		return;
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (net_get(fb, id, &n) || n.type != KVB_NET_BRIDGE || !n.uplink)
+			continue;
+		/* the uplink has no bindings of its own: only its holds go */
+		addr_purge(fb, n.uplink, 0);
+		for (i = ifa; i; i = i->ifa_next) {
+			struct kvb_addr_key k = { .net_id = (__u8)n.id };
+
+			if (!i->ifa_addr || if_nametoindex(i->ifa_name) != n.uplink)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET) {
+				k.family = 4;
+				memcpy(k.addr, &((struct sockaddr_in *)(void *)
+						 i->ifa_addr)->sin_addr, 4);
+			} else if (i->ifa_addr->sa_family == AF_INET6) {
+				k.family = 6;
+				memcpy(k.addr, &((struct sockaddr_in6 *)(void *)
+						 i->ifa_addr)->sin6_addr, 16);
+			} else {
+				continue;
+			}
+			uplink_hold(fb, &k, n.uplink);
+		}
+	}
+	freeifaddrs(ifa);
 }
 
 /* The live bindings of ifindex, as port show's "addresses". */

@@ -253,6 +253,12 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	}
 	argv[n++] = "--dhcp-authoritative";
 	argv[n++] = "--dhcp-no-override";
+	/* a lease is its MAC's (which the guard holds each port to), never
+	 * a client-id's: another guest can read a client-id off the wire
+	 * (a broadcast DISCOVER) and send it in its own REQUEST or RELEASE,
+	 * which dnsmasq matches before the MAC, and so take or end the
+	 * other's lease */
+	argv[n++] = "--dhcp-ignore-clid";
 	/* renewals too ("old"): a DHCPv6 lease's binding ends with the
 	 * lease, and a renewal moves its end (dnsmasq 2.86 and later) */
 	argv[n++] = "--script-on-renewal";

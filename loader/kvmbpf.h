@@ -118,6 +118,7 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);
 /* remove ifindex's addresses (flags 0: all, else only those) */
 void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags);
+void uplink_addrs_sync(struct fabric *fb);
 void addr_print(struct fabric *fb, __u32 ifindex);
 /* a DHCPv6 lease's address (dnsmasq's lease script) as the port's */
 int port_addr_lease(struct fabric *fb, struct kvb_port *p,

@@ -93,6 +93,7 @@ int fabric_tend(struct fabric *fb, bool verbose)
 	int n = fabric_gc(fb, verbose);
 
 	dhcp_revive(fb);
+	uplink_addrs_sync(fb);
 	wan_address_refresh(fb);
 	overlay_tend(fb);
 	return n;

@@ -47,9 +47,13 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 	 * (the host's own traffic, everything it cannot prove) pays XDP's
 	 * cost on top of tc's (README, Datapath; docs/BENCHMARKS.md).
 	 */
-	return port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
-			   &(struct port_opts){ .xdp = s->uplink_xdp,
-						.naddrs = -1 });
+	if (port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
+			&(struct port_opts){ .xdp = s->uplink_xdp,
+					     .naddrs = -1 }))
+		return 1;
+	/* the host's addresses on it are no guest's to claim */
+	uplink_addrs_sync(fb);
+	return 0;
 }
 
 /* ------------------------------------------- gateway types: nat, routed */

@@ -817,7 +817,11 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.addr = t->rk.daddr;
 	t->orig.port = t->rk.dport;
 	t->orig.state = 0;
-	t->orig.from_wan = 0;
+	/* opened by the WAN: unanswered (30 s, evictable) until the guest
+	 * sends (ct_answered), as a forward's; the packet that made it is
+	 * not its answer */
+	t->orig.from_wan = 1;
+	t->reply.from_wan = 1;
 	t->orig.last_ns = t->reply.last_ns;
 	t->orig.addr2 = 0;
 	t->orig.port2 = 0;
@@ -1189,6 +1193,8 @@ __noinline int ct_answered(const struct kvb_ct_key *k)
 			return 0;	/* a remote's answer: nat_from_wan's */
 		kvb_ct_orig_key(k, e, &other);
 	} else {
+		if (!e->from_wan)
+			return 0;	/* the guest's own flow: not by itself */
 		kvb_ct_reply_key(k, e, &other);
 	}
 	e->state = kvb_ct_answered_state(k->proto);
@@ -1603,6 +1609,9 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	if (IS_DROP(ret))
 		return ret;
 	naddr = t->naddr;
+	/* the entry as it is now: ct_out may have ended an expired flow
+	 * (the old pointer then names a freed entry) and made another */
+	ct = bpf_map_lookup_elem(&kvb_ct, &ok);
 translate:
 	if (f->fragk == KVB_FRAG_LATER) {
 		/* the address alone: the ports and the L4 checksum (over
@@ -2062,6 +2071,12 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
 		return ret;
+	/* a flow the WAN would open (a forward, a mapping that lets it in)
+	 * from an address of the fabric's own networks (a guest's, a
+	 * gateway's) is forged, as Linux takes a source of its own for a
+	 * martian: never made, the guest never hears "the host" or a peer */
+	if (!ct && route_of(4, (const __u8 *)&rk.saddr))
+		return DROP(KVB_DROP_SPOOF_IP);
 	now = kvb_now();
 	if (!ct) {
 		ret = ct_forward(&rk);

@@ -154,6 +154,50 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
 	return (int)bpf_fib_lookup(skb, fib, sizeof(*fib), flags);
 }
 
+#define ICMP_CSUM (ETH_HLEN + 20 + 2)	/* outer IHL 5 */
+
+/*
+ * Before nat_icmp_error_out (a function of its own, called before it: the
+ * nat stage's frame and nat_icmp_error_out's together are at the stack's
+ * limit): the error must go to the sender of what it quotes (one sent
+ * elsewhere, the host or another route, would leave by the flow's way
+ * out to a destination no flow names), and a quoted TCP checksum (Linux
+ * quotes the whole segment) is translated back with the quoted
+ * destination, or the remote could work the guest's address and port out
+ * of it. 0, or the drop. Global: verified once.
+ */
+__noinline int nat_icmp_error_pre(struct __sk_buff *skb)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_ct *ct;
+
+	if (!t)
+		return DROP(KVB_DROP_NAT_PROTO);
+	__builtin_memset(&t->rk, 0, sizeof(t->rk));
+	if (bpf_skb_load_bytes(skb, IP_OFF_DADDR, &t->qe.qdaddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 12, &t->qe.raddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 9, &t->rk.proto, 1) ||
+	    t->qe.qdaddr != t->qe.raddr)
+		return DROP(KVB_DROP_NAT_PROTO);
+	if (t->rk.proto != IPPROTO_TCP || skb->len < ICMP_INNER + 20 + 18)
+		return 0;
+	if (bpf_skb_load_bytes(skb, ICMP_INNER + 16, &t->rk.saddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 20, &t->rk.dport, 2) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 22, &t->rk.sport, 2) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 16, &t->qe.oldc, 2))
+		return DROP(KVB_DROP_NAT_PROTO);
+	t->rk.daddr = t->qe.raddr;
+	ct = bpf_map_lookup_elem(&kvb_ct, &t->rk);
+	if (!ct)	/* no flow: nat_icmp_error_out refuses it */
+		return 0;
+	bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 16, t->rk.saddr, ct->addr, 4);
+	bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 16, t->rk.sport, ct->port, 2);
+	if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 16, &t->qe.newc, 2))
+		return DROP(KVB_DROP_NAT_PROTO);
+	csum_icmp_replace(skb, ICMP_CSUM, t->qe.oldc, t->qe.newc, 2);
+	return 0;
+}
+
 /*
  * nat_snat said NAT_ICMP_ERR: an ICMP error from the guest on port
  * ifindex of nat network net_id, about a packet of a translated flow it
@@ -168,7 +212,6 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
  * port as open|filtered, and the remote waited for its timeout. Global:
  * verified once.
  */
-#define ICMP_CSUM (ETH_HLEN + 20 + 2)	/* outer IHL 5 */
 __noinline int nat_icmp_error_out(struct __sk_buff *skb, __u32 ifindex,
 				  __u32 net_id)
 {
@@ -623,8 +666,20 @@ static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
 		return TC_ACT_OK;
 	*port = net->uplink;
 	r = route_of(family, saddr);
-	if (r && (r->net_id == net->id || net_peered(net, r->net_id)))
-		return TC_ACT_OK;
+	/* from the network itself or a peer, by where it came from, not
+	 * only by its source address (a WAN host can write any): that
+	 * network's host interface (its gateway's traffic, a guest's
+	 * through it) or one of its ports (a routed guest's, redirected) */
+	if (r && (r->net_id == net->id || net_peered(net, r->net_id))) {
+		__u32 in = skb->ingress_ifindex;
+		struct kvb_port *p;
+
+		if (in == r->gw_host)
+			return TC_ACT_OK;
+		p = bpf_map_lookup_elem(&kvb_port, &in);
+		if (p && p->net_id == r->net_id)
+			return TC_ACT_OK;
+	}
 	/*
 	 * IPv6 of nat networks (and behind them) is routed, not
 	 * translated: the outside reaches it through the WAN devices it

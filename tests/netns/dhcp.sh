@@ -69,6 +69,7 @@ for mac, addr, host, port in (('$M1', '$A1', 'udh-guest', '$T-g1'), ('$M2', '$A2
 check "net leases: a line per lease, with its port" sh -c \
 	"'$ROOT/build/kvmbpf' --bpffs $BPFFS net leases n | grep -q '^$M2  $A2 .*dhc-guest .* $T-g2\$'"
 check_not "net leases: unknown network refused" kvmbpf net leases nosuch
+
 kvmbpf net add br type bridge || fail "net add br"
 check_not "net leases: a network without DHCP refused" kvmbpf net leases br
 
@@ -97,6 +98,26 @@ check "the new dnsmasq serves leases (udhcpc again)" in_ns "$T-g1" env LEASE_OUT
 	fail "after restart: '$(cat "$TMP/g1" 2>/dev/null)' (was $A1)"
 check "net leases after the restart still lists both" sh -c \
 	"[ \"\$('$ROOT/build/kvmbpf' --bpffs $BPFFS -j net leases n | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 2 ]"
+
+# --- a guest naming another's client-id takes nothing ------------------------
+# g2 REQUESTs g1's address with g1's client-id (udhcpc sends 01 + its MAC,
+# which every guest sees in its broadcast DISCOVER): dnsmasq keys leases by
+# MAC only (--dhcp-ignore-clid), so no ACK, and g1 keeps its lease and
+# its binding (before, the ACK moved both to g2)
+check "g2 REQUESTs g1's address with g1's client-id: no ACK" in_ns "$T-g2" "$PY" -c "
+from scapy.all import Ether, IP, UDP, BOOTP, DHCP, srp1, conf, mac2str
+conf.verb = 0
+m2, m1 = '$M2', '$M1'
+p = (Ether(src=m2, dst='ff:ff:ff:ff:ff:ff') / IP(src='0.0.0.0', dst='255.255.255.255') /
+     UDP(sport=68, dport=67) / BOOTP(op=1, chaddr=mac2str(m2), xid=0x4b56) /
+     DHCP(options=[('message-type', 'request'), ('requested_addr', '$A1'),
+                   ('server_id', '192.168.81.1'), ('client_id', b'\\x01' + mac2str(m1)), 'end']))
+r = srp1(p, iface='eth0', timeout=3)
+raise SystemExit(0 if r is None or DHCP not in r or
+                 dict(o for o in r[DHCP].options if isinstance(o, tuple)).get('message-type') != 5 else 1)"
+check "net leases: g1's address is still g1's" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS net leases n | grep -q '^$M1  $A1 '"
+check "g1 still sends from its lease (the gateway answers)" ping4 "$T-g1" 192.168.81.1
 
 # --- router advertisements: dnsmasq's and BPF's agree --------------------------
 kvmbpf net add r type routed subnet fd81:1::/64 || fail "net add routed"

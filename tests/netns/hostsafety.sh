@@ -247,4 +247,47 @@ kvmbpf detach "$T-g2"
 check "nat: an address inside: accepted" kvmbpf attach "$T-g2" net n ip 192.168.15.20
 kvmbpf detach "$T-g2"
 check "bridge (no subnet): any address" kvmbpf attach "$T-g2" net b ip 10.50.0.5
+
+# --- the host's own addresses on a bridge's uplink are no guest's --------
+# A guest (spoofcheck, no address given) announcing the host's IPv6 (its
+# global and its link-local: an unsolicited NA with the guest's MAC) or
+# its IPv4 (a gratuitous ARP) would take the host's traffic from the
+# LAN's router: refused, and nothing of them bound to the guest
+behind "$T-hu" "$T-hl" 100.64.15.2/24 100.64.15.1/24
+behind6 "$T-hu" "$T-hl" 2001:db8:f5::1 2001:db8:f5::2
+# a link-local that is no MAC's EUI-64 (NetworkManager's stable-privacy)
+ll=fe80::5eed:f5
+ip addr add "$ll/64" dev "$T-hu" nodad
+check "net add hb: the host's NIC as a bridge's uplink" \
+	kvmbpf net add hb type bridge uplink "$T-hu"
+netns_add "$T-hg"
+guest_link "$T-hg" "$T-hg"
+in_ns "$T-hg" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 net.ipv6.conf.eth0.accept_dad=0
+ip -n "$T-hg" link set eth0 address 52:54:00:f5:00:01
+check "attach hg (spoofcheck, no address)" kvmbpf attach "$T-hg" net hb mac 52:54:00:f5:00:01
+refused() { echo $(( $(stat "$T-hg" savi-conflict) + $(stat "$T-hg" spoof-nd) + $(stat "$T-hg" spoof-arp) + $(stat "$T-hg" spoof-ip) )); }
+r0=$(refused)
+in_ns "$T-hg" "$PY" -c "
+from scapy.all import (Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, ARP,
+                       sendp, conf)
+conf.verb = 0
+me = '52:54:00:f5:00:01'
+for a in ('2001:db8:f5::1', '$ll'):
+    sendp(Ether(src=me, dst='33:33:00:00:00:01') /
+          IPv6(src=a, dst='ff02::1', hlim=255) /
+          ICMPv6ND_NA(tgt=a, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=me),
+          iface='eth0')
+sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=2, hwsrc=me, psrc='100.64.15.1', hwdst='ff:ff:ff:ff:ff:ff',
+          pdst='100.64.15.1'), iface='eth0')" 2>/dev/null
+r1=$(refused)
+[ $((r1 - r0)) -ge 3 ] && pass "the host's IPv6 (global, link-local $ll) and IPv4 announced by a guest: refused ($((r1 - r0)))" ||
+	fail "the host's addresses announced by a guest: $((r1 - r0)) refused of 3"
+b=$(kvmbpf -j port show "$T-hg" | "$PY" -c 'import json,sys; print(" ".join(a["ip"] for a in json.load(sys.stdin)["addresses"]))')
+case " $b " in
+*" 2001:db8:f5::1 "*|*" $ll "*|*" 100.64.15.1 "*) fail "the guest holds a host address: $b" ;;
+*) pass "no address of the host is bound to the guest ($b)" ;;
+esac
+in_ns "$T-hg" ip addr add 100.64.15.50/24 dev eth0
+check "the guest's own address on the LAN still works" ping4 "$T-hg" 100.64.15.2
 finish
