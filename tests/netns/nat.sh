@@ -403,6 +403,41 @@ e1=$(stat "$T-g1" ct_evicted)
 wait "$lpid" 2>/dev/null
 check "net set ct-port-max 131072 (flood)" kvmbpf net set n ct-port-max 131072
 check "ct flush after the small-share flood" kvmbpf ct flush net n
+# Forged and tagged frames from the WAN. wmac: the WAN device's MAC.
+wmac=$(cat /sys/class/net/"$T-w"/address)
+sp0=$(stat "$T-w" spoof-ip)
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import Ether, IP, TCP, sendp, conf
+conf.verb = 0
+# a SYN at the forward from g2's address and from the gateway's
+for src in ('192.168.78.12', '192.168.78.1'):
+    sendp(Ether(dst='$wmac') / IP(src=src, dst='10.99.2.1') /
+          TCP(sport=40001, dport=8080, flags='S'), iface='eth0')" 2>/dev/null
+[ $(( $(stat "$T-w" spoof-ip) - sp0 )) -ge 2 ] &&
+	pass "a forward's SYN from a guest's or the gateway's address (forged, from the WAN): spoof-ip" ||
+	fail "forged WAN sources at the forward: spoof-ip +$(( $(stat "$T-w" spoof-ip) - sp0 ))"
+check_not "... and no flow made for them" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS -j ct show net n | grep -q '40001'"
+# a reply to a guest's flow whose VLAN tag the NIC took off belongs to a
+# VLAN device (eth0.100, say), not to this WAN port: passed, never
+# dropped as vlan-tagged (that lost every reply on a host whose default
+# route is a VLAN of its NIC)
+in_ns "$T-g1" "$PY" -c "
+import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 40002)); s.sendto(b'x', ('10.99.2.2', 7778))"
+np=$("$ROOT/build/kvmbpf" --bpffs "$BPFFS" -j ct show net n | "$PY" -c '
+import json, sys
+print(next(c["nat_sport"] for c in json.load(sys.stdin) if c["sport"] == 40002))')
+vt0=$(stat "$T-w" vlan-tagged)
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import Ether, Dot1Q, IP, UDP, sendp, conf
+conf.verb = 0
+sendp(Ether(dst='$wmac') / Dot1Q(vlan=100) / IP(src='10.99.2.2', dst='10.99.2.1') /
+      UDP(sport=7778, dport=$np) / b'y', iface='eth0')" 2>/dev/null
+[ -n "$np" ] && [ "$(stat "$T-w" vlan-tagged)" = "$vt0" ] &&
+	pass "a VLAN-tagged reply to a guest's flow is the VLAN device's: not dropped vlan-tagged" ||
+	fail "tagged reply (nat port '$np'): vlan-tagged $vt0 -> $(stat "$T-w" vlan-tagged)"
+
 # another nat network on the same WAN shares its address: its forward
 # del must not take n's forwards
 check "net add n9 on the same WAN" \

@@ -232,6 +232,15 @@ f1=$(nflows) c1=$(nct)
 	fail "unpeered: n's flows count $f0 -> $f1, ct show $c0 -> $c1 (want >= 1 -> 0)"
 check "net peer r4 n again" kvmbpf net peer r4 n
 check "behind nat again: g5 reaches the WAN" ping4 "$T-g5" 10.99.3.2
+# traceroute's first hop through the nat network: time exceeded from
+# g5's own gateway (before, the frame went up g5's port uncounted)
+ttl0=$(stat "$T-g5" ttl-exceeded)
+out=$(in_ns "$T-g5" ping -n -c 1 -W 2 -t 1 10.99.3.2 2>&1)
+grep -q "From 10.71.4.1 .*Time to live exceeded" <<<"$out" &&
+	pass "behind nat: TTL 1 out is answered time exceeded by g5's gateway" ||
+	fail "behind nat: TTL 1: '$out'"
+[ "$(stat "$T-g5" ttl-exceeded)" -gt "$ttl0" ] && pass "... counted ttl-exceeded on g5's port" ||
+	fail "... ttl-exceeded not counted ($ttl0)"
 
 # Identity: a routed guest sends only from its network's addresses
 check_not "spoofed IPv4 source outside the subnets is dropped" sh -c "
