@@ -538,8 +538,9 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	/* a VLAN's frame (its tag taken off by the NIC) is the VLAN
 	 * device's (eth0.100), which is a WAN port of its own when flows
-	 * leave through it: its stage judges it there */
-	if (skb->vlan_present)
+	 * leave through it: its stage judges it there. A priority tag (VID
+	 * 0) is this device's own, refused below as before (vlan-tagged) */
+	if (skb->vlan_present && (skb->vlan_tci & 0x0fff))
 		return TC_ACT_OK;
 	if ((port->flags & KVB_PORT_F_L3) && wan_l3_frame(skb))
 		return TC_ACT_OK;

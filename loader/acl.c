@@ -676,6 +676,35 @@ static int set_rules(struct fabric *fb, const __u16 *ids, int nids, int dir,
 }
 
 /*
+ * Whether ACLs ids fit one set (at most KVB_ACL_SET_RULES rules in each
+ * direction): checked before a command changes anything, so that a set
+ * the datapath cannot take refuses the whole command. 0, or the error
+ * told.
+ */
+int acl_list_fits(struct fabric *fb, const char *cmd, const __u16 *ids,
+		  int nids)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		struct crule *rs;
+		size_t n;
+
+		if (set_rules(fb, ids, nids, dir, &rs, &n))
+			return err("%s: cannot read the ACLs: out of memory",
+				   cmd);
+		free(rs);
+		if (n > KVB_ACL_SET_RULES) {
+			char names[256];
+
+			acl_list_fmt(fb, ids, nids, names, sizeof(names));
+			return err("%s: acl %s: more than %d rules in one "
+				   "direction of a port", cmd, names,
+				   KVB_ACL_SET_RULES);
+		}
+	}
+	return 0;
+}
+
+/*
  * Compile ACLs ids into set; nrules[] and the fields constrained (dims[])
  * per direction. 0 or -errno.
  */

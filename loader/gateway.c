@@ -298,8 +298,14 @@ int wan_follow(struct fabric *fb, __u32 id)
 	if (!ifx || ifx == n.wan ||
 	    dev_refuse(fb, "gc", n.wan_name, KVB_PORT_WAN))
 		return 0;
+	/* hooked first: a network whose wan names a device it could not
+	 * hook (the port table full, the name another network's port)
+	 * tries again at the next call, rather than sending flows out
+	 * where no reply is translated */
+	if (wan_attach(fb, n.wan_name, id) || net_get(fb, id, &n))
+		return 0;
 	n.wan = ifx;
-	if (net_put(fb, &n) || wan_attach(fb, n.wan_name, id))
+	if (net_put(fb, &n))
 		return 0;
 	wan_xdp_sync(fb, "gc", ifx, 0);
 	return 1;

@@ -403,6 +403,8 @@ void acl_list_fmt(struct fabric *fb, const __u16 *ids, int n, char *buf,
 int acl_action_parse(const char *s, __u8 *a);
 const char *acl_action_name(__u8 a);
 /* a guest port's own ACLs (n -1: unchanged), then every port's sets */
+int acl_list_fits(struct fabric *fb, const char *cmd, const __u16 *ids,
+		  int nids);
 int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 		 const __u16 *ids);
 void acl_port_forget(struct fabric *fb, const struct kvb_port *p);

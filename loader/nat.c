@@ -287,12 +287,16 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 		state = -1;
 		/* the same network (not another under its id), and hooks take
 		 * the programs now pinned (an upgrade swaps them) */
-		if (!net_get(fb, net->id, &n) && !strcmp(n.name, net->name) &&
-		    !fabric_reopen_progs(fb)) {
-			wan_follow(fb, net->id);
+		if (!net_get(fb, net->id, &n) && !strcmp(n.name, net->name)) {
+			/* hooks only with the programs now pinned: else
+			 * this round hooks nothing, the next one tries */
+			int progs = fabric_reopen_progs(fb);
+
+			if (!progs)
+				wan_follow(fb, net->id);
 			state = net_has(&n, NT_NAT) ?
 				nat_address_sync(fb, net->id, net->name) : 1;
-			if (watch && state >= 0)
+			if (watch && state >= 0 && !progs)
 				wan_hook_all(fb, net->id);
 		}
 		nat_nh_bump(fb);

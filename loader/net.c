@@ -1213,6 +1213,11 @@ static int net_set(int argc, char **argv)
 	if (field_given(&s, "wan-xdp") && s.wan_xdp && !net.wan)
 		return err("net set: %s: wan-xdp on: the network names no wan "
 			   "device", net.name);
+	/* ACLs the datapath cannot take refuse the command before anything
+	 * of it changed */
+	if (field_given(&s, "acl") && s.nacl > 0 &&
+	    acl_list_fits(fb, "net set", s.acl, s.nacl))
+		return 1;
 	old = net;
 	net_spec_apply(&s, &net);
 	for (__u32 i = 0; i < s.ndel; i++)

@@ -215,6 +215,10 @@ static int port_set(int argc, char **argv)
 	if (!net_get(fb, p.net_id, &net) && net_ops(net.type)->attach_port &&
 	    net_ops(net.type)->attach_port(&net, "port set", &o))
 		return 1;
+	/* ACLs the datapath cannot take refuse the command before anything
+	 * of it changed */
+	if (o.nacl > 0 && acl_list_fits(fb, "port set", o.acl, o.nacl))
+		return 1;
 	old = p;
 	/*
 	 * XDP that cannot be attached (a driver without native XDP) fails

@@ -235,7 +235,8 @@ enum kvb_port_held {
 	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or the table 1,048,576 is full") \
 	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted): one guest's flood cannot take the others'") \
 	X(NAT_CLASH, 49, "nat-clash", "a new NAT flow of a protocol without ports (GRE, ESP, SCTP, IPIP...), translated by its addresses alone: that remote's traffic of that protocol is another guest's live flow, or the host's own (it received that protocol from the remote within the last 180 s)") \
-	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's")
+	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's") \
+	X(L2_DISGUISED, 51, "l2-disguised", "a spoofcheck guest's frame that some routers and switches take for another: an 802.3 frame with an RFC 1042 SNAP header (IPv4, ARP, IPv6 by EtherType inside) or an old QinQ tag (0x9100, 0x9200, 0x9300), which the identity checks do not judge")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -59,8 +59,8 @@ static __always_inline int fdb_entry_owned(const struct kvb_fdb_entry *e,
 /*
  * mac (mac_u64) may not become port ifindex's by pinning: it is another
  * port's own in the network (fdb_entry_owned), or a LAN host's, seen on
- * the uplink (or the host's, on a gateway port), or another host's guest's
- * (overlay), less than KVB_FDB_AGE_NS ago. A guest pinning the LAN router's MAC would get a static entry for
+ * the uplink (or the host's, on a gateway port) less than KVB_FDB_AGE_NS
+ * ago. A guest pinning the LAN router's MAC would get a static entry for
  * it, and every other guest's frames to their default gateway.
  */
 static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
@@ -78,15 +78,8 @@ static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
 		return 0;
 	if (fdb_entry_owned(e, now))
 		return 1;
-	if (fdb_aged(e, now))
-		return 0;
-	/* a live guest of another host (overlay): no port without a MAC
-	 * of its own takes it by its first frame (a migrated guest's port
-	 * is attached with its `mac`, the static entry the loader writes,
-	 * and its announcement moves the MAC; an unpinned one may take it
-	 * once the entry aged) */
-	if (e->flags & KVB_FDB_F_REMOTE)
-		return 1;
+	if ((e->flags & KVB_FDB_F_REMOTE) || fdb_aged(e, now))
+		return 0;	/* a guest that moved here from another host */
 	owner = e->ifindex;
 	p = bpf_map_lookup_elem(&kvb_port, &owner);
 	return p && (p->role == KVB_PORT_UPLINK ||

@@ -564,6 +564,28 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 }
 
 /*
+ * A frame some routers and switches take for another than the identity
+ * checks below judge: an 802.3 frame (a length, not an EtherType) whose
+ * LLC header is RFC 1042's SNAP (AA AA 03, OUI 00-00-00: an EtherType
+ * follows, IPv4, ARP or IPv6 inside, from any address), or a tag of the
+ * old QinQ TPIDs (0x9100, 0x9200, 0x9300; 802.1Q and 802.1ad are refused
+ * before, vlan.h). Other LLC frames (NetBIOS, IPX) pass as before.
+ */
+static __always_inline int l2_disguised(const struct kvb_frame *f)
+{
+	__u8 llc[6];
+
+	if (f->proto == 0x9100 || f->proto == 0x9200 || f->proto == 0x9300)
+		return 1;
+	if (f->proto >= 0x600)
+		return 0;
+	if (kvb_load(f->ctx, ETH_HLEN, llc, sizeof(llc)))
+		return 0;
+	return llc[0] == 0xaa && llc[1] == 0xaa && llc[2] == 0x03 &&
+	       !llc[3] && !llc[4] && !llc[5];
+}
+
+/*
  * A spoofcheck port without a MAC yet sends with one that another port
  * owns (fdb_entry_owned). tc has just tried to pin the frame's MAC
  * (fdb_pin): the port is still without one exactly when another port
@@ -599,6 +621,8 @@ static __always_inline int kvb_guard(const struct kvb_port *port,
 	if (mac_is_zero(port->mac) ? mac_owned_elsewhere(net, ifindex, mac) :
 				     !mac_equal(mac, port->mac))
 		return DROP(KVB_DROP_SPOOF_MAC);
+	if (l2_disguised(f))
+		return DROP(KVB_DROP_L2_DISGUISED);
 	switch (f->proto) {
 	case ETH_P_ARP:
 		return guard_arp(port, net, ifindex, f, mac);

@@ -677,8 +677,9 @@ static __always_inline int nat_from_host(struct __sk_buff *skb, __u32 ifindex,
 		if (in == r->gw_host)
 			return TC_ACT_OK;
 		p = bpf_map_lookup_elem(&kvb_port, &in);
-		if (p && p->net_id == r->net_id)
-			return TC_ACT_OK;
+		if (p && p->net_id == r->net_id &&
+		    (p->role == KVB_PORT_GUEST || p->role == KVB_PORT_GATEWAY))
+			return TC_ACT_OK;	/* not its WAN port: the WAN's */
 	}
 	/*
 	 * IPv6 of nat networks (and behind them) is routed, not

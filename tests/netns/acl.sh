@@ -479,14 +479,29 @@ check "... the network names no ACL, as before" sh -c "
 netns_add "$T-b10"
 guest_link "$T-b10" "$T-b10"
 check "... and a later attach works" kvmbpf attach "$T-b10" net iso
-check "detach b9, b10" sh -c "$(printf '%q ' "${K[@]}") detach $T-b9 && $(printf '%q ' "${K[@]}") detach $T-b10"
-# numbers: digits only, no wrap past 2^32
-check_not "acl rule add: dport 4294967376 (80 + 2^32) refused" \
+# a port set whose ACLs are refused changes nothing else of the port
+check_not "port set isolated on acl big1,big2: refused" \
+	kvmbpf port set "$T-b9" isolated on acl big1,big2
+check "... and the port is not isolated" sh -c "
+	$(printf '%q ' "${K[@]}") -j port show $T-b9 |
+	$PY -c 'import json,sys; p=json.load(sys.stdin); assert p[\"isolated\"] is False, p'"
+# numbers: digits only, no wrap past 2^32 (each refused by the parser,
+# by its message: not by some later check)
+refused_as() { # PATTERN CMD...: fails, and stderr matches PATTERN
+	local pat=$1 out; shift
+	out=$("$@" 2>&1 >/dev/null) && return 1
+	grep -q -- "$pat" <<<"$out"
+}
+check "acl rule add: dport 4294967376 (80 + 2^32) refused as a port" \
+	refused_as "dport 4294967376: expected P or P-Q" \
 	kvmbpf acl rule add big1 ingress allow proto tcp dport 4294967376
-check_not "acl rule add: src 10.0.0.0/4294967304 refused" \
+check "acl rule add: src 10.0.0.0/4294967304 refused as a CIDR" \
+	refused_as "src 10.0.0.0/4294967304" \
 	kvmbpf acl rule add big1 ingress allow src 10.0.0.0/4294967304
-check_not "acl rule add: dport -1 refused" \
-	kvmbpf acl rule add big1 ingress allow proto tcp dport -1
+check "acl rule add: dport +80 (a sign) refused as a port" \
+	refused_as "dport +80: expected P or P-Q" \
+	kvmbpf acl rule add big1 ingress allow proto tcp dport +80
+check "detach b9, b10" sh -c "$(printf '%q ' "${K[@]}") detach $T-b9 && $(printf '%q ' "${K[@]}") detach $T-b10"
 
 stop_all
 finish

@@ -15,7 +15,8 @@ BPFFS2=${BPFFS}_2
 K2=("$ROOT/build/kvmbpf" --bpffs "$BPFFS2")
 kvmbpf2() { "${K2[@]}" "$@"; }
 LO6=$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)
-trap 'sysctl -qw net.ipv6.conf.lo.disable_ipv6=$LO6; [ -d "$BPFFS2" ] && "${K2[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS2"; cleanup' EXIT
+# (a blackhole route has no device that takes it along: removed here)
+trap 'sysctl -qw net.ipv6.conf.lo.disable_ipv6=$LO6; ip route del blackhole 198.18.64.0/20 2>/dev/null; [ -d "$BPFFS2" ] && "${K2[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS2"; cleanup' EXIT
 
 # expect_err NAME PATTERN CMD...: fails, and stderr matches PATTERN
 expect_err() {

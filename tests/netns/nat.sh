@@ -433,10 +433,13 @@ in_ns "$T-wan" "$PY" -c "
 from scapy.all import Ether, Dot1Q, IP, UDP, sendp, conf
 conf.verb = 0
 sendp(Ether(dst='$wmac') / Dot1Q(vlan=100) / IP(src='10.99.2.2', dst='10.99.2.1') /
-      UDP(sport=7778, dport=$np) / b'y', iface='eth0')" 2>/dev/null
-[ -n "$np" ] && [ "$(stat "$T-w" vlan-tagged)" = "$vt0" ] &&
-	pass "a VLAN-tagged reply to a guest's flow is the VLAN device's: not dropped vlan-tagged" ||
-	fail "tagged reply (nat port '$np'): vlan-tagged $vt0 -> $(stat "$T-w" vlan-tagged)"
+      UDP(sport=7778, dport=$np) / b'y', iface='eth0')
+# and a priority tag (VID 0): the WAN port's own, refused as before
+sendp(Ether(dst='$wmac') / Dot1Q(vlan=0) / IP(src='10.99.2.2', dst='10.99.2.1') /
+      UDP(sport=7778, dport=$np) / b'z', iface='eth0')" >/dev/null 2>&1; sent=$?
+[ $sent = 0 ] && [ -n "$np" ] && [ "$(stat "$T-w" vlan-tagged)" = $((vt0 + 1)) ] &&
+	pass "a VLAN 100 reply to a guest's flow is the VLAN device's (not dropped), a VID 0 one still vlan-tagged" ||
+	fail "tagged replies (sent: $sent, nat port '$np'): vlan-tagged $vt0 -> $(stat "$T-w" vlan-tagged), want +1"
 
 # another nat network on the same WAN shares its address: its forward
 # del must not take n's forwards

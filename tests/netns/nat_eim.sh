@@ -106,6 +106,19 @@ check "address: a third party is refused" refused p4
 check "net set nat-filtering endpoint-independent" kvmbpf net set n nat-filtering endpoint-independent
 probe 10.99.4.4 7000 p5
 check "endpoint-independent: a third party gets in" reached p5
+# a flow the WAN opened is unanswered until the guest sends on it: the
+# third party's second datagram, past the 2 s a stream needs, leaves it
+# new (30 s, evictable), not established (before, its own first packet
+# counted as its answer: a WAN host could fill a guest's share with
+# flows no eviction takes)
+sleep 2.2
+probe 10.99.4.4 7000 p6
+reached p6 >/dev/null
+check "endpoint-independent: the flow the third party opened stays new" "$PY" -c "
+import json, subprocess
+cs = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'ct', 'show', 'net', 'n']))
+f = [c for c in cs if c['dst'] == '10.99.4.4' and c['dport'] == 7000]
+assert f and all(c['state'] == 'new' for c in f), f"
 check "net show: the filtering mode" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS net show n | grep -q 'nat-mapping endpoint-independent nat-filtering endpoint-independent'"
 check_not "net set: a bad filtering mode is refused" kvmbpf net set n nat-filtering full-cone
