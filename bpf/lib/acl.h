@@ -275,6 +275,77 @@ __noinline int acl_frag_id(struct __sk_buff *skb)
 }
 
 /*
+ * a (family) stays on a nat or routed network's link: unspecified,
+ * broadcast, link-local, link-scope multicast, or in one of its subnets
+ * (its gateways' addresses among them).
+ */
+static __always_inline int acl_on_link(const struct kvb_net *net,
+				       __u8 family, const __u8 *a)
+{
+	__u32 v4, sub, plen;
+
+	if (family == 4) {
+		__builtin_memcpy(&v4, a, 4);
+		if (!v4 || v4 == 0xffffffff)
+			return 1;
+	} else {
+		if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+		    (a[0] == 0xff && (a[1] & 0x0f) == 2))
+			return 1;
+		if (!(a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] |
+		      a[8] | a[9] | a[10] | a[11] | a[12] | a[13] | a[14] |
+		      a[15]))
+			return 1;
+	}
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *sn = &net->subnets[i];
+		__u32 bits;
+
+		if (i >= net->nsubnets)
+			break;
+		if (sn->family != family)
+			continue;
+		plen = sn->prefixlen;
+		/* whole bytes, then the bits of the next one */
+		for (bits = 0; bits + 8 <= plen && bits < 128; bits += 8)
+			if (sn->addr[(bits / 8) & 15] != a[(bits / 8) & 15])
+				break;
+		if (bits + 8 <= plen)
+			continue;
+		if (bits < plen && bits < 128) {
+			sub = 0xff00 >> (plen - bits);
+			if ((sn->addr[(bits / 8) & 15] ^ a[(bits / 8) & 15]) &
+			    sub)
+				continue;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * DHCP, DHCPv6, neighbour discovery and MLD pass a port's ACLs unjudged
+ * as the link's own traffic only while both ends stay on the link: on a
+ * nat or routed network, acl_on_link (a guest's "DHCP" to an Internet
+ * address, UDP 68 to 67, or an "NS" routed out is judged as any packet:
+ * the port numbers or the ICMPv6 type do not bypass default-egress or
+ * default-ingress); on a bridge or internal network everything is the
+ * link's. 1: unjudged. Global: verified once.
+ */
+__noinline int acl_link_exempt(const struct acl_scratch *s)
+{
+	struct kvb_net *net;
+
+	if (!s)
+		return 1;
+	net = net_lookup(s->net_id);
+	if (!net || (net->type != KVB_NET_NAT && net->type != KVB_NET_ROUTED))
+		return 1;
+	return acl_on_link(net, s->family, s->saddr) &&
+	       acl_on_link(net, s->family, s->daddr);
+}
+
+/*
  * The packet's fields into the scratch, from admission's view of it
  * (packed: acl_meta): 0, ACL_SKIP for what ACLs do not judge, or a drop.
  */
@@ -327,7 +398,8 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 		    ((s->family == 4 && (s->sport == 67 || s->sport == 68) &&
 		      (s->dport == 67 || s->dport == 68)) ||
 		     (s->family == 6 && (s->sport == 546 || s->sport == 547) &&
-		      (s->dport == 546 || s->dport == 547))))
+		      (s->dport == 546 || s->dport == 547))) &&
+		    acl_link_exempt(s))
 			return ACL_SKIP;	/* DHCP, DHCPv6 */
 		return 0;
 	}
@@ -340,7 +412,8 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 		s->code = icmp[1];
 		/* neighbour discovery, MLD: the link's, not a connection */
 		if (s->family == 6 &&
-		    ((s->type >= 130 && s->type <= 137) || s->type == 143))
+		    ((s->type >= 130 && s->type <= 137) || s->type == 143) &&
+		    acl_link_exempt(s))
 			return ACL_SKIP;
 		if (icmp_is_echo(s->family, s->type)) {
 			s->echo = 1;

@@ -377,6 +377,29 @@ sleep 0.5
 expect "routed: from a peered network, TCP 22 passes" ok "$(tcp_try "$T-rb" 10.72.1.11 22)"
 expect "routed: from a peered network, TCP 80 gets an RST" refused "$(tcp_try "$T-rb" 10.72.1.11 80)"
 check "routed: echo from a peered network" ping4 "$T-rb" 10.72.1.11
+# DHCP's ports are the link's only on the link: UDP 68 to 67 towards a
+# peered network is judged as any datagram (before, the port numbers
+# alone let it past every rule and default: a way out for anything)
+check "rule: egress drop UDP to the peered network" \
+	kvmbpf acl rule add out egress drop proto udp dst 10.72.2.0/24
+ad0=$(stat "$T-ra" acl-drop)
+udp_heard "$T-rb" 10.72.2.11 67 3 >"$TMPDIR/dhcpx"
+sleep 0.5
+# a well-formed BOOTREQUEST with ra's own MAC (the guard's checks pass),
+# its data in the boot file name
+in_ns "$T-ra" "$PY" -c "
+import socket
+from scapy.all import BOOTP, DHCP, mac2str
+mac = open('/sys/class/net/eth0/address').read().strip()
+p = bytes(BOOTP(op=1, chaddr=mac2str(mac), file=b'exfiltrated') /
+          DHCP(options=[('message-type', 'discover'), 'end']))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('10.72.1.11', 68))
+for _ in range(3): s.sendto(p, ('10.72.2.11', 67))" 2>/dev/null
+for _ in $(seq 80); do [ -s "$TMPDIR/dhcpx" ] && break; sleep 0.1; done
+[ "$(cat "$TMPDIR/dhcpx")" = none ] && [ "$(stat "$T-ra" acl-drop)" -gt "$ad0" ] &&
+	pass "routed: UDP 68 to 67 across networks is judged by the ACL (acl-drop)" ||
+	fail "routed: UDP 68->67 to a peer: '$(cat "$TMPDIR/dhcpx")', acl-drop $ad0 -> $(stat "$T-ra" acl-drop); $(kvmbpf -j stats "$T-ra" | "$PY" -c 'import json,sys; s=json.load(sys.stdin); print({k: v for k, v in s["drop_reasons"].items() if v})')"
 
 # ------------------------------------------------------------ internal
 # guests of an internal network: switched as a bridge's are, both ports

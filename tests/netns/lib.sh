@@ -132,6 +132,20 @@ bg_ns() {
 	BG_PIDS+=("$BG_PID")
 }
 
+# udp_heard NS ADDR PORT SECS: in the background (bg_ns), a UDP socket on
+# ADDR:PORT in NS that prints "got" if a datagram comes within SECS, else
+# "none"
+udp_heard() {
+	bg_ns "$1" timeout $(($4 + 1)) "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('$2', $3)); s.settimeout($4)
+try:
+    s.recvfrom(100); print('got')
+except socket.timeout:
+    print('none')"
+}
+
 # stop_bg PID: kill a background process of this test and reap it
 # (SIGKILL after 5 s: a daemon stuck in its shutdown must not hang the test)
 stop_bg() {

@@ -32,19 +32,26 @@ netns_add "$T-r" || fail "setup: netns r"
 in_h sysctl -qw net.ipv6.conf.default.accept_dad=0
 in_ns "$T-r" sysctl -qw net.ipv6.conf.default.accept_dad=0
 
-"$PY" "$ROOT/tests/tools/tunrelay.py" "$T-h" vpn0 "$T-r" vpn0 >"$TMPDIR/relay" 2>&1 &
-BG_PIDS+=("$!")
-for _ in $(seq 50); do grep -q ready "$TMPDIR/relay" && break; sleep 0.1; done
-grep -q ready "$TMPDIR/relay" || { fail "setup: tunrelay: $(cat "$TMPDIR/relay")"; finish; }
-ip -n "$H" addr add 10.94.0.1 peer 10.94.0.2 dev vpn0
-ip -n "$H" addr add fd95::1/64 dev vpn0 nodad
-ip -n "$H" link set vpn0 up
-ip -n "$H" route add default dev vpn0
-ip -n "$H" -6 route add default dev vpn0
-ip -n "$T-r" addr add 10.94.0.2 peer 10.94.0.1 dev vpn0
-ip -n "$T-r" addr add fd95::2/64 dev vpn0 nodad
+# tun_up HOSTADDR: the tun pair made (a relay of its own, RELAY its pid),
+# the host's end HOSTADDR peer 10.94.0.2, both ends up with their IPv6
+# and the host's default routes through it
+tun_up() {
+	"$PY" "$ROOT/tests/tools/tunrelay.py" "$T-h" vpn0 "$T-r" vpn0 >"$TMPDIR/relay" 2>&1 &
+	RELAY=$!
+	BG_PIDS+=("$RELAY")
+	for _ in $(seq 50); do grep -q ready "$TMPDIR/relay" && break; sleep 0.1; done
+	grep -q ready "$TMPDIR/relay" || { fail "setup: tunrelay: $(cat "$TMPDIR/relay")"; finish; }
+	ip -n "$H" addr add "$1" peer 10.94.0.2 dev vpn0
+	ip -n "$H" addr add fd95::1/64 dev vpn0 nodad
+	ip -n "$H" link set vpn0 up
+	ip -n "$H" route add default dev vpn0
+	ip -n "$H" -6 route add default dev vpn0
+	ip -n "$T-r" addr add 10.94.0.2 peer "$1" dev vpn0
+	ip -n "$T-r" addr add fd95::2/64 dev vpn0 nodad
+	ip -n "$T-r" link set vpn0 up
+}
+tun_up 10.94.0.1
 ip -n "$T-r" addr add 203.0.113.5/32 dev lo
-ip -n "$T-r" link set vpn0 up
 ip -n "$T-r" -6 route add fd94::/64 dev vpn0
 check "setup: the host reaches the far end through the tun" \
 	in_h ping -n -c 1 -W 2 203.0.113.5
@@ -183,20 +190,10 @@ check "the far end learned the network's MTU" sh -c \
 check "forward add m tcp 8081 to g2:80" \
 	kvmbpf forward add m proto tcp port 8081 to 192.168.95.11:80
 old_ifx=$(ip -n "$H" -o link show vpn0 | cut -d: -f1)
-kill "${BG_PIDS[0]}" 2>/dev/null
-wait "${BG_PIDS[0]}" 2>/dev/null
+kill "$RELAY" 2>/dev/null
+wait "$RELAY" 2>/dev/null
 for _ in $(seq 50); do ip -n "$H" link show vpn0 >/dev/null 2>&1 || break; sleep 0.1; done
-"$PY" "$ROOT/tests/tools/tunrelay.py" "$T-h" vpn0 "$T-r" vpn0 >"$TMPDIR/relay2" 2>&1 &
-BG_PIDS+=("$!")
-for _ in $(seq 50); do grep -q ready "$TMPDIR/relay2" && break; sleep 0.1; done
-ip -n "$H" addr add 10.94.0.3 peer 10.94.0.2 dev vpn0
-ip -n "$H" addr add fd95::1/64 dev vpn0 nodad
-ip -n "$H" link set vpn0 up
-ip -n "$H" route add default dev vpn0
-ip -n "$H" -6 route add default dev vpn0
-ip -n "$T-r" addr add 10.94.0.2 peer 10.94.0.3 dev vpn0
-ip -n "$T-r" addr add fd95::2/64 dev vpn0 nodad
-ip -n "$T-r" link set vpn0 up
+tun_up 10.94.0.3
 new_ifx=$(ip -n "$H" -o link show vpn0 | cut -d: -f1)
 check "setup: vpn0 is a new device ($new_ifx, was $old_ifx)" \
 	test "$new_ifx" != "$old_ifx"

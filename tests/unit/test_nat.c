@@ -275,12 +275,20 @@ static void t_nat_unsolicited_from_host(struct fabric *fb)
 	/* the same packet made by the host itself */
 	ret = run_tc_egress_from(fb, natnet.gw_host, 0, &in);
 	CHECK(ret == TC_ACT_OK, "the host's own packet: verdict %d", ret);
-	/* from the gateway's address, forwarded (a guest's, routed back) */
+	/* from the gateway's address, forwarded: in through the network's
+	 * own host interface (a guest's, routed back), it passes; in
+	 * through the WAN device, the same source is a WAN host's forgery */
 	frame_ip4(&in, N1, N1, natnet.gw_ip, IPPROTO_TCP, l4, 20);
 	memcpy(in.buf + 14 + 16, &guest, 4);
 	frame_csum4(&in);
-	ret = run_tc_egress_from(fb, natnet.gw_host, kw, &in);
+	ret = run_tc_egress_from(fb, natnet.gw_host, natnet.gw_host, &in);
 	CHECK(ret == TC_ACT_OK, "from the network itself: verdict %d", ret);
+	ret = run_tc_egress_from(fb, natnet.gw_host, kw, &in);
+	CHECK(ret == TC_ACT_SHOT,
+	      "the network's source, in from the WAN: verdict %d, want shot",
+	      ret);
+	CHECK(port_stats(fb, natnet.uplink).drop[KVB_DROP_NAT_UNSOLICITED] ==
+	      d0 + 2, "the forged source not counted nat-unsolicited");
 }
 
 /* From the WAN's 10.200.0.2 to the NAT address: port unreachable quoting
