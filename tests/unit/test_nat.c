@@ -2435,6 +2435,77 @@ static void t_nat_guest_icmp_error_out(struct fabric *fb)
 	      "an error about no flow was not refused as nat-protocol");
 }
 
+/* A TCP checksum over pseudo header (src, dst) and a 20-byte header */
+static __u16 tcp20_csum(const __u8 *src, const __u8 *dst, const __u8 *tcp)
+{
+	__u8 ph[12] = { 0 };
+
+	memcpy(ph, src, 4);
+	memcpy(ph + 4, dst, 4);
+	ph[9] = IPPROTO_TCP;
+	ph[11] = 20;
+	return csum_fold16(sum16(tcp, 20, sum16(ph, 12, 0)));
+}
+
+/*
+ * The same for a quoted TCP segment (Linux quotes the whole segment, its
+ * checksum with it): the quoted checksum is translated back with the
+ * quoted destination, so that it verifies over the NAT address and port
+ * (left as it was, the remote could work the guest's address out of it);
+ * and an error about the flow sent to another destination than the
+ * quoted sender is refused (nat-protocol), as it would leave by the
+ * flow's way out to a destination no flow names.
+ */
+static void t_nat_guest_icmp_error_out_tcp(struct fabric *fb)
+{
+	__be32 g = inet_addr("192.168.90.11"), r = inet_addr("10.200.0.2"),
+	       other = inet_addr("10.200.0.3");
+	__u64 np0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO];
+	__u8 icmp[8 + 40] = { 3, 3 }, *q = icmp + 8, *t = q + 20;
+	struct frame in, out;
+	const __u8 *oq;
+	__u16 nport, c;
+	int ret;
+
+	guest_frame(&in, IPPROTO_TCP, 40410, 80, 0);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "the guest's SYN: verdict %d", ret);
+	nport = get16(out.buf + 34);
+	/* the quote: the remote's SYN-ACK 80 -> 40410 to the guest */
+	q[0] = 0x45, q[3] = 40, q[8] = 64, q[9] = IPPROTO_TCP;
+	memcpy(q + 12, &r, 4);
+	memcpy(q + 16, &g, 4);
+	c = csum_fold16(sum16(q, 20, 0));
+	q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+	t[1] = 80, t[2] = 40410 >> 8, t[3] = 40410 & 0xff;
+	t[7] = 1, t[11] = 1, t[12] = 5 << 4, t[13] = 0x12, t[14] = 0xff;
+	c = tcp20_csum(q + 12, q + 16, t);
+	t[16] = (__u8)(c >> 8), t[17] = (__u8)c;
+	frame_ip4(&in, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp,
+		  sizeof(icmp));
+	memcpy(in.buf + 14 + 16, &r, 4);
+	frame_csum4(&in);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	oq = out.buf + 42;
+	CHECK(ret == TC_ACT_REDIRECT && !memcmp(oq + 16, &natnet.nat_ip, 4) &&
+	      get16(oq + 22) == nport,
+	      "port unreachable about TCP out: verdict %d, quoted port %u "
+	      "(flow's %u)", ret, get16(oq + 22), nport);
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf) &&
+	      !csum_fold16(sum16(oq, 20, 0)) &&
+	      !tcp20_csum(oq + 12, oq + 16, oq + 20),
+	      "checksums: IP %04x ICMP %04x quoted IP %04x quoted TCP %04x",
+	      ip_csum_check(out.buf), l4_csum_check(out.buf),
+	      csum_fold16(sum16(oq, 20, 0)),
+	      tcp20_csum(oq + 12, oq + 16, oq + 20));
+	/* the same error to another destination than the quoted sender */
+	memcpy(in.buf + 14 + 16, &other, 4);
+	frame_csum4(&in);
+	CHECK(run_tc(fb, kn1, &in) == TC_ACT_SHOT &&
+	      port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] == np0 + 1,
+	      "an error to another than the quoted sender was not refused");
+}
+
 /*
  * A flow's entry is shared by every CPU its packets meet: an established
  * packet (next hop cached, clock refreshed under KVB_CT_REFRESH_NS ago)
@@ -3946,6 +4017,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_wan_mtu_frag_needed);
 	RUN(t_nat_ttl_exceeded);
 	RUN(t_nat_guest_icmp_error_out);
+	RUN(t_nat_guest_icmp_error_out_tcp);
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
