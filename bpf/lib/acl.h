@@ -282,7 +282,8 @@ __noinline int acl_frag_id(struct __sk_buff *skb)
 static __always_inline int acl_on_link(const struct kvb_net *net,
 				       __u8 family, const __u8 *a)
 {
-	__u32 v4, sub, plen;
+	struct kvb_route *r;
+	__u32 v4;
 
 	if (family == 4) {
 		__builtin_memcpy(&v4, a, 4);
@@ -297,30 +298,9 @@ static __always_inline int acl_on_link(const struct kvb_net *net,
 		      a[15]))
 			return 1;
 	}
-	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
-		const struct kvb_subnet *sn = &net->subnets[i];
-		__u32 bits;
-
-		if (i >= net->nsubnets)
-			break;
-		if (sn->family != family)
-			continue;
-		plen = sn->prefixlen;
-		/* whole bytes, then the bits of the next one */
-		for (bits = 0; bits + 8 <= plen && bits < 128; bits += 8)
-			if (sn->addr[(bits / 8) & 15] != a[(bits / 8) & 15])
-				break;
-		if (bits + 8 <= plen)
-			continue;
-		if (bits < plen && bits < 128) {
-			sub = 0xff00 >> (plen - bits);
-			if ((sn->addr[(bits / 8) & 15] ^ a[(bits / 8) & 15]) &
-			    sub)
-				continue;
-		}
-		return 1;
-	}
-	return 0;
+	/* the fabric's route table knows every network's subnets */
+	r = route_of(family, a);
+	return r && r->net_id == net->id;
 }
 
 /*

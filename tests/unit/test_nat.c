@@ -2366,6 +2366,27 @@ static __u16 udp8_csum(const __u8 *src, const __u8 *dst, const __u8 *udp)
 	return csum_fold16(sum16(udp, 8, sum16(ph, 12, 0)));
 }
 
+/* q: the quoted IP header of the remote r's packet to the guest g */
+static void quote_ip(__u8 *q, __u8 proto, __u8 tot_len, __be32 r, __be32 g)
+{
+	__u16 c;
+
+	q[0] = 0x45, q[3] = tot_len, q[8] = 64, q[9] = proto;
+	memcpy(q + 12, &r, 4);
+	memcpy(q + 16, &g, 4);
+	c = csum_fold16(sum16(q, 20, 0));
+	q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+}
+
+/* f: the guest g's ICMP error (icmp, len bytes) to dst */
+static void guest_error(struct frame *f, const __u8 *icmp, __u32 len,
+			__be32 g, __be32 dst)
+{
+	frame_ip4(f, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp, len);
+	memcpy(f->buf + 14 + 16, &dst, 4);
+	frame_csum4(f);
+}
+
 /*
  * An ICMP error from a guest about a packet of its flow (port unreachable
  * for a forwarded UDP port nothing listens on, as nmap -sU probes) leaves
@@ -2391,18 +2412,11 @@ static void t_nat_guest_icmp_error_out(struct fabric *fb)
 	CHECK(ret == TC_ACT_REDIRECT, "the guest's flow: verdict %d", ret);
 	nport = get16(out.buf + 34);
 	/* the quote: the remote's empty datagram 53 -> 40400 to the guest */
-	q[0] = 0x45, q[3] = 28, q[8] = 64, q[9] = IPPROTO_UDP;
-	memcpy(q + 12, &r, 4);
-	memcpy(q + 16, &g, 4);
-	c = csum_fold16(sum16(q, 20, 0));
-	q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+	quote_ip(q, IPPROTO_UDP, 28, r, g);
 	q[21] = 53, q[22] = 40400 >> 8, q[23] = 40400 & 0xff, q[25] = 8;
 	c = udp8_csum(q + 12, q + 16, q + 20);
 	q[26] = (__u8)(c >> 8), q[27] = (__u8)c;
-	frame_ip4(&in, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp,
-		  sizeof(icmp));
-	memcpy(in.buf + 14 + 16, &r, 4);
-	frame_csum4(&in);
+	guest_error(&in, icmp, sizeof(icmp), g, r);
 	ret = run_tc_out(fb, kn1, &in, &out);
 	oq = out.buf + 42;
 	CHECK(ret == TC_ACT_REDIRECT && out.buf[14 + 9] == IPPROTO_ICMP &&
@@ -2426,10 +2440,7 @@ static void t_nat_guest_icmp_error_out(struct fabric *fb)
 	/* about no flow of the guest's (another remote port) */
 	q[21] = 54;
 	q[26] = q[27] = 0;
-	frame_ip4(&in, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp,
-		  sizeof(icmp));
-	memcpy(in.buf + 14 + 16, &r, 4);
-	frame_csum4(&in);
+	guest_error(&in, icmp, sizeof(icmp), g, r);
 	CHECK(run_tc(fb, kn1, &in) == TC_ACT_SHOT &&
 	      port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] == np0 + 1,
 	      "an error about no flow was not refused as nat-protocol");
@@ -2472,19 +2483,12 @@ static void t_nat_guest_icmp_error_out_tcp(struct fabric *fb)
 	CHECK(ret == TC_ACT_REDIRECT, "the guest's SYN: verdict %d", ret);
 	nport = get16(out.buf + 34);
 	/* the quote: the remote's SYN-ACK 80 -> 40410 to the guest */
-	q[0] = 0x45, q[3] = 40, q[8] = 64, q[9] = IPPROTO_TCP;
-	memcpy(q + 12, &r, 4);
-	memcpy(q + 16, &g, 4);
-	c = csum_fold16(sum16(q, 20, 0));
-	q[10] = (__u8)(c >> 8), q[11] = (__u8)c;
+	quote_ip(q, IPPROTO_TCP, 40, r, g);
 	t[1] = 80, t[2] = 40410 >> 8, t[3] = 40410 & 0xff;
 	t[7] = 1, t[11] = 1, t[12] = 5 << 4, t[13] = 0x12, t[14] = 0xff;
 	c = tcp20_csum(q + 12, q + 16, t);
 	t[16] = (__u8)(c >> 8), t[17] = (__u8)c;
-	frame_ip4(&in, natnet.uplink_mac, N1, g, IPPROTO_ICMP, icmp,
-		  sizeof(icmp));
-	memcpy(in.buf + 14 + 16, &r, 4);
-	frame_csum4(&in);
+	guest_error(&in, icmp, sizeof(icmp), g, r);
 	ret = run_tc_out(fb, kn1, &in, &out);
 	oq = out.buf + 42;
 	CHECK(ret == TC_ACT_REDIRECT && !memcmp(oq + 16, &natnet.nat_ip, 4) &&
@@ -2499,8 +2503,7 @@ static void t_nat_guest_icmp_error_out_tcp(struct fabric *fb)
 	      csum_fold16(sum16(oq, 20, 0)),
 	      tcp20_csum(oq + 12, oq + 16, oq + 20));
 	/* the same error to another destination than the quoted sender */
-	memcpy(in.buf + 14 + 16, &other, 4);
-	frame_csum4(&in);
+	guest_error(&in, icmp, sizeof(icmp), g, other);
 	CHECK(run_tc(fb, kn1, &in) == TC_ACT_SHOT &&
 	      port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] == np0 + 1,
 	      "an error to another than the quoted sender was not refused");
