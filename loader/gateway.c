@@ -138,7 +138,13 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		gateway_delete(net->id);
 		return err("net add: %s vanished", host);
 	}
-	if (net_put(fb, net) || routes_put(fb, net)) {
+	/* which network the interface leads into: routing out by the
+	 * host's routes goes there only from a peer (route.h: host_if_peer) */
+	if (net_put(fb, net) || routes_put(fb, net) ||
+	    bpf_map_update_elem(fb->hostif_fd, &hidx,
+				&(struct kvb_hostif){ .net_id = net->id },
+				BPF_ANY)) {
+		bpf_map_delete_elem(fb->hostif_fd, &hidx);
 		gateway_delete(net->id);
 		return err("net add: cannot update the network: %s",
 			   strerror(errno));
@@ -150,8 +156,10 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	if (!ret && tc_attach(fb, net->gw_host, true, NULL))
 		ret = err("net add: %s: cannot attach the tc egress program",
 			  host);
-	if (ret)
+	if (ret) {
+		bpf_map_delete_elem(fb->hostif_fd, &hidx);
 		gateway_delete(net->id);
+	}
 	return ret;
 }
 

@@ -28,7 +28,7 @@ struct fabric {
 	int lock_fd;
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
-	    ctsweep_fd, natmap_fd;
+	    ctsweep_fd, natmap_fd, hostif_fd;
 	int acl_fd, aclr_fd, aclp_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
 	    aclct_fd, aclctn_fd, xdptx_fd, portdev_fd, ctpn_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;

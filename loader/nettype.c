@@ -135,8 +135,10 @@ static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
 	/* only the interface this network made: a create that failed
 	 * because the name was taken must not remove the device that has
 	 * it */
-	if (n->gw_host)
+	if (n->gw_host) {
+		bpf_map_delete_elem(fb->hostif_fd, &n->gw_host);
 		gateway_delete(n->id);
+	}
 	wan_release(fb, n->id);
 }
 

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 16
+#define KVB_LAYOUT_VERSION 17
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -55,6 +55,7 @@
 #define KVB_MAP_ACLEV "kvb_aclev"
 #define KVB_MAP_NATFRAG "kvb_natfrag"
 #define KVB_MAP_NATHOST "kvb_nathost"
+#define KVB_MAP_HOSTIF "kvb_hostif"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -1251,6 +1252,20 @@ struct kvb_route_key {
 struct kvb_route {
 	__u32 net_id;
 	__u32 gw_host;		/* that network's host interface */
+};
+
+/*
+ * kvb_hostif: HASH, key __u32 ifindex of a nat or routed network's host
+ * interface (kvb_net.gw_host), written by the loader when it makes the
+ * interface and removed when it removes it. Routing out where the host's
+ * FIB says (route_out) asks it of the egress device: the host may route
+ * an address outside every subnet through a guest of another network (an
+ * operator's route via a router VM, or onto that network's interface),
+ * which only a network peered with that one may take. A hint: the
+ * network named must still hold that interface (kvb_net.gw_host).
+ */
+struct kvb_hostif {
+	__u32 net_id;
 };
 
 /* Default idle timeouts, seconds; `net set NAME ct-timeout` overrides. */

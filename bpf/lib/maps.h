@@ -122,6 +122,14 @@ struct {
 } kvb_route SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_NETS);
+	__type(key, __u32);
+	__type(value, struct kvb_hostif);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_hostif SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, KVB_MAX_PFX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -417,6 +417,26 @@ static __always_inline int wan_routes_in(const struct kvb_net *net,
 	return nat && (!nat->wan || nat->wan == ifindex);
 }
 
+/*
+ * May net's packets leave by device out? Unless out is another network's
+ * host interface (kvb_hostif, checked against that network's gw_host: an
+ * ifindex given again to another device is no longer one) of a network
+ * net is not peered with: the host routes an address outside every subnet
+ * there when the operator routes it via that network's guest (a router
+ * VM) or onto its interface, and isolation between networks holds
+ * whatever the host's routes say.
+ */
+static __always_inline int host_if_peer(const struct kvb_net *net, __u32 out)
+{
+	struct kvb_hostif *h = bpf_map_lookup_elem(&kvb_hostif, &out);
+	struct kvb_net *other;
+
+	if (!h || h->net_id == net->id)
+		return 1;
+	other = net_lookup(h->net_id);
+	return !other || other->gw_host != out || net_peered(net, h->net_id);
+}
+
 /* Out of the fabric, where the host's FIB says (routed networks, and
  * the IPv6 of nat networks). */
 static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
@@ -443,6 +463,8 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	out = fib->ifindex;
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS || out == net->gw_host)
 		return DROP(KVB_DROP_NO_ROUTE);
+	if (!host_if_peer(net, out))
+		return DROP(KVB_DROP_NOT_PEERED);
 	fib_next_hop(fib, &t->nh);
 	/* a nat network's IPv6 (and a routed one's behind it) leaves by the
 	 * devices it is routed in from, as its IPv4 by its WAN device: the

@@ -146,6 +146,48 @@ check "host reaches g1 (IPv4)" ping -n -c 1 -W 2 10.71.1.11
 check "host reaches g1 (IPv6)" ping -6 -n -c 1 -W 2 "$a1"
 check "g1 reaches the host's other address" ping4 "$T-g1" 10.99.3.1
 
+# An operator's route through another network's guest (a VM routing a
+# subnet of its own, its containers', say) or straight onto another
+# network's interface: the host would forward there, the fabric does not
+# between networks that are not peered. Peered r2 (g3) gets the same
+# routes as the control; each guest answers on lo, its port a router's
+# (spoofcheck off), as the README says.
+kvmbpf port set "$T-g3" spoofcheck off
+kvmbpf port set "$T-g4" spoofcheck off
+r3if=$(kvmbpf -j net show r3 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+in_ns "$T-g3" ip addr add 172.31.98.1/32 dev lo
+in_ns "$T-g3" ip addr add fd72:98::1/128 dev lo
+in_ns "$T-g4" ip addr add 172.31.99.1/32 dev lo
+in_ns "$T-g4" ip addr add 172.31.97.1/32 dev lo
+in_ns "$T-g4" ip addr add fd72:99::1/128 dev lo
+ip route add 172.31.98.0/24 via 10.71.2.11
+ip -6 route add fd72:98::/64 via "$a3"
+ip route add 172.31.99.0/24 via 10.71.3.11
+ip route add 172.31.97.0/24 dev "$r3if"
+ip -6 route add fd72:99::/64 via "$a4"
+check "peered: g1 reaches a subnet routed via g3 (IPv4)" ping4 "$T-g1" 172.31.98.1
+check "peered: g1 reaches a subnet routed via g3 (IPv6)" ping6 "$T-g1" fd72:98::1
+np0=$(stat "$T-g1" not-peered)
+e0=$(icmp_in_echos "$T-g4")
+in_ns "$T-g1" ping -n -c 2 -i 0.2 -W 1 172.31.99.1 >/dev/null
+in_ns "$T-g1" ping -n -c 2 -i 0.2 -W 1 172.31.97.1 >/dev/null
+[ "$(icmp_in_echos "$T-g4")" = "$e0" ] &&
+	pass "unpeered r3: nothing from g1 reaches g4 by a host route via g4 or onto r3's interface" ||
+	fail "g4 received $(($(icmp_in_echos "$T-g4") - e0)) echo requests from g1 by a host route"
+# (IPv6 echo requests: the namespace's Icmp6InEchos)
+e6=$(in_ns "$T-g4" awk '$1 == "Icmp6InEchos" {print $2}' /proc/net/snmp6)
+in_ns "$T-g1" ping -6 -n -c 2 -i 0.2 -W 1 fd72:99::1 >/dev/null
+[ "$(in_ns "$T-g4" awk '$1 == "Icmp6InEchos" {print $2}' /proc/net/snmp6)" = "$e6" ] &&
+	pass "unpeered r3: nor IPv6 by a host route via g4" ||
+	fail "g4 received IPv6 echo requests from g1 by a host route"
+[ "$(stat "$T-g1" not-peered)" -ge $((np0 + 6)) ] && pass "host-routed refusals counted as not-peered" ||
+	fail "not-peered: $np0 -> $(stat "$T-g1" not-peered)"
+check "the host itself still reaches g4 by its route" ping -n -c 1 -W 2 172.31.99.1
+ip route del 172.31.98.0/24; ip route del 172.31.99.0/24; ip route del 172.31.97.0/24
+ip -6 route del fd72:98::/64; ip -6 route del fd72:99::/64
+kvmbpf port set "$T-g3" spoofcheck on
+kvmbpf port set "$T-g4" spoofcheck on
+
 # One guest on two networks (a port each): g4's namespace gets a second
 # NIC on r1, and reaches both sides without r1 and r3 being peered.
 ip link add "$T-g4b" type veth peer name eth1 netns "$T-g4" && LINK_LIST+=("$T-g4b")
