@@ -549,6 +549,8 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		ret = nat_from_wan(skb);
 	if (ret == NAT_TOO_BIG)	/* a global function: no packet pointers */
 		ret = nat_reply_too_big(skb, ifindex);
+	else if (ret == NAT_TTL)
+		ret = nat_reply_ttl(skb, ifindex);
 	if (ret == TC_ACT_OK)
 		return TC_ACT_OK;
 	st = stats_of(ifindex);	/* not port: the stages may have changed it */

@@ -35,6 +35,8 @@
  * nat_snat: the packet's TTL runs out at the gateway (traceroute's first
  * hop). The caller answers time exceeded from the guest's gateway
  * (route.h: nat_time_exceeded), as a routed network's gateway does.
+ * nat_from_wan: a reply's TTL runs out at the host, answered to the
+ * remote (route.h: nat_reply_ttl).
  */
 #define NAT_TTL 0x7ffb
 /*
@@ -2152,7 +2154,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		ret = nat_reply_rewrite(skb, &rk, gaddr, gport, poff, l4off,
 					gmac, net->uplink_mac);
 		if (ret == NAT_RW_TTL)
-			return TC_ACT_OK;	/* the host answers time exceeded */
+			return NAT_TTL;	/* time exceeded to the remote */
 		if (ret != NAT_RW_DONE)
 			return TC_ACT_SHOT;
 		/* a first fragment: its datagram's later ones follow */

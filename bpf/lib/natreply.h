@@ -174,8 +174,8 @@ static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 /* What nat_reply_rewrite did. */
 enum {
 	NAT_RW_DONE = 0,	/* translated, addressed to the guest */
-	NAT_RW_TTL = 1,		/* TTL ran out: nothing changed (the host
-				 * answers time exceeded) */
+	NAT_RW_TTL = 1,		/* TTL ran out: nothing changed (time
+				 * exceeded to the remote: nat_reply_ttl) */
 	NAT_RW_ERR = -1,	/* a rewrite failed */
 };
 

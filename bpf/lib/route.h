@@ -95,6 +95,32 @@ __noinline int nat_time_exceeded(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * An ICMP error about a reply that a WAN device (port ifindex) received,
+ * which is dropped: fragmentation needed with mtu, or time exceeded with
+ * mtu 0, to the remote, from the address it sent to (the host's),
+ * back out of the WAN device to the frame's sender (the next hop), within
+ * the WAN port's ICMP budget (icmp-rate-limited beyond it).
+ */
+static __always_inline int nat_reply_error(struct __sk_buff *skb,
+					   __u32 ifindex, __u32 mtu)
+{
+	__u32 reason = mtu ? KVB_DROP_TOO_BIG : KVB_DROP_TTL;
+	__u8 smac[ETH_ALEN];
+	__be32 saddr = 0;
+
+	if (bpf_skb_load_bytes(skb, ETH_OFF_DST, smac, ETH_ALEN) ||
+	    bpf_skb_load_bytes(skb, IP_OFF_DADDR, &saddr, 4))
+		return DROP(reason);
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
+	return mtu ? icmp4_error_from(skb, ifindex, NULL, saddr, smac,
+				      ICMP_DEST_UNREACH_,
+				      ICMP4_FRAG_NEEDED_CODE, mtu, reason) :
+		     icmp4_error_from(skb, ifindex, NULL, saddr, smac,
+				      ICMP_TIME_EXCEEDED_, 0, 0, reason);
+}
+
+/*
  * nat_from_wan said NAT_TOO_BIG: a reply longer than its guest's network
  * takes, the MTU in the scratch. Answered as the kernel's forwarding
  * answers a packet too big for the next link: fragmentation needed with
@@ -110,21 +136,24 @@ __noinline int nat_time_exceeded(struct __sk_buff *skb, __u32 ifindex,
 __noinline int nat_reply_too_big(struct __sk_buff *skb, __u32 ifindex)
 {
 	struct nat_scratch *t = nat_scratch();
-	__u8 smac[ETH_ALEN];
-	__be32 saddr = 0;
-	__u32 mtu;
 
 	if (!t || !t->mtu)
 		return DROP(KVB_DROP_TOO_BIG);
-	mtu = t->mtu;
-	if (bpf_skb_load_bytes(skb, ETH_OFF_DST, smac, ETH_ALEN) ||
-	    bpf_skb_load_bytes(skb, IP_OFF_DADDR, &saddr, 4))
-		return DROP(KVB_DROP_TOO_BIG);
-	if (!icmp_budget(ifindex))
-		return DROP(KVB_DROP_ICMP_RATE);
-	return icmp4_error_from(skb, ifindex, NULL, saddr, smac,
-				ICMP_DEST_UNREACH_, ICMP4_FRAG_NEEDED_CODE, mtu,
-				KVB_DROP_TOO_BIG);
+	return nat_reply_error(skb, ifindex, t->mtu);
+}
+
+/*
+ * nat_from_wan said NAT_TTL: a reply for a guest that arrived with TTL 1
+ * (or 0). The kernel's forwarding answers time exceeded to its sender;
+ * so does this, as nat_reply_too_big does (from the address it was sent
+ * to, out of the WAN device, within its ICMP budget), and drops it,
+ * counted ttl-exceeded. Handed to the host instead, the packet is for
+ * the host's own address: the host would answer for a connection it does
+ * not have (a TCP RST, port unreachable). Global, as nat_reply_too_big.
+ */
+__noinline int nat_reply_ttl(struct __sk_buff *skb, __u32 ifindex)
+{
+	return nat_reply_error(skb, ifindex, 0);
 }
 
 /*

@@ -3937,6 +3937,57 @@ static void t_nat_reply_over_guest_mtu(struct fabric *fb)
 }
 
 /*
+ * A reply that arrives with TTL 1 (or 0) dies at the host, as in the
+ * kernel's forwarding: the remote gets time exceeded from the address it
+ * sent to, back out of the WAN to its sender's MAC, quoting the reply as
+ * it came, and the reply is dropped, counted ttl-exceeded on the WAN
+ * port. Before, it was handed to the host, whose own address it is: the
+ * host answered for a connection it does not have (a TCP RST, port
+ * unreachable). TTL 2 goes to the guest with TTL 1.
+ */
+static void t_nat_reply_ttl_out(struct fabric *fb)
+{
+	__u64 te0 = port_stats(fb, kw).drop[KVB_DROP_TTL];
+	__be32 r = inet_addr("10.200.0.2");
+	struct frame in, out, te[2], fit;
+	int ret[2], rfit;
+	__u16 nt;
+
+	guest_frame(&in, IPPROTO_TCP, 40810, 443, 0);
+	CHECK(run_tc_out(fb, kn1, &in, &out) == TC_ACT_REDIRECT, "flow");
+	nt = get16(out.buf + 34);
+	for (int i = 0; i < 2; i++) {
+		wan_frame(&in, IPPROTO_TCP, 443, nt, 0x12, 0);
+		in.buf[14 + 8] = (__u8)i;
+		frame_csum4(&in);
+		ret[i] = run_tc_out(fb, kw, &in, &te[i]);
+		CHECK(ret[i] == TC_ACT_REDIRECT &&
+		      te[i].buf[14 + 9] == IPPROTO_ICMP &&
+		      te[i].buf[34] == 11 && te[i].buf[35] == 0 &&
+		      !memcmp(te[i].buf + 14 + 12, &natnet.nat_ip, 4) &&
+		      !memcmp(te[i].buf + 14 + 16, &r, 4) &&
+		      !memcmp(te[i].buf, in.buf + 6, 6) &&
+		      !memcmp(te[i].buf + 6, in.buf, 6) &&
+		      !ip_csum_check(te[i].buf) && !l4_csum_check(te[i].buf) &&
+		      !memcmp(te[i].buf + 14 + 28, in.buf + 14, 28),
+		      "a reply with TTL %d: verdict %d, protocol %u, ICMP "
+		      "%u/%u, not time exceeded to the remote", i, ret[i],
+		      te[i].buf[14 + 9], te[i].buf[34], te[i].buf[35]);
+	}
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_TTL] == te0 + 2,
+	      "ttl-exceeded +%llu, want +2", (unsigned long long)
+	      (port_stats(fb, kw).drop[KVB_DROP_TTL] - te0));
+	wan_frame(&in, IPPROTO_TCP, 443, nt, 0x10, 0);
+	in.buf[14 + 8] = 2;
+	frame_csum4(&in);
+	rfit = run_tc_out(fb, kw, &in, &fit);
+	CHECK(rfit == TC_ACT_REDIRECT && !memcmp(fit.buf, N1, 6) &&
+	      fit.buf[14 + 8] == 1 && !ip_csum_check(fit.buf),
+	      "a reply with TTL 2: verdict %d, TTL %u, not to the guest", rfit,
+	      fit.buf[14 + 8]);
+}
+
+/*
  * XDP on the WAN holds a reply to the guest's own network's MTU too: a
  * guest of a routed network behind the nat one (via_nat, stood in for
  * by bridge a here: the port's network is what counts) whose MTU is
@@ -4019,6 +4070,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_gso_super_frame);
 	RUN(t_nat_wan_mtu_frag_needed);
 	RUN(t_nat_ttl_exceeded);
+	RUN(t_nat_reply_ttl_out);
 	RUN(t_nat_guest_icmp_error_out);
 	RUN(t_nat_guest_icmp_error_out_tcp);
 	RUN(t_nat_gateway_arp_and_ping);
