@@ -510,13 +510,19 @@ struct kvb_natfrag {
  * its remote, the host's address and the protocol here, at most once a
  * second; for KVB_NATHOST_S after, no guest may open a flow of that
  * protocol with that remote (nat-clash), and the host's tunnel keeps its
- * packets.
+ * packets. The host's own ICMP queries alike, by their identifier: an
+ * echo reply for no flow (the host's ping) notes its remote and id, which
+ * no guest's new echo flow to that remote takes (nat_port_take passes
+ * over it) for KVB_NATHOST_S after, so that the host's ping keeps its
+ * replies. (A guest's flow made before the host's ping began still holds
+ * its id: the kernel would remap the host's, which BPF cannot.)
  */
 struct kvb_nathost_key {
 	__be32 raddr;		/* the remote */
 	__be32 laddr;		/* the host's address it sent to */
 	__u8 proto;
-	__u8 pad[3];
+	__u8 pad;
+	__be16 id;		/* ICMP queries: the identifier; else 0 */
 };
 
 struct kvb_nathost {

@@ -98,6 +98,7 @@ struct nat_scratch {
 		__be16 ports[4], nport, oldc, newc;
 		__u8 vihl, qihl, proto, pad;
 	} qe;
+	struct kvb_nathost_key hk;	/* icmp_id_is_hosts */
 };
 
 struct {
@@ -166,6 +167,30 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
 	return (__u32)siphash_2u64((__u64)a << 32 | b,
 				   (__u64)c << 32 | (__u64)d << 16 | proto,
 				   st ? st->key[0] : 0, st ? st->key[1] : 0);
+}
+
+/*
+ * Did the host's own ping (an ICMP query) to the remote of the scratch's
+ * reply key use its identifier (rk.dport) within KVB_NATHOST_S
+ * (kvb_nathost: its reply came for no flow)? Then no guest's echo flow to
+ * that remote takes it: the host's ping keeps its replies.
+ */
+static __always_inline int icmp_id_is_hosts(struct nat_scratch *t)
+{
+	struct kvb_nathost *h;
+	__u64 now;
+
+	t->hk.raddr = t->rk.saddr;
+	t->hk.laddr = t->rk.daddr;
+	t->hk.proto = IPPROTO_ICMP;
+	t->hk.pad = 0;
+	t->hk.id = t->rk.dport;
+	h = bpf_map_lookup_elem(&kvb_nathost, &t->hk);
+	if (!h)
+		return 0;
+	now = kvb_now();
+	return now <= h->last_ns ||
+	       now - h->last_ns < KVB_NATHOST_S * 1000000000ULL;
 }
 
 /*
@@ -723,7 +748,8 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 			barrier_var(t);
 		}
 		t->rk.dport = t->port;
-		if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
+		if (t->rk.proto == IPPROTO_ICMP ? icmp_id_is_hosts(t) :
+		    port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
 			continue;
 		barrier_var(t);
 		ret = what == NAT_TAKE_MAP ? nat_take_map(t) :
@@ -955,7 +981,8 @@ static __always_inline void nh_keep(struct kvb_ct *ct,
  * without ports (nat_generic): the host's own (its tunnel, its IPsec),
  * noted in kvb_nathost, at most once a second, so that no guest's flow
  * takes that remote's packets of that protocol from the host
- * (nat_generic_take). A global function.
+ * (nat_generic_take). An ICMP query's reply alike, with its identifier
+ * (the host's ping: icmp_id_is_hosts). A global function.
  */
 __noinline int nat_host_note(const struct kvb_ct_key *rk)
 {
@@ -968,6 +995,8 @@ __noinline int nat_host_note(const struct kvb_ct_key *rk)
 	k.raddr = rk->saddr;
 	k.laddr = rk->daddr;
 	k.proto = rk->proto;
+	if (rk->proto == IPPROTO_ICMP)
+		k.id = rk->dport;	/* a query's identifier */
 	h = bpf_map_lookup_elem(&kvb_nathost, &k);
 	if (h) {
 		if (now > h->last_ns + 1000000000ULL)
@@ -2051,9 +2080,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (ct && ct->hairpin)	/* between guests only: never the WAN's */
 		return TC_ACT_OK;
-	if (!ct && nat_generic(rk.proto)) {
-		/* without ports, for no flow: the host's own traffic,
-		 * whose remote no guest's flow may then take */
+	if (!ct && (nat_generic(rk.proto) || rk.proto == IPPROTO_ICMP)) {
+		/* without ports, or an ICMP query's reply, for no flow:
+		 * the host's own traffic, whose remote (and identifier) no
+		 * guest's flow may then take */
 		nat_host_note(&rk);
 		return TC_ACT_OK;
 	}
@@ -2099,7 +2129,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	net = net_lookup(ct->net_id);
 	if (!net || !ct_live(net, &rk, ct, now)) {
 		/* a flow that is over: the host's, as for no flow */
-		if (nat_generic(rk.proto))
+		if (nat_generic(rk.proto) || rk.proto == IPPROTO_ICMP)
 			nat_host_note(&rk);
 		return TC_ACT_OK;
 	}

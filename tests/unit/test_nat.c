@@ -3988,6 +3988,47 @@ static void t_nat_reply_ttl_out(struct fabric *fb)
 }
 
 /*
+ * The host's own ping keeps its replies. A guest's echo flow to a remote
+ * takes NAT identifier x; the flow ends (idle past ICMP's 30 s); the
+ * host pings the same remote with identifier x, and its reply, for no
+ * live flow, is the host's (and noted in kvb_nathost). The guest pings
+ * again with the same identifier: its new flow takes another NAT
+ * identifier, and the host's next reply is still the host's. Before, the
+ * new flow took x again (the same keyed search) and every reply of the
+ * host's ping went to the guest, which kept the flow alive.
+ */
+static void t_nat_host_ping_keeps_its_id(struct fabric *fb)
+{
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_ICMP, 0x4321, 0);
+	struct kvb_ct_key rk = { .saddr = inet_addr("10.200.0.2"),
+				 .daddr = natnet.nat_ip,
+				 .proto = IPPROTO_ICMP, .dir = 1 };
+	struct frame in, out, back, res;
+	int r_first, r_again, r_host, r_host2;
+	__u16 x, x2;
+
+	guest_frame(&in, IPPROTO_ICMP, 0x4321, 0, 16);
+	r_first = run_tc_out(fb, kn1, &in, &out);
+	x = get16(out.buf + 38);
+	rk.dport = htons(x);
+	CHECK(r_first == TC_ACT_REDIRECT && !ct_age(fb, &ok, 100) &&
+	      !ct_age(fb, &rk, 100), "the guest's first echo flow: verdict %d",
+	      r_first);
+	wan_frame(&back, IPPROTO_ICMP, 0, x, 0, 16);	/* an echo reply */
+	r_host = run_tc_out(fb, kw, &back, &res);
+	r_again = run_tc_out(fb, kn1, &in, &out);
+	x2 = get16(out.buf + 38);
+	r_host2 = run_tc_out(fb, kw, &back, &res);
+	CHECK(r_host == TC_ACT_OK, "the host's reply, the flow over: verdict "
+	      "%d", r_host);
+	CHECK(r_again == TC_ACT_REDIRECT && x2 != x, "the guest's new echo "
+	      "flow: verdict %d, NAT id %u (the host's %u)", r_again, x2, x);
+	CHECK(r_host2 == TC_ACT_OK && !memcmp(res.buf + 14 + 16,
+					      &natnet.nat_ip, 4),
+	      "the host's next reply: verdict %d, not the host's", r_host2);
+}
+
+/*
  * XDP on the WAN holds a reply to the guest's own network's MTU too: a
  * guest of a routed network behind the nat one (via_nat, stood in for
  * by bridge a here: the port's network is what counts) whose MTU is
@@ -4071,6 +4112,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_wan_mtu_frag_needed);
 	RUN(t_nat_ttl_exceeded);
 	RUN(t_nat_reply_ttl_out);
+	RUN(t_nat_host_ping_keeps_its_id);
 	RUN(t_nat_guest_icmp_error_out);
 	RUN(t_nat_guest_icmp_error_out_tcp);
 	RUN(t_nat_gateway_arp_and_ping);
