@@ -78,6 +78,9 @@
 #include "stats.h"
 
 #define ACL_SKIP 1	/* acl_tuple: not judged */
+/* acl_tuple: neither IP nor ARP (PPPoE, MPLS, 802.3 frames...): no rule
+ * can name it, so the direction's default decides (acl_nonip) */
+#define ACL_NONIP 2
 /* acl_to_guest: not a guest port with ACLs, tc egress judges (if at all) */
 #define ACL_UNJUDGED 0x7ffa
 
@@ -105,6 +108,7 @@
 #define ACL_M_FRAG_SHIFT 11	/* bits 11-12: enum kvb_frag_kind */
 #define ACL_M_END (1U << 13)	/* TCP with FIN or RST */
 #define ACL_M_SYN (1U << 14)	/* TCP SYN without ACK: an opening */
+#define ACL_M_ARP (1U << 15)	/* ARP or RARP: the link's, never judged */
 
 /* acl_scratch.valid: the packet's fields */
 #define ACL_V_NONE 0	/* not read yet (this program run) */
@@ -211,6 +215,8 @@ static __always_inline __u32 acl_meta(const struct kvb_frame *f)
 		ACL_M_END : 0) |
 	       (f->l4_proto == IPPROTO_TCP && (f->tcp_flags & 0x12) == 0x02 ?
 		ACL_M_SYN : 0) |
+	       (f->proto == ETH_P_ARP || f->proto == ETH_P_RARP ?
+		ACL_M_ARP : 0) |
 	       (f->l4_off & 0xffff) << 16;
 }
 
@@ -348,7 +354,7 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 		    bpf_skb_load_bytes(skb, IP6_OFF_DADDR, s->daddr, 16))
 			return DROP(KVB_DROP_TRUNC_L3);
 	} else {
-		return ACL_SKIP;	/* ARP and the rest: not IP */
+		return meta & ACL_M_ARP ? ACL_SKIP : ACL_NONIP;
 	}
 	s->proto = meta & 0xff;
 	s->sport = s->dport = s->id = 0;
@@ -693,8 +699,9 @@ static __always_inline void acl_ct_key(struct acl_scratch *s, __u32 dir)
  * An ICMP error about a connection of this port passes: its quote is a
  * packet of the connection the other way (sent by the guest for an error
  * towards it, received by it for one from it), whose entry has this
- * port's judgment on the guest's side. 1 if it is one. A global
- * function: its stack is not acl_judge's.
+ * port's judgment on the guest's side, and it goes to that packet's
+ * sender. 1 if it is one. A global function: its stack is not
+ * acl_judge's.
  */
 __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 {
@@ -729,6 +736,14 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		__builtin_memcpy(qs, ih + 8, 16);
 		__builtin_memcpy(qd, ih + 24, 16);
 	}
+	/*
+	 * An error goes back to the quoted packet's sender, as conntrack
+	 * relates it (and NAT: nat_icmp_error_pre): else a guest could
+	 * send anything to any address behind the quote of a connection
+	 * it has, and a remote could reach it the same way.
+	 */
+	if (!ip6_equal(s->daddr, qs))
+		return 0;
 	if (bpf_skb_load_bytes(skb, l4, p, 8))
 		return 0;
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
@@ -1215,6 +1230,17 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		 * rule, never a connection of its own */
 		if (s->is_icmp && icmp_is_err(s->family, s->type))
 			return ACL_PASS;
+		/*
+		 * Towards this guest, a packet of a connection another
+		 * port's guest holds (its destination is that guest's
+		 * address: a LAN host can write any, spoofcheck vouches
+		 * only for what guests send): let through by this port's
+		 * rule, but it takes no side, so that no one can strip
+		 * that guest of its connection by sending here.
+		 */
+		if (dir == KVB_ACL_IN && e && e->side[g].ifindex &&
+		    e->side[g].ifindex != ifindex)
+			return ACL_PASS;
 		/* every new side counts against its port's connections;
 		 * a full share first evicts one still opening */
 		taken = acl_ct_take(s->slot, dir, ap->ct_max);
@@ -1513,6 +1539,19 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * A frame that is neither IP nor ARP on a port with ACLs (ap), in
+ * direction dir: no rule can name it, so the direction's default decides
+ * it as any frame no rule matches; a reject has nothing to answer it
+ * with and drops. ACL_PASS or a drop (acl-default).
+ */
+static __always_inline int acl_nonip(const struct kvb_acl_port *ap, __u32 dir)
+{
+	__u8 def = dir == KVB_ACL_OUT ? ap->def[1] : ap->def[0];
+
+	return def == KVB_ACL_ALLOW ? ACL_PASS : DROP(KVB_DROP_ACL_DEFAULT);
+}
+
+/*
  * tc's ACL step for the admitted frame f on port p (of network net_id),
  * in direction dir: ACL_PASS, or the verdict (a drop, or a reject's
  * answer sent).
@@ -1533,13 +1572,16 @@ static __always_inline int acl_port(struct __sk_buff *skb,
 	ret = acl_tuple(skb, s, acl_meta(f), f->l4_len, acl_ports(f));
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
+	if (ret == ACL_NONIP)
+		return acl_nonip(ap, dir);
 	if (IS_DROP(ret))
 		return ret;
 	s->slot = p->slot;
 	return acl_verdict(skb, p->ifindex, dir, s, ap);
 }
 
-/* The packet's fields into the scratch once: 0, ACL_SKIP, or a drop. */
+/* The packet's fields into the scratch once: 0, ACL_SKIP, ACL_NONIP, or
+ * a drop. */
 static __always_inline int acl_fill(struct __sk_buff *skb,
 				    struct acl_scratch *s)
 {
@@ -1597,6 +1639,8 @@ __noinline int acl_from_guest(struct __sk_buff *skb, __u32 ifindex,
 	ret = acl_fill(skb, s);
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
+	if (ret == ACL_NONIP)
+		return acl_nonip(ap, KVB_ACL_OUT);
 	if (IS_DROP(ret))
 		return ret;
 	return acl_verdict(skb, ifindex, KVB_ACL_OUT, s, ap);
@@ -1629,7 +1673,9 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out, __u32 slot)
 	ret = acl_fill(skb, s);
 	if (ret == ACL_SKIP)
 		return ACL_PASS;
-	if (!ret) {
+	if (ret == ACL_NONIP)
+		ret = acl_nonip(ap, KVB_ACL_IN);
+	else if (!ret) {
 		/* the sender's entry holds out's judgment under its set */
 		if (s->pc && s->peer == out && s->peer_set == set) {
 			acl_count(s->peer_ctr, skb->len);

@@ -1053,6 +1053,138 @@ static void t_acl_full_share_evicts_opening(struct fabric *fb)
 	      "cannot undo");
 }
 
+/*
+ * An ICMP error from the guest, outer destination dst, quoting a TCP
+ * packet from 203.0.113.9:80 to the guest's port gport.
+ */
+static void icmp_err_out(struct frame *f, __u32 dst, __u16 gport)
+{
+	__u8 e[36] = { 3, 3 };
+	__u32 r = IP(203, 0, 113, 9), g = GUEST4;
+
+	e[8] = 0x45;
+	e[11] = 40;
+	e[16] = 64;
+	e[17] = IPPROTO_TCP;
+	memcpy(e + 20, &r, 4);
+	memcpy(e + 24, &g, 4);
+	e[29] = 80;
+	e[30] = (__u8)(gport >> 8);
+	e[31] = (__u8)gport;
+	frame_ip4_to(f, RM, GA, GUEST4, dst, 64, IPPROTO_ICMP, e, sizeof(e));
+	frame_csum4(f);
+}
+
+/*
+ * An ICMP error passes a port's ACLs by the connection it quotes only
+ * when it goes back to the quoted packet's sender, as conntrack relates
+ * it: the guest's port unreachable about its own connection to
+ * 203.0.113.9:80 goes to 203.0.113.9, but the same quote sent to any
+ * other address is a new packet, refused by the default. Before, a
+ * guest with one connection could send anything anywhere behind a
+ * quote of it.
+ */
+static void t_acl_icmp_error_to_the_quoted_sender(struct fabric *fb)
+{
+	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT), d1, d2;
+	struct frame f;
+
+	CHECK(!cli("acl add z20") &&
+	      !cli("acl rule add z20 egress allow proto tcp dport 80") &&
+	      !cli("port set ka2 acl z20"), "cannot set up ACL z20");
+	tcp4(&f, GUEST4, 40100, IP(203, 0, 113, 9), 80, 0x02, 1, 0);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	icmp_err_out(&f, IP(203, 0, 113, 9), 40100);
+	run_tc(fb, ka2, &f);
+	d1 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	icmp_err_out(&f, IP(198, 51, 100, 7), 40100);
+	run_tc(fb, ka2, &f);
+	d2 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	cli("port set ka2 acl none");
+	CHECK(d1 == d0, "the error to the quoted sender was refused");
+	CHECK(d2 == d1 + 1, "an error to another address passed by its quote "
+	      "(acl-default +%llu)", (unsigned long long)(d2 - d1));
+}
+
+/*
+ * A packet towards one guest's port of a connection another guest's
+ * port holds (the LAN can write any destination address) is judged by
+ * the receiving port's rules and takes no side: the guest that holds the
+ * connection keeps it. Before, the receiving port's side replaced the
+ * holder's, and the remote's next packet to the holder was refused.
+ */
+static void t_acl_foreign_connection_not_taken(struct fabric *fb)
+{
+	struct frame f;
+	int before, r4, after;
+
+	CHECK(!cli("acl add z21") &&
+	      !cli("acl rule add z21 egress allow proto tcp dport 443") &&
+	      !cli("acl add z22") &&
+	      !cli("acl rule add z22 ingress allow src 0.0.0.0/0") &&
+	      !cli("port set ka2 acl z21") && !cli("port set ka4 acl z22"),
+	      "cannot set up ACLs z21, z22");
+	tcp4(&f, GUEST4, 40200, IP(203, 0, 113, 9), 443, 0x02, 1, 0);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	tcp4(&f, IP(203, 0, 113, 9), 443, GUEST4, 40200, 0x12, 7, 2);
+	before = to_guest(fb, ka2, &f);
+	r4 = to_guest(fb, ka4, &f);
+	after = to_guest(fb, ka2, &f);
+	cli("port set ka2 acl none");
+	cli("port set ka4 acl none");
+	CHECK(before == TC_ACT_OK, "the reply to ka2's connection: %d", before);
+	CHECK(r4 == TC_ACT_OK, "ka4's allow-all ingress refused it: %d", r4);
+	CHECK(after == TC_ACT_OK, "ka2 lost its connection to a packet sent "
+	      "to ka4: %d", after);
+}
+
+/*
+ * A frame that is neither IP nor ARP (PPPoE discovery here) on a port
+ * with ACLs gets the direction's default, as any frame no rule matches:
+ * refused both ways while the defaults are reject, counted acl-default,
+ * let through once the network's egress default is allow. ARP is the
+ * link's and passes. Before, every non-IP frame passed unjudged.
+ */
+static void t_acl_non_ip_gets_the_default(struct fabric *fb)
+{
+	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT), d1, d2, d3;
+	struct frame f;
+	int arp;
+
+	CHECK(!cli("acl add z23") &&
+	      !cli("acl rule add z23 egress allow proto tcp dport 80") &&
+	      !cli("port set ka2 acl z23"), "cannot set up ACL z23");
+	frame_raw(&f, RM, GA, ETH_P_PPP_DISC, 46);
+	run_tc(fb, ka2, &f);
+	d1 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	frame_raw(&f, GA, RM, ETH_P_PPP_DISC, 46);
+	to_guest(fb, ka2, &f);
+	d2 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	frame_raw(&f, GA, RM, ETH_P_ARP, 28);
+	f.buf[ETH_HLEN + 1] = 1, f.buf[ETH_HLEN + 2] = 8;	/* Ethernet, IPv4 */
+	f.buf[ETH_HLEN + 4] = 6, f.buf[ETH_HLEN + 5] = 4;
+	f.buf[ETH_HLEN + 7] = 2;				/* a reply */
+	memcpy(f.buf + ETH_HLEN + 8, RM, 6);
+	arp = to_guest(fb, ka2, &f);
+	CHECK(!cli("net set a default-egress allow"), "default-egress allow");
+	frame_raw(&f, RM, GA, ETH_P_PPP_DISC, 46);
+	run_tc(fb, ka2, &f);
+	d3 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	cli("net set a default-egress reject");
+	cli("port set ka2 acl none");
+	CHECK(d1 == d0 + 1, "PPPoE from the guest not refused (acl-default "
+	      "+%llu)", (unsigned long long)(d1 - d0));
+	CHECK(d2 == d1 + 1, "PPPoE to the guest not refused (acl-default "
+	      "+%llu)", (unsigned long long)(d2 - d1));
+	CHECK(arp == TC_ACT_OK, "ARP to the guest: %d", arp);
+	CHECK(d3 == d2, "PPPoE from the guest refused with default-egress "
+	      "allow");
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1089,5 +1221,8 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_ct_max_per_network);
 	RUN(t_acl_inbound_flood_spares_outbound);
 	RUN(t_acl_full_share_evicts_opening);
+	RUN(t_acl_icmp_error_to_the_quoted_sender);
+	RUN(t_acl_foreign_connection_not_taken);
+	RUN(t_acl_non_ip_gets_the_default);
 	return nfail;
 }
