@@ -735,6 +735,27 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		l4 = q + 40;
 		__builtin_memcpy(qs, ih + 8, 16);
 		__builtin_memcpy(qd, ih + 24, 16);
+		/*
+		 * the quote's extension headers, to its protocol and ports:
+		 * a too-big about the first fragment of a guest's large UDP
+		 * datagram (DNS) quotes a fragment header. A later
+		 * fragment's quote has no ports: no connection's.
+		 */
+		for (int i = 0; i < KVB_IP6_MAX_EXT; i++) {
+			if (proto != IPPROTO_HOPOPTS &&
+			    proto != IPPROTO_ROUTING &&
+			    proto != IPPROTO_DSTOPTS &&
+			    proto != IPPROTO_FRAGMENT)
+				break;
+			if (bpf_skb_load_bytes(skb, l4, p, 4))
+				return 0;
+			if (proto == IPPROTO_FRAGMENT &&
+			    ((p[2] << 8 | p[3]) & 0xfff8))
+				return 0;
+			l4 += proto == IPPROTO_FRAGMENT ? 8 :
+			      ((__u32)p[1] + 1) * 8;
+			proto = p[0];
+		}
 	}
 	/*
 	 * An error goes back to the quoted packet's sender, as conntrack

@@ -1185,6 +1185,47 @@ static void t_acl_non_ip_gets_the_default(struct fabric *fb)
 	      "allow");
 }
 
+/*
+ * An ICMPv6 error whose quote carries extension headers relates to its
+ * connection too: a router's packet too big about the first fragment of
+ * the guest's large UDP datagram (a DNS answer over IPv6) quotes a
+ * fragment header before the UDP header. Before, the quote's protocol
+ * read as the fragment header's, no connection matched, and the error
+ * was refused by the default: large UDP over IPv6 was black-holed.
+ */
+static void t_acl_icmp6_error_quoting_a_fragment(struct fabric *fb)
+{
+	__u8 g[16] = { 0xfd, 0, 0, 0, [15] = 0x0b },
+	     r[16] = { 0xfd, 0, 0, 9, [15] = 0x35 },
+	     x[16] = { 0xfd, 0, 0, 7, [15] = 1 };
+	__u8 q[8 + 40 + 8 + 8] = { 2, 0, 0, 0, 0, 0, 0x05, 0x00 };
+	struct frame f;
+	int ret;
+
+	CHECK(!cli("acl add z24") &&
+	      !cli("acl rule add z24 egress allow proto udp dport 53") &&
+	      !cli("port set ka2 acl z24"), "cannot set up ACL z24");
+	frag6(&f, g, r, 0x1234, 1, 53);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	/* too big (MTU 1280) from a router x, quoting that first fragment:
+	 * its IPv6 header, the fragment header, the UDP header */
+	q[8] = 0x60;
+	q[8 + 5] = 16;
+	q[8 + 6] = IPPROTO_FRAGMENT;
+	q[8 + 7] = 64;
+	memcpy(q + 8 + 8, g, 16);
+	memcpy(q + 8 + 24, r, 16);
+	memcpy(q + 48, (__u8[]){ IPPROTO_UDP, 0, 0, 1, 0, 0, 0x12, 0x34 }, 8);
+	memcpy(q + 56, (__u8[]){ 0x14, 0xb4, 0, 53, 0, 16, 0, 0 }, 8);
+	frame_ip6_to(&f, GA, RM, x, g, 64, IPPROTO_ICMPV6, q, sizeof(q));
+	ret = to_guest(fb, ka2, &f);
+	cli("port set ka2 acl none");
+	CHECK(ret == TC_ACT_OK, "the too-big about the guest's fragment was "
+	      "refused: %d", ret);
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1224,5 +1265,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_icmp_error_to_the_quoted_sender);
 	RUN(t_acl_foreign_connection_not_taken);
 	RUN(t_acl_non_ip_gets_the_default);
+	RUN(t_acl_icmp6_error_quoting_a_fragment);
 	return nfail;
 }
