@@ -180,8 +180,11 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	/* spoofcheck without a MAC: the first frame's is it (fdb_pin),
 	 * never the host's own (a bridge's uplink, a gateway) */
 	if (mac_is_zero(port->mac) &&
-	    !mac_equal(f.eth->h_source, net->uplink_mac))
-		fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex);
+	    !mac_equal(f.eth->h_source, net->uplink_mac) &&
+	    fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex) < 0) {
+		ret = DROP(KVB_DROP_MAC_TABLE_FULL);
+		goto out;
+	}
 	ret = kvb_guard(port, net, ifindex, &f);
 	if (IS_DROP(ret))
 		goto out;
@@ -645,6 +648,18 @@ int kvb_ct_sweep_arm(struct __sk_buff *skb)
 {
 	(void)skb;
 	return ct_sweep_arm() ? 1 : 0;
+}
+
+/*
+ * Run once by the loader (BPF_PROG_RUN) after loading: arms the MAC
+ * table's ageing sweep (fdb.h), whose callback lives in this small
+ * program, not in the packet path's. Returns 0 when armed.
+ */
+SEC("tc")
+int kvb_fdb_sweep_arm(struct __sk_buff *skb)
+{
+	(void)skb;
+	return fdb_sweep_arm() ? 1 : 0;
 }
 
 /*

@@ -61,6 +61,21 @@ int fdb_static_set(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 	return bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Why fdb_static_set failed, for an error line: a full table is said so
+ * (the kernel's E2BIG reads "Argument list too long").
+ */
+const char *fdb_set_error(int ret)
+{
+	static char full[64];
+
+	if (ret != -E2BIG)
+		return strerror(-ret);
+	snprintf(full, sizeof(full), "the MAC table is full (%d entries)",
+		 KVB_MAX_FDB);
+	return full;
+}
+
 void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 {
 	struct kvb_fdb_key k = { .net_id = net_id };

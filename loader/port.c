@@ -473,7 +473,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		ret = fdb_static_set(fb, net_id, mac, ifindex);
 		if (ret) {
 			err("%s: %s: cannot add static FDB entry: %s", cmd, dev,
-			    strerror(-ret));
+			    fdb_set_error(ret));
 			goto fail;
 		}
 	}

@@ -249,7 +249,7 @@ static int port_set(int argc, char **argv)
 		ret = fdb_static_set(fb, p.net_id, o.mac, p.ifindex);
 		if (ret) {
 			err("port set: %s: cannot add static FDB entry: %s",
-			    p.name, strerror(-ret));
+			    p.name, fdb_set_error(ret));
 			goto undo;
 		}
 		/* the old static entry (configured or pinned) goes,

@@ -56,6 +56,7 @@
 #define KVB_MAP_NATFRAG "kvb_natfrag"
 #define KVB_MAP_NATHOST "kvb_nathost"
 #define KVB_MAP_HOSTIF "kvb_hostif"
+#define KVB_MAP_FDBSWEEP "kvb_fdbsweep"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -237,7 +238,8 @@ enum kvb_port_held {
 	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted): one guest's flood cannot take the others'") \
 	X(NAT_CLASH, 49, "nat-clash", "a new NAT flow of a protocol without ports (GRE, ESP, SCTP, IPIP...), translated by its addresses alone: that remote's traffic of that protocol is another guest's live flow, or the host's own (it received that protocol from the remote within the last 180 s)") \
 	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's") \
-	X(L2_DISGUISED, 51, "l2-disguised", "a spoofcheck guest's frame that some routers and switches take for another: an 802.3 frame with an RFC 1042 SNAP header (IPv4, ARP, IPv6 by EtherType inside) or an old QinQ tag (0x9100, 0x9200, 0x9300), which the identity checks do not judge")
+	X(L2_DISGUISED, 51, "l2-disguised", "a spoofcheck guest's frame that some routers and switches take for another: an 802.3 frame with an RFC 1042 SNAP header (IPv4, ARP, IPv6 by EtherType inside) or an old QinQ tag (0x9100, 0x9200, 0x9300), which the identity checks do not judge") \
+	X(MAC_TABLE_FULL, 52, "mac-table-full", "a spoofcheck guest's frame whose source MAC the port would take as its own (it has no mac yet): the MAC table (65,536 entries, all networks) has no room for its static entry, so nothing is pinned")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -1240,6 +1242,26 @@ struct kvb_ctsweep {
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
 #define KVB_CT_SWEEP_MAX 16384	/* flows freed by one sweep, at most */
+
+/*
+ * kvb_fdbsweep: ARRAY of one, key 0, the MAC table's ageing: a bpf_timer
+ * that walks kvb_fdb every KVB_FDB_SWEEP_NS (or rarer for a long walk, as
+ * kvb_ctsweep) and deletes the learned entries, local or remote, not
+ * refreshed for KVB_FDB_AGE_NS; armed when the programs are loaded.
+ * Without it an aged entry would only be ignored by lookups and keep its
+ * place, and a LAN host sending random source MACs would fill the table
+ * for good. Userspace only reads it (writing an element with a timer
+ * cancels the timer).
+ */
+struct kvb_fdbsweep {
+	struct bpf_timer timer;
+	__u64 runs;
+	__u64 seen;		/* entries the last run visited */
+	__u64 freed;		/* entries deleted, all runs */
+	__u64 ns;		/* how long the last run took */
+};
+
+#define KVB_FDB_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
 
 /*
  * kvb_ctcnt: ARRAY indexed by network id, __u64 flows currently tracked

@@ -91,8 +91,11 @@ static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
  * A spoofcheck port without a configured MAC takes the first source MAC
  * it sends as its own: held in the port and by a static entry (never
  * ages, never moves), unless another port owns that MAC (the guard then
- * drops the frame). Returns 1 when pinned. Global: tc's entry has no
- * stack to spare for its keys inline.
+ * drops the frame). Returns 1 when pinned, 0 when not (not such a port,
+ * or the MAC is another's), -1 when the MAC table had no room for the
+ * static entry: the port then stays without a MAC, since a MAC held by
+ * the port alone, with no entry, could be pinned by another guest too.
+ * Global: tc's entry has no stack to spare for its keys inline.
  */
 __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 {
@@ -110,7 +113,8 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 		return 0;
 	e.seen_ns = kvb_now();
 	fdb_key(&k, net_id, (const __u8 *)&mac);
-	bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY);
+	if (bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY))
+		return -1;
 	__builtin_memcpy(port->mac, &mac, ETH_ALEN);
 	port->flags |= KVB_PORT_F_MAC_PINNED;
 	return 1;
@@ -197,6 +201,70 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 		return 0;
 	ifindex = e->ifindex;
 	return port_dev_live(ifindex) ? ifindex : 0;
+}
+
+/*
+ * The MAC table's ageing (kvb_fdbsweep.timer): lookups ignore an aged
+ * entry, but only a delete gives its place back, and a LAN host sending
+ * random source MACs (macof) would otherwise fill the table for good: no
+ * MAC learned after it (every reply flooded), no room for the static
+ * entry of `attach ... mac` or of a pin. Every learned entry, local or
+ * remote, not refreshed for KVB_FDB_AGE_NS goes; a static one never does.
+ * An entry refreshed between the check and the delete goes too, and is
+ * learned again from its next frame. It runs in its own small program
+ * (kvb_fdb_sweep_arm arms it), not in the packet path; a run visits the
+ * whole table (a hash map's walk cannot resume), and the next run waits
+ * 50 times as long as this one took.
+ */
+struct fdb_sweep_ctx {
+	__u64 now;
+	__u64 seen;
+	__u64 freed;
+};
+
+static long fdb_sweep_one(void *map, struct kvb_fdb_key *k,
+			  struct kvb_fdb_entry *e, struct fdb_sweep_ctx *c)
+{
+	(void)map;
+	c->seen++;
+	if (fdb_aged(e, c->now) && !bpf_map_delete_elem(&kvb_fdb, k))
+		c->freed++;
+	return 0;
+}
+
+static int fdb_sweep(void *map, __u32 *key, struct kvb_fdbsweep *sw)
+{
+	struct fdb_sweep_ctx c = { 0 };
+	__u64 t0 = bpf_ktime_get_ns();
+
+	(void)map;
+	(void)key;
+	c.now = kvb_now();
+	bpf_for_each_map_elem(&kvb_fdb, fdb_sweep_one, &c, 0);
+	sw->runs++;
+	sw->seen = c.seen;
+	sw->freed += c.freed;
+	sw->ns = bpf_ktime_get_ns() - t0;
+	/* a big table waits longer: sweeping stays under 2% of a CPU */
+	bpf_timer_start(&sw->timer, sw->ns * 50 > KVB_FDB_SWEEP_NS ?
+				    sw->ns * 50 : KVB_FDB_SWEEP_NS, 0);
+	return 0;
+}
+
+#define KVB_CLOCK_MONOTONIC 1
+
+/* Arm the ageing (or hand it to this build's callback, after a reload). */
+static __always_inline int fdb_sweep_arm(void)
+{
+	__u32 zero = 0;
+	struct kvb_fdbsweep *sw = bpf_map_lookup_elem(&kvb_fdbsweep, &zero);
+
+	if (!sw)
+		return -1;
+	bpf_timer_init(&sw->timer, &kvb_fdbsweep, KVB_CLOCK_MONOTONIC);
+	if (bpf_timer_set_callback(&sw->timer, fdb_sweep))
+		return -1;
+	return (int)bpf_timer_start(&sw->timer, KVB_FDB_SWEEP_NS, 0);
 }
 
 #endif /* KVB_FDB_H */

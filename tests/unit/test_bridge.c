@@ -683,7 +683,9 @@ static void t_xdp_passes_valid_frames(struct fabric *fb)
 /* A full MAC table costs flooding, never the frame; it is counted. */
 static void t_full_fdb_counts_and_still_forwards(struct fabric *fb)
 {
-	struct kvb_fdb_entry e = { .ifindex = kg3 };
+	/* fresh: the ageing sweep must not free the table meanwhile */
+	struct kvb_fdb_entry e = { .ifindex = kg3,
+				   .seen_ns = clock_mono_ns() };
 	struct kvb_fdb_key k = { .net_id = NET_B };
 	struct frame f;
 	struct txs a, b;
@@ -711,6 +713,102 @@ static void t_full_fdb_counts_and_still_forwards(struct fabric *fb)
 	      "frame not flooded with a full table (verdict %d)", ret);
 	CHECK(port_stats(fb, kg2).learn_fail == lf0 + 1,
 	      "full table not counted");
+}
+
+/*
+ * Aged learned entries are deleted, not only ignored by lookups: the
+ * ageing sweep (kvb_fdbsweep's timer, every second) frees their places,
+ * so that a LAN host sending random source MACs cannot fill the table
+ * for good. A static entry and a fresh learned one stay.
+ */
+static void t_aged_learned_entries_are_deleted(struct fabric *fb)
+{
+	static const __u8 MA[6] = { 0x02, 0, 0, 0, 0xd, 0x01 };
+	static const __u8 MS[6] = { 0x02, 0, 0, 0, 0xd, 0x02 };
+	static const __u8 MF[6] = { 0x02, 0, 0, 0, 0xd, 0x03 };
+	__u64 now = clock_mono_ns();
+	struct kvb_fdb_entry aged = { .ifindex = kh1,
+				      .seen_ns = now - KVB_FDB_AGE_NS -
+						 10000000000ULL };
+	struct kvb_fdb_entry fixed = aged, fresh = { .ifindex = kh2,
+						     .seen_ns = now };
+	struct kvb_fdb_key k = { .net_id = NET_B };
+	struct kvb_fdb_entry e;
+	bool gone = false, s_left, f_left;
+
+	fixed.flags = KVB_FDB_F_STATIC;
+	memcpy(k.mac, MA, 6);
+	CHECK(!bpf_map_update_elem(fb->fdb_fd, &k, &aged, BPF_ANY), "plant");
+	memcpy(k.mac, MS, 6);
+	CHECK(!bpf_map_update_elem(fb->fdb_fd, &k, &fixed, BPF_ANY), "plant");
+	memcpy(k.mac, MF, 6);
+	CHECK(!bpf_map_update_elem(fb->fdb_fd, &k, &fresh, BPF_ANY), "plant");
+	/* the sweep runs every second: wait for it, 3 s at most */
+	for (int w = 0; w < 30 && !gone; w++) {
+		usleep(100000);
+		gone = !fdb_entry(fb, NET_B, MA, &e);
+	}
+	s_left = fdb_entry(fb, NET_B, MS, &e);
+	f_left = fdb_entry(fb, NET_B, MF, &e);
+	fdb_del(fb, NET_B, MA);
+	fdb_del(fb, NET_B, MS);
+	fdb_del(fb, NET_B, MF);
+	CHECK(gone, "an aged learned entry is still in the table after 3 s");
+	CHECK(s_left, "the sweep deleted a static entry");
+	CHECK(f_left, "the sweep deleted a fresh learned entry");
+}
+
+/*
+ * A spoofcheck guest without a mac whose first frame comes while the MAC
+ * table is full: the static entry cannot be written, so the MAC is not
+ * the port's (no pin a later guest could pin again); the frame is
+ * dropped as mac-table-full. With room again, the next frame pins it.
+ */
+static void t_pin_without_room_is_not_pinned(struct fabric *fb)
+{
+	static const __u8 MP[6] = { 0x02, 0, 0, 0, 0xd, 0x11 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	struct kvb_fdb_entry e = { .ifindex = kh2,
+				   .seen_ns = clock_mono_ns() };
+	struct kvb_fdb_key k = { .net_id = NET_B };
+	struct kvb_port p, after;
+	struct frame f;
+	__u64 d0, d1;
+	__u32 kpin;
+	int ret, full;
+
+	CHECK(!add_veth("kpin", &kpin) &&
+	      !port_attach(fb, "unit", "kpin", NET_B, KVB_PORT_GUEST, &o),
+	      "attach kpin");
+	for (__u32 i = 0; i < KVB_MAX_FDB; i++) {
+		k.mac[0] = 0x02;
+		k.mac[2] = (__u8)(i >> 16);
+		k.mac[3] = (__u8)(i >> 8);
+		k.mac[4] = (__u8)i;
+		bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_NOEXIST);
+	}
+	k.mac[5] = 0x77;
+	full = bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_NOEXIST) &&
+	       errno == E2BIG;
+	d0 = drops(fb, kpin, KVB_DROP_MAC_TABLE_FULL);
+	frame_udp4(&f, BCAST, MP, 32);
+	ret = run_tc(fb, kpin, &f);
+	port_get(fb, kpin, &p);
+	d1 = drops(fb, kpin, KVB_DROP_MAC_TABLE_FULL);
+	fdb_purge(fb, 0, NET_B);
+	run_tc(fb, kpin, &f);
+	port_get(fb, kpin, &after);
+	port_detach(fb, "unit", &after);
+	system("ip link del kpin");
+	CHECK(full, "could not fill the table");
+	CHECK(ret == TC_ACT_SHOT, "verdict %d, want drop", ret);
+	CHECK(!memcmp(p.mac, ZERO, 6) && !(p.flags & KVB_PORT_F_MAC_PINNED),
+	      "the port has a pinned MAC that no static entry holds");
+	CHECK(d1 == d0 + 1,
+	      "not counted as mac-table-full");
+	CHECK(!memcmp(after.mac, MP, 6) &&
+	      (after.flags & KVB_PORT_F_MAC_PINNED),
+	      "not pinned once the table had room");
 }
 
 /*
@@ -876,6 +974,8 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_unattached_device_untouched);
 	RUN(t_xdp_passes_valid_frames);
 	RUN(t_full_fdb_counts_and_still_forwards);
+	RUN(t_aged_learned_entries_are_deleted);
+	RUN(t_pin_without_room_is_not_pinned);
 	RUN(t_missing_stage_is_a_counted_drop);
 	RUN(t_port_of_missing_network_dropped);
 	RUN(t_port_counters_own_slot);
