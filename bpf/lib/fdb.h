@@ -57,20 +57,41 @@ static __always_inline int fdb_entry_owned(const struct kvb_fdb_entry *e,
 }
 
 /*
+ * e, a local entry learned less than KVB_FDB_AGE_NS ago: is its port the
+ * uplink (a LAN host's MAC) or a gateway port (the host's)? Neither a
+ * guest nor another host may take such a MAC: a guest with the LAN
+ * router's MAC would get every other guest's frames to their default
+ * gateway.
+ */
+static __always_inline int fdb_entry_lan(const struct kvb_fdb_entry *e,
+					 __u64 now)
+{
+	__u32 owner = e->ifindex;
+	struct kvb_port *p;
+
+	if ((e->flags & KVB_FDB_F_REMOTE) || fdb_aged(e, now))
+		return 0;
+	p = bpf_map_lookup_elem(&kvb_port, &owner);
+	return p && (p->role == KVB_PORT_UPLINK ||
+		     p->role == KVB_PORT_GATEWAY);
+}
+
+/*
  * mac (mac_u64) may not become port ifindex's by pinning: it is another
- * port's own in the network (fdb_entry_owned), or a LAN host's, seen on
- * the uplink (or the host's, on a gateway port) less than KVB_FDB_AGE_NS
- * ago. A guest pinning the LAN router's MAC would get a static entry for
- * it, and every other guest's frames to their default gateway.
+ * port's own in the network (fdb_entry_owned), a LAN host's or the host's
+ * (fdb_entry_lan), or a guest's behind another host, heard from less than
+ * KVB_FDB_AGE_NS ago: a guest here without a configured MAC must not
+ * take over a live guest of another host, whose host never moves a
+ * static entry back. A guest that migrated here is attached with its
+ * `mac` (the libvirt hook gives it), whose static entry replaces the
+ * remote one.
  */
 static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
 					       __u32 ifindex)
 {
 	struct kvb_fdb_entry *e;
 	struct kvb_fdb_key k;
-	struct kvb_port *p;
 	__u64 now = kvb_now();
-	__u32 owner;
 
 	fdb_key(&k, net_id, (const __u8 *)&mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
@@ -78,12 +99,9 @@ static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
 		return 0;
 	if (fdb_entry_owned(e, now))
 		return 1;
-	if ((e->flags & KVB_FDB_F_REMOTE) || fdb_aged(e, now))
-		return 0;	/* a guest that moved here from another host */
-	owner = e->ifindex;
-	p = bpf_map_lookup_elem(&kvb_port, &owner);
-	return p && (p->role == KVB_PORT_UPLINK ||
-		     p->role == KVB_PORT_GATEWAY);
+	if (e->flags & KVB_FDB_F_REMOTE)
+		return !fdb_aged(e, now);
+	return fdb_entry_lan(e, now);
 }
 
 

@@ -4,7 +4,7 @@
  * network is made by the library as `net add ovl type bridge vni 4242
  * vtep 192.0.2.1 vtep 192.0.2.2 mtu 1400` makes it, which creates the
  * fabric's VXLAN device in the private namespace; ko1 and ko2 are its
- * guests, the vteps are reached through kul. A MAC behind another host is planted in the MAC table as the
+ * guests (ko3 one with spoofcheck and no mac), the vteps are reached through kul. A MAC behind another host is planted in the MAC table as the
  * tunnel would have taught it.
  */
 #include <arpa/inet.h>
@@ -20,9 +20,12 @@
 
 static const __u8 O1[6] = { 0x02, 0, 0, 0, 0x0c, 0x01 };
 static const __u8 R1[6] = { 0x02, 0, 0, 0, 0x0c, 0x51 };
+static const __u8 R2[6] = { 0x02, 0, 0, 0, 0x0c, 0x52 };
+static const __u8 R3[6] = { 0x02, 0, 0, 0, 0x0c, 0x53 };
+static const __u8 ZERO[6];
 static const __u8 BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static __u32 ko1, ko2, ovl;
+static __u32 ko1, ko2, ko3, ovl;
 static struct kvb_net on;
 
 /* mac behind host 192.0.2.1, as a frame from the tunnel teaches it */
@@ -101,6 +104,49 @@ static void t_ovl_local_port_takes_a_remote_mac(struct fabric *fb)
 	      e.flags);
 }
 
+/*
+ * A guest of another host heard from less than 300 s ago owns its MAC
+ * here too: a spoofcheck guest without a mac sending it pins nothing
+ * (another host's guest would lose its frames to a static entry here,
+ * which the tunnel never moves back) and is refused as spoof-mac. A
+ * guest that migrated here is attached with its mac, which takes the
+ * entry over.
+ */
+static void t_ovl_remote_mac_is_not_pinned(struct fabric *fb)
+{
+	struct port_opts m = { .mac = R3, .spoofcheck = true, .naddrs = -1 };
+	__u64 d0 = port_stats(fb, ko3).drop[KVB_DROP_SPOOF_MAC];
+	struct kvb_fdb_entry e = { 0 };
+	struct kvb_port p;
+	struct frame f;
+	__u32 ko4;
+	int ret, moved;
+
+	CHECK(!plant_remote(fb, R2), "cannot plant the remote entry");
+	frame_udp4(&f, BCAST, R2, 32);
+	ret = run_tc(fb, ko3, &f);
+	CHECK(!port_get(fb, ko3, &p), "no ko3");
+	CHECK(ret == TC_ACT_SHOT, "verdict %d, want drop", ret);
+	CHECK(!memcmp(p.mac, ZERO, 6) && !(p.flags & KVB_PORT_F_MAC_PINNED),
+	      "a live remote guest's MAC pinned by a local guest");
+	CHECK(fdb_entry(fb, on.id, R2, &e) && (e.flags & KVB_FDB_F_REMOTE),
+	      "the remote entry was taken (ifindex %u flags %u)", e.ifindex,
+	      e.flags);
+	CHECK(port_stats(fb, ko3).drop[KVB_DROP_SPOOF_MAC] == d0 + 1,
+	      "not counted as spoof-mac");
+	/* migration: the new host's attach with mac takes the entry */
+	CHECK(!plant_remote(fb, R3), "cannot plant the remote entry");
+	CHECK(!add_veth("ko4", &ko4), "no ko4");
+	ret = port_attach(fb, "unit", "ko4", on.id, KVB_PORT_GUEST, &m);
+	moved = fdb_entry(fb, on.id, R3, &e) && e.ifindex == ko4 &&
+		(e.flags & KVB_FDB_F_STATIC) && !(e.flags & KVB_FDB_F_REMOTE);
+	if (!port_get(fb, ko4, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del ko4");
+	CHECK(!ret, "attach with the remote guest's mac failed");
+	CHECK(moved, "attach with mac did not take the remote entry");
+}
+
 static void t_ovl_too_big_for_the_underlay(struct fabric *fb)
 {
 	struct kvb_net n;
@@ -127,6 +173,7 @@ int overlay_tests(struct fabric *fb)
 	char *add[] = { "ovl", "type", "bridge", "vni", "4242", "vtep",
 			"192.0.2.1", "vtep", "192.0.2.2", "mtu", "1400" };
 	struct port_opts g = { .naddrs = -1 };
+	struct port_opts sc = { .spoofcheck = true, .naddrs = -1 };
 	struct net_spec s;
 	int nfail = 0;
 
@@ -134,7 +181,7 @@ int overlay_tests(struct fabric *fb)
 
 	/* the underlay: the vteps are reached through kul */
 	if (add_veth("ko1", &ko1) || add_veth("ko2", &ko2) ||
-	    add_veth("kul", &kul) ||
+	    add_veth("ko3", &ko3) || add_veth("kul", &kul) ||
 	    system("ip addr add 192.0.2.254/24 dev kul")) {
 		printf("FAIL overlay setup: devices\n");
 		return 1;
@@ -143,6 +190,7 @@ int overlay_tests(struct fabric *fb)
 	    net_find(fb, "ovl", &on) || !on.ovl_ifindex ||
 	    port_attach(fb, "unit", "ko1", on.id, KVB_PORT_GUEST, &g) ||
 	    port_attach(fb, "unit", "ko2", on.id, KVB_PORT_GUEST, &g) ||
+	    port_attach(fb, "unit", "ko3", on.id, KVB_PORT_GUEST, &sc) ||
 	    net_get(fb, on.id, &on)) {
 		printf("FAIL overlay setup: network\n");
 		return 1;
@@ -153,5 +201,6 @@ int overlay_tests(struct fabric *fb)
 	RUN(t_ovl_no_tunnel_key_is_dropped);
 	RUN(t_ovl_local_port_takes_a_remote_mac);
 	RUN(t_ovl_too_big_for_the_underlay);
+	RUN(t_ovl_remote_mac_is_not_pinned);
 	return nfail;
 }
