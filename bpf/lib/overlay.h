@@ -167,7 +167,11 @@ __noinline int ovl_unicast(struct __sk_buff *skb, __u32 net_id, __u64 mac)
  * it owns the MAC (static, or a fresh entry of a spoofcheck guest): a
  * guest that migrated away had its port detached here, or its device
  * went with its QEMU, and then its announcement from the new host moves
- * the entry at once. A learned local entry moves as in any switch.
+ * the entry at once. A fresh entry of the uplink or a gateway port
+ * (fdb_entry_lan) stays too: a guest of another host sending the LAN
+ * router's MAC would otherwise pull every local guest's frames to their
+ * default gateway into the tunnel. Another learned local entry moves as
+ * in any switch.
  * The same host again is refreshed at most once a second.
  */
 static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
@@ -197,7 +201,8 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 			 * another device has its ifindex now */
 			if (p && p->net_id == net_id &&
 			    ((e->flags & KVB_FDB_F_STATIC) ||
-			     fdb_entry_owned(e, now)) &&
+			     fdb_entry_owned(e, now) ||
+			     fdb_entry_lan(e, now)) &&
 			    port_dev_live(owner))
 				return;
 		}

@@ -8,11 +8,14 @@
  * tunnel would have taught it.
  */
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -25,7 +28,7 @@ static const __u8 R3[6] = { 0x02, 0, 0, 0, 0x0c, 0x53 };
 static const __u8 ZERO[6];
 static const __u8 BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static __u32 ko1, ko2, ko3, ovl;
+static __u32 ko1, ko2, ko3, kul, ovl;
 static struct kvb_net on;
 
 /* mac behind host 192.0.2.1, as a frame from the tunnel teaches it */
@@ -147,6 +150,97 @@ static void t_ovl_remote_mac_is_not_pinned(struct fabric *fb)
 	CHECK(moved, "attach with mac did not take the remote entry");
 }
 
+/*
+ * inner, as host 192.0.2.1 tunnels it in VNI 4242: written onto kul's
+ * peer, so that the kernel's VXLAN device decapsulates it and tc ingress
+ * on it reads the real tunnel key (BPF_PROG_RUN carries none). 0 when
+ * sent.
+ */
+static int send_from_vtep(const struct frame *inner)
+{
+	struct sockaddr_ll to = { .sll_family = AF_PACKET,
+				  .sll_ifindex = (int)if_nametoindex("kulp"),
+				  .sll_halen = 6 };
+	__u8 pkt[1600] = { 0 }, *ip = pkt + 14, *udp = ip + 20, *vx = udp + 8;
+	__u16 ulen = (__u16)(8 + 8 + inner->len), c;
+	int fd, ret;
+
+	if (dev_get_mac("kul", pkt) || inner->len > sizeof(pkt) - 50)
+		return -1;
+	memcpy(to.sll_addr, pkt, 6);
+	pkt[6] = 0x02, pkt[11] = 0x01;
+	pkt[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (__u8)((20 + ulen) >> 8), ip[3] = (__u8)(20 + ulen);
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	memcpy(ip + 12, (__u8[]){ 192, 0, 2, 1 }, 4);
+	memcpy(ip + 16, (__u8[]){ 192, 0, 2, 254 }, 4);
+	c = csum_fold16(sum16(ip, 20, 0));
+	ip[10] = (__u8)(c >> 8), ip[11] = (__u8)c;
+	udp[0] = 0x30, udp[1] = 0x39;	/* 12345; no UDP checksum (IPv4) */
+	udp[2] = 0x12, udp[3] = 0xb5;	/* 4789 */
+	udp[4] = (__u8)(ulen >> 8), udp[5] = (__u8)ulen;
+	vx[0] = 0x08;			/* a VNI follows */
+	vx[4] = 0, vx[5] = 0x10, vx[6] = 0x92;	/* 4242 */
+	memcpy(vx + 8, inner->buf, inner->len);
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0)
+		return -1;
+	ret = sendto(fd, pkt, 50 + inner->len, 0, (struct sockaddr *)&to,
+		     sizeof(to)) < 0;
+	close(fd);
+	return ret ? -1 : 0;
+}
+
+/*
+ * The LAN router's MAC, learned behind the uplink less than 300 s ago,
+ * stays there when a guest of another host sends it: it does not move
+ * into the tunnel (every local guest's frames to their default gateway
+ * would follow it). A MAC nobody here holds is learned as remote from
+ * the same kind of frame, which shows the tunnel's frames arrive.
+ */
+static void t_ovl_lan_mac_stays_on_the_uplink(struct fabric *fb)
+{
+	static const __u8 LR[6] = { 0x02, 0, 0, 0, 0x0c, 0xa1 };
+	static const __u8 R4[6] = { 0x02, 0, 0, 0, 0x0c, 0x54 };
+	struct port_opts u = { .naddrs = -1 };
+	struct kvb_fdb_entry lan = { .seen_ns = clock_mono_ns() }, e = { 0 };
+	struct kvb_fdb_key k = { .net_id = on.id };
+	struct kvb_port p;
+	struct frame f;
+	__u32 kou;
+	bool seen = false, stayed;
+
+	CHECK(!add_veth("kou", &kou) &&
+	      !port_attach(fb, "unit", "kou", on.id, KVB_PORT_UPLINK, &u),
+	      "attach the uplink kou");
+	lan.ifindex = kou;
+	memcpy(k.mac, LR, 6);
+	CHECK(!bpf_map_update_elem(fb->fdb_fd, &k, &lan, BPF_ANY),
+	      "cannot plant the LAN router's entry");
+	frame_udp4(&f, BCAST, LR, 32);
+	CHECK(!send_from_vtep(&f), "cannot send into kulp");
+	frame_udp4(&f, BCAST, R4, 32);
+	CHECK(!send_from_vtep(&f), "cannot send into kulp");
+	/* the frames are handled in order: once R4 is learned, LR was seen */
+	for (int w = 0; w < 20 && !seen; w++) {
+		usleep(50000);
+		seen = fdb_entry(fb, on.id, R4, &e) &&
+		       (e.flags & KVB_FDB_F_REMOTE);
+	}
+	stayed = fdb_entry(fb, on.id, LR, &e) && e.ifindex == kou &&
+		 !(e.flags & KVB_FDB_F_REMOTE);
+	fdb_del(fb, on.id, LR);
+	fdb_del(fb, on.id, R4);
+	if (!port_get(fb, kou, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kou");
+	CHECK(seen, "no frame from the tunnel arrived (R4 not learned)");
+	CHECK(stayed, "the LAN router's MAC moved into the tunnel (ifindex "
+	      "%u flags %u)", e.ifindex, e.flags);
+}
+
 static void t_ovl_too_big_for_the_underlay(struct fabric *fb)
 {
 	struct kvb_net n;
@@ -177,8 +271,6 @@ int overlay_tests(struct fabric *fb)
 	struct net_spec s;
 	int nfail = 0;
 
-	__u32 kul;
-
 	/* the underlay: the vteps are reached through kul */
 	if (add_veth("ko1", &ko1) || add_veth("ko2", &ko2) ||
 	    add_veth("ko3", &ko3) || add_veth("kul", &kul) ||
@@ -202,5 +294,6 @@ int overlay_tests(struct fabric *fb)
 	RUN(t_ovl_local_port_takes_a_remote_mac);
 	RUN(t_ovl_too_big_for_the_underlay);
 	RUN(t_ovl_remote_mac_is_not_pinned);
+	RUN(t_ovl_lan_mac_stays_on_the_uplink);
 	return nfail;
 }
