@@ -117,6 +117,12 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	 * nat network's flow that left through this uplink */
 	if (skb->mark == KVB_MARK_FABRIC) {
 		skb->mark = 0;
+		/*
+		 * Its guest's tag (host_tci) must outlive this program: on
+		 * TC_ACT_OK tc sets skb->tc_index from the class id, so the
+		 * class id says the tag again.
+		 */
+		skb->tc_classid = skb->tc_index;
 		port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 		if (port && uplink_nat_wan(skb, port, 0))
 			bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
@@ -632,9 +638,17 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	{
 		__u8 dst[ETH_ALEN];
+		int ret;
 
 		__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
-		return bridge_from_host(skb, net, dst);
+		ret = bridge_from_host(skb, net, dst);
+		if (!IS_DROP(ret))
+			return ret;
+		/* a guest's packet the host forwarded: counted on the
+		 * uplink, the sender's port being unknown here */
+		report_drop(skb, 0, ifindex, skb->len, stats_of_port(port),
+			    ret);
+		return TC_ACT_SHOT;
 	}
 }
 

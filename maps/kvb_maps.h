@@ -137,6 +137,20 @@ enum kvb_stage {
  */
 #define KVB_MARK_HAIRPIN 0x6b766201U
 
+/*
+ * skb->tc_index on a bridge guest's frame that the fabric hands to the
+ * host's stack: KVB_TCI_GUEST with the network's id in the low byte, and
+ * KVB_TCI_ISOLATED when the guest's port is isolated. The host may
+ * forward the packet back out the uplink, where its ingress device is
+ * the uplink (the redirect re-entered the stack there), so nothing but
+ * this says it is a guest's; the mark is not used because the host's
+ * routing rules and firewall match on it, and this tag passes through
+ * both unread.
+ */
+#define KVB_TCI_GUEST 0x8000U
+#define KVB_TCI_ISOLATED 0x4000U
+#define KVB_TCI_NET 0x00ffU
+
 enum kvb_net_type {
 	KVB_NET_NONE = 0,
 	KVB_NET_BRIDGE = 1,

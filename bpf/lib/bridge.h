@@ -59,12 +59,29 @@ static __always_inline void flood(struct __sk_buff *skb,
 	skb->mark = 0;
 }
 
-/* Hand a copy to the host's stack, as if it had arrived on the uplink. */
+/*
+ * The tag (KVB_TCI_*) a guest's frame on port carries into the host's
+ * stack, so that what the host forwards from it back out the uplink is
+ * still known for a guest's there (bridge_from_host).
+ */
+static __always_inline __u32 host_tci(const struct kvb_port *port,
+				      const struct kvb_net *net)
+{
+	return KVB_TCI_GUEST | (net->id & KVB_TCI_NET) |
+	       (port_entry_isolated(port) ? KVB_TCI_ISOLATED : 0);
+}
+
+/*
+ * Hand a copy of a guest's frame (tagged tci) to the host's stack, as if
+ * it had arrived on the uplink.
+ */
 static __always_inline void to_host_copy(struct __sk_buff *skb,
-					 const struct kvb_net *net)
+					 const struct kvb_net *net, __u32 tci)
 {
 	skb->mark = KVB_MARK_FABRIC;
+	skb->tc_index = tci;
 	bpf_clone_redirect(skb, net->uplink, BPF_F_INGRESS);
+	skb->tc_index = 0;
 	skb->mark = 0;
 }
 
@@ -128,12 +145,15 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		 * network's host is behind the gateway port, which the
 		 * flood reaches anyway */
 		if (net->uplink && net->type == KVB_NET_BRIDGE)
-			to_host_copy(skb, net);
+			to_host_copy(skb, net, host_tci(port, net));
 		return bridge_flood_guest(skb, net->id);
 	}
-	if (net->uplink && mac_equal(dst, net->uplink_mac))
-		return redirect_to(skb, net->uplink,
-				   net->type == KVB_NET_BRIDGE ? BPF_F_INGRESS : 0);
+	if (net->uplink && mac_equal(dst, net->uplink_mac)) {
+		if (net->type != KVB_NET_BRIDGE)
+			return redirect_to(skb, net->uplink, 0);
+		skb->tc_index = host_tci(port, net);
+		return redirect_to(skb, net->uplink, BPF_F_INGRESS);
+	}
 
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
@@ -261,20 +281,35 @@ static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
 	return TC_ACT_SHOT;
 }
 
-/* The host's own frame leaving through the uplink. */
+/*
+ * The host's own frame leaving through the uplink, or one it forwards. A
+ * packet of a guest of this network that the host routes back out here
+ * (tagged by host_tci) is still that guest's: isolation applies as if it
+ * had been switched, and its multicast, which the fabric flooded already,
+ * goes to the wire only.
+ */
 static __always_inline int bridge_from_host(struct __sk_buff *skb,
 					    const struct kvb_net *net,
 					    const __u8 *dst)
 {
-	__u32 out;
+	__u32 tci = skb->tc_index, out;
+	int from_guest = (tci & KVB_TCI_GUEST) &&
+			 (tci & KVB_TCI_NET) == net->id;
 
+	if (from_guest && mac_is_multicast(dst))
+		return TC_ACT_OK;
 	if (mac_is_multicast(dst)) {
 		flood(skb, net, skb->ifindex, 0, 0);
 		return TC_ACT_OK;	/* and on to the wire */
 	}
 	out = fdb_lookup(net->id, dst);
+	if (!out || out == skb->ifindex)
+		return TC_ACT_OK;
+	if (from_guest &&
+	    ((tci & KVB_TCI_ISOLATED) || port_isolated(out)))
+		return DROP(KVB_DROP_ISOLATED);
 	/* the host's VLAN device to a guest: a trunk's only */
-	if (out && out != skb->ifindex && !vlan_refused(skb, out))
+	if (!vlan_refused(skb, out))
 		return redirect_to(skb, out, 0);
 	return TC_ACT_OK;
 }
