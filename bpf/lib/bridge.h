@@ -245,6 +245,10 @@ static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 	__u32 out;
 
 	skb->mark = 0;
+	/* the host's LLDP, STP or 802.1X on its interface: for a switch
+	 * there, which is none of the guests */
+	if (mac_is_link_local_group(dst))
+		return TC_ACT_SHOT;
 	out = mac_is_multicast(dst) ? 0 : fdb_lookup(net->id, dst);
 	if (out && out != skb->ifindex) {
 		if (from_guest && !guests_may_talk(skb->ifindex, out))
@@ -296,7 +300,10 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 	int from_guest = (tci & KVB_TCI_GUEST) &&
 			 (tci & KVB_TCI_NET) == net->id;
 
-	if (from_guest && mac_is_multicast(dst))
+	/* the host's LLDP, STP or 802.1X: for the LAN's switch, never a
+	 * guest's, as the LAN's are not (bridge_from_uplink) */
+	if (mac_is_link_local_group(dst) ||
+	    (from_guest && mac_is_multicast(dst)))
 		return TC_ACT_OK;
 	if (mac_is_multicast(dst)) {
 		flood(skb, net, skb->ifindex, 0, 0);

@@ -636,6 +636,39 @@ static void t_host_egress_switches_to_guests(struct fabric *fb)
 	      "host broadcast missed a guest");
 }
 
+/*
+ * The host's own IEEE 802.1 link-local frames out of the uplink (LLDP
+ * from lldpd, 802.1X, STP) are for the LAN's switch: on to the wire, no
+ * guest gets a copy, as none gets the LAN's. Before, they flooded to
+ * every guest of the network.
+ */
+static void t_host_link_local_groups_to_the_wire_only(struct fabric *fb)
+{
+	static const __u8 groups[4][6] = {
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x00 },	/* STP */
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x03 },	/* 802.1X */
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x0e },	/* LLDP */
+		{ 0x01, 0x80, 0xc2, 0, 0, 0x0f },	/* the block's last */
+	};
+	static const __u16 types[4] = { 0x0026, 0x888e, 0x88cc, 0x88cc };
+	struct txs a, b;
+	struct frame f;
+	int ret;
+
+	for (int i = 0; i < 4; i++) {
+		frame_raw(&f, groups[i], upmac, types[i], 46);
+		a = txs(fb);
+		ret = run_tc_egress(fb, kup, &f);
+		b = txs(fb);
+		CHECK(ret == TC_ACT_OK, "group %02x from the host: verdict %d, "
+		      "want the wire", groups[i][5], ret);
+		CHECK(b.g1 == a.g1 && b.g2 == a.g2 && b.g3 == a.g3,
+		      "group %02x from the host reached guests: +%llu",
+		      groups[i][5],
+		      (b.g1 - a.g1) + (b.g2 - a.g2) + (b.g3 - a.g3));
+	}
+}
+
 static void t_fabric_marked_frames_pass_uplink(struct fabric *fb)
 {
 	struct __sk_buff ctx = { .ifindex = kup, .mark = KVB_MARK_FABRIC };
@@ -970,6 +1003,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_uplink_refusals_reach_the_host);
 	RUN(t_guest_to_host);
 	RUN(t_host_egress_switches_to_guests);
+	RUN(t_host_link_local_groups_to_the_wire_only);
 	RUN(t_fabric_marked_frames_pass_uplink);
 	RUN(t_unattached_device_untouched);
 	RUN(t_xdp_passes_valid_frames);

@@ -483,6 +483,38 @@ static void t_routed_guest_never_the_gateway(struct fabric *fb __attribute__((un
 }
 
 /*
+ * The host's own IEEE 802.1 link-local frames on its interface into a
+ * routed or nat network (lldpd runs on every interface) are no guest's:
+ * the gateway port ends them, where before they flooded to the guests.
+ * Its other multicast still floods.
+ */
+static void t_gateway_host_link_local_to_no_guest(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 LLDP[6] = { 0x01, 0x80, 0xc2, 0, 0, 0x0e };
+	static const __u8 STP[6] = { 0x01, 0x80, 0xc2, 0, 0, 0x00 };
+	static const __u8 MDNS[6] = { 0x01, 0, 0x5e, 0, 0, 0xfb };
+	struct frame f;
+	__u64 n0;
+	int ret;
+
+	frame_raw(&f, LLDP, gnet.uplink_mac, 0x88cc, 46);
+	n0 = delivered(kgr);
+	ret = run_tc(F, gnet.uplink, &f);
+	CHECK(ret == TC_ACT_SHOT && delivered(kgr) == n0,
+	      "the host's LLDP on the gateway: verdict %d, guest +%llu", ret,
+	      delivered(kgr) - n0);
+	frame_raw(&f, STP, gnet.uplink_mac, 0x0026, 46);
+	ret = run_tc(F, gnet.uplink, &f);
+	CHECK(ret == TC_ACT_SHOT && delivered(kgr) == n0,
+	      "the host's BPDU on the gateway: verdict %d, guest +%llu", ret,
+	      delivered(kgr) - n0);
+	frame_udp4(&f, MDNS, gnet.uplink_mac, 32);
+	run_tc(F, gnet.uplink, &f);
+	CHECK(delivered(kgr) == n0 + 1, "the host's mDNS on the gateway not "
+	      "flooded");
+}
+
+/*
  * A DHCP message of type t: a server's (67 -> 68, BOOTREPLY, from the
  * uplink's side) or a client's (68 -> 67, BOOTREQUEST) from mac/src.
  * lease: option 51 (0: none); reqip: option 50 (0: none).
@@ -1320,6 +1352,7 @@ int guard_tests(struct fabric *fb)
 		return nfail + 1;
 	}
 	RUN(t_routed_guest_never_the_gateway);
+	RUN(t_gateway_host_link_local_to_no_guest);
 
 	struct port_opts gs = { .xdp = true, .spoofcheck = true, .naddrs = 0,
 				.mac = GS };
