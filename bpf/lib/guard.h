@@ -39,6 +39,7 @@
 
 #define ETH_P_RARP_ 0x8035
 #define ICMP_REDIRECT_ 5
+#define ICMP_ROUTER_ADVERT_ 9	/* router discovery, RFC 1256 */
 #define ND_OPT_MAX 16		/* ND options examined; more are dropped */
 #define DHCP_SERVER_PORT 67
 #define DHCP_CLIENT_PORT 68
@@ -540,9 +541,11 @@ static __always_inline int guard_ipv4(const struct kvb_port *port,
 			       0 : DROP(KVB_DROP_SPOOF_IP);
 	if (!ip4_is_own(port, net, ifindex, f->saddr4))
 		return DROP(KVB_DROP_SPOOF_IP);
-	/* only routers redirect (IPv6 redirects: guard_ipv6) */
+	/* only routers redirect or advertise themselves (IPv6's:
+	 * guard_ipv6); a solicitation is any host's */
 	if (f->l4_ok && f->l4_proto == IPPROTO_ICMP &&
-	    f->icmp_type == ICMP_REDIRECT_)
+	    (f->icmp_type == ICMP_REDIRECT_ ||
+	     f->icmp_type == ICMP_ROUTER_ADVERT_))
 		return DROP(KVB_DROP_SPOOF_RA);
 	return 0;
 }

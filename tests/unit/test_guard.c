@@ -201,6 +201,34 @@ static void t_rogue_dhcp_server_any_port(struct fabric *fb __attribute__((unused
 	passes(kv1, &f, "DHCPv6 solicit");
 }
 
+/*
+ * Only routers advertise themselves (ICMP router discovery, RFC 1256): a
+ * guest's IPv4 router advertisement, which a listening host would take
+ * for its default route, is refused as its redirects are. Its router
+ * solicitation goes. Before, the advertisement went through.
+ */
+static void t_ipv4_router_advertisement(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 ALLHOSTS[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
+	static const __u8 ALLROUTERS[6] = { 0x01, 0, 0x5e, 0, 0, 2 };
+	__u8 l4[16] = { 0 };
+	struct frame f;
+
+	l4[0] = 9;		/* router advertisement */
+	l4[4] = 1;		/* one address */
+	l4[5] = 2;		/* of two words */
+	l4[7] = 0xff;		/* lifetime */
+	memcpy(l4 + 8, (__u8[]){ 10, 0, 0, 1 }, 4);
+	frame_ip4_to(&f, ALLHOSTS, V1, A4(10, 0, 0, 1), A4(224, 0, 0, 1), 1,
+		     IPPROTO_ICMP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_RA, "IPv4 router advertisement");
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 10;		/* router solicitation */
+	frame_ip4_to(&f, ALLROUTERS, V1, A4(10, 0, 0, 1), A4(224, 0, 0, 2), 1,
+		     IPPROTO_ICMP, l4, 8);
+	passes(kv1, &f, "IPv4 router solicitation");
+}
+
 static void t_spoof_arp(struct fabric *fb __attribute__((unused)))
 {
 	struct frame f;
@@ -1312,6 +1340,7 @@ int guard_tests(struct fabric *fb)
 	}
 	RUN(t_spoof_source_mac);
 	RUN(t_spoof_ipv4);
+	RUN(t_ipv4_router_advertisement);
 	RUN(t_spoof_arp);
 	RUN(t_spoof_ipv6);
 	RUN(t_rogue_dhcp_server_any_port);
