@@ -48,7 +48,7 @@ struct kvb_frame {
 	__u8 icmp_type;		/* ICMP or ICMPv6 type, when l4_ok */
 	__u8 fragk;		/* enum kvb_frag_kind */
 	__u8 tcp_flags;		/* TCP: the header's flags byte, when l4_ok */
-	__u8 pad;
+	__u8 frag6;		/* an IPv6 Fragment header, atomic ones too */
 	__u16 sport, dport;	/* host order, TCP/UDP when l4_ok */
 	__u32 l3_len;		/* L3 packet length claimed by its header */
 	__u32 hdr_len;		/* L3 + L4 header bytes, for GSO segments */
@@ -228,6 +228,7 @@ static __always_inline int check_ipv6(struct hdr_cursor *c,
 		if (nh == IPPROTO_FRAGMENT) {
 			hlen = 8;
 			fragmented = 1;
+			f->frag6 = 1;
 			/* offset 0 without M: an atomic fragment, whole */
 			if ((h[2] << 8 | h[3]) & 0xfff8)
 				f->fragk = KVB_FRAG_LATER;

@@ -487,6 +487,15 @@ static __always_inline int guard_ipv6(const struct kvb_port *port,
 	int icmp6 = f->l4_ok && f->l4_proto == IPPROTO_ICMPV6;
 	int ret;
 
+	/*
+	 * Neighbour discovery in a fragment (RFC 6980): the options of the
+	 * later fragments would go unexamined. Only a first (or atomic)
+	 * fragment says its type; a later one without it is never
+	 * reassembled.
+	 */
+	if (icmp6 && f->frag6 && f->icmp_type >= ND_ROUTER_SOLICIT_ &&
+	    f->icmp_type <= ND_REDIRECT_)
+		return DROP(KVB_DROP_ND_FRAGMENT);
 	if (icmp6 && (f->icmp_type == ND_ROUTER_ADVERT_ ||
 		      f->icmp_type == ND_REDIRECT_))
 		return DROP(KVB_DROP_SPOOF_RA);

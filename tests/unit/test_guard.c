@@ -1000,6 +1000,49 @@ static void t_ipv6_extension_chains(struct fabric *fb __attribute__((unused)))
 	passes(kv1, &f, "hop-by-hop + later fragment");
 }
 
+/*
+ * Neighbour discovery in an IPv6 fragment (RFC 6980): the guard sees the
+ * first fragment's options only, so a link-layer option in a later one
+ * would go unexamined. RS, RA, NS, NA and redirect are refused in any
+ * fragment, an atomic one (offset 0, no more) too, counted nd-fragment,
+ * even when all they carry is the port's own; other fragmented ICMPv6
+ * goes. Before, the NS with its option in the first fragment passed.
+ */
+static void t_nd_in_fragments(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 types[5] = { 133, 134, 135, 136, 137 };
+	static const __u8 optoff[5] = { 8, 16, 24, 24, 40 };	/* in each */
+	__u8 p[56];
+	struct frame f;
+
+	for (int i = 0; i < 5; i++) {
+		for (int atomic = 0; atomic < 2; atomic++) {
+			__u32 o = 8 + optoff[i];
+
+			memset(p, 0, sizeof(p));
+			p[0] = IPPROTO_ICMPV6;		/* the fragment header */
+			p[3] = atomic ? 0 : 1;		/* offset 0, M */
+			p[7] = 0x2a;			/* its id */
+			p[8] = types[i];
+			if (optoff[i] >= 24)		/* NS, NA, redirect */
+				memcpy(p + 16, ADDR6, 16);	/* target */
+			p[o] = 1, p[o + 1] = 1;		/* our own SLLA */
+			memcpy(p + o + 2, V1, 6);
+			frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_FRAGMENT, p,
+				  o + 8);
+			if (!drops_as(kv1, &f, KVB_DROP_ND_FRAGMENT,
+				      "ND in a fragment"))
+				printf("FAIL ... ICMPv6 type %u, %s fragment\n",
+				       types[i], atomic ? "an atomic" : "a first");
+		}
+	}
+	memset(p, 0, sizeof(p));
+	p[0] = IPPROTO_ICMPV6, p[3] = 1, p[7] = 0x2b;
+	p[8] = 128;	/* echo request */
+	frame_ip6(&f, PEER, V1, ADDR6, IPPROTO_FRAGMENT, p, 48);
+	passes(kv1, &f, "a fragmented echo request");
+}
+
 static void t_spoofcheck_off_is_trusted(struct fabric *fb __attribute__((unused)))
 {
 	struct frame f;
@@ -1362,6 +1405,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_l4_admission);
 	RUN(t_ipv4_options_and_fragments);
 	RUN(t_ipv6_extension_chains);
+	RUN(t_nd_in_fragments);
 	RUN(t_spoofcheck_off_is_trusted);
 
 	struct port_opts gr = { .xdp = true, .spoofcheck = true, .naddrs = 0,
