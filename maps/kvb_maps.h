@@ -831,9 +831,11 @@ static inline int kvb_port_nat_wan(const struct kvb_port *p)
  *
  * - static bindings are the loader's: never taken, moved or aged;
  * - a DHCP ACK (DHCPv6 REPLY) binds yiaddr to the client's port until the
- *   lease ends (0: infinite lease); it moves a learned binding of another
- *   port (the server's word), never a static one; a RELEASE or DECLINE
- *   from the port ends it;
+ *   lease ends (0: infinite lease); it moves another port's SAVI binding
+ *   (the server's word), and another port's lease only once that has
+ *   ended or that port's device is gone (a server keyed on client
+ *   identifiers answers whoever copies another guest's), never a static
+ *   one; a RELEASE or DECLINE from the port ends it;
  * - SAVI (IPv6) binds an address on its DAD probe or first use as a source
  *   when no live binding of another port holds it, for KVB_SAVI_LIFE_S
  *   after its last use (use refreshes expires_ns); at most KVB_SAVI_MAX per

@@ -90,8 +90,13 @@ static __always_inline int bind_remove(struct kvb_addr_key *k, __u32 ifindex,
  * (0: never). The owner entry decides: none, the address is free; this
  * port, it is ours (a renewal or a refresh); another port, it is that
  * port's while its binding lives, except that a DHCP lease takes a
- * learned binding over (the server's word). A static binding is never
- * taken, and a static address of the port itself stays static.
+ * learned (SAVI) binding over (the server's word). Another port's live
+ * lease is not taken by an ACK to this one while that port's device
+ * exists: a server that keys its leases on the client identifier ACKs
+ * whoever sends another guest's (visible in its broadcasts), which must
+ * not hand over that guest's address; a guest whose QEMU went without
+ * `detach` (its tap gone) gives it up. A static binding is never taken,
+ * and a static address of the port itself stays static.
  */
 __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 				       __u32 how, __u64 expires)
@@ -116,13 +121,13 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 
 		if (o->flags & KVB_ADDR_F_STATIC)
 			return BIND_HELD;
-		if (!(how & KVB_ADDR_F_DHCP)) {
-			k.ifindex = other;
-			k.net_id = 0;
-			cur = bpf_map_lookup_elem(&kvb_addr, &k);
-			if (cur && bind_live(cur, v.learned_ns))
-				return BIND_HELD;
-		}
+		k.ifindex = other;
+		k.net_id = 0;
+		cur = bpf_map_lookup_elem(&kvb_addr, &k);
+		if (cur && bind_live(cur, v.learned_ns) &&
+		    (!(how & KVB_ADDR_F_DHCP) ||
+		     ((cur->flags & KVB_ADDR_F_DHCP) && port_dev_live(other))))
+			return BIND_HELD;
 		/* dead, or moved by a lease: the other port's goes */
 		if (!bind_remove(&k, other, net_id,
 				 KVB_ADDR_F_DHCP | KVB_ADDR_F_SAVI)) {

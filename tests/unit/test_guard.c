@@ -627,14 +627,19 @@ static void t_dhcp_snooping(struct fabric *fb __attribute__((unused)))
 }
 
 /*
- * A lease binds for its life only: an ACK of the address to another port,
- * a RELEASE or DECLINE from the port and the lease's end each end the
- * binding, and the port stays held (it does not fall back to "unchecked":
- * it had a lease). kv2's MAC is V2, kv3's V3 (both pinned).
+ * A live lease stays its port's: an ACK of the same address to another
+ * port (a LAN server keyed on the client identifier, which kv3 copied
+ * from kv2's broadcasts) binds nothing, and kv3 sending from it is
+ * spoof-ip while kv2 goes on. Before, the ACK moved kv2's lease to kv3
+ * and kv2 was cut off. Once kv2's lease has ended, an ACK to kv3 moves
+ * it: the old holder's binding goes, and the port stays held (it does
+ * not fall back to "unchecked": it had a lease). kv2's MAC is V2, kv3's
+ * V3 (both pinned).
  */
 static void t_dhcp_lease_moved(struct fabric *fb __attribute__((unused)))
 {
 	__u32 a50 = A4(10, 0, 0, 50);
+	struct kvb_addr_key k = { .ifindex = kv2, .family = 4 };
 	struct kvb_addr a;
 	struct kvb_port p;
 	struct frame f;
@@ -643,6 +648,18 @@ static void t_dhcp_lease_moved(struct fabric *fb __attribute__((unused)))
 	udp(l4, 1000, 2000, 16);
 	CHECK(dhcp_ack(V2, a50, 3600) == TC_ACT_REDIRECT, "ACK to kv2");
 	CHECK(bound(kv2, a50, NULL), "kv2 has no lease to start with");
+	CHECK(dhcp_ack(V3, a50, 3600) == TC_ACT_REDIRECT, "ACK to kv3");
+	CHECK(bound(kv2, a50, NULL) && !bound(kv3, a50, NULL),
+	      "an ACK to kv3 took kv2's live lease");
+	frame_ip4(&f, PEER, V3, a50, IPPROTO_UDP, l4, 16);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "kv3 sends from kv2's live lease");
+	frame_ip4(&f, PEER, V2, a50, IPPROTO_UDP, l4, 16);
+	passes(kv2, &f, "kv2 still sends from its lease");
+	/* kv2's lease ends (its end a second ago): then it moves */
+	memcpy(k.addr, &a50, 4);
+	CHECK(bound(kv2, a50, &a), "kv2's lease");
+	a.expires_ns = now_ns() - 1000000000ULL;
+	CHECK(!bpf_map_update_elem(F->addr_fd, &k, &a, BPF_EXIST), "age it");
 	CHECK(dhcp_ack(V3, a50, 3600) == TC_ACT_REDIRECT, "ACK to kv3");
 	CHECK(bound(kv3, a50, &a) && (a.flags & KVB_ADDR_F_DHCP) &&
 	      a.expires_ns > now_ns() + 3500 * 1000000000ULL,
