@@ -1119,6 +1119,24 @@ static int check_identity(const struct pinfo *p, const struct kvb_net *n,
 	return 0;
 }
 
+/*
+ * f: an ICMP time exceeded or fragmentation needed from the address its
+ * quote was sent to, back to the quote's sender: the host's answer to a
+ * remote out of the WAN device the reply came in on (route.h:
+ * nat_reply_ttl, nat_reply_too_big).
+ */
+static bool wan_answer(const struct frame *f)
+{
+	const __u8 *ip = f->buf + 14, *q = ip + 28;
+
+	if (f->len < 14 + 28 + 20 || be16(f->buf + 12) != ETH_P_IP ||
+	    ip[0] != 0x45 || ip[9] != IPPROTO_ICMP)
+		return false;
+	if (!(ip[20] == 11 && ip[21] == 0) && !(ip[20] == 3 && ip[21] == 4))
+		return false;
+	return !memcmp(q + 16, ip + 12, 4) && !memcmp(q + 12, ip + 16, 4);
+}
+
 /* May a frame arriving on p go to ifindex t? */
 static int check_target(const struct pinfo *p, const struct kvb_net *n,
 			__u32 t, const char *how, struct viol *v)
@@ -1139,6 +1157,8 @@ static int check_target(const struct pinfo *p, const struct kvb_net *n,
 		    (n->type == KVB_NET_NAT || n->type == KVB_NET_ROUTED) &&
 		    !memcmp(out.buf + 6, n->uplink_mac, 6))
 			return 0;	/* the gateway's answer */
+		if (p->p.role == KVB_PORT_WAN && wan_answer(&out))
+			return 0;	/* the host's answer to the remote */
 		return fail(v, "reflect", "%s from %s back to itself, not a gateway answer",
 			    how, p->name);
 	}
