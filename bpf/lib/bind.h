@@ -411,40 +411,9 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 }
 
 /*
- * The source of a router advertisement from a bridge network's LAN (the
- * router's address, link-local most often, fe80::1 often enough) is the
- * LAN's: bound to the uplink as a learned binding, refreshed by each
- * advertisement, so that no guest can claim it (answer neighbour
- * solicitations for it, send from it) and draw the LAN's and the other
- * guests' traffic for their router. Only a free address is bound: a
- * guest's live claim made before the fabric heard the router stays
- * (first come, as SAVI's). tc only.
- */
-__attribute__((noinline)) int savi_bind_router(struct __sk_buff *skb,
-					       __u32 net_id)
-{
-	struct kvb_addr_key k = { .family = 6 };
-	__u64 hi, lo;
-
-	if (!skb)
-		return 0;
-	k.ifindex = skb->ifindex;
-	k.net_id = (__u8)net_id;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, k.addr, 16))
-		return 0;
-	__builtin_memcpy(&hi, k.addr, 8);
-	__builtin_memcpy(&lo, k.addr + 8, 8);
-	if (k.addr[0] == 0xff || !(hi | lo))
-		return 0;
-	return kvb_bind(&k, KVB_ADDR_F_SAVI,
-			kvb_now() + KVB_SAVI_LIFE_S * KVB_NS);
-}
-
-/*
  * A router advertisement from a bridge network's LAN (it arrived on the
  * uplink; off: its ICMPv6 header, left: bytes from there to the packet's
- * end): its source is bound to the uplink (savi_bind_router), and every
- * prefix information option becomes one of the network's
+ * end): every prefix information option becomes one of the network's
  * prefixes (kvb_pfx), and the network is marked as having learned
  * prefixes. At most KVB_RA_MAX_OPTS options are examined; a prefix past
  * them is not learned (claims in it are refused: never wider than the LAN
@@ -458,7 +427,6 @@ __attribute__((noinline)) int savi_learn_ra(struct __sk_buff *skb,
 
 	if (!skb || left < 16)
 		return 0;
-	savi_bind_router(skb, net_id);
 	off += 16;		/* the RA's fixed part */
 	left -= 16;
 	for (int i = 0; i < KVB_RA_MAX_OPTS; i++) {

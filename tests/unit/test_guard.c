@@ -863,33 +863,6 @@ static void ra_from_lan(const __u8 *prefix, __u32 valid)
 }
 
 /*
- * The LAN router's address (the source of a router advertisement that
- * arrived on the uplink, fe80::1 here) is bound to the uplink: a guest
- * can neither answer neighbour solicitations for it (spoof-nd) nor send
- * from it (savi-conflict), so it cannot draw the LAN's and the other
- * guests' traffic for their router. Before, it was a free address that
- * the first guest to claim it got. (Runs before the prefix test, whose
- * end forgets the network's learned prefixes.)
- */
-static void t_lan_router_address_never_claimed(struct fabric *fb __attribute__((unused)))
-{
-	static const __u8 LLR[16] = { 0xfe, 0x80, [15] = 1 };
-	__u8 pfx[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x79 };
-	__u8 p[32] = { 136, 0, 0, 0, 0x20 }, e[8] = { 128 };
-	struct frame f;
-
-	ra_from_lan(pfx, 3600);
-	memcpy(p + 8, LLR, 16);
-	p[24] = 2, p[25] = 1;	/* target link-layer: the guest's own MAC */
-	memcpy(p + 26, V2, 6);
-	frame_ip6(&f, BC, V2, LL6V2, IPPROTO_ICMPV6, p, 32);
-	drops_as(kv2, &f, KVB_DROP_SPOOF_ND, "NA for the LAN router's address");
-	frame_ip6(&f, PEER, V2, LLR, IPPROTO_ICMPV6, e, 8);
-	drops_as(kv2, &f, KVB_DROP_SAVI_CONFLICT,
-		 "the LAN router's address as a source");
-}
-
-/*
  * A bridge learns its IPv6 prefixes from the LAN's router advertisements
  * (uplink): then a SAVI claim outside them is refused; link-local stays.
  * Network a's learned prefixes are forgotten at the end.
@@ -1447,7 +1420,6 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_lease_ends);
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
 	RUN(t_mac_of_the_lan_never_pinned);
-	RUN(t_lan_router_address_never_claimed);
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
