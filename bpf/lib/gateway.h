@@ -183,7 +183,11 @@ static __always_inline int reply_send_from(struct __sk_buff *skb,
 	    bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, smac, ETH_ALEN, 0))
 		return TC_ACT_SHOT;
+	/* an answer of the fabric's own: no mark, and no guest's tag
+	 * (bridge.h: host_tci), which the uplink's egress would take for
+	 * the guest's packet the host forwards */
 	skb->mark = 0;
+	skb->tc_index = 0;
 	count_tx(ifindex, skb->len);
 	return redirected(bpf_redirect(ifindex, 0));
 }
