@@ -665,18 +665,6 @@ int kvb_ct_sweep_arm(struct __sk_buff *skb)
 }
 
 /*
- * Run once by the loader (BPF_PROG_RUN) after loading: arms the MAC
- * table's ageing sweep (fdb.h), whose callback lives in this small
- * program, not in the packet path's. Returns 0 when armed.
- */
-SEC("tc")
-int kvb_fdb_sweep_arm(struct __sk_buff *skb)
-{
-	(void)skb;
-	return fdb_sweep_arm() ? 1 : 0;
-}
-
-/*
  * Run by the loader (BPF_PROG_RUN) when ports left or a network was
  * unpeered: the NAT flows no guest port can take go now, with their
  * counts and mappings (nat.h, ct_forget_orphans); it returns how many

@@ -176,10 +176,10 @@ static int natst_init(const char *dir)
 }
 
 /*
- * Arm an expiry sweep (NAT's in kvb_ctsweep, the MAC table's in
- * kvb_fdbsweep): its timer's callback lives in the program run here (the
- * timer keeps it loaded); after a reload, the new build's callback takes
- * over.
+ * Arm the expiry sweep (kvb_ctsweep: NAT's flows, address bindings, ACL
+ * connections, the MAC table): its timer's callback lives in the program
+ * run here (the timer keeps it loaded); after a reload, the new build's
+ * callback takes over.
  */
 static int sweep_arm(struct bpf_program *prog)
 {
@@ -435,8 +435,6 @@ int fabric_load_programs(const char *dir)
 		ret = natst_init(dir);
 	if (!ret)
 		ret = sweep_arm(ts->progs.kvb_ct_sweep_arm);
-	if (!ret)
-		ret = sweep_arm(ts->progs.kvb_fdb_sweep_arm);
 out:
 	kvb_tap__destroy(ts);
 	kvb_tap_xdp__destroy(xs);

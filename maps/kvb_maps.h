@@ -56,7 +56,6 @@
 #define KVB_MAP_NATFRAG "kvb_natfrag"
 #define KVB_MAP_NATHOST "kvb_nathost"
 #define KVB_MAP_HOSTIF "kvb_hostif"
-#define KVB_MAP_FDBSWEEP "kvb_fdbsweep"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -1259,26 +1258,6 @@ struct kvb_ctsweep {
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
 #define KVB_CT_SWEEP_MAX 16384	/* flows freed by one sweep, at most */
-
-/*
- * kvb_fdbsweep: ARRAY of one, key 0, the MAC table's ageing: a bpf_timer
- * that walks kvb_fdb every KVB_FDB_SWEEP_NS (or rarer for a long walk, as
- * kvb_ctsweep) and deletes the learned entries, local or remote, not
- * refreshed for KVB_FDB_AGE_NS; armed when the programs are loaded.
- * Without it an aged entry would only be ignored by lookups and keep its
- * place, and a LAN host sending random source MACs would fill the table
- * for good. Userspace only reads it (writing an element with a timer
- * cancels the timer).
- */
-struct kvb_fdbsweep {
-	struct bpf_timer timer;
-	__u64 runs;
-	__u64 seen;		/* entries the last run visited */
-	__u64 freed;		/* entries deleted, all runs */
-	__u64 ns;		/* how long the last run took */
-};
-
-#define KVB_FDB_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
 
 /*
  * kvb_ctcnt: ARRAY indexed by network id, __u64 flows currently tracked

@@ -222,22 +222,19 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
 }
 
 /*
- * The MAC table's ageing (kvb_fdbsweep.timer): lookups ignore an aged
- * entry, but only a delete gives its place back, and a LAN host sending
- * random source MACs (macof) would otherwise fill the table for good: no
- * MAC learned after it (every reply flooded), no room for the static
- * entry of `attach ... mac` or of a pin. Every learned entry, local or
- * remote, not refreshed for KVB_FDB_AGE_NS goes; a static one never does.
- * An entry refreshed between the check and the delete goes too, and is
- * learned again from its next frame. It runs in its own small program
- * (kvb_fdb_sweep_arm arms it), not in the packet path; a run visits the
- * whole table (a hash map's walk cannot resume), and the next run waits
- * 50 times as long as this one took.
+ * The expiry sweep's share (nat.h's ct_sweep, every second or rarer): the
+ * MAC table's ageing. Lookups ignore an aged entry, but only a delete
+ * gives its place back, and a LAN host sending random source MACs
+ * (macof) would otherwise fill the table for good: no MAC learned after
+ * it (every reply flooded), no room for the static entry of `attach ...
+ * mac` or of a pin. Every learned entry, local or remote, not refreshed
+ * for KVB_FDB_AGE_NS goes; a static one never does. An entry refreshed
+ * between the check and the delete goes too, and is learned again from
+ * its next frame. Returns the entries visited.
  */
 struct fdb_sweep_ctx {
 	__u64 now;
 	__u64 seen;
-	__u64 freed;
 };
 
 static long fdb_sweep_one(void *map, struct kvb_fdb_key *k,
@@ -245,44 +242,17 @@ static long fdb_sweep_one(void *map, struct kvb_fdb_key *k,
 {
 	(void)map;
 	c->seen++;
-	if (fdb_aged(e, c->now) && !bpf_map_delete_elem(&kvb_fdb, k))
-		c->freed++;
+	if (fdb_aged(e, c->now))
+		bpf_map_delete_elem(&kvb_fdb, k);
 	return 0;
 }
 
-static int fdb_sweep(void *map, __u32 *key, struct kvb_fdbsweep *sw)
+static __always_inline __u64 fdb_sweep(__u64 now)
 {
-	struct fdb_sweep_ctx c = { 0 };
-	__u64 t0 = bpf_ktime_get_ns();
+	struct fdb_sweep_ctx c = { .now = now };
 
-	(void)map;
-	(void)key;
-	c.now = kvb_now();
 	bpf_for_each_map_elem(&kvb_fdb, fdb_sweep_one, &c, 0);
-	sw->runs++;
-	sw->seen = c.seen;
-	sw->freed += c.freed;
-	sw->ns = bpf_ktime_get_ns() - t0;
-	/* a big table waits longer: sweeping stays under 2% of a CPU */
-	bpf_timer_start(&sw->timer, sw->ns * 50 > KVB_FDB_SWEEP_NS ?
-				    sw->ns * 50 : KVB_FDB_SWEEP_NS, 0);
-	return 0;
-}
-
-#define KVB_CLOCK_MONOTONIC 1
-
-/* Arm the ageing (or hand it to this build's callback, after a reload). */
-static __always_inline int fdb_sweep_arm(void)
-{
-	__u32 zero = 0;
-	struct kvb_fdbsweep *sw = bpf_map_lookup_elem(&kvb_fdbsweep, &zero);
-
-	if (!sw)
-		return -1;
-	bpf_timer_init(&sw->timer, &kvb_fdbsweep, KVB_CLOCK_MONOTONIC);
-	if (bpf_timer_set_callback(&sw->timer, fdb_sweep))
-		return -1;
-	return (int)bpf_timer_start(&sw->timer, KVB_FDB_SWEEP_NS, 0);
+	return c.seen;
 }
 
 #endif /* KVB_FDB_H */

@@ -155,14 +155,6 @@ struct {
 } kvb_ctsweep SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct kvb_fdbsweep);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kvb_fdbsweep SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVB_MAX_NATMAP);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -750,7 +750,7 @@ static void t_full_fdb_counts_and_still_forwards(struct fabric *fb)
 
 /*
  * Aged learned entries are deleted, not only ignored by lookups: the
- * ageing sweep (kvb_fdbsweep's timer, every second) frees their places,
+ * ageing sweep (kvb_ctsweep's timer, every second) frees their places,
  * so that a LAN host sending random source MACs cannot fill the table
  * for good. A static entry and a fresh learned one stay.
  */
