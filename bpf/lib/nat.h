@@ -175,22 +175,23 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
  * (kvb_nathost: its reply came for no flow)? Then no guest's echo flow to
  * that remote takes it: the host's ping keeps its replies.
  */
+/* Did the host note h's remote (kvb_nathost) within KVB_NATHOST_S? */
+static __always_inline int nathost_recent(const struct kvb_nathost *h,
+					  __u64 now)
+{
+	return h && (now <= h->last_ns ||
+		     now - h->last_ns < KVB_NATHOST_S * 1000000000ULL);
+}
+
 static __always_inline int icmp_id_is_hosts(struct nat_scratch *t)
 {
-	struct kvb_nathost *h;
-	__u64 now;
-
 	t->hk.raddr = t->rk.saddr;
 	t->hk.laddr = t->rk.daddr;
 	t->hk.proto = IPPROTO_ICMP;
 	t->hk.pad = 0;
 	t->hk.id = t->rk.dport;
-	h = bpf_map_lookup_elem(&kvb_nathost, &t->hk);
-	if (!h)
-		return 0;
-	now = kvb_now();
-	return now <= h->last_ns ||
-	       now - h->last_ns < KVB_NATHOST_S * 1000000000ULL;
+	return nathost_recent(bpf_map_lookup_elem(&kvb_nathost, &t->hk),
+			      kvb_now());
 }
 
 /*
@@ -1060,8 +1061,7 @@ __noinline int nat_generic_take(void)
 	hk.proto = t->ok.proto;
 	h = bpf_map_lookup_elem(&kvb_nathost, &hk);
 	barrier_var(t);
-	if (h && (now <= h->last_ns ||
-		  now - h->last_ns < KVB_NATHOST_S * 1000000000ULL))
+	if (nathost_recent(h, now))
 		return DROP(KVB_DROP_NAT_CLASH);
 	t->orig.port = 0;
 	t->rk.dport = 0;
