@@ -198,7 +198,8 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	if (port->role == KVB_PORT_UPLINK && net->type == KVB_NET_BRIDGE &&
 	    f.l4_ok && f.l4_proto == IPPROTO_ICMPV6 &&
 	    f.icmp_type == ND_ROUTER_ADVERT_)
-		savi_learn_ra(skb, net->id, f.l4_off, f.l4_len);
+		savi_learn_ra(skb, net->id, f.l4_off - f.hdr_len, f.l4_off,
+			      f.l4_len);
 	/*
 	 * What follows the guard is verified once per path through it, so
 	 * the entry ends here: DHCP snooping (a server's ACK binds, a

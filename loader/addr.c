@@ -204,8 +204,9 @@ void uplink_addrs_sync(struct fabric *fb)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n) || n.type != KVB_NET_BRIDGE || !n.uplink)
 			continue;
-		/* the uplink has no bindings of its own: only its holds go */
-		addr_purge(fb, n.uplink, 0);
+		/* the host's holds go (static owner entries); the LAN
+		 * routers' bindings (savi_bind_router) are the datapath's */
+		addr_purge(fb, n.uplink, KVB_ADDR_F_STATIC);
 		for (i = ifa; i; i = i->ifa_next) {
 			struct kvb_addr_key k = { .net_id = (__u8)n.id };
 

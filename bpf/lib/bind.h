@@ -411,22 +411,55 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 }
 
 /*
+ * The LAN's router (the source of a valid router advertisement on the
+ * uplink, src: its link-local address, fe80::1 often enough) holds its
+ * address: bound to the uplink as a learned (SAVI) binding, refreshed by
+ * each advertisement, so that no guest can answer neighbour discovery
+ * for it or send from it and draw the other guests' traffic for their
+ * default router. Within the uplink's SAVI cap (KVB_SAVI_MAX routers: a
+ * LAN host forging advertisements from many addresses fills the cap, not
+ * the table) and never the EUI-64 address of a MAC a guest port owns
+ * (savi_allowed); only a free address is bound, so a guest's live claim
+ * stays its own (first come: a LAN host cannot strip a guest of its
+ * link-local by advertising from it).
+ */
+static __always_inline void savi_bind_router(__u32 uplink, __u32 net_id,
+					     const __u8 *src)
+{
+	struct kvb_addr_key k = { .ifindex = uplink, .family = 6,
+				  .net_id = (__u8)net_id };
+
+	__builtin_memcpy(k.addr, src, 16);
+	if (savi_allowed(&k))
+		return;
+	kvb_bind(&k, KVB_ADDR_F_SAVI, kvb_now() + KVB_SAVI_LIFE_S * KVB_NS);
+}
+
+/*
  * A router advertisement from a bridge network's LAN (it arrived on the
- * uplink; off: its ICMPv6 header, left: bytes from there to the packet's
- * end): every prefix information option becomes one of the network's
- * prefixes (kvb_pfx), and the network is marked as having learned
- * prefixes. At most KVB_RA_MAX_OPTS options are examined; a prefix past
- * them is not learned (claims in it are refused: never wider than the LAN
- * says). tc only.
+ * uplink; l3off: its IPv6 header, off: its ICMPv6 header, left: bytes
+ * from there to the packet's end). Only one that a host would accept
+ * teaches (RFC 4861 6.1.2: hop limit 255, so sent on this link, and a
+ * link-local source): its source is the router's (savi_bind_router), and
+ * every prefix information option becomes one of the network's prefixes
+ * (kvb_pfx), and the network is marked as having learned prefixes. At
+ * most KVB_RA_MAX_OPTS options are examined; a prefix past them is not
+ * learned (claims in it are refused: never wider than the LAN says). tc
+ * only.
  */
 __attribute__((noinline)) int savi_learn_ra(struct __sk_buff *skb,
-					    __u32 net_id, __u32 off,
-					    __u32 left)
+					    __u32 net_id, __u32 l3off,
+					    __u32 off, __u32 left)
 {
-	__u8 opt[2];
+	__u8 opt[2], h[24];
 
-	if (!skb || left < 16)
+	if (!skb || left < 16 ||
+	    bpf_skb_load_bytes(skb, l3off & 0xffff, h, sizeof(h)))
 		return 0;
+	/* hop limit, then the source address */
+	if (h[7] != 255 || h[8] != 0xfe || (h[9] & 0xc0) != 0x80)
+		return 0;
+	savi_bind_router(skb->ifindex, net_id, h + 8);
 	off += 16;		/* the RA's fixed part */
 	left -= 16;
 	for (int i = 0; i < KVB_RA_MAX_OPTS; i++) {

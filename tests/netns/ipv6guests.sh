@@ -185,4 +185,12 @@ for net in b i n r; do
 	done
 	unset A
 done
+# the LAN's router holds its link-local (bound to the uplink from its
+# advertisements: no guest can answer for it), through the upkeep of
+# every changing command (which renews the host's own holds)
+rll=$(in_ns "$T-lan" ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1 | head -1)
+routerheld() { kvmbpf -j port show "$T-u" | grep -qF "\"ip\":\"$rll\""; }
+check "the LAN router's $rll is bound to the uplink" routerheld
+kvmbpf net add z type internal >/dev/null && kvmbpf net del z >/dev/null
+check "... and stays so through a command's upkeep" routerheld
 finish

@@ -843,11 +843,15 @@ static void t_dhcp_lease_ends(struct fabric *fb __attribute__((unused)))
 	CHECK(bound(kv3, a80, NULL), "the sweep took a live lease");
 }
 
-/* A router advertisement from the LAN (uplink) with one prefix option. */
-static void ra_from_lan(const __u8 *prefix, __u32 valid)
+/*
+ * A router advertisement from the LAN (uplink) with one prefix option,
+ * from src with hop limit hops.
+ */
+static void ra_from(const __u8 *src, __u8 hops, const __u8 *prefix,
+		    __u32 valid)
 {
-	static const __u8 LLR[16] = { 0xfe, 0x80, [15] = 1 };
 	static const __u8 ALLN[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const __u8 ALLN6[16] = { 0xff, 0x02, [15] = 1 };
 	__u8 p[16 + 8 + 32] = { 134 }, *o = p + 16;
 	struct frame f;
 
@@ -858,8 +862,32 @@ static void ra_from_lan(const __u8 *prefix, __u32 valid)
 	o[4] = (__u8)(valid >> 24), o[5] = (__u8)(valid >> 16);
 	o[6] = (__u8)(valid >> 8), o[7] = (__u8)valid;
 	memcpy(o + 16, prefix, 16);
-	frame_ip6(&f, ALLN, PEER, LLR, IPPROTO_ICMPV6, p, sizeof(p));
+	frame_ip6_to(&f, ALLN, PEER, src, ALLN6, hops, IPPROTO_ICMPV6, p,
+		     sizeof(p));
 	run_tc(F, unit_uplink, &f);
+}
+
+/* The same from the LAN's router, fe80::1. */
+static void ra_from_lan(const __u8 *prefix, __u32 valid)
+{
+	static const __u8 LLR[16] = { 0xfe, 0x80, [15] = 1 };
+
+	ra_from(LLR, 255, prefix, valid);
+}
+
+/* Forget network a's learned prefixes (kvb_pfx), the mark too. */
+static void forget_prefixes(void)
+{
+	struct kvb_pfx_key k;
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
+	fd = bpf_obj_get(path);
+	CHECK(fd >= 0, "no kvb_pfx");
+	while (!bpf_map_get_next_key(fd, NULL, &k))
+		bpf_map_delete_elem(fd, &k);
+	close(fd);
 }
 
 /*
@@ -872,10 +900,7 @@ static void t_savi_bridge_learns_ra_prefixes(struct fabric *fb __attribute__((un
 	__u8 pfx[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77 }, a[16];
 	__u8 ll[16] = { 0xfe, 0x80, [8] = 0x21, [15] = 0x42 };
 	__u8 p[8] = { 128 };
-	struct kvb_pfx_key k, *prev = NULL;
 	struct frame f;
-	char path[600];
-	int fd;
 
 	memcpy(a, pfx, 16);
 	a[15] = 5;
@@ -892,14 +917,70 @@ static void t_savi_bridge_learns_ra_prefixes(struct fabric *fb __attribute__((un
 	a[5] = 0x77, a[15] = 6;
 	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
 	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a withdrawn prefix");
-	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
-	fd = bpf_obj_get(path);
-	CHECK(fd >= 0, "no kvb_pfx");
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		bpf_map_delete_elem(fd, &k);
-		prev = NULL;
-	}
-	close(fd);
+	forget_prefixes();
+}
+
+static bool bound6(__u32 ifx, const __u8 *a, struct kvb_addr *out);
+
+/* Remove the binding of a (IPv6) held by port ifx, its owner entry too. */
+static void unbind6(__u32 ifx, const __u8 *a)
+{
+	struct kvb_addr_key k = { .ifindex = ifx, .family = 6 };
+
+	memcpy(k.addr, a, 16);
+	bpf_map_delete_elem(F->addr_fd, &k);
+	k.ifindex = 0;
+	k.net_id = 1;
+	bpf_map_delete_elem(F->addr_fd, &k);
+}
+
+/*
+ * The LAN router's address (the source of a valid router advertisement
+ * on the uplink, fe80::1 here) is bound to the uplink: a guest can
+ * neither answer neighbour solicitations for it (spoof-nd) nor send from
+ * it (savi-conflict), so it cannot draw the other guests' traffic for
+ * their router. An advertisement a host would discard binds nothing (one
+ * routed here, hop limit 64; one from a global source), and a guest's
+ * own live claim stays its own (a LAN host advertising from a guest's
+ * link-local does not take it). Before, the router's address was a free
+ * one that the first guest to claim it got.
+ */
+static void t_lan_router_address_never_claimed(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 LLR[16] = { 0xfe, 0x80, [15] = 1 };
+	__u8 far[16] = { 0xfe, 0x80, [15] = 2 }, mine[16] = { 0xfe, 0x80, [15] = 3 };
+	__u8 glob[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x79, [15] = 1 };
+	__u8 pfx[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x79 };
+	__u8 p[32] = { 136, 0, 0, 0, 0x20 }, e[8] = { 128 };
+	struct kvb_addr a;
+	struct frame f;
+
+	ra_from(far, 64, pfx, 3600);
+	CHECK(!bound6(unit_uplink, far, NULL),
+	      "an advertisement with hop limit 64 bound its source");
+	ra_from(glob, 255, pfx, 3600);
+	CHECK(!bound6(unit_uplink, glob, NULL),
+	      "an advertisement from a global source bound it");
+	ra_from_lan(pfx, 3600);
+	CHECK(bound6(unit_uplink, LLR, &a) && (a.flags & KVB_ADDR_F_SAVI),
+	      "the router's fe80::1 is not bound to the uplink");
+	memcpy(p + 8, LLR, 16);
+	p[24] = 2, p[25] = 1;	/* target link-layer: the guest's own MAC */
+	memcpy(p + 26, V2, 6);
+	frame_ip6(&f, BC, V2, LL6V2, IPPROTO_ICMPV6, p, 32);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_ND, "NA for the LAN router's address");
+	frame_ip6(&f, PEER, V2, LLR, IPPROTO_ICMPV6, e, 8);
+	drops_as(kv2, &f, KVB_DROP_SAVI_CONFLICT,
+		 "the LAN router's address as a source");
+	/* a guest's link-local first, then an advertisement from it */
+	frame_ip6(&f, PEER, V2, mine, IPPROTO_ICMPV6, e, 8);
+	passes(kv2, &f, "the guest's own link-local");
+	ra_from(mine, 255, pfx, 3600);
+	CHECK(bound6(kv2, mine, NULL) && !bound6(unit_uplink, mine, NULL),
+	      "an advertisement took a guest's live link-local");
+	passes(kv2, &f, "the guest's own link-local, after the advertisement");
+	unbind6(unit_uplink, LLR);
+	forget_prefixes();
 }
 
 static void t_isolated_ports(struct fabric *fb __attribute__((unused)))
@@ -1421,6 +1502,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
 	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
+	RUN(t_lan_router_address_never_claimed);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
 	RUN(t_ipv4_options_and_fragments);
