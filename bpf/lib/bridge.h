@@ -290,7 +290,11 @@ static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
  * packet of a guest of this network that the host routes back out here
  * (tagged by host_tci) is still that guest's: isolation applies as if it
  * had been switched, and its multicast, which the fabric flooded already,
- * goes to the wire only.
+ * goes to the wire only. The host's unicast to a MAC the table does not
+ * know goes to the guests as well as to the wire, as a bridge floods it
+ * (a quiet guest whose learned MAC aged out is still reached: the host's
+ * neighbour entry outlives the table's); a guest's routed back out goes
+ * to the wire only.
  */
 static __always_inline int bridge_from_host(struct __sk_buff *skb,
 					    const struct kvb_net *net,
@@ -310,6 +314,8 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 		return TC_ACT_OK;	/* and on to the wire */
 	}
 	out = fdb_lookup(net->id, dst);
+	if (!out && !from_guest)
+		flood(skb, net, skb->ifindex, 0, 0);
 	if (!out || out == skb->ifindex)
 		return TC_ACT_OK;
 	if (from_guest &&
