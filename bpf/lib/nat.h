@@ -78,7 +78,9 @@ struct nat_scratch {
 	struct kvb_fwd_key fk;
 	__be16 port;			/* the mapping's NAT port */
 	__u8 held;			/* enum kvb_ct_mapped */
-	__u8 pad;
+	/* nat_port_take: the port tried is a forward's to this very guest
+	 * endpoint, on the guest's own port */
+	__u8 fwd_own;
 	__u32 i, n;
 	__be32 naddr;		/* nat_snat: the flow's translated source */
 	/* nat_snat: the FIB's answer in fib is a next hop to cache in the
@@ -556,9 +558,22 @@ static __always_inline int natmap_flow(struct nat_scratch *t)
 #define NAT_TAKE_NEXT 0x10000
 
 /*
+ * May NAT take the guest's own port k (host order) as it is: 1024 and
+ * up, outside the host's range?
+ */
+static __always_inline int nat_own_port_ok(const struct nat_scratch *t,
+					   __u32 k)
+{
+	return k >= KVB_NAT_PORT_FIRST &&
+	       (k < t->min + KVB_NAT_PORT_FIRST ||
+		k >= t->min + KVB_NAT_PORT_FIRST + t->gap);
+}
+
+/*
  * The i-th port the search tries (host order), 0: none. A mapping tries
- * the guest's own port first (when NAT may use it: 1024 and up, outside
- * the host's range), then, as a flow does, the keyed sequence.
+ * the guest's own port first (the loop then decides: nat_own_port_ok, or
+ * a forward of that port to this very endpoint), then, as a flow does,
+ * the keyed sequence.
  */
 static __always_inline __u32 nat_candidate(struct nat_scratch *t, __u32 i,
 					   __u32 what)
@@ -566,9 +581,7 @@ static __always_inline __u32 nat_candidate(struct nat_scratch *t, __u32 i,
 	__u32 k = bpf_ntohs(t->ok.sport);
 
 	if (!i)
-		return what != NAT_TAKE_FLOW && k >= KVB_NAT_PORT_FIRST &&
-		       (k < t->min + KVB_NAT_PORT_FIRST ||
-			k >= t->min + KVB_NAT_PORT_FIRST + t->gap) ? k : 0;
+		return what != NAT_TAKE_FLOW ? k : 0;
 	k = (t->h + (i - 1) * t->step) % t->span;
 	/* the k-th port of 1024-65535, the host's range skipped */
 	return k + KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
@@ -743,10 +756,30 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 			continue;
 		t->port = bpf_htons((__u16)t->n);
 		if (what != NAT_TAKE_FLOW) {
+			struct kvb_fwd *fw;
+
 			t->fk.port = t->port;
-			if (bpf_map_lookup_elem(&kvb_fwd, &t->fk))
-				continue;	/* a forward's */
+			fw = bpf_map_lookup_elem(&kvb_fwd, &t->fk);
+			/*
+			 * A guest endpoint that a forward of its own port
+			 * reaches (a WireGuard, IKE or SIP peer: the same
+			 * port both ways) talks out from that public port,
+			 * whatever its range, as masquerade's port
+			 * preservation has it: the remote's packets to
+			 * it, from the port the guest talked to, are then
+			 * the flow's replies, not a forward's new
+			 * connection that the guest's own flow would
+			 * clash with.
+			 */
+			t->fwd_own = fw && i == 0 &&
+				     fw->to_addr == t->ok.saddr &&
+				     fw->to_port == t->ok.sport &&
+				     fw->net_id == t->orig.net_id;
 			barrier_var(t);
+			if (fw && !t->fwd_own)
+				continue;	/* a forward's */
+			if (!fw && i == 0 && !nat_own_port_ok(t, t->n))
+				continue;
 		}
 		t->rk.dport = t->port;
 		if (t->rk.proto == IPPROTO_ICMP ? icmp_id_is_hosts(t) :
@@ -1034,6 +1067,45 @@ static __always_inline int nat_generic_stale(struct nat_scratch *t)
 	else
 		bpf_map_delete_elem(&kvb_ct, &t->rk);	/* a reply alone */
 	return 0;
+}
+
+/* What nat_flow_over found of a WAN packet's flow. */
+#define NAT_OVER_LIVE 0		/* live: the packet is the flow's */
+#define NAT_OVER_ENDED 1	/* over, ended now: the packet has no flow */
+#define NAT_OVER_HOSTS 2	/* over, without ports: the host's */
+
+/*
+ * The flow whose reply key rk a WAN packet found. Over (both entries
+ * idle past their timeouts) and not swept yet: one without ports (or an
+ * ICMP query's) leaves its remote to the host (nat_host_note), as no
+ * flow would; a TCP or UDP one is ended now (nat_generic_stale), and the
+ * packet is then one of no flow (a forward's new connection, a
+ * mapping's, the host's), as it would be a moment later, not the host's
+ * while a forward or a live mapping waits for it. A global function: its
+ * stack is not the WAN path's.
+ */
+__noinline int nat_flow_over(const struct kvb_ct_key *rk)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_net *net;
+	struct kvb_ct *ct;
+
+	if (!t || !rk)
+		return NAT_OVER_LIVE;
+	ct = bpf_map_lookup_elem(&kvb_ct, rk);
+	if (!ct)
+		return NAT_OVER_ENDED;
+	net = net_lookup(ct->net_id);
+	if (!net)
+		return NAT_OVER_HOSTS;
+	if (ct_live(net, rk, ct, kvb_now()))
+		return NAT_OVER_LIVE;
+	if (nat_generic(rk->proto) || rk->proto == IPPROTO_ICMP) {
+		nat_host_note(rk);
+		return NAT_OVER_HOSTS;
+	}
+	__builtin_memcpy(&t->rk, rk, sizeof(t->rk));
+	return nat_generic_stale(t) ? NAT_OVER_LIVE : NAT_OVER_ENDED;
 }
 
 /*
@@ -1800,7 +1872,8 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 		return TC_ACT_OK;
 	}
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
-	if (!ct)
+	/* a hairpin's entries are between guests only: never the WAN's */
+	if (!ct || ct->hairpin)
 		return TC_ACT_OK;
 	net = net_lookup(ct->net_id);
 	if (!net)
@@ -2080,6 +2153,13 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (ct && ct->hairpin)	/* between guests only: never the WAN's */
 		return TC_ACT_OK;
+	if (ct) {
+		ret = nat_flow_over(&rk);
+		if (ret == NAT_OVER_HOSTS)
+			return TC_ACT_OK;
+		if (ret == NAT_OVER_ENDED)
+			ct = NULL;
+	}
 	if (!ct && (nat_generic(rk.proto) || rk.proto == IPPROTO_ICMP)) {
 		/* without ports, or an ICMP query's reply, for no flow:
 		 * the host's own traffic, whose remote (and identifier) no
@@ -2126,13 +2206,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	}
 	if (!ct)
 		return TC_ACT_OK;
+	/* live: checked above, or made just now */
 	net = net_lookup(ct->net_id);
-	if (!net || !ct_live(net, &rk, ct, now)) {
-		/* a flow that is over: the host's, as for no flow */
-		if (nat_generic(rk.proto) || rk.proto == IPPROTO_ICMP)
-			nat_host_note(&rk);
+	if (!net)
 		return TC_ACT_OK;
-	}
 	/* the guest's port as it is now (natreply.h; the lookup counting
 	 * needs anyway), before the flow is touched: the remote of a flow
 	 * whose guest is gone does not keep it alive, it expires */

@@ -2987,8 +2987,9 @@ static void t_nat_forward_udp_answered(struct fabric *fb)
 			bpf_map_update_elem(fb->ct_fd, &rk, &o, BPF_EXIST);
 		}
 	}
-	r[3] = run_tc_out(F, kw, &in, &res);
+	/* without the forward: a flow that lived would still take it */
 	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	r[3] = run_tc_out(F, kw, &in, &res);
 	ct_flush_net(fb, NET_NAT);
 	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
 	      r[2] == TC_ACT_REDIRECT, "verdicts %d %d %d", r[0], r[1], r[2]);
@@ -3002,6 +3003,90 @@ static void t_nat_forward_udp_answered(struct fabric *fb)
 	CHECK(r[3] == TC_ACT_OK,
 	      "an unanswered forward's flow idle 40 s still took a datagram "
 	      "to the guest (verdict %d)", r[3]);
+}
+
+/*
+ * A forward's flow that is over (idle past its timeout both ways) but not
+ * swept yet: the remote's next datagram from the same port is a new
+ * connection through the forward, as it would be once the sweep ran.
+ * Before, the dead flow sent it to the host (port unreachable) until the
+ * sweep came, seconds later on a large table.
+ */
+static void t_nat_forward_after_expiry(struct fabric *fb)
+{
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8096),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8096), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	struct kvb_ct_key ok = guest_ct_key(IPPROTO_UDP, 8096, 5060), rk;
+	struct frame in, res;
+	struct kvb_ct o;
+	int r[2];
+
+	ct_flush_net(fb, NET_NAT);
+	memcpy(fw.mac, N1, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	wan_frame(&in, IPPROTO_UDP, 5060, 8096, 0, 16);
+	r[0] = run_tc_out(F, kw, &in, &res);
+	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &o), "the forward's flow");
+	kvb_ct_reply_key(&ok, &o, &rk);
+	CHECK(!ct_age(fb, &ok, 200) && !ct_age(fb, &rk, 200), "aged");
+	r[1] = run_tc_out(F, kw, &in, &res);
+	CHECK(r[0] == TC_ACT_REDIRECT, "first datagram: verdict %d", r[0]);
+	CHECK(r[1] == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "the remote's datagram after its flow expired, before the "
+	      "sweep: verdict %d, want the forward's guest", r[1]);
+	CHECK(!bpf_map_lookup_elem(fb->ct_fd, &ok, &o) &&
+	      o.state == KVB_CT_NEW, "a new flow, not the dead one (state %u)",
+	      o.state);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	ct_flush_net(fb, NET_NAT);
+}
+
+/*
+ * A guest that a forward of its own port reaches (WireGuard, IKE, SIP:
+ * the same port both ways) talks out from that public port, whatever its
+ * range (51821 is in the host's ephemeral range), as masquerade's port
+ * preservation has it: the remote's packets from the port the guest
+ * talked to are the flow's replies. Before, the guest's flow got another
+ * port, and the remote's packets to the forward clashed with it (its key
+ * held by the guest's own flow): left to the host, port unreachable.
+ * Another guest's flow from a forwarded port still never takes it.
+ */
+static void t_nat_forward_own_port(struct fabric *fb)
+{
+	static const __u16 ports[2] = { 8095, 51821 };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .net_id = NET_NAT, .ifindex = kn1 };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .proto = IPPROTO_UDP };
+	struct frame res;
+	__u16 p;
+	int ret;
+
+	memcpy(fw.mac, N1, 6);
+	for (int i = 0; i < 2; i++) {
+		ct_flush_net(fb, NET_NAT);
+		fk.port = fw.to_port = htons(ports[i]);
+		CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY),
+		      "forward");
+		p = udp_to(ports[i], "10.200.0.2", ports[i]);
+		ret = udp_from("10.200.0.2", ports[i], ports[i], &res);
+		CHECK(p == ports[i], "the forward's guest from its port %u: "
+		      "translated to %u", ports[i], p);
+		CHECK(ret == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+		      "the remote's answer to %u: verdict %d", ports[i], ret);
+		/* a forward of that port to another guest: not taken */
+		fw.to_addr = inet_addr("192.168.90.12");
+		bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY);
+		ct_flush_net(fb, NET_NAT);
+		p = udp_to(ports[i], "10.200.0.2", ports[i]);
+		CHECK(p && p != ports[i], "a guest from another's forwarded "
+		      "port %u: translated to %u", ports[i], p);
+		fw.to_addr = inet_addr("192.168.90.11");
+		bpf_map_delete_elem(fb->fwd_fd, &fk);
+	}
+	ct_flush_net(fb, NET_NAT);
 }
 
 /*
@@ -3538,7 +3623,7 @@ static void t_nat_hairpin_established(struct fabric *fb)
 	struct kvb_ct e;
 	__u8 st[4] = { 0xff, 0xff, 0xff, 0xff };
 	__u16 up = 0, tp = 0;
-	int r[5] = { 0 };
+	int r[5] = { 0 }, herr = -1;
 	__u32 kn9;
 
 	tk.proto = IPPROTO_TCP;
@@ -3561,6 +3646,18 @@ static void t_nat_hairpin_established(struct fabric *fb)
 	r[1] = run_tc_out(F, kn9, &in, &out);
 	if (!bpf_map_lookup_elem(fb->ct_fd, &uk, &e))
 		st[1] = e.state;
+	/* an ICMP error from the WAN side quoting the hairpin's packet to
+	 * B (from the gateway, on A's port): a hairpin's entries are
+	 * between guests only, A hears nothing of it */
+	{
+		struct frame q, err, res;
+
+		hp_frame(&q, N1, natnet.gw_ip, up, b, 93, IPPROTO_UDP, 0, 0, 0);
+		wan_unreach_quoting(&err, &q);
+		memcpy(err.buf + 14 + 16, &natnet.gw_ip, 4);
+		frame_csum4(&err);
+		herr = run_tc_out(F, kw, &err, &res);
+	}
 	/* TCP: A's SYN, B's SYN-ACK, A's ACK */
 	hp_frame(&in, N1, a, 40900, natnet.nat_ip, 8093, IPPROTO_TCP, 0x02,
 		 100, 0);
@@ -3591,6 +3688,8 @@ static void t_nat_hairpin_established(struct fabric *fb)
 	CHECK(st[2] == KVB_CT_NEW && st[3] == KVB_CT_ESTABLISHED,
 	      "TCP hairpin: state %u after B's SYN-ACK, %u after A's ACK",
 	      st[2], st[3]);
+	CHECK(herr == TC_ACT_OK, "the WAN's ICMP error quoting a hairpin's "
+	      "packet: verdict %d, want the host's", herr);
 }
 
 /*
@@ -4122,6 +4221,8 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_tcp_states);
 	RUN(t_nat_forward_syn_flood_not_established);
 	RUN(t_nat_forward_udp_answered);
+	RUN(t_nat_forward_after_expiry);
+	RUN(t_nat_forward_own_port);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_tcp_reopen);
