@@ -852,6 +852,12 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	} else if (t->n != KVB_NAT_FILTER_ENDPOINT) {
 		goto refuse;
 	}
+	/* what the filter lets in that a host service bound since would
+	 * take is that service's: a guest keeps only its flows' remotes
+	 * on a port the host now listens on (a guest took the port while
+	 * the service was down, and holds it by one live flow) */
+	if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))
+		return NAT_MAP_NONE;
 	/* into the mapping's guest port only while it is a guest's port
 	 * this network translates for, as a reply goes (natreply.h): a
 	 * mapping outlives its guest's device until gc, and a tap

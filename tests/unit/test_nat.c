@@ -942,6 +942,26 @@ static void t_nat_filtering_modes(struct fabric *fb)
 		CHECK(hs >= 0 && r7 == TC_ACT_OK, "host socket on the "
 		      "mapped port: verdict %d (socket %d)", r7, hs);
 	}
+	{
+		/* endpoint-independent too: what the filter would let in
+		 * is the host service's; the flow's own remote stays the
+		 * guest's. Before, a guest that took the port while the
+		 * service was down got every WAN client of it. */
+		int hs, r8, r9;
+
+		nat_filtering(fb, KVB_NAT_FILTER_ENDPOINT);
+		hs = host_socket(SOCK_DGRAM, "10.200.0.1", p);
+		r8 = udp_from("10.200.0.9", 55, p, &res);
+		r9 = udp_from("10.200.0.2", 53, p, &res);
+		if (hs >= 0)
+			close(hs);
+		nat_filtering(fb, KVB_NAT_FILTER_ADDR_PORT);
+		CHECK(hs >= 0 && r8 == TC_ACT_OK, "endpoint-independent, host "
+		      "socket on the mapped port: verdict %d (socket %d)", r8,
+		      hs);
+		CHECK(r9 == TC_ACT_REDIRECT, "endpoint-independent, host "
+		      "socket: the flow's own reply, verdict %d", r9);
+	}
 	CHECK(r1 == TC_ACT_SHOT && r2 == TC_ACT_SHOT,
 	      "address-port: another port %d, another address %d", r1, r2);
 	CHECK(r3 == TC_ACT_REDIRECT && r4 == TC_ACT_SHOT,
