@@ -1075,6 +1075,56 @@ static __always_inline int nat_generic_stale(struct nat_scratch *t)
 	return 0;
 }
 
+/*
+ * A WAN packet's source saddr that no remote can have, for a flow the
+ * WAN would open (to daddr, the NAT address): the host's own (the NAT
+ * address itself, or any the FIB calls local, a subnet broadcast among
+ * them), 0/8, loopback, multicast and the classes above. Forged: a flow
+ * made from it would have the guest answer the host itself, or a hairpin
+ * reflect the WAN's packets into another guest. A global function: only
+ * new flows' packets ask it.
+ */
+__noinline int nat_wan_martian(struct __sk_buff *skb,
+			       const struct kvb_ct_key *rk)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_natmap *m;
+	struct kvb_fwd *fw;
+	struct kvb_net *net;
+	__u32 net_id;
+	__u8 a;
+
+	if (!skb || !t || !rk)
+		return 1;
+	a = ((const __u8 *)&rk->saddr)[0];
+	if (rk->saddr == rk->daddr || a == 0 || a == 127 || a >= 224)
+		return 1;
+	/* the FIB, from the gateway interface of the network whose flow
+	 * it would be (a forward's or a mapping's; forwarding is on
+	 * there, not on the WAN device) */
+	t->fk.addr = rk->daddr;
+	t->fk.port = rk->dport;
+	t->fk.proto = rk->proto;
+	t->fk.pad = 0;
+	fw = bpf_map_lookup_elem(&kvb_fwd, &t->fk);
+	if (fw) {
+		net_id = fw->net_id;
+	} else {
+		t->nk.addr = rk->daddr;
+		t->nk.addr2 = 0;
+		t->nk.port = rk->dport;
+		t->nk.proto = rk->proto;
+		t->nk.kind = KVB_NM_NAT;
+		m = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
+		if (!m)
+			return 0;	/* no flow to open: the host's */
+		net_id = m->net_id;
+	}
+	net = net_lookup(net_id);
+	return net && net->gw_host &&
+	       nat_addr_is_hosts(skb, t, rk->saddr, net->gw_host);
+}
+
 /* What nat_flow_over found of a WAN packet's flow. */
 #define NAT_OVER_LIVE 0		/* live: the packet is the flow's */
 #define NAT_OVER_ENDED 1	/* over, ended now: the packet has no flow */
@@ -1476,6 +1526,10 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && ct->hairpin && ct_live(net, ok, ct, now))
 		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
+	/* a flow to the WAN address that is no hairpin's (none is made:
+	 * nat_wan_martian) is never taken for an expired hairpin */
+	if (ct && !ct->hairpin)
+		return NAT_CONTINUE;
 	if (ct) {	/* expired: both keys go */
 		__u16 oslot = ct->slot;
 
@@ -2193,7 +2247,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	 * from an address of the fabric's own networks (a guest's, a
 	 * gateway's) is forged, as Linux takes a source of its own for a
 	 * martian: never made, the guest never hears "the host" or a peer */
-	if (!ct && route_of(4, (const __u8 *)&rk.saddr))
+	if (!ct && (route_of(4, (const __u8 *)&rk.saddr) ||
+		    nat_wan_martian(skb, &rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
 	now = kvb_now();
 	if (!ct) {

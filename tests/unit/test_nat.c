@@ -3065,6 +3065,59 @@ static void t_nat_forward_after_expiry(struct fabric *fb)
 }
 
 /*
+ * A WAN packet that would open a flow (here through a forward) from a
+ * source no remote can have is forged and dropped (spoof-ip), no flow
+ * made: the NAT address itself, another of the host's own addresses,
+ * loopback, 0/8, multicast. Before, only the fabric's subnets were
+ * refused: from the NAT address and a second forwarded port, the forward's
+ * guest's answers became a hairpin into the other forward's guest (the
+ * WAN reflecting into it), from another host address they went to the
+ * host itself.
+ */
+static void t_nat_wan_martian_sources(struct fabric *fb)
+{
+	static const char *const bad[] = { "10.200.0.1", "10.200.0.77",
+					   "127.0.0.1", "0.1.2.3",
+					   "224.0.0.5", "255.255.255.255" };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8097),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8097), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_SPOOF_IP], c0;
+	struct frame in, res;
+	int r[ARRAY_SIZE(bad)], ok;
+
+	ct_flush_net(fb, NET_NAT);
+	c0 = ct_count(fb, NET_NAT);
+	memcpy(fw.mac, N1, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	CHECK(!system("ip addr add 10.200.0.77/32 dev kw"), "second address");
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		__be32 a = inet_addr(bad[i]);
+
+		wan_frame(&in, IPPROTO_UDP, 8098, 8097, 0, 16);
+		memcpy(in.buf + 14 + 12, &a, 4);
+		frame_csum4(&in);
+		r[i] = run_tc_out(F, kw, &in, &res);
+	}
+	wan_frame(&in, IPPROTO_UDP, 8098, 8097, 0, 16);
+	ok = run_tc_out(F, kw, &in, &res);
+	system("ip addr del 10.200.0.77/32 dev kw");
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	ct_flush_net(fb, NET_NAT);
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(r[i] == TC_ACT_SHOT, "from %s: verdict %d, want a drop",
+		      bad[i], r[i]);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_SPOOF_IP] ==
+	      d0 + ARRAY_SIZE(bad), "spoof-ip +%llu, want +%zu",
+	      (unsigned long long)(port_stats(fb, kw).drop[KVB_DROP_SPOOF_IP]
+				   - d0), ARRAY_SIZE(bad));
+	CHECK(ok == TC_ACT_REDIRECT, "from a remote: verdict %d", ok);
+	(void)c0;
+}
+
+/*
  * A guest that a forward of its own port reaches (WireGuard, IKE, SIP:
  * the same port both ways) talks out from that public port, whatever its
  * range (51821 is in the host's ephemeral range), as masquerade's port
@@ -4243,6 +4296,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forward_udp_answered);
 	RUN(t_nat_forward_after_expiry);
 	RUN(t_nat_forward_own_port);
+	RUN(t_nat_wan_martian_sources);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_tcp_reopen);
