@@ -17,6 +17,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -146,6 +147,47 @@ int host_tc_filters(__u32 ifindex)
 			return ret;
 	}
 	return n;
+}
+
+struct qdisc_walk {
+	__u32 ifindex;
+	char *kind;
+};
+
+static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
+	struct qdisc_walk *w = data;
+
+	if ((__u32)t->tcm_ifindex != w->ifindex || t->tcm_parent != TC_H_INGRESS)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*t), attr_cb, tb);
+	if (tb[TCA_KIND])
+		snprintf(w->kind, 16, "%s", mnl_attr_get_str(tb[TCA_KIND]));
+	return MNL_CB_OK;
+}
+
+/*
+ * The kind of the qdisc on device ifindex's ingress side (parent
+ * ffff:fff1): "clsact", "ingress" (which has one block, so a filter meant
+ * for egress lands among the ingress filters), or "" when there is none.
+ * 0 or -errno.
+ */
+int host_ingress_qdisc(__u32 ifindex, char kind[16])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct qdisc_walk w = { .ifindex = ifindex, .kind = kind };
+	struct tcmsg *t;
+
+	kind[0] = 0;
+	nlh->nlmsg_type = RTM_GETQDISC;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = (int)ifindex;
+	return nl_talk(nlh, qdisc_cb, &w);
 }
 
 /* ------------------------------------------------------------------ links */

@@ -284,6 +284,7 @@ void dev_driver(const char *name, char *buf, size_t len);
 int xdp_attach(struct fabric *fb, __u32 ifindex, bool bound);
 int xdp_update(struct fabric *fb, __u32 ifindex, bool bound);
 bool tc_present(__u32 ifindex);
+int tc_hook_refuse(const char *cmd, const char *dev, __u32 ifindex);
 void xdp_detach(struct fabric *fb, __u32 ifindex);
 int dev_get_mac(const char *dev, __u8 mac[6]);
 int dev_get_flags(const char *dev, unsigned int *flags);
@@ -302,6 +303,7 @@ struct host_link {
 int host_link(__u32 ifindex, struct host_link *l);
 bool link_type_l3(__u16 type);
 int host_tc_filters(__u32 ifindex);
+int host_ingress_qdisc(__u32 ifindex, char kind[16]);
 int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 		 char dev[16]);
 int host_addr_on(__u32 ifindex, char what[64]);

@@ -36,11 +36,45 @@ int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created)
 	ret = bpf_tc_hook_create(&hook);
 	if (ret && ret != -EEXIST)
 		return ret;
+	/* a plain ingress qdisc is EEXIST too, but has one block: an
+	 * egress program would replace our ingress one there (an ingress
+	 * program alone, a WAN's, is at home in it) */
+	if (ret == -EEXIST && egress) {
+		char kind[16];
+		int r = host_ingress_qdisc(ifindex, kind);
+
+		if (r)
+			return r;
+		if (strcmp(kind, "clsact"))
+			return -EBUSY;
+	}
 	if (!ret && created)
 		*created = true;
 	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 	to.prog_fd = egress ? fb->prog_tc_egress : fb->prog_tc_ingress;
 	return bpf_tc_attach(&hook, &to);
+}
+
+/*
+ * Does DEV hold a qdisc on its ingress side that is not a clsact
+ * (libvirt's `ingress` for a <bandwidth> inbound limit, an admin's
+ * policer)? A port with an egress program needs clsact's two hooks, and
+ * kvmbpf takes no one's qdisc away: says so and returns 1, else 0.
+ */
+int tc_hook_refuse(const char *cmd, const char *dev, __u32 ifindex)
+{
+	char kind[16];
+	int ret = host_ingress_qdisc(ifindex, kind);
+
+	if (ret)
+		return err("%s: %s: cannot read its qdiscs: %s", cmd, dev,
+			   strerror(-ret));
+	if (kind[0] && strcmp(kind, "clsact"))
+		return err("%s: %s has an '%s' qdisc (tc qdisc show dev %s); "
+			   "kvmbpf needs clsact: remove it (tc qdisc del dev "
+			   "%s ingress) or use another device", cmd, dev, kind,
+			   dev, dev);
+	return 0;
 }
 
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact)

@@ -113,8 +113,9 @@ bool dev_is_l3(__u32 ifindex)
  * Ethernet device that holds no address of the host and is not a master
  * (bridge, bond, team, VRF, Open vSwitch). An uplink is an Ethernet
  * device and may be a bridge, bond or team (often the host's NIC); a WAN
- * is an Ethernet or a layer-3 device (link_type_l3). Prints why and
- * returns 1, else 0.
+ * is an Ethernet or a layer-3 device (link_type_l3). A guest's device and
+ * an uplink have no qdisc but clsact on their ingress side. Prints why
+ * and returns 1, else 0.
  */
 int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 {
@@ -161,6 +162,10 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 	if (l.type != ARPHRD_ETHER)
 		return err("%s: %s is not an Ethernet device (link type %u): "
 			   "a guest's tap or an uplink NIC is", cmd, dev, l.type);
+	/* a guest port and an uplink have an egress program too (a WAN
+	 * has none: a plain ingress qdisc takes its one program well) */
+	if (tc_hook_refuse(cmd, dev, ifindex))
+		return 1;
 	if (role == KVB_PORT_UPLINK)
 		return 0;
 	for (int i = 0; masters[i]; i++)

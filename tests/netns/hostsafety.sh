@@ -4,7 +4,8 @@
 # an address or a route of the host (or another fabric's network) is
 # refused unless 'force' is given; attach refuses what is not a guest's
 # device (loopback, bridges, enslaved devices, the fabric's own
-# interfaces, a device holding the host's address, a non-Ethernet tun);
+# interfaces, a device holding the host's address, a non-Ethernet tun,
+# a device with a plain ingress qdisc);
 # detach restores every setting attach changed; a port address outside
 # its nat or routed network is refused. The host's addresses and routes
 # here come from documentation ranges no other test uses.
@@ -158,6 +159,37 @@ check "a tun device as a nat network's WAN: accepted (a layer-3 WAN, natl3.sh)" 
 check "net del of it" kvmbpf net del nt
 check_not "nothing of the fabric left on the tun" sh -c \
 	"tc filter show dev $T-tun ingress 2>/dev/null | grep -q bpf"
+# a plain ingress qdisc (libvirt's for a <bandwidth> inbound limit) has
+# one block: kvmbpf's egress program would replace its ingress one there
+ip link add "$T-iq" type veth peer name "$T-iqp" && LINK_LIST+=("$T-iq")
+ip link set "$T-iq" up
+tc qdisc add dev "$T-iq" ingress
+# (libvirt's filter polices; this kernel may have no act_police)
+tc filter add dev "$T-iq" parent ffff: protocol all prio 49 u32 match u32 0 0 \
+	classid 1:1
+expect_err "a tap with an ingress qdisc: refused, names it" \
+	"$T-iq has an 'ingress' qdisc (tc qdisc show dev $T-iq); kvmbpf needs clsact" \
+	kvmbpf attach "$T-iq" net b
+check_not "... no kvmbpf program in its ingress qdisc" sh -c \
+	"tc filter show dev $T-iq ingress | grep -q kvb_"
+check "... the admin's filter stays" sh -c \
+	"tc filter show dev $T-iq ingress | grep -q 'pref 49 u32'"
+check_not "... and it is no port" kvmbpf port show "$T-iq"
+expect_err "an uplink with an ingress qdisc: refused" \
+	"$T-iq has an 'ingress' qdisc" kvmbpf net add iq type bridge uplink "$T-iq"
+check_not "... no network left" kvmbpf net show iq
+# a WAN has an ingress program only: at home in the ingress qdisc
+check "a WAN with an ingress qdisc: accepted" \
+	kvmbpf net add iq type routed subnet 10.15.9.0/24 wan "$T-iq"
+check "... its one program in the ingress qdisc" sh -c \
+	"tc filter show dev $T-iq ingress | grep -q kvb_tc_ingress"
+check_not "... no egress program there" sh -c \
+	"tc filter show dev $T-iq ingress | grep -q kvb_tc_egress"
+check "net del iq" kvmbpf net del iq
+check_not "... nothing of kvmbpf left on the device" sh -c \
+	"tc filter show dev $T-iq ingress | grep -q kvb_"
+check "... the ingress qdisc and its filter stay" sh -c \
+	"tc filter show dev $T-iq ingress | grep -q 'pref 49 u32'"
 netns_add "$T-g1"
 guest_link "$T-g1" "$T-g1"
 kvmbpf attach "$T-g1" net b || fail "attach g1"
