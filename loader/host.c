@@ -198,6 +198,32 @@ struct link_walk {
 	bool found;
 };
 
+/*
+ * A device whose IFLA_LINK is ours: note it if it receives through our
+ * rx path (a VLAN, macvlan, ipvlan, macvtap or ipvtap on top of us, whose
+ * frames our tc ingress sees first). A veth's IFLA_LINK is its peer's.
+ */
+static void link_child(const struct nlattr **tb, struct host_link *l)
+{
+	static const char *const kinds[] = { "vlan", "macvlan", "ipvlan",
+					     "macvtap", "ipvtap", NULL };
+	const struct nlattr *info[NL_ATTRS] = {};
+
+	if (!tb[IFLA_LINKINFO] || !tb[IFLA_IFNAME])
+		return;
+	mnl_attr_parse_nested(tb[IFLA_LINKINFO], attr_cb, info);
+	if (!info[IFLA_INFO_KIND])
+		return;
+	for (int i = 0; kinds[i]; i++)
+		if (!strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), kinds[i])) {
+			snprintf(l->child, sizeof(l->child), "%s",
+				 mnl_attr_get_str(tb[IFLA_IFNAME]));
+			snprintf(l->child_kind, sizeof(l->child_kind), "%s",
+				 kinds[i]);
+			return;
+		}
+}
+
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NL_ATTRS] = {};
@@ -208,6 +234,9 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_parse(nlh, sizeof(*ifm), attr_cb, tb);
 	if (tb[IFLA_MASTER] && mnl_attr_get_u32(tb[IFLA_MASTER]) == w->want)
 		l->has_slaves = true;
+	if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID] &&
+	    mnl_attr_get_u32(tb[IFLA_LINK]) == w->want && !l->child[0])
+		link_child(tb, l);
 	if ((__u32)ifm->ifi_index != w->want)
 		return MNL_CB_OK;
 	w->found = true;
@@ -231,8 +260,9 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*
- * What the kernel says of device IFINDEX: type, flags, kind, master, and
- * whether other devices are enslaved to it. -ENODEV if there is none.
+ * What the kernel says of device IFINDEX: type, flags, kind, master,
+ * whether other devices are enslaved to it, and a VLAN or macvlan-like
+ * device on top of it. -ENODEV if there is none.
  */
 int host_link(__u32 ifindex, struct host_link *l)
 {

@@ -299,6 +299,9 @@ struct host_link {
 	bool has_slaves;		/* a device has it as its master */
 	char name[16];
 	char kind[16];			/* IFLA_INFO_KIND, "" for a plain NIC */
+	/* a vlan, macvlan, ipvlan, macvtap or ipvtap device on top of it
+	 * (IFLA_LINK, this namespace), the first one seen; "" if none */
+	char child[16], child_kind[16];
 };
 int host_link(__u32 ifindex, struct host_link *l);
 bool link_type_l3(__u16 type);

@@ -110,9 +110,12 @@ bool dev_is_l3(__u32 ifindex)
  * and our tc hook would run before the master's); the fabric's own
  * interfaces (gateway veths, of this fabric or another); a device that
  * carries another fabric's program. A guest's device is moreover an
- * Ethernet device that holds no address of the host and is not a master
- * (bridge, bond, team, VRF, Open vSwitch). An uplink is an Ethernet
- * device and may be a bridge, bond or team (often the host's NIC); a WAN
+ * Ethernet device that holds no address of the host, is not a master
+ * (bridge, bond, team, VRF, Open vSwitch) and has no VLAN, macvlan,
+ * ipvlan, macvtap or ipvtap device on top of it. An uplink is an Ethernet
+ * device and may be a bridge, bond or team (often the host's NIC), with
+ * VLAN or macvlan devices on top (bridge_from_uplink passes every frame
+ * that is no guest's on to the host's stack, tagged ones included); a WAN
  * is an Ethernet or a layer-3 device (link_type_l3). A guest's device and
  * an uplink have no qdisc but clsact on their ingress side. Prints why
  * and returns 1, else 0.
@@ -175,6 +178,12 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 	if (l.has_slaves)
 		return err("%s: %s has devices enslaved to it: not a guest's",
 			   cmd, dev);
+	/* our tc ingress runs before the VLAN demux and macvlan's
+	 * rx_handler: the guest's program would take their frames */
+	if (l.child[0])
+		return err("%s: %s has the %s device %s on top of it: not a "
+			   "guest's (the port's program would take its traffic)",
+			   cmd, dev, l.child_kind, l.child);
 	ret = host_addr_on(ifindex, a);
 	if (ret < 0)
 		return err("%s: %s: cannot read its addresses: %s", cmd, dev,

@@ -5,7 +5,7 @@
 # refused unless 'force' is given; attach refuses what is not a guest's
 # device (loopback, bridges, enslaved devices, the fabric's own
 # interfaces, a device holding the host's address, a non-Ethernet tun,
-# a device with a plain ingress qdisc);
+# a device with a plain ingress qdisc or a VLAN or macvlan on top);
 # detach restores every setting attach changed; a port address outside
 # its nat or routed network is refused. The host's addresses and routes
 # here come from documentation ranges no other test uses.
@@ -190,6 +190,45 @@ check_not "... nothing of kvmbpf left on the device" sh -c \
 	"tc filter show dev $T-iq ingress | grep -q kvb_"
 check "... the ingress qdisc and its filter stay" sh -c \
 	"tc filter show dev $T-iq ingress | grep -q 'pref 49 u32'"
+# tc ingress runs before the VLAN demux and macvlan's rx_handler: a guest
+# port's program would take the host's traffic on the devices on top
+ip link add "$T-mv" type veth peer name "$T-mvp" && LINK_LIST+=("$T-mv")
+ip link set "$T-mv" up
+ip link add "$T-mvc" link "$T-mv" type macvlan mode bridge
+ip addr add 198.18.16.1/24 dev "$T-mvc"
+ip link set "$T-mvc" up
+expect_err "a device with a macvlan on top: refused, names it" \
+	"$T-mv has the macvlan device $T-mvc on top of it" \
+	kvmbpf attach "$T-mv" net b
+ip link del "$T-mvc"
+# (another VM's macvtap: no address of the host, still not the guest's)
+ip link add link "$T-mv" name "$T-mvt" type macvtap
+expect_err "a device with a macvtap on top (no address): refused" \
+	"$T-mv has the macvtap device $T-mvt on top of it" \
+	kvmbpf attach "$T-mv" net b
+check_not "... and it is no port" kvmbpf port show "$T-mv"
+check_not "... no kvmbpf program on it" sh -c \
+	"tc filter show dev $T-mv ingress 2>/dev/null | grep -q kvb_"
+ip link del "$T-mvt"
+if ip link add link "$T-mv" name "$T-mv.7" type vlan id 7 2>/dev/null; then
+	expect_err "a device with a VLAN on top: refused" \
+		"$T-mv has the vlan device $T-mv.7 on top of it" \
+		kvmbpf attach "$T-mv" net b
+	check "the host's NIC with a VLAN on top as an uplink: accepted" \
+		kvmbpf net add mv type bridge uplink "$T-mv"
+	check "net del of it" kvmbpf net del mv
+	ip link del "$T-mv.7"
+else
+	echo "NOTE hostsafety: this kernel has no 8021q (ip link add type vlan fails): VLANs on top untested, macvlan and macvtap stand for them"
+fi
+ip link add "$T-mvc" link "$T-mv" type macvlan mode bridge
+check "the host's NIC with a macvlan on top as an uplink: accepted" \
+	kvmbpf net add mv type bridge uplink "$T-mv"
+check "net del of it" kvmbpf net del mv
+ip link del "$T-mvc"
+check "the device with nothing on top any more: attach accepted" \
+	kvmbpf attach "$T-mv" net b
+kvmbpf detach "$T-mv"
 netns_add "$T-g1"
 guest_link "$T-g1" "$T-g1"
 kvmbpf attach "$T-g1" net b || fail "attach g1"
