@@ -240,6 +240,7 @@ __u64 ct_count(struct fabric *fb, __u32 net_id);
 
 /* routed.c */
 int subnet_parse(const char *s, struct kvb_subnet *sn);
+const char *subnet_reserved(const struct kvb_subnet *sn);
 int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw);
 int subnets_check(struct fabric *fb, const struct kvb_subnet *sn, int n);
 int net_addr_check(const char *cmd, const struct kvb_net *net,

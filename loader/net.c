@@ -144,11 +144,17 @@ static int uplink_xdp_set(struct fabric *fb, const struct kvb_net *n,
 
 static int parse_subnet(const char *cmd, struct net_spec *s, char **v)
 {
+	const char *what;
+
 	if (s->nsubnets == KVB_MAX_SUBNETS)
 		return err("%s: at most %d subnets", cmd, KVB_MAX_SUBNETS);
 	if (subnet_parse(v[0], &s->subnets[s->nsubnets]))
 		return err("%s: subnet %s: expected a.b.c.d/8-30 or an IPv6 "
 			   "prefix /16-126, with no host bits", cmd, v[0]);
+	what = subnet_reserved(&s->subnets[s->nsubnets]);
+	if (what)
+		return err("%s: subnet %s overlaps %s: an IPv6 subnet must be "
+			   "unicast space of its own", cmd, v[0], what);
 	s->nsubnets++;
 	return 0;
 }

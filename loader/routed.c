@@ -41,6 +41,45 @@ int subnet_parse(const char *s, struct kvb_subnet *sn)
 	return 0;
 }
 
+/*
+ * Is IPv6 subnet sn one a network may not have, because it overlaps
+ * addresses that are no guest's unicast? The IPv4-mapped range above all:
+ * the route table keys IPv4 subnets as ::ffff:a.b.c.d (route_key), so an
+ * IPv6 subnet there would alias IPv4 space unchecked. What it overlaps,
+ * as "PREFIX (WHAT)", or NULL when it is fine.
+ */
+const char *subnet_reserved(const struct kvb_subnet *sn)
+{
+	static const struct {
+		const char *addr, *what;
+		__u32 len;
+	} res[] = {
+		{ "::1", "::1 (the loopback address)", 128 },
+		{ "::", ":: (the unspecified address)", 128 },
+		{ "::", "::/96 (IPv4-compatible addresses)", 96 },
+		{ "::ffff:0:0", "::ffff:0:0/96 (IPv4-mapped addresses)", 96 },
+		{ "fe80::", "fe80::/10 (link-local addresses)", 10 },
+		{ "ff00::", "ff00::/8 (multicast addresses)", 8 },
+	};
+
+	if (sn->family != 6)
+		return NULL;
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+		__u32 len = sn->prefixlen < res[i].len ? sn->prefixlen :
+							 res[i].len;
+		__u8 a[16];
+		bool same = true;
+
+		inet_pton(AF_INET6, res[i].addr, a);
+		for (__u32 bit = 0; bit < len && same; bit++)
+			same = !((sn->addr[bit / 8] ^ a[bit / 8]) &
+				 (0x80 >> (bit % 8)));
+		if (same)
+			return res[i].what;
+	}
+	return NULL;
+}
+
 static bool in_subnet(const struct kvb_subnet *sn, const __u8 *a)
 {
 	for (__u32 bit = 0; bit < sn->prefixlen; bit++)

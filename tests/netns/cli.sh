@@ -71,6 +71,18 @@ expect_err "bad type" "type moo" kvmbpf net add n1 type moo
 expect_err "missing type" "missing 'type" kvmbpf net add n1
 expect_err "bad name" "name 'a/b'" kvmbpf net add a/b type bridge
 expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
+# the route table keys IPv4 subnets as ::ffff:a.b.c.d: an IPv6 subnet
+# there would alias IPv4 space past the host-overlap check
+for sw in "::ffff:192.168.1.0/120|::ffff:0:0/96 (IPv4-mapped" \
+	"::ffff:0:0/96|::ffff:0:0/96 (IPv4-mapped" \
+	"::c0a8:100/120|::/96 (IPv4-compatible" \
+	"::/64|::1 (the loopback" \
+	"fe80::/64|fe80::/10 (link-local" \
+	"ff05::/16|ff00::/8 (multicast"; do
+	expect_err "IPv6 subnet ${sw%%|*}: refused" "subnet ${sw%%|*} overlaps ${sw#*|}" \
+		kvmbpf net add r6 type routed subnet 10.77.0.0/24 subnet "${sw%%|*}"
+done
+check_not "... no network made of them" kvmbpf net show r6
 expect_err "missing uplink device" "uplink nosuchdev0: no such device" \
 	kvmbpf net add n1 type bridge uplink nosuchdev0
 expect_err "uplink on internal" "uplink is for bridge networks only" \
