@@ -36,6 +36,7 @@
 static int ensure_bpffs(const char *dir)
 {
 	struct statfs st;
+	bool made;
 
 	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
 		mkdir("/sys/fs/bpf", 0700);
@@ -43,7 +44,8 @@ static int ensure_bpffs(const char *dir)
 			return err("cannot mount bpffs on /sys/fs/bpf: %s",
 				   strerror(errno));
 	}
-	if (mkdir(dir, 0700) && errno != EEXIST) {
+	made = !mkdir(dir, 0700);
+	if (!made && errno != EEXIST) {
 		/* bpffs refuses names with a dot: say so instead of EPERM */
 		const char *base = strrchr(dir, '/');
 
@@ -52,8 +54,11 @@ static int ensure_bpffs(const char *dir)
 				   "contain '.'", dir);
 		return err("cannot create %s: %s", dir, strerror(errno));
 	}
-	if (statfs(dir, &st) || st.f_type != BPF_FS_MAGIC)
+	if (statfs(dir, &st) || st.f_type != BPF_FS_MAGIC) {
+		if (made)	/* nothing of ours left where it was refused */
+			rmdir(dir);
 		return err("%s is not on a bpffs mount", dir);
+	}
 	return 0;
 }
 

@@ -209,6 +209,8 @@ void net_ports_changed(struct fabric *fb, __u32 net_id);
 /* lifecycle.c */
 int fabric_gc(struct fabric *fb, bool verbose);
 int fabric_tend(struct fabric *fb, bool verbose);
+bool fabric_pinned(const char *dir);
+void fabric_unmake(bool rm_dir);
 int net_remove(struct fabric *fb, const struct kvb_net *net);
 
 /* gateway.c: the gateway interface and WAN hook of nat and routed nets */

@@ -148,12 +148,12 @@ static int do_gc(int argc, char **argv)
 	return 0;
 }
 
+static int pins_remove(const char *dir, bool rm_dir, bool quiet);
+
 static int do_reset(int argc, char **argv)
 {
 	struct fabric *fb;
 	struct kvb_net net;
-	struct dirent *de;
-	DIR *d;
 	int ret = 0, lock;
 
 	(void)argv;
@@ -177,27 +177,92 @@ static int do_reset(int argc, char **argv)
 	lock = fb->lock_fd;
 	fb->lock_fd = -1;
 	fabric_close(fb);
-	d = opendir(opts.bpffs);
-	while (d && (de = readdir(d))) {
-		char path[512];
-
-		/* kvmbpf's pins only: another's in a mistyped --bpffs
-		 * stay (and the directory with them) */
-		if (strncmp(de->d_name, "kvb_", 4) &&
-		    strncmp(de->d_name, "prog_", 5) &&
-		    strncmp(de->d_name, "link_xdp_", 9))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", opts.bpffs, de->d_name);
-		if (unlink(path))
-			ret = err("reset: %s: %s", path, strerror(errno));
-	}
-	if (d)
-		closedir(d);
-	if (rmdir(opts.bpffs))
-		ret = err("reset: %s: %s", opts.bpffs, strerror(errno));
+	ret |= pins_remove(opts.bpffs, true, false);
 	if (lock >= 0)
 		close(lock);
 	return ret;
+}
+
+/* kvmbpf's own pins: another's in a mistyped --bpffs are not */
+static bool pin_ours(const char *name)
+{
+	return !strncmp(name, "kvb_", 4) || !strncmp(name, "prog_", 5) ||
+	       !strncmp(name, "link_xdp_", 9);
+}
+
+/* Does dir hold any of kvmbpf's pins (a fabric, or the start of one)? */
+bool fabric_pinned(const char *dir)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir(dir);
+
+	while (d && !found && (de = readdir(d)))
+		found = pin_ours(de->d_name);
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * Unlink kvmbpf's pins in dir (its maps and timers go with the last
+ * reference), then the directory if rm_dir; another's pins stay, and the
+ * directory with them. 0, or 1 with the reason printed (by reset; a
+ * failed command's own cleanup says nothing more: its error was said).
+ */
+static int pins_remove(const char *dir, bool rm_dir, bool quiet)
+{
+	struct dirent *de;
+	int ret = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		char path[512];
+
+		if (!pin_ours(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path))
+			ret = quiet ? 1 : err("reset: %s: %s", path,
+					      strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	if (rm_dir && rmdir(dir) && errno != ENOENT)
+		ret = quiet ? 1 : err("reset: %s: %s", dir, strerror(errno));
+	return ret;
+}
+
+/*
+ * A creating command (net add, acl add, load) that found no fabric and
+ * failed: the fabric it made for itself goes as `reset` would remove it,
+ * if it holds no network, port or ACL (a load whose first lines took
+ * effect keeps them, and the fabric), and the directory too if the
+ * command made it (rm_dir).
+ */
+void fabric_unmake(bool rm_dir)
+{
+	struct fabric *fb;
+	struct kvb_net net;
+	__u32 key;
+
+	if (fabric_exists(opts.bpffs)) {
+		fb = fab();
+		if (!fb)
+			return;
+		for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+			if (!net_get(fb, id, &net))
+				return;
+		if (!bpf_map_get_next_key(fb->port_fd, NULL, &key) ||
+		    !bpf_map_get_next_key(fb->acl_fd, NULL, &key))
+			return;
+		/* the lock is held until the pins are gone (do_reset) */
+		pins_remove(opts.bpffs, rm_dir, true);
+		fabric_close(fb);
+		return;
+	}
+	/* programs never pinned: whatever is there is this command's */
+	pins_remove(opts.bpffs, rm_dir, true);
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -162,6 +163,8 @@ static const char *bpffs_canon(const char *dir)
 static int run(const struct object *o, int argc, char **argv)
 {
 	const struct cmd *c;
+	bool fresh, had_dir;
+	int ret;
 
 	if (argc && is_help(argv[0]))
 		return object_help(o);
@@ -188,7 +191,15 @@ static int run(const struct object *o, int argc, char **argv)
 			return 1;
 		fabric_tend(fb, false);
 	}
-	return c->fn(argc, argv);
+	if (!(c->flags & CMD_CREATES))
+		return c->fn(argc, argv);
+	/* a creating command that fails leaves no fabric it made behind */
+	fresh = !fabric_pinned(opts.bpffs);
+	had_dir = !access(opts.bpffs, F_OK);
+	ret = c->fn(argc, argv);
+	if (ret && fresh)
+		fabric_unmake(!had_dir);
+	return ret;
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,8 @@
 # The kvmbpf command: errors, JSON, idempotence, and that detach / net del
 # leave no program, filter, pin or promiscuous flag behind.
 source "$(dirname "$0")/lib.sh"
+# the fabrics of the no-fabric checks go too, should one be left
+trap 'for d in "${BPFFS}_none" "${BPFFS}_typo"; do [ -d "$d" ] && "$ROOT/build/kvmbpf" --bpffs "$d" reset >/dev/null 2>&1; done; cleanup' EXIT
 
 # expect_err NAME PATTERN CMD...: non-zero exit and a one-line message
 expect_err() {
@@ -63,6 +65,33 @@ check_not "... and none was made" test -e "${BPFFS}_none"
 expect_err "net add with a mistyped word on no fabric: an error" "type bogus" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type bogus
 check_not "... and no fabric made for it" test -e "${BPFFS}_none"
+# a creating command that fails its checks on no fabric: nothing left
+# behind (no pins, no armed timers, no directory it made)
+expect_err "net add, uplink missing, on no fabric: an error" \
+	"uplink nosuchdev0: no such device" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type bridge uplink nosuchdev0
+check_not "... and no fabric left" test -e "${BPFFS}_none"
+expect_err "net add over the host's lo on no fabric: an error" "overlaps 127.0.0.0/8 on lo" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type routed subnet 127.0.0.0/24
+check_not "... and no fabric left" test -e "${BPFFS}_none"
+printf 'net add x type bridge uplink nosuchdev0\n' >"$TMPDIR/bad.conf"
+check_not "load of a failing file on no fabric: an error" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/bad.conf"
+check_not "... and no fabric left" test -e "${BPFFS}_none"
+mkdir "${BPFFS}_none"
+expect_err "net add failing in an empty directory: an error" "overlaps 127.0.0.0/8" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type routed subnet 127.0.0.0/24
+check "... the directory stays, empty" sh -c "[ -z \"\$(ls -A ${BPFFS}_none)\" ]"
+rmdir "${BPFFS}_none"
+printf 'net add x type bridge\nnet add y type bridge uplink nosuchdev0\n' >"$TMPDIR/half.conf"
+check_not "load whose second line fails: an error" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/half.conf"
+check "... the fabric with the first line's network stays" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net show x
+"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
+expect_err "--bpffs off bpffs: refused" "is not on a bpffs mount" \
+	"$ROOT/build/kvmbpf" --bpffs "$TMPDIR/nobpffs" net add x type bridge
+check_not "... and the directory it made is gone" test -e "$TMPDIR/nobpffs"
 check "reset on no fabric: nothing to do, no error" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
 expect_err "no object" "unknown command" kvmbpf frobnicate
