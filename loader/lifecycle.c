@@ -22,21 +22,70 @@
 #include "kvmbpf.h"
 
 /*
+ * Is uplink port p's device still the one attached (its name and its MAC
+ * as the network recorded them), only without our tc filter, which
+ * another removed (`tc qdisc del dev eth0 clsact`)?
+ */
+static bool uplink_same(struct fabric *fb, const struct kvb_port *p,
+			struct kvb_net *net)
+{
+	char now[IF_NAMESIZE];
+	__u8 mac[6];
+
+	return p->role == KVB_PORT_UPLINK && !net_get(fb, p->net_id, net) &&
+	       net->uplink == p->ifindex &&
+	       if_indextoname(p->ifindex, now) && !strcmp(now, p->name) &&
+	       !dev_get_mac(now, mac) && !memcmp(mac, net->uplink_mac, 6);
+}
+
+/*
+ * Hook that uplink again, so that its network keeps its LAN: 0, or
+ * -errno with nothing of ours left on it. Its clsact is kvmbpf's if this
+ * made it (the one kvmbpf made, if any, went with the filter).
+ */
+static int uplink_rehook(struct fabric *fb, struct kvb_port *p)
+{
+	bool created = false;
+	int ret;
+
+	ret = tc_attach(fb, p->ifindex, false, &created);
+	if (!ret)
+		ret = tc_attach(fb, p->ifindex, true, NULL);
+	if (created)
+		p->flags |= KVB_PORT_F_OWN_CLSACT;
+	else
+		p->flags &= ~KVB_PORT_F_OWN_CLSACT;
+	if (!ret && bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
+		ret = -errno;
+	if (ret) {
+		tc_detach(p->ifindex, false, false);
+		tc_detach(p->ifindex, true, created);
+		p->flags &= ~KVB_PORT_F_OWN_CLSACT;
+		bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST);
+	}
+	return ret;
+}
+
+/*
  * A port is stale when its device is gone, or when the device now at its
  * ifindex does not carry our tc filter: a new device that reuses the
  * ifindex must never inherit the old port's MACs, addresses or counters.
+ * An uplink that is the same device, its filter removed by another, is
+ * hooked again (said on stderr); one that cannot be is detached with all
+ * that attach changed on it put back (promiscuity), and that said too.
  */
 int fabric_gc(struct fabric *fb, bool verbose)
 {
 	__u32 key, *prev = NULL;
 	struct kvb_port p;
+	struct kvb_net net;
 	int n = 0;
 
 	/* the forgotten ports' NAT flows go in one walk, at the end */
 	nat_forget_hold(fb);
 	while (!bpf_map_get_next_key(fb->port_fd, prev, &key)) {
 		char name[IF_NAMESIZE];
-		bool gone;
+		bool gone, same;
 
 		if (port_get(fb, key, &p)) {
 			prev = &key;
@@ -47,16 +96,36 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			prev = &key;
 			continue;
 		}
+		same = !gone && uplink_same(fb, &p, &net);
+		if (same) {
+			int r = uplink_rehook(fb, &p);
+
+			if (!r) {
+				warn("gc: uplink %s of network %s: its tc filter "
+				     "was gone (removed by another): attached "
+				     "again", p.name, net.name);
+				prev = &key;
+				continue;
+			}
+			/* EBUSY: a qdisc that is no clsact (tc_attach) */
+			warn("gc: uplink %s of network %s: its tc filter was "
+			     "gone and cannot be attached again (%s): detached, "
+			     "the network has no uplink now", p.name, net.name,
+			     r == -EBUSY ? "a qdisc other than clsact is on "
+					   "its ingress side" : strerror(-r));
+		}
 		if (verbose) {
 			open_json_object(NULL);
 			print_string(PRINT_ANY, "dev", "gc: %s", p.name);
 			print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)", key);
 			print_string(PRINT_ANY, "why", ": %s\n",
 				     gone ? "device gone" :
+				     same ? "its tc filter gone, not attached again" :
 					    "ifindex reused by another device");
 			close_json_object();
 		}
-		if (gone)
+		/* the same uplink: what attach changed on it goes back */
+		if (gone || same)
 			net_port_detach(fb, "gc", &p);
 		else {
 			/* not ours any more: forget it, touch nothing on it

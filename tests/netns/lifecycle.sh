@@ -101,6 +101,42 @@ check_not "reuse: no address of the old port" sh -c \
 check_not "reuse: not in the network's flood list" sh -c \
 	"bpftool map dump pinned $BPFFS/kvb_net | grep -qw $idx"
 
+# --- an uplink whose filter another removed ---------------------------------
+# the same device (name, ifindex, MAC): hooked again, the network keeps its
+# LAN; when it cannot be, detached with its promiscuity put back
+ip link add "$T-u" type veth peer name "$T-up" && LINK_LIST+=("$T-u")
+ip link set "$T-u" up && ip link set "$T-up" up
+kvmbpf net add ul type bridge uplink "$T-u" || fail "net add ul"
+uplink_of() { kvmbpf -j net show ul | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["uplink"])'; }
+promisc() { ip link show "$T-u" | grep -q PROMISC; }
+tc qdisc del dev "$T-u" clsact
+out=$(kvmbpf gc 2>&1 >/dev/null)
+case $out in
+*"uplink $T-u of network ul: its tc filter was gone (removed by another): attached again"*)
+	pass "gc: an uplink whose clsact another deleted: attached again, said so" ;;
+*) fail "gc: uplink without its filter: stderr '$out'" ;;
+esac
+check "... its ingress program back" sh -c "tc filter show dev $T-u ingress | grep -q kvb_tc_ingress"
+check "... its egress program back" sh -c "tc filter show dev $T-u egress | grep -q kvb_tc_egress"
+[ "$(uplink_of)" = "$T-u" ] && pass "... still the network's uplink" ||
+	fail "... the network's uplink is '$(uplink_of)'"
+check "... still promiscuous" promisc
+tc qdisc del dev "$T-u" clsact
+tc qdisc add dev "$T-u" ingress
+out=$(kvmbpf gc 2>&1 >/dev/null)
+case $out in
+*"uplink $T-u of network ul: its tc filter was gone and cannot be attached again"*)
+	pass "gc: the same uplink, now with an ingress qdisc: detached, said so" ;;
+*) fail "gc: uplink that cannot be hooked again: stderr '$out'" ;;
+esac
+check_not "... promiscuity put back" promisc
+check_not "... nothing of kvmbpf in its ingress qdisc" sh -c \
+	"tc filter show dev $T-u ingress | grep -q kvb_"
+[ "$(uplink_of)" = "None" ] && pass "... the network has no uplink" ||
+	fail "... the network's uplink is '$(uplink_of)'"
+kvmbpf net del ul
+tc qdisc del dev "$T-u" ingress
+
 # --- save / load -------------------------------------------------------------
 kvmbpf port set "$T-g2" isolated on
 kvmbpf net add other type internal mtu 1400
