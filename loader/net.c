@@ -731,8 +731,8 @@ static const struct net_field fields[] = {
 	    "IPv6 subnets (default: on for nat, off for\nrouted)",
 	    NT_GATEWAY },
 	  "dhcp", F_ADD, 1, parse_dhcp, apply_dhcp, format_dhcp },
-	{ { "mtu", "N", "68-65535, default 1500 (spanning hosts:\n"
-	    "what the underlay carries)", 0 },
+	{ { "mtu", "N", "68-65535 (1280 or more with an IPv6 subnet),\n"
+	    "default 1500 (spanning hosts: what the underlay carries)", 0 },
 	  "mtu", F_ADD, 1, parse_mtu, apply_mtu, format_mtu },
 	{ { "force", NULL, "create it even where its subnet overlaps an\n"
 	    "address or a route of the host", NT_GATEWAY },
@@ -955,6 +955,15 @@ int net_create(struct fabric *fb, struct net_spec *s)
 		return 1;
 	if (overlay_check(fb, "net add", NULL, &net, field_given(s, "mtu")))
 		return 1;
+	/* IPv6 needs 1280 on every link: the kernel refuses the gateway's
+	 * address on a smaller one, late and naming no cause */
+	if ((net.flags & KVB_NET_F_IP6) && net.mtu < 1280)
+		return field_given(s, "mtu") ?
+		       err("net add: mtu %u: a network with an IPv6 subnet "
+			   "needs 1280 or more", net.mtu) :
+		       err("net add: %s: its MTU would be %u (what the "
+			   "underlay carries inside VXLAN): a network with an "
+			   "IPv6 subnet needs 1280 or more", net.name, net.mtu);
 	/* alloc_id found the slot free; the fabric's lock keeps it so */
 	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_ANY))
 		return err("net add: %s: cannot create: %s", s->name,

@@ -112,6 +112,21 @@ for sw in "::ffff:192.168.1.0/120|::ffff:0:0/96 (IPv4-mapped" \
 		kvmbpf net add r6 type routed subnet 10.77.0.0/24 subnet "${sw%%|*}"
 done
 check_not "... no network made of them" kvmbpf net show r6
+# IPv6 needs 1280 on every link: refused at once, not when the kernel
+# refuses the gateway's address
+expect_err "routed, IPv6 subnet, mtu 1279: refused" \
+	"mtu 1279: a network with an IPv6 subnet needs 1280 or more" \
+	kvmbpf net add r6 type routed subnet 10.77.0.0/24 subnet fd77::/64 mtu 1279
+expect_err "nat, IPv6 subnet, mtu 1000: refused" \
+	"mtu 1000: a network with an IPv6 subnet needs 1280 or more" \
+	kvmbpf net add r6 type nat subnet 10.77.0.0/24 subnet fd77::/64 mtu 1000 dhcp off
+check_not "... no network made of them" kvmbpf net show r6
+check "routed, IPv6 subnet, mtu 1280: accepted" \
+	kvmbpf net add r6 type routed subnet 10.77.0.0/24 subnet fd77::/64 mtu 1280
+check "net del r6" kvmbpf net del r6
+check "routed, IPv4 only, mtu 1000: accepted" \
+	kvmbpf net add r6 type routed subnet 10.77.0.0/24 mtu 1000
+check "net del r6" kvmbpf net del r6
 expect_err "missing uplink device" "uplink nosuchdev0: no such device" \
 	kvmbpf net add n1 type bridge uplink nosuchdev0
 expect_err "uplink on internal" "uplink is for bridge networks only" \
