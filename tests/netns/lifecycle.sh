@@ -155,6 +155,11 @@ cmd=$(sed -n 's/^ExecStart=//p' "$ROOT/scripts/kvmbpf.service")
 cmd=${cmd/\/usr\/local\/sbin\/kvmbpf/"$ROOT/build/kvmbpf" --bpffs $BPFFS}
 cmd=${cmd/\/etc\/kvmbpf\/kvmbpf.conf/$saved}
 check "the systemd unit's ExecStart restores the saved file" $cmd
+# libvirt 9's split daemon autostarts domains: their hooks need the fabric
+for d in libvirtd virtqemud; do
+	check "the systemd unit runs before $d.service" \
+		grep -Eq "^Before=(.* )?$d\.service( |$)" "$ROOT/scripts/kvmbpf.service"
+done
 again=$(mktemp)
 kvmbpf save >"$again"
 check "load: the restored fabric saves the same" bash -c \
