@@ -642,6 +642,12 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		int ret;
 
 		__builtin_memcpy(dst, eth->h_dest, ETH_ALEN);
+		/* the host's own IPv6 addresses held as it starts to use
+		 * them, before its DAD probe reaches a guest (bind.h) */
+		if (mac_is_multicast(dst) &&
+		    eth->h_proto == bpf_htons(ETH_P_IPV6) &&
+		    !(skb->tc_index & KVB_TCI_GUEST))
+			savi_hold_host(skb, net->id);
 		ret = bridge_from_host(skb, net, dst);
 		if (!IS_DROP(ret))
 			return ret;

@@ -191,8 +191,10 @@ static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
  * unsolicited NA or a gratuitous ARP of its own MAC. IPv4 and IPv6, the
  * link-local too (a stable-privacy one is no MAC's EUI-64, which the
  * guard knew before). Run by the upkeep step of every changing command
- * and when a bridge network gets its uplink: an address the host takes
- * between two commands (a new temporary one) is held from the next.
+ * and when a bridge network gets its uplink; an IPv6 address the host
+ * takes between two commands (a new temporary one) the datapath holds
+ * from its DAD probe (savi_hold_host), and this forgets it once the host
+ * no longer has it.
  */
 void uplink_addrs_sync(struct fabric *fb)
 {
@@ -224,6 +226,17 @@ void uplink_addrs_sync(struct fabric *fb)
 				continue;
 			}
 			uplink_hold(fb, &k, n.uplink);
+		}
+		/* the holds the datapath made (savi_hold_host) counted on
+		 * the uplink: counted anew */
+		{
+			struct kvb_port p;
+
+			if (!port_get(fb, n.uplink, &p)) {
+				addr_count(fb, &p);
+				bpf_map_update_elem(fb->port_fd, &p.ifindex, &p,
+						    BPF_EXIST);
+			}
 		}
 	}
 	freeifaddrs(ifa);

@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "drop.h"
 #include "fdb.h"
+#include "icmp6.h"
 #include "maps.h"
 
 #define KVB_NS 1000000000ULL
@@ -408,6 +409,48 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 		return bpf_map_delete_elem(&kvb_pfx, &k);
 	v.expires_ns = kvb_now() + (__u64)valid * KVB_NS;
 	return bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY);
+}
+
+/*
+ * The host's own IPv6 address on a bridge network's uplink, as the host
+ * starts to use it: the target of its DAD probe (a neighbour solicitation
+ * from ::), or the source of its other multicast (neighbour discovery,
+ * MLD) not held yet; frames the uplink's tc egress sees, before they are
+ * flooded to the guests. Held for the uplink as a static binding, as the
+ * loader's upkeep holds the host's addresses (uplink_addrs_sync, which
+ * forgets those the host no longer has): a new temporary address the
+ * host makes between two commands is no guest's to claim, by answering
+ * its DAD probe or by an unsolicited advertisement. tc only.
+ */
+__attribute__((noinline)) int savi_hold_host(struct __sk_buff *skb,
+					     __u32 net_id)
+{
+	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net_id };
+	struct kvb_addr *o;
+	__u8 h[40], ns[24];
+	__u64 hi, lo;
+
+	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)) ||
+	    (h[0] >> 4) != 6)
+		return 0;
+	__builtin_memcpy(k.addr, h + 8, 16);
+	__builtin_memcpy(&hi, k.addr, 8);
+	__builtin_memcpy(&lo, k.addr + 8, 8);
+	if (!(hi | lo)) {
+		/* from ::: a DAD probe names its address as the target */
+		if (h[6] != IPPROTO_ICMPV6 ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 40, ns, sizeof(ns)) ||
+		    ns[0] != ND_NEIGHBOR_SOLICIT_)
+			return 0;
+		__builtin_memcpy(k.addr, ns + 8, 16);
+	}
+	if (k.addr[0] == 0xff)
+		return 0;
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (o && o->owner == skb->ifindex)
+		return 0;
+	k.ifindex = skb->ifindex;
+	return kvb_bind(&k, KVB_ADDR_F_STATIC, 0);
 }
 
 /*

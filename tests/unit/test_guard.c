@@ -983,6 +983,51 @@ static void t_lan_router_address_never_claimed(struct fabric *fb __attribute__((
 	forget_prefixes();
 }
 
+/*
+ * The host's new IPv6 address on the uplink (a temporary one made between
+ * two commands) is held from its DAD probe, which the uplink's tc egress
+ * sees before flooding it to the guests: a guest can neither answer for
+ * it (spoof-nd) nor send from it (savi-conflict). The source of the
+ * host's other multicast (an NS from an address it already uses) is held
+ * alike. Before, it was free until the next command's upkeep, and a
+ * guest that saw the probe could answer it and take the address.
+ */
+static void t_host_new_address_held(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 UPMAC[6] = { 0x02, 0, 0, 0, 0x0d, 1 };
+	static const __u8 SNM[6] = { 0x33, 0x33, 0xff, 0x56, 0x78, 0x9a };
+	__u8 t1[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x7a, [8] = 0x12,
+			0x34, 0x56, 0x78, 0xbc, 0x56, 0x78, 0x9a };
+	__u8 t2[16] = { 0xfe, 0x80, [8] = 0x3c, 0x4d, 0x11, 0x22, 0x33, 0x44,
+			0x55, 0x66 };
+	__u8 ns[24] = { 135 }, na[32] = { 136, 0, 0, 0, 0x20 }, e[8] = { 128 };
+	struct kvb_addr a;
+	struct frame f;
+
+	/* the host's DAD probe for t1, out the uplink */
+	memcpy(ns + 8, t1, 16);
+	frame_ip6(&f, SNM, UPMAC, UNSPEC6, IPPROTO_ICMPV6, ns, 24);
+	run_tc_egress(F, unit_uplink, &f);
+	CHECK(bound6(unit_uplink, t1, &a) && (a.flags & KVB_ADDR_F_STATIC),
+	      "the host's probed address is not held for the uplink");
+	memcpy(na + 8, t1, 16);
+	na[24] = 2, na[25] = 1;
+	memcpy(na + 26, V2, 6);
+	frame_ip6(&f, BC, V2, LL6V2, IPPROTO_ICMPV6, na, 32);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_ND, "NA for the host's new address");
+	frame_ip6(&f, PEER, V2, t1, IPPROTO_ICMPV6, e, 8);
+	drops_as(kv2, &f, KVB_DROP_SAVI_CONFLICT,
+		 "the host's new address as a source");
+	/* an NS from an address of the host's that no probe announced */
+	memcpy(ns + 8, t1, 16);
+	frame_ip6(&f, SNM, UPMAC, t2, IPPROTO_ICMPV6, ns, 24);
+	run_tc_egress(F, unit_uplink, &f);
+	CHECK(bound6(unit_uplink, t2, NULL),
+	      "the source of the host's NS is not held for the uplink");
+	unbind6(unit_uplink, t1);
+	unbind6(unit_uplink, t2);
+}
+
 static void t_isolated_ports(struct fabric *fb __attribute__((unused)))
 {
 	struct frame f;
@@ -1503,6 +1548,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_lan_router_address_never_claimed);
+	RUN(t_host_new_address_held);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
 	RUN(t_ipv4_options_and_fragments);
