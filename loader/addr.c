@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -67,6 +68,64 @@ static void addr_count(struct fabric *fb, struct kvb_port *p)
 		    (a.flags & KVB_ADDR_F_SAVI))
 			p->n_savi++;
 	}
+}
+
+/*
+ * mac is port ifindex's now (attach or `port set` with mac): the EUI-64
+ * addresses of mac are its, so other ports' learned (SAVI) bindings in
+ * network net_id whose interface id is that go, both entries, and their
+ * ports' counts with them. A guest that claimed a stopped VM's EUI-64
+ * addresses while no port owned its MAC would otherwise keep them alive
+ * and answer the VM's DAD probe once it is back. Leases and configured
+ * addresses stay: the server's or the operator's word.
+ */
+void addr_mac_owned(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		    __u32 ifindex)
+{
+	struct kvb_addr_key key, *prev = NULL, *gone = NULL;
+	const __u8 iid[8] = { mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3],
+			      mac[4], mac[5] };
+	struct kvb_addr a;
+	int n = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		prev = &key;
+		if (key.ifindex || key.family != 6 || key.net_id != net_id ||
+		    memcmp(key.addr + 8, iid, 8) ||
+		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
+		    a.owner == ifindex || (a.flags & KVB_ADDR_F_STATIC))
+			continue;
+		if (n == cap) {
+			struct kvb_addr_key *more;
+
+			cap = cap ? cap * 2 : 16;
+			more = realloc(gone, (size_t)cap * sizeof(*gone));
+			if (!more)
+				break;
+			gone = more;
+		}
+		gone[n++] = key;
+	}
+	for (int i = 0; i < n; i++) {
+		struct kvb_addr_key pk = gone[i];
+		struct kvb_port p;
+
+		if (bpf_map_lookup_elem(fb->addr_fd, &gone[i], &a))
+			continue;
+		pk.ifindex = a.owner;
+		pk.net_id = 0;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &pk, &a) &&
+		    !(a.flags & KVB_ADDR_F_SAVI))
+			continue;	/* leased: stays */
+		bpf_map_delete_elem(fb->addr_fd, &pk);
+		bpf_map_delete_elem(fb->addr_fd, &gone[i]);
+		if (!port_get(fb, pk.ifindex, &p)) {
+			addr_count(fb, &p);
+			bpf_map_update_elem(fb->port_fd, &p.ifindex, &p,
+					    BPF_EXIST);
+		}
+	}
+	free(gone);
 }
 
 /*

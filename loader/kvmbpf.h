@@ -118,6 +118,8 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);
 /* remove ifindex's addresses (flags 0: all, else only those) */
 void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags);
+void addr_mac_owned(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		    __u32 ifindex);
 void uplink_addrs_sync(struct fabric *fb);
 void addr_print(struct fabric *fb, __u32 ifindex);
 /* a DHCPv6 lease's address (dnsmasq's lease script) as the port's */

@@ -490,6 +490,8 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 			    fdb_set_error(ret));
 			goto fail;
 		}
+		/* owned now, so no claim of its EUI-64 addresses follows */
+		addr_mac_owned(fb, net_id, mac, ifindex);
 	}
 
 	/* tc sends to the device while it is this one (kvb_portdev) */

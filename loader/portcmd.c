@@ -275,6 +275,8 @@ static int port_set(int argc, char **argv)
 		return 1;
 	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
 		return err("port set: %s: %s", p.name, strerror(errno));
+	if (o.mac)
+		addr_mac_owned(fb, p.net_id, o.mac, p.ifindex);
 	net_ports_changed(fb, p.net_id);
 	return acl_port_set(fb, "port set", p.ifindex, o.nacl, o.acl);
 undo:

@@ -839,6 +839,9 @@ static inline int kvb_port_nat_wan(const struct kvb_port *p)
  *   when no live binding of another port holds it, for KVB_SAVI_LIFE_S
  *   after its last use (use refreshes expires_ns); at most KVB_SAVI_MAX per
  *   port (n_savi);
+ * - a port that gets a MAC (attach or `port set` with mac; a pin: at the
+ *   binding's next use) ends other ports' SAVI bindings of the EUI-64
+ *   addresses of that MAC, which are its own;
  * - detach removes every binding of the port (both entries).
  *
  * Counts in struct kvb_port: n_ip4/n_ip6 count the port's entries of each

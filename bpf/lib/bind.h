@@ -13,6 +13,7 @@
 #include "fdb.h"
 #include "icmp6.h"
 #include "maps.h"
+#include "subnet.h"
 
 #define KVB_NS 1000000000ULL
 
@@ -273,6 +274,54 @@ static __always_inline int savi_eui64_of_other(__u32 net_id, __u32 ifindex,
 }
 
 /*
+ * A port's learned (SAVI) binding of req's address (req: ifindex the
+ * port, net_id its network), whose interface id is the EUI-64 of a MAC
+ * another port of the network owns now: the address is that port's, as
+ * savi_allowed decides at claim time, so the binding goes and its use is
+ * refused (savi-conflict). A guest that took a stopped VM's EUI-64
+ * address while no port owned its MAC must not keep it past the VM's
+ * return and answer the VM's DAD probe for it. 0: the binding stands.
+ */
+__attribute__((noinline)) int savi_eui64_recheck(const struct kvb_addr_key *req)
+{
+	struct kvb_addr_key k;
+
+	if (!req)
+		return 0;
+	k = *req;
+	if (!savi_eui64_of_other(k.net_id, k.ifindex, k.addr))
+		return 0;
+	bind_remove(&k, req->ifindex, req->net_id, KVB_ADDR_F_SAVI);
+	return DROP(KVB_DROP_SAVI_CONFLICT);
+}
+
+/*
+ * A claim of the EUI-64 address of the port's own MAC: another port's
+ * learned binding of it goes first (its holder took it while no port
+ * owned the MAC, savi_eui64_recheck). A lease or a static address stays.
+ */
+__attribute__((noinline)) int savi_take_own_eui64(const struct kvb_addr_key *req)
+{
+	struct kvb_addr_key k;
+	struct kvb_port *port;
+	struct kvb_addr *o;
+	__u32 ifindex;
+
+	if (!req)
+		return 0;
+	ifindex = req->ifindex;
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!port || mac_is_zero(port->mac) || !eui64_is(req->addr, port->mac))
+		return 0;
+	k = *req;
+	k.ifindex = 0;
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (!o || o->owner == ifindex)
+		return 0;
+	return bind_remove(&k, o->owner, req->net_id, KVB_ADDR_F_SAVI);
+}
+
+/*
  * May the port of req (ifindex, net_id) bind req's address at all: 0, or
  * the drop. In the network's prefixes, not the EUI-64 address of another
  * port's MAC, and within the port's cap unless it holds it already. A
@@ -324,6 +373,7 @@ __attribute__((noinline)) int savi_claim(const struct kvb_addr_key *req,
 	ret = savi_allowed(req);
 	if (ret || !req)
 		return ret;
+	savi_take_own_eui64(req);
 	ret = kvb_bind(req, KVB_ADDR_F_SAVI,
 		       kvb_now() + KVB_SAVI_LIFE_S * KVB_NS);
 	if (ret == BIND_HELD)

@@ -187,7 +187,8 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 /*
  * May the port send from a (IPv6, not ::)? 0, or the drop. Never a
  * gateway's; its MAC's EUI-64 link-local always; one of its live bindings
- * (static, leased, or its own SAVI one, which the use keeps alive); with
+ * (static, leased, or its own SAVI one, which the use keeps alive, unless
+ * it is the EUI-64 address of a MAC another port owns now); with
  * SAVI on (the default), an address it may claim now (bind.h: savi_claim,
  * which binds it); with SAVI off, nothing else.
  */
@@ -203,15 +204,21 @@ static __always_inline int ip6_source(const struct kvb_port *port,
 		return DROP(KVB_DROP_SPOOF_IP);
 	if (ip6_is_mac_ll(a, mac))
 		return 0;
+	k.net_id = (__u8)net->id;
+	__builtin_memcpy(k.addr, a, 16);
 	b = bind_of(ifindex, 6, a, 16);
 	if (b) {
+		/* the EUI-64 address of a MAC not the port's: one look at
+		 * the MAC table, which no address of the guest's own costs */
+		if ((b->flags & KVB_ADDR_F_SAVI) && a[11] == 0xff &&
+		    a[12] == 0xfe && !eui64_is(a, mac) &&
+		    savi_eui64_recheck(&k))
+			return DROP(KVB_DROP_SAVI_CONFLICT);
 		savi_refresh(b);
 		return 0;
 	}
 	if (port->flags & KVB_PORT_F_SAVI_OFF)
 		return DROP(KVB_DROP_SPOOF_IP);
-	k.net_id = (__u8)net->id;
-	__builtin_memcpy(k.addr, a, 16);
 	return savi_claim(&k, 0);
 }
 

@@ -1426,6 +1426,113 @@ static void t_savi_refresh_and_age(struct fabric *fb __attribute__((unused)))
 	      p.n_savi);
 }
 
+/* an NA from src for target, solicited, with no option */
+static void na6(struct frame *f, const __u8 *mac, const __u8 *src,
+		const __u8 *target)
+{
+	__u8 p[24] = { 136, 0, 0, 0, 0x60 };
+
+	memcpy(p + 8, target, 16);
+	frame_ip6(f, PEER, mac, src, IPPROTO_ICMPV6, p, 24);
+}
+
+/* pfx (fe80:: or fd79::) with the modified EUI-64 interface id of mac */
+static void eui64_of(__u8 *a, const __u8 *pfx, const __u8 *mac)
+{
+	memset(a, 0, 16);
+	a[0] = pfx[0], a[1] = pfx[1];
+	a[8] = mac[0] ^ 2, a[9] = mac[1], a[10] = mac[2], a[11] = 0xff;
+	a[12] = 0xfe, a[13] = mac[3], a[14] = mac[4], a[15] = mac[5];
+}
+
+/*
+ * A stopped VM's EUI-64 addresses (its MAC owned by no port: its tap was
+ * detached) claimed by another guest are the VM's again once it is back:
+ * attach with its MAC ends the claimant's bindings of them, so that the
+ * claimant cannot answer the VM's DAD probe (spoof-nd) nor send from them
+ * (savi-conflict). Before, the claimant kept them alive and the VM's
+ * link-local failed its duplicate detection.
+ */
+static void t_savi_mac_back_takes_eui64(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 GT[6] = { 0x52, 0x54, 0, 0, 0x79, 3 };
+	static const __u8 ll[2] = { 0xfe, 0x80 }, g[2] = { 0xfd, 0x79 };
+	struct port_opts gt = { .xdp = true, .spoofcheck = true, .naddrs = 0,
+				.mac = GT };
+	__u8 llt[16], gl[16], lls[16];
+	struct kvb_port p;
+	struct frame f;
+	__u32 kgt, n0;
+
+	eui64_of(llt, ll, GT);
+	eui64_of(gl, g, GT);
+	eui64_of(lls, ll, GS);
+	CHECK(!port_get(F, kgs, &p), "kgs");
+	n0 = p.n_savi;
+	echo6(&f, GS, llt);
+	passes(kgs, &f, "the EUI-64 link-local of a MAC no port owns");
+	echo6(&f, GS, gl);
+	passes(kgs, &f, "the EUI-64 address of a MAC no port owns");
+	CHECK(bound6(kgs, llt, NULL) && bound6(kgs, gl, NULL), "not bound");
+	CHECK(!add_veth("kgt", &kgt) &&
+	      !port_attach(F, "unit", "kgt", 9, KVB_PORT_GUEST, &gt), "attach");
+	CHECK(!bound6(kgs, llt, NULL) && !bound6(kgs, gl, NULL),
+	      "the claimant kept the MAC owner's EUI-64 addresses");
+	CHECK(!port_get(F, kgs, &p) && p.n_savi == n0, "kgs n_savi %u, was %u",
+	      p.n_savi, n0);
+	dad6(&f, GT, llt);
+	passes(kgt, &f, "the owner's DAD probe for its link-local");
+	na6(&f, GS, lls, llt);
+	drops_as(kgs, &f, KVB_DROP_SPOOF_ND, "the claimant's NA for it");
+	echo6(&f, GS, llt);
+	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "the claimant's data from it");
+	echo6(&f, GT, gl);
+	passes(kgt, &f, "the owner's data from its EUI-64 address");
+	CHECK(!port_get(F, kgt, &p) && !port_detach(F, "unit", &p), "detach");
+	system("ip link del kgt");
+}
+
+/*
+ * The same for a MAC pinned from a port's first frame (no configured
+ * MAC): the claimant's binding ends at its next use (its NA for the
+ * link-local: spoof-nd), and the owner's own claim of its EUI-64 address
+ * takes it from a claimant that stays silent.
+ */
+static void t_savi_pinned_mac_takes_eui64(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 GP[6] = { 0x52, 0x54, 0, 0, 0x79, 4 };
+	static const __u8 ll[2] = { 0xfe, 0x80 }, g[2] = { 0xfd, 0x79 };
+	struct port_opts gp = { .xdp = true, .spoofcheck = true, .naddrs = 0 };
+	__u8 llp[16], gl[16], lls[16];
+	struct kvb_port p;
+	struct frame f;
+	__u32 kgp;
+
+	eui64_of(llp, ll, GP);
+	eui64_of(gl, g, GP);
+	eui64_of(lls, ll, GS);
+	CHECK(!add_veth("kgp", &kgp) &&
+	      !port_attach(F, "unit", "kgp", 9, KVB_PORT_GUEST, &gp), "attach");
+	echo6(&f, GS, llp);
+	passes(kgs, &f, "the EUI-64 link-local of a MAC no port owns");
+	echo6(&f, GS, gl);
+	passes(kgs, &f, "the EUI-64 address of a MAC no port owns");
+	dad6(&f, GP, llp);
+	passes(kgp, &f, "the first frame: its MAC is pinned");
+	CHECK(!port_get(F, kgp, &p) && !memcmp(p.mac, GP, 6), "not pinned");
+	na6(&f, GS, lls, llp);
+	drops_as(kgs, &f, KVB_DROP_SPOOF_ND, "the claimant's NA for it");
+	CHECK(!bound6(kgs, llp, NULL), "the claimant kept the link-local");
+	echo6(&f, GP, gl);
+	passes(kgp, &f, "the owner's data from its EUI-64 address");
+	CHECK(bound6(kgp, gl, NULL) && !bound6(kgs, gl, NULL),
+	      "the owner's claim did not take its EUI-64 address");
+	echo6(&f, GS, gl);
+	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "the claimant's data from it");
+	CHECK(!port_get(F, kgp, &p) && !port_detach(F, "unit", &p), "detach");
+	system("ip link del kgp");
+}
+
 /* At most KVB_SAVI_MAX bindings a port; the rest counted, others unaffected. */
 static void t_savi_cap(struct fabric *fb __attribute__((unused)))
 {
@@ -1588,6 +1695,8 @@ int guard_tests(struct fabric *fb)
 	RUN(t_savi_dad);
 	RUN(t_savi_dad_keeps_lease);
 	RUN(t_savi_refresh_and_age);
+	RUN(t_savi_mac_back_takes_eui64);
+	RUN(t_savi_pinned_mac_takes_eui64);
 	RUN(t_savi_cap);
 	RUN(t_savi_off);
 	RUN(t_savi_released_at_detach);
