@@ -838,7 +838,8 @@ static inline int kvb_port_nat_wan(const struct kvb_port *p)
  * - SAVI (IPv6) binds an address on its DAD probe or first use as a source
  *   when no live binding of another port holds it, for KVB_SAVI_LIFE_S
  *   after its last use (use refreshes expires_ns); at most KVB_SAVI_MAX per
- *   port (n_savi);
+ *   port (n_savi), and past KVB_SAVI_MAX - KVB_SAVI_ROOM on a guest port
+ *   the sweep ends its bindings idle for KVB_SAVI_IDLE_S;
  * - a port that gets a MAC (attach or `port set` with mac; a pin: at the
  *   binding's next use) ends other ports' SAVI bindings of the EUI-64
  *   addresses of that MAC, which are its own;
@@ -878,6 +879,16 @@ struct kvb_addr {
 #define KVB_SAVI_LIFE_S 86400
 #define KVB_SAVI_REFRESH_S 60
 #define KVB_SAVI_MAX 16		/* SAVI bindings per port */
+/*
+ * Room for a guest's new addresses: while a guest port holds more than
+ * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings, the sweep ends those of
+ * them unused as a source for KVB_SAVI_IDLE_S (ten refresh periods: an
+ * address in use is never one) until it holds no more. Each boot of a
+ * guest makes new temporary addresses (RFC 8981) while the old ones live
+ * a day: without this its newest, preferred address met the cap.
+ */
+#define KVB_SAVI_ROOM 4
+#define KVB_SAVI_IDLE_S 600
 /*
  * Another port's DAD probe for a learned address passes (its holder
  * answers, the claimant sees the duplicate) once the binding is older

@@ -587,8 +587,29 @@ static __always_inline void savi_refresh(struct kvb_addr *b)
 }
 
 /*
+ * v, a live binding of port: is it a guest's SAVI binding that is to make
+ * room (kvb_maps.h: KVB_SAVI_ROOM)? The port holds more than
+ * KVB_SAVI_MAX - KVB_SAVI_ROOM of them (read anew for each: the walk
+ * stops ending them there) and v was last used KVB_SAVI_IDLE_S ago or
+ * more (a use sets its end KVB_SAVI_LIFE_S ahead). Never another port's
+ * for this one, never a lease or a static address: only what the guest's
+ * own claims made, and only what it does not use.
+ */
+static __always_inline int bind_makes_room(const struct kvb_addr *v,
+					   const struct kvb_port *port,
+					   __u64 now)
+{
+	return port && (v->flags & KVB_ADDR_F_SAVI) &&
+	       port->role == KVB_PORT_GUEST &&
+	       port->n_savi > KVB_SAVI_MAX - KVB_SAVI_ROOM &&
+	       v->expires_ns + (KVB_SAVI_IDLE_S * KVB_NS) <=
+		       now + KVB_SAVI_LIFE_S * KVB_NS;
+}
+
+/*
  * The sweep: every dead learned binding goes (both entries and the count),
- * so that its address is free again and its port's cap counts the living.
+ * so that its address is free again and its port's cap counts the living,
+ * and so does a guest's idle one that is to make room (bind_makes_room).
  * Called from the kvb_ctsweep timer's callback (nat.h).
  */
 struct bind_sweep_ctx {
@@ -604,10 +625,11 @@ static long bind_sweep_one(void *map, struct kvb_addr_key *k,
 	__u32 ifindex = k->ifindex, net_id;
 
 	(void)map;
-	if (!ifindex || bind_live(v, c->now) ||
-	    !(v->flags & (KVB_ADDR_F_DHCP | KVB_ADDR_F_SAVI)))
+	if (!ifindex || !(v->flags & (KVB_ADDR_F_DHCP | KVB_ADDR_F_SAVI)))
 		return 0;
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (bind_live(v, c->now) && !bind_makes_room(v, port, c->now))
+		return 0;
 	net_id = port ? port->net_id : 0;
 	key = *k;
 	c->freed += bind_remove(&key, ifindex, net_id,

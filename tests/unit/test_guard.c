@@ -1564,6 +1564,87 @@ static void t_savi_cap(struct fabric *fb __attribute__((unused)))
 	passes(kgs, &f, "another port still claims");
 }
 
+/* Two runs of the expiry sweep begin and end: one whole sweep from now. */
+static void wait_sweeps(void)
+{
+	struct kvb_ctsweep st;
+	__u32 zero = 0;
+	__u64 r0;
+
+	memset(&st, 0, sizeof(st));
+	bpf_map_lookup_elem(F->ctsweep_fd, &zero, &st);
+	r0 = st.runs;
+	for (int i = 0; i < 200 && st.runs < r0 + 2; i++) {
+		usleep(50000);
+		bpf_map_lookup_elem(F->ctsweep_fd, &zero, &st);
+	}
+	CHECK(st.runs >= r0 + 2, "the sweep did not run");
+}
+
+/* kgr's SAVI binding of a made idle: last used KVB_SAVI_IDLE_S + 60 ago */
+static void idle6(const __u8 *a)
+{
+	struct kvb_addr v;
+
+	CHECK(bound6(kgr, a, &v), "not bound");
+	v.expires_ns = now_ns() +
+		       (KVB_SAVI_LIFE_S - KVB_SAVI_IDLE_S - 60) * 1000000000ULL;
+	set_binding6(kgr, a, &v);
+}
+
+/*
+ * A guest at its cap gets room from its own idle bindings: the sweep ends
+ * those unused for KVB_SAVI_IDLE_S while it holds more than KVB_SAVI_MAX -
+ * KVB_SAVI_ROOM, and no more; bindings in use are never ended (a 17th
+ * address is refused while all 16 are used). Before, a guest that
+ * rebooted a few times (new temporary addresses each boot, the old ones
+ * bound a day) had its newest address refused savi-cap for a day.
+ */
+static void t_savi_cap_makes_room(struct fabric *fb __attribute__((unused)))
+{
+	bool used[KVB_SAVI_MAX] = { false };
+	struct kvb_port p;
+	struct frame f;
+	__u8 a[16];
+
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX, "n_savi %u",
+	      p.n_savi);
+	wait_sweeps();
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX,
+	      "the sweep ended bindings in use: n_savi %u", p.n_savi);
+	a79(a, 0x2000);
+	echo6(&f, GR, a);
+	drops_as(kgr, &f, KVB_DROP_SAVI_CAP, "a 17th while 16 are in use");
+	/* one idle: it alone goes, and the new address is bound */
+	a79(a, 0x1001);
+	idle6(a);
+	wait_sweeps();
+	CHECK(!bound6(kgr, a, NULL), "the idle binding stayed");
+	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX - 1,
+	      "n_savi %u", p.n_savi);
+	a79(a, 0x2000);
+	echo6(&f, GR, a);
+	passes(kgr, &f, "a new address once an idle one made room");
+	/* six idle: they go until the guest holds MAX - ROOM, no more */
+	for (__u32 i = 0; i < KVB_SAVI_MAX; i++) {
+		a79(a, 0x1000 + i);
+		used[i] = (i < 2 || i >= 8) && bound6(kgr, a, NULL);
+		if (i >= 2 && i < 8)
+			idle6(a);
+	}
+	wait_sweeps();
+	CHECK(!port_get(F, kgr, &p) &&
+	      p.n_savi == KVB_SAVI_MAX - KVB_SAVI_ROOM,
+	      "n_savi %u, want %u", p.n_savi, KVB_SAVI_MAX - KVB_SAVI_ROOM);
+	for (__u32 i = 0; i < KVB_SAVI_MAX; i++) {
+		a79(a, 0x1000 + i);
+		CHECK(!used[i] || bound6(kgr, a, NULL),
+		      "a binding in use ended: .%x", 0x1000 + i);
+	}
+	a79(a, 0x2000);
+	CHECK(bound6(kgr, a, NULL), "a binding in use ended: .2000");
+}
+
 /* savi off: only static addresses and the MAC's link-local. */
 static void t_savi_off(struct fabric *fb __attribute__((unused)))
 {
@@ -1698,6 +1779,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_savi_mac_back_takes_eui64);
 	RUN(t_savi_pinned_mac_takes_eui64);
 	RUN(t_savi_cap);
+	RUN(t_savi_cap_makes_room);
 	RUN(t_savi_off);
 	RUN(t_savi_released_at_detach);
 	gateway_delete(9);
