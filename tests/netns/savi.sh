@@ -11,6 +11,8 @@
 #   - g3 floods 10,000 random sources: 16 bound, the rest counted
 #     (savi-cap), g1 unaffected and still able to bind more;
 #   - g1 detached: its address is released, g2 then uses it;
+#   - g2 claims g1's link-local while g1 is away; g1 attached again with
+#     its MAC: g2's binding is gone, g1's link-local passes DAD;
 #   - savi off: only static addresses (and the MAC's link-local).
 source "$(dirname "$0")/lib.sh"
 
@@ -143,6 +145,37 @@ ip -6 neigh flush dev "$gw_if"
 check "after g1's detach, g2 uses fd95::a" ping_from "$T-g2" fd95::a
 wait_source "$T-g2" fd95::a savi && pass "g2 now holds fd95::a" ||
 	fail "g2 bindings: $(bindings "$T-g2")"
+
+# --- a stopped VM's link-local, claimed, is its own again once it is back ----
+LL1=fe80::5054:ff:fe95:11	# g1's, the EUI-64 of 52:54:00:95:00:11
+in_ns "$T-g2" ip -6 addr add $LL1/64 dev eth0 nodad
+in_ns "$T-g2" "$PY" - <<'EOF'
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+src = socket.inet_pton(socket.AF_INET6, "fe80::5054:ff:fe95:11")
+dst = socket.inet_pton(socket.AF_INET6, "ff02::1")
+icmp = struct.pack("!BBHHH", 128, 0, 0, 1, 1)
+ip6 = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 255) + src + dst
+s.send(b"\x33\x33\x00\x00\x00\x01" + bytes.fromhex("525400950012") +
+       b"\x86\xdd" + ip6 + icmp)
+EOF
+wait_source "$T-g2" $LL1 savi && pass "g2 claims g1's link-local while g1 is away" ||
+	fail "g2 bindings: $(bindings "$T-g2")"
+kvmbpf attach "$T-g1" net r mac 52:54:00:95:00:11 || fail "attach g1 again"
+grep -q "^$LL1/" <<<"$(bindings "$T-g2")" &&
+	fail "g2 kept g1's link-local: $(bindings "$T-g2")" ||
+	pass "g1 back: g2's binding of its link-local is gone"
+# g1 probes its link-local anew (the VM's boot); g2's stack answers it
+in_ns "$T-g1" ip link set eth0 down
+in_ns "$T-g1" ip link set eth0 up
+s=$(wait_dad "$T-g1" $LL1)
+[ "$s" = ok ] && pass "g1's link-local passes DAD (g2's answer refused)" ||
+	fail "g1: $LL1 is $s"
+in_ns "$T-g1" ip -6 addr add fd95::c/64 dev eth0
+s=$(wait_dad "$T-g1" fd95::c)
+[ "$s" = ok ] || fail "g1: fd95::c is $s"
+check "g1 back: -> gateway from fd95::c" ping_from "$T-g1" fd95::c
 
 # --- savi off: static addresses only ----------------------------------------
 kvmbpf port set "$T-g2" savi off ip fd95::77 || fail "port set savi off"
