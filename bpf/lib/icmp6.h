@@ -29,4 +29,14 @@ static __always_inline int ip6_is_unspec(const __u8 *a)
 	return !x;
 }
 
+/* :: or ::1: never a destination the kernel forwards to */
+static __always_inline int ip6_is_unspec_or_lo(const __u8 *a)
+{
+	__u8 x = 0;
+
+	for (int i = 0; i < 15; i++)
+		x |= a[i];
+	return !x && a[15] <= 1;
+}
+
 #endif

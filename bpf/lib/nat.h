@@ -1811,6 +1811,20 @@ send:
 
 
 /*
+ * An IPv4 destination that the kernel's forwarding never forwards: 0/8,
+ * loopback, multicast and above (the limited broadcast among them). A
+ * guest's packet to one, sent to the gateway's MAC, is the host's stack's
+ * to take or drop, never routed or translated out: the FIB would match
+ * it to the default route.
+ */
+static __always_inline int ip4_never_forwarded(__be32 a)
+{
+	__u8 b = ((const __u8 *)&a)[0];
+
+	return b == 0 || b == 127 || b >= 224;
+}
+
+/*
  * A frame from a guest of a nat network. Returns NAT_CONTINUE for what the
  * switch handles (other guests, the host), a verdict, or a drop code.
  */
@@ -1824,6 +1838,8 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
 		return NAT_CONTINUE;
 	daddr = f->daddr4;
+	if (ip4_never_forwarded(daddr))
+		return NAT_CONTINUE;	/* the host's to take or drop */
 	if (f->fragk == KVB_FRAG_FIRST)
 		nat_frag_forget(skb, f->saddr4, daddr, f->l4_proto);
 	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||

@@ -540,13 +540,18 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		family = 4;
 		__builtin_memcpy(saddr, &f->saddr4, 4);
 		__builtin_memcpy(daddr, &f->daddr4, 4);
+		/* broadcast, multicast, 0/8, loopback: never routed, the
+		 * host's stack takes or drops it (nat.h) */
+		if (ip4_never_forwarded(f->daddr4))
+			return ROUTE_CONTINUE;
 	} else if (f->proto == ETH_P_IPV6) {
 		family = 6;
 		__builtin_memcpy(saddr, f->saddr6, 16);
 		if (bpf_skb_load_bytes(skb, IP6_OFF_DADDR, daddr, 16))
 			return DROP(KVB_DROP_TRUNC_L3);
-		/* multicast: the link's, so the host's */
-		if (daddr[0] == 0xff)
+		/* multicast: the link's, so the host's; the unspecified
+		 * and loopback addresses are never routed either */
+		if (daddr[0] == 0xff || ip6_is_unspec_or_lo(daddr))
 			return ROUTE_CONTINUE;
 		/*
 		 * link-local: the gateway's own is the host's; any other

@@ -3065,6 +3065,59 @@ static void t_nat_forward_after_expiry(struct fabric *fb)
 }
 
 /*
+ * A guest's packet to the gateway's MAC for a destination the kernel's
+ * forwarding never forwards (broadcast, multicast, 0/8, loopback) is not
+ * translated out by the FIB's default route: the host's stack takes or
+ * drops it, as it came (source untranslated, TTL kept, no flow). Before,
+ * an mDNS or SSDP packet so addressed left to the WAN translated.
+ */
+static void t_nat_never_forwarded_destinations(struct fabric *fb)
+{
+	static const char *const d[] = { "255.255.255.255", "224.0.0.251",
+					 "239.255.255.250", "0.0.0.1",
+					 "127.0.0.1" };
+	__be32 g = inet_addr("192.168.90.11");
+	struct frame in, out;
+	__u64 c0;
+
+	ct_flush_net(fb, NET_NAT);
+	/* a default route out of kw, which the FIB would match */
+	CHECK(!system("ip route add default via 10.200.0.2 dev kw"),
+	      "a default route");
+	c0 = ct_count(fb, NET_NAT);
+	for (unsigned i = 0; i < ARRAY_SIZE(d); i++) {
+		__be32 a = inet_addr(d[i]);
+		int ret;
+
+		guest_frame(&in, IPPROTO_UDP, 5353, 5353, 16);
+		memcpy(in.buf + 14 + 16, &a, 4);
+		frame_csum4(&in);
+		ret = run_tc_out(F, kn1, &in, &out);
+		CHECK(ret >= 0 && !memcmp(out.buf + 14 + 12, &g, 4) &&
+		      out.buf[14 + 8] == 64, "to %s: verdict %d, translated "
+		      "or routed (TTL %u)", d[i], ret, out.buf[14 + 8]);
+	}
+	CHECK(ct_count(fb, NET_NAT) == c0, "%llu flows made",
+	      (unsigned long long)(ct_count(fb, NET_NAT) - c0));
+	/* the witness: a unicast destination by that route is translated */
+	guest_frame(&in, IPPROTO_UDP, 5353, 5353, 16);
+	{
+		__be32 a = inet_addr("198.18.0.1");
+		int ret;
+
+		memcpy(in.buf + 14 + 16, &a, 4);
+		frame_csum4(&in);
+		ret = run_tc_out(F, kn1, &in, &out);
+		system("ip route del default via 10.200.0.2 dev kw");
+		CHECK(ret == TC_ACT_REDIRECT &&
+		      !memcmp(out.buf + 14 + 12, &natnet.nat_ip, 4),
+		      "a unicast destination by the default route: verdict %d",
+		      ret);
+	}
+	ct_flush_net(fb, NET_NAT);
+}
+
+/*
  * A WAN packet that would open a flow (here through a forward) from a
  * source no remote can have is forged and dropped (spoof-ip), no flow
  * made: the NAT address itself, another of the host's own addresses,
@@ -4297,6 +4350,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forward_after_expiry);
 	RUN(t_nat_forward_own_port);
 	RUN(t_nat_wan_martian_sources);
+	RUN(t_nat_never_forwarded_destinations);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
 	RUN(t_nat_tcp_reopen);

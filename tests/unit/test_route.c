@@ -521,6 +521,64 @@ static int route_to(struct fabric *fb, const char *addr, struct frame *out)
 	      (out).buf[4], (out).buf[5])
 
 /*
+ * A guest's packet to the gateway's MAC for a destination the kernel's
+ * forwarding never forwards (the limited broadcast, multicast, 0/8,
+ * loopback; IPv6 :: and ::1) is the host's stack's to take or drop, as it
+ * came: never routed out by the FIB's default route (TTL kept, source
+ * MAC the guest's). Before, it left through the host's default route.
+ */
+static void t_route_never_forwarded_destinations(struct fabric *fb)
+{
+	static const char *const d4[] = { "255.255.255.255", "224.0.0.251",
+					  "239.255.255.250", "0.0.0.1",
+					  "127.0.0.1" };
+	static const char *const d6[] = { "::", "::1" };
+	__u8 udp[16] = { 0x9c, 0x40, 0, 53, 0, 16 };
+	struct frame in, out;
+	__u32 krd;
+
+	/* a default route out, both families, which the FIB would match */
+	CHECK(!add_veth("krd", &krd) &&
+	      !system("sysctl -qw net.ipv6.conf.krd.disable_ipv6=0 && "
+		      "ip addr add 10.79.0.1/24 dev krd && "
+		      "ip -6 addr add fd79::1/64 dev krd nodad && "
+		      "ip neigh add 10.79.0.2 lladdr 02:00:00:00:79:02 dev krd && "
+		      "ip -6 neigh add fd79::2 lladdr 02:00:00:00:79:02 dev krd && "
+		      "ip route add default via 10.79.0.2 dev krd && "
+		      "ip -6 route add default via fd79::2 dev krd"),
+	      "a default route");
+	for (unsigned i = 0; i < ARRAY_SIZE(d4); i++) {
+		int ret = route_to(fb, d4[i], &out);
+
+		CHECK(ret >= 0 && out.buf[14 + 8] == 64 &&
+		      !memcmp(out.buf, na.uplink_mac, 6),
+		      "to %s: verdict %d, TTL %u (routed)", d4[i], ret,
+		      out.buf[14 + 8]);
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(d6); i++) {
+		int ret;
+
+		ip6(&in, na.uplink_mac, "fd75::11", d6[i], 64, IPPROTO_UDP,
+		    udp, sizeof(udp));
+		set_csum6(&in, 14 + 40 + 6);
+		ret = run_tc_out(fb, kr1, &in, &out);
+		CHECK(ret >= 0 && out.buf[14 + 7] == 64 &&
+		      !memcmp(out.buf, na.uplink_mac, 6),
+		      "to %s: verdict %d, hop limit %u (routed)", d6[i], ret,
+		      out.buf[14 + 7]);
+	}
+	/* the same route takes a unicast destination: the test's witness */
+	{
+		int ret = route_to(fb, "198.18.0.1", &out);
+
+		system("ip link del krd");
+		CHECK(ret == TC_ACT_REDIRECT && out.buf[14 + 8] == 63,
+		      "a unicast destination by the default route: verdict "
+		      "%d, TTL %u", ret, out.buf[14 + 8]);
+	}
+}
+
+/*
  * An address a guest port holds (static, spoofcheck on) goes straight to
  * that port with its MAC, though the host's neighbour table knows nothing
  * of it; IPv6 the same. (Without the endpoint path: to the host.)
@@ -903,6 +961,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_into_peered_network);
 	RUN(t_route_into_peered_network_ipv6);
 	RUN(t_route_unpeered_refused);
+	RUN(t_route_never_forwarded_destinations);
 	RUN(t_route_ttl_exceeded);
 	RUN(t_route_frag_needed);
 	RUN(t_route_hop_limit_exceeded_ipv6);
