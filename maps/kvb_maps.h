@@ -248,7 +248,7 @@ enum kvb_port_held {
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
 	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or the table 1,048,576 is full") \
-	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted): one guest's flood cannot take the others'") \
+	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted), or that holds half the NAT address's ports and none of those is free for the flow's destination: one guest's flood cannot take the others'") \
 	X(NAT_CLASH, 49, "nat-clash", "a new NAT flow of a protocol without ports (GRE, ESP, SCTP, IPIP...), translated by its addresses alone: that remote's traffic of that protocol is another guest's live flow, or the host's own (it received that protocol from the remote within the last 180 s)") \
 	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's") \
 	X(L2_DISGUISED, 51, "l2-disguised", "a spoofcheck guest's frame that some routers and switches take for another: an 802.3 frame with an RFC 1042 SNAP header (IPv4, ARP, IPv6 by EtherType inside) or an old QinQ tag (0x9100, 0x9200, 0x9300), which the identity checks do not judge") \
@@ -1181,7 +1181,14 @@ enum kvb_td_flags {
  *                 NAT port has one owner);
  *   KVB_NM_PEER   addr NAT address, addr2 a remote address, port NAT
  *                 port: the guest sent to that address (address-dependent
- *                 filtering), counted like a mapping.
+ *                 filtering), counted like a mapping;
+ *   KVB_NM_SLOT   addr NAT address, port a guest port's slot (host
+ *                 order), proto: flows counts the NAT ports of proto that
+ *                 port holds on that address (its mappings, and flows on
+ *                 a port of their own: KVB_CT_M_OWN), at most half of
+ *                 NAT's ports (KVB_NAT_PORT_SHARE), so that one guest
+ *                 cannot take every port towards a destination from the
+ *                 others.
  * Flows holding a reference say so in kvb_ct.mapped (KVB_CT_M_*).
  */
 #define KVB_MAX_NATMAP 1048576
@@ -1190,6 +1197,7 @@ enum kvb_natmap_kind {
 	KVB_NM_GUEST = 0,
 	KVB_NM_NAT = 1,
 	KVB_NM_PEER = 2,
+	KVB_NM_SLOT = 3,
 };
 
 struct kvb_natmap_key {
@@ -1209,12 +1217,26 @@ struct kvb_natmap {
 	__u32 net_id;
 	__u32 guest_ifindex;	/* NAT: where the guest is */
 	__u8 guest_mac[6];
-	__u16 pad2;
+	/* GUEST, NAT: the slot of the guest port whose KVB_NM_SLOT count
+	 * holds the mapping, 0: none (a mapping made before there were
+	 * counts; was padding, so the layout is the same) */
+	__u16 slot;
 };
+
+/*
+ * The NAT ports of one NAT address a guest port may hold at once (its
+ * KVB_NM_SLOT count): NAT's ports (1024-65535 without the host's range)
+ * divided by this. A port that holds them gets no new mapping, and a
+ * flow that needs a port of its own gets one of the ports it holds.
+ */
+#define KVB_NAT_PORT_SHARE 2
 
 enum kvb_ct_mapped {
 	KVB_CT_M_MAP = 1 << 0,	/* holds its KVB_NM_GUEST mapping */
 	KVB_CT_M_PEER = 1 << 1,	/* holds its KVB_NM_PEER entry */
+	/* a port of its own (no mapping), counted in its slot's
+	 * KVB_NM_SLOT */
+	KVB_CT_M_OWN = 1 << 2,
 };
 
 /*

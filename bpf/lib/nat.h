@@ -101,6 +101,13 @@ struct nat_scratch {
 		__u8 vihl, qihl, proto, pad;
 	} qe;
 	struct kvb_nathost_key hk;	/* icmp_id_is_hosts */
+	/* nat_slot_*: a port's count of NAT ports, and a new one's value */
+	struct kvb_natmap_key ck;
+	__u8 cv[sizeof(struct kvb_natmap)];
+	__u32 cn;
+	/* nat_port_take: the port holds its share of NAT ports (over), a
+	 * flow on a port of its own was counted in it (own) */
+	__u8 over, own;
 };
 
 struct {
@@ -118,6 +125,101 @@ static __always_inline struct nat_scratch *nat_scratch(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
+}
+
+/*
+ * A guest port's share of a NAT address's ports (kvb_natmap's
+ * KVB_NM_SLOT count, by NAT address and slot): its mappings and its
+ * flows on a port of their own (KVB_CT_M_OWN), at most
+ * 1/KVB_NAT_PORT_SHARE of NAT's ports. Without it, a guest that sends
+ * one datagram to one remote from each of its ~36,000 source ports
+ * (preserved) holds every NAT port towards that remote, and every other
+ * guest's flow there is refused (nat-ports-exhausted), though that
+ * guest holds few flows. Counted when a mapping or such a flow is made,
+ * given back when it goes; new flows only, never an established flow's
+ * packet. Global functions: the callers' frames are full (the key and
+ * value are in the scratch).
+ */
+static __always_inline void nat_slot_key(struct kvb_natmap_key *k,
+					 __be32 addr, __u32 slot, __u32 proto)
+{
+	k->addr = addr;
+	k->addr2 = 0;
+	k->port = (__u16)slot;
+	k->proto = (__u8)proto;
+	k->kind = KVB_NM_SLOT;
+}
+
+/* The NAT ports of proto the port at slot holds on addr. */
+__noinline int nat_slot_held(__be32 addr, __u32 slot, __u32 proto)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_natmap *c;
+
+	if (!t || !slot)
+		return 0;
+	nat_slot_key(&t->ck, addr, slot, proto);
+	c = bpf_map_lookup_elem(&kvb_natmap, &t->ck);
+	return c ? (int)(c->flows & 0x7fffffff) : 0;
+}
+
+/* The port at slot (of network net_id) holds one more on addr. */
+__noinline int nat_slot_take(__be32 addr, __u32 slot, __u32 proto,
+				__u32 net_id)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_natmap *c;
+
+	if (!t || !slot)
+		return 0;
+	nat_slot_key(&t->ck, addr, slot, proto);
+	for (int i = 0; i < 2; i++) {
+		c = bpf_map_lookup_elem(&kvb_natmap, &t->ck);
+		barrier_var(t);
+		if (c) {
+			bpf_spin_lock(&c->lock);
+			t->cn = c->flows;
+			if (t->cn)
+				c->flows = t->cn + 1;
+			bpf_spin_unlock(&c->lock);
+			if (t->cn)
+				return 0;
+			/* at 0: being deleted, made anew below */
+		}
+		__builtin_memset(t->cv, 0, sizeof(t->cv));
+		((struct kvb_natmap *)t->cv)->flows = 1;
+		/* flushed with its network's mappings (ct flush, net del) */
+		((struct kvb_natmap *)t->cv)->net_id = net_id;
+		if (bpf_map_update_elem(&kvb_natmap, &t->ck, t->cv,
+					BPF_NOEXIST) != -EEXIST_)
+			return 0;
+		barrier_var(t);
+	}
+	return 0;
+}
+
+/* The port at slot gives one back on addr (a zero count stays zero). */
+__noinline int nat_slot_give(__be32 addr, __u32 slot, __u32 proto)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_natmap *c;
+
+	if (!t || !slot)
+		return 0;
+	nat_slot_key(&t->ck, addr, slot, proto);
+	c = bpf_map_lookup_elem(&kvb_natmap, &t->ck);
+	barrier_var(t);
+	if (!c)
+		return 0;
+	bpf_spin_lock(&c->lock);
+	t->cn = c->flows;
+	if (t->cn)
+		c->flows = t->cn - 1;
+	bpf_spin_unlock(&c->lock);
+	/* the last one deletes it, as a mapping's (natmap_put) */
+	if (t->cn == 1)
+		bpf_map_delete_elem(&kvb_natmap, &t->ck);
+	return 0;
 }
 
 #define SIPROUND							\
@@ -271,6 +373,8 @@ static __always_inline void natmap_put(struct kvb_natmap_key *key,
 	if (n != 1)
 		return;
 	if (key->kind == KVB_NM_GUEST) {
+		if (m->slot)
+			nat_slot_give(m->addr, m->slot, key->proto);
 		spare->addr = m->addr;
 		spare->addr2 = 0;
 		spare->port = m->port;
@@ -324,6 +428,9 @@ static __always_inline void natmap_put_t(struct nat_scratch *t, int peer)
 	if (n != 1)
 		return;
 	if (!peer) {
+		if (m->slot)
+			nat_slot_give(m->addr, m->slot, t->mk.proto);
+		barrier_var(t);
 		t->nk.addr = m->addr;
 		t->nk.addr2 = 0;
 		t->nk.port = m->port;
@@ -347,6 +454,9 @@ __noinline int nat_unmap(const struct kvb_ct_key *k, const struct kvb_ct *e)
 
 	if (!t || !k || !e)
 		return 0;
+	if (e->mapped & KVB_CT_M_OWN)
+		nat_slot_give(e->addr, e->slot, k->proto);
+	barrier_var(t);
 	t->held = e->mapped;
 	natmap_keys(k, e, &t->mk, &t->pk);
 	if (t->held & KVB_CT_M_MAP)
@@ -385,6 +495,8 @@ static __always_inline int ct_flow_end(const struct kvb_ct_key *ok,
 	if (cnt && *cnt)
 		__sync_fetch_and_add(cnt, -1);
 	ct_port_give(slot);
+	if (mapped & KVB_CT_M_OWN)
+		nat_slot_give(pk->addr, slot, ok->proto);	/* pk: NAT addr */
 	if (mapped & KVB_CT_M_MAP)
 		natmap_put(mk, spare);
 	if (mapped & KVB_CT_M_PEER)
@@ -587,6 +699,24 @@ static __always_inline __u32 nat_candidate(struct nat_scratch *t, __u32 i,
 	return k + KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
 }
 
+/*
+ * Is the port the search tries (the scratch's port) one that a mapping
+ * of the new flow's guest port holds (nk: its NAT address and protocol)?
+ * A global function: nat_port_take's frame is full.
+ */
+__noinline int nat_port_ours(void)
+{
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_natmap *m;
+
+	if (!t)
+		return 0;
+	t->nk.port = t->port;
+	m = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
+	barrier_var(t);
+	return m && m->slot == t->orig.slot;
+}
+
 /* A flow takes t->port: its own reply key (ct_create). */
 static __always_inline int nat_take_flow(struct nat_scratch *t)
 {
@@ -630,6 +760,11 @@ static __always_inline int nat_take_map(struct nat_scratch *t)
 		return DROP(err == -EEXIST_ ? KVB_DROP_NAT_PORTS :
 					      KVB_DROP_NAT_FULL);
 	}
+	/* counted in its port's share: given back when it goes
+	 * (natmap_put, by the slot in its value) */
+	nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
+		      t->orig.net_id);
+	barrier_var(t);
 	t->held = KVB_CT_M_MAP;
 	return natmap_flow(t);
 }
@@ -685,6 +820,7 @@ static __always_inline int nat_map_find(struct __sk_buff *skb,
 	v->net_id = t->orig.net_id;
 	v->guest_ifindex = t->orig.guest_ifindex;
 	__builtin_memcpy(v->guest_mac, t->orig.guest_mac, ETH_ALEN);
+	v->slot = t->orig.slot;
 	return NAT_TAKE_NEXT;
 }
 
@@ -723,6 +859,10 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 		t->fk.addr = t->orig.addr;
 		t->fk.proto = t->ok.proto;
 		t->fk.pad = 0;
+		t->nk.addr = t->orig.addr;
+		t->nk.addr2 = 0;
+		t->nk.proto = t->ok.proto;
+		t->nk.kind = KVB_NM_NAT;
 	}
 	net = net_lookup(t->orig.net_id);
 	barrier_var(t);
@@ -749,6 +889,27 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 	barrier_var(t);
 	/* a step sharing no factor with the span visits distinct ports */
 	t->step = t->span % 7919 ? 7919 : 1;
+	/* a guest port that holds its share of the NAT address's ports
+	 * gets no new mapping, and a port of its own only among the ports
+	 * its mappings hold: the others' ports towards any destination
+	 * stay free for them (nat_slot_held) */
+	t->over = 0;
+	t->own = 0;
+	if (what != NAT_TAKE_FLOW && t->orig.slot) {
+		t->n = nat_slot_held(t->orig.addr, t->orig.slot, t->ok.proto);
+		barrier_var(t);
+		t->over = t->n >= (t->span / KVB_NAT_PORT_SHARE ?: 1);
+	}
+	if (t->over && what == NAT_TAKE_MAP)
+		return DROP(KVB_DROP_NAT_PORTS);	/* ct_out: NAT_TAKE_OWN */
+	if (what == NAT_TAKE_OWN && !t->over && t->orig.slot) {
+		/* counted while it searches, given back unless made */
+		nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
+			      t->orig.net_id);
+		barrier_var(t);
+		t->own = 1;
+		t->orig.mapped = KVB_CT_M_OWN;
+	}
 	for (i = 0; i <= KVB_NAT_PORT_TRIES; i++) {
 		barrier_var(t);
 		t->n = nat_candidate(t, i, what);
@@ -780,6 +941,8 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 				continue;	/* a forward's */
 			if (!fw && i == 0 && !nat_own_port_ok(t, t->n))
 				continue;
+			if (t->over && !nat_port_ours())
+				continue;	/* not one it holds */
 		}
 		t->rk.dport = t->port;
 		if (t->rk.proto == IPPROTO_ICMP ? icmp_id_is_hosts(t) :
@@ -788,10 +951,20 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 		barrier_var(t);
 		ret = what == NAT_TAKE_MAP ? nat_take_map(t) :
 					     nat_take_flow(t);
-		if (ret != NAT_TAKE_NEXT)
+		barrier_var(t);
+		if (ret != NAT_TAKE_NEXT) {
+			if (ret <= 0 && t->own)
+				nat_slot_give(t->orig.addr, t->orig.slot,
+					      t->ok.proto);
 			return ret;
+		}
 	}
-	return DROP(KVB_DROP_NAT_PORTS);
+	if (t->own)
+		nat_slot_give(t->orig.addr, t->orig.slot, t->ok.proto);
+	barrier_var(t);
+	/* a port at its share: none of its ports is free for this
+	 * destination */
+	return DROP(t->over ? KVB_DROP_NAT_PORT_FULL : KVB_DROP_NAT_PORTS);
 }
 
 /*
@@ -2437,6 +2610,8 @@ static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	if (e->mapped) {
 		struct kvb_natmap_key mk, pk, spare;
 
+		if (e->mapped & KVB_CT_M_OWN)
+			nat_slot_give(e->addr, slot, k->proto);
 		natmap_keys(k, e, &mk, &pk);
 		if (e->mapped & KVB_CT_M_MAP)
 			natmap_put(&mk, &spare);

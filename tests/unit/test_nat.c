@@ -1092,7 +1092,8 @@ static void t_nat_mapping_reclaimed(struct fabric *fb)
 	CHECK(udp_to(20021, "10.200.0.2", 53) == 20021, "flow 1");
 	CHECK(udp_to(20021, "10.200.0.3", 53) == 20021, "flow 2");
 	n0 = natmap_entries(fb);
-	CHECK(n0 == 4, "%d mapping entries, want 4 (guest, NAT, 2 peers)", n0);
+	CHECK(n0 == 5, "%d mapping entries, want 5 (guest, NAT, 2 peers, "
+	      "the port's count of NAT ports)", n0);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	old = (__u64)ts.tv_sec * 1000000000ULL - 200000000000ULL;
 	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
@@ -3723,6 +3724,84 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 }
 
 /*
+ * One guest cannot hold every NAT port towards a destination: a guest
+ * port holds at most half of a NAT address's ports of a protocol (its
+ * mappings, and flows on a port of their own), so another guest's flow
+ * to that destination still finds one. Before, .11 sending one datagram
+ * to one remote from each of NAT's ports (each preserved) held them all,
+ * and .12's datagram there was refused (nat-ports-exhausted), though .11
+ * held few flows and eviction never ran. Nothing of .11's is taken for
+ * it: .11's datagrams beyond its share are refused (nat-port-full), its
+ * flows stay. Here the network's host range leaves NAT 112 ports.
+ */
+static void t_nat_port_share_leaves_others_ports(struct fabric *fb)
+{
+	static const __u8 N12[6] = { 0x52, 0x54, 0, 0, 0x5a, 12 };
+	struct port_opts g = { .naddrs = 1, .mac = N12 };
+	__be32 r = inet_addr("10.200.0.53"), b = inet_addr("192.168.90.12");
+	struct kvb_ct_key k = { .saddr = inet_addr("192.168.90.11"),
+				.daddr = r, .dport = htons(53),
+				.proto = IPPROTO_UDP };
+	__u64 full0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL], full;
+	struct frame in, out, res;
+	struct kvb_net n, saved;
+	struct kvb_port p;
+	struct kvb_ct e;
+	int made = 0, kept = 0, ret = -1, ans = -1;
+	__u16 sp, np = 0, bp = 0;
+	__u32 kn12 = 0;
+	__u8 tst;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!net_get(fb, NET_NAT, &saved), "net");
+	n = saved;
+	n.host_port_lo = 1100;	/* NAT: 1024-1099 and 65500-65535 */
+	n.host_port_hi = 65499;
+	net_put(fb, &n);
+	/* .11's established connection, before its flood */
+	np = tcp_open(40071);
+	/* .11: one datagram to the remote from each of NAT's 112 ports */
+	for (sp = 1024;; sp = sp == 1099 ? 65500 : sp + 1) {
+		made += udp_to(sp, "10.200.0.53", 53) == sp;
+		if (sp == 65535)
+			break;
+	}
+	full = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL] - full0;
+	/* .12, from a port that .11's mapping holds, to the same remote */
+	CHECK(!add_veth("kn12", &kn12) && !parse_addr("192.168.90.12",
+						       &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn12", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn12");
+	hp_frame(&in, N12, b, 1024, r, 53, IPPROTO_UDP, 0, 0, 0);
+	ret = run_tc_out(F, kn12, &in, &out);
+	bp = get16(out.buf + 34);
+	/* .11's flows are all there, and its first one's answer comes */
+	for (sp = 1024;; sp = sp == 1099 ? 65500 : sp + 1) {
+		k.sport = htons(sp);
+		kept += !bpf_map_lookup_elem(fb->ct_fd, &k, &e);
+		if (sp == 65535)
+			break;
+	}
+	ans = udp_from("10.200.0.53", 53, 1024, &res);
+	tst = tcp_state(fb, 40071);
+	if (!port_get(fb, kn12, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn12");
+	net_put(fb, &saved);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(np && tst == KVB_CT_ESTABLISHED, "the established connection: "
+	      "port %u, state %u", np, tst);
+	CHECK(made == 56 && full == 56, ".11 holds %d of 112 ports (want "
+	      "56), %llu refused nat-port-full", made,
+	      (unsigned long long)full);
+	CHECK(ret == TC_ACT_REDIRECT && bp != 1024, ".12's datagram to the "
+	      "remote: verdict %d, port %u", ret, bp);
+	CHECK(kept == made, ".11's flows: %d of %d left", kept, made);
+	CHECK(ans == TC_ACT_REDIRECT && !memcmp(res.buf, N1, 6),
+	      "the answer to .11's first flow: verdict %d", ans);
+}
+
+/*
  * A hairpin flow (guest A to the WAN address on a port forwarded to guest
  * B) is established as any flow: UDP by B's answer, TCP by A's ACK of B's
  * SYN-ACK. Before, a hairpin flow stayed new for ever: an idle hairpin
@@ -4363,6 +4442,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_mapping_reclaimed);
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_ports_shared_when_mappings_run_out);
+	RUN(t_nat_port_share_leaves_others_ports);
 	RUN(t_nat_host_socket_not_shadowed);
 	RUN(t_nat_port_hash_is_keyed);
 	RUN(t_nat_ct_max);
