@@ -49,6 +49,7 @@ extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx,
 static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
+	struct kvb_stats *st;
 	struct kvb_port *port;
 	struct kvb_net *net;
 	struct xdp_fwd_in *in;
@@ -74,7 +75,11 @@ static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 		 * VLAN frames are tc's to switch (lib/vlan.h) */
 		if (uplink || (ret == DROP(KVB_DROP_VLAN) && port_trunk(port)))
 			return XDP_PASS;
-		report_drop(ctx, 1, ifindex, p.len, stats_of(ifindex), ret);
+		/* received, then dropped: counted as tc counts it, so a
+		 * port's figures do not depend on the hook */
+		st = stats_of(ifindex);
+		count_rx(st, p.len);
+		report_drop(ctx, 1, ifindex, p.len, st, ret);
 		return XDP_DROP;
 	}
 	in = xdp_fwd_scratch();

@@ -1028,6 +1028,32 @@ static void t_host_new_address_held(struct fabric *fb __attribute__((unused)))
 	unbind6(unit_uplink, t2);
 }
 
+/*
+ * A frame XDP drops is counted received as tc counts it: a port's rx
+ * figures do not depend on the hook. Before, XDP's drops were missing
+ * from rx (a spoofed frame: +1 rx under tc, +0 under XDP).
+ */
+static void t_xdp_drop_counted_received(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 OTHER[6] = { 0x52, 0x54, 0, 0, 0xc, 0x77 };
+	__u8 e[8] = { 8 };
+	struct frame f;
+	__u64 r0, r1, r2;
+	int x, t;
+
+	/* kv1's port with another source MAC: spoof-mac on both hooks */
+	frame_ip4(&f, PEER, OTHER, inet_addr("10.1.0.11"), IPPROTO_ICMP, e, 8);
+	r0 = port_stats(F, kv1).rx_packets;
+	x = run_xdp(F, kv1, &f);
+	r1 = port_stats(F, kv1).rx_packets;
+	t = run_tc(F, kv1, &f);
+	r2 = port_stats(F, kv1).rx_packets;
+	CHECK(x == XDP_DROP && t == TC_ACT_SHOT, "verdicts xdp %d tc %d", x, t);
+	CHECK(r1 == r0 + 1 && r2 == r1 + 1, "rx +%llu under XDP, +%llu under "
+	      "tc (want 1 and 1)", (unsigned long long)(r1 - r0),
+	      (unsigned long long)(r2 - r1));
+}
+
 static void t_isolated_ports(struct fabric *fb __attribute__((unused)))
 {
 	struct frame f;
@@ -1737,6 +1763,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
+	RUN(t_xdp_drop_counted_received);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
 	RUN(t_ipv4_options_and_fragments);
