@@ -902,11 +902,8 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 	}
 	if (t->over && what == NAT_TAKE_MAP)
 		return DROP(KVB_DROP_NAT_PORTS);	/* ct_out: NAT_TAKE_OWN */
-	if (what == NAT_TAKE_OWN && t->orig.slot) {
-		/* counted while it searches, given back unless made; over
-		 * the share too: else its mapping's flows could go, the
-		 * count fall below the share and new ports be taken while
-		 * it holds this one for its destination */
+	if (what == NAT_TAKE_OWN && !t->over && t->orig.slot) {
+		/* counted while it searches, given back unless made */
 		nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
 			      t->orig.net_id);
 		barrier_var(t);
