@@ -646,7 +646,8 @@ int kvb_tc_egress(struct __sk_buff *skb)
 		 * them, before its DAD probe reaches a guest (bind.h) */
 		if (mac_is_multicast(dst) &&
 		    eth->h_proto == bpf_htons(ETH_P_IPV6) &&
-		    !(skb->tc_index & KVB_TCI_GUEST))
+		    !(skb->tc_index & KVB_TCI_GUEST) && !skb->vlan_present &&
+		    mac_equal(eth->h_source, net->uplink_mac))
 			savi_hold_host(skb, net->id);
 		ret = bridge_from_host(skb, net, dst);
 		if (!IS_DROP(ret))

@@ -881,14 +881,16 @@ struct kvb_addr {
 #define KVB_SAVI_MAX 16		/* SAVI bindings per port */
 /*
  * Room for a guest's new addresses: while a guest port holds more than
- * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings, the sweep ends those of
- * them unused as a source for KVB_SAVI_IDLE_S (ten refresh periods: an
+ * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings (at its cap), the sweep ends
+ * those of them unused as a source for KVB_SAVI_IDLE_S (an hour: an
  * address in use is never one) until it holds no more. Each boot of a
  * guest makes new temporary addresses (RFC 8981) while the old ones live
- * a day: without this its newest, preferred address met the cap.
+ * a day: without this its newest, preferred address met the cap. Only at
+ * the cap, and only after an hour: an address so ended is free for
+ * another guest to claim, so a guest under its cap keeps all of its own.
  */
-#define KVB_SAVI_ROOM 4
-#define KVB_SAVI_IDLE_S 600
+#define KVB_SAVI_ROOM 1
+#define KVB_SAVI_IDLE_S 3600
 /*
  * Another port's DAD probe for a learned address passes (its holder
  * answers, the claimant sees the duplicate) once the binding is older

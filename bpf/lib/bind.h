@@ -16,6 +16,8 @@
 #include "subnet.h"
 
 #define KVB_NS 1000000000ULL
+/* IPv6 addresses the datapath holds for an uplink (savi_hold_host) */
+#define KVB_UPLINK_HOLD_MAX 64
 
 /* What kvb_bind answers. */
 enum {
@@ -466,21 +468,29 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
  * starts to use it: the target of its DAD probe (a neighbour solicitation
  * from ::), or the source of its other multicast (neighbour discovery,
  * MLD) not held yet; frames the uplink's tc egress sees, before they are
- * flooded to the guests. Held for the uplink as a static binding, as the
- * loader's upkeep holds the host's addresses (uplink_addrs_sync, which
- * forgets those the host no longer has): a new temporary address the
- * host makes between two commands is no guest's to claim, by answering
- * its DAD probe or by an unsolicited advertisement. tc only.
+ * flooded to the guests, from the uplink's own MAC and untagged (not a
+ * macvlan, macvtap or VLAN device on top of the NIC, whose frames leave
+ * there too). Held for the uplink as a static binding, as the loader's
+ * upkeep holds the host's addresses (uplink_addrs_sync, which forgets
+ * those the host no longer has), at most KVB_UPLINK_HOLD_MAX of them: a
+ * new temporary address the host makes between two commands is no
+ * guest's to claim, by answering its DAD probe or by an unsolicited
+ * advertisement. tc only.
  */
 __attribute__((noinline)) int savi_hold_host(struct __sk_buff *skb,
 					     __u32 net_id)
 {
 	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net_id };
+	struct kvb_port *up;
 	struct kvb_addr *o;
 	__u8 h[40], ns[24];
+	__u32 ifindex;
 	__u64 hi, lo;
 
-	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)) ||
+	if (!skb)
+		return 0;
+	ifindex = skb->ifindex;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)) ||
 	    (h[0] >> 4) != 6)
 		return 0;
 	__builtin_memcpy(k.addr, h + 8, 16);
@@ -499,7 +509,10 @@ __attribute__((noinline)) int savi_hold_host(struct __sk_buff *skb,
 	o = bpf_map_lookup_elem(&kvb_addr, &k);
 	if (o && o->owner == skb->ifindex)
 		return 0;
-	k.ifindex = skb->ifindex;
+	up = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!up || up->n_ip6 >= KVB_UPLINK_HOLD_MAX)
+		return 0;
+	k.ifindex = ifindex;
 	return kvb_bind(&k, KVB_ADDR_F_STATIC, 0);
 }
 

@@ -22,11 +22,15 @@
 
 /*
  * Deliver a copy of the frame to every member except skip; from_guest
- * (a guest's frame, entering on skip) applies port isolation.
+ * (a guest's frame, entering on skip) applies port isolation; macless
+ * (a unicast frame for a MAC the table does not know) skips the ports
+ * with a MAC of their own (configured or pinned: its static entry would
+ * have been found), which can only be given a copy, never be its owner.
  */
-static __always_inline void flood(struct __sk_buff *skb,
-				  const struct kvb_net *net, __u32 skip,
-				  int include_uplink, int from_guest)
+static __always_inline void flood_to(struct __sk_buff *skb,
+				     const struct kvb_net *net, __u32 skip,
+				     int include_uplink, int from_guest,
+				     int macless)
 {
 	__u32 n = net->nports, len = skb->len;
 
@@ -48,6 +52,13 @@ static __always_inline void flood(struct __sk_buff *skb,
 		if (from_guest && ifx != net->uplink &&
 		    !guests_may_talk(skip, ifx))
 			continue;
+		if (macless && ifx != net->uplink) {
+			struct kvb_port *p = bpf_map_lookup_elem(&kvb_port,
+								 &ifx);
+
+			if (!p || !mac_is_zero(p->mac))
+				continue;
+		}
 		/* a VLAN's frame: to trunks only (vlan.h; asked each time,
 		 * no stack kept for it across the clones) */
 		if (vlan_refused(skb, ifx))
@@ -57,6 +68,13 @@ static __always_inline void flood(struct __sk_buff *skb,
 			count_tx(ifx, len);
 	}
 	skb->mark = 0;
+}
+
+static __always_inline void flood(struct __sk_buff *skb,
+				  const struct kvb_net *net, __u32 skip,
+				  int include_uplink, int from_guest)
+{
+	flood_to(skb, net, skip, include_uplink, from_guest, 0);
 }
 
 /*
@@ -291,10 +309,11 @@ static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
  * (tagged by host_tci) is still that guest's: isolation applies as if it
  * had been switched, and its multicast, which the fabric flooded already,
  * goes to the wire only. The host's unicast to a MAC the table does not
- * know goes to the guests as well as to the wire, as a bridge floods it
- * (a quiet guest whose learned MAC aged out is still reached: the host's
- * neighbour entry outlives the table's); a guest's routed back out goes
- * to the wire only.
+ * know goes to the guests that could have it (those without a MAC of
+ * their own) as well as to the wire, as a bridge floods it (a quiet
+ * guest without spoofcheck whose learned MAC aged out is still reached:
+ * the host's neighbour entry outlives the table's); a guest's routed
+ * back out goes to the wire only.
  */
 static __always_inline int bridge_from_host(struct __sk_buff *skb,
 					    const struct kvb_net *net,
@@ -315,7 +334,7 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 	}
 	out = fdb_lookup(net->id, dst);
 	if (!out && !from_guest)
-		flood(skb, net, skb->ifindex, 0, 0);
+		flood_to(skb, net, skb->ifindex, 0, 0, 1);
 	if (!out || out == skb->ifindex)
 		return TC_ACT_OK;
 	if (from_guest &&

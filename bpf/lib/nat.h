@@ -1249,53 +1249,20 @@ static __always_inline int nat_generic_stale(struct nat_scratch *t)
 }
 
 /*
- * A WAN packet's source saddr that no remote can have, for a flow the
- * WAN would open (to daddr, the NAT address): the host's own (the NAT
- * address itself, or any the FIB calls local, a subnet broadcast among
- * them), 0/8, loopback, multicast and the classes above. Forged: a flow
- * made from it would have the guest answer the host itself, or a hairpin
- * reflect the WAN's packets into another guest. A global function: only
- * new flows' packets ask it.
+ * A WAN packet's source that no remote can have, for a flow the WAN
+ * would open (to the NAT address rk->daddr): the NAT address itself, 0/8,
+ * loopback, multicast, the limited broadcast. Forged: a flow made from it
+ * would have the guest answer the host itself, or (from the NAT address
+ * and a second forwarded port) a hairpin reflect the WAN's packets into
+ * another guest. (The host's other addresses are not asked of the FIB:
+ * its "not forwarded" answer is also that of no route at all.)
  */
-__noinline int nat_wan_martian(struct __sk_buff *skb,
-			       const struct kvb_ct_key *rk)
+static __always_inline int nat_wan_martian(const struct kvb_ct_key *rk)
 {
-	struct nat_scratch *t = nat_scratch();
-	struct kvb_natmap *m;
-	struct kvb_fwd *fw;
-	struct kvb_net *net;
-	__u32 net_id;
-	__u8 a;
+	__u8 a = ((const __u8 *)&rk->saddr)[0];
 
-	if (!skb || !t || !rk)
-		return 1;
-	a = ((const __u8 *)&rk->saddr)[0];
-	if (rk->saddr == rk->daddr || a == 0 || a == 127 || a >= 224)
-		return 1;
-	/* the FIB, from the gateway interface of the network whose flow
-	 * it would be (a forward's or a mapping's; forwarding is on
-	 * there, not on the WAN device) */
-	t->fk.addr = rk->daddr;
-	t->fk.port = rk->dport;
-	t->fk.proto = rk->proto;
-	t->fk.pad = 0;
-	fw = bpf_map_lookup_elem(&kvb_fwd, &t->fk);
-	if (fw) {
-		net_id = fw->net_id;
-	} else {
-		t->nk.addr = rk->daddr;
-		t->nk.addr2 = 0;
-		t->nk.port = rk->dport;
-		t->nk.proto = rk->proto;
-		t->nk.kind = KVB_NM_NAT;
-		m = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
-		if (!m)
-			return 0;	/* no flow to open: the host's */
-		net_id = m->net_id;
-	}
-	net = net_lookup(net_id);
-	return net && net->gw_host &&
-	       nat_addr_is_hosts(skb, t, rk->saddr, net->gw_host);
+	return rk->saddr == rk->daddr || a == 0 || a == 127 ||
+	       (a >= 224 && a < 240) || rk->saddr == 0xffffffff;
 }
 
 /* What nat_flow_over found of a WAN packet's flow. */
@@ -1985,7 +1952,7 @@ send:
 
 /*
  * An IPv4 destination that the kernel's forwarding never forwards: 0/8,
- * loopback, multicast and above (the limited broadcast among them). A
+ * loopback, multicast, the limited broadcast (class E it does). A
  * guest's packet to one, sent to the gateway's MAC, is the host's stack's
  * to take or drop, never routed or translated out: the FIB would match
  * it to the default route.
@@ -1994,7 +1961,8 @@ static __always_inline int ip4_never_forwarded(__be32 a)
 {
 	__u8 b = ((const __u8 *)&a)[0];
 
-	return b == 0 || b == 127 || b >= 224;
+	return b == 0 || b == 127 || (b >= 224 && b < 240) ||
+	       a == 0xffffffff;
 }
 
 /*
@@ -2437,7 +2405,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	 * gateway's) is forged, as Linux takes a source of its own for a
 	 * martian: never made, the guest never hears "the host" or a peer */
 	if (!ct && (route_of(4, (const __u8 *)&rk.saddr) ||
-		    nat_wan_martian(skb, &rk)))
+		    nat_wan_martian(&rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
 	now = kvb_now();
 	if (!ct) {

@@ -215,14 +215,20 @@ print(' '.join(sorted(seen)))" > "/tmp/$T.l2d" &
 		fail "$m: guest g2 saw '$seen' from the LAN (want 01005e0000fb only)"
 
 	# The host's unicast to a MAC the table no longer knows (a quiet
-	# guest's, aged out; here g3's entry forgotten by hand) reaches the
-	# guest as a bridge floods it; before, it went to the wire only and
-	# the host lost the guest until its neighbour entry failed.
-	local g3mac
-	g3mac=$(in_ns "$T-g3" cat /sys/class/net/eth0/address)
-	check "$m: host to guest (its neighbour entry made)" ping -n -c 1 -W 2 10.91.0.13
-	check "$m: the MAC table forgets g3" fdb_forget "$g3mac"
-	check "$m: host to a guest whose MAC the table does not know" ping -n -c 1 -W 2 10.91.0.13
+	# guest without spoofcheck, its learned MAC aged out; here g4's
+	# entry forgotten by hand) reaches the guest as a bridge floods it;
+	# before, it went to the wire only and the host lost the guest until
+	# its neighbour entry failed.
+	local g4mac
+	netns_add "$T-g4"
+	guest_link "$T-g4" "$T-g4"
+	ip -n "$T-g4" addr add 10.91.0.14/24 dev eth0
+	kvmbpf attach "$T-g4" net lan spoofcheck off xdp "$xdp" || fail "$m: attach g4"
+	g4mac=$(in_ns "$T-g4" cat /sys/class/net/eth0/address)
+	check "$m: host to guest g4 (its neighbour entry made)" ping -n -c 1 -W 2 10.91.0.14
+	check "$m: the MAC table forgets g4" fdb_forget "$g4mac"
+	check "$m: host to a guest whose MAC the table does not know" ping -n -c 1 -W 2 10.91.0.14
+	kvmbpf detach "$T-g4"
 
 	teardown
 }

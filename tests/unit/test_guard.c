@@ -994,8 +994,12 @@ static void t_lan_router_address_never_claimed(struct fabric *fb __attribute__((
  */
 static void t_host_new_address_held(struct fabric *fb __attribute__((unused)))
 {
-	static const __u8 UPMAC[6] = { 0x02, 0, 0, 0, 0x0d, 1 };
+	static const __u8 CHILD[6] = { 0x02, 0, 0, 0, 0x0d, 1 };
 	static const __u8 SNM[6] = { 0x33, 0x33, 0xff, 0x56, 0x78, 0x9a };
+	__u8 t3[16] = { 0xfe, 0x80, [8] = 0x3c, 0x4d, 0x11, 0x22, 0x33, 0x44,
+			0x55, 0x77 };
+	const __u8 *UPMAC;
+	struct kvb_net n;
 	__u8 t1[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x7a, [8] = 0x12,
 			0x34, 0x56, 0x78, 0xbc, 0x56, 0x78, 0x9a };
 	__u8 t2[16] = { 0xfe, 0x80, [8] = 0x3c, 0x4d, 0x11, 0x22, 0x33, 0x44,
@@ -1004,6 +1008,15 @@ static void t_host_new_address_held(struct fabric *fb __attribute__((unused)))
 	struct kvb_addr a;
 	struct frame f;
 
+	CHECK(!net_get(F, 1, &n), "network a");
+	UPMAC = n.uplink_mac;
+	/* a probe from another MAC (a macvlan or macvtap device on top of
+	 * the NIC, whose frames leave there too) holds nothing */
+	memcpy(ns + 8, t3, 16);
+	frame_ip6(&f, SNM, CHILD, UNSPEC6, IPPROTO_ICMPV6, ns, 24);
+	run_tc_egress(F, unit_uplink, &f);
+	CHECK(!bound6(unit_uplink, t3, NULL),
+	      "another MAC's probe on the uplink held its target");
 	/* the host's DAD probe for t1, out the uplink */
 	memcpy(ns + 8, t1, 16);
 	frame_ip6(&f, SNM, UPMAC, UNSPEC6, IPPROTO_ICMPV6, ns, 24);

@@ -3121,8 +3121,8 @@ static void t_nat_never_forwarded_destinations(struct fabric *fb)
 /*
  * A WAN packet that would open a flow (here through a forward) from a
  * source no remote can have is forged and dropped (spoof-ip), no flow
- * made: the NAT address itself, another of the host's own addresses,
- * loopback, 0/8, multicast. Before, only the fabric's subnets were
+ * made: the NAT address itself, loopback, 0/8, multicast, the limited
+ * broadcast. Before, only the fabric's subnets were
  * refused: from the NAT address and a second forwarded port, the forward's
  * guest's answers became a hairpin into the other forward's guest (the
  * WAN reflecting into it), from another host address they went to the
@@ -3130,9 +3130,9 @@ static void t_nat_never_forwarded_destinations(struct fabric *fb)
  */
 static void t_nat_wan_martian_sources(struct fabric *fb)
 {
-	static const char *const bad[] = { "10.200.0.1", "10.200.0.77",
-					   "127.0.0.1", "0.1.2.3",
-					   "224.0.0.5", "255.255.255.255" };
+	static const char *const bad[] = { "10.200.0.1", "127.0.0.1",
+					   "0.1.2.3", "224.0.0.5",
+					   "255.255.255.255" };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8097),
 				  .proto = IPPROTO_UDP };
 	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
@@ -3146,7 +3146,6 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 	c0 = ct_count(fb, NET_NAT);
 	memcpy(fw.mac, N1, 6);
 	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
-	CHECK(!system("ip addr add 10.200.0.77/32 dev kw"), "second address");
 	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
 		__be32 a = inet_addr(bad[i]);
 
@@ -3157,7 +3156,6 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 	}
 	wan_frame(&in, IPPROTO_UDP, 8098, 8097, 0, 16);
 	ok = run_tc_out(F, kw, &in, &res);
-	system("ip addr del 10.200.0.77/32 dev kw");
 	bpf_map_delete_elem(fb->fwd_fd, &fk);
 	ct_flush_net(fb, NET_NAT);
 	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++)
