@@ -330,8 +330,22 @@ void fabric_unmake(bool rm_dir)
 		fabric_close(fb);
 		return;
 	}
-	/* programs never pinned: whatever is there is this command's */
-	pins_remove(opts.bpffs, rm_dir, true);
+	/*
+	 * Programs never pinned: whatever is there is this command's,
+	 * unless another command is making a fabric there right now (a
+	 * boot's `load` while this one failed on its words): it holds the
+	 * directory's lock, and what it pinned is left alone.
+	 */
+	{
+		int lock = open(opts.bpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (lock < 0)
+			return;
+		if (!flock(lock, LOCK_EX | LOCK_NB) &&
+		    !fabric_exists(opts.bpffs))
+			pins_remove(opts.bpffs, rm_dir, true);
+		close(lock);
+	}
 }
 
 /*
