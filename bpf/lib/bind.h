@@ -437,22 +437,26 @@ __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 /*
  * The prefix information option at off (32 bytes) of a router
  * advertisement on network net_id's LAN: its prefix is the network's for
- * its valid lifetime (0 withdraws it); the network gets its mark. A
- * function of its own, verified once, not on each step of the walk.
+ * its valid lifetime (0 withdraws it); the network gets its mark once a
+ * prefix is recorded. A prefix the table has no room for (KVB_MAX_PFX,
+ * shared by the networks: expired ones go only with the network) takes
+ * the mark away: the network's claims are then judged by first claim
+ * alone, in any prefix, rather than its guests' addresses in the LAN's
+ * new prefix refused for good. A function of its own, verified once, not
+ * on each step of the walk.
  */
 __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 						__u32 net_id, __u32 off)
 {
-	struct kvb_pfx_key k = { .prefixlen = 32 };
-	struct kvb_pfx v = { 0 };
+	struct kvb_pfx_key k = { .prefixlen = 32 + 128 }, mk = { .prefixlen = 32 };
+	struct kvb_pfx v = { 0 }, mv = { 0 };
 	__u8 opt[32];
 	__u32 valid;
 
 	if (!skb || bpf_skb_load_bytes(skb, off & 0xffff, opt, 32) ||
 	    !opt[2] || opt[2] > 128)
 		return 0;
-	k.net_id = bpf_htonl(net_id);
-	bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY);
+	mk.net_id = k.net_id = bpf_htonl(net_id);
 	k.prefixlen = 32 + opt[2];
 	__builtin_memcpy(k.addr, opt + 16, 16);
 	valid = (__u32)opt[4] << 24 | (__u32)opt[5] << 16 |
@@ -460,7 +464,9 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 	if (!valid)
 		return bpf_map_delete_elem(&kvb_pfx, &k);
 	v.expires_ns = kvb_now() + (__u64)valid * KVB_NS;
-	return bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY);
+	if (bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY))
+		return bpf_map_delete_elem(&kvb_pfx, &mk);
+	return bpf_map_update_elem(&kvb_pfx, &mk, &mv, BPF_ANY);
 }
 
 /*

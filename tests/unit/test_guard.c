@@ -920,6 +920,46 @@ static void t_savi_bridge_learns_ra_prefixes(struct fabric *fb __attribute__((un
 	forget_prefixes();
 }
 
+/*
+ * A prefix the LAN advertises that the prefix table has no room for
+ * (shared by the networks, KVB_MAX_PFX) leaves the network without its
+ * mark: its guests' addresses in that prefix pass (first claim alone
+ * judges them). Before, the mark stayed and every new address of a
+ * renumbered LAN was refused spoof-ip.
+ */
+static void t_savi_prefix_table_full(struct fabric *fb __attribute__((unused)))
+{
+	__u8 pfx[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x7b }, a[16];
+	__u8 p[8] = { 128 };
+	struct kvb_pfx_key k = { .prefixlen = 32 + 64 };
+	struct kvb_pfx v = { 0 };
+	struct frame f;
+	char path[600];
+	int fd, n = 0;
+
+	/* a prefix learned (the network marked), then the table full of
+	 * another network's prefixes, then the LAN renumbered */
+	ra_from_lan(pfx, 3600);
+	pfx[5] = 0x7c;
+	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
+	fd = bpf_obj_get(path);
+	CHECK(fd >= 0, "no kvb_pfx");
+	k.net_id = htonl(200);
+	k.addr[0] = 0xfd;
+	for (int i = 0; i < KVB_MAX_PFX + 8; i++) {
+		k.addr[6] = (__u8)(i >> 8), k.addr[7] = (__u8)i;
+		n += !bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+	}
+	close(fd);
+	ra_from_lan(pfx, 3600);
+	memcpy(a, pfx, 16);
+	a[15] = 7;
+	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
+	passes(kv2, &f, "a source in a prefix the full table could not keep");
+	forget_prefixes();
+	CHECK(n >= KVB_MAX_PFX - 8, "filled %d of %d", n, KVB_MAX_PFX);
+}
+
 static bool bound6(__u32 ifx, const __u8 *a, struct kvb_addr *out);
 
 /* Remove the binding of a (IPv6) held by port ifx, its owner entry too. */
@@ -1774,6 +1814,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
 	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
+	RUN(t_savi_prefix_table_full);
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
 	RUN(t_xdp_drop_counted_received);
