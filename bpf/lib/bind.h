@@ -286,12 +286,24 @@ static __always_inline int savi_eui64_of_other(__u32 net_id, __u32 ifindex,
  */
 __attribute__((noinline)) int savi_eui64_recheck(const struct kvb_addr_key *req)
 {
+	struct kvb_fdb_entry *e;
 	struct kvb_addr_key k;
+	struct kvb_fdb_key fk;
+	__u8 mac[8];
 
 	if (!req)
 		return 0;
 	k = *req;
-	if (!savi_eui64_of_other(k.net_id, k.ifindex, k.addr))
+	/* only a port's own MAC (its static entry, a spoofcheck guest's
+	 * fresh one) takes a binding away here: a LAN host's frame from
+	 * some MAC must not end a guest's address, claimed while that MAC
+	 * was nobody's, over and over (savi_allowed still refuses new
+	 * claims of it) */
+	mac[0] = k.addr[8] ^ 2, mac[1] = k.addr[9], mac[2] = k.addr[10];
+	mac[3] = k.addr[13], mac[4] = k.addr[14], mac[5] = k.addr[15];
+	fdb_key(&fk, k.net_id, mac);
+	e = bpf_map_lookup_elem(&kvb_fdb, &fk);
+	if (!e || e->ifindex == k.ifindex || !fdb_entry_owned(e, kvb_now()))
 		return 0;
 	bind_remove(&k, req->ifindex, req->net_id, KVB_ADDR_F_SAVI);
 	return DROP(KVB_DROP_SAVI_CONFLICT);

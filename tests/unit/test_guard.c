@@ -1572,6 +1572,30 @@ static void t_savi_mac_back_takes_eui64(struct fabric *fb __attribute__((unused)
 }
 
 /*
+ * A LAN host's MAC (learnt on the uplink) takes no guest's binding away:
+ * kv2's link-local with the EUI-64 interface id of a MAC nobody owned
+ * stays kv2's after that MAC is heard from the LAN. Only a port's own MAC
+ * (static, or a spoofcheck guest's) does (the tests around). Before, one
+ * LAN frame from that MAC every 300 s kept the guest's address refused.
+ */
+static void t_savi_lan_mac_keeps_claim(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 LANM[6] = { 0x52, 0x54, 0, 0, 0x79, 9 };
+	static const __u8 ll[2] = { 0xfe, 0x80 };
+	__u8 lla[16], l4[8] = { 8 };
+	struct frame f;
+
+	eui64_of(lla, ll, LANM);
+	echo6(&f, V2, lla);
+	passes(kv2, &f, "a link-local with a free MAC's EUI-64 id");
+	frame_ip4(&f, BC, LANM, inet_addr("10.1.0.99"), IPPROTO_ICMP, l4, 8);
+	run_tc(F, unit_uplink, &f);	/* the LAN host's frame: learnt */
+	echo6(&f, V2, lla);
+	passes(kv2, &f, "the same after a LAN host's frame from that MAC");
+	unbind6(kv2, lla);
+}
+
+/*
  * The same for a MAC pinned from a port's first frame (no configured
  * MAC): the claimant's binding ends at its next use (its NA for the
  * link-local: spoof-nd), and the owner's own claim of its EUI-64 address
@@ -1858,6 +1882,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_savi_dad_keeps_lease);
 	RUN(t_savi_refresh_and_age);
 	RUN(t_savi_mac_back_takes_eui64);
+	RUN(t_savi_lan_mac_keeps_claim);
 	RUN(t_savi_pinned_mac_takes_eui64);
 	RUN(t_savi_cap);
 	RUN(t_savi_cap_makes_room);
