@@ -222,8 +222,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		}
 	}
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP &&
-	    ((f.sport == 67 && f.dport == 68) ||
-	     (f.dport == 67 && port->role == KVB_PORT_GUEST)))
+	    dhcp_snooped(f.sport, f.dport, port->role))
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
 	else
 		bpf_tail_call(skb, &kvb_stages, stage_of(port, net));
@@ -313,9 +312,9 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 }
 
 /*
- * DHCP that the guard let through (dhcp.h): a server's ACK binds the
- * leased address to the client's port, a guest's RELEASE or DECLINE ends
- * its lease; then the frame goes on to its forwarding stage, as any other.
+ * DHCP that the guard let through (dhcp.h): a server's ACK (DHCPv6:
+ * REPLY) binds the leased address to the client's port, a guest's
+ * RELEASE or DECLINE ends its lease; then the frame goes on to its forwarding stage, as any other.
  */
 SEC("tc")
 int kvb_tc_dhcp(struct __sk_buff *skb)
@@ -331,6 +330,10 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 			dhcp_snoop_server(skb, s.net->id, s.l4off);
 		else if (s.f.dport == 67 && s.role == KVB_PORT_GUEST)
 			dhcp_snoop_client(skb, s.net->id, s.ifindex, s.l4off);
+		else if (s.f.sport == DHCP6_SERVER_PORT &&
+			 s.f.dport == DHCP6_CLIENT_PORT)
+			dhcp6_snoop_server(skb, s.net->id, s.l4off,
+					   s.f.l4_len);
 	}
 	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
 	ret = DROP(KVB_DROP_NO_STAGE);
@@ -360,7 +363,7 @@ int kvb_tc_acl_out(struct __sk_buff *skb)
 			goto out;
 	}
 	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP &&
-	    ((s.f.sport == 67 && s.f.dport == 68) || s.f.dport == 67))
+	    dhcp_snooped(s.f.sport, s.f.dport, s.role))
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
 	else
 		bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));

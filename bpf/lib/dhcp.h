@@ -14,12 +14,25 @@
  *   binds nothing;
  * - a RELEASE (ciaddr) or a DECLINE (option 50) from the port unbinds it;
  * - the guard refuses a binding whose lease ended, the sweep removes it.
+ *
+ * DHCPv6 alike: a server's REPLY (UDP 547 -> 546) is sent to the client's
+ * link-local address (RFC 8415, 18.3), so its destination MAC names the
+ * client's port; every IAADDR of its IA_NA and IA_TA options is the
+ * port's lease until its valid lifetime ends (0: the lease ended). On a
+ * bridge (the LAN's server, through the uplink) and an internal network
+ * (a router VM with spoofcheck off) nothing else binds a lease: without
+ * this, a guest that saw another's multicast REQUEST could use its
+ * address first, hold it by SAVI's first claim and deny it to its client
+ * for good (its DAD probe refused, its DECLINE refused as dhcp6-foreign).
+ * A nat or routed network's leases are bound by the loader's lease script
+ * too; binding one twice changes nothing.
  */
 #ifndef KVB_DHCP_H
 #define KVB_DHCP_H
 
 #include "bind.h"
 #include "fdb.h"
+#include "guard.h"
 #include "maps.h"
 
 #define DHCP_OFF_CIADDR 12	/* from the start of the BOOTP message */
@@ -36,6 +49,15 @@
 #define DHCP_RELEASE 7
 #define DHCP_MAX_OPTS 16	/* options walked */
 #define DHCP_LEASE_INFINITE 0xffffffffU
+#define DHCP6_IAADDR_LEN 24	/* address, preferred and valid lifetimes */
+
+/* Does the DHCP stage see a UDP frame (sport -> dport) from a port of role? */
+static __always_inline int dhcp_snooped(__u16 sport, __u16 dport, __u8 role)
+{
+	return (sport == 67 && dport == 68) ||
+	       (dport == 67 && role == KVB_PORT_GUEST) ||
+	       (sport == DHCP6_SERVER_PORT && dport == DHCP6_CLIENT_PORT);
+}
 
 /* What snooping needs of a message's options. */
 struct dhcp_opts {
@@ -147,6 +169,124 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 	k.net_id = (__u8)net_id;
 	__builtin_memcpy(k.addr, &a, 4);
 	return kvb_unbind(&k, KVB_ADDR_F_DHCP);
+}
+
+/*
+ * The IAADDR option body at off (DHCP6_IAADDR_LEN bytes read) of a REPLY
+ * to port ifindex of network net_id: its address is the port's lease
+ * until its valid lifetime ends (all ones: never); a valid lifetime of 0
+ * ends the port's lease of it. As for IPv4 (kvb_bind), the lease takes
+ * the address from another port's learned (SAVI) binding, never from
+ * another port's live lease while that port's device exists, nor a
+ * static one.
+ */
+__attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
+						 __u32 off, __u32 ifindex,
+						 __u32 net_id)
+{
+	struct kvb_addr_key k = { .family = 6 };
+	__u8 a[DHCP6_IAADDR_LEN];
+	__u64 expires = 0, hi, lo;
+	__u32 valid;
+
+	if (!skb || bpf_skb_load_bytes(skb, off & 0xffff, a, sizeof(a)))
+		return 0;
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	if (a[0] == 0xff || !(hi | lo))
+		return 0;	/* multicast or unspecified: nobody's */
+	k.ifindex = ifindex;
+	k.net_id = (__u8)net_id;
+	__builtin_memcpy(k.addr, a, 16);
+	valid = (__u32)a[20] << 24 | (__u32)a[21] << 16 | (__u32)a[22] << 8 |
+		a[23];
+	if (!valid)
+		return kvb_unbind(&k, KVB_ADDR_F_DHCP);
+	if (valid != DHCP_LEASE_INFINITE)
+		expires = kvb_now() + (__u64)valid * KVB_NS;
+	return kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
+}
+
+/*
+ * The options of a REPLY to port ifindex (from off, left bytes): each
+ * IAADDR of each IA_NA and IA_TA (dhcp6_snoop_iaaddr). The walk is the
+ * guard's (dhcp6_addr_walk), as bounded: at most DHCP6_OPTS_MAX options
+ * and DHCP6_IA_OPTS_MAX in an IA; it stops at an option it cannot read.
+ * An address past them is not leased (its use is a first claim, as
+ * before). A global function: the walk is verified once.
+ */
+__attribute__((noinline)) int dhcp6_snoop_ias(struct __sk_buff *skb,
+					      __u32 off, __u32 left,
+					      __u32 ifindex, __u32 net_id)
+{
+	if (!skb)
+		return 0;
+	for (int i = 0; i < DHCP6_OPTS_MAX; i++) {
+		__u32 code, len, sub, sleft;
+		__u8 h[4];
+
+		if (left < 4 || bpf_skb_load_bytes(skb, off & 0xffff, h, 4))
+			return 0;
+		code = (__u32)h[0] << 8 | h[1];
+		len = (__u32)h[2] << 8 | h[3];
+		if (len + 4 > left)
+			return 0;
+		if (code == DHCP6_OPT_IA_NA || code == DHCP6_OPT_IA_TA) {
+			__u32 fixed = code == DHCP6_OPT_IA_NA ? 12 : 4;
+
+			if (len < fixed)
+				return 0;
+			sub = off + 4 + fixed;
+			sleft = len - fixed;
+			for (int j = 0; j < DHCP6_IA_OPTS_MAX; j++) {
+				__u32 scode, slen;
+
+				if (sleft < 4 ||
+				    bpf_skb_load_bytes(skb, sub & 0xffff, h, 4))
+					break;
+				scode = (__u32)h[0] << 8 | h[1];
+				slen = (__u32)h[2] << 8 | h[3];
+				if (slen + 4 > sleft)
+					break;
+				if (scode == DHCP6_OPT_IAADDR &&
+				    slen >= DHCP6_IAADDR_LEN)
+					dhcp6_snoop_iaaddr(skb, sub + 4,
+							   ifindex, net_id);
+				sub += slen + 4;
+				sleft -= slen + 4;
+			}
+		}
+		off += len + 4;
+		left -= len + 4;
+	}
+	return 0;
+}
+
+/*
+ * A DHCPv6 server's message (UDP 547 -> 546, from a port allowed to send
+ * one: the guard refuses it from a guest with spoofcheck on) in network
+ * net_id, UDP header at l4_off, l4_len bytes from there: a REPLY binds
+ * the leases it gives to the port of its destination MAC.
+ */
+__attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
+						 __u32 net_id, __u32 l4_off,
+						 __u32 l4_len)
+{
+	struct kvb_port *port;
+	__u8 dst[ETH_ALEN], msg;
+	__u32 ifindex;
+
+	if (!skb || l4_len < 12 ||
+	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, &msg, 1) ||
+	    msg != DHCP6_REPLY || bpf_skb_load_bytes(skb, 0, dst, ETH_ALEN) ||
+	    (dst[0] & 1))
+		return 0;
+	ifindex = fdb_lookup(net_id, dst);
+	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	if (!port || port->role != KVB_PORT_GUEST || port->net_id != net_id)
+		return 0;
+	/* the options follow the type and the transaction id */
+	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex, net_id);
 }
 
 #endif /* KVB_DHCP_H */

@@ -15,6 +15,7 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -843,6 +844,65 @@ static void t_dhcp_lease_ends(struct fabric *fb __attribute__((unused)))
 	CHECK(bound(kv3, a80, NULL), "the sweep took a live lease");
 }
 
+/* The UDP checksum of an IPv6 frame (no extension header), as sent. */
+static void udp6_csum(struct frame *f)
+{
+	__u8 *ip = f->buf + ETH_HLEN, *l4 = ip + 40;
+	__u32 len = (__u32)ip[4] << 8 | ip[5];
+	__u16 c;
+
+	l4[6] = l4[7] = 0;
+	c = csum_fold16(sum16(l4, len, sum16(ip + 8, 32, 0) + len +
+					    IPPROTO_UDP));
+	if (!c)
+		c = 0xffff;
+	l4[6] = (__u8)(c >> 8), l4[7] = (__u8)c;
+}
+
+/*
+ * A DHCPv6 message of type t from UDP port sport to dport (546 <-> 547)
+ * with one IA (code ia: IA_NA 3 or IA_TA 4) holding one IAADDR of a with
+ * valid lifetime valid, from src (mac, saddr) to dst (mac, daddr). A
+ * client identifier comes first, as real messages have one.
+ */
+static void dhcp6_msg(struct frame *f, const __u8 *dst, const __u8 *src,
+		      const __u8 *saddr, const __u8 *daddr, __u8 t,
+		      __u16 ia, const __u8 *a, __u32 valid)
+{
+	__u32 fixed = ia == 3 ? 12 : 4;
+	__u16 len = (__u16)(8 + 4 + 14 + 4 + fixed + 4 + 24);
+	__u16 sport = t == 7 ? 547 : 546;
+	__u8 m[80], *o = m + 12;
+
+	udp(m, sport, sport == 547 ? 546 : 547, len);
+	m[8] = t, m[9] = 0x12, m[10] = 0x34, m[11] = 0x56;
+	o[1] = 1, o[3] = 10;			/* client id: a DUID-LL */
+	o[5] = 3, o[7] = 1;
+	memcpy(o + 8, t == 7 ? dst : src, 6);
+	o += 14;
+	o[1] = (__u8)ia, o[3] = (__u8)(fixed + 4 + 24);
+	o[7] = 1;				/* IAID 1 */
+	o += 4 + fixed;
+	o[1] = 5, o[3] = 24;			/* IAADDR */
+	memcpy(o + 4, a, 16);
+	o[4 + 19] = 60;				/* preferred 60 s */
+	o[4 + 20] = (__u8)(valid >> 24), o[4 + 21] = (__u8)(valid >> 16);
+	o[4 + 22] = (__u8)(valid >> 8), o[4 + 23] = (__u8)valid;
+	frame_ip6_to(f, dst, src, saddr, daddr, 255, IPPROTO_UDP, m, len);
+	udp6_csum(f);
+}
+
+/* A LAN server's REPLY through the uplink to mac (its link-local ll). */
+static int dhcp6_reply(const __u8 *mac, const __u8 *ll, __u16 ia,
+		       const __u8 *a, __u32 valid)
+{
+	static const __u8 SRV[16] = { 0xfe, 0x80, [15] = 0x47 };
+	struct frame f;
+
+	dhcp6_msg(&f, mac, PEER, SRV, ll, 7, ia, a, valid);
+	return run_tc(F, unit_uplink, &f);
+}
+
 /*
  * A router advertisement from the LAN (uplink) with one prefix option,
  * from src with hop limit hops.
@@ -1079,6 +1139,74 @@ static void t_host_new_address_held(struct fabric *fb __attribute__((unused)))
 	      "the source of the host's NS is not held for the uplink");
 	unbind6(unit_uplink, t1);
 	unbind6(unit_uplink, t2);
+}
+
+/*
+ * DHCPv6 snooping on a bridge. kv2 saw kv1's multicast REQUEST naming X
+ * and used X first (SAVI's first claim); the LAN server's REPLY to kv1
+ * (through the uplink, to its link-local and MAC) leases X to kv1's
+ * port until its valid lifetime ends: kv2's binding goes, its data from
+ * X is refused, kv1's data and its DECLINE of X are its own. A valid
+ * lifetime of 0 ends the lease; an IA_TA's address is leased alike
+ * (all ones: for ever). A REPLY from a spoofcheck-off guest leases too,
+ * and XDP leaves it to tc; one from a guest with spoofcheck on is
+ * refused and binds nothing. Before, nothing was snooped: kv2 kept X,
+ * kv1's traffic from X was refused savi-conflict and its DECLINE
+ * dhcp6-foreign, and the server offered X again.
+ */
+static void t_dhcp6_reply_leases(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 ALLSRV[16] = { 0xff, 0x02, [13] = 1, [15] = 2 };
+	static const __u8 ALLSRVMAC[6] = { 0x33, 0x33, 0, 1, 0, 2 };
+	static const __u8 RVM[6] = { 0x52, 0x54, 0, 0, 0x6d, 1 };
+	static const __u8 RVMLL[16] = { 0xfe, 0x80, [15] = 0x6d };
+	__u8 x[16] = { 0xfd, [13] = 0x6d, [15] = 1 };
+	__u8 y[16] = { 0xfd, [13] = 0x6d, [15] = 2 };
+	__u8 e[8] = { 128 };
+	__u32 kg2 = if_nametoindex("kg2");
+	struct kvb_addr a;
+	struct frame f;
+	__u64 now = now_ns();
+	int ret;
+
+	frame_ip6(&f, PEER, V2, x, IPPROTO_ICMPV6, e, 8);
+	passes(kv2, &f, "kv2's first use of X");
+	CHECK(bound6(kv2, x, &a) && (a.flags & KVB_ADDR_F_SAVI),
+	      "kv2 did not claim X");
+	ret = dhcp6_reply(V1, LL6, 3, x, 3600);
+	CHECK(ret == TC_ACT_REDIRECT, "REPLY to kv1 not delivered: %d", ret);
+	CHECK(bound6(kv1, x, &a) && a.flags == KVB_ADDR_F_DHCP &&
+	      a.expires_ns >= now + 3590 * 1000000000ULL &&
+	      a.expires_ns <= now_ns() + 3600 * 1000000000ULL,
+	      "X not leased to kv1 for its valid lifetime");
+	CHECK(!bound6(kv2, x, NULL), "kv2 kept X");
+	drops_as(kv2, &f, KVB_DROP_SAVI_CONFLICT, "kv2's data from kv1's lease");
+	frame_ip6(&f, PEER, V1, x, IPPROTO_ICMPV6, e, 8);
+	passes(kv1, &f, "kv1's data from its lease");
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 9, 3, x, 0);
+	passes(kv1, &f, "kv1's DECLINE of its lease");
+	dhcp6_reply(V1, LL6, 3, x, 0);
+	CHECK(!bound6(kv1, x, NULL), "valid lifetime 0 left the lease");
+	dhcp6_reply(V1, LL6, 4, y, 0xffffffff);
+	CHECK(bound6(kv1, y, &a) && a.flags == KVB_ADDR_F_DHCP &&
+	      !a.expires_ns, "IA_TA address not leased for ever");
+	dhcp6_reply(V1, LL6, 4, y, 0);
+	CHECK(!bound6(kv1, y, NULL), "IA_TA lease not ended");
+	/* a router VM's (spoofcheck off) REPLY; XDP leaves it to tc */
+	CHECK(kg2, "no kg2");
+	dhcp6_msg(&f, V1, RVM, RVMLL, LL6, 7, 3, x, 600);
+	ret = run_xdp(F, kg2, &f);
+	CHECK(ret == XDP_PASS, "XDP forwarded a REPLY past snooping: %d", ret);
+	ret = run_tc(F, kg2, &f);
+	CHECK(ret == TC_ACT_REDIRECT && bound6(kv1, x, &a) &&
+	      a.flags == KVB_ADDR_F_DHCP,
+	      "REPLY from a spoofcheck-off guest: %d, not leased", ret);
+	dhcp6_reply(V1, LL6, 3, x, 0);
+	CHECK(!bound6(kv1, x, NULL), "lease not ended");
+	/* a guest with spoofcheck on serves nobody */
+	dhcp6_msg(&f, V1, V3, LL6V2, LL6, 7, 3, x, 3600);
+	drops_as(kv3, &f, KVB_DROP_SPOOF_DHCP, "REPLY from a guest");
+	CHECK(!bound6(kv1, x, NULL), "a guest's REPLY leased");
 }
 
 /*
@@ -1841,6 +1969,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_savi_prefix_table_full);
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
+	RUN(t_dhcp6_reply_leases);
 	RUN(t_xdp_drop_counted_received);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
