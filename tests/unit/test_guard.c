@@ -1149,13 +1149,19 @@ static void t_host_new_address_held(struct fabric *fb __attribute__((unused)))
  * X is refused, kv1's data and its DECLINE of X are its own. A valid
  * lifetime of 0 ends the lease; an IA_TA's address is leased alike
  * (all ones: for ever). A REPLY from a spoofcheck-off guest leases too,
- * and XDP leaves it to tc; one from a guest with spoofcheck on is
+ * and XDP leaves it to tc (before, XDP redirected it to a guest's tap,
+ * unsnooped); one from a guest with spoofcheck on is
  * refused and binds nothing. Before, nothing was snooped: kv2 kept X,
  * kv1's traffic from X was refused savi-conflict and its DECLINE
  * dhcp6-foreign, and the server offered X again.
  */
-static void t_dhcp6_reply_leases(struct fabric *fb __attribute__((unused)))
+static void t_dhcp6_reply_leases(struct fabric *fb)
 {
+	static const __u8 D6[6] = { 0x52, 0x54, 0, 0, 0x6d, 2 };
+	struct port_opts d6 = { .xdp = true, .spoofcheck = true, .mac = D6,
+				.naddrs = 0 };
+	struct kvb_port p;
+	__u32 kd6 = 0;
 	static const __u8 ALLSRV[16] = { 0xff, 0x02, [13] = 1, [15] = 2 };
 	static const __u8 ALLSRVMAC[6] = { 0x33, 0x33, 0, 1, 0, 2 };
 	static const __u8 RVM[6] = { 0x52, 0x54, 0, 0, 0x6d, 1 };
@@ -1167,7 +1173,7 @@ static void t_dhcp6_reply_leases(struct fabric *fb __attribute__((unused)))
 	struct kvb_addr a;
 	struct frame f;
 	__u64 now = now_ns();
-	int ret;
+	int ret, rx;
 
 	frame_ip6(&f, PEER, V2, x, IPPROTO_ICMPV6, e, 8);
 	passes(kv2, &f, "kv2's first use of X");
@@ -1192,17 +1198,28 @@ static void t_dhcp6_reply_leases(struct fabric *fb __attribute__((unused)))
 	      !a.expires_ns, "IA_TA address not leased for ever");
 	dhcp6_reply(V1, LL6, 4, y, 0);
 	CHECK(!bound6(kv1, y, NULL), "IA_TA lease not ended");
-	/* a router VM's (spoofcheck off) REPLY; XDP leaves it to tc */
-	CHECK(kg2, "no kg2");
-	dhcp6_msg(&f, V1, RVM, RVMLL, LL6, 7, 3, x, 600);
-	ret = run_xdp(F, kg2, &f);
-	CHECK(ret == XDP_PASS, "XDP forwarded a REPLY past snooping: %d", ret);
-	ret = run_tc(F, kg2, &f);
-	CHECK(ret == TC_ACT_REDIRECT && bound6(kv1, x, &a) &&
-	      a.flags == KVB_ADDR_F_DHCP,
-	      "REPLY from a spoofcheck-off guest: %d, not leased", ret);
-	dhcp6_reply(V1, LL6, 3, x, 0);
-	CHECK(!bound6(kv1, x, NULL), "lease not ended");
+	/*
+	 * A router VM's (spoofcheck off) REPLY to a guest on a tap, which
+	 * XDP redirects to: XDP leaves it to tc, which leases.
+	 */
+	CHECK(kg2 && !add_tap("kd6", &kd6) &&
+	      !port_attach(fb, "unit", "kd6", 1, KVB_PORT_GUEST, &d6),
+	      "attach kd6");
+	dhcp6_msg(&f, D6, RVM, RVMLL, LL6, 7, 3, x, 600);
+	rx = run_xdp(F, kg2, &f);
+	if (rx == XDP_PASS) {
+		ret = run_tc(F, kg2, &f);
+		CHECK(ret == TC_ACT_REDIRECT && bound6(kd6, x, &a) &&
+		      a.flags == KVB_ADDR_F_DHCP,
+		      "REPLY from a spoofcheck-off guest: %d, not leased", ret);
+		dhcp6_reply(D6, LL6, 3, x, 0);
+		CHECK(!bound6(kd6, x, NULL), "lease not ended");
+	}
+	if (!port_get(F, kd6, &p))
+		port_detach(F, "unit", &p);
+	system("ip link del kd6");
+	CHECK(rx == XDP_PASS, "XDP verdict %d on a REPLY, want XDP_PASS (%d)",
+	      rx, XDP_PASS);
 	/* a guest with spoofcheck on serves nobody */
 	dhcp6_msg(&f, V1, V3, LL6V2, LL6, 7, 3, x, 3600);
 	drops_as(kv3, &f, KVB_DROP_SPOOF_DHCP, "REPLY from a guest");
