@@ -334,6 +334,10 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 			 s.f.dport == DHCP6_CLIENT_PORT)
 			dhcp6_snoop_server(skb, s.net->id, s.l4off,
 					   s.f.l4_len);
+		else if (s.f.dport == DHCP6_SERVER_PORT &&
+			 s.role == KVB_PORT_GUEST)
+			dhcp6_snoop_client(skb, s.net->id, s.ifindex, s.l4off,
+					   s.f.l4_len);
 	}
 	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
 	ret = DROP(KVB_DROP_NO_STAGE);

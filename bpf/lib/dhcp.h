@@ -51,11 +51,14 @@
 #define DHCP_LEASE_INFINITE 0xffffffffU
 #define DHCP6_IAADDR_LEN 24	/* address, preferred and valid lifetimes */
 
+#define DHCP6_UNBIND 0x100	/* dhcp6_snoop_ias: end the port's leases */
+
 /* Does the DHCP stage see a UDP frame (sport -> dport) from a port of role? */
 static __always_inline int dhcp_snooped(__u16 sport, __u16 dport, __u8 role)
 {
 	return (sport == 67 && dport == 68) ||
-	       (dport == 67 && role == KVB_PORT_GUEST) ||
+	       ((dport == 67 || dport == DHCP6_SERVER_PORT) &&
+		role == KVB_PORT_GUEST) ||
 	       (sport == DHCP6_SERVER_PORT && dport == DHCP6_CLIENT_PORT);
 }
 
@@ -173,16 +176,17 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 
 /*
  * The IAADDR option body at off (DHCP6_IAADDR_LEN bytes read) of a REPLY
- * to port ifindex of network net_id: its address is the port's lease
+ * to port ifindex of network how & 0xff: its address is the port's lease
  * until its valid lifetime ends (all ones: never); a valid lifetime of 0
- * ends the port's lease of it. As for IPv4 (kvb_bind), the lease takes
+ * ends the port's lease of it, as does the port's own RELEASE or DECLINE
+ * (how & DHCP6_UNBIND). As for IPv4 (kvb_bind), the lease takes
  * the address from another port's learned (SAVI) binding, never from
  * another port's live lease while that port's device exists, nor a
  * static one.
  */
 __attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
 						 __u32 off, __u32 ifindex,
-						 __u32 net_id)
+						 __u32 how)
 {
 	struct kvb_addr_key k = { .family = 6 };
 	__u8 a[DHCP6_IAADDR_LEN];
@@ -196,11 +200,11 @@ __attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
 	if (a[0] == 0xff || !(hi | lo))
 		return 0;	/* multicast or unspecified: nobody's */
 	k.ifindex = ifindex;
-	k.net_id = (__u8)net_id;
+	k.net_id = (__u8)how;
 	__builtin_memcpy(k.addr, a, 16);
 	valid = (__u32)a[20] << 24 | (__u32)a[21] << 16 | (__u32)a[22] << 8 |
 		a[23];
-	if (!valid)
+	if (!valid || (how & DHCP6_UNBIND))
 		return kvb_unbind(&k, KVB_ADDR_F_DHCP);
 	if (valid != DHCP_LEASE_INFINITE)
 		expires = kvb_now() + (__u64)valid * KVB_NS;
@@ -209,7 +213,9 @@ __attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
 
 /*
  * The options of a REPLY to port ifindex (from off, left bytes): each
- * IAADDR of each IA_NA and IA_TA (dhcp6_snoop_iaaddr). The walk is the
+ * IAADDR of each IA_NA and IA_TA (dhcp6_snoop_iaaddr); of the port's own
+ * RELEASE or DECLINE (how: DHCP6_UNBIND with the network's id, five
+ * arguments at most), each ends the port's lease of it. The walk is the
  * guard's (dhcp6_addr_walk), as bounded: at most DHCP6_OPTS_MAX options
  * and DHCP6_IA_OPTS_MAX in an IA; it stops at an option it cannot read.
  * An address past them is not leased (its use is a first claim, as
@@ -217,7 +223,7 @@ __attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
  */
 __attribute__((noinline)) int dhcp6_snoop_ias(struct __sk_buff *skb,
 					      __u32 off, __u32 left,
-					      __u32 ifindex, __u32 net_id)
+					      __u32 ifindex, __u32 how)
 {
 	if (!skb)
 		return 0;
@@ -251,7 +257,7 @@ __attribute__((noinline)) int dhcp6_snoop_ias(struct __sk_buff *skb,
 				if (scode == DHCP6_OPT_IAADDR &&
 				    slen >= DHCP6_IAADDR_LEN)
 					dhcp6_snoop_iaaddr(skb, sub + 4,
-							   ifindex, net_id);
+							   ifindex, how);
 				sub += slen + 4;
 				sleft -= slen + 4;
 			}
@@ -286,7 +292,27 @@ __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 	if (!port || port->role != KVB_PORT_GUEST || port->net_id != net_id)
 		return 0;
 	/* the options follow the type and the transaction id */
-	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex, net_id);
+	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex,
+			       net_id & 0xff);
+}
+
+/*
+ * A DHCPv6 client's message (UDP to 547) from guest port ifindex of
+ * network net_id: a RELEASE or a DECLINE ends the port's leases of the
+ * addresses it names (the guard let it name none another port holds).
+ */
+__attribute__((noinline)) int dhcp6_snoop_client(struct __sk_buff *skb,
+						 __u32 net_id, __u32 ifindex,
+						 __u32 l4_off, __u32 l4_len)
+{
+	__u8 msg;
+
+	if (!skb || l4_len < 12 ||
+	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, &msg, 1) ||
+	    (msg != DHCP6_RELEASE && msg != DHCP6_DECLINE))
+		return 0;
+	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex,
+			       (net_id & 0xff) | DHCP6_UNBIND);
 }
 
 #endif /* KVB_DHCP_H */

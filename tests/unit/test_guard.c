@@ -1227,6 +1227,37 @@ static void t_dhcp6_reply_leases(struct fabric *fb)
 }
 
 /*
+ * A guest's own DHCPv6 RELEASE or DECLINE ends its port's lease of the
+ * addresses it names, as DHCPv4's do; another guest's naming it is
+ * refused (dhcp6-foreign) and ends nothing. Before, the lease stayed
+ * bound until its valid lifetime ended.
+ */
+static void t_dhcp6_lease_released(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 ALLSRV[16] = { 0xff, 0x02, [13] = 1, [15] = 2 };
+	static const __u8 ALLSRVMAC[6] = { 0x33, 0x33, 0, 1, 0, 2 };
+	/* fe80::5054:ff:fe00:c03, the modified EUI-64 of V3 */
+	static const __u8 LL6V3[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+					0xff, 0xfe, 0x00, 0x0c, 0x03 };
+	__u8 z[16] = { 0xfd, [13] = 0x6d, [15] = 3 };
+	struct frame f;
+
+	for (__u8 t = 8; t <= 9; t++) {
+		dhcp6_reply(V1, LL6, 3, z, 3600);
+		CHECK(bound6(kv1, z, NULL), "Z not leased to kv1");
+		dhcp6_msg(&f, ALLSRVMAC, V3, LL6V3, ALLSRV, t, 3, z, 0);
+		drops_as(kv3, &f, KVB_DROP_DHCP6_FOREIGN,
+			 "kv3 releases or declines kv1's lease");
+		CHECK(bound6(kv1, z, NULL), "kv3's message (type %u) ended "
+		      "kv1's lease", t);
+		dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, t, 3, z, 0);
+		passes(kv1, &f, "kv1 releases or declines its lease");
+		CHECK(!bound6(kv1, z, NULL), "kv1's message (type %u) left "
+		      "its lease bound", t);
+	}
+}
+
+/*
  * A frame XDP drops is counted received as tc counts it: a port's rx
  * figures do not depend on the hook. Before, XDP's drops were missing
  * from rx (a spoofed frame: +1 rx under tc, +0 under XDP).
@@ -1987,6 +2018,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
 	RUN(t_dhcp6_reply_leases);
+	RUN(t_dhcp6_lease_released);
 	RUN(t_xdp_drop_counted_received);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
