@@ -222,7 +222,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		}
 	}
 	if (f.l4_ok && f.l4_proto == IPPROTO_UDP &&
-	    dhcp_snooped(f.sport, f.dport, port->role))
+	    dhcp_snooped(f.proto, f.sport, f.dport, port->role))
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
 	else
 		bpf_tail_call(skb, &kvb_stages, stage_of(port, net));
@@ -325,17 +325,17 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 	ret = stage_enter(skb, &s, KVB_STAGE_DHCP);
 	if (ret != STAGE_GO)
 		goto out;
-	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP) {
-		if (s.f.sport == 67 && s.f.dport == 68)
+	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP &&
+	    dhcp_snooped(s.f.proto, s.f.sport, s.f.dport, s.role)) {
+		if (s.f.proto == ETH_P_IP && s.f.sport == 67)
 			dhcp_snoop_server(skb, s.net->id, s.l4off);
-		else if (s.f.dport == 67 && s.role == KVB_PORT_GUEST)
+		else if (s.f.proto == ETH_P_IP)
 			dhcp_snoop_client(skb, s.net->id, s.ifindex, s.l4off);
 		else if (s.f.sport == DHCP6_SERVER_PORT &&
 			 s.f.dport == DHCP6_CLIENT_PORT)
 			dhcp6_snoop_server(skb, s.net->id, s.l4off,
 					   s.f.l4_len);
-		else if (s.f.dport == DHCP6_SERVER_PORT &&
-			 s.role == KVB_PORT_GUEST)
+		else
 			dhcp6_snoop_client(skb, s.net->id, s.ifindex, s.l4off,
 					   s.f.l4_len);
 	}
@@ -367,7 +367,7 @@ int kvb_tc_acl_out(struct __sk_buff *skb)
 			goto out;
 	}
 	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP &&
-	    dhcp_snooped(s.f.sport, s.f.dport, s.role))
+	    dhcp_snooped(s.f.proto, s.f.sport, s.f.dport, s.role))
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_DHCP);
 	else
 		bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));

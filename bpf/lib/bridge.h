@@ -23,9 +23,11 @@
 /*
  * Deliver a copy of the frame to every member except skip; from_guest
  * (a guest's frame, entering on skip) applies port isolation; macless
- * (a unicast frame for a MAC the table does not know) skips the ports
- * with a MAC of their own (configured or pinned: its static entry would
- * have been found), which can only be given a copy, never be its owner.
+ * (a unicast frame for a MAC the table does not know) skips the
+ * spoofcheck ports with a MAC of their own (configured or pinned: its
+ * static entry would have been found, and they answer for no other),
+ * which could only be given a copy, never be its owner; a port without
+ * spoofcheck (a router VM, a nested hypervisor) may answer for others.
  */
 static __always_inline void flood_to(struct __sk_buff *skb,
 				     const struct kvb_net *net, __u32 skip,
@@ -56,7 +58,8 @@ static __always_inline void flood_to(struct __sk_buff *skb,
 			struct kvb_port *p = bpf_map_lookup_elem(&kvb_port,
 								 &ifx);
 
-			if (!p || !mac_is_zero(p->mac))
+			if (!p || (!mac_is_zero(p->mac) &&
+				   (p->flags & KVB_PORT_F_SPOOFCHECK)))
 				continue;
 		}
 		/* a VLAN's frame: to trunks only (vlan.h; asked each time,

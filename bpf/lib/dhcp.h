@@ -53,13 +53,28 @@
 
 #define DHCP6_UNBIND 0x100	/* dhcp6_snoop_ias: end the port's leases */
 
-/* Does the DHCP stage see a UDP frame (sport -> dport) from a port of role? */
-static __always_inline int dhcp_snooped(__u16 sport, __u16 dport, __u8 role)
+/*
+ * Does the DHCP stage see a UDP frame (sport -> dport, of EtherType proto)
+ * from a port of role? DHCPv4's ports in IPv4 only and DHCPv6's in IPv6
+ * only: the guard judges each family's server messages by its own ports
+ * (an IPv4 datagram to 546, an IPv6 one to 68 would otherwise be snooped
+ * as a lease a guest wrote itself). A DHCPv6 REPLY from a nat or routed
+ * network's gateway is dnsmasq's, whose leases the loader's lease script
+ * binds (with its per-port cap): not snooped there.
+ */
+static __always_inline int dhcp_snooped(__u16 proto, __u16 sport,
+					__u16 dport, __u8 role)
 {
-	return (sport == 67 && dport == 68) ||
-	       ((dport == 67 || dport == DHCP6_SERVER_PORT) &&
-		role == KVB_PORT_GUEST) ||
-	       (sport == DHCP6_SERVER_PORT && dport == DHCP6_CLIENT_PORT);
+	if (proto == ETH_P_IP)
+		return (sport == 67 && dport == 68) ||
+		       (dport == 67 && role == KVB_PORT_GUEST);
+	if (proto == ETH_P_IPV6)
+		return (dport == DHCP6_SERVER_PORT &&
+			role == KVB_PORT_GUEST) ||
+		       (sport == DHCP6_SERVER_PORT &&
+			dport == DHCP6_CLIENT_PORT &&
+			role != KVB_PORT_GATEWAY);
+	return 0;
 }
 
 /* What snooping needs of a message's options. */
@@ -279,13 +294,18 @@ __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 						 __u32 l4_len)
 {
 	struct kvb_port *port;
-	__u8 dst[ETH_ALEN], msg;
+	__u8 dst[ETH_ALEN], msg, ip6[2];
 	__u32 ifindex;
 
+	/* a server answers the client's link-local address (RFC 8415
+	 * 18.3), which no router forwards: a REPLY to any other is none a
+	 * server on this link sent */
 	if (!skb || l4_len < 12 ||
 	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, &msg, 1) ||
 	    msg != DHCP6_REPLY || bpf_skb_load_bytes(skb, 0, dst, ETH_ALEN) ||
-	    (dst[0] & 1))
+	    (dst[0] & 1) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + 24, ip6, sizeof(ip6)) ||
+	    ip6[0] != 0xfe || (ip6[1] & 0xc0) != 0x80)
 		return 0;
 	ifindex = fdb_lookup(net_id, dst);
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);

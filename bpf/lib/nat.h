@@ -2371,8 +2371,9 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (ct && ct->hairpin)	/* between guests only: never the WAN's */
 		return TC_ACT_OK;
 	/* a flow's clock moves at most once in KVB_CT_REFRESH_NS: one
-	 * busier than that is live, no second look (the hot path) */
-	if (ct && kvb_now() > ct->last_ns + 2 * KVB_CT_REFRESH_NS) {
+	 * busier than that is live (no timeout is shorter: ct-timeout
+	 * takes whole seconds), no second look (the hot path) */
+	if (ct && kvb_now() > ct->last_ns + KVB_CT_REFRESH_NS) {
 		ret = nat_flow_over(&rk);
 		if (ret == NAT_OVER_HOSTS)
 			return TC_ACT_OK;

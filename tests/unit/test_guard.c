@@ -1227,6 +1227,45 @@ static void t_dhcp6_reply_leases(struct fabric *fb)
 }
 
 /*
+ * A server message in the other family's datagram is no lease: a guest
+ * with spoofcheck on (kv1, from its own addresses) that sends a DHCPv6
+ * REPLY inside IPv4 (UDP 547 -> 546), or a DHCPv4 ACK inside IPv6 (UDP
+ * 67 -> 68), binds nothing, and neither does a LAN REPLY to an address
+ * that is not link-local (a server answers the client's link-local; a
+ * router forwards no such REPLY). Before, the DHCP stage snooped by port
+ * alone: the guard judged each family's server messages by its own ports,
+ * so a guest could lease itself any address, for ever.
+ */
+static void t_dhcp_cross_family_forgery(struct fabric *fb __attribute__((unused)))
+{
+	__u8 z[16] = { 0xfd, [13] = 0x6e, [15] = 1 };
+	__u8 glob[16] = { 0xfd, 0, [15] = 9 };
+	__u32 yi = A4(10, 0, 0, 77);
+	struct frame f6, f;
+
+	/* a REPLY inside IPv4, from kv1's 10.0.0.1 to its own MAC */
+	dhcp6_msg(&f6, V1, V1, LL6, LL6, 7, 3, z, 0xffffffff);
+	frame_ip4(&f, V1, V1, A4(10, 0, 0, 1), IPPROTO_UDP, f6.buf + 14 + 40,
+		  f6.len - 14 - 40);
+	f.buf[14 + 20 + 6] = f.buf[14 + 20 + 7] = 0;	/* no checksum */
+	run_tc(F, kv1, &f);
+	CHECK(!bound6(kv1, z, NULL), "a REPLY inside IPv4 leased");
+	/* an ACK inside IPv6, from kv1's fd00::1 */
+	dhcp_msg(&f, PEER, A4(10, 0, 0, 1), 5, V1, 0, yi, 0, 3600);
+	frame_ip6(&f6, V1, V1, glob, IPPROTO_UDP, f.buf + 14 + 20,
+		  f.len - 14 - 20);
+	f6.buf[14 + 8 + 15] = 1;	/* from fd00::1 */
+	f6.buf[14 + 8 + 14] = 0;
+	udp6_csum(&f6);
+	run_tc(F, kv1, &f6);
+	CHECK(!bound(kv1, yi, NULL), "an ACK inside IPv6 leased");
+	/* a LAN REPLY to a global address of the client */
+	dhcp6_msg(&f, V1, PEER, LL6V2, glob, 7, 3, z, 3600);
+	run_tc(F, unit_uplink, &f);
+	CHECK(!bound6(kv1, z, NULL), "a REPLY to a global address leased");
+}
+
+/*
  * A guest's own DHCPv6 RELEASE or DECLINE ends its port's lease of the
  * addresses it names, as DHCPv4's do; another guest's naming it is
  * refused (dhcp6-foreign) and ends nothing. Before, the lease stayed
@@ -2019,6 +2058,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_host_new_address_held);
 	RUN(t_dhcp6_reply_leases);
 	RUN(t_dhcp6_lease_released);
+	RUN(t_dhcp_cross_family_forgery);
 	RUN(t_xdp_drop_counted_received);
 	RUN(t_isolated_ports);
 	RUN(t_l4_admission);
