@@ -127,6 +127,35 @@ static __always_inline struct nat_scratch *nat_scratch(void)
 	return bpf_map_lookup_elem(&kvb_nat_tmp, &zero);
 }
 
+/* Take a reference on an entry; 0 when it is dead (being deleted). */
+static __always_inline __u32 natmap_get(struct kvb_natmap *m)
+{
+	__u32 n;
+
+	bpf_spin_lock(&m->lock);
+	n = m->flows;
+	if (n)
+		m->flows = n + 1;
+	bpf_spin_unlock(&m->lock);
+	return n;
+}
+
+/*
+ * Give back a reference on entry m: its count before (1: that was the
+ * last, and the caller deletes the entry; 0: it was dying already).
+ */
+static __always_inline __u32 natmap_drop(struct kvb_natmap *m)
+{
+	__u32 n;
+
+	bpf_spin_lock(&m->lock);
+	n = m->flows;
+	if (n)
+		m->flows = n - 1;
+	bpf_spin_unlock(&m->lock);
+	return n;
+}
+
 /*
  * A guest port's share of a NAT address's ports (kvb_natmap's
  * KVB_NM_SLOT count, by NAT address and slot): its mappings and its
@@ -177,11 +206,7 @@ __noinline int nat_slot_take(__be32 addr, __u32 slot, __u32 proto,
 		c = bpf_map_lookup_elem(&kvb_natmap, &t->ck);
 		barrier_var(t);
 		if (c) {
-			bpf_spin_lock(&c->lock);
-			t->cn = c->flows;
-			if (t->cn)
-				c->flows = t->cn + 1;
-			bpf_spin_unlock(&c->lock);
+			t->cn = natmap_get(c);
 			if (t->cn)
 				return 0;
 			/* at 0: being deleted, made anew below */
@@ -211,11 +236,7 @@ __noinline int nat_slot_give(__be32 addr, __u32 slot, __u32 proto)
 	barrier_var(t);
 	if (!c)
 		return 0;
-	bpf_spin_lock(&c->lock);
-	t->cn = c->flows;
-	if (t->cn)
-		c->flows = t->cn - 1;
-	bpf_spin_unlock(&c->lock);
+	t->cn = natmap_drop(c);
 	/* the last one deletes it, as a mapping's (natmap_put) */
 	if (t->cn == 1)
 		bpf_map_delete_elem(&kvb_natmap, &t->ck);
@@ -340,18 +361,6 @@ static __always_inline int port_is_hosts(struct __sk_buff *skb,
  */
 #define NAT_MAP_NONE 1	/* nat_map_in: no mapping there, the host's */
 
-/* Take a reference on an entry; 0 when it is dead (being deleted). */
-static __always_inline __u32 natmap_get(struct kvb_natmap *m)
-{
-	__u32 n;
-
-	bpf_spin_lock(&m->lock);
-	n = m->flows;
-	if (n)
-		m->flows = n + 1;
-	bpf_spin_unlock(&m->lock);
-	return n;
-}
 
 /*
  * Give back a reference on the entry at key; the last one deletes it, a
@@ -365,11 +374,7 @@ static __always_inline void natmap_put(struct kvb_natmap_key *key,
 
 	if (!m)
 		return;
-	bpf_spin_lock(&m->lock);
-	n = m->flows;
-	if (n)
-		m->flows = n - 1;
-	bpf_spin_unlock(&m->lock);
+	n = natmap_drop(m);
 	if (n != 1)
 		return;
 	if (key->kind == KVB_NM_GUEST) {
