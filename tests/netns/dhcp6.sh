@@ -83,17 +83,7 @@ grep -q 'prefix info option.*fd83:1::/64, Flags \[onlink\]' "$TMP/unsol" &&
 	fail "dnsmasq's RA prefix: $(cat "$TMP/unsol")"
 
 # --- dhclient -6 ---------------------------------------------------------------
-cat >"$TMP/dhclient.sh" <<EOS
-#!/bin/sh
-case \$reason in BOUND6|RENEW6|REBIND6|REBOOT6)
-	ip -6 addr replace "\$new_ip6_address/\$new_ip6_prefixlen" dev "\$interface" nodad
-	echo "\$new_ip6_address" >"$TMP/\$(ip netns identify).addr" ;;
-RELEASE6|EXPIRE6|STOP6)
-	ip -6 addr del "\$old_ip6_address/\$old_ip6_prefixlen" dev "\$interface" ;;
-esac
-exit 0
-EOS
-chmod +x "$TMP/dhclient.sh"
+dhclient6_script
 lease6() {	# NS: run dhclient -6 there, print the address it got
 	in_ns "$1" timeout 30 dhclient -6 -1 -sf "$TMP/dhclient.sh" \
 		-lf "$TMP/$1.leases" -pf "$TMP/$1.pid" eth0 >/dev/null 2>&1

@@ -47,17 +47,7 @@ in_ns "$T-g2" ping -6 -n -c 1 -W 2 -I $X fd84::2 >/dev/null 2>&1
 check "g2 holds $X by its first use (savi)" wait_source "$T-g2" $X savi
 
 # --- g1's lease ---------------------------------------------------------------
-cat >"$TMP/dhclient.sh" <<EOS
-#!/bin/sh
-case \$reason in BOUND6|RENEW6|REBIND6|REBOOT6)
-	ip -6 addr replace "\$new_ip6_address/\$new_ip6_prefixlen" dev "\$interface" nodad
-	echo "\$new_ip6_address" >"$TMP/\$(ip netns identify).addr" ;;
-RELEASE6|EXPIRE6|STOP6)
-	ip -6 addr del "\$old_ip6_address/\$old_ip6_prefixlen" dev "\$interface" ;;
-esac
-exit 0
-EOS
-chmod +x "$TMP/dhclient.sh"
+dhclient6_script
 in_ns "$T-g1" timeout 30 dhclient -6 -1 -sf "$TMP/dhclient.sh" \
 	-lf "$TMP/g1.leases" -pf "$TMP/g1.pid" eth0 >/dev/null 2>&1
 a1=$(cat "$TMP/$T-g1.addr" 2>/dev/null)

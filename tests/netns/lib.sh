@@ -323,3 +323,21 @@ dump_fabric() {
 finish() {
 	[ "$FAILS" -eq 0 ]
 }
+
+# dhclient6_script: $TMP/dhclient.sh, a dhclient -6 script (-sf) that puts
+# the leased address on the interface (nodad: the test judges the fabric,
+# not the guest's DAD) and writes it to $TMP/NETNS.addr, and takes it off
+# when the lease ends
+dhclient6_script() {
+	cat >"$TMP/dhclient.sh" <<EOS
+#!/bin/sh
+case \$reason in BOUND6|RENEW6|REBIND6|REBOOT6)
+	ip -6 addr replace "\$new_ip6_address/\$new_ip6_prefixlen" dev "\$interface" nodad
+	echo "\$new_ip6_address" >"$TMP/\$(ip netns identify).addr" ;;
+RELEASE6|EXPIRE6|STOP6)
+	ip -6 addr del "\$old_ip6_address/\$old_ip6_prefixlen" dev "\$interface" ;;
+esac
+exit 0
+EOS
+	chmod +x "$TMP/dhclient.sh"
+}
