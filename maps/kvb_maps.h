@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 17
+#define KVB_LAYOUT_VERSION 18
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -1292,10 +1292,16 @@ struct kvb_ctsweep {
 	__u64 seen;		/* entries the last run visited */
 	__u64 freed;		/* flows deleted, all runs */
 	__u64 ns;		/* how long the last run took */
+	__u64 next_ns;		/* how long until the next run */
 };
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
 #define KVB_CT_SWEEP_MAX 16384	/* flows freed by one sweep, at most */
+/* a run that freed KVB_CT_SWEEP_MAX left dead flows behind: the next
+ * comes after KVB_CT_SWEEP_BACKLOG times its length, not 50, and at
+ * least KVB_CT_SWEEP_MIN_NS after it */
+#define KVB_CT_SWEEP_BACKLOG 4
+#define KVB_CT_SWEEP_MIN_NS 10000000ULL
 
 /*
  * kvb_ctcnt: ARRAY indexed by network id, __u64 flows currently tracked

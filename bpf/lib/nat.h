@@ -2505,8 +2505,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
  * touched. It runs in its own program (kvb_ct_sweep_arm arms it), not in
  * the packet path, and frees at most KVB_CT_SWEEP_MAX flows a run. A hash
  * map's walk cannot be resumed where it stopped, so a run visits the
- * whole table (about 120 ns an entry here: 250 ms for a full one); the
- * next run waits 50 times as long as this one took.
+ * whole table (about 120 ns an entry here: 250 ms for a full one), or
+ * stops at the cap; when the next comes: ct_sweep_next.
  */
 struct sweep_ctx {
 	__u64 now;
@@ -2597,6 +2597,32 @@ static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	return ++c->freed >= KVB_CT_SWEEP_MAX;
 }
 
+/*
+ * When the next run comes, after one that took ns and freed freed flows.
+ * A big table waits longer: sweeping stays under 2% of a CPU (50 times
+ * the run, a second at least). But a run that stopped at its cap left
+ * dead flows behind, and waiting 50 runs' time would free at most
+ * KVB_CT_SWEEP_MAX flows per 50 runs: a flood of connections that die
+ * faster than that (a few thousand a second at a million entries) would
+ * outgrow the sweep, and since every run starts its walk at the same
+ * end of the table, the dead flows past the point where it stops (other
+ * guests' among them, holding their shares and NAT ports) would never
+ * go. So a capped run is followed soon (KVB_CT_SWEEP_BACKLOG times its
+ * length): freeing then keeps pace with any flood the datapath can make,
+ * at the CPU cost of the work it frees, until the backlog is gone.
+ */
+static __always_inline __u64 ct_sweep_next(__u64 ns, __u64 freed)
+{
+	__u64 next;
+
+	if (freed >= KVB_CT_SWEEP_MAX) {
+		next = ns * KVB_CT_SWEEP_BACKLOG;
+		return next > KVB_CT_SWEEP_MIN_NS ? next : KVB_CT_SWEEP_MIN_NS;
+	}
+	next = ns * 50;
+	return next > KVB_CT_SWEEP_NS ? next : KVB_CT_SWEEP_NS;
+}
+
 static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 {
 	struct sweep_ctx c = { .net_id = 0xffffffff };
@@ -2611,9 +2637,8 @@ static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 	sw->seen = c.seen;
 	sw->freed += c.freed;
 	sw->ns = bpf_ktime_get_ns() - t0;
-	/* a big table waits longer: sweeping stays under 2% of a CPU */
-	bpf_timer_start(&sw->timer, sw->ns * 50 > KVB_CT_SWEEP_NS ?
-				    sw->ns * 50 : KVB_CT_SWEEP_NS, 0);
+	sw->next_ns = ct_sweep_next(sw->ns, c.freed);
+	bpf_timer_start(&sw->timer, sw->next_ns, 0);
 	return 0;
 }
 

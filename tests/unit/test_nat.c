@@ -1657,6 +1657,78 @@ static void t_nat_table_full(struct fabric *fb)
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow lost");
 }
 
+/*
+ * A sweep that stops at its cap (KVB_CT_SWEEP_MAX flows freed) left dead
+ * flows behind, and the next comes soon, not 50 runs' time later: before,
+ * a flood of connections that died faster than 16,384 per such wait
+ * (a few thousand a second on a big table) outgrew the sweep, and the
+ * dead flows past where every run stopped (other guests', holding their
+ * shares and NAT ports) never went. 100,000 dead flows of a network id no
+ * network has (proto 99, never answered, so dead after 30 s of uptime)
+ * and its count: while more than one run's cap of them is left, the last
+ * run was capped, and the next must be under a second away; once all are
+ * gone, the sweep's pace is the quiet one again (a second or more).
+ */
+static void t_nat_sweep_backlog(struct fabric *fb)
+{
+	enum { N = 100000, NET = 201 };
+	static struct kvb_ct_key keys[N];
+	static struct kvb_ct vals[N];
+	struct kvb_ctsweep st;
+	__u64 cnt = N, left = N, runs0, quick_next = 0;
+	__u32 zero = 0, net = NET, count = N;
+	int seen_backlog = 0, made;
+
+	for (__u32 i = 0; i < N; i++) {
+		memset(&keys[i], 0, sizeof(keys[i]));
+		keys[i].proto = 99;
+		keys[i].saddr = htonl(0x0a630000 + i);
+		keys[i].daddr = htonl(0x0a640001);
+		memset(&vals[i], 0, sizeof(vals[i]));
+		vals[i].net_id = NET;
+		vals[i].last_ns = 1;	/* boot: long dead */
+	}
+	memset(&st, 0, sizeof(st));
+	bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	runs0 = st.runs;
+	made = !bpf_map_update_batch(fb->ct_fd, keys, vals, &count, NULL) &&
+	       count == N;
+	bpf_map_update_elem(fb->ctcnt_fd, &net, &cnt, BPF_ANY);
+	/* at most 60 s: each run frees 16,384, about 7 runs */
+	for (int w = 0; w < 60000 && left; w++) {
+		memset(&st, 0, sizeof(st));
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+		bpf_map_lookup_elem(fb->ctcnt_fd, &net, &left);
+		/* st was read first: every run it saw left more than its
+		 * cap behind, so the last of them stopped at the cap */
+		if (st.runs > runs0 && left > KVB_CT_SWEEP_MAX &&
+		    left < N) {
+			seen_backlog = 1;
+			if (!quick_next || st.next_ns > quick_next)
+				quick_next = st.next_ns;
+		}
+		usleep(1000);
+	}
+	/* one more run on a table without the backlog: the quiet pace */
+	runs0 = st.runs;
+	for (int w = 0; w < 5000 && st.runs <= runs0 + 1; w++) {
+		usleep(1000);
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	}
+	cnt = 0;
+	bpf_map_update_elem(fb->ctcnt_fd, &net, &cnt, BPF_ANY);
+	ct_flush_net(fb, NET);
+	CHECK(made, "%u of %u dead flows inserted", count, N);
+	CHECK(!left, "%llu of %u dead flows left after 60 s",
+	      (unsigned long long)left, N);
+	CHECK(seen_backlog && quick_next && quick_next < KVB_CT_SWEEP_NS,
+	      "while a backlog was left, the next run was %llu ns away "
+	      "(seen %d)", (unsigned long long)quick_next, seen_backlog);
+	CHECK(st.next_ns >= KVB_CT_SWEEP_NS,
+	      "without a backlog, the next run %llu ns away",
+	      (unsigned long long)st.next_ns);
+}
+
 /* A tracked UDP flow (guest port sport to the remote's 53), and its
  * reply as the remote sends it, checksummed, into *back. */
 static int udp_reply(struct frame *back, __u16 sport)
@@ -4449,6 +4521,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_one_way_keeps_flow);
 	RUN(t_nat_udp_stream);
 	RUN(t_nat_table_full);
+	RUN(t_nat_sweep_backlog);
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_generic_protocols);
 	RUN(t_nat_wan_admission);
