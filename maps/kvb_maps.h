@@ -920,7 +920,14 @@ struct kvb_pfx_key {
 
 struct kvb_pfx {
 	__u64 expires_ns;	/* the valid lifetime ends; 0 never (the mark) */
+	__u32 prefixlen;	/* the key's: which prefix an LPM lookup found */
+	__u32 pad;
 };
+
+/* RFC 4862 5.5.3 e: an advertisement cuts a prefix's valid lifetime to
+ * no less than two hours; prefixes shorter than /16 are no LAN's */
+#define KVB_PFX_TWO_HOURS_S 7200
+#define KVB_PFX_MIN_LEN 16
 
 /* kvb_fdb: HASH, key struct kvb_fdb_key. */
 struct kvb_fdb_key {

@@ -449,7 +449,15 @@ __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 /*
  * The prefix information option at off (32 bytes) of a router
  * advertisement on network net_id's LAN: its prefix is the network's for
- * its valid lifetime (0 withdraws it); the network gets its mark once a
+ * its valid lifetime, shortened as a host shortens it (RFC 4862 5.5.3
+ * e): a lifetime over two hours, or past what the prefix has left, is
+ * taken; a shorter one (0 included) leaves a prefix with two hours or
+ * less as it is and cuts a longer one to two hours. Unauthenticated, one
+ * advertisement can so take a prefix no sooner than the LAN's hosts drop
+ * their addresses in it (before, a forged lifetime of 0 withdrew it at
+ * once: the guests' new addresses in it refused until the router spoke
+ * again). A prefix shorter than /16 is no LAN's (one of ::/1 would admit
+ * any address) and is not learned. The network gets its mark once a
  * prefix is recorded. A prefix the table has no room for (KVB_MAX_PFX,
  * shared by the networks: expired ones go only with the network) takes
  * the mark away: the network's claims are then judged by first claim
@@ -461,21 +469,33 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 						__u32 net_id, __u32 off)
 {
 	struct kvb_pfx_key k = { .prefixlen = 32 + 128 }, mk = { .prefixlen = 32 };
-	struct kvb_pfx v = { 0 }, mv = { 0 };
+	struct kvb_pfx v = { 0 }, mv = { 0 }, *old;
+	__u64 now = kvb_now(), left = 0, until;
 	__u8 opt[32];
 	__u32 valid;
 
 	if (!skb || bpf_skb_load_bytes(skb, off & 0xffff, opt, 32) ||
-	    !opt[2] || opt[2] > 128)
+	    opt[2] < KVB_PFX_MIN_LEN || opt[2] > 128)
 		return 0;
 	mk.net_id = k.net_id = bpf_htonl(net_id);
 	k.prefixlen = 32 + opt[2];
 	__builtin_memcpy(k.addr, opt + 16, 16);
 	valid = (__u32)opt[4] << 24 | (__u32)opt[5] << 16 |
 		(__u32)opt[6] << 8 | opt[7];
-	if (!valid)
-		return bpf_map_delete_elem(&kvb_pfx, &k);
-	v.expires_ns = kvb_now() + (__u64)valid * KVB_NS;
+	until = now + (__u64)valid * KVB_NS;
+	/* what this very prefix has left (the LPM lookup may answer a
+	 * shorter one, or the mark, whose expires_ns is 0) */
+	old = bpf_map_lookup_elem(&kvb_pfx, &k);
+	if (old && old->prefixlen == k.prefixlen && old->expires_ns > now)
+		left = old->expires_ns - now;
+	if (valid <= KVB_PFX_TWO_HOURS_S &&
+	    (__u64)valid * KVB_NS <= left) {
+		if (left <= (__u64)KVB_PFX_TWO_HOURS_S * KVB_NS)
+			return 0;	/* stays as it is */
+		until = now + (__u64)KVB_PFX_TWO_HOURS_S * KVB_NS;
+	}
+	v.expires_ns = until;
+	v.prefixlen = k.prefixlen;
 	if (bpf_map_update_elem(&kvb_pfx, &k, &v, BPF_ANY))
 		return bpf_map_delete_elem(&kvb_pfx, &mk);
 	return bpf_map_update_elem(&kvb_pfx, &mk, &mv, BPF_ANY);

@@ -972,11 +972,91 @@ static void t_savi_bridge_learns_ra_prefixes(struct fabric *fb __attribute__((un
 	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a prefix the LAN did not advertise");
 	frame_ip6(&f, PEER, V2, ll, IPPROTO_ICMPV6, p, 8);
 	passes(kv2, &f, "a link-local");
-	/* withdrawn (valid lifetime 0): no longer the LAN's */
+	/* withdrawn (valid lifetime 0) with an hour left: the LAN's hosts
+	 * keep their addresses in it for that hour (RFC 4862 5.5.3 e), and
+	 * so does the fabric */
 	ra_from_lan(pfx, 0);
 	a[5] = 0x77, a[15] = 6;
 	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
-	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "a withdrawn prefix");
+	passes(kv2, &f, "a prefix an advertisement withdrew with an hour left");
+	forget_prefixes();
+}
+
+/* The valid lifetime network a's learned prefix pfx/64 has left, in s. */
+static long long prefix_left_s(const __u8 *pfx)
+{
+	struct kvb_pfx_key k = { .prefixlen = 32 + 64 };
+	struct kvb_pfx v = { 0 };
+	struct timespec ts;
+	char path[600];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	k.net_id = htonl(1);	/* network a */
+	memcpy(k.addr, pfx, 16);
+	err = bpf_map_lookup_elem(fd, &k, &v);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (err || v.prefixlen != k.prefixlen)
+		return -1;
+	return ((long long)v.expires_ns - (long long)ts.tv_sec * 1000000000LL -
+		ts.tv_nsec) / 1000000000LL;
+}
+
+/*
+ * An advertisement shortens a learned prefix's valid lifetime as a host
+ * does (RFC 4862 5.5.3 e), no sooner than two hours, so that one forged
+ * advertisement with lifetime 0 from the LAN no longer takes the LAN's
+ * prefix away at once (every new guest address in it refused spoof-ip
+ * until the real router spoke again): a day left is cut to two hours, a
+ * longer lifetime is taken, and a prefix shorter than /16 (::/1 would
+ * admit any address) is not learned.
+ */
+static void t_savi_ra_two_hour_rule(struct fabric *fb __attribute__((unused)))
+{
+	__u8 pfx[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x7c }, a[16];
+	__u8 wide[16] = { 0x80 };
+	__u8 p[8] = { 128 };
+	long long d0, d1, d2;
+	struct frame f;
+
+	ra_from_lan(pfx, 86400);
+	d0 = prefix_left_s(pfx);
+	ra_from_lan(pfx, 0);		/* forged: withdraw it */
+	d1 = prefix_left_s(pfx);
+	memcpy(a, pfx, 16);
+	a[15] = 9;
+	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
+	passes(kv2, &f, "a new address in a prefix withdrawn with a day left");
+	ra_from_lan(pfx, 600);		/* shorter than what is left: kept */
+	d2 = prefix_left_s(pfx);
+	CHECK(d0 > 86000 && d1 > 7100 && d1 <= 7200 && d2 == d1,
+	      "a day left %lld s, after lifetime 0 %lld s (want 2 h), after "
+	      "600 s %lld s (want unchanged)", d0, d1, d2);
+	ra_from_lan(pfx, 90000);	/* longer: taken */
+	CHECK(prefix_left_s(pfx) > 89000, "a longer lifetime not taken");
+	/* a /1 (::/1 ... 8000::/1) is not learned: outside the LAN's
+	 * prefix stays refused */
+	{
+		static const __u8 LLR[16] = { 0xfe, 0x80, [15] = 1 };
+		static const __u8 ALLN[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+		static const __u8 ALLN6[16] = { 0xff, 0x02, [15] = 1 };
+		__u8 r[16 + 32] = { 134 }, *o = r + 16;
+
+		o[0] = 3, o[1] = 4, o[2] = 1, o[3] = 0xc0;
+		o[4] = 0, o[5] = 1, o[6] = 0x51, o[7] = 0x80;	/* a day */
+		memcpy(o + 16, wide, 16);
+		frame_ip6_to(&f, ALLN, PEER, LLR, ALLN6, 255, IPPROTO_ICMPV6,
+			     r, sizeof(r));
+		run_tc(F, unit_uplink, &f);
+	}
+	memcpy(a, pfx, 16);
+	a[0] = 0xa0, a[15] = 3;
+	frame_ip6(&f, PEER, V2, a, IPPROTO_ICMPV6, p, 8);
+	drops_as(kv2, &f, KVB_DROP_SPOOF_IP, "an address in a /1 prefix");
 	forget_prefixes();
 }
 
@@ -2053,6 +2133,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
 	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
+	RUN(t_savi_ra_two_hour_rule);
 	RUN(t_savi_prefix_table_full);
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
