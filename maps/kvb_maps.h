@@ -56,6 +56,7 @@
 #define KVB_MAP_NATFRAG "kvb_natfrag"
 #define KVB_MAP_NATHOST "kvb_nathost"
 #define KVB_MAP_HOSTIF "kvb_hostif"
+#define KVB_MAP_DHCPX "kvb_dhcpx"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -898,6 +899,35 @@ struct kvb_addr {
  * would make it fail its own duplicate detection (DAD denial).
  */
 #define KVB_SAVI_DAD_S 5
+
+/*
+ * DHCP snooping binds only what answers the port's own client: a server's
+ * ACK (DHCPv6 REPLY) binds when its transaction id is one the port's
+ * client sent lately (DHCPv4: DISCOVER, REQUEST; DHCPv6: SOLICIT,
+ * REQUEST, CONFIRM, RENEW, REBIND), within KVB_DHCP_XID_S of that
+ * message (a retransmission, which keeps the id, sets the time anew), as
+ * a switch's DHCP snooping or libvirt's nwfilter does. A lease nobody
+ * asked for (a LAN host's forged ACK of a 1 s lease, a REPLY naming
+ * another port's address) binds nothing.
+ *
+ * kvb_dhcpx: ARRAY of KVB_MAX_PORTS + 1 by port slot (kvb_port.slot): the
+ * last KVB_DHCP_XIDS transactions of each family the port's client
+ * opened. A record names its port (ifindex): a slot given to another port
+ * since holds none of its.
+ */
+#define KVB_DHCP_XIDS 4		/* transactions remembered per family */
+#define KVB_DHCP_XID_S 30	/* an answer's window after the request */
+
+struct kvb_dhcp_xid {
+	__u64 sent_ns;		/* datapath clock of its latest message */
+	__u32 xid;		/* DHCPv4 xid as sent; DHCPv6: the 3-byte
+				 * transaction id, first byte most significant */
+	__u32 ifindex;		/* the port whose client sent it; 0: none */
+};
+
+struct kvb_dhcpx {
+	struct kvb_dhcp_xid x[2][KVB_DHCP_XIDS];	/* [0] DHCPv4, [1] DHCPv6 */
+};
 
 /*
  * kvb_pfx: LPM_TRIE, the IPv6 prefixes of bridge networks, learned from

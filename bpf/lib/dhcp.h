@@ -8,17 +8,24 @@
  * off can send server messages at all (guard.h), and a guest's client
  * messages carry its own MAC as chaddr (guard_dhcp4).
  *
+ * - a DISCOVER or REQUEST from a guest port records its xid for the port
+ *   (dhcp_xid_note; kvb_maps.h: kvb_dhcpx);
  * - an ACK binds yiaddr to the port behind chaddr until the lease (option
  *   51) ends, and moves it from another port that had it by a lease
- *   (bind.h: kvb_bind); an ACK without a lease time answers an INFORM and
- *   binds nothing;
+ *   (bind.h: kvb_bind), only if its xid is one that port's client sent
+ *   within KVB_DHCP_XID_S (an ACK nobody asked for binds nothing: a LAN
+ *   host could otherwise lease a guest a second's address it never sees
+ *   and hold the port to nothing, or fill kvb_addr); an ACK without a
+ *   lease time answers an INFORM and binds nothing;
  * - a RELEASE (ciaddr) or a DECLINE (option 50) from the port unbinds it;
  * - the guard refuses a binding whose lease ended, the sweep removes it.
  *
  * DHCPv6 alike: a server's REPLY (UDP 547 -> 546) is sent to the client's
  * link-local address (RFC 8415, 18.3), so its destination MAC names the
- * client's port; every IAADDR of its IA_NA and IA_TA options is the
- * port's lease until its valid lifetime ends (0: the lease ended). On a
+ * client's port; if it answers a transaction that port's client opened
+ * lately (SOLICIT, REQUEST, CONFIRM, RENEW, REBIND), every IAADDR of its
+ * IA_NA and IA_TA options is the port's lease until its valid lifetime
+ * ends (0: the lease ended). On a
  * bridge (the LAN's server, through the uplink) and an internal network
  * (a router VM with spoofcheck off) nothing else binds a lease: without
  * this, a guest that saw another's multicast REQUEST could use its
@@ -44,6 +51,9 @@
 #define DHCP_OPT_REQIP 50
 #define DHCP_OPT_LEASE 51
 #define DHCP_OPT_MSGTYPE 53
+#define DHCP_OFF_XID 4
+#define DHCP_DISCOVER 1
+#define DHCP_REQUEST 3
 #define DHCP_DECLINE 4
 #define DHCP_ACK 5
 #define DHCP_RELEASE 7
@@ -74,6 +84,84 @@ static __always_inline int dhcp_snooped(__u16 proto, __u16 sport,
 		       (sport == DHCP6_SERVER_PORT &&
 			dport == DHCP6_CLIENT_PORT &&
 			role != KVB_PORT_GATEWAY);
+	return 0;
+}
+
+/* kvb_dhcpx's families */
+#define DHCPX_V4 0
+#define DHCPX_V6 1
+
+/* The port's record of its client's transactions, or NULL. */
+static __always_inline struct kvb_dhcpx *dhcpx_of(__u32 ifindex)
+{
+	struct kvb_port *port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	__u32 slot;
+
+	if (!port)
+		return NULL;
+	slot = port->slot;
+	return bpf_map_lookup_elem(&kvb_dhcpx, &slot);
+}
+
+/*
+ * The client of port ifindex sent a message of transaction xid (family
+ * fam: DHCPX_V4 or DHCPX_V6) that a server answers: recorded with its
+ * time, in its own record if it has one (a retransmission), else in the
+ * oldest of the port's KVB_DHCP_XIDS.
+ */
+__attribute__((noinline)) int dhcp_xid_note(__u32 ifindex, __u32 fam,
+					    __u32 xid)
+{
+	struct kvb_dhcpx *d = dhcpx_of(ifindex);
+	struct kvb_dhcp_xid *r;
+	__u64 oldest = ~0ULL;
+	__u32 pick = 0;
+
+	if (!d)
+		return 0;
+	fam &= 1;
+	for (__u32 i = 0; i < KVB_DHCP_XIDS; i++) {
+		__u64 t;
+
+		r = &d->x[fam][i];
+		if (r->ifindex == ifindex && r->xid == xid) {
+			pick = i;
+			break;
+		}
+		t = r->ifindex == ifindex ? r->sent_ns : 0;
+		if (t < oldest) {
+			oldest = t;
+			pick = i;
+		}
+	}
+	r = &d->x[fam][pick & (KVB_DHCP_XIDS - 1)];
+	r->xid = xid;
+	r->ifindex = ifindex;
+	r->sent_ns = kvb_now();
+	return 0;
+}
+
+/*
+ * Did the client of port ifindex send a message of transaction xid
+ * (family fam) within the last KVB_DHCP_XID_S? A server's answer to
+ * anything else binds nothing.
+ */
+__attribute__((noinline)) int dhcp_xid_asked(__u32 ifindex, __u32 fam,
+					     __u32 xid)
+{
+	struct kvb_dhcpx *d = dhcpx_of(ifindex);
+	__u64 now = kvb_now();
+
+	if (!d)
+		return 0;
+	fam &= 1;
+	for (__u32 i = 0; i < KVB_DHCP_XIDS; i++) {
+		struct kvb_dhcp_xid *r = &d->x[fam][i];
+
+		if (r->ifindex == ifindex && r->xid == xid &&
+		    now <= r->sent_ns + KVB_DHCP_XID_S * KVB_NS)
+			return 1;
+	}
 	return 0;
 }
 
@@ -129,7 +217,8 @@ __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 
 /*
  * A server's message (UDP 67 -> 68, from a port allowed to send one) in
- * network net_id, UDP header at l4_off: an ACK binds its lease.
+ * network net_id, UDP header at l4_off: an ACK binds its lease if it
+ * answers a transaction of chaddr's port (dhcp_xid_asked).
  */
 __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 						__u32 net_id, __u32 l4_off)
@@ -141,18 +230,21 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 	__u64 expires = 0;
 	__u8 chaddr[8];
 	__be32 yiaddr;
+	__u32 xid;
 
 	if (!skb)
 		return 0;
 	dhcp_options(skb, msg, &o);
 	if (o.type != DHCP_ACK || !o.lease ||
+	    bpf_skb_load_bytes(skb, msg + DHCP_OFF_XID, &xid, 4) ||
 	    bpf_skb_load_bytes(skb, msg + DHCP_OFF_YIADDR, &yiaddr, 4) ||
 	    bpf_skb_load_bytes(skb, msg + DHCP_OFF_CHADDR, chaddr, ETH_ALEN) ||
 	    !yiaddr)
 		return 0;
 	k.ifindex = fdb_lookup(net_id, chaddr);
 	port = bpf_map_lookup_elem(&kvb_port, &k.ifindex);
-	if (!port || port->role != KVB_PORT_GUEST || port->net_id != net_id)
+	if (!port || port->role != KVB_PORT_GUEST || port->net_id != net_id ||
+	    !dhcp_xid_asked(k.ifindex, DHCPX_V4, xid))
 		return 0;
 	k.net_id = (__u8)net_id;
 	__builtin_memcpy(k.addr, &yiaddr, 4);
@@ -162,7 +254,8 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 }
 
 /*
- * A client's message (UDP to 67) from guest port ifindex: a RELEASE
+ * A client's message (UDP to 67) from guest port ifindex: a DISCOVER or
+ * a REQUEST opens a transaction the port's ACK must answer; a RELEASE
  * (ciaddr) or a DECLINE (option 50) ends the port's lease of that address.
  */
 __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
@@ -177,6 +270,9 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 	if (!skb)
 		return 0;
 	dhcp_options(skb, msg, &o);
+	if ((o.type == DHCP_DISCOVER || o.type == DHCP_REQUEST) &&
+	    !bpf_skb_load_bytes(skb, msg + DHCP_OFF_XID, &a, 4))
+		return dhcp_xid_note(ifindex, DHCPX_V4, a);
 	if (o.type == DHCP_RELEASE)
 		bpf_skb_load_bytes(skb, msg + DHCP_OFF_CIADDR, &a, 4);
 	else if (o.type == DHCP_DECLINE)
@@ -187,6 +283,12 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 	k.net_id = (__u8)net_id;
 	__builtin_memcpy(k.addr, &a, 4);
 	return kvb_unbind(&k, KVB_ADDR_F_DHCP);
+}
+
+/* The transaction id of a DHCPv6 message whose first 4 bytes are m. */
+static __always_inline __u32 dhcp6_xid(const __u8 *m)
+{
+	return (__u32)m[1] << 16 | (__u32)m[2] << 8 | m[3];
 }
 
 /*
@@ -287,29 +389,31 @@ __attribute__((noinline)) int dhcp6_snoop_ias(struct __sk_buff *skb,
  * A DHCPv6 server's message (UDP 547 -> 546, from a port allowed to send
  * one: the guard refuses it from a guest with spoofcheck on) in network
  * net_id, UDP header at l4_off, l4_len bytes from there: a REPLY binds
- * the leases it gives to the port of its destination MAC.
+ * the leases it gives to the port of its destination MAC, if it answers a
+ * transaction that port's client opened (dhcp_xid_asked).
  */
 __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 						 __u32 net_id, __u32 l4_off,
 						 __u32 l4_len)
 {
 	struct kvb_port *port;
-	__u8 dst[ETH_ALEN], msg, ip6[2];
+	__u8 dst[ETH_ALEN], msg[4], ip6[2];
 	__u32 ifindex;
 
 	/* a server answers the client's link-local address (RFC 8415
 	 * 18.3), which no router forwards: a REPLY to any other is none a
 	 * server on this link sent */
 	if (!skb || l4_len < 12 ||
-	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, &msg, 1) ||
-	    msg != DHCP6_REPLY || bpf_skb_load_bytes(skb, 0, dst, ETH_ALEN) ||
-	    (dst[0] & 1) ||
+	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, msg, 4) ||
+	    msg[0] != DHCP6_REPLY ||
+	    bpf_skb_load_bytes(skb, 0, dst, ETH_ALEN) || (dst[0] & 1) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + 24, ip6, sizeof(ip6)) ||
 	    ip6[0] != 0xfe || (ip6[1] & 0xc0) != 0x80)
 		return 0;
 	ifindex = fdb_lookup(net_id, dst);
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	if (!port || port->role != KVB_PORT_GUEST || port->net_id != net_id)
+	if (!port || port->role != KVB_PORT_GUEST || port->net_id != net_id ||
+	    !dhcp_xid_asked(ifindex, DHCPX_V6, dhcp6_xid(msg)))
 		return 0;
 	/* the options follow the type and the transaction id */
 	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex,
@@ -318,18 +422,24 @@ __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 
 /*
  * A DHCPv6 client's message (UDP to 547) from guest port ifindex of
- * network net_id: a RELEASE or a DECLINE ends the port's leases of the
+ * network net_id: a SOLICIT (answered by a REPLY under Rapid Commit),
+ * REQUEST, CONFIRM, RENEW or REBIND opens a transaction the port's REPLY
+ * must answer; a RELEASE or a DECLINE ends the port's leases of the
  * addresses it names (the guard let it name none another port holds).
  */
 __attribute__((noinline)) int dhcp6_snoop_client(struct __sk_buff *skb,
 						 __u32 net_id, __u32 ifindex,
 						 __u32 l4_off, __u32 l4_len)
 {
-	__u8 msg;
+	__u8 msg[4];
 
 	if (!skb || l4_len < 12 ||
-	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, &msg, 1) ||
-	    (msg != DHCP6_RELEASE && msg != DHCP6_DECLINE))
+	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, msg, 4))
+		return 0;
+	if (msg[0] == DHCP6_SOLICIT ||
+	    (msg[0] >= DHCP6_REQUEST && msg[0] <= DHCP6_REBIND))
+		return dhcp_xid_note(ifindex, DHCPX_V6, dhcp6_xid(msg));
+	if (msg[0] != DHCP6_RELEASE && msg[0] != DHCP6_DECLINE)
 		return 0;
 	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex,
 			       (net_id & 0xff) | DHCP6_UNBIND);

@@ -48,6 +48,7 @@
 #define BOOTREQUEST 1
 #define BOOTP_OFF_CHADDR 28
 #define BOOTP_CHADDR_END 34	/* op .. chaddr[6]: what the guard reads */
+#define DHCP6_SOLICIT 1
 #define DHCP6_ADVERTISE 2
 #define DHCP6_REQUEST 3
 #define DHCP6_CONFIRM 4

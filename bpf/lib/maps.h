@@ -321,6 +321,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_stages SEC(".maps");
 
+/* DHCP transactions the ports' clients opened (kvb_maps.h: kvb_dhcpx);
+ * tc's DHCP snooping alone uses it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_MAX_PORTS + 1);	/* by kvb_port.slot */
+	__type(key, __u32);
+	__type(value, struct kvb_dhcpx);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_dhcpx SEC(".maps");
+
 #ifndef KVB_HOOK_XDP
 /*
  * Every port's device (kvb_maps.h: kvb_portdev). Not pinned by libbpf:

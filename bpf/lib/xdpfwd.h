@@ -270,8 +270,10 @@ static __always_inline int port_has_acl(const struct kvb_port *p)
 /*
  * Which frames the fast path carries at all (whatever their ports): ARP,
  * or IPv4/IPv6 with a checked L4 header, that no stage of tc's must see
- * first: DHCP (snooping binds and unbinds leases; DHCPv6: a REPLY to
- * client port 546 binds) and router
+ * first: DHCP (snooping binds and unbinds leases, and records the
+ * clients' transactions an answer must match; DHCPv6: a REPLY to client
+ * port 546 binds, a client's message to 547 opens a transaction or ends
+ * a lease) and router
  * advertisements (SAVI learns a bridge LAN's prefixes from them), the
  * latter known in xdp_l4_rule, which reads the ICMPv6 header anyway.
  */
@@ -285,7 +287,7 @@ static __always_inline int xdp_fwd_kind(const struct xdp_fwd_in *f)
 		return 0;
 	if (f->l4_proto == IPPROTO_UDP &&
 	    (f->sport == 67 || f->sport == 68 || f->dport == 67 ||
-	     f->dport == 68 || f->dport == 546))
+	     f->dport == 68 || f->dport == 546 || f->dport == 547))
 		return 0;
 	return 1;	/* router advertisements: xdp_l4_rule */
 }

@@ -543,10 +543,14 @@ static void t_gateway_host_link_local_to_no_guest(struct fabric *fb __attribute_
 	      "flooded");
 }
 
+/* The transaction id dhcp_msg writes (dhcp_ask opens a new one). */
+static __u32 dhcp_xid = 0x4b560000;
+
 /*
  * A DHCP message of type t: a server's (67 -> 68, BOOTREPLY, from the
- * uplink's side) or a client's (68 -> 67, BOOTREQUEST) from mac/src.
- * lease: option 51 (0: none); reqip: option 50 (0: none).
+ * uplink's side) or a client's (68 -> 67, BOOTREQUEST) from mac/src, of
+ * transaction dhcp_xid. lease: option 51 (0: none); reqip: option 50 (0:
+ * none).
  */
 static void dhcp_msg(struct frame *f, const __u8 *mac, __u32 src, __u8 t,
 		     const __u8 *chaddr, __u32 ciaddr, __u32 yiaddr,
@@ -555,9 +559,12 @@ static void dhcp_msg(struct frame *f, const __u8 *mac, __u32 src, __u8 t,
 	__u8 m[8 + 300] = { 0 }, *o = m + 8 + 240;
 	int server = t == 5;
 
+	__u32 xid = htonl(dhcp_xid);
+
 	udp(m, server ? 67 : 68, server ? 68 : 67, sizeof(m));
 	m[8] = server ? 2 : 1;
 	m[9] = 1, m[10] = 6;
+	memcpy(m + 8 + 4, &xid, 4);
 	memcpy(m + 8 + 12, &ciaddr, 4);
 	memcpy(m + 8 + 16, &yiaddr, 4);
 	memcpy(m + 8 + 28, chaddr, 6);
@@ -578,13 +585,39 @@ static void dhcp_msg(struct frame *f, const __u8 *mac, __u32 src, __u8 t,
 	frame_ip4(f, server ? chaddr : BC, mac, src, IPPROTO_UDP, m, sizeof(m));
 }
 
-/* A server's ACK of yi to chaddr, through the uplink. */
-static int dhcp_ack(const __u8 *chaddr, __u32 yi, __u32 lease)
+/* The port of network 1 whose MAC mac is (0: none). */
+static __u32 port_of_mac(const __u8 *mac)
+{
+	struct kvb_fdb_entry e;
+
+	return fdb_entry(F, 1, mac, &e) ? e.ifindex : 0;
+}
+
+/* The client of port ifx (MAC mac) opens a transaction: a REQUEST. */
+static void dhcp_ask(__u32 ifx, const __u8 *mac)
+{
+	struct frame f;
+
+	dhcp_xid++;
+	dhcp_msg(&f, mac, 0, 3, mac, 0, 0, 0, 0);
+	run_tc(F, ifx, &f);
+}
+
+/* A server's ACK of yi to chaddr (transaction dhcp_xid), through the
+ * uplink, whether or not chaddr's port asked. */
+static int dhcp_ack_as_is(const __u8 *chaddr, __u32 yi, __u32 lease)
 {
 	struct frame f;
 
 	dhcp_msg(&f, PEER, A4(10, 0, 0, 254), 5, chaddr, 0, yi, 0, lease);
 	return run_tc(F, unit_uplink, &f);
+}
+
+/* The client of chaddr's port asks, a server ACKs yi to it. */
+static int dhcp_ack(const __u8 *chaddr, __u32 yi, __u32 lease)
+{
+	dhcp_ask(port_of_mac(chaddr), chaddr);
+	return dhcp_ack_as_is(chaddr, yi, lease);
 }
 
 static bool bound(__u32 ifx, __u32 a4, struct kvb_addr *out)
@@ -859,11 +892,15 @@ static void udp6_csum(struct frame *f)
 	l4[6] = (__u8)(c >> 8), l4[7] = (__u8)c;
 }
 
+/* The transaction id dhcp6_msg writes (dhcp6_ask opens a new one). */
+static __u32 dhcp6_xid = 0x123456;
+
 /*
  * A DHCPv6 message of type t from UDP port sport to dport (546 <-> 547)
  * with one IA (code ia: IA_NA 3 or IA_TA 4) holding one IAADDR of a with
- * valid lifetime valid, from src (mac, saddr) to dst (mac, daddr). A
- * client identifier comes first, as real messages have one.
+ * valid lifetime valid, from src (mac, saddr) to dst (mac, daddr), of
+ * transaction dhcp6_xid. A client identifier comes first, as real
+ * messages have one.
  */
 static void dhcp6_msg(struct frame *f, const __u8 *dst, const __u8 *src,
 		      const __u8 *saddr, const __u8 *daddr, __u8 t,
@@ -875,7 +912,8 @@ static void dhcp6_msg(struct frame *f, const __u8 *dst, const __u8 *src,
 	__u8 m[80], *o = m + 12;
 
 	udp(m, sport, sport == 547 ? 546 : 547, len);
-	m[8] = t, m[9] = 0x12, m[10] = 0x34, m[11] = 0x56;
+	m[8] = t, m[9] = (__u8)(dhcp6_xid >> 16);
+	m[10] = (__u8)(dhcp6_xid >> 8), m[11] = (__u8)dhcp6_xid;
 	o[1] = 1, o[3] = 10;			/* client id: a DUID-LL */
 	o[5] = 3, o[7] = 1;
 	memcpy(o + 8, t == 7 ? dst : src, 6);
@@ -892,15 +930,42 @@ static void dhcp6_msg(struct frame *f, const __u8 *dst, const __u8 *src,
 	udp6_csum(f);
 }
 
-/* A LAN server's REPLY through the uplink to mac (its link-local ll). */
-static int dhcp6_reply(const __u8 *mac, const __u8 *ll, __u16 ia,
-		       const __u8 *a, __u32 valid)
+/*
+ * The client of port ifx (MAC mac, link-local ll) opens a transaction: a
+ * message of type t (SOLICIT 1, REQUEST 3, ...) naming a in an IA_NA, to
+ * All_DHCP_Relay_Agents_and_Servers.
+ */
+static void dhcp6_ask(__u32 ifx, const __u8 *mac, const __u8 *ll, __u8 t,
+		      const __u8 *a)
+{
+	static const __u8 ALLSRV[16] = { 0xff, 0x02, [13] = 1, [15] = 2 };
+	static const __u8 ALLSRVMAC[6] = { 0x33, 0x33, 0, 1, 0, 2 };
+	struct frame f;
+
+	dhcp6_xid = (dhcp6_xid + 1) & 0xffffff;
+	dhcp6_msg(&f, ALLSRVMAC, mac, ll, ALLSRV, t, 3, a, 0);
+	run_tc(F, ifx, &f);
+}
+
+/* A LAN server's REPLY (transaction dhcp6_xid) through the uplink to mac
+ * (its link-local ll), whether or not mac's port asked. */
+static int dhcp6_reply_as_is(const __u8 *mac, const __u8 *ll, __u16 ia,
+			     const __u8 *a, __u32 valid)
 {
 	static const __u8 SRV[16] = { 0xfe, 0x80, [15] = 0x47 };
 	struct frame f;
 
 	dhcp6_msg(&f, mac, PEER, SRV, ll, 7, ia, a, valid);
 	return run_tc(F, unit_uplink, &f);
+}
+
+/* The client of mac's port (from ll) solicits (Rapid Commit), a LAN
+ * server's REPLY answers it. */
+static int dhcp6_reply(const __u8 *mac, const __u8 *ll, __u16 ia,
+		       const __u8 *a, __u32 valid)
+{
+	dhcp6_ask(port_of_mac(mac), mac, ll, 1, a);
+	return dhcp6_reply_as_is(mac, ll, ia, a, valid);
 }
 
 /*
@@ -1246,6 +1311,8 @@ static void t_dhcp6_reply_leases(struct fabric *fb)
 	static const __u8 ALLSRVMAC[6] = { 0x33, 0x33, 0, 1, 0, 2 };
 	static const __u8 RVM[6] = { 0x52, 0x54, 0, 0, 0x6d, 1 };
 	static const __u8 RVMLL[16] = { 0xfe, 0x80, [15] = 0x6d };
+	static const __u8 D6LL[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+				       0xff, 0xfe, 0x00, 0x6d, 0x02 };
 	__u8 x[16] = { 0xfd, [13] = 0x6d, [15] = 1 };
 	__u8 y[16] = { 0xfd, [13] = 0x6d, [15] = 2 };
 	__u8 e[8] = { 128 };
@@ -1285,14 +1352,15 @@ static void t_dhcp6_reply_leases(struct fabric *fb)
 	CHECK(kg2 && !add_tap("kd6", &kd6) &&
 	      !port_attach(fb, "unit", "kd6", 1, KVB_PORT_GUEST, &d6),
 	      "attach kd6");
-	dhcp6_msg(&f, D6, RVM, RVMLL, LL6, 7, 3, x, 600);
+	dhcp6_ask(kd6, D6, D6LL, 3, x);
+	dhcp6_msg(&f, D6, RVM, RVMLL, D6LL, 7, 3, x, 600);
 	rx = run_xdp(F, kg2, &f);
 	if (rx == XDP_PASS) {
 		ret = run_tc(F, kg2, &f);
 		CHECK(ret == TC_ACT_REDIRECT && bound6(kd6, x, &a) &&
 		      a.flags == KVB_ADDR_F_DHCP,
 		      "REPLY from a spoofcheck-off guest: %d, not leased", ret);
-		dhcp6_reply(D6, LL6, 3, x, 0);
+		dhcp6_reply(D6, D6LL, 3, x, 0);
 		CHECK(!bound6(kd6, x, NULL), "lease not ended");
 	}
 	if (!port_get(F, kd6, &p))
@@ -1323,14 +1391,17 @@ static void t_dhcp_cross_family_forgery(struct fabric *fb __attribute__((unused)
 	__u32 yi = A4(10, 0, 0, 77);
 	struct frame f6, f;
 
-	/* a REPLY inside IPv4, from kv1's 10.0.0.1 to its own MAC */
+	/* a REPLY inside IPv4, from kv1's 10.0.0.1 to its own MAC, of a
+	 * transaction kv1 opened */
+	dhcp6_ask(kv1, V1, LL6, 1, z);
 	dhcp6_msg(&f6, V1, V1, LL6, LL6, 7, 3, z, 0xffffffff);
 	frame_ip4(&f, V1, V1, A4(10, 0, 0, 1), IPPROTO_UDP, f6.buf + 14 + 40,
 		  f6.len - 14 - 40);
 	f.buf[14 + 20 + 6] = f.buf[14 + 20 + 7] = 0;	/* no checksum */
 	run_tc(F, kv1, &f);
 	CHECK(!bound6(kv1, z, NULL), "a REPLY inside IPv4 leased");
-	/* an ACK inside IPv6, from kv1's fd00::1 */
+	/* an ACK inside IPv6, from kv1's fd00::1, of its transaction */
+	dhcp_ask(kv1, V1);
 	dhcp_msg(&f, PEER, A4(10, 0, 0, 1), 5, V1, 0, yi, 0, 3600);
 	frame_ip6(&f6, V1, V1, glob, IPPROTO_UDP, f.buf + 14 + 20,
 		  f.len - 14 - 20);
@@ -1339,7 +1410,8 @@ static void t_dhcp_cross_family_forgery(struct fabric *fb __attribute__((unused)
 	udp6_csum(&f6);
 	run_tc(F, kv1, &f6);
 	CHECK(!bound(kv1, yi, NULL), "an ACK inside IPv6 leased");
-	/* a LAN REPLY to a global address of the client */
+	/* a LAN REPLY to a global address of the client, which asked */
+	dhcp6_ask(kv1, V1, LL6, 1, z);
 	dhcp6_msg(&f, V1, PEER, LL6V2, glob, 7, 3, z, 3600);
 	run_tc(F, unit_uplink, &f);
 	CHECK(!bound6(kv1, z, NULL), "a REPLY to a global address leased");
@@ -1374,6 +1446,128 @@ static void t_dhcp6_lease_released(struct fabric *fb __attribute__((unused)))
 		CHECK(!bound6(kv1, z, NULL), "kv1's message (type %u) left "
 		      "its lease bound", t);
 	}
+}
+
+/*
+ * A REPLY binds only what answers the port's own client: a LAN REPLY to
+ * kv1 naming W, which kv2 holds by first claim, takes nothing when kv1's
+ * client sent no message of its transaction id, nor when the id is kv3's;
+ * kv2 keeps W and sends from it. Nor does an unasked REPLY end kv1's
+ * lease (valid lifetime 0). A REPLY to kv1's own REQUEST binds. Before,
+ * any REPLY to a port's link-local took another port's SAVI binding.
+ */
+static void t_dhcp6_unasked_reply_binds_nothing(struct fabric *fb __attribute__((unused)))
+{
+	static const __u8 LL6V3[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+					0xff, 0xfe, 0x00, 0x0c, 0x03 };
+	__u8 w[16] = { 0xfd, [13] = 0x6f, [15] = 1 };
+	__u8 u[16] = { 0xfd, [13] = 0x6f, [15] = 2 };
+	__u8 e[8] = { 128 };
+	struct kvb_addr a;
+	struct frame f;
+
+	frame_ip6(&f, PEER, V2, w, IPPROTO_ICMPV6, e, 8);
+	passes(kv2, &f, "kv2's first use of W");
+	CHECK(bound6(kv2, w, &a) && (a.flags & KVB_ADDR_F_SAVI),
+	      "kv2 did not claim W");
+	dhcp6_xid = 0x5e0001;	/* no client sent it */
+	CHECK(dhcp6_reply_as_is(V1, LL6, 3, w, 3600) == TC_ACT_REDIRECT,
+	      "unasked REPLY not delivered");
+	CHECK(!bound6(kv1, w, NULL) && bound6(kv2, w, NULL),
+	      "an unasked REPLY took kv2's W");
+	dhcp6_ask(kv3, V3, LL6V3, 1, u);	/* kv3's id, to kv1 */
+	dhcp6_reply_as_is(V1, LL6, 3, w, 3600);
+	CHECK(!bound6(kv1, w, NULL) && bound6(kv2, w, NULL),
+	      "a REPLY of kv3's transaction to kv1 took kv2's W");
+	passes(kv2, &f, "kv2 still sends from W");
+	dhcp6_ask(kv1, V1, LL6, 3, u);
+	dhcp6_reply_as_is(V1, LL6, 3, u, 3600);
+	CHECK(bound6(kv1, u, &a) && a.flags == KVB_ADDR_F_DHCP,
+	      "REPLY to kv1's REQUEST not bound");
+	dhcp6_xid = 0x5e0002;
+	dhcp6_reply_as_is(V1, LL6, 3, u, 0);
+	CHECK(bound6(kv1, u, NULL), "an unasked REPLY ended kv1's lease");
+	unbind6(kv1, u);
+	unbind6(kv2, w);
+}
+
+/* Age port ifx's recorded DHCP transactions (kvb_dhcpx) by s seconds. */
+static void dhcpx_age(__u32 ifx, __u64 s)
+{
+	struct kvb_dhcpx d;
+	struct kvb_port p;
+	char path[600];
+	__u32 slot;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_DHCPX);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!port_get(F, ifx, &p)) {
+		slot = p.slot;
+		if (!bpf_map_lookup_elem(fd, &slot, &d)) {
+			for (int fam = 0; fam < 2; fam++)
+				for (int i = 0; i < KVB_DHCP_XIDS; i++)
+					if (d.x[fam][i].ifindex == ifx)
+						d.x[fam][i].sent_ns -=
+							s * 1000000000ULL;
+			bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
+		}
+	}
+	close(fd);
+}
+
+/*
+ * An ACK binds only what answers the port's own client: a LAN host's ACK
+ * of a 1 s lease to a guest that asked nothing (an xid its client never
+ * sent), or of a transaction another port's client opened, binds nothing
+ * and leaves the port unheld, so the guest goes on with the address it
+ * uses. The ACK of the port's own REQUEST binds, within KVB_DHCP_XID_S of
+ * it and not after. Before, any ACK from the uplink bound: a second later
+ * the port was held to nothing, every address it used spoof-ip.
+ */
+static void t_dhcp_unasked_ack_binds_nothing(struct fabric *fb)
+{
+	static const __u8 V6[6] = { 0x52, 0x54, 0, 0, 0xc, 6 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	__u32 a91 = A4(10, 0, 0, 91), a92 = A4(10, 0, 0, 92), kv6;
+	struct kvb_port p;
+	struct frame f;
+	__u8 l4[16];
+
+	CHECK(!add_veth("kv6", &kv6) &&
+	      !port_attach(fb, "unit", "kv6", 1, KVB_PORT_GUEST, &o),
+	      "attach kv6");
+	arp(&f, V6, V6, 0);
+	CHECK(run_tc(F, kv6, &f) != -1 && !port_get(F, kv6, &p) &&
+	      !memcmp(p.mac, V6, 6) && !p.n_ip4 && !p.held,
+	      "kv6 not a pinned, unheld port");
+	dhcp_xid = 0x5e5e0001;	/* no client sent it */
+	CHECK(dhcp_ack_as_is(V6, a91, 1) == TC_ACT_REDIRECT,
+	      "unasked ACK not delivered");
+	CHECK(!bound(kv6, a91, NULL), "an ACK nobody asked for bound");
+	CHECK(!port_get(F, kv6, &p) && !p.n_ip4 && !p.held,
+	      "unasked ACK: n_ip4 %u held %u", p.n_ip4, p.held);
+	dhcp_ask(kv2, V2);	/* kv2's transaction, ACKed to kv6 */
+	dhcp_ack_as_is(V6, a91, 1);
+	CHECK(!bound(kv6, a91, NULL) && !bound(kv2, a91, NULL),
+	      "an ACK of kv2's transaction to kv6 bound");
+	CHECK(!port_get(F, kv6, &p) && !p.held, "kv6 held");
+	udp(l4, 1000, 2000, 16);
+	frame_ip4(&f, PEER, V6, a92, IPPROTO_UDP, l4, 16);
+	passes(kv6, &f, "kv6's own address after the unasked ACKs");
+	CHECK(dhcp_ack(V6, a91, 3600) == TC_ACT_REDIRECT &&
+	      bound(kv6, a91, NULL), "ACK of kv6's REQUEST not bound");
+	CHECK(!port_get(F, kv6, &p) && (p.held & KVB_HELD_IP4) &&
+	      p.n_ip4 == 1, "kv6 leased: n_ip4 %u held %u", p.n_ip4, p.held);
+	dhcpx_age(kv6, KVB_DHCP_XID_S + 1);
+	dhcp_ack_as_is(V6, a92, 3600);
+	CHECK(!bound(kv6, a92, NULL), "an ACK %d s after the REQUEST bound",
+	      KVB_DHCP_XID_S + 1);
+	if (!port_get(F, kv6, &p))
+		port_detach(F, "unit", &p);
+	system("ip link del kv6");
 }
 
 /*
@@ -2138,6 +2332,8 @@ int guard_tests(struct fabric *fb)
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
 	RUN(t_dhcp6_reply_leases);
+	RUN(t_dhcp_unasked_ack_binds_nothing);
+	RUN(t_dhcp6_unasked_reply_binds_nothing);
 	RUN(t_dhcp6_lease_released);
 	RUN(t_dhcp_cross_family_forgery);
 	RUN(t_xdp_drop_counted_received);
