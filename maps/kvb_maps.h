@@ -908,7 +908,11 @@ struct kvb_addr {
  * message (a retransmission, which keeps the id, sets the time anew), as
  * a switch's DHCP snooping or libvirt's nwfilter does. A lease nobody
  * asked for (a LAN host's forged ACK of a 1 s lease, a REPLY naming
- * another port's address) binds nothing.
+ * another port's address) binds nothing. A port holds at most
+ * KVB_DHCP_LEASE_MAX leased or static addresses of a family (IPv4:
+ * n_ip4; IPv6: n_ip6 less n_savi), so no port fills kvb_addr with
+ * leases; past it an ACK or REPLY binds nothing new (renewals of what the
+ * port holds still do).
  *
  * kvb_dhcpx: ARRAY of KVB_MAX_PORTS + 1 by port slot (kvb_port.slot): the
  * last KVB_DHCP_XIDS transactions of each family the port's client
@@ -917,6 +921,7 @@ struct kvb_addr {
  */
 #define KVB_DHCP_XIDS 4		/* transactions remembered per family */
 #define KVB_DHCP_XID_S 30	/* an answer's window after the request */
+#define KVB_DHCP_LEASE_MAX 16	/* leased + static addresses per family */
 
 struct kvb_dhcp_xid {
 	__u64 sent_ns;		/* datapath clock of its latest message */

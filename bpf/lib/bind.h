@@ -89,6 +89,29 @@ static __always_inline int bind_remove(struct kvb_addr_key *k, __u32 ifindex,
 }
 
 /*
+ * May port ifindex take a new lease of k's address (k: the port's key)?
+ * Not past KVB_DHCP_LEASE_MAX leased or static addresses of the family,
+ * unless it has an entry of the address already (a renewal, or its own
+ * first claim made a lease): kvb_addr is shared by every network, and a
+ * LAN's (or a router VM's) ACKs, one per DISCOVER the guest sends, must
+ * not fill it.
+ */
+static __always_inline int bind_lease_room(const struct kvb_addr_key *k,
+					   __u32 ifindex)
+{
+	struct kvb_port *port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	__u32 n;
+
+	if (!port)
+		return 1;
+	if (k->family == 4)
+		n = port->n_ip4;
+	else
+		n = port->n_ip6 > port->n_savi ? port->n_ip6 - port->n_savi : 0;
+	return n < KVB_DHCP_LEASE_MAX || bpf_map_lookup_elem(&kvb_addr, k);
+}
+
+/*
  * Bind req's address (family, addr) to port req->ifindex of network
  * req->net_id, as how (KVB_ADDR_F_DHCP or KVB_ADDR_F_SAVI) until expires
  * (0: never). The owner entry decides: none, the address is free; this
@@ -100,7 +123,8 @@ static __always_inline int bind_remove(struct kvb_addr_key *k, __u32 ifindex,
  * whoever sends another guest's (visible in its broadcasts), which must
  * not hand over that guest's address; a guest whose QEMU went without
  * `detach` (its tap gone) gives it up. A static binding is never taken,
- * and a static address of the port itself stays static.
+ * and a static address of the port itself stays static. A new lease past
+ * the port's cap (bind_lease_room) is BIND_FULL.
  */
 __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 				       __u32 how, __u64 expires)
@@ -118,6 +142,10 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 	net_id = k.net_id;
 	v.owner = ifindex;
 	v.learned_ns = kvb_now();
+	k.net_id = 0;
+	if ((how & KVB_ADDR_F_DHCP) && !bind_lease_room(&k, ifindex))
+		return BIND_FULL;
+	k.net_id = net_id;
 	k.ifindex = 0;
 	o = bpf_map_lookup_elem(&kvb_addr, &k);
 	if (o && o->owner != ifindex) {

@@ -1571,6 +1571,62 @@ static void t_dhcp_unasked_ack_binds_nothing(struct fabric *fb)
 }
 
 /*
+ * At most KVB_DHCP_LEASE_MAX leases of each family per port: the 17th
+ * ACK (REPLY) the port's client asked for binds nothing, a renewal of a
+ * lease it holds still does, and once one of its leases ends there is
+ * room again. Before, there was no cap: ACKs one per DISCOVER, or REPLYs
+ * with many IAs, filled kvb_addr, which every network shares.
+ */
+static void t_dhcp_lease_cap(struct fabric *fb)
+{
+	static const __u8 V7[6] = { 0x52, 0x54, 0, 0, 0xc, 7 };
+	static const __u8 LL7[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+				      0xff, 0xfe, 0x00, 0x0c, 0x07 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	__u8 a6[16] = { 0xfd, [13] = 0x70 };
+	struct kvb_addr a;
+	struct kvb_port p;
+	struct frame f;
+	__u32 kv7;
+
+	CHECK(!add_veth("kv7", &kv7) &&
+	      !port_attach(fb, "unit", "kv7", 1, KVB_PORT_GUEST, &o),
+	      "attach kv7");
+	arp(&f, V7, V7, 0);
+	CHECK(run_tc(F, kv7, &f) != -1 && !port_get(F, kv7, &p) &&
+	      !memcmp(p.mac, V7, 6), "kv7 not pinned");
+	for (__u32 i = 1; i <= KVB_DHCP_LEASE_MAX; i++) {
+		dhcp_ack(V7, A4(10, 0, 1, i), 3600);
+		CHECK(bound(kv7, A4(10, 0, 1, i), NULL), "lease %u not bound", i);
+	}
+	dhcp_ack(V7, A4(10, 0, 1, 17), 3600);
+	CHECK(!bound(kv7, A4(10, 0, 1, 17), NULL), "a 17th IPv4 lease bound");
+	CHECK(!port_get(F, kv7, &p) && p.n_ip4 == KVB_DHCP_LEASE_MAX,
+	      "n_ip4 %u", p.n_ip4);
+	dhcp_ack(V7, A4(10, 0, 1, 1), 7200);
+	CHECK(bound(kv7, A4(10, 0, 1, 1), &a) &&
+	      a.expires_ns > now_ns() + 7100 * 1000000000ULL,
+	      "a renewal at the cap not bound");
+	for (__u32 i = 1; i <= KVB_DHCP_LEASE_MAX; i++) {
+		a6[15] = (__u8)i;
+		dhcp6_reply(V7, LL7, 3, a6, 3600);
+		CHECK(bound6(kv7, a6, NULL), "IPv6 lease %u not bound", i);
+	}
+	a6[15] = 17;
+	dhcp6_reply(V7, LL7, 3, a6, 3600);
+	CHECK(!bound6(kv7, a6, NULL), "a 17th IPv6 lease bound");
+	a6[15] = 1;
+	dhcp6_reply(V7, LL7, 3, a6, 0);
+	CHECK(!bound6(kv7, a6, NULL), "lease 1 not ended");
+	a6[15] = 17;
+	dhcp6_reply(V7, LL7, 3, a6, 3600);
+	CHECK(bound6(kv7, a6, NULL), "no room once a lease ended");
+	if (!port_get(F, kv7, &p))
+		port_detach(F, "unit", &p);
+	system("ip link del kv7");
+}
+
+/*
  * A frame XDP drops is counted received as tc counts it: a port's rx
  * figures do not depend on the hook. Before, XDP's drops were missing
  * from rx (a spoofed frame: +1 rx under tc, +0 under XDP).
@@ -2334,6 +2390,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp6_reply_leases);
 	RUN(t_dhcp_unasked_ack_binds_nothing);
 	RUN(t_dhcp6_unasked_reply_binds_nothing);
+	RUN(t_dhcp_lease_cap);
 	RUN(t_dhcp6_lease_released);
 	RUN(t_dhcp_cross_family_forgery);
 	RUN(t_xdp_drop_counted_received);
