@@ -830,8 +830,9 @@ static inline int kvb_port_nat_wan(const struct kvb_port *p)
  * by the sweep (bind.h, run by the kvb_ctsweep timer). Rules:
  *
  * - static bindings are the loader's: never taken, moved or aged;
- * - a DHCP ACK (DHCPv6 REPLY) binds yiaddr to the client's port until the
- *   lease ends (0: infinite lease); it moves another port's SAVI binding
+ * - a DHCP ACK (DHCPv6 REPLY) that answers a request of the client's port
+ *   (kvb_dhcpx) binds yiaddr to that port until the lease ends (0:
+ *   infinite lease), within KVB_DHCP_LEASE_MAX; it moves another port's SAVI binding
  *   (the server's word), and another port's lease only once that has
  *   ended or that port's device is gone (a server keyed on client
  *   identifiers answers whoever copies another guest's), never a static
