@@ -141,6 +141,41 @@ check "the lease works" ping4 "$T-d" 10.94.0.2
 ip -n "$T-d" addr add 10.94.0.99/24 dev eth0
 check_not "a self-assigned address does not" \
 	in_ns "$T-d" ping -n -c 1 -W 1 -I 10.94.0.99 10.94.0.2
+# a renewal, a REQUEST unicast to the server (udhcpc on SIGUSR1), is the
+# client's own request too: the ACK that answers it binds the lease anew
+# (snooping binds only ACKs of the port's own transactions)
+ip -n "$T-d" addr flush dev eth0
+echo "option lease 60" >>"$conf"
+bg_ns "$T-lan" busybox udhcpd -f "$conf" >/dev/null 2>&1
+dpid=$BG_PID
+bg_ns "$T-d" busybox udhcpc -i eth0 -f -t 10 -T 1 -s "$script" >/dev/null 2>&1
+cpid=$BG_PID
+# ends_in: seconds left of the lease of $lease on $T-d's port ("" if none)
+ends_in() {
+	kvmbpf -j port show "$T-d" | "$PY" -c "
+import json, sys
+print(' '.join(str(a.get('expires_in_s', '')) for a in json.load(sys.stdin)['addresses'] if a['ip'] == '$lease' and a['source'] == 'dhcp'))"
+}
+# the first lease (udhcpd's default of 10 days) is bound until the new
+# one's ACK makes it 60 s
+for i in $(seq 50); do
+	e1=$(ends_in)
+	[ -n "$e1" ] && [ "$e1" -le 60 ] && break
+	sleep 0.2
+done
+sleep 4
+e1=$(ends_in)
+kill -USR1 "$cpid"
+for i in $(seq 30); do
+	e2=$(ends_in)
+	[ -n "$e2" ] && [ -n "$e1" ] && [ "$e2" -ge $((e1 + 2)) ] && break
+	sleep 0.2
+done
+[ -n "$e1" ] && [ "$e1" -le 60 ] && [ -n "$e2" ] && [ "$e2" -ge $((e1 + 2)) ] &&
+	pass "a unicast renewal's ACK renews the binding ($e1 s left, then $e2 s)" ||
+	fail "renewal not bound: $lease ended in '$e1' s, after the renewal in '$e2' s"
+stop_bg "$cpid"
+stop_bg "$dpid"
 rm -f "$conf" "$conf.leases" "$script"
 
 # --- internal network -------------------------------------------------------
