@@ -89,8 +89,9 @@ static void fdb_details(void)
 	printf("  Learned entries age out after %llu s without traffic; static\n"
 	       "  entries are the MACs given to 'attach ... mac MAC'. Listed by\n"
 	       "  network, then MAC.\n"
-	       "Limit: %d entries in all networks.\n",
-	       KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB);
+	       "Limit: %d entries in all networks; learning adds none past\n"
+	       "  %d, keeping the rest for static entries.\n",
+	       KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB, KVB_FDB_LEARN_MAX);
 }
 
 static __u64 now_ns(void)

@@ -119,6 +119,20 @@ enum kvb_stage {
 
 #define KVB_FDB_AGE_NS (300ULL * 1000000000ULL) /* learned entry lifetime */
 #define KVB_FDB_REFRESH_NS (1000000000ULL)	/* rewrite a hit at most 1/s */
+/*
+ * Learning (any port's, the overlay's) adds no entry while the MAC table
+ * holds KVB_FDB_LEARN_MAX: the last KVB_FDB_RESERVE places are for static
+ * entries (`attach ... mac`, `port set mac`, a spoofcheck guest's pin),
+ * so that a LAN host sending random source MACs (macof) cannot keep a
+ * guest from getting its own. A port has one static entry at most, so
+ * KVB_MAX_PORTS of them always fit; the rest is slack for the count,
+ * which sees the loader's inserts and deletes only at the next sweep
+ * (kvb_ctsweep.fdb_entries) and lets each CPU overshoot by one.
+ */
+#define KVB_FDB_RESERVE (KVB_MAX_FDB / 16)
+#define KVB_FDB_LEARN_MAX (KVB_MAX_FDB - KVB_FDB_RESERVE)
+_Static_assert(KVB_FDB_RESERVE >= 2 * KVB_MAX_PORTS,
+	       "the MAC table's reserve holds every port's static entry");
 
 /*
  * skb->mark value the datapath puts on frames it hands to an uplink (to the
@@ -1336,6 +1350,11 @@ struct kvb_ctsweep {
 	__u64 freed;		/* flows deleted, all runs */
 	__u64 ns;		/* how long the last run took */
 	__u64 next_ns;		/* how long until the next run */
+	__u64 fdb_entries;	/* kvb_fdb's entries as the last run left them */
+	__u64 fdb_new;		/* entries the datapath added since that run
+				 * began (learned, pinned): with fdb_entries,
+				 * never fewer than the table holds, but for
+				 * the loader's static ones (fdb.h: fdb_room) */
 };
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */

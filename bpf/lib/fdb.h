@@ -36,6 +36,38 @@ static __always_inline int fdb_aged(const struct kvb_fdb_entry *e, __u64 now)
 }
 
 /*
+ * The MAC table's count, for learning's headroom: what the expiry sweep
+ * found (fdb_sweep) and what the datapath added since. Deletes between
+ * sweeps (ageing, detach) and entries counted twice (added during a
+ * sweep) make it more than the table holds, never less, but for the
+ * loader's static entries, which the reserve holds (KVB_FDB_RESERVE).
+ */
+static __always_inline struct kvb_ctsweep *fdb_counter(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kvb_ctsweep, &zero);
+}
+
+/*
+ * May learning add an entry? Not into the last KVB_FDB_RESERVE places,
+ * which are the static entries' (a guest's configured or pinned MAC):
+ * a LAN host's random source MACs would otherwise fill the table, and
+ * no guest of any network could get its MAC until they age out.
+ */
+static __always_inline int fdb_room(const struct kvb_ctsweep *sw)
+{
+	return sw && sw->fdb_entries + sw->fdb_new < KVB_FDB_LEARN_MAX;
+}
+
+/* An entry the datapath added (learned or pinned), for fdb_room. */
+static __always_inline void fdb_counted(struct kvb_ctsweep *sw)
+{
+	if (sw)
+		__sync_fetch_and_add(&sw->fdb_new, 1);
+}
+
+/*
  * e, an entry for a port other than the frame's: is its MAC that port's
  * own? A static entry (a configured or pinned MAC) always is; a learned
  * one while it is fresh and its port is a spoofcheck guest. Such a MAC is
@@ -131,8 +163,10 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 		return 0;
 	e.seen_ns = kvb_now();
 	fdb_key(&k, net_id, (const __u8 *)&mac);
+	/* a static entry: the reserve is its too (fdb_room) */
 	if (bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY))
 		return -1;
+	fdb_counted(fdb_counter());
 	__builtin_memcpy(port->mac, &mac, ETH_ALEN);
 	port->flags |= KVB_PORT_F_MAC_PINNED;
 	return 1;
@@ -143,12 +177,14 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
  * is rewritten at most once a second (the table is shared by all CPUs);
  * a static entry never moves, nor does a fresh one of a spoofcheck port
  * (its MAC is its own: a frame carrying it from elsewhere is a thief's).
- * A full table is counted, and the frame is still forwarded: an unlearned
+ * A full table (for learning: fdb_room keeps a reserve for static
+ * entries) is counted, and the frame is still forwarded: an unlearned
  * source only costs flooding of the replies.
  */
 static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 {
 	struct kvb_fdb_entry *e, fresh = {};
+	struct kvb_ctsweep *sw;
 	struct kvb_fdb_key k;
 	struct kvb_stats *st;
 	__u64 now = kvb_now();
@@ -176,9 +212,15 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 	}
 	fresh.ifindex = ifindex;
 	fresh.seen_ns = now;
-	if (!bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST) ||
-	    bpf_map_lookup_elem(&kvb_fdb, &k))
-		return 0;
+	sw = fdb_counter();
+	if (fdb_room(sw)) {
+		if (!bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST)) {
+			fdb_counted(sw);
+			return 0;
+		}
+		if (bpf_map_lookup_elem(&kvb_fdb, &k))
+			return 0;	/* another CPU learned it */
+	}
 	st = stats_of(ifindex);
 	if (st)
 		st->learn_fail++;
@@ -230,11 +272,15 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
  * mac` or of a pin. Every learned entry, local or remote, not refreshed
  * for KVB_FDB_AGE_NS goes; a static one never does. An entry refreshed
  * between the check and the delete goes too, and is learned again from
- * its next frame. Returns the entries visited.
+ * its next frame. The walk also counts the table for fdb_room: what it
+ * left, plus what the datapath added since it began (fdb_new less what
+ * it held then: an entry added during the walk may be counted twice,
+ * which errs on the safe side). Returns the entries visited.
  */
 struct fdb_sweep_ctx {
 	__u64 now;
 	__u64 seen;
+	__u64 freed;
 };
 
 static long fdb_sweep_one(void *map, struct kvb_fdb_key *k,
@@ -242,16 +288,21 @@ static long fdb_sweep_one(void *map, struct kvb_fdb_key *k,
 {
 	(void)map;
 	c->seen++;
-	if (fdb_aged(e, c->now))
-		bpf_map_delete_elem(&kvb_fdb, k);
+	if (fdb_aged(e, c->now) && !bpf_map_delete_elem(&kvb_fdb, k))
+		c->freed++;
 	return 0;
 }
 
-static __always_inline __u64 fdb_sweep(__u64 now)
+static __always_inline __u64 fdb_sweep(__u64 now, struct kvb_ctsweep *sw)
 {
 	struct fdb_sweep_ctx c = { .now = now };
+	__u64 before = sw->fdb_new;
 
 	bpf_for_each_map_elem(&kvb_fdb, fdb_sweep_one, &c, 0);
+	/* no comparison: the verifier would track both counts exactly,
+	 * one callback's state per entry (freed never passes seen) */
+	sw->fdb_entries = c.seen - c.freed;
+	__sync_fetch_and_add(&sw->fdb_new, -before);
 	return c.seen;
 }
 

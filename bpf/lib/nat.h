@@ -2632,7 +2632,7 @@ static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 	bpf_for_each_map_elem(&kvb_ct, sweep_one, &c, 0);
 	bind_sweep(c.now);	/* dead address bindings too (bind.h) */
 	c.seen += acl_sweep(c.now);	/* and idle ACL connections (acl.h) */
-	c.seen += fdb_sweep(c.now);	/* and aged learned MACs (fdb.h) */
+	c.seen += fdb_sweep(c.now, sw);	/* and aged learned MACs (fdb.h) */
 	sw->runs++;
 	sw->seen = c.seen;
 	sw->freed += c.freed;

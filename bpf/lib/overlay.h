@@ -179,6 +179,7 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 				      const struct kvb_vtep_addr *a)
 {
 	struct kvb_fdb_entry *e, fresh = {};
+	struct kvb_ctsweep *sw;
 	struct kvb_fdb_key k;
 	__u64 now = kvb_now();
 
@@ -207,17 +208,23 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 				return;
 		}
 	}
-	/* a whole new entry: no reader sees half of a move */
+	/* a whole new entry: no reader sees half of a move; a MAC new
+	 * to the table only while learning has room (fdb_room) */
 	fresh.ifindex = ovl;
 	fresh.flags = KVB_FDB_F_REMOTE;
 	fresh.seen_ns = now;
 	fresh.remote = *a;
-	if (bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY)) {
+	sw = e ? NULL : fdb_counter();
+	if ((!e && !fdb_room(sw)) ||
+	    bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY)) {
 		struct kvb_stats *st = stats_of(ovl);
 
 		if (st)
 			st->learn_fail++;
+		return;
 	}
+	if (!e)
+		fdb_counted(sw);
 }
 
 /*

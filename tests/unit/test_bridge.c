@@ -844,6 +844,82 @@ static void t_pin_without_room_is_not_pinned(struct fabric *fb)
 	      "not pinned once the table had room");
 }
 
+/* Two runs of the expiry sweep begin and end: one whole sweep from now. */
+static bool wait_sweeps(struct fabric *fb)
+{
+	struct kvb_ctsweep st;
+	__u32 zero = 0;
+	__u64 r0;
+
+	memset(&st, 0, sizeof(st));
+	bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	r0 = st.runs;
+	for (int i = 0; i < 200 && st.runs < r0 + 2; i++) {
+		usleep(50000);
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	}
+	return st.runs >= r0 + 2;
+}
+
+/*
+ * A LAN host sending random source MACs (macof) fills the MAC table by
+ * learning up to KVB_FDB_LEARN_MAX only: the reserve is left for static
+ * entries, so a new guest still pins its MAC and `attach ... mac` (the
+ * loader's static insert) still succeeds while the flood goes on. The
+ * MACs not learned are counted in learn_fail. Before, learning took every
+ * place and both failed (mac-table-full, "the MAC table is full").
+ */
+static void t_learning_leaves_room_for_static_entries(struct fabric *fb)
+{
+	static const __u8 MP[6] = { 0x02, 0, 0, 0, 0xd, 0x21 };
+	static const __u8 MS[6] = { 0x02, 0, 0, 0, 0xd, 0x22 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	__u8 src[6] = { 0x0a, 0xf1 };
+	struct kvb_port p;
+	struct frame f;
+	__u64 lf0, lf1, full0, full1;
+	__u32 kpn;
+	int ret, set, swept;
+
+	CHECK(!add_veth("kpn", &kpn) &&
+	      !port_attach(fb, "unit", "kpn", NET_A, KVB_PORT_GUEST, &o),
+	      "attach kpn");
+	lf0 = port_stats(fb, kup).learn_fail;
+	/* the flood: more MACs than the table has places, from the LAN */
+	for (__u32 i = 0; i < KVB_MAX_FDB + 16; i++) {
+		src[2] = (__u8)(i >> 24);
+		src[3] = (__u8)(i >> 16);
+		src[4] = (__u8)(i >> 8);
+		src[5] = (__u8)i;
+		frame_udp4(&f, upmac, src, 32);
+		run_tc(fb, kup, &f);
+	}
+	lf1 = port_stats(fb, kup).learn_fail;
+	/* a new guest's first frame pins its MAC */
+	full0 = drops(fb, kpn, KVB_DROP_MAC_TABLE_FULL);
+	frame_udp4(&f, BCAST, MP, 32);
+	ret = run_tc(fb, kpn, &f);
+	full1 = drops(fb, kpn, KVB_DROP_MAC_TABLE_FULL);
+	port_get(fb, kpn, &p);
+	/* the loader's static entry (attach ... mac, port set mac) */
+	set = fdb_static_set(fb, NET_B, MS, kh1);
+	fdb_del(fb, NET_B, MS);
+	fdb_purge(fb, kup, 0);
+	port_detach(fb, "unit", &p);
+	system("ip link del kpn");
+	/* the count the sweep keeps is right again for the next tests */
+	swept = wait_sweeps(fb);
+	CHECK(lf1 > lf0, "a flood larger than the table: no learn_fail");
+	CHECK(full1 == full0,
+	      "a new guest could not pin its MAC during a LAN MAC flood "
+	      "(verdict %d, mac-table-full +%llu)", ret, full1 - full0);
+	CHECK(!memcmp(p.mac, MP, 6) && (p.flags & KVB_PORT_F_MAC_PINNED),
+	      "kpn's MAC not pinned during a LAN MAC flood");
+	CHECK(!set, "static entry during a LAN MAC flood: %s",
+	      fdb_set_error(set));
+	CHECK(swept, "the sweep did not run");
+}
+
 /*
  * Every port counts at a slot of its own in kvb_stats (an array: an
  * index per frame, not a hash lookup); a port attached where another was
@@ -1010,6 +1086,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_full_fdb_counts_and_still_forwards);
 	RUN(t_aged_learned_entries_are_deleted);
 	RUN(t_pin_without_room_is_not_pinned);
+	RUN(t_learning_leaves_room_for_static_entries);
 	RUN(t_missing_stage_is_a_counted_drop);
 	RUN(t_port_of_missing_network_dropped);
 	RUN(t_port_counters_own_slot);
