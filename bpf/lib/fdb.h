@@ -88,6 +88,15 @@ static __always_inline int fdb_entry_owned(const struct kvb_fdb_entry *e,
 	       (p->flags & KVB_PORT_F_SPOOFCHECK);
 }
 
+/* Is port ifindex the uplink (the LAN's) or a gateway port (the host's)? */
+static __always_inline int fdb_port_lan(__u32 ifindex)
+{
+	struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &ifindex);
+
+	return p && (p->role == KVB_PORT_UPLINK ||
+		     p->role == KVB_PORT_GATEWAY);
+}
+
 /*
  * e, a local entry learned less than KVB_FDB_AGE_NS ago: is its port the
  * uplink (a LAN host's MAC) or a gateway port (the host's)? Neither a
@@ -98,14 +107,9 @@ static __always_inline int fdb_entry_owned(const struct kvb_fdb_entry *e,
 static __always_inline int fdb_entry_lan(const struct kvb_fdb_entry *e,
 					 __u64 now)
 {
-	__u32 owner = e->ifindex;
-	struct kvb_port *p;
-
 	if ((e->flags & KVB_FDB_F_REMOTE) || fdb_aged(e, now))
 		return 0;
-	p = bpf_map_lookup_elem(&kvb_port, &owner);
-	return p && (p->role == KVB_PORT_UPLINK ||
-		     p->role == KVB_PORT_GATEWAY);
+	return fdb_port_lan(e->ifindex);
 }
 
 /*
@@ -176,7 +180,8 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
  * Learn that mac (mac_u64) lives behind ifindex. A hit on the same port
  * is rewritten at most once a second (the table is shared by all CPUs);
  * a static entry never moves, nor does a fresh one of a spoofcheck port
- * (its MAC is its own: a frame carrying it from elsewhere is a thief's).
+ * (its MAC is its own: a frame carrying it from elsewhere is a thief's),
+ * nor a fresh remote one for a frame from the uplink or a gateway.
  * A full table (for learning: fdb_room keeps a reserve for static
  * entries) is counted, and the frame is still forwarded: an unlearned
  * source only costs flooding of the replies.
@@ -200,6 +205,14 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 		if (e->ifindex != ifindex && fdb_entry_owned(e, now))
 			return 0;
 		if (e->flags & KVB_FDB_F_REMOTE) {
+			/* a guest of another host heard from lately keeps
+			 * its MAC against the LAN and the host, as against
+			 * a pin (fdb_owned_elsewhere): a LAN host sending
+			 * it would draw the local guests' frames to it,
+			 * and the tunnel's frames could not move it back
+			 * (ovl_learn: fdb_entry_lan) */
+			if (!fdb_aged(e, now) && fdb_port_lan(ifindex))
+				return 0;
 			/* back from another host: a whole new local entry */
 			fresh.ifindex = ifindex;
 			fresh.seen_ns = now;

@@ -241,6 +241,40 @@ static void t_ovl_lan_mac_stays_on_the_uplink(struct fabric *fb)
 	      "%u flags %u)", e.ifindex, e.flags);
 }
 
+/*
+ * A guest of another host heard from less than 300 s ago keeps its MAC
+ * against the LAN: a frame from the uplink with that source leaves the
+ * remote entry as it is (local guests' frames to it still go into the
+ * tunnel). Before, the LAN host took it over, and the fresh uplink entry
+ * then kept the guest's own tunnelled frames from moving it back.
+ */
+static void t_ovl_lan_does_not_take_a_remote_mac(struct fabric *fb)
+{
+	static const __u8 R5[6] = { 0x02, 0, 0, 0, 0x0c, 0x55 };
+	struct port_opts u = { .naddrs = -1 };
+	struct kvb_fdb_entry e = { 0 };
+	struct kvb_port p;
+	struct frame f;
+	__u32 kou;
+	bool stayed;
+
+	CHECK(!add_veth("kou", &kou) &&
+	      !port_attach(fb, "unit", "kou", on.id, KVB_PORT_UPLINK, &u),
+	      "attach the uplink kou");
+	if (plant_remote(fb, R5))
+		printf("FAIL %s: cannot plant the remote entry\n", __func__);
+	frame_udp4(&f, BCAST, R5, 32);
+	run_tc(fb, kou, &f);
+	stayed = fdb_entry(fb, on.id, R5, &e) &&
+		 (e.flags & KVB_FDB_F_REMOTE) && e.ifindex == ovl;
+	fdb_del(fb, on.id, R5);
+	if (!port_get(fb, kou, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kou");
+	CHECK(stayed, "a LAN frame took a live remote guest's MAC (ifindex "
+	      "%u flags %u)", e.ifindex, e.flags);
+}
+
 static void t_ovl_too_big_for_the_underlay(struct fabric *fb)
 {
 	struct kvb_net n;
@@ -295,5 +329,6 @@ int overlay_tests(struct fabric *fb)
 	RUN(t_ovl_too_big_for_the_underlay);
 	RUN(t_ovl_remote_mac_is_not_pinned);
 	RUN(t_ovl_lan_mac_stays_on_the_uplink);
+	RUN(t_ovl_lan_does_not_take_a_remote_mac);
 	return nfail;
 }
