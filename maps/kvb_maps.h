@@ -268,7 +268,8 @@ enum kvb_port_held {
 	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's") \
 	X(L2_DISGUISED, 51, "l2-disguised", "a spoofcheck guest's frame that some routers and switches take for another: an 802.3 frame with an RFC 1042 SNAP header (IPv4, ARP, IPv6 by EtherType inside) or an old QinQ tag (0x9100, 0x9200, 0x9300), which the identity checks do not judge") \
 	X(MAC_TABLE_FULL, 52, "mac-table-full", "a spoofcheck guest's frame whose source MAC the port would take as its own (it has no mac yet): the MAC table (65,536 entries, all networks) has no room for its static entry, so nothing is pinned") \
-	X(ND_FRAGMENT, 53, "nd-fragment", "a spoofcheck guest's neighbour discovery message (RS, RA, NS, NA, redirect) in an IPv6 fragment, which RFC 6980 forbids: the options of its later fragments would go unexamined")
+	X(ND_FRAGMENT, 53, "nd-fragment", "a spoofcheck guest's neighbour discovery message (RS, RA, NS, NA, redirect) in an IPv6 fragment, which RFC 6980 forbids: the options of its later fragments would go unexamined") \
+	X(OVL_NOT_TUNNELLED, 54, "overlay-not-tunnelled", "a unicast from the uplink's LAN (then still handed to the host's stack) or from the host through a gateway port to a MAC behind another host: the overlay carries guests' frames only, as frames from it reach guests only (the remote guest answers the LAN and the host through its own host)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -217,7 +217,11 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 
 /*
  * A frame from the LAN on the uplink. What is not for a guest continues
- * into the host's stack, which owns the NIC.
+ * into the host's stack, which owns the NIC. A MAC behind another host is
+ * not reached through this host: the overlay carries guests' frames only
+ * (the LAN is not stretched across hosts, and the guest's answer would
+ * go to its own host's LAN), so it is counted (overlay-not-tunnelled),
+ * never sent into the VXLAN device without a tunnel key, which drops it.
  */
 static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 					      const struct kvb_net *net,
@@ -237,6 +241,8 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
 	out = fdb_lookup(net->id, dst);
 	if (out == skb->ifindex)
 		return TC_ACT_OK;	/* LAN to LAN: not ours to switch */
+	if (out && out == net->ovl_ifindex)
+		return DROP(KVB_DROP_OVL_NOT_TUNNELLED);
 	/* a VLAN's frame for a guest that is no trunk: the host's, as
 	 * every tagged frame was (its VLAN devices) */
 	if (out && vlan_refused(skb, out))
@@ -256,7 +262,10 @@ static __always_inline int bridge_from_uplink(struct __sk_buff *skb,
  * The host's frame from a nat or routed network's gateway interface: only
  * guests are behind the gateway port, so what is not for one of them ends
  * here. A guest's packet that routing handed to the host to resolve its
- * neighbour (KVB_MARK_HAIRPIN) is still a guest's: isolation applies.
+ * neighbour (KVB_MARK_HAIRPIN) is still a guest's: isolation applies. A
+ * guest of another host is not behind this host's gateway: it answers
+ * the gateway's address (every host's, anycast) at its own host, so the
+ * host's frame to it is counted (overlay-not-tunnelled), not tunnelled.
  */
 static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 					       const struct kvb_net *net,
@@ -271,6 +280,8 @@ static __always_inline int bridge_from_gateway(struct __sk_buff *skb,
 	if (mac_is_link_local_group(dst))
 		return TC_ACT_SHOT;
 	out = mac_is_multicast(dst) ? 0 : fdb_lookup(net->id, dst);
+	if (out && out == net->ovl_ifindex)
+		return DROP(KVB_DROP_OVL_NOT_TUNNELLED);
 	if (out && out != skb->ifindex) {
 		if (from_guest && !guests_may_talk(skb->ifindex, out))
 			return DROP(KVB_DROP_ISOLATED);
@@ -316,7 +327,10 @@ static __always_inline int bridge_from_overlay(struct __sk_buff *skb,
  * their own) as well as to the wire, as a bridge floods it (a quiet
  * guest without spoofcheck whose learned MAC aged out is still reached:
  * the host's neighbour entry outlives the table's); a guest's routed
- * back out goes to the wire only.
+ * back out goes to the wire only. A MAC behind another host goes to the
+ * wire too, not into the tunnel: the guest's answer to the host would
+ * come back through the tunnel, which reaches local guests only; on a
+ * LAN the hosts share, the other host's uplink takes it to the guest.
  */
 static __always_inline int bridge_from_host(struct __sk_buff *skb,
 					    const struct kvb_net *net,
@@ -343,6 +357,8 @@ static __always_inline int bridge_from_host(struct __sk_buff *skb,
 	if (from_guest &&
 	    ((tci & KVB_TCI_ISOLATED) || port_isolated(out)))
 		return DROP(KVB_DROP_ISOLATED);
+	if (out == net->ovl_ifindex)
+		return TC_ACT_OK;
 	/* the host's VLAN device to a guest: a trunk's only */
 	if (!vlan_refused(skb, out))
 		return redirect_to(skb, out, 0);

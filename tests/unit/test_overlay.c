@@ -275,6 +275,94 @@ static void t_ovl_lan_does_not_take_a_remote_mac(struct fabric *fb)
 	      "%u flags %u)", e.ifindex, e.flags);
 }
 
+/*
+ * A guest of another host is reached by the local guests only: a LAN
+ * host's unicast to it (from the uplink) is counted overlay-not-tunnelled
+ * and goes on to the host's stack, and the host's own (uplink egress)
+ * goes to the wire, where the remote guest's host may have it. Before,
+ * both were redirected into the VXLAN device without a tunnel key, which
+ * dropped them, and counted as sent.
+ */
+static void t_ovl_lan_and_host_are_not_tunnelled(struct fabric *fb)
+{
+	static const __u8 R6[6] = { 0x02, 0, 0, 0, 0x0c, 0x56 };
+	static const __u8 L1[6] = { 0x02, 0, 0, 0, 0x0c, 0xa6 };
+	struct port_opts u = { .naddrs = -1 };
+	__u64 t0, t1, t2, d0, d1;
+	__u8 um[6];
+	struct kvb_port p;
+	struct frame f;
+	__u32 kou;
+	int from_lan, from_host;
+
+	CHECK(!add_veth("kou", &kou) &&
+	      !port_attach(fb, "unit", "kou", on.id, KVB_PORT_UPLINK, &u) &&
+	      !dev_get_mac("kou", um), "attach the uplink kou");
+	if (plant_remote(fb, R6))
+		printf("FAIL %s: cannot plant the remote entry\n", __func__);
+	t0 = port_stats(fb, ovl).tx_packets;
+	d0 = port_stats(fb, kou).drop[KVB_DROP_OVL_NOT_TUNNELLED];
+	frame_udp4(&f, R6, L1, 32);
+	from_lan = run_tc(fb, kou, &f);
+	t1 = port_stats(fb, ovl).tx_packets;
+	d1 = port_stats(fb, kou).drop[KVB_DROP_OVL_NOT_TUNNELLED];
+	frame_udp4(&f, R6, um, 32);
+	from_host = run_tc_egress(fb, kou, &f);
+	t2 = port_stats(fb, ovl).tx_packets;
+	fdb_del(fb, on.id, R6);
+	fdb_del(fb, on.id, L1);
+	if (!port_get(fb, kou, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kou");
+	CHECK(from_lan == TC_ACT_OK && t1 == t0,
+	      "LAN to a remote guest: verdict %d, %llu into the tunnel, want "
+	      "the host's stack", from_lan, t1 - t0);
+	CHECK(d1 == d0 + 1, "LAN to a remote guest: not counted "
+	      "overlay-not-tunnelled");
+	CHECK(from_host == TC_ACT_OK && t2 == t1,
+	      "host to a remote guest: verdict %d, %llu into the tunnel, want "
+	      "the wire", from_host, t2 - t1);
+}
+
+/*
+ * The host's frame from a gateway port to a guest of another host is
+ * counted overlay-not-tunnelled: that guest answers the gateway's
+ * address at its own host. Before, it was redirected into the VXLAN
+ * device without a tunnel key (dropped there) and counted as sent.
+ */
+static void t_ovl_gateway_is_not_tunnelled(struct fabric *fb)
+{
+	static const __u8 R7[6] = { 0x02, 0, 0, 0, 0x0c, 0x57 };
+	struct port_opts g = { .naddrs = -1 };
+	__u64 t0, t1, d0, d1;
+	__u8 gm[6];
+	struct kvb_port p;
+	struct frame f;
+	__u32 kog;
+	int ret;
+
+	CHECK(!add_veth("kog", &kog) &&
+	      !port_attach(fb, "unit", "kog", on.id, KVB_PORT_GATEWAY, &g) &&
+	      !dev_get_mac("kog", gm), "attach the gateway port kog");
+	if (plant_remote(fb, R7))
+		printf("FAIL %s: cannot plant the remote entry\n", __func__);
+	t0 = port_stats(fb, ovl).tx_packets;
+	d0 = port_stats(fb, kog).drop[KVB_DROP_OVL_NOT_TUNNELLED];
+	frame_udp4(&f, R7, gm, 32);
+	ret = run_tc(fb, kog, &f);
+	t1 = port_stats(fb, ovl).tx_packets;
+	d1 = port_stats(fb, kog).drop[KVB_DROP_OVL_NOT_TUNNELLED];
+	fdb_del(fb, on.id, R7);
+	if (!port_get(fb, kog, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kog");
+	CHECK(ret == TC_ACT_SHOT && t1 == t0,
+	      "gateway to a remote guest: verdict %d, %llu into the tunnel",
+	      ret, t1 - t0);
+	CHECK(d1 == d0 + 1, "gateway to a remote guest: not counted "
+	      "overlay-not-tunnelled");
+}
+
 static void t_ovl_too_big_for_the_underlay(struct fabric *fb)
 {
 	struct kvb_net n;
@@ -330,5 +418,7 @@ int overlay_tests(struct fabric *fb)
 	RUN(t_ovl_remote_mac_is_not_pinned);
 	RUN(t_ovl_lan_mac_stays_on_the_uplink);
 	RUN(t_ovl_lan_does_not_take_a_remote_mac);
+	RUN(t_ovl_lan_and_host_are_not_tunnelled);
+	RUN(t_ovl_gateway_is_not_tunnelled);
 	return nfail;
 }
