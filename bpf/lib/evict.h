@@ -61,6 +61,13 @@ struct evict_scratch {
 /* The region of a network (its ct-max's candidates), not of a port's
  * slot (1..KVB_MAX_PORTS): evict_place's who for network id. */
 #define EVICT_NET(id) (0x10000U | (id))
+/* The whole pool, any port's and any network's candidates: room in a
+ * full table (ct_create), as conntrack's early drop takes any zone's
+ * unassured entry when nf_conntrack_max is reached. Every candidate is
+ * a flow not established of a port beyond half its share (or of a
+ * network beyond half its ct-max): the heavy holders' flows, never the
+ * flows of the guests that hold little. */
+#define EVICT_ANY 0x20000U
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

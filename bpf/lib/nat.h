@@ -531,7 +531,7 @@ static __always_inline int ct_evict_try(struct evict_scratch *v)
 	e = bpf_map_lookup_elem(&kvb_ct, &v->ok);
 	barrier_var(v);
 	if (!e || e->state == KVB_CT_ESTABLISHED ||
-	    e->net_id != v->net_id ||
+	    (e->net_id != v->net_id && v->who != EVICT_ANY) ||
 	    (v->who == v->slot && e->slot != v->slot))
 		return 0;
 	v->vslot = e->slot;
@@ -610,6 +610,22 @@ static __always_inline int ct_room(__u16 slot, const struct kvb_net *net)
 			return why;
 	}
 	return 0;
+}
+
+/*
+ * Room in a full table (kvb_ct, shared by the nat networks) for a new
+ * flow of the port at slot: 1 when a flow of early eviction's whole pool
+ * went, any port's of any network (EVICT_ANY), as conntrack's early drop
+ * takes any zone's unassured entry once nf_conntrack_max is reached.
+ * Every candidate is a flow not established of a port beyond half its
+ * share (or of a network beyond half its ct-max): the heavy holders'.
+ * Without it, a handful of guests flooding new flows, each within its
+ * own share (ct-port-max, 131,072 by default: eight such shares fill the
+ * table), refused every other guest's new flows on every nat network.
+ */
+static __always_inline int ct_room_any(__u16 slot)
+{
+	return !ct_evict(slot, EVICT_ANY, 0, 2 * KVB_EVICT_POOL);
 }
 
 /*
@@ -1455,6 +1471,10 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 		if (ret == DROP(KVB_DROP_NAT_PORTS) &&
 		    ok->proto != IPPROTO_ICMP)
 			ret = nat_port_take(skb, NAT_TAKE_OWN);
+		/* the table full: room from the heavy holders, once */
+		if (ret == DROP(KVB_DROP_NAT_FULL) && ct_room_any(o->slot))
+			ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ?
+						 NAT_TAKE_FLOW : NAT_TAKE_MAP);
 		if (ret < 0)
 			return ret;
 		if (ret) {
@@ -2178,6 +2198,7 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	struct kvb_ct_key okey;
 	struct kvb_fwd *fw;
 	__u64 now = kvb_now();
+	int made;
 
 	if (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP)
 		return 1;
@@ -2219,7 +2240,10 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	okey.proto = rk->proto;
 	okey.dir = 0;
 	okey.pad = 0;
-	return ct_create(rk, &t->reply, &okey, &t->orig) == CT_MADE ? 0 : 1;
+	made = ct_create(rk, &t->reply, &okey, &t->orig);
+	if (made == CT_FULL && ct_room_any(t->orig.slot))
+		made = ct_create(rk, &t->reply, &okey, &t->orig);
+	return made == CT_MADE ? 0 : 1;
 }
 
 /*

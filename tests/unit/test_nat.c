@@ -1601,9 +1601,9 @@ static void t_nat_table_full(struct fabric *fb)
 	/* live for ever: the sweep must not take them while it fills */
 	struct kvb_ct v = { .net_id = 999, .last_ns = ~0ULL >> 1 };
 	struct frame in, out;
-	__u64 d0;
+	__u64 d0, d1;
 	__u32 n = 0;
-	int ret, full;
+	int ret, full, evicted;
 
 	guest_frame(&in, IPPROTO_UDP, 40010, 53, 16);
 	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT, "live flow");
@@ -1646,11 +1646,45 @@ static void t_nat_table_full(struct fabric *fb)
 	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL];
 	guest_frame(&in, IPPROTO_UDP, 40011, 53, 16);
 	ret = run_tc_out(F, kn1, &in, &out);
+	d1 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL];
+	/*
+	 * The same full table, but its flows early eviction's candidates
+	 * (a heavy holder's flows not established, in the pool, as a
+	 * flooding guest beyond half its share leaves them): a new flow
+	 * of another guest ends one of them and is made. Before, a full
+	 * table refused every new flow of every nat network, however
+	 * little their guests held.
+	 */
+	{
+		struct kvb_ct_key c = { .proto = 99, .dir = 0 };
+		char path[600];
+		int ev, placed = 0;
+
+		snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_CTEV);
+		ev = bpf_obj_get(path);
+		for (__u32 i = 0; ev >= 0 && i < KVB_EVICT_POOL; i++) {
+			c.saddr = i;	/* the fill's keys, from base 0 */
+			placed += !bpf_map_update_elem(ev, &i, &c, BPF_ANY);
+		}
+		/* the fill's flows are one entry each, a real flow two:
+		 * one place more, which alone would not hold the new one */
+		c.saddr = KVB_EVICT_POOL + 5;
+		bpf_map_delete_elem(fb->ct_fd, &c);
+		guest_frame(&in, IPPROTO_UDP, 40012, 53, 16);
+		evicted = run_tc_out(F, kn1, &in, &out);
+		memset(&c, 0, sizeof(c));
+		for (__u32 i = 0; ev >= 0 && i < KVB_EVICT_POOL; i++)
+			bpf_map_update_elem(ev, &i, &c, BPF_ANY);
+		if (ev >= 0)
+			close(ev);
+		CHECK(placed == KVB_EVICT_POOL, "%d candidates placed", placed);
+	}
 	ct_flush_net(fb, 999);
 	CHECK(full, "the table is not full after %u entries", n);
 	CHECK(ret == TC_ACT_SHOT, "new flow in a full table: verdict %d", ret);
-	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_FULL] == d0 + 1,
-	      "nat-table-full not counted");
+	CHECK(d1 == d0 + 1, "nat-table-full not counted");
+	CHECK(evicted == TC_ACT_REDIRECT,
+	      "new flow in a table full of candidates: verdict %d", evicted);
 	guest_frame(&in, IPPROTO_UDP, 40010, 53, 16);
 	/* the live flow kept its entries (checked before the flush above
 	 * by the same lookups the datapath makes) */
