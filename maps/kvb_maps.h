@@ -572,16 +572,32 @@ struct kvb_nathost {
  * without a rule (the reply of one the guest opened, or the guest's
  * answers to one allowed in). A side judged under another set than its
  * port's current one is judged again (its first direction, its first
- * packet's fields): forgotten if the new rules forbid it. ICMP echo: the
- * identifier as both ports.
+ * packet's fields): forgotten if the new rules forbid it. ICMP: only a
+ * query is a connection (conntrack's rule), keyed on its kind and its
+ * identifier (both ports); its reply type answers it the other way, and
+ * nothing else of ICMP does (another query type, a request sent back).
  */
 struct kvb_aclct_key {
 	__u32 net_id;
 	__u8 family;
 	__u8 proto;
-	__be16 port[2];		/* by side */
-	__u16 pad;
+	__be16 port[2];		/* by side; ICMP: the identifier, both */
+	__u16 kind;		/* ICMP: enum kvb_aclct_icmp; else 0 */
 	__u8 addr[2][16];	/* by side; IPv4 in the first 4 bytes */
+};
+
+/*
+ * kvb_aclct_key.kind: an ICMP or ICMPv6 query's kind, shared by its
+ * request and its reply type (echo 8/0, ICMPv6 128/129; timestamp 13/14,
+ * information 15/16, address mask 17/18). Any other ICMP type (an error,
+ * a router advertisement, a redirect) is no connection: each packet is
+ * judged by the rules.
+ */
+enum kvb_aclct_icmp {
+	KVB_ACLCT_ICMP_ECHO = 1,
+	KVB_ACLCT_ICMP_TSTAMP = 2,
+	KVB_ACLCT_ICMP_INFO = 3,
+	KVB_ACLCT_ICMP_MASK = 4,
 };
 
 struct kvb_aclct_side {

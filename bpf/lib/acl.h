@@ -142,21 +142,25 @@ struct acl_scratch {
 	__u32 net_id;			/* the judging port's network */
 	__u32 slot;			/* the judging port's slot */
 	__u8 gside;			/* ck: the side of the guest's end */
-	__u8 pad2[3];
+	/* acl_judge: ICMP that opens no connection (a rule lets it
+	 * through, no state kept) */
+	__u8 nostate;
+	__u8 pad2[2];
 	struct kvb_acl_bit_key bk;
 	struct kvb_aclvc_key vk;
 	struct kvb_aclfrag_key fk;
 	/* the packet */
 	__u8 saddr[16], daddr[16];
 	__u16 sport, dport;		/* TCP/UDP, host order */
-	__u16 id;			/* ICMP echo identifier, host order */
+	__u16 id;			/* ICMP query identifier, host order */
 	__u8 family, proto;
 	__u8 type, code;		/* ICMP */
-	__u8 is_icmp, echo;
+	__u8 is_icmp;
+	__u8 query;			/* ICMP: enum kvb_aclct_icmp, 0: none */
 	__u8 fragk;			/* enum kvb_frag_kind */
 	__u8 tend;			/* TCP with FIN or RST */
 	__u8 tsyn;			/* TCP SYN without ACK */
-	__u8 pad4;
+	__u8 qreply;			/* ICMP: a query's reply type */
 	__u32 fid;			/* fragmented: the datagram's id */
 	__u32 l4off, l4len;
 	__u8 tcph[20];			/* reject: the TCP header */
@@ -193,10 +197,31 @@ static __always_inline struct acl_scratch *acl_scratch(void)
 	return bpf_map_lookup_elem(&kvb_acl_tmp, &zero);
 }
 
-static __always_inline int icmp_is_echo(__u8 family, __u8 type)
+/*
+ * The query kind of ICMP(v6) type (enum kvb_aclct_icmp: a request and its
+ * reply share it), 0 for a type that is no query; *reply: type is the
+ * reply. The types conntrack tracks as connections, no other.
+ */
+static __always_inline __u8 icmp_query(__u8 family, __u8 type, __u8 *reply)
 {
-	return family == 4 ? (type == 8 || type == 0) :
-			     (type == 128 || type == 129);
+	*reply = 0;
+	if (family == 6) {
+		*reply = type == 129;
+		return type == 128 || type == 129 ? KVB_ACLCT_ICMP_ECHO : 0;
+	}
+	if (type > 18)
+		return 0;
+	*reply = type == 0 || type == 14 || type == 16 || type == 18;
+	if (type == 0 || type == 8)
+		return KVB_ACLCT_ICMP_ECHO;
+	if (type == 13 || type == 14)
+		return KVB_ACLCT_ICMP_TSTAMP;
+	if (type == 15 || type == 16)
+		return KVB_ACLCT_ICMP_INFO;
+	if (type == 17 || type == 18)
+		return KVB_ACLCT_ICMP_MASK;
+	*reply = 0;
+	return 0;
 }
 
 static __always_inline int icmp_is_err(__u8 family, __u8 type)
@@ -358,7 +383,7 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	}
 	s->proto = meta & 0xff;
 	s->sport = s->dport = s->id = 0;
-	s->type = s->code = s->is_icmp = s->echo = 0;
+	s->type = s->code = s->is_icmp = s->query = s->qreply = 0;
 	s->l4off = meta >> 16;
 	s->l4len = l4len;
 	s->fragk = (meta >> ACL_M_FRAG_SHIFT) & 3;
@@ -401,10 +426,11 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 		    ((s->type >= 130 && s->type <= 137) || s->type == 143) &&
 		    acl_link_exempt(s))
 			return ACL_SKIP;
-		if (icmp_is_echo(s->family, s->type)) {
-			s->echo = 1;
+		/* a query's identifier (echo, timestamp, information and
+		 * address mask alike) */
+		s->query = icmp_query(s->family, s->type, &s->qreply);
+		if (s->query)
 			s->id = (__u16)(icmp[4] << 8 | icmp[5]);
-		}
 	}
 	return 0;
 }
@@ -653,19 +679,19 @@ static __always_inline int acl_end_first(const __u8 *a, __u16 ap,
 
 /*
  * The connection key in the scratch (s->ck) of the ends g (the guest's:
- * address, port in host order) and r, in the network and family of the
- * scratch, and the side of g (s->gside).
+ * address, port in host order) and r, of ICMP query kind (0: none), in
+ * the network and family of the scratch, and the side of g (s->gside).
  */
 static __always_inline void acl_key_ends(struct acl_scratch *s, __u8 proto,
-					 const __u8 *gaddr, __u16 gp,
-					 const __u8 *raddr, __u16 rp)
+					 __u8 kind, const __u8 *gaddr,
+					 __u16 gp, const __u8 *raddr, __u16 rp)
 {
 	struct kvb_aclct_key *k = &s->ck;
 
 	k->net_id = s->net_id;
 	k->family = s->family;
 	k->proto = proto;
-	k->pad = 0;
+	k->kind = kind;
 	if (acl_end_first(gaddr, gp, raddr, rp)) {
 		s->gside = 0;
 		k->port[0] = bpf_htons(gp);
@@ -687,12 +713,29 @@ static __always_inline void acl_ct_key(struct acl_scratch *s, __u32 dir)
 	__u16 gp = dir == KVB_ACL_OUT ? s->sport : s->dport;
 	__u16 rp = dir == KVB_ACL_OUT ? s->dport : s->sport;
 
-	if (s->echo)
+	if (s->query)
 		gp = rp = s->id;
 	if (dir == KVB_ACL_OUT)
-		acl_key_ends(s, s->proto, s->saddr, gp, s->daddr, rp);
+		acl_key_ends(s, s->proto, s->query, s->saddr, gp, s->daddr,
+			     rp);
 	else
-		acl_key_ends(s, s->proto, s->daddr, gp, s->saddr, rp);
+		acl_key_ends(s, s->proto, s->query, s->daddr, gp, s->saddr,
+			     rp);
+}
+
+/*
+ * Does the ICMP query in the scratch, judged in dir, belong to a
+ * connection side first opened in direction origin: its request the same
+ * way, its reply the other way? Anything but a query does. A request
+ * the other way (the remote a guest pinged pinging back with the same
+ * identifier) or a reply the same way is judged by the rules.
+ */
+static __always_inline int acl_icmp_fits(const struct acl_scratch *s,
+					 __u8 origin, __u32 dir)
+{
+	if (!s->query)
+		return 1;
+	return s->qreply ? origin != dir : origin == dir;
 }
 
 /*
@@ -712,7 +755,7 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	__u8 *qs, *qd;
 	__u8 ih[40], p[8];
 	__u16 a, b;
-	__u8 proto;
+	__u8 proto, kind = 0, rep;
 
 	if (!s)
 		return 0;
@@ -770,17 +813,20 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
 		a = (__u16)(p[0] << 8 | p[1]);	/* the quote's source port */
 		b = (__u16)(p[2] << 8 | p[3]);
-	} else if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) &&
-		   icmp_is_echo(s->family, p[0])) {
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		/* a query's: no other ICMP is a connection */
+		kind = icmp_query(s->family, p[0], &rep);
+		if (!kind)
+			return 0;
 		a = b = (__u16)(p[4] << 8 | p[5]);
 	} else {
 		a = b = 0;
 	}
 	/* the quote was sent by the guest (dir in) or to it (out) */
 	if (dir == KVB_ACL_IN)
-		acl_key_ends(s, proto, qs, a, qd, b);
+		acl_key_ends(s, proto, kind, qs, a, qd, b);
 	else
-		acl_key_ends(s, proto, qd, b, qs, a);
+		acl_key_ends(s, proto, kind, qd, b, qs, a);
 	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (!e)
 		return 0;
@@ -1169,7 +1215,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	struct kvb_aclct *ne;
 	struct kvb_acl_port *ap;
 	struct kvb_aclct *e;
-	__u32 action, ctr, log, dflt, g, len = skb->len;
+	__u32 action, ctr, log, dflt, g;
 	__u64 now = kvb_now();
 	int taken;
 	long err;
@@ -1181,8 +1227,12 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		return ACL_PASS;
 	acl_ct_key(s, dir);
 	g = s->gside & 1;
-	/* the receiver of a sender's new connection: not inserted yet */
-	e = s->defer && s->pending ? NULL :
+	/* ICMP but a query's request opens no connection (a reply of a
+	 * known one passes by it) */
+	s->nostate = s->is_icmp && (!s->query || s->qreply);
+	/* the receiver of a sender's new connection: not inserted yet;
+	 * ICMP that is no query: never a connection */
+	e = (s->defer && s->pending) || (s->is_icmp && !s->query) ? NULL :
 	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (e && acl_ct_idle(e, s->proto, now)) {
 		acl_ct_delete(s, acl_side_hold(&e->side[0]),
@@ -1215,6 +1265,13 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 				sd = NULL;
 			}
 		}
+		/* an ICMP query the connection's way only: a request as it
+		 * was opened, a reply the other way; anything else is
+		 * judged as new and keeps no state */
+		if (sd && !acl_icmp_fits(s, sd->origin, dir)) {
+			sd = NULL;
+			s->nostate = 1;
+		}
 	}
 	if (e && sd) {
 		/* a SYN on a closed one: the ends opened it again (a
@@ -1231,8 +1288,10 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		/* a shared write at most once a second; an answered UDP
 		 * exchange becomes a stream as NAT's flows do */
 		kvb_ct_clock(&e->state, &e->last_ns, now);
-		acl_peer_take(s, other);
-		acl_count(sd->ctr, len);
+		/* the receiver's judgment, if the packet is its side's way */
+		if (acl_icmp_fits(s, other->origin, dir ^ 1))
+			acl_peer_take(s, other);
+		acl_count(sd->ctr, skb->len);
 		return ACL_PASS;
 	}
 	/* a new connection (on this port): this packet's fields */
@@ -1243,13 +1302,14 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	s->c.sport = s->is_icmp ? s->type : s->sport;
 	s->c.dport = s->is_icmp ? s->code : s->dport;
 	action = acl_decide(s, ap, dir, &ctr, &log, &dflt);
-	acl_count(ctr, len);
+	acl_count(ctr, skb->len);
 	if (action == KVB_ACL_ALLOW) {
 		if (log)
 			acl_log(skb, ifindex);
-		/* an ICMP error of no known connection is let through by a
-		 * rule, never a connection of its own */
-		if (s->is_icmp && icmp_is_err(s->family, s->type))
+		/* ICMP but a query's request (an error of no known
+		 * connection, a reply of no known request, a redirect...)
+		 * is let through by a rule, never a connection of its own */
+		if (s->nostate)
 			return ACL_PASS;
 		/*
 		 * Towards this guest, a packet of a connection another

@@ -1226,6 +1226,85 @@ static void t_acl_icmp6_error_quoting_a_fragment(struct fabric *fb)
 	      "refused: %d", ret);
 }
 
+/* An ICMP query (type, identifier id) from saddr to daddr; from the
+ * guest (out: its MAC the source) or towards it. */
+static void icmp4_query(struct frame *f, __u32 saddr, __u32 daddr, __u8 type,
+			__u16 id, int out)
+{
+	__u8 ih[20] = { type, 0, 0, 0, (__u8)(id >> 8), (__u8)id, 0, 1 };
+
+	frame_ip4_to(f, out ? RM : GA, out ? GA : RM, saddr, daddr, 64,
+		     IPPROTO_ICMP, ih, sizeof(ih));
+	frame_csum4(f);
+}
+
+/*
+ * Only an ICMP query is a connection, of its kind and identifier, and
+ * only its reply type answers it, the other way. ka2 lets in echo
+ * requests from X only: X pings with identifier 0 and the guest
+ * answers; X's timestamp request (13), router advertisement (9) and a
+ * timestamp reply (14) with that identifier are still judged by the
+ * rules, refused by the default. The guest pings Y, Y answers; Y's echo
+ * request with the same identifier is judged by the rules, not passed
+ * as the connection's. Before, any ICMP but echo keyed as an echo with
+ * identifier 0 (one allowed type opened every other), and a request
+ * came in on the connection of the guest's own.
+ */
+static void t_acl_icmp_query_kinds(struct fabric *fb)
+{
+	__u32 x = IP(198, 51, 100, 20), y = IP(203, 0, 113, 30);
+	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT), d;
+	struct frame f;
+	int r;
+
+	/* refused: the default's reject answers (redirected) or drops */
+	CHECK(!cli("acl add q1") &&
+	      !cli("acl rule add q1 ingress allow proto icmp icmp-type 8 "
+		   "src 198.51.100.20/32") &&
+	      !cli("acl rule add q1 egress allow proto icmp icmp-type 8") &&
+	      !cli("port set ka2 acl q1"), "cannot set up ACL q1");
+	icmp4_query(&f, x, GUEST4, 8, 0, 0);
+	r = to_guest(fb, ka2, &f);
+	CHECK(r == TC_ACT_OK, "X's echo request refused: %d", r);
+	icmp4_query(&f, GUEST4, x, 0, 0, 1);
+	run_tc(fb, ka2, &f);
+	CHECK(drops(fb, ka2, KVB_DROP_ACL_DEFAULT) == d0,
+	      "the guest's echo reply to X refused");
+	icmp4_query(&f, x, GUEST4, 13, 0, 0);
+	r = to_guest(fb, ka2, &f);
+	d = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	CHECK(r != TC_ACT_OK && d == d0 + 1,
+	      "X's timestamp request passed by the echo's connection: %d, "
+	      "acl-default +%llu", r, (unsigned long long)(d - d0));
+	icmp4_query(&f, x, GUEST4, 9, 0, 0);
+	r = to_guest(fb, ka2, &f);
+	CHECK(r != TC_ACT_OK && drops(fb, ka2, KVB_DROP_ACL_DEFAULT) == d + 1,
+	      "X's router advertisement passed by the echo's connection: %d",
+	      r);
+	icmp4_query(&f, x, GUEST4, 14, 0, 0);
+	r = to_guest(fb, ka2, &f);
+	CHECK(r != TC_ACT_OK, "a timestamp reply of no request passed: %d",
+	      r);
+	/* the guest pings Y */
+	icmp4_query(&f, GUEST4, y, 8, 0x77, 1);
+	d = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	run_tc(fb, ka2, &f);
+	CHECK(drops(fb, ka2, KVB_DROP_ACL_DEFAULT) == d,
+	      "the guest's echo request to Y refused");
+	icmp4_query(&f, y, GUEST4, 0, 0x77, 0);
+	r = to_guest(fb, ka2, &f);
+	CHECK(r == TC_ACT_OK, "Y's echo reply refused: %d", r);
+	icmp4_query(&f, y, GUEST4, 8, 0x77, 0);
+	r = to_guest(fb, ka2, &f);
+	CHECK(r != TC_ACT_OK && drops(fb, ka2, KVB_DROP_ACL_DEFAULT) == d + 1,
+	      "Y's echo request passed as the reply of the guest's ping: %d",
+	      r);
+	icmp4_query(&f, y, GUEST4, 0, 0x77, 0);
+	r = to_guest(fb, ka2, &f);
+	CHECK(r == TC_ACT_OK, "Y's second echo reply refused: %d", r);
+	CHECK(!cli("port set ka2 acl none"), "cannot undo");
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1266,5 +1345,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_foreign_connection_not_taken);
 	RUN(t_acl_non_ip_gets_the_default);
 	RUN(t_acl_icmp6_error_quoting_a_fragment);
+	RUN(t_acl_icmp_query_kinds);
 	return nfail;
 }
