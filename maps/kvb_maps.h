@@ -1459,10 +1459,12 @@ static inline __u32 kvb_ct_timeout_s(const __u32 ct_timeout[4], __u8 proto,
 }
 
 /*
- * The state of a flow or an ACL connection that is not TCP at its first
- * answer: established, but UDP's answered only (KVB_CT_ANSWERED,
- * conntrack's rule: a query and its answer go after the unreplied
- * timeout; one still alive 2 s on, a stream, the datapath establishes).
+ * The state of a NAT flow that is not TCP at its first answer:
+ * established, but UDP's answered only (KVB_CT_ANSWERED, conntrack's
+ * rule: a query and its answer go after the unreplied timeout; one still
+ * alive 2 s on, a stream, the datapath establishes). An ACL connection's
+ * (acl.h: acl_ct_opening) is answered whatever its protocol, and an ICMP
+ * query's stays new.
  */
 static inline __u8 kvb_ct_answered_state(__u8 proto)
 {

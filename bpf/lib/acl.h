@@ -1179,9 +1179,16 @@ static __always_inline void acl_ct_opening(struct __sk_buff *skb,
 	__u32 seq, ack;
 
 	if (s->proto != IPPROTO_TCP || !(e->tcp & KVB_ACLCT_SYN)) {
-		/* UDP: answered, a stream once still alive 2 s on */
-		if (answer)
-			e->state = kvb_ct_answered_state(s->proto);
+		/*
+		 * UDP and any other protocol: answered, a stream (never
+		 * evicted) once still alive 2 s on. An ICMP query is never
+		 * established, as conntrack never assures one: its answer
+		 * keeps it evictable, else one remote pinging with every
+		 * identifier (each answered) would fill the port's share
+		 * with connections that no new one could evict.
+		 */
+		if (answer && !s->is_icmp)
+			e->state = KVB_CT_ANSWERED;
 		return;
 	}
 	if (bpf_skb_load_bytes(skb, s->l4off + 4, h, 10))

@@ -1305,6 +1305,51 @@ static void t_acl_icmp_query_kinds(struct fabric *fb)
 	CHECK(!cli("port set ka2 acl none"), "cannot undo");
 }
 
+/*
+ * An answered ICMP query is never established (conntrack never assures
+ * ICMP): it stays evictable. With acl-ct-max 3, X pings ka1's guest
+ * with 5 identifiers, each answered: all pass (the last two by evicting),
+ * and a TCP SYN from another source to the open port 22 still gets in by
+ * evicting one (ct-evicted +3, no acl-ct-full). Before, each answered
+ * ping was established, never evicted: one remote pinging with every
+ * identifier refused every new connection into the guest.
+ */
+static void t_acl_icmp_never_established(struct fabric *fb)
+{
+	__u32 x = IP(198, 51, 100, 21);
+	__u64 full0 = drops(fb, ka1, KVB_DROP_ACL_CT_FULL), ev0, ev, full;
+	struct kvb_port p1;
+	struct frame f;
+	int passed = 0, r, st;
+
+	CHECK(!port_get(fb, ka1, &p1), "ka1 is no port");
+	acl_port_forget(fb, &p1);	/* no connection of the tests before */
+	CHECK(!cli("acl add q2") &&
+	      !cli("acl rule add q2 ingress allow proto icmp icmp-type 8") &&
+	      !cli("acl rule add q2 ingress allow proto tcp dport 22") &&
+	      !cli("port set ka1 acl q2") && !cli("net set a acl-ct-max 3"),
+	      "cannot set up ACL q2 with acl-ct-max 3");
+	ev0 = port_stats(fb, ka1).ct_evicted;
+	for (int i = 1; i <= 5; i++) {
+		icmp4_query(&f, x, GUEST4, 8, (__u16)i, 0);
+		passed += to_guest(fb, ka1, &f) == TC_ACT_OK;
+		icmp4_query(&f, GUEST4, x, 0, (__u16)i, 1);
+		run_tc(fb, ka1, &f);
+	}
+	st = ct_state(fb, IPPROTO_ICMP, 5, 5);
+	tcp4(&f, IP(100, 96, 0, 9), 1234, GUEST4, 22, 0x02, 100, 0);
+	r = to_guest(fb, ka1, &f);
+	full = drops(fb, ka1, KVB_DROP_ACL_CT_FULL) - full0;
+	ev = port_stats(fb, ka1).ct_evicted - ev0;
+	cli("net set a acl-ct-max 65536");
+	cli("port set ka1 acl none");
+	CHECK(passed == 5, "%d of 5 pings passed", passed);
+	CHECK(st == KVB_CT_NEW, "an answered ping: state %d, not new", st);
+	CHECK(r == TC_ACT_OK, "a SYN refused after answered pings: %d "
+	      "(acl-ct-full +%llu)", r, (unsigned long long)full);
+	CHECK(ev == 3, "ct-evicted +%llu, not +3", (unsigned long long)ev);
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1346,5 +1391,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_non_ip_gets_the_default);
 	RUN(t_acl_icmp6_error_quoting_a_fragment);
 	RUN(t_acl_icmp_query_kinds);
+	RUN(t_acl_icmp_never_established);
 	return nfail;
 }
