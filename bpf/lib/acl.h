@@ -68,6 +68,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "admit.h"
+#include "bind.h"
 #include "ctx.h"
 #include "drop.h"
 #include "gateway.h"	/* icmp_budget, reply scratch, checksums, quotes */
@@ -149,6 +150,7 @@ struct acl_scratch {
 	struct kvb_acl_bit_key bk;
 	struct kvb_aclvc_key vk;
 	struct kvb_aclfrag_key fk;
+	struct kvb_addr_key ak;		/* acl_dst_owner's */
 	/* the packet */
 	__u8 saddr[16], daddr[16];
 	__u16 sport, dport;		/* TCP/UDP, host order */
@@ -1209,6 +1211,47 @@ static __always_inline void acl_ct_opening(struct __sk_buff *skb,
 
 #define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
 
+/* acl_dst_owner: whose the guest's end's address is */
+#define ACL_ADDR_NONE 0		/* no port of the network holds it */
+#define ACL_ADDR_OWN 1		/* the judging port */
+#define ACL_ADDR_OTHER 2	/* another port of the network */
+
+/*
+ * Whose is the guest's end of a packet towards a guest (its destination
+ * address, which a LAN host writes as it likes): a live binding (`ip`, a
+ * lease, SAVI) of the judging port ifindex, of another port of the
+ * network (the owner entry, kvb_maps.h: kvb_addr; a lease that ended
+ * leaves it until the sweep), or of none. A global function: acl_judge's
+ * frame has no room for it (its key is in the scratch).
+ */
+__noinline int acl_dst_owner(__u32 ifindex)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_addr_key *k;
+	struct kvb_addr *o;
+	__u32 owner;
+
+	if (!s)
+		return ACL_ADDR_NONE;
+	k = &s->ak;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = s->family;
+	k->net_id = (__u8)s->net_id;
+	__builtin_memcpy(k->addr, s->daddr, 16);
+	o = bpf_map_lookup_elem(&kvb_addr, k);
+	if (!o)
+		return ACL_ADDR_NONE;
+	owner = o->owner;
+	if (!(o->flags & KVB_ADDR_F_STATIC)) {
+		k->ifindex = owner;
+		k->net_id = 0;
+		o = bpf_map_lookup_elem(&kvb_addr, k);
+		if (!o || !bind_live(o, kvb_now()))
+			return ACL_ADDR_NONE;
+	}
+	return owner == ifindex ? ACL_ADDR_OWN : ACL_ADDR_OTHER;
+}
+
 /*
  * Judge the packet in the scratch on port ifindex (ACLs s->ap, its
  * kvb_aclp entry as the caller read it) in direction dir: ACL_PASS,
@@ -1319,16 +1362,24 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (s->nostate)
 			return ACL_PASS;
 		/*
-		 * Towards this guest, a packet of a connection another
-		 * port's guest holds (its destination is that guest's
-		 * address: a LAN host can write any, spoofcheck vouches
-		 * only for what guests send): let through by this port's
-		 * rule, but it takes no side, so that no one can strip
-		 * that guest of its connection by sending here.
+		 * Towards this guest, a packet whose destination is not
+		 * its address (a LAN host can write any, spoofcheck
+		 * vouches only for what guests send): let through by this
+		 * port's rule, but it takes no side, so that no one can
+		 * take a connection from the guest that holds it, or
+		 * plant one for an address before its guest opens it
+		 * (whose replies would then be judged as new). Another
+		 * port's address takes no side; this port's own takes
+		 * its side over from another port; one no port holds (no
+		 * binding known) takes a side no other port holds.
 		 */
-		if (dir == KVB_ACL_IN && e && e->side[g].ifindex &&
-		    e->side[g].ifindex != ifindex)
-			return ACL_PASS;
+		if (dir == KVB_ACL_IN) {
+			taken = acl_dst_owner(ifindex);
+			if (taken == ACL_ADDR_OTHER ||
+			    (taken == ACL_ADDR_NONE && e && e->side[g].ifindex &&
+			     e->side[g].ifindex != ifindex))
+				return ACL_PASS;
+		}
 		/* every new side counts against its port's connections;
 		 * a full share first evicts one still opening */
 		taken = acl_ct_take(s->slot, dir, ap->ct_max);

@@ -1350,6 +1350,77 @@ static void t_acl_icmp_never_established(struct fabric *fb)
 	CHECK(ev == 3, "ct-evicted +%llu, not +3", (unsigned long long)ev);
 }
 
+/* Which ports hold the sides of the UDP connection between ports a and
+ * b: 1 when port is one of them and not_port none. */
+static int ct_held_by(struct fabric *fb, __u16 a, __u16 b, __u32 port,
+		      __u32 not_port)
+{
+	struct kvb_aclct_key k;
+	struct kvb_aclct e;
+
+	if (ct_find(fb, IPPROTO_UDP, a, b, &k, &e))
+		return 0;
+	return (e.side[0].ifindex == port || e.side[1].ifindex == port) &&
+	       e.side[0].ifindex != not_port && e.side[1].ifindex != not_port;
+}
+
+/*
+ * A packet towards a guest takes a side of its connection only for the
+ * guest whose address it is sent to. A LAN host sends R:500 -> A:500 (A
+ * is ka2's guest, its address bound with `ip`) to B's port (ka4, which
+ * lets any UDP in): B's rule lets it in, but B takes no side; the real
+ * R -> A then gives A its side, and A's answer passes (A's egress
+ * default is reject). An entry B took before A's address was known
+ * (R:501 -> A:501) is A's once A's address is: A takes its side over.
+ * Before, B took the side, A's answer was judged as new and refused.
+ */
+static void t_acl_foreign_dst_takes_no_side(struct fabric *fb)
+{
+	__u32 a = IP(10, 0, 0, 31), r = IP(203, 0, 113, 40);
+	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT), d1, d2;
+	struct frame f;
+	int ra, rb;
+
+	CHECK(!cli("acl add f1") &&
+	      !cli("acl rule add f1 ingress allow proto udp dport 500-501") &&
+	      !cli("acl add f2") &&
+	      !cli("acl rule add f2 ingress allow proto udp") &&
+	      !cli("port set ka2 acl f1") && !cli("port set ka4 acl f2"),
+	      "cannot set up ACLs f1, f2");
+	/* R:501 -> A:501 at B while no port holds A's address */
+	udp4(&f, r, 501, a, 501);
+	rb = to_guest(fb, ka4, &f);
+	CHECK(rb == TC_ACT_OK, "B's rule refused R:501 -> A:501: %d", rb);
+	CHECK(!cli("port set ka2 ip 10.0.0.31"), "cannot bind A's address");
+	udp4(&f, r, 500, a, 500);
+	rb = to_guest(fb, ka4, &f);
+	ra = to_guest(fb, ka2, &f);
+	udp4(&f, a, 500, r, 500);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	d1 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	CHECK(rb == TC_ACT_OK && ra == TC_ACT_OK,
+	      "R:500 -> A:500 refused: at B %d, at A %d", rb, ra);
+	CHECK(d1 == d0 && ct_held_by(fb, 500, 500, ka2, ka4),
+	      "A's answer to R refused (acl-default +%llu) or A holds no side",
+	      (unsigned long long)(d1 - d0));
+	/* 501: A's now, A takes its side over from B */
+	udp4(&f, r, 501, a, 501);
+	ra = to_guest(fb, ka2, &f);
+	udp4(&f, a, 501, r, 501);
+	memcpy(f.buf, RM, 6);
+	memcpy(f.buf + 6, GA, 6);
+	run_tc(fb, ka2, &f);
+	d2 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	cli("port set ka2 ip none");
+	cli("port set ka2 acl none");
+	cli("port set ka4 acl none");
+	CHECK(ra == TC_ACT_OK && d2 == d1 && ct_held_by(fb, 501, 501, ka2, ka4),
+	      "A did not take over its side of R:501 -> A:501 from B (%d, "
+	      "acl-default +%llu)", ra, (unsigned long long)(d2 - d1));
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1392,5 +1463,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_icmp6_error_quoting_a_fragment);
 	RUN(t_acl_icmp_query_kinds);
 	RUN(t_acl_icmp_never_established);
+	RUN(t_acl_foreign_dst_takes_no_side);
 	return nfail;
 }
