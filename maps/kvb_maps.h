@@ -904,6 +904,11 @@ struct kvb_addr {
 	__u64 learned_ns;	/* datapath clock when bound (SAVI: or last
 				 * claimed by the port's DAD probe); 0 static */
 	__u64 expires_ns;	/* datapath clock when it ends; 0 never */
+	/* a DHCP lease's port entry: the server that leased it (the ACK's
+	 * server identifier, option 54), 0: not known. The client renews
+	 * by unicast to it: a port's ACLs let that through (acl.h) */
+	__be32 server;
+	__u32 pad;
 };
 
 /* SAVI: a binding lives a day past its last use (temporary addresses are

@@ -48,8 +48,9 @@
  * pass that port for a while (kvb_aclfrag); any other later fragment is
  * refused (acl-fragment).
  *
- * Not judged: non-IP frames (ARP), neighbour discovery and MLD, DHCP and
- * DHCPv6 (a guest with default-reject keeps its address).
+ * Not judged: ARP, neighbour discovery and MLD, and what DHCP and DHCPv6
+ * need on the link (acl_dhcp_exempt: a guest with default-reject keeps
+ * its address).
  *
  * reject answers as the other end would: a TCP RST, or ICMP/ICMPv6
  * "administratively prohibited", within the port's budget (icmp_budget,
@@ -146,7 +147,8 @@ struct acl_scratch {
 	/* acl_judge: ICMP that opens no connection (a rule lets it
 	 * through, no state kept) */
 	__u8 nostate;
-	__u8 pad2[2];
+	__u8 dhcp;			/* ACL_DHCP_*: which DHCP message */
+	__u8 pad2;
 	struct kvb_acl_bit_key bk;
 	struct kvb_aclvc_key vk;
 	struct kvb_aclfrag_key fk;
@@ -337,13 +339,12 @@ static __always_inline int acl_on_link(const struct kvb_net *net,
 }
 
 /*
- * DHCP, DHCPv6, neighbour discovery and MLD pass a port's ACLs unjudged
- * as the link's own traffic only while both ends stay on the link: on a
- * nat or routed network, acl_on_link (a guest's "DHCP" to an Internet
- * address, UDP 68 to 67, or an "NS" routed out is judged as any packet:
- * the port numbers or the ICMPv6 type do not bypass default-egress or
- * default-ingress); on a bridge or internal network everything is the
- * link's. 1: unjudged. Global: verified once.
+ * Neighbour discovery and MLD (and DHCP, acl_dhcp_exempt) pass a port's
+ * ACLs unjudged as the link's own traffic only while both ends stay on
+ * the link: on a nat or routed network, acl_on_link (an "NS" routed out
+ * is judged as any packet: the ICMPv6 type does not bypass
+ * default-egress or default-ingress); on a bridge or internal network
+ * everything is the link's. 1: unjudged. Global: verified once.
  */
 __noinline int acl_link_exempt(const struct acl_scratch *s)
 {
@@ -356,6 +357,71 @@ __noinline int acl_link_exempt(const struct acl_scratch *s)
 		return 1;
 	return acl_on_link(net, s->family, s->saddr) &&
 	       acl_on_link(net, s->family, s->daddr);
+}
+
+/* acl_scratch.dhcp: a datagram between DHCP's ports, client to server
+ * or server to client (other pairs are judged as any packet) */
+#define ACL_DHCP_CLIENT 1	/* UDP 68 -> 67, DHCPv6 546 -> 547 */
+#define ACL_DHCP_SERVER 2	/* UDP 67 -> 68, DHCPv6 547 -> 546 */
+
+/* a (IPv6) is link-local unicast, fe80::/10 */
+static __always_inline int ip6_ll(const __u8 *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+/*
+ * The DHCP datagram in the scratch (s->dhcp), on port ifindex in
+ * direction dir: passes unjudged (1) when it is what DHCP needs on the
+ * link, a client's message from the guest or a server's towards it,
+ * so that a guest with default-reject ACLs still gets and keeps its
+ * address. On a nat or routed network both ends stay on the link
+ * (acl_on_link). On a bridge or internal network (the LAN's server):
+ * from the guest, DHCPv4 to the broadcast address, or by unicast to the
+ * server that leased the address it sends from (a renewal: kvb_addr's
+ * server, from the ACK's option 54), DHCPv6 to All_DHCP_Relay_Agents_
+ * and_Servers (ff02::1:2) or a link-local address; towards the guest,
+ * DHCPv6 from a link-local address (a server or relay on the link),
+ * DHCPv4 from anywhere (the fabric does not know which addresses are the
+ * LAN's). Anything else between these ports is judged as any packet:
+ * they are no way past the rules. Global: verified once.
+ */
+__noinline int acl_dhcp_exempt(__u32 ifindex, __u32 dir)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_addr *b;
+	struct kvb_net *net;
+	__u32 d4;
+
+	if (!s || !s->dhcp)
+		return 0;
+	if ((s->dhcp == ACL_DHCP_CLIENT) != (dir == KVB_ACL_OUT))
+		return 0;
+	net = net_lookup(s->net_id);
+	if (!net)
+		return 0;
+	if (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED)
+		return acl_on_link(net, s->family, s->saddr) &&
+		       acl_on_link(net, s->family, s->daddr);
+	if (s->family == 6) {
+		if (dir == KVB_ACL_IN)
+			return ip6_ll(s->saddr);
+		return ip6_ll(s->daddr) ||
+		       (s->daddr[0] == 0xff && s->daddr[1] == 0x02 &&
+			s->daddr[13] == 1 && s->daddr[15] == 2 &&
+			!(s->daddr[2] | s->daddr[3] | s->daddr[4] |
+			  s->daddr[5] | s->daddr[6] | s->daddr[7] |
+			  s->daddr[8] | s->daddr[9] | s->daddr[10] |
+			  s->daddr[11] | s->daddr[12] | s->daddr[14]));
+	}
+	if (dir == KVB_ACL_IN)
+		return 1;
+	__builtin_memcpy(&d4, s->daddr, 4);
+	if (d4 == 0xffffffff)
+		return 1;
+	b = bind_of(ifindex, 4, s->saddr, 4);
+	return b && (b->flags & KVB_ADDR_F_DHCP) && b->server &&
+	       b->server == d4;
 }
 
 /*
@@ -392,6 +458,7 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	s->tend = !!(meta & ACL_M_END);
 	s->tsyn = !!(meta & ACL_M_SYN);
 	s->fid = 0;
+	s->dhcp = 0;
 	/* a fragment: its datagram's id (a later one is judged by it) */
 	if (s->fragk != KVB_FRAG_NONE && acl_frag_id(skb))
 		return DROP(KVB_DROP_TRUNC_L3);
@@ -407,13 +474,20 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
 		s->sport = ports >> 16;
 		s->dport = ports & 0xffff;
-		if (s->proto == IPPROTO_UDP &&
-		    ((s->family == 4 && (s->sport == 67 || s->sport == 68) &&
-		      (s->dport == 67 || s->dport == 68)) ||
-		     (s->family == 6 && (s->sport == 546 || s->sport == 547) &&
-		      (s->dport == 546 || s->dport == 547))) &&
-		    acl_link_exempt(s))
-			return ACL_SKIP;	/* DHCP, DHCPv6 */
+		/* DHCP, DHCPv6: each judgment asks acl_dhcp_exempt, by its
+		 * direction */
+		if (s->proto == IPPROTO_UDP && s->family == 4 &&
+		    s->sport == 68 && s->dport == 67)
+			s->dhcp = ACL_DHCP_CLIENT;
+		else if (s->proto == IPPROTO_UDP && s->family == 4 &&
+			 s->sport == 67 && s->dport == 68)
+			s->dhcp = ACL_DHCP_SERVER;
+		else if (s->proto == IPPROTO_UDP && s->family == 6 &&
+			 s->sport == 546 && s->dport == 547)
+			s->dhcp = ACL_DHCP_CLIENT;
+		else if (s->proto == IPPROTO_UDP && s->family == 6 &&
+			 s->sport == 547 && s->dport == 546)
+			s->dhcp = ACL_DHCP_SERVER;
 		return 0;
 	}
 	if ((s->proto == IPPROTO_ICMP && s->family == 4) ||
@@ -1659,10 +1733,14 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 	/* a later fragment: as its first fragment was judged here */
 	if (s->fragk == KVB_FRAG_LATER)
 		return acl_frag_check(s, ifindex);
+	/* DHCP the link needs, by direction (the scratch's fields serve
+	 * the sender's judgment and the receiver's) */
+	if (s->dhcp && acl_dhcp_exempt(ifindex, dir))
+		ret = ACL_PASS;
 	/* an error about a known connection (not from acl_judge: the
 	 * stack of the two together is too deep for the switch stage) */
-	if (s->is_icmp && icmp_is_err(s->family, s->type) &&
-	    acl_related(skb, ifindex, dir))
+	else if (s->is_icmp && icmp_is_err(s->family, s->type) &&
+		 acl_related(skb, ifindex, dir))
 		ret = ACL_PASS;
 	else
 		ret = acl_judge(skb, ifindex, dir);

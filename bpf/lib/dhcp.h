@@ -51,6 +51,7 @@
 #define DHCP_OPT_REQIP 50
 #define DHCP_OPT_LEASE 51
 #define DHCP_OPT_MSGTYPE 53
+#define DHCP_OPT_SERVER 54
 #define DHCP_OFF_XID 4
 #define DHCP_DISCOVER 1
 #define DHCP_REQUEST 3
@@ -170,7 +171,7 @@ struct dhcp_opts {
 	__u32 type;		/* option 53, 0 if absent */
 	__be32 reqip;		/* option 50, 0 if absent */
 	__u32 lease;		/* option 51, host order, 0 if absent */
-	__u32 pad;
+	__be32 server;		/* option 54, 0 if absent */
 };
 
 /*
@@ -187,7 +188,7 @@ __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 
 	if (!skb || !o)
 		return 0;
-	o->type = o->reqip = o->lease = 0;
+	o->type = o->reqip = o->lease = o->server = 0;
 	if (bpf_skb_load_bytes(skb, msg + DHCP_OFF_MAGIC, &val, 4) ||
 	    val != bpf_htonl(DHCP_MAGIC))
 		return 0;
@@ -202,11 +203,14 @@ __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 		if (opt[0] == DHCP_OPT_MSGTYPE && opt[1] == 1 &&
 		    !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, opt + 2, 1))
 			o->type = opt[2];
-		if ((opt[0] == DHCP_OPT_REQIP || opt[0] == DHCP_OPT_LEASE) &&
+		if ((opt[0] == DHCP_OPT_REQIP || opt[0] == DHCP_OPT_LEASE ||
+		     opt[0] == DHCP_OPT_SERVER) &&
 		    opt[1] == 4 &&
 		    !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, &val, 4)) {
 			if (opt[0] == DHCP_OPT_REQIP)
 				o->reqip = val;
+			else if (opt[0] == DHCP_OPT_SERVER)
+				o->server = val;
 			else
 				o->lease = bpf_ntohl(val);
 		}
@@ -218,7 +222,9 @@ __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 /*
  * A server's message (UDP 67 -> 68, from a port allowed to send one) in
  * network net_id, UDP header at l4_off: an ACK binds its lease if it
- * answers a transaction of chaddr's port (dhcp_xid_asked).
+ * answers a transaction of chaddr's port (dhcp_xid_asked), and records
+ * its server (option 54), to which the client renews by unicast (acl.h:
+ * acl_dhcp_exempt lets that through a port's ACLs).
  */
 __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 						__u32 net_id, __u32 l4_off)
@@ -227,6 +233,7 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 	struct kvb_addr_key k = { .family = 4 };
 	struct dhcp_opts o;
 	struct kvb_port *port;
+	struct kvb_addr *b;
 	__u64 expires = 0;
 	__u8 chaddr[8];
 	__be32 yiaddr;
@@ -250,7 +257,13 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 	__builtin_memcpy(k.addr, &yiaddr, 4);
 	if (o.lease != DHCP_LEASE_INFINITE)
 		expires = kvb_now() + (__u64)o.lease * KVB_NS;
-	return kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
+	if (kvb_bind(&k, KVB_ADDR_F_DHCP, expires) != BIND_OK)
+		return 0;
+	k.net_id = 0;	/* the port's entry */
+	b = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (b && (b->flags & KVB_ADDR_F_DHCP))
+		b->server = o.server;
+	return 0;
 }
 
 /*

@@ -26,6 +26,7 @@
 static __u32 ka1, ka2, ka3, ka4;
 static const __u8 GA[6] = { 0x52, 0x54, 0x00, 0xac, 0x00, 0x01 };
 static const __u8 RM[6] = { 0x52, 0x54, 0x00, 0xac, 0x00, 0x99 };
+static const __u8 BC6[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 #define GUEST4 htonl(0x0a00000b)	/* 10.0.0.11 */
 
 /* kvmbpf WORDS... through the CLI's own tables; 0 when it succeeded */
@@ -1421,6 +1422,151 @@ static void t_acl_foreign_dst_takes_no_side(struct fabric *fb)
 	      "acl-default +%llu)", ra, (unsigned long long)(d2 - d1));
 }
 
+/* A DHCP message of type t between sport and dport (a BOOTREPLY from
+ * 67), from saddr (MAC smac) to daddr (MAC dmac), for chaddr, yiaddr;
+ * server: option 54 (0: none); an ACK leases for an hour. */
+static void dhcp4(struct frame *f, const __u8 *dmac, const __u8 *smac,
+		  __u32 saddr, __u16 sport, __u32 daddr, __u16 dport, __u8 t,
+		  const __u8 *chaddr, __u32 yiaddr, __u32 server)
+{
+	__u8 m[8 + 300] = { 0 }, *o = m + 8 + 240;
+	__u32 l = htonl(3600);
+
+	m[0] = (__u8)(sport >> 8), m[1] = (__u8)sport;
+	m[2] = (__u8)(dport >> 8), m[3] = (__u8)dport;
+	m[4] = (__u8)(sizeof(m) >> 8), m[5] = (__u8)sizeof(m);
+	m[8] = sport == 67 ? 2 : 1;
+	m[9] = 1, m[10] = 6;
+	memcpy(m + 8 + 16, &yiaddr, 4);
+	memcpy(m + 8 + 28, chaddr, 6);
+	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
+	m[8 + 239] = 0x63;
+	*o++ = 53, *o++ = 1, *o++ = t;
+	if (server) {
+		*o++ = 54, *o++ = 4;
+		memcpy(o, &server, 4), o += 4;
+	}
+	if (t == 5) {
+		*o++ = 51, *o++ = 4;
+		memcpy(o, &l, 4), o += 4;
+	}
+	*o = 255;
+	frame_ip4_to(f, dmac, smac, saddr, daddr, 64, IPPROTO_UDP, m,
+		     sizeof(m));
+	frame_csum4(f);
+}
+
+/* A UDP datagram over IPv6 from sport to dport, from the guest (out) or
+ * towards it. */
+static void udp6(struct frame *f, const __u8 *saddr, __u16 sport,
+		 const __u8 *daddr, __u16 dport, int out)
+{
+	__u8 uh[16] = { (__u8)(sport >> 8), (__u8)sport, (__u8)(dport >> 8),
+			(__u8)dport, 0, 16, 0x12, 0x34 };
+
+	frame_ip6_to(f, out ? RM : GA, out ? GA : RM, saddr, daddr, 64,
+		     IPPROTO_UDP, uh, sizeof(uh));
+}
+
+/*
+ * DHCP passes a bridge network's port ACLs unjudged only as DHCP needs
+ * it: a client's message from the guest to the broadcast address (or,
+ * DHCPv6, ff02::1:2 or a link-local server), a renewal by unicast to
+ * the server that leased the address it sends from (the ACK's option 54,
+ * snooped), a server's towards the guest (DHCPv6: from a link-local
+ * address). With default-reject ACLs on ka2: 68 -> 67 to an Internet
+ * address, or to another server than the lease's, is refused; so are
+ * 68 -> 67 and 67 -> 67 towards the guest (a remote at its DHCP ports),
+ * DHCPv6 to a global address and from one. Before, any datagram between
+ * ports 67/68 (546/547) to or from any address passed both ways.
+ */
+static void t_acl_dhcp_only_what_the_link_needs(struct fabric *fb)
+{
+	static const __u8 M2[6] = { 0x52, 0x54, 0x00, 0xac, 0x02, 0x02 };
+	__u32 yi = IP(10, 0, 0, 41), srv = IP(10, 0, 0, 254),
+	      far = IP(203, 0, 113, 50), bc = 0xffffffff;
+	__u8 ll[16] = { 0xfe, 0x80, [15] = 0x0b },
+	     lls[16] = { 0xfe, 0x80, [15] = 0x01 },
+	     mc[16] = { 0xff, 0x02, [13] = 1, [15] = 2 },
+	     g6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x53 };
+	struct kvb_addr_key k = { .ifindex = ka2, .family = 4 };
+	struct kvb_addr a = { 0 };
+	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	__u64 d_far, d_bc, d_renew, d_other, d_in67, d_in, d6;
+	int r_in68, r_in67, r_in, r6in, r6far, bound;
+	struct frame f;
+
+	CHECK(!cli("acl add h1") &&
+	      !cli("acl rule add h1 egress allow proto tcp dport 80") &&
+	      !cli("port set ka2 acl h1"), "cannot set up ACL h1");
+	/* from the guest: discover to the broadcast address, then a
+	 * "client's" datagram to an Internet address */
+	dhcp4(&f, BC6, M2, 0, 68, bc, 67, 1, M2, 0, 0);
+	run_tc(fb, ka2, &f);	/* M2 learned behind ka2 */
+	d_bc = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	dhcp4(&f, RM, M2, 0, 68, far, 67, 1, M2, 0, 0);
+	run_tc(fb, ka2, &f);
+	d_far = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	/* the LAN's server ACKs yi to M2 (server identifier srv) */
+	dhcp4(&f, M2, RM, srv, 67, bc, 68, 5, M2, yi, srv);
+	run_tc(fb, unit_uplink, &f);
+	memcpy(k.addr, &yi, 4);
+	bound = !bpf_map_lookup_elem(fb->addr_fd, &k, &a) &&
+		(a.flags & KVB_ADDR_F_DHCP) && a.server == srv;
+	/* a renewal to srv, then one to another address */
+	dhcp4(&f, RM, M2, yi, 68, srv, 67, 3, M2, 0, 0);
+	run_tc(fb, ka2, &f);
+	d_renew = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	dhcp4(&f, RM, M2, yi, 68, IP(10, 0, 0, 253), 67, 3, M2, 0, 0);
+	run_tc(fb, ka2, &f);
+	d_other = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	/* towards the guest: a server's, then a remote at 67 and 68 -> 67 */
+	dhcp4(&f, GA, RM, srv, 67, yi, 68, 5, M2, yi, srv);
+	r_in68 = to_guest(fb, ka2, &f);
+	dhcp4(&f, GA, RM, far, 67, yi, 67, 1, M2, 0, 0);
+	r_in67 = to_guest(fb, ka2, &f);
+	d_in67 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	dhcp4(&f, GA, RM, far, 68, yi, 67, 1, M2, 0, 0);
+	r_in = to_guest(fb, ka2, &f);
+	d_in = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	/* DHCPv6: solicit to ff02::1:2 passes, to a global address not;
+	 * a reply from a link-local server passes, from a global not */
+	udp6(&f, ll, 546, mc, 547, 1);
+	run_tc(fb, ka2, &f);
+	d6 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
+	udp6(&f, ll, 546, g6, 547, 1);
+	run_tc(fb, ka2, &f);
+	r6far = drops(fb, ka2, KVB_DROP_ACL_DEFAULT) == d6 + 1;
+	udp6(&f, lls, 547, ll, 546, 0);
+	r6in = to_guest(fb, ka2, &f);
+	udp6(&f, g6, 547, ll, 546, 0);
+	r6in = r6in == TC_ACT_OK && to_guest(fb, ka2, &f) != TC_ACT_OK;
+	/* undo: the lease, the ACL */
+	bpf_map_delete_elem(fb->addr_fd, &k);
+	k.ifindex = 0;
+	k.net_id = 1;
+	bpf_map_delete_elem(fb->addr_fd, &k);
+	cli("port set ka2 acl none");
+	CHECK(d_bc == d0, "the guest's DHCPDISCOVER to the broadcast address "
+	      "refused");
+	CHECK(d_far == d_bc + 1, "UDP 68 -> 67 to an Internet address passed "
+	      "unjudged");
+	CHECK(bound, "the ACK did not lease yi with its server (flags %#x, "
+	      "server %#x)", a.flags, ntohl(a.server));
+	CHECK(d_renew == d_far, "the renewal to the lease's server refused");
+	CHECK(d_other == d_renew + 1, "a renewal to another server passed");
+	CHECK(r_in68 == TC_ACT_OK, "the server's ACK to the guest refused: %d",
+	      r_in68);
+	CHECK(r_in67 != TC_ACT_OK && d_in67 == d_other + 1,
+	      "UDP 67 -> 67 to the guest passed: %d", r_in67);
+	CHECK(r_in != TC_ACT_OK && d_in == d_in67 + 1,
+	      "UDP 68 -> 67 to the guest passed: %d", r_in);
+	CHECK(d6 == d_in, "DHCPv6 to ff02::1:2 refused");
+	CHECK(r6far, "DHCPv6 to a global address passed unjudged");
+	CHECK(r6in, "DHCPv6 towards the guest: from a link-local server "
+	      "refused, or from a global address passed");
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1464,5 +1610,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_icmp_query_kinds);
 	RUN(t_acl_icmp_never_established);
 	RUN(t_acl_foreign_dst_takes_no_side);
+	RUN(t_acl_dhcp_only_what_the_link_needs);
 	return nfail;
 }
