@@ -160,7 +160,7 @@ struct acl_scratch {
 	__u8 family, proto;
 	__u8 type, code;		/* ICMP */
 	__u8 is_icmp;
-	__u8 query;			/* ICMP: enum kvb_aclct_icmp, 0: none */
+	__u8 query;			/* ICMP: kvb_aclct_icmp, 0: none */
 	__u8 fragk;			/* enum kvb_frag_kind */
 	__u8 tend;			/* TCP with FIN or RST */
 	__u8 tsyn;			/* TCP SYN without ACK */
@@ -1450,7 +1450,8 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		if (dir == KVB_ACL_IN) {
 			taken = acl_dst_owner(ifindex);
 			if (taken == ACL_ADDR_OTHER ||
-			    (taken == ACL_ADDR_NONE && e && e->side[g].ifindex &&
+			    (taken == ACL_ADDR_NONE && e &&
+			     e->side[g].ifindex &&
 			     e->side[g].ifindex != ifindex))
 				return ACL_PASS;
 		}
