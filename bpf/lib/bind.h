@@ -569,6 +569,11 @@ __attribute__((noinline)) int savi_learn_prefix(struct __sk_buff *skb,
 	old = bpf_map_lookup_elem(&kvb_pfx, &k);
 	if (old && old->prefixlen == k.prefixlen && old->expires_ns > now)
 		left = old->expires_ns - now;
+	/* an ended prefix withdrawn (a renumbered LAN's router says so of
+	 * its old one, RFC 7084 L-13) leaves the shared table */
+	else if (old && old->prefixlen == k.prefixlen && old->expires_ns &&
+		 !valid)
+		return bpf_map_delete_elem(&kvb_pfx, &k);
 	if (valid <= KVB_PFX_TWO_HOURS_S &&
 	    (__u64)valid * KVB_NS <= left) {
 		if (left <= (__u64)KVB_PFX_TWO_HOURS_S * KVB_NS)

@@ -1047,7 +1047,9 @@ static void t_savi_bridge_learns_ra_prefixes(struct fabric *fb __attribute__((un
 	forget_prefixes();
 }
 
-/* The valid lifetime network a's learned prefix pfx/64 has left, in s. */
+/* The valid lifetime network a's learned prefix pfx/64 has left, in s;
+ * PFX_NONE when it has none. */
+#define PFX_NONE (-1000000000LL)
 static long long prefix_left_s(const __u8 *pfx)
 {
 	struct kvb_pfx_key k = { .prefixlen = 32 + 64 };
@@ -1059,14 +1061,14 @@ static long long prefix_left_s(const __u8 *pfx)
 	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return -1;
+		return PFX_NONE;
 	k.net_id = htonl(1);	/* network a */
 	memcpy(k.addr, pfx, 16);
 	err = bpf_map_lookup_elem(fd, &k, &v);
 	close(fd);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (err || v.prefixlen != k.prefixlen)
-		return -1;
+		return PFX_NONE;
 	return ((long long)v.expires_ns - (long long)ts.tv_sec * 1000000000LL -
 		ts.tv_nsec) / 1000000000LL;
 }
@@ -1103,6 +1105,29 @@ static void t_savi_ra_two_hour_rule(struct fabric *fb __attribute__((unused)))
 	      "600 s %lld s (want unchanged)", d0, d1, d2);
 	ra_from_lan(pfx, 90000);	/* longer: taken */
 	CHECK(prefix_left_s(pfx) > 89000, "a longer lifetime not taken");
+	/* ended, then withdrawn (a renumbered LAN's old prefix): it leaves
+	 * the table, which the networks share, rather than stay there */
+	{
+		struct kvb_pfx_key k = { .prefixlen = 32 + 64 };
+		struct kvb_pfx v = { .prefixlen = 32 + 64 };
+		char path[600];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_PFX);
+		fd = bpf_obj_get(path);
+		k.net_id = htonl(1);
+		memcpy(k.addr, pfx, 16);
+		v.expires_ns = now_ns() - 1000000000ULL;
+		CHECK(fd >= 0 && !bpf_map_update_elem(fd, &k, &v, BPF_EXIST),
+		      "prefix not ended by hand");
+		close(fd);
+		ra_from_lan(pfx, 0);
+		/* (the lookup finds the longest match: the mark, if not
+		 * the prefix) */
+		CHECK(prefix_left_s(pfx) == PFX_NONE,
+		      "an ended prefix withdrawn stayed");
+		ra_from_lan(pfx, 86400);
+	}
 	/* a /1 (::/1 ... 8000::/1) is not learned: outside the LAN's
 	 * prefix stays refused */
 	{
