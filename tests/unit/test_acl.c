@@ -1377,7 +1377,7 @@ static int ct_held_by(struct fabric *fb, __u16 a, __u16 b, __u32 port,
  */
 static void t_acl_foreign_dst_takes_no_side(struct fabric *fb)
 {
-	__u32 a = IP(10, 0, 0, 31), r = IP(203, 0, 113, 40);
+	__u32 a = IP(10, 0, 0, 177), r = IP(203, 0, 113, 40);
 	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT), d1, d2;
 	struct frame f;
 	int ra, rb;
@@ -1392,7 +1392,7 @@ static void t_acl_foreign_dst_takes_no_side(struct fabric *fb)
 	udp4(&f, r, 501, a, 501);
 	rb = to_guest(fb, ka4, &f);
 	CHECK(rb == TC_ACT_OK, "B's rule refused R:501 -> A:501: %d", rb);
-	CHECK(!cli("port set ka2 ip 10.0.0.31"), "cannot bind A's address");
+	CHECK(!cli("port set ka2 ip 10.0.0.177"), "cannot bind A's address");
 	udp4(&f, r, 500, a, 500);
 	rb = to_guest(fb, ka4, &f);
 	ra = to_guest(fb, ka2, &f);
