@@ -1480,7 +1480,11 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 
 			acl_side_put(s, &e->side[g], ifindex, ctr, dir);
 			acl_ct_give(old);
-			acl_peer_take(s, other);
+			/* the other side's judgment only for a packet its way
+			 * (an echo request back the way a refused ping came
+			 * is judged by the receiver's rules) */
+			if (acl_icmp_fits(s, other->origin, dir ^ 1))
+				acl_peer_take(s, other);
 			return ACL_PASS;
 		}
 		if (s->defer && s->pending) {

@@ -1307,6 +1307,58 @@ static void t_acl_icmp_query_kinds(struct fabric *fb)
 }
 
 /*
+ * Between two local guests with ACLs: B (ka3) pings A (ka1), whose rules
+ * refuse it; A then sends an echo request with that identifier to B,
+ * whose rules let in no echo request. A's side joins the entry B's ping
+ * left, but the request is the wrong way for B's side (B opened it with a
+ * request): B's rules judge it, and refuse it. Before, A's new side took
+ * B's side as its peer's judgment and the switch delivered it unjudged.
+ */
+static void t_acl_icmp_request_back_judged(struct fabric *fb)
+{
+	static const __u8 M1[6] = { 0x52, 0x54, 0x00, 0xac, 0x01, 0x01 },
+			  M3[6] = { 0x52, 0x54, 0x00, 0xac, 0x01, 0x03 };
+	__u32 a1 = IP(10, 0, 0, 21), a3 = IP(10, 0, 0, 23), mark = 0;
+	__u8 ih[20] = { 8, 0, 0, 0, 0x42, 0x42, 0, 1 };
+	__u64 d1, d3;
+	struct frame f;
+	int r;
+
+	CHECK(!cli("acl add q5") &&
+	      !cli("acl rule add q5 egress allow proto icmp") &&
+	      !cli("acl add q6") &&
+	      !cli("acl rule add q6 egress allow proto icmp") &&
+	      !cli("port set ka1 acl q5") && !cli("port set ka3 acl q6"),
+	      "cannot set up ACLs q5, q6");
+	/* the switch learns where each is */
+	udp4_between(&f, M3, RM, a3, IP(10, 0, 0, 99), 9);
+	run_tc(fb, ka3, &f);
+	udp4_between(&f, M1, RM, a1, IP(10, 0, 0, 99), 9);
+	run_tc(fb, ka1, &f);
+	/* B pings A: A's ingress has no rule for it */
+	d1 = drops(fb, ka1, KVB_DROP_ACL_DEFAULT);
+	frame_ip4_to(&f, M1, M3, a3, a1, 64, IPPROTO_ICMP, ih, sizeof(ih));
+	frame_csum4(&f);
+	r = run_tc_mark(fb, ka3, &f, &mark);
+	/* (refused: the default's reject answers, redirected, or drops) */
+	CHECK(drops(fb, ka1, KVB_DROP_ACL_DEFAULT) == d1 + 1,
+	      "B's ping into A passed: verdict %d", r);
+	/* A's echo request back to B, same identifier */
+	d3 = drops(fb, ka3, KVB_DROP_ACL_DEFAULT);
+	frame_ip4_to(&f, M3, M1, a1, a3, 64, IPPROTO_ICMP, ih, sizeof(ih));
+	frame_csum4(&f);
+	mark = 0;
+	r = run_tc_mark(fb, ka1, &f, &mark);
+	cli("port set ka1 acl none");
+	cli("port set ka3 acl none");
+	CHECK(drops(fb, ka3, KVB_DROP_ACL_DEFAULT) == d3 + 1,
+	      "A's echo request to B passed unjudged by B's rules: verdict "
+	      "%d, mark %#x, B's acl-default +%llu", r, mark,
+	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_DEFAULT) -
+				   d3));
+}
+
+/*
  * An answered ICMP query is never established (conntrack never assures
  * ICMP): it stays evictable. With acl-ct-max 3, X pings ka1's guest
  * with 5 identifiers, each answered: all pass (the last two by evicting),
@@ -1608,6 +1660,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_non_ip_gets_the_default);
 	RUN(t_acl_icmp6_error_quoting_a_fragment);
 	RUN(t_acl_icmp_query_kinds);
+	RUN(t_acl_icmp_request_back_judged);
 	RUN(t_acl_icmp_never_established);
 	RUN(t_acl_foreign_dst_takes_no_side);
 	RUN(t_acl_dhcp_only_what_the_link_needs);
