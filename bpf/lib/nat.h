@@ -1463,18 +1463,22 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 			return 0;
 		}
 	} else {
-		ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ?
-					 NAT_TAKE_FLOW : NAT_TAKE_MAP);
+		__u32 how = ok->proto == IPPROTO_ICMP ? NAT_TAKE_FLOW :
+							 NAT_TAKE_MAP;
+
+		ret = nat_port_take(skb, how);
 		/* no mapping to be had (the ports it may take are other
 		 * endpoints'): a port of the flow's own, free for this
 		 * destination, as conntrack finds one */
 		if (ret == DROP(KVB_DROP_NAT_PORTS) &&
-		    ok->proto != IPPROTO_ICMP)
-			ret = nat_port_take(skb, NAT_TAKE_OWN);
-		/* the table full: room from the heavy holders, once */
+		    ok->proto != IPPROTO_ICMP) {
+			how = NAT_TAKE_OWN;
+			ret = nat_port_take(skb, how);
+		}
+		/* the table full: room from the heavy holders, and the
+		 * way that failed once more */
 		if (ret == DROP(KVB_DROP_NAT_FULL) && ct_room_any(o->slot))
-			ret = nat_port_take(skb, ok->proto == IPPROTO_ICMP ?
-						 NAT_TAKE_FLOW : NAT_TAKE_MAP);
+			ret = nat_port_take(skb, how);
 		if (ret < 0)
 			return ret;
 		if (ret) {
