@@ -24,7 +24,6 @@ enum {
 	BIND_OK = 0,
 	BIND_HELD = 1,		/* another port holds the address */
 	BIND_FULL = 2,		/* the port's SAVI cap, or the table, is full */
-	BIND_CAP = 3,		/* a new lease past the port's DHCP cap */
 };
 
 /* A binding lives until its expiry passes (0: never). */
@@ -90,64 +89,12 @@ static __always_inline int bind_remove(struct kvb_addr_key *k, __u32 ifindex,
 }
 
 /*
- * lease_make_room's walk: key names the port and family on entry, the
- * port's lease of that family that ends first on return, if ends (its
- * end, all ones for never; 0: none found). Small: the walk's frame is
- * the fourth on the stack (tc, DHCP snooping, kvb_bind, this).
- */
-struct lease_walk {
-	struct kvb_addr_key key;
-	__u64 ends;
-};
-
-static long lease_oldest_one(void *map, const struct kvb_addr_key *k,
-			     const struct kvb_addr *v, struct lease_walk *w)
-{
-	__u64 ends;
-
-	if (k->ifindex != w->key.ifindex || k->family != w->key.family ||
-	    k->net_id || !(v->flags & KVB_ADDR_F_DHCP) ||
-	    (v->flags & KVB_ADDR_F_STATIC))
-		return 0;
-	ends = v->expires_ns ? v->expires_ns : ~0ULL;
-	if (!w->ends || ends < w->ends) {
-		w->ends = ends;
-		__builtin_memcpy(w->key.addr, k->addr, sizeof(k->addr));
-	}
-	return 0;
-}
-
-/*
- * Room for one more lease of family on port ifindex (of network net_id),
- * at its cap: its lease of that family that ends first goes. The cap
- * counts leases that still live; a guest that got a new address at each
- * of 16 reboots within a lease time (a server that does not keep a
- * client on one address, a client identifier that changes, no RELEASE:
- * NetworkManager and dhclient send none) would otherwise be refused its
- * current lease and every packet from it (spoof-ip) for hours. A walk of
- * kvb_addr (65,536 entries at most), only at the cap, never per packet.
- * 1 when one went.
- */
-__attribute__((noinline)) int lease_make_room(__u32 ifindex, __u32 family,
-					      __u32 net_id)
-{
-	struct lease_walk w = { .key = { .ifindex = ifindex,
-					 .family = (__u8)family } };
-
-	bpf_for_each_map_elem(&kvb_addr, lease_oldest_one, &w, 0);
-	if (!w.ends)
-		return 0;
-	return bind_remove(&w.key, ifindex, net_id, KVB_ADDR_F_DHCP);
-}
-
-/*
  * May port ifindex take a new lease of k's address (k: the port's key)?
  * Not past KVB_DHCP_LEASE_MAX leased or static addresses of the family,
  * unless it has an entry of the address already (a renewal, or its own
  * first claim made a lease): kvb_addr is shared by every network, and a
  * LAN's (or a router VM's) ACKs, one per DISCOVER the guest sends, must
- * not fill it. Past it kvb_bind answers BIND_CAP, and DHCP snooping
- * makes room (lease_make_room) and binds again.
+ * not fill it.
  */
 static __always_inline int bind_lease_room(const struct kvb_addr_key *k,
 					   __u32 ifindex)
@@ -177,7 +124,7 @@ static __always_inline int bind_lease_room(const struct kvb_addr_key *k,
  * not hand over that guest's address; a guest whose QEMU went without
  * `detach` (its tap gone) gives it up. A static binding is never taken,
  * and a static address of the port itself stays static. A new lease past
- * the port's cap (bind_lease_room) is BIND_CAP.
+ * the port's cap (bind_lease_room) is BIND_FULL.
  */
 __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 				       __u32 how, __u64 expires)
@@ -197,7 +144,7 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 	v.learned_ns = kvb_now();
 	k.net_id = 0;
 	if ((how & KVB_ADDR_F_DHCP) && !bind_lease_room(&k, ifindex))
-		return BIND_CAP;
+		return BIND_FULL;
 	k.net_id = net_id;
 	k.ifindex = 0;
 	o = bpf_map_lookup_elem(&kvb_addr, &k);

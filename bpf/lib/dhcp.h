@@ -238,7 +238,6 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 	__u8 chaddr[8];
 	__be32 yiaddr;
 	__u32 xid;
-	int ret;
 
 	if (!skb)
 		return 0;
@@ -258,11 +257,7 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 	__builtin_memcpy(k.addr, &yiaddr, 4);
 	if (o.lease != DHCP_LEASE_INFINITE)
 		expires = kvb_now() + (__u64)o.lease * KVB_NS;
-	ret = kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
-	/* past the port's cap: its lease that ends first makes room */
-	if (ret == BIND_CAP && lease_make_room(k.ifindex, 4, net_id))
-		ret = kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
-	if (ret != BIND_OK)
+	if (kvb_bind(&k, KVB_ADDR_F_DHCP, expires) != BIND_OK)
 		return 0;
 	k.net_id = 0;	/* the port's entry */
 	b = bpf_map_lookup_elem(&kvb_addr, &k);
@@ -327,7 +322,6 @@ __attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
 	__u8 a[DHCP6_IAADDR_LEN];
 	__u64 expires = 0, hi, lo;
 	__u32 valid;
-	int ret;
 
 	if (!skb || bpf_skb_load_bytes(skb, off & 0xffff, a, sizeof(a)))
 		return 0;
@@ -344,11 +338,7 @@ __attribute__((noinline)) int dhcp6_snoop_iaaddr(struct __sk_buff *skb,
 		return kvb_unbind(&k, KVB_ADDR_F_DHCP);
 	if (valid != DHCP_LEASE_INFINITE)
 		expires = kvb_now() + (__u64)valid * KVB_NS;
-	ret = kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
-	/* past the port's cap: its lease that ends first makes room */
-	if (ret == BIND_CAP && lease_make_room(ifindex, 6, how & 0xff))
-		ret = kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
-	return ret;
+	return kvb_bind(&k, KVB_ADDR_F_DHCP, expires);
 }
 
 /*
