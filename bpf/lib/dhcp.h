@@ -145,10 +145,7 @@ __attribute__((noinline)) int dhcp_xid_note(__u32 ifindex, __u32 fam,
 /*
  * Did the client of port ifindex send a message of transaction xid
  * (family fam) within the last KVB_DHCP_XID_S? A server's answer to
- * anything else binds nothing. One answer per transaction: the record
- * goes with the first (a client's retransmission notes it again), so a
- * host that sees a guest's broadcast request cannot answer it sixteen
- * times and fill the port's leases with addresses of its choosing.
+ * anything else binds nothing.
  */
 __attribute__((noinline)) int dhcp_xid_asked(__u32 ifindex, __u32 fam,
 					     __u32 xid)
@@ -163,10 +160,8 @@ __attribute__((noinline)) int dhcp_xid_asked(__u32 ifindex, __u32 fam,
 		struct kvb_dhcp_xid *r = &d->x[fam][i];
 
 		if (r->ifindex == ifindex && r->xid == xid &&
-		    now <= r->sent_ns + KVB_DHCP_XID_S * KVB_NS) {
-			r->ifindex = 0;	/* answered */
+		    now <= r->sent_ns + KVB_DHCP_XID_S * KVB_NS)
 			return 1;
-		}
 	}
 	return 0;
 }
