@@ -258,11 +258,10 @@ static void t_ovl_lan_does_not_take_a_remote_mac(struct fabric *fb)
 	__u32 kou;
 	bool stayed;
 
+	CHECK(!plant_remote(fb, R5), "cannot plant the remote entry");
 	CHECK(!add_veth("kou", &kou) &&
 	      !port_attach(fb, "unit", "kou", on.id, KVB_PORT_UPLINK, &u),
 	      "attach the uplink kou");
-	if (plant_remote(fb, R5))
-		printf("FAIL %s: cannot plant the remote entry\n", __func__);
 	frame_udp4(&f, BCAST, R5, 32);
 	run_tc(fb, kou, &f);
 	stayed = fdb_entry(fb, on.id, R5, &e) &&
@@ -295,11 +294,10 @@ static void t_ovl_lan_and_host_are_not_tunnelled(struct fabric *fb)
 	__u32 kou;
 	int from_lan, from_host;
 
+	CHECK(!plant_remote(fb, R6), "cannot plant the remote entry");
 	CHECK(!add_veth("kou", &kou) &&
 	      !port_attach(fb, "unit", "kou", on.id, KVB_PORT_UPLINK, &u) &&
 	      !dev_get_mac("kou", um), "attach the uplink kou");
-	if (plant_remote(fb, R6))
-		printf("FAIL %s: cannot plant the remote entry\n", __func__);
 	t0 = port_stats(fb, ovl).tx_packets;
 	d0 = port_stats(fb, kou).drop[KVB_DROP_OVL_NOT_TUNNELLED];
 	frame_udp4(&f, R6, L1, 32);
@@ -341,11 +339,10 @@ static void t_ovl_gateway_is_not_tunnelled(struct fabric *fb)
 	__u32 kog;
 	int ret;
 
+	CHECK(!plant_remote(fb, R7), "cannot plant the remote entry");
 	CHECK(!add_veth("kog", &kog) &&
 	      !port_attach(fb, "unit", "kog", on.id, KVB_PORT_GATEWAY, &g) &&
 	      !dev_get_mac("kog", gm), "attach the gateway port kog");
-	if (plant_remote(fb, R7))
-		printf("FAIL %s: cannot plant the remote entry\n", __func__);
 	t0 = port_stats(fb, ovl).tx_packets;
 	d0 = port_stats(fb, kog).drop[KVB_DROP_OVL_NOT_TUNNELLED];
 	frame_udp4(&f, R7, gm, 32);
