@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <net/if.h>
 
 #include <bpf/bpf.h>
@@ -386,4 +387,54 @@ bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 
 	memcpy(k.mac, mac, 6);
 	return !bpf_map_lookup_elem(fb->fdb_fd, &k, e);
+}
+
+bool wait_sweeps(struct fabric *fb)
+{
+	struct kvb_ctsweep st;
+	__u32 zero = 0;
+	__u64 r0;
+
+	memset(&st, 0, sizeof(st));
+	bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	r0 = st.runs;
+	for (int i = 0; i < 200 && st.runs < r0 + 2; i++) {
+		usleep(50000);
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	}
+	return st.runs >= r0 + 2;
+}
+
+void bootp_fill(__u8 m[BOOTP_LEN], const struct bootp *b)
+{
+	__u8 *o = m + 8 + 240;
+
+	memset(m, 0, BOOTP_LEN);
+	m[0] = (__u8)(b->sport >> 8), m[1] = (__u8)b->sport;
+	m[2] = (__u8)(b->dport >> 8), m[3] = (__u8)b->dport;
+	m[4] = (__u8)(BOOTP_LEN >> 8), m[5] = (__u8)BOOTP_LEN;
+	m[8] = b->sport == 67 ? 2 : 1;
+	m[9] = 1, m[10] = 6;
+	memcpy(m + 8 + 4, &b->xid, 4);
+	memcpy(m + 8 + 12, &b->ciaddr, 4);
+	memcpy(m + 8 + 16, &b->yiaddr, 4);
+	memcpy(m + 8 + 28, b->chaddr, 6);
+	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
+	m[8 + 239] = 0x63;
+	*o++ = 53, *o++ = 1, *o++ = b->type;
+	if (b->reqip) {
+		*o++ = 50, *o++ = 4;
+		memcpy(o, &b->reqip, 4), o += 4;
+	}
+	if (b->server) {
+		*o++ = 54, *o++ = 4;
+		memcpy(o, &b->server, 4), o += 4;
+	}
+	if (b->lease) {
+		__u32 l = htonl(b->lease);
+
+		*o++ = 51, *o++ = 4;
+		memcpy(o, &l, 4), o += 4;
+	}
+	*o = 255;
 }

@@ -1481,28 +1481,12 @@ static void dhcp4(struct frame *f, const __u8 *dmac, const __u8 *smac,
 		  __u32 saddr, __u16 sport, __u32 daddr, __u16 dport, __u8 t,
 		  const __u8 *chaddr, __u32 yiaddr, __u32 server)
 {
-	__u8 m[8 + 300] = { 0 }, *o = m + 8 + 240;
-	__u32 l = htonl(3600);
+	struct bootp b = { .sport = sport, .dport = dport, .type = t,
+			   .yiaddr = yiaddr, .server = server,
+			   .lease = t == 5 ? 3600 : 0, .chaddr = chaddr };
+	__u8 m[BOOTP_LEN];
 
-	m[0] = (__u8)(sport >> 8), m[1] = (__u8)sport;
-	m[2] = (__u8)(dport >> 8), m[3] = (__u8)dport;
-	m[4] = (__u8)(sizeof(m) >> 8), m[5] = (__u8)sizeof(m);
-	m[8] = sport == 67 ? 2 : 1;
-	m[9] = 1, m[10] = 6;
-	memcpy(m + 8 + 16, &yiaddr, 4);
-	memcpy(m + 8 + 28, chaddr, 6);
-	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
-	m[8 + 239] = 0x63;
-	*o++ = 53, *o++ = 1, *o++ = t;
-	if (server) {
-		*o++ = 54, *o++ = 4;
-		memcpy(o, &server, 4), o += 4;
-	}
-	if (t == 5) {
-		*o++ = 51, *o++ = 4;
-		memcpy(o, &l, 4), o += 4;
-	}
-	*o = 255;
+	bootp_fill(m, &b);
 	frame_ip4_to(f, dmac, smac, saddr, daddr, 64, IPPROTO_UDP, m,
 		     sizeof(m));
 	frame_csum4(f);

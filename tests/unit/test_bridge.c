@@ -844,23 +844,6 @@ static void t_pin_without_room_is_not_pinned(struct fabric *fb)
 	      "not pinned once the table had room");
 }
 
-/* Two runs of the expiry sweep begin and end: one whole sweep from now. */
-static bool wait_sweeps(struct fabric *fb)
-{
-	struct kvb_ctsweep st;
-	__u32 zero = 0;
-	__u64 r0;
-
-	memset(&st, 0, sizeof(st));
-	bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
-	r0 = st.runs;
-	for (int i = 0; i < 200 && st.runs < r0 + 2; i++) {
-		usleep(50000);
-		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
-	}
-	return st.runs >= r0 + 2;
-}
-
 /*
  * A LAN host sending random source MACs (macof) fills the MAC table by
  * learning up to KVB_FDB_LEARN_MAX only: the reserve is left for static

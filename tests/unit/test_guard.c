@@ -556,32 +556,15 @@ static void dhcp_msg(struct frame *f, const __u8 *mac, __u32 src, __u8 t,
 		     const __u8 *chaddr, __u32 ciaddr, __u32 yiaddr,
 		     __u32 reqip, __u32 lease)
 {
-	__u8 m[8 + 300] = { 0 }, *o = m + 8 + 240;
 	int server = t == 5;
+	struct bootp b = { .sport = server ? 67 : 68,
+			   .dport = server ? 68 : 67, .type = t,
+			   .xid = htonl(dhcp_xid), .ciaddr = ciaddr,
+			   .yiaddr = yiaddr, .reqip = reqip, .lease = lease,
+			   .chaddr = chaddr };
+	__u8 m[BOOTP_LEN];
 
-	__u32 xid = htonl(dhcp_xid);
-
-	udp(m, server ? 67 : 68, server ? 68 : 67, sizeof(m));
-	m[8] = server ? 2 : 1;
-	m[9] = 1, m[10] = 6;
-	memcpy(m + 8 + 4, &xid, 4);
-	memcpy(m + 8 + 12, &ciaddr, 4);
-	memcpy(m + 8 + 16, &yiaddr, 4);
-	memcpy(m + 8 + 28, chaddr, 6);
-	m[8 + 236] = 0x63, m[8 + 237] = 0x82, m[8 + 238] = 0x53,
-	m[8 + 239] = 0x63;
-	*o++ = 53, *o++ = 1, *o++ = t;
-	if (reqip) {
-		*o++ = 50, *o++ = 4;
-		memcpy(o, &reqip, 4), o += 4;
-	}
-	if (lease) {
-		__u32 l = htonl(lease);
-
-		*o++ = 51, *o++ = 4;
-		memcpy(o, &l, 4), o += 4;
-	}
-	*o = 255;
+	bootp_fill(m, &b);
 	frame_ip4(f, server ? chaddr : BC, mac, src, IPPROTO_UDP, m, sizeof(m));
 }
 
@@ -2237,21 +2220,10 @@ static void t_savi_cap(struct fabric *fb __attribute__((unused)))
 	passes(kgs, &f, "another port still claims");
 }
 
-/* Two runs of the expiry sweep begin and end: one whole sweep from now. */
-static void wait_sweeps(void)
+/* One whole sweep from now (wait_sweeps), or the test fails. */
+static void sweep_once(void)
 {
-	struct kvb_ctsweep st;
-	__u32 zero = 0;
-	__u64 r0;
-
-	memset(&st, 0, sizeof(st));
-	bpf_map_lookup_elem(F->ctsweep_fd, &zero, &st);
-	r0 = st.runs;
-	for (int i = 0; i < 200 && st.runs < r0 + 2; i++) {
-		usleep(50000);
-		bpf_map_lookup_elem(F->ctsweep_fd, &zero, &st);
-	}
-	CHECK(st.runs >= r0 + 2, "the sweep did not run");
+	CHECK(wait_sweeps(F), "the sweep did not run");
 }
 
 /* kgr's SAVI binding of a made idle: last used KVB_SAVI_IDLE_S + 60 ago */
@@ -2282,7 +2254,7 @@ static void t_savi_cap_makes_room(struct fabric *fb __attribute__((unused)))
 
 	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX, "n_savi %u",
 	      p.n_savi);
-	wait_sweeps();
+	sweep_once();
 	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX,
 	      "the sweep ended bindings in use: n_savi %u", p.n_savi);
 	a79(a, 0x2000);
@@ -2291,7 +2263,7 @@ static void t_savi_cap_makes_room(struct fabric *fb __attribute__((unused)))
 	/* one idle: it alone goes, and the new address is bound */
 	a79(a, 0x1001);
 	idle6(a);
-	wait_sweeps();
+	sweep_once();
 	CHECK(!bound6(kgr, a, NULL), "the idle binding stayed");
 	CHECK(!port_get(F, kgr, &p) && p.n_savi == KVB_SAVI_MAX - 1,
 	      "n_savi %u", p.n_savi);
@@ -2305,7 +2277,7 @@ static void t_savi_cap_makes_room(struct fabric *fb __attribute__((unused)))
 		if (i >= 2 && i < 8)
 			idle6(a);
 	}
-	wait_sweeps();
+	sweep_once();
 	CHECK(!port_get(F, kgr, &p) &&
 	      p.n_savi == KVB_SAVI_MAX - KVB_SAVI_ROOM,
 	      "n_savi %u, want %u", p.n_savi, KVB_SAVI_MAX - KVB_SAVI_ROOM);

@@ -701,6 +701,24 @@ static int udp_from(const char *saddr, __u16 sport, __u16 nport,
 }
 
 /*
+ * The nat network without flows and with 112 NAT ports (the host's range
+ * 1100-65499 leaves NAT 1024-1099 and 65500-65535); *saved is it as it
+ * was, for the test to put back. Non-zero when it is no network.
+ */
+static int nat_ports_narrowed(struct fabric *fb, struct kvb_net *saved)
+{
+	struct kvb_net n;
+
+	ct_flush_net(fb, NET_NAT);
+	if (net_get(fb, NET_NAT, saved))
+		return -1;
+	n = *saved;
+	n.host_port_lo = 1100;
+	n.host_port_hi = 65499;
+	return net_put(fb, &n);
+}
+
+/*
  * When no mapping can be had (every port a guest socket's mapping may
  * take is another socket's), a flow gets a port of its own, free for its
  * destination, as conntrack finds one: ports are then shared across
@@ -713,18 +731,13 @@ static int udp_from(const char *saddr, __u16 sport, __u16 nport,
  */
 static void t_nat_ports_shared_when_mappings_run_out(struct fabric *fb)
 {
-	struct kvb_net n, saved;
+	struct kvb_net saved;
 	struct frame res;
 	__u16 p = 0, q = 0;
 	int made = 0, ret = -1, outside = 0;
 	char ip[16];
 
-	ct_flush_net(fb, NET_NAT);
-	CHECK(!net_get(fb, NET_NAT, &saved), "net");
-	n = saved;
-	n.host_port_lo = 1100;	/* NAT: 1024-1099 and 65500-65535 */
-	n.host_port_hi = 65499;
-	net_put(fb, &n);
+	CHECK(!nat_ports_narrowed(fb, &saved), "net");
 	/* 240 sockets, each to a destination of its own: 112 ports */
 	for (int i = 0; i < 240; i++) {
 		snprintf(ip, sizeof(ip), "10.200.0.%d", 10 + i);
@@ -3848,7 +3861,7 @@ static void t_nat_port_share_leaves_others_ports(struct fabric *fb)
 				.proto = IPPROTO_UDP };
 	__u64 full0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL], full;
 	struct frame in, out, res;
-	struct kvb_net n, saved;
+	struct kvb_net saved;
 	struct kvb_port p;
 	struct kvb_ct e;
 	int made = 0, kept = 0, ret = -1, ans = -1;
@@ -3856,12 +3869,7 @@ static void t_nat_port_share_leaves_others_ports(struct fabric *fb)
 	__u32 kn12 = 0;
 	__u8 tst;
 
-	ct_flush_net(fb, NET_NAT);
-	CHECK(!net_get(fb, NET_NAT, &saved), "net");
-	n = saved;
-	n.host_port_lo = 1100;	/* NAT: 1024-1099 and 65500-65535 */
-	n.host_port_hi = 65499;
-	net_put(fb, &n);
+	CHECK(!nat_ports_narrowed(fb, &saved), "net");
 	/* .11's established connection, before its flood */
 	np = tcp_open(40071);
 	/* .11: one datagram to the remote from each of NAT's 112 ports */

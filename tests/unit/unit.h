@@ -139,5 +139,21 @@ int aclct_establish_all(struct fabric *fb);
 /* The FDB entry for mac in net; false when absent. */
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 	       struct kvb_fdb_entry *e);
+/* Two runs of the expiry sweep begin and end: one whole sweep from now
+ * (10 s at most); false when it did not run. */
+bool wait_sweeps(struct fabric *fb);
+
+/* A DHCPv4 (BOOTP) message behind its UDP header, into m: from sport
+ * to dport (a BOOTREPLY from 67), message type type, transaction xid
+ * (network order), ciaddr, yiaddr and chaddr, then options 53, 50
+ * (reqip), 54 (server) and 51 (lease, host order) where not 0. */
+#define BOOTP_LEN (8 + 300)
+struct bootp {
+	__u16 sport, dport;
+	__u8 type;
+	__u32 xid, ciaddr, yiaddr, reqip, server, lease;
+	const __u8 *chaddr;
+};
+void bootp_fill(__u8 m[BOOTP_LEN], const struct bootp *b);
 
 #endif
