@@ -212,6 +212,24 @@ static int fwd_add(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * Delete net_id's forward of proto and port (network order) under any
+ * address: where fwd_rekey left it, or the current one. 0, or -ENOENT.
+ */
+static int fwd_del_any(int fd, __u32 net_id, __u8 proto, __be16 port)
+{
+	struct kvb_fwd_key k, *prev = NULL;
+	struct kvb_fwd v;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		if (k.proto == proto && k.port == port &&
+		    !bpf_map_lookup_elem(fd, &k, &v) && v.net_id == net_id)
+			return bpf_map_delete_elem(fd, &k) ? -ENOENT : 0;
+	}
+	return -ENOENT;
+}
+
 static int fwd_del(int argc, char **argv)
 {
 	struct fwd_args a;
@@ -229,10 +247,12 @@ static int fwd_del(int argc, char **argv)
 		struct kvb_fwd v;
 
 		/* the forwards of this network only: networks that share
-		 * a WAN address share the table's keys */
-		missing += bpf_map_lookup_elem(fd, &k, &v) ||
-			   v.net_id != a.net.id ||
-			   bpf_map_delete_elem(fd, &k);
+		 * a WAN address share the table's keys; one left on an old
+		 * address (fwd_rekey) is found by a walk */
+		if (!bpf_map_lookup_elem(fd, &k, &v) && v.net_id == a.net.id &&
+		    !bpf_map_delete_elem(fd, &k))
+			continue;
+		missing += !!fwd_del_any(fd, a.net.id, a.proto, k.port);
 	}
 	if (missing == (int)(a.hi - a.lo + 1))
 		return err("forward del: no such forward in %s", a.net.name);
@@ -254,29 +274,46 @@ void fwd_purge(struct fabric *fb, __u32 net_id)
 
 /*
  * net_id's address changed from `from` to `to` (its WAN's address, or the
- * default route's device): its forwards listen on the new one. The keys
- * are collected first: the map changes under the walk.
+ * default route's device): its forwards listen on the new one. The
+ * forwards are collected first (the map changes under the walk), all of
+ * them leave the old address before any takes the new one, so that a
+ * full table moves as a whole. A forward whose new key another
+ * network's forward holds already (two nat networks on one WAN address)
+ * stays under the old one, with a warning: still listed, and deleted by
+ * `forward del` (which finds a network's forward at any address), never
+ * lost without a word.
  */
 void fwd_rekey(struct fabric *fb, __u32 net_id, __be32 from, __be32 to)
 {
 	static struct kvb_fwd_key keys[KVB_MAX_FWD];
+	static struct kvb_fwd vals[KVB_MAX_FWD];
 	struct kvb_fwd_key k, *prev = NULL;
-	struct kvb_fwd v;
+	char old[16], new[16];
+	struct kvb_net net;
 	int n = 0;
 
 	while (!bpf_map_get_next_key(fb->fwd_fd, prev, &k) && n < KVB_MAX_FWD) {
 		prev = &k;
 		if (k.addr == from &&
-		    !bpf_map_lookup_elem(fb->fwd_fd, &k, &v) && v.net_id == net_id)
+		    !bpf_map_lookup_elem(fb->fwd_fd, &k, &vals[n]) &&
+		    vals[n].net_id == net_id)
 			keys[n++] = k;
 	}
+	for (int i = 0; i < n; i++)
+		bpf_map_delete_elem(fb->fwd_fd, &keys[i]);
+	inet_ntop(AF_INET, &from, old, sizeof(old));
+	inet_ntop(AF_INET, &to, new, sizeof(new));
 	for (int i = 0; i < n; i++) {
 		k = keys[i];
-		if (bpf_map_lookup_elem(fb->fwd_fd, &k, &v))
-			continue;
 		k.addr = to;
-		if (!bpf_map_update_elem(fb->fwd_fd, &k, &v, BPF_NOEXIST))
-			bpf_map_delete_elem(fb->fwd_fd, &keys[i]);
+		if (!bpf_map_update_elem(fb->fwd_fd, &k, &vals[i], BPF_NOEXIST))
+			continue;
+		warn("%s: forward %s %u stays on %s: %s:%u is forwarded by "
+		     "another network (%s)",
+		     net_get(fb, net_id, &net) ? "?" : net.name,
+		     k.proto == IPPROTO_TCP ? "tcp" : "udp", ntohs(k.port),
+		     old, new, ntohs(k.port), strerror(errno));
+		bpf_map_update_elem(fb->fwd_fd, &keys[i], &vals[i], BPF_ANY);
 	}
 }
 

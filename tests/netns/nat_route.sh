@@ -155,6 +155,55 @@ import socket; socket.create_connection(('10.81.1.5', 8180), timeout=3).close()"
 [ "$fwd_seen" = 10.81.1.2 ] && pass "WAN address changed: the forward moved to the new address" ||
 	fail "WAN address changed: the forward on 10.81.1.5:8180 did not reach g1 ('$fwd_seen')"
 
+# A full forward table moves as a whole; a forward whose new address and
+# port another network forwards already stays on the old address, still
+# deletable. m (wan1, 10.81.1.5) forwards tcp 8181; n forwards the same
+# port while on wan2, and every free slot of the table is n's; then n
+# moves back to wan1.
+# fwd_to NS ADDR PORT: the address g's listener (NS, port 80) sees for a
+# connection from $T-w1 to ADDR:PORT, empty when none came
+fwd_to() {
+	in_ns "$1" timeout 6 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.settimeout(4); s.bind(('0.0.0.0', 80)); s.listen(1)
+try:
+    c, a = s.accept(); c.close(); print(a[0])
+except OSError:
+    pass" & sleep 0.5
+	in_ns "$T-w1" timeout 5 "$PY" -c "
+import socket; socket.create_connection(('$2', $3), timeout=3).close()" >/dev/null 2>&1
+	wait
+}
+check "forward add on m (wan1): tcp 8181" kvmbpf forward add m proto tcp port 8181 to 192.168.82.11:80
+ip -n "$H" route replace default via 10.81.2.2 dev wan2
+kvmbpf gc >/dev/null
+check "forward add on n (now on wan2): the same port, tcp 8181" \
+	kvmbpf forward add n proto tcp port 8181 to 192.168.81.11:80
+# fill the table: ranges of n's UDP ports until one is refused, halving
+p=20000
+for r in 1024 256 64 16 4 1; do
+	while kvmbpf forward add n proto udp port $p-$((p + r - 1)) to 192.168.81.11 >/dev/null 2>&1; do
+		p=$((p + r))
+	done
+done
+check_not "the forward table is full" kvmbpf forward add n proto udp port 19999 to 192.168.81.11
+ip -n "$H" route replace default via 10.81.1.2 dev wan1
+kvmbpf gc >/dev/null 2>&1
+[ "$(show n nat_address)" = 10.81.1.5 ] && pass "full forward table: n is on wan1's address again" ||
+	fail "full forward table: nat_address '$(show n nat_address)'"
+seen=$(fwd_to "$T-g1" 10.81.1.5 8180)
+[ "$seen" = 10.81.1.2 ] && pass "full forward table: the forward moved with the address" ||
+	fail "full forward table: 10.81.1.5:8180 did not reach g1 ('$seen')"
+seen=$(fwd_to "$T-g2" 10.81.1.5 8181)
+[ "$seen" = 10.81.1.2 ] && pass "m's forward of the port n also forwards is still m's" ||
+	fail "m's forward 10.81.1.5:8181 did not reach g2 ('$seen')"
+check "n's forward that could not move is deleted by forward del" \
+	kvmbpf forward del n proto tcp port 8181
+check_not "... and is gone (a second del finds none)" kvmbpf forward del n proto tcp port 8181
+check "m's forward is left" sh -c "nsenter --net=$HNS ${K[*]} forward show m | grep -q 8181"
+check "forward del of the filler" kvmbpf forward del n proto udp port 20000-21023
+
 # a device that comes after net add: the network's watcher hooks it, no
 # kvmbpf command in between
 hostdev "$T-w3" wan3 10.81.3.1/24 10.81.3.2/24 || fail "setup: wan3"
