@@ -746,10 +746,12 @@ static const struct net_field fields[] = {
 	    NT_OVERLAY },
 	  "vteps", F_ADD | F_SET | F_JSON_ALL, 1, parse_vtep, apply_vtep,
 	  format_vtep },
-	{ { "vtep-add", "ADDR", "net set: a host joins", NT_OVERLAY },
-	  NULL, F_SET, 1, parse_vtep_add, apply_vtep_add, format_none },
+	/* applied in this order: a host leaves before one joins (a
+	 * replace at the limit has room) */
 	{ { "vtep-del", "ADDR", "net set: a host leaves", NT_OVERLAY },
 	  NULL, F_SET, 1, parse_vtep_del, apply_vtep_del, format_none },
+	{ { "vtep-add", "ADDR", "net set: a host joins", NT_OVERLAY },
+	  NULL, F_SET, 1, parse_vtep_add, apply_vtep_add, format_none },
 	{ { "ct-max", "N", "flows at once (default and most: half the\n"
 	    "flow table)", NT_NAT },
 	  "ct_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_max, apply_ct_max,
@@ -1244,10 +1246,12 @@ static int net_set(int argc, char **argv)
 			return err("net set: %s: vtep %s is not one of its "
 				   "vteps", net.name, a);
 		}
-	if (old.nvteps + s.nadd > KVB_MAX_VTEPS &&
-	    net.nvteps >= KVB_MAX_VTEPS)
-		return err("net set: %s: at most %d vteps", net.name,
-			   KVB_MAX_VTEPS);
+	/* every host that joins is in the list (apply_vtep_add stops at
+	 * the limit) */
+	for (__u32 i = 0; i < s.nadd; i++)
+		if (vtep_index(net.vteps, net.nvteps, &s.add[i]) < 0)
+			return err("net set: %s: at most %d vteps", net.name,
+				   KVB_MAX_VTEPS);
 	if ((net.vni || old.vni) &&
 	    overlay_check(fb, "net set", &old, &net, true))
 		return 1;

@@ -100,6 +100,22 @@ expect_err "bad type" "type moo" kvmbpf net add n1 type moo
 expect_err "missing type" "missing 'type" kvmbpf net add n1
 expect_err "bad name" "name 'a/b'" kvmbpf net add a/b type bridge
 expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
+# vteps at the limit: a replace (one leaves, one joins, in one command)
+# has room; a join beyond the limit is refused and changes nothing
+v=()
+for i in $(seq 64); do v+=(vtep "192.0.2.$i"); done
+check "net add: a network spanning 64 hosts" kvmbpf net add ov type bridge vni 77 "${v[@]}"
+check "net set at 64 vteps: vtep-add and vtep-del together" \
+	kvmbpf net set ov vtep-add 198.51.100.1 vtep-del 192.0.2.5
+vteps() { kvmbpf -j net show ov | "$PY" -c "
+import json, sys; v = json.load(sys.stdin)['vteps']
+print(len(v), '198.51.100.1' in v, '192.0.2.5' in v)"; }
+[ "$(vteps)" = "64 True False" ] && pass "the replace at the limit: the new host in, the old one out" ||
+	fail "the replace at the limit: vteps (count, new in, old in) '$(vteps)'"
+expect_err "vtep-add beyond 64 hosts" "at most 64 vteps" kvmbpf net set ov vtep-add 198.51.100.2
+[ "$(vteps)" = "64 True False" ] && pass "the refused vtep-add changed nothing" ||
+	fail "the refused vtep-add: vteps '$(vteps)'"
+check "net del ov" kvmbpf net del ov
 # the route table keys IPv4 subnets as ::ffff:a.b.c.d: an IPv6 subnet
 # there would alias IPv4 space past the host-overlap check
 for sw in "::ffff:192.168.1.0/120|::ffff:0:0/96 (IPv4-mapped" \
