@@ -624,7 +624,7 @@ static int compile_dim(struct fabric *fb, __u32 set, int dir, int dim,
 		k.fam = c.p[j].fam;
 		memcpy(k.addr, c.p[j].addr, 16);
 		if (bpf_map_update_elem(fb->acllpm_fd, &k, &c.p[j].bits, BPF_ANY))
-			ret = -errno;
+			ret = errno == E2BIG ? -ENOSPC : -errno;
 	}
 out:
 	free(c.p);
@@ -740,13 +740,90 @@ static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
 						 .index = rs[i].index };
 
 			if (bpf_map_update_elem(fb->aclbit_fd, &k, &v, BPF_ANY))
-				ret = -errno;
+				ret = errno == E2BIG ? -ENOSPC : -errno;
 		}
 		free(rs);
 		if (ret)
 			return ret;
 		nrules[dir] = (__u16)n;
 	}
+	return 0;
+}
+
+/*
+ * A set's signature: a hash of what compile_set makes of ACLs ids (the
+ * list, then each direction's rules as set_rules orders them, their
+ * counters and origins), kept with the set in kvb_aclbit under
+ * KVB_ACL_SIG_BIT with its dims. acl_sync keeps a set in use whose
+ * signature is the list's (the same rules give the same set): a command
+ * that changes no rule of a list recompiles nothing for it, its ports'
+ * connections are not judged again, and the tables need room for the
+ * changed lists only. 0 with *h, or the error.
+ */
+static int set_signature(struct fabric *fb, const __u16 *ids, int nids,
+			 __u64 *h, __u16 nrules[2])
+{
+	__u64 x = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	const unsigned char *b;
+
+#define SIG_MIX(p, len)                                         \
+	do {                                                    \
+		b = (const unsigned char *)(p);                 \
+		for (size_t _i = 0; _i < (size_t)(len); _i++)   \
+			x = (x ^ b[_i]) * 0x100000001b3ULL;     \
+	} while (0)
+	SIG_MIX(&nids, sizeof(nids));
+	SIG_MIX(ids, (size_t)nids * sizeof(*ids));
+	for (int dir = 0; dir < 2; dir++) {
+		struct crule *rs;
+		size_t n;
+		int ret = set_rules(fb, ids, nids, dir, &rs, &n);
+
+		if (ret)
+			return ret;
+		SIG_MIX(&n, sizeof(n));
+		SIG_MIX(rs, n * sizeof(*rs));
+		free(rs);
+		nrules[dir] = (__u16)(n > KVB_ACL_SET_RULES ? 0 : n);
+	}
+#undef SIG_MIX
+	*h = x;
+	return 0;
+}
+
+static void sig_key(struct kvb_acl_bit_key *k, __u32 set)
+{
+	memset(k, 0, sizeof(*k));
+	k->set = set;
+	k->bit = KVB_ACL_SIG_BIT;
+	k->dir = KVB_ACL_SIG_DIR;
+}
+
+/* set's signature and dims, as compile_set left them: 0, or -ENOENT
+ * (a set of an older kvmbpf, or one being torn down) */
+static int sig_get(struct fabric *fb, __u32 set, __u64 *h, __u8 dims[2])
+{
+	struct kvb_acl_bit_key k;
+	struct kvb_acl_bit v;
+
+	sig_key(&k, set);
+	if (bpf_map_lookup_elem(fb->aclbit_fd, &k, &v))
+		return -ENOENT;
+	*h = (__u64)v.acl << 32 | v.index;
+	dims[0] = v.action;
+	dims[1] = v.flags;
+	return 0;
+}
+
+static int sig_put(struct fabric *fb, __u32 set, __u64 h, const __u8 dims[2])
+{
+	struct kvb_acl_bit_key k;
+	struct kvb_acl_bit v = { .action = dims[0], .flags = dims[1],
+				 .acl = (__u32)(h >> 32), .index = (__u32)h };
+
+	sig_key(&k, set);
+	if (bpf_map_update_elem(fb->aclbit_fd, &k, &v, BPF_ANY))
+		return errno == E2BIG ? -ENOSPC : -errno;
 	return 0;
 }
 
@@ -879,7 +956,12 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		__u16 nrules[2];
 		__u8 dims[2];
 	} *groups;
-	size_t ng = 0;
+	struct {
+		__u32 set;
+		__u64 h;
+		__u8 dims[2];
+	} *used;
+	size_t ng = 0, nu = 0;
 	bool retire = false;
 	struct kvb_meta meta = { 0 };
 	__u32 zero = 0;
@@ -889,8 +971,9 @@ int acl_sync(struct fabric *fb, const char *cmd)
 	if (n < 0)
 		return err("%s: %s", cmd, strerror(-n));
 	groups = calloc((size_t)n + 1, sizeof(*groups));
+	used = calloc((size_t)n + 1, sizeof(*used));
 	live.ids = calloc((size_t)n + 1, sizeof(*live.ids));
-	if (!groups || !live.ids) {
+	if (!groups || !used || !live.ids) {
 		ret = err("%s: out of memory", cmd);
 		goto out;
 	}
@@ -901,11 +984,26 @@ int acl_sync(struct fabric *fb, const char *cmd)
 	if (!bpf_map_lookup_elem(fb->meta_fd, &zero, &meta) &&
 	    meta.acl_set_last > live.max)
 		live.max = meta.acl_set_last;
-	/* compile every distinct list once, beside the sets in use */
+	/* the sets ports use now, with their signatures (set_signature) */
+	for (int i = 0; i < n; i++) {
+		struct kvb_acl_port ap;
+		size_t u;
+
+		if (ps[i].role != KVB_PORT_GUEST || aclp_get(fb, &ps[i], &ap) ||
+		    !ap.set)
+			continue;
+		for (u = 0; u < nu && used[u].set != ap.set; u++)
+			;
+		if (u == nu && !sig_get(fb, ap.set, &used[nu].h, used[nu].dims))
+			used[nu++].set = ap.set;
+	}
+	/* compile every distinct list once, beside the sets in use; a set
+	 * in use with the list's signature is kept as it is */
 	for (int i = 0; i < n; i++) {
 		__u16 ids[KVB_ACL_PER_PORT];
+		__u64 h = 0;
 		int k;
-		size_t g;
+		size_t g, u;
 
 		if (ps[i].role != KVB_PORT_GUEST)
 			continue;
@@ -920,6 +1018,17 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			continue;
 		memcpy(groups[ng].ids, ids, sizeof(ids));
 		groups[ng].nids = k;
+		ret = set_signature(fb, ids, k, &h, groups[ng].nrules);
+		for (u = 0; !ret && u < nu && used[u].h != h; u++)
+			;
+		if (!ret && u < nu) {
+			groups[ng].set = used[u].set;
+			memcpy(groups[ng].dims, used[u].dims,
+			       sizeof(groups[ng].dims));
+			live.ids[live.n++] = groups[ng].set;
+			ng++;
+			continue;
+		}
 		groups[ng].set = ++live.max;
 		meta.acl_set_last = live.max;
 		if (bpf_map_update_elem(fb->meta_fd, &zero, &meta, BPF_ANY)) {
@@ -927,8 +1036,11 @@ int acl_sync(struct fabric *fb, const char *cmd)
 				  strerror(errno));
 			goto out;
 		}
-		ret = compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules,
+		ret = ret ? ret :
+		      compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules,
 				  groups[ng].dims);
+		if (!ret)
+			ret = sig_put(fb, groups[ng].set, h, groups[ng].dims);
 		live.ids[live.n++] = groups[ng].set;
 		ng++;
 		if (ret) {
@@ -939,6 +1051,12 @@ int acl_sync(struct fabric *fb, const char *cmd)
 				err("%s: acl %s: more than %d rules in one "
 				    "direction of a port", cmd, names,
 				    KVB_ACL_SET_RULES) :
+			      ret == -ENOSPC ?
+				err("%s: acl %s: the ACL tables are full (%u "
+				    "prefixes, %u rules over every distinct "
+				    "list of ACLs; a changed list is built "
+				    "beside the one in use)", cmd, names,
+				    KVB_ACL_MAX_LPM, 4 * KVB_ACL_SET_RULES * 16) :
 				err("%s: acl %s: cannot compile: %s", cmd,
 				    names, strerror(-ret));
 			/* nothing switched: the new sets go, the old stay */
@@ -964,8 +1082,6 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		if (ps[i].role != KVB_PORT_GUEST)
 			continue;
 		had = !aclp_get(fb, &ps[i], &old);
-		if (had && old.set)
-			retire = true;
 		ap.flags = had ? old.flags & KVB_ACLP_OWN : 0;
 		ap.nacl = had ? old.nacl : 0;
 		memcpy(ap.acl, old.acl, sizeof(ap.acl));
@@ -983,6 +1099,10 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			memcpy(ap.def, net.acl_default, sizeof(ap.def));
 			ap.ct_max = net.acl_ct_max;
 		}
+		/* a set left behind goes once no packet can be judged by
+		 * it any more */
+		if (had && old.set && old.set != ap.set)
+			retire = true;
 		if (!ap.set && !(ap.flags & KVB_ACLP_OWN)) {
 			if (had)
 				aclp_del(fb, &ps[i]);
@@ -1002,6 +1122,7 @@ gc:
 			 sizeof(struct kvb_acl_bit), dead_bit, &live);
 out:
 	free(groups);
+	free(used);
 	free(live.ids);
 	free(ps);
 	return ret;

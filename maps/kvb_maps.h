@@ -445,6 +445,16 @@ struct kvb_acl_bit_key {
 	__u8 pad;
 };
 
+/*
+ * kvb_aclbit also holds, per set, the loader's signature of it (bit
+ * KVB_ACL_SIG_BIT, dir KVB_ACL_SIG_DIR: never a rule's; action and flags
+ * are the set's dims by direction, acl and index the high and low words
+ * of a hash of the rules it was compiled from), so that a set whose
+ * rules did not change is kept, not compiled again (loader/acl.c).
+ */
+#define KVB_ACL_SIG_BIT 0xffff
+#define KVB_ACL_SIG_DIR 2
+
 struct kvb_acl_bit {
 	__u8 action;		/* enum kvb_acl_action */
 	__u8 flags;		/* enum kvb_acl_rule_flags (LOG) */
