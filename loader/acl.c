@@ -1382,9 +1382,10 @@ static int rule_add(int argc, char **argv)
 
 static int rule_del(int argc, char **argv)
 {
+	static struct kvb_acl_rule saved[KVB_ACL_MAX_RULES];
 	struct kvb_acl_rule r;
 	struct fabric *fb;
-	struct kvb_acl a;
+	struct kvb_acl a, orig;
 	char users[64];
 	__u32 idx;
 
@@ -1400,6 +1401,12 @@ static int rule_del(int argc, char **argv)
 		return err("acl rule del: %s: index %s: acl %s has %u rules "
 			   "(0-%u)", argv[0], argv[1], argv[0], a.nrules,
 			   a.nrules ? a.nrules - 1 : 0);
+	/* as it was, for a port that cannot take the change */
+	orig = a;
+	for (__u32 i = idx; i < a.nrules; i++)
+		if (rule_get(fb, a.id, i, &saved[i - idx]))
+			return err("acl rule del: %s: rule %u unreadable",
+				   argv[0], i);
 	if (!rule_get(fb, a.id, idx, &r)) {
 		__u32 slot = r.ctr - 1 - (a.id - 1) * KVB_ACL_MAX_RULES;
 
@@ -1421,9 +1428,19 @@ static int rule_del(int argc, char **argv)
 	}
 	a.nrules--;
 	bpf_map_update_elem(fb->acl_fd, &a.id, &a, BPF_ANY);
-	if (acl_users(fb, a.id, users, sizeof(users)))
-		return acl_sync(fb, "acl rule del");
-	return 0;
+	if (!acl_users(fb, a.id, users, sizeof(users)) ||
+	    !acl_sync(fb, "acl rule del"))
+		return 0;
+	/* a port cannot take it (nothing switched): the rule comes back,
+	 * so that the configuration says what the ports enforce */
+	for (__u32 i = idx; i < orig.nrules; i++) {
+		struct kvb_acl_rule_key k = { .acl = a.id, .index = i };
+
+		bpf_map_update_elem(fb->aclr_fd, &k, &saved[i - idx], BPF_ANY);
+	}
+	bpf_map_update_elem(fb->acl_fd, &orig.id, &orig, BPF_ANY);
+	acl_sync(fb, "acl rule del");
+	return 1;
 }
 
 static struct kvb_acl_cnt ctr_sum(struct fabric *fb, __u32 ctr)

@@ -48,5 +48,16 @@ rc=$?
 n=$(kvmbpf -j acl show base | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)["rules"]))')
 [ "$n" = 1000 ] && pass "the refused rule is not in base" || fail "base has $n rules"
 [ "$(sets)" = 33 ] && pass "the ports keep their sets" || fail "sets in use after the refusal: '$(sets)'"
+out=$(kvmbpf acl rule del base 0 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" &&
+	pass "deleting a rule of base is refused too: the tables are full" ||
+	fail "acl rule del base 0: exit $rc, '$out'"
+first=$(kvmbpf -j acl show base | "$PY" -c '
+import json, sys; r = json.load(sys.stdin)["rules"]; print(len(r), json.dumps(r[0], sort_keys=True))')
+case $first in
+"1000 "*10001*) pass "the refused delete left base as the ports enforce it (1,000 rules, rule 0 in place)" ;;
+*) fail "base after the refused delete: '$first'" ;;
+esac
 check "detach one port" kvmbpf detach tp34
 finish
