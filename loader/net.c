@@ -1206,12 +1206,44 @@ static int xdp_on_first(struct fabric *fb, const struct net_spec *s,
 	return 0;
 }
 
+/*
+ * net set's ACL step: network old as it is but for net's ACL list, and
+ * its ports' sets switched to it. 0, or 1 with the network and its ports
+ * as they were (the error told).
+ */
+static int net_set_acl_first(struct fabric *fb, const struct kvb_net *old,
+			     const struct kvb_net *net)
+{
+	struct kvb_net tmp = *old;
+
+	memcpy(tmp.acl, net->acl, sizeof(tmp.acl));
+	tmp.nacl = net->nacl;
+	if (net_put(fb, &tmp))
+		return err("net set: %s: %s", old->name, strerror(errno));
+	if (!acl_sync(fb, "net set"))
+		return 0;
+	net_put(fb, old);
+	acl_sync(fb, "net set");
+	return 1;
+}
+
+/* A later step failed: old's ACL list back, if net_set_acl_first ran. */
+static void net_set_acl_back(struct fabric *fb, bool done,
+			     const struct kvb_net *old)
+{
+	if (!done)
+		return;
+	net_put(fb, old);
+	acl_sync(fb, "net set");
+}
+
 /* net set NAME KEYWORD ARG...: the fields that change in place */
 static int net_set(int argc, char **argv)
 {
 	struct net_spec s = { 0 };
 	struct kvb_net net, old;
 	struct fabric *fb;
+	bool acl_first;
 	__u32 undo;
 
 	if (argc < 3)
@@ -1237,6 +1269,7 @@ static int net_set(int argc, char **argv)
 		return 1;
 	old = net;
 	net_spec_apply(&s, &net);
+	acl_first = field_given(&s, "acl");
 	for (__u32 i = 0; i < s.ndel; i++)
 		if (vtep_index(old.vteps, old.nvteps, &s.del[i]) < 0 &&
 		    vtep_index(s.add, s.nadd, &s.del[i]) < 0) {
@@ -1261,13 +1294,24 @@ static int net_set(int argc, char **argv)
 	 * left exactly as it was; removing it cannot fail that way and
 	 * comes after.
 	 */
-	if (xdp_on_first(fb, &s, &net, &undo))
+	/*
+	 * The network's ACLs next, the step whose tables may be full: its
+	 * ports switch to the new list first (the network as it was, but
+	 * for the list), or the command fails with nothing else changed;
+	 * a later step's failure puts the old list back.
+	 */
+	if (acl_first && net_set_acl_first(fb, &old, &net))
 		return 1;
+	if (xdp_on_first(fb, &s, &net, &undo)) {
+		net_set_acl_back(fb, acl_first, &old);
+		return 1;
+	}
 	if (net_put(fb, &net)) {
 		int e = errno;
 
 		xdp_undo(fb, undo);
 		wan_xdp_sync(fb, "net set", old.wan, 0);	/* as it was */
+		net_set_acl_back(fb, acl_first, &old);
 		return err("net set: %s: %s", net.name, strerror(e));
 	}
 	if ((net.vni || old.vni) && overlay_sync(fb, "net set", &old, &net)) {
@@ -1278,6 +1322,7 @@ static int net_set(int argc, char **argv)
 		overlay_sync(fb, "net set", &net, &old);
 		xdp_undo(fb, undo);
 		wan_xdp_sync(fb, "net set", old.wan, 0);
+		net_set_acl_back(fb, acl_first, &old);
 		return 1;
 	}
 	if (field_given(&s, "uplink-xdp") && !s.uplink_xdp &&

@@ -195,6 +195,8 @@ static int port_set(int argc, char **argv)
 	bool xdp_new = false, mac_moved = false, had_old = false;
 	struct kvb_fdb_key mac_key = { 0 };
 	struct kvb_fdb_entry old_fdb;
+	__u16 old_acl[KVB_ACL_PER_PORT];
+	int old_nacl = -1;
 	__u8 mac[6];
 
 	if (argc < 2)
@@ -219,6 +221,14 @@ static int port_set(int argc, char **argv)
 	 * of it changed */
 	if (o.nacl > 0 && acl_list_fits(fb, "port set", o.acl, o.nacl))
 		return 1;
+	/* the ACLs first, the step whose tables may be full: a failure
+	 * there changed nothing else (acl_port_set puts the port's list
+	 * back); a later step's failure puts them back too */
+	if (o.nacl >= 0) {
+		old_nacl = acl_port_own(fb, &p, old_acl);
+		if (acl_port_set(fb, "port set", p.ifindex, o.nacl, o.acl))
+			return 1;
+	}
 	old = p;
 	/*
 	 * XDP that cannot be attached (a driver without native XDP) fails
@@ -227,7 +237,7 @@ static int port_set(int argc, char **argv)
 	 */
 	if (o.xdp_set && o.xdp && !(p.flags & KVB_PORT_F_XDP)) {
 		if (port_xdp_set(fb, "port set", &p, true))
-			return 1;
+			goto undo_acl;
 		old_xdp = p;	/* the entry as written */
 		xdp_new = true;
 	}
@@ -272,13 +282,19 @@ static int port_set(int argc, char **argv)
 	if (addr_set(fb, "port set", &p, &o))
 		goto undo;
 	if (o.xdp_set && !o.xdp && port_xdp_set(fb, "port set", &p, false))
-		return 1;
-	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST))
-		return err("port set: %s: %s", p.name, strerror(errno));
+		goto undo_acl;
+	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST)) {
+		err("port set: %s: %s", p.name, strerror(errno));
+		goto undo_acl;
+	}
 	if (o.mac)
 		addr_mac_owned(fb, p.net_id, o.mac, p.ifindex);
 	net_ports_changed(fb, p.net_id);
-	return acl_port_set(fb, "port set", p.ifindex, o.nacl, o.acl);
+	return 0;
+undo_acl:
+	if (old_nacl >= 0)
+		acl_port_set(fb, "port set", p.ifindex, old_nacl, old_acl);
+	return 1;
 undo:
 	/* the guest keeps its MAC: the new one's entry goes, the old one's
 	 * comes back as it was */
@@ -290,6 +306,8 @@ undo:
 	}
 	if (xdp_new)
 		port_xdp_set(fb, "port set", &old_xdp, false);
+	if (old_nacl >= 0)
+		acl_port_set(fb, "port set", p.ifindex, old_nacl, old_acl);
 	return 1;
 }
 

@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 
 fabric_netns "$T-h" || { fail "setup: netns"; finish; }
-for i in $(seq 34); do
+for i in $(seq 72); do
 	ip -n "$H" tuntap add mode tap name "tp$i" || fail "setup: tap tp$i"
 done
 f=$(mktemp)
@@ -59,5 +59,45 @@ case $first in
 "1000 "*10001*) pass "the refused delete left base as the ports enforce it (1,000 rules, rule 0 in place)" ;;
 *) fail "base after the refused delete: '$first'" ;;
 esac
+
+# Fill the tables: more ports with lists of their own until one is
+# refused as full (about 66 lists of 1,001 rules)
+last=0
+# (at most 64 ACLs: the new lists are base and two of the own ones; at
+# most 64 ports a network: the last ones on a second network)
+check "net add t2" kvmbpf net add t2 type internal
+for i in $(seq 35 72); do
+	n=t
+	[ "$i" -gt 64 ] && n=t2
+	k=$((i - 35))
+	a=$((k % 33 + 1))
+	b=$(((a - 1 + k / 33 + 1) % 33 + 1))
+	out=$(kvmbpf attach "tp$i" net $n acl "base,v$a,v$b" 2>&1 >/dev/null) ||
+		{ last=$i; break; }
+done
+[ "$last" -gt 40 ] && printf '%s' "$out" | grep -q "ACL tables are full" &&
+	pass "the tables fill at port $last: its attach is refused as full" ||
+	fail "filling the tables: last '$last', '$out'"
+check_not "... and that port is not attached" sh -c "nsenter --net=$HNS ${K[*]} port show tp$last 2>/dev/null | grep -q tp$last"
+# port set with a new list and a new MAC: refused, nothing of it kept
+mac() { kvmbpf -j port show tp2 | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["mac"])'; }
+m0=$(mac)
+out=$(kvmbpf port set tp2 mac 52:54:00:aa:bb:02 acl v2,base,v9 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" && [ "$(mac)" = "$m0" ] &&
+	pass "port set mac and a new list, tables full: refused, the MAC as it was" ||
+	fail "port set with the tables full: exit $rc, '$out', mac '$m0' -> '$(mac)'"
+acls() { kvmbpf -j port show tp2 | "$PY" -c 'import json, sys; print(",".join(json.load(sys.stdin)["acl"]))'; }
+[ "$(acls)" = "base,v2" ] && pass "... and its ACLs as they were" || fail "port set refused: acl '$(acls)'"
+# net set with a new default list (tp34 takes it) and a new acl-ct-max:
+# refused, acl-ct-max as it was
+ctmax() { kvmbpf -j net show t | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["acl_ct_max"])'; }
+c0=$(ctmax)
+out=$(kvmbpf net set t acl-ct-max 1000 acl v3,base,v9 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" && [ "$(ctmax)" = "$c0" ] &&
+	pass "net set acl-ct-max and a new list, tables full: refused, acl-ct-max as it was ($c0)" ||
+	fail "net set with the tables full: exit $rc, '$out', acl_ct_max '$c0' -> '$(ctmax)'"
 check "detach one port" kvmbpf detach tp34
+check "... and the rest can change again" kvmbpf port set tp2 acl base,v1
 finish
