@@ -557,10 +557,37 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create,
 	if (check_layout(dir))
 		return -1;
 
-	/* One command at a time changes a fabric; readers share it. */
-	fb->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fb->lock_fd < 0 || flock(fb->lock_fd, create ? LOCK_EX : LOCK_SH))
-		return err("cannot lock %s: %s", dir, strerror(errno));
+	/*
+	 * One command at a time changes a fabric; readers share it. The lock
+	 * is the directory's: one that `reset` (or a failed first command)
+	 * removed while this command waited for it locks nothing any more,
+	 * and a directory of the same name may be another command's fabric
+	 * by then; so the lock is taken again on the directory the name
+	 * gives now.
+	 */
+	for (int tries = 0;; tries++) {
+		struct stat held;
+
+		fb->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fb->lock_fd < 0 ||
+		    flock(fb->lock_fd, create ? LOCK_EX : LOCK_SH))
+			return err("cannot lock %s: %s", dir, strerror(errno));
+		if (!fstat(fb->lock_fd, &held) && !stat(dir, &st) &&
+		    held.st_dev == st.st_dev && held.st_ino == st.st_ino)
+			break;
+		close(fb->lock_fd);
+		fb->lock_fd = -1;
+		if (tries == 8)
+			return err("cannot lock %s: it keeps being removed",
+				   dir);
+		if (!make && stat(dir, &st))
+			return err("there is no fabric in %s (it was removed "
+				   "while this command waited)", dir);
+		if (make && ensure_bpffs(dir))
+			return -1;
+		if (check_layout(dir))
+			return -1;
+	}
 
 	ret = open_pin(dir, PIN_XDP);
 	if (ret >= 0) {
