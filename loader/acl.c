@@ -760,9 +760,14 @@ static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
  * connections are not judged again, and the tables need room for the
  * changed lists only. 0 with *h, or the error.
  */
+/* what compile_set makes of the same rules: bump it whenever that
+ * changes, so that an upgraded kvmbpf compiles every set again */
+#define ACL_COMPILER 1
+
 static int set_signature(struct fabric *fb, const __u16 *ids, int nids,
 			 __u64 *h, __u16 nrules[2])
 {
+	const __u32 rev[2] = { ACL_COMPILER, KVB_LAYOUT_VERSION };
 	__u64 x = 0xcbf29ce484222325ULL;	/* FNV-1a */
 	const unsigned char *b;
 
@@ -772,6 +777,7 @@ static int set_signature(struct fabric *fb, const __u16 *ids, int nids,
 		for (size_t _i = 0; _i < (size_t)(len); _i++)   \
 			x = (x ^ b[_i]) * 0x100000001b3ULL;     \
 	} while (0)
+	SIG_MIX(rev, sizeof(rev));
 	SIG_MIX(&nids, sizeof(nids));
 	SIG_MIX(ids, (size_t)nids * sizeof(*ids));
 	for (int dir = 0; dir < 2; dir++) {
@@ -960,6 +966,7 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		__u32 set;
 		__u64 h;
 		__u8 dims[2];
+		bool stale;	/* a port of it has another default now */
 	} *used;
 	size_t ng = 0, nu = 0;
 	bool retire = false;
@@ -984,19 +991,43 @@ int acl_sync(struct fabric *fb, const char *cmd)
 	if (!bpf_map_lookup_elem(fb->meta_fd, &zero, &meta) &&
 	    meta.acl_set_last > live.max)
 		live.max = meta.acl_set_last;
-	/* the sets ports use now, with their signatures (set_signature) */
+	/*
+	 * The sets ports use now, with their signatures (set_signature). A
+	 * set one of whose ports' network has changed its default is not
+	 * kept: a connection is judged again only when its port's set is
+	 * another, and one the old default let in must be judged by the new.
+	 */
 	for (int i = 0; i < n; i++) {
 		struct kvb_acl_port ap;
+		struct kvb_net net;
+		bool stale;
 		size_t u;
 
 		if (ps[i].role != KVB_PORT_GUEST || aclp_get(fb, &ps[i], &ap) ||
 		    !ap.set)
 			continue;
+		stale = net_get(fb, ps[i].net_id, &net) ||
+			memcmp(ap.def, net.acl_default, sizeof(ap.def));
+		/* every set in use stays for now, signed or not (one of
+		 * an older kvmbpf has no signature) */
+		if (!set_live(&live, ap.set))
+			live.ids[live.n++] = ap.set;
 		for (u = 0; u < nu && used[u].set != ap.set; u++)
 			;
-		if (u == nu && !sig_get(fb, ap.set, &used[nu].h, used[nu].dims))
+		if (u < nu) {
+			used[u].stale |= stale;
+		} else if (!sig_get(fb, ap.set, &used[nu].h, used[nu].dims)) {
+			used[nu].stale = stale;
 			used[nu++].set = ap.set;
+		}
 	}
+	/* sets no port uses (a detached port's, left for the next sync)
+	 * go first, making room for the new */
+	map_delete_where(fb->acllpm_fd, sizeof(struct kvb_acl_lpm_key),
+			 sizeof(struct kvb_acl_bits), dead_lpm, &live);
+	map_delete_where(fb->aclbit_fd, sizeof(struct kvb_acl_bit_key),
+			 sizeof(struct kvb_acl_bit), dead_bit, &live);
+	live.n = 0;
 	/* compile every distinct list once, beside the sets in use; a set
 	 * in use with the list's signature is kept as it is */
 	for (int i = 0; i < n; i++) {
@@ -1019,7 +1050,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		memcpy(groups[ng].ids, ids, sizeof(ids));
 		groups[ng].nids = k;
 		ret = set_signature(fb, ids, k, &h, groups[ng].nrules);
-		for (u = 0; !ret && u < nu && used[u].h != h; u++)
+		for (u = 0; !ret && u < nu && (used[u].h != h || used[u].stale);
+		     u++)
 			;
 		if (!ret && u < nu) {
 			groups[ng].set = used[u].set;
@@ -1053,10 +1085,11 @@ int acl_sync(struct fabric *fb, const char *cmd)
 				    KVB_ACL_SET_RULES) :
 			      ret == -ENOSPC ?
 				err("%s: acl %s: the ACL tables are full (%u "
-				    "prefixes, %u rules over every distinct "
-				    "list of ACLs; a changed list is built "
-				    "beside the one in use)", cmd, names,
-				    KVB_ACL_MAX_LPM, 4 * KVB_ACL_SET_RULES * 16) :
+				    "prefixes, %u entries, a rule's or a "
+				    "set's, over every distinct list of ACLs; "
+				    "a changed list is built beside the one "
+				    "in use)", cmd, names, KVB_ACL_MAX_LPM,
+				    4 * KVB_ACL_SET_RULES * 16) :
 				err("%s: acl %s: cannot compile: %s", cmd,
 				    names, strerror(-ret));
 			/* nothing switched: the new sets go, the old stay */

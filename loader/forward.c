@@ -290,7 +290,7 @@ void fwd_rekey(struct fabric *fb, __u32 net_id, __be32 from, __be32 to)
 	struct kvb_fwd_key k, *prev = NULL;
 	char old[16], new[16];
 	struct kvb_net net;
-	int n = 0;
+	int n = 0, e;
 
 	while (!bpf_map_get_next_key(fb->fwd_fd, prev, &k) && n < KVB_MAX_FWD) {
 		prev = &k;
@@ -308,11 +308,12 @@ void fwd_rekey(struct fabric *fb, __u32 net_id, __be32 from, __be32 to)
 		k.addr = to;
 		if (!bpf_map_update_elem(fb->fwd_fd, &k, &vals[i], BPF_NOEXIST))
 			continue;
+		e = errno;
 		warn("%s: forward %s %u stays on %s: %s:%u is forwarded by "
 		     "another network (%s)",
 		     net_get(fb, net_id, &net) ? "?" : net.name,
 		     k.proto == IPPROTO_TCP ? "tcp" : "udp", ntohs(k.port),
-		     old, new, ntohs(k.port), strerror(errno));
+		     old, new, ntohs(k.port), strerror(e));
 		bpf_map_update_elem(fb->fwd_fd, &keys[i], &vals[i], BPF_ANY);
 	}
 }

@@ -1270,15 +1270,17 @@ static int net_set(int argc, char **argv)
 	old = net;
 	net_spec_apply(&s, &net);
 	acl_first = field_given(&s, "acl");
-	for (__u32 i = 0; i < s.ndel; i++)
-		if (vtep_index(old.vteps, old.nvteps, &s.del[i]) < 0 &&
-		    vtep_index(s.add, s.nadd, &s.del[i]) < 0) {
-			char a[64];
+	for (__u32 i = 0; i < s.ndel; i++) {
+		char a[64];
 
-			vtep_fmt(&s.del[i], a);
+		vtep_fmt(&s.del[i], a);
+		if (vtep_index(s.add, s.nadd, &s.del[i]) >= 0)
+			return err("net set: %s: vtep %s both joins and "
+				   "leaves", net.name, a);
+		if (vtep_index(old.vteps, old.nvteps, &s.del[i]) < 0)
 			return err("net set: %s: vtep %s is not one of its "
 				   "vteps", net.name, a);
-		}
+	}
 	/* every host that joins is in the list (apply_vtep_add stops at
 	 * the limit) */
 	for (__u32 i = 0; i < s.nadd; i++)

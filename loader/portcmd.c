@@ -221,6 +221,17 @@ static int port_set(int argc, char **argv)
 	 * of it changed */
 	if (o.nacl > 0 && acl_list_fits(fb, "port set", o.acl, o.nacl))
 		return 1;
+	/* a MAC another port holds refuses the command before anything
+	 * of it changed (checked again where it is set) */
+	if (o.mac) {
+		__u32 owner = fdb_static_owner(fb, p.net_id, o.mac);
+		char m[18];
+
+		fmt_mac(o.mac, m);
+		if (owner && owner != p.ifindex)
+			return err("port set: mac %s is already the static "
+				   "address of another port", m);
+	}
 	/* the ACLs first, the step whose tables may be full: a failure
 	 * there changed nothing else (acl_port_set puts the port's list
 	 * back); a later step's failure puts them back too */

@@ -32,14 +32,19 @@ for i in $(seq 33); do
 done
 [ $ok = 33 ] && pass "33 ports, each with base (1,000 rules) and an ACL of its own" ||
 	fail "only $ok of 33 ports attached with their ACLs"
-sets() { # the distinct ACL sets the ports use now
+sets() { # the distinct ACL sets the ports use now: their count, and ids
 	bpftool -j map dump pinned "$BPFFS/kvb_aclp" | "$PY" -c '
 import json, sys
-print(len({e["formatted"]["value"]["set"] for e in json.load(sys.stdin) if e["formatted"]["value"]["set"]}))'
+s = sorted({e["formatted"]["value"]["set"] for e in json.load(sys.stdin) if e["formatted"]["value"]["set"]})
+print(len(s), ",".join(map(str, s)))'
 }
-[ "$(sets)" = 33 ] && pass "33 distinct sets in use" || fail "sets in use: '$(sets)'"
+s0=$(sets)
+[ "${s0%% *}" = 33 ] && pass "33 distinct sets in use" || fail "sets in use: '$s0'"
 check "attach a 34th port (no ACL) with the tables over half full" kvmbpf attach tp34 net t
+[ "$(sets)" = "$s0" ] && pass "the attach kept every set in use (none compiled again)" ||
+	fail "sets before the attach '$s0', after '$(sets)'"
 check "a change of one list (a rule of v1)" kvmbpf acl rule add v1 ingress allow proto tcp dport 2222
+s1=$(sets)
 out=$(kvmbpf acl rule add base egress allow proto udp dport 53 2>&1 >/dev/null)
 rc=$?
 [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" &&
@@ -47,7 +52,7 @@ rc=$?
 	fail "a rule of base: exit $rc, '$out'"
 n=$(kvmbpf -j acl show base | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)["rules"]))')
 [ "$n" = 1000 ] && pass "the refused rule is not in base" || fail "base has $n rules"
-[ "$(sets)" = 33 ] && pass "the ports keep their sets" || fail "sets in use after the refusal: '$(sets)'"
+[ "$(sets)" = "$s1" ] && pass "the ports keep their sets" || fail "sets before the refusal '$s1', after '$(sets)'"
 out=$(kvmbpf acl rule del base 0 2>&1 >/dev/null)
 rc=$?
 [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" &&
@@ -98,6 +103,6 @@ rc=$?
 [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" && [ "$(ctmax)" = "$c0" ] &&
 	pass "net set acl-ct-max and a new list, tables full: refused, acl-ct-max as it was ($c0)" ||
 	fail "net set with the tables full: exit $rc, '$out', acl_ct_max '$c0' -> '$(ctmax)'"
-check "detach one port" kvmbpf detach tp34
-check "... and the rest can change again" kvmbpf port set tp2 acl base,v1
+check "detach a port whose list is its alone (tp40)" kvmbpf detach tp40
+check "... and a port can take a new list again" kvmbpf port set tp2 acl v2,base,v9
 finish

@@ -113,6 +113,8 @@ print(len(v), '198.51.100.1' in v, '192.0.2.5' in v)"; }
 [ "$(vteps)" = "64 True False" ] && pass "the replace at the limit: the new host in, the old one out" ||
 	fail "the replace at the limit: vteps (count, new in, old in) '$(vteps)'"
 expect_err "vtep-add beyond 64 hosts" "at most 64 vteps" kvmbpf net set ov vtep-add 198.51.100.2
+expect_err "vtep-add and vtep-del of one host" "198.51.100.1 both joins and leaves" \
+	kvmbpf net set ov vtep-add 198.51.100.1 vtep-del 198.51.100.1
 [ "$(vteps)" = "64 True False" ] && pass "the refused vtep-add changed nothing" ||
 	fail "the refused vtep-add: vteps '$(vteps)'"
 check "net del ov" kvmbpf net del ov

@@ -330,6 +330,34 @@ static void t_acl_change_cuts_forbidden_connections(struct fabric *fb)
 	      "the connection to 2222 was cut by an unrelated change");
 }
 
+/*
+ * A change of the network's default is judged at once too: a connection
+ * the old default let in is cut when the new default refuses it (the
+ * port's rules did not change, so the set could otherwise be kept);
+ * one a rule lets in stays. After t_acl_change_cuts_forbidden_connections
+ * (ka4: u7, TCP 2222 in).
+ */
+static void t_acl_default_change_cuts(struct fabric *fb)
+{
+	struct frame f;
+
+	CHECK(!cli("net set a default-ingress allow"),
+	      "default-ingress allow");
+	tcp4(&f, IP(192, 0, 2, 9), 7100, GUEST4, 80, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK,
+	      "SYN to 80 refused with default-ingress allow");
+	tcp4(&f, IP(192, 0, 2, 9), 7101, GUEST4, 2222, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 2222 refused");
+	CHECK(!cli("net set a default-ingress reject"),
+	      "default-ingress reject");
+	tcp4(&f, IP(192, 0, 2, 9), 7100, GUEST4, 80, 0x10, 2, 1);
+	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
+	      "the connection the old default let in survived the new one");
+	tcp4(&f, IP(192, 0, 2, 9), 7101, GUEST4, 2222, 0x10, 2, 1);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK,
+	      "the connection a rule lets in was cut by the default's change");
+}
+
 static void t_acl_ipv6(struct fabric *fb)
 {
 	__u8 th[20] = { 0x1b, 0x58, 0, 22 }, s1[16] = { 0xfd, 0, 0, 1 },
@@ -1628,6 +1656,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_reply_needs_a_connection);
 	RUN(t_acl_reject_sends_rst);
 	RUN(t_acl_change_cuts_forbidden_connections);
+	RUN(t_acl_default_change_cuts);
 	RUN(t_acl_ipv6);
 	RUN(t_acl_fragments);
 	RUN(t_acl_none_is_as_before);
