@@ -880,15 +880,41 @@ static bool dead_bit(const void *key, const void *value, void *arg)
  * A port's ACL entry (kvb_aclp) and connection count (kvb_aclctn) are
  * arrays indexed by its counter slot (kvb_port.slot): the datapath finds
  * them by index. The entry names its port (ifindex): a slot holds no
- * entry of another port's.
+ * entry of another port's. The entry has two copies, one in force
+ * (kvb_aclsel): aclp_write writes the other whole, then switches.
  */
+int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap)
+{
+	__u32 sel = 0, k;
+
+	if (!slot || slot > KVB_MAX_PORTS ||
+	    bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel))
+		return -1;
+	k = slot * 2 + (sel & 1);
+	return bpf_map_lookup_elem(fb->aclp_fd, &k, ap) ? -1 : 0;
+}
+
+int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
+{
+	__u32 sel = 0, k;
+
+	if (!slot || slot > KVB_MAX_PORTS) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel))
+		return -1;
+	sel = !(sel & 1);
+	k = slot * 2 + sel;
+	if (bpf_map_update_elem(fb->aclp_fd, &k, ap, BPF_ANY))
+		return -1;
+	return bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY);
+}
+
 static int aclp_get(struct fabric *fb, const struct kvb_port *p,
 		    struct kvb_acl_port *ap)
 {
-	__u32 slot = p->slot;
-
-	if (!slot || bpf_map_lookup_elem(fb->aclp_fd, &slot, ap) ||
-	    ap->ifindex != p->ifindex)
+	if (aclp_read(fb, p->slot, ap) || ap->ifindex != p->ifindex)
 		return -1;
 	return 0;
 }
@@ -896,24 +922,16 @@ static int aclp_get(struct fabric *fb, const struct kvb_port *p,
 static int aclp_put(struct fabric *fb, const struct kvb_port *p,
 		    struct kvb_acl_port *ap)
 {
-	__u32 slot = p->slot;
-
-	if (!slot) {
-		errno = ENOENT;
-		return -1;
-	}
 	ap->ifindex = p->ifindex;
-	return bpf_map_update_elem(fb->aclp_fd, &slot, ap, BPF_ANY);
+	return aclp_write(fb, p->slot, ap);
 }
 
 /* the port's ACL entry goes (its count stays) */
 static void aclp_del(struct fabric *fb, const struct kvb_port *p)
 {
 	struct kvb_acl_port ap = { 0 };
-	__u32 slot = p->slot;
 
-	if (slot && slot <= KVB_MAX_PORTS)
-		bpf_map_update_elem(fb->aclp_fd, &slot, &ap, BPF_ANY);
+	aclp_write(fb, p->slot, &ap);
 }
 
 /* a slot given to a port, or given up: no ACL entry, no count */
@@ -924,7 +942,7 @@ void acl_slot_clear(struct fabric *fb, __u32 slot)
 
 	if (!slot || slot > KVB_MAX_PORTS)
 		return;
-	bpf_map_update_elem(fb->aclp_fd, &slot, &ap, BPF_ANY);
+	aclp_write(fb, slot, &ap);
 	bpf_map_update_elem(fb->aclctn_fd, &slot, &n, BPF_ANY);
 }
 

@@ -50,7 +50,7 @@ void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
  * Count ifindex's bindings per family into the port's n_ip4 / n_ip6, and
  * its SAVI ones into n_savi (kvb_maps.h, kvb_addr).
  */
-static void addr_count(struct fabric *fb, struct kvb_port *p)
+void addr_count(struct fabric *fb, struct kvb_port *p)
 {
 	struct kvb_addr_key key, *prev = NULL;
 	struct kvb_addr a;

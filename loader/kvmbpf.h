@@ -29,7 +29,7 @@ struct fabric {
 	int net_fd, port_fd, fdb_fd, stats_fd, addr_fd, meta_fd, ct_fd;
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
 	    ctsweep_fd, natmap_fd, hostif_fd;
-	int acl_fd, aclr_fd, aclp_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
+	int acl_fd, aclr_fd, aclp_fd, aclsel_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
 	    aclct_fd, aclctn_fd, xdptx_fd, portdev_fd, ctpn_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 	/* nat_flows_forget: walks held back (nat_forget_hold) and whether
@@ -118,6 +118,8 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);
 /* remove ifindex's addresses (flags 0: all, else only those) */
 void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags);
+/* p's address counts (n_ip4, n_ip6, n_savi) from the table, as they are */
+void addr_count(struct fabric *fb, struct kvb_port *p);
 void addr_mac_owned(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		    __u32 ifindex);
 void uplink_addrs_sync(struct fabric *fb);
@@ -421,6 +423,10 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 void acl_port_forget(struct fabric *fb, const struct kvb_port *p);
 int acl_port_own(struct fabric *fb, const struct kvb_port *p, __u16 *ids);
 void acl_slot_clear(struct fabric *fb, __u32 slot);
+/* a slot's ACL entry, the copy in force (kvb_aclsel); write: into the
+ * other copy, then in force. 0, or -1 */
+int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap);
+int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap);
 int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids);
 /* compile every port's ACLs anew and switch them over */
 int acl_sync(struct fabric *fb, const char *cmd);

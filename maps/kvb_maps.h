@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 18
+#define KVB_LAYOUT_VERSION 19
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -41,6 +41,7 @@
 #define KVB_MAP_ACL "kvb_acl"
 #define KVB_MAP_ACLR "kvb_aclr"
 #define KVB_MAP_ACLP "kvb_aclp"
+#define KVB_MAP_ACLSEL "kvb_aclsel"
 #define KVB_MAP_ACLLPM "kvb_acllpm"
 #define KVB_MAP_ACLBIT "kvb_aclbit"
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
@@ -378,12 +379,17 @@ struct kvb_acl {
 };
 
 /*
- * kvb_aclp: ARRAY of KVB_MAX_PORTS + 1, key __u32: a guest port's ACLs at
- * its slot (kvb_port.slot; the loader writes the whole entry at once). An
- * index, not a hash lookup, on the path of every judged frame. ifindex
- * says whose entry it is: another ifindex (a slot given to another port
- * since, or none: 0) is no entry. set 0: no ACL applies, the port
- * behaves as if there were no ACLs.
+ * kvb_aclp: ARRAY of 2 * (KVB_MAX_PORTS + 1), key __u32: a guest port's
+ * ACLs at its slot (kvb_port.slot), in two copies, slot * 2 and
+ * slot * 2 + 1, of which kvb_aclsel (ARRAY of KVB_MAX_PORTS + 1, __u32 0
+ * or 1) at the slot names the one in force. The loader writes the other
+ * copy whole, then flips the selector: a judgment reads one copy as it
+ * was written, never a new set with the old one's dims or defaults (an
+ * array's update is a copy in place that a reader on another CPU can see
+ * half done). Indexes, not hash lookups, on the path of every judged
+ * frame. ifindex says whose entry it is: another ifindex (a slot given
+ * to another port since, or none: 0) is no entry. set 0: no ACL
+ * applies, the port behaves as if there were no ACLs.
  */
 enum kvb_acl_port_flags {
 	KVB_ACLP_OWN = 1 << 0,	/* acl[] is the port's own (else none) */

@@ -33,10 +33,16 @@ done
 [ $ok = 33 ] && pass "33 ports, each with base (1,000 rules) and an ACL of its own" ||
 	fail "only $ok of 33 ports attached with their ACLs"
 sets() { # the distinct ACL sets the ports use now: their count, and ids
+	local sel=$(mktemp)
+	bpftool -j map dump pinned "$BPFFS/kvb_aclsel" >"$sel"
 	bpftool -j map dump pinned "$BPFFS/kvb_aclp" | "$PY" -c '
 import json, sys
-s = sorted({e["formatted"]["value"]["set"] for e in json.load(sys.stdin) if e["formatted"]["value"]["set"]})
-print(len(s), ",".join(map(str, s)))'
+sel = {e["formatted"]["key"]: e["formatted"]["value"] for e in json.load(open(sys.argv[1]))}
+s = sorted({e["formatted"]["value"]["set"] for e in json.load(sys.stdin)
+            if e["formatted"]["value"]["set"] and
+            e["formatted"]["key"] % 2 == sel.get(e["formatted"]["key"] // 2, 0) % 2})
+print(len(s), ",".join(map(str, s)))' "$sel"
+	rm -f "$sel"
 }
 s0=$(sets)
 [ "${s0%% *}" = 33 ] && pass "33 distinct sets in use" || fail "sets in use: '$s0'"

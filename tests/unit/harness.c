@@ -295,7 +295,7 @@ int acl_entry_put(struct fabric *fb, __u32 ifindex,
 		v = *ap;
 		v.ifindex = ifindex;
 	}
-	return bpf_map_update_elem(fb->aclp_fd, &slot, &v, BPF_ANY);
+	return aclp_write(fb, slot, &v);
 }
 
 __u64 acl_ct_count(struct fabric *fb, __u32 ifindex, int dir)

@@ -358,6 +358,35 @@ static void t_acl_default_change_cuts(struct fabric *fb)
 	      "the connection a rule lets in was cut by the default's change");
 }
 
+/*
+ * A port's ACL entry is never written while in force: a change writes
+ * the other copy whole, then flips the selector, so a judgment that read
+ * the selector before sees the whole old entry, not a new set with the
+ * old dims or defaults (an array's update is a copy in place).
+ */
+static void t_acl_entry_switch_never_writes_the_copy_in_force(struct fabric *fb)
+{
+	struct kvb_acl_port before, after, now, next;
+	__u32 slot = port_slot(fb, ka4), sel0 = 0, sel1 = 0, k;
+
+	CHECK(slot && !bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel0),
+	      "no selector for ka4");
+	k = slot * 2 + (sel0 & 1);
+	CHECK(!bpf_map_lookup_elem(fb->aclp_fd, &k, &before), "no entry in force");
+	next = before;
+	next.set = before.set + 1000;
+	next.dims[0] ^= 0xf;
+	CHECK(!aclp_write(fb, slot, &next), "aclp_write failed");
+	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel1) &&
+	      (sel1 & 1) != (sel0 & 1), "the selector did not flip");
+	CHECK(!bpf_map_lookup_elem(fb->aclp_fd, &k, &after) &&
+	      !memcmp(&before, &after, sizeof(before)),
+	      "the copy that was in force was written");
+	CHECK(!aclp_read(fb, slot, &now) && !memcmp(&now, &next, sizeof(now)),
+	      "the copy in force is not the new entry");
+	CHECK(!aclp_write(fb, slot, &before), "cannot put the entry back");
+}
+
 static void t_acl_ipv6(struct fabric *fb)
 {
 	__u8 th[20] = { 0x1b, 0x58, 0, 22 }, s1[16] = { 0xfd, 0, 0, 1 },
@@ -1657,6 +1686,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_reject_sends_rst);
 	RUN(t_acl_change_cuts_forbidden_connections);
 	RUN(t_acl_default_change_cuts);
+	RUN(t_acl_entry_switch_never_writes_the_copy_in_force);
 	RUN(t_acl_ipv6);
 	RUN(t_acl_fragments);
 	RUN(t_acl_none_is_as_before);

@@ -126,7 +126,7 @@ __u16 l4_csum_check(const __u8 *f);
 struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex);
 /* the port's slot (kvb_port.slot): its counters, ACL entry and count */
 __u32 port_slot(struct fabric *fb, __u32 ifindex);
-/* the port's ACL entry (kvb_aclp at its slot) made *ap, or none (NULL) */
+/* the port's ACL entry (kvb_aclp at its slot, the copy in force) made *ap, or none (NULL) */
 int acl_entry_put(struct fabric *fb, __u32 ifindex,
 		  const struct kvb_acl_port *ap);
 /* the connection sides the port holds (kvb_aclctn at its slot) of
