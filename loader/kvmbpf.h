@@ -356,6 +356,7 @@ const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
 bool pid_is(int pid, const char *name);
+unsigned long long pid_start_time(int pid);
 bool pid_runs_self(int pid);
 
 /*

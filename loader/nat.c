@@ -187,18 +187,24 @@ static int host_change_socket(void)
 /* The watcher's PID from its run file (path filled in), or 0. */
 static int wan_wait_pid(const struct kvb_net *net, char path[256])
 {
+	unsigned long long started = 0;
 	FILE *f;
-	int pid;
+	int pid, k;
 
 	run_path(net, "wanwait", path, 256);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
-	if (fscanf(f, "%d", &pid) != 1 || pid < 0)
+	k = fscanf(f, "%d %llu", &pid, &started);
+	if (k < 1 || pid < 0)
 		pid = 0;
 	fclose(f);
-	/* the watcher (a kvmbpf: by name, or this binary under another
-	 * name), not whatever got its pid since */
+	/* the watcher: the process that started then (the file of an
+	 * older kvmbpf has no start time: a kvmbpf by name, or this binary
+	 * under another name), not whatever got its pid since (a libvirt
+	 * hook's kvmbpf, say, after the watcher was killed) */
+	if (k == 2)
+		return started && pid_start_time(pid) == started ? pid : 0;
 	return pid_is(pid, "kvmbpf") || pid_runs_self(pid) ? pid : 0;
 }
 
@@ -256,7 +262,8 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 
 		/* a watcher nobody can find would be started again by
 		 * every command: without its pid on file, none */
-		if (!f || fprintf(f, "%d\n", (int)pid) < 0 || fclose(f)) {
+		if (!f || fprintf(f, "%d %llu\n", (int)pid,
+				  pid_start_time(pid)) < 0 || fclose(f)) {
 			if (pid > 0)
 				kill(pid, SIGKILL);
 			unlink(path);

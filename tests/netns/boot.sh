@@ -32,7 +32,7 @@ check "net show -j: no nat_address yet" sh -c \
 	"\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j net show n | grep -q '\"nat_address\":null'"
 check_not "no way out before the WAN has an address" ping4 "$T-g1" 10.82.9.2
 gw_if=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
-wpid=$(cat "/run/kvmbpf/$gw_if.wanwait" 2>/dev/null)
+wpid=$(cut -d" " -f1 "/run/kvmbpf/$gw_if.wanwait" 2>/dev/null)
 
 # the address comes (DHCP on the WAN, say); no kvmbpf command runs
 ip addr add 10.82.9.1/24 dev "$T-w"
@@ -67,7 +67,7 @@ done
 ip link add "$T-w2" type veth peer name "$T-w2p" && LINK_LIST+=("$T-w2") && ip link set "$T-w2" up
 kvmbpf net add m type nat subnet 192.168.83.0/24 wan "$T-w2" dhcp off || fail "net add m"
 m_if=$(kvmbpf -j net show m | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
-mpid=$(cat "/run/kvmbpf/$m_if.wanwait" 2>/dev/null)
+mpid=$(cut -d" " -f1 "/run/kvmbpf/$m_if.wanwait" 2>/dev/null)
 alive "$mpid" && pass "net add m: a waiter runs ($mpid)" ||
 	fail "net add m: no waiter"
 kvmbpf net del m || fail "net del m"

@@ -264,12 +264,31 @@ for _ in $(seq 80); do [ -s "$TMPDIR/forged" ] && break; sleep 0.1; done
 
 # --- nothing left behind ----------------------------------------------------
 gwif=$(show n interface)
-wpid=$(cat "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
+wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
 [ -n "$wpid" ] && [ -e "/proc/$wpid" ] && pass "net show: the watcher runs ($wpid)" ||
 	fail "no watcher for n ('$wpid')"
+# The watcher dies (killed) and its pid goes to another kvmbpf (a
+# monitor, a libvirt hook's command): it is no watcher. The next changing
+# command starts a watcher again, and net del leaves the other kvmbpf be.
+nsenter --net="$HNS" "${K[@]}" monitor >/dev/null 2>&1 &
+mon=$!
+BG_PIDS+=("$mon")
+for i in $(seq 100); do [ "$(cat /proc/$mon/comm 2>/dev/null)" = kvmbpf ] && break; sleep 0.05; done
+kill -KILL "$wpid"
+for i in $(seq 100); do [ -e "/proc/$wpid" ] || break; sleep 0.05; done
+echo "$mon $(cut -d' ' -f2 "/run/kvmbpf/$gwif.wanwait")" >"/run/kvmbpf/$gwif.wanwait"
+kvmbpf gc >/dev/null
+wpid2=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
+[ -n "$wpid2" ] && [ "$wpid2" != "$mon" ] && [ -e "/proc/$wpid2" ] &&
+	pass "a watcher whose pid another kvmbpf has now is started again ($wpid2)" ||
+	fail "the watcher was not started again (run file '$wpid2', the other kvmbpf $mon)"
 check "net del m" kvmbpf net del m
 check "wan1 stays hooked while n needs it" hooked wan1
 check "net del n" kvmbpf net del n
+[ -e "/proc/$mon" ] && [ "$(cat /proc/$mon/comm 2>/dev/null)" = kvmbpf ] &&
+	pass "net del left the other kvmbpf that had the old watcher's pid alone" ||
+	fail "net del killed the other kvmbpf (pid $mon)"
+kill "$mon" 2>/dev/null
 for d in wan1 wan2 wan3; do
 	check_not "net del: no filter left on $d" hooked "$d"
 	check_not "net del: no clsact left on $d" sh -c "tc -n $H qdisc show dev $d | grep -q clsact"
