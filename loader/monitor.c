@@ -162,7 +162,9 @@ static int monitor_run(int argc, char **argv)
 	struct mon_ctx mc = { .left = -1 };
 	struct ring_buffer *rb;
 	struct sigaction sa = { .sa_handler = on_signal };
-	__u64 next = 0;
+	__u64 next = 0, mine = 0;
+	struct kvb_mon cur;
+	__u32 zero = 0;
 
 	mc.fb = fab_ro();
 	if (!mc.fb)
@@ -209,13 +211,18 @@ static int monitor_run(int argc, char **argv)
 		__u64 now = mono_ns();
 
 		if (now >= next) {
-			set_lease(mc.fb, now + KVB_MON_LEASE_NS);
+			mine = now + KVB_MON_LEASE_NS;
+			set_lease(mc.fb, mine);
 			next = now + KVB_MON_LEASE_NS / 4;
 		}
 		if (ring_buffer__poll(rb, 100) < 0 && errno != EINTR)
 			break;
 	}
-	set_lease(mc.fb, 0);
+	/* events stop now, unless another monitor holds the lease (its
+	 * renewal wrote another time over ours) */
+	if (!bpf_map_lookup_elem(mc.fb->mon_fd, &zero, &cur) &&
+	    cur.until_ns == mine)
+		set_lease(mc.fb, 0);
 	ring_buffer__free(rb);
 	return 0;
 }
