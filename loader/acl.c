@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -894,9 +895,20 @@ int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap)
 	return bpf_map_lookup_elem(fb->aclp_fd, &k, ap) ? -1 : 0;
 }
 
+/*
+ * The copy not in force was in force until the last flip: a judgment
+ * that read the selector before it may still read that copy, so it is
+ * written again only ACL_RETIRE_US after (a program runs for
+ * microseconds; the sets' retirement waits as long). A write of what is
+ * in force already flips nothing.
+ */
 int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 {
+	static __u64 flipped[KVB_MAX_PORTS + 1];	/* this process's */
+	struct kvb_acl_port cur;
 	__u32 sel = 0, k;
+	struct timespec ts;
+	__u64 now;
 
 	if (!slot || slot > KVB_MAX_PORTS) {
 		errno = ENOENT;
@@ -904,11 +916,23 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	}
 	if (bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel))
 		return -1;
+	k = slot * 2 + (sel & 1);
+	if (!bpf_map_lookup_elem(fb->aclp_fd, &k, &cur) &&
+	    !memcmp(&cur, ap, sizeof(cur)))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (__u64)ts.tv_sec * 1000000ULL + (__u64)ts.tv_nsec / 1000;
+	if (flipped[slot] && now - flipped[slot] < ACL_RETIRE_US)
+		usleep((useconds_t)(ACL_RETIRE_US - (now - flipped[slot])));
 	sel = !(sel & 1);
 	k = slot * 2 + sel;
 	if (bpf_map_update_elem(fb->aclp_fd, &k, ap, BPF_ANY))
 		return -1;
-	return bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY);
+	if (bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	flipped[slot] = (__u64)ts.tv_sec * 1000000ULL + (__u64)ts.tv_nsec / 1000;
+	return 0;
 }
 
 static int aclp_get(struct fabric *fb, const struct kvb_port *p,

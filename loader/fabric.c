@@ -570,8 +570,14 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create,
 
 		fb->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fb->lock_fd < 0 ||
-		    flock(fb->lock_fd, create ? LOCK_EX : LOCK_SH))
-			return err("cannot lock %s: %s", dir, strerror(errno));
+		    flock(fb->lock_fd, create ? LOCK_EX : LOCK_SH)) {
+			int e = errno;
+
+			if (fb->lock_fd >= 0)
+				close(fb->lock_fd);
+			fb->lock_fd = -1;
+			return err("cannot lock %s: %s", dir, strerror(e));
+		}
 		if (!fstat(fb->lock_fd, &held) && !stat(dir, &st) &&
 		    held.st_dev == st.st_dev && held.st_ino == st.st_ino)
 			break;

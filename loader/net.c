@@ -1207,8 +1207,8 @@ static int xdp_on_first(struct fabric *fb, const struct net_spec *s,
 }
 
 /*
- * net set's ACL step: network old as it is but for net's ACL list, and
- * its ports' sets switched to it. 0, or 1 with the network and its ports
+ * net set's ACL step: network old as it is but for net's ACL list and
+ * defaults, and its ports' sets switched to them. 0, or 1 with the network and its ports
  * as they were (the error told).
  */
 static int net_set_acl_first(struct fabric *fb, const struct kvb_net *old,
@@ -1218,6 +1218,9 @@ static int net_set_acl_first(struct fabric *fb, const struct kvb_net *old,
 
 	memcpy(tmp.acl, net->acl, sizeof(tmp.acl));
 	tmp.nacl = net->nacl;
+	/* a default that changes compiles the lists of its ports again
+	 * (their connections are judged again): room, as a list needs */
+	memcpy(tmp.acl_default, net->acl_default, sizeof(tmp.acl_default));
 	if (net_put(fb, &tmp))
 		return err("net set: %s: %s", old->name, strerror(errno));
 	if (!acl_sync(fb, "net set"))
@@ -1269,7 +1272,9 @@ static int net_set(int argc, char **argv)
 		return 1;
 	old = net;
 	net_spec_apply(&s, &net);
-	acl_first = field_given(&s, "acl");
+	acl_first = field_given(&s, "acl") ||
+		    field_given(&s, "default-ingress") ||
+		    field_given(&s, "default-egress");
 	for (__u32 i = 0; i < s.ndel; i++) {
 		char a[64];
 

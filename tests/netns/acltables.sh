@@ -109,6 +109,16 @@ rc=$?
 [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" && [ "$(ctmax)" = "$c0" ] &&
 	pass "net set acl-ct-max and a new list, tables full: refused, acl-ct-max as it was ($c0)" ||
 	fail "net set with the tables full: exit $rc, '$out', acl_ct_max '$c0' -> '$(ctmax)'"
+# a new default alone: every list of t's ports is compiled again (their
+# connections are judged again), which the full tables cannot take
+defin() { kvmbpf -j net show t | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["default_ingress"])'; }
+d0=$(defin)
+out=$(kvmbpf net set t default-ingress drop acl-ct-max 1000 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && printf '%s' "$out" | grep -q "ACL tables are full" && [ "$(defin)" = "$d0" ] &&
+	[ "$(ctmax)" = "$c0" ] &&
+	pass "net set default-ingress and acl-ct-max, tables full: refused, both as they were" ||
+	fail "net set default with the tables full: exit $rc, '$out', default '$d0' -> '$(defin)', acl_ct_max '$c0' -> '$(ctmax)'"
 check "detach a port whose list is its alone (tp40)" kvmbpf detach tp40
 check "... and a port can take a new list again" kvmbpf port set tp2 acl v2,base,v9
 finish

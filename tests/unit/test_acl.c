@@ -385,6 +385,12 @@ static void t_acl_entry_switch_never_writes_the_copy_in_force(struct fabric *fb)
 	CHECK(!aclp_read(fb, slot, &now) && !memcmp(&now, &next, sizeof(now)),
 	      "the copy in force is not the new entry");
 	CHECK(!aclp_write(fb, slot, &before), "cannot put the entry back");
+	/* what is in force already: no flip (the copy a reader may still
+	 * read is not written again) */
+	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel0), "no selector");
+	CHECK(!aclp_write(fb, slot, &before), "aclp_write of the same failed");
+	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel1) && sel1 == sel0,
+	      "a write of the entry in force flipped the selector");
 }
 
 static void t_acl_ipv6(struct fabric *fb)
