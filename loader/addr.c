@@ -163,13 +163,11 @@ static int addr_put_static(struct fabric *fb, const struct kvb_port *p,
  * gets its old configured addresses back: a refused `port set` leaves the
  * running guest as it was.
  */
-int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
-	     const struct port_opts *o)
+int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
+	       const struct port_opts *o)
 {
-	struct kvb_addr_key old[KVB_MAX_PORT_ADDRS], key, *prev = NULL;
 	struct kvb_addr cur;
 	char buf[64];
-	int nold = 0, bad = 0, e;
 
 	for (int i = 0; i < o->naddrs; i++) {
 		struct kvb_addr_key ok = o->addrs[i];
@@ -184,6 +182,19 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 				   buf, cur.owner);
 		}
 	}
+	return 0;
+}
+
+int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
+	     const struct port_opts *o)
+{
+	struct kvb_addr_key old[KVB_MAX_PORT_ADDRS], key, *prev = NULL;
+	struct kvb_addr cur;
+	char buf[64];
+	int nold = 0, bad = 0, e;
+
+	if (addr_check(fb, cmd, p, o))
+		return 1;
 	if (p->flags & KVB_PORT_F_SAVI_OFF) {
 		addr_purge(fb, p->ifindex, KVB_ADDR_F_SAVI);
 		addr_count(fb, p);

@@ -113,6 +113,9 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role);
 bool fabric_ifname(const char *name);
 
 /* addr.c: the address table, what each port may send from */
+/* o's addresses are no other port's: 0, or the error told */
+int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
+	       const struct port_opts *o);
 /* replace p's configured addresses with o's (learned ones stay) */
 int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o);

@@ -232,6 +232,9 @@ static int port_set(int argc, char **argv)
 			return err("port set: mac %s is already the static "
 				   "address of another port", m);
 	}
+	/* and so do addresses another port holds */
+	if (addr_check(fb, "port set", &p, &o))
+		return 1;
 	/* the ACLs first, the step whose tables may be full: a failure
 	 * there changed nothing else (acl_port_set puts the port's list
 	 * back); a later step's failure puts them back too */

@@ -120,5 +120,14 @@ rc=$?
 	pass "net set default-ingress and acl-ct-max, tables full: refused, both as they were" ||
 	fail "net set default with the tables full: exit $rc, '$out', default '$d0' -> '$(defin)', acl_ct_max '$c0' -> '$(ctmax)'"
 check "detach a port whose list is its alone (tp40)" kvmbpf detach tp40
+# a port set that is refused for an address another port holds changes
+# no ACL on its way (checked before its ACL step)
+check "port set tp1 ip 10.77.0.1" kvmbpf port set tp1 ip 10.77.0.1
+s2=$(sets)
+out=$(kvmbpf port set tp2 ip 10.77.0.1 acl v2,base,v9 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && printf '%s' "$out" | grep -q "already an address of another port" && [ "$(sets)" = "$s2" ] &&
+	pass "port set with another port's address: refused before its ACLs changed" ||
+	fail "port set with a taken address: exit $rc, '$out', sets '$s2' -> '$(sets)'"
 check "... and a port can take a new list again" kvmbpf port set tp2 acl v2,base,v9
 finish
