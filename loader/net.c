@@ -1208,8 +1208,8 @@ static int xdp_on_first(struct fabric *fb, const struct net_spec *s,
 
 /*
  * net set's ACL step: network old as it is but for net's ACL list and
- * defaults, and its ports' sets switched to them. 0, or 1 with the network and its ports
- * as they were (the error told).
+ * defaults, and its ports' sets switched to them. 0, or 1 with the
+ * network and its ports as they were (the error told).
  */
 static int net_set_acl_first(struct fabric *fb, const struct kvb_net *old,
 			     const struct kvb_net *net)
