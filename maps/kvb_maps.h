@@ -848,6 +848,14 @@ struct kvb_port {
 	__u32 held;		/* enum kvb_port_held, set by the datapath */
 };
 
+/* kvb_port.mac and .slot share one aligned 64-bit word (the datapath
+ * claims a MAC with one compare-and-swap of it): the MAC's bytes */
+#define KVB_PORT_MAC_MASK 0x0000ffffffffffffULL
+_Static_assert(__builtin_offsetof(struct kvb_port, mac) % 8 == 0 &&
+		       __builtin_offsetof(struct kvb_port, slot) ==
+			       __builtin_offsetof(struct kvb_port, mac) + 6,
+	       "kvb_port: mac and slot must be one aligned word");
+
 /*
  * Is port p a way out of the nat networks: a WAN port, or a bridge's
  * uplink they translate through too (KVB_PORT_F_NAT_WAN, the host's one

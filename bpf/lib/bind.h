@@ -134,6 +134,7 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 	struct kvb_port *port;
 	struct kvb_addr_key k;
 	__u32 ifindex, net_id;
+	int made = 0;
 
 	if (!req)
 		return BIND_HELD;
@@ -176,6 +177,8 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 			return BIND_FULL;
 		if (o->owner != ifindex)
 			return BIND_HELD;
+	} else if (!o) {
+		made = 1;	/* this claim's owner entry */
 	}
 	k.ifindex = ifindex;
 	k.net_id = 0;
@@ -201,8 +204,20 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 		cur->expires_ns = expires;
 		return BIND_OK;
 	}
-	if (bpf_map_update_elem(&kvb_addr, &k, &v, BPF_NOEXIST))
-		return bpf_map_lookup_elem(&kvb_addr, &k) ? BIND_OK : BIND_FULL;
+	if (bpf_map_update_elem(&kvb_addr, &k, &v, BPF_NOEXIST)) {
+		if (bpf_map_lookup_elem(&kvb_addr, &k))
+			return BIND_OK;
+		/* the table is full: the owner entry this claim made goes
+		 * too (the sweep never takes an owner entry alone) */
+		if (made) {
+			k.ifindex = 0;
+			k.net_id = (__u8)net_id;
+			o = bpf_map_lookup_elem(&kvb_addr, &k);
+			if (o && o->owner == ifindex)
+				bpf_map_delete_elem(&kvb_addr, &k);
+		}
+		return BIND_FULL;
+	}
 	if (port) {
 		__sync_fetch_and_add(k.family == 4 ? &port->n_ip4 :
 						     &port->n_ip6, 1);

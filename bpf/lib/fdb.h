@@ -157,6 +157,7 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 				   .flags = KVB_FDB_F_STATIC };
 	struct kvb_port *port;
 	struct kvb_fdb_key k;
+	__u64 *w, was;
 
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || !(port->flags & KVB_PORT_F_SPOOFCHECK) ||
@@ -165,13 +166,29 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 	    mac_is_zero((const __u8 *)&mac) ||
 	    fdb_owned_elsewhere(net_id, mac, ifindex))
 		return 0;
+	/*
+	 * The port's MAC is claimed first, in one compare-and-swap of the
+	 * word it shares with the slot: frames from several MACs on several
+	 * queues at once would each see none yet, and pin one entry each
+	 * (all but the last one's never aged, never given back).
+	 */
+	w = (__u64 *)port->mac;
+	was = *w;
+	if (was & KVB_PORT_MAC_MASK)
+		return 0;
+	if (__sync_val_compare_and_swap(w, was,
+					(was & ~KVB_PORT_MAC_MASK) |
+					(mac & KVB_PORT_MAC_MASK)) != was)
+		return 0;	/* another CPU pinned one */
 	e.seen_ns = kvb_now();
 	fdb_key(&k, net_id, (const __u8 *)&mac);
 	/* a static entry: the reserve is its too (fdb_room) */
-	if (bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY))
+	if (bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY)) {
+		__sync_val_compare_and_swap(w, (was & ~KVB_PORT_MAC_MASK) |
+					       (mac & KVB_PORT_MAC_MASK), was);
 		return -1;
+	}
 	fdb_counted(fdb_counter());
-	__builtin_memcpy(port->mac, &mac, ETH_ALEN);
 	port->flags |= KVB_PORT_F_MAC_PINNED;
 	return 1;
 }

@@ -591,7 +591,13 @@ __noinline int ct_evict(__u32 slot, __u32 who, __u32 net_id, __u32 cap)
 static __always_inline int ct_room(__u16 slot, const struct kvb_net *net)
 {
 	__u64 *cnt = ct_counter(net->id);
+	struct evict_scratch *v = evict_scratch();
 	int why;
+
+	/* a new flow: no place of an earlier packet's eviction (whose flow
+	 * was not made) is its to take (ct_note) */
+	if (v)
+		v->reuse_slot = 0;
 
 	for (int i = 0; i < 2; i++) {
 		if (cnt && net->ct_max && *cnt >= net->ct_max)
@@ -1006,6 +1012,7 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	struct kvb_natmap *n, *m;
 	struct kvb_port *gp;
 	struct kvb_net *net;
+	int ret;
 
 	if (!t || !rk)
 		return NAT_MAP_NONE;
@@ -1117,7 +1124,9 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	if (!t->n)
 		return DROP(KVB_DROP_NAT_FILTERED);
 	t->held = KVB_CT_M_MAP;
-	return natmap_flow(t) > 0 ? 0 : DROP(KVB_DROP_NAT_FULL);
+	/* another CPU made the same flow first (0): it is there to use */
+	ret = natmap_flow(t);
+	return IS_DROP(ret) ? ret : 0;
 refuse:
 	/* a host service that bound the port since keeps what is its */
 	if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))

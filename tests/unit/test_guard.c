@@ -1913,6 +1913,53 @@ static void t_savi_claim_and_conflict(struct fabric *fb __attribute__((unused)))
 	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "another port's link-local");
 }
 
+/*
+ * A claim that finds room for its owner entry but not for its port's
+ * (the address table's last place) is refused, and leaves no owner entry
+ * behind: the sweep never takes an owner entry alone, so each such
+ * claim leaked a place for good.
+ */
+static void t_savi_full_table_leaves_no_owner(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_addr_key k = { .family = 6 }, ok = { .family = 6 };
+	struct kvb_addr v = { .owner = 0x7ffffff0 };
+	bool bound, orphan;
+	struct kvb_port p;
+	struct frame f;
+	__u32 n;
+	__u8 a[16];
+
+	CHECK(!port_get(F, kgr, &p), "no port kgr");
+	/* fill the table (entries of no port, never swept: static), then
+	 * free one place */
+	k.ifindex = 0x7ffffff0;
+	k.addr[0] = 0x20;
+	for (n = 0; n < KVB_MAX_ADDRS + 1; n++) {
+		memcpy(k.addr + 12, &n, 4);
+		if (bpf_map_update_elem(F->addr_fd, &k, &v, BPF_NOEXIST))
+			break;
+	}
+	if (n) {
+		n--;
+		memcpy(k.addr + 12, &n, 4);
+		bpf_map_delete_elem(F->addr_fd, &k);
+	}
+	a79(a, 0xb1);
+	echo6(&f, GR, a);
+	run_tc(F, kgr, &f);
+	ok.net_id = (__u8)p.net_id;
+	memcpy(ok.addr, a, 16);
+	bound = bound6(kgr, a, NULL);
+	orphan = !bpf_map_lookup_elem(F->addr_fd, &ok, &v);
+	for (__u32 i = 0; i < n; i++) {
+		memcpy(k.addr + 12, &i, 4);
+		bpf_map_delete_elem(F->addr_fd, &k);
+	}
+	CHECK(n > 0 && n < KVB_MAX_ADDRS, "the table did not fill (%u)", n);
+	CHECK(!bound, "bound with the table full (the fill missed)");
+	CHECK(!orphan, "the refused claim left its owner entry");
+}
+
 /* Outside the network's prefixes: never bound (link-local aside). */
 static void t_savi_out_of_prefix(struct fabric *fb __attribute__((unused)))
 {
@@ -2426,6 +2473,7 @@ int guard_tests(struct fabric *fb)
 		return nfail + 1;
 	}
 	RUN(t_savi_claim_and_conflict);
+	RUN(t_savi_full_table_leaves_no_owner);
 	RUN(t_savi_out_of_prefix);
 	RUN(t_savi_dad);
 	RUN(t_savi_dad_keeps_lease);
