@@ -192,7 +192,11 @@ __noinline int nat_slot_held(__be32 addr, __u32 slot, __u32 proto)
 	return c ? (int)(c->flows & 0x7fffffff) : 0;
 }
 
-/* The port at slot (of network net_id) holds one more on addr. */
+/*
+ * The port at slot (of network net_id) holds one more on addr: 1, or 0
+ * when it could not be counted (the table full: then nothing is to be
+ * given back for it).
+ */
 __noinline int nat_slot_take(__be32 addr, __u32 slot, __u32 proto,
 				__u32 net_id)
 {
@@ -208,17 +212,20 @@ __noinline int nat_slot_take(__be32 addr, __u32 slot, __u32 proto,
 		if (c) {
 			t->cn = natmap_get(c);
 			if (t->cn)
-				return 0;
+				return 1;
 			/* at 0: being deleted, made anew below */
 		}
 		__builtin_memset(t->cv, 0, sizeof(t->cv));
 		((struct kvb_natmap *)t->cv)->flows = 1;
 		/* flushed with its network's mappings (ct flush, net del) */
 		((struct kvb_natmap *)t->cv)->net_id = net_id;
-		if (bpf_map_update_elem(&kvb_natmap, &t->ck, t->cv,
-					BPF_NOEXIST) != -EEXIST_)
-			return 0;
+		t->cn = bpf_map_update_elem(&kvb_natmap, &t->ck, t->cv,
+					    BPF_NOEXIST);
 		barrier_var(t);
+		if (!t->cn)
+			return 1;
+		if (t->cn != (__u32)-EEXIST_)
+			return 0;
 	}
 	return 0;
 }
@@ -788,9 +795,16 @@ static __always_inline int nat_take_map(struct nat_scratch *t)
 					      KVB_DROP_NAT_FULL);
 	}
 	/* counted in its port's share: given back when it goes
-	 * (natmap_put, by the slot in its value) */
-	nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
-		      t->orig.net_id);
+	 * (natmap_put, by the slot in its value); not counted (the table
+	 * full), nothing is given back for it */
+	if (!nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
+			   t->orig.net_id)) {
+		barrier_var(t);
+		v = bpf_map_lookup_elem(&kvb_natmap, &t->mk);
+		barrier_var(t);
+		if (v)
+			v->slot = 0;
+	}
 	barrier_var(t);
 	t->held = KVB_CT_M_MAP;
 	return natmap_flow(t);
@@ -929,10 +943,11 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 	}
 	if (t->over && what == NAT_TAKE_MAP)
 		return DROP(KVB_DROP_NAT_PORTS);	/* ct_out: NAT_TAKE_OWN */
-	if (what == NAT_TAKE_OWN && !t->over && t->orig.slot) {
-		/* counted while it searches, given back unless made */
-		nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
-			      t->orig.net_id);
+	/* counted while it searches, given back unless made (not counted:
+	 * the table full, nothing to give back) */
+	if (what == NAT_TAKE_OWN && !t->over && t->orig.slot &&
+	    nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
+			  t->orig.net_id)) {
 		barrier_var(t);
 		t->own = 1;
 		t->orig.mapped = KVB_CT_M_OWN;
