@@ -886,29 +886,37 @@ static bool dead_bit(const void *key, const void *value, void *arg)
  */
 int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap)
 {
-	__u32 sel = 0, k;
+	struct kvb_aclsel sel = { 0 };
+	__u32 k;
 
 	if (!slot || slot > KVB_MAX_PORTS ||
 	    bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel))
 		return -1;
-	k = slot * 2 + (sel & 1);
+	k = slot * 2 + (sel.sel & 1);
 	return bpf_map_lookup_elem(fb->aclp_fd, &k, ap) ? -1 : 0;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 /*
  * The copy not in force was in force until the last flip: a judgment
  * that read the selector before it may still read that copy, so it is
- * written again only ACL_RETIRE_US after (a program runs for
- * microseconds; the sets' retirement waits as long). A write of what is
- * in force already flips nothing.
+ * written again only KVB_ACLSEL_HOLD_NS after (a program runs for
+ * microseconds; the sets' retirement waits as long), whichever command
+ * flipped it. A write of what is in force flips nothing.
  */
 int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 {
-	static __u64 flipped[KVB_MAX_PORTS + 1];	/* this process's */
+	struct kvb_aclsel sel = { 0 };
 	struct kvb_acl_port cur;
-	__u32 sel = 0, k;
-	struct timespec ts;
 	__u64 now;
+	__u32 k;
 
 	if (!slot || slot > KVB_MAX_PORTS) {
 		errno = ENOENT;
@@ -916,23 +924,21 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	}
 	if (bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel))
 		return -1;
-	k = slot * 2 + (sel & 1);
+	k = slot * 2 + (sel.sel & 1);
 	if (!bpf_map_lookup_elem(fb->aclp_fd, &k, &cur) &&
 	    !memcmp(&cur, ap, sizeof(cur)))
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (__u64)ts.tv_sec * 1000000ULL + (__u64)ts.tv_nsec / 1000;
-	if (flipped[slot] && now - flipped[slot] < ACL_RETIRE_US)
-		usleep((useconds_t)(ACL_RETIRE_US - (now - flipped[slot])));
-	sel = !(sel & 1);
-	k = slot * 2 + sel;
+	now = mono_ns();
+	if (sel.flipped_ns && now >= sel.flipped_ns &&
+	    now - sel.flipped_ns < KVB_ACLSEL_HOLD_NS)
+		usleep((useconds_t)((KVB_ACLSEL_HOLD_NS -
+				     (now - sel.flipped_ns)) / 1000 + 1));
+	sel.sel = !(sel.sel & 1);
+	k = slot * 2 + sel.sel;
 	if (bpf_map_update_elem(fb->aclp_fd, &k, ap, BPF_ANY))
 		return -1;
-	if (bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY))
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	flipped[slot] = (__u64)ts.tv_sec * 1000000ULL + (__u64)ts.tv_nsec / 1000;
-	return 0;
+	sel.flipped_ns = mono_ns();
+	return bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY);
 }
 
 static int aclp_get(struct fabric *fb, const struct kvb_port *p,

@@ -348,6 +348,8 @@ void overlay_tend(struct fabric *fb);
 
 /* util.c */
 int parse_mac(const char *s, __u8 mac[6]);
+/* mac is all zero: none */
+bool mac_zero(const __u8 mac[6]);
 int parse_addr(const char *s, struct kvb_addr_key *k);
 void fmt_addr(const struct kvb_addr_key *k, char buf[64]);
 __u64 clock_mono_ns(void);

@@ -302,7 +302,9 @@ static int port_set(int argc, char **argv)
 	 * (the ACL step waits): what it wrote stays */
 	if (!port_get(fb, p.ifindex, &fresh)) {
 		p.held |= fresh.held;
-		if (!o.mac && (fresh.flags & KVB_PORT_F_MAC_PINNED)) {
+		/* a MAC the datapath claimed (its flag may come a moment
+		 * after the MAC): pinned, not configured */
+		if (!o.mac && mac_zero(p.mac) && !mac_zero(fresh.mac)) {
 			memcpy(p.mac, fresh.mac, 6);
 			p.flags |= KVB_PORT_F_MAC_PINNED;
 		}

@@ -31,9 +31,14 @@ int parse_mac(const char *s, __u8 mac[6])
 	for (int i = 0; i < 6; i++)
 		mac[i] = (__u8)b[i];
 	/* A port's own address must be a unicast, non-zero one. */
-	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+	if ((mac[0] & 1) || mac_zero(mac))
 		return -EINVAL;
 	return 0;
+}
+
+bool mac_zero(const __u8 mac[6])
+{
+	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
 /* An IPv4 or IPv6 unicast address a guest may own. */

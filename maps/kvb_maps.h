@@ -381,9 +381,11 @@ struct kvb_acl {
 /*
  * kvb_aclp: ARRAY of 2 * (KVB_MAX_PORTS + 1), key __u32: a guest port's
  * ACLs at its slot (kvb_port.slot), in two copies, slot * 2 and
- * slot * 2 + 1, of which kvb_aclsel (ARRAY of KVB_MAX_PORTS + 1, __u32 0
- * or 1) at the slot names the one in force. The loader writes the other
- * copy whole, then flips the selector: a judgment reads one copy as it
+ * slot * 2 + 1, of which kvb_aclsel (ARRAY of KVB_MAX_PORTS + 1, struct
+ * kvb_aclsel) at the slot names the one in force. The loader writes the
+ * other copy whole, then flips the selector (never twice within
+ * KVB_ACLSEL_HOLD_NS: a judgment that read the selector before a flip
+ * may still read the copy that left force): a judgment reads one copy as it
  * was written, never a new set with the old one's dims or defaults (an
  * array's update is a copy in place that a reader on another CPU can see
  * half done). Indexes, not hash lookups, on the path of every judged
@@ -391,6 +393,14 @@ struct kvb_acl {
  * to another port since, or none: 0) is no entry. set 0: no ACL
  * applies, the port behaves as if there were no ACLs.
  */
+struct kvb_aclsel {
+	__u32 sel;		/* 0 or 1: the copy of kvb_aclp in force */
+	__u32 pad;
+	__u64 flipped_ns;	/* the loader's CLOCK_MONOTONIC at the flip */
+};
+
+#define KVB_ACLSEL_HOLD_NS 20000000ULL
+
 enum kvb_acl_port_flags {
 	KVB_ACLP_OWN = 1 << 0,	/* acl[] is the port's own (else none) */
 };

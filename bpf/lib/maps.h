@@ -211,7 +211,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, KVB_MAX_PORTS + 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct kvb_aclsel);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclsel SEC(".maps");
 
@@ -386,13 +386,13 @@ static __always_inline struct kvb_net *net_lookup(__u32 id)
 static __always_inline struct kvb_acl_port *acl_port_at(__u32 slot,
 							__u32 ifindex)
 {
-	__u32 *sel = bpf_map_lookup_elem(&kvb_aclsel, &slot);
+	struct kvb_aclsel *sel = bpf_map_lookup_elem(&kvb_aclsel, &slot);
 	struct kvb_acl_port *ap;
 	__u32 k;
 
 	if (!sel)
 		return NULL;
-	k = slot * 2 + (*sel & 1);	/* the copy in force */
+	k = slot * 2 + (sel->sel & 1);	/* the copy in force */
 	ap = bpf_map_lookup_elem(&kvb_aclp, &k);
 	return ap && ap->ifindex == ifindex ? ap : NULL;
 }

@@ -1139,9 +1139,12 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	if (!t->n)
 		return DROP(KVB_DROP_NAT_FILTERED);
 	t->held = KVB_CT_M_MAP;
-	/* another CPU made the same flow first (0): it is there to use */
+	/* another CPU made the same flow first (0; or the packet's own key
+	 * taken by then, as the first insert of ct_create): there to use */
 	ret = natmap_flow(t);
-	return IS_DROP(ret) ? ret : 0;
+	if (!IS_DROP(ret) || bpf_map_lookup_elem(&kvb_ct, &t->rk))
+		return 0;
+	return ret;
 refuse:
 	/* a host service that bound the port since keeps what is its */
 	if (port_is_hosts(skb, &t->tuple, t->rk.proto, &t->rk))

@@ -37,7 +37,7 @@ sets() { # the distinct ACL sets the ports use now: their count, and ids
 	bpftool -j map dump pinned "$BPFFS/kvb_aclsel" >"$sel"
 	bpftool -j map dump pinned "$BPFFS/kvb_aclp" | "$PY" -c '
 import json, sys
-sel = {e["formatted"]["key"]: e["formatted"]["value"] for e in json.load(open(sys.argv[1]))}
+sel = {e["formatted"]["key"]: e["formatted"]["value"]["sel"] for e in json.load(open(sys.argv[1]))}
 s = sorted({e["formatted"]["value"]["set"] for e in json.load(sys.stdin)
             if e["formatted"]["value"]["set"] and
             e["formatted"]["key"] % 2 == sel.get(e["formatted"]["key"] // 2, 0) % 2})

@@ -367,29 +367,36 @@ static void t_acl_default_change_cuts(struct fabric *fb)
 static void t_acl_entry_switch_never_writes_the_copy_in_force(struct fabric *fb)
 {
 	struct kvb_acl_port before, after, now, next;
-	__u32 slot = port_slot(fb, ka4), sel0 = 0, sel1 = 0, k;
+	struct kvb_aclsel sel0 = { 0 }, sel1 = { 0 };
+	__u32 slot = port_slot(fb, ka4), k;
 
 	CHECK(slot && !bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel0),
 	      "no selector for ka4");
-	k = slot * 2 + (sel0 & 1);
+	k = slot * 2 + (sel0.sel & 1);
 	CHECK(!bpf_map_lookup_elem(fb->aclp_fd, &k, &before), "no entry in force");
 	next = before;
 	next.set = before.set + 1000;
 	next.dims[0] ^= 0xf;
 	CHECK(!aclp_write(fb, slot, &next), "aclp_write failed");
 	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel1) &&
-	      (sel1 & 1) != (sel0 & 1), "the selector did not flip");
+	      (sel1.sel & 1) != (sel0.sel & 1) && sel1.flipped_ns,
+	      "the selector did not flip");
 	CHECK(!bpf_map_lookup_elem(fb->aclp_fd, &k, &after) &&
 	      !memcmp(&before, &after, sizeof(before)),
 	      "the copy that was in force was written");
 	CHECK(!aclp_read(fb, slot, &now) && !memcmp(&now, &next, sizeof(now)),
 	      "the copy in force is not the new entry");
+	/* back: the copy that left force is written again only
+	 * KVB_ACLSEL_HOLD_NS after it left */
 	CHECK(!aclp_write(fb, slot, &before), "cannot put the entry back");
-	/* what is in force already: no flip (the copy a reader may still
-	 * read is not written again) */
-	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel0), "no selector");
+	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel0) &&
+	      sel0.flipped_ns >= sel1.flipped_ns + KVB_ACLSEL_HOLD_NS,
+	      "the copy that left force was written again %llu ns after",
+	      (unsigned long long)(sel0.flipped_ns - sel1.flipped_ns));
+	/* what is in force already: no flip */
 	CHECK(!aclp_write(fb, slot, &before), "aclp_write of the same failed");
-	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel1) && sel1 == sel0,
+	CHECK(!bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel1) &&
+	      sel1.sel == sel0.sel && sel1.flipped_ns == sel0.flipped_ns,
 	      "a write of the entry in force flipped the selector");
 }
 
