@@ -705,24 +705,48 @@ int acl_list_fits(struct fabric *fb, const char *cmd, const __u16 *ids,
 	return 0;
 }
 
-/*
- * Compile ACLs ids into set; nrules[] and the fields constrained (dims[])
- * per direction. 0 or -errno.
- */
-static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
-		       int nids, __u16 nrules[2], __u8 dims[2])
+/* The rules a set is compiled from, both directions (set_rules), read
+ * once for its signature and its compilation. */
+struct set_src {
+	struct crule *rs[2];
+	size_t n[2];
+};
+
+static int set_src_read(struct fabric *fb, const __u16 *ids, int nids,
+			struct set_src *src)
 {
+	memset(src, 0, sizeof(*src));
 	for (int dir = 0; dir < 2; dir++) {
-		struct crule *rs;
-		size_t n;
-		int ret = set_rules(fb, ids, nids, dir, &rs, &n);
+		int ret = set_rules(fb, ids, nids, dir, &src->rs[dir],
+				    &src->n[dir]);
 
 		if (ret)
 			return ret;
-		if (n > KVB_ACL_SET_RULES) {
-			free(rs);
+	}
+	return 0;
+}
+
+static void set_src_free(struct set_src *src)
+{
+	free(src->rs[0]);
+	free(src->rs[1]);
+	memset(src, 0, sizeof(*src));
+}
+
+/*
+ * Compile the rules of src into set; nrules[] and the fields constrained
+ * (dims[]) per direction. 0 or -errno.
+ */
+static int compile_set(struct fabric *fb, __u32 set, const struct set_src *src,
+		       __u16 nrules[2], __u8 dims[2])
+{
+	for (int dir = 0; dir < 2; dir++) {
+		const struct crule *rs = src->rs[dir];
+		size_t n = src->n[dir];
+		int ret = 0;
+
+		if (n > KVB_ACL_SET_RULES)
 			return -E2BIG;
-		}
 		dims[dir] = 0;
 		for (int dim = 0; dim < 4 && !ret; dim++) {
 			bool used = false;
@@ -743,7 +767,6 @@ static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
 			if (bpf_map_update_elem(fb->aclbit_fd, &k, &v, BPF_ANY))
 				ret = errno == E2BIG ? -ENOSPC : -errno;
 		}
-		free(rs);
 		if (ret)
 			return ret;
 		nrules[dir] = (__u16)n;
@@ -751,51 +774,34 @@ static int compile_set(struct fabric *fb, __u32 set, const __u16 *ids,
 	return 0;
 }
 
-/*
- * A set's signature: a hash of what compile_set makes of ACLs ids (the
- * list, then each direction's rules as set_rules orders them, their
- * counters and origins), kept with the set in kvb_aclbit under
- * KVB_ACL_SIG_BIT with its dims. acl_sync keeps a set in use whose
- * signature is the list's (the same rules give the same set): a command
- * that changes no rule of a list recompiles nothing for it, its ports'
- * connections are not judged again, and the tables need room for the
- * changed lists only. 0 with *h, or the error.
- */
 /* what compile_set makes of the same rules: bump it whenever that
  * changes, so that an upgraded kvmbpf compiles every set again */
 #define ACL_COMPILER 1
 
-static int set_signature(struct fabric *fb, const __u16 *ids, int nids,
-			 __u64 *h, __u16 nrules[2])
+/*
+ * A set's signature: a hash of what compile_set makes of ACLs ids (the
+ * list, then each direction's rules as set_rules orders them, their
+ * counters and origins, in src), kept with the set in kvb_aclbit under
+ * KVB_ACL_SIG_BIT with its dims. acl_sync keeps a set in use whose
+ * signature is the list's (the same rules give the same set): a command
+ * that changes no rule of a list recompiles nothing for it, its ports'
+ * connections are not judged again, and the tables need room for the
+ * changed lists only.
+ */
+static __u64 set_signature(const __u16 *ids, int nids,
+			   const struct set_src *src)
 {
 	const __u32 rev[2] = { ACL_COMPILER, KVB_LAYOUT_VERSION };
-	__u64 x = 0xcbf29ce484222325ULL;	/* FNV-1a */
-	const unsigned char *b;
+	__u64 h = FNV1A_INIT;
 
-#define SIG_MIX(p, len)                                         \
-	do {                                                    \
-		b = (const unsigned char *)(p);                 \
-		for (size_t _i = 0; _i < (size_t)(len); _i++)   \
-			x = (x ^ b[_i]) * 0x100000001b3ULL;     \
-	} while (0)
-	SIG_MIX(rev, sizeof(rev));
-	SIG_MIX(&nids, sizeof(nids));
-	SIG_MIX(ids, (size_t)nids * sizeof(*ids));
+	h = fnv1a(h, rev, sizeof(rev));
+	h = fnv1a(h, &nids, sizeof(nids));
+	h = fnv1a(h, ids, (size_t)nids * sizeof(*ids));
 	for (int dir = 0; dir < 2; dir++) {
-		struct crule *rs;
-		size_t n;
-		int ret = set_rules(fb, ids, nids, dir, &rs, &n);
-
-		if (ret)
-			return ret;
-		SIG_MIX(&n, sizeof(n));
-		SIG_MIX(rs, n * sizeof(*rs));
-		free(rs);
-		nrules[dir] = (__u16)(n > KVB_ACL_SET_RULES ? 0 : n);
+		h = fnv1a(h, &src->n[dir], sizeof(src->n[dir]));
+		h = fnv1a(h, src->rs[dir], src->n[dir] * sizeof(*src->rs[dir]));
 	}
-#undef SIG_MIX
-	*h = x;
-	return 0;
+	return h;
 }
 
 static void sig_key(struct kvb_acl_bit_key *k, __u32 set)
@@ -896,14 +902,6 @@ int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap)
 	return bpf_map_lookup_elem(fb->aclp_fd, &k, ap) ? -1 : 0;
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
 /*
  * The copy not in force was in force until the last flip: a judgment
  * that read the selector before it may still read that copy, so it is
@@ -928,7 +926,7 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	if (!bpf_map_lookup_elem(fb->aclp_fd, &k, &cur) &&
 	    !memcmp(&cur, ap, sizeof(cur)))
 		return 0;
-	now = mono_ns();
+	now = clock_mono_exact_ns();
 	if (sel.flipped_ns && now >= sel.flipped_ns &&
 	    now - sel.flipped_ns < KVB_ACLSEL_HOLD_NS)
 		usleep((useconds_t)((KVB_ACLSEL_HOLD_NS -
@@ -937,7 +935,7 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	k = slot * 2 + sel.sel;
 	if (bpf_map_update_elem(fb->aclp_fd, &k, ap, BPF_ANY))
 		return -1;
-	sel.flipped_ns = mono_ns();
+	sel.flipped_ns = clock_mono_exact_ns();
 	return bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY);
 }
 
@@ -1000,7 +998,7 @@ int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids)
 
 int acl_sync(struct fabric *fb, const char *cmd)
 {
-	struct live_sets live = { 0 };
+	struct live_sets live = { 0 }, inuse = { 0 };
 	struct kvb_port *ps;
 	int n = libbpf_num_possible_cpus(), ret = 0;
 	struct {
@@ -1017,7 +1015,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 		bool stale;	/* a port of it has another default now */
 	} *used;
 	size_t ng = 0, nu = 0;
-	bool retire = false;
+	struct set_src src;
+	bool retire = false, gced = false;
 	struct kvb_meta meta = { 0 };
 	__u32 zero = 0;
 
@@ -1028,7 +1027,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 	groups = calloc((size_t)n + 1, sizeof(*groups));
 	used = calloc((size_t)n + 1, sizeof(*used));
 	live.ids = calloc((size_t)n + 1, sizeof(*live.ids));
-	if (!groups || !used || !live.ids) {
+	inuse.ids = calloc((size_t)n + 1, sizeof(*inuse.ids));
+	if (!groups || !used || !live.ids || !inuse.ids) {
 		ret = err("%s: out of memory", cmd);
 		goto out;
 	}
@@ -1058,8 +1058,8 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			memcmp(ap.def, net.acl_default, sizeof(ap.def));
 		/* every set in use stays for now, signed or not (one of
 		 * an older kvmbpf has no signature) */
-		if (!set_live(&live, ap.set))
-			live.ids[live.n++] = ap.set;
+		if (!set_live(&inuse, ap.set))
+			inuse.ids[inuse.n++] = ap.set;
 		for (u = 0; u < nu && used[u].set != ap.set; u++)
 			;
 		if (u < nu) {
@@ -1069,13 +1069,6 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			used[nu++].set = ap.set;
 		}
 	}
-	/* sets no port uses (a detached port's, left for the next sync)
-	 * go first, making room for the new */
-	map_delete_where(fb->acllpm_fd, sizeof(struct kvb_acl_lpm_key),
-			 sizeof(struct kvb_acl_bits), dead_lpm, &live);
-	map_delete_where(fb->aclbit_fd, sizeof(struct kvb_acl_bit_key),
-			 sizeof(struct kvb_acl_bit), dead_bit, &live);
-	live.n = 0;
 	/* compile every distinct list once, beside the sets in use; a set
 	 * in use with the list's signature is kept as it is */
 	for (int i = 0; i < n; i++) {
@@ -1097,28 +1090,47 @@ int acl_sync(struct fabric *fb, const char *cmd)
 			continue;
 		memcpy(groups[ng].ids, ids, sizeof(ids));
 		groups[ng].nids = k;
-		ret = set_signature(fb, ids, k, &h, groups[ng].nrules);
+		ret = set_src_read(fb, ids, k, &src);
+		h = ret ? 0 : set_signature(ids, k, &src);
 		for (u = 0; !ret && u < nu && (used[u].h != h || used[u].stale);
 		     u++)
 			;
 		if (!ret && u < nu) {
 			groups[ng].set = used[u].set;
+			groups[ng].nrules[0] = (__u16)src.n[0];
+			groups[ng].nrules[1] = (__u16)src.n[1];
 			memcpy(groups[ng].dims, used[u].dims,
 			       sizeof(groups[ng].dims));
 			live.ids[live.n++] = groups[ng].set;
 			ng++;
+			set_src_free(&src);
 			continue;
+		}
+		/* sets no port uses (a detached port's, left by the last
+		 * sync) go before the first new one, making room for it */
+		if (!gced) {
+			map_delete_where(fb->acllpm_fd,
+					 sizeof(struct kvb_acl_lpm_key),
+					 sizeof(struct kvb_acl_bits), dead_lpm,
+					 &inuse);
+			map_delete_where(fb->aclbit_fd,
+					 sizeof(struct kvb_acl_bit_key),
+					 sizeof(struct kvb_acl_bit), dead_bit,
+					 &inuse);
+			gced = true;
 		}
 		groups[ng].set = ++live.max;
 		meta.acl_set_last = live.max;
 		if (bpf_map_update_elem(fb->meta_fd, &zero, &meta, BPF_ANY)) {
 			ret = err("%s: cannot record the ACL set id: %s", cmd,
 				  strerror(errno));
+			set_src_free(&src);
 			goto out;
 		}
 		ret = ret ? ret :
-		      compile_set(fb, groups[ng].set, ids, k, groups[ng].nrules,
+		      compile_set(fb, groups[ng].set, &src, groups[ng].nrules,
 				  groups[ng].dims);
+		set_src_free(&src);
 		if (!ret)
 			ret = sig_put(fb, groups[ng].set, h, groups[ng].dims);
 		live.ids[live.n++] = groups[ng].set;
@@ -1140,14 +1152,10 @@ int acl_sync(struct fabric *fb, const char *cmd)
 				    4 * KVB_ACL_SET_RULES * 16) :
 				err("%s: acl %s: cannot compile: %s", cmd,
 				    names, strerror(-ret));
-			/* nothing switched: the new sets go, the old stay */
-			live.n = 0;
-			for (int j = 0; j < n; j++) {
-				struct kvb_acl_port ap;
-
-				if (!aclp_get(fb, &ps[j], &ap) && ap.set)
-					live.ids[live.n++] = ap.set;
-			}
+			/* nothing switched: the new sets go, the old (the
+			 * ports' sets, in use) stay */
+			memcpy(live.ids, inuse.ids, inuse.n * sizeof(*live.ids));
+			live.n = inuse.n;
 			retire = true;
 			goto gc;
 		}
@@ -1205,6 +1213,7 @@ out:
 	free(groups);
 	free(used);
 	free(live.ids);
+	free(inuse.ids);
 	free(ps);
 	return ret;
 }

@@ -51,8 +51,7 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 		if (key.family != 4 || port_get(fb, key.ifindex, &p) ||
 		    p.net_id != net->id ||
 		    (p.flags & KVB_PORT_F_MAC_PINNED) ||
-		    !(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] |
-		      p.mac[5]) ||
+		    mac_zero(p.mac) ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
 		    !(a.flags & KVB_ADDR_F_STATIC))
 			continue;

@@ -139,15 +139,14 @@ static int pin_prog(const char *dir, struct bpf_program *prog,
 /* FNV-1a over the BPF objects this loader embeds: "which build". */
 __u64 fabric_build_hash(void)
 {
-	const unsigned char *objs[2];
+	const void *objs[2];
 	size_t lens[2];
-	__u64 h = 1469598103934665603ULL;
+	__u64 h = FNV1A_INIT;
 
 	objs[0] = kvb_tap__elf_bytes(&lens[0]);
 	objs[1] = kvb_tap_xdp__elf_bytes(&lens[1]);
 	for (int o = 0; o < 2; o++)
-		for (size_t i = 0; i < lens[o]; i++)
-			h = (h ^ objs[o][i]) * 1099511628211ULL;
+		h = fnv1a(h, objs[o], lens[o]);
 	return h;
 }
 

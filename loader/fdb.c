@@ -94,14 +94,6 @@ static void fdb_details(void)
 	       KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB, KVB_FDB_LEARN_MAX);
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
 
 struct fdb_row {
 	struct kvb_fdb_key key;
@@ -149,7 +141,7 @@ static int fdb_show(int argc, char **argv)
 	struct kvb_net net, filter;
 	struct kvb_port p;
 	struct fabric *fb;
-	__u64 now = now_ns();
+	__u64 now = clock_mono_exact_ns();
 
 	if (argc && (argc != 2 || strcmp(argv[0], "net")))
 		return err("fdb show: expected [net NAME]");

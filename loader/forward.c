@@ -151,8 +151,7 @@ static int owner_of(struct fabric *fb, __u32 net_id, __be32 addr,
  */
 static bool fwd_port_usable(const struct kvb_port *p)
 {
-	return (p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] | p->mac[4] |
-		p->mac[5]) || (p->flags & KVB_PORT_F_SPOOFCHECK);
+	return !mac_zero(p->mac) || (p->flags & KVB_PORT_F_SPOOFCHECK);
 }
 
 /* NET proto ... to ADDR: does a guest of NET hold ADDR, usable? */

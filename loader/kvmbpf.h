@@ -353,6 +353,9 @@ bool mac_zero(const __u8 mac[6]);
 int parse_addr(const char *s, struct kvb_addr_key *k);
 void fmt_addr(const struct kvb_addr_key *k, char buf[64]);
 __u64 clock_mono_ns(void);
+__u64 clock_mono_exact_ns(void);
+#define FNV1A_INIT 0xcbf29ce484222325ULL
+__u64 fnv1a(__u64 h, const void *p, size_t len);
 int parse_onoff(const char *s, bool *v);
 void fmt_mac(const __u8 *mac, char buf[18]);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);

@@ -446,9 +446,7 @@ static void port_line(struct fabric *fb, const struct kvb_port *p, char *buf,
 		snprintf(n.name, sizeof(n.name), "?");
 	w = snprintf(buf, len, "attach %s net %s", ifname_of(p->ifindex, p, ifn),
 		     n.name);
-	if (!(p->flags & KVB_PORT_F_MAC_PINNED) &&
-	    (p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] | p->mac[4] |
-	     p->mac[5])) {
+	if (!(p->flags & KVB_PORT_F_MAC_PINNED) && !mac_zero(p->mac)) {
 		char m[18];
 
 		fmt_mac(p->mac, m);

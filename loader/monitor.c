@@ -37,13 +37,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
 
 static void set_lease(struct fabric *fb, __u64 until)
 {
@@ -208,7 +201,7 @@ static int monitor_run(int argc, char **argv)
 	if (!is_json())
 		fprintf(stderr, "kvmbpf: monitoring drops, ^C to stop\n");
 	while (!stop && mc.left) {
-		__u64 now = mono_ns();
+		__u64 now = clock_mono_exact_ns();
 
 		if (now >= next) {
 			mine = now + KVB_MON_LEASE_NS;

@@ -329,13 +329,6 @@ void wan_wait_stop(const struct kvb_net *net)
 	unlink(path);
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
 
 /* A flow's protocol by name, or its number (buf) for the rarer ones. */
 static const char *proto_name(__u8 p, char buf[4])
@@ -484,7 +477,7 @@ static int ct_show(int argc, char **argv)
 {
 	struct fabric *fb = fab_ro();
 	struct ct_row *rows = NULL;
-	__u64 now = mono_ns();
+	__u64 now = clock_mono_exact_ns();
 	__u32 net_id;
 	ssize_t n;
 

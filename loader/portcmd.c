@@ -185,6 +185,20 @@ static int attach_run(int argc, char **argv)
 	return ret;
 }
 
+/* mac is another port's static address in p's network: told, 1 */
+static int mac_held_elsewhere(struct fabric *fb, const struct kvb_port *p,
+			      const __u8 *mac)
+{
+	__u32 owner = fdb_static_owner(fb, p->net_id, mac);
+	char m[18];
+
+	if (!owner || owner == p->ifindex)
+		return 0;
+	fmt_mac(mac, m);
+	return err("port set: mac %s is already the static address of "
+		   "another port", m);
+}
+
 /* port set DEV ...: change a port's identity without detaching it. */
 static int port_set(int argc, char **argv)
 {
@@ -222,16 +236,10 @@ static int port_set(int argc, char **argv)
 	if (o.nacl > 0 && acl_list_fits(fb, "port set", o.acl, o.nacl))
 		return 1;
 	/* a MAC another port holds refuses the command before anything
-	 * of it changed (checked again where it is set) */
-	if (o.mac) {
-		__u32 owner = fdb_static_owner(fb, p.net_id, o.mac);
-		char m[18];
-
-		fmt_mac(o.mac, m);
-		if (owner && owner != p.ifindex)
-			return err("port set: mac %s is already the static "
-				   "address of another port", m);
-	}
+	 * of it changed (checked again where it is set: a guest's first
+	 * frame may pin it in between) */
+	if (o.mac && mac_held_elsewhere(fb, &p, o.mac))
+		return 1;
 	/* and so do addresses another port holds */
 	if (addr_check(fb, "port set", &p, &o))
 		return 1;
@@ -256,16 +264,10 @@ static int port_set(int argc, char **argv)
 		xdp_new = true;
 	}
 	if (o.mac) {
-		__u32 owner = fdb_static_owner(fb, p.net_id, o.mac);
-		char m[18];
 		int ret;
 
-		fmt_mac(o.mac, m);
-		if (owner && owner != p.ifindex) {
-			err("port set: mac %s is already the static address "
-			    "of another port", m);
+		if (mac_held_elsewhere(fb, &p, o.mac))
 			goto undo;
-		}
 		/* the old MAC's entry as it is, for undo */
 		memcpy(mac_key.mac, old.mac, 6);
 		mac_key.net_id = p.net_id;
@@ -375,8 +377,7 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 	/* the VXLAN device serves every overlay network: none of its own */
 	const char *netname = p->role == KVB_PORT_OVERLAY ? NULL :
 			      net_get(fb, p->net_id, &net) ? "?" : net.name;
-	bool has_mac = p->mac[0] | p->mac[1] | p->mac[2] | p->mac[3] |
-		       p->mac[4] | p->mac[5];
+	bool has_mac = !mac_zero(p->mac);
 	const char *role = p->role < ARRAY_SIZE(role_names) &&
 			   role_names[p->role] ? role_names[p->role] : "guest";
 

@@ -78,6 +78,25 @@ __u64 clock_mono_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC, exact (bpf_ktime_get_ns's clock), in ns */
+__u64 clock_mono_exact_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* FNV-1a: hash h (FNV1A_INIT to start) continued over len bytes at p */
+__u64 fnv1a(__u64 h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 int parse_onoff(const char *s, bool *v)
 {
 	if (!strcmp(s, "on"))
