@@ -153,8 +153,9 @@ struct acl_scratch {
 	struct kvb_aclvc_key vk;
 	struct kvb_aclfrag_key fk;
 	struct kvb_addr_key ak;		/* acl_dst_owner's */
-	/* the packet */
-	__u8 saddr[16], daddr[16];
+	/* the packet; the addresses aligned for acl_addrs4 */
+	__u8 saddr[16] __attribute__((aligned(8)));
+	__u8 daddr[16];
 	__u16 sport, dport;		/* TCP/UDP, host order */
 	__u16 id;			/* ICMP query identifier, host order */
 	__u8 family, proto;
@@ -425,6 +426,55 @@ __noinline int acl_dhcp_exempt(__u32 ifindex, __u32 dir)
 }
 
 /*
+ * The packet's addresses into the scratch (s->saddr, s->daddr; IPv4 in
+ * the first 4 bytes, the rest zero), each as two 64-bit words: the key
+ * (acl_key_ends) reads them as such, and a word read back from smaller
+ * stores stalls. From the linear head when it holds them (admission
+ * pulled the headers), else with a helper load. 0, or -1 (truncated).
+ */
+_Static_assert(__builtin_offsetof(struct acl_scratch, saddr) % 8 == 0 &&
+	       __builtin_offsetof(struct acl_scratch, daddr) % 8 == 0,
+	       "acl_scratch: the addresses are written as 64-bit words");
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "acl_addrs4: an IPv4 address is widened as a little-endian word"
+#endif
+
+static __always_inline int acl_addrs4(struct __sk_buff *skb,
+				      struct acl_scratch *s)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u64 *sa = (__u64 *)s->saddr, *da = (__u64 *)s->daddr;
+
+	if (data + IP_OFF_DADDR + 4 <= end) {
+		/* the address's bytes first, as in the packet */
+		sa[0] = *(__u32 *)(data + IP_OFF_SADDR);
+		sa[1] = 0;
+		da[0] = *(__u32 *)(data + IP_OFF_DADDR);
+		da[1] = 0;
+		return 0;
+	}
+	sa[0] = sa[1] = da[0] = da[1] = 0;
+	return bpf_skb_load_bytes(skb, IP_OFF_SADDR, s->saddr, 4) ||
+	       bpf_skb_load_bytes(skb, IP_OFF_DADDR, s->daddr, 4) ? -1 : 0;
+}
+
+static __always_inline int acl_addrs6(struct __sk_buff *skb,
+				      struct acl_scratch *s)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (data + IP6_OFF_DADDR + 16 <= end) {
+		__builtin_memcpy(s->saddr, data + IP6_OFF_SADDR, 16);
+		__builtin_memcpy(s->daddr, data + IP6_OFF_DADDR, 16);
+		return 0;
+	}
+	return bpf_skb_load_bytes(skb, IP6_OFF_SADDR, s->saddr, 16) ||
+	       bpf_skb_load_bytes(skb, IP6_OFF_DADDR, s->daddr, 16) ? -1 : 0;
+}
+
+/*
  * The packet's fields into the scratch, from admission's view of it
  * (packed: acl_meta): 0, ACL_SKIP for what ACLs do not judge, or a drop.
  */
@@ -436,15 +486,11 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 
 	if (meta & ACL_M_IP4) {
 		s->family = 4;
-		__builtin_memset(s->saddr, 0, 16);
-		__builtin_memset(s->daddr, 0, 16);
-		if (bpf_skb_load_bytes(skb, IP_OFF_SADDR, s->saddr, 4) ||
-		    bpf_skb_load_bytes(skb, IP_OFF_DADDR, s->daddr, 4))
+		if (acl_addrs4(skb, s))
 			return DROP(KVB_DROP_TRUNC_L3);
 	} else if (meta & ACL_M_IP6) {
 		s->family = 6;
-		if (bpf_skb_load_bytes(skb, IP6_OFF_SADDR, s->saddr, 16) ||
-		    bpf_skb_load_bytes(skb, IP6_OFF_DADDR, s->daddr, 16))
+		if (acl_addrs6(skb, s))
 			return DROP(KVB_DROP_TRUNC_L3);
 	} else {
 		return meta & ACL_M_ARP ? ACL_SKIP : ACL_NONIP;
