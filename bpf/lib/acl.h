@@ -433,8 +433,11 @@ __noinline int acl_dhcp_exempt(__u32 ifindex, __u32 dir)
  * pulled the headers), else with a helper load. 0, or -1 (truncated).
  */
 _Static_assert(__builtin_offsetof(struct acl_scratch, saddr) % 8 == 0 &&
-	       __builtin_offsetof(struct acl_scratch, daddr) % 8 == 0,
-	       "acl_scratch: the addresses are written as 64-bit words");
+	       __builtin_offsetof(struct acl_scratch, daddr) % 8 == 0 &&
+	       __builtin_offsetof(struct acl_scratch, c.saddr) % 8 == 0 &&
+	       __builtin_offsetof(struct acl_scratch, c.daddr) % 8 == 0 &&
+	       __builtin_offsetof(struct acl_scratch, ck.addr) % 4 == 0,
+	       "acl_scratch: the addresses are read and written as words");
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "acl_addrs4: an IPv4 address is widened as a little-endian word"
 #endif
@@ -466,8 +469,14 @@ static __always_inline int acl_addrs6(struct __sk_buff *skb,
 	void *end = (void *)(long)skb->data_end;
 
 	if (data + IP6_OFF_DADDR + 16 <= end) {
-		__builtin_memcpy(s->saddr, data + IP6_OFF_SADDR, 16);
-		__builtin_memcpy(s->daddr, data + IP6_OFF_DADDR, 16);
+		/* 32-bit loads (the header is 2-aligned), 64-bit stores */
+		const __u32 *a = data + IP6_OFF_SADDR;
+		__u64 *sa = (__u64 *)s->saddr, *da = (__u64 *)s->daddr;
+
+		sa[0] = a[0] | (__u64)a[1] << 32;
+		sa[1] = a[2] | (__u64)a[3] << 32;
+		da[0] = a[4] | (__u64)a[5] << 32;
+		da[1] = a[6] | (__u64)a[7] << 32;
 		return 0;
 	}
 	return bpf_skb_load_bytes(skb, IP6_OFF_SADDR, s->saddr, 16) ||
@@ -780,23 +789,38 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	       def == KVB_ACL_DROP ? KVB_ACL_DROP : KVB_ACL_REJECT;
 }
 
+/*
+ * Addresses as the key code reads them: two 64-bit words, from the
+ * scratch's 8-aligned copies (acl_scratch: saddr, daddr, c). Through a
+ * byte pointer the compiler knows no alignment and reads a byte at a time
+ * (BPF has no unaligned loads): a hundred instructions and a dozen
+ * spills per key.
+ */
+#define ACL_W(a) ((const __u64 *)__builtin_assume_aligned((a), 8))
+
 /* Is end (a, ap) before end (b, bp) in an entry's order (addresses
  * as two words, then ports)? Any fixed order does: both directions of a
  * connection must find the same entry. */
-static __always_inline int acl_end_first(const __u8 *a, __u16 ap,
-					 const __u8 *b, __u16 bp)
+static __always_inline int acl_end_first(const __u64 *a, __u16 ap,
+					 const __u64 *b, __u16 bp)
 {
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	if (a0 != b0)
-		return a0 < b0;
-	if (a1 != b1)
-		return a1 < b1;
+	if (a[0] != b[0])
+		return a[0] < b[0];
+	if (a[1] != b[1])
+		return a[1] < b[1];
 	return ap <= bp;
+}
+
+/* Address a (two words) into a key's address d, which is 4-aligned: the
+ * same bytes in the same order (little endian). */
+static __always_inline void acl_key_addr(__u8 *d, const __u64 *a)
+{
+	__u32 *w = (__u32 *)__builtin_assume_aligned(d, 4);
+
+	w[0] = (__u32)a[0];
+	w[1] = (__u32)(a[0] >> 32);
+	w[2] = (__u32)a[1];
+	w[3] = (__u32)(a[1] >> 32);
 }
 
 /*
@@ -805,8 +829,8 @@ static __always_inline int acl_end_first(const __u8 *a, __u16 ap,
  * the network and family of the scratch, and the side of g (s->gside).
  */
 static __always_inline void acl_key_ends(struct acl_scratch *s, __u8 proto,
-					 __u8 kind, const __u8 *gaddr,
-					 __u16 gp, const __u8 *raddr, __u16 rp)
+					 __u8 kind, const __u64 *gaddr,
+					 __u16 gp, const __u64 *raddr, __u16 rp)
 {
 	struct kvb_aclct_key *k = &s->ck;
 
@@ -818,14 +842,14 @@ static __always_inline void acl_key_ends(struct acl_scratch *s, __u8 proto,
 		s->gside = 0;
 		k->port[0] = bpf_htons(gp);
 		k->port[1] = bpf_htons(rp);
-		__builtin_memcpy(k->addr[0], gaddr, 16);
-		__builtin_memcpy(k->addr[1], raddr, 16);
+		acl_key_addr(k->addr[0], gaddr);
+		acl_key_addr(k->addr[1], raddr);
 	} else {
 		s->gside = 1;
 		k->port[0] = bpf_htons(rp);
 		k->port[1] = bpf_htons(gp);
-		__builtin_memcpy(k->addr[0], raddr, 16);
-		__builtin_memcpy(k->addr[1], gaddr, 16);
+		acl_key_addr(k->addr[0], raddr);
+		acl_key_addr(k->addr[1], gaddr);
 	}
 }
 
@@ -838,11 +862,11 @@ static __always_inline void acl_ct_key(struct acl_scratch *s, __u32 dir)
 	if (s->query)
 		gp = rp = s->id;
 	if (dir == KVB_ACL_OUT)
-		acl_key_ends(s, s->proto, s->query, s->saddr, gp, s->daddr,
-			     rp);
+		acl_key_ends(s, s->proto, s->query, ACL_W(s->saddr), gp,
+			     ACL_W(s->daddr), rp);
 	else
-		acl_key_ends(s, s->proto, s->query, s->daddr, gp, s->saddr,
-			     rp);
+		acl_key_ends(s, s->proto, s->query, ACL_W(s->daddr), gp,
+			     ACL_W(s->saddr), rp);
 }
 
 /*
@@ -946,9 +970,9 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	}
 	/* the quote was sent by the guest (dir in) or to it (out) */
 	if (dir == KVB_ACL_IN)
-		acl_key_ends(s, proto, kind, qs, a, qd, b);
+		acl_key_ends(s, proto, kind, ACL_W(qs), a, ACL_W(qd), b);
 	else
-		acl_key_ends(s, proto, kind, qd, b, qs, a);
+		acl_key_ends(s, proto, kind, ACL_W(qd), b, ACL_W(qs), a);
 	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
 	if (!e)
 		return 0;
