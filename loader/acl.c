@@ -1260,7 +1260,8 @@ int acl_port_set(struct fabric *fb, const char *cmd, __u32 ifindex, int n,
 	return 1;
 }
 
-/* a port's sides of connections, as a walk of kvb_aclct finds them */
+/* a port's sides of connections, as a walk of kvb_aclct (or kvb_aclct4)
+ * finds them */
 struct ct_forget {
 	int fd;
 	__u32 ifindex;
@@ -1299,11 +1300,14 @@ static void ct_forget_one(const void *key, const void *value, void *arg)
  * and a slot are reused) */
 void acl_port_forget(struct fabric *fb, const struct kvb_port *p)
 {
-	struct ct_forget f = { .fd = fb->aclct_fd, .ifindex = p->ifindex };
+	struct ct_forget f = { .fd = fb->aclct4_fd, .ifindex = p->ifindex };
 
 	/* the entry first: no judgment adds a side behind the walk (the
 	 * slot is the port's: acl_slot_clear below clears it anyway) */
 	aclp_del(fb, p);
+	map_walk(fb->aclct4_fd, sizeof(struct kvb_aclct4_key),
+		 sizeof(struct kvb_aclct), ct_forget_one, &f);
+	f.fd = fb->aclct_fd;
 	map_walk(fb->aclct_fd, sizeof(struct kvb_aclct_key),
 		 sizeof(struct kvb_aclct), ct_forget_one, &f);
 	acl_slot_clear(fb, p->slot);

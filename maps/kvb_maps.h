@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 19
+#define KVB_LAYOUT_VERSION 20
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -46,6 +46,7 @@
 #define KVB_MAP_ACLBIT "kvb_aclbit"
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
 #define KVB_MAP_ACLCT "kvb_aclct"
+#define KVB_MAP_ACLCT4 "kvb_aclct4"
 #define KVB_MAP_ACLCTN "kvb_aclctn"
 #define KVB_MAP_CTPN "kvb_ctpn"
 #define KVB_MAP_ACLVC "kvb_aclvc"
@@ -263,7 +264,7 @@ enum kvb_port_held {
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
-	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or the table 1,048,576 is full") \
+	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or its table is full: 1,048,576 IPv4, 262,144 IPv6 connections") \
 	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted), or that holds half the NAT address's ports and none of those is free for the flow's destination: one guest's flood cannot take the others'") \
 	X(NAT_CLASH, 49, "nat-clash", "a new NAT flow of a protocol without ports (GRE, ESP, SCTP, IPIP...), translated by its addresses alone: that remote's traffic of that protocol is another guest's live flow, or the host's own (it received that protocol from the remote within the last 180 s)") \
 	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's") \
@@ -306,7 +307,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_WORDS (KVB_ACL_SET_RULES / 64)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
-#define KVB_ACL_MAX_CT 1048576	/* kvb_aclct connections, all ports */
+#define KVB_ACL_MAX_CT 1048576	/* kvb_aclct4 (IPv4) connections, all ports */
+#define KVB_ACL_MAX_CT6 262144	/* kvb_aclct (IPv6) connections, all ports */
 #define KVB_CT_PORT_FLOWS 131072	/* NAT flows a guest port holds, unless
 					 * its network's ct-port-max says */
 #define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections a port's sides hold,
@@ -589,7 +591,7 @@ struct kvb_nathost {
 
 /*
  * kvb_aclct: HASH (not preallocated), the connections that ports' ACLs let
- * through, one
+ * through (IPv6; IPv4 in kvb_aclct4, below, as the same key), one
  * entry a connection of a network: its two ends (address, port) in a
  * fixed order (side 0 the lower), so that both directions, and both ports
  * of a connection between two local guests, find it with one lookup. Each
@@ -611,6 +613,48 @@ struct kvb_aclct_key {
 	__u16 kind;		/* ICMP: enum kvb_aclct_icmp; else 0 */
 	__u8 addr[2][16];	/* by side; IPv4 in the first 4 bytes */
 };
+
+/*
+ * kvb_aclct4: the IPv4 connections (kvb_aclct holds the IPv6 ones), keyed
+ * in 16 bytes instead of 44. Every packet through a port with ACLs looks
+ * its connection up, and hashing the key was the biggest part of that
+ * lookup. A kvb_aclct_key of family 4 and its kvb_aclct4_key name the
+ * same connection (kvb_aclct4_key_of, kvb_aclct_key_of4); the datapath
+ * and the loader reason in kvb_aclct_key and store IPv4 in this form.
+ */
+struct kvb_aclct4_key {
+	__u8 net_id;		/* 1..255 (KVB_MAX_NETS) */
+	__u8 proto;
+	__u16 kind;		/* as kvb_aclct_key.kind */
+	__be16 port[2];		/* by side */
+	__u8 addr[2][4];	/* by side */
+};
+
+static inline void kvb_aclct4_key_of(struct kvb_aclct4_key *d,
+				     const struct kvb_aclct_key *k)
+{
+	d->net_id = (__u8)k->net_id;
+	d->proto = k->proto;
+	d->kind = k->kind;
+	d->port[0] = k->port[0];
+	d->port[1] = k->port[1];
+	__builtin_memcpy(d->addr[0], k->addr[0], 4);
+	__builtin_memcpy(d->addr[1], k->addr[1], 4);
+}
+
+static inline void kvb_aclct_key_of4(struct kvb_aclct_key *d,
+				     const struct kvb_aclct4_key *k)
+{
+	__builtin_memset(d, 0, sizeof(*d));
+	d->net_id = k->net_id;
+	d->family = 4;
+	d->proto = k->proto;
+	d->kind = k->kind;
+	d->port[0] = k->port[0];
+	d->port[1] = k->port[1];
+	__builtin_memcpy(d->addr[0], k->addr[0], 4);
+	__builtin_memcpy(d->addr[1], k->addr[1], 4);
+}
 
 /*
  * kvb_aclct_key.kind: an ICMP or ICMPv6 query's kind, shared by its

@@ -139,6 +139,7 @@ struct acl_scratch {
 	struct kvb_aclct pe;
 	struct kvb_aclct_key pk;
 	struct kvb_aclct_key ek;	/* acl_ct_evict's candidate */
+	struct kvb_aclct4_key k4;	/* kvb_aclct4's form of a key (aclct_*) */
 	__u32 evk;			/* its place in kvb_aclev */
 	__u32 evs;			/* a key of kvb_stats */
 	__u32 net_id;			/* the judging port's network */
@@ -200,6 +201,38 @@ static __always_inline struct acl_scratch *acl_scratch(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&kvb_acl_tmp, &zero);
+}
+
+/*
+ * The connection tables by a connection's key k: IPv4 in kvb_aclct4 under
+ * its short form (built in s->k4), IPv6 in kvb_aclct.
+ */
+static __always_inline struct kvb_aclct *
+aclct_lookup(struct acl_scratch *s, const struct kvb_aclct_key *k)
+{
+	if (k->family != 4)
+		return bpf_map_lookup_elem(&kvb_aclct, k);
+	kvb_aclct4_key_of(&s->k4, k);
+	return bpf_map_lookup_elem(&kvb_aclct4, &s->k4);
+}
+
+static __always_inline long aclct_update(struct acl_scratch *s,
+					 const struct kvb_aclct_key *k,
+					 const struct kvb_aclct *v, __u64 flags)
+{
+	if (k->family != 4)
+		return bpf_map_update_elem(&kvb_aclct, k, v, flags);
+	kvb_aclct4_key_of(&s->k4, k);
+	return bpf_map_update_elem(&kvb_aclct4, &s->k4, v, flags);
+}
+
+static __always_inline long aclct_delete(struct acl_scratch *s,
+					 const struct kvb_aclct_key *k)
+{
+	if (k->family != 4)
+		return bpf_map_delete_elem(&kvb_aclct, k);
+	kvb_aclct4_key_of(&s->k4, k);
+	return bpf_map_delete_elem(&kvb_aclct4, &s->k4);
 }
 
 /*
@@ -973,7 +1006,7 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		acl_key_ends(s, proto, kind, ACL_W(qs), a, ACL_W(qd), b);
 	else
 		acl_key_ends(s, proto, kind, ACL_W(qd), b, ACL_W(qs), a);
-	e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+	e = aclct_lookup(s, &s->ck);
 	if (!e)
 		return 0;
 	return e->side[s->gside & 1].ifindex == ifindex;
@@ -1169,7 +1202,7 @@ static __always_inline void acl_side_merge(struct kvb_aclct_side *dst,
 static __always_inline void acl_ct_delete(struct acl_scratch *s, __u32 a,
 					  __u32 b)
 {
-	if (bpf_map_delete_elem(&kvb_aclct, &s->ck))
+	if (aclct_delete(s, &s->ck))
 		return;
 	acl_ct_give(a);
 	acl_ct_give(b);
@@ -1219,7 +1252,7 @@ static __always_inline int acl_ct_evict_try(struct acl_scratch *s,
 	if (!k)
 		return 0;
 	__builtin_memcpy(&s->ek, k, sizeof(s->ek));
-	e = bpf_map_lookup_elem(&kvb_aclct, &s->ek);
+	e = aclct_lookup(s, &s->ek);
 	if (!e || e->state == KVB_CT_ESTABLISHED)
 		return 0;
 	if (!acl_side_is(&e->side[0], ifindex, s->slot, dir) &&
@@ -1227,7 +1260,7 @@ static __always_inline int acl_ct_evict_try(struct acl_scratch *s,
 		return 0;
 	a = acl_side_hold(&e->side[0]);
 	b = acl_side_hold(&e->side[1]);
-	if (bpf_map_delete_elem(&kvb_aclct, &s->ek))
+	if (aclct_delete(s, &s->ek))
 		return 0;	/* another CPU took it first */
 	acl_ct_give(a);
 	acl_ct_give(b);
@@ -1427,7 +1460,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	/* the receiver of a sender's new connection: not inserted yet;
 	 * ICMP that is no query: never a connection */
 	e = (s->defer && s->pending) || (s->is_icmp && !s->query) ? NULL :
-	    bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+	    aclct_lookup(s, &s->ck);
 	if (e && acl_ct_idle(e, s->proto, now)) {
 		acl_ct_delete(s, acl_side_hold(&e->side[0]),
 			      acl_side_hold(&e->side[1]));
@@ -1537,7 +1570,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			taken = 2;	/* into the evicted one's place */
 			/* the evicted one may have been e */
 			if (e) {
-				e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+				e = aclct_lookup(s, &s->ck);
 				other = e ? &e->side[g ^ 1] : NULL;
 			}
 		}
@@ -1577,9 +1610,9 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		/* never over another CPU's entry of the same connection: its
 		 * sides' counts would be lost (this packet passes, the
 		 * next one joins it) */
-		err = bpf_map_update_elem(&kvb_aclct, &s->ck, ne, BPF_NOEXIST);
+		err = aclct_update(s, &s->ck, ne, BPF_NOEXIST);
 		if (err == -EEXIST_) {
-			e = bpf_map_lookup_elem(&kvb_aclct, &s->ck);
+			e = aclct_lookup(s, &s->ck);
 			if (e)
 				acl_side_merge(&e->side[g], &ne->side[g]);
 			else
@@ -2005,12 +2038,11 @@ static __always_inline int acl_commit(struct __sk_buff *skb, int ret)
 	/* (TC_ACT_SHOT is no drop here: a flood's original after its
 	 * copies, or a local receiver's refusal, counted on it) */
 	if (s->sif == skb->ifindex && !IS_DROP(ret)) {
-		err = bpf_map_update_elem(&kvb_aclct, &s->pk, &s->pe,
-					  BPF_NOEXIST);
+		err = aclct_update(s, &s->pk, &s->pe, BPF_NOEXIST);
 		if (!err)
 			return ret;
 		/* a flood's copy judged on another port inserted it */
-		e = err == -EEXIST_ ? bpf_map_lookup_elem(&kvb_aclct, &s->pk) :
+		e = err == -EEXIST_ ? aclct_lookup(s, &s->pk) :
 				      NULL;
 		if (e) {
 			acl_side_merge(&e->side[0], &s->pe.side[0]);
@@ -2037,22 +2069,36 @@ struct acl_sweep_ctx {
 	__u64 freed;
 };
 
-static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
-			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
+/* One entry of either table (map, key k): 0, or 1 when it went. */
+static __always_inline int acl_sweep_entry(void *map, void *k, __u8 proto,
+					   struct kvb_aclct *e,
+					   struct acl_sweep_ctx *c)
 {
 	__u32 a = acl_side_hold(&e->side[0]), b = acl_side_hold(&e->side[1]);
 
-	(void)map;
 	c->seen++;
-	if (!acl_ct_idle(e, k->proto, c->now))
+	if (!acl_ct_idle(e, proto, c->now))
 		return 0;
-	if (bpf_map_delete_elem(&kvb_aclct, k))
+	if (bpf_map_delete_elem(map, k))
 		return 0;	/* the datapath took it first */
 	acl_ct_give(a);
 	acl_ct_give(b);
-	/* no stop on a count: a counter the walk compares is a distinct
-	 * state to the verifier on every round, and it never converges */
-	c->freed++;
+	return 1;
+}
+
+/* no stop on a count in either walk: a counter the walk compares is a
+ * distinct state to the verifier on every round, and it never converges */
+static long acl_sweep_one(void *map, struct kvb_aclct_key *k,
+			  struct kvb_aclct *e, struct acl_sweep_ctx *c)
+{
+	c->freed += acl_sweep_entry(map, k, k->proto, e, c);
+	return 0;
+}
+
+static long acl_sweep_one4(void *map, struct kvb_aclct4_key *k,
+			   struct kvb_aclct *e, struct acl_sweep_ctx *c)
+{
+	c->freed += acl_sweep_entry(map, k, k->proto, e, c);
 	return 0;
 }
 
@@ -2060,6 +2106,7 @@ static __always_inline __u64 acl_sweep(__u64 now)
 {
 	struct acl_sweep_ctx c = { .now = now };
 
+	bpf_for_each_map_elem(&kvb_aclct4, acl_sweep_one4, &c, 0);
 	bpf_for_each_map_elem(&kvb_aclct, acl_sweep_one, &c, 0);
 	return c.seen;
 }

@@ -245,12 +245,22 @@ struct {
  * (kvb_aclctn; early eviction takes only those still opening) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVB_ACL_MAX_CT);
+	__uint(max_entries, KVB_ACL_MAX_CT6);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct kvb_aclct_key);
 	__type(value, struct kvb_aclct);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclct SEC(".maps");
+
+/* kvb_aclct4: the IPv4 connections, a shorter key (kvb_maps.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_ACL_MAX_CT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kvb_aclct4_key);
+	__type(value, struct kvb_aclct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclct4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -330,6 +330,44 @@ int ct_establish_net(struct fabric *fb, __u32 net_id)
 	return n;
 }
 
+int aclct_get(struct fabric *fb, const struct kvb_aclct_key *k,
+	      struct kvb_aclct *e)
+{
+	struct kvb_aclct4_key k4;
+
+	if (k->family != 4)
+		return bpf_map_lookup_elem(fb->aclct_fd, k, e);
+	kvb_aclct4_key_of(&k4, k);
+	return bpf_map_lookup_elem(fb->aclct4_fd, &k4, e);
+}
+
+int aclct_put(struct fabric *fb, const struct kvb_aclct_key *k,
+	      const struct kvb_aclct *e, __u64 flags)
+{
+	struct kvb_aclct4_key k4;
+
+	if (k->family != 4)
+		return bpf_map_update_elem(fb->aclct_fd, k, e, flags);
+	kvb_aclct4_key_of(&k4, k);
+	return bpf_map_update_elem(fb->aclct4_fd, &k4, e, flags);
+}
+
+int aclct_next(struct fabric *fb, const struct kvb_aclct_key *prev,
+	       struct kvb_aclct_key *next)
+{
+	struct kvb_aclct4_key p4, n4;
+
+	if (prev && prev->family != 4)
+		return bpf_map_get_next_key(fb->aclct_fd, prev, next);
+	if (prev)
+		kvb_aclct4_key_of(&p4, prev);
+	if (!bpf_map_get_next_key(fb->aclct4_fd, prev ? &p4 : NULL, &n4)) {
+		kvb_aclct_key_of4(next, &n4);
+		return 0;
+	}
+	return bpf_map_get_next_key(fb->aclct_fd, NULL, next);
+}
+
 /* Mark every ACL connection established (early eviction never takes
  * those). How many entries. */
 int aclct_establish_all(struct fabric *fb)
@@ -338,14 +376,13 @@ int aclct_establish_all(struct fabric *fb)
 	struct kvb_aclct e;
 	int n = 0;
 
-	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &next)) {
+	while (!aclct_next(fb, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fb->aclct_fd, &k, &e) ||
-		    e.state == KVB_CT_ESTABLISHED)
+		if (aclct_get(fb, &k, &e) || e.state == KVB_CT_ESTABLISHED)
 			continue;
 		e.state = KVB_CT_ESTABLISHED;
-		n += !bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_EXIST);
+		n += !aclct_put(fb, &k, &e, BPF_EXIST);
 	}
 	return n;
 }

@@ -646,12 +646,12 @@ static int ct_find(struct fabric *fb, __u8 proto, __u16 a, __u16 b,
 {
 	struct kvb_aclct_key *prev = NULL;
 
-	while (!bpf_map_get_next_key(fb->aclct_fd, prev, k)) {
+	while (!aclct_next(fb, prev, k)) {
 		prev = k;
 		if (k->proto == proto &&
 		    ((k->port[0] == htons(a) && k->port[1] == htons(b)) ||
 		     (k->port[0] == htons(b) && k->port[1] == htons(a))) &&
-		    !bpf_map_lookup_elem(fb->aclct_fd, k, e))
+		    !aclct_get(fb, k, e))
 			return 0;
 	}
 	return -1;
@@ -690,7 +690,7 @@ static int ct_plant(struct fabric *fb, __u8 proto, __u8 state, __u8 tag,
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
 		    idle_s * 1000000000ULL;
-	return bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_ANY);
+	return aclct_put(fb, &k, &e, BPF_ANY);
 }
 
 static int ct_planted(struct fabric *fb, __u8 proto, __u8 tag)
@@ -698,7 +698,7 @@ static int ct_planted(struct fabric *fb, __u8 proto, __u8 tag)
 	struct kvb_aclct_key k = ct_plant_key(proto, tag);
 	struct kvb_aclct e;
 
-	return !bpf_map_lookup_elem(fb->aclct_fd, &k, &e);
+	return !aclct_get(fb, &k, &e);
 }
 
 /*
@@ -819,7 +819,7 @@ static int ct_idle(struct fabric *fb, __u8 proto, __u16 a, __u16 b, __u64 s)
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
 		    s * 1000000000ULL;
-	return bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_EXIST);
+	return aclct_put(fb, &k, &e, BPF_EXIST);
 }
 
 /* The guest's UDP datagram from sport to 203.0.113.9:53, through ka2. */
@@ -939,9 +939,9 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	acl_port_forget(fb, &p3);
 	CHECK(acl_ct_count(fb, ka3, -1) == 0, "ka3's count left behind (%llu)",
 	      (unsigned long long)acl_ct_count(fb, ka3, -1));
-	while (!bpf_map_get_next_key(fb->aclct_fd, prev, &k)) {
+	while (!aclct_next(fb, prev, &k)) {
 		prev = &k;
-		if (!bpf_map_lookup_elem(fb->aclct_fd, &k, &e) &&
+		if (!aclct_get(fb, &k, &e) &&
 		    (e.side[0].ifindex == ka3 || e.side[1].ifindex == ka3))
 			left++;
 	}
@@ -960,13 +960,13 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	e.side[0].origin = KVB_ACL_IN;	/* opened towards ka4's guest */
 	e.last_ns = 1;	/* idle since the clock began */
 	n.n[KVB_ACL_IN] = 1;
-	CHECK(s4 && !bpf_map_update_elem(fb->aclct_fd, &k, &e, BPF_NOEXIST) &&
+	CHECK(s4 && !aclct_put(fb, &k, &e, BPF_NOEXIST) &&
 	      !bpf_map_update_elem(fb->aclctn_fd, &s4, &n, BPF_ANY),
 	      "cannot plant an idle connection");
 	/* the sweep runs every second: wait up to 20 */
-	for (i = 0; i < 200 && !bpf_map_lookup_elem(fb->aclct_fd, &k, &e); i++)
+	for (i = 0; i < 200 && !aclct_get(fb, &k, &e); i++)
 		usleep(100000);
-	CHECK(bpf_map_lookup_elem(fb->aclct_fd, &k, &e),
+	CHECK(aclct_get(fb, &k, &e),
 	      "an idle connection outlived 20 s of sweeps");
 	CHECK(acl_ct_count(fb, ka4, -1) == 0,
 	      "the sweep did not give ka4's count back (%llu)",

@@ -136,6 +136,15 @@ __u64 acl_ct_count(struct fabric *fb, __u32 ifindex, int dir);
  * that early eviction never takes them); how many entries changed */
 int ct_establish_net(struct fabric *fb, __u32 net_id);
 int aclct_establish_all(struct fabric *fb);
+/* ACL connections by their kvb_aclct_key, in the table that holds them
+ * (kvb_aclct4 for IPv4, kvb_aclct for IPv6); as the map calls, 0 or -1.
+ * aclct_next: the key after prev (NULL: the first), IPv4's first. */
+int aclct_get(struct fabric *fb, const struct kvb_aclct_key *k,
+	      struct kvb_aclct *e);
+int aclct_put(struct fabric *fb, const struct kvb_aclct_key *k,
+	      const struct kvb_aclct *e, __u64 flags);
+int aclct_next(struct fabric *fb, const struct kvb_aclct_key *prev,
+	       struct kvb_aclct_key *next);
 /* The FDB entry for mac in net; false when absent. */
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 	       struct kvb_fdb_entry *e);
