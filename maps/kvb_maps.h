@@ -264,7 +264,7 @@ enum kvb_port_held {
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \
 	X(ACL_LOG, 45, "acl-log", "not a drop: a 'log on' rule let a new connection in (an event for monitor, never counted)") \
 	X(ACL_FRAG, 46, "acl-fragment", "a later IP fragment of a port with ACLs whose first fragment its ACLs did not let through (refused, or not seen first)") \
-	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or its table is full: 1,048,576 IPv4, 262,144 IPv6 connections") \
+	X(ACL_CT_FULL, 47, "acl-ct-full", "a new connection its ACLs let through, refused: the port holds its network's acl-ct-max (65,536 unless set) remembered connections in that direction and none of them was left to evict (only those not established are: ct-evicted), or the table of its family is full: 1,048,576 connections each") \
 	X(NAT_PORT_FULL, 48, "nat-port-full", "a new NAT flow of a guest port that holds its network's ct-port-max flows (131,072 unless set), none of them left to evict (only flows not established are: ct-evicted), or that holds half the NAT address's ports and none of those is free for the flow's destination: one guest's flood cannot take the others'") \
 	X(NAT_CLASH, 49, "nat-clash", "a new NAT flow of a protocol without ports (GRE, ESP, SCTP, IPIP...), translated by its addresses alone: that remote's traffic of that protocol is another guest's live flow, or the host's own (it received that protocol from the remote within the last 180 s)") \
 	X(L2_LINK_LOCAL, 50, "l2-link-local", "a guest's frame to an IEEE 802.1 link-local group (01:80:c2:00:00:00-0f: STP, pause, LACP, 802.1X, LLDP), which a bridge never forwards: it would reach the LAN's switch as the host's port's") \
@@ -308,10 +308,11 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
 #define KVB_ACL_MAX_CT 1048576	/* kvb_aclct4 (IPv4) connections, all ports */
-#define KVB_ACL_MAX_CT6 262144	/* kvb_aclct (IPv6) connections, all ports */
+#define KVB_ACL_MAX_CT6 1048576	/* kvb_aclct (IPv6) connections, all ports */
 #define KVB_CT_PORT_FLOWS 131072	/* NAT flows a guest port holds, unless
 					 * its network's ct-port-max says */
-#define KVB_ACL_CT_PORT 65536	/* kvb_aclct connections a port's sides hold,
+#define KVB_ACL_CT_PORT 65536	/* kvb_aclct4 and kvb_aclct connections a
+				 * port's sides hold,
 				 * unless its network's acl-ct-max says */
 #define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
@@ -591,7 +592,8 @@ struct kvb_nathost {
 
 /*
  * kvb_aclct: HASH (not preallocated), the connections that ports' ACLs let
- * through (IPv6; IPv4 in kvb_aclct4, below, as the same key), one
+ * through (IPv6; IPv4 in kvb_aclct4, below, under a short form of the
+ * key), one
  * entry a connection of a network: its two ends (address, port) in a
  * fixed order (side 0 the lower), so that both directions, and both ports
  * of a connection between two local guests, find it with one lookup. Each
@@ -627,7 +629,8 @@ struct kvb_aclct4_key {
 	__u8 proto;
 	__u16 kind;		/* as kvb_aclct_key.kind */
 	__be16 port[2];		/* by side */
-	__u8 addr[2][4];	/* by side */
+	__u8 addr[2][4] __attribute__((aligned(4)));	/* by side; aligned: copied
+							 * as words, not bytes */
 };
 
 static inline void kvb_aclct4_key_of(struct kvb_aclct4_key *d,
@@ -703,8 +706,8 @@ enum kvb_aclct_tcp {
 };
 
 /*
- * kvb_aclctn: ARRAY of KVB_MAX_PORTS + 1 by port slot, the kvb_aclct
- * sides that hold the port's judgment (zeroed when the slot is given). An
+ * kvb_aclctn: ARRAY of KVB_MAX_PORTS + 1 by port slot, the kvb_aclct4
+ * and kvb_aclct sides that hold the port's judgment (zeroed when the slot is given). An
  * established connection is never evicted: an idle one goes after its
  * timeout (the expiry sweep, or the next packet that finds it), and a
  * port's new connection beyond KVB_ACL_CT_PORT evicts one of the port's

@@ -17,7 +17,8 @@
  * How a new connection is judged (kvb_maps.h, the set): four LPM lookups
  * give the rules each field matches, the lowest bit of their AND is the
  * rule, no bit is the network's default for the direction. A connection
- * let through is remembered in kvb_aclct, on the side of the guest's end,
+ * let through is remembered in kvb_aclct4 (IPv4) or kvb_aclct (IPv6), on
+ * the side of the guest's end,
  * so its replies and its ICMP errors pass the other way without a rule;
  * a side judged under another set than its port's current one is judged
  * again by its first direction and fields, and forgotten if the new rules
