@@ -1458,6 +1458,9 @@ struct kvb_ctsweep {
 				 * began (learned, pinned): with fdb_entries,
 				 * never fewer than the table holds, but for
 				 * the loader's static ones (fdb.h: fdb_room) */
+	__u64 ct_seen;		/* kvb_ct entries the last walk of it visited:
+				 * 0 with no flow counted skips the next
+				 * walk (nat.h: ct_sweep) */
 };
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
