@@ -2242,6 +2242,61 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 	      live, again);
 }
 
+/*
+ * The sweep leaves kvb_ct unwalked while its last walk found it empty and
+ * no network counts a flow (two million empty buckets, once a second).
+ * A flow made after such runs is still ended by the sweep once idle.
+ */
+static void t_nat_sweep_after_empty(struct fabric *fb)
+{
+	struct kvb_ct_key k, *prev = NULL;
+	struct kvb_ctsweep st;
+	struct kvb_ct e;
+	__u64 runs = 0, left = 0;
+	__u32 zero = 0;
+	int w, skipped = 0;
+	__u16 p;
+
+	ct_flush_net(fb, 0);
+	/* two runs after the flush: the second skips the empty table */
+	for (w = 0; w < 50; w++) {
+		memset(&st, 0, sizeof(st));
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+		if (!runs)
+			runs = st.runs;
+		if (st.runs >= runs + 2 && !st.ct_seen) {
+			skipped = 1;
+			break;
+		}
+		usleep(100000);
+	}
+	CHECK(skipped, "no sweep run found the flushed table empty "
+	      "(runs %llu, ct_seen %llu)", (unsigned long long)st.runs,
+	      (unsigned long long)st.ct_seen);
+	p = flow_port(IPPROTO_UDP, 41400, 53);
+	CHECK(p && ct_count(fb, NET_NAT) == 1, "the flow refused (port %u)",
+	      p);
+	/* both its entries idle 200 s: past UDP's 180 s */
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(fb->ct_fd, &k, &e)) {
+			e.last_ns = mono_ago(200);
+			bpf_map_update_elem(fb->ct_fd, &k, &e, BPF_EXIST);
+		}
+	}
+	for (w = 0; w < 50 && ct_count(fb, NET_NAT); w++)
+		usleep(100000);
+	prev = NULL;
+	while (!bpf_map_get_next_key(fb->ct_fd, prev, &k)) {
+		prev = &k;
+		left++;
+	}
+	CHECK(!ct_count(fb, NET_NAT) && !left,
+	      "the idle flow outlived 5 s of sweeps (%llu counted, %llu "
+	      "entries)", (unsigned long long)ct_count(fb, NET_NAT),
+	      (unsigned long long)left);
+}
+
 /* name's MAC address (SIOCGIFHWADDR); 0 or -1 */
 static int if_mac(const char *name, __u8 *mac)
 {
@@ -4564,6 +4619,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_udp_stream);
 	RUN(t_nat_table_full);
 	RUN(t_nat_sweep_backlog);
+	RUN(t_nat_sweep_after_empty);
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_generic_protocols);
 	RUN(t_nat_wan_admission);
