@@ -1441,9 +1441,11 @@ struct kvb_natst {
 
 /*
  * kvb_ctsweep: ARRAY of one, key 0, NAT's expiry sweep: a bpf_timer that
- * walks kvb_ct every KVB_CT_SWEEP_NS and deletes the flows no packet kept
- * alive (either way, within their timeout), counting them down in
- * kvb_ctcnt; armed when the programs are loaded. Userspace only reads it
+ * walks kvb_ct every KVB_CT_SWEEP_NS (or rarer) and deletes the flows no
+ * packet kept alive (either way, within their timeout), counting them
+ * down in kvb_ctcnt; armed when the programs are loaded. It also ends
+ * idle ACL connections, dead address bindings and aged MACs. An empty
+ * table is not walked (nat.h: ct_sweep). Userspace only reads it
  * (writing an element with a timer cancels the timer).
  */
 struct kvb_ctsweep {
@@ -1461,9 +1463,13 @@ struct kvb_ctsweep {
 	__u64 ct_seen;		/* kvb_ct entries the last walk of it visited:
 				 * 0 with no flow counted skips the next
 				 * walk (nat.h: ct_sweep) */
+	__u64 acl_seen;		/* the same of the ACL connection tables, 0
+				 * with no connection counted (acl_sweep) */
 };
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */
+#define KVB_CT_SWEEP_FULL 30	/* every 30th run walks every table, empty
+				 * or not: what no count holds goes too */
 #define KVB_CT_SWEEP_MAX 16384	/* flows freed by one sweep, at most */
 /* a run that freed KVB_CT_SWEEP_MAX left dead flows behind: the next
  * comes after KVB_CT_SWEEP_BACKLOG times its length, not 50, and at

@@ -2117,23 +2117,28 @@ static long acl_counted_one(void *map, __u32 *slot, struct kvb_aclctn *n,
 }
 
 /*
- * Both tables are walked only while some port counts a connection
- * (kvb_aclctn): every connection a judgment remembers holds its sides'
- * counts, and a walk of two empty tables (two million buckets) took a
- * quarter of the sweep's time on a host whose guests have no ACLs. An
- * entry no side holds (none is made so) waits for the next walk, and a
- * packet that finds it idle treats it as gone anyway (acl_ct_idle).
+ * Both tables are walked while their last walk found entries or some
+ * port counts a connection (kvb_aclctn): every connection a judgment
+ * remembers holds its sides' counts, and a walk of two empty tables (two
+ * million buckets) took a quarter of the sweep's time on a host whose
+ * guests have no ACLs. A full run (full: ct_sweep's every
+ * KVB_CT_SWEEP_FULL-th) walks anyway, for an entry no count holds (two
+ * CPUs clearing its two sides at once, say). A packet that finds an idle
+ * one treats it as gone anyway (acl_ct_idle). Entries visited.
  */
-static __always_inline __u64 acl_sweep(__u64 now)
+static __always_inline __u64 acl_sweep(__u64 now, struct kvb_ctsweep *sw,
+				       int full)
 {
 	struct acl_sweep_ctx c = { .now = now };
-	__u64 any = 0;
+	__u64 any = sw->acl_seen || full;
 
-	bpf_for_each_map_elem(&kvb_aclctn, acl_counted_one, &any, 0);
+	if (!any)
+		bpf_for_each_map_elem(&kvb_aclctn, acl_counted_one, &any, 0);
 	if (!any)
 		return 0;
 	bpf_for_each_map_elem(&kvb_aclct4, acl_sweep_one4, &c, 0);
 	bpf_for_each_map_elem(&kvb_aclct, acl_sweep_one, &c, 0);
+	sw->acl_seen = c.seen;
 	return c.seen;
 }
 

@@ -2696,14 +2696,19 @@ static long ct_counted_one(void *map, __u32 *net_id, __u64 *n, __u64 *any)
  * both its entries are in (ct_create), so an empty table stays unwalked
  * only until its first flow. Walking two million empty buckets was most
  * of the run on a host without NAT flows: milliseconds in softirq, once a
- * second.
+ * second. Every KVB_CT_SWEEP_FULL-th run walks anyway: an entry no count
+ * holds (a flow the loader's recount raced, a reply left alone by a
+ * flush) goes within that many runs.
  */
 static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 {
 	struct sweep_ctx c = { .net_id = 0xffffffff };
 	__u64 t0 = bpf_ktime_get_ns(), any = sw->ct_seen;
+	int full = !(sw->runs % KVB_CT_SWEEP_FULL);
 
 	c.now = kvb_now();
+	if (full)
+		any = 1;
 	if (!any)
 		bpf_for_each_map_elem(&kvb_ctcnt, ct_counted_one, &any, 0);
 	if (any) {
@@ -2711,7 +2716,8 @@ static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 		sw->ct_seen = c.seen;
 	}
 	bind_sweep(c.now);	/* dead address bindings too (bind.h) */
-	c.seen += acl_sweep(c.now);	/* and idle ACL connections (acl.h) */
+	/* and idle ACL connections (acl.h) */
+	c.seen += acl_sweep(c.now, sw, full);
 	c.seen += fdb_sweep(c.now, sw);	/* and aged learned MACs (fdb.h) */
 	sw->runs++;
 	sw->seen = c.seen;

@@ -2297,6 +2297,58 @@ static void t_nat_sweep_after_empty(struct fabric *fb)
 	      (unsigned long long)left);
 }
 
+/*
+ * What no count holds still goes: a reply entry left alone (a flush that
+ * raced a flow, say) in a table no network counts a flow of is ended by
+ * the sweep's full run, every KVB_CT_SWEEP_FULL-th, though the runs
+ * between skip the empty-looking table.
+ */
+static void t_nat_sweep_uncounted(struct fabric *fb)
+{
+	struct kvb_ct_key k = { .proto = IPPROTO_UDP, .dir = 1 };
+	struct kvb_ctsweep st;
+	struct kvb_ct e = { 0 };
+	__u64 runs0 = 0;
+	__u32 zero = 0;
+	int w, there = 1;
+
+	ct_flush_net(fb, 0);
+	/* a run that found the table empty: the next ones skip it */
+	for (w = 0; w < 50; w++) {
+		memset(&st, 0, sizeof(st));
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+		if (!runs0)
+			runs0 = st.runs;
+		if (st.runs >= runs0 + 2 && !st.ct_seen)
+			break;
+		usleep(100000);
+	}
+	CHECK(st.runs >= runs0 + 2 && !st.ct_seen,
+	      "no sweep run found the flushed table empty");
+	k.saddr = inet_addr("10.200.0.77");
+	k.daddr = natnet.nat_ip;
+	k.sport = htons(53);
+	k.dport = htons(40777);
+	e.addr = inet_addr("192.168.90.5");
+	e.port = htons(40777);
+	e.net_id = NET_NAT;
+	e.last_ns = mono_ago(200);
+	CHECK(!bpf_map_update_elem(fb->ct_fd, &k, &e, BPF_NOEXIST) &&
+	      !ct_count(fb, NET_NAT), "cannot plant an uncounted entry");
+	memset(&st, 0, sizeof(st));
+	bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	runs0 = st.runs;
+	/* a second a run: KVB_CT_SWEEP_FULL runs and some */
+	for (w = 0; w < (KVB_CT_SWEEP_FULL + 10) * 10 && there; w++) {
+		usleep(100000);
+		there = !bpf_map_lookup_elem(fb->ct_fd, &k, &e);
+	}
+	memset(&st, 0, sizeof(st));
+	bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+	CHECK(!there, "an uncounted idle entry outlived %llu sweep runs",
+	      (unsigned long long)(st.runs - runs0));
+}
+
 /* name's MAC address (SIOCGIFHWADDR); 0 or -1 */
 static int if_mac(const char *name, __u8 *mac)
 {
@@ -4620,6 +4672,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_table_full);
 	RUN(t_nat_sweep_backlog);
 	RUN(t_nat_sweep_after_empty);
+	RUN(t_nat_sweep_uncounted);
 	RUN(t_nat_hairpin_into_isolated_port);
 	RUN(t_nat_generic_protocols);
 	RUN(t_nat_wan_admission);
