@@ -46,7 +46,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 TOOLS := $(BUILD)/sendraw $(BUILD)/vnettap $(BUILD)/kvbbench $(BUILD)/verstat \
-	 $(BUILD)/vlanpush.bpf.o
+	 $(BUILD)/vlanpush.bpf.o $(BUILD)/bpflines
 
 all: $(BUILD)/kvmbpf $(UNIT_BIN) $(TOOLS) $(FUZZ_BIN) hdrcheck
 
@@ -86,6 +86,10 @@ $(BUILD)/bench.skel.h: $(BUILD)/bench.bpf.o
 	$(BPFTOOL) gen skeleton $< name kvbb > $@
 
 $(BUILD)/kvbbench: scripts/bench/kvbbench.c $(BUILD)/bench.skel.h
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+# profiles by source line (scripts/bench/profile.sh, bpflines.py)
+$(BUILD)/bpflines: scripts/bench/bpflines.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(BUILD) $(BUILD)/loader:

@@ -262,6 +262,27 @@ import json, sys
 print(sum(json.loads(l).get('bytes_memlock', 0) for l in sys.stdin if l.strip()))"
 }
 
+# acl_on N: both bench guests get one ACL of N rules (half ingress, half
+# egress, each a UDP port range from a /24 of its own: none matches the
+# bench's flows) and the allow rules the bench's flows match, last
+acl_on() {
+	local n=$1 f i
+	f=$(mktemp)
+	{
+		echo "acl add big"
+		for i in $(seq 1 $((n - 2))); do
+			if [ $((i % 2)) = 0 ]; then d=ingress; else d=egress; fi
+			echo "acl rule add big $d allow proto udp src 10.$((i / 250)).$((i % 250)).0/24 dport $((10000 + i))"
+		done
+		echo "acl rule add big ingress allow proto udp src 10.98.0.0/24"
+		echo "acl rule add big egress allow proto udp dst 10.98.0.0/24"
+	} >"$f"
+	"${K[@]}" load "$f" >/dev/null
+	rm -f "$f"
+	"${K[@]}" port set "$T-a" acl big
+	"${K[@]}" port set "$T-b" acl big
+}
+
 # profile.sh sources this file for its set-ups and helpers only
 [ "${KVB_BENCH_LIB:-0}" = 1 ] && return 0
 # APPEND=1: add to the last run's figures (a bench in several lock holds)
@@ -337,26 +358,6 @@ if want cost; then
 	done
 fi
 
-# acl_on N: both bench guests get one ACL of N rules (half ingress, half
-# egress, each a UDP port range from a /24 of its own: none matches the
-# bench's flows) and the allow rules the bench's flows match, last
-acl_on() {
-	local n=$1 f i
-	f=$(mktemp)
-	{
-		echo "acl add big"
-		for i in $(seq 1 $((n - 2))); do
-			if [ $((i % 2)) = 0 ]; then d=ingress; else d=egress; fi
-			echo "acl rule add big $d allow proto udp src 10.$((i / 250)).$((i % 250)).0/24 dport $((10000 + i))"
-		done
-		echo "acl rule add big ingress allow proto udp src 10.98.0.0/24"
-		echo "acl rule add big egress allow proto udp dst 10.98.0.0/24"
-	} >"$f"
-	"${K[@]}" load "$f" >/dev/null
-	rm -f "$f"
-	"${K[@]}" port set "$T-a" acl big
-	"${K[@]}" port set "$T-b" acl big
-}
 
 if want acl; then
 	echo "== ACL: a port with 1,000 rules, with 2, with none (cost ns, Mpps at the receiver; established flows and new connections)"

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bpflines.py LINES SAMPLES NS_PER_SAMPLE [TOP]
+
+Source lines of BPF programs by their share of a profile. LINES is
+bpflines' output (the JIT's line table, taken while the programs were
+loaded), SAMPLES `perf script -F ip,sym` of a `perf record -F HZ` on the
+CPU the path runs on; NS_PER_SAMPLE turns counts into nanoseconds a packet
+(1e9 / HZ / packets). A sample inside one of the table's functions is the
+record at or below its address; other programs' samples (the generator's)
+count by symbol only. Prints the time per symbol (kernel and BPF), per
+source file and the TOP lines (30).
+"""
+import bisect
+import collections
+import sys
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    table, funcs = [], []
+    with open(sys.argv[1]) as f:
+        for line in f:
+            addr, _, src = line.rstrip("\n").partition(" ")
+            if src.startswith("+"):
+                funcs.append((int(addr, 16), int(src[1:])))
+            else:
+                table.append((int(addr, 16), src))
+    table.sort()
+    funcs.sort()
+    addrs = [a for a, _ in table]
+    starts = [a for a, _ in funcs]
+
+    def ours(ip):
+        i = bisect.bisect_right(starts, ip) - 1
+        return i >= 0 and ip < funcs[i][0] + funcs[i][1]
+    ns = float(sys.argv[3])
+    top = int(sys.argv[4]) if len(sys.argv) > 4 else 30
+    syms, files, lines = (collections.Counter() for _ in range(3))
+    total = 0
+    with open(sys.argv[2]) as f:
+        for line in f:
+            p = line.split()
+            if not p:
+                continue
+            total += 1
+            if len(p) < 2:
+                continue
+            sym = p[1]
+            if not sym.startswith("bpf_prog_"):
+                syms[sym] += 1
+                continue
+            name = sym.split("_", 3)[-1]  # bpf_prog_TAG_NAME
+            syms["bpf:" + name] += 1
+            ip = int(p[0], 16)
+            i = bisect.bisect_right(addrs, ip) - 1
+            if i < 0 or not ours(ip):
+                continue
+            src = table[i][1]
+            files[src.split(":")[0]] += 1
+            lines[(name, src[:100])] += 1
+    print("%.1f ns a packet in all (%d samples)" % (total * ns, total))
+    print("\nby symbol:")
+    for s, n in syms.most_common(20):
+        print("%7.2f ns  %s" % (n * ns, s))
+    print("\nBPF by source file:")
+    for s, n in files.most_common(12):
+        print("%7.2f ns  %s" % (n * ns, s))
+    print("\nBPF by source line:")
+    for (name, src), n in lines.most_common(top):
+        print("%7.2f ns  %-18s %s" % (n * ns, name, src))
+
+
+if __name__ == "__main__":
+    main()
