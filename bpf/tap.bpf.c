@@ -212,7 +212,7 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	 * stage judges a bridge's guests itself: acl_from_guest).
 	 */
 	if (port->role == KVB_PORT_GUEST &&
-	    stage_of(port, net) != KVB_STAGE_SWITCH) {
+	    stage_of(port, net) != KVB_STAGE_SWITCH && acl_any()) {
 		struct kvb_acl_port *ap = acl_port_of(port);
 
 		if (ap && ap->set) {
@@ -240,6 +240,10 @@ struct stage_ctx {
 	__u32 l4off;
 	__u8 dst[ETH_ALEN];	/* the destination before NAT rewrites it */
 	__u8 role;
+	/* the switch stage's guest frame: ACLs apply in this fabric
+	 * (kvb_aclon, read once: the sender's and the receiver's
+	 * judgments and the commit go together) */
+	__u8 acl;
 };
 
 #define STAGE_GO 0x7ffe	/* not a verdict: the stage goes on */
@@ -258,6 +262,7 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 
 	s->ifindex = skb->ifindex;
 	s->role = KVB_PORT_GUEST;
+	s->acl = 0;
 	s->port = bpf_map_lookup_elem(&kvb_port, &s->ifindex);
 	if (!s->port)
 		return TC_ACT_OK;
@@ -277,7 +282,8 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	 * A bridge's guest: its port's egress ACLs judge the frame first
 	 * (acl.h; a reject rewrites the packet, so before it is read).
 	 */
-	if (want == KVB_STAGE_SWITCH && s->role == KVB_PORT_GUEST) {
+	if (want == KVB_STAGE_SWITCH && s->role == KVB_PORT_GUEST &&
+	    (s->acl = acl_any())) {
 		ret = acl_from_guest(skb, s->ifindex, s->port->slot,
 				     s->net->id);
 		if (ret != ACL_PASS)	/* a verdict, never STAGE_GO */
@@ -489,9 +495,9 @@ int kvb_tc_switch(struct __sk_buff *skb)
 	else if (s.role == KVB_PORT_GATEWAY)
 		ret = bridge_from_gateway(skb, s.net, s.dst);
 	else
-		ret = bridge_from_guest(skb, s.port, s.net, s.dst, 1);
+		ret = bridge_from_guest(skb, s.port, s.net, s.dst, s.acl);
 out:
-	if (s.role == KVB_PORT_GUEST)
+	if (s.role == KVB_PORT_GUEST && s.acl)
 		ret = acl_commit(skb, ret);
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -608,6 +614,8 @@ int kvb_tc_egress(struct __sk_buff *skb)
 			barrier_var(skb);
 			skb->mark = 0;
 		}
+		if (!acl_any())
+			return TC_ACT_OK;
 		ap = acl_port_of(port);
 		if (!ap || !ap->set)
 			return TC_ACT_OK;

@@ -902,17 +902,41 @@ int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap)
 	return bpf_map_lookup_elem(fb->aclp_fd, &k, ap) ? -1 : 0;
 }
 
+/* kvb_aclon: whether the datapath takes its ACL steps at all */
+static int aclon_put(struct fabric *fb, __u32 on)
+{
+	struct kvb_aclon v = { .on = on };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(fb->aclon_fd, &zero, &v, BPF_ANY);
+}
+
+/* off once no port's entry in force has a set (a copy just left force
+ * is no longer read for a new judgment: one that read it already goes
+ * on with it) */
+static int aclon_recount(struct fabric *fb)
+{
+	struct kvb_acl_port ap;
+
+	for (__u32 slot = 1; slot <= KVB_MAX_PORTS; slot++)
+		if (!aclp_read(fb, slot, &ap) && ap.set && ap.ifindex)
+			return 0;
+	return aclon_put(fb, 0);
+}
+
 /*
  * The copy not in force was in force until the last flip: a judgment
  * that read the selector before it may still read that copy, so it is
  * written again only KVB_ACLSEL_HOLD_NS after (a program runs for
  * microseconds; the sets' retirement waits as long), whichever command
- * flipped it. A write of what is in force flips nothing.
+ * flipped it. A write of what is in force flips nothing. kvb_aclon is on
+ * before a set comes into force, and off after the last one left.
  */
 int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 {
 	struct kvb_aclsel sel = { 0 };
 	struct kvb_acl_port cur;
+	bool had = false;
 	__u64 now;
 	__u32 k;
 
@@ -923,9 +947,13 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	if (bpf_map_lookup_elem(fb->aclsel_fd, &slot, &sel))
 		return -1;
 	k = slot * 2 + (sel.sel & 1);
-	if (!bpf_map_lookup_elem(fb->aclp_fd, &k, &cur) &&
-	    !memcmp(&cur, ap, sizeof(cur)))
-		return 0;
+	if (!bpf_map_lookup_elem(fb->aclp_fd, &k, &cur)) {
+		if (!memcmp(&cur, ap, sizeof(cur)))
+			return 0;
+		had = cur.set && cur.ifindex;
+	}
+	if (ap->set && ap->ifindex && aclon_put(fb, 1))
+		return -1;
 	now = clock_mono_exact_ns();
 	if (sel.flipped_ns && now >= sel.flipped_ns &&
 	    now - sel.flipped_ns < KVB_ACLSEL_HOLD_NS)
@@ -936,7 +964,9 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	if (bpf_map_update_elem(fb->aclp_fd, &k, ap, BPF_ANY))
 		return -1;
 	sel.flipped_ns = clock_mono_exact_ns();
-	return bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY);
+	if (bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY))
+		return -1;
+	return had && !(ap->set && ap->ifindex) ? aclon_recount(fb) : 0;
 }
 
 static int aclp_get(struct fabric *fb, const struct kvb_port *p,

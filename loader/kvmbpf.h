@@ -30,7 +30,7 @@ struct fabric {
 	int fwd_fd, ctcnt_fd, mon_fd, events_fd, route_fd, natst_fd,
 	    ctsweep_fd, natmap_fd, hostif_fd;
 	int acl_fd, aclr_fd, aclp_fd, aclsel_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
-	    aclct_fd, aclct4_fd, aclctn_fd, xdptx_fd, portdev_fd, ctpn_fd;
+	    aclct_fd, aclct4_fd, aclctn_fd, aclon_fd, xdptx_fd, portdev_fd, ctpn_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
 	/* nat_flows_forget: walks held back (nat_forget_hold) and whether
 	 * one is due when the last hold is released */

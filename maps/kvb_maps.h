@@ -42,6 +42,7 @@
 #define KVB_MAP_ACLR "kvb_aclr"
 #define KVB_MAP_ACLP "kvb_aclp"
 #define KVB_MAP_ACLSEL "kvb_aclsel"
+#define KVB_MAP_ACLON "kvb_aclon"
 #define KVB_MAP_ACLLPM "kvb_acllpm"
 #define KVB_MAP_ACLBIT "kvb_aclbit"
 #define KVB_MAP_ACLCNT "kvb_aclcnt"
@@ -403,6 +404,20 @@ struct kvb_aclsel {
 };
 
 #define KVB_ACLSEL_HOLD_NS 20000000ULL
+
+/*
+ * kvb_aclon: ARRAY of one, key 0: whether any port's ACL entry in force
+ * has a set. The datapath reads it once per frame before any of the ACL
+ * steps, which a port without ACLs otherwise pays on every frame (its
+ * entry's two lookups in the entry, the switch stage and tc egress:
+ * about 20 ns a switched frame). The loader turns it on before a set
+ * comes into force and off after the last one left (loader/acl.c:
+ * aclp_write), so a frame that reads it off is one no set judged yet.
+ */
+struct kvb_aclon {
+	__u32 on;
+	__u32 pad;
+};
 
 enum kvb_acl_port_flags {
 	KVB_ACLP_OWN = 1 << 0,	/* acl[] is the port's own (else none) */

@@ -216,6 +216,14 @@ struct {
 } kvb_aclsel SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvb_aclon);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclon SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, KVB_ACL_MAX_LPM);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -405,6 +413,15 @@ static __always_inline struct kvb_acl_port *acl_port_at(__u32 slot,
 	k = slot * 2 + (sel->sel & 1);	/* the copy in force */
 	ap = bpf_map_lookup_elem(&kvb_aclp, &k);
 	return ap && ap->ifindex == ifindex ? ap : NULL;
+}
+
+/* Does any port have ACLs (kvb_aclon)? If not, no ACL step applies. */
+static __always_inline int acl_any(void)
+{
+	__u32 zero = 0;
+	struct kvb_aclon *o = bpf_map_lookup_elem(&kvb_aclon, &zero);
+
+	return o && o->on;
 }
 
 /* The ACL entry of port p (its entry, or NULL). */

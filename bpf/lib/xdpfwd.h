@@ -262,8 +262,11 @@ static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
 /* Is port p one whose ACLs judge its traffic (tc's stages)? */
 static __always_inline int port_has_acl(const struct kvb_port *p)
 {
-	struct kvb_acl_port *ap = acl_port_of(p);
+	struct kvb_acl_port *ap;
 
+	if (!acl_any())
+		return 0;
+	ap = acl_port_of(p);
 	return ap && ap->set;
 }
 
