@@ -911,17 +911,51 @@ static int aclon_put(struct fabric *fb, __u32 on)
 	return bpf_map_update_elem(fb->aclon_fd, &zero, &v, BPF_ANY);
 }
 
+/* the copy in force of every slot (kvb_aclsel), and whether one has a
+ * set (kvb_aclp): two batched walks, not two lookups a slot, since a
+ * network's ports leave their sets one by one and each may recount */
+struct aclon_scan {
+	__u8 sel[KVB_MAX_PORTS + 1];
+	bool any;
+};
+
+static void aclon_sel_one(const void *key, const void *value, void *arg)
+{
+	struct aclon_scan *c = arg;
+	__u32 slot = *(const __u32 *)key;
+
+	if (slot <= KVB_MAX_PORTS)
+		c->sel[slot] = ((const struct kvb_aclsel *)value)->sel & 1;
+}
+
+static void aclon_entry_one(const void *key, const void *value, void *arg)
+{
+	const struct kvb_acl_port *ap = value;
+	struct aclon_scan *c = arg;
+	__u32 k = *(const __u32 *)key, slot = k / 2;
+
+	if (slot && slot <= KVB_MAX_PORTS && k % 2 == c->sel[slot] &&
+	    ap->set && ap->ifindex)
+		c->any = true;
+}
+
 /* off once no port's entry in force has a set (a copy just left force
  * is no longer read for a new judgment: one that read it already goes
  * on with it) */
 static int aclon_recount(struct fabric *fb)
 {
-	struct kvb_acl_port ap;
+	struct aclon_scan *c = calloc(1, sizeof(*c));
+	int ret;
 
-	for (__u32 slot = 1; slot <= KVB_MAX_PORTS; slot++)
-		if (!aclp_read(fb, slot, &ap) && ap.set && ap.ifindex)
-			return 0;
-	return aclon_put(fb, 0);
+	if (!c)
+		return -1;
+	map_walk(fb->aclsel_fd, sizeof(__u32), sizeof(struct kvb_aclsel),
+		 aclon_sel_one, c);
+	map_walk(fb->aclp_fd, sizeof(__u32), sizeof(struct kvb_acl_port),
+		 aclon_entry_one, c);
+	ret = c->any ? 0 : aclon_put(fb, 0);
+	free(c);
+	return ret;
 }
 
 /*
