@@ -2242,6 +2242,27 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 	      live, again);
 }
 
+/* Flush every flow, then wait (5 s at most) for two sweep runs, the last
+ * of which found kvb_ct empty, so that the next ones skip it; 1 if so. */
+static int ct_flush_and_wait_empty(struct fabric *fb)
+{
+	struct kvb_ctsweep st;
+	__u64 runs0 = 0;
+	__u32 zero = 0;
+
+	ct_flush_net(fb, 0);
+	for (int w = 0; w < 50; w++) {
+		memset(&st, 0, sizeof(st));
+		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
+		if (!runs0)
+			runs0 = st.runs;
+		if (st.runs >= runs0 + 2 && !st.ct_seen)
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
 /*
  * The sweep leaves kvb_ct unwalked while its last walk found it empty and
  * no network counts a flow (two million empty buckets, once a second).
@@ -2250,29 +2271,13 @@ static void t_nat_expired_flows_reclaimed(struct fabric *fb)
 static void t_nat_sweep_after_empty(struct fabric *fb)
 {
 	struct kvb_ct_key k, *prev = NULL;
-	struct kvb_ctsweep st;
 	struct kvb_ct e;
-	__u64 runs = 0, left = 0;
-	__u32 zero = 0;
-	int w, skipped = 0;
+	__u64 left = 0;
+	int w;
 	__u16 p;
 
-	ct_flush_net(fb, 0);
-	/* two runs after the flush: the second skips the empty table */
-	for (w = 0; w < 50; w++) {
-		memset(&st, 0, sizeof(st));
-		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
-		if (!runs)
-			runs = st.runs;
-		if (st.runs >= runs + 2 && !st.ct_seen) {
-			skipped = 1;
-			break;
-		}
-		usleep(100000);
-	}
-	CHECK(skipped, "no sweep run found the flushed table empty "
-	      "(runs %llu, ct_seen %llu)", (unsigned long long)st.runs,
-	      (unsigned long long)st.ct_seen);
+	CHECK(ct_flush_and_wait_empty(fb),
+	      "no sweep run found the flushed table empty");
 	p = flow_port(IPPROTO_UDP, 41400, 53);
 	CHECK(p && ct_count(fb, NET_NAT) == 1, "the flow refused (port %u)",
 	      p);
@@ -2308,22 +2313,11 @@ static void t_nat_sweep_uncounted(struct fabric *fb)
 	struct kvb_ct_key k = { .proto = IPPROTO_UDP, .dir = 1 };
 	struct kvb_ctsweep st;
 	struct kvb_ct e = { 0 };
-	__u64 runs0 = 0;
+	__u64 runs0;
 	__u32 zero = 0;
 	int w, there = 1;
 
-	ct_flush_net(fb, 0);
-	/* a run that found the table empty: the next ones skip it */
-	for (w = 0; w < 50; w++) {
-		memset(&st, 0, sizeof(st));
-		bpf_map_lookup_elem(fb->ctsweep_fd, &zero, &st);
-		if (!runs0)
-			runs0 = st.runs;
-		if (st.runs >= runs0 + 2 && !st.ct_seen)
-			break;
-		usleep(100000);
-	}
-	CHECK(st.runs >= runs0 + 2 && !st.ct_seen,
+	CHECK(ct_flush_and_wait_empty(fb),
 	      "no sweep run found the flushed table empty");
 	k.saddr = inet_addr("10.200.0.77");
 	k.daddr = natnet.nat_ip;
