@@ -902,6 +902,12 @@ int aclp_read(struct fabric *fb, __u32 slot, struct kvb_acl_port *ap)
 	return bpf_map_lookup_elem(fb->aclp_fd, &k, ap) ? -1 : 0;
 }
 
+/* an entry whose set judges its port's traffic (kvb_aclon counts it) */
+static bool aclp_judges(const struct kvb_acl_port *ap)
+{
+	return ap->set && ap->ifindex;
+}
+
 /* kvb_aclon: whether the datapath takes its ACL steps at all */
 static int aclon_put(struct fabric *fb, __u32 on)
 {
@@ -935,7 +941,7 @@ static void aclon_entry_one(const void *key, const void *value, void *arg)
 	__u32 k = *(const __u32 *)key, slot = k / 2;
 
 	if (slot && slot <= KVB_MAX_PORTS && k % 2 == c->sel[slot] &&
-	    ap->set && ap->ifindex)
+	    aclp_judges(ap))
 		c->any = true;
 }
 
@@ -984,9 +990,9 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	if (!bpf_map_lookup_elem(fb->aclp_fd, &k, &cur)) {
 		if (!memcmp(&cur, ap, sizeof(cur)))
 			return 0;
-		had = cur.set && cur.ifindex;
+		had = aclp_judges(&cur);
 	}
-	if (ap->set && ap->ifindex && aclon_put(fb, 1))
+	if (aclp_judges(ap) && aclon_put(fb, 1))
 		return -1;
 	now = clock_mono_exact_ns();
 	if (sel.flipped_ns && now >= sel.flipped_ns &&
@@ -1000,7 +1006,7 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 	sel.flipped_ns = clock_mono_exact_ns();
 	if (bpf_map_update_elem(fb->aclsel_fd, &slot, &sel, BPF_ANY))
 		return -1;
-	return had && !(ap->set && ap->ifindex) ? aclon_recount(fb) : 0;
+	return had && !aclp_judges(ap) ? aclon_recount(fb) : 0;
 }
 
 static int aclp_get(struct fabric *fb, const struct kvb_port *p,

@@ -308,8 +308,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_WORDS (KVB_ACL_SET_RULES / 64)
 #define KVB_ACL_MAX_CIDRS 8	/* src (dst) CIDRs of one rule */
 #define KVB_ACL_MAX_LPM 262144	/* kvb_acllpm entries, all sets */
-#define KVB_ACL_MAX_CT 1048576	/* kvb_aclct4 (IPv4) connections, all ports */
-#define KVB_ACL_MAX_CT6 1048576	/* kvb_aclct (IPv6) connections, all ports */
+#define KVB_ACL_MAX_CT 1048576	/* connections a table holds, all ports:
+				 * kvb_aclct4 (IPv4) and kvb_aclct (IPv6) */
 #define KVB_CT_PORT_FLOWS 131072	/* NAT flows a guest port holds, unless
 					 * its network's ct-port-max says */
 #define KVB_ACL_CT_PORT 65536	/* kvb_aclct4 and kvb_aclct connections a

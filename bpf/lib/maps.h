@@ -253,7 +253,7 @@ struct {
  * (kvb_aclctn; early eviction takes only those still opening) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVB_ACL_MAX_CT6);
+	__uint(max_entries, KVB_ACL_MAX_CT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct kvb_aclct_key);
 	__type(value, struct kvb_aclct);

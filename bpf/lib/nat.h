@@ -2703,12 +2703,10 @@ static long ct_counted_one(void *map, __u32 *net_id, __u64 *n, __u64 *any)
 static int ct_sweep(void *map, __u32 *key, struct kvb_ctsweep *sw)
 {
 	struct sweep_ctx c = { .net_id = 0xffffffff };
-	__u64 t0 = bpf_ktime_get_ns(), any = sw->ct_seen;
 	int full = !(sw->runs % KVB_CT_SWEEP_FULL);
+	__u64 t0 = bpf_ktime_get_ns(), any = sw->ct_seen || full;
 
 	c.now = kvb_now();
-	if (full)
-		any = 1;
 	if (!any)
 		bpf_for_each_map_elem(&kvb_ctcnt, ct_counted_one, &any, 0);
 	if (any) {
