@@ -443,7 +443,8 @@ int kvb_tc_nat(struct __sk_buff *skb)
 	}
 	if (ret != NAT_CONTINUE)
 		goto out;
-	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);
+	ret = bridge_from_guest(skb, s.port, s.net, s.dst,
+				BRIDGE_ACL_EGRESS);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -475,7 +476,8 @@ int kvb_tc_routed(struct __sk_buff *skb)
 	}
 	if (ret != ROUTE_CONTINUE)
 		goto out;
-	ret = bridge_from_guest(skb, s.port, s.net, s.dst, 0);
+	ret = bridge_from_guest(skb, s.port, s.net, s.dst,
+				BRIDGE_ACL_EGRESS);
 out:
 	return ingress_verdict(skb, s.ifindex, s.role, NULL, ret);
 }
@@ -495,7 +497,11 @@ int kvb_tc_switch(struct __sk_buff *skb)
 	else if (s.role == KVB_PORT_GATEWAY)
 		ret = bridge_from_gateway(skb, s.net, s.dst);
 	else
-		ret = bridge_from_guest(skb, s.port, s.net, s.dst, s.acl);
+		ret = bridge_from_guest(skb, s.port, s.net, s.dst,
+					s.acl ? BRIDGE_ACL_HERE :
+					s.role == KVB_PORT_GUEST ?
+						BRIDGE_ACL_NONE :
+						BRIDGE_ACL_EGRESS);
 out:
 	if (s.role == KVB_PORT_GUEST && s.acl)
 		ret = acl_commit(skb, ret);

@@ -149,11 +149,18 @@ __noinline int bridge_flood_guest(struct __sk_buff *skb, __u32 net_id)
 }
 
 /*
- * A frame from a guest port, whose entry is port. acl: the switch stage,
- * where the ACLs of a receiving local guest judge the frame (acl_to_guest;
- * the nat and routed stages leave it to the receiver's tc egress: their
- * stack has no room for the ACL's calls).
+ * Where a receiving local guest's ACLs judge a frame of bridge_from_guest:
+ * on its tc egress (the nat and routed stages: their stack has no room for
+ * the ACL's calls), here (the switch stage, acl_to_guest), or nowhere (the
+ * switch stage on a fabric without ACLs: kvb_aclon was off as it began).
  */
+enum bridge_acl {
+	BRIDGE_ACL_EGRESS,
+	BRIDGE_ACL_HERE,
+	BRIDGE_ACL_NONE,
+};
+
+/* A frame from a guest port, whose entry is port; acl: enum bridge_acl. */
 static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 					     const struct kvb_port *port,
 					     const struct kvb_net *net,
@@ -192,10 +199,12 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		/* a VLAN's frame (from a trunk): to a trunk only */
 		if (vlan_refused(skb, out))
 			return DROP(KVB_DROP_VLAN);
-		/* to a local guest: its ACLs judge here, not on its tap */
-		ret = acl && op ? acl_to_guest(skb, out, op->slot) :
-				  ACL_UNJUDGED;
-		if (ret == ACL_PASS)
+		/* to a local guest: its ACLs judge here, not on its tap
+		 * (with none to judge, the mark spares the receiver's tc
+		 * egress its lookup of the port) */
+		ret = acl == BRIDGE_ACL_HERE && op ?
+			      acl_to_guest(skb, out, op->slot) : ACL_UNJUDGED;
+		if (ret == ACL_PASS || (acl == BRIDGE_ACL_NONE && op))
 			return redirect_to_port(skb, out, op, KVB_MARK_ACL);
 		if (ret != ACL_UNJUDGED)
 			return ret;

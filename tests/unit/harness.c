@@ -252,6 +252,31 @@ int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	return run_skb(fb->prog_tc_ingress, ifindex, f, gso_size, NULL);
 }
 
+/* prog on skb frame f at ifindex carrying mark_in: the verdict, and the
+ * mark the program left in *mark (-1: the run failed) */
+int run_prog_mark(int prog, __u32 ifindex, const struct frame *f,
+		  __u32 mark_in, __u32 *mark)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .mark = mark_in };
+	struct __sk_buff out = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &out,
+		    .ctx_size_out = sizeof(out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -1;
+	*mark = out.mark;
+	return (int)o.retval;
+}
+
+/* tc ingress on port, and the mark the program left on the frame */
+int run_tc_mark(struct fabric *fb, __u32 port, const struct frame *f,
+		__u32 *mark)
+{
+	return run_prog_mark(fb->prog_tc_ingress, port, f, 0, mark);
+}
+
 int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
 	return run_skb(fb->prog_tc_egress, ifindex, f, 0, NULL);

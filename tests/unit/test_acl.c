@@ -521,22 +521,6 @@ static void t_acl_none_is_as_before(struct fabric *fb)
 	CHECK(cli("acl del u7") != 0, "an ACL in use was deleted");
 }
 
-/* ingress on port, and the mark the program left on the frame */
-static int run_tc_mark(struct fabric *fb, __u32 port, const struct frame *f,
-		       __u32 *mark)
-{
-	struct __sk_buff ctx = { .ifindex = port }, out = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf,
-		    .data_size_in = f->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .ctx_out = &out,
-		    .ctx_size_out = sizeof(out), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(fb->prog_tc_ingress, &o))
-		return -1;
-	*mark = out.mark;
-	return (int)o.retval;
-}
-
 /* a UDP datagram from the guest of one port to the guest (MAC) of another */
 static void udp4_between(struct frame *f, const __u8 *src, const __u8 *dst,
 			 __u32 saddr, __u32 daddr, __u16 dport)

@@ -154,17 +154,25 @@ static void t_known_unicast_redirects(struct fabric *fb)
 {
 	struct frame f;
 	struct txs a, b;
+	__u32 mark = 0;
 	int ret;
 
 	frame_udp4(&f, UNKNOWN, M1, 32);
 	run_tc(fb, kg1, &f); /* learn M1 on kg1 */
 	a = txs(fb);
 	frame_udp4(&f, M1, M2, 32);
-	ret = run_tc(fb, kg2, &f);
+	ret = run_tc_mark(fb, kg2, &f, &mark);
 	b = txs(fb);
 	CHECK(ret == TC_ACT_REDIRECT, "verdict %d, want redirect", ret);
 	CHECK(b.g1 == a.g1 + 1, "not delivered to kg1");
 	CHECK(b.g3 == a.g3 && b.up == a.up, "known unicast was flooded");
+	/* no port has ACLs: delivered as judged, kg1's tc egress lets it
+	 * out as it is, its mark ended */
+	CHECK(mark == KVB_MARK_ACL, "delivered with mark %#x, want %#x",
+	      mark, KVB_MARK_ACL);
+	ret = run_prog_mark(fb->prog_tc_egress, kg1, &f, mark, &mark);
+	CHECK(ret == TC_ACT_OK && mark == 0,
+	      "kg1's tc egress: verdict %d, mark %#x left", ret, mark);
 }
 
 static void t_learning_moves_with_the_mac(struct fabric *fb)
