@@ -3,7 +3,8 @@
  * bpflines [PREFIX...]: the JIT's line table of every loaded BPF program
  * whose name starts with one of the prefixes (default "kvb_"), one line
  * per record: "ADDRESS FILE:LINE: SOURCE", and each JITed function's
- * extent: "ADDRESS +LENGTH" (a sample elsewhere is another program's).
+ * extent and name: "ADDRESS +LENGTH NAME" (a sample elsewhere, or named
+ * otherwise by perf, is another program's).
  * With `perf script -F ip,sym`
  * of a profile taken while the programs were loaded, bpflines.py turns
  * samples into source lines: where a program's time goes, line by line
@@ -33,7 +34,8 @@ static int wanted(const char *name, char **prefixes, int n)
 static int dump(int fd)
 {
 	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info), nl, nj, rl, rj, nf, btf_id;
+	__u32 len = sizeof(info), nl, nj, rl, rj, nf, btf_id, nfi, rfi;
+	struct bpf_func_info *fi;
 	__u32 *flen;
 	struct btf *btf;
 	__u64 *jl, *fk;
@@ -47,13 +49,18 @@ static int dump(int fd)
 	rj = info.jited_line_info_rec_size;
 	nf = info.nr_jited_ksyms;
 	btf_id = info.btf_id;
-	if (!nl || !nj || !btf_id || !nf || nf != info.nr_jited_func_lens)
+	nfi = info.nr_func_info;
+	rfi = info.func_info_rec_size;
+	if (!nl || !nj || !btf_id || !nf || nf != info.nr_jited_func_lens ||
+	    nfi != nf || rfi < sizeof(*fi))
 		return 0;	/* no BTF line info, or not JITed */
 	li = calloc(nl, rl);
 	jl = calloc(nj, rj);
 	fk = calloc(nf, sizeof(*fk));
 	flen = calloc(nf, sizeof(*flen));
-	if (!li || !jl || !fk || !flen) {
+	fi = calloc(nfi, rfi);
+	if (!li || !jl || !fk || !flen || !fi) {
+		free(fi);
 		free(li);
 		free(jl);
 		free(fk);
@@ -72,6 +79,9 @@ static int dump(int fd)
 	info.jited_ksyms = (unsigned long)fk;
 	info.nr_jited_func_lens = nf;
 	info.jited_func_lens = (unsigned long)flen;
+	info.nr_func_info = nfi;
+	info.func_info_rec_size = rfi;
+	info.func_info = (unsigned long)fi;
 	len = sizeof(info);
 	btf = NULL;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
@@ -87,9 +97,18 @@ static int dump(int fd)
 		       base ? base + 1 : (file ? file : "?"),
 		       BPF_LINE_INFO_LINE_NUM(l->line_col), src ? src : "");
 	}
-	for (__u32 i = 0; btf && i < nf; i++)
-		printf("%llx +%u\n", (unsigned long long)fk[i], flen[i]);
+	/* the functions in the same order: their BTF names, as perf's
+	 * symbols (bpf_prog_TAG_NAME) carry them */
+	for (__u32 i = 0; btf && i < nf; i++) {
+		const struct bpf_func_info *f = (void *)((char *)fi + i * rfi);
+		const struct btf_type *t = btf__type_by_id(btf, f->type_id);
+		const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+
+		printf("%llx +%u %s\n", (unsigned long long)fk[i], flen[i],
+		       name && *name ? name : "?");
+	}
 	btf__free(btf);
+	free(fi);
 	free(li);
 	free(jl);
 	free(fk);

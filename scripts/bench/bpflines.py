@@ -7,8 +7,8 @@ bpflines' output (the JIT's line table, taken while the programs were
 loaded), SAMPLES `perf script -F ip,sym` of a `perf record -F HZ` on the
 CPU the path runs on; NS_PER_SAMPLE turns counts into nanoseconds a packet
 (1e9 / HZ / packets). A sample inside one of the table's functions is the
-record at or below its address; other programs' samples (the generator's)
-count by symbol only. Prints the time per symbol (kernel and BPF), per
+record at or below its address, when perf names the same function; other
+programs' samples (the generator's) count by symbol only. Prints the time per symbol (kernel and BPF), per
 source file and the TOP lines (30).
 """
 import bisect
@@ -24,17 +24,22 @@ def main():
         for line in f:
             addr, _, src = line.rstrip("\n").partition(" ")
             if src.startswith("+"):
-                funcs.append((int(addr, 16), int(src[1:])))
+                length, _, name = src[1:].partition(" ")
+                funcs.append((int(addr, 16), int(length), name))
             else:
                 table.append((int(addr, 16), src))
     table.sort()
     funcs.sort()
     addrs = [a for a, _ in table]
-    starts = [a for a, _ in funcs]
+    starts = [f[0] for f in funcs]
 
-    def ours(ip):
+    def ours(ip, name):
+        # inside one of the table's functions, and perf names it so (an
+        # address of a program loaded and gone meanwhile, the generator's,
+        # is not the table's)
         i = bisect.bisect_right(starts, ip) - 1
-        return i >= 0 and ip < funcs[i][0] + funcs[i][1]
+        return (i >= 0 and ip < funcs[i][0] + funcs[i][1] and
+                funcs[i][2] in (name, "", "?"))
     ns = float(sys.argv[3])
     top = int(sys.argv[4]) if len(sys.argv) > 4 else 30
     syms, files, lines = (collections.Counter() for _ in range(3))
@@ -55,7 +60,7 @@ def main():
             syms["bpf:" + name] += 1
             ip = int(p[0], 16)
             i = bisect.bisect_right(addrs, ip) - 1
-            if i < 0 or not ours(ip):
+            if i < 0 or not ours(ip, name):
                 continue
             src = table[i][1]
             files[src.split(":")[0]] += 1
