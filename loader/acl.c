@@ -917,6 +917,25 @@ static int aclon_put(struct fabric *fb, __u32 on)
 	return bpf_map_update_elem(fb->aclon_fd, &zero, &v, BPF_ANY);
 }
 
+/*
+ * kvb_aclon on, before a set comes into force: when it was off, after
+ * KVB_ACLSEL_HOLD_NS, so that no packet that read it off (and then skips
+ * every ACL step, the receiver's tc egress too) is still on its way when
+ * the set is in force. The first set of a fabric waits 20 ms for it.
+ */
+static int aclon_enable(struct fabric *fb)
+{
+	struct kvb_aclon v = { 0 };
+	__u32 zero = 0;
+
+	if (!bpf_map_lookup_elem(fb->aclon_fd, &zero, &v) && v.on)
+		return 0;
+	if (aclon_put(fb, 1))
+		return -1;
+	usleep((useconds_t)(KVB_ACLSEL_HOLD_NS / 1000));
+	return 0;
+}
+
 /* the copy in force of every slot (kvb_aclsel), and whether one has a
  * set (kvb_aclp): two batched walks, not two lookups a slot, since a
  * network's ports leave their sets one by one and each may recount */
@@ -970,7 +989,8 @@ static int aclon_recount(struct fabric *fb)
  * written again only KVB_ACLSEL_HOLD_NS after (a program runs for
  * microseconds; the sets' retirement waits as long), whichever command
  * flipped it. A write of what is in force flips nothing. kvb_aclon is on
- * before a set comes into force, and off after the last one left.
+ * before a set comes into force (aclon_enable), and off after the last
+ * one left.
  */
 int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 {
@@ -992,7 +1012,7 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap)
 			return 0;
 		had = aclp_judges(&cur);
 	}
-	if (aclp_judges(ap) && aclon_put(fb, 1))
+	if (aclp_judges(ap) && aclon_enable(fb))
 		return -1;
 	now = clock_mono_exact_ns();
 	if (sel.flipped_ns && now >= sel.flipped_ns &&

@@ -204,7 +204,9 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		 * egress its lookup of the port) */
 		ret = acl == BRIDGE_ACL_HERE && op ?
 			      acl_to_guest(skb, out, op->slot) : ACL_UNJUDGED;
-		if (ret == ACL_PASS || (acl == BRIDGE_ACL_NONE && op))
+		if (ret == ACL_PASS ||
+		    (acl == BRIDGE_ACL_NONE && op &&
+		     op->role == KVB_PORT_GUEST))
 			return redirect_to_port(skb, out, op, KVB_MARK_ACL);
 		if (ret != ACL_UNJUDGED)
 			return ret;

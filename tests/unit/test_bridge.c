@@ -153,10 +153,14 @@ static void t_port_of_missing_network_dropped(struct fabric *fb)
 static void t_known_unicast_redirects(struct fabric *fb)
 {
 	struct frame f;
+	struct kvb_aclon on = { 0 };
 	struct txs a, b;
-	__u32 mark = 0;
+	__u32 mark = 0, zero = 0;
 	int ret;
 
+	/* a fabric without ACLs (the acl suite runs after this one) */
+	CHECK(!bpf_map_lookup_elem(fb->aclon_fd, &zero, &on) && !on.on,
+	      "kvb_aclon is on in the bridge suite");
 	frame_udp4(&f, UNKNOWN, M1, 32);
 	run_tc(fb, kg1, &f); /* learn M1 on kg1 */
 	a = txs(fb);
