@@ -48,7 +48,8 @@ void addr_purge(struct fabric *fb, __u32 ifindex, __u32 flags)
 
 /*
  * Count ifindex's bindings per family into the port's n_ip4 / n_ip6, and
- * its SAVI ones into n_savi (kvb_maps.h, kvb_addr).
+ * its SAVI ones into n_savi (kvb_maps.h, kvb_addr); one of its configured
+ * IPv4 addresses into ip4 (the guard's shortcut, 0: none).
  */
 void addr_count(struct fabric *fb, struct kvb_port *p)
 {
@@ -56,6 +57,7 @@ void addr_count(struct fabric *fb, struct kvb_port *p)
 	struct kvb_addr a;
 
 	p->n_ip4 = p->n_ip6 = p->n_savi = 0;
+	p->ip4 = 0;
 	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
 		prev = &key;
 		if (key.ifindex != p->ifindex)
@@ -64,10 +66,32 @@ void addr_count(struct fabric *fb, struct kvb_port *p)
 			p->n_ip4++;
 		else
 			p->n_ip6++;
-		if (!bpf_map_lookup_elem(fb->addr_fd, &key, &a) &&
-		    (a.flags & KVB_ADDR_F_SAVI))
+		if (bpf_map_lookup_elem(fb->addr_fd, &key, &a))
+			continue;
+		if (a.flags & KVB_ADDR_F_SAVI)
 			p->n_savi++;
+		if (key.family == 4 && (a.flags & KVB_ADDR_F_STATIC) &&
+		    !p->ip4)
+			memcpy(&p->ip4, key.addr, 4);
 	}
+}
+
+/*
+ * The guard's shortcut (kvb_port.ip4) off in the port's entry in the map,
+ * before its configured addresses go: a source equal to it would pass
+ * without its binding. The rest of the entry as the map has it (the
+ * datapath counts leases into it meanwhile).
+ */
+static int addr_shortcut_off(struct fabric *fb, struct kvb_port *p)
+{
+	struct kvb_port cur;
+
+	p->ip4 = 0;
+	if (port_get(fb, p->ifindex, &cur) || !cur.ip4)
+		return 0;
+	cur.ip4 = 0;
+	return bpf_map_update_elem(fb->port_fd, &cur.ifindex, &cur,
+				   BPF_EXIST) ? -1 : 0;
 }
 
 /*
@@ -208,6 +232,8 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		    (cur.flags & KVB_ADDR_F_STATIC))
 			old[nold++] = key;
 	}
+	if (addr_shortcut_off(fb, p))
+		return err("%s: %s: %s", cmd, p->name, strerror(errno));
 	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
 	e = addr_put_static(fb, p, o->addrs, o->naddrs, &bad);
 	if (e) {

@@ -333,8 +333,13 @@ undo:
 			bpf_map_update_elem(fb->fdb_fd, &mac_key, &old_fdb,
 					    BPF_ANY);
 	}
-	if (xdp_new)
+	if (xdp_new) {
+		/* the entry as written then, but the configured address it
+		 * names as the bindings are now (addr_set may have failed
+		 * to put the old ones back) */
+		addr_count(fb, &old_xdp);
 		port_xdp_set(fb, "port set", &old_xdp, false);
+	}
 	if (old_nacl >= 0)
 		acl_port_set(fb, "port set", p.ifindex, old_nacl, old_acl);
 	return 1;

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 20
+#define KVB_LAYOUT_VERSION 21
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -51,6 +51,7 @@
 #define KVB_MAP_ACLCTN "kvb_aclctn"
 #define KVB_MAP_CTPN "kvb_ctpn"
 #define KVB_MAP_ACLVC "kvb_aclvc"
+#define KVB_MAP_ACLVC4 "kvb_aclvc4"
 #define KVB_MAP_ACLFRAG "kvb_aclfrag"
 #define KVB_MAP_XDPTX "kvb_xdptx"
 #define KVB_MAP_PORTDEV "kvb_portdev"
@@ -315,7 +316,8 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_CT_PORT 65536	/* kvb_aclct4 and kvb_aclct connections a
 				 * port's sides hold,
 				 * unless its network's acl-ct-max says */
-#define KVB_ACL_MAX_VC 32768	/* kvb_aclvc verdicts, all sets (LRU) */
+#define KVB_ACL_MAX_VC 32768	/* kvb_aclvc4 and kvb_aclvc verdicts, all
+				 * sets (LRU, each) */
 #define KVB_ACL_MAX_FRAG 16384	/* kvb_aclfrag datagrams, all ports (LRU) */
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
 #define KVB_NAT_MAX_FRAG 16384	/* kvb_natfrag datagrams, both ways (LRU) */
@@ -522,6 +524,21 @@ struct kvb_aclvc_key {
 	__u16 sport, dport;	/* host order; ICMP: type, code */
 	__u8 saddr[16];
 	__u8 daddr[16];
+};
+
+/*
+ * kvb_aclvc4: the same for IPv4 fields, keyed in 20 bytes instead of 44
+ * (a new connection looks it up twice, sender's and receiver's, and
+ * hashing the long key was most of that).
+ */
+struct kvb_aclvc4_key {
+	__u32 set;
+	__u8 dir;		/* enum kvb_acl_dir */
+	__u8 proto;
+	__u16 sport, dport;	/* host order; ICMP: type, code */
+	__u16 pad;
+	__u8 saddr[4] __attribute__((aligned(4)));
+	__u8 daddr[4];
 };
 
 struct kvb_aclvc {
@@ -918,6 +935,15 @@ struct kvb_port {
 	__u32 n_ip6;		/* IPv6 addresses bound: static, DHCPv6, SAVI */
 	__u32 n_savi;		/* of those, bound by first claim (KVB_SAVI_MAX) */
 	__u32 held;		/* enum kvb_port_held, set by the datapath */
+	/*
+	 * One of the port's configured IPv4 addresses (a static binding in
+	 * kvb_addr, given with `ip`), 0: none. The guard takes a source
+	 * equal to it as bound without the lookup: static bindings are the
+	 * loader's alone (never taken, moved or aged), and the loader sets
+	 * it from them (addr_count) and clears it before it removes them.
+	 */
+	__be32 ip4;
+	__u32 pad;
 };
 
 /* kvb_port.mac and .slot share one aligned 64-bit word (the datapath

@@ -32,8 +32,8 @@
  * miss and one insert (acl_commit: the switch stage inserts the entry
  * once, with both sides). A change of either port's set judges again at
  * once. The rules' answer for a new connection's fields is kept per set
- * (kvb_aclvc), so the next connection with the same fields costs one
- * lookup.
+ * (kvb_aclvc4 for IPv4, kvb_aclvc for IPv6), so the next connection with
+ * the same fields costs one lookup.
  *
  * Room: every side of an entry counts against its port (kvb_aclctn); a
  * port's new connection beyond KVB_ACL_CT_PORT evicts one of that port's
@@ -153,6 +153,7 @@ struct acl_scratch {
 	__u8 pad2;
 	struct kvb_acl_bit_key bk;
 	struct kvb_aclvc_key vk;
+	struct kvb_aclvc4_key vk4;	/* vk's IPv4 form (kvb_aclvc4) */
 	struct kvb_aclfrag_key fk;
 	struct kvb_addr_key ak;		/* acl_dst_owner's */
 	/* the packet; the addresses aligned for acl_addrs4 */
@@ -746,12 +747,28 @@ static __always_inline void acl_log(struct __sk_buff *skb, __u32 ifindex)
 
 /* The verdict cache's key of the fields in the scratch (c) under set,
  * direction dir: the fields the set's rules constrain (dims), the others
- * zero. */
+ * zero; IPv4 in its short form (s->vk4), IPv6 in s->vk. */
 static __always_inline void acl_vc_key(struct acl_scratch *s, __u32 set,
 				       __u32 dir, __u32 dims)
 {
 	struct kvb_aclvc_key *k = &s->vk;
+	struct kvb_aclvc4_key *k4 = &s->vk4;
 
+	if (s->c.family == 4) {
+		__builtin_memset(k4, 0, sizeof(*k4));
+		k4->set = set;
+		k4->dir = (__u8)dir;
+		k4->proto = s->c.proto;
+		if (dims & (1U << KVB_ACL_D_SRC))
+			__builtin_memcpy(k4->saddr, s->c.saddr, 4);
+		if (dims & (1U << KVB_ACL_D_DST))
+			__builtin_memcpy(k4->daddr, s->c.daddr, 4);
+		if (dims & (1U << KVB_ACL_D_SPORT))
+			k4->sport = s->c.sport;
+		if (dims & (1U << KVB_ACL_D_DPORT))
+			k4->dport = s->c.dport;
+		return;
+	}
 	__builtin_memset(k, 0, sizeof(*k));
 	k->set = set;
 	k->dir = (__u8)dir;
@@ -767,12 +784,30 @@ static __always_inline void acl_vc_key(struct acl_scratch *s, __u32 set,
 		k->dport = s->c.dport;
 }
 
+/* The verdict cache by the key acl_vc_key built (its family's table). */
+static __always_inline struct kvb_aclvc *aclvc_lookup(struct acl_scratch *s)
+{
+	if (s->c.family == 4)
+		return bpf_map_lookup_elem(&kvb_aclvc4, &s->vk4);
+	return bpf_map_lookup_elem(&kvb_aclvc, &s->vk);
+}
+
+static __always_inline void aclvc_update(struct acl_scratch *s,
+					 const struct kvb_aclvc *v)
+{
+	if (s->c.family == 4)
+		bpf_map_update_elem(&kvb_aclvc4, &s->vk4, v, BPF_ANY);
+	else
+		bpf_map_update_elem(&kvb_aclvc, &s->vk, v, BPF_ANY);
+}
+
 /*
  * What set says of the fields in the scratch, by direction dir: the
  * action (enum kvb_acl_action), and into *ctr, *log the rule's counter
  * slot and whether it logs (0 for the default). Fields another new
- * connection had under the same set are answered by kvb_aclvc; others
- * are classified, and the answer kept there.
+ * connection had under the same set are answered by the verdict cache
+ * (kvb_aclvc4, kvb_aclvc); others are classified, and the answer kept
+ * there.
  */
 static __always_inline __u32 acl_decide(struct acl_scratch *s,
 					const struct kvb_acl_port *ap,
@@ -791,7 +826,7 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	*is_default = 0;
 
 	acl_vc_key(s, ap->set, dir, dims);
-	vc = bpf_map_lookup_elem(&kvb_aclvc, &s->vk);
+	vc = aclvc_lookup(s);
 	if (vc) {
 		v = *vc;
 	} else {
@@ -811,7 +846,7 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 		}
 		/* the set's answer, whatever the port's default (two
 		 * networks' ports may share a set) */
-		bpf_map_update_elem(&kvb_aclvc, &s->vk, &v, BPF_ANY);
+		aclvc_update(s, &v);
 	}
 	if (v.rule) {
 		*ctr = v.ctr;

@@ -174,6 +174,9 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 {
 	if (ip4_is_gateway(net, a))
 		return 0;
+	/* the port's configured address (kvb_port.ip4): bound, no lookup */
+	if (port->ip4 && a == port->ip4)
+		return 1;
 	if (port->n_ip4 || (port->held & KVB_HELD_IP4))
 		return addr_known(ifindex, 4, &a, 4);
 	/* a nat or routed network's guest sends from its subnets only (as

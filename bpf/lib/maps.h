@@ -288,6 +288,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVB_ACL_MAX_VC);
+	__type(key, struct kvb_aclvc4_key);
+	__type(value, struct kvb_aclvc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_aclvc4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, KVB_ACL_MAX_FRAG);
 	__type(key, struct kvb_aclfrag_key);
 	__type(value, struct kvb_aclfrag);

@@ -252,6 +252,25 @@ int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	return run_skb(fb->prog_tc_ingress, ifindex, f, gso_size, NULL);
 }
 
+/* kvmbpf WORDS... through the CLI's own tables; 0 when it succeeded */
+int unit_cli(const char *line)
+{
+	char buf[512], *argv[32], *save, *w;
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (w = strtok_r(buf, " ", &save); w && argc < 32;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	if (!strcmp(argv[0], "acl"))
+		return object_call(&obj_acl, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "port"))
+		return object_call(&obj_port, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "net"))
+		return object_call(&obj_net, argc - 1, argv + 1);
+	return -1;
+}
+
 /* prog on skb frame f at ifindex carrying mark_in: the verdict, and the
  * mark the program left in *mark (-1: the run failed) */
 int run_prog_mark(int prog, __u32 ifindex, const struct frame *f,

@@ -29,25 +29,6 @@ static const __u8 RM[6] = { 0x52, 0x54, 0x00, 0xac, 0x00, 0x99 };
 static const __u8 BC6[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 #define GUEST4 htonl(0x0a00000b)	/* 10.0.0.11 */
 
-/* kvmbpf WORDS... through the CLI's own tables; 0 when it succeeded */
-static int cli(const char *line)
-{
-	char buf[512], *argv[32], *save, *w;
-	int argc = 0;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	for (w = strtok_r(buf, " ", &save); w && argc < 32;
-	     w = strtok_r(NULL, " ", &save))
-		argv[argc++] = w;
-	if (!strcmp(argv[0], "acl"))
-		return object_call(&obj_acl, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "port"))
-		return object_call(&obj_port, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "net"))
-		return object_call(&obj_net, argc - 1, argv + 1);
-	return -1;
-}
-
 /* A TCP segment from saddr:sport to daddr:dport (host order ports). */
 static void tcp4(struct frame *f, __u32 saddr, __u16 sport, __u32 daddr,
 		 __u16 dport, __u8 flags, __u32 seq, __u32 ack)
@@ -109,11 +90,11 @@ static void t_acl_overlapping_cidrs(struct fabric *fb)
 	struct frame f;
 	__u64 d0, def0;
 
-	CHECK(!cli("acl add u1") &&
-	      !cli("acl rule add u1 ingress allow proto udp src 10.0.0.0/8") &&
-	      !cli("acl rule add u1 ingress drop proto udp src 10.1.0.0/16") &&
-	      !cli("acl rule add u1 ingress allow proto udp src 10.1.2.0/24 dport 7") &&
-	      !cli("port set ka1 acl u1"), "cannot set up ACL u1");
+	CHECK(!unit_cli("acl add u1") &&
+	      !unit_cli("acl rule add u1 ingress allow proto udp src 10.0.0.0/8") &&
+	      !unit_cli("acl rule add u1 ingress drop proto udp src 10.1.0.0/16") &&
+	      !unit_cli("acl rule add u1 ingress allow proto udp src 10.1.2.0/24 dport 7") &&
+	      !unit_cli("port set ka1 acl u1"), "cannot set up ACL u1");
 	d0 = drops(fb, ka1, KVB_DROP_ACL_DROP);
 	def0 = drops(fb, ka1, KVB_DROP_ACL_DEFAULT);
 	udp4(&f, IP(10, 2, 0, 1), 1000, GUEST4, 7);
@@ -137,10 +118,10 @@ static void t_acl_port_ranges(struct fabric *fb)
 	};
 	struct frame f;
 
-	CHECK(!cli("acl add u2") &&
-	      !cli("acl rule add u2 ingress allow proto tcp dport 1000-2000") &&
-	      !cli("acl rule add u2 ingress allow proto udp sport 53") &&
-	      !cli("port set ka2 acl u2"), "cannot set up ACL u2");
+	CHECK(!unit_cli("acl add u2") &&
+	      !unit_cli("acl rule add u2 ingress allow proto tcp dport 1000-2000") &&
+	      !unit_cli("acl rule add u2 ingress allow proto udp sport 53") &&
+	      !unit_cli("port set ka2 acl u2"), "cannot set up ACL u2");
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		int r;
 
@@ -164,10 +145,10 @@ static void t_acl_protocol_wildcards(struct fabric *fb)
 	__u8 gre[8] = { 0 };
 	struct frame f;
 
-	CHECK(!cli("acl add u3") &&
-	      !cli("acl rule add u3 ingress allow src 172.16.0.0/12") &&
-	      !cli("acl rule add u3 ingress allow proto icmp icmp-type 8") &&
-	      !cli("port set ka3 acl u3"), "cannot set up ACL u3");
+	CHECK(!unit_cli("acl add u3") &&
+	      !unit_cli("acl rule add u3 ingress allow src 172.16.0.0/12") &&
+	      !unit_cli("acl rule add u3 ingress allow proto icmp icmp-type 8") &&
+	      !unit_cli("port set ka3 acl u3"), "cannot set up ACL u3");
 	udp4(&f, IP(172, 20, 0, 1), 5000, GUEST4, 5000);
 	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK, "UDP from the /12 refused");
 	tcp4(&f, IP(172, 20, 0, 1), 5000, GUEST4, 5001, 0x02, 1, 0);
@@ -196,11 +177,11 @@ static void t_acl_unconstrained_fields(struct fabric *fb)
 	__u8 gre[8] = { 0 };
 	struct frame f;
 
-	CHECK(!cli("acl add u20") &&
-	      !cli("acl rule add u20 ingress allow proto tcp") &&
-	      !cli("acl rule add u20 ingress allow proto udp dport 53") &&
-	      !cli("acl rule add u20 egress drop src 10.0.0.0/8") &&
-	      !cli("port set ka2 acl u20"), "cannot set up ACL u20");
+	CHECK(!unit_cli("acl add u20") &&
+	      !unit_cli("acl rule add u20 ingress allow proto tcp") &&
+	      !unit_cli("acl rule add u20 ingress allow proto udp dport 53") &&
+	      !unit_cli("acl rule add u20 egress drop src 10.0.0.0/8") &&
+	      !unit_cli("port set ka2 acl u20"), "cannot set up ACL u20");
 	tcp4(&f, IP(192, 0, 2, 7), 7000, GUEST4, 22, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "TCP refused (allow proto tcp)");
 	udp4(&f, IP(192, 0, 2, 7), 7001, GUEST4, 53);
@@ -210,8 +191,8 @@ static void t_acl_unconstrained_fields(struct fabric *fb)
 	      "UDP to 22 passed a rule for TCP (protocol not checked)");
 	icmp4(&f, IP(192, 0, 2, 7), 8);
 	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK, "ICMP passed rules for TCP and UDP");
-	CHECK(!cli("acl add u21") && !cli("acl rule add u21 ingress allow") &&
-	      !cli("port set ka2 acl u21"), "cannot set up ACL u21");
+	CHECK(!unit_cli("acl add u21") && !unit_cli("acl rule add u21 ingress allow") &&
+	      !unit_cli("port set ka2 acl u21"), "cannot set up ACL u21");
 	frame_ip4_to(&f, GA, RM, IP(203, 0, 113, 9), GUEST4, 64, 47, gre,
 		     sizeof(gre));
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
@@ -226,10 +207,10 @@ static void t_acl_drop_wins_over_allow(struct fabric *fb)
 	struct frame f;
 	__u64 d0;
 
-	CHECK(!cli("acl add u4") &&
-	      !cli("acl rule add u4 ingress allow") &&
-	      !cli("acl rule add u4 ingress drop proto tcp dport 25") &&
-	      !cli("port set ka3 acl u4"), "cannot set up ACL u4");
+	CHECK(!unit_cli("acl add u4") &&
+	      !unit_cli("acl rule add u4 ingress allow") &&
+	      !unit_cli("acl rule add u4 ingress drop proto tcp dport 25") &&
+	      !unit_cli("port set ka3 acl u4"), "cannot set up ACL u4");
 	d0 = drops(fb, ka3, KVB_DROP_ACL_DROP);
 	tcp4(&f, IP(198, 51, 100, 1), 6000, GUEST4, 25, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka3, &f) == TC_ACT_SHOT,
@@ -244,9 +225,9 @@ static void t_acl_reply_needs_a_connection(struct fabric *fb)
 {
 	struct frame f;
 
-	CHECK(!cli("acl add u5") &&
-	      !cli("acl rule add u5 egress allow proto tcp dport 80") &&
-	      !cli("port set ka2 acl u5"), "cannot set up ACL u5");
+	CHECK(!unit_cli("acl add u5") &&
+	      !unit_cli("acl rule add u5 egress allow proto tcp dport 80") &&
+	      !unit_cli("port set ka2 acl u5"), "cannot set up ACL u5");
 	tcp4(&f, IP(203, 0, 113, 9), 80, GUEST4, 40000, 0x12, 7, 1);
 	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
 	      "a SYN-ACK of no connection passed");
@@ -285,9 +266,9 @@ static void t_acl_reject_sends_rst(struct fabric *fb)
 	const __u8 *ip = out.buf + ETH_HLEN, *th = ip + 20;
 	__u32 ack;
 
-	CHECK(!cli("acl add u6") &&
-	      !cli("acl rule add u6 ingress reject proto tcp dport 23") &&
-	      !cli("port set ka4 acl u6"), "cannot set up ACL u6");
+	CHECK(!unit_cli("acl add u6") &&
+	      !unit_cli("acl rule add u6 ingress reject proto tcp dport 23") &&
+	      !unit_cli("port set ka4 acl u6"), "cannot set up ACL u6");
 	tcp4(&in, IP(192, 0, 2, 77), 5555, GUEST4, 23, 0x02, 1000, 0);
 	o.data_size_in = in.len;
 	CHECK(!bpf_prog_test_run_opts(fb->prog_tc_egress, &o), "test run failed");
@@ -312,16 +293,16 @@ static void t_acl_change_cuts_forbidden_connections(struct fabric *fb)
 {
 	struct frame f;
 
-	CHECK(!cli("acl add u7") &&
-	      !cli("acl rule add u7 ingress allow proto tcp dport 22") &&
-	      !cli("acl rule add u7 ingress allow proto tcp dport 2222") &&
-	      !cli("port set ka4 acl u7"), "cannot set up ACL u7");
+	CHECK(!unit_cli("acl add u7") &&
+	      !unit_cli("acl rule add u7 ingress allow proto tcp dport 22") &&
+	      !unit_cli("acl rule add u7 ingress allow proto tcp dport 2222") &&
+	      !unit_cli("port set ka4 acl u7"), "cannot set up ACL u7");
 	tcp4(&f, IP(192, 0, 2, 8), 7000, GUEST4, 22, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 22 refused");
 	tcp4(&f, IP(192, 0, 2, 8), 7001, GUEST4, 2222, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 2222 refused");
 	/* 22 loses its rule: its connection goes, 2222's stays */
-	CHECK(!cli("acl rule del u7 0"), "rule del failed");
+	CHECK(!unit_cli("acl rule del u7 0"), "rule del failed");
 	tcp4(&f, IP(192, 0, 2, 8), 7000, GUEST4, 22, 0x10, 2, 1);
 	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
 	      "the connection to 22 survived the rule's removal");
@@ -341,14 +322,14 @@ static void t_acl_default_change_cuts(struct fabric *fb)
 {
 	struct frame f;
 
-	CHECK(!cli("net set a default-ingress allow"),
+	CHECK(!unit_cli("net set a default-ingress allow"),
 	      "default-ingress allow");
 	tcp4(&f, IP(192, 0, 2, 9), 7100, GUEST4, 80, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK,
 	      "SYN to 80 refused with default-ingress allow");
 	tcp4(&f, IP(192, 0, 2, 9), 7101, GUEST4, 2222, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 2222 refused");
-	CHECK(!cli("net set a default-ingress reject"),
+	CHECK(!unit_cli("net set a default-ingress reject"),
 	      "default-ingress reject");
 	tcp4(&f, IP(192, 0, 2, 9), 7100, GUEST4, 80, 0x10, 2, 1);
 	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
@@ -409,9 +390,9 @@ static void t_acl_ipv6(struct fabric *fb)
 	th[12] = 5 << 4;
 	th[13] = 0x02;
 	s1[15] = s2[15] = 5;
-	CHECK(!cli("acl add u8") &&
-	      !cli("acl rule add u8 ingress allow proto tcp src fd00:1::/32 dport 22") &&
-	      !cli("port set ka1 acl u8"), "cannot set up ACL u8");
+	CHECK(!unit_cli("acl add u8") &&
+	      !unit_cli("acl rule add u8 ingress allow proto tcp src fd00:1::/32 dport 22") &&
+	      !unit_cli("port set ka1 acl u8"), "cannot set up ACL u8");
 	frame_ip6_to(&f, GA, RM, s1, d, 64, IPPROTO_TCP, th, sizeof(th));
 	CHECK(to_guest(fb, ka1, &f) == TC_ACT_OK, "fd00:1::5 refused");
 	frame_ip6_to(&f, GA, RM, s2, d, 64, IPPROTO_TCP, th, sizeof(th));
@@ -469,9 +450,9 @@ static void t_acl_fragments(struct fabric *fb)
 	struct frame f;
 	__u64 d0;
 
-	CHECK(!cli("acl add u23") &&
-	      !cli("acl rule add u23 ingress allow proto udp dport 53") &&
-	      !cli("port set ka2 acl u23"), "cannot set up ACL u23");
+	CHECK(!unit_cli("acl add u23") &&
+	      !unit_cli("acl rule add u23 ingress allow proto udp dport 53") &&
+	      !unit_cli("port set ka2 acl u23"), "cannot set up ACL u23");
 	d0 = drops(fb, ka2, KVB_DROP_ACL_FRAG);
 	frag4(&f, IP(192, 0, 2, 60), 0x1234, 1, 53);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "first fragment to 53 refused");
@@ -514,11 +495,11 @@ static void t_acl_none_is_as_before(struct fabric *fb)
 {
 	struct frame f;
 
-	CHECK(!cli("port set ka1 acl none"), "port set acl none failed");
+	CHECK(!unit_cli("port set ka1 acl none"), "port set acl none failed");
 	udp4(&f, IP(11, 0, 0, 9), 1, GUEST4, 9);
 	CHECK(to_guest(fb, ka1, &f) == TC_ACT_OK, "a port without ACLs refused");
-	CHECK(cli("acl del u8") == 0, "an unused ACL cannot be deleted");
-	CHECK(cli("acl del u7") != 0, "an ACL in use was deleted");
+	CHECK(unit_cli("acl del u8") == 0, "an unused ACL cannot be deleted");
+	CHECK(unit_cli("acl del u7") != 0, "an ACL in use was deleted");
 }
 
 /* a UDP datagram from the guest of one port to the guest (MAC) of another */
@@ -546,16 +527,16 @@ static void t_acl_switched_judged_once(struct fabric *fb)
 	struct frame f;
 	int r;
 
-	CHECK(!cli("acl add u11") &&
-	      !cli("acl rule add u11 egress allow proto udp") &&
-	      !cli("acl add u12") &&
-	      !cli("acl rule add u12 egress allow proto udp") &&
-	      !cli("acl rule add u12 ingress allow proto udp dport 7") &&
-	      !cli("acl rule add u12 ingress drop proto udp dport 8") &&
-	      !cli("acl add u13") &&
-	      !cli("acl rule add u13 egress allow proto udp") &&
-	      !cli("acl rule add u13 ingress allow proto udp dport 8") &&
-	      !cli("port set ka1 acl u11") && !cli("port set ka3 acl u12"),
+	CHECK(!unit_cli("acl add u11") &&
+	      !unit_cli("acl rule add u11 egress allow proto udp") &&
+	      !unit_cli("acl add u12") &&
+	      !unit_cli("acl rule add u12 egress allow proto udp") &&
+	      !unit_cli("acl rule add u12 ingress allow proto udp dport 7") &&
+	      !unit_cli("acl rule add u12 ingress drop proto udp dport 8") &&
+	      !unit_cli("acl add u13") &&
+	      !unit_cli("acl rule add u13 egress allow proto udp") &&
+	      !unit_cli("acl rule add u13 ingress allow proto udp dport 8") &&
+	      !unit_cli("port set ka1 acl u11") && !unit_cli("port set ka3 acl u12"),
 	      "cannot set up ACLs u11-u13");
 	/* the switch learns where M3 is */
 	udp4_between(&f, M3, RM, a3, IP(10, 0, 0, 99), 9);
@@ -577,7 +558,7 @@ static void t_acl_switched_judged_once(struct fabric *fb)
 	      drops(fb, ka1, KVB_DROP_ACL_DROP) == d1,
 	      "the refusal not counted on the receiver ka3");
 	/* ka3's rules change: port 7 is refused (rejected) from now on */
-	CHECK(!cli("port set ka3 acl u13"), "port set ka3 acl u13 failed");
+	CHECK(!unit_cli("port set ka3 acl u13"), "port set ka3 acl u13 failed");
 	udp4_between(&f, M1, M3, a1, a3, 7);
 	d3 = drops(fb, ka3, KVB_DROP_ACL_DEFAULT);
 	for (int i = 0; i < 2; i++) {
@@ -605,17 +586,17 @@ static void t_acl_set_ids_never_reused(struct fabric *fb)
 {
 	struct frame f;
 
-	CHECK(!cli("port set ka1 acl none") && !cli("port set ka2 acl none") &&
-	      !cli("port set ka3 acl none") && !cli("port set ka4 acl none"),
+	CHECK(!unit_cli("port set ka1 acl none") && !unit_cli("port set ka2 acl none") &&
+	      !unit_cli("port set ka3 acl none") && !unit_cli("port set ka4 acl none"),
 	      "cannot clear the ports' ACLs");
-	CHECK(!cli("acl add w1") &&
-	      !cli("acl rule add w1 ingress allow proto udp dport 9") &&
-	      !cli("port set ka4 acl w1"), "cannot set up ACL w1");
+	CHECK(!unit_cli("acl add w1") &&
+	      !unit_cli("acl rule add w1 ingress allow proto udp dport 9") &&
+	      !unit_cli("port set ka4 acl w1"), "cannot set up ACL w1");
 	udp4(&f, IP(192, 0, 2, 50), 9000, GUEST4, 9);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "UDP 9 refused under w1");
-	CHECK(!cli("port set ka4 acl none") && !cli("acl add w2") &&
-	      !cli("acl rule add w2 ingress drop proto udp dport 9") &&
-	      !cli("port set ka4 acl w2"), "cannot set up ACL w2");
+	CHECK(!unit_cli("port set ka4 acl none") && !unit_cli("acl add w2") &&
+	      !unit_cli("acl rule add w2 ingress drop proto udp dport 9") &&
+	      !unit_cli("port set ka4 acl w2"), "cannot set up ACL w2");
 	udp4(&f, IP(192, 0, 2, 50), 9001, GUEST4, 9);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_SHOT,
 	      "UDP 9 passed w2's drop (judged by w1's remembered verdict)");
@@ -702,10 +683,10 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
 	struct frame f;
 	int i;
 
-	CHECK(!cli("acl add t1") &&
-	      !cli("acl rule add t1 egress allow proto tcp") &&
-	      !cli("acl rule add t1 ingress allow proto tcp dport 22") &&
-	      !cli("port set ka2 acl t1"), "cannot set up ACL t1");
+	CHECK(!unit_cli("acl add t1") &&
+	      !unit_cli("acl rule add t1 egress allow proto tcp") &&
+	      !unit_cli("acl rule add t1 ingress allow proto tcp dport 22") &&
+	      !unit_cli("port set ka2 acl t1"), "cannot set up ACL t1");
 	tcp4(&f, GUEST4, 41000, IP(203, 0, 113, 9), 443, 0x02, 1, 0);
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);
@@ -829,9 +810,9 @@ static void t_acl_udp_stream(struct fabric *fb)
 {
 	struct frame f;
 
-	CHECK(!cli("acl add u30") &&
-	      !cli("acl rule add u30 egress allow proto udp") &&
-	      !cli("port set ka2 acl u30"), "cannot set up ACL u30");
+	CHECK(!unit_cli("acl add u30") &&
+	      !unit_cli("acl rule add u30 egress allow proto udp") &&
+	      !unit_cli("port set ka2 acl u30"), "cannot set up ACL u30");
 	udp_out(fb, 42000);
 	udp4(&f, IP(203, 0, 113, 9), 53, GUEST4, 42000);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "the answer refused");
@@ -857,7 +838,7 @@ static void t_acl_udp_stream(struct fabric *fb)
 	CHECK(!ct_idle(fb, IPPROTO_UDP, 42001, 53, 35), "aged");
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
 	      "a stream idle 35 s (UDP 180 s) refused its answer");
-	cli("port set ka2 acl none");
+	unit_cli("port set ka2 acl none");
 }
 
 /*
@@ -881,11 +862,11 @@ static void t_acl_flood_evicts_no_other_port(struct fabric *fb)
 	__u64 full0, n0, ev0, ev, left = 0;
 	__u32 i, refused = 0, flood = 270000;
 
-	CHECK(!cli("acl add c1") &&
-	      !cli("acl rule add c1 egress allow proto udp") &&
-	      !cli("port set ka2 acl c1") && !cli("acl add c2") &&
-	      !cli("acl rule add c2 ingress allow proto udp") &&
-	      !cli("port set ka3 acl c2"), "cannot set up ACLs c1, c2");
+	CHECK(!unit_cli("acl add c1") &&
+	      !unit_cli("acl rule add c1 egress allow proto udp") &&
+	      !unit_cli("port set ka2 acl c1") && !unit_cli("acl add c2") &&
+	      !unit_cli("acl rule add c2 ingress allow proto udp") &&
+	      !unit_cli("port set ka3 acl c2"), "cannot set up ACLs c1, c2");
 	udp4(&f, GUEST4, 5000, IP(198, 51, 100, 7), 53);
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);
@@ -969,7 +950,7 @@ static void t_acl_ct_max_per_network(struct fabric *fb)
 	__u64 full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL);
 	int passed = 0;
 
-	CHECK(!cli("port set ka3 acl c2") && !cli("net set a acl-ct-max 3"),
+	CHECK(!unit_cli("port set ka3 acl c2") && !unit_cli("net set a acl-ct-max 3"),
 	      "cannot set acl-ct-max 3");
 	for (int i = 0; i < 5; i++) {
 		udp4(&f, IP(100, 99, 0, 1 + i), 1000, GUEST4, 7);
@@ -986,7 +967,7 @@ static void t_acl_ct_max_per_network(struct fabric *fb)
 	udp4(&f, IP(100, 99, 0, 1), 1000, GUEST4, 7);
 	CHECK(to_guest(fb, ka3, &f) == TC_ACT_OK,
 	      "a remembered connection refused at the cap");
-	CHECK(!cli("net set a acl-ct-max 65536"), "cannot set acl-ct-max back");
+	CHECK(!unit_cli("net set a acl-ct-max 65536"), "cannot set acl-ct-max back");
 }
 
 /*
@@ -1002,10 +983,10 @@ static void t_acl_inbound_flood_spares_outbound(struct fabric *fb)
 	__u64 full0 = drops(fb, ka3, KVB_DROP_ACL_CT_FULL), in0, out0;
 	int passed = 0;
 
-	CHECK(!cli("acl add c3") &&
-	      !cli("acl rule add c3 ingress allow proto udp dport 7") &&
-	      !cli("acl rule add c3 egress allow proto udp") &&
-	      !cli("port set ka3 acl c3") && !cli("net set a acl-ct-max 3"),
+	CHECK(!unit_cli("acl add c3") &&
+	      !unit_cli("acl rule add c3 ingress allow proto udp dport 7") &&
+	      !unit_cli("acl rule add c3 egress allow proto udp") &&
+	      !unit_cli("port set ka3 acl c3") && !unit_cli("net set a acl-ct-max 3"),
 	      "cannot set up ACL c3 with acl-ct-max 3");
 	in0 = acl_ct_count(fb, ka3, KVB_ACL_IN);
 	out0 = acl_ct_count(fb, ka3, KVB_ACL_OUT);
@@ -1036,7 +1017,7 @@ static void t_acl_inbound_flood_spares_outbound(struct fabric *fb)
 	      "acl-ct-full counted %llu times, not %d (the refusals in)",
 	      (unsigned long long)(drops(fb, ka3, KVB_DROP_ACL_CT_FULL) - full0),
 	      5 - passed);
-	CHECK(!cli("net set a acl-ct-max 65536") && !cli("port set ka3 acl none"),
+	CHECK(!unit_cli("net set a acl-ct-max 65536") && !unit_cli("port set ka3 acl none"),
 	      "cannot undo");
 }
 
@@ -1058,9 +1039,9 @@ static void t_acl_full_share_evicts_opening(struct fabric *fb)
 	__u64 ev0 = port_stats(fb, ka4).ct_evicted;
 	int passed = 0;
 
-	CHECK(!cli("acl add c4") &&
-	      !cli("acl rule add c4 ingress allow proto tcp dport 22") &&
-	      !cli("port set ka4 acl c4") && !cli("net set a acl-ct-max 3"),
+	CHECK(!unit_cli("acl add c4") &&
+	      !unit_cli("acl rule add c4 ingress allow proto tcp dport 22") &&
+	      !unit_cli("port set ka4 acl c4") && !unit_cli("net set a acl-ct-max 3"),
 	      "cannot set up ACL c4 with acl-ct-max 3");
 	CHECK(acl_ct_count(fb, ka4, -1) == 0, "ka4 holds %llu connections",
 	      (unsigned long long)acl_ct_count(fb, ka4, -1));
@@ -1104,7 +1085,7 @@ static void t_acl_full_share_evicts_opening(struct fabric *fb)
 	      "a SYN let in beyond a share of established connections");
 	CHECK(drops(fb, ka4, KVB_DROP_ACL_CT_FULL) == full0 + 1,
 	      "acl-ct-full not counted");
-	CHECK(!cli("net set a acl-ct-max 65536") && !cli("port set ka4 acl none"),
+	CHECK(!unit_cli("net set a acl-ct-max 65536") && !unit_cli("port set ka4 acl none"),
 	      "cannot undo");
 }
 
@@ -1144,9 +1125,9 @@ static void t_acl_icmp_error_to_the_quoted_sender(struct fabric *fb)
 	__u64 d0 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT), d1, d2;
 	struct frame f;
 
-	CHECK(!cli("acl add z20") &&
-	      !cli("acl rule add z20 egress allow proto tcp dport 80") &&
-	      !cli("port set ka2 acl z20"), "cannot set up ACL z20");
+	CHECK(!unit_cli("acl add z20") &&
+	      !unit_cli("acl rule add z20 egress allow proto tcp dport 80") &&
+	      !unit_cli("port set ka2 acl z20"), "cannot set up ACL z20");
 	tcp4(&f, GUEST4, 40100, IP(203, 0, 113, 9), 80, 0x02, 1, 0);
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);
@@ -1157,7 +1138,7 @@ static void t_acl_icmp_error_to_the_quoted_sender(struct fabric *fb)
 	icmp_err_out(&f, IP(198, 51, 100, 7), 40100);
 	run_tc(fb, ka2, &f);
 	d2 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
-	cli("port set ka2 acl none");
+	unit_cli("port set ka2 acl none");
 	CHECK(d1 == d0, "the error to the quoted sender was refused");
 	CHECK(d2 == d1 + 1, "an error to another address passed by its quote "
 	      "(acl-default +%llu)", (unsigned long long)(d2 - d1));
@@ -1175,11 +1156,11 @@ static void t_acl_foreign_connection_not_taken(struct fabric *fb)
 	struct frame f;
 	int before, r4, after;
 
-	CHECK(!cli("acl add z21") &&
-	      !cli("acl rule add z21 egress allow proto tcp dport 443") &&
-	      !cli("acl add z22") &&
-	      !cli("acl rule add z22 ingress allow src 0.0.0.0/0") &&
-	      !cli("port set ka2 acl z21") && !cli("port set ka4 acl z22"),
+	CHECK(!unit_cli("acl add z21") &&
+	      !unit_cli("acl rule add z21 egress allow proto tcp dport 443") &&
+	      !unit_cli("acl add z22") &&
+	      !unit_cli("acl rule add z22 ingress allow src 0.0.0.0/0") &&
+	      !unit_cli("port set ka2 acl z21") && !unit_cli("port set ka4 acl z22"),
 	      "cannot set up ACLs z21, z22");
 	tcp4(&f, GUEST4, 40200, IP(203, 0, 113, 9), 443, 0x02, 1, 0);
 	memcpy(f.buf, RM, 6);
@@ -1189,8 +1170,8 @@ static void t_acl_foreign_connection_not_taken(struct fabric *fb)
 	before = to_guest(fb, ka2, &f);
 	r4 = to_guest(fb, ka4, &f);
 	after = to_guest(fb, ka2, &f);
-	cli("port set ka2 acl none");
-	cli("port set ka4 acl none");
+	unit_cli("port set ka2 acl none");
+	unit_cli("port set ka4 acl none");
 	CHECK(before == TC_ACT_OK, "the reply to ka2's connection: %d", before);
 	CHECK(r4 == TC_ACT_OK, "ka4's allow-all ingress refused it: %d", r4);
 	CHECK(after == TC_ACT_OK, "ka2 lost its connection to a packet sent "
@@ -1210,9 +1191,9 @@ static void t_acl_non_ip_gets_the_default(struct fabric *fb)
 	struct frame f;
 	int arp;
 
-	CHECK(!cli("acl add z23") &&
-	      !cli("acl rule add z23 egress allow proto tcp dport 80") &&
-	      !cli("port set ka2 acl z23"), "cannot set up ACL z23");
+	CHECK(!unit_cli("acl add z23") &&
+	      !unit_cli("acl rule add z23 egress allow proto tcp dport 80") &&
+	      !unit_cli("port set ka2 acl z23"), "cannot set up ACL z23");
 	frame_raw(&f, RM, GA, ETH_P_PPP_DISC, 46);
 	run_tc(fb, ka2, &f);
 	d1 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
@@ -1225,12 +1206,12 @@ static void t_acl_non_ip_gets_the_default(struct fabric *fb)
 	f.buf[ETH_HLEN + 7] = 2;				/* a reply */
 	memcpy(f.buf + ETH_HLEN + 8, RM, 6);
 	arp = to_guest(fb, ka2, &f);
-	CHECK(!cli("net set a default-egress allow"), "default-egress allow");
+	CHECK(!unit_cli("net set a default-egress allow"), "default-egress allow");
 	frame_raw(&f, RM, GA, ETH_P_PPP_DISC, 46);
 	run_tc(fb, ka2, &f);
 	d3 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
-	cli("net set a default-egress reject");
-	cli("port set ka2 acl none");
+	unit_cli("net set a default-egress reject");
+	unit_cli("port set ka2 acl none");
 	CHECK(d1 == d0 + 1, "PPPoE from the guest not refused (acl-default "
 	      "+%llu)", (unsigned long long)(d1 - d0));
 	CHECK(d2 == d1 + 1, "PPPoE to the guest not refused (acl-default "
@@ -1257,9 +1238,9 @@ static void t_acl_icmp6_error_quoting_a_fragment(struct fabric *fb)
 	struct frame f;
 	int ret;
 
-	CHECK(!cli("acl add z24") &&
-	      !cli("acl rule add z24 egress allow proto udp dport 53") &&
-	      !cli("port set ka2 acl z24"), "cannot set up ACL z24");
+	CHECK(!unit_cli("acl add z24") &&
+	      !unit_cli("acl rule add z24 egress allow proto udp dport 53") &&
+	      !unit_cli("port set ka2 acl z24"), "cannot set up ACL z24");
 	frag6(&f, g, r, 0x1234, 1, 53);
 	memcpy(f.buf, RM, 6);
 	memcpy(f.buf + 6, GA, 6);
@@ -1276,7 +1257,7 @@ static void t_acl_icmp6_error_quoting_a_fragment(struct fabric *fb)
 	memcpy(q + 56, (__u8[]){ 0x14, 0xb4, 0, 53, 0, 16, 0, 0 }, 8);
 	frame_ip6_to(&f, GA, RM, x, g, 64, IPPROTO_ICMPV6, q, sizeof(q));
 	ret = to_guest(fb, ka2, &f);
-	cli("port set ka2 acl none");
+	unit_cli("port set ka2 acl none");
 	CHECK(ret == TC_ACT_OK, "the too-big about the guest's fragment was "
 	      "refused: %d", ret);
 }
@@ -1313,11 +1294,11 @@ static void t_acl_icmp_query_kinds(struct fabric *fb)
 	int r;
 
 	/* refused: the default's reject answers (redirected) or drops */
-	CHECK(!cli("acl add q1") &&
-	      !cli("acl rule add q1 ingress allow proto icmp icmp-type 8 "
+	CHECK(!unit_cli("acl add q1") &&
+	      !unit_cli("acl rule add q1 ingress allow proto icmp icmp-type 8 "
 		   "src 198.51.100.20/32") &&
-	      !cli("acl rule add q1 egress allow proto icmp icmp-type 8") &&
-	      !cli("port set ka2 acl q1"), "cannot set up ACL q1");
+	      !unit_cli("acl rule add q1 egress allow proto icmp icmp-type 8") &&
+	      !unit_cli("port set ka2 acl q1"), "cannot set up ACL q1");
 	icmp4_query(&f, x, GUEST4, 8, 0, 0);
 	r = to_guest(fb, ka2, &f);
 	CHECK(r == TC_ACT_OK, "X's echo request refused: %d", r);
@@ -1357,7 +1338,7 @@ static void t_acl_icmp_query_kinds(struct fabric *fb)
 	icmp4_query(&f, y, GUEST4, 0, 0x77, 0);
 	r = to_guest(fb, ka2, &f);
 	CHECK(r == TC_ACT_OK, "Y's second echo reply refused: %d", r);
-	CHECK(!cli("port set ka2 acl none"), "cannot undo");
+	CHECK(!unit_cli("port set ka2 acl none"), "cannot undo");
 }
 
 /*
@@ -1378,11 +1359,11 @@ static void t_acl_icmp_request_back_judged(struct fabric *fb)
 	struct frame f;
 	int r;
 
-	CHECK(!cli("acl add q5") &&
-	      !cli("acl rule add q5 egress allow proto icmp") &&
-	      !cli("acl add q6") &&
-	      !cli("acl rule add q6 egress allow proto icmp") &&
-	      !cli("port set ka1 acl q5") && !cli("port set ka3 acl q6"),
+	CHECK(!unit_cli("acl add q5") &&
+	      !unit_cli("acl rule add q5 egress allow proto icmp") &&
+	      !unit_cli("acl add q6") &&
+	      !unit_cli("acl rule add q6 egress allow proto icmp") &&
+	      !unit_cli("port set ka1 acl q5") && !unit_cli("port set ka3 acl q6"),
 	      "cannot set up ACLs q5, q6");
 	/* the switch learns where each is */
 	udp4_between(&f, M3, RM, a3, IP(10, 0, 0, 99), 9);
@@ -1403,8 +1384,8 @@ static void t_acl_icmp_request_back_judged(struct fabric *fb)
 	frame_csum4(&f);
 	mark = 0;
 	r = run_tc_mark(fb, ka1, &f, &mark);
-	cli("port set ka1 acl none");
-	cli("port set ka3 acl none");
+	unit_cli("port set ka1 acl none");
+	unit_cli("port set ka3 acl none");
 	CHECK(drops(fb, ka3, KVB_DROP_ACL_DEFAULT) == d3 + 1,
 	      "A's echo request to B passed unjudged by B's rules: verdict "
 	      "%d, mark %#x, B's acl-default +%llu", r, mark,
@@ -1431,10 +1412,10 @@ static void t_acl_icmp_never_established(struct fabric *fb)
 
 	CHECK(!port_get(fb, ka1, &p1), "ka1 is no port");
 	acl_port_forget(fb, &p1);	/* no connection of the tests before */
-	CHECK(!cli("acl add q2") &&
-	      !cli("acl rule add q2 ingress allow proto icmp icmp-type 8") &&
-	      !cli("acl rule add q2 ingress allow proto tcp dport 22") &&
-	      !cli("port set ka1 acl q2") && !cli("net set a acl-ct-max 3"),
+	CHECK(!unit_cli("acl add q2") &&
+	      !unit_cli("acl rule add q2 ingress allow proto icmp icmp-type 8") &&
+	      !unit_cli("acl rule add q2 ingress allow proto tcp dport 22") &&
+	      !unit_cli("port set ka1 acl q2") && !unit_cli("net set a acl-ct-max 3"),
 	      "cannot set up ACL q2 with acl-ct-max 3");
 	ev0 = port_stats(fb, ka1).ct_evicted;
 	for (int i = 1; i <= 5; i++) {
@@ -1448,8 +1429,8 @@ static void t_acl_icmp_never_established(struct fabric *fb)
 	r = to_guest(fb, ka1, &f);
 	full = drops(fb, ka1, KVB_DROP_ACL_CT_FULL) - full0;
 	ev = port_stats(fb, ka1).ct_evicted - ev0;
-	cli("net set a acl-ct-max 65536");
-	cli("port set ka1 acl none");
+	unit_cli("net set a acl-ct-max 65536");
+	unit_cli("port set ka1 acl none");
 	CHECK(passed == 5, "%d of 5 pings passed", passed);
 	CHECK(st == KVB_CT_NEW, "an answered ping: state %d, not new", st);
 	CHECK(r == TC_ACT_OK, "a SYN refused after answered pings: %d "
@@ -1488,17 +1469,17 @@ static void t_acl_foreign_dst_takes_no_side(struct fabric *fb)
 	struct frame f;
 	int ra, rb;
 
-	CHECK(!cli("acl add f1") &&
-	      !cli("acl rule add f1 ingress allow proto udp dport 500-501") &&
-	      !cli("acl add f2") &&
-	      !cli("acl rule add f2 ingress allow proto udp") &&
-	      !cli("port set ka2 acl f1") && !cli("port set ka4 acl f2"),
+	CHECK(!unit_cli("acl add f1") &&
+	      !unit_cli("acl rule add f1 ingress allow proto udp dport 500-501") &&
+	      !unit_cli("acl add f2") &&
+	      !unit_cli("acl rule add f2 ingress allow proto udp") &&
+	      !unit_cli("port set ka2 acl f1") && !unit_cli("port set ka4 acl f2"),
 	      "cannot set up ACLs f1, f2");
 	/* R:501 -> A:501 at B while no port holds A's address */
 	udp4(&f, r, 501, a, 501);
 	rb = to_guest(fb, ka4, &f);
 	CHECK(rb == TC_ACT_OK, "B's rule refused R:501 -> A:501: %d", rb);
-	CHECK(!cli("port set ka2 ip 10.0.0.177"), "cannot bind A's address");
+	CHECK(!unit_cli("port set ka2 ip 10.0.0.177"), "cannot bind A's address");
 	udp4(&f, r, 500, a, 500);
 	rb = to_guest(fb, ka4, &f);
 	ra = to_guest(fb, ka2, &f);
@@ -1520,9 +1501,9 @@ static void t_acl_foreign_dst_takes_no_side(struct fabric *fb)
 	memcpy(f.buf + 6, GA, 6);
 	run_tc(fb, ka2, &f);
 	d2 = drops(fb, ka2, KVB_DROP_ACL_DEFAULT);
-	cli("port set ka2 ip none");
-	cli("port set ka2 acl none");
-	cli("port set ka4 acl none");
+	unit_cli("port set ka2 ip none");
+	unit_cli("port set ka2 acl none");
+	unit_cli("port set ka4 acl none");
 	CHECK(ra == TC_ACT_OK && d2 == d1 && ct_held_by(fb, 501, 501, ka2, ka4),
 	      "A did not take over its side of R:501 -> A:501 from B (%d, "
 	      "acl-default +%llu)", ra, (unsigned long long)(d2 - d1));
@@ -1586,9 +1567,9 @@ static void t_acl_dhcp_only_what_the_link_needs(struct fabric *fb)
 	int r_in68, r_in67, r_in, r6in, r6far, bound;
 	struct frame f;
 
-	CHECK(!cli("acl add h1") &&
-	      !cli("acl rule add h1 egress allow proto tcp dport 80") &&
-	      !cli("port set ka2 acl h1"), "cannot set up ACL h1");
+	CHECK(!unit_cli("acl add h1") &&
+	      !unit_cli("acl rule add h1 egress allow proto tcp dport 80") &&
+	      !unit_cli("port set ka2 acl h1"), "cannot set up ACL h1");
 	/* from the guest: discover to the broadcast address, then a
 	 * "client's" datagram to an Internet address */
 	dhcp4(&f, BC6, M2, 0, 68, bc, 67, 1, M2, 0, 0);
@@ -1636,7 +1617,7 @@ static void t_acl_dhcp_only_what_the_link_needs(struct fabric *fb)
 	k.ifindex = 0;
 	k.net_id = 1;
 	bpf_map_delete_elem(fb->addr_fd, &k);
-	cli("port set ka2 acl none");
+	unit_cli("port set ka2 acl none");
 	CHECK(d_bc == d0, "the guest's DHCPDISCOVER to the broadcast address "
 	      "refused");
 	CHECK(d_far == d_bc + 1, "UDP 68 -> 67 to an Internet address passed "

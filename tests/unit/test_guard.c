@@ -159,6 +159,75 @@ static void t_spoof_ipv4(struct fabric *fb __attribute__((unused)))
 	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "guest DHCP server");
 }
 
+/* kv1's configured IPv4 address as its port entry's shortcut (0: none) */
+static __be32 shortcut(void)
+{
+	struct kvb_port p;
+
+	return port_get(F, kv1, &p) ? (__be32)-1 : p.ip4;
+}
+
+/* kv1's configured addresses a4 and fd00::1, as `port set` gives them:
+ * the bindings (addr_set), then the entry; 1 when done */
+static int kv1_addresses(const char *a4)
+{
+	struct port_opts o = { .spoofcheck = true, .naddrs = 2 };
+	struct kvb_port p;
+
+	if (port_get(F, kv1, &p) || parse_addr(a4, &o.addrs[0]) ||
+	    parse_addr("fd00::1", &o.addrs[1]) || addr_set(F, "unit", &p, &o))
+		return 0;
+	/* the shortcut is off in the map while the addresses change */
+	if (shortcut() != 0) {
+		printf("FAIL kv1_addresses: shortcut %#x while kv1's addresses "
+		       "change\n", ntohl(shortcut()));
+		unit_failed = 1;
+	}
+	return !bpf_map_update_elem(F->port_fd, &kv1, &p, BPF_EXIST);
+}
+
+/*
+ * The guard takes a source equal to the port's configured IPv4 address
+ * (kvb_port.ip4) as bound without its lookup: the loader keeps it to the
+ * configured addresses, and an address the port no longer has is refused
+ * from the command on.
+ */
+static void t_configured_ipv4_shortcut(struct fabric *fb __attribute__((unused)))
+{
+	struct kvb_port p, w;
+	struct frame f;
+	__u8 l4[16];
+
+	udp(l4, 1000, 2000, 16);
+	CHECK(shortcut() == A4(10, 0, 0, 1), "kv1's shortcut %#x, want 10.0.0.1",
+	      ntohl(shortcut()));
+	CHECK(kv1_addresses("10.0.0.5") && shortcut() == A4(10, 0, 0, 5),
+	      "kv1 given 10.0.0.5: shortcut %#x", ntohl(shortcut()));
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "the address kv1 had");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 5), IPPROTO_UDP, l4, 16);
+	passes(kv1, &f, "kv1's new address");
+	/* the guard answers from the entry: an address bound nowhere
+	 * passes while the entry names it (the loader never writes such) */
+	CHECK(!port_get(F, kv1, &p), "kv1's entry");
+	w = p;
+	w.ip4 = A4(10, 0, 0, 77);
+	CHECK(!bpf_map_update_elem(F->port_fd, &kv1, &w, BPF_EXIST), "write");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 77), IPPROTO_UDP, l4, 16);
+	passes(kv1, &f, "the address in kv1's entry");
+	arp(&f, V1, V1, A4(10, 0, 0, 77));
+	passes(kv1, &f, "ARP for the address in kv1's entry");
+	CHECK(!bpf_map_update_elem(F->port_fd, &kv1, &p, BPF_EXIST), "restore");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 77), IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "an address kv1 never had");
+	CHECK(kv1_addresses("10.0.0.1") && shortcut() == A4(10, 0, 0, 1),
+	      "kv1's address back: shortcut %#x", ntohl(shortcut()));
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 5), IPPROTO_UDP, l4, 16);
+	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "the address kv1 had meanwhile");
+	frame_ip4(&f, PEER, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 16);
+	passes(kv1, &f, "kv1's address again");
+}
+
 /* A server message is known by what it is, not by its source port. */
 static void t_rogue_dhcp_server_any_port(struct fabric *fb __attribute__((unused)))
 {
@@ -2409,6 +2478,7 @@ int guard_tests(struct fabric *fb)
 	}
 	RUN(t_spoof_source_mac);
 	RUN(t_spoof_ipv4);
+	RUN(t_configured_ipv4_shortcut);
 	RUN(t_ipv4_router_advertisement);
 	RUN(t_spoof_arp);
 	RUN(t_spoof_ipv6);

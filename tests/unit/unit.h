@@ -100,6 +100,7 @@ int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 int run_tc_gso_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 		   struct frame *out, __u32 gso_size);
 int run_tc_egress(struct fabric *fb, __u32 ifindex, const struct frame *f);
+int unit_cli(const char *line);
 int run_prog_mark(int prog, __u32 ifindex, const struct frame *f,
 		  __u32 mark_in, __u32 *mark);
 int run_tc_mark(struct fabric *fb, __u32 port, const struct frame *f,
