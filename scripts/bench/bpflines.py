@@ -16,30 +16,47 @@ import collections
 import sys
 
 
+def prog_name(sym):
+    """The function a perf symbol of a BPF program names (bpf_prog_TAG_NAME),
+    or None for a kernel symbol."""
+    return sym.split("_", 3)[-1] if sym.startswith("bpf_prog_") else None
+
+
+class LineTable:
+    """bpflines' output: the JIT's line records and function extents."""
+
+    def __init__(self, path):
+        self.table, self.funcs = [], []
+        with open(path) as f:
+            for line in f:
+                addr, _, src = line.rstrip("\n").partition(" ")
+                if src.startswith("+"):
+                    length, _, name = src[1:].partition(" ")
+                    self.funcs.append((int(addr, 16), int(length), name))
+                else:
+                    self.table.append((int(addr, 16), src))
+        self.table.sort()
+        self.funcs.sort()
+        self.addrs = [a for a, _ in self.table]
+        self.starts = [f[0] for f in self.funcs]
+
+    def line(self, ip, name):
+        """The source record at or below ip, when ip is inside one of the
+        table's functions and perf names it so (name): an address of a
+        program loaded and gone meanwhile, the generator's, is not the
+        table's. Else None."""
+        i = bisect.bisect_right(self.starts, ip) - 1
+        if i < 0 or ip >= self.funcs[i][0] + self.funcs[i][1] or \
+                self.funcs[i][2] not in (name, "", "?"):
+            return None
+        j = bisect.bisect_right(self.addrs, ip) - 1
+        return self.table[j][1] if j >= 0 else None
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    table, funcs = [], []
-    with open(sys.argv[1]) as f:
-        for line in f:
-            addr, _, src = line.rstrip("\n").partition(" ")
-            if src.startswith("+"):
-                length, _, name = src[1:].partition(" ")
-                funcs.append((int(addr, 16), int(length), name))
-            else:
-                table.append((int(addr, 16), src))
-    table.sort()
-    funcs.sort()
-    addrs = [a for a, _ in table]
-    starts = [f[0] for f in funcs]
-
-    def ours(ip, name):
-        # inside one of the table's functions, and perf names it so (an
-        # address of a program loaded and gone meanwhile, the generator's,
-        # is not the table's)
-        i = bisect.bisect_right(starts, ip) - 1
-        return (i >= 0 and ip < funcs[i][0] + funcs[i][1] and
-                funcs[i][2] in (name, "", "?"))
+    lt = LineTable(sys.argv[1])
     ns = float(sys.argv[3])
     top = int(sys.argv[4]) if len(sys.argv) > 4 else 30
     syms, files, lines = (collections.Counter() for _ in range(3))
@@ -53,16 +70,14 @@ def main():
             if len(p) < 2:
                 continue
             sym = p[1]
-            if not sym.startswith("bpf_prog_"):
+            name = prog_name(sym)
+            if name is None:
                 syms[sym] += 1
                 continue
-            name = sym.split("_", 3)[-1]  # bpf_prog_TAG_NAME
             syms["bpf:" + name] += 1
-            ip = int(p[0], 16)
-            i = bisect.bisect_right(addrs, ip) - 1
-            if i < 0 or not ours(ip, name):
+            src = lt.line(int(p[0], 16), name)
+            if src is None:
                 continue
-            src = table[i][1]
             files[src.split(":")[0]] += 1
             lines[(name, src[:100])] += 1
     print("%.1f ns a packet in all (%d samples)" % (total * ns, total))

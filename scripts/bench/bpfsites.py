@@ -12,45 +12,26 @@ the table's functions counts for the source line of that call (the
 return address's record); the BPF code's own samples are bpflines.py's.
 Prints the time per call site, then per call site and kernel symbol.
 """
-import bisect
 import collections
+import os
 import sys
 
-
-def load(path):
-    table, funcs = [], []
-    with open(path) as f:
-        for line in f:
-            addr, _, src = line.rstrip("\n").partition(" ")
-            if src.startswith("+"):
-                length, _, name = src[1:].partition(" ")
-                funcs.append((int(addr, 16), int(length), name))
-            else:
-                table.append((int(addr, 16), src))
-    table.sort()
-    funcs.sort()
-    return table, funcs
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bpflines import LineTable, prog_name  # noqa: E402
 
 
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    table, funcs = load(sys.argv[1])
-    addrs = [a for a, _ in table]
-    starts = [f[0] for f in funcs]
+    lt = LineTable(sys.argv[1])
     ns = float(sys.argv[3])
     top = int(sys.argv[4]) if len(sys.argv) > 4 else 25
 
     def site(ip, sym):
-        i = bisect.bisect_right(starts, ip) - 1
-        if i < 0 or ip >= funcs[i][0] + funcs[i][1]:
-            return None
-        if not sym.startswith("bpf_prog_") or \
-                funcs[i][2] not in (sym.split("_", 3)[-1], "", "?"):
-            return None
         # a return address: the call is the record before it
-        j = bisect.bisect_right(addrs, ip - 1) - 1
-        return table[j][1][:100] if j >= 0 else "?"
+        name = prog_name(sym)
+        src = lt.line(ip - 1, name) if name is not None else None
+        return src[:100] if src is not None else None
 
     sites, pairs = collections.Counter(), collections.Counter()
     chain = []
