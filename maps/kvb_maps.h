@@ -1538,6 +1538,35 @@ struct kvb_route {
 };
 
 /*
+ * kvb_rtnh4: LRU hash of KVB_RTNH_MAX, not pinned (a cache: a reload
+ * starts it empty), the FIB's answer for routed IPv4 (route.h:
+ * route_ask), so that a packet whose source and destination the FIB
+ * answered before skips bpf_fib_lookup. Valid while gen equals the
+ * kernel's IPv4 route generation of the namespace (kern.h: rt_gen4,
+ * bumped by every change of routes, rules, addresses, devices and
+ * forwarding), for at most KVB_NH_REVALIDATE_NS since checked_ns (a
+ * path MTU the host learns does not bump it), and for packets of at
+ * most len bytes on the wire (the largest the FIB accepted: the route's
+ * MTU). Only BPF_FIB_LKUP_RET_SUCCESS with an IPv4 next hop is kept.
+ */
+#define KVB_RTNH_MAX 16384
+
+struct kvb_rtnh4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__u32 ifindex;		/* the host interface the FIB was asked for */
+};
+
+struct kvb_rtnh4 {
+	__u64 checked_ns;	/* when the FIB last gave this answer */
+	__u32 gen;		/* rt_genid then */
+	__u32 out;		/* the egress device it named */
+	__be32 nh;		/* the next hop (daddr itself on link) */
+	__u16 len;		/* the largest length it accepted */
+	__u16 pad;
+};
+
+/*
  * kvb_hostif: HASH, key __u32 ifindex of a nat or routed network's host
  * interface (kvb_net.gw_host), written by the loader when it makes the
  * interface and removed when it removes it. Routing out where the host's

@@ -54,6 +54,8 @@ struct route_scratch {
 	struct kvb_addr_key ek;		/* endpoint_of's key */
 	__u8 emac[ETH_ALEN];		/* and the guest's MAC it found */
 	__u16 eslot;			/* and its port's counters */
+	struct kvb_rtnh4_key rk;	/* route_ask's cache key */
+	struct kvb_rtnh4 rv;		/* and the answer it keeps */
 };
 
 struct {

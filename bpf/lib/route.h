@@ -35,8 +35,17 @@
 #include "isolation.h"
 #include "wan.h"
 #include "endpoint.h"
+#include "kern.h"
 
 #define ROUTE_CONTINUE KVB_CONTINUE	/* not routing's business */
+
+/* The FIB's answers for routed IPv4 (kvb_maps.h: kvb_rtnh4, route_ask). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVB_RTNH_MAX);
+	__type(key, struct kvb_rtnh4_key);
+	__type(value, struct kvb_rtnh4);
+} kvb_rtnh4 SEC(".maps");
 /*
  * Time exceeded / too big, from src's gateway of the packet's family; over
  * the port's ICMP budget the packet is dropped with no error sent.
@@ -181,6 +190,66 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
 		__builtin_memcpy(fib->ipv6_dst, daddr, 16);
 	}
 	return (int)bpf_fib_lookup(skb, fib, sizeof(*fib), flags);
+}
+
+/*
+ * fib_ask without the neighbour, for a routed packet entering through
+ * host interface ifindex, through the next hop cache (kvb_rtnh4) for
+ * IPv4: an answer the FIB gave for the same source, destination and
+ * interface under the namespace's current route generation, less than
+ * KVB_NH_REVALIDATE_NS ago, for a packet at least as long, is taken
+ * without asking; then fib holds what the callers read of a success:
+ * family, ifindex (the egress) and ipv4_dst (the next hop). Anything
+ * but a success with an IPv4 next hop is asked every time, as is IPv6.
+ */
+static __always_inline int route_ask(struct __sk_buff *skb,
+				     struct route_scratch *t, __u8 family,
+				     const __u8 *saddr, const __u8 *daddr,
+				     __u32 l3_len, __u32 ifindex)
+{
+	struct bpf_fib_lookup *fib = &t->fib;
+	struct kvb_rtnh4_key *k = &t->rk;
+	struct kvb_rtnh4 *c, *v = &t->rv;
+	__u32 gen = 0;
+	__u64 now;
+	int ret;
+
+	if (family != 4 || rt_gen4(skb, &gen))
+		return fib_ask(skb, fib, family, saddr, daddr, l3_len,
+			       ifindex, BPF_FIB_LOOKUP_SKIP_NEIGH);
+	__builtin_memcpy(&k->saddr, saddr, 4);
+	__builtin_memcpy(&k->daddr, daddr, 4);
+	k->ifindex = ifindex;
+	now = kvb_now();
+	c = bpf_map_lookup_elem(&kvb_rtnh4, k);
+	if (c && (c->gen != gen || now < c->checked_ns ||
+		  now - c->checked_ns >= KVB_NH_REVALIDATE_NS))
+		c = NULL;	/* asked under other routes, or too long ago */
+	if (c && l3_len <= c->len) {
+		fib->family = AF_INET_;
+		fib->ifindex = c->out;
+		fib->ipv4_dst = c->nh;
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	}
+	/* the generation is read before the FIB is asked: a change in
+	 * between voids the answer kept, never the other way round */
+	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, ifindex,
+		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->family != AF_INET_ ||
+	    l3_len > 0xffff)
+		return ret;
+	if (c && c->out == fib->ifindex && c->nh == fib->ipv4_dst) {
+		c->len = (__u16)l3_len;	/* the same answer, a longer packet */
+		return ret;
+	}
+	v->checked_ns = now;
+	v->gen = gen;
+	v->out = fib->ifindex;
+	v->nh = fib->ipv4_dst;
+	v->len = (__u16)l3_len;
+	v->pad = 0;
+	bpf_map_update_elem(&kvb_rtnh4, k, v, BPF_ANY);
+	return ret;
 }
 
 #define ICMP_CSUM (ETH_HLEN + 20 + 2)	/* outer IHL 5 */
@@ -361,8 +430,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	 * without the neighbour.
 	 */
 	t->eslot = 0;
-	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, gw_host,
-		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	ret = route_ask(skb, t, family, saddr, daddr, l3_len, gw_host);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address there */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
@@ -483,8 +551,7 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	fib = &t->fib;
 	/* the neighbour is bpf_redirect_neigh's (redirect_nh); l3_len is
 	 * a GSO frame's segments' (nat_wire_len) */
-	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, net->gw_host,
-		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	ret = route_ask(skb, t, family, saddr, daddr, l3_len, net->gw_host);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -821,6 +822,11 @@ static void t_route_endpoint_host_routes_win(struct fabric *fb)
 	int ret;
 
 	gateway_ifnames(6, host, port);
+	/* routed once first: the FIB's answer is in the next hop cache */
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "before the blackhole: verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0);
+	tx0++;
 	CHECK(!system("ip route add blackhole 10.76.0.14/32"),
 	      "cannot add the blackhole route");
 	ret = route_to(fb, "10.76.0.14", &out);
@@ -828,6 +834,11 @@ static void t_route_endpoint_host_routes_win(struct fabric *fb)
 	      "through a blackhole route: verdict %d", ret);
 	CHECK(!system("ip route del blackhole 10.76.0.14/32"),
 	      "cannot remove the blackhole route");
+	/* and once again before forwarding goes off: cached anew */
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "after the blackhole: verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0);
+	tx0++;
 	snprintf(cmd, sizeof(cmd),
 		 "sysctl -qw net.ipv4.conf.%s.forwarding=0", host);
 	CHECK(!system(cmd), "cannot turn forwarding off on %s", host);
@@ -840,6 +851,99 @@ static void t_route_endpoint_host_routes_win(struct fabric *fb)
 	ret = route_to(fb, "10.76.0.14", &out);
 	CHECK(ret == TC_ACT_REDIRECT, "afterwards: verdict %d", ret);
 	CHECK_TO(out, R4, kr4, tx0);
+}
+
+/* The stage's next hop cache (route.h: kvb_rtnh4, not pinned), or -1. */
+static int rtnh4_fd(struct fabric *fb)
+{
+	__u32 slot = KVB_STAGE_ROUTED, id = 0, ids[64];
+	struct bpf_prog_info info;
+	struct bpf_map_info mi;
+	__u32 len = sizeof(info), mlen;
+	char path[512];
+	int map, prog, fd = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_STAGES);
+	map = bpf_obj_get(path);
+	if (map < 0)
+		return -1;
+	prog = bpf_map_lookup_elem(map, &slot, &id) ? -1 :
+						       bpf_prog_get_fd_by_id(id);
+	close(map);
+	if (prog < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(prog, &info, &len)) {
+		for (__u32 i = 0; i < info.nr_map_ids && i < 64 && fd < 0; i++) {
+			int m = bpf_map_get_fd_by_id(ids[i]);
+
+			memset(&mi, 0, sizeof(mi));
+			mlen = sizeof(mi);
+			if (m >= 0 && !bpf_obj_get_info_by_fd(m, &mi, &mlen) &&
+			    !strcmp(mi.name, "kvb_rtnh4"))
+				fd = m;
+			else if (m >= 0)
+				close(m);
+		}
+	}
+	close(prog);
+	return fd;
+}
+
+/*
+ * Routed IPv4 takes the FIB's answer from the next hop cache while the
+ * namespace's route generation is the one it was asked under: the answer
+ * is kept after a packet (egress rb's host interface, next hop the
+ * destination, its length); an entry of the current generation is taken
+ * without asking (an egress the FIB never named: refused, no-route), one
+ * of another generation is not (the FIB's answer again), nor is one for
+ * packets shorter than this one.
+ */
+static void t_route_next_hop_cache(struct fabric *fb)
+{
+	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	struct kvb_rtnh4_key k = { .ifindex = nb.gw_host };
+	struct kvb_rtnh4 v, kept;
+	struct frame out;
+	int fd = rtnh4_fd(fb), ret;
+
+	CHECK(fd >= 0, "the routed stage has no kvb_rtnh4");
+	inet_pton(AF_INET, "10.75.0.11", &k.saddr);
+	inet_pton(AF_INET, "10.76.0.14", &k.daddr);
+	bpf_map_delete_elem(fd, &k);
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0);
+	CHECK(!bpf_map_lookup_elem(fd, &k, &kept), "no answer kept");
+	CHECK(kept.out == nb.gw_host && kept.nh == k.daddr &&
+	      kept.len == 20 + 8 + 32,
+	      "kept out %u (want %u), len %u", kept.out, nb.gw_host, kept.len);
+	/* taken as it is, while the generation holds */
+	v = kept;
+	v.out = kr2;
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_SHOT && port_stats(fb, kr4).tx_packets == tx0 + 1,
+	      "an answer of this generation not taken: verdict %d", ret);
+	/* too short for this packet: asked again, and kept longer */
+	v.len = 20;
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "a shorter entry taken: verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0 + 1);
+	/* another generation's: asked again */
+	v.len = kept.len;
+	v.gen = kept.gen + 1;
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "another generation's entry taken: "
+	      "verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0 + 2);
+	CHECK(!bpf_map_lookup_elem(fd, &k, &v) && v.gen == kept.gen &&
+	      v.out == nb.gw_host, "the FIB's answer not kept again");
+	close(fd);
 }
 
 /*
@@ -981,6 +1085,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_endpoint_detached);
 	RUN(t_route_endpoint_device_gone);
 	RUN(t_route_endpoint_host_routes_win);
+	RUN(t_route_next_hop_cache);
 	/* last: it spends kr1's ICMP budget */
 	RUN(t_route_icmp_errors_rate_limited);
 	for (__u32 id = 5; id <= 7; id++)

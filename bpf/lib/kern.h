@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one value the datapath reads from the kernel's own memory rather
+ * than from a packet or a map: the generation of the IPv4 routes of the
+ * packet's network namespace (`net->ipv4.rt_genid`).
+ *
+ * The kernel bumps it (rt_cache_flush) whenever what an IPv4 route
+ * lookup answers may have changed: a route added, or replaced or
+ * deleted after a lookup used it (FA_S_ACCESSED, which bpf_fib_lookup
+ * sets too), a policy rule added or removed, an address added or
+ * removed, a device going down, up, or changing its MTU, forwarding
+ * turned on or off. The kernel's own cached routes (a socket's dst, the
+ * next hops' cached routes) are voided by it; route.h's next hop cache
+ * (kvb_rtnh4) is voided the same way, so a changed route counts from
+ * the next packet as it would without the cache.
+ *
+ * Read through the running kernel's BTF (bpf_cast_to_kern_ctx, Linux
+ * 6.2, and CO-RE offsets into sk_buff, net_device and net): the struct
+ * flavours below name only the fields read, and libbpf finds them in
+ * the kernel's types at load time. Without the kfunc the generation is
+ * unknown, and route.h asks the FIB for every packet as before.
+ */
+#ifndef KVB_KERN_H
+#define KVB_KERN_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+#ifndef bpf_ksym_exists		/* libbpf 1.1's bpf_helpers.h has none */
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
+
+struct netns_ipv4___kvb {
+	struct {
+		int counter;
+	} rt_genid;			/* atomic_t */
+} __attribute__((preserve_access_index));
+
+struct net___kvb {
+	struct netns_ipv4___kvb ipv4;
+} __attribute__((preserve_access_index));
+
+struct net_device___kvb {
+	struct {
+		struct net___kvb *net;
+	} nd_net;			/* possible_net_t */
+} __attribute__((preserve_access_index));
+
+struct sk_buff___kvb {
+	struct net_device___kvb *dev;
+} __attribute__((preserve_access_index));
+
+/*
+ * The IPv4 route generation of skb's network namespace into *gen: 0, or
+ * -1 when it cannot be read (no kfunc, no device).
+ */
+static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen)
+{
+	struct sk_buff___kvb *kskb;
+	struct net_device___kvb *dev;
+	struct net___kvb *net;
+
+	if (!bpf_ksym_exists(bpf_cast_to_kern_ctx))
+		return -1;
+	kskb = bpf_cast_to_kern_ctx(skb);
+	dev = kskb->dev;
+	if (!dev)
+		return -1;
+	net = dev->nd_net.net;
+	if (!net)
+		return -1;
+	*gen = (__u32)net->ipv4.rt_genid.counter;
+	return 0;
+}
+
+#endif /* KVB_KERN_H */
