@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "kvmbpf.h"
@@ -395,6 +396,22 @@ static int portdev_ensure(const char *dir)
 }
 
 /*
+ * Does the running kernel have kfunc name (in its BTF)? The tc programs
+ * call bpf_cast_to_kern_ctx only when it does (bpf/lib/kern.h).
+ */
+static bool kernel_has_kfunc(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool has;
+
+	if (!vmlinux)
+		return false;
+	has = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return has;
+}
+
+/*
  * Load both objects; libbpf creates or reuses the pinned maps by name, so
  * a reload (upgrade) keeps every map and its contents. The new programs
  * replace the pinned ones; devices keep running the old ones until they
@@ -417,6 +434,7 @@ int fabric_load_programs(const char *dir)
 	 * the unit tests' stand-in for the uplink's never */
 	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
+	ts->rodata->kvb_kern_ctx = kernel_has_kfunc("bpf_cast_to_kern_ctx");
 	ret = devmap_reuse(dir, KVB_MAP_PORTDEV, ts->maps.kvb_portdev);
 	if (!ret)
 		ret = kvb_tap__load(ts);

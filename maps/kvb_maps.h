@@ -1558,12 +1558,15 @@ struct kvb_rtnh4_key {
 };
 
 struct kvb_rtnh4 {
-	__u64 checked_ns;	/* when the FIB last gave this answer */
+	/* the key again: an LRU hash hands a deleted entry to the next
+	 * insert at once, so a reader checks whose entry it copied */
+	struct kvb_rtnh4_key key;
 	__u32 gen;		/* rt_genid then */
+	__u64 checked_ns;	/* when the FIB last gave this answer */
 	__u32 out;		/* the egress device it named */
 	__be32 nh;		/* the next hop (daddr itself on link) */
 	__u16 len;		/* the largest length it accepted */
-	__u16 pad;
+	__u16 pad[3];
 };
 
 /*

@@ -17,8 +17,19 @@
  * Read through the running kernel's BTF (bpf_cast_to_kern_ctx, Linux
  * 6.2, and CO-RE offsets into sk_buff, net_device and net): the struct
  * flavours below name only the fields read, and libbpf finds them in
- * the kernel's types at load time. Without the kfunc the generation is
- * unknown, and route.h asks the FIB for every packet as before.
+ * the kernel's types at load time. The loader says whether the kernel
+ * has the kfunc (kvb_kern_ctx, from the kernel's BTF, before the
+ * programs load): without it the call is dead code the verifier drops,
+ * the generation is unknown, and route.h asks the FIB for every packet
+ * as before. (No bpf_ksym_exists: before Linux 6.4 the verifier refuses
+ * a kfunc's address in a program even where it is never used.)
+ *
+ * What the generation does not cover (the kernel's own route caches are
+ * voided otherwise there): a nexthop object replaced or removed while
+ * only a nexthop group that routes use holds it, multipath choices that
+ * follow neighbour state (fib_multipath_use_neigh) or a changed hash
+ * policy, a path MTU the host learns. route.h asks again at least once
+ * a second, so those hold a cached answer for at most that long.
  */
 #ifndef KVB_KERN_H
 #define KVB_KERN_H
@@ -26,10 +37,12 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include <bpf/bpf_core_read.h>
+
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
-#ifndef bpf_ksym_exists		/* libbpf 1.1's bpf_helpers.h has none */
-#define bpf_ksym_exists(sym) (!!(sym))
-#endif
+
+/* Set by the loader (fabric_load_programs): the kernel has the kfunc. */
+const volatile __u32 kvb_kern_ctx = 0;
 
 struct netns_ipv4___kvb {
 	struct {
@@ -61,11 +74,14 @@ static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen)
 	struct net_device___kvb *dev;
 	struct net___kvb *net;
 
-	if (!bpf_ksym_exists(bpf_cast_to_kern_ctx))
+	if (!kvb_kern_ctx)
 		return -1;
 	kskb = bpf_cast_to_kern_ctx(skb);
 	dev = kskb->dev;
 	if (!dev)
+		return -1;
+	/* a kernel without network namespaces has no pointer there */
+	if (!bpf_core_field_exists(dev->nd_net.net))
 		return -1;
 	net = dev->nd_net.net;
 	if (!net)

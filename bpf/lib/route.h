@@ -201,16 +201,20 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
  * without asking; then fib holds what the callers read of a success:
  * family, ifindex (the egress) and ipv4_dst (the next hop). Anything
  * but a success with an IPv4 next hop is asked every time, as is IPv6.
+ * keep: whether a new answer is kept (not for what any WAN host may send
+ * in from any source, which would churn the table for others). The
+ * entry is copied and checked as a copy, never written in place: an
+ * LRU entry can be another key's by the time it is read.
  */
 static __always_inline int route_ask(struct __sk_buff *skb,
 				     struct route_scratch *t, __u8 family,
 				     const __u8 *saddr, const __u8 *daddr,
-				     __u32 l3_len, __u32 ifindex)
+				     __u32 l3_len, __u32 ifindex, int keep)
 {
 	struct bpf_fib_lookup *fib = &t->fib;
 	struct kvb_rtnh4_key *k = &t->rk;
 	struct kvb_rtnh4 *c, *v = &t->rv;
-	__u32 gen = 0;
+	__u32 gen = 0, len = 0;
 	__u64 now;
 	int ret;
 
@@ -222,13 +226,19 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	k->ifindex = ifindex;
 	now = kvb_now();
 	c = bpf_map_lookup_elem(&kvb_rtnh4, k);
-	if (c && (c->gen != gen || now < c->checked_ns ||
-		  now - c->checked_ns >= KVB_NH_REVALIDATE_NS))
-		c = NULL;	/* asked under other routes, or too long ago */
-	if (c && l3_len <= c->len) {
+	if (c) {
+		__builtin_memcpy(v, c, sizeof(*v));
+		if (v->key.saddr == k->saddr && v->key.daddr == k->daddr &&
+		    v->key.ifindex == ifindex && v->gen == gen &&
+		    now >= v->checked_ns &&
+		    now - v->checked_ns < KVB_NH_REVALIDATE_NS)
+			len = v->len;	/* else asked under other routes, or
+					 * too long ago: as none */
+	}
+	if (l3_len <= len) {
 		fib->family = AF_INET_;
-		fib->ifindex = c->out;
-		fib->ipv4_dst = c->nh;
+		fib->ifindex = v->out;
+		fib->ipv4_dst = v->nh;
 		return BPF_FIB_LKUP_RET_SUCCESS;
 	}
 	/* the generation is read before the FIB is asked: a change in
@@ -236,18 +246,19 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, ifindex,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->family != AF_INET_ ||
-	    l3_len > 0xffff)
+	    l3_len > 0xffff || !keep)
 		return ret;
-	if (c && c->out == fib->ifindex && c->nh == fib->ipv4_dst) {
-		c->len = (__u16)l3_len;	/* the same answer, a longer packet */
-		return ret;
+	if (len && v->out == fib->ifindex && v->nh == fib->ipv4_dst) {
+		v->len = (__u16)l3_len;	/* the same answer, a longer packet */
+	} else {
+		__builtin_memcpy(&v->key, k, sizeof(*k));
+		v->gen = gen;
+		v->checked_ns = now;
+		v->out = fib->ifindex;
+		v->nh = fib->ipv4_dst;
+		v->len = (__u16)l3_len;
+		__builtin_memset(v->pad, 0, sizeof(v->pad));
 	}
-	v->checked_ns = now;
-	v->gen = gen;
-	v->out = fib->ifindex;
-	v->nh = fib->ipv4_dst;
-	v->len = (__u16)l3_len;
-	v->pad = 0;
 	bpf_map_update_elem(&kvb_rtnh4, k, v, BPF_ANY);
 	return ret;
 }
@@ -430,7 +441,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	 * without the neighbour.
 	 */
 	t->eslot = 0;
-	ret = route_ask(skb, t, family, saddr, daddr, l3_len, gw_host);
+	ret = route_ask(skb, t, family, saddr, daddr, l3_len, gw_host, !!src);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address there */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
@@ -551,7 +562,8 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	fib = &t->fib;
 	/* the neighbour is bpf_redirect_neigh's (redirect_nh); l3_len is
 	 * a GSO frame's segments' (nat_wire_len) */
-	ret = route_ask(skb, t, family, saddr, daddr, l3_len, net->gw_host);
+	ret = route_ask(skb, t, family, saddr, daddr, l3_len, net->gw_host,
+			1);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)

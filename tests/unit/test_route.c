@@ -896,53 +896,75 @@ static int rtnh4_fd(struct fabric *fb)
  * Routed IPv4 takes the FIB's answer from the next hop cache while the
  * namespace's route generation is the one it was asked under: the answer
  * is kept after a packet (egress rb's host interface, next hop the
- * destination, its length); an entry of the current generation is taken
- * without asking (an egress the FIB never named: refused, no-route), one
- * of another generation is not (the FIB's answer again), nor is one for
- * packets shorter than this one.
+ * destination, its length, its key); an entry of the current generation
+ * is taken without asking (an egress the FIB never named: refused,
+ * no-route), one of another generation is not (the FIB's answer again),
+ * nor one for shorter packets (asked, and kept for the longer one), nor
+ * one that names another key (an LRU entry handed on).
  */
-static void t_route_next_hop_cache(struct fabric *fb)
+static void next_hop_cache(struct fabric *fb, int fd,
+			   const struct kvb_rtnh4_key *k)
 {
 	__u64 tx0 = port_stats(fb, kr4).tx_packets;
-	struct kvb_rtnh4_key k = { .ifindex = nb.gw_host };
 	struct kvb_rtnh4 v, kept;
 	struct frame out;
-	int fd = rtnh4_fd(fb), ret;
+	int ret;
+
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0);
+	CHECK(!bpf_map_lookup_elem(fd, k, &kept), "no answer kept");
+	CHECK(kept.out == nb.gw_host && kept.nh == k->daddr &&
+	      kept.len == 20 + 8 + 32 && !memcmp(&kept.key, k, sizeof(*k)),
+	      "kept out %u (want %u), len %u", kept.out, nb.gw_host, kept.len);
+	/* taken as it is, while the generation holds */
+	v = kept;
+	v.out = kr2;
+	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_SHOT && port_stats(fb, kr4).tx_packets == tx0 + 1,
+	      "an answer of this generation not taken: verdict %d", ret);
+	/* another key's entry under this key: not taken */
+	v.key.daddr ^= htonl(1);
+	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "another key's entry taken: verdict %d",
+	      ret);
+	CHECK_TO(out, R4, kr4, tx0 + 1);
+	/* too short for this packet: asked again, and kept longer */
+	v = kept;
+	v.len = 20;
+	v.checked_ns--;	/* still fresh; a new answer would be now's */
+	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "a shorter entry taken: verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0 + 2);
+	CHECK(!bpf_map_lookup_elem(fd, k, &v) && v.len == kept.len &&
+	      v.checked_ns == kept.checked_ns - 1,
+	      "not kept longer in the same entry: len %u", v.len);
+	/* another generation's: asked again */
+	v.out = kr2;
+	v.gen = kept.gen + 1;
+	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	ret = route_to(fb, "10.76.0.14", &out);
+	CHECK(ret == TC_ACT_REDIRECT, "another generation's entry taken: "
+	      "verdict %d", ret);
+	CHECK_TO(out, R4, kr4, tx0 + 3);
+	CHECK(!bpf_map_lookup_elem(fd, k, &v) && v.gen == kept.gen &&
+	      v.out == nb.gw_host, "the FIB's answer not kept again");
+}
+
+static void t_route_next_hop_cache(struct fabric *fb)
+{
+	struct kvb_rtnh4_key k = { .ifindex = nb.gw_host };
+	int fd = rtnh4_fd(fb);
 
 	CHECK(fd >= 0, "the routed stage has no kvb_rtnh4");
 	inet_pton(AF_INET, "10.75.0.11", &k.saddr);
 	inet_pton(AF_INET, "10.76.0.14", &k.daddr);
 	bpf_map_delete_elem(fd, &k);
-	ret = route_to(fb, "10.76.0.14", &out);
-	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
-	CHECK_TO(out, R4, kr4, tx0);
-	CHECK(!bpf_map_lookup_elem(fd, &k, &kept), "no answer kept");
-	CHECK(kept.out == nb.gw_host && kept.nh == k.daddr &&
-	      kept.len == 20 + 8 + 32,
-	      "kept out %u (want %u), len %u", kept.out, nb.gw_host, kept.len);
-	/* taken as it is, while the generation holds */
-	v = kept;
-	v.out = kr2;
-	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "cannot rewrite");
-	ret = route_to(fb, "10.76.0.14", &out);
-	CHECK(ret == TC_ACT_SHOT && port_stats(fb, kr4).tx_packets == tx0 + 1,
-	      "an answer of this generation not taken: verdict %d", ret);
-	/* too short for this packet: asked again, and kept longer */
-	v.len = 20;
-	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "cannot rewrite");
-	ret = route_to(fb, "10.76.0.14", &out);
-	CHECK(ret == TC_ACT_REDIRECT, "a shorter entry taken: verdict %d", ret);
-	CHECK_TO(out, R4, kr4, tx0 + 1);
-	/* another generation's: asked again */
-	v.len = kept.len;
-	v.gen = kept.gen + 1;
-	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "cannot rewrite");
-	ret = route_to(fb, "10.76.0.14", &out);
-	CHECK(ret == TC_ACT_REDIRECT, "another generation's entry taken: "
-	      "verdict %d", ret);
-	CHECK_TO(out, R4, kr4, tx0 + 2);
-	CHECK(!bpf_map_lookup_elem(fd, &k, &v) && v.gen == kept.gen &&
-	      v.out == nb.gw_host, "the FIB's answer not kept again");
+	next_hop_cache(fb, fd, &k);
+	bpf_map_delete_elem(fd, &k);	/* nothing the test wrote stays */
 	close(fd);
 }
 
