@@ -34,7 +34,7 @@
  *       without GSO that fits a page in place and runs native XDP on it
  *       (tun_build_skb); a blocking writer's frames all take generic XDP.
  *
- *   vnettap recv TAP SECONDS [offload on|off] [quiet]
+ *   vnettap recv TAP SECONDS [offload on|off] [quiet] [hold]
  *       sets the tap's offloads as QEMU does for a guest that negotiated
  *       them (TUN_F_CSUM|TSO4|TSO6; off: none), prints "ready", then reads
  *       frames for SECONDS at most, or until a frame to port 7999 (the
@@ -51,6 +51,10 @@
  *         port PORT frames N bytes B partial P gso G bad X
  *       B sums the L4 payload, so a GSO super-frame and its segments
  *       count alike.
+ *       hold: reads nothing, for SECONDS or until killed: the tap's queue
+ *       fills and every later frame ends in the same drop (tun_net_xmit),
+ *       whatever path brought it (the benchmark's rate phase, so that a
+ *       reader slower than the path weighs alike on every configuration).
  *
  *   vnettap relay TAP NETNS GTAP
  *       a guest with a real network stack: QEMU's part between TAP (a
@@ -98,7 +102,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: vnettap send TAP KIND SMAC DMAC SRC DST SPORT DPORT [LEN] [COUNT]\n"
-		"       vnettap recv TAP SECONDS [offload on|off] [quiet]\n"
+		"       vnettap recv TAP SECONDS [offload on|off] [quiet] [hold]\n"
 		"       vnettap relay TAP NETNS GTAP\n");
 	exit(1);
 }
@@ -532,7 +536,7 @@ static int do_recv(int argc, char **argv)
 	static uint8_t buf[BUF_LEN];
 	unsigned int off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 	struct timespec t0, t;
-	int fd, secs;
+	int fd, secs, hold = 0;
 
 	if (argc < 4)
 		usage();
@@ -540,6 +544,8 @@ static int do_recv(int argc, char **argv)
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "quiet"))
 			quiet = 1;
+		else if (!strcmp(argv[i], "hold"))
+			hold = 1;
 		else if (!strcmp(argv[i], "offload") && i + 1 < argc)
 			off = !strcmp(argv[++i], "off") ? 0 : off;
 		else
@@ -550,6 +556,10 @@ static int do_recv(int argc, char **argv)
 		die("TUNSETOFFLOAD");
 	printf("ready\n");
 	fflush(stdout);
+	if (hold) {
+		sleep((unsigned int)secs);
+		return 0;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
