@@ -201,8 +201,9 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
  * without asking; then fib holds what the callers read of a success:
  * family, ifindex (the egress) and ipv4_dst (the next hop). Anything
  * but a success with an IPv4 next hop is asked every time, as is IPv6.
- * keep: whether a new answer is kept (not for what any WAN host may send
- * in from any source, which would churn the table for others). The
+ * keep 0: neither looked up nor kept, the FIB asked (what any WAN host
+ * may send in from any source: kept, it would churn the table for the
+ * guests, and no guest's entry has its key). The
  * entry is copied and checked as a copy, never written in place: an
  * LRU entry can be another key's by the time it is read.
  */
@@ -218,7 +219,7 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	__u64 now;
 	int ret;
 
-	if (family != 4 || rt_gen4(skb, &gen))
+	if (family != 4 || !keep || rt_gen4(skb, &gen))
 		return fib_ask(skb, fib, family, saddr, daddr, l3_len,
 			       ifindex, BPF_FIB_LOOKUP_SKIP_NEIGH);
 	__builtin_memcpy(&k->saddr, saddr, 4);
@@ -246,7 +247,7 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, ifindex,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->family != AF_INET_ ||
-	    l3_len > 0xffff || !keep)
+	    l3_len > 0xffff)
 		return ret;
 	if (len && v->out == fib->ifindex && v->nh == fib->ipv4_dst) {
 		v->len = (__u16)l3_len;	/* the same answer, a longer packet */
