@@ -31,8 +31,10 @@ FUZZ_LIB_OBJS := $(filter-out $(FUZZ)/loader/main.o,$(FUZZ_LOADER_OBJS))
 FUZZ_TIME ?= 600
 
 # BPF objects use the kernel's UAPI headers from linux-libc-dev, not a
-# generated vmlinux.h: the datapath reads only packet data and its own maps,
-# so there is nothing to relocate and no CO-RE dependency on kernel BTF.
+# generated vmlinux.h: the datapath reads packet data and its own maps, and
+# one kernel value (bpf/lib/kern.h: the IPv4 route generation, and the
+# namespace's cookie) through CO-RE offsets that libbpf resolves against
+# the kernel's BTF.
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -I maps -I $(ARCH_INC)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -I maps -I $(BUILD) -I loader

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 21
+#define KVB_LAYOUT_VERSION 22
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -548,6 +548,49 @@ struct kvb_aclvc {
 	__u8 pad;
 	__u32 ctr;		/* the rule's kvb_aclcnt slot */
 };
+
+/*
+ * The check word of words 32-bit words at w (FNV-1a over the words):
+ * kvb_aclvc4_val.check, kvb_aclvc_val.check, kvb_rtnh4.check.
+ */
+static inline __u32 kvb_check_words(const __u32 *w, const int words)
+{
+	__u32 h = 2166136261U;
+
+	for (int i = 0; i < words; i++)
+		h = (h ^ w[i]) * 16777619U;
+	return h;
+}
+
+/*
+ * The values of kvb_aclvc4 and kvb_aclvc: the verdict, and its key again.
+ * An LRU hash hands an evicted entry to another CPU's insert at once, so
+ * a reader that found it may copy another key's verdict: it copies the
+ * value and takes the verdict only when the key it carries is its own.
+ */
+struct kvb_aclvc4_val {
+	struct kvb_aclvc4_key key;
+	struct kvb_aclvc vc;
+	__u32 check;		/* kvb_aclvc4_check: a torn copy is none */
+};
+
+struct kvb_aclvc_val {
+	struct kvb_aclvc_key key;
+	struct kvb_aclvc vc;
+	__u32 check;		/* kvb_aclvc6_check */
+};
+
+static inline __u32 kvb_aclvc4_check(const struct kvb_aclvc4_val *v)
+{
+	return kvb_check_words((const __u32 *)v,
+			       __builtin_offsetof(struct kvb_aclvc4_val, check) / 4);
+}
+
+static inline __u32 kvb_aclvc6_check(const struct kvb_aclvc_val *v)
+{
+	return kvb_check_words((const __u32 *)v,
+			       __builtin_offsetof(struct kvb_aclvc_val, check) / 4);
+}
 
 /*
  * kvb_aclfrag: LRU_HASH, the fragmented datagrams whose first fragment a
@@ -1566,8 +1609,21 @@ struct kvb_rtnh4 {
 	__u32 out;		/* the egress device it named */
 	__be32 nh;		/* the next hop (daddr itself on link) */
 	__u16 len;		/* the largest length it accepted */
-	__u16 pad[3];
+	__u16 pad;
+	__u32 ns;		/* the namespace's tag (kern.h: rt_gen4):
+				 * generations of two are not comparable */
+	/* kvb_rtnh4_check of the fields above: a copy torn by a writer
+	 * reusing the entry (the key of one answer, the next hop of
+	 * another) is taken for none */
+	__u32 check;
 };
+
+/* A route cache entry's check word: every field before check. */
+static inline __u32 kvb_rtnh4_check(const struct kvb_rtnh4 *v)
+{
+	return kvb_check_words((const __u32 *)v,
+			       __builtin_offsetof(struct kvb_rtnh4, check) / 4);
+}
 
 /*
  * kvb_hostif: HASH, key __u32 ifindex of a nat or routed network's host

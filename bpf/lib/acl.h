@@ -154,6 +154,9 @@ struct acl_scratch {
 	struct kvb_acl_bit_key bk;
 	struct kvb_aclvc_key vk;
 	struct kvb_aclvc4_key vk4;	/* vk's IPv4 form (kvb_aclvc4) */
+	struct kvb_aclvc_val vv;	/* a verdict cache entry's copy */
+	struct kvb_aclvc4_val vv4;
+	struct kvb_aclvc vres;		/* acl_vc_fetch's, acl_vc_store's */
 	struct kvb_aclfrag_key fk;
 	struct kvb_addr_key ak;		/* acl_dst_owner's */
 	/* the packet; the addresses aligned for acl_addrs4 */
@@ -784,21 +787,85 @@ static __always_inline void acl_vc_key(struct acl_scratch *s, __u32 set,
 		k->dport = s->c.dport;
 }
 
-/* The verdict cache by the key acl_vc_key built (its family's table). */
-static __always_inline struct kvb_aclvc *aclvc_lookup(struct acl_scratch *s)
+/* Are the n 32-bit words at a and b the same? */
+static __always_inline int acl_words_equal(const void *a, const void *b,
+					   const int n)
 {
-	if (s->c.family == 4)
-		return bpf_map_lookup_elem(&kvb_aclvc4, &s->vk4);
-	return bpf_map_lookup_elem(&kvb_aclvc, &s->vk);
+	const __u32 *x = a, *y = b;
+	__u32 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return !d;
 }
 
-static __always_inline void aclvc_update(struct acl_scratch *s,
-					 const struct kvb_aclvc *v)
+_Static_assert(sizeof(struct kvb_aclvc4_key) == 20 &&
+	       sizeof(struct kvb_aclvc_key) == 44,
+	       "acl_vc_get compares the verdict cache's keys as words");
+
+/*
+ * The verdict cache by the key acl_vc_key built in the scratch (its
+ * family's table) into s->vres: 1, or 0 when it has none. The entry is
+ * copied first and taken only when its check word holds and the key it
+ * carries is the one looked up (an LRU entry can be another key's by the
+ * time it is read, or be rewritten while it is copied: kvb_aclvc4_val).
+ * Global, as acl_vc_store: verified once, and its words off acl_judge's
+ * stack (the ACL stages' call chain is at the verifier's limit).
+ */
+__noinline int acl_vc_fetch(void)
 {
-	if (s->c.family == 4)
-		bpf_map_update_elem(&kvb_aclvc4, &s->vk4, v, BPF_ANY);
-	else
-		bpf_map_update_elem(&kvb_aclvc, &s->vk, v, BPF_ANY);
+	struct acl_scratch *s = acl_scratch();
+
+	if (!s)
+		return 0;
+	if (s->c.family == 4) {
+		struct kvb_aclvc4_val *e =
+			bpf_map_lookup_elem(&kvb_aclvc4, &s->vk4);
+
+		if (!e)
+			return 0;
+		__builtin_memcpy(&s->vv4, e, sizeof(s->vv4));
+		if (s->vv4.check != kvb_aclvc4_check(&s->vv4) ||
+		    !acl_words_equal(&s->vv4.key, &s->vk4, 5))
+			return 0;
+		s->vres = s->vv4.vc;
+		return 1;
+	} else {
+		struct kvb_aclvc_val *e =
+			bpf_map_lookup_elem(&kvb_aclvc, &s->vk);
+
+		if (!e)
+			return 0;
+		__builtin_memcpy(&s->vv, e, sizeof(s->vv));
+		if (s->vv.check != kvb_aclvc6_check(&s->vv) ||
+		    !acl_words_equal(&s->vv.key, &s->vk, 11))
+			return 0;
+		s->vres = s->vv.vc;
+		return 1;
+	}
+}
+
+/* Keep s->vres under the scratch's verdict cache key, with its key and
+ * check word. */
+__noinline int acl_vc_store(void)
+{
+	struct acl_scratch *s = acl_scratch();
+
+	if (!s)
+		return 0;
+	if (s->c.family == 4) {
+		__builtin_memcpy(&s->vv4.key, &s->vk4, sizeof(s->vv4.key));
+		s->vv4.vc = s->vres;
+		s->vv4.check = kvb_aclvc4_check(&s->vv4);
+		bpf_map_update_elem(&kvb_aclvc4, &s->vk4, &s->vv4, BPF_ANY);
+	} else {
+		__builtin_memcpy(&s->vv.key, &s->vk, sizeof(s->vv.key));
+		s->vv.vc = s->vres;
+		s->vv.check = kvb_aclvc6_check(&s->vv);
+		bpf_map_update_elem(&kvb_aclvc, &s->vk, &s->vv, BPF_ANY);
+	}
+	return 0;
 }
 
 /*
@@ -817,7 +884,7 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	__u32 nrules = dir == KVB_ACL_OUT ? ap->nrules[1] : ap->nrules[0];
 	__u32 dims = dir == KVB_ACL_OUT ? ap->dims[1] : ap->dims[0];
 	__u8 def = dir == KVB_ACL_OUT ? ap->def[1] : ap->def[0];
-	struct kvb_aclvc v = { 0 }, *vc;
+	struct kvb_aclvc v = { 0 };
 	struct kvb_acl_bit *rb;
 	int bit;
 
@@ -826,9 +893,8 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 	*is_default = 0;
 
 	acl_vc_key(s, ap->set, dir, dims);
-	vc = aclvc_lookup(s);
-	if (vc) {
-		v = *vc;
+	if (acl_vc_fetch()) {
+		v = s->vres;
 	} else {
 		bit = acl_classify(ap->set, dir, nrules, dims);
 		if (bit != ACL_NONE) {
@@ -846,7 +912,8 @@ static __always_inline __u32 acl_decide(struct acl_scratch *s,
 		}
 		/* the set's answer, whatever the port's default (two
 		 * networks' ports may share a set) */
-		aclvc_update(s, &v);
+		s->vres = v;
+		acl_vc_store();
 	}
 	if (v.rule) {
 		*ctr = v.ctr;

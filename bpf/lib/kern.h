@@ -2,7 +2,8 @@
 /*
  * The one value the datapath reads from the kernel's own memory rather
  * than from a packet or a map: the generation of the IPv4 routes of the
- * packet's network namespace (`net->ipv4.rt_genid`).
+ * packet's network namespace (`net->ipv4.rt_genid`), and the namespace's
+ * cookie to tell two namespaces' generations apart.
  *
  * The kernel bumps it (rt_cache_flush) whenever what an IPv4 route
  * lookup answers may have changed: a route added, or replaced or
@@ -52,6 +53,7 @@ struct netns_ipv4___kvb {
 
 struct net___kvb {
 	struct netns_ipv4___kvb ipv4;
+	__u64 net_cookie;		/* unique, never reused */
 } __attribute__((preserve_access_index));
 
 struct net_device___kvb {
@@ -65,28 +67,38 @@ struct sk_buff___kvb {
 } __attribute__((preserve_access_index));
 
 /*
- * The IPv4 route generation of skb's network namespace into *gen: 0, or
- * -1 when it cannot be read (no kfunc, no device).
+ * The IPv4 route generation of skb's network namespace into *gen, and a
+ * tag of the namespace into *tag (its cookie folded: generations of two
+ * namespaces are not comparable): 0, or -1 when they cannot be read
+ * (no kfunc, no device, a kernel whose types lack a field).
  */
-static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen)
+static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen,
+				   __u32 *tag)
 {
 	struct sk_buff___kvb *kskb;
 	struct net_device___kvb *dev;
 	struct net___kvb *net;
+	__u64 cookie;
 
-	if (!kvb_kern_ctx)
+	/* a field the running kernel's types lack: no cache, rather than
+	 * a program libbpf poisons (a kernel without network namespaces
+	 * has no pointer in nd_net) */
+	if (!kvb_kern_ctx ||
+	    !bpf_core_field_exists(((struct sk_buff___kvb *)0)->dev) ||
+	    !bpf_core_field_exists(((struct net_device___kvb *)0)->nd_net.net) ||
+	    !bpf_core_field_exists(((struct net___kvb *)0)->ipv4.rt_genid.counter) ||
+	    !bpf_core_field_exists(((struct net___kvb *)0)->net_cookie))
 		return -1;
 	kskb = bpf_cast_to_kern_ctx(skb);
 	dev = kskb->dev;
 	if (!dev)
 		return -1;
-	/* a kernel without network namespaces has no pointer there */
-	if (!bpf_core_field_exists(dev->nd_net.net))
-		return -1;
 	net = dev->nd_net.net;
 	if (!net)
 		return -1;
 	*gen = (__u32)net->ipv4.rt_genid.counter;
+	cookie = net->net_cookie;
+	*tag = (__u32)cookie ^ (__u32)(cookie >> 32);
 	return 0;
 }
 

@@ -282,7 +282,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, KVB_ACL_MAX_VC);
 	__type(key, struct kvb_aclvc_key);
-	__type(value, struct kvb_aclvc);
+	__type(value, struct kvb_aclvc_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclvc SEC(".maps");
 
@@ -290,7 +290,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, KVB_ACL_MAX_VC);
 	__type(key, struct kvb_aclvc4_key);
-	__type(value, struct kvb_aclvc);
+	__type(value, struct kvb_aclvc4_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_aclvc4 SEC(".maps");
 

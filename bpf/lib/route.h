@@ -205,7 +205,9 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
  * may send in from any source: kept, it would churn the table for the
  * guests, and no guest's entry has its key). The
  * entry is copied and checked as a copy, never written in place: an
- * LRU entry can be another key's by the time it is read.
+ * LRU entry can be another key's by the time it is read, or be
+ * rewritten while it is copied (the check word: kvb_rtnh4_check), and
+ * carries its namespace's tag.
  */
 static __always_inline int route_ask(struct __sk_buff *skb,
 				     struct route_scratch *t, __u8 family,
@@ -215,11 +217,11 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	struct bpf_fib_lookup *fib = &t->fib;
 	struct kvb_rtnh4_key *k = &t->rk;
 	struct kvb_rtnh4 *c, *v = &t->rv;
-	__u32 gen = 0, len = 0;
+	__u32 gen = 0, tag = 0, len = 0;
 	__u64 now;
 	int ret;
 
-	if (family != 4 || !keep || rt_gen4(skb, &gen))
+	if (family != 4 || !keep || rt_gen4(skb, &gen, &tag))
 		return fib_ask(skb, fib, family, saddr, daddr, l3_len,
 			       ifindex, BPF_FIB_LOOKUP_SKIP_NEIGH);
 	__builtin_memcpy(&k->saddr, saddr, 4);
@@ -229,14 +231,16 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	c = bpf_map_lookup_elem(&kvb_rtnh4, k);
 	if (c) {
 		__builtin_memcpy(v, c, sizeof(*v));
-		if (v->key.saddr == k->saddr && v->key.daddr == k->daddr &&
+		if (v->check == kvb_rtnh4_check(v) && v->ns == tag &&
+		    v->key.saddr == k->saddr && v->key.daddr == k->daddr &&
 		    v->key.ifindex == ifindex && v->gen == gen &&
 		    now >= v->checked_ns &&
 		    now - v->checked_ns < KVB_NH_REVALIDATE_NS)
-			len = v->len;	/* else asked under other routes, or
-					 * too long ago: as none */
+			len = v->len;	/* else torn, another key's, asked
+					 * under other routes or too long
+					 * ago: as none */
 	}
-	if (l3_len <= len) {
+	if (len && l3_len <= len) {
 		fib->family = AF_INET_;
 		fib->ifindex = v->out;
 		fib->ipv4_dst = v->nh;
@@ -258,8 +262,10 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 		v->out = fib->ifindex;
 		v->nh = fib->ipv4_dst;
 		v->len = (__u16)l3_len;
-		__builtin_memset(v->pad, 0, sizeof(v->pad));
+		v->pad = 0;
+		v->ns = tag;
 	}
+	v->check = kvb_rtnh4_check(v);
 	bpf_map_update_elem(&kvb_rtnh4, k, v, BPF_ANY);
 	return ret;
 }

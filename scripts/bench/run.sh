@@ -511,6 +511,13 @@ tap_hold_rate() { # sets HOLD_LINE: the sender's line
 	timeout 60 "${TAPNS[@]}" "$V" recv "$T-tb" 50 hold >"$out" 2>&1 &
 	rp=$!
 	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+	if ! grep -q ready "$out"; then
+		fail_run "tap $cfg $kind: the held reader did not attach"
+		kill "$rp" 2>/dev/null
+		wait "$rp" 2>/dev/null
+		rm -f "$out"
+		return
+	fi
 	HOLD_LINE=$(taskset -c "$GENCPU" "${TAPNS[@]}" "$V" send "$T-ta" "$kind" $SRC $DST \
 		10.98.0.1 10.98.0.2 7001 7002 $len "$TAPN") || fail_run "tap $cfg $kind: send failed (held)"
 	kill "$rp" 2>/dev/null
@@ -544,7 +551,8 @@ tap_run() {
 	else
 		tap_hold_rate "$cfg" "$kind" $len
 		t=$(echo "$HOLD_LINE" | cut -d' ' -f3)
-		record tap "$cfg/$kind" "$("$PY" -c "print(int($TAPN / $t))")"
+		[ -n "$t" ] &&
+			record tap "$cfg/$kind" "$("$PY" -c "print(int($TAPN / $t))")"
 	fi
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #define LOG_SZ (16 << 20)
@@ -31,6 +32,57 @@ static void summary(const char *log, char *out, size_t len)
 	if (s && n >= 0 && (size_t)n < len)
 		snprintf(out + n, len - n, "\t%.*s", (int)strcspn(s + 12, "\n"),
 			 s + 12);
+}
+
+/*
+ * Set the object's read-only flag kvb_kern_ctx as the loader does
+ * (loader/fabric.c: the kernel has bpf_cast_to_kern_ctx), so that the
+ * code behind it is verified too; an object without it is left as is.
+ */
+static void set_kern_ctx(struct bpf_object *obj)
+{
+	struct btf *btf = bpf_object__btf(obj), *vmlinux;
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *t;
+	struct bpf_map *map;
+	const void *init;
+	__u32 has = 0;
+	size_t size;
+	char *data;
+	int id;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *n = bpf_map__name(map);
+		size_t l = strlen(n);
+
+		if (l >= 7 && !strcmp(n + l - 7, ".rodata"))
+			break;
+	}
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	if (!map || id < 0)
+		return;
+	vmlinux = btf__load_vmlinux_btf();
+	if (vmlinux) {
+		has = btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx",
+					     BTF_KIND_FUNC) > 0;
+		btf__free(vmlinux);
+	}
+	init = bpf_map__initial_value(map, &size);
+	data = init ? malloc(size) : NULL;
+	if (!data)
+		return;
+	memcpy(data, init, size);
+	t = btf__type_by_id(btf, (__u32)id);
+	vs = btf_var_secinfos(t);
+	for (int i = 0; i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+		if (!strcmp(btf__name_by_offset(btf, v->name_off),
+			    "kvb_kern_ctx") && vs->offset + 4 <= size)
+			memcpy(data + vs->offset, &has, 4);
+	}
+	bpf_map__set_initial_value(map, data, size);
+	free(data);
 }
 
 int main(int argc, char **argv)
@@ -62,6 +114,7 @@ int main(int argc, char **argv)
 			rmdir(dir);	/* the scratch directory, still empty */
 		return 1;
 	}
+	set_kern_ctx(obj);
 	bpf_object__for_each_program(prog, obj)
 		n++;
 	logs = calloc(n, sizeof(*logs));

@@ -602,6 +602,90 @@ static void t_acl_set_ids_never_reused(struct fabric *fb)
 	      "UDP 9 passed w2's drop (judged by w1's remembered verdict)");
 }
 
+/*
+ * The verdict cache's entries carry their key (an LRU hands an evicted
+ * entry to another CPU's insert at once, so a reader can find one that
+ * has become another key's, or is rewritten while it is copied): an
+ * entry whose own key is the one looked up and whose check word holds
+ * is taken (a verdict planted against the rules, to show that it is
+ * read); a torn one, or one whose key is another's, is not (the rules
+ * judge).
+ */
+static void t_acl_verdict_cache_checks_key(struct fabric *fb)
+{
+	struct kvb_aclvc4_key k, *prev = NULL, mine;
+	struct kvb_aclvc4_val v, plant;
+	char path[512];
+	struct frame f;
+	int fd, have = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_ACLVC4);
+	fd = bpf_obj_get(path);
+	CHECK(fd >= 0, "%s: %s", path, strerror(errno));
+	if (unit_cli("acl add vc1") ||
+	    unit_cli("acl rule add vc1 ingress drop proto udp dport 11") ||
+	    unit_cli("acl rule add vc1 ingress allow proto udp") ||
+	    unit_cli("port set ka4 acl vc1")) {
+		close(fd);
+		CHECK(0, "cannot set up ACL vc1");
+	}
+	udp4(&f, IP(192, 0, 2, 50), 9100, GUEST4, 11);
+	if (to_guest(fb, ka4, &f) != TC_ACT_SHOT) {
+		close(fd);
+		CHECK(0, "UDP 11 passed vc1's drop");
+	}
+	/* its verdict, kept under the newest set */
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		if (k.dir == KVB_ACL_IN && k.proto == IPPROTO_UDP &&
+		    k.dport == 11 && (!have || k.set > mine.set) &&
+		    !bpf_map_lookup_elem(fd, &k, &v)) {
+			mine = k;
+			plant = v;
+			have = 1;
+		}
+	}
+	if (!have || memcmp(&plant.key, &mine, sizeof(mine)) ||
+	    plant.vc.action != KVB_ACL_DROP) {
+		close(fd);
+		CHECK(0, "no verdict kept for UDP 11 (or not its key, or no drop)");
+	}
+	/* its own key: taken, though the rules say otherwise */
+	plant.vc.action = KVB_ACL_ALLOW;
+	plant.check = kvb_aclvc4_check(&plant);
+	bpf_map_update_elem(fd, &mine, &plant, BPF_EXIST);
+	udp4(&f, IP(192, 0, 2, 50), 9101, GUEST4, 11);
+	if (to_guest(fb, ka4, &f) != TC_ACT_OK) {
+		bpf_map_delete_elem(fd, &mine);
+		close(fd);
+		CHECK(0, "a verdict kept under its own key not taken");
+	}
+	/* torn (its check word does not hold): not taken */
+	plant.check ^= 1;
+	bpf_map_update_elem(fd, &mine, &plant, BPF_EXIST);
+	udp4(&f, IP(192, 0, 2, 50), 9102, GUEST4, 11);
+	if (to_guest(fb, ka4, &f) != TC_ACT_SHOT) {
+		bpf_map_delete_elem(fd, &mine);
+		close(fd);
+		CHECK(0, "a torn verdict taken: UDP 11 passed");
+	}
+	/* another key's (dport 12) under this one: not taken */
+	plant.key.dport = 12;
+	plant.check = kvb_aclvc4_check(&plant);
+	bpf_map_update_elem(fd, &mine, &plant, BPF_EXIST);
+	udp4(&f, IP(192, 0, 2, 50), 9103, GUEST4, 11);
+	if (to_guest(fb, ka4, &f) != TC_ACT_SHOT) {
+		bpf_map_delete_elem(fd, &mine);
+		close(fd);
+		CHECK(0, "another key's verdict taken: UDP 11 passed");
+	}
+	CHECK(!bpf_map_lookup_elem(fd, &mine, &v) &&
+	      !memcmp(&v.key, &mine, sizeof(mine)) &&
+	      v.vc.action == KVB_ACL_DROP, "the rules' verdict not kept again");
+	close(fd);
+	CHECK(!unit_cli("port set ka4 acl w2"), "cannot give ka4 w2 again");
+}
+
 /* The state of the connection whose key holds ports a and b (any
  * order, host order), or -1 when there is none. */
 /* The remembered connection of proto between ports a and b: its key and
@@ -1670,6 +1754,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_none_is_as_before);
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);
+	RUN(t_acl_verdict_cache_checks_key);
 	RUN(t_acl_tcp_states_and_timeouts);
 	RUN(t_acl_udp_stream);
 	RUN(t_acl_flood_evicts_no_other_port);	/* ka3 leaves */

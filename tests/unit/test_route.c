@@ -892,6 +892,24 @@ static int rtnh4_fd(struct fabric *fb)
 	return fd;
 }
 
+/* The coarse clock the datapath's kvb_now reads, in ns. */
+static __u64 coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* Write v under k as the datapath would (fresh, its check word). */
+static int rtnh4_plant(int fd, const struct kvb_rtnh4_key *k,
+		       struct kvb_rtnh4 *v, __u64 checked_ns)
+{
+	v->checked_ns = checked_ns;
+	v->check = kvb_rtnh4_check(v);
+	return bpf_map_update_elem(fd, k, v, BPF_EXIST);
+}
+
 /*
  * Routed IPv4 takes the FIB's answer from the next hop cache while the
  * namespace's route generation is the one it was asked under: the answer
@@ -900,12 +918,13 @@ static int rtnh4_fd(struct fabric *fb)
  * is taken without asking (an egress the FIB never named: refused,
  * no-route), one of another generation is not (the FIB's answer again),
  * nor one for shorter packets (asked, and kept for the longer one), nor
- * one that names another key (an LRU entry handed on).
+ * one that names another key, another namespace, or whose check word
+ * does not hold (a copy torn by a writer reusing the entry).
  */
 static void next_hop_cache(struct fabric *fb, int fd,
 			   const struct kvb_rtnh4_key *k)
 {
-	__u64 tx0 = port_stats(fb, kr4).tx_packets;
+	__u64 tx0 = port_stats(fb, kr4).tx_packets, t;
 	struct kvb_rtnh4 v, kept;
 	struct frame out;
 	int ret;
@@ -915,41 +934,57 @@ static void next_hop_cache(struct fabric *fb, int fd,
 	CHECK_TO(out, R4, kr4, tx0);
 	CHECK(!bpf_map_lookup_elem(fd, k, &kept), "no answer kept");
 	CHECK(kept.out == nb.gw_host && kept.nh == k->daddr &&
-	      kept.len == 20 + 8 + 32 && !memcmp(&kept.key, k, sizeof(*k)),
+	      kept.len == 20 + 8 + 32 && !memcmp(&kept.key, k, sizeof(*k)) &&
+	      kept.check == kvb_rtnh4_check(&kept),
 	      "kept out %u (want %u), len %u", kept.out, nb.gw_host, kept.len);
 	/* taken as it is, while the generation holds */
 	v = kept;
 	v.out = kr2;
-	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	CHECK(!rtnh4_plant(fd, k, &v, coarse_now()), "cannot rewrite");
 	ret = route_to(fb, "10.76.0.14", &out);
 	CHECK(ret == TC_ACT_SHOT && port_stats(fb, kr4).tx_packets == tx0 + 1,
 	      "an answer of this generation not taken: verdict %d", ret);
-	/* another key's entry under this key: not taken */
-	v.key.daddr ^= htonl(1);
-	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
-	ret = route_to(fb, "10.76.0.14", &out);
-	CHECK(ret == TC_ACT_REDIRECT, "another key's entry taken: verdict %d",
-	      ret);
-	CHECK_TO(out, R4, kr4, tx0 + 1);
-	/* too short for this packet: asked again, and kept longer */
+	/* torn (its check word does not hold), another key's, another
+	 * namespace's: none taken */
+	for (int i = 0; i < 3; i++) {
+		v = kept;
+		v.out = kr2;
+		if (i == 1)
+			v.key.daddr ^= htonl(1);
+		if (i == 2)
+			v.ns ^= 1;
+		CHECK(!rtnh4_plant(fd, k, &v, coarse_now()), "cannot rewrite");
+		if (i == 0) {
+			v.check ^= 1;
+			CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST),
+			      "cannot rewrite");
+		}
+		ret = route_to(fb, "10.76.0.14", &out);
+		CHECK(ret == TC_ACT_REDIRECT, "%s entry taken: verdict %d",
+		      i == 0 ? "a torn" : i == 1 ? "another key's" :
+		      "another namespace's", ret);
+		CHECK_TO(out, R4, kr4, tx0 + 1 + (__u64)i);
+	}
+	/* too short for this packet: asked again, and kept longer in the
+	 * same entry */
 	v = kept;
 	v.len = 20;
-	v.checked_ns--;	/* still fresh; a new answer would be now's */
-	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	t = coarse_now() - 1;
+	CHECK(!rtnh4_plant(fd, k, &v, t), "cannot rewrite");
 	ret = route_to(fb, "10.76.0.14", &out);
 	CHECK(ret == TC_ACT_REDIRECT, "a shorter entry taken: verdict %d", ret);
-	CHECK_TO(out, R4, kr4, tx0 + 2);
+	CHECK_TO(out, R4, kr4, tx0 + 4);
 	CHECK(!bpf_map_lookup_elem(fd, k, &v) && v.len == kept.len &&
-	      v.checked_ns == kept.checked_ns - 1,
+	      v.checked_ns == t && v.check == kvb_rtnh4_check(&v),
 	      "not kept longer in the same entry: len %u", v.len);
 	/* another generation's: asked again */
 	v.out = kr2;
 	v.gen = kept.gen + 1;
-	CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST), "cannot rewrite");
+	CHECK(!rtnh4_plant(fd, k, &v, coarse_now()), "cannot rewrite");
 	ret = route_to(fb, "10.76.0.14", &out);
 	CHECK(ret == TC_ACT_REDIRECT, "another generation's entry taken: "
 	      "verdict %d", ret);
-	CHECK_TO(out, R4, kr4, tx0 + 3);
+	CHECK_TO(out, R4, kr4, tx0 + 5);
 	CHECK(!bpf_map_lookup_elem(fd, k, &v) && v.gen == kept.gen &&
 	      v.out == nb.gw_host, "the FIB's answer not kept again");
 }
