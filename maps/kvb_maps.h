@@ -553,7 +553,9 @@ struct kvb_aclvc {
  * The check word of words 32-bit words at w (FNV-1a over the words):
  * kvb_aclvc4_val.check, kvb_aclvc_val.check, kvb_rtnh4.check.
  */
-static inline __u32 kvb_check_words(const __u32 *w, const int words)
+typedef __u32 __attribute__((may_alias)) kvb_word_t;	/* any field */
+
+static inline __u32 kvb_check_words(const kvb_word_t *w, const int words)
 {
 	__u32 h = 2166136261U;
 
@@ -582,13 +584,13 @@ struct kvb_aclvc_val {
 
 static inline __u32 kvb_aclvc4_check(const struct kvb_aclvc4_val *v)
 {
-	return kvb_check_words((const __u32 *)v,
+	return kvb_check_words((const kvb_word_t *)v,
 			       __builtin_offsetof(struct kvb_aclvc4_val, check) / 4);
 }
 
 static inline __u32 kvb_aclvc6_check(const struct kvb_aclvc_val *v)
 {
-	return kvb_check_words((const __u32 *)v,
+	return kvb_check_words((const kvb_word_t *)v,
 			       __builtin_offsetof(struct kvb_aclvc_val, check) / 4);
 }
 
@@ -1621,7 +1623,7 @@ struct kvb_rtnh4 {
 /* A route cache entry's check word: every field before check. */
 static inline __u32 kvb_rtnh4_check(const struct kvb_rtnh4 *v)
 {
-	return kvb_check_words((const __u32 *)v,
+	return kvb_check_words((const kvb_word_t *)v,
 			       __builtin_offsetof(struct kvb_rtnh4, check) / 4);
 }
 

@@ -802,7 +802,7 @@ static __always_inline int acl_words_equal(const void *a, const void *b,
 
 _Static_assert(sizeof(struct kvb_aclvc4_key) == 20 &&
 	       sizeof(struct kvb_aclvc_key) == 44,
-	       "acl_vc_get compares the verdict cache's keys as words");
+	       "acl_vc_fetch compares the verdict cache's keys as words");
 
 /*
  * The verdict cache by the key acl_vc_key built in the scratch (its

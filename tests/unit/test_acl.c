@@ -602,90 +602,6 @@ static void t_acl_set_ids_never_reused(struct fabric *fb)
 	      "UDP 9 passed w2's drop (judged by w1's remembered verdict)");
 }
 
-/*
- * The verdict cache's entries carry their key (an LRU hands an evicted
- * entry to another CPU's insert at once, so a reader can find one that
- * has become another key's, or is rewritten while it is copied): an
- * entry whose own key is the one looked up and whose check word holds
- * is taken (a verdict planted against the rules, to show that it is
- * read); a torn one, or one whose key is another's, is not (the rules
- * judge).
- */
-static void t_acl_verdict_cache_checks_key(struct fabric *fb)
-{
-	struct kvb_aclvc4_key k, *prev = NULL, mine;
-	struct kvb_aclvc4_val v, plant;
-	char path[512];
-	struct frame f;
-	int fd, have = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_ACLVC4);
-	fd = bpf_obj_get(path);
-	CHECK(fd >= 0, "%s: %s", path, strerror(errno));
-	if (unit_cli("acl add vc1") ||
-	    unit_cli("acl rule add vc1 ingress drop proto udp dport 11") ||
-	    unit_cli("acl rule add vc1 ingress allow proto udp") ||
-	    unit_cli("port set ka4 acl vc1")) {
-		close(fd);
-		CHECK(0, "cannot set up ACL vc1");
-	}
-	udp4(&f, IP(192, 0, 2, 50), 9100, GUEST4, 11);
-	if (to_guest(fb, ka4, &f) != TC_ACT_SHOT) {
-		close(fd);
-		CHECK(0, "UDP 11 passed vc1's drop");
-	}
-	/* its verdict, kept under the newest set */
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		prev = &k;
-		if (k.dir == KVB_ACL_IN && k.proto == IPPROTO_UDP &&
-		    k.dport == 11 && (!have || k.set > mine.set) &&
-		    !bpf_map_lookup_elem(fd, &k, &v)) {
-			mine = k;
-			plant = v;
-			have = 1;
-		}
-	}
-	if (!have || memcmp(&plant.key, &mine, sizeof(mine)) ||
-	    plant.vc.action != KVB_ACL_DROP) {
-		close(fd);
-		CHECK(0, "no verdict kept for UDP 11 (or not its key, or no drop)");
-	}
-	/* its own key: taken, though the rules say otherwise */
-	plant.vc.action = KVB_ACL_ALLOW;
-	plant.check = kvb_aclvc4_check(&plant);
-	bpf_map_update_elem(fd, &mine, &plant, BPF_EXIST);
-	udp4(&f, IP(192, 0, 2, 50), 9101, GUEST4, 11);
-	if (to_guest(fb, ka4, &f) != TC_ACT_OK) {
-		bpf_map_delete_elem(fd, &mine);
-		close(fd);
-		CHECK(0, "a verdict kept under its own key not taken");
-	}
-	/* torn (its check word does not hold): not taken */
-	plant.check ^= 1;
-	bpf_map_update_elem(fd, &mine, &plant, BPF_EXIST);
-	udp4(&f, IP(192, 0, 2, 50), 9102, GUEST4, 11);
-	if (to_guest(fb, ka4, &f) != TC_ACT_SHOT) {
-		bpf_map_delete_elem(fd, &mine);
-		close(fd);
-		CHECK(0, "a torn verdict taken: UDP 11 passed");
-	}
-	/* another key's (dport 12) under this one: not taken */
-	plant.key.dport = 12;
-	plant.check = kvb_aclvc4_check(&plant);
-	bpf_map_update_elem(fd, &mine, &plant, BPF_EXIST);
-	udp4(&f, IP(192, 0, 2, 50), 9103, GUEST4, 11);
-	if (to_guest(fb, ka4, &f) != TC_ACT_SHOT) {
-		bpf_map_delete_elem(fd, &mine);
-		close(fd);
-		CHECK(0, "another key's verdict taken: UDP 11 passed");
-	}
-	CHECK(!bpf_map_lookup_elem(fd, &mine, &v) &&
-	      !memcmp(&v.key, &mine, sizeof(mine)) &&
-	      v.vc.action == KVB_ACL_DROP, "the rules' verdict not kept again");
-	close(fd);
-	CHECK(!unit_cli("port set ka4 acl w2"), "cannot give ka4 w2 again");
-}
-
 /* The state of the connection whose key holds ports a and b (any
  * order, host order), or -1 when there is none. */
 /* The remembered connection of proto between ports a and b: its key and
@@ -1621,6 +1537,135 @@ static void udp6(struct frame *f, const __u8 *saddr, __u16 sport,
 
 	frame_ip6_to(f, out ? RM : GA, out ? GA : RM, saddr, daddr, 64,
 		     IPPROTO_UDP, uh, sizeof(uh));
+}
+
+/*
+ * A UDP datagram of family (4 or 6) from the remote's port sport to the
+ * guest's dport 11 on ka4: its verdict (to_guest).
+ */
+static int vc_send(struct fabric *fb, int family, __u16 sport)
+{
+	static const __u8 r6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x50 };
+	static const __u8 g6[16] = { 0xfd, 0x00, [15] = 0x0b };
+	struct frame f;
+
+	if (family == 4)
+		udp4(&f, IP(192, 0, 2, 50), sport, GUEST4, 11);
+	else
+		udp6(&f, r6, sport, g6, 11, 0);
+	return to_guest(fb, ka4, &f);
+}
+
+/*
+ * One family's case of t_acl_verdict_cache_checks_key, on the verdict
+ * cache fd (kvb_aclvc4 or kvb_aclvc) with its key and value sizes.
+ */
+static void vc_case(struct fabric *fb, int family, int fd)
+{
+	struct kvb_aclvc4_val v4, p4;
+	struct kvb_aclvc_val v6, p6;
+	union {
+		struct kvb_aclvc4_key k4;
+		struct kvb_aclvc_key k6;
+	} k, mine, *prev = NULL;
+	__u16 sport = family == 4 ? 9100 : 9200;
+	int have = 0;
+
+	CHECK(vc_send(fb, family, sport++) == TC_ACT_SHOT,
+	      "IPv%d: UDP 11 passed vc1's drop", family);
+	/* its verdict, kept under the newest set */
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		if (family == 4 ?
+		    (k.k4.dir == KVB_ACL_IN && k.k4.proto == IPPROTO_UDP &&
+		     k.k4.dport == 11 && (!have || k.k4.set > mine.k4.set) &&
+		     !bpf_map_lookup_elem(fd, &k, &v4)) :
+		    (k.k6.dir == KVB_ACL_IN && k.k6.proto == IPPROTO_UDP &&
+		     k.k6.dport == 11 && (!have || k.k6.set > mine.k6.set) &&
+		     !bpf_map_lookup_elem(fd, &k, &v6))) {
+			mine = k;
+			p4 = v4;
+			p6 = v6;
+			have = 1;
+		}
+	}
+	CHECK(have, "IPv%d: no verdict kept for UDP 11", family);
+	CHECK(family == 4 ?
+	      !memcmp(&p4.key, &mine.k4, sizeof(p4.key)) &&
+	      p4.vc.action == KVB_ACL_DROP && p4.check == kvb_aclvc4_check(&p4) :
+	      !memcmp(&p6.key, &mine.k6, sizeof(p6.key)) &&
+	      p6.vc.action == KVB_ACL_DROP && p6.check == kvb_aclvc6_check(&p6),
+	      "IPv%d: the verdict kept is not its key's drop", family);
+	/* its own key: taken, though the rules say otherwise */
+	p4.vc.action = p6.vc.action = KVB_ACL_ALLOW;
+	p4.check = kvb_aclvc4_check(&p4);
+	p6.check = kvb_aclvc6_check(&p6);
+	CHECK(!bpf_map_update_elem(fd, &mine, family == 4 ? (void *)&p4 :
+						    (void *)&p6, BPF_EXIST),
+	      "cannot rewrite");
+	CHECK(vc_send(fb, family, sport++) == TC_ACT_OK,
+	      "IPv%d: a verdict kept under its own key not taken", family);
+	/* torn (its check word does not hold): not taken */
+	p4.check ^= 1;
+	p6.check ^= 1;
+	CHECK(!bpf_map_update_elem(fd, &mine, family == 4 ? (void *)&p4 :
+						    (void *)&p6, BPF_EXIST),
+	      "cannot rewrite");
+	CHECK(vc_send(fb, family, sport++) == TC_ACT_SHOT,
+	      "IPv%d: a torn verdict taken: UDP 11 passed", family);
+	/* another key's (dport 12) under this one: not taken */
+	p4.key.dport = p6.key.dport = 12;
+	p4.check = kvb_aclvc4_check(&p4);
+	p6.check = kvb_aclvc6_check(&p6);
+	CHECK(!bpf_map_update_elem(fd, &mine, family == 4 ? (void *)&p4 :
+						    (void *)&p6, BPF_EXIST),
+	      "cannot rewrite");
+	CHECK(vc_send(fb, family, sport++) == TC_ACT_SHOT,
+	      "IPv%d: another key's verdict taken: UDP 11 passed", family);
+	CHECK(family == 4 ?
+	      !bpf_map_lookup_elem(fd, &mine, &v4) &&
+	      !memcmp(&v4.key, &mine.k4, sizeof(v4.key)) &&
+	      v4.vc.action == KVB_ACL_DROP :
+	      !bpf_map_lookup_elem(fd, &mine, &v6) &&
+	      !memcmp(&v6.key, &mine.k6, sizeof(v6.key)) &&
+	      v6.vc.action == KVB_ACL_DROP,
+	      "IPv%d: the rules' verdict not kept again", family);
+}
+
+/*
+ * The verdict cache's entries carry their key and a check word (an LRU
+ * hands an evicted entry to another CPU's insert at once, even while a
+ * reader copies it): an entry whose own key is the one looked up and
+ * whose check word holds is taken (a verdict planted against the rules,
+ * to show that it is read); a torn one, or one whose key is another's,
+ * is not (the rules judge). IPv4 (kvb_aclvc4) and IPv6 (kvb_aclvc).
+ */
+static void t_acl_verdict_cache_checks_key(struct fabric *fb)
+{
+	const char *maps[2] = { KVB_MAP_ACLVC4, KVB_MAP_ACLVC };
+	char path[512];
+
+	CHECK(!unit_cli("acl add vc1") &&
+	      !unit_cli("acl rule add vc1 ingress drop proto udp dport 11") &&
+	      !unit_cli("acl rule add vc1 ingress allow proto udp") &&
+	      !unit_cli("port set ka4 acl vc1"), "cannot set up ACL vc1");
+	for (int i = 0; i < 2 && !unit_failed; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", fb->dir, maps[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			printf("FAIL %s: %s: %s\n", __func__, path,
+			       strerror(errno));
+			unit_failed = 1;
+			break;
+		}
+		vc_case(fb, i ? 6 : 4, fd);
+		close(fd);
+	}
+	/* as the test found it: ka4 under w2, no vc1 */
+	CHECK(!unit_cli("port set ka4 acl w2") && !unit_cli("acl del vc1"),
+	      "cannot give ka4 w2 again, or delete vc1");
 }
 
 /*
