@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 
@@ -459,6 +460,14 @@ struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 	}
 	free(pc);
 	return sum;
+}
+
+__u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,

@@ -650,11 +650,8 @@ static int ct_plant(struct fabric *fb, __u8 proto, __u8 state, __u8 tag,
 {
 	struct kvb_aclct_key k = ct_plant_key(proto, tag);
 	struct kvb_aclct e = { .state = state };
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
-		    idle_s * 1000000000ULL;
+	e.last_ns = now_ns() - idle_s * 1000000000ULL;
 	return aclct_put(fb, &k, &e, BPF_ANY);
 }
 
@@ -777,13 +774,10 @@ static int ct_idle(struct fabric *fb, __u8 proto, __u16 a, __u16 b, __u64 s)
 {
 	struct kvb_aclct_key k;
 	struct kvb_aclct e;
-	struct timespec ts;
 
 	if (ct_find(fb, proto, a, b, &k, &e))
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	e.last_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec -
-		    s * 1000000000ULL;
+	e.last_ns = now_ns() - s * 1000000000ULL;
 	return aclct_put(fb, &k, &e, BPF_EXIST);
 }
 
@@ -1557,13 +1551,30 @@ static int vc_send(struct fabric *fb, int family, __u16 sport)
 }
 
 /*
+ * Write the family's planted entry (p4 or p6) under key, its check word
+ * made right first, unless torn (then as the caller spoiled it).
+ */
+static int vc_put(int fd, const void *key, int family,
+		  struct kvb_aclvc4_val *p4, struct kvb_aclvc_val *p6,
+		  int torn)
+{
+	if (!torn) {
+		p4->check = kvb_aclvc4_check(p4);
+		p6->check = kvb_aclvc6_check(p6);
+	}
+	return bpf_map_update_elem(fd, key,
+				   family == 4 ? (void *)p4 : (void *)p6,
+				   BPF_EXIST);
+}
+
+/*
  * One family's case of t_acl_verdict_cache_checks_key, on the verdict
  * cache fd (kvb_aclvc4 or kvb_aclvc) with its key and value sizes.
  */
 static void vc_case(struct fabric *fb, int family, int fd)
 {
-	struct kvb_aclvc4_val v4, p4;
-	struct kvb_aclvc_val v6, p6;
+	struct kvb_aclvc4_val v4 = { 0 }, p4 = { 0 };
+	struct kvb_aclvc_val v6 = { 0 }, p6 = { 0 };
 	union {
 		struct kvb_aclvc4_key k4;
 		struct kvb_aclvc_key k6;
@@ -1598,28 +1609,18 @@ static void vc_case(struct fabric *fb, int family, int fd)
 	      "IPv%d: the verdict kept is not its key's drop", family);
 	/* its own key: taken, though the rules say otherwise */
 	p4.vc.action = p6.vc.action = KVB_ACL_ALLOW;
-	p4.check = kvb_aclvc4_check(&p4);
-	p6.check = kvb_aclvc6_check(&p6);
-	CHECK(!bpf_map_update_elem(fd, &mine, family == 4 ? (void *)&p4 :
-						    (void *)&p6, BPF_EXIST),
-	      "cannot rewrite");
+	CHECK(!vc_put(fd, &mine, family, &p4, &p6, 0), "cannot rewrite");
 	CHECK(vc_send(fb, family, sport++) == TC_ACT_OK,
 	      "IPv%d: a verdict kept under its own key not taken", family);
 	/* torn (its check word does not hold): not taken */
 	p4.check ^= 1;
 	p6.check ^= 1;
-	CHECK(!bpf_map_update_elem(fd, &mine, family == 4 ? (void *)&p4 :
-						    (void *)&p6, BPF_EXIST),
-	      "cannot rewrite");
+	CHECK(!vc_put(fd, &mine, family, &p4, &p6, 1), "cannot rewrite");
 	CHECK(vc_send(fb, family, sport++) == TC_ACT_SHOT,
 	      "IPv%d: a torn verdict taken: UDP 11 passed", family);
 	/* another key's (dport 12) under this one: not taken */
 	p4.key.dport = p6.key.dport = 12;
-	p4.check = kvb_aclvc4_check(&p4);
-	p6.check = kvb_aclvc6_check(&p6);
-	CHECK(!bpf_map_update_elem(fd, &mine, family == 4 ? (void *)&p4 :
-						    (void *)&p6, BPF_EXIST),
-	      "cannot rewrite");
+	CHECK(!vc_put(fd, &mine, family, &p4, &p6, 0), "cannot rewrite");
 	CHECK(vc_send(fb, family, sport++) == TC_ACT_SHOT,
 	      "IPv%d: another key's verdict taken: UDP 11 passed", family);
 	CHECK(family == 4 ?

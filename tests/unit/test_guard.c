@@ -467,15 +467,6 @@ static void t_mac_pinned_from_first_frame(struct fabric *fb __attribute__((unuse
 	passes(kv2, &f, "unchecked IPv4 without a known address");
 }
 
-/* the datapath's clock (bpf_ktime_get_coarse_ns) */
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
 /*
  * A MAC another port owns (configured, pinned, or freshly learned behind
  * a spoofcheck port) is never pinned, learned or sent by another port.

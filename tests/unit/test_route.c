@@ -892,15 +892,6 @@ static int rtnh4_fd(struct fabric *fb)
 	return fd;
 }
 
-/* The coarse clock the datapath's kvb_now reads, in ns. */
-static __u64 coarse_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
 /* Write v under k as the datapath would (fresh, its check word). */
 static int rtnh4_plant(int fd, const struct kvb_rtnh4_key *k,
 		       struct kvb_rtnh4 *v, __u64 checked_ns)
@@ -935,13 +926,13 @@ static int plant_route(struct fabric *fb, int fd,
 	int ret = -1;
 
 	for (int i = 0; i < 5; i++) {
-		__u64 t = coarse_now() - back_ns;
+		__u64 t = now_ns() - back_ns;
 
 		*tx = port_stats(fb, kr4).tx_packets;
 		if (rtnh4_plant(fd, k, v, t))
 			return -1;
 		ret = route_to(fb, "10.76.0.14", out);
-		if (coarse_now() - t < KVB_NH_REVALIDATE_NS * 9 / 10)
+		if (now_ns() - t < KVB_NH_REVALIDATE_NS * 9 / 10)
 			break;
 	}
 	return ret;
@@ -979,7 +970,7 @@ static void next_hop_cache(struct fabric *fb, int fd,
 		if (i == 2)
 			v.ns ^= 1;
 		tx = port_stats(fb, kr4).tx_packets;
-		CHECK(!rtnh4_plant(fd, k, &v, coarse_now()), "cannot rewrite");
+		CHECK(!rtnh4_plant(fd, k, &v, now_ns()), "cannot rewrite");
 		if (i == 0) {
 			v.check ^= 1;
 			CHECK(!bpf_map_update_elem(fd, k, &v, BPF_EXIST),
@@ -1007,7 +998,7 @@ static void next_hop_cache(struct fabric *fb, int fd,
 	v.out = kr2;
 	v.gen = kept.gen + 1;
 	tx = port_stats(fb, kr4).tx_packets;
-	CHECK(!rtnh4_plant(fd, k, &v, coarse_now()), "cannot rewrite");
+	CHECK(!rtnh4_plant(fd, k, &v, now_ns()), "cannot rewrite");
 	ret = route_to(fb, "10.76.0.14", &out);
 	CHECK(ret == TC_ACT_REDIRECT, "another generation's entry taken: "
 	      "verdict %d", ret);

@@ -150,6 +150,8 @@ int aclct_put(struct fabric *fb, const struct kvb_aclct_key *k,
 	      const struct kvb_aclct *e, __u64 flags);
 int aclct_next(struct fabric *fb, const struct kvb_aclct_key *prev,
 	       struct kvb_aclct_key *next);
+/* The datapath's clock (kvb_now: bpf_ktime_get_coarse_ns), in ns. */
+__u64 now_ns(void);
 /* The FDB entry for mac in net; false when absent. */
 bool fdb_entry(struct fabric *fb, __u32 net_id, const __u8 *mac,
 	       struct kvb_fdb_entry *e);
