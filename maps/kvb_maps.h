@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 22
+#define KVB_LAYOUT_VERSION 23
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -551,7 +551,8 @@ struct kvb_aclvc {
 
 /*
  * The check word of words 32-bit words at w (FNV-1a over the words):
- * kvb_aclvc4_val.check, kvb_aclvc_val.check, kvb_rtnh4.check.
+ * kvb_aclvc4_val.check, kvb_aclvc_val.check, kvb_rtnh4.check,
+ * kvb_aclfrag.check, kvb_natfrag.check, kvb_nathost.check.
  */
 typedef __u32 __attribute__((may_alias)) kvb_word_t;	/* any field */
 
@@ -562,6 +563,19 @@ static inline __u32 kvb_check_words(const kvb_word_t *w, const int words)
 	for (int i = 0; i < words; i++)
 		h = (h ^ w[i]) * 16777619U;
 	return h;
+}
+
+/* Do the words 32-bit words at a and b agree (a key against the copy an
+ * entry carries)? Without an early exit: a fixed count of loads. */
+static inline int kvb_words_equal(const void *a, const void *b,
+				  const int words)
+{
+	const kvb_word_t *x = a, *y = b;
+	__u32 d = 0;
+
+	for (int i = 0; i < words; i++)
+		d |= x[i] ^ y[i];
+	return !d;
 }
 
 /*
@@ -611,9 +625,27 @@ struct kvb_aclfrag_key {
 	__u8 daddr[16];
 };
 
+/*
+ * The value carries its key again and a check word, as the verdict
+ * cache's does (kvb_aclvc4_val): an LRU hash hands an evicted entry to
+ * another CPU's insert at once, so a reader could take another
+ * datagram's note, or a copy torn by a writer, for its own; a later
+ * fragment passes only on a copy whose key is its own and whose check
+ * word holds.
+ */
 struct kvb_aclfrag {
+	struct kvb_aclfrag_key key;
+	__u32 pad;
 	__u64 until_ns;		/* datapath clock */
+	__u32 check;		/* kvb_aclfrag_check */
+	__u32 pad2;
 };
+
+static inline __u32 kvb_aclfrag_check(const struct kvb_aclfrag *v)
+{
+	return kvb_check_words((const kvb_word_t *)v,
+			       __builtin_offsetof(struct kvb_aclfrag, check) / 4);
+}
 
 /*
  * kvb_natfrag: LRU_HASH, fragmented IPv4 datagrams of translated flows. A
@@ -632,11 +664,21 @@ struct kvb_natfrag_key {
 	__u8 dir;		/* 0: from a guest, 1: from the WAN */
 };
 
+/* Key again and check word: as kvb_aclfrag's (a torn or another
+ * datagram's copy would give a fragment another flow's ports). */
 struct kvb_natfrag {
+	struct kvb_natfrag_key key;
 	__be16 sport, dport;	/* the flow key's (kvb_ct_key): ICMP echo: id, 0 */
-	__u32 pad;
 	__u64 until_ns;		/* datapath clock */
+	__u32 check;		/* kvb_natfrag_check */
+	__u32 pad;
 };
+
+static inline __u32 kvb_natfrag_check(const struct kvb_natfrag *v)
+{
+	return kvb_check_words((const kvb_word_t *)v,
+			       __builtin_offsetof(struct kvb_natfrag, check) / 4);
+}
 
 /*
  * kvb_nathost: LRU_HASH, the host's own traffic of the protocols NAT
@@ -663,9 +705,22 @@ struct kvb_nathost_key {
 	__be16 id;		/* ICMP queries: the identifier; else 0 */
 };
 
+/* Key again and check word: as kvb_aclfrag's (another remote's note
+ * would give the host's ping replies to a guest, or a guest's to the
+ * host). */
 struct kvb_nathost {
+	struct kvb_nathost_key key;
+	__u32 pad;
 	__u64 last_ns;		/* datapath clock: the last packet noted */
+	__u32 check;		/* kvb_nathost_check */
+	__u32 pad2;
 };
+
+static inline __u32 kvb_nathost_check(const struct kvb_nathost *v)
+{
+	return kvb_check_words((const kvb_word_t *)v,
+			       __builtin_offsetof(struct kvb_nathost, check) / 4);
+}
 
 /*
  * kvb_aclct: HASH (not preallocated), the connections that ports' ACLs let

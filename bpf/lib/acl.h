@@ -158,6 +158,7 @@ struct acl_scratch {
 	struct kvb_aclvc4_val vv4;
 	struct kvb_aclvc vres;		/* acl_vc_fetch's, acl_vc_store's */
 	struct kvb_aclfrag_key fk;
+	struct kvb_aclfrag fv;		/* a fragment note's copy */
 	struct kvb_addr_key ak;		/* acl_dst_owner's */
 	/* the packet; the addresses aligned for acl_addrs4 */
 	__u8 saddr[16] __attribute__((aligned(8)));
@@ -788,18 +789,6 @@ static __always_inline void acl_vc_key(struct acl_scratch *s, __u32 set,
 }
 
 /* Are the n 32-bit words at a and b the same? */
-static __always_inline int acl_words_equal(const void *a, const void *b,
-					   const int n)
-{
-	const __u32 *x = a, *y = b;
-	__u32 d = 0;
-
-#pragma unroll
-	for (int i = 0; i < n; i++)
-		d |= x[i] ^ y[i];
-	return !d;
-}
-
 _Static_assert(sizeof(struct kvb_aclvc4_key) == 20 &&
 	       sizeof(struct kvb_aclvc_key) == 44,
 	       "acl_vc_fetch compares the verdict cache's keys as words");
@@ -827,7 +816,7 @@ __noinline int acl_vc_fetch(void)
 			return 0;
 		__builtin_memcpy(&s->vv4, e, sizeof(s->vv4));
 		if (s->vv4.check != kvb_aclvc4_check(&s->vv4) ||
-		    !acl_words_equal(&s->vv4.key, &s->vk4, 5))
+		    !kvb_words_equal(&s->vv4.key, &s->vk4, 5))
 			return 0;
 		s->vres = s->vv4.vc;
 		return 1;
@@ -839,7 +828,7 @@ __noinline int acl_vc_fetch(void)
 			return 0;
 		__builtin_memcpy(&s->vv, e, sizeof(s->vv));
 		if (s->vv.check != kvb_aclvc6_check(&s->vv) ||
-		    !acl_words_equal(&s->vv.key, &s->vk, 11))
+		    !kvb_words_equal(&s->vv.key, &s->vk, 11))
 			return 0;
 		s->vres = s->vv.vc;
 		return 1;
@@ -1416,16 +1405,24 @@ static __always_inline void acl_frag_key(struct acl_scratch *s,
 static __always_inline void acl_frag_note(struct acl_scratch *s,
 					  __u32 ifindex)
 {
-	struct kvb_aclfrag v = {
-		.until_ns = kvb_now() + KVB_ACL_FRAG_S * 1000000000ULL,
-	};
-
 	acl_frag_key(s, ifindex);
-	bpf_map_update_elem(&kvb_aclfrag, &s->fk, &v, BPF_ANY);
+	__builtin_memcpy(&s->fv.key, &s->fk, sizeof(s->fv.key));
+	s->fv.until_ns = kvb_now() + KVB_ACL_FRAG_S * 1000000000ULL;
+	s->fv.pad = s->fv.pad2 = 0;
+	s->fv.check = kvb_aclfrag_check(&s->fv);
+	bpf_map_update_elem(&kvb_aclfrag, &s->fk, &s->fv, BPF_ANY);
 }
 
-/* A later fragment on port ifindex: ACL_PASS if its first fragment
- * passed there (recently), else the drop. */
+_Static_assert(sizeof(struct kvb_aclfrag_key) == 44,
+	       "acl_frag_check compares the fragment note's key as words");
+
+/*
+ * A later fragment on port ifindex: ACL_PASS if its first fragment
+ * passed there (recently), else the drop. The note is copied first and
+ * taken only when its check word holds and it carries the key looked up
+ * (kvb_aclfrag: an LRU entry can be another datagram's by the time it
+ * is read).
+ */
 static __always_inline int acl_frag_check(struct acl_scratch *s,
 					  __u32 ifindex)
 {
@@ -1433,8 +1430,13 @@ static __always_inline int acl_frag_check(struct acl_scratch *s,
 
 	acl_frag_key(s, ifindex);
 	v = bpf_map_lookup_elem(&kvb_aclfrag, &s->fk);
-	if (v && kvb_now() < v->until_ns)
-		return ACL_PASS;
+	if (v) {
+		__builtin_memcpy(&s->fv, v, sizeof(s->fv));
+		if (s->fv.check == kvb_aclfrag_check(&s->fv) &&
+		    kvb_words_equal(&s->fv.key, &s->fk, 11) &&
+		    kvb_now() < s->fv.until_ns)
+			return ACL_PASS;
+	}
 	return DROP(KVB_DROP_ACL_FRAG);
 }
 

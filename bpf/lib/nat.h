@@ -100,7 +100,9 @@ struct nat_scratch {
 		__be16 ports[4], nport, oldc, newc;
 		__u8 vihl, qihl, proto, pad;
 	} qe;
-	struct kvb_nathost_key hk;	/* icmp_id_is_hosts */
+	/* nathost_recent: the remote's key, and its note's copy */
+	struct kvb_nathost_key hk;
+	struct kvb_nathost hv;
 	/* nat_slot_*: a port's count of NAT ports, and a new one's value */
 	struct kvb_natmap_key ck;
 	__u8 cv[sizeof(struct kvb_natmap)];
@@ -307,12 +309,35 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
  * (kvb_nathost: its reply came for no flow)? Then no guest's echo flow to
  * that remote takes it: the host's ping keeps its replies.
  */
-/* Did the host note h's remote (kvb_nathost) within KVB_NATHOST_S? */
-static __always_inline int nathost_recent(const struct kvb_nathost *h,
-					  __u64 now)
+_Static_assert(sizeof(struct kvb_nathost_key) == 12 &&
+	       sizeof(struct kvb_natfrag_key) == 12,
+	       "nathost_recent and nat_frag_ports compare keys as 3 words");
+
+/*
+ * Did the host note the remote of the scratch's t->hk (kvb_nathost)
+ * within KVB_NATHOST_S? The note is copied first (t->hv) and taken only
+ * when its check word holds and it carries the key looked up (an LRU
+ * entry can be another remote's by the time it is read). A global
+ * function: verified once, its copy in the scratch (its callers' stacks
+ * are near the verifier's limit).
+ */
+__noinline int nathost_recent(void)
 {
-	return h && (now <= h->last_ns ||
-		     now - h->last_ns < KVB_NATHOST_S * 1000000000ULL);
+	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
+	struct kvb_nathost *h;
+	__u64 now = kvb_now();
+
+	if (!t)
+		return 0;
+	h = bpf_map_lookup_elem(&kvb_nathost, &t->hk);
+	if (!h)
+		return 0;
+	__builtin_memcpy(&t->hv, h, sizeof(t->hv));
+	if (t->hv.check != kvb_nathost_check(&t->hv) ||
+	    !kvb_words_equal(&t->hv.key, &t->hk, 3))
+		return 0;
+	return now <= t->hv.last_ns ||
+	       now - t->hv.last_ns < KVB_NATHOST_S * 1000000000ULL;
 }
 
 static __always_inline int icmp_id_is_hosts(struct nat_scratch *t)
@@ -322,8 +347,7 @@ static __always_inline int icmp_id_is_hosts(struct nat_scratch *t)
 	t->hk.proto = IPPROTO_ICMP;
 	t->hk.pad = 0;
 	t->hk.id = t->rk.dport;
-	return nathost_recent(bpf_map_lookup_elem(&kvb_nathost, &t->hk),
-			      kvb_now());
+	return nathost_recent();
 }
 
 /*
@@ -1247,25 +1271,24 @@ static __always_inline void nh_keep(struct kvb_ct *ct,
  */
 __noinline int nat_host_note(const struct kvb_ct_key *rk)
 {
-	struct kvb_nathost_key k = { 0 };
-	struct kvb_nathost v, *h;
+	struct kvb_nathost v = { 0 }, *h;
 	__u64 now = kvb_now();
 
 	if (!rk)
 		return 0;
-	k.raddr = rk->saddr;
-	k.laddr = rk->daddr;
-	k.proto = rk->proto;
+	v.key.raddr = rk->saddr;
+	v.key.laddr = rk->daddr;
+	v.key.proto = rk->proto;
 	if (rk->proto == IPPROTO_ICMP)
-		k.id = rk->dport;	/* a query's identifier */
-	h = bpf_map_lookup_elem(&kvb_nathost, &k);
-	if (h) {
-		if (now > h->last_ns + 1000000000ULL)
-			h->last_ns = now;
+		v.key.id = rk->dport;	/* a query's identifier */
+	/* a note is written whole (its check word), at most once a
+	 * second; a torn read of the old one is taken for none */
+	h = bpf_map_lookup_elem(&kvb_nathost, &v.key);
+	if (h && now <= h->last_ns + 1000000000ULL)
 		return 0;
-	}
 	v.last_ns = now;
-	bpf_map_update_elem(&kvb_nathost, &k, &v, BPF_ANY);
+	v.check = kvb_nathost_check(&v);
+	bpf_map_update_elem(&kvb_nathost, &v.key, &v, BPF_ANY);
 	return 0;
 }
 
@@ -1366,18 +1389,15 @@ __noinline int nat_flow_over(const struct kvb_ct_key *rk)
 __noinline int nat_generic_take(void)
 {
 	struct nat_scratch *t = bpf_map_lookup_elem(&kvb_nat_tmp, &kvb_zero);
-	struct kvb_nathost_key hk = { 0 };
-	struct kvb_nathost *h;
-	__u64 now = kvb_now();
-
 	if (!t)
 		return DROP(KVB_DROP_NAT_FULL);
-	hk.raddr = t->ok.daddr;
-	hk.laddr = t->orig.addr;
-	hk.proto = t->ok.proto;
-	h = bpf_map_lookup_elem(&kvb_nathost, &hk);
+	t->hk.raddr = t->ok.daddr;
+	t->hk.laddr = t->orig.addr;
+	t->hk.proto = t->ok.proto;
+	t->hk.pad = 0;
+	t->hk.id = 0;
 	barrier_var(t);
-	if (nathost_recent(h, now))
+	if (nathost_recent())
 		return DROP(KVB_DROP_NAT_CLASH);
 	t->orig.port = 0;
 	t->rk.dport = 0;
@@ -1584,31 +1604,40 @@ static __always_inline int nat_frag_key(struct __sk_buff *skb,
 
 __noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
 {
-	struct kvb_natfrag_key fk = {};
 	struct kvb_natfrag v = {};
 
-	if (!k || nat_frag_key(skb, &fk, k->saddr, k->daddr, k->proto, k->dir))
+	if (!k ||
+	    nat_frag_key(skb, &v.key, k->saddr, k->daddr, k->proto, k->dir))
 		return 0;
 	v.sport = k->sport;
 	v.dport = k->dport;
 	v.until_ns = kvb_now() + KVB_NATFRAG_S * 1000000000ULL;
-	bpf_map_update_elem(&kvb_natfrag, &fk, &v, BPF_ANY);
+	v.check = kvb_natfrag_check(&v);
+	bpf_map_update_elem(&kvb_natfrag, &v.key, &v, BPF_ANY);
 	return 0;
 }
 
+/* The note is copied first and taken only when its check word holds and
+ * it carries the key looked up (kvb_natfrag: an LRU entry can be another
+ * datagram's by the time it is read). */
 __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 {
 	struct kvb_natfrag_key fk = {};
-	struct kvb_natfrag *v;
+	struct kvb_natfrag v, *e;
 	__u8 fl = 0;
 
 	if (!k || nat_frag_key(skb, &fk, k->saddr, k->daddr, k->proto, k->dir))
 		return -1;
-	v = bpf_map_lookup_elem(&kvb_natfrag, &fk);
-	if (!v || kvb_now() > v->until_ns)
+	e = bpf_map_lookup_elem(&kvb_natfrag, &fk);
+	if (!e)
 		return -1;
-	k->sport = v->sport;
-	k->dport = v->dport;
+	__builtin_memcpy(&v, e, sizeof(v));
+	if (v.check != kvb_natfrag_check(&v) ||
+	    !kvb_words_equal(&v.key, &fk, 3) ||
+	    kvb_now() > v.until_ns)
+		return -1;
+	k->sport = v.sport;
+	k->dport = v.dport;
 	/* the last fragment (no more to come) ends the datagram's note:
 	 * its id, reused later, finds nothing of it */
 	if (!bpf_skb_load_bytes(skb, IP_OFF + 6, &fl, 1) && !(fl & 0x20))

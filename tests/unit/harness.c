@@ -462,6 +462,20 @@ struct kvb_stats port_stats(struct fabric *fb, __u32 ifindex)
 	return sum;
 }
 
+int pinned_map(struct fabric *fb, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		printf("FAIL %s: %s\n", path, strerror(errno));
+		unit_failed = 1;
+	}
+	return fd;
+}
+
 __u64 now_ns(void)
 {
 	struct timespec ts;

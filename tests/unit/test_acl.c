@@ -490,6 +490,67 @@ static void t_acl_fragments(struct fabric *fb)
 	      "IPv6: a later fragment of a refused datagram passed");
 }
 
+/*
+ * A later fragment passes only on a note that is its datagram's: the
+ * note a first fragment leaves carries its key and a check word
+ * (kvb_aclfrag: an LRU entry can be another datagram's, or half
+ * rewritten, by the time it is read). The note written is checked; a
+ * note planted by the test is taken (so planted ones are read); a torn
+ * one, and one that carries another datagram's key, are not.
+ */
+static void t_acl_fragment_note_checks_key(struct fabric *fb)
+{
+	struct kvb_aclfrag_key k, other;
+	struct kvb_aclfrag v, p;
+	int fd, n = 0, good, torn, foreign;
+	struct frame f;
+
+	CHECK(!unit_cli("acl add u24") &&
+	      !unit_cli("acl rule add u24 ingress allow proto udp dport 53") &&
+	      !unit_cli("port set ka2 acl u24"), "cannot set up ACL u24");
+	fd = pinned_map(fb, KVB_MAP_ACLFRAG);
+	if (fd < 0)
+		return;
+	/* the table emptied: the first fragment's note is its only entry */
+	while (!bpf_map_get_next_key(fd, NULL, &k))
+		bpf_map_delete_elem(fd, &k);
+	frag4(&f, IP(192, 0, 2, 62), 0x3001, 1, 53);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "first fragment to 53 refused");
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &k); prev = &k)
+		n++;
+	CHECK(n == 1 && !bpf_map_lookup_elem(fd, &k, &v),
+	      "%d notes after one first fragment, not 1", n);
+	if (unit_failed) {
+		close(fd);
+		return;
+	}
+	CHECK(!memcmp(&v.key, &k, sizeof(k)) && v.check == kvb_aclfrag_check(&v) &&
+	      v.until_ns > now_ns(), "the note does not carry its key, its "
+	      "check word, or a time ahead");
+	frag4(&f, IP(192, 0, 2, 62), 0x3001, 0, 0);
+
+	p = v;				/* planted, whole: taken */
+	p.until_ns = now_ns() + 20000000000ULL;
+	p.check = kvb_aclfrag_check(&p);
+	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	good = to_guest(fb, ka2, &f);
+	p.until_ns += 1;		/* torn: the check word is the old one's */
+	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	torn = to_guest(fb, ka2, &f);
+	other = k;			/* another datagram's, whole */
+	other.id ^= 0x00ff00ff;
+	p.key = other;
+	p.check = kvb_aclfrag_check(&p);
+	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	foreign = to_guest(fb, ka2, &f);
+	bpf_map_delete_elem(fd, &k);
+	close(fd);
+	CHECK(good == TC_ACT_OK, "a planted note refused: verdict %d", good);
+	CHECK(torn == TC_ACT_SHOT, "a torn note taken: verdict %d", torn);
+	CHECK(foreign == TC_ACT_SHOT, "another datagram's note taken: "
+	      "verdict %d", foreign);
+}
+
 /* a port without ACLs is not judged at all (as before ACLs) */
 static void t_acl_none_is_as_before(struct fabric *fb)
 {
@@ -1797,6 +1858,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_entry_switch_never_writes_the_copy_in_force);
 	RUN(t_acl_ipv6);
 	RUN(t_acl_fragments);
+	RUN(t_acl_fragment_note_checks_key);
 	RUN(t_acl_none_is_as_before);
 	RUN(t_acl_switched_judged_once);
 	RUN(t_acl_set_ids_never_reused);

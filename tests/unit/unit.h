@@ -150,6 +150,9 @@ int aclct_put(struct fabric *fb, const struct kvb_aclct_key *k,
 	      const struct kvb_aclct *e, __u64 flags);
 int aclct_next(struct fabric *fb, const struct kvb_aclct_key *prev,
 	       struct kvb_aclct_key *next);
+/* The fabric's pinned map name, opened; -1 (the test failed, and says
+ * which) when it is not there. */
+int pinned_map(struct fabric *fb, const char *name);
 /* The datapath's clock (kvb_now: bpf_ktime_get_coarse_ns), in ns. */
 __u64 now_ns(void);
 /* The FDB entry for mac in net; false when absent. */
