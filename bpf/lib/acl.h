@@ -788,7 +788,6 @@ static __always_inline void acl_vc_key(struct acl_scratch *s, __u32 set,
 		k->dport = s->c.dport;
 }
 
-/* Are the n 32-bit words at a and b the same? */
 _Static_assert(sizeof(struct kvb_aclvc4_key) == 20 &&
 	       sizeof(struct kvb_aclvc_key) == 44,
 	       "acl_vc_fetch compares the verdict cache's keys as words");

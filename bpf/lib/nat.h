@@ -303,12 +303,6 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
 				   st ? st->key[0] : 0, st ? st->key[1] : 0);
 }
 
-/*
- * Did the host's own ping (an ICMP query) to the remote of the scratch's
- * reply key use its identifier (rk.dport) within KVB_NATHOST_S
- * (kvb_nathost: its reply came for no flow)? Then no guest's echo flow to
- * that remote takes it: the host's ping keeps its replies.
- */
 _Static_assert(sizeof(struct kvb_nathost_key) == 12 &&
 	       sizeof(struct kvb_natfrag_key) == 12,
 	       "nathost_recent and nat_frag_ports compare keys as 3 words");
@@ -340,6 +334,12 @@ __noinline int nathost_recent(void)
 	       now - t->hv.last_ns < KVB_NATHOST_S * 1000000000ULL;
 }
 
+/*
+ * Did the host's own ping (an ICMP query) to the remote of the scratch's
+ * reply key use its identifier (rk.dport) within KVB_NATHOST_S
+ * (kvb_nathost: its reply came for no flow)? Then no guest's echo flow to
+ * that remote takes it: the host's ping keeps its replies.
+ */
 static __always_inline int icmp_id_is_hosts(struct nat_scratch *t)
 {
 	t->hk.raddr = t->rk.saddr;

@@ -476,6 +476,28 @@ int pinned_map(struct fabric *fb, const char *name)
 	return fd;
 }
 
+void map_empty(int fd)
+{
+	__u8 k[128];
+
+	while (!bpf_map_get_next_key(fd, NULL, k))
+		bpf_map_delete_elem(fd, k);
+}
+
+int map_only_key(int fd, void *key, size_t len)
+{
+	__u8 k[128];
+	int n = 0;
+
+	if (len > sizeof(k))
+		return -1;
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, k); prev = k)
+		n++;
+	if (n != 1)
+		return -1;
+	return bpf_map_get_next_key(fd, NULL, key) ? -1 : 0;
+}
+
 __u64 now_ns(void)
 {
 	struct timespec ts;

@@ -502,8 +502,9 @@ static void t_acl_fragment_note_checks_key(struct fabric *fb)
 {
 	struct kvb_aclfrag_key k, other;
 	struct kvb_aclfrag v, p;
-	int fd, n = 0, good, torn, foreign;
+	int fd, ok, put = 0, good, torn, foreign;
 	struct frame f;
+	__u64 d0;
 
 	CHECK(!unit_cli("acl add u24") &&
 	      !unit_cli("acl rule add u24 ingress allow proto udp dport 53") &&
@@ -512,43 +513,43 @@ static void t_acl_fragment_note_checks_key(struct fabric *fb)
 	if (fd < 0)
 		return;
 	/* the table emptied: the first fragment's note is its only entry */
-	while (!bpf_map_get_next_key(fd, NULL, &k))
-		bpf_map_delete_elem(fd, &k);
+	map_empty(fd);
 	frag4(&f, IP(192, 0, 2, 62), 0x3001, 1, 53);
-	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "first fragment to 53 refused");
-	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &k); prev = &k)
-		n++;
-	CHECK(n == 1 && !bpf_map_lookup_elem(fd, &k, &v),
-	      "%d notes after one first fragment, not 1", n);
-	if (unit_failed) {
+	ok = to_guest(fb, ka2, &f) == TC_ACT_OK &&
+	     !map_only_key(fd, &k, sizeof(k)) &&
+	     !bpf_map_lookup_elem(fd, &k, &v);
+	if (!ok)
 		close(fd);
-		return;
-	}
-	CHECK(!memcmp(&v.key, &k, sizeof(k)) && v.check == kvb_aclfrag_check(&v) &&
-	      v.until_ns > now_ns(), "the note does not carry its key, its "
-	      "check word, or a time ahead");
+	CHECK(ok, "first fragment to 53: refused, or not one note");
 	frag4(&f, IP(192, 0, 2, 62), 0x3001, 0, 0);
-
+	d0 = drops(fb, ka2, KVB_DROP_ACL_FRAG);
 	p = v;				/* planted, whole: taken */
 	p.until_ns = now_ns() + 20000000000ULL;
 	p.check = kvb_aclfrag_check(&p);
-	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
 	good = to_guest(fb, ka2, &f);
 	p.until_ns += 1;		/* torn: the check word is the old one's */
-	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
 	torn = to_guest(fb, ka2, &f);
 	other = k;			/* another datagram's, whole */
 	other.id ^= 0x00ff00ff;
 	p.key = other;
 	p.check = kvb_aclfrag_check(&p);
-	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
 	foreign = to_guest(fb, ka2, &f);
 	bpf_map_delete_elem(fd, &k);
 	close(fd);
+	CHECK(!memcmp(&v.key, &k, sizeof(k)) && v.check == kvb_aclfrag_check(&v) &&
+	      v.until_ns > now_ns(), "the note does not carry its key, its "
+	      "check word, or a time ahead");
+	CHECK(!put, "cannot plant a note");
 	CHECK(good == TC_ACT_OK, "a planted note refused: verdict %d", good);
 	CHECK(torn == TC_ACT_SHOT, "a torn note taken: verdict %d", torn);
 	CHECK(foreign == TC_ACT_SHOT, "another datagram's note taken: "
 	      "verdict %d", foreign);
+	CHECK(drops(fb, ka2, KVB_DROP_ACL_FRAG) == d0 + 2,
+	      "acl-fragment counted %llu times, not 2",
+	      (unsigned long long)(drops(fb, ka2, KVB_DROP_ACL_FRAG) - d0));
 }
 
 /* a port without ACLs is not judged at all (as before ACLs) */

@@ -1899,36 +1899,6 @@ static void frag_join(const struct frame *a, const struct frame *b,
 }
 
 /*
- * Fragmented datagrams through NAT, as a guest's kernel sends a UDP
- * datagram or a ping beyond its MTU and a remote answers alike. The first
- * fragment is translated as any packet of its flow; the later one (no
- * ports) follows it: source (then destination) address translated, IP
- * checksum right, payload untouched, and the datagram put together again
- * has a right UDP (ICMP) checksum. A later fragment of no datagram seen
- * is refused from a guest (nat-fragment) and left to the host from the
- * WAN, as before.
- */
-/* The only key of map fd after emptying it and running step (one note
- * made): 0, or -1 when it made none or more than one. */
-static int only_key(int fd, void *key, size_t len)
-{
-	__u8 k[64];
-	int n = 0;
-
-	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, k); prev = k)
-		n++;
-	if (n != 1)
-		return -1;
-	return bpf_map_get_next_key(fd, NULL, key) || len > sizeof(k) ? -1 : 0;
-}
-
-static void map_empty(int fd, void *key)
-{
-	while (!bpf_map_get_next_key(fd, NULL, key))
-		bpf_map_delete_elem(fd, key);
-}
-
-/*
  * A later fragment takes its ports only from a note that is its
  * datagram's: the note a first fragment leaves (kvb_natfrag) carries its
  * key and a check word, as an LRU entry can be another datagram's, or
@@ -1941,45 +1911,44 @@ static void t_nat_fragment_note_checks_key(struct fabric *fb)
 	struct kvb_natfrag_key k;
 	struct kvb_natfrag v, p;
 	struct frame whole, a, b, oa, ob;
-	int fd, good, torn, foreign;
+	int fd, ok, put = 0, good, torn, foreign;
 	__u64 d0;
 
 	fd = pinned_map(fb, KVB_MAP_NATFRAG);
 	if (fd < 0)
 		return;
-	map_empty(fd, &k);
+	map_empty(fd);
 	guest_frame(&whole, IPPROTO_UDP, 40710, 4500, 200);
 	frag_split(&whole, 104, 0x6161, &a, &b);
-	CHECK(run_tc_out(F, kn1, &a, &oa) == TC_ACT_REDIRECT,
-	      "first fragment out");
-	CHECK(!only_key(fd, &k, sizeof(k)) && !bpf_map_lookup_elem(fd, &k, &v),
-	      "not one note after one first fragment");
-	if (unit_failed) {
+	ok = run_tc_out(F, kn1, &a, &oa) == TC_ACT_REDIRECT &&
+	     !map_only_key(fd, &k, sizeof(k)) &&
+	     !bpf_map_lookup_elem(fd, &k, &v);
+	if (!ok)
 		close(fd);
-		return;
-	}
-	CHECK(!memcmp(&v.key, &k, sizeof(k)) &&
-	      v.check == kvb_natfrag_check(&v) && v.sport == htons(40710) &&
-	      v.dport == htons(4500) && v.until_ns > now_ns(),
-	      "the note does not carry its key, check word, ports or a time "
-	      "ahead");
+	CHECK(ok, "first fragment out: not redirected, or not one note");
 	d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_FRAG];
 	/* b is the last fragment: its use ends the note, so each case
 	 * plants its own */
 	p = v;
 	p.until_ns = now_ns() + 20000000000ULL;
 	p.check = kvb_natfrag_check(&p);
-	bpf_map_update_elem(fd, &k, &p, BPF_ANY);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_ANY);
 	good = run_tc_out(F, kn1, &b, &ob);
 	p.until_ns += 1;		/* torn: the check word is the old one's */
-	bpf_map_update_elem(fd, &k, &p, BPF_ANY);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_ANY);
 	torn = run_tc_out(F, kn1, &b, &ob);
 	p.key.id ^= htons(0x0101);	/* another datagram's, whole */
 	p.check = kvb_natfrag_check(&p);
-	bpf_map_update_elem(fd, &k, &p, BPF_ANY);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_ANY);
 	foreign = run_tc_out(F, kn1, &b, &ob);
 	bpf_map_delete_elem(fd, &k);
 	close(fd);
+	CHECK(!memcmp(&v.key, &k, sizeof(k)) &&
+	      v.check == kvb_natfrag_check(&v) && v.sport == htons(40710) &&
+	      v.dport == htons(4500) && v.until_ns > now_ns(),
+	      "the note does not carry its key, check word, ports or a time "
+	      "ahead");
+	CHECK(!put, "cannot plant a note");
 	CHECK(good == TC_ACT_REDIRECT, "a planted note refused: verdict %d",
 	      good);
 	CHECK(torn == TC_ACT_SHOT, "a torn note taken: verdict %d", torn);
@@ -2002,51 +1971,66 @@ static void t_nat_host_note_checks_key(struct fabric *fb)
 	struct kvb_nathost_key k;
 	struct kvb_nathost v, p;
 	struct frame in, out, res;
-	int fd, host, good, torn, foreign;
+	int fd, ok, put = 0, good, torn, foreign;
+	__u64 c0;
 
 	fd = pinned_map(fb, KVB_MAP_NATHOST);
 	if (fd < 0)
 		return;
-	map_empty(fd, &k);
+	map_empty(fd);
 	ct_flush_net(fb, NET_NAT);
 	gen_frame(&in, 47, "10.200.0.7", "10.200.0.1");
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	ip_csum4(&in);
-	host = run_tc_out(F, kw, &in, &res);
-	CHECK(host == TC_ACT_OK && !only_key(fd, &k, sizeof(k)) &&
-	      !bpf_map_lookup_elem(fd, &k, &v),
-	      "the host's GRE: verdict %d, or not one note", host);
-	if (unit_failed) {
+	ok = run_tc_out(F, kw, &in, &res) == TC_ACT_OK &&
+	     !map_only_key(fd, &k, sizeof(k)) &&
+	     !bpf_map_lookup_elem(fd, &k, &v);
+	if (!ok)
 		close(fd);
-		return;
-	}
-	CHECK(!memcmp(&v.key, &k, sizeof(k)) && k.raddr == inet_addr("10.200.0.7") &&
-	      k.proto == 47 && v.check == kvb_nathost_check(&v),
-	      "the note does not carry its key or check word");
+	CHECK(ok, "the host's GRE: not the host's, or not one note");
+	c0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH];
 	gen_frame(&in, 47, "192.168.90.11", "10.200.0.7");
 	p = v;
 	p.last_ns = now_ns();
 	p.check = kvb_nathost_check(&p);
-	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
 	good = run_tc_out(F, kn1, &in, &out);
 	p.last_ns += 1;			/* torn: the check word is the old one's */
-	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
 	torn = run_tc_out(F, kn1, &in, &out);
 	ct_flush_net(fb, NET_NAT);
 	p.key.raddr = inet_addr("10.200.0.8");	/* another remote's, whole */
 	p.check = kvb_nathost_check(&p);
-	bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
+	put |= bpf_map_update_elem(fd, &k, &p, BPF_EXIST);
 	foreign = run_tc_out(F, kn1, &in, &out);
 	ct_flush_net(fb, NET_NAT);
 	bpf_map_delete_elem(fd, &k);
 	close(fd);
-	CHECK(good == TC_ACT_SHOT, "a planted note not kept: verdict %d", good);
+	CHECK(!memcmp(&v.key, &k, sizeof(k)) &&
+	      k.raddr == inet_addr("10.200.0.7") && k.proto == 47 &&
+	      v.check == kvb_nathost_check(&v),
+	      "the note does not carry its key or check word");
+	CHECK(!put, "cannot plant a note");
+	CHECK(good == TC_ACT_SHOT &&
+	      port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH] == c0 + 1,
+	      "a planted note not kept: verdict %d, nat-clash +%llu", good,
+	      (unsigned long long)(port_stats(fb, kn1).drop[KVB_DROP_NAT_CLASH] - c0));
 	CHECK(torn == TC_ACT_REDIRECT, "a torn note kept the remote: verdict "
 	      "%d", torn);
 	CHECK(foreign == TC_ACT_REDIRECT, "another remote's note kept it: "
 	      "verdict %d", foreign);
 }
 
+/*
+ * Fragmented datagrams through NAT, as a guest's kernel sends a UDP
+ * datagram or a ping beyond its MTU and a remote answers alike. The first
+ * fragment is translated as any packet of its flow; the later one (no
+ * ports) follows it: source (then destination) address translated, IP
+ * checksum right, payload untouched, and the datagram put together again
+ * has a right UDP (ICMP) checksum. A later fragment of no datagram seen
+ * is refused from a guest (nat-fragment) and left to the host from the
+ * WAN, as before.
+ */
 static void t_nat_fragments(struct fabric *fb)
 {
 	struct kvb_stats s0 = port_stats(fb, kn1);

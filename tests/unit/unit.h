@@ -153,6 +153,11 @@ int aclct_next(struct fabric *fb, const struct kvb_aclct_key *prev,
 /* The fabric's pinned map name, opened; -1 (the test failed, and says
  * which) when it is not there. */
 int pinned_map(struct fabric *fb, const char *name);
+/* Map fd emptied (keys up to 128 bytes). */
+void map_empty(int fd);
+/* The one key of map fd (len bytes, at most 128) into key: 0, or -1 when
+ * the map holds none or more than one. */
+int map_only_key(int fd, void *key, size_t len);
 /* The datapath's clock (kvb_now: bpf_ktime_get_coarse_ns), in ns. */
 __u64 now_ns(void);
 /* The FDB entry for mac in net; false when absent. */
