@@ -396,7 +396,7 @@ static int portdev_ensure(const char *dir)
 }
 
 /*
- * Does the running kernel have kfunc name (in its BTF)? The tc programs
+ * Does the running kernel have kfunc name (in its BTF)? The programs
  * call bpf_cast_to_kern_ctx only when it does (bpf/lib/kern.h).
  */
 static bool kernel_has_kfunc(const char *name)
@@ -435,6 +435,7 @@ int fabric_load_programs(const char *dir)
 	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
 	ts->rodata->kvb_kern_ctx = kernel_has_kfunc("bpf_cast_to_kern_ctx");
+	xs->rodata->kvb_kern_ctx = ts->rodata->kvb_kern_ctx;
 	ret = devmap_reuse(dir, KVB_MAP_PORTDEV, ts->maps.kvb_portdev);
 	if (!ret)
 		ret = kvb_tap__load(ts);
@@ -491,6 +492,7 @@ int xdp_bound_prog(const char *dir, __u32 ifindex)
 	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
 	bpf_program__set_ifindex(xs->progs.kvb_xdp_bound, ifindex);
+	xs->rodata->kvb_kern_ctx = kernel_has_kfunc("bpf_cast_to_kern_ctx");
 	ret = bpf_program__set_flags(xs->progs.kvb_xdp_bound,
 				     BPF_F_XDP_DEV_BOUND_ONLY);
 	if (!ret)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The one value the datapath reads from the kernel's own memory rather
- * than from a packet or a map: the generation of the IPv4 routes of the
+ * What the datapath reads from the kernel's own memory rather than from
+ * a packet or a map: in tc, the generation of the IPv4 routes of the
  * packet's network namespace (`net->ipv4.rt_genid`), and the namespace's
- * cookie to tell two namespaces' generations apart.
+ * cookie to tell two namespaces' generations apart (rt_gen4); in XDP,
+ * whether the program runs on a driver's buffer or an skb (xdp_native,
+ * at the end).
  *
  * The kernel bumps it (rt_cache_flush) whenever what an IPv4 route
  * lookup answers may have changed: a route added, or replaced or
@@ -56,10 +58,26 @@ struct net___kvb {
 	__u64 net_cookie;		/* unique, never reused */
 } __attribute__((preserve_access_index));
 
+struct netdev_rx_queue___kvb;
+
 struct net_device___kvb {
 	struct {
 		struct net___kvb *net;
 	} nd_net;			/* possible_net_t */
+	struct netdev_rx_queue___kvb *_rx;	/* its receive queues */
+} __attribute__((preserve_access_index));
+
+struct xdp_rxq_info___kvb {
+	struct net_device___kvb *dev;
+	__u32 queue_index;
+} __attribute__((preserve_access_index));
+
+struct netdev_rx_queue___kvb {
+	struct xdp_rxq_info___kvb xdp_rxq;
+} __attribute__((preserve_access_index));
+
+struct xdp_buff___kvb {
+	struct xdp_rxq_info___kvb *rxq;
 } __attribute__((preserve_access_index));
 
 struct sk_buff___kvb {
@@ -100,6 +118,53 @@ static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen,
 	cookie = net->net_cookie;
 	*tag = (__u32)cookie ^ (__u32)(cookie >> 32);
 	return 0;
+}
+
+/*
+ * Does XDP run on a driver's own buffer here (native XDP: 1), or on an
+ * skb (generic XDP: 0; -1 when it cannot be read)? What a redirect
+ * keeps of a frame depends on it: generic XDP hands the skb on with its
+ * checksum state (a TCP checksum still partial, CHECKSUM_PARTIAL), a
+ * native redirect sends the bytes alone (a tap writes an all-zero
+ * virtio-net header, a veth's skb is CHECKSUM_NONE), so only there may
+ * XDP complete a partial checksum (xdpfwd.h).
+ *
+ * Generic XDP (netif_receive_generic_xdp) and BPF_PROG_RUN describe the
+ * frame's queue by the device's own receive queue,
+ * &dev->_rx[queue_index].xdp_rxq; a driver's native XDP by the
+ * queue information it keeps in its own rings (tun: its queue file's
+ * xdp_rxq; veth: its receive queue's). So XDP is native when the queue
+ * information is not the device's own receive queue's. A driver that
+ * described its native XDP by the device's queue would be taken for
+ * generic: the safe direction (the frame goes to tc). The addresses are
+ * read as numbers (bpf_core_read), compared, never followed.
+ */
+static __always_inline int xdp_native(struct xdp_md *ctx)
+{
+	struct xdp_buff___kvb *x;
+	struct xdp_rxq_info___kvb *rxq;
+	struct net_device___kvb *dev;
+	__u64 at = 0, rx = 0;
+	__u32 q;
+
+	if (!kvb_kern_ctx ||
+	    !bpf_core_field_exists(((struct xdp_buff___kvb *)0)->rxq) ||
+	    !bpf_core_field_exists(((struct xdp_rxq_info___kvb *)0)->dev) ||
+	    !bpf_core_field_exists(((struct xdp_rxq_info___kvb *)0)->queue_index) ||
+	    !bpf_core_field_exists(((struct net_device___kvb *)0)->_rx) ||
+	    !bpf_core_field_exists(((struct netdev_rx_queue___kvb *)0)->xdp_rxq))
+		return -1;
+	x = bpf_cast_to_kern_ctx(ctx);
+	rxq = x->rxq;
+	if (!rxq)
+		return -1;
+	dev = rxq->dev;
+	q = rxq->queue_index;
+	if (!dev || bpf_core_read(&at, sizeof(at), &x->rxq) ||
+	    bpf_core_read(&rx, sizeof(rx), &dev->_rx) || !rx)
+		return -1;
+	return at != rx + (__u64)q * bpf_core_type_size(struct netdev_rx_queue___kvb) +
+		     bpf_core_field_offset(struct netdev_rx_queue___kvb, xdp_rxq);
 }
 
 #endif /* KVB_KERN_H */

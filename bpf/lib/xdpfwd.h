@@ -49,12 +49,13 @@
  *     a device would (csum_start of TCP is always the TCP header), but only
  *     where XDP runs on the tap's own buffer (native XDP): generic XDP
  *     keeps the skb CHECKSUM_PARTIAL, and a completed field would then be
- *     taken for the seed and finished a second time. XDP cannot ask which
- *     mode it runs in, but generic XDP always offers metadata room and
- *     tun's native path offers none (tun_build_skb prepares its buffer
- *     without): a bpf_xdp_adjust_meta that succeeds means "maybe generic",
- *     and the frame goes to tc. The failure is the safe direction: a
- *     kernel whose tun offers metadata only sends these frames to tc;
+ *     taken for the seed and finished a second time. XDP has no flag for
+ *     the mode it runs in; the kernel's description of the frame's
+ *     receive queue tells (kern.h: xdp_native: generic XDP's is the
+ *     device's own receive queue, tun's native one its queue file's).
+ *     Where that cannot be read, no metadata room says tun's own buffer
+ *     (older tuns offered none there; generic XDP always does). Every
+ *     doubt is the safe direction: the frame goes to tc;
  *   - UDP that does not verify goes to tc (a tunnel with inner offload
  *     carries a complete outer checksum over a partial inner one: a new
  *     outer checksum would be wrong), as does UDP with checksum 0;
@@ -84,6 +85,7 @@
 #include "csum.h"
 #include "fdb.h"
 #include "icmp6.h"
+#include "kern.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -248,11 +250,19 @@ static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
 
 /*
  * May XDP write a completed checksum into this frame? Only where the
- * redirect loses the skb's checksum state: not on generic XDP (see the
- * top). The probe's metadata room is given back at once.
+ * redirect loses the skb's checksum state: native XDP, not generic (see
+ * the top). The kernel's own description of the frame's receive queue
+ * says which (kern.h: xdp_native). Where it cannot be read (a kernel
+ * without bpf_cast_to_kern_ctx), no metadata room says tun's own buffer
+ * on kernels whose tun offers none (before 6.x's tun offered it, generic
+ * XDP always did); the probe's room is given back at once.
  */
 static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
 {
+	int native = xdp_native(ctx);
+
+	if (native >= 0)
+		return native;
 	if (bpf_xdp_adjust_meta(ctx, -4))
 		return 1;	/* no metadata: tun's own buffer */
 	bpf_xdp_adjust_meta(ctx, 4);

@@ -23,9 +23,10 @@
  * Between two tap ports (kt1, kt2: taps are redirect targets) the fast
  * path (bpf/lib/xdpfwd.h) redirects what it proves complete, unchanged,
  * counted as tc would count it, and passes every case the rule and the
- * switch stage name to tc, untouched. BPF_PROG_RUN's buffer offers
- * metadata room as generic XDP does, so a partial TCP checksum is passed
- * here (completing it is for tun's native path: tests/netns/xdpfast.sh).
+ * switch stage name to tc, untouched. BPF_PROG_RUN describes its frame
+ * by the device's own receive queue, as generic XDP does (kern.h:
+ * xdp_native), so a partial TCP checksum is passed here (completing it is
+ * for tun's native path: tests/netns/vnet.sh, mode native).
  *
  * From the bridge's uplink (unit_uplink) to the tap kt2, the same fast
  * path takes a LAN host's complete frames (and learns the host on the
@@ -535,12 +536,13 @@ static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
 	__u32 n, at;
 
 	/* partial checksums: UDP always, TCP where XDP keeps the skb's
-	 * checksum state (BPF_PROG_RUN offers metadata, as generic XDP) */
+	 * checksum state (BPF_PROG_RUN's queue is the device's, as generic
+	 * XDP's) */
 	for (int v6 = 0; v6 < 2; v6++) {
 		n = l4_hdr(l4, IPPROTO_TCP, 300);
 		v6 ? tip6(&f, IPPROTO_TCP, l4, n) : tip4(&f, IPPROTO_TCP, l4, n);
 		make_partial(&f, IPPROTO_TCP);
-		TO_TC(kt1, &f, "TCP, partial checksum, metadata room");
+		TO_TC(kt1, &f, "TCP, partial checksum, generic XDP");
 		n = l4_hdr(l4, IPPROTO_UDP, 300);
 		v6 ? tip6(&f, IPPROTO_UDP, l4, n) : tip4(&f, IPPROTO_UDP, l4, n);
 		make_partial(&f, IPPROTO_UDP);
