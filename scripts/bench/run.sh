@@ -454,6 +454,12 @@ RATE_L3=0
 # at the other, completing and verifying every checksum. bridge: a Linux
 # bridge (br_netfilter off, in a namespace of its own); kvmbpf: defaults.
 TAPN=${TAPN:-50000}
+# the rate phase's frames: enough for a timed window of about half a
+# second (50,000 frames took 25-60 ms, where the machine's scheduling
+# noise moved single runs by up to 2x)
+TAPHOLDN=${TAPHOLDN:-500000}
+# the kinds measured (all by default)
+TAPKINDS=${TAPKINDS:-tcp-full tcp-csum udp-csum tcp-gso}
 # KVB_BEFORE=PATH (another build's kvmbpf, e.g. main before a change) adds
 # the configuration kvmbpf-xdp-before: that build with xdp on
 TAPCFGS="bridge kvmbpf kvmbpf-xdp${KVB_BEFORE:+ kvmbpf-xdp-before}"
@@ -491,11 +497,12 @@ tap_setup() { # bridge | kvmbpf | kvmbpf-xdp | kvmbpf-xdp-before
 	sleep 0.5
 }
 
-# tap_run CONFIG KIND: TAPN frames of KIND written into the sender's tap,
-# twice. First the reader at the other tap verifies every frame it gets
-# (it is slower than the path, so the receiving tap's queue drops some:
-# the delivered fraction), and the share that took XDP's fast path is
-# recorded. Then the rate, frames per second of the writes' time: a
+# tap_run CONFIG KIND: frames of KIND written into the sender's tap,
+# twice. First TAPN of them, while the reader at the other tap verifies
+# every frame it gets (it is slower than the path, so the receiving
+# tap's queue drops some: the delivered fraction), and the share that
+# took XDP's fast path is recorded. Then the rate, frames per second of
+# the writes' time over TAPHOLDN frames: a
 # write runs the whole path in the writer's context (tun_get_user, tc or
 # the bridge, the receiving tap's queue), with the receiving tap held
 # (vnettap recv ... hold: nothing read, its queue full), so that every
@@ -519,7 +526,7 @@ tap_hold_rate() { # sets HOLD_LINE: the sender's line
 		return
 	fi
 	HOLD_LINE=$(taskset -c "$GENCPU" "${TAPNS[@]}" "$V" send "$T-ta" "$kind" $SRC $DST \
-		10.98.0.1 10.98.0.2 7001 7002 $len "$TAPN") || fail_run "tap $cfg $kind: send failed (held)"
+		10.98.0.1 10.98.0.2 7001 7002 $len "$TAPHOLDN") || fail_run "tap $cfg $kind: send failed (held)"
 	kill "$rp" 2>/dev/null
 	wait "$rp" 2>/dev/null
 	rm -f "$out"
@@ -552,7 +559,7 @@ tap_run() {
 		tap_hold_rate "$cfg" "$kind" $len
 		t=$(echo "$HOLD_LINE" | cut -d' ' -f3)
 		[ -n "$t" ] &&
-			record tap "$cfg/$kind" "$("$PY" -c "print(int($TAPN / $t))")"
+			record tap "$cfg/$kind" "$("$PY" -c "print(int($TAPHOLDN / $t))")"
 	fi
 }
 
@@ -573,7 +580,7 @@ fi
 if want tap; then
 	echo "== 7. tap source: frames with virtio-net headers, guest tap to guest tap (frames/s)"
 	for r in $(seq "$RUNS"); do
-		for kind in tcp-full tcp-csum udp-csum tcp-gso; do
+		for kind in $TAPKINDS; do
 			for cfg in $TAPCFGS; do
 				tap_setup $cfg
 				tap_run $cfg $kind
