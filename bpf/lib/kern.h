@@ -70,6 +70,7 @@ struct net_device___kvb {
 struct xdp_rxq_info___kvb {
 	struct net_device___kvb *dev;
 	__u32 queue_index;
+	__u32 reg_state;	/* REG_STATE_REGISTERED (1) once registered */
 } __attribute__((preserve_access_index));
 
 struct netdev_rx_queue___kvb {
@@ -141,16 +142,18 @@ static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen,
  */
 static __always_inline int xdp_native(struct xdp_md *ctx)
 {
-	struct xdp_buff___kvb *x;
+	struct netdev_rx_queue___kvb *rx;
 	struct xdp_rxq_info___kvb *rxq;
+	struct xdp_buff___kvb *x;
 	struct net_device___kvb *dev;
-	__u64 at = 0, rx = 0;
+	__u64 at;
 	__u32 q;
 
 	if (!kvb_kern_ctx ||
 	    !bpf_core_field_exists(((struct xdp_buff___kvb *)0)->rxq) ||
 	    !bpf_core_field_exists(((struct xdp_rxq_info___kvb *)0)->dev) ||
 	    !bpf_core_field_exists(((struct xdp_rxq_info___kvb *)0)->queue_index) ||
+	    !bpf_core_field_exists(((struct xdp_rxq_info___kvb *)0)->reg_state) ||
 	    !bpf_core_field_exists(((struct net_device___kvb *)0)->_rx) ||
 	    !bpf_core_field_exists(((struct netdev_rx_queue___kvb *)0)->xdp_rxq))
 		return -1;
@@ -160,10 +163,20 @@ static __always_inline int xdp_native(struct xdp_md *ctx)
 		return -1;
 	dev = rxq->dev;
 	q = rxq->queue_index;
-	if (!dev || bpf_core_read(&at, sizeof(at), &x->rxq) ||
-	    bpf_core_read(&rx, sizeof(rx), &dev->_rx) || !rx)
+	/* a queue description nobody registered (a kernel that described
+	 * generic XDP's frames by a zeroed one of its own): not native */
+	if (rxq->reg_state != 1)
+		return 0;
+	if (!dev)
 		return -1;
-	return at != rx + (__u64)q * bpf_core_type_size(struct netdev_rx_queue___kvb) +
+	rx = dev->_rx;
+	if (!rx)
+		return -1;
+	/* two kernel pointers subtracted: a number (the verifier allows it
+	 * a program loaded with CAP_PERFMON, as every kvmbpf program is),
+	 * no helper and no read of kernel memory beyond the fields above */
+	at = (__u64)((char *)rxq - (char *)rx);
+	return at != (__u64)q * bpf_core_type_size(struct netdev_rx_queue___kvb) +
 		     bpf_core_field_offset(struct netdev_rx_queue___kvb, xdp_rxq);
 }
 
