@@ -138,7 +138,8 @@ static __always_inline int rt_gen4(struct __sk_buff *skb, __u32 *gen,
  * information is not the device's own receive queue's. A driver that
  * described its native XDP by the device's queue would be taken for
  * generic: the safe direction (the frame goes to tc). The addresses are
- * read as numbers (bpf_core_read), compared, never followed.
+ * subtracted as numbers, never followed (no helper: bpf_probe_read_kernel
+ * is refused under lockdown=confidentiality).
  */
 static __always_inline int xdp_native(struct xdp_md *ctx)
 {
