@@ -894,6 +894,32 @@ int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out)
 	return bpf_map_lookup_elem(fb->port_fd, &ifindex, out) ? -ENOENT : 0;
 }
 
+/*
+ * Write port entry p (flags: BPF_EXIST or BPF_ANY) under p->ifindex,
+ * keeping what the datapath wrote into the entry since p was read: the
+ * families it holds to (`held`: a DHCP lease, bind.h) and a MAC the
+ * guest's first frame pinned (fdb.h) while p has none. The datapath
+ * writes into the entry in place, and a whole entry written from a copy
+ * read earlier (at a command's start, milliseconds before) would undo
+ * both; the loader never clears either. The window left is between this
+ * read and the write. Address counts stay the caller's: those that
+ * change addresses recount them (addr_count). As bpf_map_update_elem: 0,
+ * or negative with errno set.
+ */
+int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags)
+{
+	struct kvb_port fresh;
+
+	if (!port_get(fb, p->ifindex, &fresh)) {
+		p->held |= fresh.held;
+		if (mac_zero(p->mac) && !mac_zero(fresh.mac)) {
+			memcpy(p->mac, fresh.mac, 6);
+			p->flags |= KVB_PORT_F_MAC_PINNED;
+		}
+	}
+	return bpf_map_update_elem(fb->port_fd, &p->ifindex, p, flags);
+}
+
 int port_find_by_name(struct fabric *fb, const char *name,
 		      struct kvb_port *out)
 {

@@ -180,11 +180,10 @@ void gateway_delete(__u32 id)
  * through too: marked KVB_PORT_F_NAT_WAN in its entry (p); 0, or -1 when
  * the entry could not be written.
  */
-static int uplink_mark_nat_wan(struct fabric *fb, __u32 ifindex,
-			       struct kvb_port *p)
+static int uplink_mark_nat_wan(struct fabric *fb, struct kvb_port *p)
 {
 	p->flags |= KVB_PORT_F_NAT_WAN;
-	return bpf_map_update_elem(fb->port_fd, &ifindex, p, BPF_EXIST) ? -1 : 0;
+	return port_store(fb, p, BPF_EXIST) ? -1 : 0;
 }
 
 /*
@@ -201,7 +200,7 @@ int wan_attach(struct fabric *fb, const char *dev, __u32 net_id)
 	if (!port_get(fb, ifindex, &p)) {
 		/* a bridge's uplink (the host's one NIC): NAT's way out too */
 		if (p.role == KVB_PORT_UPLINK)
-			return uplink_mark_nat_wan(fb, ifindex, &p) ?
+			return uplink_mark_nat_wan(fb, &p) ?
 			       err("net add: wan %s: cannot update its port",
 				   dev) : 0;
 		if (p.role != KVB_PORT_WAN)
@@ -245,7 +244,7 @@ int wan_hook_all(struct fabric *fb, __u32 net_id)
 		if (ifindex && !port_get(fb, ifindex, &p) &&
 		    p.role == KVB_PORT_UPLINK) {
 			if (!(p.flags & KVB_PORT_F_NAT_WAN) &&
-			    !uplink_mark_nat_wan(fb, ifindex, &p))
+			    !uplink_mark_nat_wan(fb, &p))
 				n++;
 			continue;
 		}
@@ -388,8 +387,7 @@ void wan_release(struct fabric *fb, __u32 net_id)
 			 * alone once no other network needs it */
 			if (!owner) {
 				p.flags &= ~KVB_PORT_F_NAT_WAN;
-				bpf_map_update_elem(fb->port_fd, &wans[i], &p,
-						    BPF_EXIST);
+				port_store(fb, &p, BPF_EXIST);
 			}
 			continue;
 		}
@@ -399,7 +397,7 @@ void wan_release(struct fabric *fb, __u32 net_id)
 		}
 		if (p.net_id == net_id) {	/* hand it over */
 			p.net_id = owner;
-			bpf_map_update_elem(fb->port_fd, &wans[i], &p, BPF_EXIST);
+			port_store(fb, &p, BPF_EXIST);
 		}
 		/* XDP stays while another network asks for it */
 		wan_xdp_sync(fb, "net del", wans[i], net_id);

@@ -55,13 +55,13 @@ static int uplink_rehook(struct fabric *fb, struct kvb_port *p)
 		p->flags |= KVB_PORT_F_OWN_CLSACT;
 	else
 		p->flags &= ~KVB_PORT_F_OWN_CLSACT;
-	if (!ret && bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST))
+	if (!ret && port_store(fb, p, BPF_EXIST))
 		ret = -errno;
 	if (ret) {
 		tc_detach(p->ifindex, false, false);
 		tc_detach(p->ifindex, true, created);
 		p->flags &= ~KVB_PORT_F_OWN_CLSACT;
-		bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST);
+		port_store(fb, p, BPF_EXIST);
 	}
 	return ret;
 }
@@ -137,7 +137,7 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC);
 			if (!if_indextoname(key, now) || strcmp(now, p.name))
 				p.flags &= ~KVB_PORT_F_IPV6_OFF;
-			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
+			port_store(fb, &p, BPF_EXIST);
 			xdp_detach(fb, key);
 			p.flags &= ~KVB_PORT_F_XDP;
 			net_port_detach(fb, "gc", &p);
@@ -391,7 +391,7 @@ static int do_upgrade(int argc, char **argv)
 		if (p.role == KVB_PORT_WAN && !(p.flags & KVB_PORT_F_L3) &&
 		    dev_is_l3(key)) {
 			p.flags |= KVB_PORT_F_L3;
-			bpf_map_update_elem(fb->port_fd, &key, &p, BPF_EXIST);
+			port_store(fb, &p, BPF_EXIST);
 		}
 		r = tc_attach(fb, key, false, NULL);
 		if (!r && (p.role == KVB_PORT_UPLINK ||

@@ -202,7 +202,7 @@ static int overlay_port(struct fabric *fb, const char *name, __u32 ifindex)
 	ret = tc_attach(fb, ifindex, false, &created);
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;
-	if (!ret && bpf_map_update_elem(fb->port_fd, &ifindex, &port, BPF_ANY))
+	if (!ret && port_store(fb, &port, BPF_ANY))
 		ret = -errno;
 	/* tc sends to it while it is this device (kvb_portdev) */
 	if (!ret &&

@@ -276,7 +276,7 @@ int port_xdp_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 		xdp_detach(fb, p->ifindex);
 		p->flags &= ~KVB_PORT_F_XDP;
 	}
-	if (bpf_map_update_elem(fb->port_fd, &p->ifindex, p, BPF_EXIST)) {
+	if (port_store(fb, p, BPF_EXIST)) {
 		int e = errno;
 
 		/* the entry says what is attached: nothing new left behind */
@@ -455,7 +455,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;
 	/* Record what we hooked so far, so a rollback undoes exactly that. */
-	if (!ret && bpf_map_update_elem(fb->port_fd, &ifindex, &port, BPF_ANY))
+	if (!ret && port_store(fb, &port, BPF_ANY))
 		ret = -errno;
 	if (ret) {
 		err("%s: %s: cannot attach tc program: %s", cmd, dev,
@@ -480,7 +480,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 			goto fail;
 		}
 		port.flags |= KVB_PORT_F_XDP;
-		bpf_map_update_elem(fb->port_fd, &ifindex, &port, BPF_ANY);
+		port_store(fb, &port, BPF_ANY);
 	}
 
 	if (mac) {

@@ -203,7 +203,7 @@ static int mac_held_elsewhere(struct fabric *fb, const struct kvb_port *p,
 static int port_set(int argc, char **argv)
 {
 	struct port_opts o = { .naddrs = -1, .nacl = -1 };
-	struct kvb_port p, old, old_xdp, fresh;
+	struct kvb_port p, old, old_xdp;
 	struct kvb_net net;
 	struct fabric *fb;
 	bool xdp_new = false, mac_moved = false, had_old = false;
@@ -299,20 +299,11 @@ static int port_set(int argc, char **argv)
 		goto undo;
 	if (o.xdp_set && !o.xdp && port_xdp_set(fb, "port set", &p, false))
 		goto undo_acl;
-	/* the datapath writes the entry too (a MAC pinned by the guest's
-	 * first frame, held, the address counts), maybe since it was read
-	 * (the ACL step waits): what it wrote stays */
-	if (!port_get(fb, p.ifindex, &fresh)) {
-		p.held |= fresh.held;
-		/* a MAC the datapath claimed (its flag may come a moment
-		 * after the MAC): pinned, not configured */
-		if (!o.mac && mac_zero(p.mac) && !mac_zero(fresh.mac)) {
-			memcpy(p.mac, fresh.mac, 6);
-			p.flags |= KVB_PORT_F_MAC_PINNED;
-		}
-		addr_count(fb, &p);
-	}
-	if (bpf_map_update_elem(fb->port_fd, &p.ifindex, &p, BPF_EXIST)) {
+	/* the datapath writes the entry too, maybe since it was read (the
+	 * ACL step waits): the address counts as the map has them now;
+	 * held and a MAC the guest's first frame pinned: port_store */
+	addr_count(fb, &p);
+	if (port_store(fb, &p, BPF_EXIST)) {
 		err("port set: %s: %s", p.name, strerror(errno));
 		goto undo_acl;
 	}

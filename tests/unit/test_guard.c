@@ -797,6 +797,63 @@ static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
 }
 
 /*
+ * The loader writes whole port entries from copies it read earlier (at a
+ * command's start), while the datapath writes into the entry in place: a
+ * guest's first frame pins its MAC, a DHCP lease holds the port to its
+ * bindings for good. port_store keeps both: a stale copy written back
+ * with it leaves them as the datapath made them. The same stale copy
+ * written raw (as every writer but `port set` did) undoes both, which
+ * this shows first: the hazard is real here, and it is port_store that
+ * stops it.
+ */
+static void t_port_store_keeps_datapath_writes(struct fabric *fb)
+{
+	static const __u8 V5[6] = { 0x52, 0x54, 0, 0, 0xc, 5 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	__u32 a[2] = { A4(10, 0, 0, 62), A4(10, 0, 0, 63) }, kv5;
+	struct kvb_port stale, p;
+	int pinned = 1, held = 1, raw_pinned = 1, raw_held = 1;
+	struct frame f;
+
+	CHECK(!add_veth("kv5", &kv5) &&
+	      !port_attach(fb, "unit", "kv5", 1, KVB_PORT_GUEST, &o) &&
+	      !port_get(F, kv5, &stale) && mac_zero(stale.mac) && !stale.held,
+	      "attach kv5: not an unpinned, unheld port");
+	for (int pass = 0; pass < 2; pass++) {
+		/* the datapath: the guest's first frame, then a lease (a
+		 * new one each pass: a renewal sets nothing) */
+		arp(&f, V5, V5, 0);
+		run_tc(F, kv5, &f);
+		dhcp_ack(V5, a[pass], 3600);
+		port_get(F, kv5, &p);
+		pinned &= !memcmp(p.mac, V5, 6);
+		held &= !!(p.held & KVB_HELD_IP4);
+		/* the loader: its stale copy back, raw, then by port_store */
+		p = stale;
+		if (!pass)
+			bpf_map_update_elem(F->port_fd, &kv5, &p, BPF_EXIST);
+		else
+			port_store(F, &p, BPF_EXIST);
+		port_get(F, kv5, &p);
+		if (!pass) {
+			raw_pinned = !memcmp(p.mac, V5, 6);
+			raw_held = !!(p.held & KVB_HELD_IP4);
+		}
+	}
+	if (!port_get(F, kv5, &stale))
+		port_detach(F, "unit", &stale);
+	system("ip link del kv5");
+	CHECK(pinned && held, "the datapath did not pin V5 (%d) or hold the "
+	      "port (%d)", pinned, held);
+	CHECK(!raw_pinned && !raw_held, "a raw write of the stale copy kept "
+	      "the pin (%d) and held (%d): the test shows nothing",
+	      raw_pinned, raw_held);
+	CHECK(!memcmp(p.mac, V5, 6) && (p.flags & KVB_PORT_F_MAC_PINNED),
+	      "port_store undid the MAC the guest's first frame pinned");
+	CHECK(p.held & KVB_HELD_IP4, "port_store undid held (%u)", p.held);
+}
+
+/*
  * A spoofcheck port without a MAC pins its first frame's source, but
  * never a LAN host's MAC seen on the uplink (the LAN router's: its static
  * entry would have taken every other guest's frames to their default
@@ -2486,6 +2543,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_static_never_leased);
 	RUN(t_dhcp_lease_ends);
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
+	RUN(t_port_store_keeps_datapath_writes);
 	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_savi_ra_two_hour_rule);
