@@ -32,6 +32,9 @@
 # Sections (SECTIONS, default all): cost switch route nat newconn scale tap
 # tcp overlay uplink natwan acl profile. RUNS (3), PKTS (1,000,000 per rate run); APPEND=1
 # adds to the figures of the last run (one bench in several lock holds).
+# The tap source: TAPN (50,000 frames verified), TAPHOLDN (500,000 timed),
+# TAPKINDS (tcp-full tcp-csum udp-csum tcp-gso), TAPNB=0 (a blocking
+# writer).
 #
 # Output: a table, build/bench/results.json, docs/bench.png (gnuplot),
 # docs/BENCHMARKS.md (a partial run, SECTIONS set to some: both under
