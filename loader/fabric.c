@@ -901,7 +901,8 @@ int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out)
  * guest's first frame pinned (fdb.h) while p has none. The datapath
  * writes into the entry in place, and a whole entry written from a copy
  * read earlier (at a command's start, milliseconds before) would undo
- * both; the loader never clears either. The window left is between this
+ * both; the loader never clears either. Only the same attachment's
+ * entry is merged (same slot and role). The window left is between this
  * read and the write. Address counts stay the caller's: those that
  * change addresses recount them (addr_count). As bpf_map_update_elem: 0,
  * or negative with errno set.
@@ -910,7 +911,9 @@ int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags)
 {
 	struct kvb_port fresh;
 
-	if (!port_get(fb, p->ifindex, &fresh)) {
+	/* the same attachment's entry (a slot is one attachment's) */
+	if (!port_get(fb, p->ifindex, &fresh) && fresh.slot == p->slot &&
+	    fresh.role == p->role) {
 		p->held |= fresh.held;
 		if (mac_zero(p->mac) && !mac_zero(fresh.mac)) {
 			memcpy(p->mac, fresh.mac, 6);
