@@ -949,7 +949,9 @@ static void next_hop_cache(struct fabric *fb, int fd,
 	ret = route_to(fb, "10.76.0.14", &out);
 	CHECK(ret == TC_ACT_REDIRECT, "verdict %d", ret);
 	CHECK_TO(out, R4, kr4, tx);
-	CHECK(!bpf_map_lookup_elem(fd, k, &kept), "no answer kept");
+	CHECK(!bpf_map_lookup_elem(fd, k, &kept), "no answer kept (the cache "
+	      "needs the kfunc bpf_cast_to_kern_ctx, Linux 6.2, and the "
+	      "kernel's BTF: bpf/lib/kern.h)");
 	CHECK(kept.out == nb.gw_host && kept.nh == k->daddr &&
 	      kept.len == 20 + 8 + 32 && !memcmp(&kept.key, k, sizeof(*k)) &&
 	      kept.check == kvb_rtnh4_check(&kept),
