@@ -144,7 +144,7 @@ void addr_mac_owned(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		bpf_map_delete_elem(fb->addr_fd, &gone[i]);
 		if (!port_get(fb, pk.ifindex, &p)) {
 			addr_count(fb, &p);
-			port_store(fb, &p, BPF_EXIST);
+			port_store_counted(fb, &p, BPF_EXIST);
 		}
 	}
 	free(gone);
@@ -270,7 +270,7 @@ static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
 		bpf_map_delete_elem(fb->addr_fd, &pk);
 		if (!port_get(fb, cur.owner, &p)) {
 			addr_count(fb, &p);
-			port_store(fb, &p, BPF_EXIST);
+			port_store_counted(fb, &p, BPF_EXIST);
 		}
 	}
 	bpf_map_update_elem(fb->addr_fd, k, &v, BPF_ANY);
@@ -327,7 +327,7 @@ void uplink_addrs_sync(struct fabric *fb)
 
 			if (!port_get(fb, n.uplink, &p)) {
 				addr_count(fb, &p);
-				port_store(fb, &p, BPF_EXIST);
+				port_store_counted(fb, &p, BPF_EXIST);
 			}
 		}
 	}
@@ -393,7 +393,7 @@ static int addr_recount6(struct fabric *fb, __u32 ifindex,
 		return -ENOENT;
 	fresh.n_ip6 = p.n_ip6;
 	fresh.n_savi = p.n_savi;
-	if (port_store(fb, &fresh, BPF_EXIST))
+	if (port_store_counted(fb, &fresh, BPF_EXIST))
 		return -errno;
 	if (out)
 		*out = fresh;

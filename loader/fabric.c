@@ -897,17 +897,19 @@ int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out)
 /*
  * Write port entry p (flags: BPF_EXIST or BPF_ANY) under p->ifindex,
  * keeping what the datapath wrote into the entry since p was read: the
- * families it holds to (`held`: a DHCP lease, bind.h) and a MAC the
- * guest's first frame pinned (fdb.h) while p has none. The datapath
- * writes into the entry in place, and a whole entry written from a copy
- * read earlier (at a command's start, milliseconds before) would undo
- * both; the loader never clears either. Only the same attachment's
+ * families it holds to (`held`: a DHCP lease, bind.h), a MAC the guest's
+ * first frame pinned (fdb.h) while p has none, and, unless counted (the
+ * caller recounted them with addr_count, having changed addresses), the
+ * address counts the datapath keeps as it binds. The datapath writes
+ * into the entry in place, and a whole entry written from a copy read
+ * earlier (at a command's start, milliseconds before) would undo them;
+ * the loader never clears `held` or a MAC. Only the same attachment's
  * entry is merged (same slot and role). The window left is between this
- * read and the write. Address counts stay the caller's: those that
- * change addresses recount them (addr_count). As bpf_map_update_elem: 0,
- * or negative with errno set.
+ * read and the write. As bpf_map_update_elem: 0, or negative with errno
+ * set.
  */
-int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags)
+static int port_write(struct fabric *fb, struct kvb_port *p, __u64 flags,
+		      bool counted)
 {
 	struct kvb_port fresh;
 
@@ -919,8 +921,23 @@ int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags)
 			memcpy(p->mac, fresh.mac, 6);
 			p->flags |= KVB_PORT_F_MAC_PINNED;
 		}
+		if (!counted) {
+			p->n_ip4 = fresh.n_ip4;
+			p->n_ip6 = fresh.n_ip6;
+			p->n_savi = fresh.n_savi;
+		}
 	}
 	return bpf_map_update_elem(fb->port_fd, &p->ifindex, p, flags);
+}
+
+int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags)
+{
+	return port_write(fb, p, flags, false);
+}
+
+int port_store_counted(struct fabric *fb, struct kvb_port *p, __u64 flags)
+{
+	return port_write(fb, p, flags, true);
 }
 
 int port_find_by_name(struct fabric *fb, const char *name,

@@ -66,6 +66,7 @@ void net_member_add(struct kvb_net *net, __u32 ifindex);
 void net_member_remove(struct kvb_net *net, __u32 ifindex);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
 int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags);
+int port_store_counted(struct fabric *fb, struct kvb_port *p, __u64 flags);
 __u16 port_slot_take(struct fabric *fb);
 int port_find_by_name(struct fabric *fb, const char *name,
 		      struct kvb_port *out);

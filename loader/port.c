@@ -482,7 +482,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		port.flags |= KVB_PORT_F_XDP;
 		/* tc has run since the entry went in: what it bound since */
 		addr_count(fb, &port);
-		port_store(fb, &port, BPF_ANY);
+		port_store_counted(fb, &port, BPF_ANY);
 	}
 
 	if (mac) {

@@ -303,7 +303,7 @@ static int port_set(int argc, char **argv)
 	 * ACL step waits): the address counts as the map has them now;
 	 * held and a MAC the guest's first frame pinned: port_store */
 	addr_count(fb, &p);
-	if (port_store(fb, &p, BPF_EXIST)) {
+	if (port_store_counted(fb, &p, BPF_EXIST)) {
 		err("port set: %s: %s", p.name, strerror(errno));
 		goto undo_acl;
 	}

@@ -800,11 +800,11 @@ static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
  * The loader writes whole port entries from copies it read earlier (at a
  * command's start), while the datapath writes into the entry in place: a
  * guest's first frame pins its MAC, a DHCP lease holds the port to its
- * bindings for good. port_store keeps both: a stale copy written back
- * with it leaves them as the datapath made them. The same stale copy
- * written raw (as every writer but `port set` did) undoes both, which
- * this shows first: the hazard is real here, and it is port_store that
- * stops it.
+ * bindings for good and is counted. port_store keeps all three: a stale
+ * copy written back with it leaves them as the datapath made them. The
+ * same stale copy written raw (as every writer but `port set` did)
+ * undoes them, which this shows first: the hazard is real here, and it
+ * is port_store that stops it.
  */
 static void t_port_store_keeps_datapath_writes(struct fabric *fb)
 {
@@ -812,7 +812,8 @@ static void t_port_store_keeps_datapath_writes(struct fabric *fb)
 	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
 	__u32 a[2] = { A4(10, 0, 0, 62), A4(10, 0, 0, 63) }, kv5;
 	struct kvb_port stale, p;
-	int pinned = 1, held = 1, raw_pinned = 1, raw_held = 1;
+	int pinned = 1, held = 1, raw_pinned = 1, raw_held = 1, raw_n4 = 0;
+	__u32 dp_n4 = 0;
 	struct frame f;
 
 	CHECK(!add_veth("kv5", &kv5) &&
@@ -828,6 +829,7 @@ static void t_port_store_keeps_datapath_writes(struct fabric *fb)
 		port_get(F, kv5, &p);
 		pinned &= !memcmp(p.mac, V5, 6);
 		held &= !!(p.held & KVB_HELD_IP4);
+		dp_n4 = p.n_ip4;	/* the lease's binding counted */
 		/* the loader: its stale copy back, raw, then by port_store */
 		p = stale;
 		if (!pass)
@@ -838,6 +840,7 @@ static void t_port_store_keeps_datapath_writes(struct fabric *fb)
 		if (!pass) {
 			raw_pinned = !memcmp(p.mac, V5, 6);
 			raw_held = !!(p.held & KVB_HELD_IP4);
+			raw_n4 = p.n_ip4 == dp_n4;
 		}
 	}
 	if (!port_get(F, kv5, &stale))
@@ -845,12 +848,14 @@ static void t_port_store_keeps_datapath_writes(struct fabric *fb)
 	system("ip link del kv5");
 	CHECK(pinned && held, "the datapath did not pin V5 (%d) or hold the "
 	      "port (%d)", pinned, held);
-	CHECK(!raw_pinned && !raw_held, "a raw write of the stale copy kept "
-	      "the pin (%d) and held (%d): the test shows nothing",
-	      raw_pinned, raw_held);
+	CHECK(!raw_pinned && !raw_held && !raw_n4, "a raw write of the stale "
+	      "copy kept the pin (%d), held (%d) or the count (%d): the test "
+	      "shows nothing", raw_pinned, raw_held, raw_n4);
 	CHECK(!memcmp(p.mac, V5, 6) && (p.flags & KVB_PORT_F_MAC_PINNED),
 	      "port_store undid the MAC the guest's first frame pinned");
 	CHECK(p.held & KVB_HELD_IP4, "port_store undid held (%u)", p.held);
+	CHECK(dp_n4 && p.n_ip4 == dp_n4, "port_store undid the datapath's "
+	      "count: n_ip4 %u, the datapath's %u", p.n_ip4, dp_n4);
 }
 
 /*
