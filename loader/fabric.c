@@ -396,17 +396,21 @@ static int portdev_ensure(const char *dir)
 }
 
 /*
- * Does the running kernel have kfunc name (in its BTF)? The programs
- * call bpf_cast_to_kern_ctx only when it does (bpf/lib/kern.h).
+ * Does the running kernel have bpf_cast_to_kern_ctx (in its BTF)? The
+ * programs call it only when it does (bpf/lib/kern.h). Asked once a
+ * process: the kernel's BTF is megabytes to parse, and an upgrade loads
+ * the programs and then one bound XDP program per device.
  */
-static bool kernel_has_kfunc(const char *name)
+static bool kernel_has_kern_ctx(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool has;
+	static int has = -1;
+	struct btf *vmlinux;
 
-	if (!vmlinux)
-		return false;
-	has = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	if (has >= 0)
+		return has;
+	vmlinux = btf__load_vmlinux_btf();
+	has = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx",
+						BTF_KIND_FUNC) > 0;
 	btf__free(vmlinux);
 	return has;
 }
@@ -434,8 +438,8 @@ int fabric_load_programs(const char *dir)
 	 * the unit tests' stand-in for the uplink's never */
 	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
-	ts->rodata->kvb_kern_ctx = kernel_has_kfunc("bpf_cast_to_kern_ctx");
-	xs->rodata->kvb_kern_ctx = ts->rodata->kvb_kern_ctx;
+	ts->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
+	xs->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
 	ret = devmap_reuse(dir, KVB_MAP_PORTDEV, ts->maps.kvb_portdev);
 	if (!ret)
 		ret = kvb_tap__load(ts);
@@ -492,7 +496,7 @@ int xdp_bound_prog(const char *dir, __u32 ifindex)
 	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
 	bpf_program__set_ifindex(xs->progs.kvb_xdp_bound, ifindex);
-	xs->rodata->kvb_kern_ctx = kernel_has_kfunc("bpf_cast_to_kern_ctx");
+	xs->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
 	ret = bpf_program__set_flags(xs->progs.kvb_xdp_bound,
 				     BPF_F_XDP_DEV_BOUND_ONLY);
 	if (!ret)
