@@ -84,6 +84,22 @@ void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 	bpf_map_delete_elem(fb->fdb_fd, &k);
 }
 
+/*
+ * Remove mac's entry in network net_id if it is a static one of port
+ * ifindex (a MAC the port no longer owns); any other entry stays.
+ */
+void fdb_del_static(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		    __u32 ifindex)
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+	struct kvb_fdb_entry e;
+
+	memcpy(k.mac, mac, 6);
+	if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
+	    (e.flags & KVB_FDB_F_STATIC) && e.ifindex == ifindex)
+		bpf_map_delete_elem(fb->fdb_fd, &k);
+}
+
 static void fdb_details(void)
 {
 	printf("  Learned entries age out after %llu s without traffic; static\n"

@@ -141,6 +141,8 @@ __u32 fdb_static_owner(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
 int fdb_static_set(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		   __u32 ifindex);
 void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
+void fdb_del_static(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		    __u32 ifindex);
 const char *fdb_set_error(int ret);
 
 /*

@@ -157,7 +157,7 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 				   .flags = KVB_FDB_F_STATIC };
 	struct kvb_port *port;
 	struct kvb_fdb_key k;
-	__u64 *w, was;
+	__u64 *w, was, got;
 
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || !(port->flags & KVB_PORT_F_SPOOFCHECK) ||
@@ -167,26 +167,34 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 	    fdb_owned_elsewhere(net_id, mac, ifindex))
 		return 0;
 	/*
-	 * The port's MAC is claimed first, in one compare-and-swap of the
-	 * word it shares with the slot: frames from several MACs on several
-	 * queues at once would each see none yet, and pin one entry each
-	 * (all but the last one's never aged, never given back).
+	 * The static entry goes in first, then the port's MAC is claimed in
+	 * one compare-and-swap of the word it shares with the slot: frames
+	 * from several MACs on several queues at once each see none yet, and
+	 * only one claim wins; the losers take their entries back. In this
+	 * order a full table leaves the port as it was: a MAC claimed first
+	 * and given back on failure could be read in between by the loader
+	 * (port_store keeps a pinned MAC) and written back with no entry,
+	 * where another port could pin it too. A static entry: the reserve
+	 * is its too (fdb_room).
 	 */
 	w = (__u64 *)port->mac;
 	was = *w;
 	if (was & KVB_PORT_MAC_MASK)
 		return 0;
-	if (__sync_val_compare_and_swap(w, was,
-					(was & ~KVB_PORT_MAC_MASK) |
-					(mac & KVB_PORT_MAC_MASK)) != was)
-		return 0;	/* another CPU pinned one */
 	e.seen_ns = kvb_now();
 	fdb_key(&k, net_id, (const __u8 *)&mac);
-	/* a static entry: the reserve is its too (fdb_room) */
-	if (bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY)) {
-		__sync_val_compare_and_swap(w, (was & ~KVB_PORT_MAC_MASK) |
-					       (mac & KVB_PORT_MAC_MASK), was);
+	if (bpf_map_update_elem(&kvb_fdb, &k, &e, BPF_ANY))
 		return -1;
+	got = __sync_val_compare_and_swap(w, was,
+					  (was & ~KVB_PORT_MAC_MASK) |
+					  (mac & KVB_PORT_MAC_MASK));
+	if (got != was) {
+		/* another CPU pinned one, or the loader gave the port its
+		 * MAC: this entry goes unless it is that MAC's (the same
+		 * key, the same entry) */
+		if ((got & KVB_PORT_MAC_MASK) != (mac & KVB_PORT_MAC_MASK))
+			bpf_map_delete_elem(&kvb_fdb, &k);
+		return 0;
 	}
 	fdb_counted(fdb_counter());
 	port->flags |= KVB_PORT_F_MAC_PINNED;

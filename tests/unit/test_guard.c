@@ -859,6 +859,53 @@ static void t_port_store_keeps_datapath_writes(struct fabric *fb)
 }
 
 /*
+ * `port set DEV mac NEW` reads the port, adds NEW's static entry and
+ * writes the port with NEW. A MAC the guest's first frame pinned in
+ * between (the port had none when read) was written over, but its static
+ * MAC-table entry stayed the port's for good: no other guest could ever
+ * take that MAC. port_store takes it out with the MAC it replaces; the
+ * new MAC's entry and any other port's stay.
+ */
+static void t_port_set_mac_drops_a_pin_made_meanwhile(struct fabric *fb)
+{
+	static const __u8 V6[6] = { 0x52, 0x54, 0, 0, 0xc, 6 };
+	static const __u8 NEW[6] = { 0x52, 0x54, 0, 0, 0xc, 0x66 };
+	struct port_opts o = { .spoofcheck = true, .naddrs = -1 };
+	struct kvb_fdb_entry e;
+	struct kvb_port p, now;
+	int pinned, pin_kept, new_ok, v1_ok;
+	struct frame f;
+	__u32 kv6;
+
+	CHECK(!add_veth("kv6", &kv6) &&
+	      !port_attach(fb, "unit", "kv6", 1, KVB_PORT_GUEST, &o) &&
+	      !port_get(F, kv6, &p) && mac_is_zero_u(p.mac),
+	      "attach kv6: not an unpinned port");
+	/* the command has read p; the guest's first frame pins V6 */
+	arp(&f, V6, V6, 0);
+	run_tc(F, kv6, &f);
+	pinned = fdb_entry(F, 1, V6, &e) && e.ifindex == kv6 &&
+		 (e.flags & KVB_FDB_F_STATIC);
+	/* the command goes on: NEW's entry, then the port with NEW */
+	fdb_static_set(F, 1, NEW, kv6);
+	memcpy(p.mac, NEW, 6);
+	port_store_counted(F, &p, BPF_EXIST);
+	port_get(F, kv6, &now);
+	pin_kept = fdb_entry(F, 1, V6, &e);
+	new_ok = fdb_entry(F, 1, NEW, &e) && e.ifindex == kv6 &&
+		 (e.flags & KVB_FDB_F_STATIC);
+	v1_ok = fdb_entry(F, 1, V1, &e) && e.ifindex == kv1;
+	port_detach(F, "unit", &now);
+	system("ip link del kv6");
+	CHECK(pinned, "the first frame did not pin V6: the test shows nothing");
+	CHECK(!memcmp(now.mac, NEW, 6), "the port does not have NEW");
+	CHECK(!pin_kept, "the pinned MAC's static entry outlived the port's "
+	      "new MAC");
+	CHECK(new_ok, "NEW's static entry lost");
+	CHECK(v1_ok, "another port's static entry lost");
+}
+
+/*
  * A spoofcheck port without a MAC pins its first frame's source, but
  * never a LAN host's MAC seen on the uplink (the LAN router's: its static
  * entry would have taken every other guest's frames to their default
@@ -2549,6 +2596,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_lease_ends);
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
 	RUN(t_port_store_keeps_datapath_writes);
+	RUN(t_port_set_mac_drops_a_pin_made_meanwhile);
 	RUN(t_mac_of_the_lan_never_pinned);
 	RUN(t_savi_bridge_learns_ra_prefixes);
 	RUN(t_savi_ra_two_hour_rule);
