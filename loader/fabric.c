@@ -907,10 +907,8 @@ int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out)
  * address counts the datapath keeps as it binds. The datapath writes
  * into the entry in place, and a whole entry written from a copy read
  * earlier (at a command's start, milliseconds before) would undo them;
- * the loader never clears `held` or a MAC. A guest's MAC the caller
- * replaces loses its static MAC-table entry here (it may have been pinned
- * after the caller read p). Only the same attachment's entry is merged
- * (same slot and role). The window left is between this
+ * the loader never clears `held` or a MAC. Only the same attachment's
+ * entry is merged (same slot and role). The window left is between this
  * read and the write. As bpf_map_update_elem: 0, or negative with errno
  * set.
  */
@@ -926,15 +924,6 @@ static int port_write(struct fabric *fb, struct kvb_port *p, __u64 flags,
 		if (mac_zero(p->mac) && !mac_zero(fresh.mac)) {
 			memcpy(p->mac, fresh.mac, 6);
 			p->flags |= KVB_PORT_F_MAC_PINNED;
-		} else if (p->role == KVB_PORT_GUEST &&
-			   !mac_zero(fresh.mac) && !mac_zero(p->mac) &&
-			   memcmp(fresh.mac, p->mac, 6)) {
-			/* the guest's MAC changes (port set mac) from one its
-			 * first frame may have pinned since p was read: that
-			 * MAC's static entry goes too (the caller removed the
-			 * one it knew of), or it would stay the port's */
-			fdb_del_static(fb, fresh.net_id, fresh.mac,
-				       p->ifindex);
 		}
 		if (!counted) {
 			p->n_ip4 = fresh.n_ip4;

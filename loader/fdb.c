@@ -36,6 +36,35 @@ void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id)
 			 sizeof(struct kvb_fdb_entry), fdb_match, &p);
 }
 
+struct keep {
+	__u32 ifindex;
+	__u8 mac[6];
+};
+
+static bool fdb_other_static(const void *key, const void *value, void *arg)
+{
+	const struct kvb_fdb_key *k = key;
+	const struct kvb_fdb_entry *e = value;
+	const struct keep *keep = arg;
+
+	return e->ifindex == keep->ifindex && (e->flags & KVB_FDB_F_STATIC) &&
+	       memcmp(k->mac, keep->mac, 6);
+}
+
+/*
+ * Remove every static entry of port ifindex but mac's: a guest owns one
+ * MAC, and one its first frame pinned while a command gave it another
+ * (read before the pin, written after) would stay the port's for good.
+ */
+void fdb_purge_others(struct fabric *fb, __u32 ifindex, const __u8 mac[6])
+{
+	struct keep keep = { .ifindex = ifindex };
+
+	memcpy(keep.mac, mac, 6);
+	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
+			 sizeof(struct kvb_fdb_entry), fdb_other_static, &keep);
+}
+
 /* The port whose static MAC mac is in net_id, or 0. */
 __u32 fdb_static_owner(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 {
@@ -82,22 +111,6 @@ void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 
 	memcpy(k.mac, mac, 6);
 	bpf_map_delete_elem(fb->fdb_fd, &k);
-}
-
-/*
- * Remove mac's entry in network net_id if it is a static one of port
- * ifindex (a MAC the port no longer owns); any other entry stays.
- */
-void fdb_del_static(struct fabric *fb, __u32 net_id, const __u8 mac[6],
-		    __u32 ifindex)
-{
-	struct kvb_fdb_key k = { .net_id = net_id };
-	struct kvb_fdb_entry e;
-
-	memcpy(k.mac, mac, 6);
-	if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
-	    (e.flags & KVB_FDB_F_STATIC) && e.ifindex == ifindex)
-		bpf_map_delete_elem(fb->fdb_fd, &k);
 }
 
 static void fdb_details(void)

@@ -298,17 +298,21 @@ static int port_set(int argc, char **argv)
 	if (addr_set(fb, "port set", &p, &o))
 		goto undo;
 	if (o.xdp_set && !o.xdp && port_xdp_set(fb, "port set", &p, false))
-		goto undo_acl;
+		goto undo;
 	/* the datapath writes the entry too, maybe since it was read (the
 	 * ACL step waits): the address counts as the map has them now;
 	 * held and a MAC the guest's first frame pinned: port_store */
 	addr_count(fb, &p);
 	if (port_store_counted(fb, &p, BPF_EXIST)) {
 		err("port set: %s: %s", p.name, strerror(errno));
-		goto undo_acl;
+		goto undo;
 	}
-	if (o.mac)
+	if (o.mac) {
+		/* a MAC the guest's first frame pinned after p was read
+		 * is not the port's: its static entry goes too */
+		fdb_purge_others(fb, p.ifindex, o.mac);
 		addr_mac_owned(fb, p.net_id, o.mac, p.ifindex);
+	}
 	net_ports_changed(fb, p.net_id);
 	return 0;
 undo_acl:

@@ -141,6 +141,18 @@ static __always_inline int fdb_owned_elsewhere(__u32 net_id, __u64 mac,
 }
 
 
+/* Take back static entry e that fdb_pin wrote under k, if it is still that
+ * entry (its port and stamp). */
+static __always_inline void fdb_unpin(struct kvb_fdb_key *k,
+				      const struct kvb_fdb_entry *e)
+{
+	struct kvb_fdb_entry *cur = bpf_map_lookup_elem(&kvb_fdb, k);
+
+	if (cur && cur->ifindex == e->ifindex && cur->seen_ns == e->seen_ns &&
+	    (cur->flags & KVB_FDB_F_STATIC))
+		bpf_map_delete_elem(&kvb_fdb, k);
+}
+
 /*
  * A spoofcheck port without a configured MAC takes the first source MAC
  * it sends as its own: held in the port and by a static entry (never
@@ -170,12 +182,12 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 	 * The static entry goes in first, then the port's MAC is claimed in
 	 * one compare-and-swap of the word it shares with the slot: frames
 	 * from several MACs on several queues at once each see none yet, and
-	 * only one claim wins; the losers take their entries back. In this
-	 * order a full table leaves the port as it was: a MAC claimed first
-	 * and given back on failure could be read in between by the loader
-	 * (port_store keeps a pinned MAC) and written back with no entry,
-	 * where another port could pin it too. A static entry: the reserve
-	 * is its too (fdb_room).
+	 * only one claim wins; the losers take their entries back
+	 * (fdb_unpin). In this order a full table leaves the port as it
+	 * was: a MAC claimed first and given back on failure could be read
+	 * in between by the loader (port_store keeps a pinned MAC) and
+	 * written back with no entry, where another port could pin it too.
+	 * A static entry: the reserve is its too (fdb_room).
 	 */
 	w = (__u64 *)port->mac;
 	was = *w;
@@ -190,10 +202,11 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 					  (mac & KVB_PORT_MAC_MASK));
 	if (got != was) {
 		/* another CPU pinned one, or the loader gave the port its
-		 * MAC: this entry goes unless it is that MAC's (the same
-		 * key, the same entry) */
+		 * MAC: this entry goes unless it is that MAC's, and only
+		 * while it is still the one written here (another port's
+		 * pin or configured MAC may have replaced it meanwhile) */
 		if ((got & KVB_PORT_MAC_MASK) != (mac & KVB_PORT_MAC_MASK))
-			bpf_map_delete_elem(&kvb_fdb, &k);
+			fdb_unpin(&k, &e);
 		return 0;
 	}
 	fdb_counted(fdb_counter());
