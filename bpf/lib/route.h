@@ -695,10 +695,60 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 }
 
 /*
+ * May a packet from a WAN device carry source saddr (to daddr) into a
+ * network of the fabric, as the kernel's forwarding would let it? Not
+ * when the source is a martian (unspecified, loopback, multicast, the
+ * limited broadcast; IPv6 link-local and IPv4-mapped, which no router
+ * forwards), an address of the fabric's own networks (a guest's, a
+ * gateway's: they live behind this host, never beyond its WAN), or one
+ * the host's FIB has no unicast route back to (one of the host's own
+ * addresses, a broadcast, none at all: the kernel's martian-source and
+ * loose reverse-path checks, asked as an input lookup on the network's
+ * host interface gw_host). Forwarding in through BPF skips the kernel's
+ * checks; without these a WAN host could speak to guests as their
+ * gateway, the host or another guest, and pass ACL rules written for
+ * them. 1 when forged.
+ */
+static __always_inline int wan_src_forged(struct __sk_buff *skb,
+					  struct route_scratch *t, __u8 family,
+					  const __u8 *saddr, const __u8 *daddr,
+					  __u32 gw_host)
+{
+	int ret;
+
+	if (family == 4) {
+		__be32 a;
+
+		__builtin_memcpy(&a, saddr, 4);
+		if (ip4_never_forwarded(a))
+			return 1;
+	} else {
+		/* ::, ::1; ff00::/8; fe80::/10; ::ffff:0:0/96 */
+		if (ip6_is_unspec_or_lo(saddr) || saddr[0] == 0xff ||
+		    (saddr[0] == 0xfe && (saddr[1] & 0xc0) == 0x80))
+			return 1;
+		if (!(saddr[0] | saddr[1] | saddr[2] | saddr[3] | saddr[4] |
+		      saddr[5] | saddr[6] | saddr[7] | saddr[8] | saddr[9]) &&
+		    saddr[10] == 0xff && saddr[11] == 0xff)
+			return 1;
+	}
+	if (route_of(family, saddr))
+		return 1;
+	/* the way back, as a reply would take it: from daddr to saddr */
+	ret = fib_ask(skb, &t->fib, family, daddr, saddr, 0, gw_host,
+		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	return ret == BPF_FIB_LKUP_RET_NOT_FWDED ||
+	       ret == BPF_FIB_LKUP_RET_BLACKHOLE ||
+	       ret == BPF_FIB_LKUP_RET_UNREACHABLE ||
+	       ret == BPF_FIB_LKUP_RET_PROHIBIT;
+}
+
+/*
  * A frame on a WAN device for a routed network (one not behind a nat
- * network) that named this device as its `wan` (or see wan_routes_in): admitted like any frame
- * entering the fabric (a drop code when it fails), then into the network
- * as the FIB says. A routed network without a WAN device, or with another
+ * network) that named this device as its `wan` (or see wan_routes_in):
+ * admitted like any frame entering the fabric (a drop code when it
+ * fails), refused from a source no WAN host may have (wan_src_forged:
+ * spoof-ip), then into the network as the FIB says. A routed network without a WAN device, or with another
  * one, is not reachable from here, whatever other networks use this
  * device for. Everything else, and whatever routing refuses, is left to
  * NAT and the host.
@@ -749,6 +799,8 @@ static __always_inline int route_from_wan(struct __sk_buff *skb, __u32 ifindex)
 	ret = kvb_admit_wan(skb);	/* or the header bytes */
 	if (IS_DROP(ret))
 		return ret;
+	if (wan_src_forged(skb, t, family, saddr, daddr, r->gw_host))
+		return DROP(KVB_DROP_SPOOF_IP);
 	ret = route_into(skb, ifindex, NULL, r, family, saddr, daddr, l3_len,
 			 (__u32)ret);
 	return IS_DROP(ret) ? TC_ACT_OK : ret;

@@ -229,6 +229,45 @@ peer=$(seen_from "$T-wan" 10.99.3.2 8089 "$T-g1")
 check "TCP g1 -> WAN (IPv6, 4 MiB, sha256)" tcp_sha "$T-g1" "$T-wan" fd99:3::2 4
 check "TCP WAN -> g1 (IPv4, 4 MiB, sha256)" tcp_sha "$T-wan" "$T-g1" 10.71.1.11 4
 
+# Forged sources from the WAN: the kernel's forwarding would drop these
+# (martian sources, the host's own addresses, no route back) and no WAN
+# host can have a guest's or a gateway's address; routed in by BPF,
+# they were delivered, and the guest answered the gateway or the host.
+# Echo requests with one identifier, each a source; a capture on g1
+# sees only the WAN host's own, and the rest are spoof-ip on the WAN.
+scratch
+wmac=$(cat /sys/class/net/"$T-w"/address)
+sp0=$(stat "$T-w" spoof-ip)
+in_ns "$T-g1" timeout 8 tcpdump -U -n -Q in -i eth0 -w "$TMP/forged.pcap" \
+	'(icmp and icmp[icmptype] == 8) or (icmp6 and ip6[40] == 128)' \
+	>/dev/null 2>&1 & tpid=$!
+sleep 1.5
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import Ether, IP, IPv6, ICMP, ICMPv6EchoRequest, sendp, conf
+conf.verb = 0
+e = Ether(dst='$wmac')
+forged4 = ['10.71.1.1', '10.71.1.12', '10.71.2.11', '10.99.3.1', '127.0.0.1',
+           '0.0.0.0', '224.0.0.5', '255.255.255.255']
+forged6 = ['fd71:1::1', 'fd71:2::11', 'fd99:3::1', '::', '::1',
+           '::ffff:10.99.3.2', 'fe80::1', 'ff02::1']
+for i, src in enumerate(['10.99.3.2'] + forged4):
+    sendp(e / IP(src=src, dst='10.71.1.11') / ICMP(id=0x7a7a, seq=i), iface='eth0')
+for i, src in enumerate(['fd99:3::2'] + forged6):
+    sendp(e / IPv6(src=src, dst='$a1') / ICMPv6EchoRequest(id=0x7a7a, seq=i),
+          iface='eth0')"
+sleep 1
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+seen=$(tcpdump -n -r "$TMP/forged.pcap" 2>/dev/null |
+	awk '/IP6? /{print $3}' | sort -u | tr '\n' ' ')
+[ "$seen" = "10.99.3.2 fd99:3::2 " ] &&
+	pass "forged WAN sources never reach a routed guest (only the WAN host's own: $seen)" ||
+	fail "forged WAN sources: g1 saw echo requests from '$seen' (want '10.99.3.2 fd99:3::2 ')"
+sp1=$(stat "$T-w" spoof-ip)
+[ $((sp1 - sp0)) -ge 16 ] &&
+	pass "... counted as spoof-ip on the WAN (+$((sp1 - sp0)))" ||
+	fail "... spoof-ip on the WAN +$((sp1 - sp0)), want 16"
+
 # A WAN address beyond a gateway (the host routes it through the WAN
 # namespace, which answers ARP and ND on eth0 only for eth0's addresses):
 # the packet goes to the next hop the FIB names, not to its destination
