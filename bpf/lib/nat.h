@@ -2242,6 +2242,43 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 }
 
 /*
+ * Is WAN packet rk for a socket of the host rather than for a forward
+ * that shares its port? A TCP segment when the host has a connection
+ * with exactly that remote (connecting, established, closing: a
+ * connection of the host's own whose local port a forwarded range
+ * covers, as conntrack keeps its packets the host's); a listener does not
+ * count (a forward takes new connections, as a DNAT rule does). A UDP
+ * datagram when a socket of the host would receive it, bound or
+ * connected (the host's own exchange from a port in a forwarded range).
+ * The host comes first: its connections are never taken over.
+ */
+static __always_inline int fwd_port_hosts(struct __sk_buff *skb,
+					  const struct kvb_ct_key *rk)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct bpf_sock *sk;
+	int hosts;
+
+	if (!t)
+		return 0;
+	if (rk->proto == IPPROTO_UDP)
+		return port_is_hosts(skb, &t->tuple, IPPROTO_UDP, rk);
+	if (rk->proto != IPPROTO_TCP)
+		return 0;
+	t->tuple.ipv4.saddr = rk->saddr;
+	t->tuple.ipv4.daddr = rk->daddr;
+	t->tuple.ipv4.sport = rk->sport;
+	t->tuple.ipv4.dport = rk->dport;
+	sk = bpf_skc_lookup_tcp(skb, &t->tuple, sizeof(t->tuple.ipv4),
+				BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	hosts = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return hosts;
+}
+
+/*
  * A new connection from the WAN to a forwarded port: track it as if the
  * guest had opened it (both keys), so replies and later packets take the
  * ordinary paths. Returns 0 when a forward applied, 1 when none did, or
@@ -2500,7 +2537,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		    nat_wan_martian(&rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
 	now = kvb_now();
-	if (!ct) {
+	if (!ct && !fwd_port_hosts(skb, &rk)) {
 		ret = ct_forward(&rk);
 		if (IS_DROP(ret))
 			return ret;

@@ -441,6 +441,49 @@ sendp(Ether(dst='$wmac') / Dot1Q(vlan=0) / IP(src='10.99.2.2', dst='10.99.2.1') 
 	pass "a VLAN 100 reply to a guest's flow is the VLAN device's (not dropped), a VID 0 one still vlan-tagged" ||
 	fail "tagged replies (sent: $sent, nat port '$np'): vlan-tagged $vt0 -> $(stat "$T-w" vlan-tagged), want +1"
 
+# A forwarded range over ports of the host's own connections (its
+# ephemeral range is 32768-60999 by default): the host's TCP connection
+# from such a port and its UDP exchange keep their replies, as conntrack
+# keeps them the host's. Before, the WAN's SYN-ACK opened a forward's
+# flow to g1 (whose stack answered with a reset: the host's connect
+# timed out) and the UDP reply went to g1. A new connection from the WAN
+# to a port of the range still reaches g1.
+check "forward add tcp and udp 40500-40510 to g1" sh -c "
+	$ROOT/build/kvmbpf --bpffs $BPFFS forward add n proto tcp port 40500-40510 to 192.168.78.11 &&
+	$ROOT/build/kvmbpf --bpffs $BPFFS forward add n proto udp port 40500-40510 to 192.168.78.11"
+in_ns "$T-wan" timeout 8 "$PY" -c "
+import socket
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(('10.99.2.2', 8099)); t.listen(4); t.settimeout(6)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('10.99.2.2', 7799))
+u.settimeout(6)
+d, a = u.recvfrom(64); u.sendto(b'udp-back-' + d, a)
+c, a = t.accept(); c.sendall(b'tcp-back'); c.close()" & wpid=$!
+in_ns "$T-g1" timeout 8 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 40507)); s.listen(4); s.settimeout(6)
+c, a = s.accept(); c.sendall(b'forwarded'); c.close()" & gpid=$!
+sleep 0.5
+check "the host's UDP exchange from a forwarded port keeps its reply" timeout 5 "$PY" -c "
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('10.99.2.1', 40505))
+u.settimeout(3); u.sendto(b'host', ('10.99.2.2', 7799))
+assert u.recvfrom(64)[0] == b'udp-back-host'"
+check "the host's TCP connection from a forwarded port is its own" timeout 5 "$PY" -c "
+import socket
+s = socket.socket(); s.bind(('10.99.2.1', 40506)); s.settimeout(3)
+s.connect(('10.99.2.2', 8099)); assert s.recv(64) == b'tcp-back'"
+check "... and the WAN's new connection to a port of the range reaches g1" \
+	in_ns "$T-wan" timeout 5 "$PY" -c "
+import socket
+c = socket.create_connection(('10.99.2.1', 40507), timeout=3)
+assert c.recv(64) == b'forwarded'"
+wait "$wpid" "$gpid" 2>/dev/null
+check "forward del tcp and udp 40500-40510" sh -c "
+	$ROOT/build/kvmbpf --bpffs $BPFFS forward del n proto tcp port 40500-40510 &&
+	$ROOT/build/kvmbpf --bpffs $BPFFS forward del n proto udp port 40500-40510"
+
 # another nat network on the same WAN shares its address: its forward
 # del must not take n's forwards
 check "net add n9 on the same WAN" \
