@@ -277,6 +277,63 @@ static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
 }
 
 /*
+ * The next hops of the host's routes through bridge network n's uplink
+ * (its default route's gateway, the LAN's router, as often as not), held
+ * for the uplink as the host's own addresses are: a guest with no address
+ * of its own could otherwise answer ARP or neighbour discovery for the
+ * router and draw the other guests' traffic to it (the router's IPv6
+ * link-local is also held from its advertisements: savi_learn_ra). The
+ * main table, as /proc/net/route and /proc/net/ipv6_route give it; a
+ * route the host gets later counts from the next changing command.
+ */
+static void uplink_hold_gateways(struct fabric *fb, const struct kvb_net *n)
+{
+	char line[256], dev[IF_NAMESIZE + 1], name[IF_NAMESIZE];
+	FILE *f;
+
+	if (!if_indextoname(n->uplink, name))
+		return;
+	f = fopen("/proc/net/route", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		struct kvb_addr_key k = { .net_id = (__u8)n->id, .family = 4 };
+		unsigned int dst, gw, flags;
+
+		/* Iface Destination Gateway Flags, addresses as the raw
+		 * network-order words read as host-order numbers */
+		if (sscanf(line, "%16s %x %x %x", dev, &dst, &gw, &flags) != 4 ||
+		    strcmp(dev, name) || !(flags & 0x2) || !gw)
+			continue;
+		memcpy(k.addr, &gw, 4);
+		uplink_hold(fb, &k, n->uplink);
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/net/ipv6_route", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		struct kvb_addr_key k = { .net_id = (__u8)n->id, .family = 6 };
+		char nh[33];
+		bool any = false;
+
+		/* dst plen src plen next-hop metric refcnt use flags dev */
+		if (sscanf(line, "%*32s %*2s %*32s %*2s %32s %*8s %*8s %*8s %*8s %16s",
+			   nh, dev) != 2 || strcmp(dev, name) || strlen(nh) != 32)
+			continue;
+		for (int i = 0; i < 16; i++) {
+			unsigned int b;
+
+			if (sscanf(nh + 2 * i, "%2x", &b) != 1)
+				break;
+			k.addr[i] = (__u8)b;
+			any |= b != 0;
+		}
+		if (any && k.addr[0] != 0xff)
+			uplink_hold(fb, &k, n->uplink);
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
  * The host's own addresses on each bridge network's uplink (its NIC's,
  * on the LAN), held for the uplink port in kvb_addr as static owner
  * entries: no guest claims one (SAVI's first use, an unaddressed port's
@@ -284,7 +341,8 @@ static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
  * unsolicited NA or a gratuitous ARP of its own MAC. IPv4 and IPv6, the
  * link-local too (a stable-privacy one is no MAC's EUI-64, which the
  * guard knew before). Run by the upkeep step of every changing command
- * and when a bridge network gets its uplink; an IPv6 address the host
+ * and when a bridge network gets its uplink, with the next hops of the
+ * host's routes through it (uplink_hold_gateways); an IPv6 address the host
  * takes between two commands (a new temporary one) the datapath holds
  * from its DAD probe (savi_hold_host), and this forgets it once the host
  * no longer has it.
@@ -320,6 +378,7 @@ void uplink_addrs_sync(struct fabric *fb)
 			}
 			uplink_hold(fb, &k, n.uplink);
 		}
+		uplink_hold_gateways(fb, &n);
 		/* the holds the datapath made (savi_hold_host) counted on
 		 * the uplink: counted anew */
 		{

@@ -330,6 +330,10 @@ behind6 "$T-hu" "$T-hl" 2001:db8:f5::1 2001:db8:f5::2
 # a link-local that is no MAC's EUI-64 (NetworkManager's stable-privacy)
 ll=fe80::5eed:f5
 ip addr add "$ll/64" dev "$T-hu" nodad
+# the host's routes through the LAN's router ($T-hl): its next hop is the
+# host's too, and no guest's to announce
+ip route add 203.0.113.16/28 via 100.64.15.2 dev "$T-hu"
+ip -6 route add 2001:db8:f6::/64 via 2001:db8:f5::2 dev "$T-hu"
 check "net add hb: the host's NIC as a bridge's uplink" \
 	kvmbpf net add hb type bridge uplink "$T-hu"
 netns_add "$T-hg"
@@ -360,6 +364,25 @@ case " $b " in
 *" 2001:db8:f5::1 "*|*" $ll "*|*" 100.64.15.1 "*) fail "the guest holds a host address: $b" ;;
 *) pass "no address of the host is bound to the guest ($b)" ;;
 esac
+# the host's router on the LAN (the next hop of its routes through the
+# uplink): a gratuitous ARP and an unsolicited NA for it from the guest
+# would draw the other guests' (and the host's) traffic for it
+r0=$(refused)
+in_ns "$T-hg" "$PY" -c "
+from scapy.all import (Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, ARP,
+                       sendp, conf)
+conf.verb = 0
+me = '52:54:00:f5:00:01'
+sendp(Ether(src=me, dst='33:33:00:00:00:01') /
+      IPv6(src='2001:db8:f5::2', dst='ff02::1', hlim=255) /
+      ICMPv6ND_NA(tgt='2001:db8:f5::2', R=1, S=0, O=1) /
+      ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
+sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=2, hwsrc=me, psrc='100.64.15.2', hwdst='ff:ff:ff:ff:ff:ff',
+          pdst='100.64.15.2'), iface='eth0')" 2>/dev/null
+r1=$(refused)
+[ $((r1 - r0)) -ge 2 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
+	fail "the host's router announced by a guest: $((r1 - r0)) refused of 2"
 in_ns "$T-hg" ip addr add 100.64.15.50/24 dev eth0
 check "the guest's own address on the LAN still works" ping4 "$T-hg" 100.64.15.2
 finish
