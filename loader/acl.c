@@ -79,6 +79,11 @@ int acl_list_parse(struct fabric *fb, const char *cmd, const char *s,
 	*n = 0;
 	if (!fb)
 		return 1;	/* fab() said why */
+	if (list_check(cmd, "acl", s))
+		return 1;
+	if (strlen(s) >= sizeof(buf))
+		return err("%s: acl %s: at most %d ACLs", cmd, s,
+			   KVB_ACL_PER_PORT);
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		if (*n == KVB_ACL_PER_PORT)
@@ -183,16 +188,16 @@ enum { RK_PROTO, RK_SRC, RK_DST, RK_SPORT, RK_DPORT, RK_TYPE, RK_CODE,
        RK_LOG };
 static const struct keyword rule_kws[] = {
 	[RK_PROTO] = { "proto", "tcp|udp|icmp|icmpv6|N",
-		       "the protocol (default: any)", 0 },
+		       "the protocol (default: any)", 0, 0 },
 	[RK_SRC] = { "src", "CIDR[,CIDR...]", "source addresses (default: any;\n"
-		     "up to 8, IPv4 and IPv6)", 0 },
-	[RK_DST] = { "dst", "CIDR[,CIDR...]", "destination addresses", 0 },
-	[RK_SPORT] = { "sport", "P[-Q]", "source ports (tcp, udp)", 0 },
-	[RK_DPORT] = { "dport", "P[-Q]", "destination ports (tcp, udp)", 0 },
-	[RK_TYPE] = { "icmp-type", "T", "ICMP(v6) type (icmp, icmpv6)", 0 },
-	[RK_CODE] = { "icmp-code", "C", "ICMP(v6) code (with icmp-type)", 0 },
+		     "up to 8, IPv4 and IPv6)", 0, 0 },
+	[RK_DST] = { "dst", "CIDR[,CIDR...]", "destination addresses", 0, 0 },
+	[RK_SPORT] = { "sport", "P[-Q]", "source ports (tcp, udp)", 0, 0 },
+	[RK_DPORT] = { "dport", "P[-Q]", "destination ports (tcp, udp)", 0, 0 },
+	[RK_TYPE] = { "icmp-type", "T", "ICMP(v6) type (icmp, icmpv6)", 0, 0 },
+	[RK_CODE] = { "icmp-code", "C", "ICMP(v6) code (with icmp-type)", 0, 0 },
 	[RK_LOG] = { "log", "on|off", "on: the connections it lets in go to\n"
-		     "'kvmbpf monitor' (acl-log; drops go there anyway)", 0 },
+		     "'kvmbpf monitor' (acl-log; drops go there anyway)", 0, 0 },
 };
 
 static int cidrs_parse(const char *cmd, const char *kw, const char *s,
@@ -202,6 +207,11 @@ static int cidrs_parse(const char *cmd, const char *kw, const char *s,
 	int r;
 
 	*n = 0;
+	if (list_check(cmd, kw, s))
+		return 1;
+	if (strlen(s) >= sizeof(buf))
+		return err("%s: %s: at most %d CIDRs", cmd, kw,
+			   KVB_ACL_MAX_CIDRS);
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		if (*n == KVB_ACL_MAX_CIDRS)
@@ -235,6 +245,7 @@ static unsigned int cidr_fams(const struct kvb_acl_cidr *c, __u8 n)
 static int rule_parse(const char *cmd, int argc, char **argv,
 		      struct kvb_acl_rule *r)
 {
+	struct kw_seen seen = { 0 };
 	unsigned int fs, fd, fp = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -261,8 +272,9 @@ static int rule_parse(const char *cmd, int argc, char **argv,
 		if (!kw)
 			return err("%s: unknown keyword '%s' (try 'kvmbpf acl "
 				   "help')", cmd, argv[i]);
-		if (!v)
-			return err("%s: %s needs %s", cmd, argv[i], kw->arg);
+		if (keyword_take(cmd, kw, (unsigned int)(kw - rule_kws), argc,
+				 argv, i, &seen))
+			return 1;
 		switch (kw - rule_kws) {
 		case RK_PROTO:
 			r->proto = 0;

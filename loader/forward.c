@@ -21,10 +21,11 @@
 
 enum { FK_PROTO, FK_PORT, FK_TO };
 static const struct keyword fwd_kws[] = {
-	[FK_PROTO] = { "proto", "tcp|udp", "the protocol", 0 },
-	[FK_PORT] = { "port", "P[-Q]", "the port (range) on the WAN address", 0 },
+	[FK_PROTO] = { "proto", "tcp|udp", "the protocol", 0, 0 },
+	[FK_PORT] = { "port", "P[-Q]", "the port (range) on the WAN address",
+		     0, 0 },
 	[FK_TO] = { "to", "ADDR[:PORT]", "the guest address (and first port;\n"
-		    "default: the same ports); add only", 0 },
+		    "default: the same ports); add only", 0, 0 },
 };
 
 static void fwd_details(void)
@@ -63,6 +64,10 @@ struct fwd_args {
 static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 		     struct fwd_args *a)
 {
+	struct kw_seen seen = { 0 };
+	char what[32];
+
+	snprintf(what, sizeof(what), "forward %s", cmd);
 	memset(a, 0, sizeof(*a));
 	if (argc < 1)
 		return err("forward %s: missing NET", cmd);
@@ -83,8 +88,9 @@ static int parse_fwd(const char *cmd, int argc, char **argv, bool want_to,
 			return err("forward %s: unknown keyword '%s' (expected "
 				   "%s)", cmd, k, list);
 		}
-		if (!v)
-			return err("forward %s: %s needs a value", cmd, k);
+		if (keyword_take(what, kw, (unsigned int)(kw - fwd_kws), argc,
+				 argv, i, &seen))
+			return 1;
 		switch (kw - fwd_kws) {
 		case FK_PROTO:
 			if (!strcmp(v, "tcp"))

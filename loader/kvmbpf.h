@@ -409,7 +409,28 @@ struct keyword {
 	const char *help;
 	unsigned int only;	/* where it applies (a mask the user of
 				 * the table defines), 0: everywhere */
+	unsigned int flags;	/* KW_* */
 };
+/* given more than once on a line, each time adds (ip, subnet, vtep);
+ * any other keyword given twice is an error, not the later word winning */
+#define KW_REPEAT 1U
+
+/* The keywords a command line gave so far, for keyword_take. */
+struct kw_seen {
+	__u64 given;		/* bit: the keyword's slot in its table */
+	const char *first[64];	/* each one's first argument, or NULL */
+};
+/* words kw takes after its name: those of its arg ("KIND SECONDS": 2) */
+int keyword_nargs(const struct keyword *kw);
+/*
+ * The check every KEYWORD [ARG]... parser makes of keyword kw (slot: its
+ * index in its table) at argv[i]: its argument words are there, and it
+ * was not given before unless it is KW_REPEAT. 0, or err()'s 1.
+ */
+int keyword_take(const char *cmd, const struct keyword *kw, unsigned int slot,
+		 int argc, char **argv, int i, struct kw_seen *seen);
+/* list (kw's value, "a,b,c") has no empty element: 0, or err()'s 1 */
+int list_check(const char *cmd, const char *kw, const char *list);
 /* The entry of kws named word, or NULL; n: the table's length. */
 const struct keyword *keyword_find(const struct keyword *kws, size_t n,
 				   const char *word);

@@ -136,8 +136,8 @@ static int on_event(void *arg, void *data, size_t size)
 enum { MK_DROPS, MK_COUNT };
 static const struct keyword monitor_kws[] = {
 	[MK_DROPS] = { "drops", NULL, "dropped frames (the default, and the\n"
-		       "only kind so far)", 0 },
-	[MK_COUNT] = { "count", "N", "stop after N frames", 0 },
+		       "only kind so far)", 0, 0 },
+	[MK_COUNT] = { "count", "N", "stop after N frames", 0, 0 },
 };
 
 static void monitor_details(void)
@@ -156,6 +156,7 @@ static int monitor_run(int argc, char **argv)
 	struct ring_buffer *rb;
 	struct sigaction sa = { .sa_handler = on_signal };
 	__u64 next = 0, mine = 0;
+	struct kw_seen seen = { 0 };
 	struct kvb_mon cur;
 	__u32 zero = 0;
 
@@ -176,6 +177,10 @@ static int monitor_run(int argc, char **argv)
 			mc.ifindex = p.ifindex;
 		} else if (!kw) {
 			return err("monitor: unexpected argument '%s'", argv[i]);
+		} else if (keyword_take("monitor", kw,
+					(unsigned int)(kw - monitor_kws), argc,
+					argv, i, &seen)) {
+			return 1;
 		} else if (kw - monitor_kws == MK_COUNT) {
 			if (i + 1 >= argc ||
 			    parse_u32(argv[i + 1], 1, 1000000000, &n))

@@ -65,7 +65,6 @@ struct net_field {
 	struct keyword kw;	/* name, argument, help, the types that have any of these NT_* */
 	const char *key;	/* JSON key */
 	unsigned int flags;
-	int nargs;		/* words after the keyword: 0, 1, 2 */
 	/* word(s) v into s; 0 or err()'s 1 */
 	int (*parse)(const char *cmd, struct net_spec *s, char **v);
 	/* s into n (net add, net set) */
@@ -383,6 +382,10 @@ static int parse_ct_timeout(const char *cmd, struct net_spec *s, char **v)
 	if (t < 0)
 		return err("%s: ct-timeout %s: expected tcp-established, tcp, "
 			   "udp or icmp", cmd, v[0]);
+	/* repeated for each kind, once a kind */
+	if (s->ct_timeout[t])
+		return err("%s: ct-timeout %s given twice (%u, then %s)", cmd,
+			   v[0], s->ct_timeout[t], v[1]);
 	if (parse_u32(v[1], 1, 864000, &s->ct_timeout[t]))
 		return err("%s: ct-timeout %s %s: expected 1-864000 seconds",
 			   cmd, v[0], v[1]);
@@ -698,93 +701,101 @@ static void format_def_out(struct fabric *fb, const struct kvb_net *n,
 
 enum { NF_TYPE };
 static const struct net_field fields[] = {
-	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0 },
-		      "type", F_ADD, 1, parse_type, NULL, format_type },
+	[NF_TYPE] = { { "type", "TYPE", "bridge, internal, nat or routed", 0,
+		        0 },
+		      "type", F_ADD, parse_type, NULL, format_type },
 	{ { "uplink", "DEV", "the host NIC the guests share the LAN of\n"
-	    "(and the host itself)", NT_UPLINK },
-	  "uplink", F_ADD | F_JSON_ALL, 1, parse_uplink, NULL, format_uplink },
+	    "(and the host itself)", NT_UPLINK, 0 },
+	  "uplink", F_ADD | F_JSON_ALL, parse_uplink, NULL, format_uplink },
 	{ { "uplink-xdp", "on|off", "on: XDP on the uplink forwards the LAN's\n"
 	    "complete known-unicast frames to tap guests\n"
 	    "itself (tc judges the rest); off (default):\n"
-	    "tc alone (README, Datapath)", NT_UPLINK },
-	  "uplink_xdp", F_ADD | F_SET | F_JSON_ALL, 1, parse_uplink_xdp, NULL,
+	    "tc alone (README, Datapath)", NT_UPLINK, 0 },
+	  "uplink_xdp", F_ADD | F_SET | F_JSON_ALL, parse_uplink_xdp, NULL,
 	  format_uplink_xdp },
 	{ { "subnet", "CIDR", "nat: one IPv4 subnet (translated) and IPv6\n"
-	    "ones (routed); routed: up to 4, IPv4 and IPv6\n(repeat)", NT_GATEWAY },
-	  "subnets", F_ADD, 1, parse_subnet, apply_subnet, format_subnet },
+	    "ones (routed); routed: up to 4, IPv4 and IPv6\n(repeat)",
+	    NT_GATEWAY, KW_REPEAT },
+	  "subnets", F_ADD, parse_subnet, apply_subnet, format_subnet },
 	{ { "gateway", "ADDR", "a subnet's gateway (default: its first\n"
-	    "address), on the host interface kvbgwID", NT_GATEWAY },
-	  "gateways", F_ADD, 1, parse_gateway, NULL, format_gateway },
+	    "address), on the host interface kvbgwID", NT_GATEWAY, KW_REPEAT },
+	  "gateways", F_ADD, parse_gateway, NULL, format_gateway },
 	{ { "wan", "DEV", "nat: translate through DEV only (default:\n"
 	    "any route, through the device the FIB picks,\nto its address); "
 	    "routed: where the outside's\ntraffic to the subnets arrives",
-	    NT_GATEWAY },
-	  "wan", F_ADD, 1, parse_wan, NULL, format_wan },
+	    NT_GATEWAY, 0 },
+	  "wan", F_ADD, parse_wan, NULL, format_wan },
 	{ { "wan-xdp", "on|off", "on (with wan): XDP on the wan device\n"
 	    "translates the replies of established flows\n"
 	    "to tap guests itself (tc judges the rest);\n"
-	    "off (default): tc alone (README, Datapath)", NT_NAT },
-	  "wan_xdp", F_ADD | F_SET, 1, parse_wan_xdp, apply_wan_xdp,
+	    "off (default): tc alone (README, Datapath)", NT_NAT, 0 },
+	  "wan_xdp", F_ADD | F_SET, parse_wan_xdp, apply_wan_xdp,
 	  format_wan_xdp },
 	{ { "dhcp", "on|off", "dnsmasq on the gateway interface: DHCPv4,\n"
 	    "and stateful DHCPv6 (RA M flag, no SLAAC) on\n"
 	    "IPv6 subnets (default: on for nat, off for\nrouted)",
-	    NT_GATEWAY },
-	  "dhcp", F_ADD, 1, parse_dhcp, apply_dhcp, format_dhcp },
+	    NT_GATEWAY, 0 },
+	  "dhcp", F_ADD, parse_dhcp, apply_dhcp, format_dhcp },
 	{ { "mtu", "N", "68-65535 (1280 or more with an IPv6 subnet),\n"
-	    "default 1500 (spanning hosts: what the underlay carries)", 0 },
-	  "mtu", F_ADD, 1, parse_mtu, apply_mtu, format_mtu },
+	    "default 1500 (spanning hosts: what the underlay\ncarries)",
+	    0, 0 },
+	  "mtu", F_ADD, parse_mtu, apply_mtu, format_mtu },
 	{ { "force", NULL, "create it even where its subnet overlaps an\n"
-	    "address or a route of the host", NT_GATEWAY },
-	  "force", F_ADD, 0, parse_force, apply_force, format_force },
+	    "address or a route of the host", NT_GATEWAY, 0 },
+	  "force", F_ADD, parse_force, apply_force, format_force },
 	{ { "vni", "N", "span hosts: the VXLAN network identifier\n"
-	    "(1-16777215), the same on every host of the\nnetwork", NT_OVERLAY },
-	  "vni", F_ADD | F_SET | F_JSON_ALL, 1, parse_vni, apply_vni,
+	    "(1-16777215), the same on every host of the\nnetwork",
+	    NT_OVERLAY, 0 },
+	  "vni", F_ADD | F_SET | F_JSON_ALL, parse_vni, apply_vni,
 	  format_vni },
 	{ { "vtep", "ADDR", "another host of the network: its underlay\n"
 	    "address, IPv4 or IPv6 (repeat; net set:\nthe whole list)",
-	    NT_OVERLAY },
-	  "vteps", F_ADD | F_SET | F_JSON_ALL, 1, parse_vtep, apply_vtep,
+	    NT_OVERLAY, KW_REPEAT },
+	  "vteps", F_ADD | F_SET | F_JSON_ALL, parse_vtep, apply_vtep,
 	  format_vtep },
 	/* applied in this order: a host leaves before one joins (a
 	 * replace at the limit has room) */
-	{ { "vtep-del", "ADDR", "net set: a host leaves", NT_OVERLAY },
-	  NULL, F_SET, 1, parse_vtep_del, apply_vtep_del, format_none },
-	{ { "vtep-add", "ADDR", "net set: a host joins", NT_OVERLAY },
-	  NULL, F_SET, 1, parse_vtep_add, apply_vtep_add, format_none },
+	{ { "vtep-del", "ADDR", "net set: a host leaves (repeat)", NT_OVERLAY,
+	    KW_REPEAT },
+	  NULL, F_SET, parse_vtep_del, apply_vtep_del, format_none },
+	{ { "vtep-add", "ADDR", "net set: a host joins (repeat)", NT_OVERLAY,
+	    KW_REPEAT },
+	  NULL, F_SET, parse_vtep_add, apply_vtep_add, format_none },
 	{ { "ct-max", "N", "flows at once (default and most: half the\n"
-	    "flow table)", NT_NAT },
-	  "ct_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_max, apply_ct_max,
+	    "flow table)", NT_NAT, 0 },
+	  "ct_max", F_ADD | F_SET | F_BREAK, parse_ct_max, apply_ct_max,
 	  format_ct_max },
 	{ { "ct-port-max", "N", "flows one guest port holds at once\n"
 	    "(default 131072; beyond, its new flows are\nrefused: "
-	    "nat-port-full)", NT_NAT },
-	  "ct_port_max", F_ADD | F_SET | F_BREAK, 1, parse_ct_port_max,
+	    "nat-port-full)", NT_NAT, 0 },
+	  "ct_port_max", F_ADD | F_SET | F_BREAK, parse_ct_port_max,
 	  apply_ct_port_max, format_ct_port_max },
 	{ { "ct-timeout", "KIND SECONDS", "idle timeout of tcp-established,\n"
-	    "tcp, udp or icmp flows (repeat)", NT_NAT },
-	  "ct_timeouts", F_ADD | F_SET, 2, parse_ct_timeout, apply_ct_timeout,
+	    "tcp, udp or icmp flows (repeat)", NT_NAT, KW_REPEAT },
+	  "ct_timeouts", F_ADD | F_SET, parse_ct_timeout, apply_ct_timeout,
 	  format_ct_timeout },
 	{ { "nat-filtering", "MODE", "what comes in to a guest's NAT mapping\n"
 	    "unasked: from its flows' remotes only\n(address-port, default), "
 	    "from addresses it\nsent to (address), from anyone\n"
-	    "(endpoint-independent)", NT_NAT },
-	  "nat_filtering", F_ADD | F_SET | F_BREAK, 1, parse_nat_filter,
+	    "(endpoint-independent)", NT_NAT, 0 },
+	  "nat_filtering", F_ADD | F_SET | F_BREAK, parse_nat_filter,
 	  apply_nat_filter, format_nat_filter },
 	{ { "acl", "NAME[,NAME...]|none", "the ACLs of its ports that name\n"
-	    "none of their own ('kvmbpf acl help')", 0 },
-	  "acl", F_ADD | F_SET | F_BREAK, 1, parse_acl, apply_acl, format_acl },
+	    "none of their own ('kvmbpf acl help')", 0, 0 },
+	  "acl", F_ADD | F_SET | F_BREAK, parse_acl, apply_acl, format_acl },
 	{ { "default-ingress", "allow|drop|reject", "what traffic towards a\n"
-	    "guest with ACLs that no rule matches gets\n(default reject)", 0 },
-	  "default_ingress", F_ADD | F_SET, 1, parse_def_in, apply_def_in,
+	    "guest with ACLs that no rule matches gets\n(default reject)",
+	    0, 0 },
+	  "default_ingress", F_ADD | F_SET, parse_def_in, apply_def_in,
 	  format_def_in },
 	{ { "default-egress", "allow|drop|reject", "the same from the guest",
-	    0 },
-	  "default_egress", F_ADD | F_SET, 1, parse_def_out, apply_def_out,
+	    0, 0 },
+	  "default_egress", F_ADD | F_SET, parse_def_out, apply_def_out,
 	  format_def_out },
 	{ { "acl-ct-max", "N", "connections each port's ACLs remember\n"
-	    "(default 65536; beyond, a new one is\nrefused: acl-ct-full)", 0 },
-	  "acl_ct_max", F_ADD | F_SET | F_BREAK, 1, parse_acl_ct_max,
+	    "(default 65536; beyond, a new one is\nrefused: acl-ct-full)",
+	    0, 0 },
+	  "acl_ct_max", F_ADD | F_SET | F_BREAK, parse_acl_ct_max,
 	  apply_acl_ct_max, format_acl_ct_max },
 };
 #define NFIELDS ARRAY_SIZE(fields)
@@ -871,6 +882,8 @@ static int valid_name(const char *s)
 int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
 		   struct net_spec *s)
 {
+	struct kw_seen seen = { 0 };
+
 	for (int i = 0; i < argc;) {
 		const struct net_field *fd = NULL;
 
@@ -881,13 +894,12 @@ int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
 		if (!fd)
 			return err("%s: unknown keyword '%s' (try 'kvmbpf net "
 				   "help')", cmd, argv[i]);
-		if (i + fd->nargs >= argc)
-			return err("%s: %s needs %s", cmd, argv[i],
-				   fd->kw.arg ? fd->kw.arg : "nothing");
-		if (fd->parse(cmd, s, argv + i + 1))
+		if (keyword_take(cmd, &fd->kw, (unsigned int)(fd - fields),
+				 argc, argv, i, &seen) ||
+		    fd->parse(cmd, s, argv + i + 1))
 			return 1;
 		s->given |= 1U << (fd - fields);
-		i += 1 + fd->nargs;
+		i += 1 + keyword_nargs(&fd->kw);
 	}
 	if (!s->type)
 		return err("%s: missing 'type bridge|internal|nat|routed'", cmd);

@@ -21,26 +21,26 @@
 enum { PK_NET, PK_MAC, PK_IP, PK_SPOOF, PK_ISO, PK_SAVI, PK_XDP, PK_ACL };
 static const struct keyword port_kws[] = {
 	[PK_NET] = { "net", "NAME", "the network to join (attach only)",
-		     PK_ATTACH },
+		     PK_ATTACH, 0 },
 	[PK_MAC] = { "mac", "MAC", "the guest's MAC: a static FDB entry that\n"
 		     "never ages or moves. Without it, spoofcheck\n"
-		     "pins the first source MAC the port sends.", 0 },
+		     "pins the first source MAC the port sends.", 0, 0 },
 	[PK_IP] = { "ip", "ADDR", "an IPv4 or IPv6 address the guest may send\n"
 		    "from (repeat; 'port set ... ip' replaces the\n"
 		    "list, 'ip none' empties it). With no IPv4\n"
 		    "address, IPv4 is not checked until a DHCP ACK\n"
 		    "to the guest teaches the fabric its address\n"
-		    "(for the lease's life).", 0 },
+		    "(for the lease's life).", 0, KW_REPEAT },
 	[PK_SPOOF] = { "spoofcheck", "on|off", "on (default): the guest sends only\n"
 		       "from its MAC and addresses (plus its MAC-derived\n"
 		       "IPv6 link-local, and :: / 0.0.0.0 for DAD and DHCP\n"
 		       "discovery), ARP and ND must match them, and it may\n"
 		       "not send DHCP server messages, router\n"
 		       "advertisements or redirects. off: a trusted\n"
-		       "appliance (a router VM).", 0 },
+		       "appliance (a router VM).", 0, 0 },
 	[PK_ISO] = { "isolated", "on|off", "on: the port reaches the uplink and\n"
 		     "the host but no other guest of its network.\n"
-		     "Default off.", 0 },
+		     "Default off.", 0, 0 },
 	[PK_SAVI] = { "savi", "on|off", "on (default): with spoofcheck, the guest's\n"
 		      "IPv6 addresses are bound first come, first\n"
 		      "served (RFC 6620): by its DAD probe or first\n"
@@ -48,7 +48,7 @@ static const struct keyword port_kws[] = {
 		      "it lies in the network's prefixes (link-local\n"
 		      "always); at most 16 a port, each for a day past\n"
 		      "its last use. off: IPv6 only from its 'ip'\n"
-		      "addresses and MAC-derived link-local.", 0 },
+		      "addresses and MAC-derived link-local.", 0, 0 },
 	[PK_XDP] = { "xdp", "on|off", "on adds the XDP program to the port; off\n"
 		     "(default) runs it on tc alone, which always\n"
 		     "enforces policy. XDP drops what admission and\n"
@@ -57,10 +57,10 @@ static const struct keyword port_kws[] = {
 		     "it costs: on a tap every TSO super-frame takes\n"
 		     "generic XDP, on a veth the peer loses GSO/TSO\n"
 		     "(README, Datapath). An uplink: 'net set NAME\n"
-		     "uplink-xdp on|off'.", 0 },
+		     "uplink-xdp on|off'.", 0, 0 },
 	[PK_ACL] = { "acl", "NAME[,NAME...]|none", "the port's own ACLs (security\n"
 		     "groups, 'kvmbpf acl help'), in place of its\n"
-		     "network's; none: the network's again", 0 },
+		     "network's; none: the network's again", 0, 0 },
 };
 
 static void port_details(void)
@@ -84,6 +84,8 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 			   const char **netname)
 {
 	unsigned int where = netname ? PK_ATTACH : PK_SET;
+	struct kw_seen seen = { 0 };
+	bool ip_none = false;
 
 	for (int i = 0; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -94,8 +96,9 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 		if (!kw || (kw->only && !(kw->only & where)))
 			return err("%s: unknown keyword '%s' (try 'kvmbpf port "
 				   "help')", cmd, k);
-		if (!v)
-			return err("%s: %s needs a value", cmd, k);
+		if (keyword_take(cmd, kw, (unsigned int)(kw - port_kws), argc,
+				 argv, i, &seen))
+			return 1;
 		switch (kw - port_kws) {
 		case PK_NET:
 			*netname = v;
@@ -115,14 +118,25 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 		case PK_IP:
 			if (o->naddrs < 0)
 				o->naddrs = 0;
-			if (!strcmp(v, "none"))
+			/* the empty list: no address with it */
+			if (!strcmp(v, "none") ? o->naddrs > 0 : ip_none)
+				return err("%s: ip none and ip ADDR together",
+					   cmd);
+			if (!strcmp(v, "none")) {
+				ip_none = true;
 				break;
+			}
 			if (o->naddrs >= KVB_MAX_PORT_ADDRS)
 				return err("%s: more than %d addresses", cmd,
 					   KVB_MAX_PORT_ADDRS);
 			if (parse_addr(v, &o->addrs[o->naddrs]))
 				return err("%s: ip %s: not a unicast IPv4 or IPv6 "
 					   "address", cmd, v);
+			for (int a = 0; a < o->naddrs; a++)
+				if (!memcmp(&o->addrs[a], &o->addrs[o->naddrs],
+					    sizeof(o->addrs[a])))
+					return err("%s: ip %s given twice", cmd,
+						   v);
 			o->naddrs++;
 			break;
 		default:

@@ -326,3 +326,44 @@ void keyword_help(const struct keyword *kws, size_t n)
 		}
 	}
 }
+
+int keyword_nargs(const struct keyword *kw)
+{
+	int n = 0;
+
+	for (const char *a = kw->arg; a && *a; n++) {
+		a += strcspn(a, " ");
+		a += strspn(a, " ");
+	}
+	return n;
+}
+
+int keyword_take(const char *cmd, const struct keyword *kw, unsigned int slot,
+		 int argc, char **argv, int i, struct kw_seen *seen)
+{
+	int nargs = keyword_nargs(kw);
+	__u64 bit = 1ULL << (slot & 63);
+
+	if (i + nargs >= argc)
+		return err("%s: %s needs %s", cmd, kw->name, kw->arg);
+	if ((seen->given & bit) && !(kw->flags & KW_REPEAT)) {
+		if (!nargs)
+			return err("%s: %s given twice", cmd, kw->name);
+		return err("%s: %s given twice (%s, then %s)", cmd, kw->name,
+			   seen->first[slot & 63], argv[i + 1]);
+	}
+	if (!(seen->given & bit))
+		seen->first[slot & 63] = nargs ? argv[i + 1] : NULL;
+	seen->given |= bit;
+	return 0;
+}
+
+int list_check(const char *cmd, const char *kw, const char *list)
+{
+	size_t n = strlen(list);
+
+	if (!n || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))
+		return err("%s: %s %s: an empty element in the list", cmd, kw,
+			   list);
+	return 0;
+}
