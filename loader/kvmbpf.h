@@ -400,6 +400,14 @@ const struct cmd *object_cmd(const struct object *o, int argc, char **argv);
 int object_call(const struct object *o, int argc, char **argv);
 void object_synopsis(const struct object *o, const char *lead,
 		     const char *more);
+/* help text wrapped for an 80-column terminal: words after column col,
+ * continued at column indent (util.c) */
+struct wrap {
+	int col, indent;
+};
+void wrap_words(struct wrap *w, const char *s);
+void wrap_printf(struct wrap *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int object_help(const struct object *o);
 
 /* A keyword of a command line: KEYWORD [ARG], and what it does. */

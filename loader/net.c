@@ -1102,22 +1102,31 @@ void net_ports_changed(struct fabric *fb, __u32 net_id)
 /* ---------------------------------------------------------- commands */
 
 /* "  net add NAME type nat [subnet CIDR] ..." lines, from the table */
+static void net_field_synopsis(struct wrap *w, const struct net_field *fd)
+{
+	wrap_printf(w, "[%s%s%s]%s", fd->kw.name, fd->kw.arg ? " " : "",
+		    fd->kw.arg ? fd->kw.arg : "",
+		    fd->kw.flags & KW_REPEAT ? "..." : "");
+}
+
 static void net_details(void)
 {
+	struct wrap w;
+
 	for (__u32 t = 0; (t = net_type_next(t));) {
-		printf("  net add NAME type %s", net_type_name(t));
+		w.col = printf("  net add NAME type %s", net_type_name(t));
+		w.indent = 4;
 		for (size_t k = 1; k < NFIELDS; k++)
 			if ((fields[k].flags & F_ADD) &&
 			    (!fields[k].kw.only || type_has(t, fields[k].kw.only)))
-				printf(" [%s%s%s]", fields[k].kw.name,
-				       fields[k].kw.arg ? " " : "",
-				       fields[k].kw.arg ? fields[k].kw.arg : "");
+				net_field_synopsis(&w, &fields[k]);
 		printf("\n");
 	}
-	printf("  net set NAME");
+	w.col = printf("  net set NAME");
+	w.indent = 4;
 	for (size_t k = 0; k < NFIELDS; k++)
 		if (fields[k].flags & F_SET)
-			printf(" [%s %s]", fields[k].kw.name, fields[k].kw.arg);
+			net_field_synopsis(&w, &fields[k]);
 	printf("\n\n");
 	for (size_t k = 0; k < NFIELDS; k++)
 		keyword_help(&fields[k].kw, 1);
@@ -1454,12 +1463,11 @@ const struct object obj_net = {
 		  "[KEYWORD ARG]...", CMD_TEND | CMD_CREATES },
 		{ "del", net_del, "NAME", CMD_TEND },
 		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]... "
-			"[nat-filtering MODE] [vni N] [vtep ADDR]... "
-			"[vtep-add ADDR] [vtep-del ADDR]\n"
-		  "              [acl NAME[,NAME...]|none] [default-ingress "
-		  "ACTION] [default-egress ACTION] [acl-ct-max N]\n"
-		  "              [uplink-xdp on|off] [wan-xdp on|off]",
-		  CMD_TEND },
+		  "[nat-filtering MODE] [vni N] [vtep ADDR]... "
+		  "[vtep-add ADDR]... [vtep-del ADDR]... "
+		  "[acl NAME[,NAME...]|none] [default-ingress ACTION] "
+		  "[default-egress ACTION] [acl-ct-max N] "
+		  "[uplink-xdp on|off] [wan-xdp on|off]", CMD_TEND },
 		{ "peer", net_peer, "NAME1 NAME2", CMD_TEND },
 		{ "unpeer", net_unpeer, "NAME1 NAME2", CMD_TEND },
 		{ "show", net_show, "[NAME]", 0 },

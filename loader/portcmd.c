@@ -474,10 +474,9 @@ const struct object obj_port = {
 	.cmds = (const struct cmd[]){
 		{ "show", port_show, "[DEV]", 0 },
 		{ "list", port_show, NULL, 0 },
-		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none]\n"
-		  "                 [spoofcheck on|off] [isolated on|off]\n"
-		  "                 [savi on|off] [xdp on|off]\n"
-		  "                 [acl NAME[,NAME...]|none]", CMD_TEND },
+		{ "set", port_set, "DEV [mac MAC] [ip ADDR]... [ip none] "
+		  "[spoofcheck on|off] [isolated on|off] [savi on|off] "
+		  "[xdp on|off] [acl NAME[,NAME...]|none]", CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = port_details,
@@ -486,10 +485,9 @@ const struct object obj_port = {
 const struct object obj_attach = {
 	.name = "attach",
 	.cmds = (const struct cmd[]){
-		{ NULL, attach_run, "DEV net NAME [mac MAC] [ip ADDR]...\n"
-		  "              [spoofcheck on|off] [isolated on|off] [savi on|off]\n"
-		  "              [xdp on|off] [acl NAME[,NAME...]]",
-		  CMD_TEND },
+		{ NULL, attach_run, "DEV net NAME [mac MAC] [ip ADDR]... "
+		  "[spoofcheck on|off] [isolated on|off] [savi on|off] "
+		  "[xdp on|off] [acl NAME[,NAME...]]", CMD_TEND },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = port_details,

@@ -10,13 +10,23 @@
 
 #include "kvmbpf.h"
 
+/* "    name   help", the help wrapped under itself */
+static void drop_help(const char *name, const char *help)
+{
+	struct wrap w = { .indent = 21 };
+
+	w.col = printf("    %-16s", name);
+	wrap_words(&w, help);
+	printf("\n");
+}
+
 static void stats_details(void)
 {
 	printf("  rx: frames the port received from its guest or wire; tx:\n"
 	       "  frames the fabric delivered to it; xdp-fwd: of rx, those\n"
 	       "  XDP forwarded itself (the fast path: they never reached tc);\n"
 	       "  drops by reason:\n");
-#define KVB_DROP_HELP(name, slot, str, help) printf("    %-16s %s\n", str, help);
+#define KVB_DROP_HELP(name, slot, str, help) drop_help(str, help);
 	KVB_DROP_REASONS(KVB_DROP_HELP)
 #undef KVB_DROP_HELP
 	printf("Ports are listed by name.\n");

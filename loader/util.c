@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#define _GNU_SOURCE	/* vasprintf */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -233,23 +234,87 @@ bool is_help(const char *arg)
 	       !strcmp(arg, "--help");
 }
 
-/* "kvmbpf net add NAME ..." lines of one object, each after lead */
+/*
+ * Help text for an 80-column terminal. A unit is a word, or a bracketed
+ * group with its spaces ("[ct-timeout KIND SECONDS]"), which a line never
+ * splits; a unit wider than a line overruns it rather than being cut.
+ */
+#define HELP_COLUMNS 80
+
+static void wrap_unit(struct wrap *w, const char *u, size_t len)
+{
+	if (w->col > w->indent && w->col + 1 + (int)len > HELP_COLUMNS) {
+		printf("\n%*s", w->indent, "");
+		w->col = w->indent;
+	} else if (w->col > 0) {
+		putchar(' ');
+		w->col++;
+	}
+	printf("%.*s", (int)len, u);
+	w->col += (int)len;
+}
+
+void wrap_words(struct wrap *w, const char *s)
+{
+	while (*s) {
+		size_t n = 0;
+		int depth = 0;
+
+		while (*s == ' ' || *s == '\n')
+			s++;
+		for (; s[n] && (depth > 0 || (s[n] != ' ' && s[n] != '\n')); n++)
+			if (s[n] == '[')
+				depth++;
+			else if (s[n] == ']' && depth > 0)
+				depth--;
+		if (n)
+			wrap_unit(w, s, n);
+		s += n;
+	}
+}
+
+void wrap_printf(struct wrap *w, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	wrap_words(w, s);
+	free(s);
+}
+
+/*
+ * "kvmbpf net add NAME ..." lines of one object, each after lead, wrapped
+ * at a word (or bracket) boundary and continued under the command's
+ * first argument
+ */
 void object_synopsis(const struct object *o, const char *lead,
 		     const char *more)
 {
 	for (const struct cmd *c = o->cmds; c->fn; c++) {
-		char line[160];
+		int summary_col = (int)strlen(lead) + 33;
+		struct wrap w = { 0 };
 
 		if (!c->args)
 			continue;
-		snprintf(line, sizeof(line), "%s%s%s%s%s", o->name,
-			 c->name ? " " : "", c->name ? c->name : "",
-			 *c->args ? " " : "", c->args);
+		w.col = printf("%s%s%s%s", lead, o->name, c->name ? " " : "",
+			       c->name ? c->name : "");
+		w.indent = w.col + 1 > 40 ? (int)strlen(lead) + 4 : w.col + 1;
+		wrap_words(&w, c->args);
 		/* an object that is one command: its summary beside it */
-		if (o->summary && !c->name && !strchr(line, '\n'))
-			printf("%s%-32s %s\n", lead, line, o->summary);
-		else
-			printf("%s%s\n", lead, line);
+		if (o->summary && !c->name) {
+			if (w.col < summary_col - 1)
+				w.col += printf("%*s", summary_col - 1 - w.col,
+						"");
+			w.indent = summary_col;
+			wrap_words(&w, o->summary);
+		}
+		printf("\n");
 		lead = more;
 	}
 }
@@ -312,15 +377,20 @@ void keyword_list(const struct keyword *kws, size_t n, char *buf, size_t len)
 void keyword_help(const struct keyword *kws, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char head[48];
 		const char *h = kws[i].help, *nl;
+		int head = printf("  %s%s%s", kws[i].name,
+				  kws[i].arg ? " " : "",
+				  kws[i].arg ? kws[i].arg : "");
 
-		snprintf(head, sizeof(head), "%s%s%s", kws[i].name,
-			 kws[i].arg ? " " : "", kws[i].arg ? kws[i].arg : "");
+		/* a head wider than its column: the help starts below it */
+		if (head > 26) {
+			printf("\n");
+			head = 0;
+		}
 		/* a help of several lines continues under its first */
-		for (bool first = true; h; first = false) {
+		for (; h; head = 0) {
 			nl = strchr(h, '\n');
-			printf("  %-24s %.*s\n", first ? head : "",
+			printf("%*s%.*s\n", 27 - head, "",
 			       nl ? (int)(nl - h) : (int)strlen(h), h);
 			h = nl ? nl + 1 : NULL;
 		}
