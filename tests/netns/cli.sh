@@ -47,6 +47,24 @@ objhelp "attach help" "kvmbpf attach DEV net NAME" attach help
 objhelp "monitor --help" "count N" monitor --help
 objhelp "forward help" "to ADDR\[:PORT\]" forward help
 objhelp "help with -j is text" "kvmbpf fdb show" -j fdb help
+# no synopsis is cut (a 160-byte line buffer cut net set's at "[acl
+# NAME[,NAME.", port set's lost its acl), and every line fits 80 columns
+helpfull() { # NAME STRING ARGS...: 'kvmbpf ARGS' prints STRING, whole
+	local name=$1 str=$2 out; shift 2
+	out=$(kvmbpf "$@" 2>/dev/null)
+	if [ $? -eq 0 ] && grep -qF -- "$str" <<<"$out"; then
+		pass "$name"; else fail "$name: no '$str' in '$out'"; fi
+}
+helpfull "port help: port set's acl keyword whole" "[acl NAME[,NAME...]|none]" port help
+helpfull "--help: port set's acl keyword whole" "[acl NAME[,NAME...]|none]" --help
+helpfull "--help: net set's synopsis to its end" "[wan-xdp on|off]" --help
+helpfull "net help: net set's synopsis to its end" "[wan-xdp on|off]" net help
+helpfull "net help: net set's acl keyword whole" "[acl NAME[,NAME...]|none]" net help
+for o in "" net attach detach port fdb ct forward acl stats monitor upgrade gc reset save load; do
+	w=$(kvmbpf $o --help 2>/dev/null | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
+	[ "$w" -le 80 ] && pass "help ${o:-(all)}: at most 80 columns" ||
+		fail "help ${o:-(all)}: a line of $w columns"
+done
 # a read-only command on a mistyped --bpffs: no fabric there, none created
 expect_err "read-only command on no fabric" "no fabric in ${BPFFS}_typo" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_typo" net show
@@ -214,6 +232,43 @@ m = {x[\"mac\"]: x for x in json.load(sys.stdin)}
 assert m[\"52:54:00:aa:00:01\"][\"static\"], m
 assert \"52:54:00:aa:00:09\" not in m, m'" "$ROOT/build/kvmbpf"
 check "port set ip none" kvmbpf port set "$T-a" ip none
+# A keyword given twice is an error (the later word used to win: dport 23
+# alone, a udp rule, an internal network), and so is an empty element of
+# a list (a trailing comma); the command changes nothing
+A=$T-rk
+check "acl add $A" kvmbpf acl add "$A"
+check "acl rule add $A" kvmbpf acl rule add "$A" ingress allow proto tcp dport 22
+saved=$(kvmbpf save)
+expect_err "acl rule add: dport twice" "dport given twice (22, then 23)" \
+	kvmbpf acl rule add "$A" ingress allow proto tcp dport 22 dport 23
+expect_err "acl rule add: proto twice" "proto given twice (tcp, then udp)" \
+	kvmbpf acl rule add "$A" ingress allow proto tcp proto udp dport 5
+expect_err "acl rule add: src with a trailing comma" "src 10.0.0.0/8,: an empty element" \
+	kvmbpf acl rule add "$A" ingress allow src 10.0.0.0/8,
+expect_err "acl rule add: dst with an empty element" "dst 10.0.0.0/8,,10.1.0.0/16: an empty element" \
+	kvmbpf acl rule add "$A" egress drop dst 10.0.0.0/8,,10.1.0.0/16
+expect_err "net add: type twice" "type given twice (bridge, then internal)" \
+	kvmbpf net add rky type bridge type internal
+check_not "... no network made" kvmbpf net show rky
+expect_err "net add: ct-timeout of one kind twice" "ct-timeout udp given twice (30, then 40)" \
+	kvmbpf net add rky type nat ct-timeout udp 30 ct-timeout udp 40
+expect_err "net set: acl-ct-max twice" "acl-ct-max given twice (5, then 6)" \
+	kvmbpf net set n1 acl-ct-max 5 acl-ct-max 6
+expect_err "net set: acl with a trailing comma" "acl $A,: an empty element" \
+	kvmbpf net set n1 acl "$A,"
+expect_err "port set: isolated twice" "isolated given twice (on, then off)" \
+	kvmbpf port set "$T-b" isolated on isolated off
+expect_err "port set: acl with a leading comma" "acl ,$A: an empty element" \
+	kvmbpf port set "$T-b" acl ",$A"
+expect_err "port set: ip none with an address" "ip none and ip ADDR together" \
+	kvmbpf port set "$T-b" ip 10.9.0.7 ip none
+expect_err "attach: mac twice" "mac given twice (52:54:00:aa:00:07, then 52:54:00:aa:00:08)" \
+	kvmbpf attach "$T-lan" net n1 mac 52:54:00:aa:00:07 mac 52:54:00:aa:00:08
+expect_err "monitor: count twice" "count given twice (1, then 2)" \
+	timeout 10 "${K[@]}" monitor count 1 count 2
+[ "$(kvmbpf save)" = "$saved" ] && pass "... the refused commands changed nothing" ||
+	fail "the refused commands changed the configuration: $(diff <(echo "$saved") <(kvmbpf save))"
+check "acl del $A" kvmbpf acl del "$A"
 # one fabric whatever the spelling of --bpffs: what a trailing slash
 # deletes is what the plain path made (the gateway interface's name is
 # derived from the directory)
