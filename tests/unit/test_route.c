@@ -420,6 +420,43 @@ static void t_route_wan_only_into_its_networks(struct fabric *fb)
 }
 
 /*
+ * From a WAN device, a source no WAN host may have is spoof-ip, never
+ * routed in: a gateway's and a guest's addresses of the fabric's networks,
+ * martians, the host's own, one the host has no route back to. The WAN
+ * host's own address (routed back through krw) goes in.
+ */
+static void t_route_wan_forged_sources(struct fabric *fb)
+{
+	static const char *forged[] = { "10.75.0.1", "10.77.0.12", "10.76.0.14",
+					"127.0.0.1", "0.0.0.0", "224.0.0.5",
+					"255.255.255.255", "198.18.7.7" };
+	__u8 wmac[6] = { 0x02, 0, 0, 0, 0x77, 0xfe };
+	struct frame in, out;
+	__u64 d0, d1;
+	int ret, bad = -1;
+
+	d0 = port_stats(fb, krw).drop[KVB_DROP_SPOOF_IP];
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		udp4(&in, wmac, forged[i], "10.77.0.11", 64, 32);
+		memcpy(in.buf + 6, wmac, 6);
+		in.buf[0] = 0x02;
+		ret = run_tc_out(fb, krw, &in, &out);
+		if (ret != TC_ACT_SHOT && bad < 0)
+			bad = (int)i;
+	}
+	d1 = port_stats(fb, krw).drop[KVB_DROP_SPOOF_IP];
+	CHECK(bad < 0, "from %s: not refused", bad < 0 ? "" : forged[bad]);
+	CHECK(d1 - d0 == sizeof(forged) / sizeof(forged[0]),
+	      "spoof-ip +%llu, want %zu", (unsigned long long)(d1 - d0),
+	      sizeof(forged) / sizeof(forged[0]));
+	udp4(&in, wmac, "203.0.113.9", "10.77.0.11", 64, 32);
+	memcpy(in.buf + 6, wmac, 6);
+	in.buf[0] = 0x02;
+	ret = run_tc_out(fb, krw, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "the WAN host's own: verdict %d", ret);
+}
+
+/*
  * A GSO super-frame from the WAN (GRO on the NIC) is held to the network's
  * MTU by its segments: headers plus gso_size. Checked with gso_size alone
  * (no headers), segments of up to 28 bytes over the MTU went into the
@@ -1098,7 +1135,11 @@ int route_tests(struct fabric *fb)
 		return 1;
 	}
 	nc.wan = krw;
-	if (net_put(fb, &nc) || wan_attach(fb, "krw", 7)) {
+	/* the WAN's hosts: the host routes back to them (a source it has
+	 * no route back to is forged: wan_src_forged) */
+	if (net_put(fb, &nc) || wan_attach(fb, "krw", 7) ||
+	    system("ip link set krw up && "
+		   "ip route add 203.0.113.0/24 dev krw")) {
 		printf("FAIL route setup: wan\n");
 		return 1;
 	}
@@ -1149,6 +1190,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_neighbour_advert_for_gateway);
 	RUN(t_route_router_advert);
 	RUN(t_route_wan_only_into_its_networks);
+	RUN(t_route_wan_forged_sources);
 	RUN(t_route_wan_gso_segments);
 	RUN(t_route_wan_admission);
 	RUN(t_route_isolated_neighbour_via_gateway);
