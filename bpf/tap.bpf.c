@@ -320,7 +320,9 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 /*
  * DHCP that the guard let through (dhcp.h): a server's ACK (DHCPv6:
  * REPLY) binds the leased address to the client's port, a guest's
- * RELEASE or DECLINE ends its lease; then the frame goes on to its forwarding stage, as any other.
+ * RELEASE or DECLINE ends its lease, a DHCPv6 request past its port's
+ * lease budget is refused; then the frame goes on to its forwarding
+ * stage, as any other.
  */
 SEC("tc")
 int kvb_tc_dhcp(struct __sk_buff *skb)
@@ -342,8 +344,10 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 			dhcp6_snoop_server(skb, s.net->id, s.l4off,
 					   s.f.l4_len);
 		else
-			dhcp6_snoop_client(skb, s.net->id, s.ifindex, s.l4off,
-					   s.f.l4_len);
+			ret = dhcp6_snoop_client(skb, s.net->id, s.ifindex,
+						 s.l4off, s.f.l4_len);
+		if (IS_DROP(ret))
+			goto out;	/* past the port's lease budget */
 	}
 	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
 	ret = DROP(KVB_DROP_NO_STAGE);

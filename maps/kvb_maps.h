@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 23
+#define KVB_LAYOUT_VERSION 24
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -273,7 +273,8 @@ enum kvb_port_held {
 	X(L2_DISGUISED, 51, "l2-disguised", "a spoofcheck guest's frame that some routers and switches take for another: an 802.3 frame with an RFC 1042 SNAP header (IPv4, ARP, IPv6 by EtherType inside) or an old QinQ tag (0x9100, 0x9200, 0x9300), which the identity checks do not judge") \
 	X(MAC_TABLE_FULL, 52, "mac-table-full", "a spoofcheck guest's frame whose source MAC the port would take as its own (it has no mac yet): the MAC table (65,536 entries, all networks) has no room for its static entry, so nothing is pinned") \
 	X(ND_FRAGMENT, 53, "nd-fragment", "a spoofcheck guest's neighbour discovery message (RS, RA, NS, NA, redirect) in an IPv6 fragment, which RFC 6980 forbids: the options of its later fragments would go unexamined") \
-	X(OVL_NOT_TUNNELLED, 54, "overlay-not-tunnelled", "a unicast from the uplink's LAN (then still handed to the host's stack) or from the host through a gateway port to a MAC behind another host: the overlay carries guests' frames only, as frames from it reach guests only (the remote guest answers the LAN and the host through its own host)")
+	X(OVL_NOT_TUNNELLED, 54, "overlay-not-tunnelled", "a unicast from the uplink's LAN (then still handed to the host's stack) or from the host through a gateway port to a MAC behind another host: the overlay carries guests' frames only, as frames from it reach guests only (the remote guest answers the LAN and the host through its own host)") \
+	X(DHCP6_LEASE_CAP, 55, "dhcp6-lease-cap", "a guest's DHCPv6 message that would make the server create leases (SOLICIT with Rapid Commit, REQUEST, REBIND) while its port holds its 16 DHCPv6 leases or has lately asked for that many (one more every 10 minutes), or with more options than examined: one guest must not fill the server's lease table, shared with DHCPv4")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -1189,8 +1190,40 @@ struct kvb_dhcp_xid {
 	__u32 ifindex;		/* the port whose client sent it; 0: none */
 };
 
+/*
+ * A port's DHCPv6 lease budget (dhcp.h: dhcp6_lease_charge). Every guest
+ * message that can make the server create leases (SOLICIT with Rapid
+ * Commit, REQUEST, REBIND: dnsmasq creates a lease on a REBIND it has no
+ * binding for, under the client's DUID, even for an address another of
+ * its leases has) is charged, when it is sent, with the most leases it can
+ * create (its weight: each IA's addresses, or one per IPv6 subnet for an
+ * IA that names none). It passes only if max(the port's leases, level) +
+ * weight <= KVB_DHCP_LEASE_MAX; the level then becomes that sum, and
+ * leaks one every KVB_DHCP6_LEAK_S. The charge is taken when the request
+ * passes, never refunded by a reply: requests without replies, leases
+ * the lease script could not bind (no MAC, another DUID's lease of an
+ * address the port holds) all use it up. So the server creates at most
+ * KVB_DHCP_LEASE_MAX + T / KVB_DHCP6_LEAK_S + 1 leases for one port in
+ * any lease time T (a day: 16 + 144 + 1), whatever the guest sends (the
+ * loader sizes dnsmasq's --dhcp-lease-max by it); a RENEW,
+ * which creates none (dnsmasq: NoBinding), is never charged, so a
+ * client's renewals of what it holds go on at its cap.
+ */
+#define KVB_DHCP6_LEAK_S 600	/* the budget's level leaks one per 10 min */
+/* the most leases the server holds for one port (a lease lives a day) */
+#define KVB_DHCP6_LEASES_PER_PORT					\
+	(KVB_DHCP_LEASE_MAX + KVB_RA_VALID_LIFETIME / KVB_DHCP6_LEAK_S + 1)
+
+struct kvb_dhcp6_budget {
+	__u64 at_ns;		/* datapath clock the level was leaked to */
+	__u32 level;		/* leases asked for, less what leaked since */
+	__u32 ifindex;		/* the port it is of; 0: none (a slot given
+				 * to another port starts empty) */
+};
+
 struct kvb_dhcpx {
 	struct kvb_dhcp_xid x[2][KVB_DHCP_XIDS];	/* [0] DHCPv4, [1] DHCPv6 */
+	struct kvb_dhcp6_budget b6;	/* the port's DHCPv6 lease budget */
 };
 
 /*

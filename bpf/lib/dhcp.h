@@ -61,6 +61,7 @@
 #define DHCP_MAX_OPTS 16	/* options walked */
 #define DHCP_LEASE_INFINITE 0xffffffffU
 #define DHCP6_IAADDR_LEN 24	/* address, preferred and valid lifetimes */
+#define DHCP6_OPT_RAPID_COMMIT 14
 
 #define DHCP6_UNBIND 0x100	/* dhcp6_snoop_ias: end the port's leases */
 
@@ -434,21 +435,163 @@ __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 }
 
 /*
+ * The most leases a guest's message can make the server create (its
+ * options from off, left bytes; type_nv6: the message type in the low
+ * byte, the network's IPv6 subnets in the next): none for a SOLICIT
+ * without Rapid Commit (an ADVERTISE leases nothing); else, for each
+ * IA_NA and IA_TA, the addresses it names, or one per IPv6 subnet for an
+ * IA that names none (dnsmasq gives such an IA an address of each of its
+ * ranges, and once a REQUEST has one such IA it treats every IA so). A
+ * REBIND creates only what it names (dnsmasq: a new lease for each
+ * address it has no binding of under the message's DUID and IAID, the
+ * port's own addresses included). -1: an option past the walk's bounds
+ * (the guard's: DHCP6_OPTS_MAX, DHCP6_IA_OPTS_MAX in an IA) or cut
+ * short, where an IA could hide. A global function: verified once.
+ */
+__attribute__((noinline)) int dhcp6_lease_weight(struct __sk_buff *skb,
+						 __u32 off, __u32 left,
+						 __u32 type_nv6)
+{
+	__u32 type = type_nv6 & 0xff, nv6 = (type_nv6 >> 8) & 0xff;
+	__u32 w = 0, rapid = 0;
+
+	if (!skb)
+		return -1;
+	for (int i = 0; i < DHCP6_OPTS_MAX && left; i++) {
+		__u32 code, len, sub, sleft, n = 0;
+		__u8 h[4];
+
+		if (left < 4 || bpf_skb_load_bytes(skb, off & 0xffff, h, 4))
+			return -1;
+		code = (__u32)h[0] << 8 | h[1];
+		len = (__u32)h[2] << 8 | h[3];
+		if (len + 4 > left)
+			return -1;
+		if (code == DHCP6_OPT_RAPID_COMMIT)
+			rapid = 1;
+		if (code == DHCP6_OPT_IA_NA || code == DHCP6_OPT_IA_TA) {
+			__u32 fixed = code == DHCP6_OPT_IA_NA ? 12 : 4;
+
+			if (len < fixed)
+				return -1;
+			sub = off + 4 + fixed;
+			sleft = len - fixed;
+			for (int j = 0; j < DHCP6_IA_OPTS_MAX && sleft; j++) {
+				__u32 slen;
+
+				if (sleft < 4 ||
+				    bpf_skb_load_bytes(skb, sub & 0xffff, h, 4))
+					return -1;
+				slen = (__u32)h[2] << 8 | h[3];
+				if (slen + 4 > sleft)
+					return -1;
+				if (((__u32)h[0] << 8 | h[1]) ==
+				    DHCP6_OPT_IAADDR)
+					n++;
+				sub += slen + 4;
+				sleft -= slen + 4;
+			}
+			if (sleft)
+				return -1;
+			w += type == DHCP6_REBIND ? n : n > nv6 ? n : nv6;
+		}
+		off += len + 4;
+		left -= len + 4;
+	}
+	if (left)
+		return -1;
+	return type == DHCP6_SOLICIT && !rapid ? 0 : (int)w;
+}
+
+/*
+ * Charge port ifindex's DHCPv6 lease budget (kvb_maps.h:
+ * kvb_dhcp6_budget) with weight leases: 0 when the message may go, else
+ * the drop. The charge is taken as the message passes and never given
+ * back, so requests without replies, leases the lease script could not
+ * bind and retransmissions all count; what the port holds (its leased
+ * and static IPv6 addresses, as bind_lease_room counts them) counts
+ * once, not on top of the level that asked for it. A guest's burst
+ * between two CPUs may overshoot by the other CPU's message: the record
+ * is not locked.
+ */
+__attribute__((noinline)) int dhcp6_lease_charge(__u32 ifindex, __u32 weight)
+{
+	struct kvb_port *port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+	struct kvb_dhcpx *d = dhcpx_of(ifindex);
+	const __u64 leak = KVB_DHCP6_LEAK_S * KVB_NS;
+	__u64 now = kvb_now(), units;
+	__u32 held, level;
+
+	if (!weight)
+		return 0;
+	if (!port || !d)
+		return DROP(KVB_DROP_DHCP6_LEASE_CAP);
+	if (d->b6.ifindex != ifindex) {
+		d->b6.ifindex = ifindex;
+		d->b6.level = 0;
+	}
+	level = d->b6.level;
+	units = now > d->b6.at_ns ? (now - d->b6.at_ns) / leak : 0;
+	if (units >= level) {
+		level = 0;
+		d->b6.at_ns = now;
+	} else {
+		level -= (__u32)units;
+		d->b6.at_ns += units * leak;
+	}
+	d->b6.level = level;
+	held = port->n_ip6 > port->n_savi ? port->n_ip6 - port->n_savi : 0;
+	if (held > level)
+		level = held;
+	if (weight > KVB_DHCP_LEASE_MAX ||
+	    level + weight > KVB_DHCP_LEASE_MAX)
+		return DROP(KVB_DROP_DHCP6_LEASE_CAP);
+	d->b6.level = level + weight;
+	return 0;
+}
+
+/* The IPv6 subnets of network net_id (at least 1: a bridge's LAN). */
+static __always_inline __u32 dhcp6_net_subnets(__u32 net_id)
+{
+	struct kvb_net *net = net_lookup(net_id);
+	__u32 n = 0;
+
+	if (!net)
+		return 1;
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++)
+		if (i < net->nsubnets && net->subnets[i].family == 6)
+			n++;
+	return n ? n : 1;
+}
+
+/*
  * A DHCPv6 client's message (UDP to 547) from guest port ifindex of
- * network net_id: a SOLICIT (answered by a REPLY under Rapid Commit),
- * REQUEST, CONFIRM, RENEW or REBIND opens a transaction the port's REPLY
- * must answer; a RELEASE or a DECLINE ends the port's leases of the
- * addresses it names (the guard let it name none another port holds).
+ * network net_id: one that can make the server create leases (a SOLICIT
+ * with Rapid Commit, a REQUEST, a REBIND) is charged to the port's lease
+ * budget (dhcp6_lease_charge) and refused past it (dhcp6-lease-cap): the
+ * server's lease table is shared by every port and by DHCPv4. A SOLICIT
+ * (answered by a REPLY under Rapid Commit), REQUEST, CONFIRM, RENEW or
+ * REBIND that goes opens a transaction the port's REPLY must answer; a
+ * RELEASE or a DECLINE ends the port's leases of the addresses it names
+ * (the guard let it name none another port holds). 0 or the drop.
  */
 __attribute__((noinline)) int dhcp6_snoop_client(struct __sk_buff *skb,
 						 __u32 net_id, __u32 ifindex,
 						 __u32 l4_off, __u32 l4_len)
 {
 	__u8 msg[4];
+	int w;
 
 	if (!skb || l4_len < 12 ||
 	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, msg, 4))
 		return 0;
+	if (msg[0] == DHCP6_SOLICIT || msg[0] == DHCP6_REQUEST ||
+	    msg[0] == DHCP6_REBIND) {
+		w = dhcp6_lease_weight(skb, l4_off + 12, l4_len - 12,
+				       msg[0] | dhcp6_net_subnets(net_id) << 8);
+		if (w < 0 || dhcp6_lease_charge(ifindex, (__u32)w))
+			return DROP(KVB_DROP_DHCP6_LEASE_CAP);
+	}
 	if (msg[0] == DHCP6_SOLICIT ||
 	    (msg[0] >= DHCP6_REQUEST && msg[0] <= DHCP6_REBIND))
 		return dhcp_xid_note(ifindex, DHCPX_V6, dhcp6_xid(msg));

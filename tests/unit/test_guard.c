@@ -1707,6 +1707,122 @@ static void dhcpx_age(__u32 ifx, __u64 s)
 }
 
 /*
+ * Set port ifx's DHCPv6 lease budget (kvb_dhcpx) to level, leaked to
+ * ago_s seconds before now.
+ */
+static void dhcp6_budget_set(__u32 ifx, __u32 level, __u64 ago_s)
+{
+	struct kvb_dhcpx d;
+	struct kvb_port p;
+	char path[600];
+	__u32 slot;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_DHCPX);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!port_get(F, ifx, &p)) {
+		slot = p.slot;
+		if (!bpf_map_lookup_elem(fd, &slot, &d)) {
+			d.b6.ifindex = ifx;
+			d.b6.level = level;
+			d.b6.at_ns = now_ns() - ago_s * 1000000000ULL;
+			bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
+		}
+	}
+	close(fd);
+}
+
+/* Through tc (XDP leaves a guest's DHCPv6 to tc) with no drop counted,
+ * or dropped there as r (want_drop). */
+static int tc_judged(__u32 ifx, const struct frame *f, int want_drop,
+		     enum kvb_drop r, const char *what)
+{
+	__u64 a0 = all_drops(ifx), d0 = dropped(ifx, r);
+	int t = run_tc(F, ifx, f);
+
+	if (want_drop ? t == TC_ACT_SHOT && dropped(ifx, r) == d0 + 1 :
+			all_drops(ifx) == a0)
+		return 1;
+	printf("FAIL %s: tc %d, %s +%llu, drops +%llu\n", what, t,
+	       drop_name(r), dropped(ifx, r) - d0, all_drops(ifx) - a0);
+	unit_failed = 1;
+	return 0;
+}
+
+/*
+ * A guest's DHCPv6 messages that make the server create leases are
+ * charged to its port's lease budget: with one lease held, 15 REQUESTs
+ * for fresh addresses pass (16: KVB_DHCP_LEASE_MAX), the next one is
+ * refused (dhcp6-lease-cap, counted), as is a REBIND (dnsmasq creates a
+ * lease for a binding it does not know under the message's DUID) and a
+ * SOLICIT with Rapid Commit, whether or not a REPLY came; the RENEW of
+ * the lease it holds and a plain SOLICIT pass. The budget leaks one lease
+ * every KVB_DHCP6_LEAK_S: a REQUEST then passes again. Before, every one
+ * passed: a guest's fresh DUIDs took the server's whole lease table,
+ * shared with DHCPv4.
+ */
+static void t_dhcp6_lease_cap(struct fabric *fb)
+{
+	static const __u8 ALLSRV[16] = { 0xff, 0x02, [13] = 1, [15] = 2 };
+	static const __u8 ALLSRVMAC[6] = { 0x33, 0x33, 0, 1, 0, 2 };
+	const enum kvb_drop cap = KVB_DROP_DHCP6_LEASE_CAP;
+	__u8 x[16] = { 0xfd, [13] = 0x7c, [15] = 1 };
+	__u8 z[16] = { 0xfd, [13] = 0x7c, [14] = 1 };
+	struct kvb_port p;
+	struct frame f;
+	__u32 held;
+	__u8 *o;
+	int ret;
+
+	dhcp6_budget_set(kv1, 0, 0);
+	ret = dhcp6_reply(V1, LL6, 3, x, 3600);
+	CHECK(ret == TC_ACT_REDIRECT && bound6(kv1, x, NULL),
+	      "kv1 not leased X: %d", ret);
+	CHECK(!port_get(fb, kv1, &p), "kv1 gone");
+	held = p.n_ip6 - p.n_savi;	/* X, and what earlier tests left */
+	CHECK(held >= 1 && held < KVB_DHCP_LEASE_MAX, "kv1 holds %u", held);
+	for (__u32 i = 0; i < KVB_DHCP_LEASE_MAX - held; i++) {
+		z[15] = (__u8)(i + 1);
+		dhcp6_xid = (dhcp6_xid + 1) & 0xffffff;
+		dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 3, 3, z, 0);
+		tc_judged(kv1, &f, 0, cap,
+			  "a REQUEST within the port's lease budget");
+	}
+	z[15] = 0x80;
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 3, 3, z, 0);
+	tc_judged(kv1, &f, 1, cap, "a REQUEST past the port's lease budget");
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 6, 3, x, 0);
+	tc_judged(kv1, &f, 1, cap,
+		  "a REBIND (another DUID's lease of X) past the budget");
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 1, 3, z, 0);
+	tc_judged(kv1, &f, 0, cap,
+		  "a SOLICIT without Rapid Commit (leases nothing)");
+	/* a SOLICIT with Rapid Commit (option 14, empty) and an IA_NA that
+	 * names no address (the same bytes: the IA moved 4 on, its IAADDR
+	 * made an option 99 of 20 bytes) */
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 1, 3, z, 0);
+	o = f.buf + f.len - (4 + 12 + 4 + 24);
+	o[0] = 0, o[1] = 14, o[2] = 0, o[3] = 0;
+	o[4] = 0, o[5] = 3, o[6] = 0, o[7] = 12 + 4 + 24 - 4;
+	o[20] = 0, o[21] = 99, o[22] = 0, o[23] = 20;
+	udp6_csum(&f);
+	tc_judged(kv1, &f, 1, cap,
+		  "a SOLICIT with Rapid Commit past the budget");
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 5, 3, x, 0);
+	tc_judged(kv1, &f, 0, cap, "the RENEW of the lease the port holds");
+	dhcp6_budget_set(kv1, KVB_DHCP_LEASE_MAX, KVB_DHCP6_LEAK_S + 1);
+	z[15] = 0x81;
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 3, 3, z, 0);
+	tc_judged(kv1, &f, 0, cap,
+		  "a REQUEST once the budget leaked one lease");
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 9, 3, x, 0);
+	passes(kv1, &f, "kv1's DECLINE of X");
+	dhcp6_budget_set(kv1, 0, 0);
+}
+
+/*
  * An ACK binds only what answers the port's own client: a LAN host's ACK
  * of a 1 s lease to a guest that asked nothing (an xid its client never
  * sent), or of a transaction another port's client opened, binds nothing
@@ -2615,6 +2731,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_lan_router_address_never_claimed);
 	RUN(t_host_new_address_held);
 	RUN(t_dhcp6_reply_leases);
+	RUN(t_dhcp6_lease_cap);
 	RUN(t_dhcp_unasked_ack_binds_nothing);
 	RUN(t_dhcp6_unasked_reply_binds_nothing);
 	RUN(t_dhcp_lease_cap);
