@@ -167,7 +167,39 @@ static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 	inet_ntop(AF_INET6, b, hi, INET6_ADDRSTRLEN);
 }
 
-#define DNSMASQ_ARGS 32
+#define DNSMASQ_ARGS 34
+
+/*
+ * dnsmasq's --dhcp-lease-max, one count for DHCPv4 and DHCPv6 (1000 if
+ * not given: 1,100 DHCPv6 leases of one guest's fresh DUIDs once left
+ * every other guest's DHCPv4 NAKed for a day). Sized so that DHCPv6 can
+ * never take what DHCPv4 needs: every address of each IPv4 subnet (the
+ * pool, gateway + 1 to the last host, and any static lease in it), plus,
+ * with an IPv6 subnet, KVB_MAX_NET_PORTS ports times the most leases the
+ * datapath lets one port make the server hold (kvb_maps.h:
+ * KVB_DHCP6_LEASES_PER_PORT, 16 + 86400 / 600 + 1 = 161: its lease
+ * budget, charged when a guest's SOLICIT with Rapid Commit, REQUEST or
+ * REBIND passes, within one lease time of a day). A /24 with IPv6:
+ * 256 + 64 * 161 = 10,560.
+ */
+static unsigned long dhcp_lease_max(const struct kvb_net *net)
+{
+	unsigned long n = 0;
+	bool v6 = false;
+
+	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *sn = &net->subnets[i];
+
+		if (sn->family == 4 && sn->prefixlen <= 32)
+			n += 1UL << (32 - sn->prefixlen);
+		else if (sn->family == 6)
+			v6 = true;
+	}
+	if (v6)
+		n += (unsigned long)KVB_MAX_NET_PORTS *
+		     KVB_DHCP6_LEASES_PER_PORT;
+	return n > INT_MAX ? INT_MAX : n;
+}
 
 /*
  * dnsmasq for a network with `dhcp on`: DHCPv4 on each IPv4 subnet (the
@@ -183,6 +215,7 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 {
 	char host[16], port[16], ifarg[40], router[48], dns[48], param[80];
 	char pidarg[280], hostarg[280], leasearg[280], scriptarg[280];
+	char leasemax[48];
 	char ranges[KVB_MAX_SUBNETS][128], path[256];
 	const char *argv[DNSMASQ_ARGS];
 	int n = 0, ret;
@@ -250,6 +283,9 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 		argv[n++] = "--enable-ra";
 		argv[n++] = param;
 	}
+	snprintf(leasemax, sizeof(leasemax), "--dhcp-lease-max=%lu",
+		 dhcp_lease_max(net));
+	argv[n++] = leasemax;
 	argv[n++] = "--dhcp-authoritative";
 	argv[n++] = "--dhcp-no-override";
 	/* a lease is its MAC's (which the guard holds each port to), never
