@@ -1462,7 +1462,8 @@ const struct object obj_net = {
 		{ "add", net_add, "NAME type bridge|internal|nat|routed "
 		  "[KEYWORD ARG]...", CMD_TEND | CMD_CREATES },
 		{ "del", net_del, "NAME", CMD_TEND },
-		{ "set", net_set, "NAME [ct-max N] [ct-timeout KIND SECONDS]... "
+		{ "set", net_set, "NAME [ct-max N] [ct-port-max N] "
+		  "[ct-timeout KIND SECONDS]... "
 		  "[nat-filtering MODE] [vni N] [vtep ADDR]... "
 		  "[vtep-add ADDR]... [vtep-del ADDR]... "
 		  "[acl NAME[,NAME...]|none] [default-ingress ACTION] "

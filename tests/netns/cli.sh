@@ -60,10 +60,13 @@ helpfull "--help: port set's acl keyword whole" "[acl NAME[,NAME...]|none]" --he
 helpfull "--help: net set's synopsis to its end" "[wan-xdp on|off]" --help
 helpfull "net help: net set's synopsis to its end" "[wan-xdp on|off]" net help
 helpfull "net help: net set's acl keyword whole" "[acl NAME[,NAME...]|none]" net help
+helpfull "--help: net set's ct-port-max" "[ct-port-max N]" --help
 for o in "" net attach detach port fdb ct forward acl stats monitor upgrade gc reset save load; do
-	w=$(kvmbpf $o --help 2>/dev/null | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
-	[ "$w" -le 80 ] && pass "help ${o:-(all)}: at most 80 columns" ||
-		fail "help ${o:-(all)}: a line of $w columns"
+	out=$(kvmbpf $o --help 2>/dev/null); rc=$?
+	w=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' <<<"$out")
+	[ $rc -eq 0 ] && [ "$w" -gt 0 ] && [ "$w" -le 80 ] &&
+		pass "help ${o:-(all)}: at most 80 columns" ||
+		fail "help ${o:-(all)}: exit $rc, widest line $w columns (want 1-80)"
 done
 # a read-only command on a mistyped --bpffs: no fabric there, none created
 expect_err "read-only command on no fabric" "no fabric in ${BPFFS}_typo" \
