@@ -6,6 +6,7 @@
  * claim one address. Configured (static) entries come from `attach` and
  * `port set`; the datapath adds leases (DHCP snooping) and SAVI's.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -284,7 +285,63 @@ static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
  * router and draw the other guests' traffic to it (the router's IPv6
  * link-local is also held from its advertisements: savi_learn_ra). The
  * main table, as /proc/net/route and /proc/net/ipv6_route give it; a
- * route the host gets later counts from the next changing command.
+ * route the host gets later counts from the next changing command. A
+ * next hop that is a guest's (a router VM on the bridge) is not held
+ * (next_hop_is_guests).
+ */
+/*
+ * Is IPv4 next hop k (an owner entry's key) a host of bridge network n's
+ * LAN? Only on positive evidence: the host's ARP entry for it on the
+ * uplink (dev) is complete and names a MAC the MAC table has learned
+ * behind the uplink. The host may route through a router VM on the
+ * bridge, whose MAC is behind its own port; held for the uplink, it
+ * could no longer answer for its own address, and nothing it sends
+ * could show it is a guest's any more. An unresolved next hop, or one
+ * whose MAC has aged out of the table, is not held (until a later
+ * command finds it resolved).
+ */
+static bool next_hop_on_lan(struct fabric *fb, const struct kvb_net *n,
+			    const struct kvb_addr_key *k, const char *dev)
+{
+	char line[256], ip[64], hw[64], ifn[IF_NAMESIZE + 1], want[64];
+	struct kvb_fdb_key fk = { .net_id = n->id };
+	struct kvb_fdb_entry fe;
+	unsigned int type, flags, m[6];
+	bool lan = false;
+	FILE *f;
+
+	if (!inet_ntop(AF_INET, k->addr, want, sizeof(want)))
+		return false;
+	f = fopen("/proc/net/arp", "r");
+	while (f && !lan && fgets(line, sizeof(line), f)) {
+		/* IP address, HW type, Flags, HW address, Mask, Device */
+		if (sscanf(line, "%63s %x %x %63s %*s %16s", ip, &type, &flags,
+			   hw, ifn) != 5 || strcmp(ip, want) || strcmp(ifn, dev) ||
+		    !(flags & 0x2) ||
+		    sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
+			   &m[4], &m[5]) != 6)
+			continue;
+		for (int i = 0; i < 6; i++)
+			fk.mac[i] = (__u8)m[i];
+		lan = !bpf_map_lookup_elem(fb->fdb_fd, &fk, &fe) &&
+		      fe.ifindex == n->uplink &&
+		      !(fe.flags & (KVB_FDB_F_STATIC | KVB_FDB_F_REMOTE));
+	}
+	if (f)
+		fclose(f);
+	return lan;
+}
+
+/*
+ * The next hops of the host's IPv4 routes through bridge network n's
+ * uplink (its default route's gateway, the LAN's router, as often as
+ * not), held for the uplink as the host's own addresses are: a guest with
+ * no address of its own could otherwise answer ARP for the router and
+ * draw the other guests' traffic to it. Only next hops known to be on the
+ * LAN (next_hop_on_lan). The main table, as /proc/net/route gives it; a
+ * route or neighbour the host gets later counts from the next changing
+ * command. IPv6 routers are held from their advertisements
+ * (savi_learn_ra), by their link-local, the next hop the host uses.
  */
 static void uplink_hold_gateways(struct fabric *fb, const struct kvb_net *n)
 {
@@ -304,29 +361,7 @@ static void uplink_hold_gateways(struct fabric *fb, const struct kvb_net *n)
 		    strcmp(dev, name) || !(flags & 0x2) || !gw)
 			continue;
 		memcpy(k.addr, &gw, 4);
-		uplink_hold(fb, &k, n->uplink);
-	}
-	if (f)
-		fclose(f);
-	f = fopen("/proc/net/ipv6_route", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		struct kvb_addr_key k = { .net_id = (__u8)n->id, .family = 6 };
-		char nh[33];
-		bool any = false;
-
-		/* dst plen src plen next-hop metric refcnt use flags dev */
-		if (sscanf(line, "%*32s %*2s %*32s %*2s %32s %*8s %*8s %*8s %*8s %16s",
-			   nh, dev) != 2 || strcmp(dev, name) || strlen(nh) != 32)
-			continue;
-		for (int i = 0; i < 16; i++) {
-			unsigned int b;
-
-			if (sscanf(nh + 2 * i, "%2x", &b) != 1)
-				break;
-			k.addr[i] = (__u8)b;
-			any |= b != 0;
-		}
-		if (any && k.addr[0] != 0xff)
+		if (next_hop_on_lan(fb, n, &k, name))
 			uplink_hold(fb, &k, n->uplink);
 	}
 	if (f)

@@ -383,6 +383,40 @@ sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
 r1=$(refused)
 [ $((r1 - r0)) -ge 2 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
 	fail "the host's router announced by a guest: $((r1 - r0)) refused of 2"
+# ... but a router VM on the bridge that the host routes through is a
+# guest, not the LAN: a next hop a guest port holds (its ip), or whose
+# MAC the host's ARP entry gives as a guest's, stays the guest's to
+# announce (held for the uplink, the router VM could not answer for it)
+netns_add "$T-hr"
+guest_link "$T-hr" "$T-hr"
+ip -n "$T-hr" link set eth0 address 52:54:00:f5:00:02
+check "attach hr (a router VM: ip 100.64.15.60)" \
+	kvmbpf attach "$T-hr" net hb mac 52:54:00:f5:00:02 ip 100.64.15.60
+ip route add 203.0.113.32/28 via 100.64.15.60 dev "$T-hu"
+ip neigh replace 100.64.15.61 lladdr 52:54:00:f5:00:01 dev "$T-hu" nud permanent
+ip route add 203.0.113.48/28 via 100.64.15.61 dev "$T-hu"
+check "gc (the upkeep step) with routes via two guests" kvmbpf gc
+up=$(kvmbpf -j port show "$T-hu" | "$PY" -c 'import json,sys; print(" ".join(a["ip"] for a in json.load(sys.stdin)["addresses"]))')
+case " $up " in
+*" 100.64.15.2 "*) case " $up " in
+	*" 100.64.15.60 "*|*" 100.64.15.61 "*) fail "a router VM's address held for the uplink: $up" ;;
+	*) pass "next hops that are guests' are not held for the uplink; the LAN's router is ($up)" ;;
+	esac ;;
+*) fail "the LAN's router no longer held for the uplink: $up" ;;
+esac
+r0=$(refused)
+in_ns "$T-hg" "$PY" -c "
+from scapy.all import Ether, ARP, sendp, conf
+conf.verb = 0
+me = '52:54:00:f5:00:01'
+sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=2, hwsrc=me, psrc='100.64.15.61', hwdst='ff:ff:ff:ff:ff:ff',
+          pdst='100.64.15.61'), iface='eth0')" 2>/dev/null
+r1=$(refused)
+[ "$r1" = "$r0" ] && pass "a guest that is the host's next hop (by its MAC) announces its address" ||
+	fail "the host's next hop guest refused announcing it ($r0 -> $r1)"
+ip route del 203.0.113.48/28 via 100.64.15.61 dev "$T-hu"
+ip neigh del 100.64.15.61 dev "$T-hu"
 in_ns "$T-hg" ip addr add 100.64.15.50/24 dev eth0
 check "the guest's own address on the LAN still works" ping4 "$T-hg" 100.64.15.2
 finish
