@@ -2248,9 +2248,12 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
  * connection of the host's own whose local port a forwarded range
  * covers, as conntrack keeps its packets the host's); a listener does not
  * count (a forward takes new connections, as a DNAT rule does). A UDP
- * datagram when a socket of the host would receive it, bound or
- * connected (the host's own exchange from a port in a forwarded range).
- * The host comes first: its connections are never taken over.
+ * datagram when a host socket would receive it that is the host's own
+ * exchange: connected, bound to the forward's very address, or on a port
+ * of the host's ephemeral range (a client's: bound to the wildcard
+ * address, as a sendto() without bind() is); a daemon listening on the
+ * wildcard address of a port outside that range does not count, as a
+ * TCP listener. The host comes first: its exchanges are never taken.
  */
 static __always_inline int fwd_port_hosts(struct __sk_buff *skb,
 					  const struct kvb_ct_key *rk)
@@ -2259,22 +2262,39 @@ static __always_inline int fwd_port_hosts(struct __sk_buff *skb,
 	struct bpf_sock *sk;
 	int hosts;
 
-	if (!t)
-		return 0;
-	if (rk->proto == IPPROTO_UDP)
-		return port_is_hosts(skb, &t->tuple, IPPROTO_UDP, rk);
-	if (rk->proto != IPPROTO_TCP)
+	if (!t || (rk->proto != IPPROTO_TCP && rk->proto != IPPROTO_UDP))
 		return 0;
 	t->tuple.ipv4.saddr = rk->saddr;
 	t->tuple.ipv4.daddr = rk->daddr;
 	t->tuple.ipv4.sport = rk->sport;
 	t->tuple.ipv4.dport = rk->dport;
-	sk = bpf_skc_lookup_tcp(skb, &t->tuple, sizeof(t->tuple.ipv4),
-				BPF_F_CURRENT_NETNS, 0);
+	if (rk->proto == IPPROTO_TCP) {
+		sk = bpf_skc_lookup_tcp(skb, &t->tuple, sizeof(t->tuple.ipv4),
+					BPF_F_CURRENT_NETNS, 0);
+		if (!sk)
+			return 0;
+		hosts = sk->state != BPF_TCP_LISTEN;
+		bpf_sk_release(sk);
+		return hosts;
+	}
+	sk = bpf_sk_lookup_udp(skb, &t->tuple, sizeof(t->tuple.ipv4),
+			       BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
-	hosts = sk->state != BPF_TCP_LISTEN;
+	/* connected (the kernel's TCP_ESTABLISHED for UDP), or bound to
+	 * the address itself */
+	hosts = sk->state == BPF_TCP_ESTABLISHED || sk->src_ip4 == rk->daddr;
 	bpf_sk_release(sk);
+	if (!hosts) {
+		struct kvb_fwd_key fk = { .addr = rk->daddr, .port = rk->dport,
+					  .proto = rk->proto };
+		struct kvb_fwd *fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
+		struct kvb_net *net = fw ? net_lookup(fw->net_id) : NULL;
+		__u16 port = bpf_ntohs(rk->dport);
+
+		hosts = net && net->host_port_lo &&
+			port >= net->host_port_lo && port <= net->host_port_hi;
+	}
 	return hosts;
 }
 
@@ -2537,7 +2557,11 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 		    nat_wan_martian(&rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
 	now = kvb_now();
-	if (!ct && !fwd_port_hosts(skb, &rk)) {
+	/* the host's own exchange on a forwarded port: neither a forward
+	 * nor a mapping takes it */
+	if (!ct && fwd_port_hosts(skb, &rk))
+		return TC_ACT_OK;
+	if (!ct) {
 		ret = ct_forward(&rk);
 		if (IS_DROP(ret))
 			return ret;
