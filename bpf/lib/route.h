@@ -704,7 +704,8 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
  * the host's FIB has no unicast route back to (one of the host's own
  * addresses, a broadcast, none at all: the kernel's martian-source and
  * loose reverse-path checks, asked as an input lookup on the network's
- * host interface gw_host). Forwarding in through BPF skips the kernel's
+ * host interface gw_host), or whose way back leads into the fabric (a
+ * subnet the host routes via a guest: out of a network's host interface). Forwarding in through BPF skips the kernel's
  * checks; without these a WAN host could speak to guests as their
  * gateway, the host or another guest, and pass ACL rules written for
  * them. 1 when forged.
@@ -737,6 +738,14 @@ static __always_inline int wan_src_forged(struct __sk_buff *skb,
 	/* the way back, as a reply would take it: from daddr to saddr */
 	ret = fib_ask(skb, &t->fib, family, daddr, saddr, 0, gw_host,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
+		__u32 out = t->fib.ifindex;
+
+		/* back into the fabric: a subnet the host routes via a
+		 * guest (a router VM) lives behind this host too */
+		return out == gw_host ||
+		       bpf_map_lookup_elem(&kvb_hostif, &out) != NULL;
+	}
 	return ret == BPF_FIB_LKUP_RET_NOT_FWDED ||
 	       ret == BPF_FIB_LKUP_RET_BLACKHOLE ||
 	       ret == BPF_FIB_LKUP_RET_UNREACHABLE ||
