@@ -335,6 +335,16 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 		goto out;
 	if (s.f.l4_ok && s.f.l4_proto == IPPROTO_UDP &&
 	    dhcp_snooped(s.f.proto, s.f.sport, s.f.dport, s.role)) {
+		/* a guest's client message in fragments or a GSO
+		 * super-frame: the later fragments' options, the later
+		 * segments (each a message of its own to the server) would
+		 * go unexamined; no client sends one so */
+		if (s.role == KVB_PORT_GUEST &&
+		    (s.f.dport == 67 || s.f.dport == DHCP6_SERVER_PORT) &&
+		    (s.f.fragk != KVB_FRAG_NONE || skb->gso_size)) {
+			ret = DROP(KVB_DROP_DHCP_FRAGMENT);
+			goto out;
+		}
 		if (s.f.proto == ETH_P_IP && s.f.sport == 67)
 			dhcp_snoop_server(skb, s.net->id, s.l4off);
 		else if (s.f.proto == ETH_P_IP)

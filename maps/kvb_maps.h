@@ -250,7 +250,7 @@ enum kvb_port_held {
 	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC") \
 	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes") \
 	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate") \
-	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC") \
+	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC (an Ethernet address, 6 bytes, the rest of the field zero)") \
 	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
 	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port") \
 	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering") \
@@ -274,7 +274,8 @@ enum kvb_port_held {
 	X(MAC_TABLE_FULL, 52, "mac-table-full", "a spoofcheck guest's frame whose source MAC the port would take as its own (it has no mac yet): the MAC table (65,536 entries, all networks) has no room for its static entry, so nothing is pinned") \
 	X(ND_FRAGMENT, 53, "nd-fragment", "a spoofcheck guest's neighbour discovery message (RS, RA, NS, NA, redirect) in an IPv6 fragment, which RFC 6980 forbids: the options of its later fragments would go unexamined") \
 	X(OVL_NOT_TUNNELLED, 54, "overlay-not-tunnelled", "a unicast from the uplink's LAN (then still handed to the host's stack) or from the host through a gateway port to a MAC behind another host: the overlay carries guests' frames only, as frames from it reach guests only (the remote guest answers the LAN and the host through its own host)") \
-	X(DHCP6_LEASE_CAP, 55, "dhcp6-lease-cap", "a guest's DHCPv6 message that would make the server create leases (SOLICIT with Rapid Commit, REQUEST, REBIND) while its port holds its 16 DHCPv6 leases or has lately asked for that many (one more every 10 minutes), or with more options than examined: one guest must not fill the server's lease table, shared with DHCPv4")
+	X(DHCP6_LEASE_CAP, 55, "dhcp6-lease-cap", "a guest's DHCPv6 message that would make the server create leases (SOLICIT with Rapid Commit, REQUEST, REBIND) while its port holds its 16 DHCPv6 leases or has lately asked for that many (one more every 10 minutes), or with more options than examined: one guest must not fill the server's lease table, shared with DHCPv4") \
+	X(DHCP_FRAGMENT, 56, "dhcp-fragment", "a guest's DHCP or DHCPv6 client message in IP fragments or in a GSO super-frame: what the later fragments or segments carry would go unexamined (a lease budget, a chaddr), and no client sends one so")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -592,13 +592,17 @@ __attribute__((noinline)) int dhcp6_snoop_client(struct __sk_buff *skb,
 		if (w < 0 || dhcp6_lease_charge(ifindex, (__u32)w))
 			return DROP(KVB_DROP_DHCP6_LEASE_CAP);
 	}
+	/* from here the message goes on whatever the snooping found: only
+	 * the budget refuses one */
 	if (msg[0] == DHCP6_SOLICIT ||
-	    (msg[0] >= DHCP6_REQUEST && msg[0] <= DHCP6_REBIND))
-		return dhcp_xid_note(ifindex, DHCPX_V6, dhcp6_xid(msg));
-	if (msg[0] != DHCP6_RELEASE && msg[0] != DHCP6_DECLINE)
+	    (msg[0] >= DHCP6_REQUEST && msg[0] <= DHCP6_REBIND)) {
+		dhcp_xid_note(ifindex, DHCPX_V6, dhcp6_xid(msg));
 		return 0;
-	return dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex,
-			       (net_id & 0xff) | DHCP6_UNBIND);
+	}
+	if (msg[0] == DHCP6_RELEASE || msg[0] == DHCP6_DECLINE)
+		dhcp6_snoop_ias(skb, l4_off + 12, l4_len - 12, ifindex,
+				(net_id & 0xff) | DHCP6_UNBIND);
+	return 0;
 }
 
 #endif /* KVB_DHCP_H */

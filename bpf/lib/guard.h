@@ -47,7 +47,7 @@
 #define DHCP6_SERVER_PORT 547
 #define BOOTREQUEST 1
 #define BOOTP_OFF_CHADDR 28
-#define BOOTP_CHADDR_END 34	/* op .. chaddr[6]: what the guard reads */
+#define BOOTP_CHADDR_END 44	/* op .. chaddr[16]: what the guard reads */
 #define DHCP6_SOLICIT 1
 #define DHCP6_ADVERTISE 2
 #define DHCP6_REQUEST 3
@@ -246,24 +246,36 @@ static __always_inline __u32 l4_offset(const struct kvb_frame *f)
 static __always_inline int guard_dhcp4(const struct kvb_frame *f,
 				       const __u8 *mac)
 {
-	__u64 chaddr = 0;
-	__u8 op;
+	__u64 chaddr = 0, pad8 = 0;	/* chaddr's padding: 8 + 2 bytes */
+	__u16 pad2 = 0;
+	__u8 hdr[4];		/* op, htype, hlen, hops */
 
 	if (f->sport == DHCP_SERVER_PORT || f->dport == DHCP_CLIENT_PORT)
 		return DROP(KVB_DROP_SPOOF_DHCP);
 	if (f->dport != DHCP_SERVER_PORT)
 		return 0;
-	/* the whole fixed header up to chaddr must be there */
+	/* the whole fixed header up to chaddr's end must be there */
 	if (f->l4_len < sizeof(struct udphdr) + BOOTP_CHADDR_END ||
-	    kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr), &op, 1))
+	    kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr), hdr, 4))
 		return DROP(KVB_DROP_L4);
-	if (op != BOOTREQUEST)
+	if (hdr[0] != BOOTREQUEST)
 		return DROP(KVB_DROP_SPOOF_DHCP);
-	/* a client speaks for its own MAC only (no pool exhaustion, no
-	 * releases of others' leases) */
-	if (kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr) +
+	/*
+	 * A client speaks for its own MAC only (no pool exhaustion, no
+	 * releases of others' leases): the server knows a lease by the
+	 * hardware type, length and address together (client identifiers
+	 * ignored: dhcp.c), so all three are the port's Ethernet MAC's,
+	 * the rest of chaddr zero.
+	 */
+	if (hdr[1] != 1 || hdr[2] != ETH_ALEN ||
+	    kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr) +
 			     BOOTP_OFF_CHADDR, &chaddr, ETH_ALEN) ||
-	    chaddr != mac_u64(mac))
+	    chaddr != mac_u64(mac) ||
+	    kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr) +
+			     BOOTP_OFF_CHADDR + ETH_ALEN, &pad8, 8) ||
+	    kvb_load(f->ctx, l4_offset(f) + sizeof(struct udphdr) +
+			     BOOTP_OFF_CHADDR + ETH_ALEN + 8, &pad2, 2) ||
+	    pad8 || pad2)
 		return DROP(KVB_DROP_DHCP_CHADDR);
 	return 0;
 }

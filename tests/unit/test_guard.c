@@ -151,6 +151,7 @@ static void t_spoof_ipv4(struct fabric *fb __attribute__((unused)))
 	drops_as(kv1, &f, KVB_DROP_SPOOF_IP, "0.0.0.0 outside DHCP");
 	udp(l4, 68, 67, 300);
 	l4[8] = 1;				/* BOOTREQUEST */
+	l4[9] = 1, l4[10] = 6;			/* Ethernet, 6 bytes */
 	memcpy(l4 + 8 + 28, V1, 6);		/* chaddr */
 	frame_ip4(&f, BC, V1, 0, IPPROTO_UDP, l4, 300);
 	passes(kv1, &f, "DHCP discover from 0.0.0.0");
@@ -245,12 +246,31 @@ static void t_rogue_dhcp_server_any_port(struct fabric *fb __attribute__((unused
 	drops_as(kv1, &f, KVB_DROP_SPOOF_DHCP, "BOOTREPLY to port 67");
 	udp(l4, 68, 67, 300);
 	l4[8] = 1;				/* BOOTREQUEST for another MAC */
+	l4[9] = 1, l4[10] = 6;
 	memcpy(l4 + 8 + 28, EVIL, 6);
 	frame_ip4(&f, BC, V1, 0, IPPROTO_UDP, l4, 300);
 	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR, "DHCP request with a foreign chaddr");
 	memcpy(l4 + 8 + 28, V1, 6);
+	l4[9] = 0, l4[10] = 0;
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR,
+		 "DHCP request with its chaddr but no hardware type or length");
+	l4[9] = 1, l4[10] = 6;			/* Ethernet, 6 bytes */
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
 	passes(kv1, &f, "DHCP request with its own chaddr");
+	/* the server knows a lease by type, length and address: each of
+	 * them varied would be a new lease, a new address of the pool */
+	l4[9] = 6;				/* IEEE 802 */
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR, "DHCP request, htype 6");
+	l4[9] = 1, l4[10] = 7;
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR, "DHCP request, hlen 7");
+	l4[10] = 6, l4[8 + 28 + 15] = 0x42;	/* chaddr's last byte */
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR,
+		 "DHCP request, chaddr padded with a byte");
+	l4[8 + 28 + 15] = 0;
 	udp(l4, 68, 67, 20);			/* too short for a BOOTP header */
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 20);
 	drops_as(kv1, &f, KVB_DROP_L4, "truncated BOOTREQUEST");
@@ -448,6 +468,45 @@ static void t_rs_and_dad_options(struct fabric *fb __attribute__((unused)))
 	memcpy(p + 26, EVIL, 6);
 	frame_ip6(&f, BC, V1, UNSPEC6, IPPROTO_ICMPV6, p, 32);
 	drops_as(kv1, &f, KVB_DROP_SPOOF_ND, "DAD probe with a forged option");
+}
+
+/*
+ * A guest's DHCP client message in IP fragments, or in a GSO super-frame,
+ * is refused by tc's DHCP step (dhcp-fragment): the later fragments'
+ * options, the later segments (each a message of its own to the server)
+ * would go unexamined. The same message whole passes.
+ */
+static void t_dhcp_client_whole_only(struct fabric *fb __attribute__((unused)))
+{
+	struct bootp b = { .sport = 68, .dport = 67, .type = 1,
+			   .xid = htonl(0x4b56f00d), .chaddr = V1 };
+	struct iphdr *ip;
+	__u64 a0, a1, d0, d1, d2;
+	__u8 m[BOOTP_LEN];
+	struct frame f;
+	int r1, r2;
+
+	bootp_fill(m, &b);
+	frame_ip4(&f, BC, V1, 0, IPPROTO_UDP, m, sizeof(m));
+	ip = (struct iphdr *)(f.buf + ETH_HLEN);
+	/* (a broadcast's original is TC_ACT_SHOT after its copies: the
+	 * counters say what was refused) */
+	a0 = all_drops(kv1);
+	run_tc(F, kv1, &f);
+	a1 = all_drops(kv1);
+	d0 = dropped(kv1, KVB_DROP_DHCP_FRAGMENT);
+	ip->frag_off = htons(0x2000);		/* MF: a first fragment */
+	r1 = run_tc(F, kv1, &f);
+	d1 = dropped(kv1, KVB_DROP_DHCP_FRAGMENT);
+	ip->frag_off = 0;
+	r2 = run_tc_gso(F, kv1, &f, 100);	/* segments of 100 bytes */
+	d2 = dropped(kv1, KVB_DROP_DHCP_FRAGMENT);
+	CHECK(a1 == a0, "the whole message refused (+%llu drops)",
+	      (unsigned long long)(a1 - a0));
+	CHECK(r1 == TC_ACT_SHOT && d1 == d0 + 1, "a first fragment: verdict "
+	      "%d, dhcp-fragment +%llu", r1, (unsigned long long)(d1 - d0));
+	CHECK(r2 == TC_ACT_SHOT && d2 == d1 + 1, "GSO: verdict %d, "
+	      "dhcp-fragment +%llu", r2, (unsigned long long)(d2 - d1));
 }
 
 static void t_mac_pinned_from_first_frame(struct fabric *fb __attribute__((unused)))
@@ -2713,6 +2772,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_spoof_nd);
 	RUN(t_nd_every_option);
 	RUN(t_rs_and_dad_options);
+	RUN(t_dhcp_client_whole_only);
 	RUN(t_mac_pinned_from_first_frame);
 	RUN(t_mac_of_another_port_never_taken);
 	RUN(t_dhcp_snooping);

@@ -560,7 +560,9 @@ static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
 	n = l4_hdr(l4, IPPROTO_UDP, 240);
 	put16(l4, 68), put16(l4 + 2, 67);
 	l4[8] = 1;	/* BOOTREQUEST, from the port's own MAC */
+	l4[9] = 1, l4[10] = 6;
 	memcpy(l4 + 8 + 28, T1, 6);
+	memset(l4 + 8 + 34, 0, 10);	/* chaddr's padding */
 	tip4(&f, IPPROTO_UDP, l4, n);
 	make_complete(&f, IPPROTO_UDP);
 	TO_TC(kt1, &f, "DHCP");
