@@ -333,7 +333,6 @@ ip addr add "$ll/64" dev "$T-hu" nodad
 # the host's routes through the LAN's router ($T-hl): its next hop is the
 # host's too, and no guest's to announce
 ip route add 203.0.113.16/28 via 100.64.15.2 dev "$T-hu"
-ip -6 route add 2001:db8:f6::/64 via 2001:db8:f5::2 dev "$T-hu"
 check "net add hb: the host's NIC as a bridge's uplink" \
 	kvmbpf net add hb type bridge uplink "$T-hu"
 netns_add "$T-hg"
@@ -366,23 +365,22 @@ case " $b " in
 esac
 # the host's router on the LAN (the next hop of its routes through the
 # uplink): a gratuitous ARP and an unsolicited NA for it from the guest
-# would draw the other guests' (and the host's) traffic for it
+# would draw the other guests' (and the host's) traffic for it. Held by
+# a changing command once the host has resolved it on the LAN (its MAC
+# learned behind the uplink)
+check "the host reaches its router on the LAN" ping -n -c 1 -W 2 100.64.15.2
+check "gc (the upkeep step) holds the router" kvmbpf gc
 r0=$(refused)
 in_ns "$T-hg" "$PY" -c "
-from scapy.all import (Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, ARP,
-                       sendp, conf)
+from scapy.all import Ether, ARP, sendp, conf
 conf.verb = 0
 me = '52:54:00:f5:00:01'
-sendp(Ether(src=me, dst='33:33:00:00:00:01') /
-      IPv6(src='2001:db8:f5::2', dst='ff02::1', hlim=255) /
-      ICMPv6ND_NA(tgt='2001:db8:f5::2', R=1, S=0, O=1) /
-      ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
 sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
       ARP(op=2, hwsrc=me, psrc='100.64.15.2', hwdst='ff:ff:ff:ff:ff:ff',
           pdst='100.64.15.2'), iface='eth0')" 2>/dev/null
 r1=$(refused)
-[ $((r1 - r0)) -ge 2 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
-	fail "the host's router announced by a guest: $((r1 - r0)) refused of 2"
+[ $((r1 - r0)) -ge 1 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
+	fail "the host's router announced by a guest: $((r1 - r0)) refused of 1"
 # ... but a router VM on the bridge that the host routes through is a
 # guest, not the LAN: a next hop a guest port holds (its ip), or whose
 # MAC the host's ARP entry gives as a guest's, stays the guest's to
@@ -392,18 +390,31 @@ guest_link "$T-hr" "$T-hr"
 ip -n "$T-hr" link set eth0 address 52:54:00:f5:00:02
 check "attach hr (a router VM: ip 100.64.15.60)" \
 	kvmbpf attach "$T-hr" net hb mac 52:54:00:f5:00:02 ip 100.64.15.60
+ip -n "$T-hr" addr add 100.64.15.60/24 dev eth0
 ip route add 203.0.113.32/28 via 100.64.15.60 dev "$T-hu"
+check "the host resolves its router VM" ping -n -c 1 -W 2 100.64.15.60
 ip neigh replace 100.64.15.61 lladdr 52:54:00:f5:00:01 dev "$T-hu" nud permanent
 ip route add 203.0.113.48/28 via 100.64.15.61 dev "$T-hu"
 check "gc (the upkeep step) with routes via two guests" kvmbpf gc
-up=$(kvmbpf -j port show "$T-hu" | "$PY" -c 'import json,sys; print(" ".join(a["ip"] for a in json.load(sys.stdin)["addresses"]))')
-case " $up " in
-*" 100.64.15.2 "*) case " $up " in
-	*" 100.64.15.60 "*|*" 100.64.15.61 "*) fail "a router VM's address held for the uplink: $up" ;;
-	*) pass "next hops that are guests' are not held for the uplink; the LAN's router is ($up)" ;;
-	esac ;;
-*) fail "the LAN's router no longer held for the uplink: $up" ;;
-esac
+# (the holds are owner entries of kvb_addr, which port show does not
+# list: judged by what the guests may announce)
+garp() { # NS MAC ADDR: a gratuitous ARP reply
+	in_ns "$1" "$PY" -c "
+from scapy.all import Ether, ARP, sendp, conf
+conf.verb = 0
+sendp(Ether(src='$2', dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=2, hwsrc='$2', psrc='$3', hwdst='ff:ff:ff:ff:ff:ff', pdst='$3'),
+      iface='eth0')" 2>/dev/null
+}
+h0=$(stat "$T-hr" spoof-arp)
+garp "$T-hr" 52:54:00:f5:00:02 100.64.15.60
+[ "$(stat "$T-hr" spoof-arp)" = "$h0" ] &&
+	pass "a router VM the host routes through (resolved) announces its own address" ||
+	fail "the router VM's own address refused: spoof-arp $h0 -> $(stat "$T-hr" spoof-arp)"
+r0=$(refused)
+garp "$T-hg" 52:54:00:f5:00:01 100.64.15.2
+[ "$(refused)" -gt "$r0" ] && pass "... and the LAN's router is still held after that upkeep" ||
+	fail "the LAN's router no longer held after the second upkeep"
 r0=$(refused)
 in_ns "$T-hg" "$PY" -c "
 from scapy.all import Ether, ARP, sendp, conf
