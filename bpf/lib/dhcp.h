@@ -435,6 +435,21 @@ __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 }
 
 /*
+ * Does port ifindex hold the address w0..w3 (as it lies in the packet)
+ * by a live DHCP binding (its lease)? A RENEW of such an address is the
+ * client's own renewal. A global function: verified once, not in every
+ * round of the option walk.
+ */
+__attribute__((noinline)) int dhcp6_renews_own(__u32 ifindex, __u32 w0,
+					       __u32 w1, __u32 w2, __u32 w3)
+{
+	__u32 a[4] = { w0, w1, w2, w3 };
+	struct kvb_addr *b = bind_of(ifindex, 6, a, 16);
+
+	return b && (b->flags & KVB_ADDR_F_DHCP);
+}
+
+/*
  * The most leases a guest's message can make the server create (its
  * options from off, left bytes; type_nv6: the message type in the low
  * byte, the network's IPv6 subnets in the next): none for a SOLICIT
@@ -501,6 +516,72 @@ __attribute__((noinline)) int dhcp6_lease_weight(struct __sk_buff *skb,
 	if (left)
 		return -1;
 	return type == DHCP6_SOLICIT && !rapid ? 0 : (int)w;
+}
+
+/*
+ * A RENEW's weight (its options from off, left bytes, from port
+ * ifindex): the addresses its IA_NA and IA_TA options name that are not
+ * the port's own leases. dnsmasq extends whatever lease matches the
+ * message's DUID, IAID and address, so a guest could otherwise keep alive
+ * for ever, for free, leases its budget let it make and no binding
+ * holds; a client renewing what it was leased pays nothing. -1 as
+ * dhcp6_lease_weight. A global function: verified once.
+ */
+__attribute__((noinline)) int dhcp6_renew_weight(struct __sk_buff *skb,
+						 __u32 off, __u32 left,
+						 __u32 ifindex)
+{
+	__u32 w = 0, a[4];
+
+	if (!skb)
+		return -1;
+	for (int i = 0; i < DHCP6_OPTS_MAX && left; i++) {
+		__u32 code, len, sub, sleft;
+		__u8 h[4];
+
+		if (left < 4 || bpf_skb_load_bytes(skb, off & 0xffff, h, 4))
+			return -1;
+		code = (__u32)h[0] << 8 | h[1];
+		len = (__u32)h[2] << 8 | h[3];
+		if (len + 4 > left)
+			return -1;
+		if (code == DHCP6_OPT_IA_NA || code == DHCP6_OPT_IA_TA) {
+			__u32 fixed = code == DHCP6_OPT_IA_NA ? 12 : 4;
+
+			if (len < fixed)
+				return -1;
+			sub = off + 4 + fixed;
+			sleft = len - fixed;
+			for (int j = 0; j < DHCP6_IA_OPTS_MAX && sleft; j++) {
+				__u32 slen;
+
+				if (sleft < 4 ||
+				    bpf_skb_load_bytes(skb, sub & 0xffff, h, 4))
+					return -1;
+				slen = (__u32)h[2] << 8 | h[3];
+				if (slen + 4 > sleft)
+					return -1;
+				if (((__u32)h[0] << 8 | h[1]) ==
+				    DHCP6_OPT_IAADDR) {
+					if (slen < 16 ||
+					    bpf_skb_load_bytes(skb,
+							       (sub + 4) &
+							       0xffff, a, 16))
+						return -1;
+					w += !dhcp6_renews_own(ifindex, a[0],
+							       a[1], a[2],
+							       a[3]);
+				}
+				sub += slen + 4;
+				sleft -= slen + 4;
+			}
+			if (sleft)
+				return -1;
+		}
+		off += len + 4;
+		left -= len + 4;
+	}
+	return left ? -1 : (int)w;
 }
 
 /*
@@ -586,9 +667,13 @@ __attribute__((noinline)) int dhcp6_snoop_client(struct __sk_buff *skb,
 	    bpf_skb_load_bytes(skb, (l4_off + 8) & 0xffff, msg, 4))
 		return 0;
 	if (msg[0] == DHCP6_SOLICIT || msg[0] == DHCP6_REQUEST ||
-	    msg[0] == DHCP6_REBIND) {
-		w = dhcp6_lease_weight(skb, l4_off + 12, l4_len - 12,
-				       msg[0] | dhcp6_net_subnets(net_id) << 8);
+	    msg[0] == DHCP6_RENEW || msg[0] == DHCP6_REBIND) {
+		w = msg[0] == DHCP6_RENEW ?
+			dhcp6_renew_weight(skb, l4_off + 12, l4_len - 12,
+					   ifindex) :
+			dhcp6_lease_weight(skb, l4_off + 12, l4_len - 12,
+					   msg[0] |
+					   dhcp6_net_subnets(net_id) << 8);
 		if (w < 0 || dhcp6_lease_charge(ifindex, (__u32)w))
 			return DROP(KVB_DROP_DHCP6_LEASE_CAP);
 	}

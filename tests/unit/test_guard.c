@@ -1871,6 +1871,13 @@ static void t_dhcp6_lease_cap(struct fabric *fb)
 		  "a SOLICIT with Rapid Commit past the budget");
 	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 5, 3, x, 0);
 	tc_judged(kv1, &f, 0, cap, "the RENEW of the lease the port holds");
+	/* a RENEW of a lease no binding of the port holds (one its budget
+	 * let it make, the script never bound): charged, as it would keep
+	 * that lease alive in the server's table */
+	z[15] = 0x82;
+	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 5, 3, z, 0);
+	tc_judged(kv1, &f, 1, cap,
+		  "a RENEW of a lease the port does not hold, past the budget");
 	dhcp6_budget_set(kv1, KVB_DHCP_LEASE_MAX, KVB_DHCP6_LEAK_S + 1);
 	z[15] = 0x81;
 	dhcp6_msg(&f, ALLSRVMAC, V1, LL6, ALLSRV, 3, 3, z, 0);
