@@ -699,24 +699,32 @@ void fabric_close(struct fabric *fb)
  * upkeep of a fabric (forgetting vanished devices, reviving dnsmasq) is a
  * step of its own that changing commands take (fabric_tend, lifecycle.c).
  */
+static struct fabric cli_fb;
+static int cli_opened;	/* 0, 1 read-only, 2 read-write */
+
 static struct fabric *fab_mode(bool create)
 {
-	static struct fabric fb;
-	static int opened;	/* 0, 1 read-only, 2 read-write */
-
-	if (opened < (create ? 2 : 1)) {
-		if (opened)
-			fabric_close(&fb);
-		opened = 0;
+	if (cli_opened < (create ? 2 : 1)) {
+		if (cli_opened)
+			fabric_close(&cli_fb);
+		cli_opened = 0;
 		/* a command that changes a fabric makes one only if it
 		 * is one that creates (net add, acl add, load): detach,
 		 * net del, gc on a host without one leave nothing */
-		if (fabric_open_mode(&fb, opts.bpffs, create,
+		if (fabric_open_mode(&cli_fb, opts.bpffs, create,
 				     create && opts.may_create))
 			return NULL;
-		opened = create ? 2 : 1;
+		cli_opened = create ? 2 : 1;
 	}
-	return &fb;
+	return &cli_fb;
+}
+
+/* Close the CLI's fabric, if a command opened it (its lock with it). */
+void fab_release(void)
+{
+	if (cli_opened)
+		fabric_close(&cli_fb);
+	cli_opened = 0;
 }
 
 struct fabric *fab(void)

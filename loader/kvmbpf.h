@@ -47,6 +47,7 @@ int fabric_open(struct fabric *fb, const char *dir);
 int fabric_open_ro(struct fabric *fb, const char *dir);
 void fabric_close(struct fabric *fb);
 /* the CLI's fabric, opened on first use: to change it, or to read it */
+void fab_release(void);
 struct fabric *fab(void);
 struct fabric *fab_ro(void);
 int fabric_load_programs(const char *dir);

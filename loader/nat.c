@@ -6,6 +6,7 @@
  * which routed networks have too, are gateway.c's.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -226,6 +227,32 @@ bool net_wan_watched(const struct kvb_net *n)
 }
 
 /*
+ * Close every directory the process has open: a fabric's lock is a flock
+ * on its pin directory, and one inherited from a process that held
+ * another handle of the same fabric (the unit tests' harness and the CLI's
+ * own) would keep the watcher waiting for its own lock for ever, alive
+ * with the fabric's maps after the fabric was gone. The watcher opens the
+ * directory anew each round.
+ */
+static void close_lock_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int self = d ? dirfd(d) : -1;
+
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		int fd = atoi(de->d_name);
+
+		if (fd > 2 && fd != self && !fstat(fd, &st) &&
+		    S_ISDIR(st.st_mode))
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
  * A small process per nat network (and routed network with `wan DEV`)
  * that follows the host (no daemon: the datapath never needs it, it only
  * keeps the fabric's view current), for as long as the network lives.
@@ -272,6 +299,7 @@ void wan_wait_start(struct fabric *fb, const struct kvb_net *net)
 	}
 	setsid();
 	close(fb->lock_fd);
+	close_lock_fds();
 	{
 		int fd = open("/dev/null", O_RDWR);
 

@@ -34,6 +34,43 @@ static const struct {
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 
+/*
+ * The suites' changing commands start a watcher for each nat network
+ * (nat.c: wan_wait_start); with the fabric gone it must exit and take
+ * its run file along. It notices within a round (5 s). One that
+ * inherited a lock of the fabric stayed, blocked on its own lock, with
+ * the fabric's maps, after every run. 0, or 1 with a FAIL line.
+ */
+static int watchers_gone(const char *dir)
+{
+	char host[16], port[16], want[256] = "";
+	size_t n;
+
+	opts.bpffs = dir;
+	gateway_ifnames(0, host, port);
+	n = strlen(host) - 1;		/* kvbXXXXg: every network's */
+	for (int i = 0; i < 100; i++) {
+		DIR *d = opendir(KVB_RUN_DIR);
+		struct dirent *de;
+		bool left = false;
+
+		while (d && (de = readdir(d)))
+			if (!strncmp(de->d_name, host, n) &&
+			    strstr(de->d_name, ".wanwait")) {
+				snprintf(want, sizeof(want), "%s", de->d_name);
+				left = true;
+			}
+		if (d)
+			closedir(d);
+		if (!left)
+			return 0;
+		usleep(100000);
+	}
+	printf("FAIL unit: a watcher outlived the fabric (%s/%s)\n",
+	       KVB_RUN_DIR, want);
+	return 1;
+}
+
 static void remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -114,6 +151,8 @@ int main(int argc, char **argv)
 		if (want[i])
 			nfail += suites[i].run(fb);
 	fabric_close(fb);
+	fab_release();		/* the suites' CLI commands' handle */
 	remove_dir(dir);
+	nfail += watchers_gone(dir);
 	return nfail ? 1 : 0;
 }
