@@ -219,6 +219,35 @@ static int do_gc(int argc, char **argv)
 
 static int pins_remove(const char *dir, bool rm_dir, bool quiet);
 
+/*
+ * This fabric's run files (run_path: the gateway interface's name, then
+ * the kind) that outlived their networks: a watcher killed from outside
+ * (SIGKILL) never removed its own. reset, its networks gone, leaves none.
+ */
+static void run_files_sweep(void)
+{
+	char host[16], port[16];
+	struct dirent *de;
+	size_t n;
+	DIR *d;
+
+	gateway_ifnames(0, host, port);		/* kvbgw0, kvbXXXXg0 */
+	n = strlen(host) - 1;
+	d = opendir(KVB_RUN_DIR);
+	while (d && (de = readdir(d))) {
+		const char *c = de->d_name + n;
+
+		if (strncmp(de->d_name, host, n) || *c < '0' || *c > '9')
+			continue;
+		while (*c >= '0' && *c <= '9')
+			c++;
+		if (*c == '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int do_reset(int argc, char **argv)
 {
 	struct fabric *fb;
@@ -240,6 +269,7 @@ static int do_reset(int argc, char **argv)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (!net_get(fb, id, &net))
 			ret |= net_remove(fb, &net);
+	run_files_sweep();
 	/* the lock is held until the pins are gone: a command waiting for
 	 * it (a libvirt hook's attach, a lease script) finds no fabric, not
 	 * half of one */

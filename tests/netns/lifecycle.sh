@@ -180,6 +180,24 @@ load_refuses() {
 }
 check "load: a conflicting network is an error" load_refuses
 rm -f "$saved" "$again" "$bad"
+# a nat network's watcher killed from outside (SIGKILL: it never removes
+# its run file then): reset leaves none of the fabric's run files, nor
+# one of a network the fabric no longer has
+behind "$T-w" "$T-wan" 10.95.9.2/24 10.95.9.1/24
+check "net add nat (a watcher)" kvmbpf net add wn type nat \
+	subnet 192.168.95.0/24 wan "$T-w" dhcp off
+gwif=$(kvmbpf -j net show wn | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
+[ -n "$wpid" ] && kill -KILL "$wpid"
+for i in $(seq 50); do [ -e "/proc/$wpid" ] || break; sleep 0.1; done
+check "the killed watcher's run file is still there" test -e "/run/kvmbpf/$gwif.wanwait"
+# and a run file of a network this fabric no longer has (its watcher
+# killed, the fabric's maps gone with a crash): reset sweeps it too
+stray="/run/kvmbpf/${gwif%[0-9]*}9.wanwait"
+echo "999999 1" >"$stray"
 kvmbpf reset
+check_not "reset: a stray run file of the fabric swept" test -e "$stray"
+rm -f "$stray"
+check_not "reset: no run file of the fabric left" sh -c "ls /run/kvmbpf | grep -q '^${gwif%[0-9]*}[0-9]*\.'"
 check "reset again: nothing left" test ! -e "$BPFFS"
 finish
