@@ -340,7 +340,9 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 		 * segments (each a message of its own to the server) would
 		 * go unexamined; no client sends one so */
 		if (s.role == KVB_PORT_GUEST &&
-		    (s.f.dport == 67 || s.f.dport == DHCP6_SERVER_PORT) &&
+		    ((s.f.sport == 68 && s.f.dport == 67) ||
+		     (s.f.sport == DHCP6_CLIENT_PORT &&
+		      s.f.dport == DHCP6_SERVER_PORT)) &&
 		    (s.f.fragk != KVB_FRAG_NONE || skb->gso_size)) {
 			ret = DROP(KVB_DROP_DHCP_FRAGMENT);
 			goto out;

@@ -241,8 +241,25 @@ static void run_files_sweep(void)
 			continue;
 		while (*c >= '0' && *c <= '9')
 			c++;
-		if (*c == '.')
-			unlinkat(dirfd(d), de->d_name, 0);
+		if (*c != '.')
+			continue;
+		/* a dnsmasq of a network the fabric lost goes too: its
+		 * pid file is the only record of it */
+		if (!strcmp(c, ".pid")) {
+			char path[512];
+			FILE *f;
+			int pid = 0;
+
+			snprintf(path, sizeof(path), "%s/%s", KVB_RUN_DIR,
+				 de->d_name);
+			f = fopen(path, "r");
+			if (f && fscanf(f, "%d", &pid) == 1 && pid > 0 &&
+			    pid_is(pid, "dnsmasq"))
+				kill(pid, SIGTERM);
+			if (f)
+				fclose(f);
+		}
+		unlinkat(dirfd(d), de->d_name, 0);
 	}
 	if (d)
 		closedir(d);

@@ -436,8 +436,9 @@ __attribute__((noinline)) int dhcp6_snoop_server(struct __sk_buff *skb,
 
 /*
  * Does port ifindex hold the address w0..w3 (as it lies in the packet)
- * by a live DHCP binding (its lease)? A RENEW of such an address is the
- * client's own renewal. A global function: verified once, not in every
+ * by a live DHCP binding (its lease) or a static one (its `ip`, which a
+ * server may lease it too: it stays static)? A RENEW of such an address
+ * is the client's own renewal. A global function: verified once, not in every
  * round of the option walk.
  */
 __attribute__((noinline)) int dhcp6_renews_own(__u32 ifindex, __u32 w0,
@@ -446,7 +447,7 @@ __attribute__((noinline)) int dhcp6_renews_own(__u32 ifindex, __u32 w0,
 	__u32 a[4] = { w0, w1, w2, w3 };
 	struct kvb_addr *b = bind_of(ifindex, 6, a, 16);
 
-	return b && (b->flags & KVB_ADDR_F_DHCP);
+	return b && (b->flags & (KVB_ADDR_F_DHCP | KVB_ADDR_F_STATIC));
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static const struct {
  */
 static int watchers_gone(const char *dir)
 {
-	char host[16], port[16], want[256] = "";
+	char host[16], port[16], want[300] = "";
 	size_t n;
 
 	opts.bpffs = dir;
@@ -54,12 +55,29 @@ static int watchers_gone(const char *dir)
 		struct dirent *de;
 		bool left = false;
 
-		while (d && (de = readdir(d)))
-			if (!strncmp(de->d_name, host, n) &&
-			    strstr(de->d_name, ".wanwait")) {
-				snprintf(want, sizeof(want), "%s", de->d_name);
+		while (d && (de = readdir(d))) {
+			char path[512];
+			FILE *f;
+			int pid = 0;
+
+			if (strncmp(de->d_name, host, n) ||
+			    !strstr(de->d_name, ".wanwait"))
+				continue;
+			/* its watcher alive (a file whose process is gone
+			 * is an older run's, of a fabric with the same
+			 * name hash) */
+			snprintf(path, sizeof(path), "%s/%s", KVB_RUN_DIR,
+				 de->d_name);
+			f = fopen(path, "r");
+			if (f && fscanf(f, "%d", &pid) == 1 && pid > 0 &&
+			    !kill(pid, 0)) {
+				snprintf(want, sizeof(want), "%s (pid %d)",
+					 de->d_name, pid);
 				left = true;
 			}
+			if (f)
+				fclose(f);
+		}
 		if (d)
 			closedir(d);
 		if (!left)

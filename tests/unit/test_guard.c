@@ -270,7 +270,11 @@ static void t_rogue_dhcp_server_any_port(struct fabric *fb __attribute__((unused
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
 	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR,
 		 "DHCP request, chaddr padded with a byte");
-	l4[8 + 28 + 15] = 0;
+	l4[8 + 28 + 15] = 0, l4[8 + 28 + 7] = 0x42;	/* its 8th byte */
+	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 300);
+	drops_as(kv1, &f, KVB_DROP_DHCP_CHADDR,
+		 "DHCP request, chaddr's 8th byte set");
+	l4[8 + 28 + 7] = 0;
 	udp(l4, 68, 67, 20);			/* too short for a BOOTP header */
 	frame_ip4(&f, BC, V1, A4(10, 0, 0, 1), IPPROTO_UDP, l4, 20);
 	drops_as(kv1, &f, KVB_DROP_L4, "truncated BOOTREQUEST");
