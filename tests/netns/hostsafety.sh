@@ -368,16 +368,18 @@ esac
 # would draw the other guests' (and the host's) traffic for it. Held by
 # a changing command once the host has resolved it on the LAN (its MAC
 # learned behind the uplink)
+garp() { # NS MAC ADDR: a gratuitous ARP reply
+	in_ns "$1" "$PY" -c "
+from scapy.all import Ether, ARP, sendp, conf
+conf.verb = 0
+sendp(Ether(src='$2', dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=2, hwsrc='$2', psrc='$3', hwdst='ff:ff:ff:ff:ff:ff', pdst='$3'),
+      iface='eth0')" 2>/dev/null
+}
 check "the host reaches its router on the LAN" ping -n -c 1 -W 2 100.64.15.2
 check "gc (the upkeep step) holds the router" kvmbpf gc
 r0=$(refused)
-in_ns "$T-hg" "$PY" -c "
-from scapy.all import Ether, ARP, sendp, conf
-conf.verb = 0
-me = '52:54:00:f5:00:01'
-sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
-      ARP(op=2, hwsrc=me, psrc='100.64.15.2', hwdst='ff:ff:ff:ff:ff:ff',
-          pdst='100.64.15.2'), iface='eth0')" 2>/dev/null
+garp "$T-hg" 52:54:00:f5:00:01 100.64.15.2
 r1=$(refused)
 [ $((r1 - r0)) -ge 1 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
 	fail "the host's router announced by a guest: $((r1 - r0)) refused of 1"
@@ -398,14 +400,6 @@ ip route add 203.0.113.48/28 via 100.64.15.61 dev "$T-hu"
 check "gc (the upkeep step) with routes via two guests" kvmbpf gc
 # (the holds are owner entries of kvb_addr, which port show does not
 # list: judged by what the guests may announce)
-garp() { # NS MAC ADDR: a gratuitous ARP reply
-	in_ns "$1" "$PY" -c "
-from scapy.all import Ether, ARP, sendp, conf
-conf.verb = 0
-sendp(Ether(src='$2', dst='ff:ff:ff:ff:ff:ff') /
-      ARP(op=2, hwsrc='$2', psrc='$3', hwdst='ff:ff:ff:ff:ff:ff', pdst='$3'),
-      iface='eth0')" 2>/dev/null
-}
 h0=$(stat "$T-hr" spoof-arp)
 garp "$T-hr" 52:54:00:f5:00:02 100.64.15.60
 [ "$(stat "$T-hr" spoof-arp)" = "$h0" ] &&
@@ -416,13 +410,7 @@ garp "$T-hg" 52:54:00:f5:00:01 100.64.15.2
 [ "$(refused)" -gt "$r0" ] && pass "... and the LAN's router is still held after that upkeep" ||
 	fail "the LAN's router no longer held after the second upkeep"
 r0=$(refused)
-in_ns "$T-hg" "$PY" -c "
-from scapy.all import Ether, ARP, sendp, conf
-conf.verb = 0
-me = '52:54:00:f5:00:01'
-sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
-      ARP(op=2, hwsrc=me, psrc='100.64.15.61', hwdst='ff:ff:ff:ff:ff:ff',
-          pdst='100.64.15.61'), iface='eth0')" 2>/dev/null
+garp "$T-hg" 52:54:00:f5:00:01 100.64.15.61
 r1=$(refused)
 [ "$r1" = "$r0" ] && pass "a guest that is the host's next hop (by its MAC) announces its address" ||
 	fail "the host's next hop guest refused announcing it ($r0 -> $r1)"

@@ -1742,30 +1742,46 @@ static void t_dhcp6_unasked_reply_binds_nothing(struct fabric *fb __attribute__(
 	unbind6(kv2, w);
 }
 
-/* Age port ifx's recorded DHCP transactions (kvb_dhcpx) by s seconds. */
-static void dhcpx_age(__u32 ifx, __u64 s)
+/*
+ * Port ifx's DHCP record (kvb_dhcpx, by its counters' slot) into d: the
+ * map's fd, for the caller to write it back under *slot and close, or -1.
+ */
+static int dhcpx_read(__u32 ifx, __u32 *slot, struct kvb_dhcpx *d)
 {
-	struct kvb_dhcpx d;
 	struct kvb_port p;
 	char path[600];
-	__u32 slot;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_DHCPX);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return;
-	if (!port_get(F, ifx, &p)) {
-		slot = p.slot;
-		if (!bpf_map_lookup_elem(fd, &slot, &d)) {
-			for (int fam = 0; fam < 2; fam++)
-				for (int i = 0; i < KVB_DHCP_XIDS; i++)
-					if (d.x[fam][i].ifindex == ifx)
-						d.x[fam][i].sent_ns -=
-							s * 1000000000ULL;
-			bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
-		}
+		return -1;
+	if (port_get(F, ifx, &p)) {
+		close(fd);
+		return -1;
 	}
+	*slot = p.slot;
+	if (bpf_map_lookup_elem(fd, slot, d)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Age port ifx's recorded DHCP transactions (kvb_dhcpx) by s seconds. */
+static void dhcpx_age(__u32 ifx, __u64 s)
+{
+	struct kvb_dhcpx d;
+	__u32 slot;
+	int fd = dhcpx_read(ifx, &slot, &d);
+
+	if (fd < 0)
+		return;
+	for (int fam = 0; fam < 2; fam++)
+		for (int i = 0; i < KVB_DHCP_XIDS; i++)
+			if (d.x[fam][i].ifindex == ifx)
+				d.x[fam][i].sent_ns -= s * 1000000000ULL;
+	bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
 	close(fd);
 }
 
@@ -1776,24 +1792,15 @@ static void dhcpx_age(__u32 ifx, __u64 s)
 static void dhcp6_budget_set(__u32 ifx, __u32 level, __u64 ago_s)
 {
 	struct kvb_dhcpx d;
-	struct kvb_port p;
-	char path[600];
 	__u32 slot;
-	int fd;
+	int fd = dhcpx_read(ifx, &slot, &d);
 
-	snprintf(path, sizeof(path), "%s/%s", F->dir, KVB_MAP_DHCPX);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
-	if (!port_get(F, ifx, &p)) {
-		slot = p.slot;
-		if (!bpf_map_lookup_elem(fd, &slot, &d)) {
-			d.b6.ifindex = ifx;
-			d.b6.level = level;
-			d.b6.at_ns = now_ns() - ago_s * 1000000000ULL;
-			bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
-		}
-	}
+	d.b6.ifindex = ifx;
+	d.b6.level = level;
+	d.b6.at_ns = now_ns() - ago_s * 1000000000ULL;
+	bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
 	close(fd);
 }
 
