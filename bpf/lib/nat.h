@@ -1325,8 +1325,8 @@ static __always_inline int nat_generic_stale(struct nat_scratch *t)
  * loopback, multicast, the limited broadcast. Forged: a flow made from it
  * would have the guest answer the host itself, or (from the NAT address
  * and a second forwarded port) a hairpin reflect the WAN's packets into
- * another guest. (The host's other addresses are not asked of the FIB:
- * its "not forwarded" answer is also that of no route at all.)
+ * another guest. The host's other addresses, and sources with no way
+ * back, are the FIB's to say (nat_wan_src_forged).
  */
 static __always_inline int nat_wan_martian(const struct kvb_ct_key *rk)
 {
@@ -2299,6 +2299,73 @@ static __always_inline int fwd_port_hosts(struct __sk_buff *skb,
 }
 
 /*
+ * A WAN packet that would open a flow (a forward's new connection, a
+ * mapping's) from a source no remote beyond the WAN can have, asked of
+ * the FIB as its reply would be routed: from the NAT address rk->daddr
+ * back to rk->saddr, an input lookup on the host interface (gw_host) of
+ * the forward's or mapping's network (forwarding is on there, not on the
+ * WAN device, where the FIB would refuse every lookup). Forged when the
+ * source is one of the host's own addresses (a docker0 or management
+ * address: "not forwarded"), has no route back (no route, blackhole,
+ * unreachable, prohibit: the kernel's loose reverse-path check), or its
+ * way back leads into the fabric (a subnet the host routes via a guest).
+ * nat_wan_martian and route_of catch the rest first. 1 when forged. A
+ * global function: its lookups are not the WAN path's stack.
+ */
+__noinline int nat_wan_src_forged(struct __sk_buff *skb,
+				  const struct kvb_ct_key *rk)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_natmap *m;
+	struct kvb_fwd *fw;
+	struct kvb_net *net;
+	__u32 net_id, out;
+	int ret;
+
+	if (!t || !rk || !skb)
+		return 0;
+	t->fk.addr = rk->daddr;
+	t->fk.port = rk->dport;
+	t->fk.proto = rk->proto;
+	t->fk.pad = 0;
+	fw = bpf_map_lookup_elem(&kvb_fwd, &t->fk);
+	barrier_var(t);
+	if (fw) {
+		net_id = fw->net_id;
+	} else {
+		t->nk.addr = rk->daddr;
+		t->nk.addr2 = 0;
+		t->nk.port = rk->dport;
+		t->nk.proto = rk->proto;
+		t->nk.kind = KVB_NM_NAT;
+		m = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
+		barrier_var(t);
+		if (!m)
+			return 0;	/* neither: no flow is made anyway */
+		net_id = m->net_id;
+	}
+	net = net_lookup(net_id);
+	if (!net || !net->gw_host)
+		return 0;
+	__builtin_memset(&t->fib, 0, sizeof(t->fib));
+	t->fib.family = AF_INET_;
+	t->fib.ifindex = net->gw_host;
+	t->fib.ipv4_src = rk->daddr;
+	t->fib.ipv4_dst = rk->saddr;
+	ret = (int)bpf_fib_lookup(skb, &t->fib, sizeof(t->fib),
+				  BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
+		out = t->fib.ifindex;
+		return out == net->gw_host ||
+		       bpf_map_lookup_elem(&kvb_hostif, &out) != NULL;
+	}
+	return ret == BPF_FIB_LKUP_RET_NOT_FWDED ||
+	       ret == BPF_FIB_LKUP_RET_BLACKHOLE ||
+	       ret == BPF_FIB_LKUP_RET_UNREACHABLE ||
+	       ret == BPF_FIB_LKUP_RET_PROHIBIT;
+}
+
+/*
  * A new connection from the WAN to a forwarded port: track it as if the
  * guest had opened it (both keys), so replies and later packets take the
  * ordinary paths. Returns 0 when a forward applied, 1 when none did, or
@@ -2554,7 +2621,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	 * gateway's) is forged, as Linux takes a source of its own for a
 	 * martian: never made, the guest never hears "the host" or a peer */
 	if (!ct && (route_of(4, (const __u8 *)&rk.saddr) ||
-		    nat_wan_martian(&rk)))
+		    nat_wan_martian(&rk) || nat_wan_src_forged(skb, &rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
 	now = kvb_now();
 	/* the host's own exchange on a forwarded port: neither a forward

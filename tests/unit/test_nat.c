@@ -3465,17 +3465,20 @@ static void t_nat_never_forwarded_destinations(struct fabric *fb)
  * A WAN packet that would open a flow (here through a forward) from a
  * source no remote can have is forged and dropped (spoof-ip), no flow
  * made: the NAT address itself, loopback, 0/8, multicast, the limited
- * broadcast. Before, only the fabric's subnets were
- * refused: from the NAT address and a second forwarded port, the forward's
- * guest's answers became a hairpin into the other forward's guest (the
- * WAN reflecting into it), from another host address they went to the
- * host itself.
+ * broadcast, another address of the host's (10.201.0.1, on kwp here: a
+ * docker0 or management address), one the host has no route back to
+ * (198.18.7.7: this namespace has no default route). Before, only the
+ * fabric's subnets were refused: from the NAT address and a second
+ * forwarded port, the forward's guest's answers became a hairpin into the
+ * other forward's guest (the WAN reflecting into it), from another host
+ * address they went to the host itself.
  */
 static void t_nat_wan_martian_sources(struct fabric *fb)
 {
 	static const char *const bad[] = { "10.200.0.1", "127.0.0.1",
 					   "0.1.2.3", "224.0.0.5",
-					   "255.255.255.255" };
+					   "255.255.255.255", "10.201.0.1",
+					   "198.18.7.7" };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8097),
 				  .proto = IPPROTO_UDP };
 	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
@@ -3489,6 +3492,7 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 	c0 = ct_count(fb, NET_NAT);
 	memcpy(fw.mac, N1, 6);
 	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	CHECK(!system("ip addr add 10.201.0.1/24 dev kwp"), "kwp's address");
 	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
 		__be32 a = inet_addr(bad[i]);
 
@@ -3501,6 +3505,7 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 	ok = run_tc_out(F, kw, &in, &res);
 	bpf_map_delete_elem(fb->fwd_fd, &fk);
 	ct_flush_net(fb, NET_NAT);
+	system("ip addr del 10.201.0.1/24 dev kwp");
 	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++)
 		CHECK(r[i] == TC_ACT_SHOT, "from %s: verdict %d, want a drop",
 		      bad[i], r[i]);
