@@ -278,94 +278,69 @@ static void uplink_hold(struct fabric *fb, const struct kvb_addr_key *k,
 }
 
 /*
- * The next hops of the host's routes through bridge network n's uplink
- * (its default route's gateway, the LAN's router, as often as not), held
- * for the uplink as the host's own addresses are: a guest with no address
- * of its own could otherwise answer ARP or neighbour discovery for the
- * router and draw the other guests' traffic to it (the router's IPv6
- * link-local is also held from its advertisements: savi_learn_ra). The
- * main table, as /proc/net/route and /proc/net/ipv6_route give it; a
- * route the host gets later counts from the next changing command. A
- * next hop that is a guest's (a router VM on the bridge) is not held
- * (next_hop_is_guests).
- */
-/*
- * Is IPv4 next hop k (an owner entry's key) a host of bridge network n's
- * LAN? Only on positive evidence: the host's ARP entry for it on the
- * uplink (dev) is complete and names a MAC the MAC table has learned
- * behind the uplink. The host may route through a router VM on the
- * bridge, whose MAC is behind its own port; held for the uplink, it
- * could no longer answer for its own address, and nothing it sends
- * could show it is a guest's any more. An unresolved next hop, or one
- * whose MAC has aged out of the table, is not held (until a later
- * command finds it resolved).
+ * Is next hop h of the host's routes a host of bridge network n's LAN?
+ * Only on positive evidence: the host's neighbour entry for it on the
+ * uplink is resolved (h->resolved) and names a MAC the MAC table has
+ * learned behind the uplink. The host may route through a router VM on
+ * the bridge, whose MAC is behind its own port; held for the uplink, it
+ * could no longer answer for its own address, and nothing it sends could
+ * show it is a guest's any more. An unresolved next hop, or one whose MAC
+ * has aged out of the table, is not held (until a later command finds it
+ * resolved).
  */
 static bool next_hop_on_lan(struct fabric *fb, const struct kvb_net *n,
-			    const struct kvb_addr_key *k, const char *dev)
+			    const struct host_hop *h)
 {
-	char line[256], ip[64], hw[64], ifn[IF_NAMESIZE + 1], want[64];
 	struct kvb_fdb_key fk = { .net_id = n->id };
 	struct kvb_fdb_entry fe;
-	unsigned int type, flags, m[6];
-	bool lan = false;
-	FILE *f;
 
-	if (!inet_ntop(AF_INET, k->addr, want, sizeof(want)))
+	if (!h->resolved)
 		return false;
-	f = fopen("/proc/net/arp", "r");
-	while (f && !lan && fgets(line, sizeof(line), f)) {
-		/* IP address, HW type, Flags, HW address, Mask, Device */
-		if (sscanf(line, "%63s %x %x %63s %*s %16s", ip, &type, &flags,
-			   hw, ifn) != 5 || strcmp(ip, want) || strcmp(ifn, dev) ||
-		    !(flags & 0x2) ||
-		    sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
-			   &m[4], &m[5]) != 6)
-			continue;
-		for (int i = 0; i < 6; i++)
-			fk.mac[i] = (__u8)m[i];
-		lan = !bpf_map_lookup_elem(fb->fdb_fd, &fk, &fe) &&
-		      fe.ifindex == n->uplink &&
-		      !(fe.flags & (KVB_FDB_F_STATIC | KVB_FDB_F_REMOTE));
-	}
-	if (f)
-		fclose(f);
-	return lan;
+	memcpy(fk.mac, h->mac, 6);
+	return !bpf_map_lookup_elem(fb->fdb_fd, &fk, &fe) &&
+	       fe.ifindex == n->uplink &&
+	       !(fe.flags & (KVB_FDB_F_STATIC | KVB_FDB_F_REMOTE));
 }
 
+/* at most this many next hops of one family through an uplink are held */
+#define UPLINK_HOPS_MAX 16
+
 /*
- * The next hops of the host's IPv4 routes through bridge network n's
- * uplink (its default route's gateway, the LAN's router, as often as
- * not), held for the uplink as the host's own addresses are: a guest with
- * no address of its own could otherwise answer ARP for the router and
- * draw the other guests' traffic to it. Only next hops known to be on the
- * LAN (next_hop_on_lan). The main table, as /proc/net/route gives it; a
- * route or neighbour the host gets later counts from the next changing
- * command. IPv6 routers are held from their advertisements
- * (savi_learn_ra), by their link-local, the next hop the host uses.
+ * The next hops of the host's routes through bridge network n's uplink
+ * (its default route's gateway, the LAN's router, as often as not), IPv4
+ * and IPv6, held for the uplink as the host's own addresses are: a guest
+ * with no address of its own could otherwise answer ARP or neighbour
+ * discovery for the router and draw the other guests' (and the host's)
+ * traffic to it. Only next hops known to be on the LAN (next_hop_on_lan).
+ * The main table, from rtnetlink; a route or neighbour the host gets
+ * later counts from the next changing command. An IPv6 router's
+ * link-local is also bound from its advertisements (savi_bind_router):
+ * an address the uplink owns already is left as it is.
  */
 static void uplink_hold_gateways(struct fabric *fb, const struct kvb_net *n)
 {
-	char line[256], dev[IF_NAMESIZE + 1], name[IF_NAMESIZE];
-	FILE *f;
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct host_hop hops[UPLINK_HOPS_MAX];
 
-	if (!if_indextoname(n->uplink, name))
-		return;
-	f = fopen("/proc/net/route", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		struct kvb_addr_key k = { .net_id = (__u8)n->id, .family = 4 };
-		unsigned int dst, gw, flags;
+	for (size_t f = 0; f < 2; f++) {
+		int nh = host_next_hops(n->uplink, families[f], hops,
+					UPLINK_HOPS_MAX);
 
-		/* Iface Destination Gateway Flags, addresses as the raw
-		 * network-order words read as host-order numbers */
-		if (sscanf(line, "%16s %x %x %x", dev, &dst, &gw, &flags) != 4 ||
-		    strcmp(dev, name) || !(flags & 0x2) || !gw)
-			continue;
-		memcpy(k.addr, &gw, 4);
-		if (next_hop_on_lan(fb, n, &k, name))
+		for (int i = 0; i < nh; i++) {
+			struct kvb_addr_key k = {
+				.net_id = (__u8)n->id,
+				.family = families[f] == AF_INET ? 4 : 6
+			};
+			struct kvb_addr cur;
+
+			memcpy(k.addr, hops[i].addr, k.family == 4 ? 4 : 16);
+			if (!next_hop_on_lan(fb, n, &hops[i]) ||
+			    (!bpf_map_lookup_elem(fb->addr_fd, &k, &cur) &&
+			     cur.owner == n->uplink))
+				continue;
 			uplink_hold(fb, &k, n->uplink);
+		}
 	}
-	if (f)
-		fclose(f);
 }
 
 /*

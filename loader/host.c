@@ -17,6 +17,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -614,6 +615,95 @@ int host_default_dev(char dev[16])
 	if (!w.found || !if_indextoname(w.oif, dev))
 		return -ENOENT;
 	return 0;
+}
+
+/* the kernel's NUD_VALID (net/neighbour.h): an entry with a usable MAC */
+#define KVB_NUD_VALID (NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | \
+		       NUD_PROBE | NUD_STALE | NUD_DELAY)
+
+/* what host_next_hops collects */
+struct hop_walk {
+	__u32 oif;
+	int family;
+	struct host_hop *out;
+	size_t max, n;
+};
+
+/* a unicast route of the main table through w->oif: its gateway, once */
+static int hop_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct hop_walk *w = data;
+	size_t len = w->family == AF_INET ? 4 : 16;
+	__u32 table = rtm->rtm_table;
+	const __u8 *gw;
+
+	if (rtm->rtm_family != w->family || rtm->rtm_type != RTN_UNICAST ||
+	    (rtm->rtm_flags & RTM_F_CLONED) || w->n >= w->max)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	if (tb[RTA_TABLE])
+		table = mnl_attr_get_u32(tb[RTA_TABLE]);
+	if (table != RT_TABLE_MAIN || route_oif(tb) != w->oif ||
+	    !tb[RTA_GATEWAY] || mnl_attr_get_payload_len(tb[RTA_GATEWAY]) != len)
+		return MNL_CB_OK;
+	gw = mnl_attr_get_payload(tb[RTA_GATEWAY]);
+	for (size_t i = 0; i < w->n; i++)
+		if (!memcmp(w->out[i].addr, gw, len))
+			return MNL_CB_OK;
+	memset(&w->out[w->n], 0, sizeof(w->out[w->n]));
+	memcpy(w->out[w->n].addr, gw, len);
+	w->n++;
+	return MNL_CB_OK;
+}
+
+/* a neighbour entry on w->oif: the MAC of a next hop w->out holds, when
+ * the kernel has it resolved (NUD_VALID: reachable, stale, delay, probe,
+ * permanent, noarp), as /proc/net/arp's "complete" */
+static int hop_neigh_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	struct hop_walk *w = data;
+	size_t len = w->family == AF_INET ? 4 : 16;
+	const __u8 *a;
+
+	if (ndm->ndm_family != w->family || (__u32)ndm->ndm_ifindex != w->oif ||
+	    !(ndm->ndm_state & KVB_NUD_VALID))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ndm), attr_cb, tb);
+	if (!tb[NDA_DST] || mnl_attr_get_payload_len(tb[NDA_DST]) != len ||
+	    !tb[NDA_LLADDR] || mnl_attr_get_payload_len(tb[NDA_LLADDR]) != 6)
+		return MNL_CB_OK;
+	a = mnl_attr_get_payload(tb[NDA_DST]);
+	for (size_t i = 0; i < w->n; i++)
+		if (!memcmp(w->out[i].addr, a, len)) {
+			memcpy(w->out[i].mac, mnl_attr_get_payload(tb[NDA_LLADDR]),
+			       6);
+			w->out[i].resolved = true;
+		}
+	return MNL_CB_OK;
+}
+
+/*
+ * The next hops of the main table's routes through device OIF in FAMILY
+ * (AF_INET, AF_INET6; a multipath route by its first next hop), each
+ * once, with the MAC the host's neighbour table has resolved for it
+ * (resolved false when it has none). Up to MAX into OUT; how many, or
+ * -errno.
+ */
+int host_next_hops(__u32 oif, int family, struct host_hop *out, size_t max)
+{
+	struct hop_walk w = { .oif = oif, .family = family, .out = out,
+			      .max = max };
+	int ret = nl_dump(RTM_GETROUTE, (__u8)family, sizeof(struct rtmsg),
+			  hop_cb, &w);
+
+	if (!ret && w.n)
+		ret = nl_dump(RTM_GETNEIGH, (__u8)family, sizeof(struct ndmsg),
+			      hop_neigh_cb, &w);
+	return ret ? ret : (int)w.n;
 }
 
 /*

@@ -332,6 +332,13 @@ int host_link_del(__u32 ifindex);
 int host_addr_add(__u32 ifindex, int family, const __u8 *addr, __u8 prefixlen,
 		  bool nodad);
 int host_default_dev(char dev[16]);
+/* a next hop of the host's routes through a device (host_next_hops) */
+struct host_hop {
+	__u8 addr[16];		/* IPv4 in the first 4 bytes */
+	__u8 mac[6];		/* the neighbour table's, when resolved */
+	bool resolved;
+};
+int host_next_hops(__u32 oif, int family, struct host_hop *out, size_t max);
 int host_vxlan_add(const char *name);
 int host_link_set_mac(__u32 ifindex, const __u8 mac[6]);
 int host_dev_mtu(const char *dev, __u32 *mtu);

@@ -383,6 +383,28 @@ garp "$T-hg" 52:54:00:f5:00:01 100.64.15.2
 r1=$(refused)
 [ $((r1 - r0)) -ge 1 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
 	fail "the host's router announced by a guest: $((r1 - r0)) refused of 1"
+# the same for IPv6 next hops the host was given statically (no router
+# advertisement teaches them): a global one and a link-local one
+ip -n "$T-hl" addr add fe80::f5:2/64 dev eth0 nodad
+ip -6 route add 2001:db8:f6::/48 via 2001:db8:f5::2 dev "$T-hu"
+ip -6 route add 2001:db8:f7::/48 via fe80::f5:2 dev "$T-hu"
+check "the host reaches its IPv6 router (global)" ping -6 -n -c 1 -W 2 2001:db8:f5::2
+check "the host reaches its IPv6 router (link-local)" ping -6 -n -c 1 -W 2 "fe80::f5:2%$T-hu"
+check "gc (the upkeep step) holds the IPv6 routers" kvmbpf gc
+r0=$(refused)
+in_ns "$T-hg" "$PY" -c "
+from scapy.all import (Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
+                       sendp, conf)
+conf.verb = 0
+me = '52:54:00:f5:00:01'
+for a in ('2001:db8:f5::2', 'fe80::f5:2'):
+    sendp(Ether(src=me, dst='33:33:00:00:00:01') /
+          IPv6(src=a, dst='ff02::1', hlim=255) /
+          ICMPv6ND_NA(tgt=a, R=1, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=me),
+          iface='eth0')" 2>/dev/null
+r1=$(refused)
+[ $((r1 - r0)) -ge 2 ] && pass "the host's IPv6 next hops via the uplink (global, link-local) announced by a guest: refused ($((r1 - r0)))" ||
+	fail "the host's IPv6 next hops announced by a guest: $((r1 - r0)) refused of 2"
 # ... but a router VM on the bridge that the host routes through is a
 # guest, not the LAN: a next hop a guest port holds (its ip), or whose
 # MAC the host's ARP entry gives as a guest's, stays the guest's to
