@@ -1420,6 +1420,44 @@ __noinline int nat_generic_take(void)
 	return DROP(KVB_DROP_NAT_CLASH);
 }
 
+/* what nat_to_vtep looks for, and whether it was found */
+struct vtep_find {
+	__be32 addr;
+	__u32 found;
+};
+
+static long vtep_find_one(void *map, const struct kvb_vtep_key *k,
+			  __u32 *v, struct vtep_find *c)
+{
+	__be32 a;
+
+	(void)map;
+	(void)v;
+	__builtin_memcpy(&a, k->a.addr, 4);
+	if (k->a.family == 4 && a == c->addr) {
+		c->found = 1;
+		return 1;	/* stop */
+	}
+	return 0;
+}
+
+/*
+ * Is daddr a vtep of any overlay network of this fabric (whatever its
+ * VNI: a guest writes the VNI it likes, in a fragment NAT never reads)?
+ * The other hosts trust this host's address on their VXLAN port; a
+ * guest's UDP there, translated to that address, would pass as this
+ * host's tunnel traffic and put the guest's frames into any of their
+ * overlay networks. Asked once per new flow to that port: a walk over
+ * the vteps (64 a network at most).
+ */
+static __always_inline int nat_to_vtep(__be32 daddr)
+{
+	struct vtep_find c = { .addr = daddr };
+
+	bpf_for_each_map_elem(&kvb_vtep, vtep_find_one, &c, 0);
+	return c.found;
+}
+
 /*
  * Find or create the flow's translation. t->naddr is the source the FIB
  * picks now (the egress device's address); a new flow takes it (and its
@@ -1487,6 +1525,10 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	}
 	rk->daddr = t->naddr;
 	o->addr = t->naddr;
+	/* never this host's tunnel traffic to another host (nat_to_vtep) */
+	if (ok->proto == IPPROTO_UDP &&
+	    ok->dport == bpf_htons(KVB_VXLAN_PORT) && nat_to_vtep(ok->daddr))
+		return DROP(KVB_DROP_NAT_VTEP);
 	/* a full network refuses new flows, a port that holds its share
 	 * too, unless one of its flows not established makes room */
 	o->slot = ct_port_slot(ifindex);
@@ -2623,6 +2665,12 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!ct && (route_of(4, (const __u8 *)&rk.saddr) ||
 		    nat_wan_martian(&rk) || nat_wan_src_forged(skb, &rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
+	/* nor a flow whose guest would answer a vtep's VXLAN port (the
+	 * WAN's packet from it: forged, or a vtep's own socket): the
+	 * answers would pass there as this host's tunnel traffic */
+	if (!ct && rk.proto == IPPROTO_UDP &&
+	    rk.sport == bpf_htons(KVB_VXLAN_PORT) && nat_to_vtep(rk.saddr))
+		return DROP(KVB_DROP_NAT_VTEP);
 	now = kvb_now();
 	/* the host's own exchange on a forwarded port: neither a forward
 	 * nor a mapping takes it */

@@ -303,6 +303,32 @@ s2=$(seen_from "$T-w" 10.90.0.100 7002 "$T-n2")
 [ "$s1" = 10.90.0.1 ] && [ "$s2" = 10.90.0.2 ] &&
 	pass "nat: each host translates its own guests (the outside sees h1 for n1, h2 for n2)" ||
 	fail "nat: the outside saw '$s1' for n1, '$s2' for n2"
+# a nat guest's VXLAN packet to another host's vtep port: translated to
+# its host's address (h1's, a vtep of h2's networks), it would pass there
+# as h1's own tunnel traffic, into any overlay network (here b, which n1
+# is not on): refused (nat-vtep), nothing of it reaches h2's network b
+vxlan_from_n1() { # DST: a VXLAN packet for network b (vni 100), a frame
+	# from an invented MAC to b2
+	in_ns "$T-n1" "$PY" - "$1" <<'EOP'
+import sys
+from scapy.all import Ether, IP, UDP, ICMP, sendp, getmacbyip, conf
+from scapy.layers.vxlan import VXLAN
+conf.verb = 0
+sendp(Ether(dst=getmacbyip('192.168.40.1')) /
+      IP(src='192.168.40.11', dst=sys.argv[1]) /
+      UDP(sport=40000, dport=4789) / VXLAN(vni=100, flags=8) /
+      Ether(src='02:66:66:66:66:66', dst='ff:ff:ff:ff:ff:ff') /
+      IP(src='10.1.0.66', dst='10.1.0.2') / ICMP(), iface='eth0')
+EOP
+}
+v0=$(kv 1 -j stats n1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drop_reasons"]["nat-vtep"])')
+vxlan_from_n1 10.90.0.2
+sleep 0.5
+v1=$(kv 1 -j stats n1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drop_reasons"]["nat-vtep"])')
+[ $((v1 - v0)) -ge 1 ] && pass "nat: a guest's VXLAN packet to a vtep is refused (nat-vtep +$((v1 - v0)))" ||
+	fail "nat: a guest's VXLAN packet to a vtep: nat-vtep +$((v1 - v0))"
+check_not "... and h2's network b never learns its frame's MAC" sh -c \
+	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) fdb show net b | grep -q 02:66:66:66:66:66"
 
 # --- the VXLAN device deleted behind the fabric's back: gc makes it again -
 vx2=$(kv 2 -j net show b | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["overlay_device"])')

@@ -3518,6 +3518,66 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 }
 
 /*
+ * The other hosts of an overlay network trust this host's address on
+ * their VXLAN port. A guest's UDP to a vtep's port 4789, translated to
+ * that address, would pass there as this host's tunnel traffic, whatever
+ * VNI and frame the guest wrote: refused (nat-vtep), no flow made; to
+ * another port of the vtep, or port 4789 of a host that is no vtep, it
+ * is translated. A WAN packet from a vtep's port 4789 to a forward opens
+ * no flow either (the guest's answers would go there).
+ */
+static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
+{
+	struct kvb_vtep_key vk = { .vni = 200, .a = { .family = 4 } };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8099),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8099), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	__be32 vtep = inet_addr("10.200.0.2");
+	__u64 d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP];
+	__u64 w0 = port_stats(fb, kw).drop[KVB_DROP_NAT_VTEP];
+	int vfd, to_vtep, other_port, wan_in, wan_other;
+	char path[600];
+	struct frame in, out;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_VTEP);
+	vfd = bpf_obj_get(path);
+	memcpy(vk.a.addr, &vtep, 4);
+	memcpy(fw.mac, N1, 6);
+	CHECK(vfd >= 0 && !bpf_map_update_elem(vfd, &vk, &(__u32){ 9 },
+					       BPF_ANY), "a vtep");
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	ct_flush_net(fb, NET_NAT);
+	guest_frame(&in, IPPROTO_UDP, 40077, KVB_VXLAN_PORT, 16);
+	to_vtep = run_tc_out(F, kn1, &in, &out);
+	guest_frame(&in, IPPROTO_UDP, 40078, KVB_VXLAN_PORT + 1, 16);
+	other_port = run_tc_out(F, kn1, &in, &out);
+	wan_frame(&in, IPPROTO_UDP, KVB_VXLAN_PORT, 8099, 0, 16);
+	wan_in = run_tc_out(F, kw, &in, &out);
+	wan_frame(&in, IPPROTO_UDP, KVB_VXLAN_PORT + 1, 8099, 0, 16);
+	wan_other = run_tc_out(F, kw, &in, &out);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	ct_flush_net(fb, NET_NAT);
+	if (vfd >= 0) {
+		bpf_map_delete_elem(vfd, &vk);
+		close(vfd);
+	}
+	CHECK(to_vtep == TC_ACT_SHOT, "to the vtep's port 4789: verdict %d",
+	      to_vtep);
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP] == d0 + 1,
+	      "nat-vtep not counted on the guest's port");
+	CHECK(other_port == TC_ACT_REDIRECT, "to the vtep's port 4790: "
+	      "verdict %d", other_port);
+	CHECK(wan_in == TC_ACT_SHOT, "from the vtep's port 4789 to a "
+	      "forward: verdict %d", wan_in);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_VTEP] == w0 + 1,
+	      "nat-vtep not counted on the WAN port");
+	CHECK(wan_other == TC_ACT_REDIRECT, "from the vtep's port 4790 to a "
+	      "forward: verdict %d", wan_other);
+}
+
+/*
  * A guest that a forward of its own port reaches (WireGuard, IKE, SIP:
  * the same port both ways) talks out from that public port, whatever its
  * range (51821 is in the host's ephemeral range), as masquerade's port
@@ -4770,6 +4830,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forward_after_expiry);
 	RUN(t_nat_forward_own_port);
 	RUN(t_nat_wan_martian_sources);
+	RUN(t_nat_no_flow_to_a_vtep);
 	RUN(t_nat_never_forwarded_destinations);
 	RUN(t_nat_tcp_blind_rst_fin);
 	RUN(t_nat_tcp_fin_in_scaled_window);
