@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,7 +153,7 @@ static int parse_subnet(const char *cmd, struct net_spec *s, char **v)
 			   "prefix /16-126, with no host bits", cmd, v[0]);
 	what = subnet_reserved(&s->subnets[s->nsubnets]);
 	if (what)
-		return err("%s: subnet %s overlaps %s: an IPv6 subnet must be "
+		return err("%s: subnet %s overlaps %s: a subnet must be "
 			   "unicast space of its own", cmd, v[0], what);
 	s->nsubnets++;
 	return 0;
@@ -492,11 +493,57 @@ static void format_vni(struct fabric *fb, const struct kvb_net *n,
 		fmt_str(f, fd, NULL, false);
 }
 
+/*
+ * Why a is no other host's underlay address, or NULL: not a unicast
+ * address (loopback, unspecified, multicast, IPv4's reserved 240/4 and
+ * limited broadcast, link-local), or this host's own (one of its
+ * addresses, or an IPv4 subnet broadcast of one: a host lists the
+ * others, not itself; frames from a vtep are trusted, and a vtep of
+ * 127.0.0.1 would trust any local process).
+ */
+static const char *vtep_unfit(const struct kvb_vtep_addr *a)
+{
+	struct kvb_subnet sn = { .family = a->family,
+				 .prefixlen = a->family == 4 ? 32 : 128 };
+	struct ifaddrs *ifa, *i;
+	const char *why = NULL;
+
+	memcpy(sn.addr, a->addr, 16);
+	if (subnet_reserved(&sn))
+		return "not another host's unicast address";
+	if (getifaddrs(&ifa))
+		return NULL;
+	for (i = ifa; i && !why; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr;
+
+		if (!sa)
+			continue;
+		if (a->family == 4 && sa->sa_family == AF_INET) {
+			const struct sockaddr_in *b =
+				(const void *)i->ifa_broadaddr;
+
+			if (!memcmp(&((const struct sockaddr_in *)(const void *)
+				      sa)->sin_addr, a->addr, 4))
+				why = "an address of this host";
+			else if ((i->ifa_flags & IFF_BROADCAST) && b &&
+				 !memcmp(&b->sin_addr, a->addr, 4))
+				why = "a broadcast address of this host's";
+		} else if (a->family == 6 && sa->sa_family == AF_INET6 &&
+			   !memcmp(&((const struct sockaddr_in6 *)(const void *)
+				     sa)->sin6_addr, a->addr, 16)) {
+			why = "an address of this host";
+		}
+	}
+	freeifaddrs(ifa);
+	return why;
+}
+
 /* one underlay address into list (of *cnt), given once */
 static int parse_vtep_into(const char *cmd, const char *word, const char *v,
 			   struct kvb_vtep_addr *list, __u32 *cnt)
 {
 	struct kvb_vtep_addr a;
+	const char *why;
 	char buf[64];
 
 	if (vtep_parse(v, &a))
@@ -506,6 +553,11 @@ static int parse_vtep_into(const char *cmd, const char *word, const char *v,
 	if (a.family == 6 && a.addr[0] == 0xfe && (a.addr[1] & 0xc0) == 0x80)
 		return err("%s: %s %s: a link-local address is no underlay "
 			   "address", cmd, word, v);
+	/* one to take out is taken out, whatever it has become */
+	why = strcmp(word, "vtep-del") ? vtep_unfit(&a) : NULL;
+	if (why)
+		return err("%s: %s %s: %s (a vtep is another host's underlay "
+			   "address)", cmd, word, v, why);
 	if (vtep_index(list, *cnt, &a) >= 0)
 		return err("%s: %s %s given twice", cmd, word, buf);
 	if (*cnt >= KVB_MAX_VTEPS)

@@ -42,35 +42,46 @@ int subnet_parse(const char *s, struct kvb_subnet *sn)
 }
 
 /*
- * Is IPv6 subnet sn one a network may not have, because it overlaps
- * addresses that are no guest's unicast? The IPv4-mapped range above all:
- * the route table keys IPv4 subnets as ::ffff:a.b.c.d (route_key), so an
- * IPv6 subnet there would alias IPv4 space unchecked. What it overlaps,
- * as "PREFIX (WHAT)", or NULL when it is fine.
+ * Is subnet sn one a network may not have, because it overlaps addresses
+ * that are no guest's unicast? IPv6: the IPv4-mapped range above all (the
+ * route table keys IPv4 subnets as ::ffff:a.b.c.d, route_key, so an IPv6
+ * subnet there would alias IPv4 space unchecked), loopback, link-local,
+ * multicast. IPv4: "this network" 0/8, loopback, link-local (the host's
+ * own zeroconf), multicast and the reserved 240/4 with the limited
+ * broadcast (a gateway there would take the host's own routes for them:
+ * 255.255.255.0/24 moved the host's limited broadcasts into the guest
+ * network). What it overlaps, as "PREFIX (WHAT)", or NULL when it is fine.
  */
 const char *subnet_reserved(const struct kvb_subnet *sn)
 {
 	static const struct {
+		__u8 family;
 		const char *addr, *what;
 		__u32 len;
 	} res[] = {
-		{ "::1", "::1 (the loopback address)", 128 },
-		{ "::", ":: (the unspecified address)", 128 },
-		{ "::", "::/96 (IPv4-compatible addresses)", 96 },
-		{ "::ffff:0:0", "::ffff:0:0/96 (IPv4-mapped addresses)", 96 },
-		{ "fe80::", "fe80::/10 (link-local addresses)", 10 },
-		{ "ff00::", "ff00::/8 (multicast addresses)", 8 },
+		{ 6, "::1", "::1 (the loopback address)", 128 },
+		{ 6, "::", ":: (the unspecified address)", 128 },
+		{ 6, "::", "::/96 (IPv4-compatible addresses)", 96 },
+		{ 6, "::ffff:0:0", "::ffff:0:0/96 (IPv4-mapped addresses)", 96 },
+		{ 6, "fe80::", "fe80::/10 (link-local addresses)", 10 },
+		{ 6, "ff00::", "ff00::/8 (multicast addresses)", 8 },
+		{ 4, "0.0.0.0", "0.0.0.0/8 (this network)", 8 },
+		{ 4, "127.0.0.0", "127.0.0.0/8 (loopback addresses)", 8 },
+		{ 4, "169.254.0.0", "169.254.0.0/16 (link-local addresses)", 16 },
+		{ 4, "224.0.0.0", "224.0.0.0/4 (multicast addresses)", 4 },
+		{ 4, "240.0.0.0", "240.0.0.0/4 (reserved addresses, the "
+				  "limited broadcast)", 4 },
 	};
 
-	if (sn->family != 6)
-		return NULL;
 	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
 		__u32 len = sn->prefixlen < res[i].len ? sn->prefixlen :
 							 res[i].len;
-		__u8 a[16];
+		__u8 a[16] = {};
 		bool same = true;
 
-		inet_pton(AF_INET6, res[i].addr, a);
+		if (res[i].family != sn->family)
+			continue;
+		inet_pton(sn->family == 6 ? AF_INET6 : AF_INET, res[i].addr, a);
 		for (__u32 bit = 0; bit < len && same; bit++)
 			same = !((sn->addr[bit / 8] ^ a[bit / 8]) &
 				 (0x80 >> (bit % 8)));

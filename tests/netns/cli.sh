@@ -92,16 +92,20 @@ expect_err "net add, uplink missing, on no fabric: an error" \
 	"uplink nosuchdev0: no such device" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type bridge uplink nosuchdev0
 check_not "... and no fabric left" test -e "${BPFFS}_none"
-expect_err "net add over the host's lo on no fabric: an error" "overlaps 127.0.0.0/8 on lo" \
-	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type routed subnet 127.0.0.0/24
+# (a subnet of the host's, on a device of the test's: the check that
+# fails once the fabric is opened, not the parser's)
+ip link add "$T-qo" type veth peer name "$T-qx" && LINK_LIST+=("$T-qo")
+ip addr add 198.18.210.1/24 dev "$T-qo" && ip link set "$T-qo" up
+expect_err "net add over a host's subnet on no fabric: an error" "overlaps 198.18.210.0/24 on $T-qo" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type routed subnet 198.18.210.0/24
 check_not "... and no fabric left" test -e "${BPFFS}_none"
 printf 'net add x type bridge uplink nosuchdev0\n' >"$TMPDIR/bad.conf"
 check_not "load of a failing file on no fabric: an error" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/bad.conf"
 check_not "... and no fabric left" test -e "${BPFFS}_none"
 mkdir "${BPFFS}_none"
-expect_err "net add failing in an empty directory: an error" "overlaps 127.0.0.0/8" \
-	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type routed subnet 127.0.0.0/24
+expect_err "net add failing in an empty directory: an error" "overlaps 198.18.210.0/24" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net add x type routed subnet 198.18.210.0/24
 check "... the directory stays, empty" sh -c "[ -z \"\$(ls -A ${BPFFS}_none)\" ]"
 rmdir "${BPFFS}_none"
 printf 'net add x type bridge\nnet add y type bridge uplink nosuchdev0\n' >"$TMPDIR/half.conf"
@@ -124,13 +128,13 @@ expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
 # vteps at the limit: a replace (one leaves, one joins, in one command)
 # has room; a join beyond the limit is refused and changes nothing
 v=()
-for i in $(seq 64); do v+=(vtep "192.0.2.$i"); done
+for i in $(seq 64); do v+=(vtep "198.18.1.$i"); done
 check "net add: a network spanning 64 hosts" kvmbpf net add ov type bridge vni 77 "${v[@]}"
 check "net set at 64 vteps: vtep-add and vtep-del together" \
-	kvmbpf net set ov vtep-add 198.51.100.1 vtep-del 192.0.2.5
+	kvmbpf net set ov vtep-add 198.51.100.1 vtep-del 198.18.1.5
 vteps() { kvmbpf -j net show ov | "$PY" -c "
 import json, sys; v = json.load(sys.stdin)['vteps']
-print(len(v), '198.51.100.1' in v, '192.0.2.5' in v)"; }
+print(len(v), '198.51.100.1' in v, '198.18.1.5' in v)"; }
 [ "$(vteps)" = "64 True False" ] && pass "the replace at the limit: the new host in, the old one out" ||
 	fail "the replace at the limit: vteps (count, new in, old in) '$(vteps)'"
 expect_err "vtep-add beyond 64 hosts" "at most 64 vteps" kvmbpf net set ov vtep-add 198.51.100.2
@@ -151,6 +155,38 @@ for sw in "::ffff:192.168.1.0/120|::ffff:0:0/96 (IPv4-mapped" \
 		kvmbpf net add r6 type routed subnet 10.77.0.0/24 subnet "${sw%%|*}"
 done
 check_not "... no network made of them" kvmbpf net show r6
+# IPv4 likewise: a gateway in 255.255.255.0/24 took the host's own route
+# for the limited broadcast into the guest network
+for sw in "255.255.255.0/24|240.0.0.0/4 (reserved" \
+	"240.0.0.0/24|240.0.0.0/4 (reserved" \
+	"224.0.0.0/24|224.0.0.0/4 (multicast" \
+	"0.0.0.0/8|0.0.0.0/8 (this network" \
+	"169.254.0.0/24|169.254.0.0/16 (link-local" \
+	"127.0.0.0/24|127.0.0.0/8 (loopback"; do
+	expect_err "IPv4 subnet ${sw%%|*}: refused" "subnet ${sw%%|*} overlaps ${sw#*|}" \
+		kvmbpf net add r4 type nat subnet "${sw%%|*}" dhcp off
+done
+check_not "... no network made of them" kvmbpf net show r4
+# a vtep is another host: not loopback, not this host's own address or
+# one of its broadcasts (frames from a vtep are trusted)
+ip link add "$T-qv" type veth peer name "$T-qw" && LINK_LIST+=("$T-qv")
+ip addr add 198.18.200.1/24 brd + dev "$T-qv"
+check "net add ov2 (an overlay network)" kvmbpf net add ov2 type internal vni 79 vtep 198.18.1.1
+for vw in "127.0.0.1|not another host's unicast" "::1|not another host's unicast" \
+	"198.18.200.1|an address of this host" \
+	"198.18.200.255|a broadcast address of this host's"; do
+	expect_err "vtep ${vw%%|*}: refused" "vtep ${vw%%|*}: ${vw#*|}" \
+		kvmbpf net add ovx type internal vni 78 vtep "${vw%%|*}"
+	expect_err "vtep-add ${vw%%|*}: refused" "vtep-add ${vw%%|*}: ${vw#*|}" \
+		kvmbpf net set ov2 vtep-add "${vw%%|*}"
+done
+check_not "... no network made of them" kvmbpf net show ovx
+check "a vtep that later becomes this host's address ..." \
+	kvmbpf net set ov2 vtep-add 198.18.201.1
+ip addr add 198.18.201.1/24 dev "$T-qv"
+check "... is still taken out (vtep-del)" kvmbpf net set ov2 vtep-del 198.18.201.1
+ip addr del 198.18.201.1/24 dev "$T-qv"
+check "net del ov2" kvmbpf net del ov2
 # IPv6 needs 1280 on every link: refused at once, not when the kernel
 # refuses the gateway's address
 expect_err "routed, IPv6 subnet, mtu 1279: refused" \
