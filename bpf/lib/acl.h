@@ -1981,6 +1981,57 @@ static __always_inline int acl_nonip(const struct kvb_acl_port *ap, __u32 dir)
 }
 
 /*
+ * A guest's packet of a nat network to or from its gateway's address that
+ * belongs to a hairpin (nat.h: guest A to the network's WAN address on a
+ * forwarded port reaches the forward's guest B from the gateway's
+ * address): its ACLs judge the real client, A's address and port, in
+ * place of the gateway's (as the WAN's client is judged through a
+ * forward, and as nftables' forward hook sees a hairpin, between DNAT and
+ * SNAT), both ways, so that its connection is remembered by A's tuple
+ * and a rule naming the gateway (the host) does not let every guest in
+ * through a forward. The scratch's remote end (dir: the guest's judgment
+ * direction) is rewritten; anything else is left as it is. The hairpin's
+ * reply entry in kvb_ct is keyed by B's end and the gateway's, and names
+ * A as addr2:port2. A global function: the ACL stages' stack is not its
+ * own.
+ */
+__noinline int acl_hairpin_peer(__u32 net_id, __u32 dir)
+{
+	struct acl_scratch *s = acl_scratch();
+	__u64 *ga, *ra;
+	struct kvb_ct_key k = { .dir = 1 };
+	struct kvb_net *net;
+	struct kvb_ct *ct;
+	__u16 gp, rp;
+
+	if (!s || s->family != 4 || s->fragk == KVB_FRAG_LATER ||
+	    (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP))
+		return 0;
+	ga = dir == KVB_ACL_OUT ? (__u64 *)s->saddr : (__u64 *)s->daddr;
+	ra = dir == KVB_ACL_OUT ? (__u64 *)s->daddr : (__u64 *)s->saddr;
+	gp = dir == KVB_ACL_OUT ? s->sport : s->dport;
+	rp = dir == KVB_ACL_OUT ? s->dport : s->sport;
+	net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	if (!net || net->type != KVB_NET_NAT || (__u32)ra[0] != net->gw_ip)
+		return 0;
+	k.saddr = (__u32)ga[0];
+	k.daddr = net->gw_ip;
+	k.sport = bpf_htons(gp);
+	k.dport = bpf_htons(rp);
+	k.proto = s->proto;
+	ct = bpf_map_lookup_elem(&kvb_ct, &k);
+	if (!ct || !ct->hairpin || ct->net_id != net_id)
+		return 0;
+	ra[0] = ct->addr2;
+	ra[1] = 0;
+	if (dir == KVB_ACL_OUT)
+		s->dport = bpf_ntohs(ct->port2);
+	else
+		s->sport = bpf_ntohs(ct->port2);
+	return 1;
+}
+
+/*
  * tc's ACL step for the admitted frame f on port p (of network net_id),
  * in direction dir: ACL_PASS, or the verdict (a drop, or a reject's
  * answer sent).
@@ -2005,6 +2056,7 @@ static __always_inline int acl_port(struct __sk_buff *skb,
 		return acl_nonip(ap, dir);
 	if (IS_DROP(ret))
 		return ret;
+	acl_hairpin_peer(net_id, dir);
 	s->slot = p->slot;
 	return acl_verdict(skb, p->ifindex, dir, s, ap);
 }

@@ -468,6 +468,22 @@ except OSError:
     print('failed')")"
 [ "$(stat "$T-n1" acl-drop)" -gt "$d0" ] && pass "nat: the blocked source counted as acl-drop" ||
 	fail "nat: acl-drop $d0 -> $(stat "$T-n1" acl-drop)"
+# a hairpin (a guest to the WAN address on a forwarded port) reaches the
+# forward's guest from the gateway's address; its ACLs judge the real
+# client, the other guest: a rule for the gateway (the host) alone lets
+# the host in, not every guest through a forward
+check "rule: allow tcp 8081 from the gateway (the host) alone" \
+	kvmbpf acl rule add natin ingress allow proto tcp dport 8081 src 192.168.79.1/32
+check "forward tcp 2281 to n1:8081" kvmbpf forward add n proto tcp port 2281 to 192.168.79.11:8081
+listen_tcp "$T-n1" 8081
+sleep 0.5
+expect "nat: the host reaches n1:8081 (the rule for the gateway)" ok "$(tcp_try_here 192.168.79.11 8081)"
+h=$(tcp_try "$T-n2" 10.99.3.1 2281)
+[ "$h" != ok ] && pass "nat: another guest's hairpin to it is judged as that guest: not let in ($h)" ||
+	fail "nat: another guest reached n1:8081 through the hairpin (the gateway's rule)"
+check "rule: allow tcp 8081 from n2" \
+	kvmbpf acl rule add natin ingress allow proto tcp dport 8081 src 192.168.79.12/32
+expect "nat: with a rule for n2, n2's hairpin passes" ok "$(tcp_try "$T-n2" 10.99.3.1 2281)"
 
 # a port whose ACLs cannot be put in force (two of 600 inbound rules each,
 # over the 1,024 a set holds) is not left attached: the attach fails and
