@@ -193,6 +193,16 @@ struct acl_scratch {
 	 * clear defer and never touch pe, pk or pending.
 	 */
 	__u8 defer, pending;
+	/*
+	 * hp: the remote end was a hairpin's gateway address and port,
+	 * judged as the real client's (acl_hairpin_peer): 1 + the judging
+	 * direction, 0 when not; the packet's own (hp_raddr, hp_rport)
+	 * come back for what answers or follows the packet
+	 * (acl_hairpin_restore)
+	 */
+	__u8 hp;
+	__u16 hp_rport;
+	__be32 hp_raddr;
 };
 
 struct {
@@ -553,6 +563,7 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	s->tsyn = !!(meta & ACL_M_SYN);
 	s->fid = 0;
 	s->dhcp = 0;
+	s->hp = 0;
 	/* a fragment: its datagram's id (a later one is judged by it) */
 	if (s->fragk != KVB_FRAG_NONE && acl_frag_id(skb))
 		return DROP(KVB_DROP_TRUNC_L3);
@@ -1929,6 +1940,81 @@ static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
 }
 
 /*
+ * A guest's packet of a nat network to or from its gateway's address that
+ * belongs to a live hairpin (nat.h: guest A to the network's WAN address
+ * on a forwarded port reaches the forward's guest B from the gateway's
+ * address): its ACLs judge the real client, A's address and port, in
+ * place of the gateway's (as the WAN's client is judged through a
+ * forward, and as nftables' forward hook sees a hairpin, between DNAT and
+ * SNAT), both ways, so that its connection is remembered by A's tuple
+ * and a rule naming the gateway (the host) does not let every guest in
+ * through a forward. The scratch's remote end (dir: the guest's judgment
+ * direction) is rewritten for the judgment only (acl_hairpin_restore
+ * puts the packet's back for a fragment's note and a reject's answer).
+ * The hairpin's reply entry in kvb_ct is keyed by B's end and the
+ * gateway's, and names A as addr2:port2; one past its timeout (not swept
+ * yet) is no hairpin any more. A later fragment has no ports: it follows
+ * its first fragment's judgment. A global function: the ACL stages'
+ * stack is not its own.
+ */
+__noinline int acl_hairpin_peer(__u32 net_id, __u32 dir)
+{
+	struct acl_scratch *s = acl_scratch();
+	struct kvb_ct_key k = { .dir = 1 };
+	__u64 *ga, *ra;
+	struct kvb_net *net;
+	struct kvb_ct *ct;
+	__u16 gp, rp;
+
+	if (!s || s->family != 4 || s->fragk == KVB_FRAG_LATER ||
+	    (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP) || dir > 1)
+		return 0;
+	ga = dir == KVB_ACL_OUT ? (__u64 *)s->saddr : (__u64 *)s->daddr;
+	ra = dir == KVB_ACL_OUT ? (__u64 *)s->daddr : (__u64 *)s->saddr;
+	gp = dir == KVB_ACL_OUT ? s->sport : s->dport;
+	rp = dir == KVB_ACL_OUT ? s->dport : s->sport;
+	net = bpf_map_lookup_elem(&kvb_net, &net_id);
+	if (!net || net->type != KVB_NET_NAT || (__u32)ra[0] != net->gw_ip)
+		return 0;
+	k.saddr = (__u32)ga[0];
+	k.daddr = net->gw_ip;
+	k.sport = bpf_htons(gp);
+	k.dport = bpf_htons(rp);
+	k.proto = s->proto;
+	ct = bpf_map_lookup_elem(&kvb_ct, &k);
+	if (!ct || !ct->hairpin || ct->net_id != net_id ||
+	    !kvb_ct_entry_live(net->ct_timeout, s->proto, ct, kvb_now()))
+		return 0;
+	s->hp_raddr = (__u32)ra[0];
+	s->hp_rport = rp;
+	s->hp = (__u8)(dir + 1);
+	ra[0] = ct->addr2;
+	ra[1] = 0;
+	if (dir == KVB_ACL_OUT)
+		s->dport = bpf_ntohs(ct->port2);
+	else
+		s->sport = bpf_ntohs(ct->port2);
+	return 1;
+}
+
+/* The packet's own remote end again, after acl_hairpin_peer's judgment. */
+static __always_inline void acl_hairpin_restore(struct acl_scratch *s)
+{
+	__u64 *ra;
+
+	if (!s->hp)
+		return;
+	ra = s->hp == KVB_ACL_OUT + 1 ? (__u64 *)s->daddr : (__u64 *)s->saddr;
+	ra[0] = s->hp_raddr;
+	ra[1] = 0;
+	if (s->hp == KVB_ACL_OUT + 1)
+		s->dport = s->hp_rport;
+	else
+		s->sport = s->hp_rport;
+	s->hp = 0;
+}
+
+/*
  * Judge the packet in the scratch on port ifindex (its slot in s->slot)
  * in direction dir: ACL_PASS, or the verdict (a drop, or a reject's
  * answer sent).
@@ -1956,6 +2042,9 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 		ret = ACL_PASS;
 	else
 		ret = acl_judge(skb, ifindex, dir);
+	/* a hairpin's: judged as its real client, noted and answered as
+	 * the packet it is */
+	acl_hairpin_restore(s);
 	if (ret == ACL_PASS && s->fragk == KVB_FRAG_FIRST)
 		acl_frag_note(s, ifindex);
 	if (ret != ACL_DO_REJECT)
@@ -1978,57 +2067,6 @@ static __always_inline int acl_nonip(const struct kvb_acl_port *ap, __u32 dir)
 	__u8 def = dir == KVB_ACL_OUT ? ap->def[1] : ap->def[0];
 
 	return def == KVB_ACL_ALLOW ? ACL_PASS : DROP(KVB_DROP_ACL_DEFAULT);
-}
-
-/*
- * A guest's packet of a nat network to or from its gateway's address that
- * belongs to a hairpin (nat.h: guest A to the network's WAN address on a
- * forwarded port reaches the forward's guest B from the gateway's
- * address): its ACLs judge the real client, A's address and port, in
- * place of the gateway's (as the WAN's client is judged through a
- * forward, and as nftables' forward hook sees a hairpin, between DNAT and
- * SNAT), both ways, so that its connection is remembered by A's tuple
- * and a rule naming the gateway (the host) does not let every guest in
- * through a forward. The scratch's remote end (dir: the guest's judgment
- * direction) is rewritten; anything else is left as it is. The hairpin's
- * reply entry in kvb_ct is keyed by B's end and the gateway's, and names
- * A as addr2:port2. A global function: the ACL stages' stack is not its
- * own.
- */
-__noinline int acl_hairpin_peer(__u32 net_id, __u32 dir)
-{
-	struct acl_scratch *s = acl_scratch();
-	__u64 *ga, *ra;
-	struct kvb_ct_key k = { .dir = 1 };
-	struct kvb_net *net;
-	struct kvb_ct *ct;
-	__u16 gp, rp;
-
-	if (!s || s->family != 4 || s->fragk == KVB_FRAG_LATER ||
-	    (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP))
-		return 0;
-	ga = dir == KVB_ACL_OUT ? (__u64 *)s->saddr : (__u64 *)s->daddr;
-	ra = dir == KVB_ACL_OUT ? (__u64 *)s->daddr : (__u64 *)s->saddr;
-	gp = dir == KVB_ACL_OUT ? s->sport : s->dport;
-	rp = dir == KVB_ACL_OUT ? s->dport : s->sport;
-	net = bpf_map_lookup_elem(&kvb_net, &net_id);
-	if (!net || net->type != KVB_NET_NAT || (__u32)ra[0] != net->gw_ip)
-		return 0;
-	k.saddr = (__u32)ga[0];
-	k.daddr = net->gw_ip;
-	k.sport = bpf_htons(gp);
-	k.dport = bpf_htons(rp);
-	k.proto = s->proto;
-	ct = bpf_map_lookup_elem(&kvb_ct, &k);
-	if (!ct || !ct->hairpin || ct->net_id != net_id)
-		return 0;
-	ra[0] = ct->addr2;
-	ra[1] = 0;
-	if (dir == KVB_ACL_OUT)
-		s->dport = bpf_ntohs(ct->port2);
-	else
-		s->sport = bpf_ntohs(ct->port2);
-	return 1;
 }
 
 /*

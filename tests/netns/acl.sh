@@ -484,6 +484,44 @@ h=$(tcp_try "$T-n2" 10.99.3.1 2281)
 check "rule: allow tcp 8081 from n2" \
 	kvmbpf acl rule add natin ingress allow proto tcp dport 8081 src 192.168.79.12/32
 expect "nat: with a rule for n2, n2's hairpin passes" ok "$(tcp_try "$T-n2" 10.99.3.1 2281)"
+# both ways, fragments, a reject's answer: a guest whose only rules let
+# n2 in (no egress rule: the network's default-egress refuses what is not
+# an answer) answers n2's hairpin by the connection remembered under n2's
+# own tuple; a datagram in fragments arrives whole; a port no rule allows
+# answers with an RST that reaches n2 through the hairpin
+netns_add "$T-n3"
+guest_link "$T-n3" "$T-n3"
+ip -n "$T-n3" addr add 192.168.79.13/24 dev eth0
+ip -n "$T-n3" route add default via 192.168.79.1
+check "acl add hp" kvmbpf acl add hp
+check "rule: hp allows tcp 8082 from n2" \
+	kvmbpf acl rule add hp ingress allow proto tcp dport 8082 src 192.168.79.12/32
+check "rule: hp allows udp 8083 from n2" \
+	kvmbpf acl rule add hp ingress allow proto udp dport 8083 src 192.168.79.12/32
+check "attach n3 with hp" kvmbpf attach "$T-n3" net n ip 192.168.79.13 acl hp
+for fw in "tcp 2282 8082" "udp 2283 8083" "tcp 2284 8084"; do
+	set -- $fw
+	check "forward $1 $2 to n3:$3" kvmbpf forward add n proto "$1" port "$2" to "192.168.79.13:$3"
+done
+listen_tcp "$T-n3" 8082 8084
+in_ns "$T-n3" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 8083)); s.settimeout(8)
+try:
+    print(len(s.recv(65535)))
+except OSError:
+    print(0)" >"$TMPDIR/hpudp" 2>/dev/null &
+hp_pid=$!
+sleep 0.5
+expect "nat: n2's hairpin to n3 (its answers by n2's tuple, both ways)" ok "$(tcp_try "$T-n2" 10.99.3.1 2282)"
+in_ns "$T-n2" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b'x' * 3000, ('10.99.3.1', 2283))"
+wait "$hp_pid"
+expect "nat: n2's 3000-byte datagram in fragments through the hairpin arrives whole" 3000 "$(cat "$TMPDIR/hpudp")"
+expect "nat: a hairpin to a port n3's rules refuse gets the RST" refused "$(tcp_try "$T-n2" 10.99.3.1 2284)"
 
 # a port whose ACLs cannot be put in force (two of 600 inbound rules each,
 # over the 1,024 a set holds) is not left attached: the attach fails and
