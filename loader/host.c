@@ -629,7 +629,26 @@ struct hop_walk {
 	size_t max, n;
 };
 
-/* a unicast route of the main table through w->oif: its gateway, once */
+/* next hop gw (w->family's length) into w->out, once */
+static void hop_add(struct hop_walk *w, const void *gw)
+{
+	size_t len = w->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (!memcmp(w->out[i].addr, gw, len))
+			return;
+	if (w->n >= w->max)
+		return;
+	memset(&w->out[w->n], 0, sizeof(w->out[w->n]));
+	memcpy(w->out[w->n].addr, gw, len);
+	w->n++;
+}
+
+/*
+ * A unicast route of the main table through w->oif: its gateway; a
+ * multipath route's every next hop through w->oif (RTA_MULTIPATH: a
+ * struct rtnexthop each, its own attributes after it).
+ */
 static int hop_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NL_ATTRS] = {};
@@ -637,24 +656,39 @@ static int hop_cb(const struct nlmsghdr *nlh, void *data)
 	struct hop_walk *w = data;
 	size_t len = w->family == AF_INET ? 4 : 16;
 	__u32 table = rtm->rtm_table;
-	const __u8 *gw;
 
 	if (rtm->rtm_family != w->family || rtm->rtm_type != RTN_UNICAST ||
-	    (rtm->rtm_flags & RTM_F_CLONED) || w->n >= w->max)
+	    (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
 	if (tb[RTA_TABLE])
 		table = mnl_attr_get_u32(tb[RTA_TABLE]);
-	if (table != RT_TABLE_MAIN || route_oif(tb) != w->oif ||
-	    !tb[RTA_GATEWAY] || mnl_attr_get_payload_len(tb[RTA_GATEWAY]) != len)
+	if (table != RT_TABLE_MAIN)
 		return MNL_CB_OK;
-	gw = mnl_attr_get_payload(tb[RTA_GATEWAY]);
-	for (size_t i = 0; i < w->n; i++)
-		if (!memcmp(w->out[i].addr, gw, len))
-			return MNL_CB_OK;
-	memset(&w->out[w->n], 0, sizeof(w->out[w->n]));
-	memcpy(w->out[w->n].addr, gw, len);
-	w->n++;
+	if (tb[RTA_MULTIPATH]) {
+		const struct rtnexthop *nh =
+			mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+		int left = (int)mnl_attr_get_payload_len(tb[RTA_MULTIPATH]);
+
+		while (left >= (int)sizeof(*nh) &&
+		       nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= left) {
+			const struct rtattr *a = RTNH_DATA(nh);
+			int alen = nh->rtnh_len - (int)sizeof(*nh);
+
+			for (; (__u32)nh->rtnh_ifindex == w->oif &&
+			       RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+				if (a->rta_type == RTA_GATEWAY &&
+				    RTA_PAYLOAD(a) == len)
+					hop_add(w, RTA_DATA(a));
+			left -= RTNH_ALIGN(nh->rtnh_len);
+			nh = RTNH_NEXT(nh);
+		}
+		return MNL_CB_OK;
+	}
+	if (route_oif(tb) != w->oif || !tb[RTA_GATEWAY] ||
+	    mnl_attr_get_payload_len(tb[RTA_GATEWAY]) != len)
+		return MNL_CB_OK;
+	hop_add(w, mnl_attr_get_payload(tb[RTA_GATEWAY]));
 	return MNL_CB_OK;
 }
 
@@ -688,7 +722,7 @@ static int hop_neigh_cb(const struct nlmsghdr *nlh, void *data)
 
 /*
  * The next hops of the main table's routes through device OIF in FAMILY
- * (AF_INET, AF_INET6; a multipath route by its first next hop), each
+ * (AF_INET, AF_INET6; a multipath route's next hops through OIF), each
  * once, with the MAC the host's neighbour table has resolved for it
  * (resolved false when it has none). Up to MAX into OUT; how many, or
  * -errno.

@@ -384,9 +384,11 @@ r1=$(refused)
 [ $((r1 - r0)) -ge 1 ] && pass "the host's router (next hop of its routes via the uplink) announced by a guest: refused ($((r1 - r0)))" ||
 	fail "the host's router announced by a guest: $((r1 - r0)) refused of 1"
 # the same for IPv6 next hops the host was given statically (no router
-# advertisement teaches them): a global one and a link-local one
+# advertisement teaches them): a global one (of a multipath route, as
+# ECMP has it) and a link-local one
 ip -n "$T-hl" addr add fe80::f5:2/64 dev eth0 nodad
-ip -6 route add 2001:db8:f6::/48 via 2001:db8:f5::2 dev "$T-hu"
+ip -6 route add 2001:db8:f6::/48 nexthop via 2001:db8:f5::2 dev "$T-hu" \
+	nexthop via 2001:db8:f5::3 dev "$T-hu"
 ip -6 route add 2001:db8:f7::/48 via fe80::f5:2 dev "$T-hu"
 check "the host reaches its IPv6 router (global)" ping -6 -n -c 1 -W 2 2001:db8:f5::2
 check "the host reaches its IPv6 router (link-local)" ping -6 -n -c 1 -W 2 "fe80::f5:2%$T-hu"
