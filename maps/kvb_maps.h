@@ -276,7 +276,7 @@ enum kvb_port_held {
 	X(OVL_NOT_TUNNELLED, 54, "overlay-not-tunnelled", "a unicast from the uplink's LAN (then still handed to the host's stack) or from the host through a gateway port to a MAC behind another host: the overlay carries guests' frames only, as frames from it reach guests only (the remote guest answers the LAN and the host through its own host)") \
 	X(DHCP6_LEASE_CAP, 55, "dhcp6-lease-cap", "a guest's DHCPv6 message that would make the server create leases (SOLICIT with Rapid Commit, REQUEST, REBIND) while its port holds its 16 DHCPv6 leases or has lately asked for that many (one more every 10 minutes), or with more options than examined: one guest must not fill the server's lease table, shared with DHCPv4") \
 	X(DHCP_FRAGMENT, 56, "dhcp-fragment", "a guest's DHCP or DHCPv6 client message in IP fragments or in a GSO super-frame: what the later fragments or segments carry would go unexamined (a lease budget, a chaddr), and no client sends one so") \
-	X(NAT_VTEP, 57, "nat-vtep", "a new NAT flow of a guest's UDP to the VXLAN port of a vtep of this fabric's overlay networks: translated to this host's address, it would pass there as this host's own tunnel traffic and put the guest's frames into any overlay network")
+	X(NAT_VTEP, 57, "nat-vtep", "while this fabric has an overlay network over IPv4: a guest's UDP to the VXLAN port (4789) through NAT, or a WAN packet from that port that would open a forward's or mapping's flow: translated to this host's address, it would pass on the other hosts as this host's own tunnel traffic and put the guest's frames into any overlay network")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -108,8 +108,9 @@ struct nat_scratch {
 	__u8 cv[sizeof(struct kvb_natmap)];
 	__u32 cn;
 	/* nat_port_take: the port holds its share of NAT ports (over), a
-	 * flow on a port of its own was counted in it (own) */
-	__u8 over, own;
+	 * flow on a port of its own was counted in it (own), an ICMP echo
+	 * flow's identifier is taken (ticmp) */
+	__u8 over, own, ticmp;
 };
 
 struct {
@@ -960,13 +961,28 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 	 * stay free for them (nat_slot_held) */
 	t->over = 0;
 	t->own = 0;
-	if (what != NAT_TAKE_FLOW && t->orig.slot) {
+	/* an ICMP echo identifier is a port of the flow's own too, counted
+	 * in the share by proto (a guest's 65,535 echo requests with fresh
+	 * identifiers to one remote took every identifier towards it: the
+	 * other guests' pings there were refused, the host's new ones
+	 * answered to that guest); a hairpin's (its opener's) is not */
+	t->ticmp = what == NAT_TAKE_FLOW && t->ok.proto == IPPROTO_ICMP;
+	if ((what != NAT_TAKE_FLOW || t->ticmp) && t->orig.slot) {
 		t->n = nat_slot_held(t->orig.addr, t->orig.slot, t->ok.proto);
 		barrier_var(t);
 		t->over = t->n >= (t->span / KVB_NAT_PORT_SHARE ?: 1);
 	}
 	if (t->over && what == NAT_TAKE_MAP)
 		return DROP(KVB_DROP_NAT_PORTS);	/* ct_out: NAT_TAKE_OWN */
+	if (t->over && t->ticmp)
+		return DROP(KVB_DROP_NAT_PORT_FULL);
+	if (t->ticmp && t->orig.slot &&
+	    nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
+			  t->orig.net_id)) {
+		barrier_var(t);
+		t->own = 1;
+		t->orig.mapped = KVB_CT_M_OWN;
+	}
 	/* counted while it searches, given back unless made (not counted:
 	 * the table full, nothing to give back) */
 	if (what == NAT_TAKE_OWN && !t->over && t->orig.slot &&
@@ -1420,42 +1436,36 @@ __noinline int nat_generic_take(void)
 	return DROP(KVB_DROP_NAT_CLASH);
 }
 
-/* what nat_to_vtep looks for, and whether it was found */
-struct vtep_find {
-	__be32 addr;
-	__u32 found;
-};
-
-static long vtep_find_one(void *map, const struct kvb_vtep_key *k,
-			  __u32 *v, struct vtep_find *c)
+static long vtep4_find_one(void *map, const struct kvb_vtep_key *k,
+			   __u32 *v, __u32 *found)
 {
-	__be32 a;
-
 	(void)map;
 	(void)v;
-	__builtin_memcpy(&a, k->a.addr, 4);
-	if (k->a.family == 4 && a == c->addr) {
-		c->found = 1;
+	if (k->a.family == 4) {
+		*found = 1;
 		return 1;	/* stop */
 	}
 	return 0;
 }
 
 /*
- * Is daddr a vtep of any overlay network of this fabric (whatever its
- * VNI: a guest writes the VNI it likes, in a fragment NAT never reads)?
- * The other hosts trust this host's address on their VXLAN port; a
- * guest's UDP there, translated to that address, would pass as this
- * host's tunnel traffic and put the guest's frames into any of their
- * overlay networks. Asked once per new flow to that port: a walk over
- * the vteps (64 a network at most).
+ * Does any overlay network of this fabric tunnel over IPv4 (an IPv4 vtep
+ * in kvb_vtep)? Then the other hosts trust this host's IPv4 address on
+ * their VXLAN port: a guest's UDP there, translated to that address, would
+ * pass as this host's tunnel traffic and put the guest's frames into any
+ * of their overlay networks, whatever VNI it writes (in a fragment NAT
+ * never reads) and whichever of a vtep host's addresses it picks (the
+ * kernel's VXLAN socket takes the port on every address). So while there
+ * is one, no guest's UDP to port 4789 is translated, to any address.
+ * Asked only of packets to or from that port: a walk over the vteps that
+ * stops at the first IPv4 one.
  */
-static __always_inline int nat_to_vtep(__be32 daddr)
+static __always_inline int nat_vteps4(void)
 {
-	struct vtep_find c = { .addr = daddr };
+	__u32 found = 0;
 
-	bpf_for_each_map_elem(&kvb_vtep, vtep_find_one, &c, 0);
-	return c.found;
+	bpf_for_each_map_elem(&kvb_vtep, vtep4_find_one, &found, 0);
+	return found;
 }
 
 /*
@@ -1525,10 +1535,6 @@ static __always_inline int ct_out(struct __sk_buff *skb,
 	}
 	rk->daddr = t->naddr;
 	o->addr = t->naddr;
-	/* never this host's tunnel traffic to another host (nat_to_vtep) */
-	if (ok->proto == IPPROTO_UDP &&
-	    ok->dport == bpf_htons(KVB_VXLAN_PORT) && nat_to_vtep(ok->daddr))
-		return DROP(KVB_DROP_NAT_VTEP);
 	/* a full network refuses new flows, a port that holds its share
 	 * too, unless one of its flows not established makes room */
 	o->slot = ct_port_slot(ifindex);
@@ -1958,6 +1964,12 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		}
 	}
 
+	/* never this host's tunnel traffic to another host (nat_vteps4):
+	 * every packet, a flow's cached or not, so a flow made before the
+	 * first vtep ends then */
+	if (ok.proto == IPPROTO_UDP && ok.dport == bpf_htons(KVB_VXLAN_PORT) &&
+	    nat_vteps4())
+		return DROP(KVB_DROP_NAT_VTEP);
 	/* read before the FIB is asked: a change during the lookup voids
 	 * what it answers */
 	gen = nh_gen_now();
@@ -2362,6 +2374,7 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 	struct kvb_fwd *fw;
 	struct kvb_net *net;
 	__u32 net_id, out;
+	__be32 guest;
 	int ret;
 
 	if (!t || !rk || !skb)
@@ -2374,6 +2387,7 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 	barrier_var(t);
 	if (fw) {
 		net_id = fw->net_id;
+		guest = fw->to_addr;
 	} else {
 		t->nk.addr = rk->daddr;
 		t->nk.addr2 = 0;
@@ -2385,6 +2399,7 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 		if (!m)
 			return 0;	/* neither: no flow is made anyway */
 		net_id = m->net_id;
+		guest = m->addr;
 	}
 	net = net_lookup(net_id);
 	if (!net || !net->gw_host)
@@ -2392,8 +2407,12 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 	__builtin_memset(&t->fib, 0, sizeof(t->fib));
 	t->fib.family = AF_INET_;
 	t->fib.ifindex = net->gw_host;
-	t->fib.ipv4_src = rk->daddr;
+	/* as nat_snat asks for the guest's answer (whose source policy
+	 * routing may see); a length of a header: the route's MTU is not
+	 * the question (with none, the skb's own would be checked) */
+	t->fib.ipv4_src = guest;
 	t->fib.ipv4_dst = rk->saddr;
+	t->fib.tot_len = 20;
 	ret = (int)bpf_fib_lookup(skb, &t->fib, sizeof(t->fib),
 				  BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
@@ -2663,19 +2682,22 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	 * gateway's) is forged, as Linux takes a source of its own for a
 	 * martian: never made, the guest never hears "the host" or a peer */
 	if (!ct && (route_of(4, (const __u8 *)&rk.saddr) ||
-		    nat_wan_martian(&rk) || nat_wan_src_forged(skb, &rk)))
+		    nat_wan_martian(&rk)))
 		return DROP(KVB_DROP_SPOOF_IP);
-	/* nor a flow whose guest would answer a vtep's VXLAN port (the
-	 * WAN's packet from it: forged, or a vtep's own socket): the
-	 * answers would pass there as this host's tunnel traffic */
-	if (!ct && rk.proto == IPPROTO_UDP &&
-	    rk.sport == bpf_htons(KVB_VXLAN_PORT) && nat_to_vtep(rk.saddr))
-		return DROP(KVB_DROP_NAT_VTEP);
 	now = kvb_now();
 	/* the host's own exchange on a forwarded port: neither a forward
 	 * nor a mapping takes it */
 	if (!ct && fwd_port_hosts(skb, &rk))
 		return TC_ACT_OK;
+	/* the host's other addresses, a source with no way back */
+	if (!ct && nat_wan_src_forged(skb, &rk))
+		return DROP(KVB_DROP_SPOOF_IP);
+	/* nor a flow whose guest would answer to a VXLAN port (the WAN's
+	 * packet from one, while this host tunnels: nat_vteps4): the
+	 * answers would pass there as this host's tunnel traffic */
+	if (!ct && rk.proto == IPPROTO_UDP &&
+	    rk.sport == bpf_htons(KVB_VXLAN_PORT) && nat_vteps4())
+		return DROP(KVB_DROP_NAT_VTEP);
 	if (!ct) {
 		ret = ct_forward(&rk);
 		if (IS_DROP(ret))

@@ -735,8 +735,11 @@ static __always_inline int wan_src_forged(struct __sk_buff *skb,
 	}
 	if (route_of(family, saddr))
 		return 1;
-	/* the way back, as a reply would take it: from daddr to saddr */
-	ret = fib_ask(skb, &t->fib, family, daddr, saddr, 0, gw_host,
+	/* the way back, as a reply would take it: from daddr to saddr (a
+	 * header's length: with none, the skb's own would be held to the
+	 * route's MTU, and a FRAG_NEEDED answer would let a forged source
+	 * of a narrower way back through) */
+	ret = fib_ask(skb, &t->fib, family, daddr, saddr, 40, gw_host,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
 		__u32 out = t->fib.ifindex;

@@ -3484,7 +3484,7 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
 			      .to_port = htons(8097), .net_id = NET_NAT,
 			      .ifindex = kn1 };
-	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_SPOOF_IP], c0;
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_SPOOF_IP], c0, c_bad;
 	struct frame in, res;
 	int r[ARRAY_SIZE(bad)], ok;
 
@@ -3501,6 +3501,7 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 		frame_csum4(&in);
 		r[i] = run_tc_out(F, kw, &in, &res);
 	}
+	c_bad = ct_count(fb, NET_NAT);
 	wan_frame(&in, IPPROTO_UDP, 8098, 8097, 0, 16);
 	ok = run_tc_out(F, kw, &in, &res);
 	bpf_map_delete_elem(fb->fwd_fd, &fk);
@@ -3514,17 +3515,20 @@ static void t_nat_wan_martian_sources(struct fabric *fb)
 	      (unsigned long long)(port_stats(fb, kw).drop[KVB_DROP_SPOOF_IP]
 				   - d0), ARRAY_SIZE(bad));
 	CHECK(ok == TC_ACT_REDIRECT, "from a remote: verdict %d", ok);
-	(void)c0;
+	CHECK(c_bad == c0, "flows were made for forged sources: %llu -> %llu",
+	      (unsigned long long)c0, (unsigned long long)c_bad);
 }
 
 /*
  * The other hosts of an overlay network trust this host's address on
- * their VXLAN port. A guest's UDP to a vtep's port 4789, translated to
- * that address, would pass there as this host's tunnel traffic, whatever
- * VNI and frame the guest wrote: refused (nat-vtep), no flow made; to
- * another port of the vtep, or port 4789 of a host that is no vtep, it
- * is translated. A WAN packet from a vtep's port 4789 to a forward opens
- * no flow either (the guest's answers would go there).
+ * their VXLAN port. A guest's UDP to port 4789, translated to that
+ * address, would pass there as this host's tunnel traffic, whatever VNI
+ * and frame the guest wrote and whichever address of a vtep host it picks:
+ * while the fabric has an IPv4 vtep, refused (nat-vtep), to any address,
+ * no flow made, and a flow made before the first vtep ends with it (its
+ * next hop cached or not). To another port it is translated. A WAN packet
+ * from port 4789 to a forward opens no flow either (the guest's answers
+ * would go there).
  */
 static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 {
@@ -3534,10 +3538,11 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
 			      .to_port = htons(8099), .net_id = NET_NAT,
 			      .ifindex = kn1 };
-	__be32 vtep = inet_addr("10.200.0.2");
+	__be32 vtep = inet_addr("10.200.0.77");	/* not the destination */
 	__u64 d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP];
 	__u64 w0 = port_stats(fb, kw).drop[KVB_DROP_NAT_VTEP];
-	int vfd, to_vtep, other_port, wan_in, wan_other;
+	int vfd, before, again, to_vtep, other_port, wan_in, wan_other;
+	__u64 c0, c1;
 	char path[600];
 	struct frame in, out;
 
@@ -3545,12 +3550,21 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 	vfd = bpf_obj_get(path);
 	memcpy(vk.a.addr, &vtep, 4);
 	memcpy(fw.mac, N1, 6);
-	CHECK(vfd >= 0 && !bpf_map_update_elem(vfd, &vk, &(__u32){ 9 },
-					       BPF_ANY), "a vtep");
 	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
 	ct_flush_net(fb, NET_NAT);
-	guest_frame(&in, IPPROTO_UDP, 40077, KVB_VXLAN_PORT, 16);
+	/* no vtep yet: a guest's VXLAN through NAT is translated, twice
+	 * (the second time by its cached next hop) */
+	guest_frame(&in, IPPROTO_UDP, 40076, KVB_VXLAN_PORT, 16);
+	before = run_tc_out(F, kn1, &in, &out);
+	again = run_tc_out(F, kn1, &in, &out);
+	CHECK(vfd >= 0 && !bpf_map_update_elem(vfd, &vk, &(__u32){ 9 },
+					       BPF_ANY), "a vtep");
+	/* the same flow, now that this host tunnels */
 	to_vtep = run_tc_out(F, kn1, &in, &out);
+	c0 = ct_count(fb, NET_NAT);
+	guest_frame(&in, IPPROTO_UDP, 40077, KVB_VXLAN_PORT, 16);
+	to_vtep += run_tc_out(F, kn1, &in, &out) == TC_ACT_SHOT ? 0 : 100;
+	c1 = ct_count(fb, NET_NAT);
 	guest_frame(&in, IPPROTO_UDP, 40078, KVB_VXLAN_PORT + 1, 16);
 	other_port = run_tc_out(F, kn1, &in, &out);
 	wan_frame(&in, IPPROTO_UDP, KVB_VXLAN_PORT, 8099, 0, 16);
@@ -3563,17 +3577,23 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 		bpf_map_delete_elem(vfd, &vk);
 		close(vfd);
 	}
-	CHECK(to_vtep == TC_ACT_SHOT, "to the vtep's port 4789: verdict %d",
+	CHECK(before == TC_ACT_REDIRECT && again == TC_ACT_REDIRECT,
+	      "no vtep: to port 4789, verdicts %d, %d", before, again);
+	CHECK(to_vtep == TC_ACT_SHOT, "a vtep: to port 4789 (a flow made "
+	      "before, a new one): verdicts %d + 100 x (new not dropped)",
 	      to_vtep);
-	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP] == d0 + 1,
-	      "nat-vtep not counted on the guest's port");
-	CHECK(other_port == TC_ACT_REDIRECT, "to the vtep's port 4790: "
-	      "verdict %d", other_port);
-	CHECK(wan_in == TC_ACT_SHOT, "from the vtep's port 4789 to a "
+	CHECK(c1 == c0, "a flow was made for the refused packet");
+	CHECK(port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP] == d0 + 2,
+	      "nat-vtep on the guest's port +%llu, want +2",
+	      (unsigned long long)(port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP]
+				   - d0));
+	CHECK(other_port == TC_ACT_REDIRECT, "to port 4790: verdict %d",
+	      other_port);
+	CHECK(wan_in == TC_ACT_SHOT, "from the WAN's port 4789 to a "
 	      "forward: verdict %d", wan_in);
 	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_VTEP] == w0 + 1,
 	      "nat-vtep not counted on the WAN port");
-	CHECK(wan_other == TC_ACT_REDIRECT, "from the vtep's port 4790 to a "
+	CHECK(wan_other == TC_ACT_REDIRECT, "from the WAN's port 4790 to a "
 	      "forward: verdict %d", wan_other);
 }
 
@@ -4127,6 +4147,59 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 	CHECK(!memcmp(after, NA, 6), "after the guest's first frame the "
 	      "forward went to %02x:..:%02x, not its pinned MAC", after[0],
 	      after[5]);
+}
+
+/*
+ * ICMP echo identifiers are NAT ports of a flow's own, and count in a
+ * guest port's share like its TCP and UDP ports: a guest's echo requests
+ * with a fresh identifier each to one remote hold at most half of them
+ * (here the network's host range leaves NAT 112), the rest refused
+ * (nat-port-full), and another guest still pings that remote. Before, the
+ * first guest took every identifier towards it (nat-ports-exhausted for
+ * the others); a flow's end gives its identifier back to the share.
+ */
+static void t_nat_echo_share(struct fabric *fb)
+{
+	static const __u8 N12[6] = { 0x52, 0x54, 0, 0, 0x5a, 12 };
+	struct port_opts g = { .naddrs = 1, .mac = N12 };
+	__u64 full0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL], full;
+	struct frame in, out;
+	struct kvb_net saved;
+	struct kvb_port p;
+	int made = 0, ret = -1, again = -1;
+	__u32 kn12 = 0;
+
+	CHECK(!nat_ports_narrowed(fb, &saved), "net");
+	for (__u32 id = 1; id <= 112; id++) {
+		guest_frame(&in, IPPROTO_ICMP, (__u16)(0x4000 + id), 0, 16);
+		made += run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT;
+	}
+	full = port_stats(fb, kn1).drop[KVB_DROP_NAT_PORT_FULL] - full0;
+	CHECK(!add_veth("kn12", &kn12) && !parse_addr("192.168.90.12",
+						       &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn12", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn12");
+	guest_frame(&in, IPPROTO_ICMP, 0x4001, 0, 16);
+	memcpy(in.buf + 6, N12, 6);
+	in.buf[14 + 15] = 12;	/* from 192.168.90.12 */
+	frame_csum4(&in);
+	ret = run_tc_out(F, kn12, &in, &out);
+	/* .11's flows gone: its share is free again */
+	ct_flush_net(fb, NET_NAT);
+	guest_frame(&in, IPPROTO_ICMP, 0x4200, 0, 16);
+	again = run_tc_out(F, kn1, &in, &out);
+	if (!port_get(fb, kn12, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn12");
+	net_put(fb, &saved);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(made == 56 && full == 56, ".11 holds %d of 112 echo "
+	      "identifiers (want 56), %llu refused nat-port-full", made,
+	      (unsigned long long)full);
+	CHECK(ret == TC_ACT_REDIRECT, ".12's ping to the same remote: "
+	      "verdict %d", ret);
+	CHECK(again == TC_ACT_REDIRECT, ".11's ping once its flows went: "
+	      "verdict %d", again);
 }
 
 /*
@@ -4845,6 +4918,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_ports_outside_ephemeral_range);
 	RUN(t_nat_ports_shared_when_mappings_run_out);
 	RUN(t_nat_port_share_leaves_others_ports);
+	RUN(t_nat_echo_share);
 	RUN(t_nat_host_socket_not_shadowed);
 	RUN(t_nat_port_hash_is_keyed);
 	RUN(t_nat_ct_max);
