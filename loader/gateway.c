@@ -48,6 +48,26 @@ __be32 dev_ipv4(const char *dev)
 }
 
 /*
+ * The gateway MAC of a network that is not an overlay's: 02:6b:75 ("ku",
+ * locally administered; an overlay's anycast one is 02:6b:76) and 24 bits
+ * of the FNV-1a hash of its name. Two networks of one host may share one
+ * (each gateway is on a link of its own); a name always has the same.
+ */
+void gateway_mac(const char *name, __u8 mac[6])
+{
+	__u32 h = 2166136261u;
+
+	for (const char *c = name; *c; c++)
+		h = (h ^ (__u8)*c) * 16777619u;
+	mac[0] = 0x02;
+	mac[1] = 0x6b;
+	mac[2] = 0x75;
+	mac[3] = (__u8)(h >> 16);
+	mac[4] = (__u8)(h >> 8);
+	mac[5] = (__u8)h;
+}
+
+/*
  * Create the gateway interface pair for a nat or routed network: the host
  * end holds every subnet's gateway address (IPv6 with its EUI-64
  * link-local, the router address guests learn from RAs), forwards, and
@@ -73,13 +93,23 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		gateway_delete(net->id);
 		return err("net add: %s vanished", host);
 	}
-	/* an overlay network's gateway is every host's (anycast): the same
+	/*
+	 * An overlay network's gateway is every host's (anycast): the same
 	 * MAC everywhere, so that a guest that moves keeps its neighbour
-	 * entry, and the same EUI-64 link-local (set before it is made) */
-	if (net->vni) {
+	 * entry, and the same EUI-64 link-local (set before it is made).
+	 * Any other network's is its name's (gateway_mac): the same after
+	 * `reset` and `load`, or `net del` and `net add`, so that running
+	 * guests keep their ARP and neighbour entries and IPv6 default
+	 * routes (with the kernel's random one, they sent to the old MAC
+	 * until their entries went stale: 15 s and more without a word).
+	 */
+	{
 		__u8 mac[6];
 
-		overlay_gateway_mac(net->vni, mac);
+		if (net->vni)
+			overlay_gateway_mac(net->vni, mac);
+		else
+			gateway_mac(net->name, mac);
 		ret = host_link_set_mac(hidx, mac);
 		if (ret) {
 			gateway_delete(net->id);

@@ -226,6 +226,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net);
 
 /* gateway.c: the gateway interface and WAN hook of nat and routed nets */
 __be32 dev_ipv4(const char *dev);
+void gateway_mac(const char *name, __u8 mac[6]);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
