@@ -479,8 +479,12 @@ void dhcp_revive(struct fabric *fb)
 
 /*
  * net leases NAME: dnsmasq's leases of a nat network (its lease file:
- * "EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID" a line, EXPIRY 0 for never),
- * with the attached port that has the lease's MAC.
+ * "EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID" a line for DHCPv4, EXPIRY 0 for
+ * never; after a "duid SERVER-DUID" line, DHCPv6's "EXPIRY IAID ADDRESS
+ * HOSTNAME CLIENT-DUID", IAID with a T before it for a temporary
+ * address), with the attached port that has the lease: by its MAC for
+ * DHCPv4, by the address's binding for DHCPv6 (the lease script binds
+ * it to the port that asked: dhcp_event), whose MAC it then shows.
  */
 static const char *lease_port(struct fabric *fb, const struct kvb_net *net,
 			      const __u8 mac[6], char buf[16])
@@ -494,39 +498,75 @@ static const char *lease_port(struct fabric *fb, const struct kvb_net *net,
 	return NULL;
 }
 
-/* A lease of dnsmasq's file: "EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID". */
+/* The port a DHCPv6 lease of net is bound to, and its MAC in mac. */
+static const char *lease6_port(struct fabric *fb, const struct kvb_net *net,
+			       const __u8 a[16], __u8 mac[6], char buf[16])
+{
+	struct kvb_addr_key k = { .net_id = (__u8)net->id, .family = 6 };
+	struct kvb_addr o;
+	struct kvb_port p;
+
+	memcpy(k.addr, a, 16);
+	if (bpf_map_lookup_elem(fb->addr_fd, &k, &o) ||
+	    port_get(fb, o.owner, &p) || p.role != KVB_PORT_GUEST ||
+	    p.net_id != net->id)
+		return NULL;
+	memcpy(mac, p.mac, 6);
+	return ifname_of(p.ifindex, &p, buf);
+}
+
+/* A lease of dnsmasq's file (DHCPv4 or DHCPv6, by family). */
 struct lease {
 	unsigned long long exp;
-	__u8 mac[6];
-	__u32 addr;		/* host order, for the order of the listing */
+	int family;		/* 4 or 6 */
+	__u8 mac[6];		/* DHCPv4's */
+	__u8 a[16];		/* the address, for the order of the listing */
 	char ip[64], host[256], cid[256];
+	char iaid[32];		/* DHCPv6's */
 };
 
+/* DHCPv4 first, then DHCPv6; by address, then MAC */
 static int lease_cmp(const void *a, const void *b)
 {
 	const struct lease *x = a, *y = b;
+	int c;
 
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	return memcmp(x->mac, y->mac, 6);
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	c = memcmp(x->a, y->a, 16);
+	return c ? c : memcmp(x->mac, y->mac, 6);
 }
 
-/* The live IPv4 leases of f, sorted by address; -1: no memory. */
+/* The live leases of f, sorted (lease_cmp); -1: no memory. */
 static ssize_t leases_read(FILE *f, time_t now, struct lease **out)
 {
 	struct lease *rows = NULL, *t, l;
 	size_t n = 0, cap = 0;
-	char line[512], macs[32];
-	struct in_addr a;
+	char line[600], mid[32];
+	bool v6 = false;
 
 	while (f && fgets(line, sizeof(line), f)) {
-		/* DHCPv6 entries ("duid" line, IAIDs) are not ours */
-		if (sscanf(line, "%llu %31s %63s %255s %255s", &l.exp, macs,
-			   l.ip, l.host, l.cid) != 5 || parse_mac(macs, l.mac))
+		memset(&l, 0, sizeof(l));
+		if (!strncmp(line, "duid ", 5)) {
+			v6 = true;	/* the server's DUID: DHCPv6 follows */
+			continue;
+		}
+		if (sscanf(line, "%llu %31s %63s %255s %255s", &l.exp, mid,
+			   l.ip, l.host, l.cid) != 5)
 			continue;
 		if (l.exp && (time_t)l.exp <= now)
 			continue;	/* expired, not yet written out */
-		l.addr = inet_pton(AF_INET, l.ip, &a) == 1 ? ntohl(a.s_addr) : 0;
+		if (!v6) {
+			if (parse_mac(mid, l.mac) ||
+			    inet_pton(AF_INET, l.ip, l.a) != 1)
+				continue;
+			l.family = 4;
+		} else {
+			if (inet_pton(AF_INET6, l.ip, l.a) != 1)
+				continue;
+			l.family = 6;
+			snprintf(l.iaid, sizeof(l.iaid), "%s", mid);
+		}
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			t = realloc(rows, cap * sizeof(*rows));
@@ -573,15 +613,25 @@ int net_leases(int argc, char **argv)
 		fclose(f);
 	if (n < 0)
 		return err("net leases: out of memory");
-	print_text("%-17s  %-15s  %-20s  %-19s  %s\n", "MAC", "ADDRESS",
+	print_text("%-17s  %-25s  %-20s  %-19s  %s\n", "MAC", "ADDRESS",
 		   "HOSTNAME", "EXPIRES", "PORT");
 	open_json_array(NULL);
 	for (ssize_t i = 0; i < n; i++) {
 		const struct lease *l = &rows[i];
-		char macs[18], pb[16], when[32];
-		const char *port = lease_port(fb, &net, l->mac, pb);
+		char macs[18] = "-", pb[16], when[32];
+		const char *port;
+		__u8 mac[6];
 
-		fmt_mac(l->mac, macs);
+		if (l->family == 4) {
+			port = lease_port(fb, &net, l->mac, pb);
+			fmt_mac(l->mac, macs);
+		} else {
+			static const __u8 none[6];
+
+			port = lease6_port(fb, &net, l->a, mac, pb);
+			if (port && memcmp(mac, none, 6))
+				fmt_mac(mac, macs);
+		}
 		if (l->exp) {
 			time_t t = (time_t)l->exp;
 
@@ -591,10 +641,14 @@ int net_leases(int argc, char **argv)
 			snprintf(when, sizeof(when), "never");
 		}
 		open_json_object(NULL);
-		print_string(PRINT_ANY, "mac", "%-17s", macs);
-		print_string(PRINT_ANY, "address", "  %-15s", l->ip);
+		print_uint(PRINT_JSON, "family", NULL, (unsigned)l->family);
+		print_string(PRINT_ANY, "mac", "%-17s",
+			     strcmp(macs, "-") ? macs : NULL);
+		print_string(PRINT_ANY, "address", "  %-25s", l->ip);
 		print_string(PRINT_ANY, "hostname", "  %-20s",
 			     strcmp(l->host, "*") ? l->host : NULL);
+		if (l->family == 6)
+			print_string(PRINT_JSON, "iaid", NULL, l->iaid);
 		print_string(PRINT_JSON, "client_id", NULL,
 			     strcmp(l->cid, "*") ? l->cid : NULL);
 		if (l->exp) {

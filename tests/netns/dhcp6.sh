@@ -96,6 +96,17 @@ fd83:1::1[0-9a-f][0-9a-f][0-9a-f]) pass "nat: dhclient -6 leased $a1 from the ra
 *) fail "nat: dhclient -6 got '$a1'" ;;
 esac
 check "nat: the lease is the port's address (port show: dhcp)" wait_source "$T-g1" "$a1" dhcp
+m1=$(ip -n "$T-g1" link show eth0 | awk '/ether/ {print $2}')
+check "net leases -j: the DHCPv6 lease, with its port and the port's MAC" "$PY" -c "
+import json, subprocess, time
+ls = json.loads(subprocess.check_output(['$ROOT/build/kvmbpf', '--bpffs', '$BPFFS', '-j', 'net', 'leases', 'n']))
+l = [l for l in ls if l['address'] == '$a1']
+assert len(l) == 1 and l[0]['family'] == 6, ls
+l = l[0]
+assert l['port'] == '$T-g1' and l['mac'] == '$m1' and l['iaid'] and l['client_id'], l
+assert time.time() < l['expiry'], l"
+check "net leases: a line for it" sh -c \
+	"'$ROOT/build/kvmbpf' --bpffs $BPFFS net leases n | grep -q '^$m1  $a1 .* $T-g1\$'"
 a2=$(lease6 "$T-g2")
 case "$a2" in
 fd83:2::1[0-9a-f][0-9a-f][0-9a-f]) pass "routed: dhclient -6 leased $a2 from the range" ;;
