@@ -286,6 +286,33 @@ static bool remote_match(const void *key, const void *value, void *arg)
 }
 
 /*
+ * kvb_natst.vteps4: how many IPv4 vteps kvb_vtep holds, which the
+ * datapath reads to keep guests' VXLAN out of NAT (nat.h: nat_vteps4).
+ * After every change of the vteps and in the upkeep step (a fabric made
+ * before the count existed gets it at its next changing command).
+ */
+static void overlay_count_v4(struct fabric *fb)
+{
+	int fd = open_map(fb, KVB_MAP_VTEP);
+	struct kvb_vtep_key k, *prev = NULL;
+	struct kvb_natst st;
+	__u32 zero = 0, n = 0;
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		n += k.a.family == 4;
+	}
+	close(fd);
+	if (fb->natst_fd < 0 ||
+	    bpf_map_lookup_elem(fb->natst_fd, &zero, &st) || st.vteps4 == n)
+		return;
+	st.vteps4 = n;
+	bpf_map_update_elem(fb->natst_fd, &zero, &st, BPF_EXIST);
+}
+
+/*
  * Bring the maps and the device in line with n (NULL: the network old
  * is going away). old: the network as it was (NULL: new). Learned
  * remote MACs of the network are forgotten when its vteps change (they
@@ -353,6 +380,7 @@ out:
 		close(vni_fd);
 	if (vtep_fd >= 0)
 		close(vtep_fd);
+	overlay_count_v4(fb);
 	return ret;
 }
 
@@ -390,4 +418,5 @@ void overlay_tend(struct fabric *fb)
 		if (changed)
 			net_put(fb, &n);
 	}
+	overlay_count_v4(fb);
 }

@@ -1605,14 +1605,18 @@ struct kvb_fwd {
  * kvb_natst: ARRAY of one, key 0, NAT's state for the whole fabric. key:
  * the SipHash key of the port choice, random per fabric (getrandom at
  * creation), so that no guest predicts which port a flow gets. nh_gen:
- * the generation of the flows' cached next hops.
+ * the generation of the flows' cached next hops. vteps4: how many IPv4
+ * vteps the fabric's overlay networks have.
  */
 struct kvb_natst {
 	__u64 key[2];
 	__u32 nh_gen;		/* bumped by the loader when the host's routes,
 				 * addresses or links may have changed: every
 				 * flow's cached next hop (kvb_ct.nh_*) is void */
-	__u32 pad;
+	__u32 vteps4;		/* IPv4 vteps in kvb_vtep, kept by the loader
+				 * (overlay_sync, the upkeep step): NAT never
+				 * translates a guest's VXLAN while there is one
+				 * (nat-vtep) */
 };
 
 /*

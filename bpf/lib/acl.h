@@ -1952,8 +1952,8 @@ static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
  * direction) is rewritten for the judgment only (acl_hairpin_restore
  * puts the packet's back for a fragment's note and a reject's answer).
  * The hairpin's reply entry in kvb_ct is keyed by B's end and the
- * gateway's, and names A as addr2:port2; one past its timeout (not swept
- * yet) is no hairpin any more. A later fragment has no ports: it follows
+ * gateway's, and names A as addr2:port2; one whose two entries are both
+ * past their timeouts (not swept yet) is no hairpin any more. A later fragment has no ports: it follows
  * its first fragment's judgment. A global function: the ACL stages'
  * stack is not its own.
  */
@@ -1982,9 +1982,20 @@ __noinline int acl_hairpin_peer(__u32 net_id, __u32 dir)
 	k.dport = bpf_htons(rp);
 	k.proto = s->proto;
 	ct = bpf_map_lookup_elem(&kvb_ct, &k);
-	if (!ct || !ct->hairpin || ct->net_id != net_id ||
-	    !kvb_ct_entry_live(net->ct_timeout, s->proto, ct, kvb_now()))
+	if (!ct || !ct->hairpin || ct->net_id != net_id)
 		return 0;
+	/* live as NAT has it (ct_live): either entry within its timeout
+	 * (a hairpin B never answers keeps only A's entry fresh) */
+	if (!kvb_ct_entry_live(net->ct_timeout, s->proto, ct, kvb_now())) {
+		struct kvb_ct_key ok;
+		struct kvb_ct *o;
+
+		kvb_ct_orig_key(&k, ct, &ok);
+		o = bpf_map_lookup_elem(&kvb_ct, &ok);
+		if (!o || !kvb_ct_entry_live(net->ct_timeout, s->proto, o,
+					     kvb_now()))
+			return 0;
+	}
 	s->hp_raddr = (__u32)ra[0];
 	s->hp_rport = rp;
 	s->hp = (__u8)(dir + 1);

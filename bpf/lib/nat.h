@@ -976,6 +976,8 @@ __noinline int nat_port_take(struct __sk_buff *skb, __u32 what)
 		return DROP(KVB_DROP_NAT_PORTS);	/* ct_out: NAT_TAKE_OWN */
 	if (t->over && t->ticmp)
 		return DROP(KVB_DROP_NAT_PORT_FULL);
+	if (t->ticmp)
+		t->orig.mapped = 0;	/* not an earlier try's */
 	if (t->ticmp && t->orig.slot &&
 	    nat_slot_take(t->orig.addr, t->orig.slot, t->ok.proto,
 			  t->orig.net_id)) {
@@ -1436,36 +1438,24 @@ __noinline int nat_generic_take(void)
 	return DROP(KVB_DROP_NAT_CLASH);
 }
 
-static long vtep4_find_one(void *map, const struct kvb_vtep_key *k,
-			   __u32 *v, __u32 *found)
-{
-	(void)map;
-	(void)v;
-	if (k->a.family == 4) {
-		*found = 1;
-		return 1;	/* stop */
-	}
-	return 0;
-}
-
 /*
- * Does any overlay network of this fabric tunnel over IPv4 (an IPv4 vtep
- * in kvb_vtep)? Then the other hosts trust this host's IPv4 address on
- * their VXLAN port: a guest's UDP there, translated to that address, would
- * pass as this host's tunnel traffic and put the guest's frames into any
- * of their overlay networks, whatever VNI it writes (in a fragment NAT
- * never reads) and whichever of a vtep host's addresses it picks (the
- * kernel's VXLAN socket takes the port on every address). So while there
- * is one, no guest's UDP to port 4789 is translated, to any address.
- * Asked only of packets to or from that port: a walk over the vteps that
- * stops at the first IPv4 one.
+ * Does any overlay network of this fabric tunnel over IPv4 (an IPv4 vtep:
+ * the loader keeps their count in kvb_natst.vteps4)? Then the other hosts
+ * trust this host's IPv4 address on their VXLAN port: a guest's UDP there,
+ * translated to that address, would pass as this host's tunnel traffic
+ * and put the guest's frames into any of their overlay networks, whatever
+ * VNI it writes (in a fragment NAT never reads) and whichever of a vtep
+ * host's addresses it picks (the kernel's VXLAN socket takes the port on
+ * every address). So while there is one, no guest's UDP to port 4789 is
+ * translated, to any address. One word read, on packets to or from that
+ * port only.
  */
 static __always_inline int nat_vteps4(void)
 {
-	__u32 found = 0;
+	__u32 zero = 0;
+	struct kvb_natst *st = bpf_map_lookup_elem(&kvb_natst, &zero);
 
-	bpf_for_each_map_elem(&kvb_vtep, vtep4_find_one, &found, 0);
-	return found;
+	return st && st->vteps4;
 }
 
 /*

@@ -522,6 +522,33 @@ s.sendto(b'x' * 3000, ('10.99.3.1', 2283))"
 wait "$hp_pid"
 expect "nat: n2's 3000-byte datagram in fragments through the hairpin arrives whole" 3000 "$(cat "$TMPDIR/hpudp")"
 expect "nat: a hairpin to a port n3's rules refuse gets the RST" refused "$(tcp_try "$T-n2" 10.99.3.1 2284)"
+# a one-way stream n3 never answers (syslog, statsd): the hairpin's
+# reply entry goes stale after the unanswered timeout (30 s) while n2's
+# packets keep the flow alive; it is still n2's, judged as n2, all of it
+check "rule: hp allows udp 8085 from n2" \
+	kvmbpf acl rule add hp ingress allow proto udp dport 8085 src 192.168.79.12/32
+check "forward udp 2285 to n3:8085" kvmbpf forward add n proto udp port 2285 to 192.168.79.13:8085
+in_ns "$T-n3" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 8085)); s.settimeout(1)
+n, end = 0, time.time() + 45
+while time.time() < end and n < 36:
+    try:
+        s.recv(2048); n += 1
+    except OSError:
+        pass
+print(n)" >"$TMPDIR/hpone" 2>/dev/null &
+hp_pid=$!
+sleep 0.5
+in_ns "$T-n2" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('192.168.79.12', 41999))
+for i in range(36):
+    s.sendto(b'log %d' % i, ('10.99.3.1', 2285)); time.sleep(1)"
+wait "$hp_pid"
+expect "nat: a one-way hairpin stream n3 never answers, 36 s: every datagram in" 36 "$(cat "$TMPDIR/hpone")"
 
 # a port whose ACLs cannot be put in force (two of 600 inbound rules each,
 # over the 1,024 a set holds) is not left attached: the attach fails and
