@@ -193,6 +193,13 @@ static int fwd_add(int argc, char **argv)
 		return err("forward add: the MAC of %s (%s) is not known, and "
 			   "its port has spoofcheck off (attach it with 'mac')",
 			   ip, p.name);
+	/* the datapath leaves the VXLAN port to the host's overlay while
+	 * it tunnels (nat.h: nat_vteps4); such a forward would do nothing */
+	if (a.proto == IPPROTO_UDP && a.lo <= KVB_VXLAN_PORT &&
+	    a.hi >= KVB_VXLAN_PORT && fabric_vteps4(fb))
+		return err("forward add: udp port %u is the overlay's (VXLAN) "
+			   "while the fabric has overlay networks over IPv4",
+			   KVB_VXLAN_PORT);
 	fd = fb->fwd_fd;
 	for (__u32 port = a.lo; port <= a.hi; port++) {
 		struct kvb_fwd_key k = { .addr = a.net.nat_ip,

@@ -352,6 +352,7 @@ int vtep_parse(const char *s, struct kvb_vtep_addr *a);
 int vtep_index(const struct kvb_vtep_addr *v, __u32 n,
 	       const struct kvb_vtep_addr *a);
 void overlay_gateway_mac(__u32 vni, __u8 mac[6]);
+__u32 fabric_vteps4(struct fabric *fb);
 int overlay_check(struct fabric *fb, const char *cmd,
 		  const struct kvb_net *old, struct kvb_net *n, bool mtu_given);
 int overlay_sync(struct fabric *fb, const char *cmd, const struct kvb_net *old,

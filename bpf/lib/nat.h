@@ -182,6 +182,17 @@ static __always_inline void nat_slot_key(struct kvb_natmap_key *k,
 	k->kind = KVB_NM_SLOT;
 }
 
+/* kvb_natmap's key of the mapping on NAT address addr, port, proto. */
+static __always_inline void nat_map_key(struct kvb_natmap_key *k, __be32 addr,
+					__be16 port, __u8 proto)
+{
+	k->addr = addr;
+	k->addr2 = 0;
+	k->port = port;
+	k->proto = proto;
+	k->kind = KVB_NM_NAT;
+}
+
 /* The NAT ports of proto the port at slot holds on addr. */
 __noinline int nat_slot_held(__be32 addr, __u32 slot, __u32 proto)
 {
@@ -468,11 +479,7 @@ static __always_inline void natmap_put_t(struct nat_scratch *t, int peer)
 		if (m->slot)
 			nat_slot_give(m->addr, m->slot, t->mk.proto);
 		barrier_var(t);
-		t->nk.addr = m->addr;
-		t->nk.addr2 = 0;
-		t->nk.port = m->port;
-		t->nk.proto = t->mk.proto;
-		t->nk.kind = KVB_NM_NAT;
+		nat_map_key(&t->nk, m->addr, m->port, t->mk.proto);
 		bpf_map_delete_elem(&kvb_natmap, &t->nk);
 		barrier_var(t);
 	}
@@ -1077,11 +1084,7 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 		return NAT_MAP_NONE;
 	t->rk = *rk;
 	t->held = make;
-	t->nk.addr = rk->daddr;
-	t->nk.addr2 = 0;
-	t->nk.port = rk->dport;
-	t->nk.proto = rk->proto;
-	t->nk.kind = KVB_NM_NAT;
+	nat_map_key(&t->nk, rk->daddr, rk->dport, rk->proto);
 	n = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
 	barrier_var(t);
 	if (!n)
@@ -2379,11 +2382,7 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 		net_id = fw->net_id;
 		guest = fw->to_addr;
 	} else {
-		t->nk.addr = rk->daddr;
-		t->nk.addr2 = 0;
-		t->nk.port = rk->dport;
-		t->nk.proto = rk->proto;
-		t->nk.kind = KVB_NM_NAT;
+		nat_map_key(&t->nk, rk->daddr, rk->dport, rk->proto);
 		m = bpf_map_lookup_elem(&kvb_natmap, &t->nk);
 		barrier_var(t);
 		if (!m)
@@ -2631,6 +2630,11 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	default:
 		return TC_ACT_OK;
 	}
+	/* the VXLAN port is the host's overlay's while it tunnels
+	 * (nat_vteps4): no forward or flow takes it */
+	if (rk.proto == IPPROTO_UDP && rk.dport == bpf_htons(KVB_VXLAN_PORT) &&
+	    nat_vteps4())
+		return TC_ACT_OK;
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	if (ct && ct->hairpin)	/* between guests only: never the WAN's */
 		return TC_ACT_OK;

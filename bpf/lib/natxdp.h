@@ -118,6 +118,9 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	}
 	if (route_of(4, (const __u8 *)&rk.daddr))
 		return XDP_PASS;	/* a routed network's: tc routes it */
+	/* the VXLAN port while the host tunnels: the host's (tc) */
+	if (rk.proto == IPPROTO_UDP && rk.dport == bpf_htons(KVB_VXLAN_PORT))
+		return XDP_PASS;
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);
 	/* answered (UDP not yet a stream): ct_touch_flow below makes it one */
 	if (!ct || ct->hairpin || (ct->state != KVB_CT_ESTABLISHED &&

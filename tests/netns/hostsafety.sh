@@ -342,16 +342,28 @@ ip -n "$T-hg" link set eth0 address 52:54:00:f5:00:01
 check "attach hg (spoofcheck, no address)" kvmbpf attach "$T-hg" net hb mac 52:54:00:f5:00:01
 refused() { echo $(( $(stat "$T-hg" savi-conflict) + $(stat "$T-hg" spoof-nd) + $(stat "$T-hg" spoof-arp) + $(stat "$T-hg" spoof-ip) )); }
 r0=$(refused)
-in_ns "$T-hg" "$PY" -c "
-from scapy.all import (Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, ARP,
-                       sendp, conf)
+# una NS MAC R ADDR...: an unsolicited NA for each ADDR from MAC (R: the
+# router flag)
+una() {
+	local ns=$1 mac=$2 r=$3
+	shift 3
+	in_ns "$ns" "$PY" - "$mac" "$r" "$@" <<'EOP'
+import sys
+from scapy.all import Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, sendp, conf
 conf.verb = 0
-me = '52:54:00:f5:00:01'
-for a in ('2001:db8:f5::1', '$ll'):
+me, r = sys.argv[1], int(sys.argv[2])
+for a in sys.argv[3:]:
     sendp(Ether(src=me, dst='33:33:00:00:00:01') /
           IPv6(src=a, dst='ff02::1', hlim=255) /
-          ICMPv6ND_NA(tgt=a, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=me),
+          ICMPv6ND_NA(tgt=a, R=r, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=me),
           iface='eth0')
+EOP
+}
+una "$T-hg" 52:54:00:f5:00:01 0 2001:db8:f5::1 "$ll" 2>/dev/null
+in_ns "$T-hg" "$PY" -c "
+from scapy.all import Ether, ARP, sendp, conf
+conf.verb = 0
+me = '52:54:00:f5:00:01'
 sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
       ARP(op=2, hwsrc=me, psrc='100.64.15.1', hwdst='ff:ff:ff:ff:ff:ff',
           pdst='100.64.15.1'), iface='eth0')" 2>/dev/null
@@ -394,16 +406,7 @@ check "the host reaches its IPv6 router (global)" ping -6 -n -c 1 -W 2 2001:db8:
 check "the host reaches its IPv6 router (link-local)" ping -6 -n -c 1 -W 2 "fe80::f5:2%$T-hu"
 check "gc (the upkeep step) holds the IPv6 routers" kvmbpf gc
 r0=$(refused)
-in_ns "$T-hg" "$PY" -c "
-from scapy.all import (Ether, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
-                       sendp, conf)
-conf.verb = 0
-me = '52:54:00:f5:00:01'
-for a in ('2001:db8:f5::2', 'fe80::f5:2'):
-    sendp(Ether(src=me, dst='33:33:00:00:00:01') /
-          IPv6(src=a, dst='ff02::1', hlim=255) /
-          ICMPv6ND_NA(tgt=a, R=1, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=me),
-          iface='eth0')" 2>/dev/null
+una "$T-hg" 52:54:00:f5:00:01 1 2001:db8:f5::2 fe80::f5:2 2>/dev/null
 r1=$(refused)
 [ $((r1 - r0)) -ge 2 ] && pass "the host's IPv6 next hops via the uplink (global, link-local) announced by a guest: refused ($((r1 - r0)))" ||
 	fail "the host's IPv6 next hops announced by a guest: $((r1 - r0)) refused of 2"

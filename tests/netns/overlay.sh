@@ -327,6 +327,13 @@ sleep 0.5
 v1=$(kv 1 -j stats n1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drop_reasons"]["nat-vtep"])')
 [ $((v1 - v0)) -ge 1 ] && pass "nat: a guest's VXLAN packet to a vtep is refused (nat-vtep +$((v1 - v0)))" ||
 	fail "nat: a guest's VXLAN packet to a vtep: nat-vtep +$((v1 - v0))"
+if out=$(kv 1 forward add n proto udp port 4780-4790 to 192.168.40.11:4780 2>&1); then
+	fail "nat: a forward over UDP 4789 (the overlay's port) was accepted while h1 tunnels"
+elif grep -q "udp port 4789 is the overlay's" <<<"$out"; then
+	pass "nat: a forward over UDP 4789 (the overlay's port) is refused while h1 tunnels"
+else
+	fail "nat: a forward over UDP 4789: refused for another reason: $out"
+fi
 check_not "... and h2's network b never learns its frame's MAC" sh -c \
 	"nsenter --net=$(hns 2) $ROOT/build/kvmbpf --bpffs $(bpffs 2) fdb show net b | grep -q 02:66:66:66:66:66"
 

@@ -3542,6 +3542,7 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 	__u64 d0 = port_stats(fb, kn1).drop[KVB_DROP_NAT_VTEP];
 	__u64 w0 = port_stats(fb, kw).drop[KVB_DROP_NAT_VTEP];
 	int vfd, before, again, to_vtep, other_port, wan_in, wan_other;
+	int vxlan_in;
 	struct kvb_natst st = { 0 };
 	__u64 c0, c1;
 	char path[600];
@@ -3577,6 +3578,15 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 	wan_in = run_tc_out(F, kw, &in, &out);
 	wan_frame(&in, IPPROTO_UDP, KVB_VXLAN_PORT + 1, 8099, 0, 16);
 	wan_other = run_tc_out(F, kw, &in, &out);
+	/* a forward of the VXLAN port itself (made behind the CLI's back):
+	 * the host's overlay's, never the forward's */
+	fk.port = htons(KVB_VXLAN_PORT);
+	fw.to_port = htons(KVB_VXLAN_PORT);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	wan_frame(&in, IPPROTO_UDP, 45602, KVB_VXLAN_PORT, 0, 16);
+	vxlan_in = run_tc_out(F, kw, &in, &out);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	fk.port = htons(8099);
 	bpf_map_delete_elem(fb->fwd_fd, &fk);
 	ct_flush_net(fb, NET_NAT);
 	if (vfd >= 0) {
@@ -3603,6 +3613,8 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 	      "nat-vtep not counted on the WAN port");
 	CHECK(wan_other == TC_ACT_REDIRECT, "from the WAN's port 4790 to a "
 	      "forward: verdict %d", wan_other);
+	CHECK(vxlan_in == TC_ACT_OK, "a vtep's VXLAN to a forward of port "
+	      "4789: verdict %d, want the host's", vxlan_in);
 }
 
 /*
