@@ -555,6 +555,15 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 	ret = kvb_admit(&p, net->mtu, &f);
 	if (IS_DROP(ret))
 		goto out;
+	/* an address a port of this host holds, claimed from there */
+	if (f.proto == ETH_P_ARP ||
+	    (f.proto == ETH_P_IPV6 && f.l4_ok && f.l4_proto == IPPROTO_ICMPV6)) {
+		ret = ovl_claim_forged(skb, net->id, f.proto == ETH_P_ARP ?
+					0 : f.l4_off,
+				       f.proto == ETH_P_ARP ? 0 : f.icmp_type);
+		if (IS_DROP(ret))
+			goto out;
+	}
 	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
 	/* the gateway's MAC is every host's own (anycast): never remote */
 	if (!(net->uplink && mac_equal(f.eth->h_source, net->uplink_mac)))

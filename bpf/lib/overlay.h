@@ -25,6 +25,7 @@
 #define KVB_OVERLAY_H
 
 #include <linux/pkt_cls.h>
+#include "bind.h"
 #include "fdb.h"
 #include "stats.h"
 
@@ -270,6 +271,78 @@ static __always_inline struct kvb_net *ovl_source(struct __sk_buff *skb,
 	*a = vk.a;
 	*ret = 0;
 	return net;
+}
+
+/*
+ * Does a port of this host hold addr (family 4 or 6) in network net_id,
+ * for another MAC than smac? Its static `ip` or an uplink's hold (the
+ * host's own addresses, its routes' next hops), or a live lease or SAVI
+ * binding; a guest port's own MAC is its holder moving (migration: the
+ * same MAC announced from the new host), never a claim.
+ */
+static __always_inline int ovl_held_here(__u32 net_id, __u8 family,
+					 const __u8 *addr, const __u8 *smac)
+{
+	struct kvb_addr_key k = { .family = family, .net_id = (__u8)net_id };
+	struct kvb_port *p;
+	struct kvb_addr *o;
+	__u32 owner;
+
+	__builtin_memcpy(k.addr, addr, family == 4 ? 4 : 16);
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (!o)
+		return 0;
+	owner = o->owner;
+	if (!(o->flags & KVB_ADDR_F_STATIC) &&
+	    !bind_of(owner, family, k.addr, 16))
+		return 0;	/* a binding that ended */
+	p = bpf_map_lookup_elem(&kvb_port, &owner);
+	if (!p)
+		return 0;
+	return !(p->role == KVB_PORT_GUEST && mac_equal(p->mac, smac));
+}
+
+/*
+ * A frame from the tunnel (network net_id; its IPv6 L4 header at l4off
+ * when it is ICMPv6 of type icmp6, else 0) that claims an address a port
+ * of this host holds, with another MAC (ovl_held_here): an ARP sender, an
+ * IPv6 neighbour discovery message's source, a neighbour advertisement's
+ * target. Each host holds only its own ports' addresses, and the
+ * sender's host, which checked its guest's identity, cannot know this
+ * host's: a guest there without an address of its own could otherwise
+ * make this host's guests send to it for a guest here, the LAN's router
+ * or the host. The drop (spoof-arp, spoof-nd; counted on the VXLAN
+ * device), or 0. A global function: the overlay stage's stack is its
+ * own.
+ */
+__noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
+				__u32 l4off, __u32 icmp6)
+{
+	__u8 smac[ETH_ALEN], a[16];
+
+	if (!skb || bpf_skb_load_bytes(skb, 6, smac, ETH_ALEN))
+		return 0;
+	if (skb->protocol == bpf_htons(ETH_P_ARP)) {
+		/* the sender's protocol address: 14 bytes into the ARP */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4) ||
+		    !(a[0] | a[1] | a[2] | a[3]))
+			return 0;
+		return ovl_held_here(net_id, 4, a, smac) ?
+			       DROP(KVB_DROP_SPOOF_ARP) : 0;
+	}
+	if (icmp6 < 133 || icmp6 > 137 || l4off < ETH_HLEN + 40 ||
+	    l4off > 512)
+		return 0;
+	/* the IPv6 source, unless unspecified (a DAD probe) */
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, a, 16))
+		return 0;
+	if ((a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] |
+	     a[9] | a[10] | a[11] | a[12] | a[13] | a[14] | a[15]) &&
+	    ovl_held_here(net_id, 6, a, smac))
+		return DROP(KVB_DROP_SPOOF_ND);
+	if (icmp6 != 136 || bpf_skb_load_bytes(skb, l4off + 8, a, 16))
+		return 0;
+	return ovl_held_here(net_id, 6, a, smac) ? DROP(KVB_DROP_SPOOF_ND) : 0;
 }
 
 #endif /* KVB_OVERLAY_H */

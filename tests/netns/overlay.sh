@@ -122,6 +122,43 @@ check "routed: r2 pings the same gateway address (h2's: anycast)" ping4 "$T-r2" 
 check "routed: r1 (h1) pings r2 (h2)" ping4 "$T-r1" 10.3.0.12
 check "routed: IPv6 r1 -> r2" ping6 "$T-r1" fd03::12
 check "routed: IPv6 gateway from r2" ping6 "$T-r2" fd03::1
+
+# a guest on h2 without an address of its own (spoofcheck) announcing
+# b1's addresses (b1 is on h1): h2 cannot know they are held, h1 does:
+# refused on h1's VXLAN device (spoof-arp, spoof-nd), before any of
+# h1's guests hears them; b2 announcing its own still passes
+guest "$T-bx" 2 bx 10.1.0.99/24 || fail "setup: bx"
+check "attach bx (h2, no ip)" kv 2 attach bx net b
+a0=$(drop 1 "$VX" spoof-arp) n0=$(drop 1 "$VX" spoof-nd)
+in_ns "$T-bx" "$PY" - <<'EOP'
+from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
+                       sendp, get_if_hwaddr, conf)
+conf.verb = 0
+me = get_if_hwaddr('eth0')
+for _ in range(3):
+    sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+          ARP(op=2, hwsrc=me, psrc='10.1.0.1', hwdst='ff:ff:ff:ff:ff:ff',
+              pdst='10.1.0.1'), iface='eth0')
+    sendp(Ether(src=me, dst='33:33:00:00:00:01') /
+          IPv6(src='fe80::99', dst='ff02::1', hlim=255) /
+          ICMPv6ND_NA(tgt='fd01::1', R=0, S=0, O=1) /
+          ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
+EOP
+a1=$(drop 1 "$VX" spoof-arp) n1=$(drop 1 "$VX" spoof-nd)
+[ $((a1 - a0)) -ge 1 ] && [ $((n1 - n0)) -ge 1 ] &&
+	pass "a guest on h2 claiming h1's guest's addresses: refused on h1 (spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0)))" ||
+	fail "a guest on h2 claiming h1's guest's addresses: spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0))"
+in_ns "$T-b2" "$PY" - <<'EOP'
+from scapy.all import Ether, ARP, sendp, get_if_hwaddr, conf
+conf.verb = 0
+me = get_if_hwaddr('eth0')
+sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=2, hwsrc=me, psrc='10.1.0.2', hwdst='ff:ff:ff:ff:ff:ff',
+          pdst='10.1.0.2'), iface='eth0')
+EOP
+[ "$(drop 1 "$VX" spoof-arp)" = "$a1" ] &&
+	pass "... b2 (h2) announcing its own address is not refused on h1" ||
+	fail "... b2's announcement of its own address refused on h1 (spoof-arp $a1 -> $(drop 1 "$VX" spoof-arp))"
 g1=$(ip -n "$T-h1" -br link | awk '/g3@/ {print $3}')
 g2=$(ip -n "$T-h2" -br link | awk '/g3@/ {print $3}')
 [ -n "$g1" ] && [ "$g1" = "$g2" ] && pass "routed: the gateway's MAC is the same on both hosts ($g2)" ||
