@@ -557,7 +557,8 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 		goto out;
 	/* an address a port of this host holds, claimed from there */
 	if (f.proto == ETH_P_ARP ||
-	    (f.proto == ETH_P_IPV6 && f.l4_ok && f.l4_proto == IPPROTO_ICMPV6)) {
+	    (f.proto == ETH_P_IPV6 && f.l4_ok && f.l4_proto == IPPROTO_ICMPV6 &&
+	     f.icmp_type >= 133 && f.icmp_type <= 137)) {
 		ret = ovl_claim_forged(skb, net->id, f.proto == ETH_P_ARP ?
 					0 : f.l4_off,
 				       f.proto == ETH_P_ARP ? 0 : f.icmp_type);

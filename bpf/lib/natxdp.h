@@ -118,7 +118,8 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	}
 	if (route_of(4, (const __u8 *)&rk.daddr))
 		return XDP_PASS;	/* a routed network's: tc routes it */
-	/* the VXLAN port while the host tunnels: the host's (tc) */
+	/* the VXLAN port: tc decides (the host's while it tunnels:
+	 * nat_vteps4) */
 	if (rk.proto == IPPROTO_UDP && rk.dport == bpf_htons(KVB_VXLAN_PORT))
 		return XDP_PASS;
 	ct = bpf_map_lookup_elem(&kvb_ct, &rk);

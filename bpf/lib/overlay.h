@@ -275,17 +275,23 @@ static __always_inline struct kvb_net *ovl_source(struct __sk_buff *skb,
 
 /*
  * Does a port of this host hold addr (family 4 or 6) in network net_id,
- * for another MAC than smac? Its static `ip` or an uplink's hold (the
- * host's own addresses, its routes' next hops), or a live lease or SAVI
- * binding; a guest port's own MAC is its holder moving (migration: the
- * same MAC announced from the new host), never a claim.
+ * for another MAC than smac (and sha, an ARP's sender MAC, when given)?
+ * Its static `ip`, a live lease, or an uplink's hold (the host's own
+ * addresses, its routes' next hops, the LAN routers' link-locals). A
+ * guest's SAVI binding (first claim) is not held against another host:
+ * that host's guest may have claimed first (its DAD probe, its defence
+ * of the address, must reach this host's guest). A guest port's own MAC
+ * is its holder moving (migration: the same MAC announced from the new
+ * host), never a claim; so is any MAC for a port whose MAC is not known
+ * yet.
  */
 static __always_inline int ovl_held_here(__u32 net_id, __u8 family,
-					 const __u8 *addr, const __u8 *smac)
+					 const __u8 *addr, const __u8 *smac,
+					 const __u8 *sha)
 {
 	struct kvb_addr_key k = { .family = family, .net_id = (__u8)net_id };
+	struct kvb_addr *o, *b;
 	struct kvb_port *p;
-	struct kvb_addr *o;
 	__u32 owner;
 
 	__builtin_memcpy(k.addr, addr, family == 4 ? 4 : 16);
@@ -293,18 +299,26 @@ static __always_inline int ovl_held_here(__u32 net_id, __u8 family,
 	if (!o)
 		return 0;
 	owner = o->owner;
-	if (!(o->flags & KVB_ADDR_F_STATIC) &&
-	    !bind_of(owner, family, k.addr, 16))
-		return 0;	/* a binding that ended */
 	p = bpf_map_lookup_elem(&kvb_port, &owner);
 	if (!p)
 		return 0;
-	return !(p->role == KVB_PORT_GUEST && mac_equal(p->mac, smac));
+	if (!(o->flags & KVB_ADDR_F_STATIC)) {
+		b = bind_of(owner, family, k.addr, 16);
+		if (!b)
+			return 0;	/* a binding that ended */
+		if ((b->flags & KVB_ADDR_F_SAVI) && p->role == KVB_PORT_GUEST)
+			return 0;	/* first come, per host */
+	}
+	if (p->role != KVB_PORT_GUEST)
+		return 1;
+	if (mac_is_zero(p->mac))
+		return 0;
+	return !mac_equal(p->mac, smac) || (sha && !mac_equal(p->mac, sha));
 }
 
 /*
  * A frame from the tunnel (network net_id; its IPv6 L4 header at l4off
- * when it is ICMPv6 of type icmp6, else 0) that claims an address a port
+ * when it is ICMPv6 of type icmp6, else 0: ARP) that claims an address a port
  * of this host holds, with another MAC (ovl_held_here): an ARP sender, an
  * IPv6 neighbour discovery message's source, a neighbour advertisement's
  * target. Each host holds only its own ports' addresses, and the
@@ -318,16 +332,17 @@ static __always_inline int ovl_held_here(__u32 net_id, __u8 family,
 __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 				__u32 l4off, __u32 icmp6)
 {
-	__u8 smac[ETH_ALEN], a[16];
+	__u8 smac[ETH_ALEN], sha[ETH_ALEN], a[16];
 
 	if (!skb || bpf_skb_load_bytes(skb, 6, smac, ETH_ALEN))
 		return 0;
-	if (skb->protocol == bpf_htons(ETH_P_ARP)) {
-		/* the sender's protocol address: 14 bytes into the ARP */
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4) ||
+	if (!icmp6) {
+		/* ARP: the sender's MAC, 8 bytes in; its address, 14 */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, sha, ETH_ALEN) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4) ||
 		    !(a[0] | a[1] | a[2] | a[3]))
 			return 0;
-		return ovl_held_here(net_id, 4, a, smac) ?
+		return ovl_held_here(net_id, 4, a, smac, sha) ?
 			       DROP(KVB_DROP_SPOOF_ARP) : 0;
 	}
 	if (icmp6 < 133 || icmp6 > 137 || l4off < ETH_HLEN + 40 ||
@@ -338,11 +353,12 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 		return 0;
 	if ((a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] |
 	     a[9] | a[10] | a[11] | a[12] | a[13] | a[14] | a[15]) &&
-	    ovl_held_here(net_id, 6, a, smac))
+	    ovl_held_here(net_id, 6, a, smac, NULL))
 		return DROP(KVB_DROP_SPOOF_ND);
 	if (icmp6 != 136 || bpf_skb_load_bytes(skb, l4off + 8, a, 16))
 		return 0;
-	return ovl_held_here(net_id, 6, a, smac) ? DROP(KVB_DROP_SPOOF_ND) : 0;
+	return ovl_held_here(net_id, 6, a, smac, NULL) ?
+		       DROP(KVB_DROP_SPOOF_ND) : 0;
 }
 
 #endif /* KVB_OVERLAY_H */
