@@ -37,35 +37,75 @@
  * host socket holds explicitly are skipped by the datapath when it
  * picks one.
  */
-int nat_port_range(__u16 *lo, __u16 *hi)
+/*
+ * The range as the kernel has it now, clamped to NAT's ports: 0, or -1
+ * (unreadable), -2 (unparsable), -3 (it leaves NAT fewer than
+ * KVB_NAT_PORTS_LEAST ports; *lo and *hi are set all the same).
+ */
+static int port_range_now(unsigned int *lo, unsigned int *hi)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-	unsigned int l, h, free_ports;
+	unsigned int l, h;
 	int n;
 
 	if (!f)
-		return err("net add: cannot read "
-			   "/proc/sys/net/ipv4/ip_local_port_range: %s",
-			   strerror(errno));
+		return -1;
 	n = fscanf(f, "%u %u", &l, &h);
 	fclose(f);
 	if (n != 2 || h > 65535 || l > h)
-		return err("net add: cannot parse "
-			   "/proc/sys/net/ipv4/ip_local_port_range");
+		return -2;
 	if (l < KVB_NAT_PORT_FIRST)
 		l = KVB_NAT_PORT_FIRST;
 	if (h < l)
 		h = l;
-	free_ports = 65536 - KVB_NAT_PORT_FIRST - (h - l + 1);
-	if (free_ports < KVB_NAT_PORTS_LEAST)
+	*lo = l;
+	*hi = h;
+	return 65536 - KVB_NAT_PORT_FIRST - (h - l + 1) < KVB_NAT_PORTS_LEAST ?
+		       -3 : 0;
+}
+
+int nat_port_range(__u16 *lo, __u16 *hi)
+{
+	unsigned int l = 0, h = 0;
+
+	switch (port_range_now(&l, &h)) {
+	case -1:
+		return err("net add: cannot read "
+			   "/proc/sys/net/ipv4/ip_local_port_range: %s",
+			   strerror(errno));
+	case -2:
+		return err("net add: cannot parse "
+			   "/proc/sys/net/ipv4/ip_local_port_range");
+	case -3:
 		return err("net add: the host's ephemeral ports "
 			   "(net.ipv4.ip_local_port_range %u %u) leave %u of "
 			   "1024-65535 for NAT, fewer than %d: narrow it (the "
 			   "kernel's default is 32768 60999)", l, h,
-			   free_ports, KVB_NAT_PORTS_LEAST);
+			   65536 - KVB_NAT_PORT_FIRST - (h - l + 1),
+			   KVB_NAT_PORTS_LEAST);
+	}
 	*lo = (__u16)l;
 	*hi = (__u16)h;
 	return 0;
+}
+
+/*
+ * The upkeep step: a nat network's host range follows the kernel's
+ * (net.ipv4.ip_local_port_range read again), so that new flows and
+ * hairpins leave the host's new ephemeral ports to it. A range that
+ * leaves NAT too few ports is not taken (net add refuses it; the old one
+ * stays). Flows made before keep their ports until they end.
+ */
+static void nat_port_range_follow(struct fabric *fb, struct kvb_net *n)
+{
+	unsigned int l, h;
+
+	if (n->type != KVB_NET_NAT || port_range_now(&l, &h) ||
+	    (l == n->host_port_lo && h == n->host_port_hi))
+		return;
+	n->host_port_lo = (__u16)l;
+	n->host_port_hi = (__u16)h;
+	net_put(fb, n);
 }
 
 /*
@@ -140,7 +180,10 @@ void wan_address_refresh(struct fabric *fb)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		wan_follow(fb, id);
 		nat_address_sync(fb, id, NULL);
-		if (net_get(fb, id, &n) || !net_wan_watched(&n))
+		if (net_get(fb, id, &n))
+			continue;
+		nat_port_range_follow(fb, &n);
+		if (!net_wan_watched(&n))
 			continue;
 		if (!n.wan)
 			any = id;
