@@ -159,6 +159,13 @@ EOP
 [ "$(drop 1 "$VX" spoof-arp)" = "$a1" ] &&
 	pass "... b2 (h2) announcing its own address is not refused on h1" ||
 	fail "... b2's announcement of its own address refused on h1 (spoof-arp $a1 -> $(drop 1 "$VX" spoof-arp))"
+# bx's claim made fd01::1 bx's on h2 (first come, h2 knows no better):
+# a first claim is no hold against another host, so b1's own neighbour
+# discovery (and DAD defence) still reaches h2's guests
+ip -n "$T-b2" neigh flush all
+check "... b2 (h2) still resolves and reaches b1 at fd01::1 (h2's first-come claim is no hold)" \
+	ping6 "$T-b2" fd01::1
+check "detach bx" kv 2 detach bx
 g1=$(ip -n "$T-h1" -br link | awk '/g3@/ {print $3}')
 g2=$(ip -n "$T-h2" -br link | awk '/g3@/ {print $3}')
 [ -n "$g1" ] && [ "$g1" = "$g2" ] && pass "routed: the gateway's MAC is the same on both hosts ($g2)" ||
@@ -364,6 +371,15 @@ sleep 0.5
 v1=$(kv 1 -j stats n1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drop_reasons"]["nat-vtep"])')
 [ $((v1 - v0)) -ge 1 ] && pass "nat: a guest's VXLAN packet to a vtep is refused (nat-vtep +$((v1 - v0)))" ||
 	fail "nat: a guest's VXLAN packet to a vtep: nat-vtep +$((v1 - v0))"
+# the host's ephemeral range, changed after net add, is followed by the
+# next changing command (h1 is a namespace: its range is its own)
+in_h 1 sysctl -qw net.ipv4.ip_local_port_range="20000 40000"
+kv 1 gc >/dev/null
+hp=$(kv 1 -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["host_ports"])')
+[ "$hp" = 20000-40000 ] && pass "nat: gc follows the host's new ephemeral range ($hp)" ||
+	fail "nat: host ports after the range changed: $hp"
+in_h 1 sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
+kv 1 gc >/dev/null
 if out=$(kv 1 forward add n proto udp port 4780-4790 to 192.168.40.11:4780 2>&1); then
 	fail "nat: a forward over UDP 4789 (the overlay's port) was accepted while h1 tunnels"
 elif grep -q "udp port 4789 is the overlay's" <<<"$out"; then
