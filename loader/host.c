@@ -574,19 +574,26 @@ struct default_walk {
 	bool found;
 };
 
+/* Is a route (its header, its parsed attributes) of the main table? */
+static bool route_in_main(const struct rtmsg *rtm, const struct nlattr **tb)
+{
+	__u32 table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) :
+				      rtm->rtm_table;
+
+	return table == RT_TABLE_MAIN;
+}
+
 static int default_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NL_ATTRS] = {};
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	struct default_walk *w = data;
-	__u32 oif = 0, metric = 0, table = rtm->rtm_table;
+	__u32 oif = 0, metric = 0;
 
 	if (rtm->rtm_dst_len || rtm->rtm_type != RTN_UNICAST)
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
-	if (tb[RTA_TABLE])
-		table = mnl_attr_get_u32(tb[RTA_TABLE]);
-	if (table != RT_TABLE_MAIN)
+	if (!route_in_main(rtm, tb))
 		return MNL_CB_OK;
 	if (tb[RTA_PRIORITY])
 		metric = mnl_attr_get_u32(tb[RTA_PRIORITY]);
@@ -655,15 +662,12 @@ static int hop_cb(const struct nlmsghdr *nlh, void *data)
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	struct hop_walk *w = data;
 	size_t len = w->family == AF_INET ? 4 : 16;
-	__u32 table = rtm->rtm_table;
 
 	if (rtm->rtm_family != w->family || rtm->rtm_type != RTN_UNICAST ||
 	    (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
-	if (tb[RTA_TABLE])
-		table = mnl_attr_get_u32(tb[RTA_TABLE]);
-	if (table != RT_TABLE_MAIN)
+	if (!route_in_main(rtm, tb))
 		return MNL_CB_OK;
 	if (tb[RTA_MULTIPATH]) {
 		const struct rtnexthop *nh =

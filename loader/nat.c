@@ -91,16 +91,16 @@ int nat_port_range(__u16 *lo, __u16 *hi)
 
 /*
  * The upkeep step: a nat network's host range follows the kernel's
- * (net.ipv4.ip_local_port_range read again), so that new flows and
- * hairpins leave the host's new ephemeral ports to it. A range that
- * leaves NAT too few ports is not taken (net add refuses it; the old one
- * stays). Flows made before keep their ports until they end.
+ * (net.ipv4.ip_local_port_range, read again once per step: ok 0, lo, hi
+ * as port_range_now gave them), so that new flows and hairpins leave the
+ * host's new ephemeral ports to it. A range that leaves NAT too few
+ * ports is not taken (net add refuses it; the old one stays). Flows made
+ * before keep their ports until they end.
  */
-static void nat_port_range_follow(struct fabric *fb, struct kvb_net *n)
+static void nat_port_range_follow(struct fabric *fb, struct kvb_net *n,
+				  int ok, unsigned int l, unsigned int h)
 {
-	unsigned int l, h;
-
-	if (n->type != KVB_NET_NAT || port_range_now(&l, &h) ||
+	if (n->type != KVB_NET_NAT || ok ||
 	    (l == n->host_port_lo && h == n->host_port_hi))
 		return;
 	n->host_port_lo = (__u16)l;
@@ -172,6 +172,8 @@ void nat_nh_bump(struct fabric *fb)
  */
 void wan_address_refresh(struct fabric *fb)
 {
+	unsigned int lo = 0, hi = 0;
+	int range = port_range_now(&lo, &hi);
 	struct kvb_net n;
 	__u32 any = 0;
 
@@ -182,7 +184,7 @@ void wan_address_refresh(struct fabric *fb)
 		nat_address_sync(fb, id, NULL);
 		if (net_get(fb, id, &n))
 			continue;
-		nat_port_range_follow(fb, &n);
+		nat_port_range_follow(fb, &n, range, lo, hi);
 		if (!net_wan_watched(&n))
 			continue;
 		if (!n.wan)
