@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 24
+#define KVB_LAYOUT_VERSION 25
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -61,6 +61,7 @@
 #define KVB_MAP_NATHOST "kvb_nathost"
 #define KVB_MAP_HOSTIF "kvb_hostif"
 #define KVB_MAP_DHCPX "kvb_dhcpx"
+#define KVB_MAP_FDBNET "kvb_fdbnet"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -137,6 +138,20 @@ enum kvb_stage {
 #define KVB_FDB_LEARN_MAX (KVB_MAX_FDB - KVB_FDB_RESERVE)
 _Static_assert(KVB_FDB_RESERVE >= 2 * KVB_MAX_PORTS,
 	       "the MAC table's reserve holds every port's static entry");
+/*
+ * Learning's places are shared between networks so that no network can
+ * take another's: every network id may always learn KVB_FDB_NET_MIN
+ * entries (the LAN of a bridge, guests without spoofcheck, the guests of
+ * other hosts), and the KVB_FDB_SHARED places left go to whichever
+ * network learns more, first come. One LAN sending random source MACs
+ * (macof) fills its own places and the shared ones; every other network
+ * goes on learning its own. Before, the flood took every place of every
+ * network for KVB_FDB_AGE_NS: every reply flooded, everywhere.
+ */
+#define KVB_FDB_NET_MIN 128
+#define KVB_FDB_SHARED (KVB_FDB_LEARN_MAX - (KVB_MAX_NETS - 1) * KVB_FDB_NET_MIN)
+_Static_assert(KVB_FDB_SHARED >= KVB_FDB_LEARN_MAX / 4,
+	       "one network may learn a quarter of the MAC table at least");
 
 /*
  * skb->mark value the datapath puts on frames it hands to an uplink (to the
@@ -1645,6 +1660,25 @@ struct kvb_ctsweep {
 				 * walk (nat.h: ct_sweep) */
 	__u64 acl_seen;		/* the same of the ACL connection tables, 0
 				 * with no connection counted (acl_sweep) */
+	__u64 fdb_over;		/* learned entries past their networks'
+				 * KVB_FDB_NET_MIN, as the last run left them:
+				 * the shared places taken (kvb_fdbnet) */
+	__u64 fdb_over_new;	/* shared places taken since that run began */
+};
+
+/*
+ * kvb_fdbnet: ARRAY of KVB_MAX_NETS by network id: the learned (not
+ * static) entries of each network's MAC table, for learning's share of
+ * it (KVB_FDB_NET_MIN; fdb.h: fdb_room). Counted as kvb_ctsweep counts
+ * the whole table: what the last sweep found, plus what the datapath
+ * added since that sweep began; never fewer than the network holds.
+ * Written by the datapath and the sweep only.
+ */
+struct kvb_fdbnet {
+	__u64 learned;		/* the last sweep's count */
+	__u64 added;		/* learned since that sweep began */
+	__u64 walk;		/* the running sweep's count */
+	__u64 held;		/* `added` as the running sweep began */
 };
 
 #define KVB_CT_SWEEP_NS 1000000000ULL	/* a sweep a second, or rarer */

@@ -49,22 +49,47 @@ static __always_inline struct kvb_ctsweep *fdb_counter(void)
 	return bpf_map_lookup_elem(&kvb_ctsweep, &zero);
 }
 
-/*
- * May learning add an entry? Not into the last KVB_FDB_RESERVE places,
- * which are the static entries' (a guest's configured or pinned MAC):
- * a LAN host's random source MACs would otherwise fill the table, and
- * no guest of any network could get its MAC until they age out.
- */
-static __always_inline int fdb_room(const struct kvb_ctsweep *sw)
+/* Network net_id's learned-entry count (kvb_fdbnet), or NULL. */
+static __always_inline struct kvb_fdbnet *fdb_net_counter(__u32 net_id)
 {
-	return sw && sw->fdb_entries + sw->fdb_new < KVB_FDB_LEARN_MAX;
+	return bpf_map_lookup_elem(&kvb_fdbnet, &net_id);
 }
 
-/* An entry the datapath added (learned or pinned), for fdb_room. */
-static __always_inline void fdb_counted(struct kvb_ctsweep *sw)
+/*
+ * May learning add an entry to network n's part of the table (n:
+ * fdb_net_counter)? Not into the last KVB_FDB_RESERVE places, which are
+ * the static entries' (a guest's configured or pinned MAC): a LAN host's
+ * random source MACs would otherwise fill the table, and no guest of any
+ * network could get its MAC until they age out. And not past the
+ * network's KVB_FDB_NET_MIN places while the KVB_FDB_SHARED ones are
+ * taken: one network's flood would otherwise stop every other network's
+ * learning (every reply flooded) for KVB_FDB_AGE_NS.
+ */
+static __always_inline int fdb_room(const struct kvb_ctsweep *sw,
+				    const struct kvb_fdbnet *n)
 {
-	if (sw)
-		__sync_fetch_and_add(&sw->fdb_new, 1);
+	if (!sw || !n ||
+	    sw->fdb_entries + sw->fdb_new >= KVB_FDB_LEARN_MAX)
+		return 0;
+	return n->learned + n->added < KVB_FDB_NET_MIN ||
+	       sw->fdb_over + sw->fdb_over_new < KVB_FDB_SHARED;
+}
+
+/*
+ * An entry the datapath added, for fdb_room: pinned (n NULL) or learned
+ * in network n, past its own places or not.
+ */
+static __always_inline void fdb_counted(struct kvb_ctsweep *sw,
+					struct kvb_fdbnet *n)
+{
+	if (!sw)
+		return;
+	__sync_fetch_and_add(&sw->fdb_new, 1);
+	if (!n)
+		return;
+	if (n->learned + n->added >= KVB_FDB_NET_MIN)
+		__sync_fetch_and_add(&sw->fdb_over_new, 1);
+	__sync_fetch_and_add(&n->added, 1);
 }
 
 /*
@@ -209,7 +234,7 @@ __noinline int fdb_pin(__u32 net_id, __u64 mac, __u32 ifindex)
 			fdb_unpin(&k, &e);
 		return 0;
 	}
-	fdb_counted(fdb_counter());
+	fdb_counted(fdb_counter(), NULL);
 	port->flags |= KVB_PORT_F_MAC_PINNED;
 	return 1;
 }
@@ -228,6 +253,7 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 {
 	struct kvb_fdb_entry *e, fresh = {};
 	struct kvb_ctsweep *sw;
+	struct kvb_fdbnet *n;
 	struct kvb_fdb_key k;
 	struct kvb_stats *st;
 	__u64 now = kvb_now();
@@ -264,9 +290,10 @@ static __always_inline int fdb_learn(__u32 net_id, __u64 mac, __u32 ifindex)
 	fresh.ifindex = ifindex;
 	fresh.seen_ns = now;
 	sw = fdb_counter();
-	if (fdb_room(sw)) {
+	n = fdb_net_counter(net_id);
+	if (fdb_room(sw, n)) {
 		if (!bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_NOEXIST)) {
-			fdb_counted(sw);
+			fdb_counted(sw, n);
 			return 0;
 		}
 		if (bpf_map_lookup_elem(&kvb_fdb, &k))
@@ -326,34 +353,79 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
  * its next frame. The walk also counts the table for fdb_room: what it
  * left, plus what the datapath added since it began (fdb_new less what
  * it held then: an entry added during the walk may be counted twice,
- * which errs on the safe side). Returns the entries visited.
+ * which errs on the safe side), and so each network's learned entries
+ * (kvb_fdbnet) and the shared places they take (fdb_over). A count is
+ * set before what the walk's start held is taken off it, so that a
+ * reader between the two sees too many, never too few. Returns the
+ * entries visited.
  */
 struct fdb_sweep_ctx {
 	__u64 now;
 	__u64 seen;
 	__u64 freed;
+	__u64 over;
 };
 
 static long fdb_sweep_one(void *map, struct kvb_fdb_key *k,
 			  struct kvb_fdb_entry *e, struct fdb_sweep_ctx *c)
 {
+	struct kvb_fdbnet *n;
+
 	(void)map;
 	c->seen++;
-	if (fdb_aged(e, c->now) && !bpf_map_delete_elem(&kvb_fdb, k))
+	if (fdb_aged(e, c->now) && !bpf_map_delete_elem(&kvb_fdb, k)) {
 		c->freed++;
+		return 0;
+	}
+	if (e->flags & KVB_FDB_F_STATIC)
+		return 0;
+	n = fdb_net_counter(k->net_id);
+	if (n)
+		n->walk++;
+	return 0;
+}
+
+/* Before the walk: each network's count starts again. */
+static long fdb_net_begin(void *map, __u32 *net_id, struct kvb_fdbnet *n,
+			  void *c)
+{
+	(void)map;
+	(void)net_id;
+	(void)c;
+	n->held = n->added;
+	n->walk = 0;
+	return 0;
+}
+
+/* After it: the walk's count in force, and the shared places it takes. */
+static long fdb_net_end(void *map, __u32 *net_id, struct kvb_fdbnet *n,
+			struct fdb_sweep_ctx *c)
+{
+	__u64 walk = n->walk;
+
+	(void)map;
+	(void)net_id;
+	n->learned = walk;
+	__sync_fetch_and_add(&n->added, -n->held);
+	if (walk > KVB_FDB_NET_MIN)
+		c->over += walk - KVB_FDB_NET_MIN;
 	return 0;
 }
 
 static __always_inline __u64 fdb_sweep(__u64 now, struct kvb_ctsweep *sw)
 {
 	struct fdb_sweep_ctx c = { .now = now };
-	__u64 before = sw->fdb_new;
+	__u64 before = sw->fdb_new, over_before = sw->fdb_over_new;
 
+	bpf_for_each_map_elem(&kvb_fdbnet, fdb_net_begin, &c, 0);
 	bpf_for_each_map_elem(&kvb_fdb, fdb_sweep_one, &c, 0);
+	bpf_for_each_map_elem(&kvb_fdbnet, fdb_net_end, &c, 0);
 	/* no comparison: the verifier would track both counts exactly,
 	 * one callback's state per entry (freed never passes seen) */
 	sw->fdb_entries = c.seen - c.freed;
 	__sync_fetch_and_add(&sw->fdb_new, -before);
+	sw->fdb_over = c.over;
+	__sync_fetch_and_add(&sw->fdb_over_new, -over_before);
 	return c.seen;
 }
 

@@ -86,6 +86,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_ctcnt SEC(".maps");
 
+/* each network's learned MAC entries: its share of the table (fdb.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_MAX_NETS);
+	__type(key, __u32);
+	__type(value, struct kvb_fdbnet);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_fdbnet SEC(".maps");
+
 /* NAT flows by guest port slot (kvb_ct.slot): each port's share */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -181,6 +181,7 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 {
 	struct kvb_fdb_entry *e, fresh = {};
 	struct kvb_ctsweep *sw;
+	struct kvb_fdbnet *n;
 	struct kvb_fdb_key k;
 	__u64 now = kvb_now();
 
@@ -216,7 +217,8 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 	fresh.seen_ns = now;
 	fresh.remote = *a;
 	sw = e ? NULL : fdb_counter();
-	if ((!e && !fdb_room(sw)) ||
+	n = e ? NULL : fdb_net_counter(net_id);
+	if ((!e && !fdb_room(sw, n)) ||
 	    bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY)) {
 		struct kvb_stats *st = stats_of(ovl);
 
@@ -225,7 +227,7 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 		return;
 	}
 	if (!e)
-		fdb_counted(sw);
+		fdb_counted(sw, n);
 }
 
 /*

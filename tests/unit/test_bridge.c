@@ -915,6 +915,118 @@ static void t_learning_leaves_room_for_static_entries(struct fabric *fb)
 	CHECK(swept, "the sweep did not run");
 }
 
+/* Learned (not static) entries of network net_id in the MAC table. */
+static __u64 fdb_learned_in(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_fdb_key k, next, *prev = NULL;
+	struct kvb_fdb_entry e;
+	__u64 n = 0;
+
+	while (!bpf_map_get_next_key(fb->fdb_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.net_id == net_id &&
+		    !bpf_map_lookup_elem(fb->fdb_fd, &k, &e) &&
+		    !(e.flags & KVB_FDB_F_STATIC))
+			n++;
+	}
+	return n;
+}
+
+/* Network net_id's learned-entry count as the datapath keeps it. */
+static int fdbnet_get(struct fabric *fb, __u32 net_id, struct kvb_fdbnet *n)
+{
+	char path[600];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, KVB_MAP_FDBNET);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	err = bpf_map_lookup_elem(fd, &net_id, n);
+	close(fd);
+	return err;
+}
+
+/*
+ * One network's LAN sending random source MACs (macof) takes that
+ * network's own places and the shared ones (KVB_FDB_SHARED), never
+ * another network's KVB_FDB_NET_MIN: a host behind a guest port of
+ * network b is still learned during the flood in a, and b in its turn
+ * stops at its own places while a holds the shared ones (learn_fail).
+ * After the sweep, each network's count is what the table holds. Before,
+ * the flood in a took every place of every network for 5 minutes.
+ */
+static void t_flood_leaves_other_networks_learning(struct fabric *fb)
+{
+	static const __u8 H[6] = { 0x02, 0, 0, 0, 0xd, 0x31 };
+	__u8 src[6] = { 0x0a, 0xf2 };
+	struct kvb_fdb_entry e;
+	struct kvb_fdb_key k;
+	struct kvb_fdbnet na;
+	struct frame f;
+	__u64 la, lb, lf0, lf1, ta;
+	int got, swept, counted;
+
+	/* the flood in a: more MACs than the table has places */
+	for (__u32 i = 0; i < KVB_MAX_FDB + 16; i++) {
+		src[2] = (__u8)(i >> 24);
+		src[3] = (__u8)(i >> 16);
+		src[4] = (__u8)(i >> 8);
+		src[5] = (__u8)i;
+		frame_udp4(&f, upmac, src, 32);
+		run_tc(fb, kup, &f);
+	}
+	la = fdb_learned_in(fb, NET_A);
+	/* a host behind kh2 (network b) is learned */
+	frame_udp4(&f, upmac, H, 32);
+	run_tc(fb, kh2, &f);
+	memset(&k, 0, sizeof(k));
+	k.net_id = NET_B;
+	memcpy(k.mac, H, 6);
+	got = !bpf_map_lookup_elem(fb->fdb_fd, &k, &e) && e.ifindex == kh2;
+	/* and b stops at its own places */
+	lf0 = port_stats(fb, kh2).learn_fail;
+	src[1] = 0xf3;
+	for (__u32 i = 0; i < 2 * KVB_FDB_NET_MIN; i++) {
+		src[4] = (__u8)(i >> 8);
+		src[5] = (__u8)i;
+		frame_udp4(&f, upmac, src, 32);
+		run_tc(fb, kh2, &f);
+	}
+	lf1 = port_stats(fb, kh2).learn_fail;
+	lb = fdb_learned_in(fb, NET_B);
+	fdb_purge(fb, kh2, 0);
+	/* some of a's flood goes: the sweep counts what is left */
+	for (__u32 i = 0; i < 1000; i++) {
+		src[1] = 0xf2;
+		src[2] = (__u8)(i >> 24);
+		src[3] = (__u8)(i >> 16);
+		src[4] = (__u8)(i >> 8);
+		src[5] = (__u8)i;
+		memset(&k, 0, sizeof(k));
+		k.net_id = NET_A;
+		memcpy(k.mac, src, 6);
+		bpf_map_delete_elem(fb->fdb_fd, &k);
+	}
+	swept = wait_sweeps(fb);
+	ta = fdb_learned_in(fb, NET_A);
+	counted = !fdbnet_get(fb, NET_A, &na);
+	fdb_purge(fb, kup, 0);
+	wait_sweeps(fb);
+	CHECK(la >= KVB_FDB_SHARED / 2 && la <= KVB_FDB_SHARED + KVB_FDB_NET_MIN,
+	      "network a learned %llu MACs of its flood (its places and the "
+	      "shared ones: %u)", la, KVB_FDB_SHARED + KVB_FDB_NET_MIN);
+	CHECK(got, "network b learned no MAC during a flood in network a");
+	CHECK(lb <= KVB_FDB_NET_MIN && lf1 > lf0,
+	      "network b learned %llu MACs while a held the shared places "
+	      "(its own: %u; learn_fail +%llu)", lb, KVB_FDB_NET_MIN,
+	      lf1 - lf0);
+	CHECK(swept && counted && na.learned == ta,
+	      "after the sweep network a's count is %llu, its table holds "
+	      "%llu", counted ? na.learned : 0ULL, ta);
+}
+
 /*
  * Every port counts at a slot of its own in kvb_stats (an array: an
  * index per frame, not a hash lookup); a port attached where another was
@@ -1082,6 +1194,7 @@ int bridge_tests(struct fabric *fb)
 	RUN(t_aged_learned_entries_are_deleted);
 	RUN(t_pin_without_room_is_not_pinned);
 	RUN(t_learning_leaves_room_for_static_entries);
+	RUN(t_flood_leaves_other_networks_learning);
 	RUN(t_missing_stage_is_a_counted_drop);
 	RUN(t_port_of_missing_network_dropped);
 	RUN(t_port_counters_own_slot);
