@@ -242,6 +242,28 @@ static int fwd_del_any(int fd, __u32 net_id, __u8 proto, __be16 port)
 	return -ENOENT;
 }
 
+/*
+ * A forward of UDP port KVB_VXLAN_PORT (the overlay's), of any network:
+ * its network's id in *net_id and its guest's address in *to; false
+ * when there is none.
+ */
+bool fwd_vxlan_held(struct fabric *fb, __u32 *net_id, __be32 *to)
+{
+	struct kvb_fwd_key k, *prev = NULL;
+	struct kvb_fwd v;
+
+	while (!bpf_map_get_next_key(fb->fwd_fd, prev, &k)) {
+		prev = &k;
+		if (k.proto == IPPROTO_UDP && k.port == htons(KVB_VXLAN_PORT) &&
+		    !bpf_map_lookup_elem(fb->fwd_fd, &k, &v)) {
+			*net_id = v.net_id;
+			*to = v.to_addr;
+			return true;
+		}
+	}
+	return false;
+}
+
 static int fwd_del(int argc, char **argv)
 {
 	struct fwd_args a;

@@ -123,6 +123,45 @@ static int overlay_mtu(const char *cmd, const struct kvb_net *n, __u32 *out)
 	return 0;
 }
 
+/* Has network n (an overlay one or not) a vtep over IPv4? */
+static bool net_vteps4(const struct kvb_net *n)
+{
+	if (!n || !n->vni)
+		return false;
+	for (__u32 i = 0; i < n->nvteps && i < KVB_MAX_VTEPS; i++)
+		if (n->vteps[i].family == 4)
+			return true;
+	return false;
+}
+
+/*
+ * While the fabric tunnels over IPv4, UDP port KVB_VXLAN_PORT is the
+ * host's overlay's, and the datapath leaves it alone (nat.h:
+ * nat_vteps4): a forward of it would do nothing, and `forward add`
+ * refuses one. Network n taking its first IPv4 vtep while such a forward
+ * exists is refused the same way (else `save` would write a
+ * configuration that `load` refuses). 0, or an error said.
+ */
+static int overlay_port_free(struct fabric *fb, const char *cmd,
+			     const struct kvb_net *old, const struct kvb_net *n)
+{
+	struct kvb_net fn;
+	__u32 net_id;
+	char ip[16];
+	__be32 to;
+
+	if (!net_vteps4(n) || net_vteps4(old) ||
+	    !fwd_vxlan_held(fb, &net_id, &to))
+		return 0;
+	inet_ntop(AF_INET, &to, ip, sizeof(ip));
+	if (net_get(fb, net_id, &fn))
+		snprintf(fn.name, sizeof(fn.name), "id %u", net_id);
+	return err("%s: %s: udp port %u is forwarded to %s in network %s; a "
+		   "VXLAN overlay over IPv4 needs it ('forward del %s proto "
+		   "udp port %u' first)", cmd, n->name, KVB_VXLAN_PORT, ip,
+		   fn.name, fn.name, KVB_VXLAN_PORT);
+}
+
 /*
  * n's overlay settings, from net add (old NULL; mtu_given: `mtu` was on
  * the line) or net set (old: the network as it was): the type, the VNI
@@ -153,6 +192,8 @@ int overlay_check(struct fabric *fb, const char *cmd,
 		return err("%s: %s: the VNI of a %s network is given at net "
 			   "add only (its anycast gateway's MAC derives from "
 			   "it)", cmd, n->name, net_type_name(n->type));
+	if (overlay_port_free(fb, cmd, old, n))
+		return 1;
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (id != n->id && !net_get(fb, id, &o) && o.vni == n->vni)
 			return err("%s: %s: vni %u is network %s's", cmd,

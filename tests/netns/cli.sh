@@ -125,6 +125,27 @@ expect_err "bad type" "type moo" kvmbpf net add n1 type moo
 expect_err "missing type" "missing 'type" kvmbpf net add n1
 expect_err "bad name" "name 'a/b'" kvmbpf net add a/b type bridge
 expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
+# a forward of UDP 4789 made before the fabric tunnels: the first IPv4
+# vtep is refused while it exists (the datapath leaves 4789 to the
+# overlay then; save would write what load refuses), not after it goes
+check "net add fw (nat, no vteps yet)" kvmbpf net add fw type nat subnet 10.78.0.0/24 dhcp off
+check "attach $T-a to fw" kvmbpf attach "$T-a" net fw ip 10.78.0.5
+check "forward udp 4780-4790 (no overlay yet)" \
+	kvmbpf forward add fw proto udp port 4780-4790 to 10.78.0.5
+expect_err "an IPv4 vtep while UDP 4789 is forwarded: refused" \
+	"udp port 4789 is forwarded to 10.78.0.5 in network fw" \
+	kvmbpf net add ovf type internal vni 76 vtep 198.18.1.200
+check_not "... and no network ovf is left" kvmbpf net show ovf
+check "an IPv6 vtep is not refused" kvmbpf net add ovf type internal vni 76 vtep fd78::2
+expect_err "vtep-add of an IPv4 vtep: refused" "udp port 4789 is forwarded" \
+	kvmbpf net set ovf vtep-add 198.18.1.200
+check "forward del of port 4789 alone" kvmbpf forward del fw proto udp port 4789
+check "then the IPv4 vtep is taken" kvmbpf net set ovf vtep-add 198.18.1.200
+check "the forward's other ports stay" sh -c "\"\$0\" --bpffs \"\$1\" forward show fw | grep -q 4790" \
+	"$ROOT/build/kvmbpf" "$BPFFS"
+check "net del ovf" kvmbpf net del ovf
+check "detach $T-a" kvmbpf detach "$T-a"
+check "net del fw" kvmbpf net del fw
 # vteps at the limit: a replace (one leaves, one joins, in one command)
 # has room; a join beyond the limit is refused and changes nothing
 v=()
