@@ -119,8 +119,11 @@ static void fdb_details(void)
 	       "  entries are the MACs given to 'attach ... mac MAC'. Listed by\n"
 	       "  network, then MAC.\n"
 	       "Limit: %d entries in all networks; learning adds none past\n"
-	       "  %d, keeping the rest for static entries.\n",
-	       KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB, KVB_FDB_LEARN_MAX);
+	       "  %d, keeping the rest for static entries. Each network may\n"
+	       "  learn %d of its own; the %d places left are shared, first\n"
+	       "  come.\n",
+	       KVB_FDB_AGE_NS / 1000000000ULL, KVB_MAX_FDB, KVB_FDB_LEARN_MAX,
+	       KVB_FDB_NET_MIN, KVB_FDB_SHARED);
 }
 
 

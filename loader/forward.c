@@ -171,19 +171,20 @@ bool fwd_target_known(struct fabric *fb, int argc, char **argv)
 	return !owner_of(fb, a.net.id, a.to, &p) && fwd_port_usable(&p);
 }
 
-static int fwd_add(int argc, char **argv)
+/* Does forward a take UDP port KVB_VXLAN_PORT while the fabric tunnels? */
+static bool fwd_over_vxlan(struct fabric *fb, const struct fwd_args *a)
 {
-	struct fwd_args a;
+	return a->proto == IPPROTO_UDP && a->lo <= KVB_VXLAN_PORT &&
+	       a->hi >= KVB_VXLAN_PORT && fabric_vteps4(fb);
+}
+
+/* forward add of the parsed a. */
+static int fwd_add_parsed(struct fabric *fb, struct fwd_args a)
+{
 	struct kvb_port p;
-	struct fabric *fb;
 	int fd, ret = 0;
 	char ip[16];
 
-	if (parse_fwd("add", argc, argv, true, &a))
-		return 1;
-	fb = fab();
-	if (!fb)
-		return 1;
 	inet_ntop(AF_INET, &a.to, ip, sizeof(ip));
 	if (owner_of(fb, a.net.id, a.to, &p))
 		return err("forward add: no guest of %s owns %s (give its port "
@@ -195,8 +196,7 @@ static int fwd_add(int argc, char **argv)
 			   ip, p.name);
 	/* the datapath leaves the VXLAN port to the host's overlay while
 	 * it tunnels (nat.h: nat_vteps4); such a forward would do nothing */
-	if (a.proto == IPPROTO_UDP && a.lo <= KVB_VXLAN_PORT &&
-	    a.hi >= KVB_VXLAN_PORT && fabric_vteps4(fb))
+	if (fwd_over_vxlan(fb, &a))
 		return err("forward add: udp port %u is the overlay's (VXLAN) "
 			   "while the fabric has overlay networks over IPv4",
 			   KVB_VXLAN_PORT);
@@ -228,6 +228,71 @@ static int fwd_add(int argc, char **argv)
  * Delete net_id's forward of proto and port (network order) under any
  * address: where fwd_rekey left it, or the current one. 0, or -ENOENT.
  */
+static int fwd_add(int argc, char **argv)
+{
+	struct fwd_args a;
+	struct fabric *fb;
+
+	if (parse_fwd("add", argc, argv, true, &a))
+		return 1;
+	fb = fab();
+	return fb ? fwd_add_parsed(fb, a) : 1;
+}
+
+/* Is every port of a forwarded already as a says? */
+static bool fwd_present(struct fabric *fb, const struct fwd_args *a)
+{
+	for (__u32 port = a->lo; port <= a->hi; port++) {
+		struct kvb_fwd_key k = { .addr = a->net.nat_ip,
+					 .port = htons((__u16)port),
+					 .proto = a->proto };
+		struct kvb_fwd v;
+
+		if (bpf_map_lookup_elem(fb->fwd_fd, &k, &v) ||
+		    v.to_addr != a->to || v.net_id != a->net.id ||
+		    v.to_port != htons((__u16)(a->to_port + port - a->lo)))
+			return false;
+	}
+	return true;
+}
+
+/* forward add of a, unless it is in effect already (load again). */
+static int fwd_add_missing(struct fabric *fb, const struct fwd_args *a)
+{
+	return fwd_present(fb, a) ? 0 : fwd_add_parsed(fb, *a);
+}
+
+/*
+ * load's `forward add` line (argv: NET proto ...) that takes UDP port
+ * KVB_VXLAN_PORT while the fabric tunnels over IPv4: a configuration
+ * saved before the two were refused together. Its ports but that one
+ * are forwarded (the datapath never gave that one to the forward), with
+ * a warning; 0 or 1 as forward add. -1: not such a line, for forward add.
+ */
+int fwd_load_over_vxlan(struct fabric *fb, int argc, char **argv, int lineno)
+{
+	struct fwd_args a, b;
+	int ret = 0;
+
+	if (parse_fwd("add", argc, argv, true, &a) || !fwd_over_vxlan(fb, &a))
+		return -1;
+	warn("load: line %d: udp port %u is the overlay's (VXLAN) while the "
+	     "fabric tunnels over IPv4: forwarded without it", lineno,
+	     KVB_VXLAN_PORT);
+	b = a;
+	if (a.lo < KVB_VXLAN_PORT) {
+		b.hi = KVB_VXLAN_PORT - 1;
+		ret = fwd_add_missing(fb, &b);
+	}
+	if (!ret && a.hi > KVB_VXLAN_PORT) {
+		b.lo = KVB_VXLAN_PORT + 1;
+		b.hi = a.hi;
+		b.to_port = a.to_port + (b.lo - a.lo);
+		ret = fwd_add_missing(fb, &b);
+	}
+	return ret;
+}
+
 static int fwd_del_any(int fd, __u32 net_id, __u8 proto, __be16 port)
 {
 	struct kvb_fwd_key k, *prev = NULL;

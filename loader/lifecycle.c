@@ -653,7 +653,7 @@ static int do_load(int argc, char **argv)
 	while (fgets(line, sizeof(line), f)) {
 		char *words[LOAD_MAX_WORDS], *save, *w, copy[4096];
 		const struct object *apply;
-		int nw = 0;
+		int nw = 0, rc;
 
 		lineno++;
 		line[strcspn(line, "\n")] = 0;
@@ -729,6 +729,16 @@ static int do_load(int argc, char **argv)
 				warn("load: line %d: no port holds the target "
 				     "yet, skipped", lineno);
 				skipped++;
+				continue;
+			}
+			rc = fwd_load_over_vxlan(fb, nw - 2, words + 2, lineno);
+			if (rc > 0) {
+				ret = err("load: line %d failed: %s", lineno,
+					  line);
+				break;
+			}
+			if (!rc) {
+				applied++;
 				continue;
 			}
 		} else {

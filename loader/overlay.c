@@ -155,7 +155,9 @@ static int overlay_port_free(struct fabric *fb, const char *cmd,
 		return 0;
 	inet_ntop(AF_INET, &to, ip, sizeof(ip));
 	if (net_get(fb, net_id, &fn))
-		snprintf(fn.name, sizeof(fn.name), "id %u", net_id);
+		return err("%s: %s: udp port %u is forwarded to %s (network id "
+			   "%u); a VXLAN overlay over IPv4 needs it", cmd,
+			   n->name, KVB_VXLAN_PORT, ip, net_id);
 	return err("%s: %s: udp port %u is forwarded to %s in network %s; a "
 		   "VXLAN overlay over IPv4 needs it ('forward del %s proto "
 		   "udp port %u' first)", cmd, n->name, KVB_VXLAN_PORT, ip,

@@ -56,23 +56,53 @@ static __always_inline struct kvb_fdbnet *fdb_net_counter(__u32 net_id)
 }
 
 /*
- * May learning add an entry to network n's part of the table (n:
- * fdb_net_counter)? Not into the last KVB_FDB_RESERVE places, which are
- * the static entries' (a guest's configured or pinned MAC): a LAN host's
- * random source MACs would otherwise fill the table, and no guest of any
- * network could get its MAC until they age out. And not past the
- * network's KVB_FDB_NET_MIN places while the KVB_FDB_SHARED ones are
- * taken: one network's flood would otherwise stop every other network's
- * learning (every reply flooded) for KVB_FDB_AGE_NS.
+ * A count the sweep keeps as set + added (fdb_sweep: it writes set, then
+ * takes what added held at its start off added). added is read first,
+ * with a full barrier, so that a reader between the sweep's two writes
+ * sees too many, never too few.
  */
-static __always_inline int fdb_room(const struct kvb_ctsweep *sw,
-				    const struct kvb_fdbnet *n)
+static __always_inline __u64 fdb_count(const __u64 *set, __u64 *added)
 {
-	if (!sw || !n ||
-	    sw->fdb_entries + sw->fdb_new >= KVB_FDB_LEARN_MAX)
+	__u64 a = __sync_fetch_and_add(added, 0);
+
+	return *(volatile const __u64 *)set + a;
+}
+
+/*
+ * May learning add an entry to network n's part of the table (n:
+ * fdb_net_counter)? Within the network's KVB_FDB_NET_MIN places, while
+ * the table has room for every port's static entry (twice: the count
+ * sees the loader's inserts at the next sweep only). Past them, from the
+ * KVB_FDB_SHARED places while some are free, and not into the last
+ * KVB_FDB_RESERVE places of the table, which are the static entries' (a
+ * guest's configured or pinned MAC). Else a LAN host's random source
+ * MACs would fill the table, and no guest of any network could get its
+ * MAC, nor any other network learn, until they age out (KVB_FDB_AGE_NS:
+ * every reply flooded).
+ */
+static __always_inline int fdb_room(struct kvb_ctsweep *sw,
+				    struct kvb_fdbnet *n)
+{
+	__u64 total;
+
+	if (!sw || !n)
 		return 0;
-	return n->learned + n->added < KVB_FDB_NET_MIN ||
-	       sw->fdb_over + sw->fdb_over_new < KVB_FDB_SHARED;
+	total = fdb_count(&sw->fdb_entries, &sw->fdb_new);
+	if (fdb_count(&n->learned, &n->added) < KVB_FDB_NET_MIN)
+		return total < KVB_MAX_FDB - 2 * KVB_MAX_PORTS;
+	return total < KVB_FDB_LEARN_MAX &&
+	       fdb_count(&sw->fdb_over, &sw->fdb_over_new) < KVB_FDB_SHARED;
+}
+
+/* A learned entry network n now holds, for fdb_room. */
+static __always_inline void fdb_net_counted(struct kvb_ctsweep *sw,
+					    struct kvb_fdbnet *n)
+{
+	if (!n)
+		return;
+	if (sw && n->learned + n->added >= KVB_FDB_NET_MIN)
+		__sync_fetch_and_add(&sw->fdb_over_new, 1);
+	__sync_fetch_and_add(&n->added, 1);
 }
 
 /*
@@ -85,11 +115,7 @@ static __always_inline void fdb_counted(struct kvb_ctsweep *sw,
 	if (!sw)
 		return;
 	__sync_fetch_and_add(&sw->fdb_new, 1);
-	if (!n)
-		return;
-	if (n->learned + n->added >= KVB_FDB_NET_MIN)
-		__sync_fetch_and_add(&sw->fdb_over_new, 1);
-	__sync_fetch_and_add(&n->added, 1);
+	fdb_net_counted(sw, n);
 }
 
 /*
@@ -355,9 +381,8 @@ static __always_inline __u32 fdb_lookup(__u32 net_id, const __u8 *mac)
  * it held then: an entry added during the walk may be counted twice,
  * which errs on the safe side), and so each network's learned entries
  * (kvb_fdbnet) and the shared places they take (fdb_over). A count is
- * set before what the walk's start held is taken off it, so that a
- * reader between the two sees too many, never too few. Returns the
- * entries visited.
+ * set before what the walk's start held is taken off it (fdb_count reads
+ * them the other way round). Returns the entries visited.
  */
 struct fdb_sweep_ctx {
 	__u64 now;

@@ -184,6 +184,7 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 	struct kvb_fdbnet *n;
 	struct kvb_fdb_key k;
 	__u64 now = kvb_now();
+	int was_static;
 
 	fdb_key(&k, net_id, (const __u8 *)&mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
@@ -216,8 +217,11 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 	fresh.flags = KVB_FDB_F_REMOTE;
 	fresh.seen_ns = now;
 	fresh.remote = *a;
-	sw = e ? NULL : fdb_counter();
-	n = e ? NULL : fdb_net_counter(net_id);
+	/* a static entry whose port went (fdb_entry_owned no more) becomes
+	 * a learned one, in the network's count now */
+	was_static = e && (e->flags & KVB_FDB_F_STATIC);
+	sw = e && !was_static ? NULL : fdb_counter();
+	n = e && !was_static ? NULL : fdb_net_counter(net_id);
 	if ((!e && !fdb_room(sw, n)) ||
 	    bpf_map_update_elem(&kvb_fdb, &k, &fresh, BPF_ANY)) {
 		struct kvb_stats *st = stats_of(ovl);
@@ -228,6 +232,8 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 	}
 	if (!e)
 		fdb_counted(sw, n);
+	else if (was_static)
+		fdb_net_counted(sw, n);
 }
 
 /*

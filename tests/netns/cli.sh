@@ -143,6 +143,23 @@ check "forward del of port 4789 alone" kvmbpf forward del fw proto udp port 4789
 check "then the IPv4 vtep is taken" kvmbpf net set ovf vtep-add 198.18.1.200
 check "the forward's other ports stay" sh -c "\"\$0\" --bpffs \"\$1\" forward show fw | grep -q 4790" \
 	"$ROOT/build/kvmbpf" "$BPFFS"
+# a saved file from before the refusal: its forward over 4789 is loaded
+# without port 4789, with a warning, and loading it again changes nothing
+kvmbpf forward del fw proto udp port 4780-4788 >/dev/null
+kvmbpf forward del fw proto udp port 4790 >/dev/null
+old_save="$(mktemp)"
+echo "forward add fw proto udp port 4780-4790 to 10.78.0.5" >"$old_save"
+out=$(kvmbpf load "$old_save" 2>&1) &&
+	grep -q "udp port 4789 is the overlay's (VXLAN) .*forwarded without it" <<<"$out" &&
+	pass "load: an old forward over 4789 while tunnelling: loaded without 4789, with a warning" ||
+	fail "load: an old forward over 4789: '$out'"
+fws=$(kvmbpf -j forward show fw | "$PY" -c '
+import json, sys
+print(" ".join(str(p) for f in json.load(sys.stdin) for p in range(f["port"], f.get("port_end", f["port"]) + 1)))' 2>&1)
+[ "$fws" = "$(seq -s ' ' 4780 4788) 4790" ] && pass "... its ports but 4789 are forwarded" ||
+	fail "... forwarded ports: '$fws'"
+check "... and loading it again changes nothing" kvmbpf load "$old_save"
+rm -f "$old_save"
 check "net del ovf" kvmbpf net del ovf
 check "detach $T-a" kvmbpf detach "$T-a"
 check "net del fw" kvmbpf net del fw
