@@ -110,9 +110,11 @@ bool dev_is_l3(__u32 ifindex)
  * and our tc hook would run before the master's); the fabric's own
  * interfaces (gateway veths, of this fabric or another); a device that
  * carries another fabric's program. A guest's device is moreover an
- * Ethernet device that holds no address of the host, is not a master
- * (bridge, bond, team, VRF, Open vSwitch) and has no VLAN, macvlan,
- * ipvlan, macvtap or ipvtap device on top of it. An uplink is an Ethernet
+ * Ethernet device that holds no address of the host, is a tap or a
+ * veth (not a master: bridge, bond, team, VRF, Open vSwitch; not a
+ * macvtap, macvlan or ipvlan, whose guest sends past the device's tc
+ * ingress) and has no VLAN, macvlan, ipvlan, macvtap or ipvtap device on
+ * top of it. An uplink is an Ethernet
  * device and may be a bridge, bond or team (often the host's NIC), with
  * VLAN or macvlan devices on top (bridge_from_uplink passes every frame
  * that is no guest's on to the host's stack, tagged ones included); a WAN
@@ -178,6 +180,17 @@ int dev_refuse(struct fabric *fb, const char *cmd, const char *dev, __u32 role)
 	if (l.has_slaves)
 		return err("%s: %s has devices enslaved to it: not a guest's",
 			   cmd, dev);
+	/* what a guest sends must arrive at the port's tc ingress: true of
+	 * a tap (QEMU writes it) and a veth (the peer sends it); a macvtap's
+	 * or macvlan's guest sends straight out of its lower device, an ipvlan's
+	 * too, and a tunnel or ifb is nobody's guest */
+	if (strcmp(l.kind, "tun") && strcmp(l.kind, "veth"))
+		return err("%s: %s is a %s device: a guest's port is a tap (or a "
+			   "veth), whose guest's frames the port's programs "
+			   "see%s", cmd, dev, l.kind[0] ? l.kind : "hardware",
+			   !strncmp(l.kind, "macv", 4) || !strncmp(l.kind, "ipv", 3) ?
+			   " (its guest sends straight out of the lower device, "
+			   "past every check)" : "");
 	/* our tc ingress runs before the VLAN demux and macvlan's
 	 * rx_handler: the guest's program would take their frames */
 	if (l.child[0])
@@ -245,6 +258,10 @@ static int xdp_refused(const char *cmd, const char *dev, int ret, bool bound,
 			   "support, which XDP there needs (%s)", cmd, dev,
 			   drv[0] ? drv : "unknown", hint);
 	}
+	if (ret == -ERANGE)	/* veth: its peer's MTU above a page */
+		return err("%s: device %s: its MTU (or its peer's) is too large "
+			   "for XDP, which takes a frame in one page (%s)", cmd,
+			   dev, hint);
 	return err("%s: device %s: cannot attach XDP program: %s (%s)", cmd,
 		   dev, strerror(-ret), hint);
 }

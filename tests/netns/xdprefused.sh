@@ -133,38 +133,59 @@ refused "uplink-xdp" b uplink-xdp "$T-bu" acl-ct-max 77
 check "uplink-xdp: the guest still reaches the LAN" ping4 "$T-g2" 10.96.3.2
 check "uplink-xdp off is accepted" kvmbpf net set b uplink-xdp off
 
-# --- port set ... xdp on, a guest port on a macvlan (no native XDP): the
-# command's other settings (a new MAC, an address) not applied either
-MV=52:54:00:96:00:21
+# --- a macvlan or macvtap is no guest's port: its guest sends straight
+# out of the lower device, past the port's tc ingress (every check)
 ip link add "$T-ml" type veth peer name "$T-mp" && LINK_LIST+=("$T-ml") &&
 	ip link set "$T-ml" up && ip link set "$T-mp" up &&
-	ip link add "$T-mv" link "$T-ml" type macvlan mode bridge &&
-	LINK_LIST+=("$T-mv") && ip link set "$T-mv" up &&
-	kvmbpf attach "$T-mv" net b mac $MV >/dev/null ||
-	fail "setup: a macvlan guest port"
+	ip link add "$T-mv" link "$T-mp" type macvlan mode bridge &&
+	LINK_LIST+=("$T-mv") && ip link set "$T-mv" up ||
+	fail "setup: a macvlan"
+for kind in macvlan macvtap; do
+	dev=$T-mv
+	[ $kind = macvtap ] && { ip link add link "$T-mp" name "$T-mt" type macvtap &&
+		LINK_LIST+=("$T-mt") && ip link set "$T-mt" up; dev=$T-mt; }
+	out=$(kvmbpf attach "$dev" net b mac 52:54:00:96:00:23 2>&1) &&
+		fail "attach of a $kind: accepted" ||
+		case $out in
+		"kvmbpf: attach: $dev is a $kind device: a guest's port is a tap"*"past every check)")
+			pass "attach of a $kind: refused, and says why" ;;
+		*) fail "attach of a $kind: message: $out" ;;
+		esac
+	check_not "... and it is no port" kvmbpf port show "$dev"
+done
+ip link del "$T-mt" 2>/dev/null
+ip link del "$T-mv"
+
+# --- port set ... xdp on, a guest port XDP cannot take (a veth whose MTU
+# is above a page): the command's other settings (a new MAC, an address)
+# not applied either
+MV=52:54:00:96:00:21
+ip link set "$T-ml" mtu 9000 && ip link set "$T-mp" mtu 9000 &&
+	kvmbpf attach "$T-ml" net b mac $MV >/dev/null ||
+	fail "setup: a guest port with MTU 9000"
 # the port's identity, and the MAC table's entries naming it, without ages
 ident() {
-	kvmbpf -j port show "$T-mv" | "$PY" -c 'import json, sys
+	kvmbpf -j port show "$T-ml" | "$PY" -c 'import json, sys
 p = json.load(sys.stdin)
 print(json.dumps({k: v for k, v in p.items() if "age" not in k}, sort_keys=True))'
 	kvmbpf -j fdb show net b | "$PY" -c 'import json, sys
-print(sorted(e["mac"] for e in json.load(sys.stdin) if e.get("dev") == sys.argv[1]))' "$T-mv"
+print(sorted(e["mac"] for e in json.load(sys.stdin) if e.get("dev") == sys.argv[1]))' "$T-ml"
 }
 id0=$(ident)
-out=$(kvmbpf port set "$T-mv" mac 52:54:00:96:00:22 ip 10.96.3.22 xdp on 2>&1)
+out=$(kvmbpf port set "$T-ml" mac 52:54:00:96:00:22 ip 10.96.3.22 xdp on 2>&1)
 rc=$?
 id1=$(ident)
 [ $rc -ne 0 ] && pass "port set xdp on: refused" ||
 	fail "port set xdp on: succeeded: $out"
 case $out in
-"kvmbpf: port set: device $T-mv: its driver (macvlan) has no native XDP support"*)
-	pass "port set xdp on: the message names the device, its driver and why" ;;
+"kvmbpf: port set: device $T-ml: its MTU (or its peer's) is too large for XDP"*)
+	pass "port set xdp on: the message names the device and why" ;;
 *) fail "port set xdp on: message: $out" ;;
 esac
 [ "$id0" = "$id1" ] && pass "port set xdp on: the port and its MAC entries unchanged" ||
 	fail "port set xdp on: changed: $id0 -> $id1"
-xdp_on "$T-mv" && fail "port set xdp on: XDP left on $T-mv" ||
-	pass "port set xdp on: no XDP on $T-mv"
+xdp_on "$T-ml" && fail "port set xdp on: XDP left on $T-ml" ||
+	pass "port set xdp on: no XDP on $T-ml"
 check "port set: the guest still reaches the LAN" ping4 "$T-g2" 10.96.3.2
 
 finish
