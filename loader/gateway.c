@@ -19,14 +19,17 @@
 
 #include "kvmbpf.h"
 
-static void write_sysctl(const char *path, const char *v)
+/* Write v to sysctl path: 0, or -1 (a path that does not exist: -2, as
+ * IPv6's on a host booted without it). */
+static int write_sysctl(const char *path, const char *v)
 {
 	FILE *f = fopen(path, "w");
+	int ret;
 
-	if (f) {
-		fputs(v, f);
-		fclose(f);
-	}
+	if (!f)
+		return errno == ENOENT ? -2 : -1;
+	ret = fputs(v, f) < 0;
+	return fclose(f) || ret ? -1 : 0;
 }
 
 /* The first IPv4 address of dev, or 0. */
@@ -117,6 +120,17 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 				   "%s", host, strerror(-ret));
 		}
 	}
+	/*
+	 * The host takes no word from a guest about its own routing: no
+	 * router advertisement (a guest without spoofcheck, a router VM,
+	 * would otherwise give the host a default route through itself and
+	 * an address), no redirect. A network without IPv6 has none on its
+	 * gateway interface at all (as libvirt's), so that its guests reach
+	 * no host service over the link-local either.
+	 */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_redirects",
+		 host);
+	write_sysctl(path, "0");
 	if (v6) {
 		/*
 		 * accept_dad 0: the host's link-local there is usable at
@@ -126,10 +140,12 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		 */
 		const char *knobs[][2] = { { "disable_ipv6", "0" },
 					   { "accept_ra", "0" },
+					   { "autoconf", "0" },
+					   { "accept_redirects", "0" },
 					   { "accept_dad", "0" },
 					   { "forwarding", "1" } };
 
-		for (size_t k = 0; k < 4; k++) {
+		for (size_t k = 0; k < ARRAY_SIZE(knobs); k++) {
 			snprintf(path, sizeof(path),
 				 "/proc/sys/net/ipv6/conf/%s/%s", host,
 				 knobs[k][0]);
@@ -137,6 +153,14 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		}
 		/* best effort, as before: the link-local follows the MAC */
 		host_addrgen_eui64(hidx);
+	} else {
+		snprintf(path, sizeof(path),
+			 "/proc/sys/net/ipv6/conf/%s/disable_ipv6", host);
+		if (write_sysctl(path, "1") == -1) {
+			gateway_delete(net->id);
+			return err("net add: cannot turn IPv6 off on %s (a "
+				   "network without IPv6)", host);
+		}
 	}
 	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
 		const struct kvb_subnet *sn = &net->subnets[i];

@@ -445,4 +445,48 @@ ip route del 203.0.113.48/28 via 100.64.15.61 dev "$T-hu"
 ip neigh del 100.64.15.61 dev "$T-hu"
 in_ns "$T-hg" ip addr add 100.64.15.50/24 dev eth0
 check "the guest's own address on the LAN still works" ping4 "$T-hg" 100.64.15.2
+
+# --- the host takes no routing word from a guest: a gateway interface has
+# no IPv6 on a network without it, and takes no RA, SLAAC or redirect on
+# one with it (a guest without spoofcheck, as a router VM, sent a
+# high-preference RA: the host routed its IPv6 through the guest)
+check "net add ra4 (nat, IPv4 only)" kvmbpf net add ra4 type nat subnet 10.97.40.0/24 dhcp off
+check "net add ra6 (nat, IPv4 and IPv6)" kvmbpf net add ra6 type nat subnet 10.97.41.0/24 subnet fd97:41::/64 dhcp off
+g4=$(kvmbpf -j net show ra4 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+g6=$(kvmbpf -j net show ra6 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+knob() { cat "/proc/sys/net/$1/conf/$2/$3" 2>/dev/null; }
+[ "$(knob ipv6 "$g4" disable_ipv6)" = 1 ] && [ -z "$(ip -6 addr show dev "$g4")" ] &&
+	pass "an IPv4-only network's gateway interface has no IPv6" ||
+	fail "$g4: disable_ipv6 '$(knob ipv6 "$g4" disable_ipv6)', addresses: $(ip -6 -br addr show dev "$g4")"
+k6="$(knob ipv6 "$g6" accept_ra)$(knob ipv6 "$g6" autoconf)$(knob ipv6 "$g6" accept_redirects)"
+k4="$(knob ipv4 "$g4" accept_redirects)$(knob ipv4 "$g6" accept_redirects)"
+[ "$k6" = 000 ] && [ "$k4" = 00 ] &&
+	pass "gateway interfaces take no RA, SLAAC or redirect" ||
+	fail "gateway knobs: IPv6 accept_ra/autoconf/accept_redirects '$k6', IPv4 accept_redirects '$k4'"
+netns_add "$T-rv"
+guest_link "$T-rv" "$T-rv"
+check "attach a router VM to ra4 (spoofcheck off)" kvmbpf attach "$T-rv" net ra4 spoofcheck off
+in_ns "$T-rv" "$PY" - "$(cat /sys/class/net/"$g4"/address)" <<'EOP'
+import sys
+from scapy.all import (Ether, IPv6, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo,
+                       ICMPv6NDOptSrcLLAddr, sendp, conf, get_if_hwaddr)
+conf.verb = 0
+me = get_if_hwaddr('eth0')
+ra = (Ether(src=me, dst='33:33:00:00:00:01') /
+      IPv6(src='fe80::bad:1', dst='ff02::1', hlim=255) /
+      ICMPv6ND_RA(routerlifetime=1800, prf=1) /
+      ICMPv6NDOptSrcLLAddr(lladdr=me) /
+      ICMPv6NDOptPrefixInfo(prefix='fd97:66::', prefixlen=64, L=1, A=1,
+                            validlifetime=86400, preferredlifetime=14400))
+for _ in range(3):	# to all nodes, and to the gateway's MAC
+    sendp(ra, iface='eth0')
+    sendp(Ether(src=me, dst=sys.argv[1]) / ra[IPv6], iface='eth0')
+EOP
+sleep 1
+check_not "... its RA gave the host no route through it" sh -c \
+	"ip -6 route show table all | grep -q 'fe80::bad:1\|fd97:66'"
+check_not "... nor an address" sh -c "ip -6 addr show | grep -q 'fd97:66'"
+kvmbpf detach "$T-rv" >/dev/null
+kvmbpf net del ra4 >/dev/null
+kvmbpf net del ra6 >/dev/null
 finish
