@@ -96,21 +96,33 @@ static int write_script(const struct kvb_net *net)
 	return rename(tmp, path) ? -errno : 0;
 }
 
+/*
+ * The network's dnsmasq: the one started with its pid file's path
+ * (--pid-file=PATH, dnsmasq_start), 0 when none runs. Its pid file first,
+ * then, when that names no such process, every process: dnsmasq gives the
+ * file to the user it runs as (nobody), who could write another
+ * dnsmasq's pid into it, or none, and so make kvmbpf start a second one
+ * and leave the first running at net del.
+ */
 static pid_t read_pid(const struct kvb_net *net)
 {
-	char path[256];
+	char path[256], arg[280];
 	FILE *f;
 	int pid = 0;
 
 	dhcp_path(net, "pid", path, sizeof(path));
+	snprintf(arg, sizeof(arg), "--pid-file=%s", path);
 	f = fopen(path, "r");
 	if (f) {
 		if (fscanf(f, "%d", &pid) != 1)
 			pid = 0;
 		fclose(f);
 	}
-	/* dnsmasq's, not whatever process got its pid since */
-	return pid_is(pid, "dnsmasq") ? pid : 0;
+	/* dnsmasq's, and this network's: not whatever process got its pid
+	 * since, nor another network's */
+	if (pid_is(pid, "dnsmasq") && pid_has_arg(pid, arg))
+		return pid;
+	return pid_find("dnsmasq", arg);
 }
 
 /* Run dnsmasq with argv; 0 once it has forked into the background. */

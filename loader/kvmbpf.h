@@ -43,6 +43,7 @@ struct fabric {
 
 /* fabric.c */
 bool fabric_exists(const char *dir);
+unsigned int fabric_other_layout(const char *dir);
 int fabric_open(struct fabric *fb, const char *dir);
 int fabric_open_ro(struct fabric *fb, const char *dir);
 void fabric_close(struct fabric *fb);
@@ -293,6 +294,7 @@ int net_leases(int argc, char **argv);
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
+bool tc_runs_one_of(__u32 ifindex, bool egress, const __u32 *ids, int n);
 /* the name of a device's driver (ethtool), "" when unknown */
 void dev_driver(const char *name, char *buf, size_t len);
 /* bound: the device's own program (xdp_bound_prog), which attaches in
@@ -379,6 +381,8 @@ const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
 bool pid_is(int pid, const char *name);
+bool pid_has_arg(int pid, const char *arg);
+int pid_find(const char *name, const char *arg);
 unsigned long long pid_start_time(int pid);
 bool pid_runs_self(int pid);
 

@@ -128,13 +128,17 @@ static int gw_create(struct fabric *fb, struct kvb_net *n)
 
 static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
 {
-	wan_wait_stop(n);
-	dhcp_stop(n);
+	/* only the interface this network made, and the processes and
+	 * /run/kvmbpf files named after it: a create that failed because
+	 * the name was taken (another fabric's network, whose directory's
+	 * hash is the same) must not remove the device or files that have
+	 * it */
+	if (n->gw_host) {
+		wan_wait_stop(n);
+		dhcp_stop(n);
+	}
 	routes_del(fb, n);
 	peers_forget(fb, n->id);
-	/* only the interface this network made: a create that failed
-	 * because the name was taken must not remove the device that has
-	 * it */
 	if (n->gw_host) {
 		bpf_map_delete_elem(fb->hostif_fd, &n->gw_host);
 		gateway_delete(n->id);
@@ -263,7 +267,8 @@ static int nat_create(struct fabric *fb, const struct net_spec *s,
 
 static void nat_destroy(struct fabric *fb, const struct kvb_net *n)
 {
-	wan_wait_stop(n);
+	if (n->gw_host)		/* as gw_destroy */
+		wan_wait_stop(n);
 	fwd_purge(fb, n->id);
 	ct_flush_net(fb, n->id);
 	gw_destroy(fb, n);

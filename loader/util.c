@@ -2,6 +2,7 @@
 #define _GNU_SOURCE	/* vasprintf */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -181,6 +182,50 @@ bool pid_is(int pid, const char *name)
 		comm[0] = 0;
 	fclose(f);
 	return !strncmp(comm, name, strlen(name));
+}
+
+/* Has process pid the argument arg, whole, on its command line? */
+bool pid_has_arg(int pid, const char *arg)
+{
+	char path[64], buf[8192];
+	size_t n, len = strlen(arg);
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (!strncmp(buf + i, arg, len + 1))
+			return true;
+	return false;
+}
+
+/*
+ * The process named name (pid_is) with argument arg (pid_has_arg), by a
+ * walk of /proc: 0 when there is none.
+ */
+int pid_find(const char *name, const char *arg)
+{
+	struct dirent *d;
+	int found = 0;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return 0;
+	while (!found && (d = readdir(dir))) {
+		int pid = atoi(d->d_name);
+
+		if (pid > 0 && pid_is(pid, name) && pid_has_arg(pid, arg))
+			found = pid;
+	}
+	closedir(dir);
+	return found;
 }
 
 /*
