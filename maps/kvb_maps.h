@@ -1159,16 +1159,19 @@ struct kvb_addr {
 #define KVB_SAVI_MAX 16		/* SAVI bindings per port */
 /*
  * Room for a guest's new addresses: while a guest port holds more than
- * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings (at its cap), the sweep ends
- * those of them unused as a source for KVB_SAVI_IDLE_S (an hour: an
- * address in use is never one) until it holds no more. Each boot of a
- * guest makes new temporary addresses (RFC 8981) while the old ones live
- * a day: without this its newest, preferred address met the cap. Only at
- * the cap, and only after an hour: an address so ended is free for
- * another guest to claim, so a guest under its cap keeps all of its own.
+ * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings (near its cap), the sweep
+ * ends those of them unused as a source for KVB_SAVI_IDLE_S (5 minutes:
+ * an address in use is never one) until it holds no more. Each boot of a
+ * guest makes new temporary addresses (RFC 8981), one a prefix, while the
+ * old ones live a day: without this its newest, preferred addresses met
+ * the cap. The room is a boot's worth on a network of KVB_MAX_SUBNETS
+ * IPv6 prefixes (with 1 and an hour, a guest on 3 prefixes that booted 5
+ * times in an hour had no IPv6 until the hour was over). Only near the
+ * cap: an address so ended is free for another guest to claim, so a
+ * guest under it keeps all of its own.
  */
-#define KVB_SAVI_ROOM 1
-#define KVB_SAVI_IDLE_S 3600
+#define KVB_SAVI_ROOM KVB_MAX_SUBNETS
+#define KVB_SAVI_IDLE_S 300
 /*
  * Another port's DAD probe for a learned address passes (its holder
  * answers, the claimant sees the duplicate) once the binding is older

@@ -157,9 +157,12 @@ __attribute__((noinline)) int kvb_bind(const struct kvb_addr_key *req,
 		k.ifindex = other;
 		k.net_id = 0;
 		cur = bpf_map_lookup_elem(&kvb_addr, &k);
+		/* a port whose device went (QEMU gone without detach)
+		 * holds nothing learned */
 		if (cur && bind_live(cur, v.learned_ns) &&
+		    !port_dev_gone(&o->owner, &req->ifindex) &&
 		    (!(how & KVB_ADDR_F_DHCP) ||
-		     ((cur->flags & KVB_ADDR_F_DHCP) && port_dev_live(other))))
+		     (cur->flags & KVB_ADDR_F_DHCP)))
 			return BIND_HELD;
 		/* dead, or moved by a lease: the other port's goes */
 		if (!bind_remove(&k, other, net_id,
@@ -474,7 +477,9 @@ __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 		k.ifindex = holder;
 		k.net_id = 0;
 		hb = bpf_map_lookup_elem(&kvb_addr, &k);
-		if (hb && bind_live(hb, now)) {
+		if (hb && bind_live(hb, now) &&
+		    ((hb->flags & KVB_ADDR_F_STATIC) ||
+		     !port_dev_gone(&o->owner, &req->ifindex))) {
 			if (hb->flags & KVB_ADDR_F_STATIC)
 				return DROP(KVB_DROP_SPOOF_ND);
 			if (now < hb->learned_ns + KVB_SAVI_DAD_S * KVB_NS)
@@ -708,7 +713,10 @@ static __always_inline int bind_makes_room(const struct kvb_addr *v,
 /*
  * The sweep: every dead learned binding goes (both entries and the count),
  * so that its address is free again and its port's cap counts the living,
- * and so does a guest's idle one that is to make room (bind_makes_room).
+ * and so does a guest's idle one that is to make room (bind_makes_room),
+ * and every learned one of a port whose device went without detach (its
+ * guest is gone: until gc forgot the port, its addresses were refused to
+ * the others, savi-conflict).
  * Called from the kvb_ctsweep timer's callback (nat.h).
  */
 struct bind_sweep_ctx {
@@ -727,7 +735,9 @@ static long bind_sweep_one(void *map, struct kvb_addr_key *k,
 	if (!ifindex || !(v->flags & (KVB_ADDR_F_DHCP | KVB_ADDR_F_SAVI)))
 		return 0;
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	if (bind_live(v, c->now) && !bind_makes_room(v, port, c->now))
+	/* a learned binding of a port whose device went goes too */
+	if (bind_live(v, c->now) && !bind_makes_room(v, port, c->now) &&
+	    port_dev_live(ifindex))
 		return 0;
 	net_id = port ? port->net_id : 0;
 	key = *k;

@@ -374,12 +374,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_dhcpx SEC(".maps");
 
-#ifndef KVB_HOOK_XDP
 /*
  * Every port's device (kvb_maps.h: kvb_portdev). Not pinned by libbpf:
  * the kernel marks every devmap BPF_F_RDONLY_PROG, and libbpf 1.1 will
- * not reuse such a pin (loader/fabric.c: devmap_reuse). tc only: XDP
- * sends through kvb_xdptx, a devmap itself.
+ * not reuse such a pin (loader/fabric.c: devmap_reuse, for tc's object
+ * and XDP's).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
@@ -388,6 +387,7 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } kvb_portdev SEC(".maps");
 
+#ifndef KVB_HOOK_XDP
 /*
  * Is ifindex still the device that was attached as a port? Not when the
  * device went without a detach (its port entry, MAC table entries and
@@ -405,6 +405,21 @@ static __always_inline int port_dev_live(__u32 ifindex)
 	return 1;	/* XDP redirects through kvb_xdptx, a devmap */
 }
 #endif
+
+/*
+ * Did port *holder's device go (port_dev_live), asked for a frame of port
+ * *self (whose device, on which the frame came, is there)? Pointers: the
+ * callers' stacks are deep enough. In both hooks
+ * (a claim of an address that a departed guest held): when self is not
+ * in kvb_portdev either, the map is not the fabric's (an object that did
+ * not reuse it), and nobody's device counts as gone.
+ */
+static __always_inline int port_dev_gone(const __u32 *holder,
+					 const __u32 *self)
+{
+	return !bpf_map_lookup_elem(&kvb_portdev, holder) &&
+	       bpf_map_lookup_elem(&kvb_portdev, self);
+}
 
 /* The network of id, or NULL when there is none. */
 static __always_inline struct kvb_net *net_lookup(__u32 id)

@@ -2287,6 +2287,58 @@ static void t_savi_claim_and_conflict(struct fabric *fb __attribute__((unused)))
 }
 
 /*
+ * A guest whose tap went without detach (QEMU exited, libvirt destroyed
+ * the domain) holds no learned address any more: another port's data or
+ * DAD probe claims it at once, and the sweep removes its bindings. Before,
+ * they were refused (savi-conflict) until a changing command's gc forgot
+ * the port.
+ */
+static void t_savi_gone_device_holds_nothing(struct fabric *fb)
+{
+	static const __u8 GV[6] = { 0x52, 0x54, 0, 0, 0x79, 3 };
+	struct port_opts gv = { .xdp = true, .spoofcheck = true, .naddrs = 0,
+				.mac = GV };
+	__u8 a1[16], a2[16], a3[16];
+	struct kvb_port p;
+	struct frame f;
+	__u32 kgv;
+	bool held1, held3, gone2;
+
+	a79(a1, 0x3101);
+	a79(a2, 0x3102);
+	a79(a3, 0x3103);
+	CHECK(!add_veth("kgv", &kgv) &&
+	      !port_attach(fb, "unit", "kgv", 9, KVB_PORT_GUEST, &gv),
+	      "attach kgv");
+	echo6(&f, GV, a1);
+	passes(kgv, &f, "kgv's first address");
+	echo6(&f, GV, a2);
+	passes(kgv, &f, "kgv's second address");
+	echo6(&f, GV, a3);
+	passes(kgv, &f, "kgv's third address");
+	echo6(&f, GS, a1);
+	drops_as(kgs, &f, KVB_DROP_SAVI_CONFLICT, "kgv's address, kgv there");
+	system("ip link del kgv");
+	/* data from the gone guest's address: another's now */
+	echo6(&f, GS, a1);
+	passes(kgs, &f, "the address of a guest whose tap went");
+	held1 = bound6(kgs, a1, NULL) && !bound6(kgv, a1, NULL);
+	/* a DAD probe for another of them claims it */
+	dad6(&f, GS, a3);
+	passes(kgs, &f, "a DAD probe for the address of a guest whose tap went");
+	held3 = bound6(kgs, a3, NULL);
+	/* and the sweep takes the rest away */
+	gone2 = wait_sweeps(F) && !bound6(kgv, a2, NULL);
+	if (!port_get(fb, kgv, &p))
+		port_detach(fb, "gc", &p);
+	echo6(&f, GS, a1);
+	CHECK(held1, "data from a gone guest's address: not bound to the new "
+	      "holder");
+	CHECK(held3, "a DAD probe for a gone guest's address: not bound");
+	CHECK(gone2, "the sweep left a gone guest's binding");
+}
+
+/*
  * A claim that finds room for its owner entry but not for its port's
  * (the address table's last place) is refused, and leaves no owner entry
  * behind: the sweep never takes an owner entry alone, so each such
@@ -2851,6 +2903,7 @@ int guard_tests(struct fabric *fb)
 		return nfail + 1;
 	}
 	RUN(t_savi_claim_and_conflict);
+	RUN(t_savi_gone_device_holds_nothing);
 	RUN(t_savi_full_table_leaves_no_owner);
 	RUN(t_savi_out_of_prefix);
 	RUN(t_savi_dad);

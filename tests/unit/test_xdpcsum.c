@@ -904,6 +904,7 @@ int bound_test_prog(struct fabric *fb)
 	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
 	if (!bpf_map__reuse_fd(xs->maps.kvb_xdptx, fb->xdptx_fd) &&
+	    !bpf_map__reuse_fd(xs->maps.kvb_portdev, fb->portdev_fd) &&
 	    !kvb_tap_xdp__load(xs))
 		fd = dup(bpf_program__fd(xs->progs.kvb_xdp_up_test));
 	kvb_tap_xdp__destroy(xs);
