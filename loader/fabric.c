@@ -70,9 +70,54 @@ static int ensure_bpffs(const char *dir)
  */
 static int refuse_layout(const char *dir, unsigned int found)
 {
-	return err("%s holds map layout v%u, this build uses v%u: detach with "
-		   "the matching kvmbpf version, or 'rm -r %s' once no port "
-		   "uses it", dir, found, KVB_LAYOUT_VERSION, dir);
+	return err("%s holds map layout v%u, this build uses v%u: 'kvmbpf "
+		   "reset' removes it (its programs, gateway interfaces and "
+		   "dnsmasq too), then 'kvmbpf load' a saved configuration; or "
+		   "use the matching kvmbpf version", dir, found,
+		   KVB_LAYOUT_VERSION);
+}
+
+/*
+ * The map layout of the fabric in dir when it is not this build's: the
+ * number, else 0 (this build's, no fabric, or unreadable: the commands
+ * say which).
+ */
+unsigned int fabric_other_layout(const char *dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	unsigned int found = 0;
+	char path[512];
+	struct dirent *de;
+	__u8 *val;
+	DIR *d;
+	int fd;
+
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && !found) {
+		const char *v = strrchr(de->d_name, '_');
+
+		if (!strncmp(de->d_name, "kvb_", 4) && v && v[1] == 'v' &&
+		    sscanf(v + 2, "%u", &found) != 1)
+			found = 0;
+	}
+	closedir(d);
+	if (found)
+		return found;
+	snprintf(path, sizeof(path), "%s/%s", dir, KVB_MAP_META);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.value_size >= 4 &&
+	    (val = calloc(1, info.value_size))) {
+		if (!bpf_map_lookup_elem(fd, &zero, val))
+			memcpy(&found, val, sizeof(__u32));
+		free(val);
+	}
+	close(fd);
+	return found != KVB_LAYOUT_VERSION ? found : 0;
 }
 
 static int check_layout(const char *dir)
@@ -446,6 +491,8 @@ int fabric_load_programs(const char *dir)
 	if (!ret)
 		ret = xdptx_reuse(dir, xs->maps.kvb_xdptx);
 	if (!ret)
+		ret = devmap_reuse(dir, KVB_MAP_PORTDEV, xs->maps.kvb_portdev);
+	if (!ret)
 		ret = kvb_tap_xdp__load(xs);
 	if (ret)
 		goto out;
@@ -501,6 +548,8 @@ int xdp_bound_prog(const char *dir, __u32 ifindex)
 				     BPF_F_XDP_DEV_BOUND_ONLY);
 	if (!ret)
 		ret = xdptx_reuse(dir, xs->maps.kvb_xdptx);
+	if (!ret)
+		ret = devmap_reuse(dir, KVB_MAP_PORTDEV, xs->maps.kvb_portdev);
 	if (!ret)
 		ret = kvb_tap_xdp__load(xs);
 	if (!ret) {

@@ -265,8 +265,113 @@ static void run_files_sweep(void)
 		closedir(d);
 }
 
+/* The ids of the programs pinned in dir (prog_*), at most max. */
+static int pinned_prog_ids(const char *dir, __u32 *ids, int max)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d)) && n < max) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		char path[512];
+		int fd;
+
+		if (strncmp(de->d_name, "prog_", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			ids[n++] = info.id;
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * reset of a fabric of another map layout (an upgrade changed it): its
+ * maps are not this build's to read, but what it did to the host is found
+ * without them. Its XDP links are pinned in its directory; its tc
+ * programs are the pinned ones, found on every device of the namespace
+ * by our filter's handle; its gateway interfaces and VXLAN device are
+ * named after the directory, and are its own when their fabric end runs
+ * its programs; its dnsmasq, watchers and /run/kvmbpf files are named
+ * after them too. Then the pins go. What only its maps knew stays: an
+ * uplink's promiscuous flag, a tap's IPv6 switched off (both go with the
+ * device: a tap goes with its VM).
+ */
+static int reset_other_layout(const char *dir, unsigned int layout)
+{
+	char host[16], port[16], ovl[16];
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	bool gw[KVB_MAX_NETS] = { false }, ovl_ours = false;
+	__u32 ids[16];
+	int n = pinned_prog_ids(dir, ids, 16);
+	struct dirent *de;
+	DIR *d;
+
+	warn("reset: %s holds map layout v%u (this build: v%u): removing it "
+	     "by what it left on the host", dir, layout, KVB_LAYOUT_VERSION);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char path[512];
+		int fd;
+
+		if (strncmp(de->d_name, "link_xdp_", 9))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+	overlay_ifname(ovl);
+	for (i = ifs; i && i->if_index; i++) {
+		bool in = tc_runs_one_of(i->if_index, false, ids, n),
+		     out = tc_runs_one_of(i->if_index, true, ids, n);
+
+		if (!in && !out)
+			continue;
+		if (in)
+			tc_detach(i->if_index, false, !out);
+		if (out)
+			tc_detach(i->if_index, true, true);
+		if (!strcmp(i->if_name, ovl))
+			ovl_ours = true;
+		for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+			gateway_ifnames(id, host, port);
+			if (!strcmp(i->if_name, port))
+				gw[id] = true;
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		struct kvb_net net = { .id = id };
+
+		if (!gw[id])
+			continue;
+		wan_wait_stop(&net);
+		dhcp_stop(&net);
+		gateway_delete(id);
+	}
+	if (ovl_ours && if_nametoindex(ovl))
+		host_link_del(if_nametoindex(ovl));
+	run_files_sweep();
+	return pins_remove(dir, true, false);
+}
+
 static int do_reset(int argc, char **argv)
 {
+	unsigned int layout;
 	struct fabric *fb;
 	struct kvb_net net;
 	int ret = 0, lock;
@@ -277,6 +382,9 @@ static int do_reset(int argc, char **argv)
 	/* nothing there: nothing to reset (a second reset) */
 	if (access(opts.bpffs, F_OK) && errno == ENOENT)
 		return 0;
+	layout = fabric_other_layout(opts.bpffs);
+	if (layout)
+		return reset_other_layout(opts.bpffs, layout);
 	fb = fab();
 	if (!fb)
 		return 1;
@@ -624,18 +732,119 @@ static bool line_in_effect(struct fabric *fb, const char *line)
 }
 
 #define LOAD_MAX_WORDS 192
+#define LOAD_MAX_LINE 4096
+
+/* A line of a saved file in words (copy holds them); 0 for none. */
+static int load_words(const char *line, char *copy, char **words)
+{
+	char *save, *w;
+	int nw = 0;
+
+	snprintf(copy, LOAD_MAX_LINE, "%s", line);
+	for (w = strtok_r(copy, " \t", &save); w && nw < LOAD_MAX_WORDS;
+	     w = strtok_r(NULL, " \t", &save))
+		words[nw++] = w;
+	return nw && words[0][0] != '#' ? nw : 0;
+}
+
+/* Is it a line load takes (acl, net add, net peer, attach, forward add)? */
+static bool load_form(char **words, int nw)
+{
+	return (nw >= 3 && !strcmp(words[0], "net") &&
+		!strcmp(words[1], "add")) ||
+	       (nw == 4 && !strcmp(words[0], "net") &&
+		!strcmp(words[1], "peer")) ||
+	       (nw >= 2 && !strcmp(words[0], "attach")) ||
+	       (nw >= 3 && !strcmp(words[0], "acl")) ||
+	       (nw >= 3 && !strcmp(words[0], "forward") &&
+		!strcmp(words[1], "add"));
+}
 
 /*
- * load FILE: apply a saved configuration. Lines already in effect are
- * skipped; a network that exists with other settings is an error; a guest
- * device that does not exist (yet: at boot, before its VM starts) is
- * skipped with a note, so that its hook (qemu-ifup, libvirt) attaches it,
- * and so is a forward to an address no port holds (yet).
+ * One line of load (its words): 0 applied, 1 in effect or skipped (with
+ * a note), -1 failed (said).
+ */
+static int load_line(struct fabric *fb, const char *line, char **words,
+		     int nw, int lineno)
+{
+	const struct object *apply;
+	char canon[LOAD_MAX_LINE];
+	int rc;
+
+	if (!strcmp(words[0], "net") && !strcmp(words[1], "add")) {
+		struct kvb_net n;
+
+		apply = &obj_net;
+		if (!net_find(fb, words[2], &n)) {
+			net_line(fb, &n, canon, sizeof(canon));
+			if (strcmp(canon, line))
+				return err("load: line %d: network %s exists "
+					   "as '%s'", lineno, words[2],
+					   canon), -1;
+			return 1;
+		}
+	} else if (!strcmp(words[0], "net")) {	/* net peer */
+		struct kvb_net a, b;
+
+		apply = &obj_net;
+		if (!net_find(fb, words[2], &a) &&
+		    !net_find(fb, words[3], &b) && net_peered(&a, b.id))
+			return 1;
+	} else if (!strcmp(words[0], "attach")) {
+		struct kvb_port p;
+
+		apply = &obj_attach;
+		if (!if_nametoindex(words[1])) {
+			warn("load: line %d: %s: no such device yet, skipped",
+			     lineno, words[1]);
+			return 1;
+		}
+		if (!port_resolve(fb, words[1], &p)) {
+			port_line(fb, &p, canon, sizeof(canon));
+			if (strcmp(canon, line))
+				return err("load: line %d: %s is attached as "
+					   "'%s'", lineno, words[1], canon), -1;
+			return 1;
+		}
+	} else if (!strcmp(words[0], "acl")) {
+		apply = &obj_acl;
+		if (acl_line_in_effect(fb, nw - 1, words + 1))
+			return 1;
+	} else {	/* forward add */
+		apply = &obj_forward;
+		if (line_in_effect(fb, line))
+			return 1;
+		if (!fwd_target_known(fb, nw - 2, words + 2)) {
+			warn("load: line %d: no port holds the target yet, "
+			     "skipped", lineno);
+			return 1;
+		}
+		rc = fwd_load_over_vxlan(fb, nw - 2, words + 2, lineno);
+		if (rc >= 0)
+			return rc ? err("load: line %d failed: %s", lineno,
+					line), -1 : 0;
+	}
+	if (object_call(apply, nw - 1, words + 1))
+		return err("load: line %d failed: %s", lineno, line), -1;
+	return 0;
+}
+
+/*
+ * load FILE: apply a saved configuration. A file with a line that is no
+ * configuration line is refused before anything is applied. Then lines
+ * already in effect are skipped; a guest device that does not exist
+ * (yet: at boot, before its VM starts) is skipped with a note, so that
+ * its hook (qemu-ifup, libvirt) attaches it, and so is a forward to an
+ * address no port holds (yet). A line that fails (a network that exists
+ * with other settings, a subnet the host took since: each said) does not
+ * stop the lines after it, which stand on their own or fail in their
+ * turn (a port of a network that could not be made): a boot restores
+ * every network it can, and the command fails at the end.
  */
 static int do_load(int argc, char **argv)
 {
-	char line[4096], canon[4096];
-	int lineno = 0, ret = 0, applied = 0, skipped = 0;
+	int lineno = 0, nlines = 0, applied = 0, skipped = 0, failed = 0;
+	char **lines = NULL, line[LOAD_MAX_LINE];
 	struct fabric *fb;
 	FILE *f;
 
@@ -644,126 +853,56 @@ static int do_load(int argc, char **argv)
 	f = strcmp(argv[0], "-") ? fopen(argv[0], "r") : stdin;
 	if (!f)
 		return err("load: %s: %s", argv[0], strerror(errno));
-	fb = fab();
-	if (!fb) {
-		if (f != stdin)
-			fclose(f);
-		return 1;
-	}
+	/* the whole file first: nothing applied from one that is not a
+	 * configuration */
 	while (fgets(line, sizeof(line), f)) {
-		char *words[LOAD_MAX_WORDS], *save, *w, copy[4096];
-		const struct object *apply;
-		int nw = 0, rc;
+		char *words[LOAD_MAX_WORDS], copy[LOAD_MAX_LINE], **more;
+		int nw;
 
 		lineno++;
 		line[strcspn(line, "\n")] = 0;
-		snprintf(copy, sizeof(copy), "%s", line);
-		for (w = strtok_r(copy, " \t", &save); w && nw < LOAD_MAX_WORDS;
-		     w = strtok_r(NULL, " \t", &save))
-			words[nw++] = w;
-		if (!nw || words[0][0] == '#')
-			continue;
-		/* a line already in effect is skipped; others are applied by
-		 * the command they spell */
-		if (nw >= 3 && !strcmp(words[0], "net") &&
-		    !strcmp(words[1], "add")) {
-			struct kvb_net n;
-
-			apply = &obj_net;
-			if (!net_find(fb, words[2], &n)) {
-				net_line(fb, &n, canon, sizeof(canon));
-				if (strcmp(canon, line)) {
-					ret = err("load: line %d: network %s "
-						  "exists as '%s'", lineno,
-						  words[2], canon);
-					break;
-				}
-				skipped++;
-				continue;
-			}
-		} else if (nw == 4 && !strcmp(words[0], "net") &&
-			   !strcmp(words[1], "peer")) {
-			struct kvb_net a, b;
-
-			apply = &obj_net;
-			if (!net_find(fb, words[2], &a) &&
-			    !net_find(fb, words[3], &b) && net_peered(&a, b.id)) {
-				skipped++;
-				continue;
-			}
-		} else if (nw >= 2 && !strcmp(words[0], "attach")) {
-			struct kvb_port p;
-
-			apply = &obj_attach;
-			if (!if_nametoindex(words[1])) {
-				warn("load: line %d: %s: no such device yet, "
-				     "skipped", lineno, words[1]);
-				skipped++;
-				continue;
-			}
-			if (!port_resolve(fb, words[1], &p)) {
-				port_line(fb, &p, canon, sizeof(canon));
-				if (strcmp(canon, line)) {
-					ret = err("load: line %d: %s is attached "
-						  "as '%s'", lineno, words[1],
-						  canon);
-					break;
-				}
-				skipped++;
-				continue;
-			}
-		} else if (nw >= 3 && !strcmp(words[0], "acl")) {
-			apply = &obj_acl;
-			if (acl_line_in_effect(fb, nw - 1, words + 1)) {
-				skipped++;
-				continue;
-			}
-		} else if (nw >= 3 && !strcmp(words[0], "forward") &&
-			   !strcmp(words[1], "add")) {
-			apply = &obj_forward;
-			if (line_in_effect(fb, line)) {
-				skipped++;
-				continue;
-			}
-			if (!fwd_target_known(fb, nw - 2, words + 2)) {
-				warn("load: line %d: no port holds the target "
-				     "yet, skipped", lineno);
-				skipped++;
-				continue;
-			}
-			rc = fwd_load_over_vxlan(fb, nw - 2, words + 2, lineno);
-			if (rc > 0) {
-				ret = err("load: line %d failed: %s", lineno,
-					  line);
-				break;
-			}
-			if (!rc) {
-				applied++;
-				continue;
-			}
-		} else {
-			ret = err("load: line %d: expected 'acl', 'net add', "
-				  "'net peer', 'attach' or 'forward add': %s",
-				  lineno, line);
+		nw = load_words(line, copy, words);
+		if (nw && !load_form(words, nw)) {
+			failed = err("load: line %d: expected 'acl', 'net add', "
+				     "'net peer', 'attach' or 'forward add': %s "
+				     "(nothing applied)", lineno, line);
 			break;
 		}
-		if (object_call(apply, nw - 1, words + 1)) {
-			ret = err("load: line %d failed: %s", lineno, line);
+		more = realloc(lines, (size_t)(nlines + 1) * sizeof(*lines));
+		if (!more || !(more[nlines] = strdup(line))) {
+			lines = more ? more : lines;
+			failed = err("load: out of memory");
 			break;
 		}
-		applied++;
+		lines = more;
+		nlines++;
 	}
 	if (f != stdin)
 		fclose(f);
-	if (!ret) {
-		open_json_object(NULL);
-		print_uint(PRINT_ANY, "applied", "%llu applied", (__u64)applied);
-		print_uint(PRINT_ANY, "skipped",
-			   ", %llu already in effect or skipped\n",
-			   (__u64)skipped);
-		close_json_object();
+	fb = failed ? NULL : fab();
+	for (int i = 0; fb && i < nlines; i++) {
+		char *words[LOAD_MAX_WORDS], copy[LOAD_MAX_LINE];
+		int nw = load_words(lines[i], copy, words), rc;
+
+		if (!nw)
+			continue;
+		rc = load_line(fb, lines[i], words, nw, i + 1);
+		applied += rc == 0;
+		skipped += rc > 0;
+		failed += rc < 0;
 	}
-	return ret;
+	for (int i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+	if (!fb)
+		return 1;
+	open_json_object(NULL);
+	print_uint(PRINT_ANY, "applied", "%llu applied", (__u64)applied);
+	print_uint(PRINT_ANY, "skipped", ", %llu already in effect or skipped",
+		   (__u64)skipped);
+	print_uint(PRINT_ANY, "failed", ", %llu failed\n", (__u64)failed);
+	close_json_object();
+	return failed ? 1 : 0;
 }
 
 const struct object obj_upgrade = {

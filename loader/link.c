@@ -176,6 +176,23 @@ int xdp_update(struct fabric *fb, __u32 ifindex, bool bound)
 	return ret;
 }
 
+/* Does device ifindex's tc hook (egress or ingress) run one of ids? */
+bool tc_runs_one_of(__u32 ifindex, bool egress, const __u32 *ids,
+			   int n)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KVB_TC_HANDLE,
+		    .priority = KVB_TC_PRIO);
+
+	if (bpf_tc_query(&hook, &to))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (to.prog_id == ids[i])
+			return true;
+	return false;
+}
+
 /* Is our tc ingress filter on the device? (identity of an attached port) */
 bool tc_present(__u32 ifindex)
 {

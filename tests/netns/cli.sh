@@ -114,6 +114,23 @@ check_not "load whose second line fails: an error" \
 check "... the fabric with the first line's network stays" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net show x
 "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
+# a failing line (a subnet the host took since the file was saved) does
+# not stop the lines after it: a boot restores every network it can
+printf 'net add x type routed subnet 198.18.210.0/24\nnet add y type bridge\nacl add ly\n' >"$TMPDIR/mid.conf"
+out=$("$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/mid.conf" 2>&1) &&
+	fail "load with a failing first line: succeeded: $out" ||
+	{ grep -q "overlaps 198.18.210.0/24" <<<"$out" && grep -q "line 1 failed" <<<"$out" && grep -q "^2 applied, 0 already in effect or skipped, 1 failed" <<<"$out" &&
+		pass "load with a failing first line: says it, applies the rest, fails at the end" ||
+		fail "load with a failing first line: '$out'"; }
+check "... the later network is there" "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net show y
+check "... and the later ACL" "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" acl show ly
+"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
+# a file with a line that is no configuration line is refused whole
+printf 'net add y type bridge\nreset\n' >"$TMPDIR/odd.conf"
+expect_err "load of a file with a command that is no configuration line: refused" \
+	"line 2: expected 'acl', 'net add'.*(nothing applied)" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/odd.conf"
+check_not "... and nothing of it applied" test -e "${BPFFS}_none/kvb_net"
 expect_err "--bpffs off bpffs: refused" "is not on a bpffs mount" \
 	"$ROOT/build/kvmbpf" --bpffs "$TMPDIR/nobpffs" net add x type bridge
 check_not "... and the directory it made is gone" test -e "$TMPDIR/nobpffs"
@@ -513,4 +530,42 @@ bpftool map create "$BPFFS"_old/kvb_meta type array key 4 value 40 entries 1 nam
 bpftool map update pinned "$BPFFS"_old/kvb_meta key 0 0 0 0 value 99 0 0 0 $(printf '0 %.0s' $(seq 36))
 expect_err "newer layout refused" "layout v99" "$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old net show
 rm -rf "$BPFFS"_old
+
+# A real fabric whose layout is another's (an upgrade changed it): every
+# command says what to do, and reset removes it with all it made on the
+# host: its programs on the ports (tc, XDP), its gateway interface and
+# dnsmasq, its VXLAN device, its /run/kvmbpf files. Before, even reset was
+# refused, and 'rm -r' of the directory left all of that behind.
+OLD=("$ROOT/build/kvmbpf" --bpffs "$BPFFS"_old)
+ip link add "$T-ol" type veth peer name "$T-olp" && LINK_LIST+=("$T-ol")
+ip link set "$T-ol" up && ip link set "$T-olp" up
+check "old fabric: net add nat (dhcp on)" "${OLD[@]}" net add ol type nat subnet 10.79.0.0/24
+check "old fabric: attach with xdp on" "${OLD[@]}" attach "$T-ol" net ol ip 10.79.0.5 xdp on
+check "old fabric: an overlay network" "${OLD[@]}" net add olv type internal vni 81 vtep 198.18.1.77
+og=$("${OLD[@]}" -j net show ol | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+ov=$("${OLD[@]}" -j net show olv | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["overlay_device"])')
+op=$(cat "/run/kvmbpf/$og.pid" 2>/dev/null)
+meta=$(bpftool -j map lookup pinned "$BPFFS"_old/kvb_meta key 0 0 0 0 | "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)["value"]
+v[0:4] = ["0x18", "0x00", "0x00", "0x00"]	# layout 24
+print(" ".join(v))')
+bpftool map update pinned "$BPFFS"_old/kvb_meta key 0 0 0 0 value $meta
+expect_err "a fabric of layout 24: net show says what to do" \
+	"holds map layout v24, this build uses v$("$ROOT/build/kvmbpf" -j --version | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["layout"])'): 'kvmbpf reset' removes it" \
+	"${OLD[@]}" net show
+check "... reset of it" "${OLD[@]}" reset
+check_not "... no kvmbpf filter left on its port" sh -c "tc filter show dev $T-ol ingress | grep -q kvb_; tc filter show dev $T-ol egress | grep -q kvb_"
+check_not "... no XDP left on its port" sh -c "ip link show $T-ol | grep -q xdp"
+check_not "... its gateway interface is gone" ip link show "$og"
+check_not "... its VXLAN device is gone" ip link show "$ov"
+for i in $(seq 100); do	# gone, or a zombie its parent has not reaped yet
+	[ -e "/proc/$op" ] && ! grep -q '^State:.*Z' "/proc/$op/status" 2>/dev/null || break
+	sleep 0.05
+done
+check_not "... its dnsmasq is gone" sh -c "[ -n '$op' ] && [ -e /proc/$op ] && ! grep -q '^State:.*Z' /proc/$op/status"
+check_not "... its /run/kvmbpf files are gone" sh -c "ls /run/kvmbpf | grep -q '^$og\.'"
+check_not "... and its directory" test -e "$BPFFS"_old
+[ -n "$op" ] && [ -n "$og" ] && [ -n "$ov" ] && pass "the old fabric had a dnsmasq, a gateway and a VXLAN device" ||
+	fail "the old fabric: dnsmasq '$op', gateway '$og', VXLAN device '$ov'"
 finish
