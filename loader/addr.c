@@ -186,9 +186,73 @@ static int addr_put_static(struct fabric *fb, const struct kvb_port *p,
  * gets its old configured addresses back: a refused `port set` leaves the
  * running guest as it was.
  */
+static int addr_recount6(struct fabric *fb, __u32 ifindex,
+			 struct kvb_port *out);
+
+/*
+ * Is owner entry cur (of address ok) another port's first claim (SAVI),
+ * which the operator's `ip` takes over? Its port's binding, when so, in
+ * *hk (else another's lease or static address: refused).
+ */
+static bool addr_learned_elsewhere(struct fabric *fb,
+				   const struct kvb_addr_key *ok,
+				   const struct kvb_addr *cur,
+				   struct kvb_addr_key *hk)
+{
+	struct kvb_addr h;
+
+	*hk = *ok;
+	hk->ifindex = cur->owner;
+	hk->net_id = 0;
+	return !bpf_map_lookup_elem(fb->addr_fd, hk, &h) &&
+	       (h.flags & KVB_ADDR_F_SAVI) &&
+	       !(h.flags & (KVB_ADDR_F_STATIC | KVB_ADDR_F_DHCP));
+}
+
+/*
+ * Another port's first claims (SAVI) of the addresses of o go: the
+ * operator's `ip` beats a guest's first come, as a lease does (an IPv6
+ * address that moves between guests, a VRRP address that fails over:
+ * the guest that held it last may have given it up, and the datapath
+ * cannot tell). That port sends from it no more (savi-conflict).
+ * addr_learned_find, before the static entries are written, notes their
+ * port entries in hks (at most max); addr_learned_drop, after the owner
+ * entries are the port's, removes them: a claim in between meets the
+ * static owner, not a free address.
+ */
+static int addr_learned_find(struct fabric *fb, const struct kvb_port *p,
+			     const struct port_opts *o,
+			     struct kvb_addr_key *hks, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < o->naddrs && n < max; i++) {
+		struct kvb_addr_key ok = o->addrs[i];
+		struct kvb_addr cur;
+
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
+		    cur.owner != p->ifindex &&
+		    addr_learned_elsewhere(fb, &ok, &cur, &hks[n]))
+			n++;
+	}
+	return n;
+}
+
+static void addr_learned_drop(struct fabric *fb, struct kvb_addr_key *hks,
+			      int n)
+{
+	for (int i = 0; i < n; i++) {
+		bpf_map_delete_elem(fb->addr_fd, &hks[i]);
+		addr_recount6(fb, hks[i].ifindex, NULL);
+	}
+}
+
 int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
 	       const struct port_opts *o)
 {
+	struct kvb_addr_key hk;
 	struct kvb_addr cur;
 	char buf[64];
 
@@ -198,7 +262,8 @@ int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
 		ok.ifindex = 0;
 		ok.net_id = (__u8)p->net_id;
 		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&
-		    cur.owner != p->ifindex) {
+		    cur.owner != p->ifindex &&
+		    !addr_learned_elsewhere(fb, &ok, &cur, &hk)) {
 			fmt_addr(&ok, buf);
 			return err("%s: %s: ip %s is already an address of "
 				   "another port (ifindex %u)", cmd, p->name,
@@ -212,9 +277,10 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	     const struct port_opts *o)
 {
 	struct kvb_addr_key old[KVB_MAX_PORT_ADDRS], key, *prev = NULL;
+	struct kvb_addr_key taken[KVB_MAX_PORT_ADDRS];
 	struct kvb_addr cur;
 	char buf[64];
-	int nold = 0, bad = 0, e;
+	int nold = 0, bad = 0, e, ntaken;
 
 	if (addr_check(fb, cmd, p, o))
 		return 1;
@@ -233,8 +299,11 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	}
 	if (addr_shortcut_off(fb, p))
 		return err("%s: %s: %s", cmd, p->name, strerror(errno));
+	ntaken = addr_learned_find(fb, p, o, taken, KVB_MAX_PORT_ADDRS);
 	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
 	e = addr_put_static(fb, p, o->addrs, o->naddrs, &bad);
+	/* (also when that failed: their owner entries may be gone) */
+	addr_learned_drop(fb, taken, ntaken);
 	if (e) {
 		addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
 		addr_put_static(fb, p, old, nold, &bad);

@@ -468,6 +468,14 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 
 	if (role == KVB_PORT_GUEST && dev_quiet_ipv6(dev))
 		port.flags |= KVB_PORT_F_IPV6_OFF;
+	/* tc sends to the device while it is this one (kvb_portdev); in it
+	 * before the first frame is judged, so that the port's own claims
+	 * are never taken for a departed guest's (bind.h: port_dev_gone) */
+	if (bpf_map_update_elem(fb->portdev_fd, &ifindex, &ifindex, BPF_ANY)) {
+		err("%s: %s: cannot record its device: %s", cmd, dev,
+		    strerror(errno));
+		goto fail;
+	}
 	ret = tc_attach(fb, ifindex, false, &created);
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;
@@ -513,12 +521,6 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		addr_mac_owned(fb, net_id, mac, ifindex);
 	}
 
-	/* tc sends to the device while it is this one (kvb_portdev) */
-	if (bpf_map_update_elem(fb->portdev_fd, &ifindex, &ifindex, BPF_ANY)) {
-		err("%s: %s: cannot record its device: %s", cmd, dev,
-		    strerror(errno));
-		goto fail;
-	}
 	/* last, once the port is whole: other ports' XDP may send to it */
 	if (xdp_target(ifindex, role) &&
 	    bpf_map_update_elem(fb->xdptx_fd, &ifindex, &ifindex, BPF_ANY)) {

@@ -91,7 +91,7 @@ enum kvb_stage {
 #define KVB_MAX_NET_PORTS 64	/* devices in one network (flood list) */
 #define KVB_MAX_FDB 65536	/* MAC table entries, all networks */
 #define KVB_NAME_LEN 16		/* network and device names, with NUL */
-#define KVB_MAX_ADDRS 65536	/* kvb_addr entries, all ports: two a binding
+#define KVB_MAX_ADDRS 131072	/* kvb_addr entries, all ports: two a binding
 				 * (the port's and the owner entry) */
 #define KVB_MAX_PORT_ADDRS 16	/* configured addresses per port */
 #define KVB_MAX_SUBNETS 4	/* IPv4 and IPv6 subnets of one network */
@@ -1156,22 +1156,24 @@ struct kvb_addr {
  * refreshes it at most every KVB_SAVI_REFRESH_S. */
 #define KVB_SAVI_LIFE_S 86400
 #define KVB_SAVI_REFRESH_S 60
-#define KVB_SAVI_MAX 16		/* SAVI bindings per port */
+#define KVB_SAVI_MAX 32		/* SAVI bindings per port */
 /*
  * Room for a guest's new addresses: while a guest port holds more than
  * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings (near its cap), the sweep
- * ends those of them unused as a source for KVB_SAVI_IDLE_S (5 minutes:
- * an address in use is never one) until it holds no more. Each boot of a
+ * ends those of them unused as a source for KVB_SAVI_IDLE_S (an hour: an
+ * address in use is never one; a shorter time would free a guest's
+ * receive-only address for another to take) until it holds no more. Each boot of a
  * guest makes new temporary addresses (RFC 8981), one a prefix, while the
  * old ones live a day: without this its newest, preferred addresses met
  * the cap. The room is a boot's worth on a network of KVB_MAX_SUBNETS
- * IPv6 prefixes (with 1 and an hour, a guest on 3 prefixes that booted 5
- * times in an hour had no IPv6 until the hour was over). Only near the
+ * IPv6 prefixes, and the cap KVB_SAVI_MAX is 32 (with 16 and a room of
+ * 1, a guest on 3 prefixes that booted 5 times in an hour had no IPv6
+ * until the hour was over; now it boots 9 times in the hour). Only near the
  * cap: an address so ended is free for another guest to claim, so a
  * guest under it keeps all of its own.
  */
 #define KVB_SAVI_ROOM KVB_MAX_SUBNETS
-#define KVB_SAVI_IDLE_S 300
+#define KVB_SAVI_IDLE_S 3600
 /*
  * Another port's DAD probe for a learned address passes (its holder
  * answers, the claimant sees the duplicate) once the binding is older

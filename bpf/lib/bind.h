@@ -735,9 +735,9 @@ static long bind_sweep_one(void *map, struct kvb_addr_key *k,
 	if (!ifindex || !(v->flags & (KVB_ADDR_F_DHCP | KVB_ADDR_F_SAVI)))
 		return 0;
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
-	/* a learned binding of a port whose device went goes too */
+	/* a learned binding of a guest whose device went goes too */
 	if (bind_live(v, c->now) && !bind_makes_room(v, port, c->now) &&
-	    port_dev_live(ifindex))
+	    !(port && port->role == KVB_PORT_GUEST && !port_dev_live(ifindex)))
 		return 0;
 	net_id = port ? port->net_id : 0;
 	key = *k;

@@ -408,17 +408,23 @@ static __always_inline int port_dev_live(__u32 ifindex)
 
 /*
  * Did port *holder's device go (port_dev_live), asked for a frame of port
- * *self (whose device, on which the frame came, is there)? Pointers: the
- * callers' stacks are deep enough. In both hooks
+ * *self (whose device, on which the frame came, is there)? Global, with
+ * pointers: the callers' stacks are deep enough (XDP's 512 bytes). In both hooks
  * (a claim of an address that a departed guest held): when self is not
  * in kvb_portdev either, the map is not the fabric's (an object that did
- * not reuse it), and nobody's device counts as gone.
+ * not reuse it), and nobody's device counts as gone. A guest's only.
  */
-static __always_inline int port_dev_gone(const __u32 *holder,
-					 const __u32 *self)
+__noinline int port_dev_gone(const __u32 *holder, const __u32 *self)
 {
-	return !bpf_map_lookup_elem(&kvb_portdev, holder) &&
-	       bpf_map_lookup_elem(&kvb_portdev, self);
+	struct kvb_port *p;
+
+	if (!holder || !self || bpf_map_lookup_elem(&kvb_portdev, holder) ||
+	    !bpf_map_lookup_elem(&kvb_portdev, self))
+		return 0;
+	/* a guest's: an uplink that went (a NIC recreated) keeps what it
+	 * holds for the LAN (its router's address) until gc */
+	p = bpf_map_lookup_elem(&kvb_port, holder);
+	return p && p->role == KVB_PORT_GUEST;
 }
 
 /* The network of id, or NULL when there is none. */
