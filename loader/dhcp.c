@@ -30,7 +30,14 @@ static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 	run_path(net, ext, buf, len);
 }
 
-/* Static leases: every port of the network with a MAC and an IPv4. */
+/*
+ * Static leases: every port of the network with a MAC and an IPv4 (`mac`
+ * given) gets its address from dnsmasq. Every other static IPv4 of the
+ * network (a port with `ip` and no `mac`, whose MAC the fabric pins from
+ * its first frame) is reserved for a client identifier no client sends:
+ * dnsmasq leases no address a dhcp-host line names to anyone else, and
+ * the guest that holds it is not refused its own address.
+ */
 static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 {
 	struct kvb_addr_key key, *prev = NULL;
@@ -50,13 +57,15 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 		prev = &key;
 		if (key.family != 4 || port_get(fb, key.ifindex, &p) ||
 		    p.net_id != net->id ||
-		    (p.flags & KVB_PORT_F_MAC_PINNED) ||
-		    mac_zero(p.mac) ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
 		    !(a.flags & KVB_ADDR_F_STATIC))
 			continue;
-		fmt_mac(p.mac, mac);
 		fmt_addr(&key, ip);
+		if ((p.flags & KVB_PORT_F_MAC_PINNED) || mac_zero(p.mac)) {
+			fprintf(f, "id:kvmbpf-reserved-%u,%s\n", key.ifindex, ip);
+			continue;
+		}
+		fmt_mac(p.mac, mac);
 		fprintf(f, "%s,%s\n", mac, ip);
 	}
 	fclose(f);
@@ -120,9 +129,9 @@ static pid_t read_pid(const struct kvb_net *net)
 	}
 	/* dnsmasq's, and this network's: not whatever process got its pid
 	 * since, nor another network's */
-	if (pid_is(pid, "dnsmasq") && pid_has_arg(pid, arg))
+	if (pid_runs(pid, KVB_DNSMASQ) && pid_has_arg(pid, arg))
 		return pid;
-	return pid_find("dnsmasq", arg);
+	return pid_find(KVB_DNSMASQ, arg);
 }
 
 /* Run dnsmasq with argv; 0 once it has forked into the background. */
@@ -134,7 +143,7 @@ static int dnsmasq_run(const char *const argv[])
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		execv("/usr/sbin/dnsmasq", (char *const *)argv);
+		execv(KVB_DNSMASQ, (char *const *)argv);
 		_exit(127);
 	}
 	/* dnsmasq forks into the background once it listens */
@@ -703,6 +712,31 @@ static bool lease6_in_net(const struct kvb_net *net, const __u8 addr[16])
 }
 
 /*
+ * The server dropped one of port p's DHCPv6 leases (released, declined,
+ * ended): one lease back into the port's budget (kvb_dhcpx; dhcp.h:
+ * dhcp6_lease_charge), which counts the leases the server may hold for
+ * the port. Before, a client that released and asked again at every
+ * boot (ISC dhclient's ifdown/ifup) had no IPv6 from its 17th boot on.
+ * Written as the datapath writes it, unlocked: a charge of the same
+ * moment may be lost (one lease more for the port) or this refund.
+ */
+static void dhcp6_budget_refund(struct fabric *fb, const struct kvb_port *p)
+{
+	int fd = open_map(fb, KVB_MAP_DHCPX);
+	__u32 slot = p->slot;
+	struct kvb_dhcpx d;
+
+	if (fd < 0)
+		return;
+	if (!bpf_map_lookup_elem(fd, &slot, &d) && d.b6.ifindex == p->ifindex &&
+	    d.b6.level) {
+		d.b6.level--;
+		bpf_map_update_elem(fd, &slot, &d, BPF_EXIST);
+	}
+	close(fd);
+}
+
+/*
  * kvmbpf dhcp-event NAME -- ACTION DUID ADDRESS [HOSTNAME]: dnsmasq's
  * lease script (write_script). A DHCPv6 lease added or renewed ("add",
  * "old") makes the address the port's until the lease ends, the port
@@ -767,6 +801,8 @@ int do_dhcp_event(int argc, char **argv)
 		    memcmp(p.mac, mac, 6))
 			continue;
 		ret = port_addr_lease(fb, &p, k, add, expires);
+		if (!add)
+			dhcp6_budget_refund(fb, &p);
 		if (ret)
 			return err("dhcp-event: %s: %s of %s: %s", net.name,
 				   argv[3], p.name, ret == -EEXIST ?

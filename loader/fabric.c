@@ -70,11 +70,11 @@ static int ensure_bpffs(const char *dir)
  */
 static int refuse_layout(const char *dir, unsigned int found)
 {
-	return err("%s holds map layout v%u, this build uses v%u: 'kvmbpf "
-		   "reset' removes it (its programs, gateway interfaces and "
-		   "dnsmasq too), then 'kvmbpf load' a saved configuration; or "
-		   "use the matching kvmbpf version", dir, found,
-		   KVB_LAYOUT_VERSION);
+	return err("%s holds map layout v%u, this build uses v%u: save its "
+		   "configuration with the kvmbpf that made it ('kvmbpf save > "
+		   "FILE'), then 'kvmbpf reset' with this one (it removes the "
+		   "fabric, programs, gateway interfaces and dnsmasq too) and "
+		   "'kvmbpf load FILE'", dir, found, KVB_LAYOUT_VERSION);
 }
 
 /*
@@ -161,6 +161,15 @@ static int check_layout(const char *dir)
 	/* 0: pinned by a load that stopped before writing it */
 	return found && found != KVB_LAYOUT_VERSION ?
 		refuse_layout(dir, found) : 0;
+}
+
+/* A pinned map of the fabric by name (the fd is the caller's), or -1. */
+int open_map(struct fabric *fb, const char *name)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", fb->dir, name);
+	return bpf_obj_get(path);
 }
 
 static int pin_path(char *buf, size_t len, const char *dir, const char *name)

@@ -44,6 +44,7 @@ struct fabric {
 /* fabric.c */
 bool fabric_exists(const char *dir);
 unsigned int fabric_other_layout(const char *dir);
+int open_map(struct fabric *fb, const char *name);
 int fabric_open(struct fabric *fb, const char *dir);
 int fabric_open_ro(struct fabric *fb, const char *dir);
 void fabric_close(struct fabric *fb);
@@ -134,8 +135,9 @@ void addr_print(struct fabric *fb, __u32 ifindex);
 /* a DHCPv6 lease's address (dnsmasq's lease script) as the port's */
 int port_addr_lease(struct fabric *fb, struct kvb_port *p,
 		    struct kvb_addr_key k, bool add, __u64 expires);
-/* DHCPv6 leases one port may hold (as many as first claims) */
-#define KVB_LEASE6_MAX KVB_SAVI_MAX
+/* DHCPv6 leases one port may hold (as many as leased or static
+ * addresses of a family: the datapath's budget, dhcp.h) */
+#define KVB_LEASE6_MAX KVB_DHCP_LEASE_MAX
 
 /* fdb.c: the MAC table's entries for the ports */
 void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id);
@@ -382,7 +384,9 @@ const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
 bool pid_is(int pid, const char *name);
 bool pid_has_arg(int pid, const char *arg);
-int pid_find(const char *name, const char *arg);
+bool pid_runs(int pid, const char *exe);
+int pid_find(const char *exe, const char *arg);
+#define KVB_DNSMASQ "/usr/sbin/dnsmasq"
 unsigned long long pid_start_time(int pid);
 bool pid_runs_self(int pid);
 

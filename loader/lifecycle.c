@@ -243,18 +243,36 @@ static void run_files_sweep(void)
 			c++;
 		if (*c != '.')
 			continue;
+		/* the files of a gateway interface that is still there are
+		 * another fabric's (its directory's name hash is this one's):
+		 * this fabric's went with its networks */
+		{
+			char ifname[IF_NAMESIZE];
+			size_t len = (size_t)(c - de->d_name);
+
+			if (len < sizeof(ifname)) {
+				memcpy(ifname, de->d_name, len);
+				ifname[len] = 0;
+				if (if_nametoindex(ifname))
+					continue;
+			}
+		}
 		/* a dnsmasq of a network the fabric lost goes too: its
-		 * pid file is the only record of it */
+		 * pid file is the only record of it (and the pid in it is
+		 * dnsmasq's word, checked: the one started with that file) */
 		if (!strcmp(c, ".pid")) {
-			char path[512];
+			char path[512], arg[560];
 			FILE *f;
 			int pid = 0;
 
 			snprintf(path, sizeof(path), "%s/%s", KVB_RUN_DIR,
 				 de->d_name);
+			snprintf(arg, sizeof(arg), "--pid-file=%s", path);
 			f = fopen(path, "r");
 			if (f && fscanf(f, "%d", &pid) == 1 && pid > 0 &&
-			    pid_is(pid, "dnsmasq"))
+			    pid_runs(pid, KVB_DNSMASQ) && pid_has_arg(pid, arg))
+				kill(pid, SIGTERM);
+			else if ((pid = pid_find(KVB_DNSMASQ, arg)))
 				kill(pid, SIGTERM);
 			if (f)
 				fclose(f);
@@ -311,12 +329,46 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	bool gw[KVB_MAX_NETS] = { false }, ovl_ours = false;
 	__u32 ids[16];
-	int n = pinned_prog_ids(dir, ids, 16);
+	int n = pinned_prog_ids(dir, ids, 16), lock, ret;
 	struct dirent *de;
 	DIR *d;
 
+	/* the directory's lock, as any changing command holds it (of
+	 * either build): no command pins into it while it goes */
+	lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX)) {
+		if (lock >= 0)
+			close(lock);
+		if (ifs)
+			if_freenameindex(ifs);
+		return err("reset: %s: cannot lock it: %s", dir,
+			   strerror(errno));
+	}
 	warn("reset: %s holds map layout v%u (this build: v%u): removing it "
 	     "by what it left on the host", dir, layout, KVB_LAYOUT_VERSION);
+	/* what is its: its gateways and VXLAN device by their fabric ends,
+	 * whose programs are its own; then its watchers and dnsmasq stop
+	 * before anything of theirs changes (a watcher wakes on links) */
+	overlay_ifname(ovl);
+	for (i = ifs; i && i->if_index; i++) {
+		if (!tc_runs_one_of(i->if_index, false, ids, n))
+			continue;
+		if (!strcmp(i->if_name, ovl))
+			ovl_ours = true;
+		for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+			gateway_ifnames(id, host, port);
+			if (!strcmp(i->if_name, port))
+				gw[id] = true;
+		}
+	}
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		struct kvb_net net = { .id = id };
+
+		if (gw[id]) {
+			wan_wait_stop(&net);
+			dhcp_stop(&net);
+		}
+	}
 	d = opendir(dir);
 	while (d && (de = readdir(d))) {
 		char path[512];
@@ -333,40 +385,26 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 	}
 	if (d)
 		closedir(d);
-	overlay_ifname(ovl);
 	for (i = ifs; i && i->if_index; i++) {
 		bool in = tc_runs_one_of(i->if_index, false, ids, n),
 		     out = tc_runs_one_of(i->if_index, true, ids, n);
 
-		if (!in && !out)
-			continue;
 		if (in)
 			tc_detach(i->if_index, false, !out);
 		if (out)
 			tc_detach(i->if_index, true, true);
-		if (!strcmp(i->if_name, ovl))
-			ovl_ours = true;
-		for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-			gateway_ifnames(id, host, port);
-			if (!strcmp(i->if_name, port))
-				gw[id] = true;
-		}
 	}
 	if (ifs)
 		if_freenameindex(ifs);
-	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		struct kvb_net net = { .id = id };
-
-		if (!gw[id])
-			continue;
-		wan_wait_stop(&net);
-		dhcp_stop(&net);
-		gateway_delete(id);
-	}
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (gw[id])
+			gateway_delete(id);
 	if (ovl_ours && if_nametoindex(ovl))
 		host_link_del(if_nametoindex(ovl));
 	run_files_sweep();
-	return pins_remove(dir, true, false);
+	ret = pins_remove(dir, true, false);
+	close(lock);
+	return ret;
 }
 
 static int do_reset(int argc, char **argv)
@@ -829,6 +867,83 @@ static int load_line(struct fabric *fb, const char *line, char **words,
 	return 0;
 }
 
+/* The names whose lines failed in a load: networks and ACLs. */
+#define LOAD_MAX_FAILED 64
+struct load_failed {
+	char nets[LOAD_MAX_FAILED][KVB_NAME_LEN];
+	char acls[LOAD_MAX_FAILED][KVB_NAME_LEN];
+	int nnets, nacls;
+};
+
+static bool load_named(char list[][KVB_NAME_LEN], int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strncmp(list[i], name, KVB_NAME_LEN))
+			return true;
+	return false;
+}
+
+static void load_name(char list[][KVB_NAME_LEN], int *n, const char *name)
+{
+	if (*n < LOAD_MAX_FAILED && !load_named(list, *n, name))
+		snprintf(list[(*n)++], KVB_NAME_LEN, "%s", name);
+}
+
+/* A failed line's network or ACL (words: the line), for the lines after. */
+static void load_failed_note(struct load_failed *lf, char **words, int nw)
+{
+	if (!strcmp(words[0], "net") && !strcmp(words[1], "add"))
+		load_name(lf->nets, &lf->nnets, words[2]);
+	else if (!strcmp(words[0], "acl") && !strcmp(words[1], "add"))
+		load_name(lf->acls, &lf->nacls, words[2]);
+	else if (!strcmp(words[0], "acl") && nw >= 4 &&
+		 !strcmp(words[1], "rule"))
+		load_name(lf->acls, &lf->nacls, words[3]);
+}
+
+/*
+ * Does the line (words) name a network or an ACL whose line failed? The
+ * name, else NULL: an attach to a network that could not be made as
+ * saved (one of the same name that differs, a bridge with an uplink
+ * where an internal one was saved), a port or network given an ACL some
+ * of whose rules failed (a drop rule missing would open it), a forward
+ * or peering of such a network.
+ */
+static const char *load_depends(const struct load_failed *lf, char **words,
+				int nw)
+{
+	if (!strcmp(words[0], "net") && !strcmp(words[1], "peer")) {
+		for (int i = 2; i < 4; i++)
+			if (load_named((char (*)[KVB_NAME_LEN])lf->nets,
+				       lf->nnets, words[i]))
+				return words[i];
+		return NULL;
+	}
+	if (!strcmp(words[0], "forward"))
+		return load_named((char (*)[KVB_NAME_LEN])lf->nets, lf->nnets,
+				  words[2]) ? words[2] : NULL;
+	if (!strcmp(words[0], "acl") && nw >= 4 && !strcmp(words[1], "rule"))
+		return load_named((char (*)[KVB_NAME_LEN])lf->acls, lf->nacls,
+				  words[3]) ? words[3] : NULL;
+	for (int i = 1; i + 1 < nw; i++) {
+		char list[LOAD_MAX_LINE], *save, *a;
+
+		if (!strcmp(words[0], "attach") && !strcmp(words[i], "net") &&
+		    load_named((char (*)[KVB_NAME_LEN])lf->nets, lf->nnets,
+			       words[i + 1]))
+			return words[i + 1];
+		if (strcmp(words[i], "acl"))
+			continue;
+		snprintf(list, sizeof(list), "%s", words[i + 1]);
+		for (a = strtok_r(list, ",", &save); a;
+		     a = strtok_r(NULL, ",", &save))
+			if (load_named((char (*)[KVB_NAME_LEN])lf->acls,
+				       lf->nacls, a))
+				return words[i + 1];
+	}
+	return NULL;
+}
+
 /*
  * load FILE: apply a saved configuration. A file with a line that is no
  * configuration line is refused before anything is applied. Then lines
@@ -837,14 +952,15 @@ static int load_line(struct fabric *fb, const char *line, char **words,
  * its hook (qemu-ifup, libvirt) attaches it, and so is a forward to an
  * address no port holds (yet). A line that fails (a network that exists
  * with other settings, a subnet the host took since: each said) does not
- * stop the lines after it, which stand on their own or fail in their
- * turn (a port of a network that could not be made): a boot restores
- * every network it can, and the command fails at the end.
+ * stop the lines after it; those that name its network or ACL are not
+ * applied (load_depends) and the others stand on their own: a boot
+ * restores every network it can, and the command fails at the end.
  */
 static int do_load(int argc, char **argv)
 {
 	int lineno = 0, nlines = 0, applied = 0, skipped = 0, failed = 0;
 	char **lines = NULL, line[LOAD_MAX_LINE];
+	struct load_failed lf = { .nnets = 0 };
 	struct fabric *fb;
 	FILE *f;
 
@@ -883,10 +999,21 @@ static int do_load(int argc, char **argv)
 	for (int i = 0; fb && i < nlines; i++) {
 		char *words[LOAD_MAX_WORDS], copy[LOAD_MAX_LINE];
 		int nw = load_words(lines[i], copy, words), rc;
+		const char *dep;
 
 		if (!nw)
 			continue;
+		dep = load_depends(&lf, words, nw);
+		if (dep) {
+			err("load: line %d: %s: a line it needs (%s) failed, "
+			    "not applied", i + 1, lines[i], dep);
+			load_failed_note(&lf, words, nw);
+			failed++;
+			continue;
+		}
 		rc = load_line(fb, lines[i], words, nw, i + 1);
+		if (rc < 0)
+			load_failed_note(&lf, words, nw);
 		applied += rc == 0;
 		skipped += rc > 0;
 		failed += rc < 0;

@@ -28,14 +28,6 @@
 
 #include "kvmbpf.h"
 
-static int open_map(struct fabric *fb, const char *name)
-{
-	char path[600];
-
-	snprintf(path, sizeof(path), "%s/%s", fb->dir, name);
-	return bpf_obj_get(path);
-}
-
 void vtep_fmt(const struct kvb_vtep_addr *a, char buf[64])
 {
 	struct kvb_addr_key k = { .family = a->family };

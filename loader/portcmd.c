@@ -359,7 +359,7 @@ static int detach_run(int argc, char **argv)
 	struct fabric *fb;
 	struct kvb_port p;
 
-	if (argc < 1)
+	if (argc < 1 || !argv[0][0])
 		return err("detach: missing DEV");
 	if (argc > 1)
 		return err("detach: unexpected argument '%s'", argv[1]);

@@ -160,9 +160,17 @@ int net_addr_check(const char *cmd, const struct kvb_net *net,
 
 	if (!net_has(net, NT_GATEWAY))
 		return 0;
-	if (k->family == 6 && k->addr[0] == 0xfe && (k->addr[1] & 0xc0) == 0x80)
-		return 0;
 	fmt_addr(k, a);
+	if (k->family == 6 && k->addr[0] == 0xfe && (k->addr[1] & 0xc0) == 0x80) {
+		const __u8 *m = net->uplink_mac;	/* the gateway's MAC */
+		const __u8 eui[8] = { m[0] ^ 2, m[1], m[2], 0xff, 0xfe,
+				      m[3], m[4], m[5] };
+
+		if (!memcmp(k->addr + 8, eui, 8))
+			return err("%s: ip %s is the gateway's link-local "
+				   "address in network %s", cmd, a, net->name);
+		return 0;
+	}
 	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
 		const struct kvb_subnet *sn = &net->subnets[i];
 

@@ -206,11 +206,23 @@ bool pid_has_arg(int pid, const char *arg)
 	return false;
 }
 
+/* Does process pid run the program file exe (the same inode)? */
+bool pid_runs(int pid, const char *exe)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return pid > 0 && !stat(path, &a) && !stat(exe, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /*
- * The process named name (pid_is) with argument arg (pid_has_arg), by a
- * walk of /proc: 0 when there is none.
+ * The process that runs program exe with argument arg (pid_has_arg), by
+ * a walk of /proc: 0 when there is none. By the file it runs, not by its
+ * name: anyone may start a script called dnsmasq with our arguments.
  */
-int pid_find(const char *name, const char *arg)
+int pid_find(const char *exe, const char *arg)
 {
 	struct dirent *d;
 	int found = 0;
@@ -221,7 +233,7 @@ int pid_find(const char *name, const char *arg)
 	while (!found && (d = readdir(dir))) {
 		int pid = atoi(d->d_name);
 
-		if (pid > 0 && pid_is(pid, name) && pid_has_arg(pid, arg))
+		if (pid > 0 && pid_runs(pid, exe) && pid_has_arg(pid, arg))
 			found = pid;
 	}
 	closedir(dir);

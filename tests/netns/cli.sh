@@ -116,14 +116,17 @@ check "... the fabric with the first line's network stays" \
 "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
 # a failing line (a subnet the host took since the file was saved) does
 # not stop the lines after it: a boot restores every network it can
-printf 'net add x type routed subnet 198.18.210.0/24\nnet add y type bridge\nacl add ly\n' >"$TMPDIR/mid.conf"
+printf 'net add x type routed subnet 198.18.210.0/24\nnet add y type bridge\nacl add ly\nattach %s net x\n' "$T-b" >"$TMPDIR/mid.conf"
 out=$("$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/mid.conf" 2>&1) &&
 	fail "load with a failing first line: succeeded: $out" ||
-	{ grep -q "overlaps 198.18.210.0/24" <<<"$out" && grep -q "line 1 failed" <<<"$out" && grep -q "^2 applied, 0 already in effect or skipped, 1 failed" <<<"$out" &&
-		pass "load with a failing first line: says it, applies the rest, fails at the end" ||
+	{ grep -q "overlaps 198.18.210.0/24" <<<"$out" && grep -q "line 1 failed" <<<"$out" &&
+		grep -q "line 4: attach $T-b net x: a line it needs (x) failed, not applied" <<<"$out" &&
+		grep -q "^2 applied, 0 already in effect or skipped, 2 failed" <<<"$out" &&
+		pass "load with a failing first line: says it, applies the rest but what needs it, fails at the end" ||
 		fail "load with a failing first line: '$out'"; }
 check "... the later network is there" "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" net show y
 check "... and the later ACL" "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" acl show ly
+check_not "... but not the port of the failed network" "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" port show "$T-b"
 "$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
 # a file with a line that is no configuration line is refused whole
 printf 'net add y type bridge\nreset\n' >"$TMPDIR/odd.conf"
@@ -552,7 +555,7 @@ v[0:4] = ["0x18", "0x00", "0x00", "0x00"]	# layout 24
 print(" ".join(v))')
 bpftool map update pinned "$BPFFS"_old/kvb_meta key 0 0 0 0 value $meta
 expect_err "a fabric of layout 24: net show says what to do" \
-	"holds map layout v24, this build uses v$("$ROOT/build/kvmbpf" -j --version | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["layout"])'): 'kvmbpf reset' removes it" \
+	"holds map layout v24, this build uses v$("$ROOT/build/kvmbpf" -j --version | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["layout"])'): save its configuration with the kvmbpf that made it .*'kvmbpf reset' with this one" \
 	"${OLD[@]}" net show
 check "... reset of it" "${OLD[@]}" reset
 check_not "... no kvmbpf filter left on its port" sh -c "tc filter show dev $T-ol ingress | grep -q kvb_; tc filter show dev $T-ol egress | grep -q kvb_"

@@ -167,4 +167,28 @@ sol=$(ra_fields rdisc6 "$TMP/sol")
 	fail "solicited RA (BPF): '$sol': $(cat "$TMP/sol")"
 [ "$unsol" = "$sol" ] && pass "periodic RA (dnsmasq) agrees: $unsol" ||
 	fail "periodic RA (dnsmasq) '$unsol' vs solicited '$sol': $(cat "$TMP/unsol")"
+
+# --- a port's static ip without mac is not dnsmasq's to lease to another:
+# on a /29 (five addresses to lease), a port holding four of them leaves
+# the fifth to another client (before, dnsmasq leased them to other
+# guests, whose traffic the fabric then refused as spoof-arp)
+check "net add nat /29 (dhcp on)" kvmbpf net add s29 type nat subnet 10.81.29.0/29
+netns_add "$T-sa"
+guest_link "$T-sa" "$T-sa"
+check "attach a port with four static ips, no mac" kvmbpf attach "$T-sa" net s29 \
+	ip 10.81.29.2 ip 10.81.29.3 ip 10.81.29.4 ip 10.81.29.5
+netns_add "$T-sb"
+guest_link "$T-sb" "$T-sb"
+check "attach a client port" kvmbpf attach "$T-sb" net s29
+got=$(in_ns "$T-sb" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
+	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
+[ "$got" = 10.81.29.6 ] && pass "a client leased the one address no port holds statically" ||
+	fail "lease beside four static ips of a /29: '$got' (want 10.81.29.6)"
+sgw=$(kvmbpf -j net show s29 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+[ "$(grep -c '^id:kvmbpf-reserved-[0-9]*,10\.81\.29\.[2-5]$' "/run/kvmbpf/$sgw.hosts")" = 4 ] &&
+	pass "dnsmasq's hosts file reserves the four" ||
+	fail "hosts file: $(tr '\n' ' ' <"/run/kvmbpf/$sgw.hosts")"
+kvmbpf detach "$T-sa" >/dev/null
+kvmbpf detach "$T-sb" >/dev/null
+kvmbpf net del s29 >/dev/null
 finish

@@ -146,4 +146,19 @@ check "g1 still reaches its gateway from the lease" in_ns "$T-g1" ping -6 -n -c 
 in_ns "$T-g2" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/$T-g2.leases" \
 	-pf "$TMP/$T-g2.pid" eth0 >/dev/null 2>&1
 check "a released lease is no longer the port's" wait_source "$T-g2" "$a2" ""
+# --- release and ask again, boot after boot (ifdown/ifup): the server's
+# "del" gives the lease back into the port's budget (before, the 17th
+# boot got no lease: dhcp6-lease-cap)
+c0=$(stat "$T-g2" dhcp6-lease-cap)
+got=0
+for i in $(seq 18); do
+	rm -f "$TMP/$T-g2.addr"
+	a=$(lease6 "$T-g2")
+	[ -n "$a" ] && got=$((got + 1))
+	in_ns "$T-g2" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/$T-g2.leases" \
+		-pf "$TMP/$T-g2.pid" eth0 >/dev/null 2>&1
+done
+[ "$got" = 18 ] && [ "$(stat "$T-g2" dhcp6-lease-cap)" = "$c0" ] &&
+	pass "18 boots of release and request: a lease each time, nothing refused" ||
+	fail "18 boots of release and request: $got leases, dhcp6-lease-cap +$(($(stat "$T-g2" dhcp6-lease-cap) - c0))"
 finish

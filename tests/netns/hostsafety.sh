@@ -309,6 +309,10 @@ expect_err "routed: IPv4 outside: refused" "ip 10.15.2.5 is outside network r" \
 	kvmbpf attach "$T-g2" net r ip 10.15.2.5
 expect_err "routed: IPv6 outside: refused" "ip fd15:2::5 is outside network r (fd15:1::/64)" \
 	kvmbpf attach "$T-g2" net r ip fd15:2::5
+rgw=$(kvmbpf -j net show r | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+rll=$(ip -6 -br addr show dev "$rgw" scope link | awk '{print $3}' | cut -d/ -f1)
+expect_err "routed: the gateway's link-local: refused" "ip $rll is the gateway's link-local" \
+	kvmbpf attach "$T-g2" net r ip "$rll"
 check_not "nothing of the refused attaches is left" kvmbpf port show "$T-g2"
 check "routed: addresses inside, and a link-local: accepted" \
 	kvmbpf attach "$T-g2" net r ip 10.15.1.5 ip fd15:1::5 ip fe80::5
