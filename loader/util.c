@@ -4,12 +4,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "kvmbpf.h"
@@ -206,15 +208,26 @@ bool pid_has_arg(int pid, const char *arg)
 	return false;
 }
 
-/* Does process pid run the program file exe (the same inode)? */
+/*
+ * Does process pid run the program file at path exe (/proc/PID/exe),
+ * that file or the one it replaced (an upgraded package's: "EXE
+ * (deleted)")? Only root writes there.
+ */
 bool pid_runs(int pid, const char *exe)
 {
-	char path[64];
-	struct stat a, b;
+	char path[64], link[PATH_MAX];
+	size_t len = strlen(exe);
+	ssize_t n;
 
+	if (pid <= 0)
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	return pid > 0 && !stat(path, &a) && !stat(exe, &b) &&
-	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = 0;
+	return !strncmp(link, exe, len) &&
+	       (!link[len] || !strcmp(link + len, " (deleted)"));
 }
 
 /*
