@@ -201,10 +201,16 @@ static bool addr_learned_elsewhere(struct fabric *fb,
 {
 	struct kvb_addr h;
 
+	struct kvb_port hp;
+
 	*hk = *ok;
 	hk->ifindex = cur->owner;
 	hk->net_id = 0;
-	return !bpf_map_lookup_elem(fb->addr_fd, hk, &h) &&
+	/* a guest's first claim only: never a static owner entry (an
+	 * uplink's hold of the LAN router's or the host's address) */
+	return !(cur->flags & KVB_ADDR_F_STATIC) &&
+	       !port_get(fb, cur->owner, &hp) && hp.role == KVB_PORT_GUEST &&
+	       !bpf_map_lookup_elem(fb->addr_fd, hk, &h) &&
 	       (h.flags & KVB_ADDR_F_SAVI) &&
 	       !(h.flags & (KVB_ADDR_F_STATIC | KVB_ADDR_F_DHCP));
 }
@@ -240,12 +246,42 @@ static int addr_learned_find(struct fabric *fb, const struct kvb_port *p,
 	return n;
 }
 
-static void addr_learned_drop(struct fabric *fb, struct kvb_addr_key *hks,
-			      int n)
+static void addr_learned_drop(struct fabric *fb, const struct kvb_port *p,
+			      struct kvb_addr_key *hks, int n)
 {
+	struct kvb_addr oa = { .flags = KVB_ADDR_F_STATIC,
+			       .owner = p->ifindex }, cur;
+
 	for (int i = 0; i < n; i++) {
+		struct kvb_addr_key ok = hks[i];
+
 		bpf_map_delete_elem(fb->addr_fd, &hks[i]);
 		addr_recount6(fb, hks[i].ifindex, NULL);
+		/* the owner entry is the port's still: the sweep may have
+		 * removed it, taking the holder's dead binding, between its
+		 * check and its delete */
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		if (bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) ||
+		    cur.owner != p->ifindex)
+			bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY);
+	}
+}
+
+/* addr_set failed: the holders' owner entries the port took go back. */
+static void addr_learned_restore(struct fabric *fb, const struct kvb_port *p,
+				 struct kvb_addr_key *hks, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct kvb_addr_key ok = hks[i];
+		struct kvb_addr oa = { .flags = KVB_ADDR_F_SAVI,
+				       .owner = hks[i].ifindex }, cur;
+
+		ok.ifindex = 0;
+		ok.net_id = (__u8)p->net_id;
+		if (bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) ||
+		    cur.owner == p->ifindex)
+			bpf_map_update_elem(fb->addr_fd, &ok, &oa, BPF_ANY);
 	}
 }
 
@@ -302,16 +338,16 @@ int addr_set(struct fabric *fb, const char *cmd, struct kvb_port *p,
 	ntaken = addr_learned_find(fb, p, o, taken, KVB_MAX_PORT_ADDRS);
 	addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
 	e = addr_put_static(fb, p, o->addrs, o->naddrs, &bad);
-	/* (also when that failed: their owner entries may be gone) */
-	addr_learned_drop(fb, taken, ntaken);
 	if (e) {
 		addr_purge(fb, p->ifindex, KVB_ADDR_F_STATIC);
 		addr_put_static(fb, p, old, nold, &bad);
+		addr_learned_restore(fb, p, taken, ntaken);
 		addr_count(fb, p);
 		fmt_addr(&o->addrs[bad], buf);
 		return err("%s: %s: ip %s: %s (address table holds %d)", cmd,
 			   p->name, buf, strerror(e), KVB_MAX_ADDRS);
 	}
+	addr_learned_drop(fb, p, taken, ntaken);
 	addr_count(fb, p);
 	return 0;
 }

@@ -713,25 +713,23 @@ static bool lease6_in_net(const struct kvb_net *net, const __u8 addr[16])
 
 /*
  * The server dropped one of port p's DHCPv6 leases (released, declined,
- * ended): one lease back into the port's budget (kvb_dhcpx; dhcp.h:
+ * ended): one lease back into the port's budget (dhcp.h:
  * dhcp6_lease_charge), which counts the leases the server may hold for
  * the port. Before, a client that released and asked again at every
  * boot (ISC dhclient's ifdown/ifup) had no IPv6 from its 17th boot on.
- * Written as the datapath writes it, unlocked: a charge of the same
- * moment may be lost (one lease more for the port) or this refund.
+ * Counted in kvb_dhcp6r, which only the loader writes (dnsmasq runs its
+ * lease script one event at a time); the datapath takes it off.
  */
 static void dhcp6_budget_refund(struct fabric *fb, const struct kvb_port *p)
 {
-	int fd = open_map(fb, KVB_MAP_DHCPX);
-	__u32 slot = p->slot;
-	struct kvb_dhcpx d;
+	int fd = open_map(fb, KVB_MAP_DHCP6R);
+	__u32 slot = p->slot, n = 0;
 
 	if (fd < 0)
 		return;
-	if (!bpf_map_lookup_elem(fd, &slot, &d) && d.b6.ifindex == p->ifindex &&
-	    d.b6.level) {
-		d.b6.level--;
-		bpf_map_update_elem(fd, &slot, &d, BPF_EXIST);
+	if (!bpf_map_lookup_elem(fd, &slot, &n)) {
+		n++;
+		bpf_map_update_elem(fd, &slot, &n, BPF_EXIST);
 	}
 	close(fd);
 }

@@ -326,10 +326,10 @@ static int pinned_prog_ids(const char *dir, __u32 *ids, int max)
 static int reset_other_layout(const char *dir, unsigned int layout)
 {
 	char host[16], port[16], ovl[16];
-	struct if_nameindex *ifs = if_nameindex(), *i;
+	struct if_nameindex *ifs, *i;
 	bool gw[KVB_MAX_NETS] = { false }, ovl_ours = false;
 	__u32 ids[16];
-	int n = pinned_prog_ids(dir, ids, 16), lock, ret;
+	int n, lock, ret;
 	struct dirent *de;
 	DIR *d;
 
@@ -339,11 +339,12 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 	if (lock < 0 || flock(lock, LOCK_EX)) {
 		if (lock >= 0)
 			close(lock);
-		if (ifs)
-			if_freenameindex(ifs);
 		return err("reset: %s: cannot lock it: %s", dir,
 			   strerror(errno));
 	}
+	/* read under the lock: an old build's command may have held it */
+	n = pinned_prog_ids(dir, ids, 16);
+	ifs = if_nameindex();
 	warn("reset: %s holds map layout v%u (this build: v%u): removing it "
 	     "by what it left on the host", dir, layout, KVB_LAYOUT_VERSION);
 	/* what is its: its gateways and VXLAN device by their fabric ends,
@@ -868,7 +869,7 @@ static int load_line(struct fabric *fb, const char *line, char **words,
 }
 
 /* The names whose lines failed in a load: networks and ACLs. */
-#define LOAD_MAX_FAILED 64
+#define LOAD_MAX_FAILED KVB_MAX_NETS	/* and ACLs: fewer */
 struct load_failed {
 	char nets[LOAD_MAX_FAILED][KVB_NAME_LEN];
 	char acls[LOAD_MAX_FAILED][KVB_NAME_LEN];

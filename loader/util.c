@@ -209,25 +209,32 @@ bool pid_has_arg(int pid, const char *arg)
 }
 
 /*
- * Does process pid run the program file at path exe (/proc/PID/exe),
- * that file or the one it replaced (an upgraded package's: "EXE
- * (deleted)")? Only root writes there.
+ * Does process pid run the program file at path exe? The same inode, or
+ * (/proc/PID/exe) the file's path itself, the path it resolves to (a
+ * /usr/sbin that links to /usr/bin), or either " (deleted)": the file an
+ * upgraded package replaced, which the process still runs. Only root
+ * writes there.
  */
 bool pid_runs(int pid, const char *exe)
 {
-	char path[64], link[PATH_MAX];
-	size_t len = strlen(exe);
+	char path[64], link[PATH_MAX], real[PATH_MAX];
+	struct stat a, b;
 	ssize_t n;
 
 	if (pid <= 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (!stat(path, &a) && !stat(exe, &b) && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return true;
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n <= 0)
 		return false;
 	link[n] = 0;
-	return !strncmp(link, exe, len) &&
-	       (!link[len] || !strcmp(link + len, " (deleted)"));
+	if (n > 10 && !strcmp(link + n - 10, " (deleted)"))
+		link[n - 10] = 0;
+	return !strcmp(link, exe) ||
+	       (realpath(exe, real) && !strcmp(link, real));
 }
 
 /*

@@ -62,6 +62,7 @@
 #define KVB_MAP_HOSTIF "kvb_hostif"
 #define KVB_MAP_DHCPX "kvb_dhcpx"
 #define KVB_MAP_FDBNET "kvb_fdbnet"
+#define KVB_MAP_DHCP6R "kvb_dhcp6r"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -1241,7 +1242,18 @@ struct kvb_dhcp6_budget {
 	__u32 level;		/* leases asked for, less what leaked since */
 	__u32 ifindex;		/* the port it is of; 0: none (a slot given
 				 * to another port starts empty) */
+	__u32 refunds_seen;	/* kvb_dhcp6r's count when last taken off */
+	__u32 pad;
 };
+
+/*
+ * kvb_dhcp6r: ARRAY of KVB_MAX_PORTS + 1 by port slot: the leases the
+ * server dropped for the port (dnsmasq's lease script's "del"), counted
+ * up by the loader only; the datapath takes the new ones off the port's
+ * budget level at its next charge (kvb_dhcp6_budget.refunds_seen). A map
+ * of its own: the loader writes a whole value, and kvb_dhcpx's the
+ * datapath writes in place.
+ */
 
 struct kvb_dhcpx {
 	struct kvb_dhcp_xid x[2][KVB_DHCP_XIDS];	/* [0] DHCPv4, [1] DHCPv6 */

@@ -602,17 +602,27 @@ __attribute__((noinline)) int dhcp6_lease_charge(__u32 ifindex, __u32 weight)
 	struct kvb_dhcpx *d = dhcpx_of(ifindex);
 	const __u64 leak = KVB_DHCP6_LEAK_S * KVB_NS;
 	__u64 now = kvb_now(), units;
-	__u32 held, level;
+	__u32 held, level, slot, *refunds;
 
 	if (!weight)
 		return 0;
 	if (!port || !d)
 		return DROP(KVB_DROP_DHCP6_LEASE_CAP);
+	slot = port->slot;
+	refunds = bpf_map_lookup_elem(&kvb_dhcp6r, &slot);
 	if (d->b6.ifindex != ifindex) {
 		d->b6.ifindex = ifindex;
 		d->b6.level = 0;
+		d->b6.refunds_seen = refunds ? *refunds : 0;
 	}
 	level = d->b6.level;
+	/* the leases the server dropped since (dnsmasq's "del") */
+	if (refunds && *refunds != d->b6.refunds_seen) {
+		__u32 back = *refunds - d->b6.refunds_seen;
+
+		d->b6.refunds_seen = *refunds;
+		level = level > back ? level - back : 0;
+	}
 	units = now > d->b6.at_ns ? (now - d->b6.at_ns) / leak : 0;
 	if (units >= level) {
 		level = 0;

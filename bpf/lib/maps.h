@@ -374,6 +374,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_dhcpx SEC(".maps");
 
+/* the leases the server dropped, by port slot (kvb_maps.h: kvb_dhcp6r) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVB_MAX_PORTS + 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_dhcp6r SEC(".maps");
+
 /*
  * Every port's device (kvb_maps.h: kvb_portdev). Not pinned by libbpf:
  * the kernel marks every devmap BPF_F_RDONLY_PROG, and libbpf 1.1 will

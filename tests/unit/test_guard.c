@@ -2712,8 +2712,8 @@ static void idle6(const __u8 *a)
 /*
  * A guest at its cap gets room from its own idle bindings: the sweep ends
  * those unused for KVB_SAVI_IDLE_S while it holds more than KVB_SAVI_MAX -
- * KVB_SAVI_ROOM, and no more; bindings in use are never ended (a 17th
- * address is refused while all 16 are used). Before, a guest that
+ * KVB_SAVI_ROOM, and no more; bindings in use are never ended (a 33rd
+ * address is refused while all 32 are used). Before, a guest that
  * rebooted a few times (new temporary addresses each boot, the old ones
  * bound a day) had its newest address refused savi-cap for a day.
  */
@@ -2731,7 +2731,7 @@ static void t_savi_cap_makes_room(struct fabric *fb __attribute__((unused)))
 	      "the sweep ended bindings in use: n_savi %u", p.n_savi);
 	a79(a, 0x2000);
 	echo6(&f, GR, a);
-	drops_as(kgr, &f, KVB_DROP_SAVI_CAP, "a 17th while 16 are in use");
+	drops_as(kgr, &f, KVB_DROP_SAVI_CAP, "a 33rd while 32 are in use");
 	/* one idle: it alone goes, and the new address is bound */
 	a79(a, 0x1001);
 	idle6(a);
