@@ -122,45 +122,14 @@ unsigned int fabric_other_layout(const char *dir)
 
 static int check_layout(const char *dir)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
-	unsigned int found = 0;
-	char path[512];
-	struct dirent *de;
-	__u8 *val;
-	DIR *d;
-	int fd;
+	unsigned int found;
+	DIR *d = opendir(dir);
 
-	d = opendir(dir);
 	if (!d)
 		return err("cannot read %s: %s", dir, strerror(errno));
-	while ((de = readdir(d)) && !found) {
-		const char *v = strrchr(de->d_name, '_');
-
-		if (!strncmp(de->d_name, "kvb_", 4) && v && v[1] == 'v' &&
-		    sscanf(v + 2, "%u", &found) != 1)
-			found = 0;
-	}
 	closedir(d);
-	if (found)
-		return refuse_layout(dir, found);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, KVB_MAP_META);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;	/* a new fabric */
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size < 4 ||
-	    !(val = calloc(1, info.value_size))) {
-		close(fd);
-		return err("cannot read %s: %s", path, strerror(errno));
-	}
-	if (!bpf_map_lookup_elem(fd, &zero, val))
-		memcpy(&found, val, sizeof(__u32));
-	free(val);
-	close(fd);
-	/* 0: pinned by a load that stopped before writing it */
-	return found && found != KVB_LAYOUT_VERSION ?
-		refuse_layout(dir, found) : 0;
+	found = fabric_other_layout(dir);
+	return found ? refuse_layout(dir, found) : 0;
 }
 
 /* A pinned map of the fabric by name (the fd is the caller's), or -1. */

@@ -1582,7 +1582,9 @@ struct kvb_natmap {
 	struct bpf_spin_lock lock;
 	__u32 flows;		/* flows using it; 0: dead, being deleted */
 	__be32 addr;		/* GUEST: NAT address; NAT: guest address */
-	__be16 port;		/* GUEST: NAT port; NAT: guest port */
+	__be16 port;		/* GUEST: NAT port; NAT: guest port; SLOT:
+				 * one NAT port the guest port's mappings
+				 * held lately (a hint, nat_candidate) */
 	__u16 pad;
 	__u32 net_id;
 	__u32 guest_ifindex;	/* NAT: where the guest is */

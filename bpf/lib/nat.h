@@ -77,6 +77,7 @@ struct nat_scratch {
 	__u8 mv[sizeof(struct kvb_natmap)];
 	struct kvb_fwd_key fk;
 	__be16 port;			/* the mapping's NAT port */
+	__be16 hint;			/* a port the guest's mappings hold */
 	__u8 held;			/* enum kvb_ct_mapped */
 	/* nat_port_take: the port tried is a forward's to this very guest
 	 * endpoint, on the guest's own port */
@@ -203,6 +204,7 @@ __noinline int nat_slot_held(__be32 addr, __u32 slot, __u32 proto)
 		return 0;
 	nat_slot_key(&t->ck, addr, slot, proto);
 	c = bpf_map_lookup_elem(&kvb_natmap, &t->ck);
+	t->hint = c ? c->port : 0;
 	return c ? (int)(c->flows & 0x7fffffff) : 0;
 }
 
@@ -750,16 +752,24 @@ static __always_inline int nat_own_port_ok(const struct nat_scratch *t,
 /*
  * The i-th port the search tries (host order), 0: none. A mapping tries
  * the guest's own port first (the loop then decides: nat_own_port_ok, or
- * a forward of that port to this very endpoint), then, as a flow does,
- * the keyed sequence.
+ * a forward of that port to this very endpoint), a guest port past its
+ * share the port its share remembers, then, as a flow does, the keyed
+ * sequence.
  */
 static __always_inline __u32 nat_candidate(struct nat_scratch *t, __u32 i,
 					   __u32 what)
 {
 	__u32 k = bpf_ntohs(t->ok.sport);
 
+	/* past its share, a guest port's flow may take only ports its
+	 * mappings hold: the one its share remembers first. The keyed
+	 * tries alone walk one fixed order for every flow (the step is
+	 * the same), so a stretch of 16 ports none of its mappings held
+	 * refused every flow whose tries began there (nat-port-full, about
+	 * one new socket in 5,000 of a resolver past its share) */
 	if (!i)
-		return what != NAT_TAKE_FLOW ? k : 0;
+		return what == NAT_TAKE_FLOW ? 0 :
+		       t->over ? bpf_ntohs(t->hint) : k;
 	k = (t->h + (i - 1) * t->step) % t->span;
 	/* the k-th port of 1024-65535, the host's range skipped */
 	return k + KVB_NAT_PORT_FIRST + (k < t->min ? 0 : t->gap);
@@ -836,6 +846,14 @@ static __always_inline int nat_take_map(struct nat_scratch *t)
 		barrier_var(t);
 		if (v)
 			v->slot = 0;
+	} else {
+		/* the port's share remembers a port it holds, which its
+		 * flows past the share try first (nat_candidate) */
+		barrier_var(t);
+		v = bpf_map_lookup_elem(&kvb_natmap, &t->ck);
+		barrier_var(t);
+		if (v)
+			v->port = t->port;
 	}
 	barrier_var(t);
 	t->held = KVB_CT_M_MAP;

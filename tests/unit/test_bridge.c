@@ -857,6 +857,25 @@ static void t_pin_without_room_is_not_pinned(struct fabric *fb)
 }
 
 /*
+ * A LAN host sending random source MACs (macof): more than the MAC table
+ * has places, 0a:TAG:... each, into network a through its uplink.
+ */
+static void lan_mac_flood(struct fabric *fb, __u8 tag)
+{
+	__u8 src[6] = { 0x0a, tag };
+	struct frame f;
+
+	for (__u32 i = 0; i < KVB_MAX_FDB + 16; i++) {
+		src[2] = (__u8)(i >> 24);
+		src[3] = (__u8)(i >> 16);
+		src[4] = (__u8)(i >> 8);
+		src[5] = (__u8)i;
+		frame_udp4(&f, upmac, src, 32);
+		run_tc(fb, kup, &f);
+	}
+}
+
+/*
  * A LAN host sending random source MACs (macof) fills the MAC table by
  * learning up to KVB_FDB_LEARN_MAX only: the reserve is left for static
  * entries, so a new guest still pins its MAC and `attach ... mac` (the
@@ -881,14 +900,7 @@ static void t_learning_leaves_room_for_static_entries(struct fabric *fb)
 	      "attach kpn");
 	lf0 = port_stats(fb, kup).learn_fail;
 	/* the flood: more MACs than the table has places, from the LAN */
-	for (__u32 i = 0; i < KVB_MAX_FDB + 16; i++) {
-		src[2] = (__u8)(i >> 24);
-		src[3] = (__u8)(i >> 16);
-		src[4] = (__u8)(i >> 8);
-		src[5] = (__u8)i;
-		frame_udp4(&f, upmac, src, 32);
-		run_tc(fb, kup, &f);
-	}
+	lan_mac_flood(fb, src[1]);
 	lf1 = port_stats(fb, kup).learn_fail;
 	/* a new guest's first frame pins its MAC */
 	full0 = drops(fb, kpn, KVB_DROP_MAC_TABLE_FULL);
@@ -969,14 +981,7 @@ static void t_flood_leaves_other_networks_learning(struct fabric *fb)
 	int got, swept, counted;
 
 	/* the flood in a: more MACs than the table has places */
-	for (__u32 i = 0; i < KVB_MAX_FDB + 16; i++) {
-		src[2] = (__u8)(i >> 24);
-		src[3] = (__u8)(i >> 16);
-		src[4] = (__u8)(i >> 8);
-		src[5] = (__u8)i;
-		frame_udp4(&f, upmac, src, 32);
-		run_tc(fb, kup, &f);
-	}
+	lan_mac_flood(fb, src[1]);
 	la = fdb_learned_in(fb, NET_A);
 	/* a host behind kh2 (network b) is learned */
 	frame_udp4(&f, upmac, H, 32);
