@@ -283,32 +283,55 @@ static void run_files_sweep(void)
 		closedir(d);
 }
 
-/* The ids of the programs pinned in dir (prog_*), at most max. */
-static int pinned_prog_ids(const char *dir, __u32 *ids, int max)
+/*
+ * fn(fd, arg) for every object pinned in dir under a name that begins
+ * with prefix (fd closed after).
+ */
+static void pins_each(const char *dir, const char *prefix,
+		      void (*fn)(int fd, void *arg), void *arg)
 {
+	size_t len = strlen(prefix);
 	struct dirent *de;
-	int n = 0;
 	DIR *d = opendir(dir);
 
-	while (d && (de = readdir(d)) && n < max) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
+	while (d && (de = readdir(d))) {
 		char path[512];
 		int fd;
 
-		if (strncmp(de->d_name, "prog_", 5))
+		if (strncmp(de->d_name, prefix, len))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-			ids[n++] = info.id;
+		fn(fd, arg);
 		close(fd);
 	}
 	if (d)
 		closedir(d);
-	return n;
+}
+
+/* The ids of pinned programs, at most 16 (pins_each). */
+struct prog_ids {
+	__u32 ids[16];
+	int n;
+};
+
+static void prog_id_note(int fd, void *arg)
+{
+	struct bpf_prog_info info = {};
+	struct prog_ids *p = arg;
+	__u32 len = sizeof(info);
+
+	if (p->n < (int)ARRAY_SIZE(p->ids) &&
+	    !bpf_obj_get_info_by_fd(fd, &info, &len))
+		p->ids[p->n++] = info.id;
+}
+
+static void link_detach_fd(int fd, void *arg)
+{
+	(void)arg;
+	bpf_link_detach(fd);
 }
 
 /*
@@ -320,18 +343,16 @@ static int pinned_prog_ids(const char *dir, __u32 *ids, int max)
  * named after the directory, and are its own when their fabric end runs
  * its programs; its dnsmasq, watchers and /run/kvmbpf files are named
  * after them too. Then the pins go. What only its maps knew stays: an
- * uplink's promiscuous flag, a tap's IPv6 switched off (both go with the
- * device: a tap goes with its VM).
+ * uplink's promiscuous flag (README says so), a tap's IPv6 switched off
+ * (it goes with the tap, with its VM).
  */
 static int reset_other_layout(const char *dir, unsigned int layout)
 {
 	char host[16], port[16], ovl[16];
 	struct if_nameindex *ifs, *i;
 	bool gw[KVB_MAX_NETS] = { false }, ovl_ours = false;
-	__u32 ids[16];
-	int n, lock, ret;
-	struct dirent *de;
-	DIR *d;
+	struct prog_ids p = { .n = 0 };
+	int lock, ret;
 
 	/* the directory's lock, as any changing command holds it (of
 	 * either build): no command pins into it while it goes */
@@ -343,7 +364,7 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 			   strerror(errno));
 	}
 	/* read under the lock: an old build's command may have held it */
-	n = pinned_prog_ids(dir, ids, 16);
+	pins_each(dir, "prog_", prog_id_note, &p);
 	ifs = if_nameindex();
 	warn("reset: %s holds map layout v%u (this build: v%u): removing it "
 	     "by what it left on the host", dir, layout, KVB_LAYOUT_VERSION);
@@ -352,7 +373,7 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 	 * before anything of theirs changes (a watcher wakes on links) */
 	overlay_ifname(ovl);
 	for (i = ifs; i && i->if_index; i++) {
-		if (!tc_runs_one_of(i->if_index, false, ids, n))
+		if (!tc_runs_one_of(i->if_index, false, p.ids, p.n))
 			continue;
 		if (!strcmp(i->if_name, ovl))
 			ovl_ours = true;
@@ -370,25 +391,10 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 			dhcp_stop(&net);
 		}
 	}
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		char path[512];
-		int fd;
-
-		if (strncmp(de->d_name, "link_xdp_", 9))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-	}
-	if (d)
-		closedir(d);
+	pins_each(dir, "link_xdp_", link_detach_fd, NULL);
 	for (i = ifs; i && i->if_index; i++) {
-		bool in = tc_runs_one_of(i->if_index, false, ids, n),
-		     out = tc_runs_one_of(i->if_index, true, ids, n);
+		bool in = tc_runs_one_of(i->if_index, false, p.ids, p.n),
+		     out = tc_runs_one_of(i->if_index, true, p.ids, p.n);
 
 		if (in)
 			tc_detach(i->if_index, false, !out);

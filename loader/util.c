@@ -165,44 +165,57 @@ const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16])
 }
 
 /*
+ * Process pid's /proc/PID/what into buf (len bytes at most, with a NUL
+ * after them): the bytes read, or -1 when there is no such process.
+ */
+static ssize_t proc_read(int pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return (ssize_t)n;
+}
+
+/* Are paths a and b the same file (device and inode)? */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/*
  * Is process pid alive and is its name (/proc/PID/comm) prefixed by
  * name? A pid read from a file is checked before it is signalled: the
  * process that wrote it may be long gone and its pid another's.
  */
 bool pid_is(int pid, const char *name)
 {
-	char path[64], comm[32] = "";
-	FILE *f;
+	char comm[32];
 
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	return !strncmp(comm, name, strlen(name));
+	return proc_read(pid, "comm", comm, sizeof(comm)) >= 0 &&
+	       !strncmp(comm, name, strlen(name));
 }
 
 /* Has process pid the argument arg, whole, on its command line? */
 bool pid_has_arg(int pid, const char *arg)
 {
-	char path[64], buf[8192];
-	size_t n, len = strlen(arg);
-	FILE *f;
+	char buf[8192];
+	ssize_t n = proc_read(pid, "cmdline", buf, sizeof(buf));
+	size_t len = strlen(arg);
 
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
 		if (!strncmp(buf + i, arg, len + 1))
 			return true;
 	return false;
@@ -218,14 +231,12 @@ bool pid_has_arg(int pid, const char *arg)
 bool pid_runs(int pid, const char *exe)
 {
 	char path[64], link[PATH_MAX], real[PATH_MAX];
-	struct stat a, b;
 	ssize_t n;
 
 	if (pid <= 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	if (!stat(path, &a) && !stat(exe, &b) && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino)
+	if (same_file(path, exe))
 		return true;
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n <= 0)
@@ -268,11 +279,9 @@ int pid_find(const char *exe, const char *arg)
 bool pid_runs_self(int pid)
 {
 	char path[64];
-	struct stat a, b;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	return pid > 0 && !stat(path, &a) && !stat("/proc/self/exe", &b) &&
-	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return pid > 0 && same_file(path, "/proc/self/exe");
 }
 
 /*
@@ -282,20 +291,11 @@ bool pid_runs_self(int pid)
  */
 unsigned long long pid_start_time(int pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long t = 0;
-	size_t n;
-	FILE *f;
 
-	if (pid <= 0)
+	if (proc_read(pid, "stat", buf, sizeof(buf)) < 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
 	/* after the name (in parentheses, which may hold anything): state
 	 * is field 3, starttime field 22 */
 	p = strrchr(buf, ')');
