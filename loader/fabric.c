@@ -439,6 +439,38 @@ static bool kernel_has_kern_ctx(void)
 }
 
 /*
+ * May an XDP program call bpf_xdp_adjust_meta on this kernel? Some
+ * kernels' builds refuse it; the XDP object calls it only where the flag
+ * says so (bpf/lib/xdpfwd.h: kvb_xdp_meta). Asked once a process, by
+ * loading a program of four instructions that calls it: libbpf 1.1's
+ * libbpf_probe_bpf_helper reads the verifier's words for a refusal, and
+ * does not know those of newer kernels ("cannot use helper").
+ */
+static bool kernel_has_xdp_meta(void)
+{
+	static const struct bpf_insn probe[] = {
+		/* r2 = 0; call bpf_xdp_adjust_meta(r1 = ctx, 0) */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_meta },
+		/* r0 = XDP_PASS; exit */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static int has = -1;
+	int fd;
+
+	if (has >= 0)
+		return has;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, NULL, "GPL", probe,
+			   sizeof(probe) / sizeof(probe[0]), NULL);
+	has = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	return has;
+}
+
+/*
  * Load both objects; libbpf creates or reuses the pinned maps by name, so
  * a reload (upgrade) keeps every map and its contents. The new programs
  * replace the pinned ones; devices keep running the old ones until they
@@ -463,6 +495,7 @@ int fabric_load_programs(const char *dir)
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
 	ts->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
 	xs->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
+	xs->rodata->kvb_xdp_meta = kernel_has_xdp_meta();
 	ret = devmap_reuse(dir, KVB_MAP_PORTDEV, ts->maps.kvb_portdev);
 	if (!ret)
 		ret = kvb_tap__load(ts);
@@ -522,6 +555,7 @@ int xdp_bound_prog(const char *dir, __u32 ifindex)
 	bpf_program__set_autoload(xs->progs.kvb_xdp_up_test, false);
 	bpf_program__set_ifindex(xs->progs.kvb_xdp_bound, ifindex);
 	xs->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
+	xs->rodata->kvb_xdp_meta = kernel_has_xdp_meta();
 	ret = bpf_program__set_flags(xs->progs.kvb_xdp_bound,
 				     BPF_F_XDP_DEV_BOUND_ONLY);
 	if (!ret)

@@ -1210,7 +1210,8 @@ static __always_inline int acl_ct_idle(const struct kvb_aclct *e, __u8 proto,
 {
 	__u64 last = e->last_ns;
 
-	return now > last && now - last > acl_timeout_ns(proto, e->state);
+	return kvb_after(now, last) &&
+	       now - last > acl_timeout_ns(proto, e->state);
 }
 
 /*

@@ -172,7 +172,8 @@ static __always_inline int ct_expired(const struct kvb_net *net,
 {
 	__u64 last = ct->last_ns;
 
-	return now > last && now - last > ct_timeout_ns(net, proto, ct->state);
+	return kvb_after(now, last) &&
+	       now - last > ct_timeout_ns(net, proto, ct->state);
 }
 
 /*

@@ -44,6 +44,18 @@ static __always_inline __u64 kvb_now(void)
 }
 
 /*
+ * Is a later than b on that clock? A signed difference, as the kernel's
+ * time_after: a time written "span ago" with span longer than the
+ * uptime (the clock starts at boot) has wrapped to a huge number, and
+ * still reads as the past; one another CPU wrote just after this one
+ * read the clock reads as the present, not as an age of 2^64 ns.
+ */
+static __always_inline int kvb_after(__u64 a, __u64 b)
+{
+	return (__s64)(a - b) > 0;
+}
+
+/*
  * len bytes at off (from the Ethernet header) into to; 0 or an error.
  * For walks whose steps the packet decides (ND options): with a helper
  * load the offset stays a plain number to the verifier, so paths that

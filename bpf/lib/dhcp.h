@@ -623,7 +623,7 @@ __attribute__((noinline)) int dhcp6_lease_charge(__u32 ifindex, __u32 weight)
 		d->b6.refunds_seen = *refunds;
 		level = level > back ? level - back : 0;
 	}
-	units = now > d->b6.at_ns ? (now - d->b6.at_ns) / leak : 0;
+	units = kvb_after(now, d->b6.at_ns) ? (now - d->b6.at_ns) / leak : 0;
 	if (units >= level) {
 		level = 0;
 		d->b6.at_ns = now;

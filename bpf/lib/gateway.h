@@ -107,7 +107,7 @@ __noinline int icmp_budget(__u32 ifindex)
 			return 1;
 	}
 	credit = b->credit_ns;
-	if (now > b->last_ns) {
+	if (kvb_after(now, b->last_ns)) {
 		credit += now - b->last_ns;
 		b->last_ns = now;
 	}

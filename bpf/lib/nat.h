@@ -344,7 +344,7 @@ __noinline int nathost_recent(void)
 	if (t->hv.check != kvb_nathost_check(&t->hv) ||
 	    !kvb_words_equal(&t->hv.key, &t->hk, 3))
 		return 0;
-	return now <= t->hv.last_ns ||
+	return !kvb_after(now, t->hv.last_ns) ||
 	       now - t->hv.last_ns < KVB_NATHOST_S * 1000000000ULL;
 }
 
@@ -1270,7 +1270,7 @@ static __always_inline int nh_cached(const struct kvb_ct *ct, __u32 gen,
 
 	if (!ct->nh_ifindex || ct->nh_gen != gen || ct->hairpin)
 		return 0;
-	if (now > last && now - last >= KVB_NH_REVALIDATE_NS)
+	if (kvb_after(now, last) && now - last >= KVB_NH_REVALIDATE_NS)
 		return 0;
 	return len <= ct->nh_len;
 }
@@ -2840,7 +2840,7 @@ __attribute__((noinline)) int ct_dead(const struct sweep_ctx *c, __u32 proto,
 		return 0;
 	t = (__u64)kvb_ct_timeout_s(c->have_net ? c->timeout : NULL,
 				    (__u8)proto, (__u8)state) * 1000000000ULL;
-	return c->now > last && c->now - last > t;
+	return kvb_after(c->now, last) && c->now - last > t;
 }
 
 static long sweep_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,

@@ -234,7 +234,7 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 		if (v->check == kvb_rtnh4_check(v) && v->ns == tag &&
 		    v->key.saddr == k->saddr && v->key.daddr == k->daddr &&
 		    v->key.ifindex == ifindex && v->gen == gen &&
-		    now >= v->checked_ns &&
+		    !kvb_after(v->checked_ns, now) &&
 		    now - v->checked_ns < KVB_NH_REVALIDATE_NS)
 			len = v->len;	/* else torn, another key's, asked
 					 * under other routes or too long

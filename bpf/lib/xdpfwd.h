@@ -93,6 +93,14 @@
 #ifdef KVB_HOOK_XDP	/* the XDP object's alone */
 
 /*
+ * Set by the loader (fabric.c: kernel_has_xdp_meta): the kernel lets an
+ * XDP program call bpf_xdp_adjust_meta. Some kernels' builds refuse it
+ * (the verifier: "program of this type cannot use helper"); with the
+ * flag clear the call is dead code the verifier never reaches.
+ */
+const volatile __u32 kvb_xdp_meta = 0;
+
+/*
  * The redirect targets (kvb_maps.h). Pinned by the loader, not by name:
  * the kernel marks every devmap BPF_F_RDONLY_PROG, creation refuses the
  * flag, and libbpf 1.1 then finds the pin's flags differ from the
@@ -263,6 +271,10 @@ static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
 
 	if (native >= 0)
 		return native;
+	/* a kernel that refuses the helper to XDP (kvb_xdp_meta): unknown,
+	 * so the frame goes to tc, which completes it either way */
+	if (!kvb_xdp_meta)
+		return 0;
 	if (bpf_xdp_adjust_meta(ctx, -4))
 		return 1;	/* no metadata: tun's own buffer */
 	bpf_xdp_adjust_meta(ctx, 4);
