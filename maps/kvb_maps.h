@@ -1518,7 +1518,8 @@ struct kvb_ct {
  */
 static inline int kvb_ct_clock(__u8 *state, __u64 *last_ns, __u64 now)
 {
-	if (now <= *last_ns)
+	if ((__s64)(now - *last_ns) <= 0)	/* signed: a clock set
+						 * before boot is past */
 		return 0;
 	if (*state == KVB_CT_ANSWERED) {
 		if (now - *last_ns < KVB_CT_STREAM_NS)

@@ -482,7 +482,8 @@ __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 		     !port_dev_gone(&o->owner, &req->ifindex))) {
 			if (hb->flags & KVB_ADDR_F_STATIC)
 				return DROP(KVB_DROP_SPOOF_ND);
-			if (now < hb->learned_ns + KVB_SAVI_DAD_S * KVB_NS)
+			if (kvb_after(hb->learned_ns + KVB_SAVI_DAD_S * KVB_NS,
+				       now))
 				return DROP(KVB_DROP_SAVI_CONFLICT);
 			return 0;
 		}

@@ -1323,7 +1323,7 @@ __noinline int nat_host_note(const struct kvb_ct_key *rk)
 	/* a note is written whole (its check word), at most once a
 	 * second; a torn read of the old one is taken for none */
 	h = bpf_map_lookup_elem(&kvb_nathost, &v.key);
-	if (h && now <= h->last_ns + 1000000000ULL)
+	if (h && !kvb_after(now, h->last_ns + 1000000000ULL))
 		return 0;
 	v.last_ns = now;
 	v.check = kvb_nathost_check(&v);
@@ -2659,7 +2659,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	/* a flow's clock moves at most once in KVB_CT_REFRESH_NS: one
 	 * busier than that is live (no timeout is shorter: ct-timeout
 	 * takes whole seconds), no second look (the hot path) */
-	if (ct && kvb_now() > ct->last_ns + KVB_CT_REFRESH_NS) {
+	if (ct && kvb_after(kvb_now(), ct->last_ns + KVB_CT_REFRESH_NS)) {
 		ret = nat_flow_over(&rk);
 		if (ret == NAT_OVER_HOSTS)
 			return TC_ACT_OK;
