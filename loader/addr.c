@@ -285,6 +285,28 @@ static void addr_learned_restore(struct fabric *fb, const struct kvb_port *p,
 	}
 }
 
+/*
+ * May the port (p, with o's MAC if given) hold static address k? Not one
+ * a DHCP host reservation of its network keeps for another MAC.
+ */
+static int addr_reserved(struct fabric *fb, const char *cmd,
+			 const struct kvb_port *p, const struct port_opts *o,
+			 const struct kvb_addr_key *k)
+{
+	const __u8 *mac = o->mac ? o->mac : mac_zero(p->mac) ? NULL : p->mac;
+	struct kvb_dhcphost r;
+	char ip[64], rm[18];
+
+	if (dhcphost_get(fb, p->net_id, k, &r) || !r.has_mac ||
+	    (mac && !memcmp(mac, r.mac, 6)))
+		return 0;
+	fmt_addr(k, ip);
+	fmt_mac(r.mac, rm);
+	return err("%s: %s: ip %s is reserved for MAC %s (dhcp-host): give "
+		   "the port that mac, or another address", cmd, p->name, ip,
+		   rm);
+}
+
 int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
 	       const struct port_opts *o)
 {
@@ -292,9 +314,24 @@ int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
 	struct kvb_addr cur;
 	char buf[64];
 
+	/* a new MAC for the addresses the port keeps */
+	if (o->naddrs < 0 && o->mac) {
+		struct kvb_addr_key k, *prev = NULL;
+
+		while (!bpf_map_get_next_key(fb->addr_fd, prev, &k)) {
+			prev = &k;
+			if (k.ifindex == p->ifindex &&
+			    !bpf_map_lookup_elem(fb->addr_fd, &k, &cur) &&
+			    (cur.flags & KVB_ADDR_F_STATIC) &&
+			    addr_reserved(fb, cmd, p, o, &k))
+				return 1;
+		}
+	}
 	for (int i = 0; i < o->naddrs; i++) {
 		struct kvb_addr_key ok = o->addrs[i];
 
+		if (addr_reserved(fb, cmd, p, o, &ok))
+			return 1;
 		ok.ifindex = 0;
 		ok.net_id = (__u8)p->net_id;
 		if (!bpf_map_lookup_elem(fb->addr_fd, &ok, &cur) &&

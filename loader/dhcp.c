@@ -30,17 +30,52 @@ static void dhcp_path(const struct kvb_net *net, const char *ext, char *buf,
 	run_path(net, ext, buf, len);
 }
 
+/* One dhcp-host line: IPv6 addresses in brackets. */
+static void host_write(FILE *f, const char *who, const struct kvb_addr_key *k)
+{
+	char ip[64];
+
+	fmt_addr(k, ip);
+	fprintf(f, k->family == 6 ? "%s,[%s]\n" : "%s,%s\n", who, ip);
+}
+
+struct hosts_out {
+	FILE *f;
+	unsigned int n;
+};
+
+static void reservation_write(const struct kvb_dhcphost_key *k,
+			      const struct kvb_dhcphost *v, void *arg)
+{
+	struct hosts_out *o = arg;
+	struct kvb_addr_key a = { .family = k->family };
+	char who[32];
+
+	memcpy(a.addr, k->addr, 16);
+	if (v->has_mac && k->family == 4)
+		fmt_mac(v->mac, who);
+	else	/* a client identifier no client sends (no ':': dnsmasq
+		 * reads one with a colon as hex) */
+		snprintf(who, sizeof(who), "id:kvmbpf-host-%u", ++o->n);
+	host_write(o->f, who, &a);
+}
+
 /*
  * Static leases: every port of the network with a MAC and an IPv4 (`mac`
- * given) gets its address from dnsmasq. Every other static IPv4 of the
- * network (a port with `ip` and no `mac`, whose MAC the fabric pins from
- * its first frame) is reserved for a client identifier no client sends:
- * dnsmasq leases no address a dhcp-host line names to anyone else, and
- * the guest that holds it is not refused its own address.
+ * given) gets its address from dnsmasq. Every other static address of
+ * the network (a port with `ip` and no `mac`, whose MAC the fabric pins
+ * from its first frame; every static IPv6 one, in the DHCPv6 range or
+ * not) is reserved for a client identifier no client sends: dnsmasq
+ * leases no address a dhcp-host line names to anyone else, and the guest
+ * that holds it is not refused its own address. Then the network's
+ * reservations (dhcp-host add), which stand whether a port holds their
+ * address or not; a port's line for a reserved address is left out (the
+ * reservation's says it, and dnsmasq refuses two lines of one address).
  */
 static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 {
 	struct kvb_addr_key key, *prev = NULL;
+	struct hosts_out o = { .n = 0 };
 	char path[256], tmp[272];
 	FILE *f;
 
@@ -50,24 +85,30 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 	if (!f)
 		return -errno;
 	while (!bpf_map_get_next_key(fb->addr_fd, prev, &key)) {
+		struct kvb_dhcphost r;
 		struct kvb_addr a;
 		struct kvb_port p;
-		char mac[18], ip[64];
+		char who[40];
 
 		prev = &key;
-		if (key.family != 4 || port_get(fb, key.ifindex, &p) ||
+		if (!key.ifindex || port_get(fb, key.ifindex, &p) ||
 		    p.net_id != net->id ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
-		    !(a.flags & KVB_ADDR_F_STATIC))
+		    !(a.flags & KVB_ADDR_F_STATIC) ||
+		    (key.family == 6 && key.addr[0] == 0xfe &&
+		     (key.addr[1] & 0xc0) == 0x80) ||
+		    !dhcphost_get(fb, net->id, &key, &r))
 			continue;
-		fmt_addr(&key, ip);
-		if ((p.flags & KVB_PORT_F_MAC_PINNED) || mac_zero(p.mac)) {
-			fprintf(f, "id:kvmbpf-reserved-%u,%s\n", key.ifindex, ip);
-			continue;
-		}
-		fmt_mac(p.mac, mac);
-		fprintf(f, "%s,%s\n", mac, ip);
+		if (key.family == 6 || (p.flags & KVB_PORT_F_MAC_PINNED) ||
+		    mac_zero(p.mac))
+			snprintf(who, sizeof(who), "id:kvmbpf-reserved-%u",
+				 key.ifindex);
+		else
+			fmt_mac(p.mac, who);
+		host_write(f, who, &key);
 	}
+	o.f = f;
+	dhcphost_each(fb, net->id, reservation_write, &o);
 	fclose(f);
 	return rename(tmp, path) ? -errno : 0;
 }

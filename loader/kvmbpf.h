@@ -293,6 +293,16 @@ int dhcp_restarts(const struct kvb_net *net, __u64 *last);
 void dhcp_revive(struct fabric *fb);
 int net_leases(int argc, char **argv);
 
+/* dhcphost.c: DHCP host reservations (kvb_dhcphost) */
+int dhcphost_get(struct fabric *fb, __u32 net_id,
+		 const struct kvb_addr_key *a, struct kvb_dhcphost *v);
+void dhcphost_each(struct fabric *fb, __u32 net_id,
+		   void (*fn)(const struct kvb_dhcphost_key *k,
+			      const struct kvb_dhcphost *v, void *arg),
+		   void *arg);
+void dhcphost_purge(struct fabric *fb, __u32 net_id);
+void dhcphost_save(struct fabric *fb, void (*line)(const char *text));
+
 /* link.c: programs on devices */
 int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created);
 void tc_detach(__u32 ifindex, bool egress, bool destroy_clsact);
@@ -497,6 +507,6 @@ bool acl_line_in_effect(struct fabric *fb, int argc, char **argv);
 
 extern const struct object obj_net, obj_attach, obj_detach, obj_port,
 	obj_fdb, obj_stats, obj_upgrade, obj_gc, obj_reset, obj_save,
-	obj_load, obj_monitor, obj_ct, obj_forward, obj_acl;
+	obj_load, obj_monitor, obj_ct, obj_forward, obj_acl, obj_dhcphost;
 
 #endif

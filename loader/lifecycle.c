@@ -695,8 +695,10 @@ static void save_print(const char *text)
 
 /*
  * Every line of the fabric's configuration, in the order load needs them:
- * networks, peerings, guest ports, then what a type keeps beyond its
- * `net add` line (a nat network's forwards, which need their guests).
+ * networks, peerings, DHCP host reservations (an attach of a reserved
+ * address is checked against them), guest ports, then what a type keeps
+ * beyond its `net add` line (a nat network's forwards, which need their
+ * guests).
  */
 static void save_lines(struct fabric *fb, void (*line)(const char *text))
 {
@@ -720,6 +722,7 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 				line(buf);
 			}
 	}
+	dhcphost_save(fb, line);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		if (net_get(fb, id, &n))
 			continue;
@@ -792,7 +795,8 @@ static int load_words(const char *line, char *copy, char **words)
 	return nw && words[0][0] != '#' ? nw : 0;
 }
 
-/* Is it a line load takes (acl, net add, net peer, attach, forward add)? */
+/* Is it a line load takes (acl, net add, net peer, dhcp-host add, attach,
+ * forward add)? */
 static bool load_form(char **words, int nw)
 {
 	return (nw >= 3 && !strcmp(words[0], "net") &&
@@ -801,6 +805,8 @@ static bool load_form(char **words, int nw)
 		!strcmp(words[1], "peer")) ||
 	       (nw >= 2 && !strcmp(words[0], "attach")) ||
 	       (nw >= 3 && !strcmp(words[0], "acl")) ||
+	       (nw >= 3 && !strcmp(words[0], "dhcp-host") &&
+		!strcmp(words[1], "add")) ||
 	       (nw >= 3 && !strcmp(words[0], "forward") &&
 		!strcmp(words[1], "add"));
 }
@@ -854,6 +860,10 @@ static int load_line(struct fabric *fb, const char *line, char **words,
 	} else if (!strcmp(words[0], "acl")) {
 		apply = &obj_acl;
 		if (acl_line_in_effect(fb, nw - 1, words + 1))
+			return 1;
+	} else if (!strcmp(words[0], "dhcp-host")) {
+		apply = &obj_dhcphost;
+		if (line_in_effect(fb, line))
 			return 1;
 	} else {	/* forward add */
 		apply = &obj_forward;
@@ -926,7 +936,7 @@ static const char *load_depends(const struct load_failed *lf, char **words,
 				return words[i];
 		return NULL;
 	}
-	if (!strcmp(words[0], "forward"))
+	if (!strcmp(words[0], "forward") || !strcmp(words[0], "dhcp-host"))
 		return load_named((char (*)[KVB_NAME_LEN])lf->nets, lf->nnets,
 				  words[2]) ? words[2] : NULL;
 	if (!strcmp(words[0], "acl") && nw >= 4 && !strcmp(words[1], "rule"))
@@ -987,7 +997,8 @@ static int do_load(int argc, char **argv)
 		nw = load_words(line, copy, words);
 		if (nw && !load_form(words, nw)) {
 			failed = err("load: line %d: expected 'acl', 'net add', "
-				     "'net peer', 'attach' or 'forward add': %s "
+				     "'net peer', 'dhcp-host add', 'attach' or "
+				     "'forward add': %s "
 				     "(nothing applied)", lineno, line);
 			break;
 		}

@@ -18,7 +18,7 @@
 
 static const struct object *const objects[] = {
 	&obj_net, &obj_attach, &obj_detach, &obj_port, &obj_fdb, &obj_ct,
-	&obj_forward, &obj_acl, &obj_stats, &obj_monitor, &obj_upgrade, &obj_gc,
+	&obj_forward, &obj_dhcphost, &obj_acl, &obj_stats, &obj_monitor, &obj_upgrade, &obj_gc,
 	&obj_reset, &obj_save, &obj_load, NULL,
 };
 

@@ -137,6 +137,7 @@ static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
 		wan_wait_stop(n);
 		dhcp_stop(n);
 	}
+	dhcphost_purge(fb, n->id);
 	routes_del(fb, n);
 	peers_forget(fb, n->id);
 	if (n->gw_host) {

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 25
+#define KVB_LAYOUT_VERSION 26
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -63,6 +63,7 @@
 #define KVB_MAP_DHCPX "kvb_dhcpx"
 #define KVB_MAP_FDBNET "kvb_fdbnet"
 #define KVB_MAP_DHCP6R "kvb_dhcp6r"
+#define KVB_MAP_DHCPHOST "kvb_dhcphost"
 
 /*
  * tc ingress is an entry program and stages it tail-calls through the
@@ -1254,6 +1255,30 @@ struct kvb_dhcp6_budget {
  * of its own: the loader writes a whole value, and kvb_dhcpx's the
  * datapath writes in place.
  */
+
+/*
+ * kvb_dhcphost: HASH of a network's DHCP host reservations (`kvmbpf
+ * dhcp-host add NET ip ADDR [mac MAC]`, libvirt's <host>), the loader's
+ * alone: dnsmasq leases a reserved address to the reservation's MAC
+ * only (IPv4), or to no client at all (no MAC, and every IPv6 one), for
+ * as long as the reservation stands, whether a port holds the address
+ * or not. A port may be given a reserved address (`ip`) only with the
+ * reservation's MAC. They go with their network (`net del`).
+ */
+#define KVB_MAX_DHCPHOSTS 4096
+
+struct kvb_dhcphost_key {
+	__u32 net_id;
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[3];
+	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
+};
+
+struct kvb_dhcphost {
+	__u8 mac[6];		/* the client's, when has_mac */
+	__u8 has_mac;
+	__u8 pad;
+};
 
 struct kvb_dhcpx {
 	struct kvb_dhcp_xid x[2][KVB_DHCP_XIDS];	/* [0] DHCPv4, [1] DHCPv6 */

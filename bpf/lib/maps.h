@@ -383,6 +383,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_dhcp6r SEC(".maps");
 
+/* DHCP host reservations, the loader's alone (kvb_maps.h: kvb_dhcphost);
+ * here so that the fabric has the map and its types */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVB_MAX_DHCPHOSTS);
+	__type(key, struct kvb_dhcphost_key);
+	__type(value, struct kvb_dhcphost);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvb_dhcphost SEC(".maps");
+
 /*
  * Every port's device (kvb_maps.h: kvb_portdev). Not pinned by libbpf:
  * the kernel marks every devmap BPF_F_RDONLY_PROG, and libbpf 1.1 will

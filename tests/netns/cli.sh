@@ -183,6 +183,37 @@ rm -f "$old_save"
 check "net del ovf" kvmbpf net del ovf
 check "detach $T-a" kvmbpf detach "$T-a"
 check "net del fw" kvmbpf net del fw
+# DHCP host reservations: bad input refused, each with its reason
+check "net add hr (nat, dhcp on)" kvmbpf net add hr type nat subnet 10.79.0.0/24 subnet fd79::/64
+check "net add hroff (nat, dhcp off)" kvmbpf net add hroff type nat subnet 10.79.1.0/24 dhcp off
+check "net add hrb (bridge)" kvmbpf net add hrb type bridge
+expect_err "dhcp-host: no such network" "network nosuch does not exist" kvmbpf dhcp-host add nosuch ip 10.79.0.5
+expect_err "dhcp-host: no ip" "expected NET ip ADDR" kvmbpf dhcp-host add hr mac 52:54:00:79:00:05
+expect_err "dhcp-host: not an address" "ip 10.79.0.300: not an address" kvmbpf dhcp-host add hr ip 10.79.0.300
+expect_err "dhcp-host: a multicast MAC" "not a unicast MAC" kvmbpf dhcp-host add hr ip 10.79.0.5 mac 01:00:5e:00:00:01
+expect_err "dhcp-host: a value missing" "mac needs a value" kvmbpf dhcp-host add hr ip 10.79.0.5 mac
+expect_err "dhcp-host: an unknown word" "unexpected 'host'" kvmbpf dhcp-host add hr ip 10.79.0.5 host x
+expect_err "dhcp-host: outside the subnets" "outside network hr" kvmbpf dhcp-host add hr ip 10.80.0.5
+expect_err "dhcp-host: the gateway" "is the gateway of network hr" kvmbpf dhcp-host add hr ip 10.79.0.1
+expect_err "dhcp-host: link-local" "is link-local" kvmbpf dhcp-host add hr ip fe80::5
+expect_err "dhcp-host: an IPv6 one with a MAC" "names no MAC" kvmbpf dhcp-host add hr ip fd79::5 mac 52:54:00:79:00:05
+expect_err "dhcp-host: dhcp off" "serves no DHCP" kvmbpf dhcp-host add hroff ip 10.79.1.5
+expect_err "dhcp-host: a bridge network" "has no subnet" kvmbpf dhcp-host add hrb ip 10.79.0.5
+check "dhcp-host add hr ip 10.79.0.5 mac 52:54:00:79:00:05" kvmbpf dhcp-host add hr ip 10.79.0.5 mac 52:54:00:79:00:05
+check "... again: as it is" kvmbpf dhcp-host add hr ip 10.79.0.5 mac 52:54:00:79:00:05
+expect_err "... with another MAC: refused" "reserved already" kvmbpf dhcp-host add hr ip 10.79.0.5 mac 52:54:00:79:00:06
+check "attach $T-a to hr with another address" kvmbpf attach "$T-a" net hr mac 52:54:00:79:00:07 ip 10.79.0.7
+expect_err "dhcp-host of a port's address, for another MAC" "is an address of port $T-a" \
+	kvmbpf dhcp-host add hr ip 10.79.0.7 mac 52:54:00:79:00:08
+check "dhcp-host of a port's static address, no MAC" kvmbpf dhcp-host add hr ip 10.79.0.7
+expect_err "port set: a reserved address without its MAC" "reserved for MAC 52:54:00:79:00:05" \
+	kvmbpf port set "$T-a" ip 10.79.0.5
+expect_err "dhcp-host del: none there" "has no reservation" kvmbpf dhcp-host del hr ip 10.79.0.9
+check "dhcp-host del" kvmbpf dhcp-host del hr ip 10.79.0.5
+check "... then port set takes it" kvmbpf port set "$T-a" ip 10.79.0.5
+expect_err "dhcp-host show of no network" "network nosuch does not exist" kvmbpf dhcp-host show nosuch
+check "detach $T-a" kvmbpf detach "$T-a"
+for n in hr hroff hrb; do kvmbpf net del $n >/dev/null || fail "net del $n"; done
 # vteps at the limit: a replace (one leaves, one joins, in one command)
 # has room; a join beyond the limit is refused and changes nothing
 v=()

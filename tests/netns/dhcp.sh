@@ -191,4 +191,49 @@ sgw=$(kvmbpf -j net show s29 | "$PY" -c 'import json,sys; print(json.load(sys.st
 kvmbpf detach "$T-sa" >/dev/null
 kvmbpf detach "$T-sb" >/dev/null
 kvmbpf net del s29 >/dev/null
+
+# --- DHCP host reservations (dhcp-host add): on a /29 (five addresses to
+# lease), three reserved for no client and one for a MAC leave a client
+# of another MAC the fifth, and give the MAC its own, with no port holding
+# any of them (a stopped VM's address stays its own); save and load keep
+# them, net del removes them
+check "net add nat /29 for reservations" kvmbpf net add r29 type nat subnet 10.81.30.0/29
+for a in 2 3 4; do
+	check "dhcp-host add 10.81.30.$a (no client)" kvmbpf dhcp-host add r29 ip 10.81.30.$a
+done
+MR=52:54:00:81:30:05
+check "dhcp-host add 10.81.30.5 for $MR" kvmbpf dhcp-host add r29 ip 10.81.30.5 mac $MR
+expect_err "a reserved address refused to a port of another MAC" "reserved for MAC $MR" \
+	kvmbpf attach "$T-sa" net r29 mac 52:54:00:81:30:09 ip 10.81.30.5
+expect_err "a second reservation for one MAC refused" "has a reservation in network r29 already" \
+	kvmbpf dhcp-host add r29 ip 10.81.30.6 mac $MR
+check "attach a client of another MAC" kvmbpf attach "$T-sa" net r29
+got=$(in_ns "$T-sa" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
+	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
+[ "$got" = 10.81.30.6 ] && pass "another MAC leased the one address no reservation keeps" ||
+	fail "lease beside four reservations of a /29: '$got' (want 10.81.30.6)"
+ip -n "$T-sb" link set eth0 address $MR
+check "attach the reserved MAC's guest (no ip)" kvmbpf attach "$T-sb" net r29
+got=$(in_ns "$T-sb" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
+	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
+[ "$got" = 10.81.30.5 ] && pass "the reserved MAC leased its address" ||
+	fail "the reserved MAC's lease: '$got' (want 10.81.30.5)"
+rgw=$(kvmbpf -j net show r29 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+n=$(kvmbpf -j dhcp-host show r29 | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$n" = 4 ] && pass "dhcp-host show lists the four" || fail "dhcp-host show r29: $n rows"
+kvmbpf save >"$TMP/saved"
+[ "$(grep -c '^dhcp-host add r29 ip 10\.81\.30\.[2-5]' "$TMP/saved")" = 4 ] &&
+	grep -q "^dhcp-host add r29 ip 10.81.30.5 mac $MR\$" "$TMP/saved" &&
+	pass "save writes the reservations" || fail "save: $(grep dhcp-host "$TMP/saved")"
+kvmbpf detach "$T-sa" >/dev/null
+kvmbpf detach "$T-sb" >/dev/null
+check "net del r29" kvmbpf net del r29
+[ ! -e "/run/kvmbpf/$rgw.hosts" ] && [ "$(kvmbpf -j dhcp-host show | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 0 ] &&
+	pass "net del removed its reservations" || fail "reservations after net del: $(kvmbpf dhcp-host show)"
+check "load brings r29 back" kvmbpf load "$TMP/saved"
+[ "$(kvmbpf -j dhcp-host show r29 | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 4 ] &&
+	pass "load restored the four reservations" || fail "after load: $(kvmbpf dhcp-host show r29)"
+kvmbpf detach "$T-sa" >/dev/null 2>&1
+kvmbpf detach "$T-sb" >/dev/null 2>&1
+kvmbpf net del r29 >/dev/null
 finish

@@ -161,4 +161,39 @@ done
 [ "$got" = 18 ] && [ "$(stat "$T-g2" dhcp6-lease-cap)" = "$c0" ] &&
 	pass "18 boots of release and request: a lease each time, nothing refused" ||
 	fail "18 boots of release and request: $got leases, dhcp6-lease-cap +$(($(stat "$T-g2" dhcp6-lease-cap) - c0))"
+
+# --- a reserved address (dhcp-host add, no client) is leased to nobody:
+# the address the server gives g2 boot after boot, once reserved, is not
+# given again; the port's static IPv6 `ip` is in dnsmasq's hosts file
+again() {
+	rm -f "$TMP/$T-g2.addr"
+	lease6 "$T-g2"
+	in_ns "$T-g2" timeout 20 dhclient -6 -r -sf "$TMP/dhclient.sh" -lf "$TMP/$T-g2.leases" \
+		-pf "$TMP/$T-g2.pid" eth0 >/dev/null 2>&1
+}
+# the client keeps its DUID and forgets its lease (a SOLICIT that hints
+# at its old address is given it: dnsmasq checks the hosts file when it
+# picks an address, not a client's hint; README)
+forget() {
+	grep '^default-duid' "$TMP/$T-g2.leases" >"$TMP/duid" && mv "$TMP/duid" "$TMP/$T-g2.leases"
+}
+b1=$(again); forget; b2=$(again)
+[ -n "$b1" ] && [ "$b1" = "$b2" ] && pass "g2 is given $b1 boot after boot, its lease forgotten" ||
+	fail "g2's leases boot after boot: '$b1' '$b2'"
+check "dhcp-host add r ip $b1 (no client)" kvmbpf dhcp-host add r ip "$b1"
+forget
+b3=$(again)
+case "$b3" in
+"$b1"|"") fail "after the reservation g2 got '$b3' (reserved: $b1)" ;;
+fd83:2::1[0-9a-f][0-9a-f][0-9a-f]) pass "g2 got another address ($b3) once $b1 was reserved" ;;
+*) fail "after the reservation g2 got '$b3'" ;;
+esac
+rgw=$(kvmbpf -j net show r | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+ngw=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+grep -q "^id:kvmbpf-host-[0-9]*,\[$b1\]\$" "/run/kvmbpf/$rgw.hosts" &&
+	pass "the reservation is in dnsmasq's hosts file" ||
+	fail "hosts file of r: $(tr '\n' ' ' <"/run/kvmbpf/$rgw.hosts")"
+grep -q "^id:kvmbpf-reserved-[0-9]*,\[fd83:1::33\]\$" "/run/kvmbpf/$ngw.hosts" &&
+	pass "g3's static IPv6 address is kept from DHCPv6 clients" ||
+	fail "hosts file of n: $(tr '\n' ' ' <"/run/kvmbpf/$ngw.hosts")"
 finish

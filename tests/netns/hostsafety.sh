@@ -19,17 +19,6 @@ LO6=$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6)
 # (a blackhole route has no device that takes it along: removed here)
 trap 'sysctl -qw net.ipv6.conf.lo.disable_ipv6=$LO6; ip route del blackhole 198.18.64.0/20 2>/dev/null; [ -d "$BPFFS2" ] && "${K2[@]}" reset >/dev/null 2>&1; rm -rf "$BPFFS2"; cleanup' EXIT
 
-# expect_err NAME PATTERN CMD...: fails, and stderr matches PATTERN
-expect_err() {
-	local name=$1 pat=$2 out rc; shift 2
-	out=$("$@" 2>&1 >/dev/null); rc=$?
-	if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$pat"; then
-		pass "$name"
-	else
-		fail "$name: exit $rc, stderr '$out' (want /$pat/)"
-	fi
-}
-
 # The host's side: a LAN on $T-h (198.51.100.254/24, 2001:db8:15::fe/64),
 # networks routed through it (203.0.113.0/24, 2001:db8:150::/48), an
 # address on a device that is down (198.18.15.1/24: no connected route),

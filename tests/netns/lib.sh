@@ -67,6 +67,18 @@ check_not() {
 	if "$@" >/dev/null 2>&1; then fail "$name: '$*' succeeded"; else pass "$name"; fi
 }
 
+# expect_err NAME PATTERN CMD...: CMD fails, and its stderr matches PATTERN
+# (cli.sh has a stricter one of its own: one line, kvmbpf's prefix)
+expect_err() {
+	local name=$1 pat=$2 out rc; shift 2
+	out=$("$@" 2>&1 >/dev/null); rc=$?
+	if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$pat"; then
+		pass "$name"
+	else
+		fail "$name: exit $rc, stderr '$out' (want /$pat/)"
+	fi
+}
+
 # netns NAME: create a namespace with loopback up
 netns_add() {
 	ip netns add "$1" && NS_LIST+=("$1") && ip -n "$1" link set lo up

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DHCP host reservations (libvirt's <host mac=... ip=...>): an address of
+ * a network with DHCP that dnsmasq leases to one MAC only (IPv4 with a
+ * MAC), or to no client at all (without a MAC, and every IPv6 one: DHCPv6
+ * names its clients by DUID), whether or not a port holds it now. A
+ * guest whose address is given with `ip` holds it only while its port is
+ * attached; a reservation keeps it while the VM is stopped, so that no
+ * other guest's lease takes it and the VM's next `attach` is not refused.
+ *
+ * Kept in kvb_dhcphost (the loader's alone); dhcp.c writes them into
+ * dnsmasq's hosts file, addr.c refuses a reserved address to a port of
+ * another MAC.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "kvmbpf.h"
+
+struct host_args {
+	struct kvb_net net;
+	struct kvb_dhcphost_key k;
+	struct kvb_dhcphost v;
+};
+
+static void host_key_addr(const struct kvb_dhcphost_key *k,
+			  struct kvb_addr_key *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = k->family;
+	memcpy(a->addr, k->addr, 16);
+}
+
+/* NET ip ADDR [mac MAC] (with_mac) or NET ip ADDR, into a. */
+static int host_parse(struct fabric *fb, const char *cmd, int argc,
+		      char **argv, bool with_mac, struct host_args *a)
+{
+	const char *usage = with_mac ? "NET ip ADDR [mac MAC]" : "NET ip ADDR";
+	struct kvb_addr_key ak;
+	bool have_ip = false;
+
+	memset(a, 0, sizeof(*a));
+	if (argc < 1 || is_help(argv[0]))
+		return err("%s: expected %s", cmd, usage);
+	if (net_find(fb, argv[0], &a->net))
+		return err("%s: network %s does not exist", cmd, argv[0]);
+	for (int i = 1; i < argc; i += 2) {
+		if (i + 1 >= argc)
+			return err("%s: %s needs a value (expected %s)", cmd,
+				   argv[i], usage);
+		if (!strcmp(argv[i], "ip") && !have_ip) {
+			if (parse_addr(argv[i + 1], &ak))
+				return err("%s: ip %s: not an address", cmd,
+					   argv[i + 1]);
+			have_ip = true;
+		} else if (!strcmp(argv[i], "mac") && with_mac &&
+			   !a->v.has_mac) {
+			if (parse_mac(argv[i + 1], a->v.mac) ||
+			    mac_zero(a->v.mac) || (a->v.mac[0] & 1))
+				return err("%s: mac %s: not a unicast MAC "
+					   "address", cmd, argv[i + 1]);
+			a->v.has_mac = 1;
+		} else {
+			return err("%s: unexpected '%s' (expected %s)", cmd,
+				   argv[i], usage);
+		}
+	}
+	if (!have_ip)
+		return err("%s: expected %s", cmd, usage);
+	a->k.net_id = a->net.id;
+	a->k.family = ak.family;
+	memcpy(a->k.addr, ak.addr, 16);
+	return 0;
+}
+
+int dhcphost_get(struct fabric *fb, __u32 net_id,
+		 const struct kvb_addr_key *a, struct kvb_dhcphost *v)
+{
+	struct kvb_dhcphost_key k = { .net_id = net_id, .family = a->family };
+	int fd = open_map(fb, KVB_MAP_DHCPHOST), ret;
+
+	if (fd < 0)
+		return fd;
+	memcpy(k.addr, a->addr, 16);
+	ret = bpf_map_lookup_elem(fd, &k, v) ? -ENOENT : 0;
+	return ret;
+}
+
+/* Calls fn for each reservation of net_id (0: every one), in map order. */
+void dhcphost_each(struct fabric *fb, __u32 net_id,
+		   void (*fn)(const struct kvb_dhcphost_key *k,
+			      const struct kvb_dhcphost *v, void *arg),
+		   void *arg)
+{
+	struct kvb_dhcphost_key k, *prev = NULL;
+	int fd = open_map(fb, KVB_MAP_DHCPHOST);
+	struct kvb_dhcphost v;
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		if ((!net_id || k.net_id == net_id) &&
+		    !bpf_map_lookup_elem(fd, &k, &v))
+			fn(&k, &v, arg);
+	}
+}
+
+/*
+ * May a reservation (a) stand beside what the network's ports hold now?
+ * Not if a port holds the address by a lease or a SAVI claim with
+ * another MAC (its server would then refuse it the renewal), nor a
+ * port whose MAC is not the reservation's when it names one. A port
+ * that has it as a static address (`ip`) keeps it: a reservation with
+ * no MAC is what protects such an address.
+ */
+static int host_fits(struct fabric *fb, const char *cmd,
+		     const struct host_args *a)
+{
+	struct kvb_addr_key ok, bk;
+	struct kvb_addr own, b;
+	struct kvb_port p;
+	char ip[64], mac[18];
+
+	host_key_addr(&a->k, &ok);
+	ok.net_id = (__u8)a->net.id;
+	fmt_addr(&ok, ip);
+	if (bpf_map_lookup_elem(fb->addr_fd, &ok, &own) ||
+	    port_get(fb, own.owner, &p))
+		return 0;
+	bk = ok;
+	bk.net_id = 0;
+	bk.ifindex = own.owner;
+	if (bpf_map_lookup_elem(fb->addr_fd, &bk, &b))
+		return 0;
+	fmt_mac(p.mac, mac);
+	if (a->v.has_mac ? memcmp(p.mac, a->v.mac, 6) :
+			   !(b.flags & KVB_ADDR_F_STATIC))
+		return err("%s: ip %s is an address of port %s (MAC %s, %s): "
+			   "detach it first%s", cmd, ip, p.name, mac,
+			   (b.flags & KVB_ADDR_F_STATIC) ? "static" :
+			   (b.flags & KVB_ADDR_F_DHCP) ? "leased" : "claimed",
+			   a->v.has_mac ? ", or reserve it for that MAC" : "");
+	return 0;
+}
+
+struct mac_hit {
+	const struct host_args *a;
+	bool hit;
+	char ip[64];
+};
+
+static void mac_taken(const struct kvb_dhcphost_key *k,
+		      const struct kvb_dhcphost *v, void *arg)
+{
+	struct mac_hit *h = arg;
+	struct kvb_addr_key ak;
+
+	if (!v->has_mac || memcmp(v->mac, h->a->v.mac, 6) ||
+	    k->family != h->a->k.family ||
+	    !memcmp(k->addr, h->a->k.addr, 16))
+		return;
+	host_key_addr(k, &ak);
+	fmt_addr(&ak, h->ip);
+	h->hit = true;
+}
+
+static int host_add(int argc, char **argv)
+{
+	const char *cmd = "dhcp-host add";
+	struct kvb_dhcphost cur;
+	struct kvb_addr_key ak;
+	struct mac_hit h = { 0 };
+	struct host_args a;
+	struct fabric *fb = fab();
+	char ip[64], mac[18];
+	int fd;
+
+	if (!fb || host_parse(fb, cmd, argc, argv, true, &a))
+		return 1;
+	host_key_addr(&a.k, &ak);
+	fmt_addr(&ak, ip);
+	if (!net_has(&a.net, NT_GATEWAY))
+		return err("%s: network %s is a %s network: it has no subnet "
+			   "and no DHCP", cmd, a.net.name,
+			   net_type_name(a.net.type));
+	if (!(a.net.flags & KVB_NET_F_DHCP))
+		return err("%s: network %s serves no DHCP (dhcp off)", cmd,
+			   a.net.name);
+	if (ak.family == 6 && ak.addr[0] == 0xfe && (ak.addr[1] & 0xc0) == 0x80)
+		return err("%s: ip %s is link-local: DHCPv6 leases none", cmd,
+			   ip);
+	if (net_addr_check(cmd, &a.net, &ak))
+		return 1;
+	if (ak.family == 6 && a.v.has_mac)
+		return err("%s: ip %s: an IPv6 reservation names no MAC "
+			   "(DHCPv6 knows its clients by DUID): it keeps the "
+			   "address from every client, for a port's `ip`",
+			   cmd, ip);
+	fd = open_map(fb, KVB_MAP_DHCPHOST);
+	if (fd < 0)
+		return err("%s: %s: %s", cmd, KVB_MAP_DHCPHOST, strerror(-fd));
+	if (!bpf_map_lookup_elem(fd, &a.k, &cur)) {
+		if (!memcmp(&cur, &a.v, sizeof(cur)))
+			return 0;	/* as it is */
+		return err("%s: ip %s is reserved already in network %s "
+			   "(dhcp-host del first)", cmd, ip, a.net.name);
+	}
+	if (a.v.has_mac) {
+		h.a = &a;
+		dhcphost_each(fb, a.net.id, mac_taken, &h);
+		fmt_mac(a.v.mac, mac);
+		if (h.hit)
+			return err("%s: MAC %s has a reservation in network "
+				   "%s already (%s)", cmd, mac, a.net.name,
+				   h.ip);
+	}
+	if (host_fits(fb, cmd, &a))
+		return 1;
+	if (bpf_map_update_elem(fd, &a.k, &a.v, BPF_NOEXIST))
+		return err("%s: %s", cmd, errno == E2BIG ?
+			   "the table of reservations is full (4096)" :
+			   strerror(errno));
+	dhcp_sync(fb, a.net.id);
+	return 0;
+}
+
+static int host_del(int argc, char **argv)
+{
+	const char *cmd = "dhcp-host del";
+	struct kvb_addr_key ak;
+	struct host_args a;
+	struct fabric *fb = fab();
+	char ip[64];
+	int fd;
+
+	if (!fb || host_parse(fb, cmd, argc, argv, false, &a))
+		return 1;
+	fd = open_map(fb, KVB_MAP_DHCPHOST);
+	if (fd < 0)
+		return err("%s: %s: %s", cmd, KVB_MAP_DHCPHOST, strerror(-fd));
+	host_key_addr(&a.k, &ak);
+	fmt_addr(&ak, ip);
+	if (bpf_map_delete_elem(fd, &a.k))
+		return err("%s: ip %s has no reservation in network %s", cmd,
+			   ip, a.net.name);
+	dhcp_sync(fb, a.net.id);
+	return 0;
+}
+
+/* A network's reservations go with it (net del). */
+void dhcphost_purge(struct fabric *fb, __u32 net_id)
+{
+	struct kvb_dhcphost_key k, *prev = NULL, del[64];
+	int fd = open_map(fb, KVB_MAP_DHCPHOST), n;
+
+	if (fd < 0)
+		return;
+	do {	/* in rounds: a delete under the walk could restart it */
+		n = 0;
+		prev = NULL;
+		while (n < 64 && !bpf_map_get_next_key(fd, prev, &k)) {
+			prev = &k;
+			if (k.net_id == net_id)
+				del[n++] = k;
+		}
+		for (int i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, &del[i]);
+	} while (n == 64);
+}
+
+struct host_row {
+	struct kvb_dhcphost_key k;
+	struct kvb_dhcphost v;
+};
+
+struct host_rows {
+	struct host_row *r;
+	size_t n, cap;
+};
+
+static void host_collect(const struct kvb_dhcphost_key *k,
+			 const struct kvb_dhcphost *v, void *arg)
+{
+	struct host_rows *rows = arg;
+
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+		struct host_row *r = realloc(rows->r, cap * sizeof(*r));
+
+		if (!r)
+			return;
+		rows->r = r;
+		rows->cap = cap;
+	}
+	rows->r[rows->n].k = *k;
+	rows->r[rows->n++].v = *v;
+}
+
+static int host_cmp(const void *a, const void *b)
+{
+	const struct host_row *x = a, *y = b;
+
+	if (x->k.net_id != y->k.net_id)
+		return x->k.net_id < y->k.net_id ? -1 : 1;
+	if (x->k.family != y->k.family)
+		return x->k.family < y->k.family ? -1 : 1;
+	return memcmp(x->k.addr, y->k.addr, 16);
+}
+
+/* The reservations of net_id (0: all), by network, family and address;
+ * the caller frees *out. */
+static size_t host_list(struct fabric *fb, __u32 net_id, struct host_row **out)
+{
+	struct host_rows rows = { 0 };
+
+	dhcphost_each(fb, net_id, host_collect, &rows);
+	if (rows.n)
+		qsort(rows.r, rows.n, sizeof(rows.r[0]), host_cmp);
+	*out = rows.r;
+	return rows.n;
+}
+
+/* "dhcp-host add NET ip ADDR[ mac MAC]" of row r into buf. */
+static void host_line(const struct kvb_net *net, const struct host_row *r,
+		      char *buf, size_t len)
+{
+	struct kvb_addr_key ak;
+	char ip[64], mac[18];
+
+	host_key_addr(&r->k, &ak);
+	fmt_addr(&ak, ip);
+	fmt_mac(r->v.mac, mac);
+	snprintf(buf, len, "dhcp-host add %s ip %s%s%s", net->name, ip,
+		 r->v.has_mac ? " mac " : "", r->v.has_mac ? mac : "");
+}
+
+/* save: the reservations, as the lines that make them again. */
+void dhcphost_save(struct fabric *fb, void (*line)(const char *text))
+{
+	struct host_row *rows;
+	size_t n = host_list(fb, 0, &rows);
+	struct kvb_net net;
+	char buf[256];
+
+	for (size_t i = 0; i < n; i++) {
+		if (net_get(fb, rows[i].k.net_id, &net))
+			continue;
+		host_line(&net, &rows[i], buf, sizeof(buf));
+		line(buf);
+	}
+	free(rows);
+}
+
+static int host_show(int argc, char **argv)
+{
+	struct kvb_net filter, net;
+	struct host_row *rows;
+	struct fabric *fb;
+	size_t n;
+
+	if (argc > 1)
+		return err("dhcp-host show: expected [NET]");
+	fb = fab_ro();
+	if (!fb)
+		return 1;
+	if (argc && net_find(fb, argv[0], &filter))
+		return err("dhcp-host show: network %s does not exist",
+			   argv[0]);
+	n = host_list(fb, argc ? filter.id : 0, &rows);
+	open_json_array(NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct kvb_addr_key ak;
+		char ip[64], mac[18];
+
+		if (net_get(fb, rows[i].k.net_id, &net))
+			snprintf(net.name, sizeof(net.name), "#%u",
+				 rows[i].k.net_id);
+		host_key_addr(&rows[i].k, &ak);
+		fmt_addr(&ak, ip);
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "net", "%s", net.name);
+		print_string(PRINT_ANY, "ip", " %s", ip);
+		if (rows[i].v.has_mac) {
+			fmt_mac(rows[i].v.mac, mac);
+			print_string(PRINT_ANY, "mac", " mac %s", mac);
+		} else {
+			print_null("mac");
+			print_text(" (no client)");
+		}
+		print_nl();
+		close_json_object();
+	}
+	close_json_array();
+	free(rows);
+	return 0;
+}
+
+static void host_details(void)
+{
+	printf("  A reservation keeps an address of a network with DHCP (nat,\n"
+	       "  routed; dhcp on) from every client but one, whether or not a\n"
+	       "  port holds it now, as libvirt's <host>: with 'mac' (IPv4\n"
+	       "  only) dnsmasq leases it to that MAC alone; without, and for\n"
+	       "  IPv6, to no client at all, for a port given it with 'ip' (a\n"
+	       "  VM whose address must still be free when it starts again).\n"
+	       "  A port may be given a reserved address with the reservation's\n"
+	       "  MAC only. 'net del' removes its network's. At most %d.\n",
+	       KVB_MAX_DHCPHOSTS);
+}
+
+const struct object obj_dhcphost = {
+	.name = "dhcp-host",
+	.cmds = (const struct cmd[]){
+		{ "add", host_add, "NET ip ADDR [mac MAC]", CMD_TEND },
+		{ "del", host_del, "NET ip ADDR", CMD_TEND },
+		{ "show", host_show, "[NET]", 0 },
+		{ "list", host_show, NULL, 0 },
+		{ NULL, NULL, NULL, 0 },
+	},
+	.details = host_details,
+	.summary = "DHCP host reservations of a network",
+};
