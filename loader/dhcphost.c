@@ -78,17 +78,44 @@ static int host_parse(struct fabric *fb, const char *cmd, int argc,
 	return 0;
 }
 
+/*
+ * The map's fd, opened once a fabric (closed with it: fabric_close), or
+ * -ENOENT for a fabric whose programs were loaded before the map was
+ * (an older build's: `kvmbpf upgrade` creates it, the layout is the same).
+ */
+static int host_fd(struct fabric *fb)
+{
+	if (!fb->dhcphost_fd)
+		fb->dhcphost_fd = open_map(fb, KVB_MAP_DHCPHOST);
+	return fb->dhcphost_fd;
+}
+
 int dhcphost_get(struct fabric *fb, __u32 net_id,
 		 const struct kvb_addr_key *a, struct kvb_dhcphost *v)
 {
 	struct kvb_dhcphost_key k = { .net_id = net_id, .family = a->family };
-	int fd = open_map(fb, KVB_MAP_DHCPHOST), ret;
+	int fd = host_fd(fb);
 
 	if (fd < 0)
 		return fd;
 	memcpy(k.addr, a->addr, 16);
-	ret = bpf_map_lookup_elem(fd, &k, v) ? -ENOENT : 0;
-	return ret;
+	return bpf_map_lookup_elem(fd, &k, v) ? -ENOENT : 0;
+}
+
+struct host_walk {
+	__u32 net_id;
+	void (*fn)(const struct kvb_dhcphost_key *k,
+		   const struct kvb_dhcphost *v, void *arg);
+	void *arg;
+};
+
+static void host_walk_one(const void *key, const void *value, void *arg)
+{
+	const struct kvb_dhcphost_key *k = key;
+	struct host_walk *w = arg;
+
+	if (!w->net_id || k->net_id == w->net_id)
+		w->fn(k, value, w->arg);
 }
 
 /* Calls fn for each reservation of net_id (0: every one), in map order. */
@@ -97,18 +124,12 @@ void dhcphost_each(struct fabric *fb, __u32 net_id,
 			      const struct kvb_dhcphost *v, void *arg),
 		   void *arg)
 {
-	struct kvb_dhcphost_key k, *prev = NULL;
-	int fd = open_map(fb, KVB_MAP_DHCPHOST);
-	struct kvb_dhcphost v;
+	struct host_walk w = { .net_id = net_id, .fn = fn, .arg = arg };
+	int fd = host_fd(fb);
 
-	if (fd < 0)
-		return;
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		prev = &k;
-		if ((!net_id || k.net_id == net_id) &&
-		    !bpf_map_lookup_elem(fd, &k, &v))
-			fn(&k, &v, arg);
-	}
+	if (fd >= 0)
+		map_walk(fd, sizeof(struct kvb_dhcphost_key),
+			 sizeof(struct kvb_dhcphost), host_walk_one, &w);
 }
 
 /*
@@ -202,7 +223,11 @@ static int host_add(int argc, char **argv)
 			   "(DHCPv6 knows its clients by DUID): it keeps the "
 			   "address from every client, for a port's `ip`",
 			   cmd, ip);
-	fd = open_map(fb, KVB_MAP_DHCPHOST);
+	fd = host_fd(fb);
+	if (fd == -ENOENT)	/* a fabric its programs made before the map */
+		return err("%s: this fabric's programs predate DHCP host "
+			   "reservations: 'kvmbpf upgrade' adds them (the "
+			   "maps and guests stay)", cmd);
 	if (fd < 0)
 		return err("%s: %s: %s", cmd, KVB_MAP_DHCPHOST, strerror(-fd));
 	if (!bpf_map_lookup_elem(fd, &a.k, &cur)) {
@@ -241,7 +266,7 @@ static int host_del(int argc, char **argv)
 
 	if (!fb || host_parse(fb, cmd, argc, argv, false, &a))
 		return 1;
-	fd = open_map(fb, KVB_MAP_DHCPHOST);
+	fd = host_fd(fb);
 	if (fd < 0)
 		return err("%s: %s: %s", cmd, KVB_MAP_DHCPHOST, strerror(-fd));
 	host_key_addr(&a.k, &ak);
@@ -253,25 +278,22 @@ static int host_del(int argc, char **argv)
 	return 0;
 }
 
+static bool host_of_net(const void *key, const void *value, void *arg)
+{
+	(void)value;
+	return ((const struct kvb_dhcphost_key *)key)->net_id ==
+	       *(const __u32 *)arg;
+}
+
 /* A network's reservations go with it (net del). */
 void dhcphost_purge(struct fabric *fb, __u32 net_id)
 {
-	struct kvb_dhcphost_key k, *prev = NULL, del[64];
-	int fd = open_map(fb, KVB_MAP_DHCPHOST), n;
+	int fd = host_fd(fb);
 
-	if (fd < 0)
-		return;
-	do {	/* in rounds: a delete under the walk could restart it */
-		n = 0;
-		prev = NULL;
-		while (n < 64 && !bpf_map_get_next_key(fd, prev, &k)) {
-			prev = &k;
-			if (k.net_id == net_id)
-				del[n++] = k;
-		}
-		for (int i = 0; i < n; i++)
-			bpf_map_delete_elem(fd, &del[i]);
-	} while (n == 64);
+	if (fd >= 0)
+		map_delete_where(fd, sizeof(struct kvb_dhcphost_key),
+				 sizeof(struct kvb_dhcphost), host_of_net,
+				 &net_id);
 }
 
 struct host_row {

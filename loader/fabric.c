@@ -751,6 +751,9 @@ void fabric_close(struct fabric *fb)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+	if (fb->dhcphost_fd > 0)
+		close(fb->dhcphost_fd);
+	fb->dhcphost_fd = 0;
 }
 
 /*

@@ -32,6 +32,8 @@ struct fabric {
 	int acl_fd, aclr_fd, aclp_fd, aclsel_fd, acllpm_fd, aclbit_fd, aclcnt_fd,
 	    aclct_fd, aclct4_fd, aclctn_fd, aclon_fd, xdptx_fd, portdev_fd, ctpn_fd;
 	int prog_tc_ingress, prog_tc_egress, prog_xdp;
+	/* kvb_dhcphost, opened on first use (0: not yet; dhcphost.c) */
+	int dhcphost_fd;
 	/* nat_flows_forget: walks held back (nat_forget_hold) and whether
 	 * one is due when the last hold is released */
 	int forget_hold;

@@ -212,6 +212,14 @@ expect_err "dhcp-host del: none there" "has no reservation" kvmbpf dhcp-host del
 check "dhcp-host del" kvmbpf dhcp-host del hr ip 10.79.0.5
 check "... then port set takes it" kvmbpf port set "$T-a" ip 10.79.0.5
 expect_err "dhcp-host show of no network" "network nosuch does not exist" kvmbpf dhcp-host show nosuch
+# a fabric an older build made (the same layout, no kvb_dhcphost yet):
+# dhcp-host says to upgrade, and upgrade in place adds the map
+rm -f "$BPFFS/kvb_dhcphost"
+expect_err "dhcp-host on a fabric older than reservations" "'kvmbpf upgrade' adds them" \
+	kvmbpf dhcp-host add hr ip 10.79.0.20
+check "dhcp-host show there: none, no error" kvmbpf dhcp-host show
+check "upgrade" kvmbpf upgrade force
+check "... then dhcp-host add works" kvmbpf dhcp-host add hr ip 10.79.0.20
 check "detach $T-a" kvmbpf detach "$T-a"
 for n in hr hroff hrb; do kvmbpf net del $n >/dev/null || fail "net del $n"; done
 # vteps at the limit: a replace (one leaves, one joins, in one command)
