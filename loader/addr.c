@@ -293,10 +293,21 @@ static int addr_reserved(struct fabric *fb, const char *cmd,
 			 const struct kvb_port *p, const struct port_opts *o,
 			 const struct kvb_addr_key *k)
 {
-	const __u8 *mac = o->mac ? o->mac : mac_zero(p->mac) ? NULL : p->mac;
+	const __u8 *mac = o->mac ? o->mac : port_mac_given(p);
+	struct kvb_addr_key ra;
 	struct kvb_dhcphost r;
 	char ip[64], rm[18];
 
+	/* a MAC reserved an IPv4 address: it leases that one, no other */
+	if (mac && k->family == 4 &&
+	    !dhcphost_of_mac(fb, p->net_id, mac, &ra) &&
+	    memcmp(ra.addr, k->addr, 4)) {
+		fmt_addr(&ra, ip);
+		fmt_mac(mac, rm);
+		return err("%s: %s: MAC %s has the reservation of %s "
+			   "(dhcp-host): its static IPv4 is that one, or it "
+			   "needs none", cmd, p->name, rm, ip);
+	}
 	if (dhcphost_get(fb, p->net_id, k, &r) || !r.has_mac ||
 	    (mac && !memcmp(mac, r.mac, 6)))
 		return 0;

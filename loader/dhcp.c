@@ -40,20 +40,51 @@ static void host_write(FILE *f, const char *who, const struct kvb_addr_key *k)
 }
 
 struct hosts_out {
+	struct fabric *fb;
 	FILE *f;
 	unsigned int n;
 };
+
+/*
+ * The port that holds a as a static address of net_id with the MAC it
+ * was given: that MAC, else NULL.
+ */
+static const __u8 *static_holder_mac(struct fabric *fb, __u32 net_id,
+				     const struct kvb_addr_key *a,
+				     struct kvb_port *p)
+{
+	struct kvb_addr_key ok = *a, bk = *a;
+	struct kvb_addr own, b;
+
+	ok.ifindex = 0;
+	ok.net_id = (__u8)net_id;
+	if (bpf_map_lookup_elem(fb->addr_fd, &ok, &own) ||
+	    port_get(fb, own.owner, p))
+		return NULL;
+	bk.net_id = 0;
+	bk.ifindex = own.owner;
+	if (bpf_map_lookup_elem(fb->addr_fd, &bk, &b) ||
+	    !(b.flags & KVB_ADDR_F_STATIC))
+		return NULL;
+	return port_mac_given(p);
+}
 
 static void reservation_write(const struct kvb_dhcphost_key *k,
 			      const struct kvb_dhcphost *v, void *arg)
 {
 	struct hosts_out *o = arg;
 	struct kvb_addr_key a = { .family = k->family };
+	const __u8 *held;
+	struct kvb_port p;
 	char who[32];
 
 	memcpy(a.addr, k->addr, 16);
+	held = k->family == 4 && !v->has_mac ?
+	       static_holder_mac(o->fb, k->net_id, &a, &p) : NULL;
 	if (v->has_mac && k->family == 4)
 		fmt_mac(v->mac, who);
+	else if (held)	/* kept from others, and its port's static lease */
+		fmt_mac(held, who);
 	else	/* a client identifier no client sends (no ':': dnsmasq
 		 * reads one with a colon as hex) */
 		snprintf(who, sizeof(who), "id:kvmbpf-host-%u", ++o->n);
@@ -75,7 +106,7 @@ static void reservation_write(const struct kvb_dhcphost_key *k,
 static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 {
 	struct kvb_addr_key key, *prev = NULL;
-	struct hosts_out o = { .n = 0 };
+	struct hosts_out o = { .fb = fb, .n = 0 };
 	char path[256], tmp[272];
 	FILE *f;
 
@@ -99,8 +130,7 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 		     (key.addr[1] & 0xc0) == 0x80) ||
 		    !dhcphost_get(fb, net->id, &key, &r))
 			continue;
-		if (key.family == 6 || (p.flags & KVB_PORT_F_MAC_PINNED) ||
-		    mac_zero(p.mac))
+		if (key.family == 6 || !port_mac_given(&p))
 			snprintf(who, sizeof(who), "id:kvmbpf-reserved-%u",
 				 key.ifindex);
 		else
@@ -447,14 +477,16 @@ void dhcp_stop(const struct kvb_net *net)
 	}
 }
 
-/* A port of net_id changed: refresh the static leases. */
-void dhcp_sync(struct fabric *fb, __u32 net_id)
+/* A port or reservation of net_id changed: refresh the static leases.
+ * 0, or the error writing dnsmasq's hosts file. */
+int dhcp_sync(struct fabric *fb, __u32 net_id)
 {
 	struct kvb_net net;
 	pid_t pid;
+	int ret;
 
 	if (net_get(fb, net_id, &net) || !(net.flags & KVB_NET_F_DHCP))
-		return;
+		return 0;
 	/*
 	 * Only a running server's leases are refreshed: dhcp_start writes
 	 * the file before it starts one, and after dhcp_stop (net del,
@@ -462,9 +494,12 @@ void dhcp_sync(struct fabric *fb, __u32 net_id)
 	 * bring the file back.
 	 */
 	pid = read_pid(&net);
-	if (!pid || write_hosts(fb, &net))
-		return;
-	kill(pid, SIGHUP);
+	if (!pid)
+		return 0;
+	ret = write_hosts(fb, &net);
+	if (!ret)
+		kill(pid, SIGHUP);
+	return ret;
 }
 
 bool dhcp_running(const struct kvb_net *net)
@@ -644,6 +679,38 @@ static ssize_t leases_read(FILE *f, time_t now, struct lease **out)
 		qsort(rows, n, sizeof(*rows), lease_cmp);
 	*out = rows;
 	return (ssize_t)n;
+}
+
+/*
+ * Does dnsmasq hold a live lease of address a (family 4 or 6) of net for
+ * a client other than mac (NULL: any client)? Its MAC (DHCPv4; zero for
+ * DHCPv6) into who. Read from its lease file, which may hold leases the
+ * fabric never bound (taken before the port was attached).
+ */
+bool dhcp_leased_elsewhere(const struct kvb_net *net, int family,
+			   const __u8 a[16], const __u8 *mac, __u8 who[6])
+{
+	struct lease *rows = NULL;
+	char path[256];
+	bool hit = false;
+	ssize_t n;
+	FILE *f;
+
+	dhcp_path(net, "leases", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = leases_read(f, time(NULL), &rows);
+	fclose(f);
+	for (ssize_t i = 0; i < n && !hit; i++)
+		if (rows[i].family == family &&
+		    !memcmp(rows[i].a, a, family == 4 ? 4 : 16) &&
+		    (!mac || family != 4 || memcmp(rows[i].mac, mac, 6))) {
+			memcpy(who, rows[i].mac, 6);
+			hit = true;
+		}
+	free(rows);
+	return hit;
 }
 
 int net_leases(int argc, char **argv)
@@ -832,6 +899,17 @@ int do_dhcp_event(int argc, char **argv)
 	if (!lease6_in_net(&net, k.addr))
 		return err("dhcp-event: %s: lease of %s: not in the network's "
 			   "IPv6 subnets, not bound", net.name, argv[3]);
+	{
+		struct kvb_dhcphost r;
+
+		/* a reservation's (dnsmasq gave it to a client that asked
+		 * for it by name): not bound, so that the port given it
+		 * with `ip` still can be */
+		if (add && !dhcphost_get(fb, net.id, &k, &r))
+			return err("dhcp-event: %s: lease of %s: reserved "
+				   "(dhcp-host), not bound", net.name,
+				   argv[3]);
+	}
 	for (__u16 i = 0; i < net.nports && i < KVB_MAX_NET_PORTS; i++) {
 		struct kvb_port p;
 		int ret;

@@ -102,6 +102,26 @@ int dhcphost_get(struct fabric *fb, __u32 net_id,
 	return bpf_map_lookup_elem(fd, &k, v) ? -ENOENT : 0;
 }
 
+struct mac_find {
+	const __u8 *mac;
+	struct kvb_addr_key *out;
+	bool hit;
+};
+
+static void mac_find_one(const struct kvb_dhcphost_key *k,
+			 const struct kvb_dhcphost *v, void *arg)
+{
+	struct mac_find *m = arg;
+
+	if (m->hit || !v->has_mac || k->family != 4 ||
+	    memcmp(v->mac, m->mac, 6))
+		return;
+	memset(m->out, 0, sizeof(*m->out));
+	m->out->family = 4;
+	memcpy(m->out->addr, k->addr, 16);
+	m->hit = true;
+}
+
 struct host_walk {
 	__u32 net_id;
 	void (*fn)(const struct kvb_dhcphost_key *k,
@@ -118,6 +138,16 @@ static void host_walk_one(const void *key, const void *value, void *arg)
 		w->fn(k, value, w->arg);
 }
 
+/* The IPv4 address reserved for mac in net_id (into *a): 0, or -ENOENT. */
+int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		    struct kvb_addr_key *a)
+{
+	struct mac_find m = { .mac = mac, .out = a };
+
+	dhcphost_each(fb, net_id, mac_find_one, &m);
+	return m.hit ? 0 : -ENOENT;
+}
+
 /* Calls fn for each reservation of net_id (0: every one), in map order. */
 void dhcphost_each(struct fabric *fb, __u32 net_id,
 		   void (*fn)(const struct kvb_dhcphost_key *k,
@@ -132,25 +162,82 @@ void dhcphost_each(struct fabric *fb, __u32 net_id,
 			 sizeof(struct kvb_dhcphost), host_walk_one, &w);
 }
 
+/* A port of net_id with the given MAC mac and a static IPv4 address other
+ * than a (into *other): its ifindex, else 0. */
+struct mac_static {
+	struct fabric *fb;
+	__u32 net_id;
+	const __u8 *mac, *a;
+	struct kvb_addr_key other;
+	__u32 ifindex;
+};
+
+static void mac_static_one(const void *key, const void *value, void *arg)
+{
+	const struct kvb_addr_key *k = key;
+	const struct kvb_addr *v = value;
+	struct mac_static *m = arg;
+	const __u8 *given;
+	struct kvb_port p;
+
+	if (m->ifindex || !k->ifindex || k->family != 4 ||
+	    !(v->flags & KVB_ADDR_F_STATIC) || !memcmp(k->addr, m->a, 4) ||
+	    port_get(m->fb, k->ifindex, &p) || p.net_id != m->net_id)
+		return;
+	given = port_mac_given(&p);
+	if (given && !memcmp(given, m->mac, 6)) {
+		m->other = *k;
+		m->ifindex = k->ifindex;
+	}
+}
+
 /*
- * May a reservation (a) stand beside what the network's ports hold now?
- * Not if a port holds the address by a lease or a SAVI claim with
- * another MAC (its server would then refuse it the renewal), nor a
- * port whose MAC is not the reservation's when it names one. A port
- * that has it as a static address (`ip`) keeps it: a reservation with
- * no MAC is what protects such an address.
+ * May a reservation (a) stand beside what the network's ports and its
+ * server hold now? Not if a port holds the address by a lease or a
+ * first claim (a reservation without a MAC would have its renewal
+ * refused), nor with a MAC other than the one it names (or a MAC only
+ * pinned from its frames: save and load would not give it back), nor
+ * while dnsmasq's lease file has it for another client (one the fabric
+ * never bound: taken before the port was attached); and a MAC the port
+ * was given with a static IPv4 of its own is not reserved another (two
+ * dnsmasq lines for one MAC). A port that holds the address statically
+ * keeps it: a reservation with no MAC is what protects such an address.
  */
 static int host_fits(struct fabric *fb, const char *cmd,
 		     const struct host_args *a)
 {
+	struct mac_static ms = { .fb = fb, .net_id = a->net.id,
+				 .mac = a->v.mac, .a = a->k.addr };
 	struct kvb_addr_key ok, bk;
 	struct kvb_addr own, b;
+	const __u8 *given;
 	struct kvb_port p;
-	char ip[64], mac[18];
+	char ip[64], mac[18], o[64];
+	__u8 who[6];
 
 	host_key_addr(&a->k, &ok);
 	ok.net_id = (__u8)a->net.id;
 	fmt_addr(&ok, ip);
+	if (a->v.has_mac) {
+		map_walk(fb->addr_fd, sizeof(struct kvb_addr_key),
+			 sizeof(struct kvb_addr), mac_static_one, &ms);
+		if (ms.ifindex && !port_get(fb, ms.ifindex, &p)) {
+			fmt_mac(a->v.mac, mac);
+			fmt_addr(&ms.other, o);
+			return err("%s: MAC %s is port %s's, with the static "
+				   "address %s: one MAC, one address (port set "
+				   "%s ip ... first)", cmd, mac, p.name, o,
+				   p.name);
+		}
+	}
+	if (dhcp_leased_elsewhere(&a->net, a->k.family, a->k.addr,
+				  a->v.has_mac ? a->v.mac : NULL, who)) {
+		fmt_mac(who, mac);
+		return err("%s: ip %s is leased by the network's DHCP server "
+			   "(%s%s): reserve it once that lease ends", cmd, ip,
+			   a->k.family == 4 ? "to " : "DHCPv6",
+			   a->k.family == 4 ? mac : "");
+	}
 	if (bpf_map_lookup_elem(fb->addr_fd, &ok, &own) ||
 	    port_get(fb, own.owner, &p))
 		return 0;
@@ -159,48 +246,29 @@ static int host_fits(struct fabric *fb, const char *cmd,
 	bk.ifindex = own.owner;
 	if (bpf_map_lookup_elem(fb->addr_fd, &bk, &b))
 		return 0;
+	given = port_mac_given(&p);
 	fmt_mac(p.mac, mac);
-	if (a->v.has_mac ? memcmp(p.mac, a->v.mac, 6) :
-			   !(b.flags & KVB_ADDR_F_STATIC))
-		return err("%s: ip %s is an address of port %s (MAC %s, %s): "
-			   "detach it first%s", cmd, ip, p.name, mac,
+	if (!(b.flags & KVB_ADDR_F_STATIC) ||
+	    (a->v.has_mac && (!given || memcmp(given, a->v.mac, 6))))
+		return err("%s: ip %s is an address of port %s (MAC %s%s, %s): "
+			   "%s", cmd, ip, p.name, mac, given ? "" : ", pinned",
 			   (b.flags & KVB_ADDR_F_STATIC) ? "static" :
 			   (b.flags & KVB_ADDR_F_DHCP) ? "leased" : "claimed",
-			   a->v.has_mac ? ", or reserve it for that MAC" : "");
+			   !(b.flags & KVB_ADDR_F_STATIC) ? "detach it first" :
+			   "reserve it for the MAC the port was given (port "
+			   "set ... mac), or detach it first");
 	return 0;
-}
-
-struct mac_hit {
-	const struct host_args *a;
-	bool hit;
-	char ip[64];
-};
-
-static void mac_taken(const struct kvb_dhcphost_key *k,
-		      const struct kvb_dhcphost *v, void *arg)
-{
-	struct mac_hit *h = arg;
-	struct kvb_addr_key ak;
-
-	if (!v->has_mac || memcmp(v->mac, h->a->v.mac, 6) ||
-	    k->family != h->a->k.family ||
-	    !memcmp(k->addr, h->a->k.addr, 16))
-		return;
-	host_key_addr(k, &ak);
-	fmt_addr(&ak, h->ip);
-	h->hit = true;
 }
 
 static int host_add(int argc, char **argv)
 {
 	const char *cmd = "dhcp-host add";
+	struct kvb_addr_key ak, other;
 	struct kvb_dhcphost cur;
-	struct kvb_addr_key ak;
-	struct mac_hit h = { 0 };
 	struct host_args a;
 	struct fabric *fb = fab();
-	char ip[64], mac[18];
-	int fd;
+	char ip[64], mac[18], o[64];
+	int fd, ret;
 
 	if (!fb || host_parse(fb, cmd, argc, argv, true, &a))
 		return 1;
@@ -236,14 +304,11 @@ static int host_add(int argc, char **argv)
 		return err("%s: ip %s is reserved already in network %s "
 			   "(dhcp-host del first)", cmd, ip, a.net.name);
 	}
-	if (a.v.has_mac) {
-		h.a = &a;
-		dhcphost_each(fb, a.net.id, mac_taken, &h);
+	if (a.v.has_mac && !dhcphost_of_mac(fb, a.net.id, a.v.mac, &other)) {
 		fmt_mac(a.v.mac, mac);
-		if (h.hit)
-			return err("%s: MAC %s has a reservation in network "
-				   "%s already (%s)", cmd, mac, a.net.name,
-				   h.ip);
+		fmt_addr(&other, o);
+		return err("%s: MAC %s has a reservation in network %s already "
+			   "(%s)", cmd, mac, a.net.name, o);
 	}
 	if (host_fits(fb, cmd, &a))
 		return 1;
@@ -251,7 +316,11 @@ static int host_add(int argc, char **argv)
 		return err("%s: %s", cmd, errno == E2BIG ?
 			   "the table of reservations is full (4096)" :
 			   strerror(errno));
-	dhcp_sync(fb, a.net.id);
+	ret = dhcp_sync(fb, a.net.id);
+	if (ret) {	/* dnsmasq was not told: as before */
+		bpf_map_delete_elem(fd, &a.k);
+		return err("%s: dnsmasq's hosts file: %s", cmd, strerror(-ret));
+	}
 	return 0;
 }
 
@@ -262,7 +331,7 @@ static int host_del(int argc, char **argv)
 	struct host_args a;
 	struct fabric *fb = fab();
 	char ip[64];
-	int fd;
+	int fd, ret;
 
 	if (!fb || host_parse(fb, cmd, argc, argv, false, &a))
 		return 1;
@@ -271,10 +340,15 @@ static int host_del(int argc, char **argv)
 		return err("%s: %s: %s", cmd, KVB_MAP_DHCPHOST, strerror(-fd));
 	host_key_addr(&a.k, &ak);
 	fmt_addr(&ak, ip);
-	if (bpf_map_delete_elem(fd, &a.k))
+	if (bpf_map_lookup_elem(fd, &a.k, &a.v) ||
+	    bpf_map_delete_elem(fd, &a.k))
 		return err("%s: ip %s has no reservation in network %s", cmd,
 			   ip, a.net.name);
-	dhcp_sync(fb, a.net.id);
+	ret = dhcp_sync(fb, a.net.id);
+	if (ret) {	/* dnsmasq was not told: as before */
+		bpf_map_update_elem(fd, &a.k, &a.v, BPF_NOEXIST);
+		return err("%s: dnsmasq's hosts file: %s", cmd, strerror(-ret));
+	}
 	return 0;
 }
 

@@ -288,7 +288,9 @@ int dnsmasq_start(struct fabric *fb, const struct kvb_net *net);
 int do_dhcp_event(int argc, char **argv);
 void dhcp_stop(const struct kvb_net *net);
 int ra_start(const struct kvb_net *net);
-void dhcp_sync(struct fabric *fb, __u32 net_id);
+int dhcp_sync(struct fabric *fb, __u32 net_id);
+bool dhcp_leased_elsewhere(const struct kvb_net *net, int family,
+			   const __u8 a[16], const __u8 *mac, __u8 who[6]);
 bool dhcp_running(const struct kvb_net *net);
 bool dnsmasq_wanted(const struct kvb_net *n);
 int dhcp_restarts(const struct kvb_net *net, __u64 *last);
@@ -302,6 +304,8 @@ void dhcphost_each(struct fabric *fb, __u32 net_id,
 		   void (*fn)(const struct kvb_dhcphost_key *k,
 			      const struct kvb_dhcphost *v, void *arg),
 		   void *arg);
+int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		    struct kvb_addr_key *a);
 void dhcphost_purge(struct fabric *fb, __u32 net_id);
 void dhcphost_save(struct fabric *fb, void (*line)(const char *text));
 
@@ -381,6 +385,8 @@ void overlay_tend(struct fabric *fb);
 int parse_mac(const char *s, __u8 mac[6]);
 /* mac is all zero: none */
 bool mac_zero(const __u8 mac[6]);
+/* the port's MAC if it was given (`mac`), not pinned from its frames */
+const __u8 *port_mac_given(const struct kvb_port *p);
 int parse_addr(const char *s, struct kvb_addr_key *k);
 void fmt_addr(const struct kvb_addr_key *k, char buf[64]);
 __u64 clock_mono_ns(void);

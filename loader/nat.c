@@ -454,7 +454,7 @@ static int ct_filter(struct fabric *fb, int argc, char **argv,
 
 static __u64 age_s(__u64 now, __u64 last)
 {
-	return now > last ? (now - last) / 1000000000ULL : 0;
+	return (__s64)(now - last) > 0 ? (now - last) / 1000000000ULL : 0;
 }
 
 /*
@@ -476,7 +476,7 @@ static bool ct_live(struct fabric *fb, const struct kvb_net *net,
 	kvb_ct_reply_key(k, o, &rk);
 	if (!bpf_map_lookup_elem(fb->ct_fd, &rk, &r)) {
 		live = live || kvb_ct_entry_live(t, k->proto, &r, now);
-		if (r.last_ns > *last)
+		if ((__s64)(r.last_ns - *last) > 0)
 			*last = r.last_ns;
 	}
 	return live;

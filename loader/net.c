@@ -1016,6 +1016,9 @@ int net_create(struct fabric *fb, struct net_spec *s)
 		return err("net add: network %s already exists", s->name);
 	if (alloc_id(fb, &net.id))
 		return err("net add: too many networks (%d)", KVB_MAX_NETS - 1);
+	/* reservations a former network of this id left (an older
+	 * build's net del knew none) are not the new one's */
+	dhcphost_purge(fb, net.id);
 	net_spec_apply(s, &net);
 	if (ops->validate && ops->validate(fb, s, &net))
 		return 1;

@@ -1347,7 +1347,8 @@ static inline int kvb_fdb_entry_aged(const struct kvb_fdb_entry *e, __u64 now)
 {
 	__u64 seen = e->seen_ns;	/* read once: another CPU writes it */
 
-	return !(e->flags & KVB_FDB_F_STATIC) && now > seen &&
+	/* signed: a time set before boot (a span past the uptime) is past */
+	return !(e->flags & KVB_FDB_F_STATIC) && (__s64)(now - seen) > 0 &&
 	       now - seen > KVB_FDB_AGE_NS;
 }
 
@@ -1925,7 +1926,8 @@ static inline int kvb_ct_entry_live(const __u32 ct_timeout[4], __u8 proto,
 	__u64 t = (__u64)kvb_ct_timeout_s(ct_timeout, proto, e->state) *
 		  1000000000ULL;
 
-	return now <= e->last_ns || now - e->last_ns <= t;
+	/* signed: a time set before boot is past (kvb_ct_clock) */
+	return (__s64)(now - e->last_ns) <= 0 || now - e->last_ns <= t;
 }
 
 #endif /* KVB_MAPS_H */

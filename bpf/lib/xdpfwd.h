@@ -54,8 +54,10 @@
  *     receive queue tells (kern.h: xdp_native: generic XDP's is the
  *     device's own receive queue, tun's native one its queue file's).
  *     Where that cannot be read, no metadata room says tun's own buffer
- *     (older tuns offered none there; generic XDP always does). Every
- *     doubt is the safe direction: the frame goes to tc;
+ *     (older tuns offered none there; generic XDP always does), on a
+ *     kernel that lets XDP ask (kvb_xdp_meta); on one that does neither,
+ *     the frame goes to tc. Every doubt is the safe direction: the frame
+ *     goes to tc;
  *   - UDP that does not verify goes to tc (a tunnel with inner offload
  *     carries a complete outer checksum over a partial inner one: a new
  *     outer checksum would be wrong), as does UDP with checksum 0;
@@ -263,7 +265,8 @@ static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
  * says which (kern.h: xdp_native). Where it cannot be read (a kernel
  * without bpf_cast_to_kern_ctx), no metadata room says tun's own buffer
  * on kernels whose tun offers none (before 6.x's tun offered it, generic
- * XDP always did); the probe's room is given back at once.
+ * XDP always did); the probe's room is given back at once. A kernel that
+ * refuses XDP the helper (kvb_xdp_meta clear) and has no kfunc: tc's.
  */
 static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
 {

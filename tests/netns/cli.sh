@@ -206,6 +206,19 @@ check "attach $T-a to hr with another address" kvmbpf attach "$T-a" net hr mac 5
 expect_err "dhcp-host of a port's address, for another MAC" "is an address of port $T-a" \
 	kvmbpf dhcp-host add hr ip 10.79.0.7 mac 52:54:00:79:00:08
 check "dhcp-host of a port's static address, no MAC" kvmbpf dhcp-host add hr ip 10.79.0.7
+hrgw=$(kvmbpf -j net show hr | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+grep -qx "52:54:00:79:00:07,10.79.0.7" "/run/kvmbpf/$hrgw.hosts" &&
+	! grep -q "^id:.*,10\.79\.0\.7\$" "/run/kvmbpf/$hrgw.hosts" &&
+	pass "... the port keeps its static lease (its MAC's line, no other)" ||
+	fail "hosts file of hr: $(tr '\n' ' ' <"/run/kvmbpf/$hrgw.hosts")"
+expect_err "dhcp-host: a MAC that a port has with another static address" "one MAC, one address" \
+	kvmbpf dhcp-host add hr ip 10.79.0.8 mac 52:54:00:79:00:07
+expect_err "attach: a MAC reserved another address, with a static one" "has the reservation of 10.79.0.5" \
+	kvmbpf attach "$T-b" net hr mac 52:54:00:79:00:05 ip 10.79.0.9
+check "attach $T-b to hr, an address, no MAC" kvmbpf attach "$T-b" net hr ip 10.79.0.9
+expect_err "dhcp-host for a MAC of a port whose MAC was not given" "reserve it for the MAC the port was given" \
+	kvmbpf dhcp-host add hr ip 10.79.0.9 mac 52:54:00:79:00:09
+check "detach $T-b" kvmbpf detach "$T-b"
 expect_err "port set: a reserved address without its MAC" "reserved for MAC 52:54:00:79:00:05" \
 	kvmbpf port set "$T-a" ip 10.79.0.5
 expect_err "dhcp-host del: none there" "has no reservation" kvmbpf dhcp-host del hr ip 10.79.0.9

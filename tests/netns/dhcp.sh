@@ -212,6 +212,8 @@ got=$(in_ns "$T-sa" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/tr
 	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
 [ "$got" = 10.81.30.6 ] && pass "another MAC leased the one address no reservation keeps" ||
 	fail "lease beside four reservations of a /29: '$got' (want 10.81.30.6)"
+expect_err "no reservation of an address the server leased to another client" \
+	"is leased by the network's DHCP server" kvmbpf dhcp-host add r29 ip 10.81.30.6
 ip -n "$T-sb" link set eth0 address $MR
 check "attach the reserved MAC's guest (no ip)" kvmbpf attach "$T-sb" net r29
 got=$(in_ns "$T-sb" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |

@@ -189,6 +189,13 @@ event DNSMASQ_MAC=$M1 DNSMASQ_TIME_REMAINING=3600 -- add 00:02:00:00:00:01:99 fd
 event DNSMASQ_MAC=$M1 -- del 00:02:00:00:00:01:99 fd86:1::1999
 [ -z "$(addr_source "$T-g1" fd86:1::1999)" ] && pass "the lease's end unbinds it" ||
 	fail "fd86:1::1999 still bound after del"
+# a reserved address (dhcp-host) that dnsmasq gave a client asking for it
+# by name is not bound: the port given it with `ip` must still be
+kvmbpf dhcp-host add n ip fd86:1::1998 || fail "dhcp-host add n ip fd86:1::1998"
+event DNSMASQ_MAC=$M1 DNSMASQ_TIME_REMAINING=3600 -- add 00:02:00:00:00:01:98 fd86:1::1998 x
+[ -z "$(addr_source "$T-g1" fd86:1::1998)" ] && pass "lease script: a reserved address is not bound" ||
+	fail "lease script bound the reserved fd86:1::1998: $(addr_source "$T-g1" fd86:1::1998)"
+kvmbpf dhcp-host del n ip fd86:1::1998 || fail "dhcp-host del n ip fd86:1::1998"
 # the attacker's 16: ended, so that it may claim by first use below
 for i in $(seq 20); do
 	event DNSMASQ_MAC=$M2 -- del 00:02:00:00:00:01:$(printf %02x "$i") "fd86:1::1$(printf %03x $((0x800 + i)))"

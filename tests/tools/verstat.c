@@ -17,6 +17,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "kfeat.h"
+
 #define LOG_SZ (16 << 20)
 
 /* the verifier's last lines: "processed N insns ...", "stack depth A+B" */
@@ -35,18 +37,19 @@ static void summary(const char *log, char *out, size_t len)
 }
 
 /*
- * Set the object's read-only flag kvb_kern_ctx as the loader does
- * (loader/fabric.c: the kernel has bpf_cast_to_kern_ctx), so that the
- * code behind it is verified too; an object without it is left as is.
+ * Set the object's read-only flags kvb_kern_ctx and kvb_xdp_meta as the
+ * loader does (loader/kfeat.h: what the kernel offers), so that the code
+ * behind them is verified as it runs; an object without them is left as
+ * is.
  */
 static void set_kern_ctx(struct bpf_object *obj)
 {
-	struct btf *btf = bpf_object__btf(obj), *vmlinux;
+	struct btf *btf = bpf_object__btf(obj);
+	__u32 has = kernel_has_kern_ctx(), meta = kernel_has_xdp_meta();
 	const struct btf_var_secinfo *vs;
 	const struct btf_type *t;
 	struct bpf_map *map;
 	const void *init;
-	__u32 has = 0;
 	size_t size;
 	char *data;
 	int id;
@@ -61,12 +64,6 @@ static void set_kern_ctx(struct bpf_object *obj)
 	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
 	if (!map || id < 0)
 		return;
-	vmlinux = btf__load_vmlinux_btf();
-	if (vmlinux) {
-		has = btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx",
-					     BTF_KIND_FUNC) > 0;
-		btf__free(vmlinux);
-	}
 	init = bpf_map__initial_value(map, &size);
 	data = init ? malloc(size) : NULL;
 	if (!data)
@@ -77,9 +74,14 @@ static void set_kern_ctx(struct bpf_object *obj)
 	for (int i = 0; i < btf_vlen(t); i++, vs++) {
 		const struct btf_type *v = btf__type_by_id(btf, vs->type);
 
-		if (!strcmp(btf__name_by_offset(btf, v->name_off),
-			    "kvb_kern_ctx") && vs->offset + 4 <= size)
+		const char *name = btf__name_by_offset(btf, v->name_off);
+
+		if (vs->offset + 4 > size)
+			continue;
+		if (!strcmp(name, "kvb_kern_ctx"))
 			memcpy(data + vs->offset, &has, 4);
+		else if (!strcmp(name, "kvb_xdp_meta"))
+			memcpy(data + vs->offset, &meta, 4);
 	}
 	bpf_map__set_initial_value(map, data, size);
 	free(data);

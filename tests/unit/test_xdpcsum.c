@@ -49,6 +49,7 @@
 
 #include "unit.h"
 #include "tap_xdp.skel.h"
+#include "kfeat.h"
 
 static const __u8 X1[6] = { 0x52, 0x54, 0, 0, 0x1c, 1 };
 static const __u8 X2[6] = { 0x52, 0x54, 0, 0, 0x1c, 2 };
@@ -903,6 +904,9 @@ int bound_test_prog(struct fabric *fb)
 		return -1;
 	bpf_program__set_autoload(xs->progs.kvb_xdp, false);
 	bpf_program__set_autoload(xs->progs.kvb_xdp_bound, false);
+	/* the kernel's offers, as the loader sets them (kfeat.h) */
+	xs->rodata->kvb_kern_ctx = kernel_has_kern_ctx();
+	xs->rodata->kvb_xdp_meta = kernel_has_xdp_meta();
 	if (!bpf_map__reuse_fd(xs->maps.kvb_xdptx, fb->xdptx_fd) &&
 	    !bpf_map__reuse_fd(xs->maps.kvb_portdev, fb->portdev_fd) &&
 	    !kvb_tap_xdp__load(xs))
