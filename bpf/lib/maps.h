@@ -138,6 +138,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvb_hostif SEC(".maps");
 
+/*
+ * A WAN packet's way back (the FIB's answer for a reply to its source,
+ * out of device out) for a packet that came in on device in, into a
+ * network of the fabric (gw_host: the network's host interface): out of
+ * a network's host interface (a subnet the host routes via a guest, a
+ * router VM), or out of a bridge network's uplink (its LAN, where that
+ * network's guests live: a WAN host would speak as one of them) other
+ * than the device it came in on (one NIC for the LAN and the WAN). Such
+ * a source lives behind this host, never beyond its WAN: forged.
+ */
+static __always_inline int way_back_into_fabric(__u32 out, __u32 in,
+						__u32 gw_host)
+{
+	struct kvb_port *p;
+
+	if (out == gw_host || bpf_map_lookup_elem(&kvb_hostif, &out))
+		return 1;
+	p = bpf_map_lookup_elem(&kvb_port, &out);
+	return p && p->role == KVB_PORT_UPLINK && out != in;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, KVB_MAX_PFX);

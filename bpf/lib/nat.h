@@ -2373,7 +2373,8 @@ static __always_inline int fwd_port_hosts(struct __sk_buff *skb,
  * source is one of the host's own addresses (a docker0 or management
  * address: "not forwarded"), has no route back (no route, blackhole,
  * unreachable, prohibit: the kernel's loose reverse-path check), or its
- * way back leads into the fabric (a subnet the host routes via a guest).
+ * way back leads into the fabric (way_back_into_fabric: a subnet the host
+ * routes via a guest, a bridge network's LAN).
  * nat_wan_martian and route_of catch the rest first. 1 when forged. A
  * global function: its lookups are not the WAN path's stack.
  */
@@ -2384,7 +2385,7 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 	struct kvb_natmap *m;
 	struct kvb_fwd *fw;
 	struct kvb_net *net;
-	__u32 net_id, out;
+	__u32 net_id;
 	__be32 guest;
 	int ret;
 
@@ -2422,11 +2423,9 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 	t->fib.tot_len = 20;
 	ret = (int)bpf_fib_lookup(skb, &t->fib, sizeof(t->fib),
 				  BPF_FIB_LOOKUP_SKIP_NEIGH);
-	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
-		out = t->fib.ifindex;
-		return out == net->gw_host ||
-		       bpf_map_lookup_elem(&kvb_hostif, &out) != NULL;
-	}
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS)
+		return way_back_into_fabric(t->fib.ifindex, skb->ifindex,
+					    net->gw_host);
 	return ret == BPF_FIB_LKUP_RET_NOT_FWDED ||
 	       ret == BPF_FIB_LKUP_RET_BLACKHOLE ||
 	       ret == BPF_FIB_LKUP_RET_UNREACHABLE ||

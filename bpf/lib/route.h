@@ -704,8 +704,9 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
  * the host's FIB has no unicast route back to (one of the host's own
  * addresses, a broadcast, none at all: the kernel's martian-source and
  * loose reverse-path checks, asked as an input lookup on the network's
- * host interface gw_host), or whose way back leads into the fabric (a
- * subnet the host routes via a guest: out of a network's host interface). Forwarding in through BPF skips the kernel's
+ * host interface gw_host), or whose way back leads into the fabric
+ * (way_back_into_fabric: a subnet the host routes via a guest, a bridge
+ * network's LAN). Forwarding in through BPF skips the kernel's
  * checks; without these a WAN host could speak to guests as their
  * gateway, the host or another guest, and pass ACL rules written for
  * them. 1 when forged.
@@ -742,12 +743,11 @@ static __always_inline int wan_src_forged(struct __sk_buff *skb,
 	ret = fib_ask(skb, &t->fib, family, daddr, saddr, 40, gw_host,
 		      BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
-		__u32 out = t->fib.ifindex;
-
 		/* back into the fabric: a subnet the host routes via a
-		 * guest (a router VM) lives behind this host too */
-		return out == gw_host ||
-		       bpf_map_lookup_elem(&kvb_hostif, &out) != NULL;
+		 * guest (a router VM), a bridge's LAN, live behind this
+		 * host too */
+		return way_back_into_fabric(t->fib.ifindex, skb->ifindex,
+					    gw_host);
 	}
 	return ret == BPF_FIB_LKUP_RET_NOT_FWDED ||
 	       ret == BPF_FIB_LKUP_RET_BLACKHOLE ||
