@@ -1531,6 +1531,23 @@ static int acl_del(int argc, char **argv)
 	return 0;
 }
 
+/* The index of ACL a's rule that reads as want (the same words), or -1. */
+static int rule_index(struct fabric *fb, const struct kvb_acl *a,
+		      const struct kvb_acl_rule *want)
+{
+	char w[1024], h[1024];
+	struct kvb_acl_rule r;
+
+	rule_fmt(want, w, sizeof(w));
+	for (__u32 i = 0; i < a->nrules; i++)
+		if (!rule_get(fb, a->id, i, &r)) {
+			rule_fmt(&r, h, sizeof(h));
+			if (!strcmp(w, h))
+				return (int)i;
+		}
+	return -1;
+}
+
 static int rule_add(int argc, char **argv)
 {
 	struct kvb_acl_rule_key k;
@@ -1549,6 +1566,11 @@ static int rule_add(int argc, char **argv)
 		return 1;
 	if (acl_find(fb, argv[0], &a))
 		return err("acl rule add: acl %s does not exist", argv[0]);
+	/* a second copy could never match (the first one does), and
+	 * save/load would not tell the two apart */
+	if (rule_index(fb, &a, &r) >= 0)
+		return err("acl rule add: acl %s has this rule already (index "
+			   "%d)", argv[0], rule_index(fb, &a, &r));
 	if (a.nrules >= KVB_ACL_MAX_RULES)
 		return err("acl rule add: acl %s has %d rules already",
 			   argv[0], KVB_ACL_MAX_RULES);
@@ -1752,9 +1774,8 @@ void acl_save(struct fabric *fb, void (*line)(const char *text))
  */
 bool acl_line_in_effect(struct fabric *fb, int argc, char **argv)
 {
-	struct kvb_acl_rule want, r;
+	struct kvb_acl_rule want;
 	struct kvb_acl a;
-	char w[1024], h[1024];
 
 	if (argc == 2 && !strcmp(argv[0], "add"))
 		return !acl_find(fb, argv[1], &a);
@@ -1763,14 +1784,7 @@ bool acl_line_in_effect(struct fabric *fb, int argc, char **argv)
 		return false;
 	if (rule_parse("load", argc - 3, argv + 3, &want))
 		return false;
-	rule_fmt(&want, w, sizeof(w));
-	for (__u32 i = 0; i < a.nrules; i++)
-		if (!rule_get(fb, a.id, i, &r)) {
-			rule_fmt(&r, h, sizeof(h));
-			if (!strcmp(w, h))
-				return true;
-		}
-	return false;
+	return rule_index(fb, &a, &want) >= 0;
 }
 
 static void acl_details(void)

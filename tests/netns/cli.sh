@@ -183,6 +183,15 @@ rm -f "$old_save"
 check "net del ovf" kvmbpf net del ovf
 check "detach $T-a" kvmbpf detach "$T-a"
 check "net del fw" kvmbpf net del fw
+# an ACL rule added twice: an error, not a second copy (save and load
+# could not tell the two apart)
+check "acl add dup" kvmbpf acl add dup
+check "acl rule add dup (once)" kvmbpf acl rule add dup ingress allow proto tcp dport 22
+expect_err "acl rule add dup (twice): refused" "acl dup has this rule already (index 0)" \
+	kvmbpf acl rule add dup ingress allow proto tcp dport 22
+n=$(kvmbpf -j acl show dup | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["rules"]))' 2>&1)
+[ "$n" = 1 ] && pass "... the ACL keeps one rule" || fail "... acl dup has '$n' rules"
+check "acl del dup" kvmbpf acl del dup
 # DHCP host reservations: bad input refused, each with its reason
 check "net add hr (nat, dhcp on)" kvmbpf net add hr type nat subnet 10.79.0.0/24 subnet fd79::/64
 check "net add hroff (nat, dhcp off)" kvmbpf net add hroff type nat subnet 10.79.1.0/24 dhcp off
