@@ -168,6 +168,12 @@ sol=$(ra_fields rdisc6 "$TMP/sol")
 [ "$unsol" = "$sol" ] && pass "periodic RA (dnsmasq) agrees: $unsol" ||
 	fail "periodic RA (dnsmasq) '$unsol' vs solicited '$sol': $(cat "$TMP/unsol")"
 
+# lease_of NS: the address busybox udhcpc in NS is leased (nothing set)
+lease_of() {
+	in_ns "$1" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
+		sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p'
+}
+
 # --- a port's static ip without mac is not dnsmasq's to lease to another:
 # on a /29 (five addresses to lease), a port holding four of them leaves
 # the fifth to another client (before, dnsmasq leased them to other
@@ -180,8 +186,7 @@ check "attach a port with four static ips, no mac" kvmbpf attach "$T-sa" net s29
 netns_add "$T-sb"
 guest_link "$T-sb" "$T-sb"
 check "attach a client port" kvmbpf attach "$T-sb" net s29
-got=$(in_ns "$T-sb" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
-	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
+got=$(lease_of "$T-sb")
 [ "$got" = 10.81.29.6 ] && pass "a client leased the one address no port holds statically" ||
 	fail "lease beside four static ips of a /29: '$got' (want 10.81.29.6)"
 sgw=$(kvmbpf -j net show s29 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
@@ -208,16 +213,14 @@ expect_err "a reserved address refused to a port of another MAC" "reserved for M
 expect_err "a second reservation for one MAC refused" "has a reservation in network r29 already" \
 	kvmbpf dhcp-host add r29 ip 10.81.30.6 mac $MR
 check "attach a client of another MAC" kvmbpf attach "$T-sa" net r29
-got=$(in_ns "$T-sa" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
-	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
+got=$(lease_of "$T-sa")
 [ "$got" = 10.81.30.6 ] && pass "another MAC leased the one address no reservation keeps" ||
 	fail "lease beside four reservations of a /29: '$got' (want 10.81.30.6)"
 expect_err "no reservation of an address the server leased to another client" \
 	"is leased by the network's DHCP server" kvmbpf dhcp-host add r29 ip 10.81.30.6
 ip -n "$T-sb" link set eth0 address $MR
 check "attach the reserved MAC's guest (no ip)" kvmbpf attach "$T-sb" net r29
-got=$(in_ns "$T-sb" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1 |
-	sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
+got=$(lease_of "$T-sb")
 [ "$got" = 10.81.30.5 ] && pass "the reserved MAC leased its address" ||
 	fail "the reserved MAC's lease: '$got' (want 10.81.30.5)"
 rgw=$(kvmbpf -j net show r29 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')

@@ -53,17 +53,10 @@ check "acl: the routed guest trusts the bridge guest (UDP 4445)" sh -c \
 check "port set rp acl trust" kvmbpf port set rp acl trust
 check "forward n udp 4445 to the nat guest" kvmbpf forward add n proto udp port 4445 to 192.168.51.11
 
-bg_ns "$T-r" "$PY" -c "
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 4445)); s.settimeout(3)
-try:
-    while True:
-        d, a = s.recvfrom(100)
-        print(a[0], d.decode(errors='replace'), flush=True)
-except socket.timeout:
-    pass" >"$TMPDIR/r.heard"
-R_PID=$BG_PID
-bg_ns "$T-n" "$PY" -c "
+# listen NS FILE: in the background, every datagram to UDP 4445 in NS, a
+# line "SOURCE PAYLOAD" in FILE, until 3 s pass without one
+listen() {
+	bg_ns "$1" "$PY" -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 4445)); s.settimeout(3)
 try:
@@ -71,7 +64,11 @@ try:
         d, a = s.recvfrom(100)
         print(a[0], d.decode(errors='replace'), flush=True)
 except socket.timeout:
-    pass" >"$TMPDIR/n.heard"
+    pass" >"$2"
+}
+listen "$T-r" "$TMPDIR/r.heard"
+R_PID=$BG_PID
+listen "$T-n" "$TMPDIR/n.heard"
 N_PID=$BG_PID
 sleep 1
 s0=$(stat wan0 spoof-ip)
