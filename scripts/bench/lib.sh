@@ -138,7 +138,8 @@ tap_measure() {
 	f1=$(port_fwd "$T-a")
 	stop_pid "$SINK_PID"
 	SINK_PID=
-	t=${line#* }
+	read -r _ t how <<<"$line"	# how: "packet" from the AF_PACKET sender
+	[ "${how:-}" = packet ] && record generator af_packet 1
 	read -r rd bad < <(awk '$1 == "read" { print $2, $4 }' "$SINK_OUT")
 	rm -f "$SINK_OUT"
 	got=$((s1 - s0))

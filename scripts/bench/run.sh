@@ -200,7 +200,10 @@ measure() {
 	c1=$("$B" count "$id")
 	f1=$(port_fwd "$T-a")
 	record_fast "$name" "$f0" "$f1"
-	t=${line#* }
+	# "COUNT SECONDS" (live XDP frames), or "COUNT SECONDS packet"
+	# (kvbbench's AF_PACKET sender, where the kernel refuses those)
+	read -r _ t how <<<"$line"
+	[ "${how:-}" = packet ] && record generator af_packet 1
 	ip -n "$T-d" link set eth0 xdp off
 	got=$((c1 - c0))
 	record delivered "$name" "$("$PY" -c "print(min($got / $count, 1.0))")"
