@@ -132,6 +132,12 @@ struct acl_fields {
 };
 
 struct acl_scratch {
+	/* a refused frame's head, taken before a reject's answer is
+	 * written over it (acl_rejected reports it to a monitor) */
+	__u8 rhead[KVB_EVENT_BYTES];
+	__u32 rlen;
+	__u16 rcap;
+	__u8 rpad[2];
 	struct acl_fields c;		/* what acl_classify reads */
 	struct kvb_acl_lpm_key k;
 	struct kvb_aclct_key ck;
@@ -1931,12 +1937,29 @@ __noinline int acl_reject(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 					       0 : BPF_F_INGRESS));
 }
 
-/* A reject's outcome, counted under reason whether answered or not. */
+/*
+ * A reject's outcome, counted under reason whether answered or not. An
+ * unanswered one is the caller's drop to report; an answered one is
+ * reported here to a monitor with the head the refused frame had
+ * (acl_verdict took it into the scratch before the answer replaced it).
+ */
 static __always_inline int acl_rejected(__u32 ifindex, int ret, __u32 reason)
 {
+	struct acl_scratch *s;
+	struct kvb_event *ev;
+
 	if (ret == ACL_NO_ANSWER)
 		return DROP(reason);
 	count_drop(stats_of(ifindex), DROP(reason));
+	s = acl_scratch();
+	if (!s || !s->rlen || !monitor_on())
+		return ret;
+	ev = drop_event(ifindex, s->rlen, 0, DROP(reason));
+	if (!ev)
+		return ret;
+	__builtin_memcpy(ev->data, s->rhead, KVB_EVENT_BYTES);
+	ev->caplen = s->rcap;
+	bpf_ringbuf_submit(ev, 0);
 	return ret;
 }
 
@@ -2061,6 +2084,12 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 		acl_frag_note(s, ifindex);
 	if (ret != ACL_DO_REJECT)
 		return ret;
+	/* the refused frame's head, for a monitor (acl_rejected) */
+	s->rlen = 0;
+	if (monitor_on()) {
+		s->rcap = drop_head(skb, 0, skb->len, s->rhead);
+		s->rlen = skb->len;
+	}
 	if (s->ce.side[0].ctr)	/* the default's */
 		return acl_rejected(ifindex, acl_reject(skb, ifindex, dir),
 				    KVB_DROP_ACL_DEFAULT);

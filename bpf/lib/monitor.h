@@ -33,31 +33,17 @@ static __always_inline int monitor_on(void)
 LOAD_HEAD(load_head_xdp, bpf_xdp_load_bytes)
 LOAD_HEAD(load_head_skb, bpf_skb_load_bytes)
 
-/* Count the drop; if a monitor listens, report it with the frame's head. */
-static __always_inline void report_drop(void *ctx, int is_xdp, __u32 ifindex,
-					__u32 len, struct kvb_stats *st,
-					int ret)
+/*
+ * The frame's head, copied in one of a few fixed sizes: a constant length
+ * is what the verifier accepts without a fight, and the headers that
+ * matter fit in the first 34-74 bytes anyway. The bytes copied into to
+ * (KVB_EVENT_BYTES), 0 when none could be.
+ */
+static __always_inline __u16 drop_head(void *ctx, int is_xdp, __u32 len,
+				       void *to)
 {
-	struct kvb_event *ev;
 	__u32 cap;
 
-	count_drop(st, ret);
-	if (!monitor_on())
-		return;
-	ev = bpf_ringbuf_reserve(&kvb_events, sizeof(*ev), 0);
-	if (!ev)
-		return;
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->ifindex = ifindex;
-	ev->reason = DROP_REASON(ret);
-	ev->len = len;
-	ev->hook = is_xdp ? 1 : 0;
-	ev->pad = 0;
-	/*
-	 * Copy the frame's head in one of a few fixed sizes: a constant length
-	 * is what the verifier accepts without a fight, and the headers that
-	 * matter fit in the first 34-74 bytes anyway.
-	 */
 	if (len >= 96)
 		cap = 96;
 	else if (len >= 74)
@@ -72,10 +58,43 @@ static __always_inline void report_drop(void *ctx, int is_xdp, __u32 ifindex,
 		cap = 14;
 	else
 		cap = 0;
-	ev->caplen = 0;
-	if (cap && !(is_xdp ? load_head_xdp(ctx, ev->data, cap) :
-			      load_head_skb(ctx, ev->data, cap)))
-		ev->caplen = (__u16)cap;
+	if (cap && !(is_xdp ? load_head_xdp(ctx, to, cap) :
+			      load_head_skb(ctx, to, cap)))
+		return (__u16)cap;
+	return 0;
+}
+
+/* A drop event's fields but its head (the caller's), or NULL. */
+static __always_inline struct kvb_event *drop_event(__u32 ifindex, __u32 len,
+						   int is_xdp, int ret)
+{
+	struct kvb_event *ev = bpf_ringbuf_reserve(&kvb_events, sizeof(*ev), 0);
+
+	if (!ev)
+		return NULL;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->ifindex = ifindex;
+	ev->reason = DROP_REASON(ret);
+	ev->len = len;
+	ev->hook = is_xdp ? 1 : 0;
+	ev->pad = 0;
+	return ev;
+}
+
+/* Count the drop; if a monitor listens, report it with the frame's head. */
+static __always_inline void report_drop(void *ctx, int is_xdp, __u32 ifindex,
+					__u32 len, struct kvb_stats *st,
+					int ret)
+{
+	struct kvb_event *ev;
+
+	count_drop(st, ret);
+	if (!monitor_on())
+		return;
+	ev = drop_event(ifindex, len, is_xdp, ret);
+	if (!ev)
+		return;
+	ev->caplen = drop_head(ctx, is_xdp, len, ev->data);
 	bpf_ringbuf_submit(ev, 0);
 }
 

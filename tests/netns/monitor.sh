@@ -60,5 +60,29 @@ ev = [json.loads(l) for l in open('$out') if l.strip()]
 assert len(ev) == 1 and ev[0]['reason'] == 'vlan-tagged', ev"
 [ "$(stat "$T-t" spoof-ip)" = 2 ] && pass "monitor: drops still counted" ||
 	fail "monitor: spoof-ip count $(stat "$T-t" spoof-ip), want 2"
+# An ACL refusal that is answered (a reject rule: ICMP back to the guest)
+# is reported too, with the refused frame's head, not the answer's
+# (before, only the count: the answer had overwritten the frame)
+kvmbpf acl add rj && kvmbpf acl rule add rj egress reject proto udp dport 53 &&
+	kvmbpf port set "$T-t" acl rj || fail "acl rj on $T-t"
+rejected=$(cd "$ROOT/tests/tools" && "$PY" -c "
+import craft
+print(craft.eth(craft.mac('52:54:00:96:00:02'), craft.mac('$M'), 0x0800,
+      craft.ip4('10.96.0.1', '10.96.0.2', 17, craft.udp(1234, 53, b'x'))).hex())")
+r0=$(stat "$T-t" acl-reject)
+timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &
+mpid=$!
+await_lease
+"$ROOT/build/sendraw" --tap "$T-t" "$rejected"
+wait $mpid
+check "monitor: an answered reject, with the refused frame's head" "$PY" -c "
+import json
+ev = [json.loads(l) for l in open('$out') if l.strip()]
+assert len(ev) == 1, ev
+e = ev[0]
+assert e['reason'] == 'acl-reject' and e['src'] == '10.96.0.1', e
+assert e['dst'] == '10.96.0.2' and e['proto'] == 17 and e['dport'] == 53, e"
+[ "$(stat "$T-t" acl-reject)" = $((r0 + 1)) ] && pass "monitor: the reject counted once" ||
+	fail "monitor: acl-reject +$(($(stat "$T-t" acl-reject) - r0)), want +1"
 rm -f "$out"
 finish
