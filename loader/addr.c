@@ -286,6 +286,27 @@ static void addr_learned_restore(struct fabric *fb, const struct kvb_port *p,
 }
 
 /*
+ * The port of network net_id that holds address a (its owner entry) into
+ * *p, and that port's binding of a into *b: 0, or -ENOENT when no port
+ * does.
+ */
+int addr_holder(struct fabric *fb, __u32 net_id, const struct kvb_addr_key *a,
+		struct kvb_port *p, struct kvb_addr *b)
+{
+	struct kvb_addr_key k = *a;
+	struct kvb_addr own;
+
+	k.ifindex = 0;
+	k.net_id = (__u8)net_id;
+	if (bpf_map_lookup_elem(fb->addr_fd, &k, &own) ||
+	    port_get(fb, own.owner, p))
+		return -ENOENT;
+	k.net_id = 0;
+	k.ifindex = own.owner;
+	return bpf_map_lookup_elem(fb->addr_fd, &k, b) ? -ENOENT : 0;
+}
+
+/*
  * May the port (p, with o's MAC if given) hold static address k? Not one
  * a DHCP host reservation of its network keeps for another MAC.
  */

@@ -53,17 +53,9 @@ static const __u8 *static_holder_mac(struct fabric *fb, __u32 net_id,
 				     const struct kvb_addr_key *a,
 				     struct kvb_port *p)
 {
-	struct kvb_addr_key ok = *a, bk = *a;
-	struct kvb_addr own, b;
+	struct kvb_addr b;
 
-	ok.ifindex = 0;
-	ok.net_id = (__u8)net_id;
-	if (bpf_map_lookup_elem(fb->addr_fd, &ok, &own) ||
-	    port_get(fb, own.owner, p))
-		return NULL;
-	bk.net_id = 0;
-	bk.ifindex = own.owner;
-	if (bpf_map_lookup_elem(fb->addr_fd, &bk, &b) ||
+	if (addr_holder(fb, net_id, a, p, &b) ||
 	    !(b.flags & KVB_ADDR_F_STATIC))
 		return NULL;
 	return port_mac_given(p);
@@ -125,9 +117,7 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 		if (!key.ifindex || port_get(fb, key.ifindex, &p) ||
 		    p.net_id != net->id ||
 		    bpf_map_lookup_elem(fb->addr_fd, &key, &a) ||
-		    !(a.flags & KVB_ADDR_F_STATIC) ||
-		    (key.family == 6 && key.addr[0] == 0xfe &&
-		     (key.addr[1] & 0xc0) == 0x80) ||
+		    !(a.flags & KVB_ADDR_F_STATIC) || addr_link_local(&key) ||
 		    !dhcphost_get(fb, net->id, &key, &r))
 			continue;
 		if (key.family == 6 || !port_mac_given(&p))

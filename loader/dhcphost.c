@@ -208,16 +208,15 @@ static int host_fits(struct fabric *fb, const char *cmd,
 {
 	struct mac_static ms = { .fb = fb, .net_id = a->net.id,
 				 .mac = a->v.mac, .a = a->k.addr };
-	struct kvb_addr_key ok, bk;
-	struct kvb_addr own, b;
+	struct kvb_addr_key ak;
 	const __u8 *given;
 	struct kvb_port p;
+	struct kvb_addr b;
 	char ip[64], mac[18], o[64];
 	__u8 who[6];
 
-	host_key_addr(&a->k, &ok);
-	ok.net_id = (__u8)a->net.id;
-	fmt_addr(&ok, ip);
+	host_key_addr(&a->k, &ak);
+	fmt_addr(&ak, ip);
 	if (a->v.has_mac) {
 		map_walk(fb->addr_fd, sizeof(struct kvb_addr_key),
 			 sizeof(struct kvb_addr), mac_static_one, &ms);
@@ -238,13 +237,7 @@ static int host_fits(struct fabric *fb, const char *cmd,
 			   a->k.family == 4 ? "to " : "DHCPv6",
 			   a->k.family == 4 ? mac : "");
 	}
-	if (bpf_map_lookup_elem(fb->addr_fd, &ok, &own) ||
-	    port_get(fb, own.owner, &p))
-		return 0;
-	bk = ok;
-	bk.net_id = 0;
-	bk.ifindex = own.owner;
-	if (bpf_map_lookup_elem(fb->addr_fd, &bk, &b))
+	if (addr_holder(fb, a->net.id, &ak, &p, &b))
 		return 0;
 	given = port_mac_given(&p);
 	fmt_mac(p.mac, mac);
@@ -281,7 +274,7 @@ static int host_add(int argc, char **argv)
 	if (!(a.net.flags & KVB_NET_F_DHCP))
 		return err("%s: network %s serves no DHCP (dhcp off)", cmd,
 			   a.net.name);
-	if (ak.family == 6 && ak.addr[0] == 0xfe && (ak.addr[1] & 0xc0) == 0x80)
+	if (addr_link_local(&ak))
 		return err("%s: ip %s is link-local: DHCPv6 leases none", cmd,
 			   ip);
 	if (net_addr_check(cmd, &a.net, &ak))

@@ -121,6 +121,8 @@ bool fabric_ifname(const char *name);
 
 /* addr.c: the address table, what each port may send from */
 /* o's addresses are no other port's: 0, or the error told */
+int addr_holder(struct fabric *fb, __u32 net_id, const struct kvb_addr_key *a,
+		struct kvb_port *p, struct kvb_addr *b);
 int addr_check(struct fabric *fb, const char *cmd, const struct kvb_port *p,
 	       const struct port_opts *o);
 /* replace p's configured addresses with o's (learned ones stay) */
@@ -389,6 +391,7 @@ bool mac_zero(const __u8 mac[6]);
 const __u8 *port_mac_given(const struct kvb_port *p);
 int parse_addr(const char *s, struct kvb_addr_key *k);
 void fmt_addr(const struct kvb_addr_key *k, char buf[64]);
+bool addr_link_local(const struct kvb_addr_key *k);
 __u64 clock_mono_ns(void);
 __u64 clock_mono_exact_ns(void);
 #define FNV1A_INIT 0xcbf29ce484222325ULL

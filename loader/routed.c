@@ -161,7 +161,7 @@ int net_addr_check(const char *cmd, const struct kvb_net *net,
 	if (!net_has(net, NT_GATEWAY))
 		return 0;
 	fmt_addr(k, a);
-	if (k->family == 6 && k->addr[0] == 0xfe && (k->addr[1] & 0xc0) == 0x80) {
+	if (addr_link_local(k)) {
 		const __u8 *m = net->uplink_mac;	/* the gateway's MAC */
 		const __u8 eui[8] = { m[0] ^ 2, m[1], m[2], 0xff, 0xfe,
 				      m[3], m[4], m[5] };

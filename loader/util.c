@@ -73,6 +73,13 @@ void fmt_addr(const struct kvb_addr_key *k, char buf[64])
 	inet_ntop(k->family == 4 ? AF_INET : AF_INET6, k->addr, buf, 64);
 }
 
+/* Is k an IPv6 link-local address (fe80::/10)? */
+bool addr_link_local(const struct kvb_addr_key *k)
+{
+	return k->family == 6 && k->addr[0] == 0xfe &&
+	       (k->addr[1] & 0xc0) == 0x80;
+}
+
 /* The datapath's clock (kvb_now: CLOCK_MONOTONIC, coarse), in ns. */
 __u64 clock_mono_ns(void)
 {

@@ -24,13 +24,19 @@ await_lease() {
 	done
 }
 
+# monitored N FRAME...: `monitor -j` of the tap for N events into $out,
+# the frames written into the tap once it listens; its exit status
+monitored() {
+	local n=$1 f mpid; shift
+	timeout 20 "${K[@]}" -j monitor "$T-t" drops count "$n" >"$out" &
+	mpid=$!
+	await_lease
+	for f in "$@"; do "$ROOT/build/sendraw" --tap "$T-t" "$f"; done
+	wait $mpid
+}
+
 out=$(mktemp)
-timeout 20 "${K[@]}" -j monitor "$T-t" drops count 2 >"$out" &
-mpid=$!
-await_lease
-"$ROOT/build/sendraw" --tap "$T-t" "$spoof"
-"$ROOT/build/sendraw" --tap "$T-t" "$tagged"
-wait $mpid
+monitored 2 "$spoof" "$tagged"
 rc=$?
 [ $rc = 0 ] && pass "monitor: exits after count 2" || fail "monitor: exit status $rc"
 check "monitor: spoof event with port, reason, addresses, ports" "$PY" -c "
@@ -49,11 +55,7 @@ check "monitor: lease released on exit" sh -c \
 	"bpftool map dump pinned $BPFFS/kvb_mon | grep -q '\"until_ns\": 0'"
 # With nobody listening, drops are counted and nothing is queued.
 "$ROOT/build/sendraw" --tap "$T-t" "$spoof"
-timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &
-mpid=$!
-await_lease
-"$ROOT/build/sendraw" --tap "$T-t" "$tagged"
-wait $mpid
+monitored 1 "$tagged"
 check "monitor: a drop while nobody listened was not queued" "$PY" -c "
 import json
 ev = [json.loads(l) for l in open('$out') if l.strip()]
@@ -70,11 +72,7 @@ import craft
 print(craft.eth(craft.mac('52:54:00:96:00:02'), craft.mac('$M'), 0x0800,
       craft.ip4('10.96.0.1', '10.96.0.2', 17, craft.udp(1234, 53, b'x'))).hex())")
 r0=$(stat "$T-t" acl-reject)
-timeout 20 "${K[@]}" -j monitor "$T-t" count 1 >"$out" &
-mpid=$!
-await_lease
-"$ROOT/build/sendraw" --tap "$T-t" "$rejected"
-wait $mpid
+monitored 1 "$rejected"
 check "monitor: an answered reject, with the refused frame's head" "$PY" -c "
 import json
 ev = [json.loads(l) for l in open('$out') if l.strip()]
