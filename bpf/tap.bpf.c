@@ -457,6 +457,10 @@ int kvb_tc_nat(struct __sk_buff *skb)
 			ret = nat_icmp_error_out(skb, s.ifindex, s.net->id);
 		goto out;
 	}
+	/* a global function: the packet's pointers are gone, the stage's
+	 * copies (port, net, dst) are what the switch below reads */
+	if (ret == NAT_HAIRPIN_ERR)
+		ret = nat_hairpin_error(skb, s.ifindex, s.net->id);
 	if (ret != NAT_CONTINUE)
 		goto out;
 	ret = bridge_from_guest(skb, s.port, s.net, s.dst,

@@ -46,6 +46,13 @@
  * (route.h: nat_icmp_error_out).
  */
 #define NAT_ICMP_ERR 0x7ffa
+/*
+ * nat_from_guest: an ICMP error from a guest to its gateway's address,
+ * which may be about a hairpinned packet. The caller asks
+ * nat_hairpin_error, which sends it back through the hairpin or leaves
+ * it to the host (NAT_CONTINUE).
+ */
+#define NAT_HAIRPIN_ERR 0x7ff9
 
 /* Would the packet's TTL run out at the gateway (dec_ttl refuse it)? */
 static __always_inline int nat_ttl_out(struct __sk_buff *skb)
@@ -100,6 +107,12 @@ struct nat_scratch {
 		__be32 gaddr, naddr, raddr, qdaddr;
 		__be16 ports[4], nport, oldc, newc;
 		__u8 vihl, qihl, proto, pad;
+		/* nat_hairpin_error: the hairpin's opener A, its address,
+		 * port and MAC */
+		__be32 aaddr;
+		__be16 aport;
+		__u8 amac[ETH_ALEN];
+		__u32 out;	/* A's port */
 	} qe;
 	/* nathost_recent: the remote's key, and its note's copy */
 	struct kvb_nathost_key hk;
@@ -2169,6 +2182,12 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 						    KVB_FRAG_LATER);
 		}
 	}
+	/* an error about a hairpinned packet goes back through the
+	 * hairpin (the caller asks nat_hairpin_error) */
+	if (daddr == net->gw_ip && f->l4_ok && f->l4_proto == IPPROTO_ICMP &&
+	    f->fragk == KVB_FRAG_NONE && icmp4_is_error(f->icmp_type) &&
+	    l4off == ETH_HLEN + 20)
+		return NAT_HAIRPIN_ERR;
 	if (daddr == net->gw_ip)	/* echo was answered by route_from_guest */
 		return NAT_CONTINUE;	/* the host's services */
 	if ((daddr & net->netmask) == net->subnet)
@@ -2304,6 +2323,122 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(out, skb->len);
 	return redirected(bpf_redirect(out, 0));
+}
+
+/*
+ * nat_from_guest said NAT_HAIRPIN_ERR: an ICMP error from guest B on
+ * port ifindex to its gateway's address. When it quotes a hairpinned
+ * packet (guest A's, to the WAN address on a forwarded port, which reached
+ * B from the gateway: nat_hairpin), B's closed port or an ACL's reject
+ * answered in B's name, it goes back through the hairpin as B's answers
+ * do (hairpin_send): to A, from the WAN address A asked, the quote turned
+ * back into A's own packet (from A and its port, to the WAN address and
+ * the forwarded port), every checksum kept right (outer IP, ICMP over the
+ * quote, the quoted IP header, a quoted UDP checksum; a quoted TCP
+ * checksum, beyond the 8 bytes an error must carry, stays as it was: the
+ * receiver never checks it, and both ends are guests of the network).
+ * Any other error is the host's, as before: NAT_CONTINUE. Before, every
+ * one went to the host, and A waited for its timeout. Global: verified
+ * once; the caller's outer header is 20 bytes.
+ */
+__noinline int nat_hairpin_error(struct __sk_buff *skb, __u32 ifindex,
+				 __u32 net_id)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_net *net = net_lookup(net_id);
+	struct kvb_port *gp;
+	struct kvb_ct *ct;
+	int ret;
+
+	if (!t || !net)
+		return NAT_CONTINUE;
+	/* qe: gaddr B, raddr the quoted source (the gateway), qdaddr the
+	 * quoted destination (B), ports the quoted ones */
+	if (bpf_skb_load_bytes(skb, IP_OFF, &t->qe.vihl, 1) ||
+	    bpf_skb_load_bytes(skb, IP_OFF_SADDR, &t->qe.gaddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER, &t->qe.qihl, 1) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 9, &t->qe.proto, 1) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.oldc, 2) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 12, &t->qe.raddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 16, &t->qe.qdaddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 20, t->qe.ports, 8))
+		return NAT_CONTINUE;
+	barrier_var(t);	/* t's fields from t, not spilled addresses */
+	if (t->qe.vihl != 0x45 || t->qe.qihl != 0x45 ||
+	    t->qe.raddr != net->gw_ip || t->qe.qdaddr != t->qe.gaddr ||
+	    (t->qe.proto != IPPROTO_TCP && t->qe.proto != IPPROTO_UDP))
+		return NAT_CONTINUE;
+	/* the key of B's answers: from B's port to the hairpin's port at
+	 * the gateway (nat_hairpin's reply key) */
+	__builtin_memset(&t->rk, 0, sizeof(t->rk));
+	t->rk.saddr = t->qe.gaddr;
+	t->rk.daddr = net->gw_ip;
+	t->rk.sport = t->qe.ports[1];
+	t->rk.dport = t->qe.ports[0];
+	t->rk.proto = t->qe.proto;
+	t->rk.dir = 1;
+	ct = bpf_map_lookup_elem(&kvb_ct, &t->rk);
+	if (!ct || !ct->hairpin || ct->net_id != net_id ||
+	    !ct_live(net, &t->rk, ct, kvb_now()))
+		return NAT_CONTINUE;
+	/* the reply entry names A: its address and port, the WAN address
+	 * and port it asked, its port (as it is now: nat_reply_port) */
+	t->qe.naddr = ct->addr;
+	t->qe.nport = ct->port;
+	t->qe.aaddr = ct->addr2;
+	t->qe.aport = ct->port2;
+	t->qe.out = ct->guest_ifindex;
+	ret = nat_reply_port(ct, t->qe.amac, &gp);
+	barrier_var(t);
+	if (IS_DROP(ret))
+		return ret;
+	if (!guests_may_talk(ifindex, t->qe.out))
+		return DROP(KVB_DROP_ISOLATED);
+	if (!dec_ttl(skb, IPPROTO_ICMP))
+		return DROP(KVB_DROP_TTL);
+	/* outer: from the WAN address, to A (no pseudo header in ICMP) */
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, t->qe.gaddr, t->qe.naddr, 4);
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, t->qe.raddr, t->qe.aaddr, 4);
+	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &t->qe.naddr, 4, 0);
+	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &t->qe.aaddr, 4, 0);
+	/* the quoted addresses, and the quoted header's checksum */
+	icmp_inner_store(skb, ICMP_INNER + 12, &t->qe.raddr, &t->qe.aaddr,
+			 4);
+	icmp_inner_store(skb, ICMP_INNER + 16, &t->qe.qdaddr, &t->qe.naddr,
+			 4);
+	bpf_l3_csum_replace(skb, ICMP_INNER + 10, t->qe.raddr, t->qe.aaddr, 4);
+	bpf_l3_csum_replace(skb, ICMP_INNER + 10, t->qe.qdaddr, t->qe.naddr, 4);
+	if (bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.newc, 2))
+		return TC_ACT_SHOT;
+	csum_l4_replace(skb, ETH_HLEN + 20 + 2, t->qe.oldc, t->qe.newc, 2,
+			IPPROTO_ICMP);
+	/* a quoted UDP checksum: its pseudo header's addresses and ports */
+	if (t->qe.proto == IPPROTO_UDP && t->qe.ports[3]) {
+		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.raddr,
+				    t->qe.aaddr, 4);
+		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.qdaddr,
+				    t->qe.naddr, 4);
+		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.ports[0],
+				    t->qe.aport, 2);
+		csum_udp_quoted_replace(skb, ICMP_INNER + 20 + 6,
+					t->qe.ports[1], t->qe.nport, 2);
+		if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &t->qe.newc,
+				       2))
+			return TC_ACT_SHOT;
+		csum_l4_replace(skb, ETH_HLEN + 20 + 2, t->qe.ports[3],
+				t->qe.newc, 2, IPPROTO_ICMP);
+	}
+	/* the quoted ports: A's own, the forwarded one */
+	icmp_inner_store(skb, ICMP_INNER + 20, &t->qe.ports[0], &t->qe.aport,
+			 2);
+	icmp_inner_store(skb, ICMP_INNER + 22, &t->qe.ports[1], &t->qe.nport,
+			 2);
+	bpf_skb_store_bytes(skb, ETH_OFF_DST, t->qe.amac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+	/* A's ACLs judge it as an error about its own connection */
+	skb->mark = 0;
+	count_tx(t->qe.out, skb->len);
+	return redirected(bpf_redirect(t->qe.out, 0));
 }
 
 /*

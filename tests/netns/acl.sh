@@ -522,6 +522,20 @@ s.sendto(b'x' * 3000, ('10.99.3.1', 2283))"
 wait "$hp_pid"
 expect "nat: n2's 3000-byte datagram in fragments through the hairpin arrives whole" 3000 "$(cat "$TMPDIR/hpudp")"
 expect "nat: a hairpin to a port n3's rules refuse gets the RST" refused "$(tcp_try "$T-n2" 10.99.3.1 2284)"
+# and a datagram the rules refuse gets its "administratively prohibited"
+# through the hairpin, from the WAN address (before, it went to the host)
+check "forward udp 2286 to n3:8086" kvmbpf forward add n proto udp port 2286 to 192.168.79.13:8086
+expect "nat: a hairpin datagram n3's rules refuse gets prohibited back" prohibited "$(in_ns "$T-n2" "$PY" -c "
+import errno, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.setsockopt(socket.SOL_IP, 11, 1)	# IP_RECVERR: the error's kind
+s.connect(('10.99.3.1', 2286)); s.send(b'x')
+try:
+    s.recv(16); print('answered')
+except socket.timeout:
+    print('nothing')
+except OSError as e:
+    print('prohibited' if e.errno in (errno.EHOSTUNREACH, errno.EACCES) else e)")"
 # a one-way stream n3 never answers (syslog, statsd): the hairpin's
 # reply entry goes stale after the unanswered timeout (30 s) while n2's
 # packets keep the flow alive; it is still n2's, judged as n2, all of it

@@ -328,6 +328,35 @@ h = [c for c in ct if c['proto'] == 'tcp' and c['src'] == '192.168.78.12' and c[
      and c['dport'] == 8080 and c['state'] != 'closing']
 assert len(h) == 1 and h[0]['state'] == 'established', h"
 wait "$cpid" "$lpid" 2>/dev/null
+# An ICMP error about a hairpinned datagram (g1's closed UDP port 5999,
+# forwarded as 5354) goes back through the hairpin to g2, as from the WAN
+# address, quoting g2's own datagram with every checksum right (before,
+# it went to the host at the gateway's address and g2 waited)
+check "forward add udp 5354 to g1's closed port 5999" kvmbpf forward add n proto udp port 5354 to 192.168.78.11:5999
+check "hairpin: port unreachable about g2's datagram reaches g2's socket" in_ns "$T-g2" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.connect(('10.99.2.1', 5354)); s.send(b'hairpin?')
+try:
+    s.recv(16)
+except ConnectionRefusedError:
+    raise SystemExit(0)
+raise SystemExit(1)"
+# a datagram with its whole checksum (a socket's on a veth is partial,
+# and so is its quote): the error quotes it as sent, every checksum right
+check "hairpin: the error quotes g2's datagram as sent, checksums right" in_ns "$T-g2" "$PY" -c "
+import struct
+from scapy.all import IP, UDP, sr1, raw
+from scapy.utils import checksum
+r = sr1(IP(dst='10.99.2.1') / UDP(sport=40999, dport=5354) / b'hairpin?', timeout=3, verbose=0)
+assert r is not None, 'no answer'
+o = raw(r[IP]); assert o[12:16] == bytes([10, 99, 2, 1]), o[12:16]
+assert o[20:22] == bytes([3, 3]), 'not port unreachable'
+assert checksum(o[:20]) == 0 and checksum(o[20:]) == 0, 'outer or ICMP checksum'
+q = o[28:]; assert checksum(q[:20]) == 0, 'quoted IP checksum'
+assert q[12:20] == bytes([192, 168, 78, 12, 10, 99, 2, 1]), q[12:20]
+assert struct.unpack('!HHH', q[20:26]) == (40999, 5354, 16), q[20:26]
+assert checksum(q[12:20] + bytes([0, 17]) + q[24:26] + q[20:36]) == 0, 'quoted UDP checksum'"
 # A SYN flood from forged WAN sources at the forward's open port: g1's
 # stack answers every SYN with a SYN-ACK, but no forged source completes
 # the handshake, so each flow stays new (TCP's opening timeout, 120 s)
