@@ -18,6 +18,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -31,7 +32,8 @@
 /* attribute tables: larger than IFLA_MAX, RTA_MAX, IFA_MAX, IFLA_INFO_MAX */
 #define NL_ATTRS 128
 _Static_assert(IFLA_MAX < NL_ATTRS && RTA_MAX < NL_ATTRS &&
-	       IFA_MAX < NL_ATTRS && IFLA_INFO_MAX < NL_ATTRS,
+	       IFA_MAX < NL_ATTRS && IFLA_INFO_MAX < NL_ATTRS &&
+	       NHA_MAX < NL_ATTRS,
 	       "an attribute table is too small");
 
 /*
@@ -341,6 +343,44 @@ static __u32 route_oif(const struct nlattr **tb)
 	return (__u32)nh->rtnh_ifindex;
 }
 
+/* A next hop's gateway gw (len bytes) through oif inside w's subnet: a
+ * hit (the host's next hop would be behind the network's interface). */
+static bool gw_hit(struct overlap_walk *w, int family, const void *gw,
+		   size_t len, __u32 oif)
+{
+	__u32 bits = family == AF_INET ? 32 : 128;
+
+	if (len != bits / 8 || (w->skip && oif == w->skip) ||
+	    !prefixes_overlap(gw, bits, w->sn->addr, w->sn->prefixlen))
+		return false;
+	walk_hit(w, family, gw, bits, oif);
+	return true;
+}
+
+/* A multipath route's next hops (RTA_MULTIPATH: a struct rtnexthop
+ * each, its own attributes after it): a gateway of one in the subnet. */
+static bool multipath_hit(struct overlap_walk *w, int family,
+			  const struct nlattr *mp)
+{
+	const struct rtnexthop *nh = mnl_attr_get_payload(mp);
+	int left = (int)mnl_attr_get_payload_len(mp);
+
+	while (left >= (int)sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) &&
+	       nh->rtnh_len <= left) {
+		const struct rtattr *a = RTNH_DATA(nh);
+		int alen = nh->rtnh_len - (int)sizeof(*nh);
+
+		for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+			if (a->rta_type == RTA_GATEWAY &&
+			    gw_hit(w, family, RTA_DATA(a), RTA_PAYLOAD(a),
+				   (__u32)nh->rtnh_ifindex))
+				return true;
+		left -= RTNH_ALIGN(nh->rtnh_len);
+		nh = RTNH_NEXT(nh);
+	}
+	return false;
+}
+
 static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NL_ATTRS] = {};
@@ -352,20 +392,20 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	if (w->found || (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	/* a route's gateway inside the subnet (the default route's too,
+	 * `onlink` with no route to it), an ECMP route's every next hop's
+	 * too: the host's next hop would be behind the network's
+	 * interface (nexthop objects: nexthop_cb) */
+	if (tb[RTA_MULTIPATH] &&
+	    multipath_hit(w, rtm->rtm_family, tb[RTA_MULTIPATH]))
+		return MNL_CB_OK;
 	oif = route_oif(tb);
 	if (w->skip && oif == w->skip)
 		return MNL_CB_OK;
-	/* a route's gateway inside the subnet (the default route's too,
-	 * `onlink` with no route to it): the host's next hop would be
-	 * behind the network's interface */
 	if (tb[RTA_GATEWAY] &&
-	    mnl_attr_get_payload_len(tb[RTA_GATEWAY]) == bits / 8 &&
-	    prefixes_overlap(mnl_attr_get_payload(tb[RTA_GATEWAY]), bits,
-			     w->sn->addr, w->sn->prefixlen)) {
-		walk_hit(w, rtm->rtm_family,
-			 mnl_attr_get_payload(tb[RTA_GATEWAY]), bits, oif);
+	    gw_hit(w, rtm->rtm_family, mnl_attr_get_payload(tb[RTA_GATEWAY]),
+		   mnl_attr_get_payload_len(tb[RTA_GATEWAY]), oif))
 		return MNL_CB_OK;
-	}
 	if (rtm->rtm_dst_len == 0)
 		return MNL_CB_OK;
 	/* unicast routes (connected or via a gateway), the host's own
@@ -383,6 +423,23 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	if (prefixes_overlap(dst, rtm->rtm_dst_len, w->sn->addr,
 			     w->sn->prefixlen))
 		walk_hit(w, rtm->rtm_family, dst, rtm->rtm_dst_len, oif);
+	return MNL_CB_OK;
+}
+
+/* A nexthop object (ip nexthop, a route's `nhid`): its gateway. */
+static int nexthop_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct nhmsg *nhm = mnl_nlmsg_get_payload(nlh);
+	struct overlap_walk *w = data;
+
+	if (w->found)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*nhm), attr_cb, tb);
+	if (tb[NHA_GATEWAY])
+		gw_hit(w, nhm->nh_family, mnl_attr_get_payload(tb[NHA_GATEWAY]),
+		       mnl_attr_get_payload_len(tb[NHA_GATEWAY]),
+		       tb[NHA_OIF] ? mnl_attr_get_u32(tb[NHA_OIF]) : 0);
 	return MNL_CB_OK;
 }
 
@@ -429,6 +486,13 @@ int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 
 	ret = nl_dump(RTM_GETROUTE, (__u8)family, sizeof(struct rtmsg),
 		      route_cb, &w);
+	/* nexthop objects (a kernel without them says so: nothing to see) */
+	if (!ret && !w.found) {
+		ret = nl_dump(RTM_GETNEXTHOP, (__u8)family,
+			      sizeof(struct nhmsg), nexthop_cb, &w);
+		if (ret == -EOPNOTSUPP || ret == -EINVAL)
+			ret = 0;
+	}
 	/* an address whose routes are gone (its device is down) counts too */
 	if (!ret && !w.found)
 		ret = nl_dump(RTM_GETADDR, (__u8)family,

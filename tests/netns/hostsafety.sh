@@ -63,6 +63,25 @@ ip route add 198.18.80.0/24 via 198.18.90.1 dev "$T-h" onlink
 expect_err "a subnet that holds a route's gateway (onlink): refused" \
 	"overlaps 198.18.90.1/32 on $T-h" \
 	kvmbpf net add o9 type nat subnet 198.18.90.0/24 wan "$T-w"
+# an ECMP route's every next hop counts (IPv4 and IPv6), and a nexthop
+# object's (`ip nexthop`, a route's nhid): before, only a route's single
+# gateway did, and a default route over two onlink next hops lost one
+ip route add 198.18.81.0/24 nexthop via 198.18.91.1 dev "$T-h" onlink \
+	nexthop via 198.18.92.1 dev "$T-w" onlink
+expect_err "a subnet that holds an ECMP route's second next hop: refused" \
+	"overlaps 198.18.92.1/32 on $T-w" \
+	kvmbpf net add o10 type routed subnet 198.18.92.0/24
+ip -6 route add 2001:db8:160::/48 nexthop via 2001:db8:16::1 dev "$T-h" onlink \
+	nexthop via 2001:db8:17::1 dev "$T-w" onlink
+expect_err "an IPv6 subnet that holds an ECMP route's next hop: refused" \
+	"overlaps 2001:db8:17::1/128 on $T-w" \
+	kvmbpf net add o11 type routed subnet 2001:db8:17::/64
+nhid=$((20000 + $$ % 10000))
+ip nexthop add id "$nhid" via 198.18.93.1 dev "$T-h" onlink
+expect_err "a subnet that holds a nexthop object's gateway: refused" \
+	"overlaps 198.18.93.1/32 on $T-h" \
+	kvmbpf net add o12 type routed subnet 198.18.93.0/24
+ip nexthop del id "$nhid"
 check_not "nothing of the refused networks is left" sh -c \
 	"'$ROOT/build/kvmbpf' --bpffs '$BPFFS' net show | grep -q ."
 check "a subnet the host does not use: accepted" \
