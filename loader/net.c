@@ -1368,7 +1368,9 @@ static int net_set(int argc, char **argv)
 		if (vtep_index(net.vteps, net.nvteps, &s.add[i]) < 0)
 			return err("net set: %s: at most %d vteps", net.name,
 				   KVB_MAX_VTEPS);
-	if ((net.vni || old.vni) &&
+	/* vteps without a VNI are refused there too, as by net add (a
+	 * network saved with them would not load again) */
+	if ((net.vni || old.vni || net.nvteps) &&
 	    overlay_check(fb, "net set", &old, &net, true))
 		return 1;
 	/*

@@ -150,6 +150,14 @@ expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
 # overlay then; save would write what load refuses), not after it goes
 check "net add fw (nat, no vteps yet)" kvmbpf net add fw type nat subnet 10.78.0.0/24 dhcp off
 check "attach $T-a to fw" kvmbpf attach "$T-a" net fw ip 10.78.0.5
+# vteps without a VNI: refused by net set as by net add (saved, the
+# network's line would not load again, and its ports would go with it)
+expect_err "net set vtep on a network without a vni: refused" "vtep needs 'vni N'" \
+	kvmbpf net set fw vtep 198.18.1.9
+expect_err "net set vtep-add on a network without a vni: refused" "vtep needs 'vni N'" \
+	kvmbpf net set fw vtep-add 198.18.1.9
+check_not "... and save writes no vtep" sh -c "\"\$0\" --bpffs \"\$1\" save | grep -q vtep" \
+	"$ROOT/build/kvmbpf" "$BPFFS"
 check "forward udp 4780-4790 (no overlay yet)" \
 	kvmbpf forward add fw proto udp port 4780-4790 to 10.78.0.5
 expect_err "an IPv4 vtep while UDP 4789 is forwarded: refused" \
