@@ -229,6 +229,10 @@ enum kvb_port_held {
 	KVB_HELD_IP6 = 1 << 1,
 };
 
+#define KVB_SAVI_MAX 32		/* SAVI bindings per port */
+#define KVB_STR_(x) #x
+#define KVB_STR(x) KVB_STR_(x)	/* a number's macro, as text */
+
 /*
  * Named drop reasons: X(ENUM_SUFFIX, slot, "cli-name", "what it means"). The
  * slot indexes kvb_stats.drop[] and never changes: a new reason takes the
@@ -273,7 +277,7 @@ enum kvb_port_held {
 	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering") \
 	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward") \
 	X(SAVI_CONFLICT, 36, "savi-conflict", "IPv6 source (or DAD probe) of an address another port holds") \
-	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds 16 already (or the table is full)") \
+	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds " KVB_STR(KVB_SAVI_MAX) " already (or the table is full)") \
 	X(OVL_PEER, 38, "overlay-unknown-peer", "VXLAN frame from a host that is not a vtep of the VNI's network") \
 	X(OVL_VNI, 39, "overlay-unknown-vni", "VXLAN frame with a VNI no network of this host has") \
 	X(OVL_TOO_BIG, 40, "overlay-too-big", "frame larger than the underlay carries (its MTU less the VXLAN overhead)") \
@@ -1158,7 +1162,8 @@ struct kvb_addr {
  * refreshes it at most every KVB_SAVI_REFRESH_S. */
 #define KVB_SAVI_LIFE_S 86400
 #define KVB_SAVI_REFRESH_S 60
-#define KVB_SAVI_MAX 32		/* SAVI bindings per port */
+/* KVB_SAVI_MAX, SAVI bindings per port: before the drop reasons, whose
+ * savi-cap text says it */
 /*
  * Room for a guest's new addresses: while a guest port holds more than
  * KVB_SAVI_MAX - KVB_SAVI_ROOM SAVI bindings (near its cap), the sweep
