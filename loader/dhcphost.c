@@ -10,7 +10,11 @@
  *
  * Kept in kvb_dhcphost (the loader's alone); dhcp.c writes them into
  * dnsmasq's hosts file, addr.c refuses a reserved address to a port of
- * another MAC.
+ * another MAC, and a reservation's MAC has a static entry of no port in
+ * the MAC table (fdb_reserve), so that no guest pins it from its frames
+ * and is leased the address in the VM's place: only a port given that
+ * `mac` takes it (the entry comes back when the port goes or changes
+ * its MAC: dhcphost_fdb_hold).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -148,6 +152,24 @@ int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 	return m.hit ? 0 : -ENOENT;
 }
 
+static void hold_one(const struct kvb_dhcphost_key *k,
+		     const struct kvb_dhcphost *v, void *arg)
+{
+	if (v->has_mac)
+		fdb_reserve(arg, k->net_id, v->mac);
+}
+
+/*
+ * Every reservation's MAC of net_id that no port holds has its reserved
+ * entry in the MAC table again (after a port that held one went, or
+ * changed its MAC). A full table leaves one without: dhcp-host add said
+ * so when it was made.
+ */
+void dhcphost_fdb_hold(struct fabric *fb, __u32 net_id)
+{
+	dhcphost_each(fb, net_id, hold_one, fb);
+}
+
 /* Calls fn for each reservation of net_id (0: every one), in map order. */
 void dhcphost_each(struct fabric *fb, __u32 net_id,
 		   void (*fn)(const struct kvb_dhcphost_key *k,
@@ -217,6 +239,19 @@ static int host_fits(struct fabric *fb, const char *cmd,
 
 	host_key_addr(&a->k, &ak);
 	fmt_addr(&ak, ip);
+	/* a MAC a port pinned from its frames is that guest's until it
+	 * goes: not reserved for another VM under it */
+	if (a->v.has_mac) {
+		__u32 owner = fdb_static_owner(fb, a->net.id, a->v.mac);
+
+		if (owner && !port_get(fb, owner, &p) && !port_mac_given(&p)) {
+			fmt_mac(a->v.mac, mac);
+			return err("%s: MAC %s is pinned by port %s (from its "
+				   "frames): give the port that mac (port set "
+				   "%s mac ...), or detach it first", cmd, mac,
+				   p.name, p.name);
+		}
+	}
 	if (a->v.has_mac) {
 		map_walk(fb->addr_fd, sizeof(struct kvb_addr_key),
 			 sizeof(struct kvb_addr), mac_static_one, &ms);
@@ -309,9 +344,17 @@ static int host_add(int argc, char **argv)
 		return err("%s: %s", cmd, errno == E2BIG ?
 			   "the table of reservations is full (4096)" :
 			   strerror(errno));
+	/* its MAC first: no guest pins it from here on */
+	ret = a.v.has_mac ? fdb_reserve(fb, a.net.id, a.v.mac) : 0;
+	if (ret) {
+		bpf_map_delete_elem(fd, &a.k);
+		return err("%s: mac: %s", cmd, fdb_set_error(ret));
+	}
 	ret = dhcp_sync(fb, a.net.id);
 	if (ret) {	/* dnsmasq was not told: as before */
 		bpf_map_delete_elem(fd, &a.k);
+		if (a.v.has_mac)
+			fdb_unreserve(fb, a.net.id, a.v.mac);
 		return err("%s: dnsmasq's hosts file: %s", cmd, strerror(-ret));
 	}
 	return 0;
@@ -342,6 +385,8 @@ static int host_del(int argc, char **argv)
 		bpf_map_update_elem(fd, &a.k, &a.v, BPF_NOEXIST);
 		return err("%s: dnsmasq's hosts file: %s", cmd, strerror(-ret));
 	}
+	if (a.v.has_mac)
+		fdb_unreserve(fb, a.net.id, a.v.mac);
 	return 0;
 }
 

@@ -105,6 +105,38 @@ const char *fdb_set_error(int ret)
 	return full;
 }
 
+/*
+ * A DHCP host reservation's MAC in net_id: a static entry of no port
+ * (KVB_FDB_F_RESERVED), so that no guest pins it from its frames while
+ * the VM it is reserved for is away (fdb.h: fdb_owned_elsewhere); a port
+ * that holds it (given with `mac`) keeps its own entry. 0, or -errno.
+ */
+int fdb_reserve(struct fabric *fb, __u32 net_id, const __u8 mac[6])
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+	struct kvb_fdb_entry e = { .flags = KVB_FDB_F_STATIC |
+					    KVB_FDB_F_RESERVED };
+	struct kvb_fdb_entry cur;
+
+	memcpy(k.mac, mac, 6);
+	if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &cur) &&
+	    (cur.flags & KVB_FDB_F_STATIC))
+		return 0;	/* a port's, or reserved already */
+	return bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY) ? -errno : 0;
+}
+
+/* The reservation's entry of mac goes (a port's own stays). */
+void fdb_unreserve(struct fabric *fb, __u32 net_id, const __u8 mac[6])
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+	struct kvb_fdb_entry cur;
+
+	memcpy(k.mac, mac, 6);
+	if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &cur) &&
+	    (cur.flags & KVB_FDB_F_RESERVED))
+		bpf_map_delete_elem(fb->fdb_fd, &k);
+}
+
 void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 {
 	struct kvb_fdb_key k = { .net_id = net_id };
@@ -116,8 +148,10 @@ void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 static void fdb_details(void)
 {
 	printf("  Learned entries age out after %llu s without traffic; static\n"
-	       "  entries are the MACs given to 'attach ... mac MAC'. Listed by\n"
-	       "  network, then MAC.\n"
+	       "  entries are the MACs given to 'attach ... mac MAC' (or pinned\n"
+	       "  from a port's first frame), and 'reserved' ones the MACs of\n"
+	       "  DHCP host reservations ('dhcp-host add ... mac MAC'), which no\n"
+	       "  port pins. Listed by network, then MAC.\n"
 	       "Limit: %d entries in all networks; learning adds none past\n"
 	       "  %d, keeping the rest for static entries. Each network may\n"
 	       "  learn %d of its own; the %d places left are shared, first\n"
@@ -198,8 +232,12 @@ static int fdb_show(int argc, char **argv)
 		if (net_get(fb, key->net_id, &net))
 			snprintf(net.name, sizeof(net.name), "#%u", key->net_id);
 		fmt_mac(key->mac, mac);
-		ifname_of(e->ifindex, port_get(fb, e->ifindex, &p) ? NULL : &p,
-			  ifn);
+		if (e->flags & KVB_FDB_F_RESERVED)
+			snprintf(ifn, sizeof(ifn), "-");
+		else
+			ifname_of(e->ifindex,
+				  port_get(fb, e->ifindex, &p) ? NULL : &p,
+				  ifn);
 		age = now > e->seen_ns ? (now - e->seen_ns) / 1000000000ULL : 0;
 		aged = kvb_fdb_entry_aged(e, now);
 		open_json_object(NULL);
@@ -218,7 +256,11 @@ static int fdb_show(int argc, char **argv)
 			print_null("remote");
 		}
 		print_bool(PRINT_JSON, "static", NULL, is_static);
-		if (is_static)
+		print_bool(PRINT_JSON, "reserved", NULL,
+			   e->flags & KVB_FDB_F_RESERVED);
+		if (e->flags & KVB_FDB_F_RESERVED)
+			print_text(" static reserved");
+		else if (is_static)
 			print_text(" static");
 		else
 			print_uint(PRINT_ANY, "age", " age %llus", age);

@@ -149,6 +149,8 @@ __u32 fdb_static_owner(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
 int fdb_static_set(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		   __u32 ifindex);
 void fdb_del(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
+int fdb_reserve(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
+void fdb_unreserve(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
 void fdb_purge_others(struct fabric *fb, __u32 ifindex, const __u8 mac[6]);
 const char *fdb_set_error(int ret);
 
@@ -309,6 +311,7 @@ void dhcphost_each(struct fabric *fb, __u32 net_id,
 int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		    struct kvb_addr_key *a);
 void dhcphost_purge(struct fabric *fb, __u32 net_id);
+void dhcphost_fdb_hold(struct fabric *fb, __u32 net_id);
 void dhcphost_save(struct fabric *fb, void (*line)(const char *text));
 
 /* link.c: programs on devices */

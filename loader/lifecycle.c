@@ -617,6 +617,8 @@ static int do_upgrade(int argc, char **argv)
 			ret = err("upgrade: host interface of %s: %s", net.name,
 				  strerror(-r));
 	}
+	/* reservations made by a build before their MACs' entries */
+	dhcphost_fdb_hold(fb, 0);
 	open_json_object(NULL);
 	print_uint(PRINT_ANY, "upgraded", "upgraded %llu ports", (__u64)n);
 	print_string(PRINT_ANY, "version", " to kvmbpf %s\n", KVMBPF_VERSION);

@@ -326,6 +326,8 @@ static int port_set(int argc, char **argv)
 		 * is not the port's: its static entry goes too */
 		fdb_purge_others(fb, p.ifindex, o.mac);
 		addr_mac_owned(fb, p.net_id, o.mac, p.ifindex);
+		/* the MAC it left, if reserved, is the reservation's */
+		dhcphost_fdb_hold(fb, p.net_id);
 	}
 	net_ports_changed(fb, p.net_id);
 	return 0;
@@ -341,6 +343,7 @@ undo:
 		if (had_old)
 			bpf_map_update_elem(fb->fdb_fd, &mac_key, &old_fdb,
 					    BPF_ANY);
+		dhcphost_fdb_hold(fb, p.net_id);
 	}
 	if (xdp_new) {
 		/* the entry as written then, but the configured address it

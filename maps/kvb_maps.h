@@ -1331,6 +1331,10 @@ enum kvb_fdb_flags {
 	KVB_FDB_F_STATIC = 1 << 0,	/* configured, never ages, never moves */
 	KVB_FDB_F_REMOTE = 1 << 1,	/* behind another host: ifindex is the
 					 * VXLAN device, remote its address */
+	/* with STATIC, ifindex 0: a DHCP host reservation's MAC (dhcp-host
+	 * add ... mac), which no port may pin from its frames; a port
+	 * attached with that `mac` takes the entry over */
+	KVB_FDB_F_RESERVED = 1 << 2,
 };
 
 struct kvb_fdb_entry {

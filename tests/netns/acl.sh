@@ -99,9 +99,6 @@ except OSError:
     print('timeout')"
 }
 
-expect() {	# expect NAME WANT GOT
-	[ "$2" = "$3" ] && pass "$1" || fail "$1: wanted '$2', got '$3'"
-}
 
 # ------------------------------------------------------------ bridge
 behind "$T-up" "$T-lan" 10.93.0.2/24 10.93.0.1/24

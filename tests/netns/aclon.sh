@@ -15,9 +15,6 @@ e = json.load(sys.stdin)[0]
 print(e.get("formatted", e)["value"]["on"])'
 }
 
-expect() {	# expect NAME WANT GOT
-	[ "$2" = "$3" ] && pass "$1" || fail "$1: wanted '$2', got '$3'"
-}
 
 kvmbpf net add lan type bridge || { fail "net add lan"; exit 1; }
 for i in 1 2; do

@@ -218,11 +218,35 @@ got=$(lease_of "$T-sa")
 	fail "lease beside four reservations of a /29: '$got' (want 10.81.30.6)"
 expect_err "no reservation of an address the server leased to another client" \
 	"is leased by the network's DHCP server" kvmbpf dhcp-host add r29 ip 10.81.30.6
+# the reserved MAC is the reservation's in the MAC table: a port that
+# pins its MAC from its first frame (attached without mac) never pins it,
+# so a guest sending from it while the VM is away is neither leased its
+# address nor holds the MAC against the VM's attach (before, it was both)
+fdb_of() { # MAC: "DEV reserved|static|learned" of r29's entry, or nothing
+	kvmbpf -j fdb show net r29 | "$PY" -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if e["mac"] == sys.argv[1]:
+        print(e["dev"], "reserved" if e["reserved"] else "static" if e["static"] else "learned")' "$1"
+}
+expect "fdb show: the reservation's MAC, held for no port" "- reserved" "$(fdb_of $MR)"
 ip -n "$T-sb" link set eth0 address $MR
-check "attach the reserved MAC's guest (no ip)" kvmbpf attach "$T-sb" net r29
+check "attach a port without mac, whose guest sends from the reserved MAC" kvmbpf attach "$T-sb" net r29
+s0=$(stat "$T-sb" spoof-mac)
+got=$(lease_of "$T-sb")
+[ -z "$got" ] && pass "... it is leased nothing" || fail "... a port without mac was leased '$got' with the reserved MAC"
+[ "$(stat "$T-sb" spoof-mac)" -gt "$s0" ] && pass "... its frames counted spoof-mac" ||
+	fail "... spoof-mac $s0 -> $(stat "$T-sb" spoof-mac)"
+expect "... and the MAC stays the reservation's" "- reserved" "$(fdb_of $MR)"
+kvmbpf detach "$T-sb" >/dev/null
+check "attach the reserved MAC's guest with its mac (no ip)" kvmbpf attach "$T-sb" net r29 mac $MR
 got=$(lease_of "$T-sb")
 [ "$got" = 10.81.30.5 ] && pass "the reserved MAC leased its address" ||
 	fail "the reserved MAC's lease: '$got' (want 10.81.30.5)"
+expect "fdb show: the port given the MAC holds it" "$T-sb static" "$(fdb_of $MR)"
+ma=$(ip -n "$T-sa" -br link show eth0 | awk '{print $3}')
+expect_err "no reservation for a MAC a port pinned from its frames" "is pinned by port $T-sa" \
+	kvmbpf dhcp-host add r29 ip 10.81.30.6 mac "$ma"
 rgw=$(kvmbpf -j net show r29 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 n=$(kvmbpf -j dhcp-host show r29 | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" = 4 ] && pass "dhcp-host show lists the four" || fail "dhcp-host show r29: $n rows"
@@ -232,6 +256,10 @@ kvmbpf save >"$TMP/saved"
 	pass "save writes the reservations" || fail "save: $(grep dhcp-host "$TMP/saved")"
 kvmbpf detach "$T-sa" >/dev/null
 kvmbpf detach "$T-sb" >/dev/null
+expect "detach: the MAC is the reservation's again" "- reserved" "$(fdb_of $MR)"
+check "dhcp-host del 10.81.30.5" kvmbpf dhcp-host del r29 ip 10.81.30.5
+expect "dhcp-host del: its MAC's entry goes" "" "$(fdb_of $MR)"
+check "dhcp-host add 10.81.30.5 for $MR again" kvmbpf dhcp-host add r29 ip 10.81.30.5 mac $MR
 check "net del r29" kvmbpf net del r29
 [ ! -e "/run/kvmbpf/$rgw.hosts" ] && [ "$(kvmbpf -j dhcp-host show | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 0 ] &&
 	pass "net del removed its reservations" || fail "reservations after net del: $(kvmbpf dhcp-host show)"

@@ -79,6 +79,11 @@ expect_err() {
 	fi
 }
 
+# expect NAME WANT GOT: GOT is WANT
+expect() {
+	[ "$2" = "$3" ] && pass "$1" || fail "$1: wanted '$2', got '$3'"
+}
+
 # netns NAME: create a namespace with loopback up
 netns_add() {
 	ip netns add "$1" && NS_LIST+=("$1") && ip -n "$1" link set lo up
