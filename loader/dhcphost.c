@@ -152,6 +152,13 @@ int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 	return m.hit ? 0 : -ENOENT;
 }
 
+static void count_mac(const struct kvb_dhcphost_key *k,
+		      const struct kvb_dhcphost *v, void *arg)
+{
+	(void)k;
+	*(__u32 *)arg += v->has_mac;
+}
+
 static void hold_one(const struct kvb_dhcphost_key *k,
 		     const struct kvb_dhcphost *v, void *arg)
 {
@@ -160,10 +167,11 @@ static void hold_one(const struct kvb_dhcphost_key *k,
 }
 
 /*
- * Every reservation's MAC of net_id that no port holds has its reserved
- * entry in the MAC table again (after a port that held one went, or
- * changed its MAC). A full table leaves one without: dhcp-host add said
- * so when it was made.
+ * Every reservation's MAC of net_id (0: all) that nothing holds has its
+ * reserved entry in the MAC table again: one a port without spoofcheck
+ * or another host (overlay) sent from lately gets it once that entry
+ * aged, one an older build reserved gets it at once (upgrade). The
+ * upkeep of every changing command runs it (fabric_tend).
  */
 void dhcphost_fdb_hold(struct fabric *fb, __u32 net_id)
 {
@@ -244,13 +252,26 @@ static int host_fits(struct fabric *fb, const char *cmd,
 	if (a->v.has_mac) {
 		__u32 owner = fdb_static_owner(fb, a->net.id, a->v.mac);
 
-		if (owner && !port_get(fb, owner, &p) && !port_mac_given(&p)) {
-			fmt_mac(a->v.mac, mac);
+		struct kvb_fdb_key fk = { .net_id = a->net.id };
+		struct kvb_fdb_entry fe;
+
+		fmt_mac(a->v.mac, mac);
+		if (owner && !port_get(fb, owner, &p) && !port_mac_given(&p))
 			return err("%s: MAC %s is pinned by port %s (from its "
 				   "frames): give the port that mac (port set "
 				   "%s mac ...), or detach it first", cmd, mac,
 				   p.name, p.name);
-		}
+		/* and one a port without spoofcheck sends from: learned,
+		 * it would never be learned again under the reservation */
+		memcpy(fk.mac, a->v.mac, 6);
+		if (!bpf_map_lookup_elem(fb->fdb_fd, &fk, &fe) &&
+		    !(fe.flags & (KVB_FDB_F_STATIC | KVB_FDB_F_REMOTE)) &&
+		    !kvb_fdb_entry_aged(&fe, clock_mono_exact_ns()) &&
+		    !port_get(fb, fe.ifindex, &p) && p.role == KVB_PORT_GUEST)
+			return err("%s: MAC %s is in use by port %s (learned "
+				   "from its frames): give the port that mac "
+				   "(port set %s mac ...), or detach it first",
+				   cmd, mac, p.name, p.name);
 	}
 	if (a->v.has_mac) {
 		map_walk(fb->addr_fd, sizeof(struct kvb_addr_key),
@@ -340,6 +361,16 @@ static int host_add(int argc, char **argv)
 	}
 	if (host_fits(fb, cmd, &a))
 		return 1;
+	if (a.v.has_mac) {
+		__u32 n = 0;
+
+		dhcphost_each(fb, 0, count_mac, &n);
+		if (n >= KVB_MAX_DHCPHOST_MACS)
+			return err("%s: at most %d reservations with a MAC (their "
+				   "MACs' entries share the MAC table's room "
+				   "for static ones)", cmd,
+				   KVB_MAX_DHCPHOST_MACS);
+	}
 	if (bpf_map_update_elem(fd, &a.k, &a.v, BPF_NOEXIST))
 		return err("%s: %s", cmd, errno == E2BIG ?
 			   "the table of reservations is full (4096)" :
@@ -544,8 +575,9 @@ static void host_details(void)
 	       "  IPv6, to no client at all, for a port given it with 'ip' (a\n"
 	       "  VM whose address must still be free when it starts again).\n"
 	       "  A port may be given a reserved address with the reservation's\n"
-	       "  MAC only. 'net del' removes its network's. At most %d.\n",
-	       KVB_MAX_DHCPHOSTS);
+	       "  MAC only. 'net del' removes its network's. At most %d, %d of\n"
+	       "  them with a MAC.\n",
+	       KVB_MAX_DHCPHOSTS, KVB_MAX_DHCPHOST_MACS);
 }
 
 const struct object obj_dhcphost = {

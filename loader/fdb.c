@@ -117,12 +117,47 @@ int fdb_reserve(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 	struct kvb_fdb_entry e = { .flags = KVB_FDB_F_STATIC |
 					    KVB_FDB_F_RESERVED };
 	struct kvb_fdb_entry cur;
+	__u64 flag = BPF_NOEXIST;
 
 	memcpy(k.mac, mac, 6);
-	if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &cur) &&
-	    (cur.flags & KVB_FDB_F_STATIC))
-		return 0;	/* a port's, or reserved already */
-	return bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_ANY) ? -errno : 0;
+	if (!bpf_map_lookup_elem(fb->fdb_fd, &k, &cur)) {
+		/* a port's, reserved already, or learned lately (a port
+		 * without spoofcheck, the LAN, another host: its next
+		 * hold, once it aged, takes it) */
+		if ((cur.flags & KVB_FDB_F_STATIC) ||
+		    !kvb_fdb_entry_aged(&cur, clock_mono_exact_ns()))
+			return 0;
+		flag = BPF_ANY;
+	}
+	/* a guest's pin between the look and the write wins (NOEXIST):
+	 * its port holds the MAC then, as the entry says */
+	if (bpf_map_update_elem(fb->fdb_fd, &k, &e, flag))
+		return errno == EEXIST ? 0 : -errno;
+	return 0;
+}
+
+/*
+ * mac, port ifindex's own static MAC, leaves the port (detach, port set
+ * mac): a reservation's MAC becomes the reservation's entry again in
+ * place, with no moment in which a guest could pin it; any other goes.
+ */
+void fdb_release(struct fabric *fb, __u32 net_id, const __u8 mac[6],
+		 __u32 ifindex)
+{
+	struct kvb_fdb_key k = { .net_id = net_id };
+	struct kvb_fdb_entry e = { .flags = KVB_FDB_F_STATIC |
+					    KVB_FDB_F_RESERVED };
+	struct kvb_fdb_entry cur;
+	struct kvb_addr_key a;
+
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_lookup_elem(fb->fdb_fd, &k, &cur) ||
+	    cur.ifindex != ifindex || !(cur.flags & KVB_FDB_F_STATIC))
+		return;
+	if (!dhcphost_of_mac(fb, net_id, mac, &a) &&
+	    !bpf_map_update_elem(fb->fdb_fd, &k, &e, BPF_EXIST))
+		return;
+	bpf_map_delete_elem(fb->fdb_fd, &k);
 }
 
 /* The reservation's entry of mac goes (a port's own stays). */

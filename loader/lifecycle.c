@@ -165,6 +165,7 @@ int fabric_tend(struct fabric *fb, bool verbose)
 	uplink_addrs_sync(fb);
 	wan_address_refresh(fb);
 	overlay_tend(fb);
+	dhcphost_fdb_hold(fb, 0);
 	return n;
 }
 

@@ -348,10 +348,11 @@ int port_detach(struct fabric *fb, const char *cmd, const struct kvb_port *p)
 		/* The device is gone and took its hooks along; drop the pin. */
 		xdp_detach(fb, p->ifindex);
 	}
+	/* a reserved MAC it held is the reservation's again, in place
+	 * (no moment without an owner), before its other entries go */
+	if (p->role == KVB_PORT_GUEST && !mac_zero(p->mac))
+		fdb_release(fb, p->net_id, p->mac, p->ifindex);
 	fdb_purge(fb, p->ifindex, 0);
-	/* a reserved MAC it held is the reservation's again */
-	if (p->role == KVB_PORT_GUEST)
-		dhcphost_fdb_hold(fb, p->net_id);
 	addr_purge(fb, p->ifindex, 0);
 	acl_port_forget(fb, p);
 	/* its counter slot is free with the entry (port_slot_take) */

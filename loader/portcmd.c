@@ -295,7 +295,7 @@ static int port_set(int argc, char **argv)
 		/* the old static entry (configured or pinned) goes,
 		 * unless it is the same MAC */
 		if (memcmp(old.mac, o.mac, 6)) {
-			fdb_del(fb, p.net_id, old.mac);
+			fdb_release(fb, p.net_id, old.mac, p.ifindex);
 			mac_moved = true;
 		}
 		memcpy(p.mac, o.mac, 6);
@@ -326,8 +326,6 @@ static int port_set(int argc, char **argv)
 		 * is not the port's: its static entry goes too */
 		fdb_purge_others(fb, p.ifindex, o.mac);
 		addr_mac_owned(fb, p.net_id, o.mac, p.ifindex);
-		/* the MAC it left, if reserved, is the reservation's */
-		dhcphost_fdb_hold(fb, p.net_id);
 	}
 	net_ports_changed(fb, p.net_id);
 	return 0;
@@ -339,11 +337,12 @@ undo:
 	/* the guest keeps its MAC: the new one's entry goes, the old one's
 	 * comes back as it was */
 	if (mac_moved) {
-		fdb_del(fb, p.net_id, o.mac);
+		/* the new MAC's entry is the reservation's again if it was
+		 * reserved; the old one's as it was */
+		fdb_release(fb, p.net_id, o.mac, p.ifindex);
 		if (had_old)
 			bpf_map_update_elem(fb->fdb_fd, &mac_key, &old_fdb,
 					    BPF_ANY);
-		dhcphost_fdb_hold(fb, p.net_id);
 	}
 	if (xdp_new) {
 		/* the entry as written then, but the configured address it

@@ -1271,6 +1271,11 @@ struct kvb_dhcp6_budget {
  * reservation's MAC. They go with their network (`net del`).
  */
 #define KVB_MAX_DHCPHOSTS 4096
+/* of them with a MAC, whose entries (KVB_FDB_F_RESERVED) share the MAC
+ * table's reserve for static entries with the ports' */
+#define KVB_MAX_DHCPHOST_MACS (KVB_FDB_RESERVE - 2 * KVB_MAX_PORTS)
+_Static_assert(KVB_MAX_DHCPHOST_MACS >= 1024,
+	       "room in the MAC table's reserve for reserved MACs");
 
 struct kvb_dhcphost_key {
 	__u32 net_id;

@@ -189,6 +189,11 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 	fdb_key(&k, net_id, (const __u8 *)&mac);
 	e = bpf_map_lookup_elem(&kvb_fdb, &k);
 	if (e) {
+		/* a DHCP host reservation's MAC stays the reservation's,
+		 * whoever sends from it (fdb_reserve: no guest here pins
+		 * it; its frames from the tunnel are flooded to) */
+		if (e->flags & KVB_FDB_F_RESERVED)
+			return;
 		if (e->flags & KVB_FDB_F_REMOTE) {
 			if (vtep_equal(&e->remote, a)) {
 				if (now - e->seen_ns >= KVB_FDB_REFRESH_NS)
