@@ -2381,6 +2381,16 @@ __noinline int nat_hairpin_error(struct __sk_buff *skb, __u32 ifindex,
 	if (!ct || !ct->hairpin || ct->net_id != net_id ||
 	    !ct_live(net, &t->rk, ct, kvb_now()))
 		return NAT_CONTINUE;
+	/* from B's own port only, which the original entry names (a guest
+	 * without spoofcheck could send with B's address) */
+	{
+		struct kvb_ct *o;
+
+		kvb_ct_orig_key(&t->rk, ct, &t->ok);
+		o = bpf_map_lookup_elem(&kvb_ct, &t->ok);
+		if (!o || o->guest_ifindex != ifindex)
+			return NAT_CONTINUE;
+	}
 	/* the reply entry names A: its address and port, the WAN address
 	 * and port it asked, its port (as it is now: nat_reply_port) */
 	t->qe.naddr = ct->addr;

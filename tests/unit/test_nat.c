@@ -4392,6 +4392,87 @@ static void t_nat_hairpin_established(struct fabric *fb)
 }
 
 /*
+ * B's ICMP error about a hairpinned datagram (its port unreachable, to
+ * the gateway's address) goes back through the hairpin to A, from the
+ * WAN address A asked, quoting A's datagram as A sent it: every checksum
+ * verifies, the quoted UDP checksum is A's own. The same error from
+ * another port (B's address, but not B's port) is not taken for B's, and
+ * an error about no hairpin flow stays the host's. Before, every such
+ * error went to the host and A waited.
+ */
+static void t_nat_hairpin_error_back(struct fabric *fb)
+{
+	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
+	struct port_opts g = { .naddrs = 1, .mac = N9 };
+	struct kvb_fwd_key fu = { .addr = natnet.nat_ip, .port = htons(8094),
+				  .proto = IPPROTO_UDP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.19"),
+			      .to_port = htons(94), .net_id = NET_NAT };
+	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
+	struct frame in, hp, err, res, res2, res3;
+	__u8 body[8 + 28] = { 3, 3 };
+	struct kvb_port p;
+	int r[4] = { -1, -1, -1, -1 };
+	__u32 kn9;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!add_veth("kn9", &kn9) &&
+	      !parse_addr("192.168.90.19", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn9");
+	fw.ifindex = kn9;
+	memcpy(fw.mac, N9, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fu, &fw, BPF_ANY), "forward");
+	/* A's datagram through the hairpin: B gets it from the gateway */
+	hp_frame(&in, N1, a, 40901, natnet.nat_ip, 8094, IPPROTO_UDP, 0, 0, 0);
+	r[0] = run_tc_out(F, kn1, &in, &hp);
+	/* B's port unreachable, quoting what it got */
+	memcpy(body + 8, hp.buf + 14, 28);
+	frame_ip4(&err, natnet.uplink_mac, N9, b, IPPROTO_ICMP, body,
+		  sizeof(body));
+	memcpy(err.buf + 14 + 16, &natnet.gw_ip, 4);
+	frame_csum4(&err);
+	r[1] = run_tc_out(F, kn9, &err, &res);
+	/* the same from A's port (B's address, not B's port) */
+	memcpy(err.buf + 6, N1, 6);
+	r[2] = run_tc_out(F, kn1, &err, &res2);
+	/* an error from B about a port no hairpin flow has */
+	memcpy(err.buf + 6, N9, 6);
+	err.buf[42 + 20] ^= 0x55;	/* the quoted source port */
+	err.buf[42 + 10] = err.buf[42 + 11] = 0;
+	frame_csum4(&err);
+	r[3] = run_tc_out(F, kn9, &err, &res3);
+	bpf_map_delete_elem(fb->fwd_fd, &fu);
+	if (!port_get(fb, kn9, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn9");
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r[0] == TC_ACT_REDIRECT, "A's hairpin: verdict %d", r[0]);
+	CHECK(r[1] == TC_ACT_REDIRECT, "B's error: verdict %d", r[1]);
+	CHECK(!memcmp(res.buf, N1, 6) && !memcmp(res.buf + 6, natnet.uplink_mac, 6),
+	      "B's error: not addressed to A's MAC from the gateway's");
+	CHECK(!memcmp(res.buf + 14 + 12, &natnet.nat_ip, 4) &&
+	      !memcmp(res.buf + 14 + 16, &a, 4),
+	      "B's error: not from the WAN address to A");
+	CHECK(!ip_csum_check(res.buf) && !l4_csum_check(res.buf),
+	      "B's error: outer IP or ICMP checksum wrong");
+	CHECK(!csum_fold16(sum16(res.buf + 42, 20, 0)),
+	      "B's error: quoted IP header checksum wrong");
+	CHECK(!memcmp(res.buf + 42 + 12, &a, 4) &&
+	      !memcmp(res.buf + 42 + 16, &natnet.nat_ip, 4) &&
+	      get16(res.buf + 62) == 40901 && get16(res.buf + 64) == 8094,
+	      "B's error: the quote is not A's datagram (%u -> %u)",
+	      get16(res.buf + 62), get16(res.buf + 64));
+	CHECK(!memcmp(res.buf + 62 + 6, in.buf + 34 + 6, 2),
+	      "B's error: quoted UDP checksum %04x, A sent %04x",
+	      get16(res.buf + 68), get16(in.buf + 40));
+	CHECK(r[2] != TC_ACT_REDIRECT || memcmp(res2.buf + 14 + 16, &a, 4),
+	      "an error with B's address from A's port went back to A");
+	CHECK(r[3] != TC_ACT_REDIRECT || memcmp(res3.buf + 14 + 16, &a, 4),
+	      "an error about no hairpin flow went to A");
+}
+
+/*
  * A port that leaves takes its NAT flows with it, at once: detach (and
  * net del and gc, which detach) removes every flow naming the port (its
  * own, a forward's connection to it, a hairpin through the WAN address to
@@ -4962,6 +5043,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forget_once);
 	RUN(t_nat_hairpin_port_moved);
 	RUN(t_nat_hairpin_established);
+	RUN(t_nat_hairpin_error_back);
 	RUN(t_nat_hairpin_fragments);
 	RUN(t_nat_forward_before_mac);
 	RUN(t_nat_reply_over_guest_mtu);
