@@ -435,6 +435,10 @@ static int nexthop_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (w->found)
 		return MNL_CB_OK;
+	/* a kernel may give the other family's too (an IPv6 next hop of
+	 * an IPv4 route is not this question's) */
+	if ((nhm->nh_family == AF_INET) != (w->sn->family == 4))
+		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*nhm), attr_cb, tb);
 	if (tb[NHA_GATEWAY])
 		gw_hit(w, nhm->nh_family, mnl_attr_get_payload(tb[NHA_GATEWAY]),
