@@ -54,6 +54,19 @@
  */
 #define NAT_HAIRPIN_ERR 0x7ff9
 
+/*
+ * A FIB answer that forwards nothing, as a drop: forwarding off on the
+ * lookup's input device (the network's host interface, where the
+ * fabric turned it on: a host-wide write of ip_forward turns it off
+ * again, and the host's choice stands) under its own reason, anything
+ * else under the caller's.
+ */
+static __always_inline int fib_refused(int fibret, int reason)
+{
+	return fibret == BPF_FIB_LKUP_RET_FWD_DISABLED ?
+		DROP(KVB_DROP_FWD_OFF) : DROP(reason);
+}
+
 /* Would the packet's TTL run out at the gateway (dec_ttl refuse it)? */
 static __always_inline int nat_ttl_out(struct __sk_buff *skb)
 {
@@ -2046,7 +2059,7 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	/* NO_SRC_ADDR: a device with no address yet (boot) */
 	if (fibret != BPF_FIB_LKUP_RET_SUCCESS &&
 	    fibret != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return DROP(KVB_DROP_NAT_NO_ROUTE);
+		return fib_refused(fibret, KVB_DROP_NAT_NO_ROUTE);
 	out = fib->ifindex;
 	if (!nat_wan_ok(net, out))
 		return DROP(KVB_DROP_NAT_NO_ROUTE);

@@ -454,7 +454,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return route_error(skb, ifindex, src, family, fib->mtu_result);
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->ifindex != gw_host)
-		return DROP(KVB_DROP_NO_ROUTE);
+		return fib_refused(ret, KVB_DROP_NO_ROUTE);
 	/*
 	 * On the link into that network, a guest of this host that holds
 	 * daddr (endpoint.h): its port and MAC, without the neighbour and

@@ -194,6 +194,18 @@ check "a ping of 3000 bytes to the WAN (fragments both ways)" \
 check "a UDP datagram of 4000 bytes to the WAN and back (fragments)" udp_echo4000 "$T-wan" 10.99.2.2 "$T-g1" 10.99.2.2 7778
 [ "$(stat "$T-g1" nat-fragment)" = "$f0" ] && pass "no fragment refused (nat-fragment)" ||
 	fail "nat-fragment counted $(( $(stat "$T-g1" nat-fragment) - f0 )) on the guest's port"
+# forwarding off on the network's host interface (what a host-wide write
+# of net.ipv4.ip_forward=0 does to every interface): the host's choice
+# stands, and a guest's new flow out is counted as such, not as a route
+# missing; turned on there again, it leaves
+ngw=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+sysctl -qw "net.ipv4.conf.$ngw.forwarding=0"
+f0=$(stat "$T-g1" forwarding-off)
+check_not "forwarding off on $ngw: a new flow out does not leave" ping4 "$T-g1" 10.99.2.2
+[ "$(stat "$T-g1" forwarding-off)" -gt "$f0" ] && pass "... counted forwarding-off" ||
+	fail "... forwarding-off $f0 -> $(stat "$T-g1" forwarding-off)"
+sysctl -qw "net.ipv4.conf.$ngw.forwarding=1"
+check "forwarding on again: the flow leaves" ping4 "$T-g1" 10.99.2.2
 check "UDP to a closed WAN port: the guest gets port unreachable" in_ns "$T-g1" "$PY" -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
