@@ -455,6 +455,9 @@ int kvb_tc_nat(struct __sk_buff *skb)
 		ret = nat_icmp_error_pre(skb);
 		if (!ret)
 			ret = nat_icmp_error_out(skb, s.ifindex, s.net->id);
+		if (ret == NAT_HAIRPIN_ERR)
+			ret = nat_hairpin_error_rev(skb, s.ifindex,
+						    s.net->id);
 		goto out;
 	}
 	/* a global function: the packet's pointers are gone, the stage's
@@ -492,6 +495,9 @@ int kvb_tc_routed(struct __sk_buff *skb)
 						 s.net->via_nat);
 		if (ret == ROUTE_CONTINUE)	/* never: no packet pointers */
 			ret = TC_ACT_SHOT;
+		/* a hairpin is between the nat network's own guests */
+		if (ret == NAT_HAIRPIN_ERR)
+			ret = DROP(KVB_DROP_NAT_PROTO);
 		goto out;
 	}
 	if (ret != ROUTE_CONTINUE)

@@ -50,7 +50,9 @@
  * nat_from_guest: an ICMP error from a guest to its gateway's address,
  * which may be about a hairpinned packet. The caller asks
  * nat_hairpin_error, which sends it back through the hairpin or leaves
- * it to the host (NAT_CONTINUE).
+ * it to the host (NAT_CONTINUE). nat_icmp_error_out: a guest's error to
+ * the WAN address about a hairpin's answer; the caller asks
+ * nat_hairpin_error_rev.
  */
 #define NAT_HAIRPIN_ERR 0x7ff9
 
@@ -2339,6 +2341,90 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 }
 
 /*
+ * An ICMP error about a hairpin's packet (the quote in t->qe, as
+ * nat_hairpin_error or nat_icmp_error_out loaded it: gaddr the error's
+ * sender, raddr and qdaddr the quoted source and destination, ports the
+ * quoted ones) to the other guest of the hairpin, which entry ct names
+ * (its address and port as it sent the packet, addr2 and port2; the
+ * other end as it saw it, addr and port; its port): the error comes from
+ * what that guest sent to, the quote turned back into its own packet,
+ * every checksum kept right (outer IP, ICMP over the quote, the quoted IP
+ * header, a quoted UDP checksum; a quoted TCP checksum, beyond the 8
+ * bytes an error must carry, stays as it was: the receiver never checks
+ * it, and both ends are guests of the network).
+ */
+static __always_inline int hairpin_error_send(struct __sk_buff *skb,
+					      __u32 ifindex,
+					      const struct kvb_net *net,
+					      struct nat_scratch *t,
+					      const struct kvb_ct *ct)
+{
+	struct kvb_port *gp;
+	int ret;
+
+	t->qe.naddr = ct->addr;
+	t->qe.nport = ct->port;
+	t->qe.aaddr = ct->addr2;
+	t->qe.aport = ct->port2;
+	t->qe.out = ct->guest_ifindex;
+	/* its port as it is now */
+	ret = nat_reply_port(ct, t->qe.amac, &gp);
+	barrier_var(t);
+	if (IS_DROP(ret))
+		return ret;
+	if (!guests_may_talk(ifindex, t->qe.out))
+		return DROP(KVB_DROP_ISOLATED);
+	if (!dec_ttl(skb, IPPROTO_ICMP))
+		return DROP(KVB_DROP_TTL);
+	/* outer: from the quote's new destination to its new source (no
+	 * pseudo header in ICMP) */
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, t->qe.gaddr, t->qe.naddr, 4);
+	bpf_l3_csum_replace(skb, IP_OFF_CSUM, t->qe.raddr, t->qe.aaddr, 4);
+	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &t->qe.naddr, 4, 0);
+	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &t->qe.aaddr, 4, 0);
+	/* the quoted addresses, and the quoted header's checksum */
+	icmp_inner_store(skb, ICMP_INNER + 12, &t->qe.raddr, &t->qe.aaddr,
+			 4);
+	icmp_inner_store(skb, ICMP_INNER + 16, &t->qe.qdaddr, &t->qe.naddr,
+			 4);
+	bpf_l3_csum_replace(skb, ICMP_INNER + 10, t->qe.raddr, t->qe.aaddr, 4);
+	bpf_l3_csum_replace(skb, ICMP_INNER + 10, t->qe.qdaddr, t->qe.naddr, 4);
+	if (bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.newc, 2))
+		return TC_ACT_SHOT;
+	csum_l4_replace(skb, ETH_HLEN + 20 + 2, t->qe.oldc, t->qe.newc, 2,
+			IPPROTO_ICMP);
+	/* a quoted UDP checksum: its pseudo header's addresses and ports */
+	if (t->qe.proto == IPPROTO_UDP && t->qe.ports[3]) {
+		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.raddr,
+				    t->qe.aaddr, 4);
+		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.qdaddr,
+				    t->qe.naddr, 4);
+		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.ports[0],
+				    t->qe.aport, 2);
+		csum_udp_quoted_replace(skb, ICMP_INNER + 20 + 6,
+					t->qe.ports[1], t->qe.nport, 2);
+		if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &t->qe.newc,
+				       2))
+			return TC_ACT_SHOT;
+		csum_l4_replace(skb, ETH_HLEN + 20 + 2, t->qe.ports[3],
+				t->qe.newc, 2, IPPROTO_ICMP);
+	}
+	/* the quoted ports: the receiver's own, the other end's */
+	icmp_inner_store(skb, ICMP_INNER + 20, &t->qe.ports[0], &t->qe.aport,
+			 2);
+	icmp_inner_store(skb, ICMP_INNER + 22, &t->qe.ports[1], &t->qe.nport,
+			 2);
+	bpf_skb_store_bytes(skb, ETH_OFF_DST, t->qe.amac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
+	/* the receiver's ACLs judge it as an error about its own
+	 * connection */
+	skb->mark = 0;
+	count_tx(t->qe.out, skb->len);
+	return redirected(bpf_redirect(t->qe.out, 0));
+}
+
+
+/*
  * nat_from_guest said NAT_HAIRPIN_ERR: an ICMP error from guest B on
  * port ifindex to its gateway's address. When it quotes a hairpinned
  * packet (guest A's, to the WAN address on a forwarded port, which reached
@@ -2359,9 +2445,7 @@ __noinline int nat_hairpin_error(struct __sk_buff *skb, __u32 ifindex,
 {
 	struct nat_scratch *t = nat_scratch();
 	struct kvb_net *net = net_lookup(net_id);
-	struct kvb_port *gp;
 	struct kvb_ct *ct;
-	int ret;
 
 	if (!t || !net)
 		return NAT_CONTINUE;
@@ -2404,64 +2488,38 @@ __noinline int nat_hairpin_error(struct __sk_buff *skb, __u32 ifindex,
 		if (!o || o->guest_ifindex != ifindex)
 			return NAT_CONTINUE;
 	}
-	/* the reply entry names A: its address and port, the WAN address
-	 * and port it asked, its port (as it is now: nat_reply_port) */
-	t->qe.naddr = ct->addr;
-	t->qe.nport = ct->port;
-	t->qe.aaddr = ct->addr2;
-	t->qe.aport = ct->port2;
-	t->qe.out = ct->guest_ifindex;
-	ret = nat_reply_port(ct, t->qe.amac, &gp);
-	barrier_var(t);
-	if (IS_DROP(ret))
-		return ret;
-	if (!guests_may_talk(ifindex, t->qe.out))
-		return DROP(KVB_DROP_ISOLATED);
-	if (!dec_ttl(skb, IPPROTO_ICMP))
-		return DROP(KVB_DROP_TTL);
-	/* outer: from the WAN address, to A (no pseudo header in ICMP) */
-	bpf_l3_csum_replace(skb, IP_OFF_CSUM, t->qe.gaddr, t->qe.naddr, 4);
-	bpf_l3_csum_replace(skb, IP_OFF_CSUM, t->qe.raddr, t->qe.aaddr, 4);
-	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &t->qe.naddr, 4, 0);
-	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &t->qe.aaddr, 4, 0);
-	/* the quoted addresses, and the quoted header's checksum */
-	icmp_inner_store(skb, ICMP_INNER + 12, &t->qe.raddr, &t->qe.aaddr,
-			 4);
-	icmp_inner_store(skb, ICMP_INNER + 16, &t->qe.qdaddr, &t->qe.naddr,
-			 4);
-	bpf_l3_csum_replace(skb, ICMP_INNER + 10, t->qe.raddr, t->qe.aaddr, 4);
-	bpf_l3_csum_replace(skb, ICMP_INNER + 10, t->qe.qdaddr, t->qe.naddr, 4);
-	if (bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.newc, 2))
-		return TC_ACT_SHOT;
-	csum_l4_replace(skb, ETH_HLEN + 20 + 2, t->qe.oldc, t->qe.newc, 2,
-			IPPROTO_ICMP);
-	/* a quoted UDP checksum: its pseudo header's addresses and ports */
-	if (t->qe.proto == IPPROTO_UDP && t->qe.ports[3]) {
-		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.raddr,
-				    t->qe.aaddr, 4);
-		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.qdaddr,
-				    t->qe.naddr, 4);
-		bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 6, t->qe.ports[0],
-				    t->qe.aport, 2);
-		csum_udp_quoted_replace(skb, ICMP_INNER + 20 + 6,
-					t->qe.ports[1], t->qe.nport, 2);
-		if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &t->qe.newc,
-				       2))
-			return TC_ACT_SHOT;
-		csum_l4_replace(skb, ETH_HLEN + 20 + 2, t->qe.ports[3],
-				t->qe.newc, 2, IPPROTO_ICMP);
-	}
-	/* the quoted ports: A's own, the forwarded one */
-	icmp_inner_store(skb, ICMP_INNER + 20, &t->qe.ports[0], &t->qe.aport,
-			 2);
-	icmp_inner_store(skb, ICMP_INNER + 22, &t->qe.ports[1], &t->qe.nport,
-			 2);
-	bpf_skb_store_bytes(skb, ETH_OFF_DST, t->qe.amac, ETH_ALEN, 0);
-	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
-	/* A's ACLs judge it as an error about its own connection */
-	skb->mark = 0;
-	count_tx(t->qe.out, skb->len);
-	return redirected(bpf_redirect(t->qe.out, 0));
+	/* the reply entry names A */
+	return hairpin_error_send(skb, ifindex, net, t, ct);
+}
+
+/*
+ * nat_icmp_error_out said NAT_HAIRPIN_ERR: guest A's ICMP error, to the
+ * WAN address, about B's answer to A's hairpin (A's port closed since,
+ * say), A's original key in t->rk and the quote in t->qe. It goes back
+ * through the hairpin to B as from the gateway's address, the quote
+ * turned back into B's answer as B sent it; from A's own port only (the
+ * reply entry names it). Before, every such error was nat-protocol.
+ * Global: verified once.
+ */
+__noinline int nat_hairpin_error_rev(struct __sk_buff *skb, __u32 ifindex,
+				     __u32 net_id)
+{
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_net *net = net_lookup(net_id);
+	struct kvb_ct *ct, *r;
+
+	if (!t || !net)
+		return DROP(KVB_DROP_NAT_PROTO);
+	ct = bpf_map_lookup_elem(&kvb_ct, &t->rk);
+	if (!ct || !ct->hairpin || ct->net_id != net_id ||
+	    !ct_live(net, &t->rk, ct, kvb_now()))
+		return DROP(KVB_DROP_NAT_PROTO);
+	kvb_ct_reply_key(&t->rk, ct, &t->ok);
+	r = bpf_map_lookup_elem(&kvb_ct, &t->ok);
+	if (!r || r->guest_ifindex != ifindex)
+		return DROP(KVB_DROP_NAT_PROTO);
+	/* the original entry names B */
+	return hairpin_error_send(skb, ifindex, net, t, ct);
 }
 
 /*

@@ -304,7 +304,9 @@ __noinline int nat_icmp_error_pre(struct __sk_buff *skb)
 		return DROP(KVB_DROP_NAT_PROTO);
 	t->rk.daddr = t->qe.raddr;
 	ct = bpf_map_lookup_elem(&kvb_ct, &t->rk);
-	if (!ct)	/* no flow: nat_icmp_error_out refuses it */
+	/* no flow: nat_icmp_error_out refuses it; a hairpin's stays
+	 * between guests (nat_hairpin_error_rev) */
+	if (!ct || ct->hairpin)
 		return 0;
 	bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 16, t->rk.saddr, ct->addr, 4);
 	bpf_l3_csum_replace(skb, ICMP_INNER + 20 + 16, t->rk.sport, ct->port, 2);
@@ -362,8 +364,13 @@ __noinline int nat_icmp_error_out(struct __sk_buff *skb, __u32 ifindex,
 	ok->dport = t->qe.ports[0];
 	ok->proto = t->qe.proto;
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
-	if (!ct || ct->hairpin || ct->net_id != net_id ||
-	    ct->guest_ifindex != ifindex)
+	if (!ct || ct->net_id != net_id)
+		return DROP(KVB_DROP_NAT_PROTO);
+	/* about a hairpin's answer: back through the hairpin
+	 * (nat_hairpin_error_rev, ok and the quote in the scratch) */
+	if (ct->hairpin)
+		return NAT_HAIRPIN_ERR;
+	if (ct->guest_ifindex != ifindex)
 		return DROP(KVB_DROP_NAT_PROTO);
 	t->qe.naddr = ct->addr;
 	t->qe.nport = ct->port;

@@ -4409,10 +4409,11 @@ static void t_nat_hairpin_error_back(struct fabric *fb)
 	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.19"),
 			      .to_port = htons(94), .net_id = NET_NAT };
 	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
-	struct frame in, hp, err, res, res2, res3;
+	struct frame in, hp, err, res, res2, res3, ans, got, rerr, rres;
 	__u8 body[8 + 28] = { 3, 3 };
 	struct kvb_port p;
-	int r[4] = { -1, -1, -1, -1 };
+	int r[6] = { -1, -1, -1, -1, -1, -1 };
+	__u16 up;
 	__u32 kn9;
 
 	ct_flush_net(fb, NET_NAT);
@@ -4433,6 +4434,18 @@ static void t_nat_hairpin_error_back(struct fabric *fb)
 	memcpy(err.buf + 14 + 16, &natnet.gw_ip, 4);
 	frame_csum4(&err);
 	r[1] = run_tc_out(F, kn9, &err, &res);
+	/* the other way: B's answer reaches A from the WAN address, and
+	 * A's port unreachable about it goes back to B as from the gateway,
+	 * quoting B's answer as B sent it */
+	up = get16(hp.buf + 34);
+	hp_frame(&ans, N9, b, 94, natnet.gw_ip, up, IPPROTO_UDP, 0, 0, 0);
+	r[4] = run_tc_out(F, kn9, &ans, &got);
+	memcpy(body + 8, got.buf + 14, 28);
+	frame_ip4(&rerr, natnet.uplink_mac, N1, a, IPPROTO_ICMP, body,
+		  sizeof(body));
+	memcpy(rerr.buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(&rerr);
+	r[5] = run_tc_out(F, kn1, &rerr, &rres);
 	/* the same from A's port (B's address, not B's port) */
 	memcpy(err.buf + 6, N1, 6);
 	r[2] = run_tc_out(F, kn1, &err, &res2);
@@ -4466,6 +4479,20 @@ static void t_nat_hairpin_error_back(struct fabric *fb)
 	CHECK(!memcmp(res.buf + 62 + 6, in.buf + 34 + 6, 2),
 	      "B's error: quoted UDP checksum %04x, A sent %04x",
 	      get16(res.buf + 68), get16(in.buf + 40));
+	CHECK(r[4] == TC_ACT_REDIRECT && r[5] == TC_ACT_REDIRECT,
+	      "B's answer %d, A's error about it %d", r[4], r[5]);
+	CHECK(!memcmp(rres.buf, N9, 6) &&
+	      !memcmp(rres.buf + 14 + 12, &natnet.gw_ip, 4) &&
+	      !memcmp(rres.buf + 14 + 16, &b, 4),
+	      "A's error: not to B from the gateway");
+	CHECK(!ip_csum_check(rres.buf) && !l4_csum_check(rres.buf) &&
+	      !csum_fold16(sum16(rres.buf + 42, 20, 0)),
+	      "A's error: a checksum is wrong");
+	CHECK(!memcmp(rres.buf + 42 + 12, &b, 4) &&
+	      !memcmp(rres.buf + 42 + 16, &natnet.gw_ip, 4) &&
+	      get16(rres.buf + 62) == 94 && get16(rres.buf + 64) == up &&
+	      !memcmp(rres.buf + 62 + 6, ans.buf + 34 + 6, 2),
+	      "A's error: the quote is not B's answer as B sent it");
 	CHECK(r[2] != TC_ACT_REDIRECT || memcmp(res2.buf + 14 + 16, &a, 4),
 	      "an error with B's address from A's port went back to A");
 	CHECK(r[3] != TC_ACT_REDIRECT || memcmp(res3.buf + 14 + 16, &a, 4),
