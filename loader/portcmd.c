@@ -321,6 +321,15 @@ static int port_set(int argc, char **argv)
 		err("port set: %s: %s", p.name, strerror(errno));
 		goto undo;
 	}
+	/* savi off is in the entry the datapath reads only now: a binding
+	 * it learned from a frame while the command ran (after addr_set's
+	 * purge) goes too (seen in CI: the link-local's, relearned) */
+	if ((p.flags & KVB_PORT_F_SAVI_OFF) &&
+	    !(old.flags & KVB_PORT_F_SAVI_OFF)) {
+		addr_purge(fb, p.ifindex, KVB_ADDR_F_SAVI);
+		addr_count(fb, &p);
+		port_store_counted(fb, &p, BPF_EXIST);
+	}
 	if (o.mac) {
 		/* a MAC the guest's first frame pinned after p was read
 		 * is not the port's: its static entry goes too */
