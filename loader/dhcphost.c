@@ -166,6 +166,41 @@ static void hold_one(const struct kvb_dhcphost_key *k,
 		fdb_reserve(arg, k->net_id, v->mac);
 }
 
+static void pinned_one(const struct kvb_dhcphost_key *k,
+		       const struct kvb_dhcphost *v, void *arg)
+{
+	struct fabric *fb = arg;
+	struct kvb_addr_key a;
+	struct kvb_net net;
+	struct kvb_port p;
+	char ip[64], mac[18];
+	__u32 owner;
+
+	if (!v->has_mac)
+		return;
+	owner = fdb_static_owner(fb, k->net_id, v->mac);
+	if (!owner || port_get(fb, owner, &p) || port_mac_given(&p) ||
+	    net_get(fb, k->net_id, &net))
+		return;
+	host_key_addr(k, &a);
+	fmt_addr(&a, ip);
+	fmt_mac(v->mac, mac);
+	warn("reservation %s in %s: its MAC %s is pinned by port %s (from "
+	     "its frames); once that port goes, only a port given 'mac %s' "
+	     "takes it (attach ... mac, as the libvirt hook does)", ip,
+	     net.name, mac, p.name, mac);
+}
+
+/*
+ * After an upgrade: a reservation whose MAC a port pinned from its frames
+ * (which a build before reserved MACs allowed) is said, as that guest,
+ * attached again the same way, would find its MAC the reservation's.
+ */
+void dhcphost_pinned_warn(struct fabric *fb)
+{
+	dhcphost_each(fb, 0, pinned_one, fb);
+}
+
 /*
  * Every reservation's MAC of net_id (0: all) that nothing holds has its
  * reserved entry in the MAC table again: one a port without spoofcheck

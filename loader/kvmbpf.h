@@ -314,6 +314,7 @@ int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		    struct kvb_addr_key *a);
 void dhcphost_purge(struct fabric *fb, __u32 net_id);
 void dhcphost_fdb_hold(struct fabric *fb, __u32 net_id);
+void dhcphost_pinned_warn(struct fabric *fb);
 void dhcphost_save(struct fabric *fb, void (*line)(const char *text));
 
 /* link.c: programs on devices */

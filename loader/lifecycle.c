@@ -620,6 +620,7 @@ static int do_upgrade(int argc, char **argv)
 	}
 	/* reservations made by a build before their MACs' entries */
 	dhcphost_fdb_hold(fb, 0);
+	dhcphost_pinned_warn(fb);
 	open_json_object(NULL);
 	print_uint(PRINT_ANY, "upgraded", "upgraded %llu ports", (__u64)n);
 	print_string(PRINT_ANY, "version", " to kvmbpf %s\n", KVMBPF_VERSION);
