@@ -242,6 +242,55 @@ static void t_ovl_lan_mac_stays_on_the_uplink(struct fabric *fb)
 }
 
 /*
+ * A DHCP host reservation's MAC (a static entry of no port,
+ * KVB_FDB_F_RESERVED) stays the reservation's when a guest of another
+ * host sends from it: the tunnel's learning does not take it over (it
+ * would age out from there and leave the MAC to the first local guest
+ * that pins it), and a local guest without a mac still cannot pin it.
+ * A MAC nobody holds is learned from the same kind of frame.
+ */
+static void t_ovl_reserved_mac_stays_reserved(struct fabric *fb)
+{
+	static const __u8 RV[6] = { 0x02, 0, 0, 0, 0x0c, 0xb1 };
+	static const __u8 R5[6] = { 0x02, 0, 0, 0, 0x0c, 0x55 };
+	struct kvb_fdb_entry rsv = { .flags = KVB_FDB_F_STATIC |
+					      KVB_FDB_F_RESERVED },
+			     e = { 0 };
+	struct kvb_fdb_key k = { .net_id = on.id };
+	struct kvb_port p;
+	struct frame f;
+	bool seen = false, stayed, pinned;
+	int ret;
+
+	memcpy(k.mac, RV, 6);
+	CHECK(!bpf_map_update_elem(fb->fdb_fd, &k, &rsv, BPF_ANY),
+	      "cannot plant the reservation's entry");
+	frame_udp4(&f, BCAST, RV, 32);
+	CHECK(!send_from_vtep(&f), "cannot send into kulp");
+	frame_udp4(&f, BCAST, R5, 32);
+	CHECK(!send_from_vtep(&f), "cannot send into kulp");
+	for (int w = 0; w < 20 && !seen; w++) {
+		usleep(50000);
+		seen = fdb_entry(fb, on.id, R5, &e) &&
+		       (e.flags & KVB_FDB_F_REMOTE);
+	}
+	stayed = fdb_entry(fb, on.id, RV, &e) && !e.ifindex &&
+		 (e.flags & KVB_FDB_F_RESERVED) &&
+		 !(e.flags & KVB_FDB_F_REMOTE);
+	/* ko3: spoofcheck, no mac */
+	frame_udp4(&f, BCAST, RV, 32);
+	ret = run_tc(fb, ko3, &f);
+	pinned = !port_get(fb, ko3, &p) && !memcmp(p.mac, RV, 6);
+	fdb_del(fb, on.id, RV);
+	fdb_del(fb, on.id, R5);
+	CHECK(seen, "no frame from the tunnel arrived (R5 not learned)");
+	CHECK(stayed, "the reserved MAC was learned from the tunnel (ifindex "
+	      "%u flags %u)", e.ifindex, e.flags);
+	CHECK(ret == TC_ACT_SHOT && !pinned,
+	      "a local guest pinned the reserved MAC (verdict %d)", ret);
+}
+
+/*
  * A guest of another host heard from less than 300 s ago keeps its MAC
  * against the LAN: a frame from the uplink with that source leaves the
  * remote entry as it is (local guests' frames to it still go into the
@@ -415,6 +464,7 @@ int overlay_tests(struct fabric *fb)
 	RUN(t_ovl_remote_mac_is_not_pinned);
 	RUN(t_ovl_lan_mac_stays_on_the_uplink);
 	RUN(t_ovl_lan_does_not_take_a_remote_mac);
+	RUN(t_ovl_reserved_mac_stays_reserved);
 	RUN(t_ovl_lan_and_host_are_not_tunnelled);
 	RUN(t_ovl_gateway_is_not_tunnelled);
 	return nfail;
