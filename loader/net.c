@@ -585,6 +585,10 @@ static void format_vtep(struct fabric *fb, const struct kvb_net *n,
 	char a[64];
 
 	(void)fb;
+	/* vteps without a VNI (an older build let net set make them) do
+	 * nothing, and load would refuse the line: not saved */
+	if (f->save && !n->vni)
+		return;
 	if (!f->save)
 		open_json_array(fd->key);
 	for (__u32 i = 0; i < n->nvteps && i < KVB_MAX_VTEPS; i++) {
@@ -1369,8 +1373,13 @@ static int net_set(int argc, char **argv)
 			return err("net set: %s: at most %d vteps", net.name,
 				   KVB_MAX_VTEPS);
 	/* vteps without a VNI are refused there too, as by net add (a
-	 * network saved with them would not load again) */
-	if ((net.vni || old.vni || net.nvteps) &&
+	 * network saved with them would not load again); a network an
+	 * older build left so keeps them through a command that does not
+	 * touch them (vtep-del takes them away) */
+	if ((net.vni || old.vni ||
+	     (net.nvteps && (net.nvteps != old.nvteps ||
+			     memcmp(net.vteps, old.vteps,
+				    net.nvteps * sizeof(net.vteps[0]))))) &&
 	    overlay_check(fb, "net set", &old, &net, true))
 		return 1;
 	/*
