@@ -836,9 +836,20 @@ struct kvb_aclct_side {
 	__u32 ctr;		/* the allowing rule's kvb_aclcnt slot */
 	__u8 origin;		/* enum kvb_acl_dir of its first packet */
 	__u8 otype, ocode;	/* ICMP: that packet's type and code */
-	__u8 pad;
+	/*
+	 * enum kvb_aclct_refused: set changed and its rules forbid this
+	 * connection now, which is cut both ways while the entry lives
+	 * (its packets refresh it); 0 otherwise
+	 */
+	__u8 refused;
 	__u16 slot;		/* the port's slot: its count in kvb_aclctn */
 	__u16 pad2;
+};
+
+enum kvb_aclct_refused {
+	KVB_ACLCT_REFUSED = 1 << 0,	/* forbidden by the rules of set */
+	KVB_ACLCT_REFUSED_REJECT = 1 << 1,	/* by a reject (else drop) */
+	KVB_ACLCT_REFUSED_DEFAULT = 1 << 2,	/* by the default (no rule) */
 };
 
 struct kvb_aclct {

@@ -1149,6 +1149,10 @@ static __always_inline void acl_first_fields(struct acl_scratch *s,
 static __always_inline void acl_peer_take(struct acl_scratch *s,
 					  const struct kvb_aclct_side *other)
 {
+	/* a side its rules refuse now is judged by its port (acl_judge
+	 * refuses it there) */
+	if (*(volatile const __u8 *)&other->refused)
+		return;
 	s->peer_set = *(volatile const __u32 *)&other->set;
 	asm volatile("" ::: "memory");
 	s->peer = other->ifindex;
@@ -1601,18 +1605,46 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 					    &dflt);
 			if (action == KVB_ACL_ALLOW) {
 				sd->ctr = ctr;
-				sd->set = ap->set;
-			} else if (!other->ifindex) {
-				acl_ct_delete(s, acl_side_hold(sd), 0);
-				e = NULL;
-				sd = NULL;
+				sd->refused = 0;
 			} else {
-				__u32 held = acl_side_hold(sd);
-
-				sd->ifindex = 0;
-				acl_ct_give(held);
-				sd = NULL;
+				/* cut both ways while the entry lives: its
+				 * packets, this one too, are refused (a
+				 * packet of it judged as new would open it
+				 * again the other way: a server's next
+				 * segment, by an egress rule) */
+				sd->refused = KVB_ACLCT_REFUSED |
+					(action == KVB_ACL_REJECT ?
+					 KVB_ACLCT_REFUSED_REJECT : 0) |
+					(dflt ? KVB_ACLCT_REFUSED_DEFAULT : 0);
 			}
+			sd->set = ap->set;
+		}
+		if (sd && sd->refused) {
+			__u8 r = sd->refused;
+
+			/* a SYN opening the tuple again: judged as new */
+			if (s->tsyn) {
+				if (!other->ifindex) {
+					acl_ct_delete(s, acl_side_hold(sd),
+						      0);
+					e = NULL;
+				} else {
+					__u32 held = acl_side_hold(sd);
+
+					sd->ifindex = 0;
+					acl_ct_give(held);
+				}
+				sd = NULL;
+				goto judge;
+			}
+			kvb_ct_clock(&e->state, &e->last_ns, now);
+			if (r & KVB_ACLCT_REFUSED_REJECT) {
+				s->ce.side[0].ctr =
+					!!(r & KVB_ACLCT_REFUSED_DEFAULT);
+				return ACL_DO_REJECT;
+			}
+			return DROP(r & KVB_ACLCT_REFUSED_DEFAULT ?
+				    KVB_DROP_ACL_DEFAULT : KVB_DROP_ACL_DROP);
 		}
 		/* an ICMP query the connection's way only: a request as it
 		 * was opened, a reply the other way; anything else is
@@ -1643,6 +1675,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		acl_count(sd->ctr, skb->len);
 		return ACL_PASS;
 	}
+judge:
 	/* a new connection (on this port): this packet's fields */
 	__builtin_memcpy(s->c.saddr, s->saddr, 16);
 	__builtin_memcpy(s->c.daddr, s->daddr, 16);

@@ -340,6 +340,60 @@ static void t_acl_default_change_cuts(struct fabric *fb)
 }
 
 /*
+ * A connection the new rules forbid is cut both ways, whichever end
+ * sends first after the change: the guest's own next segment (a server
+ * that pushes, a keepalive) is refused too, and does not open the
+ * connection again the other way by an egress rule (before, it did, and
+ * the client's packets then passed as its replies). After
+ * t_acl_default_change_cuts (default-ingress reject). A SYN reusing the
+ * tuple is a new connection, judged by the rules as they are.
+ */
+static void t_acl_change_cuts_when_the_guest_sends_first(struct fabric *fb)
+{
+	__u32 rem = IP(192, 0, 2, 10);
+	__u64 d0, d1;
+	struct frame f;
+	int r;
+
+	CHECK(!unit_cli("acl add u7b") &&
+	      !unit_cli("acl rule add u7b ingress allow proto tcp dport 2223") &&
+	      !unit_cli("acl rule add u7b egress allow") &&
+	      !unit_cli("port set ka4 acl u7b"), "cannot set up ACL u7b");
+	tcp4(&f, rem, 7200, GUEST4, 2223, 0x02, 1, 0);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 2223 refused");
+	frame_ip4_to(&f, RM, GA, GUEST4, rem, 64, IPPROTO_TCP,
+		     (__u8[20]){ 0x08, 0xaf, 0x1c, 0x20, 0, 0, 0, 100, 0, 0,
+				 0, 2, 5 << 4, 0x12, 0, 0xff },
+		     20);
+	frame_csum4(&f);
+	d0 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
+	run_tc(fb, ka4, &f);
+	CHECK(drops(fb, ka4, KVB_DROP_ACL_DEFAULT) == d0,
+	      "the guest's SYN-ACK refused");
+	CHECK(!unit_cli("acl rule del u7b 0"), "rule del failed");
+	/* the guest's next segment first: refused, not a new connection */
+	frame_ip4_to(&f, RM, GA, GUEST4, rem, 64, IPPROTO_TCP,
+		     (__u8[20]){ 0x08, 0xaf, 0x1c, 0x20, 0, 0, 0, 101, 0, 0,
+				 0, 2, 5 << 4, 0x18, 0, 0xff },
+		     20);
+	frame_csum4(&f);
+	d0 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
+	r = run_tc(fb, ka4, &f);
+	d1 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
+	CHECK(d1 == d0 + 1, "the guest's segment of the forbidden connection "
+	      "passed (verdict %d, acl-default %llu -> %llu)", r,
+	      (unsigned long long)d0, (unsigned long long)d1);
+	tcp4(&f, rem, 7200, GUEST4, 2223, 0x10, 2, 102);
+	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
+	      "the client's segment passed as the guest's connection's reply");
+	/* a SYN on the tuple: a new connection, which the rules refuse */
+	tcp4(&f, rem, 7200, GUEST4, 2223, 0x02, 5000, 0);
+	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
+	      "a new SYN to 2223 passed with no rule for it");
+	CHECK(!unit_cli("port set ka4 acl u7"), "back to u7");
+}
+
+/*
  * A port's ACL entry is never written while in force: a change writes
  * the other copy whole, then flips the selector, so a judgment that read
  * the selector before sees the whole old entry, not a new set with the
@@ -1856,6 +1910,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_reject_sends_rst);
 	RUN(t_acl_change_cuts_forbidden_connections);
 	RUN(t_acl_default_change_cuts);
+	RUN(t_acl_change_cuts_when_the_guest_sends_first);
 	RUN(t_acl_entry_switch_never_writes_the_copy_in_force);
 	RUN(t_acl_ipv6);
 	RUN(t_acl_fragments);
