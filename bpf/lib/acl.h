@@ -1616,6 +1616,10 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 					(action == KVB_ACL_REJECT ?
 					 KVB_ACLCT_REFUSED_REJECT : 0) |
 					(dflt ? KVB_ACLCT_REFUSED_DEFAULT : 0);
+				/* closing's timeout (120 s idle), and
+				 * evictable: refused connections do not
+				 * hold the port's share for hours */
+				e->state = KVB_CT_CLOSING;
 			}
 			sd->set = ap->set;
 		}
