@@ -24,6 +24,7 @@ static __always_inline int monitor_on(void)
 		switch (cap) {						\
 		case 96: return helper(ctx, 0, to, 96);			\
 		case 74: return helper(ctx, 0, to, 74);			\
+		case 62: return helper(ctx, 0, to, 62);			\
 		case 54: return helper(ctx, 0, to, 54);			\
 		case 42: return helper(ctx, 0, to, 42);			\
 		case 34: return helper(ctx, 0, to, 34);			\
@@ -48,6 +49,8 @@ static __always_inline __u16 drop_head(void *ctx, int is_xdp, __u32 len,
 		cap = 96;
 	else if (len >= 74)
 		cap = 74;	/* Ethernet + IPv6 + TCP */
+	else if (len >= 62)
+		cap = 62;	/* Ethernet + IPv6 + UDP or ICMPv6's head */
 	else if (len >= 54)
 		cap = 54;	/* Ethernet + IPv6, or IPv4 + TCP */
 	else if (len >= 42)

@@ -82,5 +82,19 @@ assert e['reason'] == 'acl-reject' and e['src'] == '10.96.0.1', e
 assert e['dst'] == '10.96.0.2' and e['proto'] == 17 and e['dport'] == 53, e"
 [ "$(stat "$T-t" acl-reject)" = $((r0 + 1)) ] && pass "monitor: the reject counted once" ||
 	fail "monitor: acl-reject +$(($(stat "$T-t" acl-reject) - r0)), want +1"
+# a short IPv6 UDP frame (63 bytes: its UDP header ends at 62) shows its
+# ports too (before, the head stopped at 54 below 74 bytes)
+rejected6=$(cd "$ROOT/tests/tools" && "$PY" -c "
+import craft
+print(craft.eth(craft.mac('52:54:00:96:00:02'), craft.mac('$M'), 0x86dd,
+      craft.ip6('fd96::1', 'fd96::2', 17, craft.udp(1234, 53, b'x'))).hex())")
+monitored 1 "$rejected6"
+check "monitor: a 63-byte IPv6 UDP frame's event has its ports" "$PY" -c "
+import json
+ev = [json.loads(l) for l in open('$out') if l.strip()]
+assert len(ev) == 1, ev
+e = ev[0]
+assert e['src'] == 'fd96::1' and e['proto'] == 17, e
+assert e['sport'] == 1234 and e['dport'] == 53, e"
 rm -f "$out"
 finish
