@@ -451,10 +451,6 @@ int kvb_tc_nat(struct __sk_buff *skb)
 		ret = nat_time_exceeded(skb, s.ifindex, s.net->id);
 		goto out;
 	}
-	if (ret == NAT_UNREACH) {
-		ret = nat_host_unreach(skb, s.ifindex, s.net->id);
-		goto out;
-	}
 	if (ret == NAT_ICMP_ERR) {
 		ret = nat_icmp_error_pre(skb);
 		if (!ret)

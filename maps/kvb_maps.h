@@ -298,7 +298,6 @@ enum kvb_port_held {
 	X(DHCP6_LEASE_CAP, 55, "dhcp6-lease-cap", "a guest's DHCPv6 message that would make the server create leases (SOLICIT with Rapid Commit, REQUEST, REBIND) while its port holds its 16 DHCPv6 leases or has lately asked for that many (one more every 10 minutes), or with more options than examined: one guest must not fill the server's lease table, shared with DHCPv4") \
 	X(DHCP_FRAGMENT, 56, "dhcp-fragment", "a guest's DHCP or DHCPv6 client message in IP fragments or in a GSO super-frame: what the later fragments or segments carry would go unexamined (a lease budget, a chaddr), and no client sends one so") \
 	X(NAT_VTEP, 57, "nat-vtep", "while this fabric has an overlay network over IPv4: a guest's UDP to the VXLAN port (4789) through NAT, or a WAN packet from that port that would open a forward's or mapping's flow: translated to this host's address, it would pass on the other hosts as this host's own tunnel traffic and put the guest's frames into any overlay network") \
-	X(NO_NEIGH, 59, "no-neighbour", "a guest's packet translated out (nat) to a next hop that has not answered ARP for 3 s: answered host unreachable from the guest's gateway, as the kernel's forwarding answers once its neighbour failed (one packet every 5 s still goes, to ask again)") \
 	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
@@ -348,18 +347,6 @@ KVB_DROP_REASONS(KVB_DROP_CHECK)
 #define KVB_ACL_FRAG_S 30	/* a first fragment vouches this long */
 #define KVB_NAT_MAX_FRAG 16384	/* kvb_natfrag datagrams, both ways (LRU) */
 #define KVB_NATFRAG_S 30	/* a first fragment's ports serve this long */
-/*
- * A NAT flow's next hop that the FIB has said unresolved (no ARP answer)
- * for KVB_NH_FAIL_NS of traffic is taken for failed, as the kernel's
- * neighbour is after its probes (3 x 1 s): the guest's packets are then
- * answered host unreachable (no-neighbour), but for one every
- * KVB_NH_PROBE_NS (counted from the wait's first packet) that still
- * goes, to ask again. A pause of KVB_NH_WAIT_GAP_NS starts the wait
- * anew.
- */
-#define KVB_NH_FAIL_NS (3ULL * 1000000000ULL)
-#define KVB_NH_PROBE_NS (5ULL * 1000000000ULL)
-#define KVB_NH_WAIT_GAP_NS (10ULL * 1000000000ULL)
 #define KVB_NAT_MAX_HOST 4096	/* kvb_nathost remotes, all WAN devices (LRU) */
 #define KVB_NATHOST_S 180	/* the host's traffic holds its remote this long */
 #define KVB_ACL_CTRS (KVB_MAX_ACLS * KVB_ACL_MAX_RULES + 1)

@@ -55,62 +55,6 @@
  * nat_hairpin_error_rev.
  */
 #define NAT_HAIRPIN_ERR 0x7ff9
-/*
- * nat_snat: the flow's next hop has not answered ARP for KVB_NH_FAIL_NS
- * (nat_nh_failed). The caller answers host unreachable from the guest's
- * gateway (route.h: nat_host_unreach).
- */
-#define NAT_UNREACH 0x7ff8
-
-/* Next hops the FIB said unresolved, and since when (nat_nh_failed). */
-struct kvb_nhwait_key {
-	__u32 ifindex;
-	__be32 addr;
-};
-
-struct kvb_nhwait {
-	__u64 first_ns;		/* the wait began */
-	__u64 last_ns;		/* the last packet that found it unresolved */
-	__u64 probe_ns;		/* the last one let through to ask again */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct kvb_nhwait_key);
-	__type(value, struct kvb_nhwait);
-} kvb_nhwait SEC(".maps");
-
-/*
- * The FIB said next hop nh through out is unresolved: has it been so for
- * KVB_NH_FAIL_NS of traffic (failed, as the kernel's neighbour is after
- * its probes)? Not for the packet that may ask again (one every
- * KVB_NH_PROBE_NS goes on to bpf_redirect_neigh, which resolves). Only
- * this path (no neighbour) pays the lookup. Global: its frame is not the
- * nat stage's.
- */
-__noinline int nat_nh_failed(__u32 out, __u32 nh)
-{
-	struct kvb_nhwait_key k = { .ifindex = out, .addr = nh };
-	struct kvb_nhwait *w, fresh;
-	__u64 now = kvb_now();
-
-	w = bpf_map_lookup_elem(&kvb_nhwait, &k);
-	if (!w || !kvb_after(now, w->last_ns) ||
-	    now - w->last_ns > KVB_NH_WAIT_GAP_NS) {
-		fresh.first_ns = fresh.last_ns = fresh.probe_ns = now;
-		bpf_map_update_elem(&kvb_nhwait, &k, &fresh, BPF_ANY);
-		return 0;
-	}
-	w->last_ns = now;
-	if (now - w->first_ns < KVB_NH_FAIL_NS)
-		return 0;
-	if (now - w->probe_ns >= KVB_NH_PROBE_NS) {
-		w->probe_ns = now;
-		return 0;
-	}
-	return 1;
-}
 
 /*
  * A FIB answer that forwards nothing, as a drop: forwarding off on the
@@ -2135,13 +2079,6 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	    !nat_addr_is_hosts(skb, t, ct->addr, net->gw_host))
 		return DROP(KVB_DROP_NAT_FRAG);
 	fib_next_hop(fib, &t->nh);
-	/* a next hop that never answered: host unreachable, as the
-	 * kernel's forwarding says it (before, the packets vanished in
-	 * bpf_redirect_neigh, counted nowhere, and a guest's connect
-	 * waited out its SYN retries) */
-	if (fibret == BPF_FIB_LKUP_RET_NO_NEIGH &&
-	    nat_nh_failed(out, t->nh.ipv4_nh))
-		return NAT_UNREACH;
 	/* only an Ethernet next hop with a resolved neighbour is cached */
 	t->nh_ok = fibret == BPF_FIB_LKUP_RET_SUCCESS &&
 		   !mac_is_zero(fib->dmac) && !mac_is_zero(fib->smac);

@@ -89,25 +89,6 @@ __noinline int nat_too_big(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
- * nat_snat said NAT_UNREACH: host unreachable to the guest of network
- * net_id on port ifindex, from that network's gateway, within the port's
- * ICMP budget: its next hop never answered (nat_nh_failed). Global, as
- * nat_too_big.
- */
-__noinline int nat_host_unreach(struct __sk_buff *skb, __u32 ifindex,
-				__u32 net_id)
-{
-	struct kvb_net *net = net_lookup(net_id);
-
-	if (!net)
-		return DROP(KVB_DROP_NO_NEIGH);
-	if (!icmp_budget(ifindex))
-		return DROP(KVB_DROP_ICMP_RATE);
-	return icmp4_error(skb, ifindex, net, ICMP_DEST_UNREACH_, 1, 0,
-			   KVB_DROP_NO_NEIGH);
-}
-
-/*
  * nat_snat said NAT_TTL: time exceeded to the guest of network net_id on
  * port ifindex, from that network's gateway, within the port's ICMP
  * budget (traceroute's first hop). Global, as nat_too_big.
@@ -709,10 +690,6 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		if (!nat || nat->type != KVB_NET_NAT)
 			return DROP(KVB_DROP_NO_ROUTE);
 		ret = nat_snat(skb, nat, f, l4off);
-		if (ret == NAT_UNREACH) {	/* as nat_too_big below */
-			ret = nat_host_unreach(skb, ifindex, net->id);
-			return ret == ROUTE_CONTINUE ? TC_ACT_SHOT : ret;
-		}
 		if (ret != NAT_TOO_BIG)
 			return ret;
 		/* a global function: the verifier must see that it is no
