@@ -1438,7 +1438,7 @@ struct kvb_mon {
 	__u64 until_ns;
 };
 
-#define KVB_EVENT_BYTES 96	/* leading frame bytes carried (96/74/54/42/34/14) */
+#define KVB_EVENT_BYTES 96	/* leading frame bytes carried (96/74/62/54/42/34/14) */
 #define KVB_EVENTS_SIZE (256 * 1024)
 
 struct kvb_event {

@@ -758,11 +758,8 @@ static __always_inline void acl_log(struct __sk_buff *skb, __u32 ifindex)
 	ev->len = skb->len;
 	ev->hook = 0;
 	ev->pad = 0;
-	ev->caplen = 0;
-	if (skb->len >= 54 && !bpf_skb_load_bytes(skb, 0, ev->data, 54))
-		ev->caplen = 54;
-	else if (skb->len >= 34 && !bpf_skb_load_bytes(skb, 0, ev->data, 34))
-		ev->caplen = 34;
+	/* the head as a drop's (IPv6's ports too) */
+	ev->caplen = drop_head(skb, 0, skb->len, ev->data);
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -1117,7 +1114,9 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	e = aclct_lookup(s, &s->ck);
 	if (!e)
 		return 0;
-	return e->side[s->gside & 1].ifindex == ifindex;
+	/* a connection the rules refuse now has no related errors */
+	return e->side[s->gside & 1].ifindex == ifindex &&
+	       !e->side[s->gside & 1].refused;
 }
 
 /* The fields of the first packet of side sd of the connection in s->ck. */
@@ -1171,6 +1170,7 @@ static __always_inline void acl_side_write(struct kvb_aclct_side *sd,
 	sd->origin = src->origin;
 	sd->otype = src->otype;
 	sd->ocode = src->ocode;
+	sd->refused = src->refused;	/* a side written anew: 0 */
 	sd->set = src->set;
 	sd->slot = src->slot;
 	asm volatile("" ::: "memory");
@@ -1607,8 +1607,9 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 				sd->ctr = ctr;
 				sd->refused = 0;
 			} else {
-				/* cut both ways while the entry lives: its
-				 * packets, this one too, are refused (a
+				/* cut both ways while the entry lives (its
+				 * timeout as it was, its packets keep it):
+				 * its packets, this one too, are refused (a
 				 * packet of it judged as new would open it
 				 * again the other way: a server's next
 				 * segment, by an egress rule) */
@@ -1616,30 +1617,43 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 					(action == KVB_ACL_REJECT ?
 					 KVB_ACLCT_REFUSED_REJECT : 0) |
 					(dflt ? KVB_ACLCT_REFUSED_DEFAULT : 0);
-				/* closing's timeout (120 s idle), and
-				 * evictable: refused connections do not
-				 * hold the port's share for hours */
-				e->state = KVB_CT_CLOSING;
 			}
+			/* refused before the set a receiver compares
+			 * (acl_peer_take reads them the other way) */
+			asm volatile("" ::: "memory");
 			sd->set = ap->set;
 		}
 		if (sd && sd->refused) {
 			__u8 r = sd->refused;
 
-			/* a SYN opening the tuple again: judged as new */
+			/* a SYN opening the tuple again is a new connection
+			 * only if the rules let it open as one (its
+			 * fields); else it is refused with the rest, the
+			 * side kept (forgotten, a retransmission of the
+			 * old connection would open it again) */
 			if (s->tsyn) {
-				if (!other->ifindex) {
-					acl_ct_delete(s, acl_side_hold(sd),
-						      0);
-					e = NULL;
-				} else {
-					__u32 held = acl_side_hold(sd);
+				__builtin_memcpy(s->c.saddr, s->saddr, 16);
+				__builtin_memcpy(s->c.daddr, s->daddr, 16);
+				s->c.family = s->family;
+				s->c.proto = s->proto;
+				s->c.sport = s->sport;
+				s->c.dport = s->dport;
+				if (acl_decide(s, ap, dir, &ctr, &log,
+					       &dflt) == KVB_ACL_ALLOW) {
+					if (!other->ifindex) {
+						acl_ct_delete(s,
+							acl_side_hold(sd), 0);
+						e = NULL;
+					} else {
+						__u32 held = acl_side_hold(sd);
 
-					sd->ifindex = 0;
-					acl_ct_give(held);
+						sd->refused = 0;
+						sd->ifindex = 0;
+						acl_ct_give(held);
+					}
+					sd = NULL;
+					goto judge;
 				}
-				sd = NULL;
-				goto judge;
 			}
 			kvb_ct_clock(&e->state, &e->last_ns, now);
 			if (r & KVB_ACLCT_REFUSED_REJECT) {

@@ -386,10 +386,27 @@ static void t_acl_change_cuts_when_the_guest_sends_first(struct fabric *fb)
 	tcp4(&f, rem, 7200, GUEST4, 2223, 0x10, 2, 102);
 	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
 	      "the client's segment passed as the guest's connection's reply");
-	/* a SYN on the tuple: a new connection, which the rules refuse */
+	/* a SYN on the tuple: a new connection, which the rules refuse;
+	 * the connection stays refused (forgotten, the guest's next
+	 * retransmission would open it again by its egress rule) */
 	tcp4(&f, rem, 7200, GUEST4, 2223, 0x02, 5000, 0);
 	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
 	      "a new SYN to 2223 passed with no rule for it");
+	frame_ip4_to(&f, RM, GA, GUEST4, rem, 64, IPPROTO_TCP,
+		     (__u8[20]){ 0x08, 0xaf, 0x1c, 0x20, 0, 0, 0, 101, 0, 0,
+				 0, 2, 5 << 4, 0x18, 0, 0xff },
+		     20);
+	frame_csum4(&f);
+	d0 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
+	run_tc(fb, ka4, &f);
+	CHECK(drops(fb, ka4, KVB_DROP_ACL_DEFAULT) == d0 + 1,
+	      "after the client's SYN, the guest's retransmission passed");
+	/* the rule back: the connection goes on */
+	CHECK(!unit_cli("acl rule add u7b ingress allow proto tcp dport 2223"),
+	      "rule add failed");
+	tcp4(&f, rem, 7200, GUEST4, 2223, 0x10, 2, 102);
+	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK,
+	      "with its rule back, the connection is still refused");
 	CHECK(!unit_cli("port set ka4 acl u7"), "back to u7");
 }
 
