@@ -1320,6 +1320,15 @@ static void net_set_acl_back(struct fabric *fb, bool done,
 	acl_sync(fb, "net set");
 }
 
+/* Does n list a vtep that old did not (vtep, vtep-add)? */
+static bool vteps_added(const struct kvb_net *old, const struct kvb_net *n)
+{
+	for (__u32 i = 0; i < n->nvteps && i < KVB_MAX_VTEPS; i++)
+		if (vtep_index(old->vteps, old->nvteps, &n->vteps[i]) < 0)
+			return true;
+	return false;
+}
+
 /* net set NAME KEYWORD ARG...: the fields that change in place */
 static int net_set(int argc, char **argv)
 {
@@ -1376,10 +1385,7 @@ static int net_set(int argc, char **argv)
 	 * network saved with them would not load again); a network an
 	 * older build left so keeps them through a command that does not
 	 * touch them (vtep-del takes them away) */
-	if ((net.vni || old.vni ||
-	     (net.nvteps && (net.nvteps != old.nvteps ||
-			     memcmp(net.vteps, old.vteps,
-				    net.nvteps * sizeof(net.vteps[0]))))) &&
+	if ((net.vni || old.vni || vteps_added(&old, &net)) &&
 	    overlay_check(fb, "net set", &old, &net, true))
 		return 1;
 	/*
