@@ -132,14 +132,17 @@ rxp=$(stat "$T-a" rx_packets) rxb=$(stat "$T-a" rx_bytes)
 # complete (a guest sums ICMP itself) and b is a tap, so XDP forwards
 # them itself; so are a's TCP segments to b with a partial checksum
 # (NEEDS_CSUM, no GSO: tun's native XDP, which completes the checksum),
-# thousands of the 50 MiB's; TSO super-frames (generic XDP) and frames
-# to the LAN are tc's. More than 1,000 proves TCP took it (pings are under 100).
+# hundreds to thousands of the 50 MiB's (how many depends on how the
+# guest's TSO batches: 962 on a 2-vCPU AMD EPYC under TCG, 7,723-24,992
+# on the Intel machines); TSO super-frames (generic XDP) and frames to
+# the LAN are tc's. More than 300 proves TCP took it (waitfor sends at
+# most 90 pings to b; 3 frames took the path before).
 read -r fwd rxa < <(kvmbpf -j stats "$T-a" | "$PY" -c "
 import json, sys; d = json.load(sys.stdin); print(d['xdp_fwd'], d['rx_packets'])")
 echo "INFO guest a: ${fwd:-?} of ${rxa:-?} frames took the XDP fast path"
-[ "$(guest_result a ping_guest)" = ok ] && [ "${fwd:-0}" -gt 1000 ] &&
+[ "$(guest_result a ping_guest)" = ok ] && [ "${fwd:-0}" -gt 300 ] &&
 	pass "guest: guest a's frames to guest b (pings, TCP with partial checksums) took the XDP fast path ($fwd of $rxa)" ||
-	fail "guest: guest a's TCP to guest b did not take the XDP fast path (xdp-fwd ${fwd:-?}, want more than 1000)"
+	fail "guest: guest a's TCP to guest b did not take the XDP fast path (xdp-fwd ${fwd:-?}, want more than 300)"
 [ "$FAILS" -eq 0 ] || diag "a check failed"
 [ -z "${KVB_DUMP:-}" ] || diag "KVB_DUMP set"
 rm -f "$src" "$recv"
