@@ -2341,6 +2341,27 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 }
 
 /*
+ * An ICMP error's header and quote into t->qe (outer IHL 5): the outer
+ * version/IHL and source (gaddr), the quoted version/IHL, protocol,
+ * header checksum, source (raddr), destination (qdaddr) and first 8
+ * bytes (ports). 0, or -1 when the frame is too short.
+ */
+static __always_inline int icmp_quote_load(struct __sk_buff *skb,
+					   struct nat_scratch *t)
+{
+	if (bpf_skb_load_bytes(skb, IP_OFF, &t->qe.vihl, 1) ||
+	    bpf_skb_load_bytes(skb, IP_OFF_SADDR, &t->qe.gaddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER, &t->qe.qihl, 1) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 9, &t->qe.proto, 1) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.oldc, 2) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 12, &t->qe.raddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 16, &t->qe.qdaddr, 4) ||
+	    bpf_skb_load_bytes(skb, ICMP_INNER + 20, t->qe.ports, 8))
+		return -1;
+	return 0;
+}
+
+/*
  * An ICMP error about a hairpin's packet (the quote in t->qe, as
  * nat_hairpin_error or nat_icmp_error_out loaded it: gaddr the error's
  * sender, raddr and qdaddr the quoted source and destination, ports the
@@ -2451,14 +2472,7 @@ __noinline int nat_hairpin_error(struct __sk_buff *skb, __u32 ifindex,
 		return NAT_CONTINUE;
 	/* qe: gaddr B, raddr the quoted source (the gateway), qdaddr the
 	 * quoted destination (B), ports the quoted ones */
-	if (bpf_skb_load_bytes(skb, IP_OFF, &t->qe.vihl, 1) ||
-	    bpf_skb_load_bytes(skb, IP_OFF_SADDR, &t->qe.gaddr, 4) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER, &t->qe.qihl, 1) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 9, &t->qe.proto, 1) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.oldc, 2) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 12, &t->qe.raddr, 4) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 16, &t->qe.qdaddr, 4) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 20, t->qe.ports, 8))
+	if (icmp_quote_load(skb, t))
 		return NAT_CONTINUE;
 	barrier_var(t);	/* t's fields from t, not spilled addresses */
 	if (t->qe.vihl != 0x45 || t->qe.qihl != 0x45 ||

@@ -342,14 +342,7 @@ __noinline int nat_icmp_error_out(struct __sk_buff *skb, __u32 ifindex,
 	if (!t || !net)
 		return DROP(KVB_DROP_NAT_PROTO);
 	ok = &t->rk;
-	if (bpf_skb_load_bytes(skb, IP_OFF, &t->qe.vihl, 1) ||
-	    bpf_skb_load_bytes(skb, IP_OFF_SADDR, &t->qe.gaddr, 4) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER, &t->qe.qihl, 1) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 9, &t->qe.proto, 1) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 10, &t->qe.oldc, 2) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 12, &t->qe.raddr, 4) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 16, &t->qe.qdaddr, 4) ||
-	    bpf_skb_load_bytes(skb, ICMP_INNER + 20, t->qe.ports, 8))
+	if (icmp_quote_load(skb, t))
 		return DROP(KVB_DROP_NAT_PROTO);
 	if (t->qe.vihl != 0x45 || t->qe.qihl != 0x45 ||
 	    t->qe.qdaddr != t->qe.gaddr ||

@@ -49,6 +49,16 @@ static void tcp4(struct frame *f, __u32 saddr, __u16 sport, __u32 daddr,
 	frame_csum4(f);
 }
 
+/* tcp4's segment the other way: from the guest (GUEST4, MAC GA) to
+ * daddr, as the port's tc ingress gets it */
+static void tcp4_from_guest(struct frame *f, __u16 sport, __u32 daddr,
+			    __u16 dport, __u8 flags, __u32 seq, __u32 ack)
+{
+	tcp4(f, GUEST4, sport, daddr, dport, flags, seq, ack);
+	memcpy(f->buf, RM, 6);
+	memcpy(f->buf + 6, GA, 6);
+}
+
 static void udp4(struct frame *f, __u32 saddr, __u16 sport, __u32 daddr,
 		 __u16 dport)
 {
@@ -361,22 +371,14 @@ static void t_acl_change_cuts_when_the_guest_sends_first(struct fabric *fb)
 	      !unit_cli("port set ka4 acl u7b"), "cannot set up ACL u7b");
 	tcp4(&f, rem, 7200, GUEST4, 2223, 0x02, 1, 0);
 	CHECK(to_guest(fb, ka4, &f) == TC_ACT_OK, "SYN to 2223 refused");
-	frame_ip4_to(&f, RM, GA, GUEST4, rem, 64, IPPROTO_TCP,
-		     (__u8[20]){ 0x08, 0xaf, 0x1c, 0x20, 0, 0, 0, 100, 0, 0,
-				 0, 2, 5 << 4, 0x12, 0, 0xff },
-		     20);
-	frame_csum4(&f);
+	tcp4_from_guest(&f, 2223, rem, 7200, 0x12, 100, 2);
 	d0 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
 	run_tc(fb, ka4, &f);
 	CHECK(drops(fb, ka4, KVB_DROP_ACL_DEFAULT) == d0,
 	      "the guest's SYN-ACK refused");
 	CHECK(!unit_cli("acl rule del u7b 0"), "rule del failed");
 	/* the guest's next segment first: refused, not a new connection */
-	frame_ip4_to(&f, RM, GA, GUEST4, rem, 64, IPPROTO_TCP,
-		     (__u8[20]){ 0x08, 0xaf, 0x1c, 0x20, 0, 0, 0, 101, 0, 0,
-				 0, 2, 5 << 4, 0x18, 0, 0xff },
-		     20);
-	frame_csum4(&f);
+	tcp4_from_guest(&f, 2223, rem, 7200, 0x18, 101, 2);
 	d0 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
 	r = run_tc(fb, ka4, &f);
 	d1 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
@@ -392,11 +394,7 @@ static void t_acl_change_cuts_when_the_guest_sends_first(struct fabric *fb)
 	tcp4(&f, rem, 7200, GUEST4, 2223, 0x02, 5000, 0);
 	CHECK(to_guest(fb, ka4, &f) != TC_ACT_OK,
 	      "a new SYN to 2223 passed with no rule for it");
-	frame_ip4_to(&f, RM, GA, GUEST4, rem, 64, IPPROTO_TCP,
-		     (__u8[20]){ 0x08, 0xaf, 0x1c, 0x20, 0, 0, 0, 101, 0, 0,
-				 0, 2, 5 << 4, 0x18, 0, 0xff },
-		     20);
-	frame_csum4(&f);
+	tcp4_from_guest(&f, 2223, rem, 7200, 0x18, 101, 2);
 	d0 = drops(fb, ka4, KVB_DROP_ACL_DEFAULT);
 	run_tc(fb, ka4, &f);
 	CHECK(drops(fb, ka4, KVB_DROP_ACL_DEFAULT) == d0 + 1,

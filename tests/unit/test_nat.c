@@ -4040,6 +4040,47 @@ static void hp_big(struct frame *f, const __u8 *mac, __be32 saddr,
 }
 
 /*
+ * Guest B of a hairpin test: dev attached to the nat network at addr
+ * with mac, and a UDP forward of the WAN address's port wport to B's
+ * port bport (its key into *fk, for hp_b_down); the flows flushed first.
+ * 0 when set up.
+ */
+static int hp_b_up(struct fabric *fb, const char *dev, const __u8 *mac,
+		   const char *addr, __u16 wport, __u16 bport, __u32 *ifindex,
+		   struct kvb_fwd_key *fk)
+{
+	struct port_opts g = { .naddrs = 1, .mac = mac };
+	struct kvb_fwd fw = { .to_addr = inet_addr(addr),
+			      .to_port = htons(bport), .net_id = NET_NAT };
+
+	*fk = (struct kvb_fwd_key){ .addr = natnet.nat_ip,
+				    .port = htons(wport),
+				    .proto = IPPROTO_UDP };
+	ct_flush_net(fb, NET_NAT);
+	if (add_veth(dev, ifindex) || parse_addr(addr, &g.addrs[0]) ||
+	    port_attach(fb, "unit", dev, NET_NAT, KVB_PORT_GUEST, &g))
+		return -1;
+	fw.ifindex = *ifindex;
+	memcpy(fw.mac, mac, 6);
+	return bpf_map_update_elem(fb->fwd_fd, fk, &fw, BPF_ANY) ? -1 : 0;
+}
+
+/* hp_b_up's B and forward gone, the flows flushed. */
+static void hp_b_down(struct fabric *fb, const char *dev, __u32 ifindex,
+		      const struct kvb_fwd_key *fk)
+{
+	struct kvb_port p;
+	char cmd[64];
+
+	bpf_map_delete_elem(fb->fwd_fd, fk);
+	if (!port_get(fb, ifindex, &p))
+		port_detach(fb, "unit", &p);
+	snprintf(cmd, sizeof(cmd), "ip link del %s", dev);
+	system(cmd);
+	ct_flush_net(fb, NET_NAT);
+}
+
+/*
  * Hairpin with fragmented datagrams: guest A's 208-byte UDP datagram to
  * the WAN address on a forwarded port, in two fragments, reaches the
  * forward's guest B whole (both fragments from the gateway's address to
@@ -4049,26 +4090,15 @@ static void hp_big(struct frame *f, const __u8 *mac, __be32 saddr,
 static void t_nat_hairpin_fragments(struct fabric *fb)
 {
 	static const __u8 N8[6] = { 0x52, 0x54, 0, 0, 0x5a, 8 };
-	struct port_opts g = { .naddrs = 1, .mac = N8 };
-	struct kvb_fwd_key fu = { .addr = natnet.nat_ip, .port = htons(8094),
-				  .proto = IPPROTO_UDP };
-	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.18"),
-			      .to_port = htons(94), .net_id = NET_NAT };
-	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
+	__be32 a = inet_addr("192.168.90.11"), b = inet_addr("192.168.90.18");
 	struct frame whole, fa, fb2, oa, ob, w;
-	struct kvb_port p;
 	int r[5] = { 0 }, ok_ab = 0, ok_ba = 0;
+	struct kvb_fwd_key fu;
 	__u16 up = 0;
 	__u32 kn8;
 
-	ct_flush_net(fb, NET_NAT);
-	CHECK(!add_veth("kn8", &kn8) &&
-	      !parse_addr("192.168.90.18", &g.addrs[0]) &&
-	      !port_attach(fb, "unit", "kn8", NET_NAT, KVB_PORT_GUEST, &g),
-	      "attach kn8");
-	fw.ifindex = kn8;
-	memcpy(fw.mac, N8, 6);
-	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fu, &fw, BPF_ANY), "forward");
+	CHECK(!hp_b_up(fb, "kn8", N8, "192.168.90.18", 8094, 94, &kn8, &fu),
+	      "attach kn8 and its forward");
 	/* A to the WAN address, port 8094: to B's 94 */
 	hp_big(&whole, N1, a, 40910, natnet.nat_ip, 8094);
 	frag_split(&whole, 104, 0x7171, &fa, &fb2);
@@ -4095,11 +4125,7 @@ static void t_nat_hairpin_fragments(struct fabric *fb)
 	 * flow is between guests only, the frame is the host's */
 	hp_frame(&whole, N8, b, 94, natnet.gw_ip, up, IPPROTO_UDP, 0, 0, 0);
 	r[4] = run_tc_out(F, kw, &whole, &w);
-	bpf_map_delete_elem(fb->fwd_fd, &fu);
-	if (!port_get(fb, kn8, &p))
-		port_detach(fb, "unit", &p);
-	system("ip link del kn8");
-	ct_flush_net(fb, NET_NAT);
+	hp_b_down(fb, "kn8", kn8, &fu);
 	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
 	      r[2] == TC_ACT_REDIRECT && r[3] == TC_ACT_REDIRECT,
 	      "verdicts %d %d %d %d", r[0], r[1], r[2], r[3]);
@@ -4403,27 +4429,16 @@ static void t_nat_hairpin_established(struct fabric *fb)
 static void t_nat_hairpin_error_back(struct fabric *fb)
 {
 	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
-	struct port_opts g = { .naddrs = 1, .mac = N9 };
-	struct kvb_fwd_key fu = { .addr = natnet.nat_ip, .port = htons(8094),
-				  .proto = IPPROTO_UDP };
-	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.19"),
-			      .to_port = htons(94), .net_id = NET_NAT };
-	__be32 a = inet_addr("192.168.90.11"), b = fw.to_addr;
+	__be32 a = inet_addr("192.168.90.11"), b = inet_addr("192.168.90.19");
 	struct frame in, hp, err, res, res2, res3, ans, got, rerr, rres;
 	__u8 body[8 + 28] = { 3, 3 };
-	struct kvb_port p;
 	int r[6] = { -1, -1, -1, -1, -1, -1 };
+	struct kvb_fwd_key fu;
 	__u16 up;
 	__u32 kn9;
 
-	ct_flush_net(fb, NET_NAT);
-	CHECK(!add_veth("kn9", &kn9) &&
-	      !parse_addr("192.168.90.19", &g.addrs[0]) &&
-	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
-	      "attach kn9");
-	fw.ifindex = kn9;
-	memcpy(fw.mac, N9, 6);
-	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fu, &fw, BPF_ANY), "forward");
+	CHECK(!hp_b_up(fb, "kn9", N9, "192.168.90.19", 8094, 94, &kn9, &fu),
+	      "attach kn9 and its forward");
 	/* A's datagram through the hairpin: B gets it from the gateway */
 	hp_frame(&in, N1, a, 40901, natnet.nat_ip, 8094, IPPROTO_UDP, 0, 0, 0);
 	r[0] = run_tc_out(F, kn1, &in, &hp);
@@ -4455,11 +4470,7 @@ static void t_nat_hairpin_error_back(struct fabric *fb)
 	err.buf[42 + 10] = err.buf[42 + 11] = 0;
 	frame_csum4(&err);
 	r[3] = run_tc_out(F, kn9, &err, &res3);
-	bpf_map_delete_elem(fb->fwd_fd, &fu);
-	if (!port_get(fb, kn9, &p))
-		port_detach(fb, "unit", &p);
-	system("ip link del kn9");
-	ct_flush_net(fb, NET_NAT);
+	hp_b_down(fb, "kn9", kn9, &fu);
 	CHECK(r[0] == TC_ACT_REDIRECT, "A's hairpin: verdict %d", r[0]);
 	CHECK(r[1] == TC_ACT_REDIRECT, "B's error: verdict %d", r[1]);
 	CHECK(!memcmp(res.buf, N1, 6) && !memcmp(res.buf + 6, natnet.uplink_mac, 6),
