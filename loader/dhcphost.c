@@ -286,7 +286,6 @@ static int host_fits(struct fabric *fb, const char *cmd,
 	 * goes: not reserved for another VM under it */
 	if (a->v.has_mac) {
 		__u32 owner = fdb_static_owner(fb, a->net.id, a->v.mac);
-
 		struct kvb_fdb_key fk = { .net_id = a->net.id };
 		struct kvb_fdb_entry fe;
 
@@ -307,8 +306,7 @@ static int host_fits(struct fabric *fb, const char *cmd,
 				   "from its frames): give the port that mac "
 				   "(port set %s mac ...), or detach it first",
 				   cmd, mac, p.name, p.name);
-	}
-	if (a->v.has_mac) {
+		/* one MAC, one address: not another port's static MAC */
 		map_walk(fb->addr_fd, sizeof(struct kvb_addr_key),
 			 sizeof(struct kvb_addr), mac_static_one, &ms);
 		if (ms.ifindex && !port_get(fb, ms.ifindex, &p)) {

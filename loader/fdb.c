@@ -105,6 +105,10 @@ const char *fdb_set_error(int ret)
 	return full;
 }
 
+/* A reservation's entry: static, of no port. */
+#define FDB_RESERVED_ENTRY \
+	{ .flags = KVB_FDB_F_STATIC | KVB_FDB_F_RESERVED }
+
 /*
  * A DHCP host reservation's MAC in net_id: a static entry of no port
  * (KVB_FDB_F_RESERVED), so that no guest pins it from its frames while
@@ -114,8 +118,7 @@ const char *fdb_set_error(int ret)
 int fdb_reserve(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 {
 	struct kvb_fdb_key k = { .net_id = net_id };
-	struct kvb_fdb_entry e = { .flags = KVB_FDB_F_STATIC |
-					    KVB_FDB_F_RESERVED };
+	struct kvb_fdb_entry e = FDB_RESERVED_ENTRY;
 	struct kvb_fdb_entry cur;
 	__u64 flag = BPF_NOEXIST;
 
@@ -145,8 +148,7 @@ void fdb_release(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		 __u32 ifindex)
 {
 	struct kvb_fdb_key k = { .net_id = net_id };
-	struct kvb_fdb_entry e = { .flags = KVB_FDB_F_STATIC |
-					    KVB_FDB_F_RESERVED };
+	struct kvb_fdb_entry e = FDB_RESERVED_ENTRY;
 	struct kvb_fdb_entry cur;
 	struct kvb_addr_key a;
 

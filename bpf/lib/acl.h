@@ -1119,6 +1119,17 @@ __noinline int acl_related(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	       !e->side[s->gside & 1].refused;
 }
 
+/* The fields rules judge, from this packet (a connection it opens). */
+static __always_inline void acl_packet_fields(struct acl_scratch *s)
+{
+	__builtin_memcpy(s->c.saddr, s->saddr, 16);
+	__builtin_memcpy(s->c.daddr, s->daddr, 16);
+	s->c.family = s->family;
+	s->c.proto = s->proto;
+	s->c.sport = s->is_icmp ? s->type : s->sport;
+	s->c.dport = s->is_icmp ? s->code : s->dport;
+}
+
 /* The fields of the first packet of side sd of the connection in s->ck. */
 static __always_inline void acl_first_fields(struct acl_scratch *s,
 					     const struct kvb_aclct_side *sd)
@@ -1632,12 +1643,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 			 * side kept (forgotten, a retransmission of the
 			 * old connection would open it again) */
 			if (s->tsyn) {
-				__builtin_memcpy(s->c.saddr, s->saddr, 16);
-				__builtin_memcpy(s->c.daddr, s->daddr, 16);
-				s->c.family = s->family;
-				s->c.proto = s->proto;
-				s->c.sport = s->sport;
-				s->c.dport = s->dport;
+				acl_packet_fields(s);
 				if (acl_decide(s, ap, dir, &ctr, &log,
 					       &dflt) == KVB_ACL_ALLOW) {
 					if (!other->ifindex) {
@@ -1695,12 +1701,7 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	}
 judge:
 	/* a new connection (on this port): this packet's fields */
-	__builtin_memcpy(s->c.saddr, s->saddr, 16);
-	__builtin_memcpy(s->c.daddr, s->daddr, 16);
-	s->c.family = s->family;
-	s->c.proto = s->proto;
-	s->c.sport = s->is_icmp ? s->type : s->sport;
-	s->c.dport = s->is_icmp ? s->code : s->dport;
+	acl_packet_fields(s);
 	action = acl_decide(s, ap, dir, &ctr, &log, &dflt);
 	acl_count(ctr, skb->len);
 	if (action == KVB_ACL_ALLOW) {
