@@ -8,13 +8,13 @@
  * attached; a reservation keeps it while the VM is stopped, so that no
  * other guest's lease takes it and the VM's next `attach` is not refused.
  *
- * Kept in kvb_dhcphost (the loader's alone); dhcp.c writes them into
- * dnsmasq's hosts file, addr.c refuses a reserved address to a port of
- * another MAC, and a reservation's MAC has a static entry of no port in
- * the MAC table (fdb_reserve), so that no guest pins it from its frames
- * and is leased the address in the VM's place: only a port given that
- * `mac` takes it (the entry comes back when the port goes or changes
- * its MAC: dhcphost_fdb_hold).
+ * Kept in kvb_dhcphost (the loader's alone, read through reserve.c);
+ * dhcp.c writes them into dnsmasq's hosts file, addr.c refuses a
+ * reserved address to a port of another MAC, and a reservation's MAC has
+ * a static entry of no port in the MAC table (fdb_reserve), so that no
+ * guest pins it from its frames and is leased the address in the VM's
+ * place: only a port given that `mac` takes it (the entry comes back
+ * when the port goes or changes its MAC: dhcphost_fdb_hold).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,76 +82,6 @@ static int host_parse(struct fabric *fb, const char *cmd, int argc,
 	return 0;
 }
 
-/*
- * The map's fd, opened once a fabric (closed with it: fabric_close), or
- * -ENOENT for a fabric whose programs were loaded before the map was
- * (an older build's: `kvmbpf upgrade` creates it, the layout is the same).
- */
-static int host_fd(struct fabric *fb)
-{
-	if (!fb->dhcphost_fd)
-		fb->dhcphost_fd = open_map(fb, KVB_MAP_DHCPHOST);
-	return fb->dhcphost_fd;
-}
-
-int dhcphost_get(struct fabric *fb, __u32 net_id,
-		 const struct kvb_addr_key *a, struct kvb_dhcphost *v)
-{
-	struct kvb_dhcphost_key k = { .net_id = net_id, .family = a->family };
-	int fd = host_fd(fb);
-
-	if (fd < 0)
-		return fd;
-	memcpy(k.addr, a->addr, 16);
-	return bpf_map_lookup_elem(fd, &k, v) ? -ENOENT : 0;
-}
-
-struct mac_find {
-	const __u8 *mac;
-	struct kvb_addr_key *out;
-	bool hit;
-};
-
-static void mac_find_one(const struct kvb_dhcphost_key *k,
-			 const struct kvb_dhcphost *v, void *arg)
-{
-	struct mac_find *m = arg;
-
-	if (m->hit || !v->has_mac || k->family != 4 ||
-	    memcmp(v->mac, m->mac, 6))
-		return;
-	memset(m->out, 0, sizeof(*m->out));
-	m->out->family = 4;
-	memcpy(m->out->addr, k->addr, 16);
-	m->hit = true;
-}
-
-struct host_walk {
-	__u32 net_id;
-	void (*fn)(const struct kvb_dhcphost_key *k,
-		   const struct kvb_dhcphost *v, void *arg);
-	void *arg;
-};
-
-static void host_walk_one(const void *key, const void *value, void *arg)
-{
-	const struct kvb_dhcphost_key *k = key;
-	struct host_walk *w = arg;
-
-	if (!w->net_id || k->net_id == w->net_id)
-		w->fn(k, value, w->arg);
-}
-
-/* The IPv4 address reserved for mac in net_id (into *a): 0, or -ENOENT. */
-int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
-		    struct kvb_addr_key *a)
-{
-	struct mac_find m = { .mac = mac, .out = a };
-
-	dhcphost_each(fb, net_id, mac_find_one, &m);
-	return m.hit ? 0 : -ENOENT;
-}
-
 static void count_mac(const struct kvb_dhcphost_key *k,
 		      const struct kvb_dhcphost *v, void *arg)
 {
@@ -211,20 +141,6 @@ void dhcphost_pinned_warn(struct fabric *fb)
 void dhcphost_fdb_hold(struct fabric *fb, __u32 net_id)
 {
 	dhcphost_each(fb, net_id, hold_one, fb);
-}
-
-/* Calls fn for each reservation of net_id (0: every one), in map order. */
-void dhcphost_each(struct fabric *fb, __u32 net_id,
-		   void (*fn)(const struct kvb_dhcphost_key *k,
-			      const struct kvb_dhcphost *v, void *arg),
-		   void *arg)
-{
-	struct host_walk w = { .net_id = net_id, .fn = fn, .arg = arg };
-	int fd = host_fd(fb);
-
-	if (fd >= 0)
-		map_walk(fd, sizeof(struct kvb_dhcphost_key),
-			 sizeof(struct kvb_dhcphost), host_walk_one, &w);
 }
 
 /* A port of net_id with the given MAC mac and a static IPv4 address other
@@ -373,7 +289,7 @@ static int host_add(int argc, char **argv)
 			   "(DHCPv6 knows its clients by DUID): it keeps the "
 			   "address from every client, for a port's `ip`",
 			   cmd, ip);
-	fd = host_fd(fb);
+	fd = dhcphost_fd(fb);
 	if (fd == -ENOENT)	/* a fabric its programs made before the map */
 		return err("%s: this fabric's programs predate DHCP host "
 			   "reservations: 'kvmbpf upgrade' adds them (the "
@@ -435,7 +351,7 @@ static int host_del(int argc, char **argv)
 
 	if (!fb || host_parse(fb, cmd, argc, argv, false, &a))
 		return 1;
-	fd = host_fd(fb);
+	fd = dhcphost_fd(fb);
 	if (fd < 0)
 		return err("%s: %s: %s", cmd, KVB_MAP_DHCPHOST, strerror(-fd));
 	host_key_addr(&a.k, &ak);
@@ -464,7 +380,7 @@ static bool host_of_net(const void *key, const void *value, void *arg)
 /* A network's reservations go with it (net del). */
 void dhcphost_purge(struct fabric *fb, __u32 net_id)
 {
-	int fd = host_fd(fb);
+	int fd = dhcphost_fd(fb);
 
 	if (fd >= 0)
 		map_delete_where(fd, sizeof(struct kvb_dhcphost_key),

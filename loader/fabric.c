@@ -1074,3 +1074,15 @@ int port_list(struct fabric *fb, struct kvb_port **out)
 	*out = ps;
 	return n;
 }
+
+/* kvb_natst.vteps4 as the loader last kept it (overlay.c:
+ * overlay_count_v4) */
+__u32 fabric_vteps4(struct fabric *fb)
+{
+	struct kvb_natst st;
+	__u32 zero = 0;
+
+	if (fb->natst_fd < 0 || bpf_map_lookup_elem(fb->natst_fd, &zero, &st))
+		return 0;
+	return st.vteps4;
+}

@@ -63,6 +63,8 @@ int nat_flows_forget(struct fabric *fb);
 void nat_forget_hold(struct fabric *fb);
 int nat_forget_release(struct fabric *fb);
 __u64 fabric_build_hash(void);
+/* how many IPv4 vteps the overlay holds (the datapath's count) */
+__u32 fabric_vteps4(struct fabric *fb);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);
 int net_put(struct fabric *fb, const struct kvb_net *net);
@@ -303,7 +305,8 @@ int dhcp_restarts(const struct kvb_net *net, __u64 *last);
 void dhcp_revive(struct fabric *fb);
 int net_leases(int argc, char **argv);
 
-/* dhcphost.c: DHCP host reservations (kvb_dhcphost) */
+/* reserve.c: the DHCP host reservations table (kvb_dhcphost), read */
+int dhcphost_fd(struct fabric *fb);
 int dhcphost_get(struct fabric *fb, __u32 net_id,
 		 const struct kvb_addr_key *a, struct kvb_dhcphost *v);
 void dhcphost_each(struct fabric *fb, __u32 net_id,
@@ -312,6 +315,8 @@ void dhcphost_each(struct fabric *fb, __u32 net_id,
 		   void *arg);
 int dhcphost_of_mac(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		    struct kvb_addr_key *a);
+
+/* dhcphost.c: the dhcp-host command, and the reservations' upkeep */
 void dhcphost_purge(struct fabric *fb, __u32 net_id);
 void dhcphost_fdb_hold(struct fabric *fb, __u32 net_id);
 void dhcphost_pinned_warn(struct fabric *fb);
@@ -382,7 +387,6 @@ int vtep_parse(const char *s, struct kvb_vtep_addr *a);
 int vtep_index(const struct kvb_vtep_addr *v, __u32 n,
 	       const struct kvb_vtep_addr *a);
 void overlay_gateway_mac(__u32 vni, __u8 mac[6]);
-__u32 fabric_vteps4(struct fabric *fb);
 int overlay_check(struct fabric *fb, const char *cmd,
 		  const struct kvb_net *old, struct kvb_net *n, bool mtu_given);
 int overlay_sync(struct fabric *fb, const char *cmd, const struct kvb_net *old,

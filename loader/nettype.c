@@ -36,8 +36,13 @@ static int bridge_validate(struct fabric *fb, const struct net_spec *s,
 static int bridge_create(struct fabric *fb, const struct net_spec *s,
 			 struct kvb_net *n)
 {
+	struct kvb_port p;
+	bool was_wan;
+
 	if (!s->uplink)
 		return 0;
+	was_wan = !port_get(fb, if_nametoindex(s->uplink), &p) &&
+		  p.role == KVB_PORT_WAN;
 	/*
 	 * XDP on an uplink only with uplink-xdp on: it forwards a LAN
 	 * host's complete known-unicast frames to tap guests (the XDP fast
@@ -49,8 +54,13 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 	 */
 	if (port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
 			&(struct port_opts){ .xdp = s->uplink_xdp,
-					     .naddrs = -1 }))
+					     .naddrs = -1 })) {
+		/* the host's one NIC was a nat network's WAN port, which
+		 * the attach took and then failed: NAT keeps its way out */
+		if (was_wan && port_get(fb, if_nametoindex(s->uplink), &p))
+			wan_uplink_gone(fb, if_nametoindex(s->uplink));
 		return 1;
+	}
 	/* the host's addresses on it are no guest's to claim */
 	uplink_addrs_sync(fb);
 	return 0;

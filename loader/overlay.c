@@ -320,17 +320,6 @@ static bool remote_match(const void *key, const void *value, void *arg)
 	       (e->flags & KVB_FDB_F_REMOTE);
 }
 
-/* kvb_natst.vteps4 as the loader last kept it (overlay_count_v4) */
-__u32 fabric_vteps4(struct fabric *fb)
-{
-	struct kvb_natst st;
-	__u32 zero = 0;
-
-	if (fb->natst_fd < 0 || bpf_map_lookup_elem(fb->natst_fd, &zero, &st))
-		return 0;
-	return st.vteps4;
-}
-
 /*
  * kvb_natst.vteps4: how many IPv4 vteps kvb_vtep holds, which the
  * datapath reads to keep guests' VXLAN out of NAT (nat.h: nat_vteps4).

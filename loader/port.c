@@ -398,7 +398,9 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 				   old.role == KVB_PORT_WAN ? "WAN device" :
 				   old.role == KVB_PORT_OVERLAY ? "VXLAN device" :
 				   "gateway port", other.name);
-		nat_wan = true;	/* its WAN port goes once all is checked */
+		/* its WAN port goes once all is checked (a failure after:
+		 * the caller gives it back, wan_uplink_gone) */
+		nat_wan = true;
 	}
 	if (role != KVB_PORT_GATEWAY && dev_refuse(fb, cmd, dev, role))
 		return 1;
@@ -439,8 +441,6 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {
 		addr_purge(fb, ifindex, 0);
-		if (nat_wan)	/* the nat networks keep their way out */
-			wan_uplink_gone(fb, ifindex);
 		return 1;
 	}
 
@@ -448,8 +448,6 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	if (!port.slot) {
 		err("%s: %s: cannot create counters: %s", cmd, dev,
 		    strerror(errno));
-		if (nat_wan)
-			wan_uplink_gone(fb, ifindex);
 		return 1;
 	}
 
@@ -549,8 +547,6 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	return 0;
 fail:
 	port_detach(fb, cmd, &port);
-	if (nat_wan)	/* the nat networks keep their way out */
-		wan_uplink_gone(fb, ifindex);
 	return 1;
 }
 
