@@ -43,6 +43,7 @@ struct hosts_out {
 	struct fabric *fb;
 	FILE *f;
 	unsigned int n;
+	char tag[17];		/* fabric_tag: in identifiers no client sends */
 };
 
 /*
@@ -68,7 +69,7 @@ static void reservation_write(const struct kvb_dhcphost_key *k,
 	struct kvb_addr_key a = { .family = k->family };
 	const __u8 *held;
 	struct kvb_port p;
-	char who[32];
+	char who[64];
 
 	memcpy(a.addr, k->addr, 16);
 	held = k->family == 4 && !v->has_mac ?
@@ -78,8 +79,10 @@ static void reservation_write(const struct kvb_dhcphost_key *k,
 	else if (held)	/* kept from others, and its port's static lease */
 		fmt_mac(held, who);
 	else	/* a client identifier no client sends (no ':': dnsmasq
-		 * reads one with a colon as hex) */
-		snprintf(who, sizeof(who), "id:kvmbpf-host-%u", ++o->n);
+		 * reads one with a colon as hex; the fabric's tag: no guest
+		 * can send it as its client-id or DUID) */
+		snprintf(who, sizeof(who), "id:kvmbpf-%s-host-%u", o->tag,
+			 ++o->n);
 	host_write(o->f, who, &a);
 }
 
@@ -102,6 +105,7 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 	char path[256], tmp[272];
 	FILE *f;
 
+	fabric_tag(fb, o.tag);
 	dhcp_path(net, "hosts", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	f = fopen(tmp, "w");
@@ -111,7 +115,7 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 		struct kvb_dhcphost r;
 		struct kvb_addr a;
 		struct kvb_port p;
-		char who[40];
+		char who[64];
 
 		prev = &key;
 		if (!key.ifindex || port_get(fb, key.ifindex, &p) ||
@@ -121,8 +125,8 @@ static int write_hosts(struct fabric *fb, const struct kvb_net *net)
 		    !dhcphost_get(fb, net->id, &key, &r))
 			continue;
 		if (key.family == 6 || !port_mac_given(&p))
-			snprintf(who, sizeof(who), "id:kvmbpf-reserved-%u",
-				 key.ifindex);
+			snprintf(who, sizeof(who), "id:kvmbpf-%s-reserved-%u",
+				 o.tag, key.ifindex);
 		else
 			fmt_mac(p.mac, who);
 		host_write(f, who, &key);

@@ -65,6 +65,8 @@ int nat_forget_release(struct fabric *fb);
 __u64 fabric_build_hash(void);
 /* how many IPv4 vteps the overlay holds (the datapath's count) */
 __u32 fabric_vteps4(struct fabric *fb);
+/* a tag no guest can guess, stable for the fabric (16 hex characters) */
+void fabric_tag(struct fabric *fb, char out[17]);
 int net_find(struct fabric *fb, const char *name, struct kvb_net *out);
 int net_get(struct fabric *fb, __u32 id, struct kvb_net *out);
 int net_put(struct fabric *fb, const struct kvb_net *net);

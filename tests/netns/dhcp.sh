@@ -190,7 +190,7 @@ got=$(lease_of "$T-sb")
 [ "$got" = 10.81.29.6 ] && pass "a client leased the one address no port holds statically" ||
 	fail "lease beside four static ips of a /29: '$got' (want 10.81.29.6)"
 sgw=$(kvmbpf -j net show s29 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
-[ "$(grep -c '^id:kvmbpf-reserved-[0-9]*,10\.81\.29\.[2-5]$' "/run/kvmbpf/$sgw.hosts")" = 4 ] &&
+[ "$(grep -c '^id:kvmbpf-[0-9a-f]\{16\}-reserved-[0-9]*,10\.81\.29\.[2-5]$' "/run/kvmbpf/$sgw.hosts")" = 4 ] &&
 	pass "dnsmasq's hosts file reserves the four" ||
 	fail "hosts file: $(tr '\n' ' ' <"/run/kvmbpf/$sgw.hosts")"
 kvmbpf detach "$T-sa" >/dev/null

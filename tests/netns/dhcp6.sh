@@ -190,10 +190,17 @@ fd83:2::1[0-9a-f][0-9a-f][0-9a-f]) pass "g2 got another address ($b3) once $b1 w
 esac
 rgw=$(kvmbpf -j net show r | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 ngw=$(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
-grep -q "^id:kvmbpf-host-[0-9]*,\[$b1\]\$" "/run/kvmbpf/$rgw.hosts" &&
-	pass "the reservation is in dnsmasq's hosts file" ||
+grep -Eq "^id:kvmbpf-[0-9a-f]{16}-host-[0-9]+,\[$b1\]\$" "/run/kvmbpf/$rgw.hosts" &&
+	pass "the reservation is in dnsmasq's hosts file, under the fabric's tag" ||
 	fail "hosts file of r: $(tr '\n' ' ' <"/run/kvmbpf/$rgw.hosts")"
-grep -q "^id:kvmbpf-reserved-[0-9]*,\[fd83:1::33\]\$" "/run/kvmbpf/$ngw.hosts" &&
+# its identifier is no guest's to send: one that sends the one an older
+# build wrote (the same on every host) as its DUID is not given it
+printf 'default-duid "kvmbpf-host-1";\n' >"$TMP/$T-g2.leases"
+b4=$(again)
+[ -n "$b4" ] && [ "$b4" != "$b1" ] &&
+	pass "a client whose DUID is kvmbpf-host-1 gets $b4, not the reserved $b1" ||
+	fail "a client whose DUID is kvmbpf-host-1 got '$b4' (reserved: $b1)"
+grep -Eq "^id:kvmbpf-[0-9a-f]{16}-reserved-[0-9]+,\[fd83:1::33\]\$" "/run/kvmbpf/$ngw.hosts" &&
 	pass "g3's static IPv6 address is kept from DHCPv6 clients" ||
 	fail "hosts file of n: $(tr '\n' ' ' <"/run/kvmbpf/$ngw.hosts")"
 finish
