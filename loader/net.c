@@ -521,12 +521,23 @@ static const char *vtep_unfit(const struct kvb_vtep_addr *a)
 		if (a->family == 4 && sa->sa_family == AF_INET) {
 			const struct sockaddr_in *b =
 				(const void *)i->ifa_broadaddr;
+			const struct sockaddr_in *m =
+				(const void *)i->ifa_netmask;
+			__be32 own = ((const struct sockaddr_in *)(const void *)
+				      sa)->sin_addr.s_addr, v;
 
-			if (!memcmp(&((const struct sockaddr_in *)(const void *)
-				      sa)->sin_addr, a->addr, 4))
+			memcpy(&v, a->addr, 4);
+			if (own == v)
 				why = "an address of this host";
 			else if ((i->ifa_flags & IFF_BROADCAST) && b &&
-				 !memcmp(&b->sin_addr, a->addr, 4))
+				 b->sin_addr.s_addr == v)
+				why = "a broadcast address of this host's";
+			/* the subnet's broadcast, whether or not the address
+			 * was given one (`ip addr add A/24` gives none, and
+			 * the kernel's local table has it all the same);
+			 * a /31 or /32 has none */
+			else if (m && ntohl(m->sin_addr.s_addr) < 0xfffffffe &&
+				 (own | ~m->sin_addr.s_addr) == v)
 				why = "a broadcast address of this host's";
 		} else if (a->family == 6 && sa->sa_family == AF_INET6 &&
 			   !memcmp(&((const struct sockaddr_in6 *)(const void *)

@@ -1417,7 +1417,16 @@ __noinline int acl_ct_evict(__u32 ifindex, __u32 dir, __u32 cap)
 	return -1;
 }
 
-/* The fragment record key of the packet in the scratch, on port ifindex. */
+/*
+ * The fragment record key of the packet in the scratch, on port ifindex:
+ * its datagram's, as the receiver reassembles it. IPv4's protocol is in
+ * every fragment; IPv6's is not: the first fragment's is the upper layer
+ * found past the headers after its Fragment header (a Destination
+ * Options header may come first), a later one's only its Fragment
+ * header's Next Header, which the receiver ignores (RFC 8200 4.5: the
+ * first fragment's headers make the datagram's). So IPv6 keys on the
+ * addresses and the fragment id alone, as the kernel's reassembly.
+ */
 static __always_inline void acl_frag_key(struct acl_scratch *s,
 					 __u32 ifindex)
 {
@@ -1426,7 +1435,7 @@ static __always_inline void acl_frag_key(struct acl_scratch *s,
 	k->ifindex = ifindex;
 	k->id = s->fid;
 	k->family = s->family;
-	k->proto = s->proto;
+	k->proto = s->family == 4 ? s->proto : 0;
 	k->pad[0] = k->pad[1] = 0;
 	__builtin_memcpy(k->saddr, s->saddr, 16);
 	__builtin_memcpy(k->daddr, s->daddr, 16);

@@ -298,10 +298,14 @@ check_not "... no network made of them" kvmbpf net show r4
 # one of its broadcasts (frames from a vtep are trusted)
 ip link add "$T-qv" type veth peer name "$T-qw" && LINK_LIST+=("$T-qv")
 ip addr add 198.18.200.1/24 brd + dev "$T-qv"
+# a subnet's broadcast is one whether or not the address was given it
+# (`ip addr add A/24` without brd: the kernel's local table has it)
+ip addr add 198.18.202.1/24 dev "$T-qv"
 check "net add ov2 (an overlay network)" kvmbpf net add ov2 type internal vni 79 vtep 198.18.1.1
 for vw in "127.0.0.1|not another host's unicast" "::1|not another host's unicast" \
 	"198.18.200.1|an address of this host" \
-	"198.18.200.255|a broadcast address of this host's"; do
+	"198.18.200.255|a broadcast address of this host's" \
+	"198.18.202.255|a broadcast address of this host's"; do
 	expect_err "vtep ${vw%%|*}: refused" "vtep ${vw%%|*}: ${vw#*|}" \
 		kvmbpf net add ovx type internal vni 78 vtep "${vw%%|*}"
 	expect_err "vtep-add ${vw%%|*}: refused" "vtep-add ${vw%%|*}: ${vw#*|}" \

@@ -508,6 +508,27 @@ static void frag6(struct frame *f, const __u8 *saddr, const __u8 *daddr,
 		     sizeof(p));
 }
 
+/* frag6 with a Destination Options header after the Fragment header
+ * (RFC 8200 4.5): the Fragment header's Next Header is 60 in every
+ * fragment, the datagram's protocol (UDP) only past the first one's */
+static void frag6_dstopt(struct frame *f, const __u8 *saddr,
+			 const __u8 *daddr, __u32 id, int first, __u16 dport)
+{
+	__u8 p[24] = { IPPROTO_DSTOPTS, 0, 0, first ? 0x01 : 0x10,
+		       (__u8)(id >> 24), (__u8)(id >> 16), (__u8)(id >> 8),
+		       (__u8)id };
+
+	if (first) {
+		p[8] = IPPROTO_UDP;		/* 8 bytes: PadN of 4 */
+		p[10] = 1, p[11] = 4;
+		p[16] = 0x14, p[17] = 0xb4;	/* source port 5300 */
+		p[18] = (__u8)(dport >> 8), p[19] = (__u8)dport;
+		p[21] = 16;			/* the UDP datagram's length */
+	}
+	frame_ip6_to(f, GA, RM, saddr, daddr, 64, IPPROTO_FRAGMENT, p,
+		     sizeof(p));
+}
+
 /*
  * Later fragments carry no ports: a port's ACLs let them through only
  * when the first fragment of their datagram passed there, and refuse
@@ -557,6 +578,22 @@ static void t_acl_fragments(struct fabric *fb)
 	frag6(&f, s6, d6, 0x0bad0000, 0, 0);
 	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
 	      "IPv6: a later fragment of a refused datagram passed");
+	/* a Destination Options header after the Fragment header: the
+	 * later fragment's Next Header (60) is not the datagram's UDP */
+	frag6_dstopt(&f, s6, d6, 0xabcdef03, 1, 53);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "IPv6, Destination Options: first fragment to 53 refused");
+	frag6_dstopt(&f, s6, d6, 0xabcdef03, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "IPv6, Destination Options: a later fragment of an allowed "
+	      "datagram refused");
+	frag6_dstopt(&f, s6, d6, 0x0bad0001, 1, 54);
+	CHECK(to_guest(fb, ka2, &f) != TC_ACT_OK,
+	      "IPv6, Destination Options: first fragment to 54 passed");
+	frag6_dstopt(&f, s6, d6, 0x0bad0001, 0, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_SHOT,
+	      "IPv6, Destination Options: a later fragment of a refused "
+	      "datagram passed");
 }
 
 /*
