@@ -28,6 +28,7 @@
 #include "bind.h"
 #include "fdb.h"
 #include "stats.h"
+#include "subnet.h"
 
 /*
  * The tunnel key and a MAC table key of the global functions, per CPU:
@@ -330,11 +331,40 @@ static __always_inline int ovl_held_here(__u32 net_id, __u8 family,
 }
 
 /*
+ * Does a frame from the tunnel claim an address of net's gateway (its
+ * IPv4 or IPv6 gateway, the host interface's link-local) with another
+ * MAC than the gateway's own? The gateway is anycast, every host's with
+ * one MAC (overlay_gateway_mac): another host's gateway asks and answers
+ * with that MAC, a guest behind it never. The gateway's addresses are in
+ * no port's bindings (the guard knows them from the network), so
+ * ovl_held_here cannot see them.
+ */
+static __always_inline int ovl_gateway_claimed(const struct kvb_net *net,
+					       __u8 family, const __u8 *a,
+					       const __u8 *smac,
+					       const __u8 *sha)
+{
+	__be32 a4;
+
+	if (family == 4) {
+		__builtin_memcpy(&a4, a, 4);
+		if (!ip4_is_gateway(net, a4))
+			return 0;
+	} else if (!ip6_is_gateway(net, a)) {
+		return 0;
+	}
+	return mac_is_zero(net->uplink_mac) ||
+	       !mac_equal(smac, net->uplink_mac) ||
+	       (sha && !mac_equal(sha, net->uplink_mac));
+}
+
+/*
  * A frame from the tunnel (network net_id; its IPv6 L4 header at l4off
  * when it is ICMPv6 of type icmp6, else 0: ARP) that claims an address a port
  * of this host holds, with another MAC (ovl_held_here): an ARP sender, an
  * IPv6 neighbour discovery message's source, a neighbour advertisement's
- * target. Each host holds only its own ports' addresses, and the
+ * target; and one that claims the gateway's (ovl_gateway_claimed). Each
+ * host holds only its own ports' addresses, and the
  * sender's host, which checked its guest's identity, cannot know this
  * host's: a guest there without an address of its own could otherwise
  * make this host's guests send to it for a guest here, the LAN's router
@@ -346,8 +376,9 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 				__u32 l4off, __u32 icmp6)
 {
 	__u8 smac[ETH_ALEN], sha[ETH_ALEN], a[16];
+	struct kvb_net *net = net_lookup(net_id);
 
-	if (!skb || bpf_skb_load_bytes(skb, 6, smac, ETH_ALEN))
+	if (!skb || !net || bpf_skb_load_bytes(skb, 6, smac, ETH_ALEN))
 		return 0;
 	if (!icmp6) {
 		/* ARP: the sender's MAC, 8 bytes in; its address, 14 */
@@ -355,7 +386,8 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 		    bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4) ||
 		    !(a[0] | a[1] | a[2] | a[3]))
 			return 0;
-		return ovl_held_here(net_id, 4, a, smac, sha) ?
+		return ovl_gateway_claimed(net, 4, a, smac, sha) ||
+		       ovl_held_here(net_id, 4, a, smac, sha) ?
 			       DROP(KVB_DROP_SPOOF_ARP) : 0;
 	}
 	if (icmp6 < 133 || icmp6 > 137 || l4off < ETH_HLEN + 40 ||
@@ -366,11 +398,13 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 		return 0;
 	if ((a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] |
 	     a[9] | a[10] | a[11] | a[12] | a[13] | a[14] | a[15]) &&
-	    ovl_held_here(net_id, 6, a, smac, NULL))
+	    (ovl_gateway_claimed(net, 6, a, smac, NULL) ||
+	     ovl_held_here(net_id, 6, a, smac, NULL)))
 		return DROP(KVB_DROP_SPOOF_ND);
 	if (icmp6 != 136 || bpf_skb_load_bytes(skb, l4off + 8, a, 16))
 		return 0;
-	return ovl_held_here(net_id, 6, a, smac, NULL) ?
+	return ovl_gateway_claimed(net, 6, a, smac, NULL) ||
+	       ovl_held_here(net_id, 6, a, smac, NULL) ?
 		       DROP(KVB_DROP_SPOOF_ND) : 0;
 }
 

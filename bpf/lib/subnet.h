@@ -118,4 +118,43 @@ static __always_inline int net_peered(const struct kvb_net *net, __u32 id)
 		(id % 64)) & 1;
 }
 
+/* a (IPv4) is a gateway address of net: never a guest's */
+static __always_inline int ip4_is_gateway(const struct kvb_net *net, __be32 a)
+{
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+		__be32 gw;
+
+		if (i >= net->nsubnets)
+			break;
+		__builtin_memcpy(&gw, s->gw, 4);
+		if (s->family == 4 && gw == a)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * a (IPv6) is a gateway address of net, or the link-local of the host's
+ * interface on it (the gateway's on nat and routed networks, the host's
+ * own on a bridge's uplink): never a guest's.
+ */
+static __always_inline int ip6_is_gateway(const struct kvb_net *net,
+					  const __u8 *a)
+{
+	if (!mac_is_zero(net->uplink_mac) && ip6_is_mac_ll(a, net->uplink_mac))
+		return 1;
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+
+		if (i >= net->nsubnets)
+			break;
+		if (s->family == 6 &&
+		    *(const __u64 *)s->gw == *(const __u64 *)a &&
+		    *(const __u64 *)(s->gw + 8) == *(const __u64 *)(a + 8))
+			return 1;
+	}
+	return 0;
+}
+
 #endif /* KVB_SUBNET_H */

@@ -166,6 +166,44 @@ ip -n "$T-b2" neigh flush all
 check "... b2 (h2) still resolves and reaches b1 at fd01::1 (h2's first-come claim is no hold)" \
 	ping6 "$T-b2" fd01::1
 check "detach bx" kv 2 detach bx
+# the gateway's addresses are no port's binding, and the gateway is
+# anycast: a guest on h2 without spoofcheck (an appliance, trusted on its
+# own host) announcing the routed network's gateway (10.3.0.1, fd03::1,
+# its link-local) from its own MAC is refused on h1 before r1 hears it,
+# so r1's off-subnet traffic never goes to that guest through the tunnel
+guest "$T-rx" 2 rx 10.3.0.98/24 || fail "setup: rx"
+check "attach rx (h2, spoofcheck off)" kv 2 attach rx net r spoofcheck off
+gdev=$(ip -n "$T-h1" -br link | awk '/g3@/ {sub(/@.*/, "", $1); print $1}')
+gwll=$(ip -n "$T-h1" -6 -br addr show dev "$gdev" 2>/dev/null | grep -o 'fe80::[0-9a-f:]*')
+in_ns "$T-r1" ping -c 1 -W 2 10.3.0.1 >/dev/null
+gm0=$(ip -n "$T-r1" neigh show 10.3.0.1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+a0=$(drop 1 "$VX" spoof-arp) n0=$(drop 1 "$VX" spoof-nd)
+in_ns "$T-rx" "$PY" - "$gwll" <<'EOP'
+import sys
+from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
+                       sendp, get_if_hwaddr, conf)
+conf.verb = 0
+me = get_if_hwaddr('eth0')
+for _ in range(3):
+    sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+          ARP(op=2, hwsrc=me, psrc='10.3.0.1', hwdst='ff:ff:ff:ff:ff:ff',
+              pdst='10.3.0.1'), iface='eth0')
+    for tgt in ['fd03::1'] + ([sys.argv[1]] if sys.argv[1] else []):
+        sendp(Ether(src=me, dst='33:33:00:00:00:01') /
+              IPv6(src='fe80::98', dst='ff02::1', hlim=255) /
+              ICMPv6ND_NA(tgt=tgt, R=1, S=0, O=1) /
+              ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
+EOP
+a1=$(drop 1 "$VX" spoof-arp) n1=$(drop 1 "$VX" spoof-nd)
+gm1=$(ip -n "$T-r1" neigh show 10.3.0.1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+[ -n "$gwll" ] && [ $((a1 - a0)) -ge 3 ] && [ $((n1 - n0)) -ge 6 ] &&
+	pass "a guest on h2 announcing the routed gateway's addresses: refused on h1 (spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0)))" ||
+	fail "a guest on h2 announcing the routed gateway's addresses ($gwll): spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0))"
+[ -n "$gm0" ] && [ "$gm1" = "$gm0" ] &&
+	pass "... r1 still has the gateway at its own MAC ($gm1)" ||
+	fail "... r1's gateway neighbour: '$gm0' -> '$gm1'"
+check "... r1 still reaches r2 through its gateway's subnet" ping4 "$T-r1" 10.3.0.12
+check "detach rx" kv 2 detach rx
 g1=$(ip -n "$T-h1" -br link | awk '/g3@/ {print $3}')
 g2=$(ip -n "$T-h2" -br link | awk '/g3@/ {print $3}')
 [ -n "$g1" ] && [ "$g1" = "$g2" ] && pass "routed: the gateway's MAC is the same on both hosts ($g2)" ||
