@@ -89,11 +89,44 @@ static __always_inline int ovl_set_key(struct __sk_buff *skb,
 }
 
 /*
- * Does the frame fit the underlay (net's ovl_mtu, the largest L3 packet
- * it carries)? A GSO super-frame is cut by gso_size: its segments are at
- * least gso_size plus the smallest IPv4 and TCP headers.
+ * The L3 and L4 headers every segment of a GSO frame carries: its IPv4
+ * header (options too) or IPv6's fixed one, and its TCP header (options
+ * too: timestamps are 12 bytes) or UDP's. What cannot be read counts as
+ * the smallest, an IPv4 and a TCP header without options.
  */
-static __always_inline int ovl_fits(const struct __sk_buff *skb,
+static __always_inline __u32 ovl_gso_hdr(struct __sk_buff *skb)
+{
+	__u8 vi = 0, proto = 0, doff = 0;
+	__u32 hdr;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &vi, 1))
+		return 40;
+	if (vi >> 4 == 4) {
+		hdr = (vi & 15) * 4;
+		if (hdr < 20 || bpf_skb_load_bytes(skb, ETH_HLEN + 9, &proto, 1))
+			return 40;
+	} else if (vi >> 4 == 6) {
+		hdr = 40;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 6, &proto, 1))
+			return 40;
+	} else {
+		return 40;
+	}
+	if (proto == IPPROTO_UDP)
+		return hdr + 8;
+	if (proto != IPPROTO_TCP ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + hdr + 12, &doff, 1) ||
+	    doff >> 4 < 5)
+		return hdr + 20;
+	return hdr + (doff >> 4) * 4;
+}
+
+/*
+ * Does the frame fit the underlay (net's ovl_mtu, the largest L3 packet
+ * it carries)? A GSO super-frame is cut by gso_size: its segments are
+ * gso_size plus their headers (ovl_gso_hdr), as the kernel cuts them.
+ */
+static __always_inline int ovl_fits(struct __sk_buff *skb,
 				    const struct kvb_net *net)
 {
 	__u32 gso = skb->gso_size;
@@ -101,7 +134,7 @@ static __always_inline int ovl_fits(const struct __sk_buff *skb,
 	if (!net->ovl_mtu)
 		return 1;
 	if (gso)
-		return gso + 40 <= net->ovl_mtu;
+		return gso + ovl_gso_hdr(skb) <= net->ovl_mtu;
 	return skb->len <= net->ovl_mtu + ETH_HLEN;
 }
 

@@ -414,7 +414,7 @@ static void t_ovl_too_big_for_the_underlay(struct fabric *fb)
 	struct kvb_net n;
 	struct frame f;
 	__u64 d0 = port_stats(fb, ko1).drop[KVB_DROP_OVL_TOO_BIG];
-	int ret;
+	int ret, ret_gso, ret_fit;
 
 	/* the underlay shrank after net add (the upkeep step read it) */
 	CHECK(!net_get(fb, on.id, &n), "no network");
@@ -423,11 +423,31 @@ static void t_ovl_too_big_for_the_underlay(struct fabric *fb)
 	CHECK(!plant_remote(fb, R1), "cannot plant the remote entry");
 	frame_udp4(&f, R1, O1, 800);
 	ret = run_tc(fb, ko1, &f);
+	/* a TSO frame of segments with TCP timestamps (32-byte TCP
+	 * headers): 560 bytes each and 52 of headers is 612, over 600,
+	 * though 560 and the smallest headers (40) would fit */
+	{
+		__u8 th[32 + 1200] = { 0 };
+
+		th[12] = 8 << 4;	/* doff 8: 12 bytes of options */
+		th[13] = 0x10;		/* ACK */
+		th[20] = 1, th[21] = 1, th[22] = 8, th[23] = 10;
+		frame_ip4(&f, R1, O1, htonl(0x0a000001), IPPROTO_TCP, th,
+			  sizeof(th));
+		ret_gso = run_tc_gso(fb, ko1, &f, 560);
+		/* 540 and 52: 592, it fits */
+		ret_fit = run_tc_gso(fb, ko1, &f, 540);
+	}
 	n.ovl_mtu = on.ovl_mtu;
 	net_put(fb, &n);
 	CHECK(ret == TC_ACT_SHOT, "verdict %d, want drop", ret);
-	CHECK(port_stats(fb, ko1).drop[KVB_DROP_OVL_TOO_BIG] == d0 + 1,
-	      "not counted overlay-too-big");
+	CHECK(ret_gso == TC_ACT_SHOT, "TSO, 560 + 52 bytes a segment over "
+	      "600: verdict %d, want drop", ret_gso);
+	CHECK(ret_fit == TC_ACT_REDIRECT, "TSO, 540 + 52 bytes a segment "
+	      "under 600: verdict %d, want the tunnel", ret_fit);
+	CHECK(port_stats(fb, ko1).drop[KVB_DROP_OVL_TOO_BIG] == d0 + 2,
+	      "not counted overlay-too-big twice: +%llu",
+	      (unsigned long long)(port_stats(fb, ko1).drop[KVB_DROP_OVL_TOO_BIG] - d0));
 }
 
 int overlay_tests(struct fabric *fb)
