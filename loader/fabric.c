@@ -836,9 +836,27 @@ int map_delete_where(int fd, size_t key_size, size_t value_size,
 		     void *arg)
 {
 	struct collect c = { .match = match, .arg = arg, .key_size = key_size };
+	void *v = malloc(value_size);
+	size_t kept = 0;
 	int deleted = 0;
 
+	if (!v)
+		return 0;
 	map_walk(fd, key_size, value_size, collect_one, &c);
+	/* each entry read again just before it goes: the datapath may have
+	 * rewritten one since the walk (a MAC table entry that a port
+	 * pinned meanwhile is no longer the one matched) */
+	for (size_t i = 0; i < c.n; i++) {
+		void *k = c.keys + i * key_size;
+
+		if (bpf_map_lookup_elem(fd, k, v) || !match(k, v, arg))
+			continue;
+		if (kept != i)
+			memmove(c.keys + kept * key_size, k, key_size);
+		kept++;
+	}
+	free(v);
+	c.n = kept;
 	for (size_t i = 0; i < c.n; i += MAP_BATCH) {
 		__u32 count = (__u32)(c.n - i < MAP_BATCH ? c.n - i : MAP_BATCH);
 
