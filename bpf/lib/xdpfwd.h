@@ -17,7 +17,11 @@
  * tc does: a port with ACLs (their stages run in tc, and frames XDP
  * redirects pass neither the sender's tc ingress nor the receiver's tc
  * egress), DHCP (snooping), a spoofcheck port whose MAC is not pinned
- * yet (tc pins it), frames over the network's MTU or the receiver's.
+ * yet (tc pins it), frames over the network's MTU or the receiver's. A
+ * guest's frame takes the fast path only in native XDP: in generic XDP
+ * it is a GSO frame, or one past a page (tun's native path takes the
+ * rest), whose GSO fields the redirect would carry past tc's check of
+ * them (admit: check_guest_gso).
  *
  * From the uplink, tc's switch stage (bridge_from_uplink) sends the host
  * its own frames (to the uplink's MAC), multicast and broadcast (flooded
@@ -341,6 +345,23 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 
 	if (!eth || !port || !net || !f)
 		return XDP_PASS;
+	/*
+	 * From a guest, native XDP only: tun runs generic XDP on what its
+	 * native path does not take, a GSO frame (or one past a page), and
+	 * generic XDP's redirect keeps the skb's GSO fields, which XDP can
+	 * neither see nor clear: a frame of one segment with a gso_size of 1
+	 * would reach the other guest as such, where tc drops it (gso-invalid). So
+	 * generic XDP (and BPF_PROG_RUN, which looks alike) passes a guest's
+	 * frames to tc; a NIC's (the uplink's) are never GSO before GRO.
+	 */
+	if (port->role == KVB_PORT_GUEST && !xdp_csum_state_lost(ctx))
+		return XDP_PASS;
+	/* eth is read again: the check may have moved the metadata */
+	c.pos = (void *)(long)ctx->data;
+	c.end = (void *)(long)ctx->data_end;
+	eth = CURSOR_TAKE(&c, struct ethhdr);
+	if (!eth)
+		return XDP_PASS;
 	dst = eth->h_dest;
 	ifindex = f->ifindex;
 	if (port->role == KVB_PORT_UPLINK) {
@@ -390,12 +411,11 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 		    (rule == L4_FILL && port->role == KVB_PORT_UPLINK))
 			return XDP_PASS;
 	}
-	/* eth is void from here (adjust_meta) */
+	/* a guest's partial TCP checksum: native XDP alone gets here (the
+	 * redirect loses the skb's checksum state: see the top) */
 	if (rule == L4_FILL) {
 		int s;
 
-		if (!xdp_csum_state_lost(ctx))
-			return XDP_PASS;
 		/* the device's work: the sum from csum_start, the seed
 		 * (the pseudo-header sum) included, inverted */
 		s = csum_xdp_fold(ctx, f->l4_off, f->l4_len);

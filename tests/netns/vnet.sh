@@ -13,12 +13,14 @@
 # through generic XDP) and "native" (on, written non-blocking as QEMU
 # writes: tun runs native XDP on frames without GSO that fit a page).
 #
-# And which path each frame took (the sender's xdp-fwd counter): with XDP
-# on, switched frames with complete checksums (tcp-full, udp-full) take
-# the XDP fast path (bpf/lib/xdpfwd.h), and so do partial TCP checksums
-# where XDP runs on tun's own buffer (native: XDP completes them, as the
-# redirect loses the skb's checksum state) but not on an skb (on: generic
-# XDP keeps it, and a completed field would be summed again); every
+# And which path each frame took (the sender's xdp-fwd counter): in
+# native XDP, switched frames with complete checksums (tcp-full,
+# udp-full) take the XDP fast path (bpf/lib/xdpfwd.h), and so do partial
+# TCP checksums (XDP completes them, as the redirect loses the skb's
+# checksum state); in generic XDP (on) none does (a guest's frame there
+# may be a GSO one, whose GSO fields the redirect would carry past tc's
+# check: a hostile one of gso_size 1 is dropped in every mode, as
+# gso-invalid); every
 # other kind and every routed or NATed frame is tc's.
 source "$(dirname "$0")/lib.sh"
 
@@ -119,12 +121,35 @@ for mode in ${VNET_XDP:-off on native}; do
 	kvmbpf attach "$T-a" net lan mac $MA ip 10.81.0.11 ip fd81::11 xdp $xdp &&
 	kvmbpf attach "$T-b" net lan mac $MB ip 10.81.0.12 ip fd81::12 xdp $xdp ||
 		fail "xdp $xdp: bridge set-up"
+	# generic XDP (a blocking writer's frames) forwards nothing of a
+	# guest's: its frames there could be GSO ones (see below)
 	FAST_KINDS=""
-	[ "$xdp" = on ] && FAST_KINDS="tcp-full udp-full"
 	[ "$mode" = native ] && FAST_KINDS="tcp-full udp-full tcp-csum"
 	deliver "xdp $mode: switched IPv4" "$T-a" "$T-b" $MA $MB 10.81.0.11 10.81.0.12 7000 "${KINDS4[@]}"
 	deliver "xdp $mode: switched IPv6" "$T-a" "$T-b" $MA $MB fd81::11 fd81::12 7100 "${KINDS6[@]}"
 	FAST_KINDS=""
+	# a hostile GSO frame that fits the MTU, gso_size 1, its checksum
+	# complete: tun takes it as GSO and runs generic XDP on it, whose
+	# redirect would keep its GSO fields; tc drops it (gso-invalid), and the
+	# other guest never sees it, in every mode
+	out=$(mktemp)
+	timeout 20 "$V" recv "$T-b" 10 >"$out" 2>&1 &
+	rp=$!
+	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+	g0=$(stat "$T-a" gso-invalid) f0=$(xdp_fwd "$T-a")
+	"$V" send "$T-a" tcp-gso-tiny $MA $MB 10.81.0.11 10.81.0.12 7050 7050 ||
+		fail "xdp $mode: vnettap send tcp-gso-tiny"
+	g1=$(stat "$T-a" gso-invalid) f1=$(xdp_fwd "$T-a")
+	"$V" send "$T-a" tcp-full $MA $MB 10.81.0.11 10.81.0.12 7999 7999
+	wait "$rp"
+	if grep -q "^frame 7050 " "$out"; then
+		fail "xdp $mode: a GSO frame of gso_size 1 reached the other guest: $(grep '^frame 7050 ' "$out" | head -1)"
+	elif [ "$g1" != $((g0 + 1)) ] || [ "$f1" != "$f0" ]; then
+		fail "xdp $mode: a GSO frame of gso_size 1: gso-invalid +$((g1 - g0)), xdp-fwd +$((f1 - f0)) (want +1, +0)"
+	else
+		pass "xdp $mode: a GSO frame of gso_size 1 is dropped (gso-invalid), not forwarded by XDP"
+	fi
+	rm -f "$out"
 	kvmbpf net del lan >/dev/null || fail "xdp $xdp: net del lan"
 
 	# routed between two peered networks

@@ -23,6 +23,10 @@
  *                              checksum offload computes it, i.e. valid
  *                              only once the inner one is filled in
  *         vxlan-inner0         the same with outer UDP checksum 0
+ *         tcp-gso-tiny         a hostile one: GSO_TCPV4/TCPV6 with gso_size
+ *                              1 on a frame that fits the MTU, its
+ *                              checksum complete, no NEEDS_CSUM (tun
+ *                              takes it as GSO, and runs generic XDP)
  *         tcp-lostcsum         a partial checksum without NEEDS_CSUM: what
  *                              a frame looks like after XDP_REDIRECT lost
  *                              its virtio-net header (the receiver's
@@ -294,7 +298,7 @@ static size_t build(const char *kind, const struct addrs *a, size_t paylen,
 	l4 = buf + l3;
 	put_l4(l4, proto, a->sport, a->dport, paylen);
 	cf = csum_field(proto);
-	if (strstr(kind, "csum") || strstr(kind, "-gso")) {
+	if (strstr(kind, "csum") || !strcmp(kind, "tcp-gso")) {
 		/* what the guest's stack leaves for the device to finish */
 		put16(l4 + cf, fold(pseudo(buf + 14, a->v6, proto, l4len)));
 		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -310,6 +314,13 @@ static size_t build(const char *kind, const struct addrs *a, size_t paylen,
 		}
 	} else if (!strcmp(kind, "udp-zero")) {
 		put16(l4 + cf, 0);
+	} else if (!strcmp(kind, "tcp-gso-tiny")) {
+		put16(l4 + cf, (uint16_t)~fold(sum16(l4, l4len,
+			pseudo(buf + 14, a->v6, proto, l4len))));
+		vh->gso_type = a->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+				       VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->gso_size = 1;
+		vh->hdr_len = (uint16_t)(l3 + 20);
 	} else {
 		uint16_t c = (uint16_t)~fold(sum16(l4, l4len,
 			pseudo(buf + 14, a->v6, proto, l4len)));
@@ -336,7 +347,7 @@ static int do_send(int argc, char **argv)
 	static const char *kinds[] = { "tcp-csum", "udp-csum", "tcp-gso",
 				       "tcp-full", "udp-full", "udp-zero",
 				       "vxlan-inner", "vxlan-inner0",
-				       "tcp-lostcsum" };
+				       "tcp-lostcsum", "tcp-gso-tiny" };
 	struct addrs a = { 0 };
 	struct virtio_net_hdr_v1 vh;
 	static uint8_t buf[BUF_LEN];
@@ -366,7 +377,7 @@ static int do_send(int argc, char **argv)
 	a.sport = (uint16_t)atoi(argv[8]);
 	a.dport = (uint16_t)atoi(argv[9]);
 	paylen = argc > 10 ? (size_t)atol(argv[10]) :
-		 strstr(argv[3], "-gso") ? 3 * GSO_SIZE : 100;
+		 !strcmp(argv[3], "tcp-gso") ? 3 * GSO_SIZE : 100;
 	count = argc > 11 ? atoi(argv[11]) : 1;
 	if (paylen > 60000) {
 		fprintf(stderr, "vnettap: LEN %zu too large\n", paylen);

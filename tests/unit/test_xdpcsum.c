@@ -21,16 +21,16 @@
  * (mac X2); frames go from kx1 to X2.
  *
  * Between two tap ports (kt1, kt2: taps are redirect targets) the fast
- * path (bpf/lib/xdpfwd.h) redirects what it proves complete, unchanged,
- * counted as tc would count it, and passes every case the rule and the
- * switch stage name to tc, untouched. BPF_PROG_RUN describes its frame
- * by the device's own receive queue, as generic XDP does (kern.h:
- * xdp_native), so a partial TCP checksum is passed here (completing it is
- * for tun's native path: tests/netns/vnet.sh, mode native).
+ * path (bpf/lib/xdpfwd.h) runs in native XDP only: a guest's frame in
+ * generic XDP is a GSO one, whose GSO fields a redirect would carry past
+ * tc. BPF_PROG_RUN describes its frame by the device's own receive
+ * queue, as generic XDP does (kern.h: xdp_native), so every guest frame
+ * is passed to tc here, and tc switches it (a guest's native XDP is
+ * tests/netns/vnet.sh's, mode native).
  *
  * From the bridge's uplink (unit_uplink) to the tap kt2, the same fast
- * path takes a LAN host's complete frames (and learns the host on the
- * uplink), and passes to tc, never drops, everything tc must judge: the
+ * path takes a LAN host's complete frames (every length of its sum, ICMP
+ * echo, ARP; and learns the host on the uplink), and passes to tc, never drops, everything tc must judge: the
  * host's own, multicast, unknown, LAN to LAN, partial or wrong checksums,
  * DHCP, router advertisements, VLAN tags, a guest with ACLs, frames over
  * the network's or the guest's MTU.
@@ -391,17 +391,41 @@ static int fast_path(struct fabric *fb, __u32 from, __u32 to,
 	return 0;
 }
 
-#define FAST(f, what)							\
+#define TO_TC(from, f, what)						\
 	do {								\
-		if (fast_path(fb, kt1, kt2, (f), (what), __func__)) {	\
+		if (to_tc(fb, (from), (f), (what), __func__)) {		\
 			unit_failed = 1;				\
 			return;						\
 		}							\
 	} while (0)
 
-#define TO_TC(from, f, what)						\
+/* The frame from a tap guest port: XDP passes it (to_tc), then tc
+ * switches it to kt2 unchanged. */
+static int tc_switches(struct fabric *fb, __u32 from, const struct frame *f,
+		       const char *what, const char *test)
+{
+	__u64 tx0 = port_stats(fb, kt2).tx_packets;
+	struct frame out;
+	int ret;
+
+	if (to_tc(fb, from, f, what, test))
+		return 1;
+	ret = run_tc_out(fb, from, f, &out);
+	if (ret != TC_ACT_REDIRECT || port_stats(fb, kt2).tx_packets != tx0 + 1) {
+		printf("FAIL %s: %s: tc verdict %d (want TC_ACT_REDIRECT to kt2)\n",
+		       test, what, ret);
+		return 1;
+	}
+	if (out.len != f->len || memcmp(out.buf, f->buf, f->len)) {
+		printf("FAIL %s: %s: tc changed the frame\n", test, what);
+		return 1;
+	}
+	return 0;
+}
+
+#define TC_SWITCHES(from, f, what)					\
 	do {								\
-		if (to_tc(fb, (from), (f), (what), __func__)) {		\
+		if (tc_switches(fb, (from), (f), (what), __func__)) {	\
 			unit_failed = 1;				\
 			return;						\
 		}							\
@@ -421,9 +445,12 @@ static void tip6(struct frame *f, __u8 proto, const void *l4, __u32 len)
 	frame_ip6(f, T2, T1, TSRC6, proto, l4, len);
 }
 
-/* ICMP(v6) echo request with n bytes of data, checksum complete */
-static void icmp_echo(struct frame *f, int v6, __u32 n)
+/* ICMP(v6) echo request with n bytes of data, checksum complete, from a
+ * guest (kt1: T1) or a LAN host (L1) to T2 */
+static void icmp_echo_from(struct frame *f, int v6, __u32 n, int lan)
 {
+	static const __u8 l1[6] = { 0x52, 0x54, 0, 0, 0x1e, 1 };
+	static const __u8 lsrc6[16] = { 0xfd, [15] = 0x63 };
 	__u8 l4[1500];
 	__u32 off, len = 8 + n;
 
@@ -433,12 +460,18 @@ static void icmp_echo(struct frame *f, int v6, __u32 n)
 	for (__u32 i = 0; i < n; i++)
 		l4[8 + i] = (__u8)(i * 7);
 	if (v6) {
-		tip6(f, IPPROTO_ICMPV6, l4, len);
+		frame_ip6(f, T2, lan ? l1 : T1, lan ? lsrc6 : TSRC6,
+			  IPPROTO_ICMPV6, l4, len);
 		off = ETH_HLEN + 40;
 		put16(f->buf + off + 2, csum_fold16(sum16(f->buf + off, len,
 			pseudo(f, IPPROTO_ICMPV6, len))));
 	} else {
-		tip4(f, IPPROTO_ICMP, l4, len);
+		__u8 *ip = f->buf + ETH_HLEN;
+
+		frame_ip4(f, T2, lan ? l1 : T1,
+			  lan ? htonl(0x0a000063) : TSRC4, IPPROTO_ICMP, l4,
+			  len);
+		put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
 		off = ETH_HLEN + 20;
 		put16(f->buf + off + 2,
 		      csum_fold16(sum16(f->buf + off, len, 0)));
@@ -446,15 +479,20 @@ static void icmp_echo(struct frame *f, int v6, __u32 n)
 }
 
 /*
- * Complete frames of every kind the fast path takes, at lengths that
- * exercise each step of its sum (512-byte blocks, 256/128/64, words, the
- * odd byte), are redirected unchanged; the same frame with one bit of
- * its payload flipped (a checksum that is wrong, not partial) is not.
+ * A guest's frames take the fast path in native XDP only (xdpfwd.h): tun
+ * runs generic XDP on GSO frames, whose GSO fields a redirect would carry
+ * past tc's check of them. BPF_PROG_RUN describes its frame as generic
+ * XDP does (kern.h: xdp_native), so every frame the native fast path
+ * would take (complete TCP and UDP at lengths that exercise each step of
+ * its sum, ICMP echo, ARP), from a pinned port (kt1) and from one without
+ * spoofcheck (kt3), is passed to tc untouched and uncounted, and tc
+ * switches it to kt2. The fast path itself, shared with the uplink's, is
+ * t_xdp_uplink_fast_path's; a guest's native XDP, written as QEMU
+ * writes, is tests/netns/vnet.sh's (mode native).
  */
-static void t_xdp_fast_complete_frames_redirected(struct fabric *fb)
+static void t_xdp_guest_generic_goes_to_tc(struct fabric *fb)
 {
-	static const __u32 lens[] = { 0, 1, 2, 3, 5, 63, 64, 65, 127, 255,
-				      511, 512, 513, 1000, 1023, 1401 };
+	static const __u32 lens[] = { 0, 1, 63, 64, 511, 512, 1401 };
 	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP };
 	struct frame f;
 	__u8 l4[1500];
@@ -472,26 +510,17 @@ static void t_xdp_fast_complete_frames_redirected(struct fabric *fb)
 					tip4(&f, p, l4, n);
 				make_complete(&f, p);
 				snprintf(what, sizeof(what), "IPv%d %s, %u bytes, "
-					 "complete", v6 ? 6 : 4,
+					 "complete, generic XDP", v6 ? 6 : 4,
 					 p == IPPROTO_TCP ? "TCP" : "UDP",
 					 lens[i]);
-				FAST(&f, what);
-				if (!lens[i])
-					continue;
-				f.buf[f.len - 1] ^= 0x10;
-				snprintf(what, sizeof(what), "IPv%d %s, %u bytes, "
-					 "wrong checksum", v6 ? 6 : 4,
-					 p == IPPROTO_TCP ? "TCP" : "UDP",
-					 lens[i]);
-				TO_TC(kt1, &f, what);
+				TC_SWITCHES(kt1, &f, what);
 			}
 		}
-		icmp_echo(&f, 0, lens[i]);
-		FAST(&f, "ICMP echo");
-		icmp_echo(&f, 1, lens[i]);
-		FAST(&f, "ICMPv6 echo");
+		icmp_echo_from(&f, 0, lens[i], 0);
+		TC_SWITCHES(kt1, &f, "ICMP echo, generic XDP");
+		icmp_echo_from(&f, 1, lens[i], 0);
+		TC_SWITCHES(kt1, &f, "ICMPv6 echo, generic XDP");
 	}
-	/* ARP carries no checksum: a unicast reply is complete */
 	frame_raw(&f, T2, T1, ETH_P_ARP, 28);
 	{
 		__u8 *a = f.buf + ETH_HLEN;
@@ -502,192 +531,16 @@ static void t_xdp_fast_complete_frames_redirected(struct fabric *fb)
 		memcpy(a + 8, T1, 6), memcpy(a + 14, &sip, 4);
 		memcpy(a + 18, T2, 6), memcpy(a + 24, &tip, 4);
 	}
-	FAST(&f, "ARP reply");
-}
-
-/*
- * A source the fast path forwards is learnt there (tc never sees it):
- * kt3 (no spoofcheck, no MAC) sends from T3; the FDB then has T3 on kt3.
- */
-static void t_xdp_fast_learns_the_source(struct fabric *fb)
-{
-	struct kvb_fdb_entry e;
-	struct frame f;
-	__u8 l4[200];
-	__u32 n = l4_hdr(l4, IPPROTO_TCP, 50);
-
-	CHECK(!fdb_entry(fb, 1, T3, &e), "T3 known before it sent");
-	frame_ip4(&f, T2, T3, htonl(0x0a000021), IPPROTO_TCP, l4, n);
-	put16(f.buf + ETH_HLEN + 10, csum_fold16(sum16(f.buf + ETH_HLEN, 20, 0)));
-	make_complete(&f, IPPROTO_TCP);
-	if (fast_path(fb, kt3, kt2, &f, "TCP from kt3", __func__)) {
-		unit_failed = 1;
-		return;
-	}
-	CHECK(fdb_entry(fb, 1, T3, &e) && e.ifindex == kt3 && e.seen_ns,
-	      "T3 not learnt on kt3 by the fast path");
-}
-
-/* Every case that is tc's, from kt1 to the tap kt2 unless said. */
-static void t_xdp_fast_pass_to_tc_cases(struct fabric *fb)
-{
-	struct kvb_acl_port ap = { .set = 1 };
-	struct frame f;
-	__u8 l4[1600], *ip;
-	__u32 n, at;
-
-	/* partial checksums: UDP always, TCP where XDP keeps the skb's
-	 * checksum state (BPF_PROG_RUN's queue is the device's, as generic
-	 * XDP's) */
-	for (int v6 = 0; v6 < 2; v6++) {
-		n = l4_hdr(l4, IPPROTO_TCP, 300);
-		v6 ? tip6(&f, IPPROTO_TCP, l4, n) : tip4(&f, IPPROTO_TCP, l4, n);
-		make_partial(&f, IPPROTO_TCP);
-		TO_TC(kt1, &f, "TCP, partial checksum, generic XDP");
-		n = l4_hdr(l4, IPPROTO_UDP, 300);
-		v6 ? tip6(&f, IPPROTO_UDP, l4, n) : tip4(&f, IPPROTO_UDP, l4, n);
-		make_partial(&f, IPPROTO_UDP);
-		TO_TC(kt1, &f, "UDP, partial checksum");
-	}
-	/* UDP checksum 0; UDP whose length is less than the packet's */
-	n = l4_hdr(l4, IPPROTO_UDP, 100);
-	tip4(&f, IPPROTO_UDP, l4, n);
-	TO_TC(kt1, &f, "UDP checksum 0");
-	put16(l4 + 4, 50);
-	tip4(&f, IPPROTO_UDP, l4, n);
-	put16(f.buf + ETH_HLEN + 20 + 6, 0x1234);
-	TO_TC(kt1, &f, "UDP length short of the packet");
-	/* DHCP, complete: snooping is tc's */
-	n = l4_hdr(l4, IPPROTO_UDP, 240);
-	put16(l4, 68), put16(l4 + 2, 67);
-	l4[8] = 1;	/* BOOTREQUEST, from the port's own MAC */
-	l4[9] = 1, l4[10] = 6;
-	memcpy(l4 + 8 + 28, T1, 6);
-	memset(l4 + 8 + 34, 0, 10);	/* chaddr's padding */
-	tip4(&f, IPPROTO_UDP, l4, n);
-	make_complete(&f, IPPROTO_UDP);
-	TO_TC(kt1, &f, "DHCP");
-
-	/* VXLAN with inner offload: the outer checksum does not verify */
+	TC_SWITCHES(kt1, &f, "ARP reply, generic XDP");
 	{
-		struct frame in;
-		__u8 *udp;
-		__u32 ilen;
+		__u32 n = l4_hdr(l4, IPPROTO_TCP, 50);
 
-		n = l4_hdr(l4, IPPROTO_TCP, 200);
-		frame_ip4(&in, T2, T1, htonl(0x0ac80001), IPPROTO_TCP, l4, n);
-		make_complete(&in, IPPROTO_TCP);
-		ilen = in.len;
-		memset(l4, 0, 16);
-		put16(l4, 50000), put16(l4 + 2, 4789);
-		put16(l4 + 4, (__u16)(16 + ilen));
-		l4[8] = 0x08, l4[14] = 42;
-		memcpy(l4 + 16, in.buf, ilen);
-		tip4(&f, IPPROTO_UDP, l4, 16 + ilen);
-		make_complete(&f, IPPROTO_UDP);
-		udp = f.buf + ETH_HLEN + 20;
-		put16(udp + 16 + ETH_HLEN + 20 + 16,
-		      fold(pseudo(&in, IPPROTO_TCP, n)));
-		TO_TC(kt1, &f, "VXLAN, inner TCP checksum partial");
+		frame_ip4(&f, T2, T3, htonl(0x0a000021), IPPROTO_TCP, l4, n);
+		put16(f.buf + ETH_HLEN + 10,
+		      csum_fold16(sum16(f.buf + ETH_HLEN, 20, 0)));
+		make_complete(&f, IPPROTO_TCP);
+		TC_SWITCHES(kt3, &f, "TCP from kt3 (no spoofcheck), generic XDP");
 	}
-
-	/* protocols and headers the rule leaves to tc, checksums complete
-	 * where they have one */
-	memset(l4, 0, sizeof(l4));
-	put16(l4, 5000), put16(l4 + 2, 5001);
-	tip4(&f, IPPROTO_SCTP, l4, 32);
-	TO_TC(kt1, &f, "SCTP");
-	tip6(&f, IPPROTO_SCTP, l4, 32);
-	TO_TC(kt1, &f, "SCTP over IPv6");
-	n = l4_hdr(l4, IPPROTO_UDP, 200);
-	tip4(&f, IPPROTO_UDP, l4, n);
-	make_complete(&f, IPPROTO_UDP);
-	ip = f.buf + ETH_HLEN;
-	put16(ip + 6, 0x2000);	/* MF: a first fragment, complete L4 */
-	put16(ip + 10, 0);
-	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
-	TO_TC(kt1, &f, "IPv4 first fragment");
-	put16(ip + 6, 26);
-	put16(ip + 10, 0);
-	put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
-	TO_TC(kt1, &f, "IPv4 later fragment");
-	memset(l4, 0, 8);
-	l4[0] = IPPROTO_UDP;
-	l4[3] = 1;
-	n = l4_hdr(l4 + 8, IPPROTO_UDP, 200);
-	tip6(&f, IPPROTO_FRAGMENT, l4, 8 + n);
-	TO_TC(kt1, &f, "IPv6 fragment header");
-	memset(l4, 0, 8);
-	l4[0] = IPPROTO_TCP;	/* destination options, then TCP */
-	n = l4_hdr(l4 + 8, IPPROTO_TCP, 100);
-	tip6(&f, IPPROTO_DSTOPTS, l4, 8 + n);
-	TO_TC(kt1, &f, "IPv6 extension header");
-	memset(l4, 0, sizeof(l4));
-	put16(l4 + 2, ETH_P_IP);
-	l4[4] = 0x45, put16(l4 + 6, 28), l4[12] = 64, l4[13] = IPPROTO_UDP;
-	tip4(&f, IPPROTO_GRE, l4, 4 + 28);
-	TO_TC(kt1, &f, "GRE");
-	tip4(&f, IPPROTO_IPIP, l4 + 4, 28);
-	TO_TC(kt1, &f, "IPIP");
-	/* IPv4 with Router Alert (IGMP) */
-	frame_raw(&f, T2, T1, ETH_P_IP, 24 + 8);
-	ip = f.buf + ETH_HLEN;
-	ip[0] = 0x46, put16(ip + 2, 32), ip[8] = 1, ip[9] = IPPROTO_IGMP;
-	memcpy(ip + 12, (__u8[]){ 10, 0, 0, 31, 10, 0, 0, 32 }, 8);
-	ip[20] = 148, ip[21] = 4;
-	put16(ip + 10, csum_fold16(sum16(ip, 24, 0)));
-	TO_TC(kt1, &f, "IPv4 options");
-	/* another ethertype */
-	frame_raw(&f, T2, T1, 0x88b5, 46);
-	TO_TC(kt1, &f, "ethertype 0x88b5");
-
-	/* destinations: complete TCP, sent where the switch stage decides */
-	n = l4_hdr(l4, IPPROTO_TCP, 100);
-	tip4(&f, IPPROTO_TCP, l4, n);
-	make_complete(&f, IPPROTO_TCP);
-	memcpy(f.buf, (__u8[]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 6);
-	TO_TC(kt1, &f, "broadcast");
-	memcpy(f.buf, (__u8[]){ 0x33, 0x33, 0, 0, 0, 1 }, 6);
-	TO_TC(kt1, &f, "multicast");
-	memcpy(f.buf, (__u8[]){ 0x52, 0x54, 0, 0, 0x1d, 0x77 }, 6);
-	TO_TC(kt1, &f, "unknown unicast");
-	memcpy(f.buf, T1, 6);
-	TO_TC(kt1, &f, "back to its own port");
-	memcpy(f.buf, X2, 6);
-	TO_TC(kt1, &f, "to a veth port (not a redirect target)");
-	memcpy(f.buf, unit_upmac, 6);
-	TO_TC(kt1, &f, "to the host (uplink's MAC)");
-	memcpy(f.buf, T2, 6);
-	/* over the network's MTU (1500) */
-	n = l4_hdr(l4, IPPROTO_TCP, 1500 - 40 + 1);
-	tip4(&f, IPPROTO_TCP, l4, n);
-	make_complete(&f, IPPROTO_TCP);
-	TO_TC(kt1, &f, "over the MTU");
-	/* the same frame the fast path takes, once every port rule applies */
-	n = l4_hdr(l4, IPPROTO_TCP, 100);
-	tip4(&f, IPPROTO_TCP, l4, n);
-	make_complete(&f, IPPROTO_TCP);
-	FAST(&f, "complete TCP (before the port rules)");
-	CHECK(!acl_entry_put(fb, kt1, &ap), "aclp");
-	TO_TC(kt1, &f, "sender has ACLs");
-	acl_entry_put(fb, kt1, NULL);
-	CHECK(!acl_entry_put(fb, kt2, &ap), "aclp");
-	TO_TC(kt1, &f, "receiver has ACLs");
-	acl_entry_put(fb, kt2, NULL);
-	{
-		struct kvb_port p;
-
-		for (int k = 0; k < 2; k++) {
-			at = k ? kt2 : kt1;
-			CHECK(!bpf_map_lookup_elem(fb->port_fd, &at, &p), "port");
-			p.flags |= KVB_PORT_F_ISOLATED;
-			bpf_map_update_elem(fb->port_fd, &at, &p, BPF_EXIST);
-			TO_TC(kt1, &f, k ? "receiver isolated" : "sender isolated");
-			p.flags &= ~KVB_PORT_F_ISOLATED;
-			bpf_map_update_elem(fb->port_fd, &at, &p, BPF_EXIST);
-		}
-	}
-	FAST(&f, "complete TCP (after the port rules)");
 }
 
 /*
@@ -762,6 +615,12 @@ static void t_xdp_uplink_fast_path(struct fabric *fb)
 		memcpy(a + 18, T2, 6), memcpy(a + 24, &tip, 4);
 	}
 	UFAST(L1, &f, "from the LAN: ARP reply");
+	for (__u32 n = 0; n < 1402; n = n * 2 + 63) {
+		icmp_echo_from(&f, 0, n, 1);
+		UFAST(L1, &f, "from the LAN: ICMP echo");
+		icmp_echo_from(&f, 1, n, 1);
+		UFAST(L1, &f, "from the LAN: ICMPv6 echo");
+	}
 
 	CHECK(!fdb_entry(fb, 1, L2, &e), "L2 known before it sent");
 	uip4(&f, L2, IPPROTO_UDP, l4, l4_hdr(l4, IPPROTO_UDP, 40));
@@ -993,9 +852,7 @@ int xdp_csum_tests(struct fabric *fb)
 	RUN(t_xdp_partial_checksums_go_to_tc);
 	RUN(t_xdp_tunnel_with_inner_offload_goes_to_tc);
 	RUN(t_xdp_pass_to_tc_cases);
-	RUN(t_xdp_fast_complete_frames_redirected);
-	RUN(t_xdp_fast_learns_the_source);
-	RUN(t_xdp_fast_pass_to_tc_cases);
+	RUN(t_xdp_guest_generic_goes_to_tc);
 	/* the uplink's own program, bound to it, loads (xdp_bound_prog);
 	 * BPF_PROG_RUN refuses a bound program: its stand-in runs */
 	xdp_prog = xdp_bound_prog(fb->dir, unit_uplink);
