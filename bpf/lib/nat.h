@@ -98,6 +98,7 @@ struct nat_scratch {
 	struct kvb_natmap_key pk;	/* KVB_NM_PEER */
 	__u8 mv[sizeof(struct kvb_natmap)];
 	struct kvb_fwd_key fk;
+	struct kvb_addr_key gk;		/* fwd_guest: its address's holder */
 	__be16 port;			/* the mapping's NAT port */
 	__be16 hint;			/* a port the guest's mappings hold */
 	__u8 held;			/* enum kvb_ct_mapped */
@@ -1813,6 +1814,44 @@ send:
 }
 
 /*
+ * The guest a forward fw reaches now: its port (NULL: none), whose
+ * ifindex goes into *ifindex and the MAC to send to into mac. A forward
+ * names an address, and the port that holds it can change under it (a VM
+ * restarted: detach, a new tap with a new ifindex, attach with the same
+ * `ip`; a lease of it bound on another port): the port is the address's
+ * holder now, its owner entry in kvb_addr (a static `ip` or a DHCP lease:
+ * IPv4 has no other binding), and the port `forward add` resolved
+ * (fw->ifindex) only while no guest port of the network holds it. A
+ * holder other than that port gets its own MAC when it has one.
+ */
+static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
+						  const struct kvb_fwd *fw,
+						  __u32 *ifindex, __u8 *mac)
+{
+	struct kvb_addr_key *k = &t->gk;
+	struct kvb_port *gp;
+	struct kvb_addr *o;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = 4;
+	k->net_id = (__u8)fw->net_id;
+	__builtin_memcpy(k->addr, &fw->to_addr, 4);
+	o = bpf_map_lookup_elem(&kvb_addr, k);
+	if (o && o->owner != fw->ifindex) {
+		*ifindex = o->owner;
+		gp = nat_guest_port(*ifindex, fw->net_id);
+		if (gp) {
+			__builtin_memcpy(mac, mac_is_zero(gp->mac) ? fw->mac :
+					 gp->mac, ETH_ALEN);
+			return gp;
+		}
+	}
+	*ifindex = fw->ifindex;
+	__builtin_memcpy(mac, fw->mac, ETH_ALEN);
+	return nat_guest_port(*ifindex, fw->net_id);
+}
+
+/*
  * Hairpin: guest A to its network's WAN address on a forwarded port
  * reaches the forward's guest B, from the gateway's address (so that B
  * answers through the fabric, not straight to A); B's answers go back to
@@ -1858,14 +1897,15 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
 	if (!fw || fw->net_id != net->id)
 		return NAT_CONTINUE;	/* the host's own port */
-	/* the forward's guest port gone or now another network's: no
-	 * flow is made for it (hairpin_send says why) */
-	if (!nat_guest_port(fw->ifindex, net->id))
-		return DROP(KVB_DROP_NO_ROUTE);
 	if (!t)
 		return DROP(KVB_DROP_NAT_FULL);
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
+	/* the forward's guest (fwd_guest); none, its port gone or now
+	 * another network's: no flow is made for it (hairpin_send says
+	 * why) */
+	if (!fwd_guest(t, fw, &t->orig.guest_ifindex, t->orig.guest_mac))
+		return DROP(KVB_DROP_NO_ROUTE);
 	/* the flow is its opener's, A's, share */
 	t->orig.slot = ct_port_slot(skb->ifindex);
 	ret = ct_room(t->orig.slot, net);
@@ -1875,8 +1915,6 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	t->orig.addr = net->gw_ip;
 	t->orig.addr2 = fw->to_addr;
 	t->orig.port2 = fw->to_port;
-	t->orig.guest_ifindex = fw->ifindex;
-	__builtin_memcpy(t->orig.guest_mac, fw->mac, ETH_ALEN);
 	/* B -> A, from the WAN address A asked for */
 	t->reply.addr = ok->daddr;
 	t->reply.port = ok->dport;
@@ -2690,7 +2728,8 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	{
 		struct kvb_net *n = net_lookup(fw->net_id);
-		struct kvb_port *gp = nat_guest_port(fw->ifindex, fw->net_id);
+		struct kvb_port *gp = fwd_guest(t, fw, &t->orig.guest_ifindex,
+						t->orig.guest_mac);
 		int ret;
 
 		if (!gp)
@@ -2709,9 +2748,8 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	t->orig.addr = rk->daddr;
 	t->orig.port = rk->dport;
 	t->orig.net_id = t->reply.net_id = fw->net_id;
-	t->orig.guest_ifindex = t->reply.guest_ifindex = fw->ifindex;
-	__builtin_memcpy(t->orig.guest_mac, fw->mac, ETH_ALEN);
-	__builtin_memcpy(t->reply.guest_mac, fw->mac, ETH_ALEN);
+	t->reply.guest_ifindex = t->orig.guest_ifindex;
+	__builtin_memcpy(t->reply.guest_mac, t->orig.guest_mac, ETH_ALEN);
 	t->orig.last_ns = t->reply.last_ns = now;
 	t->orig.from_wan = t->reply.from_wan = 1;
 	okey.saddr = fw->to_addr;

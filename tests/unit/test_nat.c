@@ -4196,6 +4196,69 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 }
 
 /*
+ * A forward names an address: a VM restarted (detach, its tap made again
+ * with a new ifindex, attach with the same `ip` and `mac`) is reached by
+ * the WAN's next connection on its new port. Before, the forward kept
+ * the port `forward add` had resolved, and every connection was dropped
+ * no-route until the forward was deleted and added again.
+ */
+static void t_nat_forward_follows_its_address(struct fabric *fb)
+{
+	static const __u8 NA[6] = { 0x52, 0x54, 0, 0, 0x5a, 0x0b };
+	struct port_opts g = { .naddrs = 1, .spoofcheck = true, .mac = NA };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8095),
+				  .proto = IPPROTO_TCP };
+	char line[128], *argv[16], *save, *w;
+	struct frame in, res;
+	struct kvb_port p;
+	int argc = 0, added, r[2] = { -1, -1 };
+	__u64 tx[2] = { 0, 0 };
+	__u32 ka = 0, kb = 0;
+
+	CHECK(!add_tap("kfa", &ka) &&
+	      !parse_addr("192.168.90.21", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kfa", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kfa");
+	snprintf(line, sizeof(line), "add %s proto tcp port 8095 to "
+		 "192.168.90.21:95", natnet.name);
+	for (w = strtok_r(line, " ", &save); w && argc < 16;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	flock(fb->lock_fd, LOCK_UN);
+	opts.bpffs = fb->dir;
+	added = !object_call(&obj_forward, argc, argv);
+	tx[0] = port_stats(fb, ka).tx_packets;
+	tcp_seg(&in, 1, 0, 8095, 1000, 0, 0x02, 64240);
+	r[0] = run_tc_out(F, kw, &in, &res);
+	tx[0] = port_stats(fb, ka).tx_packets - tx[0];
+	/* the VM restarts: its port goes, its tap comes back anew */
+	if (!port_get(fb, ka, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kfa");
+	CHECK(!add_tap("kfb", &kb) && kb != ka &&
+	      !port_attach(fb, "unit", "kfb", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kfb (ifindex %u, was %u)", kb, ka);
+	tx[1] = port_stats(fb, kb).tx_packets;
+	tcp_seg(&in, 1, 0, 8095, 2000, 0, 0x02, 64240);
+	in.buf[34 + 1] = 0xbd;	/* source port 445 */
+	frame_csum4(&in);
+	r[1] = run_tc_out(F, kw, &in, &res);
+	tx[1] = port_stats(fb, kb).tx_packets - tx[1];
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	if (!port_get(fb, kb, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kfb");
+	ct_flush_net(fb, NET_NAT);
+	CHECK(added, "forward add to kfa refused");
+	CHECK(r[0] == TC_ACT_REDIRECT && tx[0] == 1,
+	      "before the restart: verdict %d, kfa sent %llu", r[0],
+	      (unsigned long long)tx[0]);
+	CHECK(r[1] == TC_ACT_REDIRECT && tx[1] == 1 && !memcmp(res.buf, NA, 6),
+	      "after the restart: verdict %d, kfb sent %llu (the forward "
+	      "kept the port that went)", r[1], (unsigned long long)tx[1]);
+}
+
+/*
  * ICMP echo identifiers are NAT ports of a flow's own, and count in a
  * guest port's share like its TCP and UDP ports: a guest's echo requests
  * with a fresh identifier each to one remote hold at most half of them
@@ -5084,6 +5147,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_hairpin_error_back);
 	RUN(t_nat_hairpin_fragments);
 	RUN(t_nat_forward_before_mac);
+	RUN(t_nat_forward_follows_its_address);
 	RUN(t_nat_reply_over_guest_mtu);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
