@@ -6,7 +6,9 @@
  *   forward show [NET]
  * The target is a guest of NET that owns ADDR (configured with 'ip', or
  * leased by DHCP) and whose MAC is known; its port and MAC are resolved
- * now, so forward again after moving the guest to another tap.
+ * now, and the datapath follows the address to the port that holds it
+ * later when that is the operator's (a static ip) or the same VM's (its
+ * MAC): nat.h, fwd_guest.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -295,41 +295,6 @@ __noinline int nat_slot_give(__be32 addr, __u32 slot, __u32 proto)
 	return 0;
 }
 
-#define SIPROUND							\
-	do {								\
-		v0 += v1; v1 = rol64(v1, 13); v1 ^= v0; v0 = rol64(v0, 32); \
-		v2 += v3; v3 = rol64(v3, 16); v3 ^= v2;			\
-		v0 += v3; v3 = rol64(v3, 21); v3 ^= v0;			\
-		v2 += v1; v1 = rol64(v1, 17); v1 ^= v2; v2 = rol64(v2, 32); \
-	} while (0)
-
-static __always_inline __u64 rol64(__u64 w, unsigned int s)
-{
-	return w << s | w >> (64 - s);
-}
-
-#define SIPBLOCK(m)	do { v3 ^= (m); SIPROUND; SIPROUND; v0 ^= (m); } while (0)
-
-/* SipHash-2-4 of two 64-bit words (16 bytes), as the kernel's siphash. */
-static __always_inline __u64 siphash_2u64(__u64 a, __u64 b, __u64 k0,
-					  __u64 k1)
-{
-	__u64 v0 = 0x736f6d6570736575ULL ^ k0;
-	__u64 v1 = 0x646f72616e646f6dULL ^ k1;
-	__u64 v2 = 0x6c7967656e657261ULL ^ k0;
-	__u64 v3 = 0x7465646279746573ULL ^ k1;
-
-	SIPBLOCK(a);
-	SIPBLOCK(b);
-	SIPBLOCK(16ULL << 56);
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 /*
  * Where a flow's port search starts: keyed with the fabric's secret, so
  * that a guest can neither aim a flow at a port nor compute the ports
@@ -341,7 +306,7 @@ static __always_inline __u32 flow_hash(__be32 a, __be32 b, __be16 c,
 	__u32 zero = 0;
 	struct kvb_natst *st = bpf_map_lookup_elem(&kvb_natst, &zero);
 
-	return (__u32)siphash_2u64((__u64)a << 32 | b,
+	return (__u32)kvb_siphash_2u64((__u64)a << 32 | b,
 				   (__u64)c << 32 | (__u64)d << 16 | proto,
 				   st ? st->key[0] : 0, st ? st->key[1] : 0);
 }
@@ -1768,9 +1733,9 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	int ret;
 
 	/* to the guest's port as it is now, as a reply goes (natreply.h):
-	 * a forward names the port it was added for, which may since have
-	 * gone, or been detached and attached to another network (an
-	 * internal one, say: a hairpin must not reach into it), and a
+	 * a forward's port (fwd_guest) may since have gone, or been
+	 * detached and attached to another network (an internal one, say:
+	 * a hairpin must not reach into it), and a
 	 * flow outlives its guest's device (gone without detach, its
 	 * ifindex maybe another device's now) */
 	ret = nat_reply_port(ct, mac, &gp);
@@ -1816,13 +1781,15 @@ send:
 /*
  * The guest a forward fw reaches now: its port (NULL: none), whose
  * ifindex goes into *ifindex and the MAC to send to into mac. A forward
- * names an address, and the port that holds it can change under it (a VM
- * restarted: detach, a new tap with a new ifindex, attach with the same
- * `ip`; a lease of it bound on another port): the port is the address's
- * holder now, its owner entry in kvb_addr (a static `ip` or a DHCP lease:
- * IPv4 has no other binding), and the port `forward add` resolved
- * (fw->ifindex) only while no guest port of the network holds it. A
- * holder other than that port gets its own MAC when it has one.
+ * names an address, and the port that holds it can change under it (a
+ * VM restarted: detach, a new tap with a new ifindex, attach again). The
+ * address's holder now (its owner entry in kvb_addr, with the holder's
+ * own live binding) takes the forward from the port `forward add`
+ * resolved (fw->ifindex) only when the operator gave it the address (a
+ * static `ip`, on a port whose MAC is or will be known, as forward add
+ * asks) or when it is the same VM (its MAC the forward's): a lease of
+ * the address by another guest (a free address dnsmasq hands out, once
+ * the VM went) never draws the forward's connections.
  */
 static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 						  const struct kvb_fwd *fw,
@@ -1831,6 +1798,7 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 	struct kvb_addr_key *k = &t->gk;
 	struct kvb_port *gp;
 	struct kvb_addr *o;
+	__u32 owner;
 
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = 4;
@@ -1838,11 +1806,18 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 	__builtin_memcpy(k->addr, &fw->to_addr, 4);
 	o = bpf_map_lookup_elem(&kvb_addr, k);
 	if (o && o->owner != fw->ifindex) {
-		*ifindex = o->owner;
-		gp = nat_guest_port(*ifindex, fw->net_id);
-		if (gp) {
-			__builtin_memcpy(mac, mac_is_zero(gp->mac) ? fw->mac :
-					 gp->mac, ETH_ALEN);
+		owner = o->owner;
+		k->ifindex = owner;
+		k->net_id = 0;
+		o = bpf_map_lookup_elem(&kvb_addr, k);	/* its binding */
+		gp = nat_guest_port(owner, fw->net_id);
+		if (gp && o && bind_live(o, kvb_now()) &&
+		    (((o->flags & KVB_ADDR_F_STATIC) &&
+		      (!mac_is_zero(gp->mac) ||
+		       (gp->flags & KVB_PORT_F_SPOOFCHECK))) ||
+		     (!mac_is_zero(gp->mac) && mac_equal(gp->mac, fw->mac)))) {
+			*ifindex = owner;
+			__builtin_memcpy(mac, gp->mac, ETH_ALEN);
 			return gp;
 		}
 	}
@@ -2705,8 +2680,9 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
  * guest had opened it (both keys), so replies and later packets take the
  * ordinary paths. Returns 0 when a forward applied, 1 when none did, or
  * no-route when the forward's guest port is not there (detached, its
- * device gone, or now on a network this one does not translate for: the
- * forward names the port it was added for): no flow is made for it,
+ * device gone, or now on a network this one does not translate for, and
+ * no port that may take it holds its address: fwd_guest): no flow is
+ * made for it,
  * which would hold the network's count and come back after its detach.
  */
 static __always_inline int ct_forward(struct kvb_ct_key *rk)

@@ -4200,20 +4200,26 @@ static void t_nat_forward_before_mac(struct fabric *fb)
  * with a new ifindex, attach with the same `ip` and `mac`) is reached by
  * the WAN's next connection on its new port. Before, the forward kept
  * the port `forward add` had resolved, and every connection was dropped
- * no-route until the forward was deleted and added again.
+ * no-route until the forward was deleted and added again. A lease of
+ * the address by another guest (another MAC) never takes it; the same
+ * VM's lease does.
  */
 static void t_nat_forward_follows_its_address(struct fabric *fb)
 {
 	static const __u8 NA[6] = { 0x52, 0x54, 0, 0, 0x5a, 0x0b };
+	static const __u8 NC[6] = { 0x52, 0x54, 0, 0, 0x5a, 0x0c };
 	struct port_opts g = { .naddrs = 1, .spoofcheck = true, .mac = NA };
+	struct port_opts gc = { .naddrs = 0, .spoofcheck = true, .mac = NC };
+	struct port_opts gd = { .naddrs = 0, .spoofcheck = true, .mac = NA };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8095),
 				  .proto = IPPROTO_TCP };
 	char line[128], *argv[16], *save, *w;
 	struct frame in, res;
 	struct kvb_port p;
-	int argc = 0, added, r[2] = { -1, -1 };
-	__u64 tx[2] = { 0, 0 };
-	__u32 ka = 0, kb = 0;
+	int argc = 0, added, r[4] = { -1, -1, -1, -1 };
+	__u64 tx[4] = { 0, 0, 0, 0 };
+	__u32 ka = 0, kb = 0, kc = 0, kd = 0;
+	__u8 dmac[6] = { 0 };
 
 	CHECK(!add_tap("kfa", &ka) &&
 	      !parse_addr("192.168.90.21", &g.addrs[0]) &&
@@ -4244,12 +4250,57 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	frame_csum4(&in);
 	r[1] = run_tc_out(F, kw, &in, &res);
 	tx[1] = port_stats(fb, kb).tx_packets - tx[1];
-	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	/* the VM goes; another guest (kfc, its own MAC) is leased the
+	 * free address: the forward's connections never go to it; the VM
+	 * back on kfd, its address leased again (no static ip): they do */
 	if (!port_get(fb, kb, &p))
 		port_detach(fb, "unit", &p);
 	system("ip link del kfb");
+	CHECK(!add_tap("kfc", &kc) && !add_tap("kfd", &kd) &&
+	      !port_attach(fb, "unit", "kfc", NET_NAT, KVB_PORT_GUEST, &gc) &&
+	      !port_attach(fb, "unit", "kfd", NET_NAT, KVB_PORT_GUEST, &gd),
+	      "attach kfc, kfd");
+	for (int i = 0; i < 2; i++) {
+		__u32 who = i ? kd : kc;
+		struct kvb_addr_key ok = { .family = 4, .net_id = NET_NAT };
+		struct kvb_addr_key pk = { .family = 4, .ifindex = who };
+		struct kvb_addr b = { .flags = KVB_ADDR_F_DHCP, .owner = who,
+				      .learned_ns = clock_mono_ns(),
+				      .expires_ns = clock_mono_ns() +
+						    3600ULL * 1000000000ULL };
+		__be32 a = inet_addr("192.168.90.21");
+
+		memcpy(ok.addr, &a, 4);
+		memcpy(pk.addr, &a, 4);
+		bpf_map_delete_elem(fb->addr_fd, &ok);
+		CHECK(!bpf_map_update_elem(fb->addr_fd, &pk, &b, BPF_ANY) &&
+		      !bpf_map_update_elem(fb->addr_fd, &ok, &b, BPF_ANY),
+		      "plant the lease of %s", i ? "kfd" : "kfc");
+		tx[2 + i] = port_stats(fb, who).tx_packets;
+		tcp_seg(&in, 1, 0, 8095, 3000 + i, 0, 0x02, 64240);
+		in.buf[34 + 1] = (__u8)(0xbe + i);	/* 446, 447 */
+		frame_csum4(&in);
+		r[2 + i] = run_tc_out(F, kw, &in, &res);
+		tx[2 + i] = port_stats(fb, who).tx_packets - tx[2 + i];
+		if (i)
+			memcpy(dmac, res.buf, 6);
+		bpf_map_delete_elem(fb->addr_fd, &pk);
+	}
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	if (!port_get(fb, kc, &p))
+		port_detach(fb, "unit", &p);
+	if (!port_get(fb, kd, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kfc; ip link del kfd");
 	ct_flush_net(fb, NET_NAT);
 	CHECK(added, "forward add to kfa refused");
+	CHECK(r[2] != TC_ACT_REDIRECT && tx[2] == 0,
+	      "another guest that leased the address got the forward's "
+	      "connection: verdict %d, kfc sent %llu", r[2],
+	      (unsigned long long)tx[2]);
+	CHECK(r[3] == TC_ACT_REDIRECT && tx[3] == 1 && !memcmp(dmac, NA, 6),
+	      "the VM back with a lease of its address: verdict %d, kfd "
+	      "sent %llu", r[3], (unsigned long long)tx[3]);
 	CHECK(r[0] == TC_ACT_REDIRECT && tx[0] == 1,
 	      "before the restart: verdict %d, kfa sent %llu", r[0],
 	      (unsigned long long)tx[0]);
