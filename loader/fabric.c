@@ -1107,27 +1107,28 @@ __u32 fabric_vteps4(struct fabric *fb)
 
 /*
  * A tag no guest can guess, the same for the fabric's life (hex, 16
- * characters): FNV-1a of its secret NAT key, which it does not give
- * away. The identifier of a DHCP reservation held for no client is made
- * with it (dhcp.c): dnsmasq would lease the address to a client that
- * sent that identifier as its client-id or DUID.
+ * characters): SipHash of a constant under the fabric's secret NAT key
+ * (kvb_siphash_2u64: a PRF, so the tag, in a file local users may read,
+ * says nothing of the key). The identifier of a DHCP reservation held
+ * for no client is made with it (dhcp.c): dnsmasq would lease the
+ * address to a client that sent that identifier as its client-id or
+ * DUID.
  */
 void fabric_tag(struct fabric *fb, char out[17])
 {
-	static const char salt[] = "kvmbpf dhcp-host";
 	struct kvb_natst st;
-	__u64 h = 0xcbf29ce484222325ULL;
 	__u32 zero = 0;
+	__u64 h;
 
 	if (fb->natst_fd < 0 || bpf_map_lookup_elem(fb->natst_fd, &zero, &st) ||
 	    (!st.key[0] && !st.key[1])) {
-		/* no key kept: one for this run alone */
+		/* no key kept (a fabric not loaded yet): one for this run */
 		if (getrandom(st.key, sizeof(st.key), 0) != sizeof(st.key))
 			st.key[0] = clock_mono_exact_ns() ^ (__u64)getpid() << 32;
 	}
-	for (size_t i = 0; i < sizeof(st.key); i++)
-		h = (h ^ ((const __u8 *)st.key)[i]) * 0x100000001b3ULL;
-	for (size_t i = 0; i < sizeof(salt) - 1; i++)
-		h = (h ^ (__u8)salt[i]) * 0x100000001b3ULL;
+	/* "kvb dhcp", "reserved": the second word's bits 8-15 are set, as
+	 * no port search's are */
+	h = kvb_siphash_2u64(0x6b76622064686370ULL, 0x7265736572766564ULL,
+			     st.key[0], st.key[1]);
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

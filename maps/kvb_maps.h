@@ -1707,6 +1707,50 @@ struct kvb_natst {
 };
 
 /*
+ * SipHash-2-4 of two 64-bit words (16 bytes) under the 128-bit key k0,
+ * k1, as the kernel's siphash: the NAT port search's start (nat.h:
+ * flow_hash, keyed with kvb_natst.key) and the loader's tag of reserved
+ * DHCP identifiers (fabric_tag), a PRF of that key that gives nothing
+ * of it away. The port search's second word never has bits 8-15 set
+ * (ports, then the protocol in the low byte); the tag's always has.
+ */
+static inline __u64 kvb_rol64(__u64 w, unsigned int s)
+{
+	return w << s | w >> (64 - s);
+}
+
+#define KVB_SIPROUND							\
+	do {								\
+		v0 += v1; v1 = kvb_rol64(v1, 13); v1 ^= v0;		\
+		v0 = kvb_rol64(v0, 32);					\
+		v2 += v3; v3 = kvb_rol64(v3, 16); v3 ^= v2;		\
+		v0 += v3; v3 = kvb_rol64(v3, 21); v3 ^= v0;		\
+		v2 += v1; v1 = kvb_rol64(v1, 17); v1 ^= v2;		\
+		v2 = kvb_rol64(v2, 32);					\
+	} while (0)
+
+#define KVB_SIPBLOCK(m)							\
+	do { v3 ^= (m); KVB_SIPROUND; KVB_SIPROUND; v0 ^= (m); } while (0)
+
+static inline __u64 kvb_siphash_2u64(__u64 a, __u64 b, __u64 k0, __u64 k1)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ k0;
+	__u64 v3 = 0x7465646279746573ULL ^ k1;
+
+	KVB_SIPBLOCK(a);
+	KVB_SIPBLOCK(b);
+	KVB_SIPBLOCK(16ULL << 56);
+	v2 ^= 0xff;
+	KVB_SIPROUND;
+	KVB_SIPROUND;
+	KVB_SIPROUND;
+	KVB_SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
  * kvb_ctsweep: ARRAY of one, key 0, NAT's expiry sweep: a bpf_timer that
  * walks kvb_ct every KVB_CT_SWEEP_NS (or rarer) and deletes the flows no
  * packet kept alive (either way, within their timeout), counting them
