@@ -843,9 +843,11 @@ int map_delete_where(int fd, size_t key_size, size_t value_size,
 	if (!v)
 		return 0;
 	map_walk(fd, key_size, value_size, collect_one, &c);
-	/* each entry read again just before it goes: the datapath may have
-	 * rewritten one since the walk (a MAC table entry that a port
-	 * pinned meanwhile is no longer the one matched) */
+	/* each entry read again after the walk, before the deletes: the
+	 * datapath may have rewritten one since (a MAC table entry that a
+	 * port pinned meanwhile is no longer the one matched). This narrows
+	 * the window to the few syscalls between the read and the delete;
+	 * a map has no compare-and-delete to close it */
 	for (size_t i = 0; i < c.n; i++) {
 		void *k = c.keys + i * key_size;
 
