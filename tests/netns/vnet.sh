@@ -20,7 +20,8 @@
 # checksum state); in generic XDP (on) none does (a guest's frame there
 # may be a GSO one, whose GSO fields the redirect would carry past tc's
 # check: a hostile one of gso_size 1 is dropped in every mode, as
-# gso-invalid); every
+# gso-invalid, as are a frame the sender's ACL drops and one to an
+# isolated guest, with nothing forwarded by XDP); every
 # other kind and every routed or NATed frame is tc's.
 source "$(dirname "$0")/lib.sh"
 
@@ -100,6 +101,36 @@ deliver() {
 	rm -f "$out"
 }
 
+# refused NAME KIND TAG REASON [CMD...]: one frame of KIND from a to b
+# (ports TAG), which tc drops as REASON (counted on a): it never reaches
+# b, and XDP forwarded nothing of a's; CMD (if any) runs before the end
+# marker, which must reach b
+refused() {
+	local name=$1 kind=$2 tag=$3 why=$4 out rp d0 d1 f0 f1
+	shift 4
+	out=$(mktemp)
+	timeout 20 "$V" recv "$T-b" 10 >"$out" 2>&1 &
+	rp=$!
+	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+	d0=$(stat "$T-a" "$why") f0=$(xdp_fwd "$T-a")
+	"$V" send "$T-a" "$kind" $MA $MB 10.81.0.11 10.81.0.12 "$tag" "$tag" ||
+		fail "$name: vnettap send $kind"
+	d1=$(stat "$T-a" "$why") f1=$(xdp_fwd "$T-a")
+	[ $# -gt 0 ] && "$@"
+	"$V" send "$T-a" tcp-full $MA $MB 10.81.0.11 10.81.0.12 7999 7999
+	wait "$rp"
+	if ! grep -q "^frame 7999 " "$out"; then
+		fail "$name: the end marker never arrived"
+	elif grep -q "^frame $tag " "$out"; then
+		fail "$name: reached the other guest: $(grep "^frame $tag " "$out" | head -1)"
+	elif [ "$d1" != $((d0 + 1)) ] || [ "$f1" != "$f0" ]; then
+		fail "$name: $why +$((d1 - d0)), xdp-fwd +$((f1 - f0)) (want +1, +0)"
+	else
+		pass "$name: dropped by tc ($why), not forwarded by XDP"
+	fi
+	rm -f "$out"
+}
+
 # the sender's frames forwarded by XDP alone
 xdp_fwd() {
 	kvmbpf -j stats | "$PY" -c "
@@ -132,24 +163,21 @@ for mode in ${VNET_XDP:-off on native}; do
 	# complete: tun takes it as GSO and runs generic XDP on it, whose
 	# redirect would keep its GSO fields; tc drops it (gso-invalid), and the
 	# other guest never sees it, in every mode
-	out=$(mktemp)
-	timeout 20 "$V" recv "$T-b" 10 >"$out" 2>&1 &
-	rp=$!
-	for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
-	g0=$(stat "$T-a" gso-invalid) f0=$(xdp_fwd "$T-a")
-	"$V" send "$T-a" tcp-gso-tiny $MA $MB 10.81.0.11 10.81.0.12 7050 7050 ||
-		fail "xdp $mode: vnettap send tcp-gso-tiny"
-	g1=$(stat "$T-a" gso-invalid) f1=$(xdp_fwd "$T-a")
-	"$V" send "$T-a" tcp-full $MA $MB 10.81.0.11 10.81.0.12 7999 7999
-	wait "$rp"
-	if grep -q "^frame 7050 " "$out"; then
-		fail "xdp $mode: a GSO frame of gso_size 1 reached the other guest: $(grep '^frame 7050 ' "$out" | head -1)"
-	elif [ "$g1" != $((g0 + 1)) ] || [ "$f1" != "$f0" ]; then
-		fail "xdp $mode: a GSO frame of gso_size 1: gso-invalid +$((g1 - g0)), xdp-fwd +$((f1 - f0)) (want +1, +0)"
-	else
-		pass "xdp $mode: a GSO frame of gso_size 1 is dropped (gso-invalid), not forwarded by XDP"
-	fi
-	rm -f "$out"
+	refused "xdp $mode: a GSO frame of gso_size 1" tcp-gso-tiny 7050 gso-invalid
+	# what tc refuses between two guests, XDP does not forward either
+	# (native XDP's fast path would take these frames but for the rule):
+	# the sender's ACL, the receiver isolated
+	kvmbpf acl add vx >/dev/null &&
+	kvmbpf acl rule add vx egress drop proto tcp dport 7051 >/dev/null &&
+	kvmbpf acl rule add vx egress allow >/dev/null &&
+	kvmbpf acl rule add vx ingress allow >/dev/null &&
+	kvmbpf port set "$T-a" acl vx || fail "xdp $mode: acl vx on $T-a"
+	refused "xdp $mode: the sender's ACL drops TCP 7051" tcp-full 7051 acl-drop
+	kvmbpf port set "$T-a" acl none && kvmbpf acl del vx >/dev/null ||
+		fail "xdp $mode: acl vx off"
+	kvmbpf port set "$T-b" isolated on || fail "xdp $mode: $T-b isolated"
+	refused "xdp $mode: to an isolated guest" tcp-full 7052 isolated \
+		kvmbpf port set "$T-b" isolated off
 	kvmbpf net del lan >/dev/null || fail "xdp $xdp: net del lan"
 
 	# routed between two peered networks
