@@ -1787,9 +1787,11 @@ send:
  * own live binding) takes the forward from the port `forward add`
  * resolved (fw->ifindex) only when the operator gave it the address (a
  * static `ip`, on a port whose MAC is or will be known, as forward add
- * asks) or when it is the same VM (its MAC the forward's): a lease of
- * the address by another guest (a free address dnsmasq hands out, once
- * the VM went) never draws the forward's connections.
+ * asks) or when it is the same VM (the MAC the operator gave its port,
+ * `mac`, the forward's): a lease of the address by another guest (a
+ * free address dnsmasq hands out once the VM went, or the VM's own lease
+ * to a guest that sends from the VM's MAC on a port that pins the first
+ * MAC it sees) never draws the forward's connections.
  */
 static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 						  const struct kvb_fwd *fw,
@@ -1815,7 +1817,8 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 		    (((o->flags & KVB_ADDR_F_STATIC) &&
 		      (!mac_is_zero(gp->mac) ||
 		       (gp->flags & KVB_PORT_F_SPOOFCHECK))) ||
-		     (!mac_is_zero(gp->mac) && mac_equal(gp->mac, fw->mac)))) {
+		     (!(gp->flags & KVB_PORT_F_MAC_PINNED) &&
+		      !mac_is_zero(gp->mac) && mac_equal(gp->mac, fw->mac)))) {
 			*ifindex = owner;
 			__builtin_memcpy(mac, gp->mac, ETH_ALEN);
 			return gp;

@@ -4201,8 +4201,9 @@ static void t_nat_forward_before_mac(struct fabric *fb)
  * the WAN's next connection on its new port. Before, the forward kept
  * the port `forward add` had resolved, and every connection was dropped
  * no-route until the forward was deleted and added again. A lease of
- * the address by another guest (another MAC) never takes it; the same
- * VM's lease does.
+ * the address by another guest (another MAC, or the VM's MAC pinned on
+ * a port attached without `mac`) never takes it; the same VM's lease,
+ * on a port given its `mac`, does.
  */
 static void t_nat_forward_follows_its_address(struct fabric *fb)
 {
@@ -4211,14 +4212,15 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	struct port_opts g = { .naddrs = 1, .spoofcheck = true, .mac = NA };
 	struct port_opts gc = { .naddrs = 0, .spoofcheck = true, .mac = NC };
 	struct port_opts gd = { .naddrs = 0, .spoofcheck = true, .mac = NA };
+	struct port_opts ge = { .naddrs = 0, .spoofcheck = true };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8095),
 				  .proto = IPPROTO_TCP };
 	char line[128], *argv[16], *save, *w;
 	struct frame in, res;
 	struct kvb_port p;
-	int argc = 0, added, r[4] = { -1, -1, -1, -1 };
-	__u64 tx[4] = { 0, 0, 0, 0 };
-	__u32 ka = 0, kb = 0, kc = 0, kd = 0;
+	int argc = 0, added, r[5] = { -1, -1, -1, -1, -1 };
+	__u64 tx[5] = { 0, 0, 0, 0, 0 };
+	__u32 ka = 0, kb = 0, kc = 0, kd = 0, ke = 0;
 	__u8 dmac[6] = { 0 };
 
 	CHECK(!add_tap("kfa", &ka) &&
@@ -4257,11 +4259,20 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 		port_detach(fb, "unit", &p);
 	system("ip link del kfb");
 	CHECK(!add_tap("kfc", &kc) && !add_tap("kfd", &kd) &&
+	      !add_tap("kfe", &ke) &&
 	      !port_attach(fb, "unit", "kfc", NET_NAT, KVB_PORT_GUEST, &gc) &&
-	      !port_attach(fb, "unit", "kfd", NET_NAT, KVB_PORT_GUEST, &gd),
-	      "attach kfc, kfd");
-	for (int i = 0; i < 2; i++) {
-		__u32 who = i ? kd : kc;
+	      !port_attach(fb, "unit", "kfd", NET_NAT, KVB_PORT_GUEST, &gd) &&
+	      !port_attach(fb, "unit", "kfe", NET_NAT, KVB_PORT_GUEST, &ge),
+	      "attach kfc, kfd, kfe");
+	/* kfe, attached without mac, pinned the VM's MAC from a frame (a
+	 * guest that sends from it while no port owns it) */
+	if (!bpf_map_lookup_elem(fb->port_fd, &ke, &p)) {
+		memcpy(p.mac, NA, 6);
+		p.flags |= KVB_PORT_F_MAC_PINNED;
+		bpf_map_update_elem(fb->port_fd, &ke, &p, BPF_EXIST);
+	}
+	for (int i = 0; i < 3; i++) {
+		__u32 who = i == 2 ? kd : i ? ke : kc;
 		struct kvb_addr_key ok = { .family = 4, .net_id = NET_NAT };
 		struct kvb_addr_key pk = { .family = 4, .ifindex = who };
 		struct kvb_addr b = { .flags = KVB_ADDR_F_DHCP, .owner = who,
@@ -4275,14 +4286,14 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 		bpf_map_delete_elem(fb->addr_fd, &ok);
 		CHECK(!bpf_map_update_elem(fb->addr_fd, &pk, &b, BPF_ANY) &&
 		      !bpf_map_update_elem(fb->addr_fd, &ok, &b, BPF_ANY),
-		      "plant the lease of %s", i ? "kfd" : "kfc");
+		      "plant the lease of port %u", who);
 		tx[2 + i] = port_stats(fb, who).tx_packets;
 		tcp_seg(&in, 1, 0, 8095, 3000 + i, 0, 0x02, 64240);
-		in.buf[34 + 1] = (__u8)(0xbe + i);	/* 446, 447 */
+		in.buf[34 + 1] = (__u8)(0xbe + i);	/* 446, 447, 448 */
 		frame_csum4(&in);
 		r[2 + i] = run_tc_out(F, kw, &in, &res);
 		tx[2 + i] = port_stats(fb, who).tx_packets - tx[2 + i];
-		if (i)
+		if (i == 2)
 			memcpy(dmac, res.buf, 6);
 		bpf_map_delete_elem(fb->addr_fd, &pk);
 	}
@@ -4291,16 +4302,23 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 		port_detach(fb, "unit", &p);
 	if (!port_get(fb, kd, &p))
 		port_detach(fb, "unit", &p);
-	system("ip link del kfc; ip link del kfd");
+	if (!port_get(fb, ke, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kfc; ip link del kfd; ip link del kfe");
 	ct_flush_net(fb, NET_NAT);
 	CHECK(added, "forward add to kfa refused");
 	CHECK(r[2] != TC_ACT_REDIRECT && tx[2] == 0,
 	      "another guest that leased the address got the forward's "
 	      "connection: verdict %d, kfc sent %llu", r[2],
 	      (unsigned long long)tx[2]);
-	CHECK(r[3] == TC_ACT_REDIRECT && tx[3] == 1 && !memcmp(dmac, NA, 6),
-	      "the VM back with a lease of its address: verdict %d, kfd "
-	      "sent %llu", r[3], (unsigned long long)tx[3]);
+	CHECK(r[3] != TC_ACT_REDIRECT && tx[3] == 0,
+	      "a guest that pinned the VM's MAC on a port without mac and "
+	      "leased the address got the forward's connection: verdict %d, "
+	      "kfe sent %llu", r[3], (unsigned long long)tx[3]);
+	CHECK(r[4] == TC_ACT_REDIRECT && tx[4] == 1 && !memcmp(dmac, NA, 6),
+	      "the VM back (attached with its mac) with a lease of its "
+	      "address: verdict %d, kfd sent %llu", r[4],
+	      (unsigned long long)tx[4]);
 	CHECK(r[0] == TC_ACT_REDIRECT && tx[0] == 1,
 	      "before the restart: verdict %d, kfa sent %llu", r[0],
 	      (unsigned long long)tx[0]);
