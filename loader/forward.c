@@ -227,6 +227,27 @@ static int fwd_add_parsed(struct fabric *fb, struct fwd_args a)
 }
 
 /*
+ * Port ifindex was given mac (port set mac): the forwards added for it
+ * name its VM by that MAC from now on, as forward add would (the
+ * datapath follows a forward's address to a port given the MAC the
+ * forward names: nat.h, fwd_guest).
+ */
+void fwd_port_mac(struct fabric *fb, __u32 ifindex, const __u8 mac[6])
+{
+	struct kvb_fwd_key k, *prev = NULL;
+	struct kvb_fwd v;
+
+	while (!bpf_map_get_next_key(fb->fwd_fd, prev, &k)) {
+		prev = &k;
+		if (bpf_map_lookup_elem(fb->fwd_fd, &k, &v) ||
+		    v.ifindex != ifindex || !memcmp(v.mac, mac, 6))
+			continue;
+		memcpy(v.mac, mac, 6);
+		bpf_map_update_elem(fb->fwd_fd, &k, &v, BPF_EXIST);
+	}
+}
+
+/*
  * Delete net_id's forward of proto and port (network order) under any
  * address: where fwd_rekey left it, or the current one. 0, or -ENOENT.
  */

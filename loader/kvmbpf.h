@@ -283,6 +283,7 @@ int net_unpeer(int argc, char **argv);
 void peers_forget(struct fabric *fb, __u32 id);
 void fwd_purge(struct fabric *fb, __u32 net_id);
 bool fwd_vxlan_held(struct fabric *fb, __u32 *net_id, __be32 *to);
+void fwd_port_mac(struct fabric *fb, __u32 ifindex, const __u8 mac[6]);
 int fwd_load_over_vxlan(struct fabric *fb, int argc, char **argv, int lineno);
 void fwd_rekey(struct fabric *fb, __u32 net_id, __be32 from, __be32 to);
 struct fwd_row {

@@ -335,6 +335,8 @@ static int port_set(int argc, char **argv)
 		 * is not the port's: its static entry goes too */
 		fdb_purge_others(fb, p.ifindex, o.mac);
 		addr_mac_owned(fb, p.net_id, o.mac, p.ifindex);
+		/* the forwards to the port know the VM by its new MAC */
+		fwd_port_mac(fb, p.ifindex, o.mac);
 	}
 	net_ports_changed(fb, p.net_id);
 	return 0;

@@ -1791,7 +1791,8 @@ send:
  * `mac`, the forward's): a lease of the address by another guest (a
  * free address dnsmasq hands out once the VM went, or the VM's own lease
  * to a guest that sends from the VM's MAC on a port that pins the first
- * MAC it sees) never draws the forward's connections.
+ * MAC it sees) never draws the forward's connections. The port the
+ * forward was added for takes them only while it holds the address.
  */
 static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 						  const struct kvb_fwd *fw,
@@ -1824,9 +1825,24 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 			return gp;
 		}
 	}
+	/* the port the forward was added for, while it holds the address
+	 * (a live binding of it): not once the operator moved the address
+	 * away, nor a device that took its ifindex since */
 	*ifindex = fw->ifindex;
-	__builtin_memcpy(mac, fw->mac, ETH_ALEN);
-	return nat_guest_port(*ifindex, fw->net_id);
+	gp = nat_guest_port(*ifindex, fw->net_id);
+	if (!gp)
+		return NULL;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = fw->ifindex;
+	k->family = 4;
+	__builtin_memcpy(k->addr, &fw->to_addr, 4);
+	o = bpf_map_lookup_elem(&kvb_addr, k);
+	if (!o || !bind_live(o, kvb_now()))
+		return NULL;
+	/* its MAC as it is now (port set mac), else the one added with */
+	__builtin_memcpy(mac, mac_is_zero(gp->mac) ? fw->mac : gp->mac,
+			 ETH_ALEN);
+	return gp;
 }
 
 /*

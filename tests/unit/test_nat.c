@@ -4221,6 +4221,8 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	int argc = 0, added, r[5] = { -1, -1, -1, -1, -1 };
 	__u64 tx[5] = { 0, 0, 0, 0, 0 };
 	__u32 ka = 0, kb = 0, kc = 0, kd = 0, ke = 0;
+	__u64 ta = 0;
+	int ra = -1;
 	__u8 dmac[6] = { 0 };
 
 	CHECK(!add_tap("kfa", &ka) &&
@@ -4239,6 +4241,20 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	tcp_seg(&in, 1, 0, 8095, 1000, 0, 0x02, 64240);
 	r[0] = run_tc_out(F, kw, &in, &res);
 	tx[0] = port_stats(fb, ka).tx_packets - tx[0];
+	/* the operator takes the address from kfa (port set kfa ip none):
+	 * the port the forward was added for no longer gets it */
+	{
+		struct port_opts none = { .naddrs = 0 };
+
+		CHECK(!port_get(fb, ka, &p) &&
+		      !addr_set(fb, "unit", &p, &none), "kfa: ip none");
+		ta = port_stats(fb, ka).tx_packets;
+		tcp_seg(&in, 1, 0, 8095, 1500, 0, 0x02, 64240);
+		in.buf[34 + 1] = 0xc0;	/* source port 448 */
+		frame_csum4(&in);
+		ra = run_tc_out(F, kw, &in, &res);
+		ta = port_stats(fb, ka).tx_packets - ta;
+	}
 	/* the VM restarts: its port goes, its tap comes back anew */
 	if (!port_get(fb, ka, &p))
 		port_detach(fb, "unit", &p);
@@ -4322,9 +4338,60 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	CHECK(r[0] == TC_ACT_REDIRECT && tx[0] == 1,
 	      "before the restart: verdict %d, kfa sent %llu", r[0],
 	      (unsigned long long)tx[0]);
+	CHECK(ra != TC_ACT_REDIRECT && ta == 0,
+	      "kfa, its address taken away, still got the forward's "
+	      "connection: verdict %d, sent %llu", ra, (unsigned long long)ta);
 	CHECK(r[1] == TC_ACT_REDIRECT && tx[1] == 1 && !memcmp(res.buf, NA, 6),
 	      "after the restart: verdict %d, kfb sent %llu (the forward "
 	      "kept the port that went)", r[1], (unsigned long long)tx[1]);
+}
+
+/*
+ * `port set DEV mac` renames the VM in the forwards added for its port:
+ * the datapath follows a forward's address to a port given the MAC the
+ * forward names (fwd_guest), which is the port's new MAC from then on.
+ */
+static void t_nat_forward_port_set_mac(struct fabric *fb)
+{
+	static const __u8 M1[6] = { 0x52, 0x54, 0, 0, 0x5a, 0x0d };
+	static const __u8 M2[6] = { 0x52, 0x54, 0, 0, 0x5a, 0x0e };
+	struct port_opts g = { .naddrs = 1, .spoofcheck = true, .mac = M1 };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8096),
+				  .proto = IPPROTO_TCP };
+	char line[128];
+	struct kvb_fwd v = { 0 };
+	struct kvb_port p;
+	int added, set, got;
+	__u32 km = 0;
+
+	CHECK(!add_tap("kfm", &km) &&
+	      !parse_addr("192.168.90.22", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kfm", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kfm");
+	flock(fb->lock_fd, LOCK_UN);
+	opts.bpffs = fb->dir;
+	snprintf(line, sizeof(line), "add %s proto tcp port 8096 to "
+		 "192.168.90.22:96", natnet.name);
+	{
+		char *argv[16], *save, *w;
+		int argc = 0;
+
+		for (w = strtok_r(line, " ", &save); w && argc < 16;
+		     w = strtok_r(NULL, " ", &save))
+			argv[argc++] = w;
+		added = !object_call(&obj_forward, argc, argv);
+	}
+	set = !unit_cli("port set kfm mac 52:54:00:00:5a:0e");
+	got = !bpf_map_lookup_elem(fb->fwd_fd, &fk, &v);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	if (!port_get(fb, km, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kfm");
+	CHECK(added && set && got, "forward add %d, port set mac %d, "
+	      "forward there %d", added, set, got);
+	CHECK(!memcmp(v.mac, M2, 6) && v.ifindex == km,
+	      "the forward names %02x:..:%02x after port set mac, not the "
+	      "port's new MAC", v.mac[0], v.mac[5]);
 }
 
 /*
@@ -5217,6 +5284,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_hairpin_fragments);
 	RUN(t_nat_forward_before_mac);
 	RUN(t_nat_forward_follows_its_address);
+	RUN(t_nat_forward_port_set_mac);
 	RUN(t_nat_reply_over_guest_mtu);
 	{
 		struct port_opts t = { .naddrs = 1, .mac = N3 };
