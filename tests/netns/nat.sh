@@ -295,6 +295,18 @@ assert c.recv(64) == b'hello-forward'" >/dev/null 2>&1
 	fail "forward: WAN to 10.99.2.1:8080 did not reach the guest"
 [ "$(fwd_peer 8081 81)" = 10.99.2.2 ] && pass "forward: 8081 goes to port 81 (ranges map one to one)" ||
 	fail "forward: port 8081 did not reach the guest"
+# g1's VM restarts as under libvirt (detach, its NIC made again: a new
+# ifindex; attach with the same ip): the forward reaches it at once
+m1=$(ip -n "$T-g1" -br link show eth0 | awk '{print $3}')
+i1=$(cat "/sys/class/net/$T-g1/ifindex")
+kvmbpf detach "$T-g1" && ip link del "$T-g1" && guest_link "$T-g1" "$T-g1" &&
+	ip -n "$T-g1" link set eth0 address "$m1" &&
+	ip -n "$T-g1" addr add 192.168.78.11/24 dev eth0 &&
+	ip -n "$T-g1" route add default via 192.168.78.1 &&
+	kvmbpf attach "$T-g1" net n ip 192.168.78.11 || fail "g1 restarted: set-up"
+[ "$(cat "/sys/class/net/$T-g1/ifindex")" != "$i1" ] && [ "$(fwd_peer 8080 80)" = 10.99.2.2 ] &&
+	pass "forward: the WAN reaches g1 again after its VM restarted (a new port, the same ip)" ||
+	fail "forward: after g1's restart (ifindex $i1 -> $(cat "/sys/class/net/$T-g1/ifindex")) the WAN did not reach it"
 # a UDP forward and datagrams beyond the MTU: the WAN's first fragment
 # makes the flow, the later ones follow it; the guest's answer too
 check "forward add udp 5353 to g1" kvmbpf forward add n proto udp port 5353 to 192.168.78.11:5353
