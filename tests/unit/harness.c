@@ -269,6 +269,8 @@ int unit_cli(const char *line)
 		return object_call(&obj_port, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "net"))
 		return object_call(&obj_net, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "forward"))
+		return object_call(&obj_forward, argc - 1, argv + 1);
 	return -1;
 }
 

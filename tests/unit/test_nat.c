@@ -4136,6 +4136,23 @@ static void t_nat_hairpin_fragments(struct fabric *fb)
 }
 
 /*
+ * `forward add NAT proto tcp port PORT to ADDR:TO` as the CLI runs it, on
+ * this fabric: the command opens it itself and locks it (as the ACL
+ * suite's commands do: the harness holds the lock no more). 1 if added.
+ */
+static int fwd_cli(struct fabric *fb, __u16 port, const char *addr,
+		   __u16 to)
+{
+	char line[128];
+
+	flock(fb->lock_fd, LOCK_UN);
+	opts.bpffs = fb->dir;
+	snprintf(line, sizeof(line), "forward add %s proto tcp port %u to "
+		 "%s:%u", natnet.name, port, addr, to);
+	return !unit_cli(line);
+}
+
+/*
  * A forward may name a guest whose MAC is not known yet (a port attached
  * with its address but no 'mac', whose guest has sent nothing): with
  * spoofcheck the guest's first frame pins the MAC, and the forward's
@@ -4148,10 +4165,9 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 	struct port_opts g = { .naddrs = 1, .spoofcheck = true };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8094),
 				  .proto = IPPROTO_TCP };
-	char line[128], *argv[16], *save, *w;
 	struct frame in, res;
 	struct kvb_port p;
-	int argc = 0, added, r[3];
+	int added, r[3];
 	__u8 after[6] = { 0 };
 	__u32 knm;
 
@@ -4159,16 +4175,7 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 	      !parse_addr("192.168.90.20", &g.addrs[0]) &&
 	      !port_attach(fb, "unit", "knm", NET_NAT, KVB_PORT_GUEST, &g),
 	      "attach knm");
-	snprintf(line, sizeof(line), "add %s proto tcp port 8094 to "
-		 "192.168.90.20:94", natnet.name);
-	for (w = strtok_r(line, " ", &save); w && argc < 16;
-	     w = strtok_r(NULL, " ", &save))
-		argv[argc++] = w;
-	/* the command opens this fabric itself and locks it (as the ACL
-	 * suite's commands do: the harness holds the lock no more) */
-	flock(fb->lock_fd, LOCK_UN);
-	opts.bpffs = fb->dir;
-	added = !object_call(&obj_forward, argc, argv);
+	added = fwd_cli(fb, 8094, "192.168.90.20", 94);
 	/* the WAN's SYN before the guest sent anything */
 	tcp_seg(&in, 1, 0, 8094, 1000, 0, 0x02, 64240);
 	r[0] = run_tc_out(F, kw, &in, &res);
@@ -4215,10 +4222,9 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	struct port_opts ge = { .naddrs = 0, .spoofcheck = true };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8095),
 				  .proto = IPPROTO_TCP };
-	char line[128], *argv[16], *save, *w;
 	struct frame in, res;
 	struct kvb_port p;
-	int argc = 0, added, r[5] = { -1, -1, -1, -1, -1 };
+	int added, r[5] = { -1, -1, -1, -1, -1 };
 	__u64 tx[5] = { 0, 0, 0, 0, 0 };
 	__u32 ka = 0, kb = 0, kc = 0, kd = 0, ke = 0;
 	__u64 ta = 0;
@@ -4229,14 +4235,7 @@ static void t_nat_forward_follows_its_address(struct fabric *fb)
 	      !parse_addr("192.168.90.21", &g.addrs[0]) &&
 	      !port_attach(fb, "unit", "kfa", NET_NAT, KVB_PORT_GUEST, &g),
 	      "attach kfa");
-	snprintf(line, sizeof(line), "add %s proto tcp port 8095 to "
-		 "192.168.90.21:95", natnet.name);
-	for (w = strtok_r(line, " ", &save); w && argc < 16;
-	     w = strtok_r(NULL, " ", &save))
-		argv[argc++] = w;
-	flock(fb->lock_fd, LOCK_UN);
-	opts.bpffs = fb->dir;
-	added = !object_call(&obj_forward, argc, argv);
+	added = fwd_cli(fb, 8095, "192.168.90.21", 95);
 	tx[0] = port_stats(fb, ka).tx_packets;
 	tcp_seg(&in, 1, 0, 8095, 1000, 0, 0x02, 64240);
 	r[0] = run_tc_out(F, kw, &in, &res);
@@ -4358,7 +4357,6 @@ static void t_nat_forward_port_set_mac(struct fabric *fb)
 	struct port_opts g = { .naddrs = 1, .spoofcheck = true, .mac = M1 };
 	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8096),
 				  .proto = IPPROTO_TCP };
-	char line[128];
 	struct kvb_fwd v = { 0 };
 	struct kvb_port p;
 	int added, set, got;
@@ -4368,19 +4366,7 @@ static void t_nat_forward_port_set_mac(struct fabric *fb)
 	      !parse_addr("192.168.90.22", &g.addrs[0]) &&
 	      !port_attach(fb, "unit", "kfm", NET_NAT, KVB_PORT_GUEST, &g),
 	      "attach kfm");
-	flock(fb->lock_fd, LOCK_UN);
-	opts.bpffs = fb->dir;
-	snprintf(line, sizeof(line), "add %s proto tcp port 8096 to "
-		 "192.168.90.22:96", natnet.name);
-	{
-		char *argv[16], *save, *w;
-		int argc = 0;
-
-		for (w = strtok_r(line, " ", &save); w && argc < 16;
-		     w = strtok_r(NULL, " ", &save))
-			argv[argc++] = w;
-		added = !object_call(&obj_forward, argc, argv);
-	}
+	added = fwd_cli(fb, 8096, "192.168.90.22", 96);
 	set = !unit_cli("port set kfm mac 52:54:00:00:5a:0e");
 	got = !bpf_map_lookup_elem(fb->fwd_fd, &fk, &v);
 	bpf_map_delete_elem(fb->fwd_fd, &fk);

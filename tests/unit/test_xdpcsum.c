@@ -103,23 +103,25 @@ static int to_tc(struct fabric *fb, __u32 from, const struct frame *f,
 }
 
 /*
- * The frame passes XDP untouched, and tc forwards it to kx2 without
- * changing a byte (a partial checksum stays the pseudo-header sum, which
- * the skb's CHECKSUM_PARTIAL state makes right on the way out).
+ * The frame from port from passes XDP untouched, and tc forwards it to
+ * port to without changing a byte (a partial checksum stays the
+ * pseudo-header sum, which the skb's CHECKSUM_PARTIAL state makes right
+ * on the way out).
  */
-static int passes_to_tc(struct fabric *fb, const struct frame *f,
-			const char *what, const char *test)
+static int tc_forwards(struct fabric *fb, __u32 from, __u32 to,
+		       const struct frame *f, const char *what,
+		       const char *test)
 {
 	struct frame out;
-	__u64 tx0 = port_stats(fb, kx2).tx_packets;
+	__u64 tx0 = port_stats(fb, to).tx_packets;
 	int ret;
 
-	if (to_tc(fb, kx1, f, what, test))
+	if (to_tc(fb, from, f, what, test))
 		return 1;
-	ret = run_tc_out(fb, kx1, f, &out);
-	if (ret != TC_ACT_REDIRECT || port_stats(fb, kx2).tx_packets != tx0 + 1) {
-		printf("FAIL %s: %s: tc verdict %d (want TC_ACT_REDIRECT to kx2)\n",
-		       test, what, ret);
+	ret = run_tc_out(fb, from, f, &out);
+	if (ret != TC_ACT_REDIRECT || port_stats(fb, to).tx_packets != tx0 + 1) {
+		printf("FAIL %s: %s: tc verdict %d (want TC_ACT_REDIRECT to "
+		       "port %u)\n", test, what, ret, to);
 		return 1;
 	}
 	if (out.len != f->len || memcmp(out.buf, f->buf, f->len)) {
@@ -131,7 +133,7 @@ static int passes_to_tc(struct fabric *fb, const struct frame *f,
 
 #define PASSES(f, what)							\
 	do {								\
-		if (passes_to_tc(fb, (f), (what), __func__)) {		\
+		if (tc_forwards(fb, kx1, kx2, (f), (what), __func__)) {	\
 			unit_failed = 1;				\
 			return;						\
 		}							\
@@ -399,33 +401,9 @@ static int fast_path(struct fabric *fb, __u32 from, __u32 to,
 		}							\
 	} while (0)
 
-/* The frame from a tap guest port: XDP passes it (to_tc), then tc
- * switches it to kt2 unchanged. */
-static int tc_switches(struct fabric *fb, __u32 from, const struct frame *f,
-		       const char *what, const char *test)
-{
-	__u64 tx0 = port_stats(fb, kt2).tx_packets;
-	struct frame out;
-	int ret;
-
-	if (to_tc(fb, from, f, what, test))
-		return 1;
-	ret = run_tc_out(fb, from, f, &out);
-	if (ret != TC_ACT_REDIRECT || port_stats(fb, kt2).tx_packets != tx0 + 1) {
-		printf("FAIL %s: %s: tc verdict %d (want TC_ACT_REDIRECT to kt2)\n",
-		       test, what, ret);
-		return 1;
-	}
-	if (out.len != f->len || memcmp(out.buf, f->buf, f->len)) {
-		printf("FAIL %s: %s: tc changed the frame\n", test, what);
-		return 1;
-	}
-	return 0;
-}
-
 #define TC_SWITCHES(from, f, what)					\
 	do {								\
-		if (tc_switches(fb, (from), (f), (what), __func__)) {	\
+		if (tc_forwards(fb, (from), kt2, (f), (what), __func__)) { \
 			unit_failed = 1;				\
 			return;						\
 		}							\
