@@ -11,12 +11,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=$ROOT/tests/guest/cache
 MODS="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
 
-pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-	awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+cloud_kernel() {
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+pkg=$(cloud_kernel)
 if [ -z "$pkg" ]; then
 	apt-get update -qq
-	pkg=$(apt-cache depends linux-image-cloud-amd64 |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+	pkg=$(cloud_kernel)
 fi
 [ -n "$pkg" ] || { echo "guest-image.sh: no linux-image-cloud-amd64 package found" >&2; exit 1; }
 if [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/initrd.img" ] &&
@@ -29,7 +31,19 @@ rm -rf "$CACHE"
 mkdir -p "$CACHE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download -q "$pkg" >/dev/null 2>&1)
+# a package list older than the mirror names a .deb it no longer has:
+# the lists again, the package they name, once more; apt's own words if
+# that fails too
+if ! (cd "$work" && apt-get download -q "$pkg" >"$work/apt.log" 2>&1); then
+	apt-get update -qq || true
+	pkg=$(cloud_kernel)
+	if [ -z "$pkg" ] ||
+	   ! (cd "$work" && apt-get download -q "$pkg" >"$work/apt.log" 2>&1); then
+		echo "guest-image.sh: cannot download ${pkg:-linux-image-cloud-amd64}:" >&2
+		grep -E '^(E|Err):' "$work/apt.log" >&2 || tail -3 "$work/apt.log" >&2
+		exit 1
+	fi
+fi
 dpkg-deb -x "$work"/"$pkg"_*.deb "$work/k"
 kver=${pkg#linux-image-}
 cp "$work/k/boot/vmlinuz-$kver" "$CACHE/vmlinuz"
