@@ -34,16 +34,29 @@ static __always_inline int bind_live(const struct kvb_addr *v, __u64 now)
 	return !e || now <= e;
 }
 
+/* bind_of, its key built in *k (a scratch map's, where the caller's
+ * stack has no room for one) */
+static __always_inline struct kvb_addr *bind_of_in(struct kvb_addr_key *k,
+						   __u32 ifindex, __u8 family,
+						   const void *addr, __u32 len)
+{
+	struct kvb_addr *v;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = ifindex;
+	k->family = family;
+	__builtin_memcpy(k->addr, addr, len);
+	v = bpf_map_lookup_elem(&kvb_addr, k);
+	return v && bind_live(v, kvb_now()) ? v : NULL;
+}
+
 /* The port's live binding of addr (len bytes of family), or NULL. */
 static __always_inline struct kvb_addr *bind_of(__u32 ifindex, __u8 family,
 						const void *addr, __u32 len)
 {
-	struct kvb_addr_key k = { .ifindex = ifindex, .family = family };
-	struct kvb_addr *v;
+	struct kvb_addr_key k;
 
-	__builtin_memcpy(k.addr, addr, len);
-	v = bpf_map_lookup_elem(&kvb_addr, &k);
-	return v && bind_live(v, kvb_now()) ? v : NULL;
+	return bind_of_in(&k, ifindex, family, addr, len);
 }
 
 static __always_inline void count_dec(__u32 *n)

@@ -1810,11 +1810,9 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 	o = bpf_map_lookup_elem(&kvb_addr, k);
 	if (o && o->owner != fw->ifindex) {
 		owner = o->owner;
-		k->ifindex = owner;
-		k->net_id = 0;
-		o = bpf_map_lookup_elem(&kvb_addr, k);	/* its binding */
+		o = bind_of_in(k, owner, 4, &fw->to_addr, 4);	/* its own */
 		gp = nat_guest_port(owner, fw->net_id);
-		if (gp && o && bind_live(o, kvb_now()) &&
+		if (gp && o &&
 		    (((o->flags & KVB_ADDR_F_STATIC) &&
 		      (!mac_is_zero(gp->mac) ||
 		       (gp->flags & KVB_PORT_F_SPOOFCHECK))) ||
@@ -1830,14 +1828,7 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 	 * away, nor a device that took its ifindex since */
 	*ifindex = fw->ifindex;
 	gp = nat_guest_port(*ifindex, fw->net_id);
-	if (!gp)
-		return NULL;
-	__builtin_memset(k, 0, sizeof(*k));
-	k->ifindex = fw->ifindex;
-	k->family = 4;
-	__builtin_memcpy(k->addr, &fw->to_addr, 4);
-	o = bpf_map_lookup_elem(&kvb_addr, k);
-	if (!o || !bind_live(o, kvb_now()))
+	if (!gp || !bind_of_in(k, fw->ifindex, 4, &fw->to_addr, 4))
 		return NULL;
 	/* its MAC as it is now (port set mac), else the one added with */
 	__builtin_memcpy(mac, mac_is_zero(gp->mac) ? fw->mac : gp->mac,

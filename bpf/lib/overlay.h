@@ -391,6 +391,17 @@ static __always_inline int ovl_gateway_claimed(const struct kvb_net *net,
 	       (sha && !mac_equal(sha, net->uplink_mac));
 }
 
+/* A claim of addr from the tunnel that this host refuses: its gateway's,
+ * or one a port of this host holds (ovl_gateway_claimed, ovl_held_here) */
+static __always_inline int ovl_claim_refused(const struct kvb_net *net,
+					     __u8 family, const __u8 *a,
+					     const __u8 *smac,
+					     const __u8 *sha)
+{
+	return ovl_gateway_claimed(net, family, a, smac, sha) ||
+	       ovl_held_here(net->id, family, a, smac, sha);
+}
+
 /*
  * A frame from the tunnel (network net_id; its IPv6 L4 header at l4off
  * when it is ICMPv6 of type icmp6, else 0: ARP) that claims an address a port
@@ -419,8 +430,7 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 		    bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4) ||
 		    !(a[0] | a[1] | a[2] | a[3]))
 			return 0;
-		return ovl_gateway_claimed(net, 4, a, smac, sha) ||
-		       ovl_held_here(net_id, 4, a, smac, sha) ?
+		return ovl_claim_refused(net, 4, a, smac, sha) ?
 			       DROP(KVB_DROP_SPOOF_ARP) : 0;
 	}
 	if (icmp6 < 133 || icmp6 > 137 || l4off < ETH_HLEN + 40 ||
@@ -431,13 +441,11 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 		return 0;
 	if ((a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] |
 	     a[9] | a[10] | a[11] | a[12] | a[13] | a[14] | a[15]) &&
-	    (ovl_gateway_claimed(net, 6, a, smac, NULL) ||
-	     ovl_held_here(net_id, 6, a, smac, NULL)))
+	    ovl_claim_refused(net, 6, a, smac, NULL))
 		return DROP(KVB_DROP_SPOOF_ND);
 	if (icmp6 != 136 || bpf_skb_load_bytes(skb, l4off + 8, a, 16))
 		return 0;
-	return ovl_gateway_claimed(net, 6, a, smac, NULL) ||
-	       ovl_held_here(net_id, 6, a, smac, NULL) ?
+	return ovl_claim_refused(net, 6, a, smac, NULL) ?
 		       DROP(KVB_DROP_SPOOF_ND) : 0;
 }
 

@@ -263,16 +263,17 @@ static __always_inline int xdp_l4_rule(struct xdp_md *ctx,
 }
 
 /*
- * May XDP write a completed checksum into this frame? Only where the
- * redirect loses the skb's checksum state: native XDP, not generic (see
- * the top). The kernel's own description of the frame's receive queue
+ * Does XDP run natively on this frame, so that a redirect sends its
+ * bytes and loses any skb state (checksum, GSO: see the top)? Only then
+ * may a guest's frame take the fast path, and XDP complete a partial
+ * checksum. The kernel's own description of the frame's receive queue
  * says which (kern.h: xdp_native). Where it cannot be read (a kernel
  * without bpf_cast_to_kern_ctx), no metadata room says tun's own buffer
  * on kernels whose tun offers none (before 6.x's tun offered it, generic
  * XDP always did); the probe's room is given back at once. A kernel that
  * refuses XDP the helper (kvb_xdp_meta clear) and has no kfunc: tc's.
  */
-static __always_inline int xdp_csum_state_lost(struct xdp_md *ctx)
+static __always_inline int xdp_runs_native(struct xdp_md *ctx)
 {
 	int native = xdp_native(ctx);
 
@@ -354,7 +355,7 @@ __noinline int xdp_switch(struct xdp_md *ctx, const struct kvb_port *port,
 	 * generic XDP (and BPF_PROG_RUN, which looks alike) passes a guest's
 	 * frames to tc; a NIC's (the uplink's) are never GSO before GRO.
 	 */
-	if (port->role == KVB_PORT_GUEST && !xdp_csum_state_lost(ctx))
+	if (port->role == KVB_PORT_GUEST && !xdp_runs_native(ctx))
 		return XDP_PASS;
 	/* eth is read again: the check may have moved the metadata */
 	c.pos = (void *)(long)ctx->data;
