@@ -1095,16 +1095,22 @@ int port_list(struct fabric *fb, struct kvb_port **out)
 	return n;
 }
 
+/* The fabric's NAT state (kvb_natst): 0, or -1 when it cannot be read. */
+static int natst_get(struct fabric *fb, struct kvb_natst *st)
+{
+	__u32 zero = 0;
+
+	return fb->natst_fd < 0 ||
+	       bpf_map_lookup_elem(fb->natst_fd, &zero, st) ? -1 : 0;
+}
+
 /* kvb_natst.vteps4 as the loader last kept it (overlay.c:
  * overlay_count_v4) */
 __u32 fabric_vteps4(struct fabric *fb)
 {
 	struct kvb_natst st;
-	__u32 zero = 0;
 
-	if (fb->natst_fd < 0 || bpf_map_lookup_elem(fb->natst_fd, &zero, &st))
-		return 0;
-	return st.vteps4;
+	return natst_get(fb, &st) ? 0 : st.vteps4;
 }
 
 /*
@@ -1119,11 +1125,9 @@ __u32 fabric_vteps4(struct fabric *fb)
 void fabric_tag(struct fabric *fb, char out[17])
 {
 	struct kvb_natst st;
-	__u32 zero = 0;
 	__u64 h;
 
-	if (fb->natst_fd < 0 || bpf_map_lookup_elem(fb->natst_fd, &zero, &st) ||
-	    (!st.key[0] && !st.key[1])) {
+	if (natst_get(fb, &st) || (!st.key[0] && !st.key[1])) {
 		/* no key kept (a fabric not loaded yet): one for this run */
 		if (getrandom(st.key, sizeof(st.key), 0) != sizeof(st.key))
 			st.key[0] = clock_mono_exact_ns() ^ (__u64)getpid() << 32;

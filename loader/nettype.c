@@ -37,12 +37,13 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 			 struct kvb_net *n)
 {
 	struct kvb_port p;
+	__u32 ifindex;
 	bool was_wan;
 
 	if (!s->uplink)
 		return 0;
-	was_wan = !port_get(fb, if_nametoindex(s->uplink), &p) &&
-		  p.role == KVB_PORT_WAN;
+	ifindex = if_nametoindex(s->uplink);
+	was_wan = !port_get(fb, ifindex, &p) && p.role == KVB_PORT_WAN;
 	/*
 	 * XDP on an uplink only with uplink-xdp on: it forwards a LAN
 	 * host's complete known-unicast frames to tap guests (the XDP fast
@@ -57,8 +58,8 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 					     .naddrs = -1 })) {
 		/* the host's one NIC was a nat network's WAN port, which
 		 * the attach took and then failed: NAT keeps its way out */
-		if (was_wan && port_get(fb, if_nametoindex(s->uplink), &p))
-			wan_uplink_gone(fb, if_nametoindex(s->uplink));
+		if (was_wan && port_get(fb, ifindex, &p))
+			wan_uplink_gone(fb, ifindex);
 		return 1;
 	}
 	/* the host's addresses on it are no guest's to claim */

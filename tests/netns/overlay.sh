@@ -123,6 +123,34 @@ check "routed: r1 (h1) pings r2 (h2)" ping4 "$T-r1" 10.3.0.12
 check "routed: IPv6 r1 -> r2" ping6 "$T-r1" fd03::12
 check "routed: IPv6 gateway from r2" ping6 "$T-r2" fd03::1
 
+# claim NS IPV4 LLSRC ROUTER TARGET6...: the guest in NS announces IPV4
+# (a gratuitous ARP reply) and each TARGET6 (an unsolicited NA with
+# override, from LLSRC, router flag ROUTER) as its own, three times
+claim() {
+	local ns=$1
+	shift
+	in_ns "$ns" "$PY" - "$@" <<'EOP'
+import sys
+from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
+                       sendp, get_if_hwaddr, conf)
+conf.verb = 0
+a4, src, router, targets = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+me = get_if_hwaddr('eth0')
+for _ in range(3):
+    sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+          ARP(op=2, hwsrc=me, psrc=a4, hwdst='ff:ff:ff:ff:ff:ff',
+              pdst=a4), iface='eth0')
+    for tgt in targets:
+        sendp(Ether(src=me, dst='33:33:00:00:00:01') /
+              IPv6(src=src, dst='ff02::1', hlim=255) /
+              ICMPv6ND_NA(tgt=tgt, R=router, S=0, O=1) /
+              ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
+EOP
+}
+# neigh_mac NS ADDR: the MAC NS's neighbour entry for ADDR names
+neigh_mac() {
+	ip -n "$1" neigh show "$2" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'
+}
 # a guest on h2 without an address of its own (spoofcheck) announcing
 # b1's addresses (b1 is on h1): h2 cannot know they are held, h1 does:
 # refused on h1's VXLAN device (spoof-arp, spoof-nd), before any of
@@ -130,20 +158,7 @@ check "routed: IPv6 gateway from r2" ping6 "$T-r2" fd03::1
 guest "$T-bx" 2 bx 10.1.0.99/24 || fail "setup: bx"
 check "attach bx (h2, no ip)" kv 2 attach bx net b
 a0=$(drop 1 "$VX" spoof-arp) n0=$(drop 1 "$VX" spoof-nd)
-in_ns "$T-bx" "$PY" - <<'EOP'
-from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
-                       sendp, get_if_hwaddr, conf)
-conf.verb = 0
-me = get_if_hwaddr('eth0')
-for _ in range(3):
-    sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
-          ARP(op=2, hwsrc=me, psrc='10.1.0.1', hwdst='ff:ff:ff:ff:ff:ff',
-              pdst='10.1.0.1'), iface='eth0')
-    sendp(Ether(src=me, dst='33:33:00:00:00:01') /
-          IPv6(src='fe80::99', dst='ff02::1', hlim=255) /
-          ICMPv6ND_NA(tgt='fd01::1', R=0, S=0, O=1) /
-          ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
-EOP
+claim "$T-bx" 10.1.0.1 fe80::99 0 fd01::1
 a1=$(drop 1 "$VX" spoof-arp) n1=$(drop 1 "$VX" spoof-nd)
 [ $((a1 - a0)) -ge 1 ] && [ $((n1 - n0)) -ge 1 ] &&
 	pass "a guest on h2 claiming h1's guest's addresses: refused on h1 (spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0)))" ||
@@ -176,26 +191,11 @@ check "attach rx (h2, spoofcheck off)" kv 2 attach rx net r spoofcheck off
 gdev=$(ip -n "$T-h1" -br link | awk '/g3@/ {sub(/@.*/, "", $1); print $1}')
 gwll=$(ip -n "$T-h1" -6 -br addr show dev "$gdev" 2>/dev/null | grep -o 'fe80::[0-9a-f:]*')
 in_ns "$T-r1" ping -c 1 -W 2 10.3.0.1 >/dev/null
-gm0=$(ip -n "$T-r1" neigh show 10.3.0.1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+gm0=$(neigh_mac "$T-r1" 10.3.0.1)
 a0=$(drop 1 "$VX" spoof-arp) n0=$(drop 1 "$VX" spoof-nd)
-in_ns "$T-rx" "$PY" - "$gwll" <<'EOP'
-import sys
-from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr,
-                       sendp, get_if_hwaddr, conf)
-conf.verb = 0
-me = get_if_hwaddr('eth0')
-for _ in range(3):
-    sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
-          ARP(op=2, hwsrc=me, psrc='10.3.0.1', hwdst='ff:ff:ff:ff:ff:ff',
-              pdst='10.3.0.1'), iface='eth0')
-    for tgt in ['fd03::1'] + ([sys.argv[1]] if sys.argv[1] else []):
-        sendp(Ether(src=me, dst='33:33:00:00:00:01') /
-              IPv6(src='fe80::98', dst='ff02::1', hlim=255) /
-              ICMPv6ND_NA(tgt=tgt, R=1, S=0, O=1) /
-              ICMPv6NDOptDstLLAddr(lladdr=me), iface='eth0')
-EOP
+claim "$T-rx" 10.3.0.1 fe80::98 1 fd03::1 $gwll
 a1=$(drop 1 "$VX" spoof-arp) n1=$(drop 1 "$VX" spoof-nd)
-gm1=$(ip -n "$T-r1" neigh show 10.3.0.1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+gm1=$(neigh_mac "$T-r1" 10.3.0.1)
 [ -n "$gwll" ] && [ $((a1 - a0)) -ge 3 ] && [ $((n1 - n0)) -ge 6 ] &&
 	pass "a guest on h2 announcing the routed gateway's addresses: refused on h1 (spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0)))" ||
 	fail "a guest on h2 announcing the routed gateway's addresses ($gwll): spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0))"

@@ -423,12 +423,16 @@ static void tip6(struct frame *f, __u8 proto, const void *l4, __u32 len)
 	frame_ip6(f, T2, T1, TSRC6, proto, l4, len);
 }
 
+/* LAN hosts behind the bridge's uplink (L1, L2: MACs no port owns) */
+static const __u8 L1[6] = { 0x52, 0x54, 0, 0, 0x1e, 1 };
+static const __u8 L2[6] = { 0x52, 0x54, 0, 0, 0x1e, 2 };
+static const __u8 LSRC6[16] = { 0xfd, [15] = 0x63 };
+#define LSRC4 htonl(0x0a000063)	/* 10.0.0.99 */
+
 /* ICMP(v6) echo request with n bytes of data, checksum complete, from a
  * guest (kt1: T1) or a LAN host (L1) to T2 */
 static void icmp_echo_from(struct frame *f, int v6, __u32 n, int lan)
 {
-	static const __u8 l1[6] = { 0x52, 0x54, 0, 0, 0x1e, 1 };
-	static const __u8 lsrc6[16] = { 0xfd, [15] = 0x63 };
 	__u8 l4[1500];
 	__u32 off, len = 8 + n;
 
@@ -438,7 +442,7 @@ static void icmp_echo_from(struct frame *f, int v6, __u32 n, int lan)
 	for (__u32 i = 0; i < n; i++)
 		l4[8 + i] = (__u8)(i * 7);
 	if (v6) {
-		frame_ip6(f, T2, lan ? l1 : T1, lan ? lsrc6 : TSRC6,
+		frame_ip6(f, T2, lan ? L1 : T1, lan ? LSRC6 : TSRC6,
 			  IPPROTO_ICMPV6, l4, len);
 		off = ETH_HLEN + 40;
 		put16(f->buf + off + 2, csum_fold16(sum16(f->buf + off, len,
@@ -446,9 +450,8 @@ static void icmp_echo_from(struct frame *f, int v6, __u32 n, int lan)
 	} else {
 		__u8 *ip = f->buf + ETH_HLEN;
 
-		frame_ip4(f, T2, lan ? l1 : T1,
-			  lan ? htonl(0x0a000063) : TSRC4, IPPROTO_ICMP, l4,
-			  len);
+		frame_ip4(f, T2, lan ? L1 : T1, lan ? LSRC4 : TSRC4,
+			  IPPROTO_ICMP, l4, len);
 		put16(ip + 10, csum_fold16(sum16(ip, 20, 0)));
 		off = ETH_HLEN + 20;
 		put16(f->buf + off + 2,
@@ -525,11 +528,6 @@ static void t_xdp_guest_generic_goes_to_tc(struct fabric *fb)
  * The fast path from a bridge's uplink (unit_uplink, network a): a LAN
  * host (L1, L2: MACs no port owns) to the tap guest kt2.
  */
-static const __u8 L1[6] = { 0x52, 0x54, 0, 0, 0x1e, 1 };
-static const __u8 L2[6] = { 0x52, 0x54, 0, 0, 0x1e, 2 };
-static const __u8 LSRC6[16] = { 0xfd, [15] = 0x63 };
-#define LSRC4 htonl(0x0a000063)	/* 10.0.0.99 */
-
 static void uip4(struct frame *f, const __u8 *src, __u8 proto, const void *l4,
 		 __u32 len)
 {
