@@ -451,6 +451,10 @@ int kvb_tc_nat(struct __sk_buff *skb)
 		ret = nat_time_exceeded(skb, s.ifindex, s.net->id);
 		goto out;
 	}
+	if (ret == NH_UNREACH) {
+		ret = nh_unreachable4(skb, s.ifindex, s.net->id);
+		goto out;
+	}
 	if (ret == NAT_ICMP_ERR) {
 		ret = nat_icmp_error_pre(skb);
 		if (!ret)
@@ -498,6 +502,10 @@ int kvb_tc_routed(struct __sk_buff *skb)
 		/* a hairpin is between the nat network's own guests */
 		if (ret == NAT_HAIRPIN_ERR)
 			ret = DROP(KVB_DROP_NAT_PROTO);
+		goto out;
+	}
+	if (ret == NH_UNREACH) {	/* behind a nat network */
+		ret = nh_unreachable4(skb, s.ifindex, s.net->id);
 		goto out;
 	}
 	if (ret != ROUTE_CONTINUE)

@@ -270,7 +270,7 @@ enum kvb_port_held {
 	X(ND_OPTS, 27, "nd-options", "ND message with more options than the guard examines (16)") \
 	X(LL_VIA_GW, 28, "link-local-via-gateway", "IPv6 link-local packet for another host sent to the gateway's MAC") \
 	X(GSO, 29, "gso-invalid", "guest's GSO super-frame with segments below 48 bytes") \
-	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out or too big, but no ICMP error sent: over the port's rate") \
+	X(ICMP_RATE, 30, "icmp-rate-limited", "TTL ran out, too big or host unreachable, but no ICMP error sent: over the port's rate") \
 	X(DHCP_CHADDR, 31, "dhcp-chaddr", "DHCP client message whose chaddr is not the port's MAC (an Ethernet address, 6 bytes, the rest of the field zero)") \
 	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
 	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port") \
@@ -298,7 +298,8 @@ enum kvb_port_held {
 	X(DHCP6_LEASE_CAP, 55, "dhcp6-lease-cap", "a guest's DHCPv6 message that would make the server create leases (SOLICIT with Rapid Commit, REQUEST, REBIND) while its port holds its 16 DHCPv6 leases or has lately asked for that many (one more every 10 minutes), or with more options than examined: one guest must not fill the server's lease table, shared with DHCPv4") \
 	X(DHCP_FRAGMENT, 56, "dhcp-fragment", "a guest's DHCP or DHCPv6 client message in IP fragments or in a GSO super-frame: what the later fragments or segments carry would go unexamined (a lease budget, a chaddr), and no client sends one so") \
 	X(NAT_VTEP, 57, "nat-vtep", "while this fabric has an overlay network over IPv4: a guest's UDP to the VXLAN port (4789) through NAT, or a WAN packet from that port that would open a forward's or mapping's flow: translated to this host's address, it would pass on the other hosts as this host's own tunnel traffic and put the guest's frames into any overlay network") \
-	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add")
+	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add") \
+	X(HOST_UNREACH, 59, "host-unreachable", "a guest's packet to route or translate out, or into another network, whose next hop has not answered ARP or neighbour discovery for 3 s: answered ICMP host unreachable (IPv6: address unreachable) from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask the neighbour again")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -1870,6 +1871,37 @@ static inline __u32 kvb_rtnh4_check(const struct kvb_rtnh4 *v)
 	return kvb_check_words((const kvb_word_t *)v,
 			       __builtin_offsetof(struct kvb_rtnh4, check) / 4);
 }
+
+/*
+ * kvb_nhwait: LRU hash of KVB_NHWAIT_MAX, not pinned (a reload starts it
+ * empty), next hops the FIB named without a resolved neighbour
+ * (BPF_FIB_LKUP_RET_NO_NEIGH) for a guest's routed or translated packet
+ * (route.h: nh_unresolved). bpf_redirect_neigh resolves the neighbour but
+ * drops what it queued, silently, when ARP or ND fails: the kernel's
+ * forwarding answers each of those packets "host unreachable" (it has
+ * the route the helper's next hop lacks). So the fabric keeps when a next
+ * hop was first found unresolved; KVB_NH_WAIT_NS later (the kernel's
+ * three probes a second apart) packets to it are answered host (IPv6:
+ * address) unreachable from the gateway, and one every KVB_NH_RETRY_NS is
+ * still sent, which asks the neighbour again. An entry not asked about
+ * for KVB_NH_FORGET_NS starts afresh: a next hop that answered since.
+ */
+#define KVB_NHWAIT_MAX 4096
+#define KVB_NH_WAIT_NS 3000000000ULL
+#define KVB_NH_RETRY_NS 3000000000ULL
+#define KVB_NH_FORGET_NS 10000000000ULL
+
+struct kvb_nhwait_key {
+	__u32 ifindex;		/* the egress device the FIB named */
+	__u32 family;		/* AF_INET or AF_INET6 of addr */
+	__u8 addr[16];		/* the next hop (IPv4: the first 4 bytes) */
+};
+
+struct kvb_nhwait {
+	__u64 first_ns;		/* first found unresolved */
+	__u64 last_ns;		/* last found unresolved */
+	__u64 retry_ns;		/* the last packet sent to ask again */
+};
 
 /*
  * kvb_hostif: HASH, key __u32 ifindex of a nat or routed network's host

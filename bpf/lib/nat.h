@@ -22,6 +22,7 @@
 #include "isolation.h"
 #include "natreply.h"
 #include "wan.h"
+#include "neigh.h"
 
 #define NAT_CONTINUE KVB_CONTINUE	/* not NAT's business: switch it */
 /*
@@ -2092,6 +2093,10 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	 * it above, whatever its TTL); before ct_out: no flow for it */
 	if (nat_ttl_out(skb))
 		return NAT_TTL;
+	/* a next hop that has not answered ARP for a while: host
+	 * unreachable, before a flow is made for it (neigh.h) */
+	if (fibret == BPF_FIB_LKUP_RET_NO_NEIGH && nh_unresolved(fib))
+		return NH_UNREACH;
 	t->naddr = fib->ipv4_src;
 	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);

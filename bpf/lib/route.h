@@ -36,6 +36,7 @@
 #include "wan.h"
 #include "endpoint.h"
 #include "kern.h"
+#include "neigh.h"
 
 #define ROUTE_CONTINUE KVB_CONTINUE	/* not routing's business */
 
@@ -46,6 +47,46 @@ struct {
 	__type(key, struct kvb_rtnh4_key);
 	__type(value, struct kvb_rtnh4);
 } kvb_rtnh4 SEC(".maps");
+#define ICMP4_HOST_UNREACH_CODE 1
+#define ICMP6_ADDR_UNREACH_CODE 3
+
+/*
+ * nh_unresolved said so: host unreachable (IPv6: address unreachable) to
+ * the guest on port ifindex of network src, from its gateway of the
+ * packet's family, within the port's ICMP budget; the packet is dropped
+ * (host-unreachable).
+ */
+static __always_inline int route_unreachable(struct __sk_buff *skb,
+					     __u32 ifindex,
+					     const struct kvb_net *src,
+					     __u8 family)
+{
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
+	if (family == 4)
+		return icmp4_error(skb, ifindex, src, ICMP_DEST_UNREACH_,
+				   ICMP4_HOST_UNREACH_CODE, 0,
+				   KVB_DROP_HOST_UNREACH);
+	return icmp6_error(skb, ifindex, src, ICMP6_DST_UNREACH_,
+			   ICMP6_ADDR_UNREACH_CODE, 0, KVB_DROP_HOST_UNREACH);
+}
+
+/*
+ * nat_snat said NH_UNREACH: route_unreachable for the IPv4 guest of
+ * network net_id on port ifindex. Global, as nat_too_big below (IPv4
+ * only: the IPv6 error's copies take more stack than the nat stage has
+ * left).
+ */
+__noinline int nh_unreachable4(struct __sk_buff *skb, __u32 ifindex,
+			       __u32 net_id)
+{
+	struct kvb_net *net = net_lookup(net_id);
+
+	if (!skb || !net)
+		return DROP(KVB_DROP_HOST_UNREACH);
+	return route_unreachable(skb, ifindex, net, 4);
+}
+
 /*
  * Time exceeded / too big, from src's gateway of the packet's family; over
  * the port's ICMP budget the packet is dropped with no error sent.
@@ -193,7 +234,8 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
 }
 
 /*
- * fib_ask without the neighbour, for a routed packet entering through
+ * fib_ask with flags (BPF_FIB_LOOKUP_SKIP_NEIGH, or 0: a success then
+ * says the neighbour is resolved), for a routed packet entering through
  * host interface ifindex, through the next hop cache (kvb_rtnh4) for
  * IPv4: an answer the FIB gave for the same source, destination and
  * interface under the namespace's current route generation, less than
@@ -212,7 +254,8 @@ static __always_inline int fib_ask(struct __sk_buff *skb,
 static __always_inline int route_ask(struct __sk_buff *skb,
 				     struct route_scratch *t, __u8 family,
 				     const __u8 *saddr, const __u8 *daddr,
-				     __u32 l3_len, __u32 ifindex, int keep)
+				     __u32 l3_len, __u32 ifindex, int keep,
+				     __u32 flags)
 {
 	struct bpf_fib_lookup *fib = &t->fib;
 	struct kvb_rtnh4_key *k = &t->rk;
@@ -223,7 +266,7 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 
 	if (family != 4 || !keep || rt_gen4(skb, &gen, &tag))
 		return fib_ask(skb, fib, family, saddr, daddr, l3_len,
-			       ifindex, BPF_FIB_LOOKUP_SKIP_NEIGH);
+			       ifindex, flags);
 	__builtin_memcpy(&k->saddr, saddr, 4);
 	__builtin_memcpy(&k->daddr, daddr, 4);
 	k->ifindex = ifindex;
@@ -248,8 +291,7 @@ static __always_inline int route_ask(struct __sk_buff *skb,
 	}
 	/* the generation is read before the FIB is asked: a change in
 	 * between voids the answer kept, never the other way round */
-	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, ifindex,
-		      BPF_FIB_LOOKUP_SKIP_NEIGH);
+	ret = fib_ask(skb, fib, family, saddr, daddr, l3_len, ifindex, flags);
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->family != AF_INET_ ||
 	    l3_len > 0xffff)
 		return ret;
@@ -422,7 +464,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	struct kvb_net *dst;
 	__u32 gw_host = r->gw_host, out = 0;
 	__u8 dmac[ETH_ALEN];
-	int ret, same;
+	int ret, same, unresolved = 0;
 
 	dst = net_lookup(r->net_id);
 	if (!t || !dst)
@@ -448,7 +490,8 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	 * without the neighbour.
 	 */
 	t->eslot = 0;
-	ret = route_ask(skb, t, family, saddr, daddr, l3_len, gw_host, !!src);
+	ret = route_ask(skb, t, family, saddr, daddr, l3_len, gw_host, !!src,
+			BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address there */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
@@ -475,12 +518,17 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
 			__builtin_memcpy(dmac, fib->dmac, ETH_ALEN);
 			out = fdb_lookup(dst->id, dmac);
+		} else if (src) {
+			/* no guest answers for daddr there (yet) */
+			unresolved = nh_unresolved(fib);
 		}
 	}
 	if (same && out && !guests_may_talk(ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, src, family, 0);
+	if (unresolved && src)
+		return route_unreachable(skb, ifindex, src, family);
 	skb->mark = 0;
 	/* a MAC behind another host: routed traffic stays on its host
 	 * (the anycast gateway), the host's interface resolves it there */
@@ -567,16 +615,19 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	if (!t)
 		return DROP(KVB_DROP_NO_ROUTE);
 	fib = &t->fib;
-	/* the neighbour is bpf_redirect_neigh's (redirect_nh); l3_len is
-	 * a GSO frame's segments' (nat_wire_len) */
+	/* bpf_redirect_neigh (redirect_nh) resolves the neighbour; the
+	 * FIB says whether it is resolved (NO_NEIGH: nh_unresolved), and
+	 * only then is the answer kept. l3_len is a GSO frame's segments'
+	 * (nat_wire_len) */
 	ret = route_ask(skb, t, family, saddr, daddr, l3_len, net->gw_host,
-			1);
+			1, 0);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return route_error(skb, ifindex, net, family, fib->mtu_result);
 	out = fib->ifindex;
-	if (ret != BPF_FIB_LKUP_RET_SUCCESS || out == net->gw_host)
+	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
+	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || out == net->gw_host)
 		return DROP(KVB_DROP_NO_ROUTE);
 	if (!host_if_peer(net, out))
 		return DROP(KVB_DROP_NOT_PEERED);
@@ -589,6 +640,8 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, net, family, 0);
+	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH && nh_unresolved(fib))
+		return route_unreachable(skb, ifindex, net, family);
 	skb->mark = 0;
 	count_tx(out, skb->len);
 	return redirect_nh(skb, &t->nh, out);
