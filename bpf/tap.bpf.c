@@ -184,8 +184,9 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	if (port->role == KVB_PORT_GUEST)
 		acl_cb_put(skb, &f, ifindex);
 	/* spoofcheck without a MAC: the first frame's is it (fdb_pin),
-	 * never the host's own (a bridge's uplink, a gateway) */
-	if (mac_is_zero(port->mac) &&
+	 * never the host's own (a bridge's uplink, a gateway), nor that of
+	 * a reject's answer sent in for the guest (acl.h: KVB_MARK_ACL) */
+	if (mac_is_zero(port->mac) && skb->mark != KVB_MARK_ACL &&
 	    !mac_equal(f.eth->h_source, net->uplink_mac) &&
 	    fdb_pin(net->id, mac_u64(f.eth->h_source), ifindex) < 0) {
 		ret = DROP(KVB_DROP_MAC_TABLE_FULL);

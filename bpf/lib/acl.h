@@ -1958,6 +1958,35 @@ static __always_inline int acl_to_group(struct acl_scratch *s)
 #define ACL_NO_ANSWER 0x7ffb	/* acl_reject: drop it, no answer */
 
 /*
+ * May port ifindex answer a reject of a packet towards its guest (dir
+ * KVB_ACL_IN)? The answer goes into the port's ingress as the guest's
+ * own frame, from the refused packet's destination MAC and address. On a
+ * spoofcheck port only when those are the port's MAC and one of its live
+ * addresses, as a real host answers only what is addressed to it:
+ * otherwise any guest could make the port speak as it liked, and the
+ * identity checks would take the answer for the guest's (pin the MAC of
+ * a flooded frame to a port without one, so that its own guest is
+ * spoof-mac from then on; bind an address SAVI had not seen, up to the
+ * port's cap). A port without spoofcheck may send as anything anyway.
+ */
+static __always_inline int acl_answers_as_guest(const struct acl_scratch *s,
+						__u32 ifindex)
+{
+	struct kvb_port *port = bpf_map_lookup_elem(&kvb_port, &ifindex);
+
+	if (!port)
+		return 0;
+	if (!(port->flags & KVB_PORT_F_SPOOFCHECK) ||
+	    port->role != KVB_PORT_GUEST)
+		return 1;
+	if (mac_is_zero(port->mac) || !mac_equal(s->eth, port->mac))
+		return 0;
+	if (s->family == 4)
+		return bind_of(ifindex, 4, s->daddr, 4) != NULL;
+	return bind_of(ifindex, 6, s->daddr, 16) != NULL;
+}
+
+/*
  * reject: answer the packet in the scratch (judged in direction dir on
  * port ifindex) in its place and send the answer on: TC_ACT_REDIRECT (or
  * TC_ACT_SHOT when the rewrite failed half way), ACL_NO_ANSWER when
@@ -1973,6 +2002,8 @@ __noinline int acl_reject(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	if (!s || !t)
 		return ACL_NO_ANSWER;
 	if (bpf_skb_load_bytes(skb, 0, s->eth, 12) || acl_to_group(s))
+		return ACL_NO_ANSWER;
+	if (dir == KVB_ACL_IN && !acl_answers_as_guest(s, ifindex))
 		return ACL_NO_ANSWER;
 	if (s->is_icmp && icmp_is_err(s->family, s->type))
 		return ACL_NO_ANSWER;	/* never an error about an error */

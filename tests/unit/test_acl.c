@@ -1936,6 +1936,58 @@ static void t_acl_dhcp_only_what_the_link_needs(struct fabric *fb)
 	      "refused, or from a global address passed");
 }
 
+/*
+ * A reject's answer towards a guest goes into the guest's port as the
+ * guest's own frame, from the refused packet's destination: a spoofcheck
+ * port answers only what is addressed to its MAC and one of its live
+ * addresses. Else any guest could make it speak as it liked: a frame
+ * flooded to a port without a MAC yet pinned the MAC it was sent to (its
+ * own guest then spoof-mac), SYNs to made-up addresses bound them by SAVI
+ * (black-box t16, t17). And an answer sent in (KVB_MARK_ACL) never pins.
+ */
+static void t_acl_reject_answers_only_as_the_guest(struct fabric *fb)
+{
+	static const __u8 OTHER[6] = { 0x52, 0x54, 0x00, 0xac, 0x00, 0x77 };
+	struct kvb_port p;
+	struct frame f;
+	__u32 mark = 0;
+	__u64 r0;
+	int r;
+
+	CHECK(!unit_cli("acl add u18") &&
+	      !unit_cli("acl rule add u18 ingress reject proto tcp dport 23") &&
+	      !unit_cli("port set ka4 acl u18 spoofcheck on"),
+	      "cannot set up ACL u18");
+	r0 = drops(fb, ka4, KVB_DROP_ACL_REJECT);
+	/* no MAC yet: nothing is its own to answer from */
+	tcp4(&f, IP(192, 0, 2, 77), 5555, GUEST4, 23, 0x02, 1000, 0);
+	r = to_guest(fb, ka4, &f);
+	CHECK(r == TC_ACT_SHOT, "answered for a port without a MAC: %d", r);
+	/* the answer, had it been sent in: it pins nothing */
+	tcp4_from_guest(&f, 23, IP(192, 0, 2, 77), 5555, 0x14, 0, 1001);
+	run_prog_mark(fb->prog_tc_ingress, ka4, &f, KVB_MARK_ACL, &mark);
+	CHECK(!bpf_map_lookup_elem(fb->port_fd, &ka4, &p) &&
+	      !(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]),
+	      "a reject's answer sent in pinned its MAC");
+	CHECK(!unit_cli("port set ka4 mac 52:54:00:ac:00:01 ip 10.0.0.11"),
+	      "port set mac ip");
+	tcp4(&f, IP(192, 0, 2, 77), 5555, GUEST4, 23, 0x02, 1000, 0);
+	r = to_guest(fb, ka4, &f);
+	CHECK(r == TC_ACT_REDIRECT, "its MAC and address: not answered (%d)", r);
+	/* to another MAC (flooded) and to an address not its */
+	memcpy(f.buf, OTHER, 6);
+	r = to_guest(fb, ka4, &f);
+	CHECK(r == TC_ACT_SHOT, "answered for another MAC: %d", r);
+	tcp4(&f, IP(192, 0, 2, 77), 5555, IP(10, 0, 0, 99), 23, 0x02, 1000, 0);
+	r = to_guest(fb, ka4, &f);
+	CHECK(r == TC_ACT_SHOT, "answered for an address not the port's: %d", r);
+	CHECK(drops(fb, ka4, KVB_DROP_ACL_REJECT) == r0 + 4,
+	      "acl-reject counted %llu, want %llu",
+	      (unsigned long long)drops(fb, ka4, KVB_DROP_ACL_REJECT),
+	      (unsigned long long)r0 + 4);
+	unit_cli("port set ka4 acl none spoofcheck off ip none");
+}
+
 int acl_tests(struct fabric *fb)
 {
 	struct port_opts plain = { .naddrs = -1, .nacl = -1 };
@@ -1986,5 +2038,6 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_icmp_never_established);
 	RUN(t_acl_foreign_dst_takes_no_side);
 	RUN(t_acl_dhcp_only_what_the_link_needs);
+	RUN(t_acl_reject_answers_only_as_the_guest);
 	return nfail;
 }
