@@ -553,8 +553,15 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 	if (!arp || !mac_equal(arp->sha, mac))
 		return DROP(KVB_DROP_SPOOF_ARP);
 	spa = arp->spa;
-	/* 0.0.0.0 is an address probe (RFC 5227) */
-	if (spa && !ip4_is_own(port, net, ifindex, spa))
+	/* 0.0.0.0 is an address probe (RFC 5227): never for an address
+	 * another port holds, whose guest would take it for a conflict
+	 * (a DHCP client declines its lease, and another, and so on: a
+	 * hostile guest answering every probe with its own keeps the
+	 * others from any address; IPv6's DAD probe: bind.h, savi) */
+	if (!spa)
+		return ip4_held_elsewhere(net->id, ifindex, arp->tpa) ?
+			       DROP(KVB_DROP_SPOOF_ARP) : 0;
+	if (!ip4_is_own(port, net, ifindex, spa))
 		return DROP(KVB_DROP_SPOOF_ARP);
 	return 0;
 }

@@ -127,6 +127,13 @@ static void arp(struct frame *f, const __u8 *src, const __u8 *sha, __u32 spa)
 	memcpy(a + 14, &spa, 4);
 }
 
+/* an address probe (RFC 5227): sender 0.0.0.0, target tpa */
+static void arp_probe(struct frame *f, const __u8 *src, __u32 tpa)
+{
+	arp(f, src, src, 0);
+	memcpy(f->buf + ETH_HLEN + 24, &tpa, 4);
+}
+
 static void t_spoof_source_mac(struct fabric *fb __attribute__((unused)))
 {
 	struct frame f;
@@ -853,6 +860,16 @@ static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
 	drops_as(kv4, &f, KVB_DROP_SPOOF_IP, "source: another port's lease");
 	arp(&f, V4, V4, A4(10, 0, 0, 77));
 	passes(kv4, &f, "ARP for an address nobody holds");
+	/* a probe for another's address would be a conflict to its guest
+	 * (it declines its lease: black-box t15) */
+	arp_probe(&f, V4, A4(10, 0, 0, 1));
+	drops_as(kv4, &f, KVB_DROP_SPOOF_ARP, "probe for another port's static ip");
+	arp_probe(&f, V4, a61);
+	drops_as(kv4, &f, KVB_DROP_SPOOF_ARP, "probe for another port's lease");
+	arp_probe(&f, V4, A4(10, 0, 0, 78));
+	passes(kv4, &f, "probe for an address nobody holds");
+	arp_probe(&f, V2, a61);
+	passes(kv2, &f, "probe for the port's own lease");
 	frame_ip4(&f, PEER, V4, A4(10, 0, 0, 77), IPPROTO_UDP, l4, 16);
 	passes(kv4, &f, "source nobody holds");
 	if (!port_get(F, kv4, &p))
