@@ -253,7 +253,7 @@ enum kvb_port_held {
 	X(FRAG, 10, "frag-overlap", "IPv4 fragment overlapping the TCP header") \
 	X(SPOOF_MAC, 11, "spoof-mac", "source MAC is not the port's")	\
 	X(SPOOF_IP, 12, "spoof-ip", "source IP is not one of the port's")	\
-	X(SPOOF_ARP, 13, "spoof-arp", "ARP sender MAC or IP is not the port's") \
+	X(SPOOF_ARP, 13, "spoof-arp", "ARP sender MAC or IP is not the port's, or an address probe (sender 0.0.0.0) for an address another port holds") \
 	X(SPOOF_ND, 14, "spoof-nd", "ND link-layer option or target not the port's") \
 	X(SPOOF_DHCP, 15, "spoof-dhcp-server", "guest sent a DHCP server message") \
 	X(SPOOF_RA, 16, "spoof-router-msg", "guest sent a router advertisement or redirect") \
@@ -299,7 +299,7 @@ enum kvb_port_held {
 	X(DHCP_FRAGMENT, 56, "dhcp-fragment", "a guest's DHCP or DHCPv6 client message in IP fragments or in a GSO super-frame: what the later fragments or segments carry would go unexamined (a lease budget, a chaddr), and no client sends one so") \
 	X(NAT_VTEP, 57, "nat-vtep", "while this fabric has an overlay network over IPv4: a guest's UDP to the VXLAN port (4789) through NAT, or a WAN packet from that port that would open a forward's or mapping's flow: translated to this host's address, it would pass on the other hosts as this host's own tunnel traffic and put the guest's frames into any overlay network") \
 	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add") \
-	X(HOST_UNREACH, 59, "host-unreachable", "a guest's packet to route or translate out, or into another network, whose next hop has not answered ARP or neighbour discovery for 3 s: answered ICMP host unreachable (IPv6: address unreachable) from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask the neighbour again")
+	X(HOST_UNREACH, 59, "host-unreachable", "a nat guest's IPv4 packet to translate out whose next hop has not answered ARP for 2.5 s: answered ICMP host unreachable from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask again (routed packets: the kernel answers, uncounted here)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -1874,22 +1874,28 @@ static inline __u32 kvb_rtnh4_check(const struct kvb_rtnh4 *v)
 
 /*
  * kvb_nhwait: LRU hash of KVB_NHWAIT_MAX, not pinned (a reload starts it
- * empty), next hops the FIB named without a resolved neighbour
- * (BPF_FIB_LKUP_RET_NO_NEIGH) for a guest's routed or translated packet
- * (route.h: nh_unresolved). bpf_redirect_neigh resolves the neighbour but
- * drops what it queued, silently, when ARP or ND fails: the kernel's
- * forwarding answers each of those packets "host unreachable" (it has
- * the route the helper's next hop lacks). So the fabric keeps when a next
- * hop was first found unresolved; KVB_NH_WAIT_NS later (the kernel's
- * three probes a second apart) packets to it are answered host (IPv6:
- * address) unreachable from the gateway, and one every KVB_NH_RETRY_NS is
- * still sent, which asks the neighbour again. An entry not asked about
- * for KVB_NH_FORGET_NS starts afresh: a next hop that answered since.
+ * empty), the next hops the FIB named without a valid neighbour
+ * (BPF_FIB_LKUP_RET_NO_NEIGH) for a nat guest's IPv4 packet (neigh.h:
+ * nh_unresolved). bpf_redirect_neigh resolves the neighbour but drops
+ * what it queued, silently, when ARP fails: the kernel's forwarding
+ * answers each of those packets "host unreachable". So the fabric keeps
+ * when a next hop was first found unresolved; after KVB_NH_WAIT_NS (about
+ * the kernel's three probes a second apart) of packets that all found it so,
+ * none more than KVB_NH_GAP_NS after the one before, the packets are
+ * answered host unreachable from the gateway, and one every
+ * KVB_NH_RETRY_NS is still sent, which asks ARP again.
  */
 #define KVB_NHWAIT_MAX 4096
-#define KVB_NH_WAIT_NS 3000000000ULL
+/* a little less than the kernel's 3 s (three probes a second apart): a
+ * TCP SYN sent again 3 s after the first (RTO 1 s, then 2 s) is then the
+ * one answered, as the kernel answers the SYNs it queued when its probes
+ * end */
+#define KVB_NH_WAIT_NS 2500000000ULL
 #define KVB_NH_RETRY_NS 3000000000ULL
-#define KVB_NH_FORGET_NS 10000000000ULL
+/* longer than a TCP SYN's retransmission gaps (3 and 4 s on this
+ * kernel), shorter than the 5 s the kernel keeps a neighbour entry it
+ * (re)made from forced garbage collection */
+#define KVB_NH_GAP_NS 4500000000ULL
 
 struct kvb_nhwait_key {
 	__u32 ifindex;		/* the egress device the FIB named */
@@ -1900,7 +1906,8 @@ struct kvb_nhwait_key {
 struct kvb_nhwait {
 	__u64 first_ns;		/* first found unresolved */
 	__u64 last_ns;		/* last found unresolved */
-	__u64 retry_ns;		/* the last packet sent to ask again */
+	__u64 retry_ns;		/* a packet goes to ask ARP again at
+				 * retry_ns + KVB_NH_RETRY_NS */
 };
 
 /*

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Next hops without a neighbour. bpf_redirect_neigh resolves a next hop's
- * neighbour, and drops what it queued without a word when ARP or ND
- * fails; the kernel's forwarding answers those packets host unreachable.
- * nh_unresolved keeps the time (kvb_maps.h: kvb_nhwait) so that the
- * callers can answer as the kernel does (route.h: route_unreachable and
- * nh_unreachable4).
+ * Next hops without a neighbour, for NAT. bpf_redirect_neigh with the
+ * FIB's next hop resolves its neighbour, and drops what it queued without
+ * a word when ARP fails: the kernel's forwarding answers those packets
+ * host unreachable, which needs the route the helper's next hop lacks.
+ * Routing hands such a packet to the helper without a next hop (the
+ * kernel then looks the route up, and answers itself: route.h,
+ * route_out); NAT cannot, its answer would go to the host's own WAN
+ * address. So nh_unresolved keeps the time (kvb_maps.h: kvb_nhwait) and
+ * the nat stage answers as the kernel would (route.h: nh_unreachable4).
  */
 #ifndef KVB_NEIGH_H
 #define KVB_NEIGH_H
@@ -21,8 +24,7 @@
  * KVB_NH_WAIT_NS (nh_unresolved). The stage, which knows the guest's
  * port and network, answers host unreachable from its gateway (route.h:
  * nh_unreachable4), as the kernel's forwarding answers the packets it
- * queued for a neighbour that failed. (Routing answers at once:
- * route_unreachable.)
+ * queued for a neighbour that failed.
  */
 #define NH_UNREACH 0x7ff8
 
@@ -35,34 +37,48 @@ struct {
 } kvb_nhwait SEC(".maps");
 
 /*
- * The FIB named fib's next hop for a guest's packet but no resolved
+ * The FIB named fib's next hop for a guest's packet but no valid
  * neighbour (BPF_FIB_LKUP_RET_NO_NEIGH): 1 when the packet is to be
- * answered host unreachable (route.h: route_unreachable) instead of sent. That is
- * when the next hop has been found unresolved for KVB_NH_WAIT_NS and
- * no packet went to ask it again for KVB_NH_RETRY_NS (kvb_nhwait);
- * the packets before, and one every KVB_NH_RETRY_NS after, go to
- * bpf_redirect_neigh, which asks ARP or ND (again). A global function:
- * its lookup is not on the callers' stack.
+ * answered host unreachable instead of sent. That is when every packet
+ * to that next hop for KVB_NH_WAIT_NS found it so, none of them more
+ * than KVB_NH_GAP_NS after the one before (one episode: the kernel's
+ * probes have failed), and a packet went to ask again less than
+ * KVB_NH_RETRY_NS ago: the packets of the first KVB_NH_WAIT_NS, and one
+ * every KVB_NH_RETRY_NS after, go to bpf_redirect_neigh, which asks ARP
+ * (again). A success in between is not seen (it is not looked for: that
+ * would cost every new flow a lookup); the gap stands for it: a neighbour
+ * entry the kernel removed while in use (forced garbage collection, a
+ * flush) is made again at once and kept for 5 s at least, so two such
+ * misses are never one episode. Never for an egress that is no port, or
+ * a layer-3 one (KVB_PORT_F_L3: its neighbours never fail; a missing one
+ * is made by the next packet). The entry is written in place: a copy an
+ * LRU hands to another key meanwhile errs towards sending. A global
+ * function: its lookups are not on the callers' stack.
  */
 __noinline int nh_unresolved(const struct bpf_fib_lookup *fib)
 {
 	struct kvb_nhwait_key k = {};
 	struct kvb_nhwait *w, n;
+	struct kvb_port *port;
 	__u64 now = kvb_now();
 
 	if (!fib)
 		return 0;
 	k.ifindex = fib->ifindex;
+	port = bpf_map_lookup_elem(&kvb_port, &k.ifindex);
+	if (!port || (port->flags & KVB_PORT_F_L3))
+		return 0;
 	k.family = fib->family;
 	if (fib->family == AF_INET_)
 		__builtin_memcpy(k.addr, &fib->ipv4_dst, 4);
 	else
 		__builtin_memcpy(k.addr, fib->ipv6_dst, 16);
 	w = bpf_map_lookup_elem(&kvb_nhwait, &k);
-	if (!w || kvb_after(now, w->last_ns + KVB_NH_FORGET_NS) ||
+	if (!w || kvb_after(now, w->last_ns + KVB_NH_GAP_NS) ||
 	    kvb_after(w->first_ns, now)) {
-		/* the first packet asks; the kernel's probes fail (if
-		 * they do) KVB_NH_WAIT_NS later: no other asks before */
+		/* a new episode: this packet asks; the kernel's probes
+		 * end KVB_NH_WAIT_NS later, the next ask KVB_NH_RETRY_NS
+		 * after that */
 		n.first_ns = now;
 		n.last_ns = now;
 		n.retry_ns = now + KVB_NH_WAIT_NS;

@@ -48,34 +48,13 @@ struct {
 	__type(value, struct kvb_rtnh4);
 } kvb_rtnh4 SEC(".maps");
 #define ICMP4_HOST_UNREACH_CODE 1
-#define ICMP6_ADDR_UNREACH_CODE 3
+#define PACKET_HOST_ 0	/* linux/if_packet.h */
 
 /*
- * nh_unresolved said so: host unreachable (IPv6: address unreachable) to
- * the guest on port ifindex of network src, from its gateway of the
- * packet's family, within the port's ICMP budget; the packet is dropped
- * (host-unreachable).
- */
-static __always_inline int route_unreachable(struct __sk_buff *skb,
-					     __u32 ifindex,
-					     const struct kvb_net *src,
-					     __u8 family)
-{
-	if (!icmp_budget(ifindex))
-		return DROP(KVB_DROP_ICMP_RATE);
-	if (family == 4)
-		return icmp4_error(skb, ifindex, src, ICMP_DEST_UNREACH_,
-				   ICMP4_HOST_UNREACH_CODE, 0,
-				   KVB_DROP_HOST_UNREACH);
-	return icmp6_error(skb, ifindex, src, ICMP6_DST_UNREACH_,
-			   ICMP6_ADDR_UNREACH_CODE, 0, KVB_DROP_HOST_UNREACH);
-}
-
-/*
- * nat_snat said NH_UNREACH: route_unreachable for the IPv4 guest of
- * network net_id on port ifindex. Global, as nat_too_big below (IPv4
- * only: the IPv6 error's copies take more stack than the nat stage has
- * left).
+ * nat_snat said NH_UNREACH (neigh.h: nh_unresolved): host unreachable to
+ * the IPv4 guest on port ifindex of network net_id, from its gateway,
+ * within the port's ICMP budget; the packet is dropped
+ * (host-unreachable). Global, as nat_too_big below.
  */
 __noinline int nh_unreachable4(struct __sk_buff *skb, __u32 ifindex,
 			       __u32 net_id)
@@ -84,7 +63,27 @@ __noinline int nh_unreachable4(struct __sk_buff *skb, __u32 ifindex,
 
 	if (!skb || !net)
 		return DROP(KVB_DROP_HOST_UNREACH);
-	return route_unreachable(skb, ifindex, net, 4);
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
+	return icmp4_error(skb, ifindex, net, ICMP_DEST_UNREACH_,
+			   ICMP4_HOST_UNREACH_CODE, 0, KVB_DROP_HOST_UNREACH);
+}
+
+/*
+ * A guest's packet for a next hop without a valid neighbour, to
+ * bpf_redirect_neigh without one: the kernel looks the route up (out of
+ * device out) and attaches it, which its answer needs should ARP or ND
+ * fail (ipv4_link_failure / ip6_link_failure: host or address
+ * unreachable, from the host's address towards the guest, which is
+ * its gateway's, within the host's ICMP rate limits); and it answers only
+ * a packet addressed to it (PACKET_HOST), as the guest's packet to its
+ * gateway is. The kernel's own forwarding does the same.
+ */
+static __always_inline int redirect_unresolved(struct __sk_buff *skb,
+					       __u32 out)
+{
+	bpf_skb_change_type(skb, PACKET_HOST_);
+	return redirected(bpf_redirect_neigh(out, NULL, 0, 0));
 }
 
 /*
@@ -464,7 +463,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	struct kvb_net *dst;
 	__u32 gw_host = r->gw_host, out = 0;
 	__u8 dmac[ETH_ALEN];
-	int ret, same, unresolved = 0;
+	int ret, same;
 
 	dst = net_lookup(r->net_id);
 	if (!t || !dst)
@@ -518,17 +517,12 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		if (ret == BPF_FIB_LKUP_RET_SUCCESS) {
 			__builtin_memcpy(dmac, fib->dmac, ETH_ALEN);
 			out = fdb_lookup(dst->id, dmac);
-		} else if (src) {
-			/* no guest answers for daddr there (yet) */
-			unresolved = nh_unresolved(fib);
 		}
 	}
 	if (same && out && !guests_may_talk(ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, src, family, 0);
-	if (unresolved && src)
-		return route_unreachable(skb, ifindex, src, family);
 	skb->mark = 0;
 	/* a MAC behind another host: routed traffic stays on its host
 	 * (the anycast gateway), the host's interface resolves it there */
@@ -548,9 +542,15 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 		return redirected(bpf_redirect(out, 0));
 	}
 	/* the host's interface into that network resolves it; a guest's
-	 * packet for its own network stays a guest's on the way back in */
+	 * packet for its own network stays a guest's on the way back in
+	 * (and is never answered unreachable: that would tell a guest
+	 * which addresses isolated guests hold); another network's guest
+	 * hears host unreachable when no guest there answers (as
+	 * route_out's) */
 	if (same)
 		skb->mark = KVB_MARK_HAIRPIN;
+	else if (src)
+		return redirect_unresolved(skb, gw_host);
 	return redirected(bpf_redirect_neigh(gw_host, NULL, 0, 0));
 }
 
@@ -640,10 +640,10 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, net, family, 0);
-	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH && nh_unresolved(fib))
-		return route_unreachable(skb, ifindex, net, family);
 	skb->mark = 0;
 	count_tx(out, skb->len);
+	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return redirect_unresolved(skb, out);
 	return redirect_nh(skb, &t->nh, out);
 }
 

@@ -80,11 +80,11 @@ out=$(in_ns "$T-g2" ping -6 -n -c 6 -i 1 -W 1 fd99:87::98 2>&1)
 grep -q "From fd87:2::1 .*Address unreachable" <<<"$out" &&
 	pass "routed ping -6: address unreachable from the gateway fd87:2::1" ||
 	fail "routed ping -6: $(tr '\n' '|' <<<"$out")"
-for g in "$T-g1" "$T-g2"; do
-	n=$(stat "$g" host-unreachable)
-	[ "${n:-0}" -gt 0 ] && pass "$g: host-unreachable counted ($n)" ||
-		fail "$g: host-unreachable not counted: ${n:-none}"
-done
+# NAT answers in BPF (counted); routing leaves it to the kernel, which
+# answers the packets it queued for the failed neighbour itself
+n=$(stat "$T-g1" host-unreachable)
+[ "${n:-0}" -gt 0 ] && pass "nat: host-unreachable counted ($n)" ||
+	fail "nat: host-unreachable not counted: ${n:-none}"
 
 # the host appears: within a few seconds a packet asks ARP again, and
 # from then on it is reached (a present host is never answered so)
