@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 export KVMBPF="$ROOT/build/kvmbpf" KVMBPF_BPFFS="$BPFFS"
 kvmbpf net add lan type bridge || fail "net add lan"
 kvmbpf net add other type internal || fail "net add other"
+kvmbpf acl add web || fail "acl add web"
 for t in q l1 l2 l3; do
 	ip tuntap add dev "$T-$t" mode tap vnet_hdr && LINK_LIST+=("$T-$t")
 done
@@ -31,7 +32,7 @@ cat >"$xml" <<EOX
 kvmbpf-net: other</description>
   <metadata>
     <kvmbpf:ports xmlns:kvmbpf="https://kvmbpf.dev/xmlns/1">
-      <kvmbpf:port mac="52:54:00:97:00:11" net="lan" ip="10.97.0.11 fd97::11" isolated="on"/>
+      <kvmbpf:port mac="52:54:00:97:00:11" net="lan" ip="10.97.0.11 fd97::11" isolated="on" acl="web" savi="off" xdp="on"/>
     </kvmbpf:ports>
   </metadata>
   <devices>
@@ -62,6 +63,7 @@ import json, subprocess
 p = json.loads(subprocess.check_output(['$KVMBPF', '-j', 'port', 'show', '$T-l1']))
 assert p['net'] == 'lan' and p['mac'] == '52:54:00:97:00:11', p
 assert p['isolated'] is True and p['spoofcheck'] is True, p
+assert p['acl'] == ['web'] and p['savi'] is False and p['xdp'] is True, p
 assert sorted(a['ip'] for a in p['addresses']) == ['10.97.0.11', 'fd97::11'], p"
 check "hook: description network for the other interface" sh -c \
 	"\"$KVMBPF\" -j port show $T-l2 | grep -q '\"net\":\"other\",\"role\":\"guest\",\"mac\":\"52:54:00:97:00:12\"'"
@@ -70,6 +72,13 @@ check "hook: stopped" sh -c "'$hook' $T-vm stopped end - < $xml"
 check_not "hook: detached l1" "$KVMBPF" port show "$T-l1"
 check_not "hook: detached l2" "$KVMBPF" port show "$T-l2"
 check "hook: release after stopped is fine" sh -c "'$hook' $T-vm release end - < $xml"
+# a setting the hook does not know (a misspelt acl) refuses the start: the
+# guest would run without it
+xml2=$(mktemp)
+sed 's/ acl="web"/ acls="web"/' "$xml" >"$xml2"
+check_not "hook: an unknown port attribute refuses the start" sh -c "'$hook' $T-vm started begin - < $xml2"
+check_not "hook: ... and attaches nothing" "$KVMBPF" port show "$T-l2"
+rm -f "$xml2"
 # as libvirt runs it: no KVMBPF or KVMBPF_BPFFS, kvmbpf found on PATH, the
 # fabric named by the domain's <kvmbpf:ports bpffs=...>
 bin=$(mktemp -d)
