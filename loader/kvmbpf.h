@@ -233,6 +233,8 @@ int net_port_detach(struct fabric *fb, const char *cmd,
 void net_ports_changed(struct fabric *fb, __u32 net_id);
 
 /* lifecycle.c */
+/* did this process's upkeep forget guest port DEV, its device gone? */
+bool fabric_gc_forgot(const char *dev);
 int fabric_gc(struct fabric *fb, bool verbose);
 int fabric_tend(struct fabric *fb, bool verbose);
 bool fabric_pinned(const char *dir);

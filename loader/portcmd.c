@@ -379,8 +379,20 @@ static int detach_run(int argc, char **argv)
 	fb = fab();
 	if (!fb)
 		return 1;
-	if (port_resolve(fb, argv[0], &p))
+	if (port_resolve(fb, argv[0], &p)) {
+		/* its device vanished (QEMU killed): the upkeep that ran
+		 * first removed the port, which is what detach is for */
+		if (fabric_gc_forgot(argv[0]))
+			return 0;
+		/* gone before: another command's upkeep removed it (a
+		 * tap QEMU took with it, detached twice) */
+		if (!if_nametoindex(argv[0])) {
+			warn("detach: %s: no such device, and no port of that "
+			     "name: nothing to detach", argv[0]);
+			return 0;
+		}
 		return err("detach: device %s is not attached", argv[0]);
+	}
 	if (p.role != KVB_PORT_GUEST)
 		return err("detach: %s is the %s of a network: change the "
 			   "network instead ('net del')", argv[0],
