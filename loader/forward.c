@@ -213,9 +213,14 @@ static int fwd_add_parsed(struct fabric *fb, struct fwd_args a)
 
 		memcpy(v.mac, p.mac, 6);
 		if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
-			ret = err("forward add: port %u: %s", port,
-				  errno == EEXIST ? "already forwarded" :
-						    strerror(errno));
+			/* a full hash map says E2BIG */
+			ret = errno == E2BIG ?
+				err("forward add: port %u: the table of "
+				    "forwarded ports is full (%u, all networks)",
+				    port, KVB_MAX_FWD) :
+				err("forward add: port %u: %s", port,
+				    errno == EEXIST ? "already forwarded" :
+						      strerror(errno));
 			for (__u32 q = a.lo; q < port; q++) {
 				k.port = htons((__u16)q);
 				bpf_map_delete_elem(fd, &k);

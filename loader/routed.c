@@ -120,6 +120,10 @@ static bool is_edge(const struct kvb_subnet *sn, const __u8 *a)
  */
 int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw)
 {
+	int given[KVB_MAX_SUBNETS] = {};	/* gws index + 1 */
+
+	if (n > KVB_MAX_SUBNETS)
+		return err("net add: too many subnets");
 	for (int i = 0; i < n; i++) {
 		memcpy(sn[i].gw, sn[i].addr, 16);
 		sn[i].gw[sn[i].family == 4 ? 3 : 15] |= 1;
@@ -136,6 +140,13 @@ int subnets_gateways(struct kvb_subnet *sn, int n, char **gws, int ngw)
 			if (is_edge(&sn[i], a))
 				return err("net add: gateway %s: not a host "
 					   "address of its subnet", gws[g]);
+			/* one gateway a subnet (the second would be taken
+			 * without a word, the first dropped) */
+			if (given[i])
+				return err("net add: gateways %s and %s are in "
+					   "the same subnet: one gateway a "
+					   "subnet", gws[given[i] - 1], gws[g]);
+			given[i] = g + 1;
 			memcpy(sn[i].gw, a, 16);
 			hit = 1;
 		}

@@ -189,6 +189,16 @@ print(" ".join(str(p) for f in json.load(sys.stdin) for p in range(f["port"], f.
 check "... and loading it again changes nothing" kvmbpf load "$old_save"
 rm -f "$old_save"
 check "net del ovf" kvmbpf net del ovf
+# a full table of forwards says so (not the map's E2BIG)
+kvmbpf forward del fw proto udp port 4780-4790 >/dev/null 2>&1
+for r in 1-1024 1025-2048 2049-3072 3073-4096; do
+	kvmbpf forward add fw proto tcp port $r to 10.78.0.5 >/dev/null || fail "forward add tcp $r"
+done
+expect_err "forward add to a full table: says so" \
+	"the table of forwarded ports is full (4096, all networks)" \
+	kvmbpf forward add fw proto udp port 53 to 10.78.0.5
+check_not "... and adds nothing" sh -c "\"\$0\" --bpffs \"\$1\" forward show fw | grep -q udp" \
+	"$ROOT/build/kvmbpf" "$BPFFS"
 check "detach $T-a" kvmbpf detach "$T-a"
 check "net del fw" kvmbpf net del fw
 # an ACL rule added twice: an error, not a second copy (save and load
@@ -449,6 +459,10 @@ check_not "... its gateway interface $rs_if is gone" ip link show "$rs_if"
 # numbers and MACs: digits only, no sign, no wrap
 expect_err "attach: a MAC with a sign" "mac -2:00:00:00:00:01" \
 	kvmbpf attach "$T-lan" net n1 mac -2:00:00:00:00:01
+expect_err "net add: two gateways in one subnet" \
+	"gateways 10.232.0.1 and 10.232.0.2 are in the same subnet" \
+	kvmbpf net add g2 type routed subnet 10.232.0.0/24 gateway 10.232.0.1 gateway 10.232.0.2 dhcp off
+check_not "... and no network g2" kvmbpf net show g2
 ip tuntap add "$T-un" mode tap && LINK_LIST+=("$T-un")
 expect_err "detach a device never attached" "not attached" kvmbpf detach "$T-un"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
