@@ -826,7 +826,11 @@ static bool load_form(char **words, int nw)
 	       (nw == 4 && !strcmp(words[0], "net") &&
 		!strcmp(words[1], "peer")) ||
 	       (nw >= 2 && !strcmp(words[0], "attach")) ||
-	       (nw >= 3 && !strcmp(words[0], "acl")) ||
+	       /* what save writes of ACLs: never their deletes */
+	       (nw == 3 && !strcmp(words[0], "acl") &&
+		!strcmp(words[1], "add")) ||
+	       (nw >= 5 && !strcmp(words[0], "acl") &&
+		!strcmp(words[1], "rule") && !strcmp(words[2], "add")) ||
 	       (nw >= 3 && !strcmp(words[0], "dhcp-host") &&
 		!strcmp(words[1], "add")) ||
 	       (nw >= 3 && !strcmp(words[0], "forward") &&
@@ -1018,8 +1022,9 @@ static int do_load(int argc, char **argv)
 		line[strcspn(line, "\n")] = 0;
 		nw = load_words(line, copy, words);
 		if (nw && !load_form(words, nw)) {
-			failed = err("load: line %d: expected 'acl', 'net add', "
-				     "'net peer', 'dhcp-host add', 'attach' or "
+			failed = err("load: line %d: expected 'acl add', "
+				     "'acl rule add', 'net add', 'net peer', "
+				     "'dhcp-host add', 'attach' or "
 				     "'forward add': %s "
 				     "(nothing applied)", lineno, line);
 			break;

@@ -131,9 +131,17 @@ check_not "... but not the port of the failed network" "$ROOT/build/kvmbpf" --bp
 # a file with a line that is no configuration line is refused whole
 printf 'net add y type bridge\nreset\n' >"$TMPDIR/odd.conf"
 expect_err "load of a file with a command that is no configuration line: refused" \
-	"line 2: expected 'acl', 'net add'.*(nothing applied)" \
+	"line 2: expected 'acl add', 'acl rule add', 'net add'.*(nothing applied)" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/odd.conf"
 check_not "... and nothing of it applied" test -e "${BPFFS}_none/kvb_net"
+# deletes are no configuration lines either, ACLs' too (a file with them
+# deleted ACLs and rules of the running fabric)
+for l in "acl del ly" "acl rule del ly 0"; do
+	printf 'net add y type bridge\n%s\n' "$l" >"$TMPDIR/odd.conf"
+	expect_err "load of a file with '$l': refused" \
+		"line 2: expected 'acl add'.*(nothing applied)" \
+		"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/odd.conf"
+done
 expect_err "--bpffs off bpffs: refused" "is not on a bpffs mount" \
 	"$ROOT/build/kvmbpf" --bpffs "$TMPDIR/nobpffs" net add x type bridge
 check_not "... and the directory it made is gone" test -e "$TMPDIR/nobpffs"
