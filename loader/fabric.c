@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -276,11 +277,54 @@ int nat_forget_release(struct fabric *fb)
 	return fb->forget_due ? nat_flows_forget(fb) : 0;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The cookie of this process's network namespace (0: unknown). */
+static __u64 netns_cookie(void)
+{
+	__u64 c = 0;
+	socklen_t len = sizeof(c);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len))
+		c = 0;
+	close(fd);
+	return c;
+}
+
+/*
+ * A fabric made in another network namespace, whose pins this one sees
+ * through a shared bpffs (nsenter --net, a container with /sys/fs/bpf):
+ * its ports' ifindexes name other devices here, and its upkeep would
+ * forget them all and hook this namespace's devices. Refused.
+ */
+static int check_netns(struct fabric *fb)
+{
+	struct kvb_meta m = { 0 };
+	__u32 zero = 0;
+	__u64 here = netns_cookie();
+
+	if (bpf_map_lookup_elem(fb->meta_fd, &zero, &m) || !m.netns || !here ||
+	    m.netns == here)
+		return 0;
+	return err("%s is the fabric of another network namespace (cookie "
+		   "%llu; this one's is %llu): its ports are that namespace's "
+		   "devices. Run kvmbpf in it (nsenter --net=/run/netns/NAME "
+		   "kvmbpf ...), or give this namespace a fabric of its own "
+		   "(--bpffs)", fb->dir, (unsigned long long)m.netns,
+		   (unsigned long long)here);
+}
+
 static void write_meta(const char *dir)
 {
 	struct kvb_meta m = { .layout = KVB_LAYOUT_VERSION,
 			      .build_hash = fabric_build_hash(),
-			      .loaded_at = (__u64)time(NULL) };
+			      .loaded_at = (__u64)time(NULL),
+			      .netns = netns_cookie() };
 	char path[512];
 	__u32 zero = 0;
 	int fd;
@@ -654,6 +698,8 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create,
 			goto fail;
 		}
 	}
+	if (check_netns(fb))
+		goto fail;
 	return 0;
 fail:
 	ret = -1;

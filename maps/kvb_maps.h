@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 25
+#define KVB_LAYOUT_VERSION 26
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -1427,6 +1427,11 @@ struct kvb_meta {
 	__u64 build_hash;	/* FNV-1a of the BPF objects the loader embeds */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds of the last (re)load */
 	char version[16];	/* kvmbpf version that loaded them */
+	__u64 netns;		/* SO_NETNS_COOKIE of the network namespace
+				 * the fabric was made in: its ports'
+				 * ifindexes are that namespace's devices,
+				 * so a command from another (the pins seen
+				 * through a shared bpffs) is refused */
 };
 
 /*

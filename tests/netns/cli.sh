@@ -471,6 +471,21 @@ expect_err "net add: two gateways in one subnet" \
 	"gateways 10.232.0.1 and 10.232.0.2 are in the same subnet" \
 	kvmbpf net add g2 type routed subnet 10.232.0.0/24 gateway 10.232.0.1 gateway 10.232.0.2 dhcp off
 check_not "... and no network g2" kvmbpf net show g2
+# a fabric is its network namespace's: from another one that sees its
+# pins (nsenter --net, a container sharing /sys/fs/bpf) every command is
+# refused (its upkeep would forget every port, their ifindexes naming
+# other devices there, and hook that namespace's devices)
+netns_add "$T-fns"
+ports_before=$(kvmbpf port show 2>&1)
+for c in gc "port show" "net add fx type internal"; do
+	# shellcheck disable=SC2086
+	expect_err "$c from another network namespace: refused" \
+		"is the fabric of another network namespace" \
+		nsenter --net="/run/netns/$T-fns" "${K[@]}" $c
+done
+[ "$(kvmbpf port show 2>&1)" = "$ports_before" ] &&
+	pass "... and its ports are all still there" ||
+	fail "... ports changed: $(kvmbpf port show 2>&1 | tr '\n' '|')"
 ip tuntap add "$T-un" mode tap && LINK_LIST+=("$T-un")
 expect_err "detach a device never attached" "not attached" kvmbpf detach "$T-un"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
