@@ -72,11 +72,32 @@ static int version(void)
  * object, its command and arguments) moves to the front. -h and -V are
  * options only before the object: after it, help is the object's.
  */
+/* -j/-p anywhere before '--': an error in the options is JSON too */
+static void json_wanted(int argc, char **argv, bool *json, bool *pretty)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--json")) {
+			*json = true;
+		} else if (!strcmp(a, "--pretty")) {
+			*json = *pretty = true;
+		} else if (a[0] == '-' && a[1] && a[1] != '-' &&
+			   strspn(a + 1, "jp") == strlen(a + 1)) {
+			*json = true;
+			*pretty |= strchr(a, 'p') != NULL;
+		}
+	}
+}
+
 static int take_options(int argc, char **argv, int *left, bool *help,
 			bool *ver)
 {
 	bool json = false, pretty = false, object = false, done = false;
+	bool jw = false, pw = false;
 	int n = 0;
+
+	json_wanted(argc, argv, &jw, &pw);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -98,7 +119,7 @@ static int take_options(int argc, char **argv, int *left, bool *help,
 			} else if (i + 1 < argc) {
 				opts.bpffs = argv[++i];
 			} else {
-				out_open(false, false);
+				out_open(jw, pw);
 				return err("--bpffs needs a directory");
 			}
 		} else if (!object && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
@@ -111,9 +132,10 @@ static int take_options(int argc, char **argv, int *left, bool *help,
 		} else if (object) {
 			argv[n++] = argv[i];	/* the command's own (help) */
 		} else {
-			out_open(false, false);
-			err("unknown option '%s'", a);
-			usage();
+			out_open(jw, pw);
+			err("unknown option '%s' (try 'kvmbpf help')", a);
+			if (!jw)
+				usage();
 			return 2;
 		}
 	}
@@ -170,6 +192,9 @@ static int run(const struct object *o, int argc, char **argv)
 		return object_help(o);
 	c = object_cmd(o, argc, argv);
 	if (!c && !argc) {
+		if (is_json())
+			return err("%s: missing command (try 'kvmbpf %s help')",
+				   o->name, o->name);
 		object_help(o);
 		return 1;
 	}
@@ -212,7 +237,7 @@ int main(int argc, char **argv)
 		opts.bpffs = env;
 	ret = take_options(argc, argv, &left, &help, &ver);
 	if (ret)
-		return ret;
+		return out_close(ret);
 	if (opts.bpffs)
 		opts.bpffs = bpffs_canon(opts.bpffs);
 	libbpf_set_print(libbpf_quiet);
@@ -221,7 +246,10 @@ int main(int argc, char **argv)
 	if (help)
 		return out_close(usage());
 	if (left < 1) {
-		usage();
+		if (is_json())
+			err("missing OBJECT (try 'kvmbpf help')");
+		else
+			usage();
 		return out_close(2);
 	}
 	/* dnsmasq's lease script (dhcp.c), not a command of the help */

@@ -76,6 +76,14 @@ check "... -j: the error as JSON" sh -c "\"\${0}\" --bpffs ${BPFFS}_typo -j port
 import json, sys
 e = json.load(sys.stdin)
 assert \"no fabric\" in e[\"error\"], e'" "$ROOT/build/kvmbpf"
+# under -j every failure is one JSON error on stdout, the options' and a
+# missing object or command too
+for a in "--bogus net show" "net show --bpffs" "" "net" "forward"; do
+	# shellcheck disable=SC2086
+	out=$("$ROOT/build/kvmbpf" -j $a 2>/dev/null); rc=$?
+	"$PY" -c 'import json, sys; e = json.loads(sys.argv[1]); assert e["error"], e' "$out" 2>/dev/null &&
+		[ $rc -ne 0 ] && pass "-j $a: a JSON error, rc $rc" || fail "-j $a: rc $rc, '$out'"
+done
 # a changing command that makes nothing (detach, net del, gc, upgrade) on
 # no fabric: an error, and no fabric made (no pins, no bpffs directory)
 for c in "detach tap9" "net del x" "gc" "upgrade" "port set tap9 isolated on"; do
