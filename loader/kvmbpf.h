@@ -223,6 +223,10 @@ const struct net_ops *net_ops(__u32 type);
 int net_spec_parse(const char *cmd, int argc, char **argv, unsigned int where,
 		   struct net_spec *s);
 int net_add_spec(int argc, char **argv, struct net_spec *s);
+/* load: do two lines' words (after 'net add' / after 'attach DEV') say
+ * the same network / port, however spelt? */
+bool net_add_same(int an, char **aw, int bn, char **bw);
+bool attach_same(int an, char **aw, int bn, char **bw);
 int net_create(struct fabric *fb, struct net_spec *s);
 void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 	      size_t len);

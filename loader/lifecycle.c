@@ -841,20 +841,66 @@ static bool load_form(char **words, int nw)
  * One line of load (its words): 0 applied, 1 in effect or skipped (with
  * a note), -1 failed (said).
  */
+/*
+ * line as save would spell it where that is a matter of spelling only:
+ * one space between words; a forward's `to ADDR:PORT` whose PORT is the
+ * forwarded port itself as `to ADDR`.
+ */
+static void load_norm(char **words, int nw, char *out, size_t len)
+{
+	size_t w = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < nw && w < len; i++) {
+		const char *word = words[i];
+		char buf[128];
+
+		if (i > 0 && !strcmp(words[0], "forward") &&
+		    !strcmp(words[i - 1], "to")) {
+			const char *c = strrchr(word, ':');
+
+			/* IPv4 ADDR:PORT or [IPv6]:PORT */
+			for (int k = 2; c && k + 1 < nw; k++)
+				if (!strcmp(words[k], "port") &&
+				    !strcmp(c + 1, words[k + 1]) &&
+				    (size_t)(c - word) < sizeof(buf)) {
+					size_t n = (size_t)(c - word);
+					const char *a = word;
+
+					if (word[0] == '[' && n > 1 &&
+					    word[n - 1] == ']')
+						a++, n -= 2;
+					memcpy(buf, a, n);
+					buf[n] = 0;
+					word = buf;
+					break;
+				}
+		}
+		w += (size_t)snprintf(out + w, len - w, "%s%s", i ? " " : "",
+				      word);
+	}
+}
+
 static int load_line(struct fabric *fb, const char *line, char **words,
 		     int nw, int lineno)
 {
 	const struct object *apply;
-	char canon[LOAD_MAX_LINE];
-	int rc;
+	char canon[LOAD_MAX_LINE], norm[LOAD_MAX_LINE], ccopy[LOAD_MAX_LINE];
+	char *cwords[LOAD_MAX_WORDS];
+	int rc, cw;
 
+	load_norm(words, nw, norm, sizeof(norm));
+	line = norm;
 	if (!strcmp(words[0], "net") && !strcmp(words[1], "add")) {
 		struct kvb_net n;
 
 		apply = &obj_net;
 		if (!net_find(fb, words[2], &n)) {
 			net_line(fb, &n, canon, sizeof(canon));
-			if (strcmp(canon, line))
+			cw = load_words(canon, ccopy, cwords);
+			if (strcmp(canon, line) &&
+			    (cw < 3 || !net_add_same(nw - 2, words + 2,
+						     cw - 2, cwords + 2)))
 				return err("load: line %d: network %s exists "
 					   "as '%s'", lineno, words[2],
 					   canon), -1;
@@ -878,7 +924,10 @@ static int load_line(struct fabric *fb, const char *line, char **words,
 		}
 		if (!port_resolve(fb, words[1], &p)) {
 			port_line(fb, &p, canon, sizeof(canon));
-			if (strcmp(canon, line))
+			cw = load_words(canon, ccopy, cwords);
+			if (strcmp(canon, line) &&
+			    (cw < 2 || !attach_same(nw - 2, words + 2,
+						    cw - 2, cwords + 2)))
 				return err("load: line %d: %s is attached as "
 					   "'%s'", lineno, words[1], canon), -1;
 			return 1;

@@ -997,6 +997,28 @@ static void net_spec_apply(const struct net_spec *s, struct kvb_net *n)
 			fields[k].apply(s, n);
 }
 
+/*
+ * Do two `net add` argument lists (NAME KEYWORD ARG...) say the same
+ * network? Each is parsed and applied to a network with net_create's
+ * defaults, without the fabric: a hand-written line that leaves a
+ * default out, or spells an address otherwise, says what save's says.
+ */
+bool net_add_same(int an, char **aw, int bn, char **bw)
+{
+	struct net_spec sa, sb;
+	struct kvb_net na = { 0 }, nb = { 0 };
+
+	if (net_add_spec(an, aw, &sa) || net_add_spec(bn, bw, &sb) ||
+	    sa.type != sb.type)
+		return false;
+	na.type = nb.type = sa.type;
+	na.mtu = nb.mtu = KVB_DEFAULT_MTU;
+	na.flags = nb.flags = type_has(sa.type, NT_NAT) ? KVB_NET_F_DHCP : 0;
+	net_spec_apply(&sa, &na);
+	net_spec_apply(&sb, &nb);
+	return !memcmp(&na, &nb, sizeof(na));
+}
+
 static int alloc_id(struct fabric *fb, __u32 *id)
 {
 	struct kvb_net tmp;

@@ -156,6 +156,55 @@ static int parse_port_opts(const char *cmd, int argc, char **argv,
 	return 0;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct kvb_addr_key));
+}
+
+/* attach's words after DEV into o (attach's defaults) and its network */
+static int attach_opts(int argc, char **argv, struct port_opts *o,
+		       __u8 mac[6], const char **netname)
+{
+	memset(o, 0, sizeof(*o));
+	o->spoofcheck = true;
+	o->naddrs = -1;
+	o->nacl = -1;
+	*netname = NULL;
+	if (parse_port_opts("attach", argc, argv, o, mac, netname) ||
+	    !*netname)
+		return 1;
+	if (o->naddrs < 0)
+		o->naddrs = 0;
+	if (o->nacl < 0)	/* none given: the network's, as 'acl none' */
+		o->nacl = 0;
+	qsort(o->addrs, (size_t)o->naddrs, sizeof(o->addrs[0]), addr_cmp);
+	return 0;
+}
+
+/*
+ * Do two attach lines' words after DEV say the same port? Both parsed
+ * with attach's defaults: a hand-written line that leaves one out, or
+ * lists the addresses in another order, says what save's says.
+ */
+bool attach_same(int an, char **aw, int bn, char **bw)
+{
+	struct port_opts a, b;
+	const char *na, *nb;
+	__u8 ma[6], mb[6];
+
+	if (attach_opts(an, aw, &a, ma, &na) ||
+	    attach_opts(bn, bw, &b, mb, &nb))
+		return false;
+	return !strcmp(na, nb) && !a.mac == !b.mac &&
+	       (!a.mac || !memcmp(ma, mb, 6)) &&
+	       a.spoofcheck == b.spoofcheck && a.isolated == b.isolated &&
+	       a.savi_off == b.savi_off && a.xdp == b.xdp &&
+	       a.naddrs == b.naddrs &&
+	       !memcmp(a.addrs, b.addrs, (size_t)a.naddrs * sizeof(a.addrs[0])) &&
+	       a.nacl == b.nacl &&
+	       !memcmp(a.acl, b.acl, (size_t)a.nacl * sizeof(a.acl[0]));
+}
+
 /* attach DEV net NAME [mac MAC] [ip ADDR]... [spoofcheck on|off] ... */
 static int attach_run(int argc, char **argv)
 {

@@ -160,5 +160,27 @@ import json, sys
 assert \"File exists\" in json.load(sys.stdin)[\"error\"]'" "$ROOT/build/kvmbpf"
 ip link del "$gw"
 check "net add n once the name is free" kvmbpf net add n type nat subnet 192.168.87.0/24 wan "$T-w"
+# A hand-written file says the same as save in its own spelling (defaults
+# left out, addresses in another order, to ADDR:PORT of the same port,
+# two spaces): loaded again, all of it is in effect; what conflicts is
+# still refused.
+tap_add "$T-h1"; tap_add "$T-h2"
+cat >"$s2" <<EOC
+net add hw  type bridge
+attach $T-h1 net hw ip fd99:1::5 ip 10.99.1.5
+net add hn type nat subnet 10.98.1.0/24 dhcp off
+attach $T-h2 net hn ip 10.98.1.5
+forward add hn proto tcp port 8080 to 10.98.1.5:8080
+EOC
+check "load: a hand-written file" kvmbpf load "$s2"
+out=$(kvmbpf load "$s2" 2>&1) && grep -q "0 applied, 5 already in effect or skipped, 0 failed" <<<"$out" &&
+	pass "load: the same hand-written file again: all in effect" ||
+	fail "load: the hand-written file again: '$out'"
+printf 'net add hw type internal\n' >"$s2"
+expect_err "load: a network of the name but another type: refused" "network hw exists as" \
+	kvmbpf load "$s2"
+printf 'attach %s net hw isolated on ip 10.99.1.5 ip fd99:1::5\n' "$T-h1" >"$s2"
+expect_err "load: the port with another setting: refused" "is attached as" \
+	kvmbpf load "$s2"
 rm -f "$s1" "$s2" "$j1" "$j2"
 finish
