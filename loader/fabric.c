@@ -277,6 +277,28 @@ int nat_forget_release(struct fabric *fb)
 	return fb->forget_due ? nat_flows_forget(fb) : 0;
 }
 
+/*
+ * The guest ports this process's upkeep forgot because their device was
+ * gone (a few: detach asks whether its DEV was one of them).
+ */
+#define GC_GONE_MAX 16
+static char gc_gone[GC_GONE_MAX][IF_NAMESIZE];
+static int gc_ngone;
+
+void fabric_gc_gone(const char *dev)
+{
+	if (gc_ngone < GC_GONE_MAX)
+		snprintf(gc_gone[gc_ngone++], IF_NAMESIZE, "%s", dev);
+}
+
+bool fabric_gc_forgot(const char *dev)
+{
+	for (int i = 0; i < gc_ngone; i++)
+		if (!strcmp(gc_gone[i], dev))
+			return true;
+	return false;
+}
+
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
 #endif

@@ -217,6 +217,43 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	return ret;
 }
 
+/*
+ * The upkeep's share (fabric_tend): a nat or routed network whose gateway
+ * interface was deleted behind the fabric's back (its port forgotten by
+ * gc just before) has it made again, with its addresses, routes and
+ * ports, and its dnsmasq started again on it; as overlay_tend makes a
+ * VXLAN device again. Without this the network stayed dead while every
+ * command said all was well. Returns how many were made again.
+ */
+int gateway_tend(struct fabric *fb)
+{
+	char host[16], port[16], now[IF_NAMESIZE];
+	struct kvb_net n;
+	int made = 0;
+
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (net_get(fb, id, &n) || !n.gw_host)
+			continue;
+		gateway_ifnames(n.id, host, port);
+		if (if_indextoname(n.gw_host, now) && !strcmp(now, host))
+			continue;	/* there */
+		bpf_map_delete_elem(fb->hostif_fd, &n.gw_host);
+		dhcp_stop(&n);
+		gateway_delete(n.id);	/* its peer, if left */
+		if (gateway_create(fb, &n) || net_get(fb, id, &n) ||
+		    dnsmasq_start(fb, &n)) {
+			warn("gc: network %s: its gateway interface %s was "
+			     "gone and could not be made again: net del and "
+			     "net add it", n.name, host);
+			continue;
+		}
+		warn("gc: network %s: its gateway interface %s was gone: made "
+		     "again", n.name, host);
+		made++;
+	}
+	return made;
+}
+
 /* Remove the pair (its peer goes with it); gone already is fine. */
 void gateway_delete(__u32 id)
 {

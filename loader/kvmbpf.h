@@ -237,7 +237,9 @@ int net_port_detach(struct fabric *fb, const char *cmd,
 void net_ports_changed(struct fabric *fb, __u32 net_id);
 
 /* lifecycle.c */
-/* did this process's upkeep forget guest port DEV, its device gone? */
+/* fabric.c: the upkeep forgot guest port DEV, its device gone (gone);
+ * did it, in this process (forgot)? */
+void fabric_gc_gone(const char *dev);
 bool fabric_gc_forgot(const char *dev);
 int fabric_gc(struct fabric *fb, bool verbose);
 int fabric_tend(struct fabric *fb, bool verbose);
@@ -250,6 +252,7 @@ __be32 dev_ipv4(const char *dev);
 void gateway_mac(const char *name, __u8 mac[6]);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
+int gateway_tend(struct fabric *fb);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 int wan_follow(struct fabric *fb, __u32 id);
 void wan_release(struct fabric *fb, __u32 net_id);

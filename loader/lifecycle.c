@@ -67,22 +67,6 @@ static int uplink_rehook(struct fabric *fb, struct kvb_port *p)
 }
 
 /*
- * The guest ports this process's upkeep forgot because their device was
- * gone (a few: detach asks whether its DEV was one of them).
- */
-#define GC_GONE_MAX 16
-static char gc_gone[GC_GONE_MAX][IF_NAMESIZE];
-static int gc_ngone;
-
-bool fabric_gc_forgot(const char *dev)
-{
-	for (int i = 0; i < gc_ngone; i++)
-		if (!strcmp(gc_gone[i], dev))
-			return true;
-	return false;
-}
-
-/*
  * A port is stale when its device is gone, or when the device now at its
  * ifindex does not carry our tc filter: a new device that reuses the
  * ifindex must never inherit the old port's MACs, addresses or counters.
@@ -140,8 +124,8 @@ int fabric_gc(struct fabric *fb, bool verbose)
 					    "ifindex reused by another device");
 			close_json_object();
 		}
-		if (gone && p.role == KVB_PORT_GUEST && gc_ngone < GC_GONE_MAX)
-			snprintf(gc_gone[gc_ngone++], IF_NAMESIZE, "%s", p.name);
+		if (gone && p.role == KVB_PORT_GUEST)
+			fabric_gc_gone(p.name);
 		/* the same uplink: what attach changed on it goes back */
 		if (gone || same)
 			net_port_detach(fb, "gc", &p);
@@ -170,8 +154,9 @@ int fabric_gc(struct fabric *fb, bool verbose)
 /*
  * The upkeep of a fabric, the step every changing command takes first
  * (main.c runs it for the commands its tables mark CMD_TEND), and `gc`
- * on its own: forget the ports whose device went away, start again a
- * network's dnsmasq that died, pick up a WAN address that came after its
+ * on its own: forget the ports whose device went away, make again a
+ * gateway interface deleted behind its back, start again a network's
+ * dnsmasq that died, pick up a WAN address that came after its
  * nat network. A command that only reads never runs it. Returns how many
  * ports were forgotten.
  */
@@ -179,6 +164,7 @@ int fabric_tend(struct fabric *fb, bool verbose)
 {
 	int n = fabric_gc(fb, verbose);
 
+	gateway_tend(fb);
 	dhcp_revive(fb);
 	uplink_addrs_sync(fb);
 	wan_address_refresh(fb);

@@ -186,6 +186,22 @@ rm -f "$saved" "$again" "$bad"
 behind "$T-w" "$T-wan" 10.95.9.2/24 10.95.9.1/24
 check "net add nat (a watcher)" kvmbpf net add wn type nat \
 	subnet 192.168.95.0/24 wan "$T-w" dhcp off
+# a nat network's gateway interface deleted behind the fabric's back (an
+# admin, a network manager): the next upkeep makes it again, with its
+# addresses, ports and dnsmasq, and its guests reach their gateway again
+check "net add gt (nat, dhcp on)" kvmbpf net add gt type nat subnet 192.168.94.0/24
+net_guest "$T-gt" gt 192.168.94.5 192.168.94.1 || fail "attach $T-gt"
+gtif=$(kvmbpf -j net show gt | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+check "gt: the guest reaches its gateway" ping4 "$T-gt" 192.168.94.1
+ip link del "$gtif"
+out=$(kvmbpf gc 2>&1)
+grep -q "network gt: its gateway interface $gtif was gone: made again" <<<"$out" &&
+	pass "gc: the gateway interface made again, and said" || fail "gc: '$out'"
+check "... $gtif is there" ip link show "$gtif"
+check "... with the gateway's address" sh -c "ip -4 addr show dev $gtif | grep -q 192.168.94.1/24"
+check "... and the guest reaches its gateway again" ping4 "$T-gt" 192.168.94.1
+check "... and its dnsmasq runs again on it" sh -c "pgrep -af dnsmasq | grep -q -- '$gtif'"
+check "net del gt" kvmbpf net del gt
 gwif=$(kvmbpf -j net show wn | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
 [ -n "$wpid" ] && kill -KILL "$wpid"
