@@ -337,8 +337,10 @@ static int check_netns(struct fabric *fb)
 		   "%llu; this one's is %llu): its ports are that namespace's "
 		   "devices. Run kvmbpf in it (nsenter --net=/run/netns/NAME "
 		   "kvmbpf ...), or give this namespace a fabric of its own "
-		   "(--bpffs)", fb->dir, (unsigned long long)m.netns,
-		   (unsigned long long)here);
+		   "(--bpffs); once that namespace is gone, with its devices, "
+		   "remove the directory (rm -r %s)", fb->dir,
+		   (unsigned long long)m.netns, (unsigned long long)here,
+		   fb->dir);
 }
 
 static void write_meta(const char *dir)
