@@ -1016,6 +1016,19 @@ bool net_add_same(int an, char **aw, int bn, char **bw)
 	na.flags = nb.flags = type_has(sa.type, NT_NAT) ? KVB_NET_F_DHCP : 0;
 	net_spec_apply(&sa, &na);
 	net_spec_apply(&sb, &nb);
+	/* what the type's validate takes from the spec, not the table's
+	 * apply: the devices by name, uplink-xdp, the gateways (each
+	 * subnet's, given or its first host address) */
+	if (!sa.uplink != !sb.uplink || (sa.uplink && strcmp(sa.uplink, sb.uplink)) ||
+	    !sa.wan != !sb.wan || (sa.wan && strcmp(sa.wan, sb.wan)) ||
+	    sa.uplink_xdp != sb.uplink_xdp || sa.wan_xdp != sb.wan_xdp)
+		return false;
+	if (na.nsubnets > KVB_MAX_SUBNETS || nb.nsubnets > KVB_MAX_SUBNETS ||
+	    subnets_gateways(na.subnets, (int)na.nsubnets, (char **)sa.gws,
+			     sa.ngw) ||
+	    subnets_gateways(nb.subnets, (int)nb.nsubnets, (char **)sb.gws,
+			     sb.ngw))
+		return false;
 	return !memcmp(&na, &nb, sizeof(na));
 }
 

@@ -179,6 +179,12 @@ out=$(kvmbpf load "$s2" 2>&1) && grep -q "0 applied, 5 already in effect or skip
 printf 'net add hw type internal\n' >"$s2"
 expect_err "load: a network of the name but another type: refused" "network hw exists as" \
 	kvmbpf load "$s2"
+printf 'net add hn type nat subnet 10.98.1.0/24 gateway 10.98.1.254 dhcp off\n' >"$s2"
+expect_err "load: the network with another gateway: refused" "network hn exists as" \
+	kvmbpf load "$s2"
+printf 'net add hn type nat subnet 10.98.1.0/24 wan %s dhcp off\n' "$T-h2" >"$s2"
+expect_err "load: the network with another wan: refused" "network hn exists as" \
+	kvmbpf load "$s2"
 printf 'attach %s net hw isolated on ip 10.99.1.5 ip fd99:1::5\n' "$T-h1" >"$s2"
 expect_err "load: the port with another setting: refused" "is attached as" \
 	kvmbpf load "$s2"
