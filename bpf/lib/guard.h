@@ -80,23 +80,6 @@ static __always_inline int addr_known(__u32 ifindex, __u8 family,
 	return bind_of(ifindex, family, addr, len) != NULL;
 }
 
-/* a (IPv4) in one of net's IPv4 subnets */
-static __always_inline int ip4_in_net(const struct kvb_net *net, __be32 a)
-{
-	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
-		const struct kvb_subnet *s = &net->subnets[i];
-		__u32 plen = s->prefixlen & 31, sub;
-
-		if (i >= net->nsubnets)
-			break;
-		__builtin_memcpy(&sub, s->addr, 4);
-		if (s->family == 4 &&
-		    !((bpf_ntohl(a) ^ bpf_ntohl(sub)) >> (32 - plen)))
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * Does another port of network net_id hold a (IPv4): its static `ip`, or
  * a lease that lives? The owner entry says which port (kvb_maps.h:

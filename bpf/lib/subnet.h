@@ -157,4 +157,21 @@ static __always_inline int ip6_is_gateway(const struct kvb_net *net,
 	return 0;
 }
 
+/* a (IPv4) in one of net's IPv4 subnets */
+static __always_inline int ip4_in_net(const struct kvb_net *net, __be32 a)
+{
+	for (__u32 i = 0; i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *s = &net->subnets[i];
+		__u32 plen = s->prefixlen & 31, sub;
+
+		if (i >= net->nsubnets)
+			break;
+		__builtin_memcpy(&sub, s->addr, 4);
+		if (s->family == 4 &&
+		    !((bpf_ntohl(a) ^ bpf_ntohl(sub)) >> (32 - plen)))
+			return 1;
+	}
+	return 0;
+}
+
 #endif /* KVB_SUBNET_H */
