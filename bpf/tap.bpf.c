@@ -193,6 +193,10 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		goto out;
 	}
 	ret = kvb_guard(port, net, ifindex, &f);
+	if (ret == GUARD_ARP_DEFEND) {
+		ret = arp_defend(skb, net->id);
+		goto out;
+	}
 	if (IS_DROP(ret))
 		goto out;
 	/* a bridge LAN's router advertisements teach SAVI its prefixes */

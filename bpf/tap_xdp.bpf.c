@@ -69,6 +69,8 @@ static __always_inline int xdp_entry(struct xdp_md *ctx, const int uplink)
 	ret = kvb_admit(&p, 0, &f);
 	if (!IS_DROP(ret) && !uplink)
 		ret = kvb_guard(port, net, ifindex, &f);
+	if (ret == GUARD_ARP_DEFEND)
+		return XDP_PASS;	/* tc answers it (arp_defend) */
 	if (IS_DROP(ret)) {
 		/* the host's NIC: what admission refuses there is the
 		 * host's traffic, which tc counts and passes on; a trunk's

@@ -253,7 +253,7 @@ enum kvb_port_held {
 	X(FRAG, 10, "frag-overlap", "IPv4 fragment overlapping the TCP header") \
 	X(SPOOF_MAC, 11, "spoof-mac", "source MAC is not the port's")	\
 	X(SPOOF_IP, 12, "spoof-ip", "source IP is not one of the port's")	\
-	X(SPOOF_ARP, 13, "spoof-arp", "ARP sender MAC or IP is not the port's, or an address probe (sender 0.0.0.0) for an address another port holds") \
+	X(SPOOF_ARP, 13, "spoof-arp", "ARP sender MAC or IP is not the port's, or an address probe (sender 0.0.0.0) for an address another port holds (answered for that port, not forwarded)") \
 	X(SPOOF_ND, 14, "spoof-nd", "ND link-layer option or target not the port's") \
 	X(SPOOF_DHCP, 15, "spoof-dhcp-server", "guest sent a DHCP server message") \
 	X(SPOOF_RA, 16, "spoof-router-msg", "guest sent a router advertisement or redirect") \

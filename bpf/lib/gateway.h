@@ -30,6 +30,7 @@
 #include "maps.h"
 #include "stats.h"
 #include "subnet.h"
+#include "isolation.h"
 
 #define ICMP4_FRAG_NEEDED_CODE 4
 
@@ -456,6 +457,50 @@ static __always_inline int nat_arp_gw(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, ETH_HLEN + 14, &gw, 4, 0);
 	bpf_skb_store_bytes(skb, ETH_HLEN + 18, sha, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, ETH_HLEN + 24, &spa, 4, 0);
+	count_tx(skb->ifindex, skb->len);
+	return redirected(bpf_redirect(skb->ifindex, 0));
+}
+
+/*
+ * The answer the holder of the address an ARP probe asks about would
+ * give (RFC 5227: a reply from its MAC and that address to the prober),
+ * sent back to the prober on port skb->ifindex of network net_id; the
+ * probe itself goes no further (counted spoof-arp; guard.h: GUARD_ARP_DEFEND). Not when the two
+ * guests may not talk (isolation: the holder's MAC is not the prober's
+ * to learn), or the holder has no MAC yet: dropped. A global function.
+ */
+__noinline int arp_defend(struct __sk_buff *skb, __u32 net_id)
+{
+	struct kvb_addr_key k = { .family = 4, .net_id = (__u8)net_id };
+	struct kvb_port *holder;
+	struct kvb_addr *o;
+	__u8 sha[ETH_ALEN], mac[ETH_ALEN];
+	__be16 op = bpf_htons(2);
+	__be32 tpa, zero = 0;
+	__u32 owner;
+
+	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + 8, sha, ETH_ALEN) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + 24, &tpa, 4))
+		return DROP(KVB_DROP_SPOOF_ARP);
+	__builtin_memcpy(k.addr, &tpa, 4);
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (!o)
+		return DROP(KVB_DROP_SPOOF_ARP);
+	owner = o->owner;
+	holder = bpf_map_lookup_elem(&kvb_port, &owner);
+	if (!holder || mac_is_zero(holder->mac) ||
+	    !guests_may_talk(skb->ifindex, owner))
+		return DROP(KVB_DROP_SPOOF_ARP);
+	__builtin_memcpy(mac, holder->mac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, ETH_OFF_DST, sha, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, mac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + 6, &op, 2, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + 8, mac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + 14, &tpa, 4, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + 18, sha, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + 24, &zero, 4, 0))
+		return TC_ACT_SHOT;
+	count_drop(stats_of(skb->ifindex), DROP(KVB_DROP_SPOOF_ARP));
 	count_tx(skb->ifindex, skb->len);
 	return redirected(bpf_redirect(skb->ifindex, 0));
 }

@@ -104,6 +104,14 @@ __noinline int ip4_held_elsewhere(__u32 net_id, __u32 ifindex, __u32 a)
 }
 
 /*
+ * Not a verdict: kvb_guard found an ARP probe for an address another port
+ * holds (guard_arp). XDP passes it to tc, which answers it for that port
+ * (arp_defend).
+ */
+#define GUARD_ARP_DEFEND 0x7ff7
+
+
+/*
  * May the port use a (IPv4, not 0.0.0.0) as its own? One answer for IP
  * sources and ARP senders alike: never a gateway's; one of its live
  * bindings when it has any address or has had a lease (a released or
@@ -536,14 +544,16 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 	if (!arp || !mac_equal(arp->sha, mac))
 		return DROP(KVB_DROP_SPOOF_ARP);
 	spa = arp->spa;
-	/* 0.0.0.0 is an address probe (RFC 5227): never for an address
-	 * another port holds, whose guest would take it for a conflict
-	 * (a DHCP client declines its lease, and another, and so on: a
-	 * hostile guest answering every probe with its own keeps the
-	 * others from any address; IPv6's DAD probe: bind.h, savi) */
+	/* 0.0.0.0 is an address probe (RFC 5227). One for an address
+	 * another port holds never reaches that port's guest, which would
+	 * take it for a conflict (a DHCP client declines its lease, and
+	 * the next: a hostile guest answering every probe with its own
+	 * keeps the others from any address; IPv6's DAD probe: bind.h,
+	 * savi); tc answers it for that port (arp_defend), so that a
+	 * prober the LAN's server gave a held address declines it */
 	if (!spa)
 		return ip4_held_elsewhere(net->id, ifindex, arp->tpa) ?
-			       DROP(KVB_DROP_SPOOF_ARP) : 0;
+			       GUARD_ARP_DEFEND : 0;
 	if (!ip4_is_own(port, net, ifindex, spa))
 		return DROP(KVB_DROP_SPOOF_ARP);
 	return 0;
