@@ -324,23 +324,36 @@ static __u64 netns_cookie(void)
  * its ports' ifindexes name other devices here, and its upkeep would
  * forget them all and hook this namespace's devices. Refused.
  */
-static int check_netns(struct fabric *fb)
+static __u64 fabric_netns(struct fabric *fb)
 {
 	struct kvb_meta m = { 0 };
 	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(fb->meta_fd, &zero, &m) ? 0 : m.netns;
+}
+
+bool fabric_foreign(struct fabric *fb)
+{
+	__u64 there = fabric_netns(fb), here = netns_cookie();
+
+	return there && here && there != here;
+}
+
+static int check_netns(struct fabric *fb)
+{
+	struct kvb_meta m = { 0 };
 	__u64 here = netns_cookie();
 
-	if (bpf_map_lookup_elem(fb->meta_fd, &zero, &m) || !m.netns || !here ||
-	    m.netns == here)
+	m.netns = fabric_netns(fb);
+	if (!m.netns || !here || m.netns == here || opts.any_netns)
 		return 0;
 	return err("%s is the fabric of another network namespace (cookie "
 		   "%llu; this one's is %llu): its ports are that namespace's "
 		   "devices. Run kvmbpf in it (nsenter --net=/run/netns/NAME "
 		   "kvmbpf ...), or give this namespace a fabric of its own "
 		   "(--bpffs); once that namespace is gone, with its devices, "
-		   "remove the directory (rm -r %s)", fb->dir,
-		   (unsigned long long)m.netns, (unsigned long long)here,
-		   fb->dir);
+		   "'kvmbpf reset force' here removes its pins", fb->dir,
+		   (unsigned long long)m.netns, (unsigned long long)here);
 }
 
 static void write_meta(const char *dir)

@@ -19,6 +19,8 @@
 struct kvb_opts {
 	const char *bpffs;	/* pin directory */
 	bool may_create;	/* the command makes a fabric where none is */
+	bool any_netns;		/* reset force: open a fabric of another
+				 * network namespace too (fabric_foreign) */
 };
 extern struct kvb_opts opts;
 
@@ -239,6 +241,8 @@ void net_ports_changed(struct fabric *fb, __u32 net_id);
 /* lifecycle.c */
 /* fabric.c: the upkeep forgot guest port DEV, its device gone (gone);
  * did it, in this process (forgot)? */
+/* fabric.c: was fb made in another network namespace than this one? */
+bool fabric_foreign(struct fabric *fb);
 void fabric_gc_gone(const char *dev);
 bool fabric_gc_forgot(const char *dev);
 int fabric_gc(struct fabric *fb, bool verbose);

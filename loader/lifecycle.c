@@ -184,7 +184,9 @@ static void gc_details(void)
 
 static void reset_details(void)
 {
-	printf("  Remove every network, port and pin of the fabric.\n");
+	printf("  Remove every network, port and pin of the fabric. force:\n"
+	       "  also from another network namespace than the fabric's (one\n"
+	       "  that is gone): its pins alone, nothing done to devices.\n");
 }
 
 static void upgrade_details(void)
@@ -426,18 +428,39 @@ static int do_reset(int argc, char **argv)
 	struct kvb_net net;
 	int ret = 0, lock;
 
-	(void)argv;
-	if (argc)
-		return err("reset: takes no arguments");
+	bool force = argc == 1 && !strcmp(argv[0], "force");
+
+	if (argc > 1 || (argc == 1 && !force))
+		return err("reset: expected [force]");
 	/* nothing there: nothing to reset (a second reset) */
 	if (access(opts.bpffs, F_OK) && errno == ENOENT)
 		return 0;
 	layout = fabric_other_layout(opts.bpffs);
 	if (layout)
 		return reset_other_layout(opts.bpffs, layout);
+	opts.any_netns = force;
 	fb = fab();
 	if (!fb)
 		return 1;
+	/*
+	 * A fabric of another network namespace (one that is gone, whose
+	 * pins nobody can reset there): its pins only. Its ports' ifindexes
+	 * name other devices here, its gateway interfaces' names may be
+	 * another fabric's: nothing of this namespace is touched.
+	 */
+	if (fabric_foreign(fb)) {
+		warn("reset force: %s is the fabric of another network "
+		     "namespace: its pins removed, nothing done to devices or "
+		     "processes (those of a namespace that still exists keep "
+		     "its programs until they go)", opts.bpffs);
+		lock = fb->lock_fd;
+		fb->lock_fd = -1;
+		fabric_close(fb);
+		ret = pins_remove(opts.bpffs, true, false);
+		if (lock >= 0)
+			close(lock);
+		return ret;
+	}
 	/* no walk of kvb_ct for the ports' NAT flows: the table goes */
 	nat_forget_hold(fb);
 	fb->resetting = true;
@@ -1135,7 +1158,7 @@ const struct object obj_gc = {
 const struct object obj_reset = {
 	.name = "reset",
 	.cmds = (const struct cmd[]){
-		{ NULL, do_reset, "", 0 },
+		{ NULL, do_reset, "[force]", 0 },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = reset_details,

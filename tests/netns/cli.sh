@@ -494,6 +494,18 @@ done
 [ "$(kvmbpf port show 2>&1)" = "$ports_before" ] &&
 	pass "... and its ports are all still there" ||
 	fail "... ports changed: $(kvmbpf port show 2>&1 | tr '\n' '|')"
+# a fabric whose namespace is gone: reset force removes its pins, from
+# anywhere, and touches nothing else
+orphan=("$ROOT/build/kvmbpf" --bpffs "${BPFFS}_orphan")
+netns_add "$T-ons"
+ip -n "$T-ons" link add "$T-od" type veth peer name "$T-oe"
+check "a fabric made in $T-ons" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" net add on type bridge
+check "... a port there" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" attach "$T-od" net on
+ip netns del "$T-ons"
+expect_err "reset of it from here: refused" "reset force' here removes its pins" "${orphan[@]}" reset
+out=$("${orphan[@]}" reset force 2>&1) && grep -q "its pins removed, nothing done" <<<"$out" &&
+	pass "reset force: its pins removed" || fail "reset force: '$out'"
+check_not "... nothing of it left" test -e "${BPFFS}_orphan"
 ip tuntap add "$T-un" mode tap && LINK_LIST+=("$T-un")
 expect_err "detach a device never attached" "not attached" kvmbpf detach "$T-un"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
