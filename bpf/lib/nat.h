@@ -2095,8 +2095,12 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 		return NAT_TTL;
 	/* a next hop that has not answered ARP for a while: host
 	 * unreachable, before a flow is made for it (neigh.h) */
-	if (fibret == BPF_FIB_LKUP_RET_NO_NEIGH && nh_unresolved(fib))
-		return NH_UNREACH;
+	if (fibret == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		if (nh_unresolved(fib))
+			return NH_UNREACH;
+	} else {
+		nh_resolved(fib);
+	}
 	t->naddr = fib->ipv4_src;
 	if (!t->naddr)
 		return DROP(KVB_DROP_NAT_NO_ROUTE);

@@ -45,11 +45,10 @@ struct {
  * probes have failed), and a packet went to ask again less than
  * KVB_NH_RETRY_NS ago: the packets of the first KVB_NH_WAIT_NS, and one
  * every KVB_NH_RETRY_NS after, go to bpf_redirect_neigh, which asks ARP
- * (again). A success in between is not seen (it is not looked for: that
- * would cost every new flow a lookup); the gap stands for it: a neighbour
- * entry the kernel removed while in use (forced garbage collection, a
- * flush) is made again at once and kept for 5 s at least, so two such
- * misses are never one episode. Never for an egress that is no port, or
+ * (again). A success in between ends the episode (nh_resolved): a
+ * neighbour entry the kernel removed while in use (a flush, a link down
+ * and up, forced garbage collection) is no failure. Never for an egress
+ * that is no port, or
  * a layer-3 one (KVB_PORT_F_L3: its neighbours never fail; a missing one
  * is made by the next packet). The entry is written in place: a copy an
  * LRU hands to another key meanwhile errs towards sending. A global
@@ -93,6 +92,30 @@ __noinline int nh_unresolved(const struct bpf_fib_lookup *fib)
 		return 0;	/* this one asks again */
 	}
 	return 1;
+}
+
+/*
+ * The FIB found fib's next hop resolved (BPF_FIB_LKUP_RET_SUCCESS, asked
+ * with the neighbour): an episode of misses it had is over, so that a
+ * later miss (the kernel removed the entry: a flush, a link down and up,
+ * forced garbage collection) starts a new one rather than being answered
+ * unreachable at once. On nat_snat's FIB asks only: a new flow's, and an
+ * established flow's once a second. A global function, as nh_unresolved.
+ */
+__noinline int nh_resolved(const struct bpf_fib_lookup *fib)
+{
+	struct kvb_nhwait_key k = {};
+
+	if (!fib)
+		return 0;
+	k.ifindex = fib->ifindex;
+	k.family = fib->family;
+	if (fib->family == AF_INET_)
+		__builtin_memcpy(k.addr, &fib->ipv4_dst, 4);
+	else
+		__builtin_memcpy(k.addr, fib->ipv6_dst, 16);
+	bpf_map_delete_elem(&kvb_nhwait, &k);
+	return 0;
 }
 
 #endif /* KVB_NEIGH_H */

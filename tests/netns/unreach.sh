@@ -86,6 +86,19 @@ n=$(stat "$T-g1" host-unreachable)
 [ "${n:-0}" -gt 0 ] && pass "nat: host-unreachable counted ($n)" ||
 	fail "nat: host-unreachable not counted: ${n:-none}"
 
+# a live host's neighbour entry removed under a flow (a flush, a link
+# down and up) is resolved again, never answered unreachable: each time
+# the FIB finds it resolved, the misses before are forgotten
+before=$(stat "$T-g1" host-unreachable)
+in_ns "$T-g1" ping -n -i 0.1 -c 80 -W 1 10.87.9.2 >"$TMP/flush.ping" 2>&1 &
+pp=$!
+for _ in 1 2 3; do sleep 2; ip neigh flush dev "$T-w"; done
+wait $pp
+after=$(stat "$T-g1" host-unreachable)
+! grep -q Unreachable "$TMP/flush.ping" && [ "$before" = "$after" ] &&
+	pass "nat: a live host whose neighbour entry is flushed thrice is not answered unreachable" ||
+	fail "nat: flushes: host-unreachable $before -> $after, $(grep -c Unreachable "$TMP/flush.ping") unreachable lines"
+
 # the host appears: within a few seconds a packet asks ARP again, and
 # from then on it is reached (a present host is never answered so)
 ip -n "$T-rt" addr add 10.87.9.99/24 dev eth0
