@@ -78,6 +78,21 @@ xml2=$(mktemp)
 sed 's/ acl="web"/ acls="web"/' "$xml" >"$xml2"
 check_not "hook: an unknown port attribute refuses the start" sh -c "'$hook' $T-vm started begin - < $xml2"
 check_not "hook: ... and attaches nothing" "$KVMBPF" port show "$T-l2"
+# ... but never the clean-up of a domain that runs (started by an older
+# hook, its metadata edited live): stopped detaches all the same
+check "hook: started (for the stop below)" sh -c "'$hook' $T-vm started begin - < $xml"
+check "hook: stopped with an unknown attribute in the metadata" sh -c "'$hook' $T-vm stopped end - < $xml2"
+check_not "hook: ... detached l1 all the same" "$KVMBPF" port show "$T-l1"
+# a port entry for no interface of the domain, and an ACL that does not
+# exist: refused before QEMU runs
+sed 's/mac="52:54:00:97:00:11" net/mac="52:54:00:97:00:99" net/' "$xml" >"$xml2"
+check_not "hook: a port entry for no interface: refused at prepare" sh -c "'$hook' $T-vm prepare begin - < $xml2"
+sed 's/ acl="web"/ acl="nosuchacl"/' "$xml" >"$xml2"
+out=$(sh -c "'$hook' $T-vm prepare begin - < $xml2" 2>&1) &&
+	fail "hook: an ACL that does not exist: prepare passed" ||
+	{ grep -q "acl 'nosuchacl' does not exist" <<<"$out" &&
+	  pass "hook: an ACL that does not exist: refused at prepare" ||
+	  fail "hook: an ACL that does not exist: '$out'"; }
 rm -f "$xml2"
 # as libvirt runs it: no KVMBPF or KVMBPF_BPFFS, kvmbpf found on PATH, the
 # fabric named by the domain's <kvmbpf:ports bpffs=...>
