@@ -868,10 +868,13 @@ static void load_norm(char **words, int nw, char *out, size_t len)
 		    !strcmp(words[i - 1], "to")) {
 			const char *c = strrchr(word, ':');
 
-			/* IPv4 ADDR:PORT or [IPv6]:PORT */
+			/* ADDR:PORT, PORT the forward's first port (a
+			 * range maps its ports one to one from there) */
 			for (int k = 2; c && k + 1 < nw; k++)
 				if (!strcmp(words[k], "port") &&
-				    !strcmp(c + 1, words[k + 1]) &&
+				    !strncmp(c + 1, words[k + 1],
+					     strcspn(words[k + 1], "-")) &&
+				    strlen(c + 1) == strcspn(words[k + 1], "-") &&
 				    (size_t)(c - word) < sizeof(buf)) {
 					size_t n = (size_t)(c - word);
 					const char *a = word;

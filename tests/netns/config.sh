@@ -171,9 +171,10 @@ attach $T-h1 net hw ip fd99:1::5 ip 10.99.1.5
 net add hn type nat subnet 10.98.1.0/24 dhcp off
 attach $T-h2 net hn ip 10.98.1.5
 forward add hn proto tcp port 8080 to 10.98.1.5:8080
+forward add hn proto udp port 9000-9002 to 10.98.1.5:9000
 EOC
 check "load: a hand-written file" kvmbpf load "$s2"
-out=$(kvmbpf load "$s2" 2>&1) && grep -q "0 applied, 5 already in effect or skipped, 0 failed" <<<"$out" &&
+out=$(kvmbpf load "$s2" 2>&1) && grep -q "0 applied, 6 already in effect or skipped, 0 failed" <<<"$out" &&
 	pass "load: the same hand-written file again: all in effect" ||
 	fail "load: the hand-written file again: '$out'"
 printf 'net add hw type internal\n' >"$s2"
