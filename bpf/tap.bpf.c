@@ -192,7 +192,12 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		ret = DROP(KVB_DROP_MAC_TABLE_FULL);
 		goto out;
 	}
-	ret = kvb_guard(port, net, ifindex, &f);
+	/* a reject's answer sent in for the guest is from what acl.h
+	 * (acl_answers_as_guest) found the port's own: not judged again,
+	 * so that it neither keeps a SAVI binding alive nor counts a
+	 * spoof drop on the port (another's packets decide its answers) */
+	ret = skb->mark == KVB_MARK_ACL ? 0 :
+	      kvb_guard(port, net, ifindex, &f);
 	if (ret == GUARD_ARP_DEFEND) {
 		ret = arp_defend(skb, net->id);
 		goto out;

@@ -551,9 +551,12 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 	 * keeps the others from any address; IPv6's DAD probe: bind.h,
 	 * savi); tc answers it for that port (arp_defend), so that a
 	 * prober the LAN's server gave a held address declines it */
-	if (!spa)
-		return ip4_held_elsewhere(net->id, ifindex, arp->tpa) ?
-			       GUARD_ARP_DEFEND : 0;
+	if (!spa) {
+		if (!ip4_held_elsewhere(net->id, ifindex, arp->tpa))
+			return 0;
+		return arp->op == bpf_htons(1) ? GUARD_ARP_DEFEND :
+						 DROP(KVB_DROP_SPOOF_ARP);
+	}
 	if (!ip4_is_own(port, net, ifindex, spa))
 		return DROP(KVB_DROP_SPOOF_ARP);
 	return 0;

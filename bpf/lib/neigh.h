@@ -114,7 +114,9 @@ __noinline int nh_resolved(const struct bpf_fib_lookup *fib)
 		__builtin_memcpy(k.addr, &fib->ipv4_dst, 4);
 	else
 		__builtin_memcpy(k.addr, fib->ipv6_dst, 16);
-	bpf_map_delete_elem(&kvb_nhwait, &k);
+	/* a lookup takes no lock, a delete the bucket's: only on a hit */
+	if (bpf_map_lookup_elem(&kvb_nhwait, &k))
+		bpf_map_delete_elem(&kvb_nhwait, &k);
 	return 0;
 }
 

@@ -1951,7 +1951,7 @@ static void t_acl_reject_answers_only_as_the_guest(struct fabric *fb)
 	struct kvb_port p;
 	struct frame f;
 	__u32 mark = 0;
-	__u64 r0;
+	__u64 r0, sp0;
 	int r;
 
 	CHECK(!unit_cli("acl add u18") &&
@@ -1963,12 +1963,17 @@ static void t_acl_reject_answers_only_as_the_guest(struct fabric *fb)
 	tcp4(&f, IP(192, 0, 2, 77), 5555, GUEST4, 23, 0x02, 1000, 0);
 	r = to_guest(fb, ka4, &f);
 	CHECK(r == TC_ACT_SHOT, "answered for a port without a MAC: %d", r);
-	/* the answer, had it been sent in: it pins nothing */
+	/* the answer, had it been sent in: it pins nothing, and is not
+	 * judged again (no spoof drop counted on the port, no SAVI
+	 * binding kept alive by another's packets) */
 	tcp4_from_guest(&f, 23, IP(192, 0, 2, 77), 5555, 0x14, 0, 1001);
+	sp0 = drops(fb, ka4, KVB_DROP_SPOOF_IP) + drops(fb, ka4, KVB_DROP_SPOOF_MAC);
 	run_prog_mark(fb->prog_tc_ingress, ka4, &f, KVB_MARK_ACL, &mark);
 	CHECK(!bpf_map_lookup_elem(fb->port_fd, &ka4, &p) &&
 	      !(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]),
 	      "a reject's answer sent in pinned its MAC");
+	CHECK(drops(fb, ka4, KVB_DROP_SPOOF_IP) + drops(fb, ka4, KVB_DROP_SPOOF_MAC) == sp0,
+	      "a reject's answer sent in was judged by the guard");
 	CHECK(!unit_cli("port set ka4 mac 52:54:00:ac:00:01 ip 10.0.0.11"),
 	      "port set mac ip");
 	tcp4(&f, IP(192, 0, 2, 77), 5555, GUEST4, 23, 0x02, 1000, 0);
