@@ -324,6 +324,56 @@ static __u64 netns_cookie(void)
  * its ports' ifindexes name other devices here, and its upkeep would
  * forget them all and hook this namespace's devices. Refused.
  */
+static __u64 netns_ino_self(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (__u64)st.st_ino;
+}
+
+/*
+ * Does the network namespace of fabric fb still live: a process in it,
+ * or a name under /run/netns (ip netns)? Names the first found into
+ * where. A fabric that never recorded its namespace: false.
+ */
+bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
+{
+	struct kvb_meta m = { 0 };
+	__u32 zero = 0;
+	struct dirent *de;
+	char path[300];
+	struct stat st;
+	DIR *d;
+	bool found = false;
+
+	if (bpf_map_lookup_elem(fb->meta_fd, &zero, &m) || !m.netns_ino)
+		return false;
+	d = opendir("/run/netns");
+	while (d && !found && (de = readdir(d))) {
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		if (de->d_name[0] != '.' && !stat(path, &st) &&
+		    (__u64)st.st_ino == m.netns_ino) {
+			snprintf(where, len, "%s", path);
+			found = true;
+		}
+	}
+	if (d)
+		closedir(d);
+	d = opendir("/proc");
+	while (d && !found && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		if (!stat(path, &st) && (__u64)st.st_ino == m.netns_ino) {
+			snprintf(where, len, "process %s", de->d_name);
+			found = true;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static __u64 fabric_netns(struct fabric *fb)
 {
 	struct kvb_meta m = { 0 };
@@ -361,7 +411,8 @@ static void write_meta(const char *dir)
 	struct kvb_meta m = { .layout = KVB_LAYOUT_VERSION,
 			      .build_hash = fabric_build_hash(),
 			      .loaded_at = (__u64)time(NULL),
-			      .netns = netns_cookie() };
+			      .netns = netns_cookie(),
+			      .netns_ino = netns_ino_self() };
 	char path[512];
 	__u32 zero = 0;
 	int fd;

@@ -449,6 +449,15 @@ static int do_reset(int argc, char **argv)
 	 * another fabric's: nothing of this namespace is touched.
 	 */
 	if (fabric_foreign(fb)) {
+		char where[300];
+
+		/* a live fabric would lose its pins, its programs running
+		 * on with nothing to manage them */
+		if (fabric_netns_alive(fb, where, sizeof(where)))
+			return err("reset force: %s is the fabric of a network "
+				   "namespace that still exists (%s): reset it "
+				   "there (nsenter --net=...)", opts.bpffs,
+				   where);
 		warn("reset force: %s is the fabric of another network "
 		     "namespace: its pins removed, nothing done to devices or "
 		     "processes (those of a namespace that still exists keep "

@@ -1432,6 +1432,9 @@ struct kvb_meta {
 				 * ifindexes are that namespace's devices,
 				 * so a command from another (the pins seen
 				 * through a shared bpffs) is refused */
+	__u64 netns_ino;	/* and its inode (/proc/PID/ns/net): while
+				 * a process or /run/netns holds it, that
+				 * namespace lives (reset force) */
 };
 
 /*

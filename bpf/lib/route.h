@@ -69,6 +69,7 @@ __noinline int nh_unreachable4(struct __sk_buff *skb, __u32 ifindex,
 			   ICMP4_HOST_UNREACH_CODE, 0, KVB_DROP_HOST_UNREACH);
 }
 
+
 /*
  * A guest's packet for a next hop without a valid neighbour, to
  * bpf_redirect_neigh without one: the kernel looks the route up (out of
@@ -642,7 +643,11 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 		return route_error(skb, ifindex, net, family, 0);
 	skb->mark = 0;
 	count_tx(out, skb->len);
-	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+	/* a destination on the link out (not a router: the kernel's own
+	 * lookup, an output one, could name another under policy routing
+	 * by input device, and ARP for the destination itself) */
+	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    fib_next_hop_is(fib, family, daddr))
 		return redirect_unresolved(skb, out);
 	return redirect_nh(skb, &t->nh, out);
 }

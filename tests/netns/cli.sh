@@ -501,6 +501,9 @@ netns_add "$T-ons"
 ip -n "$T-ons" link add "$T-od" type veth peer name "$T-oe"
 check "a fabric made in $T-ons" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" net add on type bridge
 check "... a port there" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" attach "$T-od" net on
+expect_err "reset force from here while its namespace lives: refused" \
+	"namespace that still exists (/run/netns/$T-ons)" "${orphan[@]}" reset force
+check "... its port still attached" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" port show "$T-od"
 ip netns del "$T-ons"
 expect_err "reset of it from here: refused" "reset force' here removes its pins" "${orphan[@]}" reset
 out=$("${orphan[@]}" reset force 2>&1) && grep -q "its pins removed, nothing done" <<<"$out" &&

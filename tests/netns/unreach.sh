@@ -12,35 +12,35 @@
 #   - a host that appears later is reached again (one packet in a few
 #     seconds still asks ARP), and a present host is never answered so.
 #
-#   root ns: $T-w 10.87.9.1/24 fd99:87::1/64, the WAN's link
-#   $T-rt ns: eth0 10.87.9.2/24 fd99:87::2/64 (10.87.9.99, fd99:87::99:
+#   root ns: $T-w 10.89.9.1/24 fd99:89::1/64, the WAN's link
+#   $T-rt ns: eth0 10.89.9.2/24 fd99:89::2/64 (10.89.9.99, fd99:89::99:
 #       nobody, until the last part)
-#   nat n: 192.168.87.0/24 + fd87:1::/64, g1 .11 fd87:1::11
-#   routed r: 10.87.2.0/24 + fd87:2::/64, g2 .11 fd87:2::11
-#   routed p (peered with r): 10.87.3.0/24 + fd87:3::/64, g3 .11
+#   nat n: 192.168.189.0/24 + fd89:1::/64, g1 .11 fd89:1::11
+#   routed r: 10.89.2.0/24 + fd89:2::/64, g2 .11 fd89:2::11
+#   routed p (peered with r): 10.89.3.0/24 + fd89:3::/64, g3 .11
 source "$(dirname "$0")/lib.sh"
 scratch
 
-behind "$T-w" "$T-rt" 10.87.9.2/24 10.87.9.1/24
-behind6 "$T-w" "$T-rt" fd99:87::1 fd99:87::2
-in_ns "$T-rt" ip route add 10.87.0.0/16 via 10.87.9.1
-in_ns "$T-rt" ip route add fd87::/16 via fd99:87::1
+behind "$T-w" "$T-rt" 10.89.9.2/24 10.89.9.1/24
+behind6 "$T-w" "$T-rt" fd99:89::1 fd99:89::2
+in_ns "$T-rt" ip route add 10.89.0.0/16 via 10.89.9.1
+in_ns "$T-rt" ip route add fd89::/16 via fd99:89::1
 
-check "net add nat" kvmbpf net add n type nat subnet 192.168.87.0/24 \
-	subnet fd87:1::/64 wan "$T-w" dhcp off
-check "net add routed" kvmbpf net add r type routed subnet 10.87.2.0/24 \
-	subnet fd87:2::/64 wan "$T-w"
-check "net add routed peer" kvmbpf net add p type routed subnet 10.87.3.0/24 \
-	subnet fd87:3::/64
+check "net add nat" kvmbpf net add n type nat subnet 192.168.189.0/24 \
+	subnet fd89:1::/64 wan "$T-w" dhcp off
+check "net add routed" kvmbpf net add r type routed subnet 10.89.2.0/24 \
+	subnet fd89:2::/64 wan "$T-w"
+check "net add routed peer" kvmbpf net add p type routed subnet 10.89.3.0/24 \
+	subnet fd89:3::/64
 check "net peer" kvmbpf net peer r p
-static_guest "$T-g1" n 192.168.87.11 fd87:1::11
-static_guest "$T-g2" r 10.87.2.11 fd87:2::11
-static_guest "$T-g3" p 10.87.3.11 fd87:3::11
-check "g1 reaches the WAN's host (IPv4)" ping4 "$T-g1" 10.87.9.2
-check "g1 reaches the WAN's host (IPv6)" ping6 "$T-g1" fd99:87::2
-check "g2 reaches the WAN's host (IPv4)" ping4 "$T-g2" 10.87.9.2
-check "g2 reaches the WAN's host (IPv6)" ping6 "$T-g2" fd99:87::2
-check "g2 reaches g3 (peered)" ping4 "$T-g3" 10.87.2.11
+static_guest "$T-g1" n 192.168.189.11 fd89:1::11
+static_guest "$T-g2" r 10.89.2.11 fd89:2::11
+static_guest "$T-g3" p 10.89.3.11 fd89:3::11
+check "g1 reaches the WAN's host (IPv4)" ping4 "$T-g1" 10.89.9.2
+check "g1 reaches the WAN's host (IPv6)" ping6 "$T-g1" fd99:89::2
+check "g2 reaches the WAN's host (IPv4)" ping4 "$T-g2" 10.89.9.2
+check "g2 reaches the WAN's host (IPv6)" ping6 "$T-g2" fd99:89::2
+check "g2 reaches g3 (peered)" ping4 "$T-g3" 10.89.2.11
 
 # connect(2) from NS to ADDR port 80, at most 40 s (TCP's SYN retries
 # outlast it): prints the errno's name, or "connected" / "timeout"
@@ -59,12 +59,12 @@ except OSError as e:
 EOF
 conn() { in_ns "$1" "$PY" "$TMP/conn.py" "$2" >"$TMP/conn.$3" 2>&1; }
 # all at once: each waits for ARP's or ND's few seconds
-conn "$T-g1" 10.87.9.99 nat4 &
-conn "$T-g1" fd99:87::99 nat6 &
-conn "$T-g2" 10.87.9.98 routed4 &
-conn "$T-g2" fd99:87::98 routed6 &
-conn "$T-g2" 10.87.3.50 peer4 &
-conn "$T-g2" fd87:3::50 peer6 &
+conn "$T-g1" 10.89.9.99 nat4 &
+conn "$T-g1" fd99:89::99 nat6 &
+conn "$T-g2" 10.89.9.98 routed4 &
+conn "$T-g2" fd99:89::98 routed6 &
+conn "$T-g2" 10.89.3.50 peer4 &
+conn "$T-g2" fd89:3::50 peer6 &
 wait
 for c in nat4 nat6 routed4 routed6 peer4 peer6; do
 	got=$(cat "$TMP/conn.$c")
@@ -72,13 +72,13 @@ for c in nat4 nat6 routed4 routed6 peer4 peer6; do
 		fail "$c: connect to an absent host: '$got', want EHOSTUNREACH"
 done
 # ping says who answered: the guest's gateway
-out=$(in_ns "$T-g1" ping -n -c 6 -i 1 -W 1 10.87.9.99 2>&1)
-grep -q "From 192.168.87.1 .*Destination Host Unreachable" <<<"$out" &&
-	pass "nat ping: host unreachable from the gateway 192.168.87.1" ||
+out=$(in_ns "$T-g1" ping -n -c 6 -i 1 -W 1 10.89.9.99 2>&1)
+grep -q "From 192.168.189.1 .*Destination Host Unreachable" <<<"$out" &&
+	pass "nat ping: host unreachable from the gateway 192.168.189.1" ||
 	fail "nat ping: $(tr '\n' '|' <<<"$out")"
-out=$(in_ns "$T-g2" ping -6 -n -c 6 -i 1 -W 1 fd99:87::98 2>&1)
-grep -q "From fd87:2::1 .*Address unreachable" <<<"$out" &&
-	pass "routed ping -6: address unreachable from the gateway fd87:2::1" ||
+out=$(in_ns "$T-g2" ping -6 -n -c 6 -i 1 -W 1 fd99:89::98 2>&1)
+grep -q "From fd89:2::1 .*Address unreachable" <<<"$out" &&
+	pass "routed ping -6: address unreachable from the gateway fd89:2::1" ||
 	fail "routed ping -6: $(tr '\n' '|' <<<"$out")"
 # NAT answers in BPF (counted); routing leaves it to the kernel, which
 # answers the packets it queued for the failed neighbour itself
@@ -90,7 +90,7 @@ n=$(stat "$T-g1" host-unreachable)
 # down and up) is resolved again, never answered unreachable: each time
 # the FIB finds it resolved, the misses before are forgotten
 before=$(stat "$T-g1" host-unreachable)
-in_ns "$T-g1" ping -n -i 0.1 -c 80 -W 1 10.87.9.2 >"$TMP/flush.ping" 2>&1 &
+in_ns "$T-g1" ping -n -i 0.1 -c 80 -W 1 10.89.9.2 >"$TMP/flush.ping" 2>&1 &
 pp=$!
 for _ in 1 2 3; do sleep 2; ip neigh flush dev "$T-w"; done
 wait $pp
@@ -101,16 +101,16 @@ after=$(stat "$T-g1" host-unreachable)
 
 # the host appears: within a few seconds a packet asks ARP again, and
 # from then on it is reached (a present host is never answered so)
-ip -n "$T-rt" addr add 10.87.9.99/24 dev eth0
+ip -n "$T-rt" addr add 10.89.9.99/24 dev eth0
 ok=
 for _ in $(seq 1 20); do
-	ping4 "$T-g1" 10.87.9.99 >/dev/null 2>&1 && { ok=1; break; }
+	ping4 "$T-g1" 10.89.9.99 >/dev/null 2>&1 && { ok=1; break; }
 	sleep 1
 done
 [ -n "$ok" ] && pass "nat: the host that appeared is reached" ||
-	fail "nat: 10.87.9.99 still unreachable after it appeared"
+	fail "nat: 10.89.9.99 still unreachable after it appeared"
 before=$(stat "$T-g1" host-unreachable)
-out=$(in_ns "$T-g1" ping -n -c 3 -i 0.5 -W 2 10.87.9.99 2>&1)
+out=$(in_ns "$T-g1" ping -n -c 3 -i 0.5 -W 2 10.89.9.99 2>&1)
 after=$(stat "$T-g1" host-unreachable)
 grep -q " 0% packet loss" <<<"$out" && [ "$before" = "$after" ] &&
 	pass "nat: a present host is not answered unreachable" ||
