@@ -5,7 +5,10 @@
  * maps by name there; later commands only open the pins. Nothing here
  * keeps running: the kernel holds the state.
  */
+#define _GNU_SOURCE	/* setns */
 #include <dirent.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -331,10 +334,53 @@ static __u64 netns_ino_self(void)
 	return stat("/proc/self/ns/net", &st) ? 0 : (__u64)st.st_ino;
 }
 
+static __u64 fabric_netns(struct fabric *fb);
+static __u64 netns_cookie(void);
+
 /*
- * Does the network namespace of fabric fb still live: a process in it,
- * or a name under /run/netns (ip netns)? Names the first found into
- * where. A fabric that never recorded its namespace: false.
+ * Is the network namespace at path (an nsfs file) the one of cookie want?
+ * Asked in a child that enters it (setns), so that an inode number the
+ * kernel gave again to a later namespace is not taken for the fabric's.
+ * Anything that cannot tell says yes (alive: the caller refuses).
+ */
+static bool netns_is(const char *path, __u64 want)
+{
+	__u64 got = 0;
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return true;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return true;
+	}
+	if (!pid) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		__u64 c = 0;
+
+		if (fd >= 0 && !setns(fd, CLONE_NEWNET))
+			c = netns_cookie();
+		if (write(p[1], &c, sizeof(c)) != sizeof(c))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &got, sizeof(got)) != sizeof(got))
+		got = 0;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	return !got || got == want;
+}
+
+/*
+ * Does the network namespace of fabric fb still live, as far as this
+ * process can see: a process in it, or a name under /run/netns (ip
+ * netns)? Names the first found into where. Blind to what another PID
+ * or mount namespace holds (a container): reset force asks for the
+ * fabric's cookie as well.
  */
 bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
 {
@@ -352,7 +398,8 @@ bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
 	while (d && !found && (de = readdir(d))) {
 		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
 		if (de->d_name[0] != '.' && !stat(path, &st) &&
-		    (__u64)st.st_ino == m.netns_ino) {
+		    (__u64)st.st_ino == m.netns_ino &&
+		    netns_is(path, m.netns)) {
 			snprintf(where, len, "%s", path);
 			found = true;
 		}
@@ -364,7 +411,8 @@ bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-		if (!stat(path, &st) && (__u64)st.st_ino == m.netns_ino) {
+		if (!stat(path, &st) && (__u64)st.st_ino == m.netns_ino &&
+		    netns_is(path, m.netns)) {
 			snprintf(where, len, "process %s", de->d_name);
 			found = true;
 		}
@@ -372,6 +420,11 @@ bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
 	if (d)
 		closedir(d);
 	return found;
+}
+
+__u64 fabric_netns_cookie(struct fabric *fb)
+{
+	return fabric_netns(fb);
 }
 
 static __u64 fabric_netns(struct fabric *fb)
@@ -402,8 +455,9 @@ static int check_netns(struct fabric *fb)
 		   "devices. Run kvmbpf in it (nsenter --net=/run/netns/NAME "
 		   "kvmbpf ...), or give this namespace a fabric of its own "
 		   "(--bpffs); once that namespace is gone, with its devices, "
-		   "'kvmbpf reset force' here removes its pins", fb->dir,
-		   (unsigned long long)m.netns, (unsigned long long)here);
+		   "'kvmbpf reset force %llu' removes its pins", fb->dir,
+		   (unsigned long long)m.netns, (unsigned long long)here,
+		   (unsigned long long)m.netns);
 }
 
 static void write_meta(const char *dir)

@@ -244,6 +244,7 @@ void net_ports_changed(struct fabric *fb, __u32 net_id);
 /* fabric.c: was fb made in another network namespace than this one? */
 bool fabric_foreign(struct fabric *fb);
 bool fabric_netns_alive(struct fabric *fb, char *where, size_t len);
+__u64 fabric_netns_cookie(struct fabric *fb);
 void fabric_gc_gone(const char *dev);
 bool fabric_gc_forgot(const char *dev);
 int fabric_gc(struct fabric *fb, bool verbose);

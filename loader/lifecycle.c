@@ -184,9 +184,10 @@ static void gc_details(void)
 
 static void reset_details(void)
 {
-	printf("  Remove every network, port and pin of the fabric. force:\n"
-	       "  also from another network namespace than the fabric's (one\n"
-	       "  that is gone): its pins alone, nothing done to devices.\n");
+	printf("  Remove every network, port and pin of the fabric. force\n"
+	       "  COOKIE: a fabric of another network namespace that is gone\n"
+	       "  (COOKIE: its namespace's, as the refusal names it): its pins\n"
+	       "  alone, nothing done to devices.\n");
 }
 
 static void upgrade_details(void)
@@ -428,10 +429,19 @@ static int do_reset(int argc, char **argv)
 	struct kvb_net net;
 	int ret = 0, lock;
 
-	bool force = argc == 1 && !strcmp(argv[0], "force");
+	bool force = argc >= 1 && !strcmp(argv[0], "force");
+	unsigned long long cookie = 0;
+	char *end = NULL;
 
-	if (argc > 1 || (argc == 1 && !force))
-		return err("reset: expected [force]");
+	if (argc > 2 || (argc >= 1 && !force))
+		return err("reset: expected [force [COOKIE]]");
+	if (argc == 2) {
+		errno = 0;
+		cookie = strtoull(argv[1], &end, 10);
+		if (errno || !*argv[1] || *end || !cookie)
+			return err("reset force: cookie %s: not a number",
+				   argv[1]);
+	}
 	/* nothing there: nothing to reset (a second reset) */
 	if (access(opts.bpffs, F_OK) && errno == ENOENT)
 		return 0;
@@ -451,17 +461,27 @@ static int do_reset(int argc, char **argv)
 	if (fabric_foreign(fb)) {
 		char where[300];
 
-		/* a live fabric would lose its pins, its programs running
-		 * on with nothing to manage them */
+		/* a live fabric losing its pins stops: its stages' program
+		 * array is emptied with its last reference, every frame
+		 * dropped. So: never where its namespace is seen alive, and
+		 * only with its cookie typed (what this process cannot see,
+		 * a container's, is the operator's to know) */
 		if (fabric_netns_alive(fb, where, sizeof(where)))
 			return err("reset force: %s is the fabric of a network "
 				   "namespace that still exists (%s): reset it "
 				   "there (nsenter --net=...)", opts.bpffs,
 				   where);
+		if (cookie != fabric_netns_cookie(fb))
+			return err("reset force: %s is the fabric of another "
+				   "network namespace (cookie %llu): if that "
+				   "namespace is gone, 'kvmbpf reset force %llu' "
+				   "removes its pins (a live fabric's stop)",
+				   opts.bpffs,
+				   (unsigned long long)fabric_netns_cookie(fb),
+				   (unsigned long long)fabric_netns_cookie(fb));
 		warn("reset force: %s is the fabric of another network "
 		     "namespace: its pins removed, nothing done to devices or "
-		     "processes (those of a namespace that still exists keep "
-		     "its programs until they go)", opts.bpffs);
+		     "processes", opts.bpffs);
 		lock = fb->lock_fd;
 		fb->lock_fd = -1;
 		fabric_close(fb);
@@ -1170,7 +1190,7 @@ const struct object obj_gc = {
 const struct object obj_reset = {
 	.name = "reset",
 	.cmds = (const struct cmd[]){
-		{ NULL, do_reset, "[force]", 0 },
+		{ NULL, do_reset, "[force COOKIE]", 0 },
 		{ NULL, NULL, NULL, 0 },
 	},
 	.details = reset_details,

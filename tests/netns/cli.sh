@@ -501,13 +501,16 @@ netns_add "$T-ons"
 ip -n "$T-ons" link add "$T-od" type veth peer name "$T-oe"
 check "a fabric made in $T-ons" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" net add on type bridge
 check "... a port there" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" attach "$T-od" net on
+ocookie=$("${orphan[@]}" reset 2>&1 | sed -n "s/.*'kvmbpf reset force \([0-9]*\)'.*/\1/p")
 expect_err "reset force from here while its namespace lives: refused" \
-	"namespace that still exists (/run/netns/$T-ons)" "${orphan[@]}" reset force
+	"namespace that still exists (/run/netns/$T-ons)" "${orphan[@]}" reset force "$ocookie"
 check "... its port still attached" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" port show "$T-od"
 ip netns del "$T-ons"
-expect_err "reset of it from here: refused" "reset force' here removes its pins" "${orphan[@]}" reset
-out=$("${orphan[@]}" reset force 2>&1) && grep -q "its pins removed, nothing done" <<<"$out" &&
-	pass "reset force: its pins removed" || fail "reset force: '$out'"
+expect_err "reset of it from here: refused" "reset force [0-9]*' removes its pins" "${orphan[@]}" reset
+cookie=$("${orphan[@]}" reset 2>&1 | sed -n "s/.*'kvmbpf reset force \([0-9]*\)'.*/\1/p")
+expect_err "reset force without its cookie: refused" "if that namespace is gone" "${orphan[@]}" reset force
+out=$("${orphan[@]}" reset force "$cookie" 2>&1) && grep -q "its pins removed, nothing done" <<<"$out" &&
+	pass "reset force COOKIE: its pins removed" || fail "reset force $cookie: '$out'"
 check_not "... nothing of it left" test -e "${BPFFS}_orphan"
 ip tuntap add "$T-un" mode tap && LINK_LIST+=("$T-un")
 expect_err "detach a device never attached" "not attached" kvmbpf detach "$T-un"

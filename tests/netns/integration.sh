@@ -77,6 +77,9 @@ check "hook: release after stopped is fine" sh -c "'$hook' $T-vm release end - <
 xml2=$(mktemp)
 sed 's/ acl="web"/ acls="web"/' "$xml" >"$xml2"
 check_not "hook: an unknown port attribute refuses the start" sh -c "'$hook' $T-vm started begin - < $xml2"
+sed 's/ acl="web"/ kvmbpf:acl="web"/' "$xml" >"$xml2"
+check_not "hook: a prefixed attribute (read by no one) refuses the start" sh -c "'$hook' $T-vm started begin - < $xml2"
+sed 's/ acl="web"/ acls="web"/' "$xml" >"$xml2"
 check_not "hook: ... and attaches nothing" "$KVMBPF" port show "$T-l2"
 # ... but never the clean-up of a domain that runs (started by an older
 # hook, its metadata edited live): stopped detaches all the same
