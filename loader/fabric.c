@@ -334,7 +334,6 @@ static __u64 netns_ino_self(void)
 	return stat("/proc/self/ns/net", &st) ? 0 : (__u64)st.st_ino;
 }
 
-static __u64 fabric_netns(struct fabric *fb);
 static __u64 netns_cookie(void);
 
 /*
@@ -422,12 +421,8 @@ bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
 	return found;
 }
 
+/* The cookie of fb's network namespace, as kvb_meta keeps it (0: none). */
 __u64 fabric_netns_cookie(struct fabric *fb)
-{
-	return fabric_netns(fb);
-}
-
-static __u64 fabric_netns(struct fabric *fb)
 {
 	struct kvb_meta m = { 0 };
 	__u32 zero = 0;
@@ -437,18 +432,16 @@ static __u64 fabric_netns(struct fabric *fb)
 
 bool fabric_foreign(struct fabric *fb)
 {
-	__u64 there = fabric_netns(fb), here = netns_cookie();
+	__u64 there = fabric_netns_cookie(fb), here = netns_cookie();
 
 	return there && here && there != here;
 }
 
 static int check_netns(struct fabric *fb)
 {
-	struct kvb_meta m = { 0 };
-	__u64 here = netns_cookie();
+	__u64 there = fabric_netns_cookie(fb);
 
-	m.netns = fabric_netns(fb);
-	if (!m.netns || !here || m.netns == here || opts.any_netns)
+	if (opts.any_netns || !fabric_foreign(fb))
 		return 0;
 	return err("%s is the fabric of another network namespace (cookie "
 		   "%llu; this one's is %llu): its ports are that namespace's "
@@ -456,8 +449,9 @@ static int check_netns(struct fabric *fb)
 		   "kvmbpf ...), or give this namespace a fabric of its own "
 		   "(--bpffs); once that namespace is gone, with its devices, "
 		   "'kvmbpf reset force %llu' removes its pins", fb->dir,
-		   (unsigned long long)m.netns, (unsigned long long)here,
-		   (unsigned long long)m.netns);
+		   (unsigned long long)there,
+		   (unsigned long long)netns_cookie(),
+		   (unsigned long long)there);
 }
 
 static void write_meta(const char *dir)

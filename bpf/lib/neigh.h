@@ -36,6 +36,18 @@ struct {
 	__type(value, struct kvb_nhwait);
 } kvb_nhwait SEC(".maps");
 
+/* kvb_nhwait's key of the next hop the FIB named in fib */
+static __always_inline void nhwait_key(struct kvb_nhwait_key *k,
+				       const struct bpf_fib_lookup *fib)
+{
+	k->ifindex = fib->ifindex;
+	k->family = fib->family;
+	if (fib->family == AF_INET_)
+		__builtin_memcpy(k->addr, &fib->ipv4_dst, 4);
+	else
+		__builtin_memcpy(k->addr, fib->ipv6_dst, 16);
+}
+
 /*
  * The FIB named fib's next hop for a guest's packet but no valid
  * neighbour (BPF_FIB_LKUP_RET_NO_NEIGH): 1 when the packet is to be
@@ -48,9 +60,8 @@ struct {
  * (again). A success in between ends the episode (nh_resolved): a
  * neighbour entry the kernel removed while in use (a flush, a link down
  * and up, forced garbage collection) is no failure. Never for an egress
- * that is no port, or
- * a layer-3 one (KVB_PORT_F_L3: its neighbours never fail; a missing one
- * is made by the next packet). The entry is written in place: a copy an
+ * that is no port, or a layer-3 one (KVB_PORT_F_L3: its neighbours never
+ * fail; a missing one is made by the next packet). The entry is written in place: a copy an
  * LRU hands to another key meanwhile errs towards sending. A global
  * function: its lookups are not on the callers' stack.
  */
@@ -63,15 +74,10 @@ __noinline int nh_unresolved(const struct bpf_fib_lookup *fib)
 
 	if (!fib)
 		return 0;
-	k.ifindex = fib->ifindex;
+	nhwait_key(&k, fib);
 	port = bpf_map_lookup_elem(&kvb_port, &k.ifindex);
 	if (!port || (port->flags & KVB_PORT_F_L3))
 		return 0;
-	k.family = fib->family;
-	if (fib->family == AF_INET_)
-		__builtin_memcpy(k.addr, &fib->ipv4_dst, 4);
-	else
-		__builtin_memcpy(k.addr, fib->ipv6_dst, 16);
 	w = bpf_map_lookup_elem(&kvb_nhwait, &k);
 	if (!w || kvb_after(now, w->last_ns + KVB_NH_GAP_NS) ||
 	    kvb_after(w->first_ns, now)) {
@@ -108,12 +114,7 @@ __noinline int nh_resolved(const struct bpf_fib_lookup *fib)
 
 	if (!fib)
 		return 0;
-	k.ifindex = fib->ifindex;
-	k.family = fib->family;
-	if (fib->family == AF_INET_)
-		__builtin_memcpy(k.addr, &fib->ipv4_dst, 4);
-	else
-		__builtin_memcpy(k.addr, fib->ipv6_dst, 16);
+	nhwait_key(&k, fib);
 	/* a lookup takes no lock, a delete the bucket's: only on a hit */
 	if (bpf_map_lookup_elem(&kvb_nhwait, &k))
 		bpf_map_delete_elem(&kvb_nhwait, &k);
