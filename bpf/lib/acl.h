@@ -74,6 +74,7 @@
 #include "ctx.h"
 #include "drop.h"
 #include "gateway.h"	/* icmp_budget, reply scratch, checksums, quotes */
+#include "guard.h"	/* ip4_own_by_port */
 #include "l3.h"
 #include "maps.h"
 #include "evict.h"
@@ -1981,24 +1982,16 @@ static __always_inline int acl_answers_as_guest(const struct acl_scratch *s,
 		return 1;
 	if (mac_is_zero(port->mac) || !mac_equal(s->eth, port->mac))
 		return 0;
-	/* an address the port may send from, as the guard says (guard.h:
-	 * ip4_is_own, less its look at other ports' addresses: the guard
-	 * drops such an answer, spoof-ip), without claiming one (no SAVI
-	 * binding is made for an answer) */
+	/* an address the port may send from, as the guard says, less its
+	 * look at other ports' addresses (guard.h: ip4_own_by_port; the
+	 * lookup would not fit this call chain's stack), without claiming
+	 * one (no SAVI binding is made for an answer) */
 	if (s->family == 4) {
-		struct kvb_net *net;
+		struct kvb_net *net = net_lookup(port->net_id);
 		__be32 a;
 
 		__builtin_memcpy(&a, s->daddr, 4);
-		if ((port->ip4 && a == port->ip4) ||
-		    bind_of(ifindex, 4, s->daddr, 4))
-			return 1;
-		if (port->n_ip4 || (port->held & KVB_HELD_IP4))
-			return 0;
-		net = net_lookup(port->net_id);
-		return net && !ip4_is_gateway(net, a) &&
-		       ((net->type != KVB_NET_ROUTED &&
-			 net->type != KVB_NET_NAT) || ip4_in_net(net, a));
+		return net && ip4_own_by_port(port, net, ifindex, a) != 0;
 	}
 	return ip6_is_mac_ll(s->daddr, port->mac) ||
 	       bind_of(ifindex, 6, s->daddr, 16) != NULL;

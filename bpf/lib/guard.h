@@ -119,10 +119,12 @@ __noinline int ip4_held_elsewhere(__u32 net_id, __u32 ifindex, __u32 a)
  * network, one in the network's subnets; else any that no other port of
  * the network holds (a guest without an address yet, on a bridge whose
  * LAN runs DHCP, must not take over another guest's address by ARP).
+ * ip4_own_by_port answers what the port's own configuration says: 1, 0,
+ * or -1 when only the other ports' addresses can tell.
  */
-static __always_inline int ip4_is_own(const struct kvb_port *port,
-				      const struct kvb_net *net,
-				      __u32 ifindex, __be32 a)
+static __always_inline int ip4_own_by_port(const struct kvb_port *port,
+					   const struct kvb_net *net,
+					   __u32 ifindex, __be32 a)
 {
 	if (ip4_is_gateway(net, a))
 		return 0;
@@ -137,7 +139,16 @@ static __always_inline int ip4_is_own(const struct kvb_port *port,
 	if ((net->type == KVB_NET_ROUTED || net->type == KVB_NET_NAT) &&
 	    !ip4_in_net(net, a))
 		return 0;
-	return !ip4_held_elsewhere(net->id, ifindex, (__u32)a);
+	return -1;	/* any that no other port holds */
+}
+
+static __always_inline int ip4_is_own(const struct kvb_port *port,
+				      const struct kvb_net *net,
+				      __u32 ifindex, __be32 a)
+{
+	int own = ip4_own_by_port(port, net, ifindex, a);
+
+	return own >= 0 ? own : !ip4_held_elsewhere(net->id, ifindex, (__u32)a);
 }
 
 /*
