@@ -1883,8 +1883,8 @@ static inline __u32 kvb_rtnh4_check(const struct kvb_rtnh4 *v)
 /*
  * kvb_nhwait: LRU hash of KVB_NHWAIT_MAX, not pinned (a reload starts it
  * empty), the next hops the FIB named without a valid neighbour
- * (BPF_FIB_LKUP_RET_NO_NEIGH) for a nat guest's IPv4 packet (neigh.h:
- * nh_unresolved). bpf_redirect_neigh resolves the neighbour but drops
+ * (BPF_FIB_LKUP_RET_NO_NEIGH) for a nat guest's IPv4 packet, or a routed
+ * packet to a router (route.h: route_out; neigh.h: nh_unresolved). bpf_redirect_neigh resolves the neighbour but drops
  * what it queued, silently, when ARP fails: the kernel's forwarding
  * answers each of those packets "host unreachable". So the fabric keeps
  * when a next hop was first found unresolved; after KVB_NH_WAIT_NS (about
@@ -1916,6 +1916,16 @@ struct kvb_nhwait {
 	__u64 last_ns;		/* last found unresolved */
 	__u64 retry_ns;		/* a packet goes to ask ARP again at
 				 * retry_ns + KVB_NH_RETRY_NS */
+};
+
+/*
+ * kvb_nhmiss: ARRAY of one, not pinned: when any next hop was last found
+ * unresolved (nh_unresolved). A packet whose next hop the FIB finds
+ * resolved looks kvb_nhwait up (nh_resolved, to end an episode) only
+ * within KVB_NH_GAP_NS of it.
+ */
+struct kvb_nhmiss {
+	__u64 last_ns;
 };
 
 /*

@@ -10,6 +10,8 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 
+#define ICMP6_DEST_UNREACH_ 1
+#define ICMP6_ADDR_UNREACH_CODE 3	/* address unreachable */
 #define ICMP6_PKT_TOO_BIG_ 2
 #define ICMP6_TIME_EXCEEDED_ 3
 #define ND_ROUTER_SOLICIT_ 133

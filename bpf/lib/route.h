@@ -112,6 +112,26 @@ static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * Host unreachable (IPv6: address unreachable, as ip6_link_failure)
+ * from net's gateway, as route_error: route_out's router that has not
+ * answered ARP or ND for a while (neigh.h: nh_unresolved).
+ */
+static __always_inline int route_unreachable(struct __sk_buff *skb,
+					     __u32 ifindex,
+					     const struct kvb_net *net,
+					     __u8 family)
+{
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
+	if (family == 4)
+		return icmp4_error(skb, ifindex, net, ICMP_DEST_UNREACH_,
+				   ICMP4_HOST_UNREACH_CODE, 0,
+				   KVB_DROP_HOST_UNREACH);
+	return icmp6_error(skb, ifindex, net, ICMP6_DEST_UNREACH_,
+			   ICMP6_ADDR_UNREACH_CODE, 0, KVB_DROP_HOST_UNREACH);
+}
+
+/*
  * nat_snat said NAT_TOO_BIG: fragmentation needed, with the route's MTU,
  * to the guest of network net_id on port ifindex, from that network's
  * gateway (a routed network behind a nat one answers from its own).
@@ -617,8 +637,8 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 		return DROP(KVB_DROP_NO_ROUTE);
 	fib = &t->fib;
 	/* bpf_redirect_neigh (redirect_nh) resolves the neighbour; the
-	 * FIB says whether it is resolved (NO_NEIGH: nh_unresolved), and
-	 * only then is the answer kept. l3_len is a GSO frame's segments'
+	 * FIB says whether it is resolved (NO_NEIGH: below), and only then
+	 * is the answer kept. l3_len is a GSO frame's segments'
 	 * (nat_wire_len) */
 	ret = route_ask(skb, t, family, saddr, daddr, l3_len, net->gw_host,
 			1, 0);
@@ -641,14 +661,27 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 		return DROP(KVB_DROP_NAT_NO_ROUTE);
 	if (!hop_dec(skb, family))
 		return route_error(skb, ifindex, net, family, 0);
+	/* without a valid neighbour: a destination on the link out goes
+	 * to the kernel, which answers should it fail (not a router: the
+	 * kernel's own lookup, an output one, could name another under
+	 * policy routing by input device, and ARP for the destination
+	 * itself); a router that has not answered for a while is
+	 * answered for here, as nat_snat's (neigh.h) */
+	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		if (!fib_next_hop_is(fib, family, daddr)) {
+			if (nh_unresolved(fib))
+				return route_unreachable(skb, ifindex, net,
+							 family);
+		} else {
+			skb->mark = 0;
+			count_tx(out, skb->len);
+			return redirect_unresolved(skb, out);
+		}
+	} else {
+		nh_resolved(fib);
+	}
 	skb->mark = 0;
 	count_tx(out, skb->len);
-	/* a destination on the link out (not a router: the kernel's own
-	 * lookup, an output one, could name another under policy routing
-	 * by input device, and ARP for the destination itself) */
-	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH &&
-	    fib_next_hop_is(fib, family, daddr))
-		return redirect_unresolved(skb, out);
 	return redirect_nh(skb, &t->nh, out);
 }
 
