@@ -106,6 +106,21 @@ static __always_inline void to_host_copy(struct __sk_buff *skb,
 	skb->mark = 0;
 }
 
+/*
+ * To a nat or routed network's gateway port, whose veth hands the frame
+ * to the host's stack: with no mark of the fabric's, which the host's
+ * routing rules and firewall would see, and which the host's forwarding
+ * would carry into another network's host interface (the egress there
+ * passes what the fabric marked: kvb_tc_egress). The port runs no
+ * egress program that would read it.
+ */
+static __always_inline int host_bound(struct __sk_buff *skb, __u32 ifindex)
+{
+	skb->mark = 0;
+	count_tx(ifindex, skb->len);
+	return bpf_redirect(ifindex, 0);
+}
+
 static __always_inline int redirect_to(struct __sk_buff *skb, __u32 ifindex,
 				       __u64 flags)
 {
@@ -178,7 +193,7 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 	}
 	if (net->uplink && mac_equal(dst, net->uplink_mac)) {
 		if (net->type != KVB_NET_BRIDGE)
-			return redirect_to(skb, net->uplink, 0);
+			return host_bound(skb, net->uplink);
 		skb->tc_index = host_tci(port, net);
 		return redirect_to(skb, net->uplink, BPF_F_INGRESS);
 	}

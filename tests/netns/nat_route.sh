@@ -252,6 +252,47 @@ for _ in $(seq 80); do [ -s "$TMPDIR/forged" ] && break; sleep 0.1; done
 	pass "forwarding on: a WAN datagram with a source of the network's own is refused (nat-unsolicited)" ||
 	fail "forged source from the WAN: guest '$(cat "$TMPDIR/forged")', nat-unsolicited $u2 -> $(drops nat-unsolicited)"
 
+# --- the host's stack never sees the fabric's mark -------------------------
+# A guest's packets to the host carry none (the host's routing rules and
+# firewall would see it), and a packet the host forwards into a nat
+# network from another, unpeered network's guest (a DNAT of the host's,
+# as libvirt users write) is as unsolicited as the WAN's: before, the
+# fabric's own mark crossed the host and let it through.
+in_h nft -f - <<'EOF'
+table inet kvbtestmark {
+	counter fabric_mark {}
+	chain pre {
+		type filter hook prerouting priority -400; policy accept;
+		meta mark 0x6b766200-0x6b7662ff counter name fabric_mark
+	}
+}
+table ip kvbtestdnat {
+	chain pre {
+		type nat hook prerouting priority -100; policy accept;
+		udp dport 5514 dnat to 192.168.81.11:9098
+	}
+}
+EOF
+udp_heard "$T-g1" 0.0.0.0 9098 3 >"$TMPDIR/dnat"
+sleep 0.5
+u3=$(drops nat-unsolicited)
+in_ns "$T-g2" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3):
+    s.sendto(b'through the host', ('192.168.82.1', 5514))" >/dev/null 2>&1
+ping4 "$T-g2" 192.168.82.1 >/dev/null
+ping4 "$T-g1" 192.168.81.1 >/dev/null
+for _ in $(seq 80); do [ -s "$TMPDIR/dnat" ] && break; sleep 0.1; done
+[ "$(cat "$TMPDIR/dnat")" = none ] && [ "$(drops nat-unsolicited)" -gt "$u3" ] &&
+	pass "a DNAT of the host's from another network's guest into a nat network is refused (nat-unsolicited)" ||
+	fail "DNAT from m's guest into n: g1 heard '$(cat "$TMPDIR/dnat")', nat-unsolicited $u3 -> $(drops nat-unsolicited)"
+marked=$(in_h nft list counter inet kvbtestmark fabric_mark | awk '/packets/ {print $2}')
+[ "$marked" = 0 ] && pass "no guest packet reached the host's stack with the fabric's mark" ||
+	fail "the host's prerouting saw ${marked:-?} packets with the fabric's mark"
+in_h nft delete table inet kvbtestmark
+in_h nft delete table ip kvbtestdnat
+
 # --- nothing left behind ----------------------------------------------------
 gwif=$(show n interface)
 wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
