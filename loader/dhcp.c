@@ -253,7 +253,7 @@ static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 	inet_ntop(AF_INET6, b, hi, INET6_ADDRSTRLEN);
 }
 
-#define DNSMASQ_ARGS 34
+#define DNSMASQ_ARGS 35
 
 /*
  * dnsmasq's --dhcp-lease-max, one count for DHCPv4 and DHCPv6 (1000 if
@@ -301,11 +301,11 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 {
 	char host[16], port[16], ifarg[40], router[48], dns[48], param[80];
 	char pidarg[280], hostarg[280], leasearg[280], scriptarg[280];
-	char leasemax[48];
+	char leasemax[48], mtu[32];
 	char ranges[KVB_MAX_SUBNETS][128], path[256];
 	const char *argv[DNSMASQ_ARGS];
 	int n = 0, ret;
-	bool v6 = false;
+	bool v4 = false, v6 = false;
 
 	if (access("/usr/sbin/dnsmasq", X_OK))
 		return err("net add: dhcp on needs dnsmasq (apt-get install "
@@ -342,6 +342,7 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 			snprintf(ranges[i], sizeof(ranges[i]),
 				 "--dhcp-range=%s,%s,%s,1h", lo, hi,
 				 inet_ntoa(x));
+			v4 = true;
 		} else {
 			range6(sn, lo, hi);
 			snprintf(ranges[i], sizeof(ranges[i]),
@@ -361,6 +362,14 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 		argv[n++] = dns;
 	} else {
 		argv[n++] = "--port=0";	/* routed: no DNS */
+	}
+	/* the network's MTU (option 26, interface-mtu, which Debian's and
+	 * Ubuntu's dhclient and dhcpcd ask for), as the RA tells IPv6
+	 * guests: a guest left at 1500 on a smaller MTU loses every
+	 * full-size packet (admission drops it, mtu-exceeded) */
+	if (v4) {
+		snprintf(mtu, sizeof(mtu), "--dhcp-option=26,%u", net->mtu);
+		argv[n++] = mtu;
 	}
 	if (v6) {
 		snprintf(param, sizeof(param), "--ra-param=%s,mtu:%u,%u,%u",

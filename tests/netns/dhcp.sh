@@ -49,11 +49,14 @@ A1=$(cat "$TMP/g1" 2>/dev/null)
 # ISC dhclient, hostname "dhc-guest"; its script only sets the address (the
 # stock one would rewrite the host's /etc/resolv.conf)
 dhclient_script "$TMP/g2"
-printf 'send host-name "dhc-guest";\nrequest subnet-mask, routers;\n' >"$TMP/dhclient.conf"
+printf 'send host-name "dhc-guest";\nrequest subnet-mask, routers, interface-mtu;\n' >"$TMP/dhclient.conf"
 check "dhclient gets a lease" in_ns "$T-g2" timeout 30 dhclient -1 -cf "$TMP/dhclient.conf" \
 	-sf "$TMP/dhclient.sh" -lf "$TMP/dhclient.leases" -pf "$TMP/dhclient.pid" eth0
 DHC_PID=$(cat "$TMP/dhclient.pid" 2>/dev/null)
 A2=$(cat "$TMP/g2" 2>/dev/null)
+# the network's MTU, as Debian's stock dhclient.conf asks (interface-mtu)
+check "dhclient's lease has the network's MTU (option 26)" \
+	grep -q "option interface-mtu $(kvmbpf -j net show n | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["mtu"])');" "$TMP/dhclient.leases"
 
 check "net leases -j: both clients, every field" "$PY" -c "
 import json, subprocess, time
