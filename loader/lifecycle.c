@@ -480,11 +480,16 @@ static int do_reset(int argc, char **argv)
 				   (unsigned long long)fabric_netns_cookie(fb),
 				   (unsigned long long)fabric_netns_cookie(fb));
 		warn("reset force: %s is the fabric of another network "
-		     "namespace: its pins removed, nothing done to devices or "
-		     "processes", opts.bpffs);
+		     "namespace: its pins and files in %s removed, nothing "
+		     "done to devices", opts.bpffs, KVB_RUN_DIR);
 		lock = fb->lock_fd;
 		fb->lock_fd = -1;
 		fabric_close(fb);
+		/* its dnsmasqs' leases and hosts files: a fabric made later
+		 * at the same path has the same interface names, and its
+		 * dnsmasq would hand out the dead one's leases (a dnsmasq of
+		 * that namespace is a process in it: refused above) */
+		run_files_sweep();
 		ret = pins_remove(opts.bpffs, true, false);
 		if (lock >= 0)
 			close(lock);
@@ -849,8 +854,8 @@ static int load_words(const char *line, char *copy, char **words)
 	int nw = 0;
 
 	snprintf(copy, LOAD_MAX_LINE, "%s", line);
-	for (w = strtok_r(copy, " \t", &save); w && nw < LOAD_MAX_WORDS;
-	     w = strtok_r(NULL, " \t", &save))
+	for (w = strtok_r(copy, " \t\r", &save); w && nw < LOAD_MAX_WORDS;
+	     w = strtok_r(NULL, " \t\r", &save))
 		words[nw++] = w;
 	return nw && words[0][0] != '#' ? nw : 0;
 }
@@ -1109,7 +1114,7 @@ static int do_load(int argc, char **argv)
 		int nw;
 
 		lineno++;
-		line[strcspn(line, "\n")] = 0;
+		line[strcspn(line, "\r\n")] = 0;
 		nw = load_words(line, copy, words);
 		if (nw && !load_form(words, nw)) {
 			failed = err("load: line %d: expected 'acl add', "

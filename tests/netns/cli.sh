@@ -203,6 +203,13 @@ print(" ".join(str(p) for f in json.load(sys.stdin) for p in range(f["port"], f.
 [ "$fws" = "$(seq -s ' ' 4780 4788) 4790" ] && pass "... its ports but 4789 are forwarded" ||
 	fail "... forwarded ports: '$fws'"
 check "... and loading it again changes nothing" kvmbpf load "$old_save"
+# a file with DOS line ends (CRLF, written on Windows): as with LF
+printf 'net add crlf type internal mtu 1500\r\n\r\n# a comment\r\n' >"$old_save"
+check "load: a file with CRLF line ends" kvmbpf load "$old_save"
+check "... its network is there, as written" sh -c "\"\$0\" --bpffs \"\$1\" net show crlf | grep -q 'mtu 1500'" \
+	"$ROOT/build/kvmbpf" "$BPFFS"
+check "... and loading it again changes nothing" kvmbpf load "$old_save"
+check "net del crlf" kvmbpf net del crlf
 rm -f "$old_save"
 check "net del ovf" kvmbpf net del ovf
 # a full table of forwards says so (not the map's E2BIG)
@@ -501,6 +508,11 @@ netns_add "$T-ons"
 ip -n "$T-ons" link add "$T-od" type veth peer name "$T-oe"
 check "a fabric made in $T-ons" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" net add on type bridge
 check "... a port there" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" attach "$T-od" net on
+check "... a routed network there" nsenter --net="/run/netns/$T-ons" "${orphan[@]}" net add onr type routed subnet 10.77.250.0/24
+# what a dnsmasq of it killed with its namespace would leave in the run
+# directory: a later fabric at the same path would serve its leases
+ogw=$(nsenter --net="/run/netns/$T-ons" "${orphan[@]}" -j net show onr | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+echo "0 52:54:00:77:25:01 10.77.250.9 * *" >"/run/kvmbpf/$ogw.leases"
 ocookie=$("${orphan[@]}" reset 2>&1 | sed -n "s/.*'kvmbpf reset force \([0-9]*\)'.*/\1/p")
 expect_err "reset force from here while its namespace lives: refused" \
 	"namespace that still exists (/run/netns/$T-ons)" "${orphan[@]}" reset force "$ocookie"
@@ -509,9 +521,11 @@ ip netns del "$T-ons"
 expect_err "reset of it from here: refused" "reset force [0-9]*' removes its pins" "${orphan[@]}" reset
 cookie=$("${orphan[@]}" reset 2>&1 | sed -n "s/.*'kvmbpf reset force \([0-9]*\)'.*/\1/p")
 expect_err "reset force without its cookie: refused" "if that namespace is gone" "${orphan[@]}" reset force
-out=$("${orphan[@]}" reset force "$cookie" 2>&1) && grep -q "its pins removed, nothing done" <<<"$out" &&
+out=$("${orphan[@]}" reset force "$cookie" 2>&1) && grep -q "its pins and files in /run/kvmbpf removed, nothing done" <<<"$out" &&
 	pass "reset force COOKIE: its pins removed" || fail "reset force $cookie: '$out'"
 check_not "... nothing of it left" test -e "${BPFFS}_orphan"
+check_not "... nor its files in /run/kvmbpf" test -e "/run/kvmbpf/$ogw.leases"
+rm -f "/run/kvmbpf/$ogw.leases"
 ip tuntap add "$T-un" mode tap && LINK_LIST+=("$T-un")
 expect_err "detach a device never attached" "not attached" kvmbpf detach "$T-un"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
