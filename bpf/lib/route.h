@@ -647,8 +647,12 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return route_error(skb, ifindex, net, family, fib->mtu_result);
 	out = fib->ifindex;
-	if ((ret != BPF_FIB_LKUP_RET_SUCCESS &&
-	     ret != BPF_FIB_LKUP_RET_NO_NEIGH) || out == net->gw_host)
+	/* forwarding off on the network's interface (a host-wide write of
+	 * the forwarding sysctls): counted as such, as nat_snat's */
+	if (ret != BPF_FIB_LKUP_RET_SUCCESS &&
+	    ret != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return fib_refused(ret, KVB_DROP_NO_ROUTE);
+	if (out == net->gw_host)
 		return DROP(KVB_DROP_NO_ROUTE);
 	if (!host_if_peer(net, out))
 		return DROP(KVB_DROP_NOT_PEERED);

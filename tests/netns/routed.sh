@@ -221,6 +221,22 @@ echo "$out" | grep -qi "From fd71:1::1.*Time exceeded" && pass "hop-limit expiry
 # The outside, by routing (no NAT), and back through the WAN device
 check "g1 reaches the WAN (IPv4)" ping4 "$T-g1" 10.99.3.2
 check "g1 reaches the WAN (IPv6)" ping6 "$T-g1" fd99:3::2
+# forwarding off on the network's interface (what a host-wide write of
+# the forwarding sysctls does to it): the host's choice stands, counted
+# forwarding-off as a nat network's, not no-route; on again, it leaves
+r1gw=$(kvmbpf -j net show r1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+fw4=$(sysctl -n "net.ipv4.conf.$r1gw.forwarding")
+fw6=$(sysctl -n "net.ipv6.conf.$r1gw.forwarding")
+sysctl -qw "net.ipv4.conf.$r1gw.forwarding=0" "net.ipv6.conf.$r1gw.forwarding=0"
+f0=$(stat "$T-g1" forwarding-off)
+check_not "forwarding off on $r1gw: g1's IPv4 does not leave" ping4 "$T-g1" 10.99.3.2
+check_not "forwarding off on $r1gw: g1's IPv6 does not leave" ping6 "$T-g1" fd99:3::2
+f1=$(stat "$T-g1" forwarding-off)
+[ "$f1" -ge "$((f0 + 2))" ] && pass "... counted forwarding-off ($f0 -> $f1)" ||
+	fail "... forwarding-off $f0 -> $f1, no-route $(stat "$T-g1" no-route)"
+sysctl -qw "net.ipv4.conf.$r1gw.forwarding=$fw4" "net.ipv6.conf.$r1gw.forwarding=$fw6"
+check "forwarding on again: g1 reaches the WAN (IPv4)" ping4 "$T-g1" 10.99.3.2
+check "forwarding on again: g1 reaches the WAN (IPv6)" ping6 "$T-g1" fd99:3::2
 check "the WAN reaches g1 by its route (IPv4)" ping4 "$T-wan" 10.71.1.11
 check "the WAN reaches g1 by its route (IPv6)" ping6 "$T-wan" "$a1"
 peer=$(seen_from "$T-wan" 10.99.3.2 8089 "$T-g1")
