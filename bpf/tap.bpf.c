@@ -130,13 +130,13 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	}
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port)
-		return TC_ACT_OK;	/* not (or no longer) ours */
+		return TC_ACT_UNSPEC;	/* not (or no longer) ours */
 	if (port->role == KVB_PORT_WAN) {
 		bpf_tail_call(skb, &kvb_stages, KVB_STAGE_WAN);
 		/* the host's NIC: without its stage, leave the host's traffic be */
 		report_drop(skb, 0, ifindex, skb->len, stats_of_port(port),
 			    DROP(KVB_DROP_NO_STAGE));
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	/* a bridge's uplink that is also a nat network's way out: the
 	 * host's IPv4 frames may be NAT's replies */
@@ -606,7 +606,9 @@ out:
 /*
  * A WAN device (the host's NIC): routed networks' traffic, NAT replies
  * and forwards are the fabric's, counted on the WAN port; the rest is the
- * host's, untouched and not counted.
+ * host's, untouched and not counted, and not classified either:
+ * TC_ACT_UNSPEC hands it to the next filter on the hook (the operator's:
+ * an IFB for ingress shaping, a policer), as if no fabric were there.
  */
 SEC("tc")
 int kvb_tc_wan(struct __sk_buff *skb)
@@ -618,15 +620,15 @@ int kvb_tc_wan(struct __sk_buff *skb)
 
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || !kvb_port_nat_wan(port))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	/* a VLAN's frame (its tag taken off by the NIC) is the VLAN
 	 * device's (eth0.100), which is a WAN port of its own when flows
 	 * leave through it: its stage judges it there. A priority tag (VID
 	 * 0) is this device's own, refused below as before (vlan-tagged) */
 	if (skb->vlan_present && (skb->vlan_tci & 0x0fff))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if ((port->flags & KVB_PORT_F_L3) && wan_l3_frame(skb))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	ret = route_from_wan(skb, ifindex);
 	if (ret == ROUTE_CONTINUE)
 		ret = nat_from_wan(skb);
@@ -634,8 +636,8 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		ret = nat_reply_too_big(skb, ifindex);
 	else if (ret == NAT_TTL)
 		ret = nat_reply_ttl(skb, ifindex);
-	if (ret == TC_ACT_OK)
-		return TC_ACT_OK;
+	if (ret == TC_ACT_OK)	/* the host's */
+		return TC_ACT_UNSPEC;
 	st = stats_of(ifindex);	/* not port: the stages may have changed it */
 	count_rx(st, len);
 	return ingress_verdict(skb, ifindex, KVB_PORT_WAN, st, ret);

@@ -293,6 +293,23 @@ marked=$(in_h nft list counter inet kvbtestmark fabric_mark | awk '/packets/ {pr
 in_h nft delete table inet kvbtestmark
 in_h nft delete table ip kvbtestdnat
 
+# --- the operator's own tc filters on a WAN device --------------------------
+# An ingress filter after the fabric's (an IFB for ingress shaping, a
+# policer) still sees the host's traffic: the fabric hands on what is
+# not its own (TC_ACT_UNSPEC) instead of ending classification with it.
+ip -n "$H" link add kvbtifb type ifb && ip -n "$H" link set kvbtifb up
+tc -n "$H" filter add dev wan1 ingress pref 10 protocol ip u32 match u32 0 0 \
+	action mirred egress mirror dev kvbtifb
+ifb_rx() { ip -n "$H" -j -s link show kvbtifb | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+i0=$(ifb_rx)
+in_ns "$T-w1" ping -n -c 5 -i 0.2 -W 1 10.81.1.1 >/dev/null
+i1=$(ifb_rx)
+[ "$((i1 - i0))" -ge 5 ] && pass "the operator's filter on wan1 sees the host's traffic ($((i1 - i0)) packets)" ||
+	fail "the operator's filter on wan1 saw $((i1 - i0)) of the host's 5 echo requests"
+check "... and the guest still reaches the WAN through wan1" ping4 "$T-g2" 10.81.1.2
+tc -n "$H" filter del dev wan1 ingress pref 10
+ip -n "$H" link del kvbtifb
+
 # --- nothing left behind ----------------------------------------------------
 gwif=$(show n interface)
 wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)

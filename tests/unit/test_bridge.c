@@ -704,7 +704,7 @@ static void t_unattached_device_untouched(struct fabric *fb)
 
 	frame_raw(&f, M1, MCAST_SRC, 0x8100, 46); /* would be dropped */
 	ret = run_tc(fb, kfree, &f);
-	CHECK(ret == TC_ACT_OK, "tc verdict %d on a foreign device", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "tc verdict %d on a foreign device", ret);
 	ret = run_xdp(fb, kfree, &f);
 	CHECK(ret == XDP_PASS, "xdp verdict %d on a foreign device", ret);
 }

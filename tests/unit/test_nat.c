@@ -246,7 +246,7 @@ static void t_nat_untracked_wan_traffic_is_the_hosts(struct fabric *fb __attribu
 	frame_ip4(&in, N1, N1, inet_addr("10.200.0.2"), IPPROTO_UDP, l4, 8);
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	frame_csum4(&in);
-	CHECK(run_tc_out(F, kw, &in, &out) == TC_ACT_OK, "untracked reply not passed");
+	CHECK(run_tc_out(F, kw, &in, &out) == TC_ACT_UNSPEC, "untracked reply not passed");
 	CHECK(!memcmp(in.buf, out.buf, in.len), "untracked frame modified");
 }
 
@@ -952,7 +952,7 @@ static void t_nat_filtering_modes(struct fabric *fb)
 
 		if (hs >= 0)
 			close(hs);
-		CHECK(hs >= 0 && r7 == TC_ACT_OK, "host socket on the "
+		CHECK(hs >= 0 && r7 == TC_ACT_UNSPEC, "host socket on the "
 		      "mapped port: verdict %d (socket %d)", r7, hs);
 	}
 	{
@@ -969,7 +969,7 @@ static void t_nat_filtering_modes(struct fabric *fb)
 		if (hs >= 0)
 			close(hs);
 		nat_filtering(fb, KVB_NAT_FILTER_ADDR_PORT);
-		CHECK(hs >= 0 && r8 == TC_ACT_OK, "endpoint-independent, host "
+		CHECK(hs >= 0 && r8 == TC_ACT_UNSPEC, "endpoint-independent, host "
 		      "socket on the mapped port: verdict %d (socket %d)", r8,
 		      hs);
 		CHECK(r9 == TC_ACT_REDIRECT, "endpoint-independent, host "
@@ -980,7 +980,7 @@ static void t_nat_filtering_modes(struct fabric *fb)
 	CHECK(r3 == TC_ACT_REDIRECT && r4 == TC_ACT_SHOT,
 	      "address: another port %d, another address %d", r3, r4);
 	CHECK(r5 == TC_ACT_REDIRECT, "endpoint-independent: %d", r5);
-	CHECK(r6 == TC_ACT_OK, "no mapping: %d (the host's)", r6);
+	CHECK(r6 == TC_ACT_UNSPEC, "no mapping: %d (the host's)", r6);
 	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_FILTERED] == d0 + 3,
 	      "nat-filtered +%llu, want +3", (unsigned long long)
 	      (port_stats(fb, kw).drop[KVB_DROP_NAT_FILTERED] - d0));
@@ -1204,7 +1204,7 @@ static void t_nat_timeout(struct fabric *fb)
 	ret = run_tc_out(F, kw, &back, &res);
 	n.ct_timeout[KVB_CT_T_UDP] = 0;
 	net_put(fb, &n);
-	CHECK(ret == TC_ACT_OK, "reply to an expired flow: verdict %d", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "reply to an expired flow: verdict %d", ret);
 }
 
 /* Set the last_ns of flow entry k to s seconds ago; 0 if it is there. */
@@ -1275,7 +1275,7 @@ static void t_nat_one_way_keeps_flow(struct fabric *fb)
 	/* both silent: over */
 	CHECK(!ct_age(fb, &ok, 200) && !ct_age(fb, &rk, 200), "aged");
 	ret = udp_from("10.200.0.2", 51820, p, &res);
-	CHECK(ret == TC_ACT_OK, "both ways idle 200 s: verdict %d, want the "
+	CHECK(ret == TC_ACT_UNSPEC, "both ways idle 200 s: verdict %d, want the "
 	      "host's", ret);
 	ct_flush_net(fb, NET_NAT);
 }
@@ -1322,7 +1322,7 @@ static void t_nat_udp_stream(struct fabric *fb)
 	/* 35 s later: past the unreplied timeout, within UDP's 180 s */
 	CHECK(!ct_age(fb, &ok, 35) && !ct_age(fb, &rk, 35), "aged");
 	ret = udp_from("10.200.0.2", 53, p, &res);
-	CHECK(ret == TC_ACT_OK, "a single exchange 35 s old still took a "
+	CHECK(ret == TC_ACT_UNSPEC, "a single exchange 35 s old still took a "
 	      "datagram to the guest: verdict %d, want the host's", ret);
 	ct_flush_net(fb, NET_NAT);
 
@@ -1521,7 +1521,7 @@ static void t_nat_generic_protocols(struct fabric *fb)
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	ip_csum4(&in);
 	ret = run_tc_out(F, kw, &in, &res);
-	CHECK(ret == TC_ACT_OK, "the host's GRE: verdict %d", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "the host's GRE: verdict %d", ret);
 	gen_frame(&in, 47, "192.168.90.11", "10.200.0.3");
 	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_SHOT &&
@@ -1539,14 +1539,14 @@ static void t_nat_generic_protocols(struct fabric *fb)
 		CHECK(!ct_age(fb, &o5, 400) && !ct_age(fb, &r5, 400), "aged");
 		gre_frag_needed(&in, o5.daddr);
 		ret = run_tc_out(F, kw, &in, &res);
-		CHECK(ret == TC_ACT_OK, "an error about GRE to a remote whose "
+		CHECK(ret == TC_ACT_UNSPEC, "an error about GRE to a remote whose "
 		      "guest flow is over: verdict %d, want the host's", ret);
 	}
 	gen_frame(&in, 47, "10.200.0.5", "10.200.0.1");
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	ip_csum4(&in);
 	ret = run_tc_out(F, kw, &in, &res);
-	CHECK(ret == TC_ACT_OK, "the host's GRE past a dead flow: verdict %d",
+	CHECK(ret == TC_ACT_UNSPEC, "the host's GRE past a dead flow: verdict %d",
 	      ret);
 	gen_frame(&in, 47, "192.168.90.11", "10.200.0.5");
 	ret = run_tc_out(F, kn1, &in, &out);
@@ -1827,7 +1827,7 @@ static void t_nat_wan_admission(struct fabric *fb)
 	back.buf[36] = 0x15, back.buf[37] = 0xb3;	/* to 5555: no flow */
 	frame_csum4(&back);
 	ret = run_tc_out(F, kw, &back, &res);
-	CHECK(ret == TC_ACT_OK, "the host's malformed frame: verdict %d", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "the host's malformed frame: verdict %d", ret);
 	CHECK(!memcmp(res.buf, back.buf, back.len), "the host's frame changed");
 	CHECK(port_stats(fb, kw).drop[KVB_DROP_L4] == s1.drop[KVB_DROP_L4],
 	      "the host's frame was judged");
@@ -1982,7 +1982,7 @@ static void t_nat_host_note_checks_key(struct fabric *fb)
 	gen_frame(&in, 47, "10.200.0.7", "10.200.0.1");
 	memcpy(in.buf + 14 + 16, &natnet.nat_ip, 4);
 	ip_csum4(&in);
-	ok = run_tc_out(F, kw, &in, &res) == TC_ACT_OK &&
+	ok = run_tc_out(F, kw, &in, &res) == TC_ACT_UNSPEC &&
 	     !map_only_key(fd, &k, sizeof(k)) &&
 	     !bpf_map_lookup_elem(fd, &k, &v);
 	if (!ok)
@@ -2087,14 +2087,14 @@ static void t_nat_fragments(struct fabric *fb)
 
 	/* the last fragment ended its datagram's note: again, the host's */
 	ret = run_tc_out(F, kw, &b, &ob);
-	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
+	CHECK(ret == TC_ACT_UNSPEC && !memcmp(ob.buf, b.buf, b.len),
 	      "the last fragment again: verdict %d, or changed", ret);
 
 	/* from the WAN, a later fragment of no datagram seen: the host's */
 	b.buf[14 + 5] = 0x52;
 	ip_csum_set(&b);
 	ret = run_tc_out(F, kw, &b, &ob);
-	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
+	CHECK(ret == TC_ACT_UNSPEC && !memcmp(ob.buf, b.buf, b.len),
 	      "lone later fragment in: verdict %d, or changed", ret);
 
 	/*
@@ -2111,9 +2111,9 @@ static void t_nat_fragments(struct fabric *fb)
 	frame_csum4(&whole);
 	frag_split(&whole, 104, 0x5353, &a, &b);
 	ret = run_tc_out(F, kw, &a, &oa);
-	CHECK(ret == TC_ACT_OK, "the host's first fragment: verdict %d", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "the host's first fragment: verdict %d", ret);
 	ret = run_tc_out(F, kw, &b, &ob);
-	CHECK(ret == TC_ACT_OK && !memcmp(ob.buf, b.buf, b.len),
+	CHECK(ret == TC_ACT_UNSPEC && !memcmp(ob.buf, b.buf, b.len),
 	      "the host's later fragment: verdict %d, or changed", ret);
 
 	/* a ping of 208 bytes: its identifier in the first fragment */
@@ -3364,7 +3364,7 @@ static void t_nat_forward_udp_answered(struct fabric *fb)
 	CHECK(st[2] == 10 * KVB_CT_ANSWERED + KVB_CT_ANSWERED,
 	      "after the guest's answer: states %u, not answered (a UDP "
 	      "exchange, not yet a stream)", st[2]);
-	CHECK(r[3] == TC_ACT_OK,
+	CHECK(r[3] == TC_ACT_UNSPEC,
 	      "an unanswered forward's flow idle 40 s still took a datagram "
 	      "to the guest (verdict %d)", r[3]);
 }
@@ -3613,7 +3613,7 @@ static void t_nat_no_flow_to_a_vtep(struct fabric *fb)
 	      "nat-vtep not counted on the WAN port");
 	CHECK(wan_other == TC_ACT_REDIRECT, "from the WAN's port 4790 to a "
 	      "forward: verdict %d", wan_other);
-	CHECK(vxlan_in == TC_ACT_OK, "a vtep's VXLAN to a forward of port "
+	CHECK(vxlan_in == TC_ACT_UNSPEC, "a vtep's VXLAN to a forward of port "
 	      "4789: verdict %d, want the host's", vxlan_in);
 }
 
@@ -4131,7 +4131,7 @@ static void t_nat_hairpin_fragments(struct fabric *fb)
 	      "verdicts %d %d %d %d", r[0], r[1], r[2], r[3]);
 	CHECK(ok_ab, "A's fragments to B: addresses, port or checksums");
 	CHECK(ok_ba, "B's fragments to A: addresses, ports, MAC or checksums");
-	CHECK(r[4] == TC_ACT_OK, "B's answer forged from the WAN: verdict %d",
+	CHECK(r[4] == TC_ACT_UNSPEC, "B's answer forged from the WAN: verdict %d",
 	      r[4]);
 }
 
@@ -4598,7 +4598,7 @@ static void t_nat_hairpin_established(struct fabric *fb)
 	CHECK(st[2] == KVB_CT_NEW && st[3] == KVB_CT_ESTABLISHED,
 	      "TCP hairpin: state %u after B's SYN-ACK, %u after A's ACK",
 	      st[2], st[3]);
-	CHECK(herr == TC_ACT_OK, "the WAN's ICMP error quoting a hairpin's "
+	CHECK(herr == TC_ACT_UNSPEC, "the WAN's ICMP error quoting a hairpin's "
 	      "packet: verdict %d, want the host's", herr);
 }
 
@@ -5121,11 +5121,11 @@ static void t_nat_host_ping_keeps_its_id(struct fabric *fb)
 	r_again = run_tc_out(fb, kn1, &in, &out);
 	x2 = get16(out.buf + 38);
 	r_host2 = run_tc_out(fb, kw, &back, &res);
-	CHECK(r_host == TC_ACT_OK, "the host's reply, the flow over: verdict "
+	CHECK(r_host == TC_ACT_UNSPEC, "the host's reply, the flow over: verdict "
 	      "%d", r_host);
 	CHECK(r_again == TC_ACT_REDIRECT && x2 != x, "the guest's new echo "
 	      "flow: verdict %d, NAT id %u (the host's %u)", r_again, x2, x);
-	CHECK(r_host2 == TC_ACT_OK && !memcmp(res.buf + 14 + 16,
+	CHECK(r_host2 == TC_ACT_UNSPEC && !memcmp(res.buf + 14 + 16,
 					      &natnet.nat_ip, 4),
 	      "the host's next reply: verdict %d, not the host's", r_host2);
 }

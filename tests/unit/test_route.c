@@ -411,7 +411,7 @@ static void t_route_wan_only_into_its_networks(struct fabric *fb)
 	memcpy(in.buf + 6, wmac, 6);
 	in.buf[0] = 0x02;
 	ret = run_tc_out(fb, krw, &in, &out);
-	CHECK(ret == TC_ACT_OK, "into rb, which has no wan: verdict %d", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "into rb, which has no wan: verdict %d", ret);
 	CHECK(!memcmp(out.buf, in.buf, in.len), "the host's frame was changed");
 	udp4(&in, wmac, "203.0.113.9", "10.77.0.11", 64, 32);
 	ret = run_tc_out(fb, krw, &in, &out);
@@ -472,7 +472,7 @@ static void t_route_wan_gso_segments(struct fabric *fb)
 	memcpy(in.buf + 6, wmac, 6);
 	in.buf[0] = 0x02;
 	ret = run_tc_gso(fb, krw, &in, 1480);	/* segments of 1508 */
-	CHECK(ret == TC_ACT_OK, "segments of 1508 bytes into rc (mtu 1500): "
+	CHECK(ret == TC_ACT_UNSPEC, "segments of 1508 bytes into rc (mtu 1500): "
 	      "verdict %d", ret);
 	ret = run_tc_gso(fb, krw, &in, 1472);	/* segments of 1500 */
 	CHECK(ret == TC_ACT_REDIRECT, "segments of 1500 bytes: verdict %d",
@@ -503,7 +503,7 @@ static void t_route_wan_admission(struct fabric *fb)
 	udp4(&in, wmac, "203.0.113.9", "10.76.0.11", 64, 32);
 	in.buf[14 + 2] = 0x05;
 	ret = run_tc_out(fb, krw, &in, &out);
-	CHECK(ret == TC_ACT_OK, "the host's malformed frame: verdict %d", ret);
+	CHECK(ret == TC_ACT_UNSPEC, "the host's malformed frame: verdict %d", ret);
 	CHECK(port_stats(fb, krw).drop[KVB_DROP_TRUNC_L3] ==
 	      s0.drop[KVB_DROP_TRUNC_L3] + 1, "the host's frame was judged");
 }
