@@ -1333,10 +1333,14 @@ static int exec1(__u32 ifx, const struct frame *in, struct viol *v)
 	if (no_stage_slot >= 0 && s2.drop[no_stage_slot] != s1.drop[no_stage_slot])
 		return fail(v, "no-stage", "tc dropped on %s for a missing stage (%s)",
 			    p->name, dd);
-	if (tret != TC_ACT_OK && tret != TC_ACT_SHOT && tret != TC_ACT_REDIRECT)
+	/* TC_ACT_UNSPEC: the host's traffic on a WAN device (or a bridge
+	 * uplink that is one), handed on to the operator's filters */
+	if (tret != TC_ACT_OK && tret != TC_ACT_SHOT && tret != TC_ACT_REDIRECT &&
+	    !(tret == TC_ACT_UNSPEC && p->p.role != KVB_PORT_GUEST))
 		return fail(v, "tc-verdict", "tc verdict %d on %s", tret, p->name);
-	if (xret == XDP_DROP && tret != TC_ACT_SHOT && !(tret == TC_ACT_OK &&
-	    p->p.role == KVB_PORT_UPLINK))
+	if (xret == XDP_DROP && tret != TC_ACT_SHOT &&
+	    !((tret == TC_ACT_OK || tret == TC_ACT_UNSPEC) &&
+	      p->p.role == KVB_PORT_UPLINK))
 		return fail(v, "hooks-disagree", "XDP dropped on %s, tc verdict %d",
 			    p->name, tret);
 
@@ -1401,7 +1405,7 @@ static int exec1(__u32 ifx, const struct frame *in, struct viol *v)
 							    tp->name, out.buf[0], out.buf[1], out.buf[2], out.buf[3], out.buf[4], out.buf[5]);
 				}
 			}
-		} else if (tret == TC_ACT_OK) {
+		} else if (tret == TC_ACT_OK || tret == TC_ACT_UNSPEC) {
 			cnt.tc_ok++;
 			if (p->p.role == KVB_PORT_GUEST)
 				left = true;	/* into the host through the tap */
