@@ -1083,6 +1083,20 @@ int net_create(struct fabric *fb, struct net_spec *s)
 		       err("net add: %s: its MTU would be %u (what the "
 			   "underlay carries inside VXLAN): a network with an "
 			   "IPv6 subnet needs 1280 or more", net.name, net.mtu);
+	/* DHCPv6 (dnsmasq) serves /64 or longer: refused here, not by a
+	 * dnsmasq that fails to start with a message of its own */
+	for (__u32 i = 0; (net.flags & KVB_NET_F_DHCP) &&
+			  i < net.nsubnets && i < KVB_MAX_SUBNETS; i++) {
+		const struct kvb_subnet *sn = &net.subnets[i];
+		char a[INET6_ADDRSTRLEN];
+
+		if (sn->family != 6 || sn->prefixlen >= 64)
+			continue;
+		inet_ntop(AF_INET6, sn->addr, a, sizeof(a));
+		return err("net add: subnet %s/%u: dhcp on serves IPv6 "
+			   "subnets of /64 or longer: give a /64, or dhcp off",
+			   a, sn->prefixlen);
+	}
 	/* alloc_id found the slot free; the fabric's lock keeps it so */
 	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_ANY))
 		return err("net add: %s: cannot create: %s", s->name,

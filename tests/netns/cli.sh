@@ -203,6 +203,12 @@ print(" ".join(str(p) for f in json.load(sys.stdin) for p in range(f["port"], f.
 [ "$fws" = "$(seq -s ' ' 4780 4788) 4790" ] && pass "... its ports but 4789 are forwarded" ||
 	fail "... forwarded ports: '$fws'"
 check "... and loading it again changes nothing" kvmbpf load "$old_save"
+# DHCPv6 serves /64 or longer: a shorter IPv6 subnet with dhcp on is
+# refused by kvmbpf, naming it (not by a dnsmasq failing to start)
+expect_err "net add: an IPv6 /48 with dhcp on: refused, named" \
+	"subnet fd77:48::/48: dhcp on serves IPv6 subnets of /64 or longer" \
+	kvmbpf net add r48 type routed subnet 10.77.48.0/24 subnet fd77:48::/48 dhcp on
+check_not "... and no network r48 made" kvmbpf net show r48
 # a file with DOS line ends (CRLF, written on Windows): as with LF
 printf 'net add crlf type internal mtu 1500\r\n\r\n# a comment\r\n' >"$old_save"
 check "load: a file with CRLF line ends" kvmbpf load "$old_save"
