@@ -10,7 +10,8 @@
  * host's own WAN address), nor routing through a router (the kernel's
  * output lookup would ARP for the destination). So nh_unresolved keeps
  * the time (kvb_maps.h: kvb_nhwait) and the stage answers as the kernel
- * would (route.h: nh_unreachable).
+ * would (route.h: nh_unreachable4 for NAT,
+ * route_unreachable for route_out).
  */
 #ifndef KVB_NEIGH_H
 #define KVB_NEIGH_H
@@ -22,10 +23,11 @@
 #include "maps.h"
 
 /*
- * Not a verdict: the next hop of nat_snat or route_out has not answered
- * ARP or ND for KVB_NH_WAIT_NS (nh_unresolved). The stage, which knows
+ * Not a verdict: nat_snat's next hop has not answered ARP for
+ * KVB_NH_WAIT_NS (nh_unresolved; route_out answers its own inline,
+ * route.h: route_unreachable). The stage, which knows
  * the guest's port and network, answers host unreachable from its
- * gateway (route.h: nh_unreachable), as the kernel's forwarding answers
+ * gateway (route.h: nh_unreachable4), as the kernel's forwarding answers
  * the packets it queued for a neighbour that failed.
  */
 #define NH_UNREACH 0x7ff8
