@@ -636,6 +636,8 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		ret = nat_reply_too_big(skb, ifindex);
 	else if (ret == NAT_TTL)
 		ret = nat_reply_ttl(skb, ifindex);
+	else if (ret == ROUTE_WAN_ERR)
+		ret = route_wan_error(skb, ifindex);
 	if (ret == TC_ACT_OK)	/* the host's */
 		return TC_ACT_UNSPEC;
 	st = stats_of(ifindex);	/* not port: the stages may have changed it */

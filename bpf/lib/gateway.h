@@ -57,6 +57,12 @@ struct route_scratch {
 	__u16 eslot;			/* and its port's counters */
 	struct kvb_rtnh4_key rk;	/* route_ask's cache key */
 	struct kvb_rtnh4 rv;		/* and the answer it keeps */
+	/* route_into's error about a WAN device's packet, which
+	 * route_wan_error sends: the network it was for, its family, the
+	 * MTU (0: time exceeded) */
+	__u32 err_net;
+	__u32 err_mtu;
+	__u8 err_family;
 };
 
 struct {
@@ -303,10 +309,17 @@ static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
 				reason);
 }
 
-/* The same for IPv6: time exceeded, or packet too big with the MTU. */
-static __always_inline int icmp6_error(struct __sk_buff *skb, __u32 ifindex,
-				       const struct kvb_net *net, __u8 type,
-				       __u8 code, __u32 mtu, __u32 reason)
+/*
+ * The same for IPv6: time exceeded, packet too big with the MTU, address
+ * unreachable; from net's first IPv6 gateway, or with net NULL from saddr
+ * and MAC smac.
+ */
+static __always_inline int icmp6_error_from(struct __sk_buff *skb,
+					    __u32 ifindex,
+					    const struct kvb_net *net,
+					    const __u8 *saddr, const __u8 *smac,
+					    __u8 type, __u8 code, __u32 mtu,
+					    __u32 reason)
 {
 	struct route_scratch *t = route_scratch();
 	__u8 mac[ETH_ALEN], *b;
@@ -318,8 +331,15 @@ static __always_inline int icmp6_error(struct __sk_buff *skb, __u32 ifindex,
 		return DROP(reason);
 	b = t->pkt;
 	__builtin_memset(b, 0, sizeof(t->pkt));
-	if (!net_gw(net, 6, b + 8))
-		return DROP(reason);
+	if (net) {
+		if (!net_gw(net, 6, b + 8))
+			return DROP(reason);
+		smac = net->uplink_mac;
+	} else {
+		if (!saddr || !smac)
+			return DROP(reason);
+		__builtin_memcpy(b + 8, saddr, 16);
+	}
 	q = quote_load(skb, b, 48, mac);
 	if (!q)
 		return DROP(reason);
@@ -336,7 +356,17 @@ static __always_inline int icmp6_error(struct __sk_buff *skb, __u32 ifindex,
 	c = icmp6_csum(t, 8 + q);
 	__builtin_memcpy(b + 42, &c, 2);
 	count_drop(stats_of(ifindex), DROP(reason));
-	return reply_send(skb, ifindex, net, t, 48 + q, mac);
+	return reply_send_from(skb, ifindex, smac, t, 48 + q, mac);
+}
+
+static __always_inline int icmp6_error(struct __sk_buff *skb, __u32 ifindex,
+				       const struct kvb_net *net, __u8 type,
+				       __u8 code, __u32 mtu, __u32 reason)
+{
+	if (!net)
+		return DROP(reason);
+	return icmp6_error_from(skb, ifindex, net, NULL, NULL, type, code, mtu,
+				reason);
 }
 
 /*

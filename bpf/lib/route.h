@@ -95,8 +95,8 @@ static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 				       const struct kvb_net *src, __u8 family,
 				       __u32 mtu)
 {
-	if (!src)	/* from the WAN: the host's stack answers */
-		return TC_ACT_OK;
+	if (!src)	/* a WAN device's packet takes route_into_error */
+		return DROP(mtu ? KVB_DROP_TOO_BIG : KVB_DROP_TTL);
 	if (!icmp_budget(ifindex))
 		return DROP(KVB_DROP_ICMP_RATE);
 	if (family == 4)
@@ -109,6 +109,83 @@ static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 				 KVB_DROP_TOO_BIG) :
 		     icmp6_error(skb, ifindex, src, ICMP6_TIME_EXCEEDED_, 0, 0,
 				 KVB_DROP_TTL);
+}
+
+/*
+ * Not a verdict: route_into's packet from a WAN device is too big for the
+ * network it is for, or its TTL/hop limit ran out here; the error's
+ * particulars are in the route scratch (err_*), route_wan_error answers.
+ */
+#define ROUTE_WAN_ERR 0x7ff6
+
+/*
+ * route_error for a packet from a WAN device (src NULL): the host does not
+ * forward there (the fabric needs no host forwarding), so its stack would
+ * drop the packet without a word; the answer is the fabric's, as the
+ * kernel's forwarding would give it (route_wan_error).
+ */
+static __always_inline int route_into_error(struct __sk_buff *skb,
+					    __u32 ifindex,
+					    const struct kvb_net *src,
+					    const struct kvb_net *dst,
+					    struct route_scratch *t,
+					    __u8 family, __u32 mtu)
+{
+	if (src)
+		return route_error(skb, ifindex, src, family, mtu);
+	t->err_net = dst->id;
+	t->err_family = family;
+	t->err_mtu = mtu;
+	return ROUTE_WAN_ERR;
+}
+
+/*
+ * route_from_wan said ROUTE_WAN_ERR: fragmentation needed / packet too big
+ * with the network's MTU, or time exceeded, to the WAN host that sent the
+ * packet, from the gateway address (of the packet's family) of the
+ * network it was for (an address of this host the sender routes to: the
+ * packet came for that network's subnet), out of the WAN device (port
+ * ifindex) to the frame's sender, from the MAC the frame was sent to;
+ * within the WAN port's ICMP budget. The packet is dropped, counted
+ * too-big or ttl-exceeded (icmp-rate-limited beyond the budget). An IPv4
+ * packet with DF clear gets the same answer (BPF cannot fragment; as
+ * nat_reply_too_big). Global: verified once.
+ */
+__noinline int route_wan_error(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct route_scratch *t = route_scratch();
+	struct kvb_net *net;
+	__u32 reason, mtu;
+	__u8 smac[ETH_ALEN];
+	__u8 family;
+
+	if (!skb || !t)
+		return DROP(KVB_DROP_TTL);
+	mtu = t->err_mtu;
+	family = t->err_family;
+	reason = mtu ? KVB_DROP_TOO_BIG : KVB_DROP_TTL;
+	net = net_lookup(t->err_net);
+	/* our source address into the scratch (the packet's own are no
+	 * longer needed); a multicast MAC is none of ours to answer from */
+	if (!net || !net_gw(net, family, t->saddr) ||
+	    bpf_skb_load_bytes(skb, ETH_OFF_DST, smac, ETH_ALEN) ||
+	    (smac[0] & 1))
+		return DROP(reason);
+	if (!icmp_budget(ifindex))
+		return DROP(KVB_DROP_ICMP_RATE);
+	if (family == 4) {
+		__be32 a;
+
+		__builtin_memcpy(&a, t->saddr, 4);
+		return icmp4_error_from(skb, ifindex, NULL, a, smac,
+					mtu ? ICMP_DEST_UNREACH_ :
+					      ICMP_TIME_EXCEEDED_,
+					mtu ? ICMP4_FRAG_NEEDED_CODE : 0, mtu,
+					reason);
+	}
+	return icmp6_error_from(skb, ifindex, NULL, t->saddr, smac,
+				mtu ? ICMP6_PKT_TOO_BIG_ : ICMP6_TIME_EXCEEDED_,
+				0, mtu, reason);
 }
 
 /*
@@ -501,8 +578,8 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (skb->gso_size) {
 		l3_len = skb->gso_size + hdr_len;
 		if (l3_len > dst->mtu)
-			return route_error(skb, ifindex, src, family,
-					   dst->mtu);
+			return route_into_error(skb, ifindex, src, dst, t,
+						family, dst->mtu);
 	}
 	/*
 	 * The host's routes decide first (a blackhole, a more specific
@@ -515,7 +592,8 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return ROUTE_CONTINUE;	/* the host's own address there */
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return route_error(skb, ifindex, src, family, fib->mtu_result);
+		return route_into_error(skb, ifindex, src, dst, t, family,
+					fib->mtu_result);
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS || fib->ifindex != gw_host)
 		return fib_refused(ret, KVB_DROP_NO_ROUTE);
 	/*
@@ -543,7 +621,7 @@ static __always_inline int route_into(struct __sk_buff *skb, __u32 ifindex,
 	if (same && out && !guests_may_talk(ifindex, out))
 		return DROP(KVB_DROP_ISOLATED);
 	if (!hop_dec(skb, family))
-		return route_error(skb, ifindex, src, family, 0);
+		return route_into_error(skb, ifindex, src, dst, t, family, 0);
 	skb->mark = 0;
 	/* a MAC behind another host: routed traffic stays on its host
 	 * (the anycast gateway), the host's interface resolves it there */

@@ -1119,22 +1119,47 @@ static int check_identity(const struct pinfo *p, const struct kvb_net *n,
 	return 0;
 }
 
+/* Is a (family 4 or 6) a gateway address of one of the fabric's networks? */
+static bool fabric_gw(__u8 family, const __u8 *a)
+{
+	for (int i = 0; i < nnets; i++)
+		for (__u32 j = 0; j < nets[i].nsubnets; j++) {
+			const struct kvb_subnet *s = &nets[i].subnets[j];
+
+			if (s->family == family &&
+			    !memcmp(s->gw, a, family == 4 ? 4 : 16))
+				return true;
+		}
+	return false;
+}
+
 /*
- * f: an ICMP time exceeded or fragmentation needed from the address its
- * quote was sent to, back to the quote's sender: the host's answer to a
- * remote out of the WAN device the reply came in on (route.h:
- * nat_reply_ttl, nat_reply_too_big).
+ * f: an ICMP time exceeded or fragmentation needed back to the quote's
+ * sender, out of the WAN device the packet came in on: the host's answer
+ * to a remote from the address the quote was sent to (route.h:
+ * nat_reply_ttl, nat_reply_too_big), or a routed packet's from a
+ * network's gateway (route_wan_error; IPv6 too: time exceeded or packet
+ * too big).
  */
 static bool wan_answer(const struct frame *f)
 {
-	const __u8 *ip = f->buf + 14, *q = ip + 28;
+	const __u8 *ip = f->buf + 14, *q;
 
+	if (f->len >= 14 + 48 + 40 && be16(f->buf + 12) == ETH_P_IPV6) {
+		q = ip + 48;
+		if (ip[6] != IPPROTO_ICMPV6 || (ip[40] != 3 && ip[40] != 2) ||
+		    ip[41] != 0)
+			return false;
+		return fabric_gw(6, ip + 8) && !memcmp(q + 8, ip + 24, 16);
+	}
 	if (f->len < 14 + 28 + 20 || be16(f->buf + 12) != ETH_P_IP ||
 	    ip[0] != 0x45 || ip[9] != IPPROTO_ICMP)
 		return false;
+	q = ip + 28;
 	if (!(ip[20] == 11 && ip[21] == 0) && !(ip[20] == 3 && ip[21] == 4))
 		return false;
-	return !memcmp(q + 16, ip + 12, 4) && !memcmp(q + 12, ip + 16, 4);
+	return (!memcmp(q + 16, ip + 12, 4) || fabric_gw(4, ip + 12)) &&
+	       !memcmp(q + 12, ip + 16, 4);
 }
 
 /* May a frame arriving on p go to ifindex t? */

@@ -15,6 +15,10 @@
 #   bridge b: g1 g2 10.88.5.11/.12 fd88:5::11/12; internal i: g3 g4 (10.88.6.x)
 #   nat n: 192.168.89.0/24 fd88:1::/64 (dhcp off): g5 .11 ::11
 #   routed r: 10.88.2.0/24 fd88:2::/64: g6; routed s (mtu 1280, peered): g7
+#   routed u: 10.88.4.0/24 fd88:4::/64 mtu 1300, wan $T-w: g8
+# and from the WAN into u, narrower than the WAN link: too big, and a TTL
+# that runs out at the host, answered from u's gateway (the host does not
+# forward there: the fabric's own answer, not the host's stack's).
 source "$(dirname "$0")/lib.sh"
 
 behind "$T-w" "$T-wan" 10.88.9.2/24 10.88.9.1/24
@@ -35,6 +39,8 @@ check "net add routed" kvmbpf net add r type routed subnet 10.88.2.0/24 \
 check "net add routed, mtu 1280" kvmbpf net add s type routed \
 	subnet 10.88.3.0/24 subnet fd88:3::/64 mtu 1280
 check "net peer r s" kvmbpf net peer r s
+check "net add routed, mtu 1300, wan" kvmbpf net add u type routed \
+	subnet 10.88.4.0/24 subnet fd88:4::/64 mtu 1300 wan "$T-w"
 static_guest "$T-g1" b 10.88.5.11 fd88:5::11
 static_guest "$T-g2" b 10.88.5.12 fd88:5::12
 static_guest "$T-g3" i 10.88.6.11 fd88:6::11
@@ -42,6 +48,7 @@ static_guest "$T-g4" i 10.88.6.12 fd88:6::12
 static_guest "$T-g5" n 192.168.89.11 fd88:1::11
 static_guest "$T-g6" r 10.88.2.11 fd88:2::11
 static_guest "$T-g7" s 10.88.3.11 fd88:3::11 1280
+static_guest "$T-g8" u 10.88.4.11 fd88:4::11 1300
 
 # pm NS DST SIZE: ping -M do with SIZE bytes of payload, its output
 pm() {
@@ -100,4 +107,25 @@ fits "routed IPv6 to the peered mtu-1280 network" "$T-g6" fd88:3::11 1232
 too_big "routed IPv6 to the peered mtu-1280 network" "$T-g6" fd88:3::11 1233 1280 fd88:2::1
 fits "routed mtu 1280: IPv4 back at its MTU" "$T-g7" 10.88.2.11 1252
 fits "routed mtu 1280: IPv6 back at its MTU" "$T-g7" fd88:2::11 1232
+
+# From the WAN (the host forwards nothing there: the answers are the fabric's)
+in_ns "$T-wan" ip route flush cache
+in_ns "$T-wan" ip -6 route flush cache
+tb0=$(stat "$T-w" too-big) tt0=$(stat "$T-w" ttl-exceeded)
+fits "WAN -> routed mtu 1300, IPv4" "$T-wan" 10.88.4.11 1272
+too_big "WAN -> routed mtu 1300, IPv4" "$T-wan" 10.88.4.11 1273 1300 10.88.4.1
+fits "WAN -> routed mtu 1300, IPv6" "$T-wan" fd88:4::11 1252
+too_big "WAN -> routed mtu 1300, IPv6" "$T-wan" fd88:4::11 1253 1300 fd88:4::1
+out=$(in_ns "$T-wan" ping -4 -n -c 1 -W 2 -t 1 10.88.4.11 2>&1)
+grep -q "^From 10.88.4.1 icmp_seq=1 Time to live exceeded" <<<"$out" &&
+	pass "WAN -> routed, TTL 1: time exceeded from 10.88.4.1" ||
+	fail "WAN -> routed, TTL 1: $(tr '\n' '|' <<<"$out")"
+out=$(in_ns "$T-wan" ping -6 -n -c 1 -W 2 -t 1 fd88:4::11 2>&1)
+grep -q "^From fd88:4::1 icmp_seq=1 Time exceeded: Hop limit" <<<"$out" &&
+	pass "WAN -> routed, hop limit 1: time exceeded from fd88:4::1" ||
+	fail "WAN -> routed, hop limit 1: $(tr '\n' '|' <<<"$out")"
+tb1=$(stat "$T-w" too-big) tt1=$(stat "$T-w" ttl-exceeded)
+[ "$tb1" -ge $((tb0 + 2)) ] && [ "$tt1" -ge $((tt0 + 2)) ] &&
+	pass "the WAN port counts them: too-big $tb0 -> $tb1, ttl-exceeded $tt0 -> $tt1" ||
+	fail "the WAN port's counts: too-big $tb0 -> $tb1, ttl-exceeded $tt0 -> $tt1"
 finish

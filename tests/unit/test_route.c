@@ -460,20 +460,41 @@ static void t_route_wan_forged_sources(struct fabric *fb)
  * A GSO super-frame from the WAN (GRO on the NIC) is held to the network's
  * MTU by its segments: headers plus gso_size. Checked with gso_size alone
  * (no headers), segments of up to 28 bytes over the MTU went into the
- * network; now such a frame is the host's (its forwarding answers it).
+ * network; then such a frame went to the host, which forwards nothing
+ * there and dropped it without a word. Now the fabric answers it as the
+ * kernel's forwarding would: fragmentation needed with the network's MTU,
+ * from rc's gateway, back out of the WAN device to the sender, counted
+ * too-big on the WAN port.
  */
 static void t_route_wan_gso_segments(struct fabric *fb)
 {
 	__u8 wmac[6] = { 0x02, 0, 0, 0, 0x77, 0xfe };
-	struct frame in;
+	struct frame in, out;
+	__u64 d0, d1;
 	int ret;
 
 	udp4(&in, wmac, "203.0.113.9", "10.77.0.11", 64, 1490);
 	memcpy(in.buf + 6, wmac, 6);
 	in.buf[0] = 0x02;
-	ret = run_tc_gso(fb, krw, &in, 1480);	/* segments of 1508 */
-	CHECK(ret == TC_ACT_UNSPEC, "segments of 1508 bytes into rc (mtu 1500): "
+	d0 = port_stats(fb, krw).drop[KVB_DROP_TOO_BIG];
+	ret = run_tc_gso_out(fb, krw, &in, &out, 1480);	/* segments of 1508 */
+	d1 = port_stats(fb, krw).drop[KVB_DROP_TOO_BIG];
+	CHECK(ret == TC_ACT_REDIRECT, "segments of 1508 bytes into rc (mtu 1500): "
 	      "verdict %d", ret);
+	CHECK(out.len >= 14 + 28 + 28 && out.buf[14 + 9] == IPPROTO_ICMP &&
+	      out.buf[34] == 3 && out.buf[35] == 4 &&
+	      out.buf[40] == (1500 >> 8) && out.buf[41] == (1500 & 0xff),
+	      "not fragmentation needed, mtu 1500 (len %u type %u code %u)",
+	      out.len, out.buf[34], out.buf[35]);
+	CHECK(!memcmp(out.buf + 14 + 12, "\x0a\x4d\x00\x01", 4) &&
+	      !memcmp(out.buf + 14 + 16, "\xcb\x00\x71\x09", 4),
+	      "not from 10.77.0.1 to 203.0.113.9");
+	CHECK(!memcmp(out.buf, in.buf + 6, 6) && !memcmp(out.buf + 6, in.buf, 6),
+	      "not back to the frame's sender from the MAC it was sent to");
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf),
+	      "the answer's checksums do not verify");
+	CHECK(d1 == d0 + 1, "too-big on the WAN port +%llu, want 1",
+	      (unsigned long long)(d1 - d0));
 	ret = run_tc_gso(fb, krw, &in, 1472);	/* segments of 1500 */
 	CHECK(ret == TC_ACT_REDIRECT, "segments of 1500 bytes: verdict %d",
 	      ret);
