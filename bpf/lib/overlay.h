@@ -407,7 +407,8 @@ static __always_inline int ovl_claim_refused(const struct kvb_net *net,
  * when it is ICMPv6 of type icmp6, else 0: ARP) that claims an address a port
  * of this host holds, with another MAC (ovl_held_here): an ARP sender, an
  * IPv6 neighbour discovery message's source, a neighbour advertisement's
- * target; and one that claims the gateway's (ovl_gateway_claimed). Each
+ * target, an ARP probe's or a DAD probe's target (ovl_held_here only);
+ * and one that claims the gateway's (ovl_gateway_claimed). Each
  * host holds only its own ports' addresses, and the
  * sender's host, which checked its guest's identity, cannot know this
  * host's: a guest there without an address of its own could otherwise
@@ -427,22 +428,41 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 	if (!icmp6) {
 		/* ARP: the sender's MAC, 8 bytes in; its address, 14 */
 		if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, sha, ETH_ALEN) ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4) ||
-		    !(a[0] | a[1] | a[2] | a[3]))
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 14, a, 4))
 			return 0;
-		return ovl_claim_refused(net, 4, a, smac, sha) ?
+		if (a[0] | a[1] | a[2] | a[3])
+			return ovl_claim_refused(net, 4, a, smac, sha) ?
+				       DROP(KVB_DROP_SPOOF_ARP) : 0;
+		/*
+		 * A probe (RFC 5227, sender 0.0.0.0) for an address a port
+		 * here holds, from another MAC: a guest elsewhere that
+		 * answers this host's guest's probes with probes of its
+		 * own would make it decline every lease (the guard refuses
+		 * the same from a port of this host). Its target, 24 in.
+		 */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 24, a, 4))
+			return 0;
+		return ovl_held_here(net->id, 4, a, smac, sha) ?
 			       DROP(KVB_DROP_SPOOF_ARP) : 0;
 	}
 	if (icmp6 < 133 || icmp6 > 137 || l4off < ETH_HLEN + 40 ||
 	    l4off > 512)
 		return 0;
-	/* the IPv6 source, unless unspecified (a DAD probe) */
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, a, 16))
 		return 0;
-	if ((a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] |
-	     a[9] | a[10] | a[11] | a[12] | a[13] | a[14] | a[15]) &&
-	    ovl_claim_refused(net, 6, a, smac, NULL))
-		return DROP(KVB_DROP_SPOOF_ND);
+	if (a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] |
+	    a[9] | a[10] | a[11] | a[12] | a[13] | a[14] | a[15]) {
+		if (ovl_claim_refused(net, 6, a, smac, NULL))
+			return DROP(KVB_DROP_SPOOF_ND);
+	} else if (icmp6 == 135) {
+		/* a DAD probe (source ::) for an address a port here
+		 * holds, from another MAC: as the ARP probe above (it
+		 * would make this host's guest give its address up) */
+		if (bpf_skb_load_bytes(skb, l4off + 8, a, 16))
+			return 0;
+		return ovl_held_here(net->id, 6, a, smac, NULL) ?
+			       DROP(KVB_DROP_SPOOF_ND) : 0;
+	}
 	if (icmp6 != 136 || bpf_skb_load_bytes(skb, l4off + 8, a, 16))
 		return 0;
 	return ovl_claim_refused(net, 6, a, smac, NULL) ?

@@ -180,6 +180,39 @@ EOP
 ip -n "$T-b2" neigh flush all
 check "... b2 (h2) still resolves and reaches b1 at fd01::1 (h2's first-come claim is no hold)" \
 	ping6 "$T-b2" fd01::1
+# probes (RFC 5227's ARP probe from 0.0.0.0, a DAD probe from ::) for
+# b1's addresses from bx on h2: h1 refuses them before b1 hears them (its
+# DHCP client would decline its lease, its DAD give the address up);
+# a probe for an address no port of h1 holds still passes
+# probe NS TARGET4 TARGET6: one ARP probe and one DAD probe from NS
+probe() {
+	in_ns "$1" "$PY" - "$2" "$3" <<'EOP'
+import sys
+from socket import AF_INET6, inet_pton, inet_ntop
+from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NS, in6_getnsma,
+                       in6_getnsmac, sendp, get_if_hwaddr, conf)
+conf.verb = 0
+t4, t6 = sys.argv[1], sys.argv[2]
+me = get_if_hwaddr('eth0')
+sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
+      ARP(op=1, hwsrc=me, psrc='0.0.0.0', hwdst='00:00:00:00:00:00',
+          pdst=t4), iface='eth0')
+sn = in6_getnsma(inet_pton(AF_INET6, t6))
+sendp(Ether(src=me, dst=in6_getnsmac(sn)) /
+      IPv6(src='::', dst=inet_ntop(AF_INET6, sn), hlim=255) /
+      ICMPv6ND_NS(tgt=t6), iface='eth0')
+EOP
+}
+a0=$(drop 1 "$VX" spoof-arp) n0=$(drop 1 "$VX" spoof-nd)
+probe "$T-bx" 10.1.0.1 fd01::1 || fail "probe: the sender failed"
+a1=$(drop 1 "$VX" spoof-arp) n1=$(drop 1 "$VX" spoof-nd)
+[ $((a1 - a0)) -eq 1 ] && [ $((n1 - n0)) -eq 1 ] &&
+	pass "probes from h2 for h1's guest's addresses: refused on h1 (spoof-arp +1, spoof-nd +1)" ||
+	fail "probes from h2 for h1's guest's addresses: spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0)), want +1 each"
+probe "$T-bx" 10.1.0.77 fd01::77 || fail "probe: the sender failed"
+[ "$(drop 1 "$VX" spoof-arp)" = "$a1" ] && [ "$(drop 1 "$VX" spoof-nd)" = "$n1" ] &&
+	pass "... probes for addresses nobody holds on h1 pass" ||
+	fail "... probes for free addresses refused on h1 (spoof-arp $a1 -> $(drop 1 "$VX" spoof-arp), spoof-nd $n1 -> $(drop 1 "$VX" spoof-nd))"
 check "detach bx" kv 2 detach bx
 # the gateway's addresses are no port's binding, and the gateway is
 # anycast: a guest on h2 without spoofcheck (an appliance, trusted on its
