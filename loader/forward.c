@@ -8,7 +8,9 @@
  * leased by DHCP) and whose MAC is known; its port and MAC are resolved
  * now, and the datapath follows the address to the port that holds it
  * later when that is the operator's (a static ip) or the same VM's (its
- * MAC): nat.h, fwd_guest.
+ * MAC): nat.h, fwd_guest. A forward to an address nobody holds yet has
+ * no port, and the MAC of the address's dhcp-host reservation if any
+ * (fwd_unheld).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,22 +164,45 @@ static bool fwd_port_usable(const struct kvb_port *p)
 	return !mac_zero(p->mac) || (p->flags & KVB_PORT_F_SPOOFCHECK);
 }
 
-/* NET proto ... to ADDR: does a guest of NET hold ADDR, usable? */
-bool fwd_target_known(struct fabric *fb, int argc, char **argv)
-{
-	struct fwd_args a;
-	struct kvb_port p;
-
-	if (parse_fwd("add", argc, argv, true, &a))
-		return true;	/* let the command say what is wrong */
-	return !owner_of(fb, a.net.id, a.to, &p) && fwd_port_usable(&p);
-}
-
 /* Does forward a take UDP port KVB_VXLAN_PORT while the fabric tunnels? */
 static bool fwd_over_vxlan(struct fabric *fb, const struct fwd_args *a)
 {
 	return a->proto == IPPROTO_UDP && a->lo <= KVB_VXLAN_PORT &&
 	       a->hi >= KVB_VXLAN_PORT && fabric_vteps4(fb);
+}
+
+/*
+ * A forward to an address no port holds yet (a VM not started: load at
+ * boot runs before libvirt starts its domains; a DHCP reservation not
+ * leased yet): no port, and the MAC of the address's `dhcp-host`
+ * reservation when there is one, so that the datapath gives its
+ * connections to the port that holds the address later as it would
+ * after a restart (nat.h, fwd_guest): one given it as a static `ip`, or
+ * one given that MAC with `mac` that leased it. Else none takes it. The
+ * note says which.
+ */
+static void fwd_unheld(struct fabric *fb, const struct fwd_args *a,
+		       __u8 mac[6])
+{
+	struct kvb_addr_key k = { .family = 4, .net_id = (__u8)a->net.id };
+	struct kvb_dhcphost h;
+	char ip[16];
+
+	inet_ntop(AF_INET, &a->to, ip, sizeof(ip));
+	memcpy(k.addr, &a->to, 4);
+	if (!dhcphost_get(fb, a->net.id, &k, &h) && h.has_mac) {
+		memcpy(mac, h.mac, 6);
+		warn("forward add: no guest of %s holds %s yet: the forward "
+		     "reaches the port given 'ip %s', or the one given 'mac "
+		     "%02x:%02x:%02x:%02x:%02x:%02x' (its dhcp-host "
+		     "reservation) once it leases it", a->net.name, ip, ip,
+		     mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		return;
+	}
+	memset(mac, 0, 6);
+	warn("forward add: no guest of %s holds %s yet: the forward reaches "
+	     "the port given 'ip %s' (a lease alone does not draw it without "
+	     "a dhcp-host reservation's MAC)", a->net.name, ip, ip);
 }
 
 /* forward add of the parsed a. */
@@ -188,14 +213,14 @@ static int fwd_add_parsed(struct fabric *fb, struct fwd_args a)
 	char ip[16];
 
 	inet_ntop(AF_INET, &a.to, ip, sizeof(ip));
-	if (owner_of(fb, a.net.id, a.to, &p))
-		return err("forward add: no guest of %s owns %s (give its port "
-			   "'ip %s', or let it lease it by DHCP)", a.net.name, ip,
-			   ip);
-	if (!fwd_port_usable(&p))
+	if (owner_of(fb, a.net.id, a.to, &p)) {
+		memset(&p, 0, sizeof(p));
+		fwd_unheld(fb, &a, p.mac);
+	} else if (!fwd_port_usable(&p)) {
 		return err("forward add: the MAC of %s (%s) is not known, and "
 			   "its port has spoofcheck off (attach it with 'mac')",
 			   ip, p.name);
+	}
 	/* the datapath leaves the VXLAN port to the host's overlay while
 	 * it tunnels (nat.h: nat_vteps4); such a forward would do nothing */
 	if (fwd_over_vxlan(fb, &a))

@@ -306,7 +306,6 @@ struct fwd_row {
 	struct kvb_fwd v;
 };
 int fwd_list(struct fabric *fb, __u32 net_id, struct fwd_row **out);
-bool fwd_target_known(struct fabric *fb, int argc, char **argv);
 
 /* dhcp.c: dnsmasq for nat networks */
 int dhcp_start(struct fabric *fb, const struct kvb_net *net);

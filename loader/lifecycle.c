@@ -990,11 +990,8 @@ static int load_line(struct fabric *fb, const char *line, char **words,
 		apply = &obj_forward;
 		if (line_in_effect(fb, line))
 			return 1;
-		if (!fwd_target_known(fb, nw - 2, words + 2)) {
-			warn("load: line %d: no port holds the target yet, "
-			     "skipped", lineno);
-			return 1;
-		}
+		/* a target nobody holds yet (a VM libvirt starts later)
+		 * is added all the same: forward add says so (fwd_unheld) */
 		rc = fwd_load_over_vxlan(fb, nw - 2, words + 2, lineno);
 		if (rc >= 0)
 			return rc ? err("load: line %d failed: %s", lineno,
