@@ -443,7 +443,8 @@ static __always_inline int guard_na_target(const struct kvb_port *port,
 }
 
 /*
- * A DAD probe (NS from ::): never for a gateway's address; for another
+ * A DAD probe (NS from ::): for a gateway's address only where the
+ * gateway answers it (nat, routed); for another
  * port's address only as bind.h's savi_dad allows (never a static one,
  * a learned one once its holder is done probing); else it claims the
  * address for the port (SAVI on).
@@ -459,8 +460,13 @@ static __always_inline int guard_dad(const struct kvb_port *port,
 	if (f->l4_len < 24 ||
 	    kvb_load(f->ctx, l4_offset(f) + 8, k.addr, sizeof(k.addr)))
 		return DROP(KVB_DROP_L4);
+	/* the gateway's address: it binds nothing, and a nat or routed
+	 * network's gateway stage answers (nd_gateway: the NA to all nodes
+	 * that tells the guest its address is taken), as the ARP probe for
+	 * the gateway is answered; a bridge's uplink holds the host's */
 	if (ip6_is_gateway(net, k.addr))
-		return DROP(KVB_DROP_SPOOF_ND);
+		return net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED ?
+			       0 : DROP(KVB_DROP_SPOOF_ND);
 	if (ip6_is_mac_ll(k.addr, mac))
 		return 0;
 	return savi_dad(&k, !(port->flags & KVB_PORT_F_SAVI_OFF));

@@ -87,6 +87,30 @@ out=$(in_ns "$T-g3" rdisc6 -1 -r 3 -w 1000 eth0 2>&1)
 grep -Eq "Stateful address conf. +: +Yes" <<<"$out" && pass "nat (dhcp on): M flag" ||
 	fail "nat (dhcp on): no M flag: $(tr '\n' '|' <<<"$out")"
 
+# a guest that takes its gateway's address (or the gateway's link-local)
+# with duplicate address detection on (as distributions run it): the
+# gateway answers the DAD probe, so the kernel marks the address
+# dadfailed instead of keeping it silently cut off from its gateway
+# (before, the guard dropped the probe as spoof-nd)
+dadfailed() {	# NAME NS ADDR: ADDR added with DAD on eth0 ends dadfailed
+	local i out=
+	in_ns "$2" sysctl -qw net.ipv6.conf.eth0.accept_dad=1
+	in_ns "$2" ip addr add "$3/64" dev eth0
+	for i in $(seq 30); do
+		out=$(in_ns "$2" ip -6 addr show dev eth0 | grep -F "inet6 $3/64")
+		grep -q dadfailed <<<"$out" && break
+		grep -q tentative <<<"$out" || [ -z "$out" ] || break
+		sleep 0.2
+	done
+	in_ns "$2" ip addr del "$3/64" dev eth0
+	in_ns "$2" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	grep -q dadfailed <<<"$out" && pass "$1: dadfailed" || fail "$1: '$out'"
+}
+dadfailed "routed: a guest taking the gateway's address" "$T-g1" fd86:2::1
+dadfailed "routed: a guest taking the gateway's link-local" "$T-g1" "$ll1"
+dadfailed "nat: a guest taking the gateway's address" "$T-g2" fd86:1::1
+check "routed: ... and the router's link-local answers ping again once it let go" ping6 "$T-g1" "$ll1%eth0"
+
 # an address of no gateway gets no answer from the fabric
 out=$(in_ns "$T-g1" ndisc6 -1 -r 2 -w 500 fd86:2::99 eth0 2>&1)
 grep -q "Target link-layer" <<<"$out" && fail "routed: ndisc6 for a free address answered: $out" ||

@@ -263,6 +263,46 @@ static void t_route_neighbour_advert_for_gateway(struct fabric *fb)
 	      "answered an NS for a guest's address");
 }
 
+/*
+ * A spoofcheck guest's DAD probe (NS from ::) for its gateway's address:
+ * the gateway defends it, as it answers an ARP probe for its IPv4
+ * address: an NA to all nodes (router, override, not solicited), and the
+ * probe binds nothing. Before, the guard dropped it (spoof-nd) ahead of
+ * the gateway, and the guest kept the gateway's address, silently cut off.
+ */
+static void t_route_dad_for_gateway_answered(struct fabric *fb)
+{
+	__u8 ns[24] = { 135 }, mc[6] = { 0x33, 0x33, 0xff, 0, 0, 1 };
+	__u8 allnodes[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	struct frame in, out;
+	__u8 *ip = out.buf + 14, *na6 = ip + 40, want[16];
+	char src[64], dst[64];
+	__u64 d0, d1;
+	int ret;
+
+	inet_pton(AF_INET6, "fd76::1", ns + 8);
+	ip6(&in, mc, "::", "ff02::1:ff00:1", 255, IPPROTO_ICMPV6, ns,
+	    sizeof(ns));
+	memcpy(in.buf + 6, R4, 6);
+	set_csum6(&in, 14 + 42);
+	d0 = port_stats(fb, kr4).drop[KVB_DROP_SPOOF_ND];
+	ret = run_tc_out(fb, kr4, &in, &out);
+	d1 = port_stats(fb, kr4).drop[KVB_DROP_SPOOF_ND];
+	CHECK(ret == TC_ACT_REDIRECT, "verdict %d (spoof-nd +%llu)", ret,
+	      (unsigned long long)(d1 - d0));
+	CHECK(!memcmp(out.buf, allnodes, 6), "not to all nodes");
+	inet_ntop(AF_INET6, ip + 8, src, sizeof(src));
+	inet_ntop(AF_INET6, ip + 24, dst, sizeof(dst));
+	CHECK(!strcmp(src, "fd76::1") && !strcmp(dst, "ff02::1"), "%s -> %s",
+	      src, dst);
+	CHECK(na6[0] == 136 && na6[4] == 0xa0, "type %u flags %#x", na6[0],
+	      na6[4]);
+	inet_pton(AF_INET6, "fd76::1", want);
+	CHECK(!memcmp(na6 + 8, want, 16), "target");
+	CHECK(!csum6_check(out.buf), "ICMPv6 checksum wrong");
+	CHECK(d1 == d0, "spoof-nd +%llu", (unsigned long long)(d1 - d0));
+}
+
 static void t_route_router_advert(struct fabric *fb)
 {
 	__u8 rs[16] = { 133 }, mc[6] = { 0x33, 0x33, 0, 0, 0, 2 };
@@ -1209,6 +1249,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_frag_needed);
 	RUN(t_route_hop_limit_exceeded_ipv6);
 	RUN(t_route_neighbour_advert_for_gateway);
+	RUN(t_route_dad_for_gateway_answered);
 	RUN(t_route_router_advert);
 	RUN(t_route_wan_only_into_its_networks);
 	RUN(t_route_wan_forged_sources);
