@@ -214,6 +214,13 @@ static int fwd_add_parsed(struct fabric *fb, struct fwd_args a)
 
 	inet_ntop(AF_INET, &a.to, ip, sizeof(ip));
 	if (owner_of(fb, a.net.id, a.to, &p)) {
+		struct kvb_addr_key k = { .family = 4,
+					  .net_id = (__u8)a.net.id };
+
+		/* a host address of the network's, as a port's `ip` */
+		memcpy(k.addr, &a.to, 4);
+		if (net_addr_check("forward add", &a.net, &k))
+			return 1;
 		memset(&p, 0, sizeof(p));
 		fwd_unheld(fb, &a, p.mac);
 	} else if (!fwd_port_usable(&p)) {

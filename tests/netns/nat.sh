@@ -276,6 +276,10 @@ out=$(kvmbpf forward add n proto tcp port 8080 to "$unowned" 2>&1) &&
 	pass "forward to an address no guest holds yet: added, with a note" ||
 	fail "forward to $unowned, held by no guest: $out"
 check "... forward del" kvmbpf forward del n proto tcp port 8080
+expect_err "forward to an address outside the network: refused" "is outside network n" \
+	kvmbpf forward add n proto tcp port 8080 to 10.99.2.2
+expect_err "forward to the gateway: refused" "is the gateway of network n" \
+	kvmbpf forward add n proto tcp port 8080 to 192.168.78.1
 check "forward add" kvmbpf forward add n proto tcp port 8080-8081 to 192.168.78.11:80
 check "forward show -j" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS -j forward show n | \
 	grep -q '\"port\":8080,\"to\":\"192.168.78.11\",\"to_port\":80'"
