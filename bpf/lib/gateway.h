@@ -63,6 +63,9 @@ struct route_scratch {
 	__u32 err_net;
 	__u32 err_mtu;
 	__u8 err_family;
+	/* route_from_guest's hairpin key (a routed guest behind a nat
+	 * network to its WAN address) */
+	struct kvb_ct_key hk;
 };
 
 struct {

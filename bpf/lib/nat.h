@@ -1774,6 +1774,14 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 		return DROP(KVB_DROP_L4);
 send:
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, mac, ETH_ALEN, 0);
+	/* from the receiver's gateway: a routed network's behind this
+	 * one (route_from_guest's hairpin) has its own MAC */
+	if (gp->net_id != net->id) {
+		const struct kvb_net *rn = net_lookup(gp->net_id);
+
+		if (rn)
+			net = rn;
+	}
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	count_tx(out, skb->len);
 	return redirected(bpf_redirect(out, 0));
@@ -1848,11 +1856,8 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 				       const struct kvb_frame *f,
 				       struct kvb_ct_key *ok, __u32 l4off)
 {
-	struct kvb_fwd_key fk = { .addr = ok->daddr, .port = ok->dport,
-				  .proto = ok->proto };
 	struct nat_scratch *t = nat_scratch();
-	struct kvb_ct_key rk = { .daddr = net->gw_ip, .proto = ok->proto,
-				 .dir = 1 };
+	struct kvb_ct_key *rk;
 	struct kvb_ct *ct;
 	struct kvb_fwd *fw;
 	__u64 now = kvb_now();
@@ -1860,6 +1865,15 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 
 	__u64 *cnt = ct_counter(net->id);
 
+	/* the keys in the scratch, not on the stack: the routed stage,
+	 * which calls this too (route_from_guest), has none to spare */
+	if (!t)
+		return DROP(KVB_DROP_NAT_FULL);
+	rk = &t->rk;
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->daddr = net->gw_ip;
+	rk->proto = ok->proto;
+	rk->dir = 1;
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (ct && ct->hairpin && ct_live(net, ok, ct, now))
 		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
@@ -1870,21 +1884,23 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	if (ct) {	/* expired: both keys go */
 		__u16 oslot = ct->slot;
 
-		rk.saddr = ct->addr2;
-		rk.sport = ct->port2;
-		rk.dport = ct->port;
-		bpf_map_delete_elem(&kvb_ct, &rk);
+		rk->saddr = ct->addr2;
+		rk->sport = ct->port2;
+		rk->dport = ct->port;
+		bpf_map_delete_elem(&kvb_ct, rk);
 		if (!bpf_map_delete_elem(&kvb_ct, ok)) {
 			if (cnt && *cnt)
 				__sync_fetch_and_add(cnt, -1);
 			ct_port_give(oslot);
 		}
 	}
-	fw = bpf_map_lookup_elem(&kvb_fwd, &fk);
+	__builtin_memset(&t->fk, 0, sizeof(t->fk));
+	t->fk.addr = ok->daddr;
+	t->fk.port = ok->dport;
+	t->fk.proto = ok->proto;
+	fw = bpf_map_lookup_elem(&kvb_fwd, &t->fk);
 	if (!fw || fw->net_id != net->id)
 		return NAT_CONTINUE;	/* the host's own port */
-	if (!t)
-		return DROP(KVB_DROP_NAT_FULL);
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	/* the forward's guest (fwd_guest); none, its port gone or now
@@ -1911,10 +1927,9 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	t->orig.net_id = t->reply.net_id = net->id;
 	t->orig.hairpin = t->reply.hairpin = 1;
 	t->orig.last_ns = t->reply.last_ns = now;
-	rk.saddr = fw->to_addr;
-	rk.sport = fw->to_port;
+	rk->saddr = fw->to_addr;
+	rk->sport = fw->to_port;
 	t->ok = *ok;
-	t->rk = rk;
 	ret = nat_port_take(skb, NAT_TAKE_FLOW);
 	if (ret < 0)
 		return ret;

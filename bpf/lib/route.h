@@ -855,6 +855,25 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		nat = net_lookup(net->via_nat);
 		if (!nat || nat->type != KVB_NET_NAT)
 			return DROP(KVB_DROP_NO_ROUTE);
+		/* to the nat network's WAN address: a forwarded port is
+		 * reached through it (hairpin, from the nat network's
+		 * gateway), as from the nat network's own guests; any other
+		 * port there is the host's, as before */
+		if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
+				 f->l4_proto == IPPROTO_UDP) &&
+		    nat->nat_ip && f->daddr4 == nat->nat_ip) {
+			struct kvb_ct_key *hk = &t->hk;	/* no stack for it */
+
+			__builtin_memset(hk, 0, sizeof(*hk));
+			hk->saddr = f->saddr4;
+			hk->daddr = f->daddr4;
+			hk->sport = bpf_htons(f->sport);
+			hk->dport = bpf_htons(f->dport);
+			hk->proto = f->l4_proto;
+			ret = nat_hairpin(skb, nat, f, hk, l4off);
+			if (ret != NAT_CONTINUE)
+				return ret;
+		}
 		ret = nat_snat(skb, nat, f, l4off);
 		if (ret != NAT_TOO_BIG)
 			return ret;

@@ -9,7 +9,8 @@
 #   r1 10.71.1.0/24 fd71:1::/64  g1 (.11, SLAAC) g2 (.12)     wan $T-w
 #   r2 10.71.2.0/24 fd71:2::/64  mtu 1400  g3 (.11, SLAAC)    peered with r1
 #   r3 10.71.3.0/24 fd71:3::/64  g4 (.11)                     not peered
-#   n  nat 192.168.79.0/24 (wan $T-w) peered with r4 10.71.4.0/24, g5 (.11)
+#   n  nat 192.168.79.0/24 (wan $T-w), g6 (.11), peered with r4 10.71.4.0/24,
+#      g5 (.11)
 #   $T-wan ns: 10.99.3.2/24 fd99:3::2/64, routes to 10.71.0.0/16, fd71::/16;
 #              10.99.9.9 fd99:9::9 on lo, which the host routes via .2/::2
 source "$(dirname "$0")/lib.sh"
@@ -329,6 +330,16 @@ f1=$(nflows) c1=$(nct)
 	fail "unpeered: n's flows count $f0 -> $f1, ct show $c0 -> $c1 (want >= 1 -> 0)"
 check "net peer r4 n again" kvmbpf net peer r4 n
 check "behind nat again: g5 reaches the WAN" ping4 "$T-g5" 10.99.3.2
+# hairpin from behind the nat network: g5 reaches a forward of n through
+# n's WAN address, as n's own guests do (from n's gateway, so that g6
+# answers through the fabric); before, the host's own port 8091 answered
+guest "$T-g6" "$T-g6" n 192.168.79.11
+check "port set g6 ip 192.168.79.11" kvmbpf port set "$T-g6" ip 192.168.79.11
+check "forward add n tcp 8091 to g6:80" kvmbpf forward add n proto tcp port 8091 to 192.168.79.11:80
+peer=$(seen_from "$T-g6" 192.168.79.11 80 "$T-g5" 10.99.3.1 8091)
+[ "$peer" = 192.168.79.1 ] &&
+	pass "behind nat: g5 reaches n's forward through the WAN address (hairpin), g6 sees n's gateway" ||
+	fail "behind nat: hairpin to 10.99.3.1:8091: g6 saw '$peer'"
 # traceroute's first hop through the nat network: time exceeded from
 # g5's own gateway (before, the frame went up g5's port uncounted)
 ttl0=$(stat "$T-g5" ttl-exceeded)
