@@ -186,23 +186,31 @@ static void fwd_unheld(struct fabric *fb, const struct fwd_args *a,
 {
 	struct kvb_addr_key k = { .family = 4, .net_id = (__u8)a->net.id };
 	struct kvb_dhcphost h;
+
+	memcpy(k.addr, &a->to, 4);
+	memset(mac, 0, 6);
+	if (!dhcphost_get(fb, a->net.id, &k, &h) && h.has_mac)
+		memcpy(mac, h.mac, 6);
+}
+
+/* The note for forward a, added to an address nobody holds (mac: its
+ * reservation's, or zero). */
+static void fwd_unheld_note(const struct fwd_args *a, const __u8 mac[6])
+{
 	char ip[16];
 
 	inet_ntop(AF_INET, &a->to, ip, sizeof(ip));
-	memcpy(k.addr, &a->to, 4);
-	if (!dhcphost_get(fb, a->net.id, &k, &h) && h.has_mac) {
-		memcpy(mac, h.mac, 6);
+	if (!mac_zero(mac))
 		warn("forward add: no guest of %s holds %s yet: the forward "
 		     "reaches the port given 'ip %s', or the one given 'mac "
 		     "%02x:%02x:%02x:%02x:%02x:%02x' (its dhcp-host "
 		     "reservation) once it leases it", a->net.name, ip, ip,
 		     mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-		return;
-	}
-	memset(mac, 0, 6);
-	warn("forward add: no guest of %s holds %s yet: the forward reaches "
-	     "the port given 'ip %s' (a lease alone does not draw it without "
-	     "a dhcp-host reservation's MAC)", a->net.name, ip, ip);
+	else
+		warn("forward add: no guest of %s holds %s yet: the forward "
+		     "reaches the port given 'ip %s' (a lease alone does not "
+		     "draw it without a dhcp-host reservation's MAC)",
+		     a->net.name, ip, ip);
 }
 
 /* forward add of the parsed a. */
@@ -260,6 +268,8 @@ static int fwd_add_parsed(struct fabric *fb, struct fwd_args a)
 			break;
 		}
 	}
+	if (!ret && !p.ifindex)
+		fwd_unheld_note(&a, p.mac);
 	return ret;
 }
 
