@@ -509,9 +509,11 @@ int kvb_tc_routed(struct __sk_buff *skb)
 						 s.net->via_nat);
 		if (ret == ROUTE_CONTINUE)	/* never: no packet pointers */
 			ret = TC_ACT_SHOT;
-		/* a hairpin is between the nat network's own guests */
+		/* about the answer of a hairpin this guest opened (through
+		 * the nat network's WAN address): back through it */
 		if (ret == NAT_HAIRPIN_ERR)
-			ret = DROP(KVB_DROP_NAT_PROTO);
+			ret = nat_hairpin_error_rev(skb, s.ifindex,
+						    s.net->via_nat);
 		goto out;
 	}
 	if (ret == NH_UNREACH) {	/* behind a nat network */

@@ -340,6 +340,31 @@ peer=$(seen_from "$T-g6" 192.168.79.11 80 "$T-g5" 10.99.3.1 8091)
 [ "$peer" = 192.168.79.1 ] &&
 	pass "behind nat: g5 reaches n's forward through the WAN address (hairpin), g6 sees n's gateway" ||
 	fail "behind nat: hairpin to 10.99.3.1:8091: g6 saw '$peer'"
+# g5's port unreachable about g6's answer (g5's socket closed since) goes
+# back through the hairpin to g6's socket (before: dropped nat-protocol)
+check "forward add n udp 8092 to g6:9000" kvmbpf forward add n proto udp port 8092 to 192.168.79.11:9000
+in_ns "$T-g6" timeout 8 "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 9000)); s.settimeout(5)
+d, peer = s.recvfrom(100)
+time.sleep(0.5)
+s.connect(peer); s.send(b'answer')
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')" >"$TMP/hp_err" 2>&1 &
+sleep 0.5
+in_ns "$T-g5" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b'ask', ('10.99.3.1', 8092)); s.close()"
+wait
+[ "$(cat "$TMP/hp_err")" = refused ] &&
+	pass "behind nat: g5's port unreachable about g6's hairpin answer reaches g6's socket" ||
+	fail "behind nat: g6's socket after g5 closed: '$(cat "$TMP/hp_err")'"
 # traceroute's first hop through the nat network: time exceeded from
 # g5's own gateway (before, the frame went up g5's port uncounted)
 ttl0=$(stat "$T-g5" ttl-exceeded)
