@@ -313,6 +313,47 @@ static __always_inline int icmp4_error(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * Is the packet quoted in b[48, end) an ICMPv6 error, behind its extension
+ * headers too (hop-by-hop, routing, destination options, a first
+ * fragment's header, AH), or one whose type the quote does not reach?
+ * No error is sent about an error (RFC 4443 2.4 e), as the kernel's
+ * is_ineligible walks them; a walk past four headers, or one that leaves
+ * the quote, is no error's, as the kernel's that cannot parse it. The
+ * quote is the route scratch's (icmp6_error_from's). Global: the callers'
+ * stages have no stack for it.
+ */
+__noinline int icmp6_quote_is_error(__u32 end)
+{
+	struct route_scratch *t = route_scratch();
+	__u32 off = 48 + 40, len;
+	const __u8 *b;
+	__u8 nh;
+
+	if (!t || end > KVB_REPLY_MAX)
+		return 1;
+	b = t->pkt;
+	nh = b[48 + 6];
+	for (int i = 0; i < 4; i++) {
+		if (nh != 0 && nh != 43 && nh != 60 && nh != 44 && nh != 51)
+			break;
+		/* the constant bound is the verifier's */
+		if (off > KVB_REPLY_MAX - 8 || off + 8 > end)
+			return 0;
+		if (nh == 44 && (b[off + 2] | (b[off + 3] & 0xf8)))
+			return 0;	/* a later fragment: no header */
+		len = nh == 44 ? 8 : nh == 51 ? ((__u32)b[off + 1] + 2) << 2 :
+					      ((__u32)b[off + 1] + 1) << 3;
+		nh = b[off];
+		off += len;
+	}
+	if (nh != IPPROTO_ICMPV6)
+		return 0;
+	if (off >= end || off >= KVB_REPLY_MAX)
+		return 1;	/* its type not quoted */
+	return b[off] < 128;
+}
+
+/*
  * The same for IPv6: time exceeded, packet too big with the MTU, address
  * unreachable; from net's first IPv6 gateway, or with net NULL from saddr
  * and MAC smac.
@@ -346,9 +387,7 @@ static __always_inline int icmp6_error_from(struct __sk_buff *skb,
 	q = quote_load(skb, b, 48, mac);
 	if (!q)
 		return DROP(reason);
-	/* not about an ICMPv6 error (the parser put them behind no
-	 * extension header we would have to walk again: checked directly) */
-	if (b[48 + 6] == IPPROTO_ICMPV6 && b[48 + 40] < 128)
+	if (icmp6_quote_is_error(48 + q))
 		return DROP(reason);
 	__builtin_memcpy(b + 24, b + 48 + 8, 16);	/* to the sender */
 	ip6_hdr(b, 8 + q, 64);

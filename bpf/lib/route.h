@@ -89,7 +89,11 @@ static __always_inline int redirect_unresolved(struct __sk_buff *skb,
 
 /*
  * Time exceeded / too big, from src's gateway of the packet's family; over
- * the port's ICMP budget the packet is dropped with no error sent.
+ * the port's ICMP budget the packet is dropped with no error sent. Too big
+ * (mtu set) is never limited, as the kernel never limits path-MTU errors
+ * (icmpv4_mask_allow, icmpv6_mask_allow): a flood of other errors must not
+ * black-hole another sender's path-MTU discovery, and the answer is
+ * shorter than the packet it refuses.
  */
 static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 				       const struct kvb_net *src, __u8 family,
@@ -97,7 +101,7 @@ static __always_inline int route_error(struct __sk_buff *skb, __u32 ifindex,
 {
 	if (!src)	/* a WAN device's packet takes route_into_error */
 		return DROP(mtu ? KVB_DROP_TOO_BIG : KVB_DROP_TTL);
-	if (!icmp_budget(ifindex))
+	if (!mtu && !icmp_budget(ifindex))
 		return DROP(KVB_DROP_ICMP_RATE);
 	if (family == 4)
 		return mtu ? icmp4_error(skb, ifindex, src, ICMP_DEST_UNREACH_,
@@ -171,7 +175,7 @@ __noinline int route_wan_error(struct __sk_buff *skb, __u32 ifindex)
 	    bpf_skb_load_bytes(skb, ETH_OFF_DST, smac, ETH_ALEN) ||
 	    (smac[0] & 1))
 		return DROP(reason);
-	if (!icmp_budget(ifindex))
+	if (!mtu && !icmp_budget(ifindex))
 		return DROP(KVB_DROP_ICMP_RATE);
 	if (family == 4) {
 		__be32 a;
@@ -258,7 +262,7 @@ static __always_inline int nat_reply_error(struct __sk_buff *skb,
 	if (bpf_skb_load_bytes(skb, ETH_OFF_DST, smac, ETH_ALEN) ||
 	    bpf_skb_load_bytes(skb, IP_OFF_DADDR, &saddr, 4))
 		return DROP(reason);
-	if (!icmp_budget(ifindex))
+	if (!mtu && !icmp_budget(ifindex))
 		return DROP(KVB_DROP_ICMP_RATE);
 	return mtu ? icmp4_error_from(skb, ifindex, NULL, saddr, smac,
 				      ICMP_DEST_UNREACH_,

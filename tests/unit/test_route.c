@@ -1156,6 +1156,18 @@ static void t_route_icmp_errors_rate_limited(struct fabric *fb)
 	      "icmp-rate-limited counted %llu, refused %u",
 	      (unsigned long long)(port_stats(fb, kr1).drop[KVB_DROP_ICMP_RATE] - d0),
 	      limited);
+	/* the budget spent: a packet too big still gets fragmentation
+	 * needed (path-MTU errors are never limited, as the kernel's;
+	 * before, a flood of TTL-1 packets silenced them) */
+	udp4(&in, na.uplink_mac, "10.75.0.11", "10.76.0.11", 64, 1450 - 28);
+	for (i = 0; i < 50; i++) {
+		int ret = run_tc_out(fb, kr1, &in, &out);
+
+		if (ret != TC_ACT_REDIRECT || out.buf[14 + 20] != 3 ||
+		    out.buf[14 + 21] != 4)
+			break;
+	}
+	CHECK(i == 50, "too big %u of 50 answered with the budget spent", i);
 }
 
 int route_tests(struct fabric *fb)
