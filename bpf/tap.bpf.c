@@ -623,10 +623,22 @@ int kvb_tc_wan(struct __sk_buff *skb)
 	port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	if (!port || !kvb_port_nat_wan(port))
 		return TC_ACT_UNSPEC;
+	/* a frame for another station's MAC (a switch's flood, an uplink
+	 * that is promiscuous for its bridge, a WAN neighbour's forgery),
+	 * or a broadcast or multicast one: nothing the fabric routes,
+	 * translates or answers, as the host's forwarding takes none of
+	 * them (IP input drops PACKET_OTHERHOST). Before, such a frame was
+	 * routed in, or opened a forward, and an ICMP error about it left
+	 * from that other MAC. */
+	if (skb->pkt_type != PACKET_HOST_)
+		return TC_ACT_UNSPEC;
 	/* a VLAN's frame (its tag taken off by the NIC) is the VLAN
 	 * device's (eth0.100), which is a WAN port of its own when flows
 	 * leave through it: its stage judges it there. A priority tag (VID
-	 * 0) is this device's own, refused below as before (vlan-tagged) */
+	 * 0, 802.1p) is this device's own frame, untagged as the kernel
+	 * takes it (kvb_admit_wan; before, refused vlan-tagged, and every
+	 * guest's traffic through a WAN whose neighbour priority-tags was
+	 * lost) */
 	if (skb->vlan_present && (skb->vlan_tci & 0x0fff))
 		return TC_ACT_UNSPEC;
 	if ((port->flags & KVB_PORT_F_L3) && wan_l3_frame(skb))
@@ -642,6 +654,10 @@ int kvb_tc_wan(struct __sk_buff *skb)
 		ret = route_wan_error(skb, ifindex);
 	if (ret == TC_ACT_OK)	/* the host's */
 		return TC_ACT_UNSPEC;
+	/* the fabric's: a priority tag (VID 0, kvb_admit_wan) stays here,
+	 * neither a guest nor the WAN's answer carries it on */
+	if (ret == TC_ACT_REDIRECT && skb->vlan_present)
+		bpf_skb_vlan_pop(skb);
 	st = stats_of(ifindex);	/* not port: the stages may have changed it */
 	count_rx(st, len);
 	return ingress_verdict(skb, ifindex, KVB_PORT_WAN, st, ret);

@@ -23,6 +23,11 @@ static __noinline int kvb_admit_wan(struct __sk_buff *skb)
 	int ret;
 
 	kvb_pkt_from_skb(&p, skb);
+	/* a priority tag (802.1p: VID 0, a priority alone) is no VLAN: the
+	 * kernel takes such a frame as untagged, and so does the fabric
+	 * (kvb_tc_wan takes the tag off what it sends on) */
+	if (skb->vlan_present && !(skb->vlan_tci & 0x0fff))
+		p.vlan_stripped = 0;
 	ret = kvb_admit(&p, 0, &f);
 	return IS_DROP(ret) ? ret : (int)(f.hdr_len & 0xffff);
 }

@@ -529,8 +529,11 @@ static void t_route_wan_gso_segments(struct fabric *fb)
 	CHECK(!memcmp(out.buf + 14 + 12, "\x0a\x4d\x00\x01", 4) &&
 	      !memcmp(out.buf + 14 + 16, "\xcb\x00\x71\x09", 4),
 	      "not from 10.77.0.1 to 203.0.113.9");
-	CHECK(!memcmp(out.buf, in.buf + 6, 6) && !memcmp(out.buf + 6, in.buf, 6),
-	      "not back to the frame's sender from the MAC it was sent to");
+	/* from the MAC the frame was sent to: the WAN device's (harness.c,
+	 * wan_to_self) */
+	CHECK(!dev_mac(krw, wmac) && !memcmp(out.buf, in.buf + 6, 6) &&
+	      !memcmp(out.buf + 6, wmac, 6),
+	      "not back to the frame's sender from the WAN device's MAC");
 	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf),
 	      "the answer's checksums do not verify");
 	CHECK(d1 == d0 + 1, "too-big on the WAN port +%llu, want 1",
@@ -538,6 +541,43 @@ static void t_route_wan_gso_segments(struct fabric *fb)
 	ret = run_tc_gso(fb, krw, &in, 1472);	/* segments of 1500 */
 	CHECK(ret == TC_ACT_REDIRECT, "segments of 1500 bytes: verdict %d",
 	      ret);
+}
+
+/*
+ * A WAN frame for another station's MAC (a switch's flood, a promiscuous
+ * NIC, a WAN neighbour's forgery), or a broadcast one, is not the
+ * fabric's: the host's stack takes it (TC_ACT_UNSPEC), and its
+ * forwarding takes no such frame. Before, it was routed into rc, and a
+ * TTL-1 one was answered from that other MAC.
+ */
+static void t_route_wan_other_host(struct fabric *fb)
+{
+	__u8 other[6] = { 0x02, 0, 0, 0, 0xee, 0x99 };
+	__u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	__u8 src[6] = { 0x02, 0, 0, 0, 0x77, 0xfd };
+	__u64 t0 = port_stats(fb, krw).drop[KVB_DROP_TTL];
+	struct frame in, out;
+	int ret;
+
+	unit_wan_raw = 1;
+	udp4(&in, other, "203.0.113.9", "10.77.0.11", 64, 32);
+	memcpy(in.buf + 6, src, 6);
+	ret = run_tc(fb, krw, &in);
+	CHECK(ret == TC_ACT_UNSPEC, "to another MAC: verdict %d", ret);
+	udp4(&in, other, "203.0.113.9", "10.77.0.11", 1, 32);
+	memcpy(in.buf + 6, src, 6);
+	ret = run_tc_out(fb, krw, &in, &out);
+	CHECK(ret == TC_ACT_UNSPEC && port_stats(fb, krw).drop[KVB_DROP_TTL] == t0,
+	      "TTL 1 to another MAC: verdict %d", ret);
+	udp4(&in, bcast, "203.0.113.9", "10.77.0.11", 64, 32);
+	memcpy(in.buf + 6, src, 6);
+	ret = run_tc(fb, krw, &in);
+	CHECK(ret == TC_ACT_UNSPEC, "broadcast: verdict %d", ret);
+	unit_wan_raw = 0;
+	udp4(&in, other, "203.0.113.9", "10.77.0.11", 64, 32);
+	memcpy(in.buf + 6, src, 6);
+	ret = run_tc(fb, krw, &in);	/* to the device's own MAC */
+	CHECK(ret == TC_ACT_REDIRECT, "to the WAN's own MAC: verdict %d", ret);
 }
 
 /*
@@ -1266,6 +1306,7 @@ int route_tests(struct fabric *fb)
 	RUN(t_route_wan_only_into_its_networks);
 	RUN(t_route_wan_forged_sources);
 	RUN(t_route_wan_gso_segments);
+	RUN(t_route_wan_other_host);
 	RUN(t_route_wan_admission);
 	RUN(t_route_isolated_neighbour_via_gateway);
 	RUN(t_route_isolated_neighbour_via_host);

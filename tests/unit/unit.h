@@ -17,6 +17,10 @@
 extern int unit_failed;
 extern __u32 unit_uplink;	/* network a's uplink */
 extern __u8 unit_upmac[6];	/* its MAC: the host's */
+/* run_tc* keep a WAN device's frame to another MAC as it is (harness.c:
+ * wan_to_self) */
+extern int unit_wan_raw;
+int dev_mac(__u32 ifindex, __u8 mac[6]);
 
 #define RUN(t)								\
 	do {								\
