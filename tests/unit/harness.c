@@ -261,8 +261,7 @@ int dev_mac(__u32 ifindex, __u8 mac[6])
  * is (a frame for another station).
  */
 static const struct frame *wan_to_self(struct fabric *fb, __u32 ifindex,
-				       const struct frame *f,
-				       struct frame *tmp)
+				       const struct frame *f)
 {
 	struct kvb_port p;
 	__u8 mac[6];
@@ -273,7 +272,6 @@ static const struct frame *wan_to_self(struct fabric *fb, __u32 ifindex,
 	    dev_mac(ifindex, mac))
 		return f;
 	/* in the caller's frame: the tests compare what left with it */
-	(void)tmp;
 	memcpy((__u8 *)f->buf, mac, 6);
 	return f;
 }
@@ -282,37 +280,29 @@ static const struct frame *wan_to_self(struct fabric *fb, __u32 ifindex,
 int run_tc_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 	       struct frame *out)
 {
-	static struct frame tmp;
-
 	return run_skb(fb->prog_tc_ingress, ifindex,
-		       wan_to_self(fb, ifindex, in, &tmp), 0, out);
+		       wan_to_self(fb, ifindex, in), 0, out);
 }
 
 /* run_tc_out of a GSO super-frame whose segments carry gso_size bytes */
 int run_tc_gso_out(struct fabric *fb, __u32 ifindex, const struct frame *in,
 		   struct frame *out, __u32 gso_size)
 {
-	static struct frame tmp;
-
 	return run_skb(fb->prog_tc_ingress, ifindex,
-		       wan_to_self(fb, ifindex, in, &tmp), gso_size, out);
+		       wan_to_self(fb, ifindex, in), gso_size, out);
 }
 
 int run_tc(struct fabric *fb, __u32 ifindex, const struct frame *f)
 {
-	static struct frame tmp;
-
 	return run_skb(fb->prog_tc_ingress, ifindex,
-		       wan_to_self(fb, ifindex, f, &tmp), 0, NULL);
+		       wan_to_self(fb, ifindex, f), 0, NULL);
 }
 
 int run_tc_gso(struct fabric *fb, __u32 ifindex, const struct frame *f,
 	       __u32 gso_size)
 {
-	static struct frame tmp;
-
 	return run_skb(fb->prog_tc_ingress, ifindex,
-		       wan_to_self(fb, ifindex, f, &tmp), gso_size, NULL);
+		       wan_to_self(fb, ifindex, f), gso_size, NULL);
 }
 
 /* kvmbpf WORDS... through the CLI's own tables; 0 when it succeeded */
