@@ -437,6 +437,10 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		port.flags |= KVB_PORT_F_NAT_WAN;
 	if (role == KVB_PORT_WAN && dev_is_l3(ifindex))
 		port.flags |= KVB_PORT_F_L3;
+	/* what XDP on it takes for the host's (dev_mac); zero: none */
+	if (role == KVB_PORT_WAN && !(port.flags & KVB_PORT_F_L3) &&
+	    dev_get_mac(dev, port.dev_mac))
+		memset(port.dev_mac, 0, 6);
 	/* stale entries of an earlier device with this ifindex go first */
 	addr_purge(fb, ifindex, 0);
 	if (addr_set(fb, cmd, &port, o)) {

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define KVB_LAYOUT_VERSION 27
+#define KVB_LAYOUT_VERSION 28
 
 /* Pinned map names (bpf/lib/maps.h declares them with the same spelling). */
 #define KVB_MAP_NET "kvb_net"
@@ -1081,6 +1081,16 @@ struct kvb_port {
 	 */
 	__be32 ip4;
 	__u32 pad;
+	/*
+	 * A WAN port: its device's own MAC when it was hooked (zero for a
+	 * layer-3 device and every other role). XDP on the WAN device (no
+	 * skb, no pkt_type) translates only frames sent to it: a frame for
+	 * another station is the host's to drop, as tc leaves it (t80). A
+	 * MAC changed since is a stale value: XDP then passes every frame
+	 * to tc, which judges by pkt_type, so it is slower, never wrong.
+	 */
+	__u8 dev_mac[6];
+	__u16 pad2;
 };
 
 /* kvb_port.mac and .slot share one aligned 64-bit word (the datapath

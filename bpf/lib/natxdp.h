@@ -9,6 +9,8 @@
  * as before: XDP only skips tc, never refuses (DESIGN.md, contract 2).
  *
  * What goes to tc, and why:
+ *   - a frame not sent to the WAN device's own MAC (kvb_port.dev_mac;
+ *     tc takes PACKET_HOST alone): another station's is the host's;
  *   - what is no reply of a flow: the host's own traffic, new inbound
  *     connections (a forward's first packet, nat-filtering's verdicts),
  *     ICMP errors (their quote is translated too), anything but TCP, UDP
@@ -99,6 +101,11 @@ __noinline int xdp_nat_wan(struct xdp_md *ctx, const struct kvb_port *port,
 	__u64 now;
 
 	if (!eth || !port || !f || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	/* only a frame sent to the device (tc: PACKET_HOST); another
+	 * station's (a switch's flood, a promiscuous uplink's, a forgery)
+	 * is the host's to drop (t80) */
+	if (mac_is_zero(port->dev_mac) || !mac_equal(eth->h_dest, port->dev_mac))
 		return XDP_PASS;
 	ip = CURSOR_TAKE(&c, struct iphdr);
 	/* options, fragments, TTL 1: tc's */

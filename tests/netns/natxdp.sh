@@ -221,6 +221,41 @@ for mode in ${WAN_XDP:-on off}; do
 	f0=$(fwd)
 	udp "$m: UDP" 60 40001
 	delta "$m: UDP echoes" $mode $(($(fwd) - f0)) 59
+	# the flow's replies sent to another station's MAC (a switch's
+	# flood, a forgery) are the host's to drop: neither tc nor XDP
+	# takes them (t80); sent to the WAN device, they reach the guest
+	np=$(kvmbpf -j ct show net n | "$PY" -c '
+import json, sys
+print(" ".join(str(f["nat_sport"]) for f in json.load(sys.stdin) if f["sport"] == 40001))')
+	wm=$(ip -j link show "$T-w" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+	for dst in other own; do
+		udp_heard "$T-g" 0.0.0.0 40001 3 >"$TMP/heard"
+		hp=$BG_PID
+		sleep 0.5
+		f0=$(fwd)
+		in_ns "$T-wan" "$PY" - "$dst" "$wm" "$np" <<'EOF'
+import sys, time
+from scapy.all import Ether, IP, UDP, sendp, get_if_hwaddr, conf
+conf.verb = 0
+dst = '02:00:00:00:ee:99' if sys.argv[1] == 'other' else sys.argv[2]
+for i in range(3):
+    sendp(Ether(src=get_if_hwaddr('eth0'), dst=dst) / IP(src='10.97.2.2', dst='10.97.2.1') /
+          UDP(sport=7777, dport=int(sys.argv[3])) / b'reply', iface='eth0')
+    time.sleep(0.05)
+EOF
+		wait "$hp"
+		d=$(($(fwd) - f0))
+		if [ "$dst" = other ]; then
+			[ "$(cat "$TMP/heard")" = none ] && [ "$d" = 0 ] &&
+				pass "$m: replies to another station's MAC: not the fabric's (the guest heard none, XDP took none)" ||
+				fail "$m: replies to another station's MAC (NAT port '$np'): the guest heard '$(cat "$TMP/heard")', XDP took $d"
+		else
+			[ "$(cat "$TMP/heard")" = got ] &&
+				pass "$m: the same replies to the WAN device's MAC reach the guest" ||
+				fail "$m: replies to the WAN device's MAC (NAT port '$np'): the guest heard '$(cat "$TMP/heard")'"
+			delta "$m: replies to the WAN device's MAC" $mode "$d"
+		fi
+	done
 	f0=$(fwd)
 	xfer "$m: TCP from the WAN" "$T-wan" tcp-serve-send 10.97.2.2 7001 \
 		"$T-g" tcp-recv 10.97.2.2 7001 20

@@ -2982,6 +2982,9 @@ static void wan_frame(struct frame *f, __u8 proto, __u16 rport, __u16 nport,
 	}
 	frame_ip4(f, natnet.uplink_mac, N1, inet_addr("10.200.0.2"), proto,
 		  l4, len);
+	/* to the WAN device's own MAC, as the host takes it (XDP, too,
+	 * takes no other: kvb_port.dev_mac) */
+	dev_mac(kw, f->buf);
 	memcpy(f->buf + 14 + 16, &natnet.nat_ip, 4);
 	frame_csum4(f);
 }
@@ -3003,6 +3006,7 @@ static void wan_port_unreach(struct frame *f, __u16 nport)
 	l4[31] = 53;
 	l4[33] = 8;
 	frame_ip4(f, natnet.uplink_mac, N1, r, IPPROTO_ICMP, l4, 36);
+	dev_mac(kw, f->buf);
 	memcpy(f->buf + 14 + 16, &natnet.nat_ip, 4);
 	frame_csum4(f);
 }
@@ -3187,6 +3191,29 @@ static void t_natxdp_pass_to_tc_cases(struct fabric *fb)
 	CHECK(!xdp_passes(fb, &in, "TCP SYN-ACK again"), "TCP SYN-ACK again");
 	wan_port_unreach(&in, nu);
 	CHECK(!xdp_passes(fb, &in, "an ICMP error"), "an ICMP error");
+	/* a frame for another station (t80): a switch's flood, a
+	 * promiscuous uplink's, a forgery; tc leaves it to the host */
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	memcpy(in.buf, "\x02\x00\x00\x00\xee\x99", 6);
+	CHECK(!xdp_passes(fb, &in, "another station's MAC"),
+	      "another station's MAC");
+	wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+	memset(in.buf, 0xff, 6);
+	CHECK(!xdp_passes(fb, &in, "broadcast"), "broadcast");
+	{
+		/* the device's MAC unknown (zero): every frame is tc's */
+		struct kvb_port w, wz;
+
+		CHECK(!bpf_map_lookup_elem(fb->port_fd, &kw, &w) &&
+		      !mac_zero(w.dev_mac), "the WAN port's dev_mac");
+		wz = w;
+		memset(wz.dev_mac, 0, 6);
+		bpf_map_update_elem(fb->port_fd, &kw, &wz, BPF_EXIST);
+		wan_frame(&in, IPPROTO_UDP, 53, nu, 0, 32);
+		bad = xdp_passes(fb, &in, "dev_mac unknown");
+		bpf_map_update_elem(fb->port_fd, &kw, &w, BPF_EXIST);
+		CHECK(!bad, "dev_mac unknown");
+	}
 	{
 		/* a VLAN tag in the frame */
 		wan_frame(&q, IPPROTO_UDP, 53, nu, 0, 32);
