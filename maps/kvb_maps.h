@@ -299,7 +299,8 @@ enum kvb_port_held {
 	X(DHCP_FRAGMENT, 56, "dhcp-fragment", "a guest's DHCP or DHCPv6 client message in IP fragments or in a GSO super-frame: what the later fragments or segments carry would go unexamined (a lease budget, a chaddr), and no client sends one so") \
 	X(NAT_VTEP, 57, "nat-vtep", "while this fabric has an overlay network over IPv4: a guest's UDP to the VXLAN port (4789) through NAT, or a WAN packet from that port that would open a forward's or mapping's flow: translated to this host's address, it would pass on the other hosts as this host's own tunnel traffic and put the guest's frames into any overlay network") \
 	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add") \
-	X(HOST_UNREACH, 59, "host-unreachable", "a nat guest's IPv4 packet to translate out whose next hop has not answered ARP for 2.5 s: answered ICMP host unreachable from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask again (routed packets: the kernel answers, uncounted here)")
+	X(HOST_UNREACH, 59, "host-unreachable", "a nat guest's IPv4 packet to translate out whose next hop has not answered ARP for 2.5 s: answered ICMP host unreachable from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask again (routed packets: the kernel answers, uncounted here)") \
+	X(ACL_TCP_WINDOW, 60, "acl-tcp-window", "TCP RST or FIN of a connection a port's ACLs let through, outside its receiver's window (a blind forgery: it would have put the connection on the closing timeout)")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -749,6 +750,22 @@ static inline __u32 kvb_nathost_check(const struct kvb_nathost *v)
 }
 
 /*
+ * TCP: what one end of a connection sent and advertised, host order; the
+ * other end's RST and FIN are judged against it (conntrack's
+ * tcp_in_window). A NAT flow's entry holds its sender's (kvb_ct.td), an
+ * ACL connection both ends' (kvb_aclct.td).
+ */
+struct kvb_td {
+	__u32 end;		/* highest seq + len sent */
+	__u32 maxend;		/* highest ack + window advertised */
+	__u32 maxack;		/* highest ack sent */
+	__u32 maxwin;		/* largest window advertised, scaled */
+	__u8 wscale;		/* window scale its SYN offered */
+	__u8 flags;		/* enum kvb_td_flags */
+	__u16 pad;
+};
+
+/*
  * kvb_aclct: HASH (not preallocated), the connections that ports' ACLs let
  * through (IPv6; IPv4 in kvb_aclct4, below, under a short form of the
  * key), one
@@ -860,6 +877,15 @@ struct kvb_aclct {
 	__u8 tcp;		/* TCP: enum kvb_aclct_tcp */
 	__u16 pad;
 	__u32 ans_end;		/* TCP: the answer's SYN-ACK sequence + 1 */
+	/*
+	 * TCP: what the end of each side sent and advertised (by key side),
+	 * so that a RST or FIN is judged against its receiver's window, as
+	 * NAT's flows judge them (conntrack.h): a blind RST or FIN neither
+	 * puts a live connection on the closing timeout nor passes when it
+	 * is outside the window (acl-tcp-window). Written by the packets of
+	 * the connection, once a packet, as NAT's.
+	 */
+	struct kvb_td td[2];
 };
 
 /*
@@ -1540,15 +1566,10 @@ struct kvb_ct {
 	__u8 mapped;		/* dir 0: enum kvb_ct_mapped */
 	/*
 	 * TCP: what this entry's sender (dir 0 the guest, dir 1 the
-	 * remote) sent and advertised, host order; the other direction's
-	 * RST and FIN are judged against it (conntrack's tcp_in_window).
+	 * remote) sent and advertised; the other direction's RST and FIN
+	 * are judged against it (conntrack's tcp_in_window).
 	 */
-	__u32 td_end;		/* highest seq + len sent */
-	__u32 td_maxend;	/* highest ack + window advertised */
-	__u32 td_maxack;	/* highest ack sent */
-	__u32 td_maxwin;	/* largest window advertised, scaled */
-	__u8 td_wscale;		/* window scale its SYN offered */
-	__u8 td_flags;		/* enum kvb_td_flags */
+	struct kvb_td td;
 	/*
 	 * dir 0 of a translated flow: where the FIB last sent it (nat_snat),
 	 * so that its packets skip the FIB and the neighbour lookup: the
@@ -1558,6 +1579,7 @@ struct kvb_ct {
 	 * KVB_NH_REVALIDATE_NS old. nh_ifindex 0: none.
 	 */
 	__u16 nh_len;
+	__u16 nh_pad;
 	__u32 nh_ifindex;
 	__u32 nh_gen;
 	__u8 nh_dmac[6];
@@ -1605,9 +1627,9 @@ static inline int kvb_ct_clock(__u8 *state, __u64 *last_ns, __u64 now)
 }
 
 enum kvb_td_flags {
-	KVB_TD_SEEN = 1 << 0,	/* td_end is set */
-	KVB_TD_ACK = 1 << 1,	/* td_maxack, td_maxend are set */
-	KVB_TD_SYN = 1 << 2,	/* its SYN was seen: td_wscale is known */
+	KVB_TD_SEEN = 1 << 0,	/* end is set */
+	KVB_TD_ACK = 1 << 1,	/* maxack, maxend are set */
+	KVB_TD_SYN = 1 << 2,	/* its SYN was seen: wscale is known */
 	KVB_TD_WS = 1 << 3,	/* its SYN offered window scaling */
 };
 

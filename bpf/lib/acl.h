@@ -71,6 +71,7 @@
 #include <bpf/bpf_endian.h>
 #include "admit.h"
 #include "bind.h"
+#include "conntrack.h"	/* a TCP connection's windows (td_*) */
 #include "ctx.h"
 #include "drop.h"
 #include "gateway.h"	/* icmp_budget, reply scratch, checksums, quotes */
@@ -180,6 +181,11 @@ struct acl_scratch {
 	__u8 tend;			/* TCP with FIN or RST */
 	__u8 tsyn;			/* TCP SYN without ACK */
 	__u8 qreply;			/* ICMP: a query's reply type */
+	/* TCP: the packet's windows judged and tracked (acl_tcp_track,
+	 * once a packet, whichever port judges it first), and the verdict
+	 * on its RST or FIN (TD_*) */
+	__u8 tdone, tclose;
+	__u8 pad3[2];
 	__u32 fid;			/* fragmented: the datagram's id */
 	__u32 l4off, l4len;
 	__u8 tcph[20];			/* reject: the TCP header */
@@ -568,6 +574,8 @@ static __always_inline int acl_tuple(struct __sk_buff *skb,
 	s->fragk = (meta >> ACL_M_FRAG_SHIFT) & 3;
 	s->tend = !!(meta & ACL_M_END);
 	s->tsyn = !!(meta & ACL_M_SYN);
+	s->tdone = 0;
+	s->tclose = TD_CLOSE;
 	s->fid = 0;
 	s->dhcp = 0;
 	s->hp = 0;
@@ -1533,6 +1541,60 @@ static __always_inline void acl_ct_opening(struct __sk_buff *skb,
 		e->state = KVB_CT_ESTABLISHED;
 }
 
+/*
+ * The TCP packet in the scratch, of the connection whose entry is e, sent
+ * by the end of key side x: a RST or FIN judged against the other end's
+ * window (td_judge_end), then the sender's record updated (td_track; not
+ * by a RST that does not close). Returns the judgment: TD_CLOSE (also for
+ * any other segment, and when the header cannot be read), TD_KEEP or
+ * TD_OUT. A global function: acl_judge has no stack for the header (the
+ * view lives in conntrack's scratch, which no caller holds across it).
+ */
+__noinline int acl_tcp_track(struct __sk_buff *skb, struct kvb_aclct *e,
+			     __u32 x)
+{
+	struct acl_scratch *s = acl_scratch();
+	__u32 zero = 0;
+	struct ct_scratch *t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
+	struct kvb_td *st, *rt;
+	int v = TD_CLOSE;
+
+	if (!s || !t || !e)
+		return TD_CLOSE;
+	if (tcp_view_read(skb, t, s->l4off, s->l4len, &zero))
+		return TD_CLOSE;
+	t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
+	if (!t)
+		return TD_CLOSE;
+	st = &e->td[x & 1];
+	rt = &e->td[(x & 1) ^ 1];
+	if (t->tv.flags & (TCP_RST_ | TCP_FIN_)) {
+		v = td_judge_end(&t->tv, st, rt);
+		if (v != TD_CLOSE && (t->tv.flags & TCP_RST_))
+			return v;
+	}
+	if (v != TD_OUT)
+		td_track(&t->tv, st, rt);
+	return v;
+}
+
+/*
+ * A TCP packet of connection e judged in direction dir: its windows
+ * tracked once a packet (the first port to judge it; a second judgment
+ * of the same packet reads the verdict in s->tclose).
+ */
+static __always_inline void acl_track(struct __sk_buff *skb,
+				      struct acl_scratch *s,
+				      struct kvb_aclct *e, __u32 dir)
+{
+	if (s->proto != IPPROTO_TCP || s->tdone)
+		return;
+	s->tdone = 1;
+	/* the sender's side: the guest's end going out, the other in */
+	s->tclose = (__u8)acl_tcp_track(skb, e, (s->gside & 1) ^
+					(dir == KVB_ACL_IN));
+}
+
 #define ACL_DO_REJECT 0x7ffc	/* not a verdict: acl_reject answers */
 
 /* acl_dst_owner: whose the guest's end's address is */
@@ -1690,15 +1752,26 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 	}
 	if (e && sd) {
 		/* a SYN on a closed one: the ends opened it again (a
-		 * source port reused) */
+		 * source port reused), its windows tracked anew */
 		if (s->tsyn && e->state == KVB_CT_CLOSING) {
 			e->state = KVB_CT_NEW;
 			e->tcp = KVB_ACLCT_SYN;
+			__builtin_memset(e->td, 0, sizeof(e->td));
 		}
 		if (e->state == KVB_CT_NEW)
 			acl_ct_opening(skb, s, e, sd->origin != dir);
+		acl_track(skb, s, e, dir);
+		/* a FIN or RST outside its receiver's window: a blind
+		 * forgery, refused, nothing changed (t50: it closed any
+		 * connection); one in the window but not exact (a RST not
+		 * at the receiver's next byte) goes to the receiver, whose
+		 * stack judges it (RFC 5961: a challenge ACK), the state
+		 * kept */
+		if (s->tend && s->tclose == TD_OUT)
+			return DROP(KVB_DROP_ACL_TCP_WINDOW);
 		/* a FIN or RST either way: closing, kept 120 s idle */
-		if (s->tend && e->state != KVB_CT_CLOSING)
+		if (s->tend && s->tclose == TD_CLOSE &&
+		    e->state != KVB_CT_CLOSING)
 			e->state = KVB_CT_CLOSING;
 		/* a shared write at most once a second; an answered UDP
 		 * exchange becomes a stream as NAT's flows do */
@@ -1767,6 +1840,7 @@ judge:
 
 			acl_side_put(s, &e->side[g], ifindex, ctr, dir);
 			acl_ct_give(old);
+			acl_track(skb, s, e, dir);
 			/* the other side's judgment only for a packet its way
 			 * (an echo request back the way a refused ping came
 			 * is judged by the receiver's rules) */
@@ -1786,6 +1860,8 @@ judge:
 		ne->tcp = s->tsyn ? KVB_ACLCT_SYN : 0;
 		ne->last_ns = now;
 		acl_side_put(s, &ne->side[g], ifindex, ctr, dir);
+		/* its first packet's sequence, window and scale (a SYN's) */
+		acl_track(skb, s, ne, dir);
 		if (ne == &s->pe) {
 			__builtin_memcpy(&s->pk, &s->ck, sizeof(s->pk));
 			s->pending = 1;

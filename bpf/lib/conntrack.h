@@ -397,9 +397,125 @@ static __always_inline int ct_tcp_completes(const struct tcp_view *v,
 					    const struct kvb_ct *r)
 {
 	if ((v->flags & (TCP_ACK_ | TCP_SYN_ | TCP_RST_)) != TCP_ACK_ ||
-	    !(r->td_flags & KVB_TD_ACK))
+	    !(r->td.flags & KVB_TD_ACK))
 		return 0;
-	return !(r->td_flags & KVB_TD_SYN) || v->ack == r->td_end;
+	return !(r->td.flags & KVB_TD_SYN) || v->ack == r->td.end;
+}
+
+/* td_judge_end's verdicts on a RST or FIN */
+#define TD_CLOSE 0	/* it closes the connection */
+#define TD_KEEP 1	/* in the window but not exact: the receiver judges */
+#define TD_OUT 2	/* outside the receiver's window: refused */
+
+/*
+ * A RST or FIN v from the end whose record is s, judged against what the
+ * receiving end r acknowledged and advertised, as conntrack's
+ * tcp_in_window does (and RFC 5961 for a RST):
+ *   - r's SYN not yet acknowledged: only a RST acknowledging exactly that
+ *     SYN closes;
+ *   - outside r's receive window (its highest ack plus window, back to
+ *     the ack less its largest window): TD_OUT;
+ *   - a RST closes only when exact: at r's highest ack (its rcv_nxt), or
+ *     at the end of what s sent; another in-window RST goes to r, whose
+ *     stack answers it with a challenge ACK (the real peer's reply to
+ *     that is exact): TD_KEEP;
+ *   - an in-window FIN closes.
+ * r never seen (a connection picked up from this end): TD_CLOSE.
+ */
+static __always_inline int td_judge_end(const struct tcp_view *v,
+					const struct kvb_td *s,
+					const struct kvb_td *r)
+{
+	if (!(r->flags & KVB_TD_SEEN))
+		return TD_CLOSE;
+	if (!(r->flags & KVB_TD_ACK))
+		return (v->flags & TCP_RST_) && (v->flags & TCP_ACK_) &&
+		       v->ack == r->end ? TD_CLOSE : TD_OUT;
+	if (seq_before(r->maxend, v->seq) ||
+	    seq_before(v->end, r->maxack - r->maxwin))
+		return TD_OUT;
+	if ((v->flags & TCP_RST_) && v->seq != r->maxack &&
+	    !((s->flags & KVB_TD_SEEN) && v->seq == s->end))
+		return TD_KEEP;
+	return TD_CLOSE;
+}
+
+/*
+ * Packet v into the record s of the end that sent it (r: the other end's,
+ * or NULL): its highest sequence, ack and window, its SYN's scale.
+ */
+static __always_inline void td_track(struct tcp_view *v, struct kvb_td *s,
+				     const struct kvb_td *r)
+{
+	if (!(s->flags & KVB_TD_SEEN) || seq_before(s->end, v->end)) {
+		s->end = v->end;
+		s->flags |= KVB_TD_SEEN;
+	}
+	if (v->flags & TCP_ACK_) {
+		/* a SYN's window is never scaled; after both SYNs, the scale
+		 * both offered (or none); picked up mid-stream: the largest */
+		if (v->flags & TCP_SYN_)
+			v->scale = 0;
+		else if (r && (s->flags & KVB_TD_SYN) &&
+			 (r->flags & KVB_TD_SYN))
+			v->scale = (s->flags & KVB_TD_WS) &&
+				   (r->flags & KVB_TD_WS) ?
+				   s->wscale & 15 : 0;
+		else
+			v->scale = 14;
+		v->win <<= v->scale & 15;
+		if (v->win > s->maxwin)
+			s->maxwin = v->win;
+		if (!(s->flags & KVB_TD_ACK) || seq_before(s->maxack, v->ack))
+			s->maxack = v->ack;
+		if (!(s->flags & KVB_TD_ACK) ||
+		    seq_before(s->maxend, v->ack + v->win))
+			s->maxend = v->ack + v->win;
+		s->flags |= KVB_TD_ACK;
+	}
+	if (v->flags & TCP_SYN_) {
+		s->wscale = v->ws < 0 ? 0 : (__u8)v->ws;
+		s->flags |= KVB_TD_SYN | (v->ws < 0 ? 0 : KVB_TD_WS);
+	}
+}
+
+/*
+ * The TCP header at l4off into t->tv: 0, or -1 when it cannot be read.
+ * l4len: the bytes from the TCP header to the IP packet's end, as the
+ * parser found them; 0: from an IPv4 header's length (NAT's). zero: the
+ * caller's key of the scratch (tcp_syn_wscale's walk).
+ */
+static __always_inline int tcp_view_read(struct __sk_buff *skb,
+					 struct ct_scratch *t, __u32 l4off,
+					 __u32 l4len, __u32 *zero)
+{
+	struct tcp_view *v = &t->tv;
+	__u8 *h = t->th;
+	__u32 len;
+
+	v->l4off = l4off;
+	if (bpf_skb_load_bytes(skb, l4off, h, 20) ||
+	    (!l4len && bpf_skb_load_bytes(skb, ETH_HLEN + 2, &v->tot, 2)))
+		return -1;
+	v->seq = (__u32)h[4] << 24 | (__u32)h[5] << 16 | (__u32)h[6] << 8 | h[7];
+	v->ack = (__u32)h[8] << 24 | (__u32)h[9] << 16 | (__u32)h[10] << 8 | h[11];
+	v->doff = (h[12] >> 4) * 4;
+	v->flags = h[13];
+	v->win = (__u32)h[14] << 8 | h[15];
+	/* the IP length, not the frame's: short frames carry padding; a
+	 * GSO/GRO frame's tot_len covers all its segments */
+	len = l4len ? l4len + l4off - ETH_HLEN : bpf_ntohs(v->tot);
+	if (len < l4off - ETH_HLEN + v->doff)
+		len = skb->len < l4off + v->doff ? 0 :
+		      skb->len - l4off - v->doff;
+	else
+		len -= l4off - ETH_HLEN + v->doff;
+	v->end = v->seq + len + !!(v->flags & TCP_SYN_) +
+		 !!(v->flags & TCP_FIN_);
+	v->ws = -1;
+	if (v->flags & TCP_SYN_)
+		tcp_syn_wscale(skb, t, zero);
+	return 0;
 }
 
 /* What ct_tcp_track reads of a packet, in the scratch. */
@@ -407,6 +523,7 @@ static __always_inline int ct_tcp_judge(struct ct_scratch *t,
 					struct kvb_ct *s, struct kvb_ct *r)
 {
 	struct tcp_view *v = &t->tv;
+	struct kvb_td *rt;
 
 	/* a SYN from the flow's opener on a closing one: the ends open it
 	 * again (a source port reused within the closing timeout, an NFS
@@ -415,31 +532,25 @@ static __always_inline int ct_tcp_judge(struct ct_scratch *t,
 	 * sequence numbers */
 	if ((v->flags & (TCP_SYN_ | TCP_ACK_ | TCP_RST_)) == TCP_SYN_ &&
 	    s->state == KVB_CT_CLOSING && v->from_wan == s->from_wan) {
-		s->td_flags = 0;
-		s->td_maxwin = 0;
+		s->td.flags = 0;
+		s->td.maxwin = 0;
 		s->state = KVB_CT_NEW;
 		if (r) {
-			r->td_flags = 0;
-			r->td_maxwin = 0;
+			r->td.flags = 0;
+			r->td.maxwin = 0;
 			r->state = KVB_CT_NEW;
 		}
 	}
-	if (v->from_wan && (v->flags & (TCP_RST_ | TCP_FIN_)) && r &&
-	    (r->td_flags & KVB_TD_SEEN)) {
+	if (v->from_wan && (v->flags & (TCP_RST_ | TCP_FIN_)) && r) {
 		/* the guest (r) receives: judge by what it acknowledged */
-		if (!(r->td_flags & KVB_TD_ACK)) {
-			/* the guest's SYN unanswered: only a RST acking it */
-			if (!(v->flags & TCP_RST_) || !(v->flags & TCP_ACK_) ||
-			    v->ack != r->td_end)
-				return DROP(KVB_DROP_NAT_TCP_WINDOW);
-			goto close;
-		}
-		if (seq_before(r->td_maxend, v->seq) ||
-		    seq_before(v->end, r->td_maxack - r->td_maxwin))
+		switch (td_judge_end(v, &s->td, &r->td)) {
+		case TD_OUT:
 			return DROP(KVB_DROP_NAT_TCP_WINDOW);
-		if ((v->flags & TCP_RST_) && v->seq != r->td_maxack &&
-		    !((s->td_flags & KVB_TD_SEEN) && v->seq == s->td_end))
-			goto track;	/* in window, not exact: the guest judges */
+		case TD_KEEP:
+			/* a RST that is not exact moves nothing: a second
+			 * one at the same place is no more exact */
+			return 0;
+		}
 		goto close;
 	}
 	if (v->flags & (TCP_RST_ | TCP_FIN_))
@@ -450,36 +561,14 @@ close:
 	if (r)
 		r->state = KVB_CT_CLOSING;
 track:
-	if (!(s->td_flags & KVB_TD_SEEN) || seq_before(s->td_end, v->end)) {
-		s->td_end = v->end;
-		s->td_flags |= KVB_TD_SEEN;
+	rt = NULL;
+	if (r) {
+		rt = &r->td;
+		/* made here, after the check: the verifier refuses the
+		 * offset of a pointer that may be NULL */
+		asm volatile("" : "+r"(rt));
 	}
-	if (v->flags & TCP_ACK_) {
-		/* a SYN's window is never scaled; after both SYNs, the scale
-		 * both offered (or none); picked up mid-stream: the largest */
-		if (v->flags & TCP_SYN_)
-			v->scale = 0;
-		else if (r && (s->td_flags & KVB_TD_SYN) &&
-			 (r->td_flags & KVB_TD_SYN))
-			v->scale = (s->td_flags & KVB_TD_WS) &&
-				   (r->td_flags & KVB_TD_WS) ?
-				   s->td_wscale & 15 : 0;
-		else
-			v->scale = 14;
-		v->win <<= v->scale & 15;
-		if (v->win > s->td_maxwin)
-			s->td_maxwin = v->win;
-		if (!(s->td_flags & KVB_TD_ACK) || seq_before(s->td_maxack, v->ack))
-			s->td_maxack = v->ack;
-		if (!(s->td_flags & KVB_TD_ACK) ||
-		    seq_before(s->td_maxend, v->ack + v->win))
-			s->td_maxend = v->ack + v->win;
-		s->td_flags |= KVB_TD_ACK;
-	}
-	if (v->flags & TCP_SYN_) {
-		s->td_wscale = v->ws < 0 ? 0 : (__u8)v->ws;
-		s->td_flags |= KVB_TD_SYN | (v->ws < 0 ? 0 : KVB_TD_WS);
-	}
+	td_track(v, &s->td, rt);
 	if (r && s->state == KVB_CT_NEW && ct_tcp_completes(v, r))
 		s->state = r->state = KVB_CT_ESTABLISHED;
 	return 0;
@@ -490,7 +579,7 @@ track:
  * or FIN from the WAN, as conntrack does, before it may move the flow
  * to the closing timeout: a blind attacker does not know the sequence
  * numbers. What each side sent and advertised is kept in its own entry
- * (td_*). From the WAN:
+ * (td). From the WAN:
  *   - a RST or FIN outside the guest's receive window (its highest ack
  *     plus window, back to the ack less its largest window) is refused:
  *     nat-tcp-window, the guest never sees it;
@@ -515,37 +604,12 @@ __noinline int ct_tcp_track(struct __sk_buff *skb, __u32 l4off,
 	__u32 zero = 0;	/* one key slot for every scratch lookup */
 	struct ct_scratch *t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
 	struct kvb_ct *s, *r;
-	struct tcp_view *v;
-	__u8 *h;
-	__u32 len;
 
 	if (!k || !t)
 		return 0;
 	t->key = *k;	/* k itself would cost a stack slot */
-	v = &t->tv;
-	h = t->th;
-	v->l4off = l4off;
-	if (bpf_skb_load_bytes(skb, l4off, h, 20) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + 2, &v->tot, 2))
+	if (tcp_view_read(skb, t, l4off, 0, &zero))
 		return 0;
-	v->seq = (__u32)h[4] << 24 | (__u32)h[5] << 16 | (__u32)h[6] << 8 | h[7];
-	v->ack = (__u32)h[8] << 24 | (__u32)h[9] << 16 | (__u32)h[10] << 8 | h[11];
-	v->doff = (h[12] >> 4) * 4;
-	v->flags = h[13];
-	v->win = (__u32)h[14] << 8 | h[15];
-	/* the IP length, not the frame's: short frames carry padding; a
-	 * GSO/GRO frame's tot_len covers all its segments */
-	len = bpf_ntohs(v->tot);
-	if (len < l4off - ETH_HLEN + v->doff)
-		len = skb->len < l4off + v->doff ? 0 :
-		      skb->len - l4off - v->doff;
-	else
-		len -= l4off - ETH_HLEN + v->doff;
-	v->end = v->seq + len + !!(v->flags & TCP_SYN_) +
-		 !!(v->flags & TCP_FIN_);
-	v->ws = -1;
-	if (v->flags & TCP_SYN_)
-		tcp_syn_wscale(skb, t, &zero);
 	t = bpf_map_lookup_elem(&kvb_ct_tmp, &zero);
 	if (!t)
 		return 0;

@@ -1169,10 +1169,9 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.port2 = 0;
 	t->orig.hairpin = 0;
 	t->orig.mapped = 0;
-	t->orig.td_end = t->orig.td_maxend = t->orig.td_maxack = 0;
-	t->orig.td_maxwin = 0;
-	t->orig.td_wscale = t->orig.td_flags = 0;
+	__builtin_memset(&t->orig.td, 0, sizeof(t->orig.td));
 	t->orig.nh_len = 0;
+	t->orig.nh_pad = 0;
 	t->orig.nh_ifindex = 0;
 	t->orig.nh_gen = 0;
 	__builtin_memset(t->orig.nh_dmac, 0, 2 * ETH_ALEN);

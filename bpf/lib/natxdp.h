@@ -23,7 +23,7 @@
  *     is judged against the guest's window, and may close the flow). The
  *     other segments are not tracked here: that would write the shared
  *     flow entry per packet. The one thing tc reads of it that goes
- *     stale is the remote's end of data (td_end), which makes a RST at
+ *     stale is the remote's end of data (td.end), which makes a RST at
  *     exactly that point, before the guest acknowledged it, exact; such a
  *     RST still reaches the guest (in window), but the flow keeps its
  *     timeout instead of closing;

@@ -936,6 +936,80 @@ static void t_acl_tcp_states_and_timeouts(struct fabric *fb)
 	      "an established TCP connection idle 200 s gone (before 7440 s)");
 }
 
+/*
+ * t50: a RST or FIN of a remembered TCP connection is judged against its
+ * receiver's window, as NAT's flows judge them: a blind forgery outside
+ * it is refused (acl-tcp-window) and changes nothing; an in-window RST
+ * that is not exact reaches the guest (its stack answers with a challenge
+ * ACK) and changes nothing, twice too; the exact RST (at the guest's next
+ * byte) closes. Before, any RST or FIN put the connection on the closing
+ * timeout (120 s), and the next packet of an idle one was judged new.
+ */
+static void t_acl_tcp_window(struct fabric *fb)
+{
+	__u32 rem = IP(203, 0, 113, 9);
+	__u64 w0 = drops(fb, ka2, KVB_DROP_ACL_TCP_WINDOW);
+	struct frame f;
+	int ret;
+
+	CHECK(!unit_cli("acl add t50") &&
+	      !unit_cli("acl rule add t50 egress allow proto tcp") &&
+	      !unit_cli("port set ka2 acl t50"), "cannot set up ACL t50");
+	tcp4_from_guest(&f, 43000, rem, 443, 0x02, 1000, 0);
+	run_tc(fb, ka2, &f);
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x12, 5000, 1001);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "SYN-ACK refused");
+	tcp4_from_guest(&f, 43000, rem, 443, 0x10, 1001, 5001);
+	run_tc(fb, ka2, &f);
+	CHECK(ct_state(fb, IPPROTO_TCP, 43000, 443) == KVB_CT_ESTABLISHED,
+	      "not established: state %d",
+	      ct_state(fb, IPPROTO_TCP, 43000, 443));
+	/* the guest's window: 5001 to 5256 (255, no scale) */
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x04, 0x80000000U, 0);
+	ret = to_guest(fb, ka2, &f);
+	CHECK(ret != TC_ACT_OK &&
+	      drops(fb, ka2, KVB_DROP_ACL_TCP_WINDOW) == w0 + 1,
+	      "a RST outside the window: verdict %d, acl-tcp-window +%llu",
+	      ret, (unsigned long long)
+	      (drops(fb, ka2, KVB_DROP_ACL_TCP_WINDOW) - w0));
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x11, 90000, 1001);
+	ret = to_guest(fb, ka2, &f);
+	CHECK(ret != TC_ACT_OK &&
+	      drops(fb, ka2, KVB_DROP_ACL_TCP_WINDOW) == w0 + 2,
+	      "a FIN outside the window: verdict %d", ret);
+	CHECK(ct_state(fb, IPPROTO_TCP, 43000, 443) == KVB_CT_ESTABLISHED,
+	      "after forgeries outside the window: state %d",
+	      ct_state(fb, IPPROTO_TCP, 43000, 443));
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x04, 5100, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "an in-window RST refused");
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "it again refused");
+	CHECK(ct_state(fb, IPPROTO_TCP, 43000, 443) == KVB_CT_ESTABLISHED,
+	      "after an in-window RST that is not exact (twice): state %d",
+	      ct_state(fb, IPPROTO_TCP, 43000, 443));
+	/* data both ways moves the window: 5001 + 100 */
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x18, 5001, 1001);
+	f.len += 100;
+	memset(f.buf + f.len - 100, 'x', 100);
+	f.buf[14 + 2] = 0, f.buf[14 + 3] = 140;	/* IP length 140 */
+	frame_csum4(&f);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "100 bytes refused");
+	tcp4_from_guest(&f, 43000, rem, 443, 0x10, 1001, 5101);
+	run_tc(fb, ka2, &f);
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x04, 5001, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK,
+	      "a RST at the old next byte refused (in the window)");
+	CHECK(ct_state(fb, IPPROTO_TCP, 43000, 443) == KVB_CT_ESTABLISHED,
+	      "a RST at the old next byte closed it: state %d",
+	      ct_state(fb, IPPROTO_TCP, 43000, 443));
+	tcp4(&f, rem, 443, GUEST4, 43000, 0x04, 5101, 0);
+	CHECK(to_guest(fb, ka2, &f) == TC_ACT_OK, "the exact RST refused");
+	CHECK(ct_state(fb, IPPROTO_TCP, 43000, 443) == KVB_CT_CLOSING,
+	      "the exact RST: state %d, not closing",
+	      ct_state(fb, IPPROTO_TCP, 43000, 443));
+	unit_cli("port set ka2 acl none");
+	unit_cli("acl del t50");
+}
+
 /* Set the remembered connection of proto between ports a and b idle for
  * s seconds; 0 if it is there. */
 static int ct_idle(struct fabric *fb, __u8 proto, __u16 a, __u16 b, __u64 s)
@@ -2035,6 +2109,7 @@ int acl_tests(struct fabric *fb)
 	RUN(t_acl_set_ids_never_reused);
 	RUN(t_acl_verdict_cache_checks_key);
 	RUN(t_acl_tcp_states_and_timeouts);
+	RUN(t_acl_tcp_window);
 	RUN(t_acl_udp_stream);
 	RUN(t_acl_flood_evicts_no_other_port);	/* ka3 leaves */
 	RUN(t_acl_ct_max_per_network);
