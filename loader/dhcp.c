@@ -321,7 +321,7 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	snprintf(ifarg, sizeof(ifarg), "--interface=%s", host);
 	argv[n++] = "dnsmasq";
 	argv[n++] = "--conf-file=/dev/null";
-	argv[n++] = "--bind-interfaces";
+	argv[n++] = "--bind-dynamic";
 	argv[n++] = ifarg;
 	argv[n++] = "--except-interface=lo";
 	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
@@ -449,7 +449,7 @@ int ra_start(const struct kvb_net *net)
 	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", pidf);
 	{
 		const char *argv[] = {
-			"dnsmasq", "--conf-file=/dev/null", "--bind-interfaces",
+			"dnsmasq", "--conf-file=/dev/null", "--bind-dynamic",
 			ifarg, "--except-interface=lo", "--port=0",
 			"--enable-ra", range, param, pidarg,
 			"--log-facility=/dev/null", NULL,

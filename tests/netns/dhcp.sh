@@ -76,6 +76,41 @@ check_not "net leases: unknown network refused" kvmbpf net leases nosuch
 kvmbpf net add br type bridge || fail "net add br"
 check_not "net leases: a network without DHCP refused" kvmbpf net leases br
 
+# --- DNS: the network's guests' service, not the WAN's ---------------------
+# dns_ask ADDR: a query for "localhost" (dnsmasq answers it from the
+# host's /etc/hosts) over UDP and over TCP; "udp:yes tcp:no" and so on
+cat >"$TMP/dns.py" <<'EOF'
+import socket, struct, sys
+q = struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b'\x09localhost\x00' + struct.pack('>HH', 1, 1)
+out = []
+for proto in ('udp', 'tcp'):
+    try:
+        if proto == 'udp':
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(2)
+            s.sendto(q, (sys.argv[1], 53))
+            d = s.recv(512)
+        else:
+            s = socket.create_connection((sys.argv[1], 53), timeout=2)
+            s.sendall(struct.pack('>H', len(q)) + q)
+            d = s.recv(512)[2:]
+        ok = len(d) >= 12 and d[:2] == b'\x12\x34'
+    except OSError:
+        ok = False
+    out.append('%s:%s' % (proto, 'yes' if ok else 'no'))
+print(' '.join(out))
+EOF
+ip -n "$T-wan" route add 192.168.81.0/24 via 10.81.9.1
+a=$(in_ns "$T-g1" "$PY" "$TMP/dns.py" 192.168.81.1)
+[ "$a" = "udp:yes tcp:yes" ] && pass "a guest's DNS query to its gateway is answered (UDP, TCP)" ||
+	fail "a guest's DNS query to its gateway: $a"
+# a WAN host that routes the network's subnet via the host: no open
+# resolver on the host (dnsmasq --bind-dynamic, as libvirt's since
+# CVE-2012-3411; --bind-interfaces answered it, t96)
+a=$(in_ns "$T-wan" "$PY" "$TMP/dns.py" 192.168.81.1)
+[ "$a" = "udp:no tcp:no" ] && pass "a WAN host's DNS query to the gateway address gets no answer" ||
+	fail "a WAN host's DNS query to the gateway address: $a, want udp:no tcp:no"
+
 # --- dnsmasq dies: the next changing command (or gc) starts it again ---------
 pid=$(cat "/run/kvmbpf/$gw_if.pid")
 kill "$pid"
