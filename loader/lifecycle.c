@@ -442,8 +442,11 @@ static int do_reset(int argc, char **argv)
 			return err("reset force: cookie %s: not a number",
 				   argv[1]);
 	}
-	/* nothing there: nothing to reset (a second reset) */
-	if (access(opts.bpffs, F_OK) && errno == ENOENT)
+	/* nothing there: nothing to reset (a second reset); a directory
+	 * without any pin of ours (made beforehand with mkdir -p, or left
+	 * by a first net add that failed) likewise (t95: refused, rc 1) */
+	if ((access(opts.bpffs, F_OK) && errno == ENOENT) ||
+	    !fabric_pinned(opts.bpffs))
 		return 0;
 	layout = fabric_other_layout(opts.bpffs);
 	if (layout)

@@ -155,6 +155,13 @@ expect_err "--bpffs off bpffs: refused" "is not on a bpffs mount" \
 check_not "... and the directory it made is gone" test -e "$TMPDIR/nobpffs"
 check "reset on no fabric: nothing to do, no error" \
 	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" reset
+# an empty directory made beforehand (mkdir -p): no fabric either (t95)
+mkdir -p "${BPFFS}_empty"
+check "reset of an empty directory: nothing to do, no error" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_empty" reset
+check "reset -j of an empty directory: no error" \
+	"$ROOT/build/kvmbpf" -j --bpffs "${BPFFS}_empty" reset
+rmdir "${BPFFS}_empty"
 expect_err "no object" "unknown command" kvmbpf frobnicate
 expect_err "unknown net command" "unknown command 'frob'" kvmbpf net frob
 expect_err "bad type" "type moo" kvmbpf net add n1 type moo
