@@ -1677,7 +1677,6 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 {
 	struct kvb_natfrag_key fk = {};
 	struct kvb_natfrag v, *e;
-	__u8 fl = 0;
 
 	if (!k || nat_frag_key(skb, &fk, k->saddr, k->daddr, k->proto, k->dir))
 		return -1;
@@ -1691,10 +1690,12 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 		return -1;
 	k->sport = v.sport;
 	k->dport = v.dport;
-	/* the last fragment (no more to come) ends the datagram's note:
-	 * its id, reused later, finds nothing of it */
-	if (!bpf_skb_load_bytes(skb, IP_OFF + 6, &fl, 1) && !(fl & 0x20))
-		bpf_map_delete_elem(&kvb_natfrag, &fk);
+	/* the note lives its KVB_NATFRAG_S, the last fragment (MF clear)
+	 * does not end it: fragments reordered after the first (per-packet
+	 * load balancing, multi-path links: first, last, middle) all find
+	 * it, as conntrack's reassembly takes them (t93: a middle one after
+	 * the last was lost). A reuse of the id starts with its own first
+	 * fragment, which forgets this note (nat_frag_forget) */
 	return 0;
 }
 

@@ -194,6 +194,40 @@ check "a ping of 3000 bytes to the WAN (fragments both ways)" \
 check "a UDP datagram of 4000 bytes to the WAN and back (fragments)" udp_echo4000 "$T-wan" 10.99.2.2 "$T-g1" 10.99.2.2 7778
 [ "$(stat "$T-g1" nat-fragment)" = "$f0" ] && pass "no fragment refused (nat-fragment)" ||
 	fail "nat-fragment counted $(( $(stat "$T-g1" nat-fragment) - f0 )) on the guest's port"
+# Fragments reordered after the first (first, last, middle: per-packet
+# load balancing, multi-path links), both ways: the last one does not end
+# the datagram's note, the middle one after it is translated too (t93:
+# lost, nat-fragment from the guest, the host's from the WAN). The
+# guest's 2500-byte datagram in three fragments so, the WAN's answer too.
+udp_reordered() {
+	py_pair "$T-wan" "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(8)
+s.bind(('10.99.2.2', 7780))
+d, a = s.recvfrom(65535)
+from scapy.all import IP, UDP, Raw, fragment, send, conf
+conf.verb = 0
+if d == bytes(i % 251 for i in range(2500)):
+    fr = fragment(IP(src='10.99.2.2', dst=a[0], id=7301) / UDP(sport=7780, dport=a[1]) / Raw(d[::-1]), fragsize=1000)
+    for j in (0, 2, 1):
+        send(fr[j])" \
+		"$T-g1" "
+import socket
+from scapy.all import IP, UDP, Raw, fragment, send, conf
+conf.verb = 0
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(4)
+s.bind(('192.168.78.11', 40780))
+d = bytes(i % 251 for i in range(2500))
+fr = fragment(IP(src='192.168.78.11', dst='10.99.2.2', id=7300) / UDP(sport=40780, dport=7780) / Raw(d), fragsize=1000)
+for j in (0, 2, 1):
+    send(fr[j])
+r, a = s.recvfrom(65535)
+raise SystemExit(0 if r == d[::-1] else 1)"
+}
+f0=$(stat "$T-g1" nat-fragment)
+check "a UDP datagram in fragments first, last, middle to the WAN, and its answer so back" udp_reordered
+[ "$(stat "$T-g1" nat-fragment)" = "$f0" ] && pass "no reordered fragment refused (nat-fragment)" ||
+	fail "reordered fragments: nat-fragment +$(( $(stat "$T-g1" nat-fragment) - f0 ))"
 # forwarding off on the network's host interface (what a host-wide write
 # of net.ipv4.ip_forward=0 does to every interface): the host's choice
 # stands, and a guest's new flow out is counted as such, not as a route
