@@ -1579,7 +1579,13 @@ struct kvb_ct {
 	 * KVB_NH_REVALIDATE_NS old. nh_ifindex 0: none.
 	 */
 	__u16 nh_len;
-	__u16 nh_pad;
+	/*
+	 * dir 1 of a hairpin into another nat network's forward (t91):
+	 * the network of its guest, the opener, whose port the answers go
+	 * to (net_id is the forward's network); 0: net_id's
+	 */
+	__u8 gnet;
+	__u8 pad3;
 	__u32 nh_ifindex;
 	__u32 nh_gen;
 	__u8 nh_dmac[6];

@@ -100,6 +100,7 @@ struct nat_scratch {
 	__u8 mv[sizeof(struct kvb_natmap)];
 	struct kvb_fwd_key fk;
 	struct kvb_addr_key gk;		/* fwd_guest: its address's holder */
+	struct kvb_ct_key hpk;		/* nat_from_guest: a hairpin's key */
 	__be16 port;			/* the mapping's NAT port */
 	__be16 hint;			/* a port the guest's mappings hold */
 	__u8 held;			/* enum kvb_ct_mapped */
@@ -1171,7 +1172,7 @@ __noinline int nat_map_in(struct __sk_buff *skb, const struct kvb_ct_key *rk,
 	t->orig.mapped = 0;
 	__builtin_memset(&t->orig.td, 0, sizeof(t->orig.td));
 	t->orig.nh_len = 0;
-	t->orig.nh_pad = 0;
+	t->orig.gnet = t->orig.pad3 = 0;
 	t->orig.nh_ifindex = 0;
 	t->orig.nh_gen = 0;
 	__builtin_memset(t->orig.nh_dmac, 0, 2 * ETH_ALEN);
@@ -1861,6 +1862,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	struct kvb_ct *ct;
 	struct kvb_fwd *fw;
 	__u64 now = kvb_now();
+	__u32 gnet = 0;
 	int ret;
 
 	__u64 *cnt = ct_counter(net->id);
@@ -1899,8 +1901,21 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	t->fk.port = ok->dport;
 	t->fk.proto = ok->proto;
 	fw = bpf_map_lookup_elem(&kvb_fwd, &t->fk);
-	if (!fw || fw->net_id != net->id)
+	if (!fw)
 		return NAT_CONTINUE;	/* the host's own port */
+	if (fw->net_id != net->id) {
+		/* another nat network's forward (its WAN address, this
+		 * one's or another): reached as from the WAN, the flow
+		 * that network's, B's answers from its gateway, A's port
+		 * of this one (gnet; t91: the host's own port answered,
+		 * where kernel DNAT takes every network's guest to the
+		 * forward) */
+		gnet = net->id;
+		net = net_lookup(fw->net_id);
+		if (!net || net->type != KVB_NET_NAT)
+			return NAT_CONTINUE;
+		rk->daddr = net->gw_ip;
+	}
 	__builtin_memset(&t->orig, 0, sizeof(t->orig));
 	__builtin_memset(&t->reply, 0, sizeof(t->reply));
 	/* the forward's guest (fwd_guest); none, its port gone or now
@@ -1923,6 +1938,7 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	t->reply.addr2 = ok->saddr;
 	t->reply.port2 = ok->sport;
 	t->reply.guest_ifindex = skb->ifindex;
+	t->reply.gnet = (__u8)gnet;
 	__builtin_memcpy(t->reply.guest_mac, f->eth->h_source, ETH_ALEN);
 	t->orig.net_id = t->reply.net_id = net->id;
 	t->orig.hairpin = t->reply.hairpin = 1;
@@ -1937,6 +1953,24 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	if (!ct)
 		return DROP(KVB_DROP_NAT_FULL);
 	return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
+}
+
+/*
+ * Is there a port forward at addr:port (network order) for proto? Its key
+ * in the scratch. A global function: asked only for a guest's packet to
+ * one of the host's own addresses (nat_from_guest).
+ */
+__noinline int nat_fwd_at(__be32 addr, __be16 port, __u32 proto)
+{
+	struct nat_scratch *t = nat_scratch();
+
+	if (!t)
+		return 0;
+	__builtin_memset(&t->fk, 0, sizeof(t->fk));
+	t->fk.addr = addr;
+	t->fk.port = port;
+	t->fk.proto = (__u8)proto;
+	return bpf_map_lookup_elem(&kvb_fwd, &t->fk) != NULL;
 }
 
 /*
@@ -2199,11 +2233,17 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 					  const struct kvb_frame *f,
 					  __u32 l4off)
 {
+	struct nat_scratch *t = nat_scratch();
+	struct kvb_ct_key *hk;
 	__be32 daddr;
+	int ret;
 
 	if (f->proto != ETH_P_IP || !mac_equal(f->eth->h_dest, net->uplink_mac))
 		return NAT_CONTINUE;
 	daddr = f->daddr4;
+	if (!t)
+		return DROP(KVB_DROP_NAT_FULL);
+	hk = &t->hpk;
 	if (ip4_never_forwarded(daddr))
 		return NAT_CONTINUE;	/* the host's to take or drop */
 	if (f->fragk == KVB_FRAG_FIRST)
@@ -2211,19 +2251,21 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
 			 f->l4_proto == IPPROTO_UDP) &&
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
-		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
-					 .sport = bpf_htons(f->sport),
-					 .dport = bpf_htons(f->dport),
-					 .proto = f->l4_proto,
-					 .dir = daddr == net->gw_ip };
 		struct kvb_ct *h;
 
+		__builtin_memset(hk, 0, sizeof(*hk));
+		hk->saddr = f->saddr4;
+		hk->daddr = daddr;
+		hk->sport = bpf_htons(f->sport);
+		hk->dport = bpf_htons(f->dport);
+		hk->proto = f->l4_proto;
+		hk->dir = daddr == net->gw_ip;
 		if (daddr == net->nat_ip)
-			return nat_hairpin(skb, net, f, &hk, l4off);
-		h = bpf_map_lookup_elem(&kvb_ct, &hk);
+			goto hairpin;
+		h = bpf_map_lookup_elem(&kvb_ct, hk);
 		if (h && h->hairpin &&	/* B answering a hairpinned A */
-		    ct_live(net, &hk, h, kvb_now()))
-			return hairpin_send(skb, net, &hk, h, l4off,
+		    ct_live(net, hk, h, kvb_now()))
+			return hairpin_send(skb, net, hk, h, l4off,
 					    f->fragk);
 	}
 	/* a later fragment of a hairpinned datagram, either way: its
@@ -2231,16 +2273,18 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	if (f->fragk == KVB_FRAG_LATER && (f->l4_proto == IPPROTO_TCP ||
 					  f->l4_proto == IPPROTO_UDP) &&
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
-		struct kvb_ct_key hk = { .saddr = f->saddr4, .daddr = daddr,
-					 .proto = f->l4_proto,
-					 .dir = daddr == net->gw_ip };
 		struct kvb_ct *h;
 
-		if (!nat_frag_ports(skb, &hk)) {
-			h = bpf_map_lookup_elem(&kvb_ct, &hk);
+		__builtin_memset(hk, 0, sizeof(*hk));
+		hk->saddr = f->saddr4;
+		hk->daddr = daddr;
+		hk->proto = f->l4_proto;
+		hk->dir = daddr == net->gw_ip;
+		if (!nat_frag_ports(skb, hk)) {
+			h = bpf_map_lookup_elem(&kvb_ct, hk);
 			if (h && h->hairpin &&
-			    ct_live(net, &hk, h, kvb_now()))
-				return hairpin_send(skb, net, &hk, h, l4off,
+			    ct_live(net, hk, h, kvb_now()))
+				return hairpin_send(skb, net, hk, h, l4off,
 						    KVB_FRAG_LATER);
 		}
 	}
@@ -2254,7 +2298,22 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 		return NAT_CONTINUE;	/* the host's services */
 	if ((daddr & net->netmask) == net->subnet)
 		return NAT_CONTINUE;
-	return nat_snat(skb, net, f, l4off);
+	ret = nat_snat(skb, net, f, l4off);
+	/* for one of the host's own addresses: another nat network's WAN
+	 * address (not this one's) on a port it forwards is a hairpin
+	 * into that network (nat_hairpin), else the host's */
+	if (ret != NAT_CONTINUE || !f->l4_ok || f->fragk == KVB_FRAG_LATER ||
+	    (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP) ||
+	    !nat_fwd_at(daddr, bpf_htons(f->dport), f->l4_proto))
+		return ret;
+	__builtin_memset(hk, 0, sizeof(*hk));
+	hk->saddr = f->saddr4;
+	hk->daddr = daddr;
+	hk->sport = bpf_htons(f->sport);
+	hk->dport = bpf_htons(f->dport);
+	hk->proto = f->l4_proto;
+hairpin:
+	return nat_hairpin(skb, net, f, hk, l4off);
 }
 
 #define ICMP_INNER (ETH_HLEN + 20 + 8)	/* quoted IP header, outer IHL 5 */

@@ -159,7 +159,9 @@ static __always_inline struct kvb_port *nat_guest_port(__u32 ifindex,
 static __always_inline int nat_reply_port(const struct kvb_ct *ct,
 					  __u8 *gmac, struct kvb_port **gp)
 {
-	struct kvb_port *p = nat_guest_port(ct->guest_ifindex, ct->net_id);
+	/* a hairpin's opener of another nat network: that one carries it */
+	struct kvb_port *p = nat_guest_port(ct->guest_ifindex,
+					    ct->gnet ? ct->gnet : ct->net_id);
 
 	*gp = p;
 	if (!p)

@@ -353,7 +353,7 @@ kvmbpf detach "$T-g1" && ip link del "$T-g1" && guest_link "$T-g1" "$T-g1" &&
 check "forward add udp 5353 to g1" kvmbpf forward add n proto udp port 5353 to 192.168.78.11:5353
 check "forward: a UDP datagram of 4000 bytes from the WAN and back (fragments)" udp_echo4000 "$T-g1" 0.0.0.0 "$T-wan" 10.99.2.1 5353
 check "hairpin: g2's UDP datagram of 4000 bytes through the WAN address to g1 and back" udp_echo4000 "$T-g1" 0.0.0.0 "$T-g2" 10.99.2.1 5353
-hairpin_peer() { # the peer address g1's server saw when g2 used the forward
+hairpin_peer() { # [NS]: the peer address g1's server saw when NS's guest (g2) used the forward
 	in_ns "$T-g1" timeout 6 "$PY" -c "
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -362,7 +362,7 @@ try:
     c, a = s.accept(); c.sendall(b'hello-hairpin'); c.close(); print(a[0])
 except OSError:
     pass" & sleep 0.5
-	in_ns "$T-g2" timeout 5 "$PY" -c "
+	in_ns "${1:-$T-g2}" timeout 5 "$PY" -c "
 import socket
 c = socket.create_connection(('10.99.2.1', 8080), timeout=3)
 assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
@@ -370,6 +370,25 @@ assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
 }
 [ "$(hairpin_peer)" = 192.168.78.1 ] && pass "hairpin: a guest reaches the forward's guest through the WAN address" ||
 	fail "hairpin: g2 to 10.99.2.1:8080 did not reach g1"
+# A guest of another nat network reaches the forward as from the WAN, as
+# kernel DNAT takes every network's guest to it (t91: the host's own port
+# answered): n2 on the same WAN device (the same WAN address), n3 on
+# another one (its own WAN address; 10.99.2.1 is then the host's)
+behind "$T-w3" "$T-wan3" 10.98.3.2/24 10.98.3.1/24
+check "net add n2 (nat, the same WAN)" kvmbpf net add n2 type nat subnet 192.168.74.0/24 wan "$T-w" dhcp off
+check "net add n3 (nat, another WAN)" kvmbpf net add n3 type nat subnet 192.168.73.0/24 wan "$T-w3" dhcp off
+net_guest "$T-x3" n2 192.168.74.13 192.168.74.1 || fail "attach x3"
+net_guest "$T-x4" n3 192.168.73.14 192.168.73.1 || fail "attach x4"
+[ "$(hairpin_peer "$T-x3")" = 192.168.78.1 ] &&
+	pass "hairpin: a guest of another nat network on the same WAN reaches the forward's guest" ||
+	fail "hairpin: x3 (n2) to 10.99.2.1:8080 did not reach g1"
+[ "$(hairpin_peer "$T-x4")" = 192.168.78.1 ] &&
+	pass "hairpin: a guest of a nat network on another WAN reaches the forward's guest" ||
+	fail "hairpin: x4 (n3) to 10.99.2.1:8080 did not reach g1"
+check "... and the host's own services there still answer it (no forward: the host's)" \
+	in_ns "$T-x4" ping -n -c 1 -W 2 10.99.2.1
+kvmbpf detach "$T-x3"; kvmbpf detach "$T-x4"
+kvmbpf net del n2 && kvmbpf net del n3 || fail "net del n2 n3"
 # a hairpin connection is established as any (before, it stayed new and
 # an idle one was cut after 120 s)
 in_ns "$T-g1" timeout 8 "$PY" -c "
