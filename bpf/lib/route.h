@@ -487,17 +487,22 @@ __noinline int nat_icmp_error_out(struct __sk_buff *skb, __u32 ifindex,
 	ok = &t->rk;
 	if (icmp_quote_load(skb, t))
 		return DROP(KVB_DROP_NAT_PROTO);
+	/* TCP, UDP, and the protocols translated by their addresses
+	 * alone (GRE, ESP, SCTP...: t90, their errors were nat-protocol) */
 	if (t->qe.vihl != 0x45 || t->qe.qihl != 0x45 ||
 	    t->qe.qdaddr != t->qe.gaddr ||
-	    (t->qe.proto != IPPROTO_TCP && t->qe.proto != IPPROTO_UDP))
+	    (t->qe.proto != IPPROTO_TCP && t->qe.proto != IPPROTO_UDP &&
+	     !nat_generic(t->qe.proto)))
 		return DROP(KVB_DROP_NAT_PROTO);
 	/* the quoted packet came from the remote to the guest: its flow,
 	 * seen from the guest, is the reverse */
 	__builtin_memset(ok, 0, sizeof(*ok));
 	ok->saddr = t->qe.gaddr;
 	ok->daddr = t->qe.raddr;
-	ok->sport = t->qe.ports[1];
-	ok->dport = t->qe.ports[0];
+	if (!nat_generic(t->qe.proto)) {
+		ok->sport = t->qe.ports[1];
+		ok->dport = t->qe.ports[0];
+	}
 	ok->proto = t->qe.proto;
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
 	if (!ct || ct->net_id != net_id)
@@ -542,9 +547,13 @@ __noinline int nat_icmp_error_out(struct __sk_buff *skb, __u32 ifindex,
 		csum_icmp_replace(skb, ICMP_CSUM, t->qe.ports[3], t->qe.newc,
 				  2);
 	}
-	/* the quoted destination port */
-	csum_icmp_replace(skb, ICMP_CSUM, t->qe.ports[1], t->qe.nport, 2);
-	bpf_skb_store_bytes(skb, ICMP_INNER + 20 + 2, &t->qe.nport, 2, 0);
+	/* the quoted destination port (none: addresses alone) */
+	if (!nat_generic(t->qe.proto)) {
+		csum_icmp_replace(skb, ICMP_CSUM, t->qe.ports[1], t->qe.nport,
+				  2);
+		bpf_skb_store_bytes(skb, ICMP_INNER + 20 + 2, &t->qe.nport, 2,
+				    0);
+	}
 	skb->mark = 0;
 	count_tx(t->fib.ifindex, skb->len);
 	return redirect_nh(skb, &t->nh, t->fib.ifindex);

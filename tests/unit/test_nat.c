@@ -2811,6 +2811,31 @@ static void t_nat_guest_icmp_error_out(struct fabric *fb)
 	CHECK(run_tc(fb, kn1, &in) == TC_ACT_SHOT &&
 	      port_stats(fb, kn1).drop[KVB_DROP_NAT_PROTO] == np0 + 1,
 	      "an error about no flow was not refused as nat-protocol");
+	/* t90: about a flow of a protocol without ports (GRE), protocol
+	 * unreachable: the quoted destination address translated, the
+	 * quoted bytes after the header as they were (before: nat-protocol) */
+	r = inet_addr("10.200.0.9");
+	gen_frame(&in, 47, "192.168.90.11", "10.200.0.9");
+	ret = run_tc_out(F, kn1, &in, &out);
+	CHECK(ret == TC_ACT_REDIRECT, "the guest's GRE flow: verdict %d", ret);
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = 3, icmp[1] = 2;
+	quote_ip(q, 47, 28, r, g);
+	q[22] = 0x08;	/* GRE, IPv4 inside */
+	guest_error(&in, icmp, sizeof(icmp), g, r);
+	ret = run_tc_out(fb, kn1, &in, &out);
+	oq = out.buf + 42;
+	CHECK(ret == TC_ACT_REDIRECT && out.buf[34] == 3 && out.buf[35] == 2 &&
+	      !memcmp(out.buf + 14 + 12, &natnet.nat_ip, 4) &&
+	      !memcmp(oq + 12, &r, 4) && !memcmp(oq + 16, &natnet.nat_ip, 4) &&
+	      !memcmp(oq + 20, q + 20, 8),
+	      "protocol unreachable about GRE out: verdict %d, or the quote "
+	      "wrong", ret);
+	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf) &&
+	      !csum_fold16(sum16(oq, 20, 0)),
+	      "GRE error's checksums: IP %04x ICMP %04x quoted IP %04x",
+	      ip_csum_check(out.buf), l4_csum_check(out.buf),
+	      csum_fold16(sum16(oq, 20, 0)));
 }
 
 /* A TCP checksum over pseudo header (src, dst) and a 20-byte header */
