@@ -152,6 +152,49 @@ int host_tc_filters(__u32 ifindex)
 	return n;
 }
 
+struct prio_walk {
+	__u16 prio;
+	char *kind;
+};
+
+static int prio_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_ATTRS] = {};
+	const struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
+	struct prio_walk *w = data;
+	const char *k;
+
+	if ((t->tcm_info >> 16) != w->prio || w->kind[0])
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*t), attr_cb, tb);
+	k = tb[TCA_KIND] ? mnl_attr_get_str(tb[TCA_KIND]) : "?";
+	if (strcmp(k, "bpf"))
+		snprintf(w->kind, 16, "%s", k);
+	return MNL_CB_OK;
+}
+
+/*
+ * The kind of a filter other than a bpf one at preference prio on device
+ * ifindex's clsact ingress (or egress) hook, in kind ("" when there is
+ * none): tc puts one kind of classifier at one preference. 0 or -errno.
+ */
+int host_tc_prio_kind(__u32 ifindex, bool egress, __u16 prio, char kind[16])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct prio_walk w = { .prio = prio, .kind = kind };
+	struct tcmsg *t;
+
+	kind[0] = 0;
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = (int)ifindex;
+	t->tcm_parent = egress ? 0xfffffff3 : 0xfffffff2;
+	return nl_talk(nlh, prio_cb, &w);
+}
+
 struct qdisc_walk {
 	__u32 ifindex;
 	char *kind;

@@ -373,6 +373,8 @@ struct host_link {
 int host_link(__u32 ifindex, struct host_link *l);
 bool link_type_l3(__u16 type);
 int host_tc_filters(__u32 ifindex);
+int host_tc_prio_kind(__u32 ifindex, bool egress, __u16 prio, char kind[16]);
+const char *tc_attach_error(int ret, const char *dev);
 int host_ingress_qdisc(__u32 ifindex, char kind[16]);
 int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 		 char dev[16]);

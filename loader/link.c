@@ -52,7 +52,37 @@ int tc_attach(struct fabric *fb, __u32 ifindex, bool egress, bool *created)
 		*created = true;
 	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 	to.prog_fd = egress ? fb->prog_tc_egress : fb->prog_tc_ingress;
-	return bpf_tc_attach(&hook, &to);
+	ret = bpf_tc_attach(&hook, &to);
+	/* tc holds one kind of classifier at a preference: an operator's
+	 * u32 or flower filter at 1 refuses ours with a bare EINVAL (t94) */
+	if (ret == -EINVAL) {
+		char kind[16];
+
+		if (!host_tc_prio_kind(ifindex, egress, KVB_TC_PRIO, kind) &&
+		    kind[0])
+			return -EADDRINUSE;
+	}
+	return ret;
+}
+
+/*
+ * What tc_attach's failure ret on device dev means, for an error line: a
+ * filter of another kind at kvmbpf's preference is named with what to do.
+ * The text lives until the next call.
+ */
+const char *tc_attach_error(int ret, const char *dev)
+{
+	static char buf[400];
+
+	if (ret != -EADDRINUSE)
+		return strerror(-ret);
+	snprintf(buf, sizeof(buf),
+		 "another filter (not bpf) holds tc preference %d there, which "
+		 "kvmbpf's program needs (tc filter show dev %s ingress, or "
+		 "egress): move that filter to preference 2 or later, where it "
+		 "still sees the host's own traffic (kvmbpf hands that on)",
+		 KVB_TC_PRIO, dev);
+	return buf;
 }
 
 /*

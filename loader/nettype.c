@@ -255,6 +255,29 @@ static int nat_validate(struct fabric *fb, const struct net_spec *s,
 	return nat_port_range(&n->host_port_lo, &n->host_port_hi);
 }
 
+/*
+ * An any-route network hooks every device flows may leave through
+ * (wan_hook_all); the default route's device it could not hook (another
+ * fabric's, an operator's filter in the way: said above) is said, for its
+ * guests reach nothing through it (t94: net add said nothing).
+ */
+static void any_route_hook(struct fabric *fb, const struct kvb_net *n)
+{
+	char dev[16];
+	struct kvb_port p;
+	__u32 ifindex;
+
+	wan_hook_all(fb, n->id);
+	if (host_default_dev(dev) || !(ifindex = if_nametoindex(dev)) ||
+	    (!port_get(fb, ifindex, &p) && kvb_port_nat_wan(&p)))
+		return;
+	warn("net add: %s: the default route's device %s is not hooked (%s): "
+	     "the network's guests reach nothing through it until it is "
+	     "(net show %s: wan_devices)", n->name, dev,
+	     tc_present(ifindex) ? "it carries another kvmbpf fabric's "
+	     "program" : "see above", n->name);
+}
+
 static int nat_create(struct fabric *fb, const struct net_spec *s,
 		      struct kvb_net *n)
 {
@@ -268,7 +291,7 @@ static int nat_create(struct fabric *fb, const struct net_spec *s,
 	/* any route: hook what flows may leave through; the watcher
 	 * follows devices and addresses to come (and a `wan` made again) */
 	if (!n->wan)
-		wan_hook_all(fb, n->id);
+		any_route_hook(fb, n);
 	else if (!n->nat_ip)
 		warn("net add: %s: wan %s has no IPv4 address yet; flows go "
 		     "out once it has one", n->name,

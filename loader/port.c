@@ -490,7 +490,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		ret = -errno;
 	if (ret) {
 		err("%s: %s: cannot attach tc program: %s", cmd, dev,
-		    strerror(-ret));
+		    tc_attach_error(ret, dev));
 		goto fail;
 	}
 	/* uplinks switch the host's frames there; a guest's ACLs judge
@@ -499,7 +499,7 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		ret = tc_attach(fb, ifindex, true, NULL);
 		if (ret) {
 			err("%s: %s: cannot attach tc egress program: %s", cmd,
-			    dev, strerror(-ret));
+			    dev, tc_attach_error(ret, dev));
 			goto fail;
 		}
 	}

@@ -198,6 +198,28 @@ check_not "... nothing of kvmbpf left on the device" sh -c \
 	"tc filter show dev $T-iq ingress | grep -q kvb_"
 check "... the ingress qdisc and its filter stay" sh -c \
 	"tc filter show dev $T-iq ingress | grep -q 'pref 49 u32'"
+# an operator's filter of another kind at tc preference 1, which
+# kvmbpf's program needs: refused, the filter and what to do named (t94:
+# a bare "Invalid argument")
+ip link add "$T-p1" type veth peer name "$T-p1p" && LINK_LIST+=("$T-p1")
+ip link set "$T-p1" up
+tc qdisc add dev "$T-p1" clsact
+tc filter add dev "$T-p1" ingress pref 1 protocol ip u32 match u32 0 0 classid 1:1
+expect_err "a tap with another filter at tc preference 1: refused, names it" \
+	"another filter (not bpf) holds tc preference 1 there.*tc filter show dev $T-p1 ingress.*preference 2 or later" \
+	kvmbpf attach "$T-p1" net b
+check "... the operator's filter stays" sh -c \
+	"tc filter show dev $T-p1 ingress | grep -q 'pref 1 u32'"
+check_not "... and it is no port" kvmbpf port show "$T-p1"
+expect_err "as a WAN: refused likewise" "holds tc preference 1 there" \
+	kvmbpf net add p1 type routed subnet 10.15.8.0/24 wan "$T-p1"
+check_not "... no network left" kvmbpf net show p1
+tc filter del dev "$T-p1" ingress pref 1
+tc filter add dev "$T-p1" ingress pref 2 protocol ip u32 match u32 0 0 classid 1:1
+check "the operator's filter at preference 2: attach takes 1 beside it" kvmbpf attach "$T-p1" net b
+check "... both there" sh -c \
+	"tc filter show dev $T-p1 ingress | grep -q 'pref 2 u32' && tc filter show dev $T-p1 ingress | grep -q 'pref 1 bpf'"
+check "detach" kvmbpf detach "$T-p1"
 # tc ingress runs before the VLAN demux and macvlan's rx_handler: a guest
 # port's program would take the host's traffic on the devices on top
 ip link add "$T-mv" type veth peer name "$T-mvp" && LINK_LIST+=("$T-mv")
