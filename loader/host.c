@@ -117,6 +117,26 @@ static int attr_cb(const struct nlattr *attr, void *data)
 
 /* ------------------------------------------------------------ tc filters */
 
+/*
+ * Dump tc objects of one type (RTM_GETQDISC, RTM_GETTFILTER) of device
+ * ifindex, under parent (0: any), through cb.
+ */
+static int tc_dump(__u16 type, __u32 ifindex, __u32 parent, mnl_cb_t cb,
+		   void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *t;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = (int)ifindex;
+	t->tcm_parent = parent;
+	return nl_talk(nlh, cb, data);
+}
+
 static int filter_cb(const struct nlmsghdr *nlh, void *data)
 {
 	(void)nlh;
@@ -135,17 +155,8 @@ int host_tc_filters(__u32 ifindex)
 
 	/* TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS / TC_H_MIN_EGRESS) */
 	for (int i = 0; i < 2; i++) {
-		char buf[MNL_SOCKET_BUFFER_SIZE];
-		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-		struct tcmsg *t;
-
-		nlh->nlmsg_type = RTM_GETTFILTER;
-		nlh->nlmsg_flags = NLM_F_DUMP;
-		t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
-		t->tcm_family = AF_UNSPEC;
-		t->tcm_ifindex = (int)ifindex;
-		t->tcm_parent = parents[i];
-		ret = nl_talk(nlh, filter_cb, &n);
+		ret = tc_dump(RTM_GETTFILTER, ifindex, parents[i], filter_cb,
+			      &n);
 		if (ret)
 			return ret;
 	}
@@ -180,19 +191,11 @@ static int prio_cb(const struct nlmsghdr *nlh, void *data)
  */
 int host_tc_prio_kind(__u32 ifindex, bool egress, __u16 prio, char kind[16])
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct prio_walk w = { .prio = prio, .kind = kind };
-	struct tcmsg *t;
 
 	kind[0] = 0;
-	nlh->nlmsg_type = RTM_GETTFILTER;
-	nlh->nlmsg_flags = NLM_F_DUMP;
-	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
-	t->tcm_family = AF_UNSPEC;
-	t->tcm_ifindex = (int)ifindex;
-	t->tcm_parent = egress ? 0xfffffff3 : 0xfffffff2;
-	return nl_talk(nlh, prio_cb, &w);
+	return tc_dump(RTM_GETTFILTER, ifindex,
+		       egress ? 0xfffffff3 : 0xfffffff2, prio_cb, &w);
 }
 
 struct qdisc_walk {
@@ -222,18 +225,10 @@ static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
  */
 int host_ingress_qdisc(__u32 ifindex, char kind[16])
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct qdisc_walk w = { .ifindex = ifindex, .kind = kind };
-	struct tcmsg *t;
 
 	kind[0] = 0;
-	nlh->nlmsg_type = RTM_GETQDISC;
-	nlh->nlmsg_flags = NLM_F_DUMP;
-	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
-	t->tcm_family = AF_UNSPEC;
-	t->tcm_ifindex = (int)ifindex;
-	return nl_talk(nlh, qdisc_cb, &w);
+	return tc_dump(RTM_GETQDISC, ifindex, 0, qdisc_cb, &w);
 }
 
 /* ------------------------------------------------------------------ links */

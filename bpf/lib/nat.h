@@ -2225,6 +2225,26 @@ static __always_inline int ip4_never_forwarded(__be32 a)
 }
 
 /*
+ * The flow key of guest packet f to daddr in hk (dir 1: to the gateway,
+ * a hairpin's answer), with its ports unless it is a later fragment
+ * (nat_frag_ports fills them).
+ */
+static __always_inline void hairpin_key(struct kvb_ct_key *hk,
+					const struct kvb_frame *f,
+					__be32 daddr, __u8 dir)
+{
+	__builtin_memset(hk, 0, sizeof(*hk));
+	hk->saddr = f->saddr4;
+	hk->daddr = daddr;
+	if (f->fragk != KVB_FRAG_LATER) {
+		hk->sport = bpf_htons(f->sport);
+		hk->dport = bpf_htons(f->dport);
+	}
+	hk->proto = f->l4_proto;
+	hk->dir = dir;
+}
+
+/*
  * A frame from a guest of a nat network. Returns NAT_CONTINUE for what the
  * switch handles (other guests, the host), a verdict, or a drop code.
  */
@@ -2253,13 +2273,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
 		struct kvb_ct *h;
 
-		__builtin_memset(hk, 0, sizeof(*hk));
-		hk->saddr = f->saddr4;
-		hk->daddr = daddr;
-		hk->sport = bpf_htons(f->sport);
-		hk->dport = bpf_htons(f->dport);
-		hk->proto = f->l4_proto;
-		hk->dir = daddr == net->gw_ip;
+		hairpin_key(hk, f, daddr, daddr == net->gw_ip);
 		if (daddr == net->nat_ip)
 			goto hairpin;
 		h = bpf_map_lookup_elem(&kvb_ct, hk);
@@ -2275,11 +2289,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	    (daddr == net->gw_ip || daddr == net->nat_ip)) {
 		struct kvb_ct *h;
 
-		__builtin_memset(hk, 0, sizeof(*hk));
-		hk->saddr = f->saddr4;
-		hk->daddr = daddr;
-		hk->proto = f->l4_proto;
-		hk->dir = daddr == net->gw_ip;
+		hairpin_key(hk, f, daddr, daddr == net->gw_ip);
 		if (!nat_frag_ports(skb, hk)) {
 			h = bpf_map_lookup_elem(&kvb_ct, hk);
 			if (h && h->hairpin &&
@@ -2306,12 +2316,7 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	    (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP) ||
 	    !nat_fwd_at(daddr, bpf_htons(f->dport), f->l4_proto))
 		return ret;
-	__builtin_memset(hk, 0, sizeof(*hk));
-	hk->saddr = f->saddr4;
-	hk->daddr = daddr;
-	hk->sport = bpf_htons(f->sport);
-	hk->dport = bpf_htons(f->dport);
-	hk->proto = f->l4_proto;
+	hairpin_key(hk, f, daddr, 0);
 hairpin:
 	return nat_hairpin(skb, net, f, hk, l4off);
 }
