@@ -44,4 +44,20 @@ static __always_inline int guest_may_reach(const struct kvb_port *from,
 	return !port_entry_isolated(from) && !port_isolated(to);
 }
 
+/*
+ * May a hairpin from port from reach guest port to (its entry)? Isolation
+ * is among the guests of one network: a hairpin into another network's
+ * forward (another nat network's, or from a routed network behind this
+ * one) comes as from the WAN, which reaches an isolated port (t101).
+ */
+static __always_inline int hairpin_may_reach(__u32 from,
+					     const struct kvb_port *to)
+{
+	struct kvb_port *p = bpf_map_lookup_elem(&kvb_port, &from);
+
+	if (p && to && p->net_id != to->net_id)
+		return 1;
+	return !port_entry_isolated(p) && !port_entry_isolated(to);
+}
+
 #endif /* KVB_ISOLATION_H */

@@ -1743,8 +1743,9 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	ret = nat_reply_port(ct, mac, &gp);
 	if (IS_DROP(ret))
 		return ret;
-	/* guest to guest through the WAN address: isolation applies */
-	if (!guests_may_talk(skb->ifindex, out))
+	/* guest to guest through the WAN address: isolation applies
+	 * between guests of one network */
+	if (!hairpin_may_reach(skb->ifindex, gp))
 		return DROP(KVB_DROP_ISOLATED);
 	if (fragk == KVB_FRAG_LATER) {
 		/* the addresses alone (the ports and the L4 checksum are
@@ -2311,10 +2312,23 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	ret = nat_snat(skb, net, f, l4off);
 	/* for one of the host's own addresses: another nat network's WAN
 	 * address (not this one's) on a port it forwards is a hairpin
-	 * into that network (nat_hairpin), else the host's */
-	if (ret != NAT_CONTINUE || !f->l4_ok || f->fragk == KVB_FRAG_LATER ||
-	    (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP) ||
-	    !nat_fwd_at(daddr, bpf_htons(f->dport), f->l4_proto))
+	 * into that network (nat_hairpin), else the host's; a later
+	 * fragment goes with its first's hairpin (t100: to the host) */
+	if (ret != NAT_CONTINUE ||
+	    (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP))
+		return ret;
+	if (f->fragk == KVB_FRAG_LATER) {
+		struct kvb_ct *h;
+
+		hairpin_key(hk, f, daddr, 0);
+		if (nat_frag_ports(skb, hk))
+			return ret;
+		h = bpf_map_lookup_elem(&kvb_ct, hk);
+		if (!h || !h->hairpin || !ct_live(net, hk, h, kvb_now()))
+			return ret;
+		return hairpin_send(skb, net, hk, h, l4off, KVB_FRAG_LATER);
+	}
+	if (!f->l4_ok || !nat_fwd_at(daddr, bpf_htons(f->dport), f->l4_proto))
 		return ret;
 	hairpin_key(hk, f, daddr, 0);
 hairpin:

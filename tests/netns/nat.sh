@@ -387,8 +387,10 @@ net_guest "$T-x4" n3 192.168.73.14 192.168.73.1 || fail "attach x4"
 	fail "hairpin: x4 (n3) to 10.99.2.1:8080 did not reach g1"
 check "... and the host's own services there still answer it (no forward: the host's)" \
 	in_ns "$T-x4" ping -n -c 1 -W 2 10.99.2.1
-kvmbpf detach "$T-x3"; kvmbpf detach "$T-x4"
-kvmbpf net del n2 && kvmbpf net del n3 || fail "net del n2 n3"
+# its fragments too, with another WAN device (t100: the later ones went
+# to the host's stack)
+check "hairpin from another WAN's network: a UDP datagram of 4000 bytes to g1 and back (fragments)" \
+	udp_echo4000 "$T-g1" 0.0.0.0 "$T-x4" 10.99.2.1 5353
 # a hairpin connection is established as any (before, it stayed new and
 # an idle one was cut after 120 s)
 in_ns "$T-g1" timeout 8 "$PY" -c "
@@ -412,6 +414,20 @@ h = [c for c in ct if c['proto'] == 'tcp' and c['src'] == '192.168.78.12' and c[
      and c['dport'] == 8080 and c['state'] != 'closing']
 assert len(h) == 1 and h[0]['state'] == 'established', h"
 wait "$cpid" "$lpid" 2>/dev/null
+# isolation is among one network's guests: a hairpin from another
+# network comes as from the WAN (t101: refused, counted isolated)
+kvmbpf port set "$T-x3" isolated on && kvmbpf port set "$T-g1" isolated on ||
+	fail "port set isolated on"
+[ "$(hairpin_peer "$T-x3")" = 192.168.78.1 ] &&
+	pass "hairpin from another nat network, both ports isolated: reaches the forward's guest" ||
+	fail "hairpin: isolated x3 (n2) to isolated g1's forward did not reach it"
+[ -z "$(hairpin_peer "$T-g2")" ] &&
+	pass "... while g2, of g1's own network, is refused the hairpin to isolated g1" ||
+	fail "hairpin: g2 reached isolated g1 through the WAN address"
+kvmbpf port set "$T-x3" isolated off && kvmbpf port set "$T-g1" isolated off ||
+	fail "port set isolated off"
+kvmbpf detach "$T-x3"; kvmbpf detach "$T-x4"
+kvmbpf net del n2 && kvmbpf net del n3 || fail "net del n2 n3"
 # An ICMP error about a hairpinned datagram (g1's closed UDP port 5999,
 # forwarded as 5354) goes back through the hairpin to g2, as from the WAN
 # address, quoting g2's own datagram with every checksum right (before,
