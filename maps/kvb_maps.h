@@ -698,6 +698,16 @@ struct kvb_natfrag {
 	__be16 sport, dport;	/* the flow key's (kvb_ct_key): ICMP echo: id, 0 */
 	__u64 until_ns;		/* datapath clock */
 	__u32 check;		/* kvb_natfrag_check */
+	/*
+	 * The datagram's IP payload bytes seen so far (its fragments'),
+	 * and its length once its last fragment (MF clear) came, 0 before:
+	 * the note ends when all of it passed, so that fragments reordered
+	 * behind the last still find it (t93), and a later datagram of the
+	 * same id never takes an ended one's ports (t102). Written by the
+	 * fragments, outside the check word.
+	 */
+	__u32 seen;
+	__u32 total;
 	__u32 pad;
 };
 

@@ -58,6 +58,14 @@
 #define NAT_HAIRPIN_ERR 0x7ff9
 
 /*
+ * nat_snat: a later fragment for one of the host's own addresses whose
+ * first fragment made a hairpin (into another nat network's forward at
+ * that address): its flow key is in the scratch (hpk), its note already
+ * counted; nat_from_guest sends it after its first.
+ */
+#define NAT_HAIRPIN_LATER 0x7ff5
+
+/*
  * A FIB answer that forwards nothing, as a drop: forwarding off on the
  * lookup's input device (the network's host interface, where the
  * fabric turned it on: a host-wide write of ip_forward turns it off
@@ -1656,12 +1664,28 @@ static __always_inline int nat_frag_key(struct __sk_buff *skb,
 	return bpf_skb_load_bytes(skb, IP_OFF + 4, &fk->id, 2);
 }
 
+/* An IPv4 fragment's payload bytes (*len) and their offset in the
+ * datagram (*off); 1 when it is the last (MF clear), -1 unreadable. */
+static __always_inline int nat_frag_extent(struct __sk_buff *skb, __u32 *len,
+					   __u32 *off)
+{
+	__u8 ip[8];
+
+	if (bpf_skb_load_bytes(skb, IP_OFF, ip, 8))
+		return -1;
+	*len = ((__u32)ip[2] << 8 | ip[3]) - (ip[0] & 15) * 4;
+	*off = ((__u32)(ip[6] & 0x1f) << 8 | ip[7]) * 8;
+	return !(ip[6] & 0x20);
+}
+
 __noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
 {
 	struct kvb_natfrag v = {};
+	__u32 off;
 
 	if (!k ||
-	    nat_frag_key(skb, &v.key, k->saddr, k->daddr, k->proto, k->dir))
+	    nat_frag_key(skb, &v.key, k->saddr, k->daddr, k->proto, k->dir) ||
+	    nat_frag_extent(skb, &v.seen, &off) < 0)
 		return 0;
 	v.sport = k->sport;
 	v.dport = k->dport;
@@ -1677,7 +1701,9 @@ __noinline int nat_frag_note(struct __sk_buff *skb, const struct kvb_ct_key *k)
 __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 {
 	struct kvb_natfrag_key fk = {};
+	__u32 len, off, total;
 	struct kvb_natfrag v, *e;
+	int last;
 
 	if (!k || nat_frag_key(skb, &fk, k->saddr, k->daddr, k->proto, k->dir))
 		return -1;
@@ -1691,12 +1717,23 @@ __noinline int nat_frag_ports(struct __sk_buff *skb, struct kvb_ct_key *k)
 		return -1;
 	k->sport = v.sport;
 	k->dport = v.dport;
-	/* the note lives its KVB_NATFRAG_S, the last fragment (MF clear)
-	 * does not end it: fragments reordered after the first (per-packet
-	 * load balancing, multi-path links: first, last, middle) all find
-	 * it, as conntrack's reassembly takes them (t93: a middle one after
-	 * the last was lost). A reuse of the id starts with its own first
-	 * fragment, which forgets this note (nat_frag_forget) */
+	/* the note ends once all of its datagram passed, not at its last
+	 * fragment (MF clear): fragments reordered behind the last (first,
+	 * last, middle: per-packet load balancing, multi-path links) still
+	 * find it, as conntrack's reassembly takes them (t93), and a later
+	 * datagram of the same id whose later fragments come before its
+	 * first finds none, so never this one's ports (t102: another
+	 * guest's payload was delivered by them). A duplicate fragment
+	 * only ends it early */
+	last = nat_frag_extent(skb, &len, &off);
+	if (last < 0)
+		return 0;
+	if (last)
+		e->total = off + len;
+	__sync_fetch_and_add(&e->seen, len);
+	total = *(volatile __u32 *)&e->total;
+	if (total && *(volatile __u32 *)&e->seen >= total)
+		bpf_map_delete_elem(&kvb_natfrag, &fk);
 	return 0;
 }
 
@@ -2123,8 +2160,15 @@ static __always_inline int nat_snat(struct __sk_buff *skb,
 	/* the source the host would pick for this route: the egress
 	 * device's address (or the route's preferred source) */
 	fibret = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC);
-	if (fibret == BPF_FIB_LKUP_RET_NOT_FWDED)
+	if (fibret == BPF_FIB_LKUP_RET_NOT_FWDED) {
+		/* a later fragment of a hairpin into another network's
+		 * forward there: its first's way (t100) */
+		if (ct && ct->hairpin && f->fragk == KVB_FRAG_LATER) {
+			t->hpk = ok;
+			return NAT_HAIRPIN_LATER;
+		}
 		return NAT_CONTINUE;	/* one of the host's own addresses */
+	}
 	/* longer than the route out takes (the WAN's MTU below the
 	 * network's): the guest must hear it, or its TCP stalls on every
 	 * full-size segment; BPF cannot fragment */
@@ -2313,22 +2357,18 @@ static __always_inline int nat_from_guest(struct __sk_buff *skb,
 	/* for one of the host's own addresses: another nat network's WAN
 	 * address (not this one's) on a port it forwards is a hairpin
 	 * into that network (nat_hairpin), else the host's; a later
-	 * fragment goes with its first's hairpin (t100: to the host) */
-	if (ret != NAT_CONTINUE ||
-	    (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP))
-		return ret;
-	if (f->fragk == KVB_FRAG_LATER) {
-		struct kvb_ct *h;
+	 * fragment goes with its first's hairpin (t100: to the host), its
+	 * key as nat_snat found it (its note counts it once) */
+	if (ret == NAT_HAIRPIN_LATER) {
+		struct kvb_ct *h = bpf_map_lookup_elem(&kvb_ct, hk);
 
-		hairpin_key(hk, f, daddr, 0);
-		if (nat_frag_ports(skb, hk))
-			return ret;
-		h = bpf_map_lookup_elem(&kvb_ct, hk);
-		if (!h || !h->hairpin || !ct_live(net, hk, h, kvb_now()))
-			return ret;
+		if (!h || !h->hairpin)
+			return NAT_CONTINUE;
 		return hairpin_send(skb, net, hk, h, l4off, KVB_FRAG_LATER);
 	}
-	if (!f->l4_ok || !nat_fwd_at(daddr, bpf_htons(f->dport), f->l4_proto))
+	if (ret != NAT_CONTINUE || !f->l4_ok || f->fragk == KVB_FRAG_LATER ||
+	    (f->l4_proto != IPPROTO_TCP && f->l4_proto != IPPROTO_UDP) ||
+	    !nat_fwd_at(daddr, bpf_htons(f->dport), f->l4_proto))
 		return ret;
 	hairpin_key(hk, f, daddr, 0);
 hairpin:

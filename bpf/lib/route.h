@@ -888,6 +888,10 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 				return ret;
 		}
 		ret = nat_snat(skb, nat, f, l4off);
+		/* a later fragment of a hairpin: the host's, as before
+		 * (the nat stage's own path sends it on) */
+		if (ret == NAT_HAIRPIN_LATER)
+			return ROUTE_CONTINUE;
 		if (ret != NAT_TOO_BIG)
 			return ret;
 		/* a global function: the verifier must see that it is no
