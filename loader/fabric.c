@@ -412,7 +412,7 @@ bool fabric_netns_alive(struct fabric *fb, char *where, size_t len)
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
 		if (!stat(path, &st) && (__u64)st.st_ino == m.netns_ino &&
 		    netns_is(path, m.netns)) {
-			snprintf(where, len, "process %s", de->d_name);
+			snprintf(where, len, "%s", path);
 			found = true;
 		}
 	}

@@ -472,8 +472,11 @@ static int do_reset(int argc, char **argv)
 		if (fabric_netns_alive(fb, where, sizeof(where)))
 			return err("reset force: %s is the fabric of a network "
 				   "namespace that still exists (%s): reset it "
-				   "there (nsenter --net=...)", opts.bpffs,
-				   where);
+				   "there: nsenter --net=%s kvmbpf --bpffs %s "
+				   "reset (a process of the fabric's, its "
+				   "dnsmasq say, keeps a namespace after 'ip "
+				   "netns del')", opts.bpffs, where, where,
+				   opts.bpffs);
 		if (cookie != fabric_netns_cookie(fb))
 			return err("reset force: %s is the fabric of another "
 				   "network namespace (cookie %llu): if that "

@@ -539,6 +539,28 @@ out=$("${orphan[@]}" reset force "$cookie" 2>&1) && grep -q "its pins and files 
 check_not "... nothing of it left" test -e "${BPFFS}_orphan"
 check_not "... nor its files in /run/kvmbpf" test -e "/run/kvmbpf/$ogw.leases"
 rm -f "/run/kvmbpf/$ogw.leases"
+# a nat network's dnsmasq and watcher keep its namespace after
+# 'ip netns del': reset force refuses (the fabric lives) and names the
+# command that resets it where it lives
+kept=("$ROOT/build/kvmbpf" --bpffs "${BPFFS}_kept")
+netns_add "$T-kns"
+check "a nat network (dnsmasq on) in $T-kns" nsenter --net="/run/netns/$T-kns" "${kept[@]}" net add kn type nat subnet 10.77.251.0/24
+kpids=$(ip netns pids "$T-kns")
+for p in $kpids; do BG_PIDS+=("$p"); done
+check "... its processes run there" test -n "$kpids"
+kcookie=$("${kept[@]}" reset 2>&1 | sed -n "s/.*'kvmbpf reset force \([0-9]*\)'.*/\1/p")
+ip netns del "$T-kns"
+kout=$("${kept[@]}" reset force "$kcookie" 2>&1)
+kwhere=$(sed -n 's/.*reset it there: nsenter --net=\(\/proc\/[0-9]*\/ns\/net\) .*/\1/p' <<<"$kout")
+check "reset force after 'ip netns del' with its dnsmasq alive: refused, naming where to reset it" test -n "$kwhere"
+check "... that command resets it" nsenter --net="${kwhere:-/nonexistent}" "${kept[@]}" reset
+kleft=
+for p in $kpids; do	# a zombie is gone
+	case $(ps -o stat= -p "$p" 2>/dev/null) in ''|Z*) ;; *) kleft="$kleft $p" ;; esac
+done
+expect "... and its dnsmasq and watcher are gone" "" "$kleft"
+check_not "... nothing of it left" test -e "${BPFFS}_kept"
+[ -d "${BPFFS}_kept" ] && { "${kept[@]}" reset force "$kcookie"; rm -rf "${BPFFS}_kept"; } >/dev/null 2>&1
 ip tuntap add "$T-un" mode tap && LINK_LIST+=("$T-un")
 expect_err "detach a device never attached" "not attached" kvmbpf detach "$T-un"
 expect_err "detach uplink" "uplink" kvmbpf detach "$T-up"
