@@ -1903,8 +1903,6 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	__u32 gnet = 0;
 	int ret;
 
-	__u64 *cnt = ct_counter(net->id);
-
 	/* the keys in the scratch, not on the stack: the routed stage,
 	 * which calls this too (route_from_guest), has none to spare */
 	if (!t)
@@ -1915,13 +1913,17 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	rk->proto = ok->proto;
 	rk->dir = 1;
 	ct = bpf_map_lookup_elem(&kvb_ct, ok);
-	if (ct && ct->hairpin && ct_live(net, ok, ct, now))
-		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
 	/* a flow to the WAN address that is no hairpin's (none is made:
 	 * nat_wan_martian) is never taken for an expired hairpin */
 	if (ct && !ct->hairpin)
 		return NAT_CONTINUE;
+	/* the flow's network's timeouts and count: a hairpin into another
+	 * network's forward is that network's */
+	if (ct && ct_live(ct->net_id == net->id ? net :
+			  net_lookup(ct->net_id), ok, ct, now))
+		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
 	if (ct) {	/* expired: both keys go */
+		__u64 *cnt = ct_counter(ct->net_id);
 		__u16 oslot = ct->slot;
 
 		rk->saddr = ct->addr2;

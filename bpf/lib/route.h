@@ -781,6 +781,30 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * A later fragment from a guest of a routed network (not behind a nat
+ * one) to one of the host's own addresses: its first's hairpin into a
+ * nat network's port forward (route_from_guest), when it took one; else
+ * the host's.
+ */
+static __always_inline int route_hairpin_later(struct __sk_buff *skb,
+					       const struct kvb_net *net,
+					       const struct kvb_frame *f,
+					       struct kvb_ct_key *hk,
+					       __u32 l4off)
+{
+	struct kvb_ct *h;
+
+	hairpin_key(hk, f, f->daddr4, 0);
+	if (nat_frag_ports(skb, hk))
+		return ROUTE_CONTINUE;
+	h = bpf_map_lookup_elem(&kvb_ct, hk);
+	if (!h || !h->hairpin || !ct_live(net_lookup(h->net_id), hk, h,
+					  kvb_now()))
+		return ROUTE_CONTINUE;
+	return hairpin_send(skb, net, hk, h, l4off, KVB_FRAG_LATER);
+}
+
+/*
  * A frame from a guest of a routed or nat network. Returns ROUTE_CONTINUE
  * for what the switch (or NAT) handles, a verdict, or a drop code.
  */
@@ -864,27 +888,44 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	 */
 	if (net->type != KVB_NET_ROUTED && family == 4)
 		return ROUTE_CONTINUE;	/* nat: translated, or the host's */
-	if (net->type == KVB_NET_ROUTED && net->via_nat && family == 4) {
-		nat = net_lookup(net->via_nat);
-		if (!nat || nat->type != KVB_NET_NAT)
-			return DROP(KVB_DROP_NO_ROUTE);
-		/* to the nat network's WAN address: a forwarded port is
-		 * reached through it (hairpin, from the nat network's
-		 * gateway), as from the nat network's own guests; any other
-		 * port there is the host's, as before */
-		if (f->l4_ok && (f->l4_proto == IPPROTO_TCP ||
-				 f->l4_proto == IPPROTO_UDP) &&
-		    nat->nat_ip && f->daddr4 == nat->nat_ip) {
-			struct kvb_ct_key *hk = &t->hk;	/* no stack for it */
+	if (net->type == KVB_NET_ROUTED && family == 4) {
+		struct kvb_ct_key *hk = &t->hk;	/* no stack for it */
+		int l4 = f->l4_proto == IPPROTO_TCP ||
+			 f->l4_proto == IPPROTO_UDP, fwd = f->l4_ok && l4;
 
-			__builtin_memset(hk, 0, sizeof(*hk));
-			hk->saddr = f->saddr4;
-			hk->daddr = f->daddr4;
-			hk->sport = bpf_htons(f->sport);
-			hk->dport = bpf_htons(f->dport);
-			hk->proto = f->l4_proto;
+		nat = (struct kvb_net *)net;
+		if (!net->via_nat) {
+			/* routed out; to one of the host's own addresses,
+			 * a nat network's port forward there is reached as
+			 * from the WAN (nat_hairpin: the flow that network's,
+			 * from its gateway), as kernel DNAT takes any
+			 * interface's packets to it; any other port is the
+			 * host's (t103: the host's own port answered) */
+			ret = route_out(skb, ifindex, net, family, saddr, daddr,
+					nat_wire_len(f->l3_len, f->hdr_len,
+						     skb->gso_size));
+			if (ret != ROUTE_CONTINUE || !l4)
+				return ret;
+			if (f->fragk == KVB_FRAG_LATER)
+				return route_hairpin_later(skb, net, f, hk,
+							   l4off);
+			if (!fwd || !nat_fwd_at(f->daddr4, bpf_htons(f->dport),
+					f->l4_proto))
+				return ROUTE_CONTINUE;
+		} else {
+			nat = net_lookup(net->via_nat);
+			if (!nat || nat->type != KVB_NET_NAT)
+				return DROP(KVB_DROP_NO_ROUTE);
+			/* to the nat network's WAN address: a forwarded port
+			 * is reached through it (hairpin, from the nat
+			 * network's gateway), as from the nat network's own
+			 * guests; any other port there is the host's */
+			fwd = fwd && nat->nat_ip && f->daddr4 == nat->nat_ip;
+		}
+		if (fwd) {
+			hairpin_key(hk, f, f->daddr4, 0);
 			ret = nat_hairpin(skb, nat, f, hk, l4off);
-			if (ret != NAT_CONTINUE)
+			if (ret != NAT_CONTINUE || !net->via_nat)
 				return ret;
 		}
 		ret = nat_snat(skb, nat, f, l4off);

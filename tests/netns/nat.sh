@@ -391,6 +391,20 @@ check "... and the host's own services there still answer it (no forward: the ho
 # to the host's stack)
 check "hairpin from another WAN's network: a UDP datagram of 4000 bytes to g1 and back (fragments)" \
 	udp_echo4000 "$T-g1" 0.0.0.0 "$T-x4" 10.99.2.1 5353
+# and a guest of a routed network (not behind a nat one): kernel DNAT
+# takes its packets to the forward as any interface's (t103: the host's
+# own port answered)
+check "net add r5 (routed, not peered)" kvmbpf net add r5 type routed subnet 192.168.72.0/24 dhcp off
+net_guest "$T-x5" r5 192.168.72.15 192.168.72.1 || fail "attach x5"
+[ "$(hairpin_peer "$T-x5")" = 192.168.78.1 ] &&
+	pass "hairpin: a guest of a routed network reaches a nat network's forward at its WAN address" ||
+	fail "hairpin: x5 (routed r5) to 10.99.2.1:8080 did not reach g1"
+check "... its fragmented UDP datagram of 4000 bytes too, to g1 and back" \
+	udp_echo4000 "$T-g1" 0.0.0.0 "$T-x5" 10.99.2.1 5353
+check "... and the host's own services there still answer it" \
+	in_ns "$T-x5" ping -n -c 1 -W 2 10.99.2.1
+kvmbpf detach "$T-x5"
+kvmbpf net del r5 || fail "net del r5"
 # a hairpin connection is established as any (before, it stayed new and
 # an idle one was cut after 120 s)
 in_ns "$T-g1" timeout 8 "$PY" -c "
