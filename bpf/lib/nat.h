@@ -3393,7 +3393,10 @@ static long forget_one(void *map, struct kvb_ct_key *k, struct kvb_ct *e,
 	struct kvb_ct *o = e;
 
 	p = bpf_map_lookup_elem(&kvb_port, &e->guest_ifindex);
-	if (p && p->role == KVB_PORT_GUEST && nat_carries(p->net_id, e->net_id))
+	/* a hairpin from another network's guest names that network
+	 * (gnet), as its replies go (nat_reply_port) */
+	if (p && p->role == KVB_PORT_GUEST &&
+	    nat_carries(p->net_id, e->gnet ? e->gnet : e->net_id))
 		return 0;
 	ok = *k;
 	if (k->dir) {

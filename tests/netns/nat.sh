@@ -403,6 +403,45 @@ check "... its fragmented UDP datagram of 4000 bytes too, to g1 and back" \
 	udp_echo4000 "$T-g1" 0.0.0.0 "$T-x5" 10.99.2.1 5353
 check "... and the host's own services there still answer it" \
 	in_ns "$T-x5" ping -n -c 1 -W 2 10.99.2.1
+# another port's detach (a VM stopped) forgets the flows no port takes
+# any more: not a hairpin from another network's guest, whose port is of
+# that network (before, every such connection lost its flow and broke)
+hairpin_survives() { # NS: its connection to g1's forward outlives a detach
+	ip link add "$T-zz" type veth peer name "$T-zy" && LINK_LIST+=("$T-zz") &&
+		ip link set "$T-zz" up || return 1
+	in_ns "$T-g1" timeout 12 "$PY" -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.settimeout(10); s.bind(('0.0.0.0', 80)); s.listen(1)
+c, a = s.accept(); c.settimeout(10)
+c.sendall(c.recv(64))" 2>/dev/null & local lp=$!
+	sleep 0.5
+	in_ns "$1" timeout 12 "$PY" -c "
+import socket, os, time
+c = socket.create_connection(('10.99.2.1', 8080), timeout=3)
+open('$TMPDIR/hp-up', 'w').close()
+while not os.path.exists('$TMPDIR/hp-go'):
+    time.sleep(0.1)
+c.settimeout(4); c.sendall(b'after-detach')
+assert c.recv(64) == b'after-detach'" 2>/dev/null & local cp=$!
+	for _ in $(seq 50); do [ -e "$TMPDIR/hp-up" ] && break; sleep 0.1; done
+	kvmbpf attach "$T-zz" net n && kvmbpf detach "$T-zz"
+	# its flow is still there (before, it went, and the next packet
+	# made a new one: new again, its idle timeout restarted)
+	kvmbpf -j ct show net n | "$PY" -c "
+import json, sys
+ct = json.load(sys.stdin)
+assert [c for c in ct if c['proto'] == 'tcp' and c['src'] == '$2' and c['dport'] == 8080
+        and c['state'] == 'established'], ct"; local kept=$?
+	touch "$TMPDIR/hp-go"
+	wait "$cp"; local rc=$?
+	wait "$lp"
+	rm -f "$TMPDIR/hp-up" "$TMPDIR/hp-go"; ip link del "$T-zz"
+	[ "$kept" = 0 ] && return $rc
+	return 1
+}
+check "... its connection and flow outlive another port's detach" hairpin_survives "$T-x5" 192.168.72.15
+check "... and so do one from another nat network's guest (x3)" hairpin_survives "$T-x3" 192.168.74.13
 kvmbpf detach "$T-x5"
 kvmbpf net del r5 || fail "net del r5"
 # a hairpin connection is established as any (before, it stayed new and
