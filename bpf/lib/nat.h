@@ -2560,7 +2560,8 @@ static __always_inline int hairpin_error_send(struct __sk_buff *skb,
 	barrier_var(t);
 	if (IS_DROP(ret))
 		return ret;
-	if (!guests_may_talk(ifindex, t->qe.out))
+	/* isolation between guests of one network, as hairpin_send's */
+	if (!hairpin_may_reach(ifindex, gp))
 		return DROP(KVB_DROP_ISOLATED);
 	if (!dec_ttl(skb, IPPROTO_ICMP))
 		return DROP(KVB_DROP_TTL);
@@ -2603,6 +2604,9 @@ static __always_inline int hairpin_error_send(struct __sk_buff *skb,
 	icmp_inner_store(skb, ICMP_INNER + 22, &t->qe.ports[1], &t->qe.nport,
 			 2);
 	bpf_skb_store_bytes(skb, ETH_OFF_DST, t->qe.amac, ETH_ALEN, 0);
+	/* from the flow's gateway MAC, for another network's guest too
+	 * (hairpin_send uses the receiver's own gateway's; here its lookup
+	 * would take 8 bytes of stack kvb_tc_nat does not have) */
 	bpf_skb_store_bytes(skb, ETH_OFF_SRC, net->uplink_mac, ETH_ALEN, 0);
 	/* the receiver's ACLs judge it as an error about its own
 	 * connection */
@@ -2692,12 +2696,21 @@ __noinline int nat_hairpin_error_rev(struct __sk_buff *skb, __u32 ifindex,
 	if (!t || !net)
 		return DROP(KVB_DROP_NAT_PROTO);
 	ct = bpf_map_lookup_elem(&kvb_ct, &t->rk);
-	if (!ct || !ct->hairpin || ct->net_id != net_id ||
-	    !ct_live(net, &t->rk, ct, kvb_now()))
+	if (!ct || !ct->hairpin)
+		return DROP(KVB_DROP_NAT_PROTO);
+	/* a hairpin into another network's forward is that network's
+	 * flow, its reply entry naming A's (gnet) */
+	if (ct->net_id != net_id) {
+		net = net_lookup(ct->net_id);
+		if (!net)
+			return DROP(KVB_DROP_NAT_PROTO);
+	}
+	if (!ct_live(net, &t->rk, ct, kvb_now()))
 		return DROP(KVB_DROP_NAT_PROTO);
 	kvb_ct_reply_key(&t->rk, ct, &t->ok);
 	r = bpf_map_lookup_elem(&kvb_ct, &t->ok);
-	if (!r || r->guest_ifindex != ifindex)
+	if (!r || r->guest_ifindex != ifindex ||
+	    (ct->net_id != net_id && r->gnet != net_id))
 		return DROP(KVB_DROP_NAT_PROTO);
 	/* the original entry names B */
 	return hairpin_error_send(skb, ifindex, net, t, ct);

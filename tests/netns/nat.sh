@@ -474,6 +474,20 @@ kvmbpf port set "$T-x3" isolated on && kvmbpf port set "$T-g1" isolated on ||
 [ "$(hairpin_peer "$T-x3")" = 192.168.78.1 ] &&
 	pass "hairpin from another nat network, both ports isolated: reaches the forward's guest" ||
 	fail "hairpin: isolated x3 (n2) to isolated g1's forward did not reach it"
+# the port unreachable of isolated g1 (its closed UDP port 5998) about
+# isolated x3's datagram goes back to x3 (before: dropped, isolated)
+check "forward add udp 5355 to g1's closed port 5998" \
+	kvmbpf forward add n proto udp port 5355 to 192.168.78.11:5998
+check "... and g1's port unreachable about x3's datagram reaches x3's socket" in_ns "$T-x3" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.connect(('10.99.2.1', 5355)); s.send(b'hairpin?')
+try:
+    s.recv(16)
+except ConnectionRefusedError:
+    raise SystemExit(0)
+raise SystemExit(1)"
+kvmbpf forward del n proto udp port 5355
 [ -z "$(hairpin_peer "$T-g2")" ] &&
 	pass "... while g2, of g1's own network, is refused the hairpin to isolated g1" ||
 	fail "hairpin: g2 reached isolated g1 through the WAN address"
