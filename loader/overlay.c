@@ -177,11 +177,12 @@ int overlay_check(struct fabric *fb, const char *cmd,
 	if (!net_has(n, NT_OVERLAY))
 		return err("%s: %s: %s networks do not span hosts", cmd,
 			   n->name, net_type_name(n->type));
-	/* every host's dnsmasq would lease the same addresses */
-	if (net_has(n, NT_NAT) && (n->flags & KVB_NET_F_DHCP))
-		return err("%s: %s: a nat network spans hosts with 'dhcp off' "
+	/* every host's dnsmasq would lease the same addresses (nat, and
+	 * routed with dhcp on: t113) */
+	if (n->flags & KVB_NET_F_DHCP)
+		return err("%s: %s: a %s network spans hosts with 'dhcp off' "
 			   "only (each host's DHCP server would lease the same "
-			   "addresses)", cmd, n->name);
+			   "addresses)", cmd, n->name, net_type_name(n->type));
 	if (old && old->vni != n->vni && net_has(n, NT_GATEWAY))
 		return err("%s: %s: the VNI of a %s network is given at net "
 			   "add only (its anycast gateway's MAC derives from "

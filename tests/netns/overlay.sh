@@ -405,6 +405,9 @@ netns_add "$T-w" && underlay "$T-w" 100
 guest "$T-n1" 1 n1 192.168.40.11/24 || fail "setup: n1"
 guest "$T-n2" 2 n2 192.168.40.12/24 || fail "setup: n2"
 for g in n1 n2; do ip -n "$T-$g" route add default via 192.168.40.1; done
+expect_err "h1: net add routed with dhcp on and a vni: refused (every host would lease the same addresses)" \
+	"spans hosts with 'dhcp off' only" kv 1 net add rd type routed subnet 10.4.0.0/24 dhcp on vni 410 vtep 10.90.0.2
+check_not "... and not made" kv 1 net show rd
 check "h1: net add nat n vni 400 (dhcp off)" kv 1 net add n type nat subnet 192.168.40.0/24 dhcp off vni 400 vtep 10.90.0.2
 check "h2: net add nat n vni 400 (dhcp off)" kv 2 net add n type nat subnet 192.168.40.0/24 dhcp off vni 400 vtep 10.90.0.1
 check "attach n1 (h1)" kv 1 attach n1 net n ip 192.168.40.11
