@@ -360,7 +360,8 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 		if (s.f.proto == ETH_P_IP && s.f.sport == 67)
 			dhcp_snoop_server(skb, s.net->id, s.l4off);
 		else if (s.f.proto == ETH_P_IP)
-			dhcp_snoop_client(skb, s.net->id, s.ifindex, s.l4off);
+			ret = dhcp_snoop_client(skb, s.net->id, s.ifindex,
+						s.l4off);
 		else if (s.f.sport == DHCP6_SERVER_PORT &&
 			 s.f.dport == DHCP6_CLIENT_PORT)
 			dhcp6_snoop_server(skb, s.net->id, s.l4off,
@@ -369,7 +370,8 @@ int kvb_tc_dhcp(struct __sk_buff *skb)
 			ret = dhcp6_snoop_client(skb, s.net->id, s.ifindex,
 						 s.l4off, s.f.l4_len);
 		if (IS_DROP(ret))
-			goto out;	/* past the port's lease budget */
+			goto out;	/* past the port's lease budget, or
+					 * another port's address */
 	}
 	bpf_tail_call(skb, &kvb_stages, stage_of(s.port, s.net));
 	ret = DROP(KVB_DROP_NO_STAGE);

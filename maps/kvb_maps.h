@@ -300,7 +300,8 @@ enum kvb_port_held {
 	X(NAT_VTEP, 57, "nat-vtep", "while this fabric has an overlay network over IPv4: a guest's UDP to the VXLAN port (4789) through NAT, or a WAN packet from that port that would open a forward's or mapping's flow: translated to this host's address, it would pass on the other hosts as this host's own tunnel traffic and put the guest's frames into any overlay network") \
 	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add") \
 	X(HOST_UNREACH, 59, "host-unreachable", "a nat guest's IPv4 packet to translate out whose next hop has not answered ARP for 2.5 s: answered ICMP host unreachable from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask again (routed packets: the kernel answers, uncounted here)") \
-	X(ACL_TCP_WINDOW, 60, "acl-tcp-window", "TCP RST or FIN of a connection a port's ACLs let through, outside its receiver's window (a blind forgery: it would have put the connection on the closing timeout)")
+	X(ACL_TCP_WINDOW, 60, "acl-tcp-window", "TCP RST or FIN of a connection a port's ACLs let through, outside its receiver's window (a blind forgery: it would have put the connection on the closing timeout)") \
+	X(DHCP_FOREIGN, 61, "dhcp-foreign", "a guest's DHCPRELEASE (ciaddr) or DHCPDECLINE (option 50) naming an address another port holds (given, leased or in use): a server that keys leases on the client identifier (RFC 2131; a LAN's) would end that port's lease")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64

@@ -270,7 +270,14 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 /*
  * A client's message (UDP to 67) from guest port ifindex: a DISCOVER or
  * a REQUEST opens a transaction the port's ACK must answer; a RELEASE
- * (ciaddr) or a DECLINE (option 50) ends the port's lease of that address.
+ * (ciaddr) or a DECLINE (option 50) ends the port's lease of that address,
+ * and is refused (dhcp-foreign) when it names an address another port
+ * holds (given, leased or in use), as DHCPv6's are (guard.h:
+ * dhcp6_addr_walk): the guard's chaddr rule keeps a guest to its own
+ * leases only where the server ignores client identifiers (the fabric's
+ * dnsmasq); a LAN's server that keys leases on option 61, as RFC 2131
+ * wants, ends the lease of whatever client identifier the message names,
+ * and every guest hears the others' (t110). Returns a drop code or 0.
  */
 __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 						__u32 net_id, __u32 ifindex,
@@ -293,10 +300,22 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 		a = o.reqip;
 	if (!a)
 		return 0;
-	k.ifindex = ifindex;
 	k.net_id = (__u8)net_id;
 	__builtin_memcpy(k.addr, &a, 4);
-	return kvb_unbind(&k, KVB_ADDR_F_DHCP);
+	{
+		struct kvb_addr *ow = bpf_map_lookup_elem(&kvb_addr, &k), *b;
+
+		if (ow && ow->owner != ifindex) {
+			b = bind_of(ow->owner, 4, &a, 4);
+			if (b && (b->flags & (KVB_ADDR_F_STATIC |
+					      KVB_ADDR_F_DHCP |
+					      KVB_ADDR_F_SAVI)))
+				return DROP(KVB_DROP_DHCP_FOREIGN);
+		}
+	}
+	k.ifindex = ifindex;
+	kvb_unbind(&k, KVB_ADDR_F_DHCP);
+	return 0;
 }
 
 /* The transaction id of a DHCPv6 message whose first 4 bytes are m. */

@@ -94,6 +94,24 @@ static int drops_as(__u32 ifx, const struct frame *f, enum kvb_drop r,
 	return 0;
 }
 
+/*
+ * The frame from port ifx passes XDP (what it is judged by is a stage of
+ * tc's: DHCP snooping) and is dropped by tc for reason r, counted once.
+ */
+static int tc_drops_as(__u32 ifx, const struct frame *f, enum kvb_drop r,
+		       const char *what)
+{
+	__u64 d0 = dropped(ifx, r);
+	int x = run_xdp(F, ifx, f), t = run_tc(F, ifx, f);
+
+	if (x == XDP_PASS && t == TC_ACT_SHOT && dropped(ifx, r) == d0 + 1)
+		return 1;
+	printf("FAIL %s: xdp %d tc %d, %s +%llu (want XDP_PASS, TC_ACT_SHOT, "
+	       "+1)\n", what, x, t, drop_name(r), dropped(ifx, r) - d0);
+	unit_failed = 1;
+	return 0;
+}
+
 /* The frame from port ifx passes both hooks: no drop of any reason. */
 static int passes(__u32 ifx, const struct frame *f, const char *what)
 {
@@ -1074,7 +1092,8 @@ static void t_mac_of_the_lan_never_pinned(struct fabric *fb)
 
 static void t_dhcp_lease_released(struct fabric *fb __attribute__((unused)))
 {
-	__u32 a55 = A4(10, 0, 0, 55), a56 = A4(10, 0, 0, 56);
+	__u32 a55 = A4(10, 0, 0, 55), a56 = A4(10, 0, 0, 56),
+	      a57 = A4(10, 0, 0, 57);
 	struct frame f;
 	__u8 l4[16];
 
@@ -1085,22 +1104,38 @@ static void t_dhcp_lease_released(struct fabric *fb __attribute__((unused)))
 	CHECK(!bound(kv3, a55, NULL), "RELEASE left the binding");
 	frame_ip4(&f, PEER, V3, a55, IPPROTO_UDP, l4, 16);
 	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "source after RELEASE");
-	/* a RELEASE speaks for its own port only */
+	/* a RELEASE speaks for its own port only: naming another port's
+	 * lease it is refused (t110: a LAN server that keys leases on the
+	 * client identifier would end it), from any source */
 	CHECK(dhcp_ack(V2, a56, 3600) == TC_ACT_REDIRECT, "ACK .56 to kv2");
 	dhcp_msg(&f, V3, 0, 7, V3, a56, 0, 0, 0);
-	run_tc(F, kv3, &f);
+	tc_drops_as(kv3, &f, KVB_DROP_DHCP_FOREIGN,
+		    "kv3's RELEASE of kv2's lease");
+	CHECK(dhcp_ack(V3, a57, 3600) == TC_ACT_REDIRECT, "ACK .57 to kv3");
+	dhcp_msg(&f, V3, a57, 7, V3, a56, 0, 0, 0);
+	tc_drops_as(kv3, &f, KVB_DROP_DHCP_FOREIGN,
+		    "kv3's RELEASE of kv2's lease, from kv3's own address");
 	CHECK(bound(kv2, a56, NULL), "kv3's RELEASE unbound kv2's lease");
+	CHECK(bound(kv3, a57, NULL), "kv3's refused RELEASE unbound its own");
+	dhcp_msg(&f, V3, a57, 7, V3, a57, 0, 0, 0);
+	passes(kv3, &f, "kv3's RELEASE of its own lease");
 }
 
 static void t_dhcp_lease_declined(struct fabric *fb __attribute__((unused)))
 {
-	__u32 a60 = A4(10, 0, 0, 60);
+	__u32 a60 = A4(10, 0, 0, 60), a61 = A4(10, 0, 0, 61);
 	struct frame f;
 	__u8 l4[16];
 
 	udp(l4, 1000, 2000, 16);
 	CHECK(dhcp_ack(V3, a60, 3600) == TC_ACT_REDIRECT, "ACK .60 to kv3");
 	CHECK(bound(kv3, a60, NULL), ".60 not bound");
+	/* another port's lease, declined: refused (t110), kept */
+	CHECK(dhcp_ack(V2, a61, 3600) == TC_ACT_REDIRECT, "ACK .61 to kv2");
+	dhcp_msg(&f, V3, 0, 4, V3, 0, 0, a61, 0);
+	tc_drops_as(kv3, &f, KVB_DROP_DHCP_FOREIGN,
+		    "kv3's DECLINE of kv2's lease");
+	CHECK(bound(kv2, a61, NULL), "kv3's DECLINE unbound kv2's lease");
 	dhcp_msg(&f, V3, 0, 4, V3, 0, 0, a60, 0);
 	passes(kv3, &f, "DECLINE from 0.0.0.0");
 	CHECK(!bound(kv3, a60, NULL), "DECLINE left the binding");
