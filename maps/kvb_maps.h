@@ -301,7 +301,8 @@ enum kvb_port_held {
 	X(FWD_OFF, 58, "forwarding-off", "a guest's packet to route or translate out that the host's FIB refused: forwarding is off on the network's host interface (net.ipv4.conf.IF.forwarding, or IPv6's), which the fabric turned on there; a host-wide write of net.ipv4.ip_forward or net.ipv6.conf.all.forwarding sets every interface's, and the host's choice stands: turn it on there again (sysctl), or net del and net add") \
 	X(HOST_UNREACH, 59, "host-unreachable", "a nat guest's IPv4 packet to translate out whose next hop has not answered ARP for 2.5 s: answered ICMP host unreachable from the gateway within the port's rate, as the kernel's forwarding answers; one packet every 3 s is still sent, to ask again (routed packets: the kernel answers, uncounted here)") \
 	X(ACL_TCP_WINDOW, 60, "acl-tcp-window", "TCP RST or FIN of a connection a port's ACLs let through, outside its receiver's window (a blind forgery: it would have put the connection on the closing timeout)") \
-	X(DHCP_FOREIGN, 61, "dhcp-foreign", "a guest's DHCPRELEASE (ciaddr) or DHCPDECLINE (option 50) naming an address another port holds (given, leased or in use): a server that keys leases on the client identifier (RFC 2131; a LAN's) would end that port's lease")
+	X(DHCP_FOREIGN, 61, "dhcp-foreign", "a guest's DHCPRELEASE (ciaddr) or DHCPDECLINE (option 50) naming an address another port holds (given, leased or in use): a server that keys leases on the client identifier (RFC 2131; a LAN's) would end that port's lease") \
+	X(DHCP_LEASE_CAP, 62, "dhcp-lease-cap", "a guest's DHCPv4 REQUEST (not of its own address) or DISCOVER with Rapid Commit while its port holds its 16 IPv4 leases and static addresses or has lately asked for that many (one more every 10 minutes, as DHCPv6's budget): a LAN's server that keys leases on the client identifier would lease one guest its whole pool")
 
 /* Slots in kvb_stats.drop[]: a power of two, room for reasons to come. */
 #define KVB_DROP_SLOTS 64
@@ -1309,7 +1310,10 @@ struct kvb_dhcp6_budget {
 	__u32 ifindex;		/* the port it is of; 0: none (a slot given
 				 * to another port starts empty) */
 	__u32 refunds_seen;	/* kvb_dhcp6r's count when last taken off */
-	__u32 pad;
+	__u32 level4;		/* DHCPv4's level (REQUESTs not of the port's
+				 * own address, DISCOVERs with Rapid Commit:
+				 * dhcp.h dhcp4_lease_weight), leaked alike
+				 * from at_ns; was padding (layout 28 kept) */
 };
 
 /*

@@ -59,6 +59,8 @@
 #define DHCP_ACK 5
 #define DHCP_RELEASE 7
 #define DHCP_MAX_OPTS 16	/* options walked */
+#define DHCP_OPT_RAPID 80
+#define DHCP_TYPE_TWICE 0xff
 #define DHCP_LEASE_INFINITE 0xffffffffU
 #define DHCP6_IAADDR_LEN 24	/* address, preferred and valid lifetimes */
 #define DHCP6_OPT_RAPID_COMMIT 14
@@ -169,7 +171,9 @@ __attribute__((noinline)) int dhcp_xid_asked(__u32 ifindex, __u32 fam,
 
 /* What snooping needs of a message's options. */
 struct dhcp_opts {
-	__u32 type;		/* option 53, 0 if absent */
+	__u32 type;		/* option 53's first, 0 if absent; DHCP_TYPE_TWICE
+				 * when given twice (a server may read either) */
+	__u32 rapid;		/* option 80 (Rapid Commit) among those walked */
 	__be32 reqip;		/* option 50, 0 if absent */
 	__u32 lease;		/* option 51, host order, 0 if absent */
 	__be32 server;		/* option 54, 0 if absent */
@@ -189,7 +193,7 @@ __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 
 	if (!skb || !o)
 		return 0;
-	o->type = o->reqip = o->lease = o->server = 0;
+	o->type = o->rapid = o->reqip = o->lease = o->server = 0;
 	if (bpf_skb_load_bytes(skb, msg + DHCP_OFF_MAGIC, &val, 4) ||
 	    val != bpf_htonl(DHCP_MAGIC))
 		return 0;
@@ -201,9 +205,14 @@ __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 			pos++;
 			continue;
 		}
-		if (opt[0] == DHCP_OPT_MSGTYPE && opt[1] == 1 &&
-		    !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, opt + 2, 1))
+		if (opt[0] == DHCP_OPT_MSGTYPE && o->type)
+			o->type = DHCP_TYPE_TWICE;
+		else if (opt[0] == DHCP_OPT_MSGTYPE && opt[1] == 1 &&
+			 !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, opt + 2,
+					     1))
 			o->type = opt[2];
+		if (opt[0] == DHCP_OPT_RAPID)
+			o->rapid = 1;
 		if ((opt[0] == DHCP_OPT_REQIP || opt[0] == DHCP_OPT_LEASE ||
 		     opt[0] == DHCP_OPT_SERVER) &&
 		    opt[1] == 4 &&
@@ -268,8 +277,10 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
 }
 
 /*
- * A client's message (UDP to 67) from guest port ifindex: a DISCOVER or
- * a REQUEST opens a transaction the port's ACK must answer; a RELEASE
+ * A client's message (UDP to 67) from guest port ifindex: charged to the
+ * port's lease budget (dhcp4_lease_weight; dhcp-lease-cap past it); a
+ * DISCOVER or a REQUEST opens a transaction the port's ACK must answer; a
+ * RELEASE
  * (ciaddr) or a DECLINE (option 50) ends the port's lease of that address,
  * and is refused (dhcp-foreign) when it names an address another port
  * holds (given, leased or in use), as DHCPv6's are (guard.h:
@@ -279,6 +290,52 @@ __attribute__((noinline)) int dhcp_snoop_server(struct __sk_buff *skb,
  * wants, ends the lease of whatever client identifier the message names,
  * and every guest hears the others' (t110). Returns a drop code or 0.
  */
+__attribute__((noinline)) int dhcp_lease_charge(__u32 ifindex, __u32 weight,
+					       __u32 v4);
+
+/*
+ * Whether address a (network order) is port ifindex's own, given or
+ * leased: a REQUEST that renews it (ciaddr) or asks for it again after a
+ * reboot (option 50) creates no lease.
+ */
+static __always_inline int dhcp4_own(__u32 ifindex, __be32 a)
+{
+	struct kvb_addr *b;
+
+	if (!a)
+		return 0;
+	b = bind_of(ifindex, 4, &a, 4);
+	return b && (b->flags & (KVB_ADDR_F_DHCP | KVB_ADDR_F_STATIC));
+}
+
+/*
+ * The leases a guest's DHCPv4 message can make the server create (its
+ * weight on the port's DHCPv4 lease budget: dhcp_lease_charge): a REQUEST one, unless it renews or asks again for
+ * the port's own address; a DISCOVER with Rapid Commit one (without, the
+ * server only offers); a message whose type is given twice one (a
+ * server may read either). A LAN's server that keys leases on the client
+ * identifier (RFC 2131) makes a lease for every new option 61 a guest
+ * invents, with its own MAC as chaddr (t111: one guest took a LAN's whole
+ * pool); the fabric's own dnsmasq ignores client identifiers, so a
+ * client's own retries cost its budget only.
+ */
+static __always_inline __u32 dhcp4_lease_weight(struct __sk_buff *skb,
+						__u32 msg, __u32 ifindex,
+						const struct dhcp_opts *o)
+{
+	__be32 ci = 0;
+
+	if (o->type == DHCP_TYPE_TWICE)
+		return 1;
+	if (o->type == DHCP_DISCOVER)
+		return o->rapid;
+	if (o->type != DHCP_REQUEST)
+		return 0;
+	if (bpf_skb_load_bytes(skb, msg + DHCP_OFF_CIADDR, &ci, 4))
+		return 1;
+	return !dhcp4_own(ifindex, ci) && !dhcp4_own(ifindex, o->reqip);
+}
+
 __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 						__u32 net_id, __u32 ifindex,
 						__u32 l4_off)
@@ -291,6 +348,9 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 	if (!skb)
 		return 0;
 	dhcp_options(skb, msg, &o);
+	if (dhcp_lease_charge(ifindex, dhcp4_lease_weight(skb, msg, ifindex,
+							  &o), 1))
+		return DROP(KVB_DROP_DHCP_LEASE_CAP);
 	if ((o.type == DHCP_DISCOVER || o.type == DHCP_REQUEST) &&
 	    !bpf_skb_load_bytes(skb, msg + DHCP_OFF_XID, &a, 4))
 		return dhcp_xid_note(ifindex, DHCPX_V4, a);
@@ -606,35 +666,38 @@ __attribute__((noinline)) int dhcp6_renew_weight(struct __sk_buff *skb,
 
 /*
  * Charge port ifindex's DHCPv6 lease budget (kvb_maps.h:
- * kvb_dhcp6_budget) with weight leases: 0 when the message may go, else
- * the drop. The charge is taken as the message passes and never given
+ * kvb_dhcp6_budget), or with v4 its DHCPv4 one (level4, leaked alike),
+ * with weight leases: 0 when the message may go, else 1 (the caller
+ * counts its family's drop). The charge is taken as the message passes and never given
  * back, so requests without replies, leases the lease script could not
  * bind and retransmissions all count; what the port holds (its leased
  * and static IPv6 addresses, as bind_lease_room counts them) counts
- * once, not on top of the level that asked for it. A guest's burst
+ * once, not on top of the level that asked for it (IPv4's: n_ip4). A guest's burst
  * between two CPUs may overshoot by the other CPU's message: the record
  * is not locked.
  */
-__attribute__((noinline)) int dhcp6_lease_charge(__u32 ifindex, __u32 weight)
+__attribute__((noinline)) int dhcp_lease_charge(__u32 ifindex, __u32 weight,
+					       __u32 v4)
 {
 	struct kvb_port *port = bpf_map_lookup_elem(&kvb_port, &ifindex);
 	struct kvb_dhcpx *d = dhcpx_of(ifindex);
 	const __u64 leak = KVB_DHCP6_LEAK_S * KVB_NS;
 	__u64 now = kvb_now(), units;
-	__u32 held, level, slot, *refunds;
+	__u32 held, level, level4, slot, *refunds;
 
 	if (!weight)
 		return 0;
 	if (!port || !d)
-		return DROP(KVB_DROP_DHCP6_LEASE_CAP);
+		return 1;
 	slot = port->slot;
 	refunds = bpf_map_lookup_elem(&kvb_dhcp6r, &slot);
 	if (d->b6.ifindex != ifindex) {
 		d->b6.ifindex = ifindex;
-		d->b6.level = 0;
+		d->b6.level = d->b6.level4 = 0;
 		d->b6.refunds_seen = refunds ? *refunds : 0;
 	}
 	level = d->b6.level;
+	level4 = d->b6.level4;
 	/* the leases the server dropped since (dnsmasq's "del") */
 	if (refunds && *refunds != d->b6.refunds_seen) {
 		__u32 back = *refunds - d->b6.refunds_seen;
@@ -642,22 +705,35 @@ __attribute__((noinline)) int dhcp6_lease_charge(__u32 ifindex, __u32 weight)
 		d->b6.refunds_seen = *refunds;
 		level = level > back ? level - back : 0;
 	}
+	/* both levels leak alike, from one clock */
 	units = kvb_after(now, d->b6.at_ns) ? (now - d->b6.at_ns) / leak : 0;
-	if (units >= level) {
-		level = 0;
+	if (units >= level && units >= level4) {
+		level = level4 = 0;
 		d->b6.at_ns = now;
 	} else {
-		level -= (__u32)units;
+		level = units >= level ? 0 : level - (__u32)units;
+		level4 = units >= level4 ? 0 : level4 - (__u32)units;
 		d->b6.at_ns += units * leak;
 	}
 	d->b6.level = level;
-	held = port->n_ip6 > port->n_savi ? port->n_ip6 - port->n_savi : 0;
+	d->b6.level4 = level4;
+	/* the family's own leases and static addresses */
+	if (v4) {
+		held = port->n_ip4;
+		level = level4;
+	} else {
+		held = port->n_ip6 > port->n_savi ?
+			       port->n_ip6 - port->n_savi : 0;
+	}
 	if (held > level)
 		level = held;
 	if (weight > KVB_DHCP_LEASE_MAX ||
 	    level + weight > KVB_DHCP_LEASE_MAX)
-		return DROP(KVB_DROP_DHCP6_LEASE_CAP);
-	d->b6.level = level + weight;
+		return 1;
+	if (v4)
+		d->b6.level4 = level + weight;
+	else
+		d->b6.level = level + weight;
 	return 0;
 }
 
@@ -679,7 +755,7 @@ static __always_inline __u32 dhcp6_net_subnets(__u32 net_id)
  * A DHCPv6 client's message (UDP to 547) from guest port ifindex of
  * network net_id: one that can make the server create leases (a SOLICIT
  * with Rapid Commit, a REQUEST, a REBIND) is charged to the port's lease
- * budget (dhcp6_lease_charge) and refused past it (dhcp6-lease-cap): the
+ * budget (dhcp_lease_charge) and refused past it (dhcp6-lease-cap): the
  * server's lease table is shared by every port and by DHCPv4. A SOLICIT
  * (answered by a REPLY under Rapid Commit), REQUEST, CONFIRM, RENEW or
  * REBIND that goes opens a transaction the port's REPLY must answer; a
@@ -704,7 +780,7 @@ __attribute__((noinline)) int dhcp6_snoop_client(struct __sk_buff *skb,
 			dhcp6_lease_weight(skb, l4_off + 12, l4_len - 12,
 					   msg[0] |
 					   dhcp6_net_subnets(net_id) << 8);
-		if (w < 0 || dhcp6_lease_charge(ifindex, (__u32)w))
+		if (w < 0 || dhcp_lease_charge(ifindex, (__u32)w, 0))
 			return DROP(KVB_DROP_DHCP6_LEASE_CAP);
 	}
 	/* from here the message goes on whatever the snooping found: only

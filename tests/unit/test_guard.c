@@ -754,12 +754,17 @@ static __u32 port_of_mac(const __u8 *mac)
 }
 
 /* The client of port ifx (MAC mac) opens a transaction: a REQUEST. */
+static void dhcp4_budget_set(__u32 ifx, __u32 level4, __u64 ago_s);
+
 static void dhcp_ask(__u32 ifx, const __u8 *mac)
 {
 	struct frame f;
 
 	dhcp_xid++;
 	dhcp_msg(&f, mac, 0, 3, mac, 0, 0, 0, 0);
+	/* the tests lease one port many addresses in a second: the DHCPv4
+	 * lease budget is t_dhcp4_lease_cap's to test */
+	dhcp4_budget_set(ifx, 0, 0);
 	run_tc(F, ifx, &f);
 }
 
@@ -1885,6 +1890,25 @@ static void dhcp6_budget_set(__u32 ifx, __u32 level, __u64 ago_s)
 	close(fd);
 }
 
+/* The DHCPv4 level of port ifx's budget, leaked ago_s before now. */
+static void dhcp4_budget_set(__u32 ifx, __u32 level4, __u64 ago_s)
+{
+	struct kvb_dhcpx d;
+	__u32 slot;
+	int fd = dhcpx_read(ifx, &slot, &d);
+
+	if (fd < 0)
+		return;
+	if (d.b6.ifindex != ifx) {
+		d.b6.ifindex = ifx;
+		d.b6.level = 0;
+	}
+	d.b6.level4 = level4;
+	d.b6.at_ns = now_ns() - ago_s * 1000000000ULL;
+	bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
+	close(fd);
+}
+
 /* Through tc (XDP leaves a guest's DHCPv6 to tc) with no drop counted,
  * or dropped there as r (want_drop). */
 static int tc_judged(__u32 ifx, const struct frame *f, int want_drop,
@@ -1981,6 +2005,59 @@ static void t_dhcp6_lease_cap(struct fabric *fb)
 }
 
 /*
+ * A guest's DHCPv4 messages that can make a server create leases are
+ * charged to its port's DHCPv4 budget (t111: a LAN server that keys
+ * leases on the client identifier leased one guest, asking with its own
+ * MAC and a new option 61 each time, the whole pool): with one lease
+ * held, 15 REQUESTs for other addresses pass, the next is refused
+ * (dhcp-lease-cap, counted), as are a DISCOVER with Rapid Commit and a
+ * message that gives its type twice; a plain DISCOVER, the renewal of
+ * the lease it holds (ciaddr) and its INIT-REBOOT REQUEST (option 50)
+ * pass; once the budget leaked one lease, a REQUEST passes again.
+ */
+static void t_dhcp4_lease_cap(struct fabric *fb)
+{
+	const enum kvb_drop cap = KVB_DROP_DHCP_LEASE_CAP;
+	__u32 a58 = A4(10, 0, 0, 58), held;
+	struct kvb_port p;
+	struct frame f;
+	__u8 *o;
+
+	CHECK(dhcp_ack(V3, a58, 3600) == TC_ACT_REDIRECT &&
+	      bound(kv3, a58, NULL), "kv3 not leased .58");
+	CHECK(!port_get(fb, kv3, &p), "kv3 gone");
+	held = p.n_ip4;		/* .58, and what earlier tests left */
+	CHECK(held >= 1 && held < KVB_DHCP_LEASE_MAX, "kv3 holds %u", held);
+	dhcp4_budget_set(kv3, 0, 0);
+	for (__u32 i = 0; i < KVB_DHCP_LEASE_MAX - held; i++) {
+		dhcp_xid++;
+		dhcp_msg(&f, V3, 0, 3, V3, 0, 0, A4(10, 0, 2, i + 1), 0);
+		tc_judged(kv3, &f, 0, cap,
+			  "a REQUEST within the port's DHCPv4 budget");
+	}
+	dhcp_msg(&f, V3, 0, 3, V3, 0, 0, A4(10, 0, 2, 99), 0);
+	tc_judged(kv3, &f, 1, cap, "a REQUEST past the port's DHCPv4 budget");
+	dhcp_msg(&f, V3, 0, 1, V3, 0, 0, 0, 0);
+	tc_judged(kv3, &f, 0, cap, "a DISCOVER (the server only offers)");
+	/* options: 53 (3 bytes), then 80 (Rapid Commit, empty) */
+	o = f.buf + ETH_HLEN + 20 + 8 + 240 + 3;
+	o[0] = 80, o[1] = 0, o[2] = 255;
+	frame_csum4(&f);
+	tc_judged(kv3, &f, 1, cap, "a DISCOVER with Rapid Commit past the budget");
+	o[0] = 53, o[1] = 1, o[2] = 3, o[3] = 255;	/* DISCOVER, REQUEST */
+	frame_csum4(&f);
+	tc_judged(kv3, &f, 1, cap, "a message of two types past the budget");
+	dhcp_msg(&f, V3, a58, 3, V3, a58, 0, 0, 0);
+	tc_judged(kv3, &f, 0, cap, "the renewal of the lease the port holds");
+	dhcp_msg(&f, V3, 0, 3, V3, 0, 0, a58, 0);
+	tc_judged(kv3, &f, 0, cap, "an INIT-REBOOT REQUEST of its own lease");
+	dhcp4_budget_set(kv3, KVB_DHCP_LEASE_MAX, KVB_DHCP6_LEAK_S + 1);
+	dhcp_msg(&f, V3, 0, 3, V3, 0, 0, A4(10, 0, 2, 98), 0);
+	tc_judged(kv3, &f, 0, cap, "a REQUEST once the budget leaked one lease");
+	dhcp4_budget_set(kv3, 0, 0);
+}
+
+/*
  * An ACK binds only what answers the port's own client: a LAN host's ACK
  * of a 1 s lease to a guest that asked nothing (an xid its client never
  * sent), or of a transaction another port's client opened, binds nothing
@@ -2061,11 +2138,20 @@ static void t_dhcp_lease_cap(struct fabric *fb)
 		dhcp_ack(V7, A4(10, 0, 1, i), 3600);
 		CHECK(bound(kv7, A4(10, 0, 1, i), NULL), "lease %u not bound", i);
 	}
-	dhcp_ack(V7, A4(10, 0, 1, 17), 3600);
+	/* the renewal of .1 (ciaddr: no charge on the lease budget, which
+	 * refuses any other REQUEST now), which a server answers with a
+	 * 17th address */
+	dhcp_xid++;
+	dhcp_msg(&f, V7, A4(10, 0, 1, 1), 3, V7, A4(10, 0, 1, 1), 0, 0, 0);
+	run_tc(F, kv7, &f);
+	dhcp_ack_as_is(V7, A4(10, 0, 1, 17), 3600);
 	CHECK(!bound(kv7, A4(10, 0, 1, 17), NULL), "a 17th IPv4 lease bound");
 	CHECK(!port_get(F, kv7, &p) && p.n_ip4 == KVB_DHCP_LEASE_MAX,
 	      "n_ip4 %u", p.n_ip4);
-	dhcp_ack(V7, A4(10, 0, 1, 1), 7200);
+	dhcp_xid++;
+	dhcp_msg(&f, V7, A4(10, 0, 1, 1), 3, V7, A4(10, 0, 1, 1), 0, 0, 0);
+	run_tc(F, kv7, &f);
+	dhcp_ack_as_is(V7, A4(10, 0, 1, 1), 7200);
 	CHECK(bound(kv7, A4(10, 0, 1, 1), &a) &&
 	      a.expires_ns > now_ns() + 7100 * 1000000000ULL,
 	      "a renewal at the cap not bound");
@@ -2929,6 +3015,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_snooping);
 	RUN(t_dhcp_lease_moved);
 	RUN(t_dhcp_lease_released);
+	RUN(t_dhcp4_lease_cap);
 	RUN(t_dhcp_lease_declined);
 	RUN(t_dhcp_static_never_leased);
 	RUN(t_dhcp_lease_ends);
