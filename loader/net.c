@@ -1446,7 +1446,8 @@ static int net_set(int argc, char **argv)
 	 * older build left so keeps them through a command that does not
 	 * touch them (vtep-del takes them away) */
 	if ((net.vni || old.vni || vteps_added(&old, &net)) &&
-	    overlay_check(fb, "net set", &old, &net, true))
+	    overlay_check(fb, "net set", &old, &net,
+			  net_has(&net, NT_GATEWAY)))
 		return 1;
 	/*
 	 * XDP that cannot be attached (a driver without native XDP) fails

@@ -205,10 +205,24 @@ int overlay_check(struct fabric *fb, const char *cmd,
 		n->mtu = n->ovl_mtu;
 		return 0;
 	}
+	/* net set of a network without a gateway (bridge, internal), whose
+	 * mtu only says what its guests may send: it takes what the
+	 * underlay carries (t112: refused, naming an mtu nobody gave and
+	 * net set cannot take) */
+	if (old && !mtu_given && n->mtu > n->ovl_mtu) {
+		warn("%s: %s: mtu %u -> %u, what the underlay carries inside "
+		     "VXLAN: its guests' interfaces need that MTU or less "
+		     "(larger frames to another host are overlay-too-big)",
+		     cmd, n->name, n->mtu, n->ovl_mtu);
+		n->mtu = n->ovl_mtu;
+		return 0;
+	}
 	if (n->mtu > n->ovl_mtu)
 		return err("%s: %s: mtu %u does not fit the underlay: it carries "
-			   "%u bytes inside VXLAN (leave mtu out to take that)",
-			   cmd, n->name, n->mtu, n->ovl_mtu);
+			   "%u bytes inside VXLAN (%s)", cmd, n->name, n->mtu,
+			   n->ovl_mtu, old ? "a network with a gateway takes "
+			   "its mtu at net add: net del, and net add with that "
+			   "mtu or less" : "leave mtu out to take that");
 	return 0;
 }
 

@@ -106,6 +106,16 @@ check "one VXLAN device, external, dstport 4789" sh -c \
 check_not "mtu larger than the underlay carries is refused" kv 1 net add big type bridge vni 999 vtep 10.90.0.2 mtu 1500
 check_not "a nat network with DHCP does not span hosts (refused)" kv 1 net add n9 type nat subnet 192.168.99.0/24 vni 998
 check_not "a VNI is one network's" kv 1 net add b9 type bridge vni 100
+# a bridge network made without a vni joins the overlay by net set, and
+# takes what the underlay carries (t112: refused, naming an mtu nobody
+# gave); then an IPv6 vtep lowers it again
+check "h1: net add lb (bridge, no vni)" kv 1 net add lb type bridge
+out=$(kv 1 net set lb vni 150 vtep 10.90.0.2 2>&1) && grep -q "mtu 1500 -> 1450" <<<"$out" &&
+	[ "$(netj 1 lb mtu)" = 1450 ] && pass "net set vni on a bridge network: joins, mtu 1450, said" ||
+	fail "net set lb vni 150 vtep 10.90.0.2: '$out', mtu $(netj 1 lb mtu)"
+check "... and an IPv6 vtep added" kv 1 net set lb vtep-add fd90::2
+[ "$(netj 1 lb mtu)" = 1430 ] && pass "... lowers its mtu to 1430" || fail "mtu after an IPv6 vtep: $(netj 1 lb mtu)"
+check "h1: net del lb" kv 1 net del lb
 
 # drops DEV REASON / rx DEV on host H
 drop() { kv "$1" -j stats "$2" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drop_reasons"].get(sys.argv[1],0))' "$3"; }
