@@ -539,7 +539,9 @@ static __always_inline int nat_arp_gw(struct __sk_buff *skb,
  * sent back to the prober on port skb->ifindex of network net_id; the
  * probe itself goes no further (counted spoof-arp; guard.h: GUARD_ARP_DEFEND). Not when the two
  * guests may not talk (isolation: the holder's MAC is not the prober's
- * to learn), or the holder has no MAC yet: dropped. A global function.
+ * to learn), or the holder has no MAC yet: dropped. The host's own
+ * address on a bridge's uplink (held by the uplink port) is answered
+ * with the uplink's MAC. A global function.
  */
 __noinline int arp_defend(struct __sk_buff *skb, __u32 net_id)
 {
@@ -560,10 +562,24 @@ __noinline int arp_defend(struct __sk_buff *skb, __u32 net_id)
 		return DROP(KVB_DROP_SPOOF_ARP);
 	owner = o->owner;
 	holder = bpf_map_lookup_elem(&kvb_port, &owner);
-	if (!holder || mac_is_zero(holder->mac) ||
-	    !guests_may_talk(skb->ifindex, owner))
+	if (!holder)
 		return DROP(KVB_DROP_SPOOF_ARP);
-	__builtin_memcpy(mac, holder->mac, ETH_ALEN);
+	if (holder->role == KVB_PORT_UPLINK) {
+		/* the host's own address on a bridge's uplink: answered
+		 * with the uplink's MAC, as the host would (t114), to any
+		 * guest, isolated too (isolation keeps guests from guests,
+		 * not from the LAN and the host) */
+		struct kvb_net *n = net_lookup(net_id);
+
+		if (!n || n->uplink != owner || mac_is_zero(n->uplink_mac))
+			return DROP(KVB_DROP_SPOOF_ARP);
+		__builtin_memcpy(mac, n->uplink_mac, ETH_ALEN);
+	} else {
+		if (mac_is_zero(holder->mac) ||
+		    !guests_may_talk(skb->ifindex, owner))
+			return DROP(KVB_DROP_SPOOF_ARP);
+		__builtin_memcpy(mac, holder->mac, ETH_ALEN);
+	}
 	if (bpf_skb_store_bytes(skb, ETH_OFF_DST, sha, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, mac, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN + 6, &op, 2, 0) ||

@@ -920,6 +920,16 @@ static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
 	defended(kv4, &f, V4, V2, a61, "probe for another port's lease");
 	arp_probe(&f, V4, A4(10, 0, 0, 78));
 	passes(kv4, &f, "probe for an address nobody holds");
+	/* the host's own address on the uplink (held by the uplink port):
+	 * answered with the uplink's MAC, as the host would (t114: dropped
+	 * unanswered, the guest took the host's address) */
+	CHECK(!system("ip addr add 10.0.0.250/24 dev kup"), "kup's address");
+	uplink_addrs_sync(F);
+	arp_probe(&f, V4, A4(10, 0, 0, 250));
+	defended(kv4, &f, V4, unit_upmac, A4(10, 0, 0, 250),
+		 "probe for the host's address on the uplink");
+	system("ip addr del 10.0.0.250/24 dev kup");
+	uplink_addrs_sync(F);
 	arp_probe(&f, V2, a61);
 	passes(kv2, &f, "probe for the port's own lease");
 	frame_ip4(&f, PEER, V4, A4(10, 0, 0, 77), IPPROTO_UDP, l4, 16);
