@@ -202,6 +202,10 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 		ret = arp_defend(skb, net->id);
 		goto out;
 	}
+	if (ret == GUARD_ND_DEFEND) {
+		ret = nd_defend(skb, net->id, f.l4_off);
+		goto out;
+	}
 	if (IS_DROP(ret))
 		goto out;
 	/* a bridge LAN's router advertisements teach SAVI its prefixes */

@@ -471,6 +471,15 @@ __attribute__((noinline)) int savi_claim(const struct kvb_addr_key *req,
  * probe claims the address (savi on); one that cannot be bound (outside
  * the prefixes) passes unbound: only its data would bind.
  */
+/*
+ * Not a verdict: savi_dad found a DAD probe (NS from ::) for an address
+ * another port holds, which the guard neither claims nor lets reach the
+ * holder: XDP passes it to tc, which answers it for the holder
+ * (gateway.h: nd_defend, counting spoof-nd or savi-conflict), as ARP
+ * probes are (guard.h: GUARD_ARP_DEFEND).
+ */
+#define GUARD_ND_DEFEND 0x7ff4
+
 __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 				       __u32 savi)
 {
@@ -487,17 +496,22 @@ __attribute__((noinline)) int savi_dad(const struct kvb_addr_key *req,
 	o = bpf_map_lookup_elem(&kvb_addr, &k);
 	if (o && o->owner != req->ifindex) {
 		holder = o->owner;
+		/* the host's own address on a bridge's uplink (a static
+		 * owner entry, no binding of a port: loader addr.c) */
+		if (o->flags & KVB_ADDR_F_STATIC)
+			return GUARD_ND_DEFEND;
 		k.ifindex = holder;
 		k.net_id = 0;
 		hb = bpf_map_lookup_elem(&kvb_addr, &k);
 		if (hb && bind_live(hb, now) &&
 		    ((hb->flags & KVB_ADDR_F_STATIC) ||
 		     !port_dev_gone(&o->owner, &req->ifindex))) {
-			if (hb->flags & KVB_ADDR_F_STATIC)
-				return DROP(KVB_DROP_SPOOF_ND);
-			if (kvb_after(hb->learned_ns + KVB_SAVI_DAD_S * KVB_NS,
-				       now))
-				return DROP(KVB_DROP_SAVI_CONFLICT);
+			/* a static one, or a learned one its holder may
+			 * still be probing: answered for the holder */
+			if ((hb->flags & KVB_ADDR_F_STATIC) ||
+			    kvb_after(hb->learned_ns + KVB_SAVI_DAD_S * KVB_NS,
+				      now))
+				return GUARD_ND_DEFEND;
 			return 0;
 		}
 	}

@@ -593,6 +593,76 @@ __noinline int arp_defend(struct __sk_buff *skb, __u32 net_id)
 	return redirected(bpf_redirect(skb->ifindex, 0));
 }
 
+/*
+ * A DAD probe (an NS from ::, its target at l4off + 8) from port
+ * skb->ifindex of network net_id for an address another port holds
+ * (guard.h: GUARD_ND_DEFEND): answered as the holder would answer it
+ * (RFC 4862 5.4.3: an NA to all nodes, from the target, override set,
+ * the holder's MAC as target link-layer address), back into the prober's
+ * port, so that its DAD fails; the probe itself goes no further, counted
+ * spoof-nd (a holder that was given the address) or savi-conflict (one
+ * that claimed it lately). The host's own address on a bridge's uplink
+ * is answered with the uplink's MAC. Not when the holder's guest may not
+ * talk to the prober (isolation) or has no MAC yet: dropped, as before.
+ * A global function, verified once.
+ */
+__noinline int nd_defend(struct __sk_buff *skb, __u32 net_id, __u32 l4off)
+{
+	static const __u8 allnodes[ETH_ALEN] = { 0x33, 0x33, 0, 0, 0, 1 };
+	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net_id };
+	struct route_scratch *t = route_scratch();
+	struct kvb_port *holder;
+	struct kvb_addr *o, *hb;
+	__u32 owner, why = KVB_DROP_SPOOF_ND;
+	__u8 mac[ETH_ALEN], *b;
+	__u16 c;
+
+	if (!skb || !t || bpf_skb_load_bytes(skb, (l4off + 8) & 0xffff,
+					     k.addr, 16))
+		return DROP(KVB_DROP_SPOOF_ND);
+	o = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (!o)
+		return DROP(KVB_DROP_SPOOF_ND);
+	owner = o->owner;
+	k.ifindex = owner;
+	k.net_id = 0;
+	hb = bpf_map_lookup_elem(&kvb_addr, &k);
+	if (hb && !(hb->flags & KVB_ADDR_F_STATIC))
+		why = KVB_DROP_SAVI_CONFLICT;
+	holder = bpf_map_lookup_elem(&kvb_port, &owner);
+	if (!holder)
+		return DROP(why);
+	if (holder->role == KVB_PORT_UPLINK) {
+		struct kvb_net *n = net_lookup(net_id);
+
+		if (!n || n->uplink != owner || mac_is_zero(n->uplink_mac))
+			return DROP(why);
+		__builtin_memcpy(mac, n->uplink_mac, ETH_ALEN);
+	} else {
+		if (mac_is_zero(holder->mac) ||
+		    !guests_may_talk(skb->ifindex, owner))
+			return DROP(why);
+		__builtin_memcpy(mac, holder->mac, ETH_ALEN);
+	}
+	b = t->pkt;
+	__builtin_memset(b, 0, sizeof(t->pkt));
+	__builtin_memcpy(b + 8, k.addr, 16);		/* from the target */
+	b[24] = 0xff;					/* to all nodes */
+	b[25] = 0x02;
+	b[39] = 0x01;
+	b[40] = ND_NEIGHBOR_ADVERT_;
+	b[44] = 0x20;					/* override */
+	__builtin_memcpy(b + 48, k.addr, 16);
+	b[64] = 2;					/* target link-layer */
+	b[65] = 1;
+	__builtin_memcpy(b + 66, mac, ETH_ALEN);
+	ip6_hdr(b, 32, 255);
+	c = icmp6_csum(t, 32);
+	__builtin_memcpy(b + 42, &c, 2);
+	count_drop(stats_of(skb->ifindex), DROP(why));
+	return reply_send_from(skb, skb->ifindex, mac, t, 72, allnodes);
+}
+
 /* ICMP echo request to a gateway address gw: answered from here. */
 static __always_inline int nat_ping_gw(struct __sk_buff *skb,
 				       const struct kvb_net *net,

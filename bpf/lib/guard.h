@@ -469,6 +469,9 @@ static __always_inline int guard_dad(const struct kvb_port *port,
 			       0 : DROP(KVB_DROP_SPOOF_ND);
 	if (ip6_is_mac_ll(k.addr, mac))
 		return 0;
+	/* another port holds it: GUARD_ND_DEFEND, tc answers for the
+	 * holder (t115: the prober heard nothing, took the address and was
+	 * refused) */
 	return savi_dad(&k, !(port->flags & KVB_PORT_F_SAVI_OFF));
 }
 

@@ -173,6 +173,45 @@ static int defended(__u32 ifx, const struct frame *f, const __u8 *pmac,
 	return 0;
 }
 
+/*
+ * A DAD probe (NS from ::) from port ifx for target, which another port
+ * (MAC hmac) holds: XDP passes it to tc, which answers it as the holder
+ * would (an NA to all nodes from the target, override set, hmac as the
+ * target link-layer address, its ICMPv6 checksum right) back into the
+ * prober's port, counted r; the holder's guest never sees the probe.
+ */
+static int nd_defended(__u32 ifx, const struct frame *f, const __u8 *hmac,
+		       const __u8 *target, enum kvb_drop r, const char *what)
+{
+	static const __u8 allnodes[16] = { 0xff, 0x02, [15] = 1 };
+	static const __u8 allmac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	__u64 d0 = dropped(ifx, r);
+	struct frame out;
+	int x = run_xdp(F, ifx, f), t = run_tc_out(F, ifx, f, &out);
+	const __u8 *ip = out.buf + ETH_HLEN, *na = ip + 40;
+	__u32 plen = (__u32)(ip[4] << 8 | ip[5]);
+	__u16 c = 0xffff;
+
+	if (t == TC_ACT_REDIRECT && plen == 32 &&
+	    out.len >= ETH_HLEN + 40 + plen)
+		c = csum_fold16(sum16(na, plen, sum16(ip + 8, 32, 0) + plen +
+					IPPROTO_ICMPV6));
+	if (x == XDP_PASS && t == TC_ACT_REDIRECT &&
+	    dropped(ifx, r) == d0 + 1 && !memcmp(out.buf, allmac, 6) &&
+	    !memcmp(out.buf + 6, hmac, 6) && ip[6] == IPPROTO_ICMPV6 &&
+	    ip[7] == 255 && !memcmp(ip + 8, target, 16) &&
+	    !memcmp(ip + 24, allnodes, 16) && na[0] == 136 && na[1] == 0 &&
+	    na[4] == 0x20 && !memcmp(na + 8, target, 16) && na[24] == 2 &&
+	    na[25] == 1 && !memcmp(na + 26, hmac, 6) && !c)
+		return 1;
+	printf("FAIL %s: xdp %d tc %d, %s +%llu, type %u flags %#x, checksum "
+	       "%#x (want XDP_PASS, TC_ACT_REDIRECT with the holder's NA, "
+	       "+1)\n", what, x, t, drop_name(r), dropped(ifx, r) - d0, na[0],
+	       na[4], c);
+	unit_failed = 1;
+	return 0;
+}
+
 /* an address probe (RFC 5227): sender 0.0.0.0, target tpa */
 static void arp_probe(struct frame *f, const __u8 *src, __u32 tpa)
 {
@@ -417,7 +456,9 @@ static void t_spoof_ipv6(struct fabric *fb __attribute__((unused)))
 	passes(kv1, &f, "DAD probe for an address nobody holds");
 	memcpy(p + 8, ADDR6, 16);	/* kv1's static address */
 	frame_ip6(&f, BC, V2, UNSPEC6, IPPROTO_ICMPV6, p, 24);
-	drops_as(kv2, &f, KVB_DROP_SPOOF_ND, "DAD probe for another port's address");
+	/* answered for kv1 (t115: dropped unanswered, kv2 took it) */
+	nd_defended(kv2, &f, V1, ADDR6, KVB_DROP_SPOOF_ND,
+		    "DAD probe for another port's static address");
 	memset(p, 0, sizeof(p));
 	p[0] = 134;	/* router advertisement */
 	frame_ip6(&f, BC, V1, LL6, IPPROTO_ICMPV6, p, 16);
@@ -929,6 +970,22 @@ static void t_unheld_port_never_takes_anothers_ipv4(struct fabric *fb)
 	defended(kv4, &f, V4, unit_upmac, A4(10, 0, 0, 250),
 		 "probe for the host's address on the uplink");
 	system("ip addr del 10.0.0.250/24 dev kup");
+	/* and its IPv6 address there, by a DAD probe */
+	CHECK(!system("sysctl -qw net.ipv6.conf.kup.disable_ipv6=0 && "
+		      "ip addr add fd00:0:0:0::250/64 dev kup nodad"),
+	      "kup's IPv6 address");
+	uplink_addrs_sync(F);
+	{
+		static const __u8 H6[16] = { 0xfd, [14] = 0x02, [15] = 0x50 };
+		__u8 ns[24] = { 135 };
+
+		memcpy(ns + 8, H6, 16);
+		frame_ip6(&f, BC, V4, UNSPEC6, IPPROTO_ICMPV6, ns, 24);
+		nd_defended(kv4, &f, unit_upmac, H6, KVB_DROP_SPOOF_ND,
+			    "DAD probe for the host's IPv6 on the uplink");
+	}
+	system("ip addr del fd00:0:0:0::250/64 dev kup; "
+	       "sysctl -qw net.ipv6.conf.kup.disable_ipv6=1");
 	uplink_addrs_sync(F);
 	arp_probe(&f, V2, a61);
 	passes(kv2, &f, "probe for the port's own lease");
@@ -2602,7 +2659,8 @@ static void t_savi_dad(struct fabric *fb __attribute__((unused)))
 	CHECK(bound6(kgs, b, &v) && (v.flags & KVB_ADDR_F_SAVI),
 	      "DAD probe did not bind");
 	dad6(&f, GR, b);
-	drops_as(kgr, &f, KVB_DROP_SAVI_CONFLICT, "probe while the holder probes");
+	nd_defended(kgr, &f, GS, b, KVB_DROP_SAVI_CONFLICT,
+		    "probe while the holder probes: answered for it");
 	v.learned_ns -= (KVB_SAVI_DAD_S + 1) * 1000000000ULL;
 	set_binding6(kgs, b, &v);
 	dad6(&f, GR, b);
