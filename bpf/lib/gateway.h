@@ -534,6 +534,35 @@ static __always_inline int nat_arp_gw(struct __sk_buff *skb,
 }
 
 /*
+ * The MAC a probe for an address port owner holds is answered from, for
+ * a prober on port prober of network net_id, into mac: the holder's own
+ * MAC; the uplink's for the host's own address on a bridge's uplink (its
+ * holds), to any guest, isolated ones too (isolation keeps guests from
+ * guests, not from the LAN and the host). 0: not answered (isolation
+ * between the two guests, or a holder without a MAC yet).
+ */
+static __always_inline int defend_mac(__u32 net_id, __u32 owner,
+				      __u32 prober, __u8 *mac)
+{
+	struct kvb_port *holder = bpf_map_lookup_elem(&kvb_port, &owner);
+	struct kvb_net *n;
+
+	if (!holder)
+		return 0;
+	if (holder->role == KVB_PORT_UPLINK) {
+		n = net_lookup(net_id);
+		if (!n || n->uplink != owner || mac_is_zero(n->uplink_mac))
+			return 0;
+		__builtin_memcpy(mac, n->uplink_mac, ETH_ALEN);
+		return 1;
+	}
+	if (mac_is_zero(holder->mac) || !guests_may_talk(prober, owner))
+		return 0;
+	__builtin_memcpy(mac, holder->mac, ETH_ALEN);
+	return 1;
+}
+
+/*
  * The answer the holder of the address an ARP probe asks about would
  * give (RFC 5227: a reply from its MAC and that address to the prober),
  * sent back to the prober on port skb->ifindex of network net_id; the
@@ -546,12 +575,10 @@ static __always_inline int nat_arp_gw(struct __sk_buff *skb,
 __noinline int arp_defend(struct __sk_buff *skb, __u32 net_id)
 {
 	struct kvb_addr_key k = { .family = 4, .net_id = (__u8)net_id };
-	struct kvb_port *holder;
 	struct kvb_addr *o;
 	__u8 sha[ETH_ALEN], mac[ETH_ALEN];
 	__be16 op = bpf_htons(2);
 	__be32 tpa, zero = 0;
-	__u32 owner;
 
 	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + 8, sha, ETH_ALEN) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + 24, &tpa, 4))
@@ -560,26 +587,8 @@ __noinline int arp_defend(struct __sk_buff *skb, __u32 net_id)
 	o = bpf_map_lookup_elem(&kvb_addr, &k);
 	if (!o)
 		return DROP(KVB_DROP_SPOOF_ARP);
-	owner = o->owner;
-	holder = bpf_map_lookup_elem(&kvb_port, &owner);
-	if (!holder)
+	if (!defend_mac(net_id, o->owner, skb->ifindex, mac))
 		return DROP(KVB_DROP_SPOOF_ARP);
-	if (holder->role == KVB_PORT_UPLINK) {
-		/* the host's own address on a bridge's uplink: answered
-		 * with the uplink's MAC, as the host would (t114), to any
-		 * guest, isolated too (isolation keeps guests from guests,
-		 * not from the LAN and the host) */
-		struct kvb_net *n = net_lookup(net_id);
-
-		if (!n || n->uplink != owner || mac_is_zero(n->uplink_mac))
-			return DROP(KVB_DROP_SPOOF_ARP);
-		__builtin_memcpy(mac, n->uplink_mac, ETH_ALEN);
-	} else {
-		if (mac_is_zero(holder->mac) ||
-		    !guests_may_talk(skb->ifindex, owner))
-			return DROP(KVB_DROP_SPOOF_ARP);
-		__builtin_memcpy(mac, holder->mac, ETH_ALEN);
-	}
 	if (bpf_skb_store_bytes(skb, ETH_OFF_DST, sha, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_OFF_SRC, mac, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN + 6, &op, 2, 0) ||
@@ -611,7 +620,6 @@ __noinline int nd_defend(struct __sk_buff *skb, __u32 net_id, __u32 l4off)
 	static const __u8 allnodes[ETH_ALEN] = { 0x33, 0x33, 0, 0, 0, 1 };
 	struct kvb_addr_key k = { .family = 6, .net_id = (__u8)net_id };
 	struct route_scratch *t = route_scratch();
-	struct kvb_port *holder;
 	struct kvb_addr *o, *hb;
 	__u32 owner, why = KVB_DROP_SPOOF_ND;
 	__u8 mac[ETH_ALEN], *b;
@@ -629,21 +637,8 @@ __noinline int nd_defend(struct __sk_buff *skb, __u32 net_id, __u32 l4off)
 	hb = bpf_map_lookup_elem(&kvb_addr, &k);
 	if (hb && !(hb->flags & KVB_ADDR_F_STATIC))
 		why = KVB_DROP_SAVI_CONFLICT;
-	holder = bpf_map_lookup_elem(&kvb_port, &owner);
-	if (!holder)
+	if (!defend_mac(net_id, owner, skb->ifindex, mac))
 		return DROP(why);
-	if (holder->role == KVB_PORT_UPLINK) {
-		struct kvb_net *n = net_lookup(net_id);
-
-		if (!n || n->uplink != owner || mac_is_zero(n->uplink_mac))
-			return DROP(why);
-		__builtin_memcpy(mac, n->uplink_mac, ETH_ALEN);
-	} else {
-		if (mac_is_zero(holder->mac) ||
-		    !guests_may_talk(skb->ifindex, owner))
-			return DROP(why);
-		__builtin_memcpy(mac, holder->mac, ETH_ALEN);
-	}
 	b = t->pkt;
 	__builtin_memset(b, 0, sizeof(t->pkt));
 	__builtin_memcpy(b + 8, k.addr, 16);		/* from the target */

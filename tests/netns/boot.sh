@@ -78,4 +78,5 @@ check_not "net del m: no state left" test -e "/run/kvmbpf/$m_if.wanwait"
 unit=$ROOT/scripts/kvmbpf.service
 check "systemd unit: after network-online.target" grep -qx 'After=network-online.target' "$unit"
 check "systemd unit: wants network-online.target" grep -qx 'Wants=network-online.target' "$unit"
+check "systemd unit: stop kills no daemon of the fabric's" grep -qx 'KillMode=process' "$unit"
 finish

@@ -478,15 +478,20 @@ kvmbpf port set "$T-x3" isolated on && kvmbpf port set "$T-g1" isolated on ||
 # isolated x3's datagram goes back to x3 (before: dropped, isolated)
 check "forward add udp 5355 to g1's closed port 5998" \
 	kvmbpf forward add n proto udp port 5355 to 192.168.78.11:5998
-check "... and g1's port unreachable about x3's datagram reaches x3's socket" in_ns "$T-x3" "$PY" -c "
+# refused_at NS PORT: NS's datagram to the WAN address's PORT is answered
+# port unreachable (its connected socket hears ECONNREFUSED)
+refused_at() {
+	in_ns "$1" "$PY" -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-s.connect(('10.99.2.1', 5355)); s.send(b'hairpin?')
+s.connect(('10.99.2.1', $2)); s.send(b'hairpin?')
 try:
     s.recv(16)
 except ConnectionRefusedError:
     raise SystemExit(0)
 raise SystemExit(1)"
+}
+check "... and g1's port unreachable about x3's datagram reaches x3's socket" refused_at "$T-x3" 5355
 kvmbpf forward del n proto udp port 5355
 [ -z "$(hairpin_peer "$T-g2")" ] &&
 	pass "... while g2, of g1's own network, is refused the hairpin to isolated g1" ||
@@ -500,15 +505,7 @@ kvmbpf net del n2 && kvmbpf net del n3 || fail "net del n2 n3"
 # address, quoting g2's own datagram with every checksum right (before,
 # it went to the host at the gateway's address and g2 waited)
 check "forward add udp 5354 to g1's closed port 5999" kvmbpf forward add n proto udp port 5354 to 192.168.78.11:5999
-check "hairpin: port unreachable about g2's datagram reaches g2's socket" in_ns "$T-g2" "$PY" -c "
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-s.connect(('10.99.2.1', 5354)); s.send(b'hairpin?')
-try:
-    s.recv(16)
-except ConnectionRefusedError:
-    raise SystemExit(0)
-raise SystemExit(1)"
+check "hairpin: port unreachable about g2's datagram reaches g2's socket" refused_at "$T-g2" 5354
 # a datagram with its whole checksum (a socket's on a veth is partial,
 # and so is its quote): the error quotes it as sent, every checksum right
 check "hairpin: the error quotes g2's datagram as sent, checksums right" in_ns "$T-g2" "$PY" -c "

@@ -77,39 +77,37 @@ static __u64 all_drops(__u32 ifx)
 }
 
 /*
- * The frame from port ifx is dropped for reason r: by XDP (if it is not
- * refused to BPF_PROG_RUN) and by tc, each counted.
+ * The frame from port ifx is dropped for reason r by tc, and by XDP too
+ * when xdp (if it is not refused to BPF_PROG_RUN), each counted; without
+ * xdp, XDP passes it (what judges it is a stage of tc's: DHCP snooping).
  */
-static int drops_as(__u32 ifx, const struct frame *f, enum kvb_drop r,
-		    const char *what)
+static int dropped_by(__u32 ifx, const struct frame *f, enum kvb_drop r,
+		      int xdp, const char *what)
 {
 	__u64 d0 = dropped(ifx, r);
 	int x = run_xdp(F, ifx, f), t = run_tc(F, ifx, f);
+	int want_x = xdp ? XDP_DROP : XDP_PASS;
+	__u64 n = xdp ? 2 : 1;
 
-	if (x == XDP_DROP && t == TC_ACT_SHOT && dropped(ifx, r) == d0 + 2)
+	if (x == want_x && t == TC_ACT_SHOT && dropped(ifx, r) == d0 + n)
 		return 1;
-	printf("FAIL %s: xdp %d tc %d, %s +%llu (want XDP_DROP, TC_ACT_SHOT, "
-	       "+2)\n", what, x, t, drop_name(r), dropped(ifx, r) - d0);
+	printf("FAIL %s: xdp %d tc %d, %s +%llu (want %s, TC_ACT_SHOT, "
+	       "+%llu)\n", what, x, t, drop_name(r), dropped(ifx, r) - d0,
+	       xdp ? "XDP_DROP" : "XDP_PASS", n);
 	unit_failed = 1;
 	return 0;
 }
 
-/*
- * The frame from port ifx passes XDP (what it is judged by is a stage of
- * tc's: DHCP snooping) and is dropped by tc for reason r, counted once.
- */
+static int drops_as(__u32 ifx, const struct frame *f, enum kvb_drop r,
+		    const char *what)
+{
+	return dropped_by(ifx, f, r, 1, what);
+}
+
 static int tc_drops_as(__u32 ifx, const struct frame *f, enum kvb_drop r,
 		       const char *what)
 {
-	__u64 d0 = dropped(ifx, r);
-	int x = run_xdp(F, ifx, f), t = run_tc(F, ifx, f);
-
-	if (x == XDP_PASS && t == TC_ACT_SHOT && dropped(ifx, r) == d0 + 1)
-		return 1;
-	printf("FAIL %s: xdp %d tc %d, %s +%llu (want XDP_PASS, TC_ACT_SHOT, "
-	       "+1)\n", what, x, t, drop_name(r), dropped(ifx, r) - d0);
-	unit_failed = 1;
-	return 0;
+	return dropped_by(ifx, f, r, 0, what);
 }
 
 /* The frame from port ifx passes both hooks: no drop of any reason. */
@@ -1939,26 +1937,10 @@ static void dhcpx_age(__u32 ifx, __u64 s)
 }
 
 /*
- * Set port ifx's DHCPv6 lease budget (kvb_dhcpx) to level, leaked to
- * ago_s seconds before now.
+ * Set port ifx's DHCPv6 lease budget (kvb_dhcpx), or with v4 its DHCPv4
+ * one, to level, leaked to ago_s seconds before now.
  */
-static void dhcp6_budget_set(__u32 ifx, __u32 level, __u64 ago_s)
-{
-	struct kvb_dhcpx d;
-	__u32 slot;
-	int fd = dhcpx_read(ifx, &slot, &d);
-
-	if (fd < 0)
-		return;
-	d.b6.ifindex = ifx;
-	d.b6.level = level;
-	d.b6.at_ns = now_ns() - ago_s * 1000000000ULL;
-	bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
-	close(fd);
-}
-
-/* The DHCPv4 level of port ifx's budget, leaked ago_s before now. */
-static void dhcp4_budget_set(__u32 ifx, __u32 level4, __u64 ago_s)
+static void dhcp_budget_set(__u32 ifx, int v4, __u32 level, __u64 ago_s)
 {
 	struct kvb_dhcpx d;
 	__u32 slot;
@@ -1968,12 +1950,25 @@ static void dhcp4_budget_set(__u32 ifx, __u32 level4, __u64 ago_s)
 		return;
 	if (d.b6.ifindex != ifx) {
 		d.b6.ifindex = ifx;
-		d.b6.level = 0;
+		d.b6.level = d.b6.level4 = 0;
 	}
-	d.b6.level4 = level4;
+	if (v4)
+		d.b6.level4 = level;
+	else
+		d.b6.level = level;
 	d.b6.at_ns = now_ns() - ago_s * 1000000000ULL;
 	bpf_map_update_elem(fd, &slot, &d, BPF_ANY);
 	close(fd);
+}
+
+static void dhcp6_budget_set(__u32 ifx, __u32 level, __u64 ago_s)
+{
+	dhcp_budget_set(ifx, 0, level, ago_s);
+}
+
+static void dhcp4_budget_set(__u32 ifx, __u32 level4, __u64 ago_s)
+{
+	dhcp_budget_set(ifx, 1, level4, ago_s);
 }
 
 /* Through tc (XDP leaves a guest's DHCPv6 to tc) with no drop counted,
