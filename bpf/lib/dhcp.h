@@ -360,20 +360,12 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 		a = o.reqip;
 	if (!a)
 		return 0;
+	/* another port's (guard.h, as an ARP probe asks it) */
+	if (ip4_held_elsewhere(net_id, ifindex, a))
+		return DROP(KVB_DROP_DHCP_FOREIGN);
+	k.ifindex = ifindex;
 	k.net_id = (__u8)net_id;
 	__builtin_memcpy(k.addr, &a, 4);
-	{
-		struct kvb_addr *ow = bpf_map_lookup_elem(&kvb_addr, &k), *b;
-
-		if (ow && ow->owner != ifindex) {
-			b = bind_of(ow->owner, 4, &a, 4);
-			if (b && (b->flags & (KVB_ADDR_F_STATIC |
-					      KVB_ADDR_F_DHCP |
-					      KVB_ADDR_F_SAVI)))
-				return DROP(KVB_DROP_DHCP_FOREIGN);
-		}
-	}
-	k.ifindex = ifindex;
 	kvb_unbind(&k, KVB_ADDR_F_DHCP);
 	return 0;
 }

@@ -816,7 +816,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 	struct route_scratch *t = route_scratch();
 	__u8 family, *saddr, *daddr;
 	struct kvb_route *r;
-	struct kvb_net *nat;
+	const struct kvb_net *nat;
 	int ret;
 
 	if (!t)
@@ -893,7 +893,7 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		int l4 = f->l4_proto == IPPROTO_TCP ||
 			 f->l4_proto == IPPROTO_UDP, fwd = f->l4_ok && l4;
 
-		nat = (struct kvb_net *)net;
+		nat = net;
 		if (!net->via_nat) {
 			/* routed out; to one of the host's own addresses,
 			 * a nat network's port forward there is reached as
