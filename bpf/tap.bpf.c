@@ -561,6 +561,35 @@ out:
 }
 
 /*
+ * An ARP or DAD probe from another host (its vtep from) for an address a
+ * port here holds (how: ovl_claim_forged's GUARD_ARP_DEFEND or
+ * GUARD_ND_DEFEND): answered as the holder would (arp_defend, nd_defend:
+ * counted spoof-arp or spoof-nd on the VXLAN device, as the probe was
+ * before), back into the tunnel towards that host, whose guest's probe
+ * then fails instead of taking the address. Not answered (dropped, as
+ * before) when the holder may not be told of (isolation, no MAC yet).
+ */
+static __always_inline int ovl_defend(struct __sk_buff *skb,
+				      const struct kvb_net *net,
+				      const struct kvb_vtep_addr *from,
+				      int how, __u32 l4off)
+{
+	struct ovl_scratch *t;
+	int ret;
+
+	ret = how == GUARD_ARP_DEFEND ? arp_defend(skb, net->id) :
+					nd_defend(skb, net->id, l4off);
+	if (ret != TC_ACT_REDIRECT)
+		return ret;
+	/* the probe's tunnel key named this host's address as its
+	 * destination: the answer's names the prober's host */
+	t = ovl_scratch();
+	if (!t || ovl_set_key(skb, &t->tk, net->vni, from))
+		return TC_ACT_SHOT;
+	return TC_ACT_REDIRECT;
+}
+
+/*
  * The fabric's VXLAN device: frames of overlay networks from other hosts
  * (overlay.h). The tunnel key names the network and the sender; the
  * frame is admitted as a port's would be, its source learnt as behind
@@ -598,6 +627,10 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 		ret = ovl_claim_forged(skb, net->id, f.proto == ETH_P_ARP ?
 					0 : f.l4_off,
 				       f.proto == ETH_P_ARP ? 0 : f.icmp_type);
+		if (ret == GUARD_ARP_DEFEND || ret == GUARD_ND_DEFEND) {
+			ret = ovl_defend(skb, net, &from, ret, f.l4_off);
+			goto out;
+		}
 		if (IS_DROP(ret))
 			goto out;
 	}

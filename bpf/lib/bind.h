@@ -472,6 +472,14 @@ __attribute__((noinline)) int savi_claim(const struct kvb_addr_key *req,
  * the prefixes) passes unbound: only its data would bind.
  */
 /*
+ * Not a verdict: kvb_guard found an ARP probe for an address another port
+ * holds (guard_arp), or the overlay stage one from another host for an
+ * address a port here holds (ovl_claim_forged). XDP passes it to tc,
+ * which answers it for that port (arp_defend).
+ */
+#define GUARD_ARP_DEFEND 0x7ff7
+
+/*
  * Not a verdict: savi_dad found a DAD probe (NS from ::) for an address
  * another port holds, which the guard neither claims nor lets reach the
  * holder: XDP passes it to tc, which answers it for the holder

@@ -103,13 +103,6 @@ __noinline int ip4_held_elsewhere(__u32 net_id, __u32 ifindex, __u32 a)
 	return o && bind_live(o, kvb_now());
 }
 
-/*
- * Not a verdict: kvb_guard found an ARP probe for an address another port
- * holds (guard_arp). XDP passes it to tc, which answers it for that port
- * (arp_defend).
- */
-#define GUARD_ARP_DEFEND 0x7ff7
-
 
 /*
  * May the port use a (IPv4, not 0.0.0.0) as its own? One answer for IP

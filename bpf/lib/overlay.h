@@ -414,8 +414,9 @@ static __always_inline int ovl_claim_refused(const struct kvb_net *net,
  * host's: a guest there without an address of its own could otherwise
  * make this host's guests send to it for a guest here, the LAN's router
  * or the host. The drop (spoof-arp, spoof-nd; counted on the VXLAN
- * device), or 0. A global function: the overlay stage's stack is its
- * own.
+ * device), or 0; GUARD_ARP_DEFEND or GUARD_ND_DEFEND for an ARP or DAD
+ * probe of such an address (ovl_defend answers it). A global function:
+ * the overlay stage's stack is its own.
  */
 __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 				__u32 l4off, __u32 icmp6)
@@ -438,12 +439,15 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 		 * here holds, from another MAC: a guest elsewhere that
 		 * answers this host's guest's probes with probes of its
 		 * own would make it decline every lease (the guard refuses
-		 * the same from a port of this host). Its target, 24 in.
+		 * the same from a port of this host). It does not reach
+		 * the holder; the stage answers it for the holder
+		 * (GUARD_ARP_DEFEND: ovl_defend), so that the prober does
+		 * not take the address. Its target, 24 in.
 		 */
 		if (bpf_skb_load_bytes(skb, ETH_HLEN + 24, a, 4))
 			return 0;
 		return ovl_held_here(net->id, 4, a, smac, sha) ?
-			       DROP(KVB_DROP_SPOOF_ARP) : 0;
+			       GUARD_ARP_DEFEND : 0;
 	}
 	if (icmp6 < 133 || icmp6 > 137 || l4off < ETH_HLEN + 40 ||
 	    l4off > 512)
@@ -457,11 +461,12 @@ __noinline int ovl_claim_forged(struct __sk_buff *skb, __u32 net_id,
 	} else if (icmp6 == 135) {
 		/* a DAD probe (source ::) for an address a port here
 		 * holds, from another MAC: as the ARP probe above (it
-		 * would make this host's guest give its address up) */
+		 * would make this host's guest give its address up),
+		 * answered for the holder (GUARD_ND_DEFEND) */
 		if (bpf_skb_load_bytes(skb, l4off + 8, a, 16))
 			return 0;
 		return ovl_held_here(net->id, 6, a, smac, NULL) ?
-			       DROP(KVB_DROP_SPOOF_ND) : 0;
+			       GUARD_ND_DEFEND : 0;
 	}
 	if (icmp6 != 136 || bpf_skb_load_bytes(skb, l4off + 8, a, 16))
 		return 0;

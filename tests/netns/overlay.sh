@@ -194,35 +194,71 @@ check "... b2 (h2) still resolves and reaches b1 at fd01::1 (h2's first-come cla
 # b1's addresses from bx on h2: h1 refuses them before b1 hears them (its
 # DHCP client would decline its lease, its DAD give the address up);
 # a probe for an address no port of h1 holds still passes
-# probe NS TARGET4 TARGET6: one ARP probe and one DAD probe from NS
+# probe NS TARGET4 TARGET6: one ARP probe and one DAD probe from NS; prints
+# the answers NS heard within 3 s: "arp=MAC na=MAC" (the ARP reply's
+# sender MAC for TARGET4, the NA's target link-layer address for TARGET6,
+# override set, to all nodes; - for none)
 probe() {
 	in_ns "$1" "$PY" - "$2" "$3" <<'EOP'
-import sys
+import sys, time
 from socket import AF_INET6, inet_pton, inet_ntop
-from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NS, in6_getnsma,
-                       in6_getnsmac, sendp, get_if_hwaddr, conf)
+from scapy.all import (Ether, ARP, IPv6, ICMPv6ND_NS, ICMPv6ND_NA,
+                       ICMPv6NDOptDstLLAddr, in6_getnsma, in6_getnsmac,
+                       sendp, get_if_hwaddr, conf, AsyncSniffer)
 conf.verb = 0
 t4, t6 = sys.argv[1], sys.argv[2]
 me = get_if_hwaddr('eth0')
+sn = AsyncSniffer(iface='eth0', filter='arp or icmp6')
+sn.start()
+time.sleep(0.5)
 sendp(Ether(src=me, dst='ff:ff:ff:ff:ff:ff') /
       ARP(op=1, hwsrc=me, psrc='0.0.0.0', hwdst='00:00:00:00:00:00',
           pdst=t4), iface='eth0')
-sn = in6_getnsma(inet_pton(AF_INET6, t6))
-sendp(Ether(src=me, dst=in6_getnsmac(sn)) /
-      IPv6(src='::', dst=inet_ntop(AF_INET6, sn), hlim=255) /
+nsma = in6_getnsma(inet_pton(AF_INET6, t6))
+sendp(Ether(src=me, dst=in6_getnsmac(nsma)) /
+      IPv6(src='::', dst=inet_ntop(AF_INET6, nsma), hlim=255) /
       ICMPv6ND_NS(tgt=t6), iface='eth0')
+time.sleep(3)
+arp = na = '-'
+for p in sn.stop():
+    if ARP in p and p[ARP].op == 2 and p[ARP].psrc == t4 and p[Ether].dst == me:
+        arp = p[ARP].hwsrc
+    if (ICMPv6ND_NA in p and p[ICMPv6ND_NA].tgt == t6 and p[ICMPv6ND_NA].O
+            and p[IPv6].dst == 'ff02::1' and ICMPv6NDOptDstLLAddr in p):
+        na = p[ICMPv6NDOptDstLLAddr].lladdr
+print('arp=%s na=%s' % (arp, na))
 EOP
 }
+# since t115 h1 answers them for b1, into the tunnel: bx hears b1's MAC
+# (an ARP reply, an NA to all nodes with override) and would not take
+# the address (its DHCP client declines it, its DAD fails)
+B1MAC=$(ip -n "$T-b1" -br link show eth0 | awk '{print $3}')
 a0=$(drop 1 "$VX" spoof-arp) n0=$(drop 1 "$VX" spoof-nd)
-probe "$T-bx" 10.1.0.1 fd01::1 || fail "probe: the sender failed"
+heard=$(probe "$T-bx" 10.1.0.1 fd01::1) || fail "probe: the sender failed"
 a1=$(drop 1 "$VX" spoof-arp) n1=$(drop 1 "$VX" spoof-nd)
 [ $((a1 - a0)) -eq 1 ] && [ $((n1 - n0)) -eq 1 ] &&
 	pass "probes from h2 for h1's guest's addresses: refused on h1 (spoof-arp +1, spoof-nd +1)" ||
 	fail "probes from h2 for h1's guest's addresses: spoof-arp +$((a1 - a0)), spoof-nd +$((n1 - n0)), want +1 each"
-probe "$T-bx" 10.1.0.77 fd01::77 || fail "probe: the sender failed"
+[ "$heard" = "arp=$B1MAC na=$B1MAC" ] &&
+	pass "... and answered for b1 into the tunnel: the prober on h2 hears b1's MAC ($heard)" ||
+	fail "... the prober on h2 heard '$heard', want arp=$B1MAC na=$B1MAC (t115)"
+heard=$(probe "$T-bx" 10.1.0.77 fd01::77) || fail "probe: the sender failed"
 [ "$(drop 1 "$VX" spoof-arp)" = "$a1" ] && [ "$(drop 1 "$VX" spoof-nd)" = "$n1" ] &&
-	pass "... probes for addresses nobody holds on h1 pass" ||
-	fail "... probes for free addresses refused on h1 (spoof-arp $a1 -> $(drop 1 "$VX" spoof-arp), spoof-nd $n1 -> $(drop 1 "$VX" spoof-nd))"
+	[ "$heard" = "arp=- na=-" ] &&
+	pass "... probes for addresses nobody holds on h1 pass, unanswered" ||
+	fail "... probes for free addresses refused or answered on h1 (spoof-arp $a1 -> $(drop 1 "$VX" spoof-arp), spoof-nd $n1 -> $(drop 1 "$VX" spoof-nd), heard '$heard')"
+# a real client: bx's kernel taking b1's address with DAD (RFC 4862) hears
+# h1's answer for b1 and marks it dadfailed
+ip -n "$T-bx" addr add fd01::1/64 dev eth0
+for _ in $(seq 40); do
+	ip -n "$T-bx" -6 addr show dev eth0 | grep -q 'fd01::1/64.*tentative' || break
+	sleep 0.25
+done
+dad=$(ip -n "$T-bx" -6 addr show dev eth0 | grep 'fd01::1/64')
+grep -q dadfailed <<<"$dad" &&
+	pass "... bx's own DAD for b1's fd01::1 (h2's kernel) fails: dadfailed" ||
+	fail "... bx's own DAD for b1's fd01::1: '$dad', want dadfailed (t115)"
+ip -n "$T-bx" addr del fd01::1/64 dev eth0 2>/dev/null
 check "detach bx" kv 2 detach bx
 # the gateway's addresses are no port's binding, and the gateway is
 # anycast: a guest on h2 without spoofcheck (an appliance, trusted on its
