@@ -15,6 +15,7 @@ LAYERS=("$@")
 
 passed=0
 failed=0
+times=()	# "seconds name" of each test program, for the slowest at the end
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -54,6 +55,8 @@ run_one() {
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	echo "-- $name: $((SECONDS - start)) s, $p passed, $f failed"
+	times+=("$((SECONDS - start)) $name")
 }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -83,5 +86,8 @@ for layer in "${LAYERS[@]}"; do
 	esac
 done
 
+# where the suite's time went (CI's budget: well under 30 minutes)
+echo "== slowest: $(printf '%s\n' "${times[@]}" | sort -rn | head -6 |
+	awk '{printf "%s%s %d s", (NR > 1 ? ", " : ""), $2, $1}'); all: $SECONDS s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
