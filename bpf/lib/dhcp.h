@@ -58,9 +58,11 @@
 #define DHCP_DECLINE 4
 #define DHCP_ACK 5
 #define DHCP_RELEASE 7
-#define DHCP_MAX_OPTS 16	/* options walked */
+#define DHCP_OPT_OVERLOAD 52
+/* options walked, pads counted: a client's message whose options do not
+ * end within them is not read (dhcp_options: odd) */
+#define DHCP_MAX_OPTS 96
 #define DHCP_OPT_RAPID 80
-#define DHCP_TYPE_TWICE 0xff
 #define DHCP_LEASE_INFINITE 0xffffffffU
 #define DHCP6_IAADDR_LEN 24	/* address, preferred and valid lifetimes */
 #define DHCP6_OPT_RAPID_COMMIT 14
@@ -171,61 +173,95 @@ __attribute__((noinline)) int dhcp_xid_asked(__u32 ifindex, __u32 fam,
 
 /* What snooping needs of a message's options. */
 struct dhcp_opts {
-	__u32 type;		/* option 53's first, 0 if absent; DHCP_TYPE_TWICE
-				 * when given twice (a server may read either) */
-	__u32 rapid;		/* option 80 (Rapid Commit) among those walked */
+	__u32 type;		/* option 53's, 0 if absent */
+	__u32 rapid;		/* option 80 (Rapid Commit) */
 	__be32 reqip;		/* option 50, 0 if absent */
 	__u32 lease;		/* option 51, host order, 0 if absent */
 	__be32 server;		/* option 54, 0 if absent */
+	/*
+	 * Options a server may read otherwise than this walk did, so that
+	 * what the fabric judges (a client's lease budget, its RELEASE or
+	 * DECLINE of another port's address) would not be what the server
+	 * acts on (t116): option 53 or 50 given twice (a server may read
+	 * either) or with another length than its own (dnsmasq reads a
+	 * longer option 50's first 4 bytes), option overload (52: more
+	 * options in the sname and file fields), options that do not end
+	 * (END, or the message's end) within DHCP_MAX_OPTS, pads counted,
+	 * or one that runs past the message. No client sends these.
+	 */
+	__u32 odd;
 };
 
 /*
- * The options of the BOOTP message at msg (offset in the frame). Walks at
- * most DHCP_MAX_OPTS options; what lies past them is not looked at (a
- * server's ACK puts the type, and dnsmasq the lease, first).
+ * The options of the BOOTP message at msg (offset in the frame, after a
+ * UDP header): every option up to END or the message's end (the UDP
+ * length), at most DHCP_MAX_OPTS of them, pads counted; past them o->odd
+ * is set, as for the other oddities above. A server's ACK is read as far
+ * as it can be (its type first, dnsmasq's lease next), odd or not.
  */
 __attribute__((noinline)) int dhcp_options(struct __sk_buff *skb, __u32 msg,
 					   struct dhcp_opts *o)
 {
-	__u32 pos = msg + DHCP_OFF_OPTIONS;
+	__u32 pos = msg + DHCP_OFF_OPTIONS, end, odd = 0;
 	__be32 val;
+	__be16 ulen;
 	__u8 opt[4];
 
 	if (!skb || !o)
 		return 0;
-	o->type = o->rapid = o->reqip = o->lease = o->server = 0;
-	if (bpf_skb_load_bytes(skb, msg + DHCP_OFF_MAGIC, &val, 4) ||
+	o->type = o->rapid = o->reqip = o->lease = o->server = o->odd = 0;
+	/* no magic cookie: BOOTP, no options a server reads as DHCP's */
+	if (msg < 8 ||
+	    bpf_skb_load_bytes(skb, (msg - 8 + 4) & 0xffff, &ulen, 2) ||
+	    bpf_skb_load_bytes(skb, msg + DHCP_OFF_MAGIC, &val, 4) ||
 	    val != bpf_htonl(DHCP_MAGIC))
 		return 0;
+	o->odd = 1;	/* until the walk ends where it should */
+	end = msg - 8 + bpf_ntohs(ulen);
+	if (end > skb->len)
+		end = skb->len;
 	for (int i = 0; i < DHCP_MAX_OPTS; i++) {
-		if (bpf_skb_load_bytes(skb, pos & 0xffff, opt, 2) ||
-		    opt[0] == 255)
-			break;
+		if (pos >= end ||
+		    bpf_skb_load_bytes(skb, pos & 0xffff, opt, 1))
+			goto done;	/* the message's end: no END */
+		if (opt[0] == 255)
+			goto done;
 		if (opt[0] == 0) {
 			pos++;
 			continue;
 		}
-		if (opt[0] == DHCP_OPT_MSGTYPE && o->type)
-			o->type = DHCP_TYPE_TWICE;
-		else if (opt[0] == DHCP_OPT_MSGTYPE && opt[1] == 1 &&
-			 !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, opt + 2,
-					     1))
-			o->type = opt[2];
+		if (pos + 2 > end ||
+		    bpf_skb_load_bytes(skb, (pos + 1) & 0xffff, opt + 1, 1) ||
+		    pos + 2 + opt[1] > end)
+			return 0;	/* runs past the message */
+		/* an oddity is noted and the walk goes on: a server's
+		 * message is read as far as it can be */
+		if (opt[0] == DHCP_OPT_OVERLOAD ||
+		    (opt[0] == DHCP_OPT_MSGTYPE && (o->type || opt[1] != 1)) ||
+		    (opt[0] == DHCP_OPT_REQIP && (o->reqip || opt[1] != 4)))
+			odd = 1;
+		/* the first of each (a type of 0 counts as given) */
+		if (opt[0] == DHCP_OPT_MSGTYPE && !o->type &&
+		    !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, opt + 2, 1))
+			o->type = opt[2] ?: 0xff;
 		if (opt[0] == DHCP_OPT_RAPID)
 			o->rapid = 1;
 		if ((opt[0] == DHCP_OPT_REQIP || opt[0] == DHCP_OPT_LEASE ||
 		     opt[0] == DHCP_OPT_SERVER) &&
 		    opt[1] == 4 &&
 		    !bpf_skb_load_bytes(skb, (pos + 2) & 0xffff, &val, 4)) {
-			if (opt[0] == DHCP_OPT_REQIP)
-				o->reqip = val;
+			if (opt[0] == DHCP_OPT_REQIP && !o->reqip)
+				o->reqip = val ?: bpf_htonl(0xffffffff);
 			else if (opt[0] == DHCP_OPT_SERVER)
 				o->server = val;
-			else
+			else if (opt[0] == DHCP_OPT_LEASE)
 				o->lease = bpf_ntohl(val);
 		}
 		pos += 2 + opt[1];
 	}
+	return 0;	/* more than DHCP_MAX_OPTS */
+done:
+	o->odd = odd;
 	return 0;
 }
 
@@ -325,15 +361,19 @@ static __always_inline __u32 dhcp4_lease_weight(struct __sk_buff *skb,
 {
 	__be32 ci = 0;
 
-	if (o->type == DHCP_TYPE_TWICE)
-		return 1;
 	if (o->type == DHCP_DISCOVER)
 		return o->rapid;
 	if (o->type != DHCP_REQUEST)
 		return 0;
+	/* the address the server acts on: option 50's when given
+	 * (SELECTING, INIT-REBOOT: servers read it first, whatever ciaddr
+	 * says), else ciaddr's (RENEWING, REBINDING). A renewal's ciaddr
+	 * is no pass for a new address in option 50 (t116) */
+	if (o->reqip)
+		return !dhcp4_own(ifindex, o->reqip);
 	if (bpf_skb_load_bytes(skb, msg + DHCP_OFF_CIADDR, &ci, 4))
 		return 1;
-	return !dhcp4_own(ifindex, ci) && !dhcp4_own(ifindex, o->reqip);
+	return !dhcp4_own(ifindex, ci);
 }
 
 __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
@@ -348,6 +388,9 @@ __attribute__((noinline)) int dhcp_snoop_client(struct __sk_buff *skb,
 	if (!skb)
 		return 0;
 	dhcp_options(skb, msg, &o);
+	/* what the server may read otherwise is not judged: refused */
+	if (o.odd)
+		return DROP(KVB_DROP_DHCP_MALFORMED);
 	if (dhcp_lease_charge(ifindex, dhcp4_lease_weight(skb, msg, ifindex,
 							  &o), 1))
 		return DROP(KVB_DROP_DHCP_LEASE_CAP);

@@ -794,6 +794,8 @@ static __u32 port_of_mac(const __u8 *mac)
 
 /* The client of port ifx (MAC mac) opens a transaction: a REQUEST. */
 static void dhcp4_budget_set(__u32 ifx, __u32 level4, __u64 ago_s);
+static int tc_judged(__u32 ifx, const struct frame *f, int want_drop,
+		     enum kvb_drop r, const char *what);
 
 static void dhcp_ask(__u32 ifx, const __u8 *mac)
 {
@@ -1211,6 +1213,120 @@ static void t_dhcp_lease_declined(struct fabric *fb __attribute__((unused)))
 	CHECK(!bound(kv3, a60, NULL), "DECLINE left the binding");
 	frame_ip4(&f, PEER, V3, a60, IPPROTO_UDP, l4, 16);
 	drops_as(kv3, &f, KVB_DROP_SPOOF_IP, "source after DECLINE");
+}
+
+/*
+ * A guest's DHCPv4 message of mac (from 0.0.0.0, ciaddr ci) whose options
+ * area is area bytes: opts (n bytes), then zeros (pads).
+ */
+static void dhcp_opts_msg(struct frame *f, const __u8 *mac, __u32 ci,
+			  const __u8 *opts, size_t n, size_t area)
+{
+	struct bootp b = { .sport = 68, .dport = 67, .type = 1,
+			   .xid = htonl(dhcp_xid), .ciaddr = ci,
+			   .chaddr = mac };
+	__u8 tmp[BOOTP_LEN], m[8 + 240 + 200] = { 0 };
+	size_t len = 8 + 240 + area;
+
+	bootp_fill(tmp, &b);
+	memcpy(m, tmp, 8 + 240);
+	m[4] = (__u8)(len >> 8), m[5] = (__u8)len;
+	memcpy(m + 8 + 240, opts, n);
+	frame_ip4(f, BC, mac, 0, IPPROTO_UDP, m, (__u32)len);
+	frame_csum4(f);
+}
+
+/*
+ * The guard reads a guest's DHCPv4 message as a server would (t116):
+ * option 53 after 16 pads is still the type (a RELEASE of another port's
+ * lease: dhcp-foreign), and what a server may read otherwise than the
+ * fabric is refused as dhcp-malformed: option 53 or 50 twice, option 50
+ * of 5 bytes, option overload, options past DHCP_MAX_OPTS (100 pads) or
+ * past the message's end. Before, each passed: a server keyed on option
+ * 61 ended kv2's lease. A REQUEST renewing the port's own address
+ * (ciaddr) that asks for a new one in option 50 (which servers read
+ * first) is charged to the lease budget; the port's own RELEASE after a
+ * few pads still passes.
+ */
+static void t_dhcp4_read_as_the_server(struct fabric *fb __attribute__((unused)))
+{
+	const enum kvb_drop odd = KVB_DROP_DHCP_MALFORMED;
+	__u32 a66 = A4(10, 0, 0, 66), a67 = A4(10, 0, 0, 67);
+	__u8 o[200] = { 0 }, *p;
+	struct frame f;
+
+	CHECK(dhcp_ack(V2, a66, 3600) == TC_ACT_REDIRECT &&
+	      bound(kv2, a66, NULL), "kv2 not leased .66");
+	CHECK(dhcp_ack(V3, a67, 3600) == TC_ACT_REDIRECT &&
+	      bound(kv3, a67, NULL), "kv3 not leased .67");
+	/* 16 pads, then RELEASE: kv2's lease named by ciaddr */
+	p = o + 16;
+	*p++ = 53, *p++ = 1, *p++ = 7, *p++ = 255;
+	dhcp_opts_msg(&f, V3, a66, o, (size_t)(p - o), 60);
+	tc_drops_as(kv3, &f, KVB_DROP_DHCP_FOREIGN,
+		    "a RELEASE of kv2's lease behind 16 pads");
+	/* the type twice */
+	memset(o, 0, sizeof(o));
+	p = o;
+	*p++ = 53, *p++ = 1, *p++ = 7, *p++ = 53, *p++ = 1, *p++ = 7;
+	*p++ = 255;
+	dhcp_opts_msg(&f, V3, a66, o, (size_t)(p - o), 60);
+	tc_drops_as(kv3, &f, odd, "a RELEASE whose type is given twice");
+	/* DECLINE, option 50 of 5 bytes (a server reads its first 4) */
+	memset(o, 0, sizeof(o));
+	p = o;
+	*p++ = 53, *p++ = 1, *p++ = 4, *p++ = 50, *p++ = 5;
+	memcpy(p, &a66, 4), p += 5;
+	*p++ = 255;
+	dhcp_opts_msg(&f, V3, 0, o, (size_t)(p - o), 60);
+	tc_drops_as(kv3, &f, odd, "a DECLINE with a 5-byte option 50");
+	/* DECLINE, option 50 twice (its own, then kv2's) */
+	memset(o, 0, sizeof(o));
+	p = o;
+	*p++ = 53, *p++ = 1, *p++ = 4;
+	*p++ = 50, *p++ = 4, memcpy(p, &a67, 4), p += 4;
+	*p++ = 50, *p++ = 4, memcpy(p, &a66, 4), p += 4;
+	*p++ = 255;
+	dhcp_opts_msg(&f, V3, 0, o, (size_t)(p - o), 60);
+	tc_drops_as(kv3, &f, odd, "a DECLINE with option 50 twice");
+	/* option overload: more options in sname and file */
+	memset(o, 0, sizeof(o));
+	p = o;
+	*p++ = 52, *p++ = 1, *p++ = 3, *p++ = 53, *p++ = 1, *p++ = 1;
+	*p++ = 255;
+	dhcp_opts_msg(&f, V3, 0, o, (size_t)(p - o), 60);
+	tc_drops_as(kv3, &f, odd, "a DISCOVER with option overload");
+	/* 100 pads, then RELEASE */
+	memset(o, 0, sizeof(o));
+	p = o + 100;
+	*p++ = 53, *p++ = 1, *p++ = 7, *p++ = 255;
+	dhcp_opts_msg(&f, V3, a66, o, (size_t)(p - o), 120);
+	tc_drops_as(kv3, &f, odd, "a RELEASE behind 100 pads");
+	/* an option running past the message */
+	memset(o, 0, sizeof(o));
+	p = o;
+	*p++ = 53, *p++ = 1, *p++ = 7, *p++ = 12, *p++ = 200;
+	dhcp_opts_msg(&f, V3, a66, o, (size_t)(p - o), 60);
+	tc_drops_as(kv3, &f, odd, "a RELEASE with an option past its end");
+	CHECK(bound(kv2, a66, NULL), "kv3's messages ended kv2's lease");
+	/* a renewal (ciaddr, its own) asking for a new address: charged */
+	dhcp4_budget_set(kv3, KVB_DHCP_LEASE_MAX, 0);
+	dhcp_msg(&f, V3, a67, 3, V3, a67, 0, A4(10, 0, 3, 1), 0);
+	tc_judged(kv3, &f, 1, KVB_DROP_DHCP_LEASE_CAP,
+		  "a renewal of its own lease asking for another in option 50");
+	dhcp_msg(&f, V3, a67, 3, V3, a67, 0, 0, 0);
+	tc_judged(kv3, &f, 0, KVB_DROP_DHCP_LEASE_CAP,
+		  "the renewal of its own lease");
+	dhcp4_budget_set(kv3, 0, 0);
+	/* its own RELEASE behind three pads */
+	memset(o, 0, sizeof(o));
+	p = o + 3;
+	*p++ = 53, *p++ = 1, *p++ = 7, *p++ = 255;
+	dhcp_opts_msg(&f, V3, a67, o, (size_t)(p - o), 60);
+	passes(kv3, &f, "kv3's own RELEASE behind three pads");
+	CHECK(!bound(kv3, a67, NULL), "kv3's own RELEASE left the binding");
+	dhcp_msg(&f, V2, a66, 7, V2, a66, 0, 0, 0);
+	passes(kv2, &f, "kv2's own RELEASE");
 }
 
 /* A static address is never leased away, nor leased to another port. */
@@ -2108,7 +2224,9 @@ static void t_dhcp4_lease_cap(struct fabric *fb)
 	tc_judged(kv3, &f, 1, cap, "a DISCOVER with Rapid Commit past the budget");
 	o[0] = 53, o[1] = 1, o[2] = 3, o[3] = 255;	/* DISCOVER, REQUEST */
 	frame_csum4(&f);
-	tc_judged(kv3, &f, 1, cap, "a message of two types past the budget");
+	tc_judged(kv3, &f, 1, KVB_DROP_DHCP_MALFORMED,
+		  "a message of two types (t116: refused, within the budget "
+		  "or past it)");
 	dhcp_msg(&f, V3, a58, 3, V3, a58, 0, 0, 0);
 	tc_judged(kv3, &f, 0, cap, "the renewal of the lease the port holds");
 	dhcp_msg(&f, V3, 0, 3, V3, 0, 0, a58, 0);
@@ -3080,6 +3198,7 @@ int guard_tests(struct fabric *fb)
 	RUN(t_dhcp_lease_released);
 	RUN(t_dhcp4_lease_cap);
 	RUN(t_dhcp_lease_declined);
+	RUN(t_dhcp4_read_as_the_server);
 	RUN(t_dhcp_static_never_leased);
 	RUN(t_dhcp_lease_ends);
 	RUN(t_unheld_port_never_takes_anothers_ipv4);
