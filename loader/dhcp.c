@@ -462,16 +462,23 @@ int ra_start(const struct kvb_net *net)
 	return 0;
 }
 
+/*
+ * Stop the network's dnsmasq: every process of it, until none is left
+ * (SIGTERM, then SIGKILL after half a second). A `net add` killed while
+ * its dnsmasq was starting leaves two, the parent and the daemon it is
+ * forking, with no pid file yet; stopping the first one found left the
+ * other serving the network's subnet for ever (t117).
+ */
 void dhcp_stop(const struct kvb_net *net)
 {
 	const char *exts[] = { "pid", "hosts", "leases", "restarts",
 			       "lease-script" };
-	pid_t pid = read_pid(net);
 	char path[256];
+	pid_t pid;
 
-	if (pid) {
-		kill(pid, SIGTERM);
-		for (int i = 0; i < 50 && !kill(pid, 0); i++)
+	for (int i = 0; i < 100 && (pid = read_pid(net)); i++) {
+		kill(pid, i < 50 ? SIGTERM : SIGKILL);
+		for (int j = 0; j < 10 && !kill(pid, 0) && pid_runs(pid, KVB_DNSMASQ); j++)
 			usleep(10000);
 	}
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {

@@ -1100,9 +1100,11 @@ static const char *load_depends(const struct load_failed *lf, char **words,
 static int do_load(int argc, char **argv)
 {
 	int lineno = 0, nlines = 0, applied = 0, skipped = 0, failed = 0;
-	char **lines = NULL, line[LOAD_MAX_LINE];
+	char **lines = NULL, line[LOAD_MAX_LINE], *buf = NULL;
 	struct load_failed lf = { .nnets = 0 };
 	struct fabric *fb;
+	size_t cap = 0;
+	ssize_t n;
 	FILE *f;
 
 	if (argc != 1)
@@ -1111,13 +1113,27 @@ static int do_load(int argc, char **argv)
 	if (!f)
 		return err("load: %s: %s", argv[0], strerror(errno));
 	/* the whole file first: nothing applied from one that is not a
-	 * configuration */
-	while (fgets(line, sizeof(line), f)) {
+	 * configuration (nor one that cannot be read: a directory; nor a
+	 * line fgets would have cut in two, or one with a NUL byte, whose
+	 * rest would have gone unread) */
+	while ((n = getline(&buf, &cap, f)) >= 0) {
 		char *words[LOAD_MAX_WORDS], copy[LOAD_MAX_LINE], **more;
 		int nw;
 
 		lineno++;
-		line[strcspn(line, "\r\n")] = 0;
+		if ((size_t)n != strlen(buf)) {
+			failed = err("load: line %d: a NUL byte (nothing "
+				     "applied)", lineno);
+			break;
+		}
+		buf[strcspn(buf, "\r\n")] = 0;
+		if (strlen(buf) >= sizeof(line)) {
+			failed = err("load: line %d: longer than %zu bytes "
+				     "(nothing applied)", lineno,
+				     sizeof(line) - 1);
+			break;
+		}
+		strcpy(line, buf);
 		nw = load_words(line, copy, words);
 		if (nw && !load_form(words, nw)) {
 			failed = err("load: line %d: expected 'acl add', "
@@ -1136,6 +1152,10 @@ static int do_load(int argc, char **argv)
 		lines = more;
 		nlines++;
 	}
+	if (!failed && ferror(f))
+		failed = err("load: %s: %s (nothing applied)", argv[0],
+			     strerror(errno));
+	free(buf);
 	if (f != stdin)
 		fclose(f);
 	fb = failed ? NULL : fab();

@@ -150,6 +150,20 @@ for l in "acl del ly" "acl rule del ly 0"; do
 		"line 2: expected 'acl add'.*(nothing applied)" \
 		"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/odd.conf"
 done
+# what cannot be read whole is refused whole (t118: a directory loaded as
+# an empty file, rc 0, and left an empty fabric; a line past 4 KiB ran as
+# two commands; what followed a NUL byte on a line went unread)
+expect_err "load of a directory: an error" "load: $TMPDIR: Is a directory (nothing applied)" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR"
+check_not "... and no fabric left" test -e "${BPFFS}_none"
+{ printf 'net add y type bridge\nnet add z type bridge mtu 1500'; printf ' %.0s' $(seq 5000); printf '\n'; } >"$TMPDIR/long.conf"
+expect_err "load of a line past 4 KiB: refused" "line 2: longer than 4095 bytes (nothing applied)" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/long.conf"
+check_not "... and nothing of it applied" test -e "${BPFFS}_none/kvb_net"
+printf 'net add y type bridge\x00\nacl del ly\n' >"$TMPDIR/nul.conf"
+expect_err "load of a line with a NUL byte: refused" "line 1: a NUL byte (nothing applied)" \
+	"$ROOT/build/kvmbpf" --bpffs "${BPFFS}_none" load "$TMPDIR/nul.conf"
+check_not "... and nothing of it applied" test -e "${BPFFS}_none/kvb_net"
 expect_err "--bpffs off bpffs: refused" "is not on a bpffs mount" \
 	"$ROOT/build/kvmbpf" --bpffs "$TMPDIR/nobpffs" net add x type bridge
 check_not "... and the directory it made is gone" test -e "$TMPDIR/nobpffs"
