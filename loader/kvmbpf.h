@@ -261,6 +261,7 @@ void gateway_delete(__u32 id);
 int gateway_tend(struct fabric *fb);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 int wan_follow(struct fabric *fb, __u32 id);
+int bridge_uplinks_follow(struct fabric *fb);
 void wan_release(struct fabric *fb, __u32 net_id);
 int wan_xdp_sync(struct fabric *fb, const char *cmd, __u32 wan,
 		 __u32 except);

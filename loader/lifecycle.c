@@ -113,6 +113,16 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			     "the network has no uplink now", p.name, net.name,
 			     r == -EBUSY ? "a qdisc other than clsact is on "
 					   "its ingress side" : strerror(-r));
+			/* nor is it hooked again by its name */
+			net.wan_name[0] = 0;
+			net_put(fb, &net);
+		} else if (gone && p.role == KVB_PORT_UPLINK &&
+			   !net_get(fb, p.net_id, &net) &&
+			   net_has(&net, NT_UPLINK) && net.uplink == key) {
+			warn("gc: uplink %s of network %s: the device is gone: "
+			     "the network has no LAN until a device of that "
+			     "name comes back (hooked again then)", p.name,
+			     net.name);
 		}
 		if (verbose) {
 			open_json_object(NULL);
@@ -164,6 +174,7 @@ int fabric_tend(struct fabric *fb, bool verbose)
 {
 	int n = fabric_gc(fb, verbose);
 
+	bridge_uplinks_follow(fb);
 	gateway_tend(fb);
 	dhcp_revive(fb);
 	uplink_addrs_sync(fb);

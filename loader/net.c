@@ -108,7 +108,13 @@ static void format_uplink(struct fabric *fb, const struct kvb_net *n,
 	if (n->uplink)
 		ifname_of(n->uplink, port_get(fb, n->uplink, &p) ? NULL : &p,
 			  up);
-	fmt_str(f, fd, n->uplink ? up : NULL, true);
+	/* an uplink whose device went: its name, hooked again when a
+	 * device of that name comes (bridge_uplinks_follow), and what
+	 * `save` keeps, as a nat network's `wan` */
+	else if (net_has(n, NT_UPLINK) && n->wan_name[0])
+		snprintf(up, sizeof(up), "%s", n->wan_name);
+	fmt_str(f, fd, n->uplink || (net_has(n, NT_UPLINK) && n->wan_name[0]) ?
+			       up : NULL, true);
 }
 
 static int parse_uplink_xdp(const char *cmd, struct net_spec *s, char **v)

@@ -30,6 +30,10 @@ static int bridge_validate(struct fabric *fb, const struct net_spec *s,
 		return err("net add: uplink %s: no such device", s->uplink);
 	if (s->uplink_xdp && !s->uplink)
 		return err("net add: uplink-xdp on: the network has no uplink");
+	/* its uplink by name too, so that a device made again under it
+	 * is hooked again (bridge_uplinks_follow) */
+	if (s->uplink)
+		snprintf(n->wan_name, sizeof(n->wan_name), "%s", s->uplink);
 	return 0;
 }
 
@@ -65,6 +69,54 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 	/* the host's addresses on it are no guest's to claim */
 	uplink_addrs_sync(fb);
 	return 0;
+}
+
+/*
+ * A bridge network's uplink made again under its name after its device
+ * went (a NIC whose driver was reloaded, a USB NIC plugged back, a VLAN
+ * or bond device made again: a new ifindex; gc forgot the old port):
+ * hooked again as the network's uplink, so that the network gets its LAN
+ * back (t119: it had lost it for good, and `save` with it), as a nat
+ * network's `wan` is (wan_follow). XDP stays off: uplink-xdp is set again
+ * by hand. A network made before the uplink's name was kept is named
+ * from its live uplink port. The upkeep step's (fabric_tend); how many
+ * were hooked.
+ */
+int bridge_uplinks_follow(struct fabric *fb)
+{
+	int hooked = 0;
+
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		struct kvb_port p;
+		struct kvb_net n;
+		__u32 ifx;
+
+		if (net_get(fb, id, &n) || !net_has(&n, NT_UPLINK))
+			continue;
+		if (n.uplink) {
+			if (!n.wan_name[0] && !port_get(fb, n.uplink, &p) &&
+			    p.role == KVB_PORT_UPLINK) {
+				snprintf(n.wan_name, sizeof(n.wan_name), "%s",
+					 p.name);
+				net_put(fb, &n);
+			}
+			continue;
+		}
+		/* a device of that name that is already a port (of this
+		 * fabric's) is not taken from it */
+		if (!n.wan_name[0] || !(ifx = if_nametoindex(n.wan_name)) ||
+		    !port_get(fb, ifx, &p))
+			continue;
+		if (port_attach(fb, "gc", n.wan_name, id, KVB_PORT_UPLINK,
+				&(struct port_opts){ .naddrs = -1 }))
+			continue;
+		warn("gc: network %s: its uplink %s is back (a new device of "
+		     "that name): hooked again", n.name, n.wan_name);
+		hooked++;
+	}
+	if (hooked)
+		uplink_addrs_sync(fb);
+	return hooked;
 }
 
 /* ------------------------------------------- gateway types: nat, routed */

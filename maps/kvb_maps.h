@@ -1063,7 +1063,9 @@ struct kvb_net {
 	/*
 	 * nat and routed: the `wan` device by name (wan holds its ifindex
 	 * now). A device made again under that name (a PPP reconnect,
-	 * wg-quick down and up) is hooked again and becomes wan.
+	 * wg-quick down and up) is hooked again and becomes wan. bridge:
+	 * its `uplink` by name, hooked again the same way (the loader's
+	 * bridge_uplinks_follow).
 	 */
 	char wan_name[KVB_NAME_LEN];
 };

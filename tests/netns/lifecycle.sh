@@ -141,6 +141,33 @@ check_not "... nothing of kvmbpf in its ingress qdisc" sh -c \
 kvmbpf net del ul
 tc qdisc del dev "$T-u" ingress
 
+# --- an uplink deleted and made again under its name -------------------------
+# (a NIC's driver reloaded, a USB NIC plugged back, a VLAN device made
+# again: a new ifindex): gc says the network lost its LAN and keeps the
+# name (net show, save); the new device is hooked when it comes (t119:
+# the network lost its uplink for good, and save with it)
+behind "$T-v" "$T-lan" 10.96.7.2/24 || fail "setup: the LAN"
+check "net add uv (bridge, uplink $T-v)" kvmbpf net add uv type bridge uplink "$T-v"
+net_guest "$T-vg" uv 10.96.7.5 10.96.7.2 || fail "attach $T-vg"
+uv_uplink() { kvmbpf -j net show uv | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["uplink"])'; }
+check "uv: the LAN reaches the guest through the uplink" ping4 "$T-lan" 10.96.7.5
+ip link del "$T-v"
+out=$(kvmbpf gc 2>&1 >/dev/null)
+grep -q "uplink $T-v of network uv: the device is gone: the network has no LAN until a device of that name comes back" <<<"$out" &&
+	pass "gc: the uplink's device gone: said" || fail "gc, the uplink's device gone: '$out'"
+expect "... net show still names it" "$T-v" "$(uv_uplink)"
+check "... and save keeps it" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS save | grep -q '^net add uv type bridge uplink $T-v'"
+ip link add "$T-v" type veth peer name eth0 netns "$T-lan" && ip link set "$T-v" up &&
+	ip -n "$T-lan" link set eth0 up && ip -n "$T-lan" addr add 10.96.7.2/24 dev eth0 ||
+	fail "the uplink made again"
+out=$(kvmbpf gc 2>&1 >/dev/null)
+grep -q "network uv: its uplink $T-v is back (a new device of that name): hooked again" <<<"$out" &&
+	pass "gc: an uplink made again under its name: hooked again, said" || fail "gc, the uplink made again: '$out'"
+check "... its ingress program on the new device" sh -c "tc filter show dev $T-v ingress | grep -q kvb_tc_ingress"
+expect "... the network's uplink" "$T-v" "$(uv_uplink)"
+check "... and the LAN reaches the guest again" ping4 "$T-lan" 10.96.7.5
+check "net del uv" kvmbpf net del uv
+
 # --- save / load -------------------------------------------------------------
 kvmbpf port set "$T-g2" isolated on
 kvmbpf net add other type internal mtu 1400
