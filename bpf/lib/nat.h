@@ -1920,8 +1920,14 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	/* the flow's network's timeouts and count: a hairpin into another
 	 * network's forward is that network's */
 	if (ct && ct_live(ct->net_id == net->id ? net :
-			  net_lookup(ct->net_id), ok, ct, now))
+			  net_lookup(ct->net_id), ok, ct, now)) {
+		/* its TTL out at the gateway: time exceeded from there, as
+		 * for any other destination (t120: dropped unanswered,
+		 * traceroute's hop a star) */
+		if (f->fragk != KVB_FRAG_LATER && nat_ttl_out(skb))
+			return NAT_TTL;
 		return hairpin_send(skb, net, ok, ct, l4off, f->fragk);
+	}
 	if (ct) {	/* expired: both keys go */
 		__u64 *cnt = ct_counter(ct->net_id);
 		__u16 oslot = ct->slot;
@@ -1963,6 +1969,10 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	 * why) */
 	if (!fwd_guest(t, fw, &t->orig.guest_ifindex, t->orig.guest_mac))
 		return DROP(KVB_DROP_NO_ROUTE);
+	/* its TTL out at the gateway: answered, and no flow made for a
+	 * packet that goes nowhere (t120) */
+	if (nat_ttl_out(skb))
+		return NAT_TTL;
 	/* the flow is its opener's, A's, share */
 	t->orig.slot = ct_port_slot(skb->ifindex);
 	ret = ct_room(t->orig.slot, net);

@@ -4659,6 +4659,70 @@ static void t_nat_hairpin_established(struct fabric *fb)
 }
 
 /*
+ * A hairpin whose TTL runs out at the gateway (traceroute to the WAN
+ * address's forwarded port): time exceeded back to A from its gateway,
+ * as for any other destination, and no flow made for the packet; one
+ * with TTL 2 goes on (t120: dropped as ttl-exceeded unanswered, and a
+ * flow left for it). The same for a live hairpin's packet.
+ */
+static void t_nat_hairpin_ttl(struct fabric *fb)
+{
+	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
+	struct port_opts g = { .naddrs = 1, .mac = N9 };
+	struct kvb_fwd_key ft = { .addr = natnet.nat_ip, .port = htons(8094),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.19"),
+			      .to_port = htons(94), .net_id = NET_NAT };
+	__be32 a = inet_addr("192.168.90.11");
+	struct kvb_ct_key tk = { .saddr = a, .daddr = natnet.nat_ip,
+				 .sport = htons(40910), .dport = htons(8094),
+				 .proto = IPPROTO_TCP };
+	struct frame in, out;
+	struct kvb_port p;
+	struct kvb_ct e;
+	int r[3] = { -1, -1, -1 }, made1 = -1, made2 = -1;
+	__u8 type1 = 0, type3 = 0;
+	__u32 kn9;
+
+	ct_flush_net(fb, NET_NAT);
+	CHECK(!add_veth("kn9", &kn9) &&
+	      !parse_addr("192.168.90.19", &g.addrs[0]) &&
+	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
+	      "attach kn9");
+	fw.ifindex = kn9;
+	memcpy(fw.mac, N9, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &ft, &fw, BPF_ANY), "forward");
+	hp_frame(&in, N1, a, 40910, natnet.nat_ip, 8094, IPPROTO_TCP, 0x02,
+		 100, 0);
+	in.buf[14 + 8] = 1;	/* TTL 1 */
+	frame_csum4(&in);
+	r[0] = run_tc_out(F, kn1, &in, &out);
+	type1 = out.buf[14 + 20];
+	made1 = !bpf_map_lookup_elem(fb->ct_fd, &tk, &e);
+	in.buf[14 + 8] = 2;	/* TTL 2: on to B */
+	frame_csum4(&in);
+	r[1] = run_tc_out(F, kn1, &in, &out);
+	made2 = !bpf_map_lookup_elem(fb->ct_fd, &tk, &e);
+	in.buf[14 + 8] = 1;	/* the live hairpin's, TTL 1 */
+	frame_csum4(&in);
+	r[2] = run_tc_out(F, kn1, &in, &out);
+	type3 = out.buf[14 + 20];
+	bpf_map_delete_elem(fb->fwd_fd, &ft);
+	if (!port_get(fb, kn9, &p))
+		port_detach(fb, "unit", &p);
+	system("ip link del kn9");
+	ct_flush_net(fb, NET_NAT);
+	CHECK(r[0] == TC_ACT_REDIRECT && type1 == 11 && !made1,
+	      "TTL 1 to a forward at the WAN address: verdict %d, ICMP type "
+	      "%u, flow made %d (want time exceeded, no flow)", r[0], type1,
+	      made1);
+	CHECK(r[1] == TC_ACT_REDIRECT && made2,
+	      "TTL 2: verdict %d, flow made %d", r[1], made2);
+	CHECK(r[2] == TC_ACT_REDIRECT && type3 == 11,
+	      "TTL 1 on a live hairpin: verdict %d, ICMP type %u", r[2], type3);
+}
+
+/*
  * B's ICMP error about a hairpinned datagram (its port unreachable, to
  * the gateway's address) goes back through the hairpin to A, from the
  * WAN address A asked, quoting A's datagram as A sent it: every checksum
@@ -5322,6 +5386,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_forget_once);
 	RUN(t_nat_hairpin_port_moved);
 	RUN(t_nat_hairpin_established);
+	RUN(t_nat_hairpin_ttl);
 	RUN(t_nat_hairpin_error_back);
 	RUN(t_nat_hairpin_fragments);
 	RUN(t_nat_forward_before_mac);
