@@ -1840,7 +1840,11 @@ send:
  * free address dnsmasq hands out once the VM went, or the VM's own lease
  * to a guest that sends from the VM's MAC on a port that pins the first
  * MAC it sees) never draws the forward's connections. The port the
- * forward was added for takes them only while it holds the address.
+ * forward was added for takes them only while it holds the address. A
+ * guest whose MAC is not known yet (it has sent nothing since its port
+ * was attached without `mac`) is none either: its callers refuse the
+ * connection as no-route, counted, until it sends (t121: sent to MAC
+ * 00:00:00:00:00:00, lost uncounted).
  */
 static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 						  const struct kvb_fwd *fw,
@@ -1868,7 +1872,7 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 		      !mac_is_zero(gp->mac) && mac_equal(gp->mac, fw->mac)))) {
 			*ifindex = owner;
 			__builtin_memcpy(mac, gp->mac, ETH_ALEN);
-			return gp;
+			return mac_is_zero(mac) ? NULL : gp;
 		}
 	}
 	/* the port the forward was added for, while it holds the address
@@ -1881,7 +1885,7 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 	/* its MAC as it is now (port set mac), else the one added with */
 	__builtin_memcpy(mac, mac_is_zero(gp->mac) ? fw->mac : gp->mac,
 			 ETH_ALEN);
-	return gp;
+	return mac_is_zero(mac) ? NULL : gp;
 }
 
 /*

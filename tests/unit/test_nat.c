@@ -4213,7 +4213,9 @@ static int fwd_cli(struct fabric *fb, __u16 port, const char *addr,
  * with its address but no 'mac', whose guest has sent nothing): with
  * spoofcheck the guest's first frame pins the MAC, and the forward's
  * packets go to the port's MAC as it is then. Before, forward add
- * refused it, and load skipped it at boot.
+ * refused it, and load skipped it at boot. Until then a connection is
+ * refused, counted no-route on the WAN port (t121: sent to MAC
+ * 00:00:00:00:00:00, lost uncounted).
  */
 static void t_nat_forward_before_mac(struct fabric *fb)
 {
@@ -4225,6 +4227,7 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 	struct kvb_port p;
 	int added, r[3];
 	__u8 after[6] = { 0 };
+	__u64 nr0, nr1;
 	__u32 knm;
 
 	CHECK(!add_tap("knm", &knm) &&
@@ -4234,7 +4237,9 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 	added = fwd_cli(fb, 8094, "192.168.90.20", 94);
 	/* the WAN's SYN before the guest sent anything */
 	tcp_seg(&in, 1, 0, 8094, 1000, 0, 0x02, 64240);
+	nr0 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE];
 	r[0] = run_tc_out(F, kw, &in, &res);
+	nr1 = port_stats(fb, kw).drop[KVB_DROP_NO_ROUTE];
 	/* the guest's first frame pins its MAC */
 	hp_frame(&in, NA, inet_addr("192.168.90.20"), 94,
 		 inet_addr("10.200.0.2"), 443, IPPROTO_UDP, 0, 0, 0);
@@ -4251,8 +4256,12 @@ static void t_nat_forward_before_mac(struct fabric *fb)
 	system("ip link del knm");
 	ct_flush_net(fb, NET_NAT);
 	CHECK(added, "forward add refused a spoofcheck port without a MAC");
-	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
-	      r[2] == TC_ACT_REDIRECT, "verdicts %d %d %d", r[0], r[1], r[2]);
+	CHECK(r[0] == TC_ACT_SHOT && nr1 == nr0 + 1,
+	      "the WAN's SYN before the guest's MAC is known: verdict %d, "
+	      "no-route +%llu (want refused, counted)", r[0],
+	      (unsigned long long)(nr1 - nr0));
+	CHECK(r[1] == TC_ACT_REDIRECT && r[2] == TC_ACT_REDIRECT,
+	      "verdicts %d %d", r[1], r[2]);
 	CHECK(!memcmp(after, NA, 6), "after the guest's first frame the "
 	      "forward went to %02x:..:%02x, not its pinned MAC", after[0],
 	      after[5]);
