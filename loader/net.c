@@ -503,7 +503,7 @@ static void format_vni(struct fabric *fb, const struct kvb_net *n,
  * Why a is no other host's underlay address, or NULL: not a unicast
  * address (loopback, unspecified, multicast, IPv4's reserved 240/4 and
  * limited broadcast, link-local), or this host's own (one of its
- * addresses, or an IPv4 subnet broadcast of one: a host lists the
+ * addresses, or an IPv4 subnet broadcast or network address of one: a host lists the
  * others, not itself; frames from a vtep are trusted, and a vtep of
  * 127.0.0.1 would trust any local process).
  */
@@ -545,6 +545,12 @@ static const char *vtep_unfit(const struct kvb_vtep_addr *a)
 			else if (m && ntohl(m->sin_addr.s_addr) < 0xfffffffe &&
 				 (own | ~m->sin_addr.s_addr) == v)
 				why = "a broadcast address of this host's";
+			/* and its network address, no host's either (the
+			 * old all-zeros broadcast some stacks still take) */
+			else if (m && ntohl(m->sin_addr.s_addr) < 0xfffffffe &&
+				 (own & m->sin_addr.s_addr) == v)
+				why = "the network address of a subnet of this "
+				      "host's";
 		} else if (a->family == 6 && sa->sa_family == AF_INET6 &&
 			   !memcmp(&((const struct sockaddr_in6 *)(const void *)
 				     sa)->sin6_addr, a->addr, 16)) {

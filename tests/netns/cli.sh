@@ -365,7 +365,8 @@ check "net add ov2 (an overlay network)" kvmbpf net add ov2 type internal vni 79
 for vw in "127.0.0.1|not another host's unicast" "::1|not another host's unicast" \
 	"198.18.200.1|an address of this host" \
 	"198.18.200.255|a broadcast address of this host's" \
-	"198.18.202.255|a broadcast address of this host's"; do
+	"198.18.202.255|a broadcast address of this host's" \
+	"198.18.200.0|the network address of a subnet of this host's"; do
 	expect_err "vtep ${vw%%|*}: refused" "vtep ${vw%%|*}: ${vw#*|}" \
 		kvmbpf net add ovx type internal vni 78 vtep "${vw%%|*}"
 	expect_err "vtep-add ${vw%%|*}: refused" "vtep-add ${vw%%|*}: ${vw#*|}" \
