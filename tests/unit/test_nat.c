@@ -4578,10 +4578,43 @@ static void t_nat_port_share_leaves_others_ports(struct fabric *fb)
  * TCP connection (a database connection pool, say) was cut after 120 s,
  * and, with the unreplied timeout, an answered UDP one after 30 s.
  */
+/*
+ * A forward's guest for the hairpin tests: veth dev, MAC mac, address
+ * addr on the nat network, fw (its address and port set) pointing at it.
+ * 0, or -1 with what failed said.
+ */
+static int hp_guest_up(struct fabric *fb, const char *dev, const __u8 *mac,
+		       const char *addr, struct kvb_fwd *fw, __u32 *ifx)
+{
+	struct port_opts g = { .naddrs = 1, .mac = mac };
+
+	if (add_veth(dev, ifx) || parse_addr(addr, &g.addrs[0]) ||
+	    port_attach(fb, "unit", dev, NET_NAT, KVB_PORT_GUEST, &g)) {
+		printf("FAIL attach %s\n", dev);
+		unit_failed = 1;
+		return -1;
+	}
+	fw->ifindex = *ifx;
+	memcpy(fw->mac, mac, 6);
+	return 0;
+}
+
+/* hp_guest_up undone: the port detached, the veth gone, no flow left */
+static void hp_guest_down(struct fabric *fb, const char *dev, __u32 ifx)
+{
+	struct kvb_port p;
+	char cmd[64];
+
+	if (!port_get(fb, ifx, &p))
+		port_detach(fb, "unit", &p);
+	snprintf(cmd, sizeof(cmd), "ip link del %s", dev);
+	system(cmd);
+	ct_flush_net(fb, NET_NAT);
+}
+
 static void t_nat_hairpin_established(struct fabric *fb)
 {
 	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
-	struct port_opts g = { .naddrs = 1, .mac = N9 };
 	struct kvb_fwd_key fu = { .addr = natnet.nat_ip, .port = htons(8093),
 				  .proto = IPPROTO_UDP };
 	struct kvb_fwd_key ft = { .addr = natnet.nat_ip, .port = htons(8093),
@@ -4594,7 +4627,6 @@ static void t_nat_hairpin_established(struct fabric *fb)
 				 .proto = IPPROTO_UDP };
 	struct kvb_ct_key tk = uk;
 	struct frame in, out;
-	struct kvb_port p;
 	struct kvb_ct e;
 	__u8 st[4] = { 0xff, 0xff, 0xff, 0xff };
 	__u16 up = 0, tp = 0;
@@ -4603,12 +4635,8 @@ static void t_nat_hairpin_established(struct fabric *fb)
 
 	tk.proto = IPPROTO_TCP;
 	ct_flush_net(fb, NET_NAT);
-	CHECK(!add_veth("kn9", &kn9) &&
-	      !parse_addr("192.168.90.19", &g.addrs[0]) &&
-	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
-	      "attach kn9");
-	fw.ifindex = kn9;
-	memcpy(fw.mac, N9, 6);
+	if (hp_guest_up(fb, "kn9", N9, "192.168.90.19", &fw, &kn9))
+		return;
 	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fu, &fw, BPF_ANY) &&
 	      !bpf_map_update_elem(fb->fwd_fd, &ft, &fw, BPF_ANY), "forwards");
 	/* UDP: A's datagram, then B's answer to the gateway */
@@ -4649,10 +4677,7 @@ static void t_nat_hairpin_established(struct fabric *fb)
 		st[3] = e.state;
 	bpf_map_delete_elem(fb->fwd_fd, &fu);
 	bpf_map_delete_elem(fb->fwd_fd, &ft);
-	if (!port_get(fb, kn9, &p))
-		port_detach(fb, "unit", &p);
-	system("ip link del kn9");
-	ct_flush_net(fb, NET_NAT);
+	hp_guest_down(fb, "kn9", kn9);
 	CHECK(r[0] == TC_ACT_REDIRECT && r[1] == TC_ACT_REDIRECT &&
 	      r[2] == TC_ACT_REDIRECT && r[3] == TC_ACT_REDIRECT &&
 	      r[4] == TC_ACT_REDIRECT, "verdicts %d %d %d %d %d", r[0], r[1],
@@ -4677,7 +4702,6 @@ static void t_nat_hairpin_established(struct fabric *fb)
 static void t_nat_hairpin_ttl(struct fabric *fb)
 {
 	static const __u8 N9[6] = { 0x52, 0x54, 0, 0, 0x5a, 9 };
-	struct port_opts g = { .naddrs = 1, .mac = N9 };
 	struct kvb_fwd_key ft = { .addr = natnet.nat_ip, .port = htons(8094),
 				  .proto = IPPROTO_TCP };
 	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.19"),
@@ -4687,19 +4711,14 @@ static void t_nat_hairpin_ttl(struct fabric *fb)
 				 .sport = htons(40910), .dport = htons(8094),
 				 .proto = IPPROTO_TCP };
 	struct frame in, out;
-	struct kvb_port p;
 	struct kvb_ct e;
 	int r[3] = { -1, -1, -1 }, made1 = -1, made2 = -1;
 	__u8 type1 = 0, type3 = 0;
 	__u32 kn9;
 
 	ct_flush_net(fb, NET_NAT);
-	CHECK(!add_veth("kn9", &kn9) &&
-	      !parse_addr("192.168.90.19", &g.addrs[0]) &&
-	      !port_attach(fb, "unit", "kn9", NET_NAT, KVB_PORT_GUEST, &g),
-	      "attach kn9");
-	fw.ifindex = kn9;
-	memcpy(fw.mac, N9, 6);
+	if (hp_guest_up(fb, "kn9", N9, "192.168.90.19", &fw, &kn9))
+		return;
 	CHECK(!bpf_map_update_elem(fb->fwd_fd, &ft, &fw, BPF_ANY), "forward");
 	hp_frame(&in, N1, a, 40910, natnet.nat_ip, 8094, IPPROTO_TCP, 0x02,
 		 100, 0);
@@ -4717,10 +4736,7 @@ static void t_nat_hairpin_ttl(struct fabric *fb)
 	r[2] = run_tc_out(F, kn1, &in, &out);
 	type3 = out.buf[14 + 20];
 	bpf_map_delete_elem(fb->fwd_fd, &ft);
-	if (!port_get(fb, kn9, &p))
-		port_detach(fb, "unit", &p);
-	system("ip link del kn9");
-	ct_flush_net(fb, NET_NAT);
+	hp_guest_down(fb, "kn9", kn9);
 	CHECK(r[0] == TC_ACT_REDIRECT && type1 == 11 && !made1,
 	      "TTL 1 to a forward at the WAN address: verdict %d, ICMP type "
 	      "%u, flow made %d (want time exceeded, no flow)", r[0], type1,
