@@ -174,11 +174,13 @@ int fabric_tend(struct fabric *fb, bool verbose)
 {
 	int n = fabric_gc(fb, verbose);
 
-	bridge_uplinks_follow(fb);
 	gateway_tend(fb);
 	dhcp_revive(fb);
 	uplink_addrs_sync(fb);
 	wan_address_refresh(fb);
+	/* after the WAN devices' (the host's one NIC: the bridge's uplink
+	 * is also a nat network's way out) */
+	bridge_uplinks_follow(fb);
 	overlay_tend(fb);
 	dhcphost_fdb_hold(fb, 0);
 	return n;

@@ -89,6 +89,7 @@ int bridge_uplinks_follow(struct fabric *fb)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		struct kvb_port p;
 		struct kvb_net n;
+		bool was_wan;
 		__u32 ifx;
 
 		if (net_get(fb, id, &n) || !net_has(&n, NT_UPLINK))
@@ -103,13 +104,19 @@ int bridge_uplinks_follow(struct fabric *fb)
 			continue;
 		}
 		/* a device of that name that is already a port (of this
-		 * fabric's) is not taken from it */
+		 * fabric's) is not taken from it, but for a nat network's
+		 * WAN (the host's one NIC, made again: wan_follow hooked it
+		 * first), which becomes the uplink again as at net add */
 		if (!n.wan_name[0] || !(ifx = if_nametoindex(n.wan_name)) ||
-		    !port_get(fb, ifx, &p))
+		    (!port_get(fb, ifx, &p) && p.role != KVB_PORT_WAN))
 			continue;
+		was_wan = !port_get(fb, ifx, &p);
 		if (port_attach(fb, "gc", n.wan_name, id, KVB_PORT_UPLINK,
-				&(struct port_opts){ .naddrs = -1 }))
+				&(struct port_opts){ .naddrs = -1 })) {
+			if (was_wan && port_get(fb, ifx, &p))
+				wan_uplink_gone(fb, ifx);
 			continue;
+		}
 		warn("gc: network %s: its uplink %s is back (a new device of "
 		     "that name): hooked again", n.name, n.wan_name);
 		hooked++;

@@ -55,6 +55,28 @@ check "the host's own TCP to the LAN still works" sh -c "
 check "the bridge guest and the LAN still talk (TCP 5 MiB, sha256)" tcp_sha "$T-b1" "$T-lan" 10.92.0.2 5
 check_not "the LAN cannot reach a nat guest" ping4 "$T-lan" 192.168.79.11
 
+# The NIC deleted and made again under its name (a driver reloaded): the
+# next upkeep hooks it again, as the nat network's WAN (m names it) and
+# the bridge's uplink (t119), and everything reaches the LAN again
+# (the LAN as it was: its station keeps its MAC)
+lanmac=$(ip -n "$T-lan" -br link show eth0 | awk '{print $3}')
+ip link del "$T-up"
+kvmbpf gc >/dev/null 2>&1
+ip link add "$T-up" type veth peer name eth0 netns "$T-lan" &&
+	ip -n "$T-lan" link set eth0 address "$lanmac" &&
+	ip addr add 10.92.0.1/24 dev "$T-up" && ip link set "$T-up" up &&
+	ip -n "$T-lan" link set eth0 up && ip -n "$T-lan" addr add 10.92.0.2/24 dev eth0 ||
+	fail "the NIC made again"
+out=$(kvmbpf gc 2>&1 >/dev/null)
+grep -q "network lan: its uplink $T-up is back" <<<"$out" &&
+	pass "gc: the NIC made again is the bridge's uplink again, said" ||
+	fail "gc after the NIC was made again: '$out'"
+check "... the bridge guest reaches the LAN again" ping4 "$T-b1" 10.92.0.2
+check "... nat guest n1 reaches the LAN again" ping4 "$T-n1" 10.92.0.2
+check "... nat guest m1 (wan the NIC) reaches the LAN again" ping4 "$T-m1" 10.92.0.2
+check "... the host reaches the LAN" ping -n -c 1 -W 2 10.92.0.2
+check "... a second gc changes nothing" sh -c "[ -z \"\$(\"$ROOT/build/kvmbpf\" --bpffs $BPFFS gc 2>&1 >/dev/null)\" ]"
+
 # The bridge goes: the NIC becomes the nat networks' WAN port.
 check "net del lan" kvmbpf net del lan
 check "after the bridge: the NIC, m's WAN port, has m's XDP (wan-xdp on)" sh -c \
