@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,15 +200,23 @@ static pid_t read_pid(const struct kvb_net *net)
 	return pid_find(KVB_DNSMASQ, arg);
 }
 
-/* Run dnsmasq with argv; 0 once it has forked into the background. */
+/*
+ * Run dnsmasq with argv; 0 once it has forked into the background. Until
+ * it has, it dies with the command that runs it: a `net add` killed
+ * while dnsmasq was starting left one that came up after the network's
+ * `net del` had looked for it (t117). The daemon it forks has no such
+ * tie, and is found by its arguments (read_pid).
+ */
 static int dnsmasq_run(const char *const argv[])
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 	int status;
 
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		execv(KVB_DNSMASQ, (char *const *)argv);
 		_exit(127);
 	}
