@@ -1098,6 +1098,21 @@ int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids)
 	return n.nacl > KVB_ACL_PER_PORT ? KVB_ACL_PER_PORT : n.nacl;
 }
 
+/*
+ * The sets no port uses any more (its port detached or gone, its network
+ * deleted): removed now, as a change of ACLs removes them, not at the
+ * next one (t122: they stayed, holding room in the shared tables). A
+ * fabric without sets has nothing to do. 0, or acl_sync's error.
+ */
+int acl_tidy(struct fabric *fb, const char *cmd)
+{
+	struct kvb_acl_lpm_key k;
+
+	if (bpf_map_get_next_key(fb->acllpm_fd, NULL, &k))
+		return 0;
+	return acl_sync(fb, cmd);
+}
+
 int acl_sync(struct fabric *fb, const char *cmd)
 {
 	struct live_sets live = { 0 }, inuse = { 0 };
@@ -1528,7 +1543,7 @@ static int acl_del(int argc, char **argv)
 		bpf_map_delete_elem(fb->aclr_fd, &k);
 	}
 	bpf_map_delete_elem(fb->acl_fd, &a.id);
-	return 0;
+	return acl_tidy(fb, "acl del");
 }
 
 /* The index of ACL a's rule that reads as want (the same words), or -1. */

@@ -542,6 +542,7 @@ int aclp_write(struct fabric *fb, __u32 slot, const struct kvb_acl_port *ap);
 int acl_port_effective(struct fabric *fb, const struct kvb_port *p, __u16 *ids);
 /* compile every port's ACLs anew and switch them over */
 int acl_sync(struct fabric *fb, const char *cmd);
+int acl_tidy(struct fabric *fb, const char *cmd);
 void acl_save(struct fabric *fb, void (*line)(const char *text));
 /* load: is this `acl ...` line in effect already? */
 bool acl_line_in_effect(struct fabric *fb, int argc, char **argv);

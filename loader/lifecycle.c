@@ -174,6 +174,10 @@ int fabric_tend(struct fabric *fb, bool verbose)
 {
 	int n = fabric_gc(fb, verbose);
 
+	/* the ACL sets of the ports it forgot */
+	if (n > 0)
+		acl_tidy(fb, "gc");
+
 	gateway_tend(fb);
 	dhcp_revive(fb);
 	uplink_addrs_sync(fb);

@@ -1534,7 +1534,9 @@ static int net_del(int argc, char **argv)
 		return 1;
 	if (net_find(fb, argv[0], &net))
 		return err("net del: network %s does not exist", argv[0]);
-	return net_remove(fb, &net);
+	if (net_remove(fb, &net))
+		return 1;
+	return acl_tidy(fb, "net del");
 }
 
 static void show_net(struct fabric *fb, const struct kvb_net *n)

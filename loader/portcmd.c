@@ -447,7 +447,9 @@ static int detach_run(int argc, char **argv)
 			   "network instead ('net del')", argv[0],
 			   p.role == KVB_PORT_UPLINK ? "uplink" :
 			   p.role == KVB_PORT_WAN ? "WAN device" : "gateway");
-	return net_port_detach(fb, "detach", &p);
+	if (net_port_detach(fb, "detach", &p))
+		return 1;
+	return acl_tidy(fb, "detach");
 }
 
 static const char *const role_names[] = {

@@ -130,4 +130,24 @@ rc=$?
 	pass "port set with another port's address: refused before its ACLs changed" ||
 	fail "port set with a taken address: exit $rc, '$out', sets '$s2' -> '$(sets)'"
 check "... and a port can take a new list again" kvmbpf port set tp2 acl v2,base,v9
+# the sets no port uses any more go with the command that made them so
+# (t122: they stayed in the shared tables until the next change of ACLs):
+# a detach, a device gone and the upkeep, a net del; nothing is left
+tabn() { bpftool -j map dump pinned "$BPFFS/$1" | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+b0=$(tabn kvb_aclbit) l0=$(tabn kvb_acllpm)
+check "detach tp2 (a list of its own: v2,base,v9)" kvmbpf detach tp2
+b1=$(tabn kvb_aclbit) l1=$(tabn kvb_acllpm)
+[ "$b1" -lt "$b0" ] && [ "$l1" -lt "$l0" ] &&
+	pass "detach: its set's entries go at once (aclbit $b0 -> $b1, acllpm $l0 -> $l1)" ||
+	fail "detach: aclbit $b0 -> $b1, acllpm $l0 -> $l1"
+ip -n "$H" link del tp3
+check "gc (tp3's device gone)" kvmbpf gc
+b2=$(tabn kvb_aclbit) l2=$(tabn kvb_acllpm)
+[ "$b2" -lt "$b1" ] && [ "$l2" -lt "$l1" ] &&
+	pass "a device gone: its set's entries go with the upkeep (aclbit $b1 -> $b2, acllpm $l1 -> $l2)" ||
+	fail "a device gone: aclbit $b1 -> $b2, acllpm $l1 -> $l2"
+check "net del t (its ports with it)" kvmbpf net del t
+check "net del t2 (its ports with it)" kvmbpf net del t2
+expect "... no set's entry left in kvb_aclbit" 0 "$(tabn kvb_aclbit)"
+expect "... nor in kvb_acllpm" 0 "$(tabn kvb_acllpm)"
 finish
