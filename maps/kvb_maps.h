@@ -665,7 +665,9 @@ struct kvb_aclfrag_key {
  */
 struct kvb_aclfrag {
 	struct kvb_aclfrag_key key;
-	__u32 pad;
+	/* the rule counter (kvb_aclcnt) its first fragment was counted
+	 * on, its later ones too (0: none; a note of an older build) */
+	__u32 ctr;
 	__u64 until_ns;		/* datapath clock */
 	__u32 check;		/* kvb_aclfrag_check */
 	__u32 pad2;

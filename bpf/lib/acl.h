@@ -216,6 +216,9 @@ struct acl_scratch {
 	__u8 hp;
 	__u16 hp_rport;
 	__be32 hp_raddr;
+	/* the rule counter the judgment counted its packet on (0: none),
+	 * which a first fragment's note keeps for its later ones */
+	__u32 cctr;
 };
 
 struct {
@@ -736,6 +739,16 @@ __noinline int acl_classify(__u32 set, __u32 dir, __u32 nrules, __u32 dims)
 			return (int)(i * 64 + ctz64(w));
 	}
 	return ACL_NONE;
+}
+
+static __always_inline void acl_count(__u32 ctr, __u32 len);
+
+/* acl_count, the counter kept for a first fragment's note */
+static __always_inline void acl_count_s(struct acl_scratch *s, __u32 ctr,
+					__u32 len)
+{
+	s->cctr = ctr;
+	acl_count(ctr, len);
 }
 
 static __always_inline void acl_count(__u32 ctr, __u32 len)
@@ -1458,7 +1471,8 @@ static __always_inline void acl_frag_note(struct acl_scratch *s,
 	acl_frag_key(s, ifindex);
 	__builtin_memcpy(&s->fv.key, &s->fk, sizeof(s->fv.key));
 	s->fv.until_ns = kvb_now() + KVB_ACL_FRAG_S * 1000000000ULL;
-	s->fv.pad = s->fv.pad2 = 0;
+	s->fv.ctr = s->cctr;
+	s->fv.pad2 = 0;
 	s->fv.check = kvb_aclfrag_check(&s->fv);
 	bpf_map_update_elem(&kvb_aclfrag, &s->fk, &s->fv, BPF_ANY);
 }
@@ -1474,7 +1488,7 @@ _Static_assert(sizeof(struct kvb_aclfrag_key) == 44,
  * is read).
  */
 static __always_inline int acl_frag_check(struct acl_scratch *s,
-					  __u32 ifindex)
+					  __u32 ifindex, __u32 len)
 {
 	struct kvb_aclfrag *v;
 
@@ -1484,8 +1498,12 @@ static __always_inline int acl_frag_check(struct acl_scratch *s,
 		__builtin_memcpy(&s->fv, v, sizeof(s->fv));
 		if (s->fv.check == kvb_aclfrag_check(&s->fv) &&
 		    kvb_words_equal(&s->fv.key, &s->fk, 11) &&
-		    kvb_now() < s->fv.until_ns)
+		    kvb_now() < s->fv.until_ns) {
+			/* on the rule its first fragment was counted on
+			 * (t123: `acl show` counted first fragments only) */
+			acl_count(s->fv.ctr, len);
 			return ACL_PASS;
+		}
 	}
 	return DROP(KVB_DROP_ACL_FRAG);
 }
@@ -1779,14 +1797,14 @@ __noinline int acl_judge(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 		/* the receiver's judgment, if the packet is its side's way */
 		if (acl_icmp_fits(s, other->origin, dir ^ 1))
 			acl_peer_take(s, other);
-		acl_count(sd->ctr, skb->len);
+		acl_count_s(s, sd->ctr, skb->len);
 		return ACL_PASS;
 	}
 judge:
 	/* a new connection (on this port): this packet's fields */
 	acl_packet_fields(s);
 	action = acl_decide(s, ap, dir, &ctr, &log, &dflt);
-	acl_count(ctr, skb->len);
+	acl_count_s(s, ctr, skb->len);
 	if (action == KVB_ACL_ALLOW) {
 		if (log)
 			acl_log(skb, ifindex);
@@ -2244,7 +2262,8 @@ static __always_inline int acl_verdict(struct __sk_buff *skb, __u32 ifindex,
 		return ACL_PASS;
 	/* a later fragment: as its first fragment was judged here */
 	if (s->fragk == KVB_FRAG_LATER)
-		return acl_frag_check(s, ifindex);
+		return acl_frag_check(s, ifindex, skb->len);
+	s->cctr = 0;
 	/* DHCP the link needs, by direction (the scratch's fields serve
 	 * the sender's judgment and the receiver's) */
 	if (s->dhcp && acl_dhcp_exempt(ifindex, dir))
@@ -2417,7 +2436,7 @@ __noinline int acl_to_guest(struct __sk_buff *skb, __u32 out, __u32 slot)
 	else if (!ret) {
 		/* the sender's entry holds out's judgment under its set */
 		if (s->pc && s->peer == out && s->peer_set == set) {
-			acl_count(s->peer_ctr, skb->len);
+			acl_count_s(s, s->peer_ctr, skb->len);
 			if (s->fragk == KVB_FRAG_FIRST)
 				acl_frag_note(s, out);
 			return ACL_PASS;

@@ -149,7 +149,14 @@ check "echo passes (LAN)" ping4 "$T-lan" 10.93.0.11
 check "echo passes (IPv6)" ping6 "$T-g2" fd93::11
 # fragments: later ones carry no ports; they pass only behind a first
 # fragment the ACLs let through
+echo_pk() { kvmbpf -j acl show web | "$PY" -c 'import json, sys; print({x["index"]: x for x in json.load(sys.stdin)["rules"]}[1]["packets"])'; }
+e0=$(echo_pk)
 check "a fragmented echo (3000 bytes) passes" in_ns "$T-g2" ping -n -c 1 -W 2 -s 3000 10.93.0.11
+# every fragment counted on the rule that let the datagram in (t123: the
+# first ones only: 2 of the echo's 6)
+e1=$(echo_pk)
+[ $((e1 - e0)) -ge 3 ] && pass "... its fragments counted on the echo rule (+$((e1 - e0)))" ||
+	fail "... the echo rule counted +$((e1 - e0)) packets for a 3-fragment request and its answer"
 check "a fragmented echo passes over IPv6" in_ns "$T-g2" ping -6 -n -c 1 -W 2 -s 3000 fd93::11
 f0=$(stat "$T-g1" acl-fragment)
 bg_ns "$T-g1" timeout 30 tcpdump --immediate-mode -n -i eth0 -w "/tmp/$T-frag.pcap" \
