@@ -487,7 +487,8 @@ void dhcp_stop(const struct kvb_net *net)
 
 	for (int i = 0; i < 100 && (pid = read_pid(net)); i++) {
 		kill(pid, i < 50 ? SIGTERM : SIGKILL);
-		for (int j = 0; j < 10 && !kill(pid, 0) && pid_runs(pid, KVB_DNSMASQ); j++)
+		for (int j = 0; j < 10 && !kill(pid, 0) &&
+				pid_runs(pid, KVB_DNSMASQ); j++)
 			usleep(10000);
 	}
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {

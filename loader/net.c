@@ -102,19 +102,19 @@ static int parse_uplink(const char *cmd, struct net_spec *s, char **v)
 static void format_uplink(struct fabric *fb, const struct kvb_net *n,
 			  const struct net_field *fd, struct fmt *f)
 {
+	const char *name = NULL;
 	char up[16];
 	struct kvb_port p;
 
 	if (n->uplink)
-		ifname_of(n->uplink, port_get(fb, n->uplink, &p) ? NULL : &p,
-			  up);
+		name = ifname_of(n->uplink,
+				 port_get(fb, n->uplink, &p) ? NULL : &p, up);
 	/* an uplink whose device went: its name, hooked again when a
 	 * device of that name comes (bridge_uplinks_follow), and what
 	 * `save` keeps, as a nat network's `wan` */
 	else if (net_has(n, NT_UPLINK) && n->wan_name[0])
-		snprintf(up, sizeof(up), "%s", n->wan_name);
-	fmt_str(f, fd, n->uplink || (net_has(n, NT_UPLINK) && n->wan_name[0]) ?
-			       up : NULL, true);
+		name = n->wan_name;
+	fmt_str(f, fd, name, true);
 }
 
 static int parse_uplink_xdp(const char *cmd, struct net_spec *s, char **v)
@@ -503,9 +503,9 @@ static void format_vni(struct fabric *fb, const struct kvb_net *n,
  * Why a is no other host's underlay address, or NULL: not a unicast
  * address (loopback, unspecified, multicast, IPv4's reserved 240/4 and
  * limited broadcast, link-local), or this host's own (one of its
- * addresses, or an IPv4 subnet broadcast or network address of one: a host lists the
- * others, not itself; frames from a vtep are trusted, and a vtep of
- * 127.0.0.1 would trust any local process).
+ * addresses, or an IPv4 subnet broadcast or network address of one: a
+ * host lists the others, not itself; frames from a vtep are trusted,
+ * and a vtep of 127.0.0.1 would trust any local process).
  */
 static const char *vtep_unfit(const struct kvb_vtep_addr *a)
 {
@@ -542,15 +542,19 @@ static const char *vtep_unfit(const struct kvb_vtep_addr *a)
 			 * was given one (`ip addr add A/24` gives none, and
 			 * the kernel's local table has it all the same);
 			 * a /31 or /32 has none */
-			else if (m && ntohl(m->sin_addr.s_addr) < 0xfffffffe &&
-				 (own | ~m->sin_addr.s_addr) == v)
-				why = "a broadcast address of this host's";
-			/* and its network address, no host's either (the
-			 * old all-zeros broadcast some stacks still take) */
-			else if (m && ntohl(m->sin_addr.s_addr) < 0xfffffffe &&
-				 (own & m->sin_addr.s_addr) == v)
-				why = "the network address of a subnet of this "
-				      "host's";
+			else if (m && ntohl(m->sin_addr.s_addr) < 0xfffffffe) {
+				__be32 mask = m->sin_addr.s_addr;
+
+				if ((own | ~mask) == v)
+					why = "a broadcast address of this "
+					      "host's";
+				/* and its network address, no host's either
+				 * (the old all-zeros broadcast some stacks
+				 * still take) */
+				else if ((own & mask) == v)
+					why = "the network address of a subnet "
+					      "of this host's";
+			}
 		} else if (a->family == 6 && sa->sa_family == AF_INET6 &&
 			   !memcmp(&((const struct sockaddr_in6 *)(const void *)
 				     sa)->sin6_addr, a->addr, 16)) {

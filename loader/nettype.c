@@ -37,17 +37,31 @@ static int bridge_validate(struct fabric *fb, const struct net_spec *s,
 	return 0;
 }
 
+/*
+ * Device dev (ifindex) as network net_id's uplink, with XDP if xdp: 0, or
+ * 1 said. The host's one NIC, a nat network's WAN port, becomes the
+ * uplink and stays NAT's way out; when the attach that took it fails, it
+ * is given back to NAT.
+ */
+static int uplink_take(struct fabric *fb, const char *cmd, const char *dev,
+		       __u32 ifindex, __u32 net_id, bool xdp)
+{
+	struct kvb_port p;
+	bool was_wan = !port_get(fb, ifindex, &p) && p.role == KVB_PORT_WAN;
+
+	if (!port_attach(fb, cmd, dev, net_id, KVB_PORT_UPLINK,
+			 &(struct port_opts){ .xdp = xdp, .naddrs = -1 }))
+		return 0;
+	if (was_wan && port_get(fb, ifindex, &p))
+		wan_uplink_gone(fb, ifindex);
+	return 1;
+}
+
 static int bridge_create(struct fabric *fb, const struct net_spec *s,
 			 struct kvb_net *n)
 {
-	struct kvb_port p;
-	__u32 ifindex;
-	bool was_wan;
-
 	if (!s->uplink)
 		return 0;
-	ifindex = if_nametoindex(s->uplink);
-	was_wan = !port_get(fb, ifindex, &p) && p.role == KVB_PORT_WAN;
 	/*
 	 * XDP on an uplink only with uplink-xdp on: it forwards a LAN
 	 * host's complete known-unicast frames to tap guests (the XDP fast
@@ -57,15 +71,9 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
 	 * (the host's own traffic, everything it cannot prove) pays XDP's
 	 * cost on top of tc's (README, Datapath; docs/BENCHMARKS.md).
 	 */
-	if (port_attach(fb, "net add", s->uplink, n->id, KVB_PORT_UPLINK,
-			&(struct port_opts){ .xdp = s->uplink_xdp,
-					     .naddrs = -1 })) {
-		/* the host's one NIC was a nat network's WAN port, which
-		 * the attach took and then failed: NAT keeps its way out */
-		if (was_wan && port_get(fb, ifindex, &p))
-			wan_uplink_gone(fb, ifindex);
+	if (uplink_take(fb, "net add", s->uplink, if_nametoindex(s->uplink),
+			n->id, s->uplink_xdp))
 		return 1;
-	}
 	/* the host's addresses on it are no guest's to claim */
 	uplink_addrs_sync(fb);
 	return 0;
@@ -89,7 +97,6 @@ int bridge_uplinks_follow(struct fabric *fb)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		struct kvb_port p;
 		struct kvb_net n;
-		bool was_wan;
 		__u32 ifx;
 
 		if (net_get(fb, id, &n) || !net_has(&n, NT_UPLINK))
@@ -108,15 +115,9 @@ int bridge_uplinks_follow(struct fabric *fb)
 		 * WAN (the host's one NIC, made again: wan_follow hooked it
 		 * first), which becomes the uplink again as at net add */
 		if (!n.wan_name[0] || !(ifx = if_nametoindex(n.wan_name)) ||
-		    (!port_get(fb, ifx, &p) && p.role != KVB_PORT_WAN))
+		    (!port_get(fb, ifx, &p) && p.role != KVB_PORT_WAN) ||
+		    uplink_take(fb, "gc", n.wan_name, ifx, id, false))
 			continue;
-		was_wan = !port_get(fb, ifx, &p);
-		if (port_attach(fb, "gc", n.wan_name, id, KVB_PORT_UPLINK,
-				&(struct port_opts){ .naddrs = -1 })) {
-			if (was_wan && port_get(fb, ifx, &p))
-				wan_uplink_gone(fb, ifx);
-			continue;
-		}
 		warn("gc: network %s: its uplink %s is back (a new device of "
 		     "that name): hooked again", n.name, n.wan_name);
 		hooked++;

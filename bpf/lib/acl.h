@@ -741,16 +741,6 @@ __noinline int acl_classify(__u32 set, __u32 dir, __u32 nrules, __u32 dims)
 	return ACL_NONE;
 }
 
-static __always_inline void acl_count(__u32 ctr, __u32 len);
-
-/* acl_count, the counter kept for a first fragment's note */
-static __always_inline void acl_count_s(struct acl_scratch *s, __u32 ctr,
-					__u32 len)
-{
-	s->cctr = ctr;
-	acl_count(ctr, len);
-}
-
 static __always_inline void acl_count(__u32 ctr, __u32 len)
 {
 	struct kvb_acl_cnt *n;
@@ -762,6 +752,14 @@ static __always_inline void acl_count(__u32 ctr, __u32 len)
 		n->packets++;
 		n->bytes += len;
 	}
+}
+
+/* acl_count, the counter kept for a first fragment's note */
+static __always_inline void acl_count_s(struct acl_scratch *s, __u32 ctr,
+					__u32 len)
+{
+	s->cctr = ctr;
+	acl_count(ctr, len);
 }
 
 /* A 'log on' rule's allowed connection, to a monitor (not a drop). */
