@@ -560,7 +560,8 @@ int dhcp_restarts(const struct kvb_net *net, __u64 *last)
  * died (killed, OOM, crashed) is started again, and counted in
  * <interface>.restarts so that `net show` says so. Commands hold the
  * fabric's lock, so two never start one each. A network whose gateway
- * interface is gone (being removed) is left alone.
+ * interface is gone (being removed), or that never recorded one (a
+ * `net add` killed half-way: its `net del` is due), is left alone.
  */
 void dhcp_revive(struct fabric *fb)
 {
@@ -572,7 +573,8 @@ void dhcp_revive(struct fabric *fb)
 		int count, r;
 		FILE *f;
 
-		if (net_get(fb, id, &n) || !dnsmasq_wanted(&n) || read_pid(&n))
+		if (net_get(fb, id, &n) || !n.gw_host || !dnsmasq_wanted(&n) ||
+		    read_pid(&n))
 			continue;
 		gateway_ifnames(n.id, host, port);
 		if (!if_nametoindex(host))

@@ -97,6 +97,19 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		return err("net add: %s vanished", host);
 	}
 	/*
+	 * The entry names the interface from now on: a command killed
+	 * before the end leaves a network whose `net del` removes what this
+	 * one made (gw_destroy), and that the upkeep leaves alone
+	 * (dhcp_revive) until then.
+	 */
+	net->gw_host = hidx;
+	if (net_put(fb, net)) {
+		ret = -errno;
+		gateway_delete(net->id);
+		return err("net add: %s: cannot record %s: %s", net->name,
+			   host, strerror(-ret));
+	}
+	/*
 	 * An overlay network's gateway is every host's (anycast): the same
 	 * MAC everywhere, so that a guest that moves keeps its neighbour
 	 * entry, and the same EUI-64 link-local (set before it is made).
@@ -187,7 +200,6 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
 		 host);
 	write_sysctl(path, "1");
-	net->gw_host = hidx;
 	if (dev_get_mac(host, net->uplink_mac)) {
 		gateway_delete(net->id);
 		return err("net add: %s vanished", host);

@@ -11,7 +11,7 @@ PKGS=(
 	qemu-system-x86 busybox-static cpio kmod
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	isc-dhcp-client ndisc6 stun-client stun-server
-	dhcpcd-base traceroute iputils-tracepath
+	dhcpcd-base traceroute iputils-tracepath strace
 )
 
 missing=()

@@ -247,6 +247,21 @@ check "net del gt" kvmbpf net del gt
 left=$(pgrep -fa -- "dnsmasq.*$pf")
 [ -z "$left" ] && pass "... stops both dnsmasq of gt" ||
 	{ fail "... left a dnsmasq of gt running: $left"; pkill -KILL -f -- "dnsmasq.*$pf"; }
+# a `net add` killed after it made the gateway interface, before the
+# network's entry recorded it (strace kills it as it opens the
+# interface's first sysctl): `net del` removes the interface and starts
+# no dnsmasq on it (t117: its upkeep started one that nothing stopped,
+# the interface and run files stayed; net add reuses gt's id, so its name)
+(strace -f -qq -o /dev/null -e trace=openat -e inject=openat:signal=KILL \
+	-P "/proc/sys/net/ipv4/conf/$gtif/accept_redirects" \
+	"${K[@]}" net add gk type nat subnet 192.168.93.0/24; true) >/dev/null 2>&1
+check "net add gk killed with its gateway interface made" ip link show "$gtif"
+check "net del gk" kvmbpf net del gk
+check_not "... removes the interface it made" ip link show "$gtif"
+check_not "... and leaves no dnsmasq on it" pgrep -f -- "dnsmasq.*$gtif"
+check_not "... nor its run files" sh -c "ls /run/kvmbpf | grep -q '^$gtif\.'"
+pkill -KILL -f -- "dnsmasq.*$gtif"
+ip link del "$gtif" 2>/dev/null
 gwif=$(kvmbpf -j net show wn | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
 [ -n "$wpid" ] && kill -KILL "$wpid"
