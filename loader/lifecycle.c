@@ -123,6 +123,12 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			     "the network has no LAN until a device of that "
 			     "name comes back (hooked again then)", p.name,
 			     net.name);
+			/* and with XDP then if it had it (uplink-xdp on) */
+			if (p.flags & KVB_PORT_F_XDP)
+				net.flags |= KVB_NET_F_UPLINK_XDP;
+			else
+				net.flags &= ~KVB_NET_F_UPLINK_XDP;
+			net_put(fb, &net);
 		}
 		if (verbose) {
 			open_json_object(NULL);

@@ -124,15 +124,18 @@ static int parse_uplink_xdp(const char *cmd, struct net_spec *s, char **v)
 	return 0;
 }
 
-/* the uplink port's own setting (kvb_port), saved when on */
+/* the uplink port's own setting (kvb_port), saved when on; while its
+ * device is gone, what it had (bridge_uplinks_follow gives it back) */
 static void format_uplink_xdp(struct fabric *fb, const struct kvb_net *n,
 			      const struct net_field *fd, struct fmt *f)
 {
 	struct kvb_port p;
-	bool on = n->uplink && !port_get(fb, n->uplink, &p) &&
+	bool kept = !n->uplink && n->wan_name[0] && net_has(n, NT_UPLINK);
+	bool on = kept ? (n->flags & KVB_NET_F_UPLINK_XDP) :
+		  n->uplink && !port_get(fb, n->uplink, &p) &&
 		  p.role == KVB_PORT_UPLINK && (p.flags & KVB_PORT_F_XDP);
 
-	fmt_str(f, fd, n->uplink ? (on ? "on" : "off") : NULL, on);
+	fmt_str(f, fd, n->uplink || kept ? (on ? "on" : "off") : NULL, on);
 }
 
 /* net set ... uplink-xdp: add or remove XDP on the uplink in place */

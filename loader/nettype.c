@@ -98,6 +98,7 @@ int bridge_uplinks_follow(struct fabric *fb)
 		struct kvb_port p;
 		struct kvb_net n;
 		__u32 ifx;
+		bool xdp;
 
 		if (net_get(fb, id, &n) || !net_has(&n, NT_UPLINK))
 			continue;
@@ -115,11 +116,24 @@ int bridge_uplinks_follow(struct fabric *fb)
 		 * WAN (the host's one NIC, made again: wan_follow hooked it
 		 * first), which becomes the uplink again as at net add */
 		if (!n.wan_name[0] || !(ifx = if_nametoindex(n.wan_name)) ||
-		    (!port_get(fb, ifx, &p) && p.role != KVB_PORT_WAN) ||
-		    uplink_take(fb, "gc", n.wan_name, ifx, id, false))
+		    (!port_get(fb, ifx, &p) && p.role != KVB_PORT_WAN))
 			continue;
+		/* with XDP if the device that went had it; a device that
+		 * cannot take it (a driver without XDP) is hooked without */
+		xdp = n.flags & KVB_NET_F_UPLINK_XDP;
+		if (uplink_take(fb, "gc", n.wan_name, ifx, id, xdp) &&
+		    (!xdp || uplink_take(fb, "gc", n.wan_name, ifx, id, false)))
+			continue;
+		if (!net_get(fb, id, &n)) {
+			n.flags &= ~KVB_NET_F_UPLINK_XDP;
+			net_put(fb, &n);
+		}
 		warn("gc: network %s: its uplink %s is back (a new device of "
-		     "that name): hooked again", n.name, n.wan_name);
+		     "that name): hooked again%s", n.name, n.wan_name,
+		     !xdp ? "" : (!port_get(fb, ifx, &p) &&
+				  (p.flags & KVB_PORT_F_XDP)) ?
+				 ", with XDP" : ", without the XDP it had "
+				 "(uplink-xdp on: refused by the device)");
 		hooked++;
 	}
 	if (hooked)

@@ -1100,6 +1100,9 @@ enum kvb_net_flags {
 	KVB_NET_F_WAN_XDP = 1 << 3,	/* nat, `wan-xdp on`: XDP on its wan
 					 * device translates its established
 					 * flows' replies (bpf/lib/natxdp.h) */
+	KVB_NET_F_UPLINK_XDP = 1 << 4,	/* bridge whose uplink device went
+					 * while it had XDP: a device made
+					 * again under its name gets it too */
 };
 
 /* kvb_port: HASH, key __u32 ifindex. */

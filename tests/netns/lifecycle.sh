@@ -147,7 +147,7 @@ tc qdisc del dev "$T-u" ingress
 # name (net show, save); the new device is hooked when it comes (t119:
 # the network lost its uplink for good, and save with it)
 behind "$T-v" "$T-lan" 10.96.7.2/24 || fail "setup: the LAN"
-check "net add uv (bridge, uplink $T-v)" kvmbpf net add uv type bridge uplink "$T-v"
+check "net add uv (bridge, uplink $T-v, uplink-xdp on)" kvmbpf net add uv type bridge uplink "$T-v" uplink-xdp on
 net_guest "$T-vg" uv 10.96.7.5 10.96.7.2 || fail "attach $T-vg"
 uv_uplink() { kvmbpf -j net show uv | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["uplink"])'; }
 check "uv: the LAN reaches the guest through the uplink" ping4 "$T-lan" 10.96.7.5
@@ -156,14 +156,15 @@ out=$(kvmbpf gc 2>&1 >/dev/null)
 grep -q "uplink $T-v of network uv: the device is gone: the network has no LAN until a device of that name comes back" <<<"$out" &&
 	pass "gc: the uplink's device gone: said" || fail "gc, the uplink's device gone: '$out'"
 expect "... net show still names it" "$T-v" "$(uv_uplink)"
-check "... and save keeps it" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS save | grep -q '^net add uv type bridge uplink $T-v'"
+check "... and save keeps it, with its XDP" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS save | grep -q '^net add uv type bridge uplink $T-v .*uplink-xdp on'"
 ip link add "$T-v" type veth peer name eth0 netns "$T-lan" && ip link set "$T-v" up &&
 	ip -n "$T-lan" link set eth0 up && ip -n "$T-lan" addr add 10.96.7.2/24 dev eth0 ||
 	fail "the uplink made again"
 out=$(kvmbpf gc 2>&1 >/dev/null)
-grep -q "network uv: its uplink $T-v is back (a new device of that name): hooked again" <<<"$out" &&
+grep -q "network uv: its uplink $T-v is back (a new device of that name): hooked again, with XDP" <<<"$out" &&
 	pass "gc: an uplink made again under its name: hooked again, said" || fail "gc, the uplink made again: '$out'"
 check "... its ingress program on the new device" sh -c "tc filter show dev $T-v ingress | grep -q kvb_tc_ingress"
+check "... and the XDP it had (uplink-xdp on)" sh -c "ip link show $T-v | grep -q xdp"
 expect "... the network's uplink" "$T-v" "$(uv_uplink)"
 check "... and the LAN reaches the guest again" ping4 "$T-lan" 10.96.7.5
 check "net del uv" kvmbpf net del uv
