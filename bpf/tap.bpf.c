@@ -636,9 +636,12 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 	}
 	__builtin_memcpy(dst, f.eth->h_dest, ETH_ALEN);
 	/* the gateway's MAC is every host's own (anycast): never remote */
-	if (!(net->uplink && mac_equal(f.eth->h_source, net->uplink_mac)))
-		ovl_learn(skb, net->id, mac_u64(f.eth->h_source), ifindex,
-			  &from);
+	if (!(net->uplink && mac_equal(f.eth->h_source, net->uplink_mac))) {
+		ret = ovl_learn(skb, net->id, mac_u64(f.eth->h_source),
+				ifindex, &from);
+		if (IS_DROP(ret))
+			goto out;
+	}
 	ret = bridge_from_overlay(skb, net, dst, ifindex);
 out:
 	return ingress_verdict(skb, ifindex, KVB_PORT_OVERLAY, st, ret);

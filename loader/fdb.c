@@ -65,6 +65,34 @@ void fdb_purge_others(struct fabric *fb, __u32 ifindex, const __u8 mac[6])
 			 sizeof(struct kvb_fdb_entry), fdb_other_static, &keep);
 }
 
+static bool fdb_other_learned(const void *key, const void *value, void *arg)
+{
+	const struct kvb_fdb_key *k = key;
+	const struct kvb_fdb_entry *e = value;
+	const struct keep *keep = arg;
+
+	return e->ifindex == keep->ifindex && !(e->flags & KVB_FDB_F_STATIC) &&
+	       memcmp(k->mac, keep->mac, 6);
+}
+
+/*
+ * Remove every learned entry of port ifindex but mac's (all of them when
+ * mac is all zeros): a guest whose spoofcheck comes on sends from its own
+ * MAC alone, and a fresh learned entry of a spoofcheck guest counts as
+ * its own (fdb_entry_owned), so the MACs it sent while spoofcheck was
+ * off would be refused to their holders, on this host and from the
+ * tunnel, until they aged.
+ */
+void fdb_purge_learned_others(struct fabric *fb, __u32 ifindex,
+			      const __u8 mac[6])
+{
+	struct keep keep = { .ifindex = ifindex };
+
+	memcpy(keep.mac, mac, 6);
+	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
+			 sizeof(struct kvb_fdb_entry), fdb_other_learned, &keep);
+}
+
 /* The port whose static MAC mac is in net_id, or 0. */
 __u32 fdb_static_owner(struct fabric *fb, __u32 net_id, const __u8 mac[6])
 {

@@ -160,6 +160,8 @@ void fdb_unreserve(struct fabric *fb, __u32 net_id, const __u8 mac[6]);
 void fdb_release(struct fabric *fb, __u32 net_id, const __u8 mac[6],
 		 __u32 ifindex);
 void fdb_purge_others(struct fabric *fb, __u32 ifindex, const __u8 mac[6]);
+void fdb_purge_learned_others(struct fabric *fb, __u32 ifindex,
+			      const __u8 mac[6]);
 const char *fdb_set_error(int ret);
 
 /*

@@ -370,6 +370,11 @@ static int port_set(int argc, char **argv)
 		err("port set: %s: %s", p.name, strerror(errno));
 		goto undo;
 	}
+	/* spoofcheck on, in the entry: what the guest sent from other
+	 * MACs while it was off is no longer its (fdb_purge_learned_others) */
+	if ((p.flags & KVB_PORT_F_SPOOFCHECK) &&
+	    !(old.flags & KVB_PORT_F_SPOOFCHECK))
+		fdb_purge_learned_others(fb, p.ifindex, p.mac);
 	/* savi off is in the entry the datapath reads only now: a binding
 	 * it learned from a frame while the command ran (after addr_set's
 	 * purge) goes too (seen in CI: the link-local's, relearned) */

@@ -206,10 +206,14 @@ __noinline int ovl_unicast(struct __sk_buff *skb, __u32 net_id, __u64 mac)
  * (fdb_entry_lan) stays too: a guest of another host sending the LAN
  * router's MAC would otherwise pull every local guest's frames to their
  * default gateway into the tunnel. Another learned local entry moves as
- * in any switch.
- * The same host again is refreshed at most once a second.
+ * in any switch. A MAC that stays is not the sender's to send either:
+ * the frame is refused as `spoof-mac` (a port of this host sending it
+ * would be; a guest elsewhere with spoofcheck off, or a forged VXLAN
+ * packet from a vtep's address, would otherwise reach this host's guests
+ * as the local guest, or as the LAN's router). The same host again is
+ * refreshed at most once a second. 0, or the drop.
  */
-static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
+static __always_inline int ovl_learn(struct __sk_buff *skb, __u32 net_id,
 				      __u64 mac, __u32 ovl,
 				      const struct kvb_vtep_addr *a)
 {
@@ -227,12 +231,12 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 		 * whoever sends from it (fdb_reserve: no guest here pins
 		 * it; its frames from the tunnel are flooded to) */
 		if (e->flags & KVB_FDB_F_RESERVED)
-			return;
+			return 0;
 		if (e->flags & KVB_FDB_F_REMOTE) {
 			if (vtep_equal(&e->remote, a)) {
 				if (now - e->seen_ns >= KVB_FDB_REFRESH_NS)
 					e->seen_ns = now;
-				return;
+				return 0;
 			}
 		} else {
 			__u32 owner = e->ifindex;
@@ -247,7 +251,7 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 			     fdb_entry_owned(e, now) ||
 			     fdb_entry_lan(e, now)) &&
 			    port_dev_live(owner))
-				return;
+				return DROP(KVB_DROP_SPOOF_MAC);
 		}
 	}
 	/* a whole new entry: no reader sees half of a move; a MAC new
@@ -267,12 +271,13 @@ static __always_inline void ovl_learn(struct __sk_buff *skb, __u32 net_id,
 
 		if (st)
 			st->learn_fail++;
-		return;
+		return 0;
 	}
 	if (!e)
 		fdb_counted(sw, n);
 	else if (was_static)
 		fdb_net_counted(sw, n);
+	return 0;
 }
 
 /*

@@ -190,6 +190,28 @@ EOP
 ip -n "$T-b2" neigh flush all
 check "... b2 (h2) still resolves and reaches b1 at fd01::1 (h2's first-come claim is no hold)" \
 	ping6 "$T-b2" fd01::1
+# a guest on h2 with spoofcheck off sending as b1 (b1's MAC; b1 is on
+# h1): h1 refuses it from the tunnel as it would from a port of its own
+# (spoof-mac on the VXLAN device), b1's MAC stays b1's port's (before,
+# the frames reached h1's guests as b1's, b1 itself included)
+b1mac=$(ip -n "$T-b1" -br link show eth0 | awk '{print $3}')
+check "port set bx spoofcheck off (h2)" kv 2 port set bx spoofcheck off
+m0=$(drop 1 "$VX" spoof-mac)
+in_ns "$T-bx" "$PY" - "$b1mac" <<'EOP'
+import sys
+from scapy.all import Ether, IP, UDP, sendp, conf
+conf.verb = 0
+for _ in range(3):
+    sendp(Ether(src=sys.argv[1], dst='ff:ff:ff:ff:ff:ff') /
+          IP(src='10.1.0.1', dst='10.1.0.255') / UDP(sport=9, dport=9),
+          iface='eth0')
+EOP
+m1=$(drop 1 "$VX" spoof-mac)
+expect "bx (h2) sending with b1's MAC: refused on h1 (spoof-mac)" 3 $((m1 - m0))
+check "... b1's MAC stays on b1's port on h1" sh -c \
+	"nsenter --net=$(hns 1) $ROOT/build/kvmbpf --bpffs $(bpffs 1) fdb show net b | grep -q '$b1mac .*b1'"
+check "port set bx spoofcheck on (h2)" kv 2 port set bx spoofcheck on
+check "... and b1's own frames still reach h2's guests" ping4 "$T-b1" 10.1.0.2
 # probes (RFC 5227's ARP probe from 0.0.0.0, a DAD probe from ::) for
 # b1's addresses from bx on h2: h1 refuses them before b1 hears them (its
 # DHCP client would decline its lease, its DAD give the address up);
