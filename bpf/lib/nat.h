@@ -1757,7 +1757,70 @@ __noinline int nat_frag_forget(struct __sk_buff *skb, __be32 saddr,
 	return 0;
 }
 
-/* Rewrite source and destination of a TCP/UDP packet and send it on. */
+/*
+ * The MTU of network net_id when a packet of l3_len bytes (its IP
+ * header's; a GRO super-packet's segments count, headers plus gso_size),
+ * its L4 header at l4off, is longer than that network takes (its MTU set
+ * below the WAN's, or below the sending network's), else 0. The kernel,
+ * forwarding it, would not hand a guest a packet beyond its link's MTU
+ * (a veth guest's kernel drops it uncounted, a guest whose stack keeps
+ * to its MTU too).
+ */
+static __always_inline __u32 nat_too_long(struct __sk_buff *skb,
+					  __u32 net_id, __u32 l3_len,
+					  __u32 l4off, __u8 proto)
+{
+	struct kvb_net *gn = net_lookup(net_id);
+	__u32 hdr = l4off - ETH_HLEN + 8;
+	__u8 doff = 0;
+
+	if (!gn || !gn->mtu)
+		return 0;
+	if (skb->gso_size) {
+		if (proto == IPPROTO_TCP &&
+		    !bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
+			hdr = l4off - ETH_HLEN + (doff >> 4) * 4;
+		l3_len = nat_wire_len(l3_len, hdr, skb->gso_size);
+	}
+	return l3_len > gn->mtu ? gn->mtu : 0;
+}
+
+/* A reply's for the guest's network (port gp): nat_too_long. */
+static __always_inline __u32 nat_reply_too_long(struct __sk_buff *skb,
+						const struct kvb_port *gp,
+						__u32 l3_len, __u32 l4off,
+						__u8 proto)
+{
+	return nat_too_long(skb, gp->net_id, l3_len, l4off, proto);
+}
+
+/*
+ * A hairpin's packet into network net_id (a forward of another nat
+ * network at its WAN address), its L4 header (or a later fragment's
+ * payload) at l4off: its MTU, in the scratch too (nat_too_big answers
+ * from it), when the packet is longer than that network takes, else 0.
+ * A global function: the skb's fields read afresh, not through a
+ * pointer the caller's code kept.
+ */
+__noinline int hairpin_too_long(struct __sk_buff *skb, __u32 net_id,
+				__u32 l4off, __u32 proto)
+{
+	struct nat_scratch *t = nat_scratch();
+	__be16 tot = 0;
+
+	if (!skb || !t || bpf_skb_load_bytes(skb, ETH_HLEN + 2, &tot, 2))
+		return 0;
+	t->mtu = nat_too_long(skb, net_id, bpf_ntohs(tot), l4off & 0xffff,
+			      (__u8)proto);
+	return t->mtu;
+}
+
+/*
+ * Rewrite source and destination of a TCP/UDP packet and send it on.
+ * NAT_TOO_BIG (the MTU in the scratch) when it is longer than the
+ * receiver's network takes: the caller answers the sender fragmentation
+ * needed from its gateway, as for a route out.
+ */
 static __always_inline int hairpin_send(struct __sk_buff *skb,
 					const struct kvb_net *net,
 					const struct kvb_ct_key *k,
@@ -1784,6 +1847,16 @@ static __always_inline int hairpin_send(struct __sk_buff *skb,
 	 * between guests of one network */
 	if (!hairpin_may_reach(skb->ifindex, gp))
 		return DROP(KVB_DROP_ISOLATED);
+	/*
+	 * Into a network of a smaller MTU (a forward of another nat network
+	 * at its WAN address): the receiver's link would drop it uncounted
+	 * and BPF cannot fragment; the sender hears fragmentation needed
+	 * with that MTU, as a packet from the WAN is answered
+	 * (nat_too_long), whether DF is set or not, and every later
+	 * fragment is checked as its first was.
+	 */
+	if (hairpin_too_long(skb, gp->net_id, l4off, k->proto))
+		return NAT_TOO_BIG;
 	if (fragk == KVB_FRAG_LATER) {
 		/* the addresses alone (the ports and the L4 checksum are
 		 * in the first fragment) */
@@ -2920,34 +2993,6 @@ static __always_inline int ct_forward(struct kvb_ct_key *rk)
 	if (made == CT_FULL && ct_room_any(t->orig.slot))
 		made = ct_create(rk, &t->reply, &okey, &t->orig);
 	return made == CT_MADE ? 0 : 1;
-}
-
-/*
- * The MTU of the guest's network (port gp) when a reply of l3_len bytes
- * (its IP header's; a GRO super-packet's segments count, headers plus
- * gso_size), its L4 header at l4off, is longer than that network takes
- * (its MTU set below the WAN's), else 0. The kernel, forwarding it,
- * would not hand the guest a packet beyond its link's MTU (a veth guest's
- * kernel drops it uncounted, a guest whose stack keeps to its MTU too).
- */
-static __always_inline __u32 nat_reply_too_long(struct __sk_buff *skb,
-						const struct kvb_port *gp,
-						__u32 l3_len, __u32 l4off,
-						__u8 proto)
-{
-	struct kvb_net *gn = net_lookup(gp->net_id);
-	__u32 hdr = l4off - ETH_HLEN + 8;
-	__u8 doff = 0;
-
-	if (!gn || !gn->mtu)
-		return 0;
-	if (skb->gso_size) {
-		if (proto == IPPROTO_TCP &&
-		    !bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
-			hdr = l4off - ETH_HLEN + (doff >> 4) * 4;
-		l3_len = nat_wire_len(l3_len, hdr, skb->gso_size);
-	}
-	return l3_len > gn->mtu ? gn->mtu : 0;
 }
 
 /*

@@ -787,12 +787,14 @@ static __always_inline int route_out(struct __sk_buff *skb, __u32 ifindex,
  * the host's.
  */
 static __always_inline int route_hairpin_later(struct __sk_buff *skb,
+					       __u32 ifindex,
 					       const struct kvb_net *net,
 					       const struct kvb_frame *f,
 					       struct kvb_ct_key *hk,
 					       __u32 l4off)
 {
 	struct kvb_ct *h;
+	int ret;
 
 	hairpin_key(hk, f, f->daddr4, 0);
 	if (nat_frag_ports(skb, hk))
@@ -801,7 +803,11 @@ static __always_inline int route_hairpin_later(struct __sk_buff *skb,
 	if (!h || !h->hairpin || !ct_live(net_lookup(h->net_id), hk, h,
 					  kvb_now()))
 		return ROUTE_CONTINUE;
-	return hairpin_send(skb, net, hk, h, l4off, KVB_FRAG_LATER);
+	ret = hairpin_send(skb, net, hk, h, l4off, KVB_FRAG_LATER);
+	if (ret != NAT_TOO_BIG)
+		return ret;
+	ret = nat_too_big(skb, ifindex, net->id);
+	return ret == ROUTE_CONTINUE ? TC_ACT_SHOT : ret;
 }
 
 /*
@@ -907,8 +913,8 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 			if (ret != ROUTE_CONTINUE || !l4)
 				return ret;
 			if (f->fragk == KVB_FRAG_LATER)
-				return route_hairpin_later(skb, net, f, hk,
-							   l4off);
+				return route_hairpin_later(skb, ifindex, net, f,
+							   hk, l4off);
 			if (!fwd || !nat_fwd_at(f->daddr4, bpf_htons(f->dport),
 					f->l4_proto))
 				return ROUTE_CONTINUE;
@@ -925,6 +931,12 @@ static __always_inline int route_from_guest(struct __sk_buff *skb, __u32 ifindex
 		if (fwd) {
 			hairpin_key(hk, f, f->daddr4, 0);
 			ret = nat_hairpin(skb, nat, f, hk, l4off);
+			if (ret == NAT_TOO_BIG) {
+				/* into a network of a smaller MTU: from this
+				 * one's gateway (a global function: as below) */
+				ret = nat_too_big(skb, ifindex, net->id);
+				return ret == ROUTE_CONTINUE ? TC_ACT_SHOT : ret;
+			}
 			if (ret != NAT_CONTINUE || !net->via_nat)
 				return ret;
 		}

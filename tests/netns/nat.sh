@@ -403,6 +403,46 @@ check "... its fragmented UDP datagram of 4000 bytes too, to g1 and back" \
 	udp_echo4000 "$T-g1" 0.0.0.0 "$T-x5" 10.99.2.1 5353
 check "... and the host's own services there still answer it" \
 	in_ns "$T-x5" ping -n -c 1 -W 2 10.99.2.1
+# into a nat network of a smaller MTU (n6, 1400, a forward at the same
+# WAN address): a datagram too long for it is answered with fragmentation
+# needed, 1400, from the sender's gateway, counted too-big on the
+# sender's port, as one from the WAN is; shorter ones arrive (before, the
+# receiver's link dropped it uncounted and the sender never learned)
+check "net add n6 (nat, the same WAN, mtu 1400)" \
+	kvmbpf net add n6 type nat subnet 192.168.71.0/24 wan "$T-w" dhcp off mtu 1400
+net_guest "$T-x6" n6 192.168.71.16 192.168.71.1 || fail "attach x6"
+ip -n "$T-x6" link set eth0 mtu 1400
+ping4 "$T-x6" 192.168.71.1 >/dev/null	# its MAC known: the forward reaches it
+check "forward add n6 udp 5366 to x6" kvmbpf forward add n6 proto udp port 5366 to 192.168.71.16:5366
+in_ns "$T-x6" timeout 20 "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 5366))
+while True:
+    d, a = s.recvfrom(65535); s.sendto(b'%d' % len(d), a)" >/dev/null 2>&1 &
+sleep 0.5
+pmtu_to_n6() { # NS: '1300:1300 1450:MTU' (an answer's length, or the path MTU it learned)
+	in_ns "$1" "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.setsockopt(socket.IPPROTO_IP, 10, 2)	# IP_MTU_DISCOVER: IP_PMTUDISC_DO
+s.connect(('10.99.2.1', 5366))
+s.send(b'x' * 1300); r = ['1300:' + s.recv(64).decode()]
+try:
+    s.send(b'y' * 1450); s.recv(64); r.append('1450:answered')
+except OSError:
+    r.append('1450:%d' % s.getsockopt(socket.IPPROTO_IP, 14))	# IP_MTU
+print(' '.join(r))" 2>&1
+}
+for g in g2 x3 x5; do
+	tb0=$(stat "$T-$g" too-big)
+	expect "hairpin from $g into n6 (mtu 1400): 1300 bytes arrive, 1450 get fragmentation needed, 1400" \
+		"1300:1300 1450:1400" "$(pmtu_to_n6 "$T-$g")"
+	tb1=$(stat "$T-$g" too-big)
+	[ "$tb1" -gt "$tb0" ] && pass "... counted too-big on $g's port" ||
+		fail "... too-big on $g's port: $tb0 -> $tb1"
+done
+kill %% 2>/dev/null
+check "net del n6" kvmbpf net del n6
 # another port's detach (a VM stopped) forgets the flows no port takes
 # any more: not a hairpin from another network's guest, whose port is of
 # that network (before, every such connection lost its flow and broke)
