@@ -263,6 +263,8 @@ void gateway_delete(__u32 id);
 int gateway_tend(struct fabric *fb);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 int wan_follow(struct fabric *fb, __u32 id);
+int uplink_mtu_fit(const char *cmd, const char *uplink, struct kvb_net *n,
+		   bool mtu_given);
 int bridge_uplinks_follow(struct fabric *fb);
 void wan_release(struct fabric *fb, __u32 net_id);
 int wan_xdp_sync(struct fabric *fb, const char *cmd, __u32 wan,

@@ -1091,7 +1091,8 @@ int net_create(struct fabric *fb, struct net_spec *s)
 	net_spec_apply(s, &net);
 	if (ops->validate && ops->validate(fb, s, &net))
 		return 1;
-	if (overlay_check(fb, "net add", NULL, &net, field_given(s, "mtu")))
+	if (overlay_check(fb, "net add", NULL, &net, field_given(s, "mtu")) ||
+	    uplink_mtu_fit("net add", s->uplink, &net, field_given(s, "mtu")))
 		return 1;
 	/* IPv6 needs 1280 on every link: the kernel refuses the gateway's
 	 * address on a smaller one, late and naming no cause */

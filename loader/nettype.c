@@ -38,6 +38,30 @@ static int bridge_validate(struct fabric *fb, const struct net_spec *s,
 }
 
 /*
+ * A bridge's frames go out of its uplink as the guests send them (BPF
+ * cannot fragment, and a frame longer than the device's MTU is lost on
+ * the wire, or at the veth's peer, uncounted): the network's mtu, which
+ * the admission holds every guest's frame to (`mtu-exceeded`), must fit
+ * the uplink's. Not given, it takes the uplink's when that is smaller
+ * (as a Linux bridge takes its smallest port's); given larger, it is
+ * refused. 0, or an error said.
+ */
+int uplink_mtu_fit(const char *cmd, const char *uplink, struct kvb_net *n,
+		   bool mtu_given)
+{
+	__u32 um = 0;
+
+	if (!uplink || host_dev_mtu(uplink, &um) || !um || n->mtu <= um)
+		return 0;
+	if (mtu_given)
+		return err("%s: %s: mtu %u: its uplink %s carries %u: give mtu "
+			   "%u or less, or raise %s's MTU first", cmd, n->name,
+			   n->mtu, uplink, um, um, uplink);
+	n->mtu = um;
+	return 0;
+}
+
+/*
  * Device dev (ifindex) as network net_id's uplink, with XDP if xdp: 0, or
  * 1 said. The host's one NIC, a nat network's WAN port, becomes the
  * uplink and stays NAT's way out; when the attach that took it fails, it
@@ -127,6 +151,15 @@ int bridge_uplinks_follow(struct fabric *fb)
 		if (!net_get(fb, id, &n)) {
 			n.flags &= ~KVB_NET_F_UPLINK_XDP;
 			net_put(fb, &n);
+		}
+		{
+			__u32 um = 0;
+
+			if (!host_dev_mtu(n.wan_name, &um) && um && um < n.mtu)
+				warn("gc: network %s: its uplink %s carries %u, "
+				     "less than the network's mtu %u: raise its "
+				     "MTU, or frames longer are lost on it",
+				     n.name, n.wan_name, um, n.mtu);
 		}
 		warn("gc: network %s: its uplink %s is back (a new device of "
 		     "that name): hooked again%s", n.name, n.wan_name,

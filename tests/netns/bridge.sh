@@ -254,4 +254,24 @@ EOP
 scenario "xdp+offloads" on on
 scenario "tc-only+tso" off on
 scenario "offloads-off" on off
+
+# a bridge's mtu fits its uplink: BPF cannot fragment, and a frame longer
+# than the uplink carries is lost on the wire uncounted. Given larger,
+# refused; not given, the uplink's (a Linux bridge takes its smallest
+# port's); the guests' longer frames are then counted mtu-exceeded
+behind "$T-um" "$T-uml" 10.92.0.2/24
+ip link set "$T-um" mtu 1400 && ip -n "$T-uml" link set eth0 mtu 1400
+expect_err "net add: mtu 9000 over a 1400 uplink: refused" "uplink $T-um carries 1400" \
+	kvmbpf net add bm type bridge uplink "$T-um" mtu 9000
+check "net add bm (bridge, uplink of mtu 1400, no mtu given)" kvmbpf net add bm type bridge uplink "$T-um"
+expect "... takes the uplink's mtu" 1400 \
+	"$(kvmbpf -j net show bm | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["mtu"])')"
+netns_add "$T-gm" && guest_link "$T-gm" "$T-gm" && ip -n "$T-gm" addr add 10.92.0.11/24 dev eth0 &&
+	kvmbpf attach "$T-gm" net bm || fail "attach gm"
+check "gm reaches the LAN with 1372 bytes (DF)" in_ns "$T-gm" ping -n -c 1 -W 2 -M do -s 1372 10.92.0.2
+mx0=$(stat "$T-gm" mtu-exceeded)
+check_not "... not with 1450 (its link's 1500, over the network's)" in_ns "$T-gm" ping -n -c 1 -W 2 -M do -s 1450 10.92.0.2
+mx1=$(stat "$T-gm" mtu-exceeded)
+[ "$mx1" -gt "$mx0" ] && pass "... counted mtu-exceeded on gm's port" || fail "... mtu-exceeded on gm: $mx0 -> $mx1"
+check "net del bm" kvmbpf net del bm
 finish
