@@ -238,6 +238,28 @@ static bool net_has_ip6(const struct kvb_net *n)
 }
 
 /*
+ * The DHCPv4 range of a subnet (host order: its network address base,
+ * mask, its gateway gw): the gateway + 1 to the last host address, the
+ * addresses below the gateway left for static guests (a gateway at .100
+ * keeps .2-.99 out of the pool); when the gateway is the last host
+ * address, the first host address to the gateway - 1 (a /30 whose
+ * gateway is .2 leases .1). Before, the range was the second host
+ * address on, whatever the gateway: one at .2 of a /30 left nothing.
+ */
+static void range4(__u32 base, __u32 mask, __u32 gw, __u32 *lo, __u32 *hi)
+{
+	__u32 last = (base | ~mask) - 1;
+
+	if (gw >= last) {
+		*lo = base + 1;
+		*hi = gw - 1;
+	} else {
+		*lo = gw + 1;
+		*hi = last;
+	}
+}
+
+/*
  * A DHCPv6 range of an IPv6 subnet: [subnet + 0x1000, subnet + 0x1fff]
  * (below it, low addresses are left for static ones), or for a small
  * subnet everything past the gateway's first address.
@@ -336,16 +358,20 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 	for (__u32 i = 0; i < net->nsubnets && i < KVB_MAX_SUBNETS; i++) {
 		const struct kvb_subnet *sn = &net->subnets[i];
 		char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+		__u32 lo4, hi4;
 
 		if (sn->family == 4) {
-			__u32 base, mask = ~0U << (32 - sn->prefixlen);
+			__u32 base, gw, mask = ~0U << (32 - sn->prefixlen);
 			struct in_addr x;
 
 			memcpy(&base, sn->addr, 4);
+			memcpy(&gw, sn->gw, 4);
 			base = ntohl(base);
-			x.s_addr = htonl(base + 2);
+			gw = ntohl(gw);
+			range4(base, mask, gw, &lo4, &hi4);
+			x.s_addr = htonl(lo4);
 			snprintf(lo, sizeof(lo), "%s", inet_ntoa(x));
-			x.s_addr = htonl((base | ~mask) - 1);
+			x.s_addr = htonl(hi4);
 			snprintf(hi, sizeof(hi), "%s", inet_ntoa(x));
 			x.s_addr = htonl(mask);
 			snprintf(ranges[i], sizeof(ranges[i]),

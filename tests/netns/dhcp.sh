@@ -333,4 +333,27 @@ wait
 kvmbpf detach "$T-sa" >/dev/null 2>&1
 kvmbpf detach "$T-sb" >/dev/null 2>&1
 kvmbpf net del r29 >/dev/null
+
+# the pool follows the gateway (README: the gateway + 1 to the last host
+# address): a gateway at .100 leases from .101 on, the addresses below it
+# the operator's for static guests; a /30 whose gateway is its last host
+# address (.2) leases the one before it (before, the pool was the second
+# host address on, whatever the gateway: the /30's free .1 was never
+# offered, and its guest got no lease)
+pool_of() { # NET: dnsmasq's --dhcp-range for it
+	local gif
+	gif=$(kvmbpf -j net show "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
+	pgrep -af -- "dnsmasq.*$gif( |$)" | grep -o -- '--dhcp-range=[^ ]*' | head -1
+}
+check "net add g30 (nat, /30, gateway .2)" kvmbpf net add g30 type nat subnet 10.81.40.0/30 gateway 10.81.40.2
+expect "g30: its pool is the /30's one free address" "--dhcp-range=10.81.40.1,10.81.40.1,255.255.255.252,1h" "$(pool_of g30)"
+netns_add "$T-sc"
+guest_link "$T-sc" "$T-sc"
+kvmbpf attach "$T-sc" net g30 || fail "attach sc"
+expect "... and the guest leases it" 10.81.40.1 "$(lease_of "$T-sc")"
+kvmbpf detach "$T-sc" >/dev/null
+check "net del g30" kvmbpf net del g30
+check "net add g100 (nat, /24, gateway .100)" kvmbpf net add g100 type nat subnet 10.81.41.0/24 gateway 10.81.41.100
+expect "g100: its pool is .101 to .254" "--dhcp-range=10.81.41.101,10.81.41.254,255.255.255.0,1h" "$(pool_of g100)"
+check "net del g100" kvmbpf net del g100
 finish
