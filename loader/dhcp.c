@@ -262,7 +262,9 @@ static void range4(__u32 base, __u32 mask, __u32 gw, __u32 *lo, __u32 *hi)
 /*
  * A DHCPv6 range of an IPv6 subnet: [subnet + 0x1000, subnet + 0x1fff]
  * (below it, low addresses are left for static ones), or for a small
- * subnet everything past the gateway's first address.
+ * subnet (past /112) as range4's: the gateway + 1 to the last address,
+ * or the first (after the subnet-router anycast address) to the gateway
+ * - 1 when the gateway is the last.
  */
 static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 {
@@ -275,10 +277,22 @@ static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 		b[14] |= 0x1f;
 		b[15] = 0xff;
 	} else {
-		__u32 host = 128U - sn->prefixlen;
+		__u32 host = 128U - sn->prefixlen, l, h;
+		__u32 base = (__u32)a[14] << 8 | a[15];
+		__u32 gw = (__u32)sn->gw[14] << 8 | sn->gw[15];
+		__u32 last = base | ((1U << host) - 1);
 
-		a[15] |= 2;
-		b[15] |= (__u8)((1U << host) - 1);
+		if (gw >= last) {
+			l = base + 1;
+			h = gw - 1;
+		} else {
+			l = gw + 1;
+			h = last;
+		}
+		a[14] = (__u8)(l >> 8);
+		a[15] = (__u8)l;
+		b[14] = (__u8)(h >> 8);
+		b[15] = (__u8)h;
 	}
 	inet_ntop(AF_INET6, a, lo, INET6_ADDRSTRLEN);
 	inet_ntop(AF_INET6, b, hi, INET6_ADDRSTRLEN);

@@ -340,13 +340,16 @@ kvmbpf net del r29 >/dev/null
 # address (.2) leases the one before it (before, the pool was the second
 # host address on, whatever the gateway: the /30's free .1 was never
 # offered, and its guest got no lease)
-pool_of() { # NET: dnsmasq's --dhcp-range for it
+pool_of() { # NET [PREFIX]: dnsmasq's --dhcp-range for it (the first, or the one of PREFIX)
 	local gif
 	gif=$(kvmbpf -j net show "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
-	pgrep -af -- "dnsmasq.*$gif( |$)" | grep -o -- '--dhcp-range=[^ ]*' | head -1
+	pgrep -af -- "dnsmasq.*$gif( |$)" | grep -o -- "--dhcp-range=${2:-}[^ ]*" | head -1
 }
-check "net add g30 (nat, /30, gateway .2)" kvmbpf net add g30 type nat subnet 10.81.40.0/30 gateway 10.81.40.2
+check "net add g30 (nat, /30 and /126, gateways .2 and ::2)" kvmbpf net add g30 type nat \
+	subnet 10.81.40.0/30 gateway 10.81.40.2 subnet fd81:40::/126 gateway fd81:40::2
 expect "g30: its pool is the /30's one free address" "--dhcp-range=10.81.40.1,10.81.40.1,255.255.255.252,1h" "$(pool_of g30)"
+expect "... and the /126's one after the gateway" "--dhcp-range=fd81:40::3,fd81:40::3,126,$(grep -o 'KVB_RA_VALID_LIFETIME [0-9]*' "$ROOT/maps/kvb_maps.h" | awk '{print $2}')" \
+	"$(pool_of g30 fd)"
 netns_add "$T-sc"
 guest_link "$T-sc" "$T-sc"
 kvmbpf attach "$T-sc" net g30 || fail "attach sc"
