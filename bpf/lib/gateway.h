@@ -32,6 +32,10 @@
 #include "subnet.h"
 #include "isolation.h"
 
+/* the TTL of what the gateway sends of its own (echo replies, ICMP errors),
+ * the kernel's default (net.ipv4.ip_default_ttl) */
+#define KVB_ICMP_TTL 64
+
 #define ICMP4_FRAG_NEEDED_CODE 4
 
 /* Bytes of the offending packet an ICMP error quotes (IP header and more). */
@@ -287,7 +291,7 @@ static __always_inline int icmp4_error_from(struct __sk_buff *skb,
 	b[1] = 0xc0;
 	tot = bpf_htons((__u16)(28 + q));
 	__builtin_memcpy(b + 2, &tot, 2);
-	b[8] = 64;
+	b[8] = KVB_ICMP_TTL;
 	b[9] = IPPROTO_ICMP;
 	c = csum_fold_(bpf_csum_diff(NULL, 0, (__be32 *)b, 20, 0));
 	__builtin_memcpy(b + 10, &c, 2);
@@ -673,6 +677,22 @@ static __always_inline int nat_ping_gw(struct __sk_buff *skb,
 			    IPPROTO_ICMP))
 		return TC_ACT_SHOT;
 	bpf_skb_store_bytes(skb, l4off, &(__u8){ 0 }, 1, 0);
+	/* a TTL of its own, as the host's answer has (the request's, 1
+	 * for `ping -t 1`, died at the next hop of a guest that routes) */
+	{
+		__u8 ttl = 0;
+
+		if (!bpf_skb_load_bytes(skb, IP_OFF_TTL, &ttl, 1) &&
+		    ttl != KVB_ICMP_TTL) {
+			bpf_l3_csum_replace(skb, IP_OFF_CSUM,
+					    bpf_htons((__u16)(ttl << 8 |
+							      IPPROTO_ICMP)),
+					    bpf_htons(KVB_ICMP_TTL << 8 |
+						      IPPROTO_ICMP), 2);
+			ttl = KVB_ICMP_TTL;
+			bpf_skb_store_bytes(skb, IP_OFF_TTL, &ttl, 1, 0);
+		}
+	}
 	/* swapping the addresses keeps the IP checksum */
 	bpf_skb_store_bytes(skb, IP_OFF_SADDR, &gw, 4, 0);
 	bpf_skb_store_bytes(skb, IP_OFF_DADDR, &src, 4, 0);

@@ -227,11 +227,15 @@ static void t_nat_gateway_arp_and_ping(struct fabric *fb __attribute__((unused))
 	      "not an ARP reply from the gateway");
 	frame_ip4(&in, natnet.uplink_mac, N1, me, IPPROTO_ICMP, l4, 16);
 	memcpy(in.buf + 14 + 16, &gw, 4);
+	in.buf[14 + 8] = 1;	/* ping -t 1 */
 	frame_csum4(&in);
 	ret = run_tc_out(F, kn1, &in, &out);
 	CHECK(ret == TC_ACT_REDIRECT && out.buf[34] == 0, "no echo reply");
 	CHECK(!memcmp(out.buf + 14 + 12, &gw, 4) && !memcmp(out.buf + 14 + 16, &me, 4),
 	      "echo reply addresses");
+	/* a TTL of its own, not the request's 1 */
+	CHECK(out.buf[14 + 8] == 64, "echo reply TTL %u, want 64",
+	      out.buf[14 + 8]);
 	CHECK(!ip_csum_check(out.buf) && !l4_csum_check(out.buf),
 	      "echo reply checksums: ip %04x icmp %04x (frame csum %02x%02x)",
 	      ip_csum_check(out.buf), l4_csum_check(out.buf), out.buf[36],
