@@ -238,20 +238,18 @@ static bool net_has_ip6(const struct kvb_net *n)
 }
 
 /*
- * The DHCPv4 range of a subnet (host order: its network address base,
- * mask, its gateway gw): the gateway + 1 to the last host address, the
- * addresses below the gateway left for static guests (a gateway at .100
- * keeps .2-.99 out of the pool); when the gateway is the last host
- * address, the first host address to the gateway - 1 (a /30 whose
- * gateway is .2 leases .1). Before, the range was the second host
- * address on, whatever the gateway: one at .2 of a /30 left nothing.
+ * A subnet's pool around its gateway gw, its host addresses first to
+ * last (host order): the gateway + 1 to the last, the addresses below the
+ * gateway left for static guests (a gateway at .100 keeps .2-.99 out of
+ * the pool); when the gateway is the last, the first to the gateway - 1
+ * (a /30 whose gateway is .2 leases .1). Before, the pool was the second
+ * host address on, whatever the gateway: one at .2 of a /30 left nothing.
  */
-static void range4(__u32 base, __u32 mask, __u32 gw, __u32 *lo, __u32 *hi)
+static void pool_around(__u32 first, __u32 last, __u32 gw, __u32 *lo,
+			__u32 *hi)
 {
-	__u32 last = (base | ~mask) - 1;
-
 	if (gw >= last) {
-		*lo = base + 1;
+		*lo = first;
 		*hi = gw - 1;
 	} else {
 		*lo = gw + 1;
@@ -262,9 +260,8 @@ static void range4(__u32 base, __u32 mask, __u32 gw, __u32 *lo, __u32 *hi)
 /*
  * A DHCPv6 range of an IPv6 subnet: [subnet + 0x1000, subnet + 0x1fff]
  * (below it, low addresses are left for static ones), or for a small
- * subnet (past /112) as range4's: the gateway + 1 to the last address,
- * or the first (after the subnet-router anycast address) to the gateway
- * - 1 when the gateway is the last.
+ * subnet (past /112) around its gateway (pool_around; its first address
+ * after the subnet-router anycast one).
  */
 static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 {
@@ -280,15 +277,8 @@ static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 		__u32 host = 128U - sn->prefixlen, l, h;
 		__u32 base = (__u32)a[14] << 8 | a[15];
 		__u32 gw = (__u32)sn->gw[14] << 8 | sn->gw[15];
-		__u32 last = base | ((1U << host) - 1);
 
-		if (gw >= last) {
-			l = base + 1;
-			h = gw - 1;
-		} else {
-			l = gw + 1;
-			h = last;
-		}
+		pool_around(base + 1, base | ((1U << host) - 1), gw, &l, &h);
 		a[14] = (__u8)(l >> 8);
 		a[15] = (__u8)l;
 		b[14] = (__u8)(h >> 8);
@@ -382,7 +372,8 @@ int dhcp_start(struct fabric *fb, const struct kvb_net *net)
 			memcpy(&gw, sn->gw, 4);
 			base = ntohl(base);
 			gw = ntohl(gw);
-			range4(base, mask, gw, &lo4, &hi4);
+			pool_around(base + 1, (base | ~mask) - 1, gw, &lo4,
+				    &hi4);
 			x.s_addr = htonl(lo4);
 			snprintf(lo, sizeof(lo), "%s", inet_ntoa(x));
 			x.s_addr = htonl(hi4);
