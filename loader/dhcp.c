@@ -259,7 +259,8 @@ static void pool_around(__u32 first, __u32 last, __u32 gw, __u32 *lo,
 
 /*
  * A DHCPv6 range of an IPv6 subnet: [subnet + 0x1000, subnet + 0x1fff]
- * (below it, low addresses are left for static ones), or for a small
+ * (below it, low addresses are left for static ones; [+ 0x2000, +
+ * 0x2fff] when the gateway is in that block), or for a small
  * subnet (past /112) around its gateway (pool_around; its first address
  * after the subnet-router anycast one).
  */
@@ -270,8 +271,15 @@ static void range6(const struct kvb_subnet *sn, char *lo, char *hi)
 	memcpy(a, sn->addr, 16);
 	memcpy(b, sn->addr, 16);
 	if (sn->prefixlen <= 112) {
-		a[14] |= 0x10;
-		b[14] |= 0x1f;
+		/* a gateway the operator put in that block (::1000-::1fff)
+		 * is no guest's: the next block then (t124: dnsmasq leased
+		 * the gateway's address, to a client that asked for it and
+		 * to one in 4,096 that did not) */
+		__u8 blk = sn->gw[14] >= 0x10 && sn->gw[14] <= 0x1f &&
+			   !memcmp(sn->gw, sn->addr, 14) ? 0x20 : 0x10;
+
+		a[14] |= blk;
+		b[14] |= blk | 0x0f;
 		b[15] = 0xff;
 	} else {
 		__u32 host = 128U - sn->prefixlen, l, h;

@@ -356,7 +356,12 @@ kvmbpf attach "$T-sc" net g30 || fail "attach sc"
 expect "... and the guest leases it" 10.81.40.1 "$(lease_of "$T-sc")"
 kvmbpf detach "$T-sc" >/dev/null
 check "net del g30" kvmbpf net del g30
-check "net add g100 (nat, /24, gateway .100)" kvmbpf net add g100 type nat subnet 10.81.41.0/24 gateway 10.81.41.100
+check "net add g100 (nat, /24, gateway .100; /64, gateway ::1000)" kvmbpf net add g100 type nat \
+	subnet 10.81.41.0/24 gateway 10.81.41.100 subnet fd81:41::/64 gateway fd81:41::1000
 expect "g100: its pool is .101 to .254" "--dhcp-range=10.81.41.101,10.81.41.254,255.255.255.0,1h" "$(pool_of g100)"
+# and a /64 whose gateway is in the DHCPv6 block (::1000-::1fff) leases
+# from the next (t124: dnsmasq leased the gateway's own address)
+expect "... its IPv6 pool the block after the gateway's" "--dhcp-range=fd81:41::2000,fd81:41::2fff,64,86400" \
+	"$(pool_of g100 fd)"
 check "net del g100" kvmbpf net del g100
 finish
