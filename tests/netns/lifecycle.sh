@@ -157,10 +157,13 @@ grep -q "uplink $T-v of network uv: the device is gone: the network has no LAN u
 	pass "gc: the uplink's device gone: said" || fail "gc, the uplink's device gone: '$out'"
 expect "... net show still names it" "$T-v" "$(uv_uplink)"
 check "... and save keeps it, with its XDP" sh -c "\"$ROOT/build/kvmbpf\" --bpffs $BPFFS save | grep -q '^net add uv type bridge uplink $T-v .*uplink-xdp on'"
-ip link add "$T-v" type veth peer name eth0 netns "$T-lan" && ip link set "$T-v" up &&
+# made again with a smaller MTU than the network's (1500): hooked, and said
+ip link add "$T-v" mtu 1400 type veth peer name eth0 netns "$T-lan" && ip link set "$T-v" up &&
 	ip -n "$T-lan" link set eth0 up && ip -n "$T-lan" addr add 10.96.7.2/24 dev eth0 ||
 	fail "the uplink made again"
 out=$(kvmbpf gc 2>&1 >/dev/null)
+grep -q "network uv: its uplink $T-v carries 1400, less than the network's mtu 1500" <<<"$out" &&
+	pass "gc: the uplink made again with a smaller MTU: said" || fail "gc, the uplink's smaller MTU: '$out'"
 grep -q "network uv: its uplink $T-v is back (a new device of that name): hooked again, with XDP" <<<"$out" &&
 	pass "gc: an uplink made again under its name: hooked again, said" || fail "gc, the uplink made again: '$out'"
 check "... its ingress program on the new device" sh -c "tc filter show dev $T-v ingress | grep -q kvb_tc_ingress"
