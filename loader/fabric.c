@@ -235,6 +235,31 @@ static int open_pin(const char *dir, const char *name)
 }
 
 /*
+ * Did a load of dir's programs finish (fabric_load_programs: its programs
+ * pinned, and kvb_meta written last, with this layout)? Not after a first
+ * command killed while it loaded them: its maps are pinned, perhaps some
+ * programs, and nothing was attached or made, since every command that
+ * does opens the fabric first (fab), which asks this.
+ */
+bool fabric_loaded(const char *dir)
+{
+	struct kvb_meta m = { 0 };
+	__u32 zero = 0;
+	int fd = open_pin(dir, PIN_XDP);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	fd = open_pin(dir, KVB_MAP_META);
+	if (fd < 0)
+		return false;
+	if (bpf_map_lookup_elem(fd, &zero, &m))
+		m.layout = 0;
+	close(fd);
+	return m.layout == KVB_LAYOUT_VERSION;
+}
+
+/*
  * The NAT flows no guest port can take any more go now, with their counts
  * and mappings (kvb_ct_forget, bpf/lib/nat.h says why in the datapath):
  * after a port that could hold them left, or a routed network was
@@ -808,12 +833,19 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create,
 			return -1;
 	}
 
-	ret = open_pin(dir, PIN_XDP);
-	if (ret >= 0) {
-		close(ret);
+	/* a load killed half-way (a first net add): the next net add
+	 * loads again over its pins, anything else is refused (reset
+	 * removes them: reset_unloaded) */
+	if (fabric_loaded(dir)) {
+		;
 	} else if (!make) {
-		err("there is no fabric in %s (no kvmbpf pins: see --bpffs)",
-		    dir);
+		if (fabric_pinned(dir))
+			err("there is no fabric in %s (the load of its programs "
+			    "never finished: net add finishes it, reset "
+			    "removes it)", dir);
+		else
+			err("there is no fabric in %s (no kvmbpf pins: see "
+			    "--bpffs)", dir);
 		goto fail;
 	} else if (fabric_load_programs(dir)) {
 		goto fail;

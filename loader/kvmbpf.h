@@ -48,6 +48,7 @@ struct fabric {
 /* fabric.c */
 bool fabric_exists(const char *dir);
 unsigned int fabric_other_layout(const char *dir);
+bool fabric_loaded(const char *dir);
 int open_map(struct fabric *fb, const char *name);
 int fabric_open(struct fabric *fb, const char *dir);
 int fabric_open_ro(struct fabric *fb, const char *dir);

@@ -445,6 +445,34 @@ static int reset_other_layout(const char *dir, unsigned int layout)
 	return ret;
 }
 
+/*
+ * reset of a fabric whose load never finished (fabric_loaded: a first
+ * `net add` killed while it loaded the programs): its pins, under the
+ * directory's lock (a command loading it now holds that lock, and has
+ * pinned the programs when it lets go). 0, 1 said, or -1: loaded after
+ * all (the caller resets it as any fabric).
+ */
+static int reset_unloaded(const char *dir)
+{
+	int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (lock < 0 || flock(lock, LOCK_EX)) {
+		if (lock >= 0)
+			close(lock);
+		return err("reset: %s: cannot lock it: %s", dir,
+			   strerror(errno));
+	}
+	if (fabric_loaded(dir)) {
+		close(lock);
+		return -1;
+	}
+	warn("reset: %s holds the maps of a load that never finished (no "
+	     "programs, nothing attached): its pins removed", dir);
+	ret = pins_remove(dir, true, false);
+	close(lock);
+	return ret;
+}
+
 static int do_reset(int argc, char **argv)
 {
 	unsigned int layout;
@@ -474,6 +502,12 @@ static int do_reset(int argc, char **argv)
 	layout = fabric_other_layout(opts.bpffs);
 	if (layout)
 		return reset_other_layout(opts.bpffs, layout);
+	if (!fabric_loaded(opts.bpffs)) {
+		ret = reset_unloaded(opts.bpffs);
+		if (ret >= 0)
+			return ret;
+		ret = 0;
+	}
 	opts.any_netns = force;
 	fb = fab();
 	if (!fb)

@@ -185,7 +185,10 @@ void wan_address_refresh(struct fabric *fb)
 		if (net_get(fb, id, &n))
 			continue;
 		nat_port_range_follow(fb, &n, range, lo, hi);
-		if (!net_wan_watched(&n))
+		/* a network whose gateway interface was never recorded (a
+		 * `net add` killed half-way: its `net del` is due) gets no
+		 * watcher, which that net del would not stop (gw_destroy) */
+		if (!net_wan_watched(&n) || !n.gw_host)
 			continue;
 		if (!n.wan)
 			any = id;

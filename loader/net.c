@@ -303,11 +303,13 @@ static void apply_mtu(const struct net_spec *s, struct kvb_net *n)
 	n->mtu = s->mtu;
 }
 
+/* saved unless derived (KVB_NET_F_MTU_DERIVED): `load` derives it again
+ * from the uplink or underlay as they are then, as `net add` did */
 static void format_mtu(struct fabric *fb, const struct kvb_net *n,
 		       const struct net_field *fd, struct fmt *f)
 {
 	(void)fb;
-	fmt_uint(f, fd, n->mtu, true);
+	fmt_uint(f, fd, n->mtu, !(n->flags & KVB_NET_F_MTU_DERIVED));
 }
 
 static int parse_force(const char *cmd, struct net_spec *s, char **v)

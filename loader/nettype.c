@@ -58,6 +58,7 @@ int uplink_mtu_fit(const char *cmd, const char *uplink, struct kvb_net *n,
 			   "%u or less, or raise %s's MTU first", cmd, n->name,
 			   n->mtu, uplink, um, um, uplink);
 	n->mtu = um;
+	n->flags |= KVB_NET_F_MTU_DERIVED;
 	return 0;
 }
 

@@ -203,6 +203,7 @@ int overlay_check(struct fabric *fb, const char *cmd,
 		return 1;
 	if (!old && !mtu_given) {
 		n->mtu = n->ovl_mtu;
+		n->flags |= KVB_NET_F_MTU_DERIVED;	/* save leaves it out */
 		return 0;
 	}
 	/* net set of a network without a gateway (bridge, internal), whose

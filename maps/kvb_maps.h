@@ -1103,6 +1103,10 @@ enum kvb_net_flags {
 	KVB_NET_F_UPLINK_XDP = 1 << 4,	/* bridge whose uplink device went
 					 * while it had XDP: a device made
 					 * again under its name gets it too */
+	KVB_NET_F_MTU_DERIVED = 1 << 5,	/* mtu not given: taken from what
+					 * carries the network (its uplink's,
+					 * the underlay's), so `save` leaves
+					 * it out and `load` takes it again */
 };
 
 /* kvb_port: HASH, key __u32 ifindex. */

@@ -280,4 +280,15 @@ check_not "reset: a stray run file of the fabric swept" test -e "$stray"
 rm -f "$stray"
 check_not "reset: no run file of the fabric left" sh -c "ls /run/kvmbpf | grep -q '^${gwif%[0-9]*}[0-9]*\.'"
 check "reset again: nothing left" test ! -e "$BPFFS"
+# a first net add killed while it loads the programs (strace kills it at
+# its 300th bpf call of some 900): its maps are pinned, its programs not
+# all; the commands say so, and reset removes the pins (t125: every
+# command, reset too, said "there is no fabric", and the pins stayed)
+(strace -f -qq -o /dev/null -e trace=bpf -e inject=bpf:signal=KILL:when=300 \
+	"${K[@]}" net add half type internal; true) >/dev/null 2>&1
+check "a first net add killed half-way left pins" sh -c "ls $BPFFS | grep -q '^kvb_'"
+expect_err "... net show says its load never finished" "never finished" kvmbpf net show
+out=$(kvmbpf reset 2>&1) && grep -q "holds the maps of a load that never finished" <<<"$out" &&
+	pass "... and reset removes them, said" || fail "... reset: '$out'"
+check "... nothing left" test ! -e "$BPFFS"
 finish
