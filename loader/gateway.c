@@ -71,6 +71,26 @@ void gateway_mac(const char *name, __u8 mac[6])
 }
 
 /*
+ * The MAC of a network's gateway interface. An overlay network's gateway
+ * is every host's (anycast): the same MAC everywhere, so that a guest that
+ * moves keeps its neighbour entry, and the same EUI-64 link-local. Any
+ * other network's is its name's (gateway_mac): the same after `reset` and
+ * `load`, or `net del` and `net add`, so that running guests keep their
+ * ARP and neighbour entries and IPv6 default routes (with the kernel's
+ * random one, they sent to the old MAC until their entries went stale:
+ * 15 s and more without a word). The interface is made with it, so it
+ * also marks the interface as this network's before the entry records it
+ * (gateway_delete_unrecorded).
+ */
+static void gateway_mac_of(const struct kvb_net *net, __u8 mac[6])
+{
+	if (net->vni)
+		overlay_gateway_mac(net->vni, mac);
+	else
+		gateway_mac(net->name, mac);
+}
+
+/*
  * Create the gateway interface pair for a nat or routed network: the host
  * end holds every subnet's gateway address (IPv6 with its EUI-64
  * link-local, the router address guests learn from RAs), forwards, and
@@ -81,12 +101,14 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	char host[16], port[16], path[128], gw[64];
 	__u32 hidx, pidx;
 	bool v6 = false;
+	__u8 mac[6];
 	int ret;
 
 	gateway_ifnames(net->id, host, port);
 	for (__u32 i = 0; i < net->nsubnets; i++)
 		v6 |= net->subnets[i].family == 6;
-	ret = host_veth_add(host, port, net->mtu);
+	gateway_mac_of(net, mac);
+	ret = host_veth_add(host, port, net->mtu, mac);
 	if (ret)
 		return err("net add: cannot create the gateway interface %s: %s",
 			   host, strerror(-ret));
@@ -100,7 +122,8 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	 * The entry names the interface from now on: a command killed
 	 * before the end leaves a network whose `net del` removes what this
 	 * one made (gw_destroy), and that the upkeep leaves alone
-	 * (dhcp_revive) until then.
+	 * (dhcp_revive) until then. Killed before this write, the
+	 * interface's MAC says it is the network's.
 	 */
 	net->gw_host = hidx;
 	if (net_put(fb, net)) {
@@ -108,30 +131,6 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 		gateway_delete(net->id);
 		return err("net add: %s: cannot record %s: %s", net->name,
 			   host, strerror(-ret));
-	}
-	/*
-	 * An overlay network's gateway is every host's (anycast): the same
-	 * MAC everywhere, so that a guest that moves keeps its neighbour
-	 * entry, and the same EUI-64 link-local (set before it is made).
-	 * Any other network's is its name's (gateway_mac): the same after
-	 * `reset` and `load`, or `net del` and `net add`, so that running
-	 * guests keep their ARP and neighbour entries and IPv6 default
-	 * routes (with the kernel's random one, they sent to the old MAC
-	 * until their entries went stale: 15 s and more without a word).
-	 */
-	{
-		__u8 mac[6];
-
-		if (net->vni)
-			overlay_gateway_mac(net->vni, mac);
-		else
-			gateway_mac(net->name, mac);
-		ret = host_link_set_mac(hidx, mac);
-		if (ret) {
-			gateway_delete(net->id);
-			return err("net add: cannot set the gateway's MAC on %s: "
-				   "%s", host, strerror(-ret));
-		}
 	}
 	/*
 	 * The host takes no word from a guest about its own routing: no
@@ -264,6 +263,30 @@ int gateway_tend(struct fabric *fb)
 		made++;
 	}
 	return made;
+}
+
+/*
+ * A network whose entry never recorded its gateway interface (its net add
+ * killed between making the pair and writing the entry): remove the pair
+ * only if it is the one that net add made, named after the network's id,
+ * down, with the network's gateway MAC. A pair of that name that is up,
+ * or has another MAC, is another fabric's (one whose directory's name
+ * hash is this one's) and stays.
+ */
+void gateway_delete_unrecorded(const struct kvb_net *net)
+{
+	char host[16], port[16];
+	unsigned int flags;
+	__u8 want[6], have[6];
+	__u32 ifindex;
+
+	gateway_ifnames(net->id, host, port);
+	ifindex = if_nametoindex(host);
+	gateway_mac_of(net, want);
+	if (!ifindex || dev_get_mac(host, have) || memcmp(have, want, 6) ||
+	    dev_get_flags(host, &flags) || (flags & IFF_UP))
+		return;
+	host_link_del(ifindex);
 }
 
 /* Remove the pair (its peer goes with it); gone already is fine. */

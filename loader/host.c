@@ -589,8 +589,9 @@ static struct nlmsghdr *link_msg(char *buf, __u16 type, __u16 flags,
 	return nlh;
 }
 
-/* ip link add HOST mtu MTU type veth peer name PEER mtu MTU */
-int host_veth_add(const char *host, const char *peer, __u32 mtu)
+/* ip link add HOST mtu MTU address MAC type veth peer name PEER mtu MTU */
+int host_veth_add(const char *host, const char *peer, __u32 mtu,
+		  const __u8 mac[6])
 {
 	char buf[NL_REQ];
 	struct ifinfomsg *ifm, *pm;
@@ -600,6 +601,7 @@ int host_veth_add(const char *host, const char *peer, __u32 mtu)
 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -873,17 +875,6 @@ int host_vxlan_add(const char *name)
 	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
-	return nl_request(nlh);
-}
-
-/* ip link set dev address MAC */
-int host_link_set_mac(__u32 ifindex, const __u8 mac[6])
-{
-	char buf[NL_REQ];
-	struct ifinfomsg *ifm;
-	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex, &ifm);
-
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	return nl_request(nlh);
 }
 

@@ -261,6 +261,7 @@ __be32 dev_ipv4(const char *dev);
 void gateway_mac(const char *name, __u8 mac[6]);
 int gateway_create(struct fabric *fb, struct kvb_net *net);
 void gateway_delete(__u32 id);
+void gateway_delete_unrecorded(const struct kvb_net *net);
 int gateway_tend(struct fabric *fb);
 int wan_attach(struct fabric *fb, const char *dev, __u32 net_id);
 int wan_follow(struct fabric *fb, __u32 id);
@@ -386,7 +387,8 @@ int host_overlap(const struct kvb_subnet *sn, __u32 skip, char what[64],
 		 char dev[16]);
 int host_addr_on(__u32 ifindex, char what[64]);
 /* changes, through rtnetlink: 0 or the kernel's -errno */
-int host_veth_add(const char *host, const char *peer, __u32 mtu);
+int host_veth_add(const char *host, const char *peer, __u32 mtu,
+		  const __u8 mac[6]);
 int host_link_up(__u32 ifindex);
 int host_addrgen_eui64(__u32 ifindex);
 int host_link_del(__u32 ifindex);
@@ -401,7 +403,6 @@ struct host_hop {
 };
 int host_next_hops(__u32 oif, int family, struct host_hop *out, size_t max);
 int host_vxlan_add(const char *name);
-int host_link_set_mac(__u32 ifindex, const __u8 mac[6]);
 int host_dev_mtu(const char *dev, __u32 *mtu);
 int host_route_mtu(int family, const __u8 *addr, __u32 *mtu, char dev[16]);
 

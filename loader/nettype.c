@@ -262,6 +262,8 @@ static void gw_destroy(struct fabric *fb, const struct kvb_net *n)
 	if (n->gw_host) {
 		bpf_map_delete_elem(fb->hostif_fd, &n->gw_host);
 		gateway_delete(n->id);
+	} else {
+		gateway_delete_unrecorded(n);
 	}
 	wan_release(fb, n->id);
 }

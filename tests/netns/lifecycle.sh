@@ -266,6 +266,31 @@ check_not "... and leaves no dnsmasq on it" pgrep -f -- "dnsmasq.*$gtif"
 check_not "... nor its run files" sh -c "ls /run/kvmbpf | grep -q '^$gtif\.'"
 pkill -KILL -f -- "dnsmasq.*$gtif"
 ip link del "$gtif" 2>/dev/null
+# killed earlier still: after it made the pair, before the entry recorded
+# it (strace kills it at the ioctl that asks the new interface's index,
+# counted in a traced net add of the same network first): net del removes
+# the pair, which the fabric knows by its name, MAC and being down (its
+# interface pair stayed, in 1 of 20 timed kills)
+tr="$TMPDIR/gk.strace"
+strace -qq -o "$tr" -e trace=ioctl -e signal=none \
+	"${K[@]}" net add gk type nat subnet 192.168.93.0/24 >/dev/null 2>&1
+kvmbpf net del gk >/dev/null 2>&1
+nth=$(grep -n "SIOCGIFINDEX, {ifr_name=\"$gtif\", ifr_ifindex=" "$tr" | head -1 | cut -d: -f1)
+[ -n "$nth" ] || fail "no ioctl asking $gtif's index in a traced net add"
+(strace -qq -o /dev/null -e trace=ioctl -e inject=ioctl:signal=KILL:when="${nth:-1}" \
+	"${K[@]}" net add gk type nat subnet 192.168.93.0/24; true) >/dev/null 2>&1
+check "net add gk killed as it asked its new interface's index" ip link show "$gtif"
+check "net del gk" kvmbpf net del gk
+check_not "... removes the pair it made" ip link show "$gtif"
+ip link del "$gtif" 2>/dev/null
+# the same kill, then the pair is up (as another fabric's, whose directory
+# hashes as this one's, would be): net del leaves it
+(strace -qq -o /dev/null -e trace=ioctl -e inject=ioctl:signal=KILL:when="${nth:-1}" \
+	"${K[@]}" net add gk type nat subnet 192.168.93.0/24; true) >/dev/null 2>&1
+ip link set "$gtif" up
+check "net del gk, killed so again" kvmbpf net del gk
+check "... and leaves a pair of that name that is not its own" ip link show "$gtif"
+ip link del "$gtif" 2>/dev/null
 gwif=$(kvmbpf -j net show wn | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
 [ -n "$wpid" ] && kill -KILL "$wpid"
