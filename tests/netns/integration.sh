@@ -72,6 +72,22 @@ check "hook: stopped" sh -c "'$hook' $T-vm stopped end - < $xml"
 check_not "hook: detached l1" "$KVMBPF" port show "$T-l1"
 check_not "hook: detached l2" "$KVMBPF" port show "$T-l2"
 check "hook: release after stopped is fine" sh -c "'$hook' $T-vm release end - < $xml"
+# the network edited out of a running domain (virsh desc / virsh metadata
+# --live): stopped detaches its taps all the same (they stayed ports of
+# the network, and the next guest on a tap of that name joined it)
+check "hook: started (for an edited stop)" sh -c "'$hook' $T-vm started begin - < $xml"
+xml3=$(mktemp)
+sed -e 's/kvmbpf-net: other//' -e '/<metadata>/,/<\/metadata>/d' "$xml" >"$xml3"
+check "hook: stopped, no network named any more" sh -c "'$hook' $T-vm stopped end - < $xml3"
+check_not "hook: ... detached l1" "$KVMBPF" port show "$T-l1"
+check_not "hook: ... detached l2" "$KVMBPF" port show "$T-l2"
+# release, as libvirt 9 gives it: no target devs left in the XML (every
+# stop logged "no <target dev=...>" as the hook's failure)
+sed '/<target /d' "$xml" >"$xml3"
+out=$(sh -c "'$hook' $T-vm release end - < $xml3" 2>&1) && [ -z "$out" ] &&
+	pass "hook: release without target devs: nothing to do, said nothing" ||
+	fail "hook: release without target devs: '$out'"
+rm -f "$xml3"
 # a setting the hook does not know (a misspelt acl) refuses the start: the
 # guest would run without it
 xml2=$(mktemp)
