@@ -21,6 +21,27 @@
 #include "vlan.h"
 
 /*
+ * Is the frame longer than the uplink carries now? A bridge's mtu was no
+ * more than its uplink's when it was made (uplink_mtu_fit, loader), but
+ * the operator may lower the uplink's since (`ip link set DEV mtu N`):
+ * the NIC would lose the longer frames, uncounted. A tag in the frame (a
+ * trunk's) is not the MTU's, as the kernel's is_skb_forwardable allows
+ * VLAN_HLEN; a GSO frame's segments are what is measured.
+ */
+static __always_inline int uplink_too_long(struct __sk_buff *skb,
+					   __u32 uplink)
+{
+	__u32 mtu = 0;
+
+	/* the kernel takes no len_diff with BPF_MTU_CHK_SEGS: a tagged GSO
+	 * frame's segments go unmeasured (a trunk's guest, TSO on, over an
+	 * uplink lowered below the network's mtu) */
+	if (frame_tagged(skb) && !skb->vlan_present)
+		return bpf_check_mtu(skb, uplink, &mtu, -4, 0) != 0;
+	return bpf_check_mtu(skb, uplink, &mtu, 0, BPF_MTU_CHK_SEGS) != 0;
+}
+
+/*
  * Deliver a copy of the frame to every member except skip; from_guest
  * (a guest's frame, entering on skip) applies port isolation; macless
  * (a unicast frame for a MAC the table does not know) skips the
@@ -66,6 +87,12 @@ static __always_inline void flood_to(struct __sk_buff *skb,
 		 * no stack kept for it across the clones) */
 		if (vlan_refused(skb, ifx))
 			continue;
+		/* longer than the uplink carries now: not to the LAN,
+		 * counted on the sender's port (the others have their copy) */
+		if (ifx == net->uplink && uplink_too_long(skb, ifx)) {
+			count_drop(stats_of(skb->ifindex), DROP(KVB_DROP_MTU));
+			continue;
+		}
 		/* >= 0: handed to the device (which may still drop it) */
 		if (bpf_clone_redirect(skb, ifx, 0) >= 0)
 			count_tx(ifx, len);
@@ -214,6 +241,8 @@ static __always_inline int bridge_from_guest(struct __sk_buff *skb,
 		/* a VLAN's frame (from a trunk): to a trunk only */
 		if (vlan_refused(skb, out))
 			return DROP(KVB_DROP_VLAN);
+		if (out == net->uplink && uplink_too_long(skb, out))
+			return DROP(KVB_DROP_MTU);
 		/* to a local guest: its ACLs judge here, not on its tap
 		 * (with none to judge, the mark spares the receiver's tc
 		 * egress its lookup of the port) */

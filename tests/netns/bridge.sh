@@ -278,5 +278,20 @@ mx0=$(stat "$T-gm" mtu-exceeded)
 check_not "... not with 1450 (its link's 1500, over the network's)" in_ns "$T-gm" ping -n -c 1 -W 2 -M do -s 1450 10.92.0.2
 mx1=$(stat "$T-gm" mtu-exceeded)
 [ "$mx1" -gt "$mx0" ] && pass "... counted mtu-exceeded on gm's port" || fail "... mtu-exceeded on gm: $mx0 -> $mx1"
+# the uplink's MTU lowered while the network runs (ip link set DEV mtu):
+# what no longer fits it is counted on the sender's port, a frame as a
+# TCP segment sized for the old one (it was lost at the uplink, uncounted)
+ip link set "$T-um" mtu 1300 && ip -n "$T-uml" link set eth0 mtu 1300
+check "uplink lowered to 1300: gm reaches the LAN with 1272 bytes (DF)" in_ns "$T-gm" ping -n -c 1 -W 2 -M do -s 1272 10.92.0.2
+mx0=$(stat "$T-gm" mtu-exceeded)
+check_not "... not with 1372 (the network's 1400 still)" in_ns "$T-gm" ping -n -c 1 -W 2 -M do -s 1372 10.92.0.2
+mx1=$(stat "$T-gm" mtu-exceeded)
+[ "$mx1" -gt "$mx0" ] && pass "... counted mtu-exceeded on gm's port" || fail "... mtu-exceeded on gm: $mx0 -> $mx1"
+# a flood (a broadcast): the LAN gets no copy, counted as well
+mx0=$(stat "$T-gm" mtu-exceeded)
+in_ns "$T-gm" ping -n -b -c 1 -W 1 -M do -s 1372 10.92.0.255 >/dev/null 2>&1
+mx1=$(stat "$T-gm" mtu-exceeded)
+[ "$mx1" -gt "$mx0" ] && pass "... a broadcast of 1372: the LAN's copy counted mtu-exceeded" ||
+	fail "... a broadcast's copy to the LAN: mtu-exceeded $mx0 -> $mx1"
 check "net del bm" kvmbpf net del bm
 finish
