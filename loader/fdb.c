@@ -36,19 +36,32 @@ void fdb_purge(struct fabric *fb, __u32 ifindex, __u32 net_id)
 			 sizeof(struct kvb_fdb_entry), fdb_match, &p);
 }
 
+/* which entries of a port a purge keeps: mac's, and the other kind's */
 struct keep {
 	__u32 ifindex;
 	__u8 mac[6];
+	bool learned;	/* purge learned entries (else static ones) */
 };
 
-static bool fdb_other_static(const void *key, const void *value, void *arg)
+static bool fdb_other(const void *key, const void *value, void *arg)
 {
 	const struct kvb_fdb_key *k = key;
 	const struct kvb_fdb_entry *e = value;
 	const struct keep *keep = arg;
 
-	return e->ifindex == keep->ifindex && (e->flags & KVB_FDB_F_STATIC) &&
+	return e->ifindex == keep->ifindex &&
+	       !(e->flags & KVB_FDB_F_STATIC) == keep->learned &&
 	       memcmp(k->mac, keep->mac, 6);
+}
+
+static void fdb_purge_other(struct fabric *fb, __u32 ifindex,
+			    const __u8 mac[6], bool learned)
+{
+	struct keep keep = { .ifindex = ifindex, .learned = learned };
+
+	memcpy(keep.mac, mac, 6);
+	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
+			 sizeof(struct kvb_fdb_entry), fdb_other, &keep);
 }
 
 /*
@@ -58,21 +71,7 @@ static bool fdb_other_static(const void *key, const void *value, void *arg)
  */
 void fdb_purge_others(struct fabric *fb, __u32 ifindex, const __u8 mac[6])
 {
-	struct keep keep = { .ifindex = ifindex };
-
-	memcpy(keep.mac, mac, 6);
-	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
-			 sizeof(struct kvb_fdb_entry), fdb_other_static, &keep);
-}
-
-static bool fdb_other_learned(const void *key, const void *value, void *arg)
-{
-	const struct kvb_fdb_key *k = key;
-	const struct kvb_fdb_entry *e = value;
-	const struct keep *keep = arg;
-
-	return e->ifindex == keep->ifindex && !(e->flags & KVB_FDB_F_STATIC) &&
-	       memcmp(k->mac, keep->mac, 6);
+	fdb_purge_other(fb, ifindex, mac, false);
 }
 
 /*
@@ -86,11 +85,7 @@ static bool fdb_other_learned(const void *key, const void *value, void *arg)
 void fdb_purge_learned_others(struct fabric *fb, __u32 ifindex,
 			      const __u8 mac[6])
 {
-	struct keep keep = { .ifindex = ifindex };
-
-	memcpy(keep.mac, mac, 6);
-	map_delete_where(fb->fdb_fd, sizeof(struct kvb_fdb_key),
-			 sizeof(struct kvb_fdb_entry), fdb_other_learned, &keep);
+	fdb_purge_other(fb, ifindex, mac, true);
 }
 
 /* The port whose static MAC mac is in net_id, or 0. */

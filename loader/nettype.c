@@ -46,12 +46,22 @@ static int bridge_validate(struct fabric *fb, const struct net_spec *s,
  * (as a Linux bridge takes its smallest port's); given larger, it is
  * refused. 0, or an error said.
  */
-int uplink_mtu_fit(const char *cmd, const char *uplink, struct kvb_net *n,
-		   bool mtu_given)
+/* The MTU uplink carries when it is below mtu, else 0 (unknown too). */
+static __u32 uplink_mtu_below(const char *uplink, __u32 mtu)
 {
 	__u32 um = 0;
 
-	if (!uplink || host_dev_mtu(uplink, &um) || !um || n->mtu <= um)
+	if (!uplink || host_dev_mtu(uplink, &um) || !um || um >= mtu)
+		return 0;
+	return um;
+}
+
+int uplink_mtu_fit(const char *cmd, const char *uplink, struct kvb_net *n,
+		   bool mtu_given)
+{
+	__u32 um = uplink_mtu_below(uplink, n->mtu);
+
+	if (!um)
 		return 0;
 	if (mtu_given)
 		return err("%s: %s: mtu %u: its uplink %s carries %u: give mtu "
@@ -110,8 +120,8 @@ static int bridge_create(struct fabric *fb, const struct net_spec *s,
  * or bond device made again: a new ifindex; gc forgot the old port):
  * hooked again as the network's uplink, so that the network gets its LAN
  * back (t119: it had lost it for good, and `save` with it), as a nat
- * network's `wan` is (wan_follow). XDP stays off: uplink-xdp is set again
- * by hand. A network made before the uplink's name was kept is named
+ * network's `wan` is (wan_follow), with XDP when the device that went had
+ * it (KVB_NET_F_UPLINK_XDP). A network made before the uplink's name was kept is named
  * from its live uplink port. The upkeep step's (fabric_tend); how many
  * were hooked.
  */
@@ -122,7 +132,8 @@ int bridge_uplinks_follow(struct fabric *fb)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
 		struct kvb_port p;
 		struct kvb_net n;
-		__u32 ifx;
+		const char *how;
+		__u32 ifx, um;
 		bool xdp;
 
 		if (net_get(fb, id, &n) || !net_has(&n, NT_UPLINK))
@@ -153,21 +164,21 @@ int bridge_uplinks_follow(struct fabric *fb)
 			n.flags &= ~KVB_NET_F_UPLINK_XDP;
 			net_put(fb, &n);
 		}
-		{
-			__u32 um = 0;
-
-			if (!host_dev_mtu(n.wan_name, &um) && um && um < n.mtu)
-				warn("gc: network %s: its uplink %s carries %u, "
-				     "less than the network's mtu %u: raise its "
-				     "MTU, or frames longer are lost on it",
-				     n.name, n.wan_name, um, n.mtu);
-		}
+		um = uplink_mtu_below(n.wan_name, n.mtu);
+		if (um)
+			warn("gc: network %s: its uplink %s carries %u, less "
+			     "than the network's mtu %u: raise its MTU, or "
+			     "longer frames are counted mtu-exceeded",
+			     n.name, n.wan_name, um, n.mtu);
+		if (!xdp)
+			how = "";
+		else if (!port_get(fb, ifx, &p) && (p.flags & KVB_PORT_F_XDP))
+			how = ", with XDP";
+		else
+			how = ", without the XDP it had (uplink-xdp on: "
+			      "refused by the device)";
 		warn("gc: network %s: its uplink %s is back (a new device of "
-		     "that name): hooked again%s", n.name, n.wan_name,
-		     !xdp ? "" : (!port_get(fb, ifx, &p) &&
-				  (p.flags & KVB_PORT_F_XDP)) ?
-				 ", with XDP" : ", without the XDP it had "
-				 "(uplink-xdp on: refused by the device)");
+		     "that name): hooked again%s", n.name, n.wan_name, how);
 		hooked++;
 	}
 	if (hooked)
