@@ -281,7 +281,7 @@ enum kvb_port_held {
 	X(OVL_PEER, 38, "overlay-unknown-peer", "VXLAN frame from a host that is not a vtep of the VNI's network") \
 	X(OVL_VNI, 39, "overlay-unknown-vni", "VXLAN frame with a VNI no network of this host has") \
 	X(OVL_TOO_BIG, 40, "overlay-too-big", "frame larger than the underlay carries (its MTU less the VXLAN overhead)") \
-	X(DHCP6_FOREIGN, 41, "dhcp6-foreign", "DHCPv6 REQUEST/CONFIRM/RENEW/REBIND/RELEASE/DECLINE naming an address another port holds (or more options than examined)") \
+	X(DHCP6_FOREIGN, 41, "dhcp6-foreign", "DHCPv6 REQUEST/CONFIRM/RENEW/REBIND/RELEASE/DECLINE naming an address another port holds (a DECLINE: was given or leased), or more options than examined") \
 	X(ACL_DROP, 42, "acl-drop", "a drop rule of the port's ACLs matched") \
 	X(ACL_REJECT, 43, "acl-reject", "a reject rule of the port's ACLs matched (TCP RST or ICMP prohibited sent, within the port's rate)") \
 	X(ACL_DEFAULT, 44, "acl-default", "no rule of the port's ACLs matched: the network's default-ingress/-egress (drop or reject)") \

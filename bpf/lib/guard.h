@@ -265,12 +265,14 @@ static __always_inline int dhcp6_addr_foreign(KVB_CTX_T *ctx, __u32 off,
  * guest that ends another port's lease would end that port's binding (the
  * lease script) and take the address by its first use; one that renews
  * it makes the server record the guest's MAC on the victim's lease, so
- * that the lease's end no longer unbinds the victim. A RELEASE or DECLINE
- * may name no address another port holds at all; the others none that
- * another port has leased or was given (held: the sources that count),
- * because a lease takes an address from a first-use (SAVI) binding: a
- * guest that squats on an address of the range must not stop its
- * client's REQUEST. The options from off (left bytes), each IA_NA and
+ * that the lease's end no longer unbinds the victim. A RELEASE may name
+ * no address another port holds at all; the others none that another
+ * port has leased or was given (held: the sources that count), because a
+ * lease takes an address from a first-use (SAVI) binding: a guest that
+ * squats on an address of the range must not stop its client's REQUEST,
+ * nor the DECLINE that the client sends when its DAD finds the squatter
+ * there (refused, the server never learnt the address was taken and
+ * offered it again, for ever). The options from off (left bytes), each IA_NA and
  * IA_TA, each IAADDR in them; one the guard cannot read, or options past
  * the ones it examines, also refuse the message. 0: pass. A global function: the walk
  * is verified once.
@@ -353,7 +355,7 @@ static __always_inline int guard_dhcp6(const struct kvb_frame *f,
 	if (msg < DHCP6_REQUEST || msg == DHCP6_REPLY || msg > DHCP6_DECLINE)
 		return 0;
 	held = KVB_ADDR_F_STATIC | KVB_ADDR_F_DHCP;
-	if (msg == DHCP6_RELEASE || msg == DHCP6_DECLINE)
+	if (msg == DHCP6_RELEASE)
 		held |= KVB_ADDR_F_SAVI;
 	if (f->l4_len < sizeof(struct udphdr) + 4 ||
 	    dhcp6_addr_walk(f->ctx, l4_offset(f) + sizeof(struct udphdr) + 4,

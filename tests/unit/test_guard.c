@@ -1964,6 +1964,28 @@ static void t_dhcp6_lease_released(struct fabric *fb __attribute__((unused)))
 		CHECK(!bound6(kv1, z, NULL), "kv1's message (type %u) left "
 		      "its lease bound", t);
 	}
+	/*
+	 * An address kv1 only uses (first claim, SAVI), that the server
+	 * leased to kv3: kv3's DAD finds it taken and its client declines
+	 * it, which passes (refused, the server was never told and offered
+	 * it again, for ever); kv1 keeps its claim. A RELEASE of it is still
+	 * refused (kv1 may hold a lease the snooping missed).
+	 */
+	{
+		__u8 e[8] = { 128 };
+
+		z[15] = 4;
+		frame_ip6(&f, PEER, V1, z, IPPROTO_ICMPV6, e, 8);
+		passes(kv1, &f, "kv1's first use of Z4");
+		CHECK(bound6(kv1, z, NULL), "kv1 did not claim Z4");
+		dhcp6_msg(&f, ALLSRVMAC, V3, LL6V3, ALLSRV, 9, 3, z, 0);
+		passes(kv3, &f, "kv3 declines Z4, which kv1 uses");
+		CHECK(bound6(kv1, z, NULL), "kv3's DECLINE ended kv1's claim");
+		dhcp6_msg(&f, ALLSRVMAC, V3, LL6V3, ALLSRV, 8, 3, z, 0);
+		drops_as(kv3, &f, KVB_DROP_DHCP6_FOREIGN,
+			 "kv3 releases Z4, which kv1 uses");
+		CHECK(bound6(kv1, z, NULL), "kv3's RELEASE ended kv1's claim");
+	}
 }
 
 /*
