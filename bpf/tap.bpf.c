@@ -60,6 +60,30 @@ static __always_inline __u32 stage_of(const struct kvb_port *port,
 }
 
 /*
+ * A guest's IPv4 packet longer than its nat or routed network's mtu, to
+ * the gateway's MAC (to be routed, or the host's own), from a guest whose
+ * link is longer than the network (a static configuration, a DHCP client
+ * that takes no option 26, no virtio host_mtu): the forwarding stage
+ * answers fragmentation needed with the network's MTU from its gateway
+ * (stage_enter: nat_too_big), as a router answers a packet too big for
+ * its next link, counted too-big; DF clear alike (BPF cannot fragment).
+ * Before, it was dropped mtu-exceeded and the guest never learnt: its TCP
+ * stalled for good. The entry lets it through the guard first (the
+ * answer's stack is more than the entry has left). IPv6 stays
+ * mtu-exceeded: the gateway's router advertisements carry the MTU, and
+ * the packet-too-big builder does not fit the stages' stack.
+ */
+static __always_inline int guest_too_big_here(const struct kvb_port *port,
+					      const struct kvb_net *net,
+					      const struct kvb_frame *f)
+{
+	return port->role == KVB_PORT_GUEST &&
+	       (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) &&
+	       f->proto == ETH_P_IP &&
+	       mac_equal(f->eth->h_dest, net->uplink_mac);
+}
+
+/*
  * tc ingress is cut in programs that the verifier checks one by one (its
  * budget is per program): this entry, which admits the frame and enforces
  * the port's identity, and one stage per kind of forwarding that it
@@ -178,6 +202,10 @@ int kvb_tc_ingress(struct __sk_buff *skb)
 	}
 	kvb_pkt_from_skb(&p, skb);
 	ret = kvb_admit(&p, net->mtu, &f);
+	/* too long for its network, to be routed: the stage tells the
+	 * guest the network's MTU, once the guard passed it */
+	if (ret == DROP(KVB_DROP_MTU) && guest_too_big_here(port, net, &f))
+		ret = 0;
 	if (IS_DROP(ret))
 		goto out;
 	/* what the switch stage's ACL judgments start from (acl.h) */
@@ -318,7 +346,26 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 	} else {
 		kvb_pkt_from_skb(&p, skb);
 		ret = kvb_admit(&p, s->net->mtu, &s->f);
-		if (IS_DROP(ret))
+		/* the forwarding stage answers it; the ACLs' goes on to
+		 * it (its stack has no room for the answer), DHCP's drops
+		 * it (no client sends such a message). The answer rewrote
+		 * the packet: nothing of it is read on */
+		if (want != KVB_STAGE_DHCP && ret == DROP(KVB_DROP_MTU) &&
+		    guest_too_big_here(s->port, s->net, &s->f)) {
+			if (want == KVB_STAGE_NAT || want == KVB_STAGE_ROUTED) {
+				struct nat_scratch *t = nat_scratch();
+
+				if (!t)
+					return DROP(KVB_DROP_MTU);
+				t->mtu = s->net->mtu;
+				ret = nat_too_big(skb, s->ifindex, s->net->id);
+				/* a verdict, never on to the stage */
+				return ret && ret != STAGE_GO ?
+					       ret : DROP(KVB_DROP_MTU);
+			}
+			ret = 0;
+		}
+		if (ret)
 			return ret;
 		s->l4off = s->f.l4_ok ? s->f.l4_off : 0;
 		eth = s->f.eth;

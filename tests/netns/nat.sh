@@ -441,6 +441,31 @@ for g in g2 x3 x5; do
 	[ "$tb1" -gt "$tb0" ] && pass "... counted too-big on $g's port" ||
 		fail "... too-big on $g's port: $tb0 -> $tb1"
 done
+# a guest whose link is longer than its network (1500 over n6's 1400: a
+# static configuration, a DHCP client that takes no option 26): what it
+# sends out too long is answered fragmentation needed, 1400, from its
+# gateway, counted too-big, and its TCP finds the path MTU (before: every
+# such packet was dropped mtu-exceeded, the guest never told, its TCP
+# upload stalled for good)
+ip -n "$T-x6" link set eth0 mtu 1500
+ip -n "$T-x6" route flush cache 2>/dev/null
+tb0=$(stat "$T-x6" too-big)
+expect "x6 (link 1500, network 1400) to the WAN: 1450 bytes with DF learn 1400" "1450:1400" "$(in_ns "$T-x6" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.setsockopt(socket.IPPROTO_IP, 10, 2)	# IP_MTU_DISCOVER: IP_PMTUDISC_DO
+s.connect(('10.99.2.2', 9))
+s.send(b'y' * 1450)
+try:
+    s.recv(64)
+except OSError:
+    pass
+print('1450:%d' % s.getsockopt(socket.IPPROTO_IP, 14))" 2>&1)"
+tb1=$(stat "$T-x6" too-big)
+[ "$tb1" -gt "$tb0" ] && pass "... counted too-big on x6's port" ||
+	fail "... too-big on x6's port: $tb0 -> $tb1"
+ip -n "$T-x6" route flush cache 2>/dev/null
+check "... its TCP to the WAN finds the path MTU: 8 MiB, sha256" tcp_sha "$T-x6" "$T-wan" 10.99.2.2 8
 kill %% 2>/dev/null
 check "net del n6" kvmbpf net del n6
 # another port's detach (a VM stopped) forgets the flows no port takes
