@@ -2930,6 +2930,29 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 }
 
 /*
+ * Are the TCP flags of the segment at l4off a combination TCP sends
+ * (conntrack's tcp_valid_flags, PSH, ECE and CWR aside): SYN, SYN+ACK,
+ * RST, RST+ACK, FIN+ACK, ACK, each with URG or not where conntrack takes
+ * it? Not: no flags, FIN alone, SYN with FIN or RST, all of them.
+ */
+static __always_inline int tcp_opens_validly(struct __sk_buff *skb,
+					     __u32 l4off)
+{
+	__u8 fl;
+
+	if (bpf_skb_load_bytes(skb, (l4off + 13) & 0xff, &fl, 1))
+		return 0;
+	switch (fl & 0x37) {	/* FIN 01 SYN 02 RST 04 ACK 10 URG 20 */
+	case 0x02: case 0x22: case 0x12:	/* SYN, SYN+URG, SYN+ACK */
+	case 0x04: case 0x14:			/* RST, RST+ACK */
+	case 0x11: case 0x31:			/* FIN+ACK, +URG */
+	case 0x10: case 0x30:			/* ACK, ACK+URG */
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * A new connection from the WAN to a forwarded port: track it as if the
  * guest had opened it (both keys), so replies and later packets take the
  * ordinary paths. Returns 0 when a forward applied, 1 when none did, or
@@ -3083,9 +3106,9 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	struct kvb_ct *ct;
 	struct kvb_net *net;
 	struct iphdr *ip;
-	__be16 *ports;
+	__be16 *ports, obuf[4];
 	__u64 now;
-	int ret, mf;
+	int ret, mf, opts;
 
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
@@ -3100,15 +3123,30 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ttl = ip->ttl;
 	l3_len = bpf_ntohs(ip->tot_len);
 	l4off = ETH_HLEN + ip->ihl * 4;
-	if (ip->ihl != 5)
-		return TC_ACT_OK;	/* options: the host's problem */
-	ports = cursor_take(&c, 8);
-	if (!ports)
-		return TC_ACT_OK;
+	/*
+	 * IPv4 options: NAT reads and rewrites plain headers only, and the
+	 * fabric takes no options from any port (admission: ip-options). A
+	 * flow's reply or a forward's connection with options is refused,
+	 * counted on the WAN port, not left to the host, whose stack
+	 * answered it (a RST, port unreachable: the guest's connection torn
+	 * down, uncounted). The rest is the host's, as before.
+	 */
+	opts = ip->ihl != 5;
+	if (opts) {
+		if (bpf_skb_load_bytes(skb, l4off & 0xff, obuf, 8))
+			return TC_ACT_OK;
+		ports = obuf;
+	} else {
+		ports = cursor_take(&c, 8);
+		if (!ports)
+			return TC_ACT_OK;
+	}
 	switch (nat_reply_key(ip, ports, &rk, &poff)) {
 	case NAT_RK_FLOW:
 		break;
 	case NAT_RK_ICMP_ERR: {
+		if (opts)	/* an error with options: the host's */
+			return TC_ACT_OK;
 		struct hdr_cursor ic = { .pos = (void *)ports + 8,
 					 .end = c.end };
 
@@ -3158,6 +3196,8 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
 		return ret;
+	if (opts)	/* Router Alert, which admission lets through */
+		return DROP(KVB_DROP_IP_OPTIONS);
 	/* a flow the WAN would open (a forward, a mapping that lets it in)
 	 * from an address of the fabric's own networks (a guest's, a
 	 * gateway's) is forged, as Linux takes a source of its own for a
@@ -3179,6 +3219,11 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	if (!ct && rk.proto == IPPROTO_UDP &&
 	    rk.sport == bpf_htons(KVB_VXLAN_PORT) && nat_vteps4())
 		return DROP(KVB_DROP_NAT_VTEP);
+	/* a segment no TCP sends opens nothing (a NULL, FIN or Xmas
+	 * scan, SYN with FIN or RST): conntrack's INVALID, which libvirt's
+	 * NAT never forwards */
+	if (!ct && rk.proto == IPPROTO_TCP && !tcp_opens_validly(skb, l4off))
+		return DROP(KVB_DROP_L4);
 	if (!ct) {
 		ret = ct_forward(&rk);
 		if (IS_DROP(ret))

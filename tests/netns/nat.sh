@@ -336,6 +336,39 @@ assert c.recv(64) == b'hello-forward'" >/dev/null 2>&1
 	fail "forward: WAN to 10.99.2.1:8080 did not reach the guest"
 [ "$(fwd_peer 8081 81)" = 10.99.2.2 ] && pass "forward: 8081 goes to port 81 (ranges map one to one)" ||
 	fail "forward: port 8081 did not reach the guest"
+# IPv4 options from the WAN (bb17): NAT rewrites plain headers only, so
+# a forward's connection with options is refused, counted ip-options on
+# the WAN port (before: left to the host, whose RST refused it, uncounted)
+o0=$(stat "$T-w" ip-options)
+expect "forward: a WAN connection with IP options (NOPs) is dropped, not refused by the host" timeout \
+	"$(in_ns "$T-wan" "$PY" -c "
+import socket
+c = socket.socket(); c.settimeout(2)
+c.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b'\x01\x01\x01\x00')
+try:
+    c.connect(('10.99.2.1', 8080)); print('connected')
+except ConnectionRefusedError:
+    print('refused')
+except OSError:
+    print('timeout')" 2>&1)"
+[ "$(stat "$T-w" ip-options)" -gt "$o0" ] && pass "... counted ip-options on the WAN port" ||
+	fail "... ip-options on the WAN port: $o0 -> $(stat "$T-w" ip-options)"
+# segments no TCP sends open nothing through a forward (a NULL, FIN or
+# Xmas scan, SYN+FIN, SYN+RST: conntrack's INVALID, which libvirt's NAT
+# never forwards): l4-malformed, no flow (before: each reached the guest
+# and made a flow)
+m0=$(stat "$T-w" l4-malformed)
+c0=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import IP, TCP, send, conf
+conf.verb = 0
+for i, fl in enumerate(['', 'F', 'FPU', 'SF', 'SR', 'FSRPAUEC']):
+    send(IP(dst='10.99.2.1') / TCP(sport=47000 + i, dport=8080, flags=fl))" 2>/dev/null
+m1=$(stat "$T-w" l4-malformed)
+c1=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$((m1 - m0))" -eq 6 ] && [ "$c1" = "$c0" ] &&
+	pass "forward: NULL, FIN, Xmas, SYN+FIN, SYN+RST, all flags: 6 l4-malformed, no flow" ||
+	fail "forward: invalid TCP flags: l4-malformed $m0 -> $m1, flows $c0 -> $c1"
 # g1's VM restarts as under libvirt (detach, its NIC made again: a new
 # ifindex; attach with the same ip): the forward reaches it at once
 m1=$(ip -n "$T-g1" -br link show eth0 | awk '{print $3}')
