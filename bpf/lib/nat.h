@@ -3193,6 +3193,10 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 				return ret;
 		}
 	}
+	/* the host's own exchange on a forwarded port keeps its options:
+	 * the host's, as below */
+	if (opts && !ct && fwd_port_hosts(skb, &rk))
+		return TC_ACT_OK;
 	ret = kvb_admit_wan(skb);
 	if (IS_DROP(ret))
 		return ret;

@@ -81,6 +81,15 @@ sed -e 's/kvmbpf-net: other//' -e '/<metadata>/,/<\/metadata>/d' "$xml" >"$xml3"
 check "hook: stopped, no network named any more" sh -c "'$hook' $T-vm stopped end - < $xml3"
 check_not "hook: ... detached l1" "$KVMBPF" port show "$T-l1"
 check_not "hook: ... detached l2" "$KVMBPF" port show "$T-l2"
+# another domain whose start failed on a tap name this one's port holds
+# (libvirt runs its stopped hook too): its interface's MAC is not the
+# port's, and the running domain keeps its port
+check "hook: started (for another domain's stop)" sh -c "'$hook' $T-vm started begin - < $xml"
+sed -e 's/52:54:00:97:00:11/52:54:00:97:00:21/' -e "s/$T-vm/$T-vm2/" "$xml3" >"$xml3.b"
+check "hook: another domain naming tap l1 stopped" sh -c "'$hook' $T-vm2 stopped end - < $xml3.b"
+check "hook: ... l1 stays the running domain's port" "$KVMBPF" port show "$T-l1"
+check "hook: stopped (the running domain)" sh -c "'$hook' $T-vm stopped end - < $xml"
+rm -f "$xml3.b"
 # release, as libvirt 9 gives it: no target devs left in the XML (every
 # stop logged "no <target dev=...>" as the hook's failure)
 sed '/<target /d' "$xml" >"$xml3"
