@@ -836,19 +836,19 @@ static int fabric_open_mode(struct fabric *fb, const char *dir, bool create,
 	/* a load killed half-way (a first net add): the next net add
 	 * loads again over its pins, anything else is refused (reset
 	 * removes them: reset_unloaded) */
-	if (fabric_loaded(dir)) {
-		;
-	} else if (!make) {
-		if (fabric_pinned(dir))
-			err("there is no fabric in %s (the load of its programs "
-			    "never finished: net add finishes it, reset "
-			    "removes it)", dir);
-		else
-			err("there is no fabric in %s (no kvmbpf pins: see "
-			    "--bpffs)", dir);
-		goto fail;
-	} else if (fabric_load_programs(dir)) {
-		goto fail;
+	if (!fabric_loaded(dir)) {
+		if (!make) {
+			if (fabric_pinned(dir))
+				err("there is no fabric in %s (the load of its "
+				    "programs never finished: net add finishes "
+				    "it, reset removes it)", dir);
+			else
+				err("there is no fabric in %s (no kvmbpf pins: "
+				    "see --bpffs)", dir);
+			goto fail;
+		}
+		if (fabric_load_programs(dir))
+			goto fail;
 	}
 	/* a fabric of an earlier build, whose programs have not been
 	 * upgraded yet, has no kvb_portdev: a changing command makes it

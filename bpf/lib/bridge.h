@@ -33,11 +33,11 @@ static __always_inline int uplink_too_long(struct __sk_buff *skb,
 {
 	__u32 mtu = 0;
 
-	/* the kernel takes no len_diff with BPF_MTU_CHK_SEGS: a tagged GSO
-	 * frame's segments go unmeasured (a trunk's guest, TSO on, over an
-	 * uplink lowered below the network's mtu) */
-	/* > 0: FRAG_NEEDED or SEGS_TOOBIG; an error (the device gone)
-	 * is not the MTU's, the redirect says what it is */
+	/* > 0: FRAG_NEEDED or SEGS_TOOBIG; an error (the device gone) is
+	 * not the MTU's, the redirect says what it is. The kernel takes no
+	 * len_diff with BPF_MTU_CHK_SEGS: a tagged GSO frame's segments go
+	 * unmeasured (a trunk's guest, TSO on, over an uplink lowered below
+	 * the network's mtu) */
 	if (frame_tagged(skb) && !skb->vlan_present)
 		return bpf_check_mtu(skb, uplink, &mtu, -4, 0) > 0;
 	return bpf_check_mtu(skb, uplink, &mtu, 0, BPF_MTU_CHK_SEGS) > 0;

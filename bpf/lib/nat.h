@@ -2933,9 +2933,11 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
  * Are the TCP flags of the segment at l4off a combination TCP sends
  * (conntrack's tcp_valid_flags, PSH, ECE and CWR aside): SYN, SYN+ACK,
  * RST, RST+ACK, FIN+ACK, ACK, each with URG or not where conntrack takes
- * it? Not: no flags, FIN alone, SYN with FIN or RST, all of them.
+ * it? Not: no flags, FIN alone, SYN with FIN or RST, all of them. (A
+ * valid RST, FIN+ACK or SYN+ACK still opens a flow to a forward, which
+ * conntrack's tcp_new would not.)
  */
-static __always_inline int tcp_opens_validly(struct __sk_buff *skb,
+static __always_inline int tcp_flags_valid(struct __sk_buff *skb,
 					     __u32 l4off)
 {
 	__u8 fl;
@@ -3226,7 +3228,7 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	/* a segment no TCP sends opens nothing (a NULL, FIN or Xmas
 	 * scan, SYN with FIN or RST): conntrack's INVALID, which libvirt's
 	 * NAT never forwards */
-	if (!ct && rk.proto == IPPROTO_TCP && !tcp_opens_validly(skb, l4off))
+	if (!ct && rk.proto == IPPROTO_TCP && !tcp_flags_valid(skb, l4off))
 		return DROP(KVB_DROP_L4);
 	if (!ct) {
 		ret = ct_forward(&rk);
