@@ -579,24 +579,42 @@ static __always_inline int guard_arp(const struct kvb_port *port,
 
 /*
  * A frame some routers and switches take for another than the identity
- * checks below judge: an 802.3 frame (a length, not an EtherType) whose
- * LLC header is RFC 1042's SNAP (AA AA 03, OUI 00-00-00: an EtherType
- * follows, IPv4, ARP or IPv6 inside, from any address), or a tag of the
- * old QinQ TPIDs (0x9100, 0x9200, 0x9300; 802.1Q and 802.1ad are refused
- * before, vlan.h). Other LLC frames (NetBIOS, IPX) pass as before.
+ * checks below judge: an LLC frame (802.3, a length for EtherType, or
+ * the jumbo LLC EtherType 0x8870) with a SNAP header that names, by its
+ * EtherType, IPv4, ARP, RARP, IPv6 or a VLAN tag inside, whatever its
+ * OUI (RFC 1042's 00-00-00, 802.1H's 00-00-F8 that translating bridges
+ * and access points convert alike, a vendor's), SAP bits (group DSAP,
+ * response SSAP) or control field (UI with poll/final, a two-byte I or S
+ * one); or a tag of the old QinQ TPIDs (0x9100, 0x9200, 0x9300; 802.1Q
+ * and 802.1ad are refused before, vlan.h). Other LLC and SNAP frames
+ * (NetBIOS, IPX, CDP) pass as before.
  */
 static __always_inline int l2_disguised(const struct kvb_frame *f)
 {
-	__u8 llc[6];
+	__u8 llc[10];
+	__u16 type;
+	__u32 at;
 
 	if (f->proto == 0x9100 || f->proto == 0x9200 || f->proto == 0x9300)
 		return 1;
-	if (f->proto >= 0x600)
+	if (f->proto >= 0x600 && f->proto != 0x8870)
 		return 0;
 	if (kvb_load(f->ctx, ETH_HLEN, llc, sizeof(llc)))
+		return 0;	/* too short to carry a packet */
+	/* the SNAP SAP, 0xAA, in the DSAP or the SSAP, either low bit */
+	if ((llc[0] | 1) != 0xab && (llc[1] | 1) != 0xab)
 		return 0;
-	return llc[0] == 0xaa && llc[1] == 0xaa && llc[2] == 0x03 &&
-	       !llc[3] && !llc[4] && !llc[5];
+	/* a U frame's control is one byte, an I or S frame's two; then
+	 * the OUI (3 bytes) and the EtherType */
+	at = (llc[2] & 3) == 3 ? 6 : 7;
+	type = (__u16)llc[at] << 8 | llc[at + 1];
+	switch (type) {
+	case ETH_P_IP: case ETH_P_ARP: case ETH_P_RARP_: case ETH_P_IPV6:
+	case ETH_P_8021Q_: case ETH_P_8021AD_:
+	case 0x9100: case 0x9200: case 0x9300:
+		return 1;
+	}
+	return 0;
 }
 
 /*
