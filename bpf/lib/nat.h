@@ -2930,28 +2930,35 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 }
 
 /*
- * Are the TCP flags of the segment at l4off a combination TCP sends
- * (conntrack's tcp_valid_flags, PSH, ECE and CWR aside): SYN, SYN+ACK,
- * RST, RST+ACK, FIN+ACK, ACK, each with URG or not where conntrack takes
- * it? Not: no flags, FIN alone, SYN with FIN or RST, all of them. (A
- * valid RST, FIN+ACK or SYN+ACK still opens a flow to a forward, which
- * conntrack's tcp_new would not.)
+ * What the TCP flags of the segment at l4off say about a connection the
+ * WAN would open (a forward's, a mapping's), as conntrack's tcp_new
+ * reads them, PSH, ECE and CWR aside:
+ *   TCP_OPENS	SYN, or ACK (a connection picked up mid-stream, as
+ *		conntrack's default nf_conntrack_tcp_loose does; its flow
+ *		stays new, evictable, until the guest answers);
+ *   TCP_NO_OPEN	a combination TCP sends that belongs to a connection
+ *		already there: SYN+ACK, RST, RST+ACK, FIN+ACK;
+ *   TCP_INVALID	one no TCP sends: no flags, FIN alone, SYN with FIN
+ *		or RST, all of them (tcp_valid_flags).
  */
-static __always_inline int tcp_flags_valid(struct __sk_buff *skb,
-					     __u32 l4off)
+enum { TCP_INVALID, TCP_OPENS, TCP_NO_OPEN };
+
+static __always_inline int tcp_flags_class(struct __sk_buff *skb, __u32 l4off)
 {
 	__u8 fl;
 
 	if (bpf_skb_load_bytes(skb, (l4off + 13) & 0xff, &fl, 1))
-		return 0;
+		return TCP_INVALID;
 	switch (fl & 0x37) {	/* FIN 01 SYN 02 RST 04 ACK 10 URG 20 */
-	case 0x02: case 0x22: case 0x12:	/* SYN, SYN+URG, SYN+ACK */
+	case 0x02: case 0x22:			/* SYN, SYN+URG */
+	case 0x10: case 0x30:			/* ACK, ACK+URG */
+		return TCP_OPENS;
+	case 0x12:				/* SYN+ACK */
 	case 0x04: case 0x14:			/* RST, RST+ACK */
 	case 0x11: case 0x31:			/* FIN+ACK, +URG */
-	case 0x10: case 0x30:			/* ACK, ACK+URG */
-		return 1;
+		return TCP_NO_OPEN;
 	}
-	return 0;
+	return TCP_INVALID;
 }
 
 /*
@@ -3226,10 +3233,16 @@ static __always_inline int nat_from_wan(struct __sk_buff *skb)
 	    rk.sport == bpf_htons(KVB_VXLAN_PORT) && nat_vteps4())
 		return DROP(KVB_DROP_NAT_VTEP);
 	/* a segment no TCP sends opens nothing (a NULL, FIN or Xmas
-	 * scan, SYN with FIN or RST): conntrack's INVALID, which libvirt's
-	 * NAT never forwards */
-	if (!ct && rk.proto == IPPROTO_TCP && !tcp_flags_valid(skb, l4off))
-		return DROP(KVB_DROP_L4);
+	 * scan, SYN with FIN or RST), nor does one of a connection that
+	 * is not there (a stray SYN+ACK, RST or FIN+ACK): conntrack's
+	 * INVALID, which libvirt's NAT never forwards */
+	if (!ct && rk.proto == IPPROTO_TCP) {
+		ret = tcp_flags_class(skb, l4off);
+		if (ret == TCP_INVALID)
+			return DROP(KVB_DROP_L4);
+		if (ret == TCP_NO_OPEN)
+			return DROP(KVB_DROP_NAT_UNSOLICITED);
+	}
 	if (!ct) {
 		ret = ct_forward(&rk);
 		if (IS_DROP(ret))

@@ -369,6 +369,20 @@ c1=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sy
 [ "$((m1 - m0))" -eq 6 ] && [ "$c1" = "$c0" ] &&
 	pass "forward: NULL, FIN, Xmas, SYN+FIN, SYN+RST, all flags: 6 l4-malformed, no flow" ||
 	fail "forward: invalid TCP flags: l4-malformed $m0 -> $m1, flows $c0 -> $c1"
+# nor do segments of a connection that is not there (a stray SYN+ACK,
+# RST, FIN+ACK: INVALID to conntrack's tcp_new too): nat-unsolicited, no
+# flow (before: each made one and reached the guest, which answered RST)
+u0=$(stat "$T-w" nat-unsolicited)
+in_ns "$T-wan" "$PY" -c "
+from scapy.all import IP, TCP, send, conf
+conf.verb = 0
+for i, fl in enumerate(['SA', 'R', 'RA', 'FA']):
+    send(IP(dst='10.99.2.1') / TCP(sport=47100 + i, dport=8080, flags=fl, seq=1, ack=1))" 2>/dev/null
+u1=$(stat "$T-w" nat-unsolicited)
+c2=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$((u1 - u0))" -eq 4 ] && [ "$c2" = "$c0" ] &&
+	pass "forward: a stray SYN+ACK, RST, RST+ACK, FIN+ACK: 4 nat-unsolicited, no flow" ||
+	fail "forward: stray segments: nat-unsolicited $u0 -> $u1, flows $c0 -> $c2"
 # g1's VM restarts as under libvirt (detach, its NIC made again: a new
 # ifindex; attach with the same ip): the forward reaches it at once
 m1=$(ip -n "$T-g1" -br link show eth0 | awk '{print $3}')

@@ -499,6 +499,49 @@ static void t_nat_tcp_states(struct fabric *fb)
 }
 
 /*
+ * Segments of a connection that is not there (a stray SYN+ACK, RST,
+ * RST+ACK, FIN+ACK from the WAN) open no flow to a forward's guest, as
+ * conntrack's tcp_new opens none (INVALID, never DNATed): each is
+ * nat-unsolicited on the WAN port. An ACK alone does open one (conntrack
+ * picks a connection up mid-stream), new until the guest answers.
+ */
+static void t_nat_forward_stray_segments(struct fabric *fb)
+{
+	static const __u8 stray[] = { 0x12, 0x04, 0x14, 0x11 };
+	struct kvb_fwd_key fk = { .addr = natnet.nat_ip, .port = htons(8092),
+				  .proto = IPPROTO_TCP };
+	struct kvb_fwd fw = { .to_addr = inet_addr("192.168.90.11"),
+			      .to_port = htons(8092), .net_id = NET_NAT,
+			      .ifindex = kn1 };
+	__u64 d0 = port_stats(fb, kw).drop[KVB_DROP_NAT_UNSOLICITED];
+	struct frame in, res;
+	int shot = 0, made = 0, r;
+	__u8 st;
+
+	memcpy(fw.mac, N1, 6);
+	CHECK(!bpf_map_update_elem(fb->fwd_fd, &fk, &fw, BPF_ANY), "forward");
+	for (unsigned i = 0; i < sizeof(stray); i++) {
+		tcp_seg(&in, 1, 0, 8092, 1000, 7001, stray[i], 500);
+		shot += run_tc_out(F, kw, &in, &res) == TC_ACT_SHOT;
+		made += tcp_state(fb, 8092) != 0xff;
+	}
+	tcp_seg(&in, 1, 0, 8092, 1000, 7001, 0x10, 500);	/* ACK */
+	r = run_tc_out(F, kw, &in, &res);
+	st = tcp_state(fb, 8092);
+	bpf_map_delete_elem(fb->fwd_fd, &fk);
+	ct_flush_net(fb, NET_NAT);
+	CHECK(shot == 4 && !made,
+	      "SYN+ACK, RST, RST+ACK, FIN+ACK to a forward: %d of 4 dropped, "
+	      "%d made a flow", shot, made);
+	CHECK(port_stats(fb, kw).drop[KVB_DROP_NAT_UNSOLICITED] == d0 + 4,
+	      "nat-unsolicited on the WAN port: %llu, want 4",
+	      (unsigned long long)(port_stats(fb, kw).drop[KVB_DROP_NAT_UNSOLICITED] - d0));
+	CHECK(r == TC_ACT_REDIRECT && st == KVB_CT_NEW,
+	      "an ACK to the forward (mid-stream pickup): verdict %d, state %u",
+	      r, st);
+}
+
+/*
  * A SYN flood from forged sources at a forwarded port: every SYN makes a
  * flow and the guest answers each with a SYN-ACK, but the forged sources
  * never complete the handshake, so the flows stay new (the opening
@@ -5372,6 +5415,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_checksum_never_0000);
 	RUN(t_nat_tcp_states);
 	RUN(t_nat_forward_syn_flood_not_established);
+	RUN(t_nat_forward_stray_segments);
 	RUN(t_nat_forward_udp_answered);
 	RUN(t_nat_forward_after_expiry);
 	RUN(t_nat_forward_own_port);
