@@ -92,6 +92,34 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			continue;
 		}
 		gone = !if_indextoname(key, name);
+		/* an attach killed half-way (its entry says what it may
+		 * have changed on the device): all of it goes back */
+		if (p.flags & KVB_PORT_F_ATTACHING) {
+			if (gone || strcmp(name, p.name)) {
+				/* another device now: none of it is ours */
+				p.flags &= ~(KVB_PORT_F_OWN_CLSACT |
+					     KVB_PORT_F_PROMISC |
+					     KVB_PORT_F_IPV6_OFF);
+				port_store(fb, &p, BPF_EXIST);
+			} else {
+				warn("gc: %s: its attach did not finish (the "
+				     "command was stopped): what it changed on "
+				     "the device is put back", p.name);
+			}
+			if (verbose) {
+				open_json_object(NULL);
+				print_string(PRINT_ANY, "dev", "gc: %s", p.name);
+				print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)",
+					   key);
+				print_string(PRINT_ANY, "why", ": %s\n",
+					     "its attach did not finish");
+				close_json_object();
+			}
+			net_port_detach(fb, "gc", &p);
+			n++;
+			prev = NULL;
+			continue;
+		}
 		if (!gone && tc_present(key)) {
 			prev = &key;
 			continue;

@@ -343,6 +343,12 @@ static void ipv6_set_disabled(const char *dev, bool off)
 	}
 }
 
+/* is the host's IPv6 on dev on (disable_ipv6 reads 0)? */
+bool dev_ipv6_on(const char *dev)
+{
+	return ipv6_disabled(dev) == 0;
+}
+
 bool dev_quiet_ipv6(const char *dev)
 {
 	if (ipv6_disabled(dev) != 0)

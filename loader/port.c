@@ -455,36 +455,59 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 		return 1;
 	}
 
+	/*
+	 * What attach will change on the device is recorded in the port's
+	 * entry before it is changed (ATTACHING until the port is whole):
+	 * an attach killed anywhere past this point leaves an entry from
+	 * which the next command's upkeep (fabric_gc), `detach` or `reset`
+	 * puts the device back. Promiscuity is left alone if someone else
+	 * already set it; the host's IPv6 on a guest's tap is turned off
+	 * only if it was on; the clsact qdisc is ours if there was none.
+	 */
+	port.flags |= KVB_PORT_F_ATTACHING;
 	if (role == KVB_PORT_UPLINK) {
 		unsigned int flags = 0;
 
-		/* Leave promiscuity alone if someone else already set it. */
 		if (dev_get_flags(dev, &flags))
 			flags = 0;
-		if (!(flags & IFF_PROMISC)) {
-			ret = dev_set_promisc(dev, true);
-			if (ret) {
-				err("%s: %s: cannot enable promiscuous mode: %s",
-				    cmd, dev, strerror(-ret));
-				goto fail;
-			}
+		if (!(flags & IFF_PROMISC))
 			port.flags |= KVB_PORT_F_PROMISC;
-		}
 	}
-
-	if (role == KVB_PORT_GUEST && dev_quiet_ipv6(dev))
+	if (role == KVB_PORT_GUEST && dev_ipv6_on(dev))
 		port.flags |= KVB_PORT_F_IPV6_OFF;
+	{
+		char kind[16];
+
+		if (!host_ingress_qdisc(ifindex, kind) && !kind[0])
+			port.flags |= KVB_PORT_F_OWN_CLSACT;
+	}
 	/* tc sends to the device while it is this one (kvb_portdev); in it
 	 * before the first frame is judged, so that the port's own claims
 	 * are never taken for a departed guest's (bind.h: port_dev_gone) */
-	if (bpf_map_update_elem(fb->portdev_fd, &ifindex, &ifindex, BPF_ANY)) {
+	if (bpf_map_update_elem(fb->portdev_fd, &ifindex, &ifindex, BPF_ANY) ||
+	    port_store(fb, &port, BPF_ANY)) {
 		err("%s: %s: cannot record its device: %s", cmd, dev,
 		    strerror(errno));
 		goto fail;
 	}
+	if (port.flags & KVB_PORT_F_PROMISC) {
+		ret = dev_set_promisc(dev, true);
+		if (ret) {
+			err("%s: %s: cannot enable promiscuous mode: %s",
+			    cmd, dev, strerror(-ret));
+			goto fail;
+		}
+	}
+	/* best effort: IPv6 may be off altogether (detach writes 0 back,
+	 * which it was) */
+	if (port.flags & KVB_PORT_F_IPV6_OFF)
+		dev_quiet_ipv6(dev);
 	ret = tc_attach(fb, ifindex, false, &created);
+	/* the qdisc as it turned out (another's made meanwhile, or ours) */
 	if (created)
 		port.flags |= KVB_PORT_F_OWN_CLSACT;
+	else if (!ret)
+		port.flags &= ~KVB_PORT_F_OWN_CLSACT;
 	/* Record what we hooked so far, so a rollback undoes exactly that. */
 	if (!ret && port_store(fb, &port, BPF_ANY))
 		ret = -errno;
@@ -545,6 +568,13 @@ int port_attach(struct fabric *fb, const char *cmd, const char *dev,
 	}
 	if (net_put(fb, &net)) {
 		err("%s: %s: cannot update network %s: %s", cmd, dev, net.name,
+		    strerror(errno));
+		goto fail;
+	}
+	/* whole: the upkeep leaves it be from now on */
+	port.flags &= ~KVB_PORT_F_ATTACHING;
+	if (port_store(fb, &port, BPF_EXIST)) {
+		err("%s: %s: cannot record the port: %s", cmd, dev,
 		    strerror(errno));
 		goto fail;
 	}

@@ -221,6 +221,11 @@ enum kvb_port_flags {
 	 * the WAN stage gives its IP packets an Ethernet header first, the
 	 * kernel takes it off again on the way out (tc only, never XDP) */
 	KVB_PORT_F_L3 = 1 << 9,
+	/* attach has begun and not finished: the entry records, before
+	 * the device is touched, what attach will change on it (the
+	 * flags above), so that an attach killed half-way is put back by
+	 * the next command's upkeep (fabric_gc) */
+	KVB_PORT_F_ATTACHING = 1 << 10,
 };
 
 /* kvb_port.held: families a port is held to even with no address of it */
