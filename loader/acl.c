@@ -1432,18 +1432,6 @@ void acl_port_forget(struct fabric *fb, const struct kvb_port *p)
 
 /* --------------------------------------------------------- commands */
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n >= KVB_NAME_LEN || !strcmp(s, "none"))
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-			return false;
-	return true;
-}
-
 static int acl_add(int argc, char **argv)
 {
 	struct fabric *fb;
@@ -1451,10 +1439,10 @@ static int acl_add(int argc, char **argv)
 
 	if (argc != 1)
 		return err("acl add: expected NAME");
-	if (!valid_name(argv[0]))
+	if (!name_valid(argv[0]) || !strcmp(argv[0], "none"))
 		return err("acl add: name '%s': use 1-%d characters of "
-			   "[A-Za-z0-9_.-] (not 'none')", argv[0],
-			   KVB_NAME_LEN - 1);
+			   "[A-Za-z0-9_.-], not beginning with '-' (nor "
+			   "'none', 'help')", argv[0], KVB_NAME_LEN - 1);
 	fb = fab();
 	if (!fb)
 		return 1;

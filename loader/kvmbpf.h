@@ -440,6 +440,7 @@ bool drop_named(unsigned int reason);
 const char *drop_name(unsigned int reason);
 const char *ifname_of(__u32 ifindex, const struct kvb_port *p, char buf[16]);
 bool is_help(const char *arg);
+bool name_valid(const char *s);
 bool pid_is(int pid, const char *name);
 bool pid_has_arg(int pid, const char *arg);
 bool pid_runs(int pid, const char *exe);

@@ -950,18 +950,6 @@ void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 
 /* ---------------------------------------------------- parse and apply */
 
-static int valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n >= KVB_NAME_LEN)
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-			return 0;
-	return 1;
-}
-
 /*
  * KEYWORD ARG... into s, for net add (where F_ADD) or net set (F_SET).
  * A keyword of another type than s->type is refused once the type is
@@ -1292,7 +1280,8 @@ static void net_details(void)
 	       "            networks never reach each other); a routed network\n"
 	       "            peered with a nat one reaches the outside through\n"
 	       "            that network's translation (IPv4)\n"
-	       "  NAME: 1-15 characters of [A-Za-z0-9_.-].\n"
+	       "  NAME: 1-15 characters of [A-Za-z0-9_.-], not beginning\n"
+	       "  with '-' (nor 'help').\n"
 	       "Limits: %d networks, %d ports per network.\n",
 	       KVB_MAX_SUBNETS, KVB_MAX_NETS - 1, KVB_MAX_NET_PORTS);
 }
@@ -1303,9 +1292,10 @@ int net_add_spec(int argc, char **argv, struct net_spec *s)
 	memset(s, 0, sizeof(*s));
 	if (argc < 1)
 		return err("net add: missing NAME");
-	if (!valid_name(argv[0]))
+	if (!name_valid(argv[0]))
 		return err("net add: name '%s': use 1-%d characters of "
-			   "[A-Za-z0-9_.-]", argv[0], KVB_NAME_LEN - 1);
+			   "[A-Za-z0-9_.-], not beginning with '-' (nor "
+			   "'help')", argv[0], KVB_NAME_LEN - 1);
 	snprintf(s->name, sizeof(s->name), "%s", argv[0]);
 	return net_spec_parse("net add", argc - 1, argv + 1, F_ADD, s);
 }

@@ -319,6 +319,24 @@ bool is_help(const char *arg)
 }
 
 /*
+ * A name the operator gives (a network's, an ACL's): 1 to KVB_NAME_LEN - 1
+ * characters of [A-Za-z0-9_.-], not beginning with '-' (it would read as
+ * an option) and not "help" (the word after a command asks its help, so
+ * such a network could be named nowhere).
+ */
+bool name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n >= KVB_NAME_LEN || s[0] == '-' || is_help(s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+/*
  * Help text for an 80-column terminal. A unit is a word, or a bracketed
  * group with its spaces ("[ct-timeout KIND SECONDS]"), which a line never
  * splits; a unit wider than a line overruns it rather than being cut.

@@ -181,6 +181,10 @@ expect_err "unknown net command" "unknown command 'frob'" kvmbpf net frob
 expect_err "bad type" "type moo" kvmbpf net add n1 type moo
 expect_err "missing type" "missing 'type" kvmbpf net add n1
 expect_err "bad name" "name 'a/b'" kvmbpf net add a/b type bridge
+# a name read as an option (bb19: accepted, then 'net del -- -x' found no
+# such network)
+expect_err "a name beginning with '-': refused" "not beginning with '-'" kvmbpf net add -x type bridge
+expect_err "an ACL name beginning with '-': refused" "not beginning with '-'" kvmbpf acl add -x
 expect_err "bad mtu" "mtu 20" kvmbpf net add n1 type bridge mtu 20
 # a forward of UDP 4789 made before the fabric tunnels: the first IPv4
 # vtep is refused while it exists (the datapath leaves 4789 to the
