@@ -33,16 +33,24 @@ guest_boot() {
 
 # guest_boot_netdev NAME NETDEV MAC SCRIPT: boot a guest in the background
 guest_boot_netdev() {
-	local name=$1 netdev=$2 mac=$3 script=$4
+	local name=$1 netdev=$2 mac=$3 script=$4 run
 	if [ ! -s "$GUEST_CACHE/vmlinuz" ]; then
 		echo "FAIL guest image missing: run scripts/guest-image.sh (deps.sh does)"
+		return 1
+	fi
+	# the kernel keeps 2048 bytes of its command line (x86's
+	# COMMAND_LINE_SIZE) and boots nothing useful past them, silently:
+	# a scenario that long fails here, said
+	run=$(printf '%s' "$script" | base64 -w0)
+	if [ $((${#run} + 37)) -gt 2047 ]; then
+		echo "FAIL guest $name: its scenario is ${#run} bytes in base64, past the kernel command line's 2048: shorten it"
 		return 1
 	fi
 	qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$GUEST_LOGDIR/$name.log" \
 		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
-		-append "console=ttyS0 quiet panic=-1 kvb.run=$(printf '%s' "$script" | base64 -w0)" \
+		-append "console=ttyS0 quiet panic=-1 kvb.run=$run" \
 		-netdev "$netdev" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac" \
 		</dev/null >"$GUEST_LOGDIR/$name.qemu" 2>&1 &
