@@ -60,18 +60,18 @@ static __always_inline __u32 stage_of(const struct kvb_port *port,
 }
 
 /*
- * A guest's IPv4 packet longer than its nat or routed network's mtu, to
+ * A guest's IP packet longer than its nat or routed network's mtu, to
  * the gateway's MAC (to be routed, or the host's own), from a guest whose
  * link is longer than the network (a static configuration, a DHCP client
- * that takes no option 26, no virtio host_mtu): the forwarding stage
- * answers fragmentation needed with the network's MTU from its gateway
- * (stage_enter: nat_too_big), as a router answers a packet too big for
- * its next link, counted too-big; DF clear alike (BPF cannot fragment).
- * Before, it was dropped mtu-exceeded and the guest never learnt: its TCP
- * stalled for good. The entry lets it through the guard first (the
- * answer's stack is more than the entry has left). IPv6 stays
- * mtu-exceeded: the gateway's router advertisements carry the MTU, and
- * the packet-too-big builder does not fit the stages' stack.
+ * that takes no option 26, NetworkManager's manual IPv6 that reads no
+ * router advertisement, no virtio host_mtu): the forwarding stage answers
+ * it with the network's MTU from its gateway (stage_enter: IPv4's
+ * fragmentation needed, nat_too_big, DF clear alike as BPF cannot
+ * fragment; IPv6's packet too big, guest_too_big6), as a router answers a
+ * packet too big for its next link, counted too-big. Before, it was
+ * dropped mtu-exceeded and the guest never learnt: its TCP stalled for
+ * good. The entry lets it through the guard first (the answer's stack is
+ * more than the entry has left).
  */
 static __always_inline int guest_too_big_here(const struct kvb_port *port,
 					      const struct kvb_net *net,
@@ -79,7 +79,7 @@ static __always_inline int guest_too_big_here(const struct kvb_port *port,
 {
 	return port->role == KVB_PORT_GUEST &&
 	       (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) &&
-	       f->proto == ETH_P_IP &&
+	       (f->proto == ETH_P_IP || f->proto == ETH_P_IPV6) &&
 	       mac_equal(f->eth->h_dest, net->uplink_mac);
 }
 
@@ -352,6 +352,14 @@ static __always_inline int stage_enter(struct __sk_buff *skb,
 		 * the packet: nothing of it is read on */
 		if (want != KVB_STAGE_DHCP && ret == DROP(KVB_DROP_MTU) &&
 		    guest_too_big_here(s->port, s->net, &s->f)) {
+			if ((want == KVB_STAGE_NAT || want == KVB_STAGE_ROUTED) &&
+			    s->f.proto == ETH_P_IPV6) {
+				ret = guest_too_big6(skb, s->ifindex,
+						     s->net->id);
+				/* a verdict, never on to the stage */
+				return ret && ret != STAGE_GO ?
+					       ret : DROP(KVB_DROP_MTU);
+			}
 			if (want == KVB_STAGE_NAT || want == KVB_STAGE_ROUTED) {
 				struct nat_scratch *t = nat_scratch();
 

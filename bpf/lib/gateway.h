@@ -158,11 +158,16 @@ static __always_inline __u16 icmp6_csum(struct route_scratch *t, __u32 len)
 	__be32 plen = bpf_htonl(len);
 	__s64 seed;
 
-	__builtin_memset(t->ph, 0, sizeof(t->ph));
-	__builtin_memcpy(t->ph, t->pkt + 8, 32);
-	__builtin_memcpy(t->ph + 32, &plen, 4);
-	t->ph[39] = IPPROTO_ICMPV6;
-	seed = bpf_csum_diff(NULL, 0, (__be32 *)t->ph, sizeof(t->ph), 0);
+	/* the pseudo-header: the addresses where the header has them
+	 * (a copy of them, byte by byte, cost the callers' stack 256
+	 * bytes of spills), then length and next header */
+	seed = bpf_csum_diff(NULL, 0, (__be32 *)(t->pkt + 8), 32, 0);
+	if (seed < 0)
+		return 0;
+	__builtin_memset(t->ph, 0, 8);
+	__builtin_memcpy(t->ph, &plen, 4);
+	t->ph[7] = IPPROTO_ICMPV6;
+	seed = bpf_csum_diff(NULL, 0, (__be32 *)t->ph, 8, (__u32)seed);
 	if (seed < 0)
 		return 0;
 	/* len is checked by every caller; the mask is for the verifier */

@@ -231,6 +231,24 @@ __noinline int nat_too_big(struct __sk_buff *skb, __u32 ifindex,
 }
 
 /*
+ * A guest's IPv6 packet longer than its nat or routed network's mtu, to
+ * its gateway's MAC (stage_enter: guest_too_big_here): packet too big
+ * with the network's MTU, from the gateway, as a router answers a packet
+ * too big for its next link; never rate limited (route_error). Global,
+ * as nat_too_big: the stages have no stack for the builder's locals.
+ */
+__noinline int guest_too_big6(struct __sk_buff *skb, __u32 ifindex,
+			      __u32 net_id)
+{
+	struct kvb_net *net = net_lookup(net_id);
+
+	if (!skb || !net || !net->mtu)
+		return DROP(KVB_DROP_TOO_BIG);
+	return icmp6_error(skb, ifindex, net, ICMP6_PKT_TOO_BIG_, 0, net->mtu,
+			   KVB_DROP_TOO_BIG);
+}
+
+/*
  * nat_snat said NAT_TTL: time exceeded to the guest of network net_id on
  * port ifindex, from that network's gateway, within the port's ICMP
  * budget (traceroute's first hop). Global, as nat_too_big.

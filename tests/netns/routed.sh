@@ -209,6 +209,36 @@ echo "$out" | grep -qi "mtu = 1400\|mtu=1400\|too big" && pass "packet too big f
 	fail "no packet-too-big: $out"
 check "after PMTU discovery, full-size pings fit" in_ns "$T-g1" ping -n -c 1 -W 2 -s 1372 -M do 10.71.2.11
 
+# a guest whose IPv6 link is longer than its network (g3 at 1500 over
+# r2's 1400, reading no MTU from router advertisements: NetworkManager's
+# manual IPv6, accept_ra_mtu=0): what it sends too long is answered
+# packet too big, 1400, from its gateway, counted too-big, and its TCP
+# finds the path MTU (before: dropped mtu-exceeded, never told: its TCP
+# upload stalled for good)
+in_ns "$T-g3" sysctl -qw net.ipv6.conf.eth0.accept_ra_mtu=0 net.ipv6.conf.eth0.mtu=1500
+# its default route made again at 1500 (the router advertisement's took
+# the network's 1400), without the path MTU learnt above
+gw3=$(ip -n "$T-g3" -6 route show default | awk '{print $3; exit}')
+ip -n "$T-g3" -6 route replace default via "$gw3" dev eth0 mtu 1500
+tb0=$(stat "$T-g3" too-big)
+out=$(in_ns "$T-g3" ping -6 -n -c 1 -W 2 -M do -s 1452 "$a1" 2>&1)
+echo "$out" | grep -q "From fd71:2::fe.*[Tt]oo big.*mtu=1400\|From fd71:2::fe.*mtu = 1400" &&
+	pass "g3 (IPv6 link 1500, network 1400): packet too big from the gateway, 1400" ||
+	fail "g3 at 1500: no packet too big from fd71:2::fe: $out"
+tb1=$(stat "$T-g3" too-big)
+[ "$tb1" -gt "$tb0" ] && pass "... counted too-big on g3's port" ||
+	fail "... too-big on g3's port: $tb0 -> $tb1"
+# g1's path MTU to g3 (learnt above) would make it ask g3 for 1340-byte
+# segments: forgotten, so that g3 sends 1500
+in_ns "$T-g1" ip -6 route flush cache 2>/dev/null
+in_ns "$T-g3" ip -6 route flush cache 2>/dev/null
+m0=$(stat "$T-g3" mtu-exceeded)
+check "... its TCP finds the path MTU: g3 -> g1 (IPv6, 4 MiB, sha256)" tcp_sha "$T-g3" "$T-g1" "$a1" 4
+[ "$(stat "$T-g3" too-big)" -gt "$tb1" ] && pass "... its TCP was told too (too-big counted)" ||
+	fail "... its TCP: too-big $tb1 -> $(stat "$T-g3" too-big), mtu-exceeded $m0 -> $(stat "$T-g3" mtu-exceeded)"
+in_ns "$T-g3" sysctl -qw net.ipv6.conf.eth0.mtu=1400 net.ipv6.conf.eth0.accept_ra_mtu=1
+ip -n "$T-g3" -6 route replace default via "$gw3" dev eth0 proto ra
+
 # TTL / hop limit
 out=$(in_ns "$T-g1" ping -n -c 1 -W 2 -t 1 10.71.2.11 2>&1)
 echo "$out" | grep -q "From 10.71.1.1.*Time to live exceeded" && pass "TTL expiry answered by the gateway" ||
