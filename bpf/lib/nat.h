@@ -1962,6 +1962,38 @@ static __always_inline struct kvb_port *fwd_guest(struct nat_scratch *t,
 }
 
 /*
+ * What the TCP flags of the segment at l4off say about a connection the
+ * WAN would open (a forward's, a mapping's), as conntrack's tcp_new
+ * reads them, PSH, ECE and CWR aside:
+ *   TCP_OPENS	SYN, or ACK (a connection picked up mid-stream, as
+ *		conntrack's default nf_conntrack_tcp_loose does; its flow
+ *		stays new, evictable, until the guest answers);
+ *   TCP_NO_OPEN	a combination TCP sends that belongs to a connection
+ *		already there: SYN+ACK, RST, RST+ACK, FIN+ACK;
+ *   TCP_INVALID	one no TCP sends: no flags, FIN alone, SYN with FIN
+ *		or RST, all of them (tcp_valid_flags).
+ */
+enum { TCP_INVALID, TCP_OPENS, TCP_NO_OPEN };
+
+static __always_inline int tcp_flags_class(struct __sk_buff *skb, __u32 l4off)
+{
+	__u8 fl;
+
+	if (bpf_skb_load_bytes(skb, (l4off + 13) & 0xff, &fl, 1))
+		return TCP_INVALID;
+	switch (fl & 0x37) {	/* FIN 01 SYN 02 RST 04 ACK 10 URG 20 */
+	case 0x02: case 0x22:			/* SYN, SYN+URG */
+	case 0x10: case 0x30:			/* ACK, ACK+URG */
+		return TCP_OPENS;
+	case 0x12:				/* SYN+ACK */
+	case 0x04: case 0x14:			/* RST, RST+ACK */
+	case 0x11: case 0x31:			/* FIN+ACK, +URG */
+		return TCP_NO_OPEN;
+	}
+	return TCP_INVALID;
+}
+
+/*
  * Hairpin: guest A to its network's WAN address on a forwarded port
  * reaches the forward's guest B, from the gateway's address (so that B
  * answers through the fabric, not straight to A); B's answers go back to
@@ -2050,6 +2082,10 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	 * packet that goes nowhere (t120) */
 	if (nat_ttl_out(skb))
 		return NAT_TTL;
+	/* a segment no TCP sends opens nothing, as from the WAN */
+	if (ok->proto == IPPROTO_TCP && l4off &&
+	    tcp_flags_class(skb, l4off) == TCP_INVALID)
+		return DROP(KVB_DROP_L4);
 	/* the flow is its opener's, A's, share */
 	t->orig.slot = ct_port_slot(skb->ifindex);
 	ret = ct_room(t->orig.slot, net);
@@ -2927,38 +2963,6 @@ __noinline int nat_wan_src_forged(struct __sk_buff *skb,
 	       ret == BPF_FIB_LKUP_RET_BLACKHOLE ||
 	       ret == BPF_FIB_LKUP_RET_UNREACHABLE ||
 	       ret == BPF_FIB_LKUP_RET_PROHIBIT;
-}
-
-/*
- * What the TCP flags of the segment at l4off say about a connection the
- * WAN would open (a forward's, a mapping's), as conntrack's tcp_new
- * reads them, PSH, ECE and CWR aside:
- *   TCP_OPENS	SYN, or ACK (a connection picked up mid-stream, as
- *		conntrack's default nf_conntrack_tcp_loose does; its flow
- *		stays new, evictable, until the guest answers);
- *   TCP_NO_OPEN	a combination TCP sends that belongs to a connection
- *		already there: SYN+ACK, RST, RST+ACK, FIN+ACK;
- *   TCP_INVALID	one no TCP sends: no flags, FIN alone, SYN with FIN
- *		or RST, all of them (tcp_valid_flags).
- */
-enum { TCP_INVALID, TCP_OPENS, TCP_NO_OPEN };
-
-static __always_inline int tcp_flags_class(struct __sk_buff *skb, __u32 l4off)
-{
-	__u8 fl;
-
-	if (bpf_skb_load_bytes(skb, (l4off + 13) & 0xff, &fl, 1))
-		return TCP_INVALID;
-	switch (fl & 0x37) {	/* FIN 01 SYN 02 RST 04 ACK 10 URG 20 */
-	case 0x02: case 0x22:			/* SYN, SYN+URG */
-	case 0x10: case 0x30:			/* ACK, ACK+URG */
-		return TCP_OPENS;
-	case 0x12:				/* SYN+ACK */
-	case 0x04: case 0x14:			/* RST, RST+ACK */
-	case 0x11: case 0x31:			/* FIN+ACK, +URG */
-		return TCP_NO_OPEN;
-	}
-	return TCP_INVALID;
 }
 
 /*

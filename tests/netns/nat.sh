@@ -417,6 +417,21 @@ assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
 }
 [ "$(hairpin_peer)" = 192.168.78.1 ] && pass "hairpin: a guest reaches the forward's guest through the WAN address" ||
 	fail "hairpin: g2 to 10.99.2.1:8080 did not reach g1"
+# through the hairpin, as from the WAN: a segment no TCP sends opens no
+# flow to the forward's guest (l4-malformed on the sender's port; before:
+# each made one and reached g1)
+m0=$(stat "$T-g2" l4-malformed)
+c0=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+in_ns "$T-g2" "$PY" -c "
+from scapy.all import IP, TCP, send, conf
+conf.verb = 0
+for i, fl in enumerate(['', 'FPU', 'SF']):
+    send(IP(dst='10.99.2.1') / TCP(sport=47200 + i, dport=8080, flags=fl))" 2>/dev/null
+m1=$(stat "$T-g2" l4-malformed)
+c1=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$((m1 - m0))" -eq 3 ] && [ "$c1" = "$c0" ] &&
+	pass "hairpin: NULL, Xmas, SYN+FIN to the forward: 3 l4-malformed, no flow" ||
+	fail "hairpin: invalid TCP flags: l4-malformed $m0 -> $m1, flows $c0 -> $c1"
 # A guest of another nat network reaches the forward as from the WAN, as
 # kernel DNAT takes every network's guest to it (t91: the host's own port
 # answered): n2 on the same WAN device (the same WAN address), n3 on
