@@ -585,9 +585,10 @@ static __always_inline int guard_arp(const struct kvb_port *port,
  * OUI (RFC 1042's 00-00-00, 802.1H's 00-00-F8 that translating bridges
  * and access points convert alike, a vendor's), SAP bits (group DSAP,
  * response SSAP) or control field (UI with poll/final, a two-byte I or S
- * one); or a tag of the old QinQ TPIDs (0x9100, 0x9200, 0x9300; 802.1Q
- * and 802.1ad are refused before, vlan.h). Other LLC and SNAP frames
- * (NetBIOS, IPX, CDP) pass as before.
+ * one); an LLC frame to or from the IP or ARP SAP (0x06, 0x98); or a tag
+ * of the old QinQ TPIDs (0x9100, 0x9200, 0x9300; 802.1Q and 802.1ad are
+ * refused before, vlan.h). Other LLC and SNAP frames (NetBIOS, IPX, CDP)
+ * pass as before.
  */
 static __always_inline int l2_disguised(const struct kvb_frame *f)
 {
@@ -601,6 +602,11 @@ static __always_inline int l2_disguised(const struct kvb_frame *f)
 		return 0;
 	if (kvb_load(f->ctx, ETH_HLEN, llc, sizeof(llc)))
 		return 0;	/* too short to carry a packet */
+	/* IP and ARP by their own SAPs (0x06, 0x98: IEEE 802.2's
+	 * encapsulation before SNAP), in the DSAP or the SSAP */
+	if ((llc[0] | 1) == 0x07 || (llc[1] | 1) == 0x07 ||
+	    (llc[0] | 1) == 0x99 || (llc[1] | 1) == 0x99)
+		return 1;
 	/* the SNAP SAP, 0xAA, in the DSAP or the SSAP, either low bit */
 	if ((llc[0] | 1) != 0xab && (llc[1] | 1) != 0xab)
 		return 0;

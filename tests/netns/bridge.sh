@@ -198,18 +198,19 @@ print(' '.join(sorted(seen)))" > "/tmp/$T.l2d" &
 	in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "$bc${g2h}0026e0e003ffff00000000$ip4$mrk" 1
 	# SNAP's variants (bb18): 802.1H's OUI, a response SSAP, a group
 	# DSAP, UI with poll/final, a two-byte I-frame control, the jumbo
-	# LLC EtherType 0x8870; and a CDP-like SNAP frame (Cisco's OUI,
-	# type 0x2000), which goes
+	# LLC EtherType 0x8870; IPv4 by the IP SAP (0x06, no SNAP: bb21);
+	# and a CDP-like SNAP frame (Cisco's OUI, type 0x2000), which goes
 	local v
 	for v in 0026aaaa030000f80800 0026aaab030000000800 0026abaa030000000800 \
-		 0026aaaa130000000800 0026aaaa00000000000800 8870aaaa030000000800; do
+		 0026aaaa130000000800 0026aaaa00000000000800 8870aaaa030000000800 \
+		 0026060603; do
 		in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "$bc${g2h}$v$ip4$mrk" 1
 	done
 	in_ns "$T-g2" "$ROOT/build/sendraw" eth0 "$bc${g2h}0027aaaa0300000c2000$mrk" 1
 	wait "$rpid"
 	seen=$(cat "/tmp/$T.l2d"); rm -f "/tmp/$T.l2d"
 	d1=$(stat "$T-g2" l2-disguised)
-	[ "$seen" = "0026 0027" ] && [ "$d1" -ge $((d0 + 8)) ] &&
+	[ "$seen" = "0026 0027" ] && [ "$d1" -ge $((d0 + 9)) ] &&
 		pass "$m: IPv4 in SNAP (any OUI, SAP bits, control, 0x8870) or behind an old QinQ tag stays off the LAN (l2-disguised), other LLC and SNAP go" ||
 		fail "$m: the LAN saw '$seen' (want '0026 0027': the IPX-style and CDP-like frames only), l2-disguised $d0 -> $d1"
 	in_ns "$T-g2" "$PY" -c "$L2SEEN" 2 > "/tmp/$T.l2" &
