@@ -1132,6 +1132,15 @@ void net_member_remove(struct kvb_net *net, __u32 ifindex)
 	net->nports = w;
 }
 
+/* Is ifindex in network net's member list? */
+bool net_member_has(const struct kvb_net *net, __u32 ifindex)
+{
+	for (__u16 i = 0; i < net->nports && i < KVB_MAX_NET_PORTS; i++)
+		if (net->ports[i] == ifindex)
+			return true;
+	return false;
+}
+
 /* Empty network id's slot (an array's entries cannot be deleted). */
 int net_clear(struct fabric *fb, __u32 id)
 {

@@ -120,6 +120,38 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			prev = NULL;
 			continue;
 		}
+		/* a guest's or an uplink's port that is no member of its
+		 * network (a detach, net del or reset stopped after it took
+		 * the port out of the flood list, before it unhooked it),
+		 * or whose network is gone: what attach changed goes back */
+		if ((p.role == KVB_PORT_GUEST || p.role == KVB_PORT_UPLINK) &&
+		    (net_get(fb, p.net_id, &net) ||
+		     !net_member_has(&net, key))) {
+			if (!gone && !strcmp(name, p.name))
+				warn("gc: %s: its detach did not finish (the "
+				     "command was stopped): what attach "
+				     "changed on the device is put back",
+				     p.name);
+			if (verbose) {
+				open_json_object(NULL);
+				print_string(PRINT_ANY, "dev", "gc: %s", p.name);
+				print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)",
+					   key);
+				print_string(PRINT_ANY, "why", ": %s\n",
+					     "its detach did not finish");
+				close_json_object();
+			}
+			if (!gone && strcmp(name, p.name)) {
+				p.flags &= ~(KVB_PORT_F_OWN_CLSACT |
+					     KVB_PORT_F_PROMISC |
+					     KVB_PORT_F_IPV6_OFF);
+				port_store(fb, &p, BPF_EXIST);
+			}
+			net_port_detach(fb, "gc", &p);
+			n++;
+			prev = NULL;
+			continue;
+		}
 		if (!gone && tc_present(key)) {
 			prev = &key;
 			continue;
@@ -165,7 +197,10 @@ int fabric_gc(struct fabric *fb, bool verbose)
 			print_string(PRINT_ANY, "why", ": %s\n",
 				     gone ? "device gone" :
 				     same ? "its tc filter gone, not attached again" :
-					    "ifindex reused by another device");
+				     strcmp(name, p.name) ?
+					    "ifindex reused by another device" :
+					    "its tc filter gone (removed by "
+					    "another, or its detach stopped)");
 			close_json_object();
 		}
 		if (gone && p.role == KVB_PORT_GUEST)
@@ -176,13 +211,17 @@ int fabric_gc(struct fabric *fb, bool verbose)
 		else {
 			/* not ours any more: forget it, touch nothing on it
 			 * (its qdisc, promiscuity, IPv6 are its own); the
-			 * same device whose filter another removed (same
-			 * ifindex and name) gets its IPv6 back */
+			 * same device whose filter went (same ifindex and
+			 * name: another removed it, or a detach stopped
+			 * between its filters and its qdisc) gets its IPv6
+			 * back, and loses the clsact kvmbpf made if no
+			 * filter is left on it (tc_detach) */
 			char now[IF_NAMESIZE];
 
-			p.flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC);
+			p.flags &= ~KVB_PORT_F_PROMISC;
 			if (!if_indextoname(key, now) || strcmp(now, p.name))
-				p.flags &= ~KVB_PORT_F_IPV6_OFF;
+				p.flags &= ~(KVB_PORT_F_IPV6_OFF |
+					     KVB_PORT_F_OWN_CLSACT);
 			port_store(fb, &p, BPF_EXIST);
 			xdp_detach(fb, key);
 			p.flags &= ~KVB_PORT_F_XDP;
@@ -592,6 +631,19 @@ static int do_reset(int argc, char **argv)
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
 		if (!net_get(fb, id, &net))
 			ret |= net_remove(fb, &net);
+	/* a port no network lists any more (a detach or net del stopped
+	 * half-way): what attach changed on its device goes back too */
+	{
+		__u32 key;
+		struct kvb_port p;
+
+		while (!bpf_map_get_next_key(fb->port_fd, NULL, &key)) {
+			if (!port_get(fb, key, &p))
+				ret |= port_detach(fb, "reset", &p);
+			/* never the same key twice */
+			bpf_map_delete_elem(fb->port_fd, &key);
+		}
+	}
 	run_files_sweep();
 	/* the lock is held until the pins are gone: a command waiting for
 	 * it (a libvirt hook's attach, a lease script) finds no fabric, not

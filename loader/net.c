@@ -1177,6 +1177,24 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 			net_put(fb, &cur);
 		}
 	}
+	/* and a guest or uplink port of it that the list no longer names
+	 * (a detach, net del or reset stopped half-way) */
+	{
+		__u32 key, *prev = NULL, rounds = 0;
+		struct kvb_port p;
+
+		while (!bpf_map_get_next_key(fb->port_fd, prev, &key) &&
+		       rounds++ < 2 * KVB_MAX_PORTS) {
+			if (!port_get(fb, key, &p) && p.net_id == net->id &&
+			    (p.role == KVB_PORT_GUEST ||
+			     p.role == KVB_PORT_UPLINK)) {
+				ret |= port_detach(fb, "net del", &p);
+				prev = NULL;	/* the map changed */
+				continue;
+			}
+			prev = &key;
+		}
+	}
 	fdb_purge(fb, 0, net->id);
 	pfx_purge(fb, net->id);
 	if (net->vni)
