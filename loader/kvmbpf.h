@@ -77,6 +77,7 @@ int net_clear(struct fabric *fb, __u32 id);
 void net_member_add(struct kvb_net *net, __u32 ifindex);
 void net_member_remove(struct kvb_net *net, __u32 ifindex);
 bool net_member_has(const struct kvb_net *net, __u32 ifindex);
+int ports_detach_where(struct fabric *fb, const char *cmd, __u32 net_id);
 int port_get(struct fabric *fb, __u32 ifindex, struct kvb_port *out);
 int port_store(struct fabric *fb, struct kvb_port *p, __u64 flags);
 int port_store_counted(struct fabric *fb, struct kvb_port *p, __u64 flags);

@@ -67,6 +67,50 @@ static int uplink_rehook(struct fabric *fb, struct kvb_port *p)
 }
 
 /*
+ * gc of a port whose attach or detach (what) was stopped half-way: its
+ * device (now: the name at its ifindex, NULL if none) gets back what
+ * attach changed if it is still the port's own device (same name), and
+ * nothing of it if it is another; the port is forgotten. A detach of it
+ * after this finds nothing to do and says so with success (as for a
+ * device gone); a WAN device that attach was turning into a bridge's
+ * uplink, or whose bridge was being deleted, is the nat networks' WAN
+ * port again.
+ */
+static void gc_unfinished(struct fabric *fb, struct kvb_port *p,
+			  const char *now, const char *what, bool verbose)
+{
+	bool own = now && !strcmp(now, p->name);
+
+	if (!own) {
+		p->flags &= ~(KVB_PORT_F_OWN_CLSACT | KVB_PORT_F_PROMISC |
+			      KVB_PORT_F_IPV6_OFF);
+		port_store(fb, p, BPF_EXIST);
+	} else {
+		warn("gc: %s: its %s did not finish (the command was "
+		     "stopped): what attach changed on the device is put "
+		     "back", p->name, what);
+	}
+	if (verbose) {
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "dev", "gc: %s", p->name);
+		print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)", p->ifindex);
+		print_string(PRINT_ANY, "why", ": %s\n",
+			     !now ? "device gone" :
+			     !strcmp(what, "attach") ?
+				     "its attach did not finish" :
+				     "its detach did not finish");
+		close_json_object();
+	}
+	/* an XDP link recorded or not (attach records it once made) */
+	xdp_detach(fb, p->ifindex);
+	net_port_detach(fb, "gc", p);
+	if (p->role == KVB_PORT_GUEST)
+		fabric_gc_gone(p->name);
+	if (own && (p->flags & KVB_PORT_F_NAT_WAN))
+		wan_uplink_gone(fb, p->ifindex);
+}
+
+/*
  * A port is stale when its device is gone, or when the device now at its
  * ifindex does not carry our tc filter: a new device that reuses the
  * ifindex must never inherit the old port's MACs, addresses or counters.
@@ -93,61 +137,23 @@ int fabric_gc(struct fabric *fb, bool verbose)
 		}
 		gone = !if_indextoname(key, name);
 		/* an attach killed half-way (its entry says what it may
-		 * have changed on the device): all of it goes back */
+		 * have changed on the device), or a guest's or an uplink's
+		 * port that is no member of its network (a detach, net del
+		 * or reset stopped after it took the port out of the flood
+		 * list, before it unhooked it) or whose network is gone:
+		 * what attach changed goes back */
 		if (p.flags & KVB_PORT_F_ATTACHING) {
-			if (gone || strcmp(name, p.name)) {
-				/* another device now: none of it is ours */
-				p.flags &= ~(KVB_PORT_F_OWN_CLSACT |
-					     KVB_PORT_F_PROMISC |
-					     KVB_PORT_F_IPV6_OFF);
-				port_store(fb, &p, BPF_EXIST);
-			} else {
-				warn("gc: %s: its attach did not finish (the "
-				     "command was stopped): what it changed on "
-				     "the device is put back", p.name);
-			}
-			if (verbose) {
-				open_json_object(NULL);
-				print_string(PRINT_ANY, "dev", "gc: %s", p.name);
-				print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)",
-					   key);
-				print_string(PRINT_ANY, "why", ": %s\n",
-					     "its attach did not finish");
-				close_json_object();
-			}
-			net_port_detach(fb, "gc", &p);
+			gc_unfinished(fb, &p, gone ? NULL : name, "attach",
+				      verbose);
 			n++;
 			prev = NULL;
 			continue;
 		}
-		/* a guest's or an uplink's port that is no member of its
-		 * network (a detach, net del or reset stopped after it took
-		 * the port out of the flood list, before it unhooked it),
-		 * or whose network is gone: what attach changed goes back */
 		if ((p.role == KVB_PORT_GUEST || p.role == KVB_PORT_UPLINK) &&
 		    (net_get(fb, p.net_id, &net) ||
 		     !net_member_has(&net, key))) {
-			if (!gone && !strcmp(name, p.name))
-				warn("gc: %s: its detach did not finish (the "
-				     "command was stopped): what attach "
-				     "changed on the device is put back",
-				     p.name);
-			if (verbose) {
-				open_json_object(NULL);
-				print_string(PRINT_ANY, "dev", "gc: %s", p.name);
-				print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)",
-					   key);
-				print_string(PRINT_ANY, "why", ": %s\n",
-					     "its detach did not finish");
-				close_json_object();
-			}
-			if (!gone && strcmp(name, p.name)) {
-				p.flags &= ~(KVB_PORT_F_OWN_CLSACT |
-					     KVB_PORT_F_PROMISC |
-					     KVB_PORT_F_IPV6_OFF);
-				port_store(fb, &p, BPF_EXIST);
-			}
-			net_port_detach(fb, "gc", &p);
+			gc_unfinished(fb, &p, gone ? NULL : name, "detach",
+				      verbose);
 			n++;
 			prev = NULL;
 			continue;
@@ -200,7 +206,7 @@ int fabric_gc(struct fabric *fb, bool verbose)
 				     strcmp(name, p.name) ?
 					    "ifindex reused by another device" :
 					    "its tc filter gone (removed by "
-					    "another, or its detach stopped)");
+					    "another)");
 			close_json_object();
 		}
 		if (gone && p.role == KVB_PORT_GUEST)
@@ -211,11 +217,10 @@ int fabric_gc(struct fabric *fb, bool verbose)
 		else {
 			/* not ours any more: forget it, touch nothing on it
 			 * (its qdisc, promiscuity, IPv6 are its own); the
-			 * same device whose filter went (same ifindex and
-			 * name: another removed it, or a detach stopped
-			 * between its filters and its qdisc) gets its IPv6
-			 * back, and loses the clsact kvmbpf made if no
-			 * filter is left on it (tc_detach) */
+			 * same device whose filter another removed (same
+			 * ifindex and name) gets its IPv6 back, and loses
+			 * the clsact kvmbpf made if no filter is left on it
+			 * (tc_detach) */
 			char now[IF_NAMESIZE];
 
 			p.flags &= ~KVB_PORT_F_PROMISC;
@@ -633,17 +638,7 @@ static int do_reset(int argc, char **argv)
 			ret |= net_remove(fb, &net);
 	/* a port no network lists any more (a detach or net del stopped
 	 * half-way): what attach changed on its device goes back too */
-	{
-		__u32 key;
-		struct kvb_port p;
-
-		while (!bpf_map_get_next_key(fb->port_fd, NULL, &key)) {
-			if (!port_get(fb, key, &p))
-				ret |= port_detach(fb, "reset", &p);
-			/* never the same key twice */
-			bpf_map_delete_elem(fb->port_fd, &key);
-		}
-	}
+	ret |= ports_detach_where(fb, "reset", 0);
 	run_files_sweep();
 	/* the lock is held until the pins are gone: a command waiting for
 	 * it (a libvirt hook's attach, a lease script) finds no fabric, not

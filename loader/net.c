@@ -1179,22 +1179,7 @@ int net_remove(struct fabric *fb, const struct kvb_net *net)
 	}
 	/* and a guest or uplink port of it that the list no longer names
 	 * (a detach, net del or reset stopped half-way) */
-	{
-		__u32 key, *prev = NULL, rounds = 0;
-		struct kvb_port p;
-
-		while (!bpf_map_get_next_key(fb->port_fd, prev, &key) &&
-		       rounds++ < 2 * KVB_MAX_PORTS) {
-			if (!port_get(fb, key, &p) && p.net_id == net->id &&
-			    (p.role == KVB_PORT_GUEST ||
-			     p.role == KVB_PORT_UPLINK)) {
-				ret |= port_detach(fb, "net del", &p);
-				prev = NULL;	/* the map changed */
-				continue;
-			}
-			prev = &key;
-		}
-	}
+	ret |= ports_detach_where(fb, "net del", net->id);
 	fdb_purge(fb, 0, net->id);
 	pfx_purge(fb, net->id);
 	if (net->vni)
@@ -1234,6 +1219,46 @@ int net_port_detach(struct fabric *fb, const char *cmd,
 	int ret = port_detach(fb, cmd, p);
 
 	net_ports_changed(fb, p->net_id);
+	return ret;
+}
+
+/*
+ * Detach every guest and uplink port whose entry names network net_id,
+ * or with net_id 0 every port left (reset), whether a network lists it
+ * or not: those a detach, net del or reset stopped half-way left behind.
+ * What attach changed goes back only on the port's own device (the name
+ * at its ifindex is its name); another device at that ifindex is not
+ * touched. The keys are taken first, then detached. 0, or 1 if one
+ * failed (said).
+ */
+int ports_detach_where(struct fabric *fb, const char *cmd, __u32 net_id)
+{
+	static __u32 keys[KVB_MAX_PORTS];
+	__u32 key, *prev = NULL, n = 0;
+	struct kvb_port p;
+	int ret = 0;
+
+	while (n < KVB_MAX_PORTS &&
+	       !bpf_map_get_next_key(fb->port_fd, prev, &key)) {
+		prev = &key;
+		if (port_get(fb, key, &p))
+			continue;
+		if (net_id && (p.net_id != net_id ||
+			       (p.role != KVB_PORT_GUEST &&
+				p.role != KVB_PORT_UPLINK)))
+			continue;
+		keys[n++] = key;
+	}
+	for (__u32 i = 0; i < n; i++) {
+		char now[IF_NAMESIZE];
+
+		if (port_get(fb, keys[i], &p))
+			continue;
+		if (!if_indextoname(keys[i], now) || strcmp(now, p.name))
+			p.flags &= ~(KVB_PORT_F_OWN_CLSACT |
+				     KVB_PORT_F_PROMISC | KVB_PORT_F_IPV6_OFF);
+		ret |= port_detach(fb, cmd, &p);
+	}
 	return ret;
 }
 

@@ -536,6 +536,13 @@ static int port_show(int argc, char **argv)
 		if (port_resolve(fb, argv[0], &p))
 			return err("port show: device %s is not attached",
 				   argv[0]);
+		/* another device at a departed port's ifindex (bb22): the
+		 * entry is the old device's, which the next upkeep forgets */
+		if (strcmp(p.name, argv[0]) && !tc_present(p.ifindex))
+			return err("port show: device %s is not attached (its "
+				   "ifindex held port %s, whose device is gone: "
+				   "the next changing command or gc forgets "
+				   "it)", argv[0], p.name);
 		show_port(fb, &p);
 		return 0;
 	}

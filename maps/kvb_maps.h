@@ -280,7 +280,7 @@ enum kvb_port_held {
 	X(NAT_TCP_WINDOW, 32, "nat-tcp-window", "TCP RST or FIN from the WAN outside the guest's window") \
 	X(NO_STAGE, 33, "no-stage", "datapath stage missing (tail call failed) or not for this port") \
 	X(NAT_FILTERED, 34, "nat-filtered", "unsolicited packet to a guest's NAT mapping, refused by the network's nat-filtering") \
-	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward; or a TCP SYN+ACK, RST or FIN+ACK from the WAN to a forward or a guest's mapping with no tracked flow (a segment of no connection there: conntrack's INVALID)") \
+	X(NAT_UNSOLICITED, 35, "nat-unsolicited", "forwarded by the host from outside towards a nat guest: no tracked flow, no forward; or a TCP SYN+ACK, RST or FIN+ACK from the WAN (or a guest through the hairpin) to a forward or a guest's mapping with no tracked flow (a segment of no connection there: conntrack's INVALID)") \
 	X(SAVI_CONFLICT, 36, "savi-conflict", "IPv6 source (or DAD probe) of an address another port holds") \
 	X(SAVI_CAP, 37, "savi-cap", "IPv6 address not bound: the port holds " KVB_STR(KVB_SAVI_MAX) " already (or the table is full)") \
 	X(OVL_PEER, 38, "overlay-unknown-peer", "VXLAN frame from a host that is not a vtep of the VNI's network") \

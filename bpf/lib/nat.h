@@ -2082,10 +2082,15 @@ static __always_inline int nat_hairpin(struct __sk_buff *skb,
 	 * packet that goes nowhere (t120) */
 	if (nat_ttl_out(skb))
 		return NAT_TTL;
-	/* a segment no TCP sends opens nothing, as from the WAN */
-	if (ok->proto == IPPROTO_TCP && l4off &&
-	    tcp_flags_class(skb, l4off) == TCP_INVALID)
-		return DROP(KVB_DROP_L4);
+	/* a segment no TCP sends opens nothing, nor one of a connection
+	 * that is not there, as from the WAN */
+	if (ok->proto == IPPROTO_TCP && l4off) {
+		ret = tcp_flags_class(skb, l4off);
+		if (ret == TCP_INVALID)
+			return DROP(KVB_DROP_L4);
+		if (ret == TCP_NO_OPEN)
+			return DROP(KVB_DROP_NAT_UNSOLICITED);
+	}
 	/* the flow is its opener's, A's, share */
 	t->orig.slot = ct_port_slot(skb->ifindex);
 	ret = ct_room(t->orig.slot, net);

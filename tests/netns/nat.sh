@@ -420,18 +420,23 @@ assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
 # through the hairpin, as from the WAN: a segment no TCP sends opens no
 # flow to the forward's guest (l4-malformed on the sender's port; before:
 # each made one and reached g1)
-m0=$(stat "$T-g2" l4-malformed)
+m0=$(stat "$T-g2" l4-malformed) u2=$(stat "$T-g2" nat-unsolicited)
 c0=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
 in_ns "$T-g2" "$PY" -c "
 from scapy.all import IP, TCP, send, conf
 conf.verb = 0
 for i, fl in enumerate(['', 'FPU', 'SF']):
-    send(IP(dst='10.99.2.1') / TCP(sport=47200 + i, dport=8080, flags=fl))" 2>/dev/null
+    send(IP(dst='10.99.2.1') / TCP(sport=47200 + i, dport=8080, flags=fl))
+for i, fl in enumerate(['SA', 'R', 'FA']):
+    send(IP(dst='10.99.2.1') / TCP(sport=47210 + i, dport=8080, flags=fl, seq=1, ack=1))" 2>/dev/null
 m1=$(stat "$T-g2" l4-malformed)
 c1=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$((m1 - m0))" -eq 3 ] && [ "$c1" = "$c0" ] &&
-	pass "hairpin: NULL, Xmas, SYN+FIN to the forward: 3 l4-malformed, no flow" ||
+	pass "hairpin: NULL, Xmas, SYN+FIN and a stray SYN+ACK, RST, FIN+ACK to the forward: no flow, 3 l4-malformed" ||
 	fail "hairpin: invalid TCP flags: l4-malformed $m0 -> $m1, flows $c0 -> $c1"
+[ "$(( $(stat "$T-g2" nat-unsolicited) - u2 ))" -eq 3 ] &&
+	pass "... and 3 nat-unsolicited" ||
+	fail "hairpin: stray segments: nat-unsolicited $u2 -> $(stat "$T-g2" nat-unsolicited)"
 # A guest of another nat network reaches the forward as from the WAN, as
 # kernel DNAT takes every network's guest to it (t91: the host's own port
 # answered): n2 on the same WAN device (the same WAN address), n3 on
