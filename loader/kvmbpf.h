@@ -366,7 +366,7 @@ int dev_get_mac(const char *dev, __u8 mac[6]);
 int dev_get_flags(const char *dev, unsigned int *flags);
 int dev_set_promisc(const char *dev, bool on);
 bool dev_ipv6_on(const char *dev);
-bool dev_quiet_ipv6(const char *dev);
+void dev_quiet_ipv6(const char *dev);
 void dev_restore_ipv6(const char *dev);
 
 /* host.c: the host's links, addresses and routes (rtnetlink) */

@@ -349,12 +349,10 @@ bool dev_ipv6_on(const char *dev)
 	return ipv6_disabled(dev) == 0;
 }
 
-bool dev_quiet_ipv6(const char *dev)
+/* the caller asked dev_ipv6_on first, and recorded the answer */
+void dev_quiet_ipv6(const char *dev)
 {
-	if (ipv6_disabled(dev) != 0)
-		return false;
 	ipv6_set_disabled(dev, true);
-	return ipv6_disabled(dev) == 1;
 }
 
 void dev_restore_ipv6(const char *dev)

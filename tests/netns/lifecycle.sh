@@ -329,20 +329,22 @@ kill_attach() { # DEV: attach DEV, killed as it hooks its tc filter
 }
 v6() { cat /proc/sys/net/ipv6/conf/"$1"/disable_ipv6; }
 qd() { tc qdisc show dev "$1" | grep -c clsact; }
+# tap_state DEV: "disable_ipv6 clsacts", e.g. "1 1" while hooked, "0 0" put back
+tap_state() { echo "$(v6 "$1") $(qd "$1")"; }
 kill_attach "$T-ka"
-[ "$(v6 "$T-ka")" = 1 ] && [ "$(qd "$T-ka")" = 1 ] &&
+[ "$(tap_state "$T-ka")" = "1 1" ] &&
 	pass "attach killed as it hooks its filter: the tap has IPv6 off and a clsact" ||
-	fail "attach killed: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka") (want 1 1: not killed there?)"
+	fail "attach killed: disable_ipv6, clsact: $(tap_state "$T-ka") (want 1 1: not killed there?)"
 out=$(kvmbpf gc 2>&1)
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] && grep -q "attach did not finish" <<<"$out" &&
+[ "$(tap_state "$T-ka")" = "0 0" ] && grep -q "attach did not finish" <<<"$out" &&
 	pass "... gc puts the tap back (IPv6 on, no clsact), said" ||
-	fail "... after gc: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka"): '$out'"
+	fail "... after gc: disable_ipv6, clsact: $(tap_state "$T-ka"): '$out'"
 check_not "... and forgets the port" kvmbpf port show "$T-ka"
 kill_attach "$T-ka"
 check "... killed again: detach succeeds" kvmbpf detach "$T-ka"
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] &&
+[ "$(tap_state "$T-ka")" = "0 0" ] &&
 	pass "... and puts it back" ||
-	fail "... detach after the kill: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka")"
+	fail "... detach after the kill: disable_ipv6, clsact: $(tap_state "$T-ka")"
 # a tap that had a clsact of its own and IPv6 off keeps both
 tc qdisc add dev "$T-kb" clsact
 sysctl -qw net.ipv6.conf."$T-kb".disable_ipv6=1
@@ -351,14 +353,14 @@ out=$(kvmbpf gc 2>&1)
 grep -q "$T-kb: its attach did not finish" <<<"$out" && ! kvmbpf port show "$T-kb" >/dev/null 2>&1 &&
 	pass "... a tap with its own clsact, attach killed alike: gc forgets the port, said" ||
 	fail "... the tap with its own clsact: gc said '$out' (the kill missed?)"
-[ "$(v6 "$T-kb")" = 1 ] && [ "$(qd "$T-kb")" = 1 ] &&
+[ "$(tap_state "$T-kb")" = "1 1" ] &&
 	pass "... a tap with its own clsact and IPv6 off keeps them" ||
-	fail "... the tap's own: disable_ipv6 $(v6 "$T-kb"), clsact $(qd "$T-kb")"
+	fail "... the tap's own: disable_ipv6, clsact: $(tap_state "$T-kb")"
 check "... and attaches after it" kvmbpf attach "$T-ka" net ka
 check "net del ka" kvmbpf net del ka
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] &&
+[ "$(tap_state "$T-ka")" = "0 0" ] &&
 	pass "... puts that port's tap back" ||
-	fail "... after net del: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka")"
+	fail "... after net del: disable_ipv6, clsact: $(tap_state "$T-ka")"
 # a net del (or detach) stopped after it took a port out of its
 # network's list, before it unhooked the tap (bb22: the port stayed hooked
 # for good, IPv6 off; net del again and reset said nothing was left): the
@@ -376,19 +378,19 @@ kill_netdel() {
 		"${K[@]}" net del kd; true) >/dev/null 2>&1
 }
 kill_netdel
-[ "$(v6 "$T-ka")" = 1 ] && [ "$(qd "$T-ka")" = 1 ] && kvmbpf port show "$T-ka" >/dev/null 2>&1 &&
+[ "$(tap_state "$T-ka")" = "1 1" ] && kvmbpf port show "$T-ka" >/dev/null 2>&1 &&
 	pass "net del killed as it unhooks a tap: the tap is still hooked, its port there" ||
-	fail "net del killed: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka") (want 1 1: not killed there?)"
+	fail "net del killed: disable_ipv6, clsact: $(tap_state "$T-ka") (want 1 1: not killed there?)"
 out=$(kvmbpf gc 2>&1)
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] && grep -q "detach did not finish" <<<"$out" &&
+[ "$(tap_state "$T-ka")" = "0 0" ] && grep -q "detach did not finish" <<<"$out" &&
 	pass "... gc puts the tap back (IPv6 on, no clsact), said" ||
-	fail "... after gc: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka"): '$out'"
+	fail "... after gc: disable_ipv6, clsact: $(tap_state "$T-ka"): '$out'"
 kvmbpf net del kd >/dev/null 2>&1
 kill_netdel
 check "... killed again: net del succeeds" kvmbpf net del kd
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] && ! kvmbpf port show "$T-ka" >/dev/null 2>&1 &&
+[ "$(tap_state "$T-ka")" = "0 0" ] && ! kvmbpf port show "$T-ka" >/dev/null 2>&1 &&
 	pass "... and puts it back, the port forgotten" ||
-	fail "... net del after the kill: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka")"
+	fail "... net del after the kill: disable_ipv6, clsact: $(tap_state "$T-ka")"
 # a detach stopped between its filters and its clsact (bb22: gc called
 # the tap another device and left kvmbpf's clsact for good): gc removes
 # the clsact it made, and gives the tap its IPv6 back
@@ -405,9 +407,9 @@ kvmbpf attach "$T-ka" net kd >/dev/null
 	pass "detach killed as it removes its clsact: the filters are gone, the clsact not" ||
 	fail "detach killed: clsact $(qd "$T-ka"), filters '$(tc filter show dev "$T-ka" ingress)'"
 kvmbpf gc >/dev/null 2>&1
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] &&
+[ "$(tap_state "$T-ka")" = "0 0" ] &&
 	pass "... gc removes the clsact kvmbpf made, the tap's IPv6 back" ||
-	fail "... after gc: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka")"
+	fail "... after gc: disable_ipv6, clsact: $(tap_state "$T-ka")"
 kvmbpf net del kd >/dev/null 2>&1
 gwif=$(kvmbpf -j net show wn | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["interface"])')
 wpid=$(cut -d" " -f1 "/run/kvmbpf/$gwif.wanwait" 2>/dev/null)
@@ -423,9 +425,9 @@ echo "999999 1" >"$stray"
 kill_netdel
 [ "$(qd "$T-ka")" = 1 ] || fail "net del killed before reset: the tap not hooked (the kill missed?)"
 kvmbpf reset
-[ "$(v6 "$T-ka")" = 0 ] && [ "$(qd "$T-ka")" = 0 ] &&
+[ "$(tap_state "$T-ka")" = "0 0" ] &&
 	pass "reset: a tap whose net del was killed is put back" ||
-	fail "reset: the tap of a killed net del: disable_ipv6 $(v6 "$T-ka"), clsact $(qd "$T-ka")"
+	fail "reset: the tap of a killed net del: disable_ipv6, clsact: $(tap_state "$T-ka")"
 check_not "reset: a stray run file of the fabric swept" test -e "$stray"
 rm -f "$stray"
 check_not "reset: no run file of the fabric left" sh -c "ls /run/kvmbpf | grep -q '^${gwif%[0-9]*}[0-9]*\.'"

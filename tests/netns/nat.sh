@@ -357,15 +357,16 @@ except OSError:
 # Xmas scan, SYN+FIN, SYN+RST: conntrack's INVALID, which libvirt's NAT
 # never forwards): l4-malformed, no flow (before: each reached the guest
 # and made a flow)
+flows() { kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 m0=$(stat "$T-w" l4-malformed)
-c0=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+c0=$(flows)
 in_ns "$T-wan" "$PY" -c "
 from scapy.all import IP, TCP, send, conf
 conf.verb = 0
 for i, fl in enumerate(['', 'F', 'FPU', 'SF', 'SR', 'FSRPAUEC']):
     send(IP(dst='10.99.2.1') / TCP(sport=47000 + i, dport=8080, flags=fl))" 2>/dev/null
 m1=$(stat "$T-w" l4-malformed)
-c1=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+c1=$(flows)
 [ "$((m1 - m0))" -eq 6 ] && [ "$c1" = "$c0" ] &&
 	pass "forward: NULL, FIN, Xmas, SYN+FIN, SYN+RST, all flags: 6 l4-malformed, no flow" ||
 	fail "forward: invalid TCP flags: l4-malformed $m0 -> $m1, flows $c0 -> $c1"
@@ -379,7 +380,7 @@ conf.verb = 0
 for i, fl in enumerate(['SA', 'R', 'RA', 'FA']):
     send(IP(dst='10.99.2.1') / TCP(sport=47100 + i, dport=8080, flags=fl, seq=1, ack=1))" 2>/dev/null
 u1=$(stat "$T-w" nat-unsolicited)
-c2=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+c2=$(flows)
 [ "$((u1 - u0))" -eq 4 ] && [ "$c2" = "$c0" ] &&
 	pass "forward: a stray SYN+ACK, RST, RST+ACK, FIN+ACK: 4 nat-unsolicited, no flow" ||
 	fail "forward: stray segments: nat-unsolicited $u0 -> $u1, flows $c0 -> $c2"
@@ -421,7 +422,7 @@ assert c.recv(64) == b'hello-hairpin'" >/dev/null 2>&1
 # flow to the forward's guest (l4-malformed on the sender's port; before:
 # each made one and reached g1)
 m0=$(stat "$T-g2" l4-malformed) u2=$(stat "$T-g2" nat-unsolicited)
-c0=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+c0=$(flows)
 in_ns "$T-g2" "$PY" -c "
 from scapy.all import IP, TCP, send, conf
 conf.verb = 0
@@ -430,7 +431,7 @@ for i, fl in enumerate(['', 'FPU', 'SF']):
 for i, fl in enumerate(['SA', 'R', 'FA']):
     send(IP(dst='10.99.2.1') / TCP(sport=47210 + i, dport=8080, flags=fl, seq=1, ack=1))" 2>/dev/null
 m1=$(stat "$T-g2" l4-malformed)
-c1=$(kvmbpf -j ct show net n | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+c1=$(flows)
 [ "$((m1 - m0))" -eq 3 ] && [ "$c1" = "$c0" ] &&
 	pass "hairpin: NULL, Xmas, SYN+FIN and a stray SYN+ACK, RST, FIN+ACK to the forward: no flow, 3 l4-malformed" ||
 	fail "hairpin: invalid TCP flags: l4-malformed $m0 -> $m1, flows $c0 -> $c1"
