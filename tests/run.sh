@@ -65,6 +65,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# what a run killed outright (no EXIT trap) left: its routes would take
+# this run's traffic (tests/tools/sweep.sh; live runs are not touched)
+bash "$ROOT/tests/tools/sweep.sh" "$ROOT/build/kvmbpf" | sed 's/^/NOTE /'
+
 for layer in "${LAYERS[@]}"; do
 	case $layer in
 	unit)

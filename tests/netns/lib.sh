@@ -4,8 +4,19 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# Short and unique: interface names are at most 15 characters.
-T=kt$(printf '%05d' $((RANDOM % 100000)))
+# Short and unique: interface names are at most 15 characters. Every
+# namespace, link and bpffs directory of the test carries the prefix T,
+# and the run is recorded in $KVBT_RUN/T ("PID STARTTIME") before it makes
+# anything, so that tests/tools/sweep.sh can tell a run killed outright
+# (its EXIT trap never ran) from a live one, and remove what it left.
+KVBT_RUN=${KVBT_RUN:-/run/kvbt}
+mkdir -p "$KVBT_RUN" || exit 1
+while :; do
+	T=kt$(printf '%05d' $((RANDOM % 100000)))
+	# noclobber: a prefix another live run holds is never taken twice
+	( set -o noclobber; echo "$$ $(awk '{print $22}' /proc/$$/stat)" \
+		> "$KVBT_RUN/$T" ) 2>/dev/null && break
+done
 BPFFS=/sys/fs/bpf/kvbt_$T
 K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
 NS_LIST=()
@@ -42,7 +53,7 @@ cleanup() {
 		ip netns del "$n" 2>/dev/null
 	done
 	for l in "${LINK_LIST[@]}"; do ip link del "$l" 2>/dev/null; done
-	rm -rf "$BPFFS" "$TMPDIR"
+	rm -rf "$BPFFS" "$TMPDIR" "$KVBT_RUN/$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
