@@ -120,9 +120,9 @@ int gateway_create(struct fabric *fb, struct kvb_net *net)
 	}
 	/*
 	 * The entry names the interface from now on: a command killed
-	 * before the end leaves a network whose `net del` removes what this
-	 * one made (gw_destroy), and that the upkeep leaves alone
-	 * (dhcp_revive) until then. Killed before this write, the
+	 * before the end leaves a network (KVB_NET_F_CREATING) that the
+	 * next command's upkeep removes with what this one made
+	 * (net_unfinished, gw_destroy). Killed before this write, the
 	 * interface's MAC says it is the network's.
 	 */
 	net->gw_host = hidx;

@@ -235,6 +235,7 @@ int net_add_spec(int argc, char **argv, struct net_spec *s);
 bool net_add_same(int an, char **aw, int bn, char **bw);
 bool attach_same(int an, char **aw, int bn, char **bw);
 int net_create(struct fabric *fb, struct net_spec *s);
+void net_unfinished(struct fabric *fb);
 void net_line(struct fabric *fb, const struct kvb_net *n, char *buf,
 	      size_t len);
 int net_port_attach(struct fabric *fb, const char *cmd, const char *dev,

@@ -250,7 +250,11 @@ int fabric_gc(struct fabric *fb, bool verbose)
  */
 int fabric_tend(struct fabric *fb, bool verbose)
 {
-	int n = fabric_gc(fb, verbose);
+	int n;
+
+	/* first: a half-made network's ports and devices go with it */
+	net_unfinished(fb);
+	n = fabric_gc(fb, verbose);
 
 	/* the ACL sets of the ports it forgot */
 	if (n > 0)
@@ -272,9 +276,10 @@ static void gc_details(void)
 {
 	printf("  Forget the ports whose device went away (or whose ifindex\n"
 	       "  another device now has), start again a network's dnsmasq\n"
-	       "  that died, pick up a WAN address that came late. Every\n"
-	       "  command that changes the fabric does this first; commands\n"
-	       "  that only read never do.\n");
+	       "  that died, pick up a WAN address that came late, undo an\n"
+	       "  attach and remove a network whose command was killed\n"
+	       "  half-way. Every command that changes the fabric does this\n"
+	       "  first; commands that only read never do.\n");
 }
 
 static void reset_details(void)
@@ -932,8 +937,10 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 		for (__u16 i = 0; i < n.nports && i < KVB_MAX_NET_PORTS; i++) {
 			struct kvb_port p;
 
+			/* an attach stopped half-way is undone, not kept */
 			if (port_get(fb, n.ports[i], &p) ||
-			    p.role != KVB_PORT_GUEST)
+			    p.role != KVB_PORT_GUEST ||
+			    (p.flags & KVB_PORT_F_ATTACHING))
 				continue;
 			port_line(fb, &p, buf, sizeof(buf));
 			line(buf);

@@ -1063,6 +1063,19 @@ static bool field_given(const struct net_spec *s, const char *name)
 }
 
 /* Make the network s describes: its type's validate, the map, create. */
+/* net add's last step: network id is whole (KVB_NET_F_CREATING off) */
+static int net_whole(struct fabric *fb, __u32 id)
+{
+	struct kvb_net n;
+
+	if (net_get(fb, id, &n))
+		return err("net add: network %u vanished", id);
+	n.flags &= ~KVB_NET_F_CREATING;
+	if (net_put(fb, &n))
+		return err("net add: %s: %s", n.name, strerror(errno));
+	return 0;
+}
+
 int net_create(struct fabric *fb, struct net_spec *s)
 {
 	const struct net_ops *ops = net_ops(s->type);
@@ -1107,18 +1120,54 @@ int net_create(struct fabric *fb, struct net_spec *s)
 			   "subnets of /64 or longer: give a /64, or dhcp off",
 			   a, sn->prefixlen);
 	}
-	/* alloc_id found the slot free; the fabric's lock keeps it so */
+	/* alloc_id found the slot free; the fabric's lock keeps it so.
+	 * CREATING until the network is whole: a net add killed half-way
+	 * leaves a network the next command's upkeep removes (net_unfinished) */
+	net.flags |= KVB_NET_F_CREATING;
 	if (bpf_map_update_elem(fb->net_fd, &net.id, &net, BPF_ANY))
 		return err("net add: %s: cannot create: %s", s->name,
 			   strerror(errno));
 	if ((ops->create && ops->create(fb, s, &net)) ||
 	    (net.vni && (net_get(fb, net.id, &net) ||
-			 overlay_sync(fb, "net add", NULL, &net)))) {
+			 overlay_sync(fb, "net add", NULL, &net))) ||
+	    net_whole(fb, net.id)) {
 		if (!net_get(fb, net.id, &tmp))
 			net_remove(fb, &tmp);
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * The upkeep's share: a network whose `net add` was killed before it was
+ * whole (KVB_NET_F_CREATING) is removed with whatever of it was made
+ * (its gateway interface, dnsmasq, WAN hook), said on stderr; its name
+ * is free for net add again. The fabric's lock keeps a live net add out.
+ */
+static char unfinished[KVB_MAX_NETS][KVB_NAME_LEN];
+
+void net_unfinished(struct fabric *fb)
+{
+	struct kvb_net n;
+
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
+		if (net_get(fb, id, &n) || !(n.flags & KVB_NET_F_CREATING))
+			continue;
+		warn("gc: network %s: its net add did not finish: removed "
+		     "with what it made (add it again)", n.name);
+		memcpy(unfinished[id], n.name, sizeof(unfinished[id]));
+		net_remove(fb, &n);
+	}
+}
+
+/* Did this command's upkeep remove network name (net_unfinished)? */
+static bool net_unfinished_was(const char *name)
+{
+	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
+		if (!strncmp(unfinished[id], name, sizeof(unfinished[id])) &&
+		    unfinished[id][0])
+			return true;
+	return false;
 }
 
 static bool pfx_match(const void *key, const void *value, void *arg)
@@ -1575,8 +1624,11 @@ static int net_del(int argc, char **argv)
 	fb = fab();
 	if (!fb)
 		return 1;
+	/* a half-made network of that name the upkeep just removed (said
+	 * on stderr) is what was asked */
 	if (net_find(fb, argv[0], &net))
-		return err("net del: network %s does not exist", argv[0]);
+		return net_unfinished_was(argv[0]) ? 0 :
+		       err("net del: network %s does not exist", argv[0]);
 	if (net_remove(fb, &net))
 		return 1;
 	return acl_tidy(fb, "net del");
@@ -1593,6 +1645,11 @@ static void show_net(struct fabric *fb, const struct kvb_net *n)
 	print_string(PRINT_ANY, "name", "%s", n->name);
 	print_uint(PRINT_ANY, "id", " id %llu", n->id);
 	net_format(fb, n, &f);
+	/* killed half-way: the next changing command or gc removes it */
+	print_bool(PRINT_JSON, "creating", NULL, n->flags & KVB_NET_F_CREATING);
+	if (n->flags & KVB_NET_F_CREATING)
+		print_text(" (net add stopped half-way: the next changing "
+			   "command or gc removes it)");
 	print_nl();
 	if (n->vni) {
 		char dev[16];

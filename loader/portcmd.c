@@ -517,6 +517,13 @@ static void show_port(struct fabric *fb, const struct kvb_port *p)
 			   acl_port_own(fb, p, ids) > 0);
 	}
 	addr_print(fb, p->ifindex);
+	/* an attach stopped half-way: what it changed is recorded, and the
+	 * next changing command (or gc) takes the port out again */
+	print_bool(PRINT_JSON, "attaching", NULL,
+		   p->flags & KVB_PORT_F_ATTACHING);
+	if (p->flags & KVB_PORT_F_ATTACHING)
+		print_text(" (attach stopped half-way: the next changing "
+			   "command or gc detaches it)");
 	print_nl();
 	close_json_object();
 }

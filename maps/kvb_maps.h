@@ -1112,6 +1112,11 @@ enum kvb_net_flags {
 					 * carries the network (its uplink's,
 					 * the underlay's), so `save` leaves
 					 * it out and `load` takes it again */
+	KVB_NET_F_CREATING = 1 << 6,	/* `net add` has not finished: set
+					 * before the entry is first written,
+					 * cleared when the network is whole;
+					 * the upkeep (gc) removes a network
+					 * whose net add was killed */
 };
 
 /* kvb_port: HASH, key __u32 ifindex. */

@@ -297,10 +297,39 @@ before=$(pgrep -fc -- "--bpffs $BPFFS")
 (strace -qq -o /dev/null -e trace=sendto -e inject=sendto:signal=KILL:when="${nmake:-1}" \
 	"${K[@]}" net add gk type nat subnet 192.168.93.0/24; true) >/dev/null 2>&1
 check_not "net add gk killed before it made its pair" ip link show "$gtif"
-check "... the upkeep after it (gc)" kvmbpf gc
+check "... net show marks it as a net add stopped half-way" \
+	grep -q "net add stopped half-way" <<<"$(kvmbpf net show gk 2>&1)"
+expect "... so does its JSON" True "$(kvmbpf -j net show gk | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["creating"])')"
+out=$(kvmbpf gc 2>&1)
+grep -q "network gk: its net add did not finish: removed" <<<"$out" &&
+	pass "... the upkeep after it (gc) removes the half-made network, said" ||
+	fail "... gc after the killed net add said '$out'"
+check_not "... which is gone" kvmbpf net show gk
 check_not "... starts no WAN watcher for it" test -e "/run/kvmbpf/$gtif.wanwait"
-check "net del gk" kvmbpf net del gk
 check "... leaves no process of it" test "$(pgrep -fc -- "--bpffs $BPFFS")" = "$before"
+check "... and its name can be added again" kvmbpf net add gk type nat subnet 192.168.93.0/24
+expect "... whole this time (no mark)" False "$(kvmbpf -j net show gk | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["creating"])')"
+check "net del gk" kvmbpf net del gk
+# killed after its gateway has its addresses, before its dnsmasq and its
+# routes (the first sysctl after them, forwarding, is where it dies): the
+# next command's upkeep removes the network and the interface (it stayed
+# half-made, with no dnsmasq, until a net del)
+(strace -f -qq -o /dev/null -e trace=openat -e inject=openat:signal=KILL \
+	-P "/proc/sys/net/ipv4/conf/$gtif/forwarding" \
+	"${K[@]}" net add gk type nat subnet 192.168.93.0/24; true) >/dev/null 2>&1
+check "net add gk killed with its gateway's address given" \
+	sh -c "ip -4 addr show dev $gtif | grep -q 192.168.93.1/24"
+check "... a command that only reads leaves it as it is" \
+	grep -q "net add stopped half-way" <<<"$(kvmbpf net show gk 2>&1)"
+out=$(kvmbpf net add gk type nat subnet 192.168.93.0/24 2>&1)
+grep -q "network gk: its net add did not finish: removed" <<<"$out" &&
+	kvmbpf net show gk >/dev/null 2>&1 &&
+	pass "... net add of it again: the upkeep removes the half-made one, said, and it is made anew" ||
+	fail "... net add gk after the kill: '$out'"
+check "... with its gateway's address" sh -c "ip -4 addr show dev $gtif | grep -q 192.168.93.1/24"
+check "... and its dnsmasq" sh -c "pgrep -af dnsmasq | grep -q -- '$gtif'"
+check "net del gk" kvmbpf net del gk
+check_not "... removes the interface" ip link show "$gtif"
 # the same kill, then the pair is up (as another fabric's, whose directory
 # hashes as this one's, would be): net del leaves it
 (strace -qq -o /dev/null -e trace=ioctl -e inject=ioctl:signal=KILL:when="${nth:-1}" \
@@ -335,6 +364,9 @@ kill_attach "$T-ka"
 [ "$(tap_state "$T-ka")" = "1 1" ] &&
 	pass "attach killed as it hooks its filter: the tap has IPv6 off and a clsact" ||
 	fail "attach killed: disable_ipv6, clsact: $(tap_state "$T-ka") (want 1 1: not killed there?)"
+check "... port show marks it as an attach stopped half-way" \
+	grep -q "attach stopped half-way" <<<"$(kvmbpf port show "$T-ka" 2>&1)"
+expect "... so does its JSON" True "$(kvmbpf -j port show "$T-ka" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["attaching"])')"
 out=$(kvmbpf gc 2>&1)
 [ "$(tap_state "$T-ka")" = "0 0" ] && grep -q "attach did not finish" <<<"$out" &&
 	pass "... gc puts the tap back (IPv6 on, no clsact), said" ||
