@@ -645,6 +645,34 @@ static __always_inline int ovl_defend(struct __sk_buff *skb,
 }
 
 /*
+ * A router's word from the tunnel in the gateway's name: an IPv6 router
+ * advertisement or redirect from the gateway's MAC, an IPv4 redirect from
+ * its MAC or its address. Every host's gateway speaks to its own guests
+ * alone (its RAs, a redirect for a packet it routed: guests route through
+ * their own host's gateway, never through the tunnel), so only a guest
+ * elsewhere (spoofcheck off, using the anycast gateway's MAC, which
+ * ovl_gateway_claimed lets pass as every host's) sends one: it would give
+ * this host's guests another router, or take their default route away
+ * (an RA with lifetime 0). The drop (spoof-nd, spoof-ip), or 0.
+ */
+static __always_inline int ovl_router_forged(const struct kvb_net *net,
+					     const struct kvb_frame *f)
+{
+	int as_gw = !mac_is_zero(net->uplink_mac) &&
+		    mac_equal(f->eth->h_source, net->uplink_mac);
+
+	if (!f->l4_ok)
+		return 0;
+	if (f->proto == ETH_P_IPV6 && f->l4_proto == IPPROTO_ICMPV6 &&
+	    (f->icmp_type == 134 || f->icmp_type == 137) && as_gw)
+		return DROP(KVB_DROP_SPOOF_ND);
+	if (f->proto == ETH_P_IP && f->l4_proto == IPPROTO_ICMP &&
+	    f->icmp_type == 5 && (as_gw || ip4_is_gateway(net, f->saddr4)))
+		return DROP(KVB_DROP_SPOOF_IP);
+	return 0;
+}
+
+/*
  * The fabric's VXLAN device: frames of overlay networks from other hosts
  * (overlay.h). The tunnel key names the network and the sender; the
  * frame is admitted as a port's would be, its source learnt as behind
@@ -673,6 +701,10 @@ int kvb_tc_overlay(struct __sk_buff *skb)
 		goto out;
 	kvb_pkt_from_skb(&p, skb);
 	ret = kvb_admit(&p, net->mtu, &f);
+	if (IS_DROP(ret))
+		goto out;
+	/* RAs and redirects as the gateway: no host's come this way */
+	ret = ovl_router_forged(net, &f);
 	if (IS_DROP(ret))
 		goto out;
 	/* an address a port of this host holds, claimed from there */

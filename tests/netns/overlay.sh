@@ -304,6 +304,61 @@ gm1=$(neigh_mac "$T-r1" 10.3.0.1)
 	pass "... r1 still has the gateway at its own MAC ($gm1)" ||
 	fail "... r1's gateway neighbour: '$gm0' -> '$gm1'"
 check "... r1 still reaches r2 through its gateway's subnet" ping4 "$T-r1" 10.3.0.12
+# ... and with the gateway's own MAC, which passes from the tunnel as
+# every host's gateway's: an RA with router lifetime 0 and a redirect
+# from the gateway's link-local, an IPv4 redirect from its address. No
+# host's gateway sends these through the tunnel (each speaks to its own
+# guests): refused on h1, counted (bb24: r1 lost its IPv6 default
+# route, and sent a redirected destination's traffic to rx on h2)
+for _ in $(seq 50); do
+	[ -n "$(ip -n "$T-r1" -6 route show default)" ] && break; sleep 0.1
+done
+# the route, its lifetime left aside
+dflt6() { ip -n "$T-r1" -6 route show default | sed 's/ expires [0-9]*sec//'; }
+dr0=$(dflt6)
+[ -n "$dr0" ] || fail "setup: r1 has no IPv6 default route from its gateway's RA"
+in_ns "$T-r1" sysctl -qw net.ipv6.conf.eth0.accept_redirects=1
+n0=$(drop 1 "$VX" spoof-nd) i0=$(drop 1 "$VX" spoof-ip)
+in_ns "$T-rx" "$PY" - "$gm0" "$gwll" "$(ip -n "$T-r1" -br link show eth0 | awk '{print $3}')" <<'EOP'
+import sys
+from scapy.all import (Ether, IP, ICMP, IPv6, ICMPv6ND_RA, ICMPv6ND_Redirect,
+                       ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr,
+                       ICMPv6NDOptRedirectedHdr, ICMPv6EchoRequest, raw,
+                       sendp, get_if_hwaddr, conf)
+conf.verb = 0
+gm, gll, r1 = sys.argv[1], sys.argv[2], sys.argv[3]
+me = get_if_hwaddr('eth0')
+inner6 = IPv6(src='fd03::11', dst='fd09::9') / ICMPv6EchoRequest()
+inner4 = IP(src='10.3.0.11', dst='10.9.9.9') / ICMP()
+for _ in range(2):
+    sendp(Ether(src=gm, dst=r1) / IPv6(src=gll, dst='fd03::11', hlim=255) /
+          ICMPv6ND_Redirect(tgt='fe80::98', dst='fd09::9') /
+          ICMPv6NDOptDstLLAddr(lladdr=me) /
+          ICMPv6NDOptRedirectedHdr(pkt=raw(inner6)), iface='eth0')
+    sendp(Ether(src=gm, dst=r1) / IP(src='10.3.0.1', dst='10.3.0.11') /
+          ICMP(type=5, code=1, gw='10.3.0.98') / raw(inner4)[:28],
+          iface='eth0')
+EOP
+sleep 0.5
+rd6=$(ip -n "$T-r1" -6 route get fd09::9 2>&1)
+in_ns "$T-rx" "$PY" - "$gm0" "$gwll" <<'EOP'
+import sys
+from scapy.all import (Ether, IPv6, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr,
+                       sendp, conf)
+conf.verb = 0
+gm, gll = sys.argv[1], sys.argv[2]
+for _ in range(2):
+    sendp(Ether(src=gm, dst='33:33:00:00:00:01') /
+          IPv6(src=gll, dst='ff02::1', hlim=255) /
+          ICMPv6ND_RA(routerlifetime=0) / ICMPv6NDOptSrcLLAddr(lladdr=gm),
+          iface='eth0')
+EOP
+n1=$(drop 1 "$VX" spoof-nd) i1=$(drop 1 "$VX" spoof-ip)
+[ $((n1 - n0)) -ge 4 ] && [ $((i1 - i0)) -ge 2 ] &&
+	pass "a guest on h2 sending RAs and redirects as the routed gateway (its MAC): refused on h1 (spoof-nd +$((n1 - n0)), spoof-ip +$((i1 - i0)))" ||
+	fail "RAs and redirects as the gateway from h2: spoof-nd +$((n1 - n0)) (want 4), spoof-ip +$((i1 - i0)) (want 2)"
+expect "... r1 keeps its IPv6 default route" "$dr0" "$(dflt6)"
+check_not "... r1 took no IPv6 redirect" grep -q fe80::98 <<<"$rd6"
 check "detach rx" kv 2 detach rx
 g1=$(ip -n "$T-h1" -br link | awk '/g3@/ {print $3}')
 g2=$(ip -n "$T-h2" -br link | awk '/g3@/ {print $3}')
