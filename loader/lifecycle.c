@@ -915,16 +915,17 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 
 	acl_save(fb, line);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (net_get(fb, id, &n))
+		if (net_get(fb, id, &n) || (n.flags & KVB_NET_F_CREATING))
 			continue;
 		net_line(fb, &n, buf, sizeof(buf));
 		line(buf);
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (net_get(fb, id, &n))
+		if (net_get(fb, id, &n) || (n.flags & KVB_NET_F_CREATING))
 			continue;
 		for (__u32 j = id + 1; j < KVB_MAX_NETS; j++)
-			if (net_peered(&n, j) && !net_get(fb, j, &o)) {
+			if (net_peered(&n, j) && !net_get(fb, j, &o) &&
+			    !(o.flags & KVB_NET_F_CREATING)) {
 				snprintf(buf, sizeof(buf), "net peer %s %s",
 					 n.name, o.name);
 				line(buf);
@@ -932,7 +933,7 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 	}
 	dhcphost_save(fb, line);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (net_get(fb, id, &n))
+		if (net_get(fb, id, &n) || (n.flags & KVB_NET_F_CREATING))
 			continue;
 		for (__u16 i = 0; i < n.nports && i < KVB_MAX_NET_PORTS; i++) {
 			struct kvb_port p;
@@ -947,7 +948,8 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 		}
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-		if (!net_get(fb, id, &n) && net_ops(n.type)->save)
+		if (!net_get(fb, id, &n) && !(n.flags & KVB_NET_F_CREATING) &&
+		    net_ops(n.type)->save)
 			net_ops(n.type)->save(fb, &n, line);
 }
 

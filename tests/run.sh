@@ -67,7 +67,8 @@ fi
 
 # what a run killed outright (no EXIT trap) left: its routes would take
 # this run's traffic (tests/tools/sweep.sh; live runs are not touched)
-bash "$ROOT/tests/tools/sweep.sh" "$ROOT/build/kvmbpf" | sed 's/^/NOTE /'
+timeout 300 bash "$ROOT/tests/tools/sweep.sh" "$ROOT/build/kvmbpf" |
+	sed 's/^/NOTE /'
 
 for layer in "${LAYERS[@]}"; do
 	case $layer in

@@ -2526,8 +2526,9 @@ static __always_inline void icmp_inner_store(struct __sk_buff *skb, __u32 off,
  * needed, time exceeded...): it quotes the packet as it left, from the
  * WAN address and NAT port. Send it to the guest with the quote turned
  * back into the guest's own packet, every checksum kept right (outer IP,
- * ICMP over the quote, the quoted IP header, a quoted UDP checksum), so
- * path-MTU discovery and error reporting work behind the NAT.
+ * ICMP over the quote, the quoted IP header, a quoted UDP, TCP or echo
+ * checksum), so path-MTU discovery and error reporting work behind the
+ * NAT.
  */
 static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 					  struct hdr_cursor *c,
@@ -2622,6 +2623,24 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 			if (bpf_skb_load_bytes(skb, ICMP_INNER + 20 + 6, &uc1, 2))
 				return TC_ACT_SHOT;
 			csum_l4_replace(skb, ETH_HLEN + 20 + 2, uc0, uc1, 2,
+					IPPROTO_ICMP);
+		}
+	}
+	/* a quoted echo's checksum over its identifier (ICMP has no pseudo
+	 * header); a quoted TCP checksum, when the quote holds it (Linux
+	 * quotes the whole segment), over the address and the port: as
+	 * Linux's NAT turns them back (bb23: the guest saw the NAT's) */
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_TCP) {
+		__u32 co = ICMP_INNER + 20 + (proto == IPPROTO_ICMP ? 2 : 16);
+		__be16 c0, c1;
+
+		if (!bpf_skb_load_bytes(skb, co, &c0, 2)) {
+			if (proto == IPPROTO_TCP)
+				bpf_l3_csum_replace(skb, co, nat_ip, gaddr, 4);
+			bpf_l3_csum_replace(skb, co, nport, gport, 2);
+			if (bpf_skb_load_bytes(skb, co, &c1, 2))
+				return TC_ACT_SHOT;
+			csum_l4_replace(skb, ETH_HLEN + 20 + 2, c0, c1, 2,
 					IPPROTO_ICMP);
 		}
 	}

@@ -11,12 +11,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # (its EXIT trap never ran) from a live one, and remove what it left.
 KVBT_RUN=${KVBT_RUN:-/run/kvbt}
 mkdir -p "$KVBT_RUN" || exit 1
+# The record is written whole, then linked in: ln fails for a prefix
+# another run (or a sweep) holds, and a sweep never reads it half-written.
+claim=$(mktemp "$KVBT_RUN/.claim.XXXXXX") || exit 1
+echo "$$ $(awk '{print $22}' /proc/$$/stat)" > "$claim"
 while :; do
 	T=kt$(printf '%05d' $((RANDOM % 100000)))
-	# noclobber: a prefix another live run holds is never taken twice
-	( set -o noclobber; echo "$$ $(awk '{print $22}' /proc/$$/stat)" \
-		> "$KVBT_RUN/$T" ) 2>/dev/null && break
+	ln "$claim" "$KVBT_RUN/$T" 2>/dev/null && break
 done
+rm -f "$claim"
 BPFFS=/sys/fs/bpf/kvbt_$T
 K=("$ROOT/build/kvmbpf" --bpffs "$BPFFS")
 NS_LIST=()

@@ -321,6 +321,8 @@ check "net add gk killed with its gateway's address given" \
 	sh -c "ip -4 addr show dev $gtif | grep -q 192.168.93.1/24"
 check "... a command that only reads leaves it as it is" \
 	grep -q "net add stopped half-way" <<<"$(kvmbpf net show gk 2>&1)"
+check_not "... save leaves it out (its upkeep removes it)" \
+	grep -q "^net add gk " <<<"$(kvmbpf save 2>&1)"
 out=$(kvmbpf net add gk type nat subnet 192.168.93.0/24 2>&1)
 grep -q "network gk: its net add did not finish: removed" <<<"$out" &&
 	kvmbpf net show gk >/dev/null 2>&1 &&

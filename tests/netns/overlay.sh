@@ -353,6 +353,7 @@ for _ in range(2):
           ICMPv6ND_RA(routerlifetime=0) / ICMPv6NDOptSrcLLAddr(lladdr=gm),
           iface='eth0')
 EOP
+sleep 0.5
 n1=$(drop 1 "$VX" spoof-nd) i1=$(drop 1 "$VX" spoof-ip)
 [ $((n1 - n0)) -ge 4 ] && [ $((i1 - i0)) -ge 2 ] &&
 	pass "a guest on h2 sending RAs and redirects as the routed gateway (its MAC): refused on h1 (spoof-nd +$((n1 - n0)), spoof-ip +$((i1 - i0)))" ||

@@ -88,4 +88,23 @@ expect "... and its things go" "ns=0 link=0 pins=0 gw=0 route=0 record=0" "$(pre
 
 out=$(bash "$ROOT/tests/tools/sweep.sh" "$ROOT/build/kvmbpf")
 check_not "a second sweep finds nothing of theirs" grep -q "$dt\|$lt" <<<"$out"
+
+# a prefix without a record (a run of a build before the records, still
+# running), made just now: left alone, said; one whose record is
+# half-written (no start time yet): left alone, silently
+for _ in $(seq 20); do
+	old=kt$(printf '%05d' $((RANDOM % 100000)))
+	[ ! -e "$KVBT_RUN/$old" ] && ! ip netns list | grep -q "^$old-" && break
+done
+netns_add "$old-x"
+out=$(bash "$ROOT/tests/tools/sweep.sh" "$ROOT/build/kvmbpf")
+grep -q "^left $old alone: no record" <<<"$out" && ip netns list | grep -q "^$old-x" &&
+	pass "a young prefix without a record is left alone, said" ||
+	fail "a young prefix without a record: sweep said '$out'"
+echo "$$" > "$KVBT_RUN/$old"
+out=$(bash "$ROOT/tests/tools/sweep.sh" "$ROOT/build/kvmbpf")
+! grep -q "$old" <<<"$out" && ip netns list | grep -q "^$old-x" &&
+	pass "a half-written record is a live run's" ||
+	fail "a half-written record: sweep said '$out'"
+rm -f "$KVBT_RUN/$old"
 exit 0

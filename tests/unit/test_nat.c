@@ -335,6 +335,72 @@ static void t_nat_icmp_error_translated(struct fabric *fb __attribute__((unused)
 }
 
 /*
+ * Time exceeded from the WAN's 10.200.0.2 to the NAT address quoting the
+ * whole of out's IP packet (as Linux quotes: up to 576 bytes), so that
+ * the quoted L4 checksum is there to be translated back.
+ */
+static void wan_time_exceeded_quoting(struct frame *err, const struct frame *out)
+{
+	__u8 body[8 + 60] = { 11, 0 };
+	__u32 qlen = out->len - 14 < 60 ? out->len - 14 : 60;
+
+	memcpy(body + 8, out->buf + 14, qlen);
+	frame_ip4(err, N1, N1, inet_addr("10.200.0.2"), IPPROTO_ICMP, body,
+		  8 + qlen);
+	memcpy(err->buf + 14 + 16, &natnet.nat_ip, 4);
+	frame_csum4(err);
+}
+
+/*
+ * An error quoting a whole TCP segment or echo request (traceroute, a
+ * TTL too low) gets the quoted L4 checksum back to the guest's own, as
+ * Linux's NAT does: TCP's over the guest's address and port, the echo's
+ * over its identifier (bb23: both kept the NAT's; only UDP's was turned
+ * back). Every checksum of the message must then hold.
+ */
+static void t_nat_icmp_error_quoted_l4(struct fabric *fb __attribute__((unused)))
+{
+	static const struct { __u8 proto; __u16 sport, dport; __u32 csum; } c[] = {
+		{ IPPROTO_TCP, 40031, 443, 16 },
+		{ IPPROTO_ICMP, 40032, 0, 2 },
+	};
+	struct frame in, out, err, res;
+	int ret;
+
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		__u32 q = 42 + 20;	/* the quoted L4 header in res */
+
+		guest_frame(&in, c[i].proto, c[i].sport, c[i].dport, 8);
+		CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT,
+		      "proto %u: flow not created", c[i].proto);
+		/* the NAT's port or identifier (the guest's is in the
+		 * host's ephemeral range: never kept): else nothing to
+		 * turn back */
+		CHECK(!memcmp(out.buf + 26, &natnet.nat_ip, 4) &&
+		      memcmp(out.buf + 34 + (c[i].proto == IPPROTO_ICMP ? 4 : 0),
+			     in.buf + 34 + (c[i].proto == IPPROTO_ICMP ? 4 : 0), 2),
+		      "proto %u: port or identifier kept, test void",
+		      c[i].proto);
+		wan_time_exceeded_quoting(&err, &out);
+		ret = run_tc_out(F, kw, &err, &res);
+		CHECK(ret == TC_ACT_REDIRECT, "proto %u: ICMP error verdict %d",
+		      c[i].proto, ret);
+		CHECK(!memcmp(res.buf + q, in.buf + 34, 8),
+		      "proto %u: quoted header is not the guest's", c[i].proto);
+		CHECK(!memcmp(res.buf + q + c[i].csum, in.buf + 34 + c[i].csum, 2),
+		      "proto %u: quoted L4 checksum %04x, want the guest's %04x",
+		      c[i].proto, get16(res.buf + q + c[i].csum),
+		      get16(in.buf + 34 + c[i].csum));
+		CHECK(!ip_csum_check(res.buf), "proto %u: outer IP checksum",
+		      c[i].proto);
+		CHECK(!l4_csum_check(res.buf), "proto %u: ICMP checksum",
+		      c[i].proto);
+		CHECK(!csum_fold16(sum16(res.buf + 42, 20, 0)),
+		      "proto %u: quoted IP checksum", c[i].proto);
+	}
+}
+
+/*
  * One's complement corners (csum.h): a message whose words sum to zero
  * has the checksum 0xffff, never 0x0000, after an incremental update;
  * and a UDP checksum is never made 0x0000 ("none"). Three messages whose
@@ -5412,6 +5478,7 @@ int nat_tests(struct fabric *fb)
 	RUN(t_nat_gateway_arp_and_ping);
 	RUN(t_nat_untracked_wan_traffic_is_the_hosts);
 	RUN(t_nat_icmp_error_translated);
+	RUN(t_nat_icmp_error_quoted_l4);
 	RUN(t_nat_checksum_never_0000);
 	RUN(t_nat_tcp_states);
 	RUN(t_nat_forward_syn_flood_not_established);
