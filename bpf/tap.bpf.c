@@ -61,17 +61,21 @@ static __always_inline __u32 stage_of(const struct kvb_port *port,
 
 /*
  * A guest's IP packet longer than its nat or routed network's mtu, to
- * the gateway's MAC (to be routed, or the host's own), from a guest whose
- * link is longer than the network (a static configuration, a DHCP client
- * that takes no option 26, NetworkManager's manual IPv6 that reads no
- * router advertisement, no virtio host_mtu): the forwarding stage answers
- * it with the network's MTU from its gateway (stage_enter: IPv4's
- * fragmentation needed, nat_too_big, DF clear alike as BPF cannot
- * fragment; IPv6's packet too big, guest_too_big6), as a router answers a
- * packet too big for its next link, counted too-big. Before, it was
- * dropped mtu-exceeded and the guest never learnt: its TCP stalled for
- * good. The entry lets it through the guard first (the answer's stack is
- * more than the entry has left).
+ * the gateway's MAC (to be routed, or the host's own) or to another
+ * guest's (a unicast MAC: across an overlay, whose MTU is the underlay's
+ * less VXLAN's, or on this host), from a guest whose link is longer than
+ * the network (a static configuration, a DHCP client that takes no
+ * option 26, an overlay network's guests without DHCP, NetworkManager's
+ * manual IPv6 that reads no router advertisement, no virtio host_mtu):
+ * the forwarding stage answers it with the network's MTU from its gateway
+ * (stage_enter: IPv4's fragmentation needed, nat_too_big, DF clear alike
+ * as BPF cannot fragment; IPv6's packet too big, guest_too_big6), as a
+ * router answers a packet too big for its next link and the kernel's
+ * VXLAN device a bridged frame too big for its tunnel, counted too-big.
+ * Before, it was dropped mtu-exceeded and the guest never learnt: its TCP
+ * stalled for good (bb24: a routed overlay network's IPv4 guests at 1500).
+ * The entry lets it through the guard first (the answer's stack is more
+ * than the entry has left).
  */
 static __always_inline int guest_too_big_here(const struct kvb_port *port,
 					      const struct kvb_net *net,
@@ -80,7 +84,7 @@ static __always_inline int guest_too_big_here(const struct kvb_port *port,
 	return port->role == KVB_PORT_GUEST &&
 	       (net->type == KVB_NET_NAT || net->type == KVB_NET_ROUTED) &&
 	       (f->proto == ETH_P_IP || f->proto == ETH_P_IPV6) &&
-	       mac_equal(f->eth->h_dest, net->uplink_mac);
+	       !mac_is_multicast(f->eth->h_dest);
 }
 
 /*

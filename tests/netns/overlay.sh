@@ -381,6 +381,32 @@ if tcp_sha "$T-i2" "$T-i1" 10.1.0.1 "$MIB"; then pass "internal: $MIB MiB TCP i2
 else fail "internal: $MIB MiB TCP i2 -> i1"; fi
 if tcp_sha "$T-r1" "$T-r2" 10.3.0.12 "$MIB"; then pass "routed: $MIB MiB TCP r1 (h1) -> r2 (h2), sha256"
 else fail "routed: $MIB MiB TCP r1 -> r2"; fi
+# a routed guest whose link is longer than its overlay network (1500,
+# the network's 1450, no DHCP to say so): a packet too big for the
+# network to a guest on the other host is answered from the gateway,
+# fragmentation needed with 1450 (IPv6: packet too big), and TCP goes on
+# in smaller segments both ways (bb24 repro2: TCP between two such
+# guests stalled for good, counted mtu-exceeded)
+ip -n "$T-r1" link set eth0 mtu 1500
+ip -n "$T-r2" link set eth0 mtu 1500	# its MSS no smaller either
+tb0=$(drop 1 r1 too-big)
+out=$(in_ns "$T-r1" ping -M do -s 1472 -c 1 -W 2 10.3.0.12 2>&1)
+grep -q "mtu = 1450" <<<"$out" &&
+	pass "routed, guest at 1500 over the overlay's 1450: 1500 bytes to r2 (h2) answered, fragmentation needed, mtu 1450" ||
+	fail "routed, guest at 1500: ping -M do -s 1472 r2 said '$out'"
+out=$(in_ns "$T-r1" ping -6 -M do -s 1452 -c 1 -W 2 fd03::12 2>&1)
+grep -q "mtu=1450\|mtu = 1450" <<<"$out" &&
+	pass "... IPv6: packet too big, mtu 1450" ||
+	fail "... IPv6: ping -M do -s 1452 r2 said '$out'"
+[ $(( $(drop 1 r1 too-big) - tb0 )) -ge 2 ] &&
+	pass "... counted too-big on r1's port" ||
+	fail "... too-big on r1's port: $tb0 -> $(drop 1 r1 too-big)"
+in_ns "$T-r1" ip route flush cache
+in_ns "$T-r1" ip -6 route flush cache
+if tcp_sha "$T-r1" "$T-r2" 10.3.0.12 4; then pass "... 4 MiB TCP r1 -> r2, both at 1500, sha256 (the segments made smaller)"
+else fail "... 4 MiB TCP r1 -> r2 with r1 at 1500"; fi
+ip -n "$T-r1" link set eth0 mtu 1450
+ip -n "$T-r2" link set eth0 mtu 1450
 
 # --- two overlay networks, same subnets: never a leak ---------------------
 # b3 (bridge) holds 10.1.0.3; network i has no .3: nothing answers there
