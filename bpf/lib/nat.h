@@ -2536,6 +2536,9 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 {
 	struct kvb_ct_key rk = { .dir = 1 };
 	__be32 gaddr, nat_ip = outer->daddr, odaddr = outer->daddr;
+	/* where the message ends: bytes past it (Ethernet padding) are no
+	 * part of the quote nor of the ICMP checksum */
+	__u32 ip_end = ETH_HLEN + bpf_ntohs(outer->tot_len);
 	__be16 gport, nport, oldc, newc;
 	struct iphdr *in;
 	__be16 *ports;
@@ -2634,7 +2637,7 @@ static __always_inline int nat_icmp_error(struct __sk_buff *skb,
 		__u32 co = ICMP_INNER + 20 + (proto == IPPROTO_ICMP ? 2 : 16);
 		__be16 c0, c1;
 
-		if (!bpf_skb_load_bytes(skb, co, &c0, 2)) {
+		if (co + 2 <= ip_end && !bpf_skb_load_bytes(skb, co, &c0, 2)) {
 			if (proto == IPPROTO_TCP)
 				bpf_l3_csum_replace(skb, co, nat_ip, gaddr, 4);
 			bpf_l3_csum_replace(skb, co, nport, gport, 2);

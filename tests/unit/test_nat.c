@@ -398,6 +398,21 @@ static void t_nat_icmp_error_quoted_l4(struct fabric *fb __attribute__((unused))
 		CHECK(!csum_fold16(sum16(res.buf + 42, 20, 0)),
 		      "proto %u: quoted IP checksum", c[i].proto);
 	}
+	/* a quote of 8 TCP bytes, the frame padded past the IP packet (as
+	 * Ethernet pads a short one): the bytes where a whole quote's TCP
+	 * checksum would be are padding, no part of the ICMP checksum, and
+	 * stay as they are (fuzz seed 29469: the ICMP checksum went wrong) */
+	guest_frame(&in, IPPROTO_TCP, 40033, 443, 0);
+	CHECK(run_tc_out(F, kn1, &in, &out) == TC_ACT_REDIRECT,
+	      "padded: flow not created");
+	wan_unreach_quoting(&err, &out);
+	memset(err.buf + err.len, 0xa5, 40);
+	err.len += 40;
+	ret = run_tc_out(F, kw, &err, &res);
+	CHECK(ret == TC_ACT_REDIRECT, "padded: ICMP error verdict %d", ret);
+	CHECK(!l4_csum_check(res.buf), "padded: ICMP checksum");
+	CHECK(res.buf[42 + 20 + 16] == 0xa5 && res.buf[42 + 20 + 17] == 0xa5,
+	      "padded: the padding was written");
 }
 
 /*
