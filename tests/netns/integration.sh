@@ -22,6 +22,26 @@ check "qemu-ifup: tap is up" sh -c "ip link show $T-q | grep -q ',UP'"
 check "qemu-ifdown TAP" "$ROOT/scripts/qemu-ifdown" "$T-q"
 check_not "qemu-ifdown: detached" "$KVMBPF" port show "$T-q"
 check "qemu-ifdown: twice is fine" "$ROOT/scripts/qemu-ifdown" "$T-q"
+# the tap deleted under a running QEMU and made again for another guest
+# under its name (attached by that guest's qemu-ifup): the first QEMU's
+# qemu-ifdown, when it exits, leaves the other guest's port (bb25: it
+# detached it, the new guest lost its network)
+go=$TMPDIR/qemu-exits
+# a QEMU as far as its scripts see: qemu-ifup TAP, then, when it exits
+# ($go), qemu-ifdown TAP; both its children
+KVMBPF_NET=lan sh -c '"$1/qemu-ifup" "$2"; while [ ! -e "$3" ]; do sleep 0.1; done
+	"$1/qemu-ifdown" "$2"' sh "$ROOT/scripts" "$T-q" "$go" >"$TMPDIR/q1.out" 2>&1 &
+q1=$!
+for _ in $(seq 50); do "$KVMBPF" port show "$T-q" >/dev/null 2>&1 && break; sleep 0.1; done
+ip link del "$T-q" && ip tuntap add dev "$T-q" mode tap vnet_hdr
+KVMBPF_NET=lan "$ROOT/scripts/qemu-ifup" "$T-q" || fail "the other guest's qemu-ifup"
+touch "$go"; wait "$q1"
+"$KVMBPF" port show "$T-q" >/dev/null 2>&1 && grep -q "its port left alone" "$TMPDIR/q1.out" &&
+	pass "qemu-ifdown of the first QEMU leaves the new tap's port, said" ||
+	fail "qemu-ifdown of the first QEMU: port show $T-q failed or it said '$(cat "$TMPDIR/q1.out")'"
+check "... the other guest's qemu-ifdown detaches it" "$ROOT/scripts/qemu-ifdown" "$T-q"
+check_not "... detached" "$KVMBPF" port show "$T-q"
+rm -f /run/kvmbpf-qemu/"$T"-*
 
 # --- libvirt hook ---------------------------------------------------------------
 xml=$(mktemp)
