@@ -41,6 +41,20 @@ touch "$go"; wait "$q1"
 	fail "qemu-ifdown of the first QEMU: port show $T-q failed or it said '$(cat "$TMPDIR/q1.out")'"
 check "... the other guest's qemu-ifdown detaches it" "$ROOT/scripts/qemu-ifdown" "$T-q"
 check_not "... detached" "$KVMBPF" port show "$T-q"
+# a QEMU killed outright (its qemu-ifdown never runs) on a persistent
+# tap: the guest started again with the same settings attaches (bb25
+# repro3: "already attached", and QEMU refused to start)
+KVMBPF_NET=lan KVMBPF_ATTACH_ARGS="mac 52:54:00:97:00:02" sh -c \
+	'"$1/qemu-ifup" "$2"; exec sleep 600' sh "$ROOT/scripts" "$T-q" >/dev/null 2>&1 &
+q2=$!
+for _ in $(seq 50); do "$KVMBPF" port show "$T-q" >/dev/null 2>&1 && break; sleep 0.1; done
+kill -KILL "$q2"; wait "$q2" 2>/dev/null
+out=$(KVMBPF_NET=lan KVMBPF_ATTACH_ARGS="mac 52:54:00:97:00:02" "$ROOT/scripts/qemu-ifup" "$T-q" 2>&1) &&
+	grep -q "ended without qemu-ifdown: detached first" <<<"$out" &&
+	"$KVMBPF" port show "$T-q" >/dev/null 2>&1 &&
+	pass "qemu-ifup after its QEMU was killed: attaches again, said" ||
+	fail "qemu-ifup after its QEMU was killed: '$out'"
+check "... and qemu-ifdown detaches" "$ROOT/scripts/qemu-ifdown" "$T-q"
 rm -f /run/kvmbpf-qemu/"$T"-*
 
 # --- libvirt hook ---------------------------------------------------------------
