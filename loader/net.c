@@ -423,7 +423,10 @@ static void format_ct_timeout(struct fabric *fb, const struct kvb_net *n,
 					     timeout_defaults[k];
 		char word[48];
 
-		if (f->save && !n->ct_timeout[k])
+		/* a timeout set to its default is the default (the
+		 * datapath's reading of 0): `load` of a file saved before
+		 * such a `net set` finds the network as it is (bb25) */
+		if (f->save && v == timeout_defaults[k])
 			continue;
 		if (f->save) {
 			if (f->w < f->len)
