@@ -908,6 +908,13 @@ static void save_print(const char *text)
  * beyond its `net add` line (a nat network's forwards, which need their
  * guests).
  */
+/* Network id as save writes it: one whose net add stopped half-way is
+ * not (the upkeep removes it) */
+static bool net_saved(struct fabric *fb, __u32 id, struct kvb_net *n)
+{
+	return !net_get(fb, id, n) && !(n->flags & KVB_NET_F_CREATING);
+}
+
 static void save_lines(struct fabric *fb, void (*line)(const char *text))
 {
 	char buf[4096];
@@ -915,17 +922,16 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 
 	acl_save(fb, line);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (net_get(fb, id, &n) || (n.flags & KVB_NET_F_CREATING))
+		if (!net_saved(fb, id, &n))
 			continue;
 		net_line(fb, &n, buf, sizeof(buf));
 		line(buf);
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (net_get(fb, id, &n) || (n.flags & KVB_NET_F_CREATING))
+		if (!net_saved(fb, id, &n))
 			continue;
 		for (__u32 j = id + 1; j < KVB_MAX_NETS; j++)
-			if (net_peered(&n, j) && !net_get(fb, j, &o) &&
-			    !(o.flags & KVB_NET_F_CREATING)) {
+			if (net_peered(&n, j) && net_saved(fb, j, &o)) {
 				snprintf(buf, sizeof(buf), "net peer %s %s",
 					 n.name, o.name);
 				line(buf);
@@ -933,7 +939,7 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 	}
 	dhcphost_save(fb, line);
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++) {
-		if (net_get(fb, id, &n) || (n.flags & KVB_NET_F_CREATING))
+		if (!net_saved(fb, id, &n))
 			continue;
 		for (__u16 i = 0; i < n.nports && i < KVB_MAX_NET_PORTS; i++) {
 			struct kvb_port p;
@@ -948,8 +954,7 @@ static void save_lines(struct fabric *fb, void (*line)(const char *text))
 		}
 	}
 	for (__u32 id = 1; id < KVB_MAX_NETS; id++)
-		if (!net_get(fb, id, &n) && !(n.flags & KVB_NET_F_CREATING) &&
-		    net_ops(n.type)->save)
+		if (net_saved(fb, id, &n) && net_ops(n.type)->save)
 			net_ops(n.type)->save(fb, &n, line);
 }
 

@@ -1065,7 +1065,6 @@ static bool field_given(const struct net_spec *s, const char *name)
 	return false;
 }
 
-/* Make the network s describes: its type's validate, the map, create. */
 /* net add's last step: network id is whole (KVB_NET_F_CREATING off) */
 static int net_whole(struct fabric *fb, __u32 id)
 {
@@ -1079,6 +1078,7 @@ static int net_whole(struct fabric *fb, __u32 id)
 	return 0;
 }
 
+/* Make the network s describes: its type's validate, the map, create. */
 int net_create(struct fabric *fb, struct net_spec *s)
 {
 	const struct net_ops *ops = net_ops(s->type);
